@@ -1,0 +1,47 @@
+"""The dealdesk FastAPI application: every domain router under ``/api/v1``, plus operations."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from core.config import get_settings
+from core.observability import RequestContextMiddleware, setup_logging
+from core.ops import router as ops_router
+from domain.auth.api import router as auth_router
+from domain.documents.api import router as documents_router
+
+API_PREFIX = "/api/v1"
+
+
+@asynccontextmanager
+async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    """Configure logging; the database and Redis connect lazily on first use."""
+    setup_logging(get_settings().log_level)
+    yield
+
+
+def create_app() -> FastAPI:
+    """Build the application with every router mounted."""
+    application = FastAPI(
+        title="dealdesk",
+        version="0.1.0",
+        description="Deal analysis, bookkeeping and contractor chasing for a real-estate investor.",
+        lifespan=lifespan,
+    )
+    application.add_middleware(RequestContextMiddleware)
+    application.include_router(ops_router)
+    for router in (auth_router, documents_router):
+        application.include_router(router, prefix=API_PREFIX)
+    return application
+
+
+app = create_app()
+
+
+if __name__ == "__main__":
+    import uvicorn
+
+    uvicorn.run("app:app", host="127.0.0.1", port=8000)

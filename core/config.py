@@ -1,0 +1,86 @@
+"""Application settings: one ``Settings`` object read from the environment and ``.env``."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Placeholder secrets that must never reach production.
+_PLACEHOLDER_SECRETS = {"", "changethis", "dev-secret-change-me"}
+DEV_SECRET_KEY = "dev-secret-change-me"
+
+
+class Settings(BaseSettings):
+    """Every setting dealdesk reads; each one is documented in ``.env.example``."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True
+    )
+
+    environment: Literal["development", "test", "production"] = Field(
+        default="development", alias="DEALDESK_ENV"
+    )
+    database_url: str | None = Field(default=None, alias="DATABASE_URL")
+    redis_url: str | None = Field(default=None, alias="REDIS_URL")
+    openai_api_key: SecretStr | None = Field(default=None, alias="OPENAI_API_KEY")
+    llm_base_url: str | None = Field(default=None, alias="LLM_BASE_URL")
+    llm_model: str = Field(default="gpt-4o-mini", alias="LLM_MODEL")
+    twilio_account_sid: str | None = Field(default=None, alias="TWILIO_ACCOUNT_SID")
+    twilio_auth_token: SecretStr | None = Field(default=None, alias="TWILIO_AUTH_TOKEN")
+    twilio_whatsapp_from: str | None = Field(default=None, alias="TWILIO_WHATSAPP_FROM")
+    twilio_voice_from: str | None = Field(default=None, alias="TWILIO_VOICE_FROM")
+    public_base_url: str = Field(default="http://127.0.0.1:8000", alias="PUBLIC_BASE_URL")
+    whisper_model: str = Field(default="base", alias="WHISPER_MODEL")
+    vision_model: str | None = Field(default=None, alias="VISION_MODEL")
+    secret_key: SecretStr = Field(default=SecretStr(DEV_SECRET_KEY), alias="SECRET_KEY")
+    data_dir: Path = Field(default=Path(".data"), alias="DEALDESK_DATA_DIR")
+
+    # Auth and API limits.
+    access_token_minutes: int = Field(default=60, alias="ACCESS_TOKEN_MINUTES")
+    rate_limit_per_minute: int = Field(default=600, alias="RATE_LIMIT_PER_MINUTE")
+    rate_limit_ip_per_minute: int = Field(default=1200, alias="RATE_LIMIT_IP_PER_MINUTE")
+
+    # Object storage: local directory unless an S3-compatible bucket is configured.
+    s3_bucket: str | None = Field(default=None, alias="S3_BUCKET")
+    s3_endpoint_url: str | None = Field(default=None, alias="S3_ENDPOINT_URL")
+    s3_access_key_id: str | None = Field(default=None, alias="S3_ACCESS_KEY_ID")
+    s3_secret_access_key: SecretStr | None = Field(default=None, alias="S3_SECRET_ACCESS_KEY")
+    s3_region: str = Field(default="us-east-1", alias="S3_REGION")
+    max_upload_bytes: int = Field(default=16 * 1024 * 1024, alias="MAX_UPLOAD_BYTES")
+
+    log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+
+    @model_validator(mode="after")
+    def _reject_placeholder_secrets(self) -> Settings:
+        """Refuse to run in production with a placeholder secret key."""
+        if (
+            self.environment == "production"
+            and self.secret_key.get_secret_value() in _PLACEHOLDER_SECRETS
+        ):
+            raise ValueError("SECRET_KEY must be set to a real secret when DEALDESK_ENV=production")
+        return self
+
+    @property
+    def data_path(self) -> Path:
+        """The data directory as an absolute path (embedded servers, uploads, reports)."""
+        return self.data_dir.expanduser().resolve()
+
+    @property
+    def llm_configured(self) -> bool:
+        """True when an OpenAI key or an OpenAI-compatible base URL is set."""
+        return bool(self.openai_api_key) or bool(self.llm_base_url)
+
+    @property
+    def twilio_configured(self) -> bool:
+        """True when Twilio credentials are set; otherwise messages go to the outbox only."""
+        return bool(self.twilio_account_sid and self.twilio_auth_token)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Return the process-wide settings (cached; tests clear the cache to change them)."""
+    return Settings()

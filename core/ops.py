@@ -1,0 +1,5 @@
+"""Placeholder; replaced by the operations work (/health, /ready, /metrics)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

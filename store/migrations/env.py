@@ -1,0 +1,42 @@
+"""Alembic environment: migrates the configured (or embedded) database."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import Connection
+
+from store.db import get_engine
+from store.registry import SCHEMAS, load_models
+
+target_metadata = load_models().metadata
+VERSION_TABLE_SCHEMA = "public"
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Autogenerate looks only at dealdesk's schemas."""
+    if type_ == "schema":
+        return name in SCHEMAS
+    return True
+
+
+def run_migrations(connection: Connection) -> None:
+    """Run migrations on one connection."""
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        include_schemas=True,
+        include_name=include_name,
+        version_table_schema=VERSION_TABLE_SCHEMA,
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+connection = context.config.attributes.get("connection")
+if connection is not None:
+    run_migrations(connection)
+else:
+    with get_engine().connect() as conn:
+        run_migrations(conn)
+        conn.commit()
