@@ -9,12 +9,35 @@ from sqlmodel import SQLModel
 # Every module with SQLModel tables, in dependency order. Add new ones here.
 MODEL_MODULES = [
     "domain.auth.models",
+    "store.outbox",
+    "domain.documents.models",
+    "domain.property.models",
+    "domain.deal.models",
+    "domain.finance.models",
+    "domain.construction.models",
+    "domain.voice.models",
+    "domain.vision.models",
+    "domain.whatsapp.models",
+    "domain.market.models",
+    "domain.audio.models",
+    "domain.pricing.models",
 ]
 
 # Database schemas the migrations create (the seed's names plus the ones dealdesk adds).
 SCHEMAS = [
     "auth",
     "events",
+    "documents",
+    "property_service",
+    "deal_service",
+    "financial_service",
+    "construction_service",
+    "voice_service",
+    "cv_service",
+    "whatsapp_service",
+    "market_monitor",
+    "audio_service",
+    "pricing_service",
 ]
 
 

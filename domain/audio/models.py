@@ -1,0 +1,1 @@
+"""Tables of the audio module (placeholder until the schema work lands)."""

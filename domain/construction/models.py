@@ -1,0 +1,1 @@
+"""Tables of the construction module (placeholder until the schema work lands)."""

@@ -1,0 +1,1 @@
+"""Tables of the deal module (placeholder until the schema work lands)."""

@@ -1,0 +1,1 @@
+"""Document and object metadata tables (placeholder until the storage work lands)."""

@@ -1,0 +1,1 @@
+"""Tables of the finance module (placeholder until the schema work lands)."""

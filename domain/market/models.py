@@ -1,0 +1,1 @@
+"""Tables of the market module (placeholder until the schema work lands)."""

@@ -1,0 +1,1 @@
+"""Tables of the pricing module (placeholder until the schema work lands)."""

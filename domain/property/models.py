@@ -1,0 +1,1 @@
+"""Tables of the property module (placeholder until the schema work lands)."""

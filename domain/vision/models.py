@@ -1,0 +1,1 @@
+"""Tables of the vision module (placeholder until the schema work lands)."""

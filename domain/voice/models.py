@@ -1,0 +1,1 @@
+"""Tables of the voice module (placeholder until the schema work lands)."""

@@ -1,0 +1,1 @@
+"""Tables of the whatsapp module (placeholder until the schema work lands)."""

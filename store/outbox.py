@@ -1,0 +1,1 @@
+"""The event outbox (placeholder until the events work lands)."""
