@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from core.config import get_settings
 from core.observability import RequestContextMiddleware, setup_logging
 from core.ops import router as ops_router
+from core.ratelimit import RateLimitMiddleware
 from domain.auth.api import router as auth_router
 from domain.documents.api import router as documents_router
 
@@ -31,6 +32,8 @@ def create_app() -> FastAPI:
         description="Deal analysis, bookkeeping and contractor chasing for a real-estate investor.",
         lifespan=lifespan,
     )
+    # Added first, so it runs inside the request context (429s are logged and counted).
+    application.add_middleware(RateLimitMiddleware, prefix=API_PREFIX)
     application.add_middleware(RequestContextMiddleware)
     application.include_router(ops_router)
     for router in (auth_router, documents_router):

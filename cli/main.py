@@ -1,8 +1,227 @@
-"""The ``dealdesk`` command line."""
+"""The ``dealdesk`` command line: serve, worker, migrate, seed-demo, user/token admin, run."""
 
 from __future__ import annotations
 
-import typer
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Annotated
 
-app = typer.Typer(help="dealdesk: deal analysis assistant for real-estate investors.",
-                  no_args_is_help=True)
+import typer
+from rich.console import Console
+
+from core.config import get_settings
+from store import embedded
+
+app = typer.Typer(
+    help="dealdesk: deal analysis assistant for real-estate investors.", no_args_is_help=True
+)
+user_app = typer.Typer(help="Manage users.", no_args_is_help=True)
+token_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+
+console = Console(stderr=True)
+
+HostOpt = Annotated[str, typer.Option(help="Interface to listen on.")]
+PortOpt = Annotated[int, typer.Option(help="Port to listen on.")]
+
+
+def _setup_logging() -> None:
+    from core.observability import setup_logging
+
+    setup_logging(get_settings().log_level)
+
+
+def _describe_stack() -> str:
+    settings = get_settings()
+    db = "external DATABASE_URL" if settings.database_url else "embedded PostgreSQL"
+    redis = "external REDIS_URL" if settings.redis_url else "embedded Redis"
+    return f"{db}, {redis}, data in {settings.data_path}"
+
+
+@app.command()
+def migrate(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+    down: Annotated[bool, typer.Option("--down", help="Downgrade to REVISION.")] = False,
+) -> None:
+    """Upgrade (or with --down, downgrade) the database schema."""
+    from store import migrate as migrations
+
+    try:
+        if down:
+            migrations.downgrade(revision)
+        else:
+            migrations.upgrade(revision)
+        console.print(f"database at revision {migrations.current_revision()} ({_describe_stack()})")
+    finally:
+        embedded.stop_all()
+
+
+@app.command("seed-demo")
+def seed_demo() -> None:
+    """Load the demo organisation, its admin user and the demo market data (idempotent)."""
+    from domain.demo.service import seed_demo as run_seed
+    from store import migrate as migrations
+    from store.db import session_scope
+
+    try:
+        migrations.upgrade("head")
+        with session_scope() as session:
+            summary = run_seed(session=session, data_dir=get_settings().data_path)
+        for line in summary.lines():
+            console.print(line)
+    finally:
+        embedded.stop_all()
+
+
+@app.command()
+def serve(host: HostOpt = "127.0.0.1", port: PortOpt = 8000) -> None:
+    """Migrate, then serve the API (starting the embedded servers when no URLs are set)."""
+    import uvicorn
+
+    from store import migrate as migrations
+
+    _setup_logging()
+    try:
+        migrations.upgrade("head")
+        console.print(f"dealdesk on http://{host}:{port} ({_describe_stack()})")
+        uvicorn.run("app:app", host=host, port=port, log_config=None, proxy_headers=True)
+    finally:
+        embedded.stop_all()
+
+
+@app.command()
+def worker(
+    queues: Annotated[
+        str, typer.Option(help="Comma-separated queues, in priority order.")
+    ] = "default,events,reports,transcribe,vision",
+    burst: Annotated[bool, typer.Option(help="Exit when the queues are empty.")] = False,
+) -> None:
+    """Preload models and work the RQ queues (with the scheduler for retries)."""
+    from workers.main import run_worker
+
+    _setup_logging()
+    names = [q.strip() for q in queues.split(",") if q.strip()]
+    try:
+        run_worker(names, burst=burst)
+    finally:
+        embedded.stop_all()
+
+
+@app.command()
+def run(host: HostOpt = "127.0.0.1", port: PortOpt = 8000) -> None:
+    """Start the whole product: migrate, seed the demo, an RQ worker and the API."""
+    import uvicorn
+
+    from domain.demo.service import seed_demo as run_seed
+    from store import migrate as migrations
+    from store.db import session_scope
+
+    _setup_logging()
+    worker_proc: subprocess.Popen[bytes] | None = None
+    try:
+        migrations.upgrade("head")
+        with session_scope() as session:
+            summary = run_seed(session=session, data_dir=get_settings().data_path)
+        # The worker attaches to the same embedded servers through the same data directory.
+        worker_proc = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", "worker"], env=os.environ.copy()
+        )
+        console.print(f"[bold green]dealdesk is starting on http://{host}:{port}[/]")
+        console.print(f"  API docs: http://{host}:{port}/docs   readiness: /ready")
+        console.print(f"  stack: {_describe_stack()}; worker pid {worker_proc.pid}")
+        for line in summary.lines():
+            console.print(f"  {line}")
+        uvicorn.run("app:app", host=host, port=port, log_config=None, proxy_headers=True)
+    finally:
+        if worker_proc is not None and worker_proc.poll() is None:
+            worker_proc.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + 15
+            while worker_proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.2)
+            if worker_proc.poll() is None:
+                worker_proc.kill()
+        embedded.stop_all()
+
+
+@user_app.command("create")
+def user_create(
+    email: Annotated[str, typer.Argument(help="The user's email (their login).")],
+    org: Annotated[str, typer.Option(help="Organisation slug; created if --create-org.")],
+    role: Annotated[str, typer.Option(help="admin, analyst, investor or contractor.")] = "analyst",
+    full_name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+    phone: Annotated[str | None, typer.Option(help="E.164 phone number (WhatsApp).")] = None,
+    create_org: Annotated[bool, typer.Option(help="Create the organisation if missing.")] = False,
+    password: Annotated[
+        str | None,
+        typer.Option(help="Password (prompted when omitted).", envvar="DEALDESK_PASSWORD"),
+    ] = None,
+) -> None:
+    """Create a user in an organisation."""
+    from pydantic import ValidationError
+
+    from domain.auth import service as auth_service
+    from domain.auth.enums import Role
+    from domain.auth.models import UserCreate
+    from store.db import session_scope
+
+    try:
+        role_value = Role(role)
+    except ValueError:
+        raise typer.BadParameter(f"role must be one of {', '.join(r.value for r in Role)}") from None
+    if password is None:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user_in = UserCreate(
+            email=email, full_name=full_name, phone_number=phone, role=role_value,
+            password=password,
+        )
+    except ValidationError as exc:
+        raise typer.BadParameter("; ".join(e["msg"] for e in exc.errors())) from None
+    try:
+        with session_scope() as session:
+            organisation = auth_service.get_organisation_by_slug(session=session, slug=org)
+            if organisation is None:
+                if not create_org:
+                    raise typer.BadParameter(f"no organisation {org!r} (use --create-org)")
+                organisation = auth_service.create_organisation(session=session, name=org, slug=org)
+            try:
+                user = auth_service.create_user(
+                    session=session, org_id=organisation.id, user_in=user_in
+                )
+            except auth_service.ConflictError as exc:
+                raise typer.BadParameter(str(exc)) from None
+            console.print(f"created {user.role} {user.email} in '{organisation.slug}' ({user.id})")
+    finally:
+        embedded.stop_all()
+
+
+@token_app.command("create")
+def token_create(
+    email: Annotated[str, typer.Argument(help="The user the token acts as.")],
+    name: Annotated[str, typer.Option(help="What the token is for.")] = "cli",
+    days: Annotated[int | None, typer.Option(help="Expire after this many days.")] = None,
+) -> None:
+    """Create an API token for a user and print it (it is shown only once)."""
+    from domain.auth import service as auth_service
+    from store.db import session_scope
+
+    try:
+        with session_scope() as session:
+            user = auth_service.get_user_by_email(session=session, email=email)
+            if user is None:
+                raise typer.BadParameter(f"no user {email!r}")
+            _, plaintext = auth_service.create_api_token(
+                session=session, org_id=user.org_id, user_id=user.id, name=name,
+                expires_in_days=days,
+            )
+        typer.echo(plaintext)
+    finally:
+        embedded.stop_all()
+
+
+if __name__ == "__main__":
+    app()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -33,6 +34,15 @@ def database_url() -> str:
 def get_engine() -> Engine:
     """The process-wide engine (cached; ``reset_engine`` drops it)."""
     return create_engine(database_url(), pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def _forget_parent_connections() -> None:
+    """In a forked child (an RQ work horse), never reuse the parent's pooled connections."""
+    if get_engine.cache_info().currsize:
+        get_engine().dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_parent_connections)
 
 
 def reset_engine() -> None:

@@ -44,6 +44,8 @@ SCHEMAS = [
 # Reference data that migrations seed; tests that truncate leave these alone.
 REFERENCE_TABLES = {
     "public.alembic_version",
+    "auth.roles",
+    "property_service.section8_fmr",
 }
 
 

@@ -1,5 +1,230 @@
-"""Placeholder; replaced by the auth work."""
+"""Sign-in, users, API tokens and the audit log (mounted under ``/api/v1``)."""
 
-from fastapi import APIRouter
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
+from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import BaseModel
+
+from core.config import get_settings
+from core.deps import AdminPrincipal, CurrentPrincipal, SessionDep, require_roles
+from domain.auth import service
+from domain.auth.enums import Role
+from domain.auth.models import (
+    ApiTokenCreate,
+    ApiTokenCreated,
+    ApiTokenRead,
+    AuditLogRead,
+    UserCreate,
+    UserRead,
+    UserUpdate,
+)
+from domain.auth.service import Principal
 
 router = APIRouter()
+
+AuditReader = Annotated[Principal, Depends(require_roles(Role.analyst))]
+
+
+class AccessTokenResponse(BaseModel):
+    """An OAuth2 bearer token response."""
+
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+
+
+class RoleRead(BaseModel):
+    """A role and what it is for."""
+
+    name: str
+    description: str
+    permissions: list[str]
+
+
+def _not_found(what: str) -> HTTPException:
+    """A 404 for a row that does not exist in the caller's organisation."""
+    return HTTPException(status_code=status.HTTP_404_NOT_FOUND, detail=f"{what} not found")
+
+
+def _conflict(error: service.ConflictError) -> HTTPException:
+    """A 409 carrying the service's explanation."""
+    return HTTPException(status_code=status.HTTP_409_CONFLICT, detail=str(error))
+
+
+@router.post("/auth/token", response_model=AccessTokenResponse, tags=["auth"])
+def login_for_access_token(
+    session: SessionDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]
+) -> AccessTokenResponse:
+    """Exchange an email (as ``username``) and password for a bearer access token."""
+    user = service.authenticate(session=session, email=form.username, password=form.password)
+    if user is None:
+        raise HTTPException(
+            status_code=status.HTTP_401_UNAUTHORIZED,
+            detail="Incorrect email or password",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    service.record_audit(
+        session=session,
+        principal=Principal.from_user(user),
+        action="login",
+        entity="user",
+        entity_id=user.id,
+    )
+    session.commit()
+    return AccessTokenResponse(
+        access_token=service.issue_access_token(user=user),
+        expires_in=get_settings().access_token_minutes * 60,
+    )
+
+
+@router.get("/auth/roles", response_model=list[RoleRead], tags=["auth"])
+def list_roles(session: SessionDep, principal: CurrentPrincipal) -> list[RoleRead]:
+    """The roles a user can hold and what each is for."""
+    return [
+        RoleRead(name=role.name, description=role.description, permissions=role.permissions)
+        for role in service.list_roles(session=session)
+    ]
+
+
+@router.get("/users/me", response_model=UserRead, tags=["users"])
+def read_me(session: SessionDep, principal: CurrentPrincipal) -> UserRead:
+    """The signed-in user."""
+    user = service.get_user(session=session, org_id=principal.org_id, user_id=principal.user_id)
+    if user is None:
+        raise _not_found("User")
+    return UserRead.model_validate(user)
+
+
+@router.get("/users", response_model=list[UserRead], tags=["users"])
+def list_users(session: SessionDep, principal: AdminPrincipal) -> list[UserRead]:
+    """Every user of the caller's organisation (admin only)."""
+    users = service.list_users(session=session, org_id=principal.org_id)
+    return [UserRead.model_validate(user) for user in users]
+
+
+@router.post("/users", response_model=UserRead, status_code=status.HTTP_201_CREATED, tags=["users"])
+def create_user(session: SessionDep, principal: AdminPrincipal, user_in: UserCreate) -> UserRead:
+    """Add a user to the caller's organisation (admin only; audit-logged)."""
+    try:
+        user = service.create_user(
+            session=session, org_id=principal.org_id, user_in=user_in, actor=principal
+        )
+    except service.ConflictError as error:
+        raise _conflict(error) from error
+    session.commit()
+    return UserRead.model_validate(user)
+
+
+@router.get("/users/{user_id}", response_model=UserRead, tags=["users"])
+def read_user(session: SessionDep, principal: AdminPrincipal, user_id: uuid.UUID) -> UserRead:
+    """One user of the caller's organisation (admin only)."""
+    user = service.get_user(session=session, org_id=principal.org_id, user_id=user_id)
+    if user is None:
+        raise _not_found("User")
+    return UserRead.model_validate(user)
+
+
+@router.patch("/users/{user_id}", response_model=UserRead, tags=["users"])
+def update_user(
+    session: SessionDep, principal: AdminPrincipal, user_id: uuid.UUID, user_in: UserUpdate
+) -> UserRead:
+    """Change a user's details, role, status or password (admin only; audit-logged)."""
+    try:
+        user = service.update_user(
+            session=session,
+            org_id=principal.org_id,
+            user_id=user_id,
+            user_in=user_in,
+            actor=principal,
+        )
+    except service.NotFoundError as error:
+        raise _not_found("User") from error
+    except service.ConflictError as error:
+        raise _conflict(error) from error
+    session.commit()
+    return UserRead.model_validate(user)
+
+
+def _token_owner_filter(principal: Principal) -> uuid.UUID | None:
+    """Admins manage every token of their organisation; everyone else only their own."""
+    return None if principal.is_admin else principal.user_id
+
+
+@router.get("/auth/tokens", response_model=list[ApiTokenRead], tags=["auth"])
+def list_api_tokens(session: SessionDep, principal: CurrentPrincipal) -> list[ApiTokenRead]:
+    """The caller's API tokens (an admin sees the whole organisation's); never their values."""
+    tokens = service.list_api_tokens(
+        session=session, org_id=principal.org_id, user_id=_token_owner_filter(principal)
+    )
+    return [ApiTokenRead.model_validate(token) for token in tokens]
+
+
+@router.post(
+    "/auth/tokens",
+    response_model=ApiTokenCreated,
+    status_code=status.HTTP_201_CREATED,
+    tags=["auth"],
+)
+def create_api_token(
+    session: SessionDep, principal: CurrentPrincipal, token_in: ApiTokenCreate
+) -> ApiTokenCreated:
+    """Create an API token for the caller; its value is in this response and never again."""
+    token, plaintext = service.create_api_token(
+        session=session,
+        org_id=principal.org_id,
+        user_id=principal.user_id,
+        name=token_in.name,
+        expires_in_days=token_in.expires_in_days,
+        actor=principal,
+    )
+    session.commit()
+    return ApiTokenCreated.model_validate(token, update={"token": plaintext})
+
+
+@router.delete("/auth/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["auth"])
+def revoke_api_token(
+    session: SessionDep, principal: CurrentPrincipal, token_id: uuid.UUID
+) -> Response:
+    """Revoke an API token at once (your own; an admin any of the organisation's)."""
+    try:
+        service.revoke_api_token(
+            session=session,
+            org_id=principal.org_id,
+            token_id=token_id,
+            user_id=_token_owner_filter(principal),
+            actor=principal,
+        )
+    except service.NotFoundError as error:
+        raise _not_found("API token") from error
+    session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/audit-log", response_model=list[AuditLogRead], tags=["audit"])
+def list_audit_log(
+    session: SessionDep,
+    principal: AuditReader,
+    entity: Annotated[str | None, Query(max_length=100)] = None,
+    entity_id: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=service.MAX_AUDIT_LIMIT)] = 100,
+) -> list[AuditLogRead]:
+    """The organisation's audit log, newest first (admins and analysts)."""
+    entries = service.list_audit(
+        session=session, org_id=principal.org_id, entity=entity, entity_id=entity_id, limit=limit
+    )
+    return [AuditLogRead.model_validate(entry) for entry in entries]
+
+
+@router.get("/audit-log/{entry_id}", response_model=AuditLogRead, tags=["audit"])
+def read_audit_entry(
+    session: SessionDep, principal: AuditReader, entry_id: uuid.UUID
+) -> AuditLogRead:
+    """One audit entry of the organisation (admins and analysts)."""
+    entry = service.get_audit_entry(session=session, org_id=principal.org_id, entry_id=entry_id)
+    if entry is None:
+        raise _not_found("Audit entry")
+    return AuditLogRead.model_validate(entry)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 01:03:21.573273
+Create Date: 2026-11-28 01:07:44.654990
 """
 
 from collections.abc import Sequence
@@ -10,10 +10,10 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 from store.reference_data import seed_reference_data
 from store.registry import SCHEMAS
-from sqlalchemy.dialects import postgresql
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -48,6 +48,88 @@ def upgrade() -> None:
     )
     op.create_index(
         op.f("ix_auth_organisations_slug"), "organisations", ["slug"], unique=True, schema="auth"
+    )
+    op.create_table(
+        "roles",
+        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+        sa.Column("description", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+        sa.Column("permissions", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.PrimaryKeyConstraint("name"),
+        schema="auth",
+    )
+    op.create_table(
+        "section8_fmr",
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("org_id", sa.Uuid(), nullable=True),
+        sa.Column("area", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("year", sa.Integer(), nullable=False),
+        sa.Column("bedrooms", sa.Integer(), nullable=False),
+        sa.Column("fmr_amount", sa.Numeric(precision=10, scale=2), nullable=True),
+        sa.Column("payment_standard", sa.Numeric(precision=10, scale=2), nullable=True),
+        sa.Column("utility_allowance", sa.Numeric(precision=10, scale=2), nullable=True),
+        sa.Column("effective_date", sa.Date(), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint(
+            "org_id",
+            "area",
+            "year",
+            "bedrooms",
+            name="uq_section8_fmr_org_area_year_bedrooms",
+            postgresql_nulls_not_distinct=True,
+        ),
+        schema="property_service",
+    )
+    op.create_index(
+        op.f("ix_property_service_section8_fmr_org_id"),
+        "section8_fmr",
+        ["org_id"],
+        unique=False,
+        schema="property_service",
+    )
+    op.create_table(
+        "walkthroughs",
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("property_id", sa.Uuid(), nullable=False),
+        sa.Column("audio_url", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
+        sa.Column("transcript", sa.Text(), nullable=True),
+        sa.Column("duration_seconds", sa.Integer(), nullable=True),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        schema="audio_service",
+    )
+    op.create_index(
+        op.f("ix_audio_service_walkthroughs_org_id"),
+        "walkthroughs",
+        ["org_id"],
+        unique=False,
+        schema="audio_service",
+    )
+    op.create_index(
+        op.f("ix_audio_service_walkthroughs_property_id"),
+        "walkthroughs",
+        ["property_id"],
+        unique=False,
+        schema="audio_service",
     )
     op.create_table(
         "audit_log",
@@ -109,12 +191,674 @@ def upgrade() -> None:
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("hashed_password", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
         sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["role"],
+            ["auth.roles.name"],
+        ),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("email", name="uq_users_email"),
         sa.UniqueConstraint("phone_number", name="uq_users_phone_number"),
         schema="auth",
     )
     op.create_index(op.f("ix_auth_users_org_id"), "users", ["org_id"], unique=False, schema="auth")
+    op.create_table(
+        "contractors",
+        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("company", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+        sa.Column("trades", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("phone", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True),
+        sa.Column("email", sqlmodel.sql.sqltypes.AutoString(length=320), nullable=True),
+        sa.Column("service_area", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+        sa.Column("license_number", sqlmodel.sql.sqltypes.AutoString(length=50), nullable=True),
+        sa.Column("license_expires_on", sa.Date(), nullable=True),
+        sa.Column("insurance_expires_on", sa.Date(), nullable=True),
+        sa.Column("preferred_contact_start", sa.Time(), nullable=True),
+        sa.Column("preferred_contact_end", sa.Time(), nullable=True),
+        sa.Column(
+            "timezone",
+            sqlmodel.sql.sqltypes.AutoString(length=64),
+            server_default="America/Detroit",
+            nullable=False,
+        ),
+        sa.Column("opted_out", sa.Boolean(), server_default=sa.text("false"), nullable=False),
+        sa.Column("rating", sa.Numeric(precision=2, scale=1), nullable=True),
+        sa.Column("notes", sa.Text(), nullable=True),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("org_id", "phone", name="uq_contractors_org_phone"),
+        schema="construction_service",
+    )
+    op.create_index(
+        op.f("ix_construction_service_contractors_org_id"),
+        "contractors",
+        ["org_id"],
+        unique=False,
+        schema="construction_service",
+    )
+    op.create_index(
+        "ix_contractors_trades",
+        "contractors",
+        ["trades"],
+        unique=False,
+        schema="construction_service",
+        postgresql_using="gin",
+    )
+    op.create_table(
+        "projects",
+        sa.Column("deal_id", sa.Uuid(), nullable=True),
+        sa.Column("property_id", sa.Uuid(), nullable=True),
+        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("status", sa.String(length=50), nullable=False),
+        sa.Column("budget", sa.Numeric(precision=12, scale=2), nullable=True),
+        sa.Column("start_date", sa.Date(), nullable=True),
+        sa.Column("target_end_date", sa.Date(), nullable=True),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("completed_on", sa.Date(), nullable=True),
+        sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        schema="construction_service",
+    )
+    op.create_index(
+        op.f("ix_construction_service_projects_deal_id"),
+        "projects",
+        ["deal_id"],
+        unique=False,
+        schema="construction_service",
+    )
+    op.create_index(
+        op.f("ix_construction_service_projects_org_id"),
+        "projects",
+        ["org_id"],
+        unique=False,
+        schema="construction_service",
+    )
+    op.create_index(
+        op.f("ix_construction_service_projects_property_id"),
+        "projects",
+        ["property_id"],
+        unique=False,
+        schema="construction_service",
+    )
+    op.create_index(
+        "ix_projects_org_status",
+        "projects",
+        ["org_id", "status"],
+        unique=False,
+        schema="construction_service",
+    )
+    op.create_table(
+        "component_conditions",
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("property_id", sa.Uuid(), nullable=False),
+        sa.Column("component_name", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
+        sa.Column("condition_score", sa.Integer(), nullable=True),
+        sa.Column("replacement_needed", sa.Boolean(), nullable=True),
+        sa.Column("repair_priority", sa.String(length=20), nullable=True),
+        sa.Column("notes", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        schema="cv_service",
+    )
+    op.create_index(
+        "ix_component_conditions_org_property",
+        "component_conditions",
+        ["org_id", "property_id"],
+        unique=False,
+        schema="cv_service",
+    )
+    op.create_index(
+        op.f("ix_cv_service_component_conditions_org_id"),
+        "component_conditions",
+        ["org_id"],
+        unique=False,
+        schema="cv_service",
+    )
+    op.create_index(
+        op.f("ix_cv_service_component_conditions_property_id"),
+        "component_conditions",
+        ["property_id"],
+        unique=False,
+        schema="cv_service",
+    )
+    op.create_table(
+        "property_analyses",
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("property_id", sa.Uuid(), nullable=False),
+        sa.Column("photo_url", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
+        sa.Column("component", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
+        sa.Column("condition", sa.String(length=50), nullable=True),
+        sa.Column("confidence_score", sa.Numeric(precision=3, scale=2), nullable=True),
+        sa.Column("issues_detected", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        schema="cv_service",
+    )
+    op.create_index(
+        op.f("ix_cv_service_property_analyses_org_id"),
+        "property_analyses",
+        ["org_id"],
+        unique=False,
+        schema="cv_service",
+    )
+    op.create_index(
+        op.f("ix_cv_service_property_analyses_property_id"),
+        "property_analyses",
+        ["property_id"],
+        unique=False,
+        schema="cv_service",
+    )
+    op.create_index(
+        "ix_property_analyses_org_property",
+        "property_analyses",
+        ["org_id", "property_id"],
+        unique=False,
+        schema="cv_service",
+    )
+    op.create_table(
+        "deals",
+        sa.Column("property_id", sa.Uuid(), nullable=False),
+        sa.Column("deal_type", sa.String(length=50), nullable=True),
+        sa.Column("status", sa.String(length=50), nullable=False),
+        sa.Column("purchase_price", sa.Numeric(precision=12, scale=2), nullable=True),
+        sa.Column("estimated_repairs", sa.Numeric(precision=12, scale=2), nullable=True),
+        sa.Column("expected_profit", sa.Numeric(precision=12, scale=2), nullable=True),
+        sa.Column("strategy", sa.String(length=50), nullable=True),
+        sa.Column("timeline", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("team", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        schema="deal_service",
+    )
+    op.create_index(
+        op.f("ix_deal_service_deals_org_id"),
+        "deals",
+        ["org_id"],
+        unique=False,
+        schema="deal_service",
+    )
+    op.create_index(
+        op.f("ix_deal_service_deals_property_id"),
+        "deals",
+        ["property_id"],
+        unique=False,
+        schema="deal_service",
+    )
+    op.create_index(
+        "ix_deals_org_status", "deals", ["org_id", "status"], unique=False, schema="deal_service"
+    )
+    op.create_table(
+        "outbox",
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("org_id", sa.Uuid(), nullable=True),
+        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+        sa.Column("payload", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("correlation_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("dispatched_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        schema="events",
+    )
+    op.create_index(
+        op.f("ix_events_outbox_name"), "outbox", ["name"], unique=False, schema="events"
+    )
+    op.create_index(
+        op.f("ix_events_outbox_org_id"), "outbox", ["org_id"], unique=False, schema="events"
+    )
+    op.create_index(
+        "ix_outbox_undispatched",
+        "outbox",
+        ["created_at"],
+        unique=False,
+        schema="events",
+        postgresql_where=sa.text("dispatched_at IS NULL"),
+    )
+    op.create_table(
+        "accounts",
+        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("type", sa.String(length=50), nullable=True),
+        sa.Column("balance", sa.Numeric(precision=12, scale=2), nullable=True),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        schema="financial_service",
+    )
+    op.create_index(
+        op.f("ix_financial_service_accounts_org_id"),
+        "accounts",
+        ["org_id"],
+        unique=False,
+        schema="financial_service",
+    )
+    op.create_table(
+        "budgets",
+        sa.Column("deal_id", sa.Uuid(), nullable=True),
+        sa.Column("category", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
+        sa.Column("allocated_amount", sa.Numeric(precision=12, scale=2), nullable=True),
+        sa.Column("spent_amount", sa.Numeric(precision=12, scale=2), nullable=True),
+        sa.Column("period_start", sa.Date(), nullable=True),
+        sa.Column("period_end", sa.Date(), nullable=True),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        schema="financial_service",
+    )
+    op.create_index(
+        "ix_budgets_org_deal_category",
+        "budgets",
+        ["org_id", "deal_id", "category"],
+        unique=False,
+        schema="financial_service",
+    )
+    op.create_index(
+        op.f("ix_financial_service_budgets_org_id"),
+        "budgets",
+        ["org_id"],
+        unique=False,
+        schema="financial_service",
+    )
+    op.create_table(
+        "tracked_listings",
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("source", sa.String(length=50), nullable=False),
+        sa.Column("external_id", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+        sa.Column("address", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("list_price", sa.Numeric(precision=12, scale=2), nullable=True),
+        sa.Column("property_data", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("score", sa.Numeric(precision=5, scale=2), nullable=True),
+        sa.Column("status", sa.String(length=50), nullable=False),
+        sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint(
+            "org_id", "source", "external_id", name="uq_tracked_listings_org_source_external_id"
+        ),
+        schema="market_monitor",
+    )
+    op.create_index(
+        op.f("ix_market_monitor_tracked_listings_org_id"),
+        "tracked_listings",
+        ["org_id"],
+        unique=False,
+        schema="market_monitor",
+    )
+    op.create_index(
+        "ix_tracked_listings_org_status",
+        "tracked_listings",
+        ["org_id", "status"],
+        unique=False,
+        schema="market_monitor",
+    )
+    op.create_table(
+        "component_costs",
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("component_name", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+        sa.Column("unit", sa.String(length=50), nullable=True),
+        sa.Column("material_cost", sa.Numeric(precision=10, scale=2), nullable=True),
+        sa.Column("labor_cost", sa.Numeric(precision=10, scale=2), nullable=True),
+        sa.Column("total_cost", sa.Numeric(precision=10, scale=2), nullable=True),
+        sa.Column("vendor", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+        sa.Column(
+            "last_updated",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        schema="pricing_service",
+    )
+    op.create_index(
+        "ix_component_costs_org_component",
+        "component_costs",
+        ["org_id", "component_name"],
+        unique=False,
+        schema="pricing_service",
+    )
+    op.create_index(
+        op.f("ix_pricing_service_component_costs_org_id"),
+        "component_costs",
+        ["org_id"],
+        unique=False,
+        schema="pricing_service",
+    )
+    op.create_table(
+        "properties",
+        sa.Column("mls_number", sqlmodel.sql.sqltypes.AutoString(length=50), nullable=True),
+        sa.Column("address", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("address_line", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+        sa.Column("city", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
+        sa.Column("state", sqlmodel.sql.sqltypes.AutoString(length=2), nullable=True),
+        sa.Column("zip_code", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=True),
+        sa.Column("property_type", sa.String(length=50), nullable=True),
+        sa.Column("status", sa.String(length=50), nullable=True),
+        sa.Column("list_price", sa.Numeric(precision=12, scale=2), nullable=True),
+        sa.Column("square_feet", sa.Integer(), nullable=True),
+        sa.Column("bedrooms", sa.Integer(), nullable=True),
+        sa.Column("bathrooms", sa.Numeric(precision=3, scale=1), nullable=True),
+        sa.Column("year_built", sa.Integer(), nullable=True),
+        sa.Column("lot_size", sa.Numeric(precision=10, scale=2), nullable=True),
+        sa.Column("latitude", sa.Double(), nullable=True),
+        sa.Column("longitude", sa.Double(), nullable=True),
+        sa.Column("features", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column(
+            "section8_approved", sa.Boolean(), server_default=sa.text("false"), nullable=False
+        ),
+        sa.Column("target_rent", sa.Numeric(precision=10, scale=2), nullable=True),
+        sa.Column("fmr_compliant", sa.Boolean(), nullable=True),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("org_id", "mls_number", name="uq_properties_org_mls_number"),
+        schema="property_service",
+    )
+    op.create_index(
+        "ix_properties_lat_lon",
+        "properties",
+        ["latitude", "longitude"],
+        unique=False,
+        schema="property_service",
+    )
+    op.create_index(
+        "ix_properties_org_city",
+        "properties",
+        ["org_id", "city"],
+        unique=False,
+        schema="property_service",
+    )
+    op.create_index(
+        "ix_properties_org_status",
+        "properties",
+        ["org_id", "status"],
+        unique=False,
+        schema="property_service",
+    )
+    op.create_index(
+        "ix_properties_org_zip_address",
+        "properties",
+        ["org_id", "zip_code", "address_line"],
+        unique=False,
+        schema="property_service",
+    )
+    op.create_index(
+        op.f("ix_property_service_properties_org_id"),
+        "properties",
+        ["org_id"],
+        unique=False,
+        schema="property_service",
+    )
+    op.create_table(
+        "call_schedules",
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("contractor_id", sa.Uuid(), nullable=False),
+        sa.Column("project_id", sa.Uuid(), nullable=True),
+        sa.Column("purpose", sa.String(length=50), nullable=False),
+        sa.Column("scheduled_for", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("max_attempts", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        schema="voice_service",
+    )
+    op.create_index(
+        "ix_call_schedules_status_scheduled_for",
+        "call_schedules",
+        ["status", "scheduled_for"],
+        unique=False,
+        schema="voice_service",
+    )
+    op.create_index(
+        op.f("ix_voice_service_call_schedules_contractor_id"),
+        "call_schedules",
+        ["contractor_id"],
+        unique=False,
+        schema="voice_service",
+    )
+    op.create_index(
+        op.f("ix_voice_service_call_schedules_org_id"),
+        "call_schedules",
+        ["org_id"],
+        unique=False,
+        schema="voice_service",
+    )
+    op.create_index(
+        op.f("ix_voice_service_call_schedules_project_id"),
+        "call_schedules",
+        ["project_id"],
+        unique=False,
+        schema="voice_service",
+    )
+    op.create_table(
+        "conversations",
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("phone_number", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True),
+        sa.Column("user_id", sa.Uuid(), nullable=True),
+        sa.Column("property_address", sa.Text(), nullable=True),
+        sa.Column("analysis_id", sa.Uuid(), nullable=True),
+        sa.Column("report_url", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
+        sa.Column("status", sa.String(length=50), nullable=False),
+        sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        schema="whatsapp_service",
+    )
+    op.create_index(
+        "ix_conversations_org_phone",
+        "conversations",
+        ["org_id", "phone_number"],
+        unique=False,
+        schema="whatsapp_service",
+    )
+    op.create_index(
+        op.f("ix_whatsapp_service_conversations_analysis_id"),
+        "conversations",
+        ["analysis_id"],
+        unique=False,
+        schema="whatsapp_service",
+    )
+    op.create_index(
+        op.f("ix_whatsapp_service_conversations_org_id"),
+        "conversations",
+        ["org_id"],
+        unique=False,
+        schema="whatsapp_service",
+    )
+    op.create_index(
+        op.f("ix_whatsapp_service_conversations_user_id"),
+        "conversations",
+        ["user_id"],
+        unique=False,
+        schema="whatsapp_service",
+    )
+    op.create_table(
+        "extracted_conditions",
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("walkthrough_id", sa.Uuid(), nullable=False),
+        sa.Column("component", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
+        sa.Column("condition", sa.String(length=50), nullable=True),
+        sa.Column("quantity", sa.Numeric(precision=10, scale=2), nullable=True),
+        sa.Column("unit", sqlmodel.sql.sqltypes.AutoString(length=50), nullable=True),
+        sa.Column("notes", sa.Text(), nullable=True),
+        sa.Column("confidence", sa.Numeric(precision=3, scale=2), nullable=True),
+        sa.Column("timestamp_seconds", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["walkthrough_id"], ["audio_service.walkthroughs.id"], ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        schema="audio_service",
+    )
+    op.create_index(
+        op.f("ix_audio_service_extracted_conditions_org_id"),
+        "extracted_conditions",
+        ["org_id"],
+        unique=False,
+        schema="audio_service",
+    )
+    op.create_index(
+        op.f("ix_audio_service_extracted_conditions_walkthrough_id"),
+        "extracted_conditions",
+        ["walkthrough_id"],
+        unique=False,
+        schema="audio_service",
+    )
     op.create_table(
         "api_tokens",
         sa.Column(
@@ -147,16 +891,1265 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_auth_api_tokens_user_id"), "api_tokens", ["user_id"], unique=False, schema="auth"
     )
+    op.create_table(
+        "bids",
+        sa.Column("contractor_id", sa.Uuid(), nullable=False),
+        sa.Column("total_amount", sa.Numeric(precision=12, scale=2), nullable=True),
+        sa.Column("line_items", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("exclusions", sa.Text(), nullable=True),
+        sa.Column("start_date", sa.Date(), nullable=True),
+        sa.Column("duration_days", sa.Integer(), nullable=True),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("source", sa.String(length=20), nullable=False),
+        sa.Column("call_id", sa.Uuid(), nullable=True),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("project_id", sa.Uuid(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["contractor_id"], ["construction_service.contractors.id"], ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["project_id"], ["construction_service.projects.id"], ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        schema="construction_service",
+    )
+    op.create_index(
+        op.f("ix_construction_service_bids_call_id"),
+        "bids",
+        ["call_id"],
+        unique=False,
+        schema="construction_service",
+    )
+    op.create_index(
+        op.f("ix_construction_service_bids_contractor_id"),
+        "bids",
+        ["contractor_id"],
+        unique=False,
+        schema="construction_service",
+    )
+    op.create_index(
+        op.f("ix_construction_service_bids_org_id"),
+        "bids",
+        ["org_id"],
+        unique=False,
+        schema="construction_service",
+    )
+    op.create_index(
+        op.f("ix_construction_service_bids_project_id"),
+        "bids",
+        ["project_id"],
+        unique=False,
+        schema="construction_service",
+    )
+    op.create_table(
+        "milestones",
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("project_id", sa.Uuid(), nullable=False),
+        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("target_date", sa.Date(), nullable=True),
+        sa.Column("reached_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["project_id"], ["construction_service.projects.id"], ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        schema="construction_service",
+    )
+    op.create_index(
+        op.f("ix_construction_service_milestones_org_id"),
+        "milestones",
+        ["org_id"],
+        unique=False,
+        schema="construction_service",
+    )
+    op.create_index(
+        op.f("ix_construction_service_milestones_project_id"),
+        "milestones",
+        ["project_id"],
+        unique=False,
+        schema="construction_service",
+    )
+    op.create_table(
+        "photos",
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("project_id", sa.Uuid(), nullable=False),
+        sa.Column("document_id", sa.Uuid(), nullable=False),
+        sa.Column("caption", sa.Text(), nullable=True),
+        sa.Column("phase", sa.String(length=20), nullable=True),
+        sa.Column("taken_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["project_id"], ["construction_service.projects.id"], ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        schema="construction_service",
+    )
+    op.create_index(
+        op.f("ix_construction_service_photos_document_id"),
+        "photos",
+        ["document_id"],
+        unique=False,
+        schema="construction_service",
+    )
+    op.create_index(
+        op.f("ix_construction_service_photos_org_id"),
+        "photos",
+        ["org_id"],
+        unique=False,
+        schema="construction_service",
+    )
+    op.create_index(
+        op.f("ix_construction_service_photos_project_id"),
+        "photos",
+        ["project_id"],
+        unique=False,
+        schema="construction_service",
+    )
+    op.create_table(
+        "scope_items",
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("project_id", sa.Uuid(), nullable=False),
+        sa.Column("component", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+        sa.Column("description", sa.Text(), nullable=True),
+        sa.Column("quantity", sa.Numeric(precision=10, scale=2), nullable=True),
+        sa.Column("unit", sqlmodel.sql.sqltypes.AutoString(length=50), nullable=True),
+        sa.Column("budgeted_cost", sa.Numeric(precision=12, scale=2), nullable=True),
+        sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["project_id"], ["construction_service.projects.id"], ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        schema="construction_service",
+    )
+    op.create_index(
+        op.f("ix_construction_service_scope_items_org_id"),
+        "scope_items",
+        ["org_id"],
+        unique=False,
+        schema="construction_service",
+    )
+    op.create_index(
+        op.f("ix_construction_service_scope_items_project_id"),
+        "scope_items",
+        ["project_id"],
+        unique=False,
+        schema="construction_service",
+    )
+    op.create_table(
+        "deal_documents",
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("deal_id", sa.Uuid(), nullable=False),
+        sa.Column("document_type", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
+        sa.Column("document_url", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
+        sa.Column("document_id", sa.Uuid(), nullable=True),
+        sa.Column("status", sa.String(length=50), nullable=True),
+        sa.ForeignKeyConstraint(["deal_id"], ["deal_service.deals.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        schema="deal_service",
+    )
+    op.create_index(
+        op.f("ix_deal_service_deal_documents_deal_id"),
+        "deal_documents",
+        ["deal_id"],
+        unique=False,
+        schema="deal_service",
+    )
+    op.create_index(
+        op.f("ix_deal_service_deal_documents_document_id"),
+        "deal_documents",
+        ["document_id"],
+        unique=False,
+        schema="deal_service",
+    )
+    op.create_index(
+        op.f("ix_deal_service_deal_documents_org_id"),
+        "deal_documents",
+        ["org_id"],
+        unique=False,
+        schema="deal_service",
+    )
+    op.create_table(
+        "offers",
+        sa.Column("offer_amount", sa.Numeric(precision=12, scale=2), nullable=True),
+        sa.Column("terms", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("status", sa.String(length=50), nullable=False),
+        sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("deal_id", sa.Uuid(), nullable=False),
+        sa.ForeignKeyConstraint(["deal_id"], ["deal_service.deals.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        schema="deal_service",
+    )
+    op.create_index(
+        op.f("ix_deal_service_offers_deal_id"),
+        "offers",
+        ["deal_id"],
+        unique=False,
+        schema="deal_service",
+    )
+    op.create_index(
+        op.f("ix_deal_service_offers_org_id"),
+        "offers",
+        ["org_id"],
+        unique=False,
+        schema="deal_service",
+    )
+    op.create_table(
+        "documents",
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("filename", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
+        sa.Column("content_type", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+        sa.Column("size_bytes", sa.BigInteger(), nullable=False),
+        sa.Column("sha256", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("source", sa.String(length=20), nullable=False),
+        sa.Column("entity_type", sqlmodel.sql.sqltypes.AutoString(length=50), nullable=True),
+        sa.Column("entity_id", sa.Uuid(), nullable=True),
+        sa.Column("uploaded_by", sa.Uuid(), nullable=True),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("storage_key", sqlmodel.sql.sqltypes.AutoString(length=512), nullable=False),
+        sa.Column("storage_backend", sa.String(length=10), nullable=False),
+        sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["uploaded_by"], ["auth.users.id"], ondelete="SET NULL"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("storage_key"),
+        schema="documents",
+    )
+    op.create_index(
+        op.f("ix_documents_documents_kind"), "documents", ["kind"], unique=False, schema="documents"
+    )
+    op.create_index(
+        op.f("ix_documents_documents_org_id"),
+        "documents",
+        ["org_id"],
+        unique=False,
+        schema="documents",
+    )
+    op.create_index(
+        op.f("ix_documents_documents_sha256"),
+        "documents",
+        ["sha256"],
+        unique=False,
+        schema="documents",
+    )
+    op.create_index(
+        "ix_documents_org_created",
+        "documents",
+        ["org_id", "created_at"],
+        unique=False,
+        schema="documents",
+    )
+    op.create_index(
+        "ix_documents_org_entity",
+        "documents",
+        ["org_id", "entity_type", "entity_id"],
+        unique=False,
+        schema="documents",
+    )
+    op.create_table(
+        "deliveries",
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("event_id", sa.Uuid(), nullable=False),
+        sa.Column("subscriber", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("handler", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("enqueued_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["event_id"], ["events.outbox.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("event_id", "subscriber", name="uq_deliveries_event_subscriber"),
+        schema="events",
+    )
+    op.create_index(
+        "ix_deliveries_due",
+        "deliveries",
+        ["next_attempt_at"],
+        unique=False,
+        schema="events",
+        postgresql_where=sa.text("status IN ('pending', 'failed')"),
+    )
+    op.create_index(
+        op.f("ix_events_deliveries_event_id"),
+        "deliveries",
+        ["event_id"],
+        unique=False,
+        schema="events",
+    )
+    op.create_index(
+        op.f("ix_events_deliveries_status"), "deliveries", ["status"], unique=False, schema="events"
+    )
+    op.create_table(
+        "transactions",
+        sa.Column("deal_id", sa.Uuid(), nullable=True),
+        sa.Column("account_id", sa.Uuid(), nullable=True),
+        sa.Column("type", sa.String(length=50), nullable=False),
+        sa.Column("category", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
+        sa.Column("amount", sa.Numeric(precision=12, scale=2), nullable=False),
+        sa.Column("date", sa.Date(), nullable=False),
+        sa.Column("description", sa.Text(), nullable=True),
+        sa.Column("receipt_url", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"], ["financial_service.accounts.id"], ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        schema="financial_service",
+    )
+    op.create_index(
+        op.f("ix_financial_service_transactions_account_id"),
+        "transactions",
+        ["account_id"],
+        unique=False,
+        schema="financial_service",
+    )
+    op.create_index(
+        op.f("ix_financial_service_transactions_org_id"),
+        "transactions",
+        ["org_id"],
+        unique=False,
+        schema="financial_service",
+    )
+    op.create_index(
+        "ix_transactions_org_date",
+        "transactions",
+        ["org_id", "date"],
+        unique=False,
+        schema="financial_service",
+    )
+    op.create_index(
+        "ix_transactions_org_deal_date",
+        "transactions",
+        ["org_id", "deal_id", "date"],
+        unique=False,
+        schema="financial_service",
+    )
+    op.create_table(
+        "opportunities",
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("listing_id", sa.Uuid(), nullable=False),
+        sa.Column("score", sa.Numeric(precision=5, scale=2), nullable=True),
+        sa.Column("roi_estimate", sa.Numeric(precision=5, scale=2), nullable=True),
+        sa.Column("rehab_estimate", sa.Numeric(precision=12, scale=2), nullable=True),
+        sa.Column("strategy", sa.String(length=50), nullable=True),
+        sa.Column("alert_sent", sa.Boolean(), server_default=sa.text("false"), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["listing_id"], ["market_monitor.tracked_listings.id"], ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        schema="market_monitor",
+    )
+    op.create_index(
+        op.f("ix_market_monitor_opportunities_listing_id"),
+        "opportunities",
+        ["listing_id"],
+        unique=False,
+        schema="market_monitor",
+    )
+    op.create_index(
+        op.f("ix_market_monitor_opportunities_org_id"),
+        "opportunities",
+        ["org_id"],
+        unique=False,
+        schema="market_monitor",
+    )
+    op.create_index(
+        "ix_opportunities_org_created",
+        "opportunities",
+        ["org_id", "created_at"],
+        unique=False,
+        schema="market_monitor",
+    )
+    op.create_table(
+        "cost_history",
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("component_id", sa.Uuid(), nullable=False),
+        sa.Column("old_cost", sa.Numeric(precision=10, scale=2), nullable=True),
+        sa.Column("new_cost", sa.Numeric(precision=10, scale=2), nullable=True),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("updated_by", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["component_id"], ["pricing_service.component_costs.id"], ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        schema="pricing_service",
+    )
+    op.create_index(
+        op.f("ix_pricing_service_cost_history_component_id"),
+        "cost_history",
+        ["component_id"],
+        unique=False,
+        schema="pricing_service",
+    )
+    op.create_index(
+        op.f("ix_pricing_service_cost_history_org_id"),
+        "cost_history",
+        ["org_id"],
+        unique=False,
+        schema="pricing_service",
+    )
+    op.create_table(
+        "market_data",
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("property_id", sa.Uuid(), nullable=False),
+        sa.Column("data_type", sa.String(length=50), nullable=True),
+        sa.Column("value", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("source", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
+        sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["property_id"], ["property_service.properties.id"], ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        schema="property_service",
+    )
+    op.create_index(
+        "ix_market_data_property_type",
+        "market_data",
+        ["property_id", "data_type"],
+        unique=False,
+        schema="property_service",
+    )
+    op.create_index(
+        op.f("ix_property_service_market_data_org_id"),
+        "market_data",
+        ["org_id"],
+        unique=False,
+        schema="property_service",
+    )
+    op.create_index(
+        op.f("ix_property_service_market_data_property_id"),
+        "market_data",
+        ["property_id"],
+        unique=False,
+        schema="property_service",
+    )
+    op.create_table(
+        "property_images",
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("property_id", sa.Uuid(), nullable=False),
+        sa.Column("url", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
+        sa.Column("type", sa.String(length=50), nullable=True),
+        sa.Column("caption", sa.Text(), nullable=True),
+        sa.Column("order_index", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["property_id"], ["property_service.properties.id"], ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        schema="property_service",
+    )
+    op.create_index(
+        op.f("ix_property_service_property_images_org_id"),
+        "property_images",
+        ["org_id"],
+        unique=False,
+        schema="property_service",
+    )
+    op.create_index(
+        op.f("ix_property_service_property_images_property_id"),
+        "property_images",
+        ["property_id"],
+        unique=False,
+        schema="property_service",
+    )
+    op.create_table(
+        "calls",
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("contractor_id", sa.Uuid(), nullable=True),
+        sa.Column("project_id", sa.Uuid(), nullable=True),
+        sa.Column("schedule_id", sa.Uuid(), nullable=True),
+        sa.Column("purpose", sa.String(length=50), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("call_sid", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("direction", sa.String(length=10), nullable=False),
+        sa.Column("to_number", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+        sa.Column("from_number", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True),
+        sa.Column("outcome", sa.String(length=50), nullable=True),
+        sa.Column("outcome_data", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("attempt", sa.Integer(), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("recording_document_id", sa.Uuid(), nullable=True),
+        sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["schedule_id"], ["voice_service.call_schedules.id"], ondelete="SET NULL"
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("call_sid"),
+        schema="voice_service",
+    )
+    op.create_index(
+        "ix_calls_org_contractor_created",
+        "calls",
+        ["org_id", "contractor_id", "created_at"],
+        unique=False,
+        schema="voice_service",
+    )
+    op.create_index(
+        op.f("ix_voice_service_calls_contractor_id"),
+        "calls",
+        ["contractor_id"],
+        unique=False,
+        schema="voice_service",
+    )
+    op.create_index(
+        op.f("ix_voice_service_calls_org_id"),
+        "calls",
+        ["org_id"],
+        unique=False,
+        schema="voice_service",
+    )
+    op.create_index(
+        op.f("ix_voice_service_calls_project_id"),
+        "calls",
+        ["project_id"],
+        unique=False,
+        schema="voice_service",
+    )
+    op.create_index(
+        op.f("ix_voice_service_calls_recording_document_id"),
+        "calls",
+        ["recording_document_id"],
+        unique=False,
+        schema="voice_service",
+    )
+    op.create_index(
+        op.f("ix_voice_service_calls_schedule_id"),
+        "calls",
+        ["schedule_id"],
+        unique=False,
+        schema="voice_service",
+    )
+    op.create_table(
+        "messages",
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("conversation_id", sa.Uuid(), nullable=False),
+        sa.Column("direction", sa.String(length=10), nullable=False),
+        sa.Column("message_type", sa.String(length=20), nullable=False),
+        sa.Column("content", sa.Text(), nullable=True),
+        sa.Column("message_sid", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("media", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["conversation_id"], ["whatsapp_service.conversations.id"], ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("message_sid"),
+        schema="whatsapp_service",
+    )
+    op.create_index(
+        "ix_messages_conversation_created",
+        "messages",
+        ["conversation_id", "created_at"],
+        unique=False,
+        schema="whatsapp_service",
+    )
+    op.create_index(
+        "ix_messages_direction_status",
+        "messages",
+        ["direction", "status"],
+        unique=False,
+        schema="whatsapp_service",
+    )
+    op.create_index(
+        op.f("ix_whatsapp_service_messages_conversation_id"),
+        "messages",
+        ["conversation_id"],
+        unique=False,
+        schema="whatsapp_service",
+    )
+    op.create_index(
+        op.f("ix_whatsapp_service_messages_org_id"),
+        "messages",
+        ["org_id"],
+        unique=False,
+        schema="whatsapp_service",
+    )
+    op.create_table(
+        "tasks",
+        sa.Column("title", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("description", sa.Text(), nullable=True),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("assignee_contractor_id", sa.Uuid(), nullable=True),
+        sa.Column("scope_item_id", sa.Uuid(), nullable=True),
+        sa.Column("due_date", sa.Date(), nullable=True),
+        sa.Column(
+            "depends_on",
+            postgresql.ARRAY(sa.Uuid()),
+            server_default=sa.text("'{}'"),
+            nullable=False,
+        ),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("project_id", sa.Uuid(), nullable=False),
+        sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["assignee_contractor_id"], ["construction_service.contractors.id"], ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["project_id"], ["construction_service.projects.id"], ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["scope_item_id"], ["construction_service.scope_items.id"], ondelete="SET NULL"
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        schema="construction_service",
+    )
+    op.create_index(
+        op.f("ix_construction_service_tasks_assignee_contractor_id"),
+        "tasks",
+        ["assignee_contractor_id"],
+        unique=False,
+        schema="construction_service",
+    )
+    op.create_index(
+        op.f("ix_construction_service_tasks_org_id"),
+        "tasks",
+        ["org_id"],
+        unique=False,
+        schema="construction_service",
+    )
+    op.create_index(
+        op.f("ix_construction_service_tasks_project_id"),
+        "tasks",
+        ["project_id"],
+        unique=False,
+        schema="construction_service",
+    )
+    op.create_index(
+        op.f("ix_construction_service_tasks_scope_item_id"),
+        "tasks",
+        ["scope_item_id"],
+        unique=False,
+        schema="construction_service",
+    )
+    op.create_index(
+        "ix_tasks_project_status",
+        "tasks",
+        ["project_id", "status"],
+        unique=False,
+        schema="construction_service",
+    )
+    op.create_table(
+        "call_transcripts",
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("call_id", sa.Uuid(), nullable=False),
+        sa.Column("turn", sa.Integer(), nullable=False),
+        sa.Column("speaker", sa.String(length=20), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("confidence", sa.Numeric(precision=3, scale=2), nullable=True),
+        sa.ForeignKeyConstraint(["call_id"], ["voice_service.calls.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("call_id", "turn", name="uq_call_transcripts_call_turn"),
+        schema="voice_service",
+    )
+    op.create_index(
+        op.f("ix_voice_service_call_transcripts_call_id"),
+        "call_transcripts",
+        ["call_id"],
+        unique=False,
+        schema="voice_service",
+    )
+    op.create_index(
+        op.f("ix_voice_service_call_transcripts_org_id"),
+        "call_transcripts",
+        ["org_id"],
+        unique=False,
+        schema="voice_service",
+    )
     # ### end Alembic commands ###
     seed_reference_data(op.get_bind())
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    op.drop_index(
+        op.f("ix_voice_service_call_transcripts_org_id"),
+        table_name="call_transcripts",
+        schema="voice_service",
+    )
+    op.drop_index(
+        op.f("ix_voice_service_call_transcripts_call_id"),
+        table_name="call_transcripts",
+        schema="voice_service",
+    )
+    op.drop_table("call_transcripts", schema="voice_service")
+    op.drop_index("ix_tasks_project_status", table_name="tasks", schema="construction_service")
+    op.drop_index(
+        op.f("ix_construction_service_tasks_scope_item_id"),
+        table_name="tasks",
+        schema="construction_service",
+    )
+    op.drop_index(
+        op.f("ix_construction_service_tasks_project_id"),
+        table_name="tasks",
+        schema="construction_service",
+    )
+    op.drop_index(
+        op.f("ix_construction_service_tasks_org_id"),
+        table_name="tasks",
+        schema="construction_service",
+    )
+    op.drop_index(
+        op.f("ix_construction_service_tasks_assignee_contractor_id"),
+        table_name="tasks",
+        schema="construction_service",
+    )
+    op.drop_table("tasks", schema="construction_service")
+    op.drop_index(
+        op.f("ix_whatsapp_service_messages_org_id"),
+        table_name="messages",
+        schema="whatsapp_service",
+    )
+    op.drop_index(
+        op.f("ix_whatsapp_service_messages_conversation_id"),
+        table_name="messages",
+        schema="whatsapp_service",
+    )
+    op.drop_index("ix_messages_direction_status", table_name="messages", schema="whatsapp_service")
+    op.drop_index(
+        "ix_messages_conversation_created", table_name="messages", schema="whatsapp_service"
+    )
+    op.drop_table("messages", schema="whatsapp_service")
+    op.drop_index(
+        op.f("ix_voice_service_calls_schedule_id"), table_name="calls", schema="voice_service"
+    )
+    op.drop_index(
+        op.f("ix_voice_service_calls_recording_document_id"),
+        table_name="calls",
+        schema="voice_service",
+    )
+    op.drop_index(
+        op.f("ix_voice_service_calls_project_id"), table_name="calls", schema="voice_service"
+    )
+    op.drop_index(op.f("ix_voice_service_calls_org_id"), table_name="calls", schema="voice_service")
+    op.drop_index(
+        op.f("ix_voice_service_calls_contractor_id"), table_name="calls", schema="voice_service"
+    )
+    op.drop_index("ix_calls_org_contractor_created", table_name="calls", schema="voice_service")
+    op.drop_table("calls", schema="voice_service")
+    op.drop_index(
+        op.f("ix_property_service_property_images_property_id"),
+        table_name="property_images",
+        schema="property_service",
+    )
+    op.drop_index(
+        op.f("ix_property_service_property_images_org_id"),
+        table_name="property_images",
+        schema="property_service",
+    )
+    op.drop_table("property_images", schema="property_service")
+    op.drop_index(
+        op.f("ix_property_service_market_data_property_id"),
+        table_name="market_data",
+        schema="property_service",
+    )
+    op.drop_index(
+        op.f("ix_property_service_market_data_org_id"),
+        table_name="market_data",
+        schema="property_service",
+    )
+    op.drop_index(
+        "ix_market_data_property_type", table_name="market_data", schema="property_service"
+    )
+    op.drop_table("market_data", schema="property_service")
+    op.drop_index(
+        op.f("ix_pricing_service_cost_history_org_id"),
+        table_name="cost_history",
+        schema="pricing_service",
+    )
+    op.drop_index(
+        op.f("ix_pricing_service_cost_history_component_id"),
+        table_name="cost_history",
+        schema="pricing_service",
+    )
+    op.drop_table("cost_history", schema="pricing_service")
+    op.drop_index(
+        "ix_opportunities_org_created", table_name="opportunities", schema="market_monitor"
+    )
+    op.drop_index(
+        op.f("ix_market_monitor_opportunities_org_id"),
+        table_name="opportunities",
+        schema="market_monitor",
+    )
+    op.drop_index(
+        op.f("ix_market_monitor_opportunities_listing_id"),
+        table_name="opportunities",
+        schema="market_monitor",
+    )
+    op.drop_table("opportunities", schema="market_monitor")
+    op.drop_index(
+        "ix_transactions_org_deal_date", table_name="transactions", schema="financial_service"
+    )
+    op.drop_index("ix_transactions_org_date", table_name="transactions", schema="financial_service")
+    op.drop_index(
+        op.f("ix_financial_service_transactions_org_id"),
+        table_name="transactions",
+        schema="financial_service",
+    )
+    op.drop_index(
+        op.f("ix_financial_service_transactions_account_id"),
+        table_name="transactions",
+        schema="financial_service",
+    )
+    op.drop_table("transactions", schema="financial_service")
+    op.drop_index(op.f("ix_events_deliveries_status"), table_name="deliveries", schema="events")
+    op.drop_index(op.f("ix_events_deliveries_event_id"), table_name="deliveries", schema="events")
+    op.drop_index(
+        "ix_deliveries_due",
+        table_name="deliveries",
+        schema="events",
+        postgresql_where=sa.text("status IN ('pending', 'failed')"),
+    )
+    op.drop_table("deliveries", schema="events")
+    op.drop_index("ix_documents_org_entity", table_name="documents", schema="documents")
+    op.drop_index("ix_documents_org_created", table_name="documents", schema="documents")
+    op.drop_index(op.f("ix_documents_documents_sha256"), table_name="documents", schema="documents")
+    op.drop_index(op.f("ix_documents_documents_org_id"), table_name="documents", schema="documents")
+    op.drop_index(op.f("ix_documents_documents_kind"), table_name="documents", schema="documents")
+    op.drop_table("documents", schema="documents")
+    op.drop_index(op.f("ix_deal_service_offers_org_id"), table_name="offers", schema="deal_service")
+    op.drop_index(
+        op.f("ix_deal_service_offers_deal_id"), table_name="offers", schema="deal_service"
+    )
+    op.drop_table("offers", schema="deal_service")
+    op.drop_index(
+        op.f("ix_deal_service_deal_documents_org_id"),
+        table_name="deal_documents",
+        schema="deal_service",
+    )
+    op.drop_index(
+        op.f("ix_deal_service_deal_documents_document_id"),
+        table_name="deal_documents",
+        schema="deal_service",
+    )
+    op.drop_index(
+        op.f("ix_deal_service_deal_documents_deal_id"),
+        table_name="deal_documents",
+        schema="deal_service",
+    )
+    op.drop_table("deal_documents", schema="deal_service")
+    op.drop_index(
+        op.f("ix_construction_service_scope_items_project_id"),
+        table_name="scope_items",
+        schema="construction_service",
+    )
+    op.drop_index(
+        op.f("ix_construction_service_scope_items_org_id"),
+        table_name="scope_items",
+        schema="construction_service",
+    )
+    op.drop_table("scope_items", schema="construction_service")
+    op.drop_index(
+        op.f("ix_construction_service_photos_project_id"),
+        table_name="photos",
+        schema="construction_service",
+    )
+    op.drop_index(
+        op.f("ix_construction_service_photos_org_id"),
+        table_name="photos",
+        schema="construction_service",
+    )
+    op.drop_index(
+        op.f("ix_construction_service_photos_document_id"),
+        table_name="photos",
+        schema="construction_service",
+    )
+    op.drop_table("photos", schema="construction_service")
+    op.drop_index(
+        op.f("ix_construction_service_milestones_project_id"),
+        table_name="milestones",
+        schema="construction_service",
+    )
+    op.drop_index(
+        op.f("ix_construction_service_milestones_org_id"),
+        table_name="milestones",
+        schema="construction_service",
+    )
+    op.drop_table("milestones", schema="construction_service")
+    op.drop_index(
+        op.f("ix_construction_service_bids_project_id"),
+        table_name="bids",
+        schema="construction_service",
+    )
+    op.drop_index(
+        op.f("ix_construction_service_bids_org_id"),
+        table_name="bids",
+        schema="construction_service",
+    )
+    op.drop_index(
+        op.f("ix_construction_service_bids_contractor_id"),
+        table_name="bids",
+        schema="construction_service",
+    )
+    op.drop_index(
+        op.f("ix_construction_service_bids_call_id"),
+        table_name="bids",
+        schema="construction_service",
+    )
+    op.drop_table("bids", schema="construction_service")
     op.drop_index(op.f("ix_auth_api_tokens_user_id"), table_name="api_tokens", schema="auth")
     op.drop_index(op.f("ix_auth_api_tokens_prefix"), table_name="api_tokens", schema="auth")
     op.drop_index(op.f("ix_auth_api_tokens_org_id"), table_name="api_tokens", schema="auth")
     op.drop_table("api_tokens", schema="auth")
+    op.drop_index(
+        op.f("ix_audio_service_extracted_conditions_walkthrough_id"),
+        table_name="extracted_conditions",
+        schema="audio_service",
+    )
+    op.drop_index(
+        op.f("ix_audio_service_extracted_conditions_org_id"),
+        table_name="extracted_conditions",
+        schema="audio_service",
+    )
+    op.drop_table("extracted_conditions", schema="audio_service")
+    op.drop_index(
+        op.f("ix_whatsapp_service_conversations_user_id"),
+        table_name="conversations",
+        schema="whatsapp_service",
+    )
+    op.drop_index(
+        op.f("ix_whatsapp_service_conversations_org_id"),
+        table_name="conversations",
+        schema="whatsapp_service",
+    )
+    op.drop_index(
+        op.f("ix_whatsapp_service_conversations_analysis_id"),
+        table_name="conversations",
+        schema="whatsapp_service",
+    )
+    op.drop_index(
+        "ix_conversations_org_phone", table_name="conversations", schema="whatsapp_service"
+    )
+    op.drop_table("conversations", schema="whatsapp_service")
+    op.drop_index(
+        op.f("ix_voice_service_call_schedules_project_id"),
+        table_name="call_schedules",
+        schema="voice_service",
+    )
+    op.drop_index(
+        op.f("ix_voice_service_call_schedules_org_id"),
+        table_name="call_schedules",
+        schema="voice_service",
+    )
+    op.drop_index(
+        op.f("ix_voice_service_call_schedules_contractor_id"),
+        table_name="call_schedules",
+        schema="voice_service",
+    )
+    op.drop_index(
+        "ix_call_schedules_status_scheduled_for",
+        table_name="call_schedules",
+        schema="voice_service",
+    )
+    op.drop_table("call_schedules", schema="voice_service")
+    op.drop_index(
+        op.f("ix_property_service_properties_org_id"),
+        table_name="properties",
+        schema="property_service",
+    )
+    op.drop_index(
+        "ix_properties_org_zip_address", table_name="properties", schema="property_service"
+    )
+    op.drop_index("ix_properties_org_status", table_name="properties", schema="property_service")
+    op.drop_index("ix_properties_org_city", table_name="properties", schema="property_service")
+    op.drop_index("ix_properties_lat_lon", table_name="properties", schema="property_service")
+    op.drop_table("properties", schema="property_service")
+    op.drop_index(
+        op.f("ix_pricing_service_component_costs_org_id"),
+        table_name="component_costs",
+        schema="pricing_service",
+    )
+    op.drop_index(
+        "ix_component_costs_org_component", table_name="component_costs", schema="pricing_service"
+    )
+    op.drop_table("component_costs", schema="pricing_service")
+    op.drop_index(
+        "ix_tracked_listings_org_status", table_name="tracked_listings", schema="market_monitor"
+    )
+    op.drop_index(
+        op.f("ix_market_monitor_tracked_listings_org_id"),
+        table_name="tracked_listings",
+        schema="market_monitor",
+    )
+    op.drop_table("tracked_listings", schema="market_monitor")
+    op.drop_index(
+        op.f("ix_financial_service_budgets_org_id"),
+        table_name="budgets",
+        schema="financial_service",
+    )
+    op.drop_index("ix_budgets_org_deal_category", table_name="budgets", schema="financial_service")
+    op.drop_table("budgets", schema="financial_service")
+    op.drop_index(
+        op.f("ix_financial_service_accounts_org_id"),
+        table_name="accounts",
+        schema="financial_service",
+    )
+    op.drop_table("accounts", schema="financial_service")
+    op.drop_index(
+        "ix_outbox_undispatched",
+        table_name="outbox",
+        schema="events",
+        postgresql_where=sa.text("dispatched_at IS NULL"),
+    )
+    op.drop_index(op.f("ix_events_outbox_org_id"), table_name="outbox", schema="events")
+    op.drop_index(op.f("ix_events_outbox_name"), table_name="outbox", schema="events")
+    op.drop_table("outbox", schema="events")
+    op.drop_index("ix_deals_org_status", table_name="deals", schema="deal_service")
+    op.drop_index(
+        op.f("ix_deal_service_deals_property_id"), table_name="deals", schema="deal_service"
+    )
+    op.drop_index(op.f("ix_deal_service_deals_org_id"), table_name="deals", schema="deal_service")
+    op.drop_table("deals", schema="deal_service")
+    op.drop_index(
+        "ix_property_analyses_org_property", table_name="property_analyses", schema="cv_service"
+    )
+    op.drop_index(
+        op.f("ix_cv_service_property_analyses_property_id"),
+        table_name="property_analyses",
+        schema="cv_service",
+    )
+    op.drop_index(
+        op.f("ix_cv_service_property_analyses_org_id"),
+        table_name="property_analyses",
+        schema="cv_service",
+    )
+    op.drop_table("property_analyses", schema="cv_service")
+    op.drop_index(
+        op.f("ix_cv_service_component_conditions_property_id"),
+        table_name="component_conditions",
+        schema="cv_service",
+    )
+    op.drop_index(
+        op.f("ix_cv_service_component_conditions_org_id"),
+        table_name="component_conditions",
+        schema="cv_service",
+    )
+    op.drop_index(
+        "ix_component_conditions_org_property",
+        table_name="component_conditions",
+        schema="cv_service",
+    )
+    op.drop_table("component_conditions", schema="cv_service")
+    op.drop_index("ix_projects_org_status", table_name="projects", schema="construction_service")
+    op.drop_index(
+        op.f("ix_construction_service_projects_property_id"),
+        table_name="projects",
+        schema="construction_service",
+    )
+    op.drop_index(
+        op.f("ix_construction_service_projects_org_id"),
+        table_name="projects",
+        schema="construction_service",
+    )
+    op.drop_index(
+        op.f("ix_construction_service_projects_deal_id"),
+        table_name="projects",
+        schema="construction_service",
+    )
+    op.drop_table("projects", schema="construction_service")
+    op.drop_index(
+        "ix_contractors_trades",
+        table_name="contractors",
+        schema="construction_service",
+        postgresql_using="gin",
+    )
+    op.drop_index(
+        op.f("ix_construction_service_contractors_org_id"),
+        table_name="contractors",
+        schema="construction_service",
+    )
+    op.drop_table("contractors", schema="construction_service")
     op.drop_index(op.f("ix_auth_users_org_id"), table_name="users", schema="auth")
     op.drop_table("users", schema="auth")
     op.drop_index(op.f("ix_auth_audit_log_org_id"), table_name="audit_log", schema="auth")
@@ -164,6 +2157,24 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_auth_audit_log_entity"), table_name="audit_log", schema="auth")
     op.drop_index(op.f("ix_auth_audit_log_actor_user_id"), table_name="audit_log", schema="auth")
     op.drop_table("audit_log", schema="auth")
+    op.drop_index(
+        op.f("ix_audio_service_walkthroughs_property_id"),
+        table_name="walkthroughs",
+        schema="audio_service",
+    )
+    op.drop_index(
+        op.f("ix_audio_service_walkthroughs_org_id"),
+        table_name="walkthroughs",
+        schema="audio_service",
+    )
+    op.drop_table("walkthroughs", schema="audio_service")
+    op.drop_index(
+        op.f("ix_property_service_section8_fmr_org_id"),
+        table_name="section8_fmr",
+        schema="property_service",
+    )
+    op.drop_table("section8_fmr", schema="property_service")
+    op.drop_table("roles", schema="auth")
     op.drop_index(op.f("ix_auth_organisations_slug"), table_name="organisations", schema="auth")
     op.drop_table("organisations", schema="auth")
     # ### end Alembic commands ###

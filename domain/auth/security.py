@@ -1,0 +1,146 @@
+"""Password hashing (argon2), JWT access tokens (HS256) and API tokens (hashed at rest)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from core.config import get_settings
+from domain.auth.enums import Role
+from store.base import utcnow
+
+JWT_ALGORITHM = "HS256"
+ACCESS_TOKEN_TYPE = "access"
+API_TOKEN_PREFIX = "dd_"
+# 30 random bytes are 40 url-safe base64 characters.
+_API_TOKEN_BYTES = 30
+API_TOKEN_LENGTH = len(API_TOKEN_PREFIX) + 40
+# How much of a token is kept for display ("dd_AbCd1234"): enough to tell tokens apart,
+# far too little to guess the rest.
+API_TOKEN_DISPLAY_CHARS = len(API_TOKEN_PREFIX) + 8
+
+
+@lru_cache
+def _hasher() -> PasswordHasher:
+    """The argon2id hasher with argon2-cffi's recommended parameters."""
+    return PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    """Hash ``password`` with argon2id (salted; the parameters are kept in the hash)."""
+    return _hasher().hash(password)
+
+
+def verify_password(password: str, hashed: str | None) -> bool:
+    """True when ``password`` matches ``hashed``; False for a wrong password or no hash."""
+    if not hashed:
+        return False
+    try:
+        return _hasher().verify(hashed, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def password_needs_rehash(hashed: str) -> bool:
+    """True when ``hashed`` was made with weaker parameters than the current ones."""
+    return _hasher().check_needs_rehash(hashed)
+
+
+@lru_cache
+def dummy_password_hash() -> str:
+    """A hash to verify against when no user matches, so a login takes the same time."""
+    return hash_password(secrets.token_urlsafe(16))
+
+
+@dataclass(frozen=True)
+class AccessTokenClaims:
+    """What a valid access token says about its bearer."""
+
+    user_id: uuid.UUID
+    org_id: uuid.UUID
+    role: Role
+    expires_at: datetime
+
+
+def signing_key(secret: str | None = None) -> bytes:
+    """The access-token signing key, derived from ``secret`` (default: ``SECRET_KEY``).
+
+    Derived rather than used as is, so SECRET_KEY's other uses never share a key with token
+    signing, and the HMAC key is a full 32 bytes whatever the secret's length.
+    """
+    if secret is None:
+        secret = get_settings().secret_key.get_secret_value()
+    return hmac.new(secret.encode(), b"dealdesk access token v1", hashlib.sha256).digest()
+
+
+def create_access_token(
+    *,
+    user_id: uuid.UUID,
+    org_id: uuid.UUID,
+    role: Role,
+    expires_delta: timedelta | None = None,
+    secret: str | None = None,
+) -> str:
+    """Sign a JWT (HS256) for a user: ``sub``, ``org``, ``role``, ``iat``, ``exp``."""
+    now = utcnow()
+    if expires_delta is None:
+        expires_delta = timedelta(minutes=get_settings().access_token_minutes)
+    payload = {
+        "sub": str(user_id),
+        "org": str(org_id),
+        "role": role.value,
+        "typ": ACCESS_TOKEN_TYPE,
+        "iat": now,
+        "exp": now + expires_delta,
+    }
+    return jwt.encode(payload, signing_key(secret), algorithm=JWT_ALGORITHM)
+
+
+def decode_access_token(token: str, *, secret: str | None = None) -> AccessTokenClaims | None:
+    """The claims of a valid, unexpired access token; None for anything else."""
+    try:
+        payload = jwt.decode(
+            token,
+            signing_key(secret),
+            algorithms=[JWT_ALGORITHM],
+            options={"require": ["sub", "org", "role", "exp"]},
+        )
+        if payload.get("typ") != ACCESS_TOKEN_TYPE:
+            return None
+        return AccessTokenClaims(
+            user_id=uuid.UUID(payload["sub"]),
+            org_id=uuid.UUID(payload["org"]),
+            role=Role(payload["role"]),
+            expires_at=datetime.fromtimestamp(payload["exp"], tz=utcnow().tzinfo),
+        )
+    except (jwt.InvalidTokenError, ValueError, TypeError):
+        return None
+
+
+def generate_api_token() -> str:
+    """A new random API token: ``dd_`` and 40 url-safe characters."""
+    return API_TOKEN_PREFIX + secrets.token_urlsafe(_API_TOKEN_BYTES)
+
+
+def is_api_token(token: str) -> bool:
+    """True when ``token`` has the shape of an API token (not a JWT)."""
+    return token.startswith(API_TOKEN_PREFIX) and len(token) == API_TOKEN_LENGTH
+
+
+def hash_api_token(token: str) -> str:
+    """The sha256 hex digest stored for an API token (tokens are random, so no salt is needed)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def api_token_display_prefix(token: str) -> str:
+    """The first characters of a token, kept to tell tokens apart in listings."""
+    return token[:API_TOKEN_DISPLAY_CHARS]

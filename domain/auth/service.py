@@ -1,0 +1,536 @@
+"""Organisations, users, sign-in, API tokens and the audit log.
+
+Every function is keyword-only and takes a session; everything that reads or changes an
+organisation's rows takes its ``org_id`` and never returns another organisation's rows.
+Functions flush, never commit: the caller owns the transaction, and audit rows are written in
+it, so a change and its audit entry are saved or lost together.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import importlib
+import re
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from pydantic_core import to_jsonable_python
+from sqlmodel import Session, col, func, select
+
+from domain.auth import security
+from domain.auth.enums import Role
+from domain.auth.models import (
+    ApiToken,
+    AuditLog,
+    Organisation,
+    RoleDefinition,
+    User,
+    UserCreate,
+    UserUpdate,
+    normalise_email,
+)
+from store.base import utcnow
+
+SYSTEM_ACTOR = "system"
+# A token's last use is written at most this often, so busy tokens do not write every request.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+# Keys whose values never go into the audit log.
+_SECRET_KEYS = {"password", "hashed_password", "token", "token_hash", "secret"}
+MAX_AUDIT_LIMIT = 500
+
+
+class AuthError(Exception):
+    """Base class of the errors this module raises."""
+
+
+class NotFoundError(AuthError, LookupError):
+    """The row does not exist in the caller's organisation."""
+
+
+class ConflictError(AuthError):
+    """The change would break a uniqueness or consistency rule."""
+
+
+class EmailTakenError(ConflictError):
+    """Another user already has this email address."""
+
+
+class PhoneNumberTakenError(ConflictError):
+    """Another user already has this phone number."""
+
+
+class LastAdminError(ConflictError):
+    """The change would leave the organisation without an active admin."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a signed-in user of one organisation, with their role."""
+
+    user_id: uuid.UUID
+    org_id: uuid.UUID
+    role: Role
+    email: str
+
+    def has_role(self, *roles: Role) -> bool:
+        """True when the caller holds one of ``roles`` (exact: admin implies nothing here)."""
+        return self.role in roles
+
+    @property
+    def is_admin(self) -> bool:
+        """True for an organisation admin."""
+        return self.role is Role.admin
+
+    @classmethod
+    def from_user(cls, user: User) -> Principal:
+        """The principal a user acts as."""
+        return cls(user_id=user.id, org_id=user.org_id, role=Role(user.role), email=user.email)
+
+
+# --- organisations -----------------------------------------------------------------------
+
+
+def _slugify(name: str) -> str:
+    """A lower-case, dash-separated slug of ``name``."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return slug[:80] or "org"
+
+
+def create_organisation(*, session: Session, name: str, slug: str | None = None) -> Organisation:
+    """Create an organisation; a slug is derived from the name (made unique) when not given."""
+    name = name.strip()
+    if not name:
+        raise ValueError("an organisation needs a name")
+    base = _slugify(slug or name)
+    candidate = base
+    while session.exec(select(Organisation.id).where(Organisation.slug == candidate)).first():
+        if slug is not None:
+            raise ConflictError(f"the organisation slug {candidate!r} is taken")
+        candidate = f"{base}-{secrets.token_hex(3)}"
+    organisation = Organisation(name=name, slug=candidate)
+    session.add(organisation)
+    session.flush()
+    record_audit(
+        session=session,
+        principal=None,
+        org_id=organisation.id,
+        action="create",
+        entity="organisation",
+        entity_id=organisation.id,
+        changes={"name": organisation.name, "slug": organisation.slug},
+    )
+    return organisation
+
+
+def get_organisation(*, session: Session, org_id: uuid.UUID) -> Organisation | None:
+    """The organisation with ``org_id``, or None."""
+    return session.get(Organisation, org_id)
+
+
+# --- users -------------------------------------------------------------------------------
+
+
+def get_user(*, session: Session, org_id: uuid.UUID, user_id: uuid.UUID) -> User | None:
+    """The user ``user_id`` of the organisation, or None (also for another organisation's)."""
+    user = session.get(User, user_id)
+    return user if user is not None and user.org_id == org_id else None
+
+
+def get_user_by_email(*, session: Session, email: str) -> User | None:
+    """The user with this email address in any organisation (emails are unique), or None."""
+    try:
+        normalised = normalise_email(email)
+    except ValueError:
+        return None
+    return session.exec(select(User).where(User.email == normalised)).first()
+
+
+def get_user_by_phone(*, session: Session, phone_number: str) -> User | None:
+    """The user with this E.164 phone number, in whichever organisation it belongs to."""
+    return session.exec(select(User).where(User.phone_number == phone_number)).first()
+
+
+def list_users(
+    *, session: Session, org_id: uuid.UUID, role: Role | None = None, active_only: bool = False
+) -> list[User]:
+    """The organisation's users, by email."""
+    statement = select(User).where(User.org_id == org_id)
+    if role is not None:
+        statement = statement.where(User.role == role)
+    if active_only:
+        statement = statement.where(col(User.is_active).is_(True))
+    return list(session.exec(statement.order_by(col(User.email))))
+
+
+def _ensure_unique(
+    *, session: Session, email: str | None, phone_number: str | None, user_id: uuid.UUID | None
+) -> None:
+    """Raise when another user already has ``email`` or ``phone_number``."""
+    if email is not None:
+        statement = select(User.id).where(User.email == email)
+        if user_id is not None:
+            statement = statement.where(User.id != user_id)
+        if session.exec(statement).first():
+            raise EmailTakenError(f"a user with the email {email} already exists")
+    if phone_number is not None:
+        statement = select(User.id).where(User.phone_number == phone_number)
+        if user_id is not None:
+            statement = statement.where(User.id != user_id)
+        if session.exec(statement).first():
+            raise PhoneNumberTakenError(
+                f"a user with the phone number {phone_number} already exists"
+            )
+
+
+def create_user(
+    *, session: Session, org_id: uuid.UUID, user_in: UserCreate, actor: Principal | None = None
+) -> User:
+    """Create a user in the organisation (email and phone number unique); audit-logged."""
+    _ensure_unique(
+        session=session, email=user_in.email, phone_number=user_in.phone_number, user_id=None
+    )
+    user = User(
+        org_id=org_id,
+        email=user_in.email,
+        full_name=user_in.full_name,
+        phone_number=user_in.phone_number,
+        role=user_in.role,
+        is_active=user_in.is_active,
+        hashed_password=security.hash_password(user_in.password) if user_in.password else None,
+    )
+    session.add(user)
+    session.flush()
+    record_audit(
+        session=session,
+        principal=actor,
+        org_id=org_id,
+        action="create",
+        entity="user",
+        entity_id=user.id,
+        changes=user_in.model_dump(exclude={"password"}) | {"has_password": bool(user_in.password)},
+    )
+    return user
+
+
+def _count_other_active_admins(*, session: Session, user: User) -> int:
+    """How many active admins the user's organisation has besides ``user``."""
+    statement = select(func.count()).where(
+        User.org_id == user.org_id,
+        User.role == Role.admin,
+        col(User.is_active).is_(True),
+        User.id != user.id,
+    )
+    return int(session.exec(statement).one())
+
+
+def update_user(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    user_id: uuid.UUID,
+    user_in: UserUpdate,
+    actor: Principal | None = None,
+) -> User:
+    """Change a user's details, role, status or password; audit-logged with before and after."""
+    user = get_user(session=session, org_id=org_id, user_id=user_id)
+    if user is None:
+        raise NotFoundError(f"no user {user_id}")
+    updates = user_in.model_dump(exclude_unset=True)
+    password = updates.pop("password", None)
+    for required in ("role", "is_active"):
+        # An explicit null means "leave as is" for fields that cannot be empty.
+        if updates.get(required, False) is None:
+            del updates[required]
+    if "phone_number" in updates:
+        _ensure_unique(
+            session=session, email=None, phone_number=updates["phone_number"], user_id=user.id
+        )
+    stays_admin = updates.get("role", user.role) == Role.admin and updates.get(
+        "is_active", user.is_active
+    )
+    if user.role == Role.admin and user.is_active and not stays_admin:
+        if _count_other_active_admins(session=session, user=user) == 0:
+            raise LastAdminError("the organisation must keep at least one active admin")
+    changes: dict[str, Any] = {}
+    for field, new in updates.items():
+        old = getattr(user, field)
+        if old != new:
+            changes[field] = {"from": old, "to": new}
+            setattr(user, field, new)
+    if password:
+        user.hashed_password = security.hash_password(password)
+        changes["password_changed"] = True
+    if changes:
+        session.add(user)
+        session.flush()
+        record_audit(
+            session=session,
+            principal=actor,
+            org_id=org_id,
+            action="update",
+            entity="user",
+            entity_id=user.id,
+            changes=changes,
+        )
+    return user
+
+
+def authenticate(*, session: Session, email: str, password: str) -> User | None:
+    """The active user with this email and password, or None (same work either way)."""
+    user = get_user_by_email(session=session, email=email)
+    if user is None or not user.hashed_password:
+        # Verify against a dummy hash so a missing user takes as long as a wrong password.
+        security.verify_password(password, security.dummy_password_hash())
+        return None
+    if not security.verify_password(password, user.hashed_password):
+        return None
+    if not user.is_active:
+        return None
+    if security.password_needs_rehash(user.hashed_password):
+        user.hashed_password = security.hash_password(password)
+        session.add(user)
+        session.flush()
+    return user
+
+
+def issue_access_token(*, user: User) -> str:
+    """A signed access token (JWT) for ``user``, valid for ``ACCESS_TOKEN_MINUTES``."""
+    return security.create_access_token(user_id=user.id, org_id=user.org_id, role=Role(user.role))
+
+
+# --- API tokens --------------------------------------------------------------------------
+
+
+def create_api_token(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    user_id: uuid.UUID,
+    name: str,
+    expires_in_days: int | None = None,
+    actor: Principal | None = None,
+) -> tuple[ApiToken, str]:
+    """Create an API token for a user; return the row and the plaintext (shown only once)."""
+    user = get_user(session=session, org_id=org_id, user_id=user_id)
+    if user is None:
+        raise NotFoundError(f"no user {user_id}")
+    plaintext = security.generate_api_token()
+    token = ApiToken(
+        org_id=org_id,
+        user_id=user.id,
+        name=name.strip(),
+        prefix=security.api_token_display_prefix(plaintext),
+        token_hash=security.hash_api_token(plaintext),
+        expires_at=utcnow() + timedelta(days=expires_in_days) if expires_in_days else None,
+    )
+    session.add(token)
+    session.flush()
+    record_audit(
+        session=session,
+        principal=actor,
+        org_id=org_id,
+        action="create",
+        entity="api_token",
+        entity_id=token.id,
+        changes={
+            "name": token.name,
+            "prefix": token.prefix,
+            "user_id": user.id,
+            "expires_at": token.expires_at,
+        },
+    )
+    return token, plaintext
+
+
+def get_api_token(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    token_id: uuid.UUID,
+    user_id: uuid.UUID | None = None,
+) -> ApiToken | None:
+    """The organisation's token ``token_id`` (only ``user_id``'s when given), or None."""
+    token = session.get(ApiToken, token_id)
+    if token is None or token.org_id != org_id:
+        return None
+    if user_id is not None and token.user_id != user_id:
+        return None
+    return token
+
+
+def list_api_tokens(
+    *, session: Session, org_id: uuid.UUID, user_id: uuid.UUID | None = None
+) -> list[ApiToken]:
+    """The organisation's API tokens (only ``user_id``'s when given), newest first."""
+    statement = select(ApiToken).where(ApiToken.org_id == org_id)
+    if user_id is not None:
+        statement = statement.where(ApiToken.user_id == user_id)
+    return list(session.exec(statement.order_by(col(ApiToken.created_at).desc())))
+
+
+def revoke_api_token(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    token_id: uuid.UUID,
+    user_id: uuid.UUID | None = None,
+    actor: Principal | None = None,
+) -> ApiToken:
+    """Revoke a token at once (idempotent); audit-logged the first time."""
+    token = get_api_token(session=session, org_id=org_id, token_id=token_id, user_id=user_id)
+    if token is None:
+        raise NotFoundError(f"no API token {token_id}")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        session.add(token)
+        session.flush()
+        record_audit(
+            session=session,
+            principal=actor,
+            org_id=org_id,
+            action="revoke",
+            entity="api_token",
+            entity_id=token.id,
+            changes={"name": token.name, "prefix": token.prefix, "user_id": token.user_id},
+        )
+    return token
+
+
+def _resolve_api_token(*, session: Session, token: str) -> User | None:
+    """The user behind a live API token (recording its use), or None."""
+    row = session.exec(
+        select(ApiToken).where(ApiToken.token_hash == security.hash_api_token(token))
+    ).first()
+    now = utcnow()
+    if row is None or row.revoked_at is not None:
+        return None
+    if row.expires_at is not None and row.expires_at <= now:
+        return None
+    user = session.get(User, row.user_id)
+    if user is None or user.org_id != row.org_id:
+        return None
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
+        row.last_used_at = now
+        session.add(row)
+        session.flush()
+    return user
+
+
+def resolve_token(*, session: Session, token: str) -> Principal | None:
+    """Who a bearer token (JWT or API token) belongs to; None if invalid, expired or revoked.
+
+    The role comes from the database, so a changed role or a deactivated user takes effect
+    at once, even for access tokens issued before.
+    """
+    if security.is_api_token(token):
+        user = _resolve_api_token(session=session, token=token)
+    else:
+        claims = security.decode_access_token(token)
+        if claims is None:
+            return None
+        user = session.get(User, claims.user_id)
+        if user is not None and user.org_id != claims.org_id:
+            user = None
+    if user is None or not user.is_active:
+        return None
+    return Principal.from_user(user)
+
+
+# --- roles -------------------------------------------------------------------------------
+
+
+def list_roles(*, session: Session) -> list[RoleDefinition]:
+    """The roles a user can hold, with their permissions."""
+    return list(session.exec(select(RoleDefinition).order_by(col(RoleDefinition.name))))
+
+
+# --- audit log ---------------------------------------------------------------------------
+
+
+def current_correlation_id() -> str | None:
+    """The request's or job's correlation id, when observability has set one."""
+    try:
+        observability = importlib.import_module("core.observability")
+    except ImportError:
+        return None
+    var = getattr(observability, "correlation_id", None)
+    if not isinstance(var, contextvars.ContextVar):
+        return None
+    value = var.get(None)
+    return str(value)[:64] if value else None
+
+
+def _audit_safe(value: Any) -> Any:
+    """``value`` as JSON, with secrets dropped (UUIDs, decimals and datetimes as strings)."""
+    if isinstance(value, dict):
+        return {
+            str(key): _audit_safe(item)
+            for key, item in value.items()
+            if str(key) not in _SECRET_KEYS
+        }
+    return to_jsonable_python(value)
+
+
+def record_audit(
+    *,
+    session: Session,
+    principal: Principal | None,
+    action: str,
+    entity: str,
+    entity_id: uuid.UUID | str | None = None,
+    changes: dict[str, Any] | None = None,
+    org_id: uuid.UUID | None = None,
+    actor: str | None = None,
+) -> AuditLog:
+    """Write an audit entry in the caller's transaction.
+
+    ``principal`` is who acted; None for the system or a job (name it with ``actor``), in
+    which case ``org_id`` is required. With a principal, ``org_id`` defaults to theirs and
+    must match it.
+    """
+    if principal is not None:
+        if org_id is not None and org_id != principal.org_id:
+            raise ValueError("an audit entry must be in the acting principal's organisation")
+        org_id = principal.org_id
+    if org_id is None:
+        raise ValueError("record_audit needs a principal or an org_id")
+    entry = AuditLog(
+        org_id=org_id,
+        actor_user_id=principal.user_id if principal else None,
+        actor=(principal.email if principal else actor or SYSTEM_ACTOR)[:200],
+        action=action,
+        entity=entity,
+        entity_id=str(entity_id) if entity_id is not None else None,
+        changes=_audit_safe(changes or {}),
+        correlation_id=current_correlation_id(),
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def list_audit(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    entity: str | None = None,
+    entity_id: uuid.UUID | str | None = None,
+    limit: int = 100,
+) -> list[AuditLog]:
+    """The organisation's audit entries, newest first (at most ``limit``, capped at 500)."""
+    statement = select(AuditLog).where(AuditLog.org_id == org_id)
+    if entity is not None:
+        statement = statement.where(AuditLog.entity == entity)
+    if entity_id is not None:
+        statement = statement.where(AuditLog.entity_id == str(entity_id))
+    statement = statement.order_by(col(AuditLog.created_at).desc(), col(AuditLog.id).desc())
+    return list(session.exec(statement.limit(max(1, min(limit, MAX_AUDIT_LIMIT)))))
+
+
+def get_audit_entry(*, session: Session, org_id: uuid.UUID, entry_id: uuid.UUID) -> AuditLog | None:
+    """The organisation's audit entry ``entry_id``, or None."""
+    entry = session.get(AuditLog, entry_id)
+    return entry if entry is not None and entry.org_id == org_id else None

@@ -1,0 +1,74 @@
+"""The demo data set `make run` loads: an organisation, its admin, and demo market data."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlmodel import Session
+
+from domain.auth import service as auth_service
+from domain.auth.enums import Role
+from domain.auth.models import UserCreate
+
+DEMO_ORG_SLUG = "demo"
+DEMO_ORG_NAME = "Demo Investments"
+DEMO_ADMIN_EMAIL = "admin@demo.dealdesk.dev"
+CREDENTIALS_FILE = "demo-credentials.txt"
+
+
+@dataclass
+class DemoSummary:
+    """What seeding did, for the terminal."""
+
+    org_slug: str
+    admin_email: str
+    credentials_file: Path
+    created: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """Human-readable lines describing the demo data and how to log in."""
+        done = ", ".join(self.created) if self.created else "nothing new (already loaded)"
+        return [
+            f"demo data: {done}",
+            f"demo login: {self.admin_email} (organisation '{self.org_slug}'); "
+            f"password in {self.credentials_file}",
+        ]
+
+
+def _read_password(path: Path) -> str | None:
+    if not path.exists():
+        return None
+    for line in path.read_text().splitlines():
+        if line.startswith("password="):
+            return line.split("=", 1)[1]
+    return None
+
+
+def seed_demo(*, session: Session, data_dir: Path) -> DemoSummary:
+    """Create the demo organisation and admin once; re-running changes nothing."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    credentials = data_dir / CREDENTIALS_FILE
+    summary = DemoSummary(DEMO_ORG_SLUG, DEMO_ADMIN_EMAIL, credentials)
+
+    org = auth_service.get_organisation_by_slug(session=session, slug=DEMO_ORG_SLUG)
+    if org is None:
+        org = auth_service.create_organisation(
+            session=session, name=DEMO_ORG_NAME, slug=DEMO_ORG_SLUG
+        )
+        summary.created.append(f"organisation '{DEMO_ORG_SLUG}'")
+
+    if auth_service.get_user_by_email(session=session, email=DEMO_ADMIN_EMAIL) is None:
+        password = _read_password(credentials) or secrets.token_urlsafe(12)
+        auth_service.create_user(
+            session=session,
+            org_id=org.id,
+            user_in=UserCreate(
+                email=DEMO_ADMIN_EMAIL, full_name="Demo Admin", role=Role.admin, password=password
+            ),
+        )
+        credentials.write_text(f"email={DEMO_ADMIN_EMAIL}\npassword={password}\n")
+        credentials.chmod(0o600)
+        summary.created.append(f"admin user {DEMO_ADMIN_EMAIL}")
+    return summary

@@ -1,0 +1,65 @@
+"""Purposes, statuses and outcomes of AI phone calls to contractors."""
+
+from enum import StrEnum
+
+
+class CallPurpose(StrEnum):
+    """Why we are calling."""
+
+    bid_request = "bid_request"
+    availability = "availability"
+    start_date = "start_date"
+    follow_up = "follow_up"
+    lead_qualification = "lead_qualification"
+
+
+class CallDirection(StrEnum):
+    """Whether we placed the call or received it."""
+
+    outbound = "outbound"
+    inbound = "inbound"
+
+
+class CallStatus(StrEnum):
+    """A call's state; the values are Twilio's own call statuses, so callbacks map directly."""
+
+    queued = "queued"
+    initiated = "initiated"
+    ringing = "ringing"
+    in_progress = "in-progress"
+    completed = "completed"
+    busy = "busy"
+    no_answer = "no-answer"
+    failed = "failed"
+    canceled = "canceled"
+
+
+class CallOutcome(StrEnum):
+    """What a finished call achieved."""
+
+    bid_received = "bid_received"
+    availability_confirmed = "availability_confirmed"
+    callback_requested = "callback_requested"
+    declined = "declined"
+    voicemail = "voicemail"
+    no_answer = "no_answer"
+    opted_out = "opted_out"
+    unclear = "unclear"
+
+
+class Speaker(StrEnum):
+    """Who spoke a transcript turn."""
+
+    agent = "agent"
+    contractor = "contractor"
+    other = "other"
+
+
+class ScheduleStatus(StrEnum):
+    """Where a scheduled call stands."""
+
+    scheduled = "scheduled"
+    in_progress = "in_progress"
+    completed = "completed"
+    cancelled = "cancelled"
+    failed = "failed"

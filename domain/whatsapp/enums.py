@@ -1,0 +1,42 @@
+"""Statuses, directions and kinds of WhatsApp conversations and messages."""
+
+from enum import StrEnum
+
+
+class ConversationStatus(StrEnum):
+    """Where a conversation with an investor stands."""
+
+    active = "active"
+    analyzing = "analyzing"
+    report_sent = "report_sent"
+    completed = "completed"
+
+
+class MessageDirection(StrEnum):
+    """Whether we received or sent a message."""
+
+    inbound = "inbound"
+    outbound = "outbound"
+
+
+class MessageType(StrEnum):
+    """What a message carries."""
+
+    text = "text"
+    voice = "voice"
+    image = "image"
+    document = "document"
+
+
+class MessageStatus(StrEnum):
+    """Processing state of an inbound message, or delivery state of an outbound one."""
+
+    received = "received"
+    processing = "processing"
+    processed = "processed"
+    queued = "queued"
+    sent = "sent"
+    delivered = "delivered"
+    read = "read"
+    failed = "failed"
+    undelivered = "undelivered"

@@ -1,0 +1,51 @@
+"""The worker entry point: preload heavy models once, then work the RQ queues."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Sequence
+
+from rq import Worker
+from rq.serializers import JSONSerializer
+
+from store.redis_client import get_redis
+from workers.queues import QUEUE_NAMES, get_queue
+
+log = logging.getLogger(__name__)
+
+# Dotted paths of functions that load heavy models (Whisper, YOLO) before the first job, so
+# forked work horses share them. Modules add theirs as they land.
+PRELOADERS: list[str] = []
+
+
+def preload_models() -> list[str]:
+    """Run every registered preloader; return the names that loaded (failures are logged)."""
+    loaded = []
+    for dotted in PRELOADERS:
+        module_name, _, func_name = dotted.rpartition(".")
+        try:
+            getattr(importlib.import_module(module_name), func_name)()
+            loaded.append(dotted)
+        except Exception:
+            log.exception("preloading failed; jobs that need it will report why",
+                          extra={"preloader": dotted})
+    return loaded
+
+
+def build_worker(queues: Sequence[str] = QUEUE_NAMES) -> Worker:
+    """A forking RQ worker on the named queues with the JSON serializer."""
+    return Worker(
+        [get_queue(name) for name in queues],
+        connection=get_redis(),
+        serializer=JSONSerializer,
+    )
+
+
+def run_worker(
+    queues: Sequence[str] = QUEUE_NAMES, *, burst: bool = False, with_scheduler: bool = True
+) -> bool:
+    """Preload models and work the queues until stopped (or until empty with ``burst``)."""
+    preload_models()
+    worker = build_worker(queues)
+    return worker.work(burst=burst, with_scheduler=with_scheduler)
