@@ -112,8 +112,51 @@ def worker(
 
 
 @app.command()
+def relay(
+    once: Annotated[bool, typer.Option(help="One pass, then exit.")] = False,
+    inline: Annotated[
+        bool, typer.Option(help="Run handlers in this process instead of on the events queue.")
+    ] = False,
+    interval: Annotated[float, typer.Option(help="Seconds between idle passes.")] = 1.0,
+) -> None:
+    """Relay committed outbox events to their subscribers (on the `events` queue)."""
+    import threading
+
+    from store.events import load_subscribers
+    from workers.events import relay_forever, relay_once
+
+    _setup_logging()
+    try:
+        if once:
+            load_subscribers()
+            result = relay_once(inline=inline)
+            console.print(f"relay pass: {result}")
+            return
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        relay_forever(interval_s=interval, inline=inline, stop=stop)
+    finally:
+        embedded.stop_all()
+
+
+def _stop_children(children: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM each child, wait up to 15 s in all, then kill what is left."""
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for child in children:
+        while child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+
+@app.command()
 def run(host: HostOpt = "127.0.0.1", port: PortOpt = 8000) -> None:
-    """Start the whole product: migrate, seed the demo, an RQ worker and the API."""
+    """Start the whole product: migrate, seed the demo, an RQ worker, the event relay, the API."""
     import uvicorn
 
     from domain.demo.service import seed_demo as run_seed
@@ -121,29 +164,27 @@ def run(host: HostOpt = "127.0.0.1", port: PortOpt = 8000) -> None:
     from store.db import session_scope
 
     _setup_logging()
-    worker_proc: subprocess.Popen[bytes] | None = None
+    children: list[subprocess.Popen[bytes]] = []
     try:
         migrations.upgrade("head")
         with session_scope() as session:
             summary = run_seed(session=session, data_dir=get_settings().data_path)
-        # The worker attaches to the same embedded servers through the same data directory.
-        worker_proc = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "worker"], env=os.environ.copy()
-        )
+        # The worker and relay attach to the same embedded servers through the data directory.
+        for command in ("worker", "relay"):
+            children.append(
+                subprocess.Popen([sys.executable, "-m", "cli.main", command], env=os.environ.copy())
+            )
         console.print(f"[bold green]dealdesk is starting on http://{host}:{port}[/]")
         console.print(f"  API docs: http://{host}:{port}/docs   readiness: /ready")
-        console.print(f"  stack: {_describe_stack()}; worker pid {worker_proc.pid}")
+        console.print(
+            f"  stack: {_describe_stack()}; "
+            f"worker pid {children[0].pid}, relay pid {children[1].pid}"
+        )
         for line in summary.lines():
             console.print(f"  {line}")
         uvicorn.run("app:app", host=host, port=port, log_config=None, proxy_headers=True)
     finally:
-        if worker_proc is not None and worker_proc.poll() is None:
-            worker_proc.send_signal(signal.SIGTERM)
-            deadline = time.monotonic() + 15
-            while worker_proc.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.2)
-            if worker_proc.poll() is None:
-                worker_proc.kill()
+        _stop_children(children)
         embedded.stop_all()
 
 
@@ -171,7 +212,8 @@ def user_create(
     try:
         role_value = Role(role)
     except ValueError:
-        raise typer.BadParameter(f"role must be one of {', '.join(r.value for r in Role)}") from None
+        choices = ", ".join(r.value for r in Role)
+        raise typer.BadParameter(f"role must be one of {choices}") from None
     if password is None:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:

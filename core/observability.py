@@ -57,7 +57,8 @@ _BEARER = re.compile(r"(?i)\b(bearer)(\s+)[A-Za-z0-9\-._~+/]{6,}=*")
 _BASIC = re.compile(r"(?i)\b(basic)(\s+)[A-Za-z0-9+/]{8,}=*")
 # "Authorization: <anything>" as a header line, a dict/JSON member or a form field.
 _AUTH_HEADER = re.compile(
-    r"(?i)\b((?:proxy-)?authorization\\?[\"']?\s*[:=]\s*\\?[\"']?)(?!\*\*\*)([^\"'\\\r\n,;&}]+)"
+    r"(?i)\b((?:proxy-)?authorization\\?[\"']?\s*[:=]\s*\\?[\"']?)(?!\*\*\*)"
+    r"([^\s\"'\\,;&}][^\"'\\\r\n,;&}]*)"
 )
 _URL_CREDENTIALS = re.compile(r"(://[^:/\s@\"']+:)[^@\s/\"']+@")
 _DD_TOKEN = re.compile(r"(?<![A-Za-z0-9_])dd_[A-Za-z0-9_\-]{16,}")
@@ -144,6 +145,8 @@ def mask_value(value: Any, key: str | None = None) -> Any:
 # Attributes every LogRecord has; anything else on a record came from ``extra``.
 _RECORD_ATTRS = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
 _RESERVED = {"timestamp", "level", "logger", "message", "correlation_id", "service"}
+# Extras that only duplicate the message (uvicorn's ANSI-coloured copy).
+_DROPPED_EXTRAS = {"color_message"}
 
 
 def _timestamp(created: float) -> str:
@@ -166,7 +169,8 @@ class JsonFormatter(logging.Formatter):
             "service": SERVICE_NAME,
         }
         for key, value in record.__dict__.items():
-            if key in _RECORD_ATTRS or key.startswith("_") or key == "correlation_id":
+            skipped = key in _RECORD_ATTRS or key in _DROPPED_EXTRAS or key == "correlation_id"
+            if skipped or key.startswith("_"):
                 continue
             name = key if key not in _RESERVED else f"extra_{key}"
             payload[name] = mask_value(value, key)
@@ -303,6 +307,14 @@ def route_template(scope: Scope, root_path: str = "") -> str:
     template = getattr(route, "path_format", None) or getattr(route, "path", None)
     if not isinstance(template, str):
         return UNMATCHED_ROUTE
+    # FastAPI >= 0.16x keeps included routers nested: scope["route"] is the route as declared
+    # on its own router (no prefix); the full template is on the effective route context.
+    fastapi_scope = scope.get("fastapi")
+    if isinstance(fastapi_scope, dict):
+        effective = fastapi_scope.get("effective_route_context")
+        full = getattr(effective, "path_format", None)
+        if isinstance(full, str) and full.endswith(template):
+            template = full
     # Inside a Mount, the route's template is relative to the mount point.
     mounted_at = str(scope.get("root_path", ""))
     if mounted_at.startswith(root_path):

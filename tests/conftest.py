@@ -120,6 +120,7 @@ def client(db: Session) -> Iterator[TestClient]:
         yield db
 
     app.dependency_overrides[get_session] = _session
+    get_redis().flushdb()  # rate-limit windows start empty for every test
     with TestClient(app) as test_client:
         yield test_client
     app.dependency_overrides.clear()

@@ -262,10 +262,12 @@ def deliver(delivery_id: uuid.UUID | str, *, now: datetime | None = None) -> str
             .where(Delivery.id == delivery_id)
             .where(Delivery.attempts == attempt)
             .where(col(Delivery.status).in_(OPEN_STATUSES))
-            .with_for_update(skip_locked=True)
+            # Wait (no SKIP LOCKED): this attempt is ours, and whoever holds the row now is
+            # only looking at it (a claim that will skip it as not due).
+            .with_for_update()
         ).first()
-        if delivery is None:  # someone else took the row between the claim and now
-            return "skipped:busy"
+        if delivery is None:  # the attempt was given up or superseded meanwhile
+            return "skipped:superseded"
         outbox = session.get(OutboxEvent, delivery.event_id)
         assert outbox is not None  # the delivery's foreign key guarantees it
         event = Event(
@@ -288,24 +290,54 @@ def deliver(delivery_id: uuid.UUID | str, *, now: datetime | None = None) -> str
                 handler(session, event)
                 session.flush()  # surface the handler's database errors inside its savepoint
         except Exception as exc:
-            delivery.last_error = _error_text(exc)
-            if attempt >= MAX_ATTEMPTS:
-                delivery.status = DeliveryStatus.dead
-                log.error("delivery dead", extra={**context, "attempts": attempt}, exc_info=exc)
-            else:
-                delivery.status = DeliveryStatus.failed
-                retry_from = max(now, utcnow())
-                delivery.next_attempt_at = retry_from + timedelta(seconds=backoff_s(attempt))
-                log.warning(
-                    "delivery failed; will retry",
-                    extra={**context, "attempts": attempt},
-                    exc_info=exc,
-                )
+            _mark_failed(delivery, attempt=attempt, exc=exc, now=now, context=context)
         else:
             delivery.status = DeliveryStatus.succeeded
             delivery.delivered_at = utcnow()
         session.add(delivery)
-        session.commit()  # the handler's work and the delivery's status, together
+        try:
+            session.commit()  # the handler's work and the delivery's status, together
+        except Exception as exc:  # e.g. a deferred constraint the handler broke
+            session.rollback()
+            return _record_failure(delivery_id, attempt=attempt, exc=exc, now=now, context=context)
+        return delivery.status.value
+
+
+def _mark_failed(
+    delivery: Delivery, *, attempt: int, exc: BaseException, now: datetime, context: dict[str, str]
+) -> None:
+    """Record a failed attempt: ``failed`` with a back-off, or ``dead`` after the last one."""
+    delivery.last_error = _error_text(exc)
+    if attempt >= MAX_ATTEMPTS:
+        delivery.status = DeliveryStatus.dead
+        log.error("delivery dead", extra={**context, "attempts": attempt}, exc_info=exc)
+        return
+    delivery.status = DeliveryStatus.failed
+    retry_from = max(now, utcnow())
+    delivery.next_attempt_at = retry_from + timedelta(seconds=backoff_s(attempt))
+    log.warning("delivery failed; will retry", extra={**context, "attempts": attempt}, exc_info=exc)
+
+
+def _record_failure(
+    delivery_id: uuid.UUID,
+    *,
+    attempt: int,
+    exc: BaseException,
+    now: datetime,
+    context: dict[str, str],
+) -> str:
+    """Record a failed attempt in a fresh transaction (the handler's one could not commit)."""
+    with session_scope() as session:
+        delivery = session.exec(
+            select(Delivery)
+            .where(Delivery.id == delivery_id)
+            .where(Delivery.attempts == attempt)
+            .with_for_update()
+        ).first()
+        if delivery is None:
+            return "skipped:superseded"
+        _mark_failed(delivery, attempt=attempt, exc=exc, now=now, context=context)
+        session.add(delivery)
         return delivery.status.value
 
 

@@ -25,7 +25,7 @@ def get_queue(name: str = "default") -> Queue:
 
 
 def enqueue(
-    func: Callable[..., Any] | str,
+    func: Callable[..., Any],
     *args: Any,
     queue: str = "default",
     job_id: str | None = None,

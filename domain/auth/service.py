@@ -82,7 +82,7 @@ class Principal:
     @property
     def is_admin(self) -> bool:
         """True for an organisation admin."""
-        return self.role is Role.admin
+        return self.role == Role.admin
 
     @classmethod
     def from_user(cls, user: User) -> Principal:
@@ -128,6 +128,11 @@ def create_organisation(*, session: Session, name: str, slug: str | None = None)
 def get_organisation(*, session: Session, org_id: uuid.UUID) -> Organisation | None:
     """The organisation with ``org_id``, or None."""
     return session.get(Organisation, org_id)
+
+
+def get_organisation_by_slug(*, session: Session, slug: str) -> Organisation | None:
+    """The organisation with this slug (normalised as ``create_organisation`` does), or None."""
+    return session.exec(select(Organisation).where(Organisation.slug == _slugify(slug))).first()
 
 
 # --- users -------------------------------------------------------------------------------

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from alembic import context
 from sqlalchemy import Connection
+from sqlmodel.sql.sqltypes import AutoString
 
 from store.db import get_engine
 from store.registry import SCHEMAS, load_models
@@ -19,6 +22,13 @@ def include_name(name: str | None, type_: str, parent_names: object) -> bool:
     return True
 
 
+def render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[False]:
+    """Render SQLModel's AutoString as plain ``sa.String`` so migrations need no sqlmodel."""
+    if type_ == "type" and isinstance(obj, AutoString):
+        return f"sa.String(length={obj.length})" if obj.length else "sa.String()"
+    return False
+
+
 def run_migrations(connection: Connection) -> None:
     """Run migrations on one connection."""
     context.configure(
@@ -28,6 +38,7 @@ def run_migrations(connection: Connection) -> None:
         include_name=include_name,
         version_table_schema=VERSION_TABLE_SCHEMA,
         compare_type=True,
+        render_item=render_item,
     )
     with context.begin_transaction():
         context.run_migrations()

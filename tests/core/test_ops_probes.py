@@ -89,7 +89,9 @@ def test_ready_is_503_fast_when_redis_is_unreachable(
 
 
 def test_ready_is_503_when_the_database_is_unreachable(
-    client: TestClient, point_settings: Callable[[str, str], None], tmp_path_factory: pytest.TempPathFactory
+    client: TestClient,
+    point_settings: Callable[[str, str], None],
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     nowhere = tmp_path_factory.mktemp("no-postgres")
     point_settings("DATABASE_URL", f"postgresql+psycopg://postgres@/postgres?host={nowhere}")

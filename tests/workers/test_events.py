@@ -40,7 +40,9 @@ def _effects_table() -> Iterator[None]:
 
     with get_engine().begin() as conn:
         conn.execute(
-            text(f"CREATE TABLE IF NOT EXISTS {EFFECTS} (event_id uuid, subscriber text, note text)")
+            text(
+                f"CREATE TABLE IF NOT EXISTS {EFFECTS} (event_id uuid, subscriber text, note text)"
+            )
         )
     yield
     with get_engine().begin() as conn:
@@ -96,6 +98,22 @@ def slow(session: Session, event: Event) -> None:
 def chain(session: Session, event: Event) -> None:
     """A subscriber that publishes a follow-up event in its own transaction."""
     publish(session, org_id=event.org_id, name="valuation.completed", payload={"of": str(event.id)})
+
+
+def swallows_db_error(session: Session, event: Event) -> None:
+    """Breaks its transaction and hides the error: the delivery must still fail cleanly."""
+    _record(session, event, "swallows_db_error")
+    try:
+        session.execute(text("SELECT 1 / 0"))
+    except Exception:
+        pass
+
+
+def defers_a_violation(session: Session, event: Event) -> None:
+    """Breaks a deferred constraint: the error only shows at commit."""
+    session.execute(text("SET CONSTRAINTS ALL DEFERRED"))
+    _record(session, event, "defers_a_violation")
+    _record(session, event, "defers_a_violation")
 
 
 def _subscribe(event_name: str, *handlers: Callable[[Session, Event], None]) -> None:
@@ -171,6 +189,9 @@ def test_committed_event_reaches_each_subscriber_once_even_when_relay_runs_twice
         "notifier": (DeliveryStatus.succeeded, 1),
     }
     assert all(d.delivered_at is not None for d in deliveries.values())
+    with engine.connect() as conn:  # the handler saw the published payload
+        notes = conn.execute(text(f"SELECT note FROM {EFFECTS} WHERE subscriber = 'ledger'"))
+        assert notes.scalars().all() == ["1 Main St"]
     # Running a delivery again by hand (a duplicate job) changes nothing.
     assert relay.deliver(deliveries["ledger"].id) == "skipped:succeeded"
     assert _effects(engine)[(event_id, "ledger")] == 1
@@ -217,9 +238,7 @@ def test_handler_that_always_fails_ends_dead_without_blocking_others(
         outcomes += relay.relay_once(inline=True, now=now).outcomes
         now = _later(now, attempt + 1)
 
-    assert outcomes == Counter(
-        {"succeeded": 1, "failed": relay.MAX_ATTEMPTS - 1, "dead": 1}
-    )
+    assert outcomes == Counter({"succeeded": 1, "failed": relay.MAX_ATTEMPTS - 1, "dead": 1})
     deliveries = _deliveries(engine)
     dead = deliveries["broken"]
     assert (dead.status, dead.attempts) == (DeliveryStatus.dead, relay.MAX_ATTEMPTS)
@@ -331,6 +350,8 @@ def test_two_relays_at_once_never_deliver_an_event_twice(
     _subscribe("property.created", slow, ledger)
     org = _org(committed_db)
     event_ids = [_publish(committed_db, org) for _ in range(6)]
+    # Dispatch first, so both relays find the same twelve deliveries due and race for them.
+    assert relay.dispatch_pending() == (6, 12)
     start = threading.Barrier(2)
     errors: list[BaseException] = []
 
@@ -399,3 +420,53 @@ def test_lag_covers_undispatched_and_undelivered_events(
     assert lag_seconds(committed_db, now=now) >= 30
     relay.relay_once(inline=True, now=_later(now, 1))
     assert lag_seconds(committed_db) == 0.0
+
+
+def test_relay_loop_delivers_until_stopped_and_survives_a_failing_handler(
+    committed_db: Session, engine: Engine
+) -> None:
+    _subscribe("property.created", broken, ledger)
+    org = _org(committed_db)
+    stop = threading.Event()
+    loop = threading.Thread(
+        target=relay.relay_forever, kwargs={"interval_s": 0.05, "inline": True, "stop": stop}
+    )
+    loop.start()
+    try:
+        event_ids = [_publish(committed_db, org) for _ in range(3)]
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if sum(_effects(engine).values()) == 3:
+                break
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        loop.join(timeout=20)
+    assert not loop.is_alive()
+    assert _effects(engine) == Counter({(e, "ledger"): 1 for e in event_ids})
+    assert {e: _attempts[(e, "broken")] for e in event_ids} == {e: 1 for e in event_ids}
+
+
+def test_handler_errors_hidden_until_commit_still_fail_the_delivery_cleanly(
+    committed_db: Session, engine: Engine
+) -> None:
+    _subscribe("property.created", swallows_db_error, defers_a_violation, ledger)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                f"ALTER TABLE {EFFECTS} ADD CONSTRAINT test_effects_once "
+                "UNIQUE (event_id, subscriber) DEFERRABLE INITIALLY DEFERRED"
+            )
+        )
+    try:
+        org = _org(committed_db)
+        event_id = _publish(committed_db, org)
+        assert relay.relay_once(inline=True).outcomes == Counter({"failed": 2, "succeeded": 1})
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f"ALTER TABLE {EFFECTS} DROP CONSTRAINT test_effects_once"))
+    deliveries = _deliveries(engine)
+    assert (deliveries["swallows_db_error"].last_error or "").startswith("InternalError")
+    assert "test_effects_once" in (deliveries["defers_a_violation"].last_error or "")
+    assert deliveries["defers_a_violation"].attempts == 1
+    assert _effects(engine) == Counter({(event_id, "ledger"): 1})

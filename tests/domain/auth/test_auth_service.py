@@ -315,3 +315,15 @@ def test_revoking_a_token_does_not_touch_the_owners_other_tokens(db: Session) ->
     assert auth_service.resolve_token(session=db, token=first_plain) is None
     assert auth_service.resolve_token(session=db, token=second_plain) is not None
     assert db.get(ApiToken, first.id).revoked_at is not None  # type: ignore[union-attr]
+
+
+def test_organisation_slugs_are_normalised_and_unique(db: Session) -> None:
+    first = auth_service.create_organisation(session=db, name="Motor City Homes")
+    second = auth_service.create_organisation(session=db, name="Motor City Homes")
+    named = auth_service.create_organisation(session=db, name="Demo", slug="Demo Org")
+
+    assert first.slug == "motor-city-homes"
+    assert second.slug.startswith("motor-city-homes-") and second.slug != first.slug
+    assert auth_service.get_organisation_by_slug(session=db, slug="Demo Org") == named
+    with pytest.raises(auth_service.ConflictError):
+        auth_service.create_organisation(session=db, name="Again", slug="demo-org")
