@@ -218,7 +218,10 @@ def user_create(
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
         user_in = UserCreate(
-            email=email, full_name=full_name, phone_number=phone, role=role_value,
+            email=email,
+            full_name=full_name,
+            phone_number=phone,
+            role=role_value,
             password=password,
         )
     except ValidationError as exc:
@@ -257,7 +260,10 @@ def token_create(
             if user is None:
                 raise typer.BadParameter(f"no user {email!r}")
             _, plaintext = auth_service.create_api_token(
-                session=session, org_id=user.org_id, user_id=user.id, name=name,
+                session=session,
+                org_id=user.org_id,
+                user_id=user.id,
+                name=name,
                 expires_in_days=days,
             )
         typer.echo(plaintext)

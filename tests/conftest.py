@@ -19,8 +19,15 @@ import pytest
 _DATA_DIR = Path(tempfile.mkdtemp(prefix="dd-test-"))
 os.environ["DEALDESK_DATA_DIR"] = str(_DATA_DIR)
 os.environ["DEALDESK_ENV"] = "test"
-for _var in ("DATABASE_URL", "REDIS_URL", "OPENAI_API_KEY", "LLM_BASE_URL", "TWILIO_ACCOUNT_SID",
-             "TWILIO_AUTH_TOKEN", "S3_BUCKET"):
+for _var in (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "OPENAI_API_KEY",
+    "LLM_BASE_URL",
+    "TWILIO_ACCOUNT_SID",
+    "TWILIO_AUTH_TOKEN",
+    "S3_BUCKET",
+):
     os.environ.pop(_var, None)
 
 from fastapi.testclient import TestClient  # noqa: E402
@@ -74,8 +81,9 @@ def connection(engine: Engine) -> Iterator[Connection]:
 @pytest.fixture
 def db(connection: Connection) -> Iterator[Session]:
     """A session whose commits become savepoints of the rolled-back outer transaction."""
-    with Session(bind=connection, join_transaction_mode="create_savepoint",
-                 expire_on_commit=False) as session:
+    with Session(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    ) as session:
         yield session
 
 
@@ -83,14 +91,10 @@ def truncate_all(engine: Engine) -> None:
     """Empty every dealdesk table (for tests that really commit)."""
     with engine.begin() as conn:
         rows = conn.execute(
-            text(
-                "SELECT schemaname, tablename FROM pg_tables WHERE schemaname = ANY(:schemas)"
-            ),
+            text("SELECT schemaname, tablename FROM pg_tables WHERE schemaname = ANY(:schemas)"),
             {"schemas": SCHEMAS},
         ).all()
-        names = ", ".join(
-            f'"{s}"."{t}"' for s, t in rows if f"{s}.{t}" not in REFERENCE_TABLES
-        )
+        names = ", ".join(f'"{s}"."{t}"' for s, t in rows if f"{s}.{t}" not in REFERENCE_TABLES)
         if names:
             conn.execute(text(f"TRUNCATE {names} CASCADE"))
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from rq import Worker
+from rq.job import Job
 from rq.serializers import JSONSerializer
 
+from core.observability import job_context
 from store.redis_client import get_redis
 from workers.queues import QUEUE_NAMES, get_queue
 
@@ -28,14 +31,24 @@ def preload_models() -> list[str]:
             getattr(importlib.import_module(module_name), func_name)()
             loaded.append(dotted)
         except Exception:
-            log.exception("preloading failed; jobs that need it will report why",
-                          extra={"preloader": dotted})
+            log.exception(
+                "preloading failed; jobs that need it will report why", extra={"preloader": dotted}
+            )
     return loaded
+
+
+class DealdeskWorker(Worker):
+    """An RQ worker that runs each job under its enqueuer's correlation id."""
+
+    def perform_job(self, job: Job, *args: Any, **kwargs: Any) -> bool:
+        """Run the job inside a logging context carrying its correlation id."""
+        with job_context(job.id, correlation=(job.meta or {}).get("correlation_id")):
+            return super().perform_job(job, *args, **kwargs)
 
 
 def build_worker(queues: Sequence[str] = QUEUE_NAMES) -> Worker:
     """A forking RQ worker on the named queues with the JSON serializer."""
-    return Worker(
+    return DealdeskWorker(
         [get_queue(name) for name in queues],
         connection=get_redis(),
         serializer=JSONSerializer,

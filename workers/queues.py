@@ -8,6 +8,7 @@ from typing import Any
 from rq import Queue, Retry
 from rq.serializers import JSONSerializer
 
+from core.observability import get_correlation_id
 from store.redis_client import get_redis
 
 QUEUE_NAMES = ("default", "transcribe", "vision", "reports", "events")
@@ -31,13 +32,18 @@ def enqueue(
     job_id: str | None = None,
     **kwargs: Any,
 ) -> Any:
-    """Enqueue a job with ids (not objects) as arguments, a timeout and retries."""
+    """Enqueue a job with ids (not objects) as arguments, a timeout and retries.
+
+    The caller's correlation id travels in the job's meta, so the job logs under it.
+    """
+    meta = {"correlation_id": get_correlation_id()}
     return get_queue(queue).enqueue(
         func,
         *args,
         job_id=job_id,
         job_timeout=JOB_TIMEOUTS_S[queue],
         retry=Retry(max=len(RETRY_INTERVALS_S), interval=RETRY_INTERVALS_S),
+        meta=meta,
         **kwargs,
     )
 

@@ -14,7 +14,9 @@ src = src.replace(
 )
 src = src.replace(
     "from alembic import op\n",
-    "from alembic import op\n\nfrom store.reference_data import seed_reference_data\nfrom store.registry import SCHEMAS\n",
+    "from alembic import op\n\n"
+    "from store.reference_data import seed_reference_data\n"
+    "from store.registry import SCHEMAS\n",
     1,
 )
 # Reference rows go in after the tables exist.

@@ -22,14 +22,27 @@ def _dealdesk(*args: str, password: str | None = None) -> subprocess.CompletedPr
         env["DEALDESK_PASSWORD"] = password
     return subprocess.run(
         [sys.executable, "-m", "cli.main", *args],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
 def test_user_and_token_commands(committed_db: Session) -> None:
     created = _dealdesk(
-        "user", "create", "Ana@Example.com", "--org", "acme", "--create-org", "--role", "investor",
-        "--phone", "+13135550142", password="correct horse battery",
+        "user",
+        "create",
+        "Ana@Example.com",
+        "--org",
+        "acme",
+        "--create-org",
+        "--role",
+        "investor",
+        "--phone",
+        "+13135550142",
+        password="correct horse battery",
     )
     assert created.returncode == 0, created.stderr
     assert "created investor ana@example.com in 'acme'" in created.stderr
@@ -37,13 +50,15 @@ def test_user_and_token_commands(committed_db: Session) -> None:
     user = auth_service.get_user_by_email(session=committed_db, email="ana@example.com")
     assert user is not None and user.role == "investor" and user.phone_number == "+13135550142"
 
-    duplicate = _dealdesk("user", "create", "ana@example.com", "--org", "acme",
-                          password="another password")
+    duplicate = _dealdesk(
+        "user", "create", "ana@example.com", "--org", "acme", password="another password"
+    )
     assert duplicate.returncode != 0
     assert "ana@example.com" in duplicate.stderr
 
-    unknown_org = _dealdesk("user", "create", "bo@example.com", "--org", "nope",
-                            password="another password")
+    unknown_org = _dealdesk(
+        "user", "create", "bo@example.com", "--org", "nope", password="another password"
+    )
     assert unknown_org.returncode != 0 and "--create-org" in unknown_org.stderr
 
     token = _dealdesk("token", "create", "ana@example.com", "--name", "laptop")

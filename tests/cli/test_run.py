@@ -28,7 +28,11 @@ def test_run_serves_ready_with_nothing_configured(tmp_path: Path) -> None:
     env["DEALDESK_DATA_DIR"] = str(data_dir)
     proc = subprocess.Popen(
         [sys.executable, "-m", "cli.main", "run", "--port", str(port)],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         status, body, started = None, "", time.monotonic()

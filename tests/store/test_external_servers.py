@@ -63,7 +63,11 @@ def test_cli_migrate_against_external_urls(tmp_path: Path) -> None:
         }
         result = subprocess.run(
             [sys.executable, "-m", "cli.main", "migrate"],
-            cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert result.returncode == 0, result.stderr
         assert "external DATABASE_URL" in result.stderr

@@ -45,15 +45,20 @@ def test_worker_process_delivers_queued_event(
     org = make_org(committed_db)
     with events.isolated_registry():
         events.subscribe("deal.created", name="test.worker_process")(record_effect)
-        event_id = publish(committed_db, org_id=org.id, name="deal.created",
-                           payload={"deal_id": "d-1"})
+        event_id = publish(
+            committed_db, org_id=org.id, name="deal.created", payload={"deal_id": "d-1"}
+        )
         committed_db.commit()
         result = relay.relay_once()  # queues the delivery on `events`, runs nothing here
         assert result.busy
 
     worker = subprocess.run(
         [sys.executable, "-m", "cli.main", "worker", "--queues", "events", "--burst"],
-        cwd=REPO, env=dict(os.environ), capture_output=True, text=True, timeout=180,
+        cwd=REPO,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert worker.returncode == 0, worker.stderr
 
@@ -62,7 +67,5 @@ def test_worker_process_delivers_queued_event(
     assert [r.event_id for r in rows] == [event_id]
     assert rows[0].pid != os.getpid()  # the effect happened in the worker's process
     committed_db.expire_all()
-    delivery = committed_db.exec(
-        select(Delivery).where(Delivery.event_id == event_id)
-    ).one()
+    delivery = committed_db.exec(select(Delivery).where(Delivery.event_id == event_id)).one()
     assert delivery.status == DeliveryStatus.succeeded
