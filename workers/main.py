@@ -12,6 +12,7 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from core.observability import job_context
+from store.db import get_engine
 from store.redis_client import get_redis
 from workers.queues import QUEUE_NAMES, get_queue
 
@@ -60,5 +61,8 @@ def run_worker(
 ) -> bool:
     """Preload models and work the queues until stopped (or until empty with ``burst``)."""
     preload_models()
+    # Connect before forking: work horses inherit the engine (and the embedded server's
+    # handle) instead of each registering its own.
+    get_engine()
     worker = build_worker(queues)
     return worker.work(burst=burst, with_scheduler=with_scheduler)

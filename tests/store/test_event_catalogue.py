@@ -3,28 +3,17 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from sqlmodel import Session
 
 from store import events
 from store.events import Event
-
-SEED_EVENTS = Path(__file__).resolve().parents[2] / ".." / "shared" / "seed" / "events.txt"
+from tests.seed import seed_lines
 
 
 def _seed_lines() -> list[tuple[str, str, str]]:
-    if not SEED_EVENTS.exists():
-        pytest.skip(f"seed event list not found at {SEED_EVENTS.resolve()}")
-    lines = []
-    for raw in SEED_EVENTS.read_text().splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        module, verb, name = line.split()
-        lines.append((module, verb, name))
-    return lines
+    return [(module, verb, name) for module, verb, name in seed_lines("events.txt")]
 
 
 def test_catalogue_equals_the_seed_event_list() -> None:
