@@ -12,7 +12,13 @@ from core.observability import RequestContextMiddleware, setup_logging
 from core.ops import router as ops_router
 from core.ratelimit import RateLimitMiddleware
 from domain.auth.api import router as auth_router
+from domain.deal.api import router as deal_router
 from domain.documents.api import router as documents_router
+from domain.finance.api import router as finance_router
+from domain.pricing.api import router as pricing_router
+from domain.property.api import router as property_router
+from domain.section8.api import router as section8_router
+from domain.valuation.api import router as valuation_router
 
 API_PREFIX = "/api/v1"
 
@@ -36,7 +42,17 @@ def create_app() -> FastAPI:
     application.add_middleware(RateLimitMiddleware, prefix=API_PREFIX)
     application.add_middleware(RequestContextMiddleware)
     application.include_router(ops_router)
-    for router in (auth_router, documents_router):
+    # Order matters where paths overlap: literal paths (/reports/pnl) before parameters.
+    for router in (
+        auth_router,
+        documents_router,
+        property_router,
+        valuation_router,
+        pricing_router,
+        section8_router,
+        deal_router,
+        finance_router,
+    ):
         application.include_router(router, prefix=API_PREFIX)
     return application
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import subprocess
@@ -12,6 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from cli.groups import bench_app, import_app
 from core.config import get_settings
 from store import embedded
 
@@ -22,6 +24,8 @@ user_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 token_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
+app.add_typer(import_app, name="import")
+app.add_typer(bench_app, name="bench")
 
 console = Console(stderr=True)
 
@@ -269,6 +273,12 @@ def token_create(
         typer.echo(plaintext)
     finally:
         embedded.stop_all()
+
+
+# Modules register their `import ...` and `bench ...` commands on the shared groups.
+COMMAND_MODULES = ["cli.property_commands", "cli.valuation_commands", "cli.section8_commands"]
+for _module in COMMAND_MODULES:
+    importlib.import_module(_module)
 
 
 if __name__ == "__main__":

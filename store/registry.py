@@ -21,6 +21,7 @@ MODEL_MODULES = [
     "domain.market.models",
     "domain.audio.models",
     "domain.pricing.models",
+    "domain.valuation.models",
 ]
 
 # Database schemas the migrations create (the seed's names plus the ones dealdesk adds).
@@ -38,6 +39,7 @@ SCHEMAS = [
     "market_monitor",
     "audio_service",
     "pricing_service",
+    "valuation_service",
 ]
 
 

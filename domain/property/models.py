@@ -45,6 +45,18 @@ class PropertyBase(SQLModel):
     )
     target_rent: Decimal | None = money(digits=10)
     fmr_compliant: bool | None = None
+    # Beyond the seed: what comps, imports and valuations need.
+    address_key: str | None = Field(
+        default=None, max_length=250, description="normalised address for lookups and dedupe"
+    )
+    neighborhood: str | None = Field(default=None, max_length=100)
+    quality_rating: int | None = Field(default=None, description="overall quality, 1-10")
+    condition_rating: int | None = Field(default=None, description="overall condition, 1-10")
+    list_date: dt.date | None = None
+    close_price: Decimal | None = money()
+    close_date: dt.date | None = None
+    source: str | None = Field(default=None, max_length=50, description="import source name")
+    source_id: str | None = Field(default=None, max_length=100, description="id at the source")
 
 
 class Property(UUIDPrimaryKey, OrgScoped, Timestamps, PropertyBase, table=True):
@@ -54,6 +66,10 @@ class Property(UUIDPrimaryKey, OrgScoped, Timestamps, PropertyBase, table=True):
     __table_args__ = (
         # The same MLS listing may be tracked by several organisations.
         UniqueConstraint("org_id", "mls_number", name="uq_properties_org_mls_number"),
+        # Re-importing the same source row updates it instead of duplicating it.
+        UniqueConstraint("org_id", "source", "source_id", name="uq_properties_org_source_id"),
+        Index("ix_properties_org_address_key", "org_id", "address_key"),
+        Index("ix_properties_org_close_date", "org_id", "close_date"),
         Index("ix_properties_org_zip_address", "org_id", "zip_code", "address_line"),
         Index("ix_properties_org_city", "org_id", "city"),
         Index("ix_properties_org_status", "org_id", "status"),
@@ -89,6 +105,12 @@ class PropertyUpdate(SQLModel):
     section8_approved: bool | None = None
     target_rent: Decimal | None = Field(default=None, max_digits=10, decimal_places=2)
     fmr_compliant: bool | None = None
+    neighborhood: str | None = Field(default=None, max_length=100)
+    quality_rating: int | None = None
+    condition_rating: int | None = None
+    list_date: dt.date | None = None
+    close_price: Decimal | None = Field(default=None, max_digits=12, decimal_places=2)
+    close_date: dt.date | None = None
 
 
 class PropertyRead(PropertyBase):

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 01:11:27.340803
+Create Date: 2026-11-28 01:24:50.505631
 """
 
 from collections.abc import Sequence
@@ -653,6 +653,15 @@ def upgrade() -> None:
         ),
         sa.Column("target_rent", sa.Numeric(precision=10, scale=2), nullable=True),
         sa.Column("fmr_compliant", sa.Boolean(), nullable=True),
+        sa.Column("address_key", sa.String(length=250), nullable=True),
+        sa.Column("neighborhood", sa.String(length=100), nullable=True),
+        sa.Column("quality_rating", sa.Integer(), nullable=True),
+        sa.Column("condition_rating", sa.Integer(), nullable=True),
+        sa.Column("list_date", sa.Date(), nullable=True),
+        sa.Column("close_price", sa.Numeric(precision=12, scale=2), nullable=True),
+        sa.Column("close_date", sa.Date(), nullable=True),
+        sa.Column("source", sa.String(length=50), nullable=True),
+        sa.Column("source_id", sa.String(length=100), nullable=True),
         sa.Column(
             "created_at",
             sa.DateTime(timezone=True),
@@ -670,6 +679,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("org_id", "mls_number", name="uq_properties_org_mls_number"),
+        sa.UniqueConstraint("org_id", "source", "source_id", name="uq_properties_org_source_id"),
         schema="property_service",
     )
     op.create_index(
@@ -680,9 +690,23 @@ def upgrade() -> None:
         schema="property_service",
     )
     op.create_index(
+        "ix_properties_org_address_key",
+        "properties",
+        ["org_id", "address_key"],
+        unique=False,
+        schema="property_service",
+    )
+    op.create_index(
         "ix_properties_org_city",
         "properties",
         ["org_id", "city"],
+        unique=False,
+        schema="property_service",
+    )
+    op.create_index(
+        "ix_properties_org_close_date",
+        "properties",
+        ["org_id", "close_date"],
         unique=False,
         schema="property_service",
     )
@@ -2038,7 +2062,13 @@ def downgrade() -> None:
         "ix_properties_org_zip_address", table_name="properties", schema="property_service"
     )
     op.drop_index("ix_properties_org_status", table_name="properties", schema="property_service")
+    op.drop_index(
+        "ix_properties_org_close_date", table_name="properties", schema="property_service"
+    )
     op.drop_index("ix_properties_org_city", table_name="properties", schema="property_service")
+    op.drop_index(
+        "ix_properties_org_address_key", table_name="properties", schema="property_service"
+    )
     op.drop_index("ix_properties_lat_lon", table_name="properties", schema="property_service")
     op.drop_table("properties", schema="property_service")
     op.drop_index(

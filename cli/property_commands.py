@@ -1,0 +1,1 @@
+"""`dealdesk` commands of the property module (placeholder until its work lands)."""

@@ -1,0 +1,1 @@
+"""`dealdesk` commands of the valuation module (placeholder until its work lands)."""

@@ -1,0 +1,5 @@
+"""HTTP routes of the property module (placeholder until its work lands)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,1 @@
+"""Tables of the valuation module (placeholder until its work lands)."""
