@@ -101,3 +101,94 @@ def override_settings(monkeypatch: pytest.MonkeyPatch, **values: Any) -> Setting
             raise AttributeError(f"Settings has no field {name!r}")
         monkeypatch.setattr(settings, name, value)
     return settings
+
+
+def make_deal(
+    db: Session,
+    org: Organisation,
+    *,
+    owner: User | None = None,
+    property_id: uuid.UUID | None = None,
+    **fields: Any,
+) -> Any:
+    """Open a deal in ``org`` through the deal service (a property is made when none is given).
+
+    ``owner`` becomes ``owner_user_id``; other keyword arguments are ``DealCreate`` fields
+    (``strategy="flip"``, ``purchase_price=Decimal("90000")``, ``team={...}`` ...).
+    """
+    from domain.deal import service as deal_service
+    from domain.deal.models import DealCreate
+    from domain.property import service as property_service
+    from domain.property.models import PropertyCreate
+
+    if property_id is None:
+        prop = property_service.create(
+            session=db,
+            org_id=org.id,
+            property_in=PropertyCreate(
+                address_line=f"{uuid.uuid4().int % 9000 + 100} Main St",
+                city="Detroit",
+                state="MI",
+                zip_code="48201",
+                bedrooms=3,
+            ),
+        )
+        property_id = prop.id
+    deal_in = DealCreate(
+        property_id=property_id, owner_user_id=owner.id if owner else None, **fields
+    )
+    return deal_service.create_deal(session=db, org_id=org.id, deal_in=deal_in)
+
+
+def make_account(db: Session, org: Organisation, name: str = "Operating", **fields: Any) -> Any:
+    """Open a finance account in ``org`` (zero balance) through the finance service."""
+    from domain.finance import service as finance_service
+    from domain.finance.models import AccountCreate
+
+    return finance_service.create_account(
+        session=db, org_id=org.id, account_in=AccountCreate(name=name, **fields)
+    )
+
+
+def make_transaction(
+    db: Session,
+    org: Organisation,
+    *,
+    type: str = "expense",  # noqa: A002  (the transaction's field name)
+    category: str | None = "repairs",
+    amount: str = "100.00",
+    date: str = "2024-01-15",
+    **fields: Any,
+) -> Any:
+    """Book a transaction in ``org`` through the finance service (amounts as strings)."""
+    from decimal import Decimal
+
+    from domain.finance import service as finance_service
+    from domain.finance.models import TransactionCreate
+
+    transaction_in = TransactionCreate.model_validate(
+        {"type": type, "category": category, "amount": Decimal(amount), "date": date, **fields}
+    )
+    return finance_service.record_transaction(
+        session=db, org_id=org.id, transaction_in=transaction_in
+    )
+
+
+def make_property(db: Session, org: Organisation, **fields: Any) -> Any:
+    """Create a property in ``org`` through the property service (address normalised).
+
+    Keyword arguments are ``PropertyCreate`` fields; without an address or coordinates a
+    unique Detroit street address is made up (``address_line="14500 Kercheval Ave"``,
+    ``latitude=42.36``, ``bedrooms=3`` ...).
+    """
+    from domain.property import service as property_service
+    from domain.property.models import PropertyCreate
+
+    if not any(fields.get(key) for key in ("address_line", "address", "latitude")):
+        fields["address_line"] = f"{uuid.uuid4().int % 90000 + 100} Main St"
+        fields.setdefault("city", "Detroit")
+        fields.setdefault("state", "MI")
+        fields.setdefault("zip_code", "48201")
+    return property_service.create(
+        session=db, org_id=org.id, property_in=PropertyCreate(**fields)
+    )

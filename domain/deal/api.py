@@ -1,5 +1,339 @@
-"""HTTP routes of the deal module (placeholder until its work lands)."""
+"""Deals API: the pipeline, offers, status changes, the timeline and deal projections.
 
-from fastapi import APIRouter
+Reads are open to admins, analysts and investors (an investor sees only deals they own or are
+on the team of; any other deal is "not found"); changes need admin or analyst; contractors have
+no access. Errors: 404 for an unknown deal, offer, property or user (or one of another
+organisation), 409 for a change the deal's or offer's state does not allow (an illegal status
+transition answers with the allowed next statuses), 422 for invalid values.
 
-router = APIRouter()
+``GET /projections/{dealId}`` is listed under the finance service in the original
+architecture, but it projects one deal with the underwriting functions for its strategy, so it
+lives here, next to the deal it reads.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
+from fastapi.responses import JSONResponse
+
+from core.deps import SessionDep, require_roles
+from domain.auth.enums import Role
+from domain.auth.service import Principal
+from domain.deal import service
+from domain.deal.enums import DealStatus, DealStrategy
+from domain.deal.models import (
+    Deal,
+    DealCreate,
+    DealDetail,
+    DealDocumentRead,
+    DealRead,
+    DealStatusChange,
+    DealTimeline,
+    DealUpdate,
+    Offer,
+    OfferCreate,
+    OfferRead,
+    OfferResult,
+    OfferStatusChange,
+)
+from domain.deal.projection import DealProjection, ProjectionAssumptions
+from domain.deal.state_machine import allowed_next
+
+router = APIRouter(tags=["deals"])
+
+Reader = Annotated[Principal, Depends(require_roles(Role.analyst, Role.investor))]
+Writer = Annotated[Principal, Depends(require_roles(Role.analyst))]
+DealId = Annotated[uuid.UUID, Path(alias="id", description="The deal's id")]
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such deal (or offer, property, user) in your organisation"},
+    409: {"description": "The deal's or offer's current state does not allow this"},
+    422: {"description": "A value is invalid; the message says which"},
+}
+
+
+@contextmanager
+def _mapped_errors() -> Iterator[None]:
+    """Turn the service's typed errors into HTTP errors with its message."""
+    try:
+        yield
+    except service.DealNotFoundError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
+    except service.DealPermissionError as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=str(exc)) from exc
+    except service.DealValidationError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from exc
+    except service.DealConflictError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
+
+
+def _read(deal: Deal) -> DealRead:
+    """The API view of a deal, with the statuses it may move to next."""
+    return DealRead.model_validate(
+        deal, update={"allowed_next_statuses": allowed_next(DealStatus(deal.status))}
+    )
+
+
+def _offer_result(offer: Offer, deal: Deal) -> OfferResult:
+    """The API view of an offer, with its deal's status."""
+    return OfferResult.model_validate(offer, update={"deal_status": deal.status})
+
+
+@router.get("/deals", response_model=list[DealRead], summary="List deals")
+def list_deals(
+    session: SessionDep,
+    principal: Reader,
+    deal_status: Annotated[DealStatus | None, Query(alias="status")] = None,
+    strategy: DealStrategy | None = None,
+    property_id: uuid.UUID | None = None,
+    limit: Annotated[int, Query(ge=1, le=service.MAX_LIST_LIMIT)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[DealRead]:
+    """The organisation's deals you may see, most recently changed first."""
+    with _mapped_errors():
+        deals = service.list_deals(
+            session=session,
+            org_id=principal.org_id,
+            principal=principal,
+            status=deal_status,
+            strategy=strategy,
+            property_id=property_id,
+            limit=limit,
+            offset=offset,
+        )
+    return [_read(deal) for deal in deals]
+
+
+@router.post(
+    "/deals",
+    response_model=DealRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Open a deal on a property",
+    responses=_ERRORS,
+)
+def create_deal(deal_in: DealCreate, session: SessionDep, principal: Writer) -> DealRead:
+    """Open a deal (as a lead, or analyzing) on one of your organisation's properties.
+
+    You own it unless ``owner_user_id`` names another user. Publishes ``deal.created``.
+    """
+    with _mapped_errors():
+        deal = service.create_deal(
+            session=session, org_id=principal.org_id, deal_in=deal_in, principal=principal
+        )
+    session.commit()
+    return _read(deal)
+
+
+@router.get("/deals/{id}", response_model=DealDetail, summary="Get a deal", responses=_ERRORS)
+def get_deal(deal_id: DealId, session: SessionDep, principal: Reader) -> DealDetail:
+    """One deal with its offers (lapsed ones marked expired) and documents."""
+    with _mapped_errors():
+        deal = service.get_deal(
+            session=session, org_id=principal.org_id, deal_id=deal_id, principal=principal
+        )
+        offers = service.list_offers(
+            session=session, org_id=principal.org_id, deal_id=deal_id, principal=principal
+        )
+        documents = service.list_documents(
+            session=session, org_id=principal.org_id, deal_id=deal_id, principal=principal
+        )
+    session.commit()  # offers that lapsed were marked expired
+    return DealDetail.model_validate(
+        _read(deal),
+        update={
+            "offers": [OfferRead.model_validate(o) for o in offers],
+            "documents": [DealDocumentRead.model_validate(d) for d in documents],
+        },
+    )
+
+
+@router.put("/deals/{id}", response_model=DealRead, summary="Change a deal", responses=_ERRORS)
+def update_deal(
+    deal_id: DealId, deal_in: DealUpdate, session: SessionDep, principal: Writer
+) -> DealRead:
+    """Change a deal's figures, type, strategy, team or owner; only the fields given change.
+
+    The status has its own route, ``PUT /deals/{id}/status``.
+    """
+    with _mapped_errors():
+        deal = service.update_deal(
+            session=session,
+            org_id=principal.org_id,
+            deal_id=deal_id,
+            deal_in=deal_in,
+            principal=principal,
+        )
+    session.commit()
+    return _read(deal)
+
+
+@router.put(
+    "/deals/{id}/status",
+    response_model=DealRead,
+    summary="Move a deal along the pipeline",
+    responses=_ERRORS
+    | {409: {"description": "The transition is not allowed; the allowed next statuses are listed"}},
+)
+def change_status(
+    deal_id: DealId, change: DealStatusChange, session: SessionDep, principal: Writer
+) -> DealRead | JSONResponse:
+    """Move a deal to another status if the pipeline allows it; publishes the change.
+
+    lead → analyzing → offer_made → under_contract → closed (also lead → offer_made, and
+    offer_made → analyzing after a rejected offer); dead or passed from any open status;
+    closed, dead and passed are final. A refused change answers 409 with
+    ``allowed_next_statuses``.
+    """
+    with _mapped_errors():
+        try:
+            deal = service.change_status(
+                session=session,
+                org_id=principal.org_id,
+                deal_id=deal_id,
+                status=change.status,
+                reason=change.reason,
+                principal=principal,
+            )
+        except service.IllegalTransitionError as exc:
+            return JSONResponse(
+                status_code=status.HTTP_409_CONFLICT,
+                content={
+                    "detail": str(exc),
+                    "current_status": exc.current.value,
+                    "requested_status": exc.target.value,
+                    "allowed_next_statuses": [s.value for s in exc.allowed],
+                },
+            )
+    session.commit()
+    return _read(deal)
+
+
+@router.post(
+    "/deals/{id}/offers",
+    response_model=OfferResult,
+    status_code=status.HTTP_201_CREATED,
+    summary="Make an offer",
+    responses=_ERRORS,
+)
+def make_offer(
+    deal_id: DealId, offer_in: OfferCreate, session: SessionDep, principal: Writer
+) -> OfferResult:
+    """Record an offer on an open deal (amount, terms, expiry).
+
+    A submitted offer (the default) moves a lead or analyzing deal to offer_made and publishes
+    ``offer.received``; a draft changes nothing until it is submitted.
+    """
+    with _mapped_errors():
+        offer = service.make_offer(
+            session=session,
+            org_id=principal.org_id,
+            deal_id=deal_id,
+            offer_in=offer_in,
+            principal=principal,
+        )
+        deal = service.get_deal(session=session, org_id=principal.org_id, deal_id=deal_id)
+    session.commit()
+    return _offer_result(offer, deal)
+
+
+@router.get(
+    "/deals/{id}/offers",
+    response_model=list[OfferRead],
+    summary="List a deal's offers",
+    responses=_ERRORS,
+)
+def list_offers(deal_id: DealId, session: SessionDep, principal: Reader) -> list[OfferRead]:
+    """A deal's offers, oldest first; lapsed ones are marked expired."""
+    with _mapped_errors():
+        offers = service.list_offers(
+            session=session, org_id=principal.org_id, deal_id=deal_id, principal=principal
+        )
+    session.commit()
+    return [OfferRead.model_validate(o) for o in offers]
+
+
+@router.put(
+    "/deals/{id}/offers/{offer_id}/status",
+    response_model=OfferResult,
+    summary="Submit, counter, accept, reject or withdraw an offer",
+    responses=_ERRORS,
+)
+def change_offer_status(
+    deal_id: DealId,
+    offer_id: uuid.UUID,
+    change: OfferStatusChange,
+    session: SessionDep,
+    principal: Writer,
+) -> OfferResult:
+    """Change an offer's status; accepting one puts the deal under contract at its amount."""
+    with _mapped_errors():
+        offer = service.change_offer_status(
+            session=session,
+            org_id=principal.org_id,
+            deal_id=deal_id,
+            offer_id=offer_id,
+            status=change.status,
+            note=change.note,
+            principal=principal,
+        )
+        deal = service.get_deal(session=session, org_id=principal.org_id, deal_id=deal_id)
+    session.commit()
+    return _offer_result(offer, deal)
+
+
+@router.get(
+    "/deals/{id}/timeline",
+    response_model=DealTimeline,
+    summary="A deal's timeline",
+    responses=_ERRORS,
+)
+def get_timeline(deal_id: DealId, session: SessionDep, principal: Reader) -> DealTimeline:
+    """Everything that happened to the deal, oldest first: who, what and when.
+
+    Status changes, offers, documents, payments and valuations, from the deal's recorded
+    entries and the events other modules published about it.
+    """
+    with _mapped_errors():
+        result = service.timeline(
+            session=session, org_id=principal.org_id, deal_id=deal_id, principal=principal
+        )
+    session.commit()
+    return result
+
+
+@router.get(
+    "/projections/{dealId}",
+    response_model=DealProjection,
+    summary="Underwrite a deal for its strategy",
+    responses=_ERRORS,
+)
+def get_projection(
+    deal_id: Annotated[uuid.UUID, Path(alias="dealId", description="The deal's id")],
+    assumptions: Annotated[ProjectionAssumptions, Query()],
+    session: SessionDep,
+    principal: Reader,
+) -> DealProjection:
+    """Run the underwriting for the deal's strategy (flip, rental, BRRRR, Section 8, wholesale).
+
+    The deal supplies its purchase price and repairs, the property its target rent and
+    bedrooms, the Section 8 table the payment standard; query parameters override them and
+    set the other assumptions (defaults: 2 % buy closing, 6-month flip hold, 5 % + 1 % selling,
+    8 % vacancy and management, 5 % maintenance and reserves, 1.5 % tax and 0.5 % insurance a
+    year, a 30-year loan of 75 % at 7.5 %, 5-year hold at 3 % growth, 70 % rule). ARV has no
+    default: pass ``arv`` for flips, BRRRR and wholesale. The response carries the exact inputs
+    the underwriting ran on and where each deal figure came from. Listed under the finance
+    service in the original architecture; served by the deal module because it projects a deal.
+    """
+    with _mapped_errors():
+        return service.deal_projection(
+            session=session,
+            org_id=principal.org_id,
+            deal_id=deal_id,
+            assumptions=assumptions,
+            principal=principal,
+        )

@@ -1,4 +1,4 @@
-"""Kinds, strategies and statuses of deals, offers and deal documents."""
+"""Kinds, strategies and statuses of deals, offers, deal documents and timeline entries."""
 
 from enum import StrEnum
 
@@ -18,21 +18,19 @@ class DealStrategy(StrEnum):
     rental = "rental"
     brrrr = "brrrr"
     wholesale = "wholesale"
+    section8_rental = "section8_rental"
 
 
 class DealStatus(StrEnum):
-    """A deal's place in the pipeline, from first look to exit."""
+    """A deal's place in the pipeline, from first look to its end (see ``state_machine``)."""
 
     lead = "lead"
     analyzing = "analyzing"
     offer_made = "offer_made"
     under_contract = "under_contract"
     closed = "closed"
-    rehab = "rehab"
-    rented = "rented"
-    listed = "listed"
-    sold = "sold"
     dead = "dead"
+    passed = "passed"
 
 
 class OfferStatus(StrEnum):
@@ -47,6 +45,19 @@ class OfferStatus(StrEnum):
     expired = "expired"
 
 
+class Financing(StrEnum):
+    """How the buyer pays, in an offer's terms."""
+
+    cash = "cash"
+    conventional = "conventional"
+    fha = "fha"
+    va = "va"
+    hard_money = "hard_money"
+    private_money = "private_money"
+    seller_financing = "seller_financing"
+    other = "other"
+
+
 class DealDocumentStatus(StrEnum):
     """Where a deal document stands."""
 
@@ -55,3 +66,17 @@ class DealDocumentStatus(StrEnum):
     signed = "signed"
     received = "received"
     void = "void"
+
+
+class DealEventKind(StrEnum):
+    """What a timeline entry records."""
+
+    created = "created"
+    updated = "updated"
+    status_changed = "status_changed"
+    offer_made = "offer_made"
+    offer_status_changed = "offer_status_changed"
+    document = "document"
+    payment = "payment"
+    valuation = "valuation"
+    transaction = "transaction"

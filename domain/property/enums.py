@@ -44,3 +44,10 @@ class MarketDataType(StrEnum):
     tax_assessment = "tax_assessment"
     listing_history = "listing_history"
     neighbourhood = "neighbourhood"
+
+
+class ImportKind(StrEnum):
+    """What an import file holds: closed sales (comps) or listings on the market."""
+
+    sales = "sales"
+    listings = "listings"

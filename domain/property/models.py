@@ -9,8 +9,10 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
+from pydantic import field_validator
 from sqlalchemy import Double, Index, String, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
@@ -78,18 +80,91 @@ class Property(UUIDPrimaryKey, OrgScoped, Timestamps, PropertyBase, table=True):
     )
 
 
-class PropertyCreate(PropertyBase):
-    """Body of ``POST /properties``."""
+# Plausible ranges: anything outside is a typo or a unit mix-up, refused with a 422.
+MAX_ROOMS = 20
+MIN_YEAR_BUILT = 1700
 
 
-class PropertyUpdate(SQLModel):
+def _check_range(name: str, value: Any, low: float | None, high: float | None) -> Any:
+    """``value`` unchanged when within [low, high]; a ValueError naming the field otherwise."""
+    if value is None:
+        return value
+    if low is not None and value < low:
+        raise ValueError(f"{name} must be at least {low} (got {value})")
+    if high is not None and value > high:
+        raise ValueError(f"{name} must be at most {high} (got {value})")
+    return value
+
+
+class PropertyRules(SQLModel):
+    """Range checks shared by ``PropertyCreate`` and ``PropertyUpdate`` (and CSV imports)."""
+
+    @field_validator("square_feet", check_fields=False)
+    @classmethod
+    def _square_feet_positive(cls, value: int | None) -> int | None:
+        if value is not None and value <= 0:
+            raise ValueError(f"square_feet must be greater than 0 (got {value})")
+        return value
+
+    @field_validator("bedrooms", "bathrooms", check_fields=False)
+    @classmethod
+    def _rooms_in_range(cls, value: Any, info: Any) -> Any:
+        return _check_range(info.field_name, value, 0, MAX_ROOMS)
+
+    @field_validator("year_built", check_fields=False)
+    @classmethod
+    def _year_built_in_range(cls, value: int | None) -> int | None:
+        return _check_range("year_built", value, MIN_YEAR_BUILT, dt.date.today().year + 1)
+
+    @field_validator("latitude", check_fields=False)
+    @classmethod
+    def _latitude_in_range(cls, value: float | None) -> float | None:
+        return _check_range("latitude", value, -90, 90)
+
+    @field_validator("longitude", check_fields=False)
+    @classmethod
+    def _longitude_in_range(cls, value: float | None) -> float | None:
+        return _check_range("longitude", value, -180, 180)
+
+    @field_validator("list_price", "close_price", "target_rent", "lot_size", check_fields=False)
+    @classmethod
+    def _not_negative(cls, value: Any, info: Any) -> Any:
+        return _check_range(info.field_name, value, 0, None)
+
+    @field_validator("quality_rating", "condition_rating", check_fields=False)
+    @classmethod
+    def _rating_in_range(cls, value: int | None, info: Any) -> int | None:
+        return _check_range(info.field_name, value, 1, 10)
+
+
+class PropertyCreate(PropertyRules, PropertyBase):
+    """Body of ``POST /properties``.
+
+    Give the address as ``address_line`` (a street line, or a whole one-line address whose
+    city, state and ZIP are read from it) with optional ``city``/``state``/``zip_code``, or
+    as ``address`` parts (``street``, ``city``, ``state``, ``zip``). It is normalised: the
+    stored ``address_line`` is canonical and ``address_key`` is the lookup key. A property
+    needs an address or coordinates.
+    """
+
+    address: dict[str, Any] = Field(
+        default_factory=dict, description="street, city, state, zip as given (optional)"
+    )
+    state: str | None = Field(
+        default=None, max_length=50, description="two-letter code or name; stored as the code"
+    )
+
+
+class PropertyUpdate(PropertyRules):
     """Body of ``PUT /properties/{id}``: only the fields given change."""
 
     mls_number: str | None = Field(default=None, max_length=50)
     address: dict[str, Any] | None = None
     address_line: str | None = Field(default=None, max_length=200)
     city: str | None = Field(default=None, max_length=100)
-    state: str | None = Field(default=None, max_length=2)
+    state: str | None = Field(
+        default=None, max_length=50, description="two-letter code or name; stored as the code"
+    )
     zip_code: str | None = Field(default=None, max_length=10)
     property_type: PropertyType | None = None
     status: PropertyStatus | None = None
@@ -122,6 +197,87 @@ class PropertyRead(PropertyBase):
     updated_at: dt.datetime
 
 
+class PropertyPage(SQLModel):
+    """One page of properties and how many there are in all."""
+
+    items: list[PropertyRead]
+    total: int = Field(description="rows matching, across all pages")
+    limit: int
+    offset: int
+
+
+class SortKey(StrEnum):
+    """How search results are ordered (``-`` first: descending)."""
+
+    price = "price"
+    price_desc = "-price"
+    close_date = "close_date"
+    close_date_desc = "-close_date"
+    square_feet = "square_feet"
+    square_feet_desc = "-square_feet"
+    year_built = "year_built"
+    year_built_desc = "-year_built"
+    created_at = "created_at"
+    created_at_desc = "-created_at"
+    distance = "distance"
+
+
+class NearPoint(SQLModel):
+    """Within ``radius_miles`` of a point (great-circle distance)."""
+
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    radius_miles: float = Field(gt=0, le=500, description="at most 500 miles")
+
+
+class PropertySearch(SQLModel):
+    """Body of ``POST /properties/search``: every filter optional, all of them combined (AND).
+
+    Price is the latest known price: ``close_price`` when the property sold, else
+    ``list_price``. ``text`` matches every word against the street line, city, ZIP,
+    neighbourhood or features (case-insensitive).
+    """
+
+    min_price: Decimal | None = Field(default=None, ge=0)
+    max_price: Decimal | None = Field(default=None, ge=0)
+    min_bedrooms: int | None = Field(default=None, ge=0, le=MAX_ROOMS)
+    max_bedrooms: int | None = Field(default=None, ge=0, le=MAX_ROOMS)
+    min_bathrooms: Decimal | None = Field(default=None, ge=0, le=MAX_ROOMS)
+    max_bathrooms: Decimal | None = Field(default=None, ge=0, le=MAX_ROOMS)
+    min_square_feet: int | None = Field(default=None, ge=0)
+    max_square_feet: int | None = Field(default=None, ge=0)
+    min_year_built: int | None = None
+    max_year_built: int | None = None
+    property_types: list[PropertyType] | None = None
+    statuses: list[PropertyStatus] | None = None
+    section8_approved: bool | None = None
+    zip_code: str | None = Field(default=None, max_length=10)
+    city: str | None = Field(default=None, max_length=100)
+    near: NearPoint | None = None
+    text: str | None = Field(default=None, max_length=200)
+    sort: SortKey | None = Field(
+        default=None, description="default: distance when `near` is given, else -created_at"
+    )
+    limit: int = Field(default=50, ge=1, le=500)
+    offset: int = Field(default=0, ge=0)
+
+
+class PropertySearchItem(PropertyRead):
+    """A search hit: the property and, for a radius search, its distance from the point."""
+
+    distance_miles: float | None = None
+
+
+class PropertySearchPage(SQLModel):
+    """One page of search hits, the total and the filters that produced them."""
+
+    items: list[PropertySearchItem]
+    total: int
+    limit: int
+    offset: int
+    filters: PropertySearch
+
+
 class PropertyImage(UUIDPrimaryKey, OrgScoped, CreatedAt, table=True):
     """A photo of a property (listing, walkthrough or inspection)."""
 
@@ -135,6 +291,39 @@ class PropertyImage(UUIDPrimaryKey, OrgScoped, CreatedAt, table=True):
     type: ImageType | None = Field(default=None, sa_type=String(50))  # type: ignore[call-overload]
     caption: str | None = Field(default=None, sa_type=Text)  # type: ignore[call-overload]
     order_index: int | None = None
+
+
+class PropertyImageCreate(SQLModel):
+    """Body of ``POST /properties/{id}/images``."""
+
+    url: str = Field(
+        min_length=1,
+        max_length=500,
+        description="http(s) URL, or a path such as /api/v1/documents/{id}/content",
+    )
+    type: ImageType | None = None
+    caption: str | None = Field(default=None, max_length=2000)
+    order_index: int | None = Field(default=None, ge=0, description="default: after the last")
+
+    @field_validator("url")
+    @classmethod
+    def _url_or_path(cls, value: str) -> str:
+        value = value.strip()
+        if not (value.startswith(("http://", "https://")) or value.startswith("/")):
+            raise ValueError("url must be an http(s) URL or a path starting with /")
+        return value
+
+
+class PropertyImageRead(SQLModel):
+    """A property image as the API returns it."""
+
+    id: uuid.UUID
+    property_id: uuid.UUID
+    url: str | None
+    type: ImageType | None
+    caption: str | None
+    order_index: int | None
+    created_at: dt.datetime
 
 
 class MarketData(UUIDPrimaryKey, OrgScoped, CreatedAt, table=True):
@@ -153,6 +342,27 @@ class MarketData(UUIDPrimaryKey, OrgScoped, CreatedAt, table=True):
     value: dict[str, Any] = jsonb()
     source: str | None = Field(default=None, max_length=100)
     recorded_at: dt.datetime | None = tstz()
+
+
+class MarketDataCreate(SQLModel):
+    """Body of ``POST /properties/{id}/market-data``."""
+
+    data_type: MarketDataType
+    value: dict[str, Any] = Field(description='the figures, e.g. {"rent_monthly": 1450}')
+    source: str | None = Field(default=None, max_length=100, description="where it came from")
+    recorded_at: dt.datetime | None = Field(default=None, description="default: now")
+
+
+class MarketDataRead(SQLModel):
+    """A market data row as the API returns it."""
+
+    id: uuid.UUID
+    property_id: uuid.UUID
+    data_type: MarketDataType | None
+    value: dict[str, Any]
+    source: str | None
+    recorded_at: dt.datetime | None
+    created_at: dt.datetime
 
 
 class Section8Fmr(UUIDPrimaryKey, CreatedAt, table=True):

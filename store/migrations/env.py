@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from alembic import context
+from pgvector.sqlalchemy import Vector
 from sqlalchemy import Connection
 from sqlmodel.sql.sqltypes import AutoString
 
@@ -26,6 +27,10 @@ def render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[Fal
     """Render SQLModel's AutoString as plain ``sa.String`` so migrations need no sqlmodel."""
     if type_ == "type" and isinstance(obj, AutoString):
         return f"sa.String(length={obj.length})" if obj.length else "sa.String()"
+    if type_ == "type" and isinstance(obj, Vector):
+        # pgvector's type lives outside sqlalchemy: import it in the migration.
+        autogen_context.imports.add("from pgvector.sqlalchemy import Vector")
+        return f"Vector({obj.dim})"
     return False
 
 

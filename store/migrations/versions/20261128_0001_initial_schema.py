@@ -2,13 +2,14 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 01:24:50.505631
+Create Date: 2026-11-28 01:39:00.329905
 """
 
 from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from pgvector.sqlalchemy import Vector
 from sqlalchemy.dialects import postgresql
 
 from store.reference_data import seed_reference_data
@@ -395,12 +396,10 @@ def upgrade() -> None:
         "deals",
         sa.Column("property_id", sa.Uuid(), nullable=False),
         sa.Column("deal_type", sa.String(length=50), nullable=True),
-        sa.Column("status", sa.String(length=50), nullable=False),
+        sa.Column("strategy", sa.String(length=50), nullable=True),
         sa.Column("purchase_price", sa.Numeric(precision=12, scale=2), nullable=True),
         sa.Column("estimated_repairs", sa.Numeric(precision=12, scale=2), nullable=True),
         sa.Column("expected_profit", sa.Numeric(precision=12, scale=2), nullable=True),
-        sa.Column("strategy", sa.String(length=50), nullable=True),
-        sa.Column("timeline", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("team", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column(
             "created_at",
@@ -416,6 +415,15 @@ def upgrade() -> None:
         ),
         sa.Column("org_id", sa.Uuid(), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("status", sa.String(length=50), nullable=False),
+        sa.Column("owner_user_id", sa.Uuid(), nullable=True),
+        sa.Column(
+            "team_user_ids",
+            postgresql.ARRAY(sa.UUID()),
+            server_default=sa.text("'{}'::uuid[]"),
+            nullable=False,
+        ),
+        sa.Column("timeline", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         schema="deal_service",
@@ -428,6 +436,13 @@ def upgrade() -> None:
         schema="deal_service",
     )
     op.create_index(
+        op.f("ix_deal_service_deals_owner_user_id"),
+        "deals",
+        ["owner_user_id"],
+        unique=False,
+        schema="deal_service",
+    )
+    op.create_index(
         op.f("ix_deal_service_deals_property_id"),
         "deals",
         ["property_id"],
@@ -436,6 +451,14 @@ def upgrade() -> None:
     )
     op.create_index(
         "ix_deals_org_status", "deals", ["org_id", "status"], unique=False, schema="deal_service"
+    )
+    op.create_index(
+        "ix_deals_team_user_ids",
+        "deals",
+        ["team_user_ids"],
+        unique=False,
+        schema="deal_service",
+        postgresql_using="gin",
     )
     op.create_table(
         "outbox",
@@ -473,7 +496,6 @@ def upgrade() -> None:
         "accounts",
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("type", sa.String(length=50), nullable=True),
-        sa.Column("balance", sa.Numeric(precision=12, scale=2), nullable=True),
         sa.Column(
             "created_at",
             sa.DateTime(timezone=True),
@@ -488,6 +510,7 @@ def upgrade() -> None:
         ),
         sa.Column("org_id", sa.Uuid(), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("balance", sa.Numeric(precision=12, scale=2), nullable=False),
         sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         schema="financial_service",
@@ -521,8 +544,20 @@ def upgrade() -> None:
         ),
         sa.Column("org_id", sa.Uuid(), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("exceeded", sa.Boolean(), server_default="false", nullable=False),
+        sa.Column("source", sa.String(length=200), nullable=True),
+        sa.CheckConstraint("allocated_amount >= 0", name="ck_budgets_allocation_not_negative"),
         sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint(
+            "org_id",
+            "deal_id",
+            "category",
+            "period_start",
+            "period_end",
+            name="uq_budgets_scope",
+            postgresql_nulls_not_distinct=True,
+        ),
         schema="financial_service",
     )
     op.create_index(
@@ -535,6 +570,31 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_financial_service_budgets_org_id"),
         "budgets",
+        ["org_id"],
+        unique=False,
+        schema="financial_service",
+    )
+    op.create_table(
+        "closed_periods",
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("month", sa.Date(), nullable=False),
+        sa.Column("closed_by", sa.Uuid(), nullable=True),
+        sa.Column("note", sa.String(length=500), nullable=True),
+        sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("org_id", "month", name="uq_closed_periods_org_month"),
+        schema="financial_service",
+    )
+    op.create_index(
+        op.f("ix_financial_service_closed_periods_org_id"),
+        "closed_periods",
         ["org_id"],
         unique=False,
         schema="financial_service",
@@ -599,12 +659,17 @@ def upgrade() -> None:
         ),
         sa.Column("org_id", sa.Uuid(), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("component_key", sa.String(length=60), nullable=False),
         sa.Column("component_name", sa.String(length=100), nullable=False),
+        sa.Column("category", sa.String(length=50), nullable=True),
         sa.Column("unit", sa.String(length=50), nullable=True),
         sa.Column("material_cost", sa.Numeric(precision=10, scale=2), nullable=True),
         sa.Column("labor_cost", sa.Numeric(precision=10, scale=2), nullable=True),
         sa.Column("total_cost", sa.Numeric(precision=10, scale=2), nullable=True),
+        sa.Column("repair_fraction", sa.Numeric(precision=4, scale=3), nullable=False),
+        sa.Column("repair_scope", sa.String(length=200), nullable=True),
         sa.Column("vendor", sa.String(length=200), nullable=True),
+        sa.Column("basis", sa.Text(), nullable=True),
         sa.Column(
             "last_updated",
             sa.DateTime(timezone=True),
@@ -613,6 +678,7 @@ def upgrade() -> None:
         ),
         sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("org_id", "component_key", name="uq_component_costs_org_key"),
         schema="pricing_service",
     )
     op.create_index(
@@ -730,6 +796,110 @@ def upgrade() -> None:
         ["org_id"],
         unique=False,
         schema="property_service",
+    )
+    op.create_table(
+        "comp_features",
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.Column("property_id", sa.Uuid(), nullable=False),
+        sa.Column("embedding", Vector(9), nullable=False),
+        sa.Column("label", sa.String(length=200), nullable=False),
+        sa.Column("close_price", sa.Numeric(precision=12, scale=2), nullable=True),
+        sa.Column("close_date", sa.Date(), nullable=True),
+        sa.Column("arms_length", sa.Boolean(), server_default=sa.text("true"), nullable=False),
+        sa.Column("latitude", sa.Float(), nullable=True),
+        sa.Column("longitude", sa.Float(), nullable=True),
+        sa.Column("neighborhood", sa.String(length=100), nullable=True),
+        sa.Column("zip_code", sa.String(length=10), nullable=True),
+        sa.Column("city", sa.String(length=100), nullable=True),
+        sa.Column("facts", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("source", sa.String(length=50), nullable=True),
+        sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("property_id"),
+        schema="valuation_service",
+    )
+    op.create_index(
+        "ix_comp_features_embedding_hnsw",
+        "comp_features",
+        ["embedding"],
+        unique=False,
+        schema="valuation_service",
+        postgresql_using="hnsw",
+        postgresql_with={"m": 16, "ef_construction": 64},
+        postgresql_ops={"embedding": "vector_l2_ops"},
+    )
+    op.create_index(
+        "ix_comp_features_org_close_date",
+        "comp_features",
+        ["org_id", "close_date"],
+        unique=False,
+        schema="valuation_service",
+    )
+    op.create_index(
+        op.f("ix_valuation_service_comp_features_org_id"),
+        "comp_features",
+        ["org_id"],
+        unique=False,
+        schema="valuation_service",
+    )
+    op.create_table(
+        "valuations",
+        sa.Column("property_id", sa.Uuid(), nullable=True),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("value", sa.Numeric(precision=12, scale=2), nullable=False),
+        sa.Column("low", sa.Numeric(precision=12, scale=2), nullable=False),
+        sa.Column("high", sa.Numeric(precision=12, scale=2), nullable=False),
+        sa.Column("confidence", sa.Numeric(precision=4, scale=3), nullable=False),
+        sa.Column("as_of", sa.Date(), nullable=False),
+        sa.Column("method", sa.String(length=100), nullable=False),
+        sa.Column("version", sa.String(length=20), nullable=False),
+        sa.Column("inputs", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("comps", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("created_by", sa.Uuid(), nullable=True),
+        sa.Column("stale_reason", sa.Text(), nullable=True),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        schema="valuation_service",
+    )
+    op.create_index(
+        op.f("ix_valuation_service_valuations_org_id"),
+        "valuations",
+        ["org_id"],
+        unique=False,
+        schema="valuation_service",
+    )
+    op.create_index(
+        op.f("ix_valuation_service_valuations_property_id"),
+        "valuations",
+        ["property_id"],
+        unique=False,
+        schema="valuation_service",
+    )
+    op.create_index(
+        "ix_valuations_org_property_created",
+        "valuations",
+        ["org_id", "property_id", "created_at"],
+        unique=False,
+        schema="valuation_service",
     )
     op.create_table(
         "call_schedules",
@@ -1126,6 +1296,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["deal_id"], ["deal_service.deals.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("deal_id", "document_id", name="uq_deal_documents_deal_document"),
         schema="deal_service",
     )
     op.create_index(
@@ -1145,6 +1316,45 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_deal_service_deal_documents_org_id"),
         "deal_documents",
+        ["org_id"],
+        unique=False,
+        schema="deal_service",
+    )
+    op.create_table(
+        "deal_events",
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("deal_id", sa.Uuid(), nullable=False),
+        sa.Column("seq", sa.BigInteger(), sa.Identity(always=False), nullable=False),
+        sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("kind", sa.String(length=50), nullable=False),
+        sa.Column("summary", sa.Text(), nullable=False),
+        sa.Column("details", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("actor", sa.String(length=200), nullable=False),
+        sa.Column("actor_user_id", sa.Uuid(), nullable=True),
+        sa.Column("source_event_id", sa.Uuid(), nullable=True),
+        sa.ForeignKeyConstraint(["deal_id"], ["deal_service.deals.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("deal_id", "source_event_id", name="uq_deal_events_deal_source_event"),
+        schema="deal_service",
+    )
+    op.create_index(
+        "ix_deal_events_deal_order",
+        "deal_events",
+        ["deal_id", "occurred_at", "seq"],
+        unique=False,
+        schema="deal_service",
+    )
+    op.create_index(
+        op.f("ix_deal_service_deal_events_org_id"),
+        "deal_events",
         ["org_id"],
         unique=False,
         schema="deal_service",
@@ -1171,6 +1381,7 @@ def upgrade() -> None:
         sa.Column("org_id", sa.Uuid(), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("deal_id", sa.Uuid(), nullable=False),
+        sa.Column("created_by", sa.Uuid(), nullable=True),
         sa.ForeignKeyConstraint(["deal_id"], ["deal_service.deals.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
@@ -1189,6 +1400,14 @@ def upgrade() -> None:
         ["org_id"],
         unique=False,
         schema="deal_service",
+    )
+    op.create_index(
+        "ix_offers_open_expiry",
+        "offers",
+        ["expires_at"],
+        unique=False,
+        schema="deal_service",
+        postgresql_where=sa.text("status IN ('submitted', 'countered')"),
     )
     op.create_table(
         "documents",
@@ -1299,12 +1518,16 @@ def upgrade() -> None:
         "transactions",
         sa.Column("deal_id", sa.Uuid(), nullable=True),
         sa.Column("account_id", sa.Uuid(), nullable=True),
+        sa.Column("to_account_id", sa.Uuid(), nullable=True),
         sa.Column("type", sa.String(length=50), nullable=False),
         sa.Column("category", sa.String(length=100), nullable=True),
         sa.Column("amount", sa.Numeric(precision=12, scale=2), nullable=False),
         sa.Column("date", sa.Date(), nullable=False),
         sa.Column("description", sa.Text(), nullable=True),
+        sa.Column("counterparty", sa.String(length=200), nullable=True),
         sa.Column("receipt_url", sa.String(length=500), nullable=True),
+        sa.Column("receipt_document_id", sa.Uuid(), nullable=True),
+        sa.Column("project_id", sa.Uuid(), nullable=True),
         sa.Column(
             "created_at",
             sa.DateTime(timezone=True),
@@ -1313,11 +1536,24 @@ def upgrade() -> None:
         ),
         sa.Column("org_id", sa.Uuid(), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("source_event_id", sa.Uuid(), nullable=True),
+        sa.Column("created_by", sa.Uuid(), nullable=True),
+        sa.CheckConstraint(
+            "(type = 'transfer') = (to_account_id IS NOT NULL AND account_id IS NOT NULL)",
+            name="ck_transactions_transfer_accounts",
+        ),
+        sa.CheckConstraint("amount > 0", name="ck_transactions_amount_positive"),
         sa.ForeignKeyConstraint(
-            ["account_id"], ["financial_service.accounts.id"], ondelete="SET NULL"
+            ["account_id"],
+            ["financial_service.accounts.id"],
         ),
         sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["to_account_id"],
+            ["financial_service.accounts.id"],
+        ),
         sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("source_event_id", name="uq_transactions_source_event"),
         schema="financial_service",
     )
     op.create_index(
@@ -1331,6 +1567,20 @@ def upgrade() -> None:
         op.f("ix_financial_service_transactions_org_id"),
         "transactions",
         ["org_id"],
+        unique=False,
+        schema="financial_service",
+    )
+    op.create_index(
+        op.f("ix_financial_service_transactions_to_account_id"),
+        "transactions",
+        ["to_account_id"],
+        unique=False,
+        schema="financial_service",
+    )
+    op.create_index(
+        "ix_transactions_org_category_date",
+        "transactions",
+        ["org_id", "category", "date"],
         unique=False,
         schema="financial_service",
     )
@@ -1893,6 +2143,14 @@ def downgrade() -> None:
     )
     op.drop_index("ix_transactions_org_date", table_name="transactions", schema="financial_service")
     op.drop_index(
+        "ix_transactions_org_category_date", table_name="transactions", schema="financial_service"
+    )
+    op.drop_index(
+        op.f("ix_financial_service_transactions_to_account_id"),
+        table_name="transactions",
+        schema="financial_service",
+    )
+    op.drop_index(
         op.f("ix_financial_service_transactions_org_id"),
         table_name="transactions",
         schema="financial_service",
@@ -1918,11 +2176,22 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_documents_documents_org_id"), table_name="documents", schema="documents")
     op.drop_index(op.f("ix_documents_documents_kind"), table_name="documents", schema="documents")
     op.drop_table("documents", schema="documents")
+    op.drop_index(
+        "ix_offers_open_expiry",
+        table_name="offers",
+        schema="deal_service",
+        postgresql_where=sa.text("status IN ('submitted', 'countered')"),
+    )
     op.drop_index(op.f("ix_deal_service_offers_org_id"), table_name="offers", schema="deal_service")
     op.drop_index(
         op.f("ix_deal_service_offers_deal_id"), table_name="offers", schema="deal_service"
     )
     op.drop_table("offers", schema="deal_service")
+    op.drop_index(
+        op.f("ix_deal_service_deal_events_org_id"), table_name="deal_events", schema="deal_service"
+    )
+    op.drop_index("ix_deal_events_deal_order", table_name="deal_events", schema="deal_service")
+    op.drop_table("deal_events", schema="deal_service")
     op.drop_index(
         op.f("ix_deal_service_deal_documents_org_id"),
         table_name="deal_documents",
@@ -2054,6 +2323,37 @@ def downgrade() -> None:
     )
     op.drop_table("call_schedules", schema="voice_service")
     op.drop_index(
+        "ix_valuations_org_property_created", table_name="valuations", schema="valuation_service"
+    )
+    op.drop_index(
+        op.f("ix_valuation_service_valuations_property_id"),
+        table_name="valuations",
+        schema="valuation_service",
+    )
+    op.drop_index(
+        op.f("ix_valuation_service_valuations_org_id"),
+        table_name="valuations",
+        schema="valuation_service",
+    )
+    op.drop_table("valuations", schema="valuation_service")
+    op.drop_index(
+        op.f("ix_valuation_service_comp_features_org_id"),
+        table_name="comp_features",
+        schema="valuation_service",
+    )
+    op.drop_index(
+        "ix_comp_features_org_close_date", table_name="comp_features", schema="valuation_service"
+    )
+    op.drop_index(
+        "ix_comp_features_embedding_hnsw",
+        table_name="comp_features",
+        schema="valuation_service",
+        postgresql_using="hnsw",
+        postgresql_with={"m": 16, "ef_construction": 64},
+        postgresql_ops={"embedding": "vector_l2_ops"},
+    )
+    op.drop_table("comp_features", schema="valuation_service")
+    op.drop_index(
         op.f("ix_property_service_properties_org_id"),
         table_name="properties",
         schema="property_service",
@@ -2090,6 +2390,12 @@ def downgrade() -> None:
     )
     op.drop_table("tracked_listings", schema="market_monitor")
     op.drop_index(
+        op.f("ix_financial_service_closed_periods_org_id"),
+        table_name="closed_periods",
+        schema="financial_service",
+    )
+    op.drop_table("closed_periods", schema="financial_service")
+    op.drop_index(
         op.f("ix_financial_service_budgets_org_id"),
         table_name="budgets",
         schema="financial_service",
@@ -2111,9 +2417,15 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_events_outbox_org_id"), table_name="outbox", schema="events")
     op.drop_index(op.f("ix_events_outbox_name"), table_name="outbox", schema="events")
     op.drop_table("outbox", schema="events")
+    op.drop_index(
+        "ix_deals_team_user_ids", table_name="deals", schema="deal_service", postgresql_using="gin"
+    )
     op.drop_index("ix_deals_org_status", table_name="deals", schema="deal_service")
     op.drop_index(
         op.f("ix_deal_service_deals_property_id"), table_name="deals", schema="deal_service"
+    )
+    op.drop_index(
+        op.f("ix_deal_service_deals_owner_user_id"), table_name="deals", schema="deal_service"
     )
     op.drop_index(op.f("ix_deal_service_deals_org_id"), table_name="deals", schema="deal_service")
     op.drop_table("deals", schema="deal_service")

@@ -1,0 +1,324 @@
+"""Turn a deal plus a few assumptions into underwriting inputs, and name where each came from.
+
+``GET /projections/{dealId}`` and ``service.deal_projection`` use this: the deal supplies its
+purchase price and repairs, the property its target rent and bedrooms, the Section 8 table the
+payment standard, and ``ProjectionAssumptions`` everything else, each with a documented
+default. The figures themselves come from ``domain.underwriting.service``, unchanged: the
+result carries the exact input models the underwriting functions were called with, so anyone
+can rerun them.
+
+Defaults (all overridable):
+
+- every strategy: buy closing costs 2 % of the price; rehab = the deal's estimated repairs.
+- flip (and BRRRR's rehab period): hold 6 months; property tax 1.5 % and insurance 0.5 % of
+  the price a year, utilities $150 a month while held; selling costs 5 % commission + 1 %
+  closing; paid in cash unless ``short_term_ltv_pct`` is given (then 12 %, 2 points,
+  interest-only); maximum offer by the 70 % rule.
+- rental (and Section 8, BRRRR after the refinance): vacancy 8 %, management 8 %, maintenance
+  5 %, capital reserves 5 %; tax and insurance as above; a 30-year loan of 75 % of the price at
+  7.5 % (``loan_ltv_pct=0`` for cash); the multi-year projection holds 5 years at 3 % rent,
+  expense and value growth, selling at 5 % + 1 %.
+- BRRRR: refinance after 6 months at 75 % of ARV, 7.5 %, 30 years, 2 % closing costs.
+- Section 8: the payment standard for the property's bedrooms from the FMR table (Detroit's
+  area unless ``fmr_area`` is given), no utility allowance.
+- wholesale: a $10,000 assignment fee against the end buyer's 70 % rule; our contract price
+  is the deal's purchase price.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.deal.enums import DealStrategy
+from domain.underwriting.models import (
+    BrrrrResult,
+    FlipResult,
+    ProjectionResult,
+    RentalResult,
+    Section8Result,
+    UnderwritingStrategy,
+    WholesaleResult,
+)
+
+HUNDRED = Decimal("100")
+TWELVE = Decimal("12")
+
+# Which underwriting analysis each deal strategy is run with.
+STRATEGY_ANALYSIS: dict[DealStrategy, UnderwritingStrategy] = {
+    DealStrategy.flip: UnderwritingStrategy.flip,
+    DealStrategy.rental: UnderwritingStrategy.rental,
+    DealStrategy.brrrr: UnderwritingStrategy.brrrr,
+    DealStrategy.wholesale: UnderwritingStrategy.wholesale,
+    DealStrategy.section8_rental: UnderwritingStrategy.section8,
+}
+# Strategies that keep the property and so also get a multi-year hold projection.
+HELD_STRATEGIES = frozenset({DealStrategy.rental, DealStrategy.section8_rental})
+
+Pct = Annotated[Decimal, Field(ge=0, le=100)]
+"""A percentage from 0 to 100 (7.5 = 7.5 %)."""
+
+
+class ProjectionAssumptions(BaseModel):
+    """What the projection assumes beyond the deal's own figures (query parameters)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    strategy: DealStrategy | None = Field(
+        default=None, description="analyse as this strategy instead of the deal's own"
+    )
+    purchase_price: Decimal | None = Field(
+        default=None, ge=0, description="default: the deal's purchase price"
+    )
+    rehab_cost: Decimal | None = Field(
+        default=None, ge=0, description="default: the deal's estimated repairs (else 0)"
+    )
+    arv: Decimal | None = Field(
+        default=None, ge=0, description="after-repair value; needed for flip, BRRRR, wholesale"
+    )
+    buy_closing_pct: Pct = Field(default=Decimal("2"), description="% of price")
+    property_tax_rate_pct: Pct = Field(
+        default=Decimal("1.5"), description="yearly property tax, % of price"
+    )
+    insurance_rate_pct: Pct = Field(
+        default=Decimal("0.5"), description="yearly insurance, % of price"
+    )
+    # flip
+    hold_months: int = Field(default=6, ge=1, le=60, description="flip/rehab months")
+    utilities_monthly_while_held: Decimal = Field(default=Decimal("150"), ge=0)
+    agent_commission_pct: Pct = Field(default=Decimal("5"))
+    sell_closing_pct: Pct = Field(default=Decimal("1"))
+    short_term_ltv_pct: Pct | None = Field(
+        default=None, description="hard-money loan, % of price; default: cash"
+    )
+    short_term_rate_pct: Pct = Field(default=Decimal("12"))
+    short_term_points_pct: Pct = Field(default=Decimal("2"))
+    mao_rule_pct: Pct = Field(default=Decimal("70"))
+    target_profit: Decimal | None = Field(default=None, ge=0)
+    # rental
+    rent_monthly: Decimal | None = Field(
+        default=None, ge=0, description="market rent; default: the property's target rent"
+    )
+    vacancy_pct: Pct = Field(default=Decimal("8"))
+    management_pct: Pct = Field(default=Decimal("8"))
+    maintenance_pct: Pct = Field(default=Decimal("5"))
+    capex_reserve_pct: Pct = Field(default=Decimal("5"))
+    utilities_monthly: Decimal = Field(default=Decimal("0"), ge=0, description="owner-paid")
+    loan_ltv_pct: Pct = Field(default=Decimal("75"), description="0: cash")
+    loan_rate_pct: Pct = Field(default=Decimal("7.5"))
+    loan_term_years: int = Field(default=30, ge=1, le=40)
+    hold_years: int = Field(default=5, ge=1, le=50)
+    rent_growth_pct: Decimal = Field(default=Decimal("3"), ge=-99, le=100)
+    expense_growth_pct: Decimal = Field(default=Decimal("3"), ge=-99, le=100)
+    appreciation_pct: Decimal = Field(default=Decimal("3"), ge=-99, le=100)
+    # BRRRR
+    refinance_after_months: int = Field(default=6, ge=1, le=60)
+    refinance_ltv_pct: Pct = Field(default=Decimal("75"))
+    refinance_rate_pct: Pct = Field(default=Decimal("7.5"))
+    refinance_closing_pct: Pct = Field(default=Decimal("2"))
+    # Section 8
+    payment_standard_monthly: Decimal | None = Field(
+        default=None, ge=0, description="default: the FMR table's for the property's bedrooms"
+    )
+    utility_allowance_monthly: Decimal = Field(default=Decimal("0"), ge=0)
+    fmr_area: str | None = Field(default=None, max_length=200)
+    # wholesale
+    assignment_fee: Decimal = Field(default=Decimal("10000"), ge=0)
+    end_buyer_rule_pct: Pct = Field(default=Decimal("70"))
+    wholesale_costs: Decimal = Field(default=Decimal("0"), ge=0)
+
+
+class MissingFigureError(ValueError):
+    """A figure the analysis needs is neither on the deal nor among the assumptions."""
+
+
+def _cents(amount: Decimal) -> Decimal:
+    """``amount`` rounded half-up to cents."""
+    return amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def _share(amount: Decimal, pct: Decimal) -> Decimal:
+    """``pct`` percent of ``amount``, in cents."""
+    return _cents(amount * pct / HUNDRED)
+
+
+def _need(value: Decimal | None, name: str, strategy: DealStrategy, hint: str) -> Decimal:
+    """``value``, or a clear error saying the analysis needs it and how to give it."""
+    if value is None:
+        raise MissingFigureError(f"a {strategy.value} projection needs {name}: {hint}")
+    return value
+
+
+def _holding(a: ProjectionAssumptions, price: Decimal) -> dict[str, Decimal]:
+    """Monthly carrying costs while held for rehab or resale."""
+    return {
+        "property_taxes_monthly": _cents(_share(price, a.property_tax_rate_pct) / TWELVE),
+        "insurance_monthly": _cents(_share(price, a.insurance_rate_pct) / TWELVE),
+        "utilities_monthly": a.utilities_monthly_while_held,
+    }
+
+
+def _operations(a: ProjectionAssumptions, price: Decimal, rent: Decimal) -> dict[str, Any]:
+    """A year of renting the property."""
+    return {
+        "gross_rent_monthly": rent,
+        "vacancy_pct": a.vacancy_pct,
+        "property_taxes_annual": _share(price, a.property_tax_rate_pct),
+        "insurance_annual": _share(price, a.insurance_rate_pct),
+        "management_pct": a.management_pct,
+        "maintenance_pct": a.maintenance_pct,
+        "capex_reserve_pct": a.capex_reserve_pct,
+        "utilities_monthly": a.utilities_monthly,
+    }
+
+
+def _loan(a: ProjectionAssumptions) -> dict[str, Any] | None:
+    """The long-term purchase loan, or None for cash."""
+    if a.loan_ltv_pct == 0:
+        return None
+    return {
+        "ltv_pct": a.loan_ltv_pct,
+        "annual_rate_pct": a.loan_rate_pct,
+        "term_years": a.loan_term_years,
+    }
+
+
+def _short_term(a: ProjectionAssumptions) -> dict[str, Any] | None:
+    """Hard-money financing for a flip or a BRRRR's rehab, or None for cash."""
+    if a.short_term_ltv_pct is None or a.short_term_ltv_pct == 0:
+        return None
+    return {
+        "ltv_pct": a.short_term_ltv_pct,
+        "annual_rate_pct": a.short_term_rate_pct,
+        "points_pct": a.short_term_points_pct,
+        "interest_only": True,
+    }
+
+
+def build_inputs(
+    *,
+    strategy: DealStrategy,
+    assumptions: ProjectionAssumptions,
+    price: Decimal | None,
+    rehab: Decimal,
+    rent: Decimal | None,
+    bedrooms: int | None = None,
+    payment_standard: Decimal | None = None,
+    payment_standard_source: str | None = None,
+) -> dict[str, Any]:
+    """The underwriting input payload for ``strategy`` (validated by the underwriting models)."""
+    a = assumptions
+    price = _need(price, "a purchase price", strategy, "set it on the deal or pass purchase_price")
+    closing = {"buy_closing_pct": a.buy_closing_pct}
+    if strategy == DealStrategy.flip:
+        return {
+            "arv": _need(a.arv, "an ARV", strategy, "pass arv"),
+            "purchase_price": price,
+            "rehab_cost": rehab,
+            **closing,
+            "holding_costs": _holding(a, price),
+            "hold_months": a.hold_months,
+            "agent_commission_pct": a.agent_commission_pct,
+            "sell_closing_pct": a.sell_closing_pct,
+            "financing": _short_term(a),
+            "mao_rule_pct": a.mao_rule_pct,
+            "target_profit": a.target_profit,
+        }
+    hint = "set the property's target rent or pass rent_monthly"
+    if strategy == DealStrategy.rental:
+        rent = _need(rent, "a monthly rent", strategy, hint)
+        return {
+            "purchase_price": price,
+            "rehab_cost": rehab,
+            **closing,
+            "operations": _operations(a, price, rent),
+            "loan": _loan(a),
+        }
+    if strategy == DealStrategy.section8_rental:
+        rent = _need(rent, "a monthly market rent", strategy, hint)
+        if bedrooms is None:
+            raise MissingFigureError(
+                "a section8_rental projection needs the property's bedroom count"
+            )
+        return {
+            "rental": {
+                "purchase_price": price,
+                "rehab_cost": rehab,
+                **closing,
+                "operations": _operations(a, price, rent),
+                "loan": _loan(a),
+            },
+            "bedrooms": bedrooms,
+            "payment_standard_monthly": _need(
+                payment_standard, "a payment standard", strategy, "pass payment_standard_monthly"
+            ),
+            "utility_allowance_monthly": a.utility_allowance_monthly,
+            "payment_standard_source": payment_standard_source,
+        }
+    if strategy == DealStrategy.brrrr:
+        rent = _need(rent, "a monthly rent", strategy, hint)
+        return {
+            "purchase_price": price,
+            "rehab_cost": rehab,
+            **closing,
+            "arv": _need(a.arv, "an ARV", strategy, "pass arv"),
+            "short_term_loan": _short_term(a),
+            "holding_costs": _holding(a, price),
+            "refinance_after_months": a.refinance_after_months,
+            "refinance": {
+                "ltv_pct": a.refinance_ltv_pct,
+                "annual_rate_pct": a.refinance_rate_pct,
+                "term_years": a.loan_term_years,
+                "closing_pct": a.refinance_closing_pct,
+            },
+            "operations": _operations(a, price, rent),
+        }
+    # wholesale
+    return {
+        "arv": _need(a.arv, "an ARV", strategy, "pass arv"),
+        "rehab_cost": rehab,
+        "assignment_fee": a.assignment_fee,
+        "end_buyer_rule_pct": a.end_buyer_rule_pct,
+        "contract_price": price,
+        "wholesale_costs": a.wholesale_costs,
+    }
+
+
+def build_hold_projection(
+    *, assumptions: ProjectionAssumptions, rental_inputs: dict[str, Any]
+) -> dict[str, Any]:
+    """The multi-year hold of a rental (``ProjectionInput`` payload) from its rental inputs."""
+    a = assumptions
+    return {
+        "purchase_price": rental_inputs["purchase_price"],
+        "buy_closing_pct": rental_inputs["buy_closing_pct"],
+        "rehab_cost": rental_inputs["rehab_cost"],
+        "starting_value": a.arv,
+        "operations": rental_inputs["operations"],
+        "loan": rental_inputs["loan"],
+        "rent_growth_pct": a.rent_growth_pct,
+        "expense_growth_pct": a.expense_growth_pct,
+        "appreciation_pct": a.appreciation_pct,
+        "hold_years": a.hold_years,
+        "agent_commission_pct": a.agent_commission_pct,
+        "sell_closing_pct": a.sell_closing_pct,
+    }
+
+
+class DealProjection(BaseModel):
+    """A deal underwritten for its strategy, with the inputs and where each figure came from."""
+
+    deal_id: uuid.UUID
+    strategy: DealStrategy
+    analysis_strategy: UnderwritingStrategy
+    assumptions: ProjectionAssumptions = Field(description="the assumptions used")
+    sources: dict[str, str] = Field(description="where the deal-specific figures came from")
+    analysis: FlipResult | RentalResult | BrrrrResult | Section8Result | WholesaleResult = Field(
+        description="the underwriting result; its ``inputs`` are exactly what was analysed"
+    )
+    projection: ProjectionResult | None = Field(
+        default=None, description="multi-year hold, for rental and Section 8 deals"
+    )

@@ -1,0 +1,610 @@
+"""P&L, cash flow and Schedule E from the ledger, and their CSV exports.
+
+The queries fetch the ledger rows in scope; the figures are computed by pure functions over
+those rows (``pnl_from_rows``, ``cashflow_from_rows``), so they can be checked by hand.
+
+- P&L: income by category (income transactions), expenses by category (expenses and
+  payments, less refunds), net = income - expenses. Transfers are left out (they are neither).
+  Purchase and rehab are shown as costs, which is what a flip's P&L needs; for a rental they
+  are capital items, which is why they carry no Schedule E line.
+- Cash flow: inflows (income, refunds, transfers into a named account) and outflows (expenses,
+  payments, transfers out of a named account) per group, with an opening balance (every flow
+  in scope before the start) and a closing balance (opening + net). Without an account filter
+  transfers are left out, since both legs are the organisation's own money.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+
+from pydantic import BaseModel
+from sqlalchemy import or_
+from sqlmodel import Session, col, select
+
+from domain.finance.enums import (
+    CATEGORY_INFO,
+    SPENDING_TYPES,
+    ReportGrouping,
+    TransactionCategory,
+    TransactionType,
+)
+from domain.finance.models import Transaction
+
+ZERO = Decimal("0.00")
+MAX_PERIODS = 1200  # a hundred years of months
+NO_DEAL = "no_deal"
+TRANSFER_GROUP = "transfer"
+LEDGER_SOURCE = "financial_service.transactions"
+
+
+class ReportInputError(ValueError):
+    """A report's parameters do not make sense (end before start, too long a range ...)."""
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    """The few fields of a transaction that reports read."""
+
+    id: uuid.UUID
+    date: dt.date
+    type: TransactionType
+    category: str | None
+    amount: Decimal
+    deal_id: uuid.UUID | None
+    account_id: uuid.UUID | None
+    to_account_id: uuid.UUID | None
+
+
+# --- periods -----------------------------------------------------------------------------
+
+
+def period_bounds(day: dt.date, grouping: ReportGrouping) -> tuple[dt.date, dt.date]:
+    """The first and last day of the month, quarter or year containing ``day``."""
+    if grouping is ReportGrouping.year:
+        return dt.date(day.year, 1, 1), dt.date(day.year, 12, 31)
+    if grouping is ReportGrouping.quarter:
+        first_month = 3 * ((day.month - 1) // 3) + 1
+        start = dt.date(day.year, first_month, 1)
+        months = 3
+    elif grouping is ReportGrouping.month:
+        start = dt.date(day.year, day.month, 1)
+        months = 1
+    else:
+        raise ReportInputError(f"{grouping.value} is not a period")
+    year, month = divmod(start.month - 1 + months, 12)
+    end = dt.date(start.year + year, month + 1, 1) - dt.timedelta(days=1)
+    return start, end
+
+
+def period_key(day: dt.date, grouping: ReportGrouping) -> str:
+    """The label of the period containing ``day``: 2024-03, 2024-Q1 or 2024."""
+    if grouping is ReportGrouping.year:
+        return f"{day.year}"
+    if grouping is ReportGrouping.quarter:
+        return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
+    return f"{day.year}-{day.month:02d}"
+
+
+def periods(
+    start: dt.date, end: dt.date, grouping: ReportGrouping
+) -> list[tuple[str, dt.date, dt.date]]:
+    """Every period from ``start`` to ``end`` as (key, first day, last day), clipped to them."""
+    result: list[tuple[str, dt.date, dt.date]] = []
+    day = start
+    while day <= end:
+        first, last = period_bounds(day, grouping)
+        result.append((period_key(day, grouping), max(first, start), min(last, end)))
+        if len(result) > MAX_PERIODS:
+            raise ReportInputError(f"the range has more than {MAX_PERIODS} periods")
+        day = last + dt.timedelta(days=1)
+    return result
+
+
+def check_range(start: dt.date, end: dt.date) -> None:
+    """Refuse a range that ends before it starts."""
+    if end < start:
+        raise ReportInputError(f"end {end.isoformat()} is before start {start.isoformat()}")
+    if (end - start).days > 366 * 100:
+        raise ReportInputError("the range is longer than a hundred years")
+
+
+# --- fetching ----------------------------------------------------------------------------
+
+
+def fetch_rows(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    end: dt.date,
+    start: dt.date | None = None,
+    deal_id: uuid.UUID | None = None,
+    account_id: uuid.UUID | None = None,
+) -> list[LedgerRow]:
+    """The organisation's ledger rows dated up to ``end`` (from ``start`` when given)."""
+    query = select(Transaction).where(Transaction.org_id == org_id, col(Transaction.date) <= end)
+    if start is not None:
+        query = query.where(col(Transaction.date) >= start)
+    if deal_id is not None:
+        query = query.where(Transaction.deal_id == deal_id)
+    if account_id is not None:
+        query = query.where(
+            or_(
+                col(Transaction.account_id) == account_id,
+                col(Transaction.to_account_id) == account_id,
+            )
+        )
+    rows = session.exec(query.order_by(col(Transaction.date), col(Transaction.id))).all()
+    return [
+        LedgerRow(
+            id=row.id,
+            date=row.date,
+            type=TransactionType(row.type),
+            category=row.category,
+            amount=Decimal(row.amount),
+            deal_id=row.deal_id,
+            account_id=row.account_id,
+            to_account_id=row.to_account_id,
+        )
+        for row in rows
+    ]
+
+
+# --- P&L ---------------------------------------------------------------------------------
+
+
+class PnlGroup(BaseModel):
+    """Income and expenses by category for one group (a period, a deal, a category or all)."""
+
+    key: str
+    start: dt.date | None = None
+    end: dt.date | None = None
+    income: dict[str, Decimal]
+    expenses: dict[str, Decimal]
+    total_income: Decimal
+    total_expenses: Decimal
+    net: Decimal
+    transaction_count: int
+
+
+class PnlReport(BaseModel):
+    """Profit and loss over a date range, optionally for one deal, grouped as asked."""
+
+    org_id: uuid.UUID
+    start: dt.date
+    end: dt.date
+    deal_id: uuid.UUID | None
+    group_by: ReportGrouping | None
+    groups: list[PnlGroup]
+    total: PnlGroup
+    basis: str
+    source: str = LEDGER_SOURCE
+
+
+def _pnl_effect(row: LedgerRow) -> tuple[str, str, Decimal] | None:
+    """(section, category, amount) a row adds to a P&L, or None for a transfer."""
+    if row.type is TransactionType.transfer or row.category is None:
+        return None
+    if row.type is TransactionType.income:
+        return "income", row.category, row.amount
+    if row.type in SPENDING_TYPES:
+        return "expenses", row.category, row.amount
+    return "expenses", row.category, -row.amount  # a refund takes spending back
+
+
+def _pnl_group(
+    key: str, rows: Iterable[LedgerRow], start: dt.date | None = None, end: dt.date | None = None
+) -> PnlGroup:
+    """Sum rows into one P&L group."""
+    income: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    expenses: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    count = 0
+    for row in rows:
+        effect = _pnl_effect(row)
+        if effect is None:
+            continue
+        section, category, amount = effect
+        (income if section == "income" else expenses)[category] += amount
+        count += 1
+    total_income = sum(income.values(), ZERO)
+    total_expenses = sum(expenses.values(), ZERO)
+    return PnlGroup(
+        key=key,
+        start=start,
+        end=end,
+        income=dict(sorted(income.items())),
+        expenses=dict(sorted(expenses.items())),
+        total_income=total_income,
+        total_expenses=total_expenses,
+        net=total_income - total_expenses,
+        transaction_count=count,
+    )
+
+
+def _group_key(row: LedgerRow, grouping: ReportGrouping) -> str:
+    """The group a row falls in."""
+    if grouping.is_period:
+        return period_key(row.date, grouping)
+    if grouping is ReportGrouping.deal:
+        return str(row.deal_id) if row.deal_id else NO_DEAL
+    return row.category or TRANSFER_GROUP
+
+
+def pnl_from_rows(
+    rows: list[LedgerRow],
+    *,
+    org_id: uuid.UUID,
+    start: dt.date,
+    end: dt.date,
+    deal_id: uuid.UUID | None = None,
+    group_by: ReportGrouping | None = None,
+) -> PnlReport:
+    """A P&L from ledger rows already limited to the range (and deal)."""
+    groups: list[PnlGroup] = []
+    if group_by is not None:
+        buckets: dict[str, list[LedgerRow]] = defaultdict(list)
+        for row in rows:
+            if _pnl_effect(row) is not None:
+                buckets[_group_key(row, group_by)].append(row)
+        if group_by.is_period:
+            groups = [
+                _pnl_group(key, buckets.get(key, []), first, last)
+                for key, first, last in periods(start, end, group_by)
+            ]
+        else:
+            groups = [_pnl_group(key, buckets[key]) for key in sorted(buckets)]
+    return PnlReport(
+        org_id=org_id,
+        start=start,
+        end=end,
+        deal_id=deal_id,
+        group_by=group_by,
+        groups=groups,
+        total=_pnl_group("total", rows, start, end),
+        basis=(
+            f"transactions dated {start.isoformat()} to {end.isoformat()}"
+            + (f" on deal {deal_id}" if deal_id else "")
+            + "; income = income transactions; expenses = expenses and payments less refunds;"
+            " transfers excluded"
+        ),
+    )
+
+
+def pnl(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    start: dt.date,
+    end: dt.date,
+    deal_id: uuid.UUID | None = None,
+    group_by: ReportGrouping | str | None = None,
+) -> PnlReport:
+    """Profit and loss: income and expenses by category and net, grouped by period/deal/category."""
+    check_range(start, end)
+    grouping = ReportGrouping(group_by) if group_by is not None else None
+    rows = fetch_rows(session=session, org_id=org_id, start=start, end=end, deal_id=deal_id)
+    return pnl_from_rows(
+        rows, org_id=org_id, start=start, end=end, deal_id=deal_id, group_by=grouping
+    )
+
+
+# --- cash flow ---------------------------------------------------------------------------
+
+
+class CashflowRow(BaseModel):
+    """Money in and out of one group, between its opening and closing balances."""
+
+    key: str
+    start: dt.date | None = None
+    end: dt.date | None = None
+    opening_balance: Decimal
+    inflows: Decimal
+    outflows: Decimal
+    net: Decimal
+    closing_balance: Decimal
+    transaction_count: int
+
+
+class CashflowReport(BaseModel):
+    """Cash flow over a date range, per period (or deal, or category)."""
+
+    org_id: uuid.UUID
+    start: dt.date
+    end: dt.date
+    deal_id: uuid.UUID | None
+    account_id: uuid.UUID | None
+    group_by: ReportGrouping
+    rows: list[CashflowRow]
+    opening_balance: Decimal
+    inflows: Decimal
+    outflows: Decimal
+    net: Decimal
+    closing_balance: Decimal
+    basis: str
+    source: str = LEDGER_SOURCE
+
+
+def cash_legs(row: LedgerRow, account_id: uuid.UUID | None) -> Iterator[Decimal]:
+    """The signed cash movements a row makes, seen from ``account_id`` (or the whole org)."""
+    if row.type is TransactionType.transfer:
+        if account_id is None:
+            return  # both legs are the organisation's own money
+        if row.account_id == account_id:
+            yield -row.amount
+        if row.to_account_id == account_id:
+            yield row.amount
+        return
+    if account_id is None or row.account_id == account_id:
+        yield row.type.signed(row.amount)
+
+
+def _flows(rows: Iterable[LedgerRow], account_id: uuid.UUID | None) -> tuple[Decimal, Decimal, int]:
+    """(inflows, outflows, number of rows that moved money)."""
+    inflows = outflows = ZERO
+    count = 0
+    for row in rows:
+        moved = False
+        for leg in cash_legs(row, account_id):
+            moved = True
+            if leg > 0:
+                inflows += leg
+            else:
+                outflows -= leg
+        count += moved
+    return inflows, outflows, count
+
+
+def cashflow_from_rows(
+    rows: list[LedgerRow],
+    *,
+    org_id: uuid.UUID,
+    start: dt.date,
+    end: dt.date,
+    deal_id: uuid.UUID | None = None,
+    account_id: uuid.UUID | None = None,
+    group_by: ReportGrouping = ReportGrouping.month,
+) -> CashflowReport:
+    """A cash flow from ledger rows dated up to ``end`` (earlier rows give the opening)."""
+    before = [r for r in rows if r.date < start]
+    within = [r for r in rows if start <= r.date <= end]
+    opening_in, opening_out, _ = _flows(before, account_id)
+    opening = opening_in - opening_out
+    report_rows: list[CashflowRow] = []
+    if group_by.is_period:
+        buckets: dict[str, list[LedgerRow]] = defaultdict(list)
+        for row in within:
+            buckets[period_key(row.date, group_by)].append(row)
+        balance = opening
+        for key, first, last in periods(start, end, group_by):
+            inflows, outflows, count = _flows(buckets.get(key, []), account_id)
+            net = inflows - outflows
+            report_rows.append(
+                CashflowRow(
+                    key=key,
+                    start=first,
+                    end=last,
+                    opening_balance=balance,
+                    inflows=inflows,
+                    outflows=outflows,
+                    net=net,
+                    closing_balance=balance + net,
+                    transaction_count=count,
+                )
+            )
+            balance += net
+    else:
+        before_groups: dict[str, list[LedgerRow]] = defaultdict(list)
+        within_groups: dict[str, list[LedgerRow]] = defaultdict(list)
+        for row in before:
+            before_groups[_group_key(row, group_by)].append(row)
+        for row in within:
+            within_groups[_group_key(row, group_by)].append(row)
+        for key in sorted(set(before_groups) | set(within_groups)):
+            o_in, o_out, _ = _flows(before_groups.get(key, []), account_id)
+            inflows, outflows, count = _flows(within_groups.get(key, []), account_id)
+            if o_in == o_out == inflows == outflows == 0 and count == 0:
+                continue
+            net = inflows - outflows
+            report_rows.append(
+                CashflowRow(
+                    key=key,
+                    opening_balance=o_in - o_out,
+                    inflows=inflows,
+                    outflows=outflows,
+                    net=net,
+                    closing_balance=o_in - o_out + net,
+                    transaction_count=count,
+                )
+            )
+    inflows, outflows, _ = _flows(within, account_id)
+    scope = f"account {account_id}" if account_id else "the organisation (transfers excluded)"
+    return CashflowReport(
+        org_id=org_id,
+        start=start,
+        end=end,
+        deal_id=deal_id,
+        account_id=account_id,
+        group_by=group_by,
+        rows=report_rows,
+        opening_balance=opening,
+        inflows=inflows,
+        outflows=outflows,
+        net=inflows - outflows,
+        closing_balance=opening + inflows - outflows,
+        basis=(
+            f"cash movements of {scope}"
+            + (f" on deal {deal_id}" if deal_id else "")
+            + f" dated {start.isoformat()} to {end.isoformat()}; opening balance = every"
+            " movement in scope dated before the start; inflows = income, refunds and"
+            " transfers in; outflows = expenses, payments and transfers out"
+        ),
+    )
+
+
+def cashflow(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    start: dt.date,
+    end: dt.date,
+    deal_id: uuid.UUID | None = None,
+    account_id: uuid.UUID | None = None,
+    group_by: ReportGrouping | str = ReportGrouping.month,
+) -> CashflowReport:
+    """Cash flow: inflows, outflows and net per period (or deal/category), opening to closing."""
+    check_range(start, end)
+    grouping = ReportGrouping(group_by)
+    rows = fetch_rows(
+        session=session, org_id=org_id, end=end, deal_id=deal_id, account_id=account_id
+    )
+    return cashflow_from_rows(
+        rows,
+        org_id=org_id,
+        start=start,
+        end=end,
+        deal_id=deal_id,
+        account_id=account_id,
+        group_by=grouping,
+    )
+
+
+# --- Schedule E --------------------------------------------------------------------------
+
+
+class ScheduleELine(BaseModel):
+    """One line of Schedule E, Part I, with the categories that fill it."""
+
+    line: int
+    label: str
+    amount: Decimal
+    categories: list[str]
+
+
+class ScheduleESummary(BaseModel):
+    """A tax year's Schedule E figures from the ledger (rental categories only)."""
+
+    org_id: uuid.UUID
+    year: int
+    deal_id: uuid.UUID | None
+    lines: list[ScheduleELine]
+    total_expenses: Decimal  # line 20
+    income_or_loss: Decimal  # line 21 before any other adjustments
+    excluded_categories: dict[str, Decimal]
+    basis: str
+    source: str = LEDGER_SOURCE
+
+
+def schedule_e(
+    *, session: Session, org_id: uuid.UUID, year: int, deal_id: uuid.UUID | None = None
+) -> ScheduleESummary:
+    """Sum a year's ledger into Schedule E lines 3 and 5-19; flip categories listed aside."""
+    start, end = dt.date(year, 1, 1), dt.date(year, 12, 31)
+    report = pnl(session=session, org_id=org_id, start=start, end=end, deal_id=deal_id)
+    amounts = {**report.total.income, **report.total.expenses}
+    lines: list[ScheduleELine] = []
+    excluded: dict[str, Decimal] = {}
+    by_line: dict[int, list[TransactionCategory]] = defaultdict(list)
+    for category, info in CATEGORY_INFO.items():
+        if info.schedule_e_line is not None:
+            by_line[info.schedule_e_line].append(category)
+        elif category.value in amounts:
+            excluded[category.value] = amounts[category.value]
+    for line in sorted(by_line):
+        cats = by_line[line]
+        lines.append(
+            ScheduleELine(
+                line=line,
+                label=CATEGORY_INFO[cats[0]].schedule_e_label or CATEGORY_INFO[cats[0]].label,
+                amount=sum((amounts.get(c.value, ZERO) for c in cats), ZERO),
+                categories=[c.value for c in cats],
+            )
+        )
+    rents = sum((ln.amount for ln in lines if ln.line == 3), ZERO)
+    expenses = sum((ln.amount for ln in lines if ln.line >= 5), ZERO)
+    return ScheduleESummary(
+        org_id=org_id,
+        year=year,
+        deal_id=deal_id,
+        lines=lines,
+        total_expenses=expenses,
+        income_or_loss=rents - expenses,
+        excluded_categories=excluded,
+        basis=f"P&L for {year} mapped to Schedule E lines by category; " + report.basis,
+    )
+
+
+# --- CSV ---------------------------------------------------------------------------------
+
+PNL_CSV_HEADER = ["group", "start", "end", "section", "category", "schedule_e_line", "amount"]
+CASHFLOW_CSV_HEADER = [
+    "group",
+    "start",
+    "end",
+    "opening_balance",
+    "inflows",
+    "outflows",
+    "net",
+    "closing_balance",
+    "transaction_count",
+]
+
+
+def _iso(day: dt.date | None) -> str:
+    """A date as ISO text, or empty."""
+    return day.isoformat() if day else ""
+
+
+def pnl_csv(report: PnlReport) -> str:
+    """The P&L as CSV: a row per category per group, then totals and net; the 'total' group last."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(PNL_CSV_HEADER)
+    for group in [*report.groups, report.total]:
+        frame = [group.key, _iso(group.start), _iso(group.end)]
+        for section, values in (("income", group.income), ("expense", group.expenses)):
+            for category, amount in values.items():
+                line = TransactionCategory(category).schedule_e_line
+                writer.writerow([*frame, section, category, line or "", f"{amount:.2f}"])
+        writer.writerow([*frame, "total_income", "", "", f"{group.total_income:.2f}"])
+        writer.writerow([*frame, "total_expenses", "", "", f"{group.total_expenses:.2f}"])
+        writer.writerow([*frame, "net", "", "", f"{group.net:.2f}"])
+    return out.getvalue()
+
+
+def cashflow_csv(report: CashflowReport) -> str:
+    """The cash flow as CSV: a row per group, then a 'total' row."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CASHFLOW_CSV_HEADER)
+    total = CashflowRow(
+        key="total",
+        start=report.start,
+        end=report.end,
+        opening_balance=report.opening_balance,
+        inflows=report.inflows,
+        outflows=report.outflows,
+        net=report.net,
+        closing_balance=report.closing_balance,
+        transaction_count=sum(row.transaction_count for row in report.rows),
+    )
+    for row in [*report.rows, total]:
+        writer.writerow(
+            [
+                row.key,
+                _iso(row.start),
+                _iso(row.end),
+                f"{row.opening_balance:.2f}",
+                f"{row.inflows:.2f}",
+                f"{row.outflows:.2f}",
+                f"{row.net:.2f}",
+                f"{row.closing_balance:.2f}",
+                row.transaction_count,
+            ]
+        )
+    return out.getvalue()

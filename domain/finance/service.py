@@ -1,0 +1,1172 @@
+"""The ledger: accounts, transactions, expenses, budgets, closed periods and reconciliation.
+
+Invariants this module keeps:
+
+- An account's ``balance`` equals the signed sum of its transactions (``TransactionType``
+  gives the sign; a transfer counts against its source and for its ``to_account_id``). Every
+  insert locks the account rows it touches (``SELECT ... FOR UPDATE``, in id order so two
+  inserts never deadlock) and moves the balance in the same database transaction, so the two
+  commit or roll back together. ``reconcile_account`` recomputes the sum and reports drift.
+- A budget's ``spent_amount`` equals the spending it covers (expenses and payments, less
+  refunds, on its deal, in its category, in its period); its ``exceeded`` flag records whether
+  spent is over the allocation. The flag turning on publishes ``budget.exceeded``, so the event
+  goes out once per crossing: going back under (a refund, a raised allocation) and over again
+  is a new crossing. Budget rows are locked like accounts while they change.
+- Nothing is dated inside a closed month; every check runs before anything is written, so a
+  refused request writes nothing.
+
+The service never commits: the API (or the event delivery) commits the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import ColumnElement, and_, case, func, or_
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from core.metrics import business_counter
+from domain.auth.service import Principal, record_audit
+from domain.finance.enums import (
+    REHAB_CATEGORIES,
+    SPENDING_TYPES,
+    CategoryKind,
+    TransactionCategory,
+    TransactionType,
+    parse_category,
+)
+from domain.finance.models import (
+    Account,
+    AccountCreate,
+    Budget,
+    BudgetCreate,
+    ClosedPeriod,
+    ExpenseCreate,
+    Transaction,
+    TransactionCreate,
+)
+from domain.finance.reports import (  # noqa: F401  (the agent's tools call them from here)
+    CashflowReport,
+    PnlReport,
+    ScheduleESummary,
+    cashflow,
+    pnl,
+    schedule_e,
+)
+from store.outbox import publish
+
+log = logging.getLogger(__name__)
+
+CENT = Decimal("0.01")
+MAX_AMOUNT = Decimal("9999999999.99")  # NUMERIC(12, 2)
+ZERO = Decimal("0.00")
+
+TRANSACTIONS_RECORDED = business_counter(
+    "finance_transactions_recorded_total", "Ledger transactions recorded, by type.", ["type"]
+)
+BUDGETS_EXCEEDED = business_counter(
+    "finance_budgets_exceeded_total", "Budget lines that went over their allocation."
+)
+
+
+# --- errors ------------------------------------------------------------------------------
+
+
+class FinanceError(Exception):
+    """Base class of the errors this module raises; ``message`` says what is wrong."""
+
+    def __init__(self, message: str) -> None:
+        """Keep the human-readable message."""
+        super().__init__(message)
+        self.message = message
+
+
+class NotFoundError(FinanceError, LookupError):
+    """No such account, deal, budget or document in this organisation (404)."""
+
+
+class FinanceValidationError(FinanceError, ValueError):
+    """An input value is not acceptable (422)."""
+
+
+class ClosedPeriodError(FinanceError):
+    """The date falls in a month whose books are closed (409)."""
+
+
+class ConflictError(FinanceError):
+    """The request conflicts with what is stored (409)."""
+
+
+class BudgetWouldBeExceededError(ConflictError):
+    """An expense asked to respect its budgets would take one over its allocation (409)."""
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+
+def first_of_month(day: dt.date) -> dt.date:
+    """The first day of ``day``'s month."""
+    return day.replace(day=1)
+
+
+def check_amount(amount: Decimal, *, field: str = "amount", allow_zero: bool = False) -> Decimal:
+    """``amount`` if it is a finite, positive (or zero) Decimal with at most two places."""
+    if not isinstance(amount, Decimal):
+        try:
+            amount = Decimal(str(amount))
+        except ArithmeticError as exc:
+            raise FinanceValidationError(f"{field} {amount!r} is not a number") from exc
+    if not amount.is_finite():
+        raise FinanceValidationError(f"{field} must be a finite number")
+    if amount < 0 or (amount == 0 and not allow_zero):
+        raise FinanceValidationError(
+            f"{field} must be {'zero or more' if allow_zero else 'greater than zero'} "
+            f"(got {amount}); the transaction type gives the sign"
+        )
+    if amount != amount.quantize(CENT):
+        raise FinanceValidationError(
+            f"{field} {amount} has more than two decimal places; amounts are in cents"
+        )
+    if amount > MAX_AMOUNT:
+        raise FinanceValidationError(f"{field} {amount} is larger than {MAX_AMOUNT}")
+    return amount.quantize(CENT)
+
+
+def require_deal(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    deal_id: uuid.UUID,
+    principal: Principal | None = None,
+) -> Any:
+    """The deal through the deal service; NotFoundError when it is not this org's (or hidden).
+
+    With a principal, the deal must also be one that principal may see (investors see the
+    deals they are on).
+    """
+    from domain.deal import service as deal_service  # late: keeps the modules' imports apart
+
+    try:
+        deal = deal_service.get_deal(
+            session=session, org_id=org_id, deal_id=deal_id, principal=principal
+        )
+    except LookupError:
+        deal = None
+    if deal is None:
+        raise NotFoundError(f"Deal {deal_id} not found in this organisation")
+    return deal
+
+
+def _require_document(*, session: Session, org_id: uuid.UUID, document_id: uuid.UUID) -> None:
+    """Check a receipt document exists in this organisation; NotFoundError otherwise."""
+    from domain.documents import service as documents_service
+
+    if (
+        documents_service.get_document(session=session, org_id=org_id, document_id=document_id)
+        is None
+    ):
+        raise NotFoundError(f"Receipt document {document_id} not found in this organisation")
+
+
+def _audit(
+    *,
+    session: Session,
+    principal: Principal | None,
+    action: str,
+    entity: str,
+    entity_id: uuid.UUID,
+    changes: dict[str, Any],
+) -> None:
+    """Audit a change a person made (system changes are traced by their event instead)."""
+    if principal is not None:
+        record_audit(
+            session=session,
+            principal=principal,
+            action=action,
+            entity=entity,
+            entity_id=entity_id,
+            changes=changes,
+        )
+
+
+# --- accounts ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    """An account's stored balance against the sum of its ledger."""
+
+    account_id: uuid.UUID
+    recorded_balance: Decimal
+    ledger_balance: Decimal
+    drift: Decimal
+    transaction_count: int
+    fixed: bool
+
+    @property
+    def balanced(self) -> bool:
+        """Whether the stored balance equals the ledger."""
+        return self.drift == 0
+
+
+def create_account(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    account_in: AccountCreate,
+    principal: Principal | None = None,
+) -> Account:
+    """Open an account at a zero balance (money arrives through transactions)."""
+    account = Account(org_id=org_id, name=account_in.name, type=account_in.type, balance=ZERO)
+    session.add(account)
+    session.flush()
+    _audit(
+        session=session,
+        principal=principal,
+        action="create",
+        entity="account",
+        entity_id=account.id,
+        changes={"name": account.name, "type": account.type},
+    )
+    return account
+
+
+def get_account(*, session: Session, org_id: uuid.UUID, account_id: uuid.UUID) -> Account | None:
+    """One of the organisation's accounts, or None."""
+    account = session.get(Account, account_id)
+    return account if account is not None and account.org_id == org_id else None
+
+
+def list_accounts(*, session: Session, org_id: uuid.UUID) -> list[Account]:
+    """The organisation's accounts by name."""
+    rows = session.exec(select(Account).where(Account.org_id == org_id).order_by(col(Account.name)))
+    return list(rows)
+
+
+def _ledger_sum(session: Session, account_id: uuid.UUID) -> tuple[Decimal, int]:
+    """The signed sum of an account's transactions and how many there are."""
+    inflow_types = [TransactionType.income.value, TransactionType.refund.value]
+    outgoing = case(
+        (col(Transaction.type).in_(inflow_types), col(Transaction.amount)),
+        else_=-col(Transaction.amount),
+    )
+    own = session.execute(
+        select(func.coalesce(func.sum(outgoing), 0), func.count()).where(
+            col(Transaction.account_id) == account_id
+        )
+    ).one()
+    incoming = session.execute(
+        select(func.coalesce(func.sum(col(Transaction.amount)), 0), func.count()).where(
+            col(Transaction.to_account_id) == account_id
+        )
+    ).one()
+    return Decimal(own[0]) + Decimal(incoming[0]), int(own[1]) + int(incoming[1])
+
+
+def reconcile_account(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    account_id: uuid.UUID,
+    fix: bool = False,
+    principal: Principal | None = None,
+) -> Reconciliation:
+    """Recompute an account's balance from its ledger; report drift and optionally correct it."""
+    account = _lock_accounts(session=session, org_id=org_id, account_ids=[account_id])[account_id]
+    ledger, count = _ledger_sum(session, account_id)
+    recorded = Decimal(account.balance)
+    drift = recorded - ledger
+    fixed = False
+    if drift != 0:
+        log.warning(
+            "account balance drift", extra={"account_id": str(account_id), "drift": str(drift)}
+        )
+        if fix:
+            account.balance = ledger
+            session.add(account)
+            fixed = True
+            _audit(
+                session=session,
+                principal=principal,
+                action="reconcile",
+                entity="account",
+                entity_id=account_id,
+                changes={"balance": {"from": recorded, "to": ledger}},
+            )
+    return Reconciliation(
+        account_id=account_id,
+        recorded_balance=recorded,
+        ledger_balance=ledger,
+        drift=drift,
+        transaction_count=count,
+        fixed=fixed,
+    )
+
+
+def _lock_accounts(
+    *, session: Session, org_id: uuid.UUID, account_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Account]:
+    """Lock the given accounts (in id order) and return them; NotFoundError for a stranger's."""
+    wanted = sorted(set(account_ids))
+    if not wanted:
+        return {}
+    rows = session.exec(
+        select(Account)
+        .where(col(Account.id).in_(wanted), Account.org_id == org_id)
+        .order_by(col(Account.id))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    found = {row.id: row for row in rows}
+    for account_id in wanted:
+        if account_id not in found:
+            raise NotFoundError(f"Account {account_id} not found in this organisation")
+    return found
+
+
+# --- closed periods ----------------------------------------------------------------------
+
+
+def closed_month(*, session: Session, org_id: uuid.UUID, day: dt.date) -> ClosedPeriod | None:
+    """The closed period ``day`` falls in, or None when its month is open."""
+    return session.exec(
+        select(ClosedPeriod).where(
+            ClosedPeriod.org_id == org_id, ClosedPeriod.month == first_of_month(day)
+        )
+    ).first()
+
+
+def check_open_period(*, session: Session, org_id: uuid.UUID, day: dt.date) -> None:
+    """Raise ClosedPeriodError when ``day``'s month is closed."""
+    if closed_month(session=session, org_id=org_id, day=day) is not None:
+        raise ClosedPeriodError(
+            f"The books for {day:%B %Y} are closed: nothing can be booked dated {day.isoformat()}."
+            " Date it in an open month, or reopen the period first."
+        )
+
+
+def close_period(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    month: dt.date,
+    note: str | None = None,
+    principal: Principal | None = None,
+) -> ClosedPeriod:
+    """Close a month's books; ConflictError when it is already closed."""
+    month = first_of_month(month)
+    if closed_month(session=session, org_id=org_id, day=month) is not None:
+        raise ConflictError(f"{month:%B %Y} is already closed")
+    period = ClosedPeriod(
+        org_id=org_id,
+        month=month,
+        note=note,
+        closed_by=principal.user_id if principal else None,
+    )
+    session.add(period)
+    session.flush()
+    _audit(
+        session=session,
+        principal=principal,
+        action="close",
+        entity="closed_period",
+        entity_id=period.id,
+        changes={"month": month.isoformat()},
+    )
+    return period
+
+
+def reopen_period(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    month: dt.date,
+    principal: Principal | None = None,
+) -> bool:
+    """Reopen a closed month; False when it was not closed."""
+    period = closed_month(session=session, org_id=org_id, day=month)
+    if period is None:
+        return False
+    session.delete(period)
+    session.flush()
+    _audit(
+        session=session,
+        principal=principal,
+        action="reopen",
+        entity="closed_period",
+        entity_id=period.id,
+        changes={"month": period.month.isoformat()},
+    )
+    return True
+
+
+def list_closed_periods(*, session: Session, org_id: uuid.UUID) -> list[ClosedPeriod]:
+    """The organisation's closed months, latest first."""
+    rows = session.exec(
+        select(ClosedPeriod)
+        .where(ClosedPeriod.org_id == org_id)
+        .order_by(col(ClosedPeriod.month).desc())
+    )
+    return list(rows)
+
+
+# --- budgets -----------------------------------------------------------------------------
+
+
+def _spending_expression() -> Any:
+    """A transaction's effect on budgets: spending adds, refunds take back, others nothing."""
+    return case(
+        (col(Transaction.type).in_([t.value for t in SPENDING_TYPES]), col(Transaction.amount)),
+        (col(Transaction.type) == TransactionType.refund.value, -col(Transaction.amount)),
+        else_=0,
+    )
+
+
+def _covered_by(budget: Budget) -> list[ColumnElement[bool]]:
+    """Conditions on transactions for the spending ``budget`` covers."""
+    conditions: list[ColumnElement[bool]] = [col(Transaction.org_id) == budget.org_id]
+    if budget.deal_id is not None:
+        conditions.append(col(Transaction.deal_id) == budget.deal_id)
+    if budget.category is not None:
+        conditions.append(col(Transaction.category) == str(budget.category))
+    else:
+        conditions.append(col(Transaction.category).in_([c.value for c in REHAB_CATEGORIES]))
+    if budget.period_start is not None:
+        conditions.append(col(Transaction.date) >= budget.period_start)
+    if budget.period_end is not None:
+        conditions.append(col(Transaction.date) <= budget.period_end)
+    return conditions
+
+
+def compute_spent(*, session: Session, budget: Budget) -> Decimal:
+    """A budget's spending recomputed from the ledger."""
+    total = session.execute(
+        select(func.coalesce(func.sum(_spending_expression()), 0)).where(*_covered_by(budget))
+    ).scalar_one()
+    return Decimal(total).quantize(CENT)
+
+
+def _budgets_for(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    deal_id: uuid.UUID | None,
+    category: TransactionCategory,
+    day: dt.date,
+    lock: bool,
+) -> list[Budget]:
+    """The budget lines a spend in ``category`` on ``deal_id`` dated ``day`` counts against."""
+    category_match: ColumnElement[bool] = col(Budget.category) == category.value
+    if category in REHAB_CATEGORIES:
+        category_match = or_(category_match, col(Budget.category).is_(None))
+    deal_match: ColumnElement[bool] = col(Budget.deal_id).is_(None)
+    if deal_id is not None:
+        deal_match = or_(deal_match, col(Budget.deal_id) == deal_id)
+    query = (
+        select(Budget)
+        .where(
+            Budget.org_id == org_id,
+            deal_match,
+            category_match,
+            or_(col(Budget.period_start).is_(None), col(Budget.period_start) <= day),
+            or_(col(Budget.period_end).is_(None), col(Budget.period_end) >= day),
+        )
+        .order_by(col(Budget.id))
+    )
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return list(session.exec(query).all())
+
+
+def _settle_budget(
+    *,
+    session: Session,
+    budget: Budget,
+    spent: Decimal,
+    cause: dict[str, Any],
+) -> None:
+    """Store a budget's new spent amount; publish ``budget.exceeded`` if it crossed over."""
+    allocated = Decimal(budget.allocated_amount or 0)
+    budget.spent_amount = spent
+    over = spent > allocated
+    if over and not budget.exceeded:
+        BUDGETS_EXCEEDED.inc()
+        publish(
+            session,
+            org_id=budget.org_id,
+            name="budget.exceeded",
+            payload={
+                "budget_id": budget.id,
+                "deal_id": budget.deal_id,
+                "category": budget.category,
+                "allocated_amount": allocated,
+                "spent_amount": spent,
+                "over_by": spent - allocated,
+                "period_start": budget.period_start,
+                "period_end": budget.period_end,
+                **cause,
+            },
+        )
+    budget.exceeded = over
+    session.add(budget)
+
+
+@dataclass(frozen=True)
+class BudgetStatusLine:
+    """One budget line's allocation against its spending."""
+
+    budget_id: uuid.UUID
+    deal_id: uuid.UUID | None
+    category: str | None
+    label: str
+    allocated: Decimal
+    spent: Decimal
+    remaining: Decimal
+    over_budget: bool
+    over_by: Decimal
+    period_start: dt.date | None
+    period_end: dt.date | None
+
+
+class BudgetStatusLineModel(BaseModel):
+    """One budget line's allocation against its spending."""
+
+    budget_id: uuid.UUID
+    deal_id: uuid.UUID | None
+    category: str | None
+    label: str
+    allocated: Decimal
+    spent: Decimal
+    remaining: Decimal
+    over_budget: bool
+    over_by: Decimal
+    period_start: dt.date | None
+    period_end: dt.date | None
+
+
+class BudgetStatus(BaseModel):
+    """A deal's budget lines, totals and the spending that no line covers."""
+
+    org_id: uuid.UUID
+    deal_id: uuid.UUID
+    lines: list[BudgetStatusLineModel]
+    total_allocated: Decimal
+    total_spent: Decimal
+    total_remaining: Decimal
+    over_budget: bool
+    unbudgeted_spending: dict[str, Decimal]
+    basis: str
+
+
+def _label(category: str | None) -> str:
+    """A budget line's human label."""
+    if category is None:
+        return "Rehab (all rehab categories)"
+    return TransactionCategory(category).info.label
+
+
+def _status_line(budget: Budget) -> BudgetStatusLineModel:
+    """A budget row as a status line."""
+    allocated = Decimal(budget.allocated_amount or 0)
+    spent = Decimal(budget.spent_amount or 0)
+    return BudgetStatusLineModel(
+        budget_id=budget.id,
+        deal_id=budget.deal_id,
+        category=budget.category,
+        label=_label(budget.category),
+        allocated=allocated,
+        spent=spent,
+        remaining=allocated - spent,
+        over_budget=spent > allocated,
+        over_by=max(spent - allocated, ZERO),
+        period_start=budget.period_start,
+        period_end=budget.period_end,
+    )
+
+
+def budget_status(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    deal_id: uuid.UUID,
+    principal: Principal | None = None,
+) -> BudgetStatus:
+    """A deal's budget: allocated, spent and remaining per line, with over-budget flags."""
+    require_deal(session=session, org_id=org_id, deal_id=deal_id, principal=principal)
+    budgets = session.exec(
+        select(Budget)
+        .where(Budget.org_id == org_id, Budget.deal_id == deal_id)
+        .order_by(col(Budget.category).nulls_first(), col(Budget.period_start))
+    ).all()
+    lines = [_status_line(b) for b in budgets]
+    covered = {b.category for b in budgets}
+    spending_rows = session.execute(
+        select(col(Transaction.category), func.sum(_spending_expression()))
+        .where(Transaction.org_id == org_id, Transaction.deal_id == deal_id)
+        .group_by(col(Transaction.category))
+    ).all()
+    unbudgeted: dict[str, Decimal] = {}
+    for category, amount in spending_rows:
+        if category is None or not amount:
+            continue
+        if category in covered or (None in covered and category in REHAB_CATEGORIES):
+            continue
+        unbudgeted[category] = Decimal(amount)
+    allocated = sum((line.allocated for line in lines), ZERO)
+    spent = sum((line.spent for line in lines), ZERO)
+    return BudgetStatus(
+        org_id=org_id,
+        deal_id=deal_id,
+        lines=lines,
+        total_allocated=allocated,
+        total_spent=spent,
+        total_remaining=allocated - spent,
+        over_budget=any(line.over_budget for line in lines),
+        unbudgeted_spending=unbudgeted,
+        basis=(
+            "financial_service.budgets for the deal; spent = expenses + payments - refunds in"
+            " the line's category (the rehab line: every rehab category) and period, kept in"
+            " step with each transaction. Totals add every line, so a rehab line and a"
+            " per-category rehab line count the same spending twice."
+        ),
+    )
+
+
+def get_budget(*, session: Session, org_id: uuid.UUID, budget_id: uuid.UUID) -> Budget | None:
+    """One of the organisation's budget lines, or None."""
+    budget = session.get(Budget, budget_id)
+    return budget if budget is not None and budget.org_id == org_id else None
+
+
+def _find_budget(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    deal_id: uuid.UUID | None,
+    category: str | None,
+    period_start: dt.date | None,
+    period_end: dt.date | None,
+    lock: bool = False,
+) -> Budget | None:
+    """The budget line with exactly this scope, or None."""
+
+    def _eq(column: Any, value: Any) -> ColumnElement[bool]:
+        return col(column).is_(None) if value is None else col(column) == value
+
+    query = select(Budget).where(
+        Budget.org_id == org_id,
+        _eq(Budget.deal_id, deal_id),
+        _eq(Budget.category, category),
+        _eq(Budget.period_start, period_start),
+        _eq(Budget.period_end, period_end),
+    )
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return session.exec(query).first()
+
+
+def set_budget(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    budget_in: BudgetCreate,
+    principal: Principal | None = None,
+    source: str | None = None,
+) -> tuple[Budget, bool]:
+    """Create a budget line, or set the allocation of the line with the same scope.
+
+    Returns the line and whether it was created. Its spent amount is computed from the ledger
+    (so spending booked before the budget counts); a line that starts over its allocation, or
+    that a lowered allocation puts over, publishes ``budget.exceeded``.
+    """
+    allocated = check_amount(budget_in.allocated_amount, field="allocated_amount", allow_zero=True)
+    if budget_in.deal_id is not None:
+        require_deal(session=session, org_id=org_id, deal_id=budget_in.deal_id)
+    if (
+        budget_in.period_start
+        and budget_in.period_end
+        and budget_in.period_end < budget_in.period_start
+    ):
+        raise FinanceValidationError("period_end must be on or after period_start")
+    category = budget_in.category.value if budget_in.category is not None else None
+    if category is not None and TransactionCategory(category).kind is not CategoryKind.expense:
+        raise FinanceValidationError(f"{category} is an income category; budgets limit spending")
+
+    def _existing() -> Budget | None:
+        return _find_budget(
+            session=session,
+            org_id=org_id,
+            deal_id=budget_in.deal_id,
+            category=category,
+            period_start=budget_in.period_start,
+            period_end=budget_in.period_end,
+            lock=True,
+        )
+
+    budget = _existing()
+    created = budget is None
+    if budget is None:
+        budget = Budget(
+            org_id=org_id,
+            deal_id=budget_in.deal_id,
+            category=budget_in.category,
+            period_start=budget_in.period_start,
+            period_end=budget_in.period_end,
+            allocated_amount=allocated,
+            spent_amount=ZERO,
+            source=source or ("api" if principal else None),
+        )
+        try:
+            with session.begin_nested():
+                session.add(budget)
+                session.flush()
+        except IntegrityError:
+            # Someone created the same line a moment ago: update theirs instead.
+            budget = _existing()
+            if budget is None:  # pragma: no cover - the conflicting row must exist
+                raise
+            created = False
+    previous = budget.allocated_amount
+    budget.allocated_amount = allocated
+    _settle_budget(
+        session=session,
+        budget=budget,
+        spent=compute_spent(session=session, budget=budget),
+        cause={"reason": "budget created" if created else "allocation changed"},
+    )
+    session.flush()
+    _audit(
+        session=session,
+        principal=principal,
+        action="create" if created else "update",
+        entity="budget",
+        entity_id=budget.id,
+        changes={"allocated_amount": allocated if created else {"from": previous, "to": allocated}},
+    )
+    return budget, created
+
+
+def open_deal_budget(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    deal_id: uuid.UUID,
+    estimated_repairs: Decimal | None,
+    source: str,
+) -> Budget:
+    """Open a deal's rehab budget (one line, no category) from its estimated repairs.
+
+    Idempotent: when the deal already has a rehab line, that line is returned unchanged (the
+    team may have set its allocation since).
+    """
+    existing = _find_budget(
+        session=session,
+        org_id=org_id,
+        deal_id=deal_id,
+        category=None,
+        period_start=None,
+        period_end=None,
+    )
+    if existing is not None:
+        return existing
+    allocated = ZERO
+    if estimated_repairs is not None:
+        try:
+            allocated = check_amount(
+                Decimal(str(estimated_repairs)), field="estimated_repairs", allow_zero=True
+            )
+        except FinanceValidationError:
+            log.warning("deal's estimated repairs not usable; budget opened at zero")
+    budget = Budget(
+        org_id=org_id,
+        deal_id=deal_id,
+        category=None,
+        allocated_amount=allocated,
+        spent_amount=ZERO,
+        source=source,
+    )
+    session.add(budget)
+    session.flush()
+    _settle_budget(
+        session=session,
+        budget=budget,
+        spent=compute_spent(session=session, budget=budget),
+        cause={"reason": "budget opened"},
+    )
+    session.flush()
+    return budget
+
+
+# --- transactions ------------------------------------------------------------------------
+
+
+def _validate_shape(transaction_in: TransactionCreate) -> TransactionCategory | None:
+    """Check the type, category and accounts agree; return the category."""
+    kind = transaction_in.type
+    if kind is TransactionType.transfer:
+        if transaction_in.account_id is None or transaction_in.to_account_id is None:
+            raise FinanceValidationError("a transfer needs account_id and to_account_id")
+        if transaction_in.account_id == transaction_in.to_account_id:
+            raise FinanceValidationError("a transfer must move money between two accounts")
+        if transaction_in.category is not None:
+            raise FinanceValidationError(
+                "a transfer has no category (it is neither income nor expense)"
+            )
+        if transaction_in.deal_id is not None:
+            raise FinanceValidationError(
+                "a transfer moves money between the organisation's own accounts; book deal"
+                " costs as expenses or payments"
+            )
+        return None
+    if transaction_in.to_account_id is not None:
+        raise FinanceValidationError("to_account_id is only for transfers")
+    if transaction_in.category is None:
+        raise FinanceValidationError(f"a {kind.value} needs a category")
+    category = parse_category(transaction_in.category)
+    wanted = CategoryKind.income if kind is TransactionType.income else CategoryKind.expense
+    if category.kind is not wanted:
+        raise FinanceValidationError(
+            f"category {category.value} is an {category.kind.value} category; a {kind.value}"
+            f" needs an {wanted.value} category"
+        )
+    return category
+
+
+def record_transaction(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    transaction_in: TransactionCreate,
+    principal: Principal | None = None,
+    source_event_id: uuid.UUID | None = None,
+    enforce_budget: bool = False,
+) -> Transaction:
+    """Book a transaction: validate, lock its accounts and budgets, insert, move balances.
+
+    Publishes ``transaction.created`` (and ``payment.processed`` for a payment, and
+    ``budget.exceeded`` for each budget line it takes over). Everything is checked before
+    anything is written; errors: NotFoundError (account, deal or receipt not in this org),
+    FinanceValidationError (bad amount or shape), ClosedPeriodError, and
+    BudgetWouldBeExceededError when ``enforce_budget`` and a line would go over.
+    """
+    amount = check_amount(transaction_in.amount)
+    category = _validate_shape(transaction_in)
+    check_open_period(session=session, org_id=org_id, day=transaction_in.date)
+    if transaction_in.deal_id is not None:
+        require_deal(session=session, org_id=org_id, deal_id=transaction_in.deal_id)
+    if transaction_in.receipt_document_id is not None:
+        _require_document(
+            session=session, org_id=org_id, document_id=transaction_in.receipt_document_id
+        )
+    kind = transaction_in.type
+    account_ids = [a for a in (transaction_in.account_id, transaction_in.to_account_id) if a]
+    accounts = _lock_accounts(session=session, org_id=org_id, account_ids=account_ids)
+
+    budget_delta = ZERO
+    if kind in SPENDING_TYPES:
+        budget_delta = amount
+    elif kind is TransactionType.refund:
+        budget_delta = -amount
+    budgets: list[Budget] = []
+    if category is not None and budget_delta != 0:
+        budgets = _budgets_for(
+            session=session,
+            org_id=org_id,
+            deal_id=transaction_in.deal_id,
+            category=category,
+            day=transaction_in.date,
+            lock=True,
+        )
+    if enforce_budget:
+        over = [
+            b
+            for b in budgets
+            if Decimal(b.spent_amount or 0) + budget_delta > Decimal(b.allocated_amount or 0)
+            and budget_delta > 0
+        ]
+        if over:
+            first = over[0]
+            raise BudgetWouldBeExceededError(
+                f"This {amount} would take the {_label(first.category)} budget to "
+                f"{Decimal(first.spent_amount or 0) + amount} against an allocation of "
+                f"{Decimal(first.allocated_amount or 0)}; nothing was booked"
+            )
+
+    # All checks passed: from here on we write.
+    transaction = Transaction(
+        org_id=org_id,
+        type=kind,
+        category=category,
+        amount=amount,
+        date=transaction_in.date,
+        description=transaction_in.description,
+        deal_id=transaction_in.deal_id,
+        account_id=transaction_in.account_id,
+        to_account_id=transaction_in.to_account_id,
+        counterparty=transaction_in.counterparty,
+        receipt_url=transaction_in.receipt_url,
+        receipt_document_id=transaction_in.receipt_document_id,
+        project_id=transaction_in.project_id,
+        source_event_id=source_event_id,
+        created_by=principal.user_id if principal else None,
+    )
+    session.add(transaction)
+    if transaction_in.account_id is not None:
+        source_account = accounts[transaction_in.account_id]
+        source_account.balance = Decimal(source_account.balance) + kind.signed(amount)
+        session.add(source_account)
+    if transaction_in.to_account_id is not None:
+        target = accounts[transaction_in.to_account_id]
+        target.balance = Decimal(target.balance) + amount
+        session.add(target)
+    for budget in budgets:
+        _settle_budget(
+            session=session,
+            budget=budget,
+            spent=Decimal(budget.spent_amount or 0) + budget_delta,
+            cause={"transaction_id": transaction.id, "reason": f"{kind.value} booked"},
+        )
+    session.flush()
+
+    payload = {
+        "transaction_id": transaction.id,
+        "type": kind,
+        "category": category,
+        "amount": amount,
+        "signed_amount": kind.signed(amount),
+        "date": transaction.date,
+        "deal_id": transaction.deal_id,
+        "account_id": transaction.account_id,
+        "to_account_id": transaction.to_account_id,
+        "project_id": transaction.project_id,
+        "source_event_id": source_event_id,
+    }
+    publish(session, org_id=org_id, name="transaction.created", payload=payload)
+    if kind is TransactionType.payment:
+        # payment.processed: a payment (money out to settle a bill or a draw) is booked.
+        publish(
+            session,
+            org_id=org_id,
+            name="payment.processed",
+            payload={**payload, "counterparty": transaction.counterparty},
+        )
+    TRANSACTIONS_RECORDED.labels(type=kind.value).inc()
+    _audit(
+        session=session,
+        principal=principal,
+        action="create",
+        entity="transaction",
+        entity_id=transaction.id,
+        changes={
+            "type": kind,
+            "category": category,
+            "amount": amount,
+            "date": transaction.date.isoformat(),
+            "deal_id": transaction.deal_id,
+            "account_id": transaction.account_id,
+        },
+    )
+    return transaction
+
+
+@dataclass(frozen=True)
+class ExpenseResult:
+    """A booked expense and the budget lines it counts against, after it."""
+
+    transaction: Transaction
+    budgets: list[BudgetStatusLineModel]
+
+
+def record_expense(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    expense_in: ExpenseCreate,
+    principal: Principal | None = None,
+) -> ExpenseResult:
+    """Book an expense in a category (optionally on a deal) and report its budget lines.
+
+    With ``enforce_budget`` an expense that would take a budget line over is refused
+    (BudgetWouldBeExceededError) and nothing is written.
+    """
+    transaction = record_transaction(
+        session=session,
+        org_id=org_id,
+        transaction_in=TransactionCreate(
+            type=TransactionType.expense,
+            category=expense_in.category,
+            amount=expense_in.amount,
+            date=expense_in.date,
+            description=expense_in.description,
+            deal_id=expense_in.deal_id,
+            account_id=expense_in.account_id,
+            counterparty=expense_in.counterparty,
+            receipt_document_id=expense_in.receipt_document_id,
+            receipt_url=expense_in.receipt_url,
+            project_id=expense_in.project_id,
+        ),
+        principal=principal,
+        enforce_budget=expense_in.enforce_budget,
+    )
+    budgets = _budgets_for(
+        session=session,
+        org_id=org_id,
+        deal_id=transaction.deal_id,
+        category=TransactionCategory(expense_in.category),
+        day=transaction.date,
+        lock=False,
+    )
+    return ExpenseResult(transaction=transaction, budgets=[_status_line(b) for b in budgets])
+
+
+def get_transaction(
+    *, session: Session, org_id: uuid.UUID, transaction_id: uuid.UUID
+) -> Transaction | None:
+    """One of the organisation's transactions, or None."""
+    row = session.get(Transaction, transaction_id)
+    return row if row is not None and row.org_id == org_id else None
+
+
+def get_transaction_by_source_event(
+    *, session: Session, org_id: uuid.UUID, event_id: uuid.UUID
+) -> Transaction | None:
+    """The transaction an event booked, or None."""
+    return session.exec(
+        select(Transaction).where(
+            Transaction.org_id == org_id, Transaction.source_event_id == event_id
+        )
+    ).first()
+
+
+@dataclass(frozen=True)
+class TransactionPage:
+    """A page of transactions and how many match in all."""
+
+    items: list[Transaction]
+    total: int
+    limit: int
+    offset: int
+
+
+def list_transactions(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    deal_id: uuid.UUID | None = None,
+    category: TransactionCategory | str | None = None,
+    type: TransactionType | None = None,  # noqa: A002  (the API's filter name)
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    account_id: uuid.UUID | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> TransactionPage:
+    """The organisation's transactions, newest first, filtered and paged."""
+    if start and end and end < start:
+        raise FinanceValidationError("end must be on or after start")
+    if not 1 <= limit <= 500:
+        raise FinanceValidationError("limit must be between 1 and 500")
+    if offset < 0:
+        raise FinanceValidationError("offset must not be negative")
+    conditions: list[Any] = [Transaction.org_id == org_id]
+    if deal_id is not None:
+        conditions.append(Transaction.deal_id == deal_id)
+    if category is not None:
+        try:
+            conditions.append(Transaction.category == parse_category(category).value)
+        except ValueError as exc:
+            raise FinanceValidationError(str(exc)) from exc
+    if type is not None:
+        conditions.append(Transaction.type == type.value)
+    if start is not None:
+        conditions.append(col(Transaction.date) >= start)
+    if end is not None:
+        conditions.append(col(Transaction.date) <= end)
+    if account_id is not None:
+        conditions.append(
+            or_(
+                col(Transaction.account_id) == account_id,
+                col(Transaction.to_account_id) == account_id,
+            )
+        )
+    where = and_(*conditions)
+    total = session.execute(select(func.count()).select_from(Transaction).where(where)).scalar_one()
+    rows = session.exec(
+        select(Transaction)
+        .where(where)
+        .order_by(col(Transaction.date).desc(), col(Transaction.created_at).desc())
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return TransactionPage(items=list(rows), total=int(total), limit=limit, offset=offset)
+
+
+# --- bookings from other modules' events ---------------------------------------------------
+
+
+def book_construction_expense(
+    *, session: Session, org_id: uuid.UUID, event_id: uuid.UUID, payload: dict[str, Any]
+) -> Transaction:
+    """Book a construction expense from ``construction.expense.added``; once per event.
+
+    The payload carries ``amount`` and optionally ``deal_id``, ``project_id``, ``category``
+    (a category or alias; unknown or missing: ``other``, the original label kept in the
+    description), ``date`` (default: the event's day) and ``description``. An expense dated
+    in a closed month is booked on the first day of the next open month, noting the
+    original date, since the construction side cannot redate it.
+    """
+    existing = get_transaction_by_source_event(session=session, org_id=org_id, event_id=event_id)
+    if existing is not None:
+        return existing
+    raw_category = payload.get("category")
+    notes: list[str] = []
+    try:
+        category = parse_category(str(raw_category)) if raw_category else TransactionCategory.other
+    except ValueError:
+        category = TransactionCategory.other
+        notes.append(f"construction category {raw_category!r}")
+    if category.kind is not CategoryKind.expense:
+        notes.append(f"construction category {raw_category!r}")
+        category = TransactionCategory.other
+    try:
+        amount = check_amount(Decimal(str(payload["amount"])))
+    except (KeyError, ArithmeticError) as exc:
+        raise FinanceValidationError(
+            f"construction.expense.added {event_id} has no usable amount"
+        ) from exc
+    raw_date = payload.get("date")
+    day = dt.date.fromisoformat(str(raw_date)[:10]) if raw_date else dt.date.today()
+    booked_day = day
+    while closed_month(session=session, org_id=org_id, day=booked_day) is not None:
+        next_month = first_of_month(booked_day) + dt.timedelta(days=32)
+        booked_day = first_of_month(next_month)
+    if booked_day != day:
+        notes.append(f"dated {day.isoformat()}, in a closed month")
+    deal_id = uuid.UUID(str(payload["deal_id"])) if payload.get("deal_id") else None
+    project_id = uuid.UUID(str(payload["project_id"])) if payload.get("project_id") else None
+    description = str(payload.get("description") or "Construction expense")
+    if notes:
+        description = f"{description} ({'; '.join(notes)})"
+    return record_transaction(
+        session=session,
+        org_id=org_id,
+        transaction_in=TransactionCreate(
+            type=TransactionType.expense,
+            category=category,
+            amount=amount,
+            date=booked_day,
+            description=description,
+            deal_id=deal_id,
+            project_id=project_id,
+            counterparty=payload.get("contractor") or payload.get("vendor"),
+        ),
+        source_event_id=event_id,
+    )

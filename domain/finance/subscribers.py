@@ -1,0 +1,61 @@
+"""Finance's event subscribers: open a deal's budget, book construction expenses.
+
+Both are idempotent, as at-least-once delivery needs: ``deal.created`` finds the deal's rehab
+budget line already open (one line per deal: its scope is unique), and
+``construction.expense.added`` finds the transaction already booked by its source event id
+(``transactions.source_event_id`` is unique, so even two deliveries racing book it once).
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from sqlmodel import Session
+
+from domain.finance import service
+from store.events import Event, subscribe
+
+
+def _event_org(event: Event) -> uuid.UUID:
+    """The organisation an event belongs to; finance books nothing for system events."""
+    if event.org_id is None:
+        raise ValueError(f"{event.name} {event.id} has no organisation")
+    return event.org_id
+
+
+@subscribe("deal.created")
+def open_deal_budget(session: Session, event: Event) -> None:
+    """Open the new deal's rehab budget: one line, allocated its estimated repairs.
+
+    The rehab line (a budget with no category) counts every rehab category (materials,
+    labour, repairs, supplies, cleaning and maintenance). Estimated repairs come from the
+    payload, or from the deal itself when the payload lacks them; none means zero, until the
+    team sets the allocation with ``POST /budgets``.
+    """
+    org_id = _event_org(event)
+    payload = event.payload
+    raw_id = payload.get("deal_id") or payload.get("id")
+    if not raw_id:
+        raise ValueError(f"deal.created {event.id} carries no deal_id")
+    deal_id = uuid.UUID(str(raw_id))
+    estimated: Any = payload.get("estimated_repairs")
+    if "estimated_repairs" not in payload:
+        deal = service.require_deal(session=session, org_id=org_id, deal_id=deal_id)
+        estimated = getattr(deal, "estimated_repairs", None)
+    service.open_deal_budget(
+        session=session,
+        org_id=org_id,
+        deal_id=deal_id,
+        estimated_repairs=Decimal(str(estimated)) if estimated is not None else None,
+        source=f"deal.created:{event.id}",
+    )
+
+
+@subscribe("construction.expense.added")
+def book_construction_expense(session: Session, event: Event) -> None:
+    """Book the construction expense as a ledger transaction, once per event."""
+    service.book_construction_expense(
+        session=session, org_id=_event_org(event), event_id=event.id, payload=event.payload
+    )

@@ -1,0 +1,738 @@
+"""Import sales and listings from rows of a CSV file (RESO Data Dictionary or our own names).
+
+``import_records`` is the whole import; the CLI only opens the file and draws the progress bar.
+
+- Columns are found by name, case and punctuation ignored (``ClosePrice``, ``close_price`` and
+  ``Close Price`` are one name): first an explicit mapping (``{"close_price": "SalePrice"}``),
+  then our own field name, then the RESO names in ``FIELD_COLUMNS``.
+- A file without a column the kind needs (sales: close price, close date, and an address or
+  latitude/longitude; listings: list price and an address or latitude/longitude) is refused
+  up front with ``ImportColumnsError`` listing what is missing and what was found.
+- Each row is checked on its own; a bad one is rejected with its line number and why, and the
+  rest go in. Rows are committed in batches, so a crash loses nothing already committed and
+  re-running the same file resumes (what was committed comes back "unchanged").
+- Idempotent: a row is keyed by (source, source id): the ``ListingKey`` / ``ListingId`` /
+  ``source_id`` column, or, when the file has none, a hash of the normalised address (or
+  coordinates) and, for sales, the close date. A known key updates the property only where a
+  value differs; re-importing an identical file changes nothing.
+- Events: by default a listings import publishes ``property.created``/``property.updated`` for
+  each property it creates or changes (new listings are candidate deals that subscribers
+  value), and a sales import publishes none (closed sales are comps: thousands of them would
+  only queue valuations nobody asked for). ``publish_events`` overrides either default.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import Session, col, select
+
+from domain.auth.service import record_audit
+from domain.property import service
+from domain.property.enums import ImportKind, PropertyStatus, PropertyType
+from domain.property.errors import ImportColumnsError, PropertyError, PropertyValidationError
+from domain.property.models import Property, PropertyCreate
+
+DEFAULT_BATCH_SIZE = 500
+ACRE_SQFT = Decimal(43560)
+
+# field → accepted column names, in order of preference (our name first, then RESO's).
+FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
+    "source_id": ("source_id", "ListingKey", "ListingKeyNumeric", "ListingId"),
+    "mls_number": ("mls_number", "ListingId"),
+    "list_price": ("list_price", "ListPrice"),
+    "close_price": ("close_price", "ClosePrice"),
+    "close_date": ("close_date", "CloseDate"),
+    "list_date": ("list_date", "ListingContractDate", "OnMarketDate"),
+    "square_feet": ("square_feet", "LivingArea"),
+    "bedrooms": ("bedrooms", "BedroomsTotal"),
+    "bathrooms": ("bathrooms", "BathroomsTotalInteger", "BathroomsTotalDecimal"),
+    "bathrooms_full": ("bathrooms_full", "BathroomsFull"),
+    "bathrooms_half": ("bathrooms_half", "BathroomsHalf"),
+    "year_built": ("year_built", "YearBuilt"),
+    "lot_size": ("lot_size", "LotSizeSquareFeet", "LotSizeArea"),
+    "lot_size_units": ("lot_size_units", "LotSizeUnits"),
+    "latitude": ("latitude", "Latitude"),
+    "longitude": ("longitude", "Longitude"),
+    "address_line": ("address_line", "UnparsedAddress", "address", "street_address"),
+    "street_number": ("street_number", "StreetNumber"),
+    "street_dir_prefix": ("street_dir_prefix", "StreetDirPrefix"),
+    "street_name": ("street_name", "StreetName"),
+    "street_suffix": ("street_suffix", "StreetSuffix"),
+    "street_dir_suffix": ("street_dir_suffix", "StreetDirSuffix"),
+    "unit_number": ("unit_number", "UnitNumber"),
+    "city": ("city", "City"),
+    "state": ("state", "StateOrProvince"),
+    "zip_code": ("zip_code", "PostalCode", "zip"),
+    "property_type": ("property_type", "PropertySubType", "PropertyType"),
+    "status": ("status", "StandardStatus"),
+    "neighborhood": ("neighborhood", "SubdivisionName"),
+    "section8_approved": ("section8_approved",),
+    "target_rent": ("target_rent",),
+    "fmr_compliant": ("fmr_compliant",),
+    "quality_rating": ("quality_rating",),
+    "condition_rating": ("condition_rating",),
+}
+
+# Fields that become Property columns as they are (the rest are combined below).
+_DIRECT_FIELDS = (
+    "mls_number",
+    "list_price",
+    "close_price",
+    "close_date",
+    "list_date",
+    "square_feet",
+    "bedrooms",
+    "year_built",
+    "latitude",
+    "longitude",
+    "city",
+    "state",
+    "zip_code",
+    "neighborhood",
+    "section8_approved",
+    "target_rent",
+    "fmr_compliant",
+    "quality_rating",
+    "condition_rating",
+)
+_DECIMAL_FIELDS = {"list_price", "close_price", "target_rent", "lot_size", "bathrooms"}
+_INT_FIELDS = {
+    "square_feet",
+    "bedrooms",
+    "year_built",
+    "quality_rating",
+    "condition_rating",
+    "bathrooms_full",
+    "bathrooms_half",
+}
+_FLOAT_FIELDS = {"latitude", "longitude"}
+_DATE_FIELDS = {"close_date", "list_date"}
+_BOOL_FIELDS = {"section8_approved", "fmr_compliant"}
+_STREET_PARTS = (
+    "street_number",
+    "street_dir_prefix",
+    "street_name",
+    "street_suffix",
+    "street_dir_suffix",
+)
+
+# RESO StandardStatus (and common MLS wording) → our status.
+_STATUS_VALUES: dict[str, PropertyStatus] = {
+    "active": PropertyStatus.active,
+    "comingsoon": PropertyStatus.active,
+    "activeundercontract": PropertyStatus.pending,
+    "pending": PropertyStatus.pending,
+    "undercontract": PropertyStatus.pending,
+    "closed": PropertyStatus.sold,
+    "sold": PropertyStatus.sold,
+    "expired": PropertyStatus.off_market,
+    "withdrawn": PropertyStatus.off_market,
+    "canceled": PropertyStatus.off_market,
+    "cancelled": PropertyStatus.off_market,
+    "hold": PropertyStatus.off_market,
+    "offmarket": PropertyStatus.off_market,
+    "owned": PropertyStatus.owned,
+    "rented": PropertyStatus.rented,
+}
+# RESO PropertyType / PropertySubType (and common wording) → our type; others are "other".
+_TYPE_VALUES: dict[str, PropertyType] = {
+    "singlefamily": PropertyType.single_family,
+    "singlefamilyresidence": PropertyType.single_family,
+    "singlefamilydetached": PropertyType.single_family,
+    "sfr": PropertyType.single_family,
+    "residential": PropertyType.single_family,
+    "detached": PropertyType.single_family,
+    "condominium": PropertyType.condo,
+    "condo": PropertyType.condo,
+    "townhouse": PropertyType.townhouse,
+    "townhome": PropertyType.townhouse,
+    "attached": PropertyType.townhouse,
+    "duplex": PropertyType.multi_family,
+    "triplex": PropertyType.multi_family,
+    "quadruplex": PropertyType.multi_family,
+    "multifamily": PropertyType.multi_family,
+    "residentialincome": PropertyType.multi_family,
+    "land": PropertyType.land,
+    "farm": PropertyType.land,
+}
+_EMPTY = {"", "na", "n/a", "null", "none", "nan", "-"}
+_DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%m/%d/%y", "%Y/%m/%d", "%d-%b-%Y")
+_TRUE = {"true", "t", "yes", "y", "1"}
+_FALSE = {"false", "f", "no", "n", "0"}
+
+
+def column_key(name: str) -> str:
+    """A column name without case, spaces or punctuation: ``Close Price`` → ``closeprice``."""
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+class RowRejected(Exception):
+    """A row that cannot be imported; the message says why."""
+
+
+@dataclass(frozen=True)
+class ImportRejection:
+    """A rejected row: its line in the file (header = line 1), its source id and why."""
+
+    line: int
+    reason: str
+    source_id: str | None = None
+    row: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass
+class ImportSummary:
+    """What an import did: rows read, inserted, updated, unchanged, rejected (and why)."""
+
+    kind: ImportKind
+    source: str
+    columns: dict[str, str]
+    publish_events: bool
+    rows: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejections: list[ImportRejection] = field(default_factory=list)
+    batches_committed: int = 0
+
+    @property
+    def rejected(self) -> int:
+        """How many rows were rejected."""
+        return len(self.rejections)
+
+    def counts(self) -> dict[str, int]:
+        """The counts as a dict (for logs, audit and JSON output)."""
+        return {
+            "rows": self.rows,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": self.rejected,
+        }
+
+    def lines(self, max_rejections: int = 10) -> list[str]:
+        """A human summary: the counts, then the first ``max_rejections`` rejections."""
+        out = [
+            f"{self.kind.value} import from source {self.source!r}: {self.rows} rows, "
+            f"{self.inserted} inserted, {self.updated} updated, {self.unchanged} unchanged, "
+            f"{self.rejected} rejected"
+        ]
+        for rejection in self.rejections[:max_rejections]:
+            out.append(f"  line {rejection.line}: {rejection.reason}")
+        if self.rejected > max_rejections:
+            out.append(f"  ... and {self.rejected - max_rejections} more rejected rows")
+        return out
+
+
+# --- columns -----------------------------------------------------------------------------
+
+
+def resolve_columns(
+    columns: Sequence[str], mapping: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Which file column feeds each field: ``{"close_price": "ClosePrice", ...}``.
+
+    Raises ``ImportColumnsError`` for a mapping that names an unknown field or a column the
+    file does not have.
+    """
+    by_key: dict[str, str] = {}
+    for column in columns:
+        by_key.setdefault(column_key(column), column)
+    resolved: dict[str, str] = {}
+    mapping = dict(mapping or {})
+    unknown = sorted(name for name in mapping if name not in FIELD_COLUMNS)
+    if unknown:
+        raise ImportColumnsError(
+            f"unknown field(s) in the column mapping: {', '.join(unknown)}; "
+            f"fields are: {', '.join(sorted(FIELD_COLUMNS))}",
+            missing=unknown,
+            found=list(columns),
+        )
+    absent = []
+    for name, column in mapping.items():
+        found = by_key.get(column_key(column))
+        if found is None:
+            absent.append(f"{column} (mapped to {name})")
+        else:
+            resolved[name] = found
+    if absent:
+        raise ImportColumnsError(
+            f"the file has no column {', '.join(absent)}; "
+            f"found columns: {', '.join(columns) or '(none)'}",
+            missing=absent,
+            found=list(columns),
+        )
+    for name, aliases in FIELD_COLUMNS.items():
+        if name in resolved:
+            continue
+        for alias in aliases:
+            found = by_key.get(column_key(alias))
+            if found is not None:
+                resolved[name] = found
+                break
+    return resolved
+
+
+def _has_location(resolved: Mapping[str, str]) -> bool:
+    """True when the columns can give an address or a point."""
+    return (
+        "address_line" in resolved
+        or ("street_number" in resolved and "street_name" in resolved)
+        or ("latitude" in resolved and "longitude" in resolved)
+    )
+
+
+def _describe(name: str) -> str:
+    """A field and its RESO column name, for messages: ``close_price (ClosePrice)``."""
+    aliases = [a for a in FIELD_COLUMNS[name] if a != name]
+    return f"{name} ({'/'.join(aliases)})" if aliases else name
+
+
+def check_required_columns(
+    kind: ImportKind, columns: Sequence[str], resolved: Mapping[str, str]
+) -> None:
+    """Refuse a file that lacks a column every row of ``kind`` needs (nothing is imported)."""
+    needed = ("close_price", "close_date") if kind == ImportKind.sales else ("list_price",)
+    missing = [_describe(name) for name in needed if name not in resolved]
+    if not _has_location(resolved):
+        missing.append(
+            "an address: address_line (UnparsedAddress), or StreetNumber + StreetName, "
+            "or latitude + longitude (Latitude/Longitude)"
+        )
+    if missing:
+        raise ImportColumnsError(
+            f"the {kind.value} file is missing required columns: {'; '.join(missing)}. "
+            f"Found columns: {', '.join(columns) or '(none)'}. "
+            "Map other names with --map field=Column (e.g. --map close_price=SalePrice).",
+            missing=missing,
+            found=list(columns),
+        )
+
+
+# --- one row -----------------------------------------------------------------------------
+
+
+def _cell(raw: Mapping[str, Any], resolved: Mapping[str, str], name: str) -> str | None:
+    """The trimmed text of field ``name`` in a row, or None when absent or empty."""
+    column = resolved.get(name)
+    if column is None:
+        return None
+    value = raw.get(column)
+    if value is None:
+        return None
+    text = str(value).strip()
+    return None if text.lower() in _EMPTY else text
+
+
+def _parse_decimal(text: str, column: str) -> Decimal:
+    """A number such as ``$185,000.00`` as a Decimal."""
+    cleaned = text.replace("$", "").replace(",", "").replace(" ", "")
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation:
+        raise RowRejected(f"{column}: {text!r} is not a number") from None
+    if not value.is_finite():
+        raise RowRejected(f"{column}: {text!r} is not a number")
+    return value
+
+
+def _parse_int(text: str, column: str) -> int:
+    """A whole number (``3`` or ``3.0``)."""
+    value = _parse_decimal(text, column)
+    if value != value.to_integral_value():
+        raise RowRejected(f"{column}: {text!r} is not a whole number")
+    return int(value)
+
+
+def _parse_date(text: str, column: str) -> dt.date:
+    """A date in ISO form (also ``2024-05-01T00:00:00``) or US ``05/01/2024``."""
+    candidate = text.strip()
+    try:
+        return dt.date.fromisoformat(candidate[:10])
+    except ValueError:
+        pass
+    for fmt in _DATE_FORMATS:
+        try:
+            return dt.datetime.strptime(candidate, fmt).date()
+        except ValueError:
+            continue
+    raise RowRejected(f"{column}: {text!r} is not a date (expected YYYY-MM-DD)")
+
+
+def _parse_bool(text: str, column: str) -> bool:
+    """``true``/``yes``/``1`` or ``false``/``no``/``0``."""
+    lowered = text.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise RowRejected(f"{column}: {text!r} is not true or false")
+
+
+def _parse(name: str, text: str, column: str) -> Any:
+    """The value of field ``name`` from its cell text."""
+    if name in _DECIMAL_FIELDS:
+        return _parse_decimal(text, column)
+    if name in _INT_FIELDS:
+        return _parse_int(text, column)
+    if name in _FLOAT_FIELDS:
+        return float(_parse_decimal(text, column))
+    if name in _DATE_FIELDS:
+        return _parse_date(text, column)
+    if name in _BOOL_FIELDS:
+        return _parse_bool(text, column)
+    return text
+
+
+def _street_line(cells: Mapping[str, str | None]) -> str | None:
+    """``UnparsedAddress``, or the street line put together from RESO's address parts."""
+    if cells.get("address_line"):
+        return cells["address_line"]
+    if not (cells.get("street_number") and cells.get("street_name")):
+        return None
+    line = " ".join(part for name in _STREET_PARTS if (part := cells.get(name)))
+    unit = cells.get("unit_number")
+    return f"{line} #{unit.lstrip('#').strip()}" if unit else line
+
+
+def _validation_message(error: ValidationError) -> str:
+    """A pydantic error as one line: ``bedrooms: bedrooms must be at most 20 (got 25)``."""
+    parts = []
+    for item in error.errors():
+        where = ".".join(str(p) for p in item.get("loc", ()))
+        message = str(item.get("msg", "invalid")).removeprefix("Value error, ")
+        parts.append(f"{where}: {message}" if where else message)
+    return "; ".join(parts)
+
+
+def row_values(
+    raw: Mapping[str, Any], resolved: Mapping[str, str], kind: ImportKind
+) -> dict[str, Any]:
+    """The property fields of one row, validated; raises ``RowRejected`` saying why not."""
+    cells = {name: _cell(raw, resolved, name) for name in resolved}
+    values: dict[str, Any] = {}
+    for name in _DIRECT_FIELDS:
+        if name in resolved:
+            text = cells[name]
+            values[name] = _parse(name, text, resolved[name]) if text is not None else None
+
+    if kind == ImportKind.sales:
+        for name in ("close_price", "close_date"):
+            if values.get(name) is None:
+                raise RowRejected(f"{resolved[name]}: a sale needs a {name.replace('_', ' ')}")
+        if values["close_date"] > service.today():
+            raise RowRejected(f"{resolved['close_date']}: {values['close_date']} is in the future")
+    elif values.get("list_price") is None:
+        raise RowRejected(f"{resolved['list_price']}: a listing needs a list price")
+
+    # Bathrooms: full + half/2 when the file splits them, else the total column.
+    full, half = cells.get("bathrooms_full"), cells.get("bathrooms_half")
+    if full is not None or half is not None:
+        full_n = _parse_int(full, resolved["bathrooms_full"]) if full is not None else 0
+        half_n = _parse_int(half, resolved["bathrooms_half"]) if half is not None else 0
+        values["bathrooms"] = Decimal(full_n) + Decimal(half_n) / 2
+    elif "bathrooms" in resolved:
+        text = cells["bathrooms"]
+        values["bathrooms"] = (
+            _parse_decimal(text, resolved["bathrooms"]) if text is not None else None
+        )
+
+    if "lot_size" in resolved:
+        text = cells["lot_size"]
+        lot = _parse_decimal(text, resolved["lot_size"]) if text is not None else None
+        units = (cells.get("lot_size_units") or "").lower()
+        if lot is not None and column_key(resolved["lot_size"]) == "lotsizearea":
+            if units.startswith("acre"):
+                lot = (lot * ACRE_SQFT).quantize(Decimal("0.01"))
+            elif units and not units.startswith(("square f", "sq", "sf")):
+                raise RowRejected(f"LotSizeUnits: {units!r} is not square feet or acres")
+        values["lot_size"] = lot
+
+    if "property_type" in resolved:
+        text = cells["property_type"]
+        values["property_type"] = _property_type(text) if text is not None else None
+    if kind == ImportKind.sales:
+        values["status"] = PropertyStatus.sold
+    else:
+        text = cells.get("status")
+        if text is None:
+            values["status"] = PropertyStatus.active
+        else:
+            status = _STATUS_VALUES.get(column_key(text))
+            if status is None:
+                raise RowRejected(f"{resolved['status']}: unknown status {text!r}")
+            values["status"] = status
+
+    line = _street_line(cells)
+    has_point = values.get("latitude") is not None and values.get("longitude") is not None
+    if line is None and not has_point:
+        raise RowRejected("no address and no latitude/longitude: the property cannot be located")
+    if line is not None:
+        values["address_line"] = line
+    try:
+        checked = PropertyCreate(**values)
+    except ValidationError as exc:
+        raise RowRejected(_validation_message(exc)) from None
+    values = checked.model_dump(include=set(values))
+    # Read the address now so a bad one rejects the row; the service stores it as given.
+    try:
+        service.resolve_address(
+            address_line=values.get("address_line"),
+            city=values.get("city"),
+            state=values.get("state"),
+            zip_code=values.get("zip_code"),
+        )
+    except PropertyValidationError as exc:
+        raise RowRejected(str(exc)) from None
+    return values
+
+
+def _property_type(text: str) -> PropertyType:
+    """Our property type for a RESO ``PropertyType``/``PropertySubType`` value or our own."""
+    key = column_key(text)
+    for kind in PropertyType:
+        if key == column_key(kind.value):
+            return kind
+    return _TYPE_VALUES.get(key, PropertyType.other)
+
+
+def synthetic_source_id(kind: ImportKind, values: Mapping[str, Any]) -> str:
+    """A stable id for a row with none: its address (or point) and, for a sale, close date."""
+    resolved = service.resolve_address(
+        address_line=values.get("address_line"),
+        city=values.get("city"),
+        state=values.get("state"),
+        zip_code=values.get("zip_code"),
+    )
+    if resolved["address_key"]:
+        where = f"{resolved['address_key']}|{resolved['zip_code'] or ''}"
+    else:
+        where = f"{values['latitude']:.6f},{values['longitude']:.6f}"
+    when = values.get("close_date") if kind == ImportKind.sales else ""
+    digest = hashlib.sha1(f"{kind.value}|{where}|{when}".encode()).hexdigest()
+    return f"auto-{digest[:24]}"
+
+
+# --- the import --------------------------------------------------------------------------
+
+
+@dataclass
+class _Pending:
+    """A validated row waiting for its batch."""
+
+    line: int
+    source_id: str
+    values: dict[str, Any]
+    raw: dict[str, Any]
+
+
+def _existing(
+    session: Session, org_id: uuid.UUID, source: str, source_ids: Iterable[str]
+) -> dict[str, Property]:
+    """The properties already imported from ``source`` with these ids."""
+    ids = sorted(set(source_ids))
+    if not ids:
+        return {}
+    rows = session.exec(
+        select(Property).where(
+            Property.org_id == org_id,
+            Property.source == source,
+            col(Property.source_id).in_(ids),
+        )
+    ).all()
+    return {str(prop.source_id): prop for prop in rows}
+
+
+@dataclass
+class _BatchOutcome:
+    """What one batch did, merged into the summary only once the batch is committed."""
+
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejections: list[ImportRejection] = field(default_factory=list)
+
+
+def _apply_batch(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    source: str,
+    batch: list[_Pending],
+    publish_events: bool,
+    savepoints: bool,
+) -> _BatchOutcome:
+    """Insert or update each row; with ``savepoints``, a database error rejects only its row.
+
+    The service's own checks (address, uniqueness) raise before anything is written, so a row
+    they refuse leaves nothing behind even without a savepoint.
+    """
+    outcome = _BatchOutcome()
+    known = _existing(session, org_id, source, (p.source_id for p in batch))
+    for pending in batch:
+        try:
+            with session.begin_nested() if savepoints else nullcontext():
+                prop = known.get(pending.source_id)
+                if prop is None:
+                    known[pending.source_id] = service.create(
+                        session=session,
+                        org_id=org_id,
+                        property_in=PropertyCreate(
+                            **pending.values, source=source, source_id=pending.source_id
+                        ),
+                        publish_event=publish_events,
+                        source_checked=True,
+                    )
+                    outcome.inserted += 1
+                    continue
+                changed = service.apply_changes(
+                    session=session,
+                    org_id=org_id,
+                    prop=prop,
+                    changes=pending.values,
+                    publish_event=publish_events,
+                )
+            if changed:
+                outcome.updated += 1
+            else:
+                outcome.unchanged += 1
+        except (PropertyError, DBAPIError) as exc:
+            if isinstance(exc, DBAPIError) and not savepoints:
+                raise
+            reason = str(exc).splitlines()[0]
+            if isinstance(exc, DBAPIError):
+                reason = f"the database refused the row: {str(exc.orig).splitlines()[0]}"
+            outcome.rejections.append(
+                ImportRejection(
+                    line=pending.line,
+                    reason=reason,
+                    source_id=pending.source_id,
+                    row=pending.raw,
+                )
+            )
+    return outcome
+
+
+def _write_batch(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    source: str,
+    batch: list[_Pending],
+    summary: ImportSummary,
+) -> None:
+    """Write a batch and commit it; counts reach the summary only once it is committed.
+
+    The fast path writes the rows in one savepoint (one round trip per row). If the database
+    refuses one of them, that savepoint is rolled back and the batch replayed with a savepoint
+    per row, so the bad row is rejected and the others still go in.
+    """
+    args: dict[str, Any] = {
+        "session": session,
+        "org_id": org_id,
+        "source": source,
+        "batch": batch,
+        "publish_events": summary.publish_events,
+    }
+    try:
+        # One savepoint for the batch: a database error undoes this batch and nothing else.
+        with session.begin_nested():
+            outcome = _apply_batch(**args, savepoints=False)
+    except DBAPIError:
+        outcome = _apply_batch(**args, savepoints=True)
+    session.commit()
+    summary.inserted += outcome.inserted
+    summary.updated += outcome.updated
+    summary.unchanged += outcome.unchanged
+    summary.rejections.extend(outcome.rejections)
+    summary.batches_committed += 1
+
+
+def import_records(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    rows: Iterable[Mapping[str, Any]],
+    kind: ImportKind | str,
+    mapping: Mapping[str, str] | None = None,
+    source: str = "mls",
+    progress: Callable[[int], None] | None = None,
+    columns: Sequence[str] | None = None,
+    publish_events: bool | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    first_line: int = 2,
+) -> ImportSummary:
+    """Import sales or listings from ``rows`` (dicts keyed by column name) into ``org_id``.
+
+    ``columns`` is the file's header (by default the first row's keys); a row's line number
+    is ``first_line`` plus its index (a CSV with a header: line 2 is the first row).
+    ``progress`` is called with the number of rows handled so far. Commits every
+    ``batch_size`` rows and at the end. Raises ``ImportColumnsError`` before importing
+    anything when a required column is missing.
+    """
+    kind = ImportKind(kind)
+    source = source.strip()
+    if not source:
+        raise PropertyValidationError("an import needs a source name (e.g. the MLS it came from)")
+    if len(source) > 50:
+        raise PropertyValidationError("the source name is longer than 50 characters")
+    iterator = iter(rows)
+    first: Mapping[str, Any] | None = next(iterator, None)
+    header = list(columns) if columns is not None else list(first.keys() if first else [])
+    resolved = resolve_columns(header, mapping)
+    check_required_columns(kind, header, resolved)
+    events = (kind == ImportKind.listings) if publish_events is None else publish_events
+    summary = ImportSummary(kind=kind, source=source, columns=resolved, publish_events=events)
+
+    def all_rows() -> Iterable[Mapping[str, Any]]:
+        if first is not None:
+            yield first
+        yield from iterator
+
+    batch: list[_Pending] = []
+    for index, raw in enumerate(all_rows()):
+        line = first_line + index
+        summary.rows += 1
+        source_id = _cell(raw, resolved, "source_id")
+        try:
+            values = row_values(raw, resolved, kind)
+            if source_id is None:
+                source_id = synthetic_source_id(kind, values)
+            elif len(source_id) > 100:
+                raise RowRejected(f"{resolved['source_id']}: longer than 100 characters")
+            batch.append(_Pending(line=line, source_id=source_id, values=values, raw=dict(raw)))
+        except RowRejected as exc:
+            summary.rejections.append(
+                ImportRejection(line=line, reason=str(exc), source_id=source_id, row=dict(raw))
+            )
+        if len(batch) >= batch_size:
+            _write_batch(
+                session=session, org_id=org_id, source=source, batch=batch, summary=summary
+            )
+            batch = []
+        if progress is not None:
+            progress(summary.rows)
+    if batch:
+        _write_batch(session=session, org_id=org_id, source=source, batch=batch, summary=summary)
+    record_audit(
+        session=session,
+        principal=None,
+        org_id=org_id,
+        actor=f"import:{source}",
+        action="import",
+        entity="property",
+        changes={"kind": kind.value, **summary.counts(), "columns": resolved},
+    )
+    session.commit()
+    return summary

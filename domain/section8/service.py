@@ -1,0 +1,449 @@
+"""Section 8 rent analysis: HUD Fair Market Rent, payment standard and utility allowance.
+
+The FMR table (``property_service.section8_fmr``) holds HUD's published figures as shared rows
+(``org_id`` NULL) and, optionally, an organisation's own rows (its housing authority's payment
+standard or utility allowance), which win over HUD's for that organisation. This module owns
+that table's logic; the table model lives with the property module.
+
+The voucher rules applied (HUD Housing Choice Voucher program, 24 CFR 982):
+
+- the **payment standard** is what the housing authority pays up to for a unit's gross rent;
+  a row's ``payment_standard``, or the FMR itself when the row has none (authorities may set
+  90-110% of FMR);
+- **gross rent** = contract rent + the **utility allowance** for utilities the tenant pays, so
+  the highest contract rent the voucher supports is payment standard - utility allowance (no
+  allowance when the owner includes all utilities in the rent);
+- a target rent is ``fmr_compliant`` when it is at most that maximum contract rent;
+- units with more than four bedrooms: HUD adds 15% of the four-bedroom FMR for each extra
+  bedroom (5 bedrooms = 1.15 x, 6 = 1.30 x the 4-bedroom FMR), rounded to whole dollars as
+  HUD publishes FMRs; the payment standard and utility allowance scale the same way here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from pydantic import BaseModel, Field
+from sqlalchemy import func, or_
+from sqlmodel import Session, col, select
+
+from domain.auth.service import Principal
+from domain.property.models import PropertyUpdate, Section8Fmr
+from store.reference_data import DETROIT_FMR_AREA
+
+DEFAULT_AREA = DETROIT_FMR_AREA
+MAX_TABLE_BEDROOMS = 4
+EXTRA_BEDROOM_SHARE = Decimal("0.15")
+MAX_BEDROOMS = 20
+CENT = Decimal("0.01")
+DOLLAR = Decimal("1")
+
+
+class Section8Error(Exception):
+    """Base class of the errors this module raises."""
+
+
+class FmrNotFoundError(Section8Error, LookupError):
+    """No FMR rows for the area (or none for a year at or before the one asked)."""
+
+
+class RentAnalysisInputError(Section8Error, ValueError):
+    """An invalid question: bedrooms out of range, negative rent, an ambiguous area."""
+
+
+class FmrRowUsed(BaseModel):
+    """The FMR table row behind an analysis, so its figures can be traced."""
+
+    id: uuid.UUID
+    area: str
+    year: int
+    bedrooms: int
+    source: str = Field(description="HUD (shared) or the organisation's own row")
+    effective_date: dt.date | None
+
+
+class RentAnalysis(BaseModel):
+    """What a Section 8 voucher supports for a unit, and how a target rent compares."""
+
+    area: str
+    year: int
+    requested_year: int | None
+    bedrooms: int
+    fmr: Decimal = Field(description="HUD Fair Market Rent, monthly")
+    payment_standard: Decimal = Field(description="most the voucher pays toward gross rent")
+    utilities_included: bool = Field(description="the owner pays all utilities")
+    utility_allowance: Decimal = Field(description="allowance for tenant-paid utilities, applied")
+    max_gross_rent: Decimal = Field(description="= payment standard")
+    max_contract_rent: Decimal = Field(description="payment standard - utility allowance")
+    target_rent: Decimal | None
+    fmr_compliant: bool | None = Field(description="target rent <= max contract rent")
+    headroom: Decimal | None = Field(description="max contract rent - target rent")
+    market_rent: Decimal | None
+    voucher_premium: Decimal | None = Field(
+        description="max contract rent - market rent (positive: the voucher pays more)"
+    )
+    voucher_premium_pct: Decimal | None
+    recommended_rent: Decimal = Field(
+        description="max contract rent, capped at the market rent when one is given (HUD "
+        "also requires the rent to be reasonable against unassisted units)"
+    )
+    fmr_row: FmrRowUsed
+    assumptions: list[str]
+
+
+@dataclass(frozen=True)
+class FmrAreaYear:
+    """One area's FMRs for one year: amounts by bedroom count."""
+
+    area: str
+    year: int
+    shared: bool
+    fmr_by_bedrooms: dict[int, Decimal]
+    payment_standard_by_bedrooms: dict[int, Decimal]
+    utility_allowance_by_bedrooms: dict[int, Decimal]
+
+
+def _visible(org_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    """Rows an organisation sees: HUD's shared rows and its own."""
+    return or_(col(Section8Fmr.org_id).is_(None), col(Section8Fmr.org_id) == org_id)
+
+
+def _dollars(value: Decimal) -> Decimal:
+    return value.quantize(DOLLAR, rounding=ROUND_HALF_UP).quantize(CENT)
+
+
+def _cents(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def resolve_area(*, session: Session, org_id: uuid.UUID, area: str | None) -> str:
+    """The FMR area a name means: exact (any case), else the one area containing the words."""
+    if area is None or not area.strip():
+        return DEFAULT_AREA
+    wanted = " ".join(area.split())
+    exact = session.exec(
+        select(Section8Fmr.area)
+        .where(_visible(org_id), func.lower(Section8Fmr.area) == wanted.lower())
+        .limit(1)
+    ).first()
+    if exact is not None:
+        return exact
+    escaped = wanted.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    candidates = list(
+        session.exec(
+            select(Section8Fmr.area)
+            .where(_visible(org_id), func.lower(Section8Fmr.area).like(f"%{escaped}%"))
+            .distinct()
+            .order_by(Section8Fmr.area)
+            .limit(11)
+        ).all()
+    )
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise FmrNotFoundError(f"No FMR area matches '{wanted}' (GET /section8/fmr lists them)")
+    shown = "; ".join(candidates[:10])
+    raise RentAnalysisInputError(f"'{wanted}' matches several FMR areas: {shown}")
+
+
+def _pick_year(*, session: Session, org_id: uuid.UUID, area: str, year: int | None) -> int:
+    """The latest year with rows for the area at or before ``year`` (any year when None)."""
+    statement = select(func.max(Section8Fmr.year)).where(_visible(org_id), Section8Fmr.area == area)
+    if year is not None:
+        statement = statement.where(Section8Fmr.year <= year)
+    found = session.exec(statement).one()
+    if found is None:
+        years = sorted(
+            session.exec(
+                select(Section8Fmr.year)
+                .where(_visible(org_id), Section8Fmr.area == area)
+                .distinct()
+            ).all()
+        )
+        if not years:
+            raise FmrNotFoundError(f"No FMR rows for '{area}'")
+        raise FmrNotFoundError(
+            f"No FMR rows for '{area}' in or before {year}; years available: "
+            + ", ".join(str(y) for y in years)
+        )
+    return int(found)
+
+
+def fmr_row(
+    *, session: Session, org_id: uuid.UUID, area: str, year: int, bedrooms: int
+) -> Section8Fmr | None:
+    """The row for an area, year and bedroom count: the organisation's own before HUD's."""
+    rows = session.exec(
+        select(Section8Fmr)
+        .where(
+            _visible(org_id),
+            Section8Fmr.area == area,
+            Section8Fmr.year == year,
+            Section8Fmr.bedrooms == bedrooms,
+        )
+        # An import in the same session may have changed the row under a cached object.
+        .execution_options(populate_existing=True)
+    ).all()
+    own = [row for row in rows if row.org_id == org_id]
+    chosen = own or list(rows)
+    return chosen[0] if chosen else None
+
+
+def rent_analysis(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    bedrooms: int,
+    area: str | None = None,
+    year: int | None = None,
+    target_rent: Decimal | None = None,
+    market_rent: Decimal | None = None,
+    utilities_included: bool = False,
+    utility_allowance: Decimal | None = None,
+) -> RentAnalysis:
+    """FMR, payment standard and the most a voucher supports for a unit, vs. target and market.
+
+    ``area`` defaults to Detroit's HUD Metro FMR Area; ``year`` to the latest on file (else the
+    latest at or before it). ``utility_allowance`` overrides the table's allowance for
+    tenant-paid utilities; with ``utilities_included`` the owner pays them and none applies.
+    """
+    if not 0 <= bedrooms <= MAX_BEDROOMS:
+        raise RentAnalysisInputError(f"bedrooms must be 0 to {MAX_BEDROOMS}, not {bedrooms}")
+    for name, value in (
+        ("target_rent", target_rent),
+        ("market_rent", market_rent),
+        ("utility_allowance", utility_allowance),
+    ):
+        if value is not None and value < 0:
+            raise RentAnalysisInputError(f"{name} must not be negative")
+    resolved = resolve_area(session=session, org_id=org_id, area=area)
+    used_year = _pick_year(session=session, org_id=org_id, area=resolved, year=year)
+    table_bedrooms = min(bedrooms, MAX_TABLE_BEDROOMS)
+    row = fmr_row(
+        session=session, org_id=org_id, area=resolved, year=used_year, bedrooms=table_bedrooms
+    )
+    if row is None or row.fmr_amount is None:
+        raise FmrNotFoundError(f"No {table_bedrooms}-bedroom FMR for '{resolved}' in {used_year}")
+    assumptions: list[str] = []
+    if area is None:
+        assumptions.append(f"no area given: {DEFAULT_AREA}")
+    if year is not None and used_year != year:
+        assumptions.append(f"no {year} FMR on file for this area: {used_year}, the latest before")
+    scale = Decimal(1)
+    if bedrooms > MAX_TABLE_BEDROOMS:
+        extra = bedrooms - MAX_TABLE_BEDROOMS
+        scale = 1 + EXTRA_BEDROOM_SHARE * extra
+        assumptions.append(
+            f"{bedrooms} bedrooms: HUD rule, 4-bedroom FMR {row.fmr_amount} + 15% for each of "
+            f"{extra} extra bedroom(s) = x{scale}, rounded to whole dollars"
+        )
+    fmr = _dollars(row.fmr_amount * scale)
+    if row.payment_standard is not None:
+        payment_standard = _dollars(row.payment_standard * scale)
+    else:
+        payment_standard = fmr
+        assumptions.append("no payment standard on file: 100% of FMR")
+    if utilities_included:
+        allowance = Decimal("0.00")
+        assumptions.append("owner pays all utilities: no utility allowance")
+    elif utility_allowance is not None:
+        allowance = _cents(utility_allowance)
+        assumptions.append(f"utility allowance {allowance} as given")
+    elif row.utility_allowance is not None:
+        allowance = _cents(row.utility_allowance * scale)
+    else:
+        allowance = Decimal("0.00")
+        assumptions.append(
+            "tenant-paid utilities but no utility allowance on file: $0 used, so the maximum "
+            "contract rent is an upper bound (give utility_allowance from the housing authority)"
+        )
+    max_contract = max(payment_standard - allowance, Decimal("0.00"))
+    compliant = None if target_rent is None else _cents(target_rent) <= max_contract
+    premium = None if market_rent is None else _cents(max_contract - market_rent)
+    premium_pct = (
+        None
+        if market_rent is None or market_rent == 0 or premium is None
+        else (premium / market_rent * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    )
+    recommended = max_contract if market_rent is None else min(max_contract, _cents(market_rent))
+    return RentAnalysis(
+        area=resolved,
+        year=used_year,
+        requested_year=year,
+        bedrooms=bedrooms,
+        fmr=fmr,
+        payment_standard=payment_standard,
+        utilities_included=utilities_included,
+        utility_allowance=allowance,
+        max_gross_rent=payment_standard,
+        max_contract_rent=max_contract,
+        target_rent=None if target_rent is None else _cents(target_rent),
+        fmr_compliant=compliant,
+        headroom=None if target_rent is None else _cents(max_contract - target_rent),
+        market_rent=None if market_rent is None else _cents(market_rent),
+        voucher_premium=premium,
+        voucher_premium_pct=premium_pct,
+        recommended_rent=recommended,
+        fmr_row=FmrRowUsed(
+            id=row.id,
+            area=row.area,
+            year=row.year,
+            bedrooms=row.bedrooms,
+            source=(
+                f"HUD FMR FY{row.year} (shared)"
+                if row.org_id is None
+                else "the organisation's own payment standard row"
+            ),
+            effective_date=row.effective_date,
+        ),
+        assumptions=assumptions,
+    )
+
+
+class PropertyRentResult(BaseModel):
+    """A property's target rent checked against Section 8, and what was saved on it."""
+
+    property_id: uuid.UUID
+    analysis: RentAnalysis
+    saved: bool
+
+
+def assess_property_rent(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    property_id: uuid.UUID,
+    bedrooms: int | None = None,
+    target_rent: Decimal | None = None,
+    area: str | None = None,
+    year: int | None = None,
+    market_rent: Decimal | None = None,
+    utilities_included: bool = False,
+    utility_allowance: Decimal | None = None,
+    save: bool = True,
+    principal: Principal | None = None,
+) -> PropertyRentResult:
+    """Analyse a property's rent by its bedroom count; save target rent and ``fmr_compliant``.
+
+    ``bedrooms`` is used only when the property has no bedroom count. The target rent
+    defaults to the property's own; with none, the recommended rent is used.
+    Saving goes through the property service (its event and audit entry).
+    """
+    from domain.property import service as property_service
+
+    prop = property_service.require(session=session, org_id=org_id, property_id=property_id)
+    if bedrooms is not None and prop.bedrooms is not None and bedrooms != prop.bedrooms:
+        raise RentAnalysisInputError(
+            f"the property has {prop.bedrooms} bedrooms, not {bedrooms}; leave bedrooms out"
+        )
+    unit_bedrooms = prop.bedrooms if prop.bedrooms is not None else bedrooms
+    if unit_bedrooms is None:
+        raise RentAnalysisInputError("the property has no bedroom count: give bedrooms")
+    analysis = rent_analysis(
+        session=session,
+        org_id=org_id,
+        bedrooms=unit_bedrooms,
+        area=area,
+        year=year,
+        target_rent=target_rent if target_rent is not None else prop.target_rent,
+        market_rent=market_rent,
+        utilities_included=utilities_included,
+        utility_allowance=utility_allowance,
+    )
+    if analysis.target_rent is None:
+        analysis = analysis.model_copy(
+            update={
+                "target_rent": analysis.recommended_rent,
+                "fmr_compliant": True,
+                "headroom": analysis.max_contract_rent - analysis.recommended_rent,
+                "assumptions": [
+                    *analysis.assumptions,
+                    "no target rent given or on file: the recommended rent is the target",
+                ],
+            }
+        )
+    if save:
+        property_service.update(
+            session=session,
+            org_id=org_id,
+            property_id=property_id,
+            property_in=PropertyUpdate(
+                target_rent=analysis.target_rent, fmr_compliant=analysis.fmr_compliant
+            ),
+            principal=principal,
+        )
+    return PropertyRentResult(property_id=property_id, analysis=analysis, saved=save)
+
+
+def list_fmr(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    area: str | None = None,
+    year: int | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[int, list[FmrAreaYear]]:
+    """FMR areas and years on file (filter by words in the area name, or a year), paged."""
+    keys = select(Section8Fmr.area, Section8Fmr.year).where(_visible(org_id)).distinct()
+    if area:
+        escaped = area.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        keys = keys.where(func.lower(Section8Fmr.area).like(f"%{escaped}%"))
+    if year is not None:
+        keys = keys.where(Section8Fmr.year == year)
+    subquery = keys.subquery()
+    total = session.exec(select(func.count()).select_from(subquery)).one()
+    page = session.exec(
+        select(subquery.c.area, subquery.c.year)
+        .order_by(subquery.c.area, subquery.c.year.desc())
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    if not page:
+        return int(total), []
+    wanted = {(a, y) for a, y in page}
+    rows = session.exec(
+        select(Section8Fmr)
+        .where(
+            _visible(org_id),
+            col(Section8Fmr.area).in_({a for a, _ in wanted}),
+            col(Section8Fmr.year).in_({y for _, y in wanted}),
+        )
+        .execution_options(populate_existing=True)
+    ).all()
+    grouped: dict[tuple[str, int], dict[int, Section8Fmr]] = {key: {} for key in page}
+    for row in rows:
+        key = (row.area, row.year)
+        if key not in grouped:
+            continue
+        current = grouped[key].get(row.bedrooms)
+        # The organisation's own row wins over HUD's for the same bedrooms.
+        if current is None or (current.org_id is None and row.org_id is not None):
+            grouped[key][row.bedrooms] = row
+    result = []
+    for (area_name, area_year), by_bedrooms in grouped.items():
+        ordered = dict(sorted(by_bedrooms.items()))
+        result.append(
+            FmrAreaYear(
+                area=area_name,
+                year=area_year,
+                shared=all(r.org_id is None for r in ordered.values()),
+                fmr_by_bedrooms={
+                    b: r.fmr_amount for b, r in ordered.items() if r.fmr_amount is not None
+                },
+                payment_standard_by_bedrooms={
+                    b: r.payment_standard
+                    for b, r in ordered.items()
+                    if r.payment_standard is not None
+                },
+                utility_allowance_by_bedrooms={
+                    b: r.utility_allowance
+                    for b, r in ordered.items()
+                    if r.utility_allowance is not None
+                },
+            )
+        )
+    return int(total), result
