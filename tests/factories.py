@@ -189,6 +189,4 @@ def make_property(db: Session, org: Organisation, **fields: Any) -> Any:
         fields.setdefault("city", "Detroit")
         fields.setdefault("state", "MI")
         fields.setdefault("zip_code", "48201")
-    return property_service.create(
-        session=db, org_id=org.id, property_in=PropertyCreate(**fields)
-    )
+    return property_service.create(session=db, org_id=org.id, property_in=PropertyCreate(**fields))

@@ -11,6 +11,8 @@ from sqlmodel import Session
 from domain.auth import service as auth_service
 from domain.auth.enums import Role
 from domain.auth.models import UserCreate
+from domain.property.ames import load_ames
+from domain.valuation.service import reindex_comps
 
 DEMO_ORG_SLUG = "demo"
 DEMO_ORG_NAME = "Demo Investments"
@@ -71,4 +73,10 @@ def seed_demo(*, session: Session, data_dir: Path) -> DemoSummary:
         credentials.write_text(f"email={DEMO_ADMIN_EMAIL}\npassword={password}\n")
         credentials.chmod(0o600)
         summary.created.append(f"admin user {DEMO_ADMIN_EMAIL}")
+
+    # The Ames, Iowa sales (2,930, 2006-2010) as the demo market; indexed for comps.
+    ames = load_ames(session=session, org_id=org.id)
+    if ames.inserted:
+        reindex_comps(session=session, org_id=org.id)
+        summary.created.append(f"{ames.inserted} Ames, Iowa home sales (2006-2010) for comps")
     return summary

@@ -1,5 +1,221 @@
-"""HTTP routes of the valuation module (placeholder until its work lands)."""
+"""Valuation API: comparables, as-is value, ARV, valuation history, market analysis.
 
-from fastapi import APIRouter
+Every route needs a signed-in admin, analyst or investor (contractors have no access).
+Investors may request valuations as well as read them: they are the ones who text an
+address for a deal analysis, and the agent does that through the same service functions,
+so the API allows what the agent does for them. A stored valuation is audit-logged.
+"""
 
-router = APIRouter()
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, status
+
+from core.deps import SessionDep, require_roles
+from domain.auth.enums import Role
+from domain.auth.service import Principal
+from domain.valuation import service
+from domain.valuation.enums import ValuationKind
+from domain.valuation.models import (
+    CompAnalysis,
+    MarketAnalysis,
+    PropertyValuations,
+    ValuationRead,
+    ValuationRequest,
+)
+
+router = APIRouter(tags=["valuation"])
+
+Member = Annotated[Principal, Depends(require_roles(Role.analyst, Role.investor))]
+
+_ERRORS: dict[int | str, dict[str, str]] = {
+    404: {"description": "No such property in your organisation"},
+    422: {"description": "The request cannot be valued as given; the message says why"},
+}
+
+
+def _http_error(error: Exception) -> HTTPException:
+    """404 for an unknown property, 422 for anything that cannot be valued as given."""
+    if isinstance(error, service.ValuationNotFoundError):
+        return HTTPException(status_code=status.HTTP_404_NOT_FOUND, detail=str(error))
+    return HTTPException(status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(error))
+
+
+_SERVICE_ERRORS = (service.ValuationError, service.NotEnoughSalesError)
+
+
+@router.get(
+    "/properties/{id}/comps",
+    response_model=CompAnalysis,
+    summary="Comparable sales of a property, with adjustment grids and the reconciled value",
+    responses=_ERRORS,
+)
+def property_comps(
+    id: uuid.UUID,
+    session: SessionDep,
+    principal: Member,
+    as_of: Annotated[dt.date | None, Query(description="value date (default: today)")] = None,
+    max_comps: Annotated[int, Query(ge=3, le=25, description="comps to reconcile")] = 10,
+) -> CompAnalysis:
+    """The property's best prior sales, each adjusted to it, and their reconciliation."""
+    try:
+        return service.find_comps(
+            session=session,
+            org_id=principal.org_id,
+            property_id=id,
+            as_of=as_of,
+            max_comps=max_comps,
+        )
+    except _SERVICE_ERRORS as error:
+        raise _http_error(error) from error
+
+
+@router.post(
+    "/comparables/analyze",
+    response_model=CompAnalysis,
+    summary="Comparable sales for a property or for attributes (nothing is stored)",
+    responses=_ERRORS,
+)
+def analyze_comparables(
+    body: ValuationRequest, session: SessionDep, principal: Member
+) -> CompAnalysis:
+    """Comps, grids and the reconciled value for ``property_id`` or ``subject`` attributes."""
+    try:
+        return service.find_comps(
+            session=session,
+            org_id=principal.org_id,
+            property_id=body.property_id,
+            subject=body.subject,
+            as_of=body.as_of,
+            max_comps=body.max_comps,
+        )
+    except _SERVICE_ERRORS as error:
+        raise _http_error(error) from error
+
+
+def _store(
+    body: ValuationRequest, session: SessionDep, principal: Principal, kind: ValuationKind
+) -> ValuationRead:
+    function = service.value_property if kind == ValuationKind.as_is else service.after_repair_value
+    try:
+        valuation = function(
+            session=session,
+            org_id=principal.org_id,
+            property_id=body.property_id,
+            subject=body.subject,
+            as_of=body.as_of,
+            max_comps=body.max_comps,
+            principal=principal,
+        )
+    except _SERVICE_ERRORS as error:
+        raise _http_error(error) from error
+    session.commit()
+    return service.to_read(valuation)
+
+
+@router.post(
+    "/valuations/calculate",
+    response_model=ValuationRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="As-is value from comparable sales (stored with its comps and inputs)",
+    responses=_ERRORS,
+)
+def calculate_valuation(
+    body: ValuationRequest, session: SessionDep, principal: Member
+) -> ValuationRead:
+    """Value the subject as it is; publishes ``valuation.completed``."""
+    return _store(body, session, principal, ValuationKind.as_is)
+
+
+@router.post(
+    "/valuations/arv",
+    response_model=ValuationRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="After-repair value from top-condition / recently renovated comps (stored)",
+    responses=_ERRORS,
+)
+def calculate_arv(body: ValuationRequest, session: SessionDep, principal: Member) -> ValuationRead:
+    """Value the subject as if fully renovated; publishes ``valuation.completed``."""
+    return _store(body, session, principal, ValuationKind.arv)
+
+
+@router.get(
+    "/valuations/{propertyId}",
+    response_model=PropertyValuations,
+    summary="A property's latest as-is value and ARV, and all its valuations",
+    responses=_ERRORS,
+)
+def property_valuations(
+    propertyId: uuid.UUID,  # noqa: N803 - the seed's path parameter name
+    session: SessionDep,
+    principal: Member,
+) -> PropertyValuations:
+    """The latest valuation of each kind and the full history, newest first."""
+    try:
+        history = service.list_valuations(
+            session=session, org_id=principal.org_id, property_id=propertyId
+        )
+    except _SERVICE_ERRORS as error:
+        raise _http_error(error) from error
+    reads = [service.to_read(v) for v in history]
+    return PropertyValuations(
+        property_id=propertyId,
+        latest_as_is=next((v for v in reads if v.kind == ValuationKind.as_is), None),
+        latest_arv=next((v for v in reads if v.kind == ValuationKind.arv), None),
+        history=reads,
+    )
+
+
+@router.get(
+    "/properties/{id}/valuation",
+    response_model=list[ValuationRead],
+    summary="A property's valuation history, newest first",
+    responses=_ERRORS,
+)
+def property_valuation_history(
+    id: uuid.UUID,
+    session: SessionDep,
+    principal: Member,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[ValuationRead]:
+    """Every stored valuation of the property, each with its comps and inputs."""
+    try:
+        history = service.list_valuations(
+            session=session, org_id=principal.org_id, property_id=id, limit=limit
+        )
+    except _SERVICE_ERRORS as error:
+        raise _http_error(error) from error
+    return [service.to_read(v) for v in history]
+
+
+@router.get(
+    "/market/analysis",
+    response_model=MarketAnalysis,
+    summary="An area's sales: median price and $/sqft, volume and the monthly trend",
+    responses={422: _ERRORS[422]},
+)
+def market_analysis(
+    session: SessionDep,
+    principal: Member,
+    zip_code: Annotated[str | None, Query(alias="zip", max_length=10)] = None,
+    neighborhood: Annotated[str | None, Query(max_length=100)] = None,
+    months: Annotated[int, Query(ge=1, le=120, description="length of the period")] = 24,
+    as_of: Annotated[
+        dt.date | None, Query(description="end of the period (default: the area's last sale)")
+    ] = None,
+) -> MarketAnalysis:
+    """Arm's-length sales in a ZIP code and/or neighbourhood over ``months`` months."""
+    try:
+        return service.market_analysis(
+            session=session,
+            org_id=principal.org_id,
+            zip_code=zip_code,
+            neighborhood=neighborhood,
+            months=months,
+            as_of=as_of,
+        )
+    except _SERVICE_ERRORS as error:
+        raise _http_error(error) from error

@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from sqlalchemy import Float, Integer, and_, cast, delete, extract, func, or_, text
+from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col, select
 
@@ -157,6 +158,29 @@ def remove(*, session: Session, org_id: uuid.UUID, property_id: uuid.UUID) -> No
     )
 
 
+# Refresh the planner's statistics after writing this many rows at once (bulk loads), so
+# it sees how many sales there are and picks the HNSW index for comp queries.
+ANALYZE_AFTER_ROWS = 500
+
+
+def analyze(*, session: Session) -> None:
+    """Update PostgreSQL's statistics of the comp index table (after bulk loads)."""
+    session.execute(text("ANALYZE valuation_service.comp_features"))
+
+
+def remove_except(*, session: Session, org_id: uuid.UUID, keep: set[uuid.UUID]) -> int:
+    """Drop the organisation's index rows whose property is not in ``keep``; return how many."""
+    ids = session.exec(
+        select(CompFeature.property_id).where(col(CompFeature.org_id) == org_id)
+    ).all()
+    gone = [pid for pid in ids if pid not in keep]
+    for start in range(0, len(gone), 1000):
+        session.execute(
+            delete(CompFeature).where(col(CompFeature.property_id).in_(gone[start : start + 1000]))
+        )
+    return len(gone)
+
+
 def get(*, session: Session, org_id: uuid.UUID, property_id: uuid.UUID) -> CompFeature | None:
     """The index row of a property, or None."""
     row = session.get(CompFeature, property_id)
@@ -199,7 +223,7 @@ def _sold_before(org_id: uuid.UUID, as_of: dt.date, exclude_id: uuid.UUID | None
 def _renovated_condition() -> Any:
     condition = cast(CompFeature.facts["condition"].astext, Float)  # type: ignore[index]
     remodeled = cast(CompFeature.facts["year_remodeled"].astext, Integer)  # type: ignore[index]
-    sale_year = extract("year", CompFeature.close_date)
+    sale_year = extract("year", col(CompFeature.close_date))
     return or_(condition >= TOP_CONDITION, remodeled >= sale_year - RENOVATED_WITHIN_YEARS)
 
 
@@ -338,17 +362,17 @@ def market_sales(
     max_sales: int = MARKET_MAX_SALES,
 ) -> MarketSales:
     """Prior arm's-length sales in the market box, newest first (at most ``max_sales``)."""
-    columns = (
-        CompFeature.property_id,
-        CompFeature.label,
-        CompFeature.close_price,
-        CompFeature.close_date,
-        CompFeature.facts,
-        CompFeature.latitude,
-        CompFeature.longitude,
-    )
+    columns: list[Any] = [
+        col(CompFeature.property_id),
+        col(CompFeature.label),
+        col(CompFeature.close_price),
+        col(CompFeature.close_date),
+        col(CompFeature.facts),
+        col(CompFeature.latitude),
+        col(CompFeature.longitude),
+    ]
     statement = (
-        select(*columns)
+        sa_select(*columns)
         .where(
             and_(*_sold_before(org_id, as_of, None)),
             col(CompFeature.latitude).between(area.south, area.north),

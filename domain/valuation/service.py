@@ -122,9 +122,14 @@ def remove_from_index(*, session: Session, org_id: uuid.UUID, property_id: uuid.
 
 
 def reindex_comps(*, session: Session, org_id: uuid.UUID, page_size: int = 500) -> int:
-    """Index every property of the organisation (after a bulk load); return how many."""
+    """Index every property of the organisation and drop rows of deleted ones; return how many.
+
+    Run after bulk loads that publish no ``property.created`` (the Ames seed, sales imports);
+    ``find_comps`` also runs it when the index and the property count disagree.
+    """
     written = 0
     offset = 0
+    seen: set[uuid.UUID] = set()
     while True:
         page = property_service.list_properties(
             session=session, org_id=org_id, limit=page_size, offset=offset
@@ -132,10 +137,22 @@ def reindex_comps(*, session: Session, org_id: uuid.UUID, page_size: int = 500) 
         if not page.items:
             break
         written += comp_index.upsert(session=session, properties=page.items)
+        seen.update(prop.id for prop in page.items)
         offset += len(page.items)
         if offset >= page.total:
             break
+    comp_index.remove_except(session=session, org_id=org_id, keep=seen)
+    if written >= comp_index.ANALYZE_AFTER_ROWS:
+        comp_index.analyze(session=session)
     return written
+
+
+def _ensure_index_current(*, session: Session, org_id: uuid.UUID) -> None:
+    """Re-index when the organisation's property count and the index disagree (bulk loads)."""
+    total = property_service.list_properties(session=session, org_id=org_id, limit=1).total
+    indexed, _ = comp_index.stamp(session=session, org_id=org_id)
+    if total != indexed:
+        reindex_comps(session=session, org_id=org_id)
 
 
 # --- subjects ----------------------------------------------------------------------------
@@ -341,6 +358,7 @@ def _analyse(
 ) -> CompAnalysis:
     if not MIN_COMPS <= max_comps <= 25:
         raise ValuationInputError(f"max_comps must be between {MIN_COMPS} and 25")
+    _ensure_index_current(session=session, org_id=org_id)
     inferred: dict[str, Any] = {}
     facts = _locate(session=session, org_id=org_id, facts=subject.facts, inferred=inferred)
     version = comp_index.stamp(session=session, org_id=org_id)
@@ -642,8 +660,9 @@ def _median(values: list[float]) -> Decimal | None:
 
 
 def _add_months(day: dt.date, months: int) -> dt.date:
+    """The same day ``months`` months later (or earlier), clipped to the 28th."""
     number = month_number(day) + months
-    return dt.date(number // 12, number % 12 + 1, 1)
+    return dt.date(number // 12, number % 12 + 1, min(day.day, 28))
 
 
 def market_analysis(
