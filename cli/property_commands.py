@@ -147,6 +147,13 @@ def _run_import(
                     raise typer.Exit(2) from None
         for line in summary.lines(max_rejections=show):
             console.print(line)
+        if summary.inserted or summary.updated:
+            # Bulk imports publish no per-row events by default: refresh the comp index here.
+            from domain.valuation import service as valuation_service
+
+            with session_scope() as session:
+                indexed = valuation_service.reindex_comps(session=session, org_id=organisation.id)
+            console.print(f"comp index refreshed: {indexed} properties")
         if rejects is not None:
             _write_rejects(rejects, summary, columns)
             console.print(f"{summary.rejected} rejected rows written to {rejects}")

@@ -193,6 +193,7 @@ def list_transactions(
             account_id=account_id,
             limit=limit,
             offset=offset,
+            principal=principal,
         )
     except service.FinanceError as exc:
         _raise(exc)

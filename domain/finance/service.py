@@ -34,6 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from core.metrics import business_counter
+from domain.auth.enums import Role
 from domain.auth.service import Principal, record_audit
 from domain.finance.enums import (
     REHAB_CATEGORIES,
@@ -1068,8 +1069,13 @@ def list_transactions(
     account_id: uuid.UUID | None = None,
     limit: int = 50,
     offset: int = 0,
+    principal: Principal | None = None,
 ) -> TransactionPage:
-    """The organisation's transactions, newest first, filtered and paged."""
+    """The organisation's transactions, newest first, filtered and paged.
+
+    An investor sees only the transactions of deals they may see (none of the company's
+    overhead); naming a deal they may not see is "not found".
+    """
     if start and end and end < start:
         raise FinanceValidationError("end must be on or after start")
     if not 1 <= limit <= 500:
@@ -1078,7 +1084,16 @@ def list_transactions(
         raise FinanceValidationError("offset must not be negative")
     conditions: list[Any] = [Transaction.org_id == org_id]
     if deal_id is not None:
+        if principal is not None:
+            require_deal(session=session, org_id=org_id, deal_id=deal_id, principal=principal)
         conditions.append(Transaction.deal_id == deal_id)
+    elif principal is not None and principal.role == Role.investor:
+        from domain.deal import service as deal_service  # late: keeps the modules' imports apart
+
+        visible = deal_service.list_deals(
+            session=session, org_id=org_id, principal=principal, limit=deal_service.MAX_LIST_LIMIT
+        )
+        conditions.append(col(Transaction.deal_id).in_([deal.id for deal in visible]))
     if category is not None:
         try:
             conditions.append(Transaction.category == parse_category(category).value)

@@ -12,7 +12,14 @@ from sqlmodel import Session, select
 
 from domain.auth.enums import Role
 from domain.auth.models import AuditLog
-from tests.factories import auth_headers, make_account, make_deal, make_org, make_user
+from tests.factories import (
+    auth_headers,
+    make_account,
+    make_deal,
+    make_org,
+    make_transaction,
+    make_user,
+)
 
 API = "/api/v1"
 
@@ -266,3 +273,30 @@ def test_budgets_through_the_api(
     )
     assert income.status_code == 422
     assert Decimal(status["total_spent"]) == Decimal("900.00")
+
+
+def test_investor_lists_only_transactions_of_their_own_deals(
+    client: TestClient, db: Session
+) -> None:
+    org = make_org(db)
+    investor = make_user(db, org, role=Role.investor)
+    own = make_deal(db, org, owner=investor)
+    other = make_deal(db, org)
+    make_transaction(db, org, deal_id=own.id, amount="100.00")
+    make_transaction(db, org, deal_id=other.id, amount="200.00")
+    make_transaction(db, org, amount="300.00")  # company overhead, no deal
+    headers = auth_headers(db, investor)
+
+    listed = client.get("/api/v1/transactions", headers=headers)
+    assert listed.status_code == 200
+    assert [t["amount"] for t in listed.json()] == ["100.00"]
+    assert (
+        client.get(
+            "/api/v1/transactions", params={"deal_id": str(other.id)}, headers=headers
+        ).status_code
+        == 404
+    )
+
+    admin = auth_headers(db, make_user(db, org, role=Role.admin))
+    everything = client.get("/api/v1/transactions", headers=admin).json()
+    assert sorted(t["amount"] for t in everything) == ["100.00", "200.00", "300.00"]

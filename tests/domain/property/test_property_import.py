@@ -21,6 +21,7 @@ from domain.property import service
 from domain.property.errors import ImportColumnsError
 from domain.property.importer import ImportSummary, import_records
 from domain.property.models import Property
+from domain.valuation.models import CompFeature
 from store.outbox import OutboxEvent
 from tests.factories import make_org
 
@@ -291,6 +292,10 @@ def test_cli_import_sales(committed_db: Session, tmp_path: Path) -> None:
     assert "9 rows, 3 inserted, 0 updated, 0 unchanged, 6 rejected" in first.stderr
     assert "line 5: ClosePrice: 'abc' is not a number" in first.stderr
     assert '"inserted": 3' in first.stdout
+    # The imported sales are in the comp index at once (bulk imports publish no events).
+    assert "comp index refreshed: 3 properties" in first.stderr
+    indexed = committed_db.exec(select(CompFeature).where(CompFeature.org_id == org.id)).all()
+    assert len(indexed) == 3
     with rejects.open() as handle:
         written = list(csv.DictReader(handle))
     assert [row["line"] for row in written] == ["4", "5", "6", "7", "9", "10"]
