@@ -79,3 +79,8 @@ def get_org_id(principal: CurrentPrincipal) -> uuid.UUID:
 
 OrgId = Annotated[uuid.UUID, Depends(get_org_id)]
 AdminPrincipal = Annotated[Principal, Depends(require_roles(Role.admin))]
+# The two access levels most routes use (admins always pass ``require_roles``).
+Reader = Annotated[Principal, Depends(require_roles(Role.analyst, Role.investor))]
+"""Team members and investors: read and analyse (contractors are refused)."""
+Writer = Annotated[Principal, Depends(require_roles(Role.analyst))]
+"""Admins and analysts: change the company's data."""

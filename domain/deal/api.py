@@ -18,12 +18,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
+from fastapi import APIRouter, HTTPException, Path, Query, status
 from fastapi.responses import JSONResponse
 
-from core.deps import SessionDep, require_roles
-from domain.auth.enums import Role
-from domain.auth.service import Principal
+from core.deps import Reader, SessionDep, Writer
 from domain.deal import service
 from domain.deal.enums import DealStatus, DealStrategy
 from domain.deal.models import (
@@ -46,8 +44,6 @@ from domain.deal.state_machine import allowed_next
 
 router = APIRouter(tags=["deals"])
 
-Reader = Annotated[Principal, Depends(require_roles(Role.analyst, Role.investor))]
-Writer = Annotated[Principal, Depends(require_roles(Role.analyst))]
 DealId = Annotated[uuid.UUID, Path(alias="id", description="The deal's id")]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {

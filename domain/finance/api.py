@@ -14,8 +14,7 @@ from typing import Annotated, Any, Literal, NoReturn
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel
 
-from core.deps import SessionDep, require_roles
-from domain.auth.enums import Role
+from core.deps import Reader, SessionDep, Writer, require_roles
 from domain.auth.service import Principal
 from domain.finance import reports, service
 from domain.finance.enums import ReportGrouping, TransactionCategory, TransactionType
@@ -33,8 +32,6 @@ from domain.finance.models import (
 
 router = APIRouter(tags=["finance"])
 
-Writer = Annotated[Principal, Depends(require_roles(Role.analyst))]
-Reader = Annotated[Principal, Depends(require_roles(Role.analyst, Role.investor))]
 Admin = Annotated[Principal, Depends(require_roles())]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {

@@ -5,11 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query, status
 
-from core.deps import SessionDep, require_roles
-from domain.auth.enums import Role
-from domain.auth.service import Principal
+from core.deps import Reader, SessionDep, Writer
 from domain.pricing import service
 from domain.pricing.models import (
     ComponentCostRead,
@@ -22,8 +20,6 @@ from domain.pricing.models import (
 router = APIRouter(tags=["pricing"])
 
 # Investors read estimates and the cost book; admins and analysts edit it; contractors neither.
-Reader = Annotated[Principal, Depends(require_roles(Role.analyst, Role.investor))]
-Editor = Annotated[Principal, Depends(require_roles(Role.analyst))]
 
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such cost-book row in your organisation"}
@@ -84,7 +80,7 @@ def list_component_costs(
     responses=_NOT_FOUND | {422: {"description": "Nothing to change, or a negative cost"}},
 )
 def update_component_cost(
-    id: uuid.UUID, body: ComponentCostUpdate, session: SessionDep, principal: Editor
+    id: uuid.UUID, body: ComponentCostUpdate, session: SessionDep, principal: Writer
 ) -> ComponentCostRead:
     """Set material and/or labour cost per unit.
 

@@ -9,11 +9,9 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
+from fastapi import APIRouter, HTTPException, Query, Response, status
 
-from core.deps import SessionDep, require_roles
-from domain.auth.enums import Role
-from domain.auth.service import Principal
+from core.deps import Reader, SessionDep, Writer
 from domain.property import service
 from domain.property.enums import MarketDataType
 from domain.property.errors import (
@@ -38,8 +36,6 @@ from domain.property.models import (
 
 router = APIRouter(tags=["properties"])
 
-Reader = Annotated[Principal, Depends(require_roles(Role.analyst, Role.investor))]
-Writer = Annotated[Principal, Depends(require_roles(Role.analyst))]
 
 _ERRORS: dict[int | str, dict[str, str]] = {
     404: {"description": "No such property in your organisation"},

@@ -6,19 +6,16 @@ import uuid
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.deps import SessionDep, require_roles
+from core.deps import Reader, SessionDep
 from domain.auth.enums import Role
-from domain.auth.service import Principal
 from domain.property.errors import PropertyNotFoundError
 from domain.section8 import service
 from domain.section8.service import MAX_BEDROOMS, RentAnalysis
 
 router = APIRouter(tags=["section8"])
-
-Reader = Annotated[Principal, Depends(require_roles(Role.analyst, Role.investor))]
 
 
 class FmrAreaYearRead(BaseModel):

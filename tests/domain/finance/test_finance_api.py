@@ -182,7 +182,8 @@ def test_another_orgs_deal_and_account_are_404(
 def test_transactions_are_listed_for_the_callers_org_only(
     db: Session, client: TestClient, org: Any, analyst: dict[str, str]
 ) -> None:
-    deal = make_deal(db, org, strategy="rental")
+    owner = make_user(db, org, role=Role.investor)
+    deal = make_deal(db, org, strategy="rental", owner=owner)
     for day in range(1, 8):
         client.post(
             f"{API}/expenses",
@@ -194,7 +195,7 @@ def test_transactions_are_listed_for_the_callers_org_only(
             },
             headers=analyst,
         )
-    investor = auth_headers(db, make_user(db, org, role=Role.investor))
+    investor = auth_headers(db, owner)
     page = client.get(
         f"{API}/transactions",
         params={"deal_id": str(deal.id), "limit": 3, "offset": 3},
