@@ -138,7 +138,7 @@ def stop_all(*, force: bool = False) -> None:
             try:
                 _prune_dead_handles(pgdata)
                 server.cleanup()
-                if force:
+                if force and (pgdata / "postmaster.pid").exists():
                     server._stop()  # even if other processes still hold handles
             except Exception:
                 log.debug("embedded postgres already stopped", exc_info=True)
