@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.stamp-install
 # Debian packages the test suite needs (installed with apt-get when running as root on Debian).
-APT_PACKAGES ?=
+APT_PACKAGES ?= espeak-ng
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
@@ -17,7 +17,7 @@ export XDG_RUNTIME_DIR ?= /tmp/runtime-$(shell id -u)
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,vision]'
 	@touch $(STAMP)
 
 install: $(STAMP)

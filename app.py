@@ -7,10 +7,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from channels.whatsapp import router as whatsapp_router
 from core.config import get_settings
 from core.observability import RequestContextMiddleware, setup_logging
 from core.ops import router as ops_router
 from core.ratelimit import RateLimitMiddleware
+from domain.audio.api import router as audio_router
 from domain.auth.api import router as auth_router
 from domain.deal.api import router as deal_router
 from domain.documents.api import router as documents_router
@@ -19,6 +21,7 @@ from domain.pricing.api import router as pricing_router
 from domain.property.api import router as property_router
 from domain.section8.api import router as section8_router
 from domain.valuation.api import router as valuation_router
+from domain.vision.api import router as vision_router
 
 API_PREFIX = "/api/v1"
 
@@ -52,6 +55,10 @@ def create_app() -> FastAPI:
         section8_router,
         deal_router,
         finance_router,
+        audio_router,
+        vision_router,
+        # After finance: GET /reports/{reportId} must not capture /reports/pnl.
+        whatsapp_router,
     ):
         application.include_router(router, prefix=API_PREFIX)
     return application

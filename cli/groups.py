@@ -9,3 +9,4 @@ bench_app = typer.Typer(
     help="Benchmarks: each prints one JSON line (run by hand; figures go in the README).",
     no_args_is_help=True,
 )
+vision_app = typer.Typer(help="Photo condition models (ultralytics YOLO).", no_args_is_help=True)

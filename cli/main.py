@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from cli.groups import bench_app, import_app
+from cli.groups import bench_app, import_app, vision_app
 from core.config import get_settings
 from store import embedded
 
@@ -26,6 +26,7 @@ app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 app.add_typer(import_app, name="import")
 app.add_typer(bench_app, name="bench")
+app.add_typer(vision_app, name="vision")
 
 console = Console(stderr=True)
 
@@ -276,7 +277,16 @@ def token_create(
 
 
 # Modules register their `import ...` and `bench ...` commands on the shared groups.
-COMMAND_MODULES = ["cli.property_commands", "cli.valuation_commands", "cli.section8_commands"]
+COMMAND_MODULES = [
+    "cli.property_commands",
+    "cli.valuation_commands",
+    "cli.section8_commands",
+    "cli.audio_commands",
+    "cli.vision_commands",
+    "cli.report_commands",
+    "cli.agent_commands",
+    "cli.whatsapp_commands",
+]
 for _module in COMMAND_MODULES:
     importlib.import_module(_module)
 

@@ -12,6 +12,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # Placeholder secrets that must never reach production.
 _PLACEHOLDER_SECRETS = {"", "changethis", "dev-secret-change-me"}
 DEV_SECRET_KEY = "dev-secret-change-me"
+# Signs and checks simulated Twilio webhooks in development when TWILIO_AUTH_TOKEN is unset
+# (`dealdesk simulate whatsapp` signs with it). Never accepted outside development.
+DEV_TWILIO_AUTH_TOKEN = "dev-twilio-auth-token"
 
 
 class Settings(BaseSettings):
@@ -33,8 +36,16 @@ class Settings(BaseSettings):
     twilio_auth_token: SecretStr | None = Field(default=None, alias="TWILIO_AUTH_TOKEN")
     twilio_whatsapp_from: str | None = Field(default=None, alias="TWILIO_WHATSAPP_FROM")
     twilio_voice_from: str | None = Field(default=None, alias="TWILIO_VOICE_FROM")
+    # Approved WhatsApp template (ContentSid) sent outside the 24-hour session window.
+    twilio_template_content_sid: str | None = Field(
+        default=None, alias="TWILIO_TEMPLATE_CONTENT_SID"
+    )
+    twilio_timeout_s: float = Field(default=10.0, gt=0, alias="TWILIO_TIMEOUT_S")
+    # How long a signed report link (sent on WhatsApp) stays valid.
+    report_url_ttl_s: int = Field(default=7 * 24 * 3600, gt=0, alias="REPORT_URL_TTL_S")
     public_base_url: str = Field(default="http://127.0.0.1:8000", alias="PUBLIC_BASE_URL")
     whisper_model: str = Field(default="base", alias="WHISPER_MODEL")
+    audio_max_duration_s: int = Field(default=900, gt=0, alias="AUDIO_MAX_DURATION_S")
     vision_model: str | None = Field(default=None, alias="VISION_MODEL")
     secret_key: SecretStr = Field(default=SecretStr(DEV_SECRET_KEY), alias="SECRET_KEY")
     data_dir: Path = Field(default=Path(".data"), alias="DEALDESK_DATA_DIR")
@@ -73,6 +84,13 @@ class Settings(BaseSettings):
     def llm_configured(self) -> bool:
         """True when an OpenAI key or an OpenAI-compatible base URL is set."""
         return bool(self.openai_api_key) or bool(self.llm_base_url)
+
+    @property
+    def webhook_auth_token(self) -> str | None:
+        """The token Twilio webhooks are signed with; the dev token only in development."""
+        if self.twilio_auth_token is not None and self.twilio_auth_token.get_secret_value():
+            return self.twilio_auth_token.get_secret_value()
+        return DEV_TWILIO_AUTH_TOKEN if self.environment == "development" else None
 
     @property
     def twilio_configured(self) -> bool:

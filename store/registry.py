@@ -22,6 +22,7 @@ MODEL_MODULES = [
     "domain.audio.models",
     "domain.pricing.models",
     "domain.valuation.models",
+    "agent.models",
 ]
 
 # Database schemas the migrations create (the seed's names plus the ones dealdesk adds).
@@ -40,6 +41,7 @@ SCHEMAS = [
     "audio_service",
     "pricing_service",
     "valuation_service",
+    "agent",
 ]
 
 

@@ -190,3 +190,76 @@ def make_property(db: Session, org: Organisation, **fields: Any) -> Any:
         fields.setdefault("state", "MI")
         fields.setdefault("zip_code", "48201")
     return property_service.create(session=db, org_id=org.id, property_in=PropertyCreate(**fields))
+
+
+# A made-up Detroit market for property analyses and reports (ANALYSIS_MARKET_CENTRE).
+ANALYSIS_MARKET_CENTRE = (42.33, -83.05)
+
+
+def make_sold_market(
+    db: Session, org: Organisation, *, sales: int = 24, year: int = 2024
+) -> list[uuid.UUID]:
+    """Sold Detroit houses for comps: two a month through ``year``, ~0.1 mile apart.
+
+    Sizes 1,200-2,100 sqft and condition ratings 4-7 in turn; each priced 60 $/sqft x
+    1.05^(condition - 5), rounded to the dollar (so ARV comps, condition 7, exist).
+    """
+    import datetime as dt
+    from decimal import Decimal
+
+    from domain.property import service as property_service
+    from domain.property.models import PropertyCreate
+
+    ids = []
+    for i in range(sales):
+        sqft = 1200 + 100 * (i % 10)
+        condition = 4 + i % 4
+        prop = property_service.create(
+            session=db,
+            org_id=org.id,
+            property_in=PropertyCreate(
+                address_line=f"{100 + 2 * i} Comp St",
+                city="Detroit",
+                state="MI",
+                zip_code="48201",
+                latitude=ANALYSIS_MARKET_CENTRE[0] + 0.0005 * (i % 7),
+                longitude=ANALYSIS_MARKET_CENTRE[1] + 0.002 * i,
+                square_feet=sqft,
+                bedrooms=3,
+                bathrooms=Decimal("1.5"),
+                year_built=1950,
+                condition_rating=condition,
+                close_price=Decimal(round(60 * sqft * 1.05 ** (condition - 5))),
+                close_date=dt.date(year, i // 2 % 12 + 1, 15),
+                source="test",
+                source_id=uuid.uuid4().hex,
+            ),
+        )
+        ids.append(prop.id)
+    return ids
+
+
+def make_subject_property(db: Session, org: Organisation, **fields: Any) -> Any:
+    """An unsold 3-bed, 1,500 sqft Detroit house in poor condition (rating 3) at the market's
+    centre, listed at $45,000; keyword arguments override ``PropertyCreate`` fields."""
+    from decimal import Decimal
+
+    from domain.property import service as property_service
+    from domain.property.models import PropertyCreate
+
+    values: dict[str, Any] = {
+        "address_line": "1234 Subject Ave",
+        "city": "Detroit",
+        "state": "MI",
+        "zip_code": "48201",
+        "latitude": ANALYSIS_MARKET_CENTRE[0],
+        "longitude": ANALYSIS_MARKET_CENTRE[1] + 0.01,
+        "square_feet": 1500,
+        "bedrooms": 3,
+        "bathrooms": Decimal("1.5"),
+        "year_built": 1950,
+        "condition_rating": 3,
+        "list_price": Decimal("45000"),
+    }
+    values.update(fields)
+    return property_service.create(session=db, org_id=org.id, property_in=PropertyCreate(**values))

@@ -1,0 +1,59 @@
+"""The agent's tools and the role policy: which tools each caller's role may use.
+
+The tool set of a run is fixed from the caller's role before the model sees any text; the
+model is bound to that set and the tools node only runs those, so nothing a message,
+transcript or document says can widen it.
+"""
+
+from __future__ import annotations
+
+from langchain_core.tools import BaseTool
+
+from domain.auth.enums import Role
+from tools import analysis, deal, finance, pricing, property, section8, valuation
+
+ALL_TOOLS: list[BaseTool] = [
+    *property.TOOLS,
+    *analysis.TOOLS,
+    *valuation.TOOLS,
+    *pricing.TOOLS,
+    *section8.TOOLS,
+    *deal.TOOLS,
+    *finance.TOOLS,
+]
+
+TOOLS_BY_NAME: dict[str, BaseTool] = {t.name: t for t in ALL_TOOLS}
+
+# Reading and analysing: what an investor on WhatsApp may do (deal and finance tools see only
+# the deals the investor owns or is on: the services filter by the principal).
+READ_TOOL_NAMES: frozenset[str] = frozenset(
+    {
+        "find_property",
+        "analyze_property",
+        "max_offer",
+        "generate_report",
+        "get_comps",
+        "estimate_rehab",
+        "section8_rent",
+        "list_deals",
+        "budget_status",
+        "pnl",
+        "cashflow",
+    }
+)
+# Changing deals: the team only.
+WRITE_TOOL_NAMES: frozenset[str] = frozenset({"create_deal", "change_deal_status", "make_offer"})
+
+ROLE_TOOL_NAMES: dict[Role, frozenset[str]] = {
+    Role.admin: READ_TOOL_NAMES | WRITE_TOOL_NAMES,
+    Role.analyst: READ_TOOL_NAMES | WRITE_TOOL_NAMES,
+    Role.investor: READ_TOOL_NAMES,
+    # Contractors get their own tools with the voice agent; none of these.
+    Role.contractor: frozenset(),
+}
+
+
+def tools_for_role(role: Role) -> list[BaseTool]:
+    """The tools a caller with ``role`` may use, in registry order."""
+    allowed = ROLE_TOOL_NAMES[Role(role)]
+    return [t for t in ALL_TOOLS if t.name in allowed]

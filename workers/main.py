@@ -20,7 +20,11 @@ log = logging.getLogger(__name__)
 
 # Dotted paths of functions that load heavy models (Whisper, YOLO) before the first job, so
 # forked work horses share them. Modules add theirs as they land.
-PRELOADERS: list[str] = []
+PRELOADERS: list[str] = [
+    "workers.audio.preload",
+    "workers.vision.preload",
+    "workers.whatsapp.preload",
+]
 
 
 def preload_models() -> list[str]:

@@ -4,12 +4,21 @@ from enum import StrEnum
 
 
 class WalkthroughStatus(StrEnum):
-    """Where a walkthrough recording is in transcription and extraction."""
+    """Where a walkthrough recording is in transcription and extraction.
 
+    ``queued`` → ``transcribing`` → ``transcribed`` → ``extracted`` → ``completed``; any step
+    can end in ``failed`` with the reason in ``error``. ``started`` is a walkthrough announced
+    (``walkthrough.started``) whose recording has not arrived; ``uploaded`` a recording stored
+    but not (yet) sent for transcription.
+    """
+
+    started = "started"
     uploaded = "uploaded"
+    queued = "queued"
     transcribing = "transcribing"
     transcribed = "transcribed"
     extracted = "extracted"
+    completed = "completed"
     failed = "failed"
 
 
@@ -20,3 +29,15 @@ class Condition(StrEnum):
     good = "good"
     fair = "fair"
     poor = "poor"
+
+
+class AudioErrorCode(StrEnum):
+    """Why a walkthrough failed, as a machine-readable code beside the message."""
+
+    unreadable = "unreadable"  # not decodable audio (corrupt, or not audio at all)
+    too_long = "too_long"  # over AUDIO_MAX_DURATION_S
+    no_speech = "no_speech"  # silence or noise only
+    model_unavailable = "model_unavailable"  # Whisper weights missing or wrong
+    document_missing = "document_missing"  # the stored recording is gone or corrupted
+    retries_exhausted = "retries_exhausted"  # a transient error that kept recurring
+    transient = "transient"  # a transient error; the job will be retried

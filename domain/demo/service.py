@@ -17,6 +17,9 @@ from domain.valuation.service import reindex_comps
 DEMO_ORG_SLUG = "demo"
 DEMO_ORG_NAME = "Demo Investments"
 DEMO_ADMIN_EMAIL = "admin@demo.dealdesk.dev"
+# The investor `dealdesk simulate whatsapp` texts as by default.
+DEMO_INVESTOR_EMAIL = "investor@demo.dealdesk.dev"
+DEMO_INVESTOR_PHONE = "+13135550100"
 CREDENTIALS_FILE = "demo-credentials.txt"
 
 
@@ -73,6 +76,22 @@ def seed_demo(*, session: Session, data_dir: Path) -> DemoSummary:
         credentials.write_text(f"email={DEMO_ADMIN_EMAIL}\npassword={password}\n")
         credentials.chmod(0o600)
         summary.created.append(f"admin user {DEMO_ADMIN_EMAIL}")
+
+    if (
+        auth_service.get_user_by_phone(session=session, phone_number=DEMO_INVESTOR_PHONE) is None
+        and auth_service.get_user_by_email(session=session, email=DEMO_INVESTOR_EMAIL) is None
+    ):
+        auth_service.create_user(
+            session=session,
+            org_id=org.id,
+            user_in=UserCreate(
+                email=DEMO_INVESTOR_EMAIL,
+                full_name="Demo Investor",
+                role=Role.investor,
+                phone_number=DEMO_INVESTOR_PHONE,
+            ),
+        )
+        summary.created.append(f"investor {DEMO_INVESTOR_EMAIL} (WhatsApp {DEMO_INVESTOR_PHONE})")
 
     # The Ames, Iowa sales (2,930, 2006-2010) as the demo market; indexed for comps.
     ames = load_ames(session=session, org_id=org.id)

@@ -27,7 +27,10 @@ nothing is downloaded. How each row becomes a ``Property``:
   building_type, house_style, sale_condition) plus full_baths,
   half_baths, basement_half_baths, garage_sqft, garage_type, total_rooms_above_grade,
   kitchens, overall_condition (the text level), sale_type, ms_zoning, lot_frontage_ft,
-  pool_sqft, first_floor_sqft, second_floor_sqft.
+  pool_sqft, first_floor_sqft, second_floor_sqft, garage_finish, lot_shape, lot_config,
+  land_contour, exterior_covering (Exterior_1st), roof_style, paved_drive, basement_condition,
+  fence, wood_deck_sqft, open_porch_sqft, enclosed_porch_sqft (enclosed + 3-season + screen),
+  electrical, ms_subclass.
 
 The load is one bulk ``INSERT ... ON CONFLICT DO NOTHING`` on (org, source, source id), so it
 takes a second or two and re-running adds nothing. It deliberately publishes no
@@ -157,6 +160,22 @@ def property_values(row: dict[str, Any], *, org_id: uuid.UUID) -> dict[str, Any]
         "pool_sqft": _int(row["Pool_Area"]),
         "first_floor_sqft": _int(row["First_Flr_SF"]),
         "second_floor_sqft": _int(row["Second_Flr_SF"]),
+        "garage_finish": _text(row["Garage_Finish"]),
+        "lot_shape": _text(row["Lot_Shape"]),
+        "lot_config": _text(row["Lot_Config"]),
+        "land_contour": _text(row["Land_Contour"]),
+        "exterior_covering": _text(row["Exterior_1st"]),
+        "roof_style": _text(row["Roof_Style"]),
+        "paved_drive": _text(row["Paved_Drive"]),
+        "basement_condition": _text(row["Bsmt_Cond"]),
+        "fence": _text(row["Fence"]),
+        "wood_deck_sqft": _int(row["Wood_Deck_SF"]),
+        "open_porch_sqft": _int(row["Open_Porch_SF"]),
+        "enclosed_porch_sqft": sum(
+            _int(row[name]) for name in ("Enclosed_Porch", "Three_season_porch", "Screen_Porch")
+        ),
+        "electrical": _text(row["Electrical"]),
+        "ms_subclass": _text(row["MS_SubClass"]),
     }
     bathrooms = Decimal(_int(row["Full_Bath"])) + Decimal("0.5") * _int(row["Half_Bath"])
     return {

@@ -7,7 +7,11 @@ Pure functions over typed inputs (no database), so each step can be checked by h
    ZIP) effects for location and one effect per sale month for the market trend. Each rate
    is shrunk towards a typical US prior (``Variable.prior``) only as far as the market's own
    sales leave it undetermined: with thousands of sales the data decides, with a handful the
-   prior does (and the inputs say how many sales the rates came from).
+   prior does (and the inputs say how many sales the rates came from). Sales far off the
+   fit (data errors, distress the arm's-length filter missed) are down-weighted by Huber
+   re-weighting, and the monthly market index is smoothed (a penalty on month-to-month
+   changes and on changes of the trend), so thin recent months borrow from their
+   neighbours and the recent trend is carried on to the as-of month.
 2. ``adjustment_grid`` turns the rates into one comp's grid: for each line (time, sale
    terms, location, size, lot, bedrooms, bathrooms, age, effective age, condition, basement,
    garage, amenities, construction) the subject's and the comp's facts and a dollar
@@ -63,7 +67,15 @@ MIN_KNOWN_SHARE = 0.7
 # Ridge penalties (on the variables' own units): numeric facts, categories, sale months.
 NUMERIC_PENALTY = 1.0
 CATEGORY_PENALTY = 1.0
-MONTH_PENALTY = 3.0
+MONTH_PENALTY = 0.1
+# Random-walk smoothing of the market index: penalty on each month-to-month change.
+MONTH_SMOOTHING = 10.0
+# Penalty on changes of the monthly trend (a local linear trend carried to the as-of month).
+MONTH_TREND_SMOOTHING = 1000.0
+# Huber re-weighting of outlying sales (iterations; 0 = plain ridge) and its threshold in
+# robust standard deviations.
+ROBUST_ITERATIONS = 5
+HUBER_K = 1.345
 
 # Reconciliation: similarity score = miles/0.5 + |net log adjustment|/0.10 + years/1.0;
 # weight = 1/(1 + score) / (0.05 + gross log adjustment).
@@ -304,7 +316,7 @@ NUMERIC_VARIABLES: tuple[Variable, ...] = (
     Variable(
         "poured_concrete_foundation",
         "construction",
-        ("foundation", "building_type", "house_style"),
+        ("foundation",),
         "poured concrete foundation",
         0.03,
         lambda f, at: None if f.foundation is None else _flag(f.foundation == "PConc"),
@@ -469,7 +481,9 @@ class MarketModel:
         """How the rates were derived: sales, period, fit, the as-of market month."""
         return {
             "method": "ridge regression of log sale price on the home's facts, location and "
-            "sale month, shrunk towards typical priors (appraisal 'regression' rates)",
+            "sale month, shrunk towards typical priors (appraisal 'regression' rates); "
+            "outlying sales down-weighted (Huber); a smoothed monthly market index whose "
+            "recent trend is carried to the as-of month",
             "sales": self.n_sales,
             "first_sale": self.first_sale.isoformat() if self.first_sale else None,
             "last_sale": self.last_sale.isoformat() if self.last_sale else None,
@@ -483,11 +497,19 @@ class MarketModel:
 
 
 _CATEGORY_READERS = {name: reader for name, _, reader, _ in CATEGORIES}
-_LINE_FACTS: dict[str, tuple[str, ...]] = {
-    **{v.line: v.facts for v in NUMERIC_VARIABLES},
-    SALE_TERMS.line: SALE_TERMS.facts,
-    **{line: shown for _, line, _, shown in CATEGORIES},
-}
+
+
+def _line_facts() -> dict[str, tuple[str, ...]]:
+    """The facts each grid line shows: those of all its variables and categories, in order."""
+    shown: dict[str, list[str]] = {line: [] for line in LINES}
+    sources = [(v.line, v.facts) for v in (*NUMERIC_VARIABLES, SALE_TERMS)]
+    sources += [(line, facts) for _, line, _, facts in CATEGORIES]
+    for line, facts in sources:
+        shown[line].extend(fact for fact in facts if fact not in shown[line])
+    return {line: tuple(facts) for line, facts in shown.items()}
+
+
+_LINE_FACTS = _line_facts()
 
 
 class NotEnoughSalesError(ValueError):
@@ -495,6 +517,42 @@ class NotEnoughSalesError(ValueError):
 
 
 MIN_MARKET_SALES = 5
+
+
+def _smoothing_penalty(columns: Sequence[Column], *, order: int) -> np.ndarray:
+    """Penalty on month-to-month changes (order 1) or changes of the trend (order 2)."""
+    index = [i for i, c in enumerate(columns) if c.kind == "month"]
+    matrix = np.zeros((len(columns), len(columns)))
+    if len(index) <= order:
+        return matrix
+    diff = np.diff(np.eye(len(index)), n=order, axis=0)
+    matrix[np.ix_(index, index)] = diff.T @ diff
+    return matrix
+
+
+def _robust_ridge(
+    x: np.ndarray, y: np.ndarray, prior: np.ndarray, penalty: np.ndarray
+) -> tuple[np.ndarray, float, np.ndarray]:
+    """Ridge regression towards ``prior``, re-weighted so outlying sales count less (Huber).
+
+    Returns the coefficients, the intercept and the residuals.
+    """
+    weights = np.ones(len(y))
+    y_rest = y - x @ prior
+    beta = prior.copy()
+    intercept = float(y.mean() - x.mean(axis=0) @ beta)
+    for _ in range(1 + ROBUST_ITERATIONS):
+        total = weights.sum()
+        x_mean = weights @ x / total
+        y_mean = float(weights @ y_rest / total)
+        xc = x - x_mean
+        xw = xc * weights[:, None]
+        beta = prior + np.linalg.solve(xw.T @ xc + penalty, xw.T @ (y_rest - y_mean))
+        intercept = float(weights @ y / total - x_mean @ beta)
+        residuals = y - (x @ beta + intercept)
+        scale = 1.4826 * float(np.median(np.abs(residuals))) or 1.0
+        weights = np.minimum(1.0, HUBER_K * scale / np.maximum(np.abs(residuals), 1e-12))
+    return beta, intercept, y - (x @ beta + intercept)
 
 
 def fit_market_model(*, sales: Sequence[Sale], subject: HomeFacts, as_of: dt.date) -> MarketModel:
@@ -531,6 +589,12 @@ def fit_market_model(*, sales: Sequence[Sale], subject: HomeFacts, as_of: dt.dat
             columns.append(Column(f"{name}:{level}", line, "category", category=name, level=level))
             raw_values.append(np.array([1.0 if reader(s.facts) == level else 0.0 for s in sales]))
     months = sorted({month_number(s.close_date) for s in sales})
+    as_of_month = month_number(as_of)
+    if MONTH_SMOOTHING > 0 or MONTH_TREND_SMOOTHING > 0:
+        # A smoothed index has a level for every month up to the as-of month, sales or not:
+        # the months without sales (the as-of month itself included) follow from their
+        # neighbours (the same level, or the local trend carried on).
+        months = list(range(months[0], max(months[-1], as_of_month) + 1))
     for month in months:
         columns.append(Column(f"month:{month}", "time", "month", month=month))
         raw_values.append(
@@ -539,7 +603,7 @@ def fit_market_model(*, sales: Sequence[Sale], subject: HomeFacts, as_of: dt.dat
     x = np.column_stack(raw_values) if raw_values else np.zeros((n, 0))
     y = np.log(np.array([s.price for s in sales], dtype=float))
     prior = np.array([c.prior for c in columns])
-    penalty = np.array(
+    penalty = np.diag(
         [
             NUMERIC_PENALTY
             if c.kind == "numeric"
@@ -549,16 +613,10 @@ def fit_market_model(*, sales: Sequence[Sale], subject: HomeFacts, as_of: dt.dat
             for c in columns
         ]
     )
-    # Ridge towards the prior: fit the part of log price the prior rates leave unexplained.
-    y_rest = y - x @ prior
-    x_mean = x.mean(axis=0)
-    xc = x - x_mean
-    yc = y_rest - y_rest.mean()
-    beta = prior + np.linalg.solve(xc.T @ xc + np.diag(penalty), xc.T @ yc)
-    intercept = float(y.mean() - x_mean @ beta)
-    residuals = y - (x @ beta + intercept)
+    penalty += MONTH_SMOOTHING * _smoothing_penalty(columns, order=1)
+    penalty += MONTH_TREND_SMOOTHING * _smoothing_penalty(columns, order=2)
+    beta, intercept, residuals = _robust_ridge(x, y, prior, penalty)
     total = float(((y - y.mean()) ** 2).sum())
-    as_of_month = month_number(as_of)
     index_month = max((m for m in months if m <= as_of_month), default=months[-1])
     sqft = [s.facts.square_feet for s in sales if s.facts.square_feet]
     dates = [s.close_date for s in sales]

@@ -40,6 +40,30 @@ FEATURE_KEYS: dict[str, str] = {
     "building_type": "OneFam, TwnhsE, Twnhs, Duplex, TwoFmCon",
     "house_style": "One_Story, Two_Story, One_and_Half_Fin, SLvl, SFoyer ...",
     "sale_condition": "Normal, Partial (new, sold before completion), Abnorml, Family ...",
+    "garage_sqft": "garage floor area (0 = no garage)",
+    "garage_type": "Attchd, Detchd, BuiltIn, Basment, CarPort, More_Than_Two_Types, No_Garage",
+    "garage_finish": "interior finish of the garage: Fin, RFn (rough), Unf, No_Garage",
+    "second_floor_sqft": "living area on the second floor (0 = none)",
+    "kitchens": "kitchens above grade",
+    "total_rooms_above_grade": "rooms above grade (bathrooms not counted)",
+    "ms_zoning": "zoning: Residential_Low_Density, Residential_Medium_Density, "
+    "Floating_Village_Residential ...",
+    "lot_frontage_ft": "street frontage of the lot in feet (0 = unknown or none)",
+    "lot_shape": "Regular, Slightly_Irregular, Moderately_Irregular, Irregular",
+    "lot_config": "Inside, Corner, CulDSac (cul-de-sac), FR2/FR3 (frontage on 2/3 sides)",
+    "land_contour": "Lvl (level), Bnk (banked), HLS (hillside), Low (depression)",
+    "exterior_covering": "main exterior covering: VinylSd, MetalSd, HdBoard, Wd Sdng, "
+    "Plywood, CemntBd, BrkFace ...",
+    "roof_style": "Gable, Hip, Flat, Gambrel, Mansard, Shed",
+    "paved_drive": "Paved, Partial_Pavement, Dirt_Gravel",
+    "basement_condition": "basement condition: Poor, Fair, Typical, Good, Excellent, No_Basement",
+    "fence": "No_Fence, Minimum_Privacy, Good_Privacy, Good_Wood, Minimum_Wood_Wire",
+    "wood_deck_sqft": "wood deck area",
+    "open_porch_sqft": "open porch area",
+    "enclosed_porch_sqft": "enclosed, 3-season and screen porch area",
+    "pool_sqft": "pool area (0 = no pool)",
+    "electrical": "SBrkr (circuit breakers), FuseA/FuseF/FuseP (fuses), Mix",
+    "ms_subclass": "dwelling class, e.g. One_Story_1946_and_Newer_All_Styles, Split_Foyer",
 }
 
 QUALITY_SCALE = {"Poor": 1, "Fair": 2, "Typical": 3, "Good": 4, "Excellent": 5}
@@ -85,6 +109,28 @@ class HomeFacts:
     building_type: str | None = None
     house_style: str | None = None
     sale_condition: str | None = None
+    garage_sqft: float | None = None
+    garage_type: str | None = None
+    garage_finish: str | None = None
+    second_floor_sqft: float | None = None
+    kitchens: float | None = None
+    total_rooms_above_grade: float | None = None
+    ms_zoning: str | None = None
+    lot_frontage_ft: float | None = None
+    lot_shape: str | None = None
+    lot_config: str | None = None
+    land_contour: str | None = None
+    exterior_covering: str | None = None
+    roof_style: str | None = None
+    paved_drive: str | None = None
+    basement_condition: str | None = None
+    fence: str | None = None
+    wood_deck_sqft: float | None = None
+    open_porch_sqft: float | None = None
+    enclosed_porch_sqft: float | None = None
+    pool_sqft: float | None = None
+    electrical: str | None = None
+    ms_subclass: str | None = None
 
     @property
     def location_key(self) -> str | None:
@@ -160,6 +206,43 @@ def _bool(value: Any) -> bool | None:
     return None
 
 
+# Further ``features`` keys read as they are (numbers and text levels).
+_EXTRA_NUMBERS = (
+    "garage_sqft",
+    "second_floor_sqft",
+    "kitchens",
+    "total_rooms_above_grade",
+    "lot_frontage_ft",
+    "wood_deck_sqft",
+    "open_porch_sqft",
+    "enclosed_porch_sqft",
+    "pool_sqft",
+)
+_EXTRA_TEXTS = (
+    "garage_type",
+    "garage_finish",
+    "ms_zoning",
+    "lot_shape",
+    "lot_config",
+    "land_contour",
+    "exterior_covering",
+    "roof_style",
+    "paved_drive",
+    "basement_condition",
+    "fence",
+    "electrical",
+    "ms_subclass",
+)
+
+
+def _extra_facts(extra: dict[str, Any]) -> dict[str, Any]:
+    """The further ``features`` keys as ``HomeFacts`` arguments."""
+    return {
+        **{name: _num(extra.get(name)) for name in _EXTRA_NUMBERS},
+        **{name: _text(extra.get(name)) for name in _EXTRA_TEXTS},
+    }
+
+
 def facts_from_fields(
     *,
     square_feet: Any = None,
@@ -208,6 +291,7 @@ def facts_from_fields(
         building_type=_text(extra.get("building_type")),
         house_style=_text(extra.get("house_style")),
         sale_condition=_text(extra.get("sale_condition")),
+        **_extra_facts(extra),
     )
 
 

@@ -18,3 +18,20 @@ class RepairPriority(StrEnum):
     high = "high"
     medium = "medium"
     low = "low"
+
+
+class AnalysisStatus(StrEnum):
+    """Where a photo analysis stands: waiting, done, failed, or no model to run it with."""
+
+    queued = "queued"
+    completed = "completed"
+    failed = "failed"
+    not_configured = "not_configured"
+
+
+class ConditionChange(StrEnum):
+    """How a component's condition moved between a before and an after photo set."""
+
+    improved = "improved"
+    worsened = "worsened"
+    unchanged = "unchanged"

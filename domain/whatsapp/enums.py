@@ -35,8 +35,28 @@ class MessageStatus(StrEnum):
     processing = "processing"
     processed = "processed"
     queued = "queued"
+    # No Twilio credentials: kept in the outbox (shown by the API and `dealdesk outbox`).
+    recorded = "recorded"
     sent = "sent"
     delivered = "delivered"
     read = "read"
     failed = "failed"
     undelivered = "undelivered"
+
+
+class UnlinkedReplyStatus(StrEnum):
+    """What happened to the onboarding reply owed to a number linked to no user."""
+
+    pending = "pending"
+    recorded = "recorded"
+    sent = "sent"
+    suppressed = "suppressed"
+    failed = "failed"
+
+
+class ReportRequestStatus(StrEnum):
+    """Whether a requested report is rendered, and sent to the conversation that asked."""
+
+    waiting = "waiting"
+    ready = "ready"
+    sent = "sent"

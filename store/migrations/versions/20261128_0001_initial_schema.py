@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 01:39:00.329905
+Create Date: 2026-11-28 02:06:43.848987
 """
 
 from collections.abc import Sequence
@@ -93,6 +93,80 @@ def upgrade() -> None:
         schema="property_service",
     )
     op.create_table(
+        "unlinked_messages",
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("message_sid", sa.String(length=64), nullable=False),
+        sa.Column("phone_number", sa.String(length=40), nullable=False),
+        sa.Column("content", sa.Text(), nullable=True),
+        sa.Column("num_media", sa.Integer(), nullable=False),
+        sa.Column("reply_status", sa.String(length=20), nullable=False),
+        sa.Column("reply_content", sa.Text(), nullable=True),
+        sa.Column("reply_sid", sa.String(length=64), nullable=True),
+        sa.Column("replied_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("message_sid"),
+        schema="whatsapp_service",
+    )
+    op.create_index(
+        "ix_unlinked_messages_phone_created",
+        "unlinked_messages",
+        ["phone_number", "created_at"],
+        unique=False,
+        schema="whatsapp_service",
+    )
+    op.create_table(
+        "runs",
+        sa.Column("thread_id", sa.String(length=200), nullable=False),
+        sa.Column("channel", sa.String(length=20), nullable=False),
+        sa.Column("user_id", sa.Uuid(), nullable=True),
+        sa.Column("role", sa.String(length=20), nullable=False),
+        sa.Column("input_text", sa.Text(), nullable=False),
+        sa.Column("media_document_ids", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("tool_calls", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("output_text", sa.Text(), nullable=True),
+        sa.Column("report_document_ids", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("latency_ms", sa.Integer(), nullable=False),
+        sa.Column("input_tokens", sa.Integer(), nullable=True),
+        sa.Column("output_tokens", sa.Integer(), nullable=True),
+        sa.Column("total_tokens", sa.Integer(), nullable=True),
+        sa.Column("prompt_name", sa.String(length=100), nullable=False),
+        sa.Column("prompt_sha256", sa.String(length=64), nullable=False),
+        sa.Column("model", sa.String(length=200), nullable=False),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        schema="agent",
+    )
+    op.create_index(op.f("ix_agent_runs_org_id"), "runs", ["org_id"], unique=False, schema="agent")
+    op.create_index(
+        "ix_runs_org_thread_created",
+        "runs",
+        ["org_id", "thread_id", "created_at"],
+        unique=False,
+        schema="agent",
+    )
+    op.create_table(
         "walkthroughs",
         sa.Column(
             "created_at",
@@ -109,12 +183,34 @@ def upgrade() -> None:
         sa.Column("org_id", sa.Uuid(), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("property_id", sa.Uuid(), nullable=False),
+        sa.Column("document_id", sa.Uuid(), nullable=True),
         sa.Column("audio_url", sa.String(length=500), nullable=True),
         sa.Column("transcript", sa.Text(), nullable=True),
+        sa.Column("segments", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("duration_seconds", sa.Integer(), nullable=True),
+        sa.Column("language", sa.String(length=16), nullable=True),
+        sa.Column("model", sa.String(length=100), nullable=True),
         sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("error_code", sa.String(length=30), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("job_id", sa.String(length=100), nullable=True),
+        sa.Column("extraction_method", sa.String(length=30), nullable=True),
+        sa.Column("rehab_estimate", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
+        sa.Column("source_event_id", sa.Uuid(), nullable=True),
+        sa.Column("uploaded_by", sa.Uuid(), nullable=True),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("source_event_id"),
+        schema="audio_service",
+    )
+    op.create_index(
+        op.f("ix_audio_service_walkthroughs_document_id"),
+        "walkthroughs",
+        ["document_id"],
+        unique=False,
         schema="audio_service",
     )
     op.create_index(
@@ -326,6 +422,8 @@ def upgrade() -> None:
         sa.Column("replacement_needed", sa.Boolean(), nullable=True),
         sa.Column("repair_priority", sa.String(length=20), nullable=True),
         sa.Column("notes", sa.Text(), nullable=True),
+        sa.Column("analysis_id", sa.Uuid(), nullable=True),
+        sa.Column("condition", sa.String(length=50), nullable=True),
         sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         schema="cv_service",
@@ -334,6 +432,13 @@ def upgrade() -> None:
         "ix_component_conditions_org_property",
         "component_conditions",
         ["org_id", "property_id"],
+        unique=False,
+        schema="cv_service",
+    )
+    op.create_index(
+        op.f("ix_cv_service_component_conditions_analysis_id"),
+        "component_conditions",
+        ["analysis_id"],
         unique=False,
         schema="cv_service",
     )
@@ -367,6 +472,14 @@ def upgrade() -> None:
         sa.Column("condition", sa.String(length=50), nullable=True),
         sa.Column("confidence_score", sa.Numeric(precision=3, scale=2), nullable=True),
         sa.Column("issues_detected", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("document_id", sa.Uuid(), nullable=True),
+        sa.Column("batch_id", sa.Uuid(), nullable=True),
+        sa.Column("source_event_id", sa.Uuid(), nullable=True),
+        sa.Column("model_ref", sa.String(length=200), nullable=True),
+        sa.Column("predictions", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         schema="cv_service",
@@ -382,6 +495,27 @@ def upgrade() -> None:
         op.f("ix_cv_service_property_analyses_property_id"),
         "property_analyses",
         ["property_id"],
+        unique=False,
+        schema="cv_service",
+    )
+    op.create_index(
+        op.f("ix_cv_service_property_analyses_status"),
+        "property_analyses",
+        ["status"],
+        unique=False,
+        schema="cv_service",
+    )
+    op.create_index(
+        "ix_property_analyses_org_document",
+        "property_analyses",
+        ["org_id", "document_id"],
+        unique=False,
+        schema="cv_service",
+    )
+    op.create_index(
+        "ix_property_analyses_org_event",
+        "property_analyses",
+        ["org_id", "source_event_id"],
         unique=False,
         schema="cv_service",
     )
@@ -976,8 +1110,11 @@ def upgrade() -> None:
         sa.Column("user_id", sa.Uuid(), nullable=True),
         sa.Column("property_address", sa.Text(), nullable=True),
         sa.Column("analysis_id", sa.Uuid(), nullable=True),
+        sa.Column("property_id", sa.Uuid(), nullable=True),
         sa.Column("report_url", sa.String(length=500), nullable=True),
         sa.Column("status", sa.String(length=50), nullable=False),
+        sa.Column("last_inbound_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         schema="whatsapp_service",
@@ -1022,12 +1159,15 @@ def upgrade() -> None:
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("walkthrough_id", sa.Uuid(), nullable=False),
         sa.Column("component", sa.String(length=100), nullable=True),
+        sa.Column("component_key", sa.String(length=100), nullable=True),
         sa.Column("condition", sa.String(length=50), nullable=True),
         sa.Column("quantity", sa.Numeric(precision=10, scale=2), nullable=True),
         sa.Column("unit", sa.String(length=50), nullable=True),
         sa.Column("notes", sa.Text(), nullable=True),
         sa.Column("confidence", sa.Numeric(precision=3, scale=2), nullable=True),
         sa.Column("timestamp_seconds", sa.Integer(), nullable=True),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("cues", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(
             ["walkthrough_id"], ["audio_service.walkthroughs.id"], ondelete="CASCADE"
@@ -1868,11 +2008,19 @@ def upgrade() -> None:
         sa.Column("media", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("processed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("idempotency_key", sa.String(length=200), nullable=True),
+        sa.Column("reply_to_id", sa.Uuid(), nullable=True),
+        sa.Column("content_sid", sa.String(length=64), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("params", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["conversation_id"], ["whatsapp_service.conversations.id"], ondelete="CASCADE"
         ),
         sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("idempotency_key"),
         sa.UniqueConstraint("message_sid"),
         schema="whatsapp_service",
     )
@@ -1901,6 +2049,63 @@ def upgrade() -> None:
         op.f("ix_whatsapp_service_messages_org_id"),
         "messages",
         ["org_id"],
+        unique=False,
+        schema="whatsapp_service",
+    )
+    op.create_table(
+        "report_requests",
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("property_id", sa.Uuid(), nullable=True),
+        sa.Column("conversation_id", sa.Uuid(), nullable=True),
+        sa.Column("document_id", sa.Uuid(), nullable=True),
+        sa.Column("requested_by", sa.Uuid(), nullable=True),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["conversation_id"], ["whatsapp_service.conversations.id"], ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        schema="whatsapp_service",
+    )
+    op.create_index(
+        op.f("ix_whatsapp_service_report_requests_conversation_id"),
+        "report_requests",
+        ["conversation_id"],
+        unique=False,
+        schema="whatsapp_service",
+    )
+    op.create_index(
+        op.f("ix_whatsapp_service_report_requests_document_id"),
+        "report_requests",
+        ["document_id"],
+        unique=False,
+        schema="whatsapp_service",
+    )
+    op.create_index(
+        op.f("ix_whatsapp_service_report_requests_org_id"),
+        "report_requests",
+        ["org_id"],
+        unique=False,
+        schema="whatsapp_service",
+    )
+    op.create_index(
+        op.f("ix_whatsapp_service_report_requests_property_id"),
+        "report_requests",
+        ["property_id"],
         unique=False,
         schema="whatsapp_service",
     )
@@ -2056,6 +2261,27 @@ def downgrade() -> None:
         schema="construction_service",
     )
     op.drop_table("tasks", schema="construction_service")
+    op.drop_index(
+        op.f("ix_whatsapp_service_report_requests_property_id"),
+        table_name="report_requests",
+        schema="whatsapp_service",
+    )
+    op.drop_index(
+        op.f("ix_whatsapp_service_report_requests_org_id"),
+        table_name="report_requests",
+        schema="whatsapp_service",
+    )
+    op.drop_index(
+        op.f("ix_whatsapp_service_report_requests_document_id"),
+        table_name="report_requests",
+        schema="whatsapp_service",
+    )
+    op.drop_index(
+        op.f("ix_whatsapp_service_report_requests_conversation_id"),
+        table_name="report_requests",
+        schema="whatsapp_service",
+    )
+    op.drop_table("report_requests", schema="whatsapp_service")
     op.drop_index(
         op.f("ix_whatsapp_service_messages_org_id"),
         table_name="messages",
@@ -2433,6 +2659,17 @@ def downgrade() -> None:
         "ix_property_analyses_org_property", table_name="property_analyses", schema="cv_service"
     )
     op.drop_index(
+        "ix_property_analyses_org_event", table_name="property_analyses", schema="cv_service"
+    )
+    op.drop_index(
+        "ix_property_analyses_org_document", table_name="property_analyses", schema="cv_service"
+    )
+    op.drop_index(
+        op.f("ix_cv_service_property_analyses_status"),
+        table_name="property_analyses",
+        schema="cv_service",
+    )
+    op.drop_index(
         op.f("ix_cv_service_property_analyses_property_id"),
         table_name="property_analyses",
         schema="cv_service",
@@ -2450,6 +2687,11 @@ def downgrade() -> None:
     )
     op.drop_index(
         op.f("ix_cv_service_component_conditions_org_id"),
+        table_name="component_conditions",
+        schema="cv_service",
+    )
+    op.drop_index(
+        op.f("ix_cv_service_component_conditions_analysis_id"),
         table_name="component_conditions",
         schema="cv_service",
     )
@@ -2505,7 +2747,21 @@ def downgrade() -> None:
         table_name="walkthroughs",
         schema="audio_service",
     )
+    op.drop_index(
+        op.f("ix_audio_service_walkthroughs_document_id"),
+        table_name="walkthroughs",
+        schema="audio_service",
+    )
     op.drop_table("walkthroughs", schema="audio_service")
+    op.drop_index("ix_runs_org_thread_created", table_name="runs", schema="agent")
+    op.drop_index(op.f("ix_agent_runs_org_id"), table_name="runs", schema="agent")
+    op.drop_table("runs", schema="agent")
+    op.drop_index(
+        "ix_unlinked_messages_phone_created",
+        table_name="unlinked_messages",
+        schema="whatsapp_service",
+    )
+    op.drop_table("unlinked_messages", schema="whatsapp_service")
     op.drop_index(
         op.f("ix_property_service_section8_fmr_org_id"),
         table_name="section8_fmr",

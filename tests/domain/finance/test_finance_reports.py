@@ -28,7 +28,7 @@ import io
 from decimal import Decimal
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
@@ -314,36 +314,25 @@ def _report_route_indexes(app: FastAPI) -> tuple[int, int, list[int]]:
 
 
 def test_report_routes_come_before_any_reports_id_route(db: Session, client: TestClient) -> None:
-    from app import app, create_app
+    from app import app
 
     pnl_at, cashflow_at, parameterised = _report_route_indexes(app)
+    # The WhatsApp module's GET /reports/{reportId} is mounted, and after finance's routes.
+    assert parameterised, "expected the WhatsApp module's /reports/{reportId} route"
     assert all(pnl_at < i and cashflow_at < i for i in parameterised), (
         "a /reports/{...} route is mounted before finance's /reports/pnl or /reports/cashflow"
     )
-    # A router with /reports/{reportId} added after the others (as the WhatsApp module's is)
-    # must not capture the literal paths.
-    fresh = create_app()
-    whatsapp_like = APIRouter()
-
-    @whatsapp_like.get("/reports/{reportId}")
-    def _report(reportId: str) -> dict[str, str]:  # noqa: N803 - the seed's parameter name
-        return {"report": reportId}
-
-    fresh.include_router(whatsapp_like, prefix="/api/v1")
-    pnl_at, _, parameterised = _report_route_indexes(fresh)
-    assert parameterised and all(pnl_at < i for i in parameterised)
     book = _book(db)
     headers = auth_headers(db, make_user(db, book["org"], role=Role.analyst))
-    from store.db import get_session
-
-    fresh.dependency_overrides[get_session] = lambda: db
-    with TestClient(fresh) as fresh_client:
-        response = fresh_client.get(
-            "/api/v1/reports/pnl",
-            params={"start": "2024-01-01", "end": "2024-06-30"},
-            headers=headers,
-        )
-        assert response.status_code == 200
-        assert D(response.json()["total"]["net"]) == D("12479.75")
-        other = fresh_client.get("/api/v1/reports/abc", headers=headers)
-        assert other.json() == {"report": "abc"}
+    response = client.get(
+        "/api/v1/reports/pnl", params={"start": "2024-01-01", "end": "2024-06-30"}, headers=headers
+    )
+    assert response.status_code == 200
+    assert D(response.json()["total"]["net"]) == D("12479.75")
+    cashflow = client.get(
+        "/api/v1/reports/cashflow",
+        params={"start": "2024-01-01", "end": "2024-06-30"},
+        headers=headers,
+    )
+    assert cashflow.status_code == 200
+    assert [row["key"] for row in cashflow.json()["rows"]][:2] == ["2024-01", "2024-02"]

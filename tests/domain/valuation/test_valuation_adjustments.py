@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import uuid
+from dataclasses import replace
 from decimal import Decimal
 
 import numpy as np
@@ -154,7 +155,8 @@ def test_reconciliation_weights_similar_lightly_adjusted_comps_most() -> None:
 def test_the_market_model_recovers_rates_from_sales() -> None:
     # 1,200 sales (100 a month, so the month penalty barely shrinks the index) priced
     # exactly 50 x sqft^0.7 x 1.06^condition x 1.01^(months since Jan 2009): the fitted
-    # rates come back close to 0.7, ln(1.06) and a 1%-a-month index.
+    # rates come back close to 0.7, ln(1.06) and a 1%-a-month index, which the smoothed
+    # index carries one month on to the as-of month (January 2010, no sales yet).
     rng = np.random.default_rng(7)
     sales = []
     for i in range(1200):
@@ -168,8 +170,10 @@ def test_the_market_model_recovers_rates_from_sales() -> None:
     assert model.coefficient("log_living_area") == pytest.approx(0.7, abs=0.01)
     assert model.coefficient("condition") == pytest.approx(math.log(1.06), abs=0.003)
     index = model.month_index()
-    assert index["2009-12"] == 1.0
-    assert index["2009-01"] == pytest.approx(1.01**-11, abs=0.01)
+    assert model.index_month == month_number(dt.date(2010, 1, 15))
+    assert index["2010-01"] == 1.0
+    assert index["2009-12"] == pytest.approx(1.01**-1, abs=0.002)
+    assert index["2009-01"] == pytest.approx(1.01**-12, abs=0.01)
     assert model.r_squared > 0.99
 
 
@@ -180,3 +184,55 @@ def test_too_few_sales_is_a_clear_error() -> None:
     ]
     with pytest.raises(NotEnoughSalesError, match="only 3 prior sales"):
         fit_market_model(sales=sales, subject=SUBJECT, as_of=AS_OF)
+
+
+def _sized_sales(rng: np.random.Generator, n: int, start: dt.date) -> list[Sale]:
+    """``n`` sales in one month priced exactly 100 x sqft^0.6."""
+    sales = []
+    for i in range(n):
+        sqft = float(rng.integers(900, 3200))
+        sales.append(Sale(uuid.uuid4(), f"s{i}", 100 * sqft**0.6, start, HomeFacts(sqft)))
+    return sales
+
+
+def test_a_few_wild_sales_do_not_move_the_rates() -> None:
+    # 300 sales priced exactly 100 x sqft^0.6, plus 15 of the largest homes sold at a
+    # third of that (data errors or distress the arm's-length filter missed). A plain
+    # least-squares fit would pull the size elasticity well below 0.6; the Huber
+    # re-weighting counts those sales less, so the rate stays near 0.6.
+    rng = np.random.default_rng(11)
+    sales = _sized_sales(rng, 300, dt.date(2009, 6, 15))
+    for i in range(15):
+        sqft = 3000.0 + 10 * i
+        sales.append(
+            Sale(
+                uuid.uuid4(), f"wild{i}", 100 * sqft**0.6 / 3, dt.date(2009, 6, 15), HomeFacts(sqft)
+            )
+        )
+    model = fit_market_model(sales=sales, subject=SUBJECT, as_of=dt.date(2009, 7, 15))
+    assert model.coefficient("log_living_area") == pytest.approx(0.6, abs=0.03)
+    # The same sales without the re-weighting: the rate is dragged far down.
+    x = np.log([s.facts.square_feet or 0 for s in sales])
+    y = np.log([s.price for s in sales])
+    plain = np.polyfit(x, y, 1)[0]
+    assert plain < 0.45
+
+
+def test_the_market_index_carries_the_recent_trend_to_the_as_of_month() -> None:
+    # 12 months of sales (60 a month) in a market falling 1% a month, valued three months
+    # after the last sale: the index months without sales follow the trend, so a comp
+    # sold in the last month is adjusted down by 2-3% (the full trend would be 3%; the
+    # month-to-month penalty damps it a little), not held at its month's level (0%).
+    rng = np.random.default_rng(5)
+    sales = []
+    for month in range(12):
+        sold = dt.date(2009, month + 1, 15)
+        for sale in _sized_sales(rng, 60, sold):
+            sales.append(replace(sale, price=sale.price * 0.99**month))
+    model = fit_market_model(sales=sales, subject=SUBJECT, as_of=dt.date(2010, 3, 15))
+    index = model.month_index()
+    assert model.index_month == month_number(dt.date(2010, 3, 1))
+    assert index["2010-03"] == 1.0
+    assert 1.02 < index["2009-12"] <= 0.99**-3
+    # Within the sales the index is the market's own: 11 months of 1% falls.
+    assert index["2009-01"] / index["2009-12"] == pytest.approx(0.99**-11, abs=0.005)

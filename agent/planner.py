@@ -1,0 +1,550 @@
+"""The offline planner: a deterministic stand-in for the chat model when no LLM is configured.
+
+It drives the same graph and the same tools as a model would. Given the conversation it
+either emits tool calls for the latest user message (parsed by intent: an address, "comps
+for ...", "drop comp N", "max offer on ...", "budget / P&L / cash flow for deal ...",
+"send me the report", "my deals") or, once the tools have answered, writes the reply from
+their results only: every figure in a reply is copied from a tool result. What it cannot do
+(construction projects, market opportunities, anything it does not understand) it says
+plainly, without calling a tool.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.runnables import Runnable
+from langchain_core.tools import BaseTool
+
+from domain.property.address import parse_address
+from domain.property.errors import AddressParseError
+
+OFFLINE_MODEL_NAME = "offline-planner"
+WHATSAPP_LIMIT = 1600
+
+REPORT_HINT = "Reply 'report' for the PDF."
+
+HELP_TEXT = (
+    "I'm dealdesk. Send me:\n"
+    "• a street address, for a deal analysis (value, ARV, rehab, max offer, rent vs FMR, "
+    "cash flow)\n"
+    "• 'comps for <address>', then 'drop comp N' to recompute without one\n"
+    "• 'max offer on <address>'\n"
+    "• 'voucher rent for <address>' (Section Eight: FMR and payment standard)\n"
+    "• 'budget', 'P&L' or 'cash flow for deal <id or address>'\n"
+    "• 'my deals'\n"
+    "• 'report' for the PDF of the property analysed last"
+)
+NOT_UNDERSTOOD = (
+    "Sorry, I didn't understand that. Send a street address for an analysis, or 'help' to "
+    "see what I can do."
+)
+NOT_AVAILABLE_PROJECTS = (
+    "Construction project status is not available in dealdesk yet, so I can't report on "
+    "projects, bids or contractors. Ask me about a property, a deal's budget, P&L or cash flow."
+)
+NOT_AVAILABLE_MARKET = (
+    "The market monitor (new opportunities and alerts) is not available in dealdesk yet. "
+    "Send me an address and I'll analyse it."
+)
+EMPTY_MESSAGE = "I got an empty message. Send a street address, or 'help'."
+
+
+# --- reading the conversation ---------------------------------------------------------------
+
+
+def message_text(message: BaseMessage) -> str:
+    """A message's text content (string content, or the text parts of a content list)."""
+    content = message.content
+    if isinstance(content, str):
+        return content
+    parts = [
+        part.get("text", "") if isinstance(part, dict) else str(part)
+        for part in content
+        if not isinstance(part, dict) or part.get("type") in (None, "text")
+    ]
+    return "".join(parts)
+
+
+def tool_result(message: ToolMessage) -> dict[str, Any]:
+    """A tool message's JSON result (a non-JSON error string becomes ``{"error": ...}``)."""
+    text = message_text(message)
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError):
+        return {"error": text.removeprefix("Error: ").strip()}
+    if isinstance(value, dict):
+        if message.status == "error" and "error" not in value:
+            value["error"] = text
+        return value
+    return {"result": value}
+
+
+def _tool_calls_by_id(messages: Sequence[BaseMessage]) -> dict[str, dict[str, Any]]:
+    calls: dict[str, dict[str, Any]] = {}
+    for message in messages:
+        if isinstance(message, AIMessage):
+            for call in message.tool_calls:
+                if call.get("id"):
+                    calls[str(call["id"])] = dict(call)
+    return calls
+
+
+@dataclass
+class Conversation:
+    """The parts of a thread the planner reads."""
+
+    text: str
+    history: list[BaseMessage]
+    this_turn: list[BaseMessage]
+
+    @classmethod
+    def read(cls, messages: Sequence[BaseMessage]) -> Conversation:
+        """Split the messages at the latest user message."""
+        last = max((i for i, m in enumerate(messages) if isinstance(m, HumanMessage)), default=-1)
+        if last < 0:
+            return cls(text="", history=list(messages), this_turn=[])
+        return cls(
+            text=message_text(messages[last]),
+            history=list(messages[:last]),
+            this_turn=list(messages[last + 1 :]),
+        )
+
+    def results(self) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+        """The tool results of this turn: (tool name, arguments, result)."""
+        calls = _tool_calls_by_id(self.this_turn)
+        found = []
+        for message in self.this_turn:
+            if isinstance(message, ToolMessage):
+                call = calls.get(str(message.tool_call_id), {})
+                name = message.name or str(call.get("name", ""))
+                found.append((name, dict(call.get("args", {})), tool_result(message)))
+        return found
+
+    def last_property(self, tools: tuple[str, ...]) -> tuple[str | None, dict[str, Any]]:
+        """The property id of the latest successful result of ``tools`` earlier in the thread."""
+        calls = _tool_calls_by_id(self.history)
+        for message in reversed(self.history):
+            if isinstance(message, ToolMessage) and message.name in tools:
+                result = tool_result(message)
+                if "error" not in result and result.get("property_id"):
+                    call = calls.get(str(message.tool_call_id), {})
+                    return str(result["property_id"]), dict(call.get("args", {}))
+        return None, {}
+
+
+# --- intents -------------------------------------------------------------------------------
+
+
+@dataclass
+class Plan:
+    """What to do with a message: call a tool, or answer directly."""
+
+    tool: str | None = None
+    args: dict[str, Any] = field(default_factory=dict)
+    reply: str | None = None
+
+
+_HELP = re.compile(
+    r"^\s*(help|menu|commands|start|hi|hello|hey|what can you do)\s*[.!?]*\s*$|^\s*\?+\s*$", re.I
+)
+_REPORT = re.compile(r"\b(report|pdf)\b", re.I)
+_DROP = re.compile(r"\b(drop|remove|exclude|without|leave out)\b", re.I)
+_COMP_WORD = re.compile(r"\bcomps?\b|\bcomparables?\b", re.I)
+_RECOMPUTE = re.compile(r"^\s*(recompute|recalculate|redo)\b", re.I)
+_PROJECT = re.compile(r"\b(project|construction|contractors?|bids?|milestones?)\b", re.I)
+_MARKET = re.compile(
+    r"\b(opportunit(?:y|ies)|new listings?|market monitor|alerts?|deals? (?:near|around))\b",
+    re.I,
+)
+_BUDGET = re.compile(r"\bbudget\b", re.I)
+_PNL = re.compile(r"\bp\s*&\s*l\b|\bpnl\b|\bprofit\s*(?:and|&)\s*loss\b", re.I)
+_CASHFLOW = re.compile(r"\bcash\s*-?\s*flows?\b", re.I)
+_MAX_OFFER = re.compile(
+    r"\bmax(?:imum)?\.?\s+(?:allowable\s+)?offer\b|\bmao\b|\bhow much (?:should|can|do) i offer\b",
+    re.I,
+)
+_SECTION8 = re.compile(
+    r"\bsection\s*-?\s*(?:8|eight)\b|\bfmr\b|\bfair market rent\b|\bvouchers?\b", re.I
+)
+_DEALS = re.compile(r"\bdeals\b|\bpipeline\b", re.I)
+_DEAL_REF = re.compile(r"\bdeal\s*(?:#|no\.?|number|id)?\s*[:#]?\s*(.+)$", re.I)
+_HOUSE_NUMBER = re.compile(r"(?<![\w-])\d+[a-z]?(?:-\d+)?\s+(?=[a-z0-9])", re.I)
+_LEAD_IN = re.compile(r"^(?:for|on|at|of|about|regarding|re:?)\s+", re.I)
+
+
+# Numbers that are part of what is asked, not a house number ("Section 8 rent for ...").
+_NOT_HOUSE_NUMBERS = re.compile(r"\bsection\s*-?\s*8\b|\bcomps?\s*#?\d+", re.I)
+
+
+def extract_address(text: str) -> str | None:
+    """The street address in ``text`` (from the first house number on), or None."""
+    text = _NOT_HOUSE_NUMBERS.sub(lambda m: "x" * len(m.group(0)), text)
+    for match in _HOUSE_NUMBER.finditer(text):
+        candidate = text[match.start() :].strip().rstrip("?!.;:'\"")
+        candidate = re.split(r"\s+(?:please|pls|thanks|thank you)\b", candidate, flags=re.I)[0]
+        try:
+            parse_address(candidate)
+        except AddressParseError:
+            continue
+        return candidate
+    return None
+
+
+def _deal_reference(text: str) -> str | None:
+    """What the user called the deal: after the word "deal", else the address in the text."""
+    match = _DEAL_REF.search(text)
+    if match:
+        ref = _LEAD_IN.sub("", match.group(1).strip()).strip().rstrip("?!.")
+        if ref:
+            return ref
+    return extract_address(text)
+
+
+def _comp_numbers(text: str) -> list[int]:
+    """The comp numbers named after "drop"/"remove" ("drop comps 2 and #5" → [2, 5])."""
+    match = _DROP.search(text)
+    tail = text[match.end() :] if match else text
+    return sorted({int(n) for n in re.findall(r"(?<![\w.])#?(\d{1,2})(?![\w.])", tail)})
+
+
+_UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I)
+
+
+def _subject(text: str) -> dict[str, str] | None:
+    """The property the message names: a property id, else a street address."""
+    if not _DEAL_REF.search(text):
+        found = _UUID.search(text)
+        if found:
+            return {"property_id": found.group(0).lower()}
+    address = extract_address(text)
+    return {"address": address} if address else None
+
+
+def plan_for(conversation: Conversation) -> Plan:
+    """The tool call (or direct answer) for the latest user message."""
+    text = conversation.text.strip()
+    if not text:
+        return Plan(reply=EMPTY_MESSAGE)
+    if not re.search(r"[a-z0-9]", text, re.I):
+        return Plan(reply=NOT_UNDERSTOOD)
+    if _HELP.search(text):
+        return Plan(reply=HELP_TEXT)
+
+    subject = _subject(text)
+    if _REPORT.search(text):
+        if subject:
+            return Plan("generate_report", subject)
+        property_id, _ = conversation.last_property(
+            ("analyze_property", "max_offer", "get_comps", "section8_rent", "generate_report")
+        )
+        if property_id is None:
+            return Plan(reply="Which property? Send its street address first, then 'report'.")
+        return Plan("generate_report", {"property_id": property_id})
+
+    if (_DROP.search(text) and (_COMP_WORD.search(text) or "#" in text)) or _RECOMPUTE.search(text):
+        property_id, args = conversation.last_property(("get_comps",))
+        if property_id is None:
+            return Plan(reply="Ask for comps first ('comps for <address>'), then drop one.")
+        earlier = {x for x in args.get("exclude") or [] if isinstance(x, int)}
+        dropped = earlier | set(_comp_numbers(text))
+        if not dropped and not _RECOMPUTE.search(text):
+            return Plan(reply="Which comp? Say 'drop comp' and its number from the list.")
+        call: dict[str, Any] = {"property_id": property_id, "exclude": sorted(dropped)}
+        if args.get("arv"):
+            call["arv"] = True
+        return Plan("get_comps", call)
+
+    if _PROJECT.search(text) and not subject:
+        return Plan(reply=NOT_AVAILABLE_PROJECTS)
+    if _MARKET.search(text):
+        return Plan(reply=NOT_AVAILABLE_MARKET)
+
+    for pattern, tool in ((_BUDGET, "budget_status"), (_PNL, "pnl"), (_CASHFLOW, "cashflow")):
+        if pattern.search(text):
+            ref = _deal_reference(text)
+            if ref is None and tool == "budget_status":
+                return Plan(reply="Which deal? Say 'budget for deal' and its id or address.")
+            return Plan(tool, {"deal": ref} if ref else {})
+
+    if _MAX_OFFER.search(text):
+        if not subject:
+            return Plan(reply="Which property? Say 'max offer on' and its street address.")
+        return Plan("max_offer", subject)
+    if _COMP_WORD.search(text):
+        if not subject:
+            return Plan(reply="Which property? Say 'comps for' and its street address.")
+        return Plan("get_comps", {**subject, **({"arv": True} if "arv" in text.lower() else {})})
+    if _SECTION8.search(text) and subject:
+        return Plan("section8_rent", subject)
+    if _DEALS.search(text) and not subject:
+        return Plan("list_deals", {})
+    if subject:
+        return Plan("analyze_property", subject)
+    return Plan(reply=NOT_UNDERSTOOD)
+
+
+# --- replies from tool results ---------------------------------------------------------------
+
+
+def _fit(text: str, limit: int = WHATSAPP_LIMIT) -> str:
+    """``text`` cut at a line boundary to at most ``limit`` characters."""
+    if len(text) <= limit:
+        return text
+    lines, total = [], 0
+    for line in text.splitlines():
+        if total + len(line) + 1 > limit - 2:
+            break
+        lines.append(line)
+        total += len(line) + 1
+    return "\n".join(lines) + "\n…"
+
+
+def _address_reply(r: dict[str, Any]) -> str:
+    lines = [
+        f"{r['address']}",
+        f"Verdict: {r['headline']}",
+        f"As-is value {r['as_is_value']} · ARV {r['arv']}",
+        f"Rehab {r['rehab_total']} · Max offer {r['max_offer']}",
+        f"Rent {r['rent']} vs FMR {r['fmr']} (payment standard {r['payment_standard']})",
+        f"Cash flow {r['rental_cash_flow_monthly']}/mo · Flip profit {r['flip_profit']}",
+    ]
+    if r.get("purchase_price") and r["purchase_price"] != "not available":
+        lines.insert(2, f"Price {r['purchase_price']}")
+    reasons = [str(x) for x in r.get("reasons") or []]
+    if reasons:
+        lines.append("Why: " + "; ".join(reasons))
+    missing = r.get("missing") or {}
+    for part in ("arv", "as_is_value", "section8"):
+        if part in missing:
+            lines.append(f"Note: {missing[part]}")
+    body = _fit("\n".join(lines), WHATSAPP_LIMIT - len(REPORT_HINT) - 1)
+    return f"{body}\n{REPORT_HINT}"
+
+
+def _comps_reply(r: dict[str, Any]) -> str:
+    head = (
+        f"{r['kind'].capitalize()} comps for {r['address']}: value {r['value']} "
+        f"(range {r['low']} to {r['high']})"
+    )
+    if r.get("dropped"):
+        names = ", ".join(f"#{c['n']} {c['label']}" for c in r["dropped"])
+        return (
+            f"{head}\nWithout {names}: value {r['value_without_dropped']} from "
+            f"{r['comps_kept']} comps (was {r['value']})."
+        )
+    lines = [head]
+    for comp in r.get("comps", []):
+        distance = (
+            f", {comp['distance_miles']} mi" if comp.get("distance_miles") is not None else ""
+        )
+        lines.append(
+            f"{comp['n']}. {comp['label']}: sold {comp['sale_price']} on {comp['sale_date']}"
+            f"{distance}, adjusted {comp['adjusted_price']}"
+        )
+    lines.append("Say 'drop comp' and a number to recompute without it.")
+    return _fit("\n".join(lines))
+
+
+def _offer_reply(r: dict[str, Any]) -> str:
+    if "formula" not in r:
+        return f"I can't work out a max offer for {r['address']}: {r.get('missing')}"
+    text = f"Max offer on {r['address']}: {r['max_offer']} ({r['formula']})."
+    if r.get("for_target_profit") and r["for_target_profit"] != "not available":
+        text += f" To clear a {r['target_profit']} flip profit: at most {r['for_target_profit']}."
+    return text
+
+
+def _deals_reply(r: dict[str, Any]) -> str:
+    if not r.get("deals"):
+        return "You have no deals I can show."
+    lines = [f"Your deals ({r['count']}):"]
+    for d in r["deals"]:
+        price = f", price {d['purchase_price']}" if d.get("purchase_price") else ""
+        strategy = f" ({d['strategy']})" if d.get("strategy") else ""
+        lines.append(f"• {d['address']}: {d['status']}{strategy}{price}, deal {d['deal_id']}")
+    return _fit("\n".join(lines))
+
+
+def _budget_reply(r: dict[str, Any]) -> str:
+    lines = [
+        f"Budget for deal {r['deal_id']}: allocated {r['total_allocated']}, spent "
+        f"{r['total_spent']}, remaining {r['total_remaining']}."
+    ]
+    for line in r.get("lines", []):
+        flag = " OVER BUDGET" if line.get("over_budget") else ""
+        lines.append(
+            f"• {line['label']}: {line['spent']} of {line['allocated']} "
+            f"({line['remaining']} left){flag}"
+        )
+    if not r.get("lines"):
+        lines.append("No budget lines are set for this deal.")
+    for category, amount in (r.get("unbudgeted_spending") or {}).items():
+        lines.append(f"• {category} (no budget line): {amount} spent")
+    return _fit("\n".join(lines))
+
+
+def _scope_label(r: dict[str, Any]) -> str:
+    return f"deal {r['deal_id']}" if r.get("deal_id") else "the whole organisation"
+
+
+def _pnl_reply(r: dict[str, Any]) -> str:
+    lines = [
+        f"P&L for {_scope_label(r)}, {r['start']} to {r['end']}: income {r['total_income']}, "
+        f"expenses {r['total_expenses']}, net {r['net']}."
+    ]
+    for label, values in (("Income", r.get("income") or {}), ("Expenses", r.get("expenses") or {})):
+        if values:
+            lines.append(f"{label}: " + ", ".join(f"{k} {v}" for k, v in values.items()))
+    return _fit("\n".join(lines))
+
+
+def _cashflow_reply(r: dict[str, Any]) -> str:
+    return (
+        f"Cash flow for {_scope_label(r)}, {r['start']} to {r['end']}: opening "
+        f"{r['opening_balance']}, in {r['inflows']}, out {r['outflows']}, net {r['net']}, "
+        f"closing {r['closing_balance']}."
+    )
+
+
+def _section8_reply(r: dict[str, Any]) -> str:
+    fits = "fits" if r.get("fits_voucher") else "does not fit"
+    return (
+        f"{r['address']}, {r['bedrooms']} bedrooms: FMR {r['fmr']}, payment standard "
+        f"{r['payment_standard']}, max contract rent {r['max_contract_rent']} ({r['source']}). "
+        f"Target rent {r['target_rent']} {fits} the voucher."
+    )
+
+
+def _report_reply(r: dict[str, Any]) -> str:
+    if r.get("status") == "queued":
+        return f"The PDF report for {r['address']} is being rendered; I'll send it when it's ready."
+    link = r.get("report_url")
+    if link:
+        return f"Here is the PDF report for {r['address']}: {link}"
+    return f"Here is the PDF report for {r['address']}."
+
+
+def _property_reply(r: dict[str, Any]) -> str:
+    lines = ["On file:"]
+    for m in r.get("matches", []):
+        lines.append(f"• {m['address']} (property {m['property_id']})")
+    return _fit("\n".join(lines))
+
+
+def _rehab_reply(r: dict[str, Any]) -> str:
+    lines = [
+        f"Rehab estimate: {r['total']} (subtotal {r['subtotal']} + contingency {r['contingency']})"
+    ]
+    for line in r.get("line_items", []):
+        lines.append(f"• {line['component']}: {line['action']}, {line['cost']}")
+    for message in r.get("unpriced", []):
+        lines.append(f"• not priced: {message}")
+    return _fit("\n".join(lines))
+
+
+def _changed_reply(r: dict[str, Any]) -> str:
+    return f"Done: deal {r.get('deal_id')} on {r.get('address')} is now {r.get('status')}."
+
+
+REPLIES: dict[str, Callable[[dict[str, Any]], str]] = {
+    "analyze_property": _address_reply,
+    "get_comps": _comps_reply,
+    "max_offer": _offer_reply,
+    "list_deals": _deals_reply,
+    "budget_status": _budget_reply,
+    "pnl": _pnl_reply,
+    "cashflow": _cashflow_reply,
+    "section8_rent": _section8_reply,
+    "generate_report": _report_reply,
+    "find_property": _property_reply,
+    "estimate_rehab": _rehab_reply,
+    "create_deal": _changed_reply,
+    "change_deal_status": _changed_reply,
+    "make_offer": _changed_reply,
+}
+
+_WHAT = {
+    "analyze_property": "analyse that property",
+    "get_comps": "find comps",
+    "max_offer": "work out the max offer",
+    "list_deals": "list your deals",
+    "budget_status": "get that budget",
+    "pnl": "get that P&L",
+    "cashflow": "get that cash flow",
+    "section8_rent": "check the voucher rent",
+    "generate_report": "make the report",
+}
+
+
+def reply_for(results: list[tuple[str, dict[str, Any], dict[str, Any]]]) -> str:
+    """The reply text for this turn's tool results (figures copied from them only)."""
+    parts = []
+    for name, _, result in results:
+        if "error" in result:
+            what = _WHAT.get(name, "do that")
+            parts.append(f"Sorry, I couldn't {what}: {result['error']}")
+            continue
+        compose = REPLIES.get(name)
+        try:
+            parts.append(compose(result) if compose else f"Done ({name}).")
+        except (KeyError, TypeError):
+            parts.append(f"I got an answer from {name} I can't summarise; ask the team.")
+    return _fit("\n\n".join(parts)) if parts else NOT_UNDERSTOOD
+
+
+# --- the chat-model interface -----------------------------------------------------------------
+
+
+class OfflinePlanner(BaseChatModel):
+    """A chat model that plans tool calls by intent and writes replies from tool results."""
+
+    allowed_tools: frozenset[str] | None = None
+    """The tools bound for this run (None: not bound, so no tool may be called)."""
+
+    @property
+    def _llm_type(self) -> str:
+        return OFFLINE_MODEL_NAME
+
+    def bind_tools(
+        self, tools: Sequence[Any], *, tool_choice: str | None = None, **kwargs: Any
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """A copy restricted to ``tools`` (it never calls a tool outside them)."""
+        names = frozenset(t.name if isinstance(t, BaseTool) else str(t) for t in tools)
+        return self.model_copy(update={"allowed_tools": names})
+
+    def respond(self, messages: Sequence[BaseMessage]) -> AIMessage:
+        """The next message: tool calls for a new user message, or the reply to the results."""
+        conversation = Conversation.read(messages)
+        results = conversation.results()
+        if results:
+            return AIMessage(content=reply_for(results))
+        plan = plan_for(conversation)
+        if plan.tool is None:
+            return AIMessage(content=plan.reply or NOT_UNDERSTOOD)
+        if self.allowed_tools is None or plan.tool not in self.allowed_tools:
+            return AIMessage(
+                content="Sorry, that is not something I can do for you here (your role "
+                "does not include it)."
+            )
+        call_id = f"call_{uuid.uuid4().hex[:24]}"
+        return AIMessage(
+            content="", tool_calls=[{"name": plan.tool, "args": plan.args, "id": call_id}]
+        )
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: Any | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return ChatResult(generations=[ChatGeneration(message=self.respond(messages))])

@@ -1,0 +1,327 @@
+"""One agent turn for any channel: ``run_turn(TurnRequest(...)) -> TurnResult``.
+
+The WhatsApp job, the web chat widget, ``dealdesk chat`` and the evals all call this. A turn:
+
+1. fixes the tool set from the caller's role and picks the system prompt (before any text
+   is read);
+2. takes the conversation thread's advisory lock, so runs on one thread never interleave;
+3. invokes the compiled graph with ``configurable.thread_id`` (the checkpointer continues the
+   conversation) and the run context (organisation, user, role: never chosen by the model);
+4. records the run in ``agent.runs`` (input, tool calls, output, latency, tokens, prompt file
+   and sha256, model name or ``offline-planner``, error);
+5. returns the reply, the tool calls and any report document ids. A tool error is a message
+   the model acts on; a model or graph failure becomes an apology and an ``error`` on the run,
+   so a channel always has something to send.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.runnables import RunnableConfig
+from langgraph.errors import GraphRecursionError
+
+from agent.context import Context, SessionFactory, ToolCallRecord
+from agent.graph import build_graph, get_checkpointer
+from agent.llm import chat_model, model_name
+from agent.models import AgentRun
+from agent.planner import message_text, tool_result
+from agent.prompts import prompt_for_role
+from agent.serialise import thread_lock
+from domain.auth import service as auth_service
+from domain.auth.enums import Role
+from store.db import session_scope
+from tools import tools_for_role
+
+logger = logging.getLogger(__name__)
+
+CHANNELS = ("whatsapp", "web", "cli", "eval")
+MAX_INPUT_CHARS = 4000
+
+TOO_LONG_REPLY = (
+    "That message is too long for me to read in one go. Send a street address or one "
+    "short question at a time."
+)
+EMPTY_REPLY = "I got an empty message. Send a street address, or 'help'."
+FAILURE_REPLY = (
+    "Sorry, something went wrong on my side and I couldn't answer that. Please try again in "
+    "a minute."
+)
+NO_ANSWER_REPLY = "Sorry, I have no answer for that. Send 'help' to see what I can do."
+
+__all__ = ["ToolCallRecord", "TurnRequest", "TurnResult", "run_turn", "thread_messages"]
+
+
+@dataclass(frozen=True)
+class TurnRequest:
+    """One message to the agent, with who sent it and on which conversation thread."""
+
+    org_id: uuid.UUID
+    user_id: uuid.UUID | None
+    role: Role
+    channel: str  # "whatsapp" | "web" | "cli" | "eval"
+    thread_id: str  # one per conversation: "whatsapp:+13135550100", "web:<session id>"
+    text: str
+    media_document_ids: tuple[uuid.UUID, ...] = ()
+
+
+@dataclass
+class TurnResult:
+    """The agent's answer to one message."""
+
+    reply: str
+    tool_calls: list[ToolCallRecord]
+    report_document_ids: list[uuid.UUID]
+    run_id: uuid.UUID
+    model: str = ""
+    error: str | None = None
+    tokens: dict[str, int] | None = field(default=None)
+
+
+# --- reading what a run did -----------------------------------------------------------------
+
+
+def summarise(name: str, result: dict[str, Any]) -> str:
+    """A one-line summary of a tool result for the run record."""
+    if "error" in result:
+        return f"error: {result['error']}"[:300]
+    keys = (
+        "headline",
+        "value",
+        "max_offer",
+        "count",
+        "net",
+        "total_spent",
+        "fmr",
+        "status",
+        "total",
+        "address",
+    )
+    parts = [f"{key}={result[key]}" for key in keys if result.get(key) not in (None, "", [])]
+    return ("; ".join(parts) or json.dumps(result, default=str))[:300]
+
+
+def _new_messages(messages: Sequence[BaseMessage], human_id: str) -> list[BaseMessage]:
+    for i, message in enumerate(messages):
+        if message.id == human_id:
+            return list(messages[i + 1 :])
+    return []
+
+
+def tool_call_records(messages: Sequence[BaseMessage]) -> list[ToolCallRecord]:
+    """The tool calls among ``messages`` (one turn's), with their outcome, in call order."""
+    calls: dict[str, dict[str, Any]] = {}
+    for message in messages:
+        if isinstance(message, AIMessage):
+            for tool_call in message.tool_calls:
+                calls[str(tool_call.get("id"))] = dict(tool_call)
+    records = []
+    for message in messages:
+        if isinstance(message, ToolMessage):
+            call = calls.get(str(message.tool_call_id), {})
+            name = message.name or str(call.get("name", "?"))
+            result = tool_result(message)
+            ok = message.status != "error" and "error" not in result
+            records.append(
+                ToolCallRecord(
+                    name=name,
+                    args=dict(call.get("args", {})),
+                    ok=ok,
+                    summary=summarise(name, result),
+                )
+            )
+    return records
+
+
+def _report_ids(messages: Sequence[BaseMessage]) -> list[uuid.UUID]:
+    found: list[uuid.UUID] = []
+    for message in messages:
+        if isinstance(message, ToolMessage):
+            value = tool_result(message).get("report_document_id")
+            try:
+                document_id = uuid.UUID(str(value)) if value else None
+            except ValueError:
+                document_id = None
+            if document_id is not None and document_id not in found:
+                found.append(document_id)
+    return found
+
+
+def _tokens(messages: Sequence[BaseMessage]) -> dict[str, int] | None:
+    totals = {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0}
+    seen = False
+    for message in messages:
+        usage = getattr(message, "usage_metadata", None) if isinstance(message, AIMessage) else None
+        if usage:
+            seen = True
+            for key in totals:
+                totals[key] += int(usage.get(key, 0) or 0)
+    return totals if seen else None
+
+
+def _reply(messages: Sequence[BaseMessage]) -> str:
+    for message in reversed(messages):
+        if isinstance(message, AIMessage) and not message.tool_calls:
+            return message_text(message).strip() or NO_ANSWER_REPLY
+    return NO_ANSWER_REPLY
+
+
+def thread_messages(thread_id: str) -> list[BaseMessage]:
+    """The checkpointed messages of a conversation thread (its history), oldest first."""
+    saved = get_checkpointer().get_tuple({"configurable": {"thread_id": thread_id}})
+    if saved is None:
+        return []
+    return list(saved.checkpoint["channel_values"].get("messages", []))
+
+
+def last_turn_tool_results(thread_id: str) -> list[str]:
+    """The tool results (as text) of the thread's latest turn: what its reply may quote."""
+    messages = thread_messages(thread_id)
+    last_human = max((i for i, m in enumerate(messages) if isinstance(m, HumanMessage)), default=-1)
+    return [message_text(m) for m in messages[last_human + 1 :] if isinstance(m, ToolMessage)]
+
+
+# --- the turn ---------------------------------------------------------------------------------
+
+
+def _email_of(
+    session_factory: SessionFactory, request: TurnRequest
+) -> tuple[uuid.UUID | None, str]:
+    """The user (if they belong to the organisation) and their email, for the principal."""
+    if request.user_id is None:
+        return None, "anonymous"
+    with session_factory() as session:
+        user = auth_service.get_user(
+            session=session, org_id=request.org_id, user_id=request.user_id
+        )
+        if user is None or not user.is_active:
+            logger.warning("agent turn for a user outside the organisation; running anonymous")
+            return None, "anonymous"
+        return user.id, user.email
+
+
+def _human_text(request: TurnRequest) -> str:
+    text = request.text.strip()
+    if request.media_document_ids:
+        ids = ", ".join(str(d) for d in request.media_document_ids)
+        text += f"\n(attached media documents: {ids})"
+    return text
+
+
+def _record(session_factory: SessionFactory, run: AgentRun) -> None:
+    with session_factory() as session:
+        session.add(run)
+        session.flush()
+
+
+def run_turn(
+    request: TurnRequest,
+    *,
+    on_progress: Callable[[str], None] | None = None,
+    model: BaseChatModel | None = None,
+    session_factory: SessionFactory | None = None,
+) -> TurnResult:
+    """Run the agent on one message of a conversation and record the run.
+
+    ``model`` replaces the configured chat model (tests, evals); ``session_factory`` the
+    database sessions the tools and the run record use (default: a committed session each).
+    """
+    started = time.monotonic()
+    run_id = uuid.uuid4()
+    factory = session_factory or session_scope
+    role = Role(request.role)
+    if request.channel not in CHANNELS:
+        raise ValueError(f"unknown channel {request.channel!r}; expected one of {CHANNELS}")
+    if not request.thread_id.strip():
+        raise ValueError("a turn needs a thread id")
+    # The tool set and prompt are fixed here, from the role, before any text is read.
+    tools = tools_for_role(role)
+    prompt = prompt_for_role(role)
+    chat = model or chat_model()
+    name = model_name(chat)
+
+    user_id, email = _email_of(factory, request)
+    ctx = Context(
+        org_id=request.org_id,
+        user_id=user_id,
+        role=role,
+        channel=request.channel,
+        thread_id=request.thread_id,
+        email=email,
+        session_factory=factory,
+        on_progress=on_progress,
+    )
+    text = _human_text(request)
+    new: list[BaseMessage] = []
+    error: str | None = None
+    if not text:
+        reply = EMPTY_REPLY
+    elif len(request.text) > MAX_INPUT_CHARS:
+        reply = TOO_LONG_REPLY
+    else:
+        human = HumanMessage(content=text, id=str(uuid.uuid4()))
+        config: RunnableConfig = {
+            "configurable": {"thread_id": request.thread_id},
+            "recursion_limit": 2 * ctx.max_steps + 6,
+            "metadata": {"run_id": str(run_id), "channel": request.channel},
+        }
+        with thread_lock(request.thread_id):
+            try:
+                graph = build_graph(
+                    model=chat, tools=tools, prompt=prompt, checkpointer=get_checkpointer()
+                )
+                state = graph.invoke({"messages": [human]}, config, context=ctx)
+                new = _new_messages(state["messages"], str(human.id))
+                reply = _reply(new)
+            except GraphRecursionError as exc:
+                logger.warning("agent turn hit the recursion limit: %s", exc)
+                error, reply = f"GraphRecursionError: {exc}", FAILURE_REPLY
+            except Exception as exc:  # noqa: BLE001 - the channel must always get a reply
+                logger.exception("agent turn failed")
+                error, reply = f"{type(exc).__name__}: {exc}", FAILURE_REPLY
+
+    records = tool_call_records(new)
+    report_ids = _report_ids(new)
+    tokens = _tokens(new)
+    latency_ms = int((time.monotonic() - started) * 1000)
+    _record(
+        factory,
+        AgentRun(
+            id=run_id,
+            org_id=request.org_id,
+            thread_id=request.thread_id,
+            channel=request.channel,
+            user_id=user_id,
+            role=role.value,
+            input_text=request.text,
+            media_document_ids=[str(d) for d in request.media_document_ids],
+            tool_calls=[r.to_json() for r in records],
+            output_text=reply,
+            report_document_ids=[str(d) for d in report_ids],
+            latency_ms=latency_ms,
+            input_tokens=tokens["input_tokens"] if tokens else None,
+            output_tokens=tokens["output_tokens"] if tokens else None,
+            total_tokens=tokens["total_tokens"] if tokens else None,
+            prompt_name=prompt.file_name,
+            prompt_sha256=prompt.sha256,
+            model=name,
+            error=error,
+        ),
+    )
+    return TurnResult(
+        reply=reply,
+        tool_calls=records,
+        report_document_ids=report_ids,
+        run_id=run_id,
+        model=name,
+        error=error,
+        tokens=tokens,
+    )

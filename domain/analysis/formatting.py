@@ -1,0 +1,32 @@
+"""How the analysis writes its figures, so the agent's message and the PDF say the same thing."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+NOT_AVAILABLE = "not available"
+
+
+def dollars(value: Decimal | None) -> str:
+    """Whole dollars with separators: ``$123,456``, ``-$1,250``; None is "not available"."""
+    if value is None:
+        return NOT_AVAILABLE
+    whole = Decimal(value).quantize(Decimal("1"), rounding=ROUND_HALF_UP)
+    sign = "-" if whole < 0 else ""
+    return f"{sign}${abs(whole):,.0f}"
+
+
+def cents(value: Decimal | None) -> str:
+    """Dollars and cents with separators: ``$1,234.50``; None is "not available"."""
+    if value is None:
+        return NOT_AVAILABLE
+    amount = Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    sign = "-" if amount < 0 else ""
+    return f"{sign}${abs(amount):,.2f}"
+
+
+def percent(value: Decimal | float | None, places: int = 1) -> str:
+    """A percentage such as ``12.5%``; None is "not available"."""
+    if value is None:
+        return NOT_AVAILABLE
+    return f"{Decimal(str(value)):.{places}f}%"

@@ -1,0 +1,208 @@
+"""The typed result of a property analysis: every figure with its inputs and sources.
+
+Parts that cannot be produced (no comparable sales, no FMR row for the area, no purchase
+price) are ``None`` with a ``*_missing`` sentence saying why, never an invented figure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from domain.analysis.assumptions import AnalysisAssumptions, VerdictThresholds
+from domain.pricing.models import ComponentInput, RehabEstimate
+from domain.section8.service import RentAnalysis
+from domain.underwriting.models import BrrrrResult, FlipResult, ProjectionResult, RentalResult
+from domain.valuation.models import CompAnalysis
+
+
+class ObservedConditions(BaseModel):
+    """Component conditions seen on a property (a walkthrough or photo analysis).
+
+    The audio and vision services return this from ``latest_component_conditions`` so the
+    analysis can price the rehab from what was actually observed.
+    """
+
+    source: str = Field(description='what observed them, e.g. "walkthrough <id>"')
+    observed_at: dt.datetime
+    components: list[ComponentInput]
+
+
+class SubjectSummary(BaseModel):
+    """The property analysed, as the report's cover shows it."""
+
+    property_id: uuid.UUID
+    address: str
+    city: str | None
+    state: str | None
+    zip_code: str | None
+    bedrooms: int | None
+    bathrooms: Decimal | None
+    square_feet: int | None
+    year_built: int | None
+    condition_rating: int | None
+    list_price: Decimal | None
+    latitude: float | None
+    longitude: float | None
+
+
+class PhotoRef(BaseModel):
+    """The stored image document shown on the cover."""
+
+    document_id: uuid.UUID
+    filename: str
+    content_type: str
+
+
+class PricedFigure(BaseModel):
+    """An amount and where it came from."""
+
+    amount: Decimal
+    source: str
+
+
+class CompLocation(BaseModel):
+    """Where a comparable sale is (for the report's map)."""
+
+    property_id: uuid.UUID
+    latitude: float
+    longitude: float
+
+
+class RehabSection(BaseModel):
+    """The rehab budget and the scope it priced (and whose scope it was)."""
+
+    scope_source: str = Field(description="given, a walkthrough/photo analysis, or a default")
+    scope: list[ComponentInput]
+    estimate: RehabEstimate
+    catalogue_updated: dt.date | None = Field(description="newest price change of rows used")
+
+
+class RentSection(BaseModel):
+    """The rent the rental figures use, the market rent and the Section 8 analysis."""
+
+    rent_monthly: Decimal | None
+    rent_source: str
+    market_rent: PricedFigure | None
+    section8: RentAnalysis | None
+    section8_missing: str | None = None
+
+
+class MaxOffer(BaseModel):
+    """The most to pay: ARV x rule % - rehab, and the price that still earns the target profit."""
+
+    amount: Decimal = Field(description="negative: no price makes the rule work")
+    rule_pct: Decimal
+    arv: Decimal
+    rehab_total: Decimal
+    formula: str
+    for_target_profit: Decimal | None = Field(
+        description="highest price with a flip profit of at least the verdict's minimum"
+    )
+
+
+class VerdictLabel(StrEnum):
+    """The verdict's headline."""
+
+    strong_flip = "strong flip"
+    section8_rental = "rental fits Section 8"
+    strong_brrrr = "strong BRRRR"
+    good_rental = "good rental"
+    pass_ = "pass"
+    insufficient_data = "insufficient data"
+
+
+class VerdictCheck(BaseModel):
+    """One threshold test behind the verdict."""
+
+    strategy: str = Field(description="flip, rental, section8 or brrrr")
+    metric: str
+    value: Decimal | None
+    threshold: Decimal | None
+    passed: bool
+    text: str = Field(description="the test with its figures, e.g. 'profit $31,200 >= $25,000'")
+
+
+class Verdict(BaseModel):
+    """What to do with the property, and the reasons, from ``VerdictThresholds``."""
+
+    label: VerdictLabel
+    headline: str
+    qualifying: list[VerdictLabel] = Field(description="every strategy that clears its bars")
+    reasons: list[str] = Field(description="the decisive reasons, in plain words")
+    checks: list[VerdictCheck]
+
+
+class Sources(BaseModel):
+    """Where each part's figures came from."""
+
+    as_is_comp_ids: list[uuid.UUID]
+    arv_comp_ids: list[uuid.UUID]
+    valuation_method: str | None
+    fmr_row_id: uuid.UUID | None
+    fmr_area: str | None
+    fmr_year: int | None
+    cost_basis: str
+    cost_catalogue_date: dt.date | None
+    market_rent_source: str | None
+    photo_document_id: uuid.UUID | None
+    condition_source: str
+
+
+class HeadlineFigures(BaseModel):
+    """The headline figures as written for people (the PDF and the agent use these strings)."""
+
+    address: str
+    verdict: str
+    purchase_price: str
+    as_is_value: str
+    arv: str
+    rehab_total: str
+    max_offer: str
+    fmr: str
+    payment_standard: str
+    rent: str
+    flip_profit: str
+    rental_cash_flow: str
+
+
+class PropertyAnalysis(BaseModel):
+    """A full property analysis: values, rehab, rent, flip/rental/BRRRR, projection, verdict."""
+
+    property_id: uuid.UUID
+    org_id: uuid.UUID
+    deal_id: uuid.UUID | None
+    as_of: dt.date
+    generated_at: dt.datetime
+    subject: SubjectSummary
+    photo: PhotoRef | None
+    photo_missing: str | None
+    purchase_price: PricedFigure | None
+    purchase_price_missing: str | None
+    as_is: CompAnalysis | None
+    as_is_missing: str | None
+    arv: CompAnalysis | None
+    arv_missing: str | None
+    comp_locations: list[CompLocation] = Field(description="coordinates of the comps, if known")
+    rehab: RehabSection
+    rent: RentSection
+    flip: FlipResult | None
+    flip_missing: str | None
+    rental: RentalResult | None
+    rental_missing: str | None
+    brrrr: BrrrrResult | None
+    brrrr_missing: str | None
+    projection: ProjectionResult | None
+    projection_missing: str | None
+    max_offer: MaxOffer | None
+    max_offer_missing: str | None
+    verdict: Verdict
+    assumptions: AnalysisAssumptions
+    thresholds: VerdictThresholds
+    notes: list[str] = Field(description="assumptions applied to this property in particular")
+    sources: Sources
+    figures: HeadlineFigures

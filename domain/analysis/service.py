@@ -1,0 +1,912 @@
+"""A full property analysis, assembled from the valuation, pricing, Section 8 and underwriting.
+
+From those services: as-is value and ARV with their comps, the rehab budget, rent vs. HUD
+FMR, the flip, rental and BRRRR returns, a hold projection, the maximum offer and a verdict.
+
+Nothing is stored and nothing is published: the analysis is what the agent sends to an
+investor and what the PDF report prints, so it is safe to run as often as asked. Each part
+that cannot be produced says why (``*_missing``) and the rest is still returned. The defaults
+it needs are in ``domain.analysis.assumptions``; the verdict's bars in ``VerdictThresholds``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import uuid
+from collections.abc import Callable, Sequence
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+from sqlmodel import Session
+
+from domain.analysis.assumptions import (
+    DEFAULT_SCOPES,
+    AnalysisAssumptions,
+    VerdictThresholds,
+    default_scope_name,
+)
+from domain.analysis.formatting import NOT_AVAILABLE, dollars
+from domain.analysis.models import (
+    CompLocation,
+    HeadlineFigures,
+    MaxOffer,
+    ObservedConditions,
+    PhotoRef,
+    PricedFigure,
+    PropertyAnalysis,
+    RehabSection,
+    RentSection,
+    Sources,
+    SubjectSummary,
+    Verdict,
+    VerdictCheck,
+    VerdictLabel,
+)
+from domain.deal import service as deal_service
+from domain.documents import service as documents_service
+from domain.documents.enums import DocumentKind
+from domain.pricing import service as pricing_service
+from domain.pricing.models import ComponentInput
+from domain.property import service as property_service
+from domain.property.enums import MarketDataType
+from domain.property.models import Property
+from domain.section8 import service as section8_service
+from domain.underwriting import service as underwriting
+from domain.underwriting.models import (
+    BrrrrInput,
+    BrrrrResult,
+    FlipInput,
+    FlipResult,
+    HoldingCosts,
+    MortgageLoan,
+    ProjectionInput,
+    RefinanceTerms,
+    RentalInput,
+    RentalOperations,
+    RentalResult,
+    ShortTermLoan,
+)
+from domain.valuation import service as valuation_service
+from domain.valuation.enums import ValuationKind
+from domain.valuation.models import CompAnalysis
+from store.base import utcnow
+
+__all__ = [
+    "AnalysisError",
+    "AnalysisInputError",
+    "AnalysisNotFoundError",
+    "analyze_property",
+    "observed_conditions",
+]
+
+CENT = Decimal("0.01")
+TWELVE = Decimal("12")
+HUNDRED = Decimal("100")
+# Services that may know a property's observed component conditions. Each, once it exists,
+# exposes ``latest_component_conditions(*, session, org_id, property_id)`` returning
+# ``ObservedConditions | None``; the newest observation wins.
+CONDITION_PROVIDERS = ("domain.audio.service", "domain.vision.service")
+PHOTO_TYPES_DRAWN = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+
+_R = TypeVar("_R")
+
+
+class AnalysisError(Exception):
+    """Base class of the analysis module's errors."""
+
+
+class AnalysisNotFoundError(AnalysisError, LookupError):
+    """The property (or deal) does not exist in the organisation."""
+
+
+class AnalysisInputError(AnalysisError, ValueError):
+    """The request cannot be analysed as given; the message says why."""
+
+
+def _cents(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _share_yearly_to_monthly(value: Decimal, pct: Decimal) -> Decimal:
+    return _cents(value * pct / HUNDRED / TWELVE)
+
+
+def _attempt(compute: Callable[[], _R]) -> tuple[_R | None, str | None]:
+    """Run an underwriting calculation; a refusal becomes the reason it is not available."""
+    try:
+        return compute(), None
+    except ValidationError as exc:
+        return None, underwriting.describe_validation_error(exc)
+    except underwriting.UnderwritingError as exc:
+        return None, str(exc)
+
+
+# --- the subject -------------------------------------------------------------------------
+
+
+def address_of(prop: Property) -> str:
+    """The property's address as one line (or its source label when it has no street)."""
+    street = prop.address_line or (prop.address or {}).get("label") or f"property {prop.id}"
+    place = ", ".join(part for part in (prop.city, prop.state) if part)
+    if prop.zip_code:
+        place = f"{place} {prop.zip_code}".strip()
+    return f"{street}, {place}" if place else str(street)
+
+
+def _subject(prop: Property) -> SubjectSummary:
+    return SubjectSummary(
+        property_id=prop.id,
+        address=address_of(prop),
+        city=prop.city,
+        state=prop.state,
+        zip_code=prop.zip_code,
+        bedrooms=prop.bedrooms,
+        bathrooms=prop.bathrooms,
+        square_feet=prop.square_feet,
+        year_built=prop.year_built,
+        condition_rating=prop.condition_rating,
+        list_price=prop.list_price,
+        latitude=prop.latitude,
+        longitude=prop.longitude,
+    )
+
+
+def _photo(
+    *, session: Session, org_id: uuid.UUID, property_id: uuid.UUID
+) -> tuple[PhotoRef | None, str | None]:
+    """The newest stored photo of the property that a PDF can show."""
+    photos = documents_service.list_documents(
+        session=session,
+        org_id=org_id,
+        kind=DocumentKind.photo,
+        entity_type="property",
+        entity_id=property_id,
+        limit=20,
+    )
+    if not photos:
+        return None, "no photo of this property has been stored"
+    for doc in photos:
+        if doc.content_type in PHOTO_TYPES_DRAWN:
+            return PhotoRef(
+                document_id=doc.id, filename=doc.filename, content_type=doc.content_type
+            ), None
+    return None, f"the property's photos are {photos[0].content_type}, which the report cannot show"
+
+
+# --- values ------------------------------------------------------------------------------
+
+
+def _comps(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    property_id: uuid.UUID,
+    as_of: dt.date,
+    max_comps: int,
+    kind: ValuationKind,
+) -> tuple[CompAnalysis | None, str | None]:
+    try:
+        return valuation_service.find_comps(
+            session=session,
+            org_id=org_id,
+            property_id=property_id,
+            as_of=as_of,
+            max_comps=max_comps,
+            kind=kind,
+        ), None
+    except (valuation_service.NotEnoughSalesError, valuation_service.ValuationInputError) as exc:
+        return None, str(exc)
+
+
+def _comp_locations(
+    *, session: Session, org_id: uuid.UUID, parts: Sequence[CompAnalysis | None]
+) -> list[CompLocation]:
+    """The coordinates of every comp used (once each), from the property service."""
+    seen: dict[uuid.UUID, CompLocation] = {}
+    for part in parts:
+        for comp in part.comps if part else []:
+            if comp.property_id in seen:
+                continue
+            prop = property_service.get(
+                session=session, org_id=org_id, property_id=comp.property_id
+            )
+            if prop is not None and prop.latitude is not None and prop.longitude is not None:
+                seen[comp.property_id] = CompLocation(
+                    property_id=prop.id, latitude=prop.latitude, longitude=prop.longitude
+                )
+    return list(seen.values())
+
+
+# --- rehab -------------------------------------------------------------------------------
+
+
+def observed_conditions(
+    *, session: Session, org_id: uuid.UUID, property_id: uuid.UUID
+) -> ObservedConditions | None:
+    """The newest walkthrough or photo conditions of the property; None when none exist.
+
+    Asked of the services in ``CONDITION_PROVIDERS`` that exist and expose
+    ``latest_component_conditions``.
+    """
+    found: list[ObservedConditions] = []
+    for module_name in CONDITION_PROVIDERS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                continue  # that service has not landed: nothing observed through it
+            raise
+        provider = getattr(module, "latest_component_conditions", None)
+        if provider is None:
+            continue
+        result = provider(session=session, org_id=org_id, property_id=property_id)
+        if result is not None and result.components:
+            found.append(ObservedConditions.model_validate(result, from_attributes=True))
+    return max(found, key=lambda obs: obs.observed_at) if found else None
+
+
+def _scope(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    prop: Property,
+    components: Sequence[ComponentInput] | None,
+) -> tuple[list[ComponentInput], str]:
+    """The components to price and whose scope they are."""
+    if components:
+        return list(components), "components given with the request"
+    observed = observed_conditions(session=session, org_id=org_id, property_id=prop.id)
+    if observed is not None:
+        when = observed.observed_at.date().isoformat()
+        return list(observed.components), f"{observed.source} ({when})"
+    name = default_scope_name(prop.condition_rating)
+    rating = (
+        f"condition rating {prop.condition_rating}"
+        if prop.condition_rating is not None
+        else "no condition rating on file"
+    )
+    scope = [
+        ComponentInput(component=key, condition=condition)
+        for key, condition in DEFAULT_SCOPES[name]
+    ]
+    return scope, f"default scope, {name} ({rating}; no walkthrough or photo conditions)"
+
+
+def _rehab(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    prop: Property,
+    components: Sequence[ComponentInput] | None,
+    assumptions: AnalysisAssumptions,
+) -> RehabSection:
+    scope, source = _scope(session=session, org_id=org_id, prop=prop, components=components)
+    stories = (prop.features or {}).get("stories")
+    estimate = pricing_service.estimate_rehab(
+        session=session,
+        org_id=org_id,
+        items=scope,
+        square_feet=prop.square_feet if prop.square_feet and prop.square_feet > 0 else None,
+        stories=stories if isinstance(stories, int) and 1 <= stories <= 5 else None,
+        contingency_pct=assumptions.rehab_contingency_pct,
+    )
+    used = {line.catalogue_id for line in estimate.line_items}
+    dates = [
+        row.last_updated.date()
+        for row in pricing_service.list_costs(session=session, org_id=org_id)
+        if row.id in used
+    ]
+    return RehabSection(
+        scope_source=source,
+        scope=scope,
+        estimate=estimate,
+        catalogue_updated=max(dates) if dates else None,
+    )
+
+
+# --- rent --------------------------------------------------------------------------------
+
+
+def _market_rent(
+    *, session: Session, org_id: uuid.UUID, property_id: uuid.UUID
+) -> PricedFigure | None:
+    """The newest ``rent_estimate`` market data with a positive ``rent_monthly``."""
+    rows = property_service.list_market_data(
+        session=session,
+        org_id=org_id,
+        property_id=property_id,
+        data_type=MarketDataType.rent_estimate,
+        limit=20,
+    )
+    for row in rows:
+        raw = (row.value or {}).get("rent_monthly")
+        try:
+            amount = Decimal(str(raw))
+        except (ArithmeticError, ValueError):
+            continue
+        if amount.is_finite() and amount > 0:
+            when = row.recorded_at.date().isoformat() if row.recorded_at else "undated"
+            return PricedFigure(
+                amount=_cents(amount),
+                source=f"rent estimate {row.id} from {row.source or 'unknown source'} ({when})",
+            )
+    return None
+
+
+def _rent(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    prop: Property,
+    assumptions: AnalysisAssumptions,
+    notes: list[str],
+) -> RentSection:
+    market = _market_rent(session=session, org_id=org_id, property_id=prop.id)
+    bedrooms = prop.bedrooms
+    if bedrooms is None:
+        bedrooms = assumptions.default_bedrooms
+        notes.append(f"no bedroom count on file: {bedrooms} bedrooms assumed for Section 8")
+    area: str | None = None
+    section8 = None
+    missing: str | None = None
+    if prop.city:
+        try:
+            area = section8_service.resolve_area(session=session, org_id=org_id, area=prop.city)
+        except section8_service.FmrNotFoundError:
+            place = ", ".join(p for p in (prop.city, prop.state) if p)
+            missing = (
+                f"no HUD FMR area on file matches {place} (import the area's FMR table: "
+                "dealdesk import fmr)"
+            )
+        except section8_service.RentAnalysisInputError as exc:
+            missing = str(exc)
+    else:
+        notes.append(
+            f"no city on the property: the default FMR area {section8_service.DEFAULT_AREA}"
+        )
+    if missing is None:
+        try:
+            section8 = section8_service.rent_analysis(
+                session=session,
+                org_id=org_id,
+                bedrooms=bedrooms,
+                area=area,
+                market_rent=market.amount if market else None,
+            )
+        except section8_service.Section8Error as exc:
+            missing = str(exc)
+    if market is not None:
+        rent, source = market.amount, f"market rent: {market.source}"
+    elif section8 is not None:
+        rent = section8.max_contract_rent
+        source = (
+            f"Section 8 maximum contract rent, {section8.bedrooms} bedrooms, "
+            f"{section8.area} FY{section8.year} (no market-rent estimate on file)"
+        )
+    else:
+        rent, source = None, "no market-rent estimate and no Section 8 FMR for the area"
+    return RentSection(
+        rent_monthly=rent,
+        rent_source=source,
+        market_rent=market,
+        section8=section8,
+        section8_missing=missing,
+    )
+
+
+# --- underwriting ------------------------------------------------------------------------
+
+
+def _purchase_price(
+    *, prop: Property, deal: Any, as_is: CompAnalysis | None
+) -> tuple[PricedFigure | None, str | None]:
+    if deal is not None and deal.purchase_price:
+        return PricedFigure(amount=deal.purchase_price, source=f"deal {deal.id} price"), None
+    if prop.list_price:
+        return PricedFigure(amount=prop.list_price, source="list price"), None
+    if as_is is not None:
+        return PricedFigure(amount=_cents(as_is.value), source="as-is value (no list price)"), None
+    return None, "no list price and no as-is value to buy at"
+
+
+def _short_term_loan(a: AnalysisAssumptions) -> ShortTermLoan:
+    return ShortTermLoan(
+        ltc_pct=a.short_term_ltc_pct,
+        annual_rate_pct=a.short_term_rate_pct,
+        points_pct=a.short_term_points_pct,
+    )
+
+
+def _holding(price: Decimal, a: AnalysisAssumptions) -> HoldingCosts:
+    return HoldingCosts(
+        property_taxes_monthly=_share_yearly_to_monthly(price, a.property_tax_pct),
+        insurance_monthly=_share_yearly_to_monthly(price, a.insurance_pct),
+        utilities_monthly=a.utilities_while_holding_monthly,
+    )
+
+
+def _operations(rent: Decimal, value: Decimal, a: AnalysisAssumptions) -> RentalOperations:
+    return RentalOperations(
+        gross_rent_monthly=_cents(rent),
+        vacancy_pct=a.vacancy_pct,
+        property_taxes_annual=_cents(value * a.property_tax_pct / HUNDRED),
+        insurance_annual=_cents(value * a.insurance_pct / HUNDRED),
+        management_pct=a.management_pct,
+        maintenance_pct=a.maintenance_pct,
+        capex_reserve_pct=a.capex_reserve_pct,
+    )
+
+
+def _mortgage(a: AnalysisAssumptions) -> MortgageLoan:
+    return MortgageLoan(
+        ltv_pct=a.mortgage_ltv_pct,
+        annual_rate_pct=a.mortgage_rate_pct,
+        term_years=a.mortgage_term_years,
+    )
+
+
+# --- verdict -----------------------------------------------------------------------------
+
+
+def _check(
+    strategy: str,
+    metric: str,
+    value: Decimal | None,
+    threshold: Decimal,
+    *,
+    at_least: bool,
+    shown: Callable[[Decimal], str],
+) -> VerdictCheck:
+    op = ">=" if at_least else "<="
+    if value is None:
+        return VerdictCheck(
+            strategy=strategy,
+            metric=metric,
+            value=None,
+            threshold=threshold,
+            passed=False,
+            text=f"{metric} not available (needs {op} {shown(threshold)})",
+        )
+    passed = value >= threshold if at_least else value <= threshold
+    sign = op if passed else ("<" if at_least else ">")
+    return VerdictCheck(
+        strategy=strategy,
+        metric=metric,
+        value=value,
+        threshold=threshold,
+        passed=passed,
+        text=f"{metric} {shown(value)} {sign} {shown(threshold)}",
+    )
+
+
+def _pct_text(value: Decimal) -> str:
+    return f"{value:.1f}%"
+
+
+def _ratio_text(value: Decimal) -> str:
+    return f"{value:.2f}"
+
+
+def decide(
+    *,
+    flip: FlipResult | None,
+    rental: RentalResult | None,
+    brrrr: BrrrrResult | None,
+    max_offer: MaxOffer | None,
+    price: PricedFigure | None,
+    rent: RentSection,
+    missing: Sequence[str],
+    thresholds: VerdictThresholds,
+) -> Verdict:
+    """The verdict from the computed parts and the thresholds (pure; see VerdictThresholds).
+
+    The first of strong flip, rental fits Section 8, strong BRRRR and good rental whose every
+    check passes is the label; none passing is "pass"; nothing computable is "insufficient
+    data" with the reasons each part is missing.
+    """
+    t = thresholds
+    checks: list[VerdictCheck] = []
+    qualifying: list[VerdictLabel] = []
+
+    if flip is not None:
+        flip_checks = [
+            _check(
+                "flip", "flip profit", flip.profit, t.flip_min_profit, at_least=True, shown=dollars
+            ),
+            _check(
+                "flip", "flip ROI", flip.roi_pct, t.flip_min_roi_pct, at_least=True, shown=_pct_text
+            ),
+        ]
+        if max_offer is not None and price is not None:
+            flip_checks.append(
+                _check(
+                    "flip",
+                    "purchase price",
+                    price.amount,
+                    max_offer.amount,
+                    at_least=False,
+                    shown=dollars,
+                )
+            )
+        checks += flip_checks
+        if all(c.passed for c in flip_checks):
+            qualifying.append(VerdictLabel.strong_flip)
+
+    if rental is not None:
+        rental_checks = [
+            _check(
+                "rental",
+                "rental cash flow a month",
+                rental.monthly_cash_flow,
+                t.rental_min_cash_flow_monthly,
+                at_least=True,
+                shown=dollars,
+            ),
+            _check(
+                "rental",
+                "cash-on-cash",
+                rental.cash_on_cash_pct,
+                t.rental_min_cash_on_cash_pct,
+                at_least=True,
+                shown=_pct_text,
+            ),
+            _check(
+                "rental", "DSCR", rental.dscr, t.rental_min_dscr, at_least=True, shown=_ratio_text
+            ),
+        ]
+        checks += rental_checks
+        rental_ok = all(c.passed for c in rental_checks)
+        section8 = rent.section8
+        if section8 is not None and rent.rent_monthly is not None:
+            fit = _check(
+                "section8",
+                "rent",
+                rent.rent_monthly,
+                section8.max_contract_rent,
+                at_least=False,
+                shown=dollars,
+            )
+            fit = fit.model_copy(update={"text": fit.text + " (Section 8 maximum contract rent)"})
+            checks.append(fit)
+            if rental_ok and fit.passed:
+                qualifying.append(VerdictLabel.section8_rental)
+        if rental_ok:
+            qualifying.append(VerdictLabel.good_rental)
+
+    if brrrr is not None:
+        cash_in = brrrr.total_cash_in
+        left_pct = (
+            (brrrr.cash_left_in_deal / cash_in * HUNDRED).quantize(CENT) if cash_in > 0 else None
+        )
+        brrrr_checks = [
+            _check(
+                "brrrr",
+                "cash left in the deal",
+                left_pct,
+                t.brrrr_max_cash_left_pct,
+                at_least=False,
+                shown=_pct_text,
+            ),
+            _check(
+                "brrrr",
+                "BRRRR cash flow a month",
+                brrrr.monthly_cash_flow,
+                t.brrrr_min_cash_flow_monthly,
+                at_least=True,
+                shown=dollars,
+            ),
+            _check(
+                "brrrr",
+                "BRRRR DSCR",
+                brrrr.dscr,
+                t.brrrr_min_dscr,
+                at_least=True,
+                shown=_ratio_text,
+            ),
+        ]
+        checks += brrrr_checks
+        if all(c.passed for c in brrrr_checks):
+            qualifying.append(VerdictLabel.strong_brrrr)
+
+    order = [
+        VerdictLabel.strong_flip,
+        VerdictLabel.section8_rental,
+        VerdictLabel.strong_brrrr,
+        VerdictLabel.good_rental,
+    ]
+    qualifying = [label for label in order if label in qualifying]
+    if qualifying:
+        label = qualifying[0]
+        strategy = {
+            VerdictLabel.strong_flip: "flip",
+            VerdictLabel.section8_rental: "rental",
+            VerdictLabel.strong_brrrr: "brrrr",
+            VerdictLabel.good_rental: "rental",
+        }[label]
+        reasons = [
+            c.text
+            for c in checks
+            if c.strategy == strategy
+            or (label is VerdictLabel.section8_rental and c.strategy == "section8")
+        ]
+        # A rental that fits Section 8 is a good rental too: say it once.
+        redundant = {VerdictLabel.good_rental} if label is VerdictLabel.section8_rental else set()
+        also = [q.value for q in qualifying[1:] if q not in redundant]
+        headline = label.value[0].upper() + label.value[1:]
+        if also:
+            headline += f" (also: {', '.join(also)})"
+    elif flip is None and rental is None and brrrr is None:
+        label = VerdictLabel.insufficient_data
+        reasons = list(missing)
+        headline = "Insufficient data: no strategy could be analysed"
+    else:
+        label = VerdictLabel.pass_
+        reasons = [c.text for c in checks if not c.passed]
+        headline = "Pass: no strategy clears its thresholds"
+    return Verdict(
+        label=label, headline=headline, qualifying=qualifying, reasons=reasons, checks=checks
+    )
+
+
+# --- the analysis ------------------------------------------------------------------------
+
+
+def analyze_property(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    property_id: uuid.UUID,
+    deal_id: uuid.UUID | None = None,
+    as_of: dt.date | None = None,
+    components: Sequence[ComponentInput] | None = None,
+    assumptions: AnalysisAssumptions | None = None,
+    thresholds: VerdictThresholds | None = None,
+) -> PropertyAnalysis:
+    """Analyse a property end to end (values, rehab, rent, returns, maximum offer, verdict).
+
+    Raises ``AnalysisNotFoundError`` for an unknown property or deal and
+    ``AnalysisInputError`` when the deal is for another property. Missing data never raises:
+    the part says why it is not available.
+    """
+    a = assumptions or AnalysisAssumptions()
+    t = thresholds or VerdictThresholds()
+    prop = property_service.get(session=session, org_id=org_id, property_id=property_id)
+    if prop is None:
+        raise AnalysisNotFoundError(f"property {property_id} not found")
+    deal = None
+    if deal_id is not None:
+        try:
+            deal = deal_service.get_deal(session=session, org_id=org_id, deal_id=deal_id)
+        except deal_service.DealNotFoundError as exc:
+            raise AnalysisNotFoundError(f"deal {deal_id} not found") from exc
+        if deal.property_id != property_id:
+            raise AnalysisInputError(f"deal {deal_id} is for another property")
+    as_of = as_of or valuation_service.today()
+    notes: list[str] = []
+
+    photo, photo_missing = _photo(session=session, org_id=org_id, property_id=prop.id)
+    as_is, as_is_missing = _comps(
+        session=session,
+        org_id=org_id,
+        property_id=prop.id,
+        as_of=as_of,
+        max_comps=a.max_comps,
+        kind=ValuationKind.as_is,
+    )
+    arv, arv_missing = _comps(
+        session=session,
+        org_id=org_id,
+        property_id=prop.id,
+        as_of=as_of,
+        max_comps=a.max_comps,
+        kind=ValuationKind.arv,
+    )
+    rehab = _rehab(session=session, org_id=org_id, prop=prop, components=components, assumptions=a)
+    rehab_total = rehab.estimate.total
+    if rehab.estimate.unpriced:
+        notes.append("not priced: " + "; ".join(u.message for u in rehab.estimate.unpriced))
+    rent = _rent(session=session, org_id=org_id, prop=prop, assumptions=a, notes=notes)
+    price, price_missing = _purchase_price(prop=prop, deal=deal, as_is=as_is)
+
+    arv_value = _cents(arv.value) if arv is not None else None
+    no_arv = f"no ARV: {arv_missing}"
+    no_price = f"no purchase price: {price_missing}"
+    no_rent = f"no rent: {rent.rent_source}"
+
+    flip = brrrr = rental = projection = None
+    flip_missing = brrrr_missing = rental_missing = projection_missing = None
+    max_offer: MaxOffer | None = None
+    max_offer_missing: str | None = None
+
+    if arv_value is None:
+        flip_missing, max_offer_missing = no_arv, no_arv
+    elif price is None:
+        flip_missing = no_price
+    else:
+        flip_price = price.amount
+        flip, flip_missing = _attempt(
+            lambda: underwriting.analyze_flip(
+                inputs=FlipInput(
+                    arv=arv_value,
+                    purchase_price=flip_price,
+                    rehab_cost=rehab_total,
+                    buy_closing_pct=a.buy_closing_pct,
+                    holding_costs=_holding(flip_price, a),
+                    hold_months=a.flip_hold_months,
+                    agent_commission_pct=a.agent_commission_pct,
+                    sell_closing_pct=a.sell_closing_pct,
+                    financing=_short_term_loan(a),
+                    mao_rule_pct=a.mao_rule_pct,
+                    target_profit=t.flip_min_profit,
+                )
+            )
+        )
+    if arv_value is not None:
+        rule_offer = underwriting.max_allowable_offer(
+            arv=arv_value, rehab_cost=rehab_total, rule_pct=a.mao_rule_pct
+        )
+        max_offer = MaxOffer(
+            amount=rule_offer,
+            rule_pct=a.mao_rule_pct,
+            arv=arv_value,
+            rehab_total=rehab_total,
+            formula=(
+                f"ARV {dollars(arv_value)} x {a.mao_rule_pct}% - rehab {dollars(rehab_total)} "
+                f"= {dollars(rule_offer)}"
+            ),
+            for_target_profit=flip.max_offer_for_target_profit if flip is not None else None,
+        )
+
+    rent_monthly = rent.rent_monthly
+    value_basis = arv_value if arv_value is not None else (price.amount if price else None)
+    if value_basis is not None and arv_value is None:
+        notes.append("no ARV: rental taxes and insurance taken on the purchase price")
+    if price is None:
+        rental_missing = projection_missing = no_price
+    elif rent_monthly is None:
+        rental_missing = projection_missing = no_rent
+    else:
+        assert value_basis is not None
+        ops = _operations(rent_monthly, value_basis, a)
+        rental_price = price.amount
+        rental, rental_missing = _attempt(
+            lambda: underwriting.analyze_rental(
+                inputs=RentalInput(
+                    purchase_price=rental_price,
+                    buy_closing_pct=a.buy_closing_pct,
+                    rehab_cost=rehab_total,
+                    operations=ops,
+                    loan=_mortgage(a),
+                )
+            )
+        )
+        projection, projection_missing = _attempt(
+            lambda: underwriting.project_hold(
+                inputs=ProjectionInput(
+                    purchase_price=rental_price,
+                    buy_closing_pct=a.buy_closing_pct,
+                    rehab_cost=rehab_total,
+                    starting_value=arv_value,
+                    operations=ops,
+                    loan=_mortgage(a),
+                    rent_growth_pct=a.rent_growth_pct,
+                    expense_growth_pct=a.expense_growth_pct,
+                    appreciation_pct=a.appreciation_pct,
+                    hold_years=a.projection_years,
+                    agent_commission_pct=a.agent_commission_pct,
+                    sell_closing_pct=a.sell_closing_pct,
+                )
+            )
+        )
+    if arv_value is None:
+        brrrr_missing = no_arv
+    elif price is None:
+        brrrr_missing = no_price
+    elif rent_monthly is None:
+        brrrr_missing = no_rent
+    else:
+        brrrr_price = price.amount
+        brrrr_ops = _operations(rent_monthly, arv_value, a)
+        brrrr, brrrr_missing = _attempt(
+            lambda: underwriting.analyze_brrrr(
+                inputs=BrrrrInput(
+                    purchase_price=brrrr_price,
+                    buy_closing_pct=a.buy_closing_pct,
+                    rehab_cost=rehab_total,
+                    arv=arv_value,
+                    short_term_loan=_short_term_loan(a),
+                    holding_costs=_holding(brrrr_price, a),
+                    refinance_after_months=a.refinance_after_months,
+                    refinance=RefinanceTerms(
+                        ltv_pct=a.refinance_ltv_pct,
+                        closing_pct=a.refinance_closing_pct,
+                        annual_rate_pct=a.refinance_rate_pct,
+                        term_years=a.mortgage_term_years,
+                    ),
+                    operations=brrrr_ops,
+                )
+            )
+        )
+
+    verdict = decide(
+        flip=flip,
+        rental=rental,
+        brrrr=brrrr,
+        max_offer=max_offer,
+        price=price,
+        rent=rent,
+        missing=[
+            f"{part}: {why}"
+            for part, why in (("flip", flip_missing), ("rental", rental_missing))
+            if why
+        ],
+        thresholds=t,
+    )
+    section8 = rent.section8
+    sources = Sources(
+        as_is_comp_ids=[c.property_id for c in as_is.comps] if as_is else [],
+        arv_comp_ids=[c.property_id for c in arv.comps] if arv else [],
+        valuation_method=f"{(as_is or arv).method} v{(as_is or arv).version}"  # type: ignore[union-attr]
+        if (as_is or arv)
+        else None,
+        fmr_row_id=section8.fmr_row.id if section8 else None,
+        fmr_area=section8.area if section8 else None,
+        fmr_year=section8.year if section8 else None,
+        cost_basis=rehab.estimate.basis,
+        cost_catalogue_date=rehab.catalogue_updated,
+        market_rent_source=rent.market_rent.source if rent.market_rent else None,
+        photo_document_id=photo.document_id if photo else None,
+        condition_source=rehab.scope_source,
+    )
+    subject = _subject(prop)
+    figures = HeadlineFigures(
+        address=subject.address,
+        verdict=verdict.headline,
+        purchase_price=dollars(price.amount) if price else NOT_AVAILABLE,
+        as_is_value=dollars(as_is.value) if as_is else NOT_AVAILABLE,
+        arv=dollars(arv_value),
+        rehab_total=dollars(rehab_total),
+        max_offer=dollars(max_offer.amount) if max_offer else NOT_AVAILABLE,
+        fmr=dollars(section8.fmr) if section8 else NOT_AVAILABLE,
+        payment_standard=dollars(section8.payment_standard) if section8 else NOT_AVAILABLE,
+        rent=dollars(rent_monthly),
+        flip_profit=dollars(flip.profit) if flip else NOT_AVAILABLE,
+        rental_cash_flow=dollars(rental.monthly_cash_flow) if rental else NOT_AVAILABLE,
+    )
+    return PropertyAnalysis(
+        property_id=prop.id,
+        org_id=org_id,
+        deal_id=deal.id if deal is not None else None,
+        as_of=as_of,
+        generated_at=utcnow(),
+        subject=subject,
+        photo=photo,
+        photo_missing=photo_missing,
+        purchase_price=price,
+        purchase_price_missing=price_missing,
+        as_is=as_is,
+        as_is_missing=as_is_missing,
+        arv=arv,
+        arv_missing=arv_missing,
+        comp_locations=_comp_locations(session=session, org_id=org_id, parts=(as_is, arv)),
+        rehab=rehab,
+        rent=rent,
+        flip=flip,
+        flip_missing=flip_missing,
+        rental=rental,
+        rental_missing=rental_missing,
+        brrrr=brrrr,
+        brrrr_missing=brrrr_missing,
+        projection=projection,
+        projection_missing=projection_missing,
+        max_offer=max_offer,
+        max_offer_missing=max_offer_missing,
+        verdict=verdict,
+        assumptions=a,
+        thresholds=t,
+        notes=notes,
+        sources=sources,
+        figures=figures,
+    )

@@ -1,0 +1,629 @@
+"""Walkthroughs: store a voice note, transcribe it, extract conditions, price the rehab.
+
+The path of a walkthrough (each step its own transaction, so a later failure never undoes an
+earlier result):
+
+1. ``start_walkthrough`` checks the property and the recording (a ``voice_note`` document)
+   and adds the walkthrough row as ``queued`` with the id its transcription job will have.
+   The caller commits and then enqueues the job.
+2. The job calls ``claim_transcription`` (``queued`` → ``transcribing``, attempts + 1), then
+   ``transcribe_recording`` (Whisper, outside any transaction), then ``record_transcript``
+   (``transcribed``; ``transcription.completed``).
+3. ``extract_and_estimate`` runs the deterministic extractor over the timed segments, stores
+   one ``extracted_conditions`` row per component, prices the components with
+   ``pricing_service.estimate_rehab`` (the organisation's cost book) and stores the estimate
+   on the walkthrough (``conditions.extracted``, then ``completed`` and
+   ``walkthrough.completed``).
+4. A recording that cannot be transcribed (corrupt, too long, silent, not audio) ends
+   ``failed`` with the reason in ``error`` and ``error_code``; ``record_failure`` stores it.
+
+The extractor is deterministic by default (``extraction_method = "deterministic"``); an LLM
+is not used even when one is configured (it may be added behind the same ``Finding`` shape).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlmodel import Session, col, delete, select
+
+from domain.audio import extraction
+from domain.audio.enums import AudioErrorCode, WalkthroughStatus
+from domain.audio.extraction import Finding, Segment
+from domain.audio.models import ExtractedCondition, Walkthrough
+from domain.audio.whisper import AudioError, Transcript, WhisperModelError, transcribe
+from domain.auth.service import Principal, record_audit
+from domain.documents import service as documents_service
+from domain.documents.enums import DocumentKind, DocumentSource
+from domain.documents.models import Document
+from domain.pricing import service as pricing_service
+from domain.pricing.enums import Condition as PricingCondition
+from domain.pricing.enums import CostUnit
+from domain.pricing.models import ComponentInput
+from domain.property import service as property_service
+from domain.property.errors import PropertyNotFoundError
+from store.base import utcnow
+from store.outbox import publish
+
+ENTITY = "walkthrough"
+EXTRACTION_METHOD = extraction.METHOD
+ERROR_MAX_CHARS = 2000
+# A "transcribing" walkthrough whose job has been silent this long was lost with its worker.
+STALE_CLAIM_S = 900
+
+# Re-exported so callers need only this module.
+__all__ = [
+    "AudioError",
+    "WhisperModelError",
+    "WalkthroughNotFound",
+    "InvalidWalkthroughInput",
+    "start_walkthrough",
+    "store_recording",
+    "claim_transcription",
+    "transcribe_recording",
+    "record_transcript",
+    "record_failure",
+    "extract_and_estimate",
+    "get_walkthrough",
+    "list_conditions",
+    "parse_components",
+    "extract_from_text",
+]
+
+
+class AudioServiceError(Exception):
+    """Base class of the errors this module raises."""
+
+
+class WalkthroughNotFound(AudioServiceError, LookupError):
+    """No walkthrough (transcript) with that id in this organisation."""
+
+
+class InvalidWalkthroughInput(AudioServiceError, ValueError):
+    """A walkthrough request that cannot be started (no such property or recording ...)."""
+
+
+class PropertyMissing(InvalidWalkthroughInput, LookupError):
+    """The property named does not exist in this organisation."""
+
+
+class RecordingMissing(InvalidWalkthroughInput, LookupError):
+    """The recording named does not exist in this organisation."""
+
+
+# --- starting ----------------------------------------------------------------------------
+
+
+def new_job_id(walkthrough_id: uuid.UUID) -> str:
+    """A fresh id for one transcription job of this walkthrough."""
+    return f"transcribe-{walkthrough_id}-{uuid.uuid4().hex[:8]}"
+
+
+def store_recording(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    data: bytes,
+    filename: str | None,
+    content_type: str | None,
+    property_id: uuid.UUID,
+    uploaded_by: uuid.UUID | None = None,
+    source: DocumentSource = DocumentSource.upload,
+) -> Document:
+    """Store a voice note through the documents service (checked from its bytes).
+
+    Raises ``documents_service.DocumentRejected`` for a file that is not audio, too large ...
+    """
+    _require_property(session=session, org_id=org_id, property_id=property_id)
+    return documents_service.store_document(
+        session=session,
+        org_id=org_id,
+        data=data,
+        filename=filename,
+        declared_content_type=content_type,
+        kind=DocumentKind.voice_note,
+        source=source,
+        entity_type="property",
+        entity_id=property_id,
+        uploaded_by=uploaded_by,
+    )
+
+
+def _require_property(*, session: Session, org_id: uuid.UUID, property_id: uuid.UUID) -> Any:
+    try:
+        return property_service.require(session=session, org_id=org_id, property_id=property_id)
+    except PropertyNotFoundError as exc:
+        raise PropertyMissing(f"No property {property_id} in your organisation.") from exc
+
+
+def start_walkthrough(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    property_id: uuid.UUID,
+    document_id: uuid.UUID,
+    actor: Principal | None = None,
+    source_event_id: uuid.UUID | None = None,
+    started_walkthrough_id: uuid.UUID | None = None,
+) -> Walkthrough:
+    """Queue a walkthrough for a stored voice note; the caller commits, then enqueues its job.
+
+    With ``started_walkthrough_id`` (a walkthrough recorded as ``started``) the recording is
+    attached to it; otherwise a new walkthrough is added. The job id is chosen here
+    (``job_id``), so the row names its job before the job exists.
+    """
+    _require_property(session=session, org_id=org_id, property_id=property_id)
+    document = documents_service.get_document(
+        session=session, org_id=org_id, document_id=document_id
+    )
+    if document is None:
+        raise RecordingMissing(f"No document {document_id} in your organisation.")
+    if document.kind != DocumentKind.voice_note or not document.content_type.startswith("audio/"):
+        raise InvalidWalkthroughInput(
+            f"Document {document_id} is a {document.kind} ({document.content_type}), not a "
+            "voice note: upload the walkthrough recording as kind voice_note."
+        )
+    walkthrough: Walkthrough | None = None
+    if started_walkthrough_id is not None:
+        walkthrough = session.get(Walkthrough, started_walkthrough_id)
+        if (
+            walkthrough is None
+            or walkthrough.org_id != org_id
+            or walkthrough.status != WalkthroughStatus.started
+        ):
+            walkthrough = None  # not one awaiting a recording: start a new one
+    if walkthrough is None:
+        walkthrough = Walkthrough(
+            org_id=org_id, property_id=property_id, source_event_id=source_event_id
+        )
+    walkthrough.property_id = property_id
+    walkthrough.document_id = document_id
+    walkthrough.audio_url = f"/api/v1/documents/{document_id}/content"
+    walkthrough.status = WalkthroughStatus.queued
+    walkthrough.uploaded_by = actor.user_id if actor else document.uploaded_by
+    walkthrough.job_id = new_job_id(walkthrough.id)
+    session.add(walkthrough)
+    session.flush()
+    record_audit(
+        session=session,
+        principal=actor,
+        org_id=org_id,
+        actor=None if actor else "audio.subscriber",
+        action="create",
+        entity=ENTITY,
+        entity_id=walkthrough.id,
+        changes={"property_id": property_id, "document_id": document_id, "status": "queued"},
+    )
+    return walkthrough
+
+
+def record_started(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    property_id: uuid.UUID,
+    source_event_id: uuid.UUID | None = None,
+) -> Walkthrough | None:
+    """Record an announced walkthrough awaiting its recording (None: no such property)."""
+    if property_service.get(session=session, org_id=org_id, property_id=property_id) is None:
+        return None
+    walkthrough = Walkthrough(
+        org_id=org_id,
+        property_id=property_id,
+        status=WalkthroughStatus.started,
+        source_event_id=source_event_id,
+    )
+    session.add(walkthrough)
+    session.flush()
+    return walkthrough
+
+
+def find_by_source_event(
+    *, session: Session, org_id: uuid.UUID, event_id: uuid.UUID
+) -> Walkthrough | None:
+    """The walkthrough an ``audio.uploaded`` event already started, if any."""
+    return session.exec(
+        select(Walkthrough).where(
+            Walkthrough.org_id == org_id, Walkthrough.source_event_id == event_id
+        )
+    ).first()
+
+
+# --- reading -----------------------------------------------------------------------------
+
+
+def get_walkthrough(
+    *, session: Session, org_id: uuid.UUID, walkthrough_id: uuid.UUID, lock: bool = False
+) -> Walkthrough:
+    """The organisation's walkthrough; ``WalkthroughNotFound`` otherwise."""
+    query = select(Walkthrough).where(
+        Walkthrough.id == walkthrough_id, Walkthrough.org_id == org_id
+    )
+    if lock:
+        query = query.with_for_update()
+    found = session.exec(query.execution_options(populate_existing=True)).first()
+    if found is None:
+        raise WalkthroughNotFound(f"No transcript {walkthrough_id} in your organisation.")
+    return found
+
+
+def list_conditions(
+    *, session: Session, org_id: uuid.UUID, walkthrough_id: uuid.UUID
+) -> list[ExtractedCondition]:
+    """The conditions extracted from a walkthrough, in the order they were heard."""
+    return list(
+        session.exec(
+            select(ExtractedCondition)
+            .where(
+                ExtractedCondition.org_id == org_id,
+                ExtractedCondition.walkthrough_id == walkthrough_id,
+            )
+            .order_by(col(ExtractedCondition.position), col(ExtractedCondition.id))
+        ).all()
+    )
+
+
+def list_walkthroughs(
+    *, session: Session, org_id: uuid.UUID, property_id: uuid.UUID | None = None, limit: int = 50
+) -> list[Walkthrough]:
+    """The organisation's walkthroughs, newest first (optionally of one property)."""
+    query = select(Walkthrough).where(Walkthrough.org_id == org_id)
+    if property_id is not None:
+        query = query.where(Walkthrough.property_id == property_id)
+    query = query.order_by(col(Walkthrough.created_at).desc()).limit(limit)
+    return list(session.exec(query).all())
+
+
+# --- the transcription job's steps ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a transcription job is to do: transcribe, or only extract (already transcribed)."""
+
+    walkthrough_id: uuid.UUID
+    document_id: uuid.UUID | None
+    stage: str  # "transcribe" or "extract"
+    attempt: int
+
+
+def claim_transcription(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    walkthrough_id: uuid.UUID,
+    job_id: str | None,
+) -> Claim | None:
+    """Take the walkthrough for this job, or None when there is nothing (left) to do.
+
+    Claimable: ``queued``; ``failed`` with a transient error (a retry); ``transcribing`` by
+    this same job (a retry after its worker died) or stale for ``STALE_CLAIM_S``;
+    ``transcribed`` (only extraction is left). Finished and permanently failed walkthroughs,
+    and one another live job holds, are left alone.
+    """
+    try:
+        walkthrough = get_walkthrough(
+            session=session, org_id=org_id, walkthrough_id=walkthrough_id, lock=True
+        )
+    except WalkthroughNotFound:
+        return None
+    status = WalkthroughStatus(walkthrough.status)
+    retrying = (
+        status is WalkthroughStatus.failed and walkthrough.error_code == AudioErrorCode.transient
+    )
+    if status in (WalkthroughStatus.transcribed, WalkthroughStatus.extracted) or (
+        retrying and walkthrough.transcript
+    ):
+        # Transcribed already (a retry after extraction failed): only extraction is left.
+        walkthrough.status = WalkthroughStatus.transcribed
+        walkthrough.error = None
+        walkthrough.error_code = None
+        session.add(walkthrough)
+        session.flush()
+        return Claim(walkthrough.id, walkthrough.document_id, "extract", walkthrough.attempts)
+    now = utcnow()
+    claimable = status in (WalkthroughStatus.queued, WalkthroughStatus.uploaded) or retrying
+    if status is WalkthroughStatus.transcribing:
+        stale = walkthrough.started_at is None or walkthrough.started_at < now - timedelta(
+            seconds=STALE_CLAIM_S
+        )
+        claimable = stale or (job_id is not None and walkthrough.job_id == job_id)
+    if not claimable:
+        return None
+    walkthrough.status = WalkthroughStatus.transcribing
+    walkthrough.attempts += 1
+    walkthrough.started_at = now
+    walkthrough.job_id = job_id or walkthrough.job_id
+    walkthrough.error = None
+    walkthrough.error_code = None
+    session.add(walkthrough)
+    session.flush()
+    return Claim(walkthrough.id, walkthrough.document_id, "transcribe", walkthrough.attempts)
+
+
+def transcribe_recording(
+    *, session: Session, org_id: uuid.UUID, document_id: uuid.UUID, max_duration_s: int | None
+) -> Transcript:
+    """Read the stored recording and transcribe it (no database writes; may take a while).
+
+    Raises ``AudioError`` (bad recording), ``WhisperModelError`` (no usable model) or the
+    documents service's ``DocumentNotFound`` / ``DocumentCorrupted``.
+    """
+    data = documents_service.read_document_bytes(
+        session=session, org_id=org_id, document_id=document_id
+    )
+    return transcribe(data, max_duration_s=max_duration_s)
+
+
+def record_transcript(
+    *, session: Session, org_id: uuid.UUID, walkthrough_id: uuid.UUID, transcript: Transcript
+) -> Walkthrough:
+    """Store the transcript, its timed segments, duration and language; ``transcribed``."""
+    walkthrough = get_walkthrough(
+        session=session, org_id=org_id, walkthrough_id=walkthrough_id, lock=True
+    )
+    walkthrough.transcript = transcript.text
+    walkthrough.segments = [
+        {"start": s.start, "end": s.end, "text": s.text} for s in transcript.segments
+    ]
+    walkthrough.duration_seconds = int(round(transcript.duration_s))
+    walkthrough.language = transcript.language
+    walkthrough.model = transcript.model
+    walkthrough.status = WalkthroughStatus.transcribed
+    walkthrough.error = None
+    walkthrough.error_code = None
+    session.add(walkthrough)
+    session.flush()
+    publish(
+        session,
+        org_id=org_id,
+        name="transcription.completed",
+        payload={
+            "walkthrough_id": walkthrough.id,
+            "property_id": walkthrough.property_id,
+            "document_id": walkthrough.document_id,
+            "duration_seconds": walkthrough.duration_seconds,
+            "language": walkthrough.language,
+            "segments": len(walkthrough.segments),
+            "model": walkthrough.model,
+        },
+    )
+    return walkthrough
+
+
+def record_failure(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    walkthrough_id: uuid.UUID,
+    code: AudioErrorCode,
+    message: str,
+) -> Walkthrough | None:
+    """Mark the walkthrough ``failed`` with a plain message (None if it is gone)."""
+    try:
+        walkthrough = get_walkthrough(
+            session=session, org_id=org_id, walkthrough_id=walkthrough_id, lock=True
+        )
+    except WalkthroughNotFound:
+        return None
+    walkthrough.status = WalkthroughStatus.failed
+    walkthrough.error = message[:ERROR_MAX_CHARS]
+    walkthrough.error_code = code
+    walkthrough.completed_at = None if code is AudioErrorCode.transient else utcnow()
+    session.add(walkthrough)
+    session.flush()
+    return walkthrough
+
+
+def failure_for(exc: BaseException) -> tuple[AudioErrorCode, str] | None:
+    """The permanent failure an exception means, or None for one worth retrying."""
+    if isinstance(exc, AudioError):
+        return AudioErrorCode(exc.code), exc.message
+    if isinstance(exc, WhisperModelError):
+        return AudioErrorCode.model_unavailable, str(exc)
+    if isinstance(exc, documents_service.DocumentNotFound):
+        return AudioErrorCode.document_missing, "The stored recording is gone; upload it again."
+    if isinstance(exc, documents_service.DocumentCorrupted):
+        return (
+            AudioErrorCode.document_missing,
+            "The stored recording no longer matches its checksum; upload it again.",
+        )
+    return None
+
+
+# --- extraction and the rehab estimate ---------------------------------------------------
+
+
+def segments_of(walkthrough: Walkthrough) -> list[Segment]:
+    """The walkthrough's stored segments as extractor input (the transcript if none)."""
+    if walkthrough.segments:
+        return [
+            Segment(start=float(s["start"]), end=float(s["end"]), text=str(s["text"]))
+            for s in walkthrough.segments
+        ]
+    return [Segment(start=None, end=None, text=walkthrough.transcript or "")]
+
+
+def extract_from_text(text: str) -> list[Finding]:
+    """Conditions in plain narration (no storage)."""
+    return extraction.extract_from_text(text)
+
+
+def parse_components(text: str) -> list[Finding]:
+    """The catalogue components a text mentions, with quantities (no storage)."""
+    return extraction.extract_from_text(text)
+
+
+def rehab_items(findings: Sequence[Finding]) -> list[ComponentInput]:
+    """Estimate inputs for the findings that have a condition (quantities where usable)."""
+    items = []
+    for finding in findings:
+        if finding.condition is None:
+            continue
+        priceable = finding.priceable_quantity
+        items.append(
+            ComponentInput(
+                component=finding.component,
+                condition=PricingCondition(finding.condition.value),
+                quantity=priceable[0] if priceable else None,
+                unit=CostUnit(priceable[1]) if priceable else None,
+                notes=finding.notes[:1000] or None,
+            )
+        )
+    return items
+
+
+def estimate_for_findings(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    findings: Sequence[Finding],
+    square_feet: int | None = None,
+) -> dict[str, Any]:
+    """Price the findings against the organisation's cost book; a JSON-able summary.
+
+    Components heard without a condition are listed under ``not_graded`` and not priced (a
+    mention is not a diagnosis).
+    """
+    estimate = pricing_service.estimate_rehab(
+        session=session, org_id=org_id, items=rehab_items(findings), square_feet=square_feet
+    )
+    summary = estimate.model_dump(mode="json")
+    summary["not_graded"] = [f.component for f in findings if f.condition is None]
+    summary["source"] = (
+        "pricing_service.estimate_rehab over the conditions extracted from the walkthrough"
+    )
+    return summary
+
+
+@dataclass(frozen=True)
+class ExtractionResult:
+    """The stored conditions and the rehab estimate summary of one extraction run."""
+
+    walkthrough: Walkthrough
+    conditions: list[ExtractedCondition]
+    findings: list[Finding]
+    rehab_estimate: dict[str, Any]
+    method: str
+
+
+def extract_and_estimate(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    walkthrough_id: uuid.UUID,
+    actor: Principal | None = None,
+    complete: bool = True,
+) -> ExtractionResult:
+    """Extract conditions from the stored transcript, price them, store both (replacing any).
+
+    Publishes ``conditions.extracted``; with ``complete`` the walkthrough becomes
+    ``completed`` and ``walkthrough.completed`` follows.
+    """
+    walkthrough = get_walkthrough(
+        session=session, org_id=org_id, walkthrough_id=walkthrough_id, lock=True
+    )
+    if not walkthrough.transcript:
+        raise InvalidWalkthroughInput(
+            f"Transcript {walkthrough_id} has no text yet (status {walkthrough.status})."
+        )
+    findings = extraction.extract_conditions(segments_of(walkthrough))
+    prop = property_service.get(session=session, org_id=org_id, property_id=walkthrough.property_id)
+    summary = estimate_for_findings(
+        session=session,
+        org_id=org_id,
+        findings=findings,
+        square_feet=prop.square_feet if prop is not None else None,
+    )
+    previous = len(list_conditions(session=session, org_id=org_id, walkthrough_id=walkthrough.id))
+    session.execute(
+        delete(ExtractedCondition).where(
+            col(ExtractedCondition.org_id) == org_id,
+            col(ExtractedCondition.walkthrough_id) == walkthrough.id,
+        )
+    )
+    rows = [
+        ExtractedCondition(
+            org_id=org_id,
+            walkthrough_id=walkthrough.id,
+            component=f.component,
+            component_key=f.component_key,
+            condition=f.condition,
+            quantity=f.quantity,
+            unit=f.unit,
+            notes=f.notes,
+            confidence=f.confidence,
+            timestamp_seconds=f.timestamp_seconds,
+            position=position,
+            cues=f.cue_texts,
+        )
+        for position, f in enumerate(findings)
+    ]
+    session.add_all(rows)
+    walkthrough.rehab_estimate = summary
+    walkthrough.extraction_method = extraction.METHOD
+    walkthrough.status = WalkthroughStatus.completed if complete else WalkthroughStatus.extracted
+    if complete:
+        walkthrough.completed_at = utcnow()
+    session.add(walkthrough)
+    session.flush()
+    publish(
+        session,
+        org_id=org_id,
+        name="conditions.extracted",
+        payload={
+            "walkthrough_id": walkthrough.id,
+            "property_id": walkthrough.property_id,
+            "method": extraction.METHOD,
+            "conditions": [
+                {
+                    "component": f.component,
+                    "component_key": f.component_key,
+                    "condition": f.condition.value if f.condition else None,
+                    "quantity": str(f.quantity) if f.quantity is not None else None,
+                    "unit": f.unit,
+                    "confidence": str(f.confidence),
+                }
+                for f in findings
+            ],
+            "rehab_total": summary["total"],
+        },
+    )
+    if complete:
+        publish(
+            session,
+            org_id=org_id,
+            name="walkthrough.completed",
+            payload={
+                "walkthrough_id": walkthrough.id,
+                "property_id": walkthrough.property_id,
+                "conditions": len(rows),
+                "rehab_total": summary["total"],
+            },
+        )
+    if actor is not None:
+        record_audit(
+            session=session,
+            principal=actor,
+            action="extract_conditions",
+            entity=ENTITY,
+            entity_id=walkthrough.id,
+            changes={
+                "conditions_before": previous,
+                "conditions_after": len(rows),
+                "rehab_total": summary["total"],
+            },
+        )
+    return ExtractionResult(walkthrough, rows, findings, summary, extraction.METHOD)
+
+
+def rehab_total(walkthrough: Walkthrough) -> Decimal | None:
+    """The walkthrough's rehab estimate total, if priced."""
+    if not walkthrough.rehab_estimate:
+        return None
+    return Decimal(str(walkthrough.rehab_estimate["total"]))

@@ -1,0 +1,702 @@
+"""The property analysis PDF: data in (a ``PropertyAnalysis`` and optional photo bytes), PDF out.
+
+Pages: the cover (address, photo, verdict, headline figures); value and ARV with the comps
+tables and a map of the comps; the rehab budget and Section 8 rent vs. FMR; the flip, rental
+and BRRRR returns with the hold projection; assumptions and sources. A part the analysis could
+not produce is printed as "Not available: <why>", never left out silently.
+
+Figures are printed with ``domain.analysis.formatting`` (the headline ones straight from
+``analysis.figures``), so the PDF and the agent's message say the same numbers. Text is
+drawn in the PDF standard fonts; characters they lack are spelled in ASCII.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+from xml.sax.saxutils import escape
+
+from PIL import Image as PILImage
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_LEFT
+from reportlab.lib.pagesizes import LETTER
+from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
+from reportlab.lib.units import inch
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import (
+    Flowable,
+    Image,
+    KeepTogether,
+    PageBreak,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
+
+from domain.analysis.formatting import cents, dollars, percent
+from domain.analysis.models import PropertyAnalysis
+from domain.documents.service import sniff_content_type
+from domain.valuation.models import CompAnalysis
+from reports import charts
+
+PAGE_WIDTH, PAGE_HEIGHT = LETTER
+MARGIN = 0.6 * inch
+CONTENT_WIDTH = PAGE_WIDTH - 2 * MARGIN
+PHOTO_MAX_PIXELS = 1000
+PHOTO_BOX = (4.6 * inch, 3.0 * inch)
+DRAWABLE_PHOTO_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+
+# Characters the PDF standard fonts (WinAnsi) lack, spelled so a reader still sees them.
+_ASCII = str.maketrans(
+    {
+        "\u2212": "-",
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2265": ">=",
+        "\u2264": "<=",
+        "\u221e": "infinite",
+        "\u2192": "->",
+        "\u2248": "~",
+        "\u2009": " ",
+        "\u00a0": " ",
+    }
+)
+
+_BASE = getSampleStyleSheet()
+STYLES = {
+    "title": ParagraphStyle("title", parent=_BASE["Title"], fontSize=20, alignment=TA_LEFT),
+    "address": ParagraphStyle("address", parent=_BASE["Heading1"], fontSize=16, spaceAfter=2),
+    "h1": ParagraphStyle("h1", parent=_BASE["Heading1"], fontSize=14, spaceBefore=4),
+    "h2": ParagraphStyle("h2", parent=_BASE["Heading2"], fontSize=11, spaceBefore=8),
+    "body": ParagraphStyle("body", parent=_BASE["BodyText"], fontSize=9, leading=11.5),
+    "small": ParagraphStyle("small", parent=_BASE["BodyText"], fontSize=7.5, leading=9.5),
+    "cell": ParagraphStyle("cell", parent=_BASE["BodyText"], fontSize=7.5, leading=9),
+    "missing": ParagraphStyle(
+        "missing",
+        parent=_BASE["BodyText"],
+        fontSize=9,
+        textColor=colors.HexColor("#b45309"),
+    ),
+    "verdict": ParagraphStyle(
+        "verdict", parent=_BASE["Heading1"], fontSize=18, textColor=colors.white, leading=22
+    ),
+    "verdict_body": ParagraphStyle(
+        "verdict_body", parent=_BASE["BodyText"], fontSize=9, textColor=colors.white
+    ),
+}
+VERDICT_COLOURS = {
+    "strong flip": colors.HexColor("#15803d"),
+    "rental fits Section 8": colors.HexColor("#1d4ed8"),
+    "strong BRRRR": colors.HexColor("#7c3aed"),
+    "good rental": colors.HexColor("#0e7490"),
+    "pass": colors.HexColor("#b91c1c"),
+    "insufficient data": colors.HexColor("#6b7280"),
+}
+GRID = TableStyle(
+    [
+        ("FONT", (0, 0), (-1, -1), "Helvetica", 8),
+        ("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 8),
+        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e5e7eb")),
+        ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#d1d5db")),
+        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+        ("TOPPADDING", (0, 0), (-1, -1), 2),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+    ]
+)
+KEY_VALUE = TableStyle(
+    [
+        ("FONT", (0, 0), (-1, -1), "Helvetica", 8.5),
+        ("FONT", (1, 0), (1, -1), "Helvetica-Bold", 8.5),
+        ("ALIGN", (1, 0), (1, -1), "RIGHT"),
+        ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#d1d5db")),
+        ("TOPPADDING", (0, 0), (-1, -1), 2),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+    ]
+)
+
+
+def text(value: Any) -> str:
+    """Text safe for a Paragraph: XML-escaped, in characters the standard fonts have."""
+    return escape(str(value).translate(_ASCII))
+
+
+def plain(value: Any) -> str:
+    """Text for a table cell (drawn as is, not parsed): in characters the standard fonts have."""
+    return str(value).translate(_ASCII)
+
+
+def _p(value: Any, style: str = "body") -> Paragraph:
+    return Paragraph(text(value), STYLES[style])
+
+
+def _missing(what: str, why: str | None) -> Paragraph:
+    return Paragraph(
+        f"<b>{text(what)}: not available</b>: {text(why or 'no reason recorded')}",
+        STYLES["missing"],
+    )
+
+
+def _key_values(rows: Sequence[tuple[str, str]], width: float = CONTENT_WIDTH) -> Table:
+    table = Table(
+        [[plain(k), plain(v)] for k, v in rows],
+        colWidths=[width * 0.62, width * 0.38],
+        hAlign="LEFT",
+    )
+    table.setStyle(KEY_VALUE)
+    return table
+
+
+def _grid(
+    header: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    widths: Sequence[float],
+    right_from: int = 1,
+) -> Table:
+    data: list[list[Any]] = [[plain(h) for h in header]]
+    for row in rows:
+        data.append([c if isinstance(c, Flowable) else plain(c) for c in row])
+    table = Table(data, colWidths=list(widths), hAlign="LEFT", repeatRows=1)
+    table.setStyle(GRID)
+    table.setStyle(TableStyle([("ALIGN", (right_from, 0), (-1, -1), "RIGHT")]))
+    return table
+
+
+def _signed(value: Decimal) -> str:
+    return ("+" if value > 0 else "") + dollars(value)
+
+
+# --- photo -------------------------------------------------------------------------------
+
+
+def photo_flowable(photo: bytes) -> Image:
+    """The photo scaled into the cover's box (downsampled first, so the PDF stays small).
+
+    Raises ``ValueError`` when the bytes are not a JPEG, PNG, GIF or WEBP image.
+    """
+    found = sniff_content_type(photo[:64])
+    if found not in DRAWABLE_PHOTO_TYPES:
+        raise ValueError(f"it is {found or 'not an image format dealdesk knows'}")
+    with PILImage.open(io.BytesIO(photo)) as opened:
+        # JPEGs decode straight at a reduced scale: a phone photo costs a fraction of the time.
+        opened.draft("RGB", (PHOTO_MAX_PIXELS, PHOTO_MAX_PIXELS))
+        image = opened.convert("RGB")
+    image.thumbnail((PHOTO_MAX_PIXELS, PHOTO_MAX_PIXELS))
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=80)
+    buffer.seek(0)
+    width, height = image.size
+    scale = min(PHOTO_BOX[0] / width, PHOTO_BOX[1] / height)
+    flowable = Image(buffer, width=width * scale, height=height * scale)
+    flowable.hAlign = "LEFT"
+    return flowable
+
+
+# --- sections ----------------------------------------------------------------------------
+
+
+def _cover(analysis: PropertyAnalysis, photo: bytes | None, photo_note: str | None) -> list[Any]:
+    s = analysis.subject
+    facts = [
+        f"{s.bedrooms} bd" if s.bedrooms is not None else None,
+        f"{s.bathrooms.normalize():f} ba" if s.bathrooms is not None else None,
+        f"{s.square_feet:,} sqft" if s.square_feet else None,
+        f"built {s.year_built}" if s.year_built else None,
+        f"condition {s.condition_rating}/10" if s.condition_rating is not None else None,
+    ]
+    story: list[Any] = [
+        _p("Property analysis", "title"),
+        _p(analysis.figures.address, "address"),
+        _p(" | ".join(f for f in facts if f) or "No facts on file", "body"),
+        Spacer(1, 8),
+    ]
+    why_no_photo = photo_note or analysis.photo_missing
+    if photo is not None:
+        try:
+            story.append(photo_flowable(photo))
+        except Exception as exc:  # any photo that will not decode: the report goes on without
+            why_no_photo = f"the stored photo could not be read ({exc})"
+            photo = None
+    if photo is None:
+        story.append(_missing("Photo", why_no_photo))
+    story.append(Spacer(1, 10))
+    verdict = analysis.verdict
+    verdict_rows: list[list[Any]] = [
+        [Paragraph(text(verdict.headline), STYLES["verdict"])],
+    ]
+    for reason in verdict.reasons[:6]:
+        verdict_rows.append([Paragraph("- " + text(reason), STYLES["verdict_body"])])
+    box = Table(verdict_rows, colWidths=[CONTENT_WIDTH])
+    box.setStyle(
+        TableStyle(
+            [
+                ("BACKGROUND", (0, 0), (-1, -1), VERDICT_COLOURS.get(verdict.label.value)),
+                ("LEFTPADDING", (0, 0), (-1, -1), 10),
+                ("TOPPADDING", (0, 0), (0, 0), 8),
+                ("BOTTOMPADDING", (0, -1), (-1, -1), 8),
+            ]
+        )
+    )
+    story += [box, Spacer(1, 10)]
+    f = analysis.figures
+    bedrooms = analysis.rent.section8.bedrooms if analysis.rent.section8 else None
+    fmr_label = f"Section 8 FMR ({bedrooms} bd)" if bedrooms is not None else "Section 8 FMR"
+    story.append(
+        _key_values(
+            [
+                (f"Purchase price ({_price_source(analysis)})", f.purchase_price),
+                ("As-is value", f.as_is_value),
+                ("After-repair value (ARV)", f.arv),
+                ("Rehab total (with contingency)", f.rehab_total),
+                (f"Maximum offer ({analysis.assumptions.mao_rule_pct}% rule)", f.max_offer),
+                (fmr_label, f.fmr),
+                ("Section 8 payment standard", f.payment_standard),
+                ("Rent used", f.rent),
+                ("Flip profit", f.flip_profit),
+                ("Rental cash flow a month", f.rental_cash_flow),
+            ],
+            width=CONTENT_WIDTH * 0.75,
+        )
+    )
+    story.append(Spacer(1, 6))
+    story.append(
+        _p(
+            f"Analysis as of {analysis.as_of.isoformat()}; generated "
+            f"{analysis.generated_at.strftime('%Y-%m-%d %H:%M UTC')}.",
+            "small",
+        )
+    )
+    return story
+
+
+def _price_source(analysis: PropertyAnalysis) -> str:
+    return analysis.purchase_price.source if analysis.purchase_price else "none"
+
+
+def _comps_table(comps: CompAnalysis) -> Table:
+    rows = []
+    for comp in comps.comps:
+        net_pct = f"{comp.net_adjustment_pct:+.1f}%"
+        rows.append(
+            [
+                Paragraph(text(comp.label), STYLES["cell"]),
+                f"{comp.distance_miles:.2f} mi" if comp.distance_miles is not None else "n/a",
+                comp.sale_date.isoformat(),
+                dollars(comp.sale_price),
+                f"{_signed(comp.net_adjustment)} ({net_pct})",
+                dollars(comp.adjusted_price),
+                f"{comp.weight * 100:.0f}%",
+            ]
+        )
+    w = CONTENT_WIDTH
+    return _grid(
+        ["Address", "Distance", "Sale date", "Price", "Adjustments (net)", "Adjusted", "Weight"],
+        rows,
+        [w * 0.27, w * 0.09, w * 0.12, w * 0.12, w * 0.19, w * 0.12, w * 0.09],
+    )
+
+
+def _value_section(analysis: PropertyAnalysis) -> list[Any]:
+    story: list[Any] = [_p("Value and after-repair value", "h1")]
+    rows = []
+    for name, part in (("As-is", analysis.as_is), ("ARV", analysis.arv)):
+        if part is not None:
+            rows.append(
+                [
+                    name,
+                    dollars(part.value),
+                    f"{dollars(part.low)} - {dollars(part.high)}",
+                    percent(part.confidence * 100, 0),
+                    str(len(part.comps)),
+                ]
+            )
+    if rows:
+        w = CONTENT_WIDTH
+        story.append(
+            _grid(
+                ["", "Value", "Range", "Confidence", "Comps"],
+                rows,
+                [w * 0.14, w * 0.18, w * 0.34, w * 0.17, w * 0.17],
+            )
+        )
+    if analysis.as_is is None:
+        story.append(_missing("As-is value", analysis.as_is_missing))
+    if analysis.arv is None:
+        story.append(_missing("ARV", analysis.arv_missing))
+    for title, part in (
+        ("Comparable sales: as-is", analysis.as_is),
+        ("Comparable sales: after repair (top condition or renovated)", analysis.arv),
+    ):
+        if part is not None:
+            story += [_p(title, "h2"), _comps_table(part)]
+    subject = (
+        (analysis.subject.latitude, analysis.subject.longitude)
+        if analysis.subject.latitude is not None and analysis.subject.longitude is not None
+        else None
+    )
+    series = [
+        ("as-is comps", _comp_points(analysis, analysis.as_is)),
+        ("ARV comps", _comp_points(analysis, analysis.arv)),
+    ]
+    if any(points for _, points in series):
+        story += [
+            _p("Where the comps are", "h2"),
+            charts.comps_map(subject=subject, series=series, width=CONTENT_WIDTH, height=210),
+        ]
+    else:
+        story.append(_missing("Comps map", "no comparable sales with coordinates"))
+    return story
+
+
+def _comp_points(
+    analysis: PropertyAnalysis, part: CompAnalysis | None
+) -> list[tuple[float, float]]:
+    """The (latitude, longitude) of a valuation's comps that have coordinates."""
+    if part is None:
+        return []
+    located = {loc.property_id: (loc.latitude, loc.longitude) for loc in analysis.comp_locations}
+    return [located[c.property_id] for c in part.comps if c.property_id in located]
+
+
+def _rehab_section(analysis: PropertyAnalysis) -> list[Any]:
+    rehab = analysis.rehab
+    estimate = rehab.estimate
+    story: list[Any] = [
+        _p("Rehab budget", "h1"),
+        _p(f"Scope: {rehab.scope_source}.", "small"),
+    ]
+    rows = []
+    for line in estimate.line_items:
+        rows.append(
+            [
+                Paragraph(text(line.component_name), STYLES["cell"]),
+                line.condition.value if line.condition else "unknown",
+                line.action.value,
+                f"{line.quantity.normalize():f} {line.unit}",
+                cents(line.unit_total),
+                dollars(line.line_total),
+            ]
+        )
+    w = CONTENT_WIDTH
+    if rows:
+        story.append(
+            _grid(
+                ["Component", "Condition", "Work", "Quantity", "Unit cost", "Line total"],
+                rows,
+                [w * 0.28, w * 0.12, w * 0.11, w * 0.19, w * 0.15, w * 0.15],
+                right_from=3,
+            )
+        )
+    else:
+        story.append(_missing("Rehab line items", "no component needs work"))
+    story.append(Spacer(1, 4))
+    story.append(
+        _key_values(
+            [
+                ("Subtotal", dollars(estimate.subtotal)),
+                (
+                    f"Contingency ({estimate.contingency_pct.normalize():f}%)",
+                    dollars(estimate.contingency),
+                ),
+                ("Rehab total", analysis.figures.rehab_total),
+            ],
+            width=w * 0.5,
+        )
+    )
+    for unpriced in estimate.unpriced:
+        story.append(_missing(f"Price of '{unpriced.component}'", unpriced.message))
+    return story
+
+
+def _rent_section(analysis: PropertyAnalysis) -> list[Any]:
+    rent = analysis.rent
+    story: list[Any] = [_p("Section 8 rent vs. Fair Market Rent", "h1")]
+    s8 = rent.section8
+    if s8 is None:
+        story.append(_missing("Section 8 FMR", rent.section8_missing))
+    else:
+        table = _key_values(
+            [
+                ("FMR area", s8.area),
+                ("FMR year", f"FY{s8.year}"),
+                ("Bedrooms", str(s8.bedrooms)),
+                ("Fair Market Rent", analysis.figures.fmr),
+                ("Payment standard", analysis.figures.payment_standard),
+                ("Utility allowance", dollars(s8.utility_allowance)),
+                ("Maximum contract rent", dollars(s8.max_contract_rent)),
+                (
+                    "Market rent",
+                    dollars(rent.market_rent.amount) if rent.market_rent else "none on file",
+                ),
+                ("Rent used", analysis.figures.rent),
+                (
+                    "Rent within the voucher's maximum",
+                    "yes"
+                    if rent.rent_monthly is not None and rent.rent_monthly <= s8.max_contract_rent
+                    else "no",
+                ),
+            ],
+            width=CONTENT_WIDTH * 0.52,
+        )
+        labels = ["FMR", "Payment std", "Max contract"]
+        values = [float(s8.fmr), float(s8.payment_standard), float(s8.max_contract_rent)]
+        if rent.market_rent is not None:
+            labels.append("Market rent")
+            values.append(float(rent.market_rent.amount))
+        chart = charts.bar_chart(
+            labels=labels, values=values, width=CONTENT_WIDTH * 0.45, height=150
+        )
+        pair = Table([[table, chart]], colWidths=[CONTENT_WIDTH * 0.54, CONTENT_WIDTH * 0.46])
+        pair.setStyle(
+            TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)])
+        )
+        story.append(pair)
+    story.append(_p(f"Rent source: {rent.rent_source}.", "small"))
+    return story
+
+
+def _returns_section(analysis: PropertyAnalysis) -> list[Any]:
+    story: list[Any] = [_p("Flip, rental and BRRRR", "h1")]
+    half = CONTENT_WIDTH / 2 - 6
+    flip = analysis.flip
+    if flip is not None:
+        flip_block: Any = _key_values(
+            [
+                ("Purchase price", dollars(flip.inputs.purchase_price)),
+                ("Rehab", dollars(flip.inputs.rehab_cost)),
+                ("Buy closing", dollars(flip.buy_closing_costs)),
+                ("Holding", dollars(flip.holding_costs)),
+                ("Financing (points + interest)", dollars(flip.financing_cost)),
+                ("Selling costs", dollars(flip.selling_costs)),
+                ("Sale at ARV", dollars(flip.inputs.arv)),
+                ("Profit", analysis.figures.flip_profit),
+                ("Cash invested", dollars(flip.cash_invested)),
+                ("ROI", percent(flip.roi_pct)),
+                ("Annualised ROI", percent(flip.annualized_roi_pct)),
+            ],
+            width=half,
+        )
+    else:
+        flip_block = _missing("Flip", analysis.flip_missing)
+    rental = analysis.rental
+    if rental is not None:
+        rental_block: Any = _key_values(
+            [
+                ("Rent a month", dollars(rental.inputs.operations.gross_rent_monthly)),
+                ("Effective gross income a year", dollars(rental.effective_gross_income_annual)),
+                ("Operating expenses a year", dollars(rental.operating_expenses_annual.total)),
+                ("NOI a year", dollars(rental.noi_annual)),
+                ("Cap rate", percent(rental.cap_rate_pct)),
+                ("Mortgage P&I a month", dollars(rental.monthly_principal_and_interest)),
+                ("Cash flow a month", analysis.figures.rental_cash_flow),
+                ("Cash invested", dollars(rental.cash_invested)),
+                ("Cash-on-cash", percent(rental.cash_on_cash_pct)),
+                ("DSCR", f"{rental.dscr:.2f}" if rental.dscr is not None else "n/a"),
+                ("Break-even occupancy", percent(rental.break_even_occupancy_pct)),
+            ],
+            width=half,
+        )
+    else:
+        rental_block = _missing("Rental", analysis.rental_missing)
+    pair = Table(
+        [[_p("Flip", "h2"), _p("Rental (buy and hold)", "h2")], [flip_block, rental_block]],
+        colWidths=[half + 6, half + 6],
+        hAlign="LEFT",
+    )
+    pair.setStyle(
+        TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)])
+    )
+    story.append(pair)
+    brrrr = analysis.brrrr
+    story.append(_p("BRRRR (buy, rehab, rent, refinance)", "h2"))
+    if brrrr is not None:
+        story.append(
+            _grid(
+                ["Cash in", "Refi loan", "Cash out", "Left in deal", "Cash flow/mo", "DSCR", "CoC"],
+                [
+                    [
+                        dollars(brrrr.total_cash_in),
+                        dollars(brrrr.refinance_loan_amount),
+                        dollars(brrrr.cash_out),
+                        dollars(brrrr.cash_left_in_deal),
+                        dollars(brrrr.monthly_cash_flow),
+                        f"{brrrr.dscr:.2f}" if brrrr.dscr is not None else "n/a",
+                        "infinite" if brrrr.infinite_return else percent(brrrr.cash_on_cash_pct),
+                    ]
+                ],
+                [CONTENT_WIDTH / 7] * 7,
+                right_from=0,
+            )
+        )
+    else:
+        story.append(_missing("BRRRR", analysis.brrrr_missing))
+    if analysis.max_offer is not None:
+        offer = analysis.max_offer
+        line = f"Maximum offer: {offer.formula}."
+        if offer.for_target_profit is not None:
+            line += (
+                f" Highest price still earning a {dollars(analysis.thresholds.flip_min_profit)} "
+                f"flip profit: {dollars(offer.for_target_profit)}."
+            )
+        story.append(Spacer(1, 4))
+        story.append(_p(line))
+    else:
+        story.append(_missing("Maximum offer", analysis.max_offer_missing))
+    story.append(_p(f"{analysis.assumptions.projection_years}-year hold projection", "h2"))
+    projection = analysis.projection
+    if projection is None:
+        story.append(_missing("Projection", analysis.projection_missing))
+        return story
+    years = [y.year for y in projection.years]
+    story.append(
+        charts.projection_chart(
+            years=years,
+            series=[
+                ("property value", [float(y.property_value) for y in projection.years]),
+                ("loan balance", [float(y.loan_balance) for y in projection.years]),
+                ("equity", [float(y.equity) for y in projection.years]),
+            ],
+            width=CONTENT_WIDTH,
+            height=170,
+        )
+    )
+    rows = [
+        [
+            str(y.year),
+            dollars(y.effective_gross_income),
+            dollars(y.noi),
+            dollars(y.cash_flow),
+            dollars(y.property_value),
+            dollars(y.equity),
+        ]
+        for y in projection.years
+    ]
+    story.append(
+        _grid(
+            ["Year", "Income", "NOI", "Cash flow", "Value", "Equity"],
+            rows,
+            [CONTENT_WIDTH / 6] * 6,
+        )
+    )
+    irr = percent(projection.irr_pct) if projection.irr_pct is not None else "undefined"
+    multiple = f"{projection.equity_multiple:.2f}x" if projection.equity_multiple else "n/a"
+    story.append(
+        _p(
+            f"Sold after year {years[-1]} for {dollars(projection.sale_price)}: net proceeds "
+            f"{dollars(projection.net_sale_proceeds)}, total profit "
+            f"{dollars(projection.total_profit)}, IRR {irr}, equity multiple {multiple}.",
+            "small",
+        )
+    )
+    return story
+
+
+def _sources_section(analysis: PropertyAnalysis) -> list[Any]:
+    src = analysis.sources
+    story: list[Any] = [_p("Assumptions and sources", "h1")]
+    for line in analysis.assumptions.describe():
+        story.append(_bullet(line))
+    for line in analysis.notes:
+        story.append(_bullet(line))
+    story.append(_p("Verdict thresholds", "h2"))
+    for line in analysis.thresholds.describe():
+        story.append(_bullet(line))
+    story.append(_p("Sources", "h2"))
+    comp_ids = ", ".join(str(i) for i in src.as_is_comp_ids) or "none"
+    arv_ids = ", ".join(str(i) for i in src.arv_comp_ids) or "none"
+    fmr = (
+        f"{src.fmr_area}, FY{src.fmr_year} (row {src.fmr_row_id})"
+        if src.fmr_year is not None
+        else f"not available: {analysis.rent.section8_missing}"
+    )
+    catalogue_date = (
+        src.cost_catalogue_date.isoformat() if src.cost_catalogue_date else "not available"
+    )
+    for label, value in (
+        ("Valuation method", src.valuation_method or "not available"),
+        ("As-is comp ids", comp_ids),
+        ("ARV comp ids", arv_ids),
+        ("FMR", fmr),
+        ("Cost catalogue", f"{src.cost_basis}; prices as of {catalogue_date}"),
+        ("Market rent", src.market_rent_source or "none on file"),
+        ("Rehab scope", src.condition_source),
+        ("Photo", str(src.photo_document_id) if src.photo_document_id else "none"),
+    ):
+        story.append(Paragraph(f"<b>{text(label)}:</b> {text(value)}", STYLES["small"]))
+    return story
+
+
+def _bullet(line: str) -> Paragraph:
+    return Paragraph("- " + text(line), STYLES["small"])
+
+
+# --- the document ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RenderedReport:
+    """A rendered PDF and its page count."""
+
+    data: bytes
+    pages: int
+
+
+def build_property_report(
+    analysis: PropertyAnalysis,
+    *,
+    photo: bytes | None = None,
+    photo_note: str | None = None,
+) -> bytes:
+    """Render the analysis as a PDF and return its bytes (see ``render_property_report``)."""
+    return render_property_report(analysis, photo=photo, photo_note=photo_note).data
+
+
+def render_property_report(
+    analysis: PropertyAnalysis,
+    *,
+    photo: bytes | None = None,
+    photo_note: str | None = None,
+) -> RenderedReport:
+    """Render the analysis as a PDF; return its bytes and page count.
+
+    ``photo`` is the cover image's bytes (JPEG, PNG, GIF or WEBP); without it, or when it
+    cannot be read, the cover says why (``photo_note`` or the analysis's own reason).
+    """
+    buffer = io.BytesIO()
+    footer = text(f"dealdesk | {analysis.figures.address}")
+
+    def decorate(canvas: Canvas, document: Any) -> None:
+        canvas.saveState()
+        canvas.setFont("Helvetica", 7)
+        canvas.setFillColor(colors.HexColor("#6b7280"))
+        canvas.drawString(MARGIN, 0.4 * inch, footer)
+        canvas.drawRightString(PAGE_WIDTH - MARGIN, 0.4 * inch, f"page {document.page}")
+        canvas.restoreState()
+
+    document = SimpleDocTemplate(
+        buffer,
+        pagesize=LETTER,
+        leftMargin=MARGIN,
+        rightMargin=MARGIN,
+        topMargin=MARGIN,
+        bottomMargin=MARGIN,
+        title=f"Property analysis: {analysis.figures.address}",
+        author="dealdesk",
+        subject=analysis.verdict.headline,
+    )
+    story: list[Any] = []
+    story += _cover(analysis, photo, photo_note)
+    story.append(PageBreak())
+    story += _value_section(analysis)
+    story.append(PageBreak())
+    story += _rehab_section(analysis)
+    story += [Spacer(1, 6), KeepTogether(_rent_section(analysis))]
+    story.append(PageBreak())
+    story += _returns_section(analysis)
+    story += _sources_section(analysis)
+    document.build(story, onFirstPage=decorate, onLaterPages=decorate)
+    return RenderedReport(data=buffer.getvalue(), pages=document.page)

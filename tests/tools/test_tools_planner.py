@@ -1,0 +1,132 @@
+"""The offline planner's intent parsing and the prompt files (no database)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+
+from agent.planner import Conversation, OfflinePlanner, extract_address, plan_for
+from agent.prompts import PROMPTS_DIR, load_prompt, prompt_for_role
+from domain.auth.enums import Role
+
+
+def _plan(text: str, history: list | None = None) -> tuple[str | None, dict, str | None]:
+    plan = plan_for(Conversation(text=text, history=history or [], this_turn=[]))
+    return plan.tool, plan.args, plan.reply
+
+
+@pytest.mark.parametrize(
+    ("text", "tool", "args"),
+    [
+        (
+            "14500 Kercheval Ave, Detroit, MI 48215",
+            "analyze_property",
+            {"address": "14500 Kercheval Ave, Detroit, MI 48215"},
+        ),
+        (
+            "comps for 2200 W 7 Mile Rd Detroit MI",
+            "get_comps",
+            {"address": "2200 W 7 Mile Rd Detroit MI"},
+        ),
+        ("ARV comps for 12 Oak St", "get_comps", {"address": "12 Oak St", "arv": True}),
+        (
+            "What's my max offer on 14500 Kercheval Ave?",
+            "max_offer",
+            {"address": "14500 Kercheval Ave"},
+        ),
+        ("MAO 14500 Kercheval", "max_offer", {"address": "14500 Kercheval"}),
+        ("budget for deal 3f2a9c1d", "budget_status", {"deal": "3f2a9c1d"}),
+        ("what's the P&L for deal 14500 Kercheval Ave", "pnl", {"deal": "14500 Kercheval Ave"}),
+        ("profit and loss", "pnl", {}),
+        ("cash flow for deal #ab12cd34", "cashflow", {"deal": "ab12cd34"}),
+        (
+            "section 8 rent for 14500 Kercheval Ave",
+            "section8_rent",
+            {"address": "14500 Kercheval Ave"},
+        ),
+        ("show me my deals", "list_deals", {}),
+        ("report for 14500 Kercheval Ave", "generate_report", {"address": "14500 Kercheval Ave"}),
+    ],
+)
+def test_intents_become_the_tool_calls_a_model_would_make(text: str, tool: str, args: dict) -> None:
+    assert _plan(text)[:2] == (tool, args)
+
+
+@pytest.mark.parametrize(
+    ("text", "reply_start"),
+    [
+        ("help", "I'm dealdesk."),
+        ("status of project 14", "Construction project status is not available"),
+        ("latest opportunities", "The market monitor"),
+        ("drop comp 3", "Ask for comps first"),
+        ("send me the report", "Which property?"),
+        ("budget", "Which deal?"),
+        ("🙂", "Sorry, I didn't understand that."),
+        ("blah blah", "Sorry, I didn't understand that."),
+    ],
+)
+def test_direct_answers(text: str, reply_start: str) -> None:
+    tool, _, reply = _plan(text)
+    assert tool is None and reply is not None and reply.startswith(reply_start)
+
+
+def test_follow_ups_use_the_property_from_earlier_in_the_thread() -> None:
+    history = [
+        HumanMessage("comps for 1 Main St"),
+        AIMessage(
+            "", tool_calls=[{"name": "get_comps", "args": {"address": "1 Main St"}, "id": "a"}]
+        ),
+        ToolMessage(
+            json.dumps({"property_id": "p-1", "value": "$1"}), tool_call_id="a", name="get_comps"
+        ),
+        AIMessage("comps..."),
+    ]
+    assert _plan("drop comps 2 and #5", history)[:2] == (
+        "get_comps",
+        {"property_id": "p-1", "exclude": [2, 5]},
+    )
+    assert _plan("send me the report", history)[:2] == ("generate_report", {"property_id": "p-1"})
+
+
+def test_the_planner_only_calls_tools_it_was_bound_to() -> None:
+    planner = OfflinePlanner().bind_tools([])
+    message = planner.invoke([HumanMessage("14500 Kercheval Ave, Detroit, MI")])
+    assert message.tool_calls == [] and "not something I can do" in str(message.content)
+
+
+def test_extract_address_ignores_numbers_that_are_not_house_numbers() -> None:
+    assert extract_address("Section 8 rent for 14500 Kercheval Ave") == "14500 Kercheval Ave"
+    assert extract_address("drop comp 3") is None
+    assert extract_address("no address here") is None
+
+
+def test_prompts_are_files_hashed_by_content() -> None:
+    prompt = load_prompt("investor")
+    data = (PROMPTS_DIR / "investor.md").read_bytes()
+    assert prompt.sha256 == hashlib.sha256(data).hexdigest()
+    assert prompt.file_name == "investor.md" and prompt.text == data.decode()
+    assert prompt_for_role(Role.admin).name == prompt_for_role(Role.analyst).name == "team"
+    with pytest.raises(FileNotFoundError):
+        load_prompt("nope")
+    with pytest.raises(ValueError):
+        load_prompt("../secrets")
+
+
+def test_history_sent_to_the_model_starts_at_a_user_message() -> None:
+    from agent.graph import recent_messages
+
+    messages: list = []
+    for i in range(30):
+        messages += [
+            HumanMessage(f"q{i}"),
+            AIMessage("", tool_calls=[{"name": "list_deals", "args": {}, "id": f"c{i}"}]),
+            ToolMessage("{}", tool_call_id=f"c{i}", name="list_deals"),
+            AIMessage(f"a{i}"),
+        ]
+    recent = recent_messages(messages, limit=10)
+    assert isinstance(recent[0], HumanMessage) and len(recent) <= 10
+    assert recent[-1].content == "a29"
+    assert recent_messages(messages[:8], limit=10) == messages[:8]

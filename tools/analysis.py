@@ -1,0 +1,229 @@
+"""Analysis tools: the full property analysis, the maximum offer, and the PDF report."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import uuid
+from typing import Annotated, Any
+
+from langchain_core.tools import BaseTool, tool
+from langgraph.prebuilt import ToolRuntime
+from pydantic import Field
+from sqlmodel import Session
+
+from agent.context import Context
+from domain.analysis import service as analysis_service
+from domain.analysis.formatting import NOT_AVAILABLE, percent
+from domain.analysis.models import PropertyAnalysis
+from tools._common import ToolError, money, resolve_property, run_tool
+
+logger = logging.getLogger(__name__)
+
+AddressArg = Annotated[str | None, Field(max_length=300)]
+IdArg = Annotated[str | None, Field(max_length=64)]
+
+
+def _missing(analysis: PropertyAnalysis) -> dict[str, str]:
+    """The parts that could not be produced, and why."""
+    parts = {
+        "purchase_price": analysis.purchase_price_missing,
+        "as_is_value": analysis.as_is_missing,
+        "arv": analysis.arv_missing,
+        "flip": analysis.flip_missing,
+        "rental": analysis.rental_missing,
+        "brrrr": analysis.brrrr_missing,
+        "max_offer": analysis.max_offer_missing,
+        "section8": analysis.rent.section8_missing,
+    }
+    return {name: why for name, why in parts.items() if why}
+
+
+def analysis_result(analysis: PropertyAnalysis) -> dict[str, Any]:
+    """The analysis as the agent sees it: headline figures (as written), reasons, sources."""
+    f = analysis.figures
+    section8 = analysis.rent.section8
+    brrrr = analysis.brrrr
+    return {
+        "property_id": analysis.property_id,
+        "address": f.address,
+        "as_of": analysis.as_of,
+        "verdict": analysis.verdict.label.value,
+        "headline": f.verdict,
+        "reasons": analysis.verdict.reasons[:4],
+        "purchase_price": f.purchase_price,
+        "as_is_value": f.as_is_value,
+        "arv": f.arv,
+        "rehab_total": f.rehab_total,
+        "rehab_scope": analysis.rehab.scope_source,
+        "max_offer": f.max_offer,
+        "max_offer_formula": analysis.max_offer.formula if analysis.max_offer else None,
+        "rent": f.rent,
+        "rent_source": analysis.rent.rent_source,
+        "fmr": f.fmr,
+        "payment_standard": f.payment_standard,
+        "fmr_bedrooms": section8.bedrooms if section8 else None,
+        "fmr_year": section8.year if section8 else None,
+        "flip_profit": f.flip_profit,
+        "flip_roi": percent(analysis.flip.roi_pct) if analysis.flip else NOT_AVAILABLE,
+        "rental_cash_flow_monthly": f.rental_cash_flow,
+        "cash_on_cash": percent(analysis.rental.cash_on_cash_pct)
+        if analysis.rental
+        else NOT_AVAILABLE,
+        "brrrr_cash_left_in_deal": money(brrrr.cash_left_in_deal) if brrrr else NOT_AVAILABLE,
+        "missing": _missing(analysis),
+        "sources": {
+            "as_is_comps": len(analysis.sources.as_is_comp_ids),
+            "arv_comps": len(analysis.sources.arv_comp_ids),
+            "valuation_method": analysis.sources.valuation_method,
+            "fmr_area": analysis.sources.fmr_area,
+            "fmr_year": analysis.sources.fmr_year,
+            "cost_basis": analysis.sources.cost_basis,
+            "condition_source": analysis.sources.condition_source,
+        },
+    }
+
+
+def _analyse(session: Session, ctx: Context, address: str | None, property_id: str | None) -> Any:
+    prop = resolve_property(session, ctx, address=address, property_id=property_id)
+    return analysis_service.analyze_property(
+        session=session, org_id=ctx.org_id, property_id=prop.id
+    )
+
+
+@tool(parse_docstring=True)
+def analyze_property(
+    runtime: ToolRuntime[Context],
+    address: AddressArg = None,
+    property_id: IdArg = None,
+) -> dict[str, Any]:
+    """Analyse a property end to end: verdict, as-is value, ARV, rehab, max offer, rent vs FMR.
+
+    Use it whenever the user sends a street address or asks what a property is worth or
+    whether it is a deal. Returns the verdict with its reasons, the as-is value and
+    after-repair value (ARV) from comps, the rehab budget, the maximum offer (70% rule), the
+    rent against HUD's Fair Market Rent and payment standard, flip profit, monthly rental
+    cash flow and BRRRR cash left in the deal; parts that cannot be computed say why.
+
+    Args:
+        runtime: The run context (organisation, user, role), injected: never a model
+            argument.
+        address: The street address as the user wrote it (any common US format).
+        property_id: Or the property's id, when already known from an earlier tool result.
+
+    """
+    ctx = runtime.context
+    ctx.progress("analysing the property…")
+
+    def body(session: Session) -> dict[str, Any]:
+        return analysis_result(_analyse(session, ctx, address, property_id))
+
+    return run_tool(ctx, "analyze_property", body)
+
+
+@tool(parse_docstring=True)
+def max_offer(
+    runtime: ToolRuntime[Context],
+    address: AddressArg = None,
+    property_id: IdArg = None,
+) -> dict[str, Any]:
+    """The maximum offer for a property: ARV x 70% - rehab, and the price for the target profit.
+
+    Use it for "what's my max offer on <address>" or "how much should I offer".
+
+    Args:
+        runtime: The run context (organisation, user, role), injected: never a model
+            argument.
+        address: The street address as the user wrote it.
+        property_id: Or the property's id from an earlier tool result.
+
+    """
+    ctx = runtime.context
+    ctx.progress("working out the maximum offer…")
+
+    def body(session: Session) -> dict[str, Any]:
+        analysis = _analyse(session, ctx, address, property_id)
+        offer = analysis.max_offer
+        result: dict[str, Any] = {
+            "property_id": analysis.property_id,
+            "address": analysis.figures.address,
+            "max_offer": analysis.figures.max_offer,
+        }
+        if offer is None:
+            result["missing"] = analysis.max_offer_missing
+            return result
+        return result | {
+            "rule_pct": percent(offer.rule_pct, 0),
+            "arv": money(offer.arv),
+            "rehab_total": money(offer.rehab_total),
+            "formula": offer.formula,
+            "for_target_profit": money(offer.for_target_profit)
+            if offer.for_target_profit is not None
+            else NOT_AVAILABLE,
+            "target_profit": money(analysis.thresholds.flip_min_profit),
+            "purchase_price": analysis.figures.purchase_price,
+        }
+
+    return run_tool(ctx, "max_offer", body)
+
+
+def _report_url(ctx: Context, document_id: uuid.UUID) -> str | None:
+    """A signed, expiring link to the PDF (the web and CLI show it; WhatsApp attaches it)."""
+    if ctx.channel == "whatsapp":
+        return None  # the WhatsApp channel sends the report itself, as media
+    try:
+        signing = importlib.import_module("channels.signing")
+        link = signing.report_url(document_id, org_id=ctx.org_id)
+    except Exception:  # noqa: BLE001 - no link is better than no answer
+        logger.exception("report_url failed")
+        return None
+    return str(getattr(link, "url", link))
+
+
+@tool(parse_docstring=True)
+def generate_report(
+    runtime: ToolRuntime[Context],
+    address: AddressArg = None,
+    property_id: IdArg = None,
+) -> dict[str, Any]:
+    """Render the property analysis as a PDF report and return its document id (and link).
+
+    Use it for "send me the report" / "PDF": pass the property analysed last in this
+    conversation (its property_id from the analyze_property result) unless the user names
+    another address. On WhatsApp the channel sends the PDF itself.
+
+    Args:
+        runtime: The run context (organisation, user, role), injected: never a model
+            argument.
+        address: The street address, when the user names one.
+        property_id: The property's id from an earlier tool result.
+
+    """
+    ctx = runtime.context
+    ctx.progress("rendering the PDF report…")
+
+    def body(session: Session) -> dict[str, Any]:
+        prop = resolve_property(session, ctx, address=address, property_id=property_id)
+        try:
+            reports = importlib.import_module("workers.reports")
+        except ImportError as exc:
+            raise ToolError("PDF reports are not available on this installation") from exc
+        # Rendered in this tool call (a few hundred milliseconds) rather than on the reports
+        # queue: the turn answers with the stored document, with or without a worker running.
+        report = reports.generate_property_report(
+            session=session, org_id=ctx.org_id, property_id=prop.id, requested_by=ctx.user_id
+        )
+        return {
+            "status": "ready",
+            "address": analysis_service.address_of(prop),
+            "property_id": prop.id,
+            "report_document_id": report.document_id,
+            "pages": report.pages,
+            "verdict": report.verdict,
+            "report_url": _report_url(ctx, report.document_id),
+        }
+
+    return run_tool(ctx, "generate_report", body)
+
+
+TOOLS: list[BaseTool] = [analyze_property, max_offer, generate_report]

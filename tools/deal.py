@@ -1,0 +1,239 @@
+"""Deal tools: list the deals the caller may see, open one, move it, make an offer.
+
+The deal service enforces who sees what (an investor sees only the deals they own or are on)
+and who may change deals (admins and analysts); the tools pass the caller's principal.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from langchain_core.tools import BaseTool, tool
+from langgraph.prebuilt import ToolRuntime
+from pydantic import Field
+from sqlmodel import Session
+
+from agent.context import Context
+from domain.deal import service as deal_service
+from domain.deal.enums import DealStatus, DealStrategy
+from domain.deal.models import Deal, DealCreate, OfferCreate
+from domain.property import service as property_service
+from tools._common import (
+    ToolError,
+    address_label,
+    money,
+    parse_uuid,
+    require_user,
+    resolve_property,
+    run_tool,
+)
+
+DealRef = Annotated[str, Field(min_length=1, max_length=300)]
+_HEX_PREFIX = re.compile(r"^[0-9a-f]{6,32}$", re.I)
+
+
+def resolve_deal(session: Session, ctx: Context, ref: str) -> Deal:
+    """A deal the caller may see, by id, id prefix (6+ hex digits) or its property's address."""
+    text = ref.strip().removeprefix("deal").strip(" #:")
+    principal = ctx.principal
+    deal_id = parse_uuid(text)
+    if deal_id is not None:
+        return deal_service.get_deal(
+            session=session, org_id=ctx.org_id, deal_id=deal_id, principal=principal
+        )
+    if _HEX_PREFIX.match(text):
+        visible = deal_service.list_deals(
+            session=session, org_id=ctx.org_id, principal=principal, limit=500
+        )
+        hits = [d for d in visible if d.id.hex.startswith(text.lower().replace("-", ""))]
+        if len(hits) == 1:
+            return hits[0]
+        if len(hits) > 1:
+            raise ToolError(f"{len(hits)} deals start with {text!r}: give more of the id")
+        raise ToolError(f"deal {text} not found")
+    try:
+        prop = resolve_property(session, ctx, address=text)
+    except ToolError as exc:
+        raise ToolError(f"deal {ref!r} not found ({exc})") from exc
+    deals = deal_service.list_deals(
+        session=session, org_id=ctx.org_id, principal=principal, property_id=prop.id, limit=5
+    )
+    if not deals:
+        raise ToolError(f"no deal you can see is on {address_label(prop)}")
+    return deals[0]  # most recently changed
+
+
+def deal_row(session: Session, deal: Deal) -> dict[str, Any]:
+    """A deal as the tools show it."""
+    prop = property_service.get(session=session, org_id=deal.org_id, property_id=deal.property_id)
+    return {
+        "deal_id": deal.id,
+        "address": address_label(prop) if prop is not None else None,
+        "status": deal.status,
+        "strategy": deal.strategy,
+        "purchase_price": money(deal.purchase_price) if deal.purchase_price is not None else None,
+        "estimated_repairs": money(deal.estimated_repairs)
+        if deal.estimated_repairs is not None
+        else None,
+        "updated_at": deal.updated_at.date(),
+    }
+
+
+@tool(parse_docstring=True)
+def list_deals(
+    runtime: ToolRuntime[Context],
+    status: DealStatus | None = None,
+    limit: Annotated[int, Field(ge=1, le=50)] = 10,
+) -> dict[str, Any]:
+    """The deals the user may see, most recently changed first (investors: their own deals).
+
+    Args:
+        runtime: The run context (organisation, user, role), injected: never a model
+            argument.
+        status: Only deals in this pipeline status (lead, analyzing, offer_made,
+            under_contract, closed, dead, passed).
+        limit: At most this many deals.
+
+    """
+    ctx = runtime.context
+    ctx.progress("looking up deals…")
+
+    def body(session: Session) -> dict[str, Any]:
+        deals = deal_service.list_deals(
+            session=session, org_id=ctx.org_id, principal=ctx.principal, status=status, limit=limit
+        )
+        return {
+            "count": len(deals),
+            "deals": [deal_row(session, d) for d in deals],
+            "source": "deal_service.deals visible to you",
+        }
+
+    return run_tool(ctx, "list_deals", body)
+
+
+@tool(parse_docstring=True)
+def create_deal(
+    runtime: ToolRuntime[Context],
+    address: Annotated[str | None, Field(max_length=300)] = None,
+    property_id: Annotated[str | None, Field(max_length=64)] = None,
+    strategy: DealStrategy | None = None,
+    purchase_price: Annotated[Decimal | None, Field(ge=0, le=100_000_000)] = None,
+    status: Literal["lead", "analyzing"] = "lead",
+) -> dict[str, Any]:
+    """Open a new deal on a property on file (as a lead, or being analysed).
+
+    Args:
+        runtime: The run context (organisation, user, role), injected: never a model
+            argument.
+        address: The property's street address.
+        property_id: Or the property's id from an earlier tool result.
+        strategy: flip, rental, brrrr, wholesale or section8_rental.
+        purchase_price: The expected or contract price in dollars, if known.
+        status: lead (default) or analyzing.
+
+    """
+    ctx = runtime.context
+
+    def body(session: Session) -> dict[str, Any]:
+        require_user(ctx)
+        prop = resolve_property(session, ctx, address=address, property_id=property_id)
+        deal = deal_service.create_deal(
+            session=session,
+            org_id=ctx.org_id,
+            deal_in=DealCreate.model_validate(
+                {
+                    "property_id": prop.id,
+                    "strategy": strategy,
+                    "purchase_price": purchase_price,
+                    "status": status,
+                }
+            ),
+            principal=ctx.principal,
+        )
+        return {"created": True, **deal_row(session, deal)}
+
+    return run_tool(ctx, "create_deal", body)
+
+
+@tool(parse_docstring=True)
+def change_deal_status(
+    runtime: ToolRuntime[Context],
+    deal: DealRef,
+    status: DealStatus,
+    reason: Annotated[str | None, Field(max_length=500)] = None,
+) -> dict[str, Any]:
+    """Move a deal to another pipeline status (the pipeline's rules decide what is allowed).
+
+    Args:
+        runtime: The run context (organisation, user, role), injected: never a model
+            argument.
+        deal: The deal's id (or its first 8 characters), or its property's address.
+        status: The new status: lead, analyzing, offer_made, under_contract, closed, dead or
+            passed.
+        reason: Why, in a few words (kept on the deal's timeline).
+
+    """
+    ctx = runtime.context
+
+    def body(session: Session) -> dict[str, Any]:
+        require_user(ctx)
+        found = resolve_deal(session, ctx, deal)
+        before = found.status
+        moved = deal_service.change_status(
+            session=session,
+            org_id=ctx.org_id,
+            deal_id=found.id,
+            status=status,
+            reason=reason,
+            principal=ctx.principal,
+        )
+        return {"previous_status": before, **deal_row(session, moved)}
+
+    return run_tool(ctx, "change_deal_status", body)
+
+
+@tool(parse_docstring=True)
+def make_offer(
+    runtime: ToolRuntime[Context],
+    deal: DealRef,
+    offer_amount: Annotated[Decimal, Field(gt=0, le=100_000_000)],
+    submit: bool = True,
+) -> dict[str, Any]:
+    """Record an offer on a deal (submitted by default, which moves a lead to offer_made).
+
+    Args:
+        runtime: The run context (organisation, user, role), injected: never a model
+            argument.
+        deal: The deal's id (or its first 8 characters), or its property's address.
+        offer_amount: The offered price in dollars.
+        submit: False to keep the offer as a draft.
+
+    """
+    ctx = runtime.context
+
+    def body(session: Session) -> dict[str, Any]:
+        require_user(ctx)
+        found = resolve_deal(session, ctx, deal)
+        offer = deal_service.make_offer(
+            session=session,
+            org_id=ctx.org_id,
+            deal_id=found.id,
+            offer_in=OfferCreate.model_validate(
+                {"offer_amount": offer_amount, "status": "submitted" if submit else "draft"}
+            ),
+            principal=ctx.principal,
+        )
+        session.refresh(found)
+        return {
+            "offer_id": offer.id,
+            "offer_amount": money(offer.offer_amount),
+            "offer_status": offer.status,
+            **deal_row(session, found),
+        }
+
+    return run_tool(ctx, "make_offer", body)
+
+
+TOOLS: list[BaseTool] = [list_deals, create_deal, change_deal_status, make_offer]

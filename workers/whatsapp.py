@@ -1,0 +1,1046 @@
+"""Jobs of the WhatsApp channel: run the agent on a message, send replies, fetch and route media.
+
+Every job receives ids and opens its own sessions. The database is the source of truth: an
+inbound message is ``received`` until a job finishes it, replies are outbox rows keyed by what
+they answer, so a job that runs twice (RQ retry, the sweeper) answers once.
+
+Steps, each a job with RQ retries:
+
+- ``process_inbound(message_id)`` (default queue): the agent's turn on the text; replies split
+  under 1,600 characters; the report link (signed URL, as media); media routed to
+  ``ingest_media``.
+- ``ingest_media(message_id, index)`` (default): download from Twilio's media host only, store
+  it (voice note or photo), then ``transcribe_voice_note`` (transcribe queue) or
+  ``analyse_photo`` (vision queue).
+- ``send_outbound(message_id)`` (default): send one queued reply through Twilio, or record it.
+- ``process_unlinked(message_id)``: the onboarding reply to a number linked to no user.
+- ``sweep()``: re-enqueue accepted work whose job never finished; close idle conversations.
+
+When a step's retries are spent the investor gets a message saying what failed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import traceback
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from rq import get_current_job
+from twilio.base.exceptions import TwilioException, TwilioRestException
+
+from channels import signing
+from channels import twilio_client as twilio
+from core.config import get_settings
+from domain.auth import service as auth_service
+from domain.auth.enums import Role
+from domain.documents import service as documents_service
+from domain.documents.enums import DocumentKind, DocumentSource
+from domain.whatsapp import service as whatsapp_service
+from domain.whatsapp.enums import MessageStatus, UnlinkedReplyStatus
+from domain.whatsapp.models import Conversation, Message
+from store.base import utcnow
+from store.db import session_scope
+from workers.queues import enqueue
+
+log = logging.getLogger(__name__)
+
+QUEUE = "default"
+# Longer than the default queue's job timeout (300 s): a running job is never swept.
+STALE_AFTER = timedelta(minutes=10)
+# Replies queued by event handlers (a report link) wait for the sweeper this long at most.
+OUTBOUND_STALE_AFTER = timedelta(seconds=20)
+SWEEP_INTERVAL_S = 30
+SWEEPER_LEASE_KEY = "dealdesk:whatsapp:sweeper"
+
+EMPTY_REPLY = (
+    "I got an empty message. Text me a property address for an analysis, or 'help' to see "
+    "what I can do."
+)
+FAILED_REPLY = (
+    "Sorry, I could not {what} ({reason}). It was kept; please try again in a few minutes."
+)
+
+
+class TransientSendError(RuntimeError):
+    """Twilio could not be reached or asked us to retry; the job is retried."""
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+
+def final_attempt() -> bool:
+    """True when a failure now is final: no RQ retries left (or not running under RQ)."""
+    job = get_current_job()
+    if job is None:
+        return True
+    retries_left = job.retries_left
+    return not (retries_left and retries_left > 0)
+
+
+def _error_text(exc: BaseException) -> str:
+    """The exception's type and message, and the tail of its traceback."""
+    trace = "".join(traceback.format_exception(exc))
+    return f"{type(exc).__name__}: {exc}\n{trace[-1500:]}"
+
+
+def _reason(exc: BaseException) -> str:
+    """A short reason for the investor (no internals beyond the error's own words)."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:200]
+
+
+def _enqueue_later(func: Callable[..., Any], *args: Any, queue: str = QUEUE) -> None:
+    """Enqueue a follow-up job; if Redis refuses, the sweeper picks the work up later."""
+    try:
+        enqueue(func, *args, queue=queue)
+    except Exception:
+        log.exception("could not enqueue a WhatsApp job; the sweeper will retry it")
+
+
+def deliver_all(message_ids: Sequence[uuid.UUID]) -> list[str]:
+    """Send queued replies now, in order; a transient failure goes to a retried job."""
+    outcomes = []
+    for message_id in message_ids:
+        try:
+            outcomes.append(deliver(message_id))
+        except TransientSendError:
+            _enqueue_later(send_outbound, str(message_id))
+            outcomes.append("retrying")
+    return outcomes
+
+
+def _pending_ids(messages: Sequence[Message]) -> list[uuid.UUID]:
+    """Ids of the messages that still need sending."""
+    return [m.id for m in messages if m.status in (MessageStatus.queued, MessageStatus.failed)]
+
+
+# --- sending -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Outgoing:
+    """What to send, read inside the claim's transaction."""
+
+    to: str
+    body: str | None
+    media_urls: list[str]
+    content_sid: str | None
+
+
+def deliver(message_id: uuid.UUID) -> str:
+    """Send one outbound message through Twilio, or record it without credentials.
+
+    Returns the new status (or ``skipped``); raises ``TransientSendError`` when Twilio could
+    not be reached (the caller retries), and records permanent refusals as ``failed``.
+    """
+    settings = get_settings()
+    with session_scope() as session:
+        message = whatsapp_service.claim_outbound(
+            session=session, message_id=message_id, stale_before=utcnow() - STALE_AFTER
+        )
+        if message is None:
+            return "skipped"
+        conversation = session.get(Conversation, message.conversation_id)
+        if conversation is None or not conversation.phone_number:
+            whatsapp_service.mark_outbound(
+                session=session,
+                message=message,
+                status=MessageStatus.failed,
+                error="the conversation has no phone number",
+            )
+            return MessageStatus.failed.value
+        for item in message.media:
+            if item.get("report_id") and not item.get("url"):
+                link = signing.report_url(uuid.UUID(str(item["report_id"])), org_id=message.org_id)
+                whatsapp_service.resolve_report_link(session=session, message=message, url=link.url)
+                break
+        client = twilio.build_rest_client(settings)
+        if client is None:
+            whatsapp_service.mark_outbound(
+                session=session, message=message, status=MessageStatus.recorded
+            )
+            return MessageStatus.recorded.value
+        if message.content_sid is None and not whatsapp_service.window_open(conversation):
+            whatsapp_service.mark_outbound(
+                session=session,
+                message=message,
+                status=MessageStatus.failed,
+                error="outside WhatsApp's 24-hour window and no TWILIO_TEMPLATE_CONTENT_SID "
+                "is configured: WhatsApp only delivers approved templates then",
+            )
+            return MessageStatus.failed.value
+        outgoing = _Outgoing(
+            to=conversation.phone_number,
+            body=message.content,
+            media_urls=[str(m["url"]) for m in message.media if m.get("url")],
+            content_sid=message.content_sid,
+        )
+    if not settings.twilio_whatsapp_from:
+        return _record_send(message_id, error="TWILIO_WHATSAPP_FROM is not set")
+    try:
+        sent = twilio.send_whatsapp(
+            client,
+            to=outgoing.to,
+            from_=settings.twilio_whatsapp_from,
+            body=outgoing.body,
+            media_urls=outgoing.media_urls,
+            content_sid=outgoing.content_sid,
+            content_variables=(
+                json.dumps({"1": (outgoing.body or "")[:1000]}) if outgoing.content_sid else None
+            ),
+        )
+    except TwilioRestException as exc:
+        error = f"Twilio refused the message: HTTP {exc.status} (code {exc.code}): {exc.msg}"
+        if exc.status == 429 or exc.status >= 500:
+            _record_send(message_id, error=error)
+            raise TransientSendError(error) from exc
+        return _record_send(message_id, error=error)
+    except (httpx.HTTPError, TwilioException) as exc:
+        error = f"Twilio could not be reached: {type(exc).__name__}: {exc}"
+        _record_send(message_id, error=error)
+        raise TransientSendError(error) from exc
+    return _record_send(message_id, sid=sent.sid)
+
+
+def _record_send(message_id: uuid.UUID, *, sid: str | None = None, error: str | None = None) -> str:
+    """Store the outcome of a send: sent with Twilio's SID, or failed with why."""
+    status = MessageStatus.failed if error else MessageStatus.sent
+    with session_scope() as session:
+        message = session.get(Message, message_id)
+        if message is not None:
+            whatsapp_service.mark_outbound(
+                session=session, message=message, status=status, sid=sid, error=error
+            )
+    if error:
+        log.warning("whatsapp reply not sent", extra={"message_id": str(message_id)})
+    return status.value
+
+
+def send_outbound(message_id: str) -> str:
+    """Job: send one queued (or failed) reply; raises to be retried when Twilio is unreachable."""
+    return deliver(uuid.UUID(message_id))
+
+
+# --- the agent ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AgentReply:
+    """The agent's answer as the channel uses it."""
+
+    reply: str
+    report_document_ids: list[uuid.UUID]
+    tool_calls: list[Any]
+
+
+def run_agent(
+    *,
+    org_id: uuid.UUID,
+    user_id: uuid.UUID,
+    role: Role,
+    phone_number: str,
+    text: str,
+    media_document_ids: Sequence[uuid.UUID] = (),
+) -> AgentReply:
+    """One agent turn on the conversation's thread (``agent.runner.run_turn``)."""
+    from agent.runner import TurnRequest, run_turn
+
+    result = run_turn(
+        TurnRequest(
+            org_id=org_id,
+            user_id=user_id,
+            role=role,
+            channel="whatsapp",
+            thread_id=whatsapp_service.thread_id(phone_number),
+            text=text,
+            media_document_ids=tuple(media_document_ids),
+        )
+    )
+    return AgentReply(
+        reply=result.reply,
+        report_document_ids=[uuid.UUID(str(i)) for i in result.report_document_ids],
+        tool_calls=list(result.tool_calls or []),
+    )
+
+
+def _call_fields(call: Any) -> tuple[str, dict[str, Any], Any]:
+    """(name, arguments, result) of a tool call, whether a mapping or an object."""
+    if isinstance(call, dict):
+        name = call.get("name")
+        args = call.get("args") or call.get("arguments") or {}
+        result = call.get("result") or call.get("summary")
+    else:
+        name = getattr(call, "name", None)
+        args = getattr(call, "args", None) or getattr(call, "arguments", None) or {}
+        result = getattr(call, "result", None) or getattr(call, "summary", None)
+    return str(name or ""), args if isinstance(args, dict) else {}, result
+
+
+# Tools whose call means "the investor asked for a property analysis".
+ANALYSIS_TOOLS = frozenset({"analyze_property", "max_offer"})
+REPORT_TOOLS = frozenset({"generate_report"})
+
+
+@dataclass(frozen=True)
+class PropertyAsk:
+    """A property-level request found among a turn's tool calls."""
+
+    tool: str
+    address: str | None
+    property_id: uuid.UUID | None
+
+
+def property_asks(tool_calls: Sequence[Any]) -> list[PropertyAsk]:
+    """The analysis and report requests among the turn's successful tool calls, in order."""
+    asks = []
+    for call in tool_calls:
+        name, args, _ = _call_fields(call)
+        ok = call.get("ok", True) if isinstance(call, dict) else getattr(call, "ok", True)
+        if not ok or name not in ANALYSIS_TOOLS | REPORT_TOOLS:
+            continue
+        raw_id = args.get("property_id")
+        try:
+            property_id = uuid.UUID(str(raw_id)) if raw_id else None
+        except ValueError:
+            property_id = None
+        address = args.get("address")
+        asks.append(PropertyAsk(name, str(address) if address else None, property_id))
+    return asks
+
+
+def _resolve_property(
+    session: Any, org_id: uuid.UUID, ask: PropertyAsk, fallback: uuid.UUID | None
+) -> uuid.UUID | None:
+    """The property an ask is about: its id, the best match for its address, or the last one."""
+    if ask.property_id is not None:
+        return ask.property_id
+    if ask.address:
+        from domain.property import service as property_service
+
+        try:
+            found = property_service.find_by_address(
+                session=session, org_id=org_id, text=ask.address, limit=1
+            )
+        except Exception:  # not a street address: the agent already told the investor
+            found = []
+        if found:
+            return found[0].id
+    return fallback
+
+
+def render_report_now(
+    *, org_id: uuid.UUID, property_id: uuid.UUID, requested_by: uuid.UUID | None
+) -> uuid.UUID | None:
+    """Render and store the property's report in this job; its document id (None on failure).
+
+    The WhatsApp job renders inline rather than waiting on the reports queue: a worker busy
+    with this job could not pick the report job up, and the investor should not wait.
+    """
+    try:
+        from workers.reports import generate_property_report
+
+        with session_scope() as session:
+            report = generate_property_report(
+                session=session, org_id=org_id, property_id=property_id, requested_by=requested_by
+            )
+            return report.document_id
+    except Exception:
+        log.exception("could not render the report for a WhatsApp reply")
+        return None
+
+
+# --- inbound -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Inbound:
+    """What the job needs of an inbound message, read in the claim's transaction."""
+
+    id: uuid.UUID
+    org_id: uuid.UUID
+    conversation_id: uuid.UUID
+    phone_number: str
+    user_id: uuid.UUID | None
+    role: Role | None
+    body: str
+    media: list[dict[str, Any]]
+
+
+def _claim(message_id: uuid.UUID) -> _Inbound | None:
+    """Claim the message for processing and read what the job needs."""
+    with session_scope() as session:
+        message = whatsapp_service.claim_inbound(session=session, message_id=message_id)
+        if message is None:
+            return None
+        conversation = session.get(Conversation, message.conversation_id)
+        assert conversation is not None  # a foreign key
+        user = (
+            auth_service.get_user(
+                session=session, org_id=message.org_id, user_id=conversation.user_id
+            )
+            if conversation.user_id
+            else None
+        )
+        active = user is not None and user.is_active
+        return _Inbound(
+            id=message.id,
+            org_id=message.org_id,
+            conversation_id=conversation.id,
+            phone_number=conversation.phone_number or "",
+            user_id=user.id if user is not None and active else None,
+            role=Role(user.role) if user is not None and active else None,
+            body=message.content or "",
+            media=[dict(item) for item in message.media],
+        )
+
+
+def _media_family(content_type: str | None) -> str | None:
+    """``audio`` or ``image`` for media we can use; None for other types."""
+    kind = documents_service.normalise_content_type(content_type)
+    if kind.startswith("audio/"):
+        return "audio"
+    if kind.startswith("image/"):
+        return "image"
+    return None
+
+
+def process_inbound(message_id: str) -> str:
+    """Job: answer one inbound WhatsApp message (agent turn, replies, media routing)."""
+    inbound = _claim(uuid.UUID(message_id))
+    if inbound is None:
+        return "skipped"
+    try:
+        return _process(inbound)
+    except Exception as exc:
+        if not final_attempt():
+            with session_scope() as session:
+                message = session.get(Message, inbound.id)
+                if message is not None:
+                    whatsapp_service.note_inbound_error(
+                        session=session, message=message, error=_error_text(exc)
+                    )
+            raise
+        log.exception("whatsapp message failed for good", extra={"message_id": message_id})
+        _fail_for_good(inbound.id, what="answer your message", exc=exc, key=f"failed:{inbound.id}")
+        return "failed"
+
+
+def _fail_for_good(
+    message_id: uuid.UUID, *, what: str, exc: BaseException, key: str, finish: bool = True
+) -> None:
+    """Tell the investor what failed and (for the message itself) mark it failed."""
+    with session_scope() as session:
+        message = session.get(Message, message_id)
+        if message is None:
+            return
+        conversation = session.get(Conversation, message.conversation_id)
+        assert conversation is not None
+        queued = whatsapp_service.queue_text(
+            session=session,
+            conversation=conversation,
+            text=FAILED_REPLY.format(what=what, reason=_reason(exc)),
+            key=key,
+            reply_to=message.id,
+            template_sid=get_settings().twilio_template_content_sid,
+        )
+        if finish:
+            whatsapp_service.finish_inbound(
+                session=session, message=message, error=_error_text(exc)
+            )
+        pending = _pending_ids(queued)
+    deliver_all(pending)
+
+
+def _unsupported_reply(content_type: str | None) -> str:
+    """The reply for media we do not handle."""
+    shown = documents_service.normalise_content_type(content_type) or "an unknown type"
+    return (
+        f"I can't use {shown} files. I can read voice notes from a walkthrough and photos of "
+        "a property; text me an address for an analysis."
+    )
+
+
+def _process(inbound: _Inbound) -> str:
+    """The work of ``process_inbound`` once claimed."""
+    settings = get_settings()
+    template = settings.twilio_template_content_sid
+    notes: list[str] = []
+    media_jobs: list[int] = []
+    for index, item in enumerate(inbound.media):
+        if _media_family(item.get("content_type")) is None:
+            notes.append(_unsupported_reply(item.get("content_type")))
+        else:
+            media_jobs.append(index)
+
+    text_in = whatsapp_service.agent_input(inbound.body)
+    agent: AgentReply | None = None
+    if inbound.user_id is None or inbound.role is None:
+        reply = whatsapp_service.ONBOARDING_REPLY
+    elif text_in.text:
+        agent = run_agent(
+            org_id=inbound.org_id,
+            user_id=inbound.user_id,
+            role=inbound.role,
+            phone_number=inbound.phone_number,
+            text=text_in.text,
+        )
+        reply = agent.reply
+    elif media_jobs:
+        reply = ""  # the media steps answer
+    elif notes:
+        reply = ""
+    else:
+        reply = EMPTY_REPLY
+    if text_in.note and agent is not None:
+        reply = f"{text_in.note}\n\n{reply}"
+    if media_jobs and inbound.user_id is not None:
+        count = len(media_jobs)
+        notes.append(
+            f"Got your {'file' if count == 1 else f'{count} files'}; working on "
+            f"{'it' if count == 1 else 'them'} now."
+        )
+
+    with session_scope() as session:
+        message = session.get(Message, inbound.id)
+        conversation = session.get(Conversation, inbound.conversation_id)
+        assert message is not None and conversation is not None
+        queued: list[Message] = []
+        if reply.strip():
+            queued += whatsapp_service.queue_text(
+                session=session,
+                conversation=conversation,
+                text=reply,
+                key=f"reply:{inbound.id}",
+                reply_to=inbound.id,
+                template_sid=template,
+            )
+        for position, note in enumerate(notes):
+            queued += whatsapp_service.queue_text(
+                session=session,
+                conversation=conversation,
+                text=note,
+                key=f"note:{inbound.id}:{position}",
+                reply_to=inbound.id,
+                template_sid=template,
+            )
+        report_property: uuid.UUID | None = None
+        if agent is not None:
+            for ask in property_asks(agent.tool_calls):
+                property_id = _resolve_property(
+                    session, inbound.org_id, ask, conversation.property_id
+                )
+                if property_id is not None:
+                    conversation.property_id = property_id
+                if ask.tool in ANALYSIS_TOOLS:
+                    whatsapp_service.publish_analysis_requested(
+                        session=session,
+                        conversation=conversation,
+                        inbound_id=inbound.id,
+                        address=ask.address,
+                        property_id=property_id,
+                    )
+                report_property = property_id or report_property
+            for report_id in agent.report_document_ids:
+                queued += _report_or_wait(
+                    session, conversation, report_id, reply_to=inbound.id, template=template
+                )
+        whatsapp_service.finish_inbound(session=session, message=message)
+        pending = _pending_ids(queued)
+        user_id = conversation.user_id
+    deliver_all(pending)
+    if agent is not None and report_property is not None and not agent.report_document_ids:
+        _send_fresh_report(inbound, report_property, user_id)
+    for index in media_jobs:
+        _enqueue_later(ingest_media, str(inbound.id), index)
+    return "processed"
+
+
+def _send_fresh_report(
+    inbound: _Inbound, property_id: uuid.UUID, user_id: uuid.UUID | None
+) -> None:
+    """Render the analysed property's report now and send its link after the reply."""
+    key = f"report:{inbound.id}:{property_id}"
+    with session_scope() as session:
+        if whatsapp_service.reply_exists(session=session, key=key):
+            return
+    document_id = render_report_now(
+        org_id=inbound.org_id, property_id=property_id, requested_by=user_id
+    )
+    if document_id is None:
+        return
+    with session_scope() as session:
+        conversation = session.get(Conversation, inbound.conversation_id)
+        assert conversation is not None
+        message = whatsapp_service.queue_report_link(
+            session=session,
+            conversation=conversation,
+            document_id=document_id,
+            key=key,
+            reply_to=inbound.id,
+            template_sid=get_settings().twilio_template_content_sid,
+            address=conversation.property_address,
+        )
+        pending = _pending_ids([message])
+    deliver_all(pending)
+
+
+def _report_ready(session: Any, org_id: uuid.UUID, report_id: uuid.UUID) -> bool:
+    """True when the report's PDF is stored."""
+    document = documents_service.get_document(session=session, org_id=org_id, document_id=report_id)
+    return document is not None and document.kind == DocumentKind.report
+
+
+def _report_or_wait(
+    session: Any,
+    conversation: Conversation,
+    report_id: uuid.UUID,
+    *,
+    reply_to: uuid.UUID | None,
+    template: str | None,
+) -> list[Message]:
+    """Queue the report's link if the PDF is stored; else wait for report.ready to send it."""
+    if not _report_ready(session, conversation.org_id, report_id):
+        whatsapp_service.request_report(
+            session=session,
+            org_id=conversation.org_id,
+            property_id=conversation.property_id,
+            requested_by=conversation.user_id,
+            conversation=conversation,
+            report_id=report_id,
+        )
+        return []
+    return [
+        whatsapp_service.queue_report_link(
+            session=session,
+            conversation=conversation,
+            document_id=report_id,
+            key=f"report:{reply_to or conversation.id}:{report_id}",
+            reply_to=reply_to,
+            template_sid=template,
+            address=conversation.property_address,
+        )
+    ]
+
+
+# --- unknown numbers ---------------------------------------------------------------------
+
+
+def process_unlinked(message_id: str) -> str:
+    """Job: give a number linked to no user the onboarding reply (and nothing else)."""
+    settings = get_settings()
+    with session_scope() as session:
+        unlinked = whatsapp_service.get_unlinked(session=session, message_id=uuid.UUID(message_id))
+        if unlinked is None or unlinked.reply_status != UnlinkedReplyStatus.pending:
+            return "skipped"
+        if not whatsapp_service.onboarding_due(session=session, unlinked=unlinked):
+            whatsapp_service.mark_unlinked(
+                session=session, unlinked=unlinked, status=UnlinkedReplyStatus.suppressed
+            )
+            return UnlinkedReplyStatus.suppressed.value
+        client = twilio.build_rest_client(settings)
+        if client is None or not settings.twilio_whatsapp_from:
+            whatsapp_service.mark_unlinked(
+                session=session,
+                unlinked=unlinked,
+                status=UnlinkedReplyStatus.recorded,
+                reply=whatsapp_service.ONBOARDING_REPLY,
+            )
+            return UnlinkedReplyStatus.recorded.value
+        phone = unlinked.phone_number
+    try:
+        sent = twilio.send_whatsapp(
+            client,
+            to=phone,
+            from_=settings.twilio_whatsapp_from,
+            body=whatsapp_service.ONBOARDING_REPLY,
+        )
+    except (TwilioException, httpx.HTTPError) as exc:
+        transient = (
+            not isinstance(exc, TwilioRestException) or exc.status in (429,) or (exc.status >= 500)
+        )
+        if transient and not final_attempt():
+            raise
+        with session_scope() as session:
+            row = whatsapp_service.get_unlinked(session=session, message_id=uuid.UUID(message_id))
+            if row is not None:
+                whatsapp_service.mark_unlinked(
+                    session=session,
+                    unlinked=row,
+                    status=UnlinkedReplyStatus.failed,
+                    reply=whatsapp_service.ONBOARDING_REPLY,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+        return UnlinkedReplyStatus.failed.value
+    with session_scope() as session:
+        row = whatsapp_service.get_unlinked(session=session, message_id=uuid.UUID(message_id))
+        if row is not None:
+            whatsapp_service.mark_unlinked(
+                session=session,
+                unlinked=row,
+                status=UnlinkedReplyStatus.sent,
+                reply=whatsapp_service.ONBOARDING_REPLY,
+                sid=sent.sid,
+            )
+    return UnlinkedReplyStatus.sent.value
+
+
+# --- media -------------------------------------------------------------------------------
+
+_WHAT = {"audio": "voice note", "image": "photo"}
+
+
+def _media_reply(message_id: uuid.UUID, index: int, text: str, *, key: str) -> None:
+    """Queue (once per key) and send a reply about one media item."""
+    with session_scope() as session:
+        message = session.get(Message, message_id)
+        if message is None:
+            return
+        conversation = session.get(Conversation, message.conversation_id)
+        assert conversation is not None
+        queued = whatsapp_service.queue_text(
+            session=session,
+            conversation=conversation,
+            text=text,
+            key=key,
+            reply_to=message_id,
+            template_sid=get_settings().twilio_template_content_sid,
+        )
+        pending = _pending_ids(queued)
+    deliver_all(pending)
+
+
+def ingest_media(message_id: str, index: int) -> str:
+    """Job: download one media item from Twilio, store it, and enqueue its analysis."""
+    mid = uuid.UUID(message_id)
+    with session_scope() as session:
+        message = session.get(Message, mid)
+        if message is None or index >= len(message.media):
+            return "skipped"
+        item = dict(message.media[index])
+        conversation = session.get(Conversation, message.conversation_id)
+        assert conversation is not None
+        org_id, property_id = message.org_id, conversation.property_id
+    family = _media_family(item.get("content_type"))
+    if family is None:
+        return "unsupported"
+    what = _WHAT[family]
+    if item.get("document_id"):
+        _enqueue_next(mid, index, family)
+        return "stored"
+    if item.get("refused"):
+        return "refused"
+    limit = (
+        documents_service.AUDIO_MAX_BYTES
+        if family == "audio"
+        else documents_service.IMAGE_MAX_BYTES
+    )
+    try:
+        fetched = twilio.fetch_media(str(item.get("url") or ""), max_bytes=limit)
+    except twilio.MediaRefused as exc:
+        _mark_media(mid, index, refused=True, error=str(exc))
+        _media_reply(
+            mid,
+            index,
+            f"I did not open the {what}: its link is not on WhatsApp's (Twilio's) media servers, "
+            "and I only fetch media from there.",
+            key=f"media:{mid}:{index}",
+        )
+        return "refused"
+    except twilio.MediaTooLarge as exc:
+        _mark_media(mid, index, refused=True, error=str(exc))
+        _media_reply(
+            mid,
+            index,
+            f"Your {what} is larger than {documents_service.human_size(exc.limit_bytes)}, the most "
+            f"WhatsApp allows for a {what}; please send a shorter or smaller one.",
+            key=f"media:{mid}:{index}",
+        )
+        return "too_large"
+    except twilio.MediaFetchError as exc:
+        if not final_attempt():
+            raise
+        _media_reply(
+            mid,
+            index,
+            FAILED_REPLY.format(what=f"download your {what} from WhatsApp", reason=_reason(exc)),
+            key=f"media:{mid}:{index}",
+        )
+        return "failed"
+    with session_scope() as session:
+        try:
+            document = documents_service.store_document(
+                session=session,
+                org_id=org_id,
+                data=fetched.data,
+                filename=None,
+                declared_content_type=fetched.content_type or item.get("content_type"),
+                kind=DocumentKind.voice_note if family == "audio" else DocumentKind.photo,
+                source=DocumentSource.whatsapp,
+                entity_type="property" if property_id else None,
+                entity_id=property_id,
+            )
+        except documents_service.DocumentRejected as exc:
+            rejected: str | None = exc.message
+        else:
+            rejected = None
+            message = session.get(Message, mid)
+            assert message is not None
+            whatsapp_service.set_media(
+                session=session, message=message, index=index, document_id=str(document.id)
+            )
+    if rejected is not None:
+        _mark_media(mid, index, refused=True, error=rejected)
+        _media_reply(
+            mid, index, f"I could not use your {what}: {rejected}", key=f"media:{mid}:{index}"
+        )
+        return "rejected"
+    _enqueue_next(mid, index, family)
+    return "stored"
+
+
+def _mark_media(message_id: uuid.UUID, index: int, **values: Any) -> None:
+    """Record a refusal (or other fact) on one media item."""
+    with session_scope() as session:
+        message = session.get(Message, message_id)
+        if message is not None:
+            whatsapp_service.set_media(session=session, message=message, index=index, **values)
+
+
+def _enqueue_next(message_id: uuid.UUID, index: int, family: str) -> None:
+    """Enqueue the analysis step for a stored media item."""
+    if family == "audio":
+        _enqueue_later(transcribe_voice_note, str(message_id), index, queue="transcribe")
+    else:
+        _enqueue_later(analyse_photo, str(message_id), index, queue="vision")
+
+
+def _stored_media(message_id: uuid.UUID, index: int) -> tuple[Message, Conversation, uuid.UUID]:
+    """The message, its conversation and the stored document of one media item."""
+    with session_scope() as session:
+        message = session.get(Message, message_id)
+        if message is None:
+            raise LookupError(f"message {message_id} is gone")
+        conversation = session.get(Conversation, message.conversation_id)
+        assert conversation is not None
+        return message, conversation, uuid.UUID(str(message.media[index]["document_id"]))
+
+
+def _already_answered(message_id: uuid.UUID, index: int) -> bool:
+    """True when this media item already got its reply."""
+    with session_scope() as session:
+        return whatsapp_service.reply_exists(session=session, key=f"media:{message_id}:{index}:0")
+
+
+def analyse_photo(message_id: str, index: int) -> str:
+    """Job (vision queue): assess a stored WhatsApp photo and reply with what it shows."""
+    mid = uuid.UUID(message_id)
+    if _already_answered(mid, index):
+        return "skipped"
+    try:
+        text = _photo_reply(mid, index)
+    except Exception as exc:
+        if not final_attempt():
+            raise
+        log.exception("photo analysis failed for good", extra={"message_id": message_id})
+        text = FAILED_REPLY.format(what="analyse your photo", reason=_reason(exc))
+    _media_reply(mid, index, text, key=f"media:{mid}:{index}")
+    return "answered"
+
+
+def _photo_reply(message_id: uuid.UUID, index: int) -> str:
+    """Run the vision service on the photo and word its verdict."""
+    from domain.vision import service as vision_service
+    from domain.vision.enums import AnalysisStatus
+
+    message, conversation, document_id = _stored_media(message_id, index)
+    if conversation.property_id is None:
+        return (
+            "I saved your photo. To assess it I need to know the property: text me its address, "
+            "then send the photos again."
+        )
+    with session_scope() as session:
+        analyses = vision_service.submit_photos(
+            session=session,
+            org_id=message.org_id,
+            property_id=conversation.property_id,
+            document_ids=[document_id],
+            source=DocumentSource.whatsapp,
+        )
+        session.flush()
+        analysis_id = analyses[0].id
+    with session_scope() as session:
+        analysis = vision_service.run_analysis(
+            session=session, org_id=message.org_id, analysis_id=analysis_id
+        )
+        status, error = analysis.status, analysis.error
+        component, condition = analysis.component, analysis.condition
+        confidence = analysis.confidence_score
+    if status == AnalysisStatus.not_configured:
+        return (
+            "I saved your photo, but no vision model is configured, so I can't assess the "
+            "condition from it (I won't guess)."
+        )
+    if status != AnalysisStatus.completed:
+        return f"I saved your photo but could not assess it: {error or 'unknown error'}"
+    sure = f" ({float(confidence):.0%} confidence)" if confidence is not None else ""
+    label = (component or "component").replace("_", " ")
+    return f"Photo: the {label} looks {condition}{sure}."
+
+
+def transcribe_voice_note(message_id: str, index: int) -> str:
+    """Job (transcribe queue): transcribe a stored voice note and reply with what was heard."""
+    mid = uuid.UUID(message_id)
+    if _already_answered(mid, index):
+        return "skipped"
+    try:
+        text = _voice_note_reply(mid, index)
+    except Exception as exc:
+        if not final_attempt():
+            raise
+        log.exception("voice note failed for good", extra={"message_id": message_id})
+        text = FAILED_REPLY.format(what="transcribe your voice note", reason=_reason(exc))
+    _media_reply(mid, index, text, key=f"media:{mid}:{index}")
+    return "answered"
+
+
+def _voice_note_reply(message_id: uuid.UUID, index: int) -> str:
+    """Transcribe the voice note as a walkthrough of the conversation's property; word it.
+
+    The audio service does the work (``workers.audio.transcribe_walkthrough``: Whisper, the
+    conditions heard, the rehab budget priced from them); this job runs it inline on the
+    transcribe queue and words the outcome. A transient failure re-raises (RQ retries).
+    """
+    from domain.audio import service as audio_service
+    from workers.audio import transcribe_walkthrough
+
+    message, conversation, document_id = _stored_media(message_id, index)
+    if conversation.property_id is None:
+        return (
+            "I saved your voice note. To turn a walkthrough into a rehab budget I need the "
+            "property: text me its address, then send the voice note again."
+        )
+    org_id = message.org_id
+    with session_scope() as session:
+        walkthrough = audio_service.start_walkthrough(
+            session=session,
+            org_id=org_id,
+            property_id=conversation.property_id,
+            document_id=document_id,
+        )
+        walkthrough_id = walkthrough.id
+    outcome = transcribe_walkthrough(str(org_id), str(walkthrough_id))
+    if outcome.get("status") == "failed":
+        return f"I couldn't transcribe your voice note: {outcome.get('error')}"
+    with session_scope() as session:
+        done = audio_service.get_walkthrough(
+            session=session, org_id=org_id, walkthrough_id=walkthrough_id
+        )
+        conditions = audio_service.list_conditions(
+            session=session, org_id=org_id, walkthrough_id=walkthrough_id
+        )
+        transcript = (done.transcript or "").strip()
+        total = audio_service.rehab_total(done)
+    heard = transcript if len(transcript) <= 500 else transcript[:497] + "..."
+    lines = [f'I heard: "{heard}"' if heard else "I could not make out any words."]
+    if conditions:
+        found = "; ".join(
+            f"{(c.component or 'component').replace('_', ' ')} {c.condition or 'unrated'}"
+            + (f" (x{c.quantity.normalize()})" if c.quantity is not None else "")
+            for c in conditions
+        )
+        lines.append(f"Conditions: {found}.")
+    else:
+        lines.append("I did not hear any components I can price.")
+    if total is not None:
+        lines.append(
+            f"New rehab budget for {conversation.property_address or 'the property'}: "
+            f"${total:,.0f}."
+        )
+    return "\n".join(lines)
+
+
+# --- the worker -------------------------------------------------------------------------
+
+# Imported once in the worker before it forks, so each job's work horse starts warm (the
+# agent's LangGraph/LangChain stack alone takes seconds to import).
+PRELOAD_MODULES = (
+    "agent.runner",
+    "tools",
+    "workers.reports",
+    "reports.property_report",
+    "domain.analysis.service",
+    "domain.property.service",
+)
+
+
+def preload() -> None:
+    """Import the modules a WhatsApp job needs (no connections are opened)."""
+    import importlib
+
+    for name in PRELOAD_MODULES:
+        importlib.import_module(name)
+
+
+# --- the sweeper -------------------------------------------------------------------------
+
+
+def sweep(
+    *, older_than: timedelta = STALE_AFTER, outbound_older_than: timedelta = OUTBOUND_STALE_AFTER
+) -> dict[str, int]:
+    """Re-enqueue accepted work whose job never finished; close idle conversations."""
+    with session_scope() as session:
+        stale = whatsapp_service.stale_work(
+            session=session, older_than=older_than, outbound_older_than=outbound_older_than
+        )
+        for message_id in stale.inbound:
+            message = session.get(Message, message_id)
+            if message is not None:
+                whatsapp_service.touch(session=session, message=message)
+        closed = whatsapp_service.close_idle_conversations(session=session)
+    for message_id in stale.inbound:
+        _enqueue_later(process_inbound, str(message_id))
+    for message_id in stale.outbound:
+        _enqueue_later(send_outbound, str(message_id))
+    for message_id in stale.unlinked:
+        _enqueue_later(process_unlinked, str(message_id))
+    counts = {
+        "inbound": len(stale.inbound),
+        "outbound": len(stale.outbound),
+        "unlinked": len(stale.unlinked),
+        "conversations_completed": len(closed),
+    }
+    if any(counts.values()):
+        log.info("whatsapp sweep", extra=counts)
+    return counts
+
+
+def sweep_job() -> dict[str, int]:
+    """Job: one sweep, then schedule the next (needs a worker with the scheduler)."""
+    try:
+        return sweep()
+    finally:
+        schedule_sweeper(force=True)
+
+
+def schedule_sweeper(*, force: bool = False) -> bool:
+    """Keep one sweep scheduled: a Redis lease stops webhooks from scheduling duplicates."""
+    from store.redis_client import get_redis
+    from workers.queues import get_queue
+
+    try:
+        redis = get_redis()
+        if force:
+            redis.set(SWEEPER_LEASE_KEY, "1", ex=SWEEP_INTERVAL_S * 3)
+        elif not redis.set(SWEEPER_LEASE_KEY, "1", ex=SWEEP_INTERVAL_S * 3, nx=True):
+            return False
+        get_queue(QUEUE).enqueue_in(timedelta(seconds=SWEEP_INTERVAL_S), sweep_job, job_timeout=120)
+        return True
+    except Exception:
+        log.exception("could not schedule the WhatsApp sweeper")
+        return False
