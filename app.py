@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from channels.web import router as web_router
 from channels.whatsapp import router as whatsapp_router
 from core.config import get_settings
 from core.observability import RequestContextMiddleware, setup_logging
@@ -45,6 +46,7 @@ def create_app() -> FastAPI:
     application.add_middleware(RateLimitMiddleware, prefix=API_PREFIX)
     application.add_middleware(RequestContextMiddleware)
     application.include_router(ops_router)
+    application.include_router(web_router)  # the chat page at / and /widget.js
     # Order matters where paths overlap: literal paths (/reports/pnl) before parameters.
     for router in (
         auth_router,

@@ -56,6 +56,10 @@ NOT_AVAILABLE_MARKET = (
     "Send me an address and I'll analyse it."
 )
 EMPTY_MESSAGE = "I got an empty message. Send a street address, or 'help'."
+MEDIA_ONLY = "Got your attachment. Send a street address or a question to go with it, or 'help'."
+# The runner notes attached media on the user's message with this prefix; it is not text to
+# parse (the ids in it are documents, not properties).
+MEDIA_NOTE_PREFIX = "(attached media documents:"
 
 
 # --- reading the conversation ---------------------------------------------------------------
@@ -231,9 +235,11 @@ def _subject(text: str) -> dict[str, str] | None:
 
 def plan_for(conversation: Conversation) -> Plan:
     """The tool call (or direct answer) for the latest user message."""
-    text = conversation.text.strip()
+    lines = conversation.text.strip().splitlines()
+    has_media = any(line.startswith(MEDIA_NOTE_PREFIX) for line in lines)
+    text = "\n".join(line for line in lines if not line.startswith(MEDIA_NOTE_PREFIX)).strip()
     if not text:
-        return Plan(reply=EMPTY_MESSAGE)
+        return Plan(reply=MEDIA_ONLY if has_media else EMPTY_MESSAGE)
     if not re.search(r"[a-z0-9]", text, re.I):
         return Plan(reply=NOT_UNDERSTOOD)
     if _HELP.search(text):

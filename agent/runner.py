@@ -33,7 +33,7 @@ from agent.context import Context, SessionFactory, ToolCallRecord
 from agent.graph import build_graph, get_checkpointer
 from agent.llm import chat_model, model_name
 from agent.models import AgentRun
-from agent.planner import message_text, tool_result
+from agent.planner import MEDIA_NOTE_PREFIX, message_text, tool_result
 from agent.prompts import prompt_for_role
 from agent.serialise import thread_lock
 from domain.auth import service as auth_service
@@ -212,7 +212,7 @@ def _human_text(request: TurnRequest) -> str:
     text = request.text.strip()
     if request.media_document_ids:
         ids = ", ".join(str(d) for d in request.media_document_ids)
-        text += f"\n(attached media documents: {ids})"
+        text += f"\n{MEDIA_NOTE_PREFIX} {ids})"
     return text
 
 

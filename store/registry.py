@@ -23,6 +23,7 @@ MODEL_MODULES = [
     "domain.pricing.models",
     "domain.valuation.models",
     "agent.models",
+    "domain.chat.models",
 ]
 
 # Database schemas the migrations create (the seed's names plus the ones dealdesk adds).
@@ -42,6 +43,7 @@ SCHEMAS = [
     "pricing_service",
     "valuation_service",
     "agent",
+    "chat",
 ]
 
 

@@ -12,7 +12,6 @@ it needs are in ``domain.analysis.assumptions``; the verdict's bars in ``Verdict
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import uuid
 from collections.abc import Callable, Sequence
 from decimal import ROUND_HALF_UP, Decimal
@@ -44,6 +43,7 @@ from domain.analysis.models import (
     VerdictCheck,
     VerdictLabel,
 )
+from domain.audio import service as audio_service
 from domain.deal import service as deal_service
 from domain.documents import service as documents_service
 from domain.documents.enums import DocumentKind
@@ -71,6 +71,7 @@ from domain.underwriting.models import (
 from domain.valuation import service as valuation_service
 from domain.valuation.enums import ValuationKind
 from domain.valuation.models import CompAnalysis
+from domain.vision import service as vision_service
 from store.base import utcnow
 
 __all__ = [
@@ -84,10 +85,6 @@ __all__ = [
 CENT = Decimal("0.01")
 TWELVE = Decimal("12")
 HUNDRED = Decimal("100")
-# Services that may know a property's observed component conditions. Each, once it exists,
-# exposes ``latest_component_conditions(*, session, org_id, property_id)`` returning
-# ``ObservedConditions | None``; the newest observation wins.
-CONDITION_PROVIDERS = ("domain.audio.service", "domain.vision.service")
 PHOTO_TYPES_DRAWN = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 
 _R = TypeVar("_R")
@@ -225,25 +222,18 @@ def _comp_locations(
 def observed_conditions(
     *, session: Session, org_id: uuid.UUID, property_id: uuid.UUID
 ) -> ObservedConditions | None:
-    """The newest walkthrough or photo conditions of the property; None when none exist.
-
-    Asked of the services in ``CONDITION_PROVIDERS`` that exist and expose
-    ``latest_component_conditions``.
-    """
-    found: list[ObservedConditions] = []
-    for module_name in CONDITION_PROVIDERS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue  # that service has not landed: nothing observed through it
-            raise
-        provider = getattr(module, "latest_component_conditions", None)
-        if provider is None:
-            continue
-        result = provider(session=session, org_id=org_id, property_id=property_id)
-        if result is not None and result.components:
-            found.append(ObservedConditions.model_validate(result, from_attributes=True))
+    """The newest walkthrough or photo conditions of the property; None when none exist."""
+    found = [
+        observed
+        for provider in (audio_service, vision_service)
+        if (
+            observed := provider.latest_component_conditions(
+                session=session, org_id=org_id, property_id=property_id
+            )
+        )
+        is not None
+        and observed.components
+    ]
     return max(found, key=lambda obs: obs.observed_at) if found else None
 
 

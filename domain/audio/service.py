@@ -32,6 +32,7 @@ from typing import Any
 
 from sqlmodel import Session, col, delete, select
 
+from domain.analysis.models import ObservedConditions
 from domain.audio import extraction
 from domain.audio.enums import AudioErrorCode, WalkthroughStatus
 from domain.audio.extraction import Finding, Segment
@@ -627,3 +628,44 @@ def rehab_total(walkthrough: Walkthrough) -> Decimal | None:
     if not walkthrough.rehab_estimate:
         return None
     return Decimal(str(walkthrough.rehab_estimate["total"]))
+
+
+def latest_component_conditions(
+    *, session: Session, org_id: uuid.UUID, property_id: uuid.UUID
+) -> ObservedConditions | None:
+    """The conditions heard on the property's newest completed walkthrough; None if none."""
+    walkthrough = session.exec(
+        select(Walkthrough)
+        .where(
+            Walkthrough.org_id == org_id,
+            Walkthrough.property_id == property_id,
+            Walkthrough.status == WalkthroughStatus.completed,
+        )
+        .order_by(col(Walkthrough.completed_at).desc().nulls_last(), col(Walkthrough.id))
+    ).first()
+    if walkthrough is None:
+        return None
+    items = []
+    for row in list_conditions(session=session, org_id=org_id, walkthrough_id=walkthrough.id):
+        if row.component is None or row.condition is None:
+            continue  # heard but not graded: nothing to price
+        try:
+            unit = CostUnit(row.unit) if row.unit else None
+        except ValueError:
+            unit = None  # a count the cost book cannot use ("3 bedrooms")
+        items.append(
+            ComponentInput(
+                component=row.component,
+                condition=PricingCondition(str(row.condition)),
+                quantity=row.quantity if unit is not None else None,
+                unit=unit,
+                notes=row.notes[:1000] if row.notes else None,
+            )
+        )
+    if not items:
+        return None
+    return ObservedConditions(
+        source=f"walkthrough {walkthrough.id}",
+        observed_at=walkthrough.completed_at or walkthrough.updated_at,
+        components=items,
+    )

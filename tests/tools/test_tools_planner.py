@@ -130,3 +130,13 @@ def test_history_sent_to_the_model_starts_at_a_user_message() -> None:
     assert isinstance(recent[0], HumanMessage) and len(recent) <= 10
     assert recent[-1].content == "a29"
     assert recent_messages(messages[:8], limit=10) == messages[:8]
+
+
+def test_attached_media_ids_are_not_read_as_properties() -> None:
+    note = "(attached media documents: 0b7e1a2c-1111-4444-8888-123456789abc)"
+    tool, _, reply = _plan(f"\n{note}")
+    assert tool is None and reply is not None and reply.startswith("Got your attachment")
+    assert _plan(f"14500 Kercheval Ave\n{note}")[:2] == (
+        "analyze_property",
+        {"address": "14500 Kercheval Ave"},
+    )

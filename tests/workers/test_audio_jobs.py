@@ -214,6 +214,17 @@ def test_an_ogg_opus_voice_note_is_transcribed_by_the_job(
     assert conditions["water_heater"].condition == Condition.poor
     assert conditions["windows"].quantity == 12
 
+    # The property analysis prices its rehab from what was heard on the walkthrough.
+    from domain.analysis import service as analysis_service
+
+    observed = analysis_service.observed_conditions(
+        session=committed_db, org_id=org_setup["org"].id, property_id=org_setup["property"].id
+    )
+    assert observed is not None and observed.source == f"walkthrough {done.id}"
+    heard = {c.component: c.condition for c in observed.components}
+    assert "poor" in {str(heard[name]) for name in heard if "roof" in name}
+    assert any("water heater" in name and str(c) == "poor" for name, c in heard.items())
+
     # The same job again finds nothing left to do.
     again = audio_jobs.transcribe_walkthrough(str(org_setup["org"].id), str(walkthrough.id))
     assert again["status"] == "skipped"

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 02:06:43.848987
+Create Date: 2026-11-28 02:32:01.487338
 """
 
 from collections.abc import Sequence
@@ -297,6 +297,43 @@ def upgrade() -> None:
         schema="auth",
     )
     op.create_index(op.f("ix_auth_users_org_id"), "users", ["org_id"], unique=False, schema="auth")
+    op.create_table(
+        "conversations",
+        sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("user_id", sa.Uuid(), nullable=False),
+        sa.Column("message_count", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        schema="chat",
+    )
+    op.create_index(
+        op.f("ix_chat_conversations_org_id"),
+        "conversations",
+        ["org_id"],
+        unique=False,
+        schema="chat",
+    )
+    op.create_index(
+        "ix_chat_conversations_org_user_updated",
+        "conversations",
+        ["org_id", "user_id", "updated_at"],
+        unique=False,
+        schema="chat",
+    )
     op.create_table(
         "contractors",
         sa.Column("name", sa.String(length=200), nullable=False),
@@ -1220,6 +1257,38 @@ def upgrade() -> None:
     )
     op.create_index(
         op.f("ix_auth_api_tokens_user_id"), "api_tokens", ["user_id"], unique=False, schema="auth"
+    )
+    op.create_table(
+        "messages",
+        sa.Column("role", sa.String(length=20), nullable=False),
+        sa.Column("content", sa.Text(), nullable=False),
+        sa.Column("tool_calls", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("report_document_ids", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("run_id", sa.Uuid(), nullable=True),
+        sa.Column("error", sa.Boolean(), nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("org_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("conversation_id", sa.Uuid(), nullable=False),
+        sa.ForeignKeyConstraint(["conversation_id"], ["chat.conversations.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["org_id"], ["auth.organisations.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        schema="chat",
+    )
+    op.create_index(
+        "ix_chat_messages_conversation_created",
+        "messages",
+        ["conversation_id", "created_at"],
+        unique=False,
+        schema="chat",
+    )
+    op.create_index(
+        op.f("ix_chat_messages_org_id"), "messages", ["org_id"], unique=False, schema="chat"
     )
     op.create_table(
         "bids",
@@ -2493,6 +2562,9 @@ def downgrade() -> None:
         schema="construction_service",
     )
     op.drop_table("bids", schema="construction_service")
+    op.drop_index(op.f("ix_chat_messages_org_id"), table_name="messages", schema="chat")
+    op.drop_index("ix_chat_messages_conversation_created", table_name="messages", schema="chat")
+    op.drop_table("messages", schema="chat")
     op.drop_index(op.f("ix_auth_api_tokens_user_id"), table_name="api_tokens", schema="auth")
     op.drop_index(op.f("ix_auth_api_tokens_prefix"), table_name="api_tokens", schema="auth")
     op.drop_index(op.f("ix_auth_api_tokens_org_id"), table_name="api_tokens", schema="auth")
@@ -2730,6 +2802,11 @@ def downgrade() -> None:
         schema="construction_service",
     )
     op.drop_table("contractors", schema="construction_service")
+    op.drop_index(
+        "ix_chat_conversations_org_user_updated", table_name="conversations", schema="chat"
+    )
+    op.drop_index(op.f("ix_chat_conversations_org_id"), table_name="conversations", schema="chat")
+    op.drop_table("conversations", schema="chat")
     op.drop_index(op.f("ix_auth_users_org_id"), table_name="users", schema="auth")
     op.drop_table("users", schema="auth")
     op.drop_index(op.f("ix_auth_audit_log_org_id"), table_name="audit_log", schema="auth")

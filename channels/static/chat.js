@@ -1,0 +1,573 @@
+/* dealdesk team chat: the page at / and the /widget.js panel share this code.
+ *
+ * Plain JavaScript, no build step, nothing fetched from the internet. Every message is
+ * rendered as text: tables, lists and links are built as DOM nodes from the text, and no
+ * model or user text is ever parsed as HTML.
+ */
+(function () {
+  "use strict";
+
+  var TOKEN_KEY = "dealdesk.chat.token";
+  var EMAIL_KEY = "dealdesk.chat.email";
+  var CONVERSATION_KEY = "dealdesk.chat.conversation";
+
+  // --- rendering text as DOM -----------------------------------------------------------
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function safeHref(url) {
+    if (/^https?:\/\/[^\s]+$/i.test(url)) return url;
+    if (/^\/(?!\/)[^\s]*$/.test(url)) return url; // same-site path, never protocol-relative
+    return null;
+  }
+
+  // [label](url), a bare http(s) URL, or **bold**.
+  var INLINE = /\[([^\]\n]+)\]\(([^)\s]+)\)|(https?:\/\/[^\s<>()]+[^\s<>().,;:!?'"])|\*\*([^*\n]+)\*\*/g;
+
+  function appendInline(parent, text) {
+    var last = 0;
+    var match;
+    INLINE.lastIndex = 0;
+    while ((match = INLINE.exec(text)) !== null) {
+      if (match.index > last) parent.appendChild(document.createTextNode(text.slice(last, match.index)));
+      if (match[4] !== undefined) {
+        parent.appendChild(el("strong", null, match[4]));
+      } else {
+        var label = match[1] !== undefined ? match[1] : match[3];
+        var href = safeHref(match[2] !== undefined ? match[2] : match[3]);
+        if (href) {
+          var link = el("a", "ddc-link", label);
+          link.href = href;
+          link.target = "_blank";
+          link.rel = "noopener noreferrer";
+          parent.appendChild(link);
+        } else {
+          parent.appendChild(document.createTextNode(match[0]));
+        }
+      }
+      last = INLINE.lastIndex;
+    }
+    if (last < text.length) parent.appendChild(document.createTextNode(text.slice(last)));
+  }
+
+  function isTableRow(line) {
+    var trimmed = line.trim();
+    return trimmed.charAt(0) === "|" && trimmed.length > 1 && trimmed.split("|").length >= 3;
+  }
+
+  function cells(line) {
+    var trimmed = line.trim().replace(/^\|/, "").replace(/\|$/, "");
+    return trimmed.split("|").map(function (cell) { return cell.trim(); });
+  }
+
+  function isSeparator(line) {
+    return /^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$/.test(line);
+  }
+
+  function buildTable(rows) {
+    var table = el("table", "ddc-table");
+    var start = 0;
+    if (rows.length > 1 && isSeparator(rows[1])) {
+      var head = el("thead");
+      var headRow = el("tr");
+      cells(rows[0]).forEach(function (cell) {
+        var th = el("th");
+        appendInline(th, cell);
+        headRow.appendChild(th);
+      });
+      head.appendChild(headRow);
+      table.appendChild(head);
+      start = 2;
+    }
+    var body = el("tbody");
+    rows.slice(start).forEach(function (line) {
+      if (isSeparator(line)) return;
+      var tr = el("tr");
+      cells(line).forEach(function (cell) {
+        var td = el("td");
+        if (/^[-+$€£(]?[\d,.]+%?\)?(\/mo)?$/.test(cell)) td.className = "ddc-num";
+        appendInline(td, cell);
+        tr.appendChild(td);
+      });
+      body.appendChild(tr);
+    });
+    table.appendChild(body);
+    var wrap = el("div", "ddc-table-wrap");
+    wrap.appendChild(table);
+    return wrap;
+  }
+
+  /** Text → a fragment of paragraphs, bullet lists and tables (all built as nodes). */
+  function renderRich(text) {
+    var fragment = document.createDocumentFragment();
+    var lines = String(text || "").replace(/\r\n?/g, "\n").split("\n");
+    var i = 0;
+    while (i < lines.length) {
+      var line = lines[i];
+      if (isTableRow(line)) {
+        var rows = [];
+        while (i < lines.length && (isTableRow(lines[i]) || isSeparator(lines[i]))) rows.push(lines[i++]);
+        fragment.appendChild(buildTable(rows));
+        continue;
+      }
+      if (/^\s*(?:[•*-]|\d+[.)])\s+/.test(line)) {
+        var ordered = /^\s*\d+[.)]\s+/.test(line);
+        var list = el(ordered ? "ol" : "ul", "ddc-list");
+        while (i < lines.length && /^\s*(?:[•*-]|\d+[.)])\s+/.test(lines[i])) {
+          var item = el("li");
+          appendInline(item, lines[i].replace(/^\s*(?:[•*-]|\d+[.)])\s+/, ""));
+          list.appendChild(item);
+          i++;
+        }
+        fragment.appendChild(list);
+        continue;
+      }
+      if (line.trim()) {
+        var paragraph = el("p");
+        var heading = /^\s*#{1,4}\s+(.*)$/.exec(line);
+        if (heading) {
+          paragraph.className = "ddc-heading";
+          line = heading[1];
+        }
+        appendInline(paragraph, line);
+        fragment.appendChild(paragraph);
+      }
+      i++;
+    }
+    return fragment;
+  }
+
+  // --- the API --------------------------------------------------------------------------
+
+  function Api(baseUrl, onUnauthorised) {
+    this.baseUrl = baseUrl || "";
+    this.onUnauthorised = onUnauthorised;
+  }
+
+  Api.prototype.token = function () { return sessionStorage.getItem(TOKEN_KEY); };
+
+  Api.prototype.headers = function (extra) {
+    var headers = { Accept: "application/json" };
+    var token = this.token();
+    if (token) headers.Authorization = "Bearer " + token;
+    for (var key in extra || {}) headers[key] = extra[key];
+    return headers;
+  };
+
+  Api.prototype.fail = function (response) {
+    if (response.status === 401 && this.onUnauthorised) this.onUnauthorised();
+    return response.json().then(
+      function (body) {
+        var detail = body && body.detail;
+        if (Array.isArray(detail)) detail = detail.map(function (d) { return d.msg; }).join("; ");
+        throw new Error(detail || "HTTP " + response.status);
+      },
+      function () { throw new Error("HTTP " + response.status); }
+    );
+  };
+
+  Api.prototype.json = function (method, path, body) {
+    var self = this;
+    var init = { method: method, headers: this.headers(body ? { "Content-Type": "application/json" } : {}) };
+    if (body) init.body = JSON.stringify(body);
+    return fetch(this.baseUrl + path, init).then(function (response) {
+      if (!response.ok) return self.fail(response);
+      return response.json();
+    });
+  };
+
+  Api.prototype.login = function (email, password) {
+    var self = this;
+    var form = new URLSearchParams();
+    form.set("username", email);
+    form.set("password", password);
+    return fetch(this.baseUrl + "/api/v1/auth/token", {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded", Accept: "application/json" },
+      body: form.toString()
+    }).then(function (response) {
+      if (!response.ok) return self.fail(response);
+      return response.json();
+    });
+  };
+
+  /** POST a question and call onEvent(name, data) for each server-sent event. */
+  Api.prototype.ask = function (conversationId, text, onEvent) {
+    var self = this;
+    return fetch(this.baseUrl + "/api/v1/chat/" + encodeURIComponent(conversationId) + "/messages", {
+      method: "POST",
+      headers: this.headers({ "Content-Type": "application/json", Accept: "text/event-stream" }),
+      body: JSON.stringify({ text: text })
+    }).then(function (response) {
+      if (!response.ok) return self.fail(response);
+      var reader = response.body.getReader();
+      var decoder = new TextDecoder();
+      var buffer = "";
+      function dispatch(block) {
+        var name = "message";
+        var data = [];
+        block.split("\n").forEach(function (line) {
+          if (line.indexOf("event:") === 0) name = line.slice(6).trim();
+          else if (line.indexOf("data:") === 0) data.push(line.slice(5).replace(/^ /, ""));
+        });
+        if (!data.length) return; // a keep-alive comment
+        var payload;
+        try { payload = JSON.parse(data.join("\n")); } catch (e) { payload = data.join("\n"); }
+        onEvent(name, payload);
+      }
+      function pump() {
+        return reader.read().then(function (chunk) {
+          if (chunk.done) {
+            if (buffer.trim()) dispatch(buffer);
+            return;
+          }
+          buffer += decoder.decode(chunk.value, { stream: true });
+          var index;
+          while ((index = buffer.indexOf("\n\n")) >= 0) {
+            dispatch(buffer.slice(0, index));
+            buffer = buffer.slice(index + 2);
+          }
+          return pump();
+        });
+      }
+      return pump();
+    });
+  };
+
+  // --- the chat UI ----------------------------------------------------------------------
+
+  function formatTime(iso) {
+    var date = new Date(iso);
+    if (isNaN(date.getTime())) return "";
+    return date.toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+  }
+
+  function mount(root, options) {
+    options = options || {};
+    var state = { conversationId: sessionStorage.getItem(CONVERSATION_KEY), busy: false };
+    var api = new Api(options.baseUrl, function () { signOut("Your session has expired: please sign in again."); });
+
+    root.textContent = "";
+    var app = el("div", "ddc" + (options.compact ? " ddc--compact" : ""));
+    root.appendChild(app);
+
+    // sign-in
+    var login = el("form", "ddc-login");
+    login.setAttribute("aria-label", "Sign in");
+    login.appendChild(el("h2", "ddc-login-title", "Sign in to dealdesk"));
+    login.appendChild(el("p", "ddc-muted", "Ask about deals, budgets, P&L and properties."));
+    var emailLabel = el("label", null, "Email");
+    var emailInput = el("input");
+    emailInput.type = "email";
+    emailInput.name = "email";
+    emailInput.required = true;
+    emailInput.autocomplete = "username";
+    emailLabel.appendChild(emailInput);
+    var passwordLabel = el("label", null, "Password");
+    var passwordInput = el("input");
+    passwordInput.type = "password";
+    passwordInput.name = "password";
+    passwordInput.required = true;
+    passwordInput.autocomplete = "current-password";
+    passwordLabel.appendChild(passwordInput);
+    var loginButton = el("button", "ddc-button", "Sign in");
+    loginButton.type = "submit";
+    var loginError = el("p", "ddc-error");
+    loginError.setAttribute("role", "alert");
+    [emailLabel, passwordLabel, loginButton, loginError].forEach(function (n) { login.appendChild(n); });
+
+    // the chat
+    var chat = el("div", "ddc-chat");
+    var side = el("aside", "ddc-side");
+    var newButton = el("button", "ddc-button ddc-new", "+ New conversation");
+    newButton.type = "button";
+    var list = el("ul", "ddc-conversations");
+    list.setAttribute("aria-label", "Conversations");
+    side.appendChild(newButton);
+    side.appendChild(list);
+
+    var main = el("section", "ddc-main");
+    var header = el("header", "ddc-header");
+    var title = el("h1", "ddc-title", "dealdesk");
+    var who = el("span", "ddc-who");
+    var newCompact = el("button", "ddc-link-button ddc-new-compact", "New");
+    newCompact.type = "button";
+    var signOutButton = el("button", "ddc-link-button", "Sign out");
+    signOutButton.type = "button";
+    header.appendChild(title);
+    header.appendChild(who);
+    header.appendChild(newCompact);
+    header.appendChild(signOutButton);
+
+    var log = el("div", "ddc-log");
+    log.setAttribute("role", "log");
+    log.setAttribute("aria-live", "polite");
+
+    var form = el("form", "ddc-ask");
+    var input = el("textarea", "ddc-input");
+    input.name = "question";
+    input.rows = 2;
+    input.placeholder = "Ask about a deal, a budget, a P&L or an address…";
+    input.setAttribute("aria-label", "Your question");
+    var send = el("button", "ddc-button ddc-send", "Send");
+    send.type = "submit";
+    form.appendChild(input);
+    form.appendChild(send);
+
+    main.appendChild(header);
+    main.appendChild(log);
+    main.appendChild(form);
+    chat.appendChild(side);
+    chat.appendChild(main);
+    app.appendChild(login);
+    app.appendChild(chat);
+
+    function show(signedIn) {
+      login.hidden = signedIn;
+      chat.hidden = !signedIn;
+      if (signedIn) {
+        who.textContent = sessionStorage.getItem(EMAIL_KEY) || "";
+        input.focus();
+      } else {
+        emailInput.focus();
+      }
+    }
+
+    function signOut(message) {
+      sessionStorage.removeItem(TOKEN_KEY);
+      sessionStorage.removeItem(EMAIL_KEY);
+      sessionStorage.removeItem(CONVERSATION_KEY);
+      state.conversationId = null;
+      log.textContent = "";
+      list.textContent = "";
+      loginError.textContent = message || "";
+      show(false);
+    }
+
+    function scrollDown() { log.scrollTop = log.scrollHeight; }
+
+    function notice(text, className) {
+      var node = el("div", "ddc-notice " + (className || ""), text);
+      log.appendChild(node);
+      scrollDown();
+      return node;
+    }
+
+    function renderToolCalls(calls) {
+      var details = el("details", "ddc-tools");
+      details.appendChild(el("summary", null, "Sources: " + calls.map(function (c) { return c.name; }).join(", ")));
+      var table = el("table", "ddc-table ddc-table--tools");
+      var body = el("tbody");
+      calls.forEach(function (call) {
+        var tr = el("tr");
+        tr.appendChild(el("td", "ddc-tool-name", (call.ok ? "✓ " : "✗ ") + call.name));
+        var td = el("td");
+        appendInline(td, call.summary || "");
+        tr.appendChild(td);
+        body.appendChild(tr);
+      });
+      table.appendChild(body);
+      details.appendChild(table);
+      return details;
+    }
+
+    function messageNode(message) {
+      var node = el("div", "ddc-message ddc-message--" + message.role + (message.error ? " ddc-message--error" : ""));
+      node.setAttribute("data-role", message.role);
+      if (message.id) node.setAttribute("data-id", message.id);
+      var bubble = el("div", "ddc-bubble");
+      if (message.role === "user") bubble.appendChild(el("p", null, message.content));
+      else bubble.appendChild(renderRich(message.content));
+      if (message.tool_calls && message.tool_calls.length) bubble.appendChild(renderToolCalls(message.tool_calls));
+      node.appendChild(bubble);
+      if (message.created_at) node.appendChild(el("div", "ddc-time", formatTime(message.created_at)));
+      return node;
+    }
+
+    function addMessage(message) {
+      log.appendChild(messageNode(message));
+      scrollDown();
+    }
+
+    function empty() {
+      log.textContent = "";
+      var hello = el("div", "ddc-empty");
+      hello.appendChild(el("p", "ddc-empty-title", "Ask dealdesk"));
+      hello.appendChild(renderRich(
+        "• P&L for deal <id>\n• budget for deal <id>\n• cash flow for deal <id>\n• comps for 123 Main St, Detroit, MI\n• help"
+      ));
+      log.appendChild(hello);
+    }
+
+    function loadConversations() {
+      return api.json("GET", "/api/v1/chat/conversations").then(function (rows) {
+        list.textContent = "";
+        rows.forEach(function (row) {
+          var item = el("li");
+          var button = el("button", "ddc-conversation" + (row.id === state.conversationId ? " is-active" : ""));
+          button.type = "button";
+          button.appendChild(el("span", "ddc-conversation-title", row.title));
+          button.appendChild(el("span", "ddc-conversation-time", formatTime(row.updated_at)));
+          button.addEventListener("click", function () { open(row.id); });
+          item.appendChild(button);
+          list.appendChild(item);
+        });
+        if (!rows.length) list.appendChild(el("li", "ddc-muted ddc-none", "No conversations yet"));
+        return rows;
+      });
+    }
+
+    function open(conversationId) {
+      state.conversationId = conversationId;
+      sessionStorage.setItem(CONVERSATION_KEY, conversationId);
+      Array.prototype.forEach.call(list.querySelectorAll(".ddc-conversation"), function (b) { b.classList.remove("is-active"); });
+      return api.json("GET", "/api/v1/chat/" + encodeURIComponent(conversationId) + "/messages").then(
+        function (messages) {
+          log.textContent = "";
+          if (!messages.length) empty();
+          messages.forEach(addMessage);
+          loadConversations();
+        },
+        function (error) {
+          state.conversationId = null;
+          sessionStorage.removeItem(CONVERSATION_KEY);
+          empty();
+          notice(error.message, "ddc-notice--error");
+        }
+      );
+    }
+
+    function startNew() {
+      state.conversationId = null;
+      sessionStorage.removeItem(CONVERSATION_KEY);
+      Array.prototype.forEach.call(list.querySelectorAll(".ddc-conversation"), function (b) { b.classList.remove("is-active"); });
+      empty();
+      input.focus();
+    }
+
+    function ensureConversation() {
+      if (state.conversationId) return Promise.resolve(state.conversationId);
+      return api.json("POST", "/api/v1/chat/conversations", {}).then(function (row) {
+        state.conversationId = row.id;
+        sessionStorage.setItem(CONVERSATION_KEY, row.id);
+        return row.id;
+      });
+    }
+
+    function ask(text) {
+      state.busy = true;
+      send.disabled = true;
+      input.value = "";
+      var empties = log.querySelector(".ddc-empty");
+      if (empties) empties.remove();
+      var pending = null;
+      var progress = null;
+      var answered = false;
+      return ensureConversation()
+        .then(function (conversationId) {
+          return api.ask(conversationId, text, function (name, data) {
+            if (name === "message") {
+              addMessage(data);
+              pending = el("div", "ddc-message ddc-message--assistant ddc-pending");
+              var bubble = el("div", "ddc-bubble");
+              progress = el("p", "ddc-progress", "Thinking…");
+              bubble.appendChild(progress);
+              pending.appendChild(bubble);
+              log.appendChild(pending);
+              scrollDown();
+            } else if (name === "progress" && progress) {
+              progress.textContent = data.text;
+              scrollDown();
+            } else if (name === "reply") {
+              answered = true;
+              if (pending) pending.remove();
+              addMessage(data);
+            } else if (name === "error") {
+              answered = true;
+              if (pending) pending.remove();
+              notice(data.detail || "Something went wrong.", "ddc-notice--error");
+            }
+          });
+        })
+        .then(function () {
+          if (!answered) {
+            if (pending) pending.remove();
+            notice("The answer did not arrive; reload to see whether it was stored.", "ddc-notice--error");
+          }
+          return loadConversations();
+        })
+        .catch(function (error) {
+          if (pending) pending.remove();
+          notice(error.message, "ddc-notice--error");
+        })
+        .then(function () {
+          state.busy = false;
+          send.disabled = false;
+          input.focus();
+        });
+    }
+
+    login.addEventListener("submit", function (event) {
+      event.preventDefault();
+      loginError.textContent = "";
+      loginButton.disabled = true;
+      var email = emailInput.value.trim();
+      api.login(email, passwordInput.value).then(
+        function (body) {
+          sessionStorage.setItem(TOKEN_KEY, body.access_token);
+          sessionStorage.setItem(EMAIL_KEY, email);
+          passwordInput.value = "";
+          loginButton.disabled = false;
+          start();
+        },
+        function (error) {
+          loginButton.disabled = false;
+          loginError.textContent = error.message;
+        }
+      );
+    });
+
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var text = input.value.trim();
+      if (!text || state.busy) return;
+      ask(text);
+    });
+    input.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" && !event.shiftKey) {
+        event.preventDefault();
+        if (typeof form.requestSubmit === "function") form.requestSubmit();
+        else form.dispatchEvent(new Event("submit", { cancelable: true }));
+      }
+    });
+    newButton.addEventListener("click", startNew);
+    newCompact.addEventListener("click", startNew);
+    signOutButton.addEventListener("click", function () { signOut(""); });
+
+    function start() {
+      show(true);
+      loadConversations().then(function () {
+        if (state.conversationId) open(state.conversationId);
+        else empty();
+      }, function (error) {
+        if (api.token()) notice(error.message, "ddc-notice--error");
+      });
+    }
+
+    if (api.token()) start();
+    else show(false);
+
+    return { ask: ask, signOut: signOut };
+  }
+
+  window.DealdeskChat = { mount: mount, renderRich: renderRich };
+
+  // The chat page: mount on its container (the widget mounts into its own panel instead).
+  var pageRoot = document.getElementById("dealdesk-chat");
+  if (pageRoot && !pageRoot.hasChildNodes()) mount(pageRoot, { baseUrl: "" });
+})();

@@ -1,0 +1,1 @@
+"""Team chat conversations and their messages (schema ``chat``)."""

@@ -1,0 +1,146 @@
+"""Team chat storage: conversations per user and organisation, and their messages.
+
+Every function is scoped to an organisation and a user: a conversation of another user or
+another organisation is "not found", never shown.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from domain.chat.enums import ChatRole
+from domain.chat.models import Conversation, ConversationCreate, Message
+from store.base import utcnow
+
+DEFAULT_TITLE = "New conversation"
+TITLE_CHARS = 60
+MAX_MESSAGE_CHARS = 4000
+
+
+class ChatError(Exception):
+    """Base class of the chat module's errors."""
+
+
+class NotFoundError(ChatError, LookupError):
+    """No such conversation for this user in this organisation."""
+
+
+class InvalidMessageError(ChatError, ValueError):
+    """A message that cannot be sent (empty or too long)."""
+
+
+def title_from(text: str) -> str:
+    """A conversation title from its first question: one line, at most 60 characters."""
+    line = " ".join(text.split())
+    if len(line) <= TITLE_CHARS:
+        return line or DEFAULT_TITLE
+    return line[: TITLE_CHARS - 1].rstrip() + "…"
+
+
+def create_conversation(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    user_id: uuid.UUID,
+    conversation_in: ConversationCreate | None = None,
+) -> Conversation:
+    """Start a conversation for ``user_id``."""
+    title = (conversation_in.title or "").strip() if conversation_in else ""
+    conversation = Conversation(org_id=org_id, user_id=user_id, title=title or DEFAULT_TITLE)
+    session.add(conversation)
+    session.flush()
+    return conversation
+
+
+def get_conversation(
+    *, session: Session, org_id: uuid.UUID, user_id: uuid.UUID, conversation_id: uuid.UUID
+) -> Conversation:
+    """The user's conversation; ``NotFoundError`` for anyone else's."""
+    conversation = session.exec(
+        select(Conversation).where(
+            Conversation.id == conversation_id,
+            Conversation.org_id == org_id,
+            Conversation.user_id == user_id,
+        )
+    ).first()
+    if conversation is None:
+        raise NotFoundError(f"Conversation {conversation_id} not found")
+    return conversation
+
+
+def list_conversations(
+    *, session: Session, org_id: uuid.UUID, user_id: uuid.UUID, limit: int = 100
+) -> Sequence[Conversation]:
+    """The user's conversations, most recently active first."""
+    return session.exec(
+        select(Conversation)
+        .where(Conversation.org_id == org_id, Conversation.user_id == user_id)
+        .order_by(col(Conversation.updated_at).desc(), col(Conversation.id))
+        .limit(limit)
+    ).all()
+
+
+def validate_text(text: str) -> str:
+    """The question to send, stripped; ``InvalidMessageError`` when empty or too long."""
+    stripped = text.strip()
+    if not stripped:
+        raise InvalidMessageError("The message is empty: type a question")
+    if len(stripped) > MAX_MESSAGE_CHARS:
+        raise InvalidMessageError(
+            f"The message is {len(stripped)} characters; at most {MAX_MESSAGE_CHARS} are read"
+        )
+    return stripped
+
+
+def add_message(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    conversation: Conversation,
+    role: ChatRole,
+    content: str,
+    tool_calls: list[dict[str, Any]] | None = None,
+    report_document_ids: Sequence[uuid.UUID] = (),
+    run_id: uuid.UUID | None = None,
+    error: bool = False,
+) -> Message:
+    """Append a message to ``conversation`` (titling it from its first question)."""
+    if conversation.org_id != org_id:
+        raise NotFoundError(f"Conversation {conversation.id} not found")
+    message = Message(
+        org_id=org_id,
+        conversation_id=conversation.id,
+        role=role.value,
+        content=content,
+        tool_calls=list(tool_calls or []),
+        report_document_ids=[str(d) for d in report_document_ids],
+        run_id=run_id,
+        error=error,
+    )
+    if role is ChatRole.user and conversation.message_count == 0:
+        if conversation.title == DEFAULT_TITLE:
+            conversation.title = title_from(content)
+    conversation.message_count += 1
+    conversation.updated_at = utcnow()
+    session.add(message)
+    session.add(conversation)
+    session.flush()
+    return message
+
+
+def list_messages(
+    *, session: Session, org_id: uuid.UUID, user_id: uuid.UUID, conversation_id: uuid.UUID
+) -> Sequence[Message]:
+    """The conversation's messages, oldest first; ``NotFoundError`` for anyone else's."""
+    get_conversation(
+        session=session, org_id=org_id, user_id=user_id, conversation_id=conversation_id
+    )
+    return session.exec(
+        select(Message)
+        .where(Message.org_id == org_id, Message.conversation_id == conversation_id)
+        .order_by(col(Message.created_at), col(Message.id))
+    ).all()
