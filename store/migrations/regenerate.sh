@@ -2,7 +2,16 @@
 # Regenerate the initial migration from SQLModel.metadata on a scratch embedded database.
 # Before the first release there is one initial migration; after it, add new revisions instead.
 # A lock keeps two engineers' runs from interleaving.
+#
+# The initial migration shipped with the first release (2026-11-28): databases already at
+# revision 0001 would NOT get the regenerated columns. Add a new revision instead:
+#   make migration m="what changed"
 set -euo pipefail
+if [ "${DEALDESK_REGENERATE_INITIAL:-}" != "1" ]; then
+  echo "refusing: the initial migration has shipped; run: make migration m=\"what changed\"" >&2
+  echo "(set DEALDESK_REGENERATE_INITIAL=1 only for a database that has never been migrated)" >&2
+  exit 2
+fi
 cd "$(dirname "$0")/../.."
 exec 9>/tmp/dealdesk-regenerate.lock
 flock -w 300 9

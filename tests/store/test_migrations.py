@@ -23,3 +23,10 @@ def test_every_model_table_exists_in_its_schema(engine: Engine) -> None:
     ]
     assert missing == []
     assert {t.schema for t in metadata.tables.values()} <= set(SCHEMAS)
+
+
+def test_models_and_migrations_agree(engine: Engine) -> None:
+    """A model change without a migration fails here (``make migration`` writes one)."""
+    from alembic import command
+
+    command.check(migrate.alembic_config())
