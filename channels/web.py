@@ -48,7 +48,8 @@ router = APIRouter()
 
 STATIC_DIR = Path(__file__).parent / "static"
 # Files the page and the widget load from /chat/assets/{name}; nothing else is served.
-ASSETS = {"chat.css": "text/css", "chat.js": "application/javascript"}
+JAVASCRIPT = "application/javascript; charset=utf-8"
+ASSETS = {"chat.css": "text/css; charset=utf-8", "chat.js": JAVASCRIPT}
 CHAT_PREFIX = "/api/v1/chat"
 # The page runs only its own files: no inline script, nothing from another origin.
 PAGE_CSP = (
@@ -100,7 +101,7 @@ def widget_script() -> Response:
     source = (STATIC_DIR / "chat.js").read_text() + "\n" + (STATIC_DIR / "widget.js").read_text()
     return Response(
         content=source,
-        media_type="application/javascript",
+        media_type=JAVASCRIPT,
         headers={"Cache-Control": "no-cache"},
     )
 

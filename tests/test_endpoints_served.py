@@ -10,7 +10,7 @@ from app import API_PREFIX, app
 from tests.seed import seed_file
 
 # Modules whose issues have landed; add a module here when its endpoints are built.
-LANDED_MODULES = {"property", "deal", "finance", "valuation", "vision", "whatsapp"}
+LANDED_MODULES = {"property", "deal", "finance", "valuation", "vision", "whatsapp", "audio"}
 
 
 def _template(path: str) -> str:

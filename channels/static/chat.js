@@ -90,7 +90,7 @@
       var tr = el("tr");
       cells(line).forEach(function (cell) {
         var td = el("td");
-        if (/^[-+$€£(]?[\d,.]+%?\)?(\/mo)?$/.test(cell)) td.className = "ddc-num";
+        if (/^[-+$\u20ac\u00a3(]?[\d,.]+%?\)?(\/mo)?$/.test(cell)) td.className = "ddc-num";
         appendInline(td, cell);
         tr.appendChild(td);
       });
@@ -102,7 +102,7 @@
     return wrap;
   }
 
-  /** Text → a fragment of paragraphs, bullet lists and tables (all built as nodes). */
+  /** Text -> a fragment of paragraphs, bullet lists and tables (all built as nodes). */
   function renderRich(text) {
     var fragment = document.createDocumentFragment();
     var lines = String(text || "").replace(/\r\n?/g, "\n").split("\n");
@@ -115,12 +115,12 @@
         fragment.appendChild(buildTable(rows));
         continue;
       }
-      if (/^\s*(?:[•*-]|\d+[.)])\s+/.test(line)) {
+      if (/^\s*(?:[\u2022*-]|\d+[.)])\s+/.test(line)) {
         var ordered = /^\s*\d+[.)]\s+/.test(line);
         var list = el(ordered ? "ol" : "ul", "ddc-list");
-        while (i < lines.length && /^\s*(?:[•*-]|\d+[.)])\s+/.test(lines[i])) {
+        while (i < lines.length && /^\s*(?:[\u2022*-]|\d+[.)])\s+/.test(lines[i])) {
           var item = el("li");
-          appendInline(item, lines[i].replace(/^\s*(?:[•*-]|\d+[.)])\s+/, ""));
+          appendInline(item, lines[i].replace(/^\s*(?:[\u2022*-]|\d+[.)])\s+/, ""));
           list.appendChild(item);
           i++;
         }
@@ -312,7 +312,7 @@
     var input = el("textarea", "ddc-input");
     input.name = "question";
     input.rows = 2;
-    input.placeholder = "Ask about a deal, a budget, a P&L or an address…";
+    input.placeholder = "Ask about a deal, a budget, a P&L or an address\u2026";
     input.setAttribute("aria-label", "Your question");
     var send = el("button", "ddc-button ddc-send", "Send");
     send.type = "submit";
@@ -365,7 +365,7 @@
       var body = el("tbody");
       calls.forEach(function (call) {
         var tr = el("tr");
-        tr.appendChild(el("td", "ddc-tool-name", (call.ok ? "✓ " : "✗ ") + call.name));
+        tr.appendChild(el("td", "ddc-tool-name", (call.ok ? "\u2713 " : "\u2717 ") + call.name));
         var td = el("td");
         appendInline(td, call.summary || "");
         tr.appendChild(td);
@@ -399,7 +399,7 @@
       var hello = el("div", "ddc-empty");
       hello.appendChild(el("p", "ddc-empty-title", "Ask dealdesk"));
       hello.appendChild(renderRich(
-        "• P&L for deal <id>\n• budget for deal <id>\n• cash flow for deal <id>\n• comps for 123 Main St, Detroit, MI\n• help"
+        "\u2022 P&L for deal <id>\n\u2022 budget for deal <id>\n\u2022 cash flow for deal <id>\n\u2022 comps for 123 Main St, Detroit, MI\n\u2022 help"
       ));
       log.appendChild(hello);
     }
@@ -475,7 +475,7 @@
               addMessage(data);
               pending = el("div", "ddc-message ddc-message--assistant ddc-pending");
               var bubble = el("div", "ddc-bubble");
-              progress = el("p", "ddc-progress", "Thinking…");
+              progress = el("p", "ddc-progress", "Thinking\u2026");
               bubble.appendChild(progress);
               pending.appendChild(bubble);
               log.appendChild(pending);

@@ -78,9 +78,7 @@ class Message(UUIDPrimaryKey, OrgScoped, CreatedAt, MessageBase, table=True):
         {"schema": SCHEMA},
     )
 
-    conversation_id: uuid.UUID = Field(
-        foreign_key=f"{SCHEMA}.conversations.id", ondelete="CASCADE"
-    )
+    conversation_id: uuid.UUID = Field(foreign_key=f"{SCHEMA}.conversations.id", ondelete="CASCADE")
 
 
 class MessageRead(MessageBase):

@@ -56,7 +56,9 @@ WAIT_MS = 60_000
 def _require_browser() -> None:
     missing = []
     if not CHROMIUM.exists():
-        missing.append(f"{CHROMIUM} (install the Debian package chromium: apt-get install chromium)")
+        missing.append(
+            f"{CHROMIUM} (install the Debian package chromium: apt-get install chromium)"
+        )
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
@@ -175,7 +177,7 @@ def test_a_team_member_signs_in_asks_for_a_deals_pnl_and_reads_it(
     assert "P&L for deal" in text
     for figure in (PNL_INCOME, PNL_EXPENSES, PNL_NET):
         assert figure in text
-    expect(page.locator(".ddc-message--user")).to_have_text(question)
+    expect(page.locator(".ddc-message--user .ddc-bubble")).to_have_text(question)
     expect(answer.locator("summary")).to_contain_text("pnl")
     expect(page.locator(".ddc-conversation")).to_have_count(1)
     screenshot(page, "02-pnl-answer")
@@ -269,5 +271,13 @@ def test_the_widget_adds_a_chat_panel_to_another_page(
     sign_in(page, world)
     page.get_by_label("Your question").fill("help")
     page.get_by_label("Your question").press("Enter")
-    expect(panel.locator(".ddc-message--assistant[data-id]").last).to_contain_text("I'm dealdesk")
+    answer = panel.locator(".ddc-message--assistant[data-id]").last
+    expect(answer).to_contain_text("I'm dealdesk")
+    # The help text's bullets become a list (the host page declares no charset: the widget
+    # must still read its own text right).
+    expect(answer.locator(".ddc-list li").first).to_contain_text("a street address")
+    assert answer.locator(".ddc-list li").count() >= 6
+    expect(panel.get_by_label("Your question")).to_have_attribute(
+        "placeholder", "Ask about a deal, a budget, a P&L or an address\u2026"
+    )
     screenshot(page, "04-widget")
