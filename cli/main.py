@@ -104,6 +104,13 @@ def worker(
         str, typer.Option(help="Comma-separated queues, in priority order.")
     ] = "default,events,reports,transcribe,vision",
     burst: Annotated[bool, typer.Option(help="Exit when the queues are empty.")] = False,
+    no_fork: Annotated[
+        bool,
+        typer.Option(
+            "--no-fork",
+            help="Run jobs in this process (always so when `transcribe` is among the queues).",
+        ),
+    ] = False,
 ) -> None:
     """Preload models and work the RQ queues (with the scheduler for retries)."""
     from workers.main import run_worker
@@ -111,7 +118,7 @@ def worker(
     _setup_logging()
     names = [q.strip() for q in queues.split(",") if q.strip()]
     try:
-        run_worker(names, burst=burst)
+        run_worker(names, burst=burst, fork=False if no_fork else None)
     finally:
         embedded.stop_all()
 
@@ -161,12 +168,13 @@ def _stop_children(children: list[subprocess.Popen[bytes]]) -> None:
 
 @app.command()
 def run(host: HostOpt = "127.0.0.1", port: PortOpt = 8000) -> None:
-    """Start the whole product: migrate, seed the demo, an RQ worker, the event relay, the API."""
+    """Start the whole product: migrate, seed the demo, two RQ workers, the relay, the API."""
     import uvicorn
 
     from domain.demo.service import seed_demo as run_seed
     from store import migrate as migrations
     from store.db import session_scope
+    from workers.main import FORKING_QUEUES, NO_FORK_QUEUES
 
     _setup_logging()
     children: list[subprocess.Popen[bytes]] = []
@@ -174,16 +182,22 @@ def run(host: HostOpt = "127.0.0.1", port: PortOpt = 8000) -> None:
         migrations.upgrade("head")
         with session_scope() as session:
             summary = run_seed(session=session, data_dir=get_settings().data_path)
-        # The worker and relay attach to the same embedded servers through the data directory.
-        for command in ("worker", "relay"):
-            children.append(
-                subprocess.Popen([sys.executable, "-m", "cli.main", command], env=os.environ.copy())
-            )
+        # The workers and relay attach to the same embedded servers through the data directory.
+        # A forking worker for most queues; one that does not fork for Whisper's `transcribe`.
+        commands = [
+            ["worker", "--queues", ",".join(FORKING_QUEUES)],
+            ["worker", "--queues", ",".join(sorted(NO_FORK_QUEUES))],
+            ["relay"],
+        ]
+        for command in commands:
+            argv = [sys.executable, "-m", "cli.main", *command]
+            children.append(subprocess.Popen(argv, env=os.environ.copy()))
         console.print(f"[bold green]dealdesk is starting on http://{host}:{port}[/]")
         console.print(f"  API docs: http://{host}:{port}/docs   readiness: /ready")
         console.print(
-            f"  stack: {_describe_stack()}; "
-            f"worker pid {children[0].pid}, relay pid {children[1].pid}"
+            f"  stack: {_describe_stack()}; worker pids {children[0].pid} "
+            f"({','.join(FORKING_QUEUES)}) and {children[1].pid} (transcribe), "
+            f"relay pid {children[2].pid}"
         )
         for line in summary.lines():
             console.print(f"  {line}")

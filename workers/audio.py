@@ -17,12 +17,11 @@ Failures:
 The job is safe to run twice: ``claim_transcription`` lets one job at a time work a
 walkthrough and skips finished ones.
 
-``preload()`` runs in the worker before it forks work horses. It assembles and verifies the
-Whisper weights (the slow first-run step) but does not load CTranslate2: a model loaded in a
-forking parent hangs its children (see ``domain.audio.whisper``), so each work horse loads
-the model on its first transcription (about half a second from the page cache). It also
-re-enqueues walkthroughs whose job was lost (accepted but never started, or claimed by a
-worker that died).
+``preload()`` runs once when a worker of the ``transcribe`` queue starts. That worker does not
+fork (``workers.main``: CTranslate2 hangs in a child forked from a process that loaded a
+model, see ``domain.audio.whisper``), so the model preload loads (assembling and verifying the
+weights on first use) serves every job the worker runs. It also re-enqueues walkthroughs whose
+job was lost (accepted but never started, or claimed by a worker that died).
 """
 
 from __future__ import annotations
@@ -185,7 +184,7 @@ def requeue_stalled(*, queued_stale_s: int = QUEUED_STALE_S) -> int:
 
 
 def preload() -> None:
-    """Before work starts: assemble and verify the Whisper weights; re-enqueue lost jobs."""
-    path = whisper.resolve_model_dir()
-    log.info("whisper weights ready", extra={"path": str(path)})
+    """In the (non-forking) transcribe worker: re-enqueue lost jobs; load Whisper once."""
     requeue_stalled()
+    loaded = whisper.get_model()
+    log.info("whisper model ready", extra={"path": str(loaded.path), "model": loaded.label})

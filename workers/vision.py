@@ -5,23 +5,37 @@ photo, so one photo's outcome is committed before the next is read. A photo that
 analysed ends as a stored ``failed`` (or ``not_configured``) analysis and the job still
 succeeds, with each photo's outcome in its result; only infrastructure errors (database,
 storage) raise, and RQ retries the job, which skips photos already finished.
+
+No job is silently lost: ``requeue_stalled()`` (run by ``preload()`` when a vision worker
+starts) enqueues again the analyses still ``queued`` a while after they were accepted (Redis
+was down at enqueue, or the worker was killed); running one twice is harmless.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
+from sqlmodel import col, select
+
 from domain.vision import model, service
+from domain.vision.enums import AnalysisStatus
+from domain.vision.models import PropertyAnalysis
+from store.base import utcnow
 from store.db import session_scope
 from workers.queues import enqueue
 
 log = logging.getLogger(__name__)
 
 QUEUE = "vision"
+# A queued analysis whose job has not run after this long is enqueued again.
+QUEUED_STALE_S = 600
+# At most this many analyses per re-enqueued job.
+REQUEUE_BATCH = 50
 
 
 def analyse_photos(org_id: str, analysis_ids: Sequence[str]) -> dict[str, Any]:
@@ -58,8 +72,38 @@ def enqueue_analyses(org_id: uuid.UUID, analysis_ids: Sequence[uuid.UUID]) -> st
     return str(job.id)
 
 
+def requeue_stalled(*, queued_stale_s: int = QUEUED_STALE_S) -> int:
+    """Enqueue again the analyses left ``queued`` for ``queued_stale_s``; return how many.
+
+    System-wide (every organisation): it runs at worker start. Rows a job is analysing right
+    now are locked and skipped.
+    """
+    cutoff = utcnow() - timedelta(seconds=queued_stale_s)
+    with session_scope() as session:
+        rows = session.exec(
+            select(PropertyAnalysis.id, PropertyAnalysis.org_id)
+            .where(
+                col(PropertyAnalysis.status) == AnalysisStatus.queued.value,
+                col(PropertyAnalysis.created_at) < cutoff,
+            )
+            .order_by(col(PropertyAnalysis.created_at))
+            .limit(1000)
+            .with_for_update(skip_locked=True)
+        ).all()
+    by_org: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+    for analysis_id, org_id in rows:
+        by_org[org_id].append(analysis_id)
+    for org_id, ids in by_org.items():
+        for start in range(0, len(ids), REQUEUE_BATCH):
+            enqueue_analyses(org_id, ids[start : start + REQUEUE_BATCH])
+    if rows:
+        log.warning("re-enqueued lost photo analyses", extra={"count": len(rows)})
+    return len(rows)
+
+
 def preload() -> None:
-    """Load the configured vision model once, before the worker forks (no-op when unset)."""
+    """Re-enqueue lost analyses; load the vision model once, before the worker forks."""
+    requeue_stalled()
     if not model.is_configured():
         log.info("no vision model configured; photo analyses will say so")
         return

@@ -13,8 +13,9 @@ container (PyAV) before anything is decoded, so a two-hour file is refused in mi
 
 CTranslate2 is not fork-safe: a process that loaded a model (or ran one) and then forks gets
 a child whose transcription hangs (measured with faster-whisper 1.2 / CTranslate2 4.8). So the
-model is loaded lazily in the process that transcribes, and loading refuses, with a message,
-in a child forked from a process that had already loaded one.
+model is loaded in the process that transcribes (the ``transcribe`` worker does not fork and
+loads it once at start), and loading refuses, with a message, in a child forked from a process
+that had already loaded one.
 """
 
 from __future__ import annotations
@@ -288,8 +289,8 @@ def get_model(spec: str | None = None) -> LoadedModel:
         if _ct2_pid is not None and _ct2_pid != os.getpid():
             raise WhisperModelError(
                 "Whisper was loaded before this process was forked, and CTranslate2 cannot run "
-                "in a forked child: load it in the process that transcribes (workers load it "
-                "lazily; do not load it in a forking worker's parent)."
+                "in a forked child: load it in the process that transcribes (the transcribe "
+                "queue's worker does not fork; do not load it in a forking worker's parent)."
             )
         path = resolve_model_dir(spec)
         from faster_whisper import WhisperModel
@@ -309,6 +310,12 @@ def get_model(spec: str | None = None) -> LoadedModel:
             extra={"path": str(path), "load_s": round(time.perf_counter() - started, 2)},
         )
         return loaded
+
+
+def loaded_models() -> list[LoadedModel]:
+    """The Whisper models this process has loaded (one per configured model)."""
+    with _lock:
+        return list(_models.values()) if _ct2_pid == os.getpid() else []
 
 
 # --- reading and transcribing a recording ------------------------------------------------

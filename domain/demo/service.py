@@ -11,6 +11,7 @@ from sqlmodel import Session
 from domain.auth import service as auth_service
 from domain.auth.enums import Role
 from domain.auth.models import UserCreate
+from domain.demo.listings import DEMO_LISTINGS, load_demo_listings
 from domain.property.ames import load_ames
 from domain.valuation.service import reindex_comps
 
@@ -95,7 +96,15 @@ def seed_demo(*, session: Session, data_dir: Path) -> DemoSummary:
 
     # The Ames, Iowa sales (2,930, 2006-2010) as the demo market; indexed for comps.
     ames = load_ames(session=session, org_id=org.id)
-    if ames.inserted:
+    # A few fictional listings on real Ames streets: addresses to text the assistant.
+    listings = load_demo_listings(session=session, org_id=org.id)
+    if ames.inserted or listings:
         reindex_comps(session=session, org_id=org.id)
+    if ames.inserted:
         summary.created.append(f"{ames.inserted} Ames, Iowa home sales (2006-2010) for comps")
+    if listings:
+        summary.created.append(
+            f"{len(listings)} fictional demo listings for sale in Ames "
+            f"(e.g. {DEMO_LISTINGS[0].address})"
+        )
     return summary

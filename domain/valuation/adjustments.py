@@ -555,8 +555,26 @@ def _robust_ridge(
     return beta, intercept, y - (x @ beta + intercept)
 
 
+def model_inputs(subject: HomeFacts, as_of: dt.date) -> tuple[str, ...]:
+    """The variables and categories the subject knows: all a fitted model takes from it.
+
+    Two subjects with the same ``model_inputs`` (same sales, same as-of date) get the same
+    model, so a caller may fit once and reuse it (an analysis's as-is and ARV).
+    """
+    numeric = tuple(
+        variable.name
+        for variable in NUMERIC_VARIABLES
+        if variable.extract(subject, as_of) is not None
+    )
+    categories = tuple(name for name, _, reader, _ in CATEGORIES if reader(subject) is not None)
+    return (*numeric, *categories)
+
+
 def fit_market_model(*, sales: Sequence[Sale], subject: HomeFacts, as_of: dt.date) -> MarketModel:
-    """Derive adjustment rates for ``subject`` from ``sales`` (all before ``as_of``)."""
+    """Derive adjustment rates for ``subject`` from ``sales`` (all before ``as_of``).
+
+    The subject matters only through ``model_inputs(subject, as_of)``.
+    """
     if len(sales) < MIN_MARKET_SALES:
         raise NotEnoughSalesError(
             f"only {len(sales)} prior sales in the market before {as_of.isoformat()}; "
@@ -584,11 +602,14 @@ def fit_market_model(*, sales: Sequence[Sale], subject: HomeFacts, as_of: dt.dat
     for name, line, reader, _ in CATEGORIES:
         if reader(subject) is None:
             continue
-        levels = sorted({level for s in sales if (level := reader(s.facts)) is not None})
+        readings = np.array([reader(s.facts) for s in sales], dtype=object)
+        levels = sorted({level for level in readings if level is not None})
         for level in levels:
             columns.append(Column(f"{name}:{level}", line, "category", category=name, level=level))
-            raw_values.append(np.array([1.0 if reader(s.facts) == level else 0.0 for s in sales]))
-    months = sorted({month_number(s.close_date) for s in sales})
+            raw_values.append((readings == level).astype(float))
+    # Each sale's month, read once (not once per month column).
+    sale_months = np.array([month_number(s.close_date) for s in sales])
+    months = sorted({int(m) for m in sale_months})
     as_of_month = month_number(as_of)
     if MONTH_SMOOTHING > 0 or MONTH_TREND_SMOOTHING > 0:
         # A smoothed index has a level for every month up to the as-of month, sales or not:
@@ -597,9 +618,7 @@ def fit_market_model(*, sales: Sequence[Sale], subject: HomeFacts, as_of: dt.dat
         months = list(range(months[0], max(months[-1], as_of_month) + 1))
     for month in months:
         columns.append(Column(f"month:{month}", "time", "month", month=month))
-        raw_values.append(
-            np.array([1.0 if month_number(s.close_date) == month else 0.0 for s in sales])
-        )
+        raw_values.append((sale_months == month).astype(float))
     x = np.column_stack(raw_values) if raw_values else np.zeros((n, 0))
     y = np.log(np.array([s.price for s in sales], dtype=float))
     prior = np.array([c.prior for c in columns])

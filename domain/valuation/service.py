@@ -41,6 +41,7 @@ from domain.valuation.adjustments import (
     Sale,
     adjustment_grid,
     fit_market_model,
+    model_inputs,
     month_label,
     month_number,
     reconcile,
@@ -83,6 +84,10 @@ LOCATION_VOTERS = 5
 
 VALUATIONS_COMPLETED = business_counter(
     "valuations_completed_total", "Valuations stored (as-is and ARV)", ["kind"]
+)
+MARKET_MODEL_FITS = business_counter(
+    "valuation_market_model_fits_total",
+    "Market models fitted (cache misses; as-is and ARV of one subject share one fit)",
 )
 
 
@@ -254,7 +259,7 @@ def _infer_location(
     return facts
 
 
-# --- market models (cached per market, as-of date and index version) ----------------------
+# --- market models (cached per market, as-of date, index version and subject inputs) ---
 
 _MODEL_CACHE: OrderedDict[tuple[Any, ...], MarketModel] = OrderedDict()
 _SALES_CACHE: OrderedDict[tuple[Any, ...], comp_index.MarketSales] = OrderedDict()
@@ -275,10 +280,6 @@ def _remember(cache: OrderedDict[tuple[Any, ...], Any], key: tuple[Any, ...], va
         cache[key] = value
         while len(cache) > _CACHE_SIZE:
             cache.popitem(last=False)
-
-
-def _signature(facts: HomeFacts) -> tuple[str, ...]:
-    return tuple(sorted(key for key in facts.to_json() if key not in ("latitude", "longitude")))
 
 
 def _market(
@@ -308,10 +309,13 @@ def _model(
         sales = [s for s in sales if s.property_id != exclude_id]
     else:
         exclude_id = None
-    key = (*market_key, _signature(facts), exclude_id)
+    # The model depends on the subject only through the facts it knows (model_inputs), so
+    # an analysis's as-is and ARV subjects (same home, renovated) share one fit.
+    key = (*market_key, model_inputs(facts, as_of), exclude_id)
     model = _cached(_MODEL_CACHE, key)
     if model is None:
         model = fit_market_model(sales=sales, subject=facts, as_of=as_of)
+        MARKET_MODEL_FITS.inc()
         _remember(_MODEL_CACHE, key, model)
     return model
 
