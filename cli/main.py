@@ -303,6 +303,7 @@ COMMAND_MODULES = [
     "cli.report_commands",
     "cli.agent_commands",
     "cli.whatsapp_commands",
+    "cli.eval_commands",
 ]
 for _module in COMMAND_MODULES:
     importlib.import_module(_module)

@@ -1,0 +1,1 @@
+"""Evals: YAML conversation cases run against the agent, scored into a scorecard."""
