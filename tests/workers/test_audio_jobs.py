@@ -400,13 +400,13 @@ def test_preload_re_enqueues_a_walkthrough_whose_job_was_lost(
     assert fresh(committed_db, walkthrough.id).status == WalkthroughStatus.completed
 
 
-def test_a_forking_dealdesk_worker_process_transcribes(
+def test_a_dealdesk_transcribe_worker_process_transcribes(
     committed_db: Session, redis: Redis, org_setup: dict[str, Any], walkthrough_ogg: bytes
 ) -> None:
-    """The real `dealdesk worker`: preloads in its parent, transcribes in a forked work horse.
+    """The real `dealdesk worker --queues transcribe`: loads Whisper once, transcribes in-process.
 
-    CTranslate2 hangs in a child forked from a process that loaded a model, so the preloader
-    must not load it; this would time out if it did.
+    CTranslate2 hangs in a child forked from a process that loaded a model, so the transcribe
+    queue gets a worker that does not fork; this would time out if it forked.
     """
     walkthrough = start(committed_db, org_setup, walkthrough_ogg, "PTT.opus", "audio/ogg")
     repo = Path(__file__).resolve().parents[2]
