@@ -80,7 +80,7 @@ def _phone() -> str:
     return f"+1313{uuid.uuid4().int % 10_000_000:07d}"
 
 
-def _sale(session: Session, org: Organisation, i: int) -> None:
+def _sale(session: Session, org: Organisation, i: int, source: str) -> None:
     sqft = 1200 + 100 * (i % 10)
     condition = 4 + i % 4
     property_service.create(
@@ -99,7 +99,7 @@ def _sale(session: Session, org: Organisation, i: int) -> None:
             condition_rating=condition,
             close_price=Decimal(round(100 * sqft * 1.05 ** (condition - 5))),
             close_date=dt.date(2023 + i // 12, i % 12 + 1, 15),
-            source="eval",
+            source=source,
             source_id=uuid.uuid4().hex,
         ),
     )
@@ -114,21 +114,16 @@ def _transaction(session: Session, org: Organisation, **fields: object) -> None:
     )
 
 
-def build_world(session: Session, setup: str = "standard") -> EvalWorld:
-    """Create and commit the scratch organisations for ``setup`` (only ``standard`` so far)."""
-    if setup not in SETUPS:
-        raise ValueError(f"unknown setup {setup!r}; expected one of {SETUPS}")
-    tag = uuid.uuid4().hex[:8]
-    org = auth_service.create_organisation(session=session, name=f"Eval Capital {tag}")
-    users = {
-        "admin": _user(session, org, Role.admin, "Ada Admin", None),
-        "analyst": _user(session, org, Role.analyst, "Ann Analyst", None),
-        "investor": _user(session, org, Role.investor, "Ivy", _phone()),
-        "other_investor": _user(session, org, Role.investor, "Olaf", _phone()),
-        "contractor": _user(session, org, Role.contractor, "Cody Contractor", None),
-    }
+def build_market(
+    session: Session, org: Organisation, *, source: str = "eval"
+) -> tuple[Property, Property]:
+    """24 sold comps around the subject (14500 Kercheval Ave) and a second property.
+
+    The agent's tests build the same market (``tests/agent/world.py``), so the evals and the
+    tests score the planner on one set of figures.
+    """
     for i in range(24):
-        _sale(session, org, i)
+        _sale(session, org, i, source)
     subject = property_service.create(
         session=session,
         org_id=org.id,
@@ -162,6 +157,23 @@ def build_world(session: Session, setup: str = "standard") -> EvalWorld:
             condition_rating=5,
         ),
     )
+    return subject, other
+
+
+def build_world(session: Session, setup: str = "standard") -> EvalWorld:
+    """Create and commit the scratch organisations for ``setup`` (only ``standard`` so far)."""
+    if setup not in SETUPS:
+        raise ValueError(f"unknown setup {setup!r}; expected one of {SETUPS}")
+    tag = uuid.uuid4().hex[:8]
+    org = auth_service.create_organisation(session=session, name=f"Eval Capital {tag}")
+    users = {
+        "admin": _user(session, org, Role.admin, "Ada Admin", None),
+        "analyst": _user(session, org, Role.analyst, "Ann Analyst", None),
+        "investor": _user(session, org, Role.investor, "Ivy", _phone()),
+        "other_investor": _user(session, org, Role.investor, "Olaf", _phone()),
+        "contractor": _user(session, org, Role.contractor, "Cody Contractor", None),
+    }
+    subject, other = build_market(session, org)
     ivy_deal = deal_service.create_deal(
         session=session,
         org_id=org.id,

@@ -25,12 +25,11 @@ from domain.auth.enums import Role
 from domain.auth.models import Organisation, User
 from domain.finance import service as finance_service
 from domain.finance.models import BudgetCreate
-from domain.property import service as property_service
-from domain.property.models import Property, PropertyCreate
+from domain.property.models import Property
+from evals.world import SUBJECT_ADDRESS as SUBJECT_ADDRESS  # re-exported for the agent tests
+from evals.world import build_market
 from tests.factories import make_deal, make_org, make_transaction, make_user
 
-CENTRE = (42.36, -82.98)
-SUBJECT_ADDRESS = "14500 Kercheval Ave, Detroit, MI 48215"
 # Ledger entries fall in this year, which the P&L and cash flow cover by default.
 THIS_YEAR = dt.date(dt.date.today().year, 1, 15).isoformat()
 
@@ -53,31 +52,6 @@ class World:
     other_org_deal_id: uuid.UUID
 
 
-def _sale(db: Session, org: Organisation, i: int) -> None:
-    sqft = 1200 + 100 * (i % 10)
-    condition = 4 + i % 4
-    property_service.create(
-        session=db,
-        org_id=org.id,
-        property_in=PropertyCreate(
-            latitude=CENTRE[0] + 0.0005 * (i % 7),
-            longitude=CENTRE[1] + 0.002 * i,
-            zip_code="48215",
-            city="Detroit",
-            state="MI",
-            square_feet=sqft,
-            bedrooms=3,
-            bathrooms=Decimal("1.5"),
-            year_built=1950,
-            condition_rating=condition,
-            close_price=Decimal(round(100 * sqft * 1.05 ** (condition - 5))),
-            close_date=dt.date(2023 + i // 12, i % 12 + 1, 15),
-            source="test",
-            source_id=uuid.uuid4().hex,
-        ),
-    )
-
-
 def build_world(db: Session) -> World:
     """Create (and commit) the world."""
     org = make_org(db, "Kercheval Capital")
@@ -86,41 +60,7 @@ def build_world(db: Session) -> World:
     ivy = make_user(db, org, Role.investor, phone_number="+13135550100", full_name="Ivy")
     olaf = make_user(db, org, Role.investor, phone_number="+13135550111", full_name="Olaf")
     contractor = make_user(db, org, Role.contractor, full_name="Cody Contractor")
-    for i in range(24):
-        _sale(db, org, i)
-    subject = property_service.create(
-        session=db,
-        org_id=org.id,
-        property_in=PropertyCreate(
-            address_line="14500 Kercheval Ave",
-            city="Detroit",
-            state="MI",
-            zip_code="48215",
-            latitude=CENTRE[0] + 0.001,
-            longitude=CENTRE[1] + 0.011,
-            square_feet=1500,
-            bedrooms=3,
-            bathrooms=Decimal("1.5"),
-            year_built=1950,
-            condition_rating=4,
-            list_price=Decimal("60000"),
-        ),
-    )
-    other = property_service.create(
-        session=db,
-        org_id=org.id,
-        property_in=PropertyCreate(
-            address_line="2200 Other St",
-            city="Detroit",
-            state="MI",
-            zip_code="48215",
-            latitude=CENTRE[0] + 0.002,
-            longitude=CENTRE[1] + 0.02,
-            square_feet=1300,
-            bedrooms=2,
-            condition_rating=5,
-        ),
-    )
+    subject, other = build_market(db, org, source="test")
     ivy_deal = make_deal(
         db,
         org,
