@@ -315,12 +315,13 @@ def _fit(text: str, limit: int = WHATSAPP_LIMIT) -> str:
 
 
 def _address_reply(r: dict[str, Any]) -> str:
+    fy = f"FY{r['fmr_year']}, " if r.get("fmr_year") else ""
     lines = [
         f"{r['address']}",
         f"Verdict: {r['headline']}",
         f"As-is value {r['as_is_value']} · ARV {r['arv']}",
         f"Rehab {r['rehab_total']} · Max offer {r['max_offer']}",
-        f"Rent {r['rent']} vs FMR {r['fmr']} (payment standard {r['payment_standard']})",
+        f"Rent {r['rent']} vs FMR {r['fmr']} ({fy}payment standard {r['payment_standard']})",
         f"Cash flow {r['rental_cash_flow_monthly']}/mo · Flip profit {r['flip_profit']}",
     ]
     if r.get("purchase_price") and r["purchase_price"] != "not available":

@@ -13,6 +13,7 @@ from domain.auth.enums import Role
 from domain.auth.models import UserCreate
 from domain.demo.listings import DEMO_LISTINGS, load_demo_listings
 from domain.property.ames import load_ames
+from domain.section8 import hud_import
 from domain.valuation.service import reindex_comps
 
 DEMO_ORG_SLUG = "demo"
@@ -22,6 +23,10 @@ DEMO_ADMIN_EMAIL = "admin@demo.dealdesk.dev"
 DEMO_INVESTOR_EMAIL = "investor@demo.dealdesk.dev"
 DEMO_INVESTOR_PHONE = "+13135550100"
 CREDENTIALS_FILE = "demo-credentials.txt"
+
+
+# HUD's published FY2012 FMR row for Ames, in HUD's layout; its source is in the .md beside it.
+AMES_FMR_FILE = Path(__file__).with_name("ames_fmr_fy2012.csv")
 
 
 @dataclass
@@ -107,4 +112,9 @@ def seed_demo(*, session: Session, data_dir: Path) -> DemoSummary:
             f"{len(listings)} fictional demo listings for sale in Ames "
             f"(e.g. {DEMO_LISTINGS[0].address})"
         )
+    # HUD's FY2012 FMRs for the Ames, IA MSA (shared HUD rows, as `dealdesk import fmr` loads
+    # them), so rent vs FMR and Section 8 cash flow work for the Ames listings.
+    fmr = hud_import.import_fmr_csv(session=session, text=AMES_FMR_FILE.read_text())
+    if fmr.inserted:
+        summary.created.append(f"{fmr.inserted} HUD FY2012 FMR rows for the Ames, IA MSA")
     return summary

@@ -4,13 +4,13 @@ their comps, no other area's FMR is borrowed, and as-is and ARV share one market
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from pathlib import Path
 
 from sqlmodel import Session
 
 from core.metrics import REGISTRY
 from domain.analysis import service
-from domain.analysis.formatting import NOT_AVAILABLE
 from domain.auth import service as auth_service
 from domain.auth.models import Organisation
 from domain.demo.listings import DEMO_LISTINGS
@@ -79,8 +79,11 @@ def test_a_demo_listing_is_valued_from_ames_sales_with_one_fit_and_no_borrowed_f
         comp = property_service.get(session=db, org_id=org.id, property_id=comp_id)
         assert comp is not None and comp.source == "ames"
     assert analysis.max_offer is not None
-    # No HUD FMR for Ames is on file: said plainly, never Detroit's figures instead.
-    assert analysis.rent.section8 is None
-    assert analysis.rent.section8_missing is not None
-    assert "Ames, IA" in analysis.rent.section8_missing
-    assert analysis.figures.fmr == NOT_AVAILABLE
+    # Ames's own HUD FMR (FY2012, seeded from domain/demo/ames_fmr_fy2012.csv), never Detroit's:
+    # a 3-bedroom home's FMR is HUD's $1,039.
+    section8 = analysis.rent.section8
+    assert section8 is not None and analysis.rent.section8_missing is None
+    assert (section8.area, section8.year, section8.bedrooms) == ("Ames, IA MSA", 2012, 3)
+    assert section8.fmr == Decimal("1039")
+    assert analysis.figures.fmr == "$1,039"
+    assert analysis.rent.rent_monthly is not None
