@@ -16,6 +16,7 @@ import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
@@ -185,8 +186,122 @@ _HOUSE_NUMBER = re.compile(r"(?<![\w-])\d+[a-z]?(?:-\d+)?\s+(?=[a-z0-9])", re.I)
 _LEAD_IN = re.compile(r"^(?:for|on|at|of|about|regarding|re:?)\s+", re.I)
 
 
+# Changing deals (admins and analysts; the role policy refuses others before any tool runs).
+_CREATE_DEAL = re.compile(
+    r"\b(?:create|open|start|add|new)\b[^.?!]{0,40}?\bdeal\b"
+    r"|\badd\b.{0,120}\bas an? (?:lead|deal)\b",
+    re.I,
+)
+_STATUS_VERB = re.compile(r"\b(?:move|mark|set|change|put|update)\b", re.I)
+_STATUS_WORDS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\bunder\s*-?\s*contract\b", re.I), "under_contract"),
+    (re.compile(r"\boffer\s*-?\s*made\b", re.I), "offer_made"),
+    (re.compile(r"\banaly[sz](?:ing|ed|e)\b", re.I), "analyzing"),
+    (re.compile(r"\bclosed\b", re.I), "closed"),
+    (re.compile(r"\bdead\b", re.I), "dead"),
+    (re.compile(r"\bpass(?:ed)?\b", re.I), "passed"),
+    (re.compile(r"\blead\b", re.I), "lead"),
+)
+_STRATEGY_WORDS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\bsection\s*-?\s*(?:8|eight)\b", re.I), "section8_rental"),
+    (re.compile(r"\bbrrrr\b", re.I), "brrrr"),
+    (re.compile(r"\bflip\b", re.I), "flip"),
+    (re.compile(r"\bwholesale\b", re.I), "wholesale"),
+    (re.compile(r"\brental\b|\bbuy\s*(?:and|&)\s*hold\b", re.I), "rental"),
+)
+_MONEY = re.compile(
+    r"\$\s*(\d[\d,]*(?:\.\d+)?)\s*([km])?\b|\b(\d[\d,]*(?:\.\d+)?)\s*([km])\b", re.I
+)
+_OFFER_WORD = re.compile(r"\boffer(?:ed|ing)?\b", re.I)
+_DEAL_NAMED = re.compile(r"\bdeal\s*(?:#|no\.?|number|id)?\s*[:#]?\s*([0-9a-f-]{6,36})\b", re.I)
+_FIND = re.compile(
+    r"^\s*(?:find|look\s*up|lookup|search(?:\s+for)?)\b|\b(?:is|do we have)\b.*\bon file\b",
+    re.I,
+)
+_REHAB = re.compile(r"\brehab\b|\brepairs?\s+(?:estimate|cost)|\bprice (?:the|a) scope\b", re.I)
+_CONDITION_WORDS = re.compile(
+    r"\b(excellent|good|fair|poor|new|like new|great|ok|okay|average|worn|dated|needs repair|"
+    r"repair|bad|broken|failed|missing|damaged|needs replacement|replace|shot)\b",
+    re.I,
+)
+
+
+def _amount(text: str) -> Decimal | None:
+    """The first dollar amount in ``text`` ("$120,000", "120k", "1.2m"), or None."""
+    match = _MONEY.search(text)
+    if match is None:
+        return None
+    digits, suffix = (match.group(1), match.group(2)) if match.group(1) else match.group(3, 4)
+    value = Decimal(digits.replace(",", ""))
+    scale = {"k": Decimal(1000), "m": Decimal(1_000_000)}.get((suffix or "").lower(), Decimal(1))
+    return value * scale
+
+
+def _without_money(text: str) -> str:
+    """``text`` with its dollar amounts blanked (so "120k" is not read as a house number)."""
+    return _MONEY.sub(" ", text)
+
+
+def _deal_target(text: str) -> str | None:
+    """The deal a write names: "deal 1a2b3c4d" (an id or prefix), else an address."""
+    found = _DEAL_NAMED.search(text)
+    if found:
+        return found.group(1)
+    return extract_address(_without_money(text))
+
+
+def _status_in(text: str) -> str | None:
+    """The pipeline status a message moves a deal to (the words after "to"/"as")."""
+    tail = re.split(r"\b(?:to|as|into)\b", text, maxsplit=1, flags=re.I)
+    where = tail[1] if len(tail) > 1 else text
+    for pattern, status in _STATUS_WORDS:
+        if pattern.search(where):
+            return status
+    return None
+
+
+def _strategy_in(text: str) -> str | None:
+    for pattern, strategy in _STRATEGY_WORDS:
+        if pattern.search(text):
+            return strategy
+    return None
+
+
+def _components(text: str) -> list[dict[str, Any]]:
+    """Components and conditions listed in a rehab request ("roof poor, 12 windows fair")."""
+    scope = text.split(":", 1)[1] if ":" in text else text
+    items: list[dict[str, Any]] = []
+    for chunk in re.split(r"[,;\n]|\band\b", scope, flags=re.I):
+        condition = _CONDITION_WORDS.search(chunk)
+        if condition is None:
+            continue
+        word = condition.group(1).lower()
+        quantity = re.search(r"(?<![\w.])(\d+(?:\.\d+)?)(?![\w.])", chunk)
+        name = _CONDITION_WORDS.sub(" ", chunk)
+        name = re.sub(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.])", " ", name)
+        name = re.sub(r"\b(?:is|are|in|the|condition|needs?|a|an)\b", " ", name, flags=re.I)
+        name = " ".join(name.split()).strip(" .-")
+        if not name:
+            continue
+        item: dict[str, Any] = {
+            "component": name.lower(),
+            "condition": "poor" if word == "shot" else word,
+        }
+        if quantity:
+            item["quantity"] = quantity.group(1)
+        items.append(item)
+    return items
+
+
 # Numbers that are part of what is asked, not a house number ("Section 8 rent for ...").
 _NOT_HOUSE_NUMBERS = re.compile(r"\bsection\s*-?\s*8\b|\bcomps?\s*#?\d+", re.I)
+
+
+# What follows an address in a request and is not part of it ("... as a lead", "... on file?").
+_TRAILING_CLAUSE = re.compile(
+    r"\s+(?:please|pls|thanks|thank you|as\s+an?|on\s+file|at\s+\$|for\s+\$)\b", re.I
+)
+_DANGLING_WORD = re.compile(r"(?:\s+(?:at|for|of|on|with|to|as))+\s*$", re.I)
 
 
 def extract_address(text: str) -> str | None:
@@ -194,7 +309,8 @@ def extract_address(text: str) -> str | None:
     text = _NOT_HOUSE_NUMBERS.sub(lambda m: "x" * len(m.group(0)), text)
     for match in _HOUSE_NUMBER.finditer(text):
         candidate = text[match.start() :].strip().rstrip("?!.;:'\"")
-        candidate = re.split(r"\s+(?:please|pls|thanks|thank you)\b", candidate, flags=re.I)[0]
+        candidate = _TRAILING_CLAUSE.split(candidate)[0]
+        candidate = _DANGLING_WORD.sub("", candidate).strip()
         try:
             parse_address(candidate)
         except AddressParseError:
@@ -231,6 +347,45 @@ def _subject(text: str) -> dict[str, str] | None:
             return {"property_id": found.group(0).lower()}
     address = extract_address(text)
     return {"address": address} if address else None
+
+
+def _deal_write(text: str) -> Plan | None:
+    """A plan for creating a deal, moving one, or making an offer; None if none is asked."""
+    if _MAX_OFFER.search(text):
+        return None
+    if _CREATE_DEAL.search(text):
+        address = extract_address(_without_money(text))
+        if address is None:
+            return Plan(reply="Which property? Say 'create a deal on' and its street address.")
+        args: dict[str, Any] = {"address": address}
+        strategy = _strategy_in(text)
+        price = _amount(text)
+        if strategy:
+            args["strategy"] = strategy
+        if price is not None:
+            args["purchase_price"] = str(price)
+        return Plan("create_deal", args)
+    if _OFFER_WORD.search(text) and not _STATUS_VERB.search(text):
+        amount = _amount(text)
+        if amount is None:
+            return None
+        target = _deal_target(text)
+        if target is None:
+            return Plan(
+                reply="Which deal? Say 'offer', the amount, then 'on deal' and its id or address."
+            )
+        return Plan("make_offer", {"deal": target, "offer_amount": str(amount)})
+    if _STATUS_VERB.search(text) and re.search(r"\bdeal\b", text, re.I):
+        status = _status_in(text)
+        # The deal is named before "to"/"as" ("move the deal on 9000 Mack Ave to under contract").
+        target = _deal_target(re.split(r"\b(?:to|as|into)\b", text, maxsplit=1, flags=re.I)[0])
+        if status is None or target is None:
+            return Plan(
+                reply="Say which deal and where it goes, e.g. 'move deal 1a2b3c4d to under "
+                "contract'."
+            )
+        return Plan("change_deal_status", {"deal": target, "status": status})
+    return None
 
 
 def plan_for(conversation: Conversation) -> Plan:
@@ -273,6 +428,23 @@ def plan_for(conversation: Conversation) -> Plan:
         return Plan(reply=NOT_AVAILABLE_PROJECTS)
     if _MARKET.search(text):
         return Plan(reply=NOT_AVAILABLE_MARKET)
+
+    write = _deal_write(text)
+    if write is not None:
+        return write
+    if _REHAB.search(text) and not _MAX_OFFER.search(text):
+        components = _components(text)
+        if not components:
+            return Plan(
+                reply="List what needs work with its condition, e.g. 'rehab estimate for "
+                "<address>: roof poor, furnace fair, windows poor'."
+            )
+        target = extract_address(text.split(":", 1)[0]) if ":" in text else None
+        return Plan(
+            "estimate_rehab", {"components": components, **({"address": target} if target else {})}
+        )
+    if _FIND.search(text) and subject and "address" in subject:
+        return Plan("find_property", {"address": subject["address"]})
 
     for pattern, tool in ((_BUDGET, "budget_status"), (_PNL, "pnl"), (_CASHFLOW, "cashflow")):
         if pattern.search(text):
@@ -459,7 +631,18 @@ def _rehab_reply(r: dict[str, Any]) -> str:
 
 
 def _changed_reply(r: dict[str, Any]) -> str:
-    return f"Done: deal {r.get('deal_id')} on {r.get('address')} is now {r.get('status')}."
+    deal = f"deal {r.get('deal_id')} on {r.get('address')}"
+    if r.get("created"):
+        strategy = f", strategy {r['strategy']}" if r.get("strategy") else ""
+        price = f", price {r['purchase_price']}" if r.get("purchase_price") else ""
+        return f"Created {deal}: status {r.get('status')}{strategy}{price}."
+    if r.get("offer_amount"):
+        return (
+            f"Offer {r['offer_amount']} recorded ({r.get('offer_status')}) on {deal}; "
+            f"the deal is now {r.get('status')}."
+        )
+    before = f" (was {r['previous_status']})" if r.get("previous_status") else ""
+    return f"Done: {deal} is now {r.get('status')}{before}."
 
 
 REPLIES: dict[str, Callable[[dict[str, Any]], str]] = {
@@ -489,6 +672,11 @@ _WHAT = {
     "cashflow": "get that cash flow",
     "section8_rent": "check the voucher rent",
     "generate_report": "make the report",
+    "find_property": "find that property",
+    "estimate_rehab": "price that rehab",
+    "create_deal": "create that deal",
+    "change_deal_status": "move that deal",
+    "make_offer": "record that offer",
 }
 
 

@@ -121,7 +121,10 @@ def load_cases(directory: Path = CASES_DIR, tag: str | None = None) -> list[Case
     """Every case in ``directory``'s YAML files (ids unique), optionally only those tagged."""
     cases: list[Case] = []
     for path in sorted(directory.glob("*.yaml")):
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{path.name}: not valid YAML: {exc}") from exc
         if not isinstance(raw, list):
             raise ValueError(f"{path.name}: expected a list of cases")
         for item in raw:

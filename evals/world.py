@@ -10,6 +10,7 @@ removes both organisations afterwards (organisation-scoped rows go with them by 
 - investor Ivy owns a flip on the subject ($30,000 rehab budget, $12,500 rehab labour
   booked this year); investor Olaf owns a rental on 2200 Other St ($1,200 rent received);
 - an admin, an analyst and a contractor;
+- 9000 Mack Ave, a listing with no deal, for the cases that create and move deals;
 - a rival organisation with a $99,000 flip of its own.
 """
 
@@ -37,6 +38,9 @@ from domain.property.models import Property, PropertyCreate
 CENTRE = (42.36, -82.98)
 SUBJECT_ADDRESS = "14500 Kercheval Ave, Detroit, MI 48215"
 OTHER_ADDRESS = "2200 Other St"
+# A listing no deal is on yet: the write cases (create a deal, offer, move it) work on it, so
+# the cases that read the subject's deal see the same deal whatever order they run in.
+WRITE_ADDRESS = "9000 Mack Ave, Detroit, MI 48214"
 SETUPS = ("standard",)
 
 
@@ -57,6 +61,7 @@ class EvalWorld:
         return {
             "subject_address": SUBJECT_ADDRESS,
             "other_address": OTHER_ADDRESS,
+            "write_address": WRITE_ADDRESS,
             "subject_id": str(self.subject.id),
             "ivy_deal_id": str(self.ivy_deal_id),
             "ivy_deal_ref": self.ivy_deal_id.hex[:8],
@@ -174,6 +179,24 @@ def build_world(session: Session, setup: str = "standard") -> EvalWorld:
         "contractor": _user(session, org, Role.contractor, "Cody Contractor", None),
     }
     subject, other = build_market(session, org)
+    property_service.create(
+        session=session,
+        org_id=org.id,
+        property_in=PropertyCreate(
+            address_line="9000 Mack Ave",
+            city="Detroit",
+            state="MI",
+            zip_code="48214",
+            latitude=CENTRE[0] + 0.003,
+            longitude=CENTRE[1] + 0.015,
+            square_feet=1400,
+            bedrooms=3,
+            bathrooms=Decimal("1"),
+            year_built=1948,
+            condition_rating=5,
+            list_price=Decimal("72000"),
+        ),
+    )
     ivy_deal = deal_service.create_deal(
         session=session,
         org_id=org.id,

@@ -140,3 +140,75 @@ def test_attached_media_ids_are_not_read_as_properties() -> None:
         "analyze_property",
         {"address": "14500 Kercheval Ave"},
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "tool", "args"),
+    [
+        (
+            "create a flip deal on 14500 Kercheval Ave at $120,000",
+            "create_deal",
+            {"address": "14500 Kercheval Ave", "strategy": "flip", "purchase_price": "120000"},
+        ),
+        ("add 9000 Mack Ave as a lead", "create_deal", {"address": "9000 Mack Ave"}),
+        (
+            "open a section 8 deal on 12 Oak St",
+            "create_deal",
+            {"address": "12 Oak St", "strategy": "section8_rental"},
+        ),
+        (
+            "move deal 1a2b3c4d to under contract",
+            "change_deal_status",
+            {"deal": "1a2b3c4d", "status": "under_contract"},
+        ),
+        (
+            "move the deal on 9000 Mack Ave to under contract",
+            "change_deal_status",
+            {"deal": "9000 Mack Ave", "status": "under_contract"},
+        ),
+        (
+            "mark deal 1a2b3c4d as dead",
+            "change_deal_status",
+            {"deal": "1a2b3c4d", "status": "dead"},
+        ),
+        (
+            "offer $95,000 on deal 1a2b3c4d",
+            "make_offer",
+            {"deal": "1a2b3c4d", "offer_amount": "95000"},
+        ),
+        (
+            "make an offer of 95k on 14500 Kercheval Ave",
+            "make_offer",
+            {"deal": "14500 Kercheval Ave", "offer_amount": "95000"},
+        ),
+        ("is 14500 Kercheval Ave on file?", "find_property", {"address": "14500 Kercheval Ave"}),
+        (
+            "rehab estimate for 12 Oak St: roof is shot, furnace fair, 12 windows poor",
+            "estimate_rehab",
+            {
+                "address": "12 Oak St",
+                "components": [
+                    {"component": "roof", "condition": "poor"},
+                    {"component": "furnace", "condition": "fair"},
+                    {"component": "windows", "condition": "poor", "quantity": "12"},
+                ],
+            },
+        ),
+    ],
+)
+def test_writes_lookups_and_rehab_scopes_are_parsed(text: str, tool: str, args: dict) -> None:
+    assert _plan(text)[:2] == (tool, args)
+
+
+@pytest.mark.parametrize(
+    ("text", "reply_start"),
+    [
+        ("make an offer of $50,000", "Which deal?"),
+        ("create a deal please", "Which property?"),
+        ("move deal 1a2b3c4d somewhere nice", "Say which deal and where it goes"),
+        ("rehab estimate please", "List what needs work"),
+    ],
+)
+def test_incomplete_writes_ask_for_what_is_missing(text: str, reply_start: str) -> None:
+    tool, _, reply = _plan(text)
+    assert tool is None and reply is not None and reply.startswith(reply_start)
