@@ -15,6 +15,7 @@ from core.ops import router as ops_router
 from core.ratelimit import RateLimitMiddleware
 from domain.audio.api import router as audio_router
 from domain.auth.api import router as auth_router
+from domain.construction.api import router as construction_router
 from domain.deal.api import router as deal_router
 from domain.documents.api import router as documents_router
 from domain.finance.api import router as finance_router
@@ -57,6 +58,7 @@ def create_app() -> FastAPI:
         section8_router,
         deal_router,
         finance_router,
+        construction_router,
         audio_router,
         vision_router,
         # After finance: GET /reports/{reportId} must not capture /reports/pnl.

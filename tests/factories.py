@@ -263,3 +263,65 @@ def make_subject_property(db: Session, org: Organisation, **fields: Any) -> Any:
     }
     values.update(fields)
     return property_service.create(session=db, org_id=org.id, property_in=PropertyCreate(**values))
+
+
+def make_contractor(db: Session, org: Organisation, **overrides: Any) -> Any:
+    """Add a contractor to ``org`` through the construction service.
+
+    By default a roofer with a valid US phone (made unique), America/Chicago time zone and
+    08:00-20:00 contact hours; keyword arguments override ``ContractorCreate`` fields.
+    """
+    import datetime as dt
+
+    from domain.construction import service as construction_service
+    from domain.construction.models import ContractorCreate
+
+    values: dict[str, Any] = {
+        "name": "Ray's Roofing",
+        "company": "Ray's Roofing LLC",
+        "trades": ["roofing"],
+        "phone": f"+1312555{uuid.uuid4().int % 10000:04d}",
+        "email": "ray@example.com",
+        "service_area": "Chicago",
+        "timezone": "America/Chicago",
+        "preferred_contact_start": dt.time(8, 0),
+        "preferred_contact_end": dt.time(20, 0),
+    }
+    values.update(overrides)
+    return construction_service.create_contractor(
+        session=db, org_id=org.id, contractor_in=ContractorCreate(**values)
+    )
+
+
+def make_project(
+    db: Session,
+    org: Organisation,
+    *,
+    scope: Any = (("roof", "22", "squares", "9500"), ("furnace", "1", "each", "4200")),
+    **overrides: Any,
+) -> Any:
+    """Open a project in ``org`` through the construction service with a scope.
+
+    ``scope`` is ``(component, quantity, unit, budgeted_cost)`` tuples (numbers as strings);
+    by default a 22-square roof at $9,500 and a furnace at $4,200 (budget $13,700). Keyword
+    arguments override ``ProjectCreate`` fields (``deal_id``, ``property_id``, ``name`` ...).
+    """
+    from decimal import Decimal
+
+    from domain.construction import service as construction_service
+    from domain.construction.models import ProjectCreate, ScopeItemCreate
+
+    values: dict[str, Any] = {"name": "Rehab: 123 Main St"}
+    values.update(overrides)
+    lines = [
+        ScopeItemCreate(
+            component=component,
+            quantity=Decimal(quantity) if quantity is not None else None,
+            unit=unit,
+            budgeted_cost=Decimal(cost) if cost is not None else None,
+        )
+        for component, quantity, unit, cost in scope
+    ]
+    return construction_service.create_project(
+        session=db, org_id=org.id, project_in=ProjectCreate(**values), scope=lines
+    )

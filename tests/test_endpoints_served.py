@@ -10,7 +10,16 @@ from app import API_PREFIX, app
 from tests.seed import seed_file
 
 # Modules whose issues have landed; add a module here when its endpoints are built.
-LANDED_MODULES = {"property", "deal", "finance", "valuation", "vision", "whatsapp", "audio"}
+LANDED_MODULES = {
+    "property",
+    "deal",
+    "finance",
+    "valuation",
+    "vision",
+    "whatsapp",
+    "audio",
+    "construction",
+}
 
 
 def _template(path: str) -> str:

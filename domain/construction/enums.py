@@ -48,3 +48,41 @@ class PhotoPhase(StrEnum):
     before = "before"
     during = "during"
     after = "after"
+
+
+class ExpenseCategory(StrEnum):
+    """What an expense booked on a project paid for (finance books it in its own category)."""
+
+    labour = "labour"
+    materials = "materials"
+    supplies = "supplies"
+    cleanup = "cleanup"
+    permits = "permits"
+    other = "other"
+
+    @property
+    def finance_category(self) -> str:
+        """The finance ledger's category for this kind of expense."""
+        return _FINANCE_CATEGORY[self]
+
+
+_FINANCE_CATEGORY = {
+    ExpenseCategory.labour: "rehab_labour",
+    ExpenseCategory.materials: "rehab_materials",
+    ExpenseCategory.supplies: "supplies",
+    ExpenseCategory.cleanup: "cleaning_and_maintenance",
+    # Finance has no permit category: it books "other" and keeps the label in the description.
+    ExpenseCategory.permits: "permits",
+    ExpenseCategory.other: "other",
+}
+
+
+class ActivityKind(StrEnum):
+    """What a project activity entry records (what other modules told us, mostly)."""
+
+    project_created = "project_created"
+    contractor_response = "contractor_response"
+    bid_from_call = "bid_from_call"
+    inspection_passed = "inspection_passed"
+    inspection_failed = "inspection_failed"
+    bid_awarded = "bid_awarded"

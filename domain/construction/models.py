@@ -18,7 +18,14 @@ from sqlalchemy import Index, String, Text, UniqueConstraint, Uuid, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field, SQLModel
 
-from domain.construction.enums import BidSource, BidStatus, PhotoPhase, ProjectStatus, TaskStatus
+from domain.construction.enums import (
+    BidSource,
+    BidStatus,
+    ExpenseCategory,
+    PhotoPhase,
+    ProjectStatus,
+    TaskStatus,
+)
 from store.base import CreatedAt, OrgScoped, Timestamps, UUIDPrimaryKey, jsonb, money, tstz
 
 SCHEMA = "construction_service"
@@ -45,10 +52,23 @@ class Project(UUIDPrimaryKey, OrgScoped, Timestamps, ProjectBase, table=True):
     __tablename__ = "projects"
     __table_args__ = (
         Index("ix_projects_org_status", "org_id", "status"),
+        # A deal has one rehab project: the deal subscribers and POST /projects both rely on it.
+        Index(
+            "uq_projects_org_deal",
+            "org_id",
+            "deal_id",
+            unique=True,
+            postgresql_where=text("deal_id IS NOT NULL"),
+        ),
         {"schema": SCHEMA},
     )
 
     completed_on: dt.date | None = None
+    scope_source: str | None = Field(
+        default=None,
+        sa_type=Text,  # type: ignore[call-overload]
+        description="where the scope and its budgeted costs came from",
+    )
 
 
 class ProjectCreate(ProjectBase):
@@ -72,6 +92,7 @@ class ProjectRead(ProjectBase):
     id: uuid.UUID
     org_id: uuid.UUID
     completed_on: dt.date | None
+    scope_source: str | None = None
     created_at: dt.datetime
     updated_at: dt.datetime
 
@@ -90,6 +111,35 @@ class ScopeItem(UUIDPrimaryKey, OrgScoped, Timestamps, table=True):
     quantity: Decimal | None = Field(default=None, max_digits=10, decimal_places=2)
     unit: str | None = Field(default=None, max_length=50, description="sqft, unit, linear ft")
     budgeted_cost: Decimal | None = money()
+
+
+class ScopeItemCreate(SQLModel):
+    """One scope line to add to a project (component, quantity, budgeted cost)."""
+
+    component: str = Field(min_length=1, max_length=100, description='e.g. "roof", "furnace"')
+    description: str | None = Field(default=None, max_length=2000)
+    quantity: Decimal | None = Field(default=None, ge=0, max_digits=10, decimal_places=2)
+    unit: str | None = Field(default=None, max_length=50, description="squares, sqft, each ...")
+    budgeted_cost: Decimal | None = Field(default=None, ge=0, max_digits=12, decimal_places=2)
+
+
+class ScopeItemRead(ScopeItemCreate):
+    """A scope line as the API returns it."""
+
+    id: uuid.UUID
+    org_id: uuid.UUID
+    project_id: uuid.UUID
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class ProjectCreateBody(ProjectCreate):
+    """Body of ``POST /projects``: the project and, optionally, its scope lines."""
+
+    scope: list[ScopeItemCreate] = Field(
+        default_factory=list,
+        description="scope lines; none given and a deal named: taken from the deal's estimate",
+    )
 
 
 class ContractorBase(SQLModel):
@@ -293,3 +343,260 @@ class Milestone(UUIDPrimaryKey, OrgScoped, Timestamps, table=True):
     name: str = Field(max_length=200)
     target_date: dt.date | None = None
     reached_at: dt.datetime | None = tstz()
+
+
+# --- added with revision 0002 ---------------------------------------------------------------
+
+
+class ProjectExpense(UUIDPrimaryKey, OrgScoped, Timestamps, table=True):
+    """Money spent on a project, optionally against one scope line; finance books it too."""
+
+    __tablename__ = "expenses"
+    __table_args__ = {"schema": SCHEMA}
+
+    project_id: uuid.UUID = Field(
+        foreign_key=f"{SCHEMA}.projects.id", index=True, ondelete="CASCADE"
+    )
+    scope_item_id: uuid.UUID | None = Field(
+        default=None, foreign_key=f"{SCHEMA}.scope_items.id", index=True, ondelete="SET NULL"
+    )
+    contractor_id: uuid.UUID | None = Field(
+        default=None, foreign_key=f"{SCHEMA}.contractors.id", index=True, ondelete="SET NULL"
+    )
+    amount: Decimal = money(nullable=False)
+    category: ExpenseCategory = Field(
+        default=ExpenseCategory.labour,
+        sa_type=String(30),  # type: ignore[call-overload]
+    )
+    spent_on: dt.date
+    description: str | None = Field(default=None, sa_type=Text)  # type: ignore[call-overload]
+    vendor: str | None = Field(default=None, max_length=200)
+    event_id: uuid.UUID | None = Field(
+        default=None, description="the construction.expense.added event finance books it from"
+    )
+    created_by: uuid.UUID | None = Field(default=None, description="auth.users.id")
+
+
+class ProjectActivity(UUIDPrimaryKey, OrgScoped, CreatedAt, table=True):
+    """Something that happened on a project, above all what other modules' events told us.
+
+    ``source_event_id`` is unique: a subscriber that records its event here handles it once.
+    """
+
+    __tablename__ = "activities"
+    __table_args__ = (
+        UniqueConstraint("source_event_id", name="uq_activities_source_event"),
+        {"schema": SCHEMA},
+    )
+
+    project_id: uuid.UUID | None = Field(
+        default=None, foreign_key=f"{SCHEMA}.projects.id", index=True, ondelete="CASCADE"
+    )
+    kind: str = Field(max_length=50)
+    summary: str = Field(sa_type=Text)  # type: ignore[call-overload]
+    details: dict[str, Any] = jsonb()
+    source_event_id: uuid.UUID | None = None
+
+
+# --- request and response shapes -------------------------------------------------------------
+
+
+class BidLineItem(SQLModel):
+    """One line of a bid: a price for one of the project's scope lines."""
+
+    scope_item_id: uuid.UUID
+    amount: Decimal = Field(ge=0, max_digits=12, decimal_places=2)
+    note: str | None = Field(default=None, max_length=1000)
+
+
+class TaskUpdate(SQLModel):
+    """Changes to a task: only the fields given change."""
+
+    title: str | None = Field(default=None, max_length=200)
+    description: str | None = None
+    status: TaskStatus | None = None
+    assignee_contractor_id: uuid.UUID | None = None
+    scope_item_id: uuid.UUID | None = None
+    due_date: dt.date | None = None
+    depends_on: list[uuid.UUID] | None = None
+
+
+class MilestoneCreate(SQLModel):
+    """Body of ``POST /projects/{id}/milestones``."""
+
+    name: str = Field(min_length=1, max_length=200, description='e.g. "Rough-in inspection"')
+    target_date: dt.date | None = None
+
+
+class MilestoneRead(MilestoneCreate):
+    """A milestone as the API returns it."""
+
+    id: uuid.UUID
+    org_id: uuid.UUID
+    project_id: uuid.UUID
+    reached_at: dt.datetime | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class ExpenseCreate(SQLModel):
+    """Body of ``POST /projects/{id}/expenses``."""
+
+    amount: Decimal = Field(gt=0, max_digits=12, decimal_places=2)
+    category: ExpenseCategory = ExpenseCategory.labour
+    spent_on: dt.date | None = Field(default=None, description="default: today")
+    scope_item_id: uuid.UUID | None = Field(default=None, description="the scope line it paid")
+    contractor_id: uuid.UUID | None = None
+    description: str | None = Field(default=None, max_length=2000)
+    vendor: str | None = Field(default=None, max_length=200)
+
+
+class ExpenseRead(SQLModel):
+    """An expense as the API returns it."""
+
+    id: uuid.UUID
+    org_id: uuid.UUID
+    project_id: uuid.UUID
+    scope_item_id: uuid.UUID | None
+    contractor_id: uuid.UUID | None
+    amount: Decimal
+    category: ExpenseCategory
+    spent_on: dt.date
+    description: str | None
+    vendor: str | None
+    event_id: uuid.UUID | None
+    created_at: dt.datetime
+
+
+class PhotoRead(SQLModel):
+    """A project photo as the API returns it (the bytes: ``GET /documents/{document_id}``)."""
+
+    id: uuid.UUID
+    org_id: uuid.UUID
+    project_id: uuid.UUID
+    document_id: uuid.UUID
+    caption: str | None
+    phase: PhotoPhase | None
+    taken_at: dt.datetime | None
+    created_at: dt.datetime
+    width_px: int | None = None
+    height_px: int | None = None
+
+
+class ActivityRead(SQLModel):
+    """A project activity entry as the API returns it."""
+
+    id: uuid.UUID
+    kind: str
+    summary: str
+    details: dict[str, Any]
+    source_event_id: uuid.UUID | None
+    created_at: dt.datetime
+
+
+class ProjectDetail(ProjectRead):
+    """A project with its scope, milestones, accepted bid and recent activity."""
+
+    scope: list[ScopeItemRead]
+    milestones: list[MilestoneRead]
+    accepted_bid_id: uuid.UUID | None
+    scope_total: Decimal = Field(description="sum of the scope lines' budgeted costs")
+    activity: list[ActivityRead]
+
+
+class LeveledLine(SQLModel):
+    """One scope line of one bid, as leveling compares it."""
+
+    scope_item_id: uuid.UUID
+    component: str
+    amount: Decimal
+    source: str = Field(description="bid, cost catalogue, budgeted cost or none")
+    flagged: bool = Field(description="the bid did not price this line; the amount is filled in")
+    note: str | None = None
+
+
+class LeveledBid(SQLModel):
+    """One bid, leveled: its own total and the total with missing scope filled in."""
+
+    bid_id: uuid.UUID
+    contractor_id: uuid.UUID
+    contractor_name: str | None
+    status: BidStatus
+    source: BidSource
+    bid_total: Decimal | None
+    itemised: bool = Field(description="false for a lump sum with no lines")
+    complete: bool = Field(description="the bid prices every scope line (or is a lump sum)")
+    missing_scope_item_ids: list[uuid.UUID]
+    filled_in_amount: Decimal = Field(description="what the missing lines are priced at")
+    leveled_total: Decimal = Field(description="bid total plus the filled-in missing lines")
+    lines: list[LeveledLine]
+    start_date: dt.date | None
+    duration_days: int | None
+
+
+class BidLeveling(SQLModel):
+    """Every bid on a project compared line by line, and the lowest complete one."""
+
+    project_id: uuid.UUID
+    scope: list[ScopeItemRead]
+    bids: list[LeveledBid]
+    lowest_complete_bid_id: uuid.UUID | None
+    lowest_leveled_bid_id: uuid.UUID | None
+    basis: list[str] = Field(description="how missing lines were priced")
+
+
+class AwardResult(SQLModel):
+    """What awarding a bid changed."""
+
+    project: ProjectRead
+    bid: BidRead
+    rejected_bid_ids: list[uuid.UUID]
+    budget: Decimal
+    scope_updated: list[ScopeItemRead]
+    scope_not_in_bid: list[uuid.UUID]
+
+
+class LineProgress(SQLModel):
+    """Spent against budget on one scope line."""
+
+    scope_item_id: uuid.UUID
+    component: str
+    budgeted_cost: Decimal | None
+    spent: Decimal
+    remaining: Decimal | None
+    percent_spent: Decimal | None
+    over_budget: bool
+
+
+class LateTask(SQLModel):
+    """A task past its due date and not done."""
+
+    task_id: uuid.UUID
+    title: str
+    due_date: dt.date
+    days_late: int
+
+
+class ProjectProgress(SQLModel):
+    """How far a project has come: by tasks, by budget, per line, and against the calendar."""
+
+    project_id: uuid.UUID
+    as_of: dt.date
+    status: ProjectStatus
+    tasks_total: int = Field(description="tasks not cancelled")
+    tasks_done: int
+    percent_complete_by_tasks: Decimal | None
+    budget: Decimal | None
+    budget_source: str
+    spent: Decimal
+    remaining: Decimal | None
+    percent_complete_by_budget: Decimal | None = Field(description="spent / budget x 100")
+    unallocated_spent: Decimal = Field(description="expenses booked against no scope line")
+    lines: list[LineProgress]
+    target_end_date: dt.date | None
+    days_late: int = Field(description="past target_end_date (0 when not late)")
+    late_tasks: list[LateTask]
+    schedule_slip_days: int = Field(description="the larger of days_late and the latest task's")
+    milestones_reached: int
+    milestones_total: int
+    sources: list[str]

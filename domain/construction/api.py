@@ -1,0 +1,627 @@
+"""Construction API: projects, scope, contractors, bids, tasks, photos, expenses, progress.
+
+Reads are open to admins, analysts and investors; changes need admin or analyst; contractors
+have no access. Errors: 404 for an unknown project, contractor, bid, task, milestone or scope
+line (or one of another organisation), 409 for a change the current state does not allow (a
+phone another contractor has, completing a task before its dependencies, a deal that already
+has a project), 422 for invalid values, with a message saying what is wrong.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, HTTPException, Path, Query, UploadFile, status
+
+from core.config import get_settings
+from core.deps import Reader, SessionDep, Writer
+from domain.construction import service
+from domain.construction.enums import PhotoPhase, ProjectStatus
+from domain.construction.models import (
+    AwardResult,
+    BidCreate,
+    BidLeveling,
+    BidRead,
+    ContractorCreate,
+    ContractorRead,
+    ContractorUpdate,
+    ExpenseCreate,
+    ExpenseRead,
+    MilestoneCreate,
+    MilestoneRead,
+    PhotoRead,
+    ProjectCreate,
+    ProjectCreateBody,
+    ProjectDetail,
+    ProjectProgress,
+    ProjectRead,
+    ProjectUpdate,
+    ScopeItemCreate,
+    ScopeItemRead,
+    TaskCreate,
+    TaskRead,
+    TaskUpdate,
+)
+
+router = APIRouter(tags=["construction"])
+
+ProjectId = Annotated[uuid.UUID, Path(alias="id", description="The project's id")]
+ContractorId = Annotated[uuid.UUID, Path(alias="id", description="The contractor's id")]
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such project (or contractor, bid, task ...) in your organisation"},
+    409: {"description": "The current state does not allow this; the message says why"},
+    422: {"description": "A value is invalid; the message says which"},
+}
+
+
+@contextmanager
+def _mapped_errors() -> Iterator[None]:
+    """Turn the service's typed errors into HTTP errors with its message."""
+    try:
+        yield
+    except service.NotFoundError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
+    except service.ConstructionInputError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from exc
+    except service.ConstructionConflictError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
+
+
+# --- projects -------------------------------------------------------------------------------
+
+
+@router.get("/projects", response_model=list[ProjectRead], summary="List rehab projects")
+def list_projects(
+    session: SessionDep,
+    principal: Reader,
+    project_status: Annotated[ProjectStatus | None, Query(alias="status")] = None,
+    deal_id: uuid.UUID | None = None,
+    property_id: uuid.UUID | None = None,
+    limit: Annotated[int, Query(ge=1, le=service.MAX_LIST_LIMIT)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[ProjectRead]:
+    """The organisation's rehab projects, most recently changed first."""
+    projects = service.list_projects(
+        session=session,
+        org_id=principal.org_id,
+        status=project_status,
+        deal_id=deal_id,
+        property_id=property_id,
+        limit=limit,
+        offset=offset,
+    )
+    return [ProjectRead.model_validate(p) for p in projects]
+
+
+@router.post(
+    "/projects",
+    response_model=ProjectDetail,
+    status_code=status.HTTP_201_CREATED,
+    summary="Open a rehab project",
+    responses=_ERRORS,
+)
+def create_project(
+    body: ProjectCreateBody, session: SessionDep, principal: Writer
+) -> ProjectDetail:
+    """Open a project, optionally on a deal (its property becomes the project's).
+
+    With a deal and no ``scope``, the scope comes from the deal's rehab estimate: the
+    property's walkthrough or photo conditions priced line by line from the cost book, or else
+    one line "rehab (from deal estimate)". The budget defaults to the deal's estimate or the
+    scope's total. A deal has one project (409 for a second). Publishes ``project.created``.
+    """
+    with _mapped_errors():
+        project = service.create_project(
+            session=session,
+            org_id=principal.org_id,
+            project_in=ProjectCreate.model_validate(body.model_dump(exclude={"scope"})),
+            scope=body.scope,
+            principal=principal,
+        )
+        detail = service.project_detail(
+            session=session, org_id=principal.org_id, project_id=project.id
+        )
+    session.commit()
+    return detail
+
+
+@router.get(
+    "/projects/{id}",
+    response_model=ProjectDetail,
+    summary="Get a project with its scope",
+    responses=_ERRORS,
+)
+def get_project(project_id: ProjectId, session: SessionDep, principal: Reader) -> ProjectDetail:
+    """One project with its scope lines, milestones, accepted bid and latest activity."""
+    with _mapped_errors():
+        return service.project_detail(
+            session=session, org_id=principal.org_id, project_id=project_id
+        )
+
+
+@router.patch(
+    "/projects/{id}", response_model=ProjectRead, summary="Change a project", responses=_ERRORS
+)
+def update_project(
+    project_id: ProjectId, project_in: ProjectUpdate, session: SessionDep, principal: Writer
+) -> ProjectRead:
+    """Change a project's name, status, budget or dates; only the fields given change."""
+    with _mapped_errors():
+        project = service.update_project(
+            session=session,
+            org_id=principal.org_id,
+            project_id=project_id,
+            project_in=project_in,
+            principal=principal,
+        )
+    session.commit()
+    return ProjectRead.model_validate(project)
+
+
+@router.post(
+    "/projects/{id}/scope",
+    response_model=list[ScopeItemRead],
+    status_code=status.HTTP_201_CREATED,
+    summary="Add scope lines to a project",
+    responses=_ERRORS,
+)
+def add_scope(
+    project_id: ProjectId,
+    lines: list[ScopeItemCreate],
+    session: SessionDep,
+    principal: Writer,
+) -> list[ScopeItemRead]:
+    """Add scope lines (component, quantity, unit, budgeted cost); the budget is unchanged."""
+    with _mapped_errors():
+        items = service.add_scope_items(
+            session=session,
+            org_id=principal.org_id,
+            project_id=project_id,
+            scope=lines,
+            principal=principal,
+        )
+    session.commit()
+    return [ScopeItemRead.model_validate(i) for i in items]
+
+
+@router.get(
+    "/projects/{id}/progress",
+    response_model=ProjectProgress,
+    summary="A project's progress: tasks, budget, schedule",
+    responses=_ERRORS,
+)
+def get_progress(
+    project_id: ProjectId,
+    session: SessionDep,
+    principal: Reader,
+    as_of: Annotated[dt.date | None, Query(description="The day to measure on (today)")] = None,
+) -> ProjectProgress:
+    """Percent complete by tasks and by budget, spent per scope line, and schedule slip.
+
+    The slip is the larger of the days past the target end date and the days the latest task
+    is past its due date.
+    """
+    with _mapped_errors():
+        return service.progress(
+            session=session, org_id=principal.org_id, project_id=project_id, as_of=as_of
+        )
+
+
+# --- bids -----------------------------------------------------------------------------------
+
+
+@router.post(
+    "/projects/{id}/bids",
+    response_model=BidRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Record a contractor's bid",
+    responses=_ERRORS,
+)
+def create_bid(
+    project_id: ProjectId, bid_in: BidCreate, session: SessionDep, principal: Writer
+) -> BidRead:
+    """Record a contractor's bid; publishes ``bid.received``.
+
+    Give a total and/or ``line_items`` ``[{scope_item_id, amount, note}]`` that price this
+    project's scope lines (the total is their sum when not given). A scope line of another
+    project is refused (422).
+    """
+    with _mapped_errors():
+        bid = service.create_bid(
+            session=session,
+            org_id=principal.org_id,
+            project_id=project_id,
+            bid_in=bid_in,
+            principal=principal,
+        )
+    session.commit()
+    return BidRead.model_validate(bid)
+
+
+@router.get(
+    "/projects/{id}/bids",
+    response_model=BidLeveling,
+    summary="Compare a project's bids line by line (bid leveling)",
+    responses=_ERRORS,
+)
+def list_bids(project_id: ProjectId, session: SessionDep, principal: Reader) -> BidLeveling:
+    """Every open or accepted bid, leveled, and the lowest complete bid.
+
+    Lines a bid leaves out are priced from the cost catalogue or the line's budgeted cost and
+    flagged.
+    """
+    with _mapped_errors():
+        leveling = service.level_bids(
+            session=session, org_id=principal.org_id, project_id=project_id
+        )
+    session.commit()  # the cost book may have been created on first use
+    return leveling
+
+
+@router.post(
+    "/projects/{id}/bids/{bidId}/award",
+    response_model=AwardResult,
+    summary="Award a bid: it becomes the project's budget",
+    responses=_ERRORS,
+)
+def award_bid(
+    project_id: ProjectId,
+    bid_id: Annotated[uuid.UUID, Path(alias="bidId", description="The bid's id")],
+    session: SessionDep,
+    principal: Writer,
+) -> AwardResult:
+    """Accept the bid and reject the other open bids.
+
+    Its lines become the scope lines' budgeted costs and its total the project's budget.
+    """
+    with _mapped_errors():
+        result = service.award_bid(
+            session=session,
+            org_id=principal.org_id,
+            project_id=project_id,
+            bid_id=bid_id,
+            principal=principal,
+        )
+    session.commit()
+    return result
+
+
+# --- tasks and milestones -------------------------------------------------------------------
+
+
+@router.post(
+    "/projects/{id}/tasks",
+    response_model=TaskRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Add a task to a project",
+    responses=_ERRORS,
+)
+def create_task(
+    project_id: ProjectId, task_in: TaskCreate, session: SessionDep, principal: Writer
+) -> TaskRead:
+    """Add a task: status, assignee, due date, scope line, dependencies on this project's tasks.
+
+    A task created done publishes ``task.completed``.
+    """
+    with _mapped_errors():
+        task = service.create_task(
+            session=session,
+            org_id=principal.org_id,
+            project_id=project_id,
+            task_in=task_in,
+            principal=principal,
+        )
+    session.commit()
+    return TaskRead.model_validate(task)
+
+
+@router.get(
+    "/projects/{id}/tasks",
+    response_model=list[TaskRead],
+    summary="List a project's tasks",
+    responses=_ERRORS,
+)
+def list_tasks(project_id: ProjectId, session: SessionDep, principal: Reader) -> list[TaskRead]:
+    """A project's tasks by due date (undated last)."""
+    with _mapped_errors():
+        tasks = service.list_tasks(session=session, org_id=principal.org_id, project_id=project_id)
+    return [TaskRead.model_validate(t) for t in tasks]
+
+
+@router.patch(
+    "/projects/{id}/tasks/{taskId}",
+    response_model=TaskRead,
+    summary="Change a task (status, assignee, due date, dependencies)",
+    responses=_ERRORS,
+)
+def update_task(
+    project_id: ProjectId,
+    task_id: Annotated[uuid.UUID, Path(alias="taskId", description="The task's id")],
+    task_in: TaskUpdate,
+    session: SessionDep,
+    principal: Writer,
+) -> TaskRead:
+    """Change a task; done needs every dependency done (409) and publishes ``task.completed``.
+
+    A dependency on itself, on another project's task or making a cycle is refused (422).
+    """
+    with _mapped_errors():
+        task = service.update_task(
+            session=session,
+            org_id=principal.org_id,
+            project_id=project_id,
+            task_id=task_id,
+            task_in=task_in,
+            principal=principal,
+        )
+    session.commit()
+    return TaskRead.model_validate(task)
+
+
+@router.get(
+    "/projects/{id}/milestones",
+    response_model=list[MilestoneRead],
+    summary="List a project's milestones",
+    responses=_ERRORS,
+)
+def list_milestones(
+    project_id: ProjectId, session: SessionDep, principal: Reader
+) -> list[MilestoneRead]:
+    """A project's milestones by target date, with when each was reached."""
+    with _mapped_errors():
+        service.get_project(session=session, org_id=principal.org_id, project_id=project_id)
+        milestones = service.list_milestones(
+            session=session, org_id=principal.org_id, project_id=project_id
+        )
+    return [MilestoneRead.model_validate(m) for m in milestones]
+
+
+@router.post(
+    "/projects/{id}/milestones",
+    response_model=MilestoneRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Add a milestone to a project",
+    responses=_ERRORS,
+)
+def create_milestone(
+    project_id: ProjectId, milestone_in: MilestoneCreate, session: SessionDep, principal: Writer
+) -> MilestoneRead:
+    """Add a milestone such as "Demo done", "Rough-in inspection" or "Final inspection"."""
+    with _mapped_errors():
+        milestone = service.create_milestone(
+            session=session,
+            org_id=principal.org_id,
+            project_id=project_id,
+            milestone_in=milestone_in,
+            principal=principal,
+        )
+    session.commit()
+    return MilestoneRead.model_validate(milestone)
+
+
+@router.post(
+    "/projects/{id}/milestones/{milestoneId}/reach",
+    response_model=MilestoneRead,
+    summary="Mark a milestone reached",
+    responses=_ERRORS,
+)
+def reach_milestone(
+    project_id: ProjectId,
+    milestone_id: Annotated[uuid.UUID, Path(alias="milestoneId", description="The milestone")],
+    session: SessionDep,
+    principal: Writer,
+) -> MilestoneRead:
+    """Mark the milestone reached now and publish ``milestone.reached`` (once)."""
+    with _mapped_errors():
+        milestone = service.reach_milestone(
+            session=session,
+            org_id=principal.org_id,
+            project_id=project_id,
+            milestone_id=milestone_id,
+            principal=principal,
+        )
+    session.commit()
+    return MilestoneRead.model_validate(milestone)
+
+
+# --- photos and expenses --------------------------------------------------------------------
+
+
+@router.post(
+    "/projects/{id}/photos",
+    response_model=list[PhotoRead],
+    status_code=status.HTTP_201_CREATED,
+    summary="Upload progress photos",
+    responses=_ERRORS,
+)
+def upload_photos(
+    project_id: ProjectId,
+    session: SessionDep,
+    principal: Writer,
+    files: Annotated[list[UploadFile], File(description="Photos: JPEG, PNG, WEBP, GIF; 5 MB each")],
+    caption: Annotated[str | None, Form(max_length=2000)] = None,
+    phase: Annotated[PhotoPhase | None, Form(description="before, during or after")] = None,
+    taken_at: Annotated[dt.datetime | None, Form(description="When they were taken")] = None,
+) -> list[PhotoRead]:
+    """Store progress photos; publishes ``property.photos.uploaded`` for condition analysis.
+
+    Each file is checked (an image, within its size limit, and it decodes); one bad file
+    refuses the upload with its name and the reason (422). The event is published when the
+    project has a property.
+    """
+    limit = get_settings().max_upload_bytes
+    uploads = [
+        service.PhotoUpload(
+            data=upload.file.read(limit + 1),
+            filename=upload.filename,
+            content_type=upload.content_type,
+        )
+        for upload in files
+    ]
+    with _mapped_errors():
+        stored = service.add_photos(
+            session=session,
+            org_id=principal.org_id,
+            project_id=project_id,
+            uploads=uploads,
+            caption=caption,
+            phase=phase,
+            taken_at=taken_at,
+            principal=principal,
+        )
+    session.commit()
+    return [
+        PhotoRead.model_validate(photo, update={"width_px": size[0], "height_px": size[1]})
+        for photo, size in stored
+    ]
+
+
+@router.get(
+    "/projects/{id}/photos",
+    response_model=list[PhotoRead],
+    summary="List a project's photos",
+    responses=_ERRORS,
+)
+def list_photos(project_id: ProjectId, session: SessionDep, principal: Reader) -> list[PhotoRead]:
+    """A project's photos, newest first (the bytes: ``GET /documents/{document_id}``)."""
+    with _mapped_errors():
+        photos = service.list_photos(
+            session=session, org_id=principal.org_id, project_id=project_id
+        )
+    return [PhotoRead.model_validate(p) for p in photos]
+
+
+@router.post(
+    "/projects/{id}/expenses",
+    response_model=ExpenseRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Book an expense on a project",
+    responses=_ERRORS,
+)
+def add_expense(
+    project_id: ProjectId, expense_in: ExpenseCreate, session: SessionDep, principal: Writer
+) -> ExpenseRead:
+    """Book money spent, optionally against a scope line.
+
+    Publishes ``construction.expense.added``, which finance books as a ledger transaction.
+    """
+    with _mapped_errors():
+        expense = service.add_expense(
+            session=session,
+            org_id=principal.org_id,
+            project_id=project_id,
+            expense_in=expense_in,
+            principal=principal,
+        )
+    session.commit()
+    return ExpenseRead.model_validate(expense)
+
+
+@router.get(
+    "/projects/{id}/expenses",
+    response_model=list[ExpenseRead],
+    summary="List a project's expenses",
+    responses=_ERRORS,
+)
+def list_expenses(
+    project_id: ProjectId, session: SessionDep, principal: Reader
+) -> list[ExpenseRead]:
+    """A project's expenses, newest first."""
+    with _mapped_errors():
+        expenses = service.list_expenses(
+            session=session, org_id=principal.org_id, project_id=project_id
+        )
+    return [ExpenseRead.model_validate(e) for e in expenses]
+
+
+# --- contractors ----------------------------------------------------------------------------
+
+
+@router.get("/contractors", response_model=list[ContractorRead], summary="List contractors")
+def list_contractors(
+    session: SessionDep,
+    principal: Reader,
+    trade: Annotated[str | None, Query(max_length=100, description="e.g. roofing")] = None,
+    include_opted_out: bool = True,
+) -> list[ContractorRead]:
+    """The organisation's contractors by name, optionally of one trade."""
+    contractors = service.list_contractors(
+        session=session,
+        org_id=principal.org_id,
+        trade=trade,
+        include_opted_out=include_opted_out,
+    )
+    return [ContractorRead.model_validate(c) for c in contractors]
+
+
+@router.post(
+    "/contractors",
+    response_model=ContractorRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Add a contractor",
+    responses=_ERRORS,
+)
+def create_contractor(
+    contractor_in: ContractorCreate, session: SessionDep, principal: Writer
+) -> ContractorRead:
+    """Add a contractor; the phone is stored as E.164 and unique in your organisation (409).
+
+    Trades, phone, email, service area, licence and insurance expiry, contact hours and IANA
+    time zone, opt-out flag and rating.
+    """
+    with _mapped_errors():
+        contractor = service.create_contractor(
+            session=session,
+            org_id=principal.org_id,
+            contractor_in=contractor_in,
+            principal=principal,
+        )
+    session.commit()
+    return ContractorRead.model_validate(contractor)
+
+
+@router.get(
+    "/contractors/{id}",
+    response_model=ContractorRead,
+    summary="Get a contractor",
+    responses=_ERRORS,
+)
+def get_contractor(
+    contractor_id: ContractorId, session: SessionDep, principal: Reader
+) -> ContractorRead:
+    """One contractor of your organisation."""
+    with _mapped_errors():
+        contractor = service.get_contractor(
+            session=session, org_id=principal.org_id, contractor_id=contractor_id
+        )
+    return ContractorRead.model_validate(contractor)
+
+
+@router.patch(
+    "/contractors/{id}",
+    response_model=ContractorRead,
+    summary="Change a contractor",
+    responses=_ERRORS,
+)
+def update_contractor(
+    contractor_id: ContractorId,
+    contractor_in: ContractorUpdate,
+    session: SessionDep,
+    principal: Writer,
+) -> ContractorRead:
+    """Change a contractor; only the fields given change (the same checks as creating)."""
+    with _mapped_errors():
+        contractor = service.update_contractor(
+            session=session,
+            org_id=principal.org_id,
+            contractor_id=contractor_id,
+            contractor_in=contractor_in,
+            principal=principal,
+        )
+    session.commit()
+    return ContractorRead.model_validate(contractor)

@@ -1,0 +1,2247 @@
+"""Rehab projects: scope, contractors, bids and leveling, tasks, milestones, photos, expenses.
+
+Every function is keyword-only, takes a session and the caller's ``org_id`` and never returns
+another organisation's rows (another organisation's id reads as "not found"). Functions flush,
+never commit: the caller owns the transaction, so the events they publish (through the outbox)
+and the audit rows they write are saved or lost together with the change.
+
+Errors: ``NotFoundError`` (HTTP 404) for an unknown id, ``ConstructionInputError`` (422) for a
+value that is not acceptable (the message says which and why), ``ConstructionConflictError``
+(409) for a change the current state does not allow (a duplicate phone, completing a task whose
+dependencies are not done, awarding a rejected bid).
+
+Events published (payloads in the README's Construction section): ``project.created``,
+``bid.received``, ``task.completed``, ``milestone.reached``, ``property.photos.uploaded`` (for
+the vision worker) and ``construction.expense.added`` (finance books it as a transaction).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import logging
+import re
+import uuid
+import zoneinfo
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from domain.auth import service as auth_service
+from domain.auth.service import Principal
+from domain.construction.enums import (
+    ActivityKind,
+    BidSource,
+    BidStatus,
+    ExpenseCategory,
+    PhotoPhase,
+    ProjectStatus,
+    TaskStatus,
+)
+from domain.construction.models import (
+    ActivityRead,
+    AwardResult,
+    Bid,
+    BidCreate,
+    BidLeveling,
+    BidLineItem,
+    BidRead,
+    Contractor,
+    ContractorCreate,
+    ContractorUpdate,
+    ExpenseCreate,
+    LateTask,
+    LeveledBid,
+    LeveledLine,
+    LineProgress,
+    Milestone,
+    MilestoneCreate,
+    MilestoneRead,
+    Project,
+    ProjectActivity,
+    ProjectCreate,
+    ProjectDetail,
+    ProjectExpense,
+    ProjectPhoto,
+    ProjectProgress,
+    ProjectRead,
+    ProjectUpdate,
+    ScopeItem,
+    ScopeItemCreate,
+    ScopeItemRead,
+    Task,
+    TaskCreate,
+    TaskUpdate,
+)
+from store.base import utcnow
+from store.outbox import publish
+
+log = logging.getLogger(__name__)
+
+CENT = Decimal("0.01")
+ONE_DECIMAL = Decimal("0.1")
+DEFAULT_PHONE_REGION = "US"
+# Strategies whose deals are rehabbed by us, so a deal under contract gets a project.
+REHAB_STRATEGIES = frozenset({"flip", "brrrr"})
+DEAL_ESTIMATE_COMPONENT = "rehab (from deal estimate)"
+MAX_PHOTO_PIXELS = 60_000_000
+# Projects a worker or tool may list at once.
+MAX_LIST_LIMIT = 500
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_E164 = re.compile(r"^\+[1-9]\d{7,14}$")
+_PHONE_SEPARATORS = re.compile(r"[\s().\-]")
+
+
+# --- errors ------------------------------------------------------------------------------
+
+
+class ConstructionError(Exception):
+    """Base class of the construction module's errors."""
+
+
+class NotFoundError(ConstructionError, LookupError):
+    """The project, contractor, bid, task, milestone or scope line is not in the organisation."""
+
+
+class ConstructionInputError(ConstructionError, ValueError):
+    """A value is not acceptable; the message says which and why (HTTP 422)."""
+
+
+class ConstructionConflictError(ConstructionError):
+    """The current state does not allow the change (HTTP 409)."""
+
+
+# --- small helpers -------------------------------------------------------------------------
+
+
+def _cents(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _pct(part: Decimal, whole: Decimal) -> Decimal | None:
+    """``part / whole`` as a percentage to one decimal place; None when ``whole`` is zero."""
+    if whole <= 0:
+        return None
+    return (part * 100 / whole).quantize(ONE_DECIMAL, rounding=ROUND_HALF_UP)
+
+
+def _actor(principal: Principal | None, actor_id: uuid.UUID | None = None) -> str:
+    if principal is not None:
+        return principal.email
+    return f"user {actor_id}" if actor_id is not None else auth_service.SYSTEM_ACTOR
+
+
+def _audit(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    principal: Principal | None,
+    action: str,
+    entity: str,
+    entity_id: uuid.UUID,
+    changes: dict[str, Any],
+    actor_id: uuid.UUID | None = None,
+) -> None:
+    auth_service.record_audit(
+        session=session,
+        principal=principal,
+        org_id=org_id,
+        action=action,
+        entity=entity,
+        entity_id=entity_id,
+        changes=changes,
+        actor=_actor(None, actor_id) if principal is None else None,
+    )
+
+
+def _record_activity(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    project_id: uuid.UUID | None,
+    kind: ActivityKind,
+    summary: str,
+    details: Mapping[str, Any] | None = None,
+    source_event_id: uuid.UUID | None = None,
+) -> ProjectActivity:
+    from store.outbox import normalise_payload
+
+    entry = ProjectActivity(
+        org_id=org_id,
+        project_id=project_id,
+        kind=kind.value,
+        summary=summary,
+        details=normalise_payload(details or {}),
+        source_event_id=source_event_id,
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def activity_for_event(
+    *, session: Session, org_id: uuid.UUID, event_id: uuid.UUID
+) -> ProjectActivity | None:
+    """The activity entry an event was recorded as (so its subscriber handles it once)."""
+    return session.exec(
+        select(ProjectActivity).where(
+            ProjectActivity.org_id == org_id, ProjectActivity.source_event_id == event_id
+        )
+    ).first()
+
+
+# --- contractors ----------------------------------------------------------------------------
+
+
+def normalise_phone(value: str) -> str:
+    """``value`` as an E.164 number (``(312) 555-0123`` -> ``+13125550123``), else 422.
+
+    Numbers without a country code are read as US numbers. With the ``phonenumbers`` package
+    the number must be a valid one for its country; without it, a strict E.164 pattern.
+    """
+    raw = value.strip()
+    try:
+        import phonenumbers
+    except ImportError:  # pragma: no cover - phonenumbers is a dependency
+        compact = _PHONE_SEPARATORS.sub("", raw)
+        if compact.startswith("00"):
+            compact = "+" + compact[2:]
+        if not compact.startswith("+") and len(compact) == 10:
+            compact = "+1" + compact
+        if not _E164.match(compact):
+            raise ConstructionInputError(
+                f"phone {value!r} is not a phone number in E.164 form (e.g. +13125550123)"
+            ) from None
+        return compact
+    try:
+        parsed = phonenumbers.parse(raw, DEFAULT_PHONE_REGION)
+    except phonenumbers.NumberParseException as exc:
+        raise ConstructionInputError(f"phone {value!r} is not a phone number ({exc})") from exc
+    if not phonenumbers.is_valid_number(parsed):
+        raise ConstructionInputError(
+            f"phone {value!r} is not a valid number for its country (give it as E.164, "
+            "e.g. +13125550123)"
+        )
+    return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
+
+
+def check_timezone(name: str) -> str:
+    """``name`` if it is an IANA time zone (``America/Chicago``), else 422."""
+    cleaned = name.strip()
+    try:
+        zoneinfo.ZoneInfo(cleaned)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConstructionInputError(
+            f"timezone {name!r} is not an IANA time zone name (e.g. America/Chicago)"
+        ) from exc
+    return cleaned
+
+
+def _normalise_contractor_fields(values: dict[str, Any]) -> dict[str, Any]:
+    """Validate and normalise contractor fields in place (phone, email, zone, trades, hours)."""
+    if values.get("phone") is not None:
+        values["phone"] = normalise_phone(str(values["phone"]))
+    if values.get("email") is not None:
+        email = str(values["email"]).strip().lower()
+        if not _EMAIL.match(email):
+            raise ConstructionInputError(f"email {values['email']!r} is not an email address")
+        values["email"] = email
+    if "timezone" in values:
+        if values["timezone"] is None:
+            raise ConstructionInputError("timezone cannot be empty; give an IANA name")
+        values["timezone"] = check_timezone(str(values["timezone"]))
+    if "trades" in values:
+        if values["trades"] is None:
+            raise ConstructionInputError("trades cannot be null; send [] for none")
+        trades: list[str] = []
+        for trade in values["trades"]:
+            word = " ".join(str(trade).strip().lower().split())
+            if not word:
+                raise ConstructionInputError("a trade cannot be empty")
+            if word not in trades:
+                trades.append(word)
+        values["trades"] = trades
+    if values.get("name") is not None and not str(values["name"]).strip():
+        raise ConstructionInputError("name cannot be empty")
+    return values
+
+
+def _check_contact_hours(start: dt.time | None, end: dt.time | None) -> None:
+    if (start is None) != (end is None):
+        raise ConstructionInputError(
+            "give both preferred_contact_start and preferred_contact_end, or neither"
+        )
+    if start is not None and end is not None and start >= end:
+        raise ConstructionInputError(
+            f"preferred_contact_start ({start.isoformat('minutes')}) must be before "
+            f"preferred_contact_end ({end.isoformat('minutes')})"
+        )
+
+
+def _phone_taken(
+    session: Session, org_id: uuid.UUID, phone: str, except_id: uuid.UUID | None = None
+) -> Contractor | None:
+    statement = select(Contractor).where(Contractor.org_id == org_id, Contractor.phone == phone)
+    if except_id is not None:
+        statement = statement.where(Contractor.id != except_id)
+    return session.exec(statement).first()
+
+
+def _flush_contractor(session: Session, contractor: Contractor) -> None:
+    """Flush in a savepoint so a phone taken by a concurrent insert is a 409, not a crash."""
+    try:
+        with session.begin_nested():
+            session.add(contractor)
+            session.flush()
+    except IntegrityError as exc:
+        raise ConstructionConflictError(
+            f"another contractor of your organisation already has phone {contractor.phone}"
+        ) from exc
+
+
+def create_contractor(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    contractor_in: ContractorCreate,
+    actor_id: uuid.UUID | None = None,
+    principal: Principal | None = None,
+) -> Contractor:
+    """Add a contractor; the phone is stored as E.164 and must be unique in the organisation."""
+    values = _normalise_contractor_fields(contractor_in.model_dump())
+    _check_contact_hours(values.get("preferred_contact_start"), values.get("preferred_contact_end"))
+    if values.get("phone") and (taken := _phone_taken(session, org_id, values["phone"])):
+        raise ConstructionConflictError(
+            f"contractor {taken.name} ({taken.id}) already has phone {values['phone']}"
+        )
+    contractor = Contractor(org_id=org_id, **values)
+    _flush_contractor(session, contractor)
+    _audit(
+        session=session,
+        org_id=org_id,
+        principal=principal,
+        action="create",
+        entity="contractor",
+        entity_id=contractor.id,
+        changes=contractor_in.model_dump(mode="json", exclude={"phone"})
+        | {"phone": "set" if contractor.phone else None},
+        actor_id=actor_id,
+    )
+    return contractor
+
+
+def get_contractor(*, session: Session, org_id: uuid.UUID, contractor_id: uuid.UUID) -> Contractor:
+    """One contractor of the organisation; ``NotFoundError`` otherwise."""
+    contractor = session.exec(
+        select(Contractor).where(Contractor.id == contractor_id, Contractor.org_id == org_id)
+    ).first()
+    if contractor is None:
+        raise NotFoundError(f"contractor {contractor_id} not found")
+    return contractor
+
+
+def find_contractor_by_phone(
+    *, session: Session, org_id: uuid.UUID, phone: str
+) -> Contractor | None:
+    """The organisation's contractor with this phone number (any format), or None."""
+    try:
+        number = normalise_phone(phone)
+    except ConstructionInputError:
+        return None
+    return _phone_taken(session, org_id, number)
+
+
+def list_contractors(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    trade: str | None = None,
+    include_opted_out: bool = True,
+) -> list[Contractor]:
+    """The organisation's contractors by name; ``trade`` keeps those who do that trade."""
+    statement = select(Contractor).where(Contractor.org_id == org_id)
+    if trade is not None and trade.strip():
+        word = " ".join(trade.strip().lower().split())
+        statement = statement.where(col(Contractor.trades).contains([word]))
+    if not include_opted_out:
+        statement = statement.where(col(Contractor.opted_out).is_(False))
+    return list(session.exec(statement.order_by(col(Contractor.name), col(Contractor.id))))
+
+
+def update_contractor(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    contractor_id: uuid.UUID,
+    contractor_in: ContractorUpdate,
+    principal: Principal | None = None,
+) -> Contractor:
+    """Change a contractor's fields; only those given change (phone stays unique)."""
+    contractor = get_contractor(session=session, org_id=org_id, contractor_id=contractor_id)
+    given = _normalise_contractor_fields(contractor_in.model_dump(exclude_unset=True))
+    if "name" in given and given["name"] is None:
+        raise ConstructionInputError("name cannot be empty")
+    if "opted_out" in given and given["opted_out"] is None:
+        raise ConstructionInputError("opted_out must be true or false")
+    _check_contact_hours(
+        given.get("preferred_contact_start", contractor.preferred_contact_start),
+        given.get("preferred_contact_end", contractor.preferred_contact_end),
+    )
+    if given.get("phone") and (
+        taken := _phone_taken(session, org_id, given["phone"], except_id=contractor.id)
+    ):
+        raise ConstructionConflictError(
+            f"contractor {taken.name} ({taken.id}) already has phone {given['phone']}"
+        )
+    changes: dict[str, Any] = {}
+    for key, value in given.items():
+        if getattr(contractor, key) != value:
+            changes[key] = "changed" if key == "phone" else value
+            setattr(contractor, key, value)
+    if not changes:
+        return contractor
+    contractor.updated_at = utcnow()
+    _flush_contractor(session, contractor)
+    _audit(
+        session=session,
+        org_id=org_id,
+        principal=principal,
+        action="update",
+        entity="contractor",
+        entity_id=contractor.id,
+        changes=changes,
+    )
+    return contractor
+
+
+def mark_contractor_opted_out(
+    *, session: Session, org_id: uuid.UUID, contractor_id: uuid.UUID, reason: str
+) -> Contractor:
+    """Record that a contractor asked not to be called (idempotent; the reason is noted)."""
+    contractor = get_contractor(session=session, org_id=org_id, contractor_id=contractor_id)
+    if contractor.opted_out:
+        return contractor
+    note = f"{utcnow().date().isoformat()}: opted out of calls: {reason.strip() or 'no reason'}"
+    contractor.opted_out = True
+    contractor.notes = f"{contractor.notes}\n{note}" if contractor.notes else note
+    contractor.updated_at = utcnow()
+    session.add(contractor)
+    session.flush()
+    _audit(
+        session=session,
+        org_id=org_id,
+        principal=None,
+        action="opt_out",
+        entity="contractor",
+        entity_id=contractor.id,
+        changes={"opted_out": True, "reason": reason},
+    )
+    return contractor
+
+
+# --- projects and scope ---------------------------------------------------------------------
+
+
+def _project_payload(project: Project) -> dict[str, Any]:
+    return {
+        "project_id": project.id,
+        "deal_id": project.deal_id,
+        "property_id": project.property_id,
+    }
+
+
+def get_project(*, session: Session, org_id: uuid.UUID, project_id: uuid.UUID) -> Project:
+    """One project of the organisation; ``NotFoundError`` otherwise."""
+    project = session.exec(
+        select(Project).where(Project.id == project_id, Project.org_id == org_id)
+    ).first()
+    if project is None:
+        raise NotFoundError(f"project {project_id} not found")
+    return project
+
+
+def _lock_project(session: Session, org_id: uuid.UUID, project_id: uuid.UUID) -> Project:
+    project = session.exec(
+        select(Project).where(Project.id == project_id, Project.org_id == org_id).with_for_update()
+    ).first()
+    if project is None:
+        raise NotFoundError(f"project {project_id} not found")
+    return project
+
+
+def list_projects(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    status: ProjectStatus | None = None,
+    deal_id: uuid.UUID | None = None,
+    property_id: uuid.UUID | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[Project]:
+    """The organisation's projects, most recently changed first."""
+    statement = select(Project).where(Project.org_id == org_id)
+    if status is not None:
+        statement = statement.where(Project.status == status)
+    if deal_id is not None:
+        statement = statement.where(Project.deal_id == deal_id)
+    if property_id is not None:
+        statement = statement.where(Project.property_id == property_id)
+    statement = statement.order_by(col(Project.updated_at).desc(), col(Project.id))
+    limit = max(1, min(limit, MAX_LIST_LIMIT))
+    return list(session.exec(statement.limit(limit).offset(max(offset, 0))))
+
+
+def project_for_deal(*, session: Session, org_id: uuid.UUID, deal_id: uuid.UUID) -> Project | None:
+    """The deal's rehab project, or None."""
+    return session.exec(
+        select(Project).where(Project.org_id == org_id, Project.deal_id == deal_id)
+    ).first()
+
+
+def list_scope_items(
+    *, session: Session, org_id: uuid.UUID, project_id: uuid.UUID
+) -> list[ScopeItem]:
+    """A project's scope lines in the order they were added."""
+    get_project(session=session, org_id=org_id, project_id=project_id)
+    return _scope(session, org_id, project_id)
+
+
+def _scope(session: Session, org_id: uuid.UUID, project_id: uuid.UUID) -> list[ScopeItem]:
+    return list(
+        session.exec(
+            select(ScopeItem)
+            .where(ScopeItem.org_id == org_id, ScopeItem.project_id == project_id)
+            .order_by(col(ScopeItem.created_at), col(ScopeItem.id))
+        )
+    )
+
+
+def _deal(session: Session, org_id: uuid.UUID, deal_id: uuid.UUID) -> Any:
+    from domain.deal import service as deal_service
+
+    try:
+        return deal_service.get_deal(session=session, org_id=org_id, deal_id=deal_id)
+    except LookupError as exc:
+        raise NotFoundError(f"deal {deal_id} not found") from exc
+
+
+def _property(session: Session, org_id: uuid.UUID, property_id: uuid.UUID) -> Any:
+    from domain.property import service as property_service
+
+    try:
+        found = property_service.get(session=session, org_id=org_id, property_id=property_id)
+    except LookupError:
+        found = None
+    if found is None:
+        raise NotFoundError(f"property {property_id} not found")
+    return found
+
+
+@dataclass(frozen=True)
+class DealScope:
+    """The scope a deal's rehab estimate gives a project, and where it came from."""
+
+    lines: list[ScopeItemCreate]
+    source: str
+    budget: Decimal | None
+
+
+def scope_from_deal(*, session: Session, org_id: uuid.UUID, deal: Any) -> DealScope:
+    """The project scope a deal starts from.
+
+    The deal stores its rehab estimate as one figure (``estimated_repairs``); no module stores
+    an estimate's line items. When the property has walkthrough or photo conditions on file,
+    those components are priced line by line from the organisation's cost book (as the
+    property analysis does); otherwise the deal's figure is one line, "rehab (from deal
+    estimate)". The project's budget is the deal's figure when it has one.
+    """
+    repairs = deal.estimated_repairs
+    budget = Decimal(repairs) if repairs is not None else None
+    priced = _priced_conditions(session, org_id, deal.property_id)
+    if priced is not None:
+        lines, source = priced
+        total = sum((line.budgeted_cost or Decimal(0) for line in lines), Decimal(0))
+        if budget is None:
+            budget = total
+        else:
+            source += f"; budget: the deal's estimated repairs ${budget:,.2f}"
+        return DealScope(lines=lines, source=source, budget=budget)
+    if budget is None:
+        return DealScope(lines=[], source="the deal has no rehab estimate", budget=None)
+    line = ScopeItemCreate(
+        component=DEAL_ESTIMATE_COMPONENT,
+        description="the deal's estimated repairs, as one line until the scope is itemised",
+        quantity=Decimal(1),
+        unit="job",
+        budgeted_cost=budget,
+    )
+    return DealScope(
+        lines=[line], source=f"deal {deal.id} estimated repairs ${budget:,.2f}", budget=budget
+    )
+
+
+def _priced_conditions(
+    session: Session, org_id: uuid.UUID, property_id: uuid.UUID | None
+) -> tuple[list[ScopeItemCreate], str] | None:
+    """Scope lines from the property's latest observed conditions, priced; None if none."""
+    if property_id is None:
+        return None
+    from domain.analysis import service as analysis_service
+    from domain.pricing import service as pricing_service
+
+    try:
+        observed = analysis_service.observed_conditions(
+            session=session, org_id=org_id, property_id=property_id
+        )
+        if observed is None or not observed.components:
+            return None
+        prop = _property(session, org_id, property_id)
+        estimate = pricing_service.estimate_rehab(
+            session=session,
+            org_id=org_id,
+            items=observed.components,
+            square_feet=prop.square_feet if prop.square_feet and prop.square_feet > 0 else None,
+            contingency_pct=0,
+        )
+    except (LookupError, ValueError) as exc:
+        log.warning("property %s conditions could not be priced: %s", property_id, exc)
+        return None
+    if not estimate.line_items:
+        return None
+    lines = [
+        ScopeItemCreate(
+            component=line.component_name,
+            description=f"{line.action.value} ({condition_of(line)})",
+            quantity=line.quantity,
+            unit=line.unit,
+            budgeted_cost=line.line_total,
+        )
+        for line in estimate.line_items
+    ]
+    when = observed.observed_at.date().isoformat()
+    return lines, f"{observed.source} conditions of {when}, priced from the cost book"
+
+
+def condition_of(line: Any) -> str:
+    """How a priced line's condition reads ("poor", or "no condition given")."""
+    return str(line.condition.value) if line.condition else "no condition given"
+
+
+def _add_scope(
+    session: Session, org_id: uuid.UUID, project_id: uuid.UUID, lines: Sequence[ScopeItemCreate]
+) -> list[ScopeItem]:
+    items = []
+    for line in lines:
+        checked = ScopeItemCreate.model_validate(line.model_dump())
+        if not checked.component.strip():
+            raise ConstructionInputError("a scope line needs a component")
+        item = ScopeItem(org_id=org_id, project_id=project_id, **checked.model_dump())
+        item.component = checked.component.strip()
+        session.add(item)
+        items.append(item)
+    session.flush()
+    return items
+
+
+def _lock_deal_key(session: Session, deal_id: uuid.UUID) -> None:
+    """Serialise project creation per deal (two deliveries of deal events race otherwise)."""
+    key = int.from_bytes(hashlib.sha256(b"construction.deal:" + deal_id.bytes).digest()[:8], "big")
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key - (1 << 63)})
+
+
+def create_project(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    project_in: ProjectCreate,
+    scope: Sequence[ScopeItemCreate] = (),
+    actor_id: uuid.UUID | None = None,
+    principal: Principal | None = None,
+) -> Project:
+    """Open a rehab project; publishes ``project.created``.
+
+    A named deal must be the organisation's and have no project yet (409); its property
+    becomes the project's. With a deal and no scope given, the scope comes from the deal's
+    rehab estimate (``scope_from_deal``). The budget, when not given, is the sum of the scope's
+    budgeted costs (or the deal's estimate).
+    """
+    values = ProjectCreate.model_validate(project_in.model_dump()).model_dump()
+    values["name"] = str(values["name"]).strip()
+    if not values["name"]:
+        raise ConstructionInputError("name cannot be empty")
+    source = "scope given with the project" if scope else "no scope yet"
+    deal_budget: Decimal | None = None
+    if values.get("deal_id") is not None:
+        deal = _deal(session, org_id, values["deal_id"])
+        _lock_deal_key(session, deal.id)
+        if (
+            existing := project_for_deal(session=session, org_id=org_id, deal_id=deal.id)
+        ) is not None:
+            raise ConstructionConflictError(
+                f"deal {deal.id} already has project {existing.id} ({existing.name})"
+            )
+        if values.get("property_id") is None:
+            values["property_id"] = deal.property_id
+        elif values["property_id"] != deal.property_id:
+            raise ConstructionInputError(
+                f"property {values['property_id']} is not the property of deal {deal.id}"
+            )
+        if not scope:
+            from_deal = scope_from_deal(session=session, org_id=org_id, deal=deal)
+            scope, source, deal_budget = from_deal.lines, from_deal.source, from_deal.budget
+    if values.get("property_id") is not None:
+        _property(session, org_id, values["property_id"])
+    if (
+        values.get("start_date")
+        and values.get("target_end_date")
+        and values["target_end_date"] < values["start_date"]
+    ):
+        raise ConstructionInputError("target_end_date cannot be before start_date")
+    project = Project(org_id=org_id, scope_source=source, **values)
+    session.add(project)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as exc:
+        raise ConstructionConflictError(
+            f"deal {values.get('deal_id')} already has a project"
+        ) from exc
+    items = _add_scope(session, org_id, project.id, scope)
+    scope_total = sum((i.budgeted_cost or Decimal(0) for i in items), Decimal(0))
+    if project.budget is None:
+        if deal_budget is not None:
+            project.budget = deal_budget
+        elif any(i.budgeted_cost is not None for i in items):
+            project.budget = _cents(scope_total)
+        session.add(project)
+        session.flush()
+    actor = _actor(principal, actor_id)
+    publish(
+        session,
+        org_id=org_id,
+        name="project.created",
+        payload=_project_payload(project)
+        | {
+            "name": project.name,
+            "status": project.status,
+            "budget": project.budget,
+            "scope_items": len(items),
+            "scope_total": _cents(scope_total),
+            "scope_source": project.scope_source,
+            "by": actor,
+        },
+    )
+    _record_activity(
+        session=session,
+        org_id=org_id,
+        project_id=project.id,
+        kind=ActivityKind.project_created,
+        summary=f"Project created by {actor} with {len(items)} scope line(s) ({source})",
+        details={"budget": project.budget, "scope_total": scope_total},
+    )
+    _audit(
+        session=session,
+        org_id=org_id,
+        principal=principal,
+        action="create",
+        entity="project",
+        entity_id=project.id,
+        changes=project_in.model_dump(mode="json") | {"scope_items": len(items)},
+        actor_id=actor_id,
+    )
+    return project
+
+
+def add_scope_items(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    project_id: uuid.UUID,
+    scope: Sequence[ScopeItemCreate],
+    principal: Principal | None = None,
+) -> list[ScopeItem]:
+    """Add scope lines to a project (its budget is not changed: award a bid or PATCH it)."""
+    project = _lock_project(session, org_id, project_id)
+    if not scope:
+        raise ConstructionInputError("give at least one scope line")
+    items = _add_scope(session, org_id, project.id, scope)
+    _audit(
+        session=session,
+        org_id=org_id,
+        principal=principal,
+        action="add_scope",
+        entity="project",
+        entity_id=project.id,
+        changes={"scope": [i.component for i in items]},
+    )
+    return items
+
+
+def update_project(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    project_id: uuid.UUID,
+    project_in: ProjectUpdate,
+    principal: Principal | None = None,
+) -> Project:
+    """Change a project's name, status, budget or dates; completing it dates it today."""
+    project = _lock_project(session, org_id, project_id)
+    given = project_in.model_dump(exclude_unset=True)
+    for key in ("name", "status"):
+        if key in given and given[key] is None:
+            raise ConstructionInputError(f"{key} cannot be null")
+    if "name" in given:
+        given["name"] = str(given["name"]).strip()
+        if not given["name"]:
+            raise ConstructionInputError("name cannot be empty")
+    if given.get("budget") is not None and given["budget"] < 0:
+        raise ConstructionInputError("budget cannot be negative")
+    if given.get("status") == ProjectStatus.completed and "completed_on" not in given:
+        if project.completed_on is None:
+            given["completed_on"] = utcnow().date()
+    start = given.get("start_date", project.start_date)
+    end = given.get("target_end_date", project.target_end_date)
+    if start and end and end < start:
+        raise ConstructionInputError("target_end_date cannot be before start_date")
+    changes: dict[str, Any] = {}
+    for key, value in given.items():
+        if getattr(project, key) != value:
+            changes[key] = {"from": getattr(project, key), "to": value}
+            setattr(project, key, value)
+    if changes:
+        project.updated_at = utcnow()
+        session.add(project)
+        session.flush()
+        _audit(
+            session=session,
+            org_id=org_id,
+            principal=principal,
+            action="update",
+            entity="project",
+            entity_id=project.id,
+            changes=changes,
+        )
+    return project
+
+
+def ensure_project_for_deal(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    deal_id: uuid.UUID,
+    reached_under_contract: bool = False,
+) -> Project | None:
+    """Give a flip or BRRRR deal under contract its project, once; None if it gets none.
+
+    ``reached_under_contract`` says the event being handled put the deal under contract (it
+    may have moved on since). Idempotent: a deal that has a project keeps it.
+    """
+    deal = _deal(session, org_id, deal_id)
+    strategy = str(deal.strategy) if deal.strategy is not None else None
+    status = str(deal.status)
+    if strategy not in REHAB_STRATEGIES:
+        return None
+    if status != "under_contract" and not reached_under_contract:
+        return None
+    if status in ("dead", "passed"):
+        return None
+    _lock_deal_key(session, deal.id)
+    existing = project_for_deal(session=session, org_id=org_id, deal_id=deal.id)
+    if existing is not None:
+        return existing
+    label = _address_label(session, org_id, deal.property_id)
+    return create_project(
+        session=session,
+        org_id=org_id,
+        project_in=ProjectCreate(
+            deal_id=deal.id, property_id=deal.property_id, name=f"Rehab: {label}"[:200]
+        ),
+    )
+
+
+def _address_label(session: Session, org_id: uuid.UUID, property_id: uuid.UUID | None) -> str:
+    if property_id is None:
+        return "no property"
+    try:
+        prop = _property(session, org_id, property_id)
+    except NotFoundError:
+        return f"property {property_id}"
+    line = prop.address_line or (prop.address or {}).get("label")
+    place = ", ".join(part for part in (prop.city, prop.state) if part)
+    if line:
+        return f"{line}, {place}" if place else str(line)
+    return f"property {property_id}"
+
+
+def project_label(*, session: Session, project: Project) -> str:
+    """How a project's property is named to people (its address), or the project's name."""
+    if project.property_id is None:
+        return project.name
+    return _address_label(session, project.org_id, project.property_id)
+
+
+def _accepted_bid(session: Session, org_id: uuid.UUID, project_id: uuid.UUID) -> Bid | None:
+    return session.exec(
+        select(Bid).where(
+            Bid.org_id == org_id, Bid.project_id == project_id, Bid.status == BidStatus.accepted
+        )
+    ).first()
+
+
+def project_detail(*, session: Session, org_id: uuid.UUID, project_id: uuid.UUID) -> ProjectDetail:
+    """A project with its scope lines, milestones, accepted bid and latest activity."""
+    project = get_project(session=session, org_id=org_id, project_id=project_id)
+    scope = _scope(session, org_id, project.id)
+    accepted = _accepted_bid(session, org_id, project.id)
+    activity = session.exec(
+        select(ProjectActivity)
+        .where(ProjectActivity.org_id == org_id, ProjectActivity.project_id == project.id)
+        .order_by(col(ProjectActivity.created_at).desc(), col(ProjectActivity.id))
+        .limit(50)
+    ).all()
+    return ProjectDetail.model_validate(
+        ProjectRead.model_validate(project),
+        update={
+            "scope": [ScopeItemRead.model_validate(s) for s in scope],
+            "milestones": [
+                MilestoneRead.model_validate(m)
+                for m in list_milestones(session=session, org_id=org_id, project_id=project.id)
+            ],
+            "accepted_bid_id": accepted.id if accepted else None,
+            "scope_total": _cents(sum((s.budgeted_cost or Decimal(0) for s in scope), Decimal(0))),
+            "activity": [ActivityRead.model_validate(a) for a in activity],
+        },
+    )
+
+
+# --- bids -----------------------------------------------------------------------------------
+
+
+def _amount(value: Any, what: str) -> Decimal:
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError) as exc:
+        raise ConstructionInputError(f"{what} {value!r} is not a number") from exc
+    if not amount.is_finite():
+        raise ConstructionInputError(f"{what} must be a finite number")
+    if amount < 0:
+        raise ConstructionInputError(f"{what} cannot be negative (got {amount})")
+    return _cents(amount)
+
+
+def _bid_lines(
+    session: Session, org_id: uuid.UUID, project: Project, raw: Sequence[Any]
+) -> list[dict[str, Any]]:
+    """Bid line items checked against the project's scope, as stored (amounts as strings)."""
+    scope = {item.id: item for item in _scope(session, org_id, project.id)}
+    lines: list[dict[str, Any]] = []
+    seen: set[uuid.UUID] = set()
+    for index, entry in enumerate(raw):
+        try:
+            line = BidLineItem.model_validate(entry)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or 'line'}: {err['msg']}"
+                for err in exc.errors()
+            )
+            raise ConstructionInputError(f"line_items[{index}]: {problems}") from exc
+        if line.scope_item_id not in scope:
+            raise ConstructionInputError(
+                f"line_items[{index}]: scope line {line.scope_item_id} is not part of project "
+                f"{project.id}"
+            )
+        if line.scope_item_id in seen:
+            raise ConstructionInputError(
+                f"line_items[{index}]: scope line {line.scope_item_id} is priced twice"
+            )
+        seen.add(line.scope_item_id)
+        lines.append(
+            {
+                "scope_item_id": str(line.scope_item_id),
+                "amount": str(_amount(line.amount, f"line_items[{index}].amount")),
+                "note": line.note,
+            }
+        )
+    return lines
+
+
+def create_bid(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    project_id: uuid.UUID,
+    bid_in: BidCreate,
+    principal: Principal | None = None,
+) -> Bid:
+    """Record a contractor's bid on a project; publishes ``bid.received``.
+
+    The contractor must be the organisation's (404); each line must price one of this
+    project's scope lines, once, at zero or more (422); the total is the sum of the lines when
+    not given. A bid with no lines is a lump sum for the whole scope and needs a total.
+    """
+    project = _lock_project(session, org_id, project_id)
+    if project.status in (ProjectStatus.completed, ProjectStatus.cancelled):
+        raise ConstructionConflictError(f"project {project.id} is {project.status}; no new bids")
+    contractor = get_contractor(session=session, org_id=org_id, contractor_id=bid_in.contractor_id)
+    if BidStatus(bid_in.status) != BidStatus.received:
+        raise ConstructionInputError(
+            "a new bid is 'received'; accept one with POST /projects/{id}/bids/{bidId}/award"
+        )
+    lines = _bid_lines(session, org_id, project, bid_in.line_items or [])
+    if bid_in.total_amount is not None:
+        total = _amount(bid_in.total_amount, "total_amount")
+    elif lines:
+        total = _cents(sum((Decimal(line["amount"]) for line in lines), Decimal(0)))
+    else:
+        raise ConstructionInputError("a bid needs a total_amount or line_items")
+    if bid_in.duration_days is not None and bid_in.duration_days < 0:
+        raise ConstructionInputError("duration_days cannot be negative")
+    bid = Bid(
+        org_id=org_id,
+        project_id=project.id,
+        contractor_id=contractor.id,
+        total_amount=total,
+        line_items=lines,
+        exclusions=bid_in.exclusions,
+        start_date=bid_in.start_date,
+        duration_days=bid_in.duration_days,
+        status=BidStatus.received,
+        source=BidSource(bid_in.source),
+        call_id=bid_in.call_id,
+    )
+    session.add(bid)
+    if project.status == ProjectStatus.planning:
+        project.status = ProjectStatus.bidding
+        project.updated_at = utcnow()
+        session.add(project)
+    session.flush()
+    publish(
+        session,
+        org_id=org_id,
+        name="bid.received",
+        payload=_project_payload(project)
+        | {
+            "bid_id": bid.id,
+            "contractor_id": contractor.id,
+            "contractor_name": contractor.name,
+            "total_amount": total,
+            "line_items": len(lines),
+            "source": bid.source,
+            "call_id": bid.call_id,
+            "start_date": bid.start_date,
+            "duration_days": bid.duration_days,
+        },
+    )
+    _audit(
+        session=session,
+        org_id=org_id,
+        principal=principal,
+        action="create",
+        entity="bid",
+        entity_id=bid.id,
+        changes={"project_id": str(project.id), "total_amount": str(total), "lines": len(lines)},
+    )
+    return bid
+
+
+def list_bids(*, session: Session, org_id: uuid.UUID, project_id: uuid.UUID) -> list[Bid]:
+    """A project's bids, oldest first."""
+    get_project(session=session, org_id=org_id, project_id=project_id)
+    return list(
+        session.exec(
+            select(Bid)
+            .where(Bid.org_id == org_id, Bid.project_id == project_id)
+            .order_by(col(Bid.created_at), col(Bid.id))
+        )
+    )
+
+
+def get_bid(
+    *, session: Session, org_id: uuid.UUID, project_id: uuid.UUID, bid_id: uuid.UUID
+) -> Bid:
+    """One bid of a project; ``NotFoundError`` otherwise."""
+    bid = session.exec(
+        select(Bid).where(Bid.id == bid_id, Bid.org_id == org_id, Bid.project_id == project_id)
+    ).first()
+    if bid is None:
+        raise NotFoundError(f"bid {bid_id} not found on project {project_id}")
+    return bid
+
+
+def bid_for_call(*, session: Session, org_id: uuid.UUID, call_id: uuid.UUID) -> Bid | None:
+    """The bid taken on a call, or None."""
+    return session.exec(select(Bid).where(Bid.org_id == org_id, Bid.call_id == call_id)).first()
+
+
+def _unit_key(unit: str | None) -> str | None:
+    if not unit:
+        return None
+    word = unit.strip().lower().replace("sq ft", "sqft").replace("square feet", "sqft")
+    word = word.replace("linear feet", "linear ft").replace("lf", "linear ft")
+    if word in ("squares", "sq"):
+        return "square"
+    if word in ("ea", "each", "unit", "units", "job", "jobs"):
+        return "each"
+    return word.removesuffix("s") if word.endswith("s") and word != "s" else word
+
+
+class _CatalogueFiller:
+    """Prices a missing scope line from the organisation's cost book (``component_costs``)."""
+
+    def __init__(self, session: Session, org_id: uuid.UUID) -> None:
+        self.session = session
+        self.org_id = org_id
+        self._rows: dict[str, Any] | None = None
+
+    def rows(self) -> dict[str, Any]:
+        if self._rows is None:
+            from domain.pricing import service as pricing_service
+
+            self._rows = {
+                row.component_key: row
+                for row in pricing_service.list_costs(session=self.session, org_id=self.org_id)
+            }
+        return self._rows
+
+    def price(self, item: ScopeItem) -> tuple[Decimal, str] | None:
+        from domain.pricing import service as pricing_service
+
+        match = pricing_service.match_component(item.component)
+        if match is None or item.quantity is None:
+            return None
+        row = self.rows().get(match.key)
+        if row is None or row.total_cost is None:
+            return None
+        if _unit_key(item.unit) != _unit_key(row.unit):
+            return None
+        amount = _cents(Decimal(item.quantity) * Decimal(row.total_cost))
+        return amount, (
+            f"cost catalogue {row.component_key}: {item.quantity} {row.unit} x "
+            f"${row.total_cost:,.2f}"
+        )
+
+
+def level_bids(*, session: Session, org_id: uuid.UUID, project_id: uuid.UUID) -> BidLeveling:
+    """Compare a project's open and accepted bids line by line.
+
+    A line a bid does not price is filled in from the cost catalogue (component, quantity and
+    unit matching a cost-book row) or else the line's budgeted cost, and flagged. A bid with no
+    lines is a lump sum for the whole scope. The lowest complete bid prices every line itself.
+    """
+    project = get_project(session=session, org_id=org_id, project_id=project_id)
+    scope = _scope(session, org_id, project.id)
+    bids = [
+        b
+        for b in list_bids(session=session, org_id=org_id, project_id=project.id)
+        if b.status in (BidStatus.received, BidStatus.accepted)
+    ]
+    names = {
+        c.id: c.name
+        for c in session.exec(
+            select(Contractor).where(
+                Contractor.org_id == org_id,
+                col(Contractor.id).in_({b.contractor_id for b in bids}),
+            )
+        )
+    }
+    filler = _CatalogueFiller(session, org_id)
+    fills: dict[uuid.UUID, tuple[Decimal, str, str]] = {}
+
+    def fill(item: ScopeItem) -> tuple[Decimal, str, str]:
+        if item.id not in fills:
+            priced = filler.price(item)
+            if priced is not None:
+                fills[item.id] = (priced[0], "cost catalogue", priced[1])
+            elif item.budgeted_cost is not None:
+                fills[item.id] = (
+                    _cents(Decimal(item.budgeted_cost)),
+                    "budgeted cost",
+                    f"the line's budgeted cost ${item.budgeted_cost:,.2f}",
+                )
+            else:
+                fills[item.id] = (Decimal("0.00"), "none", "no catalogue match and no budget")
+        return fills[item.id]
+
+    leveled: list[LeveledBid] = []
+    for bid in bids:
+        priced = {uuid.UUID(str(line["scope_item_id"])): line for line in bid.line_items}
+        itemised = bool(priced)
+        lines: list[LeveledLine] = []
+        missing: list[uuid.UUID] = []
+        filled = Decimal(0)
+        if itemised:
+            for item in scope:
+                line = priced.get(item.id)
+                if line is not None:
+                    lines.append(
+                        LeveledLine(
+                            scope_item_id=item.id,
+                            component=item.component,
+                            amount=Decimal(str(line["amount"])),
+                            source="bid",
+                            flagged=False,
+                            note=line.get("note"),
+                        )
+                    )
+                    continue
+                amount, source, note = fill(item)
+                missing.append(item.id)
+                filled += amount
+                lines.append(
+                    LeveledLine(
+                        scope_item_id=item.id,
+                        component=item.component,
+                        amount=amount,
+                        source=source,
+                        flagged=True,
+                        note=f"not in the bid; filled in from {note}",
+                    )
+                )
+        total = Decimal(bid.total_amount) if bid.total_amount is not None else None
+        leveled.append(
+            LeveledBid(
+                bid_id=bid.id,
+                contractor_id=bid.contractor_id,
+                contractor_name=names.get(bid.contractor_id),
+                status=BidStatus(bid.status),
+                source=BidSource(bid.source),
+                bid_total=total,
+                itemised=itemised,
+                complete=not missing,
+                missing_scope_item_ids=missing,
+                filled_in_amount=_cents(filled),
+                leveled_total=_cents((total or Decimal(0)) + filled),
+                lines=lines,
+                start_date=bid.start_date,
+                duration_days=bid.duration_days,
+            )
+        )
+
+    def lowest(candidates: list[LeveledBid]) -> uuid.UUID | None:
+        return (
+            min(candidates, key=lambda b: (b.leveled_total, str(b.bid_id))).bid_id
+            if candidates
+            else None
+        )
+
+    basis = sorted({note for _, source, note in fills.values() if source != "bid"})
+    return BidLeveling(
+        project_id=project.id,
+        scope=[ScopeItemRead.model_validate(s) for s in scope],
+        bids=leveled,
+        lowest_complete_bid_id=lowest([b for b in leveled if b.complete]),
+        lowest_leveled_bid_id=lowest(leveled),
+        basis=basis,
+    )
+
+
+def award_bid(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    project_id: uuid.UUID,
+    bid_id: uuid.UUID,
+    principal: Principal | None = None,
+) -> AwardResult:
+    """Accept a bid: it becomes the project's budget and every other open bid is rejected.
+
+    Scope lines the bid prices take its amounts as their budgeted cost; the project's budget is
+    the bid's total. A project without dates takes the bid's start date and duration.
+    """
+    project = _lock_project(session, org_id, project_id)
+    bid = get_bid(session=session, org_id=org_id, project_id=project.id, bid_id=bid_id)
+    if bid.status in (BidStatus.rejected, BidStatus.withdrawn):
+        raise ConstructionConflictError(f"bid {bid.id} is {bid.status} and cannot be awarded")
+    if project.status in (ProjectStatus.completed, ProjectStatus.cancelled):
+        raise ConstructionConflictError(f"project {project.id} is {project.status}")
+    if bid.total_amount is None:
+        raise ConstructionConflictError(f"bid {bid.id} has no total to budget from")
+    now = utcnow()
+    rejected: list[uuid.UUID] = []
+    for other in list_bids(session=session, org_id=org_id, project_id=project.id):
+        if other.id != bid.id and other.status in (BidStatus.received, BidStatus.accepted):
+            other.status = BidStatus.rejected
+            other.updated_at = now
+            session.add(other)
+            rejected.append(other.id)
+    bid.status = BidStatus.accepted
+    bid.updated_at = now
+    session.add(bid)
+    priced = {uuid.UUID(str(line["scope_item_id"])): line for line in bid.line_items}
+    scope = _scope(session, org_id, project.id)
+    updated: list[ScopeItem] = []
+    for item in scope:
+        if item.id in priced:
+            item.budgeted_cost = Decimal(str(priced[item.id]["amount"]))
+            item.updated_at = now
+            session.add(item)
+            updated.append(item)
+    before = project.budget
+    project.budget = Decimal(bid.total_amount)
+    if project.status in (ProjectStatus.planning, ProjectStatus.bidding):
+        project.status = ProjectStatus.in_progress
+    if project.start_date is None and bid.start_date is not None:
+        project.start_date = bid.start_date
+    if (
+        project.target_end_date is None
+        and project.start_date is not None
+        and bid.duration_days is not None
+    ):
+        project.target_end_date = project.start_date + dt.timedelta(days=bid.duration_days)
+    project.updated_at = now
+    session.add(project)
+    session.flush()
+    not_in_bid = [item.id for item in scope if priced and item.id not in priced]
+    _record_activity(
+        session=session,
+        org_id=org_id,
+        project_id=project.id,
+        kind=ActivityKind.bid_awarded,
+        summary=f"Bid {bid.id} awarded at ${bid.total_amount:,.2f} by {_actor(principal)}",
+        details={"bid_id": bid.id, "rejected": rejected, "budget_before": before},
+    )
+    _audit(
+        session=session,
+        org_id=org_id,
+        principal=principal,
+        action="award_bid",
+        entity="project",
+        entity_id=project.id,
+        changes={
+            "bid_id": str(bid.id),
+            "budget": {
+                "from": str(before) if before is not None else None,
+                "to": str(project.budget),
+            },
+            "rejected_bids": [str(r) for r in rejected],
+        },
+    )
+    return AwardResult(
+        project=ProjectRead.model_validate(project),
+        bid=BidRead.model_validate(bid),
+        rejected_bid_ids=rejected,
+        budget=Decimal(project.budget),
+        scope_updated=[ScopeItemRead.model_validate(i) for i in updated],
+        scope_not_in_bid=not_in_bid,
+    )
+
+
+# --- tasks ----------------------------------------------------------------------------------
+
+
+def list_tasks(*, session: Session, org_id: uuid.UUID, project_id: uuid.UUID) -> list[Task]:
+    """A project's tasks by due date (undated last), then creation."""
+    get_project(session=session, org_id=org_id, project_id=project_id)
+    return _tasks(session, org_id, project_id)
+
+
+def _tasks(session: Session, org_id: uuid.UUID, project_id: uuid.UUID) -> list[Task]:
+    return list(
+        session.exec(
+            select(Task)
+            .where(Task.org_id == org_id, Task.project_id == project_id)
+            .order_by(col(Task.due_date).asc().nulls_last(), col(Task.created_at), col(Task.id))
+        )
+    )
+
+
+def get_task(
+    *, session: Session, org_id: uuid.UUID, project_id: uuid.UUID, task_id: uuid.UUID
+) -> Task:
+    """One task of a project; ``NotFoundError`` otherwise."""
+    task = session.exec(
+        select(Task).where(Task.id == task_id, Task.org_id == org_id, Task.project_id == project_id)
+    ).first()
+    if task is None:
+        raise NotFoundError(f"task {task_id} not found on project {project_id}")
+    return task
+
+
+def _check_task_links(
+    session: Session,
+    org_id: uuid.UUID,
+    project: Project,
+    *,
+    task_id: uuid.UUID | None,
+    values: Mapping[str, Any],
+) -> list[uuid.UUID] | None:
+    """Check a task's assignee, scope line and dependencies; return the dependencies."""
+    if values.get("assignee_contractor_id") is not None:
+        get_contractor(
+            session=session, org_id=org_id, contractor_id=values["assignee_contractor_id"]
+        )
+    if values.get("scope_item_id") is not None:
+        item = session.exec(
+            select(ScopeItem).where(
+                ScopeItem.id == values["scope_item_id"], ScopeItem.org_id == org_id
+            )
+        ).first()
+        if item is None:
+            raise NotFoundError(f"scope line {values['scope_item_id']} not found")
+        if item.project_id != project.id:
+            raise ConstructionInputError(
+                f"scope line {item.id} is not part of project {project.id}"
+            )
+    if "depends_on" not in values:
+        return None
+    if values["depends_on"] is None:
+        raise ConstructionInputError("depends_on cannot be null; send [] for none")
+    depends = list(dict.fromkeys(values["depends_on"]))
+    if task_id is not None and task_id in depends:
+        raise ConstructionInputError("a task cannot depend on itself")
+    if not depends:
+        return depends
+    found = {
+        t.id: t
+        for t in session.exec(select(Task).where(Task.org_id == org_id, col(Task.id).in_(depends)))
+    }
+    for dep in depends:
+        if dep not in found:
+            raise NotFoundError(f"task {dep} (in depends_on) not found")
+        if found[dep].project_id != project.id:
+            raise ConstructionInputError(
+                f"task {dep} belongs to another project; a task can only depend on tasks of "
+                f"project {project.id}"
+            )
+    if task_id is not None:
+        graph = {t.id: list(t.depends_on) for t in _tasks(session, org_id, project.id)}
+        graph[task_id] = depends
+        cycle = _cycle_from(graph, task_id)
+        if cycle:
+            raise ConstructionInputError(
+                "these dependencies would make a cycle: " + " -> ".join(str(t) for t in cycle)
+            )
+    return depends
+
+
+def _cycle_from(graph: Mapping[uuid.UUID, list[uuid.UUID]], start: uuid.UUID) -> list[uuid.UUID]:
+    """A dependency path from ``start`` back to itself, or [] when there is none."""
+    path: list[uuid.UUID] = []
+    seen: set[uuid.UUID] = set()
+
+    def walk(node: uuid.UUID) -> bool:
+        for nxt in graph.get(node, []):
+            if nxt == start:
+                path.append(nxt)
+                return True
+            if nxt in seen:
+                continue
+            seen.add(nxt)
+            path.append(nxt)
+            if walk(nxt):
+                return True
+            path.pop()
+        return False
+
+    return [start, *path] if walk(start) else []
+
+
+def _complete(session: Session, project: Project, task: Task, principal: Principal | None) -> None:
+    """Mark a task done (its dependencies must be) and publish ``task.completed``."""
+    if task.depends_on:
+        deps = session.exec(
+            select(Task).where(Task.org_id == task.org_id, col(Task.id).in_(task.depends_on))
+        ).all()
+        open_deps = [d for d in deps if d.status != TaskStatus.done]
+        if open_deps:
+            raise ConstructionConflictError(
+                "the task cannot be completed before its dependencies: "
+                + ", ".join(f"{d.title} ({d.status})" for d in open_deps)
+            )
+    task.status = TaskStatus.done
+    task.completed_at = utcnow()
+    session.add(task)
+    session.flush()
+    publish(
+        session,
+        org_id=task.org_id,
+        name="task.completed",
+        payload=_project_payload(project)
+        | {
+            "task_id": task.id,
+            "title": task.title,
+            "completed_at": task.completed_at,
+            "due_date": task.due_date,
+            "assignee_contractor_id": task.assignee_contractor_id,
+            "scope_item_id": task.scope_item_id,
+            "by": _actor(principal),
+        },
+    )
+
+
+def create_task(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    project_id: uuid.UUID,
+    task_in: TaskCreate,
+    principal: Principal | None = None,
+) -> Task:
+    """Add a task to a project (dependencies on this project's tasks only)."""
+    project = _lock_project(session, org_id, project_id)
+    values = task_in.model_dump()
+    if not str(values["title"]).strip():
+        raise ConstructionInputError("title cannot be empty")
+    depends = _check_task_links(session, org_id, project, task_id=None, values=values)
+    status = TaskStatus(values.pop("status"))
+    values["depends_on"] = depends or []
+    task = Task(org_id=org_id, project_id=project.id, status=TaskStatus.todo, **values)
+    session.add(task)
+    session.flush()
+    if status == TaskStatus.done:
+        _complete(session, project, task, principal)
+    elif status != TaskStatus.todo:
+        task.status = status
+        session.add(task)
+        session.flush()
+    _audit(
+        session=session,
+        org_id=org_id,
+        principal=principal,
+        action="create",
+        entity="task",
+        entity_id=task.id,
+        changes=task_in.model_dump(mode="json"),
+    )
+    return task
+
+
+def update_task(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    project_id: uuid.UUID,
+    task_id: uuid.UUID,
+    task_in: TaskUpdate,
+    principal: Principal | None = None,
+) -> Task:
+    """Change a task; moving it to done needs its dependencies done and publishes the event."""
+    project = _lock_project(session, org_id, project_id)
+    task = get_task(session=session, org_id=org_id, project_id=project.id, task_id=task_id)
+    given = task_in.model_dump(exclude_unset=True)
+    for key in ("title", "status"):
+        if key in given and given[key] is None:
+            raise ConstructionInputError(f"{key} cannot be null")
+    if "title" in given and not str(given["title"]).strip():
+        raise ConstructionInputError("title cannot be empty")
+    depends = _check_task_links(session, org_id, project, task_id=task.id, values=given)
+    if depends is not None:
+        given["depends_on"] = depends
+    target = given.pop("status", None)
+    changes: dict[str, Any] = {}
+    for key, value in given.items():
+        if getattr(task, key) != value:
+            changes[key] = value
+            setattr(task, key, value)
+    if target is not None and TaskStatus(target) != task.status:
+        changes["status"] = {"from": task.status, "to": target}
+        if TaskStatus(target) == TaskStatus.done:
+            _complete(session, project, task, principal)
+        else:
+            task.status = TaskStatus(target)
+            task.completed_at = None
+    if changes:
+        task.updated_at = utcnow()
+        session.add(task)
+        session.flush()
+        _audit(
+            session=session,
+            org_id=org_id,
+            principal=principal,
+            action="update",
+            entity="task",
+            entity_id=task.id,
+            changes=changes,
+        )
+    return task
+
+
+# --- milestones -----------------------------------------------------------------------------
+
+
+def list_milestones(
+    *, session: Session, org_id: uuid.UUID, project_id: uuid.UUID
+) -> list[Milestone]:
+    """A project's milestones by target date (undated last), then creation."""
+    return list(
+        session.exec(
+            select(Milestone)
+            .where(Milestone.org_id == org_id, Milestone.project_id == project_id)
+            .order_by(
+                col(Milestone.target_date).asc().nulls_last(),
+                col(Milestone.created_at),
+                col(Milestone.id),
+            )
+        )
+    )
+
+
+def create_milestone(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    project_id: uuid.UUID,
+    milestone_in: MilestoneCreate,
+    principal: Principal | None = None,
+) -> Milestone:
+    """Add a milestone (demo done, rough-in inspection passed, final ...) to a project."""
+    project = get_project(session=session, org_id=org_id, project_id=project_id)
+    name = milestone_in.name.strip()
+    if not name:
+        raise ConstructionInputError("name cannot be empty")
+    key = milestone_key(name)
+    for existing in list_milestones(session=session, org_id=org_id, project_id=project.id):
+        if milestone_key(existing.name) == key:
+            raise ConstructionConflictError(
+                f"project {project.id} already has milestone {existing.name!r}"
+            )
+    milestone = Milestone(
+        org_id=org_id, project_id=project.id, name=name, target_date=milestone_in.target_date
+    )
+    session.add(milestone)
+    session.flush()
+    _audit(
+        session=session,
+        org_id=org_id,
+        principal=principal,
+        action="create",
+        entity="milestone",
+        entity_id=milestone.id,
+        changes=milestone_in.model_dump(mode="json"),
+    )
+    return milestone
+
+
+_MILESTONE_FILLER = {
+    "inspection",
+    "inspections",
+    "inspected",
+    "passed",
+    "pass",
+    "done",
+    "complete",
+    "completed",
+    "finished",
+    "reached",
+    "the",
+}
+
+
+def milestone_key(name: str) -> str:
+    """What a milestone or inspection name is about ("Rough-in inspection passed" -> rough in)."""
+    words = re.sub(r"[^a-z0-9]+", " ", name.lower()).split()
+    kept = [w for w in words if w not in _MILESTONE_FILLER]
+    return " ".join(kept or words)
+
+
+def reach_milestone(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    project_id: uuid.UUID,
+    milestone_id: uuid.UUID,
+    principal: Principal | None = None,
+    source: str = "manual",
+    at: dt.datetime | None = None,
+) -> Milestone:
+    """Mark a milestone reached and publish ``milestone.reached`` (once; again: no change)."""
+    project = get_project(session=session, org_id=org_id, project_id=project_id)
+    milestone = session.exec(
+        select(Milestone)
+        .where(
+            Milestone.id == milestone_id,
+            Milestone.org_id == org_id,
+            Milestone.project_id == project.id,
+        )
+        .with_for_update()
+    ).first()
+    if milestone is None:
+        raise NotFoundError(f"milestone {milestone_id} not found on project {project_id}")
+    if milestone.reached_at is not None:
+        return milestone
+    milestone.reached_at = at or utcnow()
+    milestone.updated_at = utcnow()
+    session.add(milestone)
+    session.flush()
+    days_late = None
+    if milestone.target_date is not None:
+        days_late = max(0, (milestone.reached_at.date() - milestone.target_date).days)
+    publish(
+        session,
+        org_id=org_id,
+        name="milestone.reached",
+        payload=_project_payload(project)
+        | {
+            "milestone_id": milestone.id,
+            "name": milestone.name,
+            "reached_at": milestone.reached_at,
+            "target_date": milestone.target_date,
+            "days_late": days_late,
+            "source": source,
+            "by": _actor(principal),
+        },
+    )
+    _audit(
+        session=session,
+        org_id=org_id,
+        principal=principal,
+        action="reach",
+        entity="milestone",
+        entity_id=milestone.id,
+        changes={"source": source},
+    )
+    return milestone
+
+
+# --- photos ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PhotoUpload:
+    """One uploaded photo: its bytes, file name and declared content type."""
+
+    data: bytes
+    filename: str | None
+    content_type: str | None
+
+
+def check_photo(data: bytes) -> tuple[int, int]:
+    """The photo's size in pixels if it decodes as an image; ``ConstructionInputError`` else."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+            if width * height > MAX_PHOTO_PIXELS:
+                raise ConstructionInputError(
+                    f"the photo is {width}x{height} pixels; at most "
+                    f"{MAX_PHOTO_PIXELS // 1_000_000} megapixels are accepted"
+                )
+            image.load()
+    except ConstructionInputError:
+        raise
+    except UnidentifiedImageError as exc:
+        raise ConstructionInputError("the file is not an image dealdesk can read") from exc
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise ConstructionInputError(f"the photo is corrupt and cannot be decoded ({exc})") from exc
+    return width, height
+
+
+def add_photos(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    project_id: uuid.UUID,
+    uploads: Sequence[PhotoUpload],
+    caption: str | None = None,
+    phase: PhotoPhase | None = None,
+    taken_at: dt.datetime | None = None,
+    principal: Principal | None = None,
+) -> list[tuple[ProjectPhoto, tuple[int, int]]]:
+    """Store progress photos through the documents module; publishes ``property.photos.uploaded``.
+
+    Every file is checked before any is kept: an image type within the size limit (the
+    documents checks) that decodes (Pillow). One bad file refuses the whole upload with the
+    file's name and the reason. The event (for the vision worker) is published when the
+    project has a property.
+    """
+    from domain.documents import service as documents_service
+
+    project = get_project(session=session, org_id=org_id, project_id=project_id)
+    if not uploads:
+        raise ConstructionInputError("no photo was uploaded")
+    sizes: list[tuple[int, int]] = []
+    for upload in uploads:
+        label = upload.filename or "photo"
+        try:
+            documents_service.check_file(
+                upload.data, kind="photo", declared_content_type=upload.content_type
+            )
+        except documents_service.DocumentRejected as exc:
+            raise ConstructionInputError(f"{label}: {exc.message}") from exc
+        try:
+            sizes.append(check_photo(upload.data))
+        except ConstructionInputError as exc:
+            raise ConstructionInputError(f"{label}: {exc}") from exc
+    stored: list[tuple[ProjectPhoto, tuple[int, int]]] = []
+    for upload, size in zip(uploads, sizes, strict=True):
+        document = documents_service.store_document(
+            session=session,
+            org_id=org_id,
+            data=upload.data,
+            filename=upload.filename,
+            declared_content_type=upload.content_type,
+            kind="photo",
+            entity_type="property" if project.property_id else "project",
+            entity_id=project.property_id or project.id,
+            uploaded_by=principal.user_id if principal else None,
+        )
+        photo = ProjectPhoto(
+            org_id=org_id,
+            project_id=project.id,
+            document_id=document.id,
+            caption=caption,
+            phase=phase,
+            taken_at=taken_at,
+        )
+        session.add(photo)
+        stored.append((photo, size))
+    session.flush()
+    if project.property_id is not None:
+        publish(
+            session,
+            org_id=org_id,
+            name="property.photos.uploaded",
+            payload={
+                "property_id": project.property_id,
+                "document_ids": [photo.document_id for photo, _ in stored],
+                "project_id": project.id,
+                "deal_id": project.deal_id,
+                "photo_ids": [photo.id for photo, _ in stored],
+                "phase": phase,
+                "source": "construction",
+            },
+        )
+    _audit(
+        session=session,
+        org_id=org_id,
+        principal=principal,
+        action="upload_photos",
+        entity="project",
+        entity_id=project.id,
+        changes={"documents": [str(p.document_id) for p, _ in stored], "phase": phase},
+    )
+    return stored
+
+
+def list_photos(
+    *, session: Session, org_id: uuid.UUID, project_id: uuid.UUID
+) -> list[ProjectPhoto]:
+    """A project's photos, newest first."""
+    get_project(session=session, org_id=org_id, project_id=project_id)
+    return list(
+        session.exec(
+            select(ProjectPhoto)
+            .where(ProjectPhoto.org_id == org_id, ProjectPhoto.project_id == project_id)
+            .order_by(col(ProjectPhoto.created_at).desc(), col(ProjectPhoto.id))
+        )
+    )
+
+
+# --- expenses -------------------------------------------------------------------------------
+
+
+def add_expense(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    project_id: uuid.UUID,
+    expense_in: ExpenseCreate,
+    principal: Principal | None = None,
+) -> ProjectExpense:
+    """Book money spent on a project; publishes ``construction.expense.added`` for finance."""
+    project = get_project(session=session, org_id=org_id, project_id=project_id)
+    checked = ExpenseCreate.model_validate(expense_in.model_dump())
+    contractor = None
+    if checked.contractor_id is not None:
+        contractor = get_contractor(
+            session=session, org_id=org_id, contractor_id=checked.contractor_id
+        )
+    item = None
+    if checked.scope_item_id is not None:
+        item = session.exec(
+            select(ScopeItem).where(
+                ScopeItem.id == checked.scope_item_id, ScopeItem.org_id == org_id
+            )
+        ).first()
+        if item is None:
+            raise NotFoundError(f"scope line {checked.scope_item_id} not found")
+        if item.project_id != project.id:
+            raise ConstructionInputError(
+                f"scope line {item.id} is not part of project {project.id}"
+            )
+    day = checked.spent_on or utcnow().date()
+    category = ExpenseCategory(checked.category)
+    expense = ProjectExpense(
+        org_id=org_id,
+        project_id=project.id,
+        scope_item_id=checked.scope_item_id,
+        contractor_id=checked.contractor_id,
+        amount=_cents(checked.amount),
+        category=category,
+        spent_on=day,
+        description=checked.description,
+        vendor=checked.vendor,
+        created_by=principal.user_id if principal else None,
+    )
+    session.add(expense)
+    session.flush()
+    what = checked.description or (item.component if item else category.value)
+    expense.event_id = publish(
+        session,
+        org_id=org_id,
+        name="construction.expense.added",
+        payload={
+            "amount": expense.amount,
+            "deal_id": project.deal_id,
+            "project_id": project.id,
+            "category": category.finance_category,
+            "date": day,
+            "description": f"{project.name}: {what}",
+            "contractor": contractor.name if contractor else None,
+            "vendor": checked.vendor,
+            "expense_id": expense.id,
+            "scope_item_id": checked.scope_item_id,
+            "property_id": project.property_id,
+        },
+    )
+    session.add(expense)
+    session.flush()
+    _audit(
+        session=session,
+        org_id=org_id,
+        principal=principal,
+        action="create",
+        entity="project_expense",
+        entity_id=expense.id,
+        changes=checked.model_dump(mode="json"),
+    )
+    return expense
+
+
+def list_expenses(
+    *, session: Session, org_id: uuid.UUID, project_id: uuid.UUID
+) -> list[ProjectExpense]:
+    """A project's expenses, newest first."""
+    get_project(session=session, org_id=org_id, project_id=project_id)
+    return list(
+        session.exec(
+            select(ProjectExpense)
+            .where(ProjectExpense.org_id == org_id, ProjectExpense.project_id == project_id)
+            .order_by(col(ProjectExpense.spent_on).desc(), col(ProjectExpense.created_at).desc())
+        )
+    )
+
+
+# --- progress -------------------------------------------------------------------------------
+
+
+def progress(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    project_id: uuid.UUID,
+    as_of: dt.date | None = None,
+) -> ProjectProgress:
+    """How far a project has come, as of a day (default today).
+
+    By tasks: done / tasks not cancelled. By budget: expenses / budget (the accepted bid's
+    total, or the budget set on the project). Per scope line: its expenses against its
+    budgeted cost. Schedule: days past ``target_end_date`` (to the completion day, or to
+    ``as_of`` while open) and tasks past their due date; the slip is the larger.
+    """
+    project = get_project(session=session, org_id=org_id, project_id=project_id)
+    today = as_of or utcnow().date()
+    scope = _scope(session, org_id, project.id)
+    tasks = [t for t in _tasks(session, org_id, project.id) if t.status != TaskStatus.cancelled]
+    expenses = list_expenses(session=session, org_id=org_id, project_id=project.id)
+    done = sum(1 for t in tasks if t.status == TaskStatus.done)
+    spent_by_line: dict[uuid.UUID | None, Decimal] = {}
+    for expense in expenses:
+        key = expense.scope_item_id if expense.scope_item_id in {s.id for s in scope} else None
+        spent_by_line[key] = spent_by_line.get(key, Decimal(0)) + Decimal(expense.amount)
+    spent = _cents(sum(spent_by_line.values(), Decimal(0)))
+    lines = []
+    for item in scope:
+        line_spent = _cents(spent_by_line.get(item.id, Decimal(0)))
+        budgeted = Decimal(item.budgeted_cost) if item.budgeted_cost is not None else None
+        lines.append(
+            LineProgress(
+                scope_item_id=item.id,
+                component=item.component,
+                budgeted_cost=budgeted,
+                spent=line_spent,
+                remaining=_cents(budgeted - line_spent) if budgeted is not None else None,
+                percent_spent=_pct(line_spent, budgeted) if budgeted is not None else None,
+                over_budget=budgeted is not None and line_spent > budgeted,
+            )
+        )
+    accepted = _accepted_bid(session, org_id, project.id)
+    budget = Decimal(project.budget) if project.budget is not None else None
+    if budget is None:
+        budget_source = "no budget set"
+    elif accepted is not None and accepted.total_amount == project.budget:
+        budget_source = f"accepted bid {accepted.id}"
+    else:
+        budget_source = project.scope_source or "set on the project"
+    end_day = project.completed_on or today
+    days_late = 0
+    if project.target_end_date is not None:
+        days_late = max(0, (end_day - project.target_end_date).days)
+    late_tasks = [
+        LateTask(
+            task_id=t.id, title=t.title, due_date=t.due_date, days_late=(today - t.due_date).days
+        )
+        for t in tasks
+        if t.due_date is not None and t.status != TaskStatus.done and t.due_date < today
+    ]
+    late_tasks.sort(key=lambda t: -t.days_late)
+    milestones = list_milestones(session=session, org_id=org_id, project_id=project.id)
+    return ProjectProgress(
+        project_id=project.id,
+        as_of=today,
+        status=ProjectStatus(project.status),
+        tasks_total=len(tasks),
+        tasks_done=done,
+        percent_complete_by_tasks=_pct(Decimal(done), Decimal(len(tasks))),
+        budget=budget,
+        budget_source=budget_source,
+        spent=spent,
+        remaining=_cents(budget - spent) if budget is not None else None,
+        percent_complete_by_budget=_pct(spent, budget) if budget is not None else None,
+        unallocated_spent=_cents(spent_by_line.get(None, Decimal(0))),
+        lines=lines,
+        target_end_date=project.target_end_date,
+        days_late=days_late,
+        late_tasks=late_tasks,
+        schedule_slip_days=max([days_late, *(t.days_late for t in late_tasks)]),
+        milestones_reached=sum(1 for m in milestones if m.reached_at is not None),
+        milestones_total=len(milestones),
+        sources=[
+            f"{len(tasks)} task(s) of project {project.id} (cancelled ones left out)",
+            f"{len(expenses)} expense(s) booked on the project",
+            f"budget: {budget_source}",
+            f"as of {today.isoformat()}",
+        ],
+    )
+
+
+# --- what other modules tell us -------------------------------------------------------------
+
+
+def _uuid_or_none(value: Any) -> uuid.UUID | None:
+    if value is None or value == "":
+        return None
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def _response_bid_fields(payload: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The bid a contractor's response carries (amount or line items), or None."""
+    amount = next(
+        (
+            payload[k]
+            for k in ("total_amount", "bid_amount", "amount")
+            if payload.get(k) is not None
+        ),
+        None,
+    )
+    lines = payload.get("line_items") or []
+    if amount is None and not lines:
+        return None
+    if not lines and payload.get("scope_item_id") and amount is not None:
+        lines = [{"scope_item_id": payload["scope_item_id"], "amount": amount}]
+    return {
+        "total_amount": amount,
+        "line_items": lines,
+        "start_date": payload.get("start_date"),
+        "duration_days": payload.get("duration_days"),
+        "exclusions": payload.get("exclusions"),
+    }
+
+
+def record_contractor_response(
+    *, session: Session, org_id: uuid.UUID, event_id: uuid.UUID, payload: Mapping[str, Any]
+) -> ProjectActivity:
+    """Record what a contractor said on a call (``contractor.responded``), once per event.
+
+    With an amount (``total_amount``, ``bid_amount`` or ``amount``, optionally
+    ``scope_item_id`` or ``line_items``) and no bid yet for its ``call_id``, a bid is created
+    (source ``call``); otherwise the response is noted on the project's activity.
+    """
+    done = activity_for_event(session=session, org_id=org_id, event_id=event_id)
+    if done is not None:
+        return done
+    project_id = _uuid_or_none(payload.get("project_id"))
+    contractor_id = _uuid_or_none(payload.get("contractor_id"))
+    call_id = _uuid_or_none(payload.get("call_id"))
+    project = contractor = None
+    problems: list[str] = []
+    try:
+        project = (
+            get_project(session=session, org_id=org_id, project_id=project_id)
+            if project_id
+            else None
+        )
+    except NotFoundError:
+        problems.append(f"project {project_id} not found")
+    try:
+        contractor = (
+            get_contractor(session=session, org_id=org_id, contractor_id=contractor_id)
+            if contractor_id
+            else None
+        )
+    except NotFoundError:
+        problems.append(f"contractor {contractor_id} not found")
+    who = contractor.name if contractor else f"contractor {contractor_id}"
+    said = str(payload.get("summary") or payload.get("notes") or payload.get("response") or "")
+    details = dict(payload)
+    fields = _response_bid_fields(payload)
+    if project is not None and contractor is not None and fields is not None:
+        existing = (
+            bid_for_call(session=session, org_id=org_id, call_id=call_id) if call_id else None
+        )
+        if existing is not None:
+            return _record_activity(
+                session=session,
+                org_id=org_id,
+                project_id=project.id,
+                kind=ActivityKind.contractor_response,
+                summary=f"{who} responded; the call's bid {existing.id} was already recorded",
+                details=details | {"bid_id": existing.id},
+                source_event_id=event_id,
+            )
+        try:
+            with session.begin_nested():
+                bid = create_bid(
+                    session=session,
+                    org_id=org_id,
+                    project_id=project.id,
+                    bid_in=BidCreate.model_validate(
+                        fields
+                        | {
+                            "contractor_id": contractor.id,
+                            "source": BidSource.call,
+                            "call_id": call_id,
+                        }
+                    ),
+                )
+        except (ConstructionError, ValidationError) as exc:
+            problems.append(f"the bid could not be recorded: {exc}")
+        else:
+            return _record_activity(
+                session=session,
+                org_id=org_id,
+                project_id=project.id,
+                kind=ActivityKind.bid_from_call,
+                summary=f"{who} bid ${bid.total_amount:,.2f} on a call"
+                + (f": {said}" if said else ""),
+                details=details | {"bid_id": bid.id},
+                source_event_id=event_id,
+            )
+    summary = f"{who} responded" + (f": {said}" if said else "")
+    if problems:
+        summary += " (" + "; ".join(problems) + ")"
+    return _record_activity(
+        session=session,
+        org_id=org_id,
+        project_id=project.id if project else None,
+        kind=ActivityKind.contractor_response,
+        summary=summary,
+        details=details | ({"problems": problems} if problems else {}),
+        source_event_id=event_id,
+    )
+
+
+def record_inspection(
+    *, session: Session, org_id: uuid.UUID, event_id: uuid.UUID, payload: Mapping[str, Any]
+) -> ProjectActivity:
+    """Record an inspection result (``inspection.completed``), once per event.
+
+    Passed: the project's milestone of the same name ("rough-in" matches "Rough-in inspection
+    passed") is reached, or added and reached when there is none. Failed: a re-inspection task
+    is added (due on ``reinspection_date`` when the payload gives one).
+    """
+    done = activity_for_event(session=session, org_id=org_id, event_id=event_id)
+    if done is not None:
+        return done
+    project_id = _uuid_or_none(payload.get("project_id"))
+    name = str(payload.get("name") or payload.get("kind") or "inspection").strip()
+    passed = payload.get("passed") is True or str(payload.get("passed")).lower() == "true"
+    project = None
+    if project_id is not None:
+        try:
+            project = get_project(session=session, org_id=org_id, project_id=project_id)
+        except NotFoundError:
+            project = None
+    if project is None:
+        return _record_activity(
+            session=session,
+            org_id=org_id,
+            project_id=None,
+            kind=ActivityKind.inspection_passed if passed else ActivityKind.inspection_failed,
+            summary=f"{name} inspection for unknown project {payload.get('project_id')}: ignored",
+            details=dict(payload),
+            source_event_id=event_id,
+        )
+    notes = str(payload.get("notes") or "").strip()
+    if passed:
+        key = milestone_key(name)
+        milestone = next(
+            (
+                m
+                for m in list_milestones(session=session, org_id=org_id, project_id=project.id)
+                if milestone_key(m.name) == key
+            ),
+            None,
+        )
+        if milestone is None:
+            milestone = Milestone(org_id=org_id, project_id=project.id, name=f"{name} passed"[:200])
+            session.add(milestone)
+            session.flush()
+        reach_milestone(
+            session=session,
+            org_id=org_id,
+            project_id=project.id,
+            milestone_id=milestone.id,
+            source=f"inspection.completed:{event_id}",
+        )
+        return _record_activity(
+            session=session,
+            org_id=org_id,
+            project_id=project.id,
+            kind=ActivityKind.inspection_passed,
+            summary=f"{name} inspection passed: milestone {milestone.name!r} reached",
+            details=dict(payload) | {"milestone_id": milestone.id},
+            source_event_id=event_id,
+        )
+    due = None
+    raw_due = payload.get("reinspection_date") or payload.get("due_date")
+    if raw_due:
+        try:
+            due = dt.date.fromisoformat(str(raw_due)[:10])
+        except ValueError:
+            due = None
+    task = Task(
+        org_id=org_id,
+        project_id=project.id,
+        title=f"Re-inspection: {name}"[:200],
+        description=f"The {name} inspection failed" + (f": {notes}" if notes else "."),
+        status=TaskStatus.todo,
+        due_date=due,
+        depends_on=[],
+    )
+    session.add(task)
+    session.flush()
+    return _record_activity(
+        session=session,
+        org_id=org_id,
+        project_id=project.id,
+        kind=ActivityKind.inspection_failed,
+        summary=f"{name} inspection failed: re-inspection task added"
+        + (f" ({notes})" if notes else ""),
+        details=dict(payload) | {"task_id": task.id},
+        source_event_id=event_id,
+    )

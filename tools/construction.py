@@ -1,0 +1,247 @@
+"""Construction tools: a project's progress, its bids leveled, and awarding a bid.
+
+Reads are open to the team and investors; awarding a bid needs an admin or analyst (the same
+roles ``POST /projects/{id}/bids/{bidId}/award`` allows). A project is named by its id, the
+first 6+ characters of its id, or its property's address.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from langchain_core.tools import BaseTool, tool
+from langgraph.prebuilt import ToolRuntime
+from pydantic import Field
+from sqlmodel import Session
+
+from agent.context import Context
+from domain.auth.enums import Role
+from domain.construction import service as construction_service
+from domain.construction.models import Project
+from tools._common import (
+    ToolError,
+    money,
+    parse_uuid,
+    require_roles,
+    require_user,
+    resolve_property,
+    run_tool,
+)
+
+ProjectRef = Annotated[str, Field(min_length=1, max_length=300)]
+_HEX_PREFIX = re.compile(r"^[0-9a-f]{6,32}$", re.I)
+
+
+def _checked(call: Any) -> Any:
+    """Run a service call; its refusals (409 included) become messages the model can act on."""
+    try:
+        return call()
+    except construction_service.ConstructionError as exc:
+        raise ToolError(str(exc)) from exc
+
+
+def resolve_project(session: Session, ctx: Context, ref: str) -> Project:
+    """A project of the organisation by id, id prefix (6+ hex digits) or property address."""
+    text = ref.strip().removeprefix("project").strip(" #:")
+    project_id = parse_uuid(text)
+    if project_id is not None:
+        return _checked(
+            lambda: construction_service.get_project(
+                session=session, org_id=ctx.org_id, project_id=project_id
+            )
+        )
+    if _HEX_PREFIX.match(text):
+        prefix = text.lower().replace("-", "")
+        projects = construction_service.list_projects(
+            session=session, org_id=ctx.org_id, limit=construction_service.MAX_LIST_LIMIT
+        )
+        hits = [p for p in projects if p.id.hex.startswith(prefix)]
+        if len(hits) == 1:
+            return hits[0]
+        if len(hits) > 1:
+            raise ToolError(f"{len(hits)} projects start with {text!r}: give more of the id")
+        raise ToolError(f"project {text} not found")
+    try:
+        prop = resolve_property(session, ctx, address=text)
+    except ToolError as exc:
+        raise ToolError(f"project {ref!r} not found ({exc})") from exc
+    projects = construction_service.list_projects(
+        session=session, org_id=ctx.org_id, property_id=prop.id, limit=5
+    )
+    if not projects:
+        raise ToolError(f"no rehab project is on {ref.strip()}")
+    return projects[0]  # most recently changed
+
+
+def _project_row(session: Session, project: Project) -> dict[str, Any]:
+    return {
+        "project_id": project.id,
+        "name": project.name,
+        "address": construction_service.project_label(session=session, project=project),
+        "status": project.status,
+        "deal_id": project.deal_id,
+    }
+
+
+@tool(parse_docstring=True)
+def project_status(runtime: ToolRuntime[Context], project: ProjectRef) -> dict[str, Any]:
+    """How a rehab project stands: progress by tasks and budget, and schedule slip.
+
+    Gives percent done by tasks and by budget, spent vs budget per scope line, days behind
+    schedule and late tasks. Use for "how is the rehab going?".
+
+    Args:
+        runtime: The run context (organisation, user, role), injected: never a model
+            argument.
+        project: The project's id (or its first 8 characters), or its property's address.
+
+    """
+    ctx = runtime.context
+    ctx.progress("checking the project…")
+
+    def body(session: Session) -> dict[str, Any]:
+        require_roles(ctx, Role.admin, Role.analyst, Role.investor)
+        found = resolve_project(session, ctx, project)
+        report = construction_service.progress(
+            session=session, org_id=ctx.org_id, project_id=found.id
+        )
+        return {
+            **_project_row(session, found),
+            "as_of": report.as_of,
+            "percent_complete_by_tasks": report.percent_complete_by_tasks,
+            "tasks": f"{report.tasks_done} of {report.tasks_total} done",
+            "budget": money(report.budget) if report.budget is not None else None,
+            "spent": money(report.spent),
+            "remaining": money(report.remaining) if report.remaining is not None else None,
+            "percent_of_budget_spent": report.percent_complete_by_budget,
+            "lines": [
+                {
+                    "component": line.component,
+                    "budgeted": money(line.budgeted_cost)
+                    if line.budgeted_cost is not None
+                    else None,
+                    "spent": money(line.spent),
+                    "over_budget": line.over_budget,
+                }
+                for line in report.lines
+            ],
+            "days_late": report.days_late,
+            "schedule_slip_days": report.schedule_slip_days,
+            "late_tasks": [
+                {"title": t.title, "due_date": t.due_date, "days_late": t.days_late}
+                for t in report.late_tasks
+            ],
+            "milestones": f"{report.milestones_reached} of {report.milestones_total} reached",
+            "sources": report.sources,
+        }
+
+    return run_tool(ctx, "project_status", body)
+
+
+@tool(parse_docstring=True)
+def list_bids(runtime: ToolRuntime[Context], project: ProjectRef) -> dict[str, Any]:
+    """Compare a rehab project's contractor bids line by line (bid leveling).
+
+    Scope a bid leaves out is priced from the cost catalogue or the line's budget and
+    flagged; the lowest complete bid is named. Use before awarding a bid.
+
+    Args:
+        runtime: The run context (organisation, user, role), injected: never a model
+            argument.
+        project: The project's id (or its first 8 characters), or its property's address.
+
+    """
+    ctx = runtime.context
+    ctx.progress("leveling the bids…")
+
+    def body(session: Session) -> dict[str, Any]:
+        require_roles(ctx, Role.admin, Role.analyst, Role.investor)
+        found = resolve_project(session, ctx, project)
+        leveling = construction_service.level_bids(
+            session=session, org_id=ctx.org_id, project_id=found.id
+        )
+        return {
+            **_project_row(session, found),
+            "scope": [
+                {
+                    "scope_item_id": s.id,
+                    "component": s.component,
+                    "budgeted": money(s.budgeted_cost) if s.budgeted_cost is not None else None,
+                }
+                for s in leveling.scope
+            ],
+            "bids": [
+                {
+                    "bid_id": b.bid_id,
+                    "contractor": b.contractor_name,
+                    "status": b.status,
+                    "bid_total": money(b.bid_total) if b.bid_total is not None else None,
+                    "complete": b.complete,
+                    "missing_lines": [line.component for line in b.lines if line.flagged],
+                    "leveled_total": money(b.leveled_total),
+                }
+                for b in leveling.bids
+            ],
+            "lowest_complete_bid_id": leveling.lowest_complete_bid_id,
+            "lowest_leveled_bid_id": leveling.lowest_leveled_bid_id,
+            "basis": leveling.basis,
+        }
+
+    return run_tool(ctx, "list_bids", body)
+
+
+@tool(parse_docstring=True)
+def award_bid(
+    runtime: ToolRuntime[Context],
+    project: ProjectRef,
+    bid_id: Annotated[str, Field(min_length=6, max_length=64)],
+) -> dict[str, Any]:
+    """Award a contractor's bid: it becomes the project's budget; the other bids are rejected.
+
+    Only when the user clearly asks to award or accept that bid.
+
+    Args:
+        runtime: The run context (organisation, user, role), injected: never a model
+            argument.
+        project: The project's id (or its first 8 characters), or its property's address.
+        bid_id: The bid's id (or its first 8 characters) from list_bids.
+
+    """
+    ctx = runtime.context
+
+    def body(session: Session) -> dict[str, Any]:
+        require_user(ctx)
+        require_roles(ctx, Role.admin, Role.analyst)
+        found = resolve_project(session, ctx, project)
+        bids = construction_service.list_bids(
+            session=session, org_id=ctx.org_id, project_id=found.id
+        )
+        wanted = bid_id.strip().lower().replace("-", "")
+        hits = [b for b in bids if b.id.hex.startswith(wanted)]
+        if not hits:
+            raise ToolError(f"bid {bid_id} is not a bid on this project")
+        if len(hits) > 1:
+            raise ToolError(f"{len(hits)} bids start with {bid_id!r}: give more of the id")
+        result = _checked(
+            lambda: construction_service.award_bid(
+                session=session,
+                org_id=ctx.org_id,
+                project_id=found.id,
+                bid_id=hits[0].id,
+                principal=ctx.principal,
+            )
+        )
+        return {
+            **_project_row(session, found),
+            "awarded_bid_id": result.bid.id,
+            "budget": money(result.budget),
+            "status": result.project.status,
+            "rejected_bids": len(result.rejected_bid_ids),
+            "scope_lines_rebudgeted": [s.component for s in result.scope_updated],
+        }
+
+    return run_tool(ctx, "award_bid", body)
+
+
+TOOLS: list[BaseTool] = [project_status, list_bids, award_bid]
