@@ -47,14 +47,17 @@ def resolve_project(session: Session, ctx: Context, ref: str) -> Project:
     project_id = parse_uuid(text)
     if project_id is not None:
         return _checked(
-            lambda: construction_service.get_project(
-                session=session, org_id=ctx.org_id, project_id=project_id
+            lambda: construction_service.require_visible_project(
+                session=session, org_id=ctx.org_id, project_id=project_id, principal=ctx.principal
             )
         )
     if _HEX_PREFIX.match(text):
         prefix = text.lower().replace("-", "")
         projects = construction_service.list_projects(
-            session=session, org_id=ctx.org_id, limit=construction_service.MAX_LIST_LIMIT
+            session=session,
+            org_id=ctx.org_id,
+            limit=construction_service.MAX_LIST_LIMIT,
+            principal=ctx.principal,
         )
         hits = [p for p in projects if p.id.hex.startswith(prefix)]
         if len(hits) == 1:
@@ -67,7 +70,7 @@ def resolve_project(session: Session, ctx: Context, ref: str) -> Project:
     except ToolError as exc:
         raise ToolError(f"project {ref!r} not found ({exc})") from exc
     projects = construction_service.list_projects(
-        session=session, org_id=ctx.org_id, property_id=prop.id, limit=5
+        session=session, org_id=ctx.org_id, property_id=prop.id, limit=5, principal=ctx.principal
     )
     if not projects:
         raise ToolError(f"no rehab project is on {ref.strip()}")

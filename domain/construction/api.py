@@ -15,10 +15,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, HTTPException, Path, Query, UploadFile, status
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Path, Query, UploadFile, status
 
 from core.config import get_settings
 from core.deps import Reader, SessionDep, Writer
+from domain.auth.service import Principal
 from domain.construction import service
 from domain.construction.enums import PhotoPhase, ProjectStatus
 from domain.construction.models import (
@@ -72,6 +73,18 @@ def _mapped_errors() -> Iterator[None]:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
 
 
+def _project_reader(project_id: ProjectId, session: SessionDep, principal: Reader) -> Principal:
+    """The reader, once the project is one they may see (an investor: only their deals')."""
+    with _mapped_errors():
+        service.require_visible_project(
+            session=session, org_id=principal.org_id, project_id=project_id, principal=principal
+        )
+    return principal
+
+
+ProjectReader = Annotated[Principal, Depends(_project_reader)]
+
+
 # --- projects -------------------------------------------------------------------------------
 
 
@@ -94,6 +107,7 @@ def list_projects(
         property_id=property_id,
         limit=limit,
         offset=offset,
+        principal=principal,
     )
     return [ProjectRead.model_validate(p) for p in projects]
 
@@ -136,7 +150,9 @@ def create_project(
     summary="Get a project with its scope",
     responses=_ERRORS,
 )
-def get_project(project_id: ProjectId, session: SessionDep, principal: Reader) -> ProjectDetail:
+def get_project(
+    project_id: ProjectId, session: SessionDep, principal: ProjectReader
+) -> ProjectDetail:
     """One project with its scope lines, milestones, accepted bid and latest activity."""
     with _mapped_errors():
         return service.project_detail(
@@ -198,7 +214,7 @@ def add_scope(
 def get_progress(
     project_id: ProjectId,
     session: SessionDep,
-    principal: Reader,
+    principal: ProjectReader,
     as_of: Annotated[dt.date | None, Query(description="The day to measure on (today)")] = None,
 ) -> ProjectProgress:
     """Percent complete by tasks and by budget, spent per scope line, and schedule slip.
@@ -249,7 +265,7 @@ def create_bid(
     summary="Compare a project's bids line by line (bid leveling)",
     responses=_ERRORS,
 )
-def list_bids(project_id: ProjectId, session: SessionDep, principal: Reader) -> BidLeveling:
+def list_bids(project_id: ProjectId, session: SessionDep, principal: ProjectReader) -> BidLeveling:
     """Every open or accepted bid, leveled, and the lowest complete bid.
 
     Lines a bid leaves out are priced from the cost catalogue or the line's budgeted cost and
@@ -326,7 +342,9 @@ def create_task(
     summary="List a project's tasks",
     responses=_ERRORS,
 )
-def list_tasks(project_id: ProjectId, session: SessionDep, principal: Reader) -> list[TaskRead]:
+def list_tasks(
+    project_id: ProjectId, session: SessionDep, principal: ProjectReader
+) -> list[TaskRead]:
     """A project's tasks by due date (undated last)."""
     with _mapped_errors():
         tasks = service.list_tasks(session=session, org_id=principal.org_id, project_id=project_id)
@@ -370,7 +388,7 @@ def update_task(
     responses=_ERRORS,
 )
 def list_milestones(
-    project_id: ProjectId, session: SessionDep, principal: Reader
+    project_id: ProjectId, session: SessionDep, principal: ProjectReader
 ) -> list[MilestoneRead]:
     """A project's milestones by target date, with when each was reached."""
     with _mapped_errors():
@@ -487,7 +505,9 @@ def upload_photos(
     summary="List a project's photos",
     responses=_ERRORS,
 )
-def list_photos(project_id: ProjectId, session: SessionDep, principal: Reader) -> list[PhotoRead]:
+def list_photos(
+    project_id: ProjectId, session: SessionDep, principal: ProjectReader
+) -> list[PhotoRead]:
     """A project's photos, newest first (the bytes: ``GET /documents/{document_id}``)."""
     with _mapped_errors():
         photos = service.list_photos(
@@ -529,7 +549,7 @@ def add_expense(
     responses=_ERRORS,
 )
 def list_expenses(
-    project_id: ProjectId, session: SessionDep, principal: Reader
+    project_id: ProjectId, session: SessionDep, principal: ProjectReader
 ) -> list[ExpenseRead]:
     """A project's expenses, newest first."""
     with _mapped_errors():

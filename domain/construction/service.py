@@ -35,6 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from domain.auth import service as auth_service
+from domain.auth.enums import Role
 from domain.auth.service import Principal
 from domain.construction.enums import (
     ActivityKind,
@@ -468,6 +469,35 @@ def get_project(*, session: Session, org_id: uuid.UUID, project_id: uuid.UUID) -
     return project
 
 
+def _visible_deal_ids(
+    *, session: Session, org_id: uuid.UUID, principal: Principal | None
+) -> list[uuid.UUID] | None:
+    """The deals whose projects ``principal`` may see: None for the team (all of them).
+
+    An investor sees a project only through its deal (one they own or are on), as the deal
+    service decides; a project on no deal is the team's.
+    """
+    if principal is None or principal.role != Role.investor:
+        return None
+    from domain.deal import service as deal_service
+
+    deals = deal_service.list_deals(
+        session=session, org_id=org_id, principal=principal, limit=deal_service.MAX_LIST_LIMIT
+    )
+    return [d.id for d in deals]
+
+
+def require_visible_project(
+    *, session: Session, org_id: uuid.UUID, project_id: uuid.UUID, principal: Principal | None
+) -> Project:
+    """The project, if ``principal`` may see it; ``NotFoundError`` (never "forbidden") if not."""
+    project = get_project(session=session, org_id=org_id, project_id=project_id)
+    visible = _visible_deal_ids(session=session, org_id=org_id, principal=principal)
+    if visible is not None and project.deal_id not in visible:
+        raise NotFoundError(f"project {project_id} not found")
+    return project
+
+
 def _lock_project(session: Session, org_id: uuid.UUID, project_id: uuid.UUID) -> Project:
     project = session.exec(
         select(Project).where(Project.id == project_id, Project.org_id == org_id).with_for_update()
@@ -486,9 +516,13 @@ def list_projects(
     property_id: uuid.UUID | None = None,
     limit: int = 100,
     offset: int = 0,
+    principal: Principal | None = None,
 ) -> list[Project]:
-    """The organisation's projects, most recently changed first."""
+    """The organisation's projects ``principal`` may see, most recently changed first."""
     statement = select(Project).where(Project.org_id == org_id)
+    visible = _visible_deal_ids(session=session, org_id=org_id, principal=principal)
+    if visible is not None:
+        statement = statement.where(col(Project.deal_id).in_(visible))
     if status is not None:
         statement = statement.where(Project.status == status)
     if deal_id is not None:

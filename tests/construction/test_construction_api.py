@@ -288,7 +288,8 @@ def test_unknown_ids_are_404_and_other_organisations_rows_are_invisible(
     )
     assert bad_line.status_code == 422 and "is not part of project" in bad_line.json()["detail"]
     investor = auth_headers(db, make_user(db, org, Role.investor))
-    assert client.get(f"{API}/projects/{pid}/progress", headers=investor).status_code == 200
+    # A project on no deal of theirs is not an investor's to read (see test_..._visibility).
+    assert client.get(f"{API}/projects/{pid}/progress", headers=investor).status_code == 404
     assert (
         client.post(
             f"{API}/projects/{pid}/tasks", json={"title": "x"}, headers=investor

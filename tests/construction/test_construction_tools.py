@@ -64,7 +64,7 @@ def test_project_status_by_address_reports_progress(db: Session) -> None:
         project_id=project.id,
         expense_in=ExpenseCreate(amount=Decimal("1370")),
     )
-    ctx = context_for(db, make_user(db, org, Role.investor))
+    ctx = context_for(db, make_user(db, org, Role.analyst))
     result = call_tool(project_status, ctx, project="14500 kercheval avenue")
     assert result["project_id"] == str(project.id)
     # $1,370 of the $13,700 budget: 10.0 %.
