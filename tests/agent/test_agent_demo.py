@@ -10,7 +10,8 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from sqlmodel import Session
+from sqlalchemy import delete
+from sqlmodel import Session, col
 
 from agent.figures import unsupported_figures
 from agent.runner import TurnRequest, last_turn_tool_results, run_turn
@@ -19,6 +20,7 @@ from domain.auth.enums import Role
 from domain.auth.models import User
 from domain.demo.listings import DEMO_LISTINGS
 from domain.demo.service import DEMO_INVESTOR_PHONE, seed_demo
+from domain.property.models import Section8Fmr
 from store.db import get_engine
 from tests.conftest import truncate_all
 
@@ -38,6 +40,13 @@ def investor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[User]:
     assert user is not None
     yield user
     truncate_all(engine)
+    # HUD's rows are shared reference data that truncation keeps: remove the demo's Ames rows.
+    with engine.begin() as conn:
+        conn.execute(
+            delete(Section8Fmr).where(
+                col(Section8Fmr.area) == "Ames, IA MSA", col(Section8Fmr.org_id).is_(None)
+            )
+        )
 
 
 @pytest.mark.parametrize("listing", DEMO_LISTINGS, ids=lambda listing: listing.address_line)

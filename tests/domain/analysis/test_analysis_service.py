@@ -300,13 +300,13 @@ def test_a_market_rent_on_file_is_the_rent_and_is_checked_against_the_voucher(
 
 def test_a_city_without_fmr_rows_says_so(db: Session) -> None:
     org = make_org(db)
-    subject = make_subject_property(db, org, city="Ames", state="IA", zip_code="50010")
+    subject = make_subject_property(db, org, city="Boise", state="ID", zip_code="83702")
     analysis = service.analyze_property(
         session=db, org_id=org.id, property_id=subject.id, as_of=AS_OF
     )
     assert analysis.rent.section8 is None
     assert analysis.rent.section8_missing is not None
-    assert analysis.rent.section8_missing.startswith("no HUD FMR area on file matches Ames, IA")
+    assert analysis.rent.section8_missing.startswith("no HUD FMR area on file matches Boise, ID")
     assert analysis.figures.fmr == "not available"
     assert analysis.rental is None and "no rent" in (analysis.rental_missing or "")
     assert analysis.verdict.label is VerdictLabel.insufficient_data
