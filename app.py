@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from channels.voice import router as voice_channel_router
 from channels.web import router as web_router
 from channels.whatsapp import router as whatsapp_router
 from core.config import get_settings
@@ -24,6 +25,7 @@ from domain.property.api import router as property_router
 from domain.section8.api import router as section8_router
 from domain.valuation.api import router as valuation_router
 from domain.vision.api import router as vision_router
+from domain.voice.api import router as voice_router
 
 API_PREFIX = "/api/v1"
 
@@ -61,6 +63,8 @@ def create_app() -> FastAPI:
         construction_router,
         audio_router,
         vision_router,
+        voice_router,
+        voice_channel_router,
         # After finance: GET /reports/{reportId} must not capture /reports/pnl.
         whatsapp_router,
     ):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -64,6 +65,18 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=16 * 1024 * 1024, alias="MAX_UPLOAD_BYTES")
 
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+
+    # Contractor calls (the voice agent).
+    voice_callback_number: str | None = Field(default=None, alias="VOICE_CALLBACK_NUMBER")
+    voice_call_window_start: dt.time = Field(default=dt.time(8, 0), alias="VOICE_CALL_WINDOW_START")
+    voice_call_window_end: dt.time = Field(default=dt.time(20, 0), alias="VOICE_CALL_WINDOW_END")
+    voice_max_attempts: int = Field(default=3, ge=1, le=10, alias="VOICE_MAX_ATTEMPTS")
+    voice_retry_backoff_minutes: int = Field(default=30, ge=1, alias="VOICE_RETRY_BACKOFF_MINUTES")
+    voice_max_concurrent_calls: int = Field(
+        default=3, ge=1, le=100, alias="VOICE_MAX_CONCURRENT_CALLS"
+    )
+    voice_bids_per_request: int = Field(default=3, ge=1, le=10, alias="VOICE_BIDS_PER_REQUEST")
+    voice_record_calls: bool = Field(default=False, alias="VOICE_RECORD_CALLS")
 
     @model_validator(mode="after")
     def _reject_placeholder_secrets(self) -> Settings:

@@ -19,6 +19,7 @@ LANDED_MODULES = {
     "whatsapp",
     "audio",
     "construction",
+    "voice",
 }
 
 

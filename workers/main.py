@@ -32,6 +32,7 @@ PRELOADERS: dict[str, frozenset[str]] = {
     "workers.audio.preload": frozenset({"transcribe"}),
     "workers.vision.preload": frozenset({"vision"}),
     "workers.whatsapp.preload": frozenset({"default"}),
+    "workers.voice.preload": frozenset({"default"}),
 }
 # Queues whose jobs must run in the worker's own process (a model that cannot cross a fork).
 NO_FORK_QUEUES = frozenset({"transcribe"})

@@ -7,6 +7,7 @@ class CallPurpose(StrEnum):
     """Why we are calling."""
 
     bid_request = "bid_request"
+    scheduling = "scheduling"
     availability = "availability"
     start_date = "start_date"
     follow_up = "follow_up"

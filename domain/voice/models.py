@@ -12,8 +12,8 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Index, String, Text, UniqueConstraint
-from sqlmodel import Field
+from sqlalchemy import Index, String, Text, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
 
 from domain.voice.enums import (
     CallDirection,
@@ -38,7 +38,10 @@ class CallSchedule(UUIDPrimaryKey, OrgScoped, Timestamps, table=True):
         {"schema": SCHEMA},
     )
 
-    contractor_id: uuid.UUID = Field(index=True, description="construction_service.contractors.id")
+    # NULL for a seller lead to qualify: the lead is no contractor (``to_number``, ``details``).
+    contractor_id: uuid.UUID | None = Field(
+        default=None, index=True, description="construction_service.contractors.id"
+    )
     project_id: uuid.UUID | None = Field(
         default=None, index=True, description="construction_service.projects.id"
     )
@@ -47,6 +50,19 @@ class CallSchedule(UUIDPrimaryKey, OrgScoped, Timestamps, table=True):
     status: ScheduleStatus = Field(default=ScheduleStatus.scheduled, sa_type=String(20))  # type: ignore[call-overload]
     attempts: int = 0
     max_attempts: int = 3
+    to_number: str | None = Field(default=None, max_length=20, description="E.164, for a lead")
+    requested_by: uuid.UUID | None = Field(default=None, description="auth.users.id")
+    # The event that asked for this call: handlers create one schedule per (event, contractor).
+    source_event_id: uuid.UUID | None = Field(default=None, index=True, description="events.outbox")
+    reason: str | None = Field(
+        default=None,
+        sa_type=Text,  # type: ignore[call-overload]
+        description="why it is scheduled (outside hours, retry, no free line) or why it stopped",
+    )
+    details: dict[str, Any] = jsonb(
+        sa_column_kwargs={"server_default": text("'{}'::jsonb")},
+        description="what the request carried (a lead's name and property ...)",
+    )
 
 
 class Call(UUIDPrimaryKey, OrgScoped, Timestamps, table=True):
@@ -81,6 +97,18 @@ class Call(UUIDPrimaryKey, OrgScoped, Timestamps, table=True):
     recording_document_id: uuid.UUID | None = Field(
         default=None, index=True, description="documents.documents.id"
     )
+    answered_by: str | None = Field(
+        default=None, max_length=30, description="Twilio's AnsweredBy: human, machine_end_beep ..."
+    )
+    bid_id: uuid.UUID | None = Field(
+        default=None, index=True, description="construction_service.bids.id taken on this call"
+    )
+    requested_by: uuid.UUID | None = Field(default=None, description="auth.users.id")
+    note: str | None = Field(
+        default=None,
+        sa_type=Text,  # type: ignore[call-overload]
+        description="why the call was not placed, or what went wrong",
+    )
 
 
 class CallTranscript(UUIDPrimaryKey, OrgScoped, CreatedAt, table=True):
@@ -97,3 +125,122 @@ class CallTranscript(UUIDPrimaryKey, OrgScoped, CreatedAt, table=True):
     speaker: Speaker = Field(sa_type=String(20))  # type: ignore[call-overload]
     text: str = Field(sa_type=Text)  # type: ignore[call-overload]
     confidence: Decimal | None = Field(default=None, max_digits=3, decimal_places=2)
+
+
+# --- API shapes --------------------------------------------------------------------------
+
+
+class CallRead(SQLModel):
+    """A call as the API returns it, with the TwiML URL Twilio (or the simulator) fetches."""
+
+    id: uuid.UUID
+    org_id: uuid.UUID
+    contractor_id: uuid.UUID | None
+    project_id: uuid.UUID | None
+    schedule_id: uuid.UUID | None
+    purpose: CallPurpose
+    status: CallStatus
+    call_sid: str | None
+    to_number: str
+    from_number: str | None
+    outcome: CallOutcome | None
+    outcome_data: dict[str, Any]
+    attempt: int
+    answered_by: str | None
+    bid_id: uuid.UUID | None
+    note: str | None
+    started_at: dt.datetime | None
+    ended_at: dt.datetime | None
+    recording_document_id: uuid.UUID | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    twiml_url: str = Field(description="where the call's conversation starts (Twilio fetches it)")
+
+
+class TranscriptTurnRead(SQLModel):
+    """One turn of a call's conversation."""
+
+    turn: int
+    speaker: Speaker
+    text: str
+    confidence: Decimal | None
+    created_at: dt.datetime
+
+
+class CallTranscriptRead(SQLModel):
+    """A call's transcript, oldest turn first, and what was taken from it."""
+
+    call: CallRead
+    turns: list[TranscriptTurnRead]
+    facts: dict[str, Any] = Field(description="prices per scope line, start date, duration ...")
+    action_items: list[dict[str, Any]]
+
+
+class ScheduleRead(SQLModel):
+    """A scheduled call as the API returns it."""
+
+    id: uuid.UUID
+    org_id: uuid.UUID
+    contractor_id: uuid.UUID | None
+    project_id: uuid.UUID | None
+    purpose: CallPurpose
+    scheduled_for: dt.datetime
+    status: ScheduleStatus
+    attempts: int
+    max_attempts: int
+    to_number: str | None
+    reason: str | None
+    created_at: dt.datetime
+
+
+class CallRequest(SQLModel):
+    """Body of ``POST /calls/initiate``: whom to call, about which project, and why."""
+
+    contractor_id: uuid.UUID
+    project_id: uuid.UUID | None = Field(
+        default=None, description="required for bid requests, scheduling and follow-ups"
+    )
+    purpose: CallPurpose = CallPurpose.bid_request
+
+
+class ScheduleRequest(CallRequest):
+    """Body of ``POST /calls/schedule``: a call request and when to place it."""
+
+    scheduled_for: dt.datetime = Field(
+        description="when to call (with a time zone); moved into the contractor's hours"
+    )
+
+
+class InitiateResult(SQLModel):
+    """What ``POST /calls/initiate`` did: placed (or recorded) the call, or scheduled it."""
+
+    status: str = Field(description="placed, recorded (no Twilio: in the outbox) or scheduled")
+    call: CallRead | None = None
+    schedule: ScheduleRead | None = None
+    scheduled_for: dt.datetime | None = None
+    reason: str | None = Field(default=None, description="why it was scheduled, not placed")
+
+
+class ContractorAvailability(SQLModel):
+    """Whether one contractor may be called now, and if not, from when."""
+
+    contractor_id: uuid.UUID
+    name: str
+    trades: list[str]
+    callable_now: bool
+    reason: str | None
+    local_time: str = Field(description="the contractor's wall clock, e.g. 14:05 America/Chicago")
+    window: str = Field(description="their calling hours, e.g. 08:00-20:00 America/Chicago")
+    next_allowed_at: dt.datetime | None
+
+
+class AgentAvailability(SQLModel):
+    """The voice agent's free call slots, what is scheduled, and who can be called now."""
+
+    checked_at: dt.datetime
+    max_concurrent_calls: int
+    active_calls: int
+    free_slots: int
+    twilio_configured: bool = Field(description="false: calls are recorded in the outbox only")
+    upcoming: list[ScheduleRead]
+    contractors: list[ContractorAvailability]

@@ -1,0 +1,651 @@
+"""The call graph: one contractor turn in, the voice agent's next turn out.
+
+``greet`` opens a call; ``next_turn`` answers one thing the contractor said. Both run a small
+LangGraph ``StateGraph``:
+
+    START → greet → END                                  (no utterance yet)
+    START → understand → decide → speak → END            (each answer)
+
+- ``understand`` reads the answer with the rule-based extractor (``domain.voice.extraction``);
+  with an LLM configured (``OPENAI_API_KEY`` or ``LLM_BASE_URL``, as for the main agent) the
+  model also reads it (prompt ``prompts/voice_call.md``), and what it found, checked against
+  the scope lines and the calendar, is merged in. An opt-out the rules hear always counts.
+- ``decide`` is the dialogue policy, deterministic: opted out, declined or asked to be called
+  back ends the call; otherwise the next thing not yet known and not yet asked (a price per
+  line or a total, exclusions, start date, duration, insurance; a site visit for scheduling),
+  then one confirmation of what was heard, then goodbye. Two answers in a row with nothing
+  in them end the call politely.
+- ``speak`` words the turn. Questions may be phrased by the model; the confirmation and the
+  goodbyes are always written from the recorded facts, so no figure comes from the model.
+
+The graph keeps no checkpoint: the dialogue state travels in and out (it is stored on the call
+row by ``domain.voice.service``), so a replayed webhook is answered from the database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import re
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from typing import Any, TypedDict
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import HumanMessage, SystemMessage
+from langgraph.graph import END, START, StateGraph
+
+from agent.prompts import load_prompt
+from core.config import Settings, get_settings
+from domain.voice.enums import CallPurpose
+from domain.voice.extraction import (
+    Answer,
+    CallFacts,
+    LinePrice,
+    ScopeLine,
+    dollars,
+    extract,
+    spoken_date,
+)
+from domain.voice.service import AgentTurn, CallContext
+
+log = logging.getLogger(__name__)
+
+PROMPT_NAME = "voice_call"
+# Contractor answers after which the agent wraps up whatever is still unknown.
+MAX_CONTRACTOR_TURNS = 10
+# Answers in a row with nothing understood before the agent gives up politely.
+MAX_MISSES = 2
+# The longest turn the agent speaks (a model's phrasing beyond this is replaced).
+MAX_SAY_CHARS = 400
+LLM_TIMEOUT_S = 6.0
+
+# What each purpose asks about, in order ("lines" expands to the unpriced scope lines).
+PURPOSE_ITEMS: dict[CallPurpose, tuple[str, ...]] = {
+    CallPurpose.bid_request: (
+        "prices",
+        "lines",
+        "exclusions",
+        "start_date",
+        "duration",
+        "insurance",
+    ),
+    CallPurpose.follow_up: ("prices", "start_date"),
+    CallPurpose.scheduling: ("site_visit", "start_date"),
+    CallPurpose.availability: ("start_date", "duration"),
+    CallPurpose.start_date: ("start_date",),
+    CallPurpose.lead_qualification: (),
+}
+
+
+class CallState(TypedDict, total=False):
+    """What one turn of the call graph reads and writes."""
+
+    context: dict[str, Any]
+    """The call's company, contractor, project, scope lines and date (``CallContext``)."""
+    facts: dict[str, Any]
+    """What the call has established so far (``CallFacts`` as JSON)."""
+    dialogue: dict[str, Any]
+    """asked (items asked), confirms, misses, turns."""
+    expect: str | None
+    """What the agent asked last (the question this utterance answers)."""
+    utterance: str | None
+    """The contractor's words this turn; None to open the call."""
+    answer: dict[str, Any]
+    """What ``understand`` read in the utterance (for ``decide``)."""
+    facts_before: dict[str, Any]
+    """The facts before this utterance (``decide`` sees whether it changed anything)."""
+    plan: dict[str, Any]
+    """What ``decide`` chose: kind (ask, confirm, goodbye ...), item, done."""
+    reply: str
+    """The words the agent says next."""
+
+
+# --- reading the context -----------------------------------------------------------------
+
+
+def _scope(context: dict[str, Any]) -> list[ScopeLine]:
+    return [
+        ScopeLine(
+            id=str(item["id"]),
+            component=str(item["component"]),
+            description=item.get("description"),
+            quantity=item.get("quantity"),
+            unit=item.get("unit"),
+        )
+        for item in context.get("scope") or []
+    ]
+
+
+def _today(context: dict[str, Any]) -> dt.date:
+    return dt.date.fromisoformat(str(context["today"]))
+
+
+def _purpose(context: dict[str, Any]) -> CallPurpose:
+    try:
+        return CallPurpose(context.get("purpose") or CallPurpose.bid_request.value)
+    except ValueError:
+        return CallPurpose.bid_request
+
+
+def scope_sentence(scope: list[ScopeLine]) -> str:
+    """The scope read aloud: ``roof (22 squares) and furnace (1 each)``."""
+    spoken = [line.spoken() for line in scope]
+    if not spoken:
+        return "the work on the property"
+    if len(spoken) == 1:
+        return spoken[0]
+    return ", ".join(spoken[:-1]) + " and " + spoken[-1]
+
+
+# --- the model ---------------------------------------------------------------------------
+
+
+def call_model(settings: Settings | None = None) -> BaseChatModel | None:
+    """The chat model for calls (short timeout: Twilio waits 15 s), or None offline."""
+    settings = settings or get_settings()
+    if not settings.llm_configured:
+        return None
+    from langchain_openai import ChatOpenAI
+
+    from agent.llm import PLACEHOLDER_API_KEY
+
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+    return ChatOpenAI(
+        model=settings.llm_model,
+        api_key=key or PLACEHOLDER_API_KEY,  # type: ignore[arg-type]
+        base_url=settings.llm_base_url,
+        temperature=0,
+        timeout=LLM_TIMEOUT_S,
+        max_retries=0,
+    )
+
+
+def _model_text(model: BaseChatModel, system: str, user: str) -> str:
+    response = model.invoke([SystemMessage(content=system), HumanMessage(content=user)])
+    content = response.content
+    if isinstance(content, str):
+        return content.strip()
+    return "".join(
+        part.get("text", "") if isinstance(part, dict) else str(part) for part in content
+    ).strip()
+
+
+def _json_object(text: str) -> dict[str, Any] | None:
+    text = re.sub(r"^```(?:json)?|```$", "", text.strip(), flags=re.M).strip()
+    start, end = text.find("{"), text.rfind("}")
+    if start < 0 or end <= start:
+        return None
+    try:
+        value = json.loads(text[start : end + 1])
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _money(value: Any) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        amount = Decimal(str(value).replace("$", "").replace(",", "").strip())
+    except InvalidOperation:
+        return None
+    if not amount.is_finite() or amount <= 0 or amount > Decimal("10000000"):
+        return None
+    return amount.quantize(Decimal("0.01"))
+
+
+def _date(value: Any, today: dt.date) -> dt.date | None:
+    try:
+        day = dt.date.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
+    if day is None or day < today or day > today + dt.timedelta(days=730):
+        return None
+    return day
+
+
+def merge_model_answer(
+    rules: Answer, data: dict[str, Any], scope: list[ScopeLine], today: dt.date
+) -> Answer:
+    """The rules' reading with the model's checked additions (ids in scope, sane amounts, dates)."""
+    by_id = {line.id: line for line in scope}
+    prices = {p.scope_item_id: p for p in rules.line_prices}
+    for item_id, raw in (data.get("line_prices") or {}).items():
+        amount = _money(raw)
+        if amount is not None and str(item_id) in by_id:
+            line = by_id[str(item_id)]
+            prices[line.id] = LinePrice(line.id, line.component, amount, f"{raw} (model)")
+    duration = data.get("duration_days")
+    duration_days = (
+        int(duration) if isinstance(duration, int | float) and 0 < duration <= 365 else None
+    )
+    exclusions = tuple(
+        str(x).strip()[:120] for x in (data.get("exclusions") or []) if str(x).strip()
+    )
+    insured = data.get("insured")
+    start = _date(data.get("start_date"), today)
+    return Answer(
+        text=rules.text,
+        line_prices=tuple(prices.values()),
+        total=_money(data.get("total")) or rules.total,
+        start_date=start or rules.start_date,
+        start_heard=(rules.start_heard if start is None else f"{start.isoformat()} (model)"),
+        site_visit=_date(data.get("site_visit"), today) or rules.site_visit,
+        duration_days=duration_days or rules.duration_days,
+        exclusions=exclusions or rules.exclusions,
+        no_exclusions=bool(data.get("no_exclusions")) or rules.no_exclusions,
+        insured=insured if isinstance(insured, bool) else rules.insured,
+        opted_out=rules.opted_out or data.get("opted_out") is True,
+        declined=rules.declined or data.get("declined") is True,
+        callback=rules.callback or data.get("callback") is True,
+        yes=rules.yes or data.get("yes") is True,
+        no=rules.no or data.get("no") is True,
+        skipped_lines=rules.skipped_lines,
+    )
+
+
+# --- the policy --------------------------------------------------------------------------
+
+
+def _known(item: str, facts: CallFacts) -> bool:
+    if item == "prices":
+        return facts.priced
+    if item.startswith("line:"):
+        return item[5:] in facts.line_prices or item[5:] in facts.skipped_lines
+    return {
+        "exclusions": facts.exclusions_answered,
+        "start_date": facts.start_date is not None,
+        "duration": facts.duration_days is not None,
+        "insurance": facts.insured is not None,
+        "site_visit": facts.site_visit is not None,
+    }.get(item, False)
+
+
+def next_item(
+    purpose: CallPurpose, facts: CallFacts, asked: list[str], scope: list[ScopeLine]
+) -> str | None:
+    """The next thing to ask: not yet known and not yet asked (None: nothing left)."""
+    for item in PURPOSE_ITEMS.get(purpose, ()):
+        candidates = [item]
+        if item == "lines":
+            # Only once some line has a price and no total was given.
+            if not facts.line_prices or facts.total is not None:
+                continue
+            candidates = [f"line:{line.id}" for line in scope]
+        for candidate in candidates:
+            if candidate not in asked and not _known(candidate, facts):
+                return candidate
+    return None
+
+
+def _heard_anything(facts: CallFacts) -> bool:
+    return bool(
+        facts.priced
+        or facts.start_date
+        or facts.site_visit
+        or facts.duration_days
+        or facts.exclusions_answered
+    )
+
+
+def decide_turn(
+    *,
+    purpose: CallPurpose,
+    before: CallFacts,
+    after: CallFacts,
+    answer: Answer,
+    dialogue: dict[str, Any],
+    expect: str | None,
+    scope: list[ScopeLine],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Choose the next turn: (plan, new dialogue state). Pure and deterministic."""
+    asked = list(dialogue.get("asked") or [])
+    confirms = int(dialogue.get("confirms") or 0)
+    misses = int(dialogue.get("misses") or 0)
+    turns = int(dialogue.get("turns") or 0) + 1
+    state = {"asked": asked, "confirms": confirms, "misses": misses, "turns": turns}
+
+    def plan(kind: str, item: str | None = None, done: bool = False) -> dict[str, Any]:
+        if item and item not in ("confirm", "correction") and item not in asked:
+            asked.append(item)
+        if kind == "confirm":
+            state["confirms"] = confirms + 1
+        return {"kind": kind, "item": item, "done": done}
+
+    if after.opted_out:
+        return plan("goodbye_opted_out", done=True), state
+    if after.declined and not after.priced:
+        return plan("goodbye_declined", done=True), state
+    if answer.callback and not (answer.line_prices or answer.total or answer.start_date):
+        return plan("goodbye_callback", done=True), state
+    changed = after.to_json() != before.to_json()
+    if not answer.text.strip() or not (answer.heard_anything or changed):
+        state["misses"] = misses + 1
+        if misses + 1 >= MAX_MISSES:
+            return plan("goodbye_unclear", done=True), state
+        return {"kind": "repeat", "item": expect, "done": False}, state
+    state["misses"] = 0
+    if expect == "confirm":
+        if answer.yes and not changed:
+            return plan("goodbye_thanks", done=True), state
+        if changed and confirms < 2:
+            return plan("confirm", "confirm"), state
+        if answer.no and confirms < 2:
+            return plan("ask", "correction"), state
+        return plan("goodbye_thanks", done=True), state
+    if expect == "correction":
+        if confirms < 2:
+            return plan("confirm", "confirm"), state
+        return plan("goodbye_thanks", done=True), state
+    item = None if turns >= MAX_CONTRACTOR_TURNS else next_item(purpose, after, asked, scope)
+    if item is not None:
+        return plan("ask", item), state
+    if confirms == 0 and _heard_anything(after):
+        return plan("confirm", "confirm"), state
+    return plan("goodbye_thanks", done=True), state
+
+
+# --- the words ---------------------------------------------------------------------------
+
+
+def _line_name(scope: list[ScopeLine], item_id: str) -> str:
+    return next((line.component for line in scope if line.id == item_id), "that line")
+
+
+def question(item: str | None, context: dict[str, Any]) -> str:
+    """The template question for an item."""
+    scope = _scope(context)
+    if item and item.startswith("line:"):
+        name = _line_name(scope, item[5:])
+        return f"And the {name}? What would you charge for that, or should I leave it out?"
+    return {
+        "prices": "Could you give me a price for each line, or a total for the job?",
+        "exclusions": "Is there anything your price doesn't include?",
+        "start_date": "When is the earliest you could start?",
+        "duration": "How many days would the work take?",
+        "insurance": "Do you carry general liability insurance?",
+        "site_visit": "When could you come out to look at the property?",
+        "correction": "Sorry about that. What should I correct?",
+    }.get(item or "", "Could you say that again?")
+
+
+def confirmation(facts: CallFacts, context: dict[str, Any]) -> str:
+    """What was heard, read back from the recorded facts (never from a model)."""
+    scope = _scope(context)
+    parts: list[str] = []
+    for line in scope:
+        if line.id in facts.line_prices:
+            parts.append(f"{line.component} {dollars(facts.line_prices[line.id])}")
+    if facts.total is not None:
+        parts.append(f"{dollars(facts.total)} in total")
+    if facts.skipped_lines:
+        skipped = ", ".join(_line_name(scope, s) for s in facts.skipped_lines)
+        parts.append(f"no price for the {skipped}")
+    if facts.exclusions:
+        parts.append("not including " + ", ".join(facts.exclusions))
+    if facts.start_date:
+        parts.append(f"starting {spoken_date(facts.start_date)}")
+    if facts.duration_days:
+        unit = "day" if facts.duration_days == 1 else "days"
+        parts.append(f"about {facts.duration_days} {unit} of work")
+    if facts.site_visit:
+        parts.append(f"a site visit on {spoken_date(facts.site_visit)}")
+    if facts.insured is True:
+        parts.append("and you carry liability insurance")
+    heard = "; ".join(parts) if parts else "nothing definite yet"
+    return f"Let me confirm what I heard: {heard}. Is that right?"
+
+
+def greeting_text(context: dict[str, Any]) -> str:
+    """The agent's first words on a call."""
+    purpose = _purpose(context)
+    scope = _scope(context)
+    intro = (
+        f"Hello {context.get('contractor_name') or 'there'}, this is the automated assistant of "
+        f"{context.get('company') or 'our company'}, calling about a rehab project at "
+        f"{context.get('project_label') or 'one of our properties'}."
+    )
+    if context.get("recording"):
+        intro += " This call is recorded."
+    opt_out = " If you'd rather not get these calls, just say so."
+    if purpose == CallPurpose.bid_request:
+        ask = f" We're collecting bids for {scope_sentence(scope)}. {question('prices', context)}"
+    elif purpose == CallPurpose.follow_up:
+        ask = (
+            f" I'm following up on the bid for {scope_sentence(scope)}. "
+            "Is your price still good, and what is it?"
+        )
+    elif purpose == CallPurpose.scheduling:
+        ask = f" We'd like to schedule the work on {scope_sentence(scope)}. " + question(
+            "site_visit", context
+        )
+    else:
+        ask = f" The work is {scope_sentence(scope)}. " + question("start_date", context)
+    return intro + ask + opt_out
+
+
+def template_reply(plan: dict[str, Any], facts: CallFacts, context: dict[str, Any]) -> str:
+    """The deterministic words for a plan."""
+    kind, item = plan["kind"], plan.get("item")
+    name = context.get("contractor_name") or "there"
+    if kind == "ask":
+        return question(item, context)
+    if kind == "repeat":
+        return "Sorry, I didn't catch that. " + (
+            confirmation(facts, context) if item == "confirm" else question(item, context)
+        )
+    if kind == "confirm":
+        return confirmation(facts, context)
+    if kind == "goodbye_opted_out":
+        return "Understood. We won't call you again. Sorry for the trouble, goodbye."
+    if kind == "goodbye_declined":
+        return f"No problem, thanks for your time, {name}. Goodbye."
+    if kind == "goodbye_callback":
+        return "Of course. We'll call you back tomorrow. Goodbye."
+    if kind == "goodbye_unclear":
+        return "I'm having trouble hearing you. We'll follow up another way. Goodbye."
+    if facts.priced:
+        return f"Thank you, {name}. We'll review your bid and get back to you. Goodbye."
+    return f"Thank you, {name}. We'll be in touch. Goodbye."
+
+
+# --- the graph ---------------------------------------------------------------------------
+
+
+def build_call_graph(model: BaseChatModel | None) -> Any:
+    """Compile the call graph for one chat model (None: the offline, rule-based path)."""
+    prompt = load_prompt(PROMPT_NAME)
+
+    def route_start(state: CallState) -> str:
+        return "greet" if state.get("utterance") is None else "understand"
+
+    def greet(state: CallState) -> dict[str, Any]:
+        context = state["context"]
+        purpose = _purpose(context)
+        first = {
+            CallPurpose.bid_request: "prices",
+            CallPurpose.follow_up: "prices",
+            CallPurpose.scheduling: "site_visit",
+        }.get(purpose, "start_date")
+        return {
+            "reply": greeting_text(context),
+            "expect": first,
+            "facts": CallFacts().to_json(),
+            "dialogue": {"asked": [first], "confirms": 0, "misses": 0, "turns": 0},
+            "plan": {"kind": "ask", "item": first, "done": False},
+        }
+
+    def understand(state: CallState) -> dict[str, Any]:
+        context = state["context"]
+        scope, today = _scope(context), _today(context)
+        text = state.get("utterance") or ""
+        answer = extract(text, scope=scope, today=today, expect=state.get("expect"))
+        if model is not None and text.strip():
+            try:
+                request = json.dumps(
+                    {
+                        "task": "READ",
+                        "call_date": today.isoformat(),
+                        "question_asked": state.get("expect"),
+                        "scope_lines": [{"id": s.id, "component": s.component} for s in scope],
+                        "contractor_said": text,
+                    }
+                )
+                data = _json_object(_model_text(model, prompt.text, request))
+                if data is not None:
+                    answer = merge_model_answer(answer, data, scope, today)
+            except Exception:  # noqa: BLE001 - the rules' reading stands when the model fails
+                log.warning("the call model could not read an answer; using the rules")
+        before = CallFacts.from_json(state.get("facts"))
+        return {
+            "answer": _answer_json(answer),
+            "facts_before": before.to_json(),
+            "facts": before.merge(answer).to_json(),
+        }
+
+    def decide(state: CallState) -> dict[str, Any]:
+        context = state["context"]
+        answer = _answer_from_json(state["answer"])
+        plan, dialogue = decide_turn(
+            purpose=_purpose(context),
+            before=CallFacts.from_json(state.get("facts_before")),
+            after=CallFacts.from_json(state.get("facts")),
+            answer=answer,
+            dialogue=dict(state.get("dialogue") or {}),
+            expect=state.get("expect"),
+            scope=_scope(context),
+        )
+        return {"plan": plan, "dialogue": dialogue}
+
+    def speak(state: CallState) -> dict[str, Any]:
+        context = state["context"]
+        plan = state["plan"]
+        facts = CallFacts.from_json(state.get("facts"))
+        text = template_reply(plan, facts, context)
+        if model is not None and plan["kind"] in ("ask", "repeat"):
+            try:
+                request = json.dumps(
+                    {
+                        "task": "SAY",
+                        "contractor_said": state.get("utterance"),
+                        "next_question": text,
+                        "instruction": "Briefly acknowledge what they said if it helps, then "
+                        "ask the next question in your own words. No figures.",
+                    }
+                )
+                phrased = _model_text(model, prompt.text, request)
+                if phrased and len(phrased) <= MAX_SAY_CHARS and not re.search(r"\d", phrased):
+                    text = phrased
+            except Exception:  # noqa: BLE001 - the template stands when the model fails
+                log.warning("the call model could not phrase a turn; using the template")
+        expect = plan.get("item") if plan["kind"] in ("ask", "repeat", "confirm") else None
+        return {"reply": text, "expect": expect}
+
+    builder = StateGraph(CallState)
+    builder.add_node("greet", greet)
+    builder.add_node("understand", understand)
+    builder.add_node("decide", decide)
+    builder.add_node("speak", speak)
+    builder.add_conditional_edges(START, route_start, ["greet", "understand"])
+    builder.add_edge("greet", END)
+    builder.add_edge("understand", "decide")
+    builder.add_edge("decide", "speak")
+    builder.add_edge("speak", END)
+    return builder.compile(name="dealdesk-call")
+
+
+def _answer_json(answer: Answer) -> dict[str, Any]:
+    return {
+        "text": answer.text,
+        "line_prices": [
+            [p.scope_item_id, p.component, str(p.amount), p.heard] for p in answer.line_prices
+        ],
+        "total": str(answer.total) if answer.total is not None else None,
+        "start_date": answer.start_date.isoformat() if answer.start_date else None,
+        "start_heard": answer.start_heard,
+        "site_visit": answer.site_visit.isoformat() if answer.site_visit else None,
+        "duration_days": answer.duration_days,
+        "exclusions": list(answer.exclusions),
+        "no_exclusions": answer.no_exclusions,
+        "insured": answer.insured,
+        "opted_out": answer.opted_out,
+        "declined": answer.declined,
+        "callback": answer.callback,
+        "yes": answer.yes,
+        "no": answer.no,
+        "skipped_lines": list(answer.skipped_lines),
+    }
+
+
+def _answer_from_json(data: dict[str, Any]) -> Answer:
+    return Answer(
+        text=data.get("text") or "",
+        line_prices=tuple(
+            LinePrice(str(i), str(c), Decimal(a), str(h)) for i, c, a, h in data["line_prices"]
+        ),
+        total=Decimal(data["total"]) if data.get("total") else None,
+        start_date=dt.date.fromisoformat(data["start_date"]) if data.get("start_date") else None,
+        start_heard=data.get("start_heard"),
+        site_visit=dt.date.fromisoformat(data["site_visit"]) if data.get("site_visit") else None,
+        duration_days=data.get("duration_days"),
+        exclusions=tuple(data.get("exclusions") or ()),
+        no_exclusions=bool(data.get("no_exclusions")),
+        insured=data.get("insured"),
+        opted_out=bool(data.get("opted_out")),
+        declined=bool(data.get("declined")),
+        callback=bool(data.get("callback")),
+        yes=bool(data.get("yes")),
+        no=bool(data.get("no")),
+        skipped_lines=tuple(data.get("skipped_lines") or ()),
+    )
+
+
+@lru_cache(maxsize=1)
+def _offline_graph() -> Any:
+    return build_call_graph(None)
+
+
+def _graph() -> Any:
+    model = call_model()
+    return _offline_graph() if model is None else build_call_graph(model)
+
+
+def greet(context: CallContext) -> AgentTurn:
+    """The agent's opening turn for a call."""
+    out = _graph().invoke({"context": context.to_json(), "utterance": None})
+    return AgentTurn(
+        text=out["reply"],
+        expect=out.get("expect"),
+        done=False,
+        facts=out["facts"],
+        dialogue=out["dialogue"],
+    )
+
+
+def next_turn(
+    context: CallContext,
+    *,
+    utterance: str,
+    facts: dict[str, Any] | None,
+    dialogue: dict[str, Any] | None,
+    expect: str | None,
+) -> AgentTurn:
+    """The agent's reply to what the contractor just said, and the updated facts."""
+    out = _graph().invoke(
+        {
+            "context": context.to_json(),
+            "utterance": utterance,
+            "facts": facts or CallFacts().to_json(),
+            "dialogue": dialogue or {},
+            "expect": expect,
+        }
+    )
+    return AgentTurn(
+        text=out["reply"],
+        expect=out.get("expect"),
+        done=bool(out["plan"].get("done")),
+        facts=out["facts"],
+        dialogue=out["dialogue"],
+    )

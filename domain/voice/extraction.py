@@ -1,0 +1,1000 @@
+"""What a contractor said on a call, as facts: prices per scope line, start, duration, and more.
+
+Pure functions, no language model. Twilio's speech results arrive as plain text, with numbers
+sometimes in digits ("$11,500") and sometimes in words ("eleven thousand five hundred"):
+
+1. ``normalise`` lower-cases the text and turns spelled-out numbers into digits ("eleven
+   thousand five hundred" → ``11500``, "forty two hundred" → ``4200``, "eleven point five k" →
+   ``11.5 k``) and ordinals into ``3rd`` form ("the twenty third" → ``the 23rd``).
+2. ``parse_amounts`` finds money: a ``$``, a money word ("dollars", "k", "grand", "thousand")
+   or a number of at least 100 that is not a quantity ("22 squares"), a time ("10 am") or a
+   date's day or year.
+3. ``parse_start_date`` reads "the 3rd" (the next 3rd of a month after the call date), "March
+   3rd", "next Monday", "tomorrow", "in two weeks", "12/3"; ``parse_duration_days`` reads
+   "takes four days", "two weeks", "3 to 4 days" (the longer), but not "in two weeks" (a start).
+4. ``extract`` reads one answer in the context of the question asked (``expect``) and the
+   project's scope lines: each amount goes to the line named next to it ("the roof for
+   11,500"), to the line asked about, or to the total.
+
+``CallFacts`` accumulates the answers of a whole call and is stored as JSON on the call.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+# --- numbers in words --------------------------------------------------------------------
+
+_UNITS = {
+    "zero": 0,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+}
+_TEENS = {
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
+}
+_TENS = {
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+}
+_SCALES = {"thousand": 1000, "million": 1_000_000}
+_ORDINALS = {
+    "first": 1,
+    "second": 2,
+    "third": 3,
+    "fourth": 4,
+    "fifth": 5,
+    "sixth": 6,
+    "seventh": 7,
+    "eighth": 8,
+    "ninth": 9,
+    "tenth": 10,
+    "eleventh": 11,
+    "twelfth": 12,
+    "thirteenth": 13,
+    "fourteenth": 14,
+    "fifteenth": 15,
+    "sixteenth": 16,
+    "seventeenth": 17,
+    "eighteenth": 18,
+    "nineteenth": 19,
+    "twentieth": 20,
+    "thirtieth": 30,
+}
+_NUMBER_WORDS = set(_UNITS) | set(_TEENS) | set(_TENS) | set(_SCALES) | {"hundred"}
+# "a couple of days", "a few weeks", "a week": counts said without a number.
+_VAGUE_COUNTS = (
+    (re.compile(r"\ba\s+couple(?:\s+of)?\b"), "2"),
+    (re.compile(r"\ba\s+few\b"), "3"),
+    (re.compile(r"\bhalf\s+a\s+day\b"), "1 day"),
+    (re.compile(r"\ba\s+dozen\b"), "12"),
+    (re.compile(r"\ban?\s+(?=(?:day|week|month|hour)s?\b)"), "1 "),
+)
+
+
+def _suffix(n: int) -> str:
+    """The ordinal suffix of ``n``: 1st, 2nd, 3rd, 4th, 11th, 23rd."""
+    if 10 <= n % 100 <= 20:
+        return "th"
+    return {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+
+
+def _number_run(words: Sequence[str]) -> tuple[str, int]:
+    """Read one spelled-out number from the start of ``words``: (its text, words used).
+
+    A unit after a unit ("eleven five") starts a new number; "and" is allowed inside one
+    ("one hundred and fifty"); a trailing ordinal makes it an ordinal ("twenty third" → 23rd);
+    "point" adds decimals ("eleven point five" → 11.5).
+    """
+    total, current, last = 0, 0, ""
+    used = 0
+    for index, word in enumerate(words):
+        if word in _UNITS:
+            if last in ("unit", "teen"):
+                break
+            current += _UNITS[word]
+            last = "unit"
+        elif word in _TEENS:
+            if last in ("unit", "teen", "ten"):
+                break
+            current += _TEENS[word]
+            last = "teen"
+        elif word in _TENS:
+            if last in ("unit", "teen", "ten"):
+                break
+            current += _TENS[word]
+            last = "ten"
+        elif word == "hundred":
+            current = (current or 1) * 100
+            last = "hundred"
+        elif word in _SCALES:
+            total += (current or 1) * _SCALES[word]
+            current, last = 0, "scale"
+        elif word == "and" and last in ("hundred", "scale") and index + 1 < len(words):
+            following = words[index + 1]
+            if following not in _UNITS and following not in _TEENS and following not in _TENS:
+                break
+            used = index + 1
+            continue
+        elif word in _ORDINALS and last in ("ten", "hundred", "scale") and _ORDINALS[word] < 10:
+            value = total + current + _ORDINALS[word]
+            return f"{value}{_suffix(value)}", index + 1
+        elif word == "point" and last and index + 1 < len(words) and words[index + 1] in _UNITS:
+            digits = []
+            j = index + 1
+            while j < len(words) and words[j] in _UNITS:
+                digits.append(str(_UNITS[words[j]]))
+                j += 1
+            return f"{total + current}.{''.join(digits)}", j
+        else:
+            break
+        used = index + 1
+    return str(total + current), used
+
+
+_WORD = re.compile(r"[a-z]+")
+
+
+def normalise(text: str) -> str:
+    """Lower-case ``text`` with numbers in digits and ordinals as ``3rd`` (see the module doc)."""
+    text = text.lower().replace("’", "'").replace("‘", "'")
+    text = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", text)  # "forty-two" → "forty two"
+    for pattern, replacement in _VAGUE_COUNTS:
+        text = pattern.sub(replacement, text)
+    matches = list(_WORD.finditer(text))
+    out: list[str] = []
+    position = 0
+    i = 0
+    while i < len(matches):
+        word = matches[i].group()
+        starts_number = word in _NUMBER_WORDS and word not in ("hundred", *_SCALES)
+        a_scale = (
+            word in ("a", "one")
+            and i + 1 < len(matches)
+            and matches[i + 1].group() in ("hundred", *_SCALES)
+        )
+        if word in _ORDINALS and not (i > 0 and matches[i - 1].group() in ("a", "every")):
+            out.append(text[position : matches[i].start()])
+            value = _ORDINALS[word]
+            out.append(f"{value}{_suffix(value)}")
+            position = matches[i].end()
+            i += 1
+            continue
+        if not (starts_number or a_scale):
+            i += 1
+            continue
+        # The words of this run, as long as they follow each other with only spaces between.
+        run = [matches[i]]
+        j = i + 1
+        while j < len(matches) and text[run[-1].end() : matches[j].start()].strip() == "":
+            candidate = matches[j].group()
+            if (
+                candidate in _NUMBER_WORDS
+                or candidate in ("and", "point")
+                or candidate in _ORDINALS
+            ):
+                run.append(matches[j])
+                j += 1
+            else:
+                break
+        words = ["one" if m.group() == "a" else m.group() for m in run]
+        pieces: list[str] = []
+        k = 0
+        while k < len(words):
+            if pieces and "." in pieces[-1] and words[k] in ("hundred", *_SCALES):
+                pieces.append(words[k])  # "11.5 thousand": the amount reader scales it
+                k += 1
+                continue
+            piece, used = _number_run(words[k:])
+            if used == 0:
+                break
+            pieces.append(piece)
+            k += used
+        consumed = run[k - 1] if k else run[0]
+        if not pieces:
+            i += 1
+            continue
+        out.append(text[position : run[0].start()])
+        out.append(" ".join(pieces))
+        position = consumed.end()
+        i = matches.index(consumed) + 1
+    out.append(text[position:])
+    return "".join(out)
+
+
+# --- money -------------------------------------------------------------------------------
+
+_MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
+_MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if name})
+_MONTHS["sept"] = 9
+_MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_NUMBER = re.compile(
+    r"(?P<dollar>\$\s*)?(?<![\d.:/])(?P<num>\d{1,3}(?:,\d{3})+|\d+)(?P<dec>\.\d+)?(?![\d/:]|st\b|nd\b|rd\b|th\b)"
+)
+_MONEY_SUFFIX = re.compile(r"^\s*(k|grand|thousand|million|dollars?|bucks)\b")
+_SCALE_OF = {"k": 1000, "grand": 1000, "thousand": 1000, "million": 1_000_000}
+# Words after a number that make it a quantity or a time, not money.
+_NOT_MONEY = re.compile(
+    r"^\s*(?:days?|weeks?|months?|years?|hours?|minutes?|squares?|sq|square|feet|foot|ft|"
+    r"linear|windows?|doors?|rooms?|units?|gallons?|inches?|yards?|am|pm|a\.m|p\.m|o'clock|"
+    r"percent|%|people|guys|men|crews?|of\s+(?:" + _MONTH_RE + r"))\b"
+)
+
+
+@dataclass(frozen=True)
+class Amount:
+    """A sum of money said in the text, and where (in the normalised text)."""
+
+    value: Decimal
+    start: int
+    end: int
+    text: str
+
+
+def _previous_word(text: str, start: int) -> str:
+    match = re.search(r"([a-z]+)\W*$", text[:start])
+    return match.group(1) if match else ""
+
+
+def parse_amounts(normalised: str) -> list[Amount]:
+    """The sums of money in already ``normalise``-d text, in order."""
+    amounts: list[Amount] = []
+    consumed_to = 0
+    for match in _NUMBER.finditer(normalised):
+        if match.start() < consumed_to:
+            continue  # the "500" of "11 thousand 500", already added
+        try:
+            value = Decimal(match.group("num").replace(",", "") + (match.group("dec") or ""))
+        except InvalidOperation:  # pragma: no cover - the pattern only matches numbers
+            continue
+        rest = normalised[match.end() :]
+        suffix = _MONEY_SUFFIX.match(rest)
+        end = match.end()
+        if suffix:
+            word = suffix.group(1)
+            end += suffix.end()
+            value *= _SCALE_OF.get(word, 1)
+            if word in ("thousand", "k", "grand"):
+                # "11 thousand 500"
+                more = re.match(
+                    r"^\s*(?:and\s+)?(\d{1,3})(?![\d,.]|\s*(?:k|thousand|grand)\b)",
+                    normalised[end:],
+                )
+                if more and not _NOT_MONEY.match(normalised[end + more.end() :]):
+                    value += Decimal(more.group(1))
+                    end += more.end()
+        elif not match.group("dollar"):
+            if value < 100 or _NOT_MONEY.match(rest):
+                continue
+            if _previous_word(normalised, match.start()) in _MONTHS:
+                continue  # "march 2027"
+            if re.search(
+                r"\b(?:" + _MONTH_RE + r")\s+\d{1,2}(?:st|nd|rd|th)?,?\s*$",
+                normalised[: match.start()],
+            ):
+                continue  # the year of "march 3, 2027"
+        consumed_to = end
+        amounts.append(
+            Amount(
+                value=value.quantize(Decimal("0.01")),
+                start=match.start(),
+                end=end,
+                text=normalised[match.start() : end].strip(),
+            )
+        )
+    return amounts
+
+
+def parse_amount(text: str) -> Decimal | None:
+    """The first sum of money in ``text`` ("$11,500", "11.5k", "eleven thousand five hundred")."""
+    found = parse_amounts(normalise(text))
+    return found[0].value if found else None
+
+
+# --- dates -------------------------------------------------------------------------------
+
+_WEEKDAYS = {name.lower(): i for i, name in enumerate(calendar.day_name)}
+_WEEKDAY_RE = "|".join(_WEEKDAYS)
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def next_day_of_month(day_of_month: int, after: dt.date) -> dt.date | None:
+    """The next date after ``after`` on ``day_of_month`` (the 31st skips short months)."""
+    if not 1 <= day_of_month <= 31:
+        return None
+    year, month = after.year, after.month
+    for _ in range(14):
+        if day_of_month <= calendar.monthrange(year, month)[1]:
+            candidate = dt.date(year, month, day_of_month)
+            if candidate > after:
+                return candidate
+        month += 1
+        if month > 12:
+            year, month = year + 1, 1
+    return None  # pragma: no cover
+
+
+def _month_day(month: int, day: int, year: int | None, after: dt.date) -> dt.date | None:
+    try:
+        if year is not None:
+            return dt.date(year if year > 100 else 2000 + year, month, day)
+        candidate = dt.date(after.year, month, day)
+        return candidate if candidate > after else dt.date(after.year + 1, month, day)
+    except ValueError:
+        return None
+
+
+def _next_weekday(weekday: int, after: dt.date) -> dt.date:
+    return after + dt.timedelta(days=(weekday - after.weekday() - 1) % 7 + 1)
+
+
+@dataclass(frozen=True)
+class DateMention:
+    """A date said in the text, where, and the words it came from."""
+
+    value: dt.date
+    start: int
+    end: int
+    text: str
+
+
+_UNIT_DAYS = {"day": 1, "week": 7, "month": 30}
+_DATE_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b"), "iso"),
+    (
+        re.compile(
+            r"\b(" + _MONTH_RE + r")\.?\s+(?:the\s+)?(\d{1,2})(?:st|nd|rd|th)?\b(?:,?\s*(\d{4}))?"
+        ),
+        "month_day",
+    ),
+    (
+        re.compile(r"\b(?:the\s+)?(\d{1,2})(?:st|nd|rd|th)?\s+of\s+(" + _MONTH_RE + r")\b"),
+        "day_of_month",
+    ),
+    (re.compile(r"\b(\d{1,2})/(\d{1,2})(?:/(\d{2,4}))?\b"), "numeric"),
+    (re.compile(r"\bthe\s+(\d{1,2})(st|nd|rd|th)\b"), "ordinal"),
+    (re.compile(r"\b(?:(next|this|coming)\s+)?(" + _WEEKDAY_RE + r")\b"), "weekday"),
+    (re.compile(r"\bday\s+after\s+tomorrow\b"), "after_tomorrow"),
+    (re.compile(r"\btomorrow\b"), "tomorrow"),
+    (re.compile(r"\btoday\b|\bright\s+now\b"), "today"),
+    (re.compile(r"\b(?:in|within)\s+(\d+)\s+(day|week|month)s?\b"), "in"),
+    (re.compile(r"\b(\d+)\s+(day|week|month)s?\s+(?:out|from\s+now)\b"), "in"),
+    (re.compile(r"\bnext\s+week\b"), "next_week"),
+    (re.compile(r"\bnext\s+month\b"), "next_month"),
+    (re.compile(r"\b(?:right\s+away|asap|a\s*s\s*a\s*p|immediately|any\s*time)\b"), "asap"),
+)
+
+
+def _resolve(kind: str, match: re.Match[str], after: dt.date) -> dt.date | None:
+    g = match.groups()
+    if kind == "iso":
+        try:
+            return dt.date(int(g[0]), int(g[1]), int(g[2]))
+        except ValueError:
+            return None
+    if kind == "month_day":
+        return _month_day(_MONTHS[g[0]], int(g[1]), int(g[2]) if g[2] else None, after)
+    if kind == "day_of_month":
+        return _month_day(_MONTHS[g[1]], int(g[0]), None, after)
+    if kind == "numeric":
+        month, day = int(g[0]), int(g[1])
+        if not (1 <= month <= 12):
+            return None
+        return _month_day(month, day, int(g[2]) if g[2] else None, after)
+    if kind == "ordinal":
+        return next_day_of_month(int(g[0]), after)
+    if kind == "weekday":
+        target = _next_weekday(_WEEKDAYS[g[1]], after)
+        if g[0] == "next" and (target - after).days < 7 and after.weekday() >= 5:
+            return target  # said at the weekend, "next monday" is the coming one
+        return target
+    if kind == "after_tomorrow":
+        return after + dt.timedelta(days=2)
+    if kind in ("tomorrow", "asap"):
+        return after + dt.timedelta(days=1)
+    if kind == "today":
+        return after
+    if kind == "in":
+        count, unit = int(g[0]), g[1]
+        if unit == "month":
+            return _add_months(after, count)
+        return after + dt.timedelta(days=count * _UNIT_DAYS[unit])
+    if kind == "next_week":
+        return _next_weekday(0, after)
+    if kind == "next_month":
+        return _add_months(after.replace(day=1), 1)
+    return None  # pragma: no cover
+
+
+def parse_dates(normalised: str, *, after: dt.date) -> list[DateMention]:
+    """Every date said in already ``normalise``-d text, in order; relative to ``after``."""
+    found: list[DateMention] = []
+    taken: list[tuple[int, int]] = []
+    for pattern, kind in _DATE_PATTERNS:
+        for match in pattern.finditer(normalised):
+            if any(match.start() < end and start < match.end() for start, end in taken):
+                continue
+            value = _resolve(kind, match, after)
+            if value is None:
+                continue
+            taken.append((match.start(), match.end()))
+            found.append(DateMention(value, match.start(), match.end(), match.group().strip()))
+    return sorted(found, key=lambda d: d.start)
+
+
+_START_CUE = re.compile(r"\b(start|begin|get (?:to|on) it|available|free|open|there|kick off)\b")
+_VISIT_CUE = re.compile(
+    r"\b(come (?:out|by|over)|stop by|swing by|look at|see the|take a look|walk ?through|visit)\b"
+)
+
+
+def _nearest_after_cue(
+    mentions: Sequence[DateMention], text: str, cue: re.Pattern[str]
+) -> DateMention | None:
+    cues = [m.end() for m in cue.finditer(text)]
+    best: tuple[int, DateMention] | None = None
+    for mention in mentions:
+        for position in cues:
+            if position <= mention.start and mention.start - position < 60:
+                gap = mention.start - position
+                if best is None or gap < best[0]:
+                    best = (gap, mention)
+    return best[1] if best else None
+
+
+def parse_start_date(text: str, *, after: dt.date) -> dt.date | None:
+    """The start date said in ``text`` ("start on the third" → the next 3rd after ``after``)."""
+    normalised = normalise(text)
+    mentions = parse_dates(normalised, after=after)
+    if not mentions:
+        return None
+    chosen = _nearest_after_cue(mentions, normalised, _START_CUE) or mentions[0]
+    return chosen.value
+
+
+# --- durations ---------------------------------------------------------------------------
+
+_DURATION = re.compile(
+    r"(?<![\d.])(\d+(?:\.\d+)?)(?:\s*(?:to|-|or)\s*(\d+(?:\.\d+)?))?\s+"
+    r"(?:(?:full|working|business|work)\s+)?(day|week|month|hour)s?\b"
+)
+
+
+def _days(count: Decimal, unit: str) -> int:
+    if unit == "hour":
+        return max(1, int((count / 8).to_integral_value(rounding="ROUND_CEILING")))
+    return max(1, int((count * _UNIT_DAYS[unit]).to_integral_value(rounding="ROUND_CEILING")))
+
+
+def parse_duration_days(text: str, *, bare_number_is_days: bool = False) -> int | None:
+    """How many days the work takes ("takes four days" → 4, "two weeks" → 14, "3 to 4 days" → 4).
+
+    "In two weeks" and "two weeks out" say when, not how long, and are skipped. With
+    ``bare_number_is_days`` (the question was how many days), a lone number counts as days.
+    """
+    normalised = normalise(text)
+    for match in _DURATION.finditer(normalised):
+        before = normalised[: match.start()]
+        after_text = normalised[match.end() :]
+        if re.search(r"\b(?:in|within|about\s+in)\s*$", before) or re.match(
+            r"^\s*(?:out|from now|ago)\b", after_text
+        ):
+            continue
+        high = match.group(2) or match.group(1)
+        return _days(Decimal(high), match.group(3))
+    if bare_number_is_days:
+        bare = re.search(r"(?<![\d.$])(\d{1,2})(?![\d,.]|st|nd|rd|th)", normalised)
+        if bare and 0 < int(bare.group(1)) <= 90:
+            return int(bare.group(1))
+    return None
+
+
+# --- intents -----------------------------------------------------------------------------
+
+_OPT_OUT = re.compile(
+    r"\b(?:(?:don't|dont|do not|never|stop|quit)\s+(?:ever\s+)?(?:call|calling|contact|"
+    r"contacting|phone|phoning|ring|ringing)(?:\s+(?:me|us|this number|here))?"
+    r"(?:\s+again|\s+anymore)?"
+    r"(?!\s+(?:me\s+)?(?:before|after|until|till|on|at|during|between|tomorrow|today|now|this|"
+    r"back|later|next)\b))"
+    r"|\b(?:remove|take|delete|drop)\s+(?:me|us|my number|this number)\s+(?:off|from)\b"
+    r"|\bdo\s*[- ]?\s*not\s*[- ]?\s*call\s+list\b|\bunsubscribe\b|\bleave me alone\b"
+    r"|\bno more calls\b|\bnot\s+(?:to\s+)?call\s+(?:me\s+)?again\b"
+)
+_DECLINE = re.compile(
+    r"\b(?:not interested|no thanks|no thank you|too busy|booked up|fully booked|"
+    r"(?:can't|cannot|can not|won't|will not)\s+(?:take|do)\s+(?:it|this|that|the job|on)|"
+    r"not taking|pass on (?:it|this|that)|we'll pass|i'll pass|not for us|"
+    r"don't do (?:that|this|that kind of|those)\b)"
+)
+_CALLBACK = re.compile(
+    r"\b(?:call (?:me |us )?(?:back|later|tomorrow)|bad time|i'm driving|i am driving|"
+    r"in a meeting|on a job right now|can't talk)\b"
+)
+_YES = re.compile(
+    r"^\W*(?:yes|yeah|yep|yup|ya|correct|right|that's right|that is right|sure|sounds good|"
+    r"you got it|exactly|absolutely|ok|okay|affirmative|uh huh|yes sir|yes ma'am|perfect|"
+    r"that's it|that's correct|all good|good)\b"
+)
+_NO = re.compile(
+    r"^\W*(?:no|nope|nah|not quite|not really|wrong|incorrect|that's wrong|that's not right|"
+    r"negative)\b"
+)
+_INSURANCE = re.compile(r"\b(?:insured|insurance|liability|bonded)\b")
+_NO_INSURANCE = re.compile(
+    r"\b(?:not insured|no insurance|don't have (?:any )?insurance|do not have (?:any )?insurance|"
+    r"uninsured|lapsed|expired)\b"
+)
+_NO_EXCLUSIONS = re.compile(
+    r"\b(?:no exclusions|nothing (?:excluded|extra)|everything(?:'s| is)? included|"
+    r"includes everything|that covers everything|that's everything|all in|all included|"
+    r"turn ?key|no extras)\b"
+)
+_EXCLUSION_PATTERNS = (
+    re.compile(
+        r"\b(?:does not|doesn't|dont|don't|do not|won't|will not|wouldn't|isn't|is not)\s+"
+        r"includ(?:e|ing)\s+(?P<x>[^.;!?]+)"
+    ),
+    re.compile(r"\b(?:excluding|not including|except for|except|minus)\s+(?P<x>[^.;!?]+)"),
+    re.compile(
+        r"(?:^|[,.;]\s*|\band\s+|\bbut\s+)"
+        r"(?P<x>[a-z](?:(?!\b(?:is|are|but|and|would|will)\b)[a-z ]){2,40}?)\s+"
+        r"(?:is|are|would be|will be)\s+"
+        r"(?:extra|not included|separate|additional|on you|on the owner)\b"
+    ),
+    re.compile(r"\bplus\s+(?P<x>[a-z][a-z ]{2,40}?)\s+(?:extra|on top|separately)\b"),
+)
+_CLAUSE_CUT = re.compile(
+    r",|\b(?:and|but|so)\s+(?:i|we|it|i'll|we'll|i can|we can|start|takes|that|the price)\b"
+    r"|\b(?:start|takes|i can|we can)\b"
+)
+
+
+def _clean_phrase(phrase: str) -> str:
+    phrase = _CLAUSE_CUT.split(phrase, maxsplit=1)[0]
+    phrase = re.sub(r"^\s*(?:the|any|a|an)\s+", "", phrase.strip())
+    return re.sub(r"\s+", " ", phrase).strip(" .,")
+
+
+def parse_exclusions(text: str) -> list[str]:
+    """What the price leaves out ("doesn't include permits" → ["permits"]), in order."""
+    normalised = normalise(text)
+    found: list[str] = []
+    for pattern in _EXCLUSION_PATTERNS:
+        for match in pattern.finditer(normalised):
+            phrase = _clean_phrase(match.group("x"))
+            if phrase and phrase not in found and len(phrase) <= 120:
+                found.append(phrase)
+    return found
+
+
+def wants_opt_out(text: str) -> bool:
+    """True when asked not to be called ("don't call me", "remove me from your list")."""
+    return bool(_OPT_OUT.search(normalise(text)))
+
+
+def is_yes(text: str) -> bool:
+    """True for an affirmative answer ("yes", "yeah that's right", "correct")."""
+    normalised = normalise(text)
+    return bool(_YES.search(normalised)) and not _NO.search(normalised)
+
+
+def is_no(text: str) -> bool:
+    """True for a negative answer ("no", "nope, the roof is twelve thousand")."""
+    return bool(_NO.search(normalise(text)))
+
+
+# --- scope lines -------------------------------------------------------------------------
+
+# Spoken names of common scope components beyond the component's own words.
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "roof": ("roofing", "shingles", "shingle", "reroof", "tear off"),
+    "furnace": ("heating", "heat", "hvac", "heater", "boiler"),
+    "hvac": ("furnace", "heating", "cooling", "air conditioning", "ac"),
+    "water heater": ("hot water", "tank"),
+    "electrical": ("electric", "wiring", "panel", "electrician"),
+    "plumbing": ("pipes", "plumber", "drains"),
+    "window": ("windows", "glass"),
+    "kitchen": ("cabinets", "counters", "countertops"),
+    "bathroom": ("bath", "shower", "tub", "toilet"),
+    "paint": ("painting", "painter", "interior paint", "exterior paint"),
+    "flooring": ("floors", "floor", "carpet", "lvp", "vinyl plank", "hardwood"),
+    "drywall": ("sheetrock", "walls", "plaster"),
+    "foundation": ("basement", "waterproofing"),
+    "gutters": ("gutter", "downspouts"),
+    "siding": ("exterior",),
+    "demolition": ("demo", "dumpster", "cleanout"),
+    "landscaping": ("yard", "lawn", "trees"),
+    "door": ("doors",),
+    "concrete": ("driveway", "sidewalk", "flatwork"),
+}
+
+
+@dataclass(frozen=True)
+class ScopeLine:
+    """One line of the project's scope, as the call reads it."""
+
+    id: str
+    component: str
+    description: str | None = None
+    quantity: str | None = None
+    unit: str | None = None
+
+    def spoken(self) -> str:
+        """How the agent says the line: ``roof (22 squares)``."""
+        qty = f"{self.quantity} {self.unit}".strip() if self.quantity else ""
+        return f"{self.component} ({qty})" if qty else self.component
+
+    def keywords(self) -> set[str]:
+        """Words by which a contractor may name this line."""
+        base = " ".join(re.sub(r"[^a-z0-9 ]+", " ", self.component.lower()).split())
+        words = {base}
+        for word in base.split():
+            if len(word) > 2:
+                words.add(word)
+                words.add(word.rstrip("s") if len(word) > 3 else word)
+        for key, synonyms in SYNONYMS.items():
+            if key in words or key.rstrip("s") in words or base.startswith(key):
+                words.update(synonyms)
+                words.add(key)
+        words.discard("")
+        return words
+
+
+def _keyword_spans(text: str, line: ScopeLine) -> list[tuple[int, int]]:
+    spans = []
+    for keyword in line.keywords():
+        for match in re.finditer(r"\b" + re.escape(keyword) + r"(?:s|ing)?\b", text):
+            spans.append((match.start(), match.end()))
+    return spans
+
+
+_TOTAL_CUE = re.compile(r"\b(?:total|all|everything|whole (?:thing|job)|altogether|all in|both)\b")
+_CLAUSE_BREAK = re.compile(r"[.;!?]|,\s*(?=and\b|the\b|plus\b|then\b)|\band\b|\bplus\b")
+
+
+def _clause_bounds(text: str, position: int) -> tuple[int, int]:
+    start, end = 0, len(text)
+    for match in _CLAUSE_BREAK.finditer(text):
+        if match.end() <= position:
+            start = match.end()
+        elif match.start() >= position:
+            end = match.start()
+            break
+    return start, end
+
+
+# --- one answer --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LinePrice:
+    """A price the contractor gave for one scope line."""
+
+    scope_item_id: str
+    component: str
+    amount: Decimal
+    heard: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What one contractor utterance said (fields are None or empty when it did not say it)."""
+
+    text: str
+    line_prices: tuple[LinePrice, ...] = ()
+    total: Decimal | None = None
+    start_date: dt.date | None = None
+    start_heard: str | None = None
+    site_visit: dt.date | None = None
+    duration_days: int | None = None
+    exclusions: tuple[str, ...] = ()
+    no_exclusions: bool = False
+    insured: bool | None = None
+    opted_out: bool = False
+    declined: bool = False
+    callback: bool = False
+    yes: bool = False
+    no: bool = False
+    skipped_lines: tuple[str, ...] = ()
+
+    @property
+    def heard_anything(self) -> bool:
+        """True when the answer carried any fact (a price, a date, a yes or no ...)."""
+        return bool(
+            self.line_prices
+            or self.total is not None
+            or self.start_date
+            or self.site_visit
+            or self.duration_days
+            or self.exclusions
+            or self.no_exclusions
+            or self.insured is not None
+            or self.opted_out
+            or self.declined
+            or self.callback
+            or self.yes
+            or self.no
+            or self.skipped_lines
+        )
+
+
+def _attribute(
+    normalised: str, amounts: Sequence[Amount], scope: Sequence[ScopeLine], expect_line: str | None
+) -> tuple[list[LinePrice], Decimal | None]:
+    """Give each amount to the line named in its clause, the line asked about, or the total."""
+    prices: list[LinePrice] = []
+    total: Decimal | None = None
+    for amount in amounts:
+        lo, hi = _clause_bounds(normalised, amount.start)
+        clause = normalised[lo:hi]
+        best: tuple[int, ScopeLine] | None = None
+        for candidate in scope:
+            for start, end in _keyword_spans(normalised, candidate):
+                if start < lo or end > hi:
+                    continue
+                distance = amount.start - end if end <= amount.start else start - amount.end
+                if best is None or abs(distance) < best[0]:
+                    best = (abs(distance), candidate)
+        if best is None and _TOTAL_CUE.search(clause):
+            total = amount.value
+            continue
+        line: ScopeLine | None = best[1] if best else None
+        if line is None and expect_line:
+            line = next((s for s in scope if s.id == expect_line), None)
+        if line is None and len(scope) == 1:
+            line = scope[0]
+        if line is None:
+            total = amount.value
+            continue
+        prices = [p for p in prices if p.scope_item_id != line.id]
+        prices.append(LinePrice(line.id, line.component, amount.value, amount.text))
+    return prices, total
+
+
+def extract(
+    text: str,
+    *,
+    scope: Sequence[ScopeLine] = (),
+    today: dt.date,
+    expect: str | None = None,
+) -> Answer:
+    """Read one contractor answer in the context of the question asked.
+
+    ``expect`` names that question: ``prices``, ``line:<scope item id>``, ``exclusions``,
+    ``start_date``, ``duration``, ``insurance``, ``site_visit`` or ``confirm``.
+    """
+    normalised = normalise(text)
+    dates = parse_dates(normalised, after=today)
+    # Money never comes from a date's own digits ("march 15") or a duration ("4 days").
+    date_spans = [(d.start, d.end) for d in dates]
+    amounts = [
+        a
+        for a in parse_amounts(normalised)
+        if not any(a.start < end and start < a.end for start, end in date_spans)
+    ]
+    expect_line = expect.split(":", 1)[1] if expect and expect.startswith("line:") else None
+    line_prices, total = _attribute(normalised, amounts, scope, expect_line)
+
+    visit = _nearest_after_cue(dates, normalised, _VISIT_CUE)
+    start_mention = _nearest_after_cue(dates, normalised, _START_CUE)
+    if start_mention is None and dates and (expect != "site_visit" or visit is not None):
+        start_mention = next((d for d in dates if d is not visit), None)
+    if expect == "site_visit" and visit is None and dates:
+        visit = dates[0]
+        start_mention = None
+    duration = parse_duration_days(text, bare_number_is_days=expect == "duration" and not amounts)
+
+    yes, no = is_yes(text), is_no(text)
+    opted_out = wants_opt_out(text)
+    exclusions = tuple(parse_exclusions(text))
+    no_exclusions = bool(_NO_EXCLUSIONS.search(normalised))
+    if expect == "exclusions" and not exclusions:
+        if no or re.search(r"^\W*(?:nothing|none|nope|no|that's it)\b", normalised):
+            no_exclusions = True
+        elif not yes and not amounts and not dates and len(normalised.split()) <= 12:
+            phrase = _clean_phrase(re.sub(r"^\W*(?:just|only|well|um|uh)\s+", "", normalised))
+            if phrase:
+                exclusions = (phrase,)
+    insured: bool | None = None
+    if _NO_INSURANCE.search(normalised):
+        insured = False
+    elif _INSURANCE.search(normalised):
+        insured = not no
+    elif expect == "insurance" and (yes or no):
+        insured = yes
+    skipped: tuple[str, ...] = ()
+    if expect_line and not line_prices and total is None and (no or _DECLINE.search(normalised)):
+        skipped = (expect_line,)
+    declined = bool(
+        _DECLINE.search(normalised) and not line_prices and total is None and not skipped
+    )
+    return Answer(
+        text=text,
+        line_prices=tuple(line_prices),
+        total=total,
+        start_date=start_mention.value if start_mention else None,
+        start_heard=start_mention.text if start_mention else None,
+        site_visit=visit.value if visit else None,
+        duration_days=duration,
+        exclusions=exclusions,
+        no_exclusions=no_exclusions and not exclusions,
+        insured=insured,
+        opted_out=opted_out,
+        declined=declined and not opted_out,
+        callback=bool(_CALLBACK.search(normalised)) and not opted_out,
+        yes=yes,
+        no=no,
+        skipped_lines=skipped,
+    )
+
+
+# --- a whole call ------------------------------------------------------------------------
+
+
+def _money(value: Decimal | None) -> str | None:
+    return None if value is None else f"{value:.2f}"
+
+
+@dataclass(frozen=True)
+class CallFacts:
+    """Everything a call has established so far (stored as JSON in ``calls.outcome_data``)."""
+
+    line_prices: dict[str, str] = field(default_factory=dict)
+    """scope item id → amount ("11500.00")."""
+    total: str | None = None
+    start_date: str | None = None
+    site_visit: str | None = None
+    duration_days: int | None = None
+    exclusions: tuple[str, ...] = ()
+    exclusions_answered: bool = False
+    insured: bool | None = None
+    opted_out: bool = False
+    declined: bool = False
+    callback: bool = False
+    skipped_lines: tuple[str, ...] = ()
+    heard: dict[str, str] = field(default_factory=dict)
+    """fact → the words it was taken from ("start_date": "the 3rd")."""
+
+    def merge(self, answer: Answer) -> CallFacts:
+        """These facts updated with one answer (a later statement of a fact replaces it)."""
+        prices = dict(self.line_prices)
+        heard = dict(self.heard)
+        for price in answer.line_prices:
+            prices[price.scope_item_id] = _money(price.amount) or "0.00"
+            heard[f"line:{price.scope_item_id}"] = price.heard
+        skipped = tuple(s for s in self.skipped_lines if s not in prices)
+        skipped += tuple(s for s in answer.skipped_lines if s not in skipped)
+        if answer.start_heard:
+            heard["start_date"] = answer.start_heard
+        exclusions = self.exclusions + tuple(
+            x for x in answer.exclusions if x not in self.exclusions
+        )
+        return replace(
+            self,
+            line_prices=prices,
+            total=_money(answer.total) if answer.total is not None else self.total,
+            start_date=answer.start_date.isoformat() if answer.start_date else self.start_date,
+            site_visit=answer.site_visit.isoformat() if answer.site_visit else self.site_visit,
+            duration_days=answer.duration_days or self.duration_days,
+            exclusions=exclusions,
+            exclusions_answered=self.exclusions_answered
+            or answer.no_exclusions
+            or bool(exclusions),
+            insured=answer.insured if answer.insured is not None else self.insured,
+            opted_out=self.opted_out or answer.opted_out,
+            declined=self.declined or answer.declined,
+            callback=self.callback or answer.callback,
+            skipped_lines=skipped,
+            heard=heard,
+        )
+
+    @property
+    def priced(self) -> bool:
+        """True when a price was given (for a line or in total)."""
+        return bool(self.line_prices) or self.total is not None
+
+    def bid_total(self) -> Decimal | None:
+        """The total: as said, or the sum of the line prices."""
+        if self.total is not None:
+            return Decimal(self.total)
+        if self.line_prices:
+            return sum((Decimal(v) for v in self.line_prices.values()), Decimal("0"))
+        return None
+
+    def to_json(self) -> dict[str, Any]:
+        """The facts as JSON values."""
+        return {
+            "line_prices": dict(self.line_prices),
+            "total": self.total,
+            "start_date": self.start_date,
+            "site_visit": self.site_visit,
+            "duration_days": self.duration_days,
+            "exclusions": list(self.exclusions),
+            "exclusions_answered": self.exclusions_answered,
+            "insured": self.insured,
+            "opted_out": self.opted_out,
+            "declined": self.declined,
+            "callback": self.callback,
+            "skipped_lines": list(self.skipped_lines),
+            "heard": dict(self.heard),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> CallFacts:
+        """Facts stored by ``to_json`` (missing keys take their defaults)."""
+        data = data or {}
+        return cls(
+            line_prices={str(k): str(v) for k, v in (data.get("line_prices") or {}).items()},
+            total=data.get("total"),
+            start_date=data.get("start_date"),
+            site_visit=data.get("site_visit"),
+            duration_days=data.get("duration_days"),
+            exclusions=tuple(data.get("exclusions") or ()),
+            exclusions_answered=bool(data.get("exclusions_answered")),
+            insured=data.get("insured"),
+            opted_out=bool(data.get("opted_out")),
+            declined=bool(data.get("declined")),
+            callback=bool(data.get("callback")),
+            skipped_lines=tuple(data.get("skipped_lines") or ()),
+            heard={str(k): str(v) for k, v in (data.get("heard") or {}).items()},
+        )
+
+
+def facts_from_transcript(
+    turns: Iterable[tuple[str | None, str]], *, scope: Sequence[ScopeLine], today: dt.date
+) -> CallFacts:
+    """Replay (question asked, contractor's answer) pairs into the facts of a call."""
+    facts = CallFacts()
+    for expect, text in turns:
+        facts = facts.merge(extract(text, scope=scope, today=today, expect=expect))
+    return facts
+
+
+def dollars(value: Decimal | str | None) -> str:
+    """``$11,500`` (cents only when there are some)."""
+    if value is None:
+        return "no price"
+    amount = Decimal(str(value))
+    return f"${amount:,.2f}" if amount != amount.to_integral_value() else f"${amount:,.0f}"
+
+
+def spoken_date(value: str | dt.date | None) -> str:
+    """``Wednesday, December 3``."""
+    if value is None:
+        return "no date"
+    day = dt.date.fromisoformat(value) if isinstance(value, str) else value
+    return f"{day:%A, %B} {day.day}"

@@ -1,0 +1,1588 @@
+"""Contractor calls: requesting, scheduling and retrying calls, transcripts, and their outcome.
+
+Every function is keyword-only and flushes, never commits (the caller owns the transaction).
+Contractors, projects and bids belong to the construction module and are reached only through
+``domain.construction.service``.
+
+A call's life:
+
+1. ``request_call`` checks the contractor (exists, has a phone, has not opted out: 409) and
+   the project, then either creates a ``queued`` call to place now or, outside the
+   contractor's hours (or with every call slot busy), a ``call_schedules`` row for the next
+   allowed moment. ``claim_due_schedules`` turns due schedules into calls (the dispatcher job).
+2. The channel (``channels/voice.py``) places it through Twilio, or records it in the outbox
+   (``mark_recorded``) when Twilio is not configured.
+3. Webhooks write the conversation turn by turn (``answer``, ``record_exchange``), each turn
+   once (``UNIQUE(call_id, turn)``), so a replayed webhook finds its turn already answered.
+4. ``record_status`` ends it: an answered call is finalised (``finalize_call``: a bid through
+   the construction service, action items, events); no answer, busy or failed is retried with
+   back-off up to ``VOICE_MAX_ATTEMPTS`` and then marked failed; a voicemail gets a WhatsApp
+   text. ``call.completed`` is published for every call that ends.
+
+Events: ``call.completed``, ``appointment.scheduled`` (a start date or site visit agreed),
+``action.items.created``, ``contractor.responded`` (construction subscribes).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, or_
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import Session, col, func, select
+
+from core.config import get_settings
+from domain.auth import service as auth_service
+from domain.construction import service as construction_service
+from domain.construction.enums import BidSource
+from domain.construction.models import BidCreate, Contractor, Project
+from domain.voice import hours
+from domain.voice.enums import (
+    CallOutcome,
+    CallPurpose,
+    CallStatus,
+    ScheduleStatus,
+    Speaker,
+)
+from domain.voice.extraction import CallFacts, ScopeLine, dollars, spoken_date
+from domain.voice.models import Call, CallSchedule, CallTranscript
+from store.base import utcnow
+from store.outbox import publish
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+WEBHOOK_PREFIX = f"{API_PREFIX}/webhook/voice"
+MAX_LIST_LIMIT = 200
+# A queued call not placed within this long no longer holds a call slot.
+SLOT_HOLD = dt.timedelta(minutes=10)
+# With every slot busy, a call waits this long and tries again.
+BUSY_RETRY = dt.timedelta(minutes=5)
+# Twilio statuses after which nothing more happens on the call.
+TERMINAL_STATUSES = frozenset(
+    {
+        CallStatus.completed,
+        CallStatus.busy,
+        CallStatus.no_answer,
+        CallStatus.failed,
+        CallStatus.canceled,
+    }
+)
+RETRY_STATUSES = frozenset({CallStatus.busy, CallStatus.no_answer, CallStatus.failed})
+ACTIVE_STATUSES = (CallStatus.initiated, CallStatus.ringing, CallStatus.in_progress)
+# What answering-machine detection says when a machine (or fax) picked up.
+MACHINE_ANSWERS = frozenset(
+    {"machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other", "fax"}
+)
+# Purposes that talk about a project (and so need one).
+PROJECT_PURPOSES = frozenset(
+    {CallPurpose.bid_request, CallPurpose.scheduling, CallPurpose.follow_up}
+)
+
+
+class VoiceError(Exception):
+    """Base class of the voice module's errors."""
+
+
+class CallNotFound(VoiceError, LookupError):
+    """No such call (or contractor, project) in the organisation."""
+
+
+class VoiceInputError(VoiceError, ValueError):
+    """A value the voice agent cannot work with (the message says which)."""
+
+
+class OptedOut(VoiceError):
+    """The contractor asked not to be called: no call is ever placed to them (HTTP 409)."""
+
+
+class WebhookRefused(VoiceError):
+    """A webhook that does not belong to the call it names (another CallSid, a turn not asked)."""
+
+
+# --- reading calls -----------------------------------------------------------------------
+
+
+def twiml_url(call_id: uuid.UUID) -> str:
+    """Where Twilio fetches a call's first TwiML (on PUBLIC_BASE_URL)."""
+    return f"{get_settings().public_base_url.rstrip('/')}{WEBHOOK_PREFIX}/{call_id}/answer"
+
+
+def webhook_url(call_id: uuid.UUID, action: str, **query: int | str) -> str:
+    """The public URL of one of a call's webhooks (``gather``, ``status``, ``recording``)."""
+    base = f"{get_settings().public_base_url.rstrip('/')}{WEBHOOK_PREFIX}/{call_id}/{action}"
+    if query:
+        base += "?" + "&".join(f"{key}={value}" for key, value in query.items())
+    return base
+
+
+def get_call(*, session: Session, org_id: uuid.UUID, call_id: uuid.UUID) -> Call:
+    """One call of the organisation; ``CallNotFound`` otherwise."""
+    call = session.exec(select(Call).where(Call.id == call_id, Call.org_id == org_id)).first()
+    if call is None:
+        raise CallNotFound(f"call {call_id} not found")
+    return call
+
+
+def lock_call(*, session: Session, call_id: uuid.UUID) -> Call | None:
+    """A call by id, locked for this transaction (webhooks: the row carries its organisation)."""
+    return session.exec(select(Call).where(Call.id == call_id).with_for_update()).first()
+
+
+def list_calls(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    contractor_id: uuid.UUID | None = None,
+    project_id: uuid.UUID | None = None,
+    status: CallStatus | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[Call]:
+    """The organisation's calls, newest first."""
+    statement = select(Call).where(Call.org_id == org_id)
+    if contractor_id is not None:
+        statement = statement.where(Call.contractor_id == contractor_id)
+    if project_id is not None:
+        statement = statement.where(Call.project_id == project_id)
+    if status is not None:
+        statement = statement.where(Call.status == status)
+    statement = statement.order_by(col(Call.created_at).desc(), col(Call.id))
+    limit = max(1, min(limit, MAX_LIST_LIMIT))
+    return list(session.exec(statement.limit(limit).offset(max(0, offset))))
+
+
+def list_transcript(
+    *, session: Session, org_id: uuid.UUID, call_id: uuid.UUID
+) -> list[CallTranscript]:
+    """A call's turns in order."""
+    get_call(session=session, org_id=org_id, call_id=call_id)
+    return list(
+        session.exec(
+            select(CallTranscript)
+            .where(CallTranscript.org_id == org_id, CallTranscript.call_id == call_id)
+            .order_by(col(CallTranscript.turn))
+        )
+    )
+
+
+def get_schedule(*, session: Session, org_id: uuid.UUID, schedule_id: uuid.UUID) -> CallSchedule:
+    """One scheduled call of the organisation; ``CallNotFound`` otherwise."""
+    schedule = session.exec(
+        select(CallSchedule).where(CallSchedule.id == schedule_id, CallSchedule.org_id == org_id)
+    ).first()
+    if schedule is None:
+        raise CallNotFound(f"scheduled call {schedule_id} not found")
+    return schedule
+
+
+def list_schedules(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    status: ScheduleStatus | None = ScheduleStatus.scheduled,
+    project_id: uuid.UUID | None = None,
+    limit: int = 50,
+) -> list[CallSchedule]:
+    """Scheduled calls, soonest first."""
+    statement = select(CallSchedule).where(CallSchedule.org_id == org_id)
+    if status is not None:
+        statement = statement.where(CallSchedule.status == status)
+    if project_id is not None:
+        statement = statement.where(CallSchedule.project_id == project_id)
+    statement = statement.order_by(col(CallSchedule.scheduled_for), col(CallSchedule.id))
+    return list(session.exec(statement.limit(max(1, min(limit, MAX_LIST_LIMIT)))))
+
+
+# --- who may be called, and when ---------------------------------------------------------
+
+
+def call_window(contractor: Contractor) -> hours.CallWindow:
+    """The contractor's calling hours (their own, or the default window) in their time zone."""
+    settings = get_settings()
+    return hours.window_for(
+        timezone=contractor.timezone,
+        start=contractor.preferred_contact_start,
+        end=contractor.preferred_contact_end,
+        default_start=settings.voice_call_window_start,
+        default_end=settings.voice_call_window_end,
+    )
+
+
+def _contractor(session: Session, org_id: uuid.UUID, contractor_id: uuid.UUID) -> Contractor:
+    try:
+        return construction_service.get_contractor(
+            session=session, org_id=org_id, contractor_id=contractor_id
+        )
+    except construction_service.NotFoundError as exc:
+        raise CallNotFound(str(exc)) from exc
+
+
+def _project(session: Session, org_id: uuid.UUID, project_id: uuid.UUID) -> Project:
+    try:
+        return construction_service.get_project(
+            session=session, org_id=org_id, project_id=project_id
+        )
+    except construction_service.NotFoundError as exc:
+        raise CallNotFound(str(exc)) from exc
+
+
+def check_callable(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    contractor_id: uuid.UUID,
+    project_id: uuid.UUID | None,
+    purpose: CallPurpose,
+) -> Contractor:
+    """The contractor, if a call about the project may ever be placed to them.
+
+    ``CallNotFound`` for an unknown contractor or project, ``OptedOut`` for a contractor who
+    asked not to be called, ``VoiceInputError`` for no phone, a lead purpose, or a project
+    purpose without a project.
+    """
+    purpose = CallPurpose(purpose)
+    if purpose == CallPurpose.lead_qualification:
+        raise VoiceInputError(
+            "lead qualification calls go to sellers, not contractors; they are scheduled "
+            "from lead.qualification.needed events"
+        )
+    contractor = _contractor(session, org_id, contractor_id)
+    if contractor.opted_out:
+        raise OptedOut(
+            f"contractor {contractor.name} ({contractor.id}) asked not to be called; "
+            "no call will be placed to them"
+        )
+    if not contractor.phone:
+        raise VoiceInputError(f"contractor {contractor.name} ({contractor.id}) has no phone")
+    if project_id is not None:
+        _project(session, org_id, project_id)
+    elif purpose in PROJECT_PURPOSES:
+        raise VoiceInputError(f"a {purpose.value} call needs a project_id")
+    return contractor
+
+
+def active_calls(*, session: Session, org_id: uuid.UUID, now: dt.datetime | None = None) -> int:
+    """Calls holding a line now: ringing or talking, or queued to be placed a moment ago."""
+    now = now or utcnow()
+    ringing = col(Call.status).in_([s.value for s in ACTIVE_STATUSES])
+    just_queued = and_(
+        col(Call.status) == CallStatus.queued.value,
+        col(Call.note).is_(None),
+        col(Call.updated_at) > now - SLOT_HOLD,
+    )
+    count = session.exec(
+        select(func.count())
+        .select_from(Call)
+        .where(Call.org_id == org_id, or_(ringing, just_queued))
+    ).one()
+    return int(count)
+
+
+@dataclass(frozen=True)
+class CallRequestResult:
+    """A call to place now, or the schedule it was put on instead (and why)."""
+
+    call: Call | None
+    schedule: CallSchedule | None
+    reason: str | None = None
+
+
+def _new_schedule(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    contractor_id: uuid.UUID | None,
+    project_id: uuid.UUID | None,
+    purpose: CallPurpose,
+    when: dt.datetime,
+    reason: str | None,
+    requested_by: uuid.UUID | None,
+    source_event_id: uuid.UUID | None = None,
+    to_number: str | None = None,
+    details: dict[str, Any] | None = None,
+    status: ScheduleStatus = ScheduleStatus.scheduled,
+) -> CallSchedule:
+    schedule = CallSchedule(
+        org_id=org_id,
+        contractor_id=contractor_id,
+        project_id=project_id,
+        purpose=purpose,
+        scheduled_for=when,
+        status=status,
+        attempts=0,
+        max_attempts=get_settings().voice_max_attempts,
+        to_number=to_number,
+        requested_by=requested_by,
+        source_event_id=source_event_id,
+        reason=reason,
+        details=details or {},
+    )
+    session.add(schedule)
+    session.flush()
+    return schedule
+
+
+def _new_call(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    contractor: Contractor,
+    project_id: uuid.UUID | None,
+    purpose: CallPurpose,
+    requested_by: uuid.UUID | None,
+    schedule: CallSchedule | None = None,
+    attempt: int = 1,
+) -> Call:
+    call = Call(
+        org_id=org_id,
+        contractor_id=contractor.id,
+        project_id=project_id,
+        schedule_id=schedule.id if schedule else None,
+        purpose=purpose,
+        status=CallStatus.queued,
+        to_number=contractor.phone or "",
+        from_number=get_settings().twilio_voice_from,
+        attempt=attempt,
+        requested_by=requested_by,
+        outcome_data={},
+    )
+    session.add(call)
+    session.flush()
+    return call
+
+
+def request_call(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    contractor_id: uuid.UUID,
+    project_id: uuid.UUID | None,
+    purpose: CallPurpose,
+    requested_by: uuid.UUID | None = None,
+    at: dt.datetime | None = None,
+    now: dt.datetime | None = None,
+    source_event_id: uuid.UUID | None = None,
+    ignore_hours: bool = False,
+) -> CallRequestResult:
+    """A call to place now, or a schedule for later (``at``, outside hours, no free slot).
+
+    Raises ``CallNotFound``, ``OptedOut`` or ``VoiceInputError`` (see ``check_callable``).
+    ``ignore_hours`` (simulated calls only) skips the hours and call-slot checks; an opted-out
+    contractor is refused all the same.
+    """
+    now = now or utcnow()
+    contractor = check_callable(
+        session=session,
+        org_id=org_id,
+        contractor_id=contractor_id,
+        project_id=project_id,
+        purpose=purpose,
+    )
+    window = call_window(contractor)
+    reason: str | None = None
+    when = now
+    if at is not None:
+        if at.tzinfo is None or at.utcoffset() is None:
+            raise VoiceInputError(
+                "scheduled_for needs a time zone (e.g. 2026-12-01T10:00:00-05:00)"
+            )
+        if at < now - dt.timedelta(minutes=1):
+            raise VoiceInputError(f"scheduled_for {at.isoformat()} is in the past")
+        when = max(at, now)
+    if ignore_hours and at is None:
+        pass
+    elif not hours.is_allowed(when, window):
+        reason = f"outside the contractor's calling hours: {hours.refusal_reason(when, window)}"
+        when = hours.next_allowed(when, window)
+    elif at is None and active_calls(session=session, org_id=org_id, now=now) >= (
+        get_settings().voice_max_concurrent_calls
+    ):
+        when = hours.next_allowed(now + BUSY_RETRY, window)
+        reason = (
+            f"all {get_settings().voice_max_concurrent_calls} call slots are busy; "
+            "trying again in a few minutes"
+        )
+    if at is None and reason is None:
+        call = _new_call(
+            session=session,
+            org_id=org_id,
+            contractor=contractor,
+            project_id=project_id,
+            purpose=purpose,
+            requested_by=requested_by,
+        )
+        return CallRequestResult(call=call, schedule=None)
+    schedule = _new_schedule(
+        session=session,
+        org_id=org_id,
+        contractor_id=contractor.id,
+        project_id=project_id,
+        purpose=purpose,
+        when=when,
+        reason=reason,
+        requested_by=requested_by,
+        source_event_id=source_event_id,
+    )
+    return CallRequestResult(call=None, schedule=schedule, reason=reason)
+
+
+def cancel_schedules_for(
+    *, session: Session, org_id: uuid.UUID, contractor_id: uuid.UUID, reason: str
+) -> int:
+    """Cancel a contractor's pending scheduled calls (after an opt-out); returns how many."""
+    pending = session.exec(
+        select(CallSchedule).where(
+            CallSchedule.org_id == org_id,
+            CallSchedule.contractor_id == contractor_id,
+            CallSchedule.status == ScheduleStatus.scheduled,
+        )
+    ).all()
+    for schedule in pending:
+        schedule.status = ScheduleStatus.cancelled
+        schedule.reason = reason
+        session.add(schedule)
+    session.flush()
+    return len(pending)
+
+
+def claim_due_schedules(
+    *, session: Session, now: dt.datetime | None = None, limit: int = 20
+) -> list[Call]:
+    """Turn due schedules into queued calls (each attempt a call); for the dispatcher job.
+
+    Schedules are locked (``SKIP LOCKED``), so two dispatchers never claim one. A contractor
+    who opted out since has the schedule cancelled; one outside their hours is moved to the
+    next allowed moment; an organisation with every slot busy waits.
+    """
+    now = now or utcnow()
+    due = session.exec(
+        select(CallSchedule)
+        .where(
+            CallSchedule.status == ScheduleStatus.scheduled,
+            col(CallSchedule.scheduled_for) <= now,
+            col(CallSchedule.contractor_id).is_not(None),
+            CallSchedule.purpose != CallPurpose.lead_qualification,
+        )
+        .order_by(col(CallSchedule.scheduled_for))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    calls: list[Call] = []
+    busy: dict[uuid.UUID, int] = {}
+    max_calls = get_settings().voice_max_concurrent_calls
+    for schedule in due:
+        assert schedule.contractor_id is not None
+        try:
+            contractor = check_callable(
+                session=session,
+                org_id=schedule.org_id,
+                contractor_id=schedule.contractor_id,
+                project_id=schedule.project_id,
+                purpose=schedule.purpose,
+            )
+        except (CallNotFound, OptedOut, VoiceInputError) as exc:
+            schedule.status = ScheduleStatus.cancelled
+            schedule.reason = f"not called: {exc}"
+            session.add(schedule)
+            continue
+        window = call_window(contractor)
+        if not hours.is_allowed(now, window):
+            schedule.scheduled_for = hours.next_allowed(now, window)
+            schedule.reason = f"moved into calling hours ({window.describe()})"
+            session.add(schedule)
+            continue
+        if schedule.org_id not in busy:
+            busy[schedule.org_id] = active_calls(session=session, org_id=schedule.org_id, now=now)
+        if busy[schedule.org_id] >= max_calls:
+            schedule.scheduled_for = now + BUSY_RETRY
+            schedule.reason = f"all {max_calls} call slots were busy"
+            session.add(schedule)
+            continue
+        busy[schedule.org_id] += 1
+        schedule.attempts += 1
+        schedule.status = ScheduleStatus.in_progress
+        session.add(schedule)
+        calls.append(
+            _new_call(
+                session=session,
+                org_id=schedule.org_id,
+                contractor=contractor,
+                project_id=schedule.project_id,
+                purpose=schedule.purpose,
+                requested_by=schedule.requested_by,
+                schedule=schedule,
+                attempt=schedule.attempts,
+            )
+        )
+    session.flush()
+    return calls
+
+
+# --- placing -----------------------------------------------------------------------------
+
+
+def mark_placed(*, session: Session, call: Call, call_sid: str, status: str) -> Call:
+    """Twilio accepted the call: keep its CallSid and status."""
+    call.call_sid = call_sid
+    try:
+        call.status = CallStatus(status)
+    except ValueError:
+        call.status = CallStatus.initiated
+    call.note = None
+    call.updated_at = utcnow()
+    session.add(call)
+    session.flush()
+    return call
+
+
+def mark_recorded(*, session: Session, call: Call, note: str) -> Call:
+    """The call stays ``queued`` in the outbox (Twilio is not configured); ``note`` says why."""
+    call.note = note
+    call.updated_at = utcnow()
+    session.add(call)
+    session.flush()
+    return call
+
+
+def mark_place_failed(
+    *, session: Session, call: Call, error: str, now: dt.datetime | None = None
+) -> CallSchedule | None:
+    """Twilio refused the call: it failed, and is retried like an unanswered one."""
+    call.note = error[:2000]
+    return record_status(session=session, call=call, status=CallStatus.failed.value, now=now)
+
+
+# --- the conversation --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """What the voice agent knows going into a call (for the call graph and its prompt)."""
+
+    call_id: uuid.UUID
+    purpose: CallPurpose
+    company: str
+    contractor_name: str
+    project_label: str
+    scope: tuple[ScopeLine, ...]
+    today: dt.date
+    callback_number: str | None
+    recording: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """The context as JSON values (the call graph's state)."""
+        return {
+            "call_id": str(self.call_id),
+            "purpose": self.purpose.value,
+            "company": self.company,
+            "contractor_name": self.contractor_name,
+            "project_label": self.project_label,
+            "scope": [
+                {
+                    "id": s.id,
+                    "component": s.component,
+                    "description": s.description,
+                    "quantity": s.quantity,
+                    "unit": s.unit,
+                }
+                for s in self.scope
+            ],
+            "today": self.today.isoformat(),
+            "callback_number": self.callback_number,
+            "recording": self.recording,
+        }
+
+
+def _quantity(value: Decimal | None) -> str | None:
+    if value is None:
+        return None
+    text = f"{value.normalize():f}"
+    return text
+
+
+def call_context(*, session: Session, call: Call, now: dt.datetime | None = None) -> CallContext:
+    """The company, contractor, project and scope lines a call talks about."""
+    settings = get_settings()
+    organisation = auth_service.get_organisation(session=session, org_id=call.org_id)
+    contractor: Contractor | None = None
+    if call.contractor_id is not None:
+        try:
+            contractor = construction_service.get_contractor(
+                session=session, org_id=call.org_id, contractor_id=call.contractor_id
+            )
+        except construction_service.NotFoundError:
+            contractor = None
+    scope: list[ScopeLine] = []
+    label = "one of our properties"
+    if call.project_id is not None:
+        try:
+            project = construction_service.get_project(
+                session=session, org_id=call.org_id, project_id=call.project_id
+            )
+            label = construction_service.project_label(session=session, project=project)
+            scope = [
+                ScopeLine(
+                    id=str(item.id),
+                    component=item.component,
+                    description=item.description,
+                    quantity=_quantity(item.quantity),
+                    unit=item.unit,
+                )
+                for item in construction_service.list_scope_items(
+                    session=session, org_id=call.org_id, project_id=project.id
+                )
+            ]
+        except construction_service.NotFoundError:
+            pass
+    moment = now or call.started_at or utcnow()
+    today = (
+        hours.local_time(moment, call_window(contractor)).date() if contractor else moment.date()
+    )
+    return CallContext(
+        call_id=call.id,
+        purpose=CallPurpose(call.purpose),
+        company=organisation.name if organisation else "our company",
+        contractor_name=(contractor.name if contractor else "there"),
+        project_label=label,
+        scope=tuple(scope),
+        today=today,
+        callback_number=settings.voice_callback_number or settings.twilio_voice_from,
+        recording=settings.voice_record_calls,
+    )
+
+
+@dataclass(frozen=True)
+class AgentTurn:
+    """The agent's next turn, as the call graph decided it."""
+
+    text: str
+    expect: str | None = None
+    done: bool = False
+    facts: dict[str, Any] = field(default_factory=dict)
+    dialogue: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StoredTurn:
+    """An agent turn already written: what to say, and whether the call ends after it."""
+
+    turn: int
+    text: str
+    done: bool
+
+
+def _insert_turn(
+    session: Session,
+    call: Call,
+    turn: int,
+    speaker: Speaker,
+    text: str,
+    confidence: Decimal | None = None,
+) -> bool:
+    """Write one turn once; False when that turn was already written (a replayed webhook)."""
+    inserted = session.execute(
+        insert(CallTranscript)
+        .values(
+            id=uuid.uuid4(),
+            org_id=call.org_id,
+            call_id=call.id,
+            turn=turn,
+            speaker=speaker.value,
+            text=text,
+            confidence=confidence,
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(constraint="uq_call_transcripts_call_turn")
+        .returning(col(CallTranscript.id))
+    ).scalar_one_or_none()
+    return inserted is not None
+
+
+def stored_turn(*, session: Session, call: Call, turn: int) -> StoredTurn | None:
+    """The agent turn ``turn`` as written, or None."""
+    row = session.exec(
+        select(CallTranscript).where(CallTranscript.call_id == call.id, CallTranscript.turn == turn)
+    ).first()
+    if row is None or row.speaker != Speaker.agent:
+        return None
+    final = call.outcome_data.get("final_turn")
+    return StoredTurn(turn=turn, text=row.text, done=final is not None and int(final) <= turn)
+
+
+def last_turn(*, session: Session, call: Call) -> int:
+    """The highest turn written on a call (-1 before the greeting)."""
+    value = session.exec(
+        select(func.max(CallTranscript.turn)).where(CallTranscript.call_id == call.id)
+    ).one()
+    return -1 if value is None else int(value)
+
+
+def bind_call_sid(*, session: Session, call: Call, call_sid: str) -> None:
+    """Tie the call to Twilio's CallSid on its first webhook; refuse any other CallSid after."""
+    call_sid = (call_sid or "").strip()
+    if not call_sid.startswith("CA") or len(call_sid) > 64:
+        raise WebhookRefused("the webhook carries no valid CallSid")
+    if call.call_sid is None:
+        call.call_sid = call_sid
+        session.add(call)
+        session.flush()
+    elif call.call_sid != call_sid:
+        raise WebhookRefused(f"call {call.id} belongs to another CallSid")
+
+
+def _update_data(call: Call, **values: Any) -> None:
+    call.outcome_data = {**(call.outcome_data or {}), **values}
+
+
+def _start(call: Call, now: dt.datetime, answered_by: str | None) -> None:
+    if call.started_at is None:
+        call.started_at = now
+    if answered_by:
+        call.answered_by = answered_by[:30]
+    if call.status not in TERMINAL_STATUSES:
+        call.status = CallStatus.in_progress
+
+
+def open_conversation(
+    *,
+    session: Session,
+    call: Call,
+    greeting: AgentTurn,
+    answered_by: str | None = None,
+    now: dt.datetime | None = None,
+) -> StoredTurn:
+    """Write the greeting as turn 0 (once) and return what to say."""
+    now = now or utcnow()
+    existing = stored_turn(session=session, call=call, turn=0)
+    if existing is not None:
+        return existing
+    _start(call, now, answered_by)
+    _insert_turn(session, call, 0, Speaker.agent, greeting.text)
+    _update_data(
+        call,
+        dialogue=greeting.dialogue,
+        facts=greeting.facts or CallFacts().to_json(),
+        expect=greeting.expect,
+        **({"final_turn": 0} if greeting.done else {}),
+    )
+    call.updated_at = now
+    session.add(call)
+    session.flush()
+    return StoredTurn(turn=0, text=greeting.text, done=greeting.done)
+
+
+def record_exchange(
+    *,
+    session: Session,
+    call: Call,
+    turn: int,
+    heard: str,
+    confidence: Decimal | None,
+    reply: AgentTurn,
+    now: dt.datetime | None = None,
+) -> StoredTurn:
+    """Write the contractor's answer (``turn``) and the agent's reply (``turn + 1``) once."""
+    now = now or utcnow()
+    if not _insert_turn(session, call, turn, Speaker.contractor, heard, confidence):
+        replay = stored_turn(session=session, call=call, turn=turn + 1)
+        if replay is None:
+            raise WebhookRefused(f"turn {turn} of call {call.id} was already answered")
+        return replay
+    _insert_turn(session, call, turn + 1, Speaker.agent, reply.text)
+    _start(call, now, None)
+    _update_data(
+        call,
+        dialogue=reply.dialogue,
+        facts=reply.facts,
+        expect=reply.expect,
+        **({"final_turn": turn + 1} if reply.done else {}),
+    )
+    call.updated_at = now
+    session.add(call)
+    session.flush()
+    return StoredTurn(turn=turn + 1, text=reply.text, done=reply.done)
+
+
+def expected_turn(*, session: Session, call: Call) -> int:
+    """The turn number the next contractor answer must carry."""
+    return last_turn(session=session, call=call) + 1
+
+
+def facts_of(call: Call) -> CallFacts:
+    """What the call has established so far."""
+    return CallFacts.from_json((call.outcome_data or {}).get("facts"))
+
+
+# --- voicemail ---------------------------------------------------------------------------
+
+
+def spoken_number(number: str | None) -> str:
+    """A phone number read out digit by digit in groups ("3 1 3, 5 5 5, 0 1 0 0")."""
+    digits = "".join(ch for ch in (number or "") if ch.isdigit())
+    if digits.startswith("1") and len(digits) == 11:
+        digits = digits[1:]
+    if len(digits) != 10:
+        return " ".join(digits)
+    groups = (digits[:3], digits[3:6], digits[6:])
+    return ", ".join(" ".join(group) for group in groups)
+
+
+def voicemail_text(context: CallContext) -> str:
+    """The short message left on a contractor's voicemail."""
+    callback = (
+        f" Please call us back at {spoken_number(context.callback_number)}."
+        if context.callback_number
+        else ""
+    )
+    return (
+        f"Hello {context.contractor_name}, this is the assistant of {context.company}, calling "
+        f"about a rehab project at {context.project_label}.{callback} We'll also send you a "
+        "text message with the details. Thank you."
+    )
+
+
+def voicemail_followup_text(context: CallContext) -> str:
+    """The WhatsApp text that follows a voicemail."""
+    lines = ", ".join(line.spoken() for line in context.scope) or "the project"
+    callback = f" or call {context.callback_number}" if context.callback_number else ""
+    return (
+        f"Hi {context.contractor_name}, this is {context.company}. We just left you a voicemail "
+        f"about a rehab project at {context.project_label} ({lines}). Could you send us your "
+        f"price, earliest start date and how long it would take? Reply here{callback}. "
+        "Reply STOP and we won't contact you again."
+    )
+
+
+def leave_voicemail(
+    *,
+    session: Session,
+    call: Call,
+    context: CallContext,
+    answered_by: str,
+    now: dt.datetime | None = None,
+) -> tuple[StoredTurn, list[uuid.UUID]]:
+    """Write the voicemail message as the call's only turn, queue the WhatsApp follow-up.
+
+    Returns what to say and the ids of the WhatsApp messages queued (to deliver after commit).
+    """
+    from domain.whatsapp import service as whatsapp_service
+
+    now = now or utcnow()
+    existing = stored_turn(session=session, call=call, turn=0)
+    if existing is not None:
+        return existing, []
+    text = voicemail_text(context)
+    _start(call, now, answered_by)
+    _insert_turn(session, call, 0, Speaker.agent, text)
+    _update_data(call, final_turn=0, voicemail=True)
+    call.outcome = CallOutcome.voicemail
+    session.add(call)
+    queued: list[uuid.UUID] = []
+    if call.to_number:
+        conversation = whatsapp_service.get_or_create_conversation(
+            session=session, org_id=call.org_id, phone_number=call.to_number
+        )
+        messages = whatsapp_service.queue_text(
+            session=session,
+            conversation=conversation,
+            text=voicemail_followup_text(context),
+            key=f"voice:{call.id}:voicemail",
+            template_sid=get_settings().twilio_template_content_sid,
+        )
+        queued = [m.id for m in messages]
+        _update_data(call, whatsapp_followup=[str(i) for i in queued])
+    session.flush()
+    return StoredTurn(turn=0, text=text, done=True), queued
+
+
+# --- the end of a call -------------------------------------------------------------------
+
+
+def _retry_delay(attempt: int) -> dt.timedelta:
+    """Back-off before retrying after ``attempt`` failed: 30, 60, 120 ... minutes."""
+    base = get_settings().voice_retry_backoff_minutes
+    return dt.timedelta(minutes=base * 2 ** max(0, attempt - 1))
+
+
+def _schedule_retry(
+    session: Session, call: Call, now: dt.datetime, status: CallStatus
+) -> CallSchedule | None:
+    """Retry an unanswered call later, or give up after the last attempt; returns the schedule."""
+    schedule = session.get(CallSchedule, call.schedule_id) if call.schedule_id else None
+    if schedule is None and call.contractor_id is not None:
+        schedule = _new_schedule(
+            session=session,
+            org_id=call.org_id,
+            contractor_id=call.contractor_id,
+            project_id=call.project_id,
+            purpose=CallPurpose(call.purpose),
+            when=now,
+            reason=None,
+            requested_by=call.requested_by,
+            status=ScheduleStatus.in_progress,
+        )
+        schedule.attempts = call.attempt
+        call.schedule_id = schedule.id
+        session.add(call)
+    if schedule is None:
+        return None
+    contractor = None
+    if call.contractor_id is not None:
+        try:
+            contractor = construction_service.get_contractor(
+                session=session, org_id=call.org_id, contractor_id=call.contractor_id
+            )
+        except construction_service.NotFoundError:
+            contractor = None
+    what = status.value.replace("-", " ")
+    if contractor is None or contractor.opted_out:
+        schedule.status = ScheduleStatus.cancelled
+        schedule.reason = f"{what} on attempt {call.attempt}; the contractor may not be called"
+    elif schedule.attempts < schedule.max_attempts:
+        when = hours.next_allowed(now + _retry_delay(schedule.attempts), call_window(contractor))
+        schedule.status = ScheduleStatus.scheduled
+        schedule.scheduled_for = when
+        schedule.reason = (
+            f"{what} on attempt {schedule.attempts} of {schedule.max_attempts}; "
+            f"retrying at {when.isoformat(timespec='minutes')}"
+        )
+    else:
+        schedule.status = ScheduleStatus.failed
+        schedule.reason = f"{what} on all {schedule.max_attempts} attempts; giving up"
+    session.add(schedule)
+    session.flush()
+    return schedule
+
+
+def record_status(
+    *,
+    session: Session,
+    call: Call,
+    status: str,
+    answered_by: str | None = None,
+    duration_s: int | None = None,
+    now: dt.datetime | None = None,
+) -> CallSchedule | None:
+    """Apply Twilio's status callback; finishes the call when the status is final.
+
+    Statuses never go back (a late ``ringing`` after ``completed`` changes nothing). A call
+    that was not answered is retried (its schedule is returned); an answered one is finalised.
+    """
+    now = now or utcnow()
+    try:
+        new = CallStatus(status)
+    except ValueError as exc:
+        raise VoiceInputError(f"unknown call status {status!r}") from exc
+    if answered_by and call.answered_by is None:
+        call.answered_by = answered_by[:30]
+    if call.status in TERMINAL_STATUSES:
+        if duration_s is not None:  # the conversation ended first; Twilio reports the length
+            _update_data(call, duration_s=duration_s)
+            session.add(call)
+            session.flush()
+        return None
+    call.status = new
+    call.updated_at = now
+    if new == CallStatus.in_progress and call.started_at is None:
+        call.started_at = now
+    if duration_s is not None:
+        _update_data(call, duration_s=duration_s)
+    session.add(call)
+    session.flush()
+    if new not in TERMINAL_STATUSES:
+        return None
+    call.ended_at = now
+    schedule = None
+    if new in RETRY_STATUSES and call.outcome is None:
+        call.outcome = CallOutcome.no_answer
+        schedule = _schedule_retry(session, call, now, new)
+        _publish_completed(
+            session, call, will_retry=bool(schedule and schedule.status == "scheduled")
+        )
+        _update_data(call, finalized=True)
+    else:
+        finalize_call(session=session, call=call, now=now)
+    session.add(call)
+    session.flush()
+    return schedule
+
+
+def _publish_completed(session: Session, call: Call, *, will_retry: bool = False) -> None:
+    publish(
+        session,
+        org_id=call.org_id,
+        name="call.completed",
+        payload={
+            "call_id": call.id,
+            "contractor_id": call.contractor_id,
+            "project_id": call.project_id,
+            "purpose": call.purpose,
+            "status": call.status,
+            "outcome": call.outcome,
+            "attempt": call.attempt,
+            "will_retry": will_retry,
+            "bid_id": call.bid_id,
+            "answered_by": call.answered_by,
+            "duration_s": (call.outcome_data or {}).get("duration_s"),
+        },
+    )
+
+
+def _outcome(call: Call, facts: CallFacts) -> CallOutcome:
+    if call.outcome == CallOutcome.voicemail:
+        return CallOutcome.voicemail
+    if facts.opted_out:
+        return CallOutcome.opted_out
+    if facts.priced:
+        return CallOutcome.bid_received
+    if facts.declined:
+        return CallOutcome.declined
+    if facts.start_date or facts.site_visit:
+        return CallOutcome.availability_confirmed
+    if facts.callback:
+        return CallOutcome.callback_requested
+    return CallOutcome.unclear
+
+
+def _line_items(facts: CallFacts, context: CallContext) -> list[dict[str, Any]]:
+    known = {line.id for line in context.scope}
+    return [
+        {"scope_item_id": item_id, "amount": amount, "note": f"said on call {context.call_id}"}
+        for item_id, amount in facts.line_prices.items()
+        if item_id in known
+    ]
+
+
+def action_items(
+    facts: CallFacts, context: CallContext, outcome: CallOutcome
+) -> list[dict[str, Any]]:
+    """What the team should do after the call, each with what it rests on."""
+    items: list[dict[str, Any]] = []
+    who = context.contractor_name
+    if outcome == CallOutcome.bid_received:
+        total = facts.bid_total()
+        items.append(
+            {
+                "kind": "review_bid",
+                "text": f"Review {who}'s bid of {dollars(total)} for {context.project_label}",
+                "amount": f"{total:.2f}" if total is not None else None,
+            }
+        )
+        unpriced = [
+            line.component
+            for line in context.scope
+            if line.id not in facts.line_prices and facts.total is None
+        ]
+        if unpriced:
+            items.append(
+                {
+                    "kind": "find_bids",
+                    "text": f"No price from {who} for: {', '.join(unpriced)}",
+                    "components": unpriced,
+                }
+            )
+        if facts.insured is not True:
+            items.append(
+                {
+                    "kind": "check_insurance",
+                    "text": f"Get {who}'s certificate of insurance before awarding",
+                }
+            )
+    if facts.site_visit:
+        items.append(
+            {
+                "kind": "site_visit",
+                "text": f"{who} visits {context.project_label} on {spoken_date(facts.site_visit)}",
+                "date": facts.site_visit,
+            }
+        )
+    if facts.start_date and outcome == CallOutcome.bid_received:
+        items.append(
+            {
+                "kind": "confirm_start",
+                "text": f"{who} can start on {spoken_date(facts.start_date)}"
+                + (f" ({facts.duration_days} days)" if facts.duration_days else ""),
+                "date": facts.start_date,
+            }
+        )
+    if outcome == CallOutcome.callback_requested:
+        items.append({"kind": "call_back", "text": f"{who} asked to be called back"})
+    if outcome == CallOutcome.voicemail:
+        items.append({"kind": "await_reply", "text": f"Left {who} a voicemail and a WhatsApp text"})
+    if outcome == CallOutcome.unclear:
+        items.append(
+            {"kind": "listen", "text": f"The call with {who} gave no clear answer: read it"}
+        )
+    return items
+
+
+def _exclusions_text(facts: CallFacts) -> str | None:
+    if facts.exclusions:
+        return "; ".join(facts.exclusions)
+    return "none" if facts.exclusions_answered else None
+
+
+def end_conversation(*, session: Session, call: Call, now: dt.datetime | None = None) -> Call:
+    """The agent said goodbye and hung up: the call is completed and finalised."""
+    now = now or utcnow()
+    if call.status not in TERMINAL_STATUSES:
+        call.status = CallStatus.completed
+        call.ended_at = now
+    return finalize_call(session=session, call=call, now=now)
+
+
+def finalize_call(*, session: Session, call: Call, now: dt.datetime | None = None) -> Call:
+    """Turn an answered call's facts into its outcome, a bid, action items and events (once)."""
+    now = now or utcnow()
+    data = call.outcome_data or {}
+    if data.get("finalized"):
+        return call
+    facts = facts_of(call)
+    context = call_context(session=session, call=call, now=call.started_at or now)
+    outcome = _outcome(call, facts)
+    call.outcome = outcome
+    if call.ended_at is None:
+        call.ended_at = now
+    bid_error: str | None = None
+    if facts.opted_out and call.contractor_id is not None:
+        heard = next(
+            (row.text for row in _contractor_rows(session, call) if _is_opt_out(row.text)),
+            "asked on a call",
+        )
+        construction_service.mark_contractor_opted_out(
+            session=session,
+            org_id=call.org_id,
+            contractor_id=call.contractor_id,
+            reason=f'on call {call.id}: "{heard[:200]}"',
+        )
+        cancel_schedules_for(
+            session=session,
+            org_id=call.org_id,
+            contractor_id=call.contractor_id,
+            reason=f"the contractor opted out on call {call.id}",
+        )
+    elif facts.priced and call.project_id is not None and call.contractor_id is not None:
+        existing = construction_service.bid_for_call(
+            session=session, org_id=call.org_id, call_id=call.id
+        )
+        if existing is not None:
+            call.bid_id = existing.id
+        else:
+            try:
+                with session.begin_nested():
+                    bid = construction_service.create_bid(
+                        session=session,
+                        org_id=call.org_id,
+                        project_id=call.project_id,
+                        bid_in=BidCreate(
+                            contractor_id=call.contractor_id,
+                            total_amount=(Decimal(facts.total) if facts.total else None),
+                            line_items=_line_items(facts, context),
+                            exclusions=_exclusions_text(facts),
+                            start_date=(
+                                dt.date.fromisoformat(facts.start_date)
+                                if facts.start_date
+                                else None
+                            ),
+                            duration_days=facts.duration_days,
+                            source=BidSource.call,
+                            call_id=call.id,
+                        ),
+                    )
+                call.bid_id = bid.id
+            except construction_service.ConstructionError as exc:
+                bid_error = f"the bid could not be stored: {exc}"
+                log.warning("call bid refused", extra={"call_id": str(call.id)})
+    if call.schedule_id:
+        schedule = session.get(CallSchedule, call.schedule_id)
+        if schedule is not None and schedule.status == ScheduleStatus.in_progress:
+            schedule.status = ScheduleStatus.completed
+            schedule.reason = f"answered on attempt {call.attempt}: {outcome.value}"
+            session.add(schedule)
+    items = action_items(facts, context, outcome)
+    if bid_error:
+        items.append(
+            {
+                "kind": "enter_bid",
+                "text": f"Enter {context.contractor_name}'s bid by hand ({bid_error})",
+            }
+        )
+    if facts.callback and call.contractor_id is not None and not facts.opted_out:
+        _schedule_callback(session, call, now)
+    _update_data(call, finalized=True, action_items=items, bid_error=bid_error)
+    session.add(call)
+    session.flush()
+    _publish_completed(session, call)
+    for kind, value in (("start", facts.start_date), ("site_visit", facts.site_visit)):
+        if value:
+            publish(
+                session,
+                org_id=call.org_id,
+                name="appointment.scheduled",
+                payload={
+                    "call_id": call.id,
+                    "contractor_id": call.contractor_id,
+                    "project_id": call.project_id,
+                    "kind": kind,
+                    "date": value,
+                    "duration_days": facts.duration_days if kind == "start" else None,
+                    "heard": facts.heard.get("start_date") if kind == "start" else None,
+                },
+            )
+    if items:
+        publish(
+            session,
+            org_id=call.org_id,
+            name="action.items.created",
+            payload={
+                "call_id": call.id,
+                "contractor_id": call.contractor_id,
+                "project_id": call.project_id,
+                "items": items,
+            },
+        )
+    if call.contractor_id is not None and outcome not in (
+        CallOutcome.voicemail,
+        CallOutcome.no_answer,
+    ):
+        publish(
+            session,
+            org_id=call.org_id,
+            name="contractor.responded",
+            payload={
+                "contractor_id": call.contractor_id,
+                "project_id": call.project_id,
+                "call_id": call.id,
+                "bid_id": call.bid_id,
+                "outcome": outcome,
+            },
+        )
+    return call
+
+
+def _schedule_callback(session: Session, call: Call, now: dt.datetime) -> None:
+    """A contractor who asked to be called back gets a call tomorrow within their hours."""
+    assert call.contractor_id is not None
+    try:
+        contractor = construction_service.get_contractor(
+            session=session, org_id=call.org_id, contractor_id=call.contractor_id
+        )
+    except construction_service.NotFoundError:
+        return
+    _new_schedule(
+        session=session,
+        org_id=call.org_id,
+        contractor_id=contractor.id,
+        project_id=call.project_id,
+        purpose=CallPurpose(call.purpose),
+        when=hours.next_allowed(now + dt.timedelta(days=1), call_window(contractor)),
+        reason=f"asked to be called back on call {call.id}",
+        requested_by=call.requested_by,
+    )
+
+
+def _contractor_rows(session: Session, call: Call) -> Sequence[CallTranscript]:
+    return session.exec(
+        select(CallTranscript)
+        .where(CallTranscript.call_id == call.id, CallTranscript.speaker == Speaker.contractor)
+        .order_by(col(CallTranscript.turn))
+    ).all()
+
+
+def _is_opt_out(text: str) -> bool:
+    from domain.voice.extraction import wants_opt_out
+
+    return wants_opt_out(text)
+
+
+# --- recordings --------------------------------------------------------------------------
+
+
+def note_recording(
+    *, session: Session, call: Call, recording_sid: str, url: str, duration_s: int | None
+) -> bool:
+    """Remember a finished recording once; True when it is new (fetch it then)."""
+    data = call.outcome_data or {}
+    if (data.get("recording") or {}).get("sid") == recording_sid:
+        return False
+    _update_data(call, recording={"sid": recording_sid, "url": url, "duration_s": duration_s})
+    session.add(call)
+    session.flush()
+    return True
+
+
+def attach_recording(*, session: Session, call: Call, document_id: uuid.UUID) -> None:
+    """Link the stored recording (a documents row) to the call."""
+    call.recording_document_id = document_id
+    session.add(call)
+    session.flush()
+
+
+def store_recording_transcript(*, session: Session, call: Call, text: str, model: str) -> None:
+    """Keep Whisper's transcript of the recording next to the live speech results."""
+    _update_data(call, recording_transcript={"text": text, "model": model})
+    session.add(call)
+    session.flush()
+
+
+# --- availability ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ContractorSlot:
+    """Whether one contractor may be called now."""
+
+    contractor: Contractor
+    callable_now: bool
+    reason: str | None
+    local_time: str
+    window: str
+    next_allowed_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class Availability:
+    """Free call slots, upcoming scheduled calls and who may be called now."""
+
+    checked_at: dt.datetime
+    max_concurrent_calls: int
+    active_calls: int
+    upcoming: list[CallSchedule]
+    contractors: list[ContractorSlot]
+
+    @property
+    def free_slots(self) -> int:
+        """Slots not taken by a call in progress."""
+        return max(0, self.max_concurrent_calls - self.active_calls)
+
+
+def contractor_slot(contractor: Contractor, now: dt.datetime) -> ContractorSlot:
+    """Whether ``contractor`` may be called at ``now``, and if not why and from when."""
+    window = call_window(contractor)
+    local = hours.local_time(now, window)
+    reason: str | None = None
+    next_at: dt.datetime | None = None
+    if contractor.opted_out:
+        reason = "opted out: never called"
+    elif not contractor.phone:
+        reason = "no phone number"
+    elif not hours.is_allowed(now, window):
+        reason = f"outside calling hours ({window.describe()})"
+        next_at = hours.next_allowed(now, window)
+    return ContractorSlot(
+        contractor=contractor,
+        callable_now=reason is None,
+        reason=reason,
+        local_time=f"{local:%H:%M} {window.timezone}",
+        window=window.describe(),
+        next_allowed_at=next_at if reason is None or next_at else None,
+    )
+
+
+def availability(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    trade: str | None = None,
+    now: dt.datetime | None = None,
+) -> Availability:
+    """The agent's free call slots and which contractors can be called now."""
+    now = now or utcnow()
+    contractors = construction_service.list_contractors(session=session, org_id=org_id, trade=trade)
+    return Availability(
+        checked_at=now,
+        max_concurrent_calls=get_settings().voice_max_concurrent_calls,
+        active_calls=active_calls(session=session, org_id=org_id, now=now),
+        upcoming=list_schedules(session=session, org_id=org_id, limit=20),
+        contractors=[contractor_slot(c, now) for c in contractors],
+    )
+
+
+# --- requests from events ----------------------------------------------------------------
+
+
+def _uuid(value: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class BidCallPlan:
+    """What a "get bids" request led to: schedules made and contractors passed over (why)."""
+
+    schedules: list[CallSchedule]
+    skipped: dict[str, str]
+
+
+def plan_bid_calls(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    payload: dict[str, Any],
+    source_event_id: uuid.UUID,
+    now: dt.datetime | None = None,
+) -> BidCallPlan:
+    """Schedule calls for ``contractor.call.requested`` (once per event; a job places them).
+
+    The payload names a ``contractor_id``, or a ``trade`` (and ``count``, default
+    ``VOICE_BIDS_PER_REQUEST``), with a ``project_id``, a ``purpose`` and ``requested_by``.
+    Contractors who opted out, have no phone, already bid on the project or already have a
+    call scheduled for it are passed over.
+    """
+    now = now or utcnow()
+    existing = session.exec(
+        select(CallSchedule).where(
+            CallSchedule.org_id == org_id, CallSchedule.source_event_id == source_event_id
+        )
+    ).all()
+    if existing:
+        return BidCallPlan(list(existing), {})
+    project_id = _uuid(payload.get("project_id"))
+    if project_id is not None:
+        _project(session, org_id, project_id)
+    try:
+        purpose = CallPurpose(payload.get("purpose") or CallPurpose.bid_request.value)
+    except ValueError as exc:
+        raise VoiceInputError(f"unknown call purpose {payload.get('purpose')!r}") from exc
+    requested_by = _uuid(payload.get("requested_by"))
+    contractor_id = _uuid(payload.get("contractor_id"))
+    if contractor_id is not None:
+        candidates = [_contractor(session, org_id, contractor_id)]
+        wanted = 1
+    else:
+        trade = str(payload.get("trade") or "").strip() or None
+        if trade is None:
+            raise VoiceInputError("contractor.call.requested needs a contractor_id or a trade")
+        candidates = construction_service.list_contractors(
+            session=session, org_id=org_id, trade=trade, include_opted_out=False
+        )
+        try:
+            wanted = int(payload.get("count") or get_settings().voice_bids_per_request)
+        except (TypeError, ValueError):
+            wanted = get_settings().voice_bids_per_request
+        wanted = max(1, min(wanted, 10))
+    already_bid: set[uuid.UUID] = set()
+    already_scheduled: set[uuid.UUID] = set()
+    if project_id is not None:
+        already_bid = {
+            bid.contractor_id
+            for bid in construction_service.list_bids(
+                session=session, org_id=org_id, project_id=project_id
+            )
+        }
+        already_scheduled = {
+            s.contractor_id
+            for s in list_schedules(session=session, org_id=org_id, project_id=project_id)
+            if s.contractor_id is not None
+        }
+    schedules: list[CallSchedule] = []
+    skipped: dict[str, str] = {}
+    for contractor in candidates:
+        if len(schedules) >= wanted:
+            break
+        if contractor.id in already_bid:
+            skipped[str(contractor.id)] = "already bid on this project"
+            continue
+        if contractor.id in already_scheduled:
+            skipped[str(contractor.id)] = "a call is already scheduled"
+            continue
+        try:
+            check_callable(
+                session=session,
+                org_id=org_id,
+                contractor_id=contractor.id,
+                project_id=project_id,
+                purpose=purpose,
+            )
+        except (OptedOut, VoiceInputError) as exc:
+            skipped[str(contractor.id)] = str(exc)
+            continue
+        window = call_window(contractor)
+        when = hours.next_allowed(now, window)
+        schedules.append(
+            _new_schedule(
+                session=session,
+                org_id=org_id,
+                contractor_id=contractor.id,
+                project_id=project_id,
+                purpose=purpose,
+                when=when,
+                reason=None if when <= now else f"outside calling hours ({window.describe()})",
+                requested_by=requested_by,
+                source_event_id=source_event_id,
+                details={"requested": "contractor.call.requested"},
+            )
+        )
+    return BidCallPlan(schedules, skipped)
+
+
+def plan_lead_call(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    payload: dict[str, Any],
+    source_event_id: uuid.UUID,
+    now: dt.datetime | None = None,
+) -> CallSchedule:
+    """Record a lead-qualification call for ``lead.qualification.needed`` (once per event).
+
+    With a phone number the call is scheduled for the team (the voice agent's script talks to
+    contractors, so the dispatcher does not place it); without one it is recorded as
+    cancelled, saying that a phone number is needed.
+    """
+    now = now or utcnow()
+    existing = session.exec(
+        select(CallSchedule).where(
+            CallSchedule.org_id == org_id, CallSchedule.source_event_id == source_event_id
+        )
+    ).first()
+    if existing is not None:
+        return existing
+    raw = str(payload.get("phone") or payload.get("phone_number") or "").strip()
+    number: str | None = None
+    if raw:
+        try:
+            number = construction_service.normalise_phone(raw)
+        except construction_service.ConstructionInputError:
+            number = None
+    details = {
+        k: str(v)[:300]
+        for k, v in payload.items()
+        if k in ("lead_id", "name", "property_id", "deal_id", "address", "listing_id", "source")
+    }
+    if number is None:
+        reason = (
+            "not called: the lead has no usable phone number"
+            + (f" ({raw[:40]!r})" if raw else "")
+            + "; lead qualification calls need one"
+        )
+        status = ScheduleStatus.cancelled
+    else:
+        reason = (
+            "lead qualification call recorded for the team: the voice agent's script covers "
+            "contractors only, so it is not placed automatically"
+        )
+        status = ScheduleStatus.scheduled
+    return _new_schedule(
+        session=session,
+        org_id=org_id,
+        contractor_id=None,
+        project_id=None,
+        purpose=CallPurpose.lead_qualification,
+        when=now,
+        reason=reason,
+        requested_by=_uuid(payload.get("requested_by")),
+        source_event_id=source_event_id,
+        to_number=number,
+        details=details,
+        status=status,
+    )

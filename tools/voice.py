@@ -1,0 +1,248 @@
+"""Voice tools: ask contractors for bids by phone, and see what the calls brought in.
+
+``request_bids`` (admins and analysts) publishes ``contractor.call.requested`` for a project;
+the voice module schedules calls to up to ``count`` contractors of the trade (never one who
+opted out, each within their calling hours) and a job places them. ``call_status`` lists the
+calls about a project and ``bids_received`` the bids on it, with the calls they came from.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from langchain_core.tools import BaseTool, tool
+from langgraph.prebuilt import ToolRuntime
+from pydantic import Field
+from sqlmodel import Session
+
+from agent.context import Context
+from domain.auth.enums import Role
+from domain.construction import service as construction_service
+from domain.voice import service as voice_service
+from domain.voice.enums import CallPurpose
+from store.outbox import publish
+from tools._common import money, require_roles, require_user, run_tool
+from tools.construction import ProjectRef, resolve_project
+
+# Spoken trade names → the trade words contractors are filed under.
+TRADE_WORDS = {
+    "roof": "roofing",
+    "roofer": "roofing",
+    "roofers": "roofing",
+    "plumber": "plumbing",
+    "plumbers": "plumbing",
+    "electrician": "electrical",
+    "electricians": "electrical",
+    "electric": "electrical",
+    "painter": "painting",
+    "painters": "painting",
+    "paint": "painting",
+    "heating": "hvac",
+    "furnace": "hvac",
+    "floor": "flooring",
+    "floors": "flooring",
+}
+
+
+def normalise_trade(trade: str) -> str:
+    """``Roofers`` → ``roofing``; other trades lower-cased as given."""
+    word = " ".join(trade.strip().lower().split())
+    return TRADE_WORDS.get(word, word)
+
+
+@tool(parse_docstring=True)
+def request_bids(
+    runtime: ToolRuntime[Context],
+    project: ProjectRef,
+    trade: Annotated[str, Field(min_length=2, max_length=60)],
+    count: Annotated[int, Field(ge=1, le=10)] = 3,
+) -> dict[str, Any]:
+    """Get bids by phone: the voice agent calls up to `count` contractors of a trade.
+
+    Use for "get three roofing bids for 14500 Kercheval". Calls are placed within each
+    contractor's calling hours (else scheduled for their next allowed hour); contractors who
+    opted out are never called. Answers land on the project as bids; ask later with
+    `bids_received` or `call_status`.
+
+    Args:
+        runtime: The run context (organisation, user, role), injected: never a model
+            argument.
+        project: The project's id (or its first 8 characters), or its property's address.
+        trade: The trade to call, e.g. roofing, plumbing, electrical, hvac.
+        count: How many contractors to call (1-10).
+
+    """
+    ctx = runtime.context
+    ctx.progress("lining up contractor calls…")
+
+    def body(session: Session) -> dict[str, Any]:
+        require_roles(ctx, Role.admin, Role.analyst)
+        user_id = require_user(ctx)
+        found = resolve_project(session, ctx, project)
+        word = normalise_trade(trade)
+        candidates = construction_service.list_contractors(
+            session=session, org_id=ctx.org_id, trade=word, include_opted_out=False
+        )
+        if not candidates:
+            return {
+                "requested": False,
+                "error": f"no contractor on file does {word} (or all of them opted out of "
+                "calls): add contractors with that trade first",
+            }
+        event_id = publish(
+            session,
+            org_id=ctx.org_id,
+            name="contractor.call.requested",
+            payload={
+                "project_id": found.id,
+                "trade": word,
+                "count": count,
+                "purpose": CallPurpose.bid_request,
+                "requested_by": user_id,
+            },
+        )
+        return {
+            "requested": True,
+            "event_id": event_id,
+            "project_id": found.id,
+            "address": construction_service.project_label(session=session, project=found),
+            "trade": word,
+            "contractors_on_file": len(candidates),
+            "will_call": min(count, len(candidates)),
+            "note": "calls are scheduled within each contractor's calling hours; ask "
+            "'what bids came in?' later",
+        }
+
+    return run_tool(ctx, "request_bids", body)
+
+
+def _call_row(call: Any, names: dict[Any, str]) -> dict[str, Any]:
+    facts = (call.outcome_data or {}).get("facts") or {}
+    return {
+        "call_id": call.id,
+        "contractor": names.get(call.contractor_id, str(call.contractor_id)),
+        "purpose": call.purpose,
+        "status": call.status,
+        "outcome": call.outcome,
+        "attempt": call.attempt,
+        "bid_id": call.bid_id,
+        "start_date": facts.get("start_date"),
+        "duration_days": facts.get("duration_days"),
+        "note": call.note,
+        "when": call.created_at,
+    }
+
+
+@tool(parse_docstring=True)
+def call_status(runtime: ToolRuntime[Context], project: ProjectRef) -> dict[str, Any]:
+    """The phone calls to contractors about a project: placed, scheduled, answered, outcome.
+
+    Use for "did the roofers pick up?" or "what calls are scheduled?".
+
+    Args:
+        runtime: The run context (organisation, user, role), injected: never a model
+            argument.
+        project: The project's id (or its first 8 characters), or its property's address.
+
+    """
+    ctx = runtime.context
+
+    def body(session: Session) -> dict[str, Any]:
+        require_roles(ctx, Role.admin, Role.analyst)
+        found = resolve_project(session, ctx, project)
+        names = {
+            c.id: c.name
+            for c in construction_service.list_contractors(session=session, org_id=ctx.org_id)
+        }
+        calls = voice_service.list_calls(
+            session=session, org_id=ctx.org_id, project_id=found.id, limit=50
+        )
+        schedules = voice_service.list_schedules(
+            session=session, org_id=ctx.org_id, project_id=found.id
+        )
+        return {
+            "project_id": found.id,
+            "address": construction_service.project_label(session=session, project=found),
+            "calls": [_call_row(c, names) for c in calls],
+            "scheduled": [
+                {
+                    "contractor": names.get(s.contractor_id, "a lead")
+                    if s.contractor_id
+                    else "a lead",
+                    "scheduled_for": s.scheduled_for,
+                    "attempts": f"{s.attempts} of {s.max_attempts}",
+                    "reason": s.reason,
+                }
+                for s in schedules
+            ],
+            "source": "voice_service.calls and call_schedules",
+        }
+
+    return run_tool(ctx, "call_status", body)
+
+
+@tool(parse_docstring=True)
+def bids_received(runtime: ToolRuntime[Context], project: ProjectRef) -> dict[str, Any]:
+    """The bids that came in on a project (by phone or otherwise), newest last.
+
+    Use for "what bids came in?". Each bid gives its total, the price per scope line, the
+    start date, duration, exclusions, and the call it was taken on.
+
+    Args:
+        runtime: The run context (organisation, user, role), injected: never a model
+            argument.
+        project: The project's id (or its first 8 characters), or its property's address.
+
+    """
+    ctx = runtime.context
+
+    def body(session: Session) -> dict[str, Any]:
+        require_roles(ctx, Role.admin, Role.analyst, Role.investor)
+        found = resolve_project(session, ctx, project)
+        names = {
+            c.id: c.name
+            for c in construction_service.list_contractors(session=session, org_id=ctx.org_id)
+        }
+        components = {
+            str(s.id): s.component
+            for s in construction_service.list_scope_items(
+                session=session, org_id=ctx.org_id, project_id=found.id
+            )
+        }
+        bids = construction_service.list_bids(
+            session=session, org_id=ctx.org_id, project_id=found.id
+        )
+        return {
+            "project_id": found.id,
+            "address": construction_service.project_label(session=session, project=found),
+            "count": len(bids),
+            "bids": [
+                {
+                    "bid_id": b.id,
+                    "contractor": names.get(b.contractor_id, str(b.contractor_id)),
+                    "total": money(b.total_amount),
+                    "lines": [
+                        {
+                            "component": components.get(
+                                str(line["scope_item_id"]), line["scope_item_id"]
+                            ),
+                            "amount": money(line["amount"]),
+                        }
+                        for line in b.line_items
+                    ],
+                    "start_date": b.start_date,
+                    "duration_days": b.duration_days,
+                    "exclusions": b.exclusions,
+                    "source": b.source,
+                    "call_id": b.call_id,
+                    "status": b.status,
+                }
+                for b in bids
+            ],
+            "source": "construction_service.bids",
+        }
+
+    return run_tool(ctx, "bids_received", body)
+
+
+TOOLS: list[BaseTool] = [request_bids, call_status, bids_received]

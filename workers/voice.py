@@ -1,0 +1,232 @@
+"""Jobs of the voice channel: place calls, dispatch scheduled calls and retries, recordings.
+
+- ``place_now(session, call_id)``: place a queued call right away (``POST /calls/initiate``);
+  when Twilio cannot be reached the call stays queued and ``place_call`` is enqueued.
+- ``place_call(call_id)`` (default queue): the same as a job, retried by RQ; when the retries
+  are spent the call counts as failed (and is retried later like an unanswered one).
+- ``dispatch_due()`` (default): turn due ``call_schedules`` (scheduled calls, retries after
+  no answer or busy, requests from ``contractor.call.requested``) into calls and place them.
+  It reschedules itself every ``DISPATCH_INTERVAL_S`` (a Redis lease keeps one loop); a retry
+  also gets a run at its own time (``schedule_dispatch_at``).
+- ``store_recording(call_id)``: fetch a finished recording from Twilio (its media host only),
+  store it as a document, then ``transcribe_recording`` (transcribe queue, Whisper).
+
+The database is the source of truth: a schedule is claimed with ``SKIP LOCKED`` and becomes a
+call row before Twilio is asked, so a dispatcher that runs twice places each call once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from typing import Any
+
+from rq import get_current_job
+from sqlmodel import Session
+
+from channels import voice as voice_channel
+from store.base import utcnow
+from store.db import session_scope
+
+log = logging.getLogger(__name__)
+
+QUEUE = "default"
+DISPATCH_INTERVAL_S = 30
+DISPATCH_LEASE_KEY = "dealdesk:voice:dispatcher"
+
+
+def _final_attempt() -> bool:
+    job = get_current_job()
+    if job is None:
+        return True
+    return not (job.retries_left and job.retries_left > 0)
+
+
+def place_now(session: Session, call_id: uuid.UUID) -> str:
+    """Place a committed, queued call in the caller's session; the caller commits after.
+
+    Returns ``placed``, ``recorded``, ``failed`` or ``retrying`` (Twilio unreachable: a job
+    tries again).
+    """
+    from domain.voice import service
+
+    call = service.lock_call(session=session, call_id=call_id)
+    if call is None:
+        return "missing"
+    try:
+        return voice_channel.place(session, call)
+    except voice_channel.TransientPlaceError as exc:
+        call.note = str(exc)[:2000]
+        session.add(call)
+        session.flush()
+        try:
+            from workers.queues import enqueue
+
+            enqueue(place_call, str(call_id), queue=QUEUE)
+        except Exception:
+            log.exception("could not enqueue a call; the dispatcher will not see it either")
+        return "retrying"
+
+
+def place_call(call_id: str) -> str:
+    """Job: place one queued call (raises to be retried while Twilio is unreachable)."""
+    from domain.voice import service
+
+    cid = uuid.UUID(call_id)
+    with session_scope() as session:
+        call = service.lock_call(session=session, call_id=cid)
+        if call is None:
+            return "missing"
+        try:
+            return voice_channel.place(session, call)
+        except voice_channel.TransientPlaceError as exc:
+            if not _final_attempt():
+                raise
+            service.mark_place_failed(session=session, call=call, error=str(exc))
+            return "failed"
+
+
+def dispatch_due(now: dt.datetime | None = None) -> dict[str, int]:
+    """Place every due scheduled call; returns counts of what happened."""
+    from domain.voice import service
+
+    counts = {"claimed": 0, "placed": 0, "recorded": 0, "failed": 0, "retrying": 0}
+    with session_scope() as session:
+        calls = service.claim_due_schedules(session=session, now=now)
+        ids = [call.id for call in calls]
+    counts["claimed"] = len(ids)
+    for call_id in ids:
+        try:
+            with session_scope() as session:
+                outcome = place_now(session, call_id)
+        except Exception:
+            log.exception("placing a scheduled call failed", extra={"call_id": str(call_id)})
+            outcome = "failed"
+        counts[outcome] = counts.get(outcome, 0) + 1
+    if ids:
+        log.info("voice dispatch", extra=counts)
+    return counts
+
+
+def dispatch_job() -> dict[str, int]:
+    """Job: one dispatch, then schedule the next (needs a worker with the scheduler)."""
+    try:
+        return dispatch_due()
+    finally:
+        schedule_dispatcher(force=True)
+
+
+def schedule_dispatcher(*, force: bool = False) -> bool:
+    """Keep one dispatch scheduled: a Redis lease stops duplicates."""
+    from store.redis_client import get_redis
+    from workers.queues import get_queue
+
+    try:
+        redis = get_redis()
+        if force:
+            redis.set(DISPATCH_LEASE_KEY, "1", ex=DISPATCH_INTERVAL_S * 3)
+        elif not redis.set(DISPATCH_LEASE_KEY, "1", ex=DISPATCH_INTERVAL_S * 3, nx=True):
+            return False
+        get_queue(QUEUE).enqueue_in(
+            dt.timedelta(seconds=DISPATCH_INTERVAL_S), dispatch_job, job_timeout=120
+        )
+        return True
+    except Exception:
+        log.exception("could not schedule the call dispatcher")
+        return False
+
+
+def schedule_dispatch_at(when: dt.datetime) -> None:
+    """Run a dispatch at ``when`` (a retry's time), and keep the periodic loop alive."""
+    from workers.queues import get_queue
+
+    get_queue(QUEUE).enqueue_at(max(when, utcnow()), dispatch_due, job_timeout=120)
+    schedule_dispatcher()
+
+
+def preload() -> None:
+    """Import the call graph before the worker forks, and make sure dispatching runs."""
+    import importlib
+
+    importlib.import_module("agent.call_graph")
+    schedule_dispatcher()
+
+
+# --- recordings --------------------------------------------------------------------------
+
+
+def store_recording(call_id: str) -> dict[str, Any]:
+    """Job: download a call's recording from Twilio, store it, and enqueue its transcription."""
+    from channels import twilio_client
+    from core.config import get_settings
+    from domain.documents import service as documents_service
+    from domain.documents.enums import DocumentKind, DocumentSource
+    from domain.voice import service
+    from domain.voice.models import Call
+    from workers.queues import enqueue
+
+    cid = uuid.UUID(call_id)
+    with session_scope() as session:
+        call = session.get(Call, cid)
+        if call is None:
+            return {"call_id": call_id, "status": "missing"}
+        if call.recording_document_id is not None:
+            return {"call_id": call_id, "status": "stored"}
+        recording = (call.outcome_data or {}).get("recording") or {}
+        url = str(recording.get("url") or "")
+    if not url:
+        return {"call_id": call_id, "status": "no recording"}
+    settings = get_settings()
+    try:
+        media = twilio_client.fetch_media(
+            url if url.endswith((".wav", ".mp3")) else f"{url}.mp3",
+            max_bytes=settings.max_upload_bytes,
+            settings=settings,
+        )
+    except (twilio_client.MediaRefused, twilio_client.MediaTooLarge) as exc:
+        log.warning("recording not fetched", extra={"call_id": call_id, "reason": str(exc)})
+        return {"call_id": call_id, "status": "refused", "reason": str(exc)}
+    with session_scope() as session:
+        call = session.get(Call, cid)
+        if call is None:
+            return {"call_id": call_id, "status": "missing"}
+        document = documents_service.store_document(
+            session=session,
+            org_id=call.org_id,
+            data=media.data,
+            filename=f"call-{call.id}.mp3",
+            declared_content_type=media.content_type or "audio/mpeg",
+            kind=DocumentKind.voice_note,
+            source=DocumentSource.voice_call,
+            entity_type="call",
+            entity_id=call.id,
+        )
+        service.attach_recording(session=session, call=call, document_id=document.id)
+    enqueue(transcribe_recording, call_id, queue="transcribe")
+    return {"call_id": call_id, "status": "stored", "document_id": str(document.id)}
+
+
+def transcribe_recording(call_id: str) -> dict[str, Any]:
+    """Job (transcribe queue): Whisper's transcript of a stored call recording."""
+    from domain.audio import whisper
+    from domain.documents import service as documents_service
+    from domain.voice import service
+    from domain.voice.models import Call
+
+    cid = uuid.UUID(call_id)
+    with session_scope() as session:
+        call = session.get(Call, cid)
+        if call is None or call.recording_document_id is None:
+            return {"call_id": call_id, "status": "no recording"}
+        data = documents_service.read_document_bytes(
+            session=session, org_id=call.org_id, document_id=call.recording_document_id
+        )
+    transcript = whisper.transcribe(data, max_duration_s=3600)
+    with session_scope() as session:
+        call = session.get(Call, cid)
+        if call is not None:
+            service.store_recording_transcript(
+                session=session, call=call, text=transcript.text, model=whisper.model_label()
+            )
+    return {"call_id": call_id, "status": "transcribed", "words": len(transcript.text.split())}
