@@ -20,6 +20,7 @@ from domain.construction.api import router as construction_router
 from domain.deal.api import router as deal_router
 from domain.documents.api import router as documents_router
 from domain.finance.api import router as finance_router
+from domain.market.api import router as market_router
 from domain.pricing.api import router as pricing_router
 from domain.property.api import router as property_router
 from domain.section8.api import router as section8_router
@@ -60,6 +61,7 @@ def create_app() -> FastAPI:
         section8_router,
         deal_router,
         finance_router,
+        market_router,
         construction_router,
         audio_router,
         vision_router,

@@ -303,6 +303,7 @@ COMMAND_MODULES = [
     "cli.report_commands",
     "cli.agent_commands",
     "cli.whatsapp_commands",
+    "cli.monitor_commands",
     "cli.voice_commands",
     "cli.eval_commands",
 ]

@@ -64,6 +64,20 @@ class Settings(BaseSettings):
     s3_region: str = Field(default="us-east-1", alias="S3_REGION")
     max_upload_bytes: int = Field(default=16 * 1024 * 1024, alias="MAX_UPLOAD_BYTES")
 
+    # Market monitor: URL feeds only from these hosts (comma-separated; empty: no URL feeds),
+    # their timeout and size cap; how many listings a scan values with full comps; the score
+    # an opportunity needs; how often the scheduler looks for due feeds and held alerts.
+    monitor_feed_allowed_hosts: str = Field(default="", alias="MONITOR_FEED_ALLOWED_HOSTS")
+    monitor_feed_timeout_s: float = Field(default=15.0, gt=0, alias="MONITOR_FEED_TIMEOUT_S")
+    monitor_feed_max_bytes: int = Field(
+        default=50 * 1024 * 1024, gt=0, alias="MONITOR_FEED_MAX_BYTES"
+    )
+    monitor_shortlist_size: int = Field(default=25, ge=0, le=1000, alias="MONITOR_SHORTLIST_SIZE")
+    monitor_opportunity_min_score: float = Field(
+        default=50.0, ge=0, le=100, alias="MONITOR_OPPORTUNITY_MIN_SCORE"
+    )
+    monitor_tick_s: int = Field(default=60, ge=5, alias="MONITOR_TICK_S")
+
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
 
     # Contractor calls (the voice agent).

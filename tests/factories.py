@@ -325,3 +325,57 @@ def make_project(
     return construction_service.create_project(
         session=db, org_id=org.id, project_in=ProjectCreate(**values), scope=lines
     )
+
+
+def listing_row(number: int = 1500, **overrides: Any) -> dict[str, Any]:
+    """A RESO listing row for a made-up Detroit house near ``make_sold_market``'s sales.
+
+    By default ``{number} Subject Ave, Detroit, MI 48201``, 3 bedrooms, 1,500 sqft, listed at
+    $45,000 (the sold market values such a house at about $60/sqft), 60 days on the market.
+    Keyword arguments override or add RESO fields (``ListPrice=None`` drops the price).
+    """
+    row: dict[str, Any] = {
+        "ListingKey": f"L-{number}",
+        "UnparsedAddress": f"{number} Subject Ave",
+        "City": "Detroit",
+        "StateOrProvince": "MI",
+        "PostalCode": "48201",
+        "ListPrice": 45000,
+        "LivingArea": 1500,
+        "BedroomsTotal": 3,
+        "BathroomsTotalInteger": 1,
+        "YearBuilt": 1950,
+        "Latitude": ANALYSIS_MARKET_CENTRE[0],
+        "Longitude": ANALYSIS_MARKET_CENTRE[1] + 0.01,
+        "DaysOnMarket": 60,
+        "StandardStatus": "Active",
+    }
+    row.update(overrides)
+    return {key: value for key, value in row.items() if value is not None}
+
+
+def listing_feed(rows: list[dict[str, Any]]) -> Any:
+    """A market-monitor feed (JSON in RESO names) holding ``rows``."""
+    import json
+
+    from domain.market.sources import FileFeed
+
+    return FileFeed(data=json.dumps(rows).encode(), label="test feed")
+
+
+def run_market_scan(db: Session, org: Organisation, rows: list[dict[str, Any]], **kw: Any) -> Any:
+    """Scan ``rows`` into ``org`` now (``market_service.execute_scan``); return the scan.
+
+    Keyword arguments go to ``execute_scan`` (``batch_size``, ``progress``); ``source`` picks
+    the listing source (default mls).
+    """
+    from domain.market import service as market_service
+    from domain.market.enums import ListingSource, ScanTrigger
+
+    source = ListingSource(kw.pop("source", "mls"))
+    feed = listing_feed(rows)
+    feed.source = source
+    scan = market_service.create_file_scan(
+        session=db, org_id=org.id, label="test feed", source=source, trigger=ScanTrigger.cli
+    )
+    return market_service.execute_scan(session=db, org_id=org.id, scan_id=scan.id, feed=feed, **kw)

@@ -20,6 +20,7 @@ LANDED_MODULES = {
     "audio",
     "construction",
     "voice",
+    "market",
 }
 
 

@@ -33,6 +33,8 @@ PRELOADERS: dict[str, frozenset[str]] = {
     "workers.vision.preload": frozenset({"vision"}),
     "workers.whatsapp.preload": frozenset({"default"}),
     "workers.voice.preload": frozenset({"default"}),
+    # Imports the market monitor and keeps its scheduler tick scheduled.
+    "workers.monitor.preload": frozenset({"default"}),
 }
 # Queues whose jobs must run in the worker's own process (a model that cannot cross a fork).
 NO_FORK_QUEUES = frozenset({"transcribe"})

@@ -1,16 +1,37 @@
-"""Listings the market monitor tracks and the opportunities it finds (schema ``market_monitor``)."""
+"""Listings the market monitor tracks and the opportunities it finds (schema ``market_monitor``).
+
+``tracked_listings`` and ``opportunities`` are the seed's tables; revision 0003 adds what the
+monitor needs beyond them: the normalised address (dedupe across sources), the price history
+(every price seen, with when and by which scan), the explained score, and the tables for feeds,
+scans, investors' alert criteria, the alerts sent, and monthly market statistics.
+
+Cross-module references (``requested_by``, ``user_id``) are plain UUIDs, as everywhere.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 import uuid
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Index, String, UniqueConstraint, text
-from sqlmodel import Field
+from pydantic import ConfigDict, field_validator, model_validator
+from sqlalchemy import Index, String, Text, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
 
-from domain.market.enums import ListingSource, ListingStatus, OpportunityStrategy
-from store.base import OrgScoped, Timestamps, UUIDPrimaryKey, jsonb, money
+from domain.market.enums import (
+    AlertStatus,
+    FeedKind,
+    ListingSource,
+    ListingStatus,
+    OpportunityStatus,
+    OpportunityStrategy,
+    ScanStatus,
+    ScanTrigger,
+)
+from store.base import CreatedAt, OrgScoped, Timestamps, UUIDPrimaryKey, jsonb, money, tstz
 
 SCHEMA = "market_monitor"
 
@@ -24,6 +45,8 @@ class TrackedListing(UUIDPrimaryKey, OrgScoped, Timestamps, table=True):
             "org_id", "source", "external_id", name="uq_tracked_listings_org_source_external_id"
         ),
         Index("ix_tracked_listings_org_status", "org_id", "status"),
+        Index("ix_tracked_listings_org_address_key", "org_id", "address_key"),
+        Index("ix_tracked_listings_org_zip", "org_id", "zip_code"),
         {"schema": SCHEMA},
     )
 
@@ -34,6 +57,22 @@ class TrackedListing(UUIDPrimaryKey, OrgScoped, Timestamps, table=True):
     property_data: dict[str, Any] = jsonb()
     score: Decimal | None = Field(default=None, max_digits=5, decimal_places=2)
     status: ListingStatus = Field(default=ListingStatus.new, sa_type=String(50))  # type: ignore[call-overload]
+    # Beyond the seed (revision 0003).
+    address_key: str | None = Field(
+        default=None, max_length=250, description="normalised street line + unit (dedupe key)"
+    )
+    address_line: str | None = Field(default=None, max_length=200)
+    city: str | None = Field(default=None, max_length=100)
+    zip_code: str | None = Field(default=None, max_length=10)
+    price_history: list[dict[str, Any]] = jsonb(
+        default_factory=list, description="[{price, at, scan_id, change}] oldest first"
+    )
+    score_details: dict[str, Any] = jsonb(
+        description="the explained score: components with weights, inputs and sources"
+    )
+    first_seen_at: dt.datetime | None = tstz()
+    last_seen_at: dt.datetime | None = tstz()
+    last_scan_id: uuid.UUID | None = Field(default=None)
 
 
 class Opportunity(UUIDPrimaryKey, OrgScoped, Timestamps, table=True):
@@ -42,6 +81,7 @@ class Opportunity(UUIDPrimaryKey, OrgScoped, Timestamps, table=True):
     __tablename__ = "opportunities"
     __table_args__ = (
         Index("ix_opportunities_org_created", "org_id", "created_at"),
+        UniqueConstraint("listing_id", name="uq_opportunities_listing"),
         {"schema": SCHEMA},
     )
 
@@ -53,3 +93,313 @@ class Opportunity(UUIDPrimaryKey, OrgScoped, Timestamps, table=True):
     rehab_estimate: Decimal | None = money()
     strategy: OpportunityStrategy | None = Field(default=None, sa_type=String(50))  # type: ignore[call-overload]
     alert_sent: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
+    # Beyond the seed (revision 0003).
+    status: OpportunityStatus = Field(
+        default=OpportunityStatus.open,
+        sa_type=String(20),  # type: ignore[call-overload]
+        sa_column_kwargs={"server_default": text("'open'")},
+    )
+    as_is_value: Decimal | None = money()
+    arv: Decimal | None = money()
+    details: dict[str, Any] = jsonb(
+        description="score components, underwriting results and their sources"
+    )
+
+
+class MonitorFeed(UUIDPrimaryKey, OrgScoped, Timestamps, table=True):
+    """A feed the monitor scans: on demand, or every ``every_minutes`` on the schedule."""
+
+    __tablename__ = "feeds"
+    __table_args__ = (
+        UniqueConstraint("org_id", "kind", "location", name="uq_feeds_org_kind_location"),
+        Index("ix_feeds_due", "next_run_at", postgresql_where=text("every_minutes IS NOT NULL")),
+        {"schema": SCHEMA},
+    )
+
+    kind: FeedKind = Field(sa_type=String(20))  # type: ignore[call-overload]
+    location: str = Field(max_length=500, description="https URL, document id, or 'demo'")
+    source: ListingSource = Field(
+        default=ListingSource.mls,
+        sa_type=String(50),  # type: ignore[call-overload]
+        description="the source its listings are recorded under",
+    )
+    name: str | None = Field(default=None, max_length=200)
+    every_minutes: int | None = Field(default=None, description="None: on demand only")
+    next_run_at: dt.datetime | None = tstz()
+    created_by: uuid.UUID | None = Field(default=None, description="auth.users.id")
+
+
+class MonitorScan(UUIDPrimaryKey, OrgScoped, Timestamps, table=True):
+    """One scan of a feed: when, by whom, what it found and what it rejected."""
+
+    __tablename__ = "scans"
+    __table_args__ = (Index("ix_scans_org_created", "org_id", "created_at"), {"schema": SCHEMA})
+
+    feed_id: uuid.UUID | None = Field(
+        default=None, foreign_key=f"{SCHEMA}.feeds.id", index=True, ondelete="SET NULL"
+    )
+    source: ListingSource = Field(sa_type=String(50))  # type: ignore[call-overload]
+    feed_label: str = Field(max_length=500, description="file name or URL scanned")
+    trigger: ScanTrigger = Field(default=ScanTrigger.manual, sa_type=String(20))  # type: ignore[call-overload]
+    status: ScanStatus = Field(default=ScanStatus.queued, sa_type=String(20))  # type: ignore[call-overload]
+    requested_by: uuid.UUID | None = Field(default=None, description="auth.users.id")
+    job_id: str | None = Field(default=None, max_length=100)
+    counts: dict[str, Any] = jsonb(description="rows, new, updated, unchanged, rejected ...")
+    rejections: list[dict[str, Any]] = jsonb(
+        default_factory=list, description="[{line, external_id, reason}] (first 200)"
+    )
+    error: str | None = Field(default=None, sa_type=Text)  # type: ignore[call-overload]
+    started_at: dt.datetime | None = tstz()
+    finished_at: dt.datetime | None = tstz()
+
+
+class AlertCriteria(UUIDPrimaryKey, OrgScoped, Timestamps, table=True):
+    """One investor's alert criteria (one set per user): areas, prices, scores, quiet hours."""
+
+    __tablename__ = "alert_criteria"
+    __table_args__ = (
+        UniqueConstraint("org_id", "user_id", name="uq_alert_criteria_org_user"),
+        {"schema": SCHEMA},
+    )
+
+    user_id: uuid.UUID = Field(description="auth.users.id of the investor alerted")
+    zip_codes: list[str] = jsonb(default_factory=list)
+    cities: list[str] = jsonb(default_factory=list, description="upper case")
+    min_price: Decimal | None = money()
+    max_price: Decimal | None = money()
+    min_score: Decimal | None = Field(default=None, max_digits=5, decimal_places=2)
+    min_roi_pct: Decimal | None = Field(default=None, max_digits=7, decimal_places=2)
+    strategies: list[str] = jsonb(default_factory=list)
+    quiet_hours_start: dt.time | None = None
+    quiet_hours_end: dt.time | None = None
+    timezone: str = Field(default="UTC", max_length=64)
+    active: bool = Field(default=True, sa_column_kwargs={"server_default": text("true")})
+
+
+class MarketAlert(UUIDPrimaryKey, OrgScoped, Timestamps, table=True):
+    """One alert about one opportunity to one investor: held, queued on WhatsApp, or unsendable."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        UniqueConstraint("criteria_id", "opportunity_id", name="uq_alerts_criteria_opportunity"),
+        Index("ix_alerts_held", "send_after", postgresql_where=text("status = 'held'")),
+        {"schema": SCHEMA},
+    )
+
+    criteria_id: uuid.UUID = Field(
+        foreign_key=f"{SCHEMA}.alert_criteria.id", index=True, ondelete="CASCADE"
+    )
+    opportunity_id: uuid.UUID = Field(
+        foreign_key=f"{SCHEMA}.opportunities.id", index=True, ondelete="CASCADE"
+    )
+    user_id: uuid.UUID = Field(index=True, description="auth.users.id")
+    status: AlertStatus = Field(sa_type=String(20))  # type: ignore[call-overload]
+    channel: str = Field(default="whatsapp", max_length=20)
+    message: str = Field(sa_type=Text)  # type: ignore[call-overload]
+    send_after: dt.datetime | None = tstz()
+    sent_at: dt.datetime | None = tstz()
+    outbox_message_ids: list[str] = jsonb(
+        default_factory=list, description="whatsapp_service.messages ids the alert was queued as"
+    )
+    source_event_id: uuid.UUID | None = Field(default=None)
+
+
+class MarketStat(UUIDPrimaryKey, OrgScoped, CreatedAt, table=True):
+    """One area's market statistics for one month from an outside source (e.g. txhousing)."""
+
+    __tablename__ = "market_stats"
+    __table_args__ = (
+        UniqueConstraint("org_id", "source", "area", "month", name="uq_market_stats_key"),
+        {"schema": SCHEMA},
+    )
+
+    source: str = Field(max_length=50)
+    area: str = Field(max_length=100)
+    month: dt.date = Field(description="first day of the month")
+    sales: int | None = None
+    dollar_volume: Decimal | None = money(digits=16)
+    median_price: Decimal | None = money()
+    listings: int | None = Field(default=None, description="active listings (inventory)")
+    months_of_inventory: Decimal | None = Field(default=None, max_digits=6, decimal_places=2)
+
+
+# --- API bodies and views ------------------------------------------------------------------
+
+
+class ListingRead(SQLModel):
+    """A tracked listing as the API returns it."""
+
+    id: uuid.UUID
+    source: ListingSource
+    external_id: str
+    address_line: str | None
+    city: str | None
+    zip_code: str | None
+    list_price: Decimal | None
+    status: ListingStatus
+    score: Decimal | None
+    price_history: list[dict[str, Any]]
+    property_data: dict[str, Any]
+    first_seen_at: dt.datetime | None
+    last_seen_at: dt.datetime | None
+
+
+class OpportunityRead(SQLModel):
+    """An opportunity with its listing and the explained score."""
+
+    id: uuid.UUID
+    listing_id: uuid.UUID
+    score: Decimal | None
+    roi_estimate: Decimal | None
+    rehab_estimate: Decimal | None
+    as_is_value: Decimal | None
+    arv: Decimal | None
+    strategy: OpportunityStrategy | None
+    status: OpportunityStatus
+    alert_sent: bool
+    details: dict[str, Any]
+    listing: ListingRead
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class ScanRead(SQLModel):
+    """A scan as the API returns it."""
+
+    id: uuid.UUID
+    feed_id: uuid.UUID | None
+    source: ListingSource
+    feed_label: str
+    trigger: ScanTrigger
+    status: ScanStatus
+    counts: dict[str, Any]
+    rejections: list[dict[str, Any]]
+    error: str | None
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+
+
+class FeedRead(SQLModel):
+    """A monitored feed as the API returns it."""
+
+    id: uuid.UUID
+    kind: FeedKind
+    location: str
+    source: ListingSource
+    name: str | None
+    every_minutes: int | None
+    next_run_at: dt.datetime | None
+
+
+class AlertCriteriaRead(SQLModel):
+    """Alert criteria as the API returns them."""
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    zip_codes: list[str]
+    cities: list[str]
+    min_price: Decimal | None
+    max_price: Decimal | None
+    min_score: Decimal | None
+    min_roi_pct: Decimal | None
+    strategies: list[str]
+    quiet_hours_start: dt.time | None
+    quiet_hours_end: dt.time | None
+    timezone: str
+    active: bool
+    updated_at: dt.datetime
+
+
+class AlertRead(SQLModel):
+    """An alert as the API returns it."""
+
+    id: uuid.UUID
+    opportunity_id: uuid.UUID
+    user_id: uuid.UUID
+    status: AlertStatus
+    message: str
+    send_after: dt.datetime | None
+    sent_at: dt.datetime | None
+    created_at: dt.datetime
+
+
+class AlertCriteriaIn(SQLModel):
+    """Body of ``POST /alerts/configure``: what an investor wants to hear about, and when not.
+
+    Empty lists mean "any". Quiet hours are local times in ``timezone`` (an IANA name such as
+    ``America/Detroit``); they may wrap midnight (22:00-07:00). Alerts that fall in them are held
+    and sent when they end.
+    """
+
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+    user_id: uuid.UUID | None = Field(
+        default=None, description="whose criteria (admins/analysts only; default: yours)"
+    )
+    zip_codes: list[str] = Field(default_factory=list, max_length=100)
+    cities: list[str] = Field(default_factory=list, max_length=100)
+    min_price: Decimal | None = Field(default=None, ge=0, max_digits=12, decimal_places=2)
+    max_price: Decimal | None = Field(default=None, ge=0, max_digits=12, decimal_places=2)
+    min_score: Decimal | None = Field(default=None, ge=0, le=100, max_digits=5, decimal_places=2)
+    min_roi_pct: Decimal | None = Field(
+        default=None, ge=-100, le=1000, max_digits=7, decimal_places=2
+    )
+    strategies: list[OpportunityStrategy] = Field(default_factory=list, max_length=4)
+    quiet_hours_start: dt.time | None = Field(default=None, description="e.g. 21:00")
+    quiet_hours_end: dt.time | None = Field(default=None, description="e.g. 07:30")
+    timezone: str = Field(default="UTC", max_length=64)
+    active: bool = True
+
+    @field_validator("zip_codes")
+    @classmethod
+    def _zips(cls, value: list[str]) -> list[str]:
+        """Five-digit ZIP codes (ZIP+4 is cut to five)."""
+        out = []
+        for item in value:
+            text = item.strip()
+            if not re.fullmatch(r"\d{5}(-\d{4})?", text):
+                raise ValueError(f"{item!r} is not a ZIP code (five digits)")
+            if text[:5] not in out:
+                out.append(text[:5])
+        return out
+
+    @field_validator("cities")
+    @classmethod
+    def _cities(cls, value: list[str]) -> list[str]:
+        """City names, compared without case."""
+        out = []
+        for item in value:
+            text = " ".join(item.split()).upper()
+            if not text or len(text) > 100:
+                raise ValueError(f"{item!r} is not a city name (1-100 characters)")
+            if text not in out:
+                out.append(text)
+        return out
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        """An IANA time zone name."""
+        try:
+            ZoneInfo(value.strip())
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{value!r} is not a time zone; use an IANA name such as America/Detroit"
+            ) from None
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AlertCriteriaIn:
+        """A price range low to high; quiet hours both given (and not equal) or neither."""
+        if (
+            self.min_price is not None
+            and self.max_price is not None
+            and self.min_price > self.max_price
+        ):
+            raise ValueError("min_price must not be more than max_price")
+        if (self.quiet_hours_start is None) != (self.quiet_hours_end is None):
+            raise ValueError("give both quiet_hours_start and quiet_hours_end, or neither")
+        if self.quiet_hours_start is not None and self.quiet_hours_start == self.quiet_hours_end:
+            raise ValueError("quiet hours must not start and end at the same time")
+        return self

@@ -1,0 +1,365 @@
+"""Investors' alert criteria and the alerts the monitor sends them on WhatsApp.
+
+An investor has one set of criteria (areas as ZIPs or cities, a price range, a minimum score
+and return, strategies, quiet hours in their time zone). A new matching opportunity makes one
+``alerts`` row per investor: the unique (criteria, opportunity) key means an opportunity found
+again, a redelivered event or a re-run scan never alerts twice.
+
+Each alert is recorded whatever happens to it:
+
+- ``queued``: handed to the WhatsApp outbox (``whatsapp_service.queue_text``), which sends it
+  through Twilio, or keeps it ``recorded`` in the outbox when Twilio is not configured;
+- ``held``: it fell in the investor's quiet hours; ``send_after`` is when they end, and
+  ``release_held_alerts`` (the monitor's scheduled tick) queues it then;
+- ``no_phone``: the investor has no phone number (or is inactive): nothing can be sent.
+
+Nothing here calls Twilio: queueing is a database write, so it is safe inside an event
+handler's transaction (the WhatsApp sender and its sweeper send what is queued).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import Session, col, select
+
+from core.config import get_settings
+from domain.auth import service as auth_service
+from domain.auth.enums import Role
+from domain.auth.service import Principal, record_audit
+from domain.market.enums import AlertStatus, ListingStatus, OpportunityStatus
+from domain.market.models import (
+    AlertCriteria,
+    AlertCriteriaIn,
+    MarketAlert,
+    Opportunity,
+    TrackedListing,
+)
+from domain.market.scoring import MAX_STORED_PCT
+from domain.whatsapp import service as whatsapp_service
+from store.base import utcnow
+from store.outbox import publish
+
+# Alerts for opportunities that already existed when criteria are configured: the best few.
+ALERTS_ON_CONFIGURE = 5
+MAX_HELD_RELEASED = 500
+
+
+class AlertError(Exception):
+    """Base class of the alert errors."""
+
+
+class AlertNotFoundError(AlertError, LookupError):
+    """The user or criteria are not in the caller's organisation (HTTP 404)."""
+
+
+class AlertPermissionError(AlertError, PermissionError):
+    """The caller may not configure someone else's alerts (HTTP 403)."""
+
+
+# --- criteria ------------------------------------------------------------------------------
+
+
+def get_criteria(
+    *, session: Session, org_id: uuid.UUID, user_id: uuid.UUID
+) -> AlertCriteria | None:
+    """A user's alert criteria, if they configured any."""
+    return session.exec(
+        select(AlertCriteria).where(
+            AlertCriteria.org_id == org_id, AlertCriteria.user_id == user_id
+        )
+    ).first()
+
+
+def get_criteria_by_id(
+    *, session: Session, org_id: uuid.UUID, criteria_id: uuid.UUID
+) -> AlertCriteria | None:
+    """Alert criteria by id, in the organisation."""
+    return session.exec(
+        select(AlertCriteria).where(AlertCriteria.org_id == org_id, AlertCriteria.id == criteria_id)
+    ).first()
+
+
+def configure_alerts(
+    *, session: Session, org_id: uuid.UUID, principal: Principal, criteria_in: AlertCriteriaIn
+) -> AlertCriteria:
+    """Create or replace a user's criteria (the caller's own unless an admin/analyst names one).
+
+    Publishes ``monitor.configured``; the market module's handler then alerts the user about
+    the best existing opportunities that match.
+    """
+    user_id = criteria_in.user_id or principal.user_id
+    if user_id != principal.user_id and principal.role not in (Role.admin, Role.analyst):
+        raise AlertPermissionError("only admins and analysts configure another user's alerts")
+    user = auth_service.get_user(session=session, org_id=org_id, user_id=user_id)
+    if user is None:
+        raise AlertNotFoundError(f"user {user_id} not found")
+    values = criteria_in.model_dump(exclude={"user_id"})
+    values["strategies"] = [str(s) for s in criteria_in.strategies]
+    criteria = get_criteria(session=session, org_id=org_id, user_id=user_id)
+    if criteria is None:
+        criteria = AlertCriteria(org_id=org_id, user_id=user_id, **values)
+    else:
+        for key, value in values.items():
+            setattr(criteria, key, value)
+        criteria.updated_at = utcnow()
+    session.add(criteria)
+    session.flush()
+    publish(
+        session,
+        org_id=org_id,
+        name="monitor.configured",
+        payload={"criteria_id": criteria.id, "user_id": user_id, "active": criteria.active},
+    )
+    record_audit(
+        session=session,
+        principal=principal,
+        action="configure",
+        entity="alert_criteria",
+        entity_id=criteria.id,
+        changes={"user_id": user_id, **criteria_in.model_dump(mode="json", exclude={"user_id"})},
+    )
+    return criteria
+
+
+def matches(criteria: AlertCriteria, opportunity: Opportunity, listing: TrackedListing) -> bool:
+    """True when an open opportunity on an active listing meets every one of the criteria."""
+    if not criteria.active or opportunity.status != OpportunityStatus.open:
+        return False
+    if listing.status not in (ListingStatus.new, ListingStatus.active):
+        return False
+    area_given = bool(criteria.zip_codes or criteria.cities)
+    in_area = (listing.zip_code or "") in criteria.zip_codes or (
+        (listing.city or "").upper() in criteria.cities
+    )
+    if area_given and not in_area:
+        return False
+    price = listing.list_price
+    if criteria.min_price is not None and (price is None or price < criteria.min_price):
+        return False
+    if criteria.max_price is not None and (price is None or price > criteria.max_price):
+        return False
+    if criteria.min_score is not None and (
+        opportunity.score is None or opportunity.score < criteria.min_score
+    ):
+        return False
+    if criteria.min_roi_pct is not None and (
+        opportunity.roi_estimate is None or opportunity.roi_estimate < criteria.min_roi_pct
+    ):
+        return False
+    if criteria.strategies and (opportunity.strategy or "") not in criteria.strategies:
+        return False
+    return True
+
+
+def quiet_until(criteria: AlertCriteria, now: dt.datetime) -> dt.datetime | None:
+    """When the investor's quiet hours end (UTC) if ``now`` falls in them; else None."""
+    start, end = criteria.quiet_hours_start, criteria.quiet_hours_end
+    if start is None or end is None:
+        return None
+    zone = ZoneInfo(criteria.timezone)
+    local = now.astimezone(zone)
+    moment = local.time().replace(tzinfo=None)
+    if start < end:
+        quiet = start <= moment < end
+        end_day = local.date()
+    else:  # wraps midnight, e.g. 22:00-07:00
+        quiet = moment >= start or moment < end
+        end_day = local.date() if moment < end else local.date() + dt.timedelta(days=1)
+    if not quiet:
+        return None
+    return dt.datetime.combine(end_day, end, tzinfo=zone).astimezone(dt.UTC)
+
+
+# --- alerts --------------------------------------------------------------------------------
+
+
+def _money(value: Decimal | None) -> str:
+    return f"${value:,.0f}" if value is not None else "n/a"
+
+
+def alert_text(opportunity: Opportunity, listing: TrackedListing) -> str:
+    """The WhatsApp text of an alert: where, how much, why, and what to do next."""
+    place = ", ".join(p for p in (listing.address_line, listing.city) if p)
+    if listing.zip_code:
+        place += f" {listing.zip_code}"
+    details = opportunity.details or {}
+    reasons = sorted(
+        (c for c in details.get("components", []) if c.get("contribution")),
+        key=lambda c: Decimal(c["contribution"]),
+        reverse=True,
+    )[:2]
+    why = "; ".join(str(c.get("explanation", "")) for c in reasons)
+    strategy = str(opportunity.strategy) if opportunity.strategy else "n/a"
+    roi = f"{opportunity.roi_estimate}%" if opportunity.roi_estimate is not None else "n/a"
+    if opportunity.roi_estimate is not None and opportunity.roi_estimate >= MAX_STORED_PCT:
+        roi = "unlimited (all cash back out)"
+    text = (
+        f"New deal match (score {opportunity.score}/100): {place}, listed at "
+        f"{_money(listing.list_price)}. Best strategy: {strategy}, return {roi}; "
+        f"rehab ~{_money(opportunity.rehab_estimate)}, as-is {_money(opportunity.as_is_value)}, "
+        f"ARV {_money(opportunity.arv)}."
+    )
+    if why:
+        text += f" Why: {why}."
+    text += " Text me the address for the full analysis."
+    return text[: whatsapp_service.MAX_BODY_CHARS * 2]
+
+
+def _deliver(
+    session: Session, alert: MarketAlert, opportunity: Opportunity, now: dt.datetime
+) -> None:
+    """Queue the alert on WhatsApp, or record why it is held or cannot be sent."""
+    user = auth_service.get_user(session=session, org_id=alert.org_id, user_id=alert.user_id)
+    if user is None or not user.is_active or not user.phone_number:
+        alert.status = AlertStatus.no_phone
+        session.add(alert)
+        return
+    conversation = whatsapp_service.get_or_create_conversation(
+        session=session, org_id=alert.org_id, phone_number=user.phone_number, user_id=user.id
+    )
+    messages = whatsapp_service.queue_text(
+        session=session,
+        conversation=conversation,
+        text=alert.message,
+        key=f"market-alert:{alert.id}",
+        template_sid=get_settings().twilio_template_content_sid,
+    )
+    alert.status = AlertStatus.queued
+    alert.sent_at = now
+    alert.outbox_message_ids = [str(m.id) for m in messages]
+    opportunity.alert_sent = True
+    session.add(alert)
+    session.add(opportunity)
+
+
+def alert_for_opportunities(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    opportunities: Sequence[tuple[Opportunity, TrackedListing]],
+    now: dt.datetime | None = None,
+    criteria: Sequence[AlertCriteria] | None = None,
+    source_event_id: uuid.UUID | None = None,
+) -> list[MarketAlert]:
+    """Alert every matching investor about each opportunity, once; return the new alerts."""
+    now = now or utcnow()
+    if not opportunities:
+        return []
+    if criteria is None:
+        criteria = list(
+            session.exec(
+                select(AlertCriteria).where(
+                    AlertCriteria.org_id == org_id, col(AlertCriteria.active).is_(True)
+                )
+            ).all()
+        )
+    created: list[MarketAlert] = []
+    table = MarketAlert.__table__  # type: ignore[attr-defined]
+    for rule in criteria:
+        if rule.org_id != org_id:
+            continue
+        for opportunity, listing in opportunities:
+            if opportunity.org_id != org_id or not matches(rule, opportunity, listing):
+                continue
+            held_until = quiet_until(rule, now)
+            alert_id = session.execute(
+                insert(table)
+                .values(
+                    id=uuid.uuid4(),
+                    org_id=org_id,
+                    criteria_id=rule.id,
+                    opportunity_id=opportunity.id,
+                    user_id=rule.user_id,
+                    status=(AlertStatus.held if held_until else AlertStatus.queued).value,
+                    channel="whatsapp",
+                    message=alert_text(opportunity, listing),
+                    send_after=held_until,
+                    outbox_message_ids=[],
+                    source_event_id=source_event_id,
+                    created_at=now,
+                    updated_at=now,
+                )
+                .on_conflict_do_nothing(constraint="uq_alerts_criteria_opportunity")
+                .returning(table.c.id)
+            ).scalar_one_or_none()
+            if alert_id is None:
+                continue  # this investor was already alerted about this opportunity
+            alert = session.get(MarketAlert, alert_id)
+            assert alert is not None
+            if held_until is None:
+                _deliver(session, alert, opportunity, now)
+            created.append(alert)
+    session.flush()
+    return created
+
+
+def alert_existing_opportunities(
+    *, session: Session, org_id: uuid.UUID, criteria_id: uuid.UUID, event_id: uuid.UUID | None
+) -> list[MarketAlert]:
+    """New criteria: alert about the best few open opportunities that already match them."""
+    rule = get_criteria_by_id(session=session, org_id=org_id, criteria_id=criteria_id)
+    if rule is None or not rule.active:
+        return []
+    rows = session.exec(
+        select(Opportunity, TrackedListing)
+        .join(TrackedListing, col(TrackedListing.id) == col(Opportunity.listing_id))
+        .where(Opportunity.org_id == org_id, Opportunity.status == OpportunityStatus.open)
+        .order_by(col(Opportunity.score).desc(), col(Opportunity.id))
+        .limit(1000)
+    ).all()
+    matching = [(o, listing) for o, listing in rows if matches(rule, o, listing)]
+    return alert_for_opportunities(
+        session=session,
+        org_id=org_id,
+        opportunities=matching[:ALERTS_ON_CONFIGURE],
+        criteria=[rule],
+        source_event_id=event_id,
+    )
+
+
+def release_held_alerts(*, session: Session, now: dt.datetime | None = None) -> int:
+    """Queue the held alerts whose quiet hours are over (every organisation); return how many."""
+    now = now or utcnow()
+    held = session.exec(
+        select(MarketAlert)
+        .where(MarketAlert.status == AlertStatus.held, col(MarketAlert.send_after) <= now)
+        .order_by(col(MarketAlert.send_after))
+        .limit(MAX_HELD_RELEASED)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for alert in held:
+        opportunity = session.get(Opportunity, alert.opportunity_id)
+        assert opportunity is not None
+        _deliver(session, alert, opportunity, now)
+    session.flush()
+    return len(held)
+
+
+def list_alerts(
+    *, session: Session, org_id: uuid.UUID, user_id: uuid.UUID | None = None, limit: int = 50
+) -> list[MarketAlert]:
+    """The organisation's alerts (one user's when given), newest first."""
+    query = select(MarketAlert).where(MarketAlert.org_id == org_id)
+    if user_id is not None:
+        query = query.where(MarketAlert.user_id == user_id)
+    return list(session.exec(query.order_by(col(MarketAlert.created_at).desc()).limit(limit)).all())
+
+
+def alert_counts(*, session: Session, org_id: uuid.UUID) -> dict[str, Any]:
+    """How many alerts the organisation has in each status."""
+    rows = session.exec(
+        select(MarketAlert.status, func.count())
+        .where(MarketAlert.org_id == org_id)
+        .group_by(MarketAlert.status)
+    ).all()
+    counts: dict[str, Any] = {status.value: 0 for status in AlertStatus}
+    counts.update({str(status): int(n) for status, n in rows})
+    return counts

@@ -1,0 +1,1425 @@
+"""The market monitor: feeds, scans, tracked listings, scores and opportunities.
+
+Every function is keyword-only, takes a session and the caller's ``org_id`` and never reads
+another organisation's rows. Functions flush and leave the commit to the caller, except
+``execute_scan``, which owns its transactions (below).
+
+**A scan** reads a feed (``domain.market.sources``), checks every row with the property
+importer's own RESO column mapping and validation (``domain.property.importer``) and the
+property module's address normalisation, and then, in batches of ``BATCH_SIZE`` rows:
+
+- upserts ``tracked_listings``: a listing is the same listing when its (source, external id)
+  is known, or when its normalised address (address key + ZIP) is already tracked from any
+  source (the other source's id is kept in ``property_data.also_listed_as``);
+- appends to the price history when the price changed (a cut is a scoring signal);
+- scores every new or changed listing at the *screening* stage (``domain.market.scoring``);
+- publishes ``listing.found`` for new listings only;
+- **commits the batch**: a listing's row, its history, its score and its event are written
+  together or not at all, so a scan that dies half-way leaves whole batches and no
+  half-written listing. Re-running the same feed is safe: known rows are matched by their
+  keys and come back unchanged (no second ``listing.found``, no duplicate history entry).
+
+Then the shortlist (the best ``MONITOR_SHORTLIST_SIZE`` listings of the scan still at the
+screening stage) is valued with the full comps valuation and underwritten; those scoring at
+least ``MONITOR_OPPORTUNITY_MIN_SCORE`` whose best strategy also clears the verdict thresholds
+of a property analysis (``VerdictThresholds``: e.g. a flip's $25,000 profit and 20 % ROI)
+become opportunities (one per listing; the first time, ``opportunity.identified``), matching
+investors are alerted (``domain.market.alerts``), and
+``market.update`` summarises the scan by ZIP. That last step is one transaction; if it fails,
+a re-run shortlists the same listings again (they are still at the screening stage).
+
+A row without a price or a street address is rejected with its line and the reason, in the
+scan's ``rejections``; the rest of the feed goes in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from core.config import get_settings
+from domain.auth.service import Principal, record_audit
+from domain.documents import service as documents_service
+from domain.market import alerts as alert_service
+from domain.market.enums import (
+    FeedKind,
+    ListingSource,
+    ListingStatus,
+    OpportunityStatus,
+    ScanStatus,
+    ScanTrigger,
+)
+from domain.market.estimates import (
+    BatchEstimate,
+    ListingPoint,
+    SalesSnapshot,
+    ScanLookups,
+    batch_estimate,
+    comps_value,
+    subject_for,
+)
+from domain.market.models import MonitorFeed, MonitorScan, Opportunity, TrackedListing
+from domain.market.scoring import (
+    SCREENING,
+    Figure,
+    ListingFacts,
+    ScoreInputs,
+    ScoreResult,
+    score_listing,
+)
+from domain.market.sources import (
+    DEMO_LOCATION,
+    FeedRows,
+    FileFeed,
+    ListingFeed,
+    PortalFeed,
+    ResoWebApiFeed,
+    SourceError,
+    UrlFeed,
+    allowed_hosts,
+    check_feed_url,
+    system_resolver,
+)
+from domain.property import importer
+from domain.property import service as property_service
+from domain.property.enums import ImportKind, PropertyStatus
+from domain.property.errors import PropertyError
+from domain.valuation.enums import ValuationKind
+from store.base import utcnow
+from store.outbox import normalise_payload, publish
+
+BATCH_SIZE = 1000
+MAX_REJECTIONS_KEPT = 200
+MAX_LIST_LIMIT = 200
+ACTIVE_STATUSES = (ListingStatus.new, ListingStatus.active)
+# Statuses a person sets; a feed saying "active" does not undo them.
+_PERSON_SET_STATUSES = (ListingStatus.analyzed, ListingStatus.dismissed)
+
+# RESO fields the property importer does not map, read here by name (case/punctuation free).
+EXTRA_COLUMNS: dict[str, tuple[str, ...]] = {
+    "days_on_market": ("DaysOnMarket", "CumulativeDaysOnMarket", "days_on_market"),
+    "original_list_price": ("OriginalListPrice", "original_list_price"),
+    "modification_timestamp": ("ModificationTimestamp", "modification_timestamp"),
+}
+
+_STATUS: dict[PropertyStatus, ListingStatus] = {
+    PropertyStatus.active: ListingStatus.active,
+    PropertyStatus.pending: ListingStatus.pending,
+    PropertyStatus.sold: ListingStatus.sold,
+    PropertyStatus.off_market: ListingStatus.off_market,
+}
+
+
+# --- errors ------------------------------------------------------------------------------
+
+
+class MarketError(Exception):
+    """Base class of the market monitor's errors."""
+
+
+class MarketNotFoundError(MarketError, LookupError):
+    """The scan, feed, opportunity or user is not in the caller's organisation (HTTP 404)."""
+
+
+class MarketValidationError(MarketError, ValueError):
+    """A value is not acceptable; the message says which and why (HTTP 422)."""
+
+
+class MarketPermissionError(MarketError, PermissionError):
+    """The caller's role may not do this (HTTP 403)."""
+
+
+# --- feeds and scans ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    """What to scan: the kind of feed and where it is."""
+
+    kind: FeedKind
+    url: str | None = None
+    document_id: uuid.UUID | None = None
+    source: ListingSource = ListingSource.mls
+    name: str | None = None
+    every_minutes: int | None = None
+
+
+def _location(spec: FeedSpec) -> str:
+    """The feed's stable location string, checked for its kind."""
+    settings = get_settings()
+    if spec.kind == FeedKind.url:
+        if not spec.url:
+            raise MarketValidationError("a url feed needs a url (https, on an allowed host)")
+        try:
+            # Checked now (host and scheme) so a bad URL is refused before anything is queued;
+            # the addresses are checked again when the job fetches it.
+            check_feed_url(
+                spec.url,
+                allowed=allowed_hosts(settings.monitor_feed_allowed_hosts),
+                resolver=system_resolver,
+                resolve=False,
+            )
+        except SourceError as exc:
+            raise MarketValidationError(str(exc)) from exc
+        return spec.url.strip()[:500]
+    if spec.kind == FeedKind.file:
+        if spec.document_id is None:
+            raise MarketValidationError(
+                "a file feed needs document_id: upload the CSV/JSON with POST /documents first"
+            )
+        return str(spec.document_id)
+    if spec.kind == FeedKind.demo:
+        return DEMO_LOCATION
+    # mls / portal: the adapter says it is not configured.
+    feed = feed_for(
+        session=None, org_id=None, kind=spec.kind, location=spec.kind.value, source=spec.source
+    )
+    try:
+        feed.fetch()
+    except SourceError as exc:
+        raise MarketValidationError(str(exc)) from exc
+    return spec.kind.value
+
+
+def start_monitor(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    spec: FeedSpec,
+    principal: Principal | None = None,
+    trigger: ScanTrigger = ScanTrigger.manual,
+) -> tuple[MonitorFeed, MonitorScan]:
+    """Register (or reuse) the feed, set its schedule, and create a queued scan of it."""
+    if spec.every_minutes is not None and not 5 <= spec.every_minutes <= 7 * 24 * 60:
+        raise MarketValidationError("every_minutes must be between 5 and 10080 (a week)")
+    if spec.kind == FeedKind.file and spec.document_id is not None:
+        if (
+            documents_service.get_document(
+                session=session, org_id=org_id, document_id=spec.document_id
+            )
+            is None
+        ):
+            raise MarketNotFoundError(f"document {spec.document_id} not found")
+    location = _location(spec)
+    feed = session.exec(
+        select(MonitorFeed).where(
+            MonitorFeed.org_id == org_id,
+            MonitorFeed.kind == spec.kind,
+            MonitorFeed.location == location,
+        )
+    ).first()
+    now = utcnow()
+    if feed is None:
+        feed = MonitorFeed(
+            org_id=org_id,
+            kind=spec.kind,
+            location=location,
+            source=spec.source,
+            name=spec.name,
+            created_by=principal.user_id if principal else None,
+        )
+    feed.source = spec.source
+    if spec.name:
+        feed.name = spec.name
+    feed.every_minutes = spec.every_minutes
+    feed.next_run_at = (
+        now + dt.timedelta(minutes=spec.every_minutes) if spec.every_minutes else None
+    )
+    session.add(feed)
+    session.flush()
+    scan = _new_scan(session=session, feed=feed, trigger=trigger, principal=principal)
+    if principal is not None:
+        record_audit(
+            session=session,
+            principal=principal,
+            action="start",
+            entity="market_scan",
+            entity_id=scan.id,
+            changes={
+                "feed_id": feed.id,
+                "kind": feed.kind,
+                "location": _masked(feed),
+                "every_minutes": feed.every_minutes,
+            },
+        )
+    return feed, scan
+
+
+def _masked(feed: MonitorFeed) -> str:
+    """A feed's location without a URL's query string (it may hold a token)."""
+    return feed.location.split("?", 1)[0]
+
+
+def _new_scan(
+    *,
+    session: Session,
+    feed: MonitorFeed,
+    trigger: ScanTrigger,
+    principal: Principal | None,
+) -> MonitorScan:
+    scan = MonitorScan(
+        org_id=feed.org_id,
+        feed_id=feed.id,
+        source=feed.source,
+        feed_label=(feed.name or _masked(feed))[:500],
+        trigger=trigger,
+        status=ScanStatus.queued,
+        requested_by=principal.user_id if principal else None,
+        counts={},
+    )
+    session.add(scan)
+    session.flush()
+    return scan
+
+
+def create_file_scan(
+    *, session: Session, org_id: uuid.UUID, label: str, source: ListingSource, trigger: ScanTrigger
+) -> MonitorScan:
+    """A scan of a file given directly (the CLI, the benchmark): no feed row."""
+    scan = MonitorScan(
+        org_id=org_id,
+        source=source,
+        feed_label=label[:500],
+        trigger=trigger,
+        status=ScanStatus.queued,
+        counts={},
+    )
+    session.add(scan)
+    session.flush()
+    return scan
+
+
+def set_job_id(*, session: Session, org_id: uuid.UUID, scan_id: uuid.UUID, job_id: str) -> None:
+    """Remember the RQ job that runs a scan."""
+    scan = get_scan(session=session, org_id=org_id, scan_id=scan_id)
+    scan.job_id = job_id[:100]
+    session.add(scan)
+    session.flush()
+
+
+def get_scan(*, session: Session, org_id: uuid.UUID, scan_id: uuid.UUID) -> MonitorScan:
+    """A scan of the organisation (``MarketNotFoundError`` otherwise)."""
+    scan = session.exec(
+        select(MonitorScan).where(MonitorScan.id == scan_id, MonitorScan.org_id == org_id)
+    ).first()
+    if scan is None:
+        raise MarketNotFoundError(f"scan {scan_id} not found")
+    return scan
+
+
+def get_feed(*, session: Session, org_id: uuid.UUID, feed_id: uuid.UUID) -> MonitorFeed:
+    """A feed of the organisation (``MarketNotFoundError`` otherwise)."""
+    feed = session.exec(
+        select(MonitorFeed).where(MonitorFeed.id == feed_id, MonitorFeed.org_id == org_id)
+    ).first()
+    if feed is None:
+        raise MarketNotFoundError(f"feed {feed_id} not found")
+    return feed
+
+
+def feed_for(
+    *,
+    session: Session | None,
+    org_id: uuid.UUID | None,
+    kind: FeedKind,
+    location: str,
+    source: ListingSource,
+    resolver: Callable[[str], list[str]] | None = None,
+) -> ListingFeed:
+    """The source adapter that reads a feed."""
+    settings = get_settings()
+    if kind == FeedKind.url:
+        return UrlFeed(
+            url=location,
+            allowed=allowed_hosts(settings.monitor_feed_allowed_hosts),
+            timeout_s=settings.monitor_feed_timeout_s,
+            max_bytes=settings.monitor_feed_max_bytes,
+            source=source,
+            resolver=resolver or system_resolver,
+        )
+    if kind == FeedKind.file:
+        if session is None or org_id is None:
+            raise MarketValidationError("a file feed is read inside a session")
+        try:
+            document_id = uuid.UUID(location)
+        except ValueError:
+            raise MarketValidationError(f"{location!r} is not a document id") from None
+        try:
+            data = documents_service.read_document_bytes(
+                session=session, org_id=org_id, document_id=document_id
+            )
+        except LookupError as exc:
+            raise MarketNotFoundError(f"document {document_id} not found") from exc
+        return FileFeed(data=data, label=f"document {document_id}", source=source)
+    if kind == FeedKind.demo:
+        from domain.market.demo_feed import demo_feed_bytes
+
+        return FileFeed(
+            data=demo_feed_bytes(), label="demo feed (fictional listings)", source=source
+        )
+    if kind == FeedKind.mls:
+        return ResoWebApiFeed(location=location, source=source)
+    return PortalFeed(location=location, source=source)
+
+
+# --- parsing rows ------------------------------------------------------------------------
+
+
+@dataclass
+class ParsedListing:
+    """A feed row that passed every check, ready to upsert."""
+
+    line: int
+    external_id: str
+    values: dict[str, Any]
+    address: dict[str, Any]
+    extra: dict[str, Any]
+
+    @property
+    def key(self) -> tuple[str | None, str | None]:
+        """The normalised address key and ZIP: the cross-source dedupe key."""
+        return self.address.get("address_key"), self.address.get("zip_code")
+
+    @property
+    def point(self) -> ListingPoint:
+        """What the batch valuation needs."""
+        return ListingPoint(
+            latitude=self.values.get("latitude"),
+            longitude=self.values.get("longitude"),
+            square_feet=self.values.get("square_feet"),
+            zip_code=self.address.get("zip_code"),
+        )
+
+
+@dataclass
+class ParsedFeed:
+    """The rows that passed and the rejections (line, external id, reason)."""
+
+    listings: list[ParsedListing]
+    rejections: list[dict[str, Any]]
+    rows: int
+    columns: dict[str, str]
+
+
+def _extra_values(raw: dict[str, Any], by_key: dict[str, str]) -> dict[str, Any]:
+    """Days on market, original list price and modification time, when the feed has them."""
+    out: dict[str, Any] = {}
+    for name, aliases in EXTRA_COLUMNS.items():
+        column = next((by_key[k] for a in aliases if (k := importer.column_key(a)) in by_key), None)
+        if column is None:
+            continue
+        value = raw.get(column)
+        text = "" if value is None else str(value).strip()
+        if not text:
+            continue
+        if name == "days_on_market":
+            try:
+                days = int(Decimal(text))
+            except (InvalidOperation, ValueError):
+                raise importer.RowRejected(f"{column}: {text!r} is not a whole number") from None
+            if days < 0:
+                raise importer.RowRejected(f"{column}: {days} is negative")
+            out[name] = days
+        elif name == "original_list_price":
+            try:
+                price = Decimal(text.replace("$", "").replace(",", ""))
+            except InvalidOperation:
+                raise importer.RowRejected(f"{column}: {text!r} is not a number") from None
+            if not price.is_finite() or price <= 0:
+                raise importer.RowRejected(f"{column}: {text!r} is not a positive price")
+            out[name] = price
+        else:
+            out[name] = text[:40]
+    return out
+
+
+def parse_rows(feed: FeedRows) -> ParsedFeed:
+    """Check every row (RESO names, the property importer's rules); reject bad ones with why.
+
+    Raises ``MarketValidationError`` when the feed lacks a column every listing needs.
+    """
+    try:
+        resolved = importer.resolve_columns(feed.columns)
+        importer.check_required_columns(ImportKind.listings, feed.columns, resolved)
+    except PropertyError as exc:
+        raise MarketValidationError(f"{feed.label}: {exc}") from exc
+    by_key: dict[str, str] = {}
+    for column in feed.columns:
+        by_key.setdefault(importer.column_key(column), column)
+    listings: list[ParsedListing] = []
+    rejections: list[dict[str, Any]] = []
+    seen_ids: dict[str, int] = {}
+    seen_keys: dict[tuple[str | None, str | None], int] = {}
+    id_column = resolved.get("source_id")
+    for index, raw in enumerate(feed.rows):
+        line = feed.first_line + index
+        external_id = None
+        if id_column is not None and raw.get(id_column) not in (None, ""):
+            external_id = str(raw[id_column]).strip() or None
+        try:
+            values = importer.row_values(raw, resolved, ImportKind.listings)
+            if not values.get("address_line"):
+                raise importer.RowRejected(
+                    "no street address (UnparsedAddress, or StreetNumber + StreetName): "
+                    "a tracked listing needs an address"
+                )
+            extra = _extra_values(raw, by_key)
+            try:
+                address = property_service.resolve_address(
+                    address_line=values.get("address_line"),
+                    city=values.get("city"),
+                    state=values.get("state"),
+                    zip_code=values.get("zip_code"),
+                )
+            except PropertyError as exc:
+                raise importer.RowRejected(str(exc)) from None
+            if external_id is None:
+                external_id = importer.synthetic_source_id(ImportKind.listings, values)
+            if len(external_id) > 100:
+                raise importer.RowRejected("the listing id is longer than 100 characters")
+            if external_id in seen_ids:
+                raise importer.RowRejected(
+                    f"listing {external_id} appears twice in the feed (first on line "
+                    f"{seen_ids[external_id]})"
+                )
+            parsed = ParsedListing(line, external_id, values, address, extra)
+            if parsed.key[0] and parsed.key in seen_keys:
+                raise importer.RowRejected(
+                    f"same address as line {seen_keys[parsed.key]} "
+                    f"({address.get('address_line')}, {address.get('zip_code') or 'no ZIP'})"
+                )
+        except importer.RowRejected as exc:
+            rejections.append({"line": line, "external_id": external_id, "reason": str(exc)})
+            continue
+        seen_ids[external_id] = line
+        if parsed.key[0]:
+            seen_keys[parsed.key] = line
+        listings.append(parsed)
+    return ParsedFeed(listings, rejections, len(feed.rows), resolved)
+
+
+# --- listings ----------------------------------------------------------------------------
+
+
+def _facts(parsed: ParsedListing) -> dict[str, Any]:
+    """The listing facts kept in ``property_data`` (JSON values)."""
+    v = parsed.values
+    facts: dict[str, Any] = {
+        "square_feet": v.get("square_feet"),
+        "bedrooms": v.get("bedrooms"),
+        "bathrooms": v.get("bathrooms"),
+        "year_built": v.get("year_built"),
+        "lot_size": v.get("lot_size"),
+        "property_type": v.get("property_type"),
+        "latitude": v.get("latitude"),
+        "longitude": v.get("longitude"),
+        "neighborhood": v.get("neighborhood"),
+        "state": parsed.address.get("state"),
+        "list_date": v.get("list_date"),
+        "mls_number": v.get("mls_number"),
+        "condition_rating": v.get("condition_rating"),
+        "days_on_market": parsed.extra.get("days_on_market"),
+        "original_list_price": parsed.extra.get("original_list_price"),
+        "modification_timestamp": parsed.extra.get("modification_timestamp"),
+    }
+    return normalise_payload({k: val for k, val in facts.items() if val is not None})
+
+
+def _status(parsed: ParsedListing, *, new: bool) -> ListingStatus:
+    status = _STATUS.get(parsed.values.get("status") or PropertyStatus.active, ListingStatus.active)
+    return ListingStatus.new if new and status == ListingStatus.active else status
+
+
+def _original_price(listing: TrackedListing) -> tuple[Decimal | None, str | None]:
+    """The price to measure cuts from: the feed's OriginalListPrice, else the first one seen."""
+    given = listing.property_data.get("original_list_price")
+    if given is not None:
+        return Decimal(str(given)), "OriginalListPrice"
+    if listing.price_history:
+        return Decimal(str(listing.price_history[0]["price"])), "first price seen"
+    return None, None
+
+
+@dataclass
+class ScanCounts:
+    """What a scan did, row by row."""
+
+    rows: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    price_changes: int = 0
+    price_cuts: int = 0
+    deduplicated_by_address: int = 0
+    screened: int = 0
+    shortlisted: int = 0
+    opportunities_new: int = 0
+    opportunities_updated: int = 0
+    opportunities_closed: int = 0
+    alerts: int = 0
+    batches_committed: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The counts as a dict."""
+        out = {k: v for k, v in self.__dict__.items() if k != "extra"}
+        out.update(self.extra)
+        return out
+
+
+@dataclass
+class ScanContext:
+    """What one scan shares across its batches: the sales snapshot and cached lookups."""
+
+    scan: MonitorScan
+    snapshot: SalesSnapshot
+    lookups: ScanLookups
+    as_of: dt.date
+    now: dt.datetime
+
+
+def _listing_facts(listing: TrackedListing) -> ListingFacts:
+    original, original_source = _original_price(listing)
+    data = listing.property_data
+    assert listing.list_price is not None
+    return ListingFacts(
+        list_price=listing.list_price,
+        original_price=original,
+        original_price_source=original_source,
+        days_on_market=data.get("days_on_market"),
+        square_feet=data.get("square_feet"),
+        bedrooms=data.get("bedrooms"),
+    )
+
+
+def _screen(listing: TrackedListing, estimate: BatchEstimate, ctx: ScanContext) -> ScoreResult:
+    """Score a listing at the screening stage and store the result on it."""
+    data = listing.property_data
+    rehab, rehab_missing = ctx.lookups.rehab(
+        square_feet=data.get("square_feet"), condition_rating=data.get("condition_rating")
+    )
+    rent, rent_missing = ctx.lookups.rent(city=listing.city, bedrooms=data.get("bedrooms"))
+    result = score_listing(
+        ScoreInputs(
+            listing=_listing_facts(listing),
+            as_is=estimate.as_is,
+            as_is_missing=estimate.as_is_missing,
+            arv=estimate.arv,
+            arv_missing=estimate.arv_missing,
+            rehab=rehab,
+            rehab_missing=rehab_missing,
+            rent=rent,
+            rent_missing=rent_missing,
+            rent_is_section8=rent is not None,
+        ),
+        underwrite=False,
+        assumptions=ctx.lookups.assumptions,
+    )
+    listing.score = result.score
+    listing.score_details = result.details()
+    return result
+
+
+def _history_entry(
+    price: Decimal, previous: Decimal | None, *, at: dt.datetime, scan_id: uuid.UUID
+) -> dict[str, Any]:
+    cent = Decimal("0.01")
+    price = price.quantize(cent)
+    previous = previous.quantize(cent) if previous is not None else None
+    change = price - previous if previous is not None else None
+    pct = (
+        (change / previous * 100).quantize(Decimal("0.01"))
+        if change is not None and previous
+        else None
+    )
+    return normalise_payload(
+        {
+            "price": price,
+            "previous": previous,
+            "change": change,
+            "change_pct": pct,
+            "at": at,
+            "scan_id": scan_id,
+        }
+    )
+
+
+def _listing_payload(listing: TrackedListing) -> dict[str, Any]:
+    return {
+        "listing_id": listing.id,
+        "source": listing.source,
+        "external_id": listing.external_id,
+        "address_line": listing.address_line,
+        "city": listing.city,
+        "zip_code": listing.zip_code,
+        "list_price": listing.list_price,
+    }
+
+
+def _ingest_batch(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    batch: Sequence[ParsedListing],
+    ctx: ScanContext,
+    counts: ScanCounts,
+) -> None:
+    """Upsert one batch of listings, screen the new and changed ones, publish listing.found."""
+    scan = ctx.scan
+    ids = [p.external_id for p in batch]
+    by_id = {
+        listing.external_id: listing
+        for listing in session.exec(
+            select(TrackedListing).where(
+                TrackedListing.org_id == org_id,
+                TrackedListing.source == scan.source,
+                col(TrackedListing.external_id).in_(ids),
+            )
+        ).all()
+    }
+    keys = sorted({p.key[0] for p in batch if p.key[0] and p.external_id not in by_id})
+    by_address: dict[tuple[str | None, str | None], TrackedListing] = {}
+    listing: TrackedListing | None
+    if keys:
+        for listing in session.exec(
+            select(TrackedListing)
+            .where(TrackedListing.org_id == org_id, col(TrackedListing.address_key).in_(keys))
+            .order_by(col(TrackedListing.created_at))
+        ).all():
+            by_address.setdefault((listing.address_key, listing.zip_code), listing)
+    now = ctx.now
+    for parsed in batch:
+        price: Decimal = parsed.values["list_price"]
+        listing = by_id.get(parsed.external_id)
+        if listing is None and parsed.key[0]:
+            listing = by_address.get(parsed.key)
+            if listing is not None:
+                alias = {"source": str(scan.source), "external_id": parsed.external_id}
+                data = dict(listing.property_data)
+                aliases = list(data.get("also_listed_as", []))
+                if alias not in aliases:
+                    aliases.append(alias)
+                    data["also_listed_as"] = aliases
+                    listing.property_data = data
+                counts.deduplicated_by_address += 1
+        facts = _facts(parsed)
+        if listing is None:
+            listing = TrackedListing(
+                org_id=org_id,
+                source=scan.source,
+                external_id=parsed.external_id,
+                address=parsed.address["address"],
+                address_key=parsed.address.get("address_key"),
+                address_line=parsed.address.get("address_line"),
+                city=parsed.address.get("city"),
+                zip_code=parsed.address.get("zip_code"),
+                list_price=price,
+                property_data=facts,
+                status=_status(parsed, new=True),
+                price_history=[_history_entry(price, None, at=now, scan_id=scan.id)],
+                first_seen_at=now,
+                last_seen_at=now,
+                last_scan_id=scan.id,
+            )
+            session.add(listing)
+            by_id[parsed.external_id] = listing
+            if parsed.key[0]:
+                by_address.setdefault(parsed.key, listing)
+            counts.new += 1
+            _screen(listing, batch_estimate(ctx.snapshot, parsed.point), ctx)
+            counts.screened += 1
+            publish(
+                session,
+                org_id=org_id,
+                name="listing.found",
+                payload={**_listing_payload(listing), "scan_id": scan.id},
+            )
+            continue
+        changed = False
+        previous = listing.list_price
+        if previous is None or previous != price:
+            history = list(listing.price_history)
+            history.append(_history_entry(price, previous, at=now, scan_id=scan.id))
+            listing.price_history = history
+            listing.list_price = price
+            counts.price_changes += 1
+            if previous is not None and price < previous:
+                counts.price_cuts += 1
+            changed = True
+        status = _status(parsed, new=False)
+        kept = status == ListingStatus.active and listing.status in _PERSON_SET_STATUSES
+        if status != listing.status and not kept:
+            # new -> active only ages the listing; anything else is a change to score again.
+            changed = changed or listing.status != ListingStatus.new
+            listing.status = status
+        merged = {**listing.property_data, **facts}
+        if merged != listing.property_data:
+            listing.property_data = merged
+            changed = True
+        listing.last_seen_at = now
+        listing.last_scan_id = scan.id
+        if changed:
+            counts.updated += 1
+            _screen(listing, batch_estimate(ctx.snapshot, parsed.point), ctx)
+            counts.screened += 1
+        else:
+            counts.unchanged += 1
+        session.add(listing)
+    session.flush()
+
+
+def _load_context(
+    *, session: Session, org_id: uuid.UUID, scan: MonitorScan, parsed: ParsedFeed
+) -> ScanContext:
+    as_of = property_service.today()
+    snapshot = SalesSnapshot.load(
+        session=session,
+        org_id=org_id,
+        points=[p.point for p in parsed.listings],
+        as_of=as_of,
+    )
+    return ScanContext(
+        scan=scan,
+        snapshot=snapshot,
+        lookups=ScanLookups(session=session, org_id=org_id),
+        as_of=as_of,
+        now=utcnow(),
+    )
+
+
+def execute_scan(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    scan_id: uuid.UUID,
+    feed: ListingFeed | None = None,
+    batch_size: int = BATCH_SIZE,
+    progress: Callable[[int, int], None] | None = None,
+) -> MonitorScan:
+    """Run a queued scan to the end; commits per batch (see the module docstring).
+
+    ``feed`` defaults to the scan's registered feed. A feed that cannot be read, or lacks a
+    required column, fails the scan with the reason (``MarketValidationError`` / ``SourceError``
+    are raised after the failure is saved); bad rows are only rejected.
+    """
+    scan = get_scan(session=session, org_id=org_id, scan_id=scan_id)
+    if scan.status == ScanStatus.succeeded:
+        return scan
+    scan.status = ScanStatus.running
+    scan.started_at = utcnow()
+    scan.error = None
+    session.add(scan)
+    session.commit()
+    counts = ScanCounts()
+    try:
+        if feed is None:
+            if scan.feed_id is None:
+                raise MarketValidationError("the scan has no feed to read")
+            row = get_feed(session=session, org_id=org_id, feed_id=scan.feed_id)
+            feed = feed_for(
+                session=session,
+                org_id=org_id,
+                kind=row.kind,
+                location=row.location,
+                source=row.source,
+            )
+        rows = feed.fetch()
+        parsed = parse_rows(rows)
+        counts.rows = parsed.rows
+        counts.rejected = len(parsed.rejections)
+        scan.rejections = parsed.rejections[:MAX_REJECTIONS_KEPT]
+        ctx = _load_context(session=session, org_id=org_id, scan=scan, parsed=parsed)
+        counts.extra["sales_in_snapshot"] = ctx.snapshot.size
+        done = 0
+        for start in range(0, len(parsed.listings), max(1, batch_size)):
+            batch = parsed.listings[start : start + batch_size]
+            _ingest_batch(session=session, org_id=org_id, batch=batch, ctx=ctx, counts=counts)
+            counts.batches_committed += 1
+            scan.counts = counts.to_json()
+            session.add(scan)
+            session.commit()
+            done += len(batch)
+            if progress is not None:
+                progress(done, len(parsed.listings))
+        _finalise(session=session, org_id=org_id, ctx=ctx, counts=counts)
+        scan.status = ScanStatus.succeeded
+        scan.finished_at = utcnow()
+        scan.counts = counts.to_json()
+        session.add(scan)
+        session.commit()
+        return scan
+    except Exception as exc:
+        session.rollback()
+        failed = get_scan(session=session, org_id=org_id, scan_id=scan_id)
+        failed.status = ScanStatus.failed
+        failed.finished_at = utcnow()
+        failed.error = (str(exc) or type(exc).__name__)[:2000]
+        failed.counts = {**counts.to_json(), "note": "batches_committed were kept; re-run resumes"}
+        session.add(failed)
+        session.commit()
+        raise
+
+
+# --- the shortlist: comps valuation, underwriting, opportunities ---------------------------
+
+
+def _figure_from_json(data: dict[str, Any] | None, note: str | None) -> Figure | None:
+    if not data:
+        return None
+    source = str(data.get("source", ""))
+    if note:
+        source = f"{source} ({note})"
+    return Figure(amount=Decimal(str(data["amount"])), source=source, inputs=data.get("inputs", {}))
+
+
+def underwrite_listing(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    listing: TrackedListing,
+    lookups: ScanLookups,
+    as_of: dt.date,
+    overrides: dict[str, Figure] | None = None,
+) -> ScoreResult:
+    """Value a listing with its comps (as-is and ARV), underwrite it, store the score."""
+    data = listing.property_data
+    overrides = overrides or {}
+    screened = listing.score_details.get("figures", {}) if listing.score_details else {}
+    figures: dict[str, Figure | None] = {}
+    missing: dict[str, str | None] = {}
+    subject = subject_for(
+        label=listing.address_line or listing.external_id,
+        facts=data,
+        latitude=data.get("latitude"),
+        longitude=data.get("longitude"),
+        zip_code=listing.zip_code,
+    )
+    for name, kind in (("as_is", ValuationKind.as_is), ("arv", ValuationKind.arv)):
+        if name in overrides:
+            figures[name], missing[name] = overrides[name], None
+            continue
+        figure, why = comps_value(
+            session=session, org_id=org_id, subject=subject, kind=kind, as_of=as_of
+        )
+        if figure is None:
+            fallback_key = "as_is_value" if name == "as_is" else "arv"
+            figure = _figure_from_json(screened.get(fallback_key), why)
+        figures[name], missing[name] = figure, (why if figure is None else None)
+    rehab, rehab_missing = overrides.get("rehab"), None
+    if rehab is None:
+        rehab, rehab_missing = lookups.rehab(
+            square_feet=data.get("square_feet"), condition_rating=data.get("condition_rating")
+        )
+    rent, rent_missing = overrides.get("rent"), None
+    section8 = rent is None
+    if rent is None:
+        rent, rent_missing = lookups.rent(city=listing.city, bedrooms=data.get("bedrooms"))
+    result = score_listing(
+        ScoreInputs(
+            listing=_listing_facts(listing),
+            as_is=figures["as_is"],
+            as_is_missing=missing["as_is"],
+            arv=figures["arv"],
+            arv_missing=missing["arv"],
+            rehab=rehab,
+            rehab_missing=rehab_missing,
+            rent=rent,
+            rent_missing=rent_missing,
+            rent_is_section8=section8 and rent is not None,
+        ),
+        underwrite=True,
+        assumptions=lookups.assumptions,
+    )
+    listing.score = result.score
+    listing.score_details = {**result.details(), "overrides": sorted(overrides)}
+    session.add(listing)
+    return result
+
+
+def _opportunity_payload(opp: Opportunity, listing: TrackedListing) -> dict[str, Any]:
+    return {
+        "opportunity_id": opp.id,
+        "listing_id": listing.id,
+        "address_line": listing.address_line,
+        "city": listing.city,
+        "zip_code": listing.zip_code,
+        "list_price": listing.list_price,
+        "score": opp.score,
+        "roi_estimate": opp.roi_estimate,
+        "rehab_estimate": opp.rehab_estimate,
+        "strategy": opp.strategy,
+    }
+
+
+def record_opportunity(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    listing: TrackedListing,
+    result: ScoreResult,
+    min_score: Decimal | None = None,
+) -> tuple[Opportunity | None, str]:
+    """Create, update, reopen or close the listing's opportunity from its underwritten score.
+
+    A listing qualifies with a score of at least ``min_score`` (default the setting) and a best
+    strategy that clears its thresholds, while it is on the market.
+    Returns the opportunity (None when there is none) and what happened: ``created``,
+    ``reopened``, ``updated``, ``closed`` or ``none``. ``opportunity.identified`` is published
+    when one is created or reopened.
+    """
+    threshold = (
+        min_score
+        if min_score is not None
+        else Decimal(str(get_settings().monitor_opportunity_min_score))
+    )
+    qualifies = (
+        result.score is not None
+        and result.score >= threshold
+        and result.strategy_clears_thresholds is True
+        and listing.status in ACTIVE_STATUSES
+    )
+    opp = session.exec(select(Opportunity).where(Opportunity.listing_id == listing.id)).first()
+    if opp is None and not qualifies:
+        return None, "none"
+    figures = result.figures
+    values: dict[str, Any] = {
+        "score": result.score,
+        "roi_estimate": result.roi_pct,
+        "strategy": result.strategy,
+        "rehab_estimate": Decimal(figures["rehab"]["amount"]) if figures.get("rehab") else None,
+        "as_is_value": Decimal(figures["as_is_value"]["amount"])
+        if figures.get("as_is_value")
+        else None,
+        "arv": Decimal(figures["arv"]["amount"]) if figures.get("arv") else None,
+        "details": {**result.details(), "min_score": str(threshold)},
+    }
+    if opp is None:
+        opp = Opportunity(org_id=org_id, listing_id=listing.id, **values)
+        session.add(opp)
+        session.flush()
+        publish(
+            session,
+            org_id=org_id,
+            name="opportunity.identified",
+            payload=_opportunity_payload(opp, listing),
+        )
+        return opp, "created"
+    for key, value in values.items():
+        setattr(opp, key, value)
+    outcome = "updated"
+    if not qualifies and opp.status == OpportunityStatus.open:
+        opp.status, outcome = OpportunityStatus.closed, "closed"
+    elif qualifies and opp.status == OpportunityStatus.closed:
+        opp.status, outcome = OpportunityStatus.open, "reopened"
+    session.add(opp)
+    session.flush()
+    if outcome == "reopened":
+        publish(
+            session,
+            org_id=org_id,
+            name="opportunity.identified",
+            payload={**_opportunity_payload(opp, listing), "reopened": True},
+        )
+    return opp, outcome
+
+
+def _finalise(*, session: Session, org_id: uuid.UUID, ctx: ScanContext, counts: ScanCounts) -> None:
+    """Underwrite the shortlist, record opportunities, alert investors, publish market.update."""
+    settings = get_settings()
+    scan = ctx.scan
+    stage = col(TrackedListing.score_details)["stage"].astext
+    shortlist = session.exec(
+        select(TrackedListing)
+        .where(
+            TrackedListing.org_id == org_id,
+            TrackedListing.last_scan_id == scan.id,
+            col(TrackedListing.status).in_(ACTIVE_STATUSES),
+            col(TrackedListing.score).is_not(None),
+            stage == SCREENING,
+        )
+        .order_by(col(TrackedListing.score).desc(), col(TrackedListing.id))
+        .limit(settings.monitor_shortlist_size)
+    ).all()
+    counts.shortlisted = len(shortlist)
+    fresh: list[tuple[Opportunity, TrackedListing]] = []
+    for listing in shortlist:
+        result = underwrite_listing(
+            session=session, org_id=org_id, listing=listing, lookups=ctx.lookups, as_of=ctx.as_of
+        )
+        opp, outcome = record_opportunity(
+            session=session, org_id=org_id, listing=listing, result=result
+        )
+        if outcome in ("created", "reopened") and opp is not None:
+            counts.opportunities_new += 1
+            fresh.append((opp, listing))
+        elif outcome == "updated":
+            counts.opportunities_updated += 1
+        elif outcome == "closed":
+            counts.opportunities_closed += 1
+    # Listings of this scan that left the market close their open opportunity.
+    gone = session.exec(
+        select(Opportunity)
+        .join(TrackedListing, col(TrackedListing.id) == col(Opportunity.listing_id))
+        .where(
+            Opportunity.org_id == org_id,
+            Opportunity.status == OpportunityStatus.open,
+            TrackedListing.last_scan_id == scan.id,
+            col(TrackedListing.status).not_in(ACTIVE_STATUSES),
+        )
+    ).all()
+    for opp in gone:
+        opp.status = OpportunityStatus.closed
+        session.add(opp)
+        counts.opportunities_closed += 1
+    alerts = alert_service.alert_for_opportunities(
+        session=session, org_id=org_id, opportunities=fresh, now=ctx.now
+    )
+    counts.alerts = len(alerts)
+    publish(
+        session,
+        org_id=org_id,
+        name="market.update",
+        payload={
+            "scan_id": scan.id,
+            "source": scan.source,
+            "areas": _area_summary(session, org_id, scan.id),
+        },
+    )
+    session.flush()
+
+
+def _area_summary(session: Session, org_id: uuid.UUID, scan_id: uuid.UUID) -> list[dict[str, Any]]:
+    """Listings seen by the scan, per ZIP: how many, how many new, the median list price."""
+    rows = session.exec(
+        select(
+            TrackedListing.zip_code,
+            func.count(),
+            func.count().filter(col(TrackedListing.status) == ListingStatus.new),
+            func.percentile_cont(0.5).within_group(col(TrackedListing.list_price)),
+        )
+        .where(TrackedListing.org_id == org_id, TrackedListing.last_scan_id == scan_id)
+        .group_by(TrackedListing.zip_code)
+        .order_by(TrackedListing.zip_code)
+    ).all()
+    return [
+        {
+            "zip_code": zip_code,
+            "listings": int(total),
+            "new_listings": int(new),
+            "median_list_price": str(round(Decimal(str(median)), 2))
+            if median is not None
+            else None,
+        }
+        for zip_code, total, new, median in rows[:200]
+    ]
+
+
+# --- reading -----------------------------------------------------------------------------
+
+
+def latest_opportunities(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    limit: int = 20,
+    min_score: Decimal | None = None,
+    strategy: str | None = None,
+    zip_code: str | None = None,
+    include_closed: bool = False,
+) -> list[tuple[Opportunity, TrackedListing]]:
+    """The organisation's newest opportunities (open ones unless asked), with their listings."""
+    if not 1 <= limit <= MAX_LIST_LIMIT:
+        raise MarketValidationError(f"limit must be between 1 and {MAX_LIST_LIMIT}")
+    if min_score is not None and not Decimal(0) <= min_score <= Decimal(100):
+        raise MarketValidationError("min_score must be between 0 and 100")
+    query = (
+        select(Opportunity, TrackedListing)
+        .join(TrackedListing, col(TrackedListing.id) == col(Opportunity.listing_id))
+        .where(Opportunity.org_id == org_id, TrackedListing.org_id == org_id)
+    )
+    if not include_closed:
+        query = query.where(Opportunity.status == OpportunityStatus.open)
+    if min_score is not None:
+        query = query.where(col(Opportunity.score) >= min_score)
+    if strategy:
+        query = query.where(Opportunity.strategy == strategy)
+    if zip_code:
+        query = query.where(TrackedListing.zip_code == zip_code.strip())
+    rows = session.exec(
+        query.order_by(
+            col(Opportunity.updated_at).desc(), col(Opportunity.score).desc(), col(Opportunity.id)
+        ).limit(limit)
+    ).all()
+    return [(opp, listing) for opp, listing in rows]
+
+
+def get_listing(*, session: Session, org_id: uuid.UUID, listing_id: uuid.UUID) -> TrackedListing:
+    """A tracked listing of the organisation (``MarketNotFoundError`` otherwise)."""
+    listing = session.exec(
+        select(TrackedListing).where(
+            TrackedListing.id == listing_id, TrackedListing.org_id == org_id
+        )
+    ).first()
+    if listing is None:
+        raise MarketNotFoundError(f"listing {listing_id} not found")
+    return listing
+
+
+@dataclass
+class MonitorStatus:
+    """What the monitor is doing and has done for one organisation."""
+
+    running: list[MonitorScan]
+    recent: list[MonitorScan]
+    feeds: list[MonitorFeed]
+    tracked_listings: int
+    active_listings: int
+    open_opportunities: int
+    alerts: dict[str, int]
+
+
+def monitor_status(*, session: Session, org_id: uuid.UUID, limit: int = 10) -> MonitorStatus:
+    """Queued and running scans, the latest scans, the feeds and the organisation's counts."""
+    if not 1 <= limit <= 100:
+        raise MarketValidationError("limit must be between 1 and 100")
+    running = session.exec(
+        select(MonitorScan)
+        .where(
+            MonitorScan.org_id == org_id,
+            col(MonitorScan.status).in_((ScanStatus.queued, ScanStatus.running)),
+        )
+        .order_by(col(MonitorScan.created_at).desc())
+        .limit(50)
+    ).all()
+    recent = session.exec(
+        select(MonitorScan)
+        .where(
+            MonitorScan.org_id == org_id,
+            col(MonitorScan.status).in_((ScanStatus.succeeded, ScanStatus.failed)),
+        )
+        .order_by(col(MonitorScan.created_at).desc(), col(MonitorScan.id))
+        .limit(limit)
+    ).all()
+    feeds = session.exec(
+        select(MonitorFeed)
+        .where(MonitorFeed.org_id == org_id)
+        .order_by(col(MonitorFeed.created_at))
+    ).all()
+    tracked, active = session.exec(
+        select(
+            func.count(),
+            func.count().filter(col(TrackedListing.status).in_(ACTIVE_STATUSES)),
+        ).where(TrackedListing.org_id == org_id)
+    ).one()
+    open_opps = session.exec(
+        select(func.count())
+        .select_from(Opportunity)
+        .where(Opportunity.org_id == org_id, Opportunity.status == OpportunityStatus.open)
+    ).one()
+    return MonitorStatus(
+        running=list(running),
+        recent=list(recent),
+        feeds=list(feeds),
+        tracked_listings=int(tracked),
+        active_listings=int(active),
+        open_opportunities=int(open_opps),
+        alerts=alert_service.alert_counts(session=session, org_id=org_id),
+    )
+
+
+# --- the schedule (system-wide) ----------------------------------------------------------
+
+
+def due_feeds(*, session: Session, now: dt.datetime | None = None) -> list[MonitorFeed]:
+    """Scheduled feeds of every organisation whose next run is due (locked, skipping busy ones)."""
+    now = now or utcnow()
+    return list(
+        session.exec(
+            select(MonitorFeed)
+            .where(
+                col(MonitorFeed.every_minutes).is_not(None),
+                col(MonitorFeed.next_run_at) <= now,
+            )
+            .order_by(col(MonitorFeed.next_run_at))
+            .limit(100)
+            .with_for_update(skip_locked=True)
+        ).all()
+    )
+
+
+def schedule_scan(
+    *, session: Session, feed: MonitorFeed, now: dt.datetime | None = None
+) -> MonitorScan | None:
+    """Queue the scheduled scan of a due feed (none while one of it is still queued/running)."""
+    now = now or utcnow()
+    assert feed.every_minutes is not None
+    feed.next_run_at = now + dt.timedelta(minutes=feed.every_minutes)
+    session.add(feed)
+    busy = session.exec(
+        select(MonitorScan.id).where(
+            MonitorScan.feed_id == feed.id,
+            col(MonitorScan.status).in_((ScanStatus.queued, ScanStatus.running)),
+        )
+    ).first()
+    if busy is not None:
+        session.flush()
+        return None
+    return _new_scan(session=session, feed=feed, trigger=ScanTrigger.schedule, principal=None)
+
+
+def listings_in_scan(
+    *, session: Session, org_id: uuid.UUID, scan_id: uuid.UUID
+) -> list[TrackedListing]:
+    """The listings a scan saw last (for tests and the CLI)."""
+    return list(
+        session.exec(
+            select(TrackedListing)
+            .where(TrackedListing.org_id == org_id, TrackedListing.last_scan_id == scan_id)
+            .order_by(col(TrackedListing.external_id))
+        ).all()
+    )
+
+
+# --- analyses of tracked listings (analysis.completed) ----------------------------------------
+
+
+def find_listing_for_property(
+    *, session: Session, org_id: uuid.UUID, property_id: uuid.UUID
+) -> TrackedListing | None:
+    """The tracked listing a property is: same source and id, else same normalised address."""
+    prop = property_service.get(session=session, org_id=org_id, property_id=property_id)
+    if prop is None:
+        return None
+    if prop.source and prop.source_id and prop.source in {s.value for s in ListingSource}:
+        listing = session.exec(
+            select(TrackedListing).where(
+                TrackedListing.org_id == org_id,
+                TrackedListing.source == prop.source,
+                TrackedListing.external_id == prop.source_id,
+            )
+        ).first()
+        if listing is not None:
+            return listing
+    if not prop.address_key:
+        return None
+    query = select(TrackedListing).where(
+        TrackedListing.org_id == org_id, TrackedListing.address_key == prop.address_key
+    )
+    if prop.zip_code:
+        query = query.where(TrackedListing.zip_code == prop.zip_code)
+    return session.exec(query.order_by(col(TrackedListing.created_at))).first()
+
+
+ANALYSIS_FIGURES = {
+    "as_is": ("as_is_value", "as_is"),
+    "arv": ("arv", "arv_value"),
+    "rehab": ("rehab_total", "rehab_estimate"),
+    "rent": ("rent_monthly", "rent"),
+}
+
+
+def _payload_figures(payload: dict[str, Any], source: str) -> dict[str, Figure]:
+    """The figures an analysis.completed payload carries (keys in ``ANALYSIS_FIGURES``)."""
+    out: dict[str, Figure] = {}
+    for name, keys in ANALYSIS_FIGURES.items():
+        for key in keys:
+            raw = payload.get(key)
+            if isinstance(raw, dict):
+                raw = raw.get("amount", raw.get("value"))
+            if raw in (None, ""):
+                continue
+            try:
+                amount = Decimal(str(raw))
+            except InvalidOperation:
+                continue
+            if amount.is_finite() and amount >= 0:
+                out[name] = Figure(amount=amount, source=f"{source}: {key}")
+                break
+    return out
+
+
+def _analysis_figures(
+    *, session: Session, org_id: uuid.UUID, property_id: uuid.UUID, source: str
+) -> dict[str, Figure]:
+    """Run the property analysis itself when the event carries no figures."""
+    from domain.analysis import service as analysis_service
+
+    try:
+        analysis = analysis_service.analyze_property(
+            session=session, org_id=org_id, property_id=property_id
+        )
+    except analysis_service.AnalysisError:
+        return {}
+    out: dict[str, Figure] = {}
+    if analysis.as_is is not None:
+        out["as_is"] = Figure(analysis.as_is.value, f"{source}: property analysis as-is value")
+    if analysis.arv is not None:
+        out["arv"] = Figure(analysis.arv.value, f"{source}: property analysis ARV")
+    out["rehab"] = Figure(
+        analysis.rehab.estimate.total, f"{source}: rehab ({analysis.rehab.scope_source})"
+    )
+    if analysis.rent.rent_monthly is not None:
+        out["rent"] = Figure(analysis.rent.rent_monthly, f"{source}: {analysis.rent.rent_source}")
+    return out
+
+
+def apply_analysis(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    property_id: uuid.UUID,
+    payload: dict[str, Any],
+    event_id: uuid.UUID,
+) -> TrackedListing | None:
+    """A property was analysed: if it is a tracked listing, re-score it with the analysis.
+
+    The analysis's figures (from the payload, else from running the property analysis)
+    replace the estimates as the score's inputs; the opportunity is created, updated or closed
+    to match, and a new one alerts investors. Once per event (the listing remembers it).
+    """
+    listing = find_listing_for_property(session=session, org_id=org_id, property_id=property_id)
+    if listing is None or listing.list_price is None:
+        return None
+    seen = (listing.property_data.get("analysis") or {}).get("event_id")
+    if seen == str(event_id):
+        return listing
+    source = f"analysis of property {property_id} (event {event_id})"
+    figures = _payload_figures(payload, source) or _analysis_figures(
+        session=session, org_id=org_id, property_id=property_id, source=source
+    )
+    listing.property_data = {
+        **listing.property_data,
+        "analysis": normalise_payload(
+            {
+                "event_id": event_id,
+                "property_id": property_id,
+                "figures": {k: f.to_json() for k, f in figures.items()},
+                "at": utcnow(),
+            }
+        ),
+    }
+    result = underwrite_listing(
+        session=session,
+        org_id=org_id,
+        listing=listing,
+        lookups=ScanLookups(session=session, org_id=org_id),
+        as_of=property_service.today(),
+        overrides=figures,
+    )
+    opp, outcome = record_opportunity(
+        session=session, org_id=org_id, listing=listing, result=result
+    )
+    if opp is not None and outcome in ("created", "reopened"):
+        alert_service.alert_for_opportunities(
+            session=session, org_id=org_id, opportunities=[(opp, listing)], source_event_id=event_id
+        )
+    session.flush()
+    return listing

@@ -1,0 +1,225 @@
+"""Market monitor tools: the latest opportunities, the caller's deal alerts, market trends.
+
+The market service scopes everything to the caller's organisation; ``configure_alerts``
+changes only the caller's own criteria (the tool never takes a user).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Any
+
+from langchain_core.tools import BaseTool, tool
+from langgraph.prebuilt import ToolRuntime
+from pydantic import Field
+from sqlmodel import Session
+
+from agent.context import Context
+from domain.market import alerts as alert_service
+from domain.market import service as market_service
+from domain.market import trends as trend_service
+from domain.market.enums import OpportunityStrategy, TrendSource
+from domain.market.models import AlertCriteriaIn, Opportunity, TrackedListing
+from tools._common import ToolError, money, require_user, run_tool
+
+
+def _opportunity_row(opp: Opportunity, listing: TrackedListing) -> dict[str, Any]:
+    """An opportunity as the tools show it: where, price, score, why, and the numbers."""
+    place = ", ".join(p for p in (listing.address_line, listing.city) if p)
+    components = (opp.details or {}).get("components", [])
+    reasons = sorted(
+        (c for c in components if c.get("contribution")),
+        key=lambda c: Decimal(c["contribution"]),
+        reverse=True,
+    )[:3]
+    return {
+        "opportunity_id": opp.id,
+        "address": f"{place} {listing.zip_code or ''}".strip(),
+        "list_price": money(listing.list_price),
+        "score": opp.score,
+        "strategy": opp.strategy,
+        "roi_pct": opp.roi_estimate,
+        "rehab_estimate": money(opp.rehab_estimate),
+        "as_is_value": money(opp.as_is_value),
+        "arv": money(opp.arv),
+        "why": [c.get("explanation") for c in reasons],
+        "found": opp.created_at.date(),
+    }
+
+
+@tool(parse_docstring=True)
+def latest_opportunities(
+    runtime: ToolRuntime[Context],
+    limit: Annotated[int, Field(ge=1, le=20)] = 5,
+    min_score: Annotated[Decimal | None, Field(ge=0, le=100)] = None,
+    strategy: OpportunityStrategy | None = None,
+    zip_code: Annotated[str | None, Field(max_length=10)] = None,
+) -> dict[str, Any]:
+    """The newest deal opportunities the market monitor found in listing feeds, best first.
+
+    Use it for "any new deals?", "what did the monitor find in 48201?" or "show me flips".
+    Each has its score (0-100) with the main reasons, the best strategy and its return, the
+    rehab estimate, as-is value and ARV.
+
+    Args:
+        runtime: The run context (organisation, user, role), injected: never a model
+            argument.
+        limit: At most this many opportunities.
+        min_score: Only opportunities scoring at least this (0-100).
+        strategy: Only this strategy: flip, rental, brrrr or wholesale.
+        zip_code: Only listings in this ZIP code.
+
+    """
+    ctx = runtime.context
+    ctx.progress("looking up the latest opportunities…")
+
+    def body(session: Session) -> dict[str, Any]:
+        rows = market_service.latest_opportunities(
+            session=session,
+            org_id=ctx.org_id,
+            limit=limit,
+            min_score=min_score,
+            strategy=strategy.value if strategy else None,
+            zip_code=zip_code,
+        )
+        return {
+            "count": len(rows),
+            "opportunities": [_opportunity_row(opp, listing) for opp, listing in rows],
+            "source": "market_monitor.opportunities (scored from listing feeds: comps, "
+            "cost book, HUD FMR, underwriting)",
+        }
+
+    return run_tool(ctx, "latest_opportunities", body)
+
+
+def _time(text: str | None, name: str) -> dt.time | None:
+    if text is None or not text.strip():
+        return None
+    try:
+        return dt.time.fromisoformat(text.strip())
+    except ValueError:
+        raise ToolError(f"{name} must be a time like 21:00, not {text!r}") from None
+
+
+@tool(parse_docstring=True)
+def configure_alerts(
+    runtime: ToolRuntime[Context],
+    zip_codes: Annotated[list[str] | None, Field(max_length=50)] = None,
+    cities: Annotated[list[str] | None, Field(max_length=50)] = None,
+    min_price: Annotated[Decimal | None, Field(ge=0, le=100_000_000)] = None,
+    max_price: Annotated[Decimal | None, Field(ge=0, le=100_000_000)] = None,
+    min_score: Annotated[Decimal | None, Field(ge=0, le=100)] = None,
+    min_roi_pct: Annotated[Decimal | None, Field(ge=-100, le=1000)] = None,
+    strategies: list[OpportunityStrategy] | None = None,
+    quiet_hours_start: Annotated[str | None, Field(max_length=8)] = None,
+    quiet_hours_end: Annotated[str | None, Field(max_length=8)] = None,
+    timezone: Annotated[str, Field(max_length=64)] = "UTC",
+    active: bool = True,
+) -> dict[str, Any]:
+    """Set the user's own deal alerts: which new opportunities to text them on WhatsApp.
+
+    Replaces their earlier criteria. Empty lists mean any area or strategy. Alerts during
+    quiet hours are held and sent when the quiet hours end; the best existing matches are
+    sent right away. Use active=false to stop alerts.
+
+    Args:
+        runtime: The run context (organisation, user, role), injected: never a model
+            argument.
+        zip_codes: Five-digit ZIP codes to watch.
+        cities: City names to watch.
+        min_price: Lowest list price in dollars.
+        max_price: Highest list price in dollars.
+        min_score: Lowest opportunity score (0-100).
+        min_roi_pct: Lowest return in percent (flip ROI or cash-on-cash).
+        strategies: Only these strategies: flip, rental, brrrr, wholesale.
+        quiet_hours_start: Local time alerts stop, like 21:00.
+        quiet_hours_end: Local time alerts resume, like 07:30.
+        timezone: The user's IANA time zone, like America/Detroit.
+        active: False turns the alerts off.
+
+    """
+    ctx = runtime.context
+
+    def body(session: Session) -> dict[str, Any]:
+        require_user(ctx)
+        criteria = alert_service.configure_alerts(
+            session=session,
+            org_id=ctx.org_id,
+            principal=ctx.principal,
+            criteria_in=AlertCriteriaIn(
+                zip_codes=zip_codes or [],
+                cities=cities or [],
+                min_price=min_price,
+                max_price=max_price,
+                min_score=min_score,
+                min_roi_pct=min_roi_pct,
+                strategies=strategies or [],
+                quiet_hours_start=_time(quiet_hours_start, "quiet_hours_start"),
+                quiet_hours_end=_time(quiet_hours_end, "quiet_hours_end"),
+                timezone=timezone,
+                active=active,
+            ),
+        )
+        quiet = (
+            f"{criteria.quiet_hours_start:%H:%M}-{criteria.quiet_hours_end:%H:%M} "
+            f"{criteria.timezone}"
+            if criteria.quiet_hours_start and criteria.quiet_hours_end
+            else None
+        )
+        return {
+            "saved": True,
+            "active": criteria.active,
+            "zip_codes": criteria.zip_codes,
+            "cities": criteria.cities,
+            "price_range": [money(criteria.min_price), money(criteria.max_price)],
+            "min_score": criteria.min_score,
+            "min_roi_pct": criteria.min_roi_pct,
+            "strategies": criteria.strategies,
+            "quiet_hours": quiet,
+            "channel": "WhatsApp, to the phone number on the user's account",
+        }
+
+    return run_tool(ctx, "configure_alerts", body)
+
+
+@tool(parse_docstring=True)
+def market_trends(
+    runtime: ToolRuntime[Context],
+    area: Annotated[str, Field(min_length=1, max_length=100)],
+    source: TrendSource = TrendSource.sales,
+    months: Annotated[int, Field(ge=1, le=120)] = 12,
+) -> dict[str, Any]:
+    """Monthly market trend for an area: median price, $/sqft, sales volume and inventory.
+
+    Use it for "how is the market in 48201?" or "Austin prices over the last year". Sources:
+    sales (the team's imported sales, by ZIP or neighbourhood), listings (listings the monitor
+    tracks, by ZIP or city) or txhousing (Texas city statistics 2000-2015, e.g. Austin).
+
+    Args:
+        runtime: The run context (organisation, user, role), injected: never a model
+            argument.
+        area: A ZIP code, neighbourhood or city.
+        source: sales, listings or txhousing.
+        months: How many months back.
+
+    """
+    ctx = runtime.context
+    ctx.progress("reading the market trend…")
+
+    def body(session: Session) -> dict[str, Any]:
+        result = trend_service.market_trends(
+            session=session, org_id=ctx.org_id, area=area, source=source, months=months
+        )
+        return {
+            "area": result.area,
+            "source": result.source,
+            "period": [result.period_start, result.period_end],
+            "months": [m.model_dump(exclude_none=True) for m in result.months],
+            "where_from": result.inputs.get("source"),
+        }
+
+    return run_tool(ctx, "market_trends", body)
+
+
+TOOLS: list[BaseTool] = [latest_opportunities, configure_alerts, market_trends]
