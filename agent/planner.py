@@ -42,19 +42,18 @@ HELP_TEXT = (
     "• 'voucher rent for <address>' (Section Eight: FMR and payment standard)\n"
     "• 'budget', 'P&L' or 'cash flow for deal <id or address>'\n"
     "• 'my deals'\n"
+    "• 'rehab estimate for <address>: roof poor, furnace fair'\n"
+    "• 'how is the rehab on <address> going?', 'what bids came in for <address>?'\n"
+    "• 'latest opportunities', 'alert me to flips in <ZIP> under $<price>', "
+    "'market trends for <ZIP>'\n"
+    "• the team also: 'create a flip deal on <address>', 'offer $<amount> on deal <id>', "
+    "'move deal <id> to under contract', 'get three roofing bids for <address>', "
+    "'award bid <id> on project <id>'\n"
     "• 'report' for the PDF of the property analysed last"
 )
 NOT_UNDERSTOOD = (
     "Sorry, I didn't understand that. Send a street address for an analysis, or 'help' to "
     "see what I can do."
-)
-NOT_AVAILABLE_PROJECTS = (
-    "Construction project status is not available in dealdesk yet, so I can't report on "
-    "projects, bids or contractors. Ask me about a property, a deal's budget, P&L or cash flow."
-)
-NOT_AVAILABLE_MARKET = (
-    "The market monitor (new opportunities and alerts) is not available in dealdesk yet. "
-    "Send me an address and I'll analyse it."
 )
 EMPTY_MESSAGE = "I got an empty message. Send a street address, or 'help'."
 MEDIA_ONLY = "Got your attachment. Send a street address or a question to go with it, or 'help'."
@@ -165,7 +164,6 @@ _REPORT = re.compile(r"\b(report|pdf)\b", re.I)
 _DROP = re.compile(r"\b(drop|remove|exclude|without|leave out)\b", re.I)
 _COMP_WORD = re.compile(r"\bcomps?\b|\bcomparables?\b", re.I)
 _RECOMPUTE = re.compile(r"^\s*(recompute|recalculate|redo)\b", re.I)
-_PROJECT = re.compile(r"\b(project|construction|contractors?|bids?|milestones?)\b", re.I)
 _MARKET = re.compile(
     r"\b(opportunit(?:y|ies)|new listings?|market monitor|alerts?|deals? (?:near|around))\b",
     re.I,
@@ -205,9 +203,9 @@ _STATUS_WORDS: tuple[tuple[re.Pattern[str], str], ...] = (
 _STRATEGY_WORDS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bsection\s*-?\s*(?:8|eight)\b", re.I), "section8_rental"),
     (re.compile(r"\bbrrrr\b", re.I), "brrrr"),
-    (re.compile(r"\bflip\b", re.I), "flip"),
+    (re.compile(r"\bflips?\b", re.I), "flip"),
     (re.compile(r"\bwholesale\b", re.I), "wholesale"),
-    (re.compile(r"\brental\b|\bbuy\s*(?:and|&)\s*hold\b", re.I), "rental"),
+    (re.compile(r"\brentals?\b|\bbuy\s*(?:and|&)\s*hold\b", re.I), "rental"),
 )
 _MONEY = re.compile(
     r"\$\s*(\d[\d,]*(?:\.\d+)?)\s*([km])?\b|\b(\d[\d,]*(?:\.\d+)?)\s*([km])\b", re.I
@@ -293,13 +291,253 @@ def _components(text: str) -> list[dict[str, Any]]:
     return items
 
 
+# Rehab projects, bids and contractor calls.
+_PROJECT_NAMED = re.compile(r"\bproject\s*(?:#|no\.?|id)?\s*[:#]?\s*([0-9a-f-]{6,36})\b", re.I)
+_BID_NAMED = re.compile(r"\bbid\s*(?:#|no\.?|id)?\s*[:#]?\s*([0-9a-f-]{6,36})\b", re.I)
+_AWARD = re.compile(r"\b(?:award|accept|go with)\b", re.I)
+_REQUEST_BIDS = re.compile(
+    r"\b(?:get|request|collect|find|line up)\b[^.?!]{0,40}?\bbids?\b"
+    r"|\bcall\b[^.?!]{0,40}?\b(?:contractors?|roofers?|plumbers?|electricians?)\b",
+    re.I,
+)
+_CALLS = re.compile(r"\bcalls?\b|\bphoned?\b|\bvoicemail\b", re.I)
+_BIDS_IN = re.compile(
+    r"\bbids?\b[^.?!]{0,30}\b(?:came in|come in|received|got|in so far)\b"
+    r"|\bwhat bids\b|\bany bids\b",
+    re.I,
+)
+_BIDS = re.compile(r"\bbids?\b|\bbid level(?:l)?ing\b|\bquotes?\b", re.I)
+_PROJECT_WORDS = re.compile(r"\b(?:project|rehab|construction|reno(?:vation)?|build)\b", re.I)
+_PROGRESS = re.compile(
+    r"\b(?:status|progress|how(?:'s| is| are)|update|behind|on schedule|percent|done)\b", re.I
+)
+_COUNT_WORDS = {
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "a couple of": 2,
+    "a few": 3,
+}
+_TRADES = (
+    ("roof", "roofing"),
+    ("plumb", "plumbing"),
+    ("electric", "electrical"),
+    ("hvac", "hvac"),
+    ("furnace", "hvac"),
+    ("paint", "painting"),
+    ("floor", "flooring"),
+    ("drywall", "drywall"),
+    ("window", "windows"),
+    ("concrete", "concrete"),
+    ("demo", "demolition"),
+    ("landscap", "landscaping"),
+    ("carpent", "carpentry"),
+    ("general", "general"),
+)
+
+
+def _project_ref(text: str) -> str | None:
+    """The project a message names: "project 1a2b3c4d", else an address in it."""
+    found = _PROJECT_NAMED.search(text)
+    if found:
+        return found.group(1)
+    return extract_address(_without_money(text))
+
+
+_COUNTED = re.compile(
+    r"\b(\d{1,2})\s+(?:\w+\s+)?(?:bids?|quotes?|contractors?|roofers?|plumbers?|electricians?"
+    r"|painters?|people)\b",
+    re.I,
+)
+
+
+def _bid_count(text: str) -> int | None:
+    found = _COUNTED.search(text)
+    if found:
+        return int(found.group(1))
+    lowered = text.lower()
+    for words, count in _COUNT_WORDS.items():
+        if re.search(rf"\b{words}\b", lowered):
+            return count
+    return None
+
+
+def _trade(text: str) -> str | None:
+    lowered = text.lower()
+    for stem, trade in _TRADES:
+        if stem in lowered:
+            return trade
+    return None
+
+
+def _construction_plan(text: str) -> Plan | None:
+    """A plan for projects, bids and contractor calls; None if the message is about neither."""
+    bid_named = _BID_NAMED.search(text)
+    if bid_named and _AWARD.search(text):
+        ref = _project_ref(_BID_NAMED.sub(" ", text))
+        if ref is None:
+            return Plan(
+                reply="Which project? Say 'award bid <id> on project' and its id or address."
+            )
+        return Plan("award_bid", {"project": ref, "bid_id": bid_named.group(1)})
+    if _REQUEST_BIDS.search(text):
+        ref = _project_ref(_COUNTED.sub(" ", text))
+        trade = _trade(text)
+        if ref is None or trade is None:
+            return Plan(
+                reply="Say the trade and the project, e.g. 'get three roofing bids for' and the "
+                "property's address."
+            )
+        args: dict[str, Any] = {"project": ref, "trade": trade}
+        count = _bid_count(text)
+        if count is not None:
+            args["count"] = count
+        return Plan("request_bids", args)
+    about_calls = _CALLS.search(text) and re.search(r"\bcontractors?\b|\bproject\b", text, re.I)
+    about_bids = _BIDS.search(text)
+    about_project = _PROJECT_WORDS.search(text)
+    if not (about_calls or about_bids or about_project):
+        return None
+    if not (about_calls or about_bids) and not (
+        _PROJECT_NAMED.search(text)
+        or (
+            _PROGRESS.search(text)
+            and not re.search(r"\b(?:estimate|cost|price|scope)\b", text, re.I)
+        )
+    ):
+        return None  # "rehab estimate for ...", "renovation costs": not a project question
+    ref = _project_ref(text)
+    if ref is None:
+        return Plan(reply="Which project? Give its id ('project 1a2b3c4d') or its address.")
+    if about_calls:
+        return Plan("call_status", {"project": ref})
+    if about_bids:
+        if _BIDS_IN.search(text):
+            return Plan("bids_received", {"project": ref})
+        return Plan("list_bids", {"project": ref})
+    if _PROGRESS.search(text) or _PROJECT_NAMED.search(text):
+        return Plan("project_status", {"project": ref})
+    return None
+
+
+# The market monitor: opportunities, alerts and trends.
+_ALERT_SET = re.compile(
+    r"\balerts?\b|\bnotify me\b|\blet me know\b|\btext me (?:when|about|if)\b", re.I
+)
+_ALERTS_OFF = re.compile(r"\b(?:stop|turn off|disable|pause|no more)\b", re.I)
+_TRENDS = re.compile(
+    r"\btrends?\b|\bmedian (?:sale )?price\b|\bhow is the market\b|\bmarket (?:stats|statistics)\b",
+    re.I,
+)
+_ZIP = re.compile(r"\b(\d{5})\b")
+_UNDER = re.compile(
+    r"\b(?:under|below|less than|up to|max(?:imum)?|at most)\s+(\$?\s*[\d,.]+\s*[km]?)", re.I
+)
+_OVER = re.compile(
+    r"\b(?:over|above|more than|at least|min(?:imum)?|from)\s+(\$?\s*[\d,.]+\s*[km]?)", re.I
+)
+_SCORE = re.compile(r"\bscores?\s*(?:of|above|over|>=?|at least)?\s*(\d{1,3})\b", re.I)
+_QUIET = re.compile(
+    r"\b(?:quiet hours?|not (?:between|from)|no (?:texts|alerts) (?:between|from))\s*"
+    r"(\d{1,2}(?::\d{2})?\s*(?:am|pm)?)\s*(?:-|to|and|until)\s*(\d{1,2}(?::\d{2})?\s*(?:am|pm)?)",
+    re.I,
+)
+_MONTHS = re.compile(r"\b(\d{1,3})\s*months?\b|\b(\d{1,2})\s*years?\b", re.I)
+_AREA_WORDS = re.compile(
+    r"\b(?:in|for|around|of)\s+([A-Z][A-Za-z .'-]{1,40}?)(?:[?.!,]|\s+over|\s+for|\s+from|$)"
+)
+
+
+def _clock(text: str) -> str:
+    """A clock time as HH:MM: 9pm is 21:00, 7:30 am is 07:30, 21 is 21:00."""
+    match = re.match(r"(\d{1,2})(?::(\d{2}))?\s*(am|pm)?", text.strip(), re.I)
+    if match is None:
+        return text.strip()
+    hour, minute, half = (
+        int(match.group(1)),
+        int(match.group(2) or 0),
+        (match.group(3) or "").lower(),
+    )
+    if half == "pm" and hour < 12:
+        hour += 12
+    if half == "am" and hour == 12:
+        hour = 0
+    return f"{hour:02d}:{minute:02d}"
+
+
+def _strategies_in(text: str) -> list[str]:
+    found = []
+    for pattern, strategy in _STRATEGY_WORDS:
+        if pattern.search(text) and strategy in {"flip", "rental", "brrrr", "wholesale"}:
+            found.append(strategy)
+    return found
+
+
+def _market_plan(text: str) -> Plan | None:
+    """A plan for opportunities, alert settings or market trends; None if none is asked."""
+    if _ALERT_SET.search(text):
+        if _ALERTS_OFF.search(text):
+            return Plan("configure_alerts", {"active": False})
+        args: dict[str, Any] = {}
+        zips = _ZIP.findall(text)
+        if zips:
+            args["zip_codes"] = zips
+        without_zips = _ZIP.sub(" ", text)
+        if (under := _UNDER.search(without_zips)) and (amount := _amount(under.group(1) + " ")):
+            args["max_price"] = str(amount)
+        if (over := _OVER.search(without_zips)) and (amount := _amount(over.group(1) + " ")):
+            args["min_price"] = str(amount)
+        if score := _SCORE.search(text):
+            args["min_score"] = score.group(1)
+        strategies = _strategies_in(text)
+        if strategies:
+            args["strategies"] = strategies
+        if quiet := _QUIET.search(text):
+            args["quiet_hours_start"] = _clock(quiet.group(1))
+            args["quiet_hours_end"] = _clock(quiet.group(2))
+        return Plan("configure_alerts", args)
+    if _TRENDS.search(text):
+        zip_code = _ZIP.search(text)
+        area = zip_code.group(1) if zip_code else None
+        if area is None and (named := _AREA_WORDS.search(text)):
+            area = named.group(1).strip()
+        if area is None:
+            return Plan(reply="Which area? Say 'market trends for' and a ZIP code or city.")
+        args = {"area": area}
+        if re.search(r"\blistings?\b|\binventory\b", text, re.I):
+            args["source"] = "listings"
+        elif re.search(r"\btexas\b|\btx\b|\btxhousing\b", text, re.I):
+            args["source"] = "txhousing"
+        if months := _MONTHS.search(text):
+            args["months"] = int(months.group(1)) if months.group(1) else 12 * int(months.group(2))
+        return Plan("market_trends", args)
+    if _MARKET.search(text):
+        args = {}
+        strategies = _strategies_in(text)
+        if strategies:
+            args["strategy"] = strategies[0]
+        if zip_code := _ZIP.search(text):
+            args["zip_code"] = zip_code.group(1)
+        return Plan("latest_opportunities", args)
+    return None
+
+
 # Numbers that are part of what is asked, not a house number ("Section 8 rent for ...").
 _NOT_HOUSE_NUMBERS = re.compile(r"\bsection\s*-?\s*8\b|\bcomps?\s*#?\d+", re.I)
 
 
 # What follows an address in a request and is not part of it ("... as a lead", "... on file?").
 _TRAILING_CLAUSE = re.compile(
-    r"\s+(?:please|pls|thanks|thank you|as\s+an?|on\s+file|at\s+\$|for\s+\$)\b", re.I
+    r"\s+(?:please|pls|thanks|thank you|as\s+an?|on\s+file|at\s+\$|for\s+\$|going|doing"
+    r"|coming\s+along|looking)\b",
+    re.I,
 )
 _DANGLING_WORD = re.compile(r"(?:\s+(?:at|for|of|on|with|to|as))+\s*$", re.I)
 
@@ -424,10 +662,12 @@ def plan_for(conversation: Conversation) -> Plan:
             call["arv"] = True
         return Plan("get_comps", call)
 
-    if _PROJECT.search(text) and not subject:
-        return Plan(reply=NOT_AVAILABLE_PROJECTS)
-    if _MARKET.search(text):
-        return Plan(reply=NOT_AVAILABLE_MARKET)
+    construction = _construction_plan(text)
+    if construction is not None:
+        return construction
+    market = _market_plan(text)
+    if market is not None:
+        return market
 
     write = _deal_write(text)
     if write is not None:
@@ -645,7 +885,150 @@ def _changed_reply(r: dict[str, Any]) -> str:
     return f"Done: {deal} is now {r.get('status')}{before}."
 
 
+def _project_status_reply(r: dict[str, Any]) -> str:
+    lines = [
+        f"{r['name']} ({r['address']}): {r['status']}",
+        f"Tasks {r['tasks']} ({r['percent_complete_by_tasks']}%)",
+        f"Budget {r['budget'] or 'not set'} · spent {r['spent']}"
+        + (f" ({r['percent_of_budget_spent']}%)" if r.get("percent_of_budget_spent") else ""),
+    ]
+    if r.get("schedule_slip_days"):
+        lines.append(f"Behind schedule by {r['schedule_slip_days']} days")
+    for line in r.get("lines", [])[:8]:
+        over = " — over budget" if line.get("over_budget") else ""
+        lines.append(f"• {line['component']}: spent {line['spent']} of {line['budgeted']}{over}")
+    for task in r.get("late_tasks", [])[:5]:
+        lines.append(f"• late: {task['title']} (due {task['due_date']})")
+    return _fit("\n".join(lines))
+
+
+def _bids_reply(r: dict[str, Any]) -> str:
+    bids = r.get("bids", [])
+    if not bids:
+        return f"No bids yet on {r['address']}."
+    lines = [f"Bids on {r['address']} (missing lines priced from the cost book):"]
+    for b in bids:
+        missing = f"; missing {', '.join(b['missing_lines'])}" if b.get("missing_lines") else ""
+        lines.append(
+            f"• {b['contractor']}: bid {b['bid_total'] or 'lump sum'}, leveled "
+            f"{b['leveled_total']}{missing} (bid {b['bid_id']}, {b['status']})"
+        )
+    lowest = r.get("lowest_complete_bid_id") or r.get("lowest_leveled_bid_id")
+    if lowest:
+        lines.append(f"Lowest: bid {lowest}. Say 'award bid' and its id to accept it.")
+    return _fit("\n".join(lines))
+
+
+def _bids_received_reply(r: dict[str, Any]) -> str:
+    bids = r.get("bids", [])
+    if not bids:
+        return f"No bids have come in on {r['address']} yet."
+    lines = [f"{r['count']} bid(s) on {r['address']}:"]
+    for b in bids:
+        parts = [f"• {b['contractor']}: {b['total']}"]
+        if b.get("lines"):
+            parts.append(
+                "(" + ", ".join(f"{x['component']} {x['amount']}" for x in b["lines"]) + ")"
+            )
+        if b.get("start_date"):
+            parts.append(f"start {b['start_date']}")
+        if b.get("duration_days") is not None:
+            parts.append(f"{b['duration_days']} days")
+        if b.get("source") == "call":
+            parts.append("by phone")
+        lines.append(" ".join(parts))
+    return _fit("\n".join(lines))
+
+
+def _award_reply(r: dict[str, Any]) -> str:
+    return (
+        f"Awarded bid {r['awarded_bid_id']} on {r['address']}: the budget is now {r['budget']}, "
+        f"{r['rejected_bids']} other bid(s) rejected; the project is {r['status']}."
+    )
+
+
+def _request_bids_reply(r: dict[str, Any]) -> str:
+    return (
+        f"Calling {r['will_call']} {r['trade']} contractor(s) about {r['address']} "
+        f"({r['contractors_on_file']} on file). Calls go out within each contractor's hours; "
+        "ask 'what bids came in?' later."
+    )
+
+
+def _calls_reply(r: dict[str, Any]) -> str:
+    calls, scheduled = r.get("calls", []), r.get("scheduled", [])
+    if not calls and not scheduled:
+        return f"No contractor calls on {r['address']} yet."
+    lines = [f"Contractor calls on {r['address']}:"]
+    for c in calls[:8]:
+        outcome = c.get("outcome") or c.get("status")
+        lines.append(f"• {c['contractor']}: {outcome} (attempt {c['attempt']})")
+    for item in scheduled[:8]:
+        lines.append(f"• {item['contractor']}: scheduled {item['scheduled_for']}")
+    return _fit("\n".join(lines))
+
+
+def _opportunities_reply(r: dict[str, Any]) -> str:
+    rows = r.get("opportunities", [])
+    if not rows:
+        return "No opportunities found yet. The monitor scores listings as feeds are scanned."
+    lines = [f"Latest opportunities ({r['count']}):"]
+    for o in rows:
+        lines.append(
+            f"• {o['address']}: list {o['list_price']}, score {o['score']}, {o['strategy']}, "
+            f"ROI {o['roi_pct']}%, rehab {o['rehab_estimate']}, ARV {o['arv']}"
+        )
+    return _fit("\n".join(lines))
+
+
+def _alerts_reply(r: dict[str, Any]) -> str:
+    if not r.get("active"):
+        return "Deal alerts are off. Say 'alert me' with what you want to turn them back on."
+    where = ", ".join([*(r.get("zip_codes") or []), *(r.get("cities") or [])]) or "any area"
+    low, high = [
+        p if p and p != "not available" else None for p in (r.get("price_range") or [None, None])
+    ][:2]
+    lines = [f"Alerts saved: {where}"]
+    if low or high:
+        lines.append(f"price {low or 'any'} to {high or 'any'}")
+    if r.get("min_score") is not None:
+        lines.append(f"score at least {r['min_score']}")
+    if r.get("strategies"):
+        lines.append("strategies " + ", ".join(r["strategies"]))
+    if r.get("quiet_hours"):
+        lines.append(f"quiet hours {r['quiet_hours']}")
+    return "; ".join(lines) + ". New matches come by WhatsApp."
+
+
+def _trends_reply(r: dict[str, Any]) -> str:
+    months = r.get("months", [])
+    if not months:
+        return f"No {r['source']} data for {r['area']} in that period."
+    lines = [f"{r['area']} ({r['source']}), {r['period'][0]} to {r['period'][1]}:"]
+    for m in months[-12:]:
+        parts = [str(m.get("month"))]
+        if m.get("median_price") is not None:
+            parts.append(f"median {m['median_price']}")
+        if m.get("median_price_per_sqft") is not None:
+            parts.append(f"{m['median_price_per_sqft']}/sqft")
+        if m.get("sales") is not None:
+            parts.append(f"{m['sales']} sales")
+        if m.get("inventory") is not None:
+            parts.append(f"{m['inventory']} listed")
+        lines.append("• " + ", ".join(parts))
+    return _fit("\n".join(lines))
+
+
 REPLIES: dict[str, Callable[[dict[str, Any]], str]] = {
+    "latest_opportunities": _opportunities_reply,
+    "configure_alerts": _alerts_reply,
+    "market_trends": _trends_reply,
+    "project_status": _project_status_reply,
+    "list_bids": _bids_reply,
+    "bids_received": _bids_received_reply,
+    "award_bid": _award_reply,
+    "request_bids": _request_bids_reply,
+    "call_status": _calls_reply,
     "analyze_property": _address_reply,
     "get_comps": _comps_reply,
     "max_offer": _offer_reply,
@@ -677,6 +1060,15 @@ _WHAT = {
     "create_deal": "create that deal",
     "change_deal_status": "move that deal",
     "make_offer": "record that offer",
+    "project_status": "get that project's status",
+    "list_bids": "compare those bids",
+    "bids_received": "get those bids",
+    "award_bid": "award that bid",
+    "request_bids": "request those bids",
+    "call_status": "get those calls",
+    "latest_opportunities": "get the opportunities",
+    "configure_alerts": "save those alerts",
+    "market_trends": "get that trend",
 }
 
 

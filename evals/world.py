@@ -11,12 +11,17 @@ removes both organisations afterwards (organisation-scoped rows go with them by 
   booked this year); investor Olaf owns a rental on 2200 Other St ($1,200 rent received);
 - an admin, an analyst and a contractor;
 - 9000 Mack Ave, a listing with no deal, for the cases that create and move deals;
+- a rehab project on Ivy's deal (roof $9,500 + furnace $4,200 = $13,700 budget) with two bids:
+  Ray's Roofing, roof only at $8,000, and Hank's Heating, roof $9,000 + furnace $3,800
+  ($12,800, complete); and a team project on 9000 Mack Ave (no deal) with one bid to award;
+- a listing feed scanned by the market monitor: 7100 Harper Ave (48215), listed at $70,000;
 - a rival organisation with a $99,000 flip of its own.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -27,11 +32,24 @@ from sqlmodel import Session
 from domain.auth import service as auth_service
 from domain.auth.enums import Role
 from domain.auth.models import Organisation, User, UserCreate
+from domain.construction import service as construction_service
+from domain.construction.models import (
+    Bid,
+    BidCreate,
+    Contractor,
+    ContractorCreate,
+    Project,
+    ProjectCreate,
+    ScopeItemCreate,
+)
 from domain.deal import service as deal_service
 from domain.deal.enums import DealStrategy
 from domain.deal.models import DealCreate
 from domain.finance import service as finance_service
 from domain.finance.models import BudgetCreate, TransactionCreate
+from domain.market import service as market_service
+from domain.market.enums import ListingSource, ScanTrigger
+from domain.market.sources import FileFeed
 from domain.property import service as property_service
 from domain.property.models import Property, PropertyCreate
 
@@ -55,6 +73,10 @@ class EvalWorld:
     olaf_deal_id: uuid.UUID
     other_org: Organisation
     other_org_deal_id: uuid.UUID
+    project_id: uuid.UUID
+    complete_bid_id: uuid.UUID
+    team_project_id: uuid.UUID
+    team_bid_id: uuid.UUID
 
     def placeholders(self) -> dict[str, str]:
         """The values a case's text may name as ``{name}``."""
@@ -67,6 +89,11 @@ class EvalWorld:
             "ivy_deal_ref": self.ivy_deal_id.hex[:8],
             "olaf_deal_id": str(self.olaf_deal_id),
             "other_org_deal_id": str(self.other_org_deal_id),
+            "project_id": str(self.project_id),
+            "project_ref": self.project_id.hex[:8],
+            "complete_bid_ref": self.complete_bid_id.hex[:8],
+            "team_project_ref": self.team_project_id.hex[:8],
+            "team_bid_ref": self.team_bid_id.hex[:8],
         }
 
 
@@ -179,7 +206,7 @@ def build_world(session: Session, setup: str = "standard") -> EvalWorld:
         "contractor": _user(session, org, Role.contractor, "Cody Contractor", None),
     }
     subject, other = build_market(session, org)
-    property_service.create(
+    write_property = property_service.create(
         session=session,
         org_id=org.id,
         property_in=PropertyCreate(
@@ -238,6 +265,9 @@ def build_world(session: Session, setup: str = "standard") -> EvalWorld:
         amount=Decimal("1200.00"),
         deal_id=olaf_deal.id,
     )
+    project, complete_bid = _project_with_bids(session, org, ivy_deal.id, subject.id)
+    team_project, team_bid = _team_project(session, org, write_property.id)
+    _scan_listings(session, org)
     other_org = auth_service.create_organisation(session=session, name=f"Eval Rival {tag}")
     rival_property = property_service.create(
         session=session,
@@ -264,7 +294,86 @@ def build_world(session: Session, setup: str = "standard") -> EvalWorld:
         olaf_deal_id=olaf_deal.id,
         other_org=other_org,
         other_org_deal_id=other_deal.id,
+        project_id=project.id,
+        complete_bid_id=complete_bid.id,
+        team_project_id=team_project.id,
+        team_bid_id=team_bid.id,
     )
+
+
+def _contractor(session: Session, org: Organisation, name: str, trade: str) -> Contractor:
+    return construction_service.create_contractor(
+        session=session,
+        org_id=org.id,
+        contractor_in=ContractorCreate(
+            name=name, trades=[trade], phone=f"+1313555{uuid.uuid4().int % 10_000:04d}"
+        ),
+    )
+
+
+def _scope(*lines: tuple[str, str, str, str]) -> list[ScopeItemCreate]:
+    return [
+        ScopeItemCreate(component=c, quantity=Decimal(q), unit=u, budgeted_cost=Decimal(cost))
+        for c, q, u, cost in lines
+    ]
+
+
+def _bid(
+    session: Session, org: Organisation, project: Project, contractor: Contractor, **amounts: str
+) -> Bid:
+    items = {
+        s.component: s.id
+        for s in construction_service.list_scope_items(
+            session=session, org_id=org.id, project_id=project.id
+        )
+    }
+    return construction_service.create_bid(
+        session=session,
+        org_id=org.id,
+        project_id=project.id,
+        bid_in=BidCreate.model_validate(
+            {
+                "contractor_id": contractor.id,
+                "line_items": [
+                    {"scope_item_id": str(items[name]), "amount": amount}
+                    for name, amount in amounts.items()
+                ],
+            }
+        ),
+    )
+
+
+def _project_with_bids(
+    session: Session, org: Organisation, deal_id: uuid.UUID, property_id: uuid.UUID
+) -> tuple[Project, Bid]:
+    """Ivy's rehab: roof + furnace, a partial bid from a roofer and a complete one."""
+    project = construction_service.create_project(
+        session=session,
+        org_id=org.id,
+        project_in=ProjectCreate(
+            deal_id=deal_id, property_id=property_id, name="Rehab: 14500 Kercheval Ave"
+        ),
+        scope=_scope(("roof", "22", "squares", "9500"), ("furnace", "1", "each", "4200")),
+    )
+    ray = _contractor(session, org, "Ray's Roofing", "roofing")
+    hank = _contractor(session, org, "Hank's Heating", "hvac")
+    _bid(session, org, project, ray, roof="8000")
+    complete = _bid(session, org, project, hank, roof="9000", furnace="3800")
+    return project, complete
+
+
+def _team_project(
+    session: Session, org: Organisation, property_id: uuid.UUID
+) -> tuple[Project, Bid]:
+    """A project on no deal (the team's), with one bid: the award case awards it."""
+    project = construction_service.create_project(
+        session=session,
+        org_id=org.id,
+        project_in=ProjectCreate(property_id=property_id, name="Make-ready: 9000 Mack Ave"),
+        scope=_scope(("interior paint", "1400", "sqft", "4200")),
+    )
+    painter = _contractor(session, org, "Pat's Painting", "painting")
+    return project, _bid(session, org, project, painter, **{"interior paint": "3900"})
 
 
 def delete_world(session: Session, world: EvalWorld) -> None:
@@ -272,3 +381,35 @@ def delete_world(session: Session, world: EvalWorld) -> None:
     ids = [world.org.id, world.other_org.id]
     session.execute(delete(Organisation).where(Organisation.id.in_(ids)))  # type: ignore[attr-defined]
     session.commit()
+
+
+def _scan_listings(session: Session, org: Organisation) -> None:
+    """One listing near the comps, scanned (and scored) by the market monitor."""
+    rows = [
+        {
+            "ListingKey": "EVAL-7100",
+            "UnparsedAddress": "7100 Harper Ave",
+            "City": "Detroit",
+            "StateOrProvince": "MI",
+            "PostalCode": "48215",
+            "ListPrice": 70000,
+            "LivingArea": 1400,
+            "BedroomsTotal": 3,
+            "BathroomsTotalInteger": 1,
+            "YearBuilt": 1950,
+            "Latitude": CENTRE[0] + 0.001,
+            "Longitude": CENTRE[1] + 0.009,
+            "DaysOnMarket": 75,
+            "StandardStatus": "Active",
+        }
+    ]
+    feed = FileFeed(data=json.dumps(rows).encode(), label="eval feed")
+    feed.source = ListingSource.mls
+    scan = market_service.create_file_scan(
+        session=session,
+        org_id=org.id,
+        label="eval feed",
+        source=ListingSource.mls,
+        trigger=ScanTrigger.cli,
+    )
+    market_service.execute_scan(session=session, org_id=org.id, scan_id=scan.id, feed=feed)

@@ -10,7 +10,18 @@ from __future__ import annotations
 from langchain_core.tools import BaseTool
 
 from domain.auth.enums import Role
-from tools import analysis, deal, finance, pricing, property, section8, valuation
+from tools import (
+    analysis,
+    construction,
+    deal,
+    finance,
+    market,
+    pricing,
+    property,
+    section8,
+    valuation,
+    voice,
+)
 
 ALL_TOOLS: list[BaseTool] = [
     *property.TOOLS,
@@ -20,6 +31,9 @@ ALL_TOOLS: list[BaseTool] = [
     *section8.TOOLS,
     *deal.TOOLS,
     *finance.TOOLS,
+    *construction.TOOLS,
+    *voice.TOOLS,
+    *market.TOOLS,
 ]
 
 TOOLS_BY_NAME: dict[str, BaseTool] = {t.name: t for t in ALL_TOOLS}
@@ -39,14 +53,26 @@ READ_TOOL_NAMES: frozenset[str] = frozenset(
         "budget_status",
         "pnl",
         "cashflow",
+        # Projects and bids: an investor sees only the projects on their own deals.
+        "project_status",
+        "list_bids",
+        "bids_received",
+        # The market monitor; alert criteria are always the caller's own.
+        "latest_opportunities",
+        "market_trends",
+        "configure_alerts",
     }
 )
-# Changing deals: the team only.
-WRITE_TOOL_NAMES: frozenset[str] = frozenset({"create_deal", "change_deal_status", "make_offer"})
+# Reading what only the team may see: the calls placed to contractors.
+TEAM_READ_TOOL_NAMES: frozenset[str] = frozenset({"call_status"})
+# Changing deals and projects, and phoning contractors: the team only.
+WRITE_TOOL_NAMES: frozenset[str] = frozenset(
+    {"create_deal", "change_deal_status", "make_offer", "award_bid", "request_bids"}
+)
 
 ROLE_TOOL_NAMES: dict[Role, frozenset[str]] = {
-    Role.admin: READ_TOOL_NAMES | WRITE_TOOL_NAMES,
-    Role.analyst: READ_TOOL_NAMES | WRITE_TOOL_NAMES,
+    Role.admin: READ_TOOL_NAMES | TEAM_READ_TOOL_NAMES | WRITE_TOOL_NAMES,
+    Role.analyst: READ_TOOL_NAMES | TEAM_READ_TOOL_NAMES | WRITE_TOOL_NAMES,
     Role.investor: READ_TOOL_NAMES,
     # Contractors get their own tools with the voice agent; none of these.
     Role.contractor: frozenset(),

@@ -16,6 +16,7 @@ from pydantic import Field
 from sqlmodel import Session
 
 from agent.context import Context
+from domain.construction.models import DEFAULT_TIMEZONE
 from domain.market import alerts as alert_service
 from domain.market import service as market_service
 from domain.market import trends as trend_service
@@ -114,7 +115,7 @@ def configure_alerts(
     strategies: list[OpportunityStrategy] | None = None,
     quiet_hours_start: Annotated[str | None, Field(max_length=8)] = None,
     quiet_hours_end: Annotated[str | None, Field(max_length=8)] = None,
-    timezone: Annotated[str, Field(max_length=64)] = "UTC",
+    timezone: Annotated[str, Field(max_length=64)] = DEFAULT_TIMEZONE,
     active: bool = True,
 ) -> dict[str, Any]:
     """Set the user's own deal alerts: which new opportunities to text them on WhatsApp.
@@ -135,7 +136,7 @@ def configure_alerts(
         strategies: Only these strategies: flip, rental, brrrr, wholesale.
         quiet_hours_start: Local time alerts stop, like 21:00.
         quiet_hours_end: Local time alerts resume, like 07:30.
-        timezone: The user's IANA time zone, like America/Detroit.
+        timezone: The user's IANA time zone (default the company's, America/Detroit).
         active: False turns the alerts off.
 
     """
@@ -183,6 +184,22 @@ def configure_alerts(
     return run_tool(ctx, "configure_alerts", body)
 
 
+def _month_row(month: Any) -> dict[str, Any]:
+    """One month as the agent quotes it: dollars formatted, counts as they are."""
+    row: dict[str, Any] = {"month": month.month}
+    if month.median_price is not None:
+        row["median_price"] = money(month.median_price)
+    if month.median_price_per_sqft is not None:
+        row["median_price_per_sqft"] = f"${month.median_price_per_sqft:,.2f}"
+    for name in ("sales", "new_listings", "inventory", "months_of_inventory"):
+        value = getattr(month, name)
+        if value is not None:
+            row[name] = value
+    if month.dollar_volume is not None:
+        row["dollar_volume"] = money(month.dollar_volume)
+    return row
+
+
 @tool(parse_docstring=True)
 def market_trends(
     runtime: ToolRuntime[Context],
@@ -215,7 +232,7 @@ def market_trends(
             "area": result.area,
             "source": result.source,
             "period": [result.period_start, result.period_end],
-            "months": [m.model_dump(exclude_none=True) for m in result.months],
+            "months": [_month_row(m) for m in result.months],
             "where_from": result.inputs.get("source"),
         }
 

@@ -162,14 +162,16 @@ def test_budget_pnl_and_cash_flow_for_a_deal(world: World) -> None:
     assert "out $12,500" in cash.reply
 
 
-def test_construction_and_market_questions_say_not_available_yet(world: World) -> None:
+def test_project_and_market_questions_reach_their_tools(world: World) -> None:
     thread = new_thread()
-    project = turn(world, "what's the status of project 14?", thread=thread)
-    assert project.tool_calls == []
-    assert "not available in dealdesk yet" in project.reply
+    vague = turn(world, "what's the status of project 14?", thread=thread)
+    assert vague.tool_calls == [] and vague.reply.startswith("Which project?")
+    project = turn(world, "how is the rehab on 14500 Kercheval Ave going?", thread=thread)
+    assert [(c.name, c.ok) for c in project.tool_calls] == [("project_status", False)]
+    assert "no rehab project is on 14500 Kercheval Ave" in project.reply
     market = turn(world, "any latest opportunities?", thread=thread)
-    assert market.tool_calls == []
-    assert "not available in dealdesk yet" in market.reply
+    assert [(c.name, c.ok) for c in market.tool_calls] == [("latest_opportunities", True)]
+    assert market.reply.startswith("No opportunities found yet")
 
 
 def test_send_me_the_report_renders_the_pdf_of_the_last_analysed_property(world: World) -> None:

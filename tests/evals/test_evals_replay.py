@@ -52,7 +52,7 @@ def _model() -> ChatOpenAI:
 
 
 def test_the_recordings_name_existing_cases_and_tools() -> None:
-    assert len(RECORDINGS) >= 7
+    assert len(RECORDINGS) >= 10
     assert set(RECORDINGS) <= set(CASES)
     for recording in RECORDINGS.values():
         for step in recording.steps:

@@ -59,8 +59,8 @@ def test_intents_become_the_tool_calls_a_model_would_make(text: str, tool: str, 
     ("text", "reply_start"),
     [
         ("help", "I'm dealdesk."),
-        ("status of project 14", "Construction project status is not available"),
-        ("latest opportunities", "The market monitor"),
+        ("status of project 14", "Which project?"),
+        ("market trends", "Which area?"),
         ("drop comp 3", "Ask for comps first"),
         ("send me the report", "Which property?"),
         ("budget", "Which deal?"),
@@ -212,3 +212,70 @@ def test_writes_lookups_and_rehab_scopes_are_parsed(text: str, tool: str, args: 
 def test_incomplete_writes_ask_for_what_is_missing(text: str, reply_start: str) -> None:
     tool, _, reply = _plan(text)
     assert tool is None and reply is not None and reply.startswith(reply_start)
+
+
+@pytest.mark.parametrize(
+    ("text", "tool", "args"),
+    [
+        ("status of project 1a2b3c4d", "project_status", {"project": "1a2b3c4d"}),
+        (
+            "how is the rehab on 14500 Kercheval Ave going?",
+            "project_status",
+            {"project": "14500 Kercheval Ave"},
+        ),
+        ("compare the bids on project 1a2b3c4d", "list_bids", {"project": "1a2b3c4d"}),
+        (
+            "what bids came in for 14500 Kercheval Ave?",
+            "bids_received",
+            {"project": "14500 Kercheval Ave"},
+        ),
+        (
+            "award bid 9f8e7d6c on project 1a2b3c4d",
+            "award_bid",
+            {"project": "1a2b3c4d", "bid_id": "9f8e7d6c"},
+        ),
+        (
+            "get three roofing bids for 14500 Kercheval",
+            "request_bids",
+            {"project": "14500 Kercheval", "trade": "roofing", "count": 3},
+        ),
+        (
+            "call 2 plumbers about 14500 Kercheval Ave",
+            "request_bids",
+            {"project": "14500 Kercheval Ave", "trade": "plumbing", "count": 2},
+        ),
+        ("any calls to contractors on project 1a2b3c4d?", "call_status", {"project": "1a2b3c4d"}),
+        ("any latest opportunities?", "latest_opportunities", {}),
+        (
+            "new flip opportunities in 50010",
+            "latest_opportunities",
+            {"strategy": "flip", "zip_code": "50010"},
+        ),
+        (
+            "alert me to flips in 50010 and 50014 under $150k with score above 70, "
+            "quiet hours 9pm to 7am",
+            "configure_alerts",
+            {
+                "zip_codes": ["50010", "50014"],
+                "max_price": "150000",
+                "min_score": "70",
+                "strategies": ["flip"],
+                "quiet_hours_start": "21:00",
+                "quiet_hours_end": "07:00",
+            },
+        ),
+        ("stop my alerts", "configure_alerts", {"active": False}),
+        (
+            "how is the market in Austin over the last 2 years?",
+            "market_trends",
+            {"area": "Austin", "months": 24},
+        ),
+        (
+            "median price trend for Austin, Texas",
+            "market_trends",
+            {"area": "Austin", "source": "txhousing"},
+        ),
+    ],
+)
+def test_project_bid_call_and_market_requests_are_parsed(text: str, tool: str, args: dict) -> None:
+    assert _plan(text)[:2] == (tool, args)
