@@ -237,14 +237,19 @@ def observed_conditions(
     return max(found, key=lambda obs: obs.observed_at) if found else None
 
 
-def _scope(
+def rehab_scope(
     *,
     session: Session,
     org_id: uuid.UUID,
     prop: Property,
-    components: Sequence[ComponentInput] | None,
+    components: Sequence[ComponentInput] | None = None,
 ) -> tuple[list[ComponentInput], str]:
-    """The components to price and whose scope they are."""
+    """The components to price and whose scope they are.
+
+    The components given, else the newest walkthrough or photo conditions, else the default
+    scope for the property's condition rating. A rehab project started from a deal uses the
+    same scope, so its line items are the ones the investor saw in the analysis.
+    """
     if components:
         return list(components), "components given with the request"
     observed = observed_conditions(session=session, org_id=org_id, property_id=prop.id)
@@ -272,7 +277,7 @@ def _rehab(
     components: Sequence[ComponentInput] | None,
     assumptions: AnalysisAssumptions,
 ) -> RehabSection:
-    scope, source = _scope(session=session, org_id=org_id, prop=prop, components=components)
+    scope, source = rehab_scope(session=session, org_id=org_id, prop=prop, components=components)
     stories = (prop.features or {}).get("stories")
     estimate = pricing_service.estimate_rehab(
         session=session,

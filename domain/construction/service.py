@@ -593,10 +593,11 @@ def scope_from_deal(*, session: Session, org_id: uuid.UUID, deal: Any) -> DealSc
     """The project scope a deal starts from.
 
     The deal stores its rehab estimate as one figure (``estimated_repairs``); no module stores
-    an estimate's line items. When the property has walkthrough or photo conditions on file,
-    those components are priced line by line from the organisation's cost book (as the
-    property analysis does); otherwise the deal's figure is one line, "rehab (from deal
-    estimate)". The project's budget is the deal's figure when it has one.
+    an estimate's line items. So the property's rehab scope is priced line by line from the
+    organisation's cost book exactly as its analysis prices it (walkthrough or photo
+    conditions, else the default scope for its condition rating); only when that gives nothing
+    is the deal's figure one line, "rehab (from deal estimate)". The project's budget is the
+    deal's figure when it has one, else the priced scope's total.
     """
     repairs = deal.estimated_repairs
     budget = Decimal(repairs) if repairs is not None else None
@@ -626,28 +627,31 @@ def scope_from_deal(*, session: Session, org_id: uuid.UUID, deal: Any) -> DealSc
 def _priced_conditions(
     session: Session, org_id: uuid.UUID, property_id: uuid.UUID | None
 ) -> tuple[list[ScopeItemCreate], str] | None:
-    """Scope lines from the property's latest observed conditions, priced; None if none."""
+    """The property's rehab scope priced line by line, as its analysis prices it (or None).
+
+    None when the property is unknown or nothing in the scope prices. The scope is the
+    analysis's (``analysis_service.rehab_scope``): the newest walkthrough or photo conditions,
+    else the default scope for the property's condition rating.
+    """
     if property_id is None:
         return None
     from domain.analysis import service as analysis_service
     from domain.pricing import service as pricing_service
 
     try:
-        observed = analysis_service.observed_conditions(
-            session=session, org_id=org_id, property_id=property_id
-        )
-        if observed is None or not observed.components:
-            return None
         prop = _property(session, org_id, property_id)
+        components, scope_source = analysis_service.rehab_scope(
+            session=session, org_id=org_id, prop=prop
+        )
         estimate = pricing_service.estimate_rehab(
             session=session,
             org_id=org_id,
-            items=observed.components,
+            items=components,
             square_feet=prop.square_feet if prop.square_feet and prop.square_feet > 0 else None,
             contingency_pct=0,
         )
     except (LookupError, ValueError) as exc:
-        log.warning("property %s conditions could not be priced: %s", property_id, exc)
+        log.warning("property %s rehab scope could not be priced: %s", property_id, exc)
         return None
     if not estimate.line_items:
         return None
@@ -661,8 +665,7 @@ def _priced_conditions(
         )
         for line in estimate.line_items
     ]
-    when = observed.observed_at.date().isoformat()
-    return lines, f"{observed.source} conditions of {when}, priced from the cost book"
+    return lines, f"{scope_source}, priced from the cost book"
 
 
 def condition_of(line: Any) -> str:

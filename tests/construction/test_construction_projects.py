@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
+from domain.analysis import service as analysis_service
 from domain.construction import service, subscribers
 from domain.construction.models import Project, ProjectCreate, ScopeItemCreate
 from domain.deal import service as deal_service
@@ -69,9 +70,18 @@ def test_flip_deal_put_under_contract_gets_one_project_from_its_estimate(db: Ses
     assert project.property_id == deal.property_id
     assert project.budget == Decimal("25000.00")
     assert project.name.startswith("Rehab: ")
-    (line,) = service.list_scope_items(session=db, org_id=org.id, project_id=project.id)
-    assert (line.component, line.budgeted_cost) == ("rehab (from deal estimate)", Decimal("25000"))
-    assert project.scope_source == f"deal {deal.id} estimated repairs $25,000.00"
+    # The scope is the one the property's analysis priced, line by line (before contingency).
+    analysis = analysis_service.analyze_property(
+        session=db, org_id=org.id, property_id=deal.property_id
+    )
+    lines = service.list_scope_items(session=db, org_id=org.id, project_id=project.id)
+    assert [(x.component, x.budgeted_cost) for x in lines] == [
+        (item.component_name, item.line_total) for item in analysis.rehab.estimate.line_items
+    ]
+    assert project.scope_source == (
+        f"{analysis.rehab.scope_source}, priced from the cost book; "
+        "budget: the deal's estimated repairs $25,000.00"
+    )
     assert len(published(db, "project.created", org.id)) == 1
 
 
@@ -109,12 +119,15 @@ def test_a_deal_has_one_project_and_other_organisations_deals_are_unknown(db: Se
         service.get_project(session=db, org_id=other.id, project_id=project.id)
 
 
-def test_a_deal_without_an_estimate_starts_with_no_scope(db: Session) -> None:
+def test_a_deal_without_an_estimate_starts_from_its_propertys_priced_scope(db: Session) -> None:
     org = make_org(db)
     deal = make_deal(db, org, strategy="flip")
     project = service.create_project(
         session=db, org_id=org.id, project_in=ProjectCreate(name="No estimate", deal_id=deal.id)
     )
-    assert service.list_scope_items(session=db, org_id=org.id, project_id=project.id) == []
-    assert project.budget is None
-    assert project.scope_source == "the deal has no rehab estimate"
+    lines = service.list_scope_items(session=db, org_id=org.id, project_id=project.id)
+    assert lines and all(x.budgeted_cost and x.budgeted_cost > 0 for x in lines)
+    # No deal figure: the budget is the priced scope's total.
+    assert project.budget == sum(x.budgeted_cost for x in lines if x.budgeted_cost)
+    assert project.scope_source is not None
+    assert project.scope_source.endswith("priced from the cost book")
