@@ -116,7 +116,11 @@ def analyze_property(
     ctx.progress("analysing the property…")
 
     def body(session: Session) -> dict[str, Any]:
-        return analysis_result(_analyse(session, ctx, address, property_id))
+        analysis = _analyse(session, ctx, address, property_id)
+        analysis_service.publish_completed(
+            session=session, analysis=analysis, requested_by=ctx.user_id, channel=ctx.channel
+        )
+        return analysis_result(analysis)
 
     return run_tool(ctx, "analyze_property", body)
 

@@ -73,6 +73,7 @@ from domain.valuation.enums import ValuationKind
 from domain.valuation.models import CompAnalysis
 from domain.vision import service as vision_service
 from store.base import utcnow
+from store.outbox import publish
 
 __all__ = [
     "AnalysisError",
@@ -904,4 +905,40 @@ def analyze_property(
         notes=notes,
         sources=sources,
         figures=figures,
+    )
+
+
+def publish_completed(
+    *,
+    session: Session,
+    analysis: PropertyAnalysis,
+    requested_by: uuid.UUID | None = None,
+    channel: str | None = None,
+) -> uuid.UUID:
+    """Announce a finished analysis (``analysis.completed``) with its headline figures.
+
+    The market monitor re-scores the property when it is a tracked listing; WhatsApp sends a
+    report only when the payload names one (an analysis answered in a chat carries none).
+    Each figure is the analysis's own, with the as-of date it was computed for.
+    """
+
+    def text(value: Decimal | None) -> str | None:
+        return str(value) if value is not None else None
+
+    return publish(
+        session,
+        org_id=analysis.org_id,
+        name="analysis.completed",
+        payload={
+            "property_id": str(analysis.property_id),
+            "deal_id": str(analysis.deal_id) if analysis.deal_id else None,
+            "as_of": analysis.as_of.isoformat(),
+            "as_is_value": text(analysis.as_is.value if analysis.as_is else None),
+            "arv": text(analysis.arv.value if analysis.arv else None),
+            "rehab_total": text(analysis.rehab.estimate.total),
+            "rent_monthly": text(analysis.rent.rent_monthly),
+            "verdict": str(analysis.verdict.label),
+            "requested_by": str(requested_by) if requested_by else None,
+            "channel": channel,
+        },
     )

@@ -11,7 +11,7 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from agent.figures import figures_in, unsupported_figures
 from agent.runner import TurnRequest, TurnResult, last_turn_tool_results, run_turn
@@ -21,6 +21,7 @@ from domain.auth.enums import Role
 from domain.auth.models import User
 from domain.documents import service as documents_service
 from store.db import get_engine
+from store.outbox import OutboxEvent
 from tests.agent.world import SUBJECT_ADDRESS, World
 
 WHATSAPP_LIMIT = 1600
@@ -90,6 +91,20 @@ def test_an_address_gets_the_whole_analysis_in_one_whatsapp_message(world: World
     assert "Reply 'report' for the PDF." in result.reply
     assert len(result.reply) <= WHATSAPP_LIMIT
     assert unsupported_figures(result.reply, last_turn_tool_results(thread)) == set()
+    # The analysis is announced with its figures (the market monitor re-scores listings).
+    with Session(get_engine()) as session:
+        events = session.exec(
+            select(OutboxEvent)
+            .where(OutboxEvent.org_id == world.org.id, OutboxEvent.name == "analysis.completed")
+            .order_by(col(OutboxEvent.created_at).desc())
+        ).all()
+    payload = events[0].payload
+    assert payload["property_id"] == str(world.subject.id)
+    assert payload["requested_by"] == str(world.ivy.id) and payload["channel"] == "whatsapp"
+    assert analysis.as_is is not None and analysis.arv is not None
+    assert Decimal(payload["as_is_value"]) == analysis.as_is.value
+    assert Decimal(payload["arv"]) == analysis.arv.value
+    assert Decimal(payload["rehab_total"]) == analysis.rehab.estimate.total
 
 
 @pytest.mark.parametrize(
