@@ -11,6 +11,7 @@ from channels.voice import router as voice_channel_router
 from channels.web import router as web_router
 from channels.whatsapp import router as whatsapp_router
 from core.config import get_settings
+from core.idempotency import IdempotencyMiddleware
 from core.observability import RequestContextMiddleware, setup_logging
 from core.ops import router as ops_router
 from core.ratelimit import RateLimitMiddleware
@@ -46,6 +47,8 @@ def create_app() -> FastAPI:
         description="Deal analysis, bookkeeping and contractor chasing for a real-estate investor.",
         lifespan=lifespan,
     )
+    # Innermost: a repeated write with the same Idempotency-Key is answered from storage.
+    application.add_middleware(IdempotencyMiddleware, prefix=API_PREFIX)
     # Added first, so it runs inside the request context (429s are logged and counted).
     application.add_middleware(RateLimitMiddleware, prefix=API_PREFIX)
     application.add_middleware(RequestContextMiddleware)

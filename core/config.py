@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     monitor_tick_s: int = Field(default=60, ge=5, alias="MONITOR_TICK_S")
 
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+    # How long a write's response is kept for repeats with the same Idempotency-Key.
+    idempotency_ttl_s: int = Field(default=24 * 3600, ge=60, alias="IDEMPOTENCY_TTL_S")
 
     # Contractor calls (the voice agent).
     voice_callback_number: str | None = Field(default=None, alias="VOICE_CALLBACK_NUMBER")

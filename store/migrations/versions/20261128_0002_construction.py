@@ -39,6 +39,17 @@ def _timestamps() -> list[sa.Column]:
 
 def upgrade() -> None:
     op.add_column("projects", sa.Column("scope_source", sa.Text(), nullable=True), schema=SCHEMA)
+    # One project per deal from now on. Projects made before this revision that share a deal
+    # keep their rows: all but the oldest are detached from the deal (deal_id NULL), never
+    # deleted, so the unique index below can be built.
+    op.execute(
+        f"""
+        UPDATE "{SCHEMA}".projects AS p SET deal_id = NULL
+        FROM "{SCHEMA}".projects AS keep
+        WHERE p.deal_id IS NOT NULL AND p.deal_id = keep.deal_id AND p.org_id = keep.org_id
+          AND (keep.created_at, keep.id) < (p.created_at, p.id)
+        """
+    )
     op.create_index(
         "uq_projects_org_deal",
         "projects",

@@ -1,0 +1,217 @@
+"""``Idempotency-Key`` for the REST API's writes: a retried request is answered, not redone.
+
+A client that times out on ``POST /projects/{id}/expenses`` (or any other write) and retries
+would book the expense twice. With an ``Idempotency-Key`` header (any string of 1-200
+visible characters; a UUID is typical) on a ``POST``, ``PUT``, ``PATCH`` or ``DELETE`` under
+the API prefix, the first request runs and its response (status, content type, body) is kept
+in Redis for ``IDEMPOTENCY_TTL_S``; a repeat with the same key, caller, method, path and
+body gets that stored response again, with ``Idempotent-Replayed: true``, and nothing runs
+twice. The key is scoped to the caller (a keyed hash of the bearer token, else the client
+address), so one caller's keys never answer another's. A repeat while the first is still
+running gets ``409``; the same key with a different request gets ``422``. Responses of 500
+and above are not kept (the retry runs again). A pure ASGI middleware (streaming responses
+pass through untouched when no key is sent). When Redis cannot be reached the request runs
+without the guarantee, and a warning is logged.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import re
+from typing import Any
+
+from redis.exceptions import RedisError
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from core.config import get_settings
+from core.ratelimit import bearer_token, client_address, token_fingerprint
+from store.redis_client import get_redis
+
+log = logging.getLogger(__name__)
+
+HEADER = b"idempotency-key"
+KEY_PREFIX = "idempotency"
+METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_VALID_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+# How long a request may hold its key before a repeat may run it again (a crashed worker).
+IN_FLIGHT_TTL_S = 300
+MAX_STORED_BODY = 1024 * 1024
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def _caller(scope: Scope) -> str:
+    token = bearer_token(scope)
+    if token is not None:
+        return "t:" + token_fingerprint(token, get_settings().secret_key.get_secret_value())
+    return "a:" + client_address(scope)
+
+
+def _json_response(status: int, detail: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    body = json.dumps({"detail": detail}).encode()
+    return status, [(b"content-type", b"application/json")], body
+
+
+class IdempotencyMiddleware:
+    """Answer a repeated write that carries the same ``Idempotency-Key`` from storage."""
+
+    def __init__(self, app: ASGIApp, *, prefix: str = "/api/v1") -> None:
+        """Wrap ``app`` for writes under ``prefix``."""
+        self.app = app
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Replay, refuse or run (and remember) a keyed write; pass everything else on."""
+        key = _header(scope, HEADER) if scope["type"] == "http" else None
+        if (
+            key is None
+            or scope["method"] not in METHODS
+            or not scope["path"].startswith(self.prefix)
+        ):
+            await self.app(scope, receive, send)
+            return
+        if not _VALID_KEY.match(key):
+            await self._send(
+                send, *_json_response(422, "Idempotency-Key must be 1-200 visible ASCII characters")
+            )
+            return
+        body, replay_receive = await self._read_body(receive)
+        fingerprint = hashlib.sha256(
+            b"\0".join(
+                [
+                    scope["method"].encode(),
+                    scope["path"].encode(),
+                    scope.get("query_string", b""),
+                    body,
+                ]
+            )
+        ).hexdigest()
+        redis_key = f"{KEY_PREFIX}:{_caller(scope)}:{hashlib.sha256(key.encode()).hexdigest()}"
+        try:
+            outcome = await run_in_threadpool(self._claim, redis_key, fingerprint)
+        except (RedisError, OSError):
+            log.warning("idempotency skipped: redis unavailable", exc_info=True)
+            await self.app(scope, replay_receive, send)
+            return
+        if outcome is not None:
+            await self._send(send, *outcome)
+            return
+        captured: dict[str, Any] = {"status": 500, "headers": [], "body": b""}
+
+        async def capture(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                captured["status"] = message["status"]
+                captured["headers"] = list(message.get("headers", []))
+            elif message["type"] == "http.response.body":
+                captured["body"] += message.get("body", b"")
+            await send(message)
+
+        try:
+            await self.app(scope, replay_receive, capture)
+        finally:
+            try:
+                await run_in_threadpool(self._remember, redis_key, fingerprint, captured)
+            except (RedisError, OSError):
+                log.warning("idempotent response not stored: redis unavailable", exc_info=True)
+
+    @staticmethod
+    async def _read_body(receive: Receive) -> tuple[bytes, Receive]:
+        """The whole request body, and a ``receive`` that hands it to the app again."""
+        chunks: list[bytes] = []
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            more = bool(message.get("more_body", False))
+        body = b"".join(chunks)
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        return body, replay
+
+    @staticmethod
+    def _claim(
+        redis_key: str, fingerprint: str
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
+        """None when this request may run; else the response to send instead."""
+        redis = get_redis()
+        marker = json.dumps({"state": "running", "fingerprint": fingerprint})
+        if redis.set(redis_key, marker, nx=True, ex=IN_FLIGHT_TTL_S):
+            return None
+        raw = redis.get(redis_key)
+        if raw is None:  # expired between the two calls: run it
+            redis.set(redis_key, marker, ex=IN_FLIGHT_TTL_S)
+            return None
+        stored = json.loads(raw)
+        if stored.get("fingerprint") != fingerprint:
+            return _json_response(
+                422,
+                "This Idempotency-Key was used for a different request (method, path or body); "
+                "use a new key for a new request",
+            )
+        if stored.get("state") == "running":
+            return _json_response(
+                409, "A request with this Idempotency-Key is still being processed; retry shortly"
+            )
+        headers = (
+            [(b"content-type", stored["content_type"].encode())]
+            if stored.get("content_type")
+            else []
+        )
+        headers.append((b"idempotent-replayed", b"true"))
+        return int(stored["status"]), headers, base64.b64decode(stored["body"])
+
+    @staticmethod
+    def _remember(redis_key: str, fingerprint: str, captured: dict[str, Any]) -> None:
+        """Keep the response for repeats (not a 5xx, nor a body too large: those run again)."""
+        redis = get_redis()
+        status, body = int(captured["status"]), bytes(captured["body"])
+        if status >= 500 or len(body) > MAX_STORED_BODY:
+            redis.delete(redis_key)
+            return
+        content_type = next(
+            (v.decode("latin-1") for k, v in captured["headers"] if k == b"content-type"), None
+        )
+        redis.set(
+            redis_key,
+            json.dumps(
+                {
+                    "state": "done",
+                    "fingerprint": fingerprint,
+                    "status": status,
+                    "content_type": content_type,
+                    "body": base64.b64encode(body).decode(),
+                }
+            ),
+            ex=get_settings().idempotency_ttl_s,
+        )
+
+    @staticmethod
+    async def _send(
+        send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+    ) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [*headers, (b"content-length", str(len(body)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
