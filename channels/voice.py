@@ -17,7 +17,9 @@ signature on PUBLIC_BASE_URL + path + query, forged or unsigned: 403):
   same TwiML and writes nothing; a turn that was never asked is refused (409).
 - ``status``: Twilio's status callback (no answer and busy are retried; an answered call is
   finalised: bid, action items, events).
-- ``recording``: a finished recording is fetched, stored and transcribed by jobs.
+- ``recording``: a finished recording (the inbound track: the contractor's voice) is noted
+  once per ``RecordingSid``; a ``RecordingUrl`` off Twilio's hosts is refused (400, never
+  fetched); jobs fetch, store and transcribe it, and merge what only it said into the call.
 
 Every ``<Say>`` is built with ``VoiceResponse``, which escapes the text: nothing the
 contractor or a model says can add TwiML.
@@ -29,12 +31,14 @@ import logging
 import uuid
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
 from fastapi.responses import Response
 from sqlmodel import Session
 from twilio.twiml.voice_response import VoiceResponse
 
+from channels import twilio_client
 from channels.whatsapp import TwilioForm
 from core.config import get_settings
 from core.deps import SessionDep
@@ -121,8 +125,6 @@ def place(session: Session, call: Call) -> str:
     import httpx
     from twilio.base.exceptions import TwilioException, TwilioRestException
 
-    from channels import twilio_client
-
     settings = get_settings()
     if call.status != "queued" or call.call_sid:
         return "skipped"
@@ -143,8 +145,10 @@ def place(session: Session, call: Call) -> str:
         "timeout": 25,
     }
     if settings.voice_record_calls:
+        # The inbound track only: the contractor's voice (the agent's words are in the turns).
         kwargs |= {
             "record": True,
+            "recording_track": "inbound",
             "recording_status_callback": service.webhook_url(call.id, "recording"),
             "recording_status_callback_event": ["completed"],
         }
@@ -350,16 +354,32 @@ def status_webhook(call_id: CallId, params: TwilioForm, session: SessionDep) -> 
     response_class=Response,
     responses={
         200: {"content": {XML: {}}, "description": "empty TwiML"},
+        400: {"description": "a RecordingUrl that is not on Twilio's hosts (never fetched)"},
         403: {"description": "missing or invalid X-Twilio-Signature, or another CallSid"},
     },
 )
 def recording_webhook(call_id: CallId, params: TwilioForm, session: SessionDep) -> Response:
-    """Note a finished recording once and enqueue the job that stores and transcribes it."""
+    """Note a finished recording once and enqueue the job that stores and transcribes it.
+
+    Once per ``RecordingSid``: a replayed callback enqueues nothing. A ``RecordingUrl`` that
+    is not https on Twilio's hosts is refused (400) and never fetched.
+    """
     call = _locked_call(session, call_id, params)
     new = False
     sid = (params.get("RecordingSid") or "").strip()
     url = (params.get("RecordingUrl") or "").strip()
     if params.get("RecordingStatus", "completed") == "completed" and sid and url:
+        try:
+            twilio_client.check_media_url(url)
+        except twilio_client.MediaRefused as exc:
+            session.rollback()
+            log.warning(
+                "refused a recording URL off Twilio's hosts",
+                extra={"call_id": str(call_id), "host": (urlsplit(url).hostname or "")[:100]},
+            )
+            raise HTTPException(
+                status.HTTP_400_BAD_REQUEST, detail=f"RecordingUrl refused: {exc}"
+            ) from exc
         duration = params.get("RecordingDuration")
         new = service.note_recording(
             session=session,

@@ -8,8 +8,10 @@
   no answer or busy, requests from ``contractor.call.requested``) into calls and place them.
   It reschedules itself every ``DISPATCH_INTERVAL_S`` (a Redis lease keeps one loop); a retry
   also gets a run at its own time (``schedule_dispatch_at``).
-- ``store_recording(call_id)``: fetch a finished recording from Twilio (its media host only),
-  store it as a document, then ``transcribe_recording`` (transcribe queue, Whisper).
+- ``store_recording(call_id)``: fetch a finished recording from Twilio (its API host only,
+  once per ``RecordingSid``), store it as a document, then ``transcribe_recording``
+  (transcribe queue, Whisper), which keeps the transcript on the call and merges into the
+  call what only the recording said (``service.apply_recording_transcript``).
 
 The database is the source of truth: a schedule is claimed with ``SKIP LOCKED`` and becomes a
 call row before Twilio is asked, so a dispatcher that runs twice places each call once.
@@ -157,7 +159,13 @@ def preload() -> None:
 
 
 def store_recording(call_id: str) -> dict[str, Any]:
-    """Job: download a call's recording from Twilio, store it, and enqueue its transcription."""
+    """Job: download a call's recording from Twilio, store it, and enqueue its transcription.
+
+    Once per recording: a call whose recording is stored already is not fetched again. The
+    URL is checked again here (Twilio's API host only); a refused, oversized or unreadable
+    recording is noted on the call and the job ends (retrying cannot help); a network error
+    is raised for RQ to retry, and noted once the retries are spent.
+    """
     from channels import twilio_client
     from core.config import get_settings
     from domain.documents import service as documents_service
@@ -172,43 +180,76 @@ def store_recording(call_id: str) -> dict[str, Any]:
         if call is None:
             return {"call_id": call_id, "status": "missing"}
         if call.recording_document_id is not None:
-            return {"call_id": call_id, "status": "stored"}
+            return {"call_id": call_id, "status": "already stored"}
         recording = (call.outcome_data or {}).get("recording") or {}
         url = str(recording.get("url") or "")
     if not url:
         return {"call_id": call_id, "status": "no recording"}
     settings = get_settings()
+    problem: str | None = None
     try:
+        # Twilio serves a recording as WAV (8 kHz mono on the inbound track) at <url>.wav.
         media = twilio_client.fetch_media(
-            url if url.endswith((".wav", ".mp3")) else f"{url}.mp3",
+            url if url.endswith((".wav", ".mp3")) else f"{url}.wav",
             max_bytes=settings.max_upload_bytes,
             settings=settings,
         )
     except (twilio_client.MediaRefused, twilio_client.MediaTooLarge) as exc:
-        log.warning("recording not fetched", extra={"call_id": call_id, "reason": str(exc)})
-        return {"call_id": call_id, "status": "refused", "reason": str(exc)}
+        problem = f"not fetched: {exc}"
+    except twilio_client.MediaFetchError as exc:
+        if not _final_attempt():
+            raise
+        problem = f"not fetched after retries: {exc}"
+    if problem is not None:
+        _recording_problem(cid, problem)
+        return {"call_id": call_id, "status": "refused", "reason": problem}
+    sniffed = documents_service.sniff_content_type(media.data) or ""
+    extension = {"audio/wav": ".wav", "audio/mpeg": ".mp3"}.get(sniffed, "")
     with session_scope() as session:
-        call = session.get(Call, cid)
+        call = service.lock_call(session=session, call_id=cid)
         if call is None:
             return {"call_id": call_id, "status": "missing"}
-        document = documents_service.store_document(
-            session=session,
-            org_id=call.org_id,
-            data=media.data,
-            filename=f"call-{call.id}.mp3",
-            declared_content_type=media.content_type or "audio/mpeg",
-            kind=DocumentKind.voice_note,
-            source=DocumentSource.voice_call,
-            entity_type="call",
-            entity_id=call.id,
-        )
+        if call.recording_document_id is not None:  # a second job got here first
+            return {"call_id": call_id, "status": "already stored"}
+        try:
+            with session.begin_nested():
+                document = documents_service.store_document(
+                    session=session,
+                    org_id=call.org_id,
+                    data=media.data,
+                    filename=f"call-{call.id}{extension}",
+                    declared_content_type=media.content_type,
+                    kind=DocumentKind.voice_note,
+                    source=DocumentSource.voice_call,
+                    entity_type="call",
+                    entity_id=call.id,
+                )
+        except documents_service.DocumentRejected as exc:
+            service.recording_problem(session=session, call=call, reason=f"not stored: {exc}")
+            return {"call_id": call_id, "status": "refused", "reason": str(exc)}
         service.attach_recording(session=session, call=call, document_id=document.id)
     enqueue(transcribe_recording, call_id, queue="transcribe")
     return {"call_id": call_id, "status": "stored", "document_id": str(document.id)}
 
 
+def _recording_problem(call_id: uuid.UUID, reason: str) -> None:
+    from domain.voice import service
+
+    log.warning("recording not stored", extra={"call_id": str(call_id), "reason": reason})
+    with session_scope() as session:
+        call = service.lock_call(session=session, call_id=call_id)
+        if call is not None:
+            service.recording_problem(session=session, call=call, reason=reason)
+
+
 def transcribe_recording(call_id: str) -> dict[str, Any]:
-    """Job (transcribe queue): Whisper's transcript of a stored call recording."""
+    """Job (transcribe queue): Whisper's transcript of a stored call recording, then its facts.
+
+    Whisper runs once per recording (a replayed job finds the transcript kept); the facts
+    only the recording holds are merged into the call by
+    ``service.apply_recording_transcript`` (bid update, action items) in the transaction that
+    keeps the transcript. A recording Whisper cannot read is noted on the call.
+    """
     from domain.audio import whisper
     from domain.documents import service as documents_service
     from domain.voice import service
@@ -219,14 +260,38 @@ def transcribe_recording(call_id: str) -> dict[str, Any]:
         call = session.get(Call, cid)
         if call is None or call.recording_document_id is None:
             return {"call_id": call_id, "status": "no recording"}
-        data = documents_service.read_document_bytes(
-            session=session, org_id=call.org_id, document_id=call.recording_document_id
-        )
-    transcript = whisper.transcribe(data, max_duration_s=3600)
-    with session_scope() as session:
-        call = session.get(Call, cid)
-        if call is not None:
-            service.store_recording_transcript(
-                session=session, call=call, text=transcript.text, model=whisper.model_label()
+        already = service.recording_transcribed(call)
+        data = (
+            b""
+            if already
+            else documents_service.read_document_bytes(
+                session=session, org_id=call.org_id, document_id=call.recording_document_id
             )
-    return {"call_id": call_id, "status": "transcribed", "words": len(transcript.text.split())}
+        )
+    transcript = None
+    if not already:
+        try:
+            transcript = whisper.transcribe(data, max_duration_s=3600)
+        except (whisper.AudioError, whisper.WhisperModelError) as exc:
+            _recording_problem(cid, f"not transcribed: {exc}")
+            return {"call_id": call_id, "status": "failed", "reason": str(exc)}
+    with session_scope() as session:
+        call = service.lock_call(session=session, call_id=cid)
+        if call is None:
+            return {"call_id": call_id, "status": "missing"}
+        if transcript is not None and not service.recording_transcribed(call):
+            service.store_recording_transcript(
+                session=session,
+                call=call,
+                text=transcript.text,
+                model=transcript.model,
+                segments=[segment.text for segment in transcript.segments],
+            )
+        merge = service.apply_recording_transcript(session=session, call=call)
+    return {
+        "call_id": call_id,
+        "status": "already transcribed" if already else "transcribed",
+        "words": len(transcript.text.split()) if transcript else None,
+        "added": merge.get("added", []),
+        "disagreements": len(merge.get("disagreements", [])),
+    }

@@ -1120,6 +1120,91 @@ def bid_for_call(*, session: Session, org_id: uuid.UUID, call_id: uuid.UUID) -> 
     return session.exec(select(Bid).where(Bid.org_id == org_id, Bid.call_id == call_id)).first()
 
 
+def update_bid(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    bid_id: uuid.UUID,
+    total_amount: Decimal | None = None,
+    line_items: Sequence[Any] | None = None,
+    exclusions: str | None = None,
+    start_date: dt.date | None = None,
+    duration_days: int | None = None,
+    reason: str | None = None,
+    principal: Principal | None = None,
+) -> Bid:
+    """Change a received bid's figures (a field given as None stays as it is); audited.
+
+    Only a ``received`` bid of an open project changes (409 otherwise); lines are checked
+    against the project's scope as ``create_bid`` checks them (422); new lines without a
+    total make the total their sum. ``reason`` (e.g. "heard in the call's recording") goes
+    into the audit entry with each field's old and new value.
+    """
+    bid = session.exec(
+        select(Bid).where(Bid.id == bid_id, Bid.org_id == org_id).with_for_update()
+    ).first()
+    if bid is None:
+        raise NotFoundError(f"bid {bid_id} not found")
+    project = _lock_project(session, org_id, bid.project_id)
+    if project.status in (ProjectStatus.completed, ProjectStatus.cancelled):
+        raise ConstructionConflictError(f"project {project.id} is {project.status}; bids are final")
+    if BidStatus(bid.status) != BidStatus.received:
+        raise ConstructionConflictError(
+            f"bid {bid.id} is {bid.status}; only a received bid changes"
+        )
+    if duration_days is not None and duration_days < 0:
+        raise ConstructionInputError("duration_days cannot be negative")
+    new: dict[str, Any] = {}
+    if line_items is not None:
+        new["line_items"] = _bid_lines(session, org_id, project, line_items)
+        if total_amount is None and new["line_items"]:
+            total_amount = _cents(
+                sum((Decimal(x["amount"]) for x in new["line_items"]), Decimal(0))
+            )
+    if total_amount is not None:
+        new["total_amount"] = _amount(total_amount, "total_amount")
+    for name, value in (
+        ("exclusions", exclusions),
+        ("start_date", start_date),
+        ("duration_days", duration_days),
+    ):
+        if value is not None:
+            new[name] = value
+    changes = {
+        name: {"from": getattr(bid, name), "to": value}
+        for name, value in new.items()
+        if getattr(bid, name) != value
+    }
+    if not changes:
+        return bid
+    for name, change in changes.items():
+        setattr(bid, name, change["to"])
+    bid.updated_at = utcnow()
+    session.add(bid)
+    session.flush()
+    _audit(
+        session=session,
+        org_id=org_id,
+        principal=principal,
+        action="update",
+        entity="bid",
+        entity_id=bid.id,
+        changes={
+            name: {"from": _audit_value(c["from"]), "to": _audit_value(c["to"])}
+            for name, c in changes.items()
+        }
+        | ({"reason": reason} if reason else {}),
+    )
+    return bid
+
+
+def _audit_value(value: Any) -> Any:
+    """A bid field as JSON for the audit log (dates and amounts as strings)."""
+    if isinstance(value, dt.date | Decimal):
+        return str(value)
+    return value
+
+
 def _unit_key(unit: str | None) -> str | None:
     if not unit:
         return None

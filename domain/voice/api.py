@@ -221,6 +221,8 @@ def get_transcript(call_id: CallId, session: SessionDep, principal: Writer) -> C
         turns=[TranscriptTurnRead.model_validate(turn) for turn in turns],
         facts=data.get("facts") or {},
         action_items=list(data.get("action_items") or []),
+        fact_sources=dict(data.get("fact_sources") or {}),
+        recording_transcript=(data.get("recording_transcript") or {}).get("text"),
     )
 
 

@@ -5,10 +5,14 @@ sometimes in digits ("$11,500") and sometimes in words ("eleven thousand five hu
 
 1. ``normalise`` lower-cases the text and turns spelled-out numbers into digits ("eleven
    thousand five hundred" → ``11500``, "forty two hundred" → ``4200``, "eleven point five k" →
-   ``11.5 k``) and ordinals into ``3rd`` form ("the twenty third" → ``the 23rd``).
+   ``11.5 k``, "twelve and a half" → ``12.5``) and ordinals into ``3rd`` form ("the twenty
+   third" → ``the 23rd``).
 2. ``parse_amounts`` finds money: a ``$``, a money word ("dollars", "k", "grand", "thousand")
    or a number of at least 100 that is not a quantity ("22 squares"), a time ("10 am") or a
-   date's day or year.
+   date's day or year. Contractor shorthand for thousands is money only when a price is being
+   given (the question asked for one, or "for", "is", "it's", "about" ... comes just before):
+   "eleven five" / "eleven-five" → $11,500, "twelve and a half" → $12,500 ("nine grand" is
+   $9,000 by its money word); a run of digits ("three one three ...") never is.
 3. ``parse_start_date`` reads "the 3rd" (the next 3rd of a month after the call date), "March
    3rd", "next Monday", "tomorrow", "in two weeks", "12/3"; ``parse_duration_days`` reads
    "takes four days", "two weeks", "3 to 4 days" (the longer), but not "in two weeks" (a start).
@@ -161,6 +165,7 @@ def _number_run(words: Sequence[str]) -> tuple[str, int]:
 
 
 _WORD = re.compile(r"[a-z]+")
+_AND_A_HALF = re.compile(r"(?<![\d,.])(\d{1,3}) and a half\b")
 
 
 def normalise(text: str) -> str:
@@ -227,7 +232,8 @@ def normalise(text: str) -> str:
         position = consumed.end()
         i = matches.index(consumed) + 1
     out.append(text[position:])
-    return "".join(out)
+    # "twelve and a half" → "12.5" (money or a duration: the reader decides which)
+    return _AND_A_HALF.sub(r"\1.5", "".join(out))
 
 
 # --- money -------------------------------------------------------------------------------
@@ -264,8 +270,52 @@ def _previous_word(text: str, start: int) -> str:
     return match.group(1) if match else ""
 
 
-def parse_amounts(normalised: str) -> list[Amount]:
-    """The sums of money in already ``normalise``-d text, in order."""
+# Words just before a sum that say a price is being given ("the roof for", "it's", "about").
+_PRICE_CUE = re.compile(
+    r"(?:\b(?:for|is|be|was|about|around|roughly|like|say|price|priced|cost|costs|charge|bid|"
+    r"quote|number|runs?(?:\s+you)?|comes?\s+(?:out\s+)?to|make\s+it|call\s+it)|'s)\s*$"
+)
+# The second number of "11 5" (said "eleven five"): one digit, not part of a longer run.
+_SLANG_HUNDREDS = re.compile(r"^ (\d)(?![\d:/]|[,.]\d|st\b|nd\b|rd\b|th\b|\s+\d)")
+
+
+def _thousands_slang(
+    normalised: str, match: re.Match[str], value: Decimal, *, price_asked: bool
+) -> tuple[Decimal, int] | None:
+    """Contractor shorthand for thousands: "11 5" → 11,500 and "12.5" → 12,500.
+
+    Read so only when a price is being given (the question asked for one, or a cue such as
+    "for" or "it's" comes just before) and the number is under 100; a quantity, a time or a
+    run of digits (a phone number) is never money. Returns (value, end) or None.
+    """
+    if value >= 100 or "," in match.group("num"):
+        return None
+    before = normalised[max(0, match.start() - 40) : match.start()]
+    if re.search(r"\d\s*$", before):
+        return None  # inside a run of digits
+    if not (price_asked or _PRICE_CUE.search(before)):
+        return None
+    if match.group("dec"):
+        end = match.end()
+        result = value * 1000
+    else:
+        pair = _SLANG_HUNDREDS.match(normalised[match.end() :])
+        if pair is None:
+            return None
+        end = match.end() + pair.end()
+        result = value * 1000 + int(pair.group(1)) * 100
+    rest = normalised[end:]
+    if _NOT_MONEY.match(rest) or _MONEY_SUFFIX.match(rest):
+        return None
+    return result, end
+
+
+def parse_amounts(normalised: str, *, price_asked: bool = False) -> list[Amount]:
+    """The sums of money in already ``normalise``-d text, in order.
+
+    ``price_asked`` (the question was about a price) lets contractor shorthand for thousands
+    ("eleven five" → $11,500, "twelve and a half" → $12,500) count without a cue word.
+    """
     amounts: list[Amount] = []
     consumed_to = 0
     for match in _NUMBER.finditer(normalised):
@@ -292,11 +342,14 @@ def parse_amounts(normalised: str) -> list[Amount]:
                     value += Decimal(more.group(1))
                     end += more.end()
         elif not match.group("dollar"):
-            if value < 100 or _NOT_MONEY.match(rest):
-                continue
             if _previous_word(normalised, match.start()) in _MONTHS:
-                continue  # "march 2027"
-            if re.search(
+                continue  # "march 2027", "march 11"
+            slang = _thousands_slang(normalised, match, value, price_asked=price_asked)
+            if slang is not None:
+                value, end = slang
+            elif value < 100 or _NOT_MONEY.match(rest):
+                continue
+            elif re.search(
                 r"\b(?:" + _MONTH_RE + r")\s+\d{1,2}(?:st|nd|rd|th)?,?\s*$",
                 normalised[: match.start()],
             ):
@@ -313,9 +366,9 @@ def parse_amounts(normalised: str) -> list[Amount]:
     return amounts
 
 
-def parse_amount(text: str) -> Decimal | None:
+def parse_amount(text: str, *, price_asked: bool = False) -> Decimal | None:
     """The first sum of money in ``text`` ("$11,500", "11.5k", "eleven thousand five hundred")."""
-    found = parse_amounts(normalise(text))
+    found = parse_amounts(normalise(text), price_asked=price_asked)
     return found[0].value if found else None
 
 
@@ -798,12 +851,13 @@ def extract(
     ``start_date``, ``duration``, ``insurance``, ``site_visit`` or ``confirm``.
     """
     normalised = normalise(text)
+    price_asked = expect in ("prices", "confirm") or bool(expect and expect.startswith("line:"))
     dates = parse_dates(normalised, after=today)
     # Money never comes from a date's own digits ("march 15") or a duration ("4 days").
     date_spans = [(d.start, d.end) for d in dates]
     amounts = [
         a
-        for a in parse_amounts(normalised)
+        for a in parse_amounts(normalised, price_asked=price_asked)
         if not any(a.start < end and start < a.end for start, end in date_spans)
     ]
     expect_line = expect.split(":", 1)[1] if expect and expect.startswith("line:") else None
@@ -998,3 +1052,128 @@ def spoken_date(value: str | dt.date | None) -> str:
         return "no date"
     day = dt.date.fromisoformat(value) if isinstance(value, str) else value
     return f"{day:%A, %B} {day.day}"
+
+
+# --- the call's recording ----------------------------------------------------------------
+
+SPEECH = "speech"
+RECORDING = "recording"
+# Facts that are figures of the bid (a change to one of them changes the call's bid).
+BID_FACTS = frozenset({"total", "start_date", "duration_days", "exclusions"})
+_ECHO_SHARE = 0.7  # a recording segment this much made of one agent line's words is the agent
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", normalise(text))
+
+
+def contractor_side(segments: Sequence[str], agent_lines: Sequence[str]) -> list[str]:
+    """The recording's segments less those that repeat an agent line (a mixed recording).
+
+    Calls are recorded on the inbound track (the contractor only); a recording that also
+    holds the agent's voice has the segments made (at least 70%, four words or more) of one
+    agent line's words removed, so the agent's read-back is never taken as the contractor's.
+    """
+    agent_words = [set(_words(line)) for line in agent_lines if line]
+    kept: list[str] = []
+    for segment in segments:
+        words = _words(segment)
+        if not words:
+            continue
+        if len(words) >= 4 and any(
+            sum(word in line for word in words) / len(words) >= _ECHO_SHARE for line in agent_words
+        ):
+            continue
+        kept.append(segment.strip())
+    return kept
+
+
+def fact_values(facts: CallFacts) -> dict[str, str]:
+    """Each fact the call holds, by key (``line:<id>``, ``total``, ``start_date`` ...)."""
+    values = {f"line:{key}": value for key, value in facts.line_prices.items()}
+    if facts.total is not None:
+        values["total"] = facts.total
+    for key in ("start_date", "site_visit"):
+        if getattr(facts, key):
+            values[key] = getattr(facts, key)
+    if facts.duration_days:
+        values["duration_days"] = str(facts.duration_days)
+    if facts.exclusions_answered:
+        values["exclusions"] = "; ".join(facts.exclusions) or "none"
+    if facts.insured is not None:
+        values["insured"] = "yes" if facts.insured else "no"
+    return values
+
+
+@dataclass(frozen=True)
+class RecordingMerge:
+    """The call's facts with what only the recording said, and where each fact came from."""
+
+    facts: CallFacts
+    sources: dict[str, str]
+    """fact key → ``speech`` (heard live on the call) or ``recording`` (only in the recording)."""
+    added: tuple[str, ...]
+    disagreements: tuple[dict[str, str], ...]
+    """{fact, speech, recording}: the recording says otherwise; the call's value stands."""
+
+
+def merge_recording(speech: CallFacts, recording: CallFacts) -> RecordingMerge:
+    """Add to the live call's facts only what its speech results missed (see the rule below).
+
+    - A fact heard live (the contractor heard it read back and confirmed it) is never changed;
+      a recording that says otherwise is a disagreement for the team to check.
+    - A scope line not priced live gets the recording's price, unless the contractor said on
+      the call they would not price it (a disagreement then).
+    - A total from the recording counts only when the call gave no price at all (an amount
+      the recording does not tie to a line could be any line's).
+    - Start date, site visit, duration, exclusions and insurance not heard live are taken.
+    """
+    said = fact_values(speech)
+    heard_again = fact_values(recording)
+    prices = dict(speech.line_prices)
+    heard = dict(speech.heard)
+    added: list[str] = []
+    disagreements: list[dict[str, str]] = []
+    changes: dict[str, Any] = {}
+
+    def disagree(key: str, speech_value: str) -> None:
+        disagreements.append({"fact": key, "speech": speech_value, "recording": heard_again[key]})
+
+    for key in heard_again:
+        if key in said:
+            if said[key] != heard_again[key] and key != "exclusions":
+                disagree(key, said[key])
+            continue
+        if key.startswith("line:"):
+            line = key.split(":", 1)[1]
+            if line in speech.skipped_lines:
+                disagree(key, "not priced on the call")
+                continue
+            prices[line] = recording.line_prices[line]
+            if key in recording.heard:
+                heard[key] = recording.heard[key]
+        elif key == "total":
+            if speech.priced:
+                continue
+            changes["total"] = recording.total
+        elif key in ("start_date", "site_visit"):
+            changes[key] = getattr(recording, key)
+            if key == "start_date" and "start_date" in recording.heard:
+                heard["start_date"] = recording.heard["start_date"]
+        elif key == "duration_days":
+            changes["duration_days"] = recording.duration_days
+        elif key == "exclusions":
+            changes["exclusions"] = recording.exclusions
+            changes["exclusions_answered"] = True
+        elif key == "insured":
+            changes["insured"] = recording.insured
+        added.append(key)
+    facts = replace(
+        speech,
+        line_prices=prices,
+        skipped_lines=tuple(s for s in speech.skipped_lines if s not in prices),
+        heard=heard,
+        **changes,
+    )
+    sources = {key: RECORDING if key in added else SPEECH for key in fact_values(facts)}
+    return RecordingMerge(facts, sources, tuple(added), tuple(disagreements))

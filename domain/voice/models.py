@@ -174,6 +174,14 @@ class CallTranscriptRead(SQLModel):
     turns: list[TranscriptTurnRead]
     facts: dict[str, Any] = Field(description="prices per scope line, start date, duration ...")
     action_items: list[dict[str, Any]]
+    fact_sources: dict[str, str] = Field(
+        default_factory=dict,
+        description='where each fact came from: "speech" (heard live) or "recording" (only in '
+        "the call's recording); keys line:<scope item id>, total, start_date, duration_days ...",
+    )
+    recording_transcript: str | None = Field(
+        default=None, description="Whisper's transcript of the call's recording, when recorded"
+    )
 
 
 class ScheduleRead(SQLModel):

@@ -18,6 +18,21 @@ A call's life:
    the construction service, action items, events); no answer, busy or failed is retried with
    back-off up to ``VOICE_MAX_ATTEMPTS`` and then marked failed; a voicemail gets a WhatsApp
    text. ``call.completed`` is published for every call that ends.
+5. With ``VOICE_RECORD_CALLS=true`` the call is recorded (the inbound track: the contractor's
+   voice). The recording callback is noted once per ``RecordingSid``; jobs fetch it from
+   Twilio's API host, store it as a document and transcribe it with Whisper
+   (``store_recording_transcript``); ``apply_recording_transcript`` then reads the
+   contractor's side with the same extraction as the live speech results.
+
+The recording rule (``extraction.merge_recording``): what the contractor said live and heard
+read back is what they confirmed, and the recording never changes it. The recording only
+fills what the live speech results missed: a scope line's price not heard on the call (not
+one the contractor said they would not price), a total when the call gave no price at all, a
+start date, site visit, duration, exclusions or insurance not heard. Where the recording says
+something else than a confirmed fact, the confirmed value stays and a ``check_recording``
+action item asks the team to listen. ``outcome_data["fact_sources"]`` says where each fact
+came from (``speech`` or ``recording``); an added bid figure updates the call's bid through
+``construction_service.update_bid`` (or creates the bid when the call gave no price).
 
 Events: ``call.completed``, ``appointment.scheduled`` (a start date or site visit agreed),
 ``action.items.created``, ``contractor.responded`` (construction subscribes).
@@ -50,7 +65,20 @@ from domain.voice.enums import (
     ScheduleStatus,
     Speaker,
 )
-from domain.voice.extraction import CallFacts, ScopeLine, dollars, spoken_date
+from domain.voice.extraction import (
+    BID_FACTS,
+    RECORDING,
+    SPEECH,
+    CallFacts,
+    RecordingMerge,
+    ScopeLine,
+    contractor_side,
+    dollars,
+    fact_values,
+    facts_from_transcript,
+    merge_recording,
+    spoken_date,
+)
 from domain.voice.models import Call, CallSchedule, CallTranscript
 from store.base import utcnow
 from store.outbox import publish
@@ -1129,6 +1157,47 @@ def _exclusions_text(facts: CallFacts) -> str | None:
     return "none" if facts.exclusions_answered else None
 
 
+def _store_bid(session: Session, call: Call, facts: CallFacts, context: CallContext) -> str | None:
+    """The call's bid through the construction service (once per call); why not, if it failed."""
+    assert call.project_id is not None and call.contractor_id is not None
+    existing = construction_service.bid_for_call(
+        session=session, org_id=call.org_id, call_id=call.id
+    )
+    if existing is not None:
+        call.bid_id = existing.id
+        return None
+    try:
+        with session.begin_nested():
+            bid = construction_service.create_bid(
+                session=session,
+                org_id=call.org_id,
+                project_id=call.project_id,
+                bid_in=BidCreate(
+                    contractor_id=call.contractor_id,
+                    total_amount=(Decimal(facts.total) if facts.total else None),
+                    line_items=_line_items(facts, context),
+                    exclusions=_exclusions_text(facts),
+                    start_date=(
+                        dt.date.fromisoformat(facts.start_date) if facts.start_date else None
+                    ),
+                    duration_days=facts.duration_days,
+                    source=BidSource.call,
+                    call_id=call.id,
+                ),
+            )
+    except construction_service.ConstructionError as exc:
+        log.warning("call bid refused", extra={"call_id": str(call.id)})
+        return f"the bid could not be stored: {exc}"
+    call.bid_id = bid.id
+    return None
+
+
+def _fact_sources(call: Call, facts: CallFacts) -> dict[str, str]:
+    """Where each fact came from: as recorded before (the recording), else the live speech."""
+    known = (call.outcome_data or {}).get("fact_sources") or {}
+    return {key: known.get(key, SPEECH) for key in fact_values(facts)}
+
+
 def end_conversation(*, session: Session, call: Call, now: dt.datetime | None = None) -> Call:
     """The agent said goodbye and hung up: the call is completed and finalised."""
     now = now or utcnow()
@@ -1169,44 +1238,14 @@ def finalize_call(*, session: Session, call: Call, now: dt.datetime | None = Non
             reason=f"the contractor opted out on call {call.id}",
         )
     elif facts.priced and call.project_id is not None and call.contractor_id is not None:
-        existing = construction_service.bid_for_call(
-            session=session, org_id=call.org_id, call_id=call.id
-        )
-        if existing is not None:
-            call.bid_id = existing.id
-        else:
-            try:
-                with session.begin_nested():
-                    bid = construction_service.create_bid(
-                        session=session,
-                        org_id=call.org_id,
-                        project_id=call.project_id,
-                        bid_in=BidCreate(
-                            contractor_id=call.contractor_id,
-                            total_amount=(Decimal(facts.total) if facts.total else None),
-                            line_items=_line_items(facts, context),
-                            exclusions=_exclusions_text(facts),
-                            start_date=(
-                                dt.date.fromisoformat(facts.start_date)
-                                if facts.start_date
-                                else None
-                            ),
-                            duration_days=facts.duration_days,
-                            source=BidSource.call,
-                            call_id=call.id,
-                        ),
-                    )
-                call.bid_id = bid.id
-            except construction_service.ConstructionError as exc:
-                bid_error = f"the bid could not be stored: {exc}"
-                log.warning("call bid refused", extra={"call_id": str(call.id)})
+        bid_error = _store_bid(session, call, facts, context)
     if call.schedule_id:
         schedule = session.get(CallSchedule, call.schedule_id)
         if schedule is not None and schedule.status == ScheduleStatus.in_progress:
             schedule.status = ScheduleStatus.completed
             schedule.reason = f"answered on attempt {call.attempt}: {outcome.value}"
             session.add(schedule)
-    items = action_items(facts, context, outcome)
+    items = action_items(facts, context, outcome) + list(data.get("pending_action_items") or [])
     if bid_error:
         items.append(
             {
@@ -1216,7 +1255,13 @@ def finalize_call(*, session: Session, call: Call, now: dt.datetime | None = Non
         )
     if facts.callback and call.contractor_id is not None and not facts.opted_out:
         _schedule_callback(session, call, now)
-    _update_data(call, finalized=True, action_items=items, bid_error=bid_error)
+    _update_data(
+        call,
+        finalized=True,
+        action_items=items,
+        bid_error=bid_error,
+        fact_sources=_fact_sources(call, facts),
+    )
     session.add(call)
     session.flush()
     _publish_completed(session, call)
@@ -1318,6 +1363,14 @@ def note_recording(
     return True
 
 
+def recording_problem(*, session: Session, call: Call, reason: str) -> None:
+    """Why the call's recording could not be stored or transcribed (kept on the recording)."""
+    recording = dict((call.outcome_data or {}).get("recording") or {})
+    _update_data(call, recording=recording | {"error": reason[:500]})
+    session.add(call)
+    session.flush()
+
+
 def attach_recording(*, session: Session, call: Call, document_id: uuid.UUID) -> None:
     """Link the stored recording (a documents row) to the call."""
     call.recording_document_id = document_id
@@ -1325,11 +1378,259 @@ def attach_recording(*, session: Session, call: Call, document_id: uuid.UUID) ->
     session.flush()
 
 
-def store_recording_transcript(*, session: Session, call: Call, text: str, model: str) -> None:
+def recording_transcribed(call: Call) -> bool:
+    """True when Whisper's transcript of the call's current recording is already kept."""
+    data = call.outcome_data or {}
+    sid = (data.get("recording") or {}).get("sid")
+    return bool(data.get("recording_transcript")) and (
+        (data.get("recording_transcript") or {}).get("sid") == sid
+    )
+
+
+def store_recording_transcript(
+    *,
+    session: Session,
+    call: Call,
+    text: str,
+    model: str,
+    segments: Sequence[str] = (),
+) -> None:
     """Keep Whisper's transcript of the recording next to the live speech results."""
-    _update_data(call, recording_transcript={"text": text, "model": model})
+    sid = ((call.outcome_data or {}).get("recording") or {}).get("sid")
+    _update_data(
+        call,
+        recording_transcript={
+            "sid": sid,
+            "text": text,
+            "model": model,
+            "segments": list(segments) or [text],
+        },
+    )
     session.add(call)
     session.flush()
+
+
+_FACT_LABELS = {"total": "total", "start_date": "start date", "site_visit": "site visit"}
+
+
+def _fact_label(key: str, context: CallContext) -> str:
+    if key.startswith("line:"):
+        line = next((s for s in context.scope if s.id == key.split(":", 1)[1]), None)
+        return f"the {line.component if line else 'scope line'} price"
+    return f"the {_FACT_LABELS.get(key, key.replace('_', ' '))}"
+
+
+def _fact_text(key: str, value: str) -> str:
+    if key.startswith("line:") or key == "total":
+        try:
+            return dollars(value)
+        except ArithmeticError:
+            return value
+    if key in ("start_date", "site_visit"):
+        try:
+            return spoken_date(value)
+        except ValueError:
+            return value
+    if key == "duration_days" and value.isdigit():
+        return f"{value} days"
+    return value
+
+
+def apply_recording_transcript(
+    *, session: Session, call: Call, now: dt.datetime | None = None
+) -> dict[str, Any]:
+    """Add to the call what only its recording said; update the bid; note disagreements.
+
+    The contractor's side of Whisper's transcript (``contractor_side``) is read by the same
+    extraction as the live speech results, and merged by ``extraction.merge_recording``: a
+    fact heard live is never changed, only what the live speech missed is added, and a
+    recording that says otherwise becomes a ``check_recording`` action item. Each fact's
+    source (``speech`` or ``recording``) is kept in ``outcome_data["fact_sources"]``. On a
+    finished call an added bid figure updates the call's bid through
+    ``construction_service.update_bid`` (or creates it when the call gave no price). Once per
+    recording (``RecordingSid``). Returns the merge as stored (``recording_merge``).
+    """
+    now = now or utcnow()
+    data = call.outcome_data or {}
+    sid = (data.get("recording") or {}).get("sid")
+    done = data.get("recording_merge") or {}
+    if done and done.get("sid") == sid:
+        return dict(done)
+    transcript = data.get("recording_transcript") or {}
+    segments = [str(s) for s in transcript.get("segments") or [transcript.get("text") or ""]]
+    agent_lines = [
+        row.text
+        for row in session.exec(
+            select(CallTranscript).where(
+                CallTranscript.call_id == call.id, CallTranscript.speaker == Speaker.agent
+            )
+        )
+    ]
+    heard = contractor_side(segments, agent_lines)
+    context = call_context(session=session, call=call, now=call.started_at or now)
+    speech = facts_of(call)
+    recording = facts_from_transcript(
+        ((None, segment) for segment in heard), scope=context.scope, today=context.today
+    )
+    merge = merge_recording(speech, recording)
+    who = context.contractor_name
+    items: list[dict[str, Any]] = []
+    for disagreement in merge.disagreements:
+        key = disagreement["fact"]
+        said_live = disagreement["speech"]
+        on_call = (
+            f"{who} did not price it on the call"
+            if said_live == "not priced on the call"
+            else f"{who} confirmed {_fact_text(key, said_live)} on the call"
+        )
+        items.append(
+            {
+                "kind": "check_recording",
+                "text": f"The recording has {_fact_label(key, context)} as "
+                f"{_fact_text(key, disagreement['recording'])} but {on_call}: listen to it "
+                "before relying on the bid",
+                **disagreement,
+            }
+        )
+    if recording.opted_out and not speech.opted_out:
+        items.append(
+            {
+                "kind": "check_opt_out",
+                "text": f"In the recording {who} may have asked not to be called again: listen "
+                "and mark them opted out if so",
+            }
+        )
+    merged = merge.facts
+    stored = {
+        "sid": sid,
+        "heard": heard,
+        "facts": recording.to_json(),
+        "added": list(merge.added),
+        "disagreements": list(merge.disagreements),
+        "bid_updated": False,
+    }
+    _update_data(call, facts=merged.to_json(), fact_sources=merge.sources, recording_merge=stored)
+    finalized = bool(data.get("finalized"))
+    bid_figures = [k for k in merge.added if k.startswith("line:") or k in BID_FACTS]
+    if (
+        finalized
+        and bid_figures
+        and call.project_id is not None
+        and call.contractor_id is not None
+        and not (speech.opted_out or speech.declined)
+    ):
+        problem = _bid_from_recording(session, call, merged, context, bid_figures, stored)
+        if problem:
+            items.append({"kind": "enter_bid", "text": f"Update {who}'s bid by hand ({problem})"})
+    if stored.get("bid_created"):
+        items[:0] = [
+            item
+            for item in action_items(merged, context, CallOutcome.bid_received)
+            if item["kind"] == "review_bid"
+        ]
+    if finalized:
+        _after_recording(session, call, merge, merged, items, context)
+    elif items:  # finalize_call adds them to the call's action items
+        _update_data(call, pending_action_items=items)
+    _update_data(call, recording_merge=stored)
+    call.updated_at = now
+    session.add(call)
+    session.flush()
+    return stored
+
+
+def _bid_from_recording(
+    session: Session,
+    call: Call,
+    merged: CallFacts,
+    context: CallContext,
+    added: list[str],
+    stored: dict[str, Any],
+) -> str | None:
+    """Put the recording's added figures on the call's bid (create it if the call had none)."""
+    assert call.project_id is not None and call.contractor_id is not None
+    existing = construction_service.bid_for_call(
+        session=session, org_id=call.org_id, call_id=call.id
+    )
+    if existing is None:
+        if not merged.priced:
+            return None
+        problem = _store_bid(session, call, merged, context)
+        if problem is None:
+            stored["bid_created"] = True
+            call.outcome = CallOutcome.bid_received
+        return problem
+    lines = any(key.startswith("line:") for key in added)
+    try:
+        with session.begin_nested():
+            construction_service.update_bid(
+                session=session,
+                org_id=call.org_id,
+                bid_id=existing.id,
+                line_items=_line_items(merged, context) if lines else None,
+                total_amount=merged.bid_total() if lines or "total" in added else None,
+                start_date=(
+                    dt.date.fromisoformat(merged.start_date)
+                    if "start_date" in added and merged.start_date
+                    else None
+                ),
+                duration_days=merged.duration_days if "duration_days" in added else None,
+                exclusions=_exclusions_text(merged) if "exclusions" in added else None,
+                reason=f"heard in the recording of call {call.id}: {', '.join(added)}",
+            )
+    except construction_service.ConstructionError as exc:
+        log.warning("call bid not updated from the recording", extra={"call_id": str(call.id)})
+        return f"the recording's {', '.join(added)} could not be added to bid {existing.id}: {exc}"
+    call.bid_id = existing.id
+    stored["bid_updated"] = True
+    return None
+
+
+def _after_recording(
+    session: Session,
+    call: Call,
+    merge: RecordingMerge,
+    merged: CallFacts,
+    items: list[dict[str, Any]],
+    context: CallContext,
+) -> None:
+    """A finished call's new action items and appointments from its recording (events)."""
+    if call.outcome == CallOutcome.unclear and merge.added:
+        call.outcome = _outcome(call, merged)
+    for kind, key in (("start", "start_date"), ("site_visit", "site_visit")):
+        value = getattr(merged, key)
+        if key in merge.added and value:
+            publish(
+                session,
+                org_id=call.org_id,
+                name="appointment.scheduled",
+                payload={
+                    "call_id": call.id,
+                    "contractor_id": call.contractor_id,
+                    "project_id": call.project_id,
+                    "kind": kind,
+                    "date": value,
+                    "duration_days": merged.duration_days if kind == "start" else None,
+                    "heard": merged.heard.get("start_date") if kind == "start" else None,
+                    "source": RECORDING,
+                },
+            )
+    if not items:
+        return
+    existing = list((call.outcome_data or {}).get("action_items") or [])
+    _update_data(call, action_items=existing + items)
+    publish(
+        session,
+        org_id=call.org_id,
+        name="action.items.created",
+        payload={
+            "call_id": call.id,
+            "contractor_id": call.contractor_id,
+            "project_id": call.project_id,
+            "items": items,
+            "source": RECORDING,
+        },
+    )
 
 
 # --- availability ------------------------------------------------------------------------

@@ -175,3 +175,59 @@ def test_facts_accumulate_and_a_later_price_replaces_an_earlier_one() -> None:
     assert facts.insured is True
     assert facts.bid_total() == Decimal("11000.00")
     assert CallFacts.from_json(facts.to_json()) == facts
+
+
+@pytest.mark.parametrize(
+    ("said", "amount"),
+    [
+        # Contractor shorthand for thousands, with a cue that a price is being given.
+        ("the roof for eleven five", "11500"),
+        ("roof is eleven-five", "11500"),
+        ("it's twelve and a half", "12500"),
+        ("about twelve and a half grand", "12500"),
+        ("nine grand", "9000"),  # a money word: no cue needed
+        ("I'd do it for 11 5", "11500"),
+    ],
+)
+def test_thousands_shorthand_with_a_price_cue(said: str, amount: str) -> None:
+    assert parse_amount(said) == Decimal(amount)
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "eleven five",  # no cue and no price asked: could be anything
+        "we'll be there at eleven five",  # "at": a time, not a price
+        "call me at three one three five five five",  # a run of digits
+        "two and a half days",  # a duration
+        "I have twelve five guys",  # a count
+        "start on march eleven",  # a date
+    ],
+)
+def test_thousands_shorthand_is_not_read_without_a_price(said: str) -> None:
+    assert parse_amount(said) is None
+
+
+def test_shorthand_answers_a_price_question_without_a_cue() -> None:
+    assert parse_amount("eleven five", price_asked=True) == Decimal("11500")
+    assert parse_amount("twelve and a half", price_asked=True) == Decimal("12500")
+    # Asked for the prices: each figure goes to the line named beside it.
+    answer = extract(
+        "roof eleven five, and the furnace four five", scope=SCOPE, today=CALL_DATE, expect="prices"
+    )
+    assert {p.scope_item_id: p.amount for p in answer.line_prices} == {
+        "roof-id": Decimal("11500.00"),
+        "f-id": Decimal("4500.00"),
+    }
+    # Asked about the furnace line: "twelve and a half" is $12,500 for that line.
+    asked = extract("twelve and a half", scope=SCOPE, today=CALL_DATE, expect="line:f-id")
+    assert [(p.scope_item_id, p.amount) for p in asked.line_prices] == [
+        ("f-id", Decimal("12500.00"))
+    ]
+    # Asked how long: "eleven five" is no price.
+    assert extract("eleven five", scope=SCOPE, today=CALL_DATE, expect="duration").total is None
+
+
+def test_and_a_half_also_reads_durations() -> None:
+    assert normalise("twelve and a half") == "12.5"
+    assert parse_duration_days("two and a half days") == 3  # rounded up to whole days
