@@ -17,6 +17,7 @@ from agent.planner import OfflinePlanner
 from domain.auth.models import Organisation
 from evals.cases_schema import load_cases
 from evals.runner import main
+from evals.scorecard import CaseResult, Scorecard, load_baseline, regressions
 from store.db import get_engine
 from tools import TOOLS_BY_NAME
 
@@ -113,6 +114,16 @@ def test_the_offline_planner_passes_at_least_95_percent_of_offline_cases(
     assert scorecard["pass_rate"] == round(rate, 1)
     assert scorecard["tags"]["offline"]["cases"] == total
     assert all(c["latency_ms"] > 0 for c in scorecard["cases"])
+    # No case that passed in the committed baseline fails now.
+    baseline = load_baseline(REPO / "evals" / "baseline-offline.json")
+    current = Scorecard(
+        model=scorecard["model"],
+        cases=[
+            CaseResult(id=c["id"], tags=c["tags"], passed=c["passed"]) for c in scorecard["cases"]
+        ],
+    )
+    assert regressions(current, baseline) == []
+    assert {c["id"] for c in baseline["cases"]} <= {c["id"] for c in scorecard["cases"]}
     markdown = (out / "scorecard.md").read_text()
     assert "| guardrails |" in markdown and "| contractor-no-tools | pass |" in markdown
 
