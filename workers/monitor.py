@@ -5,7 +5,10 @@
   lacks a required column fails the scan with its reason and the job ends (retrying would
   only fail again); other errors fail the scan and raise, so RQ retries it: a re-run resumes,
   because rows already ingested come back unchanged.
-- ``tick()``: queues a scan for every scheduled feed that is due (all organisations) and
+- ``tick()``: fails scans stuck queued or running (``market_service.STALE_SCAN_AFTER``, four
+  times the job timeout: the job was lost or its worker killed) so no feed's schedule stops,
+  queues a scan for every scheduled feed that is due (all organisations), enqueues again a
+  queued scan whose job is gone from the queue, and
   releases alerts held for quiet hours whose hours are over; then the next tick is scheduled
   ``MONITOR_TICK_S`` later, the way the WhatsApp sweeper schedules itself
   (``schedule_tick``: ``enqueue_in`` with a Redis lease so only one tick is ever pending; it
@@ -20,6 +23,8 @@ import logging
 import uuid
 from datetime import timedelta
 from typing import Any
+
+from rq.job import JobStatus
 
 from core.config import get_settings
 from domain.market import alerts as alert_service
@@ -58,8 +63,51 @@ def run_scan(org_id: str, scan_id: str) -> dict[str, Any]:
     return result
 
 
+def _job_alive(job_id: str | None) -> bool:
+    """True when the scan's job is still on the queue: waiting, running or due a retry."""
+    if not job_id:
+        return False
+    try:
+        job = get_queue(QUEUE).fetch_job(job_id)
+    except Exception:  # noqa: BLE001 - Redis unreachable: cannot tell, so do not enqueue twice
+        log.exception("could not look up a scan's job", extra={"job_id": job_id})
+        return True
+    if job is None:
+        return False
+    return job.get_status(refresh=False) not in (
+        JobStatus.FINISHED,
+        JobStatus.FAILED,
+        JobStatus.STOPPED,
+        JobStatus.CANCELED,
+    )
+
+
+def _enqueue_and_record(org_id: uuid.UUID, scan_id: uuid.UUID, what: str) -> bool:
+    """Enqueue a scan's job and remember its id; False (logged) when the queue is down."""
+    try:
+        job_id = enqueue_scan(org_id, scan_id)
+    except Exception:  # noqa: BLE001 - Redis down: the scan stays queued; a later tick retries
+        log.exception("could not enqueue a %s scan", what, extra={"scan_id": str(scan_id)})
+        return False
+    with session_scope() as session:
+        market_service.set_job_id(session=session, org_id=org_id, scan_id=scan_id, job_id=job_id)
+    return True
+
+
 def tick() -> dict[str, int]:
-    """Queue due scheduled scans and release held alerts (every organisation)."""
+    """Expire stuck scans, queue due scheduled scans, re-enqueue lost jobs, release alerts.
+
+    A scan stuck queued or running past ``STALE_SCAN_AFTER`` is failed with the reason first,
+    so its feed's schedule goes on in the same tick; a queued scan whose job is gone from the
+    queue (the enqueue failed, Redis lost it) is enqueued again.
+    """
+    with session_scope() as session:
+        expired = market_service.expire_stale_scans(session=session)
+    if expired:
+        log.warning(
+            "market scans stuck queued or running were marked failed",
+            extra={"scan_ids": [str(i) for i in expired]},
+        )
     queued: list[tuple[uuid.UUID, uuid.UUID]] = []
     with session_scope() as session:
         for feed in market_service.due_feeds(session=session):
@@ -67,18 +115,26 @@ def tick() -> dict[str, int]:
             if scan is not None:
                 queued.append((scan.org_id, scan.id))
     with session_scope() as session:
-        released = alert_service.release_held_alerts(session=session)
+        waiting = [
+            (scan.org_id, scan.id)
+            for scan in market_service.scans_awaiting_job(session=session)
+            if not _job_alive(scan.job_id)
+        ]
+    requeued = sum(_enqueue_and_record(o, s, "lost") for o, s in waiting)
     for org_id, scan_id in queued:
-        try:
-            job_id = enqueue_scan(org_id, scan_id)
-        except Exception:  # noqa: BLE001 - Redis down: the scan stays queued, visible in status
-            log.exception("could not enqueue a scheduled scan", extra={"scan_id": str(scan_id)})
-            continue
+        _enqueue_and_record(org_id, scan_id, "scheduled")
+    released = 0
+    try:
         with session_scope() as session:
-            market_service.set_job_id(
-                session=session, org_id=org_id, scan_id=scan_id, job_id=job_id
-            )
-    counts = {"scans_queued": len(queued), "alerts_released": released}
+            released = alert_service.release_held_alerts(session=session)
+    except Exception:  # noqa: BLE001 - the scans above are queued; alerts wait for the next tick
+        log.exception("could not release held market alerts")
+    counts = {
+        "scans_queued": len(queued),
+        "scans_expired": len(expired),
+        "scans_requeued": requeued,
+        "alerts_released": released,
+    }
     if any(counts.values()):
         log.info("market monitor tick", extra=counts)
     return counts

@@ -11,7 +11,10 @@ Each alert is recorded whatever happens to it:
   through Twilio, or keeps it ``recorded`` in the outbox when Twilio is not configured;
 - ``held``: it fell in the investor's quiet hours; ``send_after`` is when they end, and
   ``release_held_alerts`` (the monitor's scheduled tick) queues it then;
-- ``no_phone``: the investor has no phone number (or is inactive): nothing can be sent.
+- ``no_phone``: the investor has no phone number (or is inactive): nothing can be sent;
+- ``skipped``: it was held, and when quiet hours ended the opportunity was closed, the listing
+  off the market or the criteria no longer matched: not sent, the reason appended to its
+  message (``Not sent: ...``).
 
 Nothing here calls Twilio: queueing is a database write, so it is safe inside an event
 handler's transaction (the WhatsApp sender and its sweeper send what is queued).
@@ -20,6 +23,7 @@ handler's transaction (the WhatsApp sender and its sweeper send what is queued).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from collections.abc import Sequence
 from decimal import Decimal
@@ -46,6 +50,8 @@ from domain.market.scoring import MAX_STORED_PCT
 from domain.whatsapp import service as whatsapp_service
 from store.base import utcnow
 from store.outbox import publish
+
+log = logging.getLogger(__name__)
 
 # Alerts for opportunities that already existed when criteria are configured: the best few.
 ALERTS_ON_CONFIGURE = 5
@@ -335,12 +341,51 @@ def release_held_alerts(*, session: Session, now: dt.datetime | None = None) -> 
         .limit(MAX_HELD_RELEASED)
         .with_for_update(skip_locked=True)
     ).all()
+    released = 0
     for alert in held:
-        opportunity = session.get(Opportunity, alert.opportunity_id)
-        assert opportunity is not None
-        _deliver(session, alert, opportunity, now)
+        try:
+            with session.begin_nested():
+                reason = _stale_reason(session, alert)
+                if reason is None:
+                    opportunity = session.get(Opportunity, alert.opportunity_id)
+                    assert opportunity is not None  # _stale_reason checked it
+                    _deliver(session, alert, opportunity, now)
+                    released += 1
+                else:
+                    _skip(session, alert, reason)
+        except Exception as exc:  # noqa: BLE001 - one bad alert must not stop the tick
+            log.exception("could not release a held alert", extra={"alert_id": str(alert.id)})
+            with session.begin_nested():
+                _skip(session, alert, f"it could not be queued ({type(exc).__name__})")
     session.flush()
-    return len(held)
+    return released
+
+
+def _stale_reason(session: Session, alert: MarketAlert) -> str | None:
+    """Why a held alert should no longer be sent (None: it still stands)."""
+    opportunity = session.get(Opportunity, alert.opportunity_id)
+    if opportunity is None or opportunity.org_id != alert.org_id:
+        return "the opportunity no longer exists"
+    if opportunity.status != OpportunityStatus.open:
+        return "the opportunity was closed while the alert was held"
+    listing = session.get(TrackedListing, opportunity.listing_id)
+    if listing is None or listing.org_id != alert.org_id:
+        return "the listing no longer exists"
+    if listing.status not in (ListingStatus.new, ListingStatus.active):
+        return f"the listing is {listing.status} now, no longer on the market"
+    criteria = session.get(AlertCriteria, alert.criteria_id)
+    if criteria is None or not criteria.active:
+        return "the investor turned these alerts off"
+    if not matches(criteria, opportunity, listing):
+        return "the opportunity no longer matches the investor's criteria"
+    return None
+
+
+def _skip(session: Session, alert: MarketAlert, reason: str) -> None:
+    """Record that a held alert was not sent, and why (kept with its message)."""
+    alert.status = AlertStatus.skipped
+    alert.message = f"{alert.message}\n\nNot sent: {reason}."
+    session.add(alert)
 
 
 def list_alerts(

@@ -73,6 +73,7 @@ class AlertStatus(StrEnum):
     queued = "queued"
     held = "held"
     no_phone = "no_phone"
+    skipped = "skipped"
 
 
 class TrendSource(StrEnum):

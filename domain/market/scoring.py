@@ -73,6 +73,8 @@ FULL_PRICE_CUT_PCT = Decimal(10)
 
 SCREENING = "screening"
 UNDERWRITING = "underwriting"
+# A list price of $0 (or less) is "price on request", not a price: nothing is scored from it.
+NO_PRICE = "no list price: a listing needs a price above $0 to be scored"
 
 
 def _cents(value: Decimal) -> Decimal:
@@ -300,6 +302,8 @@ def _section8(i: ScoreInputs) -> Component:
         why = i.rent_missing or "no Section 8 rent for the area"
         return Component("section8_fit", weight, None, None, why)
     price = i.listing.list_price
+    if price <= 0:
+        return Component("section8_fit", weight, None, None, NO_PRICE)
     ratio = (i.rent.amount / price * HUNDRED).quantize(Decimal("0.001"))
     return Component(
         "section8_fit",
@@ -331,6 +335,8 @@ def _days(i: ScoreInputs) -> Component:
 def _cuts(i: ScoreInputs) -> Component:
     weight = WEIGHTS["price_cuts"]
     original, price = i.listing.original_price, i.listing.list_price
+    if price <= 0:
+        return Component("price_cuts", weight, None, None, NO_PRICE)
     if original is None or original <= 0 or original <= price:
         return Component(
             "price_cuts",
@@ -542,6 +548,15 @@ def score_listing(
     """Score a listing: screening (``underwrite=False``) or with the full underwriting."""
     a = assumptions or AnalysisAssumptions()
     t = thresholds or VerdictThresholds()
+    if inputs.listing.list_price <= 0:
+        # Every ratio below divides by the price or compares with it: no score, no strategy.
+        return ScoreResult(
+            stage=UNDERWRITING if underwrite else SCREENING,
+            score=None,
+            components=[],
+            missing=[f"no score: {NO_PRICE}"],
+            figures={"list_price": str(inputs.listing.list_price)},
+        )
     flip = rental = brrrr = None
     notes: dict[str, Any] = {}
     if underwrite:

@@ -28,8 +28,14 @@ investors are alerted (``domain.market.alerts``), and
 ``market.update`` summarises the scan by ZIP. That last step is one transaction; if it fails,
 a re-run shortlists the same listings again (they are still at the screening stage).
 
-A row without a price or a street address is rejected with its line and the reason, in the
-scan's ``rejections``; the rest of the feed goes in.
+A row without a price (or priced $0, "price on request") or a street address is rejected with
+its line and the reason, in the scan's ``rejections``; the rest of the feed goes in.
+
+**Concurrency.** A scan is claimed with one atomic ``UPDATE ... WHERE status IN (queued,
+failed)``, so a job delivered twice runs it once. Ingest is serialised per organisation: every
+batch transaction (and the shortlist's) first takes a transaction-scoped advisory lock keyed on
+the organisation, so two feeds scanned at once cannot both miss the same address and track one
+house twice.
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, text, update
 from sqlmodel import Session, col, select
 
 from core.config import get_settings
@@ -99,6 +105,12 @@ BATCH_SIZE = 1000
 MAX_REJECTIONS_KEPT = 200
 MAX_LIST_LIMIT = 200
 ACTIVE_STATUSES = (ListingStatus.new, ListingStatus.active)
+# A scan queued or running this long without progress is stuck (see ``expire_stale_scans``):
+# four times the default queue's 300 s job timeout, so no live job is ever cut short.
+STALE_SCAN_AFTER = dt.timedelta(minutes=20)
+# A queued scan whose job is not on the queue this long after it was queued is enqueued again
+# (long enough for a request to commit the scan and then enqueue it).
+REQUEUE_SCAN_AFTER = dt.timedelta(minutes=2)
 # Statuses a person sets; a feed saying "active" does not undo them.
 _PERSON_SET_STATUSES = (ListingStatus.analyzed, ListingStatus.dismissed)
 
@@ -465,6 +477,12 @@ def parse_rows(feed: FeedRows) -> ParsedFeed:
             external_id = str(raw[id_column]).strip() or None
         try:
             values = importer.row_values(raw, resolved, ImportKind.listings)
+            if values["list_price"] <= 0:
+                # "$0" is how feeds say "price on request": nothing can be scored from it.
+                raise importer.RowRejected(
+                    f"{resolved['list_price']}: {raw.get(resolved['list_price'])!r} is not a "
+                    "price (a listing needs a list price above $0)"
+                )
             if not values.get("address_line"):
                 raise importer.RowRejected(
                     "no street address (UnparsedAddress, or StreetNumber + StreetName): "
@@ -673,6 +691,7 @@ def _ingest_batch(
     counts: ScanCounts,
 ) -> None:
     """Upsert one batch of listings, screen the new and changed ones, publish listing.found."""
+    _lock_org_ingest(session, org_id)
     scan = ctx.scan
     ids = [p.external_id for p in batch]
     by_id = {
@@ -795,6 +814,48 @@ def _load_context(
     )
 
 
+def claim_scan(
+    *, session: Session, org_id: uuid.UUID, scan_id: uuid.UUID, now: dt.datetime | None = None
+) -> bool:
+    """Mark a queued or failed scan running, atomically; False when it is not claimable.
+
+    One ``UPDATE ... WHERE status IN (queued, failed) RETURNING``: of two workers handed the
+    same scan, exactly one gets the row back and runs it; the other sees it running (or
+    succeeded) and leaves it alone. The caller commits.
+    """
+    now = now or utcnow()
+    table = MonitorScan.__table__  # type: ignore[attr-defined]
+    row = session.execute(
+        update(table)
+        .where(
+            table.c.id == scan_id,
+            table.c.org_id == org_id,
+            table.c.status.in_((ScanStatus.queued.value, ScanStatus.failed.value)),
+        )
+        .values(
+            status=ScanStatus.running.value,
+            started_at=now,
+            finished_at=None,
+            error=None,
+            updated_at=now,
+        )
+        .returning(table.c.id)
+    ).first()
+    return row is not None
+
+
+def _lock_org_ingest(session: Session, org_id: uuid.UUID) -> None:
+    """Serialise the organisation's ingest until this transaction ends (address dedupe).
+
+    A transaction-scoped advisory lock keyed on the organisation: a second scan's batch waits
+    here, then reads the listings the first one committed, so one house is tracked once.
+    """
+    session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+        {"key": f"market_monitor.ingest:{org_id}"},
+    )
+
+
 def execute_scan(
     *,
     session: Session,
@@ -804,20 +865,19 @@ def execute_scan(
     batch_size: int = BATCH_SIZE,
     progress: Callable[[int, int], None] | None = None,
 ) -> MonitorScan:
-    """Run a queued scan to the end; commits per batch (see the module docstring).
+    """Run a queued (or failed) scan to the end; commits per batch (see the module docstring).
 
+    A scan already running (another worker claimed it) or succeeded is returned as it is.
     ``feed`` defaults to the scan's registered feed. A feed that cannot be read, or lacks a
     required column, fails the scan with the reason (``MarketValidationError`` / ``SourceError``
     are raised after the failure is saved); bad rows are only rejected.
     """
     scan = get_scan(session=session, org_id=org_id, scan_id=scan_id)
-    if scan.status == ScanStatus.succeeded:
-        return scan
-    scan.status = ScanStatus.running
-    scan.started_at = utcnow()
-    scan.error = None
-    session.add(scan)
+    claimed = claim_scan(session=session, org_id=org_id, scan_id=scan_id)
     session.commit()
+    session.refresh(scan)
+    if not claimed:
+        return scan  # succeeded already, or another worker is running it
     counts = ScanCounts()
     try:
         if feed is None:
@@ -838,6 +898,9 @@ def execute_scan(
         scan.rejections = parsed.rejections[:MAX_REJECTIONS_KEPT]
         ctx = _load_context(session=session, org_id=org_id, scan=scan, parsed=parsed)
         counts.extra["sales_in_snapshot"] = ctx.snapshot.size
+        # Loading may re-index the comps; commit that before any batch waits for the
+        # organisation's ingest lock, so no transaction holds row locks while it waits.
+        session.commit()
         done = 0
         for start in range(0, len(parsed.listings), max(1, batch_size)):
             batch = parsed.listings[start : start + batch_size]
@@ -986,7 +1049,13 @@ def record_opportunity(
         and result.strategy_clears_thresholds is True
         and listing.status in ACTIVE_STATUSES
     )
-    opp = session.exec(select(Opportunity).where(Opportunity.listing_id == listing.id)).first()
+    if listing.org_id != org_id:
+        raise MarketNotFoundError(f"listing {listing.id} not found")
+    opp = session.exec(
+        select(Opportunity).where(
+            Opportunity.org_id == org_id, Opportunity.listing_id == listing.id
+        )
+    ).first()
     if opp is None and not qualifies:
         return None, "none"
     figures = result.figures
@@ -1033,6 +1102,7 @@ def record_opportunity(
 
 def _finalise(*, session: Session, org_id: uuid.UUID, ctx: ScanContext, counts: ScanCounts) -> None:
     """Underwrite the shortlist, record opportunities, alert investors, publish market.update."""
+    _lock_org_ingest(session, org_id)  # one opportunity (and one alert) per listing
     settings = get_settings()
     scan = ctx.scan
     stage = col(TrackedListing.score_details)["stage"].astext
@@ -1273,6 +1343,72 @@ def schedule_scan(
         session.flush()
         return None
     return _new_scan(session=session, feed=feed, trigger=ScanTrigger.schedule, principal=None)
+
+
+def expire_stale_scans(
+    *, session: Session, now: dt.datetime | None = None, older_than: dt.timedelta | None = None
+) -> list[uuid.UUID]:
+    """Fail scans stuck queued or running (every organisation), saying why; return their ids.
+
+    A scan still queued ``older_than`` after it was created lost its job (or the job never
+    ran); a running scan that committed nothing for ``older_than`` lost its worker (killed
+    mid-scan). Either would otherwise block its feed's schedule forever (``schedule_scan``
+    waits while a scan of the feed is queued or running). A failed scan can still be claimed:
+    a late job runs it, and a re-run resumes from its committed batches.
+    """
+    now = now or utcnow()
+    older_than = older_than or STALE_SCAN_AFTER
+    cutoff = now - older_than
+    minutes = int(older_than.total_seconds() // 60)
+    table = MonitorScan.__table__  # type: ignore[attr-defined]
+    expired: list[uuid.UUID] = []
+    for status, since, reason in (
+        (
+            ScanStatus.queued,
+            table.c.created_at,
+            f"still queued {minutes} minutes after it was created (its job was lost or never "
+            "ran): marked failed so the feed's schedule goes on; start the scan again to retry",
+        ),
+        (
+            ScanStatus.running,
+            table.c.updated_at,
+            f"no progress for {minutes} minutes (its worker was probably stopped mid-scan): "
+            "marked failed so the feed's schedule goes on; a re-run resumes from the batches "
+            "already committed",
+        ),
+    ):
+        rows = session.execute(
+            update(table)
+            .where(table.c.status == status.value, since < cutoff)
+            .values(status=ScanStatus.failed.value, error=reason, finished_at=now, updated_at=now)
+            .returning(table.c.id)
+        ).all()
+        expired.extend(row[0] for row in rows)
+    return expired
+
+
+def scans_awaiting_job(
+    *, session: Session, now: dt.datetime | None = None, older_than: dt.timedelta | None = None
+) -> list[MonitorScan]:
+    """Queued scans of a feed (every organisation) untouched for ``older_than``.
+
+    The tick checks each one's job on the queue and enqueues it again when the job is gone
+    (the enqueue failed, or Redis lost it). Scans without a feed (the CLI's) run in-process.
+    """
+    now = now or utcnow()
+    cutoff = now - (older_than or REQUEUE_SCAN_AFTER)
+    return list(
+        session.exec(
+            select(MonitorScan)
+            .where(
+                MonitorScan.status == ScanStatus.queued,
+                col(MonitorScan.feed_id).is_not(None),
+                col(MonitorScan.updated_at) < cutoff,
+            )
+            .order_by(col(MonitorScan.created_at))
+            .limit(100)
+        ).all()
+    )
 
 
 def listings_in_scan(

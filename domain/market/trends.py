@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import statistics
 import uuid
+from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import func
+from sqlalchemy import Date, Numeric, case, cast, func
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col, select
 
@@ -279,59 +279,84 @@ def _sales_trends(session: Session, org_id: uuid.UUID, area: str, months: int) -
 # --- listings ----------------------------------------------------------------------------------
 
 
-def _median(values: list[Decimal]) -> Decimal | None:
-    return _cents(statistics.median(values)) if values else None
+def _utc_month(column: Any) -> Any:
+    """SQL: the first day of a timestamp's month, in UTC (as ``utcnow().date()`` is)."""
+    return cast(func.date_trunc("month", func.timezone("UTC", column)), Date)
+
+
+def _by_month(rows: Sequence[Any]) -> dict[dt.date, Any]:
+    return {row[0]: row for row in rows if row[0] is not None}
 
 
 def _listing_trends(session: Session, org_id: uuid.UUID, area: str, months: int) -> MarketTrends:
+    """Monthly figures of the tracked listings in a ZIP or city, aggregated in SQL.
+
+    Per month first seen: the count and the medians (``percentile_cont``) of the list price and
+    list $/sqft (a price or area of 0 or none is left out). Inventory at a month's end is every
+    listing first seen by then, less those off the market whose last sighting is in that month
+    or earlier: running totals over two per-month counts, so every listing counts, however many.
+    """
     is_zip = area.isdigit() and len(area) == 5
     where = (
+        TrackedListing.org_id == org_id,
         TrackedListing.zip_code == area
         if is_zip
-        else func.upper(TrackedListing.city) == area.upper()
+        else func.upper(TrackedListing.city) == area.upper(),
     )
-    listings = session.exec(
-        select(TrackedListing)
-        .where(TrackedListing.org_id == org_id, where)
-        .order_by(col(TrackedListing.first_seen_at))
-        .limit(100_000)
-    ).all()
     today = utcnow().date()
     end = _month_start(today)
     start = _add_months(end, -(months - 1))
-    out: list[TrendMonth] = []
     on_market = (ListingStatus.new, ListingStatus.active)
+    price = func.nullif(col(TrackedListing.list_price), 0)
+    sqft_json = col(TrackedListing.property_data)["square_feet"]
+    square_feet = func.nullif(
+        case(
+            (func.jsonb_typeof(sqft_json) == "number", cast(sqft_json.astext, Numeric)),
+            else_=None,
+        ),
+        0,
+    )
+    first_month = _utc_month(col(TrackedListing.first_seen_at))
+    first_seen = _by_month(
+        session.exec(
+            select(
+                first_month,
+                func.count(),
+                func.percentile_cont(0.5).within_group(price),
+                func.percentile_cont(0.5).within_group(price / square_feet),
+            )
+            .where(*where, col(TrackedListing.first_seen_at).is_not(None))
+            .group_by(first_month)
+        ).all()
+    )
+    gone_month = _utc_month(
+        func.coalesce(col(TrackedListing.last_seen_at), col(TrackedListing.first_seen_at))
+    )
+    gone = _by_month(
+        session.exec(
+            select(gone_month, func.count())
+            .where(
+                *where,
+                col(TrackedListing.first_seen_at).is_not(None),
+                col(TrackedListing.status).not_in(on_market),
+            )
+            .group_by(gone_month)
+        ).all()
+    )
+    in_area = session.exec(select(func.count()).select_from(TrackedListing).where(*where)).one()
+    out: list[TrendMonth] = []
     for index in range(months):
         month = _add_months(start, index)
-        next_month = _add_months(month, 1)
-        fresh = [
-            listing
-            for listing in listings
-            if listing.first_seen_at and month <= listing.first_seen_at.date() < next_month
-        ]
-        prices = [listing.list_price for listing in fresh if listing.list_price]
-        per_sqft = [
-            listing.list_price / Decimal(listing.property_data["square_feet"])
-            for listing in fresh
-            if listing.list_price and listing.property_data.get("square_feet")
-        ]
-        inventory = sum(
-            1
-            for listing in listings
-            if listing.first_seen_at
-            and listing.first_seen_at.date() < next_month
-            and (
-                listing.status in on_market
-                or (listing.last_seen_at is not None and listing.last_seen_at.date() >= next_month)
-            )
-        )
+        row = first_seen.get(month)
+        seen_by_then = sum(int(r[1]) for m, r in first_seen.items() if m <= month)
+        gone_by_then = sum(int(r[1]) for m, r in gone.items() if m <= month)
         out.append(
             TrendMonth(
                 month=month.strftime("%Y-%m"),
-                median_price=_median([Decimal(p) for p in prices]),
-                median_price_per_sqft=_median(per_sqft),
-                new_listings=len(fresh),
-                inventory=inventory,
+                median_price=_cents(row[2]) if row else None,
+                median_price_per_sqft=_cents(row[3]) if row else None,
+                new_listings=int(row[1]) if row else 0,
+                inventory=seen_by_then - gone_by_then,
             )
         )
     return MarketTrends(
@@ -344,7 +369,7 @@ def _listing_trends(session: Session, org_id: uuid.UUID, area: str, months: int)
         inputs={
             "source": "the organisation's tracked listings (market monitor scans)",
             "area_is": "a ZIP code" if is_zip else "a city",
-            "listings_in_area": len(listings),
+            "listings_in_area": int(in_area),
             "median_price": "median list price of the listings first seen in the month",
             "inventory": "listings first seen by the month's end and still on the market then",
         },

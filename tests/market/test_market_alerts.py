@@ -239,3 +239,45 @@ def test_new_criteria_alert_existing_matches_once_however_often_delivered(db: Se
     (alert,) = _alerts(db, ivy)  # the one open opportunity; the overpriced house is none
     assert alert.source_event_id == event.id
     assert len(whatsapp_service.list_outbox(session=db, org_id=org.id)) == 1
+
+
+def test_held_alerts_that_went_stale_are_skipped_with_the_reason_not_sent(db: Session) -> None:
+    org = make_org(db)
+    make_sold_market(db, org)
+    local = utcnow().astimezone(ZoneInfo("America/Detroit"))
+    quiet = {
+        "quiet_hours_start": (local - dt.timedelta(hours=1))
+        .time()
+        .replace(second=0, microsecond=0),
+        "quiet_hours_end": (local + dt.timedelta(hours=2)).time().replace(second=0, microsecond=0),
+        "timezone": "America/Detroit",
+    }
+    ivy, olaf = _investor(db, org), _investor(db, org, phone="+13135550124")
+    _configure(db, ivy, **quiet)
+    _configure(db, olaf, **quiet)
+    rows = [listing_row(1500), listing_row(1502)]
+    run_market_scan(db, org, rows)
+    assert [a.status for a in _alerts(db, ivy) + _alerts(db, olaf)] == [AlertStatus.held] * 4
+    # While they are held: 1500 goes under contract (its opportunity closes), and Olaf now
+    # wants nothing above $40,000 (both houses are listed at $45,000).
+    run_market_scan(db, org, [listing_row(1500, StandardStatus="Pending"), rows[1]])
+    _configure(db, olaf, max_price="40000", **quiet)
+
+    ends = max(a.send_after for a in _alerts(db, ivy) if a.send_after)
+    assert alert_service.release_held_alerts(session=db, now=ends) == 1
+    db.expire_all()
+    by_house = {
+        (user.id, a.message.split(",")[0].split(": ")[-1]): a
+        for user in (ivy, olaf)
+        for a in _alerts(db, user)
+    }
+    assert by_house[(ivy.id, "1502 Subject Ave")].status == AlertStatus.queued
+    for key, reason in (
+        ((ivy.id, "1500 Subject Ave"), "the opportunity was closed while the alert was held"),
+        ((olaf.id, "1500 Subject Ave"), "the opportunity was closed while the alert was held"),
+        ((olaf.id, "1502 Subject Ave"), "the opportunity no longer matches the investor's"),
+    ):
+        assert by_house[key].status == AlertStatus.skipped
+        assert f"Not sent: {reason}" in by_house[key].message
+    (sent,) = whatsapp_service.list_outbox(session=db, org_id=org.id)
+    assert "1502 Subject Ave" in (sent.body or "") and sent.to == "+13135550123"

@@ -69,6 +69,43 @@ def test_a_scan_stores_new_listings_normalised_and_rejects_bad_rows_with_reasons
     assert sorted(e.payload["external_id"] for e in found) == ["L-1500", "L-1502"]
 
 
+def test_a_zero_price_row_is_rejected_and_the_rest_of_the_feed_is_scored(db: Session) -> None:
+    org = make_org(db)
+    make_sold_market(db, org)  # Detroit: comps and a Section 8 rent (rent / price) for scoring
+    rows = [
+        listing_row(1500, ListPrice="$0"),
+        listing_row(1502),
+        listing_row(1504, ListPrice="0.00"),
+    ]
+    scan = run_market_scan(db, org, rows)
+    assert scan.status == ScanStatus.succeeded
+    assert (scan.counts["new"], scan.counts["rejected"]) == (1, 2)
+    assert [(r["line"], r["reason"]) for r in scan.rejections] == [
+        (1, "ListPrice: '$0' is not a price (a listing needs a list price above $0)"),
+        (3, "ListPrice: '0.00' is not a price (a listing needs a list price above $0)"),
+    ]
+    (listing,) = _listings(db, org)
+    assert listing.external_id == "L-1502" and listing.score is not None
+    (opp,) = db.exec(select(Opportunity).where(Opportunity.org_id == org.id)).all()
+    assert opp.listing_id == listing.id
+
+
+def test_an_opportunity_is_recorded_only_in_its_listings_organisation(db: Session) -> None:
+    org, other = make_org(db), make_org(db, "Rival LLC")
+    make_sold_market(db, org)
+    run_market_scan(db, org, [listing_row(1500)])
+    (listing,) = _listings(db, org)
+    (opp,) = db.exec(select(Opportunity).where(Opportunity.org_id == org.id)).all()
+    score, result = opp.score, market_service.ScoreResult("underwriting", Decimal(1), [], [])
+    with pytest.raises(market_service.MarketNotFoundError):
+        market_service.record_opportunity(
+            session=db, org_id=other.id, listing=listing, result=result
+        )
+    db.refresh(opp)
+    assert (opp.org_id, opp.score, opp.status) == (org.id, score, "open")
+    assert db.exec(select(Opportunity).where(Opportunity.org_id == other.id)).all() == []
+
+
 def test_a_rescan_is_idempotent_and_a_price_cut_is_recorded_and_rescored(db: Session) -> None:
     org = make_org(db)
     make_sold_market(db, org)

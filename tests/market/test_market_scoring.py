@@ -168,3 +168,27 @@ def test_an_overpriced_listing_is_screened_but_is_no_opportunity(db: Session) ->
     discount = _component(listing.score_details, "discount_to_value")
     assert discount["points"] == "0"
     assert discount["value"].startswith("-")
+
+
+def test_a_zero_price_is_no_score_and_divides_nothing_by_it() -> None:
+    # "$0" is price on request. With a Section 8 rent known the fit would be rent / price, and
+    # without one a $0 house would look 100% below its value: neither may be scored.
+    for underwrite in (False, True):
+        result = score_listing(
+            ScoreInputs(
+                listing=ListingFacts(
+                    list_price=Decimal(0), original_price=Decimal(80000), days_on_market=120
+                ),
+                as_is=Figure(Decimal("100000"), "test"),
+                arv=Figure(Decimal("120000"), "test"),
+                rehab=Figure(Decimal("20000"), "test"),
+                rent=Figure(Decimal("1329"), "Detroit 3-bedroom FMR"),
+                rent_is_section8=True,
+            ),
+            underwrite=underwrite,
+        )
+        assert (result.score, result.strategy, result.roi_pct) == (None, None, None)
+        assert result.missing == [
+            "no score: no list price: a listing needs a price above $0 to be scored"
+        ]
+        assert result.details()["figures"] == {"list_price": "0"}

@@ -124,6 +124,17 @@ def upgrade() -> None:
         schema=SCHEMA,
     )
     _add_jsonb("opportunities", "details", "{}")
+    # opportunities exists since 0001 without this constraint, so a listing may already have
+    # several: keep the newest of each listing (latest created_at, then the larger id) and
+    # delete the rest, or creating the constraint would fail the upgrade.
+    op.execute(
+        f"""
+        DELETE FROM {SCHEMA}.opportunities AS older
+        USING {SCHEMA}.opportunities AS newer
+        WHERE older.listing_id = newer.listing_id
+          AND (older.created_at, older.id) < (newer.created_at, newer.id)
+        """
+    )
     op.create_unique_constraint(
         "uq_opportunities_listing", "opportunities", ["listing_id"], schema=SCHEMA
     )
