@@ -13,7 +13,10 @@ LangGraph ``StateGraph``:
 - ``decide`` is the dialogue policy, deterministic: opted out, declined or asked to be called
   back ends the call; otherwise the next thing not yet known and not yet asked (a price per
   line or a total, exclusions, start date, duration, insurance; a site visit for scheduling),
-  then one confirmation of what was heard, then goodbye. Two answers in a row with nothing
+  then one confirmation of what was heard, then goodbye. A unit rate that does not fit the
+  line's unit ("$4 a square foot" for a roof scoped in squares) gets one question for the
+  line's total (``line_total:<line>``); one that fits is multiplied out and read back as
+  "roof 20 squares at $1,500 = $30,000". Two answers in a row with nothing
   in them end the call politely.
 - ``speak`` words the turn. Questions may be phrased by the model; the confirmation and the
   goodbyes are always written from the recorded facts, so no figure comes from the model.
@@ -44,6 +47,7 @@ from domain.voice.extraction import (
     CallFacts,
     LinePrice,
     ScopeLine,
+    UnitRate,
     dollars,
     extract,
     spoken_date,
@@ -212,9 +216,12 @@ def merge_model_answer(
     """The rules' reading with the model's checked additions (ids in scope, sane amounts, dates)."""
     by_id = {line.id: line for line in scope}
     prices = {p.scope_item_id: p for p in rules.line_prices}
+    # A unit rate the rules read ("1,500 per square") is never replaced by the model's figure.
+    rated = {p.scope_item_id for p in rules.line_prices if p.rate is not None}
+    rated |= {rate.key for rate in rules.unit_rates}
     for item_id, raw in (data.get("line_prices") or {}).items():
         amount = _money(raw)
-        if amount is not None and str(item_id) in by_id:
+        if amount is not None and str(item_id) in by_id and str(item_id) not in rated:
             line = by_id[str(item_id)]
             prices[line.id] = LinePrice(line.id, line.component, amount, f"{raw} (model)")
     duration = data.get("duration_days")
@@ -229,7 +236,7 @@ def merge_model_answer(
     return Answer(
         text=rules.text,
         line_prices=tuple(prices.values()),
-        total=_money(data.get("total")) or rules.total,
+        total=(None if rated else _money(data.get("total"))) or rules.total,
         start_date=start or rules.start_date,
         start_heard=(rules.start_heard if start is None else f"{start.isoformat()} (model)"),
         site_visit=_date(data.get("site_visit"), today) or rules.site_visit,
@@ -243,6 +250,7 @@ def merge_model_answer(
         yes=rules.yes or data.get("yes") is True,
         no=rules.no or data.get("no") is True,
         skipped_lines=rules.skipped_lines,
+        unit_rates=rules.unit_rates,
     )
 
 
@@ -254,6 +262,8 @@ def _known(item: str, facts: CallFacts) -> bool:
         return facts.priced
     if item.startswith("line:"):
         return item[5:] in facts.line_prices or item[5:] in facts.skipped_lines
+    if item.startswith("line_total:"):
+        return item.split(":", 1)[1] not in facts.unit_rates
     return {
         "exclusions": facts.exclusions_answered,
         "start_date": facts.start_date is not None,
@@ -327,6 +337,10 @@ def decide_turn(
             return plan("goodbye_unclear", done=True), state
         return {"kind": "repeat", "item": expect, "done": False}, state
     state["misses"] = 0
+    # A unit rate that could not be multiplied out: ask once for that line's total.
+    pending = [key for key in after.unit_rates if f"line_total:{key}" not in asked]
+    if pending:
+        return plan("ask", f"line_total:{pending[0]}"), state
     if expect == "confirm":
         if answer.yes and not changed:
             return plan("goodbye_thanks", done=True), state
@@ -371,15 +385,52 @@ def question(item: str | None, context: dict[str, Any]) -> str:
     }.get(item or "", "Could you say that again?")
 
 
+def line_total_question(key: str, facts: CallFacts, context: dict[str, Any]) -> str:
+    """Ask for a line's total after a unit rate that does not fit the line's unit."""
+    rate = facts.unit_rates.get(key, "a price per unit")
+    if key == "total":
+        return f"You said {rate}. What would the whole job come to in total?"
+    line = next((s for s in _scope(context) if s.id == key), None)
+    if line is None:
+        return f"You said {rate}. What would that come to in total?"
+    have = (
+        f" I have the {line.component} as {line.quantity} {line.unit or ''}".rstrip() + "."
+        if line.quantity
+        else ""
+    )
+    return (
+        f"You said {rate} for the {line.component}.{have} "
+        f"What would the {line.component} come to in total?"
+    )
+
+
+def _line_read_back(line: ScopeLine, facts: CallFacts) -> str:
+    """``roof $11,500``, or ``roof 20 squares at $1,500 = $30,000`` for a unit rate."""
+    price = dollars(facts.line_prices[line.id])
+    rate = facts.line_rates.get(line.id)
+    try:
+        quantity = Decimal(str(line.quantity)) if line.quantity else None
+    except InvalidOperation:
+        quantity = None
+    if rate is None or quantity is None or quantity == 1:
+        return f"{line.component} {price}"
+    counted = f"{line.quantity} {line.unit or ''}".strip()
+    return f"{line.component} {counted} at {dollars(rate)} = {price}"
+
+
 def confirmation(facts: CallFacts, context: dict[str, Any]) -> str:
     """What was heard, read back from the recorded facts (never from a model)."""
     scope = _scope(context)
     parts: list[str] = []
     for line in scope:
         if line.id in facts.line_prices:
-            parts.append(f"{line.component} {dollars(facts.line_prices[line.id])}")
+            parts.append(_line_read_back(line, facts))
+        elif line.id in facts.unit_rates:
+            parts.append(f"{line.component} at {facts.unit_rates[line.id]}, no total yet")
     if facts.total is not None:
         parts.append(f"{dollars(facts.total)} in total")
+    elif "total" in facts.unit_rates:
+        parts.append(f"{facts.unit_rates['total']}, no total yet")
     if facts.skipped_lines:
         skipped = ", ".join(_line_name(scope, s) for s in facts.skipped_lines)
         parts.append(f"no price for the {skipped}")
@@ -430,6 +481,9 @@ def template_reply(plan: dict[str, Any], facts: CallFacts, context: dict[str, An
     """The deterministic words for a plan."""
     kind, item = plan["kind"], plan.get("item")
     name = context.get("contractor_name") or "there"
+    if item and item.startswith("line_total:") and kind in ("ask", "repeat"):
+        asked = line_total_question(item.split(":", 1)[1], facts, context)
+        return asked if kind == "ask" else "Sorry, I didn't catch that. " + asked
     if kind == "ask":
         return question(item, context)
     if kind == "repeat":
@@ -524,7 +578,8 @@ def build_call_graph(model: BaseChatModel | None) -> Any:
         plan = state["plan"]
         facts = CallFacts.from_json(state.get("facts"))
         text = template_reply(plan, facts, context)
-        if model is not None and plan["kind"] in ("ask", "repeat"):
+        rate_question = str(plan.get("item") or "").startswith("line_total:")
+        if model is not None and plan["kind"] in ("ask", "repeat") and not rate_question:
             try:
                 request = json.dumps(
                     {
@@ -556,12 +611,18 @@ def build_call_graph(model: BaseChatModel | None) -> Any:
     return builder.compile(name="dealdesk-call")
 
 
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
 def _answer_json(answer: Answer) -> dict[str, Any]:
     return {
         "text": answer.text,
         "line_prices": [
-            [p.scope_item_id, p.component, str(p.amount), p.heard] for p in answer.line_prices
+            [p.scope_item_id, p.component, str(p.amount), p.heard, _text(p.rate)]
+            for p in answer.line_prices
         ],
+        "unit_rates": [[r.key, r.spoken] for r in answer.unit_rates],
         "total": str(answer.total) if answer.total is not None else None,
         "start_date": answer.start_date.isoformat() if answer.start_date else None,
         "start_heard": answer.start_heard,
@@ -583,8 +644,16 @@ def _answer_from_json(data: dict[str, Any]) -> Answer:
     return Answer(
         text=data.get("text") or "",
         line_prices=tuple(
-            LinePrice(str(i), str(c), Decimal(a), str(h)) for i, c, a, h in data["line_prices"]
+            LinePrice(
+                str(row[0]),
+                str(row[1]),
+                Decimal(row[2]),
+                str(row[3]),
+                Decimal(row[4]) if len(row) > 4 and row[4] else None,
+            )
+            for row in data["line_prices"]
         ),
+        unit_rates=tuple(UnitRate(str(k), str(v)) for k, v in data.get("unit_rates") or []),
         total=Decimal(data["total"]) if data.get("total") else None,
         start_date=dt.date.fromisoformat(data["start_date"]) if data.get("start_date") else None,
         start_heard=data.get("start_heard"),

@@ -27,6 +27,7 @@ contractor or a model says can add TwiML.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import uuid
 from decimal import Decimal, InvalidOperation
@@ -116,11 +117,14 @@ class TransientPlaceError(RuntimeError):
     """Twilio could not be reached or asked us to retry; placing is tried again."""
 
 
-def place(session: Session, call: Call) -> str:
+def place(session: Session, call: Call, now: dt.datetime | None = None) -> str:
     """Place a queued call through Twilio (or record it in the outbox); the caller commits.
 
-    Returns ``placed``, ``recorded`` or ``failed``; raises ``TransientPlaceError`` for a
-    network failure or a 5xx/429 from Twilio (the call stays queued to be tried again).
+    Returns ``placed``, ``recorded``, ``failed`` (a permanent 4xx: not retried, an action
+    item asks to fix the number), or ``rescheduled``/``cancelled`` when the contractor may not
+    be called any more right before Twilio is asked (outside their hours by now, opted out
+    since: ``service.check_before_placing``); raises ``TransientPlaceError`` for a network
+    failure or a 5xx/429 from Twilio (the call stays queued to be tried again).
     """
     import httpx
     from twilio.base.exceptions import TwilioException, TwilioRestException
@@ -152,13 +156,26 @@ def place(session: Session, call: Call) -> str:
             "recording_status_callback": service.webhook_url(call.id, "recording"),
             "recording_status_callback_event": ["completed"],
         }
+    check = service.check_before_placing(session=session, call=call, now=now)
+    if not check.allowed:
+        log.info(
+            "call not placed",
+            extra={"call_id": str(call.id), "outcome": check.outcome, "reason": check.reason},
+        )
+        return check.outcome or "cancelled"
     try:
         created = client.calls.create(**kwargs)
     except TwilioRestException as exc:
         error = f"Twilio refused the call: HTTP {exc.status} (code {exc.code}): {exc.msg}"
         if exc.status == 429 or exc.status >= 500:
             raise TransientPlaceError(error) from exc
-        service.mark_place_failed(session=session, call=call, error=error)
+        service.mark_place_failed(
+            session=session,
+            call=call,
+            error=error,
+            permanent=True,
+            code=exc.code if isinstance(exc.code, int) else None,
+        )
         return "failed"
     except (httpx.HTTPError, TwilioException) as exc:
         raise TransientPlaceError(f"Twilio could not be reached: {type(exc).__name__}") from exc

@@ -4,10 +4,16 @@
   when Twilio cannot be reached the call stays queued and ``place_call`` is enqueued.
 - ``place_call(call_id)`` (default queue): the same as a job, retried by RQ; when the retries
   are spent the call counts as failed (and is retried later like an unanswered one).
-- ``dispatch_due()`` (default): turn due ``call_schedules`` (scheduled calls, retries after
-  no answer or busy, requests from ``contractor.call.requested``) into calls and place them.
-  It reschedules itself every ``DISPATCH_INTERVAL_S`` (a Redis lease keeps one loop); a retry
-  also gets a run at its own time (``schedule_dispatch_at``).
+- ``dispatch_due()`` (default): first sweep calls left ``queued`` without a CallSid (never
+  placed: a crash, a lost job) into a failure retried per their schedule
+  (``service.sweep_stuck_calls``), then turn due ``call_schedules`` (scheduled calls, retries
+  after no answer or busy, requests from ``contractor.call.requested``) into calls and place
+  them. It reschedules itself every ``DISPATCH_INTERVAL_S`` (a Redis lease keeps one loop); a
+  retry also gets a run at its own time (``schedule_dispatch_at``, best effort: with Redis
+  down the periodic run picks it up).
+- Placing checks the contractor again right before Twilio is asked (opted out since, outside
+  their hours by the time a retry runs): the call is then cancelled unplaced and its schedule
+  cancelled or moved to their next allowed hour (``service.check_before_placing``).
 - ``store_recording(call_id)``: fetch a finished recording from Twilio (its API host only,
   once per ``RecordingSid``), store it as a document, then ``transcribe_recording``
   (transcribe queue, Whisper), which keeps the transcript on the call and merges into the
@@ -48,8 +54,9 @@ def _final_attempt() -> bool:
 def place_now(session: Session, call_id: uuid.UUID) -> str:
     """Place a committed, queued call in the caller's session; the caller commits after.
 
-    Returns ``placed``, ``recorded``, ``failed`` or ``retrying`` (Twilio unreachable: a job
-    tries again).
+    Returns ``placed``, ``recorded``, ``failed``, ``rescheduled``/``cancelled`` (not callable
+    any more) or ``retrying`` (Twilio unreachable: a job tries again; if it cannot be
+    enqueued, the dispatcher's sweep retries the call later).
     """
     from domain.voice import service
 
@@ -67,7 +74,7 @@ def place_now(session: Session, call_id: uuid.UUID) -> str:
 
             enqueue(place_call, str(call_id), queue=QUEUE)
         except Exception:
-            log.exception("could not enqueue a call; the dispatcher will not see it either")
+            log.exception("could not enqueue a call; the dispatcher's sweep retries it")
         return "retrying"
 
 
@@ -93,7 +100,12 @@ def dispatch_due(now: dt.datetime | None = None) -> dict[str, int]:
     """Place every due scheduled call; returns counts of what happened."""
     from domain.voice import service
 
-    counts = {"claimed": 0, "placed": 0, "recorded": 0, "failed": 0, "retrying": 0}
+    counts = {"swept": 0, "claimed": 0, "placed": 0, "recorded": 0, "failed": 0, "retrying": 0}
+    try:
+        with session_scope() as session:
+            counts["swept"] = len(service.sweep_stuck_calls(session=session, now=now))
+    except Exception:
+        log.exception("sweeping calls never placed failed")
     with session_scope() as session:
         calls = service.claim_due_schedules(session=session, now=now)
         ids = [call.id for call in calls]
@@ -106,7 +118,7 @@ def dispatch_due(now: dt.datetime | None = None) -> dict[str, int]:
             log.exception("placing a scheduled call failed", extra={"call_id": str(call_id)})
             outcome = "failed"
         counts[outcome] = counts.get(outcome, 0) + 1
-    if ids:
+    if ids or counts["swept"]:
         log.info("voice dispatch", extra=counts)
     return counts
 
@@ -139,12 +151,21 @@ def schedule_dispatcher(*, force: bool = False) -> bool:
         return False
 
 
-def schedule_dispatch_at(when: dt.datetime) -> None:
-    """Run a dispatch at ``when`` (a retry's time), and keep the periodic loop alive."""
+def schedule_dispatch_at(when: dt.datetime) -> bool:
+    """Run a dispatch at ``when`` (a retry's time), and keep the periodic loop alive.
+
+    Best effort, called after the schedule is committed: with Redis unreachable it logs and
+    returns False (never raises), and the periodic dispatcher places the call when it is due.
+    """
     from workers.queues import get_queue
 
-    get_queue(QUEUE).enqueue_at(max(when, utcnow()), dispatch_due, job_timeout=120)
+    try:
+        get_queue(QUEUE).enqueue_at(max(when, utcnow()), dispatch_due, job_timeout=120)
+    except Exception:
+        log.exception("could not schedule a dispatch; the periodic dispatcher will place it")
+        return False
     schedule_dispatcher()
+    return True
 
 
 def preload() -> None:

@@ -1,7 +1,8 @@
 """Calls API: call a contractor now or later, read calls and transcripts, see availability.
 
 Admins and analysts only. Errors: 404 for an unknown call, contractor or project (or one of
-another organisation); 409 for a contractor who opted out of calls; 422 for invalid values
+another organisation); 409 for a contractor who opted out of calls, or one whose call about
+the project is already scheduled; 422 for invalid values
 (no phone, a project purpose without a project, a time without a time zone or in the past).
 
 ``POST /calls/initiate`` places the call at once (201), or without Twilio credentials records
@@ -44,7 +45,10 @@ CallId = Annotated[uuid.UUID, Path(alias="id", description="The call's id")]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such call, contractor or project in your organisation"},
-    409: {"description": "The contractor opted out of calls"},
+    409: {
+        "description": "The contractor opted out of calls, or a call to them about the "
+        "project is already scheduled"
+    },
     422: {"description": "A value is invalid; the message says which"},
 }
 
@@ -56,7 +60,7 @@ def _mapped_errors() -> Iterator[None]:
         yield
     except service.CallNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
-    except service.OptedOut as exc:
+    except (service.OptedOut, service.ScheduleConflict) as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
     except service.VoiceInputError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from exc
@@ -174,6 +178,7 @@ def schedule_call(body: ScheduleRequest, session: SessionDep, principal: Writer)
         },
     )
     session.commit()
+    # Best effort after the commit: with Redis down the periodic dispatcher places it.
     voice_jobs.schedule_dispatch_at(result.schedule.scheduled_for)
     return schedule_read(result.schedule)
 

@@ -64,3 +64,5 @@ class ScheduleStatus(StrEnum):
     completed = "completed"
     cancelled = "cancelled"
     failed = "failed"
+    # A lead-qualification call left to a person: the dispatcher never places it.
+    for_team = "for_team"

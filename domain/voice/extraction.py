@@ -9,7 +9,12 @@ sometimes in digits ("$11,500") and sometimes in words ("eleven thousand five hu
    third" → ``the 23rd``).
 2. ``parse_amounts`` finds money: a ``$``, a money word ("dollars", "k", "grand", "thousand")
    or a number of at least 100 that is not a quantity ("22 squares"), a time ("10 am") or a
-   date's day or year. Contractor shorthand for thousands is money only when a price is being
+   date's day or year; cents after dollars count ("9999 dollars and 50 cents" → $9,999.50).
+   An amount followed by "per/a square", "a square foot", "a linear foot" or "each" is a unit
+   rate, not a line total: ``extract`` multiplies it by the scope line's quantity when the
+   units match ("1,500 per square" on a 20-square roof → $30,000, read back as "roof 20
+   squares at $1,500 = $30,000"), and otherwise keeps it aside so the agent asks for the
+   line's total. Contractor shorthand for thousands is money only when a price is being
    given (the question asked for one, or "for", "is", "it's", "about" ... comes just before):
    "eleven five" / "eleven-five" → $11,500, "twelve and a half" → $12,500 ("nine grand" is
    $9,000 by its money word); a run of digits ("three one three ...") never is.
@@ -246,6 +251,59 @@ _NUMBER = re.compile(
     r"(?P<dollar>\$\s*)?(?<![\d.:/])(?P<num>\d{1,3}(?:,\d{3})+|\d+)(?P<dec>\.\d+)?(?![\d/:]|st\b|nd\b|rd\b|th\b)"
 )
 _MONEY_SUFFIX = re.compile(r"^\s*(k|grand|thousand|million|dollars?|bucks)\b")
+# "... and 50 cents" after a whole amount.
+_CENTS = re.compile(r"^\s*(?:and\s+)?(\d{1,2})\s+cents?\b")
+# A unit rate after an amount: "per square", "a square foot", "/sqft", "a linear foot", "each".
+_PER_UNIT = re.compile(
+    r"^\s*(?:(?:(?:per|an?)\s+|/\s*)(?P<unit>square\s+f(?:oo|ee)t|sq\.?\s*f(?:oo|ee)?t\b\.?|sqft|"
+    r"sf|squares?|sq|linear\s+f(?:oo|ee)?t|lineal\s+f(?:oo|ee)?t|lf|foot|feet|ft|piece|unit|"
+    r"item)|(?P<each>each|apiece|a\s+piece))\b"
+)
+_UNIT_KEYS = {
+    "square": ("square", "squares", "sq", "sqs", "roofing square", "roofing squares"),
+    "sqft": (
+        "sqft",
+        "sq ft",
+        "sq feet",
+        "sq foot",
+        "square foot",
+        "square feet",
+        "square ft",
+        "sf",
+        "ft2",
+    ),
+    "lf": (
+        "lf",
+        "linear ft",
+        "linear foot",
+        "linear feet",
+        "lin ft",
+        "lineal ft",
+        "lineal foot",
+        "lineal feet",
+        "foot",
+        "feet",
+        "ft",
+    ),
+    "each": ("each", "ea", "unit", "units", "piece", "pieces", "pc", "pcs", "item", "items"),
+}
+_UNIT_OF = {word: key for key, words in _UNIT_KEYS.items() for word in words}
+
+
+def unit_key(unit: str | None) -> str | None:
+    """A unit as one key: ``square``, ``sqft``, ``lf``, ``each`` (else the word, singular)."""
+    if not unit:
+        return None
+    word = " ".join(re.sub(r"[^a-z0-9]+", " ", unit.lower()).split())
+    if not word:
+        return None
+    return _UNIT_OF.get(word) or (word[:-1] if word.endswith("s") and len(word) > 2 else word)
+
+
+def _spoken_unit(key: str) -> str:
+    return {"sqft": "square foot", "lf": "linear foot"}.get(key, key)
+
+
 _SCALE_OF = {"k": 1000, "grand": 1000, "thousand": 1000, "million": 1_000_000}
 # Words after a number that make it a quantity or a time, not money.
 _NOT_MONEY = re.compile(
@@ -263,6 +321,14 @@ class Amount:
     start: int
     end: int
     text: str
+    per: str | None = None
+    """a unit rate's unit key (``square``, ``sqft``, ``lf``, ``each``); None for a sum."""
+
+    def spoken_rate(self) -> str:
+        """``$1,500 per square`` (the amount as a rate)."""
+        return f"{dollars(self.value)} {'each' if self.per == 'each' else 'per '}" + (
+            "" if self.per == "each" else _spoken_unit(self.per or "")
+        )
 
 
 def _previous_word(text: str, start: int) -> str:
@@ -328,6 +394,7 @@ def parse_amounts(normalised: str, *, price_asked: bool = False) -> list[Amount]
         rest = normalised[match.end() :]
         suffix = _MONEY_SUFFIX.match(rest)
         end = match.end()
+        rate = _PER_UNIT.match(rest)
         if suffix:
             word = suffix.group(1)
             end += suffix.end()
@@ -344,8 +411,14 @@ def parse_amounts(normalised: str, *, price_asked: bool = False) -> list[Amount]
         elif not match.group("dollar"):
             if _previous_word(normalised, match.start()) in _MONTHS:
                 continue  # "march 2027", "march 11"
-            slang = _thousands_slang(normalised, match, value, price_asked=price_asked)
-            if slang is not None:
+            slang = (
+                None
+                if rate
+                else _thousands_slang(normalised, match, value, price_asked=price_asked)
+            )
+            if rate:
+                pass  # "4 a square foot": a rate, whatever its size
+            elif slang is not None:
                 value, end = slang
             elif value < 100 or _NOT_MONEY.match(rest):
                 continue
@@ -354,6 +427,15 @@ def parse_amounts(normalised: str, *, price_asked: bool = False) -> list[Amount]
                 normalised[: match.start()],
             ):
                 continue  # the year of "march 3, 2027"
+        cents = _CENTS.match(normalised[end:])
+        if cents and value == value.to_integral_value():
+            value += Decimal(cents.group(1)) / 100
+            end += cents.end()
+        per: str | None = None
+        unit = _PER_UNIT.match(normalised[end:])
+        if unit:
+            per = "each" if unit.group("each") else unit_key(unit.group("unit"))
+            end += unit.end()
         consumed_to = end
         amounts.append(
             Amount(
@@ -361,6 +443,7 @@ def parse_amounts(normalised: str, *, price_asked: bool = False) -> list[Amount]
                 start=match.start(),
                 end=end,
                 text=normalised[match.start() : end].strip(),
+                per=per,
             )
         )
     return amounts
@@ -761,6 +844,18 @@ class LinePrice:
     component: str
     amount: Decimal
     heard: str
+    rate: Decimal | None = None
+    """the unit rate the amount was worked out from (rate × the line's quantity), if any."""
+
+
+@dataclass(frozen=True)
+class UnitRate:
+    """A unit rate that could not be turned into a line total (another unit, no quantity)."""
+
+    key: str
+    """the scope item id it was said for, or ``total`` when no line was named."""
+    spoken: str
+    """``$4 per square foot``."""
 
 
 @dataclass(frozen=True)
@@ -783,6 +878,7 @@ class Answer:
     yes: bool = False
     no: bool = False
     skipped_lines: tuple[str, ...] = ()
+    unit_rates: tuple[UnitRate, ...] = ()
 
     @property
     def heard_anything(self) -> bool:
@@ -802,15 +898,51 @@ class Answer:
             or self.yes
             or self.no
             or self.skipped_lines
+            or self.unit_rates
         )
+
+
+def _units_match(rate_unit: str | None, line_unit: str | None) -> bool:
+    """A rate in ``rate_unit`` applies to a line counted in ``line_unit`` ("each": any unit)."""
+    if rate_unit is None or not line_unit:
+        return False
+    return rate_unit == "each" or rate_unit == unit_key(line_unit)
+
+
+def _line_quantity(line: ScopeLine) -> Decimal | None:
+    try:
+        quantity = Decimal(str(line.quantity)) if line.quantity else None
+    except InvalidOperation:
+        return None
+    return quantity if quantity is not None and quantity.is_finite() and quantity > 0 else None
+
+
+def _rate_price(
+    amount: Amount, line: ScopeLine | None, scope: Sequence[ScopeLine]
+) -> LinePrice | UnitRate:
+    """A unit rate as the line's total (rate × quantity, units matching), else kept aside."""
+    if line is None:
+        # No line named or asked: the one line counted in the rate's unit, if just one.
+        counted = [s for s in scope if amount.per != "each" and _units_match(amount.per, s.unit)]
+        line = counted[0] if len(counted) == 1 else (scope[0] if len(scope) == 1 else None)
+    quantity = _line_quantity(line) if line is not None else None
+    if line is None or quantity is None or not _units_match(amount.per, line.unit):
+        return UnitRate(line.id if line is not None else "total", amount.spoken_rate())
+    total = (amount.value * quantity).quantize(Decimal("0.01"))
+    return LinePrice(line.id, line.component, total, amount.text, rate=amount.value)
 
 
 def _attribute(
     normalised: str, amounts: Sequence[Amount], scope: Sequence[ScopeLine], expect_line: str | None
-) -> tuple[list[LinePrice], Decimal | None]:
-    """Give each amount to the line named in its clause, the line asked about, or the total."""
+) -> tuple[list[LinePrice], Decimal | None, list[UnitRate]]:
+    """Give each amount to the line named in its clause, the line asked about, or the total.
+
+    A unit rate ("1,500 per square") is never a total: it becomes the line's price times the
+    line's quantity when the units match, else a ``UnitRate`` to ask the line's total for.
+    """
     prices: list[LinePrice] = []
     total: Decimal | None = None
+    rates: list[UnitRate] = []
     for amount in amounts:
         lo, hi = _clause_bounds(normalised, amount.start)
         clause = normalised[lo:hi]
@@ -822,6 +954,17 @@ def _attribute(
                 distance = amount.start - end if end <= amount.start else start - amount.end
                 if best is None or abs(distance) < best[0]:
                     best = (abs(distance), candidate)
+        if amount.per is not None:
+            named = best[1] if best else None
+            if named is None and expect_line:
+                named = next((s for s in scope if s.id == expect_line), None)
+            found = _rate_price(amount, named, scope)
+            if isinstance(found, LinePrice):
+                prices = [p for p in prices if p.scope_item_id != found.scope_item_id]
+                prices.append(found)
+            else:
+                rates = [r for r in rates if r.key != found.key] + [found]
+            continue
         if best is None and _TOTAL_CUE.search(clause):
             total = amount.value
             continue
@@ -835,7 +978,7 @@ def _attribute(
             continue
         prices = [p for p in prices if p.scope_item_id != line.id]
         prices.append(LinePrice(line.id, line.component, amount.value, amount.text))
-    return prices, total
+    return prices, total, rates
 
 
 def extract(
@@ -847,10 +990,14 @@ def extract(
 ) -> Answer:
     """Read one contractor answer in the context of the question asked.
 
-    ``expect`` names that question: ``prices``, ``line:<scope item id>``, ``exclusions``,
+    ``expect`` names that question: ``prices``, ``line:<scope item id>``,
+    ``line_total:<scope item id or total>`` (the total after a unit rate), ``exclusions``,
     ``start_date``, ``duration``, ``insurance``, ``site_visit`` or ``confirm``.
     """
     normalised = normalise(text)
+    if expect and expect.startswith("line_total:"):
+        key = expect.split(":", 1)[1]
+        expect = "prices" if key == "total" else f"line:{key}"
     price_asked = expect in ("prices", "confirm") or bool(expect and expect.startswith("line:"))
     dates = parse_dates(normalised, after=today)
     # Money never comes from a date's own digits ("march 15") or a duration ("4 days").
@@ -861,7 +1008,7 @@ def extract(
         if not any(a.start < end and start < a.end for start, end in date_spans)
     ]
     expect_line = expect.split(":", 1)[1] if expect and expect.startswith("line:") else None
-    line_prices, total = _attribute(normalised, amounts, scope, expect_line)
+    line_prices, total, unit_rates = _attribute(normalised, amounts, scope, expect_line)
 
     visit = _nearest_after_cue(dates, normalised, _VISIT_CUE)
     start_mention = _nearest_after_cue(dates, normalised, _START_CUE)
@@ -891,10 +1038,20 @@ def extract(
     elif expect == "insurance" and (yes or no):
         insured = yes
     skipped: tuple[str, ...] = ()
-    if expect_line and not line_prices and total is None and (no or _DECLINE.search(normalised)):
+    if (
+        expect_line
+        and not line_prices
+        and total is None
+        and not unit_rates
+        and (no or _DECLINE.search(normalised))
+    ):
         skipped = (expect_line,)
     declined = bool(
-        _DECLINE.search(normalised) and not line_prices and total is None and not skipped
+        _DECLINE.search(normalised)
+        and not line_prices
+        and total is None
+        and not skipped
+        and not unit_rates
     )
     return Answer(
         text=text,
@@ -913,6 +1070,7 @@ def extract(
         yes=yes,
         no=no,
         skipped_lines=skipped,
+        unit_rates=tuple(unit_rates),
     )
 
 
@@ -942,16 +1100,33 @@ class CallFacts:
     skipped_lines: tuple[str, ...] = ()
     heard: dict[str, str] = field(default_factory=dict)
     """fact → the words it was taken from ("start_date": "the 3rd")."""
+    line_rates: dict[str, str] = field(default_factory=dict)
+    """scope item id → the unit rate its price was worked out from ("1500.00")."""
+    unit_rates: dict[str, str] = field(default_factory=dict)
+    """scope item id (or ``total``) → a unit rate still needing the line's total."""
 
     def merge(self, answer: Answer) -> CallFacts:
         """These facts updated with one answer (a later statement of a fact replaces it)."""
         prices = dict(self.line_prices)
         heard = dict(self.heard)
+        rates = dict(self.line_rates)
+        pending = dict(self.unit_rates)
         for price in answer.line_prices:
             prices[price.scope_item_id] = _money(price.amount) or "0.00"
             heard[f"line:{price.scope_item_id}"] = price.heard
+            if price.rate is not None:
+                rates[price.scope_item_id] = _money(price.rate) or "0.00"
+            else:
+                rates.pop(price.scope_item_id, None)
+            pending.pop(price.scope_item_id, None)
+        for rate in answer.unit_rates:
+            pending[rate.key] = rate.spoken
+        if answer.total is not None:
+            pending.pop("total", None)
         skipped = tuple(s for s in self.skipped_lines if s not in prices)
         skipped += tuple(s for s in answer.skipped_lines if s not in skipped)
+        for line in skipped:
+            pending.pop(line, None)
         if answer.start_heard:
             heard["start_date"] = answer.start_heard
         exclusions = self.exclusions + tuple(
@@ -974,6 +1149,8 @@ class CallFacts:
             callback=self.callback or answer.callback,
             skipped_lines=skipped,
             heard=heard,
+            line_rates=rates,
+            unit_rates=pending,
         )
 
     @property
@@ -1005,6 +1182,8 @@ class CallFacts:
             "callback": self.callback,
             "skipped_lines": list(self.skipped_lines),
             "heard": dict(self.heard),
+            "line_rates": dict(self.line_rates),
+            "unit_rates": dict(self.unit_rates),
         }
 
     @classmethod
@@ -1025,6 +1204,8 @@ class CallFacts:
             callback=bool(data.get("callback")),
             skipped_lines=tuple(data.get("skipped_lines") or ()),
             heard={str(k): str(v) for k, v in (data.get("heard") or {}).items()},
+            line_rates={str(k): str(v) for k, v in (data.get("line_rates") or {}).items()},
+            unit_rates={str(k): str(v) for k, v in (data.get("unit_rates") or {}).items()},
         )
 
 
@@ -1150,6 +1331,10 @@ def merge_recording(speech: CallFacts, recording: CallFacts) -> RecordingMerge:
                 disagree(key, "not priced on the call")
                 continue
             prices[line] = recording.line_prices[line]
+            if line in recording.line_rates:
+                changes.setdefault("line_rates", dict(speech.line_rates))[line] = (
+                    recording.line_rates[line]
+                )
             if key in recording.heard:
                 heard[key] = recording.heard[key]
         elif key == "total":

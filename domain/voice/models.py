@@ -26,6 +26,9 @@ from domain.voice.enums import (
 from store.base import CreatedAt, OrgScoped, Timestamps, UUIDPrimaryKey, jsonb, tstz
 
 SCHEMA = "voice_service"
+# Schedule statuses that still lead to a call (the partial unique index below).
+PENDING_SCHEDULE_STATUSES = (ScheduleStatus.scheduled, ScheduleStatus.in_progress)
+PENDING_SQL = "(" + ", ".join(f"'{s.value}'" for s in PENDING_SCHEDULE_STATUSES) + ")"
 
 
 class CallSchedule(UUIDPrimaryKey, OrgScoped, Timestamps, table=True):
@@ -35,6 +38,16 @@ class CallSchedule(UUIDPrimaryKey, OrgScoped, Timestamps, table=True):
     __table_args__ = (
         # The dispatcher looks for due rows: status = 'scheduled' and scheduled_for <= now.
         Index("ix_call_schedules_status_scheduled_for", "status", "scheduled_for"),
+        # At most one pending call per contractor and project: a second "get bids" request
+        # (or two delivered at once) never phones the same contractor twice (revision 0005).
+        Index(
+            "uq_call_schedules_pending_contractor_project",
+            "org_id",
+            "project_id",
+            "contractor_id",
+            unique=True,
+            postgresql_where=text(f"status IN {PENDING_SQL}"),
+        ),
         {"schema": SCHEMA},
     )
 
@@ -222,7 +235,10 @@ class ScheduleRequest(CallRequest):
 class InitiateResult(SQLModel):
     """What ``POST /calls/initiate`` did: placed (or recorded) the call, or scheduled it."""
 
-    status: str = Field(description="placed, recorded (no Twilio: in the outbox) or scheduled")
+    status: str = Field(
+        description="placed, recorded (no Twilio: in the outbox), scheduled, failed, retrying, "
+        "or rescheduled/cancelled (not callable any more when it was placed)"
+    )
     call: CallRead | None = None
     schedule: ScheduleRead | None = None
     scheduled_for: dt.datetime | None = None

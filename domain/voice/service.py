@@ -50,6 +50,7 @@ from typing import Any
 
 from sqlalchemy import and_, or_
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from core.config import get_settings
@@ -79,7 +80,7 @@ from domain.voice.extraction import (
     merge_recording,
     spoken_date,
 )
-from domain.voice.models import Call, CallSchedule, CallTranscript
+from domain.voice.models import PENDING_SCHEDULE_STATUSES, Call, CallSchedule, CallTranscript
 from store.base import utcnow
 from store.outbox import publish
 
@@ -92,6 +93,16 @@ MAX_LIST_LIMIT = 200
 SLOT_HOLD = dt.timedelta(minutes=10)
 # With every slot busy, a call waits this long and tries again.
 BUSY_RETRY = dt.timedelta(minutes=5)
+# A contractor called about a project this recently is not called about it again by a
+# "get bids" request (the first call may still ring, or they may answer the voicemail).
+RECENT_CALL = dt.timedelta(hours=24)
+# A call still queued without a CallSid this long after it was last touched was never placed
+# (RQ's retries of ``place_call`` span about six minutes): the dispatcher's sweep fails it.
+STALE_QUEUED = dt.timedelta(minutes=15)
+# The partial unique index: one pending schedule per (organisation, project, contractor).
+PENDING_INDEX = "uq_call_schedules_pending_contractor_project"
+# Twilio error codes that say the number itself is wrong: fix it, do not retry.
+NUMBER_ERRORS = frozenset({13223, 13224, 21211, 21214, 21217, 21401, 21407})
 # Twilio statuses after which nothing more happens on the call.
 TERMINAL_STATUSES = frozenset(
     {
@@ -128,6 +139,10 @@ class VoiceInputError(VoiceError, ValueError):
 
 class OptedOut(VoiceError):
     """The contractor asked not to be called: no call is ever placed to them (HTTP 409)."""
+
+
+class ScheduleConflict(VoiceError):
+    """A call to the contractor about the project is already scheduled (HTTP 409)."""
 
 
 class WebhookRefused(VoiceError):
@@ -352,9 +367,45 @@ def _new_schedule(
         reason=reason,
         details=details or {},
     )
-    session.add(schedule)
-    session.flush()
+    if not (status in PENDING_SCHEDULE_STATUSES and contractor_id and project_id):
+        session.add(schedule)
+        session.flush()
+        return schedule
+    try:
+        with session.begin_nested():
+            session.add(schedule)
+            session.flush()
+    except IntegrityError as exc:
+        if PENDING_INDEX not in str(exc.orig):
+            raise
+        assert contractor_id is not None and project_id is not None
+        existing = pending_schedule(
+            session=session, org_id=org_id, contractor_id=contractor_id, project_id=project_id
+        )
+        when_text = existing.scheduled_for.isoformat(timespec="minutes") if existing else "?"
+        raise ScheduleConflict(
+            f"a call to contractor {contractor_id} about project {project_id} is already "
+            + (
+                f"{existing.status} (schedule {existing.id}, for {when_text})"
+                if existing
+                else "pending"
+            )
+        ) from exc
     return schedule
+
+
+def pending_schedule(
+    *, session: Session, org_id: uuid.UUID, contractor_id: uuid.UUID, project_id: uuid.UUID
+) -> CallSchedule | None:
+    """The contractor's scheduled or in-progress call about the project, if any."""
+    return session.exec(
+        select(CallSchedule).where(
+            CallSchedule.org_id == org_id,
+            CallSchedule.contractor_id == contractor_id,
+            CallSchedule.project_id == project_id,
+            col(CallSchedule.status).in_([s.value for s in PENDING_SCHEDULE_STATUSES]),
+        )
+    ).first()
 
 
 def _new_call(
@@ -401,9 +452,10 @@ def request_call(
 ) -> CallRequestResult:
     """A call to place now, or a schedule for later (``at``, outside hours, no free slot).
 
-    Raises ``CallNotFound``, ``OptedOut`` or ``VoiceInputError`` (see ``check_callable``).
-    ``ignore_hours`` (simulated calls only) skips the hours and call-slot checks; an opted-out
-    contractor is refused all the same.
+    Raises ``CallNotFound``, ``OptedOut`` or ``VoiceInputError`` (see ``check_callable``), and
+    ``ScheduleConflict`` when a call to be scheduled is already pending for the contractor and
+    project. ``ignore_hours`` (simulated calls only) skips the hours and call-slot checks;
+    an opted-out contractor is refused all the same.
     """
     now = now or utcnow()
     contractor = check_callable(
@@ -573,6 +625,7 @@ def mark_placed(*, session: Session, call: Call, call_sid: str, status: str) -> 
 def mark_recorded(*, session: Session, call: Call, note: str) -> Call:
     """The call stays ``queued`` in the outbox (Twilio is not configured); ``note`` says why."""
     call.note = note
+    _update_data(call, recorded_only=True)
     call.updated_at = utcnow()
     session.add(call)
     session.flush()
@@ -580,11 +633,209 @@ def mark_recorded(*, session: Session, call: Call, note: str) -> Call:
 
 
 def mark_place_failed(
-    *, session: Session, call: Call, error: str, now: dt.datetime | None = None
+    *,
+    session: Session,
+    call: Call,
+    error: str,
+    now: dt.datetime | None = None,
+    permanent: bool = False,
+    code: int | None = None,
 ) -> CallSchedule | None:
-    """Twilio refused the call: it failed, and is retried like an unanswered one."""
+    """Placing the call failed: retried like an unanswered one, unless ``permanent``.
+
+    A permanent refusal (a Twilio 4xx such as 21211, invalid number) is not retried: the
+    schedule fails with the reason and an action item asks the team to fix the contractor's
+    number (or, for any other code, to check the Twilio account).
+    """
     call.note = error[:2000]
-    return record_status(session=session, call=call, status=CallStatus.failed.value, now=now)
+    if not permanent:
+        return record_status(session=session, call=call, status=CallStatus.failed.value, now=now)
+    return _fail_permanently(session, call, error, code, now or utcnow())
+
+
+def _fail_permanently(
+    session: Session, call: Call, error: str, code: int | None, now: dt.datetime
+) -> CallSchedule | None:
+    """End a call Twilio will never place: no retry, the schedule failed, an action item."""
+    if call.status in TERMINAL_STATUSES:
+        return None
+    call.status = CallStatus.failed
+    call.ended_at = now
+    call.updated_at = now
+    who = "the contractor"
+    if call.contractor_id is not None:
+        try:
+            who = construction_service.get_contractor(
+                session=session, org_id=call.org_id, contractor_id=call.contractor_id
+            ).name
+        except construction_service.NotFoundError:
+            pass
+    digits = "".join(ch for ch in call.to_number if ch.isdigit())
+    if code in NUMBER_ERRORS:
+        item = {
+            "kind": "fix_number",
+            "text": f"Fix {who}'s phone number (ending {digits[-4:]}): Twilio refused it "
+            f"({error}); then call them again",
+            "code": code,
+        }
+        reason = f"not called: Twilio refused the number ({error}); fix the contractor's number"
+    else:
+        item = {
+            "kind": "check_twilio",
+            "text": f"Twilio refused the call to {who} ({error}): check the Twilio account "
+            "and the contractor's number, then call them again",
+            "code": code,
+        }
+        reason = f"not called: Twilio refused the call ({error}); not retried"
+    schedule = session.get(CallSchedule, call.schedule_id) if call.schedule_id else None
+    if schedule is not None and schedule.status in PENDING_SCHEDULE_STATUSES:
+        schedule.status = ScheduleStatus.failed
+        schedule.reason = reason[:2000]
+        session.add(schedule)
+    _update_data(call, finalized=True, action_items=[item])
+    session.add(call)
+    session.flush()
+    _publish_completed(session, call)
+    publish(
+        session,
+        org_id=call.org_id,
+        name="action.items.created",
+        payload={
+            "call_id": call.id,
+            "contractor_id": call.contractor_id,
+            "project_id": call.project_id,
+            "items": [item],
+        },
+    )
+    return schedule
+
+
+@dataclass(frozen=True)
+class PlaceCheck:
+    """Whether a queued call may be placed now; if not, what became of it and why."""
+
+    allowed: bool
+    outcome: str | None = None  # "rescheduled" or "cancelled"
+    reason: str | None = None
+    schedule: CallSchedule | None = None
+
+
+def check_before_placing(
+    *, session: Session, call: Call, now: dt.datetime | None = None
+) -> PlaceCheck:
+    """Check a queued call again right before Twilio is asked (a retry may come much later).
+
+    A contractor who opted out since (or is gone, or lost their phone) has the call and its
+    schedule cancelled; outside their calling hours the call is cancelled unplaced and its
+    schedule moved to the next allowed moment (the attempt does not count). The call ends
+    ``canceled`` with ``note`` saying why; nothing is published (it never rang).
+    """
+    now = now or utcnow()
+    if call.contractor_id is None:
+        return PlaceCheck(allowed=True)
+    schedule = session.get(CallSchedule, call.schedule_id) if call.schedule_id else None
+    try:
+        contractor = check_callable(
+            session=session,
+            org_id=call.org_id,
+            contractor_id=call.contractor_id,
+            project_id=call.project_id,
+            purpose=CallPurpose(call.purpose),
+        )
+    except (CallNotFound, OptedOut, VoiceInputError) as exc:
+        reason = f"not placed: {exc}"
+        _not_placed(session, call, now, reason)
+        if schedule is not None and schedule.status in PENDING_SCHEDULE_STATUSES:
+            schedule.status = ScheduleStatus.cancelled
+            schedule.reason = reason
+            session.add(schedule)
+            session.flush()
+        return PlaceCheck(allowed=False, outcome="cancelled", reason=reason, schedule=schedule)
+    window = call_window(contractor)
+    if hours.is_allowed(now, window):
+        return PlaceCheck(allowed=True)
+    when = hours.next_allowed(now, window)
+    reason = (
+        f"not placed: {hours.refusal_reason(now, window)}; "
+        f"moved to {when.isoformat(timespec='minutes')}"
+    )
+    _not_placed(session, call, now, reason)
+    if schedule is not None and schedule.status in PENDING_SCHEDULE_STATUSES:
+        schedule.status = ScheduleStatus.scheduled
+        schedule.scheduled_for = when
+        schedule.attempts = max(0, schedule.attempts - 1)
+        schedule.reason = reason
+        session.add(schedule)
+        session.flush()
+    elif schedule is None:
+        try:
+            schedule = _new_schedule(
+                session=session,
+                org_id=call.org_id,
+                contractor_id=contractor.id,
+                project_id=call.project_id,
+                purpose=CallPurpose(call.purpose),
+                when=when,
+                reason=reason,
+                requested_by=call.requested_by,
+            )
+        except ScheduleConflict:
+            schedule = None  # a call to them about the project is already pending
+        else:
+            call.schedule_id = schedule.id
+            session.add(call)
+            session.flush()
+    return PlaceCheck(allowed=False, outcome="rescheduled", reason=reason, schedule=schedule)
+
+
+def _not_placed(session: Session, call: Call, now: dt.datetime, reason: str) -> None:
+    call.status = CallStatus.canceled
+    call.note = reason[:2000]
+    call.ended_at = now
+    call.updated_at = now
+    _update_data(call, finalized=True, not_placed=reason[:500])
+    session.add(call)
+    session.flush()
+
+
+def sweep_stuck_calls(
+    *, session: Session, now: dt.datetime | None = None, limit: int = 50
+) -> list[Call]:
+    """Fail calls left ``queued`` without a CallSid (never placed), and retry them.
+
+    A call whose placing crashed, or whose ``place_call`` job was never enqueued, holds its
+    schedule ``in_progress`` forever; after ``STALE_QUEUED`` it is failed and retried per its
+    schedule's attempts like an unanswered call (or the schedule is closed as failed after
+    the last). Calls recorded in the outbox (no Twilio) are left alone. Rows are locked
+    (``SKIP LOCKED``), so a job placing the call at this moment keeps it.
+    """
+    now = now or utcnow()
+    recorded_only = or_(
+        col(Call.outcome_data)["recorded_only"].as_boolean().is_(True),
+        func.coalesce(col(Call.note), "").startswith("recorded only"),
+    )
+    stuck = session.exec(
+        select(Call)
+        .where(
+            Call.status == CallStatus.queued,
+            col(Call.call_sid).is_(None),
+            col(Call.updated_at) < now - STALE_QUEUED,
+            ~recorded_only,
+        )
+        .order_by(col(Call.updated_at))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for call in stuck:
+        previous = f" ({call.note[:300]})" if call.note else ""
+        minutes = int((now - call.updated_at).total_seconds() // 60)
+        mark_place_failed(
+            session=session,
+            call=call,
+            error=f"never placed: queued without a Twilio CallSid for {minutes} minutes" + previous,
+            now=now,
+        )
+    return list(stuck)
 
 
 # --- the conversation --------------------------------------------------------------------
@@ -945,17 +1196,20 @@ def _schedule_retry(
     """Retry an unanswered call later, or give up after the last attempt; returns the schedule."""
     schedule = session.get(CallSchedule, call.schedule_id) if call.schedule_id else None
     if schedule is None and call.contractor_id is not None:
-        schedule = _new_schedule(
-            session=session,
-            org_id=call.org_id,
-            contractor_id=call.contractor_id,
-            project_id=call.project_id,
-            purpose=CallPurpose(call.purpose),
-            when=now,
-            reason=None,
-            requested_by=call.requested_by,
-            status=ScheduleStatus.in_progress,
-        )
+        try:
+            schedule = _new_schedule(
+                session=session,
+                org_id=call.org_id,
+                contractor_id=call.contractor_id,
+                project_id=call.project_id,
+                purpose=CallPurpose(call.purpose),
+                when=now,
+                reason=None,
+                requested_by=call.requested_by,
+                status=ScheduleStatus.in_progress,
+            )
+        except ScheduleConflict:
+            return None  # another call to them about the project is pending: it retries
         schedule.attempts = call.attempt
         call.schedule_id = schedule.id
         session.add(call)
@@ -1080,12 +1334,26 @@ def _outcome(call: Call, facts: CallFacts) -> CallOutcome:
 
 
 def _line_items(facts: CallFacts, context: CallContext) -> list[dict[str, Any]]:
-    known = {line.id for line in context.scope}
-    return [
-        {"scope_item_id": item_id, "amount": amount, "note": f"said on call {context.call_id}"}
-        for item_id, amount in facts.line_prices.items()
-        if item_id in known
-    ]
+    known = {line.id: line for line in context.scope}
+    items: list[dict[str, Any]] = []
+    for item_id, amount in facts.line_prices.items():
+        line = known.get(item_id)
+        if line is None:
+            continue
+        rate = facts.line_rates.get(item_id)
+        worked = (
+            f"{line.quantity} {line.unit or ''} at {dollars(rate)}, ".replace(" ,", ",")
+            if rate and line.quantity
+            else ""
+        )
+        items.append(
+            {
+                "scope_item_id": item_id,
+                "amount": amount,
+                "note": f"{worked}said on call {context.call_id}",
+            }
+        )
+    return items
 
 
 def action_items(
@@ -1123,6 +1391,18 @@ def action_items(
                     "text": f"Get {who}'s certificate of insurance before awarding",
                 }
             )
+    for key, rate in facts.unit_rates.items():
+        line = next((s for s in context.scope if s.id == key), None)
+        what = f"the {line.component}" if line else "the job"
+        items.append(
+            {
+                "kind": "price_per_unit",
+                "text": f"{who} quoted {what} at {rate} but gave no total for it: get the "
+                "total (it is not in the bid)",
+                "scope_item_id": line.id if line else None,
+                "rate": rate,
+            }
+        )
     if facts.site_visit:
         items.append(
             {
@@ -1293,10 +1573,11 @@ def finalize_call(*, session: Session, call: Call, now: dt.datetime | None = Non
                 "items": items,
             },
         )
-    if call.contractor_id is not None and outcome not in (
-        CallOutcome.voicemail,
-        CallOutcome.no_answer,
-    ):
+    if (
+        call.contractor_id is not None
+        and outcome not in (CallOutcome.voicemail, CallOutcome.no_answer)
+        and any(row.text.strip() for row in _contractor_rows(session, call))
+    ):  # only a contractor who said something responded (not a canceled or silent call)
         publish(
             session,
             org_id=call.org_id,
@@ -1321,16 +1602,19 @@ def _schedule_callback(session: Session, call: Call, now: dt.datetime) -> None:
         )
     except construction_service.NotFoundError:
         return
-    _new_schedule(
-        session=session,
-        org_id=call.org_id,
-        contractor_id=contractor.id,
-        project_id=call.project_id,
-        purpose=CallPurpose(call.purpose),
-        when=hours.next_allowed(now + dt.timedelta(days=1), call_window(contractor)),
-        reason=f"asked to be called back on call {call.id}",
-        requested_by=call.requested_by,
-    )
+    try:
+        _new_schedule(
+            session=session,
+            org_id=call.org_id,
+            contractor_id=contractor.id,
+            project_id=call.project_id,
+            purpose=CallPurpose(call.purpose),
+            when=hours.next_allowed(now + dt.timedelta(days=1), call_window(contractor)),
+            reason=f"asked to be called back on call {call.id}",
+            requested_by=call.requested_by,
+        )
+    except ScheduleConflict:
+        pass  # a call to them about the project is already scheduled
 
 
 def _contractor_rows(session: Session, call: Call) -> Sequence[CallTranscript]:
@@ -1736,8 +2020,11 @@ def plan_bid_calls(
 
     The payload names a ``contractor_id``, or a ``trade`` (and ``count``, default
     ``VOICE_BIDS_PER_REQUEST``), with a ``project_id``, a ``purpose`` and ``requested_by``.
-    Contractors who opted out, have no phone, already bid on the project or already have a
-    call scheduled for it are passed over.
+    Contractors who opted out, have no phone or already bid on the project are passed over,
+    and so is one with a call about the project scheduled or under way (a schedule
+    ``scheduled``/``in_progress``: the partial unique index backs this against two requests
+    at once) or placed in the last ``RECENT_CALL`` (ringing now, or a voicemail left), however
+    the call was asked for (``/calls/initiate`` included).
     """
     now = now or utcnow()
     existing = session.exec(
@@ -1772,7 +2059,7 @@ def plan_bid_calls(
             wanted = get_settings().voice_bids_per_request
         wanted = max(1, min(wanted, 10))
     already_bid: set[uuid.UUID] = set()
-    already_scheduled: set[uuid.UUID] = set()
+    busy: dict[uuid.UUID, str] = {}
     if project_id is not None:
         already_bid = {
             bid.contractor_id
@@ -1780,11 +2067,9 @@ def plan_bid_calls(
                 session=session, org_id=org_id, project_id=project_id
             )
         }
-        already_scheduled = {
-            s.contractor_id
-            for s in list_schedules(session=session, org_id=org_id, project_id=project_id)
-            if s.contractor_id is not None
-        }
+        busy = contractors_in_contact(
+            session=session, org_id=org_id, project_id=project_id, now=now
+        )
     schedules: list[CallSchedule] = []
     skipped: dict[str, str] = {}
     for contractor in candidates:
@@ -1793,8 +2078,8 @@ def plan_bid_calls(
         if contractor.id in already_bid:
             skipped[str(contractor.id)] = "already bid on this project"
             continue
-        if contractor.id in already_scheduled:
-            skipped[str(contractor.id)] = "a call is already scheduled"
+        if contractor.id in busy:
+            skipped[str(contractor.id)] = busy[contractor.id]
             continue
         try:
             check_callable(
@@ -1809,8 +2094,8 @@ def plan_bid_calls(
             continue
         window = call_window(contractor)
         when = hours.next_allowed(now, window)
-        schedules.append(
-            _new_schedule(
+        try:
+            schedule = _new_schedule(
                 session=session,
                 org_id=org_id,
                 contractor_id=contractor.id,
@@ -1822,8 +2107,64 @@ def plan_bid_calls(
                 source_event_id=source_event_id,
                 details={"requested": "contractor.call.requested"},
             )
-        )
+        except ScheduleConflict as exc:  # another request got there first
+            skipped[str(contractor.id)] = str(exc)
+            continue
+        schedules.append(schedule)
     return BidCallPlan(schedules, skipped)
+
+
+def contractors_in_contact(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    project_id: uuid.UUID,
+    now: dt.datetime | None = None,
+) -> dict[uuid.UUID, str]:
+    """Contractors not to call again about a project now, each with why.
+
+    A scheduled or in-progress call schedule, or a call (of any status, however it was
+    asked for) placed in the last ``RECENT_CALL``. No row limit: every such contractor.
+    """
+    now = now or utcnow()
+    found: dict[uuid.UUID, str] = {}
+    for contractor_id, status, when in session.exec(
+        select(CallSchedule.contractor_id, CallSchedule.status, CallSchedule.scheduled_for).where(
+            CallSchedule.org_id == org_id,
+            CallSchedule.project_id == project_id,
+            col(CallSchedule.contractor_id).is_not(None),
+            col(CallSchedule.status).in_([s.value for s in PENDING_SCHEDULE_STATUSES]),
+        )
+    ).all():
+        assert contractor_id is not None
+        found[contractor_id] = (
+            "a call about this project is under way"
+            if status == ScheduleStatus.in_progress
+            else f"a call about this project is already scheduled for "
+            f"{when.isoformat(timespec='minutes')}"
+        )
+    for contractor_id, status, outcome, created in session.exec(
+        select(Call.contractor_id, Call.status, Call.outcome, Call.created_at)
+        .where(
+            Call.org_id == org_id,
+            Call.project_id == project_id,
+            col(Call.contractor_id).is_not(None),
+            col(Call.created_at) > now - RECENT_CALL,
+        )
+        .order_by(col(Call.created_at).desc())
+    ).all():
+        assert contractor_id is not None
+        if contractor_id in found:
+            continue
+        if status not in TERMINAL_STATUSES:
+            found[contractor_id] = f"a call about this project is {status} now"
+        else:
+            found[contractor_id] = (
+                f"called about this project at {created.isoformat(timespec='minutes')} "
+                f"({outcome or status}); not called again within "
+                f"{int(RECENT_CALL.total_seconds() // 3600)} hours"
+            )
+    return found
 
 
 def plan_lead_call(
@@ -1836,9 +2177,10 @@ def plan_lead_call(
 ) -> CallSchedule:
     """Record a lead-qualification call for ``lead.qualification.needed`` (once per event).
 
-    With a phone number the call is scheduled for the team (the voice agent's script talks to
-    contractors, so the dispatcher does not place it); without one it is recorded as
-    cancelled, saying that a phone number is needed.
+    With a phone number the call is recorded ``for_team`` (the voice agent's script talks to
+    contractors, so the dispatcher never places it, and it is not an upcoming call); without
+    one it is recorded as cancelled, saying that a phone number is needed. Either way
+    ``action.items.created`` asks the team to call the lead (or to find their number).
     """
     now = now or utcnow()
     existing = session.exec(
@@ -1869,11 +2211,11 @@ def plan_lead_call(
         status = ScheduleStatus.cancelled
     else:
         reason = (
-            "lead qualification call recorded for the team: the voice agent's script covers "
+            "lead qualification call left to the team: the voice agent's script covers "
             "contractors only, so it is not placed automatically"
         )
-        status = ScheduleStatus.scheduled
-    return _new_schedule(
+        status = ScheduleStatus.for_team
+    schedule = _new_schedule(
         session=session,
         org_id=org_id,
         contractor_id=None,
@@ -1887,3 +2229,37 @@ def plan_lead_call(
         details=details,
         status=status,
     )
+    who = details.get("name") or (f"lead {details['lead_id']}" if details.get("lead_id") else "")
+    about = details.get("address")
+    lead = f"the lead {who}".strip() if who else "the lead"
+    item: dict[str, Any] = (
+        {
+            "kind": "call_lead",
+            "text": f"Call {lead} at {number}"
+            + (f" about {about}" if about else "")
+            + " to qualify them (the voice agent does not call sellers)",
+            "phone": number,
+        }
+        if number is not None
+        else {
+            "kind": "find_lead_phone",
+            "text": f"Find a phone number for {lead}"
+            + (f" ({about})" if about else "")
+            + ": no usable number came with the lead",
+        }
+    )
+    item |= {"schedule_id": str(schedule.id), "lead_id": details.get("lead_id")}
+    publish(
+        session,
+        org_id=org_id,
+        name="action.items.created",
+        payload={
+            "call_id": None,
+            "contractor_id": None,
+            "project_id": None,
+            "schedule_id": schedule.id,
+            "items": [item],
+            "source": "lead.qualification.needed",
+        },
+    )
+    return schedule

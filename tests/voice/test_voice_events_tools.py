@@ -97,7 +97,7 @@ def test_a_lead_is_recorded_with_its_phone_or_refused_without_one(db: Session) -
     (scheduled,) = _schedules(db, with_phone)
     assert (scheduled.purpose, scheduled.status, scheduled.to_number) == (
         "lead_qualification",
-        "scheduled",
+        "for_team",
         "+13135550142",
     )
     assert scheduled.contractor_id is None and scheduled.details["name"] == "Pat Seller"

@@ -78,7 +78,7 @@ def test_initiate_places_the_call_through_twilios_rest_api(
 
 
 @respx.mock
-def test_a_call_twilio_refuses_fails_and_is_retried_later(
+def test_a_call_twilio_refuses_for_its_number_fails_without_a_retry(
     client: TestClient, db: Session, twilio_account: None
 ) -> None:
     world = World(db)
@@ -93,10 +93,15 @@ def test_a_call_twilio_refuses_fails_and_is_retried_later(
     assert body["status"] == "failed"
     assert "Twilio refused the call: HTTP 400 (code 21211)" in body["call"]["note"]
     call = db.get(Call, uuid.UUID(body["call"]["id"]))
-    assert call is not None and call.schedule_id is not None
-    schedule = db.get(CallSchedule, call.schedule_id)
-    assert schedule is not None and schedule.status == "scheduled"
-    assert "attempt 1 of 3" in (schedule.reason or "")
+    assert call is not None and call.status == "failed"
+    # 21211 (invalid number) never rings: no retry is scheduled, the team fixes the number.
+    assert call.schedule_id is None
+    assert (
+        db.exec(select(CallSchedule).where(CallSchedule.contractor_id == world.contractor.id)).all()
+        == []
+    )
+    (kind,) = [item["kind"] for item in call.outcome_data["action_items"]]
+    assert kind == "fix_number"
 
 
 def _completed_events(db: Session) -> list[dict[str, object]]:
