@@ -1296,6 +1296,30 @@ def record_status(
     return schedule
 
 
+def _publish_appointment(
+    session: Session,
+    call: Call,
+    facts: Any,
+    kind: str,
+    value: Any,
+    *,
+    source: str | None = None,
+) -> None:
+    """Announce a start date or site visit the contractor agreed (``appointment.scheduled``)."""
+    payload: dict[str, Any] = {
+        "call_id": call.id,
+        "contractor_id": call.contractor_id,
+        "project_id": call.project_id,
+        "kind": kind,
+        "date": value,
+        "duration_days": facts.duration_days if kind == "start" else None,
+        "heard": facts.heard.get("start_date") if kind == "start" else None,
+    }
+    if source is not None:
+        payload["source"] = source
+    publish(session, org_id=call.org_id, name="appointment.scheduled", payload=payload)
+
+
 def _publish_completed(session: Session, call: Call, *, will_retry: bool = False) -> None:
     publish(
         session,
@@ -1547,20 +1571,7 @@ def finalize_call(*, session: Session, call: Call, now: dt.datetime | None = Non
     _publish_completed(session, call)
     for kind, value in (("start", facts.start_date), ("site_visit", facts.site_visit)):
         if value:
-            publish(
-                session,
-                org_id=call.org_id,
-                name="appointment.scheduled",
-                payload={
-                    "call_id": call.id,
-                    "contractor_id": call.contractor_id,
-                    "project_id": call.project_id,
-                    "kind": kind,
-                    "date": value,
-                    "duration_days": facts.duration_days if kind == "start" else None,
-                    "heard": facts.heard.get("start_date") if kind == "start" else None,
-                },
-            )
+            _publish_appointment(session, call, facts, kind, value)
     if items:
         publish(
             session,
@@ -1884,21 +1895,7 @@ def _after_recording(
     for kind, key in (("start", "start_date"), ("site_visit", "site_visit")):
         value = getattr(merged, key)
         if key in merge.added and value:
-            publish(
-                session,
-                org_id=call.org_id,
-                name="appointment.scheduled",
-                payload={
-                    "call_id": call.id,
-                    "contractor_id": call.contractor_id,
-                    "project_id": call.project_id,
-                    "kind": kind,
-                    "date": value,
-                    "duration_days": merged.duration_days if kind == "start" else None,
-                    "heard": merged.heard.get("start_date") if kind == "start" else None,
-                    "source": RECORDING,
-                },
-            )
+            _publish_appointment(session, call, merged, kind, value, source=RECORDING)
     if not items:
         return
     existing = list((call.outcome_data or {}).get("action_items") or [])
