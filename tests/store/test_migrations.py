@@ -58,12 +58,11 @@ def test_0002_detaches_extra_projects_of_a_deal_instead_of_failing(engine: Engin
                 )
         migrate.upgrade("head")
         with engine.connect() as conn:
-            rows: dict[uuid.UUID, uuid.UUID | None] = dict(
-                conn.execute(
-                    text("SELECT id, deal_id FROM construction_service.projects WHERE org_id = :o"),
-                    {"o": org_id},
-                ).tuples()
-            )
+            found = conn.execute(
+                text("SELECT id, deal_id FROM construction_service.projects WHERE org_id = :o"),
+                {"o": org_id},
+            ).all()
+            rows: dict[uuid.UUID, uuid.UUID | None] = {row[0]: row[1] for row in found}
         assert rows == {older: deal_id, newer: None}
     finally:
         migrate.upgrade("head")
