@@ -377,8 +377,15 @@ def _trade(text: str) -> str | None:
     return None
 
 
+_MY_BIDS = re.compile(
+    r"\bmy (?:bids?|quotes?|prices?)\b|\bdid you (?:get|receive) my (?:bid|quote|price)\b", re.I
+)
+
+
 def _construction_plan(text: str) -> Plan | None:
     """A plan for projects, bids and contractor calls; None if the message is about neither."""
+    if _MY_BIDS.search(text):
+        return Plan("my_bids", {})
     bid_named = _BID_NAMED.search(text)
     if bid_named and _AWARD.search(text):
         ref = _project_ref(_BID_NAMED.sub(" ", text))
@@ -1019,7 +1026,19 @@ def _trends_reply(r: dict[str, Any]) -> str:
     return _fit("\n".join(lines))
 
 
+def _my_bids_reply(r: dict[str, Any]) -> str:
+    bids = r.get("bids", [])
+    if not bids:
+        return f"No bids from {r['contractor']} on file yet."
+    lines = [f"Your bids, {r['contractor']}:"]
+    for b in bids:
+        start = f", start {b['start_date']}" if b.get("start_date") else ""
+        lines.append(f"• {b['project']}: {b['total']}, {b['status']}{start}")
+    return _fit("\n".join(lines))
+
+
 REPLIES: dict[str, Callable[[dict[str, Any]], str]] = {
+    "my_bids": _my_bids_reply,
     "latest_opportunities": _opportunities_reply,
     "configure_alerts": _alerts_reply,
     "market_trends": _trends_reply,
@@ -1066,6 +1085,7 @@ _WHAT = {
     "award_bid": "award that bid",
     "request_bids": "request those bids",
     "call_status": "get those calls",
+    "my_bids": "find your bids",
     "latest_opportunities": "get the opportunities",
     "configure_alerts": "save those alerts",
     "market_trends": "get that trend",

@@ -198,12 +198,14 @@ def build_world(session: Session, setup: str = "standard") -> EvalWorld:
         raise ValueError(f"unknown setup {setup!r}; expected one of {SETUPS}")
     tag = uuid.uuid4().hex[:8]
     org = auth_service.create_organisation(session=session, name=f"Eval Capital {tag}")
+    ray_phone = f"+1313555{uuid.uuid4().int % 10_000:04d}"
     users = {
         "admin": _user(session, org, Role.admin, "Ada Admin", None),
         "analyst": _user(session, org, Role.analyst, "Ann Analyst", None),
         "investor": _user(session, org, Role.investor, "Ivy", _phone()),
         "other_investor": _user(session, org, Role.investor, "Olaf", _phone()),
-        "contractor": _user(session, org, Role.contractor, "Cody Contractor", None),
+        # Cody's account has Ray's Roofing's number: he is that contractor (see my_bids).
+        "contractor": _user(session, org, Role.contractor, "Cody Contractor", ray_phone),
     }
     subject, other = build_market(session, org)
     write_property = property_service.create(
@@ -265,7 +267,7 @@ def build_world(session: Session, setup: str = "standard") -> EvalWorld:
         amount=Decimal("1200.00"),
         deal_id=olaf_deal.id,
     )
-    project, complete_bid = _project_with_bids(session, org, ivy_deal.id, subject.id)
+    project, complete_bid = _project_with_bids(session, org, ivy_deal.id, subject.id, ray_phone)
     team_project, team_bid = _team_project(session, org, write_property.id)
     _scan_listings(session, org)
     other_org = auth_service.create_organisation(session=session, name=f"Eval Rival {tag}")
@@ -301,12 +303,14 @@ def build_world(session: Session, setup: str = "standard") -> EvalWorld:
     )
 
 
-def _contractor(session: Session, org: Organisation, name: str, trade: str) -> Contractor:
+def _contractor(
+    session: Session, org: Organisation, name: str, trade: str, phone: str | None = None
+) -> Contractor:
     return construction_service.create_contractor(
         session=session,
         org_id=org.id,
         contractor_in=ContractorCreate(
-            name=name, trades=[trade], phone=f"+1313555{uuid.uuid4().int % 10_000:04d}"
+            name=name, trades=[trade], phone=phone or f"+1313555{uuid.uuid4().int % 10_000:04d}"
         ),
     )
 
@@ -344,7 +348,11 @@ def _bid(
 
 
 def _project_with_bids(
-    session: Session, org: Organisation, deal_id: uuid.UUID, property_id: uuid.UUID
+    session: Session,
+    org: Organisation,
+    deal_id: uuid.UUID,
+    property_id: uuid.UUID,
+    ray_phone: str,
 ) -> tuple[Project, Bid]:
     """Ivy's rehab: roof + furnace, a partial bid from a roofer and a complete one."""
     project = construction_service.create_project(
@@ -355,7 +363,7 @@ def _project_with_bids(
         ),
         scope=_scope(("roof", "22", "squares", "9500"), ("furnace", "1", "each", "4200")),
     )
-    ray = _contractor(session, org, "Ray's Roofing", "roofing")
+    ray = _contractor(session, org, "Ray's Roofing", "roofing", ray_phone)
     hank = _contractor(session, org, "Hank's Heating", "hvac")
     _bid(session, org, project, ray, roof="8000")
     complete = _bid(session, org, project, hank, roof="9000", furnace="3800")

@@ -70,12 +70,15 @@ WRITE_TOOL_NAMES: frozenset[str] = frozenset(
     {"create_deal", "change_deal_status", "make_offer", "award_bid", "request_bids"}
 )
 
+# A contractor's own bids (found through the phone number on their account).
+CONTRACTOR_TOOL_NAMES: frozenset[str] = frozenset({"my_bids"})
+
 ROLE_TOOL_NAMES: dict[Role, frozenset[str]] = {
     Role.admin: READ_TOOL_NAMES | TEAM_READ_TOOL_NAMES | WRITE_TOOL_NAMES,
     Role.analyst: READ_TOOL_NAMES | TEAM_READ_TOOL_NAMES | WRITE_TOOL_NAMES,
     Role.investor: READ_TOOL_NAMES,
-    # Contractors get their own tools with the voice agent; none of these.
-    Role.contractor: frozenset(),
+    # Contractors: their own bids only (the voice agent talks to them on the phone).
+    Role.contractor: CONTRACTOR_TOOL_NAMES,
 }
 
 

@@ -16,6 +16,7 @@ from pydantic import Field
 from sqlmodel import Session
 
 from agent.context import Context
+from domain.auth import service as auth_service
 from domain.auth.enums import Role
 from domain.construction import service as construction_service
 from domain.construction.models import Project
@@ -247,4 +248,58 @@ def award_bid(
     return run_tool(ctx, "award_bid", body)
 
 
-TOOLS: list[BaseTool] = [project_status, list_bids, award_bid]
+@tool(parse_docstring=True)
+def my_bids(runtime: ToolRuntime[Context]) -> dict[str, Any]:
+    """The bids of the contractor who is asking: their own bids only, on any project.
+
+    Use it when a contractor asks about their bids ("did you get my bid?", "was my roof bid
+    accepted?"). It never shows other contractors' bids or the projects' budgets.
+
+    Args:
+        runtime: The run context (organisation, user, role), injected: never a model
+            argument.
+
+    """
+    ctx = runtime.context
+
+    def body(session: Session) -> dict[str, Any]:
+        user_id = require_user(ctx)
+        user = auth_service.get_user(session=session, org_id=ctx.org_id, user_id=user_id)
+        phone = user.phone_number if user is not None else None
+        contractor = (
+            construction_service.find_contractor_by_phone(
+                session=session, org_id=ctx.org_id, phone=phone
+            )
+            if phone
+            else None
+        )
+        if contractor is None:
+            raise ToolError(
+                "your account is not linked to a contractor record (the phone numbers differ): "
+                "ask the company to add your number"
+            )
+        rows = construction_service.list_bids_of_contractor(
+            session=session, org_id=ctx.org_id, contractor_id=contractor.id
+        )
+        return {
+            "contractor": contractor.name,
+            "count": len(rows),
+            "bids": [
+                {
+                    "bid_id": bid.id,
+                    "project": construction_service.project_label(session=session, project=project),
+                    "total": money(bid.total_amount),
+                    "status": bid.status,
+                    "start_date": bid.start_date,
+                    "duration_days": bid.duration_days,
+                    "submitted": bid.created_at.date(),
+                }
+                for bid, project in rows
+            ],
+            "source": "construction_service.bids of this contractor only",
+        }
+
+    return run_tool(ctx, "my_bids", body)
+
+
+TOOLS: list[BaseTool] = [project_status, list_bids, award_bid, my_bids]

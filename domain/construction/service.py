@@ -1103,6 +1103,20 @@ def list_bids(*, session: Session, org_id: uuid.UUID, project_id: uuid.UUID) -> 
     )
 
 
+def list_bids_of_contractor(
+    *, session: Session, org_id: uuid.UUID, contractor_id: uuid.UUID, limit: int = 50
+) -> list[tuple[Bid, Project]]:
+    """One contractor's bids across the organisation's projects, newest first."""
+    rows = session.exec(
+        select(Bid, Project)
+        .join(Project, col(Project.id) == col(Bid.project_id))
+        .where(Bid.org_id == org_id, Project.org_id == org_id, Bid.contractor_id == contractor_id)
+        .order_by(col(Bid.created_at).desc(), col(Bid.id))
+        .limit(max(1, min(limit, MAX_LIST_LIMIT)))
+    ).all()
+    return [(bid, project) for bid, project in rows]
+
+
 def get_bid(
     *, session: Session, org_id: uuid.UUID, project_id: uuid.UUID, bid_id: uuid.UUID
 ) -> Bid:

@@ -21,6 +21,7 @@ from tests.agent.scripted import call, scripted
 from tests.agent.world import World
 from tools import (
     ALL_TOOLS,
+    CONTRACTOR_TOOL_NAMES,
     READ_TOOL_NAMES,
     ROLE_TOOL_NAMES,
     TEAM_READ_TOOL_NAMES,
@@ -58,10 +59,11 @@ def test_role_policy_table() -> None:
     investor = {t.name for t in tools_for_role(Role.investor)}
     assert investor == READ_TOOL_NAMES and not investor & (WRITE_TOOL_NAMES | TEAM_READ_TOOL_NAMES)
     assert {"call_status", "request_bids", "award_bid", "create_deal"}.isdisjoint(investor)
-    assert tools_for_role(Role.contractor) == []
+    # A contractor has one tool: their own bids.
+    assert {t.name for t in tools_for_role(Role.contractor)} == CONTRACTOR_TOOL_NAMES == {"my_bids"}
     # Every tool is registered, reachable by some role, and documented for the model.
     names = {t.name for t in ALL_TOOLS}
-    assert names == team
+    assert names == team | CONTRACTOR_TOOL_NAMES
     assert set().union(*ROLE_TOOL_NAMES.values()) == names
     for tool in ALL_TOOLS:
         schema = tool.tool_call_schema.model_json_schema()  # type: ignore[union-attr]
@@ -149,7 +151,7 @@ def test_another_organisations_deal_is_not_found_even_for_an_admin(world: World)
     )
 
 
-def test_a_contractor_gets_no_tools_at_all(world: World) -> None:
+def test_a_contractor_gets_only_their_own_bids_tool(world: World) -> None:
     result = run_turn(_request(world.contractor, "14500 Kercheval Ave, Detroit, MI 48215"))
     assert result.tool_calls == []
     assert "not something I can do for you" in result.reply
@@ -157,7 +159,7 @@ def test_a_contractor_gets_no_tools_at_all(world: World) -> None:
         call("analyze_property", address="14500 Kercheval Ave"), AIMessage(content="no")
     )
     scripted_result = run_turn(_request(world.contractor, "analyse it"), model=model)
-    assert script.bound_tools == []  # nothing bound for a contractor
+    assert script.bound_tools == [["my_bids"]]  # only their own bids for a contractor
     assert scripted_result.tool_calls[0].ok is False
     assert "is not a valid tool" in str(_tool_messages(script.calls[1])[0].content)
 

@@ -18,7 +18,7 @@ from tests.factories import (
     make_user,
 )
 from tests.tools.helpers import call_tool, context_for
-from tools.construction import award_bid, list_bids, project_status
+from tools.construction import award_bid, list_bids, my_bids, project_status
 
 
 def _setup(db: Session) -> tuple:
@@ -98,3 +98,18 @@ def test_list_bids_levels_and_award_bid_changes_the_budget(db: Session) -> None:
     assert cheap.status == BidStatus.rejected
     again = call_tool(award_bid, analyst, project=str(project.id), bid_id=str(cheap.id))
     assert "rejected" in again["error"]
+
+
+def test_my_bids_shows_a_contractor_only_their_own_bids(db: Session) -> None:
+    org, project, cheap, full = _setup(db)
+    # The contractor who sent the $8,000 roof-only bid ("A") signs in with that phone number.
+    a = service.get_contractor(session=db, org_id=org.id, contractor_id=cheap.contractor_id)
+    user = make_user(db, org, Role.contractor, phone_number=a.phone)
+    result = call_tool(my_bids, context_for(db, user))
+    assert result["contractor"] == "A" and result["count"] == 1
+    (bid,) = result["bids"]
+    assert (bid["bid_id"], bid["total"], bid["status"]) == (str(cheap.id), "$8,000", "received")
+    assert str(full.id) not in str(result) and "$12,800" not in str(result)
+    # A contractor account whose number is on no contractor record sees nothing.
+    stranger = make_user(db, org, Role.contractor, phone_number="+13125550999")
+    assert "not linked to a contractor" in call_tool(my_bids, context_for(db, stranger))["error"]
