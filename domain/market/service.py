@@ -1520,7 +1520,9 @@ def apply_analysis(
     The analysis's figures (from the payload, else from running the property analysis)
     replace the estimates as the score's inputs; the opportunity is created, updated or closed
     to match, and a new one alerts investors. Once per event (the listing remembers it).
+    Takes the organisation's ingest lock first, so it never races a scan over the same listing.
     """
+    _lock_org_ingest(session, org_id)
     listing = find_listing_for_property(session=session, org_id=org_id, property_id=property_id)
     if listing is None or listing.list_price is None:
         return None
