@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 
 from domain.market.enums import ListingSource
@@ -184,7 +185,11 @@ def check_feed_url(
         literal = None
     if literal is None and not resolve:
         return host
-    addresses = [str(literal)] if literal is not None else resolver(host)
+    return check_addresses(host, [str(literal)] if literal is not None else resolver(host))[0]
+
+
+def check_addresses(host: str, addresses: list[str]) -> tuple[str, str]:
+    """``(host, first address)`` when every address of ``host`` is public; else refused."""
     if not addresses:
         raise FeedRefusedError(f"the feed host {host} resolves to no address")
     private = [a for a in addresses if not _public(a)]
@@ -192,7 +197,63 @@ def check_feed_url(
         raise FeedRefusedError(
             f"the feed host {host} resolves to a non-public address ({', '.join(private)}): refused"
         )
-    return host
+    return host, addresses[0]
+
+
+class PinnedBackend(httpcore.NetworkBackend):
+    """Connect to the address that was checked, never to what the name resolves to later.
+
+    ``check_feed_url`` resolves the host and refuses non-public addresses; a DNS answer that
+    changes between that check and the connection (DNS rebinding) must not redirect the
+    fetch to an internal address, so the TCP connection goes to the checked address while
+    TLS still verifies the certificate for the host name (httpcore sends it as SNI).
+    """
+
+    def __init__(
+        self, host: str, address: str, inner: httpcore.NetworkBackend | None = None
+    ) -> None:
+        """Pin ``host`` to ``address`` (a checked, public IP)."""
+        self.host = host
+        self.address = address
+        self.inner = inner or httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        """Open the connection to the pinned address (only for the pinned host)."""
+        if host.lower().rstrip(".") != self.host:
+            raise httpcore.ConnectError(f"connection to {host} refused: only {self.host} is pinned")
+        return self.inner.connect_tcp(
+            self.address,
+            port,
+            timeout=timeout,
+            local_address=local_address,
+            socket_options=socket_options,
+        )
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.NetworkStream:
+        """Never: a feed is fetched over TCP."""
+        raise httpcore.ConnectError("unix sockets are not used for feeds")
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep as the inner backend does."""
+        self.inner.sleep(seconds)
+
+
+def pinned_client(host: str, address: str, timeout_s: float) -> httpx.Client:
+    """An httpx client whose connections to ``host`` go to ``address`` (TLS verified)."""
+    transport = httpx.HTTPTransport()
+    transport._pool = httpcore.ConnectionPool(  # noqa: SLF001 - httpx has no backend option
+        ssl_context=httpx.create_ssl_context(), network_backend=PinnedBackend(host, address)
+    )
+    return httpx.Client(transport=transport, timeout=timeout_s, follow_redirects=False)
 
 
 @dataclass
@@ -215,8 +276,14 @@ class UrlFeed:
 
     def fetch(self) -> FeedRows:
         """Check the URL, download at most ``max_bytes`` without following redirects, parse."""
-        check_feed_url(self.url, allowed=self.allowed, resolver=self.resolver)
-        client = self.client or httpx.Client(timeout=self.timeout_s, follow_redirects=False)
+        host = check_feed_url(self.url, allowed=self.allowed, resolver=self.resolver, resolve=False)
+        try:
+            literal: str | None = str(ipaddress.ip_address(host.strip("[]")))
+        except ValueError:
+            literal = None
+        # Resolve once, check every address, then connect to the checked one (DNS rebinding).
+        _, address = check_addresses(host, [literal] if literal else self.resolver(host))
+        client = self.client or pinned_client(host, address, self.timeout_s)
         try:
             with client.stream(
                 "GET", self.url, headers={"Accept": "text/csv, application/json"}

@@ -6,13 +6,16 @@ import json
 import re
 from typing import Any
 
+import httpcore
 import httpx
 import pytest
 import respx
 
+from domain.market import sources
 from domain.market.sources import (
     FeedRefusedError,
     FileFeed,
+    PinnedBackend,
     PortalFeed,
     ResoWebApiFeed,
     SourceError,
@@ -130,3 +133,50 @@ def test_mls_and_portal_adapters_say_they_are_not_configured() -> None:
         ResoWebApiFeed(location="mls").fetch()
     with pytest.raises(SourceNotConfiguredError, match="zillow portal source is not configured"):
         PortalFeed(location="portal").fetch()
+
+
+class _RecordingBackend(httpcore.NetworkBackend):
+    """Records where connections go and refuses them (no network in tests)."""
+
+    def __init__(self) -> None:
+        self.connected: list[tuple[str, int]] = []
+
+    def connect_tcp(self, host: str, port: int, *args: Any, **kwargs: Any) -> Any:
+        self.connected.append((host, port))
+        raise httpcore.ConnectError("test backend: no network")
+
+    def connect_unix_socket(self, *args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("not used")
+
+    def sleep(self, seconds: float) -> None:
+        del seconds
+
+
+def test_the_connection_goes_to_the_checked_address_not_a_later_dns_answer() -> None:
+    """DNS rebinding: the name is resolved once; the TCP connection uses that address."""
+    answers = iter([["93.184.216.34"], ["127.0.0.1"]])  # a second lookup would say loopback
+    inner = _RecordingBackend()
+    pinned = PinnedBackend(HOST, "93.184.216.34", inner=inner)
+    with pytest.raises(httpcore.ConnectError):
+        pinned.connect_tcp(HOST, 443)
+    assert inner.connected == [("93.184.216.34", 443)]
+    with pytest.raises(httpcore.ConnectError, match="only feeds.example-mls.com is pinned"):
+        pinned.connect_tcp("169.254.169.254", 443)
+    assert inner.connected == [("93.184.216.34", 443)]
+
+    # The feed resolves once (the first answer) and pins the client to it.
+    made: list[tuple[str, str]] = []
+
+    def client(host: str, address: str, timeout_s: float) -> httpx.Client:
+        made.append((host, address))
+        return httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(200, text=CSV)))
+
+    feed = _feed(resolver=lambda _host: next(answers))
+    original = sources.pinned_client
+    sources.pinned_client = client  # type: ignore[assignment]
+    try:
+        rows = feed.fetch()
+    finally:
+        sources.pinned_client = original  # type: ignore[assignment]
+    assert made == [(HOST, "93.184.216.34")]
+    assert len(rows.rows) == 1
