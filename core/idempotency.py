@@ -7,7 +7,8 @@ the API prefix, the first request runs and its response (status, content type, b
 in Redis for ``IDEMPOTENCY_TTL_S``; a repeat with the same key, caller, method, path and
 body gets that stored response again, with ``Idempotent-Replayed: true``, and nothing runs
 twice. The key is scoped to the caller (a keyed hash of the bearer token, else the client
-address), so one caller's keys never answer another's. A repeat while the first is still
+address), so one caller's keys never answer another's. ``/auth`` routes are left out: their
+responses carry tokens, which are never stored. A repeat while the first is still
 running gets ``409``; the same key with a different request gets ``422``. Responses of 500
 and above are not kept (the retry runs again). A pure ASGI middleware (streaming responses
 pass through untouched when no key is sent). When Redis cannot be reached the request runs
@@ -34,6 +35,8 @@ from store.redis_client import get_redis
 log = logging.getLogger(__name__)
 
 HEADER = b"idempotency-key"
+# Never kept: responses that carry credentials (tokens) must not sit in Redis.
+EXCLUDED_SUFFIXES = ("/auth",)
 KEY_PREFIX = "idempotency"
 METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _VALID_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
@@ -76,6 +79,7 @@ class IdempotencyMiddleware:
             key is None
             or scope["method"] not in METHODS
             or not scope["path"].startswith(self.prefix)
+            or scope["path"].removeprefix(self.prefix).startswith(EXCLUDED_SUFFIXES)
         ):
             await self.app(scope, receive, send)
             return

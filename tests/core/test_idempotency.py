@@ -7,6 +7,7 @@ from sqlmodel import Session
 
 from domain.auth.enums import Role
 from domain.construction import service as construction_service
+from store.redis_client import get_redis
 from tests.factories import auth_headers, make_org, make_project, make_user
 
 
@@ -62,3 +63,15 @@ def test_keys_belong_to_their_caller_and_bad_keys_are_refused(
     assert client.post(url, json=body, headers=investor).status_code == 403
     replay = client.post(url, json=body, headers=investor)
     assert replay.status_code == 403 and replay.headers["idempotent-replayed"] == "true"
+
+
+def test_token_responses_are_never_stored(db: Session, client: TestClient) -> None:
+    org = make_org(db)
+    make_user(db, org, Role.analyst, email="ann@example.com", password="correct horse 9")
+    db.flush()
+    form = {"username": "ann@example.com", "password": "correct horse 9"}
+    first = client.post("/api/v1/auth/token", data=form, headers={"Idempotency-Key": "t1"})
+    again = client.post("/api/v1/auth/token", data=form, headers={"Idempotency-Key": "t1"})
+    assert first.status_code == again.status_code == 200
+    assert "idempotent-replayed" not in again.headers
+    assert list(get_redis().scan_iter("idempotency:*")) == []
