@@ -498,6 +498,29 @@ def require_visible_project(
     return project
 
 
+def _save_update(
+    session: Session,
+    org_id: uuid.UUID,
+    principal: Principal | None,
+    entity: str,
+    row: Any,
+    changes: dict[str, Any],
+) -> None:
+    """Stamp, flush and audit-log a changed project, task or bid (``changes`` as audited)."""
+    row.updated_at = utcnow()
+    session.add(row)
+    session.flush()
+    _audit(
+        session=session,
+        org_id=org_id,
+        principal=principal,
+        action="update",
+        entity=entity,
+        entity_id=row.id,
+        changes=changes,
+    )
+
+
 def _lock_project(session: Session, org_id: uuid.UUID, project_id: uuid.UUID) -> Project:
     project = session.exec(
         select(Project).where(Project.id == project_id, Project.org_id == org_id).with_for_update()
@@ -856,18 +879,7 @@ def update_project(
             changes[key] = {"from": getattr(project, key), "to": value}
             setattr(project, key, value)
     if changes:
-        project.updated_at = utcnow()
-        session.add(project)
-        session.flush()
-        _audit(
-            session=session,
-            org_id=org_id,
-            principal=principal,
-            action="update",
-            entity="project",
-            entity_id=project.id,
-            changes=changes,
-        )
+        _save_update(session, org_id, principal, "project", project, changes)
     return project
 
 
@@ -1193,21 +1205,12 @@ def update_bid(
         return bid
     for name, change in changes.items():
         setattr(bid, name, change["to"])
-    bid.updated_at = utcnow()
-    session.add(bid)
-    session.flush()
-    _audit(
-        session=session,
-        org_id=org_id,
-        principal=principal,
-        action="update",
-        entity="bid",
-        entity_id=bid.id,
-        changes={
-            name: {"from": _audit_value(c["from"]), "to": _audit_value(c["to"])}
-            for name, c in changes.items()
-        }
-        | ({"reason": reason} if reason else {}),
+    audited = {
+        name: {"from": _audit_value(c["from"]), "to": _audit_value(c["to"])}
+        for name, c in changes.items()
+    }
+    _save_update(
+        session, org_id, principal, "bid", bid, audited | ({"reason": reason} if reason else {})
     )
     return bid
 
@@ -1687,18 +1690,7 @@ def update_task(
             task.status = TaskStatus(target)
             task.completed_at = None
     if changes:
-        task.updated_at = utcnow()
-        session.add(task)
-        session.flush()
-        _audit(
-            session=session,
-            org_id=org_id,
-            principal=principal,
-            action="update",
-            entity="task",
-            entity_id=task.id,
-            changes=changes,
-        )
+        _save_update(session, org_id, principal, "task", task, changes)
     return task
 
 

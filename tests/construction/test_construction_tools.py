@@ -109,7 +109,7 @@ def test_my_bids_shows_a_contractor_only_their_own_bids(db: Session) -> None:
     assert result["contractor"] == "A" and result["count"] == 1
     (bid,) = result["bids"]
     assert (bid["bid_id"], bid["total"], bid["status"]) == (str(cheap.id), "$8,000", "received")
-    assert str(full.id) not in str(result) and "$12,800" not in str(result)
+    assert str(full.id) not in str(result) and "$13,000" not in str(result)  # B's 9,000 + 4,000
     # A contractor account whose number is on no contractor record sees nothing.
     stranger = make_user(db, org, Role.contractor, phone_number="+13125550999")
     assert "not linked to a contractor" in call_tool(my_bids, context_for(db, stranger))["error"]
