@@ -411,8 +411,7 @@ def _scan_listings(session: Session, org: Organisation) -> None:
             "StandardStatus": "Active",
         }
     ]
-    feed = FileFeed(data=json.dumps(rows).encode(), label="eval feed")
-    feed.source = ListingSource.mls
+    feed = FileFeed(data=json.dumps(rows).encode(), label="eval feed", source=ListingSource.mls)
     scan = market_service.create_file_scan(
         session=session,
         org_id=org.id,
