@@ -5,11 +5,12 @@ Two valuation paths, because a scan may bring 10,000 listings and the full comps
 adjustment grid per comp) takes tens of milliseconds per subject:
 
 - **Screening (every listing)**: the organisation's arm's-length sales around the scan's
-  listings are read once (``domain.valuation.comps.market_sales``, the same sales the market
-  models are fitted on) and each listing is valued at the median price per square foot of its
-  12 nearest sales (within 1 mile; up to 3 miles when fewer than 5 are that close), times its
-  living area. The ARV uses the same rule over renovated sales only (condition 7+ or
-  remodelled within 5 years of the sale, the valuation's own ARV comp rule). These are
+  listings are read once (``valuation_service.prior_sales_in_box``, the same sales the
+  market models are fitted on) and each listing is valued at the median price per square
+  foot of its 12 nearest sales (within 1 mile; up to 3 miles when fewer than 5 are that
+  close), times its living area. The ARV uses the same rule over renovated sales only
+  (``valuation_service.is_renovated_sale``: condition 7+ or remodelled within 5 years
+  before the sale, the valuation's own ARV comp rule). These are
   unadjusted medians: the inputs say so, and name the sales' date range and count.
 - **Underwriting (the shortlist)**: the top listings by screening score are valued with
   ``valuation_service.find_comps`` (as-is and ARV) exactly as a property analysis is.
@@ -37,12 +38,9 @@ from domain.analysis.assumptions import DEFAULT_SCOPES, AnalysisAssumptions, def
 from domain.market.scoring import Figure
 from domain.pricing import service as pricing_service
 from domain.pricing.models import ComponentCost, ComponentInput
-from domain.property import service as property_service
 from domain.section8 import service as section8_service
-from domain.valuation import comps as comp_index
 from domain.valuation import service as valuation_service
 from domain.valuation.enums import ValuationKind
-from domain.valuation.features import TOP_CONDITION
 from domain.valuation.models import SubjectAttributes
 
 NEAREST = 12
@@ -102,20 +100,17 @@ class SalesSnapshot:
         located = [p for p in points if p.latitude is not None and p.longitude is not None]
         if not located:
             return cls.empty()
-        # As find_comps does: re-index when bulk loads left the comp index behind.
-        total = property_service.list_properties(session=session, org_id=org_id, limit=1).total
-        if total != comp_index.stamp(session=session, org_id=org_id)[0]:
-            valuation_service.reindex_comps(session=session, org_id=org_id)
         lats = [p.latitude for p in located if p.latitude is not None]
         lons = [p.longitude for p in located if p.longitude is not None]
-        area = comp_index.MarketArea(
+        market = valuation_service.prior_sales_in_box(
+            session=session,
+            org_id=org_id,
+            as_of=as_of,
             south=min(lats) - MARGIN_DEGREES,
             north=max(lats) + MARGIN_DEGREES,
             west=min(lons) - MARGIN_DEGREES,
             east=max(lons) + MARGIN_DEGREES,
-        )
-        market = comp_index.market_sales(
-            session=session, org_id=org_id, as_of=as_of, area=area, max_sales=MAX_SALES
+            max_sales=MAX_SALES,
         )
         ids: list[uuid.UUID] = []
         lat: list[float] = []
@@ -132,15 +127,7 @@ class SalesSnapshot:
             lat.append(slat)
             lon.append(slon)
             ppsf.append(sale.price / sqft)
-            condition = sale.facts.condition or 0
-            remodeled = sale.facts.year_remodeled or sale.facts.year_built
-            renovated.append(
-                condition >= TOP_CONDITION
-                or (
-                    remodeled is not None
-                    and sale.close_date.year - remodeled <= comp_index.RENOVATED_WITHIN_YEARS
-                )
-            )
+            renovated.append(valuation_service.is_renovated_sale(sale.facts, sale.close_date))
             zips.append(sale.facts.zip_code)
             dates.append(sale.close_date)
         return cls(

@@ -220,6 +220,18 @@ def _sold_before(org_id: uuid.UUID, as_of: dt.date, exclude_id: uuid.UUID | None
     return conditions
 
 
+def is_renovated_sale(facts: HomeFacts, sold_on: dt.date) -> bool:
+    """The ARV comp rule in Python (``_renovated_condition`` is the same rule in SQL).
+
+    A sale counts as renovated when the home was in top condition (7+) or remodelled within
+    ``RENOVATED_WITHIN_YEARS`` years before the sale.
+    """
+    if facts.condition is not None and facts.condition >= TOP_CONDITION:
+        return True
+    remodeled = facts.year_remodeled
+    return remodeled is not None and remodeled >= sold_on.year - RENOVATED_WITHIN_YEARS
+
+
 def _renovated_condition() -> Any:
     condition = cast(CompFeature.facts["condition"].astext, Float)  # type: ignore[index]
     remodeled = cast(CompFeature.facts["year_remodeled"].astext, Integer)  # type: ignore[index]

@@ -160,6 +160,35 @@ def _ensure_index_current(*, session: Session, org_id: uuid.UUID) -> None:
         reindex_comps(session=session, org_id=org_id)
 
 
+def prior_sales_in_box(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    as_of: dt.date,
+    south: float,
+    north: float,
+    west: float,
+    east: float,
+    max_sales: int,
+) -> comp_index.MarketSales:
+    """The organisation's arm's-length sales before ``as_of`` inside a latitude/longitude box.
+
+    Newest first, at most ``max_sales``: the same sales the market models are fitted on, for
+    callers that screen many homes at once (the market monitor) instead of valuing one.
+    The comp index is brought up to date first, as ``find_comps`` does.
+    """
+    _ensure_index_current(session=session, org_id=org_id)
+    area = comp_index.MarketArea(south=south, north=north, west=west, east=east)
+    return comp_index.market_sales(
+        session=session, org_id=org_id, as_of=as_of, area=area, max_sales=max_sales
+    )
+
+
+def is_renovated_sale(facts: HomeFacts, sold_on: dt.date) -> bool:
+    """Whether a sale counts as a renovated (ARV) comp: top condition or a recent remodel."""
+    return comp_index.is_renovated_sale(facts, sold_on)
+
+
 # --- subjects ----------------------------------------------------------------------------
 
 

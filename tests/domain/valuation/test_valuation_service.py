@@ -17,6 +17,7 @@ from domain.property import service as property_service
 from domain.property.models import PropertyCreate
 from domain.valuation import service
 from domain.valuation.enums import ValuationKind
+from domain.valuation.features import HomeFacts, feature_vector
 from domain.valuation.models import CompFeature, SubjectAttributes, Valuation
 from domain.valuation.subscribers import (
     index_new_property,
@@ -293,3 +294,72 @@ def test_api_refuses_bad_input_unknown_ids_and_contractors(client: TestClient, d
     contractor = auth_headers(db, make_user(db, org, Role.contractor))
     assert client.get("/api/v1/market/analysis?zip=48201", headers=contractor).status_code == 403
     assert db.exec(select(Valuation).where(Valuation.org_id == org.id)).all() == []
+
+
+def test_prior_sales_in_box_and_the_renovated_rule_match_the_comp_query(db: Session) -> None:
+    """The market monitor's batch read: only this org's earlier sales inside the box, and the
+    Python ARV rule picks exactly the sales the SQL (HNSW) ARV candidates allow."""
+    org = make_org(db)
+    small_market(db, org)
+    for i, remodeled in ((30, 2006), (31, 2003), (32, None)):
+        prop = property_service.create(
+            session=db,
+            org_id=org.id,
+            property_in=PropertyCreate(
+                latitude=CENTRE[0],
+                longitude=CENTRE[1] + 0.002 * i,
+                square_feet=1500,
+                bedrooms=3,
+                year_built=1950,
+                condition_rating=5,
+                close_price=Decimal(150_000),
+                close_date=dt.date(2009, 6, 15),
+                features={"year_remodeled": remodeled} if remodeled else {},
+                source="test",
+                source_id=uuid.uuid4().hex,
+            ),
+        )
+        assert prop.id
+    far = make_org(db)
+    add_sale(db, far, i=1, sold=dt.date(2009, 3, 15))
+    as_of = dt.date(2009, 10, 1)
+    box = {"south": CENTRE[0] - 0.01, "north": CENTRE[0] + 0.01}
+    market = service.prior_sales_in_box(
+        session=db,
+        org_id=org.id,
+        as_of=as_of,
+        west=CENTRE[1] - 0.001,
+        east=CENTRE[1] + 0.02 * 2 + 0.001,  # the first ~20 sales and none of the remodels
+        max_sales=1000,
+        **box,
+    )
+    assert market.sales, "the box holds sales"
+    assert all(s.close_date < as_of for s in market.sales)
+    dates = [s.close_date for s in market.sales]
+    assert dates == sorted(dates, reverse=True)
+    assert all(
+        CENTRE[1] - 0.001 <= lon <= CENTRE[1] + 0.041 for _, lon in market.coordinates if lon
+    )
+    wide = service.prior_sales_in_box(
+        session=db, org_id=org.id, as_of=as_of, west=-84, east=-82, max_sales=1000, **box
+    )
+    ids = {s.property_id for s in wide.sales}
+    assert len(ids) == 18 + 3  # 2 a month Jan-Sep 2009, and the three June sales; no other org
+    python_rule = {
+        s.property_id for s in wide.sales if service.is_renovated_sale(s.facts, s.close_date)
+    }
+    sql_rule = {
+        c.property_id
+        for c in service.comp_index.candidates(
+            session=db,
+            org_id=org.id,
+            vector=feature_vector(HomeFacts()),
+            as_of=as_of,
+            exclude_id=None,
+            limit=1000,
+            renovated_only=True,
+        )
+    }
+    assert python_rule == sql_rule
+    # condition 7 sales and the 2006 remodel count; the 2003 remodel and no remodel do not
+    assert len(python_rule) == 4 + 1
