@@ -13,8 +13,10 @@ Each alert is recorded whatever happens to it:
   ``release_held_alerts`` (the monitor's scheduled tick) queues it then;
 - ``no_phone``: the investor has no phone number (or is inactive): nothing can be sent;
 - ``skipped``: it was held, and when quiet hours ended the opportunity was closed, the listing
-  off the market or the criteria no longer matched: not sent, the reason appended to its
-  message (``Not sent: ...``).
+  off the market or the criteria no longer matched: not sent.
+
+``status_reason`` says why for ``no_phone`` and ``skipped``; ``message`` stays the text that
+would have been sent.
 
 Nothing here calls Twilio: queueing is a database write, so it is safe inside an event
 handler's transaction (the WhatsApp sender and its sweeper send what is queued).
@@ -226,6 +228,11 @@ def _deliver(
     user = auth_service.get_user(session=session, org_id=alert.org_id, user_id=alert.user_id)
     if user is None or not user.is_active or not user.phone_number:
         alert.status = AlertStatus.no_phone
+        alert.status_reason = (
+            "the investor's account is inactive"
+            if user is not None and not user.is_active
+            else "the investor has no phone number on their account"
+        )
         session.add(alert)
         return
     conversation = whatsapp_service.get_or_create_conversation(
@@ -382,9 +389,9 @@ def _stale_reason(session: Session, alert: MarketAlert) -> str | None:
 
 
 def _skip(session: Session, alert: MarketAlert, reason: str) -> None:
-    """Record that a held alert was not sent, and why (kept with its message)."""
+    """Record that a held alert was not sent, and why."""
     alert.status = AlertStatus.skipped
-    alert.message = f"{alert.message}\n\nNot sent: {reason}."
+    alert.status_reason = reason
     session.add(alert)
 
 

@@ -196,6 +196,11 @@ class MarketAlert(UUIDPrimaryKey, OrgScoped, Timestamps, table=True):
     status: AlertStatus = Field(sa_type=String(20))  # type: ignore[call-overload]
     channel: str = Field(default="whatsapp", max_length=20)
     message: str = Field(sa_type=Text)  # type: ignore[call-overload]
+    status_reason: str | None = Field(
+        default=None,
+        sa_type=Text,  # type: ignore[call-overload]
+        description="why the alert was not sent (no_phone, skipped); None otherwise",
+    )
     send_after: dt.datetime | None = tstz()
     sent_at: dt.datetime | None = tstz()
     outbox_message_ids: list[str] = jsonb(
@@ -319,6 +324,7 @@ class AlertRead(SQLModel):
     user_id: uuid.UUID
     status: AlertStatus
     message: str
+    status_reason: str | None = None
     send_after: dt.datetime | None
     sent_at: dt.datetime | None
     created_at: dt.datetime
