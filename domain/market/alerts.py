@@ -396,13 +396,63 @@ def _skip(session: Session, alert: MarketAlert, reason: str) -> None:
 
 
 def list_alerts(
-    *, session: Session, org_id: uuid.UUID, user_id: uuid.UUID | None = None, limit: int = 50
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    user_id: uuid.UUID | None = None,
+    status: AlertStatus | None = None,
+    limit: int = 50,
 ) -> list[MarketAlert]:
-    """The organisation's alerts (one user's when given), newest first."""
+    """The organisation's alerts (one user's, one status's when given), newest first."""
     query = select(MarketAlert).where(MarketAlert.org_id == org_id)
     if user_id is not None:
         query = query.where(MarketAlert.user_id == user_id)
-    return list(session.exec(query.order_by(col(MarketAlert.created_at).desc()).limit(limit)).all())
+    if status is not None:
+        query = query.where(MarketAlert.status == status)
+    return list(
+        session.exec(
+            query.order_by(col(MarketAlert.created_at).desc(), col(MarketAlert.id)).limit(limit)
+        ).all()
+    )
+
+
+def _whose(principal: Principal, user_id: uuid.UUID | None, *, everyone: bool) -> uuid.UUID | None:
+    """The user whose alerts a caller may see: their own, or anyone's for admins/analysts."""
+    if principal.role in (Role.admin, Role.analyst):
+        return user_id if user_id is not None or everyone else principal.user_id
+    if user_id is not None and user_id != principal.user_id:
+        raise AlertPermissionError("only admins and analysts see another user's alerts")
+    return principal.user_id
+
+
+def alerts_seen_by(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    principal: Principal,
+    user_id: uuid.UUID | None = None,
+    status: AlertStatus | None = None,
+    limit: int = 50,
+) -> list[MarketAlert]:
+    """Alerts a caller may see: an investor their own; admins and analysts anyone's (or all)."""
+    whose = _whose(principal, user_id, everyone=True)
+    return list_alerts(session=session, org_id=org_id, user_id=whose, status=status, limit=limit)
+
+
+def criteria_seen_by(
+    *, session: Session, org_id: uuid.UUID, principal: Principal, user_id: uuid.UUID | None = None
+) -> AlertCriteria:
+    """A user's alert criteria (the caller's own unless an admin/analyst names someone)."""
+    whose = _whose(principal, user_id, everyone=False)
+    assert whose is not None
+    criteria = get_criteria(session=session, org_id=org_id, user_id=whose)
+    if criteria is None:
+        raise AlertNotFoundError(
+            "no alert criteria are set"
+            + (" for you" if whose == principal.user_id else f" for user {whose}")
+            + "; POST /alerts/configure sets them"
+        )
+    return criteria
 
 
 def alert_counts(*, session: Session, org_id: uuid.UUID) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from core.deps import Reader, SessionDep, Writer
 from domain.market import alerts as alert_service
 from domain.market import service, trends
 from domain.market.enums import (
+    AlertStatus,
     FeedKind,
     ListingSource,
     OpportunityStrategy,
@@ -36,6 +37,7 @@ from domain.market.enums import (
 from domain.market.models import (
     AlertCriteriaIn,
     AlertCriteriaRead,
+    AlertRead,
     FeedRead,
     ListingRead,
     Opportunity,
@@ -264,6 +266,59 @@ def configure_alerts(
             session=session, org_id=principal.org_id, principal=principal, criteria_in=body
         )
     session.commit()
+    return AlertCriteriaRead.model_validate(criteria, from_attributes=True)
+
+
+@router.get(
+    "/alerts",
+    response_model=list[AlertRead],
+    summary="Deal alerts sent, held or not sent",
+    responses=_ERRORS,
+)
+def list_alerts(
+    session: SessionDep,
+    principal: Reader,
+    user_id: uuid.UUID | None = Query(
+        default=None, description="another user's alerts (admins and analysts only)"
+    ),
+    alert_status: AlertStatus | None = Query(default=None, alias="status"),
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[AlertRead]:
+    """Your deal alerts, newest first (admins and analysts: everyone's, or one user's).
+
+    Each says whether it was queued on WhatsApp, held for quiet hours (until ``send_after``),
+    or not sent, with ``status_reason`` saying why.
+    """
+    with _mapped_errors():
+        alerts = alert_service.alerts_seen_by(
+            session=session,
+            org_id=principal.org_id,
+            principal=principal,
+            user_id=user_id,
+            status=alert_status,
+            limit=limit,
+        )
+    return [AlertRead.model_validate(alert, from_attributes=True) for alert in alerts]
+
+
+@router.get(
+    "/alerts/criteria",
+    response_model=AlertCriteriaRead,
+    summary="Your deal alert criteria",
+    responses=_ERRORS,
+)
+def get_alert_criteria(
+    session: SessionDep,
+    principal: Reader,
+    user_id: uuid.UUID | None = Query(
+        default=None, description="another user's criteria (admins and analysts only)"
+    ),
+) -> AlertCriteriaRead:
+    """The alert criteria set with ``POST /alerts/configure`` (404 when none are set)."""
+    with _mapped_errors():
+        criteria = alert_service.criteria_seen_by(
+            session=session, org_id=principal.org_id, principal=principal, user_id=user_id
+        )
     return AlertCriteriaRead.model_validate(criteria, from_attributes=True)
 
 

@@ -283,3 +283,58 @@ def test_held_alerts_that_went_stale_are_skipped_with_the_reason_not_sent(db: Se
         assert "Not sent" not in by_house[key].message  # the message is what would have gone
     (sent,) = whatsapp_service.list_outbox(session=db, org_id=org.id)
     assert "1502 Subject Ave" in (sent.body or "") and sent.to == "+13135550123"
+
+
+def test_investors_see_their_own_alerts_and_criteria_and_admins_see_anyones(
+    client: TestClient, db: Session
+) -> None:
+    org = make_org(db)
+    make_sold_market(db, org)
+    ivy, nobody = _investor(db, org), _investor(db, org, phone=None)
+    admin = make_user(db, org, role=Role.admin)
+    other_org_admin = make_user(db, make_org(db, "Other Co"), role=Role.admin)
+    _configure(db, ivy, zip_codes=["48201"])
+    _configure(db, nobody, zip_codes=["48201"])
+    run_market_scan(db, org, [listing_row(1500)])
+
+    mine = client.get("/api/v1/alerts", headers=auth_headers(db, ivy))
+    assert mine.status_code == 200, mine.text
+    (alert,) = mine.json()
+    assert (alert["user_id"], alert["status"], alert["status_reason"]) == (
+        str(ivy.id),
+        "queued",
+        None,
+    )
+    assert "1500 Subject Ave" in alert["message"]
+    (unsent,) = client.get("/api/v1/alerts", headers=auth_headers(db, nobody)).json()
+    assert (unsent["status"], unsent["status_reason"]) == (
+        "no_phone",
+        "the investor has no phone number on their account",
+    )
+    # An investor may not read another investor's alerts or criteria.
+    peek = client.get(f"/api/v1/alerts?user_id={ivy.id}", headers=auth_headers(db, nobody))
+    assert peek.status_code == 403
+    assert "only admins and analysts" in peek.json()["detail"]
+    peek = client.get(f"/api/v1/alerts/criteria?user_id={ivy.id}", headers=auth_headers(db, nobody))
+    assert peek.status_code == 403
+    # Admins see everyone's, one user's, or one status.
+    everyone = client.get("/api/v1/alerts", headers=auth_headers(db, admin)).json()
+    assert sorted(a["user_id"] for a in everyone) == sorted([str(ivy.id), str(nobody.id)])
+    only = client.get("/api/v1/alerts?status=no_phone", headers=auth_headers(db, admin)).json()
+    assert [a["user_id"] for a in only] == [str(nobody.id)]
+    criteria = client.get(
+        f"/api/v1/alerts/criteria?user_id={ivy.id}", headers=auth_headers(db, admin)
+    )
+    assert criteria.status_code == 200 and criteria.json()["zip_codes"] == ["48201"]
+    own = client.get("/api/v1/alerts/criteria", headers=auth_headers(db, ivy)).json()
+    assert own["user_id"] == str(ivy.id)
+    # No criteria yet: 404 saying how to set them; another organisation sees nothing.
+    none = client.get("/api/v1/alerts/criteria", headers=auth_headers(db, admin))
+    assert none.status_code == 404 and "POST /alerts/configure" in none.json()["detail"]
+    assert client.get("/api/v1/alerts", headers=auth_headers(db, other_org_admin)).json() == []
+    stranger = client.get(
+        f"/api/v1/alerts/criteria?user_id={ivy.id}", headers=auth_headers(db, other_org_admin)
+    )
+    assert stranger.status_code == 404
+    bad = client.get("/api/v1/alerts?status=lost&limit=0", headers=auth_headers(db, admin))
+    assert bad.status_code == 422
