@@ -438,6 +438,13 @@ def _construction_plan(text: str) -> Plan | None:
 _ALERT_SET = re.compile(
     r"\balerts?\b|\bnotify me\b|\blet me know\b|\btext me (?:when|about|if)\b", re.I
 )
+# Reading one's alerts, not setting them: "what alerts did I get?", "show my alert settings".
+_ALERTS_READ = re.compile(
+    r"\b(?:show|list|see|view|check|which|what|any|did i|have i|why)\b[^.?!]*\balerts?\b"
+    r"|\b(?:my|your) alerts?(?: settings| criteria)?\s*[?.!]*\s*$"
+    r"|\balerts?\b[^.?!]*\b(?:did i|have i|i got|i get|settings|criteria)\b",
+    re.I,
+)
 _ALERTS_OFF = re.compile(r"\b(?:stop|turn off|disable|pause|no more)\b", re.I)
 _TRENDS = re.compile(
     r"\btrends?\b|\bmedian (?:sale )?price\b|\bhow is the market\b|\bmarket (?:stats|statistics)\b",
@@ -492,6 +499,16 @@ def _market_plan(text: str) -> Plan | None:
     if _ALERT_SET.search(text):
         if _ALERTS_OFF.search(text):
             return Plan("configure_alerts", {"active": False})
+        asks_to_set = (
+            _ZIP.search(text)
+            or _UNDER.search(text)
+            or _OVER.search(text)
+            or _QUIET.search(text)
+            or _strategies_in(text)
+            or re.search(r"\b(?:alert|notify|text) me\b|\blet me know\b|\bset\b", text, re.I)
+        )
+        if _ALERTS_READ.search(text) and not asks_to_set:
+            return Plan("my_alerts", {})
         args: dict[str, Any] = {}
         zips = _ZIP.findall(text)
         if zips:
@@ -1007,6 +1024,38 @@ def _alerts_reply(r: dict[str, Any]) -> str:
     return "; ".join(lines) + ". New matches come by WhatsApp."
 
 
+_ALERT_STATUS_WORDS = {
+    "queued": "sent on WhatsApp",
+    "held": "held for your quiet hours",
+    "no_phone": "not sent",
+    "skipped": "not sent",
+}
+
+
+def _my_alerts_reply(r: dict[str, Any]) -> str:
+    settings = r.get("settings")
+    if settings is None:
+        lines = ["You have no deal alerts set. Say 'alert me to flips in' and a ZIP to start."]
+    elif not settings.get("active"):
+        lines = ["Your deal alerts are off. Say 'alert me' with what you want to turn them on."]
+    else:
+        saved = _alerts_reply(settings | {"active": True})
+        lines = ["Your alerts: " + saved.removeprefix("Alerts saved: ").split(". New")[0] + "."]
+    alerts = r.get("alerts", [])
+    if not alerts:
+        lines.append("No alerts yet.")
+    else:
+        lines.append(f"Latest alerts ({len(alerts)}):")
+    for a in alerts:
+        status = _ALERT_STATUS_WORDS.get(a["status"], a["status"])
+        if a.get("held_until"):
+            status += f" until {a['held_until'].replace('T', ' ')} UTC"
+        if a.get("not_sent_because"):
+            status += f": {a['not_sent_because']}"
+        lines.append(f"• {a['address']}, list {a['list_price']}, score {a['score']}: {status}")
+    return _fit("\n".join(lines))
+
+
 def _trends_reply(r: dict[str, Any]) -> str:
     months = r.get("months", [])
     if not months:
@@ -1041,6 +1090,7 @@ REPLIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "my_bids": _my_bids_reply,
     "latest_opportunities": _opportunities_reply,
     "configure_alerts": _alerts_reply,
+    "my_alerts": _my_alerts_reply,
     "market_trends": _trends_reply,
     "project_status": _project_status_reply,
     "list_bids": _bids_reply,
@@ -1088,6 +1138,7 @@ _WHAT = {
     "my_bids": "find your bids",
     "latest_opportunities": "get the opportunities",
     "configure_alerts": "save those alerts",
+    "my_alerts": "get your alerts",
     "market_trends": "get that trend",
 }
 

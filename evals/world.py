@@ -15,6 +15,8 @@ removes both organisations afterwards (organisation-scoped rows go with them by 
   Ray's Roofing, roof only at $8,000, and Hank's Heating, roof $9,000 + furnace $3,800
   ($12,800, complete); and a team project on 9000 Mack Ave (no deal) with one bid to award;
 - a listing feed scanned by the market monitor: 7100 Harper Ave (48215), listed at $70,000;
+  Ivy's deal alerts (ZIP 48215, up to $100,000) were set before the scan, so she has one
+  alert about it, queued on WhatsApp; Olaf has none;
 - a rival organisation with a $99,000 flip of its own.
 """
 
@@ -47,8 +49,10 @@ from domain.deal.enums import DealStrategy
 from domain.deal.models import DealCreate
 from domain.finance import service as finance_service
 from domain.finance.models import BudgetCreate, TransactionCreate
+from domain.market import alerts as alert_service
 from domain.market import service as market_service
 from domain.market.enums import ListingSource, ScanTrigger
+from domain.market.models import AlertCriteriaIn
 from domain.market.sources import FileFeed
 from domain.property import service as property_service
 from domain.property.models import Property, PropertyCreate
@@ -269,6 +273,14 @@ def build_world(session: Session, setup: str = "standard") -> EvalWorld:
     )
     project, complete_bid = _project_with_bids(session, org, ivy_deal.id, subject.id, ray_phone)
     team_project, team_bid = _team_project(session, org, write_property.id)
+    alert_service.configure_alerts(
+        session=session,
+        org_id=org.id,
+        principal=auth_service.Principal.from_user(users["investor"]),
+        criteria_in=AlertCriteriaIn(
+            zip_codes=["48215"], max_price=Decimal("100000"), timezone="America/Detroit"
+        ),
+    )
     _scan_listings(session, org)
     other_org = auth_service.create_organisation(session=session, name=f"Eval Rival {tag}")
     rival_property = property_service.create(

@@ -61,6 +61,7 @@ READ_TOOL_NAMES: frozenset[str] = frozenset(
         "latest_opportunities",
         "market_trends",
         "configure_alerts",
+        "my_alerts",
     }
 )
 # Reading what only the team may see: the calls placed to contractors.

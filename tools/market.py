@@ -184,6 +184,78 @@ def configure_alerts(
     return run_tool(ctx, "configure_alerts", body)
 
 
+def _alert_row(alert: Any, opp: Opportunity, listing: TrackedListing) -> dict[str, Any]:
+    """One alert as the tools show it: the listing, and whether and when it was sent."""
+    place = ", ".join(p for p in (listing.address_line, listing.city) if p)
+    row: dict[str, Any] = {
+        "address": f"{place} {listing.zip_code or ''}".strip(),
+        "list_price": money(listing.list_price),
+        "score": opp.score,
+        "status": str(alert.status),
+        "created": alert.created_at.isoformat(timespec="minutes"),
+    }
+    if alert.sent_at is not None:
+        row["sent_at"] = alert.sent_at.isoformat(timespec="minutes")
+    if alert.send_after is not None and str(alert.status) == "held":
+        row["held_until"] = alert.send_after.isoformat(timespec="minutes")
+    if alert.status_reason:
+        row["not_sent_because"] = alert.status_reason
+    return row
+
+
+@tool(parse_docstring=True)
+def my_alerts(
+    runtime: ToolRuntime[Context],
+    limit: Annotated[int, Field(ge=1, le=20)] = 5,
+) -> dict[str, Any]:
+    """The user's own deal alert settings and their newest alerts, sent or not.
+
+    Use it for "what alerts did I get?", "show my alert settings" or "why didn't I get an
+    alert?". Each alert says which listing it was about, whether it was queued on WhatsApp,
+    held for quiet hours, or not sent and why.
+
+    Args:
+        runtime: The run context (organisation, user, role), injected: never a model
+            argument.
+        limit: At most this many alerts, newest first.
+
+    """
+    ctx = runtime.context
+
+    def body(session: Session) -> dict[str, Any]:
+        user_id = ctx.user_id
+        if user_id is None:
+            raise ToolError("alerts belong to a signed-in user; this conversation has none")
+        criteria = alert_service.get_criteria(session=session, org_id=ctx.org_id, user_id=user_id)
+        rows = alert_service.own_alerts_with_listings(
+            session=session, org_id=ctx.org_id, user_id=user_id, limit=limit
+        )
+        settings: dict[str, Any] | None = None
+        if criteria is not None:
+            settings = {
+                "active": criteria.active,
+                "zip_codes": criteria.zip_codes,
+                "cities": criteria.cities,
+                "price_range": [money(criteria.min_price), money(criteria.max_price)],
+                "min_score": criteria.min_score,
+                "strategies": criteria.strategies,
+                "quiet_hours": (
+                    f"{criteria.quiet_hours_start:%H:%M}-{criteria.quiet_hours_end:%H:%M} "
+                    f"{criteria.timezone}"
+                    if criteria.quiet_hours_start and criteria.quiet_hours_end
+                    else None
+                ),
+            }
+        return {
+            "settings": settings,
+            "count": len(rows),
+            "alerts": [_alert_row(alert, opp, listing) for alert, opp, listing in rows],
+            "source": "market_monitor.alert_criteria and market_monitor.alerts",
+        }
+
+    return run_tool(ctx, "my_alerts", body)
+
+
 def _month_row(month: Any) -> dict[str, Any]:
     """One month as the agent quotes it: dollars formatted, counts as they are."""
     row: dict[str, Any] = {"month": month.month}
@@ -239,4 +311,4 @@ def market_trends(
     return run_tool(ctx, "market_trends", body)
 
 
-TOOLS: list[BaseTool] = [latest_opportunities, configure_alerts, market_trends]
+TOOLS: list[BaseTool] = [latest_opportunities, configure_alerts, my_alerts, market_trends]

@@ -439,6 +439,26 @@ def alerts_seen_by(
     return list_alerts(session=session, org_id=org_id, user_id=whose, status=status, limit=limit)
 
 
+def own_alerts_with_listings(
+    *, session: Session, org_id: uuid.UUID, user_id: uuid.UUID, limit: int = 10
+) -> list[tuple[MarketAlert, Opportunity, TrackedListing]]:
+    """A user's newest alerts with the opportunity and listing each was about."""
+    rows = session.exec(
+        select(MarketAlert, Opportunity, TrackedListing)
+        .join(Opportunity, col(Opportunity.id) == col(MarketAlert.opportunity_id))
+        .join(TrackedListing, col(TrackedListing.id) == col(Opportunity.listing_id))
+        .where(
+            MarketAlert.org_id == org_id,
+            MarketAlert.user_id == user_id,
+            Opportunity.org_id == org_id,
+            TrackedListing.org_id == org_id,
+        )
+        .order_by(col(MarketAlert.created_at).desc(), col(MarketAlert.id))
+        .limit(limit)
+    ).all()
+    return [(alert, opportunity, listing) for alert, opportunity, listing in rows]
+
+
 def criteria_seen_by(
     *, session: Session, org_id: uuid.UUID, principal: Principal, user_id: uuid.UUID | None = None
 ) -> AlertCriteria:

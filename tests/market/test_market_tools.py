@@ -10,13 +10,14 @@ from domain.auth.enums import Role
 from domain.market import alerts as alert_service
 from tests.factories import listing_row, make_org, make_sold_market, make_user, run_market_scan
 from tests.tools.helpers import call_tool, context_for
-from tools.market import TOOLS, configure_alerts, latest_opportunities, market_trends
+from tools.market import TOOLS, configure_alerts, latest_opportunities, market_trends, my_alerts
 
 
 def test_every_market_tool_has_a_docstring_the_model_reads() -> None:
     assert [t.name for t in TOOLS] == [
         "latest_opportunities",
         "configure_alerts",
+        "my_alerts",
         "market_trends",
     ]
     for t in TOOLS:
@@ -77,3 +78,35 @@ def test_market_trends_reads_txhousing(db: Session) -> None:
     assert "txhousing" in result["where_from"]
     unknown = call_tool(market_trends, context_for(db, user), area="Gotham", source="txhousing")
     assert "txhousing has no area 'Gotham'" in unknown["error"]
+
+
+def test_my_alerts_shows_the_callers_own_settings_and_alerts_only(db: Session) -> None:
+    org = make_org(db)
+    make_sold_market(db, org)
+    ivy = make_user(db, org, role=Role.investor, phone_number="+13135550123")
+    nobody = make_user(db, org, role=Role.investor, phone_number=None)
+    olaf = make_user(db, org, role=Role.investor, phone_number="+13135550124")
+    for user in (ivy, nobody):
+        call_tool(configure_alerts, context_for(db, user), zip_codes=["48201"])
+    run_market_scan(db, org, [listing_row(1500)])
+
+    mine = call_tool(my_alerts, context_for(db, ivy))
+    assert mine["settings"]["zip_codes"] == ["48201"] and mine["settings"]["active"] is True
+    assert mine["count"] == 1
+    (alert,) = mine["alerts"]
+    assert (alert["address"], alert["list_price"], alert["status"]) == (
+        "1500 Subject Ave, Detroit 48201",
+        "$45,000",
+        "queued",
+    )
+    assert "not_sent_because" not in alert
+    (unsent,) = call_tool(my_alerts, context_for(db, nobody))["alerts"]
+    assert unsent["status"] == "no_phone"
+    assert unsent["not_sent_because"] == "the investor has no phone number on their account"
+    # Olaf set nothing: no settings and no alerts, and never Ivy's.
+    assert call_tool(my_alerts, context_for(db, olaf)) | {"source": None} == {
+        "settings": None,
+        "count": 0,
+        "alerts": [],
+        "source": None,
+    }

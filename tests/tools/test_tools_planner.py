@@ -265,6 +265,11 @@ def test_incomplete_writes_ask_for_what_is_missing(text: str, reply_start: str) 
             },
         ),
         ("stop my alerts", "configure_alerts", {"active": False}),
+        ("what alerts did I get?", "my_alerts", {}),
+        ("any alerts?", "my_alerts", {}),
+        ("show my alert settings", "my_alerts", {}),
+        ("why didn't I get an alert?", "my_alerts", {}),
+        ("let me know about deals in 48215", "configure_alerts", {"zip_codes": ["48215"]}),
         (
             "how is the market in Austin over the last 2 years?",
             "market_trends",
