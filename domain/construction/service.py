@@ -95,6 +95,8 @@ DEAL_ESTIMATE_COMPONENT = "rehab (from deal estimate)"
 MAX_PHOTO_PIXELS = 60_000_000
 # Projects a worker or tool may list at once.
 MAX_LIST_LIMIT = 500
+# A bid's duration: ten years is no rehab bid (and the column is a 32-bit integer).
+MAX_BID_DURATION_DAYS = 3650
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _E164 = re.compile(r"^\+[1-9]\d{7,14}$")
@@ -275,7 +277,22 @@ def _normalise_contractor_fields(values: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+def _check_duration_days(duration_days: int | None) -> None:
+    if duration_days is not None and not 0 <= duration_days <= MAX_BID_DURATION_DAYS:
+        raise ConstructionInputError(
+            f"duration_days must be between 0 and {MAX_BID_DURATION_DAYS} (got {duration_days})"
+        )
+
+
 def _check_contact_hours(start: dt.time | None, end: dt.time | None) -> None:
+    for name, value in (("preferred_contact_start", start), ("preferred_contact_end", end)):
+        # The contractor's timezone says where the hours are; an offset (or a number, which
+        # pydantic reads as seconds past midnight UTC) would be compared with local times.
+        if value is not None and value.tzinfo is not None:
+            raise ConstructionInputError(
+                f"{name} must be a local time such as 08:00, without a UTC offset "
+                f"(got {value.isoformat()}); the contractor's timezone says where"
+            )
     if (start is None) != (end is None):
         raise ConstructionInputError(
             "give both preferred_contact_start and preferred_contact_end, or neither"
@@ -1053,8 +1070,7 @@ def create_bid(
         total = _cents(sum((Decimal(line["amount"]) for line in lines), Decimal(0)))
     else:
         raise ConstructionInputError("a bid needs a total_amount or line_items")
-    if bid_in.duration_days is not None and bid_in.duration_days < 0:
-        raise ConstructionInputError("duration_days cannot be negative")
+    _check_duration_days(bid_in.duration_days)
     bid = Bid(
         org_id=org_id,
         project_id=project.id,
@@ -1178,8 +1194,7 @@ def update_bid(
         raise ConstructionConflictError(
             f"bid {bid.id} is {bid.status}; only a received bid changes"
         )
-    if duration_days is not None and duration_days < 0:
-        raise ConstructionInputError("duration_days cannot be negative")
+    _check_duration_days(duration_days)
     new: dict[str, Any] = {}
     if line_items is not None:
         new["line_items"] = _bid_lines(session, org_id, project, line_items)

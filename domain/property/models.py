@@ -83,6 +83,10 @@ class Property(UUIDPrimaryKey, OrgScoped, Timestamps, PropertyBase, table=True):
 # Plausible ranges: anything outside is a typo or a unit mix-up, refused with a 422.
 MAX_ROOMS = 20
 MIN_YEAR_BUILT = 1700
+# Far above any building the company deals in, and far below the INTEGER column's limit.
+MAX_SQUARE_FEET = 10_000_000
+MAX_YEAR = 9999
+MAX_IMAGE_ORDER_INDEX = 10_000
 
 
 def _check_range(name: str, value: Any, low: float | None, high: float | None) -> Any:
@@ -104,7 +108,7 @@ class PropertyRules(SQLModel):
     def _square_feet_positive(cls, value: int | None) -> int | None:
         if value is not None and value <= 0:
             raise ValueError(f"square_feet must be greater than 0 (got {value})")
-        return value
+        return _check_range("square_feet", value, None, MAX_SQUARE_FEET)
 
     @field_validator("bedrooms", "bathrooms", check_fields=False)
     @classmethod
@@ -244,10 +248,10 @@ class PropertySearch(SQLModel):
     max_bedrooms: int | None = Field(default=None, ge=0, le=MAX_ROOMS)
     min_bathrooms: Decimal | None = Field(default=None, ge=0, le=MAX_ROOMS)
     max_bathrooms: Decimal | None = Field(default=None, ge=0, le=MAX_ROOMS)
-    min_square_feet: int | None = Field(default=None, ge=0)
-    max_square_feet: int | None = Field(default=None, ge=0)
-    min_year_built: int | None = None
-    max_year_built: int | None = None
+    min_square_feet: int | None = Field(default=None, ge=0, le=MAX_SQUARE_FEET)
+    max_square_feet: int | None = Field(default=None, ge=0, le=MAX_SQUARE_FEET)
+    min_year_built: int | None = Field(default=None, ge=0, le=MAX_YEAR)
+    max_year_built: int | None = Field(default=None, ge=0, le=MAX_YEAR)
     property_types: list[PropertyType] | None = None
     statuses: list[PropertyStatus] | None = None
     section8_approved: bool | None = None
@@ -303,7 +307,9 @@ class PropertyImageCreate(SQLModel):
     )
     type: ImageType | None = None
     caption: str | None = Field(default=None, max_length=2000)
-    order_index: int | None = Field(default=None, ge=0, description="default: after the last")
+    order_index: int | None = Field(
+        default=None, ge=0, le=MAX_IMAGE_ORDER_INDEX, description="default: after the last"
+    )
 
     @field_validator("url")
     @classmethod

@@ -319,14 +319,18 @@ def test_a_row_the_database_refuses_is_rejected_alone(db: Session) -> None:
     org = make_org(db)
     rows = [
         "A1,1 Birch St,Detroit,MI,48201,90000,2024-01-05,,1000,2,1,0,1950,,,,,,",
-        # 3 billion square feet passes the range checks but not PostgreSQL's integer column.
-        "A2,2 Birch St,Detroit,MI,48201,90000,2024-01-05,,3000000000,2,1,0,1950,,,,,,",
+        # A NUL character passes every field check, but PostgreSQL text cannot hold it.
+        "A2,2 Birch\x00 St,Detroit,MI,48201,90000,2024-01-05,,1000,2,1,0,1950,,,,,,",
         "A3,3 Birch St,Detroit,MI,48201,90000,2024-01-05,,1000,2,1,0,1950,,,,,,",
+        # 3 billion square feet would overflow the integer column: the range check says so.
+        "A4,4 Birch St,Detroit,MI,48201,90000,2024-01-05,,3000000000,2,1,0,1950,,,,,,",
     ]
     summary = _import(db, org, _sales_csv(rows), batch_size=10)
-    assert (summary.inserted, summary.rejected) == (2, 1)
-    assert summary.rejections[0].line == 3
-    assert "database refused the row: integer out of range" in summary.rejections[0].reason
+    assert (summary.inserted, summary.rejected) == (2, 2)
+    reasons = {r.line: r.reason for r in summary.rejections}
+    assert sorted(reasons) == [3, 5]
+    assert "the database refused the row" in reasons[3]
+    assert "square_feet must be at most 10000000" in reasons[5]
     assert {p.source_id for p in db.exec(select(Property).where(Property.org_id == org.id))} == {
         "A1",
         "A3",
