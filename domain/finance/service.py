@@ -177,6 +177,16 @@ def _require_document(*, session: Session, org_id: uuid.UUID, document_id: uuid.
         raise NotFoundError(f"Receipt document {document_id} not found in this organisation")
 
 
+def _require_project(*, session: Session, org_id: uuid.UUID, project_id: uuid.UUID) -> None:
+    """Check a rehab project exists in this organisation; NotFoundError otherwise."""
+    from domain.construction import service as construction_service
+
+    try:
+        construction_service.get_project(session=session, org_id=org_id, project_id=project_id)
+    except construction_service.NotFoundError as exc:
+        raise NotFoundError(f"Project {project_id} not found in this organisation") from exc
+
+
 def _audit(
     *,
     session: Session,
@@ -854,8 +864,8 @@ def record_transaction(
 
     Publishes ``transaction.created`` (and ``payment.processed`` for a payment, and
     ``budget.exceeded`` for each budget line it takes over). Everything is checked before
-    anything is written; errors: NotFoundError (account, deal or receipt not in this org),
-    FinanceValidationError (bad amount or shape), ClosedPeriodError, and
+    anything is written; errors: NotFoundError (account, deal, project or receipt not in this
+    org), FinanceValidationError (bad amount or shape), ClosedPeriodError, and
     BudgetWouldBeExceededError when ``enforce_budget`` and a line would go over.
     """
     amount = check_amount(transaction_in.amount)
@@ -867,6 +877,9 @@ def record_transaction(
         _require_document(
             session=session, org_id=org_id, document_id=transaction_in.receipt_document_id
         )
+    # A booking from another module's event names that module's own (same-org) project.
+    if transaction_in.project_id is not None and source_event_id is None:
+        _require_project(session=session, org_id=org_id, project_id=transaction_in.project_id)
     kind = transaction_in.type
     account_ids = [a for a in (transaction_in.account_id, transaction_in.to_account_id) if a]
     accounts = _lock_accounts(session=session, org_id=org_id, account_ids=account_ids)
