@@ -10,6 +10,7 @@ adjustments. The market model's training sales come from a plain indexed range q
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 import uuid
 from collections.abc import Iterable, Sequence
@@ -32,9 +33,16 @@ from domain.valuation.features import (
 )
 from domain.valuation.models import HNSW_INDEX_NAME, CompFeature
 
+log = logging.getLogger(__name__)
+
 # HNSW search breadth and how many candidates the exact re-ranking sees.
 EF_SEARCH = 200
 CANDIDATES = 150
+# How many index entries an iterative HNSW scan may visit before it gives up (pgvector's own
+# default). One index serves every organisation, so a small organisation's sales can lie
+# beyond that many entries of other organisations' (or dead) rows: ``candidates`` then falls
+# back to an exact search over the organisation's own rows.
+HNSW_MAX_SCAN_TUPLES = 20_000
 # At most this many sales (the newest) go into one market model.
 MARKET_MAX_SALES = 5000
 # ARV comps: top condition, or remodelled (or built) within this many years of their sale.
@@ -247,15 +255,21 @@ def candidate_query(
     exclude_id: uuid.UUID | None,
     limit: int,
     renovated_only: bool,
+    exact: bool = False,
 ) -> Any:
-    """The nearest-neighbour query (ORDER BY embedding <-> vector LIMIT n, filtered)."""
+    """The nearest-neighbour query (ORDER BY embedding <-> vector LIMIT n, filtered).
+
+    ``exact``: the same ranking computed over the filtered rows (``+ 0`` keeps the planner
+    off the HNSW index, so the organisation's B-tree index finds the rows and they are sorted).
+    """
     conditions = _sold_before(org_id, as_of, exclude_id)
     if renovated_only:
         conditions.append(_renovated_condition())
+    distance = CompFeature.embedding.l2_distance(list(vector))  # type: ignore[attr-defined]
     return (
         select(CompFeature)
         .where(and_(*conditions))
-        .order_by(CompFeature.embedding.l2_distance(list(vector)))  # type: ignore[attr-defined]
+        .order_by(distance + 0.0 if exact else distance)
         .limit(limit)
     )
 
@@ -265,6 +279,7 @@ def _tune_hnsw(session: Session, ef_search: int) -> None:
     # filter; relaxed order is fine because the caller re-ranks exactly.
     session.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
     session.execute(text(f"SET LOCAL hnsw.ef_search = {int(ef_search)}"))
+    session.execute(text(f"SET LOCAL hnsw.max_scan_tuples = {int(HNSW_MAX_SCAN_TUPLES)}"))
 
 
 def candidates(
@@ -278,17 +293,35 @@ def candidates(
     renovated_only: bool = False,
     ef_search: int = EF_SEARCH,
 ) -> list[CompFeature]:
-    """Up to ``limit`` prior arm's-length sales nearest to ``vector`` (HNSW, then filtered)."""
+    """Up to ``limit`` prior arm's-length sales nearest to ``vector`` (HNSW, then filtered).
+
+    When the HNSW scan returns fewer than ``limit`` (it stops after ``HNSW_MAX_SCAN_TUPLES``
+    index entries, which other organisations' rows can use up), the exact search over the
+    organisation's own rows is run too and used when it finds more.
+    """
     _tune_hnsw(session, max(ef_search, limit))
-    statement = candidate_query(
-        org_id=org_id,
-        vector=vector,
-        as_of=as_of,
-        exclude_id=exclude_id,
-        limit=limit,
-        renovated_only=renovated_only,
-    )
-    return list(session.exec(statement).all())
+
+    def query(exact: bool) -> Any:
+        return candidate_query(
+            org_id=org_id,
+            vector=vector,
+            as_of=as_of,
+            exclude_id=exclude_id,
+            limit=limit,
+            renovated_only=renovated_only,
+            exact=exact,
+        )
+
+    rows = list(session.exec(query(exact=False)).all())
+    if len(rows) < limit:
+        exact = list(session.exec(query(exact=True)).all())
+        if len(exact) > len(rows):
+            log.info(
+                "comp search fell back to an exact scan",
+                extra={"org_id": str(org_id), "hnsw_rows": len(rows), "exact_rows": len(exact)},
+            )
+            rows = exact
+    return rows
 
 
 def explain_candidates(

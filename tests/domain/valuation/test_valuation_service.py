@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 from sqlmodel import Session, select
 
 from domain.auth.enums import Role
@@ -18,7 +19,7 @@ from domain.property.models import PropertyCreate
 from domain.valuation import service
 from domain.valuation.enums import ValuationKind
 from domain.valuation.features import HomeFacts, feature_vector
-from domain.valuation.models import CompFeature, SubjectAttributes, Valuation
+from domain.valuation.models import HNSW_INDEX_NAME, CompFeature, SubjectAttributes, Valuation
 from domain.valuation.subscribers import (
     index_new_property,
     revalue_after_market_update,
@@ -363,3 +364,54 @@ def test_prior_sales_in_box_and_the_renovated_rule_match_the_comp_query(db: Sess
     assert python_rule == sql_rule
     # condition 7 sales and the 2006 remodel count; the 2003 remodel and no remodel do not
     assert len(python_rule) == 4 + 1
+
+
+def test_a_small_org_still_gets_its_comps_when_other_orgs_fill_the_hnsw_scan(
+    db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One HNSW index serves every organisation; an iterative scan gives up after
+    ``hnsw.max_scan_tuples`` entries. When a big neighbour's rows use that up, the search
+    falls back to an exact scan of the organisation's own rows instead of finding nothing."""
+    from domain.valuation import comps as comp_index
+
+    small, big = make_org(db), make_org(db, "Big Portfolio LLC")
+    for i in range(8):
+        add_sale(db, small, i=i, sold=dt.date(2009, 1 + i, 15), sqft=2400, condition=7)
+    for i in range(120):
+        add_sale(db, big, i=i % 10, sold=dt.date(2009, 1 + i % 12, 15), sqft=1200)
+    for org in (small, big):
+        service.reindex_comps(session=db, org_id=org.id)
+    monkeypatch.setattr(comp_index, "HNSW_MAX_SCAN_TUPLES", 30)
+    like_the_big_orgs = feature_vector(
+        HomeFacts(
+            square_feet=1200,
+            bedrooms=3,
+            bathrooms=1.5,
+            year_built=1950,
+            condition=5,
+            latitude=CENTRE[0],
+            longitude=CENTRE[1],
+        ),
+        sold_on=dt.date(2010, 1, 15),
+    )
+    search = {
+        "org_id": small.id,
+        "vector": like_the_big_orgs,
+        "as_of": dt.date(2010, 1, 15),
+        "exclude_id": None,
+        "limit": 20,
+        "renovated_only": False,
+    }
+    # A table this small would be read through the organisation's B-tree index and sorted;
+    # make the planner take the HNSW index for the ordering, as it does on a large table.
+    db.execute(text("SET LOCAL enable_sort = off"))
+    plan = comp_index.explain_candidates(
+        session=db, org_id=small.id, vector=like_the_big_orgs, as_of=dt.date(2010, 1, 15)
+    )
+    assert HNSW_INDEX_NAME in plan
+    comp_index._tune_hnsw(db, 20)
+    hnsw_only = db.exec(comp_index.candidate_query(**search)).all()  # type: ignore[arg-type]
+    assert len(hnsw_only) < 8, "the HNSW scan alone should run out before the small org's rows"
+    found = comp_index.candidates(session=db, ef_search=20, **search)  # type: ignore[arg-type]
+    assert len(found) == 8
+    assert {row.org_id for row in found} == {small.id}
