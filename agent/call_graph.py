@@ -1,4 +1,4 @@
-"""The call graph: one contractor turn in, the voice agent's next turn out.
+"""The call graph: one contractor (or seller lead) turn in, the voice agent's next turn out.
 
 ``greet`` opens a call; ``next_turn`` answers one thing the contractor said. Both run a small
 LangGraph ``StateGraph``:
@@ -21,6 +21,16 @@ LangGraph ``StateGraph``:
 - ``speak`` words the turn. Questions may be phrased by the model; the confirmation and the
   goodbyes are always written from the recorded facts, so no figure comes from the model.
 
+A ``lead_qualification`` call (a seller lead who consented to automated calls) runs the same
+nodes with its own reader and policy (``domain.voice.lead``): the greeting says who is calling
+and why ("calling about {address}, which you asked us about selling"), that it is an automated
+assistant, and that the call may be recorded when it is; then, one at a time, still interested
+in selling (a no ends the call politely), the timeline, the asking price, the condition, the
+occupancy and a time for a walkthrough; then the confirmation, written from the recorded
+facts; then goodbye. An opt-out ends the call at once. With a model configured the model also
+reads the seller's answers (the ``lead`` keys of the prompt's JSON); its figures are checked in
+code (a price between $1,000 and $50M, dates from the call date on, a known occupancy).
+
 The graph keeps no checkpoint: the dialogue state travels in and out (it is stored on the call
 row by ``domain.voice.service``), so a replayed webhook is answered from the database.
 """
@@ -31,6 +41,7 @@ import datetime as dt
 import json
 import logging
 import re
+from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any, TypedDict
@@ -41,6 +52,7 @@ from langgraph.graph import END, START, StateGraph
 
 from agent.prompts import load_prompt
 from core.config import Settings, get_settings
+from domain.voice import lead as lead_facts
 from domain.voice.enums import CallPurpose
 from domain.voice.extraction import (
     Answer,
@@ -79,7 +91,7 @@ PURPOSE_ITEMS: dict[CallPurpose, tuple[str, ...]] = {
     CallPurpose.scheduling: ("site_visit", "start_date"),
     CallPurpose.availability: ("start_date", "duration"),
     CallPurpose.start_date: ("start_date",),
-    CallPurpose.lead_qualification: (),
+    CallPurpose.lead_qualification: lead_facts.LEAD_ITEMS,
 }
 
 
@@ -505,6 +517,166 @@ def template_reply(plan: dict[str, Any], facts: CallFacts, context: dict[str, An
     return f"Thank you, {name}. We'll be in touch. Goodbye."
 
 
+# --- seller leads ------------------------------------------------------------------------
+
+LEAD_QUESTIONS = {
+    "interested": "Are you still interested in selling?",
+    "timeline": "When would you like to have it sold?",
+    "asking_price": "What price are you hoping to get for it?",
+    "condition": "What condition is the house in? Does it need any repairs?",
+    "occupancy": "Does anyone live there now: you, a tenant, or is it vacant?",
+    "walkthrough": "When would be a good time for us to come walk through the house?",
+    "correction": "Sorry about that. What should I correct?",
+}
+
+
+def lead_greeting(context: dict[str, Any]) -> str:
+    """The first words to a seller lead: who is calling, why, automated, maybe recorded."""
+    intro = (
+        f"Hello {context.get('contractor_name') or 'there'}, this is the automated assistant "
+        f"of {context.get('company') or 'our company'}, calling about "
+        f"{context.get('project_label') or 'your property'}, which you asked us about selling."
+    )
+    if context.get("recording"):
+        intro += " This call may be recorded."
+    return (
+        intro + " If you'd rather not get these calls, just say so. " + LEAD_QUESTIONS["interested"]
+    )
+
+
+def merge_model_lead_answer(
+    rules: lead_facts.LeadAnswer, data: dict[str, Any], today: dt.date
+) -> lead_facts.LeadAnswer:
+    """The rules' reading of a seller's answer with the model's checked additions."""
+    price = _money(data.get("asking_price"))
+    if price is not None and not (
+        lead_facts.MIN_HOUSE_PRICE <= price <= lead_facts.MAX_HOUSE_PRICE
+    ):
+        price = None
+    sell_by = _date(data.get("sell_by"), today)
+    walkthrough = _date(data.get("walkthrough_date"), today)
+    occupancy = data.get("occupancy")
+    condition = data.get("condition")
+    interested = data.get("interested")
+    clock = data.get("walkthrough_time")
+    clock_ok = isinstance(clock, str) and re.fullmatch(r"(?:[01]\d|2[0-3]):[0-5]\d", clock)
+    return replace(
+        rules,
+        interested=(
+            rules.interested
+            if rules.interested is not None or not isinstance(interested, bool)
+            else interested
+        ),
+        sell_by=rules.sell_by or sell_by,
+        timeline_heard=rules.timeline_heard
+        or (f"{sell_by.isoformat()} (model)" if sell_by else None),
+        asking_price=rules.asking_price or price,
+        price_heard=rules.price_heard or (f"{price} (model)" if price else None),
+        condition=rules.condition
+        or (
+            lead_facts.condition_text(condition)
+            if isinstance(condition, str) and condition.strip()
+            else None
+        ),
+        occupancy=rules.occupancy or (occupancy if occupancy in lead_facts.OCCUPANCIES else None),
+        walkthrough_date=rules.walkthrough_date or walkthrough,
+        walkthrough_time=rules.walkthrough_time or (clock if walkthrough and clock_ok else None),
+        opted_out=rules.opted_out or data.get("opted_out") is True,
+        callback=rules.callback or data.get("callback") is True,
+        yes=rules.yes or data.get("yes") is True,
+        no=rules.no or data.get("no") is True,
+    )
+
+
+def decide_lead_turn(
+    *,
+    before: lead_facts.LeadFacts,
+    after: lead_facts.LeadFacts,
+    answer: lead_facts.LeadAnswer,
+    dialogue: dict[str, Any],
+    expect: str | None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The next turn of a lead-qualification call: (plan, new dialogue state). Pure."""
+    asked = list(dialogue.get("asked") or [])
+    confirms = int(dialogue.get("confirms") or 0)
+    misses = int(dialogue.get("misses") or 0)
+    turns = int(dialogue.get("turns") or 0) + 1
+    state = {"asked": asked, "confirms": confirms, "misses": misses, "turns": turns}
+
+    def plan(kind: str, item: str | None = None, done: bool = False) -> dict[str, Any]:
+        if item and item not in ("confirm", "correction") and item not in asked:
+            asked.append(item)
+        if kind == "confirm":
+            state["confirms"] = confirms + 1
+        return {"kind": kind, "item": item, "done": done}
+
+    if after.opted_out:
+        return plan("goodbye_opted_out", done=True), state
+    if after.interested is False:
+        return plan("goodbye_not_selling", done=True), state
+    said_facts = (
+        answer.asking_price is not None
+        or answer.sell_by
+        or answer.walkthrough_date
+        or answer.occupancy
+        or answer.condition
+    )
+    if answer.callback and not said_facts:
+        return plan("goodbye_callback", done=True), state
+    changed = after.to_json() != before.to_json()
+    if not answer.text.strip() or not (answer.heard_anything or changed):
+        state["misses"] = misses + 1
+        if misses + 1 >= MAX_MISSES:
+            return plan("goodbye_unclear", done=True), state
+        return {"kind": "repeat", "item": expect, "done": False}, state
+    state["misses"] = 0
+    if expect == "confirm":
+        if answer.yes and not changed:
+            return plan("goodbye_thanks", done=True), state
+        if changed and confirms < 2:
+            return plan("confirm", "confirm"), state
+        if answer.no and confirms < 2:
+            return plan("ask", "correction"), state
+        return plan("goodbye_thanks", done=True), state
+    if expect == "correction":
+        if confirms < 2:
+            return plan("confirm", "confirm"), state
+        return plan("goodbye_thanks", done=True), state
+    if turns < MAX_CONTRACTOR_TURNS:
+        for item in lead_facts.LEAD_ITEMS:
+            if item not in asked and not after.known(item):
+                return plan("ask", item), state
+    if confirms == 0 and after.answered_anything:
+        return plan("confirm", "confirm"), state
+    return plan("goodbye_thanks", done=True), state
+
+
+def lead_reply(plan: dict[str, Any], facts: lead_facts.LeadFacts, context: dict[str, Any]) -> str:
+    """The deterministic words for a lead-call plan (confirmation from the recorded facts)."""
+    kind, item = plan["kind"], plan.get("item")
+    name = context.get("contractor_name") or "there"
+    if kind == "ask":
+        return LEAD_QUESTIONS.get(item or "", "Could you say that again?")
+    if kind == "repeat":
+        again = (
+            lead_facts.confirmation(facts)
+            if item == "confirm"
+            else LEAD_QUESTIONS.get(item or "", "Could you say that again?")
+        )
+        return "Sorry, I didn't catch that. " + again
+    if kind == "confirm":
+        return lead_facts.confirmation(facts)
+    if kind == "goodbye_opted_out":
+        return "Understood. We won't call you again. Sorry for the trouble, goodbye."
+    if kind == "goodbye_not_selling":
+        return f"No problem, thanks for letting us know, {name}. Have a good day. Goodbye."
+    if kind == "goodbye_callback":
+        return "Of course. We'll call you back another time. Goodbye."
+    if kind == "goodbye_unclear":
+        return "I'm having trouble hearing you. Someone from our team will follow up. Goodbye."
+    return f"Thank you, {name}. Someone from our team will be in touch. Goodbye."
+
+
 # --- the graph ---------------------------------------------------------------------------
 
 
@@ -518,6 +690,14 @@ def build_call_graph(model: BaseChatModel | None) -> Any:
     def greet(state: CallState) -> dict[str, Any]:
         context = state["context"]
         purpose = _purpose(context)
+        if purpose == CallPurpose.lead_qualification:
+            return {
+                "reply": lead_greeting(context),
+                "expect": "interested",
+                "facts": lead_facts.LeadFacts().to_json(),
+                "dialogue": {"asked": ["interested"], "confirms": 0, "misses": 0, "turns": 0},
+                "plan": {"kind": "ask", "item": "interested", "done": False},
+            }
         first = {
             CallPurpose.bid_request: "prices",
             CallPurpose.follow_up: "prices",
@@ -531,8 +711,38 @@ def build_call_graph(model: BaseChatModel | None) -> Any:
             "plan": {"kind": "ask", "item": first, "done": False},
         }
 
+    def understand_lead(state: CallState) -> dict[str, Any]:
+        context = state["context"]
+        today = _today(context)
+        text = state.get("utterance") or ""
+        expect = state.get("expect")
+        answer = lead_facts.extract_lead(text, today=today, expect=expect)
+        if model is not None and text.strip():
+            try:
+                request = json.dumps(
+                    {
+                        "task": "READ_LEAD",
+                        "call_date": today.isoformat(),
+                        "question_asked": expect,
+                        "seller_said": text,
+                    }
+                )
+                data = _json_object(_model_text(model, prompt.text, request))
+                if data is not None:
+                    answer = merge_model_lead_answer(answer, data, today)
+            except Exception:  # noqa: BLE001 - the rules' reading stands when the model fails
+                log.warning("the call model could not read a seller's answer; using the rules")
+        before = lead_facts.LeadFacts.from_json(state.get("facts"))
+        return {
+            "answer": lead_answer_json(answer),
+            "facts_before": before.to_json(),
+            "facts": before.merge(answer).to_json(),
+        }
+
     def understand(state: CallState) -> dict[str, Any]:
         context = state["context"]
+        if _purpose(context) == CallPurpose.lead_qualification:
+            return understand_lead(state)
         scope, today = _scope(context), _today(context)
         text = state.get("utterance") or ""
         answer = extract(text, scope=scope, today=today, expect=state.get("expect"))
@@ -561,6 +771,15 @@ def build_call_graph(model: BaseChatModel | None) -> Any:
 
     def decide(state: CallState) -> dict[str, Any]:
         context = state["context"]
+        if _purpose(context) == CallPurpose.lead_qualification:
+            plan, dialogue = decide_lead_turn(
+                before=lead_facts.LeadFacts.from_json(state.get("facts_before")),
+                after=lead_facts.LeadFacts.from_json(state.get("facts")),
+                answer=lead_answer_from_json(state["answer"]),
+                dialogue=dict(state.get("dialogue") or {}),
+                expect=state.get("expect"),
+            )
+            return {"plan": plan, "dialogue": dialogue}
         answer = _answer_from_json(state["answer"])
         plan, dialogue = decide_turn(
             purpose=_purpose(context),
@@ -576,8 +795,10 @@ def build_call_graph(model: BaseChatModel | None) -> Any:
     def speak(state: CallState) -> dict[str, Any]:
         context = state["context"]
         plan = state["plan"]
-        facts = CallFacts.from_json(state.get("facts"))
-        text = template_reply(plan, facts, context)
+        if _purpose(context) == CallPurpose.lead_qualification:
+            text = lead_reply(plan, lead_facts.LeadFacts.from_json(state.get("facts")), context)
+        else:
+            text = template_reply(plan, CallFacts.from_json(state.get("facts")), context)
         rate_question = str(plan.get("item") or "").startswith("line_total:")
         if model is not None and plan["kind"] in ("ask", "repeat") and not rate_question:
             try:
@@ -668,6 +889,50 @@ def _answer_from_json(data: dict[str, Any]) -> Answer:
         yes=bool(data.get("yes")),
         no=bool(data.get("no")),
         skipped_lines=tuple(data.get("skipped_lines") or ()),
+    )
+
+
+def lead_answer_json(answer: lead_facts.LeadAnswer) -> dict[str, Any]:
+    """A seller's answer as JSON values (the graph's state)."""
+    return {
+        "lead": True,
+        "text": answer.text,
+        "interested": answer.interested,
+        "sell_by": answer.sell_by.isoformat() if answer.sell_by else None,
+        "timeline_heard": answer.timeline_heard,
+        "asking_price": _text(answer.asking_price),
+        "price_heard": answer.price_heard,
+        "condition": answer.condition,
+        "occupancy": answer.occupancy,
+        "walkthrough_date": (
+            answer.walkthrough_date.isoformat() if answer.walkthrough_date else None
+        ),
+        "walkthrough_time": answer.walkthrough_time,
+        "opted_out": answer.opted_out,
+        "callback": answer.callback,
+        "yes": answer.yes,
+        "no": answer.no,
+    }
+
+
+def lead_answer_from_json(data: dict[str, Any]) -> lead_facts.LeadAnswer:
+    """``lead_answer_json`` read back."""
+    day = dt.date.fromisoformat
+    return lead_facts.LeadAnswer(
+        text=data.get("text") or "",
+        interested=data.get("interested"),
+        sell_by=day(data["sell_by"]) if data.get("sell_by") else None,
+        timeline_heard=data.get("timeline_heard"),
+        asking_price=Decimal(data["asking_price"]) if data.get("asking_price") else None,
+        price_heard=data.get("price_heard"),
+        condition=data.get("condition"),
+        occupancy=data.get("occupancy"),
+        walkthrough_date=day(data["walkthrough_date"]) if data.get("walkthrough_date") else None,
+        walkthrough_time=data.get("walkthrough_time"),
+        opted_out=bool(data.get("opted_out")),
+        callback=bool(data.get("callback")),
+        yes=bool(data.get("yes")),
+        no=bool(data.get("no")),
     )
 
 

@@ -1,4 +1,4 @@
-"""Purposes, statuses and outcomes of AI phone calls to contractors."""
+"""Purposes, statuses and outcomes of AI phone calls to contractors and seller leads."""
 
 from enum import StrEnum
 
@@ -46,6 +46,8 @@ class CallOutcome(StrEnum):
     no_answer = "no_answer"
     opted_out = "opted_out"
     unclear = "unclear"
+    # A seller lead answered the qualifying questions (timeline, price, condition ...).
+    qualified = "qualified"
 
 
 class Speaker(StrEnum):
@@ -64,5 +66,6 @@ class ScheduleStatus(StrEnum):
     completed = "completed"
     cancelled = "cancelled"
     failed = "failed"
-    # A lead-qualification call left to a person: the dispatcher never places it.
+    # A lead-qualification call left to a person (no consent to automated calls recorded):
+    # the dispatcher never places it.
     for_team = "for_team"

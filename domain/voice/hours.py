@@ -1,9 +1,11 @@
-"""When a contractor may be called: their preferred hours in their own time zone.
+"""When a contractor or a seller lead may be called: set hours in their own time zone.
 
 Pure functions over aware datetimes. A contractor without preferred hours gets the default
-window (``VOICE_CALL_WINDOW_START``-``VOICE_CALL_WINDOW_END``, 08:00-20:00); a window whose end
-is before its start runs past midnight. Local times are built with ``zoneinfo``, so a window
-keeps its wall-clock hours across daylight-saving changes.
+window (``VOICE_CALL_WINDOW_START``-``VOICE_CALL_WINDOW_END``, 08:00-20:00, every day); a
+window whose end is before its start runs past midnight. A seller lead (a consumer) is called
+09:00-20:00, Monday to Saturday only (``lead_window``), in the time zone that came with the lead
+or the company default. Local times are built with ``zoneinfo``, so a window keeps its
+wall-clock hours across daylight-saving changes.
 """
 
 from __future__ import annotations
@@ -15,15 +17,26 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 DEFAULT_TIMEZONE = "America/Detroit"
 DEFAULT_START = dt.time(8, 0)
 DEFAULT_END = dt.time(20, 0)
+EVERY_DAY = frozenset(range(7))
+# Consumers (seller leads): 09:00-20:00 local, Monday (0) to Saturday (5); never on Sunday.
+LEAD_START = dt.time(9, 0)
+LEAD_END = dt.time(20, 0)
+LEAD_DAYS = frozenset(range(6))
+_DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 @dataclass(frozen=True)
 class CallWindow:
-    """A contractor's daily calling window: local start and end, and the time zone."""
+    """A daily calling window: local start and end, the time zone, and the weekdays it opens.
+
+    ``days`` holds ``date.weekday()`` numbers (Monday 0); a window past midnight belongs to
+    the day it opens on.
+    """
 
     start: dt.time
     end: dt.time
     timezone: str
+    days: frozenset[int] = EVERY_DAY
 
     @property
     def zone(self) -> ZoneInfo:
@@ -31,8 +44,17 @@ class CallWindow:
         return ZoneInfo(self.timezone)
 
     def describe(self) -> str:
-        """``08:00-20:00 America/Detroit``."""
-        return f"{self.start:%H:%M}-{self.end:%H:%M} {self.timezone}"
+        """``08:00-20:00 America/Detroit`` (``09:00-20:00 Mon-Sat America/Detroit``)."""
+        return f"{self.start:%H:%M}-{self.end:%H:%M}{self.days_text()} {self.timezone}"
+
+    def days_text(self) -> str:
+        """`` Mon-Sat`` for a window closed some days; empty when it opens every day."""
+        if self.days == EVERY_DAY:
+            return ""
+        ordered = sorted(self.days)
+        if ordered == list(range(ordered[0], ordered[-1] + 1)):
+            return f" {_DAY_NAMES[ordered[0]]}-{_DAY_NAMES[ordered[-1]]}"
+        return " " + ",".join(_DAY_NAMES[d] for d in ordered)
 
 
 def window_for(
@@ -54,6 +76,27 @@ def window_for(
     return CallWindow(start=start.replace(tzinfo=None), end=end.replace(tzinfo=None), timezone=zone)
 
 
+def valid_timezone(name: str | None) -> str | None:
+    """``name`` when it is an IANA time zone this machine knows, else None."""
+    if not name or not isinstance(name, str) or len(name) > 64:
+        return None
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    return name
+
+
+def lead_window(timezone: str | None) -> CallWindow:
+    """A seller lead's calling hours: 09:00-20:00 Monday-Saturday, in their zone or the default."""
+    return CallWindow(
+        start=LEAD_START,
+        end=LEAD_END,
+        timezone=valid_timezone(timezone) or DEFAULT_TIMEZONE,
+        days=LEAD_DAYS,
+    )
+
+
 def _require_aware(moment: dt.datetime) -> None:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError("a moment to check against call hours must be timezone-aware")
@@ -62,10 +105,15 @@ def _require_aware(moment: dt.datetime) -> None:
 def is_allowed(moment: dt.datetime, window: CallWindow) -> bool:
     """True when ``moment`` falls inside the window (start inclusive, end exclusive)."""
     _require_aware(moment)
-    local = moment.astimezone(window.zone).time().replace(tzinfo=None)
+    local_moment = moment.astimezone(window.zone)
+    local = local_moment.time().replace(tzinfo=None)
+    weekday = local_moment.weekday()
     if window.start < window.end:
-        return window.start <= local < window.end
-    return local >= window.start or local < window.end  # past midnight
+        return window.start <= local < window.end and weekday in window.days
+    if local >= window.start:
+        return weekday in window.days
+    # Past midnight: the early hours belong to the window opened the evening before.
+    return local < window.end and (weekday - 1) % 7 in window.days
 
 
 def _local_at(day: dt.date, clock: dt.time, zone: ZoneInfo) -> dt.datetime:
@@ -82,11 +130,14 @@ def next_allowed(moment: dt.datetime, window: CallWindow) -> dt.datetime:
         return moment.astimezone(dt.UTC)
     zone = window.zone
     local_day = moment.astimezone(zone).date()
-    for offset in range(0, 3):
-        start = _local_at(local_day + dt.timedelta(days=offset), window.start, zone)
+    for offset in range(0, 9):
+        day = local_day + dt.timedelta(days=offset)
+        if day.weekday() not in window.days:
+            continue
+        start = _local_at(day, window.start, zone)
         if start > moment:
             return start.astimezone(dt.UTC)
-    raise AssertionError("a daily window always opens within two days")  # pragma: no cover
+    raise AssertionError("a window opens at least once a week")  # pragma: no cover
 
 
 def local_time(moment: dt.datetime, window: CallWindow) -> dt.datetime:
@@ -95,10 +146,11 @@ def local_time(moment: dt.datetime, window: CallWindow) -> dt.datetime:
     return moment.astimezone(window.zone)
 
 
-def refusal_reason(moment: dt.datetime, window: CallWindow) -> str:
+def refusal_reason(moment: dt.datetime, window: CallWindow, who: str = "the contractor") -> str:
     """Why a call at ``moment`` is not allowed, in words a person reads."""
     local = local_time(moment, window)
     return (
-        f"it is {local:%H:%M} on {local:%a %b} {local.day} for the contractor "
-        f"({window.timezone}); calls are allowed {window.start:%H:%M}-{window.end:%H:%M} local"
+        f"it is {local:%H:%M} on {local:%a %b} {local.day} for {who} "
+        f"({window.timezone}); calls are allowed {window.start:%H:%M}-{window.end:%H:%M}"
+        f"{window.days_text()} local"
     )

@@ -1,8 +1,11 @@
-"""AI phone calls to contractors, their transcripts and schedules (schema ``voice_service``).
+"""AI phone calls to contractors and seller leads, transcripts, schedules (``voice_service``).
 
 ``contractor_id`` and ``project_id`` point at ``construction_service`` as plain indexed UUIDs,
 not foreign keys, so the voice module can be split out without a data migration.
 ``calls.call_sid`` is unique: Twilio may repeat a status callback, and it must find one row.
+A seller lead has no row of its own here: its schedule carries ``to_number`` and ``details``
+(name, address, the consent recorded with it). ``do_not_call`` holds the numbers (E.164) that
+asked not to be called, per organisation: no call is ever placed to them.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ SCHEMA = "voice_service"
 # Schedule statuses that still lead to a call (the partial unique index below).
 PENDING_SCHEDULE_STATUSES = (ScheduleStatus.scheduled, ScheduleStatus.in_progress)
 PENDING_SQL = "(" + ", ".join(f"'{s.value}'" for s in PENDING_SCHEDULE_STATUSES) + ")"
+LEAD_PURPOSE_SQL = f"'{CallPurpose.lead_qualification.value}'"
 
 
 class CallSchedule(UUIDPrimaryKey, OrgScoped, Timestamps, table=True):
@@ -47,6 +51,15 @@ class CallSchedule(UUIDPrimaryKey, OrgScoped, Timestamps, table=True):
             "contractor_id",
             unique=True,
             postgresql_where=text(f"status IN {PENDING_SQL}"),
+        ),
+        # At most one pending lead-qualification call per phone number: two events about the
+        # same seller (or two delivered at once) never ring them twice.
+        Index(
+            "uq_call_schedules_pending_lead_number",
+            "org_id",
+            "to_number",
+            unique=True,
+            postgresql_where=text(f"purpose = {LEAD_PURPOSE_SQL} AND status IN {PENDING_SQL}"),
         ),
         {"schema": SCHEMA},
     )
@@ -75,6 +88,22 @@ class CallSchedule(UUIDPrimaryKey, OrgScoped, Timestamps, table=True):
     details: dict[str, Any] = jsonb(
         sa_column_kwargs={"server_default": text("'{}'::jsonb")},
         description="what the request carried (a lead's name and property ...)",
+    )
+
+
+class DoNotCall(UUIDPrimaryKey, OrgScoped, CreatedAt, table=True):
+    """A phone number that asked not to be called (a seller lead on a call): never dialled."""
+
+    __tablename__ = "do_not_call"
+    __table_args__ = (
+        UniqueConstraint("org_id", "phone_number", name="uq_do_not_call_org_phone"),
+        {"schema": SCHEMA},
+    )
+
+    phone_number: str = Field(max_length=20, description="E.164")
+    reason: str = Field(sa_type=Text)  # type: ignore[call-overload]
+    call_id: uuid.UUID | None = Field(
+        default=None, description="voice_service.calls.id of the call it was asked on"
     )
 
 

@@ -1,4 +1,4 @@
-"""Contractor calls: requesting, scheduling and retrying calls, transcripts, and their outcome.
+"""Contractor and seller-lead calls: requesting, scheduling, retrying, transcripts, outcomes.
 
 Every function is keyword-only and flushes, never commits (the caller owns the transaction).
 Contractors, projects and bids belong to the construction module and are reached only through
@@ -34,8 +34,24 @@ action item asks the team to listen. ``outcome_data["fact_sources"]`` says where
 came from (``speech`` or ``recording``); an added bid figure updates the call's bid through
 ``construction_service.update_bid`` (or creates the bid when the call gave no price).
 
-Events: ``call.completed``, ``appointment.scheduled`` (a start date or site visit agreed),
-``action.items.created``, ``contractor.responded`` (construction subscribes).
+Seller leads (``plan_lead_call``, from ``lead.qualification.needed``): an AI (artificial-voice)
+call to a consumer needs their prior express consent under US law (the TCPA), so a lead is
+dialled only when the event recorded ``consent_to_call: true`` with a ``consent_source``; else
+the call is left ``for_team`` with an action item saying consent is missing. A consented lead
+is scheduled in their hours (``hours.lead_window``: 09:00-20:00 Mon-Sat in the lead's time zone
+or the company default), one pending call per number (a partial unique index), and claimed
+and placed by the dispatcher like a contractor call. Right before Twilio is asked
+(``check_before_placing``) consent, the do-not-call list and the hours are checked again. A
+lead who says "don't call me" goes on the organisation's do-not-call list
+(``mark_number_opted_out``, keyed on the E.164 number) and is never dialled again. The
+conversation's answers (``domain.voice.lead.LeadFacts``: interest, timeline, asking price,
+condition, occupancy, walkthrough) are stored on the call (``outcome_data["answers"]``) and
+published with ``call.completed``; an agreed walkthrough publishes ``appointment.scheduled``
+(kind ``walkthrough``), and ``action.items.created`` gives the team a one-line summary. A
+voicemail leaves the callback number and no text message (no messaging consent).
+
+Events: ``call.completed``, ``appointment.scheduled`` (a start date, site visit or walkthrough
+agreed), ``action.items.created``, ``contractor.responded`` (construction subscribes).
 """
 
 from __future__ import annotations
@@ -80,7 +96,14 @@ from domain.voice.extraction import (
     merge_recording,
     spoken_date,
 )
-from domain.voice.models import PENDING_SCHEDULE_STATUSES, Call, CallSchedule, CallTranscript
+from domain.voice.lead import LeadFacts, team_summary
+from domain.voice.models import (
+    PENDING_SCHEDULE_STATUSES,
+    Call,
+    CallSchedule,
+    CallTranscript,
+    DoNotCall,
+)
 from store.base import utcnow
 from store.outbox import publish
 
@@ -101,6 +124,10 @@ RECENT_CALL = dt.timedelta(hours=24)
 STALE_QUEUED = dt.timedelta(minutes=15)
 # The partial unique index: one pending schedule per (organisation, project, contractor).
 PENDING_INDEX = "uq_call_schedules_pending_contractor_project"
+# The partial unique index: one pending lead-qualification schedule per (organisation, number).
+PENDING_LEAD_INDEX = "uq_call_schedules_pending_lead_number"
+# What ``lead.qualification.needed`` details keep (the lead's own words are not stored).
+LEAD_DETAIL_KEYS = ("lead_id", "name", "property_id", "deal_id", "address", "listing_id", "source")
 # Twilio error codes that say the number itself is wrong: fix it, do not retry.
 NUMBER_ERRORS = frozenset({13223, 13224, 21211, 21214, 21217, 21401, 21407})
 # Twilio statuses after which nothing more happens on the call.
@@ -367,6 +394,28 @@ def _new_schedule(
         reason=reason,
         details=details or {},
     )
+    lead = purpose == CallPurpose.lead_qualification and to_number is not None
+    if status in PENDING_SCHEDULE_STATUSES and lead:
+        try:
+            with session.begin_nested():
+                session.add(schedule)
+                session.flush()
+        except IntegrityError as exc:
+            if PENDING_LEAD_INDEX not in str(exc.orig):
+                raise
+            assert to_number is not None
+            existing_lead = pending_lead_schedule(
+                session=session, org_id=org_id, to_number=to_number
+            )
+            raise ScheduleConflict(
+                "a lead qualification call to this number is already "
+                + (
+                    f"{existing_lead.status} (schedule {existing_lead.id})"
+                    if existing_lead
+                    else "pending"
+                )
+            ) from exc
+        return schedule
     if not (status in PENDING_SCHEDULE_STATUSES and contractor_id and project_id):
         session.add(schedule)
         session.flush()
@@ -403,6 +452,20 @@ def pending_schedule(
             CallSchedule.org_id == org_id,
             CallSchedule.contractor_id == contractor_id,
             CallSchedule.project_id == project_id,
+            col(CallSchedule.status).in_([s.value for s in PENDING_SCHEDULE_STATUSES]),
+        )
+    ).first()
+
+
+def pending_lead_schedule(
+    *, session: Session, org_id: uuid.UUID, to_number: str
+) -> CallSchedule | None:
+    """The scheduled or in-progress lead-qualification call to ``to_number``, if any."""
+    return session.exec(
+        select(CallSchedule).where(
+            CallSchedule.org_id == org_id,
+            CallSchedule.to_number == to_number,
+            CallSchedule.purpose == CallPurpose.lead_qualification,
             col(CallSchedule.status).in_([s.value for s in PENDING_SCHEDULE_STATUSES]),
         )
     ).first()
@@ -542,13 +605,20 @@ def claim_due_schedules(
     next allowed moment; an organisation with every slot busy waits.
     """
     now = now or utcnow()
+    contractor_call = and_(
+        col(CallSchedule.contractor_id).is_not(None),
+        col(CallSchedule.purpose) != CallPurpose.lead_qualification,
+    )
+    lead_call = and_(
+        col(CallSchedule.purpose) == CallPurpose.lead_qualification,
+        col(CallSchedule.to_number).is_not(None),
+    )
     due = session.exec(
         select(CallSchedule)
         .where(
             CallSchedule.status == ScheduleStatus.scheduled,
             col(CallSchedule.scheduled_for) <= now,
-            col(CallSchedule.contractor_id).is_not(None),
-            CallSchedule.purpose != CallPurpose.lead_qualification,
+            or_(contractor_call, lead_call),
         )
         .order_by(col(CallSchedule.scheduled_for))
         .limit(limit)
@@ -558,6 +628,11 @@ def claim_due_schedules(
     busy: dict[uuid.UUID, int] = {}
     max_calls = get_settings().voice_max_concurrent_calls
     for schedule in due:
+        if schedule.purpose == CallPurpose.lead_qualification:
+            call = _claim_lead_schedule(session, schedule, now, busy, max_calls)
+            if call is not None:
+                calls.append(call)
+            continue
         assert schedule.contractor_id is not None
         try:
             contractor = check_callable(
@@ -603,6 +678,182 @@ def claim_due_schedules(
         )
     session.flush()
     return calls
+
+
+# --- seller leads: consent, do-not-call, hours -------------------------------------------
+
+
+def has_consent(details: dict[str, Any] | None) -> bool:
+    """True when the lead gave prior express consent to automated calls, with its source.
+
+    ``consent_to_call`` must be JSON ``true`` and ``consent_source`` (where and when it was
+    given, e.g. "web form 2026-11-20") non-empty text; anything else counts as no consent.
+    """
+    details = details or {}
+    source = details.get("consent_source")
+    return (
+        details.get("consent_to_call") is True and isinstance(source, str) and bool(source.strip())
+    )
+
+
+def lead_window(schedule: CallSchedule) -> hours.CallWindow:
+    """A lead's calling hours: 09:00-20:00 Mon-Sat in the lead's time zone (or the default)."""
+    return hours.lead_window((schedule.details or {}).get("timezone"))
+
+
+def is_do_not_call(*, session: Session, org_id: uuid.UUID, phone_number: str) -> bool:
+    """True when the number asked not to be called (the organisation's do-not-call list)."""
+    return (
+        session.exec(
+            select(DoNotCall.id).where(
+                DoNotCall.org_id == org_id, DoNotCall.phone_number == phone_number
+            )
+        ).first()
+        is not None
+    )
+
+
+def mark_number_opted_out(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    phone_number: str,
+    reason: str,
+    call_id: uuid.UUID | None = None,
+) -> int:
+    """Put a number on the do-not-call list (once) and cancel its pending lead calls.
+
+    Returns how many pending schedules were cancelled.
+    """
+    session.execute(
+        insert(DoNotCall)
+        .values(
+            id=uuid.uuid4(),
+            org_id=org_id,
+            phone_number=phone_number,
+            reason=reason[:2000],
+            call_id=call_id,
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(constraint="uq_do_not_call_org_phone")
+    )
+    pending = session.exec(
+        select(CallSchedule).where(
+            CallSchedule.org_id == org_id,
+            CallSchedule.to_number == phone_number,
+            CallSchedule.purpose == CallPurpose.lead_qualification,
+            CallSchedule.status == ScheduleStatus.scheduled,
+        )
+    ).all()
+    for schedule in pending:
+        schedule.status = ScheduleStatus.cancelled
+        schedule.reason = f"not called: the number asked not to be called ({reason[:300]})"
+        session.add(schedule)
+    session.flush()
+    return len(pending)
+
+
+def lead_refusal(*, session: Session, schedule: CallSchedule) -> str | None:
+    """Why a lead may not be called by the agent at all (None: they may, within hours)."""
+    if not schedule.to_number:
+        return "the lead has no usable phone number"
+    if not has_consent(schedule.details):
+        return (
+            "no prior express consent to automated calls was recorded with the lead "
+            "(consent_to_call true and a consent_source are required)"
+        )
+    if is_do_not_call(session=session, org_id=schedule.org_id, phone_number=schedule.to_number):
+        return "the lead asked not to be called (the number is on the do-not-call list)"
+    return None
+
+
+def _claim_lead_schedule(
+    session: Session,
+    schedule: CallSchedule,
+    now: dt.datetime,
+    busy: dict[uuid.UUID, int],
+    max_calls: int,
+) -> Call | None:
+    """A due lead schedule as a queued call, or moved (hours, slots) or cancelled (why)."""
+    refusal = lead_refusal(session=session, schedule=schedule)
+    if refusal is not None:
+        schedule.status = ScheduleStatus.cancelled
+        schedule.reason = f"not called: {refusal}"
+        session.add(schedule)
+        return None
+    window = lead_window(schedule)
+    if not hours.is_allowed(now, window):
+        schedule.scheduled_for = hours.next_allowed(now, window)
+        schedule.reason = f"moved into the lead's calling hours ({window.describe()})"
+        session.add(schedule)
+        return None
+    if schedule.org_id not in busy:
+        busy[schedule.org_id] = active_calls(session=session, org_id=schedule.org_id, now=now)
+    if busy[schedule.org_id] >= max_calls:
+        schedule.scheduled_for = now + BUSY_RETRY
+        schedule.reason = f"all {max_calls} call slots were busy"
+        session.add(schedule)
+        return None
+    busy[schedule.org_id] += 1
+    schedule.attempts += 1
+    schedule.status = ScheduleStatus.in_progress
+    session.add(schedule)
+    assert schedule.to_number is not None
+    call = Call(
+        org_id=schedule.org_id,
+        contractor_id=None,
+        project_id=None,
+        schedule_id=schedule.id,
+        purpose=CallPurpose.lead_qualification,
+        status=CallStatus.queued,
+        to_number=schedule.to_number,
+        from_number=get_settings().twilio_voice_from,
+        attempt=schedule.attempts,
+        requested_by=schedule.requested_by,
+        outcome_data={},
+    )
+    session.add(call)
+    session.flush()
+    return call
+
+
+def _check_lead_before_placing(
+    session: Session, call: Call, schedule: CallSchedule | None, now: dt.datetime
+) -> PlaceCheck:
+    """``check_before_placing`` for a lead: consent, do-not-call and hours, checked again."""
+    if schedule is None:
+        reason = "not placed: a lead call needs its schedule (the consent recorded with it)"
+        _not_placed(session, call, now, reason)
+        return PlaceCheck(allowed=False, outcome="cancelled", reason=reason)
+    refusal = lead_refusal(session=session, schedule=schedule)
+    if refusal is None and schedule.to_number != call.to_number:
+        refusal = "the number differs from the one the lead gave"
+    if refusal is not None:
+        reason = f"not placed: {refusal}"
+        _not_placed(session, call, now, reason)
+        if schedule.status in PENDING_SCHEDULE_STATUSES:
+            schedule.status = ScheduleStatus.cancelled
+            schedule.reason = reason
+            session.add(schedule)
+            session.flush()
+        return PlaceCheck(allowed=False, outcome="cancelled", reason=reason, schedule=schedule)
+    window = lead_window(schedule)
+    if hours.is_allowed(now, window):
+        return PlaceCheck(allowed=True)
+    when = hours.next_allowed(now, window)
+    reason = (
+        f"not placed: {hours.refusal_reason(now, window, 'the lead')}; "
+        f"moved to {when.isoformat(timespec='minutes')}"
+    )
+    _not_placed(session, call, now, reason)
+    if schedule.status in PENDING_SCHEDULE_STATUSES:
+        schedule.status = ScheduleStatus.scheduled
+        schedule.scheduled_for = when
+        schedule.attempts = max(0, schedule.attempts - 1)
+        schedule.reason = reason
+        session.add(schedule)
+        session.flush()
+    return PlaceCheck(allowed=False, outcome="rescheduled", reason=reason, schedule=schedule)
 
 
 # --- placing -----------------------------------------------------------------------------
@@ -662,7 +913,12 @@ def _fail_permanently(
     call.status = CallStatus.failed
     call.ended_at = now
     call.updated_at = now
-    who = "the contractor"
+    lead = call.purpose == CallPurpose.lead_qualification
+    who = "the lead" if lead else "the contractor"
+    if lead and call.schedule_id:
+        lead_schedule = session.get(CallSchedule, call.schedule_id)
+        name = (lead_schedule.details or {}).get("name") if lead_schedule else None
+        who = f"the lead {name}" if name else who
     if call.contractor_id is not None:
         try:
             who = construction_service.get_contractor(
@@ -678,7 +934,10 @@ def _fail_permanently(
             f"({error}); then call them again",
             "code": code,
         }
-        reason = f"not called: Twilio refused the number ({error}); fix the contractor's number"
+        reason = (
+            f"not called: Twilio refused the number ({error}); "
+            f"fix {'the lead' if lead else 'the contractor'}'s number"
+        )
     else:
         item = {
             "kind": "check_twilio",
@@ -727,13 +986,17 @@ def check_before_placing(
 
     A contractor who opted out since (or is gone, or lost their phone) has the call and its
     schedule cancelled; outside their calling hours the call is cancelled unplaced and its
-    schedule moved to the next allowed moment (the attempt does not count). The call ends
-    ``canceled`` with ``note`` saying why; nothing is published (it never rang).
+    schedule moved to the next allowed moment (the attempt does not count). A seller lead is
+    checked the same way against the consent recorded with the schedule, the do-not-call
+    list and the lead's hours (09:00-20:00 Mon-Sat). The call ends ``canceled`` with ``note``
+    saying why; nothing is published (it never rang).
     """
     now = now or utcnow()
+    schedule = session.get(CallSchedule, call.schedule_id) if call.schedule_id else None
+    if call.purpose == CallPurpose.lead_qualification:
+        return _check_lead_before_placing(session, call, schedule, now)
     if call.contractor_id is None:
         return PlaceCheck(allowed=True)
-    schedule = session.get(CallSchedule, call.schedule_id) if call.schedule_id else None
     try:
         contractor = check_callable(
             session=session,
@@ -887,9 +1150,29 @@ def _quantity(value: Decimal | None) -> str | None:
 
 
 def call_context(*, session: Session, call: Call, now: dt.datetime | None = None) -> CallContext:
-    """The company, contractor, project and scope lines a call talks about."""
+    """The company, contractor, project and scope lines a call talks about.
+
+    For a seller lead: ``contractor_name`` is the lead's name and ``project_label`` the
+    property's address (from the schedule's details), and no scope lines.
+    """
     settings = get_settings()
     organisation = auth_service.get_organisation(session=session, org_id=call.org_id)
+    if call.purpose == CallPurpose.lead_qualification:
+        schedule = session.get(CallSchedule, call.schedule_id) if call.schedule_id else None
+        details = (schedule.details if schedule else None) or {}
+        window = hours.lead_window(details.get("timezone"))
+        moment = now or call.started_at or utcnow()
+        return CallContext(
+            call_id=call.id,
+            purpose=CallPurpose.lead_qualification,
+            company=organisation.name if organisation else "our company",
+            contractor_name=str(details.get("name") or "there"),
+            project_label=str(details.get("address") or "your property"),
+            scope=(),
+            today=hours.local_time(moment, window).date(),
+            callback_number=settings.voice_callback_number or settings.twilio_voice_from,
+            recording=settings.voice_record_calls,
+        )
     contractor: Contractor | None = None
     if call.contractor_id is not None:
         try:
@@ -1127,6 +1410,20 @@ def voicemail_text(context: CallContext) -> str:
     )
 
 
+def lead_voicemail_text(context: CallContext) -> str:
+    """The short message left on a seller lead's voicemail (no text message follows)."""
+    callback = (
+        f" Please call us back at {spoken_number(context.callback_number)}."
+        if context.callback_number
+        else ""
+    )
+    return (
+        f"Hello {context.contractor_name}, this is the automated assistant of "
+        f"{context.company}, calling about {context.project_label}, which you asked us about "
+        f"selling.{callback} Thank you."
+    )
+
+
 def voicemail_followup_text(context: CallContext) -> str:
     """The WhatsApp text that follows a voicemail."""
     lines = ", ".join(line.spoken() for line in context.scope) or "the project"
@@ -1150,6 +1447,7 @@ def leave_voicemail(
     """Write the voicemail message as the call's only turn, queue the WhatsApp follow-up.
 
     Returns what to say and the ids of the WhatsApp messages queued (to deliver after commit).
+    A seller lead gets no WhatsApp text: they consented to calls, not to messages.
     """
     from domain.whatsapp import service as whatsapp_service
 
@@ -1157,14 +1455,15 @@ def leave_voicemail(
     existing = stored_turn(session=session, call=call, turn=0)
     if existing is not None:
         return existing, []
-    text = voicemail_text(context)
+    lead = call.purpose == CallPurpose.lead_qualification
+    text = lead_voicemail_text(context) if lead else voicemail_text(context)
     _start(call, now, answered_by)
     _insert_turn(session, call, 0, Speaker.agent, text)
     _update_data(call, final_turn=0, voicemail=True)
     call.outcome = CallOutcome.voicemail
     session.add(call)
     queued: list[uuid.UUID] = []
-    if call.to_number:
+    if call.to_number and not lead:
         conversation = whatsapp_service.get_or_create_conversation(
             session=session, org_id=call.org_id, phone_number=call.to_number
         )
@@ -1215,6 +1514,26 @@ def _schedule_retry(
         session.add(call)
     if schedule is None:
         return None
+    what = status.value.replace("-", " ")
+    if call.purpose == CallPurpose.lead_qualification:
+        refusal = lead_refusal(session=session, schedule=schedule)
+        if refusal is not None:
+            schedule.status = ScheduleStatus.cancelled
+            schedule.reason = f"{what} on attempt {call.attempt}; not called again: {refusal}"
+        elif schedule.attempts < schedule.max_attempts:
+            when = hours.next_allowed(now + _retry_delay(schedule.attempts), lead_window(schedule))
+            schedule.status = ScheduleStatus.scheduled
+            schedule.scheduled_for = when
+            schedule.reason = (
+                f"{what} on attempt {schedule.attempts} of {schedule.max_attempts}; "
+                f"retrying at {when.isoformat(timespec='minutes')}"
+            )
+        else:
+            schedule.status = ScheduleStatus.failed
+            schedule.reason = f"{what} on all {schedule.max_attempts} attempts; giving up"
+        session.add(schedule)
+        session.flush()
+        return schedule
     contractor = None
     if call.contractor_id is not None:
         try:
@@ -1223,7 +1542,6 @@ def _schedule_retry(
             )
         except construction_service.NotFoundError:
             contractor = None
-    what = status.value.replace("-", " ")
     if contractor is None or contractor.opted_out:
         schedule.status = ScheduleStatus.cancelled
         schedule.reason = f"{what} on attempt {call.attempt}; the contractor may not be called"
@@ -1337,6 +1655,15 @@ def _publish_completed(session: Session, call: Call, *, will_retry: bool = False
             "bid_id": call.bid_id,
             "answered_by": call.answered_by,
             "duration_s": (call.outcome_data or {}).get("duration_s"),
+            **(
+                {
+                    "to_number": call.to_number,
+                    "lead_id": (call.outcome_data or {}).get("lead_id"),
+                    "answers": (call.outcome_data or {}).get("answers"),
+                }
+                if call.purpose == CallPurpose.lead_qualification
+                else {}
+            ),
         },
     )
 
@@ -1517,6 +1844,8 @@ def finalize_call(*, session: Session, call: Call, now: dt.datetime | None = Non
     data = call.outcome_data or {}
     if data.get("finalized"):
         return call
+    if call.purpose == CallPurpose.lead_qualification:
+        return _finalize_lead_call(session, call, now)
     facts = facts_of(call)
     context = call_context(session=session, call=call, now=call.started_at or now)
     outcome = _outcome(call, facts)
@@ -1626,6 +1955,168 @@ def _schedule_callback(session: Session, call: Call, now: dt.datetime) -> None:
         )
     except ScheduleConflict:
         pass  # a call to them about the project is already scheduled
+
+
+def _lead_outcome(call: Call, facts: LeadFacts) -> CallOutcome:
+    if call.outcome == CallOutcome.voicemail:
+        return CallOutcome.voicemail
+    if facts.opted_out:
+        return CallOutcome.opted_out
+    if facts.interested is False:
+        return CallOutcome.declined
+    if facts.answered_anything:
+        return CallOutcome.qualified
+    if facts.callback:
+        return CallOutcome.callback_requested
+    return CallOutcome.unclear
+
+
+def lead_action_items(
+    facts: LeadFacts, outcome: CallOutcome, details: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """What the team should do after a lead-qualification call, from the recorded facts."""
+    from domain.voice.lead import walkthrough_words
+
+    name = details.get("name")
+    lead = f"the lead {name}" if name else "the lead"
+    address = str(details.get("address") or "the property")
+    common = {"lead_id": details.get("lead_id")}
+    items: list[dict[str, Any]] = []
+    if outcome == CallOutcome.qualified:
+        items.append(
+            {
+                "kind": "qualified_lead",
+                "text": team_summary(facts, address),
+                "answers": facts.answers(),
+                **common,
+            }
+        )
+    if facts.walkthrough_date and outcome != CallOutcome.opted_out:
+        items.append(
+            {
+                "kind": "walkthrough",
+                "text": f"Walk through {address} with {lead} on {walkthrough_words(facts)}",
+                "date": facts.walkthrough_date,
+                "time": facts.walkthrough_time,
+                **common,
+            }
+        )
+    if outcome == CallOutcome.declined:
+        items.append(
+            {
+                "kind": "lead_not_selling",
+                "text": f"{lead.capitalize()} ({address}) is no longer interested in selling",
+                **common,
+            }
+        )
+    if outcome == CallOutcome.opted_out:
+        items.append(
+            {
+                "kind": "lead_opted_out",
+                "text": f"{lead.capitalize()} ({address}) asked not to be called again: the "
+                "number is on the do-not-call list",
+                **common,
+            }
+        )
+    if facts.callback and outcome != CallOutcome.opted_out:
+        items.append(
+            {"kind": "call_back", "text": f"{lead.capitalize()} asked to be called back", **common}
+        )
+    if outcome == CallOutcome.voicemail:
+        items.append(
+            {
+                "kind": "await_reply",
+                "text": f"Left {lead} a voicemail about {address} with our callback number",
+                **common,
+            }
+        )
+    if outcome == CallOutcome.unclear:
+        items.append(
+            {
+                "kind": "listen",
+                "text": f"The call with {lead} about {address} gave no clear answer: read it",
+                **common,
+            }
+        )
+    return items
+
+
+def _finalize_lead_call(session: Session, call: Call, now: dt.datetime) -> Call:
+    """A lead-qualification call's outcome: answers stored, opt-out kept, events published."""
+    data = call.outcome_data or {}
+    facts = LeadFacts.from_json(data.get("facts"))
+    schedule = session.get(CallSchedule, call.schedule_id) if call.schedule_id else None
+    details = dict((schedule.details if schedule else None) or {})
+    outcome = _lead_outcome(call, facts)
+    call.outcome = outcome
+    if call.ended_at is None:
+        call.ended_at = now
+    if facts.opted_out:
+        heard = next(
+            (row.text for row in _contractor_rows(session, call) if _is_opt_out(row.text)),
+            "asked on a call",
+        )
+        mark_number_opted_out(
+            session=session,
+            org_id=call.org_id,
+            phone_number=call.to_number,
+            reason=f'on call {call.id}: "{heard[:200]}"',
+            call_id=call.id,
+        )
+    if schedule is not None and schedule.status == ScheduleStatus.in_progress:
+        schedule.status = ScheduleStatus.completed
+        schedule.reason = f"answered on attempt {call.attempt}: {outcome.value}"
+        session.add(schedule)
+    items = lead_action_items(facts, outcome, details)
+    if outcome == CallOutcome.voicemail:
+        answers = None
+    else:
+        answers = facts.answers()
+    _update_data(
+        call,
+        finalized=True,
+        action_items=items,
+        answers=answers,
+        lead_id=details.get("lead_id"),
+    )
+    session.add(call)
+    session.flush()
+    _publish_completed(session, call)
+    if facts.walkthrough_date and outcome not in (CallOutcome.opted_out, CallOutcome.voicemail):
+        publish(
+            session,
+            org_id=call.org_id,
+            name="appointment.scheduled",
+            payload={
+                "call_id": call.id,
+                "contractor_id": None,
+                "project_id": None,
+                "kind": "walkthrough",
+                "date": facts.walkthrough_date,
+                "time": facts.walkthrough_time,
+                "timezone": hours.lead_window(details.get("timezone")).timezone,
+                "duration_days": None,
+                "lead_id": details.get("lead_id"),
+                "property_id": details.get("property_id"),
+                "address": details.get("address"),
+            },
+        )
+    if items:
+        publish(
+            session,
+            org_id=call.org_id,
+            name="action.items.created",
+            payload={
+                "call_id": call.id,
+                "contractor_id": None,
+                "project_id": None,
+                "schedule_id": call.schedule_id,
+                "lead_id": details.get("lead_id"),
+                "items": items,
+                "source": "lead_qualification",
+            },
+        )
+    return call
 
 
 def _contractor_rows(session: Session, call: Call) -> Sequence[CallTranscript]:
@@ -1747,6 +2238,8 @@ def apply_recording_transcript(
     """
     now = now or utcnow()
     data = call.outcome_data or {}
+    if call.purpose == CallPurpose.lead_qualification:
+        return {}  # a seller's answers are confirmed on the call; there is no bid to fill
     sid = (data.get("recording") or {}).get("sid")
     done = data.get("recording_merge") or {}
     if done and done.get("sid") == sid:
@@ -2172,12 +2665,18 @@ def plan_lead_call(
     source_event_id: uuid.UUID,
     now: dt.datetime | None = None,
 ) -> CallSchedule:
-    """Record a lead-qualification call for ``lead.qualification.needed`` (once per event).
+    """Schedule (or leave to the team) the call for ``lead.qualification.needed``, once per event.
 
-    With a phone number the call is recorded ``for_team`` (the voice agent's script talks to
-    contractors, so the dispatcher never places it, and it is not an upcoming call); without
-    one it is recorded as cancelled, saying that a phone number is needed. Either way
-    ``action.items.created`` asks the team to call the lead (or to find their number).
+    US law (the TCPA) lets an artificial-voice call reach a consumer's phone only with their
+    prior express consent, so the voice agent calls a seller lead only when the payload says
+    ``consent_to_call: true`` with a ``consent_source`` (where and when it was given). Then a
+    ``lead_qualification`` call is ``scheduled``: due now, or at the next opening of the lead's
+    hours (09:00-20:00 Mon-Sat in the payload's ``timezone``, else the company default), and
+    the dispatcher places it like a contractor call. Without consent the call is recorded
+    ``for_team`` and ``action.items.created`` asks the team to call, saying why the agent did
+    not. A number on the do-not-call list, or one with a lead call already pending, is not
+    scheduled again (recorded ``cancelled`` with the reason); no usable number: ``cancelled``
+    and an action item asks for one.
     """
     now = now or utcnow()
     existing = session.exec(
@@ -2194,69 +2693,105 @@ def plan_lead_call(
             number = construction_service.normalise_phone(raw)
         except construction_service.ConstructionInputError:
             number = None
-    details = {
-        k: str(v)[:300]
-        for k, v in payload.items()
-        if k in ("lead_id", "name", "property_id", "deal_id", "address", "listing_id", "source")
+    details: dict[str, Any] = {
+        k: str(v)[:300] for k, v in payload.items() if k in LEAD_DETAIL_KEYS and v is not None
     }
-    if number is None:
-        reason = (
-            "not called: the lead has no usable phone number"
-            + (f" ({raw[:40]!r})" if raw else "")
-            + "; lead qualification calls need one"
-        )
-        status = ScheduleStatus.cancelled
-    else:
-        reason = (
-            "lead qualification call left to the team: the voice agent's script covers "
-            "contractors only, so it is not placed automatically"
-        )
-        status = ScheduleStatus.for_team
-    schedule = _new_schedule(
-        session=session,
-        org_id=org_id,
-        contractor_id=None,
-        project_id=None,
-        purpose=CallPurpose.lead_qualification,
-        when=now,
-        reason=reason,
-        requested_by=_uuid(payload.get("requested_by")),
-        source_event_id=source_event_id,
-        to_number=number,
-        details=details,
-        status=status,
+    consent_source = payload.get("consent_source")
+    consent = has_consent(
+        {"consent_to_call": payload.get("consent_to_call"), "consent_source": consent_source}
     )
+    timezone = hours.valid_timezone(payload.get("timezone"))
+    if consent:
+        details |= {"consent_to_call": True, "consent_source": str(consent_source).strip()[:300]}
+    if timezone:
+        details["timezone"] = timezone
     who = details.get("name") or (f"lead {details['lead_id']}" if details.get("lead_id") else "")
     about = details.get("address")
     lead = f"the lead {who}".strip() if who else "the lead"
-    item: dict[str, Any] = (
-        {
-            "kind": "call_lead",
-            "text": f"Call {lead} at {number}"
-            + (f" about {about}" if about else "")
-            + " to qualify them (the voice agent does not call sellers)",
-            "phone": number,
-        }
-        if number is not None
-        else {
+    requested_by = _uuid(payload.get("requested_by"))
+
+    def record(status: ScheduleStatus, reason: str | None, when: dt.datetime = now) -> CallSchedule:
+        return _new_schedule(
+            session=session,
+            org_id=org_id,
+            contractor_id=None,
+            project_id=None,
+            purpose=CallPurpose.lead_qualification,
+            when=when,
+            reason=reason,
+            requested_by=requested_by,
+            source_event_id=source_event_id,
+            to_number=number,
+            details=details,
+            status=status,
+        )
+
+    item: dict[str, Any] | None
+    if number is None:
+        schedule = record(
+            ScheduleStatus.cancelled,
+            "not called: the lead has no usable phone number"
+            + (f" ({raw[:40]!r})" if raw else "")
+            + "; lead qualification calls need one",
+        )
+        item = {
             "kind": "find_lead_phone",
             "text": f"Find a phone number for {lead}"
             + (f" ({about})" if about else "")
             + ": no usable number came with the lead",
         }
-    )
-    item |= {"schedule_id": str(schedule.id), "lead_id": details.get("lead_id")}
-    publish(
-        session,
-        org_id=org_id,
-        name="action.items.created",
-        payload={
-            "call_id": None,
-            "contractor_id": None,
-            "project_id": None,
-            "schedule_id": schedule.id,
-            "items": [item],
-            "source": "lead.qualification.needed",
-        },
-    )
+    elif is_do_not_call(session=session, org_id=org_id, phone_number=number):
+        schedule = record(
+            ScheduleStatus.cancelled,
+            "not called: the lead asked not to be called (the number is on the do-not-call list)",
+        )
+        item = {
+            "kind": "lead_opted_out",
+            "text": f"{lead.capitalize()} asked not to be called (do-not-call list): "
+            "do not phone them",
+            "phone": number,
+        }
+    elif not consent:
+        schedule = record(
+            ScheduleStatus.for_team,
+            "left to the team: no prior express consent to automated calls was recorded with "
+            "the lead (consent_to_call true and a consent_source), so the voice agent may not "
+            "call",
+        )
+        item = {
+            "kind": "call_lead",
+            "text": f"Call {lead} at {number}"
+            + (f" about {about}" if about else "")
+            + " to qualify them: the voice agent did not call because no consent to automated "
+            "calls was recorded with the lead",
+            "phone": number,
+            "reason": "no_consent",
+        }
+    else:
+        window = hours.lead_window(timezone)
+        when = hours.next_allowed(now, window)
+        try:
+            schedule = record(
+                ScheduleStatus.scheduled,
+                None if when <= now else f"outside the lead's calling hours ({window.describe()})",
+                when,
+            )
+        except ScheduleConflict as exc:
+            schedule = record(ScheduleStatus.cancelled, f"not scheduled again: {exc}")
+        item = None
+    if item is not None:
+        item |= {"schedule_id": str(schedule.id), "lead_id": details.get("lead_id")}
+        publish(
+            session,
+            org_id=org_id,
+            name="action.items.created",
+            payload={
+                "call_id": None,
+                "contractor_id": None,
+                "project_id": None,
+                "schedule_id": schedule.id,
+                "items": [item],
+                "source": "lead.qualification.needed",
+            },
+        )
     return schedule

@@ -7,9 +7,13 @@
   calling hours; the dispatcher job places them. The schedules carry the event id, so a second
   delivery finds them and adds nothing. A request that cannot be served (no such contractor
   or project, no trade) is recorded as handled with nothing scheduled: retrying cannot help.
-- ``lead.qualification.needed``: a seller lead to call. With a phone number a
-  ``lead_qualification`` call is recorded as scheduled for the team (the agent's script covers
-  contractors only); without one it is recorded as cancelled, saying a phone is needed.
+- ``lead.qualification.needed``: a seller lead to call (``phone``, ``name``, ``address``,
+  ``lead_id``, ``timezone``, ``consent_to_call``, ``consent_source``). With prior express
+  consent (``consent_to_call: true`` and a ``consent_source``) and a usable number not on the
+  do-not-call list, a ``lead_qualification`` call is *scheduled* (due now or at 09:00 on the
+  lead's next calling day, Mon-Sat 09:00-20:00 local) and the dispatcher places it. Without
+  consent it is recorded ``for_team`` and an action item asks the team to call, saying why the
+  agent did not; without a number (or on the do-not-call list) it is recorded cancelled.
 
 Handlers never commit and never call Twilio: the delivery's transaction commits their rows.
 """
@@ -56,7 +60,7 @@ def on_contractor_call_requested(session: Session, event: Event) -> None:
 
 @subscribe("lead.qualification.needed")
 def on_lead_qualification_needed(session: Session, event: Event) -> None:
-    """Record the lead-qualification call (scheduled, or cancelled for want of a phone)."""
+    """Schedule the lead-qualification call (with consent), or leave it to the team (why)."""
     if event.org_id is None:
         return
     service.plan_lead_call(
