@@ -650,6 +650,7 @@ LIST_OPERATIONS: dict[str, Request] = {
     "GET /api/v1/projects": lambda _: {},
     "GET /api/v1/contractors": lambda _: {"params": {"include_opted_out": "true"}},
     "GET /api/v1/calls": lambda _: {},
+    "GET /api/v1/calls/schedules": lambda _: {},
     "GET /api/v1/agents/availability": lambda _: {},
 }
 
@@ -676,6 +677,7 @@ FILTERED_LISTS: dict[str, Request] = {
     "GET /api/v1/projects?property_id": lambda s: {"params": {"property_id": s.a["property"]}},
     "GET /api/v1/calls?contractor_id": lambda s: {"params": {"contractor_id": s.a["contractor"]}},
     "GET /api/v1/calls?project_id": lambda s: {"params": {"project_id": s.a["project"]}},
+    "GET /api/v1/calls/schedules?project_id": lambda s: {"params": {"project_id": s.a["project"]}},
 }
 
 
@@ -846,6 +848,14 @@ BODY_REFERENCES: dict[str, Refer] = {
     "POST /calls/initiate project_id": lambda s: (
         "/api/v1/calls/initiate",
         {"json": {"contractor_id": s.b["contractor"], "project_id": s.a["project"]}},
+    ),
+    "POST /calls/leads property_id": lambda s: (
+        "/api/v1/calls/leads",
+        {"json": {"phone": "+13135550177", "address": "1 A St", "property_id": s.a["property"]}},
+    ),
+    "POST /calls/leads deal_id": lambda s: (
+        "/api/v1/calls/leads",
+        {"json": {"phone": "+13135550178", "address": "1 A St", "deal_id": s.a["deal"]}},
     ),
     "POST /calls/schedule contractor_id": lambda s: (
         "/api/v1/calls/schedule",

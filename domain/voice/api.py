@@ -24,7 +24,7 @@ from core.config import get_settings
 from core.deps import SessionDep, Writer
 from domain.auth.service import record_audit
 from domain.voice import service
-from domain.voice.enums import CallStatus
+from domain.voice.enums import CallPurpose, CallStatus, ScheduleStatus
 from domain.voice.models import (
     AgentAvailability,
     Call,
@@ -34,6 +34,7 @@ from domain.voice.models import (
     CallTranscriptRead,
     ContractorAvailability,
     InitiateResult,
+    LeadCallRequest,
     ScheduleRead,
     ScheduleRequest,
     TranscriptTurnRead,
@@ -181,6 +182,66 @@ def schedule_call(body: ScheduleRequest, session: SessionDep, principal: Writer)
     # Best effort after the commit: with Redis down the periodic dispatcher places it.
     voice_jobs.schedule_dispatch_at(result.schedule.scheduled_for)
     return schedule_read(result.schedule)
+
+
+@router.post(
+    "/calls/leads",
+    response_model=ScheduleRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Qualify a seller lead by phone (only with their consent to automated calls)",
+    responses=_ERRORS,
+)
+def submit_lead(body: LeadCallRequest, session: SessionDep, principal: Writer) -> ScheduleRead:
+    """Record a seller lead and plan the qualification call (``lead.qualification.needed``).
+
+    With ``consent_to_call: true`` and a ``consent_source`` the voice agent calls the lead
+    09:00-20:00 Mon-Sat in their ``timezone`` (``status: scheduled``); without consent the
+    call is left to the team (``status: for_team``, ``reason`` says why). A number on the
+    do-not-call list, or with a lead call already pending, is recorded ``cancelled``.
+    """
+    from workers import voice as voice_jobs
+
+    with _mapped_errors():
+        schedule = service.submit_lead(
+            session=session, org_id=principal.org_id, lead=body, requested_by=principal.user_id
+        )
+    record_audit(
+        session=session,
+        principal=principal,
+        action="submit_lead",
+        entity="call_schedule",
+        entity_id=schedule.id,
+        changes={"status": str(schedule.status), "consent_to_call": body.consent_to_call},
+    )
+    session.commit()
+    if schedule.status == ScheduleStatus.scheduled:
+        voice_jobs.schedule_dispatch_at(schedule.scheduled_for)
+    return schedule_read(schedule)
+
+
+@router.get(
+    "/calls/schedules",
+    response_model=list[ScheduleRead],
+    summary="Calls scheduled, left to the team, done or cancelled",
+)
+def list_schedules(
+    session: SessionDep,
+    principal: Writer,
+    schedule_status: Annotated[ScheduleStatus | None, Query(alias="status")] = None,
+    purpose: CallPurpose | None = None,
+    project_id: uuid.UUID | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[ScheduleRead]:
+    """Scheduled calls, soonest first (every status unless one is given)."""
+    rows = service.list_schedules(
+        session=session,
+        org_id=principal.org_id,
+        status=schedule_status,
+        project_id=project_id,
+        purpose=purpose,
+        limit=limit,
+    )
+    return [schedule_read(row) for row in rows]
 
 
 @router.get("/calls", response_model=list[CallRead], summary="List calls (the outbox included)")

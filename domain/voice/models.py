@@ -15,6 +15,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+from pydantic import ConfigDict
 from sqlalchemy import Index, String, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
@@ -223,6 +224,33 @@ class CallTranscriptRead(SQLModel):
     )
     recording_transcript: str | None = Field(
         default=None, description="Whisper's transcript of the call's recording, when recorded"
+    )
+
+
+class LeadCallRequest(SQLModel):
+    """Body of ``POST /calls/leads``: a seller lead to qualify by phone.
+
+    The agent dials only with ``consent_to_call: true`` and a ``consent_source`` (the lead's
+    prior express consent to automated calls, and where and when it was given); otherwise the
+    call is left to the team.
+    """
+
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+    phone: str = Field(min_length=3, max_length=32, description="the lead's phone number")
+    address: str = Field(min_length=3, max_length=300, description="the property to sell")
+    name: str | None = Field(default=None, max_length=120)
+    lead_id: str | None = Field(default=None, max_length=100, description="your CRM's id")
+    property_id: uuid.UUID | None = None
+    deal_id: uuid.UUID | None = None
+    timezone: str | None = Field(
+        default=None, max_length=64, description="the lead's IANA time zone (calling hours)"
+    )
+    consent_to_call: bool = False
+    consent_source: str | None = Field(
+        default=None,
+        max_length=300,
+        description="where and when the lead consented, e.g. 'web form 2026-11-20'",
     )
 
 

@@ -103,9 +103,10 @@ from domain.voice.models import (
     CallSchedule,
     CallTranscript,
     DoNotCall,
+    LeadCallRequest,
 )
 from store.base import utcnow
-from store.outbox import publish
+from store.outbox import normalise_payload, publish
 
 log = logging.getLogger(__name__)
 
@@ -258,6 +259,7 @@ def list_schedules(
     org_id: uuid.UUID,
     status: ScheduleStatus | None = ScheduleStatus.scheduled,
     project_id: uuid.UUID | None = None,
+    purpose: CallPurpose | None = None,
     limit: int = 50,
 ) -> list[CallSchedule]:
     """Scheduled calls, soonest first."""
@@ -266,6 +268,8 @@ def list_schedules(
         statement = statement.where(CallSchedule.status == status)
     if project_id is not None:
         statement = statement.where(CallSchedule.project_id == project_id)
+    if purpose is not None:
+        statement = statement.where(CallSchedule.purpose == purpose)
     statement = statement.order_by(col(CallSchedule.scheduled_for), col(CallSchedule.id))
     return list(session.exec(statement.limit(max(1, min(limit, MAX_LIST_LIMIT)))))
 
@@ -2655,6 +2659,69 @@ def contractors_in_contact(
                 f"{int(RECENT_CALL.total_seconds() // 3600)} hours"
             )
     return found
+
+
+def submit_lead(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    lead: LeadCallRequest,
+    requested_by: uuid.UUID | None,
+) -> CallSchedule:
+    """A seller lead from the team (or its CRM): ``lead.qualification.needed``, planned now.
+
+    The event is published for the record (and any other subscriber) and the call is planned
+    at once with the event's id, so the voice subscriber finds it done when the event arrives.
+    ``VoiceInputError`` for an unusable number or time zone, or consent without its source;
+    ``CallNotFound`` for a property or deal not in the organisation.
+    """
+    try:
+        number = construction_service.normalise_phone(lead.phone)
+    except construction_service.ConstructionInputError as exc:
+        raise VoiceInputError(str(exc)) from exc
+    if lead.timezone is not None and hours.valid_timezone(lead.timezone) is None:
+        raise VoiceInputError(f"{lead.timezone!r} is not a time zone (e.g. America/Detroit)")
+    from domain.deal import service as deal_service
+    from domain.property import service as property_service
+
+    if lead.property_id is not None and (
+        property_service.get(session=session, org_id=org_id, property_id=lead.property_id) is None
+    ):
+        raise CallNotFound(f"property {lead.property_id} not found")
+    if lead.deal_id is not None:
+        try:
+            deal_service.get_deal(session=session, org_id=org_id, deal_id=lead.deal_id)
+        except deal_service.DealNotFoundError as exc:
+            raise CallNotFound(f"deal {lead.deal_id} not found") from exc
+    if lead.consent_to_call and not (lead.consent_source or "").strip():
+        raise VoiceInputError(
+            "consent_to_call needs a consent_source: where and when the lead agreed to "
+            "automated calls (e.g. 'web form 2026-11-20')"
+        )
+    payload: dict[str, Any] = {
+        key: value
+        for key, value in {
+            "phone": number,
+            "address": lead.address.strip(),
+            "name": lead.name,
+            "lead_id": lead.lead_id,
+            "property_id": lead.property_id,
+            "deal_id": lead.deal_id,
+            "timezone": lead.timezone,
+            "consent_to_call": lead.consent_to_call,
+            "consent_source": lead.consent_source,
+            "requested_by": requested_by,
+            "source": "api",
+        }.items()
+        if value is not None
+    }
+    event_id = publish(session, org_id=org_id, name="lead.qualification.needed", payload=payload)
+    return plan_lead_call(
+        session=session,
+        org_id=org_id,
+        payload=dict(normalise_payload(payload)),
+        source_event_id=event_id,
+    )
 
 
 def plan_lead_call(

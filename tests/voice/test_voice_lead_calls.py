@@ -588,3 +588,104 @@ def test_a_walkthrough_time_and_an_opt_out_are_heard() -> None:
     answer = extract_lead("next Thursday at three pm", today=today, expect="walkthrough")
     assert (answer.walkthrough_date, answer.walkthrough_time) == (dt.date(2026, 12, 3), "15:00")
     assert extract_lead("take me off your list", today=today, expect="timeline").opted_out
+
+
+# --- the API: the team (or its CRM) submits a lead ------------------------------------------
+
+
+def test_the_team_submits_leads_through_the_api_and_sees_the_schedules(
+    client: TestClient, db: Session
+) -> None:
+    org = make_org(db)
+    analyst = make_user(db, org, role=Role.analyst)
+    headers = auth_headers(db, analyst)
+    body = {
+        "phone": "(313) 555-0142",
+        "address": ADDRESS,
+        "name": "Pat Seller",
+        "lead_id": "L-42",
+        "timezone": DETROIT,
+        "consent_to_call": True,
+        "consent_source": "web form 2026-11-20",
+    }
+    consented = client.post("/api/v1/calls/leads", json=body, headers=headers)
+    assert consented.status_code == 201, consented.text
+    scheduled = consented.json()
+    assert (scheduled["purpose"], scheduled["status"], scheduled["to_number"]) == (
+        "lead_qualification",
+        "scheduled",
+        "+13135550142",
+    )
+    # The event is on record, and the voice subscriber finds the call already planned.
+    (event,) = db.exec(
+        select(OutboxEvent).where(
+            OutboxEvent.org_id == org.id, OutboxEvent.name == "lead.qualification.needed"
+        )
+    ).all()
+    assert event.payload["consent_source"] == "web form 2026-11-20"
+    on_lead_qualification_needed(
+        db, Event(id=event.id, name=event.name, org_id=org.id, payload=event.payload)
+    )
+    assert len(db.exec(select(CallSchedule).where(CallSchedule.org_id == org.id)).all()) == 1
+
+    # The same number again while that call is pending: recorded, not scheduled twice.
+    again = client.post("/api/v1/calls/leads", json=body, headers=headers).json()
+    assert again["status"] == "cancelled" and "already" in again["reason"]
+    # No consent: the team calls (the reason says why the agent did not).
+    unconsented = client.post(
+        "/api/v1/calls/leads",
+        json={"phone": "313-555-0143", "address": "9 Elm St, Detroit, MI"},
+        headers=headers,
+    ).json()
+    assert unconsented["status"] == "for_team"
+    assert "consent" in unconsented["reason"]
+
+    listed = client.get(
+        "/api/v1/calls/schedules?purpose=lead_qualification", headers=headers
+    ).json()
+    assert sorted(s["status"] for s in listed) == ["cancelled", "for_team", "scheduled"]
+    pending = client.get("/api/v1/calls/schedules?status=scheduled", headers=headers).json()
+    assert [s["id"] for s in pending] == [scheduled["id"]]
+    other = make_user(db, make_org(db, "Other Co"), role=Role.admin)
+    assert client.get("/api/v1/calls/schedules", headers=auth_headers(db, other)).json() == []
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"phone": "12"}, "phone"),
+        ({"timezone": "Mars/Olympus"}, "'Mars/Olympus' is not a time zone"),
+        ({"consent_source": None}, "consent_to_call needs a consent_source"),
+        ({"consent_source": "   "}, "consent_to_call needs a consent_source"),
+        ({"consent_to_call": "yes please"}, "valid boolean"),
+        ({"surprise": 1}, "Extra inputs are not permitted"),
+    ],
+)
+def test_a_bad_lead_is_refused_with_a_message_and_nothing_is_recorded(
+    client: TestClient, db: Session, change: dict[str, Any], message: str
+) -> None:
+    org = make_org(db)
+    headers = auth_headers(db, make_user(db, org, role=Role.admin))
+    body = {
+        "phone": "(313) 555-0142",
+        "address": ADDRESS,
+        "consent_to_call": True,
+        "consent_source": "web form 2026-11-20",
+        **change,
+    }
+    response = client.post("/api/v1/calls/leads", json=body, headers=headers)
+    assert response.status_code == 422
+    assert message in str(response.json()["detail"])
+    assert db.exec(select(CallSchedule).where(CallSchedule.org_id == org.id)).all() == []
+    assert db.exec(select(OutboxEvent).where(OutboxEvent.org_id == org.id)).all() == []
+
+
+def test_investors_cannot_submit_leads(client: TestClient, db: Session) -> None:
+    org = make_org(db)
+    investor = make_user(db, org, role=Role.investor)
+    response = client.post(
+        "/api/v1/calls/leads",
+        json={"phone": "(313) 555-0142", "address": ADDRESS},
+        headers=auth_headers(db, investor),
+    )
+    assert response.status_code == 403
