@@ -51,7 +51,7 @@ class CallOutcome(StrEnum):
 
 
 class Speaker(StrEnum):
-    """Who spoke a transcript turn."""
+    """Who spoke a transcript turn (``contractor``: the person called, a seller lead too)."""
 
     agent = "agent"
     contractor = "contractor"
