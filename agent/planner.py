@@ -382,6 +382,46 @@ _MY_BIDS = re.compile(
 )
 
 
+# "qualify the seller Pat Seller at (313) 555-0142 about 123 Main St, consent: web form 11/20"
+_LEAD_CALL = re.compile(
+    r"\bqualify\b|\b(?:call|phone|ring)\b[^.?!]*\b(?:seller|lead|homeowner)\b", re.I
+)
+_LEAD_PHONE = re.compile(r"(?<![\w-])(\+?\(?\d[\d ().-]{8,}\d)(?![\w-])")
+_LEAD_NAME = re.compile(
+    r"\b(?:seller|lead|homeowner|owner)\s+(?:named\s+)?([A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?)\s+"
+    r"(?:at|on)\b"
+)
+_LEAD_ABOUT = re.compile(
+    r"\b(?:about|for|re:?)\s+(.+?)(?=[,;.]?\s*(?:(?:with |who |they )?consent|no consent|$))",
+    re.I,
+)
+_LEAD_CONSENT = re.compile(
+    r"(?<!no )\bconsent(?:ed)?\b\s*(?:was given\s+)?(?:via|by|from|on|through|in|:|-)?\s*"
+    r"(.+?)\s*[.!]?\s*$",
+    re.I,
+)
+
+
+def _lead_plan(text: str) -> Plan | None:
+    """A plan to have a seller lead phoned; None if the message does not ask for one."""
+    if not _LEAD_CALL.search(text) or re.search(r"\bcontractors?\b|\bbids?\b", text, re.I):
+        return None
+    phone = _LEAD_PHONE.search(text)
+    about = _LEAD_ABOUT.search(_LEAD_PHONE.sub(" ", text))
+    address = extract_address(about.group(1)) if about else None
+    if phone is None or address is None:
+        return Plan(
+            reply="Say the lead's phone number and the property, e.g. 'qualify the seller at "
+            "(313) 555-0142 about 123 Main St, Detroit, consent: web form 11/20'."
+        )
+    args: dict[str, Any] = {"phone": phone.group(1).strip(), "address": address}
+    if name := _LEAD_NAME.search(text):
+        args["name"] = name.group(1)
+    if (consent := _LEAD_CONSENT.search(text)) and consent.group(1).strip():
+        args["consent_source"] = consent.group(1).strip()
+    return Plan("qualify_lead", args)
+
+
 def _construction_plan(text: str) -> Plan | None:
     """A plan for projects, bids and contractor calls; None if the message is about neither."""
     if _MY_BIDS.search(text):
@@ -686,6 +726,9 @@ def plan_for(conversation: Conversation) -> Plan:
             call["arv"] = True
         return Plan("get_comps", call)
 
+    lead = _lead_plan(text)
+    if lead is not None:
+        return lead
     construction = _construction_plan(text)
     if construction is not None:
         return construction
@@ -979,6 +1022,23 @@ def _request_bids_reply(r: dict[str, Any]) -> str:
     )
 
 
+def _lead_reply(r: dict[str, Any]) -> str:
+    who = f"{r['name']} " if r.get("name") else "the lead "
+    if r.get("will_call"):
+        return (
+            f"The voice agent will call {who}at {r['to_number']} about {r['address']} "
+            f"(from {r['calls_from']}, within their calling hours; consent: "
+            f"{r['consent_source']}). Their answers come back as action items."
+        )
+    if r.get("status") == "for_team":
+        return (
+            f"The agent won't call {who}at {r['to_number']}: no consent to automated calls was "
+            "given, so the team should call them. Say where and when they consented ('consent:' "
+            "and the web form or call it came from) to have the agent call."
+        )
+    return f"No call scheduled for {who.strip()}: {r.get('reason') or r.get('status')}."
+
+
 def _calls_reply(r: dict[str, Any]) -> str:
     calls, scheduled = r.get("calls", []), r.get("scheduled", [])
     if not calls and not scheduled:
@@ -1097,6 +1157,7 @@ REPLIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "bids_received": _bids_received_reply,
     "award_bid": _award_reply,
     "request_bids": _request_bids_reply,
+    "qualify_lead": _lead_reply,
     "call_status": _calls_reply,
     "analyze_property": _address_reply,
     "get_comps": _comps_reply,
@@ -1134,6 +1195,7 @@ _WHAT = {
     "bids_received": "get those bids",
     "award_bid": "award that bid",
     "request_bids": "request those bids",
+    "qualify_lead": "set up that lead call",
     "call_status": "get those calls",
     "my_bids": "find your bids",
     "latest_opportunities": "get the opportunities",

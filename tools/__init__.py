@@ -66,9 +66,16 @@ READ_TOOL_NAMES: frozenset[str] = frozenset(
 )
 # Reading what only the team may see: the calls placed to contractors.
 TEAM_READ_TOOL_NAMES: frozenset[str] = frozenset({"call_status"})
-# Changing deals and projects, and phoning contractors: the team only.
+# Changing deals and projects, and phoning contractors or seller leads: the team only.
 WRITE_TOOL_NAMES: frozenset[str] = frozenset(
-    {"create_deal", "change_deal_status", "make_offer", "award_bid", "request_bids"}
+    {
+        "create_deal",
+        "change_deal_status",
+        "make_offer",
+        "award_bid",
+        "request_bids",
+        "qualify_lead",
+    }
 )
 
 # A contractor's own bids (found through the phone number on their account).

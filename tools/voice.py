@@ -1,6 +1,8 @@
 """Voice tools: ask contractors for bids by phone, and see what the calls brought in.
 
-``request_bids`` (admins and analysts) publishes ``contractor.call.requested`` for a project;
+``qualify_lead`` (admins and analysts) submits a seller lead for a qualification call (placed
+only with the lead's recorded consent to automated calls). ``request_bids`` (admins and
+analysts) publishes ``contractor.call.requested`` for a project;
 the voice module schedules calls to up to ``count`` contractors of the trade (never one who
 opted out, each within their calling hours) and a job places them. ``call_status`` lists the
 calls about a project and ``bids_received`` the bids on it, with the calls they came from.
@@ -20,6 +22,7 @@ from domain.auth.enums import Role
 from domain.construction import service as construction_service
 from domain.voice import service as voice_service
 from domain.voice.enums import CallPurpose
+from domain.voice.models import LeadCallRequest
 from store.outbox import publish
 from tools._common import money, require_roles, require_user, run_tool
 from tools.construction import ProjectRef, resolve_project
@@ -245,4 +248,63 @@ def bids_received(runtime: ToolRuntime[Context], project: ProjectRef) -> dict[st
     return run_tool(ctx, "bids_received", body)
 
 
-TOOLS: list[BaseTool] = [request_bids, call_status, bids_received]
+@tool(parse_docstring=True)
+def qualify_lead(
+    runtime: ToolRuntime[Context],
+    phone: Annotated[str, Field(min_length=3, max_length=32)],
+    address: Annotated[str, Field(min_length=3, max_length=300)],
+    name: Annotated[str | None, Field(max_length=120)] = None,
+    consent_source: Annotated[str | None, Field(max_length=300)] = None,
+    timezone: Annotated[str | None, Field(max_length=64)] = None,
+) -> dict[str, Any]:
+    """Have the voice agent phone a seller lead to qualify them (team only).
+
+    The agent calls only a lead who gave prior express consent to automated calls: pass
+    `consent_source` (where and when they agreed, e.g. "web form 2026-11-20") only when the
+    user said so; without it the call is left to the team. Calls go out 09:00-20:00
+    Monday-Saturday in the lead's time zone.
+
+    Args:
+        runtime: The run context (organisation, user, role), injected: never a model
+            argument.
+        phone: The lead's phone number.
+        address: The property the lead wants to sell.
+        name: The lead's name.
+        consent_source: Where and when the lead consented to automated calls.
+        timezone: The lead's IANA time zone, e.g. America/Chicago.
+
+    """
+    ctx = runtime.context
+
+    def body(session: Session) -> dict[str, Any]:
+        require_roles(ctx, Role.admin, Role.analyst)
+        requested_by = require_user(ctx)
+        lead = LeadCallRequest(
+            phone=phone,
+            address=address,
+            name=name,
+            timezone=timezone,
+            consent_to_call=bool(consent_source and consent_source.strip()),
+            consent_source=consent_source,
+        )
+        schedule = voice_service.submit_lead(
+            session=session, org_id=ctx.org_id, lead=lead, requested_by=requested_by
+        )
+        return {
+            "schedule_id": schedule.id,
+            "status": schedule.status,
+            "will_call": schedule.status == "scheduled",
+            "to_number": schedule.to_number,
+            "name": name,
+            "address": address,
+            "scheduled_for": schedule.scheduled_for,
+            "calls_from": f"{schedule.scheduled_for:%Y-%m-%d %H:%M} UTC",
+            "reason": schedule.reason,
+            "consent_source": consent_source,
+            "source": "voice_service.call_schedules (lead.qualification.needed)",
+        }
+
+    return run_tool(ctx, "qualify_lead", body)
+
+
+TOOLS: list[BaseTool] = [request_bids, call_status, bids_received, qualify_lead]

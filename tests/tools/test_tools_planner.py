@@ -265,6 +265,27 @@ def test_incomplete_writes_ask_for_what_is_missing(text: str, reply_start: str) 
             },
         ),
         ("stop my alerts", "configure_alerts", {"active": False}),
+        (
+            "qualify the seller Pat Seller at (313) 555-0142 about 123 Main St, Detroit, MI "
+            "48215, consent: web form 2026-11-20",
+            "qualify_lead",
+            {
+                "phone": "(313) 555-0142",
+                "address": "123 Main St, Detroit, MI 48215",
+                "name": "Pat Seller",
+                "consent_source": "web form 2026-11-20",
+            },
+        ),
+        (
+            "call the lead at 313-555-0143 about 9000 Mack Ave, Detroit, MI 48214",
+            "qualify_lead",
+            {"phone": "313-555-0143", "address": "9000 Mack Ave, Detroit, MI 48214"},
+        ),
+        (
+            "call the seller at (313) 555-0142 about 123 Main St, no consent",
+            "qualify_lead",
+            {"phone": "(313) 555-0142", "address": "123 Main St"},
+        ),
         ("what alerts did I get?", "my_alerts", {}),
         ("any alerts?", "my_alerts", {}),
         ("show my alert settings", "my_alerts", {}),

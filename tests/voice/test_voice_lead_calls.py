@@ -689,3 +689,51 @@ def test_investors_cannot_submit_leads(client: TestClient, db: Session) -> None:
         headers=auth_headers(db, investor),
     )
     assert response.status_code == 403
+
+
+def test_the_qualify_lead_tool_is_the_teams_and_passes_consent_only_when_given(
+    db: Session,
+) -> None:
+    from tests.tools.helpers import call_tool, context_for
+    from tools.voice import qualify_lead
+
+    org = make_org(db)
+    analyst = make_user(db, org, role=Role.analyst)
+    consented = call_tool(
+        qualify_lead,
+        context_for(db, analyst),
+        phone="(313) 555-0142",
+        address=ADDRESS,
+        name="Pat Seller",
+        consent_source="web form 2026-11-20",
+        timezone=DETROIT,
+    )
+    assert (consented["status"], consented["will_call"], consented["to_number"]) == (
+        "scheduled",
+        True,
+        "+13135550142",
+    )
+    schedule = db.get(CallSchedule, uuid.UUID(consented["schedule_id"]))
+    assert schedule is not None and schedule.details["consent_source"] == "web form 2026-11-20"
+    no_consent = call_tool(
+        qualify_lead, context_for(db, analyst), phone="313-555-0143", address=ADDRESS
+    )
+    assert (no_consent["status"], no_consent["will_call"]) == ("for_team", False)
+    blank = call_tool(
+        qualify_lead,
+        context_for(db, analyst),
+        phone="313-555-0144",
+        address=ADDRESS,
+        consent_source="   ",
+    )
+    assert blank["status"] == "for_team"
+    bad = call_tool(qualify_lead, context_for(db, analyst), phone="1234", address=ADDRESS)
+    assert "error" in bad and "phone" in bad["error"].lower()
+    # Even if a model called it for an investor, the tool refuses (the role policy's 2nd line).
+    investor = make_user(db, org, role=Role.investor)
+    refused = call_tool(
+        qualify_lead, context_for(db, investor), phone="313-555-0145", address=ADDRESS
+    )
+    assert refused == {"error": "not allowed for the investor role"}
+    numbers = {s.to_number for s in db.exec(select(CallSchedule)).all()}
+    assert "+13135550145" not in numbers
