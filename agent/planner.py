@@ -383,8 +383,9 @@ _MY_BIDS = re.compile(
 
 
 # "qualify the seller Pat Seller at (313) 555-0142 about 123 Main St, consent: web form 11/20"
+# "qualify" alone is no lead call: "does 123 Main St qualify for section 8?" is a question.
 _LEAD_CALL = re.compile(
-    r"\bqualify\b|\b(?:call|phone|ring)\b[^.?!]*\b(?:seller|lead|homeowner)\b", re.I
+    r"\b(?:qualify|call|phone|ring)\b[^.?!]*\b(?:seller|lead|homeowner)\b", re.I
 )
 _LEAD_PHONE = re.compile(r"(?<![\w-])(\+?\(?\d[\d ().-]{8,}\d)(?![\w-])")
 _LEAD_NAME = re.compile(
@@ -392,7 +393,9 @@ _LEAD_NAME = re.compile(
     r"(?:at|on)\b"
 )
 _LEAD_ABOUT = re.compile(
-    r"\b(?:about|for|re:?)\s+(.+?)(?=[,;.]?\s*(?:(?:with |who |they )?consent|no consent|$))",
+    r"\b(?:about|for|re:?)\s+(.+?)(?=[,;.]?\s*(?:(?:with |who |they )?consent|"
+    r"(?:no|without|never|(?:they |who )?(?:did not|didn't|has not|hasn't|have not|haven't)) "
+    r"consent|$))",
     re.I,
 )
 _LEAD_CONSENT = re.compile(

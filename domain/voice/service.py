@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -687,16 +688,28 @@ def claim_due_schedules(
 # --- seller leads: consent, do-not-call, hours -------------------------------------------
 
 
+# A consent_source that says there was none ("none", "no", "not given", "n/a") names no source.
+_NO_CONSENT_SOURCE = re.compile(
+    r"^\W*(?:(?:nil|null|n/?a|unknown|false|missing)?\W*$|(?:no|none|nothing|not|never|"
+    r"without|didn't|did not|hasn't|has not|haven't|have not|wasn't|was not)\b)",
+    re.I,
+)
+
+
 def has_consent(details: dict[str, Any] | None) -> bool:
     """True when the lead gave prior express consent to automated calls, with its source.
 
     ``consent_to_call`` must be JSON ``true`` and ``consent_source`` (where and when it was
-    given, e.g. "web form 2026-11-20") non-empty text; anything else counts as no consent.
+    given, e.g. "web form 2026-11-20") non-empty text that does not say there was none
+    ("none", "not given"); anything else counts as no consent.
     """
     details = details or {}
     source = details.get("consent_source")
     return (
-        details.get("consent_to_call") is True and isinstance(source, str) and bool(source.strip())
+        details.get("consent_to_call") is True
+        and isinstance(source, str)
+        and bool(source.strip())
+        and _NO_CONSENT_SOURCE.match(source) is None
     )
 
 

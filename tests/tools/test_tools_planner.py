@@ -305,3 +305,31 @@ def test_incomplete_writes_ask_for_what_is_missing(text: str, reply_start: str) 
 )
 def test_project_bid_call_and_market_requests_are_parsed(text: str, tool: str, args: dict) -> None:
     assert _plan(text)[:2] == (tool, args)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "does 123 Main St, Detroit qualify for section 8?",
+        "would 123 Main St, Detroit, MI 48215 qualify as a flip?",
+    ],
+)
+def test_asking_whether_a_home_qualifies_is_not_a_lead_call(text: str) -> None:
+    tool, _, reply = _plan(text)
+    assert tool != "qualify_lead"
+    assert "lead's phone number" not in (reply or "")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "call the seller at (313) 555-0142 about 123 Main St, without consent",
+        "call the seller at (313) 555-0142 about 123 Main St, they did not consent",
+        "call the seller at (313) 555-0142 about 123 Main St, never consented",
+    ],
+)
+def test_a_lead_without_consent_keeps_its_address_clean(text: str) -> None:
+    assert _plan(text)[:2] == (
+        "qualify_lead",
+        {"phone": "(313) 555-0142", "address": "123 Main St"},
+    )

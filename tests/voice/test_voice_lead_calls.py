@@ -737,3 +737,51 @@ def test_the_qualify_lead_tool_is_the_teams_and_passes_consent_only_when_given(
     assert refused == {"error": "not allowed for the investor role"}
     numbers = {s.to_number for s in db.exec(select(CallSchedule)).all()}
     assert "+13135550145" not in numbers
+
+
+@pytest.mark.parametrize(
+    "said", ["consent: none", "consent: no", "consent: not given", "consent - n/a", "consent: -"]
+)
+def test_a_consent_that_says_there_was_none_never_has_the_lead_dialled(
+    db: Session, said: str
+) -> None:
+    from agent.planner import Conversation, plan_for
+    from tests.tools.helpers import call_tool, context_for
+    from tools.voice import qualify_lead
+
+    org = make_org(db)
+    analyst = make_user(db, org, role=Role.analyst)
+    plan = plan_for(
+        Conversation(
+            text=f"call the seller at (313) 555-0142 about {ADDRESS}, {said}",
+            history=[],
+            this_turn=[],
+        )
+    )
+    assert plan.tool == "qualify_lead"
+    result = call_tool(qualify_lead, context_for(db, analyst), **plan.args)
+    assert (result["status"], result["will_call"]) == ("for_team", False)
+    (schedule,) = db.exec(select(CallSchedule).where(CallSchedule.org_id == org.id)).all()
+    assert schedule.status == "for_team"
+    assert "consent_to_call" not in schedule.details
+    assert service.claim_due_schedules(session=db, now=utcnow()) == []
+
+
+def test_the_api_does_not_take_a_consent_source_of_none_as_consent(
+    client: TestClient, db: Session
+) -> None:
+    org = make_org(db)
+    headers = auth_headers(db, make_user(db, org, role=Role.admin))
+    response = client.post(
+        "/api/v1/calls/leads",
+        json={
+            "phone": "(313) 555-0142",
+            "address": ADDRESS,
+            "consent_to_call": True,
+            "consent_source": "None",
+        },
+        headers=headers,
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["status"] == "for_team"
+    assert "consent" in response.json()["reason"]
