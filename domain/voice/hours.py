@@ -3,9 +3,10 @@
 Pure functions over aware datetimes. A contractor without preferred hours gets the default
 window (``VOICE_CALL_WINDOW_START``-``VOICE_CALL_WINDOW_END``, 08:00-20:00, every day); a
 window whose end is before its start runs past midnight. A seller lead (a consumer) is called
-09:00-20:00, Monday to Saturday only (``lead_window``), in the time zone that came with the lead
-or the company default. Local times are built with ``zoneinfo``, so a window keeps its
-wall-clock hours across daylight-saving changes.
+09:00-20:00, Monday to Saturday only (``lead_window``), in the time zone that came with the
+lead, else in every zone their phone number's area code covers, else on both mainland coasts
+(``lead_windows``: a call must fit them all). Local times are built with ``zoneinfo``, so a
+window keeps its wall-clock hours across daylight-saving changes.
 """
 
 from __future__ import annotations
@@ -95,6 +96,77 @@ def lead_window(timezone: str | None) -> CallWindow:
         timezone=valid_timezone(timezone) or DEFAULT_TIMEZONE,
         days=LEAD_DAYS,
     )
+
+
+# A lead whose time zone is unknown could be anywhere in the mainland US: call only when it is
+# within hours on both coasts (12:00-20:00 Eastern).
+MAINLAND_EXTREMES = ("America/New_York", "America/Los_Angeles")
+# More zones than this for one number (toll-free, non-geographic) say nothing about where.
+MAX_NUMBER_ZONES = 4
+
+
+def number_timezones(phone: str | None) -> tuple[str, ...]:
+    """The time zones a phone number's area code covers (``phonenumbers``), or ()."""
+    if not phone:
+        return ()
+    try:
+        import phonenumbers
+        from phonenumbers import timezone as number_zones
+    except ImportError:  # pragma: no cover - a declared dependency
+        return ()
+    try:
+        parsed = phonenumbers.parse(phone, "US")
+    except phonenumbers.NumberParseException:
+        return ()
+    zones = tuple(
+        sorted({z for z in number_zones.time_zones_for_number(parsed) if valid_timezone(z)})
+    )
+    return zones if 0 < len(zones) <= MAX_NUMBER_ZONES else ()
+
+
+def lead_windows(timezone: str | None, phone: str | None) -> tuple[CallWindow, ...]:
+    """A seller lead's calling hours in every zone they may be in; a call must fit them all.
+
+    The lead's own ``timezone`` when one came with them; else the zones of their phone
+    number's area code (a Pacific number is not called at 09:00 Detroit time, 06:00 theirs);
+    else both mainland coasts (``MAINLAND_EXTREMES``).
+    """
+    given = valid_timezone(timezone)
+    zones = (given,) if given else (number_timezones(phone) or MAINLAND_EXTREMES)
+    return tuple(lead_window(zone) for zone in zones)
+
+
+def allowed_in_all(moment: dt.datetime, windows: tuple[CallWindow, ...]) -> bool:
+    """True when ``moment`` is inside every window."""
+    return all(is_allowed(moment, window) for window in windows)
+
+
+def next_allowed_in_all(moment: dt.datetime, windows: tuple[CallWindow, ...]) -> dt.datetime:
+    """The first moment from ``moment`` inside every window (in UTC)."""
+    candidate = moment
+    for _ in range(64):
+        closed = [w for w in windows if not is_allowed(candidate, w)]
+        if not closed:
+            return candidate.astimezone(dt.UTC)
+        candidate = max(next_allowed(candidate, w) for w in closed)
+    raise ValueError(f"the calling windows never overlap: {describe_all(windows)}")
+
+
+def describe_all(windows: tuple[CallWindow, ...]) -> str:
+    """``09:00-20:00 Mon-Sat America/Chicago`` (``... in America/New_York and ...``)."""
+    if len(windows) == 1:
+        return windows[0].describe()
+    first = windows[0]
+    zones = " and ".join(w.timezone for w in windows)
+    return f"{first.start:%H:%M}-{first.end:%H:%M}{first.days_text()} in each of {zones}"
+
+
+def refusal_reason_all(
+    moment: dt.datetime, windows: tuple[CallWindow, ...], who: str = "the lead"
+) -> str:
+    """Why a call at ``moment`` is not allowed in every window, in words a person reads."""
+    closed = next((w for w in windows if not is_allowed(moment, w)), windows[0])
+    return refusal_reason(moment, closed, who)
 
 
 def _require_aware(moment: dt.datetime) -> None:

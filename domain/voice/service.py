@@ -38,9 +38,10 @@ Seller leads (``plan_lead_call``, from ``lead.qualification.needed``): an AI (ar
 call to a consumer needs their prior express consent under US law (the TCPA), so a lead is
 dialled only when the event recorded ``consent_to_call: true`` with a ``consent_source``; else
 the call is left ``for_team`` with an action item saying consent is missing. A consented lead
-is scheduled in their hours (``hours.lead_window``: 09:00-20:00 Mon-Sat in the lead's time zone
-or the company default), one pending call per number (a partial unique index), and claimed
-and placed by the dispatcher like a contractor call. Right before Twilio is asked
+is scheduled in their hours (``hours.lead_windows``: 09:00-20:00 Mon-Sat in the lead's time
+zone, else every zone of their number's area code, else both mainland coasts), one pending
+call per number (a partial unique index), and claimed and placed by the dispatcher like a
+contractor call. Right before Twilio is asked
 (``check_before_placing``) consent, the do-not-call list and the hours are checked again. A
 lead who says "don't call me" goes on the organisation's do-not-call list
 (``mark_number_opted_out``, keyed on the E.164 number) and is never dialled again. The
@@ -713,9 +714,13 @@ def has_consent(details: dict[str, Any] | None) -> bool:
     )
 
 
-def lead_window(schedule: CallSchedule) -> hours.CallWindow:
-    """A lead's calling hours: 09:00-20:00 Mon-Sat in the lead's time zone (or the default)."""
-    return hours.lead_window((schedule.details or {}).get("timezone"))
+def lead_windows(schedule: CallSchedule) -> tuple[hours.CallWindow, ...]:
+    """A lead's calling hours in every zone they may be in (a call must fit them all).
+
+    09:00-20:00 Mon-Sat in their time zone, else every zone their number's area code covers,
+    else both mainland coasts.
+    """
+    return hours.lead_windows((schedule.details or {}).get("timezone"), schedule.to_number)
 
 
 def is_do_not_call(*, session: Session, org_id: uuid.UUID, phone_number: str) -> bool:
@@ -798,10 +803,10 @@ def _claim_lead_schedule(
         schedule.reason = f"not called: {refusal}"
         session.add(schedule)
         return None
-    window = lead_window(schedule)
-    if not hours.is_allowed(now, window):
-        schedule.scheduled_for = hours.next_allowed(now, window)
-        schedule.reason = f"moved into the lead's calling hours ({window.describe()})"
+    windows = lead_windows(schedule)
+    if not hours.allowed_in_all(now, windows):
+        schedule.scheduled_for = hours.next_allowed_in_all(now, windows)
+        schedule.reason = f"moved into the lead's calling hours ({hours.describe_all(windows)})"
         session.add(schedule)
         return None
     if schedule.org_id not in busy:
@@ -854,12 +859,12 @@ def _check_lead_before_placing(
             session.add(schedule)
             session.flush()
         return PlaceCheck(allowed=False, outcome="cancelled", reason=reason, schedule=schedule)
-    window = lead_window(schedule)
-    if hours.is_allowed(now, window):
+    windows = lead_windows(schedule)
+    if hours.allowed_in_all(now, windows):
         return PlaceCheck(allowed=True)
-    when = hours.next_allowed(now, window)
+    when = hours.next_allowed_in_all(now, windows)
     reason = (
-        f"not placed: {hours.refusal_reason(now, window, 'the lead')}; "
+        f"not placed: {hours.refusal_reason_all(now, windows, 'the lead')}; "
         f"moved to {when.isoformat(timespec='minutes')}"
     )
     _not_placed(session, call, now, reason)
@@ -1177,7 +1182,7 @@ def call_context(*, session: Session, call: Call, now: dt.datetime | None = None
     if call.purpose == CallPurpose.lead_qualification:
         schedule = session.get(CallSchedule, call.schedule_id) if call.schedule_id else None
         details = (schedule.details if schedule else None) or {}
-        window = hours.lead_window(details.get("timezone"))
+        window = hours.lead_windows(details.get("timezone"), call.to_number)[0]
         moment = now or call.started_at or utcnow()
         return CallContext(
             call_id=call.id,
@@ -1538,7 +1543,9 @@ def _schedule_retry(
             schedule.status = ScheduleStatus.cancelled
             schedule.reason = f"{what} on attempt {call.attempt}; not called again: {refusal}"
         elif schedule.attempts < schedule.max_attempts:
-            when = hours.next_allowed(now + _retry_delay(schedule.attempts), lead_window(schedule))
+            when = hours.next_allowed_in_all(
+                now + _retry_delay(schedule.attempts), lead_windows(schedule)
+            )
             schedule.status = ScheduleStatus.scheduled
             schedule.scheduled_for = when
             schedule.reason = (
@@ -2111,7 +2118,7 @@ def _finalize_lead_call(session: Session, call: Call, now: dt.datetime) -> Call:
                 "kind": "walkthrough",
                 "date": facts.walkthrough_date,
                 "time": facts.walkthrough_time,
-                "timezone": hours.lead_window(details.get("timezone")).timezone,
+                "timezone": hours.lead_windows(details.get("timezone"), call.to_number)[0].timezone,
                 "duration_days": None,
                 "lead_id": details.get("lead_id"),
                 "property_id": details.get("property_id"),
@@ -2751,7 +2758,8 @@ def plan_lead_call(
     prior express consent, so the voice agent calls a seller lead only when the payload says
     ``consent_to_call: true`` with a ``consent_source`` (where and when it was given). Then a
     ``lead_qualification`` call is ``scheduled``: due now, or at the next opening of the lead's
-    hours (09:00-20:00 Mon-Sat in the payload's ``timezone``, else the company default), and
+    hours (09:00-20:00 Mon-Sat in the payload's ``timezone``, else in every zone of the
+    number's area code, else on both mainland coasts), and
     the dispatcher places it like a contractor call. Without consent the call is recorded
     ``for_team`` and ``action.items.created`` asks the team to call, saying why the agent did
     not. A number on the do-not-call list, or one with a lead call already pending, is not
@@ -2848,12 +2856,14 @@ def plan_lead_call(
             "reason": "no_consent",
         }
     else:
-        window = hours.lead_window(timezone)
-        when = hours.next_allowed(now, window)
+        windows = hours.lead_windows(timezone, number)
+        when = hours.next_allowed_in_all(now, windows)
         try:
             schedule = record(
                 ScheduleStatus.scheduled,
-                None if when <= now else f"outside the lead's calling hours ({window.describe()})",
+                None
+                if when <= now
+                else f"outside the lead's calling hours ({hours.describe_all(windows)})",
                 when,
             )
         except ScheduleConflict as exc:

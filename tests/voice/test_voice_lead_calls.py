@@ -785,3 +785,57 @@ def test_the_api_does_not_take_a_consent_source_of_none_as_consent(
     assert response.status_code == 201, response.text
     assert response.json()["status"] == "for_team"
     assert "consent" in response.json()["reason"]
+
+
+# --- a lead without a time zone: the number's area code, else both coasts -----------------
+
+
+def test_a_lead_without_a_time_zone_is_called_in_their_area_codes_hours() -> None:
+    assert hours.number_timezones("+12135550142") == ("America/Los_Angeles",)
+    assert hours.number_timezones("(313) 555-0142") == ("America/New_York",)
+    assert hours.number_timezones("+12085550100") == ("America/Boise", "America/Los_Angeles")
+    assert hours.number_timezones("+18005550142") == ()  # toll-free: anywhere
+    assert hours.number_timezones("not a number") == ()
+    coasts = hours.lead_windows(None, "+18005550142")
+    assert [w.timezone for w in coasts] == list(hours.MAINLAND_EXTREMES)
+    assert [w.timezone for w in hours.lead_windows("Asia/Tokyo", "+12135550142")] == ["Asia/Tokyo"]
+    # Wednesday 14:00 UTC is 09:00 in New York but 06:00 in Los Angeles.
+    wednesday_9_eastern = dt.datetime(2026, 12, 2, 14, 0, tzinfo=dt.UTC)
+    pacific = hours.lead_windows(None, "+12135550142")
+    assert not hours.allowed_in_all(wednesday_9_eastern, pacific)
+    assert hours.next_allowed_in_all(wednesday_9_eastern, pacific) == dt.datetime(
+        2026, 12, 2, 17, 0, tzinfo=dt.UTC
+    )
+    # Both coasts: from 12:00 Eastern (09:00 Pacific) to 20:00 Eastern (17:00 Pacific).
+    assert hours.next_allowed_in_all(wednesday_9_eastern, coasts) == dt.datetime(
+        2026, 12, 2, 17, 0, tzinfo=dt.UTC
+    )
+    eastern_8pm = dt.datetime(2026, 12, 3, 1, 0, tzinfo=dt.UTC)  # Wed 20:00 ET, 17:00 PT
+    assert not hours.allowed_in_all(eastern_8pm, coasts)
+    assert hours.allowed_in_all(eastern_8pm - dt.timedelta(minutes=1), coasts)
+    # Boise (Mountain) and Los Angeles (Pacific): 09:00 Pacific is the later opening.
+    idaho = hours.lead_windows(None, "+12085550100")
+    assert hours.next_allowed_in_all(wednesday_9_eastern, idaho) == dt.datetime(
+        2026, 12, 2, 17, 0, tzinfo=dt.UTC
+    )
+
+
+def test_a_pacific_lead_without_a_time_zone_is_not_dialled_at_six_in_the_morning(
+    db: Session,
+) -> None:
+    org = make_org(db)
+    wednesday_9_eastern = dt.datetime(2026, 12, 2, 14, 0, tzinfo=dt.UTC)
+    schedule = service.plan_lead_call(
+        session=db,
+        org_id=org.id,
+        payload=_payload(phone="(213) 555-0142", timezone=None),
+        source_event_id=uuid.uuid4(),
+        now=wednesday_9_eastern,
+    )
+    assert schedule.status == "scheduled"
+    assert schedule.scheduled_for == dt.datetime(2026, 12, 2, 17, 0, tzinfo=dt.UTC)
+    assert "America/Los_Angeles" in (schedule.reason or "")
+    # Nor by the dispatcher, nor right before dialling.
+    assert service.claim_due_schedules(session=db, now=wednesday_9_eastern) == []
+    (call,) = service.claim_due_schedules(session=db, now=schedule.scheduled_for)
+    assert service.check_before_placing(session=db, call=call, now=schedule.scheduled_for).allowed
