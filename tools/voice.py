@@ -24,7 +24,7 @@ from domain.voice import service as voice_service
 from domain.voice.enums import CallPurpose
 from domain.voice.models import LeadCallRequest
 from store.outbox import publish
-from tools._common import money, require_roles, require_user, run_tool
+from tools._common import ToolError, money, require_roles, require_user, run_tool
 from tools.construction import ProjectRef, resolve_project
 
 # Spoken trade names → the trade words contractors are filed under.
@@ -248,6 +248,20 @@ def bids_received(runtime: ToolRuntime[Context], project: ProjectRef) -> dict[st
     return run_tool(ctx, "bids_received", body)
 
 
+def _user_said(runtime: ToolRuntime[Context], text: str) -> bool:
+    """Whether the user's latest message contains ``text`` (case and spacing aside)."""
+    state = runtime.state if isinstance(runtime.state, dict) else {}
+    messages = state.get("messages") or []
+    said = next((m for m in reversed(messages) if getattr(m, "type", None) == "human"), None)
+    if said is None:
+        return False
+
+    def norm(value: Any) -> str:
+        return " ".join(str(value).lower().split())
+
+    return norm(text) in norm(said.content)
+
+
 @tool(parse_docstring=True)
 def qualify_lead(
     runtime: ToolRuntime[Context],
@@ -260,9 +274,9 @@ def qualify_lead(
     """Have the voice agent phone a seller lead to qualify them (team only).
 
     The agent calls only a lead who gave prior express consent to automated calls: pass
-    `consent_source` (where and when they agreed, e.g. "web form 2026-11-20") only when the
-    user said so; without it the call is left to the team. Calls go out 09:00-20:00
-    Monday-Saturday in the lead's time zone.
+    `consent_source` (where and when they agreed, e.g. "web form 2026-11-20") only as the
+    user's own words from their message; without it the call is left to the team. Calls go
+    out 09:00-20:00 Monday-Saturday in the lead's time zone.
 
     Args:
         runtime: The run context (organisation, user, role), injected: never a model
@@ -279,6 +293,14 @@ def qualify_lead(
     def body(session: Session) -> dict[str, Any]:
         require_roles(ctx, Role.admin, Role.analyst)
         requested_by = require_user(ctx)
+        if consent_source and consent_source.strip() and not _user_said(runtime, consent_source):
+            # Consent is a legal fact about the lead: it must come from the user, never be
+            # filled in by the model.
+            raise ToolError(
+                f"consent_source must be the user's own words, and they did not say "
+                f"{consent_source!r}: ask where and when the lead agreed to automated calls, or "
+                "call without consent_source (the team then calls the lead)"
+            )
         lead = LeadCallRequest(
             phone=phone,
             address=address,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from langchain_core.messages import HumanMessage
 from langchain_core.tools import BaseTool
 from langgraph.prebuilt import ToolRuntime
 from sqlmodel import Session
@@ -28,10 +29,13 @@ def context_for(
     )
 
 
-def call_tool(tool: BaseTool, ctx: Context, **args: Any) -> Any:
-    """Invoke ``tool`` with ``args`` and the runtime (context) the graph would inject."""
+def call_tool(tool: BaseTool, ctx: Context, *, said: str | None = None, **args: Any) -> Any:
+    """Invoke ``tool`` with ``args`` and the runtime (context) the graph would inject.
+
+    ``said``: the user's message this turn (in the state's messages, as the graph has it).
+    """
     runtime: ToolRuntime[Context, dict[str, Any]] = ToolRuntime(
-        state={"messages": []},
+        state={"messages": [HumanMessage(said)] if said is not None else []},
         context=ctx,
         config={},
         stream_writer=lambda _chunk: None,

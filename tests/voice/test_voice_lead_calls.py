@@ -699,9 +699,22 @@ def test_the_qualify_lead_tool_is_the_teams_and_passes_consent_only_when_given(
 
     org = make_org(db)
     analyst = make_user(db, org, role=Role.analyst)
+    asked = "qualify Pat Seller at (313) 555-0142, consent: Web form  2026-11-20"
+    # A consent the user never gave is refused, whatever the model passes.
+    invented = call_tool(
+        qualify_lead,
+        context_for(db, analyst),
+        said="qualify Pat Seller at (313) 555-0142 about 123 Main St",
+        phone="(313) 555-0142",
+        address=ADDRESS,
+        consent_source="web form 2026-11-20",
+    )
+    assert "consent_source must be the user's own words" in invented["error"]
+    assert db.exec(select(CallSchedule).where(CallSchedule.org_id == org.id)).all() == []
     consented = call_tool(
         qualify_lead,
         context_for(db, analyst),
+        said=asked,
         phone="(313) 555-0142",
         address=ADDRESS,
         name="Pat Seller",
@@ -722,6 +735,7 @@ def test_the_qualify_lead_tool_is_the_teams_and_passes_consent_only_when_given(
     blank = call_tool(
         qualify_lead,
         context_for(db, analyst),
+        said="consent:    ",
         phone="313-555-0144",
         address=ADDRESS,
         consent_source="   ",
@@ -751,15 +765,10 @@ def test_a_consent_that_says_there_was_none_never_has_the_lead_dialled(
 
     org = make_org(db)
     analyst = make_user(db, org, role=Role.analyst)
-    plan = plan_for(
-        Conversation(
-            text=f"call the seller at (313) 555-0142 about {ADDRESS}, {said}",
-            history=[],
-            this_turn=[],
-        )
-    )
+    text = f"call the seller at (313) 555-0142 about {ADDRESS}, {said}"
+    plan = plan_for(Conversation(text=text, history=[], this_turn=[]))
     assert plan.tool == "qualify_lead"
-    result = call_tool(qualify_lead, context_for(db, analyst), **plan.args)
+    result = call_tool(qualify_lead, context_for(db, analyst), said=text, **plan.args)
     assert (result["status"], result["will_call"]) == ("for_team", False)
     (schedule,) = db.exec(select(CallSchedule).where(CallSchedule.org_id == org.id)).all()
     assert schedule.status == "for_team"
