@@ -113,6 +113,13 @@ class LeadAnswer:
         )
 
 
+_PRICE_CUE = re.compile(
+    r"\b(?:want(?:s|ed|ing)?|asking|ask|hop(?:e|es|ing)|looking for|get|sell(?: it)? for|"
+    r"price(?: is)?|take|list(?: it)? (?:at|for))\b",
+    re.I,
+)
+
+
 def house_price(text: str, *, price_asked: bool) -> tuple[Decimal, str] | None:
     """The asking price said in ``text`` (and the words it came from), or None.
 
@@ -120,6 +127,17 @@ def house_price(text: str, *, price_asked: bool) -> tuple[Decimal, str] | None:
     also "one twenty" (→ $120,000) and a bare "120" (→ $120,000).
     """
     normalised = normalise(text)
+    # "I owe 50, want 120": the figure after the last price word is the asking price.
+    cues = list(_PRICE_CUE.finditer(normalised))
+    if cues:
+        found = _price_in(normalised[cues[-1].end() :], price_asked=price_asked)
+        if found is not None:
+            return found
+    return _price_in(normalised, price_asked=price_asked)
+
+
+def _price_in(normalised: str, *, price_asked: bool) -> tuple[Decimal, str] | None:
+    """``house_price`` over already normalised text."""
     for amount in parse_amounts(normalised, price_asked=price_asked):
         if amount.per is None and MIN_HOUSE_PRICE <= amount.value <= MAX_HOUSE_PRICE:
             return amount.value, amount.text

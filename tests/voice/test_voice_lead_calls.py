@@ -544,6 +544,9 @@ def test_the_availability_endpoint_shows_a_scheduled_lead_call(
         ("I'd take 95", "95000"),
         ("two hundred fifty thousand dollars", "250000"),
         ("$89,900", "89900"),
+        # What is owed is not the price: the figure after the price word is.
+        ("I owe 50, want 120", "120000"),
+        ("we still owe about 80 thousand on it, hoping to get 140 thousand", "140000"),
     ],
 )
 def test_house_prices_are_read_the_way_sellers_say_them(said: str, price: str) -> None:
