@@ -323,6 +323,18 @@ def gather_webhook(
     return _xml(twiml(call.id, stored))
 
 
+def _whole_seconds(raw: str | None) -> int | None:
+    """A duration Twilio gives in whole seconds; None for anything else.
+
+    ``str.isdigit`` passes "²" (``int`` refuses it) and ``int`` refuses over 4,300 digits:
+    only ASCII digits, at most eight of them (three years), are read.
+    """
+    value = (raw or "").strip()
+    if not value.isascii() or not value.isdigit() or len(value) > 8:
+        return None
+    return int(value)
+
+
 def _kick_dispatcher(schedule: Any) -> None:
     """Make sure the dispatcher runs when a retry falls due."""
     if schedule is None or schedule.status != "scheduled":
@@ -348,14 +360,13 @@ def _kick_dispatcher(schedule: Any) -> None:
 def status_webhook(call_id: CallId, params: TwilioForm, session: SessionDep) -> Response:
     """Record the call's status; a final one finishes the call (retry, or bid and events)."""
     call = _locked_call(session, call_id, params)
-    raw_duration = params.get("CallDuration")
     try:
         schedule = service.record_status(
             session=session,
             call=call,
             status=(params.get("CallStatus") or "").strip(),
             answered_by=(params.get("AnsweredBy") or "").strip() or None,
-            duration_s=int(raw_duration) if raw_duration and raw_duration.isdigit() else None,
+            duration_s=_whole_seconds(params.get("CallDuration")),
         )
     except service.VoiceInputError as exc:
         session.rollback()
@@ -397,13 +408,12 @@ def recording_webhook(call_id: CallId, params: TwilioForm, session: SessionDep) 
             raise HTTPException(
                 status.HTTP_400_BAD_REQUEST, detail=f"RecordingUrl refused: {exc}"
             ) from exc
-        duration = params.get("RecordingDuration")
         new = service.note_recording(
             session=session,
             call=call,
             recording_sid=sid[:64],
             url=url[:500],
-            duration_s=int(duration) if duration and duration.isdigit() else None,
+            duration_s=_whole_seconds(params.get("RecordingDuration")),
         )
     session.commit()
     if new:

@@ -78,7 +78,13 @@ async def twilio_form(request: Request) -> dict[str, str]:
         raise HTTPException(
             status_code=status.HTTP_403_FORBIDDEN, detail=f"Invalid {SIGNATURE_HEADER}"
         )
-    return params
+    # Checked as sent; stored without NUL, which PostgreSQL text and JSON cannot hold (a 500).
+    return {_visible_nul(key): _visible_nul(value) for key, value in params.items()}
+
+
+def _visible_nul(text: str) -> str:
+    """``text`` with each NUL byte shown as U+FFFD (the replacement character)."""
+    return text.replace("\x00", "\ufffd")
 
 
 TwilioForm = Annotated[dict[str, str], Depends(twilio_form)]
