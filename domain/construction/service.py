@@ -2238,6 +2238,15 @@ def record_contractor_response(
         )
     except NotFoundError:
         problems.append(f"contractor {contractor_id} not found")
+    if call_id is not None:
+        # The voice module imports this one; the call is looked up at run time.
+        from domain.voice import service as voice_service
+
+        try:
+            voice_service.get_call(session=session, org_id=org_id, call_id=call_id)
+        except voice_service.CallNotFound:
+            problems.append(f"call {call_id} not found")
+            call_id = None
     who = contractor.name if contractor else f"contractor {contractor_id}"
     said = str(payload.get("summary") or payload.get("notes") or payload.get("response") or "")
     details = dict(payload)

@@ -980,10 +980,21 @@ def attach_generated_document(
             document_id = uuid.UUID(str(payload["document_id"]))
         except ValueError:
             document_id = None
+    if document_id is not None:
+        from domain.documents import service as documents_service
+
+        # Only this organisation's stored document is linked (never another organisation's).
+        if (
+            documents_service.get_document(
+                session=session, org_id=deal.org_id, document_id=document_id
+            )
+            is None
+        ):
+            document_id = None
     raw_status = payload.get("status")
     status = (
         DealDocumentStatus(str(raw_status))
-        if raw_status in DealDocumentStatus.__members__
+        if isinstance(raw_status, str) and raw_status in DealDocumentStatus.__members__
         else DealDocumentStatus.received
     )
     document: DealDocument | None = None

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import ColumnElement, and_, case, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -877,8 +877,7 @@ def record_transaction(
         _require_document(
             session=session, org_id=org_id, document_id=transaction_in.receipt_document_id
         )
-    # A booking from another module's event names that module's own (same-org) project.
-    if transaction_in.project_id is not None and source_event_id is None:
+    if transaction_in.project_id is not None:
         _require_project(session=session, org_id=org_id, project_id=transaction_in.project_id)
     kind = transaction_in.type
     account_ids = [a for a in (transaction_in.account_id, transaction_in.to_account_id) if a]
@@ -1171,22 +1170,34 @@ def book_construction_expense(
             f"construction.expense.added {event_id} has no usable amount"
         ) from exc
     raw_date = payload.get("date")
-    day = dt.date.fromisoformat(str(raw_date)[:10]) if raw_date else dt.date.today()
+    try:
+        day = dt.date.fromisoformat(str(raw_date)[:10]) if raw_date else dt.date.today()
+    except ValueError as exc:
+        raise FinanceValidationError(
+            f"construction.expense.added {event_id} has an invalid date {str(raw_date)[:40]!r}"
+        ) from exc
     booked_day = day
     while closed_month(session=session, org_id=org_id, day=booked_day) is not None:
         next_month = first_of_month(booked_day) + dt.timedelta(days=32)
         booked_day = first_of_month(next_month)
     if booked_day != day:
         notes.append(f"dated {day.isoformat()}, in a closed month")
-    deal_id = uuid.UUID(str(payload["deal_id"])) if payload.get("deal_id") else None
-    project_id = uuid.UUID(str(payload["project_id"])) if payload.get("project_id") else None
+    deal_id = event_uuid(payload, "deal_id", event_id)
+    project_id = event_uuid(payload, "project_id", event_id)
+    if project_id is not None:
+        try:
+            _require_project(session=session, org_id=org_id, project_id=project_id)
+        except NotFoundError:
+            # Booked all the same (nothing accepted is dropped), but never linked to a project
+            # that is not this organisation's.
+            notes.append(f"project {project_id} not found in this organisation")
+            project_id = None
     description = str(payload.get("description") or "Construction expense")
     if notes:
         description = f"{description} ({'; '.join(notes)})"
-    return record_transaction(
-        session=session,
-        org_id=org_id,
-        transaction_in=TransactionCreate(
+    counterparty = payload.get("contractor") or payload.get("vendor")
+    try:
+        transaction_in = TransactionCreate(
             type=TransactionType.expense,
             category=category,
             amount=amount,
@@ -1194,7 +1205,28 @@ def book_construction_expense(
             description=description,
             deal_id=deal_id,
             project_id=project_id,
-            counterparty=payload.get("contractor") or payload.get("vendor"),
-        ),
-        source_event_id=event_id,
+            counterparty=str(counterparty) if counterparty is not None else None,
+        )
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in exc.errors()
+        )
+        raise FinanceValidationError(
+            f"construction.expense.added {event_id} is not a valid expense: {problems}"
+        ) from exc
+    return record_transaction(
+        session=session, org_id=org_id, transaction_in=transaction_in, source_event_id=event_id
     )
+
+
+def event_uuid(payload: dict[str, Any], key: str, event_id: uuid.UUID) -> uuid.UUID | None:
+    """The payload's ``key`` as an id (None when absent); FinanceValidationError if malformed."""
+    raw = payload.get(key)
+    if raw is None or raw == "":
+        return None
+    try:
+        return uuid.UUID(str(raw))
+    except ValueError as exc:
+        raise FinanceValidationError(
+            f"event {event_id} has an invalid {key} {str(raw)[:40]!r} (not an id)"
+        ) from exc

@@ -36,20 +36,35 @@ def open_deal_budget(session: Session, event: Event) -> None:
     """
     org_id = _event_org(event)
     payload = event.payload
-    raw_id = payload.get("deal_id") or payload.get("id")
-    if not raw_id:
+    key = "deal_id" if payload.get("deal_id") else "id"
+    deal_id = service.event_uuid(payload, key, event.id)
+    if deal_id is None:
         raise ValueError(f"deal.created {event.id} carries no deal_id")
-    deal_id = uuid.UUID(str(raw_id))
+    # Always: the payload's deal must be this organisation's before a budget names it.
+    deal = service.require_deal(session=session, org_id=org_id, deal_id=deal_id)
     estimated: Any = payload.get("estimated_repairs")
     if "estimated_repairs" not in payload:
-        deal = service.require_deal(session=session, org_id=org_id, deal_id=deal_id)
         estimated = getattr(deal, "estimated_repairs", None)
     service.open_deal_budget(
         session=session,
         org_id=org_id,
         deal_id=deal_id,
-        estimated_repairs=Decimal(str(estimated)) if estimated is not None else None,
+        estimated_repairs=_estimated_repairs(estimated, event),
         source=f"deal.created:{event.id}",
+    )
+
+
+def _estimated_repairs(value: Any, event: Event) -> Decimal | None:
+    """The estimated repairs as a Decimal (None when absent); FinanceValidationError if not one."""
+    if value is None:
+        return None
+    if isinstance(value, int | float | str) and not isinstance(value, bool):
+        try:
+            return Decimal(str(value))
+        except ArithmeticError:
+            pass
+    raise service.FinanceValidationError(
+        f"{event.name} {event.id} has estimated_repairs {str(value)[:40]!r}, not a number"
     )
 
 

@@ -56,10 +56,17 @@ def _property_ids(payload: dict[str, Any]) -> list[uuid.UUID]:
 
 
 def _property(session: Session, event: Event, property_id: uuid.UUID) -> Property | None:
-    """The property the event is about, in the event's organisation (any, for system events)."""
-    if event.org_id is not None:
-        return service.get(session=session, org_id=event.org_id, property_id=property_id)
-    return session.get(Property, property_id)
+    """The property the event is about, in the event's organisation.
+
+    An event of no organisation (a system event) cannot speak for any organisation's
+    property: trusting its ids would let it write into whichever organisation owns them.
+    """
+    if event.org_id is None:
+        log.warning(
+            "%s %s has no organisation; property %s left alone", event.name, event.id, property_id
+        )
+        return None
+    return service.get(session=session, org_id=event.org_id, property_id=property_id)
 
 
 def _record(

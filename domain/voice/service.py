@@ -2514,6 +2514,17 @@ def _uuid(value: Any) -> uuid.UUID | None:
         return None
 
 
+def _org_user_id(session: Session, org_id: uuid.UUID, value: Any) -> uuid.UUID | None:
+    """``value`` as the id of one of the organisation's users; None when it names none."""
+    user_id = _uuid(value)
+    if user_id is None:
+        return None
+    if auth_service.get_user(session=session, org_id=org_id, user_id=user_id) is None:
+        log.warning("requested_by %s is not a user of this organisation; ignored", user_id)
+        return None
+    return user_id
+
+
 @dataclass(frozen=True)
 class BidCallPlan:
     """What a "get bids" request led to: schedules made and contractors passed over (why)."""
@@ -2555,7 +2566,7 @@ def plan_bid_calls(
         purpose = CallPurpose(payload.get("purpose") or CallPurpose.bid_request.value)
     except ValueError as exc:
         raise VoiceInputError(f"unknown call purpose {payload.get('purpose')!r}") from exc
-    requested_by = _uuid(payload.get("requested_by"))
+    requested_by = _org_user_id(session, org_id, payload.get("requested_by"))
     contractor_id = _uuid(payload.get("contractor_id"))
     if contractor_id is not None:
         candidates = [_contractor(session, org_id, contractor_id)]
@@ -2796,7 +2807,7 @@ def plan_lead_call(
     who = details.get("name") or (f"lead {details['lead_id']}" if details.get("lead_id") else "")
     about = details.get("address")
     lead = f"the lead {who}".strip() if who else "the lead"
-    requested_by = _uuid(payload.get("requested_by"))
+    requested_by = _org_user_id(session, org_id, payload.get("requested_by"))
 
     def record(status: ScheduleStatus, reason: str | None, when: dt.datetime = now) -> CallSchedule:
         return _new_schedule(

@@ -891,8 +891,16 @@ def report_ready(
 
     Requests match by report id, by document id, or (a request that named no report, e.g.
     the agent's report tool still rendering) by property. Idempotent: a request already
-    sent is left alone, and each link is queued once.
+    sent is left alone, and each link is queued once. A document that is not this
+    organisation's (unknown, or another organisation's) is sent to nobody.
     """
+    from domain.documents import service as documents_service
+
+    if (
+        documents_service.get_document(session=session, org_id=org_id, document_id=document_id)
+        is None
+    ):
+        return []
     match = col(ReportRequest.document_id) == document_id
     if request_id is not None:
         match = match | (col(ReportRequest.id) == request_id)

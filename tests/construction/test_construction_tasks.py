@@ -13,6 +13,8 @@ from sqlmodel import Session
 from domain.construction import service, subscribers
 from domain.construction.enums import BidSource, TaskStatus
 from domain.construction.models import MilestoneCreate, TaskCreate, TaskUpdate
+from domain.voice.enums import CallPurpose
+from domain.voice.models import Call
 from tests.construction.helpers import event, published
 from tests.factories import make_contractor, make_org, make_project
 
@@ -151,7 +153,16 @@ def test_a_contractor_response_with_a_price_becomes_a_bid_once_per_call(db: Sess
     org = make_org(db)
     project, roofer = make_project(db, org), make_contractor(db, org)
     roof = service.list_scope_items(session=db, org_id=org.id, project_id=project.id)[0]
-    call_id = uuid.uuid4()
+    call = Call(
+        org_id=org.id,
+        contractor_id=roofer.id,
+        project_id=project.id,
+        purpose=CallPurpose.bid_request,
+        to_number=roofer.phone or "+13135550100",
+    )
+    db.add(call)
+    db.flush()
+    call_id = call.id
     said = {
         "contractor_id": str(roofer.id),
         "project_id": str(project.id),
@@ -172,6 +183,18 @@ def test_a_contractor_response_with_a_price_becomes_a_bid_once_per_call(db: Sess
         call_id,
     )
     assert bid.line_items == [{"scope_item_id": str(roof.id), "amount": "8700.00", "note": None}]
+
+    # A call id that is not this organisation's is not kept on the bid: the response says so.
+    stranger = event(
+        org.id,
+        "contractor.responded",
+        **(said | {"call_id": str(uuid.uuid4()), "bid_amount": "9100"}),
+    )
+    subscribers.record_contractor_response(db, stranger)
+    second = [
+        b for b in service.list_bids(session=db, org_id=org.id, project_id=project.id) if b != bid
+    ]
+    assert [(b.total_amount, b.call_id) for b in second] == [(Decimal("9100.00"), None)]
 
     note = event(
         org.id,

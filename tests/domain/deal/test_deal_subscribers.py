@@ -15,6 +15,8 @@ from domain.deal.subscribers import (
     on_payment_completed,
     on_property_created,
 )
+from domain.documents import service as documents_service
+from domain.documents.enums import DocumentKind
 from store import events
 from store.base import utcnow
 from store.events import Event
@@ -36,7 +38,15 @@ def _entries(db: Session, deal: Deal) -> list[DealEvent]:
 def test_document_generated_twice_attaches_the_document_once(db: Session) -> None:
     org = make_org(db)
     deal = make_deal(db, org)
-    document_id = uuid.uuid4()
+    stored = documents_service.store_document(
+        session=db,
+        org_id=org.id,
+        data=b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n",
+        filename="r.pdf",
+        declared_content_type="application/pdf",
+        kind=DocumentKind.report,
+    )
+    document_id = stored.id
     event = _event(
         db,
         deal,
@@ -61,6 +71,15 @@ def test_document_generated_twice_attaches_the_document_once(db: Session) -> Non
     on_document_generated(db, again)
     assert len(db.exec(select(DealDocument).where(DealDocument.deal_id == deal.id)).all()) == 1
     assert len(_entries(db, deal)) == before + 2
+    # A document id that is not this organisation's stored document is not linked.
+    foreign = _event(db, deal, "document.generated", document_id=str(uuid.uuid4()), kind="memo")
+    on_document_generated(db, foreign)
+    memo = db.exec(
+        select(DealDocument).where(
+            DealDocument.deal_id == deal.id, DealDocument.document_type == "memo"
+        )
+    ).one()
+    assert memo.document_id is None
 
 
 def test_payment_completed_twice_is_one_timeline_entry(db: Session) -> None:

@@ -24,7 +24,7 @@ from domain.finance.models import (
 from store import events
 from store.events import Event
 from store.outbox import OutboxEvent
-from tests.factories import make_deal, make_org, make_transaction
+from tests.factories import make_deal, make_org, make_project, make_transaction
 
 
 def _exceeded(db: Session, org_id: uuid.UUID) -> list[dict[str, Any]]:
@@ -232,7 +232,7 @@ def test_construction_expense_is_booked_once_per_event(db: Session) -> None:
     org = make_org(db)
     deal = make_deal(db, org, strategy="flip")
     rehab = _budget(db, org, deal, "1000.00", None)
-    project_id = uuid.uuid4()
+    project_id = make_project(db, org).id
     event = _construction_event(
         org.id,
         deal_id=str(deal.id),
@@ -253,6 +253,20 @@ def test_construction_expense_is_booked_once_per_event(db: Session) -> None:
     db.refresh(rehab)
     assert rehab.spent_amount == Decimal("1250.00")
     assert len(_exceeded(db, org.id)) == 1  # 1250 > 1000, published once
+
+
+def test_a_construction_expense_never_links_another_organisations_project(
+    db: Session,
+) -> None:
+    org, other = make_org(db), make_org(db, "Other Co")
+    theirs = make_project(db, other)
+    event = _construction_event(
+        org.id, project_id=str(theirs.id), amount="75.00", category="labor", date="2024-04-10"
+    )
+    subscribers.book_construction_expense(db, event)
+    (booked,) = db.exec(select(Transaction).where(Transaction.org_id == org.id)).all()
+    assert booked.project_id is None and booked.amount == Decimal("75.00")
+    assert f"project {theirs.id} not found in this organisation" in (booked.description or "")
 
 
 def test_construction_expense_in_a_closed_month_lands_in_the_next_open_one(db: Session) -> None:
