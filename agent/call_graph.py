@@ -41,7 +41,7 @@ import datetime as dt
 import json
 import logging
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any, TypedDict
@@ -312,6 +312,34 @@ def _heard_anything(facts: CallFacts) -> bool:
     )
 
 
+@dataclass
+class _Dialogue:
+    """One answer's view of the dialogue state (stored on the call), and the plan chosen."""
+
+    asked: list[str]
+    confirms: int
+    misses: int
+    turns: int
+    state: dict[str, Any]
+
+    @classmethod
+    def read(cls, dialogue: dict[str, Any]) -> _Dialogue:
+        asked = list(dialogue.get("asked") or [])
+        confirms = int(dialogue.get("confirms") or 0)
+        misses = int(dialogue.get("misses") or 0)
+        turns = int(dialogue.get("turns") or 0) + 1
+        state = {"asked": asked, "confirms": confirms, "misses": misses, "turns": turns}
+        return cls(asked, confirms, misses, turns, state)
+
+    def plan(self, kind: str, item: str | None = None, done: bool = False) -> dict[str, Any]:
+        """The turn's plan; an item asked is remembered, a confirmation counted."""
+        if item and item not in ("confirm", "correction") and item not in self.asked:
+            self.asked.append(item)
+        if kind == "confirm":
+            self.state["confirms"] = self.confirms + 1
+        return {"kind": kind, "item": item, "done": done}
+
+
 def decide_turn(
     *,
     purpose: CallPurpose,
@@ -323,18 +351,9 @@ def decide_turn(
     scope: list[ScopeLine],
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Choose the next turn: (plan, new dialogue state). Pure and deterministic."""
-    asked = list(dialogue.get("asked") or [])
-    confirms = int(dialogue.get("confirms") or 0)
-    misses = int(dialogue.get("misses") or 0)
-    turns = int(dialogue.get("turns") or 0) + 1
-    state = {"asked": asked, "confirms": confirms, "misses": misses, "turns": turns}
-
-    def plan(kind: str, item: str | None = None, done: bool = False) -> dict[str, Any]:
-        if item and item not in ("confirm", "correction") and item not in asked:
-            asked.append(item)
-        if kind == "confirm":
-            state["confirms"] = confirms + 1
-        return {"kind": kind, "item": item, "done": done}
+    turn = _Dialogue.read(dialogue)
+    asked, confirms, misses, turns = turn.asked, turn.confirms, turn.misses, turn.turns
+    state, plan = turn.state, turn.plan
 
     if after.opted_out:
         return plan("goodbye_opted_out", done=True), state
@@ -597,18 +616,9 @@ def decide_lead_turn(
     expect: str | None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The next turn of a lead-qualification call: (plan, new dialogue state). Pure."""
-    asked = list(dialogue.get("asked") or [])
-    confirms = int(dialogue.get("confirms") or 0)
-    misses = int(dialogue.get("misses") or 0)
-    turns = int(dialogue.get("turns") or 0) + 1
-    state = {"asked": asked, "confirms": confirms, "misses": misses, "turns": turns}
-
-    def plan(kind: str, item: str | None = None, done: bool = False) -> dict[str, Any]:
-        if item and item not in ("confirm", "correction") and item not in asked:
-            asked.append(item)
-        if kind == "confirm":
-            state["confirms"] = confirms + 1
-        return {"kind": kind, "item": item, "done": done}
+    turn = _Dialogue.read(dialogue)
+    asked, confirms, misses, turns = turn.asked, turn.confirms, turn.misses, turn.turns
+    state, plan = turn.state, turn.plan
 
     if after.opted_out:
         return plan("goodbye_opted_out", done=True), state

@@ -851,31 +851,51 @@ def _check_lead_before_placing(
     if refusal is None and schedule.to_number != call.to_number:
         refusal = "the number differs from the one the lead gave"
     if refusal is not None:
-        reason = f"not placed: {refusal}"
-        _not_placed(session, call, now, reason)
-        if schedule.status in PENDING_SCHEDULE_STATUSES:
-            schedule.status = ScheduleStatus.cancelled
-            schedule.reason = reason
-            session.add(schedule)
-            session.flush()
-        return PlaceCheck(allowed=False, outcome="cancelled", reason=reason, schedule=schedule)
+        return _cancel_unplaced(session, call, schedule, now, f"not placed: {refusal}")
     windows = lead_windows(schedule)
     if hours.allowed_in_all(now, windows):
         return PlaceCheck(allowed=True)
     when = hours.next_allowed_in_all(now, windows)
-    reason = (
-        f"not placed: {hours.refusal_reason_all(now, windows, 'the lead')}; "
-        f"moved to {when.isoformat(timespec='minutes')}"
-    )
+    reason = _moved_reason(hours.refusal_reason_all(now, windows, "the lead"), when)
     _not_placed(session, call, now, reason)
-    if schedule.status in PENDING_SCHEDULE_STATUSES:
-        schedule.status = ScheduleStatus.scheduled
-        schedule.scheduled_for = when
-        schedule.attempts = max(0, schedule.attempts - 1)
+    _move_pending(session, schedule, when, reason)
+    return PlaceCheck(allowed=False, outcome="rescheduled", reason=reason, schedule=schedule)
+
+
+def _cancel_unplaced(
+    session: Session,
+    call: Call,
+    schedule: CallSchedule | None,
+    now: dt.datetime,
+    reason: str,
+) -> PlaceCheck:
+    """The call is not placed and its pending schedule is cancelled, saying why."""
+    _not_placed(session, call, now, reason)
+    if schedule is not None and schedule.status in PENDING_SCHEDULE_STATUSES:
+        schedule.status = ScheduleStatus.cancelled
         schedule.reason = reason
         session.add(schedule)
         session.flush()
-    return PlaceCheck(allowed=False, outcome="rescheduled", reason=reason, schedule=schedule)
+    return PlaceCheck(allowed=False, outcome="cancelled", reason=reason, schedule=schedule)
+
+
+def _moved_reason(refusal: str, when: dt.datetime) -> str:
+    return f"not placed: {refusal}; moved to {when.isoformat(timespec='minutes')}"
+
+
+def _move_pending(
+    session: Session, schedule: CallSchedule | None, when: dt.datetime, reason: str
+) -> bool:
+    """Move a pending schedule to ``when`` (the unplaced attempt does not count); False if none."""
+    if schedule is None or schedule.status not in PENDING_SCHEDULE_STATUSES:
+        return False
+    schedule.status = ScheduleStatus.scheduled
+    schedule.scheduled_for = when
+    schedule.attempts = max(0, schedule.attempts - 1)
+    schedule.reason = reason
+    session.add(schedule)
+    session.flush()
+    return True
 
 
 # --- placing -----------------------------------------------------------------------------
@@ -1028,31 +1048,15 @@ def check_before_placing(
             purpose=CallPurpose(call.purpose),
         )
     except (CallNotFound, OptedOut, VoiceInputError) as exc:
-        reason = f"not placed: {exc}"
-        _not_placed(session, call, now, reason)
-        if schedule is not None and schedule.status in PENDING_SCHEDULE_STATUSES:
-            schedule.status = ScheduleStatus.cancelled
-            schedule.reason = reason
-            session.add(schedule)
-            session.flush()
-        return PlaceCheck(allowed=False, outcome="cancelled", reason=reason, schedule=schedule)
+        return _cancel_unplaced(session, call, schedule, now, f"not placed: {exc}")
     window = call_window(contractor)
     if hours.is_allowed(now, window):
         return PlaceCheck(allowed=True)
     when = hours.next_allowed(now, window)
-    reason = (
-        f"not placed: {hours.refusal_reason(now, window)}; "
-        f"moved to {when.isoformat(timespec='minutes')}"
-    )
+    reason = _moved_reason(hours.refusal_reason(now, window), when)
     _not_placed(session, call, now, reason)
-    if schedule is not None and schedule.status in PENDING_SCHEDULE_STATUSES:
-        schedule.status = ScheduleStatus.scheduled
-        schedule.scheduled_for = when
-        schedule.attempts = max(0, schedule.attempts - 1)
-        schedule.reason = reason
-        session.add(schedule)
-        session.flush()
-    elif schedule is None:
+    moved = _move_pending(session, schedule, when, reason)
+    if not moved and schedule is None:
         try:
             schedule = _new_schedule(
                 session=session,
