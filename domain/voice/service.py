@@ -1541,40 +1541,40 @@ def _schedule_retry(
     if schedule is None:
         return None
     what = status.value.replace("-", " ")
+    refused: str | None
     if call.purpose == CallPurpose.lead_qualification:
         refusal = lead_refusal(session=session, schedule=schedule)
-        if refusal is not None:
-            schedule.status = ScheduleStatus.cancelled
-            schedule.reason = f"{what} on attempt {call.attempt}; not called again: {refusal}"
-        elif schedule.attempts < schedule.max_attempts:
-            when = hours.next_allowed_in_all(
-                now + _retry_delay(schedule.attempts), lead_windows(schedule)
-            )
-            schedule.status = ScheduleStatus.scheduled
-            schedule.scheduled_for = when
-            schedule.reason = (
-                f"{what} on attempt {schedule.attempts} of {schedule.max_attempts}; "
-                f"retrying at {when.isoformat(timespec='minutes')}"
-            )
-        else:
-            schedule.status = ScheduleStatus.failed
-            schedule.reason = f"{what} on all {schedule.max_attempts} attempts; giving up"
-        session.add(schedule)
-        session.flush()
-        return schedule
-    contractor = None
-    if call.contractor_id is not None:
-        try:
-            contractor = construction_service.get_contractor(
-                session=session, org_id=call.org_id, contractor_id=call.contractor_id
-            )
-        except construction_service.NotFoundError:
-            contractor = None
-    if contractor is None or contractor.opted_out:
+        refused = None if refusal is None else f"not called again: {refusal}"
+        windows = lead_windows(schedule)
+
+        def next_try(moment: dt.datetime) -> dt.datetime:
+            return hours.next_allowed_in_all(moment, windows)
+
+    else:
+        contractor = None
+        if call.contractor_id is not None:
+            try:
+                contractor = construction_service.get_contractor(
+                    session=session, org_id=call.org_id, contractor_id=call.contractor_id
+                )
+            except construction_service.NotFoundError:
+                contractor = None
+        refused = (
+            "the contractor may not be called"
+            if contractor is None or contractor.opted_out
+            else None
+        )
+        window = call_window(contractor) if contractor is not None else None
+
+        def next_try(moment: dt.datetime) -> dt.datetime:
+            assert window is not None
+            return hours.next_allowed(moment, window)
+
+    if refused is not None:
         schedule.status = ScheduleStatus.cancelled
-        schedule.reason = f"{what} on attempt {call.attempt}; the contractor may not be called"
+        schedule.reason = f"{what} on attempt {call.attempt}; {refused}"
     elif schedule.attempts < schedule.max_attempts:
-        when = hours.next_allowed(now + _retry_delay(schedule.attempts), call_window(contractor))
+        when = next_try(now + _retry_delay(schedule.attempts))
         schedule.status = ScheduleStatus.scheduled
         schedule.scheduled_for = when
         schedule.reason = (
