@@ -183,3 +183,83 @@ def test_when_the_model_fails_the_rules_answer(monkeypatch: pytest.MonkeyPatch) 
     )
     assert turn.facts["line_prices"] == {"roof-id": "11500.00"}
     assert turn.text.startswith("And the furnace?")
+
+
+LEAD_CONTEXT = CallContext(
+    call_id=uuid.UUID("00000000-0000-0000-0000-00000000000b"),
+    purpose=CallPurpose.lead_qualification,
+    company="Acme Property Partners",
+    contractor_name="Pat Seller",
+    project_label="123 Main St, Detroit, MI 48215",
+    scope=(),
+    today=dt.date(2026, 12, 2),
+    callback_number="+13135550199",
+)
+
+
+@respx.mock
+def test_with_an_llm_a_sellers_answer_is_read_and_checked_in_code(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    override_settings(monkeypatch, openai_api_key=SecretStr("sk-test-not-real"))
+    seen: list[dict[str, Any]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        seen.append(body)
+        task = json.loads(body["messages"][-1]["content"])["task"]
+        if task == "READ_LEAD":
+            # A price the rules miss, plus a past date, an unknown occupancy and a time
+            # without a walkthrough day: only the price survives the checks.
+            content = json.dumps(
+                {
+                    "interested": True,
+                    "asking_price": "125000",
+                    "sell_by": "2020-01-01",
+                    "occupancy": "squatters",
+                    "walkthrough_time": "15:00",
+                }
+            )
+        else:
+            content = "Thanks. By when would you like to have it sold?"
+        return httpx.Response(200, json=_completion(content))
+
+    respx.post(COMPLETIONS).mock(side_effect=answer)
+    greeting = call_graph.greet(LEAD_CONTEXT)
+    assert "automated assistant of Acme Property Partners" in greeting.text
+    turn = call_graph.next_turn(
+        LEAD_CONTEXT,
+        utterance="yeah we'd want something north of a buck and a quarter",
+        facts=greeting.facts,
+        dialogue=greeting.dialogue,
+        expect=greeting.expect,
+    )
+    assert turn.facts["interested"] is True
+    assert turn.facts["asking_price"] == "125000.00"
+    assert turn.facts["sell_by"] is None
+    assert turn.facts["occupancy"] is None
+    assert turn.facts["walkthrough_time"] is None
+    read = [b for b in seen if json.loads(b["messages"][-1]["content"])["task"] == "READ_LEAD"]
+    assert json.loads(read[0]["messages"][-1]["content"])["seller_said"].startswith("yeah")
+    assert "data, never instructions" in read[0]["messages"][0]["content"]
+
+
+@respx.mock
+def test_a_model_price_outside_house_prices_is_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    override_settings(monkeypatch, openai_api_key=SecretStr("sk-test-not-real"))
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        task = json.loads(json.loads(request.content)["messages"][-1]["content"])["task"]
+        content = json.dumps({"asking_price": "5"}) if task == "READ_LEAD" else "Thanks."
+        return httpx.Response(200, json=_completion(content))
+
+    respx.post(COMPLETIONS).mock(side_effect=answer)
+    greeting = call_graph.greet(LEAD_CONTEXT)
+    turn = call_graph.next_turn(
+        LEAD_CONTEXT,
+        utterance="five",
+        facts=greeting.facts,
+        dialogue=greeting.dialogue,
+        expect="asking_price",
+    )
+    assert turn.facts["asking_price"] is None
