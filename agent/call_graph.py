@@ -331,6 +331,20 @@ class _Dialogue:
         state = {"asked": asked, "confirms": confirms, "misses": misses, "turns": turns}
         return cls(asked, confirms, misses, turns, state)
 
+    def after_read_back(self, expect: str, *, yes: bool, no: bool, changed: bool) -> dict[str, Any]:
+        """The plan after the read-back ("confirm") or the caller's correction of it."""
+        if expect == "confirm":
+            if yes and not changed:
+                return self.plan("goodbye_thanks", done=True)
+            if changed and self.confirms < 2:
+                return self.plan("confirm", "confirm")
+            if no and self.confirms < 2:
+                return self.plan("ask", "correction")
+            return self.plan("goodbye_thanks", done=True)
+        if self.confirms < 2:
+            return self.plan("confirm", "confirm")
+        return self.plan("goodbye_thanks", done=True)
+
     def plan(self, kind: str, item: str | None = None, done: bool = False) -> dict[str, Any]:
         """The turn's plan; an item asked is remembered, a confirmation counted."""
         if item and item not in ("confirm", "correction") and item not in self.asked:
@@ -372,18 +386,8 @@ def decide_turn(
     pending = [key for key in after.unit_rates if f"line_total:{key}" not in asked]
     if pending:
         return plan("ask", f"line_total:{pending[0]}"), state
-    if expect == "confirm":
-        if answer.yes and not changed:
-            return plan("goodbye_thanks", done=True), state
-        if changed and confirms < 2:
-            return plan("confirm", "confirm"), state
-        if answer.no and confirms < 2:
-            return plan("ask", "correction"), state
-        return plan("goodbye_thanks", done=True), state
-    if expect == "correction":
-        if confirms < 2:
-            return plan("confirm", "confirm"), state
-        return plan("goodbye_thanks", done=True), state
+    if expect in ("confirm", "correction"):
+        return turn.after_read_back(expect, yes=answer.yes, no=answer.no, changed=changed), state
     item = None if turns >= MAX_CONTRACTOR_TURNS else next_item(purpose, after, asked, scope)
     if item is not None:
         return plan("ask", item), state
@@ -640,18 +644,8 @@ def decide_lead_turn(
             return plan("goodbye_unclear", done=True), state
         return {"kind": "repeat", "item": expect, "done": False}, state
     state["misses"] = 0
-    if expect == "confirm":
-        if answer.yes and not changed:
-            return plan("goodbye_thanks", done=True), state
-        if changed and confirms < 2:
-            return plan("confirm", "confirm"), state
-        if answer.no and confirms < 2:
-            return plan("ask", "correction"), state
-        return plan("goodbye_thanks", done=True), state
-    if expect == "correction":
-        if confirms < 2:
-            return plan("confirm", "confirm"), state
-        return plan("goodbye_thanks", done=True), state
+    if expect in ("confirm", "correction"):
+        return turn.after_read_back(expect, yes=answer.yes, no=answer.no, changed=changed), state
     if turns < MAX_CONTRACTOR_TURNS:
         for item in lead_facts.LEAD_ITEMS:
             if item not in asked and not after.known(item):
