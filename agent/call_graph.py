@@ -56,10 +56,12 @@ from domain.voice import lead as lead_facts
 from domain.voice.enums import CallPurpose
 from domain.voice.extraction import (
     Answer,
+    CallbackTime,
     CallFacts,
     LinePrice,
     ScopeLine,
     UnitRate,
+    callback_promise,
     dollars,
     extract,
     spoken_date,
@@ -259,6 +261,7 @@ def merge_model_answer(
         opted_out=rules.opted_out or data.get("opted_out") is True,
         declined=rules.declined or data.get("declined") is True,
         callback=rules.callback or data.get("callback") is True,
+        callback_when=rules.callback_when,
         yes=rules.yes or data.get("yes") is True,
         no=rules.no or data.get("no") is True,
         skipped_lines=rules.skipped_lines,
@@ -532,7 +535,7 @@ def template_reply(plan: dict[str, Any], facts: CallFacts, context: dict[str, An
     if kind == "goodbye_declined":
         return f"No problem, thanks for your time, {name}. Goodbye."
     if kind == "goodbye_callback":
-        return "Of course. We'll call you back tomorrow. Goodbye."
+        return f"Of course. {callback_promise(facts.callback_when)} Goodbye."
     if kind == "goodbye_unclear":
         return "I'm having trouble hearing you. We'll follow up another way. Goodbye."
     if facts.priced:
@@ -606,6 +609,7 @@ def merge_model_lead_answer(
         walkthrough_time=rules.walkthrough_time or (clock if walkthrough and clock_ok else None),
         opted_out=rules.opted_out or data.get("opted_out") is True,
         callback=rules.callback or data.get("callback") is True,
+        callback_when=rules.callback_when,
         yes=rules.yes or data.get("yes") is True,
         no=rules.no or data.get("no") is True,
     )
@@ -675,7 +679,7 @@ def lead_reply(plan: dict[str, Any], facts: lead_facts.LeadFacts, context: dict[
     if kind == "goodbye_not_selling":
         return f"No problem, thanks for letting us know, {name}. Have a good day. Goodbye."
     if kind == "goodbye_callback":
-        return "Of course. We'll call you back another time. Goodbye."
+        return f"Of course. {callback_promise(facts.callback_when)} Goodbye."
     if kind == "goodbye_unclear":
         return "I'm having trouble hearing you. Someone from our team will follow up. Goodbye."
     return f"Thank you, {name}. Someone from our team will be in touch. Goodbye."
@@ -859,6 +863,7 @@ def _answer_json(answer: Answer) -> dict[str, Any]:
         "opted_out": answer.opted_out,
         "declined": answer.declined,
         "callback": answer.callback,
+        "callback_when": answer.callback_when.to_json() if answer.callback_when else None,
         "yes": answer.yes,
         "no": answer.no,
         "skipped_lines": list(answer.skipped_lines),
@@ -890,6 +895,7 @@ def _answer_from_json(data: dict[str, Any]) -> Answer:
         opted_out=bool(data.get("opted_out")),
         declined=bool(data.get("declined")),
         callback=bool(data.get("callback")),
+        callback_when=CallbackTime.from_json(data.get("callback_when")),
         yes=bool(data.get("yes")),
         no=bool(data.get("no")),
         skipped_lines=tuple(data.get("skipped_lines") or ()),
@@ -914,6 +920,7 @@ def lead_answer_json(answer: lead_facts.LeadAnswer) -> dict[str, Any]:
         "walkthrough_time": answer.walkthrough_time,
         "opted_out": answer.opted_out,
         "callback": answer.callback,
+        "callback_when": answer.callback_when.to_json() if answer.callback_when else None,
         "yes": answer.yes,
         "no": answer.no,
     }
@@ -935,6 +942,7 @@ def lead_answer_from_json(data: dict[str, Any]) -> lead_facts.LeadAnswer:
         walkthrough_time=data.get("walkthrough_time"),
         opted_out=bool(data.get("opted_out")),
         callback=bool(data.get("callback")),
+        callback_when=CallbackTime.from_json(data.get("callback_when")),
         yes=bool(data.get("yes")),
         no=bool(data.get("no")),
     )

@@ -678,8 +678,193 @@ _DECLINE = re.compile(
 )
 _CALLBACK = re.compile(
     r"\b(?:call (?:me |us )?(?:back|later|tomorrow)|bad time|i'm driving|i am driving|"
-    r"in a meeting|on a job right now|can't talk)\b"
+    r"in a meeting|on a job right now|can't talk|"
+    r"(?:call|ring|try|reach) (?:me|us) (?:again |back )?(?:on|at|in|this|next|tonight|"
+    r"tomorrow|later|monday|tuesday|wednesday|thursday|friday|saturday|sunday)|"
+    r"give (?:me|us) a (?:call|ring) (?:back|later|tomorrow|on|at|in|this|next|tonight))\b"
 )
+# When a callback was asked for: a clock time ("at 3 pm", "at 3"), a part of the day, or a
+# delay ("in an hour"); read only inside the callback phrase (see ``callback_request``).
+_TIME_OF_DAY = re.compile(r"\b(\d{1,2})(?::(\d{2}))?\s*(am|pm|a\.m\.?|p\.m\.?)(?!\w)")
+_NOON = re.compile(r"\b(?:noon|midday|lunch ?time)\b")
+_BARE_CLOCK = re.compile(
+    r"\b(?:at|around|after|by) (\d{1,2})(?::(\d{2}))?(?![\d:,.]|\s*(?:am|pm|a\.m|p\.m))"
+)
+_DAY_PARTS = (
+    (re.compile(r"\bmorning\b"), "10:00"),
+    (re.compile(r"\bafternoon\b"), "14:00"),
+    (re.compile(r"\b(?:evening|tonight)\b"), "18:00"),
+)
+_DELAY = re.compile(
+    r"\bin (?:(\d+) (hour|minute|min)s?|half (?:1 |an )?hour|(?:1 )?(?:and a )?half hours?)\b"
+)
+_SENTENCE_END = re.compile(
+    r"[.!?;]|,\s*(?:i|we|i'm|we're|i'll|we'll|it|it's|the|that|my|our)\b|"
+    r"\b(?:but|and then|because|also)\b"
+)
+CALLBACK_HORIZON_DAYS = 60
+
+
+def time_of_day(text: str) -> str | None:
+    """A clock time said in ``text`` as ``HH:MM`` ("3 pm" → 15:00, "10:30 am", noon), or None."""
+    normalised = normalise(text)
+    if _NOON.search(normalised):
+        return "12:00"
+    match = _TIME_OF_DAY.search(normalised)
+    if match is None:
+        return None
+    hour, minute = int(match.group(1)), int(match.group(2) or 0)
+    if not (1 <= hour <= 12 and 0 <= minute < 60):
+        return None
+    if match.group(3).startswith("p") and hour != 12:
+        hour += 12
+    if match.group(3).startswith("a") and hour == 12:
+        hour = 0
+    return f"{hour:02d}:{minute:02d}"
+
+
+@dataclass(frozen=True)
+class CallbackTime:
+    """When a person asked to be called back, as they said it (their local day and clock).
+
+    ``day`` and ``clock`` ("HH:MM") are on the callee's wall clock; ``in_minutes`` is a delay
+    from when it was said ("in an hour"). ``heard`` keeps the words. The scheduler turns it
+    into a moment inside the callee's calling hours (``domain.voice.hours.requested_moment``).
+    """
+
+    day: dt.date | None = None
+    clock: str | None = None
+    in_minutes: int | None = None
+    heard: str = ""
+
+    def spoken(self) -> str:
+        """``on Tuesday, December 1 at 3 PM`` / ``tomorrow afternoon`` / ``in about an hour``."""
+        if self.in_minutes is not None:
+            if self.in_minutes % 60 == 0:
+                hours_ = self.in_minutes // 60
+                return "in about an hour" if hours_ == 1 else f"in about {hours_} hours"
+            return f"in about {self.in_minutes} minutes"
+        parts: list[str] = []
+        if self.day is not None:
+            parts.append(f"on {spoken_date(self.day)}")
+        if self.clock is not None:
+            hour, minute = (int(x) for x in self.clock.split(":"))
+            label = f"{(hour - 1) % 12 + 1}" + (f":{minute:02d}" if minute else "")
+            parts.append(f"at {label} {'PM' if hour >= 12 else 'AM'}")
+        return " ".join(parts)
+
+    def to_json(self) -> dict[str, Any]:
+        """The request as JSON values."""
+        return {
+            "date": self.day.isoformat() if self.day else None,
+            "time": self.clock,
+            "in_minutes": self.in_minutes,
+            "heard": self.heard,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> CallbackTime | None:
+        """``to_json`` read back; None for anything that is not a stored request."""
+        if not isinstance(data, dict):
+            return None
+        try:
+            day = dt.date.fromisoformat(data["date"]) if data.get("date") else None
+        except (TypeError, ValueError):
+            day = None
+        clock = data.get("time")
+        if not (isinstance(clock, str) and re.fullmatch(r"(?:[01]\d|2[0-3]):[0-5]\d", clock)):
+            clock = None
+        minutes = data.get("in_minutes")
+        if not (isinstance(minutes, int) and 0 < minutes <= 24 * 60):
+            minutes = None
+        if day is None and clock is None and minutes is None:
+            return None
+        return cls(day=day, clock=clock, in_minutes=minutes, heard=str(data.get("heard") or ""))
+
+
+def asks_callback(text: str) -> bool:
+    """True when ``text`` asks to be called back (or says it is a bad time)."""
+    return _CALLBACK.search(normalise(text)) is not None
+
+
+def callback_promise(when: CallbackTime | None) -> str:
+    """What the agent promises when asked to call back ("We'll call you back on Tuesday ...")."""
+    spoken = when.spoken() if when is not None else ""
+    return f"We'll call you back {spoken}." if spoken else "We'll call you back another day."
+
+
+def _clock_in(window: str) -> str | None:
+    """The clock said in a callback phrase: "3 pm", noon, "at 3" (a working hour), "afternoon"."""
+    if _NOON.search(window):
+        return "12:00"
+    match = _TIME_OF_DAY.search(window)
+    if match is not None:
+        return time_of_day(match.group(0))
+    bare = _BARE_CLOCK.search(window)
+    if bare is not None:
+        hour, minute = int(bare.group(1)), int(bare.group(2) or 0)
+        if 1 <= hour <= 12 and minute < 60:
+            # "call me at 3": a working hour (1-7 is afternoon, 8-11 morning).
+            hour = hour + 12 if hour <= 7 else hour
+            return f"{hour:02d}:{minute:02d}"
+    for pattern, clock in _DAY_PARTS:
+        if pattern.search(window):
+            return clock
+    return None
+
+
+def callback_request(normalised: str, *, today: dt.date) -> tuple[CallbackTime | None, str]:
+    """When a callback was asked for, and the text with the callback phrase blanked out.
+
+    Only the words from the first callback cue to the end of that sentence are read, so
+    "call me back Tuesday at 3" is a callback time and not a start date or a price; the
+    returned text has that phrase replaced by spaces (same positions) for the other readers.
+    None when no callback was asked for or no time was said with it; a day more than
+    ``CALLBACK_HORIZON_DAYS`` out is not a callback time.
+    """
+    cues = list(_CALLBACK.finditer(normalised))
+    if not cues:
+        return None, normalised
+    start = cues[0].start()
+    last = cues[-1].end()
+    stop_match = _SENTENCE_END.search(normalised, last)
+    stop = stop_match.start() if stop_match else len(normalised)
+    stop = min(stop, last + 60)
+    window = normalised[start:stop]
+    delay = _DELAY.search(window)
+    minutes: int | None = None
+    if delay is not None:
+        if delay.group(1):
+            count = int(delay.group(1))
+            minutes = count * 60 if delay.group(2) == "hour" else count
+        elif "and a half" in delay.group(0) or delay.group(0).startswith("in 1 half"):
+            minutes = 90
+        else:
+            minutes = 30
+        if not 0 < minutes <= 24 * 60:
+            minutes = None
+    day: dt.date | None = None
+    end = last
+    for mention in parse_dates(window, after=today):
+        if 0 <= (mention.value - today).days <= CALLBACK_HORIZON_DAYS:
+            day = mention.value
+            end = max(end, start + mention.end)
+            break
+    clock = _clock_in(window)
+    if clock is not None or minutes is not None:
+        end = stop
+    if day is None and clock is None and minutes is None:
+        request = None
+    elif minutes is not None:
+        request = CallbackTime(in_minutes=minutes, heard=window.strip())
+    else:
+        if day is None and re.search(r"\btonight\b|\bthis (?:afternoon|evening)\b", window):
+            day = today
+        request = CallbackTime(day=day, clock=clock, heard=window.strip())
+    rest = normalised[:start] + " " * (end - start) + normalised[end:]
+    return request, rest
+
+
 _YES = re.compile(
     r"^\W*(?:yes|yeah|yep|yup|ya|correct|right|that's right|that is right|sure|sounds good|"
     r"you got it|exactly|absolutely|ok|okay|affirmative|uh huh|yes sir|yes ma'am|perfect|"
@@ -875,6 +1060,7 @@ class Answer:
     opted_out: bool = False
     declined: bool = False
     callback: bool = False
+    callback_when: CallbackTime | None = None
     yes: bool = False
     no: bool = False
     skipped_lines: tuple[str, ...] = ()
@@ -999,12 +1185,14 @@ def extract(
         key = expect.split(":", 1)[1]
         expect = "prices" if key == "total" else f"line:{key}"
     price_asked = expect in ("prices", "confirm") or bool(expect and expect.startswith("line:"))
-    dates = parse_dates(normalised, after=today)
+    # "call me back Tuesday at 3": a callback time, not a start date or a price.
+    callback_when, rest = callback_request(normalised, today=today)
+    dates = parse_dates(rest, after=today)
     # Money never comes from a date's own digits ("march 15") or a duration ("4 days").
     date_spans = [(d.start, d.end) for d in dates]
     amounts = [
         a
-        for a in parse_amounts(normalised, price_asked=price_asked)
+        for a in parse_amounts(rest, price_asked=price_asked)
         if not any(a.start < end and start < a.end for start, end in date_spans)
     ]
     expect_line = expect.split(":", 1)[1] if expect and expect.startswith("line:") else None
@@ -1017,7 +1205,10 @@ def extract(
     if expect == "site_visit" and visit is None and dates:
         visit = dates[0]
         start_mention = None
-    duration = parse_duration_days(text, bare_number_is_days=expect == "duration" and not amounts)
+    duration = parse_duration_days(
+        rest if rest != normalised else text,
+        bare_number_is_days=expect == "duration" and not amounts,
+    )
 
     yes, no = is_yes(text), is_no(text)
     opted_out = wants_opt_out(text)
@@ -1067,6 +1258,7 @@ def extract(
         opted_out=opted_out,
         declined=declined and not opted_out,
         callback=bool(_CALLBACK.search(normalised)) and not opted_out,
+        callback_when=None if opted_out else callback_when,
         yes=yes,
         no=no,
         skipped_lines=skipped,
@@ -1097,6 +1289,8 @@ class CallFacts:
     opted_out: bool = False
     declined: bool = False
     callback: bool = False
+    callback_when: CallbackTime | None = None
+    """when they asked to be called back (the latest time said), if a time was said."""
     skipped_lines: tuple[str, ...] = ()
     heard: dict[str, str] = field(default_factory=dict)
     """fact → the words it was taken from ("start_date": "the 3rd")."""
@@ -1147,6 +1341,7 @@ class CallFacts:
             opted_out=self.opted_out or answer.opted_out,
             declined=self.declined or answer.declined,
             callback=self.callback or answer.callback,
+            callback_when=answer.callback_when or self.callback_when,
             skipped_lines=skipped,
             heard=heard,
             line_rates=rates,
@@ -1180,6 +1375,7 @@ class CallFacts:
             "opted_out": self.opted_out,
             "declined": self.declined,
             "callback": self.callback,
+            "callback_when": self.callback_when.to_json() if self.callback_when else None,
             "skipped_lines": list(self.skipped_lines),
             "heard": dict(self.heard),
             "line_rates": dict(self.line_rates),
@@ -1202,6 +1398,7 @@ class CallFacts:
             opted_out=bool(data.get("opted_out")),
             declined=bool(data.get("declined")),
             callback=bool(data.get("callback")),
+            callback_when=CallbackTime.from_json(data.get("callback_when")),
             skipped_lines=tuple(data.get("skipped_lines") or ()),
             heard={str(k): str(v) for k, v in (data.get("heard") or {}).items()},
             line_rates={str(k): str(v) for k, v in (data.get("line_rates") or {}).items()},

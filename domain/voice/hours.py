@@ -226,3 +226,71 @@ def refusal_reason(moment: dt.datetime, window: CallWindow, who: str = "the cont
         f"({window.timezone}); calls are allowed {window.start:%H:%M}-{window.end:%H:%M}"
         f"{window.days_text()} local"
     )
+
+
+# A callback asked for sooner than this is placed this long after the call (time to hang up
+# and for the team to see the call); one asked for with no time is placed a day later.
+CALLBACK_MIN_DELAY = dt.timedelta(minutes=5)
+CALLBACK_DEFAULT_DELAY = dt.timedelta(days=1)
+
+
+def requested_moment(
+    *,
+    day: dt.date | None,
+    clock: dt.time | None,
+    in_minutes: int | None,
+    said_at: dt.datetime,
+    zone: ZoneInfo,
+) -> dt.datetime | None:
+    """The moment a callback was asked for (in UTC), or None when no time was said.
+
+    A delay ("in an hour") counts from ``said_at``; a day and a clock are on the callee's wall
+    clock in ``zone``; a day alone is that day from midnight (the calling window then opens
+    it); a clock alone is today's, or tomorrow's once it has passed.
+    """
+    _require_aware(said_at)
+    if in_minutes is not None:
+        return (said_at + dt.timedelta(minutes=in_minutes)).astimezone(dt.UTC)
+    if day is None and clock is None:
+        return None
+    local_day = day or said_at.astimezone(zone).date()
+    moment = _local_at(local_day, clock or dt.time(0, 0), zone)
+    if day is None and moment <= said_at:
+        moment = _local_at(local_day + dt.timedelta(days=1), clock or dt.time(0, 0), zone)
+    return moment.astimezone(dt.UTC)
+
+
+@dataclass(frozen=True)
+class CallbackSlot:
+    """When a callback is placed, the moment asked for (if any) and the words for the team."""
+
+    when: dt.datetime
+    asked: dt.datetime | None
+    text: str
+
+
+def callback_slot(
+    asked: dt.datetime | None, *, now: dt.datetime, windows: tuple[CallWindow, ...]
+) -> CallbackSlot:
+    """The first allowed moment at or after the asked-for one (a day from ``now`` if none).
+
+    A moment already past, or less than ``CALLBACK_MIN_DELAY`` away, moves to ``now`` plus
+    that delay; then to the next opening of every window. ``text`` says when, on the
+    callee's clock, and why it is not the moment asked for when it is not.
+    """
+    _require_aware(now)
+    earliest = now + CALLBACK_MIN_DELAY
+    base = now + CALLBACK_DEFAULT_DELAY if asked is None else max(asked, earliest)
+    when = next_allowed_in_all(base, windows)
+    window = windows[0]
+    local = local_time(when, window)
+    text = f"{local:%a %b} {local.day} at {local:%H:%M} ({window.timezone})"
+    if asked is not None:
+        asked_local = local_time(asked, window)
+        asked_text = f"{asked_local:%a %b} {asked_local.day} {asked_local:%H:%M}"
+        if asked < earliest:
+            text += f"; they asked for {asked_text}, which had passed"
+        elif when > asked + dt.timedelta(minutes=1):
+            hours_text = describe_all(windows)
+            text += f"; they asked for {asked_text}, outside the calling hours ({hours_text})"
+    return CallbackSlot(when=when, asked=asked, text=text)

@@ -29,12 +29,16 @@ from decimal import Decimal
 from typing import Any
 
 from domain.voice.extraction import (
+    CallbackTime,
+    asks_callback,
+    callback_request,
     dollars,
     extract,
     normalise,
     parse_amounts,
     parse_dates,
     spoken_date,
+    time_of_day,
 )
 
 # What a lead-qualification call asks, in order.
@@ -54,15 +58,15 @@ _STILL_INTERESTED = re.compile(
     r"\b(?:still (?:interested|selling|want to sell|looking to sell)|want to sell|"
     r"looking to sell|ready to sell|need to sell|interested)\b"
 )
-_HOUSE_SHORTHAND = re.compile(r"(?<![\d$.,])(\d) (\d{2})(?![\d,.]|\s*(?:am|pm|a\.m|p\.m)\b)")
-_BARE_PRICE = re.compile(r"(?<![\d$.,:/])(\d{2,3})(?![\d,.:/]|st\b|nd\b|rd\b|th\b)")
+# A figure may end a sentence ("We want 120."): a comma or period after it ends the number
+# unless a digit follows ("120,000", "1.5").
+_HOUSE_SHORTHAND = re.compile(r"(?<![\d$.,])(\d) (\d{2})(?!\d|[,.]\d|\s*(?:am|pm|a\.m|p\.m)\b)")
+_BARE_PRICE = re.compile(r"(?<![\d$.,:/])(\d{2,3})(?!\d|[,.:/]\d|st\b|nd\b|rd\b|th\b)")
 _SEASONS = {"spring": 3, "summer": 6, "fall": 9, "autumn": 9, "winter": 12}
 _SEASON = re.compile(
     r"\b(?:by |in |before |around |this |next )*(spring|summer|fall|autumn|winter)\b"
 )
 _YEAR_END = re.compile(r"\b(?:end of (?:the |this )?year|year end|new year)\b")
-_TIME_OF_DAY = re.compile(r"\b(\d{1,2})(?::(\d{2}))?\s*(am|pm|a\.m\.?|p\.m\.?)(?!\w)")
-_NOON = re.compile(r"\b(?:noon|midday|lunch ?time)\b")
 _TENANT = re.compile(
     r"\b(?:tenants?|renters?|rented|renting|rent it|leased|lease|section 8|tenant occupied)\b"
 )
@@ -72,6 +76,13 @@ _VACANT = re.compile(
 _OWNER = re.compile(
     r"\b(?:i live|we live|i'm living|we're living|i am living|we are living|my home|our home|"
     r"owner occupied|live there|live here|living there|living in it|my family)\b"
+)
+_CLAUSES = re.compile(r"(?<=[.!?;,])\s+")
+# Why someone cannot talk now: with a callback request, these words are no answer.
+_BUSY = re.compile(
+    r"\b(?:sorry|i'm|i am|we're|we are|at work|busy|driving|in a meeting|bad time|"
+    r"not a good time|can't talk|cannot talk|right now|please|um+|uh+|well|so|oh|ok|okay)\b|\W+",
+    re.I,
 )
 _FILLER = re.compile(r"^\W*(?:well|um+|uh+|so|oh|yeah|yes|okay|ok|hmm|like)\b[\s,]*")
 
@@ -92,6 +103,7 @@ class LeadAnswer:
     walkthrough_time: str | None = None
     opted_out: bool = False
     callback: bool = False
+    callback_when: CallbackTime | None = None
     yes: bool = False
     no: bool = False
 
@@ -177,24 +189,6 @@ def sell_timeline(text: str, *, today: dt.date) -> tuple[dt.date, str] | None:
     return None
 
 
-def time_of_day(text: str) -> str | None:
-    """A clock time said in ``text`` as ``HH:MM`` ("3 pm" → 15:00, "10:30 am"), or None."""
-    normalised = normalise(text)
-    if _NOON.search(normalised):
-        return "12:00"
-    match = _TIME_OF_DAY.search(normalised)
-    if match is None:
-        return None
-    hour, minute = int(match.group(1)), int(match.group(2) or 0)
-    if not (1 <= hour <= 12 and 0 <= minute < 60):
-        return None
-    if match.group(3).startswith("p") and hour != 12:
-        hour += 12
-    if match.group(3).startswith("a") and hour == 12:
-        hour = 0
-    return f"{hour:02d}:{minute:02d}"
-
-
 def occupancy_of(text: str) -> str | None:
     """``tenant``, ``vacant`` or ``owner_occupied`` from what was said, or None."""
     normalised = normalise(text)
@@ -239,18 +233,28 @@ def extract_lead(text: str, *, today: dt.date, expect: str | None = None) -> Lea
             interested = False
         elif yes or _STILL_INTERESTED.search(normalised):
             interested = True
-    price = house_price(text, price_asked=expect == "asking_price")
-    timeline = sell_timeline(text, today=today) if expect in ("timeline", "interested") else None
+    # "call me back Tuesday at 3" is a callback time: not a timeline, a price or a condition.
+    _, rest = callback_request(normalised, today=today)
+    said = " ".join(rest.split()) if rest != normalised else text
+    # The seller's own words without the clauses asking for the callback (for the condition).
+    spoken = (
+        " ".join(c for c in _CLAUSES.split(text) if not asks_callback(c))
+        if general.callback
+        else text
+    )
+    price = house_price(said, price_asked=expect == "asking_price")
+    timeline = sell_timeline(said, today=today) if expect in ("timeline", "interested") else None
     walkthrough = general.site_visit if expect == "walkthrough" else None
-    clock = time_of_day(text) if expect == "walkthrough" else None
-    occupancy = occupancy_of(text) if expect in ("occupancy", "condition") else None
+    clock = time_of_day(said) if expect == "walkthrough" else None
+    occupancy = occupancy_of(said) if expect in ("occupancy", "condition") else None
     condition: str | None = None
     if (
         expect == "condition"
         and not general.opted_out
         and not ((yes or no) and len(normalised.split()) <= 2)
+        and not (general.callback and len(_BUSY.sub(" ", spoken).split()) < 3)
     ):
-        condition = condition_text(text)
+        condition = condition_text(spoken)
     if expect == "condition" and no and len(normalised.split()) <= 3:
         condition = "no repairs needed (as the seller said)"
     return LeadAnswer(
@@ -266,6 +270,7 @@ def extract_lead(text: str, *, today: dt.date, expect: str | None = None) -> Lea
         walkthrough_time=clock if walkthrough else None,
         opted_out=general.opted_out,
         callback=general.callback,
+        callback_when=general.callback_when,
         yes=yes,
         no=no,
     )
@@ -291,6 +296,8 @@ class LeadFacts:
     walkthrough_time: str | None = None
     opted_out: bool = False
     callback: bool = False
+    callback_when: CallbackTime | None = None
+    """when the seller asked to be called back (the latest time said), if a time was said."""
     heard: dict[str, str] = field(default_factory=dict)
     """fact → the words it was taken from ("asking_price": "1 20")."""
 
@@ -319,6 +326,7 @@ class LeadFacts:
             ),
             opted_out=self.opted_out or answer.opted_out,
             callback=self.callback or answer.callback,
+            callback_when=answer.callback_when or self.callback_when,
             heard=heard,
         )
 
@@ -358,6 +366,7 @@ class LeadFacts:
             **self.answers(),
             "opted_out": self.opted_out,
             "callback": self.callback,
+            "callback_when": self.callback_when.to_json() if self.callback_when else None,
             "heard": dict(self.heard),
         }
 
@@ -378,6 +387,7 @@ class LeadFacts:
             walkthrough_time=data.get("walkthrough_time"),
             opted_out=bool(data.get("opted_out")),
             callback=bool(data.get("callback")),
+            callback_when=CallbackTime.from_json(data.get("callback_when")),
             heard={str(k): str(v) for k, v in (data.get("heard") or {}).items()},
         )
 

@@ -88,6 +88,7 @@ from domain.voice.extraction import (
     BID_FACTS,
     RECORDING,
     SPEECH,
+    CallbackTime,
     CallFacts,
     RecordingMerge,
     ScopeLine,
@@ -1736,9 +1737,17 @@ def _line_items(facts: CallFacts, context: CallContext) -> list[dict[str, Any]]:
 
 
 def action_items(
-    facts: CallFacts, context: CallContext, outcome: CallOutcome
+    facts: CallFacts,
+    context: CallContext,
+    outcome: CallOutcome,
+    *,
+    callback_note: str | None = None,
 ) -> list[dict[str, Any]]:
-    """What the team should do after the call, each with what it rests on."""
+    """What the team should do after the call, each with what it rests on.
+
+    ``callback_note`` says what was done about a request to be called back (scheduled when,
+    or why not); with it, a ``call_back`` item is listed whatever the outcome.
+    """
     items: list[dict[str, Any]] = []
     who = context.contractor_name
     if outcome == CallOutcome.bid_received:
@@ -1799,8 +1808,9 @@ def action_items(
                 "date": facts.start_date,
             }
         )
-    if outcome == CallOutcome.callback_requested:
-        items.append({"kind": "call_back", "text": f"{who} asked to be called back"})
+    if outcome == CallOutcome.callback_requested or callback_note:
+        note = f": {callback_note}" if callback_note else ""
+        items.append({"kind": "call_back", "text": f"{who} asked to be called back{note}"})
     if outcome == CallOutcome.voicemail:
         items.append({"kind": "await_reply", "text": f"Left {who} a voicemail and a WhatsApp text"})
     if outcome == CallOutcome.unclear:
@@ -1906,7 +1916,12 @@ def finalize_call(*, session: Session, call: Call, now: dt.datetime | None = Non
             schedule.status = ScheduleStatus.completed
             schedule.reason = f"answered on attempt {call.attempt}: {outcome.value}"
             session.add(schedule)
-    items = action_items(facts, context, outcome) + list(data.get("pending_action_items") or [])
+    callback_note: str | None = None
+    if facts.callback and call.contractor_id is not None and not facts.opted_out:
+        callback_note = _schedule_callback(session, call, facts, now)
+    items = action_items(facts, context, outcome, callback_note=callback_note) + list(
+        data.get("pending_action_items") or []
+    )
     if bid_error:
         items.append(
             {
@@ -1914,8 +1929,6 @@ def finalize_call(*, session: Session, call: Call, now: dt.datetime | None = Non
                 "text": f"Enter {context.contractor_name}'s bid by hand ({bid_error})",
             }
         )
-    if facts.callback and call.contractor_id is not None and not facts.opted_out:
-        _schedule_callback(session, call, now)
     _update_data(
         call,
         finalized=True,
@@ -1961,15 +1974,56 @@ def finalize_call(*, session: Session, call: Call, now: dt.datetime | None = Non
     return call
 
 
-def _schedule_callback(session: Session, call: Call, now: dt.datetime) -> None:
-    """A contractor who asked to be called back gets a call tomorrow within their hours."""
+def callback_slot(
+    when: CallbackTime | None,
+    *,
+    said_at: dt.datetime,
+    now: dt.datetime,
+    windows: tuple[hours.CallWindow, ...],
+) -> hours.CallbackSlot:
+    """When to call back someone who asked for it: the time they said, inside their hours.
+
+    ``when`` is what they said ("Tuesday at 3", "in an hour", on their own clock, read in
+    the first window's zone); without a time, a day later. See ``hours.callback_slot``.
+    """
+    asked = (
+        hours.requested_moment(
+            day=when.day,
+            clock=dt.time.fromisoformat(when.clock) if when.clock else None,
+            in_minutes=when.in_minutes,
+            said_at=said_at,
+            zone=windows[0].zone,
+        )
+        if when is not None
+        else None
+    )
+    return hours.callback_slot(asked, now=now, windows=windows)
+
+
+def _callback_reason(call: Call, when: CallbackTime | None) -> str:
+    heard = f' ("{when.heard[:120]}")' if when is not None and when.heard else ""
+    return f"asked to be called back on call {call.id}{heard}"
+
+
+def _schedule_callback(session: Session, call: Call, facts: CallFacts, now: dt.datetime) -> str:
+    """A contractor who asked to be called back gets a call at the time they said.
+
+    At the time they asked for when they said one (moved into their calling hours), else a
+    day later within their hours. Returns what was done, for the team's action item.
+    """
     assert call.contractor_id is not None
     try:
         contractor = construction_service.get_contractor(
             session=session, org_id=call.org_id, contractor_id=call.contractor_id
         )
     except construction_service.NotFoundError:
-        return
+        return "not scheduled: the contractor is no longer in the organisation"
+    slot = callback_slot(
+        facts.callback_when,
+        said_at=call.ended_at or now,
+        now=now,
+        windows=(call_window(contractor),),
+    )
     try:
         _new_schedule(
             session=session,
@@ -1977,12 +2031,50 @@ def _schedule_callback(session: Session, call: Call, now: dt.datetime) -> None:
             contractor_id=contractor.id,
             project_id=call.project_id,
             purpose=CallPurpose(call.purpose),
-            when=hours.next_allowed(now + dt.timedelta(days=1), call_window(contractor)),
-            reason=f"asked to be called back on call {call.id}",
+            when=slot.when,
+            reason=_callback_reason(call, facts.callback_when),
             requested_by=call.requested_by,
         )
-    except ScheduleConflict:
-        pass  # a call to them about the project is already scheduled
+    except ScheduleConflict as exc:
+        return f"not scheduled again: {exc}"
+    return f"the agent calls back {slot.text}"
+
+
+def _schedule_lead_callback(
+    session: Session, call: Call, facts: LeadFacts, details: dict[str, Any], now: dt.datetime
+) -> str:
+    """A seller who asked to be called back gets another qualification call, when they said.
+
+    Only with the consent the first call had (``has_consent``) and a number not on the
+    do-not-call list; inside their calling hours (``lead_windows``), at the time they asked
+    for or a day later. Returns what was done, for the team's action item.
+    """
+    if not has_consent(details) or call.to_number is None:
+        return "not scheduled: no recorded consent to automated calls, so call them yourself"
+    if is_do_not_call(session=session, org_id=call.org_id, phone_number=call.to_number):
+        return "not scheduled: the number is on the do-not-call list"
+    slot = callback_slot(
+        facts.callback_when,
+        said_at=call.ended_at or now,
+        now=now,
+        windows=hours.lead_windows(details.get("timezone"), call.to_number),
+    )
+    try:
+        _new_schedule(
+            session=session,
+            org_id=call.org_id,
+            contractor_id=None,
+            project_id=None,
+            purpose=CallPurpose.lead_qualification,
+            when=slot.when,
+            reason=_callback_reason(call, facts.callback_when),
+            requested_by=call.requested_by,
+            to_number=call.to_number,
+            details={**details, "callback_of": str(call.id)},
+        )
+    except ScheduleConflict as exc:
+        return f"not scheduled again: {exc}"
+    return f"the agent calls back {slot.text}"
 
 
 def _lead_outcome(call: Call, facts: LeadFacts) -> CallOutcome:
@@ -2000,9 +2092,16 @@ def _lead_outcome(call: Call, facts: LeadFacts) -> CallOutcome:
 
 
 def lead_action_items(
-    facts: LeadFacts, outcome: CallOutcome, details: dict[str, Any]
+    facts: LeadFacts,
+    outcome: CallOutcome,
+    details: dict[str, Any],
+    *,
+    callback_note: str | None = None,
 ) -> list[dict[str, Any]]:
-    """What the team should do after a lead-qualification call, from the recorded facts."""
+    """What the team should do after a lead-qualification call, from the recorded facts.
+
+    ``callback_note`` says what was done about a request to be called back.
+    """
     from domain.voice.lead import walkthrough_words
 
     name = details.get("name")
@@ -2047,8 +2146,13 @@ def lead_action_items(
             }
         )
     if facts.callback and outcome != CallOutcome.opted_out:
+        note = f": {callback_note}" if callback_note else ""
         items.append(
-            {"kind": "call_back", "text": f"{lead.capitalize()} asked to be called back", **common}
+            {
+                "kind": "call_back",
+                "text": f"{lead.capitalize()} asked to be called back{note}",
+                **common,
+            }
         )
     if outcome == CallOutcome.voicemail:
         items.append(
@@ -2095,7 +2199,14 @@ def _finalize_lead_call(session: Session, call: Call, now: dt.datetime) -> Call:
         schedule.status = ScheduleStatus.completed
         schedule.reason = f"answered on attempt {call.attempt}: {outcome.value}"
         session.add(schedule)
-    items = lead_action_items(facts, outcome, details)
+    callback_note: str | None = None
+    if facts.callback and outcome not in (
+        CallOutcome.opted_out,
+        CallOutcome.declined,
+        CallOutcome.voicemail,
+    ):
+        callback_note = _schedule_lead_callback(session, call, facts, details, now)
+    items = lead_action_items(facts, outcome, details, callback_note=callback_note)
     if outcome == CallOutcome.voicemail:
         answers = None
     else:

@@ -547,6 +547,10 @@ def test_the_availability_endpoint_shows_a_scheduled_lead_call(
         # What is owed is not the price: the figure after the price word is.
         ("I owe 50, want 120", "120000"),
         ("we still owe about 80 thousand on it, hoping to get 140 thousand", "140000"),
+        # Speech recognition ends sentences with a period or a comma after the figure.
+        ("We want 120.", "120000"),
+        ("About one twenty five.", "125000"),
+        ("Maybe 95, if you close fast", "95000"),
     ],
 )
 def test_house_prices_are_read_the_way_sellers_say_them(said: str, price: str) -> None:
