@@ -1,5 +1,7 @@
 """Purposes, statuses and outcomes of AI phone calls to contractors and seller leads."""
 
+from __future__ import annotations
+
 from enum import StrEnum
 
 
@@ -51,11 +53,20 @@ class CallOutcome(StrEnum):
 
 
 class Speaker(StrEnum):
-    """Who spoke a transcript turn (``contractor``: the person called, a seller lead too)."""
+    """Who spoke a transcript turn: the agent, or the person called (a contractor or a lead).
+
+    Rows written before seller leads had their own label say ``contractor`` for a lead too.
+    """
 
     agent = "agent"
     contractor = "contractor"
+    lead = "lead"
     other = "other"
+
+    @classmethod
+    def callee(cls, purpose: str) -> Speaker:
+        """The label of the person called on a call with this purpose."""
+        return cls.lead if purpose == "lead_qualification" else cls.contractor
 
 
 class ScheduleStatus(StrEnum):

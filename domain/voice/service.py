@@ -1377,9 +1377,9 @@ def record_exchange(
     reply: AgentTurn,
     now: dt.datetime | None = None,
 ) -> StoredTurn:
-    """Write the contractor's answer (``turn``) and the agent's reply (``turn + 1``) once."""
+    """Write the callee's answer (``turn``) and the agent's reply (``turn + 1``) once."""
     now = now or utcnow()
-    if not _insert_turn(session, call, turn, Speaker.contractor, heard, confidence):
+    if not _insert_turn(session, call, turn, Speaker.callee(call.purpose), heard, confidence):
         replay = stored_turn(session=session, call=call, turn=turn + 1)
         if replay is None:
             raise WebhookRefused(f"turn {turn} of call {call.id} was already answered")
@@ -1686,7 +1686,8 @@ def _publish_completed(session: Session, call: Call, *, will_retry: bool = False
             "duration_s": (call.outcome_data or {}).get("duration_s"),
             **(
                 {
-                    "to_number": call.to_number,
+                    # Not the phone number: the lead is named by lead_id and the call by id
+                    # (the number stays on the organisation's call row, not in the event log).
                     "lead_id": (call.outcome_data or {}).get("lead_id"),
                     "answers": (call.outcome_data or {}).get("answers"),
                 }
@@ -1893,7 +1894,7 @@ def finalize_call(*, session: Session, call: Call, now: dt.datetime | None = Non
     bid_error: str | None = None
     if facts.opted_out and call.contractor_id is not None:
         heard = next(
-            (row.text for row in _contractor_rows(session, call) if _is_opt_out(row.text)),
+            (row.text for row in _callee_rows(session, call) if _is_opt_out(row.text)),
             "asked on a call",
         )
         construction_service.mark_contractor_opted_out(
@@ -1957,7 +1958,7 @@ def finalize_call(*, session: Session, call: Call, now: dt.datetime | None = Non
     if (
         call.contractor_id is not None
         and outcome not in (CallOutcome.voicemail, CallOutcome.no_answer)
-        and any(row.text.strip() for row in _contractor_rows(session, call))
+        and any(row.text.strip() for row in _callee_rows(session, call))
     ):  # only a contractor who said something responded (not a canceled or silent call)
         publish(
             session,
@@ -2185,7 +2186,7 @@ def _finalize_lead_call(session: Session, call: Call, now: dt.datetime) -> Call:
         call.ended_at = now
     if facts.opted_out:
         heard = next(
-            (row.text for row in _contractor_rows(session, call) if _is_opt_out(row.text)),
+            (row.text for row in _callee_rows(session, call) if _is_opt_out(row.text)),
             "asked on a call",
         )
         mark_number_opted_out(
@@ -2258,10 +2259,14 @@ def _finalize_lead_call(session: Session, call: Call, now: dt.datetime) -> Call:
     return call
 
 
-def _contractor_rows(session: Session, call: Call) -> Sequence[CallTranscript]:
+def _callee_rows(session: Session, call: Call) -> Sequence[CallTranscript]:
+    """What the person called said (a lead's older rows are labelled ``contractor`` too)."""
     return session.exec(
         select(CallTranscript)
-        .where(CallTranscript.call_id == call.id, CallTranscript.speaker == Speaker.contractor)
+        .where(
+            CallTranscript.call_id == call.id,
+            col(CallTranscript.speaker).in_([Speaker.contractor.value, Speaker.lead.value]),
+        )
         .order_by(col(CallTranscript.turn))
     ).all()
 

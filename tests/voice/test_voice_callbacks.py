@@ -90,7 +90,7 @@ def test_a_sellers_callback_time_is_not_a_timeline_a_price_or_a_condition(expect
     answer = extract_lead("I'm at work, call me back Tuesday at 3", today=SATURDAY, expect=expect)
     assert answer.callback
     assert answer.callback_when == CallbackTime(
-        day=dt.date(2026, 12, 1), clock="15:00", heard=answer.callback_when.heard
+        day=dt.date(2026, 12, 1), clock="15:00", heard="call me back tuesday at 3"
     )
     assert answer.sell_by is None and answer.asking_price is None
     assert answer.condition is None and answer.occupancy is None

@@ -375,6 +375,7 @@ def test_a_lead_call_takes_the_answers_and_publishes_them(
 
     (completed,) = _events(db, "call.completed")
     assert completed["answers"] == answers
+    assert "to_number" not in completed and "+13135550142" not in str(completed)
     assert (completed["purpose"], completed["outcome"], completed["lead_id"]) == (
         "lead_qualification",
         "qualified",
@@ -421,6 +422,16 @@ def test_a_lead_no_longer_selling_ends_the_call_politely(client: TestClient, db:
     assert call is not None
     db.refresh(call)
     assert call.outcome == "declined"
+    # The transcript names the seller as the lead (not as a contractor).
+    rows = db.exec(
+        select(CallTranscript)
+        .where(CallTranscript.call_id == call_id)
+        .order_by(col(CallTranscript.turn))
+    ).all()
+    assert [(r.speaker, r.text) for r in rows][:2] == [
+        ("agent", rows[0].text),
+        ("lead", "No, we decided to keep the house"),
+    ]
     assert call.outcome_data["answers"]["interested"] is False
     assert _events(db, "appointment.scheduled") == []
     (actions,) = _events(db, "action.items.created")
