@@ -132,17 +132,25 @@ _PRICE_CUE = re.compile(
 )
 
 
+_RIGHT_AFTER_CUE = re.compile(r"^\s*(?:about |around |maybe |at least |like )?\$?\d")
+
+
 def house_price(text: str, *, price_asked: bool) -> tuple[Decimal, str] | None:
     """The asking price said in ``text`` (and the words it came from), or None.
 
-    "$120k", "120,000", "a hundred and twenty thousand"; when the question was the price,
-    also "one twenty" (→ $120,000) and a bare "120" (→ $120,000).
+    "$120k", "120,000", "a hundred and twenty thousand"; when the question was the price, or
+    right after a price word ("want 120"), also "one twenty" (→ $120,000) and a bare "120"
+    (→ $120,000).
     """
     normalised = normalise(text)
     # "I owe 50, want 120": the figure after the last price word is the asking price.
     cues = list(_PRICE_CUE.finditer(normalised))
     if cues:
-        found = _price_in(normalised[cues[-1].end() :], price_asked=price_asked)
+        after = normalised[cues[-1].end() :]
+        # A figure right after a price word is a price even when another question was asked
+        # ("We want 120." said to the timeline question).
+        direct = price_asked or _RIGHT_AFTER_CUE.match(after) is not None
+        found = _price_in(after, price_asked=direct)
         if found is not None:
             return found
     return _price_in(normalised, price_asked=price_asked)

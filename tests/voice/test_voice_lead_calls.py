@@ -569,6 +569,14 @@ def test_house_prices_are_read_the_way_sellers_say_them(said: str, price: str) -
     assert found is not None and found[0] == Decimal(price)
 
 
+def test_a_price_said_to_another_question_is_read_right_after_a_price_word() -> None:
+    assert house_price("We want 120.", price_asked=False) == (Decimal("120000.00"), "120")
+    assert house_price("I'd take one twenty five", price_asked=False) is not None
+    assert house_price("I want to sell in 2 months", price_asked=False) is None
+    assert house_price("we want 30 days to move out", price_asked=False) is None
+    assert house_price("we have 120 days", price_asked=False) is None  # no price word
+
+
 def test_a_number_that_is_no_house_price_is_not_one() -> None:
     assert house_price("one twenty", price_asked=False) is None  # not asked: not money
     assert house_price("I need 3 weeks", price_asked=True) is None
