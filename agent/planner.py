@@ -405,11 +405,43 @@ _LEAD_CONSENT = re.compile(
 )
 
 
+# "what did the seller say?", "any lead calls scheduled?", "when do we call Kim Seller back?"
+_LEAD_QUESTION = re.compile(
+    r"\?\s*$|^\s*(?:what|when|who|which|did|does|do|has|have|any|show|list|how|tell|give)\b",
+    re.I,
+)
+_LEAD_WORD = r"\b(?:sellers?|homeowners?|leads?)\b"
+_LEAD_ASKED = (
+    r"\b(?:call(?:s|ed|ing)?|say|said|answers?|scheduled|qualif\w*|back|hear|heard|told)\b"
+)
+_LEAD_TOPIC = re.compile(
+    _LEAD_WORD + r"[^.?!]*" + _LEAD_ASKED + "|" + _LEAD_ASKED + r"[^.?!]*" + _LEAD_WORD, re.I
+)
+_LEAD_WHO = re.compile(
+    r"\b(?:call|called|calling|did|does|from|with|about|to)\s+([A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?)"
+)
+_LEAD_STREET = re.compile(r"\b(\d{1,6}\s+[A-Za-z][A-Za-z'-]+)")
+
+
+def _lead_calls_plan(text: str) -> Plan:
+    """Read the lead calls, narrowed to the lead the question names (a name or an address)."""
+    args: dict[str, Any] = {}
+    if street := _LEAD_STREET.search(text):
+        args["lead"] = street.group(1)
+    elif (who := _LEAD_WHO.search(text)) and who.group(1).split()[0] not in ("I", "We", "You"):
+        args["lead"] = who.group(1)
+    return Plan("lead_calls", args)
+
+
 def _lead_plan(text: str) -> Plan | None:
-    """A plan to have a seller lead phoned; None if the message does not ask for one."""
-    if not _LEAD_CALL.search(text) or re.search(r"\bcontractors?\b|\bbids?\b", text, re.I):
+    """A plan to have a seller lead phoned, or to read the lead calls; None if neither."""
+    if re.search(r"\bcontractors?\b|\bbids?\b", text, re.I):
         return None
     phone = _LEAD_PHONE.search(text)
+    if phone is None and _LEAD_QUESTION.search(text) and _LEAD_TOPIC.search(text):
+        return _lead_calls_plan(text)
+    if not _LEAD_CALL.search(text):
+        return None
     about = _LEAD_ABOUT.search(_LEAD_PHONE.sub(" ", text))
     address = extract_address(about.group(1)) if about else None
     if phone is None or address is None:
@@ -1042,6 +1074,39 @@ def _lead_reply(r: dict[str, Any]) -> str:
     return f"No call scheduled for {who.strip()}: {r.get('reason') or r.get('status')}."
 
 
+def _lead_calls_reply(r: dict[str, Any]) -> str:
+    calls, upcoming = r.get("calls", []), r.get("upcoming", [])
+    about = f" for {r['lead']!r}" if r.get("lead") else ""
+    if not calls and not upcoming:
+        return f"No seller lead calls{about} yet."
+    lines: list[str] = []
+    if calls:
+        lines.append(f"Seller lead calls{about}, latest first:")
+    for c in calls[:6]:
+        who = c.get("name") or c.get("phone") or "a lead"
+        when = str(c["at"])[:16].replace("T", " ")
+        lines.append(f"• {who}, {when} UTC: {c['summary']}")
+        for step in c.get("next_steps", [])[:2]:
+            if step != c["summary"]:
+                lines.append(f"  – {step}")
+    to_call = [u for u in upcoming if u["status"] != "for_team"]
+    for_team = [u for u in upcoming if u["status"] == "for_team"]
+    if to_call:
+        lines.append("The agent calls next:")
+        lines.extend(
+            f"• {u.get('name') or u.get('phone') or 'a lead'}: {u['local_time']}"
+            + (f" — {u['reason']}" if u.get("reason") else "")
+            for u in to_call[:6]
+        )
+    if for_team:
+        lines.append("For the team to call (no consent to automated calls):")
+        lines.extend(
+            f"• {u.get('name') or 'a lead'} at {u.get('phone')} about {u.get('address')}"
+            for u in for_team[:6]
+        )
+    return _fit("\n".join(lines))
+
+
 def _calls_reply(r: dict[str, Any]) -> str:
     calls, scheduled = r.get("calls", []), r.get("scheduled", [])
     if not calls and not scheduled:
@@ -1161,6 +1226,7 @@ REPLIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "award_bid": _award_reply,
     "request_bids": _request_bids_reply,
     "qualify_lead": _lead_reply,
+    "lead_calls": _lead_calls_reply,
     "call_status": _calls_reply,
     "analyze_property": _address_reply,
     "get_comps": _comps_reply,
@@ -1199,6 +1265,7 @@ _WHAT = {
     "award_bid": "award that bid",
     "request_bids": "request those bids",
     "qualify_lead": "set up that lead call",
+    "lead_calls": "get the lead calls",
     "call_status": "get those calls",
     "my_bids": "find your bids",
     "latest_opportunities": "get the opportunities",

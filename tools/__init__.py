@@ -64,8 +64,8 @@ READ_TOOL_NAMES: frozenset[str] = frozenset(
         "my_alerts",
     }
 )
-# Reading what only the team may see: the calls placed to contractors.
-TEAM_READ_TOOL_NAMES: frozenset[str] = frozenset({"call_status"})
+# Reading what only the team may see: the calls placed to contractors and seller leads.
+TEAM_READ_TOOL_NAMES: frozenset[str] = frozenset({"call_status", "lead_calls"})
 # Changing deals and projects, and phoning contractors or seller leads: the team only.
 WRITE_TOOL_NAMES: frozenset[str] = frozenset(
     {

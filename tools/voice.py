@@ -10,6 +10,7 @@ calls about a project and ``bids_received`` the bids on it, with the calls they 
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from langchain_core.tools import BaseTool, tool
@@ -329,4 +330,36 @@ def qualify_lead(
     return run_tool(ctx, "qualify_lead", body)
 
 
-TOOLS: list[BaseTool] = [request_bids, call_status, bids_received, qualify_lead]
+@tool(parse_docstring=True)
+def lead_calls(
+    runtime: ToolRuntime[Context],
+    lead: Annotated[str | None, Field(max_length=120)] = None,
+) -> dict[str, Any]:
+    """What seller leads said on the voice agent's calls, and the lead calls still to come.
+
+    Use for "what did the seller say?", "any lead calls scheduled?", "when do we call Kim
+    back?". Team only.
+
+    Args:
+        runtime: The run context (organisation, user, role), injected: never a model
+            argument.
+        lead: Narrow to one lead: part of their name, the property's address, the lead id
+            or their phone number.
+
+    """
+    ctx = runtime.context
+
+    def body(session: Session) -> dict[str, Any]:
+        require_roles(ctx, Role.admin, Role.analyst)
+        found = voice_service.lead_activity(session=session, org_id=ctx.org_id, lead=lead)
+        return {
+            "lead": found.matched,
+            "calls": [asdict(c) for c in found.calls],
+            "upcoming": [asdict(s) for s in found.upcoming],
+            "source": "voice_service.calls and call_schedules (lead_qualification)",
+        }
+
+    return run_tool(ctx, "lead_calls", body)
+
+
+TOOLS: list[BaseTool] = [request_bids, call_status, bids_received, qualify_lead, lead_calls]

@@ -52,8 +52,11 @@ _NOT_INTERESTED = re.compile(
     r"\b(?:not interested|no longer interested|not selling|not (?:going|gonna) to sell|"
     r"won't (?:be )?sell|decided (?:not to|to keep)|changed my mind|already sold|"
     r"(?:it's|it is|house is) (?:already )?sold|keeping (?:it|the house)|off the market|"
-    r"don't want to sell|do not want to sell|no thanks|no thank you)\b"
+    r"don't want to sell|do not want to sell)\b"
 )
+# A polite no that ends the interest only when the question was whether they still sell
+# ("no thanks" to a walkthrough is no walkthrough, not "not selling").
+_NO_THANKS = re.compile(r"\b(?:no thanks|no thank you)\b")
 _STILL_INTERESTED = re.compile(
     r"\b(?:still (?:interested|selling|want to sell|looking to sell)|want to sell|"
     r"looking to sell|ready to sell|need to sell|interested)\b"
@@ -234,7 +237,9 @@ def extract_lead(text: str, *, today: dt.date, expect: str | None = None) -> Lea
     )
     yes, no = general.yes, general.no
     interested: bool | None = None
-    if _NOT_INTERESTED.search(normalised):
+    if _NOT_INTERESTED.search(normalised) or (
+        expect in ("interested", None) and _NO_THANKS.search(normalised)
+    ):
         interested = False
     elif expect == "interested":
         if no:

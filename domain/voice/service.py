@@ -2092,6 +2092,11 @@ def _lead_outcome(call: Call, facts: LeadFacts) -> CallOutcome:
     return CallOutcome.unclear
 
 
+def _sentence_start(text: str) -> str:
+    """``text`` with its first letter capitalised and the rest kept ("The lead Kim Seller")."""
+    return text[:1].upper() + text[1:]
+
+
 def lead_action_items(
     facts: LeadFacts,
     outcome: CallOutcome,
@@ -2133,7 +2138,7 @@ def lead_action_items(
         items.append(
             {
                 "kind": "lead_not_selling",
-                "text": f"{lead.capitalize()} ({address}) is no longer interested in selling",
+                "text": f"{_sentence_start(lead)} ({address}) is no longer interested in selling",
                 **common,
             }
         )
@@ -2141,7 +2146,7 @@ def lead_action_items(
         items.append(
             {
                 "kind": "lead_opted_out",
-                "text": f"{lead.capitalize()} ({address}) asked not to be called again: the "
+                "text": f"{_sentence_start(lead)} ({address}) asked not to be called again: the "
                 "number is on the do-not-call list",
                 **common,
             }
@@ -2151,7 +2156,7 @@ def lead_action_items(
         items.append(
             {
                 "kind": "call_back",
-                "text": f"{lead.capitalize()} asked to be called back{note}",
+                "text": f"{_sentence_start(lead)} asked to be called back{note}",
                 **common,
             }
         )
@@ -2966,7 +2971,7 @@ def plan_lead_call(
         )
         item = {
             "kind": "lead_opted_out",
-            "text": f"{lead.capitalize()} asked not to be called (do-not-call list): "
+            "text": f"{_sentence_start(lead)} asked not to be called (do-not-call list): "
             "do not phone them",
             "phone": number,
         }
@@ -3016,3 +3021,176 @@ def plan_lead_call(
             },
         )
     return schedule
+
+
+# --- what the team sees of seller lead calls ----------------------------------------------
+
+LEAD_PENDING_VIEW = (ScheduleStatus.scheduled, ScheduleStatus.in_progress, ScheduleStatus.for_team)
+
+
+@dataclass(frozen=True)
+class LeadCallView:
+    """One lead-qualification call as the team reads it."""
+
+    call_id: uuid.UUID
+    name: str | None
+    address: str | None
+    lead_id: str | None
+    phone: str | None
+    at: dt.datetime
+    status: str
+    outcome: str | None
+    summary: str
+    """the seller's answers in one line (qualified), or what happened."""
+    next_steps: tuple[str, ...]
+    """the call's action items, in words."""
+
+
+@dataclass(frozen=True)
+class LeadScheduleView:
+    """A lead call still to be made: by the agent (scheduled) or by the team (for_team)."""
+
+    schedule_id: uuid.UUID
+    name: str | None
+    address: str | None
+    lead_id: str | None
+    phone: str | None
+    status: str
+    scheduled_for: dt.datetime
+    local_time: str
+    """when, on the lead's clock ("Mon Nov 30 16:00 Asia/Tokyo")."""
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class LeadActivity:
+    """Recent seller lead calls and the ones still to be made (``lead_activity``)."""
+
+    calls: tuple[LeadCallView, ...]
+    upcoming: tuple[LeadScheduleView, ...]
+    matched: str | None
+
+
+_LEAD_OUTCOME_WORDS = {
+    CallOutcome.callback_requested: "asked to be called back",
+    CallOutcome.declined: "no longer wants to sell",
+    CallOutcome.opted_out: "asked not to be called again (do-not-call list)",
+    CallOutcome.voicemail: "voicemail left with our callback number",
+    CallOutcome.no_answer: "no answer",
+    CallOutcome.unclear: "no clear answer",
+}
+
+
+def _lead_matches(needle: str | None, details: dict[str, Any], phone: str | None) -> bool:
+    """Whether a lead's details or number match what the team asked about (any of them)."""
+    if not needle:
+        return True
+    text = needle.strip().lower()
+    for key in ("name", "address", "lead_id"):
+        value = str(details.get(key) or "").lower()
+        if value and (text in value or value in text):
+            return True
+    digits = re.sub(r"\D", "", needle)
+    return len(digits) >= 7 and phone is not None and digits[-10:] in re.sub(r"\D", "", phone)
+
+
+def lead_activity(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    lead: str | None = None,
+    limit: int = 10,
+    scan: int = 200,
+) -> LeadActivity:
+    """The organisation's latest seller lead calls and the lead calls still to be made.
+
+    ``lead`` narrows both to a lead by name, address, lead id or phone number (a part of
+    any of them). Calls come newest first with the answers taken (``team_summary``) or what
+    happened, and their action items; the lead calls still to be made come soonest first,
+    with the time on the lead's own clock. The latest ``scan`` calls and schedules are read.
+    """
+    limit = max(1, min(limit, MAX_LIST_LIMIT))
+    calls = list(
+        session.exec(
+            select(Call)
+            .where(Call.org_id == org_id, Call.purpose == CallPurpose.lead_qualification)
+            .order_by(col(Call.created_at).desc(), col(Call.id))
+            .limit(scan)
+        )
+    )
+    schedule_ids = {c.schedule_id for c in calls if c.schedule_id is not None}
+    schedules = {
+        s.id: s
+        for s in session.exec(
+            select(CallSchedule).where(
+                CallSchedule.org_id == org_id, col(CallSchedule.id).in_(schedule_ids)
+            )
+        )
+    }
+    views: list[LeadCallView] = []
+    for call in calls:
+        schedule = schedules.get(call.schedule_id) if call.schedule_id else None
+        details = dict((schedule.details if schedule else None) or {})
+        if not _lead_matches(lead, details, call.to_number):
+            continue
+        data = call.outcome_data or {}
+        address = str(details.get("address") or "the property")
+        if call.outcome == CallOutcome.qualified:
+            summary = team_summary(LeadFacts.from_json(data.get("facts")), address)
+        elif call.outcome is not None:
+            summary = _LEAD_OUTCOME_WORDS.get(call.outcome, str(call.outcome))
+        else:
+            summary = f"call {call.status}"
+        views.append(
+            LeadCallView(
+                call_id=call.id,
+                name=details.get("name"),
+                address=details.get("address"),
+                lead_id=details.get("lead_id"),
+                phone=call.to_number,
+                at=call.started_at or call.created_at,
+                status=str(call.status),
+                outcome=str(call.outcome) if call.outcome else None,
+                summary=summary,
+                next_steps=tuple(
+                    str(item.get("text"))
+                    for item in data.get("action_items") or []
+                    if isinstance(item, dict) and item.get("text")
+                ),
+            )
+        )
+        if len(views) >= limit:
+            break
+    pending = session.exec(
+        select(CallSchedule)
+        .where(
+            CallSchedule.org_id == org_id,
+            CallSchedule.purpose == CallPurpose.lead_qualification,
+            col(CallSchedule.status).in_([s.value for s in LEAD_PENDING_VIEW]),
+        )
+        .order_by(col(CallSchedule.scheduled_for), col(CallSchedule.id))
+        .limit(scan)
+    ).all()
+    upcoming: list[LeadScheduleView] = []
+    for schedule in pending:
+        details = dict(schedule.details or {})
+        if not _lead_matches(lead, details, schedule.to_number):
+            continue
+        window = lead_windows(schedule)[0]
+        local = hours.local_time(schedule.scheduled_for, window)
+        upcoming.append(
+            LeadScheduleView(
+                schedule_id=schedule.id,
+                name=details.get("name"),
+                address=details.get("address"),
+                lead_id=details.get("lead_id"),
+                phone=schedule.to_number,
+                status=str(schedule.status),
+                scheduled_for=schedule.scheduled_for,
+                local_time=f"{local:%a %b} {local.day} {local:%H:%M} {window.timezone}",
+                reason=schedule.reason,
+            )
+        )
+        if len(upcoming) >= limit:
+            break
+    return LeadActivity(calls=tuple(views), upcoming=tuple(upcoming), matched=lead or None)

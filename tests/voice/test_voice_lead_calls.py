@@ -577,6 +577,16 @@ def test_a_price_said_to_another_question_is_read_right_after_a_price_word() -> 
     assert house_price("we have 120 days", price_asked=False) is None  # no price word
 
 
+def test_no_thanks_ends_the_interest_only_when_asked_about_selling() -> None:
+    today = dt.date(2026, 11, 28)
+    assert extract_lead("No thanks", today=today, expect="interested").interested is False
+    walkthrough = extract_lead("No thanks", today=today, expect="walkthrough")
+    assert walkthrough.interested is None and walkthrough.walkthrough_date is None
+    # Saying they are not selling ends it whatever was asked.
+    sold = extract_lead("Actually we already sold it", today=today, expect="walkthrough")
+    assert sold.interested is False
+
+
 def test_a_number_that_is_no_house_price_is_not_one() -> None:
     assert house_price("one twenty", price_asked=False) is None  # not asked: not money
     assert house_price("I need 3 weeks", price_asked=True) is None
