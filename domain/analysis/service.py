@@ -349,7 +349,9 @@ def _rent(
     missing: str | None = None
     if prop.city:
         try:
-            area = section8_service.resolve_area(session=session, org_id=org_id, area=prop.city)
+            area = section8_service.area_for_place(
+                session=session, org_id=org_id, city=prop.city, state=prop.state
+            )
         except section8_service.FmrNotFoundError:
             place = ", ".join(p for p in (prop.city, prop.state) if p)
             missing = (

@@ -17,10 +17,12 @@ Defaults (all overridable):
 - rental (and Section 8, BRRRR after the refinance): vacancy 8 %, management 8 %, maintenance
   5 %, capital reserves 5 %; tax and insurance as above; a 30-year loan of 75 % of the price at
   7.5 % (``loan_ltv_pct=0`` for cash); the multi-year projection holds 5 years at 3 % rent,
-  expense and value growth, selling at 5 % + 1 %.
+  expense and value growth, selling at 5 % + 1 % (a Section 8 deal at the Section 8 rent).
 - BRRRR: refinance after 6 months at 75 % of ARV, 7.5 %, 30 years, 2 % closing costs.
-- Section 8: the payment standard for the property's bedrooms from the FMR table (Detroit's
-  area unless ``fmr_area`` is given), no utility allowance.
+- Section 8: the payment standard and utility allowance for the property's bedrooms from the
+  FMR table of the property's city and state (``fmr_area`` names another; Detroit's area when
+  the property has no city); no utility allowance when the table has none or the payment
+  standard is given.
 - wholesale: a $10,000 assignment fee against the end buyer's 70 % rule; our contract price
   is the deal's purchase price.
 """
@@ -123,7 +125,11 @@ class ProjectionAssumptions(BaseModel):
     payment_standard_monthly: Decimal | None = Field(
         default=None, ge=0, description="default: the FMR table's for the property's bedrooms"
     )
-    utility_allowance_monthly: Decimal = Field(default=Decimal("0"), ge=0)
+    utility_allowance_monthly: Decimal | None = Field(
+        default=None,
+        ge=0,
+        description="tenant-paid utilities; default: the FMR table's allowance (else 0)",
+    )
     fmr_area: str | None = Field(default=None, max_length=200)
     # wholesale
     assignment_fee: Decimal = Field(default=Decimal("10000"), ge=0)
@@ -208,6 +214,7 @@ def build_inputs(
     bedrooms: int | None = None,
     payment_standard: Decimal | None = None,
     payment_standard_source: str | None = None,
+    utility_allowance: Decimal | None = None,
 ) -> dict[str, Any]:
     """The underwriting input payload for ``strategy`` (validated by the underwriting models)."""
     a = assumptions
@@ -255,7 +262,11 @@ def build_inputs(
             "payment_standard_monthly": _need(
                 payment_standard, "a payment standard", strategy, "pass payment_standard_monthly"
             ),
-            "utility_allowance_monthly": a.utility_allowance_monthly,
+            "utility_allowance_monthly": (
+                a.utility_allowance_monthly
+                if a.utility_allowance_monthly is not None
+                else utility_allowance or Decimal("0")
+            ),
             "payment_standard_source": payment_standard_source,
         }
     if strategy == DealStrategy.brrrr:
@@ -320,5 +331,6 @@ class DealProjection(BaseModel):
         description="the underwriting result; its ``inputs`` are exactly what was analysed"
     )
     projection: ProjectionResult | None = Field(
-        default=None, description="multi-year hold, for rental and Section 8 deals"
+        default=None,
+        description="multi-year hold of rental and Section 8 deals (Section 8 at its own rent)",
     )

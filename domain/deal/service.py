@@ -57,7 +57,7 @@ from domain.deal.models import (
     TimelineEntry,
 )
 from domain.deal.projection import DealProjection, ProjectionAssumptions
-from domain.underwriting.models import ProjectionInput
+from domain.underwriting.models import ProjectionInput, Section8Result
 from store.base import utcnow
 from store.outbox import OutboxEvent, publish
 
@@ -1196,15 +1196,26 @@ def deal_projection(
     bedrooms: int | None = getattr(prop, "bedrooms", None)
     payment_standard = assumptions.payment_standard_monthly
     payment_source: str | None = None
+    allowance: Decimal | None = None
     if strategy == DealStrategy.section8_rental:
         if payment_standard is not None:
             payment_source = "assumption"
         elif bedrooms is not None:
-            payment_standard, payment_source = _payment_standard(
-                session=session, org_id=org_id, bedrooms=bedrooms, area=assumptions.fmr_area
+            payment_standard, allowance, payment_source = _payment_standard(
+                session=session,
+                org_id=org_id,
+                bedrooms=bedrooms,
+                prop=prop,
+                area=assumptions.fmr_area,
             )
         if payment_source:
             sources["payment_standard_monthly"] = payment_source
+        if assumptions.utility_allowance_monthly is not None:
+            sources["utility_allowance_monthly"] = "assumption"
+        elif allowance is not None:
+            sources["utility_allowance_monthly"] = payment_source or "FMR table"
+        else:
+            sources["utility_allowance_monthly"] = "default: none"
         if bedrooms is not None:
             sources["bedrooms"] = "property.bedrooms"
     try:
@@ -1217,13 +1228,17 @@ def deal_projection(
             bedrooms=bedrooms,
             payment_standard=payment_standard,
             payment_standard_source=payment_source,
+            utility_allowance=allowance,
         )
         analysis = underwriting.analyze(
             strategy=projection.STRATEGY_ANALYSIS[strategy], payload=payload
         )
         held = None
         if strategy in projection.HELD_STRATEGIES:
-            rental_payload = payload["rental"] if "rental" in payload else payload
+            rental_payload = payload
+            if isinstance(analysis, Section8Result):
+                # A Section 8 deal is held at the voucher's rent and vacancy, not the market's.
+                rental_payload = analysis.section8.inputs.model_dump()
             held = underwriting.project_hold(
                 inputs=ProjectionInput.model_validate(
                     projection.build_hold_projection(
@@ -1251,15 +1266,25 @@ def deal_projection(
 
 
 def _payment_standard(
-    *, session: Session, org_id: uuid.UUID, bedrooms: int, area: str | None
-) -> tuple[Decimal, str]:
-    """The Section 8 payment standard for a unit, and which FMR row it came from."""
+    *, session: Session, org_id: uuid.UUID, bedrooms: int, prop: Any, area: str | None
+) -> tuple[Decimal, Decimal, str]:
+    """A unit's Section 8 payment standard and utility allowance, and their FMR row.
+
+    The area is ``area`` when given, else the FMR area of the property's city and state
+    (Detroit's only for a property without a city), so a house elsewhere never gets
+    Detroit's figures.
+    """
     from domain.section8 import service as section8_service
 
     try:
+        if area is None and prop.city:
+            area = section8_service.area_for_place(
+                session=session, org_id=org_id, city=prop.city, state=prop.state
+            )
         found = section8_service.rent_analysis(
             session=session, org_id=org_id, bedrooms=bedrooms, area=area
         )
     except (LookupError, ValueError) as exc:
         raise DealValidationError(f"no Section 8 payment standard: {exc}") from exc
-    return found.payment_standard, f"FMR table: {found.area}, {found.year}, {bedrooms} bedrooms"
+    source = f"FMR table: {found.area}, {found.year}, {bedrooms} bedrooms"
+    return found.payment_standard, found.utility_allowance, source

@@ -149,6 +149,56 @@ def resolve_area(*, session: Session, org_id: uuid.UUID, area: str | None) -> st
     raise RentAnalysisInputError(f"'{wanted}' matches several FMR areas: {shown}")
 
 
+def _area_states(area: str) -> set[str]:
+    """The state codes HUD writes after an area's last comma ("..., OH-KY-IN HUD Metro ...")."""
+    if "," not in area:
+        return set()
+    words = area.rsplit(",", 1)[1].split()
+    return set(words[0].upper().split("-")) if words else set()
+
+
+def _area_places(area: str) -> set[str]:
+    """The place names before an area's last comma ("Detroit-Warren-Livonia"), lower case."""
+    names = area.rsplit(",", 1)[0] if "," in area else area
+    return {" ".join(name.split()).lower() for name in names.split("-") if name.strip()}
+
+
+def area_for_place(
+    *, session: Session, org_id: uuid.UUID, city: str | None, state: str | None
+) -> str:
+    """The FMR area of a property's city in its state; the default area when it has no city.
+
+    A city never borrows another state's FMR: "Warren, OH" does not resolve to the
+    Detroit-Warren-Livonia, MI area. An area naming the city exactly is preferred to one that
+    merely contains its name.
+    """
+    if city is None or not city.strip():
+        return DEFAULT_AREA
+    wanted = " ".join(city.split())
+    escaped = wanted.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    candidates = list(
+        session.exec(
+            select(Section8Fmr.area)
+            .where(_visible(org_id), func.lower(Section8Fmr.area).like(f"%{escaped}%"))
+            .distinct()
+            .order_by(Section8Fmr.area)
+            .limit(50)
+        ).all()
+    )
+    code = (state or "").strip().upper()
+    if len(code) == 2:
+        candidates = [a for a in candidates if not _area_states(a) or code in _area_states(a)]
+    named = [a for a in candidates if wanted.lower() in _area_places(a)]
+    found = named or candidates
+    place = f"{wanted}, {code}" if code else wanted
+    if not found:
+        raise FmrNotFoundError(f"No FMR area on file for {place} (import the area's HUD FMR table)")
+    if len(found) > 1:
+        shown = "; ".join(found[:10])
+        raise RentAnalysisInputError(f"{place} matches several FMR areas: {shown}; give area")
+    return found[0]
+
+
 def _pick_year(*, session: Session, org_id: uuid.UUID, area: str, year: int | None) -> int:
     """The latest year with rows for the area at or before ``year`` (any year when None)."""
     statement = select(func.max(Section8Fmr.year)).where(_visible(org_id), Section8Fmr.area == area)
@@ -328,7 +378,8 @@ def assess_property_rent(
 ) -> PropertyRentResult:
     """Analyse a property's rent by its bedroom count; save target rent and ``fmr_compliant``.
 
-    ``bedrooms`` is used only when the property has no bedroom count. The target rent
+    ``bedrooms`` is used only when the property has no bedroom count; ``area`` defaults to
+    the FMR area of the property's city and state (``area_for_place``). The target rent
     defaults to the property's own; with none, the recommended rent is used.
     Saving goes through the property service (its event and audit entry).
     """
@@ -342,6 +393,9 @@ def assess_property_rent(
     unit_bedrooms = prop.bedrooms if prop.bedrooms is not None else bedrooms
     if unit_bedrooms is None:
         raise RentAnalysisInputError("the property has no bedroom count: give bedrooms")
+    if area is None and prop.city:
+        # The property's own area: never the default (Detroit's) for a house elsewhere.
+        area = area_for_place(session=session, org_id=org_id, city=prop.city, state=prop.state)
     analysis = rent_analysis(
         session=session,
         org_id=org_id,

@@ -419,7 +419,7 @@ class Section8Input(UnderwritingInput):
     """A rental at market rent compared with the Section 8 payment standard."""
 
     rental: RentalInput = Field(description="the rental at market rent")
-    bedrooms: int = Field(ge=0, le=8)
+    bedrooms: int = Field(ge=0, le=20, description="0-20, as the Section 8 FMR lookup takes")
     payment_standard_monthly: Money = Field(
         description="the housing authority's payment standard (or HUD FMR) for the bedrooms"
     )
