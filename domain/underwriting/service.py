@@ -689,6 +689,16 @@ def analyze_section8(*, inputs: Section8Input) -> Section8Result:
     if cash_flow_difference != 0:
         better = "section8" if cash_flow_difference > 0 else "market"
     source = f" ({inputs.payment_standard_source})" if inputs.payment_standard_source else ""
+    reasonableness = (
+        [
+            f"the Section 8 rent is {_m(section8_rent - market_ops.gross_rent_monthly)} a month "
+            "above market rent: the housing authority approves a contract rent only if it is "
+            "reasonable against comparable unassisted units (rent reasonableness), so the "
+            "approved rent may be lower"
+        ]
+        if section8_rent > market_ops.gross_rent_monthly
+        else []
+    )
     return Section8Result(
         inputs=inputs,
         market_rent_monthly=market_ops.gross_rent_monthly,
@@ -709,6 +719,7 @@ def analyze_section8(*, inputs: Section8Input) -> Section8Result:
             "follow each rent)",
             f"monthly cash flow: Section 8 {_m(section8.monthly_cash_flow)} vs market "
             f"{_m(market.monthly_cash_flow)}, difference {_m(cash_flow_difference)}",
+            *reasonableness,
         ],
     )
 

@@ -216,6 +216,9 @@ def test_section8_compares_payment_standard_with_market_rent() -> None:
     assert result.cash_flow_difference_monthly == D("77.40")
     assert result.better == "section8"
     assert "HUD FY2025 FMR" in result.formulas[0]
+    # Above market: the reader is told the housing authority may approve less.
+    assert result.formulas[-1].startswith("the Section 8 rent is 100.00 a month above market rent")
+    assert "rent reasonableness" in result.formulas[-1]
 
 
 def test_section8_below_market_and_own_vacancy() -> None:
@@ -232,6 +235,7 @@ def test_section8_below_market_and_own_vacancy() -> None:
     assert result.section8.vacancy_loss_annual == D("336.00")  # 2 % × 16,800
     assert result.better == "market"
     assert result.cash_flow_difference_monthly < 0
+    assert not any("rent reasonableness" in line for line in result.formulas)
 
 
 def test_wholesale_by_the_end_buyers_rule() -> None:
