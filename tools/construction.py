@@ -29,6 +29,7 @@ from tools._common import (
     resolve_property,
     run_tool,
 )
+from tools.finance import ledger_money
 
 ProjectRef = Annotated[str, Field(min_length=1, max_length=300)]
 _HEX_PREFIX = re.compile(r"^[0-9a-f]{6,32}$", re.I)
@@ -115,17 +116,17 @@ def project_status(runtime: ToolRuntime[Context], project: ProjectRef) -> dict[s
             "as_of": report.as_of,
             "percent_complete_by_tasks": report.percent_complete_by_tasks,
             "tasks": f"{report.tasks_done} of {report.tasks_total} done",
-            "budget": money(report.budget) if report.budget is not None else None,
-            "spent": money(report.spent),
-            "remaining": money(report.remaining) if report.remaining is not None else None,
+            "budget": ledger_money(report.budget) if report.budget is not None else None,
+            "spent": ledger_money(report.spent),
+            "remaining": ledger_money(report.remaining) if report.remaining is not None else None,
             "percent_of_budget_spent": report.percent_complete_by_budget,
             "lines": [
                 {
                     "component": line.component,
-                    "budgeted": money(line.budgeted_cost)
+                    "budgeted": ledger_money(line.budgeted_cost)
                     if line.budgeted_cost is not None
                     else None,
-                    "spent": money(line.spent),
+                    "spent": ledger_money(line.spent),
                     "over_budget": line.over_budget,
                 }
                 for line in report.lines

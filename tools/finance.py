@@ -7,6 +7,7 @@ organisation-wide reports are for the team.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Annotated, Any
 
 from langchain_core.tools import BaseTool, tool
@@ -15,6 +16,7 @@ from pydantic import Field
 from sqlmodel import Session
 
 from agent.context import Context
+from domain.analysis.formatting import cents
 from domain.auth.enums import Role
 from domain.finance import service as finance_service
 from tools._common import ToolError, money, run_tool
@@ -23,8 +25,20 @@ from tools.deal import resolve_deal
 OptionalDealRef = Annotated[str | None, Field(max_length=300)]
 
 
+def ledger_money(value: Decimal | None) -> str:
+    """An amount as the ledger keeps it: ``$30,000`` when whole, else ``$1,000.40``, ``-$0.40``.
+
+    Whole-dollar rounding would contradict the figures beside it (spent "$1,000" of "$1,000"
+    yet over budget; income "$2" less expenses "$1,000" shown as net "-$999").
+    """
+    if value is None:
+        return money(None)
+    amount = Decimal(value)
+    return money(amount) if amount == amount.to_integral_value() else cents(amount)
+
+
 def _money_map(values: dict[str, Any]) -> dict[str, str]:
-    return {key: money(value) for key, value in values.items()}
+    return {key: ledger_money(value) for key, value in values.items()}
 
 
 def _scope(session: Session, ctx: Context, deal: str | None) -> tuple[Any | None, dict[str, Any]]:
@@ -67,16 +81,16 @@ def budget_status(
             "lines": [
                 {
                     "label": line.label,
-                    "allocated": money(line.allocated),
-                    "spent": money(line.spent),
-                    "remaining": money(line.remaining),
+                    "allocated": ledger_money(line.allocated),
+                    "spent": ledger_money(line.spent),
+                    "remaining": ledger_money(line.remaining),
                     "over_budget": line.over_budget,
                 }
                 for line in status.lines
             ],
-            "total_allocated": money(status.total_allocated),
-            "total_spent": money(status.total_spent),
-            "total_remaining": money(status.total_remaining),
+            "total_allocated": ledger_money(status.total_allocated),
+            "total_spent": ledger_money(status.total_spent),
+            "total_remaining": ledger_money(status.total_remaining),
             "over_budget": status.over_budget,
             "unbudgeted_spending": _money_map(status.unbudgeted_spending),
             "source": "financial_service.budgets and transactions",
@@ -118,9 +132,9 @@ def pnl(
             "end": report.end,
             "income": _money_map(total.income),
             "expenses": _money_map(total.expenses),
-            "total_income": money(total.total_income),
-            "total_expenses": money(total.total_expenses),
-            "net": money(total.net),
+            "total_income": ledger_money(total.total_income),
+            "total_expenses": ledger_money(total.total_expenses),
+            "net": ledger_money(total.net),
             "transactions": total.transaction_count,
             "source": report.source,
         }
@@ -158,11 +172,11 @@ def cashflow(
         return scope | {
             "start": report.start,
             "end": report.end,
-            "opening_balance": money(report.opening_balance),
-            "inflows": money(report.inflows),
-            "outflows": money(report.outflows),
-            "net": money(report.net),
-            "closing_balance": money(report.closing_balance),
+            "opening_balance": ledger_money(report.opening_balance),
+            "inflows": ledger_money(report.inflows),
+            "outflows": ledger_money(report.outflows),
+            "net": ledger_money(report.net),
+            "closing_balance": ledger_money(report.closing_balance),
             "source": report.source,
         }
 

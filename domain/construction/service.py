@@ -88,6 +88,7 @@ log = logging.getLogger(__name__)
 
 CENT = Decimal("0.01")
 ONE_DECIMAL = Decimal("0.1")
+MAX_AMOUNT = Decimal("9999999999.99")  # NUMERIC(12, 2), the money columns
 DEFAULT_PHONE_REGION = "US"
 # Strategies whose deals are rehabbed by us, so a deal under contract gets a project.
 REHAB_STRATEGIES = frozenset({"flip", "brrrr"})
@@ -886,6 +887,15 @@ def update_project(
     if given.get("status") == ProjectStatus.completed and "completed_on" not in given:
         if project.completed_on is None:
             given["completed_on"] = utcnow().date()
+    elif (
+        given.get("status") is not None
+        and given["status"] != ProjectStatus.completed
+        and "completed_on" not in given
+        and project.completed_on is not None
+    ):
+        # Reopened: an open project has no completion day (progress measures its lateness
+        # to today, not to the day it was once marked complete).
+        given["completed_on"] = None
     start = given.get("start_date", project.start_date)
     end = given.get("target_end_date", project.target_end_date)
     if start and end and end < start:
@@ -1002,6 +1012,8 @@ def _amount(value: Any, what: str) -> Decimal:
         raise ConstructionInputError(f"{what} must be a finite number")
     if amount < 0:
         raise ConstructionInputError(f"{what} cannot be negative (got {amount})")
+    if _cents(amount) > MAX_AMOUNT:
+        raise ConstructionInputError(f"{what} {amount} is larger than {MAX_AMOUNT}")
     return _cents(amount)
 
 
@@ -1067,7 +1079,9 @@ def create_bid(
     if bid_in.total_amount is not None:
         total = _amount(bid_in.total_amount, "total_amount")
     elif lines:
-        total = _cents(sum((Decimal(line["amount"]) for line in lines), Decimal(0)))
+        total = _amount(
+            sum((Decimal(line["amount"]) for line in lines), Decimal(0)), "the lines' sum"
+        )
     else:
         raise ConstructionInputError("a bid needs a total_amount or line_items")
     _check_duration_days(bid_in.duration_days)
@@ -1199,8 +1213,9 @@ def update_bid(
     if line_items is not None:
         new["line_items"] = _bid_lines(session, org_id, project, line_items)
         if total_amount is None and new["line_items"]:
-            total_amount = _cents(
-                sum((Decimal(x["amount"]) for x in new["line_items"]), Decimal(0))
+            total_amount = _amount(
+                sum((Decimal(x["amount"]) for x in new["line_items"]), Decimal(0)),
+                "the lines' sum",
             )
     if total_amount is not None:
         new["total_amount"] = _amount(total_amount, "total_amount")
@@ -2097,8 +2112,20 @@ def progress(
     today = as_of or utcnow().date()
     scope = _scope(session, org_id, project.id)
     tasks = [t for t in _tasks(session, org_id, project.id) if t.status != TaskStatus.cancelled]
-    expenses = list_expenses(session=session, org_id=org_id, project_id=project.id)
-    done = sum(1 for t in tasks if t.status == TaskStatus.done)
+    # As of a day: only what had happened by then counts (spending dated later, a task
+    # finished or a milestone reached later, a completion later).
+    expenses = [
+        e
+        for e in list_expenses(session=session, org_id=org_id, project_id=project.id)
+        if e.spent_on <= today
+    ]
+
+    def done_by_then(task: Task) -> bool:
+        return task.status == TaskStatus.done and (
+            task.completed_at is None or task.completed_at.date() <= today
+        )
+
+    done = sum(1 for t in tasks if done_by_then(t))
     spent_by_line: dict[uuid.UUID | None, Decimal] = {}
     for expense in expenses:
         key = expense.scope_item_id if expense.scope_item_id in {s.id for s in scope} else None
@@ -2127,7 +2154,8 @@ def progress(
         budget_source = f"accepted bid {accepted.id}"
     else:
         budget_source = project.scope_source or "set on the project"
-    end_day = project.completed_on or today
+    completed_on = project.completed_on
+    end_day = completed_on if completed_on is not None and completed_on <= today else today
     days_late = 0
     if project.target_end_date is not None:
         days_late = max(0, (end_day - project.target_end_date).days)
@@ -2136,7 +2164,7 @@ def progress(
             task_id=t.id, title=t.title, due_date=t.due_date, days_late=(today - t.due_date).days
         )
         for t in tasks
-        if t.due_date is not None and t.status != TaskStatus.done and t.due_date < today
+        if t.due_date is not None and not done_by_then(t) and t.due_date < today
     ]
     late_tasks.sort(key=lambda t: -t.days_late)
     milestones = list_milestones(session=session, org_id=org_id, project_id=project.id)
@@ -2158,11 +2186,13 @@ def progress(
         days_late=days_late,
         late_tasks=late_tasks,
         schedule_slip_days=max([days_late, *(t.days_late for t in late_tasks)]),
-        milestones_reached=sum(1 for m in milestones if m.reached_at is not None),
+        milestones_reached=sum(
+            1 for m in milestones if m.reached_at is not None and m.reached_at.date() <= today
+        ),
         milestones_total=len(milestones),
         sources=[
             f"{len(tasks)} task(s) of project {project.id} (cancelled ones left out)",
-            f"{len(expenses)} expense(s) booked on the project",
+            f"{len(expenses)} expense(s) booked on the project, dated up to {today.isoformat()}",
             f"budget: {budget_source}",
             f"as of {today.isoformat()}",
         ],

@@ -29,7 +29,7 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import ColumnElement, and_, case, func, or_
+from sqlalchemy import ColumnElement, and_, case, func, not_, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -69,6 +69,7 @@ log = logging.getLogger(__name__)
 CENT = Decimal("0.01")
 MAX_AMOUNT = Decimal("9999999999.99")  # NUMERIC(12, 2)
 ZERO = Decimal("0.00")
+MAX_DESCRIPTION = 2000  # TransactionCreate.description
 
 TRANSACTIONS_RECORDED = business_counter(
     "finance_transactions_recorded_total", "Ledger transactions recorded, by type.", ["type"]
@@ -618,19 +619,24 @@ def budget_status(
         .order_by(col(Budget.category).nulls_first(), col(Budget.period_start))
     ).all()
     lines = [_status_line(b) for b in budgets]
-    covered = {b.category for b in budgets}
+    # Unbudgeted: spending no line covers, by category, period included (a January line
+    # does not cover February's spending in its category).
+    conditions: list[ColumnElement[bool]] = [
+        col(Transaction.org_id) == org_id,
+        col(Transaction.deal_id) == deal_id,
+        col(Transaction.category).is_not(None),
+    ]
+    if budgets:
+        conditions.append(not_(or_(*(and_(*_covered_by(b)) for b in budgets))))
     spending_rows = session.execute(
         select(col(Transaction.category), func.sum(_spending_expression()))
-        .where(Transaction.org_id == org_id, Transaction.deal_id == deal_id)
+        .where(*conditions)
         .group_by(col(Transaction.category))
+        .order_by(col(Transaction.category))
     ).all()
-    unbudgeted: dict[str, Decimal] = {}
-    for category, amount in spending_rows:
-        if category is None or not amount:
-            continue
-        if category in covered or (None in covered and category in REHAB_CATEGORIES):
-            continue
-        unbudgeted[category] = Decimal(amount)
+    unbudgeted: dict[str, Decimal] = {
+        category: Decimal(amount) for category, amount in spending_rows if amount
+    }
     allocated = sum((line.allocated for line in lines), ZERO)
     spent = sum((line.spent for line in lines), ZERO)
     return BudgetStatus(
@@ -1193,8 +1199,13 @@ def book_construction_expense(
             notes.append(f"project {project_id} not found in this organisation")
             project_id = None
     description = str(payload.get("description") or "Construction expense")
-    if notes:
-        description = f"{description} ({'; '.join(notes)})"
+    suffix = f" ({'; '.join(notes)})" if notes else ""
+    if len(description) + len(suffix) > MAX_DESCRIPTION:
+        # Construction allows a long name plus a long note; the expense is booked all the
+        # same (nothing accepted is dropped), its description shortened to fit.
+        keep = max(MAX_DESCRIPTION - len(suffix) - 1, 0)
+        description = description[:keep] + "…"
+    description = (description + suffix)[:MAX_DESCRIPTION]
     counterparty = payload.get("contractor") or payload.get("vendor")
     try:
         transaction_in = TransactionCreate(
