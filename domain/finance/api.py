@@ -1,6 +1,8 @@
 """Finance API: accounts, transactions, expenses, budgets, closed periods, P&L and cash flow.
 
-Admins and analysts write; investors read; contractors have no access. ``/reports/pnl`` and
+Admins and analysts write; investors read what concerns their own deals (transactions, budgets,
+P&L and cash flow of a deal they are on; not the company's totals or bank accounts);
+contractors have no access. ``/reports/pnl`` and
 ``/reports/cashflow`` are literal paths: app.py mounts this router before any router with
 ``/reports/{reportId}`` so they are never captured by it (tests/domain/finance checks).
 """
@@ -15,6 +17,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response,
 from pydantic import BaseModel
 
 from core.deps import Reader, SessionDep, Writer, require_roles
+from domain.auth.enums import Role
 from domain.auth.service import Principal
 from domain.finance import reports, service
 from domain.finance.enums import ReportGrouping, TransactionCategory, TransactionType
@@ -42,6 +45,20 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/csv": {"schema": {"type": "string"}}}}
 }
+
+
+def _investor_scope(
+    principal: Principal, deal_id: uuid.UUID | None, account_id: uuid.UUID | None = None
+) -> None:
+    """Investors see reports of their own deals only: not the company's totals or accounts."""
+    if principal.role != Role.investor:
+        return
+    if deal_id is None or account_id is not None:
+        raise HTTPException(
+            status_code=status.HTTP_403_FORBIDDEN,
+            detail="Investors see P&L and cash flow for one of their own deals: pass deal_id "
+            "(company-wide figures and bank accounts are the team's)",
+        )
 
 
 def _raise(exc: Exception) -> NoReturn:
@@ -79,8 +96,8 @@ def create_account(
 
 
 @router.get("/accounts", response_model=list[AccountRead], summary="List accounts and balances")
-def list_accounts(session: SessionDep, principal: Reader) -> list[AccountRead]:
-    """The organisation's accounts with their balances."""
+def list_accounts(session: SessionDep, principal: Writer) -> list[AccountRead]:
+    """The organisation's accounts with their balances (the team's: investors get 403)."""
     return [
         AccountRead.model_validate(a)
         for a in service.list_accounts(session=session, org_id=principal.org_id)
@@ -386,7 +403,8 @@ def get_pnl(
     group_by: ReportGrouping | None = None,
     format: ReportFormat = None,  # noqa: A002
 ) -> reports.PnlReport | Response:
-    """The P&L over a date range (JSON, or CSV with a header row)."""
+    """The P&L over a date range (JSON, or CSV with a header row); investors: one of their deals."""
+    _investor_scope(principal, deal_id)
     end = end or dt.date.today()
     try:
         if deal_id is not None:
@@ -425,7 +443,8 @@ def get_cashflow(
     group_by: ReportGrouping = ReportGrouping.month,
     format: ReportFormat = None,  # noqa: A002
 ) -> reports.CashflowReport | Response:
-    """The cash flow over a date range (JSON, or CSV with a header row)."""
+    """The cash flow over a date range (JSON or CSV); investors: one of their deals, no account."""
+    _investor_scope(principal, deal_id, account_id)
     end = end or dt.date.today()
     try:
         if deal_id is not None:

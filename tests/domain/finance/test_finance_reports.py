@@ -216,9 +216,37 @@ def test_end_before_start_is_refused(db: Session) -> None:
 # --- the API -------------------------------------------------------------------------------
 
 
+def test_investors_get_reports_of_their_own_deals_only(db: Session, client: TestClient) -> None:
+    book = _book(db)
+    investor = make_user(db, book["org"], role=Role.investor)
+    headers = auth_headers(db, investor)
+    dates = {"start": "2024-01-01", "end": "2024-06-30"}
+    for path in ("/api/v1/reports/pnl", "/api/v1/reports/cashflow"):
+        refused = client.get(path, params=dates, headers=headers)
+        assert refused.status_code == 403, path
+        assert "one of their own deals: pass deal_id" in refused.json()["detail"]
+    assert client.get("/api/v1/accounts", headers=headers).status_code == 403
+    # A deal they are on: its P&L; someone else's deal: not found.
+    own = make_deal(db, book["org"], owner=investor)
+    mine = client.get(
+        "/api/v1/reports/pnl", params={**dates, "deal_id": str(own.id)}, headers=headers
+    )
+    assert mine.status_code == 200, mine.text
+    theirs = client.get(
+        "/api/v1/reports/pnl",
+        params={**dates, "deal_id": str(make_deal(db, book["org"]).id)},
+        headers=headers,
+    )
+    assert theirs.status_code == 404
+    flow = client.get(
+        "/api/v1/reports/cashflow", params={**dates, "deal_id": str(own.id)}, headers=headers
+    )
+    assert flow.status_code == 200, flow.text
+
+
 def test_pnl_csv_parses_back_to_the_same_figures(db: Session, client: TestClient) -> None:
     book = _book(db)
-    headers = auth_headers(db, make_user(db, book["org"], role=Role.investor))
+    headers = auth_headers(db, make_user(db, book["org"], role=Role.analyst))
     response = client.get(
         "/api/v1/reports/pnl",
         params={"start": "2024-01-01", "end": "2024-06-30", "group_by": "quarter", "format": "csv"},
