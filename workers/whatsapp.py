@@ -459,9 +459,10 @@ def _fail_for_good(
 
 def _unsupported_reply(content_type: str | None) -> str:
     """The reply for media we do not handle."""
-    shown = documents_service.normalise_content_type(content_type) or "an unknown type"
+    kind = documents_service.normalise_content_type(content_type)
+    shown = f"{kind} files" if kind else "files of an unknown type"
     return (
-        f"I can't use {shown} files. I can read voice notes from a walkthrough and photos of "
+        f"I can't use {shown}. I can read voice notes from a walkthrough and photos of "
         "a property; text me an address for an analysis."
     )
 
@@ -951,7 +952,11 @@ def _voice_note_reply(message_id: uuid.UUID, index: int) -> str:
     if conditions:
         found = "; ".join(
             f"{(c.component or 'component').replace('_', ' ')} {c.condition or 'unrated'}"
-            + (f" (x{c.quantity.normalize()})" if c.quantity is not None else "")
+            + (
+                f" ({whatsapp_service.spoken_quantity(c.quantity, c.unit)})"
+                if c.quantity is not None
+                else ""
+            )
             for c in conditions
         )
         lines.append(f"Conditions: {found}.")

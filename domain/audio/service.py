@@ -649,16 +649,23 @@ def latest_component_conditions(
     for row in list_conditions(session=session, org_id=org_id, walkthrough_id=walkthrough.id):
         if row.component is None or row.condition is None:
             continue  # heard but not graded: nothing to price
-        try:
-            unit = CostUnit(row.unit) if row.unit else None
-        except ValueError:
-            unit = None  # a count the cost book cannot use ("3 bedrooms")
+        # The rule the walkthrough's own estimate used (``rehab_items``), so the analysis
+        # prices the same quantities: "twelve windows" is a count of 12, not the default.
+        priceable = Finding(
+            component=row.component,
+            component_key=row.component_key or row.component,
+            component_name=row.component,
+            condition=None,
+            confidence=Decimal(0),
+            quantity=row.quantity,
+            unit=row.unit,
+        ).priceable_quantity
         items.append(
             ComponentInput(
                 component=row.component,
                 condition=PricingCondition(str(row.condition)),
-                quantity=row.quantity if unit is not None else None,
-                unit=unit,
+                quantity=priceable[0] if priceable else None,
+                unit=CostUnit(priceable[1]) if priceable else None,
                 notes=row.notes[:1000] if row.notes else None,
             )
         )

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.dialects.postgresql import insert
@@ -214,6 +215,19 @@ def agent_input(body: str, limit: int = MAX_AGENT_INPUT_CHARS) -> AgentInput:
         text[:limit],
         f"Your message was {len(text):,} characters long; I read the first {limit:,}.",
     )
+
+
+def spoken_quantity(quantity: Decimal, unit: str | None = None) -> str:
+    """A heard quantity as an investor reads it: ``20 squares``, ``1,200 sqft``, ``x12``.
+
+    ``Decimal.normalize()`` alone writes 20.00 as ``2E+1``; this never uses an exponent.
+    """
+    shown = f"{quantity.normalize():,f}"
+    if not unit:
+        return f"x{shown}"
+    if unit == "square" and quantity != 1:
+        unit = "squares"
+    return f"{shown} {unit}"
 
 
 def window_open(conversation: Conversation, *, now: datetime | None = None) -> bool:
@@ -946,7 +960,21 @@ def publish_analysis_requested(
     address: str | None,
     property_id: uuid.UUID | None,
 ) -> None:
-    """Announce that an investor asked for a property analysis on WhatsApp."""
+    """Announce that an investor asked for a property analysis on WhatsApp.
+
+    The conversation keeps the address of the property found (as the analysis and the PDF
+    write it), not the words typed ("825 ridgewood ave ames"), so the report link's label and
+    later replies name the same house as the analysis.
+    """
+    if property_id is not None:
+        from domain.analysis import service as analysis_service
+        from domain.property import service as property_service
+
+        prop = property_service.get(
+            session=session, org_id=conversation.org_id, property_id=property_id
+        )
+        if prop is not None:
+            address = analysis_service.address_of(prop)
     if address:
         conversation.property_address = address
     conversation.status = ConversationStatus.analyzing
