@@ -32,13 +32,15 @@ OFFLINE_MODEL_NAME = "offline-planner"
 WHATSAPP_LIMIT = 1600
 
 REPORT_HINT = "Reply 'report' for the PDF."
+REPORT_FOLLOWS = "The PDF report follows."
 
 HELP_TEXT = (
     "I'm dealdesk. Send me:\n"
     "• a street address, for a deal analysis (value, ARV, rehab, max offer, rent vs FMR, "
     "cash flow)\n"
     "• 'comps for <address>', then 'drop comp N' to recompute without one\n"
-    "• 'max offer on <address>'\n"
+    "• 'max offer on <address>' (add 'if rehab is 40k' to use your own rehab budget)\n"
+    "• after an address: 'and as a rental?', 'as a flip?', 'BRRRR?'\n"
     "• 'voucher rent for <address>' (Section Eight: FMR and payment standard)\n"
     "• 'budget', 'P&L' or 'cash flow for deal <id or address>'\n"
     "• 'my deals'\n"
@@ -48,7 +50,8 @@ HELP_TEXT = (
     "'market trends for <ZIP>'\n"
     "• the team also: 'create a flip deal on <address>', 'offer $<amount> on deal <id>', "
     "'move deal <id> to under contract', 'get three roofing bids for <address>', "
-    "'award bid <id> on project <id>'\n"
+    "'award bid <id> on project <id>', 'qualify the seller at <phone> about <address>, "
+    "consent: <where>', 'what did the seller say?'\n"
     "• 'report' for the PDF of the property analysed last"
 )
 NOT_UNDERSTOOD = (
@@ -635,10 +638,53 @@ _NOT_HOUSE_NUMBERS = re.compile(r"\bsection\s*-?\s*8\b|\bcomps?\s*#?\d+", re.I)
 # What follows an address in a request and is not part of it ("... as a lead", "... on file?").
 _TRAILING_CLAUSE = re.compile(
     r"\s+(?:please|pls|thanks|thank you|as\s+an?|on\s+file|at\s+\$|for\s+\$|going|doing"
-    r"|coming\s+along|looking)\b",
+    r"|coming\s+along|looking|if|assuming|given|when|with|worth"
+    r"|and\s+(?:what|how|is|as)|(?:and\s+)?(?:what|how)\s+about)\b",
     re.I,
 )
 _DANGLING_WORD = re.compile(r"(?:\s+(?:at|for|of|on|with|to|as))+\s*$", re.I)
+
+
+# The investor's own rehab budget: "if rehab is 40k", "with a $40,000 rehab", "repairs of 35k".
+_REHAB_GIVEN = re.compile(
+    r"\b(?:rehab|repairs?|renovation|reno)\s*(?:budget\s*)?(?:is|of|at|=|:|costs?|would be|"
+    r"comes to|runs|will be)?\s*(?:about|around|roughly|~)?\s*"
+    r"(\$\s*\d[\d,]*(?:\.\d+)?\s*[km]?|\d[\d,]*(?:\.\d+)?\s*[km]\b|\d{1,3}(?:,\d{3})+)"
+    r"|(\$\s*\d[\d,]*(?:\.\d+)?\s*[km]?|\d[\d,]*(?:\.\d+)?\s*[km]\b)\s+"
+    r"(?:of\s+)?(?:rehab|repairs?|renovation|reno)\b",
+    re.I,
+)
+# "and as a rental?" after an analysis: the same property, one strategy's figures.
+_FOLLOW_UP = re.compile(
+    r"^\s*(?:(?:and|so|ok|okay|what about|how about|and what about|and how about)\s+)?"
+    r"(?:(?:it|this one|that one)\s+)?(?:as\s+)?(?:an?\s+)?"
+    r"(rental|flip|brrrr|buy[- ]and[- ]hold|section\s*-?\s*8)\b(?:\s+instead)?[\s?.!]*$",
+    re.I,
+)
+_FOCUS_WORDS = {"rental": "rental", "flip": "flip", "brrrr": "brrrr"}
+_SEPARATORS = re.compile(r"\s+(?:and|&|or|vs\.?|versus|then)\s+|[;\n]|\s+/\s+", re.I)
+
+
+def _rehab_given(text: str) -> str | None:
+    """The rehab budget the user named, in dollars ("40000"), or None."""
+    match = _REHAB_GIVEN.search(text)
+    if match is None:
+        return None
+    amount = _amount(match.group(1) or match.group(2)) if "$" in match.group(0) else None
+    if amount is None:
+        said = (match.group(1) or match.group(2)).replace(" ", "")
+        amount = _amount(said if said[-1:].lower() in "km" else f"${said}")
+    return None if amount is None else f"{amount.quantize(Decimal('0.01'))}"
+
+
+def _addresses(text: str) -> list[str]:
+    """Every distinct street address in ``text``, in order (split at "and", ";", new lines)."""
+    found: list[str] = []
+    for part in _SEPARATORS.split(_without_money(text)):
+        address = extract_address(part)
+        if address and all(address.lower() != seen.lower() for seen in found):
+            found.append(address)
+    return found
 
 
 def extract_address(text: str) -> str | None:
@@ -647,6 +693,7 @@ def extract_address(text: str) -> str | None:
     for match in _HOUSE_NUMBER.finditer(text):
         candidate = text[match.start() :].strip().rstrip("?!.;:'\"")
         candidate = _TRAILING_CLAUSE.split(candidate)[0]
+        candidate = re.split(r"\s+[-–—]+\s+", candidate)[0]
         candidate = _DANGLING_WORD.sub("", candidate).strip()
         try:
             parse_address(candidate)
@@ -761,6 +808,26 @@ def plan_for(conversation: Conversation) -> Plan:
             call["arv"] = True
         return Plan("get_comps", call)
 
+    follow_up = _FOLLOW_UP.match(text)
+    if follow_up and subject is None:
+        property_id, _ = conversation.last_property(
+            ("analyze_property", "max_offer", "get_comps", "section8_rent", "generate_report")
+        )
+        if property_id is None:
+            return Plan(reply="Which property? Send its street address first.")
+        word = re.sub(r"[\s-]+", "", follow_up.group(1).lower())
+        if word.startswith("section"):
+            return Plan("section8_rent", {"property_id": property_id})
+        focus = _FOCUS_WORDS.get(word, "rental")
+        return Plan("analyze_property", {"property_id": property_id, "focus": focus})
+    several = _addresses(text)
+    if len(several) > 1:
+        listed = "; ".join(several[:4])
+        return Plan(
+            reply=f"I see {len(several)} addresses ({listed}). Send them one per message and "
+            "I'll analyse each."
+        )
+
     lead = _lead_plan(text)
     if lead is not None:
         return lead
@@ -774,6 +841,9 @@ def plan_for(conversation: Conversation) -> Plan:
     write = _deal_write(text)
     if write is not None:
         return write
+    rehab_given = _rehab_given(text)
+    if rehab_given is not None and subject and not _MAX_OFFER.search(text):
+        return Plan("analyze_property", {**subject, "rehab_cost": rehab_given})
     if _REHAB.search(text) and not _MAX_OFFER.search(text):
         components = _components(text)
         if not components:
@@ -798,7 +868,9 @@ def plan_for(conversation: Conversation) -> Plan:
     if _MAX_OFFER.search(text):
         if not subject:
             return Plan(reply="Which property? Say 'max offer on' and its street address.")
-        return Plan("max_offer", subject)
+        return Plan(
+            "max_offer", {**subject, **({"rehab_cost": rehab_given} if rehab_given else {})}
+        )
     if _COMP_WORD.search(text):
         if not subject:
             return Plan(reply="Which property? Say 'comps for' and its street address.")
@@ -828,7 +900,57 @@ def _fit(text: str, limit: int = WHATSAPP_LIMIT) -> str:
     return "\n".join(lines) + "\n…"
 
 
+_FOCUS_LINES: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
+    "rental": (
+        "As a rental",
+        (
+            ("rent_monthly", "rent {}/mo"),
+            ("noi_annual", "NOI {}/yr"),
+            ("cap_rate", "cap rate {}"),
+            ("monthly_cash_flow", "cash flow {}/mo"),
+            ("cash_on_cash", "cash-on-cash {}"),
+            ("dscr", "DSCR {}"),
+            ("cash_invested", "cash in {}"),
+        ),
+    ),
+    "flip": (
+        "As a flip",
+        (
+            ("profit", "profit {}"),
+            ("roi", "ROI {}"),
+            ("annualized_roi", "annualised {}"),
+            ("total_project_cost", "all-in cost {}"),
+            ("cash_invested", "cash in {}"),
+            ("hold_months", "{} months held"),
+        ),
+    ),
+    "brrrr": (
+        "As a BRRRR",
+        (
+            ("total_cash_in", "cash in {}"),
+            ("refinance_loan", "refinance loan {}"),
+            ("cash_out", "cash out {}"),
+            ("cash_left_in_deal", "left in the deal {}"),
+            ("monthly_cash_flow", "cash flow {}/mo"),
+            ("cash_on_cash", "cash-on-cash {}"),
+        ),
+    ),
+}
+
+
+def _focus_reply(r: dict[str, Any], focus: str) -> str:
+    title, fields = _FOCUS_LINES[focus]
+    figures = (r.get("strategies") or {}).get(focus)
+    if not figures:
+        why = (r.get("missing") or {}).get(focus, "not enough data")
+        return f"{title}, {r['address']} can't be worked out: {why}"
+    parts = [label.format(figures[key]) for key, label in fields if figures.get(key)]
+    return f"{title}, {r['address']}: " + " · ".join(parts)
+
+
 def _address_reply(r: dict[str, Any]) -> str:
+    if r.get("focus") in _FOCUS_LINES:
+        return _fit(_focus_reply(r, str(r["focus"])))
     fy = f"FY{r['fmr_year']}, " if r.get("fmr_year") else ""
     lines = [
         f"{r['address']}",
@@ -847,8 +969,10 @@ def _address_reply(r: dict[str, Any]) -> str:
     for part in ("arv", "as_is_value", "section8"):
         if part in missing:
             lines.append(f"Note: {missing[part]}")
-    body = _fit("\n".join(lines), WHATSAPP_LIMIT - len(REPORT_HINT) - 1)
-    return f"{body}\n{REPORT_HINT}"
+    lines.extend(f"Note: {note}" for note in r.get("notes") or [] if str(note).startswith("rehab "))
+    hint = REPORT_FOLLOWS if r.get("report_follows") else REPORT_HINT
+    body = _fit("\n".join(lines), WHATSAPP_LIMIT - len(hint) - 1)
+    return f"{body}\n{hint}"
 
 
 def _comps_reply(r: dict[str, Any]) -> str:
@@ -879,6 +1003,8 @@ def _offer_reply(r: dict[str, Any]) -> str:
     if "formula" not in r:
         return f"I can't work out a max offer for {r['address']}: {r.get('missing')}"
     text = f"Max offer on {r['address']}: {r['max_offer']} ({r['formula']})."
+    if r.get("rehab_given"):
+        text += f" Rehab as you gave it; our estimate is {r['rehab_estimate']}."
     if r.get("for_target_profit") and r["for_target_profit"] != "not available":
         text += f" To clear a {r['target_profit']} flip profit: at most {r['for_target_profit']}."
     return text

@@ -5,7 +5,8 @@ from __future__ import annotations
 import importlib
 import logging
 import uuid
-from typing import Annotated, Any
+from decimal import Decimal
+from typing import Annotated, Any, Literal
 
 from langchain_core.tools import BaseTool, tool
 from langgraph.prebuilt import ToolRuntime
@@ -22,6 +23,50 @@ logger = logging.getLogger(__name__)
 
 AddressArg = Annotated[str | None, Field(max_length=300)]
 IdArg = Annotated[str | None, Field(max_length=64)]
+RehabArg = Annotated[Decimal | None, Field(ge=0, le=10_000_000, decimal_places=2)]
+Focus = Literal["flip", "rental", "brrrr"]
+
+
+def _strategies(analysis: PropertyAnalysis) -> dict[str, dict[str, str]]:
+    """Each strategy's key figures (as written), for "and as a rental?" follow-ups."""
+    out: dict[str, dict[str, str]] = {}
+    if (flip := analysis.flip) is not None:
+        out["flip"] = {
+            "profit": money(flip.profit),
+            "roi": percent(flip.roi_pct) if flip.roi_pct is not None else NOT_AVAILABLE,
+            "annualized_roi": percent(flip.annualized_roi_pct)
+            if flip.annualized_roi_pct is not None
+            else NOT_AVAILABLE,
+            "total_project_cost": money(flip.total_project_cost),
+            "cash_invested": money(flip.cash_invested),
+            "hold_months": str(flip.inputs.hold_months),
+        }
+    if (rental := analysis.rental) is not None:
+        out["rental"] = {
+            "rent_monthly": money(rental.inputs.operations.gross_rent_monthly),
+            "noi_annual": money(rental.noi_annual),
+            "cap_rate": percent(rental.cap_rate_pct)
+            if rental.cap_rate_pct is not None
+            else NOT_AVAILABLE,
+            "monthly_cash_flow": money(rental.monthly_cash_flow),
+            "cash_on_cash": percent(rental.cash_on_cash_pct)
+            if rental.cash_on_cash_pct is not None
+            else NOT_AVAILABLE,
+            "dscr": str(rental.dscr) if rental.dscr is not None else NOT_AVAILABLE,
+            "cash_invested": money(rental.cash_invested),
+        }
+    if (brrrr := analysis.brrrr) is not None:
+        out["brrrr"] = {
+            "total_cash_in": money(brrrr.total_cash_in),
+            "refinance_loan": money(brrrr.refinance_loan_amount),
+            "cash_out": money(brrrr.cash_out),
+            "cash_left_in_deal": money(brrrr.cash_left_in_deal),
+            "monthly_cash_flow": money(brrrr.monthly_cash_flow),
+            "cash_on_cash": percent(brrrr.cash_on_cash_pct)
+            if brrrr.cash_on_cash_pct is not None
+            else "infinite (no cash left in)",
+        }
+    return out
 
 
 def _missing(analysis: PropertyAnalysis) -> dict[str, str]:
@@ -71,6 +116,8 @@ def analysis_result(analysis: PropertyAnalysis) -> dict[str, Any]:
         if analysis.rental
         else NOT_AVAILABLE,
         "brrrr_cash_left_in_deal": money(brrrr.cash_left_in_deal) if brrrr else NOT_AVAILABLE,
+        "strategies": _strategies(analysis),
+        "notes": list(analysis.notes),
         "missing": _missing(analysis),
         "sources": {
             "as_is_comps": len(analysis.sources.as_is_comp_ids),
@@ -84,11 +131,20 @@ def analysis_result(analysis: PropertyAnalysis) -> dict[str, Any]:
     }
 
 
-def _analyse(session: Session, ctx: Context, address: str | None, property_id: str | None) -> Any:
+def _analyse(
+    session: Session,
+    ctx: Context,
+    address: str | None,
+    property_id: str | None,
+    rehab_cost: Decimal | None = None,
+) -> Any:
     prop = resolve_property(session, ctx, address=address, property_id=property_id)
-    return analysis_service.analyze_property(
-        session=session, org_id=ctx.org_id, property_id=prop.id
-    )
+    try:
+        return analysis_service.analyze_property(
+            session=session, org_id=ctx.org_id, property_id=prop.id, rehab_cost=rehab_cost
+        )
+    except analysis_service.AnalysisInputError as exc:
+        raise ToolError(str(exc)) from exc
 
 
 @tool(parse_docstring=True)
@@ -96,6 +152,8 @@ def analyze_property(
     runtime: ToolRuntime[Context],
     address: AddressArg = None,
     property_id: IdArg = None,
+    rehab_cost: RehabArg = None,
+    focus: Focus | None = None,
 ) -> dict[str, Any]:
     """Analyse a property end to end: verdict, as-is value, ARV, rehab, max offer, rent vs FMR.
 
@@ -110,17 +168,25 @@ def analyze_property(
             argument.
         address: The street address as the user wrote it (any common US format).
         property_id: Or the property's id, when already known from an earlier tool result.
+        rehab_cost: The user's own rehab budget in dollars, only when they said one ("if
+            rehab is 40k"); it replaces the estimate in every figure.
+        focus: The strategy the user asked about ("and as a rental?"): flip, rental or brrrr.
 
     """
     ctx = runtime.context
     ctx.progress("analysing the property…")
 
     def body(session: Session) -> dict[str, Any]:
-        analysis = _analyse(session, ctx, address, property_id)
+        analysis = _analyse(session, ctx, address, property_id, rehab_cost)
         analysis_service.publish_completed(
             session=session, analysis=analysis, requested_by=ctx.user_id, channel=ctx.channel
         )
-        return analysis_result(analysis)
+        result = analysis_result(analysis)
+        # On WhatsApp the channel sends the PDF after every analysis; elsewhere it is asked for.
+        result["report_follows"] = ctx.channel == "whatsapp"
+        if focus is not None:
+            result["focus"] = focus
+        return result
 
     return run_tool(ctx, "analyze_property", body)
 
@@ -130,6 +196,7 @@ def max_offer(
     runtime: ToolRuntime[Context],
     address: AddressArg = None,
     property_id: IdArg = None,
+    rehab_cost: RehabArg = None,
 ) -> dict[str, Any]:
     """The maximum offer for a property: ARV x 70% - rehab, and the price for the target profit.
 
@@ -140,19 +207,24 @@ def max_offer(
             argument.
         address: The street address as the user wrote it.
         property_id: Or the property's id from an earlier tool result.
+        rehab_cost: The user's own rehab budget in dollars, only when they said one ("if
+            rehab is 40k"); it replaces the estimate.
 
     """
     ctx = runtime.context
     ctx.progress("working out the maximum offer…")
 
     def body(session: Session) -> dict[str, Any]:
-        analysis = _analyse(session, ctx, address, property_id)
+        analysis = _analyse(session, ctx, address, property_id, rehab_cost)
         offer = analysis.max_offer
         result: dict[str, Any] = {
             "property_id": analysis.property_id,
             "address": analysis.figures.address,
             "max_offer": analysis.figures.max_offer,
         }
+        if rehab_cost is not None:
+            result["rehab_given"] = True
+            result["rehab_estimate"] = money(analysis.rehab.estimate.total)
         if offer is None:
             result["missing"] = analysis.max_offer_missing
             return result

@@ -99,6 +99,9 @@ class AnalysisNotFoundError(AnalysisError, LookupError):
     """The property (or deal) does not exist in the organisation."""
 
 
+MAX_REHAB_COST = Decimal("10000000")
+
+
 class AnalysisInputError(AnalysisError, ValueError):
     """The request cannot be analysed as given; the message says why."""
 
@@ -661,13 +664,21 @@ def analyze_property(
     components: Sequence[ComponentInput] | None = None,
     assumptions: AnalysisAssumptions | None = None,
     thresholds: VerdictThresholds | None = None,
+    rehab_cost: Decimal | None = None,
 ) -> PropertyAnalysis:
     """Analyse a property end to end (values, rehab, rent, returns, maximum offer, verdict).
 
-    Raises ``AnalysisNotFoundError`` for an unknown property or deal and
-    ``AnalysisInputError`` when the deal is for another property. Missing data never raises:
-    the part says why it is not available.
+    ``rehab_cost``: the investor's own rehab budget ("if rehab is 40k"): it replaces the
+    estimate's total in every figure (the estimate's lines are still listed, and a note says
+    both totals). Raises ``AnalysisNotFoundError`` for an unknown property or deal and
+    ``AnalysisInputError`` when the deal is for another property or the rehab budget is
+    negative or over $10,000,000. Missing data never raises: the part says why it is not
+    available.
     """
+    if rehab_cost is not None and not (Decimal(0) <= rehab_cost <= MAX_REHAB_COST):
+        raise AnalysisInputError(
+            f"a rehab budget must be between $0 and {dollars(MAX_REHAB_COST)}, not {rehab_cost}"
+        )
     a = assumptions or AnalysisAssumptions()
     t = thresholds or VerdictThresholds()
     prop = property_service.get(session=session, org_id=org_id, property_id=property_id)
@@ -705,6 +716,12 @@ def analyze_property(
     rehab_total = rehab.estimate.total
     if rehab.estimate.unpriced:
         notes.append("not priced: " + "; ".join(u.message for u in rehab.estimate.unpriced))
+    if rehab_cost is not None:
+        given = _cents(rehab_cost)
+        notes.append(
+            f"rehab {dollars(given)} as given, instead of the estimate's {dollars(rehab_total)}"
+        )
+        rehab_total = given
     rent = _rent(session=session, org_id=org_id, prop=prop, assumptions=a, notes=notes)
     price, price_missing = _purchase_price(prop=prop, deal=deal, as_is=as_is)
 

@@ -1,0 +1,142 @@
+"""What investors text after (or around) an address: their own rehab budget, a strategy
+follow-up ("and as a rental?"), two addresses at once. Offline planner, real graph, tools and
+database; every figure in a reply must come from that turn's tool results."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from sqlmodel import Session
+
+from agent.planner import Conversation, plan_for
+from domain.analysis import service as analysis_service
+from domain.analysis.formatting import dollars
+from store.db import get_engine
+from tests.agent.test_agent_offline import new_thread, turn
+from tests.agent.world import SUBJECT_ADDRESS, World
+
+
+def _plan(text: str) -> tuple[str | None, dict[str, object], str | None]:
+    plan = plan_for(Conversation(text=text, history=[], this_turn=[]))
+    return plan.tool, dict(plan.args), plan.reply
+
+
+@pytest.mark.parametrize(
+    ("said", "tool", "address", "rehab"),
+    [
+        (
+            "what's the max offer on 4120 Lincoln Way, Ames, IA 50014 if rehab is 40k?",
+            "max_offer",
+            "4120 Lincoln Way, Ames, IA 50014",
+            "40000.00",
+        ),
+        (
+            "max offer on 1215 Kellogg Ave, Ames, IA 50010 with repairs of 25k",
+            "max_offer",
+            "1215 Kellogg Ave, Ames, IA 50010",
+            "25000.00",
+        ),
+        (
+            "analyze 1215 Kellogg Ave, Ames, IA 50010 with a $35,000 rehab",
+            "analyze_property",
+            "1215 Kellogg Ave, Ames, IA 50010",
+            "35000.00",
+        ),
+        (
+            "1215 Kellogg Ave, Ames, IA 50010 - rehab 30k",
+            "analyze_property",
+            "1215 Kellogg Ave, Ames, IA 50010",
+            "30000.00",
+        ),
+        ("what is 1215 Kellogg Ave worth?", "analyze_property", "1215 Kellogg Ave", None),
+    ],
+)
+def test_the_address_and_the_rehab_budget_said_with_it_are_read(
+    said: str, tool: str, address: str, rehab: str | None
+) -> None:
+    planned, args, _ = _plan(said)
+    assert planned == tool
+    assert args.get("address") == address
+    assert args.get("rehab_cost") == rehab
+
+
+def test_two_addresses_in_one_message_are_not_silently_cut_to_one() -> None:
+    tool, _, reply = _plan("4120 Lincoln Way, Ames, IA 50014 and 1215 Kellogg Ave, Ames, IA 50010")
+    assert tool is None
+    assert reply == (
+        "I see 2 addresses (4120 Lincoln Way, Ames, IA 50014; 1215 Kellogg Ave, Ames, IA "
+        "50010). Send them one per message and I'll analyse each."
+    )
+    # One address written with "and" inside a sentence is still one address.
+    assert _plan("analyze 1215 Kellogg Ave, Ames, IA 50010 and tell me the rent")[0] == (
+        "analyze_property"
+    )
+
+
+def test_a_strategy_follow_up_without_an_earlier_property_asks_for_one() -> None:
+    assert _plan("and as a rental?")[2] == "Which property? Send its street address first."
+
+
+def test_the_investors_rehab_budget_replaces_the_estimate_in_the_max_offer(world: World) -> None:
+    result = turn(
+        world, f"what's the max offer on {SUBJECT_ADDRESS} if rehab is 40k?", thread=new_thread()
+    )
+    (call,) = result.tool_calls
+    assert call.name == "max_offer" and call.args["rehab_cost"] == "40000.00"
+    with Session(get_engine()) as session:
+        estimated = analysis_service.analyze_property(
+            session=session, org_id=world.org.id, property_id=world.subject.id
+        )
+        given = analysis_service.analyze_property(
+            session=session,
+            org_id=world.org.id,
+            property_id=world.subject.id,
+            rehab_cost=Decimal("40000"),
+        )
+    assert given.max_offer is not None and estimated.max_offer is not None
+    expected = given.max_offer.arv * Decimal("0.70") - Decimal("40000")
+    assert abs(given.max_offer.amount - expected) < Decimal("0.01")
+    assert given.max_offer.amount != estimated.max_offer.amount
+    assert f"Max offer on {SUBJECT_ADDRESS}: {dollars(given.max_offer.amount)}" in result.reply
+    assert "rehab $40,000" in result.reply
+    assert f"our estimate is {dollars(estimated.rehab.estimate.total)}" in result.reply
+    assert any(n.startswith("rehab $40,000 as given") for n in given.notes)
+
+
+def test_a_negative_or_absurd_rehab_budget_is_refused_by_the_service(world: World) -> None:
+    with Session(get_engine()) as session:
+        for bad in (Decimal("-1"), Decimal("10000000.01")):
+            with pytest.raises(analysis_service.AnalysisInputError, match="rehab budget"):
+                analysis_service.analyze_property(
+                    session=session,
+                    org_id=world.org.id,
+                    property_id=world.subject.id,
+                    rehab_cost=bad,
+                )
+
+
+def test_and_as_a_rental_answers_for_the_property_just_analysed(world: World) -> None:
+    thread = new_thread()
+    first = turn(world, SUBJECT_ADDRESS, thread=thread)
+    assert first.reply.endswith("\nThe PDF report follows.")  # WhatsApp sends the PDF itself
+    rental = turn(world, "and as a rental?", thread=thread)
+    (call,) = rental.tool_calls
+    assert call.name == "analyze_property"
+    assert call.args == {"property_id": str(world.subject.id), "focus": "rental"}
+    with Session(get_engine()) as session:
+        analysis = analysis_service.analyze_property(
+            session=session, org_id=world.org.id, property_id=world.subject.id
+        )
+    assert analysis.rental is not None
+    assert rental.reply.startswith(f"As a rental, {SUBJECT_ADDRESS}: rent ")
+    assert f"cash flow {dollars(analysis.rental.monthly_cash_flow)}/mo" in rental.reply
+    assert f"NOI {dollars(analysis.rental.noi_annual)}/yr" in rental.reply
+    flip = turn(world, "what about a flip?", thread=thread)
+    assert flip.tool_calls[0].args["focus"] == "flip"
+    assert analysis.flip is not None
+    assert f"profit {dollars(analysis.flip.profit)}" in flip.reply
+    brrrr = turn(world, "BRRRR?", thread=thread)
+    assert brrrr.reply.startswith(f"As a BRRRR, {SUBJECT_ADDRESS}: cash in ")
+    section8 = turn(world, "and as section 8?", thread=thread)
+    assert section8.tool_calls[0].name == "section8_rent"
