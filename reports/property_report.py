@@ -376,7 +376,8 @@ def _rehab_section(analysis: PropertyAnalysis) -> list[Any]:
                 Paragraph(text(line.component_name), STYLES["cell"]),
                 line.condition.value if line.condition else "unknown",
                 line.action.value,
-                f"{line.quantity.normalize():,f} {line.unit}",
+                f"{line.quantity.normalize():,f} "
+                + ("squares" if line.unit == "square" and line.quantity != 1 else f"{line.unit}"),
                 cents(line.unit_total),
                 dollars(line.line_total),
             ]

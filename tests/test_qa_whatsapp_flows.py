@@ -196,3 +196,18 @@ def test_the_pdf_writes_rehab_quantities_with_thousands_separators(db: Session) 
     for line in large:
         assert f"{line.quantity.normalize():,f} {line.unit}" in content
         assert f"\n{line.quantity.normalize():f} {line.unit}" not in content
+
+
+def test_the_pdf_counts_roofing_in_squares(db: Session) -> None:
+    """A roof priced by the square (100 sqft) reads "18 squares", not "18 square"."""
+    org = make_org(db)
+    make_sold_market(db, org)
+    subject = make_subject_property(db, org)
+    analysis = analysis_service.analyze_property(session=db, org_id=org.id, property_id=subject.id)
+    roofs = [line for line in analysis.rehab.estimate.line_items if line.unit == "square"]
+    assert roofs, "the default scope prices the roof by the square"
+    reader = PdfReader(io.BytesIO(render_property_report(analysis).data))
+    content = "\n".join(page.extract_text() for page in reader.pages)
+    for line in roofs:
+        assert line.quantity != 1
+        assert f"{line.quantity.normalize():,f} squares" in content

@@ -63,7 +63,8 @@ EMPTY_REPLY = (
     "what I can do."
 )
 FAILED_REPLY = (
-    "Sorry, I could not {what} ({reason}). It was kept; please try again in a few minutes."
+    "Sorry, I could not {what} ({reason}). Your message is saved; please send it again in a "
+    "few minutes."
 )
 
 

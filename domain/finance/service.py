@@ -1135,7 +1135,9 @@ def list_transactions(
     rows = session.exec(
         select(Transaction)
         .where(where)
-        .order_by(col(Transaction.date).desc(), col(Transaction.created_at).desc())
+        .order_by(
+            col(Transaction.date).desc(), col(Transaction.created_at).desc(), col(Transaction.id)
+        )
         .limit(limit)
         .offset(offset)
     ).all()

@@ -111,7 +111,7 @@ def test_a_voice_note_that_keeps_failing_tells_the_investor_when_retries_are_spe
     assert ack == ACK
     assert text == (
         "Sorry, I could not transcribe your voice note (object storage timed out). "
-        "It was kept; please try again in a few minutes."
+        "Your message is saved; please send it again in a few minutes."
     )
 
 
@@ -170,5 +170,5 @@ def test_a_photo_whose_analysis_keeps_failing_tells_the_investor_when_retries_ar
     assert ack == ACK
     assert text == (
         "Sorry, I could not analyse your photo (object storage timed out). "
-        "It was kept; please try again in a few minutes."
+        "Your message is saved; please send it again in a few minutes."
     )
