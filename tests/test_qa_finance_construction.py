@@ -312,3 +312,30 @@ def test_project_status_tool_keeps_cents(db: Session) -> None:
         "spent": "$9,500.40",
         "over_budget": True,
     }
+
+
+def test_a_project_status_moves_only_forward_or_reopens(db: Session, client: TestClient) -> None:
+    """cancelled → completed and completed → planning were accepted; now a clear 409."""
+    org = make_org(db)
+    project = make_project(db, org)
+    analyst = auth_headers(db, make_user(db, org, role=Role.analyst))
+
+    def patch(status: str) -> Any:
+        return client.patch(
+            f"/api/v1/projects/{project.id}", json={"status": status}, headers=analyst
+        )
+
+    assert patch("in_progress").status_code == 200
+    assert patch("completed").status_code == 200
+    refused = patch("planning")
+    assert refused.status_code == 409
+    assert refused.json()["detail"] == (
+        "a completed project cannot move to planning (from completed: in_progress)"
+    )
+    assert patch("in_progress").status_code == 200  # reopened for a punch list
+    assert patch("cancelled").status_code == 200
+    assert patch("completed").status_code == 409
+    assert patch("cancelled").status_code == 200  # staying put is no move
+    assert patch("planning").status_code == 200  # revived
+    db.refresh(project)
+    assert project.status == "planning"

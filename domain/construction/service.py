@@ -864,6 +864,41 @@ def add_scope_items(
     return items
 
 
+# Where a project may go from each status (staying put is always allowed). A completed
+# project reopens into in_progress (a punch list); a cancelled one is revived as planning.
+PROJECT_MOVES: dict[ProjectStatus, frozenset[ProjectStatus]] = {
+    ProjectStatus.planning: frozenset(
+        {
+            ProjectStatus.bidding,
+            ProjectStatus.in_progress,
+            ProjectStatus.on_hold,
+            ProjectStatus.cancelled,
+        }
+    ),
+    ProjectStatus.bidding: frozenset(
+        {
+            ProjectStatus.planning,
+            ProjectStatus.in_progress,
+            ProjectStatus.on_hold,
+            ProjectStatus.cancelled,
+        }
+    ),
+    ProjectStatus.in_progress: frozenset(
+        {ProjectStatus.on_hold, ProjectStatus.completed, ProjectStatus.cancelled}
+    ),
+    ProjectStatus.on_hold: frozenset(
+        {
+            ProjectStatus.planning,
+            ProjectStatus.bidding,
+            ProjectStatus.in_progress,
+            ProjectStatus.cancelled,
+        }
+    ),
+    ProjectStatus.completed: frozenset({ProjectStatus.in_progress}),
+    ProjectStatus.cancelled: frozenset({ProjectStatus.planning}),
+}
+
+
 def update_project(
     *,
     session: Session,
@@ -872,12 +907,24 @@ def update_project(
     project_in: ProjectUpdate,
     principal: Principal | None = None,
 ) -> Project:
-    """Change a project's name, status, budget or dates; completing it dates it today."""
+    """Change a project's name, status, budget or dates; completing it dates it today.
+
+    A status moves only along ``PROJECT_MOVES`` (``ConstructionConflictError`` otherwise:
+    a cancelled project is not completed, a completed one is not planned again).
+    """
     project = _lock_project(session, org_id, project_id)
     given = project_in.model_dump(exclude_unset=True)
     for key in ("name", "status"):
         if key in given and given[key] is None:
             raise ConstructionInputError(f"{key} cannot be null")
+    if "status" in given:
+        current, wanted = ProjectStatus(project.status), ProjectStatus(given["status"])
+        if wanted != current and wanted not in PROJECT_MOVES[current]:
+            allowed = ", ".join(sorted(m.value for m in PROJECT_MOVES[current]))
+            raise ConstructionConflictError(
+                f"a {current.value} project cannot move to {wanted.value} (from "
+                f"{current.value}: {allowed})"
+            )
     if "name" in given:
         given["name"] = str(given["name"]).strip()
         if not given["name"]:
