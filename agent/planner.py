@@ -881,6 +881,12 @@ def plan_for(conversation: Conversation) -> Plan:
         return Plan("list_deals", {})
     if subject:
         return Plan("analyze_property", subject)
+    if zip_only := re.fullmatch(r"\s*(\d{5})(?:-\d{4})?\s*[.?!]*\s*", text):
+        area = zip_only.group(1)
+        return Plan(
+            reply=f"For a deal analysis send a street address. For the {area} market, say "
+            f"'market trends for {area}' or 'latest opportunities in {area}'."
+        )
     return Plan(reply=NOT_UNDERSTOOD)
 
 

@@ -140,3 +140,15 @@ def test_and_as_a_rental_answers_for_the_property_just_analysed(world: World) ->
     assert brrrr.reply.startswith(f"As a BRRRR, {SUBJECT_ADDRESS}: cash in ")
     section8 = turn(world, "and as section 8?", thread=thread)
     assert section8.tool_calls[0].name == "section8_rent"
+
+
+def test_a_zip_code_alone_gets_the_ways_to_ask_about_it() -> None:
+    tool, _, reply = _plan("50010")
+    assert tool is None
+    assert reply == (
+        "For a deal analysis send a street address. For the 50010 market, say 'market trends "
+        "for 50010' or 'latest opportunities in 50010'."
+    )
+    # Both suggestions are understood as written.
+    assert _plan("market trends for 50010")[0] == "market_trends"
+    assert _plan("latest opportunities in 50010")[0] == "latest_opportunities"
