@@ -332,6 +332,8 @@ class _Dialogue:
         misses = int(dialogue.get("misses") or 0)
         turns = int(dialogue.get("turns") or 0) + 1
         state = {"asked": asked, "confirms": confirms, "misses": misses, "turns": turns}
+        if dialogue.get("reasked"):
+            state["reasked"] = [str(x) for x in dialogue["reasked"]]
         return cls(asked, confirms, misses, turns, state)
 
     def after_read_back(self, expect: str, *, yes: bool, no: bool, changed: bool) -> dict[str, Any]:
@@ -650,6 +652,19 @@ def decide_lead_turn(
     state["misses"] = 0
     if expect in ("confirm", "correction"):
         return turn.after_read_back(expect, yes=answer.yes, no=answer.no, changed=changed), state
+    reasked = list(state.get("reasked") or [])
+    if (
+        expect in lead_facts.LEAD_ITEMS
+        and not after.known(expect)
+        and changed
+        and not answer.no
+        and expect not in reasked
+        and turns < MAX_CONTRACTOR_TURNS
+    ):
+        # They answered something else ("We want 120." to the timeline question): ask the
+        # question again, once.
+        state["reasked"] = [*reasked, expect]
+        return {"kind": "ask", "item": expect, "done": False}, state
     if turns < MAX_CONTRACTOR_TURNS:
         for item in lead_facts.LEAD_ITEMS:
             if item not in asked and not after.known(item):

@@ -259,7 +259,7 @@ def extract_lead(text: str, *, today: dt.date, expect: str | None = None) -> Lea
     timeline = sell_timeline(said, today=today) if expect in ("timeline", "interested") else None
     walkthrough = general.site_visit if expect == "walkthrough" else None
     clock = time_of_day(said) if expect == "walkthrough" else None
-    occupancy = occupancy_of(said) if expect in ("occupancy", "condition") else None
+    occupancy = occupancy_of(said)  # "it's vacant" is heard whatever was asked
     condition: str | None = None
     if (
         expect == "condition"

@@ -11,10 +11,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from agent.call_graph import LEAD_QUESTIONS
 from agent.planner import Conversation, plan_for, reply_for
 from cli.voice_commands import simulate_conversation
 from domain.auth.enums import Role
 from domain.voice import service
+from domain.voice.lead import LeadFacts
+from domain.voice.models import Call
 from tests.factories import make_org, make_user
 from tests.tools.helpers import call_tool, context_for
 from tests.voice.helpers import PUBLIC, TOKEN, poster, voice_settings
@@ -186,3 +189,29 @@ def test_a_schedule_moment_is_shown_on_the_leads_clock(db: Session) -> None:
     (view,) = service.lead_activity(session=db, org_id=org.id).upcoming
     local = schedule.scheduled_for.astimezone(dt.timezone(dt.timedelta(hours=-8)))
     assert view.local_time == f"{local:%a %b} {local.day} {local:%H:%M} America/Los_Angeles"
+
+
+def test_an_answer_to_another_question_is_taken_and_the_question_asked_again_once(
+    client: TestClient, db: Session
+) -> None:
+    org = make_org(db)
+    call_id = _recorded_lead_call(db, org.id)
+    conversation = simulate_conversation(
+        poster(client),
+        call_id=call_id,
+        says=["Yes", "We want 120.", "It's vacant", "It needs a new roof"],
+        token=TOKEN,
+        public_base_url=PUBLIC,
+    )
+    agent = [text for speaker, text in conversation.lines if speaker == "agent"]
+    # The price said to the timeline question is kept and the timeline asked once more; a
+    # second answer to something else (the occupancy) is kept too and the call moves on to
+    # the next question instead of asking the timeline a third time.
+    assert agent[1] == agent[2] == LEAD_QUESTIONS["timeline"]
+    assert agent[3] == LEAD_QUESTIONS["condition"]
+    call = db.get(Call, call_id)
+    assert call is not None
+    db.refresh(call)
+    facts = LeadFacts.from_json(call.outcome_data["facts"])
+    assert facts.asking_price == "120000.00" and facts.sell_by is None
+    assert facts.occupancy == "vacant" and facts.condition is not None
