@@ -131,22 +131,27 @@ def resolve_area(*, session: Session, org_id: uuid.UUID, area: str | None) -> st
     ).first()
     if exact is not None:
         return exact
-    escaped = wanted.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    candidates = list(
-        session.exec(
-            select(Section8Fmr.area)
-            .where(_visible(org_id), func.lower(Section8Fmr.area).like(f"%{escaped}%"))
-            .distinct()
-            .order_by(Section8Fmr.area)
-            .limit(11)
-        ).all()
-    )
+    candidates = _areas_containing(session, org_id, wanted, limit=11)
     if len(candidates) == 1:
         return candidates[0]
     if not candidates:
         raise FmrNotFoundError(f"No FMR area matches '{wanted}' (GET /section8/fmr lists them)")
     shown = "; ".join(candidates[:10])
     raise RentAnalysisInputError(f"'{wanted}' matches several FMR areas: {shown}")
+
+
+def _areas_containing(session: Session, org_id: uuid.UUID, wanted: str, *, limit: int) -> list[str]:
+    """The FMR areas whose name contains ``wanted`` (case-insensitive, LIKE-escaped), A-Z."""
+    escaped = wanted.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return list(
+        session.exec(
+            select(Section8Fmr.area)
+            .where(_visible(org_id), func.lower(Section8Fmr.area).like(f"%{escaped}%"))
+            .distinct()
+            .order_by(Section8Fmr.area)
+            .limit(limit)
+        ).all()
+    )
 
 
 def _area_states(area: str) -> set[str]:
@@ -175,16 +180,7 @@ def area_for_place(
     if city is None or not city.strip():
         return DEFAULT_AREA
     wanted = " ".join(city.split())
-    escaped = wanted.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    candidates = list(
-        session.exec(
-            select(Section8Fmr.area)
-            .where(_visible(org_id), func.lower(Section8Fmr.area).like(f"%{escaped}%"))
-            .distinct()
-            .order_by(Section8Fmr.area)
-            .limit(50)
-        ).all()
-    )
+    candidates = _areas_containing(session, org_id, wanted, limit=50)
     code = (state or "").strip().upper()
     if len(code) == 2:
         candidates = [a for a in candidates if not _area_states(a) or code in _area_states(a)]
