@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -32,6 +33,110 @@ console = Console(stderr=True)
 
 HostOpt = Annotated[str, typer.Option(help="Interface to listen on.")]
 PortOpt = Annotated[int, typer.Option(help="Port to listen on.")]
+
+# Set in the children `dealdesk run` starts: its pid (they stop when it dies, even by SIGKILL),
+# and for the relay the workers' pids (it stops the run's Redis after them if the run died).
+RUN_PID_ENV = "DEALDESK_RUN_PID"
+RUN_WORKER_PIDS_ENV = "DEALDESK_RUN_WORKER_PIDS"
+# uvicorn's exit status when the server never started (what `uvicorn.run` exits with).
+STARTUP_FAILURE = 3
+
+
+class StopRequested(BaseException):
+    """A stop signal (SIGTERM, SIGHUP, or SIGINT caught by uvicorn) unwinds like Ctrl-C."""
+
+    def __init__(self, signum: int) -> None:
+        """Remember which signal asked."""
+        self.signal_name = signal.Signals(signum).name
+        super().__init__(self.signal_name)
+
+
+def _stop_on_signals() -> None:
+    """Make SIGTERM and SIGHUP unwind like Ctrl-C, so ``finally`` stops what was started."""
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _raise_stop_requested)
+
+
+def _raise_stop_requested(signum: int, _frame: FrameType | None) -> None:
+    """Signal handler: raise StopRequested in the main thread, once."""
+    _ignore_stop_signals()  # a second signal must not cut the cleanup short
+    raise StopRequested(signum)
+
+
+def _ignore_stop_signals() -> None:
+    """While shutting down, note further stop signals instead of acting on them."""
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(sig, _note_signal_while_stopping)
+
+
+def _note_signal_while_stopping(signum: int, _frame: FrameType | None) -> None:
+    """Signal handler during shutdown: say so and carry on stopping."""
+    console.print(f"{signal.Signals(signum).name} received: already stopping")
+
+
+def _serve_api(host: str, port: int) -> None:
+    """Serve the API until Ctrl-C, SIGTERM or SIGHUP, each ending it gracefully."""
+    import uvicorn
+
+    config = uvicorn.Config("app:app", host=host, port=port, log_config=None, proxy_headers=True)
+    server = uvicorn.Server(config)
+    stops: list[int] = []  # stop signals uvicorn does not raise again
+
+    def on_hangup(signum: int, _frame: FrameType | None) -> None:
+        # uvicorn listens for SIGINT and SIGTERM only; SIGHUP would otherwise abort its loop.
+        stops.append(signum)
+        server.should_exit = True
+
+    previous = signal.signal(signal.SIGHUP, on_hangup)
+    try:
+        server.run()  # re-raises a SIGINT or SIGTERM it received once it has shut down
+    except KeyboardInterrupt:
+        stops.append(signal.SIGINT)  # Ctrl-C ends a clean stop, as with `uvicorn.run`
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+    if stops:
+        _raise_stop_requested(stops[0], None)
+    if not server.started:
+        raise SystemExit(STARTUP_FAILURE)
+
+
+def _die_with_run() -> None:
+    """In a child of `dealdesk run` on Linux: get SIGTERM when the run dies, even by SIGKILL."""
+    parent = os.environ.get(RUN_PID_ENV)
+    if not parent or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1  # from <sys/prctl.h>
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0) != 0:
+        console.print(f"cannot follow dealdesk run (prctl errno {ctypes.get_errno()})")
+    elif os.getppid() != int(parent):  # the run died before the request took effect
+        raise SystemExit(f"dealdesk run (pid {parent}) is gone; not starting")
+
+
+def _adopt_redis_if_run_died() -> None:
+    """In the relay of a run that died: once its workers are gone, stop the Redis it owned."""
+    import psutil
+
+    parent = os.environ.get(RUN_PID_ENV)
+    if not parent:
+        return  # not a child of `dealdesk run`
+    workers = []
+    for pid in os.environ.get(RUN_WORKER_PIDS_ENV, "").split(","):
+        try:
+            workers.append(psutil.Process(int(pid)))
+        except (ValueError, psutil.NoSuchProcess):
+            continue
+    # The workers are stopping too (the run's SIGTERM, or their own death signal). Only after
+    # them can a dying run be told from a live one: the death signal comes when the run's main
+    # thread exits, while the process may still be there for a moment.
+    psutil.wait_procs(workers, timeout=30)
+    if os.getppid() == int(parent):
+        return  # the run is alive and stops its Redis itself
+    settings = get_settings()
+    if not settings.redis_url:
+        embedded.adopt_redis(settings.data_path)
 
 
 def _setup_logging() -> None:
@@ -85,16 +190,18 @@ def seed_demo() -> None:
 @app.command()
 def serve(host: HostOpt = "127.0.0.1", port: PortOpt = 8000) -> None:
     """Migrate, then serve the API (starting the embedded servers when no URLs are set)."""
-    import uvicorn
-
     from store import migrate as migrations
 
     _setup_logging()
+    _stop_on_signals()
     try:
         migrations.upgrade("head")
         console.print(f"dealdesk on http://{host}:{port} ({_describe_stack()})")
-        uvicorn.run("app:app", host=host, port=port, log_config=None, proxy_headers=True)
+        _serve_api(host, port)
+    except StopRequested as stop:
+        console.print(f"{stop.signal_name} received: stopping")
     finally:
+        _ignore_stop_signals()
         embedded.stop_all()
 
 
@@ -116,6 +223,7 @@ def worker(
     from workers.main import run_worker
 
     _setup_logging()
+    _die_with_run()
     names = [q.strip() for q in queues.split(",") if q.strip()]
     try:
         run_worker(names, burst=burst, fork=False if no_fork else None)
@@ -138,6 +246,7 @@ def relay(
     from workers.events import relay_forever, relay_once
 
     _setup_logging()
+    _die_with_run()
     try:
         if once:
             load_subscribers()
@@ -145,10 +254,11 @@ def relay(
             console.print(f"relay pass: {result}")
             return
         stop = threading.Event()
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, lambda *_: stop.set())
         relay_forever(interval_s=interval, inline=inline, stop=stop)
     finally:
+        _adopt_redis_if_run_died()
         embedded.stop_all()
 
 
@@ -168,9 +278,11 @@ def _stop_children(children: list[subprocess.Popen[bytes]]) -> None:
 
 @app.command()
 def run(host: HostOpt = "127.0.0.1", port: PortOpt = 8000) -> None:
-    """Start the whole product: migrate, seed the demo, two RQ workers, the relay, the API."""
-    import uvicorn
+    """Start the whole product: migrate, seed the demo, two RQ workers, the relay, the API.
 
+    Ctrl-C, SIGTERM and SIGHUP all stop it the same way: the API, then the workers and the
+    relay, then the embedded servers it started.
+    """
     from domain.demo.service import seed_demo as run_seed
     from store import migrate as migrations
     from store.db import session_scope
@@ -178,6 +290,7 @@ def run(host: HostOpt = "127.0.0.1", port: PortOpt = 8000) -> None:
     from workers.main import FORKING_QUEUES, NO_FORK_QUEUES
 
     _setup_logging()
+    _stop_on_signals()
     children: list[subprocess.Popen[bytes]] = []
     try:
         migrations.upgrade("head")
@@ -192,9 +305,12 @@ def run(host: HostOpt = "127.0.0.1", port: PortOpt = 8000) -> None:
             ["worker", "--queues", ",".join(sorted(NO_FORK_QUEUES))],
             ["relay"],
         ]
+        env = {**os.environ, RUN_PID_ENV: str(os.getpid())}
         for command in commands:
+            if command == ["relay"]:  # started last: it knows the workers it outlives
+                env[RUN_WORKER_PIDS_ENV] = ",".join(str(child.pid) for child in children)
             argv = [sys.executable, "-m", "cli.main", *command]
-            children.append(subprocess.Popen(argv, env=os.environ.copy()))
+            children.append(subprocess.Popen(argv, env=env))
         console.print(f"[bold green]dealdesk is starting on http://{host}:{port}[/]")
         console.print(f"  API docs: http://{host}:{port}/docs   readiness: /ready")
         console.print(
@@ -204,10 +320,14 @@ def run(host: HostOpt = "127.0.0.1", port: PortOpt = 8000) -> None:
         )
         for line in summary.lines():
             console.print(f"  {line}")
-        uvicorn.run("app:app", host=host, port=port, log_config=None, proxy_headers=True)
+        _serve_api(host, port)
+    except StopRequested as stop:
+        console.print(f"{stop.signal_name} received: stopping the workers, relay and servers")
     finally:
+        _ignore_stop_signals()
         _stop_children(children)
         embedded.stop_all()
+        console.print("dealdesk stopped")
 
 
 @user_app.command("create")

