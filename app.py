@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from channels.voice import router as voice_channel_router
 from channels.web import router as web_router
 from channels.whatsapp import router as whatsapp_router
+from core.body_limit import BodySizeLimitMiddleware
 from core.config import get_settings
 from core.idempotency import IdempotencyMiddleware
 from core.observability import RequestContextMiddleware, setup_logging
@@ -49,6 +50,8 @@ def create_app() -> FastAPI:
     )
     # Innermost: a repeated write with the same Idempotency-Key is answered from storage.
     application.add_middleware(IdempotencyMiddleware, prefix=API_PREFIX)
+    # Outside idempotency (which reads the body): an oversized body is refused, not held.
+    application.add_middleware(BodySizeLimitMiddleware)
     # Added first, so it runs inside the request context (429s are logged and counted).
     application.add_middleware(RateLimitMiddleware, prefix=API_PREFIX)
     application.add_middleware(RequestContextMiddleware)

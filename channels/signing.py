@@ -90,4 +90,5 @@ def verify(
     if expires_at < (time.time() if now is None else now):
         return False
     expected = sign(org_id=org_id, document_id=document_id, expires_at=expires_at)
-    return hmac.compare_digest(expected, signature)
+    # Bytes, not str: compare_digest raises TypeError on a non-ASCII str (a 500 for "sig=é").
+    return hmac.compare_digest(expected.encode(), signature.encode("utf-8", "surrogatepass"))

@@ -63,8 +63,10 @@ _AUTH_HEADER = re.compile(
 _URL_CREDENTIALS = re.compile(r"(://[^:/\s@\"']+:)[^@\s/\"']+@")
 _DD_TOKEN = re.compile(r"(?<![A-Za-z0-9_])dd_[A-Za-z0-9_\-]{16,}")
 _TWILIO_SID = re.compile(r"\b(AC|SK)[0-9a-fA-F]{32}\b")
+# ``sig`` is a signed report link's signature: with it anyone can fetch the PDF until it expires.
 _SENSITIVE_KEY = (
-    r"[\w.\-]*(?:password|passwd|pwd|secret[\w.\-]*|token|api[_\-]?key|signature|cookie)"
+    r"(?:[\w.\-]*(?:password|passwd|pwd|secret[\w.\-]*|token|api[_\-]?key|signature|cookie)"
+    r"|sig)"
 )
 # key=value in query strings, form bodies and "k=v" log text.
 _KEY_VALUE = re.compile(rf"(?i)(?<![\w.\-])({_SENSITIVE_KEY})=(?!\*\*\*)([^&\s\"'\\,;]+)")
@@ -75,7 +77,7 @@ _QUOTED_KEY_VALUE = re.compile(
 # Extra keys whose whole value is masked, whatever it is.
 _SENSITIVE_FIELD = re.compile(
     r"(?i)(password|passwd|secret|authorization|cookie|api[_\-]?key|signature|"
-    r"^token$|[_\-]token$|^auth$)"
+    r"^token$|[_\-]token$|^auth$|^sig$)"
 )
 
 _secret_literals: set[str] = set()

@@ -5,6 +5,10 @@ counts requests under the API prefix in fixed one-minute windows. A request over
 gets ``429`` with a JSON error and ``Retry-After`` (seconds until the window ends). Tokens are
 never written to Redis: a key holds a keyed hash of the token. When Redis cannot be reached
 the request goes through (availability over strictness) and a warning is logged.
+
+Sign-in has a tighter limit of its own (``login_retry_after`` and friends, used by
+``POST /auth/token``): ``LOGIN_FAILURES_ALLOWED`` wrong passwords per account and client
+address, then ``429`` until ``LOGIN_FAILURE_WINDOW_SECONDS`` have passed.
 """
 
 from __future__ import annotations
@@ -189,3 +193,55 @@ class RateLimitMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+# --- failed sign-ins ------------------------------------------------------------------------
+
+# Wrong passwords allowed for one account from one client address before its sign-ins are
+# refused (right password or not) until the window ends: guessing drops from the address
+# limit (RATE_LIMIT_IP_PER_MINUTE, 1,200 a minute) to 10 per 15 minutes per account. Keyed on
+# the pair, so a stranger elsewhere cannot lock a user out by failing on purpose.
+LOGIN_FAILURES_ALLOWED = 10
+LOGIN_FAILURE_WINDOW_SECONDS = 15 * 60
+
+
+def _login_key(username: str, address: str) -> str:
+    """The Redis key counting failed sign-ins of one account from one address (hashed)."""
+    secret = get_settings().secret_key.get_secret_value()
+    identity = f"{username.strip().lower()}\0{address}"
+    return f"{KEY_PREFIX}:login:{token_fingerprint(identity, secret)}"
+
+
+def login_retry_after(username: str, address: str) -> int:
+    """Seconds until this account may try again from ``address``; 0 when it may now."""
+    key = _login_key(username, address)
+    try:
+        redis = get_redis()
+        failures = int(redis.get(key) or 0)
+        if failures < LOGIN_FAILURES_ALLOWED:
+            return 0
+        return max(1, int(redis.ttl(key)))
+    except (RedisError, OSError):
+        log.warning("sign-in throttling skipped: redis unavailable", exc_info=True)
+        return 0
+
+
+def record_login_failure(username: str, address: str) -> None:
+    """Count a wrong password; the window starts at the first failure."""
+    key = _login_key(username, address)
+    try:
+        pipe = get_redis().pipeline(transaction=True)
+        # SET NX starts the window (EXPIRE ... NX needs Redis 7; the embedded one is 6.2).
+        pipe.set(key, 0, ex=LOGIN_FAILURE_WINDOW_SECONDS, nx=True)
+        pipe.incr(key)
+        pipe.execute()
+    except (RedisError, OSError):
+        log.warning("sign-in failure not counted: redis unavailable", exc_info=True)
+
+
+def clear_login_failures(username: str, address: str) -> None:
+    """Forget the failures of an account at an address once it signs in."""
+    try:
+        get_redis().delete(_login_key(username, address))
+    except (RedisError, OSError):
+        log.warning("sign-in failures not cleared: redis unavailable", exc_info=True)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
+from core import ratelimit
 from core.config import get_settings
 from core.deps import AdminPrincipal, CurrentPrincipal, SessionDep, require_roles
 from domain.auth import service
@@ -57,11 +58,24 @@ def _conflict(error: service.ConflictError) -> HTTPException:
 
 @router.post("/auth/token", response_model=AccessTokenResponse, tags=["auth"])
 def login_for_access_token(
-    session: SessionDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]
+    request: Request, session: SessionDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]
 ) -> AccessTokenResponse:
-    """Exchange an email (as ``username``) and password for a bearer access token."""
+    """Exchange an email (as ``username``) and password for a bearer access token.
+
+    After ``LOGIN_FAILURES_ALLOWED`` wrong passwords for one account from one address, its
+    sign-ins there get 429 (whatever the password) until the window ends.
+    """
+    address = ratelimit.client_address(request.scope)
+    retry_after = ratelimit.login_retry_after(form.username, address)
+    if retry_after:
+        raise HTTPException(
+            status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+            detail=f"Too many failed sign-ins: try again in {retry_after} s",
+            headers={"Retry-After": str(retry_after)},
+        )
     user = service.authenticate(session=session, email=form.username, password=form.password)
     if user is None:
+        ratelimit.record_login_failure(form.username, address)
         raise HTTPException(
             status_code=status.HTTP_401_UNAUTHORIZED,
             detail="Incorrect email or password",
@@ -75,6 +89,7 @@ def login_for_access_token(
         entity_id=user.id,
     )
     session.commit()
+    ratelimit.clear_login_failures(form.username, address)
     return AccessTokenResponse(
         access_token=service.issue_access_token(user=user),
         expires_in=get_settings().access_token_minutes * 60,

@@ -69,6 +69,7 @@ class AccessTokenClaims:
     org_id: uuid.UUID
     role: Role
     expires_at: datetime
+    password_fingerprint: str | None = None
 
 
 def signing_key(secret: str | None = None) -> bytes:
@@ -82,6 +83,15 @@ def signing_key(secret: str | None = None) -> bytes:
     return hmac.new(secret.encode(), b"dealdesk access token v1", hashlib.sha256).digest()
 
 
+def password_fingerprint(hashed_password: str | None, *, secret: str | None = None) -> str:
+    """A short keyed digest of a user's password hash (or of none), carried in access tokens.
+
+    A new password changes the hash, so every access token issued before stops working.
+    """
+    digest = hmac.new(signing_key(secret), (hashed_password or "").encode(), hashlib.sha256)
+    return digest.hexdigest()[:32]
+
+
 def create_access_token(
     *,
     user_id: uuid.UUID,
@@ -89,8 +99,9 @@ def create_access_token(
     role: Role,
     expires_delta: timedelta | None = None,
     secret: str | None = None,
+    password_fingerprint: str | None = None,
 ) -> str:
-    """Sign a JWT (HS256) for a user: ``sub``, ``org``, ``role``, ``iat``, ``exp``."""
+    """Sign a JWT (HS256) for a user: ``sub``, ``org``, ``role``, ``iat``, ``exp`` (+ ``pwd``)."""
     now = utcnow()
     if expires_delta is None:
         expires_delta = timedelta(minutes=get_settings().access_token_minutes)
@@ -102,6 +113,8 @@ def create_access_token(
         "iat": now,
         "exp": now + expires_delta,
     }
+    if password_fingerprint is not None:
+        payload["pwd"] = password_fingerprint
     return jwt.encode(payload, signing_key(secret), algorithm=JWT_ALGORITHM)
 
 
@@ -121,6 +134,7 @@ def decode_access_token(token: str, *, secret: str | None = None) -> AccessToken
             org_id=uuid.UUID(payload["org"]),
             role=Role(payload["role"]),
             expires_at=datetime.fromtimestamp(payload["exp"], tz=utcnow().tzinfo),
+            password_fingerprint=payload["pwd"] if isinstance(payload.get("pwd"), str) else None,
         )
     except (jwt.InvalidTokenError, ValueError, TypeError):
         return None

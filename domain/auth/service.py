@@ -9,6 +9,7 @@ it, so a change and its audit entry are saved or lost together.
 from __future__ import annotations
 
 import contextvars
+import hmac
 import importlib
 import re
 import secrets
@@ -302,8 +303,16 @@ def authenticate(*, session: Session, email: str, password: str) -> User | None:
 
 
 def issue_access_token(*, user: User) -> str:
-    """A signed access token (JWT) for ``user``, valid for ``ACCESS_TOKEN_MINUTES``."""
-    return security.create_access_token(user_id=user.id, org_id=user.org_id, role=Role(user.role))
+    """A signed access token (JWT) for ``user``, valid for ``ACCESS_TOKEN_MINUTES``.
+
+    It carries a fingerprint of the user's password hash: a new password ends it at once.
+    """
+    return security.create_access_token(
+        user_id=user.id,
+        org_id=user.org_id,
+        role=Role(user.role),
+        password_fingerprint=security.password_fingerprint(user.hashed_password),
+    )
 
 
 # --- API tokens --------------------------------------------------------------------------
@@ -428,7 +437,8 @@ def resolve_token(*, session: Session, token: str) -> Principal | None:
     """Who a bearer token (JWT or API token) belongs to; None if invalid, expired or revoked.
 
     The role comes from the database, so a changed role or a deactivated user takes effect
-    at once, even for access tokens issued before.
+    at once, even for access tokens issued before; so does a new password (access tokens
+    carry a fingerprint of the password hash they were issued under).
     """
     if security.is_api_token(token):
         user = _resolve_api_token(session=session, token=token)
@@ -438,6 +448,10 @@ def resolve_token(*, session: Session, token: str) -> Principal | None:
             return None
         user = session.get(User, claims.user_id)
         if user is not None and user.org_id != claims.org_id:
+            user = None
+        if user is not None and not hmac.compare_digest(
+            claims.password_fingerprint or "", security.password_fingerprint(user.hashed_password)
+        ):
             user = None
     if user is None or not user.is_active:
         return None
