@@ -6,6 +6,7 @@ file, draw the progress bar, print the summary and write rejected rows where ask
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 from pathlib import Path
@@ -68,10 +69,42 @@ def parse_mapping(text: str | None) -> dict[str, str]:
     return mapping
 
 
-def _count_rows(path: Path) -> int:
-    """How many data rows the CSV has (for the progress bar's total)."""
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        return max(0, sum(1 for _ in csv.reader(handle)) - 1)
+# Delimiters a "CSV" comes with: Excel writes ";" where "," is the decimal comma.
+_DELIMITERS = (",", ";", "\t", "|")
+
+
+def _encoding(path: Path) -> str:
+    """UTF-8 (with or without BOM) when the whole file is UTF-8, else Windows-1252 / Latin-1.
+
+    Excel on Windows saves "CSV" as Windows-1252 ("Café St" is byte E9); reading it as UTF-8
+    would stop the import part-way with a decoding error. Read in blocks: a file of any size.
+    """
+    for encoding in ("utf-8-sig", "cp1252"):
+        decoder = codecs.getincrementaldecoder(encoding)()
+        try:
+            with path.open("rb") as handle:
+                while block := handle.read(1 << 20):
+                    decoder.decode(block)
+                decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            continue
+        return encoding
+    return "latin-1"
+
+
+def _delimiter(path: Path, encoding: str) -> str:
+    """The header line's delimiter: the most frequent of , ; tab | (comma when none)."""
+    with path.open(newline="", encoding=encoding) as handle:
+        header = handle.readline()
+    counts = {d: header.count(d) for d in _DELIMITERS}
+    best = max(_DELIMITERS, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _count_rows(path: Path, encoding: str = "utf-8-sig", delimiter: str = ",") -> int:
+    """How many data rows the CSV has (for the progress bar's total; blank lines skipped)."""
+    with path.open(newline="", encoding=encoding) as handle:
+        return max(0, sum(1 for row in csv.reader(handle, delimiter=delimiter) if row) - 1)
 
 
 def _write_rejects(path: Path, summary: ImportSummary, columns: list[str]) -> None:
@@ -107,17 +140,19 @@ def _run_import(
     if not file.is_file():
         raise typer.BadParameter(f"no such file: {file}")
     mapping = parse_mapping(mapping_text)
-    total = _count_rows(file)
+    encoding = _encoding(file)
+    delimiter = _delimiter(file, encoding)
+    total = _count_rows(file, encoding, delimiter)
     try:
         migrations.upgrade("head")
-        with session_scope() as session, file.open(newline="", encoding="utf-8-sig") as handle:
+        with session_scope() as session, file.open(newline="", encoding=encoding) as handle:
             organisation = auth_service.get_organisation_by_slug(session=session, slug=org)
             if organisation is None:
                 console.print(
                     f"[red]no organisation {org!r}[/]: run `dealdesk seed-demo` or pass --org"
                 )
                 raise typer.Exit(2)
-            reader = csv.DictReader(handle)
+            reader = csv.DictReader(handle, delimiter=delimiter)
             columns = list(reader.fieldnames or [])
             with Progress(
                 TextColumn(f"importing {kind} from {file.name}"),

@@ -395,6 +395,17 @@ class AlertCriteriaIn(SQLModel):
             ) from None
         return value.strip()
 
+    @field_validator("quiet_hours_start", "quiet_hours_end")
+    @classmethod
+    def _local_time(cls, value: dt.time | None) -> dt.time | None:
+        """A local wall-clock time: an offset ("22:00+02:00") would be dropped when stored."""
+        if value is not None and value.tzinfo is not None:
+            raise ValueError(
+                f"{value.isoformat()} carries a UTC offset: quiet hours are local times in "
+                "`timezone` (give 22:00, not 22:00+02:00)"
+            )
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> AlertCriteriaIn:
         """A price range low to high; quiet hours both given (and not equal) or neither."""

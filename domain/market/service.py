@@ -471,7 +471,7 @@ def parse_rows(feed: FeedRows) -> ParsedFeed:
     seen_keys: dict[tuple[str | None, str | None], int] = {}
     id_column = resolved.get("source_id")
     for index, raw in enumerate(feed.rows):
-        line = feed.first_line + index
+        line = feed.lines[index] if feed.lines else feed.first_line + index
         external_id = None
         if id_column is not None and raw.get(id_column) not in (None, ""):
             external_id = str(raw[id_column]).strip() or None

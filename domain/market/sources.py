@@ -30,6 +30,7 @@ import httpcore
 import httpx
 
 from domain.market.enums import ListingSource
+from domain.property import importer
 
 DEMO_LOCATION = "demo"
 
@@ -57,6 +58,9 @@ class FeedRows:
     columns: list[str]
     rows: list[dict[str, Any]] = field(default_factory=list)
     first_line: int = 2  # a CSV's first data row is line 2; a JSON list's first record is 1
+    # Each row's line in the file, when it is not ``first_line`` + index (a CSV with blank
+    # lines, or quoted cells that span lines).
+    lines: list[int] | None = None
 
 
 class ListingFeed(Protocol):
@@ -105,7 +109,12 @@ def parse_feed(data: bytes, *, label: str) -> FeedRows:
     columns = list(reader.fieldnames or [])
     if not columns:
         raise SourceError(f"{label}: the CSV has no header row")
-    return FeedRows(label=label, columns=columns, rows=list(reader), first_line=2)
+    rows: list[dict[str, Any]] = []
+    lines: list[int] = []
+    for row in reader:
+        rows.append(row)
+        lines.append(importer.record_line(reader, row))
+    return FeedRows(label=label, columns=columns, rows=rows, first_line=2, lines=lines)
 
 
 @dataclass

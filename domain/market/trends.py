@@ -257,15 +257,19 @@ def _sales_trends(session: Session, org_id: uuid.UUID, area: str, months: int) -
             if analysis.period_end
             else None
         ),
-        months=[
-            TrendMonth(
-                month=m.month,
-                median_price=m.median_price,
-                median_price_per_sqft=m.median_price_per_sqft,
-                sales=m.sales,
-            )
-            for m in analysis.trend
-        ],
+        months=_every_month(
+            analysis.period_end,
+            months,
+            [
+                TrendMonth(
+                    month=m.month,
+                    median_price=m.median_price,
+                    median_price_per_sqft=m.median_price_per_sqft,
+                    sales=m.sales,
+                )
+                for m in analysis.trend
+            ],
+        ),
         inputs={
             **analysis.inputs,
             "area_is": "a ZIP code" if is_zip else "a neighbourhood",
@@ -274,6 +278,27 @@ def _sales_trends(session: Session, org_id: uuid.UUID, area: str, months: int) -
             "via": "valuation_service.market_analysis",
         },
     )
+
+
+def _every_month(end: dt.date | None, months: int, found: list[TrendMonth]) -> list[TrendMonth]:
+    """The ``months`` calendar months up to ``end`` (exclusive), a month without sales as 0.
+
+    A chart or a month-over-month change read from the trend needs every month: a gap would
+    put March next to June as if they were consecutive. A sale in an earlier, partly covered
+    month (the period starts mid-month) is kept. An area without a sale has no months at all.
+    """
+    if end is None or not found:
+        return found
+    by_month = {m.month: m for m in found}
+    last = _month_start(end - dt.timedelta(days=1))
+    first = min(_add_months(last, -(months - 1)), dt.date.fromisoformat(f"{min(by_month)}-01"))
+    out: list[TrendMonth] = []
+    month = first
+    while month <= last:
+        label = month.strftime("%Y-%m")
+        out.append(by_month[label] if label in by_month else TrendMonth(month=label, sales=0))
+        month = _add_months(month, 1)
+    return out
 
 
 # --- listings ----------------------------------------------------------------------------------

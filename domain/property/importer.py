@@ -23,14 +23,15 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
 import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import nullcontext
+from contextlib import nullcontext, suppress
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from pydantic import ValidationError
@@ -45,6 +46,9 @@ from domain.property.models import Property, PropertyCreate
 
 DEFAULT_BATCH_SIZE = 500
 ACRE_SQFT = Decimal(43560)
+# No US state or territory lies south of American Samoa (14.3 degrees S): a point further
+# south with a US state is the usual export slip of latitude and longitude in each other's place.
+MIN_US_LATITUDE = -15.0
 
 # field → accepted column names, in order of preference (our name first, then RESO's).
 FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -433,8 +437,22 @@ def row_values(
                 raise RowRejected(f"{resolved[name]}: a sale needs a {name.replace('_', ' ')}")
         if values["close_date"] > service.today():
             raise RowRejected(f"{resolved['close_date']}: {values['close_date']} is in the future")
+        if values["close_price"] <= 0:
+            raise RowRejected(
+                f"{resolved['close_price']}: {cells['close_price']!r} is not a sale price "
+                "(a sale needs a close price above $0)"
+            )
     elif values.get("list_price") is None:
         raise RowRejected(f"{resolved['list_price']}: a listing needs a list price")
+    elif values["list_price"] <= 0:
+        # "$0" is how feeds say "price on request" (the market monitor refuses it too).
+        raise RowRejected(
+            f"{resolved['list_price']}: {cells['list_price']!r} is not a price "
+            "(a listing needs a list price above $0)"
+        )
+    if values.get("latitude") == 0 and values.get("longitude") == 0:
+        # 0,0 is in the Gulf of Guinea: exports write it for "no coordinates".
+        values["latitude"] = values["longitude"] = None
 
     # Bathrooms: full + half/2 when the file splits them, else the total column.
     full, half = cells.get("bathrooms_full"), cells.get("bathrooms_half")
@@ -447,6 +465,12 @@ def row_values(
         values["bathrooms"] = (
             _parse_decimal(text, resolved["bathrooms"]) if text is not None else None
         )
+    if values.get("bathrooms") is not None:
+        # RESO's BathroomsTotalDecimal counts a three-quarter bath as .75; we keep one decimal.
+        with suppress(InvalidOperation):
+            values["bathrooms"] = values["bathrooms"].quantize(
+                Decimal("0.1"), rounding=ROUND_HALF_UP
+            )
 
     if "lot_size" in resolved:
         text = cells["lot_size"]
@@ -487,7 +511,7 @@ def row_values(
     values = checked.model_dump(include=set(values))
     # Read the address now so a bad one rejects the row; the service stores it as given.
     try:
-        service.resolve_address(
+        where = service.resolve_address(
             address_line=values.get("address_line"),
             city=values.get("city"),
             state=values.get("state"),
@@ -495,7 +519,27 @@ def row_values(
         )
     except PropertyValidationError as exc:
         raise RowRejected(str(exc)) from None
+    latitude = values.get("latitude")
+    if where["state"] and latitude is not None and latitude < MIN_US_LATITUDE:
+        raise RowRejected(
+            f"{resolved['latitude']}: {latitude} is south of every US state and territory "
+            f"({where['state']}): are Latitude and Longitude swapped?"
+        )
     return values
+
+
+def record_line(reader: csv.DictReader[str], row: Mapping[str, Any]) -> int:
+    """The file line the record ``reader`` has just read starts on (header = line 1).
+
+    ``csv.DictReader`` skips blank lines and a quoted cell may hold line breaks, so a row's
+    index does not give its line: ``reader.line_num`` (the record's last line) less the line
+    breaks inside its cells does.
+    """
+    breaks = 0
+    for value in row.values():
+        cells = value if isinstance(value, list) else [value]
+        breaks += sum(cell.count("\n") for cell in cells if isinstance(cell, str))
+    return reader.line_num - breaks
 
 
 def _property_type(text: str) -> PropertyType:
@@ -676,7 +720,9 @@ def import_records(
     """Import sales or listings from ``rows`` (dicts keyed by column name) into ``org_id``.
 
     ``columns`` is the file's header (by default the first row's keys); a row's line number
-    is ``first_line`` plus its index (a CSV with a header: line 2 is the first row).
+    is ``first_line`` plus its index (a CSV with a header: line 2 is the first row), or,
+    when ``rows`` is a ``csv.DictReader``, the line the reader read it from (blank lines and
+    line breaks inside quoted cells counted).
     ``progress`` is called with the number of rows handled so far. Commits every
     ``batch_size`` rows and at the end. Raises ``ImportColumnsError`` before importing
     anything when a required column is missing.
@@ -687,6 +733,7 @@ def import_records(
         raise PropertyValidationError("an import needs a source name (e.g. the MLS it came from)")
     if len(source) > 50:
         raise PropertyValidationError("the source name is longer than 50 characters")
+    reader = rows if isinstance(rows, csv.DictReader) else None
     iterator = iter(rows)
     first: Mapping[str, Any] | None = next(iterator, None)
     header = list(columns) if columns is not None else list(first.keys() if first else [])
@@ -702,7 +749,7 @@ def import_records(
 
     batch: list[_Pending] = []
     for index, raw in enumerate(all_rows()):
-        line = first_line + index
+        line = record_line(reader, raw) if reader is not None else first_line + index
         summary.rows += 1
         source_id = _cell(raw, resolved, "source_id")
         try:

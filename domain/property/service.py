@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import ColumnElement, Text, and_, asc, cast, desc, func, literal, or_
+from sqlalchemy import ColumnElement, Text, and_, asc, cast, desc, exists, func, literal, or_
 from sqlmodel import Session, col, select
 
 from core.metrics import business_counter
@@ -619,7 +619,6 @@ def _text_condition(text: str) -> ColumnElement[bool] | None:
         col(Property.zip_code),
         col(Property.neighborhood),
         col(Property.mls_number),
-        cast(col(Property.features), Text),
     ]
     conditions = []
     for word in words:
@@ -627,8 +626,40 @@ def _text_condition(text: str) -> ColumnElement[bool] | None:
         for form in _word_patterns(word):
             pattern = f"%{_like_escape(form)}%"
             alternatives.extend(hay.ilike(pattern, escape="\\") for hay in haystacks)
+            alternatives.append(_feature_condition(pattern))
         conditions.append(or_(*alternatives))
     return and_(*conditions)
+
+
+# JSON values that say a feature is absent: {"pool": false} is a house without a pool.
+_ABSENT_FEATURE_VALUES = ("false", "null", "0", '""', "[]", "{}")
+
+
+def _feature_condition(pattern: str) -> ColumnElement[bool]:
+    """A feature the property has matches ``pattern``: its name, or its text value.
+
+    Matching the features' JSON text would find "pool" in ``{"pool": false}`` (and "false"
+    in every house without something); a name counts only when its value is not false,
+    null, 0 or empty.
+    """
+    each = func.jsonb_each(col(Property.features)).table_valued("key", "value")
+    value_text = cast(each.c.value, Text)
+    return exists(
+        select(literal(1))
+        .select_from(each)
+        .where(
+            or_(
+                and_(
+                    each.c.key.ilike(pattern, escape="\\"),
+                    value_text.not_in(_ABSENT_FEATURE_VALUES),
+                ),
+                and_(
+                    func.jsonb_typeof(each.c.value) == "string",
+                    value_text.ilike(pattern, escape="\\"),
+                ),
+            )
+        )
+    )
 
 
 def _search_conditions(org_id: uuid.UUID, query: PropertySearch) -> list[ColumnElement[bool]]:

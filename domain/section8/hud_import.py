@@ -200,8 +200,11 @@ def import_fmr_csv(
 
     summary = FmrImportSummary()
     wanted: dict[tuple[str, int], tuple[int, dict[int, Decimal]]] = {}
-    for index, record in enumerate(reader):
-        row_number = index + 2
+    for record in reader:
+        # The record's first line: blank lines are skipped and quoted cells may span lines.
+        row_number = reader.line_num - sum(
+            value.count("\n") for value in record.values() if isinstance(value, str)
+        )
         summary.rows_read += 1
         if progress is not None:
             progress(summary.rows_read)
