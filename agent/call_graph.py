@@ -66,7 +66,9 @@ from domain.voice.extraction import (
     extract,
     spoken_date,
 )
+from domain.voice.hours import CallWindow
 from domain.voice.service import AgentTurn, CallContext
+from store.base import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -267,6 +269,12 @@ def merge_model_answer(
         skipped_lines=rules.skipped_lines,
         unit_rates=rules.unit_rates,
     )
+
+
+def _callback_promise(when: CallbackTime | None, context: dict[str, Any]) -> str:
+    """The callback promised now, inside the callee's calling hours (from the context)."""
+    windows = [w for raw in context.get("call_windows") or [] if (w := CallWindow.from_json(raw))]
+    return callback_promise(when, windows=windows, now=utcnow())
 
 
 # --- the policy --------------------------------------------------------------------------
@@ -537,7 +545,7 @@ def template_reply(plan: dict[str, Any], facts: CallFacts, context: dict[str, An
     if kind == "goodbye_declined":
         return f"No problem, thanks for your time, {name}. Goodbye."
     if kind == "goodbye_callback":
-        return f"Of course. {callback_promise(facts.callback_when)} Goodbye."
+        return f"Of course. {_callback_promise(facts.callback_when, context)} Goodbye."
     if kind == "goodbye_unclear":
         return "I'm having trouble hearing you. We'll follow up another way. Goodbye."
     if facts.priced:
@@ -694,7 +702,7 @@ def lead_reply(plan: dict[str, Any], facts: lead_facts.LeadFacts, context: dict[
     if kind == "goodbye_not_selling":
         return f"No problem, thanks for letting us know, {name}. Have a good day. Goodbye."
     if kind == "goodbye_callback":
-        return f"Of course. {callback_promise(facts.callback_when)} Goodbye."
+        return f"Of course. {_callback_promise(facts.callback_when, context)} Goodbye."
     if kind == "goodbye_unclear":
         return "I'm having trouble hearing you. Someone from our team will follow up. Goodbye."
     return f"Thank you, {name}. Someone from our team will be in touch. Goodbye."

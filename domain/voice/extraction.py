@@ -36,7 +36,11 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    from domain.voice.hours import CallWindow
 
 # --- numbers in words --------------------------------------------------------------------
 
@@ -753,6 +757,18 @@ class CallbackTime:
             parts.append(f"at {label} {'PM' if hour >= 12 else 'AM'}")
         return " ".join(parts)
 
+    def moment(self, *, said_at: dt.datetime, zone: ZoneInfo) -> dt.datetime | None:
+        """The moment asked for, in UTC (``hours.requested_moment``), on the callee's clock."""
+        from domain.voice import hours
+
+        return hours.requested_moment(
+            day=self.day,
+            clock=dt.time.fromisoformat(self.clock) if self.clock else None,
+            in_minutes=self.in_minutes,
+            said_at=said_at,
+            zone=zone,
+        )
+
     def to_json(self) -> dict[str, Any]:
         """The request as JSON values."""
         return {
@@ -787,10 +803,36 @@ def asks_callback(text: str) -> bool:
     return _CALLBACK.search(normalise(text)) is not None
 
 
-def callback_promise(when: CallbackTime | None) -> str:
-    """What the agent promises when asked to call back ("We'll call you back on Tuesday ...")."""
+def callback_promise(
+    when: CallbackTime | None,
+    *,
+    windows: Sequence[CallWindow] = (),
+    now: dt.datetime | None = None,
+) -> str:
+    """What the agent promises when asked to call back ("We'll call you back on Tuesday ...").
+
+    With the callee's calling ``windows`` and the moment it is said (``now``), a time outside
+    them is not promised: the agent names the first allowed moment after it instead, the one
+    the scheduler will use (``hours.callback_slot``).
+    """
     spoken = when.spoken() if when is not None else ""
-    return f"We'll call you back {spoken}." if spoken else "We'll call you back another day."
+    if not spoken:
+        return "We'll call you back another day."
+    if when is None or not windows or now is None:
+        return f"We'll call you back {spoken}."
+    from domain.voice import hours
+
+    window_list = tuple(windows)
+    asked = when.moment(said_at=now, zone=window_list[0].zone)
+    slot = hours.callback_slot(asked, now=now, windows=window_list)
+    if asked is not None and abs(slot.when - asked) <= dt.timedelta(minutes=1):
+        return f"We'll call you back {spoken}."
+    local = slot.when.astimezone(window_list[0].zone)
+    label = f"{(local.hour - 1) % 12 + 1}" + (f":{local.minute:02d}" if local.minute else "")
+    at = f"on {spoken_date(local.date())} at {label} {'PM' if local.hour >= 12 else 'AM'}"
+    if asked is not None and asked < now:
+        return f"That time has passed, so we'll call you back {at}."
+    return f"That's outside the hours we may call, so we'll call you back {at}."
 
 
 def _clock_in(window: str) -> str | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_TIMEZONE = "America/Detroit"
@@ -47,6 +48,31 @@ class CallWindow:
     def describe(self) -> str:
         """``08:00-20:00 America/Detroit`` (``09:00-20:00 Mon-Sat America/Detroit``)."""
         return f"{self.start:%H:%M}-{self.end:%H:%M}{self.days_text()} {self.timezone}"
+
+    def to_json(self) -> dict[str, Any]:
+        """The window as JSON values (the call graph's context)."""
+        return {
+            "start": f"{self.start:%H:%M}",
+            "end": f"{self.end:%H:%M}",
+            "timezone": self.timezone,
+            "days": sorted(self.days),
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> CallWindow | None:
+        """``to_json`` read back; None for anything that is not a valid window."""
+        if not isinstance(data, dict) or valid_timezone(data.get("timezone")) is None:
+            return None
+        try:
+            days = frozenset(int(d) for d in data.get("days") or () if 0 <= int(d) <= 6)
+            return cls(
+                start=dt.time.fromisoformat(str(data["start"])),
+                end=dt.time.fromisoformat(str(data["end"])),
+                timezone=str(data["timezone"]),
+                days=days or EVERY_DAY,
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
 
     def days_text(self) -> str:
         """`` Mon-Sat`` for a window closed some days; empty when it opens every day."""
@@ -232,6 +258,8 @@ def refusal_reason(moment: dt.datetime, window: CallWindow, who: str = "the cont
 # and for the team to see the call); one asked for with no time is placed a day later.
 CALLBACK_MIN_DELAY = dt.timedelta(minutes=5)
 CALLBACK_DEFAULT_DELAY = dt.timedelta(days=1)
+# "Call me back today" (or "tonight" without a clock): this long after it was said.
+LATER_TODAY = dt.timedelta(hours=2)
 
 
 def requested_moment(
@@ -246,14 +274,18 @@ def requested_moment(
 
     A delay ("in an hour") counts from ``said_at``; a day and a clock are on the callee's wall
     clock in ``zone``; a day alone is that day from midnight (the calling window then opens
-    it); a clock alone is today's, or tomorrow's once it has passed.
+    it), or ``LATER_TODAY`` from now when it is today; a clock alone is today's, or
+    tomorrow's once it has passed.
     """
     _require_aware(said_at)
     if in_minutes is not None:
         return (said_at + dt.timedelta(minutes=in_minutes)).astimezone(dt.UTC)
     if day is None and clock is None:
         return None
-    local_day = day or said_at.astimezone(zone).date()
+    today = said_at.astimezone(zone).date()
+    if day == today and clock is None:
+        return (said_at + LATER_TODAY).astimezone(dt.UTC)  # "call me back today": later on
+    local_day = day or today
     moment = _local_at(local_day, clock or dt.time(0, 0), zone)
     if day is None and moment <= said_at:
         moment = _local_at(local_day + dt.timedelta(days=1), clock or dt.time(0, 0), zone)

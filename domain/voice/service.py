@@ -1144,10 +1144,13 @@ class CallContext:
     today: dt.date
     callback_number: str | None
     recording: bool = False
+    windows: tuple[hours.CallWindow, ...] = ()
+    """when the person called may be called (a callback is promised inside these)."""
 
     def to_json(self) -> dict[str, Any]:
         """The context as JSON values (the call graph's state)."""
         return {
+            "call_windows": [w.to_json() for w in self.windows],
             "call_id": str(self.call_id),
             "purpose": self.purpose.value,
             "company": self.company,
@@ -1187,9 +1190,11 @@ def call_context(*, session: Session, call: Call, now: dt.datetime | None = None
     if call.purpose == CallPurpose.lead_qualification:
         schedule = session.get(CallSchedule, call.schedule_id) if call.schedule_id else None
         details = (schedule.details if schedule else None) or {}
-        window = hours.lead_windows(details.get("timezone"), call.to_number)[0]
+        windows = hours.lead_windows(details.get("timezone"), call.to_number)
+        window = windows[0]
         moment = now or call.started_at or utcnow()
         return CallContext(
+            windows=windows,
             call_id=call.id,
             purpose=CallPurpose.lead_qualification,
             company=organisation.name if organisation else "our company",
@@ -1235,6 +1240,7 @@ def call_context(*, session: Session, call: Call, now: dt.datetime | None = None
         hours.local_time(moment, call_window(contractor)).date() if contractor else moment.date()
     )
     return CallContext(
+        windows=(call_window(contractor),) if contractor else (),
         call_id=call.id,
         purpose=CallPurpose(call.purpose),
         company=organisation.name if organisation else "our company",
@@ -1987,17 +1993,7 @@ def callback_slot(
     ``when`` is what they said ("Tuesday at 3", "in an hour", on their own clock, read in
     the first window's zone); without a time, a day later. See ``hours.callback_slot``.
     """
-    asked = (
-        hours.requested_moment(
-            day=when.day,
-            clock=dt.time.fromisoformat(when.clock) if when.clock else None,
-            in_minutes=when.in_minutes,
-            said_at=said_at,
-            zone=windows[0].zone,
-        )
-        if when is not None
-        else None
-    )
+    asked = when.moment(said_at=said_at, zone=windows[0].zone) if when is not None else None
     return hours.callback_slot(asked, now=now, windows=windows)
 
 

@@ -144,6 +144,35 @@ def test_the_agent_promises_the_time_it_heard() -> None:
     assert "on Tuesday, December 1 at 3 PM" in contractor_text
 
 
+def test_a_time_outside_the_callees_hours_is_not_promised() -> None:
+    lead = (hours.lead_window(DETROIT),)  # 09:00-20:00 Monday-Saturday
+    now = _detroit(SATURDAY, 10)
+    tuesday_three = CallbackTime(day=dt.date(2026, 12, 1), clock="15:00")
+    assert callback_promise(tuesday_three, windows=lead, now=now) == (
+        "We'll call you back on Tuesday, December 1 at 3 PM."
+    )
+    sunday = CallbackTime(day=dt.date(2026, 11, 29), clock="09:00")
+    assert callback_promise(sunday, windows=lead, now=now) == (
+        "That's outside the hours we may call, so we'll call you back on Monday, November 30 "
+        "at 9 AM."
+    )
+    late = CallbackTime(day=dt.date(2026, 12, 1), clock="21:30")
+    assert callback_promise(late, windows=lead, now=now).endswith(
+        "on Wednesday, December 2 at 9 AM."
+    )
+    passed = CallbackTime(day=SATURDAY, clock="08:00")
+    assert callback_promise(passed, windows=lead, now=now) == (
+        "That time has passed, so we'll call you back on Saturday, November 28 at 10:05 AM."
+    )
+    # "Call me back today": later today, not at midnight (which had passed).
+    today = CallbackTime(day=SATURDAY)
+    assert callback_promise(today, windows=lead, now=now) == (
+        "We'll call you back on Saturday, November 28."
+    )
+    slot = service.callback_slot(today, said_at=now, now=now, windows=lead)
+    assert slot.when == now + hours.LATER_TODAY
+
+
 # --- when the call is placed --------------------------------------------------------------
 
 
@@ -271,9 +300,15 @@ def test_a_seller_is_called_back_when_they_asked_with_the_consent_they_gave(
     turn = read_twiml(_say(client, call_id, sid, 1, "I'm at work, call me back tomorrow at 5 pm"))
     today = dt.datetime.now(DETROIT_ZONE).date()
     tomorrow = today + dt.timedelta(days=1)
-    assert (
-        turn.hangup and f"call you back on {tomorrow:%A, %B} {tomorrow.day} at 5 PM" in turn.says[0]
+    # A lead is never called on a Sunday: the agent promises the time the call will really be.
+    monday = tomorrow + dt.timedelta(days=1)
+    promised = (
+        "That's outside the hours we may call, so we'll call you back on "
+        f"{monday:%A, %B} {monday.day} at 9 AM."
+        if tomorrow.weekday() == 6
+        else f"We'll call you back on {tomorrow:%A, %B} {tomorrow.day} at 5 PM."
     )
+    assert turn.hangup and turn.says[0] == f"Of course. {promised} Goodbye."
     db.refresh(first)
     assert first.outcome == "callback_requested"
     again = db.exec(
