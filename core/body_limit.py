@@ -14,10 +14,9 @@ sent without one (chunked) as soon as it passes the limit.
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from core.asgi import send_json_error
 from core.config import get_settings
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -96,18 +95,9 @@ class BodySizeLimitMiddleware:
     @staticmethod
     async def _refuse(send: Send, limit: int) -> None:
         """Answer 413 with a JSON error naming the limit."""
-        body = json.dumps(
-            {"detail": f"The request body is too large: at most {limit} bytes are accepted."}
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
+        await send_json_error(
+            send,
+            413,
+            f"The request body is too large: at most {limit} bytes are accepted.",
+            [(b"connection", b"close")],
         )
-        await send({"type": "http.response.body", "body": body})

@@ -28,6 +28,7 @@ from redis.exceptions import RedisError
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from core.asgi import send_response
 from core.config import get_settings
 from core.ratelimit import bearer_token, client_address, token_fingerprint
 from store.redis_client import get_redis
@@ -211,11 +212,4 @@ class IdempotencyMiddleware:
     async def _send(
         send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes
     ) -> None:
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [*headers, (b"content-length", str(len(body)).encode())],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_response(send, status, body, headers)

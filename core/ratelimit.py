@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import math
 import time
@@ -26,6 +25,7 @@ from redis.exceptions import RedisError
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from core.asgi import send_json_error
 from core.config import get_settings
 from store.redis_client import get_redis
 
@@ -172,27 +172,16 @@ class RateLimitMiddleware:
     @staticmethod
     async def _refuse(decision: Decision, send: Send) -> None:
         """Answer 429 with a JSON error and ``Retry-After``."""
-        body = json.dumps(
-            {
-                "detail": (
-                    f"Rate limit exceeded: {decision.limit} requests per minute per "
-                    f"{decision.kind}. Retry in {decision.retry_after_seconds} s."
-                )
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 429,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"retry-after", str(decision.retry_after_seconds).encode()),
-                    (b"x-ratelimit-limit", str(decision.limit).encode()),
-                ],
-            }
+        await send_json_error(
+            send,
+            429,
+            f"Rate limit exceeded: {decision.limit} requests per minute per "
+            f"{decision.kind}. Retry in {decision.retry_after_seconds} s.",
+            [
+                (b"retry-after", str(decision.retry_after_seconds).encode()),
+                (b"x-ratelimit-limit", str(decision.limit).encode()),
+            ],
         )
-        await send({"type": "http.response.body", "body": body})
 
 
 # --- failed sign-ins ------------------------------------------------------------------------
