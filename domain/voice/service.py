@@ -3077,6 +3077,16 @@ _LEAD_OUTCOME_WORDS = {
 }
 
 
+def _lead_identity(details: dict[str, Any], phone: str | None) -> dict[str, Any]:
+    """Who a lead call is with, as the team's views name them."""
+    return {
+        "name": details.get("name"),
+        "address": details.get("address"),
+        "lead_id": details.get("lead_id"),
+        "phone": phone,
+    }
+
+
 def _lead_matches(needle: str | None, details: dict[str, Any], phone: str | None) -> bool:
     """Whether a lead's details or number match what the team asked about (any of them)."""
     if not needle:
@@ -3140,10 +3150,7 @@ def lead_activity(
         views.append(
             LeadCallView(
                 call_id=call.id,
-                name=details.get("name"),
-                address=details.get("address"),
-                lead_id=details.get("lead_id"),
-                phone=call.to_number,
+                **_lead_identity(details, call.to_number),
                 at=call.started_at or call.created_at,
                 status=str(call.status),
                 outcome=str(call.outcome) if call.outcome else None,
@@ -3177,10 +3184,7 @@ def lead_activity(
         upcoming.append(
             LeadScheduleView(
                 schedule_id=schedule.id,
-                name=details.get("name"),
-                address=details.get("address"),
-                lead_id=details.get("lead_id"),
-                phone=schedule.to_number,
+                **_lead_identity(details, schedule.to_number),
                 status=str(schedule.status),
                 scheduled_for=schedule.scheduled_for,
                 local_time=f"{local:%a %b} {local.day} {local:%H:%M} {window.timezone}",
