@@ -73,13 +73,17 @@ _SCALES = {"hundred": 100, "thousand": 1000}
 
 
 def words_to_numbers(tokens: Sequence[str]) -> list[str]:
-    """Replace runs of spelled-out numbers with digits ("twenty five" → "25", "a dozen" → "12")."""
+    """Replace runs of spelled-out numbers with digits ("a dozen" → "12", "a couple" → "2")."""
     out: list[str] = []
     i = 0
     while i < len(tokens):
         token = tokens[i]
         if token == "a" and i + 1 < len(tokens) and tokens[i + 1] == "dozen":
             out.append("12")
+            i += 2
+            continue
+        if token == "a" and i + 1 < len(tokens) and tokens[i + 1] == "couple":
+            out.append("2")  # "a couple of the windows"
             i += 2
             continue
         if token == "dozen":
@@ -114,13 +118,13 @@ def words_to_numbers(tokens: Sequence[str]) -> list[str]:
 
 # --- tokens ------------------------------------------------------------------------------
 
-_TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[,;:]")
+_TOKEN = re.compile(r"\d+\.\d+|[a-z0-9]+(?:'[a-z]+)?|[,;:]")
 _BOUNDARY_WORDS = {"and", "but", "while", "though", "although", "however", "plus", "also"}
 _PUNCTUATION = {",", ";", ":"}
 
 
 def tokenize(text: str) -> list[str]:
-    """Lower-case words (keeping "isn't"), digits (``1,200`` → ``1200``) and clause punctuation."""
+    """Lower-case words (keeping "isn't"), numbers (``1,200`` → ``1200``) and punctuation."""
     text = re.sub(r"(\d),(\d{3})\b", r"\1\2", text.lower().replace("’", "'"))
     tokens = [t[:-2] if t.endswith("'s") else t for t in _TOKEN.findall(text)]
     return words_to_numbers(tokens)
@@ -170,6 +174,8 @@ AMBIGUOUS_ALIASES = frozenset(
         "main line",
         "condenser",
         "wc",
+        # "the countertops are laminate": a material, not the laminate flooring line.
+        "laminate",
     }
 )
 _MAX_PHRASE_WORDS = 5
@@ -177,6 +183,10 @@ _MAX_PHRASE_WORDS = 5
 # condition word stays a cue.
 _CONDITION_PREFIXES = frozenset({"new", "replace", "install", "repair", "refinish", "paint"})
 _PAINT_KEYS = frozenset({"interior_paint", "exterior_paint"})
+_ABSENT_WORDS = frozenset({"no", "without"})
+_LIST_WORDS = frozenset(
+    {"the", "a", "an", "and", "or", "both", "all", "my", "its", "their", "those", "these", "plus"}
+)
 _NEEDS_WORDS = frozenset({"needs", "need", "needing", "fresh", "new", "some"})
 
 
@@ -223,6 +233,11 @@ _GRADE = {Condition.excellent: 4, Condition.good: 3, Condition.fair: 2, Conditio
 # Multi-word cues first (they mask the words inside them); each is a regex over the clause's
 # tokens joined by single spaces.
 PHRASE_CUES: tuple[tuple[str, Condition], ...] = (
+    (
+        r"(?:not|isn't|aren't|wasn't) (?:in )?(?:too |that |so )?(?:bad|rough|poor) "
+        r"(?:shape|condition)",
+        Condition.good,
+    ),
     (r"not (?:too |that |so )?bad", Condition.good),
     (r"not (?:in )?(?:good|great) (?:shape|condition)", Condition.poor),
     (r"not (?:that |so |too )?great", Condition.fair),
@@ -236,7 +251,7 @@ PHRASE_CUES: tuple[tuple[str, Condition], ...] = (
         Condition.good,
     ),
     (r"needs? (?:to be )?(?:replac\w*|redone|torn out|gutted)", Condition.poor),
-    (r"needs? (?:a )?(?:new|full) (?:one|\w+)", Condition.poor),
+    (r"needs? (?:a |all |\d+ )?(?:new|full) (?:one|\w+)", Condition.poor),
     (
         r"(?:has to|have to|should|will need to|going to have to|got to) (?:be )?(?:replac\w*|go)",
         Condition.poor,
@@ -359,11 +374,15 @@ _NEGATED = {
     Condition.good: Condition.poor,
     Condition.excellent: Condition.fair,
 }
-_AGE = re.compile(r"\b(\d+) (?:years?|yrs?) old\b|\b(\d+) year old\b")
+_AGE = re.compile(
+    r"(?<![\d.])(\d+(?:\.\d+)?) (?:years?|yrs?) old\b"
+    r"|(?:replaced|installed|put in|redone|new) (?:about |maybe |around |like )?"
+    r"(\d+(?:\.\d+)?) (?:years?|yrs?) ago\b"
+)
 _COMPILED_PHRASES = [(re.compile(rf"\b(?:{p})\b"), grade) for p, grade in PHRASE_CUES]
 
 
-def grade_for_age(years: int) -> Condition:
+def grade_for_age(years: float) -> Condition:
     """A component's condition from its age alone: ≤2 excellent, ≤10 good, ≤20 fair, else poor."""
     if years <= 2:
         return Condition.excellent
@@ -392,7 +411,7 @@ def find_cues(words: Sequence[str]) -> list[Cue]:
         return all(end <= s or start >= e for s, e in taken)
 
     for match in _AGE.finditer(text):
-        years = int(match.group(1) or match.group(2))
+        years = float(match.group(1) or match.group(2))
         taken.append(match.span())
         cues.append((match.start(), Cue(match.group(0), grade_for_age(years))))
     for pattern, grade in _COMPILED_PHRASES:
@@ -462,6 +481,11 @@ _COUNT_GAP_WORDS = 2
 _COUNT_UNITS = {CostUnit.each.value, CostUnit.unit.value, CostUnit.job.value}
 
 
+def _is_number(word: str) -> bool:
+    """Whether a token is a number as ``tokenize`` writes them ("22", "22.5")."""
+    return word.replace(".", "", 1).isdigit()
+
+
 def _unit_at(words: Sequence[str], index: int) -> tuple[str | None, int] | None:
     """The spoken unit starting at ``index`` and how many words it takes, or None."""
     for unit_words, unit in _UNIT_WORDS:
@@ -480,7 +504,7 @@ def find_quantity(
     windows"), which is a count (unit None).
     """
     for index, word in enumerate(words):
-        if word.isdigit() and index + 1 < len(words):
+        if _is_number(word) and index + 1 < len(words):
             found = _unit_at(words, index + 1)
             if found is not None:
                 return Decimal(word), found[0]
@@ -647,6 +671,7 @@ def _components_in(sentence: Sentence) -> list[Finding]:
         mentions = kept or mentions
     timestamp = int(sentence.start) if sentence.start is not None else None
     findings = []
+    listed: list[bool] = []  # the clause is the bare name in a list ("the furnace and ...")
     for mention, (lo, hi) in zip(mentions, _clause_bounds(words, mentions), strict=True):
         # The component's own words are not cues ("new roof" phrase aside, a "window" is not
         # a grade), so grade the clause with the mention blanked out.
@@ -663,6 +688,10 @@ def _components_in(sentence: Sentence) -> list[Finding]:
             and words[mention.start - 1] in _NEEDS_WORDS
         ):
             cues.append(Cue(f"{words[mention.start - 1]} {mention.phrase}", Condition.fair))
+        if not cues and mention.start > 0 and words[mention.start - 1] in _ABSENT_WORDS:
+            # "there's no water heater": nothing to grade, so one must be put in.
+            cues.append(Cue(f"{words[mention.start - 1]} {mention.phrase}", Condition.poor))
+        listed.append(all(w == "_" or w in _PUNCTUATION or w in _LIST_WORDS for w in local))
         condition, confidence = decide(cues)
         quantity = find_quantity(list(words[lo:hi]), mention.start - lo, mention.end - lo)
         entry = CATALOGUE_BY_KEY[mention.key]
@@ -680,6 +709,17 @@ def _components_in(sentence: Sentence) -> list[Finding]:
                 cues=tuple(cues),
             )
         )
+    # "the furnace and the AC are both 20 years old": a component named bare in a list shares
+    # what is said of the next one (last to first, so a longer list shares it too).
+    for index in range(len(findings) - 2, -1, -1):
+        shared = findings[index + 1].cues
+        between = words[mentions[index].end : mentions[index + 1].start]
+        joined = all(w in _PUNCTUATION or w in _LIST_WORDS for w in between)  # not "I mean"
+        if listed[index] and joined and not findings[index].cues and shared:
+            condition, confidence = decide(shared)
+            findings[index] = replace(
+                findings[index], condition=condition, confidence=confidence, cues=shared
+            )
     return findings
 
 

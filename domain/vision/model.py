@@ -39,6 +39,8 @@ BASE_MODEL_YAML = "yolov8n-cls.yaml"
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 # A photo with more pixels than this is refused before it is decoded (decompression bombs).
 MAX_IMAGE_PIXELS = 50_000_000
+# A photo narrower or shorter than this (an icon, a tracking pixel) shows no condition.
+MIN_IMAGE_SIDE = 16
 TOP_PREDICTIONS = 3
 
 NOT_CONFIGURED_MESSAGE = (
@@ -155,7 +157,7 @@ def parse_class_name(name: str) -> ConditionClass:
 def decode_image(data: bytes) -> Image:
     """Decode photo bytes into an RGB image; ``UnreadableImage`` says plainly why not."""
     from PIL import Image as PILImage
-    from PIL import UnidentifiedImageError
+    from PIL import ImageOps, UnidentifiedImageError
 
     if not data:
         raise UnreadableImage("The photo is empty.")
@@ -169,17 +171,31 @@ def decode_image(data: bytes) -> Image:
                     f"The photo is {width}×{height} pixels; the most dealdesk reads is "
                     f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels."
                 )
+            if min(width, height) < MIN_IMAGE_SIDE:
+                raise UnreadableImage(
+                    f"The photo is {width}×{height} pixels, too small to show a condition; "
+                    f"send one at least {MIN_IMAGE_SIDE} pixels on each side."
+                )
             probe.verify()  # checks the structure; the image must be reopened afterwards
             image = PILImage.open(io.BytesIO(data))
             image.load()  # decodes every pixel: a truncated or corrupt file fails here
-            return image.convert("RGB")
+            # Phones store photos sideways with an EXIF orientation tag: stand them upright
+            # so the model sees the photo as the investor took it.
+            upright = ImageOps.exif_transpose(image)
+            return upright.convert("RGB")
     except UnreadableImage:
         raise
+    except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning) as exc:
+        # Pillow refuses very large images at open, before the size check above runs.
+        raise UnreadableImage(
+            f"The photo is too large to read ({exc}); the most dealdesk reads is "
+            f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels."
+        ) from exc
     except UnidentifiedImageError as exc:
         raise UnreadableImage(
             "The photo's format cannot be read (photos are analysed as JPEG, PNG, WEBP or GIF)."
         ) from exc
-    except (OSError, SyntaxError, ValueError, PILImage.DecompressionBombError, Warning) as exc:
+    except (OSError, SyntaxError, ValueError, Warning) as exc:
         raise UnreadableImage(f"The photo is damaged and cannot be decoded ({exc}).") from exc
 
 

@@ -783,12 +783,19 @@ def latest_component_conditions(
     return ObservedConditions(
         source=f"photo analysis of {len(latest)} component(s)",
         observed_at=max(row.created_at for row in latest.values()),
-        components=[
-            ComponentInput(
-                component=name,
-                condition=str(row.condition),
-                notes=f"photo analysis {row.analysis_id}: score {row.condition_score}/100",
-            )
-            for name, row in sorted(latest.items())
-        ],
+        components=[_scope_item(name, row) for name, row in sorted(latest.items())],
     )
+
+
+def _scope_item(name: str, row: ComponentCondition) -> ComponentInput:
+    """A photo's condition as a rehab line: a poor verdict the model is unsure of is a repair.
+
+    ``assess`` says such a photo needs no replacement (and gives it medium priority, as fair),
+    so the budget prices what the assessment says, not a replacement.
+    """
+    notes = f"photo analysis {row.analysis_id}: score {row.condition_score}/100"
+    condition = str(row.condition)
+    if row.condition == Condition.poor and row.replacement_needed is False:
+        condition = Condition.fair.value
+        notes += "; poor but the model is unsure, so priced as a repair: have a person check"
+    return ComponentInput(component=name, condition=condition, notes=notes)
