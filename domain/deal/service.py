@@ -30,7 +30,7 @@ from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import event as sa_event
-from sqlalchemy import or_
+from sqlalchemy import false, or_
 from sqlmodel import Session, col, select
 
 from core.metrics import business_counter
@@ -164,6 +164,20 @@ def _visible_to(principal: Principal | None) -> Any:
         # ``@>`` (not ``= ANY``) so the GIN index on team_user_ids serves it.
         col(Deal.team_user_ids).contains([principal.user_id]),
     )
+
+
+def visible_deal_ids(*, org_id: uuid.UUID, principal: Principal | None) -> Any:
+    """A ``SELECT id`` of the organisation's deals ``principal`` may see; None when all.
+
+    For other modules that hold rows about deals (documents linked to a deal) and must hide
+    them from whoever may not see the deal: an investor's own deals, none for a contractor.
+    """
+    if principal is None or principal.role in (Role.admin, Role.analyst):
+        return None
+    statement = select(Deal.id).where(Deal.org_id == org_id)
+    if principal.role == Role.contractor:
+        return statement.where(false())
+    return statement.where(_visible_to(principal))
 
 
 def can_see(deal: Deal, principal: Principal | None) -> bool:
@@ -853,10 +867,26 @@ def change_offer_status(
         raise IllegalOfferTransitionError(current, target)
     if target == OfferStatus.expired:
         raise DealValidationError("offers expire by themselves when their expires_at passes")
-    if target in (OfferStatus.accepted, OfferStatus.submitted) and (
+    # A final deal's offers may only be closed out (rejected or withdrawn), not negotiated.
+    if target in (OfferStatus.accepted, OfferStatus.submitted, OfferStatus.countered) and (
         deal.status in state_machine.TERMINAL_DEAL_STATUSES
     ):
         raise DealConflictError(f"the deal is {deal.status.value}, which is final")
+    if target == OfferStatus.accepted:
+        already = session.exec(
+            select(Offer).where(
+                Offer.deal_id == deal.id,
+                Offer.org_id == org_id,
+                Offer.status == OfferStatus.accepted,
+                Offer.id != offer.id,
+            )
+        ).first()
+        if already is not None:
+            # One deal, one contract: a second acceptance would silently reprice the deal.
+            raise DealConflictError(
+                f"the deal already has an accepted offer ({_money(already.offer_amount)}, "
+                f"offer {already.id}); a deal can have only one accepted offer"
+            )
     if target == OfferStatus.submitted and offer.expires_at and offer.expires_at <= now:
         raise DealValidationError("the offer's expires_at has passed; make a new offer")
     offer.status = target

@@ -119,6 +119,7 @@ def list_documents(
         entity_id=entity_id,
         limit=limit,
         offset=offset,
+        principal=principal,
     )
     return [DocumentRead.model_validate(d) for d in documents]
 
@@ -129,7 +130,7 @@ def get_document(
 ) -> DocumentRead:
     """Return one document's metadata."""
     document = service.get_document(
-        session=session, org_id=principal.org_id, document_id=document_id
+        session=session, org_id=principal.org_id, document_id=document_id, principal=principal
     )
     if document is None:
         raise HTTPException(status_code=status.HTTP_404_NOT_FOUND, detail=_NOT_FOUND)
@@ -150,7 +151,7 @@ def download_document(
     """Stream the file's bytes with its stored content type and sanitised name."""
     try:
         opened = service.open_document(
-            session=session, org_id=principal.org_id, document_id=document_id
+            session=session, org_id=principal.org_id, document_id=document_id, principal=principal
         )
     except service.DocumentNotFound as exc:
         raise HTTPException(status_code=status.HTTP_404_NOT_FOUND, detail=_NOT_FOUND) from exc
@@ -176,7 +177,7 @@ def delete_document(
 ) -> Response:
     """Delete a document: admins and analysts may delete any, others only their own uploads."""
     document = service.get_document(
-        session=session, org_id=principal.org_id, document_id=document_id
+        session=session, org_id=principal.org_id, document_id=document_id, principal=principal
     )
     if document is None:
         raise HTTPException(status_code=status.HTTP_404_NOT_FOUND, detail=_NOT_FOUND)

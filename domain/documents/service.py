@@ -15,15 +15,18 @@ import unicodedata
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import event
+from sqlalchemy import event, or_
 from sqlmodel import Session, col, select
 
 from core.config import get_settings
 from domain.documents.enums import DocumentKind, DocumentSource, RejectionReason
 from domain.documents.models import Document
 from store.storage import ObjectNotFound, Storage, StorageBackend, get_storage, new_key
+
+if TYPE_CHECKING:
+    from domain.auth.service import Principal
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +99,22 @@ _EXTENSIONS = {
     "text/csv": ".csv",
 }
 
+# Extensions that name each format, beyond the canonical one above; a stored name ending in one
+# of these for a *different* format gets the right extension (a PDF sent as "photo.jpg" is
+# saved as "photo.pdf", so the downloaded file opens in the right program).
+_OTHER_EXTENSIONS = {
+    ".jpeg": "image/jpeg",
+    ".jpe": "image/jpeg",
+    ".jfif": "image/jpeg",
+    ".heif": "image/heic",
+    ".opus": "audio/ogg",
+    ".oga": "audio/ogg",
+    ".m4b": "audio/mp4",
+    ".m4v": "video/mp4",
+    ".wave": "audio/wav",
+}
+_EXTENSION_TYPES = {ext: ctype for ctype, ext in _EXTENSIONS.items()} | _OTHER_EXTENSIONS
+
 _ENTITY_TYPE = re.compile(r"[a-z][a-z0-9_]{0,49}")
 _PENDING_DELETES = "documents.pending_blob_deletes"
 
@@ -155,6 +174,25 @@ def _is_text(data: bytes) -> bool:
         if exc.start < len(sample) - 3:
             return False
         text = sample[: exc.start].decode("utf-8")
+    return not any(ord(ch) < 32 and ch not in "\t\n\r\f" for ch in text)
+
+
+def _is_utf16_text(data: bytes) -> bool:
+    """Text in UTF-16 with its byte-order mark (Excel's "Unicode text", Notepad's "Unicode").
+
+    Checked before the audio sniffers: ``FF FE`` also reads as an MPEG frame sync.
+    """
+    if not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return False
+    sample = data[:8192]
+    sample = sample[: len(sample) - len(sample) % 2]
+    try:
+        text = sample.decode("utf-16")
+    except UnicodeDecodeError as exc:
+        # A surrogate pair cut off by the sample's end is still text.
+        if exc.start < len(sample) - 2:
+            return False
+        text = sample[: exc.start].decode("utf-16")
     return not any(ord(ch) < 32 and ch not in "\t\n\r\f" for ch in text)
 
 
@@ -235,10 +273,26 @@ def sanitise_filename(filename: str | None, *, content_type: str, kind: Document
     name = re.sub(r"_+", "_", re.sub(r"\s+", " ", name)).strip(" ._")
     if not name:
         name = f"{kind.value}{_EXTENSIONS.get(content_type, '')}"
+    name = _fix_extension(name, content_type)
     if len(name) > 200:
         stem, dot, ext = name.rpartition(".")
         name = stem[: 200 - len(ext) - 1] + "." + ext if dot and len(ext) <= 10 else name[:200]
     return name
+
+
+def _same_format(first: str, second: str) -> bool:
+    """True when two content types are one format, or ones the bytes cannot tell apart."""
+    return first == second or any(first in fam and second in fam for fam in _FAMILIES)
+
+
+def _fix_extension(name: str, content_type: str) -> str:
+    """Swap an extension that names another known format for the stored format's own."""
+    stem, dot, ext = name.rpartition(".")
+    claimed = _EXTENSION_TYPES.get(f".{ext.lower()}") if dot and stem else None
+    right = _EXTENSIONS.get(content_type)
+    if claimed is None or right is None or _same_format(claimed, content_type):
+        return name
+    return stem + right
 
 
 def check_file(
@@ -260,6 +314,12 @@ def check_file(
             RejectionReason.too_large,
             f"The file is {human_size(len(data))}; the most dealdesk accepts is "
             f"{human_size(overall)}.",
+        )
+    if _is_utf16_text(data):
+        raise DocumentRejected(
+            RejectionReason.unsupported_type,
+            'The file is text saved as UTF-16 ("Unicode text"); save it as UTF-8 text or CSV '
+            "and upload it again.",
         )
     sniffed = sniff_content_type(data)
     if sniffed is None:
@@ -351,16 +411,54 @@ def store_document(
     return document
 
 
-def get_document(*, session: Session, org_id: uuid.UUID, document_id: uuid.UUID) -> Document | None:
-    """Return the organisation's document with this id; another organisation's finds nothing."""
-    return session.exec(
-        select(Document).where(Document.id == document_id, Document.org_id == org_id)
-    ).first()
+def _visible_to(*, org_id: uuid.UUID, principal: Principal | None) -> Any:
+    """A WHERE clause hiding documents of deals ``principal`` may not see (None: no limit).
+
+    A document linked to a deal (``entity_type == "deal"``) follows the deal's rule: an
+    investor sees those of their own deals, a contractor none; their own uploads always.
+    """
+    from domain.deal import service as deal_service
+
+    deals = deal_service.visible_deal_ids(org_id=org_id, principal=principal)
+    if deals is None or principal is None:
+        return None
+    return or_(
+        col(Document.entity_type).is_(None),
+        col(Document.entity_type) != "deal",
+        col(Document.entity_id).in_(deals),
+        col(Document.uploaded_by) == principal.user_id,
+    )
 
 
-def _require(*, session: Session, org_id: uuid.UUID, document_id: uuid.UUID) -> Document:
+def get_document(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    document_id: uuid.UUID,
+    principal: Principal | None = None,
+) -> Document | None:
+    """Return the organisation's document with this id that ``principal`` may see, or None.
+
+    Another organisation's document, or one of a deal the caller may not see, finds nothing.
+    """
+    statement = select(Document).where(Document.id == document_id, Document.org_id == org_id)
+    visible = _visible_to(org_id=org_id, principal=principal)
+    if visible is not None:
+        statement = statement.where(visible)
+    return session.exec(statement).first()
+
+
+def _require(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    document_id: uuid.UUID,
+    principal: Principal | None = None,
+) -> Document:
     """Return the document or raise ``DocumentNotFound``."""
-    document = get_document(session=session, org_id=org_id, document_id=document_id)
+    document = get_document(
+        session=session, org_id=org_id, document_id=document_id, principal=principal
+    )
     if document is None:
         raise DocumentNotFound(str(document_id))
     return document
@@ -391,9 +489,17 @@ class DocumentStream:
     chunks: Iterator[bytes]
 
 
-def open_document(*, session: Session, org_id: uuid.UUID, document_id: uuid.UUID) -> DocumentStream:
+def open_document(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    document_id: uuid.UUID,
+    principal: Principal | None = None,
+) -> DocumentStream:
     """Open the document's bytes for streaming; ``DocumentNotFound`` if it or its bytes are gone."""
-    document = _require(session=session, org_id=org_id, document_id=document_id)
+    document = _require(
+        session=session, org_id=org_id, document_id=document_id, principal=principal
+    )
     try:
         chunks = storage_for(document).open(document.storage_key)
     except ObjectNotFound as exc:
@@ -411,9 +517,13 @@ def list_documents(
     entity_id: uuid.UUID | None = None,
     limit: int = 100,
     offset: int = 0,
+    principal: Principal | None = None,
 ) -> list[Document]:
-    """List the organisation's documents, newest first, optionally filtered."""
+    """List the organisation's documents ``principal`` may see, newest first, filtered."""
     query = select(Document).where(Document.org_id == org_id)
+    visible = _visible_to(org_id=org_id, principal=principal)
+    if visible is not None:
+        query = query.where(visible)
     if kind is not None:
         query = query.where(Document.kind == kind)
     if source is not None:
