@@ -30,6 +30,7 @@ from domain.auth.enums import Role
 from domain.auth.models import normalise_phone_number
 from domain.auth.service import Principal
 from domain.documents import service as documents_service
+from domain.documents.api import content_disposition
 from domain.documents.enums import DocumentKind
 from domain.whatsapp import service as whatsapp_service
 from domain.whatsapp.service import InvalidInbound
@@ -273,7 +274,7 @@ def _serve_report(session: Session, org_id: uuid.UUID, report_id: uuid.UUID) -> 
         opened.chunks,
         media_type=document.content_type,
         headers={
-            "Content-Disposition": f'inline; filename="{document.filename}"',
+            "Content-Disposition": content_disposition(document.filename, "inline"),
             "Cache-Control": "private, no-store",
         },
     )

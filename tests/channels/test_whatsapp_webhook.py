@@ -191,12 +191,12 @@ def test_the_conversation_api_shows_messages_to_the_team_only(
     assert bad.status_code == 422
 
 
-def _stored_report(db: Session, org_id: uuid.UUID) -> uuid.UUID:
+def _stored_report(db: Session, org_id: uuid.UUID, filename: str = "report.pdf") -> uuid.UUID:
     document = documents_service.store_document(
         session=db,
         org_id=org_id,
         data=b"%PDF-1.4\n% a tiny report\n%%EOF\n",
-        filename="report.pdf",
+        filename=filename,
         declared_content_type="application/pdf",
         kind=DocumentKind.report,
         source=DocumentSource.worker,
@@ -236,6 +236,18 @@ def test_a_team_member_reads_a_report_with_a_bearer_token(client: TestClient, db
     stranger = make_user(db, make_org(db, "Other"), role=Role.admin)
     response = client.get(f"/api/v1/reports/{report_id}", headers=auth_headers(db, stranger))
     assert response.status_code == 404
+
+
+def test_a_report_named_outside_latin_1_is_served(client: TestClient, db: Session) -> None:
+    """A header cannot carry "Đ" or a quote raw: the name is sent as ASCII plus UTF-8."""
+    org = make_org(db)
+    analyst = make_user(db, org, role=Role.analyst)
+    report_id = _stored_report(db, org.id, filename='Đồng "Main" St report.pdf')
+    response = client.get(f"/api/v1/reports/{report_id}", headers=auth_headers(db, analyst))
+    assert response.status_code == 200, response.text
+    disposition = response.headers["content-disposition"]
+    assert disposition.startswith("inline; ")
+    assert "filename*=UTF-8''" in disposition and '"Main"' not in disposition
 
 
 def test_reports_pnl_is_still_the_finance_report(client: TestClient, db: Session) -> None:
