@@ -164,17 +164,23 @@ def _mpeg_audio_type(data: bytes) -> str | None:
     return None
 
 
+def _sample_is_text(sample: bytes, encoding: str, cut: int) -> bool:
+    """``sample`` decodes as ``encoding`` with no control characters but tab, newlines, form feed.
+
+    A character cut off by the sample's end (within its last ``cut`` bytes) is still text.
+    """
+    try:
+        text = sample.decode(encoding)
+    except UnicodeDecodeError as exc:
+        if exc.start < len(sample) - cut:
+            return False
+        text = sample[: exc.start].decode(encoding)
+    return not any(ord(ch) < 32 and ch not in "\t\n\r\f" for ch in text)
+
+
 def _is_text(data: bytes) -> bool:
     """UTF-8 text with no control characters other than tab, newline, carriage return."""
-    sample = data[:8192]
-    try:
-        text = sample.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        # A multi-byte character cut off by the sample's end is still text.
-        if exc.start < len(sample) - 3:
-            return False
-        text = sample[: exc.start].decode("utf-8")
-    return not any(ord(ch) < 32 and ch not in "\t\n\r\f" for ch in text)
+    return _sample_is_text(data[:8192], "utf-8", 3)
 
 
 def _is_utf16_text(data: bytes) -> bool:
@@ -185,15 +191,7 @@ def _is_utf16_text(data: bytes) -> bool:
     if not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return False
     sample = data[:8192]
-    sample = sample[: len(sample) - len(sample) % 2]
-    try:
-        text = sample.decode("utf-16")
-    except UnicodeDecodeError as exc:
-        # A surrogate pair cut off by the sample's end is still text.
-        if exc.start < len(sample) - 2:
-            return False
-        text = sample[: exc.start].decode("utf-16")
-    return not any(ord(ch) < 32 and ch not in "\t\n\r\f" for ch in text)
+    return _sample_is_text(sample[: len(sample) - len(sample) % 2], "utf-16", 2)
 
 
 def sniff_content_type(data: bytes) -> str | None:
