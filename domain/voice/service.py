@@ -2109,69 +2109,38 @@ def lead_action_items(
     name = details.get("name")
     lead = f"the lead {name}" if name else "the lead"
     address = str(details.get("address") or "the property")
-    common = {"lead_id": details.get("lead_id")}
     items: list[dict[str, Any]] = []
+
+    def add(kind: str, text: str, **extra: Any) -> None:
+        items.append({"kind": kind, "text": text, **extra, "lead_id": details.get("lead_id")})
+
     if outcome == CallOutcome.qualified:
-        items.append(
-            {
-                "kind": "qualified_lead",
-                "text": team_summary(facts, address),
-                "answers": facts.answers(),
-                **common,
-            }
-        )
+        add("qualified_lead", team_summary(facts, address), answers=facts.answers())
     if facts.walkthrough_date and outcome != CallOutcome.opted_out:
-        items.append(
-            {
-                "kind": "walkthrough",
-                "text": f"Walk through {address} with {lead} on {walkthrough_words(facts)}",
-                "date": facts.walkthrough_date,
-                "time": facts.walkthrough_time,
-                **common,
-            }
+        add(
+            "walkthrough",
+            f"Walk through {address} with {lead} on {walkthrough_words(facts)}",
+            date=facts.walkthrough_date,
+            time=facts.walkthrough_time,
         )
     if outcome == CallOutcome.declined:
-        items.append(
-            {
-                "kind": "lead_not_selling",
-                "text": f"{_sentence_start(lead)} ({address}) is no longer interested in selling",
-                **common,
-            }
+        add(
+            "lead_not_selling",
+            f"{_sentence_start(lead)} ({address}) is no longer interested in selling",
         )
     if outcome == CallOutcome.opted_out:
-        items.append(
-            {
-                "kind": "lead_opted_out",
-                "text": f"{_sentence_start(lead)} ({address}) asked not to be called again: the "
-                "number is on the do-not-call list",
-                **common,
-            }
+        add(
+            "lead_opted_out",
+            f"{_sentence_start(lead)} ({address}) asked not to be called again: the number is "
+            "on the do-not-call list",
         )
     if facts.callback and outcome != CallOutcome.opted_out:
         note = f": {callback_note}" if callback_note else ""
-        items.append(
-            {
-                "kind": "call_back",
-                "text": f"{_sentence_start(lead)} asked to be called back{note}",
-                **common,
-            }
-        )
+        add("call_back", f"{_sentence_start(lead)} asked to be called back{note}")
     if outcome == CallOutcome.voicemail:
-        items.append(
-            {
-                "kind": "await_reply",
-                "text": f"Left {lead} a voicemail about {address} with our callback number",
-                **common,
-            }
-        )
+        add("await_reply", f"Left {lead} a voicemail about {address} with our callback number")
     if outcome == CallOutcome.unclear:
-        items.append(
-            {
-                "kind": "listen",
-                "text": f"The call with {lead} about {address} gave no clear answer: read it",
-                **common,
-            }
-        )
+        add("listen", f"The call with {lead} about {address} gave no clear answer: read it")
     return items
 
 
