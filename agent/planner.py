@@ -670,10 +670,9 @@ def _rehab_given(text: str) -> str | None:
     match = _REHAB_GIVEN.search(text)
     if match is None:
         return None
-    amount = _amount(match.group(1) or match.group(2)) if "$" in match.group(0) else None
-    if amount is None:
-        said = (match.group(1) or match.group(2)).replace(" ", "")
-        amount = _amount(said if said[-1:].lower() in "km" else f"${said}")
+    said = (match.group(1) or match.group(2)).replace(" ", "")
+    # "40,000" alone is read as dollars here ("rehab is 40,000"); "$40k" and "40k" as written.
+    amount = _amount(said if said.startswith("$") or said[-1:].lower() in "km" else f"${said}")
     return None if amount is None else f"{amount.quantize(Decimal('0.01'))}"
 
 

@@ -39,14 +39,8 @@ from tests.workers.test_whatsapp_jobs import (  # noqa: F401 (fixtures)
     twilio_on,
     work,
 )
+from tests.workers.test_whatsapp_media_failures import ACK, _texts
 from workers.main import build_worker
-
-ACK = "Got your file; working on it now."
-
-
-def _texts(db: Session, sid: str) -> list[str]:
-    return [m.content or "" for m in replies(db, sid)]
-
 
 # --- quantities heard in a voice note ------------------------------------------------------
 

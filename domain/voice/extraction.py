@@ -753,8 +753,7 @@ class CallbackTime:
             parts.append(f"on {spoken_date(self.day)}")
         if self.clock is not None:
             hour, minute = (int(x) for x in self.clock.split(":"))
-            label = f"{(hour - 1) % 12 + 1}" + (f":{minute:02d}" if minute else "")
-            parts.append(f"at {label} {'PM' if hour >= 12 else 'AM'}")
+            parts.append(f"at {spoken_clock(hour, minute)}")
         return " ".join(parts)
 
     def moment(self, *, said_at: dt.datetime, zone: ZoneInfo) -> dt.datetime | None:
@@ -828,8 +827,7 @@ def callback_promise(
     if asked is not None and abs(slot.when - asked) <= dt.timedelta(minutes=1):
         return f"We'll call you back {spoken}."
     local = slot.when.astimezone(window_list[0].zone)
-    label = f"{(local.hour - 1) % 12 + 1}" + (f":{local.minute:02d}" if local.minute else "")
-    at = f"on {spoken_date(local.date())} at {label} {'PM' if local.hour >= 12 else 'AM'}"
+    at = f"on {spoken_date(local.date())} at {spoken_clock(local.hour, local.minute)}"
     if asked is not None and asked < now:
         return f"That time has passed, so we'll call you back {at}."
     return f"That's outside the hours we may call, so we'll call you back {at}."
@@ -1464,6 +1462,12 @@ def dollars(value: Decimal | str | None) -> str:
         return "no price"
     amount = Decimal(str(value))
     return f"${amount:,.2f}" if amount != amount.to_integral_value() else f"${amount:,.0f}"
+
+
+def spoken_clock(hour: int, minute: int) -> str:
+    """``3 PM`` / ``10:30 AM`` for a 24-hour clock time."""
+    label = f"{(hour - 1) % 12 + 1}" + (f":{minute:02d}" if minute else "")
+    return f"{label} {'PM' if hour >= 12 else 'AM'}"
 
 
 def spoken_date(value: str | dt.date | None) -> str:
