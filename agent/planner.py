@@ -11,6 +11,8 @@ plainly, without calling a tool.
 
 from __future__ import annotations
 
+import calendar
+import datetime as dt
 import json
 import re
 import uuid
@@ -29,6 +31,15 @@ from domain.property.address import parse_address
 from domain.property.errors import AddressParseError
 
 OFFLINE_MODEL_NAME = "offline-planner"
+# The tools whose results name one project (a follow-up without a project means that one).
+PROJECT_TOOLS = (
+    "project_status",
+    "list_bids",
+    "bids_received",
+    "award_bid",
+    "call_status",
+    "request_bids",
+)
 WHATSAPP_LIMIT = 1600
 
 REPORT_HINT = "Reply 'report' for the PDF."
@@ -59,6 +70,10 @@ NOT_UNDERSTOOD = (
     "see what I can do."
 )
 EMPTY_MESSAGE = "I got an empty message. Send a street address, or 'help'."
+NOT_YOUR_ROLE = (
+    "Sorry, that is not something I can do for you here (your role does not include it). "
+    "Send 'help' to see what I can do."
+)
 MEDIA_ONLY = "Got your attachment. Send a street address or a question to go with it, or 'help'."
 # The runner notes attached media on the user's message with this prefix; it is not text to
 # parse (the ids in it are documents, not properties).
@@ -147,6 +162,16 @@ class Conversation:
                     return str(result["property_id"]), dict(call.get("args", {}))
         return None, {}
 
+    def last_project(self) -> tuple[str, str] | None:
+        """The latest project answered about earlier in the thread: (its id, name and address)."""
+        for message in reversed(self.history):
+            if isinstance(message, ToolMessage) and message.name in PROJECT_TOOLS:
+                result = tool_result(message)
+                if "error" not in result and result.get("project_id"):
+                    label = f"{result.get('name') or ''} {result.get('address') or ''}"
+                    return str(result["project_id"]), label
+        return None
+
 
 # --- intents -------------------------------------------------------------------------------
 
@@ -158,6 +183,8 @@ class Plan:
     tool: str | None = None
     args: dict[str, Any] = field(default_factory=dict)
     reply: str | None = None
+    needs: str | None = None
+    """The tool a clarifying ``reply`` leads to: a role without it is refused instead."""
 
 
 _HELP = re.compile(
@@ -171,8 +198,13 @@ _MARKET = re.compile(
     r"\b(opportunit(?:y|ies)|new listings?|market monitor|alerts?|deals? (?:near|around))\b",
     re.I,
 )
-_BUDGET = re.compile(r"\bbudget\b", re.I)
-_PNL = re.compile(r"\bp\s*&\s*l\b|\bpnl\b|\bprofit\s*(?:and|&)\s*loss\b", re.I)
+# "how much have we spent on <address>" is the deal's budget: spent against allocated.
+_BUDGET = re.compile(r"\bbudget\b|\bhow much\b[^.?!]*\bspen[dt]\b", re.I)
+_PNL = re.compile(
+    r"\bp\s*(?:&|and|/)\s*l\b|\bpnl\b|\bprofit\s*(?:and|&)\s*loss\b|\bincome statement\b",
+    re.I,
+)
+_LEDGER_WORDS = re.compile(r"\b(?:expenses|spending|income|revenue|costs)\b", re.I)
 _CASHFLOW = re.compile(r"\bcash\s*-?\s*flows?\b", re.I)
 _MAX_OFFER = re.compile(
     r"\bmax(?:imum)?\.?\s+(?:allowable\s+)?offer\b|\bmao\b|\bhow much (?:should|can|do) i offer\b",
@@ -213,6 +245,16 @@ _STRATEGY_WORDS: tuple[tuple[re.Pattern[str], str], ...] = (
 _MONEY = re.compile(
     r"\$\s*(\d[\d,]*(?:\.\d+)?)\s*([km])?\b|\b(\d[\d,]*(?:\.\d+)?)\s*([km])\b", re.I
 )
+# "$5,000 less than asking", "10% under list": a difference, not the offer itself.
+_RELATIVE_AMOUNT = re.compile(
+    r"(?:\d\s*[km]?|%|\bpercent)\s*(?:less|more|lower|higher|under|over|below|above|off)\b",
+    re.I,
+)
+RELATIVE_OFFER_REPLY = (
+    "What amount exactly? I record an offer as the dollar figure itself, not as a difference "
+    "from the asking price: say 'offer', the amount in dollars, then 'on' and the deal's "
+    "address or id."
+)
 _OFFER_WORD = re.compile(r"\boffer(?:ed|ing)?\b", re.I)
 _DEAL_NAMED = re.compile(r"\bdeal\s*(?:#|no\.?|number|id)?\s*[:#]?\s*([0-9a-f-]{6,36})\b", re.I)
 _FIND = re.compile(
@@ -225,6 +267,138 @@ _CONDITION_WORDS = re.compile(
     r"repair|bad|broken|failed|missing|damaged|needs replacement|replace|shot)\b",
     re.I,
 )
+
+
+# Periods for the P&L and cash flow: "last month", "Q3", "Q1 2025", "this year", "in 2025",
+# "january to march", "in october". Months and quarters without a year are the latest ones
+# that have begun (in November, "Q4" is this year's, "December" last year's).
+_MONTH_NAMES = {
+    name.lower(): number
+    for number in range(1, 13)
+    for name in (calendar.month_name[number], calendar.month_abbr[number])
+}
+_MONTH = (
+    r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
+)
+_PERIODS = re.compile(
+    r"(?:\b(?:in|for|during|from|over|of)\s+)?(?:\bthe\s+)?(?:"
+    r"\b(?P<rel>last|this|previous|past|current)\s+(?P<unit>month|quarter|year)\b"
+    r"|\b(?P<ytd>ytd|year[\s-]to[\s-]date)\b"
+    r"|\bq(?P<q>[1-4])\b(?:,?\s*(?:of\s+)?(?P<qy>20\d\d)\b)?"
+    r"|(?<!\d\s)\b(?P<m1>"
+    + _MONTH
+    + r")\b(?!\s+(?:st|street|ave|avenue|rd|road|dr|ln|ct|blvd)\b)(?:,?\s*(?P<m1y>20\d\d)\b)?"
+    r"(?:\s*(?:to|through|thru|until|-|–)\s*(?P<m2>" + _MONTH + r")\b"
+    r"(?:,?\s*(?P<m2y>20\d\d)\b)?)?"
+    r"|\b(?:in|for|during)\s+(?P<year>20\d\d)\b(?!\s*[a-z0-9])"
+    r")",
+    re.I,
+)
+
+
+def _month_start(year: int, month: int) -> dt.date:
+    return dt.date(year, month, 1)
+
+
+def _month_end(year: int, month: int) -> dt.date:
+    return dt.date(year, month, calendar.monthrange(year, month)[1])
+
+
+def period_in(text: str, today: dt.date | None = None) -> tuple[dt.date, dt.date, str] | None:
+    """The period ``text`` names (first day, last day, the words naming it), or None."""
+    today = today or dt.date.today()
+    # "may" alone is a verb ("may I see ..."); as a month it follows "in", "for" ...
+    found = (
+        m
+        for m in _PERIODS.finditer(text)
+        if not ((m.group("m1") or "").lower() == "may" and m.group(0).lower() == "may")
+    )
+    match = next(found, None)
+    if match is None:
+        return None
+    g = match.groupdict()
+    if g["rel"]:
+        back = g["rel"].lower() in ("last", "previous", "past")
+        unit = g["unit"].lower()
+        if unit == "month":
+            year, month = today.year, today.month
+            if back:
+                year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+            start, end = _month_start(year, month), _month_end(year, month)
+        elif unit == "quarter":
+            first = 3 * ((today.month - 1) // 3) + 1
+            year = today.year
+            if back:
+                year, first = (year - 1, 10) if first == 1 else (year, first - 3)
+            start, end = _month_start(year, first), _month_end(year, first + 2)
+        else:
+            year = today.year - 1 if back else today.year
+            start, end = dt.date(year, 1, 1), dt.date(year, 12, 31)
+    elif g["ytd"]:
+        start, end = dt.date(today.year, 1, 1), today
+    elif g["q"]:
+        first = 3 * (int(g["q"]) - 1) + 1
+        year = int(g["qy"]) if g["qy"] else today.year
+        if not g["qy"] and _month_start(year, first) > today:
+            year -= 1
+        start, end = _month_start(year, first), _month_end(year, first + 2)
+    elif g["m1"]:
+        m1 = _MONTH_NAMES[g["m1"].lower()[:3]]
+        m2 = _MONTH_NAMES[g["m2"].lower()[:3]] if g["m2"] else m1
+        year2 = int(g["m2y"]) if g["m2y"] else None
+        year1 = int(g["m1y"]) if g["m1y"] else None
+        if year1 is None and year2 is not None:
+            year1 = year2 if m1 <= m2 else year2 - 1
+        if year1 is None:
+            year1 = today.year if _month_start(today.year, m1) <= today else today.year - 1
+        if year2 is None:
+            year2 = year1 if m2 >= m1 else year1 + 1
+        start, end = _month_start(year1, m1), _month_end(year2, m2)
+    else:
+        year = int(g["year"])
+        start, end = dt.date(year, 1, 1), dt.date(year, 12, 31)
+    return start, min(end, today) if start <= today else end, match.group(0)
+
+
+# Key words typed one slip off ("budgte", "max ofer", "projcet") are read as meant.
+_KEY_WORDS = ("budget", "offer", "project", "rehab")
+_REAL_WORDS = frozenset({"protect", "budge", "coffer", "proffer"})
+_WORD = re.compile(r"\b[a-z]{4,}\b", re.I)
+
+
+def _one_slip(word: str, target: str) -> bool:
+    """Whether ``word`` is ``target`` with one letter added, dropped, changed or swapped."""
+    if word == target or abs(len(word) - len(target)) > 1:
+        return False
+    if len(word) == len(target):
+        diff = [i for i, (a, b) in enumerate(zip(word, target, strict=True)) if a != b]
+        return len(diff) == 1 or (
+            len(diff) == 2
+            and diff[1] == diff[0] + 1
+            and word[diff[0]] == target[diff[1]]
+            and word[diff[1]] == target[diff[0]]
+        )
+    short, long_ = sorted((word, target), key=len)
+    return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
+
+
+def _corrected(text: str) -> str:
+    """``text`` with the key words it misspells by one slip spelled right.
+
+    Not in the address ("Offen St" is a street), nor "offers" or "budgets" (words).
+    """
+    address = extract_address(text)
+    at = text.find(address) if address else -1
+    head, tail = (text[:at], text[at:]) if at >= 0 else (text, "")
+
+    def fix(match: re.Match[str]) -> str:
+        word = match.group(0).lower()
+        if word in _REAL_WORDS or any(word.startswith(t) for t in _KEY_WORDS):
+            return match.group(0)
+        return next((t for t in _KEY_WORDS if _one_slip(word, t)), match.group(0))
+
+    return _WORD.sub(fix, head) + tail
 
 
 def _amount(text: str) -> Decimal | None:
@@ -248,7 +422,8 @@ def _deal_target(text: str) -> str | None:
     found = _DEAL_NAMED.search(text)
     if found:
         return found.group(1)
-    return extract_address(_without_money(text))
+    # "move the 9000 Mack Ave deal to ...": the word "deal" is not part of the address.
+    return extract_address(re.sub(r"\bdeals?\b", " ", _without_money(text), flags=re.I))
 
 
 def _status_in(text: str) -> str | None:
@@ -310,7 +485,50 @@ _BIDS_IN = re.compile(
     re.I,
 )
 _BIDS = re.compile(r"\bbids?\b|\bbid level(?:l)?ing\b|\bquotes?\b", re.I)
-_PROJECT_WORDS = re.compile(r"\b(?:project|rehab|construction|reno(?:vation)?|build)\b", re.I)
+_PROJECT_WORDS = re.compile(
+    r"\b(?:projects?|rehabs?|construction|reno(?:vation)?s?|build|make[\s-]?ready|jobs?)\b", re.I
+)
+# Every project at once ("show me all projects", "projects over budget?"): no tool lists them.
+_ALL_PROJECTS = re.compile(
+    r"\b(?:projects|rehabs|jobs|renovations)\b|\ball (?:the |our |my )?(?:project|rehab|job)s?\b",
+    re.I,
+)
+ALL_PROJECTS_REPLY = (
+    "I can't list or compare every project at once. Ask about one project by its address or "
+    "id: 'how is the rehab on <address> going?' (budget, spent, late tasks) or 'what bids "
+    "came in for <address>?'."
+)
+# What names a project without a house number: "the kercheval rehab", "the mack ave job".
+_PROJECT_QUALIFIER = re.compile(
+    r"\b([a-z][a-z'-]+)\s+(?:(?:st|street|ave|avenue|rd|road|dr|drive|blvd|ln|lane|ct|way)"
+    r"\.?\s+)?(?:projects?|rehabs?|reno(?:vation)?|make[\s-]?ready|jobs?)\b",
+    re.I,
+)
+_NOT_QUALIFIERS = frozenset(
+    {
+        "the",
+        "this",
+        "that",
+        "my",
+        "our",
+        "its",
+        "their",
+        "a",
+        "an",
+        "on",
+        "of",
+        "for",
+        "is",
+        "how",
+        "which",
+        "what",
+        "far",
+        "behind",
+        "cheapest",
+        "lowest",
+        "latest",
+    }
+)
 _PROGRESS = re.compile(
     r"\b(?:status|progress|how(?:'s| is| are)|update|behind|on schedule|percent|done)\b", re.I
 )
@@ -450,7 +668,8 @@ def _lead_plan(text: str) -> Plan | None:
     if phone is None or address is None:
         return Plan(
             reply="Say the lead's phone number and the property, e.g. 'qualify the seller at "
-            "(313) 555-0142 about 123 Main St, Detroit, consent: web form 11/20'."
+            "(313) 555-0142 about 123 Main St, Detroit, consent: web form 11/20'.",
+            needs="qualify_lead",
         )
     args: dict[str, Any] = {"phone": phone.group(1).strip(), "address": address}
     if name := _LEAD_NAME.search(text):
@@ -460,7 +679,29 @@ def _lead_plan(text: str) -> Plan | None:
     return Plan("qualify_lead", args)
 
 
-def _construction_plan(text: str) -> Plan | None:
+def _project_from_history(text: str, conversation: Conversation | None) -> str | None:
+    """The project of the thread's latest project answer, for a follow-up that names none.
+
+    Not when the message names another one ("the mack ave job" after the Kercheval rehab):
+    a word that qualifies the project must be in that project's name or address.
+    """
+    if conversation is None:
+        return None
+    found = conversation.last_project()
+    if found is None:
+        return None
+    project_id, label = found
+    named = {
+        m.group(1).lower()
+        for m in _PROJECT_QUALIFIER.finditer(text)
+        if m.group(1).lower() not in _NOT_QUALIFIERS
+    }
+    if named and not any(re.search(rf"\b{re.escape(w)}\b", label, re.I) for w in named):
+        return None
+    return project_id
+
+
+def _construction_plan(text: str, conversation: Conversation | None = None) -> Plan | None:
     """A plan for projects, bids and contractor calls; None if the message is about neither."""
     if _MY_BIDS.search(text):
         return Plan("my_bids", {})
@@ -469,7 +710,8 @@ def _construction_plan(text: str) -> Plan | None:
         ref = _project_ref(_BID_NAMED.sub(" ", text))
         if ref is None:
             return Plan(
-                reply="Which project? Say 'award bid <id> on project' and its id or address."
+                reply="Which project? Say 'award bid <id> on project' and its id or address.",
+                needs="award_bid",
             )
         return Plan("award_bid", {"project": ref, "bid_id": bid_named.group(1)})
     if _REQUEST_BIDS.search(text):
@@ -478,7 +720,8 @@ def _construction_plan(text: str) -> Plan | None:
         if ref is None or trade is None:
             return Plan(
                 reply="Say the trade and the project, e.g. 'get three roofing bids for' and the "
-                "property's address."
+                "property's address.",
+                needs="request_bids",
             )
         args: dict[str, Any] = {"project": ref, "trade": trade}
         count = _bid_count(text)
@@ -490,6 +733,13 @@ def _construction_plan(text: str) -> Plan | None:
     about_project = _PROJECT_WORDS.search(text)
     if not (about_calls or about_bids or about_project):
         return None
+    if (
+        about_project
+        and not (about_calls or about_bids)
+        and _ALL_PROJECTS.search(text)
+        and _project_ref(text) is None
+    ):
+        return Plan(reply=ALL_PROJECTS_REPLY, needs="project_status")
     if not (about_calls or about_bids) and not (
         _PROJECT_NAMED.search(text)
         or (
@@ -499,6 +749,8 @@ def _construction_plan(text: str) -> Plan | None:
     ):
         return None  # "rehab estimate for ...", "renovation costs": not a project question
     ref = _project_ref(text)
+    if ref is None:
+        ref = _project_from_history(text, conversation)
     if ref is None:
         return Plan(reply="Which project? Give its id ('project 1a2b3c4d') or its address.")
     if about_calls:
@@ -739,7 +991,10 @@ def _deal_write(text: str) -> Plan | None:
     if _CREATE_DEAL.search(text):
         address = extract_address(_without_money(text))
         if address is None:
-            return Plan(reply="Which property? Say 'create a deal on' and its street address.")
+            return Plan(
+                reply="Which property? Say 'create a deal on' and its street address.",
+                needs="create_deal",
+            )
         args: dict[str, Any] = {"address": address}
         strategy = _strategy_in(text)
         price = _amount(text)
@@ -748,14 +1003,18 @@ def _deal_write(text: str) -> Plan | None:
         if price is not None:
             args["purchase_price"] = str(price)
         return Plan("create_deal", args)
-    if _OFFER_WORD.search(text) and not _STATUS_VERB.search(text):
+    # "put in an offer of 65k" is an offer; "move deal X to offer made" is a status change.
+    if _OFFER_WORD.search(text) and not (_STATUS_VERB.search(text) and _status_in(text)):
+        if _RELATIVE_AMOUNT.search(text):
+            return Plan(reply=RELATIVE_OFFER_REPLY, needs="make_offer")
         amount = _amount(text)
         if amount is None:
             return None
         target = _deal_target(text)
         if target is None:
             return Plan(
-                reply="Which deal? Say 'offer', the amount, then 'on deal' and its id or address."
+                reply="Which deal? Say 'offer', the amount, then 'on deal' and its id or address.",
+                needs="make_offer",
             )
         return Plan("make_offer", {"deal": target, "offer_amount": str(amount)})
     if _STATUS_VERB.search(text) and re.search(r"\bdeal\b", text, re.I):
@@ -765,7 +1024,8 @@ def _deal_write(text: str) -> Plan | None:
         if status is None or target is None:
             return Plan(
                 reply="Say which deal and where it goes, e.g. 'move deal 1a2b3c4d to under "
-                "contract'."
+                "contract'.",
+                needs="change_deal_status",
             )
         return Plan("change_deal_status", {"deal": target, "status": status})
     return None
@@ -782,6 +1042,7 @@ def plan_for(conversation: Conversation) -> Plan:
         return Plan(reply=NOT_UNDERSTOOD)
     if _HELP.search(text):
         return Plan(reply=HELP_TEXT)
+    text = _corrected(text)
 
     subject = _subject(text)
     if _REPORT.search(text):
@@ -830,7 +1091,7 @@ def plan_for(conversation: Conversation) -> Plan:
     lead = _lead_plan(text)
     if lead is not None:
         return lead
-    construction = _construction_plan(text)
+    construction = _construction_plan(text, conversation)
     if construction is not None:
         return construction
     market = _market_plan(text)
@@ -857,12 +1118,19 @@ def plan_for(conversation: Conversation) -> Plan:
     if _FIND.search(text) and subject and "address" in subject:
         return Plan("find_property", {"address": subject["address"]})
 
+    # "expenses last month", "income in Q3": the P&L of that period.
+    ledger_question = bool(_LEDGER_WORDS.search(text)) and period_in(text) is not None
     for pattern, tool in ((_BUDGET, "budget_status"), (_PNL, "pnl"), (_CASHFLOW, "cashflow")):
-        if pattern.search(text):
-            ref = _deal_reference(text)
+        if pattern.search(text) or (tool == "pnl" and ledger_question):
+            # The period is not part of the deal's name ("P&L for deal 1a2b3c4d in Q3").
+            period = period_in(text) if tool != "budget_status" else None
+            ref = _deal_reference(text.replace(period[2], " ") if period else text)
             if ref is None and tool == "budget_status":
                 return Plan(reply="Which deal? Say 'budget for deal' and its id or address.")
-            return Plan(tool, {"deal": ref} if ref else {})
+            args = {"deal": ref} if ref else {}
+            if period:
+                args |= {"start": period[0].isoformat(), "end": period[1].isoformat()}
+            return Plan(tool, args)
 
     if _MAX_OFFER.search(text):
         if not subject:
@@ -877,7 +1145,9 @@ def plan_for(conversation: Conversation) -> Plan:
     if _SECTION8.search(text) and subject:
         return Plan("section8_rent", subject)
     if _DEALS.search(text) and not subject:
-        return Plan("list_deals", {})
+        # "which deals are under contract?": only the deals in that status.
+        status = next((v for p, v in _STATUS_WORDS if p.search(text)), None)
+        return Plan("list_deals", {"status": status} if status else {})
     if subject:
         return Plan("analyze_property", subject)
     if zip_only := re.fullmatch(r"\s*(\d{5})(?:-\d{4})?\s*[.?!]*\s*", text):
@@ -1016,9 +1286,10 @@ def _offer_reply(r: dict[str, Any]) -> str:
 
 
 def _deals_reply(r: dict[str, Any]) -> str:
+    status = str(r.get("status_asked") or "").replace("_", " ")
     if not r.get("deals"):
-        return "You have no deals I can show."
-    lines = [f"Your deals ({r['count']}):"]
+        return f"None of your deals is {status}." if status else "You have no deals I can show."
+    lines = [f"Your deals{' ' + status if status else ''} ({r['count']}):"]
     for d in r["deals"]:
         price = f", price {d['purchase_price']}" if d.get("purchase_price") else ""
         strategy = f" ({d['strategy']})" if d.get("strategy") else ""
@@ -1055,7 +1326,9 @@ def _pnl_reply(r: dict[str, Any]) -> str:
     ]
     for label, values in (("Income", r.get("income") or {}), ("Expenses", r.get("expenses") or {})):
         if values:
-            lines.append(f"{label}: " + ", ".join(f"{k} {v}" for k, v in values.items()))
+            lines.append(
+                f"{label}: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in values.items())
+            )
     return _fit("\n".join(lines))
 
 
@@ -1121,7 +1394,12 @@ def _changed_reply(r: dict[str, Any]) -> str:
 def _project_status_reply(r: dict[str, Any]) -> str:
     lines = [
         f"{r['name']} ({r['address']}): {r['status']}",
-        f"Tasks {r['tasks']} ({r['percent_complete_by_tasks']}%)",
+        f"Tasks {r['tasks']}"
+        + (
+            f" ({r['percent_complete_by_tasks']}%)"
+            if r.get("percent_complete_by_tasks") is not None
+            else ""
+        ),
         f"Budget {r['budget'] or 'not set'} · spent {r['spent']}"
         + (f" ({r['percent_of_budget_spent']}%)" if r.get("percent_of_budget_spent") else ""),
     ]
@@ -1409,11 +1687,13 @@ _WHAT = {
 def reply_for(results: list[tuple[str, dict[str, Any], dict[str, Any]]]) -> str:
     """The reply text for this turn's tool results (figures copied from them only)."""
     parts = []
-    for name, _, result in results:
+    for name, args, result in results:
         if "error" in result:
             what = _WHAT.get(name, "do that")
             parts.append(f"Sorry, I couldn't {what}: {result['error']}")
             continue
+        if name == "list_deals" and args.get("status"):
+            result = {**result, "status_asked": args["status"]}
         compose = REPLIES.get(name)
         try:
             parts.append(compose(result) if compose else f"Done ({name}).")
@@ -1449,13 +1729,11 @@ class OfflinePlanner(BaseChatModel):
         if results:
             return AIMessage(content=reply_for(results))
         plan = plan_for(conversation)
+        needed = plan.tool or plan.needs
+        if needed is not None and (self.allowed_tools is None or needed not in self.allowed_tools):
+            return AIMessage(content=NOT_YOUR_ROLE)
         if plan.tool is None:
             return AIMessage(content=plan.reply or NOT_UNDERSTOOD)
-        if self.allowed_tools is None or plan.tool not in self.allowed_tools:
-            return AIMessage(
-                content="Sorry, that is not something I can do for you here (your role "
-                "does not include it)."
-            )
         call_id = f"call_{uuid.uuid4().hex[:24]}"
         return AIMessage(
             content="", tool_calls=[{"name": plan.tool, "args": plan.args, "id": call_id}]
