@@ -27,6 +27,7 @@ from sqlmodel import Session, SQLModel, select
 from domain.audio import service as audio_service
 from domain.audio.enums import WalkthroughStatus
 from domain.audio.models import Walkthrough
+from domain.auth import service as auth_service
 from domain.auth.enums import Role
 from domain.auth.models import AuditLog, Organisation, User
 from domain.chat import service as chat_service
@@ -116,6 +117,12 @@ def build_org_a(db: Session) -> tuple[Organisation, User, dict[str, str]]:
     analyst = make_user(db, org, Role.analyst)
     token, _ = make_api_token(db, admin)
     ids: dict[str, str] = {"user": str(analyst.id), "token": str(token.id)}
+    # A signed-out access token of A's analyst (auth.revoked_access_tokens).
+    auth_service.sign_out(
+        session=db,
+        token=auth_service.issue_access_token(user=analyst),
+        principal=principal_for(analyst),
+    )
 
     # Properties, comps, valuations, images, market data.
     make_sold_market(db, org, sales=16)

@@ -196,6 +196,19 @@
     });
   };
 
+  /**
+   * Sign out on the server: this token stops working at once, wherever a copy of it is.
+   * Resolves true when the server ended it (or it had already ended: 401), false when the
+   * server could not be told; never rejects, so the caller can forget the token either way.
+   */
+  Api.prototype.logout = function () {
+    if (!this.token()) return Promise.resolve(true);
+    return fetch(this.baseUrl + "/api/v1/auth/logout", { method: "POST", headers: this.headers() }).then(
+      function (response) { return response.ok || response.status === 401; },
+      function () { return false; }
+    );
+  };
+
   /** POST a question and call onEvent(name, data) for each server-sent event. */
   Api.prototype.ask = function (conversationId, text, onEvent) {
     var self = this;
@@ -547,7 +560,15 @@
     });
     newButton.addEventListener("click", startNew);
     newCompact.addEventListener("click", startNew);
-    signOutButton.addEventListener("click", function () { signOut(""); });
+    signOutButton.addEventListener("click", function () {
+      // End the token on the server first, then forget it here (even if the server is away).
+      signOutButton.disabled = true;
+      api.logout().then(function (ended) {
+        signOutButton.disabled = false;
+        signOut(ended ? "" : "Signed out here, but the server could not be reached: "
+          + "the session ends when it expires.");
+      });
+    });
 
     function start() {
       show(true);

@@ -5,13 +5,19 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, Security, status
+from fastapi.security import HTTPAuthorizationCredentials, OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
 from core import ratelimit
 from core.config import get_settings
-from core.deps import AdminPrincipal, CurrentPrincipal, SessionDep, require_roles
+from core.deps import (
+    AdminPrincipal,
+    CurrentPrincipal,
+    SessionDep,
+    bearer_scheme,
+    require_roles,
+)
 from domain.auth import service
 from domain.auth.enums import Role
 from domain.auth.models import (
@@ -28,6 +34,8 @@ from domain.auth.service import Principal
 router = APIRouter()
 
 AuditReader = Annotated[Principal, Depends(require_roles(Role.analyst))]
+# The bearer credentials themselves (``CurrentPrincipal`` has already checked them).
+BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)]
 
 
 class AccessTokenResponse(BaseModel):
@@ -94,6 +102,39 @@ def login_for_access_token(
         access_token=service.issue_access_token(user=user),
         expires_in=get_settings().access_token_minutes * 60,
     )
+
+
+@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, tags=["auth"])
+def logout(
+    session: SessionDep, principal: CurrentPrincipal, credentials: BearerCredentials
+) -> Response:
+    """Sign out: the access token of this request stops working at once (audit-logged).
+
+    Other sign-ins of the same user and API tokens are untouched; an API token gets 400
+    (revoke it with ``DELETE /auth/tokens/{token_id}``).
+    """
+    if credentials is None:  # CurrentPrincipal has already answered 401
+        raise HTTPException(status_code=status.HTTP_401_UNAUTHORIZED, detail="Not authenticated")
+    try:
+        service.sign_out(session=session, token=credentials.credentials, principal=principal)
+    except service.NotAnAccessTokenError as error:
+        raise HTTPException(status_code=status.HTTP_400_BAD_REQUEST, detail=str(error)) from error
+    session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/auth/logout-all", status_code=status.HTTP_204_NO_CONTENT, tags=["auth"])
+def logout_all(session: SessionDep, principal: CurrentPrincipal) -> Response:
+    """Sign out everywhere: every access token of the caller ends, this one too (audited).
+
+    API tokens keep working (revoke them one by one); a new sign-in works as before.
+    """
+    try:
+        service.sign_out_everywhere(session=session, principal=principal)
+    except service.NotFoundError as error:
+        raise _not_found("User") from error
+    session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/auth/roles", response_model=list[RoleRead], tags=["auth"])

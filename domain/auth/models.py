@@ -101,6 +101,11 @@ class User(UUIDPrimaryKey, OrgScoped, Timestamps, UserBase, table=True):
         foreign_key="auth.roles.name",
     )
     hashed_password: str | None = Field(default=None, max_length=255)
+    session_epoch: int = Field(
+        default=0,
+        sa_column_kwargs={"server_default": "0", "nullable": False},
+        description="raised by 'sign out everywhere': access tokens carrying an older one end",
+    )
 
 
 class UserCreate(UserBase):
@@ -188,6 +193,19 @@ class ApiTokenCreated(ApiTokenRead):
     """A freshly created API token, with its plaintext value (shown once, never again)."""
 
     token: str
+
+
+class RevokedAccessToken(OrgScoped, CreatedAt, table=True):
+    """An access token (JWT) signed out before it expired; kept until then, then pruned."""
+
+    __tablename__ = "revoked_access_tokens"
+    __table_args__ = {"schema": SCHEMA}
+
+    revocation_key: str = Field(
+        primary_key=True, max_length=80, description="'jti:<jti>', or 'sha256:<digest>'"
+    )
+    user_id: uuid.UUID = Field(foreign_key="auth.users.id", index=True, ondelete="CASCADE")
+    expires_at: datetime = tstz(nullable=False, index=True)
 
 
 class AuditLog(UUIDPrimaryKey, OrgScoped, CreatedAt, table=True):

@@ -21,6 +21,8 @@ from store.base import utcnow
 JWT_ALGORITHM = "HS256"
 ACCESS_TOKEN_TYPE = "access"
 API_TOKEN_PREFIX = "dd_"
+# The longest ``jti`` accepted (ours are 32 hex characters).
+MAX_TOKEN_ID_CHARS = 64
 # 30 random bytes are 40 url-safe base64 characters.
 _API_TOKEN_BYTES = 30
 API_TOKEN_LENGTH = len(API_TOKEN_PREFIX) + 40
@@ -70,6 +72,10 @@ class AccessTokenClaims:
     role: Role
     expires_at: datetime
     password_fingerprint: str | None = None
+    token_id: str | None = None
+    """The ``jti`` claim: names this token alone, so signing out can revoke just it."""
+    session_epoch: int = 0
+    """The ``sep`` claim: the user's session epoch at sign-in (0 for tokens made without it)."""
 
 
 def signing_key(secret: str | None = None) -> bytes:
@@ -100,21 +106,30 @@ def create_access_token(
     expires_delta: timedelta | None = None,
     secret: str | None = None,
     password_fingerprint: str | None = None,
+    session_epoch: int | None = None,
 ) -> str:
-    """Sign a JWT (HS256) for a user: ``sub``, ``org``, ``role``, ``iat``, ``exp`` (+ ``pwd``)."""
+    """Sign a JWT (HS256) for a user.
+
+    Claims: ``sub``, ``org``, ``role``, ``iat``, ``exp``, a random ``jti`` (two sign-ins in
+    the same second still get different tokens, and each can be signed out alone), and,
+    when given, ``pwd`` (password fingerprint) and ``sep`` (the user's session epoch).
+    """
     now = utcnow()
     if expires_delta is None:
         expires_delta = timedelta(minutes=get_settings().access_token_minutes)
-    payload = {
+    payload: dict[str, object] = {
         "sub": str(user_id),
         "org": str(org_id),
         "role": role.value,
         "typ": ACCESS_TOKEN_TYPE,
+        "jti": uuid.uuid4().hex,
         "iat": now,
         "exp": now + expires_delta,
     }
     if password_fingerprint is not None:
         payload["pwd"] = password_fingerprint
+    if session_epoch is not None:
+        payload["sep"] = session_epoch
     return jwt.encode(payload, signing_key(secret), algorithm=JWT_ALGORITHM)
 
 
@@ -129,15 +144,37 @@ def decode_access_token(token: str, *, secret: str | None = None) -> AccessToken
         )
         if payload.get("typ") != ACCESS_TOKEN_TYPE:
             return None
+        token_id = payload.get("jti")
+        session_epoch = payload.get("sep", 0)
+        # A claim of the wrong type is a malformed token, not a missing claim.
+        if token_id is not None and (
+            not isinstance(token_id, str) or not 0 < len(token_id) <= MAX_TOKEN_ID_CHARS
+        ):
+            return None
+        if isinstance(session_epoch, bool) or not isinstance(session_epoch, int):
+            return None
         return AccessTokenClaims(
             user_id=uuid.UUID(payload["sub"]),
             org_id=uuid.UUID(payload["org"]),
             role=Role(payload["role"]),
             expires_at=datetime.fromtimestamp(payload["exp"], tz=utcnow().tzinfo),
             password_fingerprint=payload["pwd"] if isinstance(payload.get("pwd"), str) else None,
+            token_id=token_id,
+            session_epoch=session_epoch,
         )
     except (jwt.InvalidTokenError, ValueError, TypeError):
         return None
+
+
+def access_token_revocation_key(token: str, claims: AccessTokenClaims) -> str:
+    """The key a signed-out access token is remembered by: its ``jti``.
+
+    Tokens issued before ``jti`` existed have none; they are keyed by a digest of the whole
+    token instead, so signing out ends them too.
+    """
+    if claims.token_id is not None:
+        return "jti:" + claims.token_id
+    return "sha256:" + hashlib.sha256(token.encode()).hexdigest()
 
 
 def generate_api_token() -> str:

@@ -19,6 +19,8 @@ from datetime import timedelta
 from typing import Any
 
 from pydantic_core import to_jsonable_python
+from sqlalchemy import delete, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlmodel import Session, col, func, select
 
 from domain.auth import security
@@ -27,6 +29,7 @@ from domain.auth.models import (
     ApiToken,
     AuditLog,
     Organisation,
+    RevokedAccessToken,
     RoleDefinition,
     User,
     UserCreate,
@@ -65,6 +68,10 @@ class PhoneNumberTakenError(ConflictError):
 
 class LastAdminError(ConflictError):
     """The change would leave the organisation without an active admin."""
+
+
+class NotAnAccessTokenError(AuthError, ValueError):
+    """Signing out needs the access token (JWT) of a sign-in, not an API token."""
 
 
 @dataclass(frozen=True)
@@ -305,14 +312,105 @@ def authenticate(*, session: Session, email: str, password: str) -> User | None:
 def issue_access_token(*, user: User) -> str:
     """A signed access token (JWT) for ``user``, valid for ``ACCESS_TOKEN_MINUTES``.
 
-    It carries a fingerprint of the user's password hash: a new password ends it at once.
+    It carries a fingerprint of the user's password hash (a new password ends it at once), a
+    random ``jti`` (signing out revokes it alone) and the user's session epoch ("sign out
+    everywhere" ends it).
     """
     return security.create_access_token(
         user_id=user.id,
         org_id=user.org_id,
         role=Role(user.role),
         password_fingerprint=security.password_fingerprint(user.hashed_password),
+        session_epoch=user.session_epoch,
     )
+
+
+# --- signing out -------------------------------------------------------------------------
+
+
+def prune_revoked_access_tokens(*, session: Session) -> int:
+    """Forget signed-out access tokens that have expired anyway; return how many."""
+    result = session.execute(
+        delete(RevokedAccessToken).where(col(RevokedAccessToken.expires_at) <= utcnow())
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _is_revoked(*, session: Session, token: str, claims: security.AccessTokenClaims) -> bool:
+    """True when this access token was signed out."""
+    key = security.access_token_revocation_key(token, claims)
+    return session.get(RevokedAccessToken, key) is not None
+
+
+def sign_out(*, session: Session, token: str, principal: Principal) -> None:
+    """Revoke the access token ``token`` of ``principal`` at once; audit-logged.
+
+    Other sign-ins of the same user and the user's API tokens are untouched. Signing out a
+    token twice is harmless; expired revocations are pruned on the way.
+    """
+    if security.is_api_token(token):
+        raise NotAnAccessTokenError(
+            "this is an API token: revoke it with DELETE /api/v1/auth/tokens/{token_id}"
+        )
+    claims = security.decode_access_token(token)
+    if claims is None or claims.user_id != principal.user_id or claims.org_id != principal.org_id:
+        raise NotAnAccessTokenError("not a valid access token of the caller")
+    key = security.access_token_revocation_key(token, claims)
+    prune_revoked_access_tokens(session=session)
+    # ON CONFLICT: two sign-outs of one token at once both succeed.
+    session.execute(
+        pg_insert(RevokedAccessToken)
+        .values(
+            revocation_key=key,
+            org_id=principal.org_id,
+            user_id=principal.user_id,
+            expires_at=claims.expires_at,
+        )
+        .on_conflict_do_nothing(index_elements=["revocation_key"])
+    )
+    record_audit(
+        session=session,
+        principal=principal,
+        action="logout",
+        entity="user",
+        entity_id=principal.user_id,
+        changes={"session": key, "session_expires_at": claims.expires_at},
+    )
+
+
+def sign_out_everywhere(*, session: Session, principal: Principal) -> int:
+    """End every access token of ``principal``'s user (API tokens stay); audit-logged.
+
+    Raises the user's session epoch: tokens carry the epoch they were issued under, so all
+    of them, the caller's included, stop working; a new sign-in gets the new epoch. Returns
+    the new epoch.
+    """
+    epoch = session.execute(
+        update(User)
+        .where(col(User.id) == principal.user_id, col(User.org_id) == principal.org_id)
+        .values(session_epoch=col(User.session_epoch) + 1)
+        .returning(col(User.session_epoch))
+    ).scalar_one_or_none()
+    if epoch is None:
+        raise NotFoundError(f"no user {principal.user_id}")
+    user = session.get(User, principal.user_id)
+    if user is not None:
+        # The UPDATE bypassed the identity map: let the loaded row see the new epoch.
+        session.refresh(user, attribute_names=["session_epoch"])
+    # The epoch now ends these tokens too; their rows are no longer needed.
+    session.execute(
+        delete(RevokedAccessToken).where(col(RevokedAccessToken.user_id) == principal.user_id)
+    )
+    prune_revoked_access_tokens(session=session)
+    record_audit(
+        session=session,
+        principal=principal,
+        action="logout_all",
+        entity="user",
+        entity_id=principal.user_id,
+        changes={"session_epoch": epoch},
+    )
+    return int(epoch)
 
 
 # --- API tokens --------------------------------------------------------------------------
@@ -438,7 +536,8 @@ def resolve_token(*, session: Session, token: str) -> Principal | None:
 
     The role comes from the database, so a changed role or a deactivated user takes effect
     at once, even for access tokens issued before; so does a new password (access tokens
-    carry a fingerprint of the password hash they were issued under).
+    carry a fingerprint of the password hash they were issued under), signing out (the
+    token's revocation is stored) and signing out everywhere (the user's session epoch).
     """
     if security.is_api_token(token):
         user = _resolve_api_token(session=session, token=token)
@@ -453,6 +552,10 @@ def resolve_token(*, session: Session, token: str) -> Principal | None:
             claims.password_fingerprint or "", security.password_fingerprint(user.hashed_password)
         ):
             user = None
+        if user is not None and claims.session_epoch != user.session_epoch:
+            user = None  # ended by "sign out everywhere"
+        if user is not None and _is_revoked(session=session, token=token, claims=claims):
+            user = None  # signed out
     if user is None or not user.is_active:
         return None
     return Principal.from_user(user)

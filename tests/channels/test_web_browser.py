@@ -281,3 +281,22 @@ def test_the_widget_adds_a_chat_panel_to_another_page(
         "placeholder", "Ask about a deal, a budget, a P&L or an address\u2026"
     )
     screenshot(page, "04-widget")
+
+    # Signing out ends the token on the server, not just in the tab; the same user's other
+    # sign-in (another browser, say) keeps working.
+    token = page.evaluate("sessionStorage.getItem('dealdesk.chat.token')")
+    assert isinstance(token, str) and token
+    other = httpx.post(
+        f"{server}/api/v1/auth/token",
+        data={"username": world.analyst.email, "password": DEFAULT_PASSWORD},
+    ).json()["access_token"]
+    me = f"{server}/api/v1/users/me"
+    assert httpx.get(me, headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    with page.expect_response(lambda r: r.url.endswith("/api/v1/auth/logout")) as logout:
+        panel.get_by_role("button", name="Sign out").click()
+    assert logout.value.status == 204
+    expect(panel.get_by_role("button", name="Sign in")).to_be_visible()
+    expect(panel.locator(".ddc-login .ddc-error")).to_have_text("")
+    assert page.evaluate("sessionStorage.getItem('dealdesk.chat.token')") is None
+    assert httpx.get(me, headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert httpx.get(me, headers={"Authorization": f"Bearer {other}"}).status_code == 200
