@@ -1,10 +1,12 @@
 """Construction API: projects, scope, contractors, bids, tasks, photos, expenses, progress.
 
 Reads are open to admins, analysts and investors; changes need admin or analyst; contractors
-have no access. Errors: 404 for an unknown project, contractor, bid, task, milestone or scope
-line (or one of another organisation), 409 for a change the current state does not allow (a
-phone another contractor has, completing a task before its dependencies, a deal that already
-has a project), 422 for invalid values, with a message saying what is wrong.
+have no access. The contractor directory (names, phones, emails) is for the team only: reading
+it needs admin or analyst too (investors are outside partners: 403). Errors: 404 for an
+unknown project, contractor, bid, task, milestone or scope line (or one of another
+organisation), 409 for a change the current state does not allow (a phone another
+contractor has, completing a task before its dependencies, a deal that already has a
+project), 422 for invalid values, with a message saying what is wrong.
 """
 
 from __future__ import annotations
@@ -565,11 +567,11 @@ def list_expenses(
 @router.get("/contractors", response_model=list[ContractorRead], summary="List contractors")
 def list_contractors(
     session: SessionDep,
-    principal: Reader,
+    principal: Writer,
     trade: Annotated[str | None, Query(max_length=100, description="e.g. roofing")] = None,
     include_opted_out: bool = True,
 ) -> list[ContractorRead]:
-    """The organisation's contractors by name, optionally of one trade."""
+    """The organisation's contractors by name, optionally of one trade (the team only)."""
     contractors = service.list_contractors(
         session=session,
         org_id=principal.org_id,
@@ -612,9 +614,9 @@ def create_contractor(
     responses=_ERRORS,
 )
 def get_contractor(
-    contractor_id: ContractorId, session: SessionDep, principal: Reader
+    contractor_id: ContractorId, session: SessionDep, principal: Writer
 ) -> ContractorRead:
-    """One contractor of your organisation."""
+    """One contractor of your organisation (the team only: investors get 403)."""
     with _mapped_errors():
         contractor = service.get_contractor(
             session=session, org_id=principal.org_id, contractor_id=contractor_id

@@ -52,6 +52,8 @@ def content_disposition(filename: str, disposition: str = "attachment") -> str:
     status_code=status.HTTP_201_CREATED,
     response_model=DocumentRead,
     responses={
+        403: {"description": "A contractor named a deal (contractors have no access to deals)"},
+        404: {"description": "The deal named (entity_type=deal) is not one you can open"},
         413: {"description": "The file is larger than its type allows"},
         415: {"description": "The file's format is not accepted, or not the one declared"},
         422: {"description": "The file is empty, or the form is incomplete"},
@@ -77,6 +79,19 @@ def upload_document(
             f"The upload is {service.human_size(int(declared_length))}; the most dealdesk "
             f"accepts is {service.human_size(limit)}.",
         )
+    try:
+        # Before any byte is kept: a deal the caller cannot open is "not found", as in the deal API.
+        service.check_linked_deal(
+            session=session,
+            org_id=principal.org_id,
+            entity_type=entity_type or None,
+            entity_id=entity_id,
+            principal=principal,
+        )
+    except service.LinkedDealNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
+    except service.LinkedDealForbidden as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=str(exc)) from exc
     # Read one byte past the limit: enough to know a file is too large without holding more.
     data = file.file.read(limit + 1)
     try:

@@ -137,6 +137,14 @@ class DocumentCorrupted(RuntimeError):
     """The stored bytes no longer match the checksum recorded when they were accepted."""
 
 
+class LinkedDealNotFound(LookupError):
+    """An upload names a deal the organisation does not have (or the caller may not see)."""
+
+
+class LinkedDealForbidden(PermissionError):
+    """An upload names a deal, and the caller's role has no access to deals (contractors)."""
+
+
 # --- content checks (pure) ---------------------------------------------------------------
 
 
@@ -358,6 +366,34 @@ def _check_link(entity_type: str | None, entity_id: uuid.UUID | None) -> None:
 
 
 # --- services ----------------------------------------------------------------------------
+
+
+def check_linked_deal(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    entity_type: str | None,
+    entity_id: uuid.UUID | None,
+    principal: Principal | None,
+) -> None:
+    """Refuse an upload that names a deal the caller could not open through the deal API.
+
+    Only ``entity_type == "deal"`` is checked, by the deal service's own rule: another
+    organisation's deal, an unknown one, or (for an investor) one they are not on raises
+    ``LinkedDealNotFound`` with the deal API's wording; a contractor ``LinkedDealForbidden``.
+    """
+    if entity_type != "deal" or entity_id is None:
+        return
+    from domain.deal import service as deal_service
+
+    try:
+        deal_service.get_deal(
+            session=session, org_id=org_id, deal_id=entity_id, principal=principal
+        )
+    except deal_service.DealNotFoundError as exc:
+        raise LinkedDealNotFound(str(exc)) from exc
+    except deal_service.DealPermissionError as exc:
+        raise LinkedDealForbidden(str(exc)) from exc
 
 
 def store_document(

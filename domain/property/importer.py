@@ -9,12 +9,16 @@
   latitude/longitude; listings: list price and an address or latitude/longitude) is refused
   up front with ``ImportColumnsError`` listing what is missing and what was found.
 - Each row is checked on its own; a bad one is rejected with its line number and why, and the
-  rest go in. Rows are committed in batches, so a crash loses nothing already committed and
-  re-running the same file resumes (what was committed comes back "unchanged").
+  rest go in. A ``LivingArea`` or ``YearBuilt`` of 0 or blank is how RESO exports say
+  "unknown": it is stored empty and the row goes in with a warning naming its line and column.
+  Rows are committed in batches, so a crash loses nothing already committed and re-running
+  the same file resumes (what was committed comes back "unchanged").
 - Idempotent: a row is keyed by (source, source id): the ``ListingKey`` / ``ListingId`` /
   ``source_id`` column, or, when the file has none, a hash of the normalised address (or
   coordinates) and, for sales, the close date. A known key updates the property only where a
-  value differs; re-importing an identical file changes nothing.
+  value differs; re-importing an identical file changes nothing. A key twice in one file:
+  the later row wins (a sorted export lists the newer one last), with a warning naming both
+  lines.
 - Events: by default a listings import publishes ``property.created``/``property.updated`` for
   each property it creates or changes (new listings are candidate deals that subscribers
   value), and a sales import publishes none (closed sales are comps: thousands of them would
@@ -171,6 +175,8 @@ _TYPE_VALUES: dict[str, PropertyType] = {
     "farm": PropertyType.land,
 }
 _EMPTY = {"", "na", "n/a", "null", "none", "nan", "-"}
+# Fields a RESO export leaves 0 (or blank) when it does not know them: stored empty, with a warning.
+_UNKNOWN_WHEN_ZERO: dict[str, str] = {"square_feet": "living area", "year_built": "year built"}
 _DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%m/%d/%y", "%Y/%m/%d", "%d-%b-%Y")
 _TRUE = {"true", "t", "yes", "y", "1"}
 _FALSE = {"false", "f", "no", "n", "0"}
@@ -195,6 +201,16 @@ class ImportRejection:
     row: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
+@dataclass(frozen=True)
+class RowWarning:
+    """A row imported with a caveat: its line (header = line 1), the column and what was done."""
+
+    line: int
+    message: str
+    column: str | None = None
+    source_id: str | None = None
+
+
 @dataclass
 class ImportSummary:
     """What an import did: rows read, inserted, updated, unchanged, rejected (and why)."""
@@ -208,6 +224,7 @@ class ImportSummary:
     updated: int = 0
     unchanged: int = 0
     rejections: list[ImportRejection] = field(default_factory=list)
+    warnings: list[RowWarning] = field(default_factory=list)
     batches_committed: int = 0
 
     @property
@@ -225,17 +242,28 @@ class ImportSummary:
             "rejected": self.rejected,
         }
 
-    def lines(self, max_rejections: int = 10) -> list[str]:
-        """A human summary: the counts, then the first ``max_rejections`` rejections."""
-        out = [
+    def lines(self, max_rejections: int = 10, max_warnings: int | None = None) -> list[str]:
+        """A human summary: the counts, the first rejections, then the first warnings.
+
+        ``max_warnings`` defaults to ``max_rejections``.
+        """
+        max_warnings = max_rejections if max_warnings is None else max_warnings
+        headline = (
             f"{self.kind.value} import from source {self.source!r}: {self.rows} rows, "
             f"{self.inserted} inserted, {self.updated} updated, {self.unchanged} unchanged, "
             f"{self.rejected} rejected"
-        ]
+        )
+        if self.warnings:
+            headline += f", {len(self.warnings)} warnings"
+        out = [headline]
         for rejection in self.rejections[:max_rejections]:
             out.append(f"  line {rejection.line}: {rejection.reason}")
         if self.rejected > max_rejections:
             out.append(f"  ... and {self.rejected - max_rejections} more rejected rows")
+        for warning in self.warnings[:max_warnings]:
+            out.append(f"  line {warning.line}: warning: {warning.message}")
+        if len(self.warnings) > max_warnings:
+            out.append(f"  ... and {len(self.warnings) - max_warnings} more warnings")
         return out
 
 
@@ -421,15 +449,33 @@ def _validation_message(error: ValidationError) -> str:
 
 
 def row_values(
-    raw: Mapping[str, Any], resolved: Mapping[str, str], kind: ImportKind
+    raw: Mapping[str, Any],
+    resolved: Mapping[str, str],
+    kind: ImportKind,
+    warnings: list[tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
-    """The property fields of one row, validated; raises ``RowRejected`` saying why not."""
+    """The property fields of one row, validated; raises ``RowRejected`` saying why not.
+
+    A living area or year built of 0 or blank is read as unknown (None); each such cell adds
+    ``(column, message)`` to ``warnings`` when a list is given.
+    """
     cells = {name: _cell(raw, resolved, name) for name in resolved}
     values: dict[str, Any] = {}
     for name in _DIRECT_FIELDS:
         if name in resolved:
             text = cells[name]
             values[name] = _parse(name, text, resolved[name]) if text is not None else None
+            if name in _UNKNOWN_WHEN_ZERO and not values[name]:
+                values[name] = None
+                if warnings is not None:
+                    shown = "blank" if text is None else f"{text!r}"
+                    warnings.append(
+                        (
+                            resolved[name],
+                            f"{resolved[name]}: {shown} read as an unknown "
+                            f"{_UNKNOWN_WHEN_ZERO[name]} (stored empty)",
+                        )
+                    )
 
     if kind == ImportKind.sales:
         for name in ("close_price", "close_date"):
@@ -579,6 +625,7 @@ class _Pending:
     source_id: str
     values: dict[str, Any]
     raw: dict[str, Any]
+    warnings: list[RowWarning] = field(default_factory=list)
 
 
 def _existing(
@@ -700,7 +747,28 @@ def _write_batch(
     summary.updated += outcome.updated
     summary.unchanged += outcome.unchanged
     summary.rejections.extend(outcome.rejections)
+    refused = {rejection.line for rejection in outcome.rejections}
+    for pending in batch:
+        if pending.line not in refused:
+            summary.warnings.extend(pending.warnings)
     summary.batches_committed += 1
+
+
+def _duplicate_warning(
+    *, line: int, earlier: int, source_id: str, column: str | None, kind: ImportKind
+) -> RowWarning:
+    """The warning for a row whose key an earlier row of the same file had (the later wins)."""
+    if column is not None:
+        what = f"{column} {source_id!r} is also on line {earlier}"
+    else:
+        same = "address and close date" if kind == ImportKind.sales else "address"
+        what = f"same {same} as line {earlier} (the file has no listing key)"
+    return RowWarning(
+        line=line,
+        message=f"{what}: line {line}, the later row, replaces line {earlier}",
+        column=column,
+        source_id=source_id,
+    )
 
 
 def import_records(
@@ -748,17 +816,40 @@ def import_records(
         yield from iterator
 
     batch: list[_Pending] = []
+    # The line of the row each key was last accepted from: a key twice in one file is warned of.
+    key_lines: dict[str, int] = {}
     for index, raw in enumerate(all_rows()):
         line = record_line(reader, raw) if reader is not None else first_line + index
         summary.rows += 1
         source_id = _cell(raw, resolved, "source_id")
         try:
-            values = row_values(raw, resolved, kind)
+            cell_warnings: list[tuple[str, str]] = []
+            values = row_values(raw, resolved, kind, cell_warnings)
+            synthetic = source_id is None
             if source_id is None:
                 source_id = synthetic_source_id(kind, values)
             elif len(source_id) > 100:
                 raise RowRejected(f"{resolved['source_id']}: longer than 100 characters")
-            batch.append(_Pending(line=line, source_id=source_id, values=values, raw=dict(raw)))
+            notes = [
+                RowWarning(line=line, message=message, column=column, source_id=source_id)
+                for column, message in cell_warnings
+            ]
+            if source_id in key_lines:
+                notes.append(
+                    _duplicate_warning(
+                        line=line,
+                        earlier=key_lines[source_id],
+                        source_id=source_id,
+                        column=None if synthetic else resolved["source_id"],
+                        kind=kind,
+                    )
+                )
+            key_lines[source_id] = line
+            batch.append(
+                _Pending(
+                    line=line, source_id=source_id, values=values, raw=dict(raw), warnings=notes
+                )
+            )
         except RowRejected as exc:
             summary.rejections.append(
                 ImportRejection(line=line, reason=str(exc), source_id=source_id, row=dict(raw))
@@ -779,7 +870,12 @@ def import_records(
         actor=f"import:{source}",
         action="import",
         entity="property",
-        changes={"kind": kind.value, **summary.counts(), "columns": resolved},
+        changes={
+            "kind": kind.value,
+            **summary.counts(),
+            "warnings": len(summary.warnings),
+            "columns": resolved,
+        },
     )
     session.commit()
     return summary
