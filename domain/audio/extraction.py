@@ -16,7 +16,16 @@ replacing. There are twelve windows, all original.") and needs no language model
    and an age ("five years old"). A negation flips a cue ("not bad" → good, "no leaks" →
    good). Any fair/poor cue wins over praise (the worst one), otherwise the best praise.
 5. A number said right before the component is its count ("twelve windows"); a number with
-   a unit anywhere in its clause is its quantity in that unit ("about 20 squares").
+   a unit anywhere in its clause is its quantity in that unit ("about 20 squares"); a number
+   pointing back ("15 of them", "14 total") is a count, also in the very next sentence when
+   that sentence names no component and the one before named exactly one. A room's size
+   ("12 by 14") is the floor area of flooring or paint named with it, never a length; one
+   window or door named alone ("the back door") is one; a share of the house ("half the
+   house") is kept as a share and priced on the living area once the caller knows it.
+6. What a sentence says beyond one component: a floor under another ("hardwood under the
+   carpet") takes what follows, and the covering is not graded; a whole room that needs
+   everything ("gut the kitchen") grades each of the room's catalogue components poor; a
+   bathroom that "just needs paint" is painted (its 5x8 floor area), not remodelled.
 
 Everything here is pure: text in, findings out.
 """
@@ -26,11 +35,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from decimal import Decimal
+from datetime import date
+from decimal import ROUND_CEILING, Decimal
 
 from domain.audio.enums import Condition
 from domain.pricing import service as pricing_service
-from domain.pricing.catalogue import CATALOGUE_BY_KEY, DEFAULT_CATALOGUE
+from domain.pricing.catalogue import CATALOGUE_BY_KEY, DEFAULT_CATALOGUE, QuantityKind
 from domain.pricing.enums import CostUnit
 
 METHOD = "deterministic"
@@ -126,6 +136,8 @@ _PUNCTUATION = {",", ";", ":"}
 def tokenize(text: str) -> list[str]:
     """Lower-case words (keeping "isn't"), numbers (``1,200`` → ``1200``) and punctuation."""
     text = re.sub(r"(\d),(\d{3})\b", r"\1\2", text.lower().replace("’", "'"))
+    text = text.replace("%", " percent")
+    text = re.sub(r"\b(\d+)\s*[x×]\s*(\d+)\b", r"\1 by \2", text)  # "12x14": a room's size
     tokens = [t[:-2] if t.endswith("'s") else t for t in _TOKEN.findall(text)]
     return words_to_numbers(tokens)
 
@@ -151,6 +163,7 @@ SPOKEN_ALIASES = {
     "vinyl plank flooring": "vinyl plank",
     "sewer line": "sewer",
     "gutter system": "gutters",
+    "kitchen floor": "flooring",
 }
 # Catalogue aliases too ambiguous in free speech ("in the range of", "the yard is big").
 AMBIGUOUS_ALIASES = frozenset(
@@ -242,7 +255,8 @@ PHRASE_CUES: tuple[tuple[str, Condition], ...] = (
     (r"not (?:in )?(?:good|great) (?:shape|condition)", Condition.poor),
     (r"not (?:that |so |too )?great", Condition.fair),
     (
-        r"(?:not|isn't|aren't|doesn't|don't|never) (?:working|work|works|run|runs|running)",
+        r"(?:not|isn't|aren't|doesn't|don't|won't|didn't|never) (?:working|work|works|run|runs"
+        r"|running|turn on|turns on|come on|kick on|start|fire up|light|heat|cool|flush|drain)",
         Condition.poor,
     ),
     (
@@ -253,7 +267,8 @@ PHRASE_CUES: tuple[tuple[str, Condition], ...] = (
     (r"needs? (?:to be )?(?:replac\w*|redone|torn out|gutted)", Condition.poor),
     (r"needs? (?:a |all |\d+ )?(?:new|full) (?:one|\w+)", Condition.poor),
     (
-        r"(?:has to|have to|should|will need to|going to have to|got to) (?:be )?(?:replac\w*|go)",
+        r"(?:has to|have to|should|will need to|going to have to|got to|needs? to) (?:be )?"
+        r"(?:replac\w*|go)",
         Condition.poor,
     ),
     (
@@ -266,6 +281,17 @@ PHRASE_CUES: tuple[tuple[str, Condition], ...] = (
         Condition.fair,
     ),
     (r"could use (?:some |a )?\w+", Condition.fair),
+    # The hardwood line's repair ("screen and recoat") said as what is needed.
+    (r"(?:screen|buff) and (?:recoat|coat)", Condition.fair),
+    (
+        r"backed up|backing up|backs up|beat up|beaten up|banged up|clogged"
+        r"|runs (?:constantly|all the time|nonstop)|keeps running|won't stop running",
+        Condition.fair,
+    ),
+    (
+        r"(?:hanging|falling|coming|pulling) (?:off|down|away|loose)|trashed|destroyed",
+        Condition.poor,
+    ),
     (
         r"falling apart|beyond repair|end of (?:its )?life|on its last legs|water damage",
         Condition.poor,
@@ -323,7 +349,11 @@ WORD_CUES: dict[str, Condition] = {
     "peeling": Condition.fair,
     "minor": Condition.fair,
     "sticking": Condition.fair,
+    "holes": Condition.fair,
+    "hole": Condition.fair,
     "ugly": Condition.fair,
+    # "refinish about 900 square feet": the work to do, as "needs refinishing" is.
+    "refinish": Condition.fair,
     # poor
     "shot": Condition.poor,
     "leaking": Condition.poor,
@@ -379,6 +409,11 @@ _AGE = re.compile(
     r"|(?:replaced|installed|put in|redone|new) (?:about |maybe |around |like )?"
     r"(\d+(?:\.\d+)?) (?:years?|yrs?) ago\b"
 )
+# "redone in 2019": an age from the year said, counted from this year.
+_YEAR = re.compile(
+    r"(?:replaced|installed|put in|redone|done|new|built) (?:back |sometime )?"
+    r"(?:in|around|about) (?:about |around )?((?:19|20)\d\d)\b"
+)
 _COMPILED_PHRASES = [(re.compile(rf"\b(?:{p})\b"), grade) for p, grade in PHRASE_CUES]
 
 
@@ -414,6 +449,11 @@ def find_cues(words: Sequence[str]) -> list[Cue]:
         years = float(match.group(1) or match.group(2))
         taken.append(match.span())
         cues.append((match.start(), Cue(match.group(0), grade_for_age(years))))
+    for match in _YEAR.finditer(text):
+        years = date.today().year - int(match.group(1))
+        if years >= 0:
+            taken.append(match.span())
+            cues.append((match.start(), Cue(match.group(0), grade_for_age(years))))
     for pattern, grade in _COMPILED_PHRASES:
         for match in pattern.finditer(text):
             if free(*match.span()):
@@ -452,7 +492,7 @@ def decide(cues: Sequence[Cue]) -> tuple[Condition | None, Decimal]:
     disagreeing = len(grades) - agreeing
     confidence = Decimal("0.70") + Decimal("0.10") * min(agreeing - 1, 2)
     confidence -= Decimal("0.15") * min(disagreeing, 2)
-    if all(_AGE.fullmatch(cue.text) for cue in cues):
+    if all(_AGE.fullmatch(cue.text) or _YEAR.fullmatch(cue.text) for cue in cues):
         confidence = Decimal("0.60")  # an age alone is a weaker signal than a description
     return chosen, max(Decimal("0.40"), min(confidence, Decimal("0.95")))
 
@@ -494,29 +534,90 @@ def _unit_at(words: Sequence[str], index: int) -> tuple[str | None, int] | None:
     return None
 
 
+_LENGTH_WORDS = frozenset({"feet", "foot", "ft"})
+# Components priced per sqft of *floor*: a room's "12 by 14" is their quantity there. Not the
+# countertops, cabinets or tile surround, whose size a room's floor does not give.
+FLOOR_AREA_KEYS = frozenset(
+    {"flooring_lvp", "flooring_carpet", "hardwood_refinish", "interior_paint"}
+)
+
+
+def find_dimensions(words: Sequence[str]) -> list[tuple[int, int, Decimal]]:
+    """Room sizes said as "12 by 14 (feet)": each one's token span and its area in sqft."""
+    found: list[tuple[int, int, Decimal]] = []
+    index = 0
+    while index < len(words):
+        if not _is_number(words[index]):
+            index += 1
+            continue
+        by = index + 1 + (index + 1 < len(words) and words[index + 1] in _LENGTH_WORDS)
+        if by + 1 < len(words) and words[by] == "by" and _is_number(words[by + 1]):
+            end = by + 2 + (by + 2 < len(words) and words[by + 2] in _LENGTH_WORDS)
+            found.append((index, end, Decimal(words[index]) * Decimal(words[by + 1])))
+            index = end
+            continue
+        index += 1
+    return found
+
+
+_FOLLOW_UP_MARKERS = (
+    ("of", "them"),
+    ("of", "those"),
+    ("of", "these"),
+    ("of", "it"),
+    ("in", "total"),
+    ("in", "all"),
+    ("all", "together"),
+    ("total",),
+    ("altogether",),
+)
+
+
+def _count_pointing_back(words: Sequence[str], start: int) -> tuple[Decimal, str | None] | None:
+    """A number from ``start`` on said of something named before it ("15 of them", "14 total")."""
+    for index in range(start, len(words)):
+        if not _is_number(words[index]):
+            continue
+        unit = _unit_at(words, index + 1)
+        after = index + 1 + (unit[1] if unit else 0)
+        if any(tuple(words[after : after + len(m)]) == m for m in _FOLLOW_UP_MARKERS):
+            return Decimal(words[index]), unit[0] if unit else None
+    return None
+
+
 def find_quantity(
-    words: Sequence[str], mention_start: int, mention_end: int
+    words: Sequence[str], mention_start: int, mention_end: int, *, floor_area: bool = False
 ) -> tuple[Decimal, str | None] | None:
     """A quantity for the component at ``words[mention_start:mention_end]`` in its clause.
 
     A number followed by a unit anywhere in the clause ("20 squares", "1200 square feet of
-    carpet", "3 bedrooms of carpet"); else a bare number just before the component ("12
-    windows"), which is a count (unit None).
+    carpet", "3 bedrooms of carpet"); else, for a component priced per sqft of floor
+    (``floor_area``), a room's size ("the kitchen is 12 by 14" → 168 sqft; a size is never a
+    length of cabinets); else a bare number just before the component ("12 windows"), which
+    is a count (unit None).
     """
+    dimensions = find_dimensions(words)
+    in_dimension = {i for lo, hi, _ in dimensions for i in range(lo, hi)}
     for index, word in enumerate(words):
+        if index in in_dimension:
+            continue
         if _is_number(word) and index + 1 < len(words):
             found = _unit_at(words, index + 1)
             if found is not None:
                 return Decimal(word), found[0]
+    if floor_area and len(dimensions) == 1:  # two rooms' sizes: which one is unclear
+        return dimensions[0][2], CostUnit.sqft.value
     for gap in range(0, _COUNT_GAP_WORDS + 1):
         index = mention_start - 1 - gap
         if index < 0:
             break
         if words[index].isdigit():
-            if any(w in _PUNCTUATION or w in _BOUNDARY_WORDS for w in words[index:mention_start]):
+            if index in in_dimension or any(
+                w in _PUNCTUATION or w in _BOUNDARY_WORDS for w in words[index:mention_start]
+            ):
                 break
             return Decimal(words[index]), None
-    return None
+    return _count_pointing_back(words, mention_end)  # "all new windows, about 15 of them"
 
 
 # --- sentences and clauses ---------------------------------------------------------------
@@ -610,6 +711,160 @@ def _clause_bounds(words: Sequence[str], mentions: Sequence[Mention]) -> list[tu
     return bounds
 
 
+# --- what a sentence says beyond one component -----------------------------------------
+
+# The unit of a quantity said as a share of the house ("half the house needs new flooring"):
+# the quantity is the share (0.5), priced once the caller knows the living area.
+SHARE_OF_LIVING_AREA = "share of living area"
+_SHARE = re.compile(
+    r"\b(?:(?P<half>half)|(?P<count>a|1|2|3) (?P<part>thirds?|quarters?)"
+    r"|(?P<percent>\d+(?:\.\d+)?) percent)"
+    r"(?: of)? (?:the|this|that|our) (?:whole |entire )?"
+    r"(?:house|home|place|property|living area|living space|square footage|_)\b"
+)
+_SHARE_PARTS = {"third": 3, "thirds": 3, "quarter": 4, "quarters": 4}
+
+# "hardwood under the carpet": the carpet covers the hardwood; what follows is said of the
+# hardwood, and the covering comes up rather than being priced (unless said of it elsewhere).
+_COVER_WORDS = frozenset({"under", "underneath", "beneath", "below"})
+_MAX_COVER_GAP = 4
+
+# A whole room said to need everything: every component of the room the catalogue has.
+_ROOM_KEYS: dict[str, tuple[str, ...]] = {
+    "kitchen": tuple(e.key for e in DEFAULT_CATALOGUE if e.category == "kitchen"),
+    "bathroom": ("bath_full_remodel",),
+    "bath": ("bath_full_remodel",),
+}
+_ROOM = r"(?P<room>kitchen|bathroom|bath)"
+_WHOLE_ROOM = tuple(
+    re.compile(pattern)
+    for pattern in (
+        rf"\bgut(?:ted|ting)? (?:out )?(?:the |this |that )?(?:whole |entire )?{_ROOM}\b",
+        rf"\b{_ROOM} (?:needs|will need|is going to need) (?:just about |pretty much |basically )?"
+        r"everything\b",
+        rf"\b{_ROOM} (?:is |needs |needs to be |has to be |will need |will be )?(?:a )?"
+        r"(?:full |complete |total )?gut(?:ted| job)?\b",
+        rf"\b(?:whole|entire) {_ROOM} (?:needs (?:to be )?(?:replac\w*|redone|redoing|torn out)"
+        r"|has to (?:go|be replaced|be redone|be torn out))\b",
+        rf"\b{_ROOM} needs (?:a )?(?:full|complete|total) "
+        r"(?:remodel|redo|rehab|renovation|overhaul)\b",
+        rf"\beverything in (?:the |this |that )?{_ROOM} (?:needs|has|will need) (?:to )?"
+        r"(?:go|be replaced|be redone|replacing)\b",
+    )
+)
+# A room priced as one line, and its floor area: the catalogue's rental bath is 5x8 ft.
+_ROOM_AREA_SQFT = {"bath_full_remodel": Decimal("40")}
+_PAINT_CUE = re.compile(r"\b(?:paint|painting|repaint\w*)\b")
+_HIDDEN = "~"  # a word blanked out of a clause that is not the component's own
+
+
+def find_share(words: Sequence[str]) -> tuple[Decimal, str] | None:
+    """A share of the house said in ``words`` ("half the house" → 0.5) and the words said."""
+    match = _SHARE.search(" ".join(words))
+    if match is None:
+        return None
+    if match.group("half"):
+        share = Decimal("0.5")
+    elif match.group("percent"):
+        share = Decimal(match.group("percent")) / Decimal(100)
+    else:
+        count = 1 if match.group("count") == "a" else int(match.group("count"))
+        share = Decimal(count) / Decimal(_SHARE_PARTS[match.group("part")])
+    if not Decimal(0) < share <= Decimal(1):
+        return None
+    return share.quantize(Decimal("0.01")), match.group(0)
+
+
+# Component names that are the work itself: "paint" as "needs paint" (a partial repaint), the
+# others the whole line ("we should repipe").
+_ACTION_CUES = {
+    "paint": Condition.fair,
+    "repipe": Condition.poor,
+    "re pipe": Condition.poor,
+    "rewire": Condition.poor,
+    "reroof": Condition.poor,
+}
+# Component names that are a diagnosis: knob-and-tube wiring is rewired, not repaired.
+_DIAGNOSIS_NAMES = {"knob and tube": Condition.poor}
+_WORK_TO_DO = (
+    ("should",),
+    ("must",),
+    ("need", "to"),
+    ("needs", "to"),
+    ("have", "to"),
+    ("has", "to"),
+    ("going", "to"),
+    ("got", "to"),
+    ("gonna",),
+    ("let's",),
+    ("we'll",),
+    ("i'll",),
+)
+
+
+def _said_as_work_to_do(words: Sequence[str], start: int) -> bool:
+    """Whether the verb at ``start`` is said as work to do ("we need to paint")."""
+    return any(tuple(words[max(0, start - len(w)) : start]) == w for w in _WORK_TO_DO)
+
+
+# Counted components whose default is more than one (windows, doors), and the words that may
+# follow one named alone ("the window in the back bedroom is broken").
+_DEFAULT_MANY = frozenset(
+    e.key
+    for e in DEFAULT_CATALOGUE
+    if e.unit is CostUnit.each
+    and not (e.quantity.kind is QuantityKind.fixed and e.quantity.value == 1)
+)
+_AFTER_ONE = frozenset(
+    {"is", "was", "needs", "need", "has", "had", "looks", "in", "on", "at", "by", "off", "that"}
+    | {"upstairs", "downstairs", "itself", "there"}
+)
+_NOT_ONE = frozenset({"every", "each", "all", "no", "some", "any", "most", "several", "many"})
+
+
+def _names_one(words: Sequence[str], mention: Mention) -> bool:
+    """Whether a counted component is named as a single one ("the back door needs replacing").
+
+    Only for components whose default count is more than one; "every window", "window
+    frames" and "window unit" are not one window.
+    """
+    if mention.key not in _DEFAULT_MANY or _plural(mention.phrase) == mention.phrase:
+        return False
+    before = words[mention.start - 1] if mention.start > 0 else ""
+    after = words[mention.end] if mention.end < len(words) else ""
+    return (
+        before not in _NOT_ONE
+        and not _is_number(before)
+        and (not after or after in _PUNCTUATION or after in _BOUNDARY_WORDS or after in _AFTER_ONE)
+    )
+
+
+_NEED_VERBS = frozenset({"need", "needs", "needing", "want", "wants"})
+_STATE_VERBS = frozenset({"is", "are", "was", "were", "has", "have", "had", "got", "looks"})
+
+
+def _needed_new(words: Sequence[str], mention: Mention) -> Cue | None:
+    """A need for a component said "new" in a list after "need", else None.
+
+    "needs a new roof, new windows and new carpet": the windows and carpet are needed, not
+    new; "the furnace needs work and the AC is new" keeps the AC new.
+    """
+    before = [w for w in words[max(0, mention.start - 2) : mention.start] if w not in {"a", "all"}]
+    if not before or before[-1] != "new":
+        return None
+    for index in range(mention.start - 1, -1, -1):
+        if words[index] in _STATE_VERBS:
+            return None
+        if words[index] in _NEED_VERBS:
+            return Cue(f"{words[index]} new {mention.phrase}", Condition.poor)
+    return None
+
+
+def _component_name_for(key: str) -> str:
+    """A spoken name for a catalogue component that matches back to it ("kitchen cabinets")."""
+    return key.replace("_", " ")
+
+
 # --- findings ----------------------------------------------------------------------------
 
 
@@ -627,6 +882,8 @@ class Finding:
     notes: str = ""
     timestamp_seconds: int | None = None
     cues: tuple[Cue, ...] = field(default_factory=tuple)
+    # The room a quantity is limited to ("the bathroom just needs paint"), None: house-wide.
+    room: str | None = None
 
     @property
     def cue_texts(self) -> list[str]:
@@ -644,7 +901,8 @@ class Finding:
         """The quantity in a unit the estimate can use, else None (its defaults apply).
 
         A bare count prices counted things (windows, toilets); a figure in sqft, squares or
-        linear ft prices anything in a convertible unit; "3 bedrooms" of carpet does not.
+        linear ft prices anything in a convertible unit; "3 bedrooms" of carpet does not, nor
+        does a share of the house without the house's living area (``priceable_quantity_for``).
         """
         if self.quantity is None:
             return None
@@ -654,11 +912,124 @@ class Finding:
             return self.quantity, self.unit
         return None
 
+    def priceable_quantity_for(self, square_feet: int | None) -> tuple[Decimal, str] | None:
+        """``priceable_quantity``, with a share of the house priced on its living area."""
+        entry = CATALOGUE_BY_KEY.get(self.component_key)
+        if self.unit != SHARE_OF_LIVING_AREA or self.quantity is None or entry is None:
+            return self.priceable_quantity
+        if square_feet is None:
+            return None
+        area = self.quantity * entry.quantity.value * Decimal(square_feet)
+        return area.to_integral_value(rounding=ROUND_CEILING), entry.unit.value
+
+    def quantity_assumption(self, square_feet: int | None) -> str | None:
+        """How a share of the house became a quantity, or why it could not; None otherwise."""
+        if self.unit != SHARE_OF_LIVING_AREA or self.quantity is None:
+            return None
+        share = "half" if self.quantity == Decimal("0.5") else f"{self.quantity.normalize():f}"
+        priced = self.priceable_quantity_for(square_feet)
+        if priced is None:
+            return (
+                f"{self.component_name}: {share} of the house said, but the living area is not "
+                "known: give the house's square_feet to price that share"
+            )
+        return (
+            f"{self.component_name}: {share} of the house = {self.quantity.normalize():f} x "
+            f"living area {square_feet} sqft = {priced[0]} {priced[1]}"
+        )
+
+
+def _coverings(words: Sequence[str], mentions: Sequence[Mention]) -> dict[int, int]:
+    """Mentions that cover the one before them ("hardwood under the carpet").
+
+    Index of the covering mention → the word its phrase starts at ("under"). Only a covering
+    of the same kind (flooring over flooring): "the floor under the toilet" is not one.
+    """
+    found: dict[int, int] = {}
+    for index in range(1, len(mentions)):
+        covered, covering = mentions[index - 1], mentions[index]
+        between = words[covered.end : covering.start]
+        if (
+            index - 1 not in found
+            and 0 < len(between) <= _MAX_COVER_GAP
+            and between[0] in _COVER_WORDS
+            and not any(w in _PUNCTUATION or w in _BOUNDARY_WORDS for w in between)
+            and CATALOGUE_BY_KEY[covered.key].category == CATALOGUE_BY_KEY[covering.key].category
+        ):
+            found[index] = covered.end
+    return found
+
+
+@dataclass(frozen=True)
+class _WholeRoom:
+    """A whole room said to need everything: its words' span and the words as heard."""
+
+    room: str
+    start: int
+    end: int
+    text: str
+
+
+def _whole_rooms(words: Sequence[str], mentions: Sequence[Mention]) -> list[_WholeRoom]:
+    """The rooms ``words`` say need everything ("gut the kitchen", "kitchen needs everything")."""
+    text = " ".join(words)
+    found: list[_WholeRoom] = []
+    for pattern in _WHOLE_ROOM:
+        for match in pattern.finditer(text):
+            room = match.group("room")
+            at = text[: match.start("room")].count(" ")
+            # "gut the kitchen cabinets" is about the cabinets, not the whole kitchen.
+            if any(m.start <= at < m.end and m.phrase != room for m in mentions) or any(
+                r.start <= at < r.end for r in found
+            ):
+                continue
+            start = text[: match.start()].count(" ")
+            found.append(_WholeRoom(room, start, start + len(match.group(0).split()), match[0]))
+    return found
+
+
+def _room_paint(
+    room: Mention, cues: Sequence[Cue], sentence: Sentence, timestamp: int | None
+) -> Finding:
+    """Interior paint for one room ("the bathroom just needs paint"): its floor area, in full."""
+    paint = CATALOGUE_BY_KEY["interior_paint"]
+    return Finding(
+        component=_component_name_for(paint.key),
+        component_key=paint.key,
+        component_name=paint.name,
+        condition=Condition.poor,
+        confidence=decide(cues)[1],
+        quantity=_ROOM_AREA_SQFT[room.key],
+        unit=CostUnit.sqft.value,
+        notes=f"{room.phrase} only: {sentence.text}",
+        timestamp_seconds=timestamp,
+        cues=tuple(Cue(c.text, Condition.poor) for c in cues),
+        room=room.phrase,
+    )
+
+
+def _room_component(
+    key: str, room: _WholeRoom, sentence: Sentence, timestamp: int | None
+) -> Finding:
+    """A component of a room that needs everything, graded poor, saying where it came from."""
+    cue = Cue(room.text, Condition.poor)
+    return Finding(
+        component=_component_name_for(key),
+        component_key=key,
+        component_name=CATALOGUE_BY_KEY[key].name,
+        condition=Condition.poor,
+        confidence=decide([cue])[1],
+        notes=f'from "{room.room} needs everything": {sentence.text}',
+        timestamp_seconds=timestamp,
+        cues=(cue,),
+    )
+
 
 def _components_in(sentence: Sentence) -> list[Finding]:
     words = tokenize(sentence.text)
     mentions = find_mentions(words)
-    if not mentions:
+    rooms = _whole_rooms(words, mentions)
+    if not mentions and not rooms:
         return []
     # "the siding needs paint": there "paint" is what the siding needs, not a component of its
     # own, when the sentence names another component.
@@ -669,15 +1040,50 @@ def _components_in(sentence: Sentence) -> list[Finding]:
             if not (m.key in _PAINT_KEYS and m.start > 0 and words[m.start - 1] in _NEEDS_WORDS)
         ]
         mentions = kept or mentions
+    coverings = _coverings(words, mentions)
+    owners = [index for index in range(len(mentions)) if index not in coverings]
+    bounds = (
+        dict(zip(owners, _clause_bounds(words, [mentions[i] for i in owners]), strict=True))
+        if owners
+        else {}
+    )
     timestamp = int(sentence.start) if sentence.start is not None else None
-    findings = []
+    findings: list[Finding] = []  # one per mention, in order
+    extra: list[tuple[int, Finding]] = []  # what a sentence adds beyond them, by position
     listed: list[bool] = []  # the clause is the bare name in a list ("the furnace and ...")
-    for mention, (lo, hi) in zip(mentions, _clause_bounds(words, mentions), strict=True):
+    for index, mention in enumerate(mentions):
+        entry = CATALOGUE_BY_KEY[mention.key]
+        if index in coverings:
+            # What the sentence says next belongs to the covered component (its clause).
+            findings.append(
+                Finding(
+                    component=mention.phrase,
+                    component_key=mention.key,
+                    component_name=entry.name,
+                    condition=None,
+                    confidence=decide([])[1],
+                    notes=sentence.text,
+                    timestamp_seconds=timestamp,
+                )
+            )
+            listed.append(False)
+            continue
+        lo, hi = bounds[index]
         # The component's own words are not cues ("new roof" phrase aside, a "window" is not
-        # a grade), so grade the clause with the mention blanked out.
-        local = list(words[lo:hi])
-        for index in range(mention.start - lo, mention.end - lo):
-            local[index] = "_"
+        # a grade), so grade the clause with the mention blanked out; so are the words of a
+        # covering it ("under the old carpet") and of a whole room ("the kitchen needs
+        # everything" says nothing of the roof).
+        blanked = set(range(mention.start, mention.end))
+        following = mentions[index + 1] if index + 1 < len(mentions) else None
+        if index + 1 in coverings and following is not None:
+            blanked |= set(range(coverings[index + 1], following.end))
+        in_room = [r for r in rooms if r.start <= mention.start < r.end]
+        for room in rooms:
+            blanked |= set(range(room.start, room.end))
+        local = [
+            "_" if mention.start <= lo + i < mention.end else _HIDDEN if lo + i in blanked else w
+            for i, w in enumerate(words[lo:hi])
+        ]
         cues = [
             Cue(cue.text.replace("_", mention.phrase), cue.condition)
             for cue in find_cues([w for w in local if w not in _PUNCTUATION])
@@ -688,13 +1094,57 @@ def _components_in(sentence: Sentence) -> list[Finding]:
             and words[mention.start - 1] in _NEEDS_WORDS
         ):
             cues.append(Cue(f"{words[mention.start - 1]} {mention.phrase}", Condition.fair))
+        needed = _needed_new(words, mention)
+        if needed is not None:
+            # "We need a new furnace and a new water heater": the need covers the list.
+            cues = [needed if c.text == "new" else c for c in cues]
+        action = _ACTION_CUES.get(mention.phrase)
+        if action is not None and (
+            (mention.start == 0 and len(words) > mention.end + 1)
+            or _said_as_work_to_do(words, mention.start)
+        ):
+            # "Paint the bedrooms.", "we should repipe": the work to do.
+            cues.append(Cue(mention.phrase, action))
+        if mention.phrase in _DIAGNOSIS_NAMES:
+            cues.append(Cue(mention.phrase, _DIAGNOSIS_NAMES[mention.phrase]))
         if not cues and mention.start > 0 and words[mention.start - 1] in _ABSENT_WORDS:
             # "there's no water heater": nothing to grade, so one must be put in.
             cues.append(Cue(f"{words[mention.start - 1]} {mention.phrase}", Condition.poor))
+        for room in rooms:
+            if mention.key in _ROOM_KEYS[room.room] and (room in in_room or not cues):
+                cues.append(Cue(room.text, Condition.poor))
+        share = (
+            find_share(local)
+            if entry.quantity.kind is QuantityKind.living_area and entry.unit is CostUnit.sqft
+            else None
+        )
+        if share is not None and mention.key in _PAINT_KEYS:
+            # The fair paint line is a partial repaint of the whole house; with the part named
+            # ("paint half the house") that part is painted in full.
+            cues = [
+                Cue(c.text, Condition.poor) if c.condition is Condition.fair else c for c in cues
+            ]
+        room_paint = [c for c in cues if _PAINT_CUE.search(c.text)]
+        if mention.key in _ROOM_AREA_SQFT and room_paint:
+            # "The bathroom is fine, just needs paint": paint the bathroom, not remodel it.
+            cues = [c for c in cues if c not in room_paint]
+            extra.append((mention.end, _room_paint(mention, room_paint, sentence, timestamp)))
         listed.append(all(w == "_" or w in _PUNCTUATION or w in _LIST_WORDS for w in local))
         condition, confidence = decide(cues)
-        quantity = find_quantity(list(words[lo:hi]), mention.start - lo, mention.end - lo)
-        entry = CATALOGUE_BY_KEY[mention.key]
+        quantity = find_quantity(
+            local,
+            mention.start - lo,
+            mention.end - lo,
+            floor_area=mention.key in FLOOR_AREA_KEYS,
+        )
+        if quantity is None and share is not None:
+            quantity = share[0], SHARE_OF_LIVING_AREA
+        if (
+            quantity is None
+            and sum(m.key == mention.key for m in mentions) == 1
+            and _names_one(words, mention)
+        ):
+            quantity = Decimal(1), None
         findings.append(
             Finding(
                 component=mention.phrase,
@@ -709,6 +1159,12 @@ def _components_in(sentence: Sentence) -> list[Finding]:
                 cues=tuple(cues),
             )
         )
+    mentioned = {m.key for m in mentions} | {f.component_key for _, f in extra}
+    for room in rooms:
+        for key in _ROOM_KEYS[room.room]:
+            if key not in mentioned:
+                mentioned.add(key)
+                extra.append((room.start, _room_component(key, room, sentence, timestamp)))
     # "the furnace and the AC are both 20 years old": a component named bare in a list shares
     # what is said of the next one (last to first, so a longer list shares it too).
     for index in range(len(findings) - 2, -1, -1):
@@ -720,19 +1176,35 @@ def _components_in(sentence: Sentence) -> list[Finding]:
             findings[index] = replace(
                 findings[index], condition=condition, confidence=confidence, cues=shared
             )
-    return findings
+    placed = [(m.start, f) for m, f in zip(mentions, findings, strict=True)] + extra
+    return [f for _, f in sorted(placed, key=lambda item: item[0])]
 
 
 def _merge(first: Finding, later: Finding) -> Finding:
-    """One finding per component: cues pooled and decided again, notes kept in order."""
+    """One finding per component: cues pooled and decided again, notes kept in order.
+
+    A house-wide statement wins over one limited to a room ("the bathroom just needs paint",
+    then "the whole house needs paint"): its cues and quantity cover the room too.
+    """
+    notes = first.notes if later.notes in first.notes else f"{first.notes} {later.notes}"
+    if (first.room is None) != (later.room is None):
+        house_wide = first if first.room is None else later
+        return replace(house_wide, notes=notes, timestamp_seconds=first.timestamp_seconds)
     cues = first.cues + later.cues
     condition, confidence = decide(cues)
-    notes = first.notes if later.notes in first.notes else f"{first.notes} {later.notes}"
+    quantity = first.quantity if first.quantity is not None else later.quantity
+    if (
+        first.quantity is not None
+        and later.quantity == 1
+        and first.unit is later.unit is None
+        and later.component != first.component
+    ):
+        quantity = first.quantity + 1  # "The front door is shot. The back door is shot."
     return replace(
         first,
         condition=condition,
         confidence=confidence,
-        quantity=first.quantity if first.quantity is not None else later.quantity,
+        quantity=quantity,
         unit=first.unit if first.quantity is not None else later.unit,
         notes=notes,
         cues=cues,
@@ -740,15 +1212,39 @@ def _merge(first: Finding, later: Finding) -> Finding:
     )
 
 
+def follow_up_quantity(text: str) -> tuple[Decimal, str | None] | None:
+    """A quantity said of the component just named ("There are fourteen of them."), or None.
+
+    A number, its unit if any, then words that point back: "of them", "total", "in all"
+    ("Fourteen total.", "About 800 square feet of it.").
+    """
+    return _count_pointing_back([w for w in tokenize(text) if w not in _PUNCTUATION], 0)
+
+
 def extract_conditions(segments: Iterable[Segment]) -> list[Finding]:
     """Every catalogue component the narration mentions, with condition, quantity and timing.
 
     A component named in several sentences gives one finding (its cues pooled), in the order
-    first mentioned.
+    first mentioned. A sentence naming no component that gives a quantity pointing back ("The
+    windows are original. There are fourteen of them.") gives it to the one component the
+    sentence before named, when that one has no quantity yet.
     """
     by_key: dict[str, Finding] = {}
+    just_named: str | None = None  # the key of the one component the last sentence named
     for sentence in split_sentences(segments):
-        for finding in _components_in(sentence):
+        found = _components_in(sentence)
+        if not found and just_named is not None:
+            quantity = follow_up_quantity(sentence.text)
+            named = by_key[just_named]
+            if quantity is not None and named.quantity is None:
+                by_key[just_named] = replace(
+                    named,
+                    quantity=quantity[0],
+                    unit=quantity[1],
+                    notes=f"{named.notes} {sentence.text}",
+                )
+        just_named = found[0].component_key if len(found) == 1 else None
+        for finding in found:
             earlier = by_key.get(finding.component_key)
             by_key[finding.component_key] = finding if earlier is None else _merge(earlier, finding)
     return list(by_key.values())

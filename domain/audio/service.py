@@ -460,13 +460,19 @@ def parse_components(text: str) -> list[Finding]:
     return extraction.extract_from_text(text)
 
 
-def rehab_items(findings: Sequence[Finding]) -> list[ComponentInput]:
-    """Estimate inputs for the findings that have a condition (quantities where usable)."""
+def rehab_items(
+    findings: Sequence[Finding], *, square_feet: int | None = None
+) -> list[ComponentInput]:
+    """Estimate inputs for the findings that have a condition (quantities where usable).
+
+    A share of the house ("half the house needs new flooring") is that share of
+    ``square_feet``; without it the component's default quantity rule applies.
+    """
     items = []
     for finding in findings:
         if finding.condition is None:
             continue
-        priceable = finding.priceable_quantity
+        priceable = finding.priceable_quantity_for(square_feet)
         items.append(
             ComponentInput(
                 component=finding.component,
@@ -492,9 +498,17 @@ def estimate_for_findings(
     mention is not a diagnosis).
     """
     estimate = pricing_service.estimate_rehab(
-        session=session, org_id=org_id, items=rehab_items(findings), square_feet=square_feet
+        session=session,
+        org_id=org_id,
+        items=rehab_items(findings, square_feet=square_feet),
+        square_feet=square_feet,
     )
     summary = estimate.model_dump(mode="json")
+    summary["assumptions"] += [
+        said
+        for f in findings
+        if f.condition is not None and (said := f.quantity_assumption(square_feet))
+    ]
     summary["not_graded"] = [f.component for f in findings if f.condition is None]
     summary["source"] = (
         "pricing_service.estimate_rehab over the conditions extracted from the walkthrough"
@@ -645,6 +659,7 @@ def latest_component_conditions(
     ).first()
     if walkthrough is None:
         return None
+    prop = property_service.get(session=session, org_id=org_id, property_id=property_id)
     items = []
     for row in list_conditions(session=session, org_id=org_id, walkthrough_id=walkthrough.id):
         if row.component is None or row.condition is None:
@@ -659,7 +674,7 @@ def latest_component_conditions(
             confidence=Decimal(0),
             quantity=row.quantity,
             unit=row.unit,
-        ).priceable_quantity
+        ).priceable_quantity_for(prop.square_feet if prop is not None else None)
         items.append(
             ComponentInput(
                 component=row.component,
