@@ -54,7 +54,7 @@ HELP_TEXT = (
     "• after an address: 'and as a rental?', 'as a flip?', 'BRRRR?'\n"
     "• 'voucher rent for <address>' (Section Eight: FMR and payment standard)\n"
     "• 'budget', 'P&L' or 'cash flow for deal <id or address>'\n"
-    "• 'my deals'\n"
+    "• 'my deals', 'what did we pay for <address>?', 'any offers on <address>?'\n"
     "• 'rehab estimate for <address>: roof poor, furnace fair'\n"
     "• 'how is the rehab on <address> going?', 'what bids came in for <address>?'\n"
     "• 'latest opportunities', 'alert me to flips in <ZIP> under $<price>', "
@@ -62,7 +62,8 @@ HELP_TEXT = (
     "• the team also: 'create a flip deal on <address>', 'offer $<amount> on deal <id>', "
     "'move deal <id> to under contract', 'get three roofing bids for <address>', "
     "'award bid <id> on project <id>', 'qualify the seller at <phone> about <address>, "
-    "consent: <where>', 'what did the seller say?'\n"
+    "consent: <where>', 'what did the seller say?', 'show me the leads', "
+    "'new seller leads this week'\n"
     "• 'report' for the PDF of the property analysed last"
 )
 NOT_UNDERSTOOD = (
@@ -1031,6 +1032,98 @@ def _deal_write(text: str) -> Plan | None:
     return None
 
 
+# "what did we pay for <address>?": the deal's purchase price, not the listing's.
+_PAID = re.compile(
+    r"\bwhat (?:did|do|have) (?:we|i|you) (?:pay|paid)\b|\bhow much (?:did|do|have) (?:we|i) "
+    r"(?:pay|paid)\b|\bwhat (?:we|i) paid\b|\bpurchase price\b|\bwhat(?:'s| is| was) (?:our|the) "
+    r"(?:buy(?:ing)?|purchase|contract) price\b|\bpaid for\b",
+    re.I,
+)
+# "any offers on <address>?", "what offers do we have on the mack ave deal?", "offer history".
+_OFFERS_ASKED = re.compile(
+    r"\b(?:any|what|which|how many|show(?: me)?|list|see)\b[^.?!]{0,30}\boffers?\b"
+    r"|\boffers? (?:on|for|so far|received|history|made on)\b"
+    r"|\bcounter(?:ed|s)?\b[^.?!]{0,30}\boffers?\b|\boffers?\b[^.?!]{0,30}\bcounter(?:ed|s)?\b",
+    re.I,
+)
+# "what offer should I make?", "put in an offer on ...": advice or a write, not the list.
+_OFFER_NOT_ASKED = re.compile(
+    r"\b(?:should|could|would)\b|\bcan (?:i|we)\b|\b(?:make|put|submit|send|write|record)\b",
+    re.I,
+)
+# "the mack ave deal": a deal named by its street, without a house number.
+_STREET_DEAL = re.compile(
+    r"\b(?:the|on|for|our)\s+([a-z][a-z'-]+(?:\s+[a-z][a-z'-]+)?)\s+deal\b", re.I
+)
+_NOT_STREETS = frozenset({"this", "that", "my", "our", "the", "your", "their", "same", "new"})
+# "show me the leads", "new seller leads this week": the seller leads, not the lead calls.
+_LEADS_LIST = re.compile(r"\b(?:sellers?|homeowners?)\s+leads?\b|\bleads\b", re.I)
+_THIS_WEEK = re.compile(r"\bthis week\b", re.I)
+_RECENT_DAYS = re.compile(
+    r"\b(?:last|past)\s+(?:(\d{1,3})\s+days?|(week|fortnight))\b|\b(today|yesterday)\b", re.I
+)
+
+
+def _leads_since(text: str, today: dt.date | None = None) -> dt.date | None:
+    """The first day of the period a leads question names ("this week": its Monday)."""
+    today = today or dt.date.today()
+    if _THIS_WEEK.search(text):
+        return today - dt.timedelta(days=today.weekday())
+    if recent := _RECENT_DAYS.search(text):
+        days, span, day = recent.groups()
+        if days:
+            return today - dt.timedelta(days=int(days))
+        if span:
+            return today - dt.timedelta(days=14 if span.lower() == "fortnight" else 7)
+        return today - dt.timedelta(days=0 if day.lower() == "today" else 1)
+    period = period_in(text, today)
+    return period[0] if period else None
+
+
+def _leads_plan(text: str) -> Plan | None:
+    """A plan to list the seller leads; None when the message is about something else."""
+    if not _LEADS_LIST.search(text) or re.search(r"\bdeals?\b", text, re.I):
+        return None
+    if _LEAD_PHONE.search(text) or _LEAD_CALL.search(text) or _LEAD_TOPIC.search(text):
+        return None  # a lead to call, or what the calls brought: the lead-call tools
+    since = _leads_since(text)
+    return Plan("seller_leads", {"since": since.isoformat()} if since else {})
+
+
+def _offers_plan(text: str) -> Plan | None:
+    """A plan to list a deal's offers; None when no offers are asked about."""
+    if (
+        not _OFFERS_ASKED.search(text)
+        or _OFFER_NOT_ASKED.search(text)
+        or _MAX_OFFER.search(text)
+        or _amount(text) is not None
+        or _RELATIVE_AMOUNT.search(text)
+    ):
+        return None
+    target = _deal_target(text)
+    if target is None:
+        street = _STREET_DEAL.search(text)
+        if street and street.group(1).split()[0].lower() not in _NOT_STREETS:
+            target = street.group(1)
+    if target is None:
+        return Plan(
+            reply="Which deal? Say 'offers on' and the deal's address or id.", needs="deal_offers"
+        )
+    return Plan("deal_offers", {"deal": target})
+
+
+def _paid_plan(text: str, subject: dict[str, str] | None) -> Plan | None:
+    """A plan to answer what was paid for a property; None when that is not asked."""
+    if not _PAID.search(text):
+        return None
+    if subject is None:
+        return Plan(
+            reply="Which property? Say 'what did we pay for' and its street address.",
+            needs="what_we_paid",
+        )
+    return Plan("what_we_paid", subject)
+
+
 def plan_for(conversation: Conversation) -> Plan:
     """The tool call (or direct answer) for the latest user message."""
     lines = conversation.text.strip().splitlines()
@@ -1088,6 +1181,16 @@ def plan_for(conversation: Conversation) -> Plan:
             "I'll analyse each."
         )
 
+    paid_subject = subject
+    if paid_subject is None and _PAID.search(text):
+        # "what did we pay for it?" right after an analysis: that property.
+        last_id, _ = conversation.last_property(
+            ("analyze_property", "max_offer", "get_comps", "section8_rent", "what_we_paid")
+        )
+        paid_subject = {"property_id": last_id} if last_id else None
+    asked = _paid_plan(text, paid_subject) or _offers_plan(text) or _leads_plan(text)
+    if asked is not None:
+        return asked
     lead = _lead_plan(text)
     if lead is not None:
         return lead
@@ -1173,6 +1276,20 @@ def _fit(text: str, limit: int = WHATSAPP_LIMIT) -> str:
         lines.append(line)
         total += len(line) + 1
     return "\n".join(lines) + "\n…"
+
+
+# Statuses and kinds as people say them ("offer_made" is "offer made"); "section8_rental"
+# is written out so no stray "8" reads as a figure.
+_SPECIAL_WORDS = {
+    "section8_rental": "Section Eight rental",
+    "for_team": "for the team to call",
+}
+
+
+def words(value: Any) -> str:
+    """A status, strategy or category code in words: ``under_contract`` → ``under contract``."""
+    text = str(value)
+    return _SPECIAL_WORDS.get(text, text.replace("_", " "))
 
 
 _FOCUS_LINES: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
@@ -1286,14 +1403,16 @@ def _offer_reply(r: dict[str, Any]) -> str:
 
 
 def _deals_reply(r: dict[str, Any]) -> str:
-    status = str(r.get("status_asked") or "").replace("_", " ")
+    status = words(r.get("status_asked") or "")
     if not r.get("deals"):
         return f"None of your deals is {status}." if status else "You have no deals I can show."
     lines = [f"Your deals{' ' + status if status else ''} ({r['count']}):"]
     for d in r["deals"]:
         price = f", price {d['purchase_price']}" if d.get("purchase_price") else ""
-        strategy = f" ({d['strategy']})" if d.get("strategy") else ""
-        lines.append(f"• {d['address']}: {d['status']}{strategy}{price}, deal {d['deal_id']}")
+        strategy = f" ({words(d['strategy'])})" if d.get("strategy") else ""
+        lines.append(
+            f"• {d['address']}: {words(d['status'])}{strategy}{price}, deal {d['deal_id']}"
+        )
     return _fit("\n".join(lines))
 
 
@@ -1379,21 +1498,21 @@ def _rehab_reply(r: dict[str, Any]) -> str:
 def _changed_reply(r: dict[str, Any]) -> str:
     deal = f"deal {r.get('deal_id')} on {r.get('address')}"
     if r.get("created"):
-        strategy = f", strategy {r['strategy']}" if r.get("strategy") else ""
+        strategy = f", strategy {words(r['strategy'])}" if r.get("strategy") else ""
         price = f", price {r['purchase_price']}" if r.get("purchase_price") else ""
-        return f"Created {deal}: status {r.get('status')}{strategy}{price}."
+        return f"Created {deal}: status {words(r.get('status'))}{strategy}{price}."
     if r.get("offer_amount"):
         return (
-            f"Offer {r['offer_amount']} recorded ({r.get('offer_status')}) on {deal}; "
-            f"the deal is now {r.get('status')}."
+            f"Offer {r['offer_amount']} recorded ({words(r.get('offer_status'))}) on {deal}; "
+            f"the deal is now {words(r.get('status'))}."
         )
-    before = f" (was {r['previous_status']})" if r.get("previous_status") else ""
-    return f"Done: {deal} is now {r.get('status')}{before}."
+    before = f" (was {words(r['previous_status'])})" if r.get("previous_status") else ""
+    return f"Done: {deal} is now {words(r.get('status'))}{before}."
 
 
 def _project_status_reply(r: dict[str, Any]) -> str:
     lines = [
-        f"{r['name']} ({r['address']}): {r['status']}",
+        f"{r['name']} ({r['address']}): {words(r['status'])}",
         f"Tasks {r['tasks']}"
         + (
             f" ({r['percent_complete_by_tasks']}%)"
@@ -1422,7 +1541,7 @@ def _bids_reply(r: dict[str, Any]) -> str:
         missing = f"; missing {', '.join(b['missing_lines'])}" if b.get("missing_lines") else ""
         lines.append(
             f"• {b['contractor']}: bid {b['bid_total'] or 'lump sum'}, leveled "
-            f"{b['leveled_total']}{missing} (bid {b['bid_id']}, {b['status']})"
+            f"{b['leveled_total']}{missing} (bid {b['bid_id']}, {words(b['status'])})"
         )
     lowest = r.get("lowest_complete_bid_id") or r.get("lowest_leveled_bid_id")
     if lowest:
@@ -1454,7 +1573,7 @@ def _bids_received_reply(r: dict[str, Any]) -> str:
 def _award_reply(r: dict[str, Any]) -> str:
     return (
         f"Awarded bid {r['awarded_bid_id']} on {r['address']}: the budget is now {r['budget']}, "
-        f"{r['rejected_bids']} other bid(s) rejected; the project is {r['status']}."
+        f"{r['rejected_bids']} other bid(s) rejected; the project is {words(r['status'])}."
     )
 
 
@@ -1480,7 +1599,7 @@ def _lead_reply(r: dict[str, Any]) -> str:
             "given, so the team should call them. Say where and when they consented ('consent:' "
             "and the web form or call it came from) to have the agent call."
         )
-    return f"No call scheduled for {who.strip()}: {r.get('reason') or r.get('status')}."
+    return f"No call scheduled for {who.strip()}: {r.get('reason') or words(r.get('status'))}."
 
 
 def _lead_calls_reply(r: dict[str, Any]) -> str:
@@ -1522,7 +1641,7 @@ def _calls_reply(r: dict[str, Any]) -> str:
         return f"No contractor calls on {r['address']} yet."
     lines = [f"Contractor calls on {r['address']}:"]
     for c in calls[:8]:
-        outcome = c.get("outcome") or c.get("status")
+        outcome = words(c.get("outcome") or c.get("status"))
         lines.append(f"• {c['contractor']}: {outcome} (attempt {c['attempt']})")
     for item in scheduled[:8]:
         lines.append(f"• {item['contractor']}: scheduled {item['scheduled_for']}")
@@ -1536,8 +1655,9 @@ def _opportunities_reply(r: dict[str, Any]) -> str:
     lines = [f"Latest opportunities ({r['count']}):"]
     for o in rows:
         lines.append(
-            f"• {o['address']}: list {o['list_price']}, score {o['score']}, {o['strategy']}, "
-            f"ROI {o['roi_pct']}%, rehab {o['rehab_estimate']}, ARV {o['arv']}"
+            f"• {o['address']}: list {o['list_price']}, score {o['score']}, "
+            f"{words(o['strategy'])}, ROI {o['roi_pct']}%, rehab {o['rehab_estimate']}, "
+            f"ARV {o['arv']}"
         )
     return _fit("\n".join(lines))
 
@@ -1619,11 +1739,86 @@ def _my_bids_reply(r: dict[str, Any]) -> str:
     lines = [f"Your bids, {r['contractor']}:"]
     for b in bids:
         start = f", start {b['start_date']}" if b.get("start_date") else ""
-        lines.append(f"• {b['project']}: {b['total']}, {b['status']}{start}")
+        lines.append(f"• {b['project']}: {b['total']}, {words(b['status'])}{start}")
+    return _fit("\n".join(lines))
+
+
+def _paid_reply(r: dict[str, Any]) -> str:
+    if not r.get("has_price"):
+        return (
+            f"No deal on file for {r['address']} has a purchase price, so I can't say what we "
+            "paid. The analysis below shows the list (asking) price, not a price paid."
+        )
+    deal = f"deal {r['deal_id']}, {words(r['deal_status'])}"
+    price = r["purchase_price"]
+    if r.get("basis") == "paid":
+        text = f"We paid {price} for {r['address']} ({deal})."
+    elif r.get("basis") == "agreed":
+        how = "an accepted offer" if r.get("accepted_offer_id") else "the contract"
+        text = f"We agreed to pay {price} for {r['address']} ({deal}, from {how}); not closed yet."
+    else:
+        text = (
+            f"Nothing is agreed or paid on {r['address']} yet: {deal} carries an expected "
+            f"purchase price of {price}."
+        )
+    if r.get("closing_costs"):
+        text += f" Closing costs booked: {r['closing_costs']}; all in {r['all_in']}."
+    elif r.get("basis") != "expected":
+        text += " No closing costs are booked on the deal."
+    return text
+
+
+def _deal_offers_reply(r: dict[str, Any]) -> str:
+    head = f"{r['address']} (deal {r['deal_id']}, {words(r['deal_status'])})"
+    offers = r.get("offers", [])
+    if not offers:
+        return f"No offers on {head} yet."
+    lines = [f"Offers on {head}, oldest first:"]
+    for o in offers:
+        when = o.get("submitted_on") or o.get("made_on")
+        expires = f", expires {o['expires_on']}" if o.get("expires_on") else ""
+        lines.append(f"• {o['amount']}, {words(o['status'])}, by {o['made_by']} on {when}{expires}")
+        for c in o.get("changes", [])[:4]:
+            note = f": {c['note']}" if c.get("note") else ""
+            lines.append(f"  – {words(c['status'])} {c['on']} by {c['by']}{note}")
+    return _fit("\n".join(lines))
+
+
+_LEAD_STATUS_WORDS = {
+    "scheduled": "agent call scheduled",
+    "in_progress": "being called",
+    "completed": "called",
+    "cancelled": "cancelled",
+    "failed": "calls failed",
+    "for_team": "for the team to call (no consent to automated calls)",
+}
+
+
+def _seller_leads_reply(r: dict[str, Any]) -> str:
+    since = f" since {r['since']}" if r.get("since") else ""
+    leads = r.get("leads", [])
+    if not leads:
+        return f"No seller leads{since}."
+    lines = [f"Seller leads{since} ({r['count']}), newest first:"]
+    for lead in leads:
+        who = lead.get("name") or "a lead"
+        status = _LEAD_STATUS_WORDS.get(lead["status"], words(lead["status"]))
+        last = (
+            f"; last call {lead['last_call_at']} UTC: {lead['last_call']}"
+            if lead.get("last_call_at")
+            else "; no call yet"
+        )
+        lines.append(
+            f"• {who}, {lead.get('phone') or 'no phone'}, {lead.get('address') or 'no address'}: "
+            f"{status} (in {lead['received']} UTC){last}"
+        )
     return _fit("\n".join(lines))
 
 
 REPLIES: dict[str, Callable[[dict[str, Any]], str]] = {
+    "what_we_paid": _paid_reply,
+    "deal_offers": _deal_offers_reply,
+    "seller_leads": _seller_leads_reply,
     "my_bids": _my_bids_reply,
     "latest_opportunities": _opportunities_reply,
     "configure_alerts": _alerts_reply,
@@ -1654,6 +1849,9 @@ REPLIES: dict[str, Callable[[dict[str, Any]], str]] = {
 }
 
 _WHAT = {
+    "what_we_paid": "find what we paid",
+    "deal_offers": "get those offers",
+    "seller_leads": "list the leads",
     "analyze_property": "analyse that property",
     "get_comps": "find comps",
     "max_offer": "work out the max offer",
@@ -1702,6 +1900,20 @@ def reply_for(results: list[tuple[str, dict[str, Any], dict[str, Any]]]) -> str:
     return _fit("\n\n".join(parts)) if parts else NOT_UNDERSTOOD
 
 
+def fallback_for(results: list[tuple[str, dict[str, Any], dict[str, Any]]]) -> Plan | None:
+    """A second tool call this turn needs: the analysis, when no deal had a price paid."""
+    names = {name for name, _, _ in results}
+    for name, _, result in results:
+        if (
+            name == "what_we_paid"
+            and result.get("has_price") is False
+            and result.get("property_id")
+            and "analyze_property" not in names
+        ):
+            return Plan("analyze_property", {"property_id": str(result["property_id"])})
+    return None
+
+
 # --- the chat-model interface -----------------------------------------------------------------
 
 
@@ -1727,6 +1939,13 @@ class OfflinePlanner(BaseChatModel):
         conversation = Conversation.read(messages)
         results = conversation.results()
         if results:
+            follow = fallback_for(results)
+            if follow is not None and self.allowed_tools and follow.tool in self.allowed_tools:
+                call_id = f"call_{uuid.uuid4().hex[:24]}"
+                return AIMessage(
+                    content="",
+                    tool_calls=[{"name": follow.tool, "args": follow.args, "id": call_id}],
+                )
             return AIMessage(content=reply_for(results))
         plan = plan_for(conversation)
         needed = plan.tool or plan.needs

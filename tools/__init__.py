@@ -14,7 +14,9 @@ from tools import (
     analysis,
     construction,
     deal,
+    deal_questions,
     finance,
+    leads,
     market,
     pricing,
     property,
@@ -30,9 +32,11 @@ ALL_TOOLS: list[BaseTool] = [
     *pricing.TOOLS,
     *section8.TOOLS,
     *deal.TOOLS,
+    *deal_questions.TOOLS,
     *finance.TOOLS,
     *construction.TOOLS,
     *voice.TOOLS,
+    *leads.TOOLS,
     *market.TOOLS,
 ]
 
@@ -50,6 +54,9 @@ READ_TOOL_NAMES: frozenset[str] = frozenset(
         "estimate_rehab",
         "section8_rent",
         "list_deals",
+        # What was paid for a property and the offers on a deal (investors: their own deals).
+        "what_we_paid",
+        "deal_offers",
         "budget_status",
         "pnl",
         "cashflow",
@@ -65,7 +72,7 @@ READ_TOOL_NAMES: frozenset[str] = frozenset(
     }
 )
 # Reading what only the team may see: the calls placed to contractors and seller leads.
-TEAM_READ_TOOL_NAMES: frozenset[str] = frozenset({"call_status", "lead_calls"})
+TEAM_READ_TOOL_NAMES: frozenset[str] = frozenset({"call_status", "lead_calls", "seller_leads"})
 # Changing deals and projects, and phoning contractors or seller leads: the team only.
 WRITE_TOOL_NAMES: frozenset[str] = frozenset(
     {

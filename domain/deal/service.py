@@ -22,8 +22,10 @@ offer moves it to ``under_contract`` (and its amount becomes the deal's purchase
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -1318,3 +1320,189 @@ def _payment_standard(
         raise DealValidationError(f"no Section 8 payment standard: {exc}") from exc
     source = f"FMR table: {found.area}, {found.year}, {bedrooms} bedrooms"
     return found.payment_standard, found.utility_allowance, source
+
+
+# --- answers about what was paid and offered (read only) -----------------------------------
+
+# The statuses whose purchase price is a price agreed or paid, not an asking or expected one.
+_AGREED_STATUSES = (DealStatus.under_contract, DealStatus.closed)
+
+
+@dataclass(frozen=True)
+class PurchaseFacts:
+    """What the company paid (or agreed, or expects to pay) for a deal's property."""
+
+    deal: Deal
+    purchase_price: Decimal
+    basis: str
+    """how firm the price is: ``paid`` (closed), ``agreed`` (accepted offer or under contract)
+    or ``expected`` (the deal's working price before any offer was accepted)."""
+    accepted_offer_id: uuid.UUID | None
+    closing_costs: Decimal | None
+    """closing costs booked on the deal (finance, category closing_costs); None if none."""
+    closing_cost_entries: int
+
+
+def purchase_facts(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    property_id: uuid.UUID,
+    principal: Principal | None = None,
+) -> PurchaseFacts | None:
+    """The price of the firmest deal with a price on a property; None when no deal has one.
+
+    Closed deals come first (the price paid), then deals under contract or with an accepted
+    offer (the price agreed), then any other deal's working price (expected); the caller
+    sees only the deals they may see. Closing costs are the deal's ``closing_costs``
+    transactions.
+    """
+    from domain.finance import service as finance_service  # late: keeps the modules apart
+
+    prices: dict[uuid.UUID, Decimal] = {}
+    deals = []
+    for d in list_deals(
+        session=session,
+        org_id=org_id,
+        principal=principal,
+        property_id=property_id,
+        limit=MAX_LIST_LIMIT,
+    ):
+        if d.purchase_price is not None:
+            prices[d.id] = d.purchase_price
+            deals.append(d)
+    if not deals:
+        return None
+    accepted = {
+        offer.deal_id: offer.id
+        for offer in session.exec(
+            select(Offer).where(
+                Offer.org_id == org_id,
+                col(Offer.deal_id).in_([d.id for d in deals]),
+                Offer.status == OfferStatus.accepted,
+            )
+        )
+    }
+
+    def basis(deal: Deal) -> str:
+        if deal.status == DealStatus.closed:
+            return "paid"
+        if deal.status in _AGREED_STATUSES or deal.id in accepted:
+            return "agreed"
+        return "expected"
+
+    rank = {"paid": 0, "agreed": 1, "expected": 2}
+    deal = min(deals, key=lambda d: rank[basis(d)])  # stable: most recently changed first
+    costs = finance_service.list_transactions(
+        session=session, org_id=org_id, deal_id=deal.id, category="closing_costs", limit=500
+    )
+    total = sum((t.amount for t in costs.items), Decimal("0"))
+    return PurchaseFacts(
+        deal=deal,
+        purchase_price=prices[deal.id],
+        basis=basis(deal),
+        accepted_offer_id=accepted.get(deal.id),
+        closing_costs=total if costs.items else None,
+        closing_cost_entries=len(costs.items),
+    )
+
+
+@dataclass(frozen=True)
+class OfferChange:
+    """One move of an offer after it was made: countered, accepted, rejected ..."""
+
+    status: OfferStatus
+    at: datetime
+    by: str
+    note: str | None
+
+
+@dataclass(frozen=True)
+class OfferView:
+    """An offer as people read it: amount, where it stands, who made it and when."""
+
+    offer: Offer
+    made_by: str
+    changes: tuple[OfferChange, ...]
+
+
+def offer_history(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    deal_id: uuid.UUID,
+    principal: Principal | None = None,
+) -> list[OfferView]:
+    """A deal's offers, oldest first, each with who made it and its later status changes.
+
+    Who made an offer is the user's name (else email) from the auth module; the changes come
+    from the deal's timeline (``offer_status_changed``), with the note given (a counter's
+    terms). An investor sees only the offers of deals they may see.
+    """
+    offers = list_offers(session=session, org_id=org_id, deal_id=deal_id, principal=principal)
+    events = session.exec(
+        select(DealEvent)
+        .where(
+            DealEvent.org_id == org_id,
+            DealEvent.deal_id == deal_id,
+            DealEvent.kind == DealEventKind.offer_status_changed,
+        )
+        .order_by(col(DealEvent.occurred_at), col(DealEvent.seq))
+    ).all()
+    changes: dict[str, list[OfferChange]] = {}
+    for entry in events:
+        details = entry.details or {}
+        if details.get("to") is None:
+            continue
+        changes.setdefault(str(details.get("offer_id")), []).append(
+            OfferChange(
+                status=OfferStatus(details["to"]),
+                at=entry.occurred_at,
+                by=entry.actor,
+                note=details.get("note"),
+            )
+        )
+    names: dict[uuid.UUID, str] = {}
+    for offer in offers:
+        if offer.created_by is not None and offer.created_by not in names:
+            user = auth_service.get_user(session=session, org_id=org_id, user_id=offer.created_by)
+            names[offer.created_by] = (
+                (user.full_name or user.email) if user is not None else "a former user"
+            )
+    return [
+        OfferView(
+            offer=offer,
+            made_by=names.get(offer.created_by, SYSTEM_ACTOR) if offer.created_by else SYSTEM_ACTOR,
+            changes=tuple(changes.get(str(offer.id), ())),
+        )
+        for offer in offers
+    ]
+
+
+def deals_on_street(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    street: str,
+    principal: Principal | None = None,
+    limit: int = MAX_LIST_LIMIT,
+) -> list[Deal]:
+    """The deals the caller may see whose property's street line contains ``street``.
+
+    For "the mack ave deal": a street named without a house number. Words are matched
+    whole and in order, case aside ("mack ave" matches "9000 Mack Ave"); most recently
+    changed first.
+    """
+    from domain.property import service as property_service  # late: keeps the modules apart
+
+    words = [w for w in re.split(r"\W+", street.lower()) if w]
+    if not words:
+        return []
+    pattern = re.compile(r"\b" + r"\W+".join(re.escape(w) for w in words) + r"\b", re.I)
+    found = []
+    for deal in list_deals(session=session, org_id=org_id, principal=principal, limit=limit):
+        prop = property_service.get(session=session, org_id=org_id, property_id=deal.property_id)
+        line = (prop.address_line or (prop.address or {}).get("label") or "") if prop else ""
+        if pattern.search(str(line)):
+            found.append(deal)
+    return found

@@ -3163,3 +3163,96 @@ def lead_activity(
         if len(upcoming) >= limit:
             break
     return LeadActivity(calls=tuple(views), upcoming=tuple(upcoming), matched=lead or None)
+
+
+@dataclass(frozen=True)
+class LeadView:
+    """A seller lead as the team lists them: who, which property, where it stands."""
+
+    schedule_id: uuid.UUID
+    name: str | None
+    address: str | None
+    lead_id: str | None
+    phone: str | None
+    status: str
+    """the lead's latest schedule status (scheduled, in_progress, completed, for_team ...)."""
+    received_at: dt.datetime
+    consent_source: str | None
+    last_call_at: dt.datetime | None
+    last_call: str | None
+    """the latest call in words: the answers taken (qualified) or what happened."""
+
+
+def list_leads(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    since: dt.datetime | None = None,
+    limit: int = 20,
+    scan: int = 500,
+) -> list[LeadView]:
+    """The organisation's seller leads, newest first, one per phone number.
+
+    A lead is a lead-qualification request (``submit_lead``): its schedule carries the name,
+    address and consent. A number submitted again is one lead (its latest request).
+    ``since`` keeps the leads received from then on. Each lead comes with its latest call
+    (summarised as ``lead_activity`` does), when there is one.
+    """
+    limit = max(1, min(limit, MAX_LIST_LIMIT))
+    statement = select(CallSchedule).where(
+        CallSchedule.org_id == org_id, CallSchedule.purpose == CallPurpose.lead_qualification
+    )
+    if since is not None:
+        statement = statement.where(col(CallSchedule.created_at) >= since)
+    schedules = session.exec(
+        statement.order_by(col(CallSchedule.created_at).desc(), col(CallSchedule.id)).limit(scan)
+    ).all()
+    latest: list[CallSchedule] = []
+    seen: set[str] = set()
+    for schedule in schedules:
+        key = schedule.to_number or str(schedule.id)
+        if key in seen:
+            continue
+        seen.add(key)
+        latest.append(schedule)
+        if len(latest) >= limit:
+            break
+    numbers = [s.to_number for s in latest if s.to_number]
+    last_calls: dict[str, Call] = {}
+    if numbers:
+        for found in session.exec(
+            select(Call)
+            .where(
+                Call.org_id == org_id,
+                Call.purpose == CallPurpose.lead_qualification,
+                col(Call.to_number).in_(numbers),
+            )
+            .order_by(col(Call.created_at).desc(), col(Call.id))
+        ):
+            last_calls.setdefault(found.to_number, found)
+    views: list[LeadView] = []
+    for schedule in latest:
+        details = dict(schedule.details or {})
+        call = last_calls.get(schedule.to_number or "")
+        summary: str | None = None
+        if call is not None:
+            data = call.outcome_data or {}
+            if call.outcome == CallOutcome.qualified:
+                address = str(details.get("address") or "the property")
+                summary = team_summary(LeadFacts.from_json(data.get("facts")), address)
+            elif call.outcome is not None:
+                summary = _LEAD_OUTCOME_WORDS.get(call.outcome, str(call.outcome))
+            else:
+                summary = f"call {call.status}"
+        views.append(
+            LeadView(
+                schedule_id=schedule.id,
+                **_lead_identity(details, schedule.to_number),
+                status=str(schedule.status),
+                received_at=schedule.created_at,
+                consent_source=details.get("consent_source"),
+                last_call_at=(call.started_at or call.created_at) if call is not None else None,
+                last_call=summary,
+            )
+        )
+    return views

@@ -1,0 +1,175 @@
+"""Questions about a deal's money and negotiation: what we paid, and the offers on it.
+
+``what_we_paid`` answers "what did we pay for <address>?" from the deal (its purchase price,
+how firm it is, and the closing costs booked on it), not from the listing; when no deal the
+caller may see has a price it says so, and the planner falls back to the analysis.
+``deal_offers`` lists a deal's offers with who made them, when, and how they moved
+(countered, accepted ...). Both see only the deals the caller may see (investors: their own).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from langchain_core.tools import BaseTool, tool
+from langgraph.prebuilt import ToolRuntime
+from pydantic import Field
+from sqlmodel import Session
+
+from agent.context import Context
+from domain.auth.enums import Role
+from domain.deal import service as deal_service
+from domain.deal.models import Deal
+from domain.property import service as property_service
+from tools._common import ToolError, address_label, money, require_roles, resolve_property, run_tool
+from tools.deal import DealRef, resolve_deal
+
+_READERS = (Role.admin, Role.analyst, Role.investor)
+
+
+@tool(parse_docstring=True)
+def what_we_paid(
+    runtime: ToolRuntime[Context],
+    address: Annotated[str | None, Field(max_length=300)] = None,
+    property_id: Annotated[str | None, Field(max_length=64)] = None,
+) -> dict[str, Any]:
+    """What the company paid (or agreed to pay) for a property: the deal's purchase price.
+
+    Use for "what did we pay for 14500 Kercheval?", "what's our purchase price on ...?".
+    Gives the price of the firmest deal on the property (closed: paid; under contract or an
+    accepted offer: agreed; otherwise the deal's expected price), the closing costs booked on
+    it, and the deal. When no deal has a price, `has_price` is false: analyse the property
+    instead (its list price is the asking price, not what was paid).
+
+    Args:
+        runtime: The run context (organisation, user, role), injected: never a model
+            argument.
+        address: The property's street address.
+        property_id: Or the property's id from an earlier tool result.
+
+    """
+    ctx = runtime.context
+    ctx.progress("looking up the purchase price…")
+
+    def body(session: Session) -> dict[str, Any]:
+        require_roles(ctx, *_READERS)
+        prop = resolve_property(session, ctx, address=address, property_id=property_id)
+        facts = deal_service.purchase_facts(
+            session=session, org_id=ctx.org_id, property_id=prop.id, principal=ctx.principal
+        )
+        label = address_label(prop)
+        if facts is None:
+            return {
+                "property_id": prop.id,
+                "address": label,
+                "has_price": False,
+                "note": f"no deal you can see on {label} has a purchase price",
+                "source": "deal_service.deals (purchase_price)",
+            }
+        costs = facts.closing_costs
+        return {
+            "property_id": prop.id,
+            "address": label,
+            "has_price": True,
+            "deal_id": facts.deal.id,
+            "deal_status": facts.deal.status,
+            "strategy": facts.deal.strategy,
+            "purchase_price": money(facts.purchase_price),
+            "basis": facts.basis,
+            "accepted_offer_id": facts.accepted_offer_id,
+            "closing_costs": money(costs) if costs is not None else None,
+            "closing_cost_entries": facts.closing_cost_entries,
+            "all_in": money(facts.purchase_price + costs) if costs is not None else None,
+            "source": "deal_service.deals.purchase_price; finance_service.transactions "
+            "(closing_costs) on the deal",
+        }
+
+    return run_tool(ctx, "what_we_paid", body)
+
+
+def _find_deal(session: Session, ctx: Context, ref: str) -> Deal:
+    """A deal by id, address, or a street named without a house number ("the mack ave deal")."""
+    try:
+        return resolve_deal(session, ctx, ref)
+    except ToolError:
+        if any(ch.isdigit() for ch in ref):
+            raise
+    found = deal_service.deals_on_street(
+        session=session, org_id=ctx.org_id, street=ref, principal=ctx.principal
+    )
+    if not found:
+        raise ToolError(f"no deal you can see is on a street called {ref!r}")
+    if len(found) > 1:
+        places = []
+        for deal in found[:4]:
+            prop = property_service.get(
+                session=session, org_id=ctx.org_id, property_id=deal.property_id
+            )
+            places.append(address_label(prop) if prop is not None else f"deal {deal.id}")
+        raise ToolError(
+            f"{len(found)} deals are on {ref!r} ({'; '.join(places)}): give the house number"
+        )
+    return found[0]
+
+
+def _day(value: Any) -> str | None:
+    return value.date().isoformat() if value is not None else None
+
+
+@tool(parse_docstring=True)
+def deal_offers(runtime: ToolRuntime[Context], deal: DealRef) -> dict[str, Any]:
+    """The offers on a deal: amount, where each stands, who made it and when, and counters.
+
+    Use for "any offers on 9000 Mack Ave?" or "what offers do we have on the mack ave deal?".
+    Oldest offer first; each lists its later moves (countered, accepted, rejected ...) with
+    the note given.
+
+    Args:
+        runtime: The run context (organisation, user, role), injected: never a model
+            argument.
+        deal: The deal's id (or its first 8 characters), its property's address, or the
+            street alone ("mack ave") when only one deal is on it.
+
+    """
+    ctx = runtime.context
+
+    def body(session: Session) -> dict[str, Any]:
+        require_roles(ctx, *_READERS)
+        found = _find_deal(session, ctx, deal)
+        views = deal_service.offer_history(
+            session=session, org_id=ctx.org_id, deal_id=found.id, principal=ctx.principal
+        )
+        prop = property_service.get(
+            session=session, org_id=ctx.org_id, property_id=found.property_id
+        )
+        return {
+            "deal_id": found.id,
+            "address": address_label(prop) if prop is not None else None,
+            "deal_status": found.status,
+            "purchase_price": money(found.purchase_price)
+            if found.purchase_price is not None
+            else None,
+            "count": len(views),
+            "offers": [
+                {
+                    "offer_id": v.offer.id,
+                    "amount": money(v.offer.offer_amount),
+                    "status": v.offer.status,
+                    "made_by": v.made_by,
+                    "made_on": _day(v.offer.created_at),
+                    "submitted_on": _day(v.offer.submitted_at),
+                    "expires_on": _day(v.offer.expires_at),
+                    "changes": [
+                        {"status": c.status, "on": _day(c.at), "by": c.by, "note": c.note}
+                        for c in v.changes
+                    ],
+                }
+                for v in views
+            ],
+            "source": "deal_service.offers and the deal's timeline (offer status changes)",
+        }
+
+    return run_tool(ctx, "deal_offers", body)
+
+
+TOOLS: list[BaseTool] = [what_we_paid, deal_offers]
