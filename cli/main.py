@@ -18,7 +18,50 @@ from cli.groups import bench_app, import_app, vision_app
 from core.config import get_settings
 from store import embedded
 
-app = typer.Typer(
+# Set to see the traceback of a command that failed (otherwise: one line saying why).
+DEBUG_ENV = "DEALDESK_DEBUG"
+
+
+def describe_failure(exc: BaseException) -> str:
+    """One line for the terminal saying why a command failed, and what to do about it."""
+    import sqlalchemy.exc
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from core.observability import mask
+
+    first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if isinstance(exc, sqlalchemy.exc.DBAPIError):
+        detail = (str(exc.orig).strip().splitlines() or [type(exc.orig).__name__])[0]
+        sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+        if sqlstate in ("42P01", "3F000"):  # undefined table / schema: never migrated
+            return f"the database has no dealdesk schema yet ({detail}); run `dealdesk migrate`"
+        if isinstance(exc, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError):
+            return f"cannot reach the database: {mask(detail)}"
+        return f"database error: {mask(detail)}"
+    if isinstance(exc, RedisConnectionError):
+        return f"cannot reach Redis: {mask(first_line)}"
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return f"{exc.strerror or type(exc).__name__}: {exc.filename}"
+    return f"{type(exc).__name__}: {mask(first_line)} (set {DEBUG_ENV}=1 to see the traceback)"
+
+
+class DealdeskTyper(typer.Typer):
+    """The root command: a failure ends in one line on stderr and exit status 1, no traceback."""
+
+    def __call__(self, *args: object, **kwargs: object) -> object:
+        """Run the command line; turn an unexpected exception into one clear line."""
+        try:
+            return super().__call__(*args, **kwargs)
+        except Exception as exc:
+            if os.environ.get(DEBUG_ENV):
+                raise
+            Console(stderr=True, highlight=False).print(
+                f"dealdesk: {describe_failure(exc)}", markup=False, soft_wrap=True
+            )
+            raise SystemExit(1) from None
+
+
+app = DealdeskTyper(
     help="dealdesk: deal analysis assistant for real-estate investors.", no_args_is_help=True
 )
 user_app = typer.Typer(help="Manage users.", no_args_is_help=True)
@@ -221,10 +264,18 @@ def worker(
 ) -> None:
     """Preload models and work the RQ queues (with the scheduler for retries)."""
     from workers.main import run_worker
+    from workers.queues import QUEUE_NAMES
 
+    names = [q.strip() for q in queues.split(",") if q.strip()]
+    unknown = [name for name in names if name not in QUEUE_NAMES]
+    if unknown or not names:
+        raise typer.BadParameter(
+            f"unknown queue(s) {', '.join(unknown) or '(none given)'}; "
+            f"the queues are {', '.join(QUEUE_NAMES)}",
+            param_hint="--queues",
+        )
     _setup_logging()
     _die_with_run()
-    names = [q.strip() for q in queues.split(",") if q.strip()]
     try:
         run_worker(names, burst=burst, fork=False if no_fork else None)
     finally:
@@ -237,7 +288,7 @@ def relay(
     inline: Annotated[
         bool, typer.Option(help="Run handlers in this process instead of on the events queue.")
     ] = False,
-    interval: Annotated[float, typer.Option(help="Seconds between idle passes.")] = 1.0,
+    interval: Annotated[float, typer.Option(help="Seconds between idle passes.", min=0.05)] = 1.0,
 ) -> None:
     """Relay committed outbox events to their subscribers (on the `events` queue)."""
     import threading

@@ -1,6 +1,7 @@
 """`dealdesk simulate call --contractor ID --say "…" --say "…"` and `dealdesk calls`.
 
-``simulate call`` plays a scripted contractor against the running server's TwiML webhooks,
+``simulate call`` plays a scripted contractor (or, with ``--call``, whoever a queued call is
+to: a contractor or a seller lead, each labelled so) against the running server's TwiML webhooks,
 each post signed exactly as Twilio signs it (PUBLIC_BASE_URL + path + query and the sorted
 form fields, keyed by TWILIO_AUTH_TOKEN or the dev token in development): it answers the call
 (as a person, or ``--answered-by machine_end_beep`` for a voicemail), says each ``--say`` line
@@ -77,8 +78,12 @@ def simulate_conversation(
     answered_by: str = "human",
     to_number: str = "+13125550100",
     from_number: str = "+13135550199",
+    callee: str = "contractor",
 ) -> Conversation:
-    """Play a contractor saying ``says`` against a call's webhooks, signed as Twilio signs."""
+    """Play the person called saying ``says`` against a call's webhooks, signed as Twilio signs.
+
+    ``callee`` labels their lines: ``contractor``, or ``lead`` on a seller lead's call.
+    """
     sid = call_sid or "CA" + uuid.uuid4().hex
     base = public_base_url.rstrip("/")
     common = {
@@ -108,7 +113,7 @@ def simulate_conversation(
         if not script:
             break  # the contractor hangs up
         line = script.pop(0)
-        conversation.lines.append(("contractor", line))
+        conversation.lines.append((callee, line))
         body = send(
             turn.gather_action,
             {**common, "CallStatus": "in-progress", "SpeechResult": line, "Confidence": "0.92"},
@@ -132,6 +137,27 @@ def _http_poster(target_base: str, public_base: str) -> Poster:
     return post
 
 
+def _uuid_option(value: str, option: str) -> uuid.UUID:
+    """``value`` as a UUID, or a usage error naming the option."""
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise typer.BadParameter(f"{option} must be an id (a UUID), not {value!r}") from None
+
+
+def _callee(call_id: uuid.UUID) -> str:
+    """How to label the person called: ``lead`` on a seller lead's call, else ``contractor``."""
+    from domain.voice.enums import Speaker
+    from domain.voice.models import Call
+    from store.db import session_scope
+
+    with session_scope() as session:
+        call = session.get(Call, call_id)
+        if call is None:
+            raise typer.BadParameter(f"no call {call_id} (see `dealdesk calls`)")
+        return Speaker.callee(call.purpose).value
+
+
 def _create_call(org_slug: str, contractor: str, project: str | None, purpose: str) -> uuid.UUID:
     """A queued call to the contractor, in the outbox (never dialled)."""
     from domain.auth import service as auth_service
@@ -147,8 +173,8 @@ def _create_call(org_slug: str, contractor: str, project: str | None, purpose: s
             result = service.request_call(
                 session=session,
                 org_id=org.id,
-                contractor_id=uuid.UUID(contractor),
-                project_id=uuid.UUID(project) if project else None,
+                contractor_id=_uuid_option(contractor, "--contractor"),
+                project_id=_uuid_option(project, "--project") if project else None,
                 purpose=CallPurpose(purpose),
                 ignore_hours=True,
             )
@@ -206,7 +232,7 @@ def _print_result(call_id: uuid.UUID) -> None:
 @simulate_app.command("call")
 def simulate_call(
     say: Annotated[
-        list[str] | None, typer.Option("--say", help="What the contractor says (repeatable).")
+        list[str] | None, typer.Option("--say", help="What the person called says (repeatable).")
     ] = None,
     contractor: Annotated[
         str | None, typer.Option(help="Contractor id: create a call to them first.")
@@ -226,7 +252,7 @@ def simulate_call(
         str | None, typer.Option(help="The server's base URL (default PUBLIC_BASE_URL).")
     ] = None,
 ) -> None:
-    """Play a scripted contractor against the running server's TwiML webhooks, signed."""
+    """Play the person called (contractor or seller lead) against the server's TwiML webhooks."""
     settings = get_settings()
     token = settings.webhook_auth_token
     if not token:
@@ -237,8 +263,15 @@ def simulate_call(
         raise typer.Exit(2)
     if (call is None) == (contractor is None):
         raise typer.BadParameter("give --contractor ID (a new call) or --call ID (a queued one)")
+    # Check the ids before anything touches the database or the server.
+    queued_call = _uuid_option(call, "--call") if call else None
+    if contractor is not None:
+        _uuid_option(contractor, "--contractor")
+    if project is not None:
+        _uuid_option(project, "--project")
     try:
-        call_id = uuid.UUID(call) if call else _create_call(org, contractor or "", project, purpose)
+        call_id = queued_call or _create_call(org, contractor or "", project, purpose)
+        callee = _callee(call_id)
         target = url or settings.public_base_url
         try:
             conversation = simulate_conversation(
@@ -248,6 +281,7 @@ def simulate_call(
                 token=token,
                 public_base_url=settings.public_base_url,
                 answered_by=answered_by,
+                callee=callee,
             )
         except httpx.HTTPError as exc:
             console.print(f"[red]Could not reach {target}: {exc}. Is `make run` running?[/]")
@@ -262,7 +296,7 @@ def simulate_call(
 
 
 def calls(
-    limit: Annotated[int, typer.Option(help="How many calls to show.")] = 20,
+    limit: Annotated[int, typer.Option(help="How many calls to show.", min=1)] = 20,
     org: Annotated[str, typer.Option(help="The organisation (slug).")] = "demo",
 ) -> None:
     """List the latest calls (those recorded in the outbox show their TwiML URL)."""

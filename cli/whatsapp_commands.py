@@ -25,7 +25,10 @@ from store import embedded
 console = Console(stderr=True, soft_wrap=True, highlight=False)
 out = Console(soft_wrap=True, highlight=False, markup=False)
 
-simulate_app = typer.Typer(help="Send simulated inbound messages to the running server.")
+simulate_app = typer.Typer(
+    help="Play Twilio against the running server: signed WhatsApp messages and answered calls.",
+    no_args_is_help=True,
+)
 WEBHOOK_PATH = "/api/v1/webhook/whatsapp"
 
 
@@ -184,7 +187,7 @@ def _print_replies(sid: str, *, wait_s: float, started: float) -> None:
 
 
 def outbox(
-    limit: Annotated[int, typer.Option(help="How many messages to show.")] = 20,
+    limit: Annotated[int, typer.Option(help="How many messages to show.", min=1)] = 20,
     phone: Annotated[str | None, typer.Option(help="Only messages to this number.")] = None,
 ) -> None:
     """List outbound WhatsApp messages (recorded without Twilio credentials, or sent)."""

@@ -14,12 +14,12 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from rq import SimpleWorker, Worker
+from rq import Queue, SimpleWorker, Worker
 from rq.job import Job
 from rq.serializers import JSONSerializer
 from rq.worker.base import BaseWorker
 
-from core.observability import job_context
+from core.observability import job_context, mask
 from store.db import get_engine
 from store.redis_client import get_redis
 from workers.queues import QUEUE_NAMES, get_queue
@@ -66,6 +66,18 @@ class _CorrelatedJobs(BaseWorker):
         """Run the job inside a logging context carrying its correlation id."""
         with job_context(job.id, correlation=(job.meta or {}).get("correlation_id")):
             return super().perform_job(job, *args, **kwargs)
+
+    def handle_job_failure(self, job: Job, queue: Queue, *args: Any, **kwargs: Any) -> None:
+        """Record the failure with phone numbers and tokens masked, as the logs have them.
+
+        The failed-job registry keeps the traceback in Redis for whoever looks (``rq info``,
+        a dashboard), so it must not carry what the logs are careful never to show.
+        """
+        if isinstance(kwargs.get("exc_string"), str):
+            kwargs["exc_string"] = mask(kwargs["exc_string"])
+        elif len(args) >= 2 and isinstance(args[1], str):  # (registry, exc_string, ...)
+            args = (args[0], mask(args[1]), *args[2:])
+        super().handle_job_failure(job, queue, *args, **kwargs)
 
 
 class DealdeskWorker(_CorrelatedJobs, Worker):

@@ -822,12 +822,16 @@ def _enqueue_next(message_id: uuid.UUID, index: int, family: str) -> None:
         _enqueue_later(analyse_photo, str(message_id), index, queue="vision")
 
 
+class MediaGone(LookupError):
+    """The message (or its media item) no longer exists: nothing to answer, nothing to retry."""
+
+
 def _stored_media(message_id: uuid.UUID, index: int) -> tuple[Message, Conversation, uuid.UUID]:
     """The message, its conversation and the stored document of one media item."""
     with session_scope() as session:
         message = session.get(Message, message_id)
-        if message is None:
-            raise LookupError(f"message {message_id} is gone")
+        if message is None or not 0 <= index < len(message.media):
+            raise MediaGone(f"message {message_id} media {index} is gone")
         conversation = session.get(Conversation, message.conversation_id)
         assert conversation is not None
         return message, conversation, uuid.UUID(str(message.media[index]["document_id"]))
@@ -846,6 +850,8 @@ def analyse_photo(message_id: str, index: int) -> str:
         return "skipped"
     try:
         text = _photo_reply(mid, index)
+    except MediaGone:
+        return "skipped"
     except Exception as exc:
         if not final_attempt():
             raise
@@ -902,6 +908,8 @@ def transcribe_voice_note(message_id: str, index: int) -> str:
         return "skipped"
     try:
         text = _voice_note_reply(mid, index)
+    except MediaGone:
+        return "skipped"
     except Exception as exc:
         if not final_attempt():
             raise
