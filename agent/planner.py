@@ -56,7 +56,8 @@ HELP_TEXT = (
     "• 'budget', 'P&L' or 'cash flow for deal <id or address>'\n"
     "• 'my deals', 'what did we pay for <address>?', 'any offers on <address>?'\n"
     "• 'rehab estimate for <address>: roof poor, furnace fair'\n"
-    "• 'how is the rehab on <address> going?', 'what bids came in for <address>?'\n"
+    "• 'how is the rehab on <address> going?', 'what bids came in for <address>?', "
+    "'projects over budget?', 'any rehabs behind schedule?'\n"
     "• 'latest opportunities', 'alert me to flips in <ZIP> under $<price>', "
     "'market trends for <ZIP>'\n"
     "• the team also: 'create a flip deal on <address>', 'offer $<amount> on deal <id>', "
@@ -489,16 +490,31 @@ _BIDS = re.compile(r"\bbids?\b|\bbid level(?:l)?ing\b|\bquotes?\b", re.I)
 _PROJECT_WORDS = re.compile(
     r"\b(?:projects?|rehabs?|construction|reno(?:vation)?s?|build|make[\s-]?ready|jobs?)\b", re.I
 )
-# Every project at once ("show me all projects", "projects over budget?"): no tool lists them.
+# Every project at once ("show me all projects", "projects over budget?"): ``list_projects``.
 _ALL_PROJECTS = re.compile(
     r"\b(?:projects|rehabs|jobs|renovations)\b|\ball (?:the |our |my )?(?:project|rehab|job)s?\b",
     re.I,
 )
-ALL_PROJECTS_REPLY = (
-    "I can't list or compare every project at once. Ask about one project by its address or "
-    "id: 'how is the rehab on <address> going?' (budget, spent, late tasks) or 'what bids "
-    "came in for <address>?'."
+_OVER_BUDGET = re.compile(r"\bover(?:[\s-]?budget|spent|[\s-]?running)\b|\bover the budget\b", re.I)
+_BEHIND = re.compile(
+    r"\b(?:behind|late|delayed|slipp(?:ed|ing)|past due|overdue)\b|\bbehind schedule\b", re.I
 )
+
+
+def _projects_args(text: str) -> dict[str, bool]:
+    """The filters of a question about all projects: over budget, behind, closed ones too."""
+    args: dict[str, bool] = {}
+    if _OVER_BUDGET.search(text):
+        args["over_budget"] = True
+    if _BEHIND.search(text):
+        args["behind_schedule"] = True
+    if re.search(r"\b(?:completed|finished|closed|cancell?ed|past)\b", text, re.I) or (
+        not args and re.search(r"\b(?:every|all)\b", text, re.I)
+    ):
+        args["include_closed"] = True
+    return args
+
+
 # What names a project without a house number: "the kercheval rehab", "the mack ave job".
 _PROJECT_QUALIFIER = re.compile(
     r"\b([a-z][a-z'-]+)\s+(?:(?:st|street|ave|avenue|rd|road|dr|drive|blvd|ln|lane|ct|way)"
@@ -740,7 +756,7 @@ def _construction_plan(text: str, conversation: Conversation | None = None) -> P
         and _ALL_PROJECTS.search(text)
         and _project_ref(text) is None
     ):
-        return Plan(reply=ALL_PROJECTS_REPLY, needs="project_status")
+        return Plan("list_projects", _projects_args(text))
     if not (about_calls or about_bids) and not (
         _PROJECT_NAMED.search(text)
         or (
@@ -1532,6 +1548,43 @@ def _project_status_reply(r: dict[str, Any]) -> str:
     return _fit("\n".join(lines))
 
 
+def _projects_reply(r: dict[str, Any]) -> str:
+    asked = r.get("filters") or {}
+    kinds = " and ".join(
+        k
+        for k, on in (
+            ("over budget", asked.get("over_budget")),
+            ("behind schedule", asked.get("behind_schedule")),
+        )
+        if on
+    )
+    scope = "" if asked.get("include_closed") else "open "
+    if not r.get("projects"):
+        return f"No {scope}projects are {kinds}." if kinds else f"You have no {scope}projects."
+    head = f"{r['count']} {scope}project{'s' if r['count'] != 1 else ''}"
+    lines = [
+        f"{head}{' ' + kinds if kinds else ''} (worst first): spent {r['total_spent']} of "
+        f"{r['total_budget']} budgeted."
+    ]
+    for p in r["projects"][:10]:
+        spent = (
+            f"spent {p['spent']} of {p['budget']}"
+            if p.get("budget")
+            else (f"spent {p['spent']}, no budget set")
+        )
+        flags = [" OVER BUDGET" if p.get("over_budget") else ""]
+        if p.get("schedule_slip_days"):
+            flags.append(f", {p['schedule_slip_days']} days behind")
+        label = p["name"] if p["address"] in (None, p["name"]) else f"{p['name']} ({p['address']})"
+        lines.append(
+            f"• {label}: {words(p['status'])}, {spent}{''.join(flags)}, tasks {p['tasks']}"
+        )
+    if r["count"] > 10:
+        lines.append(f"…and {r['count'] - 10} more.")
+    lines.append("Ask 'how is the rehab on <address> going?' for one project's lines and tasks.")
+    return _fit("\n".join(lines))
+
+
 def _bids_reply(r: dict[str, Any]) -> str:
     bids = r.get("bids", [])
     if not bids:
@@ -1825,6 +1878,7 @@ REPLIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "my_alerts": _my_alerts_reply,
     "market_trends": _trends_reply,
     "project_status": _project_status_reply,
+    "list_projects": _projects_reply,
     "list_bids": _bids_reply,
     "bids_received": _bids_received_reply,
     "award_bid": _award_reply,
@@ -1867,6 +1921,7 @@ _WHAT = {
     "change_deal_status": "move that deal",
     "make_offer": "record that offer",
     "project_status": "get that project's status",
+    "list_projects": "list the projects",
     "list_bids": "compare those bids",
     "bids_received": "get those bids",
     "award_bid": "award that bid",

@@ -62,6 +62,7 @@ READ_TOOL_NAMES: frozenset[str] = frozenset(
         "cashflow",
         # Projects and bids: an investor sees only the projects on their own deals.
         "project_status",
+        "list_projects",
         "list_bids",
         "bids_received",
         # The market monitor; alert criteria are always the caller's own.

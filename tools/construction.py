@@ -8,6 +8,7 @@ first 6+ characters of its id, or its property's address.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Annotated, Any
 
 from langchain_core.tools import BaseTool, tool
@@ -142,6 +143,73 @@ def project_status(runtime: ToolRuntime[Context], project: ProjectRef) -> dict[s
         }
 
     return run_tool(ctx, "project_status", body)
+
+
+@tool(parse_docstring=True)
+def list_projects(
+    runtime: ToolRuntime[Context],
+    over_budget: bool = False,
+    behind_schedule: bool = False,
+    include_closed: bool = False,
+) -> dict[str, Any]:
+    """List the rehab projects with their budget, spending and schedule, worst first.
+
+    Open projects only unless include_closed. Use for "show me all projects", "which
+    projects are over budget?", "any rehabs behind schedule?".
+
+    Args:
+        runtime: The run context (organisation, user, role), injected: never a model
+            argument.
+        over_budget: Only the projects that have spent more than their budget.
+        behind_schedule: Only the projects past their target end or with late tasks.
+        include_closed: Also list completed and cancelled projects.
+
+    """
+    ctx = runtime.context
+    ctx.progress("checking the projects…")
+
+    def body(session: Session) -> dict[str, Any]:
+        require_roles(ctx, Role.admin, Role.analyst, Role.investor)
+        rows = construction_service.projects_overview(
+            session=session,
+            org_id=ctx.org_id,
+            principal=ctx.principal,
+            include_closed=include_closed,
+            over_budget=over_budget,
+            behind_schedule=behind_schedule,
+        )
+        return {
+            "filters": {
+                "over_budget": over_budget,
+                "behind_schedule": behind_schedule,
+                "include_closed": include_closed,
+            },
+            "count": len(rows),
+            "total_budget": ledger_money(
+                sum((r.progress.budget or Decimal(0) for r in rows), Decimal(0))
+            ),
+            "total_spent": ledger_money(sum((r.progress.spent for r in rows), Decimal(0))),
+            "projects": [
+                {
+                    **_project_row(session, row.project),
+                    "budget": ledger_money(row.progress.budget)
+                    if row.progress.budget is not None
+                    else None,
+                    "spent": ledger_money(row.progress.spent),
+                    "percent_of_budget_spent": row.progress.percent_complete_by_budget,
+                    "over_budget": row.over_budget,
+                    "schedule_slip_days": row.progress.schedule_slip_days,
+                    "tasks": f"{row.progress.tasks_done} of {row.progress.tasks_total} done",
+                }
+                for row in rows
+            ],
+            "sources": [
+                "the projects you may see, each with its progress as of today "
+                "(tasks, expenses booked, budget from the accepted bid or the project)"
+            ],
+        }
+
+    return run_tool(ctx, "list_projects", body)
 
 
 @tool(parse_docstring=True)
@@ -303,4 +371,4 @@ def my_bids(runtime: ToolRuntime[Context]) -> dict[str, Any]:
     return run_tool(ctx, "my_bids", body)
 
 
-TOOLS: list[BaseTool] = [project_status, list_bids, award_bid, my_bids]
+TOOLS: list[BaseTool] = [project_status, list_projects, list_bids, award_bid, my_bids]

@@ -2246,6 +2246,75 @@ def progress(
     )
 
 
+# Projects that are over: finished or called off (left out of "open" overviews).
+CLOSED_PROJECT_STATUSES = frozenset({ProjectStatus.completed, ProjectStatus.cancelled})
+
+
+@dataclass(frozen=True)
+class ProjectOverview:
+    """One project in a list and how it stands against its budget and calendar."""
+
+    project: Project
+    progress: ProjectProgress
+
+    @property
+    def over_budget(self) -> bool:
+        """Spent more than the budget (False when no budget is set)."""
+        budget = self.progress.budget
+        return budget is not None and self.progress.spent > budget
+
+    @property
+    def behind_schedule(self) -> bool:
+        """Past its target end or with a task past due."""
+        return self.progress.schedule_slip_days > 0
+
+
+def projects_overview(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    principal: Principal | None = None,
+    include_closed: bool = False,
+    over_budget: bool = False,
+    behind_schedule: bool = False,
+    status: ProjectStatus | None = None,
+    as_of: dt.date | None = None,
+) -> list[ProjectOverview]:
+    """The projects ``principal`` may see, each with its progress, worst first.
+
+    Open projects only unless ``include_closed`` (or a ``status`` is asked for); narrowed to
+    the ones over budget and/or behind schedule when asked. Worst first: over budget by the
+    most (as a share of budget), then the longest slip, then the most recently changed;
+    finished and cancelled projects last.
+    """
+    projects = list_projects(
+        session=session,
+        org_id=org_id,
+        status=status,
+        limit=MAX_LIST_LIMIT,
+        principal=principal,
+    )
+    rows = [
+        ProjectOverview(
+            project=p,
+            progress=progress(session=session, org_id=org_id, project_id=p.id, as_of=as_of),
+        )
+        for p in projects
+        if include_closed or status is not None or p.status not in CLOSED_PROJECT_STATUSES
+    ]
+    if over_budget:
+        rows = [r for r in rows if r.over_budget]
+    if behind_schedule:
+        rows = [r for r in rows if r.behind_schedule]
+
+    def badness(row: ProjectOverview) -> tuple[bool, Decimal, int]:
+        share = row.progress.percent_complete_by_budget if row.over_budget else None
+        closed = row.project.status in CLOSED_PROJECT_STATUSES
+        return (closed, -(share or Decimal(0)), -row.progress.schedule_slip_days)
+
+    return sorted(rows, key=badness)  # stable: ties keep the most recently changed first
+
+
 # --- what other modules tell us -------------------------------------------------------------
 
 

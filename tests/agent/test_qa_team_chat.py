@@ -217,15 +217,8 @@ def test_project_status_without_tasks_shows_no_none_percent(world: World, projec
     assert "None" not in result.reply
 
 
-@pytest.mark.parametrize(
-    "said", ["projects over budget?", "show me all projects", "total spent across all projects?"]
-)
-def test_questions_about_every_project_get_a_clear_cannot_and_what_to_ask(said: str) -> None:
-    """Was: "projects over budget?" asked which deal's budget; the others "didn't understand"."""
-    tool, _, reply = _plan(said)
-    assert tool is None
-    assert reply is not None and reply.startswith("I can't list or compare every project")
-    assert "how is the rehab on <address> going?" in reply
+# "projects over budget?", "show me all projects": once answered "I can't list ...", now the
+# ``list_projects`` tool (tests/agent/test_team_projects_list.py).
 
 
 def test_an_investor_is_refused_a_team_action_before_being_asked_for_details(
