@@ -33,6 +33,7 @@ from domain.documents import service as documents_service
 from domain.documents.api import content_disposition
 from domain.documents.enums import DocumentKind
 from domain.whatsapp import service as whatsapp_service
+from domain.whatsapp.enums import ReportRequestStatus
 from domain.whatsapp.service import InvalidInbound
 
 log = logging.getLogger(__name__)
@@ -255,6 +256,15 @@ def _serve_report(session: Session, org_id: uuid.UUID, report_id: uuid.UUID) -> 
         )
         if request is None:
             raise _report_not_found(report_id)
+        if request.status == ReportRequestStatus.failed:
+            return JSONResponse(
+                status_code=status.HTTP_410_GONE,
+                content={
+                    "report_id": str(report_id),
+                    "status": "failed",
+                    "detail": f"This report could not be made: {request.failure}",
+                },
+            )
         if request.document_id is None:
             return JSONResponse(
                 status_code=status.HTTP_202_ACCEPTED,
@@ -287,6 +297,7 @@ def _serve_report(session: Session, org_id: uuid.UUID, report_id: uuid.UUID) -> 
     responses={
         200: {"content": {"application/pdf": {}}},
         202: {"description": "the report is still rendering"},
+        410: {"description": "the report could not be made (the reason is in detail)"},
         403: {"description": "the link's signature is invalid or expired"},
         404: {"description": "no such report (or not rendered yet)"},
     },

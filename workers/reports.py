@@ -14,6 +14,7 @@ job's return value.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import uuid
 from dataclasses import asdict, dataclass
@@ -21,13 +22,17 @@ from typing import Any
 
 from sqlmodel import Session
 
+from core.config import get_settings
 from domain.analysis import service as analysis_service
 from domain.documents import service as documents_service
 from domain.documents.enums import DocumentKind, DocumentSource
+from domain.whatsapp import service as whatsapp_service
 from reports.property_report import render_property_report as render_pdf
 from store.db import session_scope
 from store.outbox import publish
 from workers.queues import enqueue
+
+log = logging.getLogger(__name__)
 
 QUEUE = "reports"
 DOCUMENT_TYPE = "property_analysis"
@@ -145,18 +150,46 @@ def render_property_report(
     requested_by: str | None = None,
     request_id: str | None = None,
 ) -> dict[str, Any]:
-    """RQ job: generate and store a property's report in its own transaction; return its ids."""
-    with session_scope() as session:
-        report = generate_property_report(
-            session=session,
-            org_id=uuid.UUID(org_id),
-            property_id=uuid.UUID(property_id),
-            deal_id=_uuid(deal_id),
-            as_of=dt.date.fromisoformat(as_of) if as_of else None,
-            requested_by=_uuid(requested_by),
-            request_id=request_id,
-        )
+    """RQ job: generate and store a property's report in its own transaction; return its ids.
+
+    A report that cannot be made (the property was deleted after it was asked for, a deal of
+    another property) is not retried: the request is marked failed with the reason, the
+    conversation that asked is told, and the job returns ``{"status": "failed", ...}``.
+    """
+    try:
+        with session_scope() as session:
+            report = generate_property_report(
+                session=session,
+                org_id=uuid.UUID(org_id),
+                property_id=uuid.UUID(property_id),
+                deal_id=_uuid(deal_id),
+                as_of=dt.date.fromisoformat(as_of) if as_of else None,
+                requested_by=_uuid(requested_by),
+                request_id=request_id,
+            )
+    except (analysis_service.AnalysisNotFoundError, analysis_service.AnalysisInputError) as exc:
+        reason = str(exc)
+        log.warning("report %s cannot be made: %s", request_id or "(no request)", reason)
+        report_id = _request_uuid(request_id)
+        if report_id is not None:
+            with session_scope() as session:
+                whatsapp_service.report_failed(
+                    session=session,
+                    org_id=uuid.UUID(org_id),
+                    report_id=report_id,
+                    reason=reason,
+                    template_sid=get_settings().twilio_template_content_sid,
+                )
+        return {"status": "failed", "reason": reason, "request_id": request_id}
     return report.to_json()
+
+
+def _request_uuid(request_id: str | None) -> uuid.UUID | None:
+    """A request id that names a stored report request (a UUID), else None."""
+    try:
+        return uuid.UUID(request_id) if request_id else None
+    except ValueError:
+        return None
 
 
 def enqueue_property_report(

@@ -60,3 +60,4 @@ class ReportRequestStatus(StrEnum):
     waiting = "waiting"
     ready = "ready"
     sent = "sent"
+    failed = "failed"  # it cannot be made (the property is gone): ``failure`` says why

@@ -150,3 +150,8 @@ class ReportRequest(UUIDPrimaryKey, OrgScoped, Timestamps, table=True):
         sa_type=String(20),  # type: ignore[call-overload]
     )
     sent_at: dt.datetime | None = tstz(description="when the link went to the conversation")
+    failure: str | None = Field(
+        default=None,
+        sa_type=String(500),  # type: ignore[call-overload]
+        description="why the report could not be made (status failed)",
+    )

@@ -822,6 +822,47 @@ def get_report_request(
     return request if request is not None and request.org_id == org_id else None
 
 
+def report_failed(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    report_id: uuid.UUID,
+    reason: str,
+    template_sid: str | None = None,
+) -> ReportRequest | None:
+    """A report cannot be made: mark its request failed, and tell the conversation that asked.
+
+    Only a request still waiting changes (a rendered or sent one keeps its PDF); the message
+    is queued once (keyed by the request), so a second call changes nothing. None when the
+    organisation has no such request.
+    """
+    request = session.exec(
+        select(ReportRequest)
+        .where(ReportRequest.org_id == org_id, ReportRequest.id == report_id)
+        .with_for_update()
+    ).first()
+    if request is None or request.status != ReportRequestStatus.waiting:
+        return request
+    request.status = ReportRequestStatus.failed
+    request.failure = reason[:500]
+    session.add(request)
+    conversation = (
+        session.get(Conversation, request.conversation_id) if request.conversation_id else None
+    )
+    if conversation is not None:
+        about = f" for {conversation.property_address}" if conversation.property_address else ""
+        queue_text(
+            session=session,
+            conversation=conversation,
+            text=f"Sorry, I couldn't make the report{about}: {reason}. Send the address again "
+            "if you still need it.",
+            key=f"report-failed:{request.id}",
+            template_sid=template_sid,
+        )
+    session.flush()
+    return request
+
+
 def queue_report_link(
     *,
     session: Session,
