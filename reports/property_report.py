@@ -259,7 +259,10 @@ def _cover(analysis: PropertyAnalysis, photo: bytes | None, photo_note: str | No
                 ("Flip profit", f.flip_profit),
                 ("Rental cash flow a month", f.rental_cash_flow),
             ],
-            width=CONTENT_WIDTH * 0.75,
+            # Bounds ("at most $46,083 (rehab incomplete)") and labelled values ("$108,575
+            # (not size-adjusted)") need the wider value column.
+            width=CONTENT_WIDTH
+            * (0.75 if analysis.rehab_complete and analysis.subject.square_feet else 1.0),
         )
     )
     story.append(Spacer(1, 6))
@@ -405,9 +408,17 @@ def _rehab_section(analysis: PropertyAnalysis) -> list[Any]:
                 ),
                 ("Rehab total", analysis.figures.rehab_total),
             ],
-            width=w * 0.5,
+            width=w * (0.5 if analysis.rehab_complete else 0.75),
         )
     )
+    if analysis.rehab_missing:
+        # The total leaves lines out: say so beside it, with how to complete it.
+        story.append(
+            Paragraph(
+                f"<b>Rehab budget incomplete</b>: {text(analysis.rehab_missing)}",
+                STYLES["missing"],
+            )
+        )
     for unpriced in estimate.unpriced:
         story.append(_missing(f"Price of '{unpriced.component}'", unpriced.message))
     return story

@@ -2,6 +2,10 @@
 
 Parts that cannot be produced (no comparable sales, no FMR row for the area, no purchase
 price) are ``None`` with a ``*_missing`` sentence saying why, never an invented figure.
+A rehab budget with unpriced lines is incomplete (``rehab_complete`` false): the parts built
+on it (flip, maximum offer, rental, BRRRR, projection) are withheld the same way, their
+``*_missing`` giving the bound the priced lines allow ("at most $46,083"), and the verdict
+recommends nothing until the square footage or the investor's own rehab budget completes it.
 """
 
 from __future__ import annotations
@@ -80,6 +84,10 @@ class RehabSection(BaseModel):
     scope: list[ComponentInput]
     estimate: RehabEstimate
     catalogue_updated: dt.date | None = Field(description="newest price change of rows used")
+    missing_components: list[str] = Field(
+        default_factory=list,
+        description="components the estimate could not price (its total leaves them out)",
+    )
 
 
 class RentSection(BaseModel):
@@ -189,6 +197,14 @@ class PropertyAnalysis(BaseModel):
     arv_missing: str | None
     comp_locations: list[CompLocation] = Field(description="coordinates of the comps, if known")
     rehab: RehabSection
+    rehab_complete: bool = Field(
+        default=True,
+        description="false: lines are unpriced and no rehab budget was given, so the figures "
+        "that depend on the rehab are withheld (their *_missing says the bound)",
+    )
+    rehab_missing: str | None = Field(
+        default=None, description="what the rehab budget lacks and how to complete it"
+    )
     rent: RentSection
     flip: FlipResult | None
     flip_missing: str | None

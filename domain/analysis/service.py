@@ -48,7 +48,8 @@ from domain.deal import service as deal_service
 from domain.documents import service as documents_service
 from domain.documents.enums import DocumentKind
 from domain.pricing import service as pricing_service
-from domain.pricing.models import ComponentInput
+from domain.pricing.enums import UnpricedReason
+from domain.pricing.models import ComponentInput, RehabEstimate
 from domain.property import service as property_service
 from domain.property.enums import MarketDataType
 from domain.property.models import Property
@@ -100,6 +101,7 @@ class AnalysisNotFoundError(AnalysisError, LookupError):
 
 
 MAX_REHAB_COST = Decimal("10000000")
+MAX_SQUARE_FEET = 100_000
 
 
 class AnalysisInputError(AnalysisError, ValueError):
@@ -280,14 +282,17 @@ def _rehab(
     prop: Property,
     components: Sequence[ComponentInput] | None,
     assumptions: AnalysisAssumptions,
+    square_feet: int | None = None,
 ) -> RehabSection:
     scope, source = rehab_scope(session=session, org_id=org_id, prop=prop, components=components)
     stories = (prop.features or {}).get("stories")
+    if square_feet is None and prop.square_feet and prop.square_feet > 0:
+        square_feet = prop.square_feet
     estimate = pricing_service.estimate_rehab(
         session=session,
         org_id=org_id,
         items=scope,
-        square_feet=prop.square_feet if prop.square_feet and prop.square_feet > 0 else None,
+        square_feet=square_feet,
         stories=stories if isinstance(stories, int) and 1 <= stories <= 5 else None,
         contingency_pct=assumptions.rehab_contingency_pct,
     )
@@ -302,7 +307,45 @@ def _rehab(
         scope=scope,
         estimate=estimate,
         catalogue_updated=max(dates) if dates else None,
+        missing_components=[u.component for u in estimate.unpriced],
     )
+
+
+def _and(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def rehab_gap(estimate: RehabEstimate) -> tuple[str, str] | None:
+    """What an estimate with unpriced lines leaves out, and how to complete it; None if complete.
+
+    Returns ``(gap, fix)``: "the rehab budget is incomplete: roof shingles and windows not
+    priced (no square footage on file to size them)" and "send the square footage or your
+    rehab budget". Every unpriced line costs something, so the estimate's total is a floor.
+    """
+    if not estimate.unpriced:
+        return None
+    no_area = estimate.square_feet is None
+    why = {
+        UnpricedReason.quantity_needed: "no square footage on file to size them"
+        if no_area
+        else "no quantity to size them",
+        UnpricedReason.unknown_component: "not in the cost catalogue",
+        UnpricedReason.unit_mismatch: "given in a unit the cost book cannot convert",
+    }
+    groups: dict[UnpricedReason, list[str]] = {}
+    for unpriced in estimate.unpriced:
+        name = " ".join(unpriced.component.replace("_", " ").split())
+        groups.setdefault(unpriced.reason, []).append(name)
+    parts = [f"{_and(names)} not priced ({why[reason]})" for reason, names in groups.items()]
+    gap = "the rehab budget is incomplete: " + "; ".join(parts)
+    sized = UnpricedReason.quantity_needed in groups
+    if sized and no_area:
+        fix = "send the square footage or your rehab budget"
+    elif sized:
+        fix = "send the missing quantities or your rehab budget"
+    else:
+        fix = "send your rehab budget"
+    return gap, fix
 
 
 # --- rent --------------------------------------------------------------------------------
@@ -383,7 +426,8 @@ def _rent(
     elif section8 is not None:
         rent = section8.max_contract_rent
         source = (
-            f"Section 8 maximum contract rent, {section8.bedrooms} bedrooms, "
+            f"Section 8 maximum contract rent, {section8.bedrooms} bedrooms"
+            f"{' (assumed: none on file)' if prop.bedrooms is None else ''}, "
             f"{section8.area} FY{section8.year} (no market-rent estimate on file)"
         )
     else:
@@ -500,12 +544,15 @@ def decide(
     rent: RentSection,
     missing: Sequence[str],
     thresholds: VerdictThresholds,
+    rehab_incomplete: str | None = None,
 ) -> Verdict:
     """The verdict from the computed parts and the thresholds (pure; see VerdictThresholds).
 
     The first of strong flip, rental fits Section 8, strong BRRRR and good rental whose every
     check passes is the label; none passing is "pass"; nothing computable is "insufficient
-    data" with the reasons each part is missing.
+    data" with the reasons each part is missing. An incomplete rehab budget
+    (``rehab_incomplete``, what it lacks) is "insufficient data" too: no strategy is
+    recommended on a budget that leaves lines out.
     """
     t = thresholds
     checks: list[VerdictCheck] = []
@@ -569,7 +616,14 @@ def decide(
                 at_least=False,
                 shown=dollars,
             )
-            fit = fit.model_copy(update={"text": fit.text + " (Section 8 maximum contract rent)"})
+            shown_as = " (Section 8 maximum contract rent)"
+            if rent.market_rent is None:
+                # The rent *is* that maximum: the check fits by construction, so say so.
+                shown_as = (
+                    " (Section 8 maximum contract rent; no market-rent estimate on file, "
+                    "so the rent is assumed at that maximum)"
+                )
+            fit = fit.model_copy(update={"text": fit.text + shown_as})
             checks.append(fit)
             if rental_ok and fit.passed:
                 qualifying.append(VerdictLabel.section8_rental)
@@ -618,7 +672,14 @@ def decide(
         VerdictLabel.good_rental,
     ]
     qualifying = [label for label in order if label in qualifying]
-    if qualifying:
+    if rehab_incomplete is not None:
+        label = VerdictLabel.insufficient_data
+        qualifying = []
+        reasons = [rehab_incomplete, *missing]
+        headline = (
+            "Insufficient data: the rehab budget is incomplete, so no strategy is recommended"
+        )
+    elif qualifying:
         label = qualifying[0]
         strategy = {
             VerdictLabel.strong_flip: "flip",
@@ -665,19 +726,28 @@ def analyze_property(
     assumptions: AnalysisAssumptions | None = None,
     thresholds: VerdictThresholds | None = None,
     rehab_cost: Decimal | None = None,
+    square_feet: int | None = None,
 ) -> PropertyAnalysis:
     """Analyse a property end to end (values, rehab, rent, returns, maximum offer, verdict).
 
     ``rehab_cost``: the investor's own rehab budget ("if rehab is 40k"): it replaces the
     estimate's total in every figure (the estimate's lines are still listed, and a note says
-    both totals). Raises ``AnalysisNotFoundError`` for an unknown property or deal and
-    ``AnalysisInputError`` when the deal is for another property or the rehab budget is
-    negative or over $10,000,000. Missing data never raises: the part says why it is not
-    available.
+    both totals). ``square_feet``: the living area to size the rehab with when the property
+    has none on file. Without either, an estimate with unpriced lines is incomplete
+    (``rehab_complete`` false): the flip, maximum offer, rental, BRRRR and projection are
+    withheld with the bound the priced lines allow, and the verdict recommends nothing.
+    Raises ``AnalysisNotFoundError`` for an unknown property or deal and
+    ``AnalysisInputError`` when the deal is for another property, the rehab budget is
+    negative or over $10,000,000, or the square footage is not 1 to 100,000. Missing data
+    never raises: the part says why it is not available.
     """
     if rehab_cost is not None and not (Decimal(0) <= rehab_cost <= MAX_REHAB_COST):
         raise AnalysisInputError(
             f"a rehab budget must be between $0 and {dollars(MAX_REHAB_COST)}, not {rehab_cost}"
+        )
+    if square_feet is not None and not (0 < square_feet <= MAX_SQUARE_FEET):
+        raise AnalysisInputError(
+            f"the square footage must be between 1 and {MAX_SQUARE_FEET:,}, not {square_feet}"
         )
     a = assumptions or AnalysisAssumptions()
     t = thresholds or VerdictThresholds()
@@ -712,16 +782,31 @@ def analyze_property(
         max_comps=a.max_comps,
         kind=ValuationKind.arv,
     )
-    rehab = _rehab(session=session, org_id=org_id, prop=prop, components=components, assumptions=a)
+    # Without the subject's living area the comps get no size adjustment: say so by the values.
+    unsized = "" if prop.square_feet and prop.square_feet > 0 else " (not size-adjusted)"
+    if (as_is or arv) is not None and unsized:
+        notes.append("no living area on file: the as-is value and ARV are not adjusted for size")
+    rehab = _rehab(
+        session=session,
+        org_id=org_id,
+        prop=prop,
+        components=components,
+        assumptions=a,
+        square_feet=square_feet,
+    )
     rehab_total = rehab.estimate.total
+    gap = rehab_gap(rehab.estimate)
+    if square_feet is not None:
+        notes.append(f"rehab sized on {square_feet:,} sqft as given")
     if rehab.estimate.unpriced:
         notes.append("not priced: " + "; ".join(u.message for u in rehab.estimate.unpriced))
     if rehab_cost is not None:
         given = _cents(rehab_cost)
-        notes.append(
-            f"rehab {dollars(given)} as given, instead of the estimate's {dollars(rehab_total)}"
-        )
+        estimated = dollars(rehab_total) if gap is None else f"at least {dollars(rehab_total)}"
+        notes.append(f"rehab {dollars(given)} as given, instead of the estimate's {estimated}")
         rehab_total = given
+        gap = None
+    rehab_missing = f"{gap[0]}; {gap[1]}" if gap is not None else None
     rent = _rent(session=session, org_id=org_id, prop=prop, assumptions=a, notes=notes)
     price, price_missing = _purchase_price(prop=prop, deal=deal, as_is=as_is)
 
@@ -845,6 +930,55 @@ def analyze_property(
             )
         )
 
+    missing = [
+        f"{part}: {why}"
+        for part, why in (("flip", flip_missing), ("rental", rental_missing))
+        if why
+    ]
+    rehab_text = dollars(rehab_total)
+    max_offer_text = dollars(max_offer.amount) if max_offer else NOT_AVAILABLE
+    flip_profit_text = dollars(flip.profit) if flip else NOT_AVAILABLE
+    # The rental's monthly cash flow does not depend on the rehab (its cash invested does).
+    rental_cash_flow_text = dollars(rental.monthly_cash_flow) if rental else NOT_AVAILABLE
+    if gap is not None:
+        # Every unpriced line costs something: what the priced lines give is only a bound, so
+        # the parts built on the rehab are withheld and their reasons carry the bound.
+        incomplete, fix = gap
+        rehab_text = f"at least {dollars(rehab_total)} (incomplete)"
+        priced = f"the {dollars(rehab_total)} priced so far"
+        if max_offer is not None:
+            max_offer_text = f"at most {dollars(max_offer.amount)} (rehab incomplete)"
+            max_offer_missing = (
+                f"{incomplete}, so the maximum offer is at most {dollars(max_offer.amount)} "
+                f"(ARV {dollars(max_offer.arv)} x {max_offer.rule_pct}% - {priced}); {fix}"
+            )
+            max_offer = None
+        if flip is not None:
+            flip_profit_text = f"at most {dollars(flip.profit)} (rehab incomplete)"
+            flip_missing = (
+                f"{incomplete}, so the flip profit is at most {dollars(flip.profit)} "
+                f"(on {priced}); {fix}"
+            )
+            flip = None
+        if rental is not None:
+            roi = rental.cash_on_cash_pct
+            rental_missing = (
+                f"{incomplete}, so the cash invested is at least {dollars(rental.cash_invested)}"
+                + (f" and cash-on-cash at most {_pct_text(roi)}" if roi is not None else "")
+                + f" (the cash flow, {dollars(rental.monthly_cash_flow)} a month, does not "
+                f"depend on the rehab); {fix}"
+            )
+            rental = None
+        if brrrr is not None:
+            brrrr_missing = (
+                f"{incomplete}, so the cash left in the deal is at least "
+                f"{dollars(brrrr.cash_left_in_deal)} (on {priced}); {fix}"
+            )
+            brrrr = None
+        if projection is not None:
+            projection_missing = f"{incomplete}; {fix}"
+            projection = None
+
     verdict = decide(
         flip=flip,
         rental=rental,
@@ -852,12 +986,9 @@ def analyze_property(
         max_offer=max_offer,
         price=price,
         rent=rent,
-        missing=[
-            f"{part}: {why}"
-            for part, why in (("flip", flip_missing), ("rental", rental_missing))
-            if why
-        ],
+        missing=missing,
         thresholds=t,
+        rehab_incomplete=rehab_missing,
     )
     section8 = rent.section8
     sources = Sources(
@@ -880,15 +1011,20 @@ def analyze_property(
         address=subject.address,
         verdict=verdict.headline,
         purchase_price=dollars(price.amount) if price else NOT_AVAILABLE,
-        as_is_value=dollars(as_is.value) if as_is else NOT_AVAILABLE,
-        arv=dollars(arv_value),
-        rehab_total=dollars(rehab_total),
-        max_offer=dollars(max_offer.amount) if max_offer else NOT_AVAILABLE,
-        fmr=dollars(section8.fmr) if section8 else NOT_AVAILABLE,
+        as_is_value=dollars(as_is.value) + unsized if as_is else NOT_AVAILABLE,
+        arv=dollars(arv_value) + unsized if arv_value is not None else NOT_AVAILABLE,
+        rehab_total=rehab_text,
+        max_offer=max_offer_text,
+        fmr=(
+            dollars(section8.fmr)
+            + (f" ({section8.bedrooms} bedrooms assumed)" if prop.bedrooms is None else "")
+        )
+        if section8
+        else NOT_AVAILABLE,
         payment_standard=dollars(section8.payment_standard) if section8 else NOT_AVAILABLE,
         rent=dollars(rent_monthly),
-        flip_profit=dollars(flip.profit) if flip else NOT_AVAILABLE,
-        rental_cash_flow=dollars(rental.monthly_cash_flow) if rental else NOT_AVAILABLE,
+        flip_profit=flip_profit_text,
+        rental_cash_flow=rental_cash_flow_text,
     )
     return PropertyAnalysis(
         property_id=prop.id,
@@ -907,6 +1043,8 @@ def analyze_property(
         arv_missing=arv_missing,
         comp_locations=_comp_locations(session=session, org_id=org_id, parts=(as_is, arv)),
         rehab=rehab,
+        rehab_complete=rehab_missing is None,
+        rehab_missing=rehab_missing,
         rent=rent,
         flip=flip,
         flip_missing=flip_missing,
@@ -954,7 +1092,11 @@ def publish_completed(
             "as_of": analysis.as_of.isoformat(),
             "as_is_value": text(analysis.as_is.value if analysis.as_is else None),
             "arv": text(analysis.arv.value if analysis.arv else None),
-            "rehab_total": text(analysis.rehab.estimate.total),
+            # An incomplete estimate is only a floor: no figure rather than an understated one.
+            "rehab_total": None
+            if analysis.rehab.missing_components
+            else text(analysis.rehab.estimate.total),
+            "rehab_complete": analysis.rehab_complete,
             "rent_monthly": text(analysis.rent.rent_monthly),
             "verdict": str(analysis.verdict.label),
             "requested_by": str(requested_by) if requested_by else None,
