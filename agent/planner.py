@@ -902,6 +902,12 @@ def _market_plan(text: str) -> Plan | None:
 
 # Numbers that are part of what is asked, not a house number ("Section 8 rent for ...").
 _NOT_HOUSE_NUMBERS = re.compile(r"\bsection\s*-?\s*8\b|\bcomps?\s*#?\d+", re.I)
+# A size is not a house number, nor part of the address it follows ("1234 Main St, 1100 sqft").
+_SIZE_PHRASE = re.compile(
+    r"[,;–-]?\s*(?:about\s+|around\s+|~)?\d[\d,]*\s*"
+    r"(?:sq\.?\s*f(?:ee)?t\.?|sqft|sf|square\s+f(?:ee|oo)?t)(?![a-z])",
+    re.I,
+)
 
 
 # What follows an address in a request and is not part of it ("... as a lead", "... on file?").
@@ -931,6 +937,47 @@ _FOLLOW_UP = re.compile(
     re.I,
 )
 _FOCUS_WORDS = {"rental": "rental", "flip": "flip", "brrrr": "brrrr"}
+# The house's size said by the user ("it's 1,100 sqft", "the house is about 1100 square
+# feet", "1234 Main St, 1100 sqft"): it sizes the rehab when none is on file. A quantity in
+# a rehab list ("flooring 900 sqft") is not the house's size (callers skip rehab messages).
+_SQFT_NUMBER = r"(\d{1,3}(?:,\d{3})+|\d{3,6})"
+_SQFT_UNIT = r"\s*(?:sq\.?\s*f(?:ee)?t\.?|sqft|sf|square\s+f(?:ee|oo)?t)(?![a-z])"
+_HOUSE_SQFT = re.compile(
+    r"\b(?:house|home|it|property|place|living area|size)\s*(?:is|'s|’s|has|of)?\s*"
+    r"(?:about|around|roughly|approx(?:imately)?|~)?\s*" + _SQFT_NUMBER + _SQFT_UNIT,
+    re.I,
+)
+_ONLY_SQFT = re.compile(
+    r"^\s*(?:(?:it'?s|its|it is|about|around|roughly|~)\s*)*"
+    + _SQFT_NUMBER
+    + _SQFT_UNIT
+    + r"[\s.!?]*$",
+    re.I,
+)
+_ADDRESS_SQFT = re.compile(
+    r"(?<!\d)[,;–-]\s*(?:about\s+|around\s+|~)?" + _SQFT_NUMBER + _SQFT_UNIT + r"[\s.!?]*$",
+    re.I,
+)
+
+
+_ANY_SQFT = re.compile(r"(?<![\d,.])" + _SQFT_NUMBER + _SQFT_UNIT, re.I)
+
+
+def _house_sqft(text: str, *, with_address: bool = False) -> int | None:
+    """The house's living area the user said, in sqft, or None.
+
+    With an address in the message, any size in it is the house's ("14500 Kercheval Ave
+    1500 sqft", "1500 sqft house at 88 Oak St").
+    """
+    patterns = (_HOUSE_SQFT, _ONLY_SQFT, _ADDRESS_SQFT) + ((_ANY_SQFT,) if with_address else ())
+    for pattern in patterns:
+        match = pattern.search(text)
+        if match:
+            value = int(match.group(1).replace(",", ""))
+            return value if 100 <= value <= 100_000 else None
+    return None
+
+
 _SEPARATORS = re.compile(r"\s+(?:and|&|or|vs\.?|versus|then)\s+|[;\n]|\s+/\s+", re.I)
 
 
@@ -957,6 +1004,7 @@ def _addresses(text: str) -> list[str]:
 
 def extract_address(text: str) -> str | None:
     """The street address in ``text`` (from the first house number on), or None."""
+    text = _SIZE_PHRASE.sub(" ", text)
     text = _NOT_HOUSE_NUMBERS.sub(lambda m: "x" * len(m.group(0)), text)
     for match in _HOUSE_NUMBER.finditer(text):
         candidate = text[match.start() :].strip().rstrip("?!.;:'\"")
@@ -1189,6 +1237,25 @@ def plan_for(conversation: Conversation) -> Plan:
             return Plan("section8_rent", {"property_id": property_id})
         focus = _FOCUS_WORDS.get(word, "rental")
         return Plan("analyze_property", {"property_id": property_id, "focus": focus})
+    sqft = (
+        None
+        if _REHAB.search(text) or _COMP_WORD.search(text)
+        else _house_sqft(text, with_address=subject is not None)
+    )
+    if sqft is not None:
+        sized = subject
+        if sized is None:
+            last_id, _ = conversation.last_property(
+                ("analyze_property", "max_offer", "get_comps", "section8_rent", "generate_report")
+            )
+            sized = {"property_id": last_id} if last_id else None
+        if sized is None:
+            return Plan(reply="Which property? Send its street address with the square footage.")
+        given = _rehab_given(text)
+        return Plan(
+            "max_offer" if _MAX_OFFER.search(text) else "analyze_property",
+            {**sized, "square_feet": sqft, **({"rehab_cost": given} if given else {})},
+        )
     several = _addresses(text)
     if len(several) > 1:
         listed = "; ".join(several[:4])
@@ -1378,6 +1445,10 @@ def _address_reply(r: dict[str, Any]) -> str:
         if part in missing:
             lines.append(f"Note: {missing[part]}")
     lines.extend(f"Note: {note}" for note in r.get("notes") or [] if str(note).startswith("rehab "))
+    if r.get("rehab_complete") is False and r.get("rehab_missing"):
+        lines.append(f"Note: {r['rehab_missing']}.")
+    elif r.get("square_feet_given"):
+        lines.append(f"Rehab sized with the {r['square_feet_given']:,} sqft you gave.")
     hint = REPORT_FOLLOWS if r.get("report_follows") else REPORT_HINT
     body = _fit("\n".join(lines), WHATSAPP_LIMIT - len(hint) - 1)
     return f"{body}\n{hint}"

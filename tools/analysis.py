@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 AddressArg = Annotated[str | None, Field(max_length=300)]
 IdArg = Annotated[str | None, Field(max_length=64)]
 RehabArg = Annotated[Decimal | None, Field(ge=0, le=10_000_000, decimal_places=2)]
+SquareFeetArg = Annotated[int | None, Field(ge=1, le=100_000)]
 Focus = Literal["flip", "rental", "brrrr"]
 
 
@@ -101,6 +102,8 @@ def analysis_result(analysis: PropertyAnalysis) -> dict[str, Any]:
         "arv": f.arv,
         "rehab_total": f.rehab_total,
         "rehab_scope": analysis.rehab.scope_source,
+        "rehab_complete": analysis.rehab_complete,
+        "rehab_missing": analysis.rehab_missing,
         "max_offer": f.max_offer,
         "max_offer_formula": analysis.max_offer.formula if analysis.max_offer else None,
         "rent": f.rent,
@@ -137,11 +140,16 @@ def _analyse(
     address: str | None,
     property_id: str | None,
     rehab_cost: Decimal | None = None,
+    square_feet: int | None = None,
 ) -> Any:
     prop = resolve_property(session, ctx, address=address, property_id=property_id)
     try:
         return analysis_service.analyze_property(
-            session=session, org_id=ctx.org_id, property_id=prop.id, rehab_cost=rehab_cost
+            session=session,
+            org_id=ctx.org_id,
+            property_id=prop.id,
+            rehab_cost=rehab_cost,
+            square_feet=square_feet,
         )
     except analysis_service.AnalysisInputError as exc:
         raise ToolError(str(exc)) from exc
@@ -154,6 +162,7 @@ def analyze_property(
     property_id: IdArg = None,
     rehab_cost: RehabArg = None,
     focus: Focus | None = None,
+    square_feet: SquareFeetArg = None,
 ) -> dict[str, Any]:
     """Analyse a property end to end: verdict, as-is value, ARV, rehab, max offer, rent vs FMR.
 
@@ -171,13 +180,16 @@ def analyze_property(
         rehab_cost: The user's own rehab budget in dollars, only when they said one ("if
             rehab is 40k"); it replaces the estimate in every figure.
         focus: The strategy the user asked about ("and as a rental?"): flip, rental or brrrr.
+        square_feet: The house's living area, only when the user said it ("it's 1,100
+            sqft"); it sizes the rehab when none is on file (the result's rehab_missing
+            asks for it).
 
     """
     ctx = runtime.context
     ctx.progress("analysing the property…")
 
     def body(session: Session) -> dict[str, Any]:
-        analysis = _analyse(session, ctx, address, property_id, rehab_cost)
+        analysis = _analyse(session, ctx, address, property_id, rehab_cost, square_feet)
         analysis_service.publish_completed(
             session=session, analysis=analysis, requested_by=ctx.user_id, channel=ctx.channel
         )
@@ -186,6 +198,8 @@ def analyze_property(
         result["report_follows"] = ctx.channel == "whatsapp"
         if focus is not None:
             result["focus"] = focus
+        if square_feet is not None:
+            result["square_feet_given"] = square_feet
         return result
 
     return run_tool(ctx, "analyze_property", body)
@@ -197,6 +211,7 @@ def max_offer(
     address: AddressArg = None,
     property_id: IdArg = None,
     rehab_cost: RehabArg = None,
+    square_feet: SquareFeetArg = None,
 ) -> dict[str, Any]:
     """The maximum offer for a property: ARV x 70% - rehab, and the price for the target profit.
 
@@ -209,13 +224,15 @@ def max_offer(
         property_id: Or the property's id from an earlier tool result.
         rehab_cost: The user's own rehab budget in dollars, only when they said one ("if
             rehab is 40k"); it replaces the estimate.
+        square_feet: The house's living area, only when the user said it; it sizes the
+            rehab when none is on file.
 
     """
     ctx = runtime.context
     ctx.progress("working out the maximum offer…")
 
     def body(session: Session) -> dict[str, Any]:
-        analysis = _analyse(session, ctx, address, property_id, rehab_cost)
+        analysis = _analyse(session, ctx, address, property_id, rehab_cost, square_feet)
         offer = analysis.max_offer
         result: dict[str, Any] = {
             "property_id": analysis.property_id,
