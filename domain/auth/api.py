@@ -64,7 +64,24 @@ def _conflict(error: service.ConflictError) -> HTTPException:
     return HTTPException(status_code=status.HTTP_409_CONFLICT, detail=str(error))
 
 
-@router.post("/auth/token", response_model=AccessTokenResponse, tags=["auth"])
+_USER_NOT_FOUND: dict[int | str, dict[str, str]] = {
+    404: {"description": "No such user in your organisation"}
+}
+_CONFLICT: dict[int | str, dict[str, str]] = {
+    409: {"description": "The email or phone number is taken, or no admin would be left"}
+}
+
+
+@router.post(
+    "/auth/token",
+    response_model=AccessTokenResponse,
+    tags=["auth"],
+    summary="Sign in: exchange an email and password for a bearer access token",
+    responses={
+        401: {"description": "Incorrect email or password"},
+        429: {"description": "Too many failed sign-ins for this account from this address"},
+    },
+)
 def login_for_access_token(
     request: Request, session: SessionDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]
 ) -> AccessTokenResponse:
@@ -104,7 +121,13 @@ def login_for_access_token(
     )
 
 
-@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, tags=["auth"])
+@router.post(
+    "/auth/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["auth"],
+    summary="Sign out: this access token stops working",
+    responses={400: {"description": "The bearer is an API token (revoke it instead)"}},
+)
 def logout(
     session: SessionDep, principal: CurrentPrincipal, credentials: BearerCredentials
 ) -> Response:
@@ -123,7 +146,12 @@ def logout(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/auth/logout-all", status_code=status.HTTP_204_NO_CONTENT, tags=["auth"])
+@router.post(
+    "/auth/logout-all",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["auth"],
+    summary="Sign out everywhere: every access token of the caller ends",
+)
 def logout_all(session: SessionDep, principal: CurrentPrincipal) -> Response:
     """Sign out everywhere: every access token of the caller ends, this one too (audited).
 
@@ -137,7 +165,12 @@ def logout_all(session: SessionDep, principal: CurrentPrincipal) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/auth/roles", response_model=list[RoleRead], tags=["auth"])
+@router.get(
+    "/auth/roles",
+    response_model=list[RoleRead],
+    tags=["auth"],
+    summary="The roles a user can hold and what each is for",
+)
 def list_roles(session: SessionDep, principal: CurrentPrincipal) -> list[RoleRead]:
     """The roles a user can hold and what each is for."""
     return [
@@ -146,7 +179,7 @@ def list_roles(session: SessionDep, principal: CurrentPrincipal) -> list[RoleRea
     ]
 
 
-@router.get("/users/me", response_model=UserRead, tags=["users"])
+@router.get("/users/me", response_model=UserRead, tags=["users"], summary="The signed-in user")
 def read_me(session: SessionDep, principal: CurrentPrincipal) -> UserRead:
     """The signed-in user."""
     user = service.get_user(session=session, org_id=principal.org_id, user_id=principal.user_id)
@@ -155,14 +188,26 @@ def read_me(session: SessionDep, principal: CurrentPrincipal) -> UserRead:
     return UserRead.model_validate(user)
 
 
-@router.get("/users", response_model=list[UserRead], tags=["users"])
+@router.get(
+    "/users",
+    response_model=list[UserRead],
+    tags=["users"],
+    summary="List the organisation's users (admins)",
+)
 def list_users(session: SessionDep, principal: AdminPrincipal) -> list[UserRead]:
     """Every user of the caller's organisation (admin only)."""
     users = service.list_users(session=session, org_id=principal.org_id)
     return [UserRead.model_validate(user) for user in users]
 
 
-@router.post("/users", response_model=UserRead, status_code=status.HTTP_201_CREATED, tags=["users"])
+@router.post(
+    "/users",
+    response_model=UserRead,
+    status_code=status.HTTP_201_CREATED,
+    tags=["users"],
+    summary="Add a user to the organisation (admins)",
+    responses=_CONFLICT,
+)
 def create_user(session: SessionDep, principal: AdminPrincipal, user_in: UserCreate) -> UserRead:
     """Add a user to the caller's organisation (admin only; audit-logged)."""
     try:
@@ -175,7 +220,13 @@ def create_user(session: SessionDep, principal: AdminPrincipal, user_in: UserCre
     return UserRead.model_validate(user)
 
 
-@router.get("/users/{user_id}", response_model=UserRead, tags=["users"])
+@router.get(
+    "/users/{user_id}",
+    response_model=UserRead,
+    tags=["users"],
+    summary="Read one user (admins)",
+    responses=_USER_NOT_FOUND,
+)
 def read_user(session: SessionDep, principal: AdminPrincipal, user_id: uuid.UUID) -> UserRead:
     """One user of the caller's organisation (admin only)."""
     user = service.get_user(session=session, org_id=principal.org_id, user_id=user_id)
@@ -184,7 +235,13 @@ def read_user(session: SessionDep, principal: AdminPrincipal, user_id: uuid.UUID
     return UserRead.model_validate(user)
 
 
-@router.patch("/users/{user_id}", response_model=UserRead, tags=["users"])
+@router.patch(
+    "/users/{user_id}",
+    response_model=UserRead,
+    tags=["users"],
+    summary="Change a user's details, role, status or password (admins)",
+    responses=_USER_NOT_FOUND | _CONFLICT,
+)
 def update_user(
     session: SessionDep, principal: AdminPrincipal, user_id: uuid.UUID, user_in: UserUpdate
 ) -> UserRead:
@@ -210,7 +267,12 @@ def _token_owner_filter(principal: Principal) -> uuid.UUID | None:
     return None if principal.is_admin else principal.user_id
 
 
-@router.get("/auth/tokens", response_model=list[ApiTokenRead], tags=["auth"])
+@router.get(
+    "/auth/tokens",
+    response_model=list[ApiTokenRead],
+    tags=["auth"],
+    summary="List API tokens (yours; an admin's: the organisation's), never their values",
+)
 def list_api_tokens(session: SessionDep, principal: CurrentPrincipal) -> list[ApiTokenRead]:
     """The caller's API tokens (an admin sees the whole organisation's); never their values."""
     tokens = service.list_api_tokens(
@@ -224,6 +286,7 @@ def list_api_tokens(session: SessionDep, principal: CurrentPrincipal) -> list[Ap
     response_model=ApiTokenCreated,
     status_code=status.HTTP_201_CREATED,
     tags=["auth"],
+    summary="Create an API token (its value is shown once)",
 )
 def create_api_token(
     session: SessionDep, principal: CurrentPrincipal, token_in: ApiTokenCreate
@@ -241,7 +304,13 @@ def create_api_token(
     return ApiTokenCreated.model_validate(token, update={"token": plaintext})
 
 
-@router.delete("/auth/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["auth"])
+@router.delete(
+    "/auth/tokens/{token_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["auth"],
+    summary="Revoke an API token",
+    responses={404: {"description": "No such API token that you may revoke"}},
+)
 def revoke_api_token(
     session: SessionDep, principal: CurrentPrincipal, token_id: uuid.UUID
 ) -> Response:
@@ -260,7 +329,12 @@ def revoke_api_token(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/audit-log", response_model=list[AuditLogRead], tags=["audit"])
+@router.get(
+    "/audit-log",
+    response_model=list[AuditLogRead],
+    tags=["audit"],
+    summary="The organisation's audit log, newest first (admins and analysts)",
+)
 def list_audit_log(
     session: SessionDep,
     principal: AuditReader,
@@ -275,7 +349,13 @@ def list_audit_log(
     return [AuditLogRead.model_validate(entry) for entry in entries]
 
 
-@router.get("/audit-log/{entry_id}", response_model=AuditLogRead, tags=["audit"])
+@router.get(
+    "/audit-log/{entry_id}",
+    response_model=AuditLogRead,
+    tags=["audit"],
+    summary="Read one audit entry (admins and analysts)",
+    responses={404: {"description": "No such audit entry in your organisation"}},
+)
 def read_audit_entry(
     session: SessionDep, principal: AuditReader, entry_id: uuid.UUID
 ) -> AuditLogRead:

@@ -139,6 +139,7 @@ def create_project(
             scope=body.scope,
             principal=principal,
         )
+        session.refresh(project)  # money as stored (two decimals), the same as a later GET
         detail = service.project_detail(
             session=session, org_id=principal.org_id, project_id=project.id
         )
@@ -178,6 +179,7 @@ def update_project(
             principal=principal,
         )
     session.commit()
+    session.refresh(project)  # money as stored (two decimals), the same as a later GET
     return ProjectRead.model_validate(project)
 
 

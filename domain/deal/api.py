@@ -122,6 +122,7 @@ def create_deal(deal_in: DealCreate, session: SessionDep, principal: Writer) -> 
             session=session, org_id=principal.org_id, deal_in=deal_in, principal=principal
         )
     session.commit()
+    session.refresh(deal)  # money as stored (two decimals), the same as a later GET
     return _read(deal)
 
 
@@ -165,6 +166,7 @@ def update_deal(
             principal=principal,
         )
     session.commit()
+    session.refresh(deal)  # money as stored (two decimals), the same as a later GET
     return _read(deal)
 
 
@@ -234,6 +236,7 @@ def make_offer(
         )
         deal = service.get_deal(session=session, org_id=principal.org_id, deal_id=deal_id)
     session.commit()
+    session.refresh(offer)  # money as stored (two decimals), the same as a later GET
     return _offer_result(offer, deal)
 
 

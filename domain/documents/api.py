@@ -51,6 +51,7 @@ def content_disposition(filename: str, disposition: str = "attachment") -> str:
     "/documents",
     status_code=status.HTTP_201_CREATED,
     response_model=DocumentRead,
+    summary="Upload a document (its format is read from its bytes)",
     responses={
         403: {"description": "A contractor named a deal (contractors have no access to deals)"},
         404: {"description": "The deal named (entity_type=deal) is not one you can open"},
@@ -113,7 +114,11 @@ def upload_document(
     return DocumentRead.model_validate(document)
 
 
-@router.get("/documents", response_model=list[DocumentRead])
+@router.get(
+    "/documents",
+    response_model=list[DocumentRead],
+    summary="List the organisation's documents, newest first",
+)
 def list_documents(
     session: SessionDep,
     principal: CurrentPrincipal,
@@ -139,7 +144,12 @@ def list_documents(
     return [DocumentRead.model_validate(d) for d in documents]
 
 
-@router.get("/documents/{document_id}", response_model=DocumentRead, responses={404: {}})
+@router.get(
+    "/documents/{document_id}",
+    response_model=DocumentRead,
+    summary="Read a document's metadata",
+    responses={404: {"description": "No such document that you may see"}},
+)
 def get_document(
     document_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
 ) -> DocumentRead:
@@ -155,7 +165,11 @@ def get_document(
 @router.get(
     "/documents/{document_id}/content",
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/octet-stream": {}}}, 404: {}},
+    summary="Download a document's bytes",
+    responses={
+        200: {"content": {"application/octet-stream": {}}},
+        404: {"description": "No such document that you may see"},
+    },
 )
 def download_document(
     document_id: uuid.UUID,
@@ -185,7 +199,13 @@ def download_document(
 
 
 @router.delete(
-    "/documents/{document_id}", status_code=status.HTTP_204_NO_CONTENT, responses={403: {}, 404: {}}
+    "/documents/{document_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a document",
+    responses={
+        403: {"description": "Only admins, analysts or the uploader may delete it"},
+        404: {"description": "No such document that you may see"},
+    },
 )
 def delete_document(
     document_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal

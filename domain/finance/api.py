@@ -178,7 +178,17 @@ def create_transaction(
 @router.get(
     "/transactions",
     response_model=list[TransactionRead],
-    responses={422: _ERRORS[422]},
+    responses={
+        200: {
+            "headers": {
+                "X-Total-Count": {
+                    "description": "How many transactions match the filters, over all pages",
+                    "schema": {"type": "integer", "minimum": 0},
+                }
+            }
+        },
+        422: _ERRORS[422],
+    },
     summary="List transactions (newest first; X-Total-Count gives the number matching)",
 )
 def list_transactions(
@@ -252,7 +262,10 @@ def create_expense(
     "/budgets",
     response_model=BudgetRead,
     status_code=status.HTTP_201_CREATED,
-    responses={**_ERRORS, 200: {"description": "An existing line's allocation was updated"}},
+    responses={
+        **_ERRORS,
+        200: {"model": BudgetRead, "description": "An existing line's allocation was updated"},
+    },
     summary="Create a budget line (deal + category + period), or set its allocation",
 )
 def create_budget(

@@ -115,6 +115,7 @@ def create_property(
     except PropertyError as exc:
         raise _http_error(exc) from exc
     session.commit()
+    session.refresh(prop)  # money as stored (two decimals), the same as a later GET
     return PropertyRead.model_validate(prop)
 
 
@@ -179,6 +180,7 @@ def update_property(
     except PropertyError as exc:
         raise _http_error(exc) from exc
     session.commit()
+    session.refresh(prop)  # money as stored (two decimals), the same as a later GET
     return PropertyRead.model_validate(prop)
 
 

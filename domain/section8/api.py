@@ -32,8 +32,10 @@ class FmrAreaYearRead(BaseModel):
 class FmrList(BaseModel):
     """A page of FMR areas and years."""
 
-    total: int
     items: list[FmrAreaYearRead]
+    total: int = Field(description="areas and years matching the filters, over all pages")
+    limit: int
+    offset: int
 
 
 class RentAnalysisRequest(BaseModel):
@@ -92,7 +94,10 @@ def list_fmr(
         offset=offset,
     )
     return FmrList(
-        total=total, items=[FmrAreaYearRead.model_validate(i, from_attributes=True) for i in items]
+        items=[FmrAreaYearRead.model_validate(i, from_attributes=True) for i in items],
+        total=total,
+        limit=limit,
+        offset=offset,
     )
 
 

@@ -82,7 +82,8 @@ def schedule_read(schedule: CallSchedule) -> ScheduleRead:
     response_model=InitiateResult,
     status_code=status.HTTP_201_CREATED,
     summary="Call a contractor now about a project (or schedule it for their next allowed hour)",
-    responses=_ERRORS | {202: {"description": "Scheduled for later; the reason says why"}},
+    responses=_ERRORS
+    | {202: {"model": InitiateResult, "description": "Scheduled for later; the reason says why"}},
 )
 def initiate_call(
     body: CallRequest, session: SessionDep, principal: Writer, response: Response
