@@ -60,7 +60,7 @@ async def twilio_form(request: Request) -> dict[str, str]:
     if not token:
         raise HTTPException(
             status_code=status.HTTP_403_FORBIDDEN,
-            detail="The WhatsApp webhook is not configured (TWILIO_AUTH_TOKEN is not set)",
+            detail="Twilio webhooks are not configured here (TWILIO_AUTH_TOKEN is not set)",
         )
     signature = request.headers.get(SIGNATURE_HEADER)
     if not signature:
@@ -76,7 +76,9 @@ async def twilio_form(request: Request) -> dict[str, str]:
             )
         params[key] = value
     if not RequestValidator(token).validate(signed_url(request), params, signature):
-        log.warning("refused a WhatsApp webhook with a bad signature")
+        log.warning(
+            "refused a Twilio webhook with a bad signature", extra={"path": request.url.path}
+        )
         raise HTTPException(
             status_code=status.HTTP_403_FORBIDDEN, detail=f"Invalid {SIGNATURE_HEADER}"
         )
@@ -244,6 +246,14 @@ def _report_not_found(report_id: uuid.UUID) -> HTTPException:
     )
 
 
+class ReportState(BaseModel):
+    """A report that is not a PDF yet: still rendering (202), or it cannot be made (410)."""
+
+    report_id: uuid.UUID
+    status: str = Field(description="rendering or failed")
+    detail: str | None = Field(default=None, description="why it failed")
+
+
 def _serve_report(session: Session, org_id: uuid.UUID, report_id: uuid.UUID) -> Response:
     """Stream a stored report PDF (by document id or report-request id); 202 while rendering."""
     document_id = report_id
@@ -296,8 +306,8 @@ def _serve_report(session: Session, org_id: uuid.UUID, report_id: uuid.UUID) -> 
     response_class=StreamingResponse,
     responses={
         200: {"content": {"application/pdf": {}}},
-        202: {"description": "the report is still rendering"},
-        410: {"description": "the report could not be made (the reason is in detail)"},
+        202: {"model": ReportState, "description": "the report is still rendering"},
+        410: {"model": ReportState, "description": "the report could not be made (see detail)"},
         403: {"description": "the link's signature is invalid or expired"},
         404: {"description": "no such report (or not rendered yet)"},
     },

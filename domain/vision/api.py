@@ -130,7 +130,10 @@ def analyze_property_photos(
     "/analyze/component-condition",
     response_model=ComponentConditionResult,
     summary="Assess one photo's component condition now (or queue it with wait=false)",
-    responses={**_ERRORS, 202: {"description": "Queued (wait=false)"}},
+    responses={
+        **_ERRORS,
+        202: {"model": ComponentConditionResult, "description": "Queued (wait=false)"},
+    },
 )
 def analyze_component_condition(
     response: Response,
