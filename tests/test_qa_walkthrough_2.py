@@ -53,7 +53,7 @@ def test_the_area_after_hardwood_under_the_carpet_is_the_hardwoods() -> None:
 
     hardwood, carpet = found["hardwood_refinish"], found["flooring_carpet"]
     assert (hardwood.quantity, hardwood.unit) == (Decimal(900), CostUnit.sqft.value)
-    assert hardwood.condition is Condition.fair  # "refinish", as "needs refinishing"
+    assert hardwood.condition is Condition.poor  # "refinish": the full sand and refinish
     assert (carpet.quantity, carpet.condition) == (None, None)  # it comes up, not replaced
     items = audio_service.rehab_items(list(found.values()))
     assert [(i.component, i.quantity, i.unit) for i in items] == [

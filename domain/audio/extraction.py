@@ -18,14 +18,22 @@ replacing. There are twelve windows, all original.") and needs no language model
 5. A number said right before the component is its count ("twelve windows"); a number with
    a unit anywhere in its clause is its quantity in that unit ("about 20 squares"); a number
    pointing back ("15 of them", "14 total") is a count, also in the very next sentence when
-   that sentence names no component and the one before named exactly one. A room's size
+   that sentence names no component and the one before named exactly one; said with a grade
+   ("Two bathrooms. One of them needs a full remodel.") that many get the grade. A room's size
    ("12 by 14") is the floor area of flooring or paint named with it, never a length; one
    window or door named alone ("the back door") is one; a share of the house ("half the
-   house") is kept as a share and priced on the living area once the caller knows it.
+   house") is kept as a share and priced on the living area once the caller knows it. The
+   house's own area ("the house is about 1,100 square feet") is no component's quantity:
+   ``narrated_living_area`` gives it to the caller, to price on when the property has none.
 6. What a sentence says beyond one component: a floor under another ("hardwood under the
    carpet") takes what follows, and the covering is not graded; a whole room that needs
    everything ("gut the kitchen") grades each of the room's catalogue components poor; a
-   bathroom that "just needs paint" is painted (its 5x8 floor area), not remodelled.
+   bathroom that "just needs paint" is painted (its 5x8 floor area), not remodelled; a
+   bathroom named as the place of a component ("the tub in the bathroom is cracked", "the
+   bathroom has mold") is not graded by what is said of that component.
+7. Across sentences, one finding per component: two single ones said differently ("front door
+   is solid, back door needs replacing") are the one in the worse condition, not two; a
+   hardwood "refinish" is the line's full sand and refinish (its repair: screen and recoat).
 
 Everything here is pure: text in, findings out.
 """
@@ -164,6 +172,7 @@ SPOKEN_ALIASES = {
     "sewer line": "sewer",
     "gutter system": "gutters",
     "kitchen floor": "flooring",
+    "tub": "bathtub",
 }
 # Catalogue aliases too ambiguous in free speech ("in the range of", "the yard is big").
 AMBIGUOUS_ALIASES = frozenset(
@@ -414,6 +423,7 @@ _YEAR = re.compile(
     r"(?:replaced|installed|put in|redone|done|new|built) (?:back |sometime )?"
     r"(?:in|around|about) (?:about |around )?((?:19|20)\d\d)\b"
 )
+_NEGATED_NEED = re.compile(r"\b(?:doesn't|don't|didn't|won't|does not|do not|not) (?:really )?$")
 _COMPILED_PHRASES = [(re.compile(rf"\b(?:{p})\b"), grade) for p, grade in PHRASE_CUES]
 
 
@@ -458,7 +468,14 @@ def find_cues(words: Sequence[str]) -> list[Cue]:
         for match in pattern.finditer(text):
             if free(*match.span()):
                 taken.append(match.span())
-                cues.append((match.start(), Cue(match.group(0), grade)))
+                said = match.group(0)
+                negator = _NEGATED_NEED.search(text[: match.start()])
+                if negator is not None and said.startswith(("need", "could use")):
+                    # "doesn't need refinishing": no work, not the work.
+                    said, grade_said = f"{negator.group(0)}{said}", _NEGATED[grade]
+                    cues.append((negator.start(), Cue(said, grade_said)))
+                    continue
+                cues.append((match.start(), Cue(said, grade)))
     position = 0
     for index, word in enumerate(words):
         start, end = position, position + len(word)
@@ -711,6 +728,62 @@ def _clause_bounds(words: Sequence[str], mentions: Sequence[Mention]) -> list[tu
     return bounds
 
 
+# --- the house's living area, said ----------------------------------------------------
+
+# "The house is about 1,100 square feet", "an 1100 square foot ranch", "square footage is
+# roughly 950": the living area, used where the property's own is not on record. Not "the
+# basement is 600 square feet" nor "400 square feet of carpet" (a component's quantity).
+_HOUSE_NOUN = r"(?:house|home|place|property|ranch|bungalow|colonial|duplex|living (?:area|space))"
+_AREA_UNIT = r"(?:square (?:feet|foot)|sq ft|sqft)"
+_ABOUT = (
+    r"(?:(?:is|was|has|measures|about|around|roughly|approximately|maybe|like|just|over"
+    r"|under|only|probably|almost|nearly|a|little|right|at) )*"
+)
+_LIVING_AREA_SAID = tuple(
+    re.compile(pattern)
+    for pattern in (
+        rf"\b{_HOUSE_NOUN} {_ABOUT}(?P<n>\d+) {_AREA_UNIT}\b(?! (?:of|in) (?!living\b))",
+        rf"\b(?P<n>\d+) {_AREA_UNIT} (?:of )?{_HOUSE_NOUN}\b",
+        rf"\bsquare footage {_ABOUT}(?P<n>\d+)\b",
+    )
+)
+_LIVING_AREA_RANGE = (300, 20000)  # sqft: a figure outside it is not a house's living area
+
+
+def _living_area_spans(words: Sequence[str]) -> list[tuple[int, int, int]]:
+    """The house's living area said in ``words``: each saying's token span and its sqft."""
+    text = " ".join(words)
+    found: list[tuple[int, int, int]] = []
+    for pattern in _LIVING_AREA_SAID:
+        for match in pattern.finditer(text):
+            area = int(match.group("n"))
+            start = text[: match.start()].count(" ")
+            if _LIVING_AREA_RANGE[0] <= area <= _LIVING_AREA_RANGE[1] and not any(
+                lo <= start < hi for lo, hi, _ in found
+            ):
+                found.append((start, start + len(match.group(0).split()), area))
+    return sorted(found)
+
+
+@dataclass(frozen=True)
+class NarratedArea:
+    """The house's living area as said in the narration, and the sentence that said it."""
+
+    square_feet: int
+    said: str
+    timestamp_seconds: int | None
+
+
+def narrated_living_area(segments: Iterable[Segment]) -> NarratedArea | None:
+    """The living area the narration gives the house ("about 1,100 square feet"), first said."""
+    for sentence in split_sentences(segments):
+        spans = _living_area_spans(tokenize(sentence.text))
+        if spans:
+            start = int(sentence.start) if sentence.start is not None else None
+            return NarratedArea(spans[0][2], sentence.text, start)
+    return None
+
+
 # --- what a sentence says beyond one component -----------------------------------------
 
 # The unit of a quantity said as a share of the house ("half the house needs new flooring"):
@@ -755,7 +828,50 @@ _WHOLE_ROOM = tuple(
 # A room priced as one line, and its floor area: the catalogue's rental bath is 5x8 ft.
 _ROOM_AREA_SQFT = {"bath_full_remodel": Decimal("40")}
 _PAINT_CUE = re.compile(r"\b(?:paint|painting|repaint\w*)\b")
+# A room that is priced as a component, and the words that make it the place of another
+# component rather than the thing graded: "the tub in the bathroom is cracked", "the bathroom
+# has a cracked tub", "the bathroom tub".
+_ROOM_COMPONENT_KEYS = frozenset(_ROOM_AREA_SQFT)
+_PLACE_PREPOSITIONS = frozenset({"in", "inside", "of", "at", "from", "on", "behind", "around"})
+_PLACE_DETERMINERS = frozenset(
+    {"the", "this", "that", "a", "an", "one", "our", "my", "its", "each", "every", "both"}
+    | {"main", "master", "hall", "guest", "upstairs", "downstairs", "second", "other", "first"}
+)
+_HAVING_WORDS = frozenset({"has", "had", "have", "with", "got"})
+_MAX_HAVING_GAP = 4
 _HIDDEN = "~"  # a word blanked out of a clause that is not the component's own
+
+
+def _places(words: Sequence[str], mentions: Sequence[Mention]) -> dict[int, int]:
+    """Rooms named as the place of another component: room mention index → that component's.
+
+    "the tub in the bathroom", "mold in the main bathroom", "the bathroom has a cracked tub",
+    "the bathroom tub": what is said there grades the tub or the mold, not the bathroom.
+    """
+    found: dict[int, int] = {}
+    for index, room in enumerate(mentions):
+        if room.key not in _ROOM_COMPONENT_KEYS:
+            continue
+        before = mentions[index - 1] if index > 0 else None
+        after = mentions[index + 1] if index + 1 < len(mentions) else None
+        if before is not None and before.key not in _ROOM_COMPONENT_KEYS:
+            between = words[before.end : room.start]
+            if (
+                between
+                and between[0] in _PLACE_PREPOSITIONS
+                and all(w in _PLACE_DETERMINERS for w in between[1:])
+            ):
+                found[index] = index - 1
+                continue
+        if after is not None and after.key not in _ROOM_COMPONENT_KEYS:
+            between = words[room.end : after.start]
+            if not between or (
+                between[0] in _HAVING_WORDS
+                and len(between) <= _MAX_HAVING_GAP
+                and not any(w in _PUNCTUATION or w in _BOUNDARY_WORDS for w in between)
+            ):
+                found[index] = index + 1
+    return found
 
 
 def find_share(words: Sequence[str]) -> tuple[Decimal, str] | None:
@@ -786,6 +902,11 @@ _ACTION_CUES = {
 }
 # Component names that are a diagnosis: knob-and-tube wiring is rewired, not repaired.
 _DIAGNOSIS_NAMES = {"knob and tube": Condition.poor}
+# Components whose name is the finding ("there's mold in the basement"): graded by the name
+# when nothing else is said of them ("minor mold" is minor), and absent when negated ("no
+# mold", "didn't see any mold"), never "missing" (to be put in) as a water heater is.
+_FOUND_PROBLEMS = {"mold_remediation": Condition.poor}
+_SURFACE_PROBLEMS = frozenset({"mildew", "mildews"})  # surface growth: clean and treat
 _WORK_TO_DO = (
     ("should",),
     ("must",),
@@ -817,6 +938,7 @@ _DEFAULT_MANY = frozenset(
 )
 _AFTER_ONE = frozenset(
     {"is", "was", "needs", "need", "has", "had", "looks", "in", "on", "at", "by", "off", "that"}
+    | {"are", "were"}  # "the front door and the back door are shot": each is one
     | {"upstairs", "downstairs", "itself", "there"}
 )
 _NOT_ONE = frozenset({"every", "each", "all", "no", "some", "any", "most", "several", "many"})
@@ -858,6 +980,23 @@ def _needed_new(words: Sequence[str], mention: Mention) -> Cue | None:
         if words[index] in _NEED_VERBS:
             return Cue(f"{words[index]} new {mention.phrase}", Condition.poor)
     return None
+
+
+# Work said that is a component's full line, not its repair: a contractor's "refinish" (or
+# "sand") of hardwood is the sand-and-refinish the line prices; its repair is a screen and
+# recoat ("buff").
+_FULL_LINE_WORK = {"hardwood_refinish": re.compile(r"\b(?:refinish\w*|sand|sanded|sanding)\b")}
+
+
+def _as_full_line(key: str, cues: Sequence[Cue]) -> list[Cue]:
+    """``cues`` with a repair cue that names the component's full line graded poor."""
+    work = _FULL_LINE_WORK.get(key)
+    if work is None:
+        return list(cues)
+    return [
+        Cue(c.text, Condition.poor) if c.condition is Condition.fair and work.search(c.text) else c
+        for c in cues
+    ]
 
 
 def _component_name_for(key: str) -> str:
@@ -1028,6 +1167,8 @@ def _room_component(
 def _components_in(sentence: Sentence) -> list[Finding]:
     words = tokenize(sentence.text)
     mentions = find_mentions(words)
+    # The house's own area said here is no component's quantity.
+    area_said = {i for lo, hi, _ in _living_area_spans(words) for i in range(lo, hi)}
     rooms = _whole_rooms(words, mentions)
     if not mentions and not rooms:
         return []
@@ -1041,7 +1182,10 @@ def _components_in(sentence: Sentence) -> list[Finding]:
         ]
         mentions = kept or mentions
     coverings = _coverings(words, mentions)
-    owners = [index for index in range(len(mentions)) if index not in coverings]
+    # A room named as the place of a component has no clause of its own: what is said there
+    # is said of the component ("the tub in the bathroom is cracked").
+    places = {i: o for i, o in _places(words, mentions).items() if i not in coverings}
+    owners = [i for i in range(len(mentions)) if i not in coverings and i not in places]
     bounds = (
         dict(zip(owners, _clause_bounds(words, [mentions[i] for i in owners]), strict=True))
         if owners
@@ -1053,8 +1197,9 @@ def _components_in(sentence: Sentence) -> list[Finding]:
     listed: list[bool] = []  # the clause is the bare name in a list ("the furnace and ...")
     for index, mention in enumerate(mentions):
         entry = CATALOGUE_BY_KEY[mention.key]
-        if index in coverings:
-            # What the sentence says next belongs to the covered component (its clause).
+        if index in coverings or index in places:
+            # What the sentence says next belongs to the covered component (its clause), and
+            # what is said in a room to the component there.
             findings.append(
                 Finding(
                     component=mention.phrase,
@@ -1080,6 +1225,9 @@ def _components_in(sentence: Sentence) -> list[Finding]:
         in_room = [r for r in rooms if r.start <= mention.start < r.end]
         for room in rooms:
             blanked |= set(range(room.start, room.end))
+        for place in places:
+            blanked |= set(range(mentions[place].start, mentions[place].end))
+        blanked |= area_said
         local = [
             "_" if mention.start <= lo + i < mention.end else _HIDDEN if lo + i in blanked else w
             for i, w in enumerate(words[lo:hi])
@@ -1107,6 +1255,16 @@ def _components_in(sentence: Sentence) -> list[Finding]:
             cues.append(Cue(mention.phrase, action))
         if mention.phrase in _DIAGNOSIS_NAMES:
             cues.append(Cue(mention.phrase, _DIAGNOSIS_NAMES[mention.phrase]))
+        if mention.key in _FOUND_PROBLEMS:
+            before = list(words[max(0, mention.start - 3) : mention.start])
+            negators = [i for i, w in enumerate(before) if w in _NEGATORS or w.endswith("n't")]
+            if negators:
+                said = " ".join([*before[negators[-1] :], mention.phrase])
+                cues.append(Cue(said, Condition.good))
+            elif not cues:
+                surface = mention.phrase in _SURFACE_PROBLEMS
+                grade = Condition.fair if surface else _FOUND_PROBLEMS[mention.key]
+                cues.append(Cue(mention.phrase, grade))
         if not cues and mention.start > 0 and words[mention.start - 1] in _ABSENT_WORDS:
             # "there's no water heater": nothing to grade, so one must be put in.
             cues.append(Cue(f"{words[mention.start - 1]} {mention.phrase}", Condition.poor))
@@ -1129,6 +1287,7 @@ def _components_in(sentence: Sentence) -> list[Finding]:
             # "The bathroom is fine, just needs paint": paint the bathroom, not remodel it.
             cues = [c for c in cues if c not in room_paint]
             extra.append((mention.end, _room_paint(mention, room_paint, sentence, timestamp)))
+        cues = _as_full_line(mention.key, cues)
         listed.append(all(w == "_" or w in _PUNCTUATION or w in _LIST_WORDS for w in local))
         condition, confidence = decide(cues)
         quantity = find_quantity(
@@ -1137,13 +1296,21 @@ def _components_in(sentence: Sentence) -> list[Finding]:
             mention.end - lo,
             floor_area=mention.key in FLOOR_AREA_KEYS,
         )
+        part = _count_pointing_back(local, mention.end - lo)
+        if (
+            quantity is not None
+            and quantity[1] is None
+            and part is not None
+            and part[1] is None
+            and part[0] < quantity[0]
+            and cues
+        ):
+            # "Two bathrooms, one of them needs a full remodel": the grade is that one's.
+            quantity = part
         if quantity is None and share is not None:
             quantity = share[0], SHARE_OF_LIVING_AREA
-        if (
-            quantity is None
-            and sum(m.key == mention.key for m in mentions) == 1
-            and _names_one(words, mention)
-        ):
+        if quantity is None and _names_one(words, mention):
+            # "front door is solid, back door needs replacing": each door is one.
             quantity = Decimal(1), None
         findings.append(
             Finding(
@@ -1199,6 +1366,12 @@ def _merge(first: Finding, later: Finding) -> Finding:
         and first.unit is later.unit is None
         and later.component != first.component
     ):
+        # Another one of a counted component ("the back door" after "the front door").
+        if first.condition is not later.condition:
+            # "Front door is solid, back door needs replacing": one door needs work, not
+            # two; the count is of those said to be in the condition the finding keeps.
+            kept = later if condition is later.condition else first
+            return replace(kept, notes=notes, timestamp_seconds=first.timestamp_seconds)
         quantity = first.quantity + 1  # "The front door is shot. The back door is shot."
     return replace(
         first,
@@ -1221,6 +1394,47 @@ def follow_up_quantity(text: str) -> tuple[Decimal, str | None] | None:
     return _count_pointing_back([w for w in tokenize(text) if w not in _PUNCTUATION], 0)
 
 
+def _followed_up(named: Finding, sentence: Sentence) -> Finding:
+    """The one component just named, with what a sentence naming none says back of it.
+
+    "There are fourteen of them." is its count. "One of them needs a full remodel." (after
+    "Two bathrooms.") grades that one: the finding becomes the one needing the work, when
+    nothing graded the component before; with a grade already and no count, the grades pool
+    and the number is its count.
+    """
+    words = [w for w in tokenize(sentence.text) if w not in _PUNCTUATION]
+    quantity = _count_pointing_back(words, 0)
+    if quantity is None:
+        return named
+    notes = f"{named.notes} {sentence.text}"
+    cues = _as_full_line(named.component_key, find_cues(words))
+    part_of = named.quantity is None or (named.unit is None and quantity[0] <= named.quantity)
+    if cues and quantity[1] is None and named.condition is None and part_of:
+        condition, confidence = decide(cues)
+        return replace(
+            named,
+            condition=condition,
+            confidence=confidence,
+            quantity=quantity[0],
+            unit=None,
+            notes=notes,
+            cues=tuple(cues),
+        )
+    if named.quantity is not None:
+        return named
+    pooled = named.cues + tuple(cues)
+    condition, confidence = decide(pooled) if pooled else (named.condition, named.confidence)
+    return replace(
+        named,
+        condition=condition,
+        confidence=confidence,
+        quantity=quantity[0],
+        unit=quantity[1],
+        notes=notes,
+        cues=pooled,
+    )
+
+
 def extract_conditions(segments: Iterable[Segment]) -> list[Finding]:
     """Every catalogue component the narration mentions, with condition, quantity and timing.
 
@@ -1233,16 +1447,9 @@ def extract_conditions(segments: Iterable[Segment]) -> list[Finding]:
     just_named: str | None = None  # the key of the one component the last sentence named
     for sentence in split_sentences(segments):
         found = _components_in(sentence)
-        if not found and just_named is not None:
-            quantity = follow_up_quantity(sentence.text)
-            named = by_key[just_named]
-            if quantity is not None and named.quantity is None:
-                by_key[just_named] = replace(
-                    named,
-                    quantity=quantity[0],
-                    unit=quantity[1],
-                    notes=f"{named.notes} {sentence.text}",
-                )
+        area_said = bool(_living_area_spans(tokenize(sentence.text)))
+        if not found and just_named is not None and not area_said:
+            by_key[just_named] = _followed_up(by_key[just_named], sentence)
         just_named = found[0].component_key if len(found) == 1 else None
         for finding in found:
             earlier = by_key.get(finding.component_key)

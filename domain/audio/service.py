@@ -35,7 +35,7 @@ from sqlmodel import Session, col, delete, select
 from domain.analysis.models import ObservedConditions
 from domain.audio import extraction
 from domain.audio.enums import AudioErrorCode, WalkthroughStatus
-from domain.audio.extraction import Finding, Segment
+from domain.audio.extraction import Finding, NarratedArea, Segment
 from domain.audio.models import ExtractedCondition, Walkthrough
 from domain.audio.whisper import AudioError, Transcript, WhisperModelError, transcribe
 from domain.auth.service import Principal, record_audit
@@ -460,6 +460,20 @@ def parse_components(text: str) -> list[Finding]:
     return extraction.extract_from_text(text)
 
 
+def priceable_name(component: str, component_key: str | None) -> str:
+    """The name to price a heard component by: as said, if the cost book reads it as that.
+
+    A spoken form ("breaker box", "tub") may match nothing, or another row, in the cost
+    book's own name matching; the catalogue key's name ("electrical panel") prices it.
+    """
+    if component_key is None:
+        return component
+    match = pricing_service.match_component(component)
+    if match is not None and match.key == component_key:
+        return component
+    return component_key.replace("_", " ")
+
+
 def rehab_items(
     findings: Sequence[Finding], *, square_feet: int | None = None
 ) -> list[ComponentInput]:
@@ -475,7 +489,7 @@ def rehab_items(
         priceable = finding.priceable_quantity_for(square_feet)
         items.append(
             ComponentInput(
-                component=finding.component,
+                component=priceable_name(finding.component, finding.component_key),
                 condition=PricingCondition(finding.condition.value),
                 quantity=priceable[0] if priceable else None,
                 unit=CostUnit(priceable[1]) if priceable else None,
@@ -485,18 +499,53 @@ def rehab_items(
     return items
 
 
+def living_area_for(
+    square_feet: int | None, narrated: NarratedArea | None
+) -> tuple[int | None, str | None, list[str]]:
+    """The living area to price on, where it came from, and the assumption saying so.
+
+    The property's own stored area wins; the narrated one ("the house is about 1,100 square
+    feet") is used when the property has none.
+    """
+    if square_feet is not None:
+        if narrated is None or narrated.square_feet == square_feet:
+            return square_feet, "property", []
+        return (
+            square_feet,
+            "property",
+            [
+                f"living area {square_feet} sqft from the property record (the walkthrough "
+                f'said {narrated.square_feet} sqft: "{narrated.said}")'
+            ],
+        )
+    if narrated is None:
+        return None, None, []
+    return (
+        narrated.square_feet,
+        "narrated",
+        [
+            f"living area {narrated.square_feet} sqft as narrated in the walkthrough "
+            f'("{narrated.said}"); the property has no living area on record'
+        ],
+    )
+
+
 def estimate_for_findings(
     *,
     session: Session,
     org_id: uuid.UUID,
     findings: Sequence[Finding],
     square_feet: int | None = None,
+    narrated_area: NarratedArea | None = None,
 ) -> dict[str, Any]:
     """Price the findings against the organisation's cost book; a JSON-able summary.
 
     Components heard without a condition are listed under ``not_graded`` and not priced (a
-    mention is not a diagnosis).
+    mention is not a diagnosis). Area-based quantities use ``square_feet`` (the property's),
+    else the living area said in the narration (``narrated_area``); ``square_feet_source``
+    says which.
     """
+    square_feet, source, area_assumptions = living_area_for(square_feet, narrated_area)
     estimate = pricing_service.estimate_rehab(
         session=session,
         org_id=org_id,
@@ -504,6 +553,8 @@ def estimate_for_findings(
         square_feet=square_feet,
     )
     summary = estimate.model_dump(mode="json")
+    summary["square_feet_source"] = source
+    summary["assumptions"] += area_assumptions
     summary["assumptions"] += [
         said
         for f in findings
@@ -525,6 +576,9 @@ class ExtractionResult:
     findings: list[Finding]
     rehab_estimate: dict[str, Any]
     method: str
+    # The house's living area said in the narration, if any (priced on when the property
+    # has none on record).
+    narrated_living_area: NarratedArea | None = None
 
 
 def extract_and_estimate(
@@ -547,13 +601,16 @@ def extract_and_estimate(
         raise InvalidWalkthroughInput(
             f"Transcript {walkthrough_id} has no text yet (status {walkthrough.status})."
         )
-    findings = extraction.extract_conditions(segments_of(walkthrough))
+    segments = segments_of(walkthrough)
+    findings = extraction.extract_conditions(segments)
+    narrated = extraction.narrated_living_area(segments)
     prop = property_service.get(session=session, org_id=org_id, property_id=walkthrough.property_id)
     summary = estimate_for_findings(
         session=session,
         org_id=org_id,
         findings=findings,
         square_feet=prop.square_feet if prop is not None else None,
+        narrated_area=narrated,
     )
     previous = len(list_conditions(session=session, org_id=org_id, walkthrough_id=walkthrough.id))
     session.execute(
@@ -634,7 +691,7 @@ def extract_and_estimate(
                 "rehab_total": summary["total"],
             },
         )
-    return ExtractionResult(walkthrough, rows, findings, summary, extraction.METHOD)
+    return ExtractionResult(walkthrough, rows, findings, summary, extraction.METHOD, narrated)
 
 
 def rehab_total(walkthrough: Walkthrough) -> Decimal | None:
@@ -660,6 +717,10 @@ def latest_component_conditions(
     if walkthrough is None:
         return None
     prop = property_service.get(session=session, org_id=org_id, property_id=property_id)
+    square_feet, _, _ = living_area_for(
+        prop.square_feet if prop is not None else None,
+        extraction.narrated_living_area(segments_of(walkthrough)),
+    )
     items = []
     for row in list_conditions(session=session, org_id=org_id, walkthrough_id=walkthrough.id):
         if row.component is None or row.condition is None:
@@ -674,10 +735,10 @@ def latest_component_conditions(
             confidence=Decimal(0),
             quantity=row.quantity,
             unit=row.unit,
-        ).priceable_quantity_for(prop.square_feet if prop is not None else None)
+        ).priceable_quantity_for(square_feet)
         items.append(
             ComponentInput(
-                component=row.component,
+                component=priceable_name(row.component, row.component_key),
                 condition=PricingCondition(str(row.condition)),
                 quantity=priceable[0] if priceable else None,
                 unit=CostUnit(priceable[1]) if priceable else None,

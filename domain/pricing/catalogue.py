@@ -354,6 +354,20 @@ DEFAULT_CATALOGUE: tuple[CatalogueEntry, ...] = (
         aliases=("tile", "shower tile", "tub surround", "bathroom tile", "tiles", "bathroom floor"),
     ),
     CatalogueEntry(
+        key="bathtub",
+        name="Bathtub, 60in steel / acrylic alcove tub, replaced (tear-out, drain, install)",
+        category="bath",
+        unit=CostUnit.each,
+        material=_d("500.00"),
+        labour=_d("900.00"),
+        repair_fraction=_d("0.35"),
+        repair_scope="reglaze the tub (refinish its surface)",
+        quantity=_FIXED_1,
+        # Not "tub" alone: a "hot tub" is no bathtub (the walkthrough hears "tub" as a spoken
+        # form of "bathtub").
+        aliases=("bath tub", "bathtubs", "tub replacement", "bathtub replacement"),
+    ),
+    CatalogueEntry(
         key="vanity",
         name="Bath vanity 36in with top and faucet",
         category="bath",
@@ -490,6 +504,27 @@ DEFAULT_CATALOGUE: tuple[CatalogueEntry, ...] = (
         repair_scope="patch holes and cracks",
         quantity=QuantityRule(QuantityKind.living_area, _d("0.25")),
         aliases=("drywall", "sheetrock", "plaster", "walls repair", "drywall patch"),
+    ),
+    CatalogueEntry(
+        key="mold_remediation",
+        name="Mold remediation: contain, remove affected material, treat (per sqft affected)",
+        category="environmental",
+        unit=CostUnit.sqft,
+        material=_d("4.00"),
+        labour=_d("11.00"),
+        repair_fraction=_d("0.30"),
+        repair_scope="clean and treat surface mold, no removal",
+        # A typical rental find: one bathroom ceiling and wall, or a basement corner.
+        quantity=QuantityRule(QuantityKind.fixed, _d("50")),
+        aliases=(
+            "mold",
+            "mould",
+            "black mold",
+            "mildew",
+            "mold remediation",
+            "mould remediation",
+            "mold removal",
+        ),
     ),
     # Job costs
     CatalogueEntry(

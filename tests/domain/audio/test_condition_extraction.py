@@ -64,7 +64,8 @@ def test_the_short_walkthrough_reads_as_an_investor_would() -> None:
         ("The foundation looks solid, no cracks.", "foundation_repair", Condition.good),
         ("The whole place needs paint.", "interior_paint", Condition.fair),
         ("The bathroom tile is cracked.", "bath_tile", Condition.poor),
-        ("Hardwood floors need refinishing.", "hardwood_refinish", Condition.fair),
+        # A refinish is the hardwood line in full; its repair is a screen and recoat.
+        ("Hardwood floors need refinishing.", "hardwood_refinish", Condition.poor),
     ],
 )
 def test_cue_words_and_negations_grade_the_component(
