@@ -22,7 +22,8 @@
 
   function safeHref(url) {
     if (/^https?:\/\/[^\s]+$/i.test(url)) return url;
-    if (/^\/(?!\/)[^\s]*$/.test(url)) return url; // same-site path, never protocol-relative
+    // A same-site path, never protocol-relative: browsers read "/\host" as "//host" too.
+    if (/^\/(?![\/\\])[^\s\\]*$/.test(url)) return url;
     return null;
   }
 
@@ -161,6 +162,11 @@
 
   Api.prototype.fail = function (response) {
     if (response.status === 401 && this.onUnauthorised) this.onUnauthorised();
+    return this.error(response);
+  };
+
+  /** Reject with the server's message (its ``detail``), or with the HTTP status. */
+  Api.prototype.error = function (response) {
     return response.json().then(
       function (body) {
         var detail = body && body.detail;
@@ -191,7 +197,8 @@
       headers: { "Content-Type": "application/x-www-form-urlencoded", Accept: "application/json" },
       body: form.toString()
     }).then(function (response) {
-      if (!response.ok) return self.fail(response);
+      // A refused sign-in (401 wrong password, 429 locked out) is not an expired session.
+      if (!response.ok) return self.error(response);
       return response.json();
     });
   };
@@ -260,8 +267,11 @@
     return date.toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
   }
 
+  var mounted = 0; // gives each mounted chat its own element ids
+
   function mount(root, options) {
     options = options || {};
+    mounted += 1;
     var state = { conversationId: sessionStorage.getItem(CONVERSATION_KEY), busy: false };
     var api = new Api(options.baseUrl, function () { signOut("Your session has expired: please sign in again."); });
 
@@ -299,6 +309,8 @@
     var side = el("aside", "ddc-side");
     var newButton = el("button", "ddc-button ddc-new", "+ New conversation");
     newButton.type = "button";
+    side.id = "ddc-side-" + mounted;
+    side.setAttribute("aria-label", "Conversations");
     var list = el("ul", "ddc-conversations");
     list.setAttribute("aria-label", "Conversations");
     side.appendChild(newButton);
@@ -308,12 +320,18 @@
     var header = el("header", "ddc-header");
     var title = el("h1", "ddc-title", "dealdesk");
     var who = el("span", "ddc-who");
+    // Where the side list has no room (a phone, the widget) it opens over the chat instead.
+    var historyButton = el("button", "ddc-link-button ddc-history-toggle", "History");
+    historyButton.type = "button";
+    historyButton.setAttribute("aria-controls", side.id);
+    historyButton.setAttribute("aria-expanded", "false");
     var newCompact = el("button", "ddc-link-button ddc-new-compact", "New");
     newCompact.type = "button";
     var signOutButton = el("button", "ddc-link-button", "Sign out");
     signOutButton.type = "button";
     header.appendChild(title);
     header.appendChild(who);
+    header.appendChild(historyButton);
     header.appendChild(newCompact);
     header.appendChild(signOutButton);
 
@@ -348,6 +366,15 @@
         input.focus();
       } else {
         emailInput.focus();
+      }
+    }
+
+    function showHistory(open) {
+      chat.classList.toggle("ddc--history-open", open);
+      historyButton.setAttribute("aria-expanded", String(open));
+      if (open) {
+        var current = list.querySelector(".ddc-conversation.is-active") || list.querySelector(".ddc-conversation");
+        (current || newButton).focus();
       }
     }
 
@@ -424,9 +451,13 @@
           var item = el("li");
           var button = el("button", "ddc-conversation" + (row.id === state.conversationId ? " is-active" : ""));
           button.type = "button";
+          if (row.id === state.conversationId) button.setAttribute("aria-current", "true");
           button.appendChild(el("span", "ddc-conversation-title", row.title));
           button.appendChild(el("span", "ddc-conversation-time", formatTime(row.updated_at)));
-          button.addEventListener("click", function () { open(row.id); });
+          button.addEventListener("click", function () {
+            open(row.id);
+            input.focus(); // the list may close under the button (phone, widget)
+          });
           item.appendChild(button);
           list.appendChild(item);
         });
@@ -436,9 +467,13 @@
     }
 
     function open(conversationId) {
+      showHistory(false);
       state.conversationId = conversationId;
       sessionStorage.setItem(CONVERSATION_KEY, conversationId);
-      Array.prototype.forEach.call(list.querySelectorAll(".ddc-conversation"), function (b) { b.classList.remove("is-active"); });
+      Array.prototype.forEach.call(list.querySelectorAll(".ddc-conversation"), function (b) {
+        b.classList.remove("is-active");
+        b.removeAttribute("aria-current");
+      });
       return api.json("GET", "/api/v1/chat/" + encodeURIComponent(conversationId) + "/messages").then(
         function (messages) {
           log.textContent = "";
@@ -456,9 +491,13 @@
     }
 
     function startNew() {
+      showHistory(false);
       state.conversationId = null;
       sessionStorage.removeItem(CONVERSATION_KEY);
-      Array.prototype.forEach.call(list.querySelectorAll(".ddc-conversation"), function (b) { b.classList.remove("is-active"); });
+      Array.prototype.forEach.call(list.querySelectorAll(".ddc-conversation"), function (b) {
+        b.classList.remove("is-active");
+        b.removeAttribute("aria-current");
+      });
       empty();
       input.focus();
     }
@@ -481,10 +520,12 @@
       var pending = null;
       var progress = null;
       var answered = false;
+      var stored = false; // the server has the question (its "message" event came)
       return ensureConversation()
         .then(function (conversationId) {
           return api.ask(conversationId, text, function (name, data) {
             if (name === "message") {
+              stored = true;
               addMessage(data);
               pending = el("div", "ddc-message ddc-message--assistant ddc-pending");
               var bubble = el("div", "ddc-bubble");
@@ -516,7 +557,15 @@
         })
         .catch(function (error) {
           if (pending) pending.remove();
-          notice(error.message, "ddc-notice--error");
+          // A question the server never got goes back in the box, so nothing typed is lost.
+          if (!stored && !input.value) input.value = text;
+          var message = error.message;
+          if (error instanceof TypeError) { // fetch's network failure
+            message = stored
+              ? "The connection dropped before the answer came; reload to see whether it was stored."
+              : "Could not reach dealdesk: check your connection and send again.";
+          }
+          notice(message, "ddc-notice--error");
         })
         .then(function () {
           state.busy = false;
@@ -552,6 +601,8 @@
       ask(text);
     });
     input.addEventListener("keydown", function (event) {
+      // Enter that confirms an input method's composition (Japanese, Chinese...) is not a send.
+      if (event.isComposing || event.keyCode === 229) return;
       if (event.key === "Enter" && !event.shiftKey) {
         event.preventDefault();
         if (typeof form.requestSubmit === "function") form.requestSubmit();
@@ -559,12 +610,27 @@
       }
     });
     newButton.addEventListener("click", startNew);
+    historyButton.addEventListener("click", function () {
+      showHistory(historyButton.getAttribute("aria-expanded") !== "true");
+    });
+    // A tap on the chat beside the open list closes it (the list covers the History button).
+    main.addEventListener("click", function (event) {
+      if (event.target !== historyButton && chat.classList.contains("ddc--history-open")) showHistory(false);
+    });
+    side.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && historyButton.getAttribute("aria-expanded") === "true") {
+        event.stopPropagation();
+        showHistory(false);
+        historyButton.focus();
+      }
+    });
     newCompact.addEventListener("click", startNew);
     signOutButton.addEventListener("click", function () {
       // End the token on the server first, then forget it here (even if the server is away).
       signOutButton.disabled = true;
       api.logout().then(function (ended) {
         signOutButton.disabled = false;
+        input.value = ""; // the next person to sign in here does not see this one's draft
         signOut(ended ? "" : "Signed out here, but the server could not be reached: "
           + "the session ends when it expires.");
       });
@@ -583,7 +649,13 @@
     if (api.token()) start();
     else show(false);
 
-    return { ask: ask, signOut: signOut };
+    /** Put the keyboard where the user starts: the question box, or the email to sign in. */
+    function focus() {
+      if (chat.hidden) emailInput.focus();
+      else input.focus();
+    }
+
+    return { ask: ask, signOut: signOut, focus: focus };
   }
 
   window.DealdeskChat = { mount: mount, renderRich: renderRich };

@@ -30,15 +30,21 @@
     host.appendChild(launcher);
     document.body.appendChild(host);
 
-    var mounted = false;
-    launcher.addEventListener("click", function () {
-      panel.hidden = !panel.hidden;
-      launcher.setAttribute("aria-expanded", String(!panel.hidden));
-      launcher.textContent = panel.hidden ? "Ask dealdesk" : "Close";
-      if (!panel.hidden && !mounted) {
-        window.DealdeskChat.mount(panel, { baseUrl: base, compact: true });
-        mounted = true;
-      }
+    var chat = null;
+    function toggle(open) {
+      panel.hidden = !open;
+      launcher.setAttribute("aria-expanded", String(open));
+      launcher.textContent = open ? "Close" : "Ask dealdesk";
+      if (!open) return;
+      if (!chat) chat = window.DealdeskChat.mount(panel, { baseUrl: base, compact: true });
+      // The panel comes before the launcher in the page: take the keyboard into it.
+      chat.focus();
+    }
+    launcher.addEventListener("click", function () { toggle(panel.hidden); });
+    panel.addEventListener("keydown", function (event) {
+      if (event.key !== "Escape") return;
+      toggle(false);
+      launcher.focus();
     });
   }
 
