@@ -261,7 +261,10 @@ def extract_conditions(
         )
     findings = service.extract_from_text(body.text or "")
     estimate = service.estimate_for_findings(
-        session=session, org_id=principal.org_id, findings=findings
+        session=session,
+        org_id=principal.org_id,
+        findings=findings,
+        narrated_area=service.narrated_area_in_text(body.text or ""),
     )
     session.commit()  # the organisation's cost book is created on first use
     return ExtractConditionsResponse(

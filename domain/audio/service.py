@@ -455,6 +455,11 @@ def extract_from_text(text: str) -> list[Finding]:
     return extraction.extract_from_text(text)
 
 
+def narrated_area_in_text(text: str) -> NarratedArea | None:
+    """The living area plain narration gives the house ("about 1,100 square feet"), if any."""
+    return extraction.narrated_living_area([Segment(start=None, end=None, text=text)])
+
+
 def parse_components(text: str) -> list[Finding]:
     """The catalogue components a text mentions, with quantities (no storage)."""
     return extraction.extract_from_text(text)

@@ -71,6 +71,24 @@ def test_extract_conditions_from_text_prices_what_it_can(client: TestClient, db:
     assert estimate["not_graded"] == ["front door"]
 
 
+def test_extract_conditions_from_text_sizes_the_roof_with_the_narrated_area(
+    client: TestClient, db: Session
+) -> None:
+    """Was: "the house is about 1,100 square feet" was heard but the roof stayed unpriced."""
+    investor = make_user(db, make_org(db), role=Role.investor)
+    response = client.post(
+        "/api/v1/extract/conditions",
+        headers=auth_headers(db, investor),
+        json={"text": "The house is about 1,100 square feet. The roof is shot."},
+    )
+    assert response.status_code == 200, response.text
+    estimate = response.json()["rehab_estimate"]
+    roof = {line["component_key"]: line for line in estimate["line_items"]}["roof_shingles"]
+    assert Decimal(roof["quantity"]) == 13  # 1,100 sqft x 1.15 / 100, rounded up
+    assert estimate["unpriced"] == []
+    assert any("1100 sqft as narrated" in a for a in estimate["assumptions"])
+
+
 def test_extract_conditions_needs_exactly_one_source(client: TestClient, db: Session) -> None:
     analyst = make_user(db, make_org(db), role=Role.analyst)
     headers = auth_headers(db, analyst)
