@@ -17,10 +17,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Path, Query, UploadFile, status
+from fastapi import (
+    APIRouter,
+    Depends,
+    File,
+    Form,
+    HTTPException,
+    Path,
+    Query,
+    Response,
+    UploadFile,
+    status,
+)
 
 from core.config import get_settings
 from core.deps import Reader, SessionDep, Writer
+from core.paging import send_total, total_count
 from domain.auth.service import Principal
 from domain.construction import service
 from domain.construction.enums import PhotoPhase, ProjectStatus
@@ -90,8 +102,14 @@ ProjectReader = Annotated[Principal, Depends(_project_reader)]
 # --- projects -------------------------------------------------------------------------------
 
 
-@router.get("/projects", response_model=list[ProjectRead], summary="List rehab projects")
+@router.get(
+    "/projects",
+    response_model=list[ProjectRead],
+    summary="List rehab projects (X-Total-Count gives the number matching)",
+    responses=total_count("projects"),
+)
 def list_projects(
+    response: Response,
     session: SessionDep,
     principal: Reader,
     project_status: Annotated[ProjectStatus | None, Query(alias="status")] = None,
@@ -111,6 +129,15 @@ def list_projects(
         offset=offset,
         principal=principal,
     )
+    total = service.count_projects(
+        session=session,
+        org_id=principal.org_id,
+        status=project_status,
+        deal_id=deal_id,
+        property_id=property_id,
+        principal=principal,
+    )
+    send_total(response, total)
     return [ProjectRead.model_validate(p) for p in projects]
 
 

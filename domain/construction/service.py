@@ -33,7 +33,9 @@ from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
+from core.paging import count_rows
 from domain.auth import service as auth_service
 from domain.auth.enums import Role
 from domain.auth.service import Principal
@@ -548,6 +550,29 @@ def _lock_project(session: Session, org_id: uuid.UUID, project_id: uuid.UUID) ->
     return project
 
 
+def _projects_query(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    status: ProjectStatus | None,
+    deal_id: uuid.UUID | None,
+    property_id: uuid.UUID | None,
+    principal: Principal | None,
+) -> SelectOfScalar[Project]:
+    """The projects ``principal`` may see, filtered (no order, no paging)."""
+    statement = select(Project).where(Project.org_id == org_id)
+    visible = _visible_deal_ids(session=session, org_id=org_id, principal=principal)
+    if visible is not None:
+        statement = statement.where(col(Project.deal_id).in_(visible))
+    if status is not None:
+        statement = statement.where(Project.status == status)
+    if deal_id is not None:
+        statement = statement.where(Project.deal_id == deal_id)
+    if property_id is not None:
+        statement = statement.where(Project.property_id == property_id)
+    return statement
+
+
 def list_projects(
     *,
     session: Session,
@@ -560,19 +585,31 @@ def list_projects(
     principal: Principal | None = None,
 ) -> list[Project]:
     """The organisation's projects ``principal`` may see, most recently changed first."""
-    statement = select(Project).where(Project.org_id == org_id)
-    visible = _visible_deal_ids(session=session, org_id=org_id, principal=principal)
-    if visible is not None:
-        statement = statement.where(col(Project.deal_id).in_(visible))
-    if status is not None:
-        statement = statement.where(Project.status == status)
-    if deal_id is not None:
-        statement = statement.where(Project.deal_id == deal_id)
-    if property_id is not None:
-        statement = statement.where(Project.property_id == property_id)
-    statement = statement.order_by(col(Project.updated_at).desc(), col(Project.id))
+    statement = _projects_query(
+        session=session, org_id=org_id, status=status, deal_id=deal_id,
+        property_id=property_id, principal=principal,
+    ).order_by(col(Project.updated_at).desc(), col(Project.id))  # fmt: skip
     limit = max(1, min(limit, MAX_LIST_LIMIT))
     return list(session.exec(statement.limit(limit).offset(max(offset, 0))))
+
+
+def count_projects(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    status: ProjectStatus | None = None,
+    deal_id: uuid.UUID | None = None,
+    property_id: uuid.UUID | None = None,
+    principal: Principal | None = None,
+) -> int:
+    """How many projects ``list_projects`` with these filters would list over all pages."""
+    return count_rows(
+        session,
+        _projects_query(
+            session=session, org_id=org_id, status=status, deal_id=deal_id,
+            property_id=property_id, principal=principal,
+        ),
+    )  # fmt: skip
 
 
 def project_for_deal(*, session: Session, org_id: uuid.UUID, deal_id: uuid.UUID) -> Project | None:

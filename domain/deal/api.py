@@ -18,10 +18,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from fastapi.responses import JSONResponse
 
 from core.deps import Reader, SessionDep, Writer
+from core.paging import send_total, total_count
 from domain.deal import service
 from domain.deal.enums import DealStatus, DealStrategy
 from domain.deal.models import (
@@ -80,8 +81,14 @@ def _offer_result(offer: Offer, deal: Deal) -> OfferResult:
     return OfferResult.model_validate(offer, update={"deal_status": deal.status})
 
 
-@router.get("/deals", response_model=list[DealRead], summary="List deals")
+@router.get(
+    "/deals",
+    response_model=list[DealRead],
+    summary="List deals (X-Total-Count gives the number matching)",
+    responses=total_count("deals"),
+)
 def list_deals(
+    response: Response,
     session: SessionDep,
     principal: Reader,
     deal_status: Annotated[DealStatus | None, Query(alias="status")] = None,
@@ -102,6 +109,15 @@ def list_deals(
             limit=limit,
             offset=offset,
         )
+        total = service.count_deals(
+            session=session,
+            org_id=principal.org_id,
+            principal=principal,
+            status=deal_status,
+            strategy=strategy,
+            property_id=property_id,
+        )
+    send_total(response, total)
     return [_read(deal) for deal in deals]
 
 

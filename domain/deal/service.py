@@ -34,8 +34,10 @@ from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import event as sa_event
 from sqlalchemy import false, or_
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from core.metrics import business_counter
+from core.paging import count_rows
 from domain.auth import service as auth_service
 from domain.auth.enums import Role
 from domain.auth.service import Principal
@@ -394,6 +396,29 @@ def get_deal(
     return _load(session=session, org_id=org_id, deal_id=deal_id, principal=principal)
 
 
+def _deals_query(
+    *,
+    org_id: uuid.UUID,
+    principal: Principal | None,
+    status: DealStatus | None,
+    strategy: DealStrategy | None,
+    property_id: uuid.UUID | None,
+) -> SelectOfScalar[Deal]:
+    """The deals the caller may see, filtered (no order, no paging)."""
+    _check_can_read(principal)
+    statement = select(Deal).where(Deal.org_id == org_id)
+    visible = _visible_to(principal)
+    if visible is not None:
+        statement = statement.where(visible)
+    if status is not None:
+        statement = statement.where(Deal.status == status)
+    if strategy is not None:
+        statement = statement.where(Deal.strategy == strategy)
+    if property_id is not None:
+        statement = statement.where(Deal.property_id == property_id)
+    return statement
+
+
 def list_deals(
     *,
     session: Session,
@@ -406,20 +431,31 @@ def list_deals(
     offset: int = 0,
 ) -> list[Deal]:
     """The organisation's deals the caller may see, most recently changed first."""
-    _check_can_read(principal)
-    statement = select(Deal).where(Deal.org_id == org_id)
-    visible = _visible_to(principal)
-    if visible is not None:
-        statement = statement.where(visible)
-    if status is not None:
-        statement = statement.where(Deal.status == status)
-    if strategy is not None:
-        statement = statement.where(Deal.strategy == strategy)
-    if property_id is not None:
-        statement = statement.where(Deal.property_id == property_id)
-    statement = statement.order_by(col(Deal.updated_at).desc(), col(Deal.id))
+    statement = _deals_query(
+        org_id=org_id, principal=principal, status=status, strategy=strategy,
+        property_id=property_id,
+    ).order_by(col(Deal.updated_at).desc(), col(Deal.id))  # fmt: skip
     limit = max(1, min(limit, MAX_LIST_LIMIT))
     return list(session.exec(statement.limit(limit).offset(max(offset, 0))))
+
+
+def count_deals(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    principal: Principal | None = None,
+    status: DealStatus | None = None,
+    strategy: DealStrategy | None = None,
+    property_id: uuid.UUID | None = None,
+) -> int:
+    """How many deals ``list_deals`` with these filters would list over all pages."""
+    return count_rows(
+        session,
+        _deals_query(
+            org_id=org_id, principal=principal, status=status, strategy=strategy,
+            property_id=property_id,
+        ),
+    )  # fmt: skip
 
 
 def _deal_payload(deal: Deal) -> dict[str, Any]:

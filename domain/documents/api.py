@@ -6,11 +6,21 @@ import uuid
 from typing import Annotated, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile, status
+from fastapi import (
+    APIRouter,
+    File,
+    Form,
+    HTTPException,
+    Query,
+    Request,
+    UploadFile,
+    status,
+)
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from core.config import get_settings
 from core.deps import CurrentPrincipal, SessionDep
+from core.paging import send_total, total_count
 from domain.auth.enums import Role
 from domain.documents import service
 from domain.documents.enums import DocumentKind, DocumentSource, RejectionReason
@@ -117,9 +127,11 @@ def upload_document(
 @router.get(
     "/documents",
     response_model=list[DocumentRead],
-    summary="List the organisation's documents, newest first",
+    summary="List the organisation's documents, newest first (X-Total-Count: number matching)",
+    responses=total_count("documents"),
 )
 def list_documents(
+    response: Response,
     session: SessionDep,
     principal: CurrentPrincipal,
     kind: DocumentKind | None = None,
@@ -141,6 +153,16 @@ def list_documents(
         offset=offset,
         principal=principal,
     )
+    total = service.count_documents(
+        session=session,
+        org_id=principal.org_id,
+        kind=kind,
+        source=source,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        principal=principal,
+    )
+    send_total(response, total)
     return [DocumentRead.model_validate(d) for d in documents]
 
 

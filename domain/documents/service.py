@@ -19,8 +19,10 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import event, or_
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from core.config import get_settings
+from core.paging import count_rows
 from domain.documents.enums import DocumentKind, DocumentSource, RejectionReason
 from domain.documents.models import Document
 from store.storage import ObjectNotFound, Storage, StorageBackend, get_storage, new_key
@@ -541,6 +543,31 @@ def open_document(
     return DocumentStream(document=document, chunks=chunks)
 
 
+def _documents_query(
+    *,
+    org_id: uuid.UUID,
+    kind: DocumentKind | None,
+    source: DocumentSource | None,
+    entity_type: str | None,
+    entity_id: uuid.UUID | None,
+    principal: Principal | None,
+) -> SelectOfScalar[Document]:
+    """The documents ``principal`` may see, filtered (no order, no paging)."""
+    query = select(Document).where(Document.org_id == org_id)
+    visible = _visible_to(org_id=org_id, principal=principal)
+    if visible is not None:
+        query = query.where(visible)
+    if kind is not None:
+        query = query.where(Document.kind == kind)
+    if source is not None:
+        query = query.where(Document.source == source)
+    if entity_type is not None:
+        query = query.where(Document.entity_type == entity_type)
+    if entity_id is not None:
+        query = query.where(Document.entity_id == entity_id)
+    return query
+
+
 def list_documents(
     *,
     session: Session,
@@ -554,20 +581,31 @@ def list_documents(
     principal: Principal | None = None,
 ) -> list[Document]:
     """List the organisation's documents ``principal`` may see, newest first, filtered."""
-    query = select(Document).where(Document.org_id == org_id)
-    visible = _visible_to(org_id=org_id, principal=principal)
-    if visible is not None:
-        query = query.where(visible)
-    if kind is not None:
-        query = query.where(Document.kind == kind)
-    if source is not None:
-        query = query.where(Document.source == source)
-    if entity_type is not None:
-        query = query.where(Document.entity_type == entity_type)
-    if entity_id is not None:
-        query = query.where(Document.entity_id == entity_id)
-    query = query.order_by(col(Document.created_at).desc(), col(Document.id)).offset(offset)
-    return list(session.exec(query.limit(limit)).all())
+    query = _documents_query(
+        org_id=org_id, kind=kind, source=source, entity_type=entity_type, entity_id=entity_id,
+        principal=principal,
+    ).order_by(col(Document.created_at).desc(), col(Document.id))  # fmt: skip
+    return list(session.exec(query.offset(offset).limit(limit)).all())
+
+
+def count_documents(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    kind: DocumentKind | None = None,
+    source: DocumentSource | None = None,
+    entity_type: str | None = None,
+    entity_id: uuid.UUID | None = None,
+    principal: Principal | None = None,
+) -> int:
+    """How many documents ``list_documents`` with these filters would list over all pages."""
+    return count_rows(
+        session,
+        _documents_query(
+            org_id=org_id, kind=kind, source=source, entity_type=entity_type,
+            entity_id=entity_id, principal=principal,
+        ),
+    )  # fmt: skip
 
 
 def delete_document(*, session: Session, org_id: uuid.UUID, document_id: uuid.UUID) -> bool:

@@ -22,6 +22,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
 from core.config import get_settings
 from core.deps import SessionDep, Writer
+from core.paging import send_total, total_count
 from domain.auth.service import record_audit
 from domain.voice import service
 from domain.voice.enums import CallPurpose, CallStatus, ScheduleStatus
@@ -245,8 +246,14 @@ def list_schedules(
     return [schedule_read(row) for row in rows]
 
 
-@router.get("/calls", response_model=list[CallRead], summary="List calls (the outbox included)")
+@router.get(
+    "/calls",
+    response_model=list[CallRead],
+    summary="List calls, the outbox included (X-Total-Count gives the number matching)",
+    responses=total_count("calls"),
+)
 def list_calls(
+    response: Response,
     session: SessionDep,
     principal: Writer,
     contractor_id: uuid.UUID | None = None,
@@ -265,6 +272,14 @@ def list_calls(
         limit=limit,
         offset=offset,
     )
+    total = service.count_calls(
+        session=session,
+        org_id=principal.org_id,
+        contractor_id=contractor_id,
+        project_id=project_id,
+        status=call_status,
+    )
+    send_total(response, total)
     return [call_read(call) for call in calls]
 
 

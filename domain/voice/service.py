@@ -70,8 +70,10 @@ from sqlalchemy import and_, or_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from core.config import get_settings
+from core.paging import count_rows
 from domain.auth import service as auth_service
 from domain.construction import service as construction_service
 from domain.construction.enums import BidSource
@@ -209,6 +211,24 @@ def lock_call(*, session: Session, call_id: uuid.UUID) -> Call | None:
     return session.exec(select(Call).where(Call.id == call_id).with_for_update()).first()
 
 
+def _calls_query(
+    *,
+    org_id: uuid.UUID,
+    contractor_id: uuid.UUID | None,
+    project_id: uuid.UUID | None,
+    status: CallStatus | None,
+) -> SelectOfScalar[Call]:
+    """The organisation's calls, filtered (no order, no paging)."""
+    statement = select(Call).where(Call.org_id == org_id)
+    if contractor_id is not None:
+        statement = statement.where(Call.contractor_id == contractor_id)
+    if project_id is not None:
+        statement = statement.where(Call.project_id == project_id)
+    if status is not None:
+        statement = statement.where(Call.status == status)
+    return statement
+
+
 def list_calls(
     *,
     session: Session,
@@ -220,16 +240,28 @@ def list_calls(
     offset: int = 0,
 ) -> list[Call]:
     """The organisation's calls, newest first."""
-    statement = select(Call).where(Call.org_id == org_id)
-    if contractor_id is not None:
-        statement = statement.where(Call.contractor_id == contractor_id)
-    if project_id is not None:
-        statement = statement.where(Call.project_id == project_id)
-    if status is not None:
-        statement = statement.where(Call.status == status)
-    statement = statement.order_by(col(Call.created_at).desc(), col(Call.id))
+    statement = _calls_query(
+        org_id=org_id, contractor_id=contractor_id, project_id=project_id, status=status
+    ).order_by(col(Call.created_at).desc(), col(Call.id))
     limit = max(1, min(limit, MAX_LIST_LIMIT))
     return list(session.exec(statement.limit(limit).offset(max(0, offset))))
+
+
+def count_calls(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    contractor_id: uuid.UUID | None = None,
+    project_id: uuid.UUID | None = None,
+    status: CallStatus | None = None,
+) -> int:
+    """How many calls ``list_calls`` with these filters would list over all pages."""
+    return count_rows(
+        session,
+        _calls_query(
+            org_id=org_id, contractor_id=contractor_id, project_id=project_id, status=status
+        ),
+    )
 
 
 def list_transcript(
