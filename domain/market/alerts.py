@@ -1,16 +1,18 @@
 """Investors' alert criteria and the alerts the monitor sends them on WhatsApp.
 
 An investor has one set of criteria (areas as ZIPs or cities, a price range, a minimum score
-and return, strategies, quiet hours in their time zone). A new matching opportunity makes one
-``alerts`` row per investor: the unique (criteria, opportunity) key means an opportunity found
-again, a redelivered event or a re-run scan never alerts twice.
+and return, strategies, quiet hours in their time zone). A new matching opportunity (or an
+open one re-scored into the criteria, e.g. by a price cut) makes one ``alerts`` row per
+investor: the unique (criteria, opportunity) key means an opportunity found again, a
+redelivered event or a re-run scan never alerts twice.
 
 Each alert is recorded whatever happens to it:
 
 - ``queued``: handed to the WhatsApp outbox (``whatsapp_service.queue_text``), which sends it
   through Twilio, or keeps it ``recorded`` in the outbox when Twilio is not configured;
 - ``held``: it fell in the investor's quiet hours; ``send_after`` is when they end, and
-  ``release_held_alerts`` (the monitor's scheduled tick) queues it then;
+  ``release_held_alerts`` (the monitor's scheduled tick) queues it then (quiet hours changed
+  meanwhile move ``send_after``: it never goes out in the investor's current quiet hours);
 - ``no_phone``: the investor has no phone number (or is inactive): nothing can be sent;
 - ``skipped``: it was held, and when quiet hours ended the opportunity was closed, the listing
   off the market or the criteria no longer matched: not sent.
@@ -120,6 +122,7 @@ def configure_alerts(
         criteria.updated_at = utcnow()
     session.add(criteria)
     session.flush()
+    _reschedule_held(session=session, criteria=criteria)
     publish(
         session,
         org_id=org_id,
@@ -135,6 +138,22 @@ def configure_alerts(
         changes={"user_id": user_id, **criteria_in.model_dump(mode="json", exclude={"user_id"})},
     )
     return criteria
+
+
+def _reschedule_held(*, session: Session, criteria: AlertCriteria) -> None:
+    """Held alerts wait for the quiet hours as they are now (shorter, longer or none)."""
+    now = utcnow()
+    send_after = quiet_until(criteria, now) or now
+    for alert in session.exec(
+        select(MarketAlert).where(
+            MarketAlert.org_id == criteria.org_id,
+            MarketAlert.criteria_id == criteria.id,
+            MarketAlert.status == AlertStatus.held,
+        )
+    ).all():
+        alert.send_after = send_after
+        session.add(alert)
+    session.flush()
 
 
 def matches(criteria: AlertCriteria, opportunity: Opportunity, listing: TrackedListing) -> bool:
@@ -183,7 +202,12 @@ def quiet_until(criteria: AlertCriteria, now: dt.datetime) -> dt.datetime | None
         end_day = local.date() if moment < end else local.date() + dt.timedelta(days=1)
     if not quiet:
         return None
-    return dt.datetime.combine(end_day, end, tzinfo=zone).astimezone(dt.UTC)
+    ends = dt.datetime.combine(end_day, end, tzinfo=zone).astimezone(dt.UTC)
+    if ends <= now:
+        # The end's wall time happens twice on a DST fall-back day and ``now`` is in the
+        # repeated hour: quiet hours end at its second occurrence, not one already past.
+        ends = dt.datetime.combine(end_day, end.replace(fold=1), tzinfo=zone).astimezone(dt.UTC)
+    return ends
 
 
 # --- alerts --------------------------------------------------------------------------------
@@ -353,7 +377,13 @@ def release_held_alerts(*, session: Session, now: dt.datetime | None = None) -> 
         try:
             with session.begin_nested():
                 reason = _stale_reason(session, alert)
-                if reason is None:
+                criteria = session.get(AlertCriteria, alert.criteria_id)
+                later = quiet_until(criteria, now) if reason is None and criteria else None
+                if later is not None:
+                    # The investor changed their quiet hours while it waited: still quiet.
+                    alert.send_after = later
+                    session.add(alert)
+                elif reason is None:
                     opportunity = session.get(Opportunity, alert.opportunity_id)
                     assert opportunity is not None  # _stale_reason checked it
                     _deliver(session, alert, opportunity, now)

@@ -11,7 +11,9 @@ property module's address normalisation, and then, in batches of ``BATCH_SIZE`` 
 - upserts ``tracked_listings``: a listing is the same listing when its (source, external id)
   is known, or when its normalised address (address key + ZIP) is already tracked from any
   source (the other source's id is kept in ``property_data.also_listed_as``);
-- appends to the price history when the price changed (a cut is a scoring signal);
+- appends to the price history when the price changed (a cut is a scoring signal): when the
+  source changed its own price, so two sources listing one house at different prices do not
+  add a "cut" and a "rise" on every scan (``property_data.price_by_source``);
 - scores every new or changed listing at the *screening* stage (``domain.market.scoring``);
 - publishes ``listing.found`` for new listings only;
 - **commits the batch**: a listing's row, its history, its score and its event are written
@@ -24,7 +26,8 @@ screening stage) is valued with the full comps valuation and underwritten; those
 least ``MONITOR_OPPORTUNITY_MIN_SCORE`` whose best strategy also clears the verdict thresholds
 of a property analysis (``VerdictThresholds``: e.g. a flip's $25,000 profit and 20 % ROI)
 become opportunities (one per listing; the first time, ``opportunity.identified``), matching
-investors are alerted (``domain.market.alerts``), and
+investors are alerted (``domain.market.alerts``; also about an open opportunity re-scored into
+their criteria, e.g. by a price cut; never twice about one opportunity), and
 ``market.update`` summarises the scan by ZIP. That last step is one transaction; if it fails,
 a re-run shortlists the same listings again (they are still at the screening stage).
 
@@ -113,6 +116,8 @@ STALE_SCAN_AFTER = dt.timedelta(minutes=20)
 REQUEUE_SCAN_AFTER = dt.timedelta(minutes=2)
 # Statuses a person sets; a feed saying "active" does not undo them.
 _PERSON_SET_STATUSES = (ListingStatus.analyzed, ListingStatus.dismissed)
+# ``property_data`` key: the last price each source (``source:external id``) listed it at.
+PRICE_BY_SOURCE = "price_by_source"
 
 # RESO fields the property importer does not map, read here by name (case/punctuation free).
 EXTRA_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -718,9 +723,12 @@ def _ingest_batch(
     for parsed in batch:
         price: Decimal = parsed.values["list_price"]
         listing = by_id.get(parsed.external_id)
+        by_other_source = False
         if listing is None and parsed.key[0]:
             listing = by_address.get(parsed.key)
             if listing is not None:
+                # The same source under a new id is a relisting: its price is the price.
+                by_other_source = str(listing.source) != str(scan.source)
                 alias = {"source": str(scan.source), "external_id": parsed.external_id}
                 data = dict(listing.property_data)
                 aliases = list(data.get("also_listed_as", []))
@@ -741,7 +749,10 @@ def _ingest_batch(
                 city=parsed.address.get("city"),
                 zip_code=parsed.address.get("zip_code"),
                 list_price=price,
-                property_data=facts,
+                property_data={
+                    **facts,
+                    PRICE_BY_SOURCE: {_source_key(scan.source, parsed.external_id): str(price)},
+                },
                 status=_status(parsed, new=True),
                 price_history=[_history_entry(price, None, at=now, scan_id=scan.id)],
                 first_seen_at=now,
@@ -764,7 +775,9 @@ def _ingest_batch(
             continue
         changed = False
         previous = listing.list_price
-        if previous is None or previous != price:
+        if _price_changed_at_source(
+            listing, _source_key(scan.source, parsed.external_id), price, by_other_source
+        ) and (previous is None or previous != price):
             history = list(listing.price_history)
             history.append(_history_entry(price, previous, at=now, scan_id=scan.id))
             listing.price_history = history
@@ -779,7 +792,11 @@ def _ingest_batch(
             # new -> active only ages the listing; anything else is a change to score again.
             changed = changed or listing.status != ListingStatus.new
             listing.status = status
-        merged = {**listing.property_data, **facts}
+        merged = (
+            {**facts, **listing.property_data}  # another source's facts only fill gaps
+            if by_other_source
+            else {**listing.property_data, **facts}
+        )
         if merged != listing.property_data:
             listing.property_data = merged
             changed = True
@@ -793,6 +810,32 @@ def _ingest_batch(
             counts.unchanged += 1
         session.add(listing)
     session.flush()
+
+
+def _source_key(source: ListingSource | str, external_id: str) -> str:
+    return f"{source}:{external_id}"
+
+
+def _price_changed_at_source(
+    listing: TrackedListing, key: str, price: Decimal, by_other_source: bool
+) -> bool:
+    """Whether this source changed its own price since it last listed the house (remembered).
+
+    Two sources listing one house at different prices (a portal lagging the MLS) is not a
+    price change: comparing each row with whichever source was seen last would add a "cut"
+    and a "rise" to the history on every scan and score invented price cuts. A source seen for
+    the first time on an already tracked house sets no price; the tracked source's own rows,
+    from before prices were remembered per source, compare with the tracked price.
+    """
+    data = dict(listing.property_data)
+    seen = dict(data.get(PRICE_BY_SOURCE) or {})
+    last = seen.get(key)
+    if last is None and not by_other_source and listing.list_price is not None:
+        last = str(listing.list_price)
+    seen[key] = str(price)
+    data[PRICE_BY_SOURCE] = seen
+    listing.property_data = data
+    return last is None and not by_other_source or (last is not None and Decimal(last) != price)
 
 
 def _load_context(
@@ -1130,8 +1173,11 @@ def _finalise(*, session: Session, org_id: uuid.UUID, ctx: ScanContext, counts: 
         if outcome in ("created", "reopened") and opp is not None:
             counts.opportunities_new += 1
             fresh.append((opp, listing))
-        elif outcome == "updated":
+        elif outcome == "updated" and opp is not None:
             counts.opportunities_updated += 1
+            # Re-scored (a price cut, a better score): investors it now matches hear of it
+            # once; those already alerted about it are not alerted again (unique key).
+            fresh.append((opp, listing))
         elif outcome == "closed":
             counts.opportunities_closed += 1
     # Listings of this scan that left the market close their open opportunity.
@@ -1555,7 +1601,7 @@ def apply_analysis(
     opp, outcome = record_opportunity(
         session=session, org_id=org_id, listing=listing, result=result
     )
-    if opp is not None and outcome in ("created", "reopened"):
+    if opp is not None and outcome in ("created", "reopened", "updated"):
         alert_service.alert_for_opportunities(
             session=session, org_id=org_id, opportunities=[(opp, listing)], source_event_id=event_id
         )
