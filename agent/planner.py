@@ -793,6 +793,11 @@ _ALERTS_READ = re.compile(
     re.I,
 )
 _ALERTS_OFF = re.compile(r"\b(?:stop|turn off|disable|pause|no more)\b", re.I)
+# "turn my alerts back on", "resume alerts": the criteria saved before, switched on again.
+_ALERTS_ON = re.compile(
+    r"\b(?:resume|re-?enable|restart|unpause|turn\s+(?:\w+\s+){0,2}?(?:back\s+)?on|back\s+on)\b",
+    re.I,
+)
 _TRENDS = re.compile(
     r"\btrends?\b|\bmedian (?:sale )?price\b|\bhow is the market\b|\bmarket (?:stats|statistics)\b",
     re.I,
@@ -844,15 +849,19 @@ def _strategies_in(text: str) -> list[str]:
 def _market_plan(text: str) -> Plan | None:
     """A plan for opportunities, alert settings or market trends; None if none is asked."""
     if _ALERT_SET.search(text):
-        if _ALERTS_OFF.search(text):
-            return Plan("configure_alerts", {"active": False})
-        asks_to_set = (
+        names_criteria = (
             _ZIP.search(text)
             or _UNDER.search(text)
             or _OVER.search(text)
             or _QUIET.search(text)
             or _strategies_in(text)
-            or re.search(r"\b(?:alert|notify|text) me\b|\blet me know\b|\bset\b", text, re.I)
+        )
+        if _ALERTS_ON.search(text) and not _ALERTS_OFF.search(text) and not names_criteria:
+            return Plan("configure_alerts", {"active": True})
+        if _ALERTS_OFF.search(text):
+            return Plan("configure_alerts", {"active": False})
+        asks_to_set = names_criteria or re.search(
+            r"\b(?:alert|notify|text) me\b|\blet me know\b|\bset\b", text, re.I
         )
         if _ALERTS_READ.search(text) and not asks_to_set:
             return Plan("my_alerts", {})
@@ -1788,7 +1797,10 @@ def _opportunities_reply(r: dict[str, Any]) -> str:
 
 def _alerts_reply(r: dict[str, Any]) -> str:
     if not r.get("active"):
-        return "Deal alerts are off. Say 'alert me' with what you want to turn them back on."
+        return (
+            "Deal alerts are off; your criteria are kept. Say 'turn my alerts back on' to resume "
+            "them, or 'alert me' with new criteria."
+        )
     where = ", ".join([*(r.get("zip_codes") or []), *(r.get("cities") or [])]) or "any area"
     low, high = [
         p if p and p != "not available" else None for p in (r.get("price_range") or [None, None])

@@ -137,14 +137,27 @@ def configure_alerts(
         quiet_hours_start: Local time alerts stop, like 21:00.
         quiet_hours_end: Local time alerts resume, like 07:30.
         timezone: The user's IANA time zone (default the company's, America/Detroit).
-        active: False turns the alerts off.
+        active: False turns the alerts off, true back on; with no other argument the saved
+            criteria are kept.
 
     """
     ctx = runtime.context
+    only_switch = timezone == DEFAULT_TIMEZONE and not any(
+        (zip_codes, cities, min_price, max_price, min_score, min_roi_pct, strategies,
+         quiet_hours_start, quiet_hours_end)
+    )  # fmt: skip
 
     def body(session: Session) -> dict[str, Any]:
         require_user(ctx)
-        criteria = alert_service.configure_alerts(
+        # "stop my alerts" / "turn them back on": keep the criteria, switch them off or on.
+        kept = (
+            alert_service.set_alerts_active(
+                session=session, org_id=ctx.org_id, principal=ctx.principal, active=active
+            )
+            if only_switch
+            else None
+        )
+        criteria = kept or alert_service.configure_alerts(
             session=session,
             org_id=ctx.org_id,
             principal=ctx.principal,

@@ -140,6 +140,40 @@ def configure_alerts(
     return criteria
 
 
+def set_alerts_active(
+    *, session: Session, org_id: uuid.UUID, principal: Principal, active: bool
+) -> AlertCriteria | None:
+    """Stop or resume the caller's own alerts, keeping their criteria; None if they have none.
+
+    "Stop my alerts" must not wipe the ZIPs, prices and quiet hours: saving ``active=false``
+    through ``configure_alerts`` replaces them, and a later "turn them back on" would then
+    match every opportunity. Publishes ``monitor.configured`` like a save.
+    """
+    criteria = get_criteria(session=session, org_id=org_id, user_id=principal.user_id)
+    if criteria is None:
+        return None
+    if criteria.active != active:
+        criteria.active = active
+        criteria.updated_at = utcnow()
+        session.add(criteria)
+        session.flush()
+        publish(
+            session,
+            org_id=org_id,
+            name="monitor.configured",
+            payload={"criteria_id": criteria.id, "user_id": criteria.user_id, "active": active},
+        )
+        record_audit(
+            session=session,
+            principal=principal,
+            action="resume" if active else "stop",
+            entity="alert_criteria",
+            entity_id=criteria.id,
+            changes={"active": active},
+        )
+    return criteria
+
+
 def _reschedule_held(*, session: Session, criteria: AlertCriteria) -> None:
     """Held alerts wait for the quiet hours as they are now (shorter, longer or none)."""
     now = utcnow()
