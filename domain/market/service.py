@@ -1545,9 +1545,10 @@ def _analysis_figures(
         out["as_is"] = Figure(analysis.as_is.value, f"{source}: property analysis as-is value")
     if analysis.arv is not None:
         out["arv"] = Figure(analysis.arv.value, f"{source}: property analysis ARV")
-    out["rehab"] = Figure(
-        analysis.rehab.estimate.total, f"{source}: rehab ({analysis.rehab.scope_source})"
-    )
+    if analysis.rehab_complete:  # an incomplete budget would understate the rehab
+        out["rehab"] = Figure(
+            analysis.rehab.estimate.total, f"{source}: rehab ({analysis.rehab.scope_source})"
+        )
     if analysis.rent.rent_monthly is not None:
         out["rent"] = Figure(analysis.rent.rent_monthly, f"{source}: {analysis.rent.rent_source}")
     return out
