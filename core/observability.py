@@ -49,8 +49,10 @@ _E164 = re.compile(r"(?:(?<![\w+])\+|%2[Bb])\d{8,15}(?!\d)")
 _US_SEPARATED = re.compile(
     r"(?<![\w+.\-])(?:(?:\+|%2[Bb])?1[\s.\-]?)?(?:\(\d{3}\)\s?|\d{3}[\s.\-])\d{3}[\s.\-]\d{4}(?![\w.\-]?\d)"
 )
-# Bare 10-digit NANP numbers (area code and exchange start 2-9; epoch seconds start with 1).
-_US_BARE = re.compile(r"(?<![\w+.\-])1?[2-9]\d{2}[2-9]\d{6}(?![\w.\-]?\d)")
+# Bare 10-digit NANP numbers (area code and exchange start 2-9; epoch seconds start with 1),
+# standing alone: digits that run into letters are part of an id (a request id's hex
+# "6502959131ca4b..." is not a phone number).
+_US_BARE = re.compile(r"(?<![\w+.\-])1?[2-9]\d{2}[2-9]\d{6}(?!\w)(?![.\-]\d)")
 
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_\-]{5,}(?:\.[A-Za-z0-9_\-]*){0,2}")
 _BEARER = re.compile(r"(?i)\b(bearer)(\s+)[A-Za-z0-9\-._~+/]{6,}=*")
