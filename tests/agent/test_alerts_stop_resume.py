@@ -11,28 +11,10 @@ from decimal import Decimal
 
 from sqlmodel import Session
 
-from agent.figures import unsupported_figures
-from agent.runner import TurnRequest, TurnResult, last_turn_tool_results, run_turn
 from domain.auth.enums import Role
-from domain.auth.models import User
 from domain.market import alerts as alert_service
+from tests.agent.turns import checked_turn
 from tests.factories import make_org, make_user
-
-
-def _turn(who: User, text: str, thread: str) -> TurnResult:
-    result = run_turn(
-        TurnRequest(
-            org_id=who.org_id,
-            user_id=who.id,
-            role=Role(who.role),
-            channel="whatsapp",
-            thread_id=thread,
-            text=text,
-        )
-    )
-    assert result.model == "offline-planner" and result.error is None
-    assert unsupported_figures(result.reply, last_turn_tool_results(thread)) == set(), result.reply
-    return result
 
 
 def test_stopping_keeps_the_criteria_and_resuming_brings_them_back(
@@ -43,8 +25,13 @@ def test_stopping_keeps_the_criteria_and_resuming_brings_them_back(
     committed_db.commit()
     thread = f"whatsapp:{uuid.uuid4().hex[:12]}"
 
-    _turn(investor, "alert me to flips in 48215 under $100k, quiet hours 9pm to 7am", thread)
-    stopped = _turn(investor, "stop my alerts", thread)
+    checked_turn(
+        investor,
+        "alert me to flips in 48215 under $100k, quiet hours 9pm to 7am",
+        thread,
+        channel="whatsapp",
+    )
+    stopped = checked_turn(investor, "stop my alerts", thread, channel="whatsapp")
     assert stopped.reply.startswith("Deal alerts are off; your criteria are kept.")
 
     committed_db.expire_all()
@@ -54,7 +41,7 @@ def test_stopping_keeps_the_criteria_and_resuming_brings_them_back(
     assert criteria.max_price == Decimal("100000")
     assert criteria.quiet_hours_start is not None
 
-    resumed = _turn(investor, "turn my alerts back on", thread)
+    resumed = checked_turn(investor, "turn my alerts back on", thread, channel="whatsapp")
     assert [(c.name, c.args) for c in resumed.tool_calls] == [
         ("configure_alerts", {"active": True})
     ]

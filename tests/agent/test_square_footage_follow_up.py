@@ -11,28 +11,10 @@ import uuid
 import pytest
 from sqlmodel import Session
 
-from agent.figures import unsupported_figures
 from agent.planner import Conversation, plan_for
-from agent.runner import TurnRequest, TurnResult, last_turn_tool_results, run_turn
 from domain.auth.enums import Role
-from domain.auth.models import User
+from tests.agent.turns import checked_turn
 from tests.factories import make_org, make_sold_market, make_subject_property, make_user
-
-
-def _turn(who: User, text: str, thread: str) -> TurnResult:
-    result = run_turn(
-        TurnRequest(
-            org_id=who.org_id,
-            user_id=who.id,
-            role=Role(who.role),
-            channel="web",
-            thread_id=thread,
-            text=text,
-        )
-    )
-    assert result.model == "offline-planner" and result.error is None
-    assert unsupported_figures(result.reply, last_turn_tool_results(thread)) == set(), result.reply
-    return result
 
 
 @pytest.mark.parametrize(
@@ -68,12 +50,12 @@ def test_the_square_footage_completes_an_incomplete_analysis(committed_db: Sessi
     db.commit()
     thread = f"web:{uuid.uuid4().hex}"
 
-    first = _turn(analyst, "1234 Subject Ave", thread)
+    first = checked_turn(analyst, "1234 Subject Ave", thread)
     assert "(incomplete)" in first.reply
     assert "Note: the rehab budget is incomplete" in first.reply
     assert "send the square footage or your rehab budget." in first.reply
 
-    second = _turn(analyst, "it's about 1,500 sqft", thread)
+    second = checked_turn(analyst, "it's about 1,500 sqft", thread)
     calls = [(c.name, c.args.get("square_feet")) for c in second.tool_calls]
     assert calls == [("analyze_property", 1500)]
     assert "incomplete" not in second.reply

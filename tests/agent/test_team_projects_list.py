@@ -7,21 +7,19 @@ results (``turn`` checks it).
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
 from sqlmodel import Session
 
-from agent.figures import unsupported_figures
 from agent.planner import Conversation, plan_for
-from agent.runner import TurnRequest, TurnResult, last_turn_tool_results, run_turn
 from domain.auth.enums import Role
 from domain.auth.models import User
 from domain.construction import service as construction_service
 from domain.construction.enums import ProjectStatus
 from domain.construction.models import ExpenseCreate, ProjectUpdate
+from tests.agent.turns import checked_turn
 from tests.factories import make_deal, make_org, make_project, make_property, make_user
 
 
@@ -29,23 +27,6 @@ from tests.factories import make_deal, make_org, make_project, make_property, ma
 class Org:
     admin: User
     investor: User
-
-
-def _turn(who: User, text: str) -> TurnResult:
-    thread = f"web:{uuid.uuid4().hex}"
-    result = run_turn(
-        TurnRequest(
-            org_id=who.org_id,
-            user_id=who.id,
-            role=Role(who.role),
-            channel="web",
-            thread_id=thread,
-            text=text,
-        )
-    )
-    assert result.model == "offline-planner" and result.error is None
-    assert unsupported_figures(result.reply, last_turn_tool_results(thread)) == set(), result.reply
-    return result
 
 
 @pytest.fixture
@@ -105,7 +86,7 @@ def test_questions_about_every_project_list_them(said: str, args: dict[str, bool
 
 
 def test_the_team_sees_every_project_worst_first_with_totals(org: Org) -> None:
-    result = _turn(org.admin, "show me all projects")
+    result = checked_turn(org.admin, "show me all projects")
     assert [(c.name, c.ok) for c in result.tool_calls] == [("list_projects", True)]
     lines = result.reply.splitlines()
     # Budgets are the default scope ($13,700 each); $17,000 spent in all.
@@ -118,15 +99,15 @@ def test_the_team_sees_every_project_worst_first_with_totals(org: Org) -> None:
 
 
 def test_over_budget_narrows_to_those_and_open_only(org: Org) -> None:
-    result = _turn(org.admin, "which projects are over budget?")
+    result = checked_turn(org.admin, "which projects are over budget?")
     assert "1 open project over budget (worst first): spent $15,000 of $13,700" in result.reply
     assert "Oak St" not in result.reply and "Elm St" not in result.reply
 
 
 def test_nothing_behind_schedule_is_said_plainly(org: Org, committed_db: Session) -> None:
-    result = _turn(org.admin, "any rehabs behind schedule?")
+    result = checked_turn(org.admin, "any rehabs behind schedule?")
     assert "Rehab: 100 Main St" in result.reply and "Oak St" not in result.reply
-    investor_view = _turn(org.investor, "list our open projects")
+    investor_view = checked_turn(org.investor, "list our open projects")
     # The investor sees only the project on their own deal.
     assert investor_view.reply.startswith("1 open project (worst first)")
     assert "100 Main St" in investor_view.reply and "Oak St" not in investor_view.reply
@@ -137,5 +118,5 @@ def test_no_projects_over_budget_says_so(committed_db: Session) -> None:
     admin = make_user(committed_db, org, Role.admin)
     make_project(committed_db, org, name="Rehab: 1 Calm St")
     committed_db.commit()
-    result = _turn(admin, "projects over budget?")
+    result = checked_turn(admin, "projects over budget?")
     assert result.reply.startswith("No open projects are over budget.")
