@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response,
 from pydantic import BaseModel
 
 from core.deps import Reader, SessionDep, Writer, require_roles
+from core.paging import send_total, total_count
 from domain.auth.enums import Role
 from domain.auth.service import Principal
 from domain.finance import reports, service
@@ -178,17 +179,7 @@ def create_transaction(
 @router.get(
     "/transactions",
     response_model=list[TransactionRead],
-    responses={
-        200: {
-            "headers": {
-                "X-Total-Count": {
-                    "description": "How many transactions match the filters, over all pages",
-                    "schema": {"type": "integer", "minimum": 0},
-                }
-            }
-        },
-        422: _ERRORS[422],
-    },
+    responses={**total_count("transactions"), 422: _ERRORS[422]},
     summary="List transactions (newest first; X-Total-Count gives the number matching)",
 )
 def list_transactions(
@@ -221,7 +212,7 @@ def list_transactions(
         )
     except service.FinanceError as exc:
         _raise(exc)
-    response.headers["X-Total-Count"] = str(page.total)
+    send_total(response, page.total)
     return [TransactionRead.from_row(t) for t in page.items]
 
 
