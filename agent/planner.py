@@ -946,6 +946,11 @@ _FOLLOW_UP = re.compile(
     re.I,
 )
 _FOCUS_WORDS = {"rental": "rental", "flip": "flip", "brrrr": "brrrr"}
+# A pronoun for the property just discussed ("max offer on it", "on this one", "that house").
+_IT = re.compile(
+    r"\b(?:it|this one|that one|this (?:house|property|place)|that (?:house|property|place))\b",
+    re.I,
+)
 # The house's size said by the user ("it's 1,100 sqft", "the house is about 1100 square
 # feet", "1234 Main St, 1100 sqft"): it sizes the rehab when none is on file. A quantity in
 # a rehab list ("flooring 900 sqft") is not the house's size (callers skip rehab messages).
@@ -1328,6 +1333,12 @@ def plan_for(conversation: Conversation) -> Plan:
             return Plan(tool, args)
 
     if _MAX_OFFER.search(text):
+        if not subject and _IT.search(text):
+            # "max offer on it if rehab is 30k" right after an analysis: that property.
+            last_id, _ = conversation.last_property(
+                ("analyze_property", "max_offer", "get_comps", "section8_rent", "generate_report")
+            )
+            subject = {"property_id": last_id} if last_id else None
         if not subject:
             return Plan(reply="Which property? Say 'max offer on' and its street address.")
         return Plan(
