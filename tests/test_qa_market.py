@@ -13,15 +13,11 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
-from domain.auth.enums import Role
-from domain.auth.models import Organisation, User
 from domain.market import alerts as alert_service
 from domain.market import service as market_service
 from domain.market.enums import AlertStatus, ListingSource
 from domain.market.models import (
     AlertCriteria,
-    AlertCriteriaIn,
-    MarketAlert,
     Opportunity,
     TrackedListing,
 )
@@ -32,27 +28,9 @@ from tests.factories import (
     make_org,
     make_property,
     make_sold_market,
-    make_user,
-    principal_for,
     run_market_scan,
 )
-
-
-def _investor(db: Session, org: Organisation, phone: str = "+13135550123") -> User:
-    return make_user(db, org, role=Role.investor, phone_number=phone)
-
-
-def _configure(db: Session, user: User, **values: object) -> AlertCriteria:
-    return alert_service.configure_alerts(
-        session=db,
-        org_id=user.org_id,
-        principal=principal_for(user),
-        criteria_in=AlertCriteriaIn(**values),  # type: ignore[arg-type]
-    )
-
-
-def _alerts(db: Session, user: User) -> list[MarketAlert]:
-    return list(db.exec(select(MarketAlert).where(MarketAlert.user_id == user.id)).all())
+from tests.market.test_market_alerts import _alerts, _configure, _investor
 
 
 def test_a_price_cut_that_brings_an_open_opportunity_into_range_alerts_the_investor(
