@@ -31,6 +31,8 @@ from domain.property.address import parse_address
 from domain.property.errors import AddressParseError
 
 OFFLINE_MODEL_NAME = "offline-planner"
+# The tools whose results name one property ("it", "and as a rental?" mean the latest of them).
+PROPERTY_TOOLS = ("analyze_property", "max_offer", "get_comps", "section8_rent", "generate_report")
 # The tools whose results name one project (a follow-up without a project means that one).
 PROJECT_TOOLS = (
     "project_status",
@@ -912,11 +914,9 @@ def _market_plan(text: str) -> Plan | None:
 # Numbers that are part of what is asked, not a house number ("Section 8 rent for ...").
 _NOT_HOUSE_NUMBERS = re.compile(r"\bsection\s*-?\s*8\b|\bcomps?\s*#?\d+", re.I)
 # A size is not a house number, nor part of the address it follows ("1234 Main St, 1100 sqft").
-_SIZE_PHRASE = re.compile(
-    r"[,;–-]?\s*(?:about\s+|around\s+|~)?\d[\d,]*\s*"
-    r"(?:sq\.?\s*f(?:ee)?t\.?|sqft|sf|square\s+f(?:ee|oo)?t)(?![a-z])",
-    re.I,
-)
+_SQFT_NUMBER = r"(\d{1,3}(?:,\d{3})+|\d{3,6})"
+_SQFT_UNIT = r"\s*(?:sq\.?\s*f(?:ee)?t\.?|sqft|sf|square\s+f(?:ee|oo)?t)(?![a-z])"
+_SIZE_PHRASE = re.compile(r"[,;–-]?\s*(?:about\s+|around\s+|~)?\d[\d,]*" + _SQFT_UNIT, re.I)
 
 
 # What follows an address in a request and is not part of it ("... as a lead", "... on file?").
@@ -954,8 +954,6 @@ _IT = re.compile(
 # The house's size said by the user ("it's 1,100 sqft", "the house is about 1100 square
 # feet", "1234 Main St, 1100 sqft"): it sizes the rehab when none is on file. A quantity in
 # a rehab list ("flooring 900 sqft") is not the house's size (callers skip rehab messages).
-_SQFT_NUMBER = r"(\d{1,3}(?:,\d{3})+|\d{3,6})"
-_SQFT_UNIT = r"\s*(?:sq\.?\s*f(?:ee)?t\.?|sqft|sf|square\s+f(?:ee|oo)?t)(?![a-z])"
 _HOUSE_SQFT = re.compile(
     r"\b(?:house|home|it|property|place|living area|size)\s*(?:is|'s|’s|has|of)?\s*"
     r"(?:about|around|roughly|approx(?:imately)?|~)?\s*" + _SQFT_NUMBER + _SQFT_UNIT,
@@ -1219,9 +1217,7 @@ def plan_for(conversation: Conversation) -> Plan:
     if _REPORT.search(text):
         if subject:
             return Plan("generate_report", subject)
-        property_id, _ = conversation.last_property(
-            ("analyze_property", "max_offer", "get_comps", "section8_rent", "generate_report")
-        )
+        property_id, _ = conversation.last_property(PROPERTY_TOOLS)
         if property_id is None:
             return Plan(reply="Which property? Send its street address first, then 'report'.")
         return Plan("generate_report", {"property_id": property_id})
@@ -1241,9 +1237,7 @@ def plan_for(conversation: Conversation) -> Plan:
 
     follow_up = _FOLLOW_UP.match(text)
     if follow_up and subject is None:
-        property_id, _ = conversation.last_property(
-            ("analyze_property", "max_offer", "get_comps", "section8_rent", "generate_report")
-        )
+        property_id, _ = conversation.last_property(PROPERTY_TOOLS)
         if property_id is None:
             return Plan(reply="Which property? Send its street address first.")
         word = re.sub(r"[\s-]+", "", follow_up.group(1).lower())
@@ -1259,9 +1253,7 @@ def plan_for(conversation: Conversation) -> Plan:
     if sqft is not None:
         sized = subject
         if sized is None:
-            last_id, _ = conversation.last_property(
-                ("analyze_property", "max_offer", "get_comps", "section8_rent", "generate_report")
-            )
+            last_id, _ = conversation.last_property(PROPERTY_TOOLS)
             sized = {"property_id": last_id} if last_id else None
         if sized is None:
             return Plan(reply="Which property? Send its street address with the square footage.")
@@ -1335,9 +1327,7 @@ def plan_for(conversation: Conversation) -> Plan:
     if _MAX_OFFER.search(text):
         if not subject and _IT.search(text):
             # "max offer on it if rehab is 30k" right after an analysis: that property.
-            last_id, _ = conversation.last_property(
-                ("analyze_property", "max_offer", "get_comps", "section8_rent", "generate_report")
-            )
+            last_id, _ = conversation.last_property(PROPERTY_TOOLS)
             subject = {"property_id": last_id} if last_id else None
         if not subject:
             return Plan(reply="Which property? Say 'max offer on' and its street address.")
