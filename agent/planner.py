@@ -1797,6 +1797,11 @@ def _opportunities_reply(r: dict[str, Any]) -> str:
 
 
 def _alerts_reply(r: dict[str, Any]) -> str:
+    if r.get("had_alerts") is False:
+        return (
+            "Deal alerts are off: you had none set up, so there was nothing to stop. Say "
+            "'alert me' with ZIP codes or cities and a price range to start them."
+        )
     if not r.get("active"):
         return (
             "Deal alerts are off; your criteria are kept. Say 'turn my alerts back on' to resume "

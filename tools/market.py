@@ -138,7 +138,7 @@ def configure_alerts(
         quiet_hours_end: Local time alerts resume, like 07:30.
         timezone: The user's IANA time zone (default the company's, America/Detroit).
         active: False turns the alerts off, true back on; with no other argument the saved
-            criteria are kept.
+            criteria are kept (with none saved, stopping saves nothing).
 
     """
     ctx = runtime.context
@@ -157,6 +157,9 @@ def configure_alerts(
             if only_switch
             else None
         )
+        if only_switch and kept is None and not active:
+            # Nothing to stop: saving empty, stopped criteria would later read as "kept".
+            return {"saved": False, "active": False, "had_alerts": False}
         criteria = kept or alert_service.configure_alerts(
             session=session,
             org_id=ctx.org_id,

@@ -50,3 +50,23 @@ def test_stopping_keeps_the_criteria_and_resuming_brings_them_back(
     criteria = alert_service.get_criteria(session=committed_db, org_id=org.id, user_id=investor.id)
     assert criteria is not None and criteria.active is True
     assert (criteria.zip_codes, criteria.strategies) == (["48215"], ["flip"])
+
+
+def test_stopping_alerts_that_were_never_set_saves_nothing_and_says_so(
+    committed_db: Session,
+) -> None:
+    org = make_org(committed_db)
+    investor = make_user(committed_db, org, Role.investor, phone_number="+13135550178")
+    committed_db.commit()
+    thread = f"whatsapp:{uuid.uuid4().hex[:12]}"
+
+    stopped = checked_turn(investor, "stop my alerts", thread, channel="whatsapp")
+    assert [(c.name, c.args) for c in stopped.tool_calls] == [
+        ("configure_alerts", {"active": False})
+    ]
+    assert "you had none set up" in stopped.reply
+    assert "criteria are kept" not in stopped.reply
+    committed_db.expire_all()
+    assert (
+        alert_service.get_criteria(session=committed_db, org_id=org.id, user_id=investor.id) is None
+    )
