@@ -117,6 +117,19 @@ def _note_signal_while_stopping(signum: int, _frame: FrameType | None) -> None:
     console.print(f"{signal.Signals(signum).name} received: already stopping")
 
 
+def _public_url_for(host: str, port: int) -> None:
+    """Without PUBLIC_BASE_URL, links and signature checks name the port actually served on.
+
+    The default (port 8000) would send report links and call webhooks to the wrong port
+    after ``--port 8129``. Set before any child starts, so the workers and relay agree.
+    """
+    from core.config import local_base_url, public_url_is_set
+
+    if not public_url_is_set(get_settings()):
+        os.environ["PUBLIC_BASE_URL"] = local_base_url(host, port)
+        get_settings.cache_clear()
+
+
 def _serve_api(host: str, port: int) -> None:
     """Serve the API until Ctrl-C, SIGTERM or SIGHUP, each ending it gracefully."""
     import uvicorn
@@ -235,6 +248,7 @@ def serve(host: HostOpt = "127.0.0.1", port: PortOpt = 8000) -> None:
     """Migrate, then serve the API (starting the embedded servers when no URLs are set)."""
     from store import migrate as migrations
 
+    _public_url_for(host, port)
     _setup_logging()
     _stop_on_signals()
     try:
@@ -340,6 +354,7 @@ def run(host: HostOpt = "127.0.0.1", port: PortOpt = 8000) -> None:
     from store.redis_client import redis_url
     from workers.main import FORKING_QUEUES, NO_FORK_QUEUES
 
+    _public_url_for(host, port)
     _setup_logging()
     _stop_on_signals()
     children: list[subprocess.Popen[bytes]] = []

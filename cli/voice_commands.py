@@ -27,7 +27,7 @@ import typer
 from rich.console import Console
 
 from cli.whatsapp_commands import signed_webhook, simulate_app
-from core.config import get_settings
+from core.config import get_settings, signing_base_url
 from store import embedded
 
 console = Console(stderr=True, soft_wrap=True, highlight=False)
@@ -273,13 +273,14 @@ def simulate_call(
         call_id = queued_call or _create_call(org, contractor or "", project, purpose)
         callee = _callee(call_id)
         target = url or settings.public_base_url
+        signed_base = signing_base_url(settings, url)
         try:
             conversation = simulate_conversation(
-                _http_poster(target, settings.public_base_url),
+                _http_poster(target, signed_base),
                 call_id=call_id,
                 says=say or [],
                 token=token,
-                public_base_url=settings.public_base_url,
+                public_base_url=signed_base,
                 answered_by=answered_by,
                 callee=callee,
             )

@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 from twilio.request_validator import RequestValidator
 
-from core.config import get_settings
+from core.config import get_settings, signing_base_url
 from store import embedded
 
 console = Console(stderr=True, soft_wrap=True, highlight=False)
@@ -131,7 +131,7 @@ def simulate_whatsapp(
         )
         raise typer.Exit(2)
     # Twilio signs the public URL; the post goes wherever the server listens.
-    signed_url = settings.public_base_url.rstrip("/") + WEBHOOK_PATH
+    signed_url = signing_base_url(settings, url).rstrip("/") + WEBHOOK_PATH
     target = (url or settings.public_base_url).rstrip("/") + WEBHOOK_PATH
     params = simulated_params(phone=from_, text=text, media_urls=media_url or [])
     data, headers = signed_webhook(url=signed_url, params=params, token=token)

@@ -6,6 +6,7 @@ import datetime as dt
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -125,6 +126,33 @@ class Settings(BaseSettings):
     def twilio_configured(self) -> bool:
         """True when Twilio credentials are set; otherwise messages go to the outbox only."""
         return bool(self.twilio_account_sid and self.twilio_auth_token)
+
+
+LOCAL_HOSTS = frozenset({"127.0.0.1", "0.0.0.0", "localhost", "::", "::1", ""})
+
+
+def local_base_url(host: str, port: int) -> str:
+    """The URL a dealdesk served at ``host:port`` on this machine is reached at."""
+    shown = "127.0.0.1" if host in LOCAL_HOSTS else host
+    return f"http://{shown}:{port}"
+
+
+def public_url_is_set(settings: Settings) -> bool:
+    """Whether PUBLIC_BASE_URL was given (environment or .env), not left at its default."""
+    return "public_base_url" in settings.model_fields_set
+
+
+def signing_base_url(settings: Settings, target: str | None) -> str:
+    """The base URL to sign simulated Twilio posts with, as the server at ``target`` checks them.
+
+    A server started with ``--port`` and no PUBLIC_BASE_URL checks signatures (and writes its
+    links) against ``http://127.0.0.1:<port>``, so a post to that port is signed the same way.
+    """
+    if target is None or public_url_is_set(settings):
+        return settings.public_base_url
+    parts = urlsplit(target)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return local_base_url(parts.hostname or "", port)
 
 
 @lru_cache
