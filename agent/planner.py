@@ -1458,7 +1458,9 @@ def _address_reply(r: dict[str, Any]) -> str:
     if r.get("rehab_complete") is False and r.get("rehab_missing"):
         lines.append(f"Note: {r['rehab_missing']}.")
     elif r.get("square_feet_given"):
-        lines.append(f"Rehab sized with the {r['square_feet_given']:,} sqft you gave.")
+        # Whether the size also valued the house: only when none is on file (the tool says).
+        sized = "Values and rehab" if _sized_as_given(r) else "Rehab"
+        lines.append(f"{sized} sized with the {r['square_feet_given']:,} sqft you gave.")
     hint = REPORT_FOLLOWS if r.get("report_follows") else REPORT_HINT
     body = _fit("\n".join(lines), WHATSAPP_LIMIT - len(hint) - 1)
     return f"{body}\n{hint}"
@@ -1488,10 +1490,19 @@ def _comps_reply(r: dict[str, Any]) -> str:
     return _fit("\n".join(lines))
 
 
+def _sized_as_given(r: dict[str, Any]) -> bool:
+    """Whether the result's values were sized on the living area the user gave."""
+    return str(r.get("values_sized_on") or "").endswith("as given")
+
+
 def _offer_reply(r: dict[str, Any]) -> str:
     if "formula" not in r:
         return f"I can't work out a max offer for {r['address']}: {r.get('missing')}"
     text = f"Max offer on {r['address']}: {r['max_offer']} ({r['formula']})."
+    if "values_sized_on" in r and r["values_sized_on"] is None:
+        text += " The ARV is not size-adjusted (no living area on file)."
+    elif _sized_as_given(r):
+        text += f" ARV and rehab sized on the {r['values_sized_on']}."
     if r.get("rehab_given"):
         text += f" Rehab as you gave it; our estimate is {r['rehab_estimate']}."
     if r.get("for_target_profit") and r["for_target_profit"] != "not available":

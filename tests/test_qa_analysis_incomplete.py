@@ -105,8 +105,9 @@ def test_an_unknown_living_area_withholds_every_figure_built_on_the_rehab(db: Se
     assert not [c for c in verdict.checks if c.passed]
 
     # The monthly cash flow does not depend on the rehab: it is still shown, and it is the
-    # same figure the completed analysis gives.
-    complete = _analyse(db, prop_id, org_id, square_feet=1500)
+    # same figure the completed analysis gives (completed by a budget: a given square
+    # footage would also size the ARV, which the rental's taxes and insurance are taken on).
+    complete = _analyse(db, prop_id, org_id, rehab_cost=Decimal("60000"))
     assert complete.rental is not None
     assert f.rental_cash_flow == dollars(complete.rental.monthly_cash_flow)
 
@@ -131,7 +132,7 @@ def test_the_square_footage_or_a_rehab_budget_completes_the_analysis(db: Session
     assert sized.rehab_complete is True and sized.rehab_missing is None
     assert sized.rehab.estimate.unpriced == []
     assert sized.rehab.estimate.square_feet == 1500
-    assert "rehab sized on 1,500 sqft as given" in sized.notes
+    assert "values and rehab sized on 1,500 sqft as given" in sized.notes
     assert sized.flip is not None and sized.max_offer is not None and sized.brrrr is not None
     assert sized.figures.rehab_total == dollars(sized.rehab.estimate.total)
     assert sized.figures.max_offer == dollars(sized.max_offer.amount)
@@ -221,12 +222,13 @@ def test_other_unknowns_are_stated_where_the_figures_are(db: Session) -> None:
     assert analysis.rent.section8 is not None
     assert analysis.figures.fmr == f"{dollars(analysis.rent.section8.fmr)} (3 bedrooms assumed)"
     assert "3 bedrooms (assumed: none on file)" in analysis.rent.rent_source
-    # No living area on file: the values are not size-adjusted, and they say so.
-    assert analysis.arv is not None and analysis.as_is is not None
-    assert analysis.figures.arv == f"{dollars(analysis.arv.value)} (not size-adjusted)"
-    assert analysis.figures.as_is_value == f"{dollars(analysis.as_is.value)} (not size-adjusted)"
+    # No living area on file or given: the values are not size-adjusted, and they say so.
+    unsized = _analyse(db, prop_id, org_id)
+    assert unsized.arv is not None and unsized.as_is is not None
+    assert unsized.figures.arv == f"{dollars(unsized.arv.value)} (not size-adjusted)"
+    assert unsized.figures.as_is_value == f"{dollars(unsized.as_is.value)} (not size-adjusted)"
     assert "no living area on file: the as-is value and ARV are not adjusted for size" in (
-        analysis.notes
+        unsized.notes
     )
     # No market rent: the rent is the Section 8 maximum, so "fits Section 8" is by
     # construction; the check says the rent was assumed rather than presenting it as a finding.

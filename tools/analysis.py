@@ -85,6 +85,14 @@ def _missing(analysis: PropertyAnalysis) -> dict[str, str]:
     return {name: why for name, why in parts.items() if why}
 
 
+def _values_sized_on(analysis: PropertyAnalysis) -> str | None:
+    """The living area the as-is value and ARV are sized on, and its source; None if unsized."""
+    area = analysis.values_square_feet
+    if area is None:
+        return None
+    return f"{area:,} sqft {analysis.values_square_feet_source or 'on file'}"
+
+
 def analysis_result(analysis: PropertyAnalysis) -> dict[str, Any]:
     """The analysis as the agent sees it: headline figures (as written), reasons, sources."""
     f = analysis.figures
@@ -120,6 +128,7 @@ def analysis_result(analysis: PropertyAnalysis) -> dict[str, Any]:
         else NOT_AVAILABLE,
         "brrrr_cash_left_in_deal": money(brrrr.cash_left_in_deal) if brrrr else NOT_AVAILABLE,
         "strategies": _strategies(analysis),
+        "values_sized_on": _values_sized_on(analysis),
         "notes": list(analysis.notes),
         "missing": _missing(analysis),
         "sources": {
@@ -181,8 +190,9 @@ def analyze_property(
             rehab is 40k"); it replaces the estimate in every figure.
         focus: The strategy the user asked about ("and as a rental?"): flip, rental or brrrr.
         square_feet: The house's living area, only when the user said it ("it's 1,100
-            sqft"); it sizes the rehab when none is on file (the result's rehab_missing
-            asks for it).
+            sqft"); when none is on file it sizes the as-is value, ARV and rehab (the
+            result's rehab_missing asks for it); when one is on file it sizes the rehab
+            only (values_sized_on says which area sized the values).
 
     """
     ctx = runtime.context
@@ -225,7 +235,7 @@ def max_offer(
         rehab_cost: The user's own rehab budget in dollars, only when they said one ("if
             rehab is 40k"); it replaces the estimate.
         square_feet: The house's living area, only when the user said it; it sizes the
-            rehab when none is on file.
+            rehab, and the ARV too when no living area is on file.
 
     """
     ctx = runtime.context
@@ -242,6 +252,8 @@ def max_offer(
         if rehab_cost is not None:
             result["rehab_given"] = True
             result["rehab_estimate"] = money(analysis.rehab.estimate.total)
+        if analysis.arv is not None:
+            result["values_sized_on"] = _values_sized_on(analysis)
         if offer is None:
             result["missing"] = analysis.max_offer_missing
             return result

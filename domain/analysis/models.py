@@ -216,6 +216,14 @@ class PropertyAnalysis(BaseModel):
     projection_missing: str | None
     max_offer: MaxOffer | None
     max_offer_missing: str | None
+    values_square_feet: int | None = Field(
+        default=None,
+        description="the living area the as-is value and ARV are sized on (None: not "
+        "size-adjusted, or no values)",
+    )
+    values_square_feet_source: str | None = Field(
+        default=None, description='where that area came from: "on file" or "as given"'
+    )
     verdict: Verdict
     assumptions: AnalysisAssumptions
     thresholds: VerdictThresholds

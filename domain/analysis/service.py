@@ -101,7 +101,7 @@ class AnalysisNotFoundError(AnalysisError, LookupError):
 
 
 MAX_REHAB_COST = Decimal("10000000")
-MAX_SQUARE_FEET = 100_000
+MAX_SQUARE_FEET = valuation_service.MAX_SQUARE_FEET
 
 
 class AnalysisInputError(AnalysisError, ValueError):
@@ -189,6 +189,7 @@ def _comps(
     as_of: dt.date,
     max_comps: int,
     kind: ValuationKind,
+    square_feet: int | None = None,
 ) -> tuple[CompAnalysis | None, str | None]:
     try:
         return valuation_service.find_comps(
@@ -198,6 +199,7 @@ def _comps(
             as_of=as_of,
             max_comps=max_comps,
             kind=kind,
+            square_feet=square_feet,
         ), None
     except (valuation_service.NotEnoughSalesError, valuation_service.ValuationInputError) as exc:
         return None, str(exc)
@@ -732,8 +734,13 @@ def analyze_property(
 
     ``rehab_cost``: the investor's own rehab budget ("if rehab is 40k"): it replaces the
     estimate's total in every figure (the estimate's lines are still listed, and a note says
-    both totals). ``square_feet``: the living area to size the rehab with when the property
-    has none on file. Without either, an estimate with unpriced lines is incomplete
+    both totals). ``square_feet``: the living area the investor gave ("it's 1,100 sqft").
+    It sizes the rehab; when the property has no living area on file it sizes the as-is value
+    and ARV too (their comps get a size line; it is never written to the property). When one
+    is on file, the file's area still sizes the values and the given one only the rehab: the
+    values then agree with the property's stored valuations, comps and report, while the
+    investor's figure is a scope decision for their own budget; a note says which area sized
+    what. Without ``rehab_cost`` or an area, an estimate with unpriced lines is incomplete
     (``rehab_complete`` false): the flip, maximum offer, rental, BRRRR and projection are
     withheld with the bound the priced lines allow, and the verdict recommends nothing.
     Raises ``AnalysisNotFoundError`` for an unknown property or deal and
@@ -766,6 +773,9 @@ def analyze_property(
     notes: list[str] = []
 
     photo, photo_missing = _photo(session=session, org_id=org_id, property_id=prop.id)
+    on_file = prop.square_feet if prop.square_feet and prop.square_feet > 0 else None
+    # The file's living area sizes the values; a given one only when none is on file.
+    values_area = on_file if on_file is not None else square_feet
     as_is, as_is_missing = _comps(
         session=session,
         org_id=org_id,
@@ -773,6 +783,7 @@ def analyze_property(
         as_of=as_of,
         max_comps=a.max_comps,
         kind=ValuationKind.as_is,
+        square_feet=square_feet if on_file is None else None,
     )
     arv, arv_missing = _comps(
         session=session,
@@ -781,10 +792,12 @@ def analyze_property(
         as_of=as_of,
         max_comps=a.max_comps,
         kind=ValuationKind.arv,
+        square_feet=square_feet if on_file is None else None,
     )
-    # Without the subject's living area the comps get no size adjustment: say so by the values.
-    unsized = "" if prop.square_feet and prop.square_feet > 0 else " (not size-adjusted)"
-    if (as_is or arv) is not None and unsized:
+    valued = (as_is or arv) is not None
+    # Without a living area the comps get no size adjustment: say so by the values.
+    unsized = "" if values_area is not None else " (not size-adjusted)"
+    if valued and unsized:
         notes.append("no living area on file: the as-is value and ARV are not adjusted for size")
     rehab = _rehab(
         session=session,
@@ -797,7 +810,15 @@ def analyze_property(
     rehab_total = rehab.estimate.total
     gap = rehab_gap(rehab.estimate)
     if square_feet is not None:
-        notes.append(f"rehab sized on {square_feet:,} sqft as given")
+        if valued and on_file is None:
+            notes.append(f"values and rehab sized on {square_feet:,} sqft as given")
+        elif valued and on_file != square_feet:
+            notes.append(
+                f"rehab sized on {square_feet:,} sqft as given; the as-is value and ARV use "
+                f"the {on_file:,} sqft on file"
+            )
+        else:
+            notes.append(f"rehab sized on {square_feet:,} sqft as given")
     if rehab.estimate.unpriced:
         notes.append("not priced: " + "; ".join(u.message for u in rehab.estimate.unpriced))
     if rehab_cost is not None:
@@ -1056,6 +1077,10 @@ def analyze_property(
         projection_missing=projection_missing,
         max_offer=max_offer,
         max_offer_missing=max_offer_missing,
+        values_square_feet=values_area if valued else None,
+        values_square_feet_source=(
+            None if not valued or values_area is None else "on file" if on_file else "as given"
+        ),
         verdict=verdict,
         assumptions=a,
         thresholds=t,

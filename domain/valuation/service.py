@@ -78,6 +78,8 @@ __all__ = [
 
 MIN_COMPS = 3
 DEFAULT_MAX_COMPS = 10
+# The largest living area a request may give for a subject (the analysis takes the same).
+MAX_SQUARE_FEET = 100_000
 # Subjects without a neighbourhood or ZIP take the majority neighbourhood of this many
 # nearest sales.
 LOCATION_VOTERS = 5
@@ -197,6 +199,33 @@ class _Subject:
     property_id: uuid.UUID | None
     label: str
     facts: HomeFacts
+    # Where the living area valued came from, recorded in the inputs (None: not a property).
+    living_area: dict[str, Any] | None = None
+
+
+def _living_area(
+    facts: HomeFacts, on_file: int | None, square_feet: int | None
+) -> tuple[HomeFacts, dict[str, Any]]:
+    """The subject's facts with a living area given for this request, and where it came from.
+
+    The given area replaces the one on file in the facts valued only: the property row is
+    never written, so the next valuation without it values the home as stored.
+    """
+    known = on_file if on_file is not None and on_file > 0 else None
+    if square_feet is None:
+        if known is None:
+            return facts, {"square_feet": None, "source": "none on file: not size-adjusted"}
+        return facts, {"square_feet": known, "source": "on file"}
+    if isinstance(square_feet, bool) or not 0 < square_feet <= MAX_SQUARE_FEET:
+        raise ValuationInputError(
+            f"the living area must be between 1 and {MAX_SQUARE_FEET:,} sqft, not {square_feet}"
+        )
+    return replace(facts, square_feet=float(square_feet)), {
+        "square_feet": square_feet,
+        "source": "as given",
+        "from": "given with the request; not stored on the property",
+        "on_file": known,
+    }
 
 
 def _subject_from_attributes(subject: SubjectAttributes) -> _Subject:
@@ -224,16 +253,25 @@ def _resolve_subject(
     org_id: uuid.UUID,
     property_id: uuid.UUID | None,
     subject: SubjectAttributes | None,
+    square_feet: int | None = None,
 ) -> _Subject:
     if (property_id is None) == (subject is None):
         raise ValuationInputError("give either property_id or subject attributes (one of them)")
     if subject is not None:
+        if square_feet is not None:
+            raise ValuationInputError(
+                "square_feet overrides a stored property's living area: give it in the "
+                "subject attributes instead"
+            )
         return _subject_from_attributes(subject)
     assert property_id is not None
     prop = property_service.get(session=session, org_id=org_id, property_id=property_id)
     if prop is None:
         raise ValuationNotFoundError(f"property {property_id} not found")
-    return _Subject(prop.id, comp_index.property_label(prop), comp_index.property_facts(prop))
+    facts, living_area = _living_area(
+        comp_index.property_facts(prop), prop.square_feet, square_feet
+    )
+    return _Subject(prop.id, comp_index.property_label(prop), facts, living_area)
 
 
 def _locate(
@@ -479,6 +517,8 @@ def _analyse(
         },
         "reconciliation": result.to_json(),
     }
+    if subject.living_area is not None:
+        inputs["subject_living_area"] = subject.living_area
     if model.last_sale is not None and month_number(as_of) - month_number(model.last_sale) > 6:
         inputs["warning"] = (
             f"no sales after {model.last_sale.isoformat()}: the time adjustment holds the "
@@ -518,14 +558,23 @@ def find_comps(
     as_of: dt.date | None = None,
     max_comps: int = DEFAULT_MAX_COMPS,
     kind: ValuationKind = ValuationKind.as_is,
+    square_feet: int | None = None,
 ) -> CompAnalysis:
     """The subject's best prior comparable sales, their grids and the reconciled value.
 
-    Raises ``ValuationNotFoundError`` (unknown property), ``ValuationInputError`` (no
-    subject, no location) and ``NotEnoughSalesError`` (too few prior sales).
+    ``square_feet``: a living area given with the request for a stored property (1 to
+    100,000): the subject is valued (and its comps adjusted for size) on it instead of the
+    area on file, which is never changed; ``inputs["subject_living_area"]`` says which area
+    was used and where it came from. Raises ``ValuationNotFoundError`` (unknown property),
+    ``ValuationInputError`` (no subject, no location, a bad living area) and
+    ``NotEnoughSalesError`` (too few prior sales).
     """
     resolved = _resolve_subject(
-        session=session, org_id=org_id, property_id=property_id, subject=subject
+        session=session,
+        org_id=org_id,
+        property_id=property_id,
+        subject=subject,
+        square_feet=square_feet,
     )
     return _analyse(
         session=session,
@@ -605,8 +654,12 @@ def value_property(
     as_of: dt.date | None = None,
     max_comps: int = DEFAULT_MAX_COMPS,
     principal: Principal | None = None,
+    square_feet: int | None = None,
 ) -> Valuation:
-    """The subject's as-is value from its comps, stored and announced (``valuation.completed``)."""
+    """The subject's as-is value from its comps, stored and announced (``valuation.completed``).
+
+    ``square_feet``: a living area given for this valuation only (see ``find_comps``).
+    """
     analysis = find_comps(
         session=session,
         org_id=org_id,
@@ -614,6 +667,7 @@ def value_property(
         subject=subject,
         as_of=as_of,
         max_comps=max_comps,
+        square_feet=square_feet,
     )
     return _store(session=session, org_id=org_id, analysis=analysis, principal=principal)
 
@@ -627,8 +681,12 @@ def after_repair_value(
     as_of: dt.date | None = None,
     max_comps: int = DEFAULT_MAX_COMPS,
     principal: Principal | None = None,
+    square_feet: int | None = None,
 ) -> Valuation:
-    """The subject's value after a full renovation (ARV), from top-condition comps; stored."""
+    """The subject's value after a full renovation (ARV), from top-condition comps; stored.
+
+    ``square_feet``: a living area given for this valuation only (see ``find_comps``).
+    """
     analysis = find_comps(
         session=session,
         org_id=org_id,
@@ -637,6 +695,7 @@ def after_repair_value(
         as_of=as_of,
         max_comps=max_comps,
         kind=ValuationKind.arv,
+        square_feet=square_feet,
     )
     return _store(session=session, org_id=org_id, analysis=analysis, principal=principal)
 

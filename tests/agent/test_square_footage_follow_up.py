@@ -59,4 +59,5 @@ def test_the_square_footage_completes_an_incomplete_analysis(committed_db: Sessi
     calls = [(c.name, c.args.get("square_feet")) for c in second.tool_calls]
     assert calls == [("analyze_property", 1500)]
     assert "incomplete" not in second.reply
-    assert "Rehab sized with the 1,500 sqft you gave." in second.reply
+    assert "Values and rehab sized with the 1,500 sqft you gave." in second.reply
+    assert "not size-adjusted" not in second.reply  # the given size valued the house too
