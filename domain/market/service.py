@@ -34,6 +34,27 @@ a re-run shortlists the same listings again (they are still at the screening sta
 A row without a price (or priced $0, "price on request") or a street address is rejected with
 its line and the reason, in the scan's ``rejections``; the rest of the feed goes in.
 
+**Statuses from several sources.** Each source's last reported status is remembered
+(``property_data.status_by_source``, like its price): a source repeating itself changes
+nothing, a source that changes its own status (active -> pending, or pending -> active when a
+deal falls through) sets the listing's status, and a source seen for the first time on a
+tracked house may only move it further along (active < off market < pending < sold), so a
+portal lagging the MLS does not put a pending house back on the market. Every status change a
+scan makes is kept in ``property_data.status_history``.
+
+**Listings that leave a feed.** A scan of a registered feed is a snapshot of that feed's area
+when it is *complete*: it succeeded, it read at least one row, no row was rejected, and the
+feed was not one page of a longer one. Each listing remembers the feeds that list it
+(``property_data.seen_in_feeds``: the scan that last saw it, and how many complete scans in a
+row have missed it since). A listing missing from ``DROPOUT_AFTER_MISSED_SCANS`` (2)
+consecutive complete scans of every feed that listed it goes ``off_market`` (one missed scan
+is not enough: feeds hiccup), its open opportunity is closed, and ``status_history`` says why;
+a person-set status (analyzed, dismissed) is left as it is (its opportunity still closes). A
+listing another feed still lists stays on the market, and a report from a scan without a feed
+(a file given to the CLI) restarts the count. A dropped listing that any scan reports again
+takes the status reported. Scans without a feed (the CLI's files) are one-off files and drop
+nothing.
+
 **Concurrency.** A scan is claimed with one atomic ``UPDATE ... WHERE status IN (queued,
 failed)``, so a job delivered twice runs it once. Ingest is serialised per organisation: every
 batch transaction (and the shortlist's) first takes a transaction-scoped advisory lock keyed on
@@ -50,7 +71,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import func, text, update
+from sqlalchemy import func, or_, text, update
 from sqlmodel import Session, col, select
 
 from core.config import get_settings
@@ -118,6 +139,22 @@ REQUEUE_SCAN_AFTER = dt.timedelta(minutes=2)
 _PERSON_SET_STATUSES = (ListingStatus.analyzed, ListingStatus.dismissed)
 # ``property_data`` key: the last price each source (``source:external id``) listed it at.
 PRICE_BY_SOURCE = "price_by_source"
+# ``property_data`` key: the last status each source (``source:external id``) reported.
+STATUS_BY_SOURCE = "status_by_source"
+# ``property_data`` key: [{status, previous, at, scan_id, reason}], oldest first.
+STATUS_HISTORY = "status_history"
+# ``property_data`` key: {feed id: {scan_id, seen_at, missed}} - the feeds that list it.
+SEEN_IN_FEEDS = "seen_in_feeds"
+# ``property_data`` key: set while the listing is off the market because no feed lists it.
+DROPPED_OUT = "dropped_out"
+# Complete scans of a feed in a row that must miss a listing before it is taken off the market.
+DROPOUT_AFTER_MISSED_SCANS = 2
+# How far along the sale a status is: a source new to a house may only move it further.
+_STATUS_RANK: dict[ListingStatus, int] = {
+    ListingStatus.off_market: 1,
+    ListingStatus.pending: 2,
+    ListingStatus.sold: 3,
+}
 
 # RESO fields the property importer does not map, read here by name (case/punctuation free).
 EXTRA_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -587,6 +624,9 @@ class ScanCounts:
     opportunities_new: int = 0
     opportunities_updated: int = 0
     opportunities_closed: int = 0
+    missing_from_feed: int = 0
+    dropped_out: int = 0
+    relisted: int = 0
     alerts: int = 0
     batches_committed: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
@@ -607,6 +647,8 @@ class ScanContext:
     lookups: ScanLookups
     as_of: dt.date
     now: dt.datetime
+    # A complete snapshot of a registered feed (see the module docstring): may drop listings.
+    complete: bool = False
 
 
 def _listing_facts(listing: TrackedListing) -> ListingFacts:
@@ -752,6 +794,11 @@ def _ingest_batch(
                 property_data={
                     **facts,
                     PRICE_BY_SOURCE: {_source_key(scan.source, parsed.external_id): str(price)},
+                    STATUS_BY_SOURCE: {
+                        _source_key(scan.source, parsed.external_id): str(
+                            _status(parsed, new=False)
+                        )
+                    },
                 },
                 status=_status(parsed, new=True),
                 price_history=[_history_entry(price, None, at=now, scan_id=scan.id)],
@@ -759,6 +806,7 @@ def _ingest_batch(
                 last_seen_at=now,
                 last_scan_id=scan.id,
             )
+            _mark_seen(listing, ctx)
             session.add(listing)
             by_id[parsed.external_id] = listing
             if parsed.key[0]:
@@ -775,9 +823,10 @@ def _ingest_batch(
             continue
         changed = False
         previous = listing.list_price
-        if _price_changed_at_source(
-            listing, _source_key(scan.source, parsed.external_id), price, by_other_source
-        ) and (previous is None or previous != price):
+        key = _source_key(scan.source, parsed.external_id)
+        if _price_changed_at_source(listing, key, price, by_other_source) and (
+            previous is None or previous != price
+        ):
             history = list(listing.price_history)
             history.append(_history_entry(price, previous, at=now, scan_id=scan.id))
             listing.price_history = history
@@ -786,12 +835,23 @@ def _ingest_batch(
             if previous is not None and price < previous:
                 counts.price_cuts += 1
             changed = True
-        status = _status(parsed, new=False)
+        reported = _status(parsed, new=False)
+        dropped = bool(listing.property_data.get(DROPPED_OUT))
+        status = _reported_status(listing, key, reported, by_other_source)
         kept = status == ListingStatus.active and listing.status in _PERSON_SET_STATUSES
-        if status != listing.status and not kept:
+        if status is not None and status != listing.status and not kept:
             # new -> active only ages the listing; anything else is a change to score again.
             changed = changed or listing.status != ListingStatus.new
-            listing.status = status
+            if dropped:
+                counts.relisted += 1
+            _set_status(
+                listing,
+                status,
+                at=now,
+                scan_id=scan.id,
+                reason=f"{'listed again by' if dropped else 'reported by'} {key}",
+            )
+        _mark_seen(listing, ctx)
         merged = (
             {**facts, **listing.property_data}  # another source's facts only fill gaps
             if by_other_source
@@ -814,6 +874,93 @@ def _ingest_batch(
 
 def _source_key(source: ListingSource | str, external_id: str) -> str:
     return f"{source}:{external_id}"
+
+
+def _reported_status(
+    listing: TrackedListing, key: str, status: ListingStatus, by_other_source: bool
+) -> ListingStatus | None:
+    """The status a source's row sets on the listing, or None when it says nothing new.
+
+    Remembers the source's status (``status_by_source``). A source repeating itself changes
+    nothing, so two sources that disagree (the MLS says pending, a lagging portal still says
+    active) do not flip the listing on every scan; a source that changed its own status is the
+    latest news and sets it, whichever way; a source seen for the first time on a tracked house
+    only moves it further along (``_STATUS_RANK``). A listing off the market because no feed
+    listed it takes whatever the source listing it again says. The tracked source's own rows,
+    from before statuses were remembered per source, compare with the listing's status.
+    """
+    data = dict(listing.property_data)
+    seen = dict(data.get(STATUS_BY_SOURCE) or {})
+    last = seen.get(key)
+    seen[key] = str(status)
+    data[STATUS_BY_SOURCE] = seen
+    listing.property_data = data
+    if data.get(DROPPED_OUT):
+        return status
+    if last is not None and last != str(status):
+        return status
+    if last is None and not by_other_source:
+        return status
+    if last is None and _STATUS_RANK.get(status, 0) > _STATUS_RANK.get(listing.status, 0):
+        return status
+    if listing.status == ListingStatus.new and status == ListingStatus.active:
+        return status  # seen again: no longer new
+    return None
+
+
+def _set_status(
+    listing: TrackedListing,
+    status: ListingStatus,
+    *,
+    at: dt.datetime,
+    scan_id: uuid.UUID,
+    reason: str,
+) -> None:
+    """Change the listing's status and record why in its ``status_history``.
+
+    new -> active only ages a listing and is not recorded.
+    """
+    previous = listing.status
+    listing.status = status
+    if previous == ListingStatus.new and status == ListingStatus.active:
+        return
+    data = dict(listing.property_data)
+    history = list(data.get(STATUS_HISTORY) or [])
+    history.append(
+        normalise_payload(
+            {
+                "status": status,
+                "previous": previous,
+                "at": at,
+                "scan_id": scan_id,
+                "reason": reason,
+            }
+        )
+    )
+    data[STATUS_HISTORY] = history
+    listing.property_data = data
+
+
+def _mark_seen(listing: TrackedListing, ctx: ScanContext) -> None:
+    """Remember that this scan's feed lists the listing (a fresh start for its grace period).
+
+    A scan without a feed (a file given to the CLI) is news too: it restarts every feed's count
+    of missed scans, so only misses after the latest report of the house can drop it.
+    """
+    data = dict(listing.property_data)
+    data.pop(DROPPED_OUT, None)
+    feeds = {k: dict(v) for k, v in (data.get(SEEN_IN_FEEDS) or {}).items()}
+    scan = ctx.scan
+    if scan.feed_id is None:
+        for entry in feeds.values():
+            entry["missed"] = 0
+    else:
+        feeds[str(scan.feed_id)] = normalise_payload(
+            {"scan_id": scan.id, "seen_at": ctx.now, "missed": 0}
+        )
+    if feeds:
+        data[SEEN_IN_FEEDS] = feeds
+    listing.property_data = data
 
 
 def _price_changed_at_source(
@@ -940,6 +1087,11 @@ def execute_scan(
         counts.rejected = len(parsed.rejections)
         scan.rejections = parsed.rejections[:MAX_REJECTIONS_KEPT]
         ctx = _load_context(session=session, org_id=org_id, scan=scan, parsed=parsed)
+        # Only a whole, clean read of a registered feed says what is no longer listed.
+        ctx.complete = (
+            scan.feed_id is not None and rows.complete and parsed.rows > 0 and not parsed.rejections
+        )
+        counts.extra["complete_snapshot"] = ctx.complete
         counts.extra["sales_in_snapshot"] = ctx.snapshot.size
         # Loading may re-index the comps; commit that before any batch waits for the
         # organisation's ingest lock, so no transaction holds row locks while it waits.
@@ -1148,6 +1300,7 @@ def _finalise(*, session: Session, org_id: uuid.UUID, ctx: ScanContext, counts: 
     _lock_org_ingest(session, org_id)  # one opportunity (and one alert) per listing
     settings = get_settings()
     scan = ctx.scan
+    _drop_missing(session=session, org_id=org_id, ctx=ctx, counts=counts)
     stage = col(TrackedListing.score_details)["stage"].astext
     shortlist = session.exec(
         select(TrackedListing)
@@ -1209,6 +1362,83 @@ def _finalise(*, session: Session, org_id: uuid.UUID, ctx: ScanContext, counts: 
             "areas": _area_summary(session, org_id, scan.id),
         },
     )
+    session.flush()
+
+
+def _drop_missing(
+    *, session: Session, org_id: uuid.UUID, ctx: ScanContext, counts: ScanCounts
+) -> None:
+    """Take listings a complete scan of their feed no longer lists off the market.
+
+    Only after a complete snapshot (``ScanContext.complete``). Each on-market (or person-set)
+    listing the feed listed before but this scan did not see counts one more missed scan for
+    the feed; once every feed that listed it has missed it ``DROPOUT_AFTER_MISSED_SCANS``
+    times in a row it goes ``off_market`` (a person-set status is kept) and its open
+    opportunity is closed. Listings tracked before feeds were remembered count as listed by the
+    feed whose scan saw them last.
+    """
+    scan = ctx.scan
+    if not ctx.complete or scan.feed_id is None:
+        return
+    feed_key = str(scan.feed_id)
+    feeds_of = col(TrackedListing.property_data)[SEEN_IN_FEEDS]
+    earlier_scans = select(MonitorScan.id).where(
+        MonitorScan.org_id == org_id, MonitorScan.feed_id == scan.feed_id
+    )
+    missing = session.exec(
+        select(TrackedListing)
+        .where(
+            TrackedListing.org_id == org_id,
+            col(TrackedListing.status).in_(ACTIVE_STATUSES + _PERSON_SET_STATUSES),
+            feeds_of[feed_key]["scan_id"].astext.is_distinct_from(str(scan.id)),
+            or_(
+                feeds_of.has_key(feed_key),
+                col(TrackedListing.last_scan_id).in_(earlier_scans),
+            ),
+        )
+        .order_by(col(TrackedListing.id))
+    ).all()
+    label = scan.feed_label
+    gone: list[uuid.UUID] = []
+    for listing in missing:
+        data = dict(listing.property_data)
+        feeds = {k: dict(v) for k, v in (data.get(SEEN_IN_FEEDS) or {}).items()}
+        entry = feeds.setdefault(feed_key, {"scan_id": None, "seen_at": None, "missed": 0})
+        entry["missed"] = int(entry.get("missed") or 0) + 1
+        data[SEEN_IN_FEEDS] = feeds
+        listing.property_data = data
+        counts.missing_from_feed += 1
+        listed_nowhere = all(
+            int(other.get("missed") or 0) >= DROPOUT_AFTER_MISSED_SCANS for other in feeds.values()
+        )
+        if listed_nowhere and not data.get(DROPPED_OUT):
+            why = (
+                f"no longer listed: missing from {entry['missed']} complete scans in a row of "
+                f"{label}" + (f" and {len(feeds) - 1} other feed(s)" if len(feeds) > 1 else "")
+            )
+            status = ListingStatus.off_market
+            if listing.status in _PERSON_SET_STATUSES:
+                # A person's call stands; the history still says the house left the market.
+                status, why = listing.status, f"{why}; kept {listing.status} (set by a person)"
+            _set_status(listing, status, at=ctx.now, scan_id=scan.id, reason=why)
+            listing.property_data = {
+                **listing.property_data,
+                DROPPED_OUT: normalise_payload({"at": ctx.now, "scan_id": scan.id}),
+            }
+            counts.dropped_out += 1
+            gone.append(listing.id)
+        session.add(listing)
+    if gone:
+        for opp in session.exec(
+            select(Opportunity).where(
+                Opportunity.org_id == org_id,
+                Opportunity.status == OpportunityStatus.open,
+                col(Opportunity.listing_id).in_(gone),
+            )
+        ).all():
+            opp.status = OpportunityStatus.closed
+            session.add(opp)
+            counts.opportunities_closed += 1
     session.flush()
 
 

@@ -11,7 +11,9 @@
   listing portals (Zillow, Redfin). They are not configured in this installation and raise
   ``SourceNotConfiguredError`` saying what to do instead.
 
-JSON feeds are a list of records, or a RESO Web API (OData) page ``{"value": [...]}``.
+JSON feeds are a list of records, or a RESO Web API (OData) page ``{"value": [...]}``. A page
+that links to a next one (``@odata.nextLink``) is not the whole feed: ``FeedRows.complete`` is
+False, so a scan of it never takes a missing listing for one that left the market.
 """
 
 from __future__ import annotations
@@ -61,6 +63,8 @@ class FeedRows:
     # Each row's line in the file, when it is not ``first_line`` + index (a CSV with blank
     # lines, or quoted cells that span lines).
     lines: list[int] | None = None
+    # False when the rows are one page of a longer feed (an OData page with a next link).
+    complete: bool = True
 
 
 class ListingFeed(Protocol):
@@ -104,7 +108,12 @@ def parse_feed(data: bytes, *, label: str) -> FeedRows:
         columns: list[str] = []
         for record in records:
             columns.extend(key for key in record if key not in columns)
-        return FeedRows(label=label, columns=columns, rows=list(records), first_line=1)
+        more = isinstance(payload, dict) and any(
+            payload.get(link) for link in ("@odata.nextLink", "odata.nextLink")
+        )
+        return FeedRows(
+            label=label, columns=columns, rows=list(records), first_line=1, complete=not more
+        )
     reader = csv.DictReader(io.StringIO(text))
     columns = list(reader.fieldnames or [])
     if not columns:
