@@ -922,7 +922,8 @@ _SIZE_PHRASE = re.compile(r"[,;–-]?\s*(?:about\s+|around\s+|~)?\d[\d,]*" + _SQ
 # What follows an address in a request and is not part of it ("... as a lead", "... on file?").
 _TRAILING_CLAUSE = re.compile(
     r"\s+(?:please|pls|thanks|thank you|as\s+an?|on\s+file|at\s+\$|for\s+\$|going|doing"
-    r"|coming\s+along|looking|if|assuming|given|when|with|worth"
+    r"|coming\s+along|looking|if|assuming|given|when|with|worth|what\s+if|at(?=\s+\d)"
+    r"|(?:does|would|is)\s+it|purchase\s+price|buying"
     r"|and\s+(?:what|how|is|as)|(?:and\s+)?(?:what|how)\s+about)\b",
     re.I,
 )
@@ -936,6 +937,23 @@ _REHAB_GIVEN = re.compile(
     r"(\$\s*\d[\d,]*(?:\.\d+)?\s*[km]?|\d[\d,]*(?:\.\d+)?\s*[km]\b|\d{1,3}(?:,\d{3})+)"
     r"|(\$\s*\d[\d,]*(?:\.\d+)?\s*[km]?|\d[\d,]*(?:\.\d+)?\s*[km]\b)\s+"
     r"(?:of\s+)?(?:rehab|repairs?|renovation|reno)\b",
+    re.I,
+)
+# "what if I pay 150k?", "does it work at 80k?", "and at 75k?": the price to analyse at.
+_PRICE_GIVEN = re.compile(
+    r"(?:\b(?:if|when)\s+(?:i|we)\s+(?:pay|paid|buy(?:\s+it)?|bought(?:\s+it)?|got\s+it|"
+    r"get\s+it|pick\s+it\s+up|purchase(?:\s+it)?)(?:\s+(?:at|for))?"
+    r"|\b(?:purchase|buy(?:ing)?)\s+price\s*(?:is|of|at|=|:)?"
+    r"|\b(?:what|how)\s+about\s+at|^\s*(?:and\s+|but\s+)?at"
+    r"|\b(?:work|works|work\s+out|a\s+deal|pencils?(?:\s+out)?)\s+at"
+    r"|\b(?:buying|bought)\s+(?:it\s+)?(?:at|for))"
+    r"\s*(?:about|around|roughly|~)?\s*"
+    r"(\$\s*\d[\d,]*(?:\.\d+)?\s*[km]?|\d[\d,]*(?:\.\d+)?\s*[km]\b|\d{1,3}(?:,\d{3})+|\d{4,})",
+    re.I | re.M,
+)
+_PRICE_AT = re.compile(
+    r"\bat\s*(?:about|around|~)?\s*(\$\s*\d[\d,]*(?:\.\d+)?\s*[km]?|\d[\d,]*(?:\.\d+)?\s*[km]\b"
+    r"|\d{1,3}(?:,\d{3})+)",
     re.I,
 )
 # "and as a rental?" after an analysis: the same property, one strategy's figures.
@@ -996,9 +1014,24 @@ _SEPARATORS = re.compile(r"\s+(?:and|&|or|vs\.?|versus|then)\s+|[;\n]|\s+/\s+", 
 def _rehab_given(text: str) -> str | None:
     """The rehab budget the user named, in dollars ("40000"), or None."""
     match = _REHAB_GIVEN.search(text)
-    if match is None:
-        return None
-    said = (match.group(1) or match.group(2)).replace(" ", "")
+    return None if match is None else _dollars_said(match.group(1) or match.group(2))
+
+
+def _price_given(text: str) -> str | None:
+    """The purchase price the user asks about ("what if I pay 150k?"), in dollars, or None."""
+    match = _PRICE_GIVEN.search(text)
+    return None if match is None else _dollars_said(match.group(1))
+
+
+def _price_at(text: str) -> str | None:
+    """A price after "at" ("1234 Main St at 150k?"), read only when the text names a house."""
+    match = _PRICE_AT.search(text)
+    return None if match is None else _dollars_said(match.group(1))
+
+
+def _dollars_said(said: str) -> str | None:
+    """An amount said after a money word, in dollars with cents ("40000.00"), or None."""
+    said = said.replace(" ", "")
     # "40,000" alone is read as dollars here ("rehab is 40,000"); "$40k" and "40k" as written.
     amount = _amount(said if said.startswith("$") or said[-1:].lower() in "km" else f"${said}")
     return None if amount is None else f"{amount.quantize(Decimal('0.01'))}"
@@ -1020,7 +1053,7 @@ def extract_address(text: str) -> str | None:
     text = _NOT_HOUSE_NUMBERS.sub(lambda m: "x" * len(m.group(0)), text)
     for match in _HOUSE_NUMBER.finditer(text):
         candidate = text[match.start() :].strip().rstrip("?!.;:'\"")
-        candidate = _TRAILING_CLAUSE.split(candidate)[0]
+        candidate = _TRAILING_CLAUSE.split(candidate)[0].rstrip(" ,:;")
         candidate = re.split(r"\s+[-–—]+\s+", candidate)[0]
         candidate = _DANGLING_WORD.sub("", candidate).strip()
         try:
@@ -1277,7 +1310,9 @@ def plan_for(conversation: Conversation) -> Plan:
             ("analyze_property", "max_offer", "get_comps", "section8_rent", "what_we_paid")
         )
         paid_subject = {"property_id": last_id} if last_id else None
-    asked = _paid_plan(text, paid_subject) or _offers_plan(text) or _leads_plan(text)
+    # "purchase price 150k" names a price to analyse at, not a question about what we paid.
+    paid = None if _price_given(text) else _paid_plan(text, paid_subject)
+    asked = paid or _offers_plan(text) or _leads_plan(text)
     if asked is not None:
         return asked
     lead = _lead_plan(text)
@@ -1293,7 +1328,29 @@ def plan_for(conversation: Conversation) -> Plan:
     write = _deal_write(text)
     if write is not None:
         return write
+    price_given = _price_given(text) or (_price_at(text) if subject else None)
+    if price_given is not None and not _MAX_OFFER.search(text):
+        # "what if I pay 150k?" right after an analysis: that property at that price.
+        priced = subject
+        if priced is None:
+            last_id, _ = conversation.last_property(PROPERTY_TOOLS)
+            priced = {"property_id": last_id} if last_id else None
+        if priced is None:
+            return Plan(
+                reply="Which property? Send its street address with the price, e.g. "
+                "'<address>, what if I pay 150k?'."
+            )
+        given = _rehab_given(text)
+        return Plan(
+            "analyze_property",
+            {**priced, "purchase_price": price_given, **({"rehab_cost": given} if given else {})},
+        )
+
     rehab_given = _rehab_given(text)
+    if rehab_given is not None and not subject and not _MAX_OFFER.search(text):
+        # "what if rehab is 40k?" right after an analysis: that property with that budget.
+        last_id, _ = conversation.last_property(PROPERTY_TOOLS)
+        subject = {"property_id": last_id} if last_id else None
     if rehab_given is not None and subject and not _MAX_OFFER.search(text):
         return Plan("analyze_property", {**subject, "rehab_cost": rehab_given})
     if _REHAB.search(text) and not _MAX_OFFER.search(text):
@@ -1338,7 +1395,13 @@ def plan_for(conversation: Conversation) -> Plan:
         if not subject:
             return Plan(reply="Which property? Say 'comps for' and its street address.")
         return Plan("get_comps", {**subject, **({"arv": True} if "arv" in text.lower() else {})})
-    if _SECTION8.search(text) and subject:
+    if _SECTION8.search(text) and not (_DEALS.search(text) and not subject):
+        if not subject:
+            # "what would it rent for with a voucher?" right after an analysis: that property.
+            last_id, _ = conversation.last_property(PROPERTY_TOOLS)
+            if last_id is None:
+                return Plan(reply="Which property? Say 'voucher rent for' and its street address.")
+            subject = {"property_id": last_id}
         return Plan("section8_rent", subject)
     if _DEALS.search(text) and not subject:
         # "which deals are under contract?": only the deals in that status.
@@ -1454,7 +1517,11 @@ def _address_reply(r: dict[str, Any]) -> str:
     for part in ("arv", "as_is_value", "section8"):
         if part in missing:
             lines.append(f"Note: {missing[part]}")
-    lines.extend(f"Note: {note}" for note in r.get("notes") or [] if str(note).startswith("rehab "))
+    lines.extend(
+        f"Note: {note}"
+        for note in r.get("notes") or []
+        if str(note).startswith(("rehab ", "price "))
+    )
     if r.get("rehab_complete") is False and r.get("rehab_missing"):
         lines.append(f"Note: {r['rehab_missing']}.")
     elif r.get("square_feet_given"):

@@ -25,6 +25,7 @@ AddressArg = Annotated[str | None, Field(max_length=300)]
 IdArg = Annotated[str | None, Field(max_length=64)]
 RehabArg = Annotated[Decimal | None, Field(ge=0, le=10_000_000, decimal_places=2)]
 SquareFeetArg = Annotated[int | None, Field(ge=1, le=100_000)]
+PriceArg = Annotated[Decimal | None, Field(gt=0, le=100_000_000, decimal_places=2)]
 Focus = Literal["flip", "rental", "brrrr"]
 
 
@@ -150,6 +151,7 @@ def _analyse(
     property_id: str | None,
     rehab_cost: Decimal | None = None,
     square_feet: int | None = None,
+    purchase_price: Decimal | None = None,
 ) -> Any:
     prop = resolve_property(session, ctx, address=address, property_id=property_id)
     try:
@@ -159,6 +161,7 @@ def _analyse(
             property_id=prop.id,
             rehab_cost=rehab_cost,
             square_feet=square_feet,
+            purchase_price=purchase_price,
         )
     except analysis_service.AnalysisInputError as exc:
         raise ToolError(str(exc)) from exc
@@ -172,6 +175,7 @@ def analyze_property(
     rehab_cost: RehabArg = None,
     focus: Focus | None = None,
     square_feet: SquareFeetArg = None,
+    purchase_price: PriceArg = None,
 ) -> dict[str, Any]:
     """Analyse a property end to end: verdict, as-is value, ARV, rehab, max offer, rent vs FMR.
 
@@ -193,13 +197,18 @@ def analyze_property(
             sqft"); when none is on file it sizes the as-is value, ARV and rehab (the
             result's rehab_missing asks for it); when one is on file it sizes the rehab
             only (values_sized_on says which area sized the values).
+        purchase_price: The price in dollars the user asks about, only when they said one
+            ("what if I pay 150k?", "does it work at 80k?"); it replaces the list or deal
+            price in the flip, rental, BRRRR and verdict (price_given is then true).
 
     """
     ctx = runtime.context
     ctx.progress("analysing the property…")
 
     def body(session: Session) -> dict[str, Any]:
-        analysis = _analyse(session, ctx, address, property_id, rehab_cost, square_feet)
+        analysis = _analyse(
+            session, ctx, address, property_id, rehab_cost, square_feet, purchase_price
+        )
         analysis_service.publish_completed(
             session=session, analysis=analysis, requested_by=ctx.user_id, channel=ctx.channel
         )
@@ -210,6 +219,8 @@ def analyze_property(
             result["focus"] = focus
         if square_feet is not None:
             result["square_feet_given"] = square_feet
+        if purchase_price is not None:
+            result["price_given"] = True
         return result
 
     return run_tool(ctx, "analyze_property", body)

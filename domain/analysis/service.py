@@ -101,6 +101,7 @@ class AnalysisNotFoundError(AnalysisError, LookupError):
 
 
 MAX_REHAB_COST = Decimal("10000000")
+MAX_PURCHASE_PRICE = Decimal("100000000")
 MAX_SQUARE_FEET = valuation_service.MAX_SQUARE_FEET
 
 
@@ -447,8 +448,10 @@ def _rent(
 
 
 def _purchase_price(
-    *, prop: Property, deal: Any, as_is: CompAnalysis | None
+    *, prop: Property, deal: Any, as_is: CompAnalysis | None, given: Decimal | None = None
 ) -> tuple[PricedFigure | None, str | None]:
+    if given is not None:
+        return PricedFigure(amount=_cents(given), source="price as given"), None
     if deal is not None and deal.purchase_price:
         return PricedFigure(amount=deal.purchase_price, source=f"deal {deal.id} price"), None
     if prop.list_price:
@@ -729,8 +732,14 @@ def analyze_property(
     thresholds: VerdictThresholds | None = None,
     rehab_cost: Decimal | None = None,
     square_feet: int | None = None,
+    purchase_price: Decimal | None = None,
 ) -> PropertyAnalysis:
     """Analyse a property end to end (values, rehab, rent, returns, maximum offer, verdict).
+
+    ``purchase_price``: the price the investor asks about ("what if I pay 150k?"): it
+    replaces the deal's price or the list price in the flip, rental, BRRRR, projection and
+    verdict (the rule's maximum offer does not depend on it; the price for the target profit
+    does, a little, through holding costs), and a note names the price it replaced.
 
     ``rehab_cost``: the investor's own rehab budget ("if rehab is 40k"): it replaces the
     estimate's total in every figure (the estimate's lines are still listed, and a note says
@@ -745,12 +754,18 @@ def analyze_property(
     withheld with the bound the priced lines allow, and the verdict recommends nothing.
     Raises ``AnalysisNotFoundError`` for an unknown property or deal and
     ``AnalysisInputError`` when the deal is for another property, the rehab budget is
-    negative or over $10,000,000, or the square footage is not 1 to 100,000. Missing data
+    negative or over $10,000,000, the purchase price is not over $0 and at most
+    $100,000,000, or the square footage is not 1 to 100,000. Missing data
     never raises: the part says why it is not available.
     """
     if rehab_cost is not None and not (Decimal(0) <= rehab_cost <= MAX_REHAB_COST):
         raise AnalysisInputError(
             f"a rehab budget must be between $0 and {dollars(MAX_REHAB_COST)}, not {rehab_cost}"
+        )
+    if purchase_price is not None and not (Decimal(0) < purchase_price <= MAX_PURCHASE_PRICE):
+        raise AnalysisInputError(
+            f"a purchase price must be more than $0 and at most "
+            f"{dollars(MAX_PURCHASE_PRICE)}, not {purchase_price}"
         )
     if square_feet is not None and not (0 < square_feet <= MAX_SQUARE_FEET):
         raise AnalysisInputError(
@@ -829,7 +844,11 @@ def analyze_property(
         gap = None
     rehab_missing = f"{gap[0]}; {gap[1]}" if gap is not None else None
     rent = _rent(session=session, org_id=org_id, prop=prop, assumptions=a, notes=notes)
-    price, price_missing = _purchase_price(prop=prop, deal=deal, as_is=as_is)
+    price, price_missing = _purchase_price(prop=prop, deal=deal, as_is=as_is, given=purchase_price)
+    if purchase_price is not None:
+        usual, _ = _purchase_price(prop=prop, deal=deal, as_is=as_is)
+        instead = f", instead of the {usual.source} {dollars(usual.amount)}" if usual else ""
+        notes.append(f"price {dollars(_cents(purchase_price))} as given{instead}")
 
     arv_value = _cents(arv.value) if arv is not None else None
     no_arv = f"no ARV: {arv_missing}"
