@@ -16,6 +16,7 @@ from core.idempotency import IdempotencyMiddleware
 from core.observability import RequestContextMiddleware, setup_logging
 from core.ops import router as ops_router
 from core.ratelimit import RateLimitMiddleware
+from domain.analysis.api import router as analysis_router
 from domain.audio.api import router as audio_router
 from domain.auth.api import router as auth_router
 from domain.construction.api import router as construction_router
@@ -63,6 +64,7 @@ def create_app() -> FastAPI:
         documents_router,
         property_router,
         valuation_router,
+        analysis_router,
         pricing_router,
         section8_router,
         deal_router,

@@ -444,6 +444,7 @@ ID_OPERATIONS: dict[str, Op] = {
     ),
     # valuation
     "GET /api/v1/properties/{id}/comps": Op({"id": "property"}),
+    "POST /api/v1/properties/{id}/analysis": Op({"id": "property"}, _json({})),
     "GET /api/v1/valuations/{propertyId}": Op({"propertyId": "property"}),
     "GET /api/v1/properties/{id}/valuation": Op({"id": "property"}),
     # pricing
