@@ -3,16 +3,20 @@
 Pages: the cover (address, photo, verdict, headline figures); value and ARV with the comps
 tables and a map of the comps; the rehab budget and Section 8 rent vs. FMR; the flip, rental
 and BRRRR returns with the hold projection; assumptions and sources. A part the analysis could
-not produce is printed as "Not available: <why>", never left out silently.
+not produce is printed as "Not available: <why>", never left out silently. Every page's footer
+names the organisation, the property, the date the values are as of and "Page X of Y".
 
 Figures are printed with ``domain.analysis.formatting`` (the headline ones straight from
 ``analysis.figures``), so the PDF and the agent's message say the same numbers. Text is
-drawn in the PDF standard fonts; characters they lack are spelled in ASCII.
+drawn in the PDF standard fonts; characters they lack are spelled in ASCII, Latin letters
+they lack lose their accents ("Ő" -> "O"), and other scripts (Chinese, Japanese, Korean,
+Cyrillic, Greek ...) are drawn in a CID font the PDF viewer supplies, so no text is lost.
 """
 
 from __future__ import annotations
 
 import io
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -21,10 +25,12 @@ from xml.sax.saxutils import escape
 
 from PIL import Image as PILImage
 from reportlab.lib import colors
-from reportlab.lib.enums import TA_LEFT
+from reportlab.lib.enums import TA_LEFT, TA_RIGHT
 from reportlab.lib.pagesizes import LETTER
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import inch
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     Flowable,
@@ -38,7 +44,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from domain.analysis.formatting import cents, dollars, percent
+from domain.analysis.formatting import NOT_AVAILABLE, cents, dollars, percent
 from domain.analysis.models import PropertyAnalysis
 from domain.documents.service import sniff_content_type
 from domain.valuation.models import CompAnalysis
@@ -66,6 +72,32 @@ _ASCII = str.maketrans(
         "\u00a0": " ",
     }
 )
+# Latin letters with no decomposition to a letter the standard fonts have.
+_LATIN = str.maketrans(
+    {
+        "\u0141": "L",
+        "\u0142": "l",
+        "\u0110": "D",
+        "\u0111": "d",
+        "\u0126": "H",
+        "\u0127": "h",
+        "\u0131": "i",
+        "\u0166": "T",
+        "\u0167": "t",
+        "\u014a": "N",
+        "\u014b": "n",
+    }
+)
+# Text in other scripts: CID fonts need no font file (the viewer supplies the glyphs) and keep
+# the text searchable; Adobe-GB1 also covers Japanese kana, Cyrillic and Greek.
+CID_FONT = "STSong-Light"
+HANGUL_FONT = "HYSMyeongJo-Medium"
+for _cid_font in (CID_FONT, HANGUL_FONT):
+    pdfmetrics.registerFont(UnicodeCIDFont(_cid_font))
+FOOTER_FONT = ("Helvetica", 7)
+VALUE_FONT = ("Helvetica-Bold", 8.5)
+# How ``domain.section8`` says the utility allowance is unknown (and $0 stands in for it).
+NO_UTILITY_ALLOWANCE = "no utility allowance on file"
 
 _BASE = getSampleStyleSheet()
 STYLES = {
@@ -76,6 +108,14 @@ STYLES = {
     "body": ParagraphStyle("body", parent=_BASE["BodyText"], fontSize=9, leading=11.5),
     "small": ParagraphStyle("small", parent=_BASE["BodyText"], fontSize=7.5, leading=9.5),
     "cell": ParagraphStyle("cell", parent=_BASE["BodyText"], fontSize=7.5, leading=9),
+    "value": ParagraphStyle(
+        "value",
+        parent=_BASE["BodyText"],
+        fontName="Helvetica-Bold",
+        fontSize=8.5,
+        leading=10,
+        alignment=TA_RIGHT,
+    ),
     "missing": ParagraphStyle(
         "missing",
         parent=_BASE["BodyText"],
@@ -120,14 +160,68 @@ KEY_VALUE = TableStyle(
 )
 
 
-def text(value: Any) -> str:
-    """Text safe for a Paragraph: XML-escaped, in characters the standard fonts have."""
-    return escape(str(value).translate(_ASCII))
+def _standard(char: str) -> bool:
+    """Whether the standard fonts (WinAnsi encoding) have the character."""
+    try:
+        char.encode("winansi")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _spelled(char: str) -> str:
+    if _standard(char):
+        return char
+    if unicodedata.category(char) == "Cc":
+        return " "
+    base = "".join(
+        part for part in unicodedata.normalize("NFKD", char) if not unicodedata.combining(part)
+    )
+    return base if base and all(_standard(part) for part in base) else char
 
 
 def plain(value: Any) -> str:
-    """Text for a table cell (drawn as is, not parsed): in characters the standard fonts have."""
-    return str(value).translate(_ASCII)
+    """Text in characters the standard fonts have, where a spelling exists (others kept)."""
+    translated = str(value).translate(_ASCII).translate(_LATIN)
+    return "".join(_spelled(char) for char in translated)
+
+
+def _font_for(char: str) -> str | None:
+    """None for the standard font, else the CID font that draws the character."""
+    if _standard(char):
+        return None
+    hangul = "\u1100" <= char <= "\u11ff" or "\u3130" <= char <= "\u318f"
+    return HANGUL_FONT if hangul or "\uac00" <= char <= "\ud7af" else CID_FONT
+
+
+def runs(value: Any) -> list[tuple[str, str | None]]:
+    """``plain(value)`` cut into runs of one font: (text, None) standard, (text, CID font)."""
+    found: list[tuple[str, str | None]] = []
+    for char in plain(value):
+        font = _font_for(char)
+        if found and found[-1][1] == font:
+            found[-1] = (found[-1][0] + char, font)
+        else:
+            found.append((char, font))
+    return found
+
+
+def text(value: Any) -> str:
+    """Text safe for a Paragraph: XML-escaped, other scripts in their CID font."""
+    return "".join(
+        escape(run) if font is None else f'<font name="{font}">{escape(run)}</font>'
+        for run, font in runs(value)
+    )
+
+
+def _cell(value: Any) -> Any:
+    """A table cell: a flowable as is, text as a string (or a Paragraph if it needs a CID font)."""
+    if isinstance(value, Flowable):
+        return value
+    spelled = plain(value)
+    if all(_standard(char) for char in spelled):
+        return spelled
+    return Paragraph(text(value), STYLES["cell"])
 
 
 def _p(value: Any, style: str = "body") -> Paragraph:
@@ -142,8 +236,21 @@ def _missing(what: str, why: str | None) -> Paragraph:
 
 
 def _key_values(rows: Sequence[tuple[str, str]], width: float = CONTENT_WIDTH) -> Table:
+    room = width * 0.38 - 12  # the value column less its padding
+
+    def value(figure: str) -> Any:
+        # A value wider than its column (a long HUD area name) wraps instead of running
+        # left over its label.
+        spelled = plain(figure)
+        if (
+            all(_standard(c) for c in spelled)
+            and pdfmetrics.stringWidth(spelled, *VALUE_FONT) <= room
+        ):
+            return spelled
+        return Paragraph(text(figure), STYLES["value"])
+
     table = Table(
-        [[plain(k), plain(v)] for k, v in rows],
+        [[_cell(k), value(v)] for k, v in rows],
         colWidths=[width * 0.62, width * 0.38],
         hAlign="LEFT",
     )
@@ -159,11 +266,31 @@ def _grid(
 ) -> Table:
     data: list[list[Any]] = [[plain(h) for h in header]]
     for row in rows:
-        data.append([c if isinstance(c, Flowable) else plain(c) for c in row])
+        data.append([_cell(c) for c in row])
     table = Table(data, colWidths=list(widths), hAlign="LEFT", repeatRows=1)
     table.setStyle(GRID)
     table.setStyle(TableStyle([("ALIGN", (right_from, 0), (-1, -1), "RIGHT")]))
     return table
+
+
+def _unit_cost(value: Decimal) -> str:
+    """A unit rate in cents, or to the 4 places it is priced at.
+
+    "$0.375" x quantity is the line total a reader can check; "$0.38" would not be.
+    """
+    if value == value.quantize(Decimal("0.01")):
+        return cents(value)
+    sign = "-" if value < 0 else ""
+    return f"{sign}${abs(value).quantize(Decimal('0.0001')).normalize():,f}"
+
+
+def _annualised_roi(roi_pct: Decimal | None, annualised_pct: Decimal | None) -> str:
+    """The annualised ROI, or why there is none (a loss of all the cash has no annual rate)."""
+    if annualised_pct is not None:
+        return percent(annualised_pct)
+    if roi_pct is not None and roi_pct <= -100:
+        return "n/a (the loss exceeds the cash invested)"
+    return "n/a (no cash invested)" if roi_pct is None else NOT_AVAILABLE
 
 
 def _signed(value: Decimal) -> str:
@@ -199,7 +326,12 @@ def photo_flowable(photo: bytes) -> Image:
 # --- sections ----------------------------------------------------------------------------
 
 
-def _cover(analysis: PropertyAnalysis, photo: bytes | None, photo_note: str | None) -> list[Any]:
+def _cover(
+    analysis: PropertyAnalysis,
+    photo: bytes | None,
+    photo_note: str | None,
+    organisation: str | None,
+) -> list[Any]:
     s = analysis.subject
     facts = [
         f"{s.bedrooms} bd" if s.bedrooms is not None else None,
@@ -211,6 +343,7 @@ def _cover(analysis: PropertyAnalysis, photo: bytes | None, photo_note: str | No
     story: list[Any] = [
         _p("Property analysis", "title"),
         _p(analysis.figures.address, "address"),
+        *([_p(f"Prepared by {organisation}", "body")] if organisation else []),
         _p(" | ".join(f for f in facts if f) or "No facts on file", "body"),
         Spacer(1, 8),
     ]
@@ -248,7 +381,7 @@ def _cover(analysis: PropertyAnalysis, photo: bytes | None, photo_note: str | No
     story.append(
         _key_values(
             [
-                (f"Purchase price ({_price_source(analysis)})", f.purchase_price),
+                (_price_label(analysis), f.purchase_price),
                 ("As-is value", f.as_is_value),
                 ("After-repair value (ARV)", f.arv),
                 ("Rehab total (with contingency)", f.rehab_total),
@@ -262,7 +395,7 @@ def _cover(analysis: PropertyAnalysis, photo: bytes | None, photo_note: str | No
             # Bounds ("at most $46,083 (rehab incomplete)") and labelled values ("$108,575
             # (not size-adjusted)") need the wider value column.
             width=CONTENT_WIDTH
-            * (0.75 if analysis.rehab_complete and analysis.subject.square_feet else 1.0),
+            * (0.75 if analysis.rehab_complete and analysis.values_square_feet else 1.0),
         )
     )
     story.append(Spacer(1, 6))
@@ -276,8 +409,10 @@ def _cover(analysis: PropertyAnalysis, photo: bytes | None, photo_note: str | No
     return story
 
 
-def _price_source(analysis: PropertyAnalysis) -> str:
-    return analysis.purchase_price.source if analysis.purchase_price else "none"
+def _price_label(analysis: PropertyAnalysis) -> str:
+    """The cover's label: "Purchase price (list price)", or plain when there is no price."""
+    price = analysis.purchase_price
+    return f"Purchase price ({price.source})" if price else "Purchase price"
 
 
 def _comps_table(comps: CompAnalysis) -> Table:
@@ -381,7 +516,7 @@ def _rehab_section(analysis: PropertyAnalysis) -> list[Any]:
                 line.action.value,
                 f"{line.quantity.normalize():,f} "
                 + ("squares" if line.unit == "square" and line.quantity != 1 else f"{line.unit}"),
-                cents(line.unit_total),
+                _unit_cost(line.unit_total),
                 dollars(line.line_total),
             ]
         )
@@ -420,7 +555,8 @@ def _rehab_section(analysis: PropertyAnalysis) -> list[Any]:
             )
         )
     for unpriced in estimate.unpriced:
-        story.append(_missing(f"Price of '{unpriced.component}'", unpriced.message))
+        # Catalogue keys and field names ("roof_shingles", "square_feet") read as words.
+        story.append(_missing(f"Price of '{_words(unpriced.component)}'", _words(unpriced.message)))
     return story
 
 
@@ -431,6 +567,9 @@ def _rent_section(analysis: PropertyAnalysis) -> list[Any]:
     if s8 is None:
         story.append(_missing("Section 8 FMR", rent.section8_missing))
     else:
+        # With tenant-paid utilities and no allowance on file, $0 is a stand-in, not a figure:
+        # the maximum contract rent is then an upper bound (the service's assumption says so).
+        no_allowance = any(NO_UTILITY_ALLOWANCE in line for line in s8.assumptions)
         table = _key_values(
             [
                 ("FMR area", s8.area),
@@ -438,8 +577,16 @@ def _rent_section(analysis: PropertyAnalysis) -> list[Any]:
                 ("Bedrooms", str(s8.bedrooms)),
                 ("Fair Market Rent", analysis.figures.fmr),
                 ("Payment standard", analysis.figures.payment_standard),
-                ("Utility allowance", dollars(s8.utility_allowance)),
-                ("Maximum contract rent", dollars(s8.max_contract_rent)),
+                (
+                    "Utility allowance",
+                    "none on file ($0 used)" if no_allowance else dollars(s8.utility_allowance),
+                ),
+                (
+                    "Maximum contract rent",
+                    f"{dollars(s8.max_contract_rent)} or less"
+                    if no_allowance
+                    else dollars(s8.max_contract_rent),
+                ),
                 (
                     "Market rent",
                     dollars(rent.market_rent.amount) if rent.market_rent else "none on file",
@@ -467,6 +614,8 @@ def _rent_section(analysis: PropertyAnalysis) -> list[Any]:
             TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)])
         )
         story.append(pair)
+        for line in s8.assumptions:
+            story.append(_bullet(line))
     story.append(_p(f"Rent source: {rent.rent_source}.", "small"))
     return story
 
@@ -488,7 +637,7 @@ def _returns_section(analysis: PropertyAnalysis) -> list[Any]:
                 ("Profit", analysis.figures.flip_profit),
                 ("Cash invested", dollars(flip.cash_invested)),
                 ("ROI", percent(flip.roi_pct)),
-                ("Annualised ROI", percent(flip.annualized_roi_pct)),
+                ("Annualised ROI", _annualised_roi(flip.roi_pct, flip.annualized_roi_pct)),
             ],
             width=half,
         )
@@ -618,8 +767,6 @@ def _sources_section(analysis: PropertyAnalysis) -> list[Any]:
     for line in analysis.thresholds.describe():
         story.append(_bullet(line))
     story.append(_p("Sources", "h2"))
-    comp_ids = ", ".join(str(i) for i in src.as_is_comp_ids) or "none"
-    arv_ids = ", ".join(str(i) for i in src.arv_comp_ids) or "none"
     fmr = (
         f"{src.fmr_area}, FY{src.fmr_year} (row {src.fmr_row_id})"
         if src.fmr_year is not None
@@ -630,8 +777,6 @@ def _sources_section(analysis: PropertyAnalysis) -> list[Any]:
     )
     for label, value in (
         ("Valuation method", src.valuation_method or "not available"),
-        ("As-is comp ids", comp_ids),
-        ("ARV comp ids", arv_ids),
         ("FMR", fmr),
         ("Cost catalogue", f"{src.cost_basis}; prices as of {catalogue_date}"),
         ("Market rent", src.market_rent_source or "none on file"),
@@ -639,14 +784,92 @@ def _sources_section(analysis: PropertyAnalysis) -> list[Any]:
         ("Photo", str(src.photo_document_id) if src.photo_document_id else "none"),
     ):
         story.append(Paragraph(f"<b>{text(label)}:</b> {text(value)}", STYLES["small"]))
+    # Each comp by its address, sale and id, so a lender can look the sale up.
+    for title, part, ids in (
+        ("As-is comps", analysis.as_is, src.as_is_comp_ids),
+        ("ARV comps", analysis.arv, src.arv_comp_ids),
+    ):
+        story.append(Paragraph(f"<b>{title}:</b>{'' if ids else ' none'}", STYLES["small"]))
+        comps = {comp.property_id: comp for comp in part.comps} if part else {}
+        for comp_id in ids:
+            comp = comps.get(comp_id)
+            story.append(
+                _bullet(
+                    f"{comp.label}, sold {comp.sale_date.isoformat()} for "
+                    f"{dollars(comp.sale_price)} (property {comp_id})"
+                    if comp
+                    else f"property {comp_id}"
+                )
+            )
     return story
 
 
+def _words(value: str) -> str:
+    return value.replace("_", " ")
+
+
 def _bullet(line: str) -> Paragraph:
-    return Paragraph("- " + text(line), STYLES["small"])
+    return Paragraph("- " + text(_words(line)), STYLES["small"])
 
 
 # --- the document ------------------------------------------------------------------------
+
+
+def _width(value: str, size: float) -> float:
+    return sum(
+        pdfmetrics.stringWidth(run, font or FOOTER_FONT[0], size) for run, font in runs(value)
+    )
+
+
+def _fitted(value: str, width: float, size: float) -> str:
+    """``value`` cut to ``width`` points with "..." (a long address must not run into "Page")."""
+    if _width(value, size) <= width:
+        return value
+    while value and _width(value + "...", size) > width:
+        value = value[:-1]
+    return value.rstrip() + "..."
+
+
+def _draw(canvas: Canvas, x: float, y: float, value: str, size: float) -> None:
+    """Draw text left-aligned, each run in the font that has its characters."""
+    for run, font in runs(value):
+        canvas.setFont(font or FOOTER_FONT[0], size)
+        canvas.drawString(x, y, run)
+        x += pdfmetrics.stringWidth(run, font or FOOTER_FONT[0], size)
+
+
+def _footer_canvas(left: str, right: str) -> type[Canvas]:
+    """A canvas that holds its pages until the end, then writes each one's footer.
+
+    ``left`` is fitted to the space ``right`` + "Page X of Y" leaves it.
+    """
+    font, size = FOOTER_FONT
+
+    class FooterCanvas(Canvas):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._held: list[dict[str, Any]] = []
+
+        def showPage(self) -> None:  # noqa: N802  (reportlab's name)
+            self._held.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self) -> None:
+            total = len(self._held)
+            for number, state in enumerate(self._held, 1):
+                self.__dict__.update(state)
+                self.saveState()
+                self.setFillColor(colors.HexColor("#6b7280"))
+                stamp = f"{right} | Page {number} of {total}"
+                self.setFont(font, size)
+                self.drawRightString(PAGE_WIDTH - MARGIN, 0.4 * inch, stamp)
+                room = CONTENT_WIDTH - pdfmetrics.stringWidth(stamp, font, size) - 12
+                _draw(self, MARGIN, 0.4 * inch, _fitted(left, room, size), size)
+                self.restoreState()
+                super().showPage()
+            super().save()
+
+    return FooterCanvas
 
 
 @dataclass(frozen=True)
@@ -662,9 +885,12 @@ def build_property_report(
     *,
     photo: bytes | None = None,
     photo_note: str | None = None,
+    organisation: str | None = None,
 ) -> bytes:
     """Render the analysis as a PDF and return its bytes (see ``render_property_report``)."""
-    return render_property_report(analysis, photo=photo, photo_note=photo_note).data
+    return render_property_report(
+        analysis, photo=photo, photo_note=photo_note, organisation=organisation
+    ).data
 
 
 def render_property_report(
@@ -672,23 +898,16 @@ def render_property_report(
     *,
     photo: bytes | None = None,
     photo_note: str | None = None,
+    organisation: str | None = None,
 ) -> RenderedReport:
     """Render the analysis as a PDF; return its bytes and page count.
 
     ``photo`` is the cover image's bytes (JPEG, PNG, GIF or WEBP); without it, or when it
     cannot be read, the cover says why (``photo_note`` or the analysis's own reason).
+    ``organisation``: the name of the company the report is for, on the cover, in every
+    footer and as the PDF's author (else "dealdesk").
     """
     buffer = io.BytesIO()
-    footer = text(f"dealdesk | {analysis.figures.address}")
-
-    def decorate(canvas: Canvas, document: Any) -> None:
-        canvas.saveState()
-        canvas.setFont("Helvetica", 7)
-        canvas.setFillColor(colors.HexColor("#6b7280"))
-        canvas.drawString(MARGIN, 0.4 * inch, footer)
-        canvas.drawRightString(PAGE_WIDTH - MARGIN, 0.4 * inch, f"page {document.page}")
-        canvas.restoreState()
-
     document = SimpleDocTemplate(
         buffer,
         pagesize=LETTER,
@@ -697,11 +916,12 @@ def render_property_report(
         topMargin=MARGIN,
         bottomMargin=MARGIN,
         title=f"Property analysis: {analysis.figures.address}",
-        author="dealdesk",
+        author=organisation or "dealdesk",
+        creator="dealdesk",
         subject=analysis.verdict.headline,
     )
     story: list[Any] = []
-    story += _cover(analysis, photo, photo_note)
+    story += _cover(analysis, photo, photo_note, organisation)
     story.append(PageBreak())
     story += _value_section(analysis)
     story.append(PageBreak())
@@ -710,5 +930,11 @@ def render_property_report(
     story.append(PageBreak())
     story += _returns_section(analysis)
     story += _sources_section(analysis)
-    document.build(story, onFirstPage=decorate, onLaterPages=decorate)
+    document.build(
+        story,
+        canvasmaker=_footer_canvas(
+            f"{organisation or 'dealdesk'} | {analysis.figures.address}",
+            f"Values as of {analysis.as_of.isoformat()}",
+        ),
+    )
     return RenderedReport(data=buffer.getvalue(), pages=document.page)

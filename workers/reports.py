@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+import unicodedata
 import uuid
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -24,6 +25,7 @@ from sqlmodel import Session
 
 from core.config import get_settings
 from domain.analysis import service as analysis_service
+from domain.auth import service as auth_service
 from domain.documents import service as documents_service
 from domain.documents.enums import DocumentKind, DocumentSource
 from domain.whatsapp import service as whatsapp_service
@@ -61,8 +63,14 @@ class GeneratedReport:
 
 
 def report_filename(address: str, as_of: dt.date) -> str:
-    """``analysis-1234-subject-ave-detroit-2025-01-15.pdf``: readable, safe, at most ~100 chars."""
-    slug = re.sub(r"[^a-z0-9]+", "-", address.lower()).strip("-")[:70] or "property"
+    """``analysis-1234-subject-ave-detroit-2025-01-15.pdf``: readable, safe, at most ~100 chars.
+
+    Accented letters keep their base letter ("Détroit" -> "detroit", not "d-troit").
+    """
+    unaccented = "".join(
+        char for char in unicodedata.normalize("NFKD", address) if not unicodedata.combining(char)
+    )
+    slug = re.sub(r"[^a-z0-9]+", "-", unaccented.lower()).strip("-")[:70] or "property"
     return f"analysis-{slug}-{as_of.isoformat()}.pdf"
 
 
@@ -101,7 +109,13 @@ def generate_property_report(
         session=session, org_id=org_id, property_id=property_id, deal_id=deal_id, as_of=as_of
     )
     photo, photo_note = _photo(session=session, org_id=org_id, analysis=analysis)
-    rendered = render_pdf(analysis, photo=photo, photo_note=photo_note)
+    organisation = auth_service.get_organisation(session=session, org_id=org_id)
+    rendered = render_pdf(
+        analysis,
+        photo=photo,
+        photo_note=photo_note,
+        organisation=organisation.name if organisation else None,
+    )
     document = documents_service.store_document(
         session=session,
         org_id=org_id,
