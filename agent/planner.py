@@ -939,6 +939,8 @@ _REHAB_GIVEN = re.compile(
     r"(?:of\s+)?(?:rehab|repairs?|renovation|reno)\b",
     re.I,
 )
+# The investor's own figures an analysis ran with, carried into the PDF asked for next.
+_WHAT_IF_ARGS = ("rehab_cost", "square_feet", "purchase_price")
 # "what if I pay 150k?", "does it work at 80k?", "and at 75k?": the price to analyse at.
 _PRICE_GIVEN = re.compile(
     r"(?:\b(?:if|when)\s+(?:i|we)\s+(?:pay|paid|buy(?:\s+it)?|bought(?:\s+it)?|got\s+it|"
@@ -1250,10 +1252,12 @@ def plan_for(conversation: Conversation) -> Plan:
     if _REPORT.search(text):
         if subject:
             return Plan("generate_report", subject)
-        property_id, _ = conversation.last_property(PROPERTY_TOOLS)
+        property_id, args = conversation.last_property(PROPERTY_TOOLS)
         if property_id is None:
             return Plan(reply="Which property? Send its street address first, then 'report'.")
-        return Plan("generate_report", {"property_id": property_id})
+        # After "what if I pay 30k?" the PDF shows the figures the reply gave.
+        what_if = {k: args[k] for k in _WHAT_IF_ARGS if args.get(k) is not None}
+        return Plan("generate_report", {"property_id": property_id, **what_if})
 
     if (_DROP.search(text) and (_COMP_WORD.search(text) or "#" in text)) or _RECOMPUTE.search(text):
         property_id, args = conversation.last_property(("get_comps",))
@@ -1646,10 +1650,13 @@ def _section8_reply(r: dict[str, Any]) -> str:
 def _report_reply(r: dict[str, Any]) -> str:
     if r.get("status") == "queued":
         return f"The PDF report for {r['address']} is being rendered; I'll send it when it's ready."
+    what = f"the PDF report for {r['address']}" + (
+        ", with the figures you gave" if r.get("what_if") else ""
+    )
     link = r.get("report_url")
     if link:
-        return f"Here is the PDF report for {r['address']}: {link}"
-    return f"Here is the PDF report for {r['address']}."
+        return f"Here is {what}: {link}"
+    return f"Here is {what}."
 
 
 def _property_reply(r: dict[str, Any]) -> str:

@@ -16,7 +16,7 @@ from sqlmodel import Session
 from agent.context import Context
 from domain.analysis import service as analysis_service
 from domain.analysis.formatting import NOT_AVAILABLE, percent
-from domain.analysis.models import PropertyAnalysis
+from domain.analysis.models import PropertyAnalysis, WhatIf
 from tools._common import ToolError, money, resolve_property, run_tool
 
 logger = logging.getLogger(__name__)
@@ -301,6 +301,9 @@ def generate_report(
     runtime: ToolRuntime[Context],
     address: AddressArg = None,
     property_id: IdArg = None,
+    rehab_cost: RehabArg = None,
+    square_feet: SquareFeetArg = None,
+    purchase_price: PriceArg = None,
 ) -> dict[str, Any]:
     """Render the property analysis as a PDF report and return its document id (and link).
 
@@ -313,6 +316,10 @@ def generate_report(
             argument.
         address: The street address, when the user names one.
         property_id: The property's id from an earlier tool result.
+        rehab_cost: The rehab budget the last analysis of this property was run with, if
+            the user gave one, so the PDF shows the figures they saw.
+        square_feet: Likewise the living area the user gave.
+        purchase_price: Likewise the price the user asked about ("what if I pay 30k?").
 
     """
     ctx = runtime.context
@@ -326,9 +333,19 @@ def generate_report(
             raise ToolError("PDF reports are not available on this installation") from exc
         # Rendered in this tool call (a few hundred milliseconds) rather than on the reports
         # queue: the turn answers with the stored document, with or without a worker running.
-        report = reports.generate_property_report(
-            session=session, org_id=ctx.org_id, property_id=prop.id, requested_by=ctx.user_id
+        what_if = WhatIf(
+            rehab_cost=rehab_cost, square_feet=square_feet, purchase_price=purchase_price
         )
+        try:
+            report = reports.generate_property_report(
+                session=session,
+                org_id=ctx.org_id,
+                property_id=prop.id,
+                requested_by=ctx.user_id,
+                what_if=what_if,
+            )
+        except analysis_service.AnalysisInputError as exc:
+            raise ToolError(str(exc)) from exc
         return {
             "status": "ready",
             "address": analysis_service.address_of(prop),
@@ -337,6 +354,7 @@ def generate_report(
             "pages": report.pages,
             "verdict": report.verdict,
             "report_url": _report_url(ctx, report.document_id),
+            **({"what_if": "the figures you gave are in the PDF"} if what_if else {}),
         }
 
     return run_tool(ctx, "generate_report", body)

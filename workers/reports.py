@@ -25,6 +25,7 @@ from sqlmodel import Session
 
 from core.config import get_settings
 from domain.analysis import service as analysis_service
+from domain.analysis.models import WhatIf
 from domain.auth import service as auth_service
 from domain.documents import service as documents_service
 from domain.documents.enums import DocumentKind, DocumentSource
@@ -99,14 +100,25 @@ def generate_property_report(
     as_of: dt.date | None = None,
     requested_by: uuid.UUID | None = None,
     request_id: str | None = None,
+    what_if: WhatIf | None = None,
 ) -> GeneratedReport:
     """Analyse, render, store and announce a property's report in the caller's session.
 
-    Raises ``AnalysisNotFoundError`` / ``AnalysisInputError`` for an unknown property or a
-    deal of another property.
+    ``what_if``: the investor's own price, rehab budget or living area from the chat ("what
+    if I pay 30k?"), so the PDF shows the figures the reply gave (its notes say which).
+    Raises ``AnalysisNotFoundError`` / ``AnalysisInputError`` for an unknown property, a
+    deal of another property or a what-if out of range.
     """
+    given = what_if or WhatIf()
     analysis = analysis_service.analyze_property(
-        session=session, org_id=org_id, property_id=property_id, deal_id=deal_id, as_of=as_of
+        session=session,
+        org_id=org_id,
+        property_id=property_id,
+        deal_id=deal_id,
+        as_of=as_of,
+        rehab_cost=given.rehab_cost,
+        square_feet=given.square_feet,
+        purchase_price=given.purchase_price,
     )
     photo, photo_note = _photo(session=session, org_id=org_id, analysis=analysis)
     organisation = auth_service.get_organisation(session=session, org_id=org_id)

@@ -25,8 +25,8 @@ import json
 import logging
 import traceback
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -37,6 +37,7 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from channels import signing
 from channels import twilio_client as twilio
 from core.config import get_settings
+from domain.analysis.models import WhatIf
 from domain.auth import service as auth_service
 from domain.auth.enums import Role
 from domain.documents import service as documents_service
@@ -295,6 +296,14 @@ class PropertyAsk:
     tool: str
     address: str | None
     property_id: uuid.UUID | None
+    # The call's arguments: a strategy follow-up ("and as a rental?") names a focus, and a
+    # what-if ("what if I pay 30k?") a price, rehab budget or living area.
+    args: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def fresh_analysis(self) -> bool:
+        """A full analysis the PDF should follow (not a strategy follow-up or a max offer)."""
+        return self.tool == "analyze_property" and not self.args.get("focus")
 
 
 def property_asks(tool_calls: Sequence[Any]) -> list[PropertyAsk]:
@@ -311,7 +320,7 @@ def property_asks(tool_calls: Sequence[Any]) -> list[PropertyAsk]:
         except ValueError:
             property_id = None
         address = args.get("address")
-        asks.append(PropertyAsk(name, str(address) if address else None, property_id))
+        asks.append(PropertyAsk(name, str(address) if address else None, property_id, args))
     return asks
 
 
@@ -336,7 +345,11 @@ def _resolve_property(
 
 
 def render_report_now(
-    *, org_id: uuid.UUID, property_id: uuid.UUID, requested_by: uuid.UUID | None
+    *,
+    org_id: uuid.UUID,
+    property_id: uuid.UUID,
+    requested_by: uuid.UUID | None,
+    what_if: WhatIf | None = None,
 ) -> uuid.UUID | None:
     """Render and store the property's report in this job; its document id (None on failure).
 
@@ -348,7 +361,11 @@ def render_report_now(
 
         with session_scope() as session:
             report = generate_property_report(
-                session=session, org_id=org_id, property_id=property_id, requested_by=requested_by
+                session=session,
+                org_id=org_id,
+                property_id=property_id,
+                requested_by=requested_by,
+                what_if=what_if,
             )
             return report.document_id
     except Exception:
@@ -532,6 +549,7 @@ def _process(inbound: _Inbound) -> str:
                 template_sid=template,
             )
         report_property: uuid.UUID | None = None
+        report_what_if = WhatIf()
         if agent is not None:
             for ask in property_asks(agent.tool_calls):
                 property_id = _resolve_property(
@@ -547,7 +565,9 @@ def _process(inbound: _Inbound) -> str:
                         address=ask.address,
                         property_id=property_id,
                     )
-                report_property = property_id or report_property
+                if ask.fresh_analysis and property_id is not None:
+                    # The PDF follows a full analysis, with the what-ifs the reply used.
+                    report_property, report_what_if = property_id, WhatIf.from_args(ask.args)
             for report_id in agent.report_document_ids:
                 queued += _report_or_wait(
                     session, conversation, report_id, reply_to=inbound.id, template=template
@@ -557,14 +577,14 @@ def _process(inbound: _Inbound) -> str:
         user_id = conversation.user_id
     deliver_all(pending)
     if agent is not None and report_property is not None and not agent.report_document_ids:
-        _send_fresh_report(inbound, report_property, user_id)
+        _send_fresh_report(inbound, report_property, user_id, report_what_if)
     for index in media_jobs:
         _enqueue_later(ingest_media, str(inbound.id), index)
     return "processed"
 
 
 def _send_fresh_report(
-    inbound: _Inbound, property_id: uuid.UUID, user_id: uuid.UUID | None
+    inbound: _Inbound, property_id: uuid.UUID, user_id: uuid.UUID | None, what_if: WhatIf
 ) -> None:
     """Render the analysed property's report now and send its link after the reply."""
     key = f"report:{inbound.id}:{property_id}"
@@ -572,7 +592,7 @@ def _send_fresh_report(
         if whatsapp_service.reply_exists(session=session, key=key):
             return
     document_id = render_report_now(
-        org_id=inbound.org_id, property_id=property_id, requested_by=user_id
+        org_id=inbound.org_id, property_id=property_id, requested_by=user_id, what_if=what_if
     )
     if document_id is None:
         return

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from decimal import Decimal
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -230,3 +233,32 @@ class PropertyAnalysis(BaseModel):
     notes: list[str] = Field(description="assumptions applied to this property in particular")
     sources: Sources
     figures: HeadlineFigures
+
+
+@dataclass(frozen=True)
+class WhatIf:
+    """The investor's own figures an analysis (and its report) is run with."""
+
+    rehab_cost: Decimal | None = None
+    square_feet: int | None = None
+    purchase_price: Decimal | None = None
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, Any]) -> WhatIf:
+        """The what-ifs among a tool call's arguments (unreadable ones are left out)."""
+
+        def amount(key: str) -> Decimal | None:
+            try:
+                return Decimal(str(args[key])) if args.get(key) not in (None, "") else None
+            except (InvalidOperation, ValueError):
+                return None
+
+        size = str(args.get("square_feet") or "")
+        return cls(
+            rehab_cost=amount("rehab_cost"),
+            square_feet=int(size) if size.isdigit() else None,
+            purchase_price=amount("purchase_price"),
+        )
+
+    def __bool__(self) -> bool:
+        return any(v is not None for v in (self.rehab_cost, self.square_feet, self.purchase_price))

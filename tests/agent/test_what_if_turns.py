@@ -101,6 +101,13 @@ def test_what_if_follow_ups_use_the_property_just_analysed(committed_db: Session
     assert at_30k.max_offer is not None and at_list.max_offer is not None
     assert at_30k.max_offer.amount == at_list.max_offer.amount  # the rule ignores the price
 
+    # "report" next: the PDF is rendered at the price the reply used.
+    report = checked_turn(analyst, "send me the report", thread, channel="whatsapp")
+    assert [(c.name, c.args) for c in report.tool_calls] == [
+        ("generate_report", {"property_id": str(prop.id), "purchase_price": "30000.00"})
+    ]
+    assert "with the figures you gave" in report.reply
+
     rehab = checked_turn(analyst, "what if rehab is 40k?", thread, channel="whatsapp")
     assert [(c.name, c.args) for c in rehab.tool_calls] == [
         ("analyze_property", {"property_id": str(prop.id), "rehab_cost": "40000.00"})
