@@ -44,7 +44,13 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from domain.analysis.formatting import NOT_AVAILABLE, cents, dollars, percent
+from domain.analysis.formatting import (
+    NOT_AVAILABLE,
+    REHAB_GAP_PREFIX,
+    cents,
+    dollars,
+    percent,
+)
 from domain.analysis.models import PropertyAnalysis
 from domain.documents.service import sniff_content_type
 from domain.valuation.models import CompAnalysis
@@ -550,7 +556,8 @@ def _rehab_section(analysis: PropertyAnalysis) -> list[Any]:
         # The total leaves lines out: say so beside it, with how to complete it.
         story.append(
             Paragraph(
-                f"<b>Rehab budget incomplete</b>: {text(analysis.rehab_missing)}",
+                "<b>Rehab budget incomplete</b>: "
+                + text(analysis.rehab_missing.removeprefix(REHAB_GAP_PREFIX)),
                 STYLES["missing"],
             )
         )

@@ -166,7 +166,11 @@ def test_the_pdf_says_the_budget_is_incomplete_and_how_to_complete_it(db: Sessio
     assert analysis.verdict.headline in content
     for figure in (f.rehab_total, f.max_offer, f.flip_profit, f.arv, f.as_is_value):
         assert figure in content, figure
-    assert f"Rehab budget incomplete: {analysis.rehab_missing}" in content
+    assert analysis.rehab_missing is not None
+    detail = analysis.rehab_missing.removeprefix("the rehab budget is incomplete: ")
+    assert detail != analysis.rehab_missing
+    assert f"Rehab budget incomplete: {detail}" in content
+    assert "incomplete: the rehab budget is incomplete" not in content  # said once
     assert analysis.max_offer_missing is not None
     assert f"Maximum offer: not available: {analysis.max_offer_missing}" in content
     assert "Flip: not available: the rehab budget is incomplete" in content

@@ -30,3 +30,7 @@ def percent(value: Decimal | float | None, places: int = 1) -> str:
     if value is None:
         return NOT_AVAILABLE
     return f"{Decimal(str(value)):.{places}f}%"
+
+
+# How an incomplete rehab budget's explanation starts (the PDF's heading says it already).
+REHAB_GAP_PREFIX = "the rehab budget is incomplete: "

@@ -26,7 +26,7 @@ from domain.analysis.assumptions import (
     VerdictThresholds,
     default_scope_name,
 )
-from domain.analysis.formatting import NOT_AVAILABLE, dollars
+from domain.analysis.formatting import NOT_AVAILABLE, REHAB_GAP_PREFIX, dollars
 from domain.analysis.models import (
     CompLocation,
     HeadlineFigures,
@@ -340,7 +340,7 @@ def rehab_gap(estimate: RehabEstimate) -> tuple[str, str] | None:
         name = " ".join(unpriced.component.replace("_", " ").split())
         groups.setdefault(unpriced.reason, []).append(name)
     parts = [f"{_and(names)} not priced ({why[reason]})" for reason, names in groups.items()]
-    gap = "the rehab budget is incomplete: " + "; ".join(parts)
+    gap = REHAB_GAP_PREFIX + "; ".join(parts)
     sized = UnpricedReason.quantity_needed in groups
     if sized and no_area:
         fix = "send the square footage or your rehab budget"

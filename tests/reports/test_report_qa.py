@@ -254,7 +254,9 @@ def test_an_incomplete_rehab_budget_is_labelled_in_words(db: Session) -> None:
     assert analysis.figures.rehab_total.startswith("at least $")
     assert f"Maximum offer (70% rule) {analysis.figures.max_offer}" in content
     assert analysis.figures.max_offer.startswith("at most $")
-    assert f"Rehab budget incomplete: {analysis.rehab_missing}" in content
+    assert analysis.rehab_missing is not None
+    detail = analysis.rehab_missing.removeprefix("the rehab budget is incomplete: ")
+    assert f"Rehab budget incomplete: {detail}" in content
     # Catalogue keys and field names are not printed as they are stored.
     assert "Price of 'roof shingles': not available" in content
     assert "roof_shingles" not in content and "square_feet" not in content
