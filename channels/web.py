@@ -28,13 +28,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, Depends, HTTPException, Query, status
 from fastapi.responses import FileResponse, HTMLResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from agent.runner import TurnRequest, TurnResult, run_turn
 from core.deps import SessionDep, require_roles
+from core.paging import send_total, total_count
 from domain.auth.enums import Role
 from domain.auth.service import Principal
 from domain.chat import service as chat_service
@@ -121,14 +122,26 @@ def chat_asset(name: str) -> FileResponse:
 @router.get(
     f"{CHAT_PREFIX}/conversations",
     response_model=list[ConversationRead],
-    summary="The caller's chat conversations, most recent first",
+    summary="The caller's chat conversations, most recent first (X-Total-Count: how many)",
     tags=["chat"],
+    responses=total_count("conversations"),
 )
-def list_conversations(session: SessionDep, principal: ChatUser) -> list[ConversationRead]:
+def list_conversations(
+    response: Response,
+    session: SessionDep,
+    principal: ChatUser,
+    limit: Annotated[int, Query(ge=1, le=chat_service.MAX_LIST_LIMIT)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[ConversationRead]:
     """The signed-in user's conversations in their organisation."""
     rows = chat_service.list_conversations(
+        session=session, org_id=principal.org_id, user_id=principal.user_id,
+        limit=limit, offset=offset,
+    )  # fmt: skip
+    total = chat_service.count_conversations(
         session=session, org_id=principal.org_id, user_id=principal.user_id
     )
+    send_total(response, total)
     return [ConversationRead.model_validate(row) for row in rows]
 
 

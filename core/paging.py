@@ -12,12 +12,12 @@ from typing import Any
 from fastapi import Response
 from sqlalchemy import func
 from sqlmodel import Session, select
-from sqlmodel.sql.expression import SelectOfScalar
+from sqlmodel.sql.expression import Select, SelectOfScalar
 
 TOTAL_HEADER = "X-Total-Count"
 
 
-def count_rows(session: Session, statement: SelectOfScalar[Any]) -> int:
+def count_rows(session: Session, statement: SelectOfScalar[Any] | Select[*tuple[Any, ...]]) -> int:
     """How many rows ``statement`` (filters only; its order and paging are dropped) matches."""
     inner = statement.order_by(None).limit(None).offset(None).subquery()
     return int(session.exec(select(func.count()).select_from(inner)).one())

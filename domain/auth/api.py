@@ -18,6 +18,7 @@ from core.deps import (
     bearer_scheme,
     require_roles,
 )
+from core.paging import send_total, total_count
 from domain.auth import service
 from domain.auth.enums import Role
 from domain.auth.models import (
@@ -192,11 +193,19 @@ def read_me(session: SessionDep, principal: CurrentPrincipal) -> UserRead:
     "/users",
     response_model=list[UserRead],
     tags=["users"],
-    summary="List the organisation's users (admins)",
+    summary="List the organisation's users (admins; X-Total-Count gives the number)",
+    responses=total_count("users"),
 )
-def list_users(session: SessionDep, principal: AdminPrincipal) -> list[UserRead]:
-    """Every user of the caller's organisation (admin only)."""
-    users = service.list_users(session=session, org_id=principal.org_id)
+def list_users(
+    response: Response,
+    session: SessionDep,
+    principal: AdminPrincipal,
+    limit: Annotated[int, Query(ge=1, le=service.MAX_LIST_LIMIT)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[UserRead]:
+    """The users of the caller's organisation by email (admin only)."""
+    users = service.list_users(session=session, org_id=principal.org_id, limit=limit, offset=offset)
+    send_total(response, service.count_users(session=session, org_id=principal.org_id))
     return [UserRead.model_validate(user) for user in users]
 
 
@@ -272,12 +281,22 @@ def _token_owner_filter(principal: Principal) -> uuid.UUID | None:
     response_model=list[ApiTokenRead],
     tags=["auth"],
     summary="List API tokens (yours; an admin's: the organisation's), never their values",
+    responses=total_count("API tokens"),
 )
-def list_api_tokens(session: SessionDep, principal: CurrentPrincipal) -> list[ApiTokenRead]:
+def list_api_tokens(
+    response: Response,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    limit: Annotated[int, Query(ge=1, le=service.MAX_LIST_LIMIT)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[ApiTokenRead]:
     """The caller's API tokens (an admin sees the whole organisation's); never their values."""
+    owner = _token_owner_filter(principal)
     tokens = service.list_api_tokens(
-        session=session, org_id=principal.org_id, user_id=_token_owner_filter(principal)
+        session=session, org_id=principal.org_id, user_id=owner, limit=limit, offset=offset
     )
+    total = service.count_api_tokens(session=session, org_id=principal.org_id, user_id=owner)
+    send_total(response, total)
     return [ApiTokenRead.model_validate(token) for token in tokens]
 
 
@@ -333,19 +352,27 @@ def revoke_api_token(
     "/audit-log",
     response_model=list[AuditLogRead],
     tags=["audit"],
-    summary="The organisation's audit log, newest first (admins and analysts)",
+    summary="The organisation's audit log, newest first (X-Total-Count gives the number)",
+    responses=total_count("audit entries"),
 )
 def list_audit_log(
+    response: Response,
     session: SessionDep,
     principal: AuditReader,
     entity: Annotated[str | None, Query(max_length=100)] = None,
     entity_id: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=service.MAX_AUDIT_LIMIT)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[AuditLogRead]:
     """The organisation's audit log, newest first (admins and analysts)."""
     entries = service.list_audit(
-        session=session, org_id=principal.org_id, entity=entity, entity_id=entity_id, limit=limit
+        session=session, org_id=principal.org_id, entity=entity, entity_id=entity_id,
+        limit=limit, offset=offset,
+    )  # fmt: skip
+    total = service.count_audit(
+        session=session, org_id=principal.org_id, entity=entity, entity_id=entity_id
     )
+    send_total(response, total)
     return [AuditLogRead.model_validate(entry) for entry in entries]
 
 

@@ -22,7 +22,9 @@ from pydantic_core import to_jsonable_python
 from sqlalchemy import delete, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlmodel import Session, col, func, select
+from sqlmodel.sql.expression import SelectOfScalar
 
+from core.paging import count_rows
 from domain.auth import security
 from domain.auth.enums import Role
 from domain.auth.models import (
@@ -44,6 +46,7 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 # Keys whose values never go into the audit log.
 _SECRET_KEYS = {"password", "hashed_password", "token", "token_hash", "secret"}
 MAX_AUDIT_LIMIT = 500
+MAX_LIST_LIMIT = 200  # users (or API tokens) on one page of a list
 
 
 class AuthError(Exception):
@@ -166,16 +169,41 @@ def get_user_by_phone(*, session: Session, phone_number: str) -> User | None:
     return session.exec(select(User).where(User.phone_number == phone_number)).first()
 
 
-def list_users(
-    *, session: Session, org_id: uuid.UUID, role: Role | None = None, active_only: bool = False
-) -> list[User]:
-    """The organisation's users, by email."""
+def _users_query(
+    *, org_id: uuid.UUID, role: Role | None, active_only: bool
+) -> SelectOfScalar[User]:
+    """The organisation's users, filtered (no order, no paging)."""
     statement = select(User).where(User.org_id == org_id)
     if role is not None:
         statement = statement.where(User.role == role)
     if active_only:
         statement = statement.where(col(User.is_active).is_(True))
-    return list(session.exec(statement.order_by(col(User.email))))
+    return statement
+
+
+def list_users(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    role: Role | None = None,
+    active_only: bool = False,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[User]:
+    """The organisation's users by email (a page of at most ``limit`` when given)."""
+    statement = _users_query(org_id=org_id, role=role, active_only=active_only).order_by(
+        col(User.email), col(User.id)
+    )
+    if limit is not None:
+        statement = statement.limit(max(1, min(limit, MAX_LIST_LIMIT)))
+    return list(session.exec(statement.offset(max(offset, 0))))
+
+
+def count_users(
+    *, session: Session, org_id: uuid.UUID, role: Role | None = None, active_only: bool = False
+) -> int:
+    """How many users ``list_users`` with these filters would list over all pages."""
+    return count_rows(session, _users_query(org_id=org_id, role=role, active_only=active_only))
 
 
 def _ensure_unique(
@@ -473,14 +501,36 @@ def get_api_token(
     return token
 
 
-def list_api_tokens(
-    *, session: Session, org_id: uuid.UUID, user_id: uuid.UUID | None = None
-) -> list[ApiToken]:
-    """The organisation's API tokens (only ``user_id``'s when given), newest first."""
+def _api_tokens_query(*, org_id: uuid.UUID, user_id: uuid.UUID | None) -> SelectOfScalar[ApiToken]:
+    """The organisation's API tokens (only ``user_id``'s when given; no order, no paging)."""
     statement = select(ApiToken).where(ApiToken.org_id == org_id)
     if user_id is not None:
         statement = statement.where(ApiToken.user_id == user_id)
-    return list(session.exec(statement.order_by(col(ApiToken.created_at).desc())))
+    return statement
+
+
+def list_api_tokens(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    user_id: uuid.UUID | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[ApiToken]:
+    """The organisation's API tokens (only ``user_id``'s when given), newest first."""
+    statement = _api_tokens_query(org_id=org_id, user_id=user_id).order_by(
+        col(ApiToken.created_at).desc(), col(ApiToken.id)
+    )
+    if limit is not None:
+        statement = statement.limit(max(1, min(limit, MAX_LIST_LIMIT)))
+    return list(session.exec(statement.offset(max(offset, 0))))
+
+
+def count_api_tokens(
+    *, session: Session, org_id: uuid.UUID, user_id: uuid.UUID | None = None
+) -> int:
+    """How many tokens ``list_api_tokens`` would list over all pages."""
+    return count_rows(session, _api_tokens_query(org_id=org_id, user_id=user_id))
 
 
 def revoke_api_token(
@@ -634,6 +684,18 @@ def record_audit(
     return entry
 
 
+def _audit_query(
+    *, org_id: uuid.UUID, entity: str | None, entity_id: uuid.UUID | str | None
+) -> SelectOfScalar[AuditLog]:
+    """The organisation's audit entries, filtered (no order, no paging)."""
+    statement = select(AuditLog).where(AuditLog.org_id == org_id)
+    if entity is not None:
+        statement = statement.where(AuditLog.entity == entity)
+    if entity_id is not None:
+        statement = statement.where(AuditLog.entity_id == str(entity_id))
+    return statement
+
+
 def list_audit(
     *,
     session: Session,
@@ -641,15 +703,25 @@ def list_audit(
     entity: str | None = None,
     entity_id: uuid.UUID | str | None = None,
     limit: int = 100,
+    offset: int = 0,
 ) -> list[AuditLog]:
     """The organisation's audit entries, newest first (at most ``limit``, capped at 500)."""
-    statement = select(AuditLog).where(AuditLog.org_id == org_id)
-    if entity is not None:
-        statement = statement.where(AuditLog.entity == entity)
-    if entity_id is not None:
-        statement = statement.where(AuditLog.entity_id == str(entity_id))
-    statement = statement.order_by(col(AuditLog.created_at).desc(), col(AuditLog.id).desc())
-    return list(session.exec(statement.limit(max(1, min(limit, MAX_AUDIT_LIMIT)))))
+    statement = _audit_query(org_id=org_id, entity=entity, entity_id=entity_id).order_by(
+        col(AuditLog.created_at).desc(), col(AuditLog.id).desc()
+    )
+    limit = max(1, min(limit, MAX_AUDIT_LIMIT))
+    return list(session.exec(statement.limit(limit).offset(max(offset, 0))))
+
+
+def count_audit(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    entity: str | None = None,
+    entity_id: uuid.UUID | str | None = None,
+) -> int:
+    """How many entries ``list_audit`` with these filters would list over all pages."""
+    return count_rows(session, _audit_query(org_id=org_id, entity=entity, entity_id=entity_id))
 
 
 def get_audit_entry(*, session: Session, org_id: uuid.UUID, entry_id: uuid.UUID) -> AuditLog | None:

@@ -11,7 +11,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
+from core.paging import count_rows
 from domain.chat.enums import ChatRole
 from domain.chat.models import Conversation, ConversationCreate, Message
 from store.base import utcnow
@@ -19,6 +21,7 @@ from store.base import utcnow
 DEFAULT_TITLE = "New conversation"
 TITLE_CHARS = 60
 MAX_MESSAGE_CHARS = 4000
+MAX_LIST_LIMIT = 200  # conversations on one page of the list
 
 
 class ChatError(Exception):
@@ -72,16 +75,27 @@ def get_conversation(
     return conversation
 
 
+def _conversations_query(*, org_id: uuid.UUID, user_id: uuid.UUID) -> SelectOfScalar[Conversation]:
+    """The user's conversations (no order, no paging)."""
+    return select(Conversation).where(
+        Conversation.org_id == org_id, Conversation.user_id == user_id
+    )
+
+
 def list_conversations(
-    *, session: Session, org_id: uuid.UUID, user_id: uuid.UUID, limit: int = 100
+    *, session: Session, org_id: uuid.UUID, user_id: uuid.UUID, limit: int = 100, offset: int = 0
 ) -> Sequence[Conversation]:
-    """The user's conversations, most recently active first."""
-    return session.exec(
-        select(Conversation)
-        .where(Conversation.org_id == org_id, Conversation.user_id == user_id)
-        .order_by(col(Conversation.updated_at).desc(), col(Conversation.id))
-        .limit(limit)
-    ).all()
+    """The user's conversations, most recently active first (one page)."""
+    statement = _conversations_query(org_id=org_id, user_id=user_id).order_by(
+        col(Conversation.updated_at).desc(), col(Conversation.id)
+    )
+    limit = max(1, min(limit, MAX_LIST_LIMIT))
+    return session.exec(statement.limit(limit).offset(max(offset, 0))).all()
+
+
+def count_conversations(*, session: Session, org_id: uuid.UUID, user_id: uuid.UUID) -> int:
+    """How many conversations ``list_conversations`` would list over all pages."""
+    return count_rows(session, _conversations_query(org_id=org_id, user_id=user_id))
 
 
 def validate_text(text: str) -> str:

@@ -99,6 +99,22 @@ def _project_reader(project_id: ProjectId, session: SessionDep, principal: Reade
 ProjectReader = Annotated[Principal, Depends(_project_reader)]
 
 
+def _require_visible(session: SessionDep, principal: Principal, project_id: uuid.UUID) -> None:
+    """``NotFoundError`` unless the reader may see the project.
+
+    The paged lists check in their body rather than through ``ProjectReader``, so a bad
+    ``limit`` or ``offset`` is a 422 whatever the project (a dependency's 404 would win).
+    """
+    service.require_visible_project(
+        session=session, org_id=principal.org_id, project_id=project_id, principal=principal
+    )
+
+
+# A page of a list: at most this many rows, after skipping this many.
+PageLimit = Annotated[int, Query(ge=1, le=service.MAX_LIST_LIMIT)]
+PageOffset = Annotated[int, Query(ge=0)]
+
+
 # --- projects -------------------------------------------------------------------------------
 
 
@@ -370,15 +386,26 @@ def create_task(
 @router.get(
     "/projects/{id}/tasks",
     response_model=list[TaskRead],
-    summary="List a project's tasks",
-    responses=_ERRORS,
+    summary="List a project's tasks (X-Total-Count gives the number)",
+    responses={**_ERRORS, **total_count("tasks")},
 )
 def list_tasks(
-    project_id: ProjectId, session: SessionDep, principal: ProjectReader
+    project_id: ProjectId,
+    response: Response,
+    session: SessionDep,
+    principal: Reader,
+    limit: PageLimit = 100,
+    offset: PageOffset = 0,
 ) -> list[TaskRead]:
     """A project's tasks by due date (undated last)."""
     with _mapped_errors():
-        tasks = service.list_tasks(session=session, org_id=principal.org_id, project_id=project_id)
+        _require_visible(session, principal, project_id)
+        tasks = service.list_tasks(
+            session=session, org_id=principal.org_id, project_id=project_id,
+            limit=limit, offset=offset,
+        )  # fmt: skip
+        total = service.count_tasks(session=session, org_id=principal.org_id, project_id=project_id)
+    send_total(response, total)
     return [TaskRead.model_validate(t) for t in tasks]
 
 
@@ -415,18 +442,28 @@ def update_task(
 @router.get(
     "/projects/{id}/milestones",
     response_model=list[MilestoneRead],
-    summary="List a project's milestones",
-    responses=_ERRORS,
+    summary="List a project's milestones (X-Total-Count gives the number)",
+    responses={**_ERRORS, **total_count("milestones")},
 )
 def list_milestones(
-    project_id: ProjectId, session: SessionDep, principal: ProjectReader
+    project_id: ProjectId,
+    response: Response,
+    session: SessionDep,
+    principal: Reader,
+    limit: PageLimit = 100,
+    offset: PageOffset = 0,
 ) -> list[MilestoneRead]:
     """A project's milestones by target date, with when each was reached."""
     with _mapped_errors():
-        service.get_project(session=session, org_id=principal.org_id, project_id=project_id)
+        _require_visible(session, principal, project_id)
         milestones = service.list_milestones(
+            session=session, org_id=principal.org_id, project_id=project_id,
+            limit=limit, offset=offset,
+        )  # fmt: skip
+        total = service.count_milestones(
             session=session, org_id=principal.org_id, project_id=project_id
         )
+    send_total(response, total)
     return [MilestoneRead.model_validate(m) for m in milestones]
 
 
@@ -533,17 +570,28 @@ def upload_photos(
 @router.get(
     "/projects/{id}/photos",
     response_model=list[PhotoRead],
-    summary="List a project's photos",
-    responses=_ERRORS,
+    summary="List a project's photos (X-Total-Count gives the number)",
+    responses={**_ERRORS, **total_count("photos")},
 )
 def list_photos(
-    project_id: ProjectId, session: SessionDep, principal: ProjectReader
+    project_id: ProjectId,
+    response: Response,
+    session: SessionDep,
+    principal: Reader,
+    limit: PageLimit = 100,
+    offset: PageOffset = 0,
 ) -> list[PhotoRead]:
     """A project's photos, newest first (the bytes: ``GET /documents/{document_id}``)."""
     with _mapped_errors():
+        _require_visible(session, principal, project_id)
         photos = service.list_photos(
+            session=session, org_id=principal.org_id, project_id=project_id,
+            limit=limit, offset=offset,
+        )  # fmt: skip
+        total = service.count_photos(
             session=session, org_id=principal.org_id, project_id=project_id
         )
+    send_total(response, total)
     return [PhotoRead.model_validate(p) for p in photos]
 
 
@@ -576,29 +624,48 @@ def add_expense(
 @router.get(
     "/projects/{id}/expenses",
     response_model=list[ExpenseRead],
-    summary="List a project's expenses",
-    responses=_ERRORS,
+    summary="List a project's expenses (X-Total-Count gives the number)",
+    responses={**_ERRORS, **total_count("expenses")},
 )
 def list_expenses(
-    project_id: ProjectId, session: SessionDep, principal: ProjectReader
+    project_id: ProjectId,
+    response: Response,
+    session: SessionDep,
+    principal: Reader,
+    limit: PageLimit = 100,
+    offset: PageOffset = 0,
 ) -> list[ExpenseRead]:
     """A project's expenses, newest first."""
     with _mapped_errors():
+        _require_visible(session, principal, project_id)
         expenses = service.list_expenses(
+            session=session, org_id=principal.org_id, project_id=project_id,
+            limit=limit, offset=offset,
+        )  # fmt: skip
+        total = service.count_expenses(
             session=session, org_id=principal.org_id, project_id=project_id
         )
+    send_total(response, total)
     return [ExpenseRead.model_validate(e) for e in expenses]
 
 
 # --- contractors ----------------------------------------------------------------------------
 
 
-@router.get("/contractors", response_model=list[ContractorRead], summary="List contractors")
+@router.get(
+    "/contractors",
+    response_model=list[ContractorRead],
+    summary="List contractors (X-Total-Count gives the number matching)",
+    responses=total_count("contractors"),
+)
 def list_contractors(
+    response: Response,
     session: SessionDep,
     principal: Writer,
     trade: Annotated[str | None, Query(max_length=100, description="e.g. roofing")] = None,
     include_opted_out: bool = True,
+    limit: PageLimit = 100,
+    offset: PageOffset = 0,
 ) -> list[ContractorRead]:
     """The organisation's contractors by name, optionally of one trade (the team only)."""
     contractors = service.list_contractors(
@@ -606,7 +673,16 @@ def list_contractors(
         org_id=principal.org_id,
         trade=trade,
         include_opted_out=include_opted_out,
+        limit=limit,
+        offset=offset,
     )
+    total = service.count_contractors(
+        session=session,
+        org_id=principal.org_id,
+        trade=trade,
+        include_opted_out=include_opted_out,
+    )
+    send_total(response, total)
     return [ContractorRead.model_validate(c) for c in contractors]
 
 

@@ -27,7 +27,7 @@ import zoneinfo
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from sqlalchemy import text
@@ -100,6 +100,7 @@ MAX_PHOTO_PIXELS = 60_000_000
 MAX_LIST_LIMIT = 500
 # A bid's duration: ten years is no rehab bid (and the column is a 32-bit integer).
 MAX_BID_DURATION_DAYS = 3650
+_RowT = TypeVar("_RowT")  # the row type of a statement cut to a page
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _E164 = re.compile(r"^\+[1-9]\d{7,14}$")
@@ -380,21 +381,50 @@ def find_contractor_by_phone(
     return _phone_taken(session, org_id, number)
 
 
-def list_contractors(
-    *,
-    session: Session,
-    org_id: uuid.UUID,
-    trade: str | None = None,
-    include_opted_out: bool = True,
-) -> list[Contractor]:
-    """The organisation's contractors by name; ``trade`` keeps those who do that trade."""
+def _contractors_query(
+    *, org_id: uuid.UUID, trade: str | None, include_opted_out: bool
+) -> SelectOfScalar[Contractor]:
+    """The organisation's contractors, filtered (no order, no paging)."""
     statement = select(Contractor).where(Contractor.org_id == org_id)
     if trade is not None and trade.strip():
         word = " ".join(trade.strip().lower().split())
         statement = statement.where(col(Contractor.trades).contains([word]))
     if not include_opted_out:
         statement = statement.where(col(Contractor.opted_out).is_(False))
-    return list(session.exec(statement.order_by(col(Contractor.name), col(Contractor.id))))
+    return statement
+
+
+def list_contractors(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    trade: str | None = None,
+    include_opted_out: bool = True,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[Contractor]:
+    """The organisation's contractors by name; ``trade`` keeps those who do that trade.
+
+    All of them unless ``limit`` asks for a page.
+    """
+    statement = _contractors_query(
+        org_id=org_id, trade=trade, include_opted_out=include_opted_out
+    ).order_by(col(Contractor.name), col(Contractor.id))
+    return list(session.exec(_page(statement, limit, offset)))
+
+
+def count_contractors(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    trade: str | None = None,
+    include_opted_out: bool = True,
+) -> int:
+    """How many contractors ``list_contractors`` with these filters would list."""
+    return count_rows(
+        session,
+        _contractors_query(org_id=org_id, trade=trade, include_opted_out=include_opted_out),
+    )
 
 
 def update_contractor(
@@ -489,22 +519,18 @@ def get_project(*, session: Session, org_id: uuid.UUID, project_id: uuid.UUID) -
     return project
 
 
-def _visible_deal_ids(
-    *, session: Session, org_id: uuid.UUID, principal: Principal | None
-) -> list[uuid.UUID] | None:
-    """The deals whose projects ``principal`` may see: None for the team (all of them).
+def _visible_deal_ids(*, org_id: uuid.UUID, principal: Principal | None) -> Any:
+    """A ``SELECT id`` of the deals whose projects ``principal`` may see: None for the team.
 
     An investor sees a project only through its deal (one they own or are on), as the deal
-    service decides; a project on no deal is the team's.
+    service decides, however many deals that is (not the first page of their deals); a
+    project on no deal is the team's.
     """
     if principal is None or principal.role != Role.investor:
         return None
     from domain.deal import service as deal_service
 
-    deals = deal_service.list_deals(
-        session=session, org_id=org_id, principal=principal, limit=deal_service.MAX_LIST_LIMIT
-    )
-    return [d.id for d in deals]
+    return deal_service.visible_deal_ids(org_id=org_id, principal=principal)
 
 
 def require_visible_project(
@@ -512,8 +538,8 @@ def require_visible_project(
 ) -> Project:
     """The project, if ``principal`` may see it; ``NotFoundError`` (never "forbidden") if not."""
     project = get_project(session=session, org_id=org_id, project_id=project_id)
-    visible = _visible_deal_ids(session=session, org_id=org_id, principal=principal)
-    if visible is not None and project.deal_id not in visible:
+    visible = _visible_deal_ids(org_id=org_id, principal=principal)
+    if visible is not None and project.deal_id not in set(session.exec(visible)):
         raise NotFoundError(f"project {project_id} not found")
     return project
 
@@ -561,7 +587,7 @@ def _projects_query(
 ) -> SelectOfScalar[Project]:
     """The projects ``principal`` may see, filtered (no order, no paging)."""
     statement = select(Project).where(Project.org_id == org_id)
-    visible = _visible_deal_ids(session=session, org_id=org_id, principal=principal)
+    visible = _visible_deal_ids(org_id=org_id, principal=principal)
     if visible is not None:
         statement = statement.where(col(Project.deal_id).in_(visible))
     if status is not None:
@@ -610,6 +636,15 @@ def count_projects(
             property_id=property_id, principal=principal,
         ),
     )  # fmt: skip
+
+
+def _page(
+    statement: SelectOfScalar[_RowT], limit: int | None, offset: int
+) -> SelectOfScalar[_RowT]:
+    """``statement`` cut to one page: at most ``limit`` rows (all when None) after ``offset``."""
+    if limit is not None:
+        statement = statement.limit(max(1, min(limit, MAX_LIST_LIMIT)))
+    return statement.offset(max(offset, 0))
 
 
 def project_for_deal(*, session: Session, org_id: uuid.UUID, deal_id: uuid.UUID) -> Project | None:
@@ -1592,20 +1627,42 @@ def award_bid(
 # --- tasks ----------------------------------------------------------------------------------
 
 
-def list_tasks(*, session: Session, org_id: uuid.UUID, project_id: uuid.UUID) -> list[Task]:
-    """A project's tasks by due date (undated last), then creation."""
+def list_tasks(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    project_id: uuid.UUID,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[Task]:
+    """A project's tasks by due date (undated last), then creation (a page when ``limit``)."""
     get_project(session=session, org_id=org_id, project_id=project_id)
-    return _tasks(session, org_id, project_id)
+    return _tasks(session, org_id, project_id, limit=limit, offset=offset)
 
 
-def _tasks(session: Session, org_id: uuid.UUID, project_id: uuid.UUID) -> list[Task]:
-    return list(
-        session.exec(
-            select(Task)
-            .where(Task.org_id == org_id, Task.project_id == project_id)
-            .order_by(col(Task.due_date).asc().nulls_last(), col(Task.created_at), col(Task.id))
-        )
+def count_tasks(*, session: Session, org_id: uuid.UUID, project_id: uuid.UUID) -> int:
+    """How many tasks ``list_tasks`` would list over all pages."""
+    get_project(session=session, org_id=org_id, project_id=project_id)
+    return count_rows(session, _tasks_query(org_id, project_id))
+
+
+def _tasks_query(org_id: uuid.UUID, project_id: uuid.UUID) -> SelectOfScalar[Task]:
+    """A project's tasks (no order, no paging)."""
+    return select(Task).where(Task.org_id == org_id, Task.project_id == project_id)
+
+
+def _tasks(
+    session: Session,
+    org_id: uuid.UUID,
+    project_id: uuid.UUID,
+    *,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[Task]:
+    statement = _tasks_query(org_id, project_id).order_by(
+        col(Task.due_date).asc().nulls_last(), col(Task.created_at), col(Task.id)
     )
+    return list(session.exec(_page(statement, limit, offset)))
 
 
 def get_task(
@@ -1811,21 +1868,31 @@ def update_task(
 # --- milestones -----------------------------------------------------------------------------
 
 
+def _milestones_query(org_id: uuid.UUID, project_id: uuid.UUID) -> SelectOfScalar[Milestone]:
+    """A project's milestones (no order, no paging)."""
+    return select(Milestone).where(Milestone.org_id == org_id, Milestone.project_id == project_id)
+
+
 def list_milestones(
-    *, session: Session, org_id: uuid.UUID, project_id: uuid.UUID
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    project_id: uuid.UUID,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[Milestone]:
     """A project's milestones by target date (undated last), then creation."""
-    return list(
-        session.exec(
-            select(Milestone)
-            .where(Milestone.org_id == org_id, Milestone.project_id == project_id)
-            .order_by(
-                col(Milestone.target_date).asc().nulls_last(),
-                col(Milestone.created_at),
-                col(Milestone.id),
-            )
-        )
+    statement = _milestones_query(org_id, project_id).order_by(
+        col(Milestone.target_date).asc().nulls_last(),
+        col(Milestone.created_at),
+        col(Milestone.id),
     )
+    return list(session.exec(_page(statement, limit, offset)))
+
+
+def count_milestones(*, session: Session, org_id: uuid.UUID, project_id: uuid.UUID) -> int:
+    """How many milestones ``list_milestones`` would list over all pages."""
+    return count_rows(session, _milestones_query(org_id, project_id))
 
 
 def create_milestone(
@@ -2066,18 +2133,33 @@ def add_photos(
     return stored
 
 
-def list_photos(
-    *, session: Session, org_id: uuid.UUID, project_id: uuid.UUID
-) -> list[ProjectPhoto]:
-    """A project's photos, newest first."""
-    get_project(session=session, org_id=org_id, project_id=project_id)
-    return list(
-        session.exec(
-            select(ProjectPhoto)
-            .where(ProjectPhoto.org_id == org_id, ProjectPhoto.project_id == project_id)
-            .order_by(col(ProjectPhoto.created_at).desc(), col(ProjectPhoto.id))
-        )
+def _photos_query(org_id: uuid.UUID, project_id: uuid.UUID) -> SelectOfScalar[ProjectPhoto]:
+    """A project's photos (no order, no paging)."""
+    return select(ProjectPhoto).where(
+        ProjectPhoto.org_id == org_id, ProjectPhoto.project_id == project_id
     )
+
+
+def list_photos(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    project_id: uuid.UUID,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[ProjectPhoto]:
+    """A project's photos, newest first (a page when ``limit`` is given)."""
+    get_project(session=session, org_id=org_id, project_id=project_id)
+    statement = _photos_query(org_id, project_id).order_by(
+        col(ProjectPhoto.created_at).desc(), col(ProjectPhoto.id)
+    )
+    return list(session.exec(_page(statement, limit, offset)))
+
+
+def count_photos(*, session: Session, org_id: uuid.UUID, project_id: uuid.UUID) -> int:
+    """How many photos ``list_photos`` would list over all pages."""
+    get_project(session=session, org_id=org_id, project_id=project_id)
+    return count_rows(session, _photos_query(org_id, project_id))
 
 
 # --- expenses -------------------------------------------------------------------------------
@@ -2161,18 +2243,35 @@ def add_expense(
     return expense
 
 
-def list_expenses(
-    *, session: Session, org_id: uuid.UUID, project_id: uuid.UUID
-) -> list[ProjectExpense]:
-    """A project's expenses, newest first."""
-    get_project(session=session, org_id=org_id, project_id=project_id)
-    return list(
-        session.exec(
-            select(ProjectExpense)
-            .where(ProjectExpense.org_id == org_id, ProjectExpense.project_id == project_id)
-            .order_by(col(ProjectExpense.spent_on).desc(), col(ProjectExpense.created_at).desc())
-        )
+def _expenses_query(org_id: uuid.UUID, project_id: uuid.UUID) -> SelectOfScalar[ProjectExpense]:
+    """A project's expenses (no order, no paging)."""
+    return select(ProjectExpense).where(
+        ProjectExpense.org_id == org_id, ProjectExpense.project_id == project_id
     )
+
+
+def list_expenses(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    project_id: uuid.UUID,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[ProjectExpense]:
+    """A project's expenses, newest first (a page when ``limit`` is given)."""
+    get_project(session=session, org_id=org_id, project_id=project_id)
+    statement = _expenses_query(org_id, project_id).order_by(
+        col(ProjectExpense.spent_on).desc(),
+        col(ProjectExpense.created_at).desc(),
+        col(ProjectExpense.id),  # expenses booked together share a day and a time
+    )
+    return list(session.exec(_page(statement, limit, offset)))
+
+
+def count_expenses(*, session: Session, org_id: uuid.UUID, project_id: uuid.UUID) -> int:
+    """How many expenses ``list_expenses`` would list over all pages."""
+    get_project(session=session, org_id=org_id, project_id=project_id)
+    return count_rows(session, _expenses_query(org_id, project_id))
 
 
 # --- progress -------------------------------------------------------------------------------

@@ -259,16 +259,28 @@ def make_offer(
 @router.get(
     "/deals/{id}/offers",
     response_model=list[OfferRead],
-    summary="List a deal's offers",
-    responses=_ERRORS,
+    summary="List a deal's offers (X-Total-Count gives the number)",
+    responses={**_ERRORS, **total_count("offers")},
 )
-def list_offers(deal_id: DealId, session: SessionDep, principal: Reader) -> list[OfferRead]:
+def list_offers(
+    deal_id: DealId,
+    response: Response,
+    session: SessionDep,
+    principal: Reader,
+    limit: Annotated[int, Query(ge=1, le=service.MAX_LIST_LIMIT)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[OfferRead]:
     """A deal's offers, oldest first; lapsed ones are marked expired."""
     with _mapped_errors():
         offers = service.list_offers(
+            session=session, org_id=principal.org_id, deal_id=deal_id, principal=principal,
+            limit=limit, offset=offset,
+        )  # fmt: skip
+        total = service.count_offers(
             session=session, org_id=principal.org_id, deal_id=deal_id, principal=principal
         )
     session.commit()
+    send_total(response, total)
     return [OfferRead.model_validate(o) for o in offers]
 
 

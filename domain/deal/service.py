@@ -854,6 +854,11 @@ def make_offer(
     return offer
 
 
+def _offers_query(*, org_id: uuid.UUID, deal_id: uuid.UUID) -> SelectOfScalar[Offer]:
+    """A deal's offers (no order, no paging)."""
+    return select(Offer).where(Offer.deal_id == deal_id, Offer.org_id == org_id)
+
+
 def list_offers(
     *,
     session: Session,
@@ -861,16 +866,29 @@ def list_offers(
     deal_id: uuid.UUID,
     principal: Principal | None = None,
     now: datetime | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[Offer]:
-    """A deal's offers, oldest first, with lapsed ones marked expired first."""
+    """A deal's offers, oldest first, with lapsed ones marked expired first.
+
+    All of them unless ``limit`` asks for a page.
+    """
     deal = _load(session=session, org_id=org_id, deal_id=deal_id, principal=principal)
     expire_due_offers(session=session, org_id=org_id, deal_id=deal.id, now=now)
-    statement = (
-        select(Offer)
-        .where(Offer.deal_id == deal.id, Offer.org_id == org_id)
-        .order_by(col(Offer.created_at), col(Offer.id))
+    statement = _offers_query(org_id=org_id, deal_id=deal.id).order_by(
+        col(Offer.created_at), col(Offer.id)
     )
-    return list(session.exec(statement))
+    if limit is not None:
+        statement = statement.limit(max(1, min(limit, MAX_LIST_LIMIT)))
+    return list(session.exec(statement.offset(max(offset, 0))))
+
+
+def count_offers(
+    *, session: Session, org_id: uuid.UUID, deal_id: uuid.UUID, principal: Principal | None = None
+) -> int:
+    """How many offers ``list_offers`` would list over all pages."""
+    deal = _load(session=session, org_id=org_id, deal_id=deal_id, principal=principal)
+    return count_rows(session, _offers_query(org_id=org_id, deal_id=deal.id))
 
 
 def change_offer_status(

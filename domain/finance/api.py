@@ -96,13 +96,25 @@ def create_account(
     return AccountRead.model_validate(account)
 
 
-@router.get("/accounts", response_model=list[AccountRead], summary="List accounts and balances")
-def list_accounts(session: SessionDep, principal: Writer) -> list[AccountRead]:
+@router.get(
+    "/accounts",
+    response_model=list[AccountRead],
+    summary="List accounts and balances (X-Total-Count gives the number)",
+    responses=total_count("accounts"),
+)
+def list_accounts(
+    response: Response,
+    session: SessionDep,
+    principal: Writer,
+    limit: Annotated[int, Query(ge=1, le=service.MAX_ACCOUNT_LIMIT)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[AccountRead]:
     """The organisation's accounts with their balances (the team's: investors get 403)."""
-    return [
-        AccountRead.model_validate(a)
-        for a in service.list_accounts(session=session, org_id=principal.org_id)
-    ]
+    accounts = service.list_accounts(
+        session=session, org_id=principal.org_id, limit=limit, offset=offset
+    )
+    send_total(response, service.count_accounts(session=session, org_id=principal.org_id))
+    return [AccountRead.model_validate(a) for a in accounts]
 
 
 class ReconciliationRead(BaseModel):
@@ -310,14 +322,22 @@ def _month(text: str) -> dt.date:
 @router.get(
     "/closed-periods",
     response_model=list[ClosedPeriodRead],
-    summary="List closed months (nothing may be booked in them)",
+    summary="List closed months, nothing may be booked in them (X-Total-Count: how many)",
+    responses=total_count("closed months"),
 )
-def list_closed_periods(session: SessionDep, principal: Reader) -> list[ClosedPeriodRead]:
+def list_closed_periods(
+    response: Response,
+    session: SessionDep,
+    principal: Reader,
+    limit: Annotated[int, Query(ge=1, le=service.MAX_ACCOUNT_LIMIT)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[ClosedPeriodRead]:
     """The organisation's closed months, latest first."""
-    return [
-        ClosedPeriodRead.model_validate(p)
-        for p in service.list_closed_periods(session=session, org_id=principal.org_id)
-    ]
+    periods = service.list_closed_periods(
+        session=session, org_id=principal.org_id, limit=limit, offset=offset
+    )
+    send_total(response, service.count_closed_periods(session=session, org_id=principal.org_id))
+    return [ClosedPeriodRead.model_validate(p) for p in periods]
 
 
 @router.post(

@@ -32,8 +32,10 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import ColumnElement, and_, case, func, not_, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from core.metrics import business_counter
+from core.paging import count_rows
 from domain.auth.enums import Role
 from domain.auth.service import Principal, record_audit
 from domain.finance.enums import (
@@ -70,6 +72,7 @@ CENT = Decimal("0.01")
 MAX_AMOUNT = Decimal("9999999999.99")  # NUMERIC(12, 2)
 ZERO = Decimal("0.00")
 MAX_DESCRIPTION = 2000  # TransactionCreate.description
+MAX_ACCOUNT_LIMIT = 200  # accounts (or closed months) on one page of a list
 
 TRANSACTIONS_RECORDED = business_counter(
     "finance_transactions_recorded_total", "Ledger transactions recorded, by type.", ["type"]
@@ -257,10 +260,24 @@ def get_account(*, session: Session, org_id: uuid.UUID, account_id: uuid.UUID) -
     return account if account is not None and account.org_id == org_id else None
 
 
-def list_accounts(*, session: Session, org_id: uuid.UUID) -> list[Account]:
-    """The organisation's accounts by name."""
-    rows = session.exec(select(Account).where(Account.org_id == org_id).order_by(col(Account.name)))
-    return list(rows)
+def _accounts_query(*, org_id: uuid.UUID) -> SelectOfScalar[Account]:
+    """The organisation's accounts (no order, no paging)."""
+    return select(Account).where(Account.org_id == org_id)
+
+
+def list_accounts(
+    *, session: Session, org_id: uuid.UUID, limit: int | None = None, offset: int = 0
+) -> list[Account]:
+    """The organisation's accounts by name (a page of at most ``limit`` when given)."""
+    statement = _accounts_query(org_id=org_id).order_by(col(Account.name), col(Account.id))
+    if limit is not None:
+        statement = statement.limit(max(1, min(limit, MAX_ACCOUNT_LIMIT)))
+    return list(session.exec(statement.offset(max(offset, 0))))
+
+
+def count_accounts(*, session: Session, org_id: uuid.UUID) -> int:
+    """How many accounts ``list_accounts`` would list over all pages."""
+    return count_rows(session, _accounts_query(org_id=org_id))
 
 
 def _ledger_sum(session: Session, account_id: uuid.UUID) -> tuple[Decimal, int]:
@@ -420,14 +437,26 @@ def reopen_period(
     return True
 
 
-def list_closed_periods(*, session: Session, org_id: uuid.UUID) -> list[ClosedPeriod]:
-    """The organisation's closed months, latest first."""
-    rows = session.exec(
-        select(ClosedPeriod)
-        .where(ClosedPeriod.org_id == org_id)
-        .order_by(col(ClosedPeriod.month).desc())
+def _closed_periods_query(*, org_id: uuid.UUID) -> SelectOfScalar[ClosedPeriod]:
+    """The organisation's closed months (no order, no paging)."""
+    return select(ClosedPeriod).where(ClosedPeriod.org_id == org_id)
+
+
+def list_closed_periods(
+    *, session: Session, org_id: uuid.UUID, limit: int | None = None, offset: int = 0
+) -> list[ClosedPeriod]:
+    """The organisation's closed months, latest first (a page when ``limit`` is given)."""
+    statement = _closed_periods_query(org_id=org_id).order_by(
+        col(ClosedPeriod.month).desc(), col(ClosedPeriod.id)
     )
-    return list(rows)
+    if limit is not None:
+        statement = statement.limit(max(1, min(limit, MAX_ACCOUNT_LIMIT)))
+    return list(session.exec(statement.offset(max(offset, 0))))
+
+
+def count_closed_periods(*, session: Session, org_id: uuid.UUID) -> int:
+    """How many closed months ``list_closed_periods`` would list over all pages."""
+    return count_rows(session, _closed_periods_query(org_id=org_id))
 
 
 # --- budgets -----------------------------------------------------------------------------
@@ -1108,10 +1137,9 @@ def list_transactions(
     elif principal is not None and principal.role == Role.investor:
         from domain.deal import service as deal_service  # late: keeps the modules' imports apart
 
-        visible = deal_service.list_deals(
-            session=session, org_id=org_id, principal=principal, limit=deal_service.MAX_LIST_LIMIT
-        )
-        conditions.append(col(Transaction.deal_id).in_([deal.id for deal in visible]))
+        # Every deal they may see, not the first page of them.
+        visible = deal_service.visible_deal_ids(org_id=org_id, principal=principal)
+        conditions.append(col(Transaction.deal_id).in_(visible))
     if category is not None:
         try:
             conditions.append(Transaction.category == parse_category(category).value)

@@ -19,11 +19,12 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.config import get_settings
 from core.deps import Reader, SessionDep, Writer
+from core.paging import send_total, total_count
 from domain.market import alerts as alert_service
 from domain.market import service, trends
 from domain.market.enums import (
@@ -216,13 +217,15 @@ def monitor_status(
 @router.get(
     "/opportunities/latest",
     response_model=list[OpportunityRead],
-    summary="The latest opportunities",
-    responses=_ERRORS,
+    summary="The latest opportunities (X-Total-Count gives the number matching)",
+    responses={**_ERRORS, **total_count("opportunities")},
 )
 def latest_opportunities(
+    response: Response,
     session: SessionDep,
     principal: Reader,
-    limit: Annotated[int, Query(ge=1, le=200)] = 20,
+    limit: Annotated[int, Query(ge=1, le=alert_service.MAX_LIST_LIMIT)] = 20,
+    offset: Annotated[int, Query(ge=0)] = 0,
     min_score: Annotated[Decimal | None, Query(ge=0, le=100)] = None,
     strategy: OpportunityStrategy | None = None,
     zip_code: Annotated[str | None, Query(max_length=10)] = None,
@@ -233,16 +236,20 @@ def latest_opportunities(
     Each has its listing and the explained score (components, weights, inputs and their
     sources), ROI estimate, rehab estimate and strategy.
     """
+    filters: dict[str, Any] = {
+        "min_score": min_score,
+        "strategy": strategy.value if strategy else None,
+        "zip_code": zip_code,
+        "include_closed": include_closed,
+    }
     with _mapped_errors():
-        rows = service.latest_opportunities(
-            session=session,
-            org_id=principal.org_id,
-            limit=limit,
-            min_score=min_score,
-            strategy=strategy.value if strategy else None,
-            zip_code=zip_code,
-            include_closed=include_closed,
+        rows = alert_service.list_opportunities(
+            session=session, org_id=principal.org_id, limit=limit, offset=offset, **filters
         )
+        total = alert_service.count_opportunities(
+            session=session, org_id=principal.org_id, **filters
+        )
+    send_total(response, total)
     return [_opportunity_read(opp, listing) for opp, listing in rows]
 
 
@@ -272,17 +279,19 @@ def configure_alerts(
 @router.get(
     "/alerts",
     response_model=list[AlertRead],
-    summary="Deal alerts sent, held or not sent",
-    responses=_ERRORS,
+    summary="Deal alerts sent, held or not sent (X-Total-Count gives the number matching)",
+    responses={**_ERRORS, **total_count("alerts")},
 )
 def list_alerts(
+    response: Response,
     session: SessionDep,
     principal: Reader,
     user_id: uuid.UUID | None = Query(
         default=None, description="another user's alerts (admins and analysts only)"
     ),
     alert_status: AlertStatus | None = Query(default=None, alias="status"),
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    limit: Annotated[int, Query(ge=1, le=alert_service.MAX_LIST_LIMIT)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[AlertRead]:
     """Your deal alerts, newest first (admins and analysts: everyone's, or one user's).
 
@@ -297,7 +306,16 @@ def list_alerts(
             user_id=user_id,
             status=alert_status,
             limit=limit,
+            offset=offset,
         )
+        total = alert_service.count_alerts_seen_by(
+            session=session,
+            org_id=principal.org_id,
+            principal=principal,
+            user_id=user_id,
+            status=alert_status,
+        )
+    send_total(response, total)
     return [AlertRead.model_validate(alert, from_attributes=True) for alert in alerts]
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from core.deps import Reader, SessionDep, Writer
+from core.paging import send_total, total_count
 from domain.pricing import service
 from domain.pricing.models import (
     ComponentCostRead,
@@ -106,15 +107,24 @@ def update_component_cost(
 @router.get(
     "/component-costs/{id}/history",
     response_model=list[CostHistoryRead],
-    summary="Price changes of one cost-book row, newest first",
-    responses=_NOT_FOUND,
+    summary="Price changes of one cost-book row, newest first (X-Total-Count: how many)",
+    responses={**_NOT_FOUND, **total_count("price changes")},
 )
 def component_cost_history(
-    id: uuid.UUID, session: SessionDep, principal: Reader
+    id: uuid.UUID,
+    response: Response,
+    session: SessionDep,
+    principal: Reader,
+    limit: Annotated[int, Query(ge=1, le=service.MAX_HISTORY_LIMIT)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[CostHistoryRead]:
     """Old and new total cost per unit, reason and who changed it."""
     try:
-        rows = service.list_history(session=session, org_id=principal.org_id, cost_id=id)
+        rows = service.list_history(
+            session=session, org_id=principal.org_id, cost_id=id, limit=limit, offset=offset
+        )
+        total = service.count_history(session=session, org_id=principal.org_id, cost_id=id)
     except service.NotFoundError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    send_total(response, total)
     return [CostHistoryRead.model_validate(row) for row in rows]

@@ -23,7 +23,9 @@ from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
+from core.paging import count_rows
 from domain.auth.service import Principal, record_audit
 from domain.pricing.catalogue import (
     CATALOGUE_BASIS,
@@ -50,6 +52,7 @@ CENT = Decimal("0.01")
 UNIT_RATE = Decimal("0.0001")
 DEFAULT_CONTINGENCY_PCT = Decimal("10")
 DEFAULT_STORIES = 1
+MAX_HISTORY_LIMIT = 200  # price changes on one page of a row's history
 # Close enough to a catalogue name to be taken for it ("furnance" -> furnace), not closer.
 FUZZY_CUTOFF = 0.85
 # Words that say what to do, not what the component is ("new roof", "replace the furnace").
@@ -319,15 +322,35 @@ def update_cost(
     return row
 
 
-def list_history(*, session: Session, org_id: uuid.UUID, cost_id: uuid.UUID) -> list[CostHistory]:
-    """The recorded price changes of one row, newest first."""
-    get_cost(session=session, org_id=org_id, cost_id=cost_id)
-    statement = (
-        select(CostHistory)
-        .where(CostHistory.org_id == org_id, CostHistory.component_id == cost_id)
-        .order_by(col(CostHistory.created_at).desc(), col(CostHistory.id))
+def _history_query(*, org_id: uuid.UUID, cost_id: uuid.UUID) -> SelectOfScalar[CostHistory]:
+    """One row's price changes (no order, no paging)."""
+    return select(CostHistory).where(
+        CostHistory.org_id == org_id, CostHistory.component_id == cost_id
     )
-    return list(session.exec(statement).all())
+
+
+def list_history(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    cost_id: uuid.UUID,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[CostHistory]:
+    """The recorded price changes of one row, newest first (a page when ``limit``)."""
+    get_cost(session=session, org_id=org_id, cost_id=cost_id)
+    statement = _history_query(org_id=org_id, cost_id=cost_id).order_by(
+        col(CostHistory.created_at).desc(), col(CostHistory.id)
+    )
+    if limit is not None:
+        statement = statement.limit(max(1, min(limit, MAX_HISTORY_LIMIT)))
+    return list(session.exec(statement.offset(max(offset, 0))).all())
+
+
+def count_history(*, session: Session, org_id: uuid.UUID, cost_id: uuid.UUID) -> int:
+    """How many price changes ``list_history`` would list over all pages."""
+    get_cost(session=session, org_id=org_id, cost_id=cost_id)
+    return count_rows(session, _history_query(org_id=org_id, cost_id=cost_id))
 
 
 # --- quantities --------------------------------------------------------------------------

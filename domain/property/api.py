@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from core.deps import Reader, SessionDep, Writer
+from core.paging import send_total, total_count
 from domain.property import service
 from domain.property.enums import MarketDataType
 from domain.property.errors import (
@@ -205,15 +206,26 @@ def delete_property(id: uuid.UUID, session: SessionDep, principal: Writer) -> Re
 @router.get(
     "/properties/{id}/images",
     response_model=list[PropertyImageRead],
-    summary="List a property's images in display order",
-    responses={404: _ERRORS[404]},
+    summary="List a property's images in display order (X-Total-Count gives the number)",
+    responses={404: _ERRORS[404], **total_count("images")},
 )
-def list_images(id: uuid.UUID, session: SessionDep, principal: Reader) -> list[PropertyImageRead]:
+def list_images(
+    id: uuid.UUID,
+    response: Response,
+    session: SessionDep,
+    principal: Reader,
+    limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[PropertyImageRead]:
     """A property's images."""
     try:
-        images = service.list_images(session=session, org_id=principal.org_id, property_id=id)
+        images = service.list_images(
+            session=session, org_id=principal.org_id, property_id=id, limit=limit, offset=offset
+        )
+        total = service.count_images(session=session, org_id=principal.org_id, property_id=id)
     except PropertyError as exc:
         raise _http_error(exc) from exc
+    send_total(response, total)
     return [PropertyImageRead.model_validate(image) for image in images]
 
 
@@ -245,15 +257,17 @@ def add_image(
 @router.get(
     "/properties/{id}/market-data",
     response_model=list[MarketDataRead],
-    summary="List a property's market data, newest first",
-    responses={404: _ERRORS[404]},
+    summary="List a property's market data, newest first (X-Total-Count gives the number)",
+    responses={404: _ERRORS[404], **total_count("market data rows")},
 )
 def list_market_data(
     id: uuid.UUID,
+    response: Response,
     session: SessionDep,
     principal: Reader,
     data_type: MarketDataType | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[MarketDataRead]:
     """Market figures recorded against a property (comps, rent estimates, valuations ...)."""
     try:
@@ -263,9 +277,14 @@ def list_market_data(
             property_id=id,
             data_type=data_type,
             limit=limit,
+            offset=offset,
+        )
+        total = service.count_market_data(
+            session=session, org_id=principal.org_id, property_id=id, data_type=data_type
         )
     except PropertyError as exc:
         raise _http_error(exc) from exc
+    send_total(response, total)
     return [MarketDataRead.model_validate(row) for row in rows]
 
 

@@ -19,8 +19,10 @@ from typing import Any
 from pydantic_core import to_jsonable_python
 from sqlalchemy import ColumnElement, Text, and_, asc, cast, desc, exists, func, literal, or_
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from core.metrics import business_counter
+from core.paging import count_rows
 from domain.auth.service import Principal, record_audit
 from domain.property.address import (
     DIRECTIONALS,
@@ -795,18 +797,35 @@ def add_image(
     return image
 
 
-def list_images(
-    *, session: Session, org_id: uuid.UUID, property_id: uuid.UUID
-) -> list[PropertyImage]:
-    """A property's images in display order."""
-    require(session=session, org_id=org_id, property_id=property_id)
-    return list(
-        session.exec(
-            select(PropertyImage)
-            .where(PropertyImage.org_id == org_id, PropertyImage.property_id == property_id)
-            .order_by(col(PropertyImage.order_index), col(PropertyImage.created_at))
-        ).all()
+def _images_query(*, org_id: uuid.UUID, property_id: uuid.UUID) -> SelectOfScalar[PropertyImage]:
+    """A property's images (no order, no paging)."""
+    return select(PropertyImage).where(
+        PropertyImage.org_id == org_id, PropertyImage.property_id == property_id
     )
+
+
+def list_images(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    property_id: uuid.UUID,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[PropertyImage]:
+    """A property's images in display order (a page when ``limit`` is given)."""
+    require(session=session, org_id=org_id, property_id=property_id)
+    statement = _images_query(org_id=org_id, property_id=property_id).order_by(
+        col(PropertyImage.order_index), col(PropertyImage.created_at), col(PropertyImage.id)
+    )
+    if limit is not None:
+        statement = statement.limit(max(1, min(limit, MAX_PAGE)))
+    return list(session.exec(statement.offset(max(offset, 0))).all())
+
+
+def count_images(*, session: Session, org_id: uuid.UUID, property_id: uuid.UUID) -> int:
+    """How many images ``list_images`` would list over all pages."""
+    require(session=session, org_id=org_id, property_id=property_id)
+    return count_rows(session, _images_query(org_id=org_id, property_id=property_id))
 
 
 # --- market data -------------------------------------------------------------------------
@@ -844,6 +863,18 @@ def add_market_data(
     return row
 
 
+def _market_data_query(
+    *, org_id: uuid.UUID, property_id: uuid.UUID, data_type: MarketDataType | None
+) -> SelectOfScalar[MarketData]:
+    """A property's market data, filtered (no order, no paging)."""
+    statement = select(MarketData).where(
+        MarketData.org_id == org_id, MarketData.property_id == property_id
+    )
+    if data_type is not None:
+        statement = statement.where(MarketData.data_type == data_type.value)
+    return statement
+
+
 def list_market_data(
     *,
     session: Session,
@@ -851,18 +882,33 @@ def list_market_data(
     property_id: uuid.UUID,
     data_type: MarketDataType | None = None,
     limit: int = 100,
+    offset: int = 0,
 ) -> list[MarketData]:
     """A property's market data, newest first (optionally of one type)."""
     require(session=session, org_id=org_id, property_id=property_id)
-    statement = select(MarketData).where(
-        MarketData.org_id == org_id, MarketData.property_id == property_id
+    statement = _market_data_query(
+        org_id=org_id, property_id=property_id, data_type=data_type
+    ).order_by(
+        col(MarketData.recorded_at).desc().nulls_last(),
+        col(MarketData.created_at).desc(),
+        col(MarketData.id),  # rows recorded in one transaction share both times
     )
-    if data_type is not None:
-        statement = statement.where(MarketData.data_type == data_type.value)
-    statement = statement.order_by(
-        col(MarketData.recorded_at).desc().nulls_last(), col(MarketData.created_at).desc()
-    ).limit(max(1, min(limit, MAX_PAGE)))
-    return list(session.exec(statement).all())
+    limit = max(1, min(limit, MAX_PAGE))
+    return list(session.exec(statement.limit(limit).offset(max(offset, 0))).all())
+
+
+def count_market_data(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    property_id: uuid.UUID,
+    data_type: MarketDataType | None = None,
+) -> int:
+    """How many rows ``list_market_data`` with these filters would list over all pages."""
+    require(session=session, org_id=org_id, property_id=property_id)
+    return count_rows(
+        session, _market_data_query(org_id=org_id, property_id=property_id, data_type=data_type)
+    )
 
 
 def market_data_for_event(

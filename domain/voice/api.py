@@ -224,15 +224,18 @@ def submit_lead(body: LeadCallRequest, session: SessionDep, principal: Writer) -
 @router.get(
     "/calls/schedules",
     response_model=list[ScheduleRead],
-    summary="Calls scheduled, left to the team, done or cancelled",
+    summary="Calls scheduled, left to the team, done or cancelled (X-Total-Count: how many)",
+    responses=total_count("scheduled calls"),
 )
 def list_schedules(
+    response: Response,
     session: SessionDep,
     principal: Writer,
     schedule_status: Annotated[ScheduleStatus | None, Query(alias="status")] = None,
     purpose: CallPurpose | None = None,
     project_id: uuid.UUID | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    limit: Annotated[int, Query(ge=1, le=service.MAX_LIST_LIMIT)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[ScheduleRead]:
     """Scheduled calls, soonest first (every status unless one is given)."""
     rows = service.list_schedules(
@@ -242,7 +245,16 @@ def list_schedules(
         project_id=project_id,
         purpose=purpose,
         limit=limit,
+        offset=offset,
     )
+    total = service.count_schedules(
+        session=session,
+        org_id=principal.org_id,
+        status=schedule_status,
+        project_id=project_id,
+        purpose=purpose,
+    )
+    send_total(response, total)
     return [schedule_read(row) for row in rows]
 
 

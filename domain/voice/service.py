@@ -288,6 +288,24 @@ def get_schedule(*, session: Session, org_id: uuid.UUID, schedule_id: uuid.UUID)
     return schedule
 
 
+def _schedules_query(
+    *,
+    org_id: uuid.UUID,
+    status: ScheduleStatus | None,
+    project_id: uuid.UUID | None,
+    purpose: CallPurpose | None,
+) -> SelectOfScalar[CallSchedule]:
+    """The organisation's scheduled calls, filtered (no order, no paging)."""
+    statement = select(CallSchedule).where(CallSchedule.org_id == org_id)
+    if status is not None:
+        statement = statement.where(CallSchedule.status == status)
+    if project_id is not None:
+        statement = statement.where(CallSchedule.project_id == project_id)
+    if purpose is not None:
+        statement = statement.where(CallSchedule.purpose == purpose)
+    return statement
+
+
 def list_schedules(
     *,
     session: Session,
@@ -296,17 +314,29 @@ def list_schedules(
     project_id: uuid.UUID | None = None,
     purpose: CallPurpose | None = None,
     limit: int = 50,
+    offset: int = 0,
 ) -> list[CallSchedule]:
     """Scheduled calls, soonest first."""
-    statement = select(CallSchedule).where(CallSchedule.org_id == org_id)
-    if status is not None:
-        statement = statement.where(CallSchedule.status == status)
-    if project_id is not None:
-        statement = statement.where(CallSchedule.project_id == project_id)
-    if purpose is not None:
-        statement = statement.where(CallSchedule.purpose == purpose)
-    statement = statement.order_by(col(CallSchedule.scheduled_for), col(CallSchedule.id))
-    return list(session.exec(statement.limit(max(1, min(limit, MAX_LIST_LIMIT)))))
+    statement = _schedules_query(
+        org_id=org_id, status=status, project_id=project_id, purpose=purpose
+    ).order_by(col(CallSchedule.scheduled_for), col(CallSchedule.id))
+    limit = max(1, min(limit, MAX_LIST_LIMIT))
+    return list(session.exec(statement.limit(limit).offset(max(offset, 0))))
+
+
+def count_schedules(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    status: ScheduleStatus | None = ScheduleStatus.scheduled,
+    project_id: uuid.UUID | None = None,
+    purpose: CallPurpose | None = None,
+) -> int:
+    """How many scheduled calls ``list_schedules`` with these filters would list."""
+    return count_rows(
+        session,
+        _schedules_query(org_id=org_id, status=status, project_id=project_id, purpose=purpose),
+    )
 
 
 # --- who may be called, and when ---------------------------------------------------------
