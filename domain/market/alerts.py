@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col, select
-from sqlmodel.sql.expression import Select, SelectOfScalar
+from sqlmodel.sql.expression import SelectOfScalar
 
 from core.config import get_settings
 from core.paging import count_rows
@@ -529,78 +529,6 @@ def count_alerts_seen_by(
     """How many alerts ``alerts_seen_by`` with these filters would list over all pages."""
     whose = _whose(principal, user_id, everyone=True)
     return count_rows(session, _alerts_query(org_id=org_id, user_id=whose, status=status))
-
-
-# --- the opportunities list (GET /opportunities/latest) -------------------------------------
-# Kept here rather than in the market service so the API's paged list and its count share one
-# query; ``service.latest_opportunities`` (the agent's tool, the CLI) keeps its own first page.
-
-
-def _opportunities_query(
-    *,
-    org_id: uuid.UUID,
-    min_score: Decimal | None,
-    strategy: str | None,
-    zip_code: str | None,
-    include_closed: bool,
-) -> Select[Opportunity, TrackedListing]:
-    """The organisation's opportunities with their listings, filtered (no order, no paging)."""
-    query = (
-        select(Opportunity, TrackedListing)
-        .join(TrackedListing, col(TrackedListing.id) == col(Opportunity.listing_id))
-        .where(Opportunity.org_id == org_id, TrackedListing.org_id == org_id)
-    )
-    if not include_closed:
-        query = query.where(Opportunity.status == OpportunityStatus.open)
-    if min_score is not None:
-        query = query.where(col(Opportunity.score) >= min_score)
-    if strategy:
-        query = query.where(Opportunity.strategy == strategy)
-    if zip_code:
-        query = query.where(TrackedListing.zip_code == zip_code.strip())
-    return query
-
-
-def list_opportunities(
-    *,
-    session: Session,
-    org_id: uuid.UUID,
-    min_score: Decimal | None = None,
-    strategy: str | None = None,
-    zip_code: str | None = None,
-    include_closed: bool = False,
-    limit: int = 20,
-    offset: int = 0,
-) -> list[tuple[Opportunity, TrackedListing]]:
-    """A page of the newest opportunities (open ones unless asked), with their listings."""
-    query = _opportunities_query(
-        org_id=org_id, min_score=min_score, strategy=strategy, zip_code=zip_code,
-        include_closed=include_closed,
-    ).order_by(
-        col(Opportunity.updated_at).desc(), col(Opportunity.score).desc(), col(Opportunity.id)
-    )  # fmt: skip
-    limit = max(1, min(limit, MAX_LIST_LIMIT))
-    rows = session.exec(query.limit(limit).offset(max(offset, 0))).all()
-    return [(opp, listing) for opp, listing in rows]
-
-
-def count_opportunities(
-    *,
-    session: Session,
-    org_id: uuid.UUID,
-    min_score: Decimal | None = None,
-    strategy: str | None = None,
-    zip_code: str | None = None,
-    include_closed: bool = False,
-) -> int:
-    """How many opportunities ``list_opportunities`` with these filters would list."""
-    return count_rows(
-        session,
-        _opportunities_query(
-            org_id=org_id, min_score=min_score, strategy=strategy, zip_code=zip_code,
-            include_closed=include_closed,
-        ),
-    )  # fmt: skip
 
 
 def own_alerts_with_listings(

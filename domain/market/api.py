@@ -243,12 +243,10 @@ def latest_opportunities(
         "include_closed": include_closed,
     }
     with _mapped_errors():
-        rows = alert_service.list_opportunities(
+        rows = service.list_opportunities(
             session=session, org_id=principal.org_id, limit=limit, offset=offset, **filters
         )
-        total = alert_service.count_opportunities(
-            session=session, org_id=principal.org_id, **filters
-        )
+        total = service.count_opportunities(session=session, org_id=principal.org_id, **filters)
     send_total(response, total)
     return [_opportunity_read(opp, listing) for opp, listing in rows]
 

@@ -73,8 +73,10 @@ from typing import Any
 
 from sqlalchemy import func, or_, text, update
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import Select
 
 from core.config import get_settings
+from core.paging import count_rows
 from domain.auth.service import Principal, record_audit
 from domain.documents import service as documents_service
 from domain.market import alerts as alert_service
@@ -1471,6 +1473,76 @@ def _area_summary(session: Session, org_id: uuid.UUID, scan_id: uuid.UUID) -> li
 # --- reading -----------------------------------------------------------------------------
 
 
+# --- the opportunities list (GET /opportunities/latest, the agent's tool, the CLI) ----------
+
+
+def _opportunities_query(
+    *,
+    org_id: uuid.UUID,
+    min_score: Decimal | None,
+    strategy: str | None,
+    zip_code: str | None,
+    include_closed: bool,
+) -> Select[Opportunity, TrackedListing]:
+    """The organisation's opportunities with their listings, filtered (no order, no paging)."""
+    query = (
+        select(Opportunity, TrackedListing)
+        .join(TrackedListing, col(TrackedListing.id) == col(Opportunity.listing_id))
+        .where(Opportunity.org_id == org_id, TrackedListing.org_id == org_id)
+    )
+    if not include_closed:
+        query = query.where(Opportunity.status == OpportunityStatus.open)
+    if min_score is not None:
+        query = query.where(col(Opportunity.score) >= min_score)
+    if strategy:
+        query = query.where(Opportunity.strategy == strategy)
+    if zip_code:
+        query = query.where(TrackedListing.zip_code == zip_code.strip())
+    return query
+
+
+def list_opportunities(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    min_score: Decimal | None = None,
+    strategy: str | None = None,
+    zip_code: str | None = None,
+    include_closed: bool = False,
+    limit: int = 20,
+    offset: int = 0,
+) -> list[tuple[Opportunity, TrackedListing]]:
+    """A page of the newest opportunities (open ones unless asked), with their listings."""
+    query = _opportunities_query(
+        org_id=org_id, min_score=min_score, strategy=strategy, zip_code=zip_code,
+        include_closed=include_closed,
+    ).order_by(
+        col(Opportunity.updated_at).desc(), col(Opportunity.score).desc(), col(Opportunity.id)
+    )  # fmt: skip
+    limit = max(1, min(limit, MAX_LIST_LIMIT))
+    rows = session.exec(query.limit(limit).offset(max(offset, 0))).all()
+    return [(opp, listing) for opp, listing in rows]
+
+
+def count_opportunities(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    min_score: Decimal | None = None,
+    strategy: str | None = None,
+    zip_code: str | None = None,
+    include_closed: bool = False,
+) -> int:
+    """How many opportunities ``list_opportunities`` with these filters would list."""
+    return count_rows(
+        session,
+        _opportunities_query(
+            org_id=org_id, min_score=min_score, strategy=strategy, zip_code=zip_code,
+            include_closed=include_closed,
+        ),
+    )  # fmt: skip
+
+
 def latest_opportunities(
     *,
     session: Session,
@@ -1486,25 +1558,15 @@ def latest_opportunities(
         raise MarketValidationError(f"limit must be between 1 and {MAX_LIST_LIMIT}")
     if min_score is not None and not Decimal(0) <= min_score <= Decimal(100):
         raise MarketValidationError("min_score must be between 0 and 100")
-    query = (
-        select(Opportunity, TrackedListing)
-        .join(TrackedListing, col(TrackedListing.id) == col(Opportunity.listing_id))
-        .where(Opportunity.org_id == org_id, TrackedListing.org_id == org_id)
+    return list_opportunities(
+        session=session,
+        org_id=org_id,
+        limit=limit,
+        min_score=min_score,
+        strategy=strategy,
+        zip_code=zip_code,
+        include_closed=include_closed,
     )
-    if not include_closed:
-        query = query.where(Opportunity.status == OpportunityStatus.open)
-    if min_score is not None:
-        query = query.where(col(Opportunity.score) >= min_score)
-    if strategy:
-        query = query.where(Opportunity.strategy == strategy)
-    if zip_code:
-        query = query.where(TrackedListing.zip_code == zip_code.strip())
-    rows = session.exec(
-        query.order_by(
-            col(Opportunity.updated_at).desc(), col(Opportunity.score).desc(), col(Opportunity.id)
-        ).limit(limit)
-    ).all()
-    return [(opp, listing) for opp, listing in rows]
 
 
 def get_listing(*, session: Session, org_id: uuid.UUID, listing_id: uuid.UUID) -> TrackedListing:
