@@ -171,6 +171,7 @@ def create_conversation(
     response_model=list[MessageRead],
     summary="A conversation's messages, oldest first",
     tags=["chat"],
+    responses={404: {"description": "No such conversation of yours"}},
 )
 def list_messages(
     conversation_id: uuid.UUID, session: SessionDep, principal: ChatUser
@@ -197,7 +198,8 @@ def list_messages(
         200: {
             "description": "events: message, progress (0 or more), reply or error, done",
             "content": {"text/event-stream": {}},
-        }
+        },
+        404: {"description": "No such conversation of yours"},
     },
 )
 def post_message(

@@ -12,9 +12,10 @@ import datetime as dt
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 
 from core.deps import SessionDep, require_roles
+from core.paging import send_total, total_count
 from domain.auth.enums import Role
 from domain.auth.service import Principal
 from domain.valuation import service
@@ -172,22 +173,28 @@ def property_valuations(
 @router.get(
     "/properties/{id}/valuation",
     response_model=list[ValuationRead],
-    summary="A property's valuation history, newest first",
-    responses=_ERRORS,
+    summary="A property's valuation history, newest first (X-Total-Count gives the number)",
+    responses={**_ERRORS, **total_count("valuations")},
 )
 def property_valuation_history(
     id: uuid.UUID,
+    response: Response,
     session: SessionDep,
     principal: Member,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[ValuationRead]:
     """Every stored valuation of the property, each with its comps and inputs."""
     try:
         history = service.list_valuations(
-            session=session, org_id=principal.org_id, property_id=id, limit=limit
+            session=session, org_id=principal.org_id, property_id=id, limit=limit, offset=offset
         )
     except _SERVICE_ERRORS as error:
         raise _http_error(error) from error
+    send_total(
+        response,
+        service.count_valuations(session=session, org_id=principal.org_id, property_id=id),
+    )
     return [service.to_read(v) for v in history]
 
 

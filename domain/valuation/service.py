@@ -27,8 +27,10 @@ from typing import Any
 import numpy as np
 from sqlalchemy import update
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from core.metrics import business_counter
+from core.paging import count_rows
 from domain.auth.service import Principal, record_audit
 from domain.property import service as property_service
 from domain.valuation import comps as comp_index
@@ -708,18 +710,33 @@ def _require_property(*, session: Session, org_id: uuid.UUID, property_id: uuid.
         raise ValuationNotFoundError(f"property {property_id} not found")
 
 
+def _valuations_query(*, org_id: uuid.UUID, property_id: uuid.UUID) -> SelectOfScalar[Valuation]:
+    """A property's valuations (no order, no paging)."""
+    return select(Valuation).where(Valuation.org_id == org_id, Valuation.property_id == property_id)
+
+
 def list_valuations(
-    *, session: Session, org_id: uuid.UUID, property_id: uuid.UUID, limit: int = 100
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    property_id: uuid.UUID,
+    limit: int = 100,
+    offset: int = 0,
 ) -> list[Valuation]:
     """A property's valuations, newest first (``ValuationNotFoundError`` if no such property)."""
     _require_property(session=session, org_id=org_id, property_id=property_id)
     statement = (
-        select(Valuation)
-        .where(Valuation.org_id == org_id, Valuation.property_id == property_id)
+        _valuations_query(org_id=org_id, property_id=property_id)
         .order_by(col(Valuation.created_at).desc(), col(Valuation.id).desc())
         .limit(max(1, min(limit, 500)))
+        .offset(max(offset, 0))
     )
     return list(session.exec(statement).all())
+
+
+def count_valuations(*, session: Session, org_id: uuid.UUID, property_id: uuid.UUID) -> int:
+    """How many valuations ``list_valuations`` lists over all pages."""
+    return count_rows(session, _valuations_query(org_id=org_id, property_id=property_id))
 
 
 def to_read(valuation: Valuation) -> ValuationRead:

@@ -259,6 +259,12 @@ def test_api_values_a_property_and_serves_its_history(client: TestClient, db: Se
     assert arv.status_code == 201, arv.text
     history = client.get(f"/api/v1/properties/{ids[7]}/valuation", headers=headers)
     assert [v["id"] for v in history.json()] == [arv.json()["id"], created.json()["id"]]
+    assert history.headers["X-Total-Count"] == "2"
+    second = client.get(
+        f"/api/v1/properties/{ids[7]}/valuation", params={"limit": 1, "offset": 1}, headers=headers
+    )
+    assert [v["id"] for v in second.json()] == [created.json()["id"]]
+    assert second.headers["X-Total-Count"] == "2"
     latest = client.get(f"/api/v1/valuations/{ids[7]}", headers=headers).json()
     assert latest["latest_as_is"]["id"] == created.json()["id"]
     assert latest["latest_arv"]["id"] == arv.json()["id"]
