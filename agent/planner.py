@@ -1025,6 +1025,14 @@ def _price_given(text: str) -> str | None:
     return None if match is None else _dollars_said(match.group(1))
 
 
+def _what_if_of(conversation: Conversation, property_id: str) -> dict[str, Any]:
+    """The what-ifs the thread's latest analysis ran with, when it was of ``property_id``."""
+    last_id, args = conversation.last_property(("analyze_property", "max_offer"))
+    if last_id != property_id:
+        return {}
+    return {k: args[k] for k in _WHAT_IF_ARGS if args.get(k) is not None}
+
+
 def _price_at(text: str) -> str | None:
     """A price after "at" ("1234 Main St at 150k?"), read only when the text names a house."""
     match = _PRICE_AT.search(text)
@@ -1252,12 +1260,14 @@ def plan_for(conversation: Conversation) -> Plan:
     if _REPORT.search(text):
         if subject:
             return Plan("generate_report", subject)
-        property_id, args = conversation.last_property(PROPERTY_TOOLS)
+        property_id, _ = conversation.last_property(PROPERTY_TOOLS)
         if property_id is None:
             return Plan(reply="Which property? Send its street address first, then 'report'.")
         # After "what if I pay 30k?" the PDF shows the figures the reply gave.
-        what_if = {k: args[k] for k in _WHAT_IF_ARGS if args.get(k) is not None}
-        return Plan("generate_report", {"property_id": property_id, **what_if})
+        return Plan(
+            "generate_report",
+            {"property_id": property_id, **_what_if_of(conversation, property_id)},
+        )
 
     if (_DROP.search(text) and (_COMP_WORD.search(text) or "#" in text)) or _RECOMPUTE.search(text):
         property_id, args = conversation.last_property(("get_comps",))
@@ -1281,7 +1291,9 @@ def plan_for(conversation: Conversation) -> Plan:
         if word.startswith("section"):
             return Plan("section8_rent", {"property_id": property_id})
         focus = _FOCUS_WORDS.get(word, "rental")
-        return Plan("analyze_property", {"property_id": property_id, "focus": focus})
+        # "what if I pay 60k?" then "and as a flip?": the flip at 60k.
+        what_if = _what_if_of(conversation, property_id)
+        return Plan("analyze_property", {"property_id": property_id, "focus": focus, **what_if})
     sqft = (
         None
         if _REHAB.search(text) or _COMP_WORD.search(text)
@@ -1497,7 +1509,10 @@ def _focus_reply(r: dict[str, Any], focus: str) -> str:
         why = (r.get("missing") or {}).get(focus, "not enough data")
         return f"{title}, {r['address']} can't be worked out: {why}"
     parts = [label.format(figures[key]) for key, label in fields if figures.get(key)]
-    return f"{title}, {r['address']}: " + " · ".join(parts)
+    # The figures the investor gave are said with the figures they moved.
+    given = [str(n) for n in r.get("notes") or [] if str(n).startswith(("price ", "rehab "))]
+    tail = "".join(f"\nNote: {note}" for note in given)
+    return f"{title}, {r['address']}: " + " · ".join(parts) + tail
 
 
 def _address_reply(r: dict[str, Any]) -> str:

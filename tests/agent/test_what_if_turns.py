@@ -108,6 +108,16 @@ def test_what_if_follow_ups_use_the_property_just_analysed(committed_db: Session
     ]
     assert "with the figures you gave" in report.reply
 
+    # A strategy follow-up stays at the price just asked about.
+    flip = checked_turn(analyst, "and as a flip?", thread, channel="whatsapp")
+    assert [(c.name, c.args) for c in flip.tool_calls] == [
+        (
+            "analyze_property",
+            {"property_id": str(prop.id), "focus": "flip", "purchase_price": "30000.00"},
+        )
+    ]
+    assert "Note: price $30,000 as given" in flip.reply
+
     rehab = checked_turn(analyst, "what if rehab is 40k?", thread, channel="whatsapp")
     assert [(c.name, c.args) for c in rehab.tool_calls] == [
         ("analyze_property", {"property_id": str(prop.id), "rehab_cost": "40000.00"})
