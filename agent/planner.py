@@ -965,6 +965,16 @@ _FOLLOW_UP = re.compile(
     r"(rental|flip|brrrr|buy[- ]and[- ]hold|section\s*-?\s*8)\b(?:\s+instead)?[\s?.!]*$",
     re.I,
 )
+# "is it a good rental?", "would it work as a flip?", "the rental numbers?": the same.
+_FOLLOW_UP_QUESTION = re.compile(
+    r"^\s*(?:(?:is|would|does|will|could|how(?:'s|\s+is|\s+does|\s+would)?)\s+"
+    r"(?:it|this one|that one|this (?:house|property|place)|that (?:house|property|place))\s+"
+    r"(?:be\s+|make\s+|work\s+|do\s+|look\s+|pencil\s+|stack\s+up\s+)?(?:out\s+)?"
+    r"(?:as\s+)?(?:an?\s+)?(?:good\s+|decent\s+|viable\s+|solid\s+)?"
+    r"|(?:what\s+are\s+|show\s+me\s+|give\s+me\s+|and\s+)?(?:the\s+)?(?=\w+\s+numbers))"
+    r"(rental|flip|brrrr|buy[- ]and[- ]hold)\b(?:\s+numbers)?[\s?.!]*$",
+    re.I,
+)
 _FOCUS_WORDS = {"rental": "rental", "flip": "flip", "brrrr": "brrrr"}
 # A pronoun for the property just discussed ("max offer on it", "on this one", "that house").
 _IT = re.compile(
@@ -1282,7 +1292,7 @@ def plan_for(conversation: Conversation) -> Plan:
             call["arv"] = True
         return Plan("get_comps", call)
 
-    follow_up = _FOLLOW_UP.match(text)
+    follow_up = _FOLLOW_UP.match(text) or _FOLLOW_UP_QUESTION.match(text)
     if follow_up and subject is None:
         property_id, _ = conversation.last_property(PROPERTY_TOOLS)
         if property_id is None:
@@ -1408,6 +1418,10 @@ def plan_for(conversation: Conversation) -> Plan:
             "max_offer", {**subject, **({"rehab_cost": rehab_given} if rehab_given else {})}
         )
     if _COMP_WORD.search(text):
+        if not subject:
+            # "comps for it" / "show me the comps" right after an analysis: that property.
+            last_id, _ = conversation.last_property(PROPERTY_TOOLS)
+            subject = {"property_id": last_id} if last_id else None
         if not subject:
             return Plan(reply="Which property? Say 'comps for' and its street address.")
         return Plan("get_comps", {**subject, **({"arv": True} if "arv" in text.lower() else {})})

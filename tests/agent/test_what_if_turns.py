@@ -142,3 +142,29 @@ def test_a_price_out_of_range_is_refused(committed_db: Session, price: Decimal) 
         analysis_service.analyze_property(
             session=db, org_id=org.id, property_id=prop.id, purchase_price=price
         )
+
+
+def test_questions_about_the_property_just_analysed(committed_db: Session) -> None:
+    """Found in a live smoke: "is it a good rental?" was not understood and "comps for it"
+    asked which property."""
+    db = committed_db
+    org = make_org(db)
+    make_sold_market(db, org)
+    prop = make_subject_property(db, org)
+    analyst = make_user(db, org, Role.analyst)
+    db.commit()
+    thread = f"web:{uuid.uuid4().hex}"
+    checked_turn(analyst, "1234 Subject Ave", thread)
+
+    for said, expected in [
+        ("is it a good rental?", ("analyze_property", {"focus": "rental"})),
+        ("would it work as a flip?", ("analyze_property", {"focus": "flip"})),
+        ("what are the BRRRR numbers?", ("analyze_property", {"focus": "brrrr"})),
+        ("comps for it", ("get_comps", {})),
+        ("show me the comps", ("get_comps", {})),
+    ]:
+        turn = checked_turn(analyst, said, thread)
+        name, args = expected
+        assert [(c.name, c.args) for c in turn.tool_calls] == [
+            (name, {"property_id": str(prop.id), **args})
+        ], said
