@@ -404,8 +404,8 @@ def _rent(
         except section8_service.FmrNotFoundError:
             place = ", ".join(p for p in (prop.city, prop.state) if p)
             missing = (
-                f"no HUD FMR area on file matches {place} (import the area's FMR table: "
-                "dealdesk import fmr)"
+                f"no HUD FMR area on file matches {place}: the team needs to import that "
+                "area's HUD FMR table"
             )
         except section8_service.RentAnalysisInputError as exc:
             missing = str(exc)

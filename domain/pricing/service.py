@@ -448,7 +448,7 @@ def price_rehab(
                     reason=UnpricedReason.unknown_component,
                     message=(
                         f"'{item.component}' is not in the cost catalogue; price it by hand or "
-                        "name a catalogued component (GET /component-costs lists them)"
+                        "name a component the cost catalogue lists"
                     ),
                 )
             )
