@@ -62,7 +62,7 @@ def section8_rent(
             "fits_voucher": a.fmr_compliant,
             "headroom": money(a.headroom) if a.headroom is not None else None,
             "recommended_rent": money(a.recommended_rent),
-            "source": f"HUD FMR {a.fmr_row.area} {a.fmr_row.year} ({a.fmr_row.source})",
+            "source": f"{a.fmr_row.area}: {a.fmr_row.source}",
         }
 
     return run_tool(ctx, "section8_rent", body)
