@@ -976,6 +976,39 @@ _FOLLOW_UP_QUESTION = re.compile(
     re.I,
 )
 _FOCUS_WORDS = {"rental": "rental", "flip": "flip", "brrrr": "brrrr"}
+_IT_WORDS = r"(?:it|this one|that one|the (?:house|property|place)|this (?:house|property|place))"
+# One figure of the property just analysed: "what's it worth?", "the ARV?", "how much rehab
+# does it need?", "what's the rent?" (a voucher question is Section 8's).
+_ASPECTS = (
+    (
+        "value",
+        re.compile(
+            rf"\b(?:what(?:'s|\s+is)?|whats|how\s+much\s+is)\s+{_IT_WORDS}\s+worth\b"
+            r"|^\s*(?:so\s+|and\s+)?(?:what(?:'s|\s+is|\s+are)?\s+|whats\s+)?(?:the\s+|its\s+)?"
+            r"(?:arv|as[- ]is\s+value|after[- ]repair\s+value|value|values)\s*(?:again)?[\s?.!]*$",
+            re.I,
+        ),
+    ),
+    (
+        "rehab",
+        re.compile(
+            rf"\bhow\s+much\s+(?:rehab|work|repairs?|fixing)\s+does\s+{_IT_WORDS}\s+need\b"
+            rf"|\bhow\s+much\s+(?:to|will\s+it\s+cost\s+to)\s+(?:fix|rehab|renovate)\s+{_IT_WORDS}"
+            r"|^\s*(?:so\s+|and\s+)?(?:what(?:'s|\s+is)?\s+|whats\s+)?(?:the\s+)?"
+            r"rehab(?:\s+(?:estimate|budget|cost))?\s*(?:again)?[\s?.!]*$",
+            re.I,
+        ),
+    ),
+    (
+        "rent",
+        re.compile(
+            rf"\b(?:what|how\s+much)\s+(?:would|will|could|can|does)\s+{_IT_WORDS}\s+rent\s+for\b"
+            r"|^\s*(?:so\s+|and\s+)?(?:what(?:'s|\s+is)?\s+|whats\s+)?(?:the\s+)?"
+            r"(?:market\s+)?rent\s*(?:again)?[\s?.!]*$",
+            re.I,
+        ),
+    ),
+)
 # A pronoun for the property just discussed ("max offer on it", "on this one", "that house").
 _IT = re.compile(
     r"\b(?:it|this one|that one|this (?:house|property|place)|that (?:house|property|place))\b",
@@ -1033,6 +1066,11 @@ def _price_given(text: str) -> str | None:
     """The purchase price the user asks about ("what if I pay 150k?"), in dollars, or None."""
     match = _PRICE_GIVEN.search(text)
     return None if match is None else _dollars_said(match.group(1))
+
+
+def _aspect(text: str) -> str | None:
+    """The one figure a follow-up asks about (value, rehab or rent), or None."""
+    return next((name for name, pattern in _ASPECTS if pattern.search(text)), None)
 
 
 def _what_if_of(conversation: Conversation, property_id: str) -> dict[str, Any]:
@@ -1304,6 +1342,13 @@ def plan_for(conversation: Conversation) -> Plan:
         # "what if I pay 60k?" then "and as a flip?": the flip at 60k.
         what_if = _what_if_of(conversation, property_id)
         return Plan("analyze_property", {"property_id": property_id, "focus": focus, **what_if})
+    aspect = None if subject or _SECTION8.search(text) else _aspect(text)
+    if aspect is not None:
+        property_id, _ = conversation.last_property(PROPERTY_TOOLS)
+        if property_id is None:
+            return Plan(reply="Which property? Send its street address first.")
+        what_if = _what_if_of(conversation, property_id)
+        return Plan("analyze_property", {"property_id": property_id, "focus": aspect, **what_if})
     sqft = (
         None
         if _REHAB.search(text) or _COMP_WORD.search(text)
@@ -1529,9 +1574,37 @@ def _focus_reply(r: dict[str, Any], focus: str) -> str:
     return f"{title}, {r['address']}: " + " · ".join(parts) + tail
 
 
+def _aspect_reply(r: dict[str, Any], aspect: str) -> str:
+    """One figure of an analysis, with where it comes from."""
+    sources = r.get("sources") or {}
+    if aspect == "value":
+        sized = "" if r.get("values_sized_on") else " (not size-adjusted: no living area on file)"
+        text = (
+            f"{r['address']}: as-is value {r['as_is_value']} from "
+            f"{sources.get('as_is_comps', 0)} comps, ARV {r['arv']} from "
+            f"{sources.get('arv_comps', 0)} renovated comps{sized}."
+        )
+    elif aspect == "rehab":
+        text = f"{r['address']}: rehab budget {r['rehab_total']} ({r['rehab_scope']})."
+        if r.get("rehab_complete") is False and r.get("rehab_missing"):
+            text += f"\nNote: {r['rehab_missing']}."
+    else:
+        beds = f" for {r['fmr_bedrooms']} bedrooms" if r.get("fmr_bedrooms") else ""
+        fy = f", FY{r['fmr_year']}" if r.get("fmr_year") else ""
+        text = (
+            f"{r['address']}: rent {r['rent']}/mo ({r['rent_source']}); HUD FMR {r['fmr']} and "
+            f"payment standard {r['payment_standard']}{beds}{fy}; rental cash flow "
+            f"{r['rental_cash_flow_monthly']}/mo."
+        )
+    given = [str(n) for n in r.get("notes") or [] if str(n).startswith(("price ", "rehab "))]
+    return text + "".join(f"\nNote: {note}" for note in given)
+
+
 def _address_reply(r: dict[str, Any]) -> str:
     if r.get("focus") in _FOCUS_LINES:
         return _fit(_focus_reply(r, str(r["focus"])))
+    if r.get("focus") in ("value", "rehab", "rent"):
+        return _fit(_aspect_reply(r, str(r["focus"])))
     fy = f"FY{r['fmr_year']}, " if r.get("fmr_year") else ""
     lines = [
         f"{r['address']}",

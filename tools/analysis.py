@@ -26,7 +26,7 @@ IdArg = Annotated[str | None, Field(max_length=64)]
 RehabArg = Annotated[Decimal | None, Field(ge=0, le=10_000_000, decimal_places=2)]
 SquareFeetArg = Annotated[int | None, Field(ge=1, le=100_000)]
 PriceArg = Annotated[Decimal | None, Field(gt=0, le=100_000_000, decimal_places=2)]
-Focus = Literal["flip", "rental", "brrrr"]
+Focus = Literal["flip", "rental", "brrrr", "value", "rehab", "rent"]
 
 
 def _strategies(analysis: PropertyAnalysis) -> dict[str, dict[str, str]]:
@@ -192,7 +192,9 @@ def analyze_property(
         property_id: Or the property's id, when already known from an earlier tool result.
         rehab_cost: The user's own rehab budget in dollars, only when they said one ("if
             rehab is 40k"); it replaces the estimate in every figure.
-        focus: The strategy the user asked about ("and as a rental?"): flip, rental or brrrr.
+        focus: The part the user asked about: a strategy ("and as a rental?": flip, rental
+            or brrrr) or one figure ("what's it worth?": value; "how much rehab does it
+            need?": rehab; "what's the rent?": rent).
         square_feet: The house's living area, only when the user said it ("it's 1,100
             sqft"); when none is on file it sizes the as-is value, ARV and rehab (the
             result's rehab_missing asks for it); when one is on file it sizes the rehab

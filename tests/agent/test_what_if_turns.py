@@ -160,6 +160,11 @@ def test_questions_about_the_property_just_analysed(committed_db: Session) -> No
         ("is it a good rental?", ("analyze_property", {"focus": "rental"})),
         ("would it work as a flip?", ("analyze_property", {"focus": "flip"})),
         ("what are the BRRRR numbers?", ("analyze_property", {"focus": "brrrr"})),
+        ("what's it worth?", ("analyze_property", {"focus": "value"})),
+        ("the ARV?", ("analyze_property", {"focus": "value"})),
+        ("how much rehab does it need?", ("analyze_property", {"focus": "rehab"})),
+        ("what's the rent?", ("analyze_property", {"focus": "rent"})),
+        ("how much could it rent for?", ("analyze_property", {"focus": "rent"})),
         ("comps for it", ("get_comps", {})),
         ("show me the comps", ("get_comps", {})),
     ]:
@@ -168,3 +173,10 @@ def test_questions_about_the_property_just_analysed(committed_db: Session) -> No
         assert [(c.name, c.args) for c in turn.tool_calls] == [
             (name, {"property_id": str(prop.id), **args})
         ], said
+        focus = args.get("focus")
+        if focus == "value":
+            assert "as-is value $" in turn.reply and "ARV $" in turn.reply, turn.reply
+        elif focus == "rehab":
+            assert turn.reply.startswith("1234 Subject Ave, Detroit, MI 48201: rehab budget $")
+        elif focus == "rent":
+            assert "HUD FMR $" in turn.reply and "payment standard $" in turn.reply, turn.reply
