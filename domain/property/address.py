@@ -279,40 +279,196 @@ def _display_name(value: str) -> str:
     return value
 
 
+# Every label ``usaddress`` gives, by the part of the address it belongs to. Tokens are read in
+# this order (house number, street line, unit, city/state/ZIP); a token whose label is in none
+# of these, or out of order, is one the canonical form cannot place.
+_NUMBER_LABELS = frozenset({"AddressNumberPrefix", "AddressNumber", "AddressNumberSuffix"})
+_STREET_LABELS = frozenset(
+    {
+        "StreetNamePreModifier",
+        "StreetNamePreDirectional",
+        "StreetNamePreType",
+        "StreetName",
+        "StreetNamePostType",
+        "StreetNamePostModifier",
+        "StreetNamePostDirectional",
+    }
+)
+_UNIT_LABELS = frozenset(
+    {"OccupancyType", "OccupancyIdentifier", "SubaddressType", "SubaddressIdentifier"}
+)
+_PLACE_LABELS = frozenset({"PlaceName", "StateName", "ZipCode", "CountryName"})
+_SEGMENTS = ((_NUMBER_LABELS, 0), (_STREET_LABELS, 1), (_UNIT_LABELS, 2), (_PLACE_LABELS, 3))
+
+# USPS Publication 28, appendix C2: secondary unit designators (→ abbreviation). Those in
+# ``_DESIGNATORS_WITHOUT_ID`` need no number ("12 Main St Rear").
+_UNIT_DESIGNATORS: dict[str, str] = {
+    "#": "#", "NO": "#", "NUMBER": "#", "APARTMENT": "APT", "APT": "APT", "UNIT": "UNIT",
+    "SUITE": "STE", "STE": "STE", "ROOM": "RM", "RM": "RM", "BUILDING": "BLDG", "BLDG": "BLDG",
+    "FLOOR": "FL", "FL": "FL", "FLR": "FL", "DEPARTMENT": "DEPT", "DEPT": "DEPT",
+    "HANGAR": "HNGR", "HNGR": "HNGR", "KEY": "KEY", "LOT": "LOT", "PIER": "PIER", "SLIP": "SLIP",
+    "SPACE": "SPC", "SPC": "SPC", "STOP": "STOP", "TRAILER": "TRLR", "TRLR": "TRLR",
+    "BASEMENT": "BSMT", "BSMT": "BSMT", "FRONT": "FRNT", "FRNT": "FRNT", "LOBBY": "LBBY",
+    "LBBY": "LBBY", "LOWER": "LOWR", "LOWR": "LOWR", "OFFICE": "OFC", "OFC": "OFC",
+    "PENTHOUSE": "PH", "PH": "PH", "REAR": "REAR", "SIDE": "SIDE", "UPPER": "UPPR", "UPPR": "UPPR",
+}  # fmt: skip
+_DESIGNATORS_WITHOUT_ID = frozenset(
+    {"BSMT", "FRNT", "LBBY", "LOWR", "OFC", "PH", "REAR", "SIDE", "UPPR"}
+)
+_US_NAMES = frozenset(
+    {"US", "USA", "U S", "U S A", "UNITED STATES", "UNITED STATES OF AMERICA", "AMERICA"}
+)
+# A street line kept as typed is words: letters, digits and ' - . / (a sentence is not one).
+_STREET_WORD_RE = re.compile(r"^[^\W_]+(?:['’\-./][^\W_]+)*[.,]?$")
+_MAX_STREET_WORDS = 8
+_NOT_READ_HINT = "(expected something like '14500 Kercheval Ave #2, Detroit, MI 48215')"
+Token = tuple[str, str]
+
+
+def _segment(label: str) -> int | None:
+    """The part of the address a ``usaddress`` label belongs to (0-3), None for none of them."""
+    for labels, rank in _SEGMENTS:
+        if label in labels:
+            return rank
+    return None
+
+
+def _runs(tokens: list[Token]) -> list[tuple[str, list[str]]]:
+    """Neighbouring tokens with the same label, in order: ``[("StreetName", ["Old", "Post"])]``."""
+    runs: list[tuple[str, list[str]]] = []
+    for token, label in tokens:
+        if runs and runs[-1][0] == label:
+            runs[-1][1].append(token)
+        else:
+            runs.append((label, [token]))
+    return runs
+
+
+def _words(tokens: list[str]) -> str:
+    """Tokens as the text they came from (without the commas around them)."""
+    return " ".join(tokens).strip(" ,;")
+
+
+def _designator(token: str) -> str | None:
+    """The USPS abbreviation of a unit designator (``Apt.`` → ``APT``), or None for another word."""
+    return _UNIT_DESIGNATORS.get(_clean(token).replace(" ", ""))
+
+
+def _not_read(source: str, words: list[str], why: str) -> AddressParseError:
+    """The error for text with words the address cannot hold: it names them."""
+    quoted = ", ".join(repr(word) for word in words)
+    return AddressParseError(
+        f"could not read every word of {source!r} as one US street address: {quoted} {why} "
+        f"{_NOT_READ_HINT}"
+    )
+
+
+def _house_number(parts: dict[str, str]) -> str:
+    """``AddressNumberPrefix``, ``AddressNumber`` and ``AddressNumberSuffix`` as one number."""
+    house_number = _clean(parts["AddressNumber"])
+    if parts.get("AddressNumberPrefix"):
+        house_number = f"{_clean(parts['AddressNumberPrefix'])}{house_number}"
+    if parts.get("AddressNumberSuffix"):
+        house_number = f"{house_number} {_clean(parts['AddressNumberSuffix'])}"
+    return house_number
+
+
+def _place(
+    source: str,
+    found: dict[str, str],
+    given: dict[str, str | None],
+    *,
+    strict: bool,
+) -> tuple[str | None, str | None, str | None]:
+    """City, state and ZIP: the ones given, else those in the text.
+
+    With ``strict``, a city, state or ZIP in the text that differs from the one given is an
+    error (one of the two would be lost).
+    """
+    values: list[str | None] = []
+    for part, canonical in (
+        ("city", _clean),
+        ("state", canonical_state),
+        ("zip_code", canonical_zip),
+    ):
+        in_text = found.get(part)
+        chosen = given.get(part) or in_text
+        value = canonical(chosen) if chosen else None
+        if strict and in_text and given.get(part) and canonical(in_text) != value:
+            raise AddressParseError(
+                f"{source!r} says the {part.replace('_', ' ')} is {in_text!r} but "
+                f"{given.get(part)!r} was given: give one {part.replace('_', ' ')}"
+            )
+        values.append(value or None)
+    return values[0], values[1], values[2]
+
+
 def parse_address(
     text: str,
     *,
     city: str | None = None,
     state: str | None = None,
     zip_code: str | None = None,
+    strict: bool = False,
 ) -> NormalisedAddress:
-    """Read free text as a US street address; ``city``/``state``/``zip_code`` fill or override.
+    """Read free text as a US street address; ``city``/``state``/``zip_code`` fill in.
 
-    Raises ``AddressParseError`` saying what is missing when the text has no house number
-    and street (a PO box, an intersection, a city alone, words that are not an address).
+    Every word of the street line is kept: when ``usaddress`` labels a word of the street
+    name as something else ("Avenida de la Peña", a street word read as a city or building),
+    the words between the house number and the unit or city are kept as typed as the street
+    name. Raises ``AddressParseError`` saying what is missing when the text has no house
+    number and street (a PO box, an intersection, a city alone, words that are not an
+    address), or gives two units or two cities. With ``strict`` (storing an address), words
+    that are not part of a street address ("Attn Bob", a PO box after the street, a second
+    street, a country other than the US) and a city, state or ZIP in the text that differs
+    from the one given are errors naming them; without it (reading a query) they are ignored.
     """
     source = (text or "").strip()
     if not source:
         raise AddressParseError("the address is empty: give a house number and street")
-    try:
-        tagged, address_type = usaddress.tag(source)
-    except usaddress.RepeatedLabelError as exc:
-        raise AddressParseError(
-            f"could not read {source!r} as one street address: "
-            f"it seems to contain more than one {getattr(exc, 'repeated_label', None) or 'part'}"
-        ) from exc
-    if address_type == "Intersection":
+    tokens: list[Token] = list(usaddress.parse(source))
+    labels = [label for _, label in tokens]
+    if "AddressNumber" not in labels and "IntersectionSeparator" in labels:
         raise AddressParseError(
             f"{source!r} is an intersection, not a street address: give a house number"
         )
-    if address_type == "PO Box":
+    if "AddressNumber" not in labels and "USPSBoxID" in labels:
         raise AddressParseError(f"{source!r} is a PO box, not a property's street address")
-    number = tagged.get("AddressNumber")
-    street = tagged.get("StreetName")
-    if not number or not street or not any(ch.isdigit() for ch in number):
+    if "IntersectionSeparator" in labels:
+        # "100 Main St & Elm St": what follows the "&" is a second street, not this address.
+        cut = labels.index("IntersectionSeparator")
+        tokens = tokens[:cut] + [(token, "SecondStreet") for token, _ in tokens[cut:]]
+        labels = [label for _, label in tokens]
+
+    runs = _runs(tokens)
+    parts: dict[str, str] = {}
+    repeated: set[str] = set()
+    for label, words in runs:
+        if label in parts:
+            repeated.add(label)
+        else:
+            parts[label] = _words(words)
+    if repeated & _UNIT_LABELS:
+        units: list[list[str]] = []
+        for token, label in tokens:
+            if label in ("OccupancyType", "SubaddressType") or (
+                label in _UNIT_LABELS and not units
+            ):
+                units.append([token])
+            elif label in _UNIT_LABELS:
+                units[-1].append(token)
+        raise _not_read(
+            source, [_words(unit) for unit in units], "are more than one unit: give one"
+        )
+    if repeated & _PLACE_LABELS:
+        places = [_words(words) for label, words in runs if label in _PLACE_LABELS]
+        raise _not_read(source, places, "name more than one city, state or ZIP: give one")
+
+    number = parts.get("AddressNumber")
+    if not number or not any(ch.isdigit() for ch in number) or not parts.get("StreetName"):
         missing = " and ".join(
             what
-            for what, value in (("house number", number), ("street name", street))
+            for what, value in (("house number", number), ("street name", parts.get("StreetName")))
             if not value or (what == "house number" and not any(ch.isdigit() for ch in value))
         )
         raise AddressParseError(
@@ -320,50 +476,191 @@ def parse_address(
             "(expected something like '14500 Kercheval Ave #2, Detroit, MI 48215')"
         )
 
-    house_number = _clean(number)
-    if tagged.get("AddressNumberPrefix"):
-        house_number = f"{_clean(tagged['AddressNumberPrefix'])}{house_number}"
-    if tagged.get("AddressNumberSuffix"):
-        house_number = f"{house_number} {_clean(tagged['AddressNumberSuffix'])}"
+    ranks = [_segment(label) for label in labels]
+    # The street line and unit come before the city, state and ZIP; what follows those is not
+    # part of the street line (chat text after an address: "..., MI 48215 - rehab 30k").
+    first_place = next((i for i, rank in enumerate(ranks) if rank == 3), len(ranks))
+    span = ranks[:first_place]
+    core = [i for i, rank in enumerate(span) if rank is not None]
+    placed = [rank for rank in span if rank is not None]
+    span_runs = _runs(tokens[:first_place])
+    span_labels = [label for label, _ in span_runs]
+    faithful = (
+        bool(core)
+        and span[0] == 0
+        and placed == sorted(placed)
+        and all(rank is not None for rank in span[: core[-1]])
+        and all(
+            span_labels.count(label) == 1
+            for label in span_labels
+            if label in _NUMBER_LABELS | _STREET_LABELS
+        )
+        and all(_designator(t) for t, label in tokens[:first_place] if label == "OccupancyType")
+    )
+    given = {"city": city, "state": state, "zip_code": zip_code}
+    if not faithful:
+        return _verbatim(source, tokens, first_place, given, strict=strict)
+    return _structured(source, tokens, first_place, parts, given, strict=strict)
 
-    place = tagged.get("PlaceName")
-    unit_id = tagged.get("OccupancyIdentifier")
+
+def _structured(
+    source: str,
+    tokens: list[Token],
+    first_place: int,
+    parts: dict[str, str],
+    given: dict[str, str | None],
+    *,
+    strict: bool,
+) -> NormalisedAddress:
+    """The address from ``usaddress``' labels, when they account for the street line in order."""
+    unread: list[str] = [
+        _words([token])
+        for index, (token, label) in enumerate(tokens)
+        if _segment(label) is None or (index > first_place and _segment(label) in (0, 1))
+    ]
+    place = parts.get("PlaceName")
+    unit_id = parts.get("OccupancyIdentifier")
+    unit_type = parts.get("OccupancyType")
+    unit: str | None = None
+    if unit_id and not unit_type and _designator(unit_id) in _DESIGNATORS_WITHOUT_ID:
+        # "12 Main St Rear": a designator that needs no number is the unit, not the city.
+        unit, unit_id = _designator(unit_id), None
     # "742 Evergreen Terrace Springfield": a bare word after the street with no designator
     # is the city, not a unit.
     if (
         unit_id
-        and not tagged.get("OccupancyType")
+        and not unit_type
         and not unit_id.strip().startswith("#")
         and unit_id.strip().isalpha()
         and len(unit_id.strip()) > 2
         and not place
     ):
         place, unit_id = unit_id, None
+    if unit_id:
+        ids = [t for t, label in tokens if label == "OccupancyIdentifier"]
+        if "#" in ids[1:]:
+            raise _not_read(source, [_words(ids)], "are two unit numbers: give one")
+        unit = canonical_unit(unit_id) or None
+    elif unit_type:
+        designator = _designator(unit_type)
+        if designator in _DESIGNATORS_WITHOUT_ID:
+            unit = designator
+        else:
+            unread.append(unit_type)
+    sub_type, sub_id = parts.get("SubaddressType"), parts.get("SubaddressIdentifier")
+    if sub_type and sub_id:
+        # "Building 4 Apt 2": the building is part of the unit ("BLDG 4 #2").
+        designator = _designator(sub_type) or _clean(sub_type)
+        building = f"{designator} {_clean(sub_id).replace(' ', '')}"
+        unit = f"{building} {unit}" if unit else building
+    elif sub_type or sub_id:
+        unread.append(sub_type or sub_id or "")
+    country = parts.get("CountryName")
+    if country and _clean(country) not in _US_NAMES:
+        unread.append(country)
+    if strict and unread:
+        raise _not_read(source, unread, "are not part of a US street address: leave them out")
 
-    modifier = tagged.get("StreetNamePreModifier")
+    modifier = parts.get("StreetNamePreModifier")
+    street = parts["StreetName"]
     street_display = _display_name(f"{modifier} {street}" if modifier else street)
-    prefix_type = tagged.get("StreetNamePreType")
-    suffix = tagged.get("StreetNamePostType")
-    pre_dir = tagged.get("StreetNamePreDirectional")
-    post_dir = tagged.get("StreetNamePostDirectional")
-    unit = canonical_unit(unit_id) if unit_id else None
-
-    city_value = city if city else place
-    state_value = state if state else tagged.get("StateName")
-    zip_value = zip_code if zip_code else tagged.get("ZipCode")
+    prefix_type = parts.get("StreetNamePreType")
+    suffix = parts.get("StreetNamePostType")
+    post_modifier = parts.get("StreetNamePostModifier")
+    suffixes = [canonical_suffix(value) for value in (suffix, post_modifier) if value]
+    pre_dir = parts.get("StreetNamePreDirectional")
+    post_dir = parts.get("StreetNamePostDirectional")
+    found = {
+        "city": place,
+        "state": parts.get("StateName"),
+        "zip_code": parts.get("ZipCode"),
+    }
+    city_value, state_value, zip_value = _place(
+        source, {k: v for k, v in found.items() if v}, given, strict=strict
+    )
     return NormalisedAddress(
         raw=source,
-        house_number=house_number,
+        house_number=_house_number(parts),
         street_name=_clean(street_display),
         street_name_display=street_display,
         pre_directional=canonical_directional(pre_dir) if pre_dir else None,
         street_type_prefix=canonical_suffix(prefix_type) if prefix_type else None,
-        street_suffix=canonical_suffix(suffix) if suffix else None,
+        street_suffix=" ".join(suffixes) or None,
         post_directional=canonical_directional(post_dir) if post_dir else None,
+        unit=unit,
+        city=city_value,
+        state=state_value,
+        zip_code=zip_value,
+    )
+
+
+def _verbatim(
+    source: str,
+    tokens: list[Token],
+    first_place: int,
+    given: dict[str, str | None],
+    *,
+    strict: bool,
+) -> NormalisedAddress:
+    """The address with the street line kept as typed, when the labels do not account for it.
+
+    The house number leads; a city, state and ZIP at the end and a unit ("Apt 4B", "#4B")
+    before them are read as such; every word between is the street name, in its order.
+    """
+    labels = [label for _, label in tokens]
+    start = 0
+    while start < len(tokens) and labels[start] in _NUMBER_LABELS:
+        start += 1
+    end = max(first_place, start + 1)
+    unit_start = end
+    while unit_start > start + 1 and labels[unit_start - 1] in _UNIT_LABELS:
+        unit_start -= 1
+    unit_tokens = tokens[unit_start:end]
+    # Only a designator followed by its id is a unit; words before it belong to the street.
+    while unit_tokens and not (len(unit_tokens) > 1 and _designator(unit_tokens[0][0])):
+        unit_tokens = unit_tokens[1:]
+        unit_start += 1
+    street_tokens = [token for token, _ in tokens[start:unit_start]]
+    number_parts = {
+        label: _words([t for t, lb in tokens[:start] if lb == label]) for label in _NUMBER_LABELS
+    }
+    if (
+        not number_parts.get("AddressNumber")
+        or not any(ch.isdigit() for ch in number_parts["AddressNumber"])
+        or not street_tokens
+        or len(street_tokens) > _MAX_STREET_WORDS
+        or not all(_STREET_WORD_RE.match(token) for token in street_tokens)
+    ):
+        raise _not_read(
+            source,
+            [_words([token for token, _ in tokens])],
+            "could not be told apart into house number, street, unit and city",
+        )
+    # "Apt 4B" → "4B"; "#4B" (or "# 4B") keeps its "#", which canonical_unit drops.
+    skip = 1 if unit_tokens and unit_tokens[0][0] != "#" else 0
+    ids = [token for token, _ in unit_tokens[skip:]]
+    unit = canonical_unit(_words(ids)) if ids else None
+    found: dict[str, str] = {}
+    unread: list[str] = []
+    for label, words in _runs(tokens[end:]):
+        key = {"PlaceName": "city", "StateName": "state", "ZipCode": "zip_code"}.get(label)
+        if key is not None:
+            found.setdefault(key, _words(words))
+        elif _clean(_words(words)) not in _US_NAMES:
+            unread.append(_words(words))
+    if strict and unread:
+        raise _not_read(source, unread, "are not part of a US street address: leave them out")
+    city_value, state_value, zip_value = _place(source, found, given, strict=strict)
+    street_display = _display_name(" ".join(street_tokens))
+    return NormalisedAddress(
+        raw=source,
+        house_number=_house_number({k: v for k, v in number_parts.items() if v}),
+        street_name=_clean(street_display),
+        street_name_display=street_display,
         unit=unit or None,
-        city=_clean(city_value) or None if city_value else None,
-        state=canonical_state(state_value) if state_value else None,
-        zip_code=canonical_zip(zip_value) if zip_value else None,
+        city=city_value,
+        state=state_value,
+        zip_code=zip_value,
     )
 
 

@@ -176,7 +176,7 @@ def resolve_address(
     state = state or _address_part(given, "state")
     zip_code = zip_code or _address_part(given, "zip")
     if street:
-        parsed = parse_address(street, city=city, state=state, zip_code=zip_code)
+        parsed = parse_address(street, city=city, state=state, zip_code=zip_code, strict=True)
         return {
             "address": parsed.components(),
             "address_line": parsed.address_line,
