@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 
 from channels.voice import router as voice_channel_router
 from channels.web import router as web_router
@@ -14,6 +16,7 @@ from core.body_limit import BodySizeLimitMiddleware
 from core.config import get_settings
 from core.idempotency import IdempotencyMiddleware
 from core.observability import RequestContextMiddleware, setup_logging
+from core.openapi import document_middleware
 from core.ops import router as ops_router
 from core.ratelimit import RateLimitMiddleware
 from domain.analysis.api import router as analysis_router
@@ -79,6 +82,20 @@ def create_app() -> FastAPI:
         whatsapp_router,
     ):
         application.include_router(router, prefix=API_PREFIX)
+
+    def openapi() -> dict[str, Any]:
+        """The schema, with the answers the middleware adds to every operation."""
+        if application.openapi_schema is None:
+            schema = get_openapi(
+                title=application.title,
+                version=application.version,
+                description=application.description,
+                routes=application.routes,
+            )
+            application.openapi_schema = document_middleware(schema, prefix=API_PREFIX)
+        return application.openapi_schema
+
+    application.openapi = openapi  # type: ignore[method-assign]
     return application
 
 
