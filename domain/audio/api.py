@@ -265,6 +265,7 @@ def extract_conditions(
         org_id=principal.org_id,
         findings=findings,
         narrated_area=service.narrated_area_in_text(body.text or ""),
+        not_priced=service.not_priced_in_text(body.text or ""),
     )
     session.commit()  # the organisation's cost book is created on first use
     return ExtractConditionsResponse(

@@ -19,7 +19,8 @@ replacing. There are twelve windows, all original.") and needs no language model
    a unit anywhere in its clause is its quantity in that unit ("about 20 squares"); a number
    pointing back ("15 of them", "14 total") is a count, also in the very next sentence when
    that sentence names no component and the one before named exactly one; said with a grade
-   ("Two bathrooms. One of them needs a full remodel.") that many get the grade. A room's size
+   ("Two bathrooms. One of them needs a full remodel.", "Twelve windows, all original. Three
+   are cracked.") that many get the grade, when it is worse than the rest's. A room's size
    ("12 by 14") is the floor area of flooring or paint named with it, never a length; one
    window or door named alone ("the back door") is one; a share of the house ("half the
    house") is kept as a share and priced on the living area once the caller knows it. The
@@ -30,7 +31,10 @@ replacing. There are twelve windows, all original.") and needs no language model
    everything ("gut the kitchen") grades each of the room's catalogue components poor; a
    bathroom that "just needs paint" is painted (its 5x8 floor area), not remodelled; a
    bathroom named as the place of a component ("the tub in the bathroom is cracked", "the
-   bathroom has mold") is not graded by what is said of that component.
+   bathroom has mold") is not graded by what is said of that component, but a remodel said
+   after it ("... and needs a full remodel") is the room's. A thing no catalogue line prices
+   and a component's name would mistake ("hot tub": no bathtub) is no component; it is listed
+   as not priced, with why (``heard_not_priced``).
 7. Across sentences, one finding per component: two single ones said differently ("front door
    is solid, back door needs replacing") are the one in the worse condition, not two; a
    hardwood "refinish" is the line's full sand and refinish (its repair: screen and recoat).
@@ -108,12 +112,16 @@ def words_to_numbers(tokens: Sequence[str]) -> list[str]:
             out.append("12")
             i += 1
             continue
-        if token not in _UNITS and token not in _TENS:
+        # "a hundred and twenty feet": "a" is the one the scale multiplies.
+        a_scale = token == "a" and i + 1 < len(tokens) and tokens[i + 1] in _SCALES
+        if token not in _UNITS and token not in _TENS and not a_scale:
             out.append(token)
             i += 1
             continue
         total, current = 0, 0
         j = i
+        if a_scale:
+            current, j = 1, i + 1
         while j < len(tokens):
             word = tokens[j]
             if word in _UNITS and (current % 10 == 0 or current >= 100):
@@ -173,6 +181,12 @@ SPOKEN_ALIASES = {
     "gutter system": "gutters",
     "kitchen floor": "flooring",
     "tub": "bathtub",
+    # Panels known to fail (Federal Pacific Stab-Lok, Zinsco): named by make, graded poor.
+    "federal pacific panel": "electric panel",
+    "fpe panel": "electric panel",
+    "zinsco panel": "electric panel",
+    # "There's no hot water": the water heater is out ("hot water" alone is too vague).
+    "no hot water": "water heater",
 }
 # Catalogue aliases too ambiguous in free speech ("in the range of", "the yard is big").
 AMBIGUOUS_ALIASES = frozenset(
@@ -298,7 +312,8 @@ PHRASE_CUES: tuple[tuple[str, Condition], ...] = (
         Condition.fair,
     ),
     (
-        r"(?:hanging|falling|coming|pulling) (?:off|down|away|loose)|trashed|destroyed",
+        r"(?:hanging|falling|coming|pulling) (?:off|down|away|loose)|trashed|destroyed"
+        r"|kicked in|busted in|smashed",
         Condition.poor,
     ),
     (
@@ -317,6 +332,13 @@ PHRASE_CUES: tuple[tuple[str, Condition], ...] = (
     ),
     (r"(?:fair|ok|okay|rough|poor|bad) (?:shape|condition)", Condition.fair),
     (r"some wear|a bit worn|little worn|kind of old|pretty old|really old", Condition.fair),
+    # "a soft spot on the roof": rotten decking or subfloor under it, patched.
+    (r"soft spots?|spongy", Condition.fair),
+    # "the foundation has a few cracks": sealed and patched, not rebuilt.
+    (
+        r"(?:a few|few|some|several|a couple of|2|minor|small|hairline|little) cracks?",
+        Condition.fair,
+    ),
 )
 WORD_CUES: dict[str, Condition] = {
     # excellent
@@ -355,6 +377,7 @@ WORD_CUES: dict[str, Condition] = {
     "chipped": Condition.fair,
     "loose": Condition.fair,
     "dirty": Condition.fair,
+    "filthy": Condition.fair,
     "peeling": Condition.fair,
     "minor": Condition.fair,
     "sticking": Condition.fair,
@@ -536,6 +559,7 @@ _UNIT_WORDS: tuple[tuple[tuple[str, ...], str | None], ...] = (
 # Words allowed between a count and its component ("twelve old windows", "2 full bathrooms").
 _COUNT_GAP_WORDS = 2
 _COUNT_UNITS = {CostUnit.each.value, CostUnit.unit.value, CostUnit.job.value}
+_PRICING_UNITS = frozenset(u.value for u in CostUnit)
 
 
 def _is_number(word: str) -> bool:
@@ -587,23 +611,45 @@ _FOLLOW_UP_MARKERS = (
     ("all", "together"),
     ("total",),
     ("altogether",),
+    # "Three are cracked.", "one needs replacing": a number said as the subject.
+    ("are",),
+    ("were",),
+    ("is",),
+    ("need",),
+    ("needs",),
+    ("have",),
+    ("has",),
+    ("look",),
+    ("looks",),
 )
 
 
 def _count_pointing_back(words: Sequence[str], start: int) -> tuple[Decimal, str | None] | None:
     """A number from ``start`` on said of something named before it ("15 of them", "14 total")."""
+    counts = _counts_pointing_back(words, start)
+    return counts[0] if counts else None
+
+
+def _counts_pointing_back(words: Sequence[str], start: int) -> list[tuple[Decimal, str | None]]:
+    """Every number from ``start`` on said of something named before it, in order."""
+    found: list[tuple[Decimal, str | None]] = []
     for index in range(start, len(words)):
         if not _is_number(words[index]):
             continue
         unit = _unit_at(words, index + 1)
         after = index + 1 + (unit[1] if unit else 0)
         if any(tuple(words[after : after + len(m)]) == m for m in _FOLLOW_UP_MARKERS):
-            return Decimal(words[index]), unit[0] if unit else None
-    return None
+            found.append((Decimal(words[index]), unit[0] if unit else None))
+    return found
 
 
 def find_quantity(
-    words: Sequence[str], mention_start: int, mention_end: int, *, floor_area: bool = False
+    words: Sequence[str],
+    mention_start: int,
+    mention_end: int,
+    *,
+    floor_area: bool = False,
+    counted: bool = False,
 ) -> tuple[Decimal, str | None] | None:
     """A quantity for the component at ``words[mention_start:mention_end]`` in its clause.
 
@@ -611,17 +657,25 @@ def find_quantity(
     carpet", "3 bedrooms of carpet"); else, for a component priced per sqft of floor
     (``floor_area``), a room's size ("the kitchen is 12 by 14" → 168 sqft; a size is never a
     length of cabinets); else a bare number just before the component ("12 windows"), which
-    is a count (unit None).
+    is a count (unit None). A figure in a pricing unit wins over one in rooms ("carpet in the
+    three bedrooms, about 400 square feet" is 400 sqft), and rooms are no quantity of a
+    ``counted`` component ("three bedrooms and two bathrooms" is 2 bathrooms). Of a part
+    ("two of the three toilets") the part is the quantity.
     """
     dimensions = find_dimensions(words)
     in_dimension = {i for lo, hi, _ in dimensions for i in range(lo, hi)}
+    in_rooms: tuple[Decimal, str | None] | None = None
     for index, word in enumerate(words):
         if index in in_dimension:
             continue
         if _is_number(word) and index + 1 < len(words):
             found = _unit_at(words, index + 1)
-            if found is not None:
+            if found is not None and found[0] in _PRICING_UNITS:
                 return Decimal(word), found[0]
+            if found is not None and in_rooms is None and not counted:
+                in_rooms = Decimal(word), found[0]
+    if in_rooms is not None:
+        return in_rooms
     if floor_area and len(dimensions) == 1:  # two rooms' sizes: which one is unclear
         return dimensions[0][2], CostUnit.sqft.value
     for gap in range(0, _COUNT_GAP_WORDS + 1):
@@ -633,6 +687,9 @@ def find_quantity(
                 w in _PUNCTUATION or w in _BOUNDARY_WORDS for w in words[index:mention_start]
             ):
                 break
+            if index >= 3 and words[index - 2 : index] == ["of", "the"]:
+                if words[index - 3].isdigit():  # "two of the three toilets": two of them
+                    return Decimal(words[index - 3]), None
             return Decimal(words[index]), None
     return _count_pointing_back(words, mention_end)  # "all new windows, about 15 of them"
 
@@ -696,11 +753,40 @@ class Mention:
     end: int
 
 
+# Things heard that a component's spoken name would mistake and the catalogue has no line
+# for: not components, listed as not priced with the reason (``heard_not_priced``).
+_HOT_TUB = (
+    "a hot tub (spa) is not a bathtub and the cost book has no line for one; "
+    "get a spa contractor's quote (repair or removal) if it matters to the deal"
+)
+NOT_PRICED: dict[tuple[str, ...], tuple[str, str]] = {
+    ("hot", "tub"): ("hot tub", _HOT_TUB),
+    ("hot", "tubs"): ("hot tub", _HOT_TUB),
+    ("swim", "spa"): ("hot tub", _HOT_TUB),
+}
+_MAX_NOT_PRICED_WORDS = max(len(phrase) for phrase in NOT_PRICED)
+
+
+def _not_priced_at(words: Sequence[str], index: int) -> int:
+    """How many words a not-priced thing named at ``index`` takes ("hot tub": 2), else 0."""
+    for size in range(_MAX_NOT_PRICED_WORDS, 0, -1):
+        if tuple(words[index : index + size]) in NOT_PRICED:
+            return size
+    return 0
+
+
 def find_mentions(words: Sequence[str]) -> list[Mention]:
-    """The catalogue components named in ``words``, longest phrase first, not overlapping."""
+    """The catalogue components named in ``words``, longest phrase first, not overlapping.
+
+    A thing the catalogue has no line for is no mention ("hot tub" is not a "tub").
+    """
     mentions: list[Mention] = []
     i = 0
     while i < len(words):
+        skip = _not_priced_at(words, i)
+        if skip:
+            i += skip
+            continue
         for size in range(min(_MAX_PHRASE_WORDS, len(words) - i), 0, -1):
             key = _PHRASES.get(tuple(words[i : i + size]))
             if key is not None:
@@ -710,6 +796,56 @@ def find_mentions(words: Sequence[str]) -> list[Mention]:
         else:
             i += 1
     return mentions
+
+
+# Things named that are no component here but are a clause's subject: "the toilet is loose
+# and the tile is cracked" says nothing more of the toilet after "and" ("tile" is too vague
+# to price: bath or kitchen, floor or wall), unless it is what the component is made of
+# ("the kitchen floor is 12 by 12, tile is cracked"): subject → the components it may be.
+_FLOORS = ("flooring_lvp", "flooring_carpet", "hardwood_refinish")
+_OTHER_SUBJECTS: dict[str, frozenset[str]] = {
+    "tile": frozenset({*_FLOORS, "bath_tile"}),
+    "tiles": frozenset({*_FLOORS, "bath_tile"}),
+    "floor": frozenset(_FLOORS),
+    "walls": frozenset({"interior_paint", "drywall_repair", "foundation_repair"}),
+    "yard": frozenset({"landscaping_cleanup"}),
+}
+
+
+def _without_other_subjects(
+    words: Sequence[str], mention: Mention, lo: int, hi: int
+) -> tuple[int, int]:
+    """A mention's clause ``lo:hi`` cut at the boundary before another subject named in it.
+
+    The other subject is a thing not priced ("hot tub") or a word too vague to be a
+    component ("tile"); only at a comma or conjunction between them, so "the toilet in the
+    hall bath runs" keeps its words.
+    """
+    index = lo
+    while index < hi:
+        other = _OTHER_SUBJECTS.get(words[index])
+        size = _not_priced_at(words, index) or int(other is not None and mention.key not in other)
+        if not size:
+            index += 1
+            continue
+        if index >= mention.end:
+            cuts = [
+                i
+                for i in range(mention.end, index)
+                if words[i] in _PUNCTUATION or words[i] in _BOUNDARY_WORDS
+            ]
+            if cuts:
+                return lo, cuts[-1]
+        elif index + size <= mention.start:
+            cuts = [
+                i
+                for i in range(index + size, mention.start)
+                if words[i] in _PUNCTUATION or words[i] in _BOUNDARY_WORDS
+            ]
+            if cuts:
+                lo = cuts[0]
+        index += size
+    return lo, hi
 
 
 def _clause_bounds(words: Sequence[str], mentions: Sequence[Mention]) -> list[tuple[int, int]]:
@@ -874,6 +1010,57 @@ def _places(words: Sequence[str], mentions: Sequence[Mention]) -> dict[int, int]
     return found
 
 
+# Work only a whole room takes: "needs a full remodel", "needs to be gutted".
+_ROOM_WORK = re.compile(
+    r"\b(?:needs?|will need|is going to need|could use) (?:a )?"
+    r"(?:full |complete |total |whole |gut )?"
+    r"(?:remodel\w*|renovation|overhaul|redo|rehab|gut job)\b"
+    r"|\b(?:needs?|has|have) to be (?:completely |totally |fully )?"
+    r"(?:gutted|remodel\w*|renovated)\b"
+)
+# Work a component could take too ("needs to be redone"): the room's only when it is the
+# subject ("the bathroom has mold and needs to be redone"), not "the tub in the bathroom".
+_SUBJECT_ROOM_WORK = re.compile(
+    r"\b(?:needs?|has|have) to be (?:completely |totally |fully )?redone\b"
+)
+
+
+def _room_remodels(
+    words: Sequence[str],
+    mentions: Sequence[Mention],
+    places: dict[int, int],
+    rooms: Sequence[_WholeRoom],
+) -> dict[int, tuple[int, int, str]]:
+    """Rooms named as a component's place that the sentence then says need a remodel.
+
+    Room mention index → the remodel's token span and words: "the bathroom has mold and
+    needs a full remodel", "there's mold in the bathroom and it needs to be gutted". Only
+    with nothing but that component named between the room and the work ("the bathroom has
+    mold, the cabinets need a full redo" is the cabinets'), and not a whole room's own
+    saying ("the kitchen needs a full remodel").
+    """
+    text = " ".join(words)
+    found: dict[int, tuple[int, int, str]] = {}
+    said = [(m, False) for m in _ROOM_WORK.finditer(text)]
+    said += [(m, True) for m in _SUBJECT_ROOM_WORK.finditer(text)]
+    for match, as_subject in said:
+        start = text[: match.start()].count(" ")
+        end = start + len(match.group(0).split())
+        if any(r.start <= start < r.end for r in rooms):
+            continue
+        for room, component in places.items():
+            if as_subject and component < room:
+                continue
+            between = [
+                i
+                for i, m in enumerate(mentions)
+                if mentions[room].end <= m.start < start and i != component
+            ]
+            if mentions[room].end <= start and not between and room not in found:
+                found[room] = (start, end, match.group(0))
+    return found
+
+
 def find_share(words: Sequence[str]) -> tuple[Decimal, str] | None:
     """A share of the house said in ``words`` ("half the house" → 0.5) and the words said."""
     match = _SHARE.search(" ".join(words))
@@ -901,7 +1088,32 @@ _ACTION_CUES = {
     "reroof": Condition.poor,
 }
 # Component names that are a diagnosis: knob-and-tube wiring is rewired, not repaired.
-_DIAGNOSIS_NAMES = {"knob and tube": Condition.poor}
+_DIAGNOSIS_NAMES = {
+    "knob and tube": Condition.poor,
+    "federal pacific panel": Condition.poor,
+    "fpe panel": Condition.poor,
+    "zinsco panel": Condition.poor,
+    "no hot water": Condition.poor,
+}
+# What a component is said to be that is its diagnosis: a Federal Pacific or Zinsco panel is
+# replaced (a known fire hazard; insurers refuse it), galvanized or polybutylene supply pipe
+# is repiped ("the plumbing is all galvanized"), and each with the grade it means.
+_DIAGNOSIS_WORDS = {
+    "electrical_panel": (
+        re.compile(r"\b(?:federal pacific|fpe|zinsco|stab lok)\b"),
+        Condition.poor,
+    ),
+    "plumbing_repipe": (re.compile(r"\b(?:galvanized|polybutylene|poly b)\b"), Condition.poor),
+    # Roots in a sewer line: jetted and the line spot repaired.
+    "sewer_line": (re.compile(r"\b(?:roots?|root intrusion)\b"), Condition.fair),
+}
+# "The roof has a few missing shingles": a few is a roof repair, not a new roof.
+_FEW_SHINGLES = re.compile(
+    r"\b(?:(?:a few|few|some|several|a handful of|[1-9](?: of)?) (?:missing (?:shingles?|tabs?)"
+    r"|(?:shingles?|tabs?) (?:are |were )?(?:missing|gone|blown off))"
+    r"|missing (?:a few|few|some|several|a handful of|[1-9](?: of)?) (?:shingles?|tabs?))\b"
+)
+_MISSING_CUES = frozenset({"missing", "gone"})
 # Components whose name is the finding ("there's mold in the basement"): graded by the name
 # when nothing else is said of them ("minor mold" is minor), and absent when negated ("no
 # mold", "didn't see any mold"), never "missing" (to be put in) as a water heater is.
@@ -1185,12 +1397,18 @@ def _components_in(sentence: Sentence) -> list[Finding]:
     # A room named as the place of a component has no clause of its own: what is said there
     # is said of the component ("the tub in the bathroom is cracked").
     places = {i: o for i, o in _places(words, mentions).items() if i not in coverings}
+    # "The bathroom has mold and needs a full remodel": the remodel is the room's, the mold
+    # is graded by its own words (both are priced).
+    remodels = _room_remodels(words, mentions, places, rooms)
+    for lo, hi, _ in remodels.values():
+        area_said |= set(range(lo, hi))
     owners = [i for i in range(len(mentions)) if i not in coverings and i not in places]
     bounds = (
         dict(zip(owners, _clause_bounds(words, [mentions[i] for i in owners]), strict=True))
         if owners
         else {}
     )
+    bounds = {i: _without_other_subjects(words, mentions[i], *bounds[i]) for i in owners}
     timestamp = int(sentence.start) if sentence.start is not None else None
     findings: list[Finding] = []  # one per mention, in order
     extra: list[tuple[int, Finding]] = []  # what a sentence adds beyond them, by position
@@ -1200,15 +1418,19 @@ def _components_in(sentence: Sentence) -> list[Finding]:
         if index in coverings or index in places:
             # What the sentence says next belongs to the covered component (its clause), and
             # what is said in a room to the component there.
+            remodel = remodels.get(index)
+            work = (Cue(remodel[2], Condition.poor),) if remodel is not None else ()
+            condition, confidence = decide(work)
             findings.append(
                 Finding(
                     component=mention.phrase,
                     component_key=mention.key,
                     component_name=entry.name,
-                    condition=None,
-                    confidence=decide([])[1],
+                    condition=condition,
+                    confidence=confidence,
                     notes=sentence.text,
                     timestamp_seconds=timestamp,
+                    cues=work,
                 )
             )
             listed.append(False)
@@ -1255,6 +1477,23 @@ def _components_in(sentence: Sentence) -> list[Finding]:
             cues.append(Cue(mention.phrase, action))
         if mention.phrase in _DIAGNOSIS_NAMES:
             cues.append(Cue(mention.phrase, _DIAGNOSIS_NAMES[mention.phrase]))
+        diagnosis = _DIAGNOSIS_WORDS.get(mention.key)
+        said_as = diagnosis[0].search(" ".join(local)) if diagnosis is not None else None
+        if diagnosis is not None and said_as is not None:
+            cues.append(Cue(said_as.group(0), diagnosis[1]))
+        few_missing = _FEW_SHINGLES.search(" ".join(words))
+        if mention.key == "roof_shingles" and few_missing is not None:
+            cues = [
+                Cue(few_missing.group(0), Condition.fair) if c.text in _MISSING_CUES else c
+                for c in cues
+            ]
+        if (
+            mention.key in _PAINT_KEYS
+            and not cues
+            and words[mention.end : mention.end + 1] == ["throughout"]
+        ):
+            # "Paint throughout.": the house's paint, as "needs paint" is.
+            cues.append(Cue(f"{mention.phrase} throughout", Condition.fair))
         if mention.key in _FOUND_PROBLEMS:
             before = list(words[max(0, mention.start - 3) : mention.start])
             negators = [i for i, w in enumerate(before) if w in _NEGATORS or w.endswith("n't")]
@@ -1295,8 +1534,11 @@ def _components_in(sentence: Sentence) -> list[Finding]:
             mention.start - lo,
             mention.end - lo,
             floor_area=mention.key in FLOOR_AREA_KEYS,
+            counted=entry.unit.value in _COUNT_UNITS,
         )
-        part = _count_pointing_back(local, mention.end - lo)
+        # "about fifteen of them, and a couple are broken": the part is the smaller count.
+        counts = [c for c in _counts_pointing_back(local, mention.end - lo) if c[1] is None]
+        part = min(counts) if counts else None
         if (
             quantity is not None
             and quantity[1] is None
@@ -1409,7 +1651,15 @@ def _followed_up(named: Finding, sentence: Sentence) -> Finding:
     notes = f"{named.notes} {sentence.text}"
     cues = _as_full_line(named.component_key, find_cues(words))
     part_of = named.quantity is None or (named.unit is None and quantity[0] <= named.quantity)
-    if cues and quantity[1] is None and named.condition is None and part_of:
+    worse = (
+        named.condition is not None
+        and named.quantity is not None
+        and bool(cues)
+        and _GRADE[decide(cues)[0] or named.condition] < _GRADE[named.condition]
+    )
+    if cues and quantity[1] is None and (named.condition is None or worse) and part_of:
+        # "Twelve windows, all original. Three of them are cracked.": the three are the
+        # work (replaced); the finding is of them, the rest said in its notes.
         condition, confidence = decide(cues)
         return replace(
             named,
@@ -1447,14 +1697,45 @@ def extract_conditions(segments: Iterable[Segment]) -> list[Finding]:
     just_named: str | None = None  # the key of the one component the last sentence named
     for sentence in split_sentences(segments):
         found = _components_in(sentence)
-        area_said = bool(_living_area_spans(tokenize(sentence.text)))
-        if not found and just_named is not None and not area_said:
+        words = tokenize(sentence.text)
+        area_said = bool(_living_area_spans(words))
+        # "The hot tub is shot.": of something not priced, not of the component before.
+        other_named = any(_not_priced_at(words, i) for i in range(len(words)))
+        if not found and just_named is not None and not area_said and not other_named:
             by_key[just_named] = _followed_up(by_key[just_named], sentence)
         just_named = found[0].component_key if len(found) == 1 else None
         for finding in found:
             earlier = by_key.get(finding.component_key)
             by_key[finding.component_key] = finding if earlier is None else _merge(earlier, finding)
     return list(by_key.values())
+
+
+@dataclass(frozen=True)
+class NotPriced:
+    """Something heard that the estimate does not price, and why ("hot tub")."""
+
+    said: str
+    reason: str
+    timestamp_seconds: int | None
+
+    @property
+    def line(self) -> str:
+        """The estimate's line for it: what, and why it is not priced."""
+        return f"{self.said}: not priced ({self.reason})"
+
+
+def heard_not_priced(segments: Iterable[Segment]) -> list[NotPriced]:
+    """What the narration names that no catalogue line prices (once each, first said)."""
+    found: dict[str, NotPriced] = {}
+    for sentence in split_sentences(segments):
+        words = tokenize(sentence.text)
+        for index in range(len(words)):
+            size = _not_priced_at(words, index)
+            if size:
+                said, reason = NOT_PRICED[tuple(words[index : index + size])]
+                start = int(sentence.start) if sentence.start is not None else None
+                found.setdefault(said, NotPriced(said, reason, start))
+    return list(found.values())
 
 
 def extract_from_text(text: str) -> list[Finding]:

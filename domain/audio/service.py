@@ -35,7 +35,7 @@ from sqlmodel import Session, col, delete, select
 from domain.analysis.models import ObservedConditions
 from domain.audio import extraction
 from domain.audio.enums import AudioErrorCode, WalkthroughStatus
-from domain.audio.extraction import Finding, NarratedArea, Segment
+from domain.audio.extraction import Finding, NarratedArea, NotPriced, Segment
 from domain.audio.models import ExtractedCondition, Walkthrough
 from domain.audio.whisper import AudioError, Transcript, WhisperModelError, transcribe
 from domain.auth.service import Principal, record_audit
@@ -460,6 +460,11 @@ def narrated_area_in_text(text: str) -> NarratedArea | None:
     return extraction.narrated_living_area([Segment(start=None, end=None, text=text)])
 
 
+def not_priced_in_text(text: str) -> list[NotPriced]:
+    """What plain narration names that no catalogue line prices ("hot tub"), and why."""
+    return extraction.heard_not_priced([Segment(start=None, end=None, text=text)])
+
+
 def parse_components(text: str) -> list[Finding]:
     """The catalogue components a text mentions, with quantities (no storage)."""
     return extraction.extract_from_text(text)
@@ -542,11 +547,13 @@ def estimate_for_findings(
     findings: Sequence[Finding],
     square_feet: int | None = None,
     narrated_area: NarratedArea | None = None,
+    not_priced: Sequence[NotPriced] = (),
 ) -> dict[str, Any]:
     """Price the findings against the organisation's cost book; a JSON-able summary.
 
     Components heard without a condition are listed under ``not_graded`` and not priced (a
-    mention is not a diagnosis). Area-based quantities use ``square_feet`` (the property's),
+    mention is not a diagnosis); things heard that no catalogue line prices ("hot tub")
+    under ``not_priced``, each with why. Area-based quantities use ``square_feet`` (the property's),
     else the living area said in the narration (``narrated_area``); ``square_feet_source``
     says which.
     """
@@ -566,6 +573,7 @@ def estimate_for_findings(
         if f.condition is not None and (said := f.quantity_assumption(square_feet))
     ]
     summary["not_graded"] = [f.component for f in findings if f.condition is None]
+    summary["not_priced"] = [heard.line for heard in not_priced]
     summary["source"] = (
         "pricing_service.estimate_rehab over the conditions extracted from the walkthrough"
     )
@@ -616,6 +624,7 @@ def extract_and_estimate(
         findings=findings,
         square_feet=prop.square_feet if prop is not None else None,
         narrated_area=narrated,
+        not_priced=extraction.heard_not_priced(segments),
     )
     previous = len(list_conditions(session=session, org_id=org_id, walkthrough_id=walkthrough.id))
     session.execute(
