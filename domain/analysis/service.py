@@ -113,10 +113,6 @@ def _cents(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def _share_yearly_to_monthly(value: Decimal, pct: Decimal) -> Decimal:
-    return _cents(value * pct / HUNDRED / TWELVE)
-
-
 def _attempt(compute: Callable[[], _R]) -> tuple[_R | None, str | None]:
     """Run an underwriting calculation; a refusal becomes the reason it is not available."""
     try:
@@ -469,10 +465,10 @@ def _short_term_loan(a: AnalysisAssumptions) -> ShortTermLoan:
     )
 
 
-def _holding(price: Decimal, a: AnalysisAssumptions) -> HoldingCosts:
+def _holding(a: AnalysisAssumptions) -> HoldingCosts:
     return HoldingCosts(
-        property_taxes_monthly=_share_yearly_to_monthly(price, a.property_tax_pct),
-        insurance_monthly=_share_yearly_to_monthly(price, a.insurance_pct),
+        # Taxes and insurance follow the price, so the offer for a target profit carries its own.
+        price_pct_yearly=a.property_tax_pct + a.insurance_pct,
         utilities_monthly=a.utilities_while_holding_monthly,
     )
 
@@ -873,7 +869,7 @@ def analyze_property(
                     purchase_price=flip_price,
                     rehab_cost=rehab_total,
                     buy_closing_pct=a.buy_closing_pct,
-                    holding_costs=_holding(flip_price, a),
+                    holding_costs=_holding(a),
                     hold_months=a.flip_hold_months,
                     agent_commission_pct=a.agent_commission_pct,
                     sell_closing_pct=a.sell_closing_pct,
@@ -957,7 +953,7 @@ def analyze_property(
                     rehab_cost=rehab_total,
                     arv=arv_value,
                     short_term_loan=_short_term_loan(a),
-                    holding_costs=_holding(brrrr_price, a),
+                    holding_costs=_holding(a),
                     refinance_after_months=a.refinance_after_months,
                     refinance=RefinanceTerms(
                         ltv_pct=a.refinance_ltv_pct,

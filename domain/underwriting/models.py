@@ -108,16 +108,25 @@ class HoldingCosts(UnderwritingInput):
     insurance_monthly: Money = ZERO
     utilities_monthly: Money = ZERO
     other_monthly: Money = ZERO
+    price_pct_yearly: Percent = Field(
+        default=ZERO,
+        description="costs that follow the price (property tax, insurance), % of the purchase "
+        "price a year: a price solved for (the offer for a target profit) carries its own",
+    )
 
     @property
     def total_monthly(self) -> Decimal:
-        """All holding costs for one month."""
+        """The fixed holding costs for one month (without the share of the price)."""
         return (
             self.property_taxes_monthly
             + self.insurance_monthly
             + self.utilities_monthly
             + self.other_monthly
         )
+
+    def monthly_at(self, price: Decimal) -> Decimal:
+        """All holding costs for one month when the purchase price is ``price``."""
+        return self.total_monthly + to_cents(price * self.price_pct_yearly / 100 / 12)
 
 
 class ShortTermLoan(UnderwritingInput):

@@ -262,7 +262,7 @@ class _FlipFigures:
 
 def _flip_figures(inputs: FlipInput, price: Decimal) -> _FlipFigures:
     buy_closing = inputs.buy_closing_cost + _share(price, inputs.buy_closing_pct)
-    holding = inputs.holding_costs.total_monthly * inputs.hold_months
+    holding = inputs.holding_costs.monthly_at(price) * inputs.hold_months
     loan = inputs.financing
     if loan is None:
         loan_amount = ZERO
@@ -319,7 +319,7 @@ def analyze_flip(*, inputs: FlipInput) -> FlipResult:
     formulas = [
         f"buy closing costs = {_m(inputs.buy_closing_cost)} + {inputs.buy_closing_pct} % × "
         f"price {_m(inputs.purchase_price)} = {_m(f.buy_closing)}",
-        f"holding costs = {_m(inputs.holding_costs.total_monthly)}/month × "
+        f"holding costs = {_m(inputs.holding_costs.monthly_at(inputs.purchase_price))}/month × "
         f"{inputs.hold_months} months = {_m(f.holding)}",
     ]
     if inputs.financing is not None:
@@ -583,7 +583,7 @@ def analyze_brrrr(*, inputs: BrrrrInput) -> BrrrrResult:
     months = inputs.refinance_after_months
     price = inputs.purchase_price
     buy_closing = inputs.buy_closing_cost + _share(price, inputs.buy_closing_pct)
-    holding = inputs.holding_costs.total_monthly * months
+    holding = inputs.holding_costs.monthly_at(price) * months
     st = inputs.short_term_loan
     if st is None:
         st_amount = points = ZERO
@@ -616,7 +616,7 @@ def analyze_brrrr(*, inputs: BrrrrInput) -> BrrrrResult:
     dscr = ops.noi / debt_service if debt_service > 0 else None
     formulas = [
         f"buy closing costs = {_m(buy_closing)}; holding costs = "
-        f"{_m(inputs.holding_costs.total_monthly)}/month × {months} months = {_m(holding)}",
+        f"{_m(inputs.holding_costs.monthly_at(price))}/month × {months} months = {_m(holding)}",
         f"short-term loan {_m(st_amount)}, points {_m(points)}, interest over {months} months "
         f"{_m(held.interest_paid)}, payoff at the refinance {_m(held.payoff)}",
         "total cash in = price + closing + rehab + holding + points + loan payments − short-term "

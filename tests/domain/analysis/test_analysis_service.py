@@ -95,7 +95,8 @@ def test_every_figure_is_the_underlying_services_own(db: Session) -> None:
     assert analysis.rent.rent_monthly == s8.max_contract_rent == Decimal("1329.00")
 
     # Flip, with the documented defaults written out: list price $45,000; holding costs
-    # 1.5 % tax + 0.5 % insurance of $45,000 a year = $56.25 + $18.75 a month, $150 utilities.
+    # 1.5 % tax + 0.5 % insurance of the price a year ($75 a month at $45,000; the offer for
+    # the target profit carries its own), $150 utilities.
     arv_value = arv.value.quantize(Decimal("0.01"))
     flip = underwriting.analyze_flip(
         inputs=FlipInput(
@@ -104,9 +105,7 @@ def test_every_figure_is_the_underlying_services_own(db: Session) -> None:
             rehab_cost=rehab.total,
             buy_closing_pct=Decimal("2"),
             holding_costs=HoldingCosts(
-                property_taxes_monthly=Decimal("56.25"),
-                insurance_monthly=Decimal("18.75"),
-                utilities_monthly=Decimal("150"),
+                price_pct_yearly=Decimal("2"), utilities_monthly=Decimal("150")
             ),
             hold_months=6,
             agent_commission_pct=Decimal("5"),
@@ -119,6 +118,19 @@ def test_every_figure_is_the_underlying_services_own(db: Session) -> None:
         )
     )
     assert analysis.flip == flip
+    assert flip.holding_costs == (Decimal("75") + Decimal("150")) * 6
+    # The offer for the target profit is the highest price, to the cent, whose own profit
+    # (taxes and insurance on that price, not the list price's) still meets the target.
+    target = flip.max_offer_for_target_profit
+    assert target is not None
+
+    def profit_at(price: Decimal) -> Decimal:
+        again = underwriting.analyze_flip(
+            inputs=flip.inputs.model_copy(update={"purchase_price": price, "target_profit": None})
+        )
+        return again.profit
+
+    assert profit_at(target) >= Decimal("25000") > profit_at(target + Decimal("0.01"))
 
     # Rental: taxes and insurance on the ARV (the renovated house), rounded half-up to cents;
     # 75 % LTV at 7.5 %.
@@ -370,3 +382,23 @@ def test_unknown_ids_and_a_deal_of_another_property_are_refused(db: Session) -> 
     # Another organisation cannot analyse (or learn of) this property.
     with pytest.raises(service.AnalysisNotFoundError):
         service.analyze_property(session=db, org_id=make_org(db, "B").id, property_id=subject.id)
+
+
+def test_the_offer_for_the_target_profit_is_that_profit_at_that_price(db: Session) -> None:
+    """Analysed again at the offer for the target profit, the flip makes that profit; a dollar
+    more, less. Before, its taxes and insurance were the list price's, so the offer was
+    about $400 too low here."""
+    org, subject, analysis = _analysed(db)
+    assert analysis.max_offer is not None
+    offer = analysis.max_offer.for_target_profit
+    assert offer is not None and offer > 0
+    target = analysis.thresholds.flip_min_profit
+
+    def profit_at(price: Decimal) -> Decimal:
+        again = service.analyze_property(
+            session=db, org_id=org.id, property_id=subject.id, as_of=AS_OF, purchase_price=price
+        )
+        assert again.flip is not None
+        return again.flip.profit
+
+    assert profit_at(offer) >= target > profit_at(offer + Decimal(1))
