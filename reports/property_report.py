@@ -45,8 +45,8 @@ from reportlab.platypus import (
 )
 
 from domain.analysis.formatting import (
-    NOT_AVAILABLE,
     REHAB_GAP_PREFIX,
+    annualised_roi_text,
     cents,
     dollars,
     percent,
@@ -288,15 +288,6 @@ def _unit_cost(value: Decimal) -> str:
         return cents(value)
     sign = "-" if value < 0 else ""
     return f"{sign}${abs(value).quantize(Decimal('0.0001')).normalize():,f}"
-
-
-def _annualised_roi(roi_pct: Decimal | None, annualised_pct: Decimal | None) -> str:
-    """The annualised ROI, or why there is none (a loss of all the cash has no annual rate)."""
-    if annualised_pct is not None:
-        return percent(annualised_pct)
-    if roi_pct is not None and roi_pct <= -100:
-        return "n/a (the loss exceeds the cash invested)"
-    return "n/a (no cash invested)" if roi_pct is None else NOT_AVAILABLE
 
 
 def _signed(value: Decimal) -> str:
@@ -644,7 +635,7 @@ def _returns_section(analysis: PropertyAnalysis) -> list[Any]:
                 ("Profit", analysis.figures.flip_profit),
                 ("Cash invested", dollars(flip.cash_invested)),
                 ("ROI", percent(flip.roi_pct)),
-                ("Annualised ROI", _annualised_roi(flip.roi_pct, flip.annualized_roi_pct)),
+                ("Annualised ROI", annualised_roi_text(flip.roi_pct, flip.annualized_roi_pct)),
             ],
             width=half,
         )

@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 from agent.context import Context
 from domain.analysis import service as analysis_service
-from domain.analysis.formatting import NOT_AVAILABLE, percent
+from domain.analysis.formatting import NOT_AVAILABLE, annualised_roi_text, percent
 from domain.analysis.models import PropertyAnalysis, WhatIf
 from tools._common import ToolError, money, resolve_property, run_tool
 
@@ -36,9 +36,7 @@ def _strategies(analysis: PropertyAnalysis) -> dict[str, dict[str, str]]:
         out["flip"] = {
             "profit": money(flip.profit),
             "roi": percent(flip.roi_pct) if flip.roi_pct is not None else NOT_AVAILABLE,
-            "annualized_roi": percent(flip.annualized_roi_pct)
-            if flip.annualized_roi_pct is not None
-            else NOT_AVAILABLE,
+            "annualized_roi": annualised_roi_text(flip.roi_pct, flip.annualized_roi_pct),
             "total_project_cost": money(flip.total_project_cost),
             "cash_invested": money(flip.cash_invested),
             "hold_months": str(flip.inputs.hold_months),

@@ -34,3 +34,12 @@ def percent(value: Decimal | float | None, places: int = 1) -> str:
 
 # How an incomplete rehab budget's explanation starts (the PDF's heading says it already).
 REHAB_GAP_PREFIX = "the rehab budget is incomplete: "
+
+
+def annualised_roi_text(roi_pct: Decimal | None, annualised_pct: Decimal | None) -> str:
+    """The annualised ROI, or why there is none (a loss of all the cash has no annual rate)."""
+    if annualised_pct is not None:
+        return percent(annualised_pct)
+    if roi_pct is not None and roi_pct <= -100:
+        return "n/a (the loss exceeds the cash invested)"
+    return "n/a (no cash invested)" if roi_pct is None else NOT_AVAILABLE

@@ -180,3 +180,19 @@ def test_questions_about_the_property_just_analysed(committed_db: Session) -> No
             assert turn.reply.startswith("1234 Subject Ave, Detroit, MI 48201: rehab budget $")
         elif focus == "rent":
             assert "HUD FMR $" in turn.reply and "payment standard $" in turn.reply, turn.reply
+
+
+def test_a_flip_that_loses_more_than_the_cash_in_says_why_it_has_no_annual_rate(
+    committed_db: Session,
+) -> None:
+    db = committed_db
+    org = make_org(db)
+    make_sold_market(db, org)
+    make_subject_property(db, org)
+    analyst = make_user(db, org, Role.analyst)
+    db.commit()
+    thread = f"web:{uuid.uuid4().hex}"
+    checked_turn(analyst, "1234 Subject Ave", thread)
+    checked_turn(analyst, "what if I pay 300k?", thread)
+    flip = checked_turn(analyst, "and as a flip?", thread)
+    assert "annualised n/a (the loss exceeds the cash invested)" in flip.reply, flip.reply
