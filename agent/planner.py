@@ -42,6 +42,17 @@ PROJECT_TOOLS = (
     "call_status",
     "request_bids",
 )
+# The tools whose results name one deal ("move it to closed" means the latest of them).
+DEAL_TOOLS = (
+    "change_deal_status",
+    "make_offer",
+    "create_deal",
+    "deal_offers",
+    "what_we_paid",
+    "budget_status",
+    "pnl",
+    "cashflow",
+)
 WHATSAPP_LIMIT = 1600
 
 REPORT_HINT = "Reply 'report' for the PDF."
@@ -166,6 +177,20 @@ class Conversation:
                     return str(result["property_id"]), dict(call.get("args", {}))
         return None, {}
 
+    def latest_subject(self) -> tuple[str, str] | None:
+        """What the thread's latest answer was about: ("deal" | "project" | "property", id)."""
+        kinds = (("deal", DEAL_TOOLS), ("project", PROJECT_TOOLS), ("property", PROPERTY_TOOLS))
+        for message in reversed(self.history):
+            if not isinstance(message, ToolMessage):
+                continue
+            result = tool_result(message)
+            if "error" in result:
+                continue
+            for kind, tools in kinds:
+                if message.name in tools and result.get(f"{kind}_id"):
+                    return kind, str(result[f"{kind}_id"])
+        return None
+
     def last_project(self) -> tuple[str, str] | None:
         """The latest project answered about earlier in the thread: (its id, name and address)."""
         for message in reversed(self.history):
@@ -199,16 +224,40 @@ _DROP = re.compile(r"\b(drop|remove|exclude|without|leave out)\b", re.I)
 _COMP_WORD = re.compile(r"\bcomps?\b|\bcomparables?\b", re.I)
 _RECOMPUTE = re.compile(r"^\s*(recompute|recalculate|redo)\b", re.I)
 _MARKET = re.compile(
-    r"\b(opportunit(?:y|ies)|new listings?|market monitor|alerts?|deals? (?:near|around))\b",
+    r"\b(opportunit(?:y|ies)|new listings?|market monitor|alerts?|deals? (?:near|around))\b"
+    # "any good flips in 48214?": what the monitor found there (a ZIP is no house number).
+    r"|\b(?:flips?|rentals?|brrrrs?|deals|listings|houses|properties)\b[^.?!]{0,20}\bin \d{5}\b",
     re.I,
 )
 # "how much have we spent on <address>" is the deal's budget: spent against allocated.
-_BUDGET = re.compile(r"\bbudget\b|\bhow much\b[^.?!]*\bspen[dt]\b", re.I)
+_BUDGET = re.compile(
+    r"\bbudget\b|\bhow much\b[^.?!]*\bspen[dt]\b|\bwhat (?:did|have|do) we spen[dt]\b", re.I
+)
 _PNL = re.compile(
     r"\bp\s*(?:&|and|/)\s*l\b|\bpnl\b|\bprofit\s*(?:and|&)\s*loss\b|\bincome statement\b",
     re.I,
 )
-_LEDGER_WORDS = re.compile(r"\b(?:expenses|spending|income|revenue|costs)\b", re.I)
+_LEDGER_WORDS = re.compile(r"\b(?:expenses?|spending|income|revenue|costs|profits?)\b", re.I)
+# What the ledger says we made, with or without a period: the P&L ("how much did we make last
+# month?", "our total profit on <address>", "how much rent did we collect?", "how are we doing?").
+# Not "what's the profit on <address> as a flip?": a projection, the analysis answers it.
+_EARNED = re.compile(
+    r"\b(?:how much|what) (?:money |profit |rent )?(?:did|have|do) we (?:make|made|earn(?:ed)?"
+    r"|net(?:ted)?|clear(?:ed)?|bring in|brought in|collect(?:ed)?)\b"
+    r"|\bhow much (?:has|did) [^.?!]{1,60}? (?:make|made|earn(?:ed)?|net(?:ted)?|bring in"
+    r"|brought in)\b"
+    r"|\b(?:our|total|net|actual|realized)\s+(?:\w+\s+)?(?:profits?|earnings)\b"
+    r"|\brent (?:we )?(?:collected|received)\b"
+    r"|\bhow (?:are|is) (?:we|the (?:business|company|portfolio))\s+doing\b|\bhow did we do\b"
+    r"|\bour net\b",
+    re.I,
+)
+# Cash on hand is the cash flow's closing balance (as of the period's end: today by default).
+_CASH_ON_HAND = re.compile(
+    r"\bcash on hand\b|\bhow much cash\b|\b(?:bank|cash) balance\b|\bcash position\b"
+    r"|\bhow much (?:money )?(?:do|have) we (?:got |have )?in the bank\b",
+    re.I,
+)
 _CASHFLOW = re.compile(r"\bcash\s*-?\s*flows?\b", re.I)
 _MAX_OFFER = re.compile(
     r"\bmax(?:imum)?\.?\s+(?:allowable\s+)?offer\b|\bmao\b|\bhow much (?:should|can|do) i offer\b",
@@ -233,7 +282,7 @@ _STATUS_VERB = re.compile(r"\b(?:move|mark|set|change|put|update)\b", re.I)
 _STATUS_WORDS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bunder\s*-?\s*contract\b", re.I), "under_contract"),
     (re.compile(r"\boffer\s*-?\s*made\b", re.I), "offer_made"),
-    (re.compile(r"\banaly[sz](?:ing|ed|e)\b", re.I), "analyzing"),
+    (re.compile(r"\banaly(?:[sz](?:ing|ed|e)|sis)\b", re.I), "analyzing"),
     (re.compile(r"\bclosed\b", re.I), "closed"),
     (re.compile(r"\bdead\b", re.I), "dead"),
     (re.compile(r"\bpass(?:ed)?\b", re.I), "passed"),
@@ -482,19 +531,22 @@ _REQUEST_BIDS = re.compile(
     r"|\bcall\b[^.?!]{0,40}?\b(?:contractors?|roofers?|plumbers?|electricians?)\b",
     re.I,
 )
-_CALLS = re.compile(r"\bcalls?\b|\bphoned?\b|\bvoicemail\b", re.I)
+_CALLS = re.compile(r"\bcall(?:s|ed)?\b|\bphoned?\b|\bvoicemail\b", re.I)
 _BIDS_IN = re.compile(
     r"\bbids?\b[^.?!]{0,30}\b(?:came in|come in|received|got|in so far)\b"
     r"|\bwhat bids\b|\bany bids\b",
     re.I,
 )
-_BIDS = re.compile(r"\bbids?\b|\bbid level(?:l)?ing\b|\bquotes?\b", re.I)
+_BIDS = re.compile(r"\bbids?\b|\bbidd(?:ing|ers?)\b|\bbid level(?:l)?ing\b|\bquotes?\b", re.I)
 _PROJECT_WORDS = re.compile(
-    r"\b(?:projects?|rehabs?|construction|reno(?:vation)?s?|build|make[\s-]?ready|jobs?)\b", re.I
+    r"\b(?:projects?|rehabs?|construction|reno(?:vation)?s?|build|make[\s-]?ready|jobs?|tasks?"
+    r"|far along)\b",
+    re.I,
 )
 # Every project at once ("show me all projects", "projects over budget?"): ``list_projects``.
 _ALL_PROJECTS = re.compile(
-    r"\b(?:projects|rehabs|jobs|renovations)\b|\ball (?:the |our |my )?(?:project|rehab|job)s?\b",
+    r"\b(?:projects|rehabs|jobs|renovations|tasks)\b"
+    r"|\ball (?:the |our |my )?(?:project|rehab|job)s?\b",
     re.I,
 )
 _OVER_BUDGET = re.compile(r"\bover(?:[\s-]?budget|spent|[\s-]?running)\b|\bover the budget\b", re.I)
@@ -549,7 +601,9 @@ _NOT_QUALIFIERS = frozenset(
     }
 )
 _PROGRESS = re.compile(
-    r"\b(?:status|progress|how(?:'s| is| are)|update|behind|on schedule|percent|done)\b", re.I
+    r"\b(?:status|progress|how(?:'s| is| are)|update|behind|on schedule|percent|done"
+    r"|late|overdue|spen[dt]|due|finish(?:ed)?|completion|far along|(?:on|over|under) budget)\b",
+    re.I,
 )
 _COUNT_WORDS = {
     "one": 1,
@@ -747,10 +801,15 @@ def _construction_plan(text: str, conversation: Conversation | None = None) -> P
         if count is not None:
             args["count"] = count
         return Plan("request_bids", args)
-    about_calls = _CALLS.search(text) and re.search(r"\bcontractors?\b|\bproject\b", text, re.I)
+    about_calls = _CALLS.search(text) and re.search(
+        r"\b(?:contractors?|project|roofers?|plumbers?|electricians?|painters?|subs)\b", text, re.I
+    )
     about_bids = _BIDS.search(text)
     about_project = _PROJECT_WORDS.search(text)
     if not (about_calls or about_bids or about_project):
+        latest = conversation.latest_subject() if conversation is not None else None
+        if latest and latest[0] == "project" and _IT.search(text) and _PROGRESS.search(text):
+            return Plan("project_status", {"project": latest[1]})  # "when is it due to finish?"
         return None
     if (
         about_project
@@ -801,7 +860,9 @@ _ALERTS_ON = re.compile(
     re.I,
 )
 _TRENDS = re.compile(
-    r"\btrends?\b|\bmedian (?:sale )?price\b|\bhow is the market\b|\bmarket (?:stats|statistics)\b",
+    r"\btrends?\b|\bmedian (?:sale )?price\b|\bhow(?:'s| is) the market\b"
+    r"|\bmarket (?:stats|statistics)\b|\bmarket (?:like|doing|looking)\b"
+    r"|\bhow(?:'s| is) the [a-z]+ market\b",
     re.I,
 )
 _ZIP = re.compile(r"\b(\d{5})\b")
@@ -890,6 +951,8 @@ def _market_plan(text: str) -> Plan | None:
         area = zip_code.group(1) if zip_code else None
         if area is None and (named := _AREA_WORDS.search(text)):
             area = named.group(1).strip()
+        if area is None and (city := re.search(r"\bthe ([a-z]+) market\b", text, re.I)):
+            area = city.group(1).title()  # "how's the detroit market?"
         if area is None:
             return Plan(reply="Which area? Say 'market trends for' and a ZIP code or city.")
         args = {"area": area}
@@ -923,7 +986,8 @@ _SIZE_PHRASE = re.compile(r"[,;–-]?\s*(?:about\s+|around\s+|~)?\d[\d,]*" + _SQ
 _TRAILING_CLAUSE = re.compile(
     r"\s+(?:please|pls|thanks|thank you|as\s+an?|on\s+file|at\s+\$|for\s+\$|going|doing"
     r"|coming\s+along|looking|if|assuming|given|when|with|worth|what\s+if|at(?=\s+\d)"
-    r"|(?:does|would|is)\s+it|purchase\s+price|buying"
+    r"|(?:does|would|is)\s+it|purchase\s+price|buying|over\s+budget|behind\s+schedule"
+    r"|budget(?=\s*$)|made|earned"
     r"|and\s+(?:what|how|is|as)|(?:and\s+)?(?:what|how)\s+about)\b",
     re.I,
 )
@@ -1152,10 +1216,35 @@ def _subject(text: str) -> dict[str, str] | None:
     return {"address": address} if address else None
 
 
-def _deal_write(text: str) -> Plan | None:
+# "it", "that one", "the deal": the deal the thread's latest answer was about.
+_DEAL_PRONOUN = re.compile(
+    r"\b(?:it|its|it's|this one|that one|this deal|that deal|the deal|same deal)\b", re.I
+)
+# "and the P&L?", "what about cash flow?": the same subject as the answer before.
+_FOLLOW_ON = re.compile(r"^\s*(?:and|so|ok|okay|what about|how about|same for)\b", re.I)
+
+
+def _deal_just_discussed(conversation: Conversation | None) -> str | None:
+    """The deal the thread's latest answer was about (not when that was a project or house)."""
+    latest = conversation.latest_subject() if conversation is not None else None
+    return latest[1] if latest is not None and latest[0] == "deal" else None
+
+
+def _deal_write(text: str, conversation: Conversation | None = None) -> Plan | None:
     """A plan for creating a deal, moving one, or making an offer; None if none is asked."""
     if _MAX_OFFER.search(text):
         return None
+    # "close deal 1a2b3c4d", "kill deal 1a2b3c4d": a move to closed or dead.
+    if ended := _CLOSE_DEAL.match(text):
+        target = _deal_just_discussed(conversation) if ended.group(2) else _deal_target(text)
+        if target is None and ended.group(2):
+            return Plan(
+                reply="Which deal? Say 'close deal' and its id or address.",
+                needs="change_deal_status",
+            )
+        if target is not None:
+            moved_to = "closed" if ended.group(1).lower().startswith("close") else "dead"
+            return Plan("change_deal_status", {"deal": target, "status": moved_to})
     if _CREATE_DEAL.search(text):
         address = extract_address(_without_money(text))
         if address is None:
@@ -1179,16 +1268,22 @@ def _deal_write(text: str) -> Plan | None:
         if amount is None:
             return None
         target = _deal_target(text)
+        if target is None and _DEAL_PRONOUN.search(text):
+            target = _deal_just_discussed(conversation)  # "offer 60k on it"
         if target is None:
             return Plan(
                 reply="Which deal? Say 'offer', the amount, then 'on deal' and its id or address.",
                 needs="make_offer",
             )
         return Plan("make_offer", {"deal": target, "offer_amount": str(amount)})
-    if _STATUS_VERB.search(text) and re.search(r"\bdeal\b", text, re.I):
+    named_by = _MOVE_NAMED.match(text)
+    if _STATUS_VERB.search(text) and (re.search(r"\bdeal\b", text, re.I) or named_by):
         status = _status_in(text)
         # The deal is named before "to"/"as" ("move the deal on 9000 Mack Ave to under contract").
         target = _deal_target(re.split(r"\b(?:to|as|into)\b", text, maxsplit=1, flags=re.I)[0])
+        if target is None and named_by and named_by.group(1):
+            # "move it to closed" right after a question about one deal: that deal.
+            target = _deal_just_discussed(conversation)
         if status is None or target is None:
             return Plan(
                 reply="Say which deal and where it goes, e.g. 'move deal 1a2b3c4d to under "
@@ -1197,6 +1292,40 @@ def _deal_write(text: str) -> Plan | None:
             )
         return Plan("change_deal_status", {"deal": target, "status": status})
     return None
+
+
+# "list contractors", "who's our electrician?", "when does the plumber start?": no tool keeps
+# the contractor roster or a trade's start date, so say so (and what can be asked instead).
+_ROSTER_ASKED = re.compile(
+    r"\b(?:list|show|all|our|which|who(?:'s| is| are)?)\b[^.?!]{0,30}"
+    r"\b(?:contractors?|subs|subcontractors?|electricians?|plumbers?|roofers?|painters?)\b"
+    r"|\bwhen (?:does|do|will|is|are) (?:the |our )?\w+ (?:start|begin|show up|come)",
+    re.I,
+)
+ROSTER_REPLY = (
+    "I can't look up the contractor list or when a trade starts. For a project, ask 'what "
+    "bids came in for <address>?' (who bid and at what price) or 'how is the rehab on "
+    "<address> going?' (tasks, late ones and the schedule)."
+)
+# "close deal 1a2b3c4d", "kill the deal on 9000 Mack Ave": the verb is the new status.
+_CLOSE_DEAL = re.compile(
+    r"^\s*(close|kill)\s+(?:out\s+)?(?:(it|this one|that one)\b|(?:the\s+)?deal\b)", re.I
+)
+# "move 9000 Mack Ave to under contract", "mark it as dead": a move without the word "deal"
+# (an address or a pronoun for the deal just discussed, then "to"/"as" and a status).
+_MOVE_NAMED = re.compile(
+    r"^\s*(?:please\s+)?(?:move|mark|set|change|put|update)\s+"
+    r"(?:(it|that one|this one|that|this)(?:\s+(?:to|as|into))?|\d[^.?!]*?\s+(?:to|as|into))"
+    r"\s+(?:the\s+|an?\s+)?(?:under\s*-?\s*contract|offer\s*-?\s*made|analy[sz]|closed|dead"
+    r"|pass(?:ed)?|lead)",
+    re.I,
+)
+# "what's the status of deal 1a2b3c4d?": where the deal stands, with its offers.
+_DEAL_STATUS_ASKED = re.compile(
+    r"\bstatus\b|\bwhere (?:are we|do we stand|does it stand|is it|is that)\b|\bstanding\b"
+    r"|\bhappening (?:with|on)\b|\bgoing on with\b",
+    re.I,
+)
 
 
 # "what did we pay for <address>?": the deal's purchase price, not the listing's.
@@ -1257,7 +1386,7 @@ def _leads_plan(text: str) -> Plan | None:
     return Plan("seller_leads", {"since": since.isoformat()} if since else {})
 
 
-def _offers_plan(text: str) -> Plan | None:
+def _offers_plan(text: str, conversation: Conversation | None = None) -> Plan | None:
     """A plan to list a deal's offers; None when no offers are asked about."""
     if (
         not _OFFERS_ASKED.search(text)
@@ -1265,6 +1394,7 @@ def _offers_plan(text: str) -> Plan | None:
         or _MAX_OFFER.search(text)
         or _amount(text) is not None
         or _RELATIVE_AMOUNT.search(text)
+        or re.search(r"\boffers?\s*-?\s*made\b", text, re.I)  # the status, not the offers
     ):
         return None
     target = _deal_target(text)
@@ -1272,11 +1402,41 @@ def _offers_plan(text: str) -> Plan | None:
         street = _STREET_DEAL.search(text)
         if street and street.group(1).split()[0].lower() not in _NOT_STREETS:
             target = street.group(1)
+    if target is None and _DEAL_PRONOUN.search(text):
+        target = _deal_just_discussed(conversation)  # "any offers on it?"
     if target is None:
         return Plan(
             reply="Which deal? Say 'offers on' and the deal's address or id.", needs="deal_offers"
         )
     return Plan("deal_offers", {"deal": target})
+
+
+def _deal_status_plan(text: str, conversation: Conversation | None = None) -> Plan | None:
+    """A plan to say where a named deal stands (its status and offers); None if not asked."""
+    asked = _DEAL_STATUS_ASKED.search(text)
+    just_discussed = _deal_just_discussed(conversation) if _DEAL_PRONOUN.search(text) else None
+    # "status on 9000 Mack Ave" (no project named): the deal's status, as "status of deal ...".
+    if not asked or not (
+        re.search(r"\bdeal\b", text, re.I)
+        or (re.search(r"\bstatus\b", text, re.I) and (extract_address(text) or just_discussed))
+    ):
+        return None
+    if (
+        _PROJECT_WORDS.search(text)
+        or _BIDS.search(text)
+        or _CALLS.search(text)
+        or re.search(_LEAD_WORD, text, re.I)
+    ):
+        return None  # a project, its bids, or a call: the construction and lead-call tools
+    if _STATUS_VERB.search(text) and _status_in(text):
+        return None  # "update the status of deal 1a2b3c4d to closed": a move
+    target = _deal_target(text)
+    if target is None:
+        street = _STREET_DEAL.search(text)
+        if street and street.group(1).split()[0].lower() not in _NOT_STREETS:
+            target = street.group(1)
+    target = target or just_discussed  # "what's its status?" after a deal's budget
+    return Plan("deal_offers", {"deal": target}) if target else None
 
 
 def _paid_plan(text: str, subject: dict[str, str] | None) -> Plan | None:
@@ -1383,7 +1543,12 @@ def plan_for(conversation: Conversation) -> Plan:
         paid_subject = {"property_id": last_id} if last_id else None
     # "purchase price 150k" names a price to analyse at, not a question about what we paid.
     paid = None if _price_given(text) else _paid_plan(text, paid_subject)
-    asked = paid or _offers_plan(text) or _leads_plan(text)
+    asked = (
+        paid
+        or _offers_plan(text, conversation)
+        or _deal_status_plan(text, conversation)
+        or _leads_plan(text)
+    )
     if asked is not None:
         return asked
     lead = _lead_plan(text)
@@ -1395,8 +1560,10 @@ def plan_for(conversation: Conversation) -> Plan:
     market = _market_plan(text)
     if market is not None:
         return market
+    if _ROSTER_ASKED.search(text):
+        return Plan(reply=ROSTER_REPLY)
 
-    write = _deal_write(text)
+    write = _deal_write(text, conversation)
     if write is not None:
         return write
     price_given = _price_given(text) or (_price_at(text) if subject else None)
@@ -1439,12 +1606,35 @@ def plan_for(conversation: Conversation) -> Plan:
         return Plan("find_property", {"address": subject["address"]})
 
     # "expenses last month", "income in Q3": the P&L of that period.
-    ledger_question = bool(_LEDGER_WORDS.search(text)) and period_in(text) is not None
+    # "expenses last month", "income for deal 1a2b3c4d": a period or a named deal.
+    ledger_question = bool(_LEDGER_WORDS.search(text)) and (
+        period_in(text) is not None or _DEAL_NAMED.search(text) is not None
+    )
+    # "how much have we spent on materials?" names no deal: the organisation's expenses; "how
+    # much did we spend on <address> in October?" names a period: that deal's expenses then.
+    spent_overall = bool(
+        _BUDGET.search(text)
+        and not re.search(r"\bbudget\b", text, re.I)
+        and (_deal_reference(text) is None or period_in(text) is not None)
+    )
     for pattern, tool in ((_BUDGET, "budget_status"), (_PNL, "pnl"), (_CASHFLOW, "cashflow")):
-        if pattern.search(text) or (tool == "pnl" and ledger_question):
+        if tool == "budget_status" and spent_overall:
+            continue
+        if (
+            pattern.search(text)
+            or (tool == "pnl" and (ledger_question or spent_overall or _EARNED.search(text)))
+            or (tool == "cashflow" and _CASH_ON_HAND.search(text))
+        ):
             # The period is not part of the deal's name ("P&L for deal 1a2b3c4d in Q3").
             period = period_in(text) if tool != "budget_status" else None
             ref = _deal_reference(text.replace(period[2], " ") if period else text)
+            latest = conversation.latest_subject()
+            if ref is None and latest and (_DEAL_PRONOUN.search(text) or _FOLLOW_ON.search(text)):
+                # "and the P&L?", "how much have we spent on it?": what was just discussed.
+                if latest[0] == "deal":
+                    ref = latest[1]
+                elif latest[0] == "project" and (tool == "budget_status" or spent_overall):
+                    return Plan("project_status", {"project": latest[1]})
             if ref is None and tool == "budget_status":
                 return Plan(reply="Which deal? Say 'budget for deal' and its id or address.")
             args = {"deal": ref} if ref else {}

@@ -601,7 +601,8 @@ def _count_closed_after_commit(session: Session, strategy: DealStrategy | None) 
     """Count a closed deal in ``deals_completed_total`` once its transaction commits."""
     key = "deal.closed_pending"
     pending: list[str] = session.info.setdefault(key, [])
-    pending.append(strategy.value if strategy else "unknown")
+    # A deal loaded from the database holds the strategy as a plain string (a String column).
+    pending.append(DealStrategy(strategy).value if strategy else "unknown")
     if session.info.get(f"{key}.listening"):
         return
     session.info[f"{key}.listening"] = True
