@@ -853,7 +853,12 @@ _ALERTS_READ = re.compile(
     r"|\balerts?\b[^.?!]*\b(?:did i|have i|i got|i get|settings|criteria)\b",
     re.I,
 )
-_ALERTS_OFF = re.compile(r"\b(?:stop|turn off|disable|pause|no more)\b", re.I)
+_ALERTS_OFF = re.compile(
+    r"\b(?:stop|turn off|switch off|disable|pause|no more|cancel|unsubscribe|mute|silence)\b"
+    r"|\b(?:turn|switch|mark|set|put|shut)\s+(?:\w+\s+){0,2}?off\b|\balerts?\s+off\b"
+    r"|\b(?:don'?t|do not)\s+(?:want|need|send)\b",
+    re.I,
+)
 # "turn my alerts back on", "resume alerts": the criteria saved before, switched on again.
 _ALERTS_ON = re.compile(
     r"\b(?:resume|re-?enable|restart|unpause|turn\s+(?:\w+\s+){0,2}?(?:back\s+)?on|back\s+on)\b",
@@ -945,6 +950,13 @@ def _market_plan(text: str) -> Plan | None:
         if quiet := _QUIET.search(text):
             args["quiet_hours_start"] = _clock(quiet.group(1))
             args["quiet_hours_end"] = _clock(quiet.group(2))
+        if not args and not re.search(r"\b(?:all|every|any|everything)\b", text, re.I):
+            # Saving no criteria would replace the user's with "every opportunity": only when
+            # that is what they asked ("alert me to all new deals").
+            return Plan(
+                reply="What should I alert you to? Say e.g. 'alert me to flips in 48215 under "
+                "$100k', 'stop my alerts' or 'show my alerts'."
+            )
         return Plan("configure_alerts", args)
     if _TRENDS.search(text):
         zip_code = _ZIP.search(text)
@@ -1617,8 +1629,10 @@ def plan_for(conversation: Conversation) -> Plan:
         and not re.search(r"\bbudget\b", text, re.I)
         and (_deal_reference(text) is None or period_in(text) is not None)
     )
+    # "max offer ... with a 40k rehab budget": an analysis input, not a deal's budget.
+    analysis_budget = bool(_MAX_OFFER.search(text) or _rehab_given(text))
     for pattern, tool in ((_BUDGET, "budget_status"), (_PNL, "pnl"), (_CASHFLOW, "cashflow")):
-        if tool == "budget_status" and spent_overall:
+        if tool == "budget_status" and (spent_overall or analysis_budget):
             continue
         if (
             pattern.search(text)

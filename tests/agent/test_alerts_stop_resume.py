@@ -9,8 +9,10 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
+import pytest
 from sqlmodel import Session
 
+from agent.planner import Conversation, plan_for
 from domain.auth.enums import Role
 from domain.market import alerts as alert_service
 from tests.agent.turns import checked_turn
@@ -69,4 +71,34 @@ def test_stopping_alerts_that_were_never_set_saves_nothing_and_says_so(
     committed_db.expire_all()
     assert (
         alert_service.get_criteria(session=committed_db, org_id=org.id, user_id=investor.id) is None
+    )
+
+
+@pytest.mark.parametrize(
+    "said", ["mark my alerts off", "alerts off", "cancel my alerts", "I don't want alerts anymore"]
+)
+def test_more_ways_to_stop_alerts_stop_them(said: str) -> None:
+    """'mark my alerts off' saved empty criteria: every opportunity, alerts on."""
+    plan = plan_for(Conversation(text=said, history=[], this_turn=[]))
+    assert (plan.tool, dict(plan.args)) == ("configure_alerts", {"active": False})
+
+
+@pytest.mark.parametrize("said", ["set up alerts", "alert me", "alerts please"])
+def test_alerts_with_no_criteria_ask_for_them_instead_of_matching_everything(said: str) -> None:
+    plan = plan_for(Conversation(text=said, history=[], this_turn=[]))
+    assert plan.tool is None and plan.reply is not None
+    assert plan.reply.startswith("What should I alert you to?")
+
+
+def test_every_opportunity_is_saved_only_when_asked_for() -> None:
+    plan = plan_for(Conversation(text="alert me to all new deals", history=[], this_turn=[]))
+    assert (plan.tool, dict(plan.args)) == ("configure_alerts", {})
+
+
+def test_a_rehab_budget_in_a_max_offer_question_is_not_a_deals_budget() -> None:
+    said = "max offer on 1234 Subject Ave with a 40k rehab budget"
+    plan = plan_for(Conversation(text=said, history=[], this_turn=[]))
+    assert (plan.tool, dict(plan.args)) == (
+        "max_offer",
+        {"address": "1234 Subject Ave", "rehab_cost": "40000.00"},
     )
