@@ -1306,17 +1306,20 @@ def _deal_write(text: str, conversation: Conversation | None = None) -> Plan | N
     return None
 
 
-# "list contractors", "who's our electrician?", "when does the plumber start?": no tool keeps
-# the contractor roster or a trade's start date, so say so (and what can be asked instead).
+# "list contractors", "who's our electrician?", "any roofers?": the contractor directory.
 _ROSTER_ASKED = re.compile(
-    r"\b(?:list|show|all|our|which|who(?:'s| is| are)?)\b[^.?!]{0,30}"
-    r"\b(?:contractors?|subs|subcontractors?|electricians?|plumbers?|roofers?|painters?)\b"
-    r"|\bwhen (?:does|do|will|is|are) (?:the |our )?\w+ (?:start|begin|show up|come)",
+    r"\b(?:list|show|all|our|which|any|who(?:'s| is| are)?)\b[^.?!]{0,30}"
+    r"\b(?:contractors?|subs|subcontractors?|electricians?|plumbers?|roofers?|painters?"
+    r"|hvac (?:guys?|techs?|contractors?)|carpenters?|landscapers?)\b",
     re.I,
 )
+# "when does the plumber start?": no tool keeps a trade's start date, so say so.
+_START_ASKED = re.compile(
+    r"\bwhen (?:does|do|will|is|are|can) (?:the |our )?\w+ (?:start|begin|show up|come)", re.I
+)
 ROSTER_REPLY = (
-    "I can't look up the contractor list or when a trade starts. For a project, ask 'what "
-    "bids came in for <address>?' (who bid and at what price) or 'how is the rehab on "
+    "I can't look up when a trade starts. For a project, ask 'what bids came in for "
+    "<address>?' (who bid, at what price and their start dates) or 'how is the rehab on "
     "<address> going?' (tasks, late ones and the schedule)."
 )
 # "close deal 1a2b3c4d", "kill the deal on 9000 Mack Ave": the verb is the new status.
@@ -1572,8 +1575,11 @@ def plan_for(conversation: Conversation) -> Plan:
     market = _market_plan(text)
     if market is not None:
         return market
-    if _ROSTER_ASKED.search(text):
+    if _START_ASKED.search(text):
         return Plan(reply=ROSTER_REPLY)
+    if _ROSTER_ASKED.search(text):
+        trade = _trade(text)
+        return Plan("list_contractors", {"trade": trade} if trade and trade != "general" else {})
 
     write = _deal_write(text, conversation)
     if write is not None:
@@ -2020,6 +2026,32 @@ def _project_status_reply(r: dict[str, Any]) -> str:
     return _fit("\n".join(lines))
 
 
+def _contractors_reply(r: dict[str, Any]) -> str:
+    rows = r.get("contractors", [])
+    trade = f" ({r['trade']})" if r.get("trade") else ""
+    if not rows:
+        return f"No contractors{trade} on file."
+    lines = [
+        f"Contractors{trade}: {r['count']}"
+        + (f", first {r['shown']} by name" if r["shown"] < r["count"] else "")
+    ]
+    for c in rows:
+        flags = [
+            flag
+            for flag, on in (
+                ("do not call", c.get("do_not_call")),
+                ("licence expired", c.get("license_expired")),
+                ("insurance expired", c.get("insurance_expired")),
+            )
+            if on
+        ]
+        company = f" ({c['company']})" if c.get("company") else ""
+        extra = f" [{', '.join(flags)}]" if flags else ""
+        trades = ", ".join(c.get("trades") or []) or "no trade on file"
+        lines.append(f"• {c['name']}{company}: {trades}; {c.get('phone') or 'no phone'}{extra}")
+    return _fit("\n".join(lines))
+
+
 def _projects_reply(r: dict[str, Any]) -> str:
     asked = r.get("filters") or {}
     kinds = " and ".join(
@@ -2359,6 +2391,7 @@ REPLIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "market_trends": _trends_reply,
     "project_status": _project_status_reply,
     "list_projects": _projects_reply,
+    "list_contractors": _contractors_reply,
     "list_bids": _bids_reply,
     "bids_received": _bids_received_reply,
     "award_bid": _award_reply,
@@ -2402,6 +2435,7 @@ _WHAT = {
     "make_offer": "record that offer",
     "project_status": "get that project's status",
     "list_projects": "list the projects",
+    "list_contractors": "list the contractors",
     "list_bids": "compare those bids",
     "bids_received": "get those bids",
     "award_bid": "award that bid",

@@ -72,8 +72,11 @@ READ_TOOL_NAMES: frozenset[str] = frozenset(
         "my_alerts",
     }
 )
-# Reading what only the team may see: the calls placed to contractors and seller leads.
-TEAM_READ_TOOL_NAMES: frozenset[str] = frozenset({"call_status", "lead_calls", "seller_leads"})
+# Reading what only the team may see: the calls placed to contractors and seller leads, and
+# the contractor directory (phones, licences).
+TEAM_READ_TOOL_NAMES: frozenset[str] = frozenset(
+    {"call_status", "lead_calls", "seller_leads", "list_contractors"}
+)
 # Changing deals and projects, and phoning contractors or seller leads: the team only.
 WRITE_TOOL_NAMES: frozenset[str] = frozenset(
     {

@@ -7,6 +7,7 @@ first 6+ characters of its id, or its property's address.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from decimal import Decimal
 from typing import Annotated, Any
@@ -371,4 +372,65 @@ def my_bids(runtime: ToolRuntime[Context]) -> dict[str, Any]:
     return run_tool(ctx, "my_bids", body)
 
 
-TOOLS: list[BaseTool] = [project_status, list_projects, list_bids, award_bid, my_bids]
+@tool(parse_docstring=True)
+def list_contractors(
+    runtime: ToolRuntime[Context],
+    trade: Annotated[str | None, Field(max_length=60)] = None,
+) -> dict[str, Any]:
+    """The company's contractors (the team's directory): trades, phone, licence and insurance.
+
+    Use for "list contractors", "who's our electrician?", "any roofers?". Team only.
+
+    Args:
+        runtime: The run context (organisation, user, role), injected: never a model
+            argument.
+        trade: Only those of this trade ("electrician" or "electrical", "roofer", "plumbing").
+
+    """
+    ctx = runtime.context
+    ctx.progress("checking the contractor list…")
+
+    def body(session: Session) -> dict[str, Any]:
+        require_roles(ctx, Role.admin, Role.analyst)
+        wanted = construction_service.normalise_trade(trade) if trade else None
+        rows = construction_service.list_contractors(
+            session=session, org_id=ctx.org_id, trade=wanted, limit=MAX_CONTRACTORS_SHOWN
+        )
+        total = construction_service.count_contractors(
+            session=session, org_id=ctx.org_id, trade=wanted
+        )
+        today = dt.date.today()
+        return {
+            "trade": wanted,
+            "count": total,
+            "shown": len(rows),
+            "contractors": [
+                {
+                    "contractor_id": c.id,
+                    "name": c.name,
+                    "company": c.company,
+                    "trades": list(c.trades),
+                    "phone": c.phone,
+                    "do_not_call": c.opted_out,
+                    "license_expired": bool(c.license_expires_on and c.license_expires_on < today),
+                    "insurance_expired": bool(
+                        c.insurance_expires_on and c.insurance_expires_on < today
+                    ),
+                }
+                for c in rows
+            ],
+        }
+
+    return run_tool(ctx, "list_contractors", body)
+
+
+MAX_CONTRACTORS_SHOWN = 25
+
+TOOLS: list[BaseTool] = [
+    project_status,
+    list_projects,
+    list_bids,
+    award_bid,
+    my_bids,
+    list_contractors,
+]

@@ -28,31 +28,6 @@ from store.outbox import publish
 from tools._common import ToolError, money, require_roles, require_user, run_tool
 from tools.construction import ProjectRef, resolve_project
 
-# Spoken trade names → the trade words contractors are filed under.
-TRADE_WORDS = {
-    "roof": "roofing",
-    "roofer": "roofing",
-    "roofers": "roofing",
-    "plumber": "plumbing",
-    "plumbers": "plumbing",
-    "electrician": "electrical",
-    "electricians": "electrical",
-    "electric": "electrical",
-    "painter": "painting",
-    "painters": "painting",
-    "paint": "painting",
-    "heating": "hvac",
-    "furnace": "hvac",
-    "floor": "flooring",
-    "floors": "flooring",
-}
-
-
-def normalise_trade(trade: str) -> str:
-    """``Roofers`` → ``roofing``; other trades lower-cased as given."""
-    word = " ".join(trade.strip().lower().split())
-    return TRADE_WORDS.get(word, word)
-
 
 @tool(parse_docstring=True)
 def request_bids(
@@ -83,7 +58,7 @@ def request_bids(
         require_roles(ctx, Role.admin, Role.analyst)
         user_id = require_user(ctx)
         found = resolve_project(session, ctx, project)
-        word = normalise_trade(trade)
+        word = construction_service.normalise_trade(trade)
         candidates = construction_service.list_contractors(
             session=session, org_id=ctx.org_id, trade=word, include_opted_out=False
         )

@@ -381,14 +381,39 @@ def find_contractor_by_phone(
     return _phone_taken(session, org_id, number)
 
 
+# Spoken trade names → the trade words contractors are filed under.
+TRADE_WORDS = {
+    "roof": "roofing",
+    "roofer": "roofing",
+    "roofers": "roofing",
+    "plumber": "plumbing",
+    "plumbers": "plumbing",
+    "electrician": "electrical",
+    "electricians": "electrical",
+    "electric": "electrical",
+    "painter": "painting",
+    "painters": "painting",
+    "paint": "painting",
+    "heating": "hvac",
+    "furnace": "hvac",
+    "floor": "flooring",
+    "floors": "flooring",
+}
+
+
+def normalise_trade(trade: str) -> str:
+    """``Roofers`` → ``roofing``; other trades lower-cased as given."""
+    word = " ".join(trade.strip().lower().split())
+    return TRADE_WORDS.get(word, word)
+
+
 def _contractors_query(
     *, org_id: uuid.UUID, trade: str | None, include_opted_out: bool
 ) -> SelectOfScalar[Contractor]:
     """The organisation's contractors, filtered (no order, no paging)."""
     statement = select(Contractor).where(Contractor.org_id == org_id)
     if trade is not None and trade.strip():
-        word = " ".join(trade.strip().lower().split())
-        statement = statement.where(col(Contractor.trades).contains([word]))
+        statement = statement.where(col(Contractor.trades).contains([normalise_trade(trade)]))
     if not include_opted_out:
         statement = statement.where(col(Contractor.opted_out).is_(False))
     return statement

@@ -24,7 +24,7 @@ from sqlmodel import Session
 from agent.planner import ROSTER_REPLY, Conversation, plan_for
 from agent.runner import TurnResult
 from domain.auth.enums import Role
-from domain.auth.models import User
+from domain.auth.models import Organisation, User
 from domain.construction import service as construction_service
 from domain.construction.models import ExpenseCreate, TaskCreate
 from domain.deal import service as deal_service
@@ -34,6 +34,7 @@ from domain.finance import service as finance_service
 from domain.finance.models import BudgetCreate
 from tests.agent.turns import checked_turn
 from tests.factories import (
+    make_contractor,
     make_deal,
     make_org,
     make_project,
@@ -245,12 +246,25 @@ def test_late_tasks_and_spending_on_a_project(team: Team) -> None:
     assert "14500 Kercheval Ave" in overdue.reply and "9000 Mack Ave" not in overdue.reply
 
 
-def test_the_contractor_roster_is_said_to_be_out_of_reach(team: Team) -> None:
+def test_the_contractor_directory_and_start_dates(team: Team, committed_db: Session) -> None:
     """Was: "list contractors", "who's our electrician?" and "when does the plumber start?"
-    got "Sorry, I didn't understand". No tool keeps the roster or start dates: say so."""
-    for said in ("list contractors", "who's our electrician?", "when does the plumber start?"):
-        result = checked_turn(team.admin, said)
-        assert result.tool_calls == [] and result.reply == ROSTER_REPLY, said
+    got "Sorry, I didn't understand". The directory is the list_contractors tool (team only);
+    no tool keeps a trade's start date: say so."""
+    org = committed_db.get(Organisation, team.admin.org_id)
+    assert org is not None
+    make_contractor(committed_db, org, name="Sparky Electric", trades=["electrical"])
+    committed_db.commit()
+    listed = checked_turn(team.admin, "list contractors")
+    assert _calls(listed) == [("list_contractors", True)] and _args(listed) == {}
+    assert "Sparky Electric" in listed.reply
+    electrician = checked_turn(team.admin, "who's our electrician?")
+    assert _calls(electrician) == [("list_contractors", True)]
+    assert _args(electrician) == {"trade": "electrical"}
+    assert "Sparky Electric" in electrician.reply and "Contractors (electrical): 1" in (
+        electrician.reply
+    )
+    start = checked_turn(team.admin, "when does the plumber start?")
+    assert start.tool_calls == [] and start.reply == ROSTER_REPLY
 
 
 def _plan(text: str, history: list[Any] | None = None) -> tuple[str | None, dict[str, Any]]:
@@ -359,3 +373,13 @@ def test_a_rehab_named_by_its_street_is_asked_about_not_priced() -> None:
     ):
         plan = plan_for(Conversation.read([HumanMessage(said)]))
         assert plan.tool is None and (plan.reply or "").startswith("Which project?"), said
+
+
+def test_an_investor_is_not_shown_the_contractor_directory(committed_db: Session) -> None:
+    org = make_org(committed_db)
+    make_contractor(committed_db, org, name="Sparky Electric", trades=["electrical"])
+    investor = make_user(committed_db, org, Role.investor)
+    committed_db.commit()
+    result = checked_turn(investor, "list contractors")
+    assert "Sparky Electric" not in result.reply
+    assert all(c.name != "list_contractors" or not c.ok for c in result.tool_calls)
