@@ -156,3 +156,16 @@ def test_create_contractor_from_the_service_as_the_voice_module_does(db: Session
     assert got.timezone == "America/Detroit"  # the model's default
     with pytest.raises(service.NotFoundError):
         service.get_contractor(session=db, org_id=make_org(db).id, contractor_id=contractor.id)
+
+
+def test_the_trade_filter_takes_the_spoken_trade_name(client: TestClient, db: Session) -> None:
+    """'electrician' finds the contractors filed under 'electrical' (it found none)."""
+    org = make_org(db)
+    sparky = make_contractor(db, org, name="Sparky", trades=["electrical"])
+    make_contractor(db, org, name="Drips", trades=["plumbing"])
+    headers = auth_headers(db, make_user(db, org, Role.analyst))
+    for said in ("electrician", "Electricians", "electrical"):
+        found = client.get("/api/v1/contractors", params={"trade": said}, headers=headers)
+        assert found.status_code == 200, found.text
+        assert [c["id"] for c in found.json()] == [str(sparky.id)], said
+        assert found.headers["X-Total-Count"] == "1"
