@@ -982,6 +982,12 @@ def _market_plan(text: str) -> Plan | None:
             args["strategy"] = strategies[0]
         if zip_code := _ZIP.search(text):
             args["zip_code"] = zip_code.group(1)
+        # "any flips in 48214 under 80k?": a list-price bound (the ZIP is not a price).
+        without_zips = _ZIP.sub(" ", text)
+        if (under := _UNDER.search(without_zips)) and (amount := _amount(under.group(1) + " ")):
+            args["max_price"] = str(amount)
+        if (over := _OVER.search(without_zips)) and (amount := _amount(over.group(1) + " ")):
+            args["min_price"] = str(amount)
         return Plan("latest_opportunities", args)
     return None
 

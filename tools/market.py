@@ -56,6 +56,8 @@ def latest_opportunities(
     min_score: Annotated[Decimal | None, Field(ge=0, le=100)] = None,
     strategy: OpportunityStrategy | None = None,
     zip_code: Annotated[str | None, Field(max_length=10)] = None,
+    max_price: Annotated[Decimal | None, Field(ge=0, le=100_000_000)] = None,
+    min_price: Annotated[Decimal | None, Field(ge=0, le=100_000_000)] = None,
 ) -> dict[str, Any]:
     """The newest deal opportunities the market monitor found in listing feeds, best first.
 
@@ -70,22 +72,33 @@ def latest_opportunities(
         min_score: Only opportunities scoring at least this (0-100).
         strategy: Only this strategy: flip, rental, brrrr or wholesale.
         zip_code: Only listings in this ZIP code.
+        max_price: Only listings at most this list price, dollars ("under 80k").
+        min_price: Only listings at least this list price, dollars.
 
     """
     ctx = runtime.context
     ctx.progress("looking up the latest opportunities…")
 
     def body(session: Session) -> dict[str, Any]:
-        rows = market_service.latest_opportunities(
-            session=session,
-            org_id=ctx.org_id,
-            limit=limit,
+        filters = market_service.OpportunityFilters(
             min_score=min_score,
             strategy=strategy.value if strategy else None,
             zip_code=zip_code,
+            min_price=min_price,
+            max_price=max_price,
+        )
+        rows = market_service.latest_opportunities(
+            session=session, org_id=ctx.org_id, limit=limit, filters=filters
+        )
+        price = (
+            f"{money(min_price) if min_price is not None else 'any'} to "
+            f"{money(max_price) if max_price is not None else 'any'}"
+            if min_price is not None or max_price is not None
+            else None
         )
         return {
             "count": len(rows),
+            **({"list_price": price} if price else {}),
             "opportunities": [_opportunity_row(opp, listing) for opp, listing in rows],
             "source": "market_monitor.opportunities (scored from listing feeds: comps, "
             "cost book, HUD FMR, underwriting)",

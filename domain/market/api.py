@@ -229,6 +229,8 @@ def latest_opportunities(
     min_score: Annotated[Decimal | None, Query(ge=0, le=100)] = None,
     strategy: OpportunityStrategy | None = None,
     zip_code: Annotated[str | None, Query(max_length=10)] = None,
+    min_price: Annotated[Decimal | None, Query(ge=0, description="list price at least")] = None,
+    max_price: Annotated[Decimal | None, Query(ge=0, description="list price at most")] = None,
     include_closed: bool = False,
 ) -> list[OpportunityRead]:
     """Open opportunities, most recently found or re-scored first.
@@ -236,17 +238,21 @@ def latest_opportunities(
     Each has its listing and the explained score (components, weights, inputs and their
     sources), ROI estimate, rehab estimate and strategy.
     """
-    filters: dict[str, Any] = {
-        "min_score": min_score,
-        "strategy": strategy.value if strategy else None,
-        "zip_code": zip_code,
-        "include_closed": include_closed,
-    }
+    filters = service.OpportunityFilters(
+        min_score=min_score,
+        strategy=strategy.value if strategy else None,
+        zip_code=zip_code,
+        min_price=min_price,
+        max_price=max_price,
+        include_closed=include_closed,
+    )
     with _mapped_errors():
         rows = service.list_opportunities(
-            session=session, org_id=principal.org_id, limit=limit, offset=offset, **filters
+            session=session, org_id=principal.org_id, limit=limit, offset=offset, filters=filters
         )
-        total = service.count_opportunities(session=session, org_id=principal.org_id, **filters)
+        total = service.count_opportunities(
+            session=session, org_id=principal.org_id, filters=filters
+        )
     send_total(response, total)
     return [_opportunity_read(opp, listing) for opp, listing in rows]
 

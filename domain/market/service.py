@@ -1476,28 +1476,40 @@ def _area_summary(session: Session, org_id: uuid.UUID, scan_id: uuid.UUID) -> li
 # --- the opportunities list (GET /opportunities/latest, the agent's tool, the CLI) ----------
 
 
+@dataclass(frozen=True)
+class OpportunityFilters:
+    """Which opportunities a list shows (every field optional)."""
+
+    min_score: Decimal | None = None
+    strategy: str | None = None
+    zip_code: str | None = None
+    min_price: Decimal | None = None  # the listing's list price, dollars
+    max_price: Decimal | None = None
+    include_closed: bool = False
+
+
 def _opportunities_query(
-    *,
-    org_id: uuid.UUID,
-    min_score: Decimal | None,
-    strategy: str | None,
-    zip_code: str | None,
-    include_closed: bool,
+    *, org_id: uuid.UUID, filters: OpportunityFilters
 ) -> Select[Opportunity, TrackedListing]:
     """The organisation's opportunities with their listings, filtered (no order, no paging)."""
+    f = filters
     query = (
         select(Opportunity, TrackedListing)
         .join(TrackedListing, col(TrackedListing.id) == col(Opportunity.listing_id))
         .where(Opportunity.org_id == org_id, TrackedListing.org_id == org_id)
     )
-    if not include_closed:
+    if not f.include_closed:
         query = query.where(Opportunity.status == OpportunityStatus.open)
-    if min_score is not None:
-        query = query.where(col(Opportunity.score) >= min_score)
-    if strategy:
-        query = query.where(Opportunity.strategy == strategy)
-    if zip_code:
-        query = query.where(TrackedListing.zip_code == zip_code.strip())
+    if f.min_score is not None:
+        query = query.where(col(Opportunity.score) >= f.min_score)
+    if f.strategy:
+        query = query.where(Opportunity.strategy == f.strategy)
+    if f.zip_code:
+        query = query.where(TrackedListing.zip_code == f.zip_code.strip())
+    if f.min_price is not None:
+        query = query.where(col(TrackedListing.list_price) >= f.min_price)
+    if f.max_price is not None:
+        query = query.where(col(TrackedListing.list_price) <= f.max_price)
     return query
 
 
@@ -1505,42 +1517,26 @@ def list_opportunities(
     *,
     session: Session,
     org_id: uuid.UUID,
-    min_score: Decimal | None = None,
-    strategy: str | None = None,
-    zip_code: str | None = None,
-    include_closed: bool = False,
+    filters: OpportunityFilters | None = None,
     limit: int = 20,
     offset: int = 0,
 ) -> list[tuple[Opportunity, TrackedListing]]:
     """A page of the newest opportunities (open ones unless asked), with their listings."""
-    query = _opportunities_query(
-        org_id=org_id, min_score=min_score, strategy=strategy, zip_code=zip_code,
-        include_closed=include_closed,
-    ).order_by(
+    query = _opportunities_query(org_id=org_id, filters=filters or OpportunityFilters()).order_by(
         col(Opportunity.updated_at).desc(), col(Opportunity.score).desc(), col(Opportunity.id)
-    )  # fmt: skip
+    )
     limit = max(1, min(limit, MAX_LIST_LIMIT))
     rows = session.exec(query.limit(limit).offset(max(offset, 0))).all()
     return [(opp, listing) for opp, listing in rows]
 
 
 def count_opportunities(
-    *,
-    session: Session,
-    org_id: uuid.UUID,
-    min_score: Decimal | None = None,
-    strategy: str | None = None,
-    zip_code: str | None = None,
-    include_closed: bool = False,
+    *, session: Session, org_id: uuid.UUID, filters: OpportunityFilters | None = None
 ) -> int:
     """How many opportunities ``list_opportunities`` with these filters would list."""
     return count_rows(
-        session,
-        _opportunities_query(
-            org_id=org_id, min_score=min_score, strategy=strategy, zip_code=zip_code,
-            include_closed=include_closed,
-        ),
-    )  # fmt: skip
+        session, _opportunities_query(org_id=org_id, filters=filters or OpportunityFilters())
+    )
 
 
 def latest_opportunities(
@@ -1548,25 +1544,18 @@ def latest_opportunities(
     session: Session,
     org_id: uuid.UUID,
     limit: int = 20,
-    min_score: Decimal | None = None,
-    strategy: str | None = None,
-    zip_code: str | None = None,
-    include_closed: bool = False,
+    filters: OpportunityFilters | None = None,
 ) -> list[tuple[Opportunity, TrackedListing]]:
     """The organisation's newest opportunities (open ones unless asked), with their listings."""
+    f = filters or OpportunityFilters()
     if not 1 <= limit <= MAX_LIST_LIMIT:
         raise MarketValidationError(f"limit must be between 1 and {MAX_LIST_LIMIT}")
-    if min_score is not None and not Decimal(0) <= min_score <= Decimal(100):
+    if f.min_score is not None and not Decimal(0) <= f.min_score <= Decimal(100):
         raise MarketValidationError("min_score must be between 0 and 100")
-    return list_opportunities(
-        session=session,
-        org_id=org_id,
-        limit=limit,
-        min_score=min_score,
-        strategy=strategy,
-        zip_code=zip_code,
-        include_closed=include_closed,
-    )
+    for bound in (f.min_price, f.max_price):
+        if bound is not None and bound < 0:
+            raise MarketValidationError("a price bound must be $0 or more")
+    return list_opportunities(session=session, org_id=org_id, limit=limit, filters=f)
 
 
 def get_listing(*, session: Session, org_id: uuid.UUID, listing_id: uuid.UUID) -> TrackedListing:
