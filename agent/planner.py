@@ -345,6 +345,8 @@ _PERIODS = re.compile(
     r"(?:\s*(?:to|through|thru|until|-|–)\s*(?P<m2>" + _MONTH + r")\b"
     r"(?:,?\s*(?P<m2y>20\d\d)\b)?)?"
     r"|\b(?:in|for|during)\s+(?P<year>20\d\d)\b(?!\s*[a-z0-9])"
+    # "gross revenue 2025": a year ending the message (not "2025 Main St", not "$2025").
+    r"|(?<![\d#$,.])\b(?P<yend>20\d\d)(?=\s*[?.!]*\s*$)"
     r")",
     re.I,
 )
@@ -409,7 +411,7 @@ def period_in(text: str, today: dt.date | None = None) -> tuple[dt.date, dt.date
             year2 = year1 if m2 >= m1 else year1 + 1
         start, end = _month_start(year1, m1), _month_end(year2, m2)
     else:
-        year = int(g["year"])
+        year = int(g["year"] or g["yend"])
         start, end = dt.date(year, 1, 1), dt.date(year, 12, 31)
     return start, min(end, today) if start <= today else end, match.group(0)
 

@@ -383,3 +383,15 @@ def test_an_investor_is_not_shown_the_contractor_directory(committed_db: Session
     result = checked_turn(investor, "list contractors")
     assert "Sparky Electric" not in result.reply
     assert all(c.name != "list_contractors" or not c.ok for c in result.tool_calls)
+
+
+@pytest.mark.parametrize("said", ["gross revenue 2025", "P&L 2025?", "expenses 2025"])
+def test_a_year_ending_the_question_is_the_period(said: str) -> None:
+    """'gross revenue 2025' was not understood: a bare year needed 'in' or 'for'."""
+    plan = plan_for(Conversation(text=said, history=[], this_turn=[]))
+    assert (plan.tool, dict(plan.args)) == ("pnl", {"start": "2025-01-01", "end": "2025-12-31"})
+
+
+def test_a_house_number_is_not_a_year() -> None:
+    plan = plan_for(Conversation(text="what did we pay for 2025 Main St", history=[], this_turn=[]))
+    assert (plan.tool, dict(plan.args)) == ("what_we_paid", {"address": "2025 Main St"})
