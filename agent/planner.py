@@ -1564,6 +1564,10 @@ def plan_for(conversation: Conversation) -> Plan:
             ("analyze_property", "max_offer", "get_comps", "section8_rent", "what_we_paid")
         )
         paid_subject = {"property_id": last_id} if last_id else None
+        latest = conversation.latest_subject()
+        if latest is not None and latest[0] == "deal":
+            # ... or right after a deal's answer: that deal's property.
+            paid_subject = {"deal": latest[1]}
     # "purchase price 150k" names a price to analyse at, not a question about what we paid.
     paid = None if _price_given(text) else _paid_plan(text, paid_subject)
     asked = (

@@ -32,6 +32,7 @@ def what_we_paid(
     runtime: ToolRuntime[Context],
     address: Annotated[str | None, Field(max_length=300)] = None,
     property_id: Annotated[str | None, Field(max_length=64)] = None,
+    deal: DealRef | None = None,
 ) -> dict[str, Any]:
     """What the company paid (or agreed to pay) for a property: the deal's purchase price.
 
@@ -46,6 +47,8 @@ def what_we_paid(
             argument.
         address: The property's street address.
         property_id: Or the property's id from an earlier tool result.
+        deal: Or a deal on the property (its id, id prefix or address), e.g. the deal just
+            discussed ("what did we pay for it?").
 
     """
     ctx = runtime.context
@@ -53,7 +56,13 @@ def what_we_paid(
 
     def body(session: Session) -> dict[str, Any]:
         require_roles(ctx, *_READERS)
-        prop = resolve_property(session, ctx, address=address, property_id=property_id)
+        if deal is not None and address is None and property_id is None:
+            # A deal the caller may see names its property.
+            prop = resolve_property(
+                session, ctx, property_id=str(resolve_deal(session, ctx, deal).property_id)
+            )
+        else:
+            prop = resolve_property(session, ctx, address=address, property_id=property_id)
         facts = deal_service.purchase_facts(
             session=session, org_id=ctx.org_id, property_id=prop.id, principal=ctx.principal
         )
