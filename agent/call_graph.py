@@ -300,8 +300,12 @@ def next_item(
     purpose: CallPurpose, facts: CallFacts, asked: list[str], scope: list[ScopeLine]
 ) -> str | None:
     """The next thing to ask: not yet known and not yet asked (None: nothing left)."""
+    if purpose == CallPurpose.bid_request and facts.site_visit and not facts.priced:
+        return None  # they price it after the visit: nothing more to ask on this call
     for item in PURPOSE_ITEMS.get(purpose, ()):
         candidates = [item]
+        if item == "exclusions" and not facts.priced:
+            continue  # "anything your price doesn't include?" needs a price
         if item == "lines":
             # Only once some line has a price and no total was given.
             if not facts.line_prices or facts.total is not None:
@@ -342,6 +346,8 @@ class _Dialogue:
         state = {"asked": asked, "confirms": confirms, "misses": misses, "turns": turns}
         if dialogue.get("reasked"):
             state["reasked"] = [str(x) for x in dialogue["reasked"]]
+        if dialogue.get("introduced"):
+            state["introduced"] = int(dialogue["introduced"])
         return cls(asked, confirms, misses, turns, state)
 
     def after_read_back(self, expect: str, *, yes: bool, no: bool, changed: bool) -> dict[str, Any]:
@@ -367,6 +373,19 @@ class _Dialogue:
         return {"kind": kind, "item": item, "done": done}
 
 
+_WHO_IS_THIS = re.compile(
+    r"\bwho(?: is|'s| are) (?:this|that|you|calling)\b|\bwhat(?: is|'s) this (?:about|regarding)\b"
+    r"|\bwhat company\b|\bwho do you (?:work for|represent)\b|^\W*(?:uh\s+|um\s+)?hello\W*$"
+)
+
+
+_WANTS_VISIT = re.compile(
+    r"\b(?:need|have|got|want|i'd have|i would have|gotta)\s+to\s+(?:see|look at|check out|come "
+    r"(?:out|by|look)|walk)\b|\bcan't (?:price|quote|say) (?:it |that )?without (?:seeing|looking)"
+    r"|\bsight unseen\b"
+)
+
+
 def decide_turn(
     *,
     purpose: CallPurpose,
@@ -386,10 +405,28 @@ def decide_turn(
         return plan("goodbye_opted_out", done=True), state
     if after.declined and not after.priced:
         return plan("goodbye_declined", done=True), state
+    if answer.wrong_number and not after.priced:
+        return plan("goodbye_wrong_number", done=True), state
     if answer.callback and not (answer.line_prices or answer.total or answer.start_date):
         return plan("goodbye_callback", done=True), state
     changed = after.to_json() != before.to_json()
-    if not answer.text.strip() or not (answer.heard_anything or changed):
+    introduced = int(dialogue.get("introduced") or 0)
+    if not changed and introduced < 2 and _WHO_IS_THIS.search(answer.text.lower()):
+        # "Who is this?" is answered (who we are and why we call), then the question again.
+        state["introduced"] = introduced + 1
+        return {"kind": "introduce", "item": expect, "done": False}, state
+    if (
+        _WANTS_VISIT.search(answer.text.lower())
+        and not after.priced
+        and "site_visit" not in asked
+        and after.site_visit is None
+    ):
+        # "I need to see it first": no price on the phone, so when could they come and look?
+        state["misses"] = 0
+        return plan("ask", "site_visit"), state
+    # "OK, what do you need?" to the price question gave no price: it is asked again.
+    bare_yes = expect == "prices" and not changed and answer.yes
+    if not answer.text.strip() or not (answer.heard_anything or changed) or bare_yes:
         state["misses"] = misses + 1
         if misses + 1 >= MAX_MISSES:
             return plan("goodbye_unclear", done=True), state
@@ -455,6 +492,9 @@ def line_total_question(key: str, facts: CallFacts, context: dict[str, Any]) -> 
 def _line_read_back(line: ScopeLine, facts: CallFacts) -> str:
     """``roof $11,500``, or ``roof 20 squares at $1,500 = $30,000`` for a unit rate."""
     price = dollars(facts.line_prices[line.id])
+    if line.id in facts.price_ranges:
+        low = dollars(facts.price_ranges[line.id])
+        return f"{line.component} {low} to {price} (we'll note the top, {price})"
     rate = facts.line_rates.get(line.id)
     try:
         quantity = Decimal(str(line.quantity)) if line.quantity else None
@@ -475,7 +515,12 @@ def confirmation(facts: CallFacts, context: dict[str, Any]) -> str:
             parts.append(_line_read_back(line, facts))
         elif line.id in facts.unit_rates:
             parts.append(f"{line.component} at {facts.unit_rates[line.id]}, no total yet")
-    if facts.total is not None:
+    if facts.total is not None and "total" in facts.price_ranges:
+        top = dollars(facts.total)
+        parts.append(
+            f"{dollars(facts.price_ranges['total'])} to {top} in total (we'll note the top, {top})"
+        )
+    elif facts.total is not None:
         parts.append(f"{dollars(facts.total)} in total")
     elif "total" in facts.unit_rates:
         parts.append(f"{facts.unit_rates['total']}, no total yet")
@@ -540,8 +585,17 @@ def template_reply(plan: dict[str, Any], facts: CallFacts, context: dict[str, An
         )
     if kind == "confirm":
         return confirmation(facts, context)
+    if kind == "introduce":
+        return (
+            f"This is the automated assistant of {context.get('company') or 'our company'}, "
+            "calling contractors for bids on a rehab project at "
+            f"{context.get('project_label') or 'one of our properties'}. "
+            + (confirmation(facts, context) if item == "confirm" else question(item, context))
+        )
     if kind == "goodbye_opted_out":
         return "Understood. We won't call you again. Sorry for the trouble, goodbye."
+    if kind == "goodbye_wrong_number":
+        return "Sorry to have bothered you. Have a good day, goodbye."
     if kind == "goodbye_declined":
         return f"No problem, thanks for your time, {name}. Goodbye."
     if kind == "goodbye_callback":
@@ -847,7 +901,8 @@ def build_call_graph(model: BaseChatModel | None) -> Any:
                     text = phrased
             except Exception:  # noqa: BLE001 - the template stands when the model fails
                 log.warning("the call model could not phrase a turn; using the template")
-        expect = plan.get("item") if plan["kind"] in ("ask", "repeat", "confirm") else None
+        asking = ("ask", "repeat", "confirm", "introduce")
+        expect = plan.get("item") if plan["kind"] in asking else None
         return {"reply": text, "expect": expect}
 
     builder = StateGraph(CallState)
@@ -890,6 +945,8 @@ def _answer_json(answer: Answer) -> dict[str, Any]:
         "yes": answer.yes,
         "no": answer.no,
         "skipped_lines": list(answer.skipped_lines),
+        "price_ranges": [list(pair) for pair in answer.price_ranges],
+        "wrong_number": answer.wrong_number,
     }
 
 
@@ -922,6 +979,8 @@ def _answer_from_json(data: dict[str, Any]) -> Answer:
         yes=bool(data.get("yes")),
         no=bool(data.get("no")),
         skipped_lines=tuple(data.get("skipped_lines") or ()),
+        price_ranges=tuple((str(k), str(v)) for k, v in data.get("price_ranges") or []),
+        wrong_number=bool(data.get("wrong_number")),
     )
 
 

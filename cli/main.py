@@ -494,7 +494,12 @@ COMMAND_MODULES = [
     "cli.eval_commands",
 ]
 for _module in COMMAND_MODULES:
-    importlib.import_module(_module)
+    _loaded = importlib.import_module(_module)
+    # A module imported before this app existed (a test importing cli.voice_commands first)
+    # registered nothing then; its idempotent ``_register`` adds its commands now.
+    _register_module = getattr(_loaded, "_register", None)
+    if callable(_register_module):
+        _register_module()
 
 
 if __name__ == "__main__":

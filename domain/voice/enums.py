@@ -48,6 +48,8 @@ class CallOutcome(StrEnum):
     no_answer = "no_answer"
     opted_out = "opted_out"
     unclear = "unclear"
+    # Someone else answered ("wrong number"): the contractor's phone on file needs checking.
+    wrong_number = "wrong_number"
     # A seller lead answered the qualifying questions (timeline, price, condition ...).
     qualified = "qualified"
 

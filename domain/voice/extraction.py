@@ -512,8 +512,24 @@ class DateMention:
 
 
 _UNIT_DAYS = {"day": 1, "week": 7, "month": 30}
+_BOOKED = (
+    r"\b(?:booked|busy|slammed|tied up)(?:\s+up)?(?:\s+solid)?\s+(?:for\s+)?(?:the\s+next\s+)?"
+)
 _DATE_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b"), "iso"),
+    # "Monday after next" is a week after the coming Monday; "the week after next" its Monday.
+    (re.compile(r"\b(" + _WEEKDAY_RE + r")\s+after\s+next\b"), "weekday_after_next"),
+    (re.compile(r"\bweek\s+after\s+next\b"), "week_after_next"),
+    # "first week of March", "early March", "end of January": the first day of that part.
+    (
+        re.compile(
+            r"\b(?:(?:the\s+)?(1st|2nd|3rd|4th|last)\s+week\s+of|(early|beginning\s+of|start\s+of|"
+            r"mid|middle\s+of|late|end\s+of))[\s-]+(" + _MONTH_RE + r")\b(?!\s+(?:the\s+)?\d)"
+        ),
+        "part_of_month",
+    ),
+    # "I'm booked for three weeks": free to start once that time has passed.
+    (re.compile(_BOOKED + r"(\d+)\s+(day|week|month)s?\b"), "in"),
     (
         re.compile(
             r"\b(" + _MONTH_RE + r")\.?\s+(?:the\s+)?(\d{1,2})(?:st|nd|rd|th)?\b(?:,?\s*(\d{4}))?"
@@ -556,6 +572,16 @@ def _resolve(kind: str, match: re.Match[str], after: dt.date) -> dt.date | None:
         return _month_day(month, day, int(g[2]) if g[2] else None, after)
     if kind == "ordinal":
         return next_day_of_month(int(g[0]), after)
+    if kind == "part_of_month":
+        part = (g[0] or g[1]).split()[0]
+        day = {"2nd": 8, "3rd": 15, "mid": 15, "middle": 15, "4th": 22, "late": 22}.get(part, 1)
+        if part in ("last", "end"):
+            day = 22 if part == "last" else 25
+        return _month_day(_MONTHS[g[2]], day, None, after)
+    if kind == "weekday_after_next":
+        return _next_weekday(_WEEKDAYS[g[0]], after) + dt.timedelta(days=7)
+    if kind == "week_after_next":
+        return _next_weekday(0, after) + dt.timedelta(days=7)
     if kind == "weekday":
         target = _next_weekday(_WEEKDAYS[g[1]], after)
         if g[0] == "next" and (target - after).days < 7 and after.weekday() >= 5:
@@ -649,7 +675,7 @@ def parse_duration_days(text: str, *, bare_number_is_days: bool = False) -> int 
     for match in _DURATION.finditer(normalised):
         before = normalised[: match.start()]
         after_text = normalised[match.end() :]
-        if re.search(r"\b(?:in|within|about\s+in)\s*$", before) or re.match(
+        if re.search(r"\b(?:in|within|about\s+in)\s*$|" + _BOOKED + "$", before) or re.match(
             r"^\s*(?:out|from now|ago)\b", after_text
         ):
             continue
@@ -824,9 +850,16 @@ def callback_promise(
     window_list = tuple(windows)
     asked = when.moment(said_at=now, zone=window_list[0].zone)
     slot = hours.callback_slot(asked, now=now, windows=window_list)
-    if asked is not None and abs(slot.when - asked) <= dt.timedelta(minutes=1):
-        return f"We'll call you back {spoken}."
     local = slot.when.astimezone(window_list[0].zone)
+    if asked is not None and abs(slot.when - asked) <= dt.timedelta(minutes=1):
+        if when.day is None and when.clock is not None:
+            # "call me back at 4" said after 4: the day it will be is said too.
+            today = now.astimezone(window_list[0].zone).date()
+            if local.date() == today + dt.timedelta(days=1):
+                return f"We'll call you back tomorrow {spoken}."
+            if local.date() != today:
+                return f"We'll call you back on {spoken_date(local.date())} {spoken}."
+        return f"We'll call you back {spoken}."
     at = f"on {spoken_date(local.date())} at {spoken_clock(local.hour, local.minute)}"
     if asked is not None and asked < now:
         return f"That time has passed, so we'll call you back {at}."
@@ -844,8 +877,11 @@ def _clock_in(window: str) -> str | None:
     if bare is not None:
         hour, minute = int(bare.group(1)), int(bare.group(2) or 0)
         if 1 <= hour <= 12 and minute < 60:
-            # "call me at 3": a working hour (1-7 is afternoon, 8-11 morning).
-            hour = hour + 12 if hour <= 7 else hour
+            if re.search(r"\b(?:tonight|evening|afternoon)\b", window):
+                hour = hour + 12 if hour < 12 else hour  # "at 9 tonight" is 21:00
+            elif not re.search(r"\bmorning\b", window):
+                # "call me at 3": a working hour (1-7 is afternoon, 8-11 morning).
+                hour = hour + 12 if hour <= 7 else hour
             return f"{hour:02d}:{minute:02d}"
     for pattern, clock in _DAY_PARTS:
         if pattern.search(window):
@@ -924,6 +960,7 @@ _NO_EXCLUSIONS = re.compile(
     r"includes everything|that covers everything|that's everything|all in|all included|"
     r"turn ?key|no extras)\b"
 )
+_PARTS = r"materials?|parts|equipment|permits?|disposal|dumpster(?:\s+fees?)?|tax(?:es)?"
 _EXCLUSION_PATTERNS = (
     re.compile(
         r"\b(?:does not|doesn't|dont|don't|do not|won't|will not|wouldn't|isn't|is not)\s+"
@@ -937,6 +974,10 @@ _EXCLUSION_PATTERNS = (
         r"(?:extra|not included|separate|additional|on you|on the owner)\b"
     ),
     re.compile(r"\bplus\s+(?P<x>[a-z][a-z ]{2,40}?)\s+(?:extra|on top|separately)\b"),
+    # "12k plus materials", "materials extra", "that's labour only": a partial price.
+    re.compile(r"\bplus\s+(?:the\s+)?(?P<x>" + _PARTS + r")\b"),
+    re.compile(r"\b(?P<x>" + _PARTS + r")\s+(?:extra|separate|on top|additional)\b"),
+    re.compile(r"\b(?P<x>labou?r)\s+only\b|\bonly\s+(?:the\s+)?(?P<y>labou?r)\b"),
 )
 _CLAUSE_CUT = re.compile(
     r",|\b(?:and|but|so)\s+(?:i|we|it|i'll|we'll|i can|we can|start|takes|that|the price)\b"
@@ -956,9 +997,17 @@ def parse_exclusions(text: str) -> list[str]:
     found: list[str] = []
     for pattern in _EXCLUSION_PATTERNS:
         for match in pattern.finditer(normalised):
+            groups = match.groupdict()
+            if (groups.get("x") or groups.get("y") or "").startswith("labo"):
+                phrase = "materials (the price is labour only)"
+                if phrase not in found:
+                    found.append(phrase)
+                continue
             phrase = _clean_phrase(match.group("x"))
             if phrase and phrase not in found and len(phrase) <= 120:
                 found.append(phrase)
+    if any(x.endswith("labour only)") for x in found):
+        found = [x for x in found if x not in ("material", "materials")]
     return found
 
 
@@ -1105,6 +1154,9 @@ class Answer:
     no: bool = False
     skipped_lines: tuple[str, ...] = ()
     unit_rates: tuple[UnitRate, ...] = ()
+    price_ranges: tuple[tuple[str, str], ...] = ()
+    """(scope item id or ``total``, the bottom of the range said) for a price said as a range."""
+    wrong_number: bool = False
 
     @property
     def heard_anything(self) -> bool:
@@ -1125,6 +1177,7 @@ class Answer:
             or self.no
             or self.skipped_lines
             or self.unit_rates
+            or self.wrong_number
         )
 
 
@@ -1158,6 +1211,21 @@ def _rate_price(
     return LinePrice(line.id, line.component, total, amount.text, rate=amount.value)
 
 
+_JOINED_BEFORE = re.compile(r"\b([a-z]+)\s+(?:and|plus|&)\s+(?:the\s+)?$")
+_JOINED_AFTER = re.compile(r"^\s+(?:and|plus|&)\s+(?:the\s+)?([a-z]+)\b")
+
+
+def _joined_with_other_line(
+    text: str, start: int, end: int, line: ScopeLine, scope: Sequence[ScopeLine]
+) -> bool:
+    """True when the line is named with another ("roof and furnace"): one price for both."""
+    others = {w for s in scope if s.id != line.id for w in s.keywords()}
+    before = _JOINED_BEFORE.search(text[max(0, start - 40) : start])
+    after = _JOINED_AFTER.match(text[end : end + 40])
+    words = [m.group(1) for m in (before, after) if m]
+    return any(w in others or w.rstrip("s") in others for w in words)
+
+
 def _attribute(
     normalised: str, amounts: Sequence[Amount], scope: Sequence[ScopeLine], expect_line: str | None
 ) -> tuple[list[LinePrice], Decimal | None, list[UnitRate]]:
@@ -1173,13 +1241,20 @@ def _attribute(
         lo, hi = _clause_bounds(normalised, amount.start)
         clause = normalised[lo:hi]
         best: tuple[int, ScopeLine] | None = None
+        joined = False
         for candidate in scope:
             for start, end in _keyword_spans(normalised, candidate):
                 if start < lo or end > hi:
                     continue
                 distance = amount.start - end if end <= amount.start else start - amount.end
+                if end > amount.start and "," in normalised[amount.end : start]:
+                    distance += 100  # "roof 11 5, furnace 4200": the comma ends the roof's part
                 if best is None or abs(distance) < best[0]:
                     best = (abs(distance), candidate)
+                    joined = _joined_with_other_line(normalised, start, end, candidate, scope)
+        if joined and amount.per is None:
+            total = amount.value
+            continue
         if amount.per is not None:
             named = best[1] if best else None
             if named is None and expect_line:
@@ -1207,6 +1282,82 @@ def _attribute(
     return prices, total, rates
 
 
+_WRONG_NUMBER = re.compile(
+    r"\bwrong (?:number|person|guy)\b"
+    r"|\bthere(?:'s| is) no(?:body)? (?:\w+ )?(?:here|by that name)\b"
+    r"|\bno one (?:here )?(?:by|named|called) that\b|\bnever heard of (?:him|her|them|that)\b"
+)
+_LEAVE_OUT = re.compile(
+    r"\b(?:no|nope|nah)\W*$|^\W*(?:uh\s+|um\s+)?(?:nothing|leave it(?: out)?|skip(?: it| that)?|"
+    r"pass|not that one)\W*$"
+)
+_QUOTE_CUE = re.compile(
+    r"\b(?:quote|estimate|numbers|proposal|(?:text|email|send) (?:you|it|that|them|over)|"
+    r"get back to you)\b"
+)
+_NOT_MINE_BEFORE = re.compile(
+    r"\b(?:don't|do not|doesn't|can't|cannot|won't|no longer)\s+(?:do|handle|touch|work on|"
+    r"install|service)\s+(?:the\s+|any\s+)?$"
+)
+_NOT_MINE_AFTER = re.compile(
+    r"^(?:'s|s|\s+is|\s+are)?\W*\s*(?:no\b(?!\s+(?:problem|worries|issue))|"
+    r"not (?:my|our) (?:thing|trade|area|line)|not something (?:i|we) do|"
+    r"(?:i|we) don't (?:do|touch|handle)|isn't my|is not my)"
+)
+
+
+def _lines_not_done(
+    normalised: str, scope: Sequence[ScopeLine], line_prices: Sequence[LinePrice]
+) -> tuple[str, ...]:
+    """Lines the contractor says they don't do ("roof's not my thing", "I don't do furnaces")."""
+    priced = {p.scope_item_id for p in line_prices}
+    skipped: list[str] = []
+    for line in scope:
+        if line.id in priced:
+            continue
+        for start, end in _keyword_spans(normalised, line):
+            if _NOT_MINE_BEFORE.search(normalised[max(0, start - 30) : start]) or (
+                _NOT_MINE_AFTER.match(normalised[end : end + 30])
+            ):
+                skipped.append(line.id)
+                break
+    return tuple(skipped)
+
+
+_RANGE = re.compile(
+    r"\b(?P<between>between\s+|from\s+)?(?<![\d.,])(?P<lo>\d{1,3}(?:,\d{3})*|\d+)(?:\.\d+)?"
+    r"\s*(?P<scale>k|grand|thousand)?\s*(?P<to>and|to|-|or)\s*(?P<hi>\$?\d)"
+)
+
+
+def _price_ranges(rest: str, *, price_asked: bool) -> tuple[str, dict[int, Decimal]]:
+    """``rest`` with each range's bottom blanked out, and the bottoms by where the top starts."""
+    lows: dict[int, Decimal] = {}
+    for match in _RANGE.finditer(rest):
+        top = next(
+            (
+                a
+                for a in parse_amounts(rest, price_asked=price_asked)
+                if a.start >= match.start("hi")
+            ),
+            None,
+        )
+        if top is None or top.start != match.start("hi") or top.per is not None:
+            continue
+        if match.group("to") == "and" and not match.group("between"):
+            continue  # "roof 4000 and 8000 for the furnace" are two prices
+        low = Decimal(match.group("lo").replace(",", "")) * _SCALE_OF.get(
+            match.group("scale") or "", 1
+        )
+        while low and low * 10 <= top.value:
+            low *= 10  # "8 and 10000": the 8 is thousands too
+        if not 0 < low < top.value:
+            continue
+        lows[top.start] = low
+        rest = rest[: match.start()] + " " * (top.start - match.start()) + rest[top.start :]
+    return rest, lows
+
+
 def extract(
     text: str,
     *,
@@ -1230,18 +1381,46 @@ def extract(
     dates = parse_dates(rest, after=today)
     # Money never comes from a date's own digits ("march 15") or a duration ("4 days").
     date_spans = [(d.start, d.end) for d in dates]
+    # "between 8 and 10 grand": the top of the range is the price, its bottom kept to say back.
+    rest, lows = _price_ranges(rest, price_asked=price_asked)
     amounts = [
         a
         for a in parse_amounts(rest, price_asked=price_asked)
         if not any(a.start < end and start < a.end for start, end in date_spans)
     ]
     expect_line = expect.split(":", 1)[1] if expect and expect.startswith("line:") else None
-    line_prices, total, unit_rates = _attribute(normalised, amounts, scope, expect_line)
+    blanked = "".join(
+        " " if r == " " and n != " " else n for r, n in zip(rest, normalised, strict=True)
+    )
+    line_prices, total, unit_rates = _attribute(blanked, amounts, scope, expect_line)
+    ranges: list[tuple[str, str]] = []
+    for amount in amounts:
+        low = lows.get(amount.start)
+        if low is None or amount.per is not None:
+            continue
+        line = next((p for p in line_prices if p.heard == amount.text), None)
+        if line is not None:
+            ranges.append((line.scope_item_id, _money(low) or ""))
+        elif total == amount.value:
+            ranges.append(("total", _money(low) or ""))
 
     visit = _nearest_after_cue(dates, normalised, _VISIT_CUE)
     start_mention = _nearest_after_cue(dates, normalised, _START_CUE)
+    wants_callback = bool(_CALLBACK.search(normalised))
     if start_mention is None and dates and (expect != "site_visit" or visit is not None):
-        start_mention = next((d for d in dates if d is not visit), None)
+        # A date with no start word is the start, unless it says when the quote comes ("I'll
+        # text you a quote later today") or why now is bad ("I'm on a roof right now, call
+        # me back tomorrow").
+        start_mention = next(
+            (
+                d
+                for d in dates
+                if d is not visit
+                and not _QUOTE_CUE.search(normalised[max(0, d.start - 30) : d.start])
+                and not (wants_callback and expect != "start_date")
+            ),
+            None,
+        )
     if expect == "site_visit" and visit is None and dates:
         visit = dates[0]
         start_mention = None
@@ -1257,7 +1436,13 @@ def extract(
     if expect == "exclusions" and not exclusions:
         if no or re.search(r"^\W*(?:nothing|none|nope|no|that's it)\b", normalised):
             no_exclusions = True
-        elif not yes and not amounts and not dates and len(normalised.split()) <= 12:
+        elif (
+            not yes
+            and not amounts
+            and not dates
+            and len(normalised.split()) <= 12
+            and not normalised.rstrip().endswith("?")  # "and the roof?" asks; it excludes nothing
+        ):
             phrase = _clean_phrase(re.sub(r"^\W*(?:just|only|well|um|uh)\s+", "", normalised))
             if phrase:
                 exclusions = (phrase,)
@@ -1268,21 +1453,25 @@ def extract(
         insured = not no
     elif expect == "insurance" and (yes or no):
         insured = yes
-    skipped: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = _lines_not_done(normalised, scope, line_prices)
     if (
         expect_line
         and not line_prices
         and total is None
         and not unit_rates
-        and (no or _DECLINE.search(normalised))
+        and (no or _DECLINE.search(normalised) or _LEAVE_OUT.search(normalised))
+        and expect_line not in skipped
     ):
-        skipped = (expect_line,)
+        skipped += (expect_line,)
+    if skipped and expect == "exclusions" and exclusions and not parse_exclusions(text):
+        exclusions = ()  # "furnace, no, I don't do furnaces" skips a line; it is no exclusion
     declined = bool(
-        _DECLINE.search(normalised)
+        (_DECLINE.search(normalised) or (scope and len(skipped) == len(scope)))
         and not line_prices
         and total is None
-        and not skipped
         and not unit_rates
+        and not start_mention  # "booked up for three weeks" says when, not no
+        and not (skipped and len(skipped) < len(scope))
     )
     return Answer(
         text=text,
@@ -1303,6 +1492,8 @@ def extract(
         no=no,
         skipped_lines=skipped,
         unit_rates=tuple(unit_rates),
+        price_ranges=tuple(ranges),
+        wrong_number=bool(_WRONG_NUMBER.search(normalised)) and not line_prices and total is None,
     )
 
 
@@ -1338,6 +1529,10 @@ class CallFacts:
     """scope item id → the unit rate its price was worked out from ("1500.00")."""
     unit_rates: dict[str, str] = field(default_factory=dict)
     """scope item id (or ``total``) → a unit rate still needing the line's total."""
+    price_ranges: dict[str, str] = field(default_factory=dict)
+    """scope item id (or ``total``) → the bottom of a range said ("8000.00"), the price its top."""
+    wrong_number: bool = False
+    """someone else answered: the number on file is not the contractor's."""
 
     def merge(self, answer: Answer) -> CallFacts:
         """These facts updated with one answer (a later statement of a fact replaces it)."""
@@ -1357,6 +1552,12 @@ class CallFacts:
             pending[rate.key] = rate.spoken
         if answer.total is not None:
             pending.pop("total", None)
+        ranges = dict(self.price_ranges)
+        for key in [p.scope_item_id for p in answer.line_prices] + (
+            ["total"] if answer.total is not None else []
+        ):
+            ranges.pop(key, None)  # a price said again replaces the range
+        ranges.update(dict(answer.price_ranges))
         skipped = tuple(s for s in self.skipped_lines if s not in prices)
         skipped += tuple(s for s in answer.skipped_lines if s not in skipped)
         for line in skipped:
@@ -1386,6 +1587,8 @@ class CallFacts:
             heard=heard,
             line_rates=rates,
             unit_rates=pending,
+            price_ranges=ranges,
+            wrong_number=self.wrong_number or answer.wrong_number,
         )
 
     @property
@@ -1420,6 +1623,8 @@ class CallFacts:
             "heard": dict(self.heard),
             "line_rates": dict(self.line_rates),
             "unit_rates": dict(self.unit_rates),
+            "price_ranges": dict(self.price_ranges),
+            "wrong_number": self.wrong_number,
         }
 
     @classmethod
@@ -1443,6 +1648,8 @@ class CallFacts:
             heard={str(k): str(v) for k, v in (data.get("heard") or {}).items()},
             line_rates={str(k): str(v) for k, v in (data.get("line_rates") or {}).items()},
             unit_rates={str(k): str(v) for k, v in (data.get("unit_rates") or {}).items()},
+            price_ranges={str(k): str(v) for k, v in (data.get("price_ranges") or {}).items()},
+            wrong_number=bool(data.get("wrong_number")),
         )
 
 

@@ -1773,6 +1773,8 @@ def _outcome(call: Call, facts: CallFacts) -> CallOutcome:
         return CallOutcome.opted_out
     if facts.priced:
         return CallOutcome.bid_received
+    if facts.wrong_number:
+        return CallOutcome.wrong_number
     if facts.declined:
         return CallOutcome.declined
     if facts.start_date or facts.site_visit:
@@ -1795,11 +1797,13 @@ def _line_items(facts: CallFacts, context: CallContext) -> list[dict[str, Any]]:
             if rate and line.quantity
             else ""
         )
+        low = facts.price_ranges.get(item_id)
+        said = f"said as {dollars(low)} to {dollars(amount)}, " if low else ""
         items.append(
             {
                 "scope_item_id": item_id,
                 "amount": amount,
-                "note": f"{worked}said on call {context.call_id}",
+                "note": f"{worked}{said}said on call {context.call_id}",
             }
         )
     return items
@@ -1839,6 +1843,20 @@ def action_items(
                     "kind": "find_bids",
                     "text": f"No price from {who} for: {', '.join(unpriced)}",
                     "components": unpriced,
+                }
+            )
+        for key, low in facts.price_ranges.items():
+            line = next((s for s in context.scope if s.id == key), None)
+            top = facts.total if key == "total" else facts.line_prices.get(key)
+            what = f"the {line.component}" if line else "the job"
+            items.append(
+                {
+                    "kind": "firm_price",
+                    "text": f"{who} gave a range for {what} ({dollars(low)} to {dollars(top)}); "
+                    "the bid holds the top: get a firm price",
+                    "scope_item_id": line.id if line else None,
+                    "low": low,
+                    "high": top,
                 }
             )
         if facts.insured is not True:
@@ -1885,6 +1903,14 @@ def action_items(
     if outcome == CallOutcome.unclear:
         items.append(
             {"kind": "listen", "text": f"The call with {who} gave no clear answer: read it"}
+        )
+    if outcome == CallOutcome.wrong_number:
+        items.append(
+            {
+                "kind": "fix_phone",
+                "text": f"Someone else answered {who}'s number (wrong number): check the "
+                "contractor's phone before calling again",
+            }
         )
     return items
 
@@ -2025,7 +2051,7 @@ def finalize_call(*, session: Session, call: Call, now: dt.datetime | None = Non
         )
     if (
         call.contractor_id is not None
-        and outcome not in (CallOutcome.voicemail, CallOutcome.no_answer)
+        and outcome not in (CallOutcome.voicemail, CallOutcome.no_answer, CallOutcome.wrong_number)
         and any(row.text.strip() for row in _callee_rows(session, call))
     ):  # only a contractor who said something responded (not a canceled or silent call)
         publish(
