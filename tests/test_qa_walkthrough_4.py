@@ -18,7 +18,6 @@ from sqlmodel import Session
 from domain.audio import service as audio_service
 from domain.audio.enums import Condition, WalkthroughStatus
 from domain.audio.extraction import (
-    Finding,
     Segment,
     extract_from_text,
     heard_not_priced,
@@ -27,16 +26,7 @@ from domain.audio.models import Walkthrough
 from domain.auth.enums import Role
 from domain.pricing.enums import CostUnit
 from tests.factories import auth_headers, make_org, make_property, make_user
-
-
-def found_in(text: str) -> dict[str, Finding]:
-    """The findings of ``text`` by catalogue key."""
-    return {f.component_key: f for f in extract_from_text(text)}
-
-
-def lines_by_key(summary: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """An estimate summary's line items by catalogue key."""
-    return {line["component_key"]: line for line in summary["line_items"]}
+from tests.test_qa_walkthrough_3 import found_in, lines_by_key
 
 
 def price(db: Session, text: str, square_feet: int | None = 1200) -> dict[str, Any]:
