@@ -1399,6 +1399,45 @@ def _leads_since(text: str, today: dt.date | None = None) -> dt.date | None:
     return period[0] if period else None
 
 
+# "which deals closed in October?", "what closed last month?", "new deals this week": the
+# deals that moved into a status in a period, or (new deals) were opened in it.
+_NEW_DEALS = re.compile(r"\bnew\s+deals?\b", re.I)
+_CLOSE_VERB = re.compile(r"\bclose\b", re.I)
+_WENT_INTO = re.compile(
+    r"^\W*(?:what|which|anything|any)\b[^?]*?"
+    r"\b(?:closed|(?:went|got|gone)\s+under\s*-?\s*contract)\b",
+    re.I,
+)
+
+
+def _deals_period(text: str, today: dt.date | None = None) -> tuple[dt.date, dt.date, str] | None:
+    """The period a deals question names: "this week" (Monday to today) or ``period_in``'s."""
+    today = today or dt.date.today()
+    if week := _THIS_WEEK.search(text):
+        return today - dt.timedelta(days=today.weekday()), today, week.group(0)
+    return period_in(text, today)
+
+
+def _deals_in_period_plan(text: str, *, named_deals: bool) -> Plan | None:
+    """``list_deals`` with a status and a period; None when no period is named.
+
+    ``named_deals``: the message says "deals"; otherwise it must ask what closed or went
+    under contract ("what closed last month?").
+    """
+    if not named_deals and not _WENT_INTO.search(text):
+        return None
+    period = _deals_period(text)
+    if period is None:
+        return None
+    status = None
+    if not _NEW_DEALS.search(text):
+        status = next((v for p, v in _STATUS_WORDS if p.search(text)), None)
+        if status is None and _CLOSE_VERB.search(text):
+            status = "closed"  # "how many deals did we close last month?"
+    args = {"status": status} if status else {}
+    return Plan("list_deals", args | {"start": period[0].isoformat(), "end": period[1].isoformat()})
+
+
 def _leads_plan(text: str) -> Plan | None:
     """A plan to list the seller leads; None when the message is about something else."""
     if not _LEADS_LIST.search(text) or re.search(r"\bdeals?\b", text, re.I):
@@ -1700,6 +1739,10 @@ def plan_for(conversation: Conversation) -> Plan:
                 return Plan(reply="Which property? Say 'voucher rent for' and its street address.")
             subject = {"property_id": last_id}
         return Plan("section8_rent", subject)
+    if not subject and (
+        in_period := _deals_in_period_plan(text, named_deals=bool(_DEALS.search(text)))
+    ):
+        return in_period
     if _DEALS.search(text) and not subject:
         # "which deals are under contract?": only the deals in that status.
         status = next((v for p, v in _STATUS_WORDS if p.search(text)), None)
@@ -1905,11 +1948,32 @@ def _offer_reply(r: dict[str, Any]) -> str:
     return text
 
 
+# How a reply says a deal moved into a status ("closed", "went under contract").
+_ENTERED_WORDS = {"closed": "closed", "under_contract": "went under contract"}
+
+
 def _deals_reply(r: dict[str, Any]) -> str:
     status = words(r.get("status_asked") or "")
-    if not r.get("deals"):
+    period = r.get("period")
+    if period:
+        span = f"from {period['start'] or 'the start'} to {period['end'] or 'today'}"
+        asked = r.get("status_asked")
+        if asked:
+            did = _ENTERED_WORDS.get(asked, f"moved to {status}")
+            if not r.get("deals"):
+                return f"None of your deals {did} {span}."
+            head = f"Your deals that {did} {span}"
+        else:
+            if not r.get("deals"):
+                return f"No new deals were opened {span}."
+            head = f"New deals opened {span}"
+        shown = r["count"]
+        total = r.get("total", shown)
+        lines = [f"{head} ({shown}{f' of {total}' if total != shown else ''}):"]
+    elif not r.get("deals"):
         return f"None of your deals is {status}." if status else "You have no deals I can show."
-    lines = [f"Your deals{' ' + status if status else ''} ({r['count']}):"]
+    else:
+        lines = [f"Your deals{' ' + status if status else ''} ({r['count']}):"]
     for d in r["deals"]:
         price = f", price {d['purchase_price']}" if d.get("purchase_price") else ""
         strategy = f" ({words(d['strategy'])})" if d.get("strategy") else ""

@@ -6,6 +6,7 @@ and who may change deals (admins and analysts); the tools pass the caller's prin
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -85,15 +86,24 @@ def deal_row(session: Session, deal: Deal) -> dict[str, Any]:
 def list_deals(
     runtime: ToolRuntime[Context],
     status: DealStatus | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
     limit: Annotated[int, Field(ge=1, le=50)] = 10,
 ) -> dict[str, Any]:
     """The deals the user may see, most recently changed first (investors: their own deals).
+
+    Use start/end for a period: "which deals closed in October?" is status closed with
+    October's first and last day; "new deals this week" is no status, Monday to today.
 
     Args:
         runtime: The run context (organisation, user, role), injected: never a model
             argument.
         status: Only deals in this pipeline status (lead, analyzing, offer_made,
             under_contract, closed, dead, passed).
+        start: First day of a period (YYYY-MM-DD, inclusive): with a status, only deals
+            that moved into that status on or after it; without one, deals created on or
+            after it.
+        end: Last day of the period (YYYY-MM-DD, inclusive).
         limit: At most this many deals.
 
     """
@@ -101,14 +111,29 @@ def list_deals(
     ctx.progress("looking up deals…")
 
     def body(session: Session) -> dict[str, Any]:
+        if start is not None and end is not None and start > end:
+            raise ToolError(f"the period starts ({start}) after it ends ({end})")
         deals = deal_service.list_deals(
-            session=session, org_id=ctx.org_id, principal=ctx.principal, status=status, limit=limit
-        )
-        return {
+            session=session, org_id=ctx.org_id, principal=ctx.principal, status=status,
+            since=start, until=end, limit=limit,
+        )  # fmt: skip
+        result: dict[str, Any] = {
             "count": len(deals),
             "deals": [deal_row(session, d) for d in deals],
             "source": "deal_service.deals visible to you",
         }
+        if start is not None or end is not None:
+            total = deal_service.count_deals(
+                session=session, org_id=ctx.org_id, principal=ctx.principal, status=status,
+                since=start, until=end,
+            )  # fmt: skip
+            result["total"] = total
+            result["period"] = {
+                "start": start,
+                "end": end,
+                "by": f"date the deal became {status.value}" if status else "date created",
+            }
+        return result
 
     return run_tool(ctx, "list_deals", body)
 

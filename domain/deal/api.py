@@ -13,6 +13,7 @@ lives here, next to the deal it reads.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -94,10 +95,25 @@ def list_deals(
     deal_status: Annotated[DealStatus | None, Query(alias="status")] = None,
     strategy: DealStrategy | None = None,
     property_id: uuid.UUID | None = None,
+    since: Annotated[
+        dt.date | None,
+        Query(
+            description="first day (UTC), inclusive: deals that entered `status` on or after "
+            "it (by their timeline), or were created on or after it when no status is given"
+        ),
+    ] = None,
+    until: Annotated[
+        dt.date | None,
+        Query(description="last day (UTC), inclusive; 422 when before `since`"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=service.MAX_LIST_LIMIT)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[DealRead]:
-    """The organisation's deals you may see, most recently changed first."""
+    """The organisation's deals you may see, most recently changed first.
+
+    ``since``/``until`` limit them to a period: with ``status``, the deals that moved into
+    that status in the period ("closed in October"); without, the deals opened in it.
+    """
     with _mapped_errors():
         deals = service.list_deals(
             session=session,
@@ -106,6 +122,8 @@ def list_deals(
             status=deal_status,
             strategy=strategy,
             property_id=property_id,
+            since=since,
+            until=until,
             limit=limit,
             offset=offset,
         )
@@ -116,6 +134,8 @@ def list_deals(
             status=deal_status,
             strategy=strategy,
             property_id=property_id,
+            since=since,
+            until=until,
         )
     send_total(response, total)
     return [_read(deal) for deal in deals]

@@ -26,13 +26,13 @@ import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import event as sa_event
-from sqlalchemy import false, or_
+from sqlalchemy import false, func, or_
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -396,6 +396,36 @@ def get_deal(
     return _load(session=session, org_id=org_id, deal_id=deal_id, principal=principal)
 
 
+def _day_start(day: date) -> datetime:
+    """Midnight UTC at the start of ``day`` (periods are whole UTC days)."""
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+def _entered_status_at() -> Any:
+    """When each deal entered its current status, as a SQL expression over ``Deal``.
+
+    The latest timeline entry that moved the deal into the status it has now (a deal can
+    re-enter ``analyzing`` after a rejected offer), or that created it in that status; a
+    deal without such an entry counts from its creation. Edits after that do not move it.
+    """
+    entered = (
+        select(func.max(DealEvent.occurred_at))
+        .where(
+            DealEvent.deal_id == Deal.id,
+            DealEvent.org_id == Deal.org_id,
+            col(DealEvent.kind).in_([DealEventKind.created, DealEventKind.status_changed]),
+            func.coalesce(
+                func.jsonb_extract_path_text(col(DealEvent.details), "to"),
+                func.jsonb_extract_path_text(col(DealEvent.details), "status"),
+            )
+            == col(Deal.status),
+        )
+        .correlate(Deal)
+        .scalar_subquery()
+    )
+    return func.coalesce(entered, col(Deal.created_at))
+
+
 def _deals_query(
     *,
     org_id: uuid.UUID,
@@ -403,9 +433,17 @@ def _deals_query(
     status: DealStatus | None,
     strategy: DealStrategy | None,
     property_id: uuid.UUID | None,
+    since: date | None = None,
+    until: date | None = None,
 ) -> SelectOfScalar[Deal]:
-    """The deals the caller may see, filtered (no order, no paging)."""
+    """The deals the caller may see, filtered (no order, no paging).
+
+    ``since``/``until`` (whole UTC days, both inclusive) keep the deals that entered
+    ``status`` in that period when a status is given, else the deals created in it.
+    """
     _check_can_read(principal)
+    if since is not None and until is not None and since > until:
+        raise DealValidationError(f"since ({since}) must be on or before until ({until})")
     statement = select(Deal).where(Deal.org_id == org_id)
     visible = _visible_to(principal)
     if visible is not None:
@@ -416,6 +454,12 @@ def _deals_query(
         statement = statement.where(Deal.strategy == strategy)
     if property_id is not None:
         statement = statement.where(Deal.property_id == property_id)
+    if since is not None or until is not None:
+        at = _entered_status_at() if status is not None else col(Deal.created_at)
+        if since is not None:
+            statement = statement.where(at >= _day_start(since))
+        if until is not None:
+            statement = statement.where(at < _day_start(until + timedelta(days=1)))
     return statement
 
 
@@ -427,13 +471,20 @@ def list_deals(
     status: DealStatus | None = None,
     strategy: DealStrategy | None = None,
     property_id: uuid.UUID | None = None,
+    since: date | None = None,
+    until: date | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> list[Deal]:
-    """The organisation's deals the caller may see, most recently changed first."""
+    """The organisation's deals the caller may see, most recently changed first.
+
+    With ``since``/``until`` (dates, inclusive): the deals that entered ``status`` in that
+    period (by their timeline, not their last edit), or were created in it when no status is
+    given; ``since`` after ``until`` raises ``DealValidationError``.
+    """
     statement = _deals_query(
         org_id=org_id, principal=principal, status=status, strategy=strategy,
-        property_id=property_id,
+        property_id=property_id, since=since, until=until,
     ).order_by(col(Deal.updated_at).desc(), col(Deal.id))  # fmt: skip
     limit = max(1, min(limit, MAX_LIST_LIMIT))
     return list(session.exec(statement.limit(limit).offset(max(offset, 0))))
@@ -447,13 +498,15 @@ def count_deals(
     status: DealStatus | None = None,
     strategy: DealStrategy | None = None,
     property_id: uuid.UUID | None = None,
+    since: date | None = None,
+    until: date | None = None,
 ) -> int:
     """How many deals ``list_deals`` with these filters would list over all pages."""
     return count_rows(
         session,
         _deals_query(
             org_id=org_id, principal=principal, status=status, strategy=strategy,
-            property_id=property_id,
+            property_id=property_id, since=since, until=until,
         ),
     )  # fmt: skip
 
