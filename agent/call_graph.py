@@ -10,8 +10,9 @@ LangGraph ``StateGraph``:
   with an LLM configured (``OPENAI_API_KEY`` or ``LLM_BASE_URL``, as for the main agent) the
   model also reads it (prompt ``prompts/voice_call.md``), and what it found, checked against
   the scope lines and the calendar, is merged in. An opt-out the rules hear always counts.
-- ``decide`` is the dialogue policy, deterministic: opted out, declined or asked to be called
-  back ends the call; otherwise the next thing not yet known and not yet asked (a price per
+- ``decide`` is the dialogue policy, deterministic: opted out, declined, asked to be called
+  back or a price to come another way ("I'll text you a quote", "call my office") ends the
+  call; otherwise the next thing not yet known and not yet asked (a price per
   line or a total, exclusions, start date, duration, insurance; a site visit for scheduling),
   then one confirmation of what was heard, then goodbye. A unit rate that does not fit the
   line's unit ("$4 a square foot" for a roof scoped in squares) gets one question for the
@@ -64,6 +65,7 @@ from domain.voice.extraction import (
     callback_promise,
     dollars,
     extract,
+    loose_start,
     spoken_date,
 )
 from domain.voice.hours import CallWindow
@@ -268,6 +270,9 @@ def merge_model_answer(
         no=rules.no or data.get("no") is True,
         skipped_lines=rules.skipped_lines,
         unit_rates=rules.unit_rates,
+        price_ranges=rules.price_ranges,
+        wrong_number=rules.wrong_number,
+        follow_up=rules.follow_up,
     )
 
 
@@ -407,6 +412,9 @@ def decide_turn(
         return plan("goodbye_declined", done=True), state
     if answer.wrong_number and not after.priced:
         return plan("goodbye_wrong_number", done=True), state
+    if answer.follow_up and not after.priced:
+        # "I'll text you a quote" / "call my office": no price now, so nothing more to ask.
+        return {"kind": "goodbye_follow_up", "item": answer.follow_up, "done": True}, state
     if answer.callback and not (answer.line_prices or answer.total or answer.start_date):
         return plan("goodbye_callback", done=True), state
     changed = after.to_json() != before.to_json()
@@ -529,7 +537,11 @@ def confirmation(facts: CallFacts, context: dict[str, Any]) -> str:
         parts.append(f"no price for the {skipped}")
     if facts.exclusions:
         parts.append("not including " + ", ".join(facts.exclusions))
-    if facts.start_date:
+    loose = loose_start(facts.heard.get("start_date"))
+    if facts.start_date and loose:
+        # "Not till after the holidays": the words and the date taken for them.
+        parts.append(f"starting {loose}, so about {spoken_date(facts.start_date)}")
+    elif facts.start_date:
         parts.append(f"starting {spoken_date(facts.start_date)}")
     if facts.duration_days:
         unit = "day" if facts.duration_days == 1 else "days"
@@ -596,6 +608,14 @@ def template_reply(plan: dict[str, Any], facts: CallFacts, context: dict[str, An
         return "Understood. We won't call you again. Sorry for the trouble, goodbye."
     if kind == "goodbye_wrong_number":
         return "Sorry to have bothered you. Have a good day, goodbye."
+    if kind == "goodbye_follow_up":
+        if item == "office":
+            return f"Thanks, {name}, we'll call your office. Goodbye."
+        if item == "details":
+            return (
+                f"Thanks, {name}, we'll send you the details and look out for your quote. Goodbye."
+            )
+        return f"Thanks, {name}, we'll look out for your quote. Goodbye."
     if kind == "goodbye_declined":
         return f"No problem, thanks for your time, {name}. Goodbye."
     if kind == "goodbye_callback":
@@ -947,6 +967,7 @@ def _answer_json(answer: Answer) -> dict[str, Any]:
         "skipped_lines": list(answer.skipped_lines),
         "price_ranges": [list(pair) for pair in answer.price_ranges],
         "wrong_number": answer.wrong_number,
+        "follow_up": answer.follow_up,
     }
 
 
@@ -981,6 +1002,7 @@ def _answer_from_json(data: dict[str, Any]) -> Answer:
         skipped_lines=tuple(data.get("skipped_lines") or ()),
         price_ranges=tuple((str(k), str(v)) for k, v in data.get("price_ranges") or []),
         wrong_number=bool(data.get("wrong_number")),
+        follow_up=data.get("follow_up"),
     )
 
 

@@ -50,6 +50,11 @@ class CallOutcome(StrEnum):
     unclear = "unclear"
     # Someone else answered ("wrong number"): the contractor's phone on file needs checking.
     wrong_number = "wrong_number"
+    # No price on the call, one to come: "I'll text you a quote", "send me the details and I'll
+    # get you a number" (an ``await_quote`` or ``send_details`` action item).
+    quote_to_follow = "quote_to_follow"
+    # No price on the call: "call my office", "talk to my office manager" (``call_office``).
+    refer_to_office = "refer_to_office"
     # A seller lead answered the qualifying questions (timeline, price, condition ...).
     qualified = "qualified"
 

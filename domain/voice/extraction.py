@@ -19,8 +19,10 @@ sometimes in digits ("$11,500") and sometimes in words ("eleven thousand five hu
    "eleven five" / "eleven-five" → $11,500, "twelve and a half" → $12,500 ("nine grand" is
    $9,000 by its money word); a run of digits ("three one three ...") never is.
 3. ``parse_start_date`` reads "the 3rd" (the next 3rd of a month after the call date), "March
-   3rd", "next Monday", "tomorrow", "in two weeks", "12/3"; ``parse_duration_days`` reads
-   "takes four days", "two weeks", "3 to 4 days" (the longer), but not "in two weeks" (a start).
+   3rd", "next Monday", "tomorrow", "in two weeks", "12/3", and loosely "after the holidays" /
+   "after the first of the year" (the first working day after New Year's Day), "end of the
+   month", "next month"; ``parse_duration_days`` reads "takes four days", "two weeks", "3 to 4
+   days" (the longer), "a day and a half" (rounded up: 2), but not "in two weeks" (a start).
 4. ``extract`` reads one answer in the context of the question asked (``expect``) and the
    project's scope lines: each amount goes to the line named next to it ("the roof for
    11,500"), to the line asked about, or to the total.
@@ -175,6 +177,8 @@ def _number_run(words: Sequence[str]) -> tuple[str, int]:
 
 _WORD = re.compile(r"[a-z]+")
 _AND_A_HALF = re.compile(r"(?<![\d,.])(\d{1,3}) and a half\b")
+# "a day and a half" (normalised "1 day and a half") is 1.5 days; a duration rounds it up.
+_UNIT_AND_A_HALF = re.compile(r"(?<![\d,.])(\d{1,3}) (day|week|month|hour)s? and a half\b")
 
 
 def normalise(text: str) -> str:
@@ -242,7 +246,8 @@ def normalise(text: str) -> str:
         i = matches.index(consumed) + 1
     out.append(text[position:])
     # "twelve and a half" → "12.5" (money or a duration: the reader decides which)
-    return _AND_A_HALF.sub(r"\1.5", "".join(out))
+    joined = _UNIT_AND_A_HALF.sub(r"\1.5 \2s", "".join(out))
+    return _AND_A_HALF.sub(r"\1.5", joined)
 
 
 # --- money -------------------------------------------------------------------------------
@@ -529,7 +534,24 @@ _DATE_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
         "part_of_month",
     ),
     # "I'm booked for three weeks": free to start once that time has passed.
-    (re.compile(_BOOKED + r"(\d+)\s+(day|week|month)s?\b"), "in"),
+    (re.compile(_BOOKED + r"(\d+(?:\.5)?)\s+(day|week|month)s?\b"), "in"),
+    # Said loosely (see ``_loose_start``): "after the holidays", "after the first of the year",
+    # "end of the month".
+    (
+        re.compile(
+            r"\bafter\s+(?:the\s+)?(?:holidays|holiday\s+season|christmas(?:\s+and\s+new\s+year'?s?)?)\b"
+        ),
+        "after_holidays",
+    ),
+    (
+        re.compile(
+            r"\b(?:(?:after|past|from)\s+)?(?:the\s+)?1st\s+of\s+(?:the|next)\s+year\b|"
+            r"\b(?:after|past)\s+new\s+year'?s?(?:\s+day)?\b|"
+            r"\b(?:start|beginning)\s+of\s+(?:the\s+|next\s+)?year\b"
+        ),
+        "new_year",
+    ),
+    (re.compile(r"\b(?:the\s+)?end\s+of\s+(?:the|this)\s+month\b"), "end_of_month"),
     (
         re.compile(
             r"\b(" + _MONTH_RE + r")\.?\s+(?:the\s+)?(\d{1,2})(?:st|nd|rd|th)?\b(?:,?\s*(\d{4}))?"
@@ -546,12 +568,50 @@ _DATE_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bday\s+after\s+tomorrow\b"), "after_tomorrow"),
     (re.compile(r"\btomorrow\b"), "tomorrow"),
     (re.compile(r"\btoday\b|\bright\s+now\b"), "today"),
-    (re.compile(r"\b(?:in|within)\s+(\d+)\s+(day|week|month)s?\b"), "in"),
-    (re.compile(r"\b(\d+)\s+(day|week|month)s?\s+(?:out|from\s+now)\b"), "in"),
+    (re.compile(r"\b(?:in|within)\s+(\d+(?:\.5)?)\s+(day|week|month)s?\b"), "in"),
+    (re.compile(r"\b(\d+(?:\.5)?)\s+(day|week|month)s?\s+(?:out|from\s+now)\b"), "in"),
     (re.compile(r"\bnext\s+week\b"), "next_week"),
     (re.compile(r"\bnext\s+month\b"), "next_month"),
     (re.compile(r"\b(?:right\s+away|asap|a\s*s\s*a\s*p|immediately|any\s*time)\b"), "asap"),
 )
+
+
+def _working_day(day: dt.date) -> dt.date:
+    """``day``, or the first day after it that is a weekday and not New Year's Day."""
+    while day.weekday() >= 5 or (day.month == 1 and day.day == 1):
+        day += dt.timedelta(days=1)
+    return day
+
+
+def _after_new_year(after: dt.date) -> dt.date:
+    """The first working day after New Year's Day that is still to come.
+
+    "After the holidays" means the same: in the US "the holidays" run from Thanksgiving to New
+    Year's, and a contractor who says it in November or December means the new year, not the
+    Monday after Thanksgiving. Said in January, once that day has passed, the holidays are
+    over: the next working day.
+    """
+    this_year = _working_day(dt.date(after.year, 1, 2))
+    if this_year > after:
+        return this_year
+    if after.month == 1:
+        return _working_day(after + dt.timedelta(days=1))
+    return _working_day(dt.date(after.year + 1, 1, 2))
+
+
+def _end_of_month(after: dt.date) -> dt.date:
+    """The last weekday of this month, or of next month when fewer than 3 days remain."""
+    last = dt.date(after.year, after.month, calendar.monthrange(after.year, after.month)[1])
+    if (last - after).days < 3:
+        following = _add_months(after.replace(day=1), 1)
+        last = dt.date(
+            following.year,
+            following.month,
+            calendar.monthrange(following.year, following.month)[1],
+        )
+    while last.weekday() >= 5:
+        last -= dt.timedelta(days=1)
+    return last
 
 
 def _resolve(kind: str, match: re.Match[str], after: dt.date) -> dt.date | None:
@@ -594,14 +654,20 @@ def _resolve(kind: str, match: re.Match[str], after: dt.date) -> dt.date | None:
     if kind == "today":
         return after
     if kind == "in":
-        count, unit = int(g[0]), g[1]
+        count, unit = Decimal(g[0]), g[1]
         if unit == "month":
-            return _add_months(after, count)
-        return after + dt.timedelta(days=count * _UNIT_DAYS[unit])
+            whole = int(count)
+            return _add_months(after, whole) + dt.timedelta(days=15 if count > whole else 0)
+        days = (count * _UNIT_DAYS[unit]).to_integral_value(rounding="ROUND_CEILING")
+        return after + dt.timedelta(days=int(days))
     if kind == "next_week":
         return _next_weekday(0, after)
     if kind == "next_month":
-        return _add_months(after.replace(day=1), 1)
+        return _working_day(_add_months(after.replace(day=1), 1))
+    if kind in ("after_holidays", "new_year"):
+        return _after_new_year(after)
+    if kind == "end_of_month":
+        return _end_of_month(after)
     return None  # pragma: no cover
 
 
@@ -639,6 +705,36 @@ def _nearest_after_cue(
                 if best is None or gap < best[0]:
                     best = (gap, mention)
     return best[1] if best else None
+
+
+_LOOSE_STARTS = (
+    (re.compile(r"\bholiday|\bchristmas\b"), "after the holidays"),
+    (
+        re.compile(r"\b1st of (?:the|next) year\b|\bnew year|\bof (?:the |next )?year\b"),
+        "after the first of the year",
+    ),
+    (re.compile(r"\bend of (?:the|this) month\b"), "at the end of the month"),
+    (re.compile(r"^next month$"), "next month"),
+)
+
+
+def loose_start(heard: str | None) -> str | None:
+    """How to say back a start given loosely ("after the holidays"), from the words heard.
+
+    The read-back names the words and the date taken for them ("starting after the holidays,
+    so about Monday, January 4"), so the contractor hears what "after the holidays" became.
+    """
+    if not heard:
+        return None
+    for pattern, spoken in _LOOSE_STARTS:
+        if pattern.search(heard):
+            return spoken
+    return None
+
+
+# "Couple of weeks" to "when could you start?": a wait, not how long the work takes.
+_BARE_WAIT = re.compile(r"(?<![\d.])(\d+(?:\.5)?)\s+(day|week|month)s?\b")
+_TAKES = re.compile(r"\b(?:tak(?:e|es|ing)|last(?:s|ing)?|of work|to (?:do|finish|complete))\b")
 
 
 def parse_start_date(text: str, *, after: dt.date) -> dt.date | None:
@@ -1157,6 +1253,8 @@ class Answer:
     price_ranges: tuple[tuple[str, str], ...] = ()
     """(scope item id or ``total``, the bottom of the range said) for a price said as a range."""
     wrong_number: bool = False
+    follow_up: str | None = None
+    """a price to come another way (``follow_up``): office, details, text, email or quote."""
 
     @property
     def heard_anything(self) -> bool:
@@ -1178,6 +1276,7 @@ class Answer:
             or self.skipped_lines
             or self.unit_rates
             or self.wrong_number
+            or self.follow_up
         )
 
 
@@ -1287,6 +1386,47 @@ _WRONG_NUMBER = re.compile(
     r"|\bthere(?:'s| is) no(?:body)? (?:\w+ )?(?:here|by that name)\b"
     r"|\bno one (?:here )?(?:by|named|called) that\b|\bnever heard of (?:him|her|them|that)\b"
 )
+# "Call my office", "talk to my office manager": someone else gives the price.
+_OFFICE = re.compile(
+    r"\b(?:call|ring|phone|talk to|talk with|speak to|speak with|contact|reach|try|go through|"
+    r"deal with|get (?:a )?hold of)\s+(?:my|our|the)\s+(?:office(?: manager)?|estimator|"
+    r"secretary|dispatcher|front desk|bookkeeper)\b"
+    r"|\b(?:my|our|the)\s+(?:office(?: manager)?|estimator|secretary)\s+(?:handles|does|takes care "
+    r"of|deals with|will (?:call|get back to) you)\b"
+)
+# "I'll text you a quote", "send me the details and I'll get you a number": a price later.
+_QUOTE_LATER = re.compile(
+    r"\b(?:i'll|i will|i can|i could|let me|we'll|we will|we can|i'd|gonna|going to)\s+"
+    r"(?:just\s+)?(?P<how>text|email|e mail|send|get|shoot|mail|put together|work up|write up|"
+    r"draw up)\s+(?:you\s+|it\s+|that\s+|over\s+)*(?:over\s+)?(?:a\s+|the\s+|my\s+|some\s+)?"
+    r"(?:[a-z]+\s+)?(?:quote|estimate|price|pricing|number|numbers|bid|proposal)\b"
+)
+_SEND_DETAILS = re.compile(
+    r"\b(?:send|email|e mail|text|shoot|forward)\s+(?:me|us)\s+(?:over\s+)?(?:the\s+|some\s+)?"
+    r"(?:details|info|information|scope|plans|specs|pictures|photos|address|job)\b"
+)
+
+
+_FOLLOW_UPS = ("office", "details", "text", "email", "quote")
+
+
+def follow_up(normalised: str) -> str | None:
+    """How a price will come instead of now (office, details, text, email, quote), or None.
+
+    ``office``: call their office; ``details``: send them the job details and they will price
+    it; ``text`` / ``email`` / ``quote``: they will send a quote. None when nothing was said.
+    """
+    if _OFFICE.search(normalised):
+        return "office"
+    if _SEND_DETAILS.search(normalised):
+        return "details"
+    quote = _QUOTE_LATER.search(normalised)
+    if quote is None:
+        return None
+    how = quote.group("how")
+    return "text" if how == "text" else "email" if how in ("email", "e mail", "mail") else "quote"
+
+
 _LEAVE_OUT = re.compile(
     r"\b(?:no|nope|nah)\W*$|^\W*(?:uh\s+|um\s+)?(?:nothing|leave it(?: out)?|skip(?: it| that)?|"
     r"pass|not that one)\W*$"
@@ -1306,17 +1446,37 @@ _NOT_MINE_AFTER = re.compile(
 )
 
 
+def _listed_before(normalised: str, start: int, scope: Sequence[ScopeLine]) -> int:
+    """Where a list of scope lines ending at ``start`` begins ("roofs or " before "furnaces")."""
+    names = sorted({w for s in scope for w in s.keywords()}, key=len, reverse=True)
+    if not names:
+        return start
+    item = re.compile(
+        r"(?:" + "|".join(re.escape(n) for n in names) + r")(?:s|ing)?\s*(?:,\s*)?"
+        r"(?:(?:or|and|nor)\s+)?(?:the\s+|any\s+)?$"
+    )
+    while True:
+        found = item.search(normalised[max(0, start - 40) : start])
+        if found is None or found.start() == found.end():
+            return start
+        start = max(0, start - 40) + found.start()
+
+
 def _lines_not_done(
     normalised: str, scope: Sequence[ScopeLine], line_prices: Sequence[LinePrice]
 ) -> tuple[str, ...]:
-    """Lines the contractor says they don't do ("roof's not my thing", "I don't do furnaces")."""
+    """Lines the contractor says they don't do ("roof's not my thing", "I don't do furnaces").
+
+    A list after the refusal counts for each line in it: "I don't do roofs or furnaces".
+    """
     priced = {p.scope_item_id for p in line_prices}
     skipped: list[str] = []
     for line in scope:
         if line.id in priced:
             continue
         for start, end in _keyword_spans(normalised, line):
-            if _NOT_MINE_BEFORE.search(normalised[max(0, start - 30) : start]) or (
+            listed = _listed_before(normalised, start, scope)
+            if _NOT_MINE_BEFORE.search(normalised[max(0, listed - 30) : listed]) or (
                 _NOT_MINE_AFTER.match(normalised[end : end + 30])
             ):
                 skipped.append(line.id)
@@ -1428,6 +1588,13 @@ def extract(
         rest if rest != normalised else text,
         bare_number_is_days=expect == "duration" and not amounts,
     )
+    wait = _BARE_WAIT.search(rest) if expect == "start_date" and not dates else None
+    if wait is not None and not _TAKES.search(rest):
+        # "Maybe a couple of weeks" to the start question: that long from the call date.
+        when = _resolve("in", wait, today)
+        if when is not None:
+            start_mention = DateMention(when, wait.start(), wait.end(), f"in {wait.group()}")
+            duration = None
 
     yes, no = is_yes(text), is_no(text)
     opted_out = wants_opt_out(text)
@@ -1494,6 +1661,7 @@ def extract(
         unit_rates=tuple(unit_rates),
         price_ranges=tuple(ranges),
         wrong_number=bool(_WRONG_NUMBER.search(normalised)) and not line_prices and total is None,
+        follow_up=None if opted_out else follow_up(normalised),
     )
 
 
@@ -1533,6 +1701,8 @@ class CallFacts:
     """scope item id (or ``total``) → the bottom of a range said ("8000.00"), the price its top."""
     wrong_number: bool = False
     """someone else answered: the number on file is not the contractor's."""
+    follow_up: str | None = None
+    """the price comes another way (``follow_up``): office, details, text, email or quote."""
 
     def merge(self, answer: Answer) -> CallFacts:
         """These facts updated with one answer (a later statement of a fact replaces it)."""
@@ -1589,6 +1759,7 @@ class CallFacts:
             unit_rates=pending,
             price_ranges=ranges,
             wrong_number=self.wrong_number or answer.wrong_number,
+            follow_up=answer.follow_up or self.follow_up,
         )
 
     @property
@@ -1625,6 +1796,7 @@ class CallFacts:
             "unit_rates": dict(self.unit_rates),
             "price_ranges": dict(self.price_ranges),
             "wrong_number": self.wrong_number,
+            "follow_up": self.follow_up,
         }
 
     @classmethod
@@ -1650,6 +1822,7 @@ class CallFacts:
             unit_rates={str(k): str(v) for k, v in (data.get("unit_rates") or {}).items()},
             price_ranges={str(k): str(v) for k, v in (data.get("price_ranges") or {}).items()},
             wrong_number=bool(data.get("wrong_number")),
+            follow_up=data.get("follow_up") if data.get("follow_up") in _FOLLOW_UPS else None,
         )
 
 

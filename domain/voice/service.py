@@ -1777,6 +1777,10 @@ def _outcome(call: Call, facts: CallFacts) -> CallOutcome:
         return CallOutcome.wrong_number
     if facts.declined:
         return CallOutcome.declined
+    if facts.follow_up == "office":
+        return CallOutcome.refer_to_office
+    if facts.follow_up:
+        return CallOutcome.quote_to_follow
     if facts.start_date or facts.site_visit:
         return CallOutcome.availability_confirmed
     if facts.callback:
@@ -1903,6 +1907,31 @@ def action_items(
     if outcome == CallOutcome.unclear:
         items.append(
             {"kind": "listen", "text": f"The call with {who} gave no clear answer: read it"}
+        )
+    if outcome == CallOutcome.refer_to_office:
+        items.append(
+            {
+                "kind": "call_office",
+                "text": f"Call {who}'s office for a price on {context.project_label} "
+                "(no price given on the call)",
+            }
+        )
+    if outcome == CallOutcome.quote_to_follow and facts.follow_up == "details":
+        items.append(
+            {
+                "kind": "send_details",
+                "text": f"Send {who} the details of {context.project_label}; "
+                f"{who} will then send a quote",
+            }
+        )
+    elif outcome == CallOutcome.quote_to_follow:
+        how = {"text": "text", "email": "email"}.get(facts.follow_up or "", "send")
+        items.append(
+            {
+                "kind": "await_quote",
+                "text": f"{who} will {how} a quote for {context.project_label}: "
+                "watch for it (no price given on the call)",
+            }
         )
     if outcome == CallOutcome.wrong_number:
         items.append(
