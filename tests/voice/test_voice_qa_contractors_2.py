@@ -8,48 +8,25 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
 from agent import call_graph
-from cli.voice_commands import Conversation, simulate_conversation
 from domain.construction import service as construction_service
 from domain.voice.extraction import CallFacts, extract
 from domain.voice.models import Call
 from store.outbox import OutboxEvent
-from tests.factories import override_settings
-from tests.voice.helpers import PUBLIC, TOKEN, World, poster, voice_settings
+from tests.voice.helpers import World
 from tests.voice.test_voice_call_graph import CONTEXT
-
-FRIDAY = dt.date(2026, 11, 27)
-
-
-@pytest.fixture(autouse=True)
-def _settings(monkeypatch: pytest.MonkeyPatch, redis: object) -> None:
-    voice_settings(monkeypatch)
-    override_settings(monkeypatch, openai_api_key=None, llm_base_url=None)
-
-
-def _call(client: TestClient, world: World, says: list[str]) -> tuple[uuid.UUID, Conversation]:
-    response = world.initiate(client)
-    assert response.status_code == 201, response.text
-    call_id = uuid.UUID(response.json()["call"]["id"])
-    conversation = simulate_conversation(
-        poster(client), call_id=call_id, says=says, token=TOKEN, public_base_url=PUBLIC
-    )
-    assert set(conversation.statuses) == {200}
-    return call_id, conversation
-
-
-def _agent(conversation: Conversation) -> list[str]:
-    return [text for speaker, text in conversation.lines if speaker == "agent"]
-
-
-def _local_today(world: World) -> dt.date:
-    return dt.datetime.now(ZoneInfo(world.contractor.timezone)).date()
+from tests.voice.test_voice_qa_contractors import (  # the first pass's call helpers
+    FRIDAY,
+    _agent,
+    _call,
+    _local_today,
+    _settings,  # noqa: F401 (autouse fixture)
+)
 
 
 def _call_row(db: Session, call_id: uuid.UUID) -> Call:
