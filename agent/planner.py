@@ -64,10 +64,10 @@ HELP_TEXT = (
     "cash flow)\n"
     "• 'comps for <address>', then 'drop comp N' to recompute without one\n"
     "• 'max offer on <address>' (add 'if rehab is 40k' to use your own rehab budget)\n"
-    "• after an address: 'and as a rental?', 'as a flip?', 'BRRRR?'\n"
+    "• after an address: 'and as a rental?', 'what if I pay 150k?', 'what's it worth?'\n"
     "• 'voucher rent for <address>' (Section Eight: FMR and payment standard)\n"
     "• 'budget', 'P&L' or 'cash flow for deal <id or address>'\n"
-    "• 'my deals', 'what did we pay for <address>?', 'any offers on <address>?'\n"
+    "• 'my deals', 'which deals closed last month?', 'what did we pay for <address>?'\n"
     "• 'rehab estimate for <address>: roof poor, furnace fair'\n"
     "• 'how is the rehab on <address> going?', 'what bids came in for <address>?', "
     "'projects over budget?', 'any rehabs behind schedule?'\n"
@@ -77,7 +77,7 @@ HELP_TEXT = (
     "'move deal <id> to under contract', 'get three roofing bids for <address>', "
     "'award bid <id> on project <id>', 'qualify the seller at <phone> about <address>, "
     "consent: <where>', 'what did the seller say?', 'show me the leads', "
-    "'new seller leads this week'\n"
+    "'who's our electrician?'\n"
     "• 'report' for the PDF of the property analysed last"
 )
 NOT_UNDERSTOOD = (
