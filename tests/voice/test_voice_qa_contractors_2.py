@@ -13,10 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
-from agent import call_graph
 from domain.construction import service as construction_service
 from domain.voice.extraction import CallFacts, extract
-from domain.voice.models import Call
 from store.outbox import OutboxEvent
 from tests.voice.helpers import World
 from tests.voice.test_voice_call_graph import CONTEXT
@@ -24,16 +22,11 @@ from tests.voice.test_voice_qa_contractors import (  # the first pass's call hel
     FRIDAY,
     _agent,
     _call,
+    _call_row,
     _local_today,
+    _play,
     _settings,  # noqa: F401 (autouse fixture)
 )
-
-
-def _call_row(db: Session, call_id: uuid.UUID) -> Call:
-    call = db.get(Call, call_id)
-    assert call is not None
-    db.refresh(call)
-    return call
 
 
 def _items(db: Session, call_id: uuid.UUID) -> list[dict[str, object]]:
@@ -48,19 +41,6 @@ def _items(db: Session, call_id: uuid.UUID) -> list[dict[str, object]]:
         if row.payload.get("call_id") == str(call_id)
         for item in row.payload["items"]
     ]
-
-
-def _play(lines: list[str]) -> list[call_graph.AgentTurn]:
-    turn = call_graph.greet(CONTEXT)
-    turns = [turn]
-    for line in lines:
-        turn = call_graph.next_turn(
-            CONTEXT, utterance=line, facts=turn.facts, dialogue=turn.dialogue, expect=turn.expect
-        )
-        turns.append(turn)
-        if turn.done:
-            break
-    return turns
 
 
 # --- 1. start dates said loosely -----------------------------------------------------------
