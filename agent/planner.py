@@ -191,6 +191,11 @@ class Conversation:
                     return kind, str(result[f"{kind}_id"])
         return None
 
+    def discussed(self) -> dict[str, str] | None:
+        """The property just discussed ("max offer on it"), as tool arguments, or None."""
+        property_id, _ = self.last_property(PROPERTY_TOOLS)
+        return {"property_id": property_id} if property_id else None
+
     def last_project(self) -> tuple[str, str] | None:
         """The latest project answered about earlier in the thread: (its id, name and address)."""
         for message in reversed(self.history):
@@ -1579,8 +1584,7 @@ def plan_for(conversation: Conversation) -> Plan:
     if sqft is not None:
         sized = subject
         if sized is None:
-            last_id, _ = conversation.last_property(PROPERTY_TOOLS)
-            sized = {"property_id": last_id} if last_id else None
+            sized = conversation.discussed()
         if sized is None:
             return Plan(reply="Which property? Send its street address with the square footage.")
         given = _rehab_given(text)
@@ -1640,8 +1644,7 @@ def plan_for(conversation: Conversation) -> Plan:
         # "what if I pay 150k?" right after an analysis: that property at that price.
         priced = subject
         if priced is None:
-            last_id, _ = conversation.last_property(PROPERTY_TOOLS)
-            priced = {"property_id": last_id} if last_id else None
+            priced = conversation.discussed()
         if priced is None:
             return Plan(
                 reply="Which property? Send its street address with the price, e.g. "
@@ -1656,8 +1659,7 @@ def plan_for(conversation: Conversation) -> Plan:
     rehab_given = _rehab_given(text)
     if rehab_given is not None and not subject and not _MAX_OFFER.search(text):
         # "what if rehab is 40k?" right after an analysis: that property with that budget.
-        last_id, _ = conversation.last_property(PROPERTY_TOOLS)
-        subject = {"property_id": last_id} if last_id else None
+        subject = conversation.discussed()
     if rehab_given is not None and subject and not _MAX_OFFER.search(text):
         return Plan("analyze_property", {**subject, "rehab_cost": rehab_given})
     if _REHAB.search(text) and not _MAX_OFFER.search(text):
@@ -1716,8 +1718,7 @@ def plan_for(conversation: Conversation) -> Plan:
     if _MAX_OFFER.search(text):
         if not subject and _IT.search(text):
             # "max offer on it if rehab is 30k" right after an analysis: that property.
-            last_id, _ = conversation.last_property(PROPERTY_TOOLS)
-            subject = {"property_id": last_id} if last_id else None
+            subject = conversation.discussed()
         if not subject:
             return Plan(reply="Which property? Say 'max offer on' and its street address.")
         return Plan(
@@ -1726,8 +1727,7 @@ def plan_for(conversation: Conversation) -> Plan:
     if _COMP_WORD.search(text):
         if not subject:
             # "comps for it" / "show me the comps" right after an analysis: that property.
-            last_id, _ = conversation.last_property(PROPERTY_TOOLS)
-            subject = {"property_id": last_id} if last_id else None
+            subject = conversation.discussed()
         if not subject:
             return Plan(reply="Which property? Say 'comps for' and its street address.")
         return Plan("get_comps", {**subject, **({"arv": True} if "arv" in text.lower() else {})})
