@@ -1833,10 +1833,14 @@ def _focus_reply(r: dict[str, Any], focus: str) -> str:
         why = (r.get("missing") or {}).get(focus, "not enough data")
         return f"{title}, {r['address']} can't be worked out: {why}"
     parts = [label.format(figures[key]) for key, label in fields if figures.get(key)]
-    # The figures the investor gave are said with the figures they moved.
-    given = [str(n) for n in r.get("notes") or [] if str(n).startswith(("price ", "rehab "))]
-    tail = "".join(f"\nNote: {note}" for note in given)
+    tail = "".join(f"\n{note}" for note in _given_notes(r))
     return f"{title}, {r['address']}: " + " · ".join(parts) + tail
+
+
+def _given_notes(r: dict[str, Any]) -> list[str]:
+    """The notes on the figures the investor gave (price, rehab budget, size), as lines."""
+    notes = (str(n) for n in r.get("notes") or [])
+    return [f"Note: {n}" for n in notes if n.startswith(("price ", "rehab "))]
 
 
 def _aspect_reply(r: dict[str, Any], aspect: str) -> str:
@@ -1861,8 +1865,7 @@ def _aspect_reply(r: dict[str, Any], aspect: str) -> str:
             f"payment standard {r['payment_standard']}{beds}{fy}; rental cash flow "
             f"{r['rental_cash_flow_monthly']}/mo."
         )
-    given = [str(n) for n in r.get("notes") or [] if str(n).startswith(("price ", "rehab "))]
-    return text + "".join(f"\nNote: {note}" for note in given)
+    return text + "".join(f"\n{note}" for note in _given_notes(r))
 
 
 def _address_reply(r: dict[str, Any]) -> str:
@@ -1888,11 +1891,7 @@ def _address_reply(r: dict[str, Any]) -> str:
     for part in ("arv", "as_is_value", "section8"):
         if part in missing:
             lines.append(f"Note: {missing[part]}")
-    lines.extend(
-        f"Note: {note}"
-        for note in r.get("notes") or []
-        if str(note).startswith(("rehab ", "price "))
-    )
+    lines.extend(_given_notes(r))
     if r.get("rehab_complete") is False and r.get("rehab_missing"):
         lines.append(f"Note: {r['rehab_missing']}.")
     elif r.get("square_feet_given"):
