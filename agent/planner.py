@@ -70,7 +70,7 @@ HELP_TEXT = (
     "• 'my deals', 'which deals closed last month?', 'what did we pay for <address>?'\n"
     "• 'rehab estimate for <address>: roof poor, furnace fair'\n"
     "• 'how is the rehab on <address> going?', 'what bids came in for <address>?', "
-    "'projects over budget?', 'any rehabs behind schedule?'\n"
+    "'projects over budget?', 'any rehabs behind schedule?', 'when does the plumber start?'\n"
     "• 'latest opportunities', 'alert me to flips in <ZIP> under $<price>', "
     "'market trends for <ZIP>'\n"
     "• the team also: 'create a flip deal on <address>', 'offer $<amount> on deal <id>', "
@@ -1326,15 +1326,52 @@ _ROSTER_ASKED = re.compile(
     r"|hvac (?:guys?|techs?|contractors?)|carpenters?|landscapers?)\b",
     re.I,
 )
-# "when does the plumber start?": no tool keeps a trade's start date, so say so.
+# "when does the plumber start?", "when is the roofer starting on <address>?", "start dates?",
+# "who starts next?": the start dates on the live bids (trade_schedule).
 _START_ASKED = re.compile(
-    r"\bwhen (?:does|do|will|is|are|can) (?:the |our )?\w+ (?:start|begin|show up|come)", re.I
+    r"\bwhen(?:'s|s| does| do| will| is| are| can) (?:the |our |my |a )?(?:\w+ ){1,2}?"
+    r"(?:start(?:ing)?|begin(?:ning)?|show(?:ing)? up|be starting|get going"
+    r"|com(?:e|ing) (?:out|by|over))\b"
+    r"|\bstart(?:ing)? dates?\b|\bwho(?:'s| is)? (?:starts?|starting)\b",
+    re.I,
 )
-ROSTER_REPLY = (
-    "I can't look up when a trade starts. For a project, ask 'what bids came in for "
-    "<address>?' (who bid, at what price and their start dates) or 'how is the rehab on "
-    "<address> going?' (tasks, late ones and the schedule)."
+# ... but not when the subject is the project itself ("when does the rehab start?").
+_START_OF_PROJECT = re.compile(
+    r"\bwhen(?:'s|s| does| do| will| is| can) (?:the |our |my |a )?(?:rehab|project|renovation|job"
+    r"|work|construction|reno)\b|\bwhen(?:'s|s| does| do| will| is| can) (?:it|that|this)\b",
+    re.I,
 )
+
+
+def _starts_plan(text: str, conversation: Conversation) -> Plan | None:
+    """When a trade starts (trade_schedule), or when a project starts (project_status)."""
+    project_start = _START_OF_PROJECT.search(text) and re.search(r"\b(?:start|begin)", text, re.I)
+    if not (_START_ASKED.search(text) or project_start):
+        return None
+    if _BIDS.search(text) or _CALLS.search(text):
+        return None  # "what bids came in ... start dates?", "did the roofer call?"
+    # "... 14500 kercheval ave start?": the verb is not part of the address.
+    ref = _project_ref(re.sub(r"\b(?:start(?:ing)?|begin(?:ning)?)\b", " ", text, flags=re.I))
+    if ref is None and (_IT.search(text) or project_start):
+        ref = _project_from_history(text, conversation)
+    if project_start:
+        if ref is None:
+            return Plan(
+                reply="Which project? Give its address, e.g. 'when does the rehab on <address> "
+                "start?', or ask 'start dates?' for every trade's start on the open projects.",
+                needs="project_status",
+            )
+        return Plan("project_status", {"project": ref})
+    trade = _trade(text)
+    return Plan(
+        "trade_schedule",
+        {
+            **({"trade": trade} if trade and trade != "general" else {}),
+            **({"project": ref} if ref else {}),
+        },
+    )
+
+
 # "close deal 1a2b3c4d", "kill the deal on 9000 Mack Ave": the verb is the new status.
 _CLOSE_DEAL = re.compile(
     r"^\s*(close|kill)\s+(?:out\s+)?(?:(it|this one|that one)\b|(?:the\s+)?deal\b)", re.I
@@ -1624,14 +1661,15 @@ def plan_for(conversation: Conversation) -> Plan:
     lead = _lead_plan(text)
     if lead is not None:
         return lead
+    starts = _starts_plan(text, conversation)
+    if starts is not None:
+        return starts
     construction = _construction_plan(text, conversation)
     if construction is not None:
         return construction
     market = _market_plan(text)
     if market is not None:
         return market
-    if _START_ASKED.search(text):
-        return Plan(reply=ROSTER_REPLY)
     if _ROSTER_ASKED.search(text):
         trade = _trade(text)
         return Plan("list_contractors", {"trade": trade} if trade and trade != "general" else {})
@@ -2091,6 +2129,13 @@ def _project_status_reply(r: dict[str, Any]) -> str:
         f"Budget {r['budget'] or 'not set'} · spent {r['spent']}"
         + (f" ({r['percent_of_budget_spent']}%)" if r.get("percent_of_budget_spent") else ""),
     ]
+    if r.get("start_date") or r.get("target_end_date"):
+        lines.append(
+            f"Start {r.get('start_date') or 'not set'} · target finish "
+            f"{r.get('target_end_date') or 'not set'}"
+        )
+    else:
+        lines.append("No start date set (awarding a bid with a start date sets it)")
     if r.get("schedule_slip_days"):
         lines.append(f"Behind schedule by {r['schedule_slip_days']} days")
     for line in r.get("lines", [])[:8]:
@@ -2124,6 +2169,36 @@ def _contractors_reply(r: dict[str, Any]) -> str:
         extra = f" [{', '.join(flags)}]" if flags else ""
         trades = ", ".join(c.get("trades") or []) or "no trade on file"
         lines.append(f"• {c['name']}{company}: {trades}; {c.get('phone') or 'no phone'}{extra}")
+    return _fit("\n".join(lines))
+
+
+def _starts_reply(r: dict[str, Any]) -> str:
+    trade = r.get("trade")
+    project = r.get("project") or {}
+    where = f" on {project['address']}" if project.get("address") else " on the open projects"
+    who = f"{trade} " if trade else ""
+    rows = r.get("starts", [])
+    if not rows:
+        if trade and r.get("contractors_of_trade") == 0:
+            return (
+                f"No {trade} contractor is in the directory, so no {trade} start date is on "
+                f"file. Add one, then ask for bids, e.g. 'get {trade} bids for <address>'."
+            )
+        return (
+            f"No live {who}bids{where}, so no start date is on file. Ask for bids, e.g. "
+            f"'get {trade or 'roofing'} bids for <address>'."
+        )
+    lines = [f"Start dates{' (' + trade + ')' if trade else ''}{where}, from the bids:"]
+    for s in rows:
+        when = s.get("start_date") or "no start date given"
+        length = f", {s['duration_days']} days (to {s['end_date']})" if s.get("end_date") else ""
+        if s.get("duration_days") is not None and not s.get("end_date"):
+            length = f", {s['duration_days']} days"
+        kind = "booked (awarded bid)" if s.get("booked") else "offered (bid not awarded yet)"
+        place = "" if project else f" at {s['address']}"
+        lines.append(f"• {s['contractor']}{place}: {when}{length}; {kind}, bid {s['bid_total']}")
+    if r["count"] >= 20:
+        lines.append("Showing the first 20; name a trade or a project to narrow it.")
     return _fit("\n".join(lines))
 
 
@@ -2467,6 +2542,7 @@ REPLIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "project_status": _project_status_reply,
     "list_projects": _projects_reply,
     "list_contractors": _contractors_reply,
+    "trade_schedule": _starts_reply,
     "list_bids": _bids_reply,
     "bids_received": _bids_received_reply,
     "award_bid": _award_reply,
@@ -2511,6 +2587,7 @@ _WHAT = {
     "project_status": "get that project's status",
     "list_projects": "list the projects",
     "list_contractors": "list the contractors",
+    "trade_schedule": "get those start dates",
     "list_bids": "compare those bids",
     "bids_received": "get those bids",
     "award_bid": "award that bid",

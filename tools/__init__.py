@@ -65,6 +65,8 @@ READ_TOOL_NAMES: frozenset[str] = frozenset(
         "list_projects",
         "list_bids",
         "bids_received",
+        # When contractors start, from the bids (an investor: their own deals' projects).
+        "trade_schedule",
         # The market monitor; alert criteria are always the caller's own.
         "latest_opportunities",
         "market_trends",

@@ -115,6 +115,8 @@ def project_status(runtime: ToolRuntime[Context], project: ProjectRef) -> dict[s
         )
         return {
             **_project_row(session, found),
+            "start_date": found.start_date,
+            "target_end_date": found.target_end_date,
             "as_of": report.as_of,
             "percent_complete_by_tasks": report.percent_complete_by_tasks,
             "tasks": f"{report.tasks_done} of {report.tasks_total} done",
@@ -424,7 +426,75 @@ def list_contractors(
     return run_tool(ctx, "list_contractors", body)
 
 
+@tool(parse_docstring=True)
+def trade_schedule(
+    runtime: ToolRuntime[Context],
+    trade: Annotated[str | None, Field(max_length=60)] = None,
+    project: ProjectRef | None = None,
+) -> dict[str, Any]:
+    """When contractors start on the open rehab projects, from their bids' start dates.
+
+    Awarded bids are booked dates; open bids are dates offered. Use for "when does the
+    plumber start?", "when is the roofer starting on <address>?", "who starts next?".
+
+    Args:
+        runtime: The run context (organisation, user, role), injected: never a model
+            argument.
+        trade: Only contractors of this trade ("plumber" or "plumbing", "roofer").
+        project: Only this project: its id (or first 8 characters) or its property's address.
+
+    """
+    ctx = runtime.context
+    ctx.progress("checking the start dates…")
+
+    def body(session: Session) -> dict[str, Any]:
+        require_roles(ctx, Role.admin, Role.analyst, Role.investor)
+        wanted = construction_service.normalise_trade(trade) if trade else None
+        found = resolve_project(session, ctx, project) if project else None
+        rows = construction_service.trade_starts(
+            session=session,
+            org_id=ctx.org_id,
+            trade=wanted,
+            project_id=found.id if found else None,
+            principal=ctx.principal,
+            limit=MAX_STARTS_SHOWN,
+        )
+        return {
+            "trade": wanted,
+            **({"project": _project_row(session, found)} if found else {}),
+            "count": len(rows),
+            "starts": [
+                {
+                    "project_id": row.project.id,
+                    "address": construction_service.project_label(
+                        session=session, project=row.project
+                    ),
+                    "contractor": row.contractor.name,
+                    "trades": list(row.contractor.trades),
+                    "bid_id": row.bid.id,
+                    "booked": row.booked,
+                    "start_date": row.bid.start_date,
+                    "duration_days": row.bid.duration_days,
+                    "end_date": row.end_date,
+                    "bid_total": money(row.bid.total_amount),
+                }
+                for row in rows
+            ],
+            "contractors_of_trade": (
+                construction_service.count_contractors(
+                    session=session, org_id=ctx.org_id, trade=wanted
+                )
+                if wanted
+                else None
+            ),
+            "source": "construction_service.bids (awarded and open) on open projects",
+        }
+
+    return run_tool(ctx, "trade_schedule", body)
+
+
 MAX_CONTRACTORS_SHOWN = 25
+MAX_STARTS_SHOWN = 20
 
 TOOLS: list[BaseTool] = [
     project_status,
@@ -433,4 +503,5 @@ TOOLS: list[BaseTool] = [
     award_bid,
     my_bids,
     list_contractors,
+    trade_schedule,
 ]

@@ -1303,6 +1303,83 @@ def list_bids_of_contractor(
     return [(bid, project) for bid, project in rows]
 
 
+@dataclass(frozen=True)
+class TradeStart:
+    """When one contractor is due to start on one open project, from their bid."""
+
+    project: Project
+    contractor: Contractor
+    bid: Bid
+
+    @property
+    def booked(self) -> bool:
+        """The bid was awarded: the start date is the one the project is working to."""
+        return self.bid.status == BidStatus.accepted
+
+    @property
+    def end_date(self) -> dt.date | None:
+        """The start date plus the bid's duration, when both are known."""
+        if self.bid.start_date is None or self.bid.duration_days is None:
+            return None
+        return self.bid.start_date + dt.timedelta(days=self.bid.duration_days)
+
+
+OPEN_PROJECT_STATUSES = (
+    ProjectStatus.planning,
+    ProjectStatus.bidding,
+    ProjectStatus.in_progress,
+    ProjectStatus.on_hold,
+)
+
+
+def trade_starts(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    trade: str | None = None,
+    project_id: uuid.UUID | None = None,
+    principal: Principal | None = None,
+    limit: int = 50,
+) -> list[TradeStart]:
+    """When contractors start on the open projects ``principal`` may see, from their bids.
+
+    Only live bids count (awarded or still open; rejected and withdrawn ones do not), of
+    contractors who do ``trade`` when one is given. Awarded bids come first (those dates are
+    booked), then open bids (a date offered); each group by start date, unknown dates last.
+    """
+    projects = _projects_query(
+        session=session, org_id=org_id, status=None, deal_id=None,
+        property_id=None, principal=principal,
+    ).where(col(Project.status).in_(OPEN_PROJECT_STATUSES))  # fmt: skip
+    if project_id is not None:
+        projects = projects.where(Project.id == project_id)
+    project_ids = projects.with_only_columns(col(Project.id))
+    statement = (
+        select(Bid, Project, Contractor)
+        .join(Project, col(Project.id) == col(Bid.project_id))
+        .join(Contractor, col(Contractor.id) == col(Bid.contractor_id))
+        .where(
+            Bid.org_id == org_id,
+            Project.org_id == org_id,
+            Contractor.org_id == org_id,
+            col(Bid.project_id).in_(project_ids),
+            col(Bid.status).in_((BidStatus.accepted, BidStatus.received)),
+        )
+    )
+    if trade is not None and trade.strip():
+        statement = statement.where(col(Contractor.trades).contains([normalise_trade(trade)]))
+    statement = statement.order_by(
+        (col(Bid.status) != BidStatus.accepted),
+        col(Bid.start_date).asc().nulls_last(),
+        col(Contractor.name),
+        col(Bid.id),
+    ).limit(max(1, min(limit, MAX_LIST_LIMIT)))
+    return [
+        TradeStart(project=project, contractor=contractor, bid=bid)
+        for bid, project, contractor in session.exec(statement).all()
+    ]
+
+
 def get_bid(
     *, session: Session, org_id: uuid.UUID, project_id: uuid.UUID, bid_id: uuid.UUID
 ) -> Bid:

@@ -21,7 +21,7 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from sqlmodel import Session
 
-from agent.planner import ROSTER_REPLY, Conversation, plan_for
+from agent.planner import Conversation, plan_for
 from agent.runner import TurnResult
 from domain.auth.enums import Role
 from domain.auth.models import Organisation, User
@@ -249,7 +249,7 @@ def test_late_tasks_and_spending_on_a_project(team: Team) -> None:
 def test_the_contractor_directory_and_start_dates(team: Team, committed_db: Session) -> None:
     """Was: "list contractors", "who's our electrician?" and "when does the plumber start?"
     got "Sorry, I didn't understand". The directory is the list_contractors tool (team only);
-    no tool keeps a trade's start date: say so."""
+    start dates come from the bids (trade_schedule, tests/agent/test_trade_schedule.py)."""
     org = committed_db.get(Organisation, team.admin.org_id)
     assert org is not None
     make_contractor(committed_db, org, name="Sparky Electric", trades=["electrical"])
@@ -264,7 +264,7 @@ def test_the_contractor_directory_and_start_dates(team: Team, committed_db: Sess
         electrician.reply
     )
     start = checked_turn(team.admin, "when does the plumber start?")
-    assert start.tool_calls == [] and start.reply == ROSTER_REPLY
+    assert _calls(start) == [("trade_schedule", True)] and _args(start) == {"trade": "plumbing"}
 
 
 def _plan(text: str, history: list[Any] | None = None) -> tuple[str | None, dict[str, Any]]:
