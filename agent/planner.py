@@ -483,7 +483,16 @@ def _deal_target(text: str) -> str | None:
     if found:
         return found.group(1)
     # "move the 9000 Mack Ave deal to ...": the word "deal" is not part of the address.
-    return extract_address(re.sub(r"\bdeals?\b", " ", _without_money(text), flags=re.I))
+    found_address = extract_address(re.sub(r"\bdeals?\b", " ", _without_money(text), flags=re.I))
+    return found_address or _street_deal(text)
+
+
+def _street_deal(text: str) -> str | None:
+    """A deal named by its street without a house number ("the mack ave deal"), or None."""
+    street = _STREET_DEAL.search(text)
+    if street and street.group(1).split()[0].lower() not in _NOT_STREETS:
+        return street.group(1)
+    return None
 
 
 def _status_in(text: str) -> str | None:
@@ -781,6 +790,27 @@ def _project_from_history(text: str, conversation: Conversation | None) -> str |
     return project_id
 
 
+# Words before "rehab"/"project"/"job" that name what is done, not a street.
+_NOT_STREET_WORDS = frozenset(
+    {"kitchen", "bath", "bathroom", "roof", "roofing", "gut", "full", "big", "small", "latest",
+     "last", "first", "current", "next", "new", "old", "flip", "rental", "other", "whole",
+     "basement", "interior", "exterior", "cosmetic", "light", "heavy", "open", "active", "every",
+     "all", "each", "any", "which", "plumbing", "electrical", "hvac", "paint", "painting"}
+)  # fmt: skip
+
+
+def _street_project(text: str) -> str | None:
+    """The street a project is named by, without a house number, or None.
+
+    "the kercheval rehab", "the mack ave job" → "kercheval", "mack".
+    """
+    for found in _PROJECT_QUALIFIER.finditer(text):
+        word = found.group(1).lower()
+        if word not in _NOT_QUALIFIERS and word not in _NOT_STREET_WORDS:
+            return word
+    return None
+
+
 def _construction_plan(text: str, conversation: Conversation | None = None) -> Plan | None:
     """A plan for projects, bids and contractor calls; None if the message is about neither."""
     if _MY_BIDS.search(text):
@@ -836,6 +866,8 @@ def _construction_plan(text: str, conversation: Conversation | None = None) -> P
     ref = _project_ref(text)
     if ref is None:
         ref = _project_from_history(text, conversation)
+    if ref is None:
+        ref = _street_project(text)  # "how is the kercheval rehab going?"
     if ref is None:
         return Plan(reply="Which project? Give its id ('project 1a2b3c4d') or its address.")
     if about_calls:
@@ -1218,7 +1250,7 @@ def _deal_reference(text: str) -> str | None:
         ref = _LEAD_IN.sub("", match.group(1).strip()).strip().rstrip("?!.")
         if ref:
             return ref
-    return extract_address(text)
+    return extract_address(text) or _street_deal(text)
 
 
 def _comp_numbers(text: str) -> list[int]:
@@ -1337,7 +1369,8 @@ _START_ASKED = re.compile(
 )
 # ... but not when the subject is the project itself ("when does the rehab start?").
 _START_OF_PROJECT = re.compile(
-    r"\bwhen(?:'s|s| does| do| will| is| can) (?:the |our |my |a )?(?:rehab|project|renovation|job"
+    r"\bwhen(?:'s|s| does| do| will| is| can) (?:the |our |my |a )?"
+    r"(?:[a-z][a-z'-]+ (?:(?:st|ave|rd|dr|blvd|ln|ct|way)\.? )?)?(?:rehab|project|renovation|job"
     r"|work|construction|reno)\b|\bwhen(?:'s|s| does| do| will| is| can) (?:it|that|this)\b",
     re.I,
 )
@@ -1354,6 +1387,8 @@ def _starts_plan(text: str, conversation: Conversation) -> Plan | None:
     ref = _project_ref(re.sub(r"\b(?:start(?:ing)?|begin(?:ning)?)\b", " ", text, flags=re.I))
     if ref is None and (_IT.search(text) or project_start):
         ref = _project_from_history(text, conversation)
+    if ref is None:
+        ref = _street_project(text)  # "when does the kercheval rehab start?"
     if project_start:
         if ref is None:
             return Plan(
@@ -1374,7 +1409,9 @@ def _starts_plan(text: str, conversation: Conversation) -> Plan | None:
 
 # "close deal 1a2b3c4d", "kill the deal on 9000 Mack Ave": the verb is the new status.
 _CLOSE_DEAL = re.compile(
-    r"^\s*(close|kill)\s+(?:out\s+)?(?:(it|this one|that one)\b|(?:the\s+)?deal\b)", re.I
+    r"^\s*(close|kill)\s+(?:out\s+)?(?:(it|this one|that one)\b"
+    r"|(?:the\s+)?(?:[a-z][a-z'-]+\s+(?:[a-z][a-z'-]+\s+)?)?deal\b)",
+    re.I,
 )
 # "move 9000 Mack Ave to under contract", "mark it as dead": a move without the word "deal"
 # (an address or a pronoun for the deal just discussed, then "to"/"as" and a status).
@@ -1414,9 +1451,14 @@ _OFFER_NOT_ASKED = re.compile(
 )
 # "the mack ave deal": a deal named by its street, without a house number.
 _STREET_DEAL = re.compile(
-    r"\b(?:the|on|for|our)\s+([a-z][a-z'-]+(?:\s+[a-z][a-z'-]+)?)\s+deal\b", re.I
+    r"\b(?:the|on|for|our)\s+(?:(?:the|our)\s+)?([a-z][a-z'-]+(?:\s+[a-z][a-z'-]+)?)\s+deal\b",
+    re.I,
 )
-_NOT_STREETS = frozenset({"this", "that", "my", "our", "the", "your", "their", "same", "new"})
+_NOT_STREETS = frozenset(
+    {"this", "that", "my", "our", "the", "your", "their", "same", "new", "flip", "rental",
+     "brrrr", "wholesale", "best", "worst", "latest", "last", "first", "next", "other", "current",
+     "each", "every", "any", "which", "what", "whole", "a", "an", "closed", "dead", "open"}
+)  # fmt: skip
 # "show me the leads", "new seller leads this week": the seller leads, not the lead calls.
 _LEADS_LIST = re.compile(r"\b(?:sellers?|homeowners?)\s+leads?\b|\bleads\b", re.I)
 _THIS_WEEK = re.compile(r"\bthis week\b", re.I)
@@ -1502,10 +1544,6 @@ def _offers_plan(text: str, conversation: Conversation | None = None) -> Plan | 
     ):
         return None
     target = _deal_target(text)
-    if target is None:
-        street = _STREET_DEAL.search(text)
-        if street and street.group(1).split()[0].lower() not in _NOT_STREETS:
-            target = street.group(1)
     if target is None and _DEAL_PRONOUN.search(text):
         target = _deal_just_discussed(conversation)  # "any offers on it?"
     if target is None:
@@ -1535,10 +1573,6 @@ def _deal_status_plan(text: str, conversation: Conversation | None = None) -> Pl
     if _STATUS_VERB.search(text) and _status_in(text):
         return None  # "update the status of deal 1a2b3c4d to closed": a move
     target = _deal_target(text)
-    if target is None:
-        street = _STREET_DEAL.search(text)
-        if street and street.group(1).split()[0].lower() not in _NOT_STREETS:
-            target = street.group(1)
     target = target or just_discussed  # "what's its status?" after a deal's budget
     return Plan("deal_offers", {"deal": target}) if target else None
 
@@ -2022,7 +2056,7 @@ def _deals_reply(r: dict[str, Any]) -> str:
 
 def _budget_reply(r: dict[str, Any]) -> str:
     lines = [
-        f"Budget for deal {r['deal_id']}: allocated {r['total_allocated']}, spent "
+        f"Budget for deal {r['deal_id']}{_on_address(r)}: allocated {r['total_allocated']}, spent "
         f"{r['total_spent']}, remaining {r['total_remaining']}."
     ]
     for line in r.get("lines", []):
@@ -2038,8 +2072,13 @@ def _budget_reply(r: dict[str, Any]) -> str:
     return _fit("\n".join(lines))
 
 
+def _on_address(r: dict[str, Any]) -> str:
+    """The deal's address in brackets, to follow its id, when the result names it."""
+    return f" ({r['address']})" if r.get("address") else ""
+
+
 def _scope_label(r: dict[str, Any]) -> str:
-    return f"deal {r['deal_id']}" if r.get("deal_id") else "the whole organisation"
+    return f"deal {r['deal_id']}{_on_address(r)}" if r.get("deal_id") else "the whole organisation"
 
 
 def _pnl_reply(r: dict[str, Any]) -> str:

@@ -22,6 +22,7 @@ from domain.auth import service as auth_service
 from domain.auth.enums import Role
 from domain.construction import service as construction_service
 from domain.construction.models import Project
+from domain.property import service as property_service
 from tools._common import (
     ToolError,
     money,
@@ -69,6 +70,8 @@ def resolve_project(session: Session, ctx: Context, ref: str) -> Project:
         if len(hits) > 1:
             raise ToolError(f"{len(hits)} projects start with {text!r}: give more of the id")
         raise ToolError(f"project {text} not found")
+    if not any(ch.isdigit() for ch in text):
+        return _project_on_street(session, ctx, text)  # "the kercheval rehab"
     try:
         prop = resolve_property(session, ctx, address=text)
     except ToolError as exc:
@@ -79,6 +82,34 @@ def resolve_project(session: Session, ctx: Context, ref: str) -> Project:
     if not projects:
         raise ToolError(f"no rehab project is on {ref.strip()}")
     return projects[0]  # most recently changed
+
+
+def _project_on_street(session: Session, ctx: Context, street: str) -> Project:
+    """The one project the caller may see on a street named without a house number.
+
+    Several: the open ones decide when only one is open; else the caller is asked which.
+    """
+    name = property_service.street_name(street)
+    found = (
+        construction_service.projects_on_street(
+            session=session, org_id=ctx.org_id, street=name, principal=ctx.principal
+        )
+        if name
+        else []
+    )
+    if not found:
+        raise ToolError(
+            f"no project you can see is on a street called {street!r}: give its address or id"
+        )
+    open_ = [p for p in found if p.status in construction_service.OPEN_PROJECT_STATUSES]
+    if len(found) == 1 or len(open_) == 1:
+        return found[0] if len(found) == 1 else open_[0]
+    places = "; ".join(
+        construction_service.project_label(session=session, project=p) for p in (open_ or found)[:4]
+    )
+    raise ToolError(
+        f"{len(open_ or found)} projects are on {street!r} ({places}): give the house number"
+    )
 
 
 def _project_row(session: Session, project: Project) -> dict[str, Any]:

@@ -54,6 +54,8 @@ def resolve_deal(session: Session, ctx: Context, ref: str) -> Deal:
         if len(hits) > 1:
             raise ToolError(f"{len(hits)} deals start with {text!r}: give more of the id")
         raise ToolError(f"deal {text} not found")
+    if not any(ch.isdigit() for ch in text):
+        return _deal_on_street(session, ctx, text)  # "the mack ave deal"
     try:
         prop = resolve_property(session, ctx, address=text)
     except ToolError as exc:
@@ -64,6 +66,35 @@ def resolve_deal(session: Session, ctx: Context, ref: str) -> Deal:
     if not deals:
         raise ToolError(f"no deal you can see is on {address_label(prop)}")
     return deals[0]  # most recently changed
+
+
+def _deal_on_street(session: Session, ctx: Context, street: str) -> Deal:
+    """The one deal the caller may see on a street named without a house number.
+
+    Several: the active ones (not closed, dead or passed) decide when only one is active;
+    else the caller is asked for the house number.
+    """
+    found = deal_service.deals_on_street(
+        session=session, org_id=ctx.org_id, street=street, principal=ctx.principal
+    )
+    if not found:
+        raise ToolError(f"no deal you can see is on a street called {street!r}")
+    active = [d for d in found if d.status not in _ENDED]
+    if len(found) == 1 or len(active) == 1:
+        return found[0] if len(found) == 1 else active[0]
+    places = []
+    for deal in (active or found)[:4]:
+        prop = property_service.get(
+            session=session, org_id=ctx.org_id, property_id=deal.property_id
+        )
+        places.append(address_label(prop) if prop is not None else f"deal {deal.id}")
+    raise ToolError(
+        f"{len(active or found)} deals are on {street!r} ({'; '.join(places)}): give the house "
+        "number"
+    )
+
+
+_ENDED = frozenset({DealStatus.closed, DealStatus.dead, DealStatus.passed})
 
 
 def deal_row(session: Session, deal: Deal) -> dict[str, Any]:

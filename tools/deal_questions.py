@@ -19,9 +19,8 @@ from sqlmodel import Session
 from agent.context import Context
 from domain.auth.enums import Role
 from domain.deal import service as deal_service
-from domain.deal.models import Deal
 from domain.property import service as property_service
-from tools._common import ToolError, address_label, money, require_roles, resolve_property, run_tool
+from tools._common import address_label, money, require_roles, resolve_property, run_tool
 from tools.deal import DealRef, resolve_deal
 
 _READERS = (Role.admin, Role.analyst, Role.investor)
@@ -96,31 +95,6 @@ def what_we_paid(
     return run_tool(ctx, "what_we_paid", body)
 
 
-def _find_deal(session: Session, ctx: Context, ref: str) -> Deal:
-    """A deal by id, address, or a street named without a house number ("the mack ave deal")."""
-    try:
-        return resolve_deal(session, ctx, ref)
-    except ToolError:
-        if any(ch.isdigit() for ch in ref):
-            raise
-    found = deal_service.deals_on_street(
-        session=session, org_id=ctx.org_id, street=ref, principal=ctx.principal
-    )
-    if not found:
-        raise ToolError(f"no deal you can see is on a street called {ref!r}")
-    if len(found) > 1:
-        places = []
-        for deal in found[:4]:
-            prop = property_service.get(
-                session=session, org_id=ctx.org_id, property_id=deal.property_id
-            )
-            places.append(address_label(prop) if prop is not None else f"deal {deal.id}")
-        raise ToolError(
-            f"{len(found)} deals are on {ref!r} ({'; '.join(places)}): give the house number"
-        )
-    return found[0]
-
-
 def _day(value: Any) -> str | None:
     return value.date().isoformat() if value is not None else None
 
@@ -144,7 +118,7 @@ def deal_offers(runtime: ToolRuntime[Context], deal: DealRef) -> dict[str, Any]:
 
     def body(session: Session) -> dict[str, Any]:
         require_roles(ctx, *_READERS)
-        found = _find_deal(session, ctx, deal)
+        found = resolve_deal(session, ctx, deal)
         views = deal_service.offer_history(
             session=session, org_id=ctx.org_id, deal_id=found.id, principal=ctx.principal
         )

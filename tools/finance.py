@@ -20,7 +20,7 @@ from domain.analysis.formatting import cents
 from domain.auth.enums import Role
 from domain.finance import service as finance_service
 from tools._common import ToolError, money, run_tool
-from tools.deal import resolve_deal
+from tools.deal import deal_row, resolve_deal
 
 OptionalDealRef = Annotated[str | None, Field(max_length=300)]
 
@@ -45,7 +45,7 @@ def _scope(session: Session, ctx: Context, deal: str | None) -> tuple[Any | None
     """The deal asked about (or None: the whole organisation, for the team only)."""
     if deal:
         found = resolve_deal(session, ctx, deal)
-        return found.id, {"deal_id": found.id}
+        return found.id, {"deal_id": found.id, "address": deal_row(session, found)["address"]}
     if ctx.role not in (Role.admin, Role.analyst):
         raise ToolError("say which of your deals (its id or its property's address)")
     return None, {"deal_id": None, "scope": "the whole organisation"}
@@ -78,6 +78,7 @@ def budget_status(
         )
         return {
             "deal_id": found.id,
+            "address": deal_row(session, found)["address"],
             "lines": [
                 {
                     "label": line.label,

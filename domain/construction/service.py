@@ -672,6 +672,30 @@ def _page(
     return statement.offset(max(offset, 0))
 
 
+def projects_on_street(
+    *, session: Session, org_id: uuid.UUID, street: str, principal: Principal | None = None
+) -> list[Project]:
+    """The projects ``principal`` may see on a street named without a house number.
+
+    "the kercheval rehab": ``street`` is the name ("kercheval", see
+    ``property_service.street_name``). Open projects come first, then the most recently
+    changed; at most 10.
+    """
+    from domain.property import service as property_service
+
+    on_street = property_service.ids_on_street(org_id=org_id, street=street)
+    statement = _projects_query(
+        session=session, org_id=org_id, status=None, deal_id=None, property_id=None,
+        principal=principal,
+    ).where(col(Project.property_id).in_(on_street))  # fmt: skip
+    statement = statement.order_by(
+        col(Project.status).not_in(OPEN_PROJECT_STATUSES),
+        col(Project.updated_at).desc(),
+        col(Project.id),
+    ).limit(10)
+    return list(session.exec(statement))
+
+
 def project_for_deal(*, session: Session, org_id: uuid.UUID, deal_id: uuid.UUID) -> Project | None:
     """The deal's rehab project, or None."""
     return session.exec(

@@ -22,7 +22,6 @@ offer moves it to ``under_contract`` (and its amount becomes the deal's purchase
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -1595,22 +1594,24 @@ def deals_on_street(
     principal: Principal | None = None,
     limit: int = MAX_LIST_LIMIT,
 ) -> list[Deal]:
-    """The deals the caller may see whose property's street line contains ``street``.
+    """The deals the caller may see whose property's street line names ``street``.
 
-    For "the mack ave deal": a street named without a house number. Words are matched
-    whole and in order, case aside ("mack ave" matches "9000 Mack Ave"); most recently
-    changed first.
+    For "the mack ave deal": a street named without a house number ("mack ave", "mack
+    avenue" and "mack" all find "9000 Mack Ave"; whole words, case aside, never "Mackinaw").
+    Most recently changed first.
     """
     from domain.property import service as property_service  # late: keeps the modules apart
 
-    words = [w for w in re.split(r"\W+", street.lower()) if w]
-    if not words:
+    name = property_service.street_name(street)
+    if name is None:
         return []
-    pattern = re.compile(r"\b" + r"\W+".join(re.escape(w) for w in words) + r"\b", re.I)
-    found = []
-    for deal in list_deals(session=session, org_id=org_id, principal=principal, limit=limit):
-        prop = property_service.get(session=session, org_id=org_id, property_id=deal.property_id)
-        line = (prop.address_line or (prop.address or {}).get("label") or "") if prop else ""
-        if pattern.search(str(line)):
-            found.append(deal)
-    return found
+    on_street = property_service.ids_on_street(org_id=org_id, street=name)
+    statement = (
+        _deals_query(
+            org_id=org_id, principal=principal, status=None, strategy=None, property_id=None
+        )
+        .where(col(Deal.property_id).in_(on_street))
+        .order_by(col(Deal.updated_at).desc(), col(Deal.id))
+        .limit(max(1, min(limit, MAX_LIST_LIMIT)))
+    )
+    return list(session.exec(statement))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -229,6 +230,45 @@ def _stored_parts(prop: Property) -> dict[str, Any] | None:
 def _like_escape(value: str) -> str:
     """``value`` with LIKE wildcards (and the backslash escape) escaped."""
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+# A street named without a house number: "kercheval", "mack ave", "east grand blvd".
+_STREET_NAME = re.compile(r"^[a-z][a-z'.-]*(?: [a-z0-9][a-z0-9'.-]*){0,3}$")
+_STREET_SUFFIXES = frozenset(
+    {"st", "street", "ave", "av", "avenue", "rd", "road", "dr", "drive", "blvd", "boulevard",
+     "ln", "lane", "ct", "court", "way", "pl", "place", "ter", "terrace", "pkwy", "parkway",
+     "hwy", "highway", "cir", "circle"}
+)  # fmt: skip
+
+
+def street_name(text: str) -> str | None:
+    """The name part of a street named without a house number, lower case, or None.
+
+    "Kercheval" → "kercheval"; "Mack Ave" / "mack avenue" → "mack"; "123 Main St" (a house
+    number) and words that cannot be a street name → None.
+    """
+    words = " ".join(text.strip().lower().replace(",", " ").split()).strip(".")
+    if not _STREET_NAME.match(words):
+        return None
+    parts = words.split(" ")
+    while len(parts) > 1 and parts[-1].rstrip(".") in _STREET_SUFFIXES:
+        parts.pop()
+    name = " ".join(parts)
+    return name if name.rstrip(".") not in _STREET_SUFFIXES else None
+
+
+def ids_on_street(*, org_id: uuid.UUID, street: str) -> SelectOfScalar[uuid.UUID]:
+    """A ``SELECT id`` of the organisation's properties whose street line names ``street``.
+
+    ``street`` is a name from ``street_name`` ("mack", "east grand"): matched as whole words
+    in the stored street line, case-insensitively ("mack" finds "9000 Mack Ave", never
+    "Mackinaw St").
+    """
+    words = [re.escape(word.strip(".")) + r"\.?" for word in street.split() if word.strip(".")]
+    pattern = r"\m" + r"\s+".join(words) + r"(?![a-z0-9])"
+    return select(col(Property.id)).where(
+        Property.org_id == org_id, col(Property.address_line).op("~*")(pattern)
+    )
 
 
 def find_address_matches(

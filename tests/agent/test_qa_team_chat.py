@@ -204,9 +204,13 @@ def test_a_follow_up_without_an_address_is_about_the_project_just_discussed(
     bids = _team(world, "any bids?", thread)
     assert [(c.name, c.ok) for c in bids.tool_calls] == [("bids_received", True)]
     assert "Hank's Heating: $12,800 (roof $9,000, furnace $3,800)" in bids.reply
-    # Another project named by its street is not this one: ask, don't answer about this one.
+    # Another project named by its street is not this one: look for that street's project (none
+    # is on Mack Ave here), don't answer about this one.
     other = _team(world, "how's the mack ave make-ready going?", thread)
-    assert other.tool_calls == [] and other.reply.startswith("Which project?")
+    assert [(c.name, c.args, c.ok) for c in other.tool_calls] == [
+        ("project_status", {"project": "mack"}, False)
+    ]
+    assert "Kercheval" not in other.reply and "street called 'mack'" in other.reply
 
 
 def test_project_status_without_tasks_shows_no_none_percent(world: World, project: Project) -> None:

@@ -366,13 +366,14 @@ def test_pronouns_name_the_deal_or_project_of_the_latest_answer() -> None:
 
 def test_a_rehab_named_by_its_street_is_asked_about_not_priced() -> None:
     """Was: "how much have we spent on the kercheval rehab" and "is the kercheval rehab on
-    budget" asked for a list of components to price. Now: which project (its address)."""
+    budget" asked for a list of components to price. Now: the project on that street
+    (tests/agent/test_street_names.py runs it against projects)."""
     for said in (
         "how much have we spent on the kercheval rehab",
         "is the kercheval rehab on budget",
     ):
         plan = plan_for(Conversation.read([HumanMessage(said)]))
-        assert plan.tool is None and (plan.reply or "").startswith("Which project?"), said
+        assert (plan.tool, plan.args) == ("project_status", {"project": "kercheval"}), said
 
 
 def test_an_investor_is_not_shown_the_contractor_directory(committed_db: Session) -> None:
