@@ -1,8 +1,9 @@
 """Calls API: call a contractor now or later, read calls and transcripts, see availability.
 
 Admins and analysts only. Errors: 404 for an unknown call, contractor or project (or one of
-another organisation); 409 for a contractor who opted out of calls, or one whose call about
-the project is already scheduled; 422 for invalid values
+another organisation); 409 for a contractor who opted out of calls, one whose current number
+reached someone else on the last answered call (until their phone is changed), or one whose
+call about the project is already scheduled; 422 for invalid values
 (no phone, a project purpose without a project, a time without a time zone or in the past).
 
 ``POST /calls/initiate`` places the call at once (201), or without Twilio credentials records
@@ -48,8 +49,9 @@ CallId = Annotated[uuid.UUID, Path(alias="id", description="The call's id")]
 _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such call, contractor or project in your organisation"},
     409: {
-        "description": "The contractor opted out of calls, or a call to them about the "
-        "project is already scheduled"
+        "description": "The contractor opted out of calls, their current number reached "
+        "someone else on the last answered call (update their phone first), or a call to them "
+        "about the project is already scheduled"
     },
     422: {"description": "A value is invalid; the message says which"},
 }

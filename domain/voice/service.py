@@ -6,8 +6,9 @@ Contractors, projects and bids belong to the construction module and are reached
 
 A call's life:
 
-1. ``request_call`` checks the contractor (exists, has a phone, has not opted out: 409) and
-   the project, then either creates a ``queued`` call to place now or, outside the
+1. ``request_call`` checks the contractor (exists, has a phone, has not opted out, and the
+   last answered call to their current phone did not reach someone else: 409) and the
+   project, then either creates a ``queued`` call to place now or, outside the
    contractor's hours (or with every call slot busy), a ``call_schedules`` row for the next
    allowed moment. ``claim_due_schedules`` turns due schedules into calls (the dispatcher job).
 2. The channel (``channels/voice.py``) places it through Twilio, or records it in the outbox
@@ -172,6 +173,14 @@ class VoiceInputError(VoiceError, ValueError):
 
 class OptedOut(VoiceError):
     """The contractor asked not to be called: no call is ever placed to them (HTTP 409)."""
+
+
+class WrongNumber(OptedOut):
+    """The last answered call to the contractor's current phone reached someone else.
+
+    Treated like an opt-out (HTTP 409, skipped, a queued call cancelled) until their phone is
+    changed: derived from the calls table, nothing is stored for it.
+    """
 
 
 class ScheduleConflict(VoiceError):
@@ -372,6 +381,61 @@ def _project(session: Session, org_id: uuid.UUID, project_id: uuid.UUID) -> Proj
         raise CallNotFound(str(exc)) from exc
 
 
+def _last_four(number: str | None) -> str:
+    """A phone number as messages and logs show it: its last four digits only."""
+    digits = "".join(ch for ch in number or "" if ch.isdigit())
+    return digits[-4:]
+
+
+def wrong_number_calls(
+    *, session: Session, org_id: uuid.UUID, contractors: Sequence[Contractor]
+) -> dict[uuid.UUID, Call]:
+    """The contractors whose current phone reached someone else, each with that call.
+
+    For each contractor the latest answered call (an outcome other than no answer) to the
+    number now on file decides: ``wrong_number`` blocks calls to them until the phone is
+    changed. Calls to an earlier number, and calls never answered, do not count.
+    """
+    phones = {c.id: c.phone for c in contractors if c.phone}
+    if not phones:
+        return {}
+    ended = func.coalesce(col(Call.ended_at), col(Call.created_at))
+    rows = session.exec(
+        select(Call)
+        .where(
+            Call.org_id == org_id,
+            col(Call.contractor_id).in_(list(phones)),
+            col(Call.to_number).in_(sorted(set(phones.values()))),
+            col(Call.outcome).is_not(None),
+            col(Call.outcome) != CallOutcome.no_answer.value,
+        )
+        .order_by(
+            col(Call.contractor_id),
+            col(Call.to_number),
+            ended.desc(),
+            col(Call.created_at).desc(),
+            col(Call.id),
+        )
+        .distinct(col(Call.contractor_id), col(Call.to_number))
+    ).all()
+    return {
+        call.contractor_id: call
+        for call in rows
+        if call.contractor_id is not None
+        and phones.get(call.contractor_id) == call.to_number
+        and call.outcome == CallOutcome.wrong_number
+    }
+
+
+def wrong_number_reason(call: Call) -> str:
+    """Why a contractor is not called: their number (masked) reached someone else, and when."""
+    when = (call.ended_at or call.created_at).date().isoformat()
+    return (
+        f"their number (ending {_last_four(call.to_number)}) reached someone else on {when}; "
+        "update their phone first"
+    )
+
+
 def check_callable(
     *,
     session: Session,
@@ -383,8 +447,9 @@ def check_callable(
     """The contractor, if a call about the project may ever be placed to them.
 
     ``CallNotFound`` for an unknown contractor or project, ``OptedOut`` for a contractor who
-    asked not to be called, ``VoiceInputError`` for no phone, a lead purpose, or a project
-    purpose without a project.
+    asked not to be called, ``WrongNumber`` (an ``OptedOut``) for one whose current number
+    reached someone else on the last answered call, ``VoiceInputError`` for no phone, a lead
+    purpose, or a project purpose without a project.
     """
     purpose = CallPurpose(purpose)
     if purpose == CallPurpose.lead_qualification:
@@ -400,6 +465,13 @@ def check_callable(
         )
     if not contractor.phone:
         raise VoiceInputError(f"contractor {contractor.name} ({contractor.id}) has no phone")
+    wrong = wrong_number_calls(session=session, org_id=org_id, contractors=[contractor])
+    if contractor.id in wrong:
+        raise WrongNumber(
+            f"contractor {contractor.name} ({contractor.id}) is not called: "
+            f"{wrong_number_reason(wrong[contractor.id])} "
+            f"(PATCH {API_PREFIX}/contractors/{contractor.id})"
+        )
     if project_id is not None:
         _project(session, org_id, project_id)
     elif purpose in PROJECT_PURPOSES:
@@ -1089,12 +1161,14 @@ def check_before_placing(
 ) -> PlaceCheck:
     """Check a queued call again right before Twilio is asked (a retry may come much later).
 
-    A contractor who opted out since (or is gone, or lost their phone) has the call and its
-    schedule cancelled; outside their calling hours the call is cancelled unplaced and its
-    schedule moved to the next allowed moment (the attempt does not count). A seller lead is
-    checked the same way against the consent recorded with the schedule, the do-not-call
-    list and the lead's hours (09:00-20:00 Mon-Sat). The call ends ``canceled`` with ``note``
-    saying why; nothing is published (it never rang).
+    A contractor who opted out since (or is gone, or lost their phone, or whose number reached
+    someone else on a call since) has the call and its schedule cancelled; a call queued to a
+    number that is no longer theirs is cancelled unplaced and its schedule moved to now (their
+    current number is called instead); outside their calling hours the call is cancelled
+    unplaced and its schedule moved to the next allowed moment (the attempt does not count).
+    A seller lead is checked the same way against the consent recorded with the schedule, the
+    do-not-call list and the lead's hours (09:00-20:00 Mon-Sat). The call ends ``canceled``
+    with ``note`` saying why; nothing is published (it never rang).
     """
     now = now or utcnow()
     schedule = session.get(CallSchedule, call.schedule_id) if call.schedule_id else None
@@ -1113,10 +1187,20 @@ def check_before_placing(
     except (CallNotFound, OptedOut, VoiceInputError) as exc:
         return _cancel_unplaced(session, call, schedule, now, f"not placed: {exc}")
     window = call_window(contractor)
-    if hours.is_allowed(now, window):
+    if call.to_number != contractor.phone:
+        # Queued before their phone changed (perhaps to the number found wrong): the old
+        # number is never dialled; a call to the phone now on file takes its place.
+        refusal = (
+            "the contractor's phone changed since the call was queued (to the number ending "
+            f"{_last_four(call.to_number)}); their current number is called instead"
+        )
+        when = now if hours.is_allowed(now, window) else hours.next_allowed(now, window)
+    elif hours.is_allowed(now, window):
         return PlaceCheck(allowed=True)
-    when = hours.next_allowed(now, window)
-    reason = _moved_reason(hours.refusal_reason(now, window), when)
+    else:
+        refusal = hours.refusal_reason(now, window)
+        when = hours.next_allowed(now, window)
+    reason = _moved_reason(refusal, when)
     _not_placed(session, call, now, reason)
     moved = _move_pending(session, schedule, when, reason)
     if not moved and schedule is None:
@@ -1633,6 +1717,12 @@ def _schedule_retry(
             if contractor is None or contractor.opted_out
             else None
         )
+        if contractor is not None and refused is None:
+            wrong = wrong_number_calls(
+                session=session, org_id=call.org_id, contractors=[contractor]
+            ).get(contractor.id)
+            if wrong is not None:
+                refused = f"not called again: {wrong_number_reason(wrong)}"
         window = call_window(contractor) if contractor is not None else None
 
         def next_try(moment: dt.datetime) -> dt.datetime:
@@ -1938,7 +2028,8 @@ def action_items(
             {
                 "kind": "fix_phone",
                 "text": f"Someone else answered {who}'s number (wrong number): check the "
-                "contractor's phone before calling again",
+                "contractor's phone before calling again (they are not called until it "
+                "changes)",
             }
         )
     return items
@@ -2041,7 +2132,12 @@ def finalize_call(*, session: Session, call: Call, now: dt.datetime | None = Non
             schedule.reason = f"answered on attempt {call.attempt}: {outcome.value}"
             session.add(schedule)
     callback_note: str | None = None
-    if facts.callback and call.contractor_id is not None and not facts.opted_out:
+    if (
+        facts.callback
+        and call.contractor_id is not None
+        and not facts.opted_out
+        and outcome != CallOutcome.wrong_number  # whoever answered is not the contractor
+    ):
         callback_note = _schedule_callback(session, call, facts, now)
     items = action_items(facts, context, outcome, callback_note=callback_note) + list(
         data.get("pending_action_items") or []
@@ -2132,6 +2228,9 @@ def _schedule_callback(session: Session, call: Call, facts: CallFacts, now: dt.d
         )
     except construction_service.NotFoundError:
         return "not scheduled: the contractor is no longer in the organisation"
+    wrong = wrong_number_calls(session=session, org_id=call.org_id, contractors=[contractor])
+    if contractor.id in wrong:
+        return f"not scheduled: {wrong_number_reason(wrong[contractor.id])}"
     slot = callback_slot(
         facts.callback_when,
         said_at=call.ended_at or now,
@@ -2669,8 +2768,14 @@ class Availability:
         return max(0, self.max_concurrent_calls - self.active_calls)
 
 
-def contractor_slot(contractor: Contractor, now: dt.datetime) -> ContractorSlot:
-    """Whether ``contractor`` may be called at ``now``, and if not why and from when."""
+def contractor_slot(
+    contractor: Contractor, now: dt.datetime, *, wrong_number: Call | None = None
+) -> ContractorSlot:
+    """Whether ``contractor`` may be called at ``now``, and if not why and from when.
+
+    ``wrong_number``: the last answered call to their current phone, when it reached someone
+    else (``wrong_number_calls``): not called until the phone is changed.
+    """
     window = call_window(contractor)
     local = hours.local_time(now, window)
     reason: str | None = None
@@ -2679,6 +2784,8 @@ def contractor_slot(contractor: Contractor, now: dt.datetime) -> ContractorSlot:
         reason = "opted out: never called"
     elif not contractor.phone:
         reason = "no phone number"
+    elif wrong_number is not None:
+        reason = f"wrong number: {wrong_number_reason(wrong_number)}"
     elif not hours.is_allowed(now, window):
         reason = f"outside calling hours ({window.describe()})"
         next_at = hours.next_allowed(now, window)
@@ -2702,12 +2809,13 @@ def availability(
     """The agent's free call slots and which contractors can be called now."""
     now = now or utcnow()
     contractors = construction_service.list_contractors(session=session, org_id=org_id, trade=trade)
+    wrong = wrong_number_calls(session=session, org_id=org_id, contractors=contractors)
     return Availability(
         checked_at=now,
         max_concurrent_calls=get_settings().voice_max_concurrent_calls,
         active_calls=active_calls(session=session, org_id=org_id, now=now),
         upcoming=list_schedules(session=session, org_id=org_id, limit=20),
-        contractors=[contractor_slot(c, now) for c in contractors],
+        contractors=[contractor_slot(c, now, wrong_number=wrong.get(c.id)) for c in contractors],
     )
 
 
@@ -2752,7 +2860,8 @@ def plan_bid_calls(
 
     The payload names a ``contractor_id``, or a ``trade`` (and ``count``, default
     ``VOICE_BIDS_PER_REQUEST``), with a ``project_id``, a ``purpose`` and ``requested_by``.
-    Contractors who opted out, have no phone or already bid on the project are passed over,
+    Contractors who opted out, have no phone, whose current number reached someone else on
+    the last answered call (``WrongNumber``) or who already bid on the project are passed over,
     and so is one with a call about the project scheduled or under way (a schedule
     ``scheduled``/``in_progress``: the partial unique index backs this against two requests
     at once) or placed in the last ``RECENT_CALL`` (ringing now, or a voicemail left), however
@@ -2810,10 +2919,7 @@ def plan_bid_calls(
         if contractor.id in already_bid:
             skipped[str(contractor.id)] = "already bid on this project"
             continue
-        if contractor.id in busy:
-            skipped[str(contractor.id)] = busy[contractor.id]
-            continue
-        try:
+        try:  # first: "update their phone" says more than "called an hour ago"
             check_callable(
                 session=session,
                 org_id=org_id,
@@ -2823,6 +2929,9 @@ def plan_bid_calls(
             )
         except (OptedOut, VoiceInputError) as exc:
             skipped[str(contractor.id)] = str(exc)
+            continue
+        if contractor.id in busy:
+            skipped[str(contractor.id)] = busy[contractor.id]
             continue
         window = call_window(contractor)
         when = hours.next_allowed(now, window)
