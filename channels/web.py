@@ -12,7 +12,8 @@ as server-sent events over that same response:
 
 The question is stored before the agent runs and the answer is stored by the worker thread
 even when the browser goes away, so the history (``GET /api/v1/chat/conversations``,
-``GET /api/v1/chat/{conversation_id}/messages``) survives reloads. Contractors are refused.
+``GET /api/v1/chat/{conversation_id}/messages``, paged back from the newest with ``limit`` and
+``before``) survives reloads. Contractors are refused.
 The page and the widget are plain HTML/CSS/JS from ``channels/static`` (nothing is fetched
 from the internet) and render every message as text: tables and links are built as DOM
 nodes, never from model text as HTML.
@@ -169,24 +170,59 @@ def create_conversation(
 @router.get(
     f"{CHAT_PREFIX}/{{conversation_id}}/messages",
     response_model=list[MessageRead],
-    summary="A conversation's messages, oldest first",
+    summary="A conversation's messages, the latest page, oldest first (X-Total-Count: how many)",
+    description=(
+        "Pages back from the newest message: the answer holds the `limit` newest messages "
+        "older than the message `before` (all of them when `before` is not given), skipping "
+        "the `offset` newest of those, and lists them oldest first. `X-Total-Count` counts "
+        "every message older than `before` (the whole conversation without it), so more are "
+        "left when it exceeds `offset` + the page's length. To load the earlier page, pass "
+        "the page's first (oldest) message id as `before`: messages are ordered by "
+        "(created_at, id), so none repeats or is skipped, those sharing a timestamp included, "
+        "even while new ones arrive. A `before` that is not a message of this conversation "
+        "is a 422. Without parameters: the latest 100 messages (the whole history of a "
+        "shorter conversation)."
+    ),
     tags=["chat"],
-    responses={404: {"description": "No such conversation of yours"}},
+    responses={
+        **total_count("messages"),
+        404: {"description": "No such conversation of yours"},
+    },
 )
 def list_messages(
-    conversation_id: uuid.UUID, session: SessionDep, principal: ChatUser
+    conversation_id: uuid.UUID,
+    response: Response,
+    session: SessionDep,
+    principal: ChatUser,
+    limit: Annotated[
+        int,
+        Query(ge=1, le=chat_service.MAX_LIST_LIMIT, description="messages on the page"),
+    ] = chat_service.DEFAULT_MESSAGE_LIMIT,
+    offset: Annotated[
+        int, Query(ge=0, description="newest messages (older than `before`) to skip")
+    ] = 0,
+    before: Annotated[
+        uuid.UUID | None,
+        Query(description="a message id of this conversation: list only messages older than it"),
+    ] = None,
 ) -> list[MessageRead]:
-    """The history of one of the caller's conversations (404 for anyone else's)."""
+    """A page of the history of one of the caller's conversations (404 for anyone else's)."""
     try:
-        rows = chat_service.list_messages(
+        page = chat_service.list_messages(
             session=session,
             org_id=principal.org_id,
             user_id=principal.user_id,
             conversation_id=conversation_id,
+            limit=limit,
+            offset=offset,
+            before=before,
         )
     except chat_service.NotFoundError as error:
         raise _not_found(error) from error
-    return [MessageRead.model_validate(row) for row in rows]
+    except chat_service.InvalidCursorError as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(error)) from error
+    send_total(response, page.total)
+    return [MessageRead.model_validate(row) for row in page.messages]
 
 
 @router.post(

@@ -10,6 +10,7 @@
   var TOKEN_KEY = "dealdesk.chat.token";
   var EMAIL_KEY = "dealdesk.chat.email";
   var CONVERSATION_KEY = "dealdesk.chat.conversation";
+  var HISTORY_PAGE = 50; // messages loaded at a time, newest first ("Load earlier messages")
 
   // --- rendering text as DOM -----------------------------------------------------------
 
@@ -187,6 +188,28 @@
     });
   };
 
+  /**
+   * GET a paged list: resolves { rows, total } (total from ``X-Total-Count``, or the rows'
+   * number when the header is missing).
+   */
+  Api.prototype.page = function (path) {
+    var self = this;
+    return fetch(this.baseUrl + path, { method: "GET", headers: this.headers() }).then(function (response) {
+      if (!response.ok) return self.fail(response);
+      var header = response.headers.get("X-Total-Count");
+      return response.json().then(function (rows) {
+        var total = header === null ? NaN : parseInt(header, 10);
+        return { rows: rows, total: isNaN(total) ? rows.length : total };
+      });
+    });
+  };
+
+  /** One page of a conversation's history, oldest first: the newest messages older than ``beforeId``. */
+  Api.prototype.history = function (conversationId, beforeId) {
+    var query = "?limit=" + HISTORY_PAGE + (beforeId ? "&before=" + encodeURIComponent(beforeId) : "");
+    return this.page("/api/v1/chat/" + encodeURIComponent(conversationId) + "/messages" + query);
+  };
+
   Api.prototype.login = function (email, password) {
     var self = this;
     var form = new URLSearchParams();
@@ -336,8 +359,13 @@
     header.appendChild(signOutButton);
 
     var log = el("div", "ddc-log");
+    log.id = "ddc-log-" + mounted;
     log.setAttribute("role", "log");
     log.setAttribute("aria-live", "polite");
+    log.setAttribute("aria-label", "Messages");
+    // Says (to a screen reader) how many earlier messages a click on "Load earlier" added.
+    var historyStatus = el("p", "ddc-visually-hidden");
+    historyStatus.setAttribute("role", "status");
 
     var form = el("form", "ddc-ask");
     var input = el("textarea", "ddc-input");
@@ -352,6 +380,7 @@
 
     main.appendChild(header);
     main.appendChild(log);
+    main.appendChild(historyStatus);
     main.appendChild(form);
     chat.appendChild(side);
     chat.appendChild(main);
@@ -383,6 +412,7 @@
       sessionStorage.removeItem(EMAIL_KEY);
       sessionStorage.removeItem(CONVERSATION_KEY);
       state.conversationId = null;
+      paging.generation += 1; // an earlier page still on its way is not shown
       log.textContent = "";
       list.textContent = "";
       loginError.textContent = message || "";
@@ -434,7 +464,91 @@
       scrollDown();
     }
 
+    // "Load earlier messages": the top of the log while older messages are left on the server.
+    var earlier = el("div", "ddc-earlier");
+    var earlierButton = el("button", "ddc-link-button ddc-earlier-button", "Load earlier messages");
+    earlierButton.type = "button";
+    earlierButton.setAttribute("aria-controls", log.id);
+    earlier.appendChild(earlierButton);
+    var paging = { generation: 0, oldestId: null, loading: false };
+
+    /** Show the control when older messages are left (``left`` of them), else take it away. */
+    function showEarlier(left) {
+      if (left > 0) {
+        earlierButton.setAttribute("aria-label", "Load earlier messages (" + left + " more)");
+        if (log.firstChild !== earlier) log.insertBefore(earlier, log.firstChild);
+      } else if (earlier.parentNode) {
+        earlier.remove();
+      }
+    }
+
+    /** The control at rest: nothing loading. */
+    function idleEarlier() {
+      paging.loading = false;
+      earlierButton.removeAttribute("aria-disabled");
+      earlierButton.removeAttribute("aria-busy");
+      earlierButton.textContent = "Load earlier messages";
+    }
+
+    /** Start a conversation's log from its latest page ({ rows, total }). */
+    function showHistoryPage(page) {
+      paging.generation += 1;
+      paging.oldestId = page.rows.length ? page.rows[0].id : null;
+      idleEarlier();
+      log.removeAttribute("tabindex");
+      log.textContent = "";
+      page.rows.forEach(function (message) { log.appendChild(messageNode(message)); });
+      showEarlier(page.total - page.rows.length);
+      scrollDown();
+    }
+
+    /** Put the page before the oldest message shown above it, keeping what is on screen in place. */
+    function loadEarlier() {
+      if (paging.loading || !paging.oldestId || !state.conversationId) return;
+      var generation = paging.generation;
+      var hadFocus = document.activeElement === earlierButton;
+      paging.loading = true;
+      // aria-disabled, not disabled: a disabled button would drop the keyboard focus.
+      earlierButton.setAttribute("aria-disabled", "true");
+      earlierButton.setAttribute("aria-busy", "true");
+      earlierButton.textContent = "Loading earlier messages\u2026";
+      api.history(state.conversationId, paging.oldestId).then(
+        function (page) {
+          if (generation !== paging.generation) return; // another conversation opened meanwhile
+          idleEarlier();
+          var fromBottom = log.scrollHeight - log.scrollTop;
+          log.setAttribute("aria-busy", "true"); // old messages are not news to announce
+          var fragment = document.createDocumentFragment();
+          page.rows.forEach(function (message) { fragment.appendChild(messageNode(message)); });
+          log.insertBefore(fragment, earlier.parentNode === log ? earlier.nextSibling : log.firstChild);
+          if (page.rows.length) paging.oldestId = page.rows[0].id;
+          showEarlier(page.rows.length ? page.total - page.rows.length : 0);
+          log.scrollTop = log.scrollHeight - fromBottom;
+          log.removeAttribute("aria-busy");
+          historyStatus.textContent = page.rows.length === 1
+            ? "Loaded 1 earlier message" : "Loaded " + page.rows.length + " earlier messages";
+          if (hadFocus && earlier.parentNode) {
+            earlierButton.focus({ preventScroll: true });
+          } else if (hadFocus) {
+            // The control went away under the keyboard: keep it in the log, at its top.
+            log.setAttribute("tabindex", "-1");
+            log.focus({ preventScroll: true });
+          }
+        },
+        function (error) {
+          if (generation !== paging.generation) return;
+          idleEarlier();
+          historyStatus.textContent = "";
+          notice(error.message, "ddc-notice--error");
+        }
+      );
+    }
+    earlierButton.addEventListener("click", loadEarlier);
+
     function empty() {
+      paging.generation += 1;
+      paging.oldestId = null;
+      idleEarlier();
       log.textContent = "";
       var hello = el("div", "ddc-empty");
       hello.appendChild(el("p", "ddc-empty-title", "Ask dealdesk"));
@@ -474,11 +588,10 @@
         b.classList.remove("is-active");
         b.removeAttribute("aria-current");
       });
-      return api.json("GET", "/api/v1/chat/" + encodeURIComponent(conversationId) + "/messages").then(
-        function (messages) {
-          log.textContent = "";
-          if (!messages.length) empty();
-          messages.forEach(addMessage);
+      return api.history(conversationId, null).then(
+        function (page) {
+          if (!page.rows.length && !page.total) empty();
+          else showHistoryPage(page);
           loadConversations();
         },
         function (error) {

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import literal, tuple_
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -21,7 +23,8 @@ from store.base import utcnow
 DEFAULT_TITLE = "New conversation"
 TITLE_CHARS = 60
 MAX_MESSAGE_CHARS = 4000
-MAX_LIST_LIMIT = 200  # conversations on one page of the list
+MAX_LIST_LIMIT = 200  # conversations (or messages) on one page of a list
+DEFAULT_MESSAGE_LIMIT = 100  # messages on one page of a conversation's history
 
 
 class ChatError(Exception):
@@ -34,6 +37,18 @@ class NotFoundError(ChatError, LookupError):
 
 class InvalidMessageError(ChatError, ValueError):
     """A message that cannot be sent (empty or too long)."""
+
+
+class InvalidCursorError(ChatError, ValueError):
+    """A paging cursor (``before``) that is not a message of the conversation."""
+
+
+@dataclass(frozen=True)
+class MessagePage:
+    """One page of a conversation's history (oldest first) and how many messages match."""
+
+    messages: list[Message]
+    total: int
 
 
 def title_from(text: str) -> str:
@@ -146,15 +161,72 @@ def add_message(
     return message
 
 
+def _messages_query(
+    *, org_id: uuid.UUID, conversation_id: uuid.UUID, before: Message | None = None
+) -> SelectOfScalar[Message]:
+    """A conversation's messages, only those older than ``before`` when given (no order)."""
+    statement = select(Message).where(
+        Message.org_id == org_id, Message.conversation_id == conversation_id
+    )
+    if before is not None:
+        # (created_at, id) orders every message, those sharing a timestamp included.
+        statement = statement.where(
+            tuple_(col(Message.created_at), col(Message.id))
+            < tuple_(literal(before.created_at), literal(before.id))
+        )
+    return statement
+
+
+def _cursor(
+    *, session: Session, org_id: uuid.UUID, conversation_id: uuid.UUID, before: uuid.UUID
+) -> Message:
+    """The message ``before`` names; ``InvalidCursorError`` unless it is in the conversation."""
+    message = session.exec(
+        select(Message).where(
+            Message.id == before,
+            Message.org_id == org_id,
+            Message.conversation_id == conversation_id,
+        )
+    ).first()
+    if message is None:
+        raise InvalidCursorError(
+            f"before: message {before} is not a message of conversation {conversation_id}"
+        )
+    return message
+
+
 def list_messages(
-    *, session: Session, org_id: uuid.UUID, user_id: uuid.UUID, conversation_id: uuid.UUID
-) -> Sequence[Message]:
-    """The conversation's messages, oldest first; ``NotFoundError`` for anyone else's."""
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    user_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    limit: int = DEFAULT_MESSAGE_LIMIT,
+    offset: int = 0,
+    before: uuid.UUID | None = None,
+) -> MessagePage:
+    """One page of the conversation's messages, counted back from the newest.
+
+    The page holds the ``limit`` newest messages older than the message ``before`` (the
+    whole conversation when ``None``), skipping the ``offset`` newest of those, and lists
+    them oldest first; ``total`` counts every message older than ``before``. Messages are
+    ordered by (created_at, id), so paging back with ``before`` = the page's first message
+    never repeats or skips one. ``NotFoundError`` for anyone else's conversation,
+    ``InvalidCursorError`` when ``before`` is not one of its messages.
+    """
     get_conversation(
         session=session, org_id=org_id, user_id=user_id, conversation_id=conversation_id
     )
-    return session.exec(
-        select(Message)
-        .where(Message.org_id == org_id, Message.conversation_id == conversation_id)
-        .order_by(col(Message.created_at), col(Message.id))
+    cursor = (
+        None
+        if before is None
+        else _cursor(session=session, org_id=org_id, conversation_id=conversation_id, before=before)
+    )
+    statement = _messages_query(org_id=org_id, conversation_id=conversation_id, before=cursor)
+    limit = max(1, min(limit, MAX_LIST_LIMIT))
+    newest_first = session.exec(
+        statement.order_by(col(Message.created_at).desc(), col(Message.id).desc())
+        .limit(limit)
+        .offset(max(offset, 0))
     ).all()
+    return MessagePage(messages=list(reversed(newest_first)), total=count_rows(session, statement))
