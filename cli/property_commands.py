@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cli.groups import import_app
@@ -78,7 +79,11 @@ def _encoding(path: Path) -> str:
 
     Excel on Windows saves "CSV" as Windows-1252 ("Café St" is byte E9); reading it as UTF-8
     would stop the import part-way with a decoding error. Read in blocks: a file of any size.
+    A file with a UTF-16 byte order mark (Excel's "Unicode Text", tab-separated) is UTF-16.
     """
+    with path.open("rb") as handle:
+        if handle.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+            return "utf-16"
     for encoding in ("utf-8-sig", "cp1252"):
         decoder = codecs.getincrementaldecoder(encoding)()
         try:
@@ -104,7 +109,8 @@ def _delimiter(path: Path, encoding: str) -> str:
 def _count_rows(path: Path, encoding: str = "utf-8-sig", delimiter: str = ",") -> int:
     """How many data rows the CSV has (for the progress bar's total; blank lines skipped)."""
     with path.open(newline="", encoding=encoding) as handle:
-        return max(0, sum(1 for row in csv.reader(handle, delimiter=delimiter) if row) - 1)
+        rows = csv.reader(handle, delimiter=delimiter)
+        return max(0, sum(1 for row in rows if any(cell.strip() for cell in row)) - 1)
 
 
 def _write_rejects(path: Path, summary: ImportSummary, columns: list[str]) -> None:
@@ -133,16 +139,32 @@ def _run_import(
     """Import one CSV file into an organisation and report what happened."""
     from domain.auth import service as auth_service
     from domain.property.errors import PropertyValidationError
-    from domain.property.importer import import_records
+    from domain.property.importer import import_records, not_csv_reason
     from store import migrate as migrations
     from store.db import session_scope
 
+    if file.is_dir():
+        raise typer.BadParameter(f"{file} is a folder, not a CSV file")
     if not file.is_file():
         raise typer.BadParameter(f"no such file: {file}")
+    with file.open("rb") as head:
+        problem = not_csv_reason(file.name, head.read(16))
+    if problem is not None:
+        console.print(f"[red]nothing imported[/]: {escape(problem)}")
+        raise typer.Exit(2)
     mapping = parse_mapping(mapping_text)
     encoding = _encoding(file)
     delimiter = _delimiter(file, encoding)
-    total = _count_rows(file, encoding, delimiter)
+    try:
+        total = _count_rows(file, encoding, delimiter)
+    except csv.Error as exc:
+        # Read in full before anything is written: an unreadable file imports nothing.
+        console.print(
+            f"[red]nothing imported[/]: {escape(file.name)} cannot be read as CSV ({exc}); "
+            "a cell that opens a double quote and never closes it reads on to the end of "
+            "the file: check the quotes"
+        )
+        raise typer.Exit(2) from None
     try:
         migrations.upgrade("head")
         with session_scope() as session, file.open(newline="", encoding=encoding) as handle:

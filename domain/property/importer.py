@@ -177,7 +177,24 @@ _TYPE_VALUES: dict[str, PropertyType] = {
 _EMPTY = {"", "na", "n/a", "null", "none", "nan", "-"}
 # Fields a RESO export leaves 0 (or blank) when it does not know them: stored empty, with a warning.
 _UNKNOWN_WHEN_ZERO: dict[str, str] = {"square_feet": "living area", "year_built": "year built"}
-_DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%m/%d/%y", "%Y/%m/%d", "%d-%b-%Y")
+_DATE_FORMATS = (
+    "%Y-%m-%d",
+    "%m/%d/%Y",
+    "%m/%d/%y",
+    "%m-%d-%Y",
+    "%Y/%m/%d",
+    "%d-%b-%Y",
+    "%d-%b-%y",
+    "%b %d, %Y",
+    "%B %d, %Y",
+    "%b %d %Y",
+    "%B %d %Y",
+)
+# A date then a time of day, as spreadsheets write a date-time cell: ``3/15/2024 0:00``.
+_DATE_TIME = re.compile(
+    r"(?P<date>[^\s]+(?: [0-9]{1,2},? [0-9]{4})?)"
+    r"[ T][0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?(?: ?[AaPp]\.?[Mm]\.?)?"
+)
 _TRUE = {"true", "t", "yes", "y", "1"}
 _FALSE = {"false", "f", "no", "n", "0"}
 
@@ -260,11 +277,35 @@ class ImportSummary:
             out.append(f"  line {rejection.line}: {rejection.reason}")
         if self.rejected > max_rejections:
             out.append(f"  ... and {self.rejected - max_rejections} more rejected rows")
+        if self.rows == 0:
+            out.append("  the file has a header row but no data rows: nothing to import")
         for warning in self.warnings[:max_warnings]:
             out.append(f"  line {warning.line}: warning: {warning.message}")
         if len(self.warnings) > max_warnings:
             out.append(f"  ... and {len(self.warnings) - max_warnings} more warnings")
         return out
+
+
+# --- the file ----------------------------------------------------------------------------
+
+# The first bytes of files people send instead of a CSV, and what they are.
+_NOT_CSV_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"PK\x03\x04", "a spreadsheet workbook (Excel .xlsx, Numbers or OpenDocument)"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Excel workbook (.xls)"),
+    (b"%PDF", "a PDF document"),
+)
+
+
+def not_csv_reason(name: str, head: bytes) -> str | None:
+    """Why a file that starts with ``head`` is not a CSV file (or None when it may be one)."""
+    for magic, what in _NOT_CSV_MAGIC:
+        if head.startswith(magic):
+            return (
+                f"{name} is {what}, not a CSV file: open it and save or download the sheet "
+                "as CSV (Excel: File > Save As > CSV UTF-8; Google Sheets: File > Download > "
+                "Comma-separated values), then import that"
+            )
+    return None
 
 
 # --- columns -----------------------------------------------------------------------------
@@ -367,16 +408,63 @@ def _cell(raw: Mapping[str, Any], resolved: Mapping[str, str], name: str) -> str
     return None if text.lower() in _EMPTY else text
 
 
-def _parse_decimal(text: str, column: str) -> Decimal:
-    """A number such as ``$185,000.00`` as a Decimal."""
-    cleaned = text.replace("$", "").replace(",", "").replace(" ", "")
-    try:
-        value = Decimal(cleaned)
-    except InvalidOperation:
-        raise RowRejected(f"{column}: {text!r} is not a number") from None
-    if not value.is_finite():
-        raise RowRejected(f"{column}: {text!r} is not a number")
+# A US number as spreadsheets and MLS exports write it: ``-$1,250,000.50``, ``(1,250)``.
+_NUMBER = re.compile(
+    r"(?P<sign>[-+]?)\s*\$?\s*(?P<sign2>[-+]?)\s*(?P<whole>[0-9][0-9,]*)?(?:\.(?P<frac>[0-9]*))?"
+)
+_GROUPED = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})*|[0-9]+")
+_SHORTHAND = re.compile(r"\$?\s*[0-9][0-9.,]*\s*(?:k|m|mm|b|bn)", re.IGNORECASE)
+_SCIENTIFIC = re.compile(r"[-+]?[0-9]*\.?[0-9]+e[-+]?[0-9]+", re.IGNORECASE)
+
+
+def parse_number(text: str) -> Decimal:
+    """A number written the US way, as a Decimal; ``ValueError`` saying why not.
+
+    Accepted: ``125000``, ``125,000.00``, ``$125,000``, ``-$5``, ``(1,250)`` (accounting
+    negative), ``.5``. Refused, because the value would be a guess: a comma that is not a
+    thousands separator (``125,00``, ``1.250,00``: a decimal comma), shorthand (``$125K``,
+    ``1.2M``: rounded), scientific notation (``1.25E+05``: Excel's display of a number
+    in a narrow column, often rounded).
+    """
+    cleaned = " ".join(text.split())
+    negative = cleaned.startswith("(") and cleaned.endswith(")")
+    if negative:
+        cleaned = cleaned[1:-1].strip()
+    if _SHORTHAND.fullmatch(cleaned):
+        raise ValueError(
+            "is shorthand, not an exact amount: write the whole number (e.g. 125000 for 125K)"
+        )
+    if _SCIENTIFIC.fullmatch(cleaned):
+        raise ValueError(
+            "is in scientific notation (Excel shows a number so in a narrow column and may "
+            "have rounded it): format the column as a number and export again"
+        )
+    decimal_comma = ValueError(
+        "has a comma that is not a thousands separator (a decimal comma?): write "
+        "numbers as 1250000.50 or 1,250,000.50"
+    )
+    match = _NUMBER.fullmatch(cleaned)
+    if match is None or (match["whole"] is None and not match["frac"]):
+        if "," in cleaned and cleaned.rfind(",") > cleaned.rfind(".") > -1:
+            raise decimal_comma  # 1.250,00
+        raise ValueError("is not a number")
+    if match["sign"] and match["sign2"]:
+        raise ValueError("is not a number")
+    whole = match["whole"] or "0"
+    if not _GROUPED.fullmatch(whole):
+        raise decimal_comma
+    value = Decimal(whole.replace(",", "") + (f".{match['frac']}" if match["frac"] else ""))
+    if negative or "-" in (match["sign"], match["sign2"]):
+        value = -value
     return value
+
+
+def _parse_decimal(text: str, column: str) -> Decimal:
+    """A number such as ``$185,000.00`` as a Decimal (see ``parse_number``)."""
+    try:
+        return parse_number(text)
+    except ValueError as exc:
+        raise RowRejected(f"{column}: {text!r} {exc}") from None
 
 
 def _parse_int(text: str, column: str) -> int:
@@ -387,19 +475,45 @@ def _parse_int(text: str, column: str) -> int:
     return int(value)
 
 
-def _parse_date(text: str, column: str) -> dt.date:
-    """A date in ISO form (also ``2024-05-01T00:00:00``) or US ``05/01/2024``."""
-    candidate = text.strip()
-    try:
-        return dt.date.fromisoformat(candidate[:10])
-    except ValueError:
-        pass
+def parse_date_text(text: str) -> dt.date:
+    """A date as exports write it; ``ValueError`` saying why not.
+
+    Accepted: ISO ``2024-03-15`` (also a timestamp ``2024-03-15T00:00:00Z``: the date as
+    written, never shifted by its time zone), US ``03/15/2024`` / ``3/15/24`` / ``03-15-2024``
+    (month first; a two-digit year 00-68 is 20xx), either with a time of day
+    (``3/15/2024 0:00``, as Excel and Google Sheets write a date-time cell), ``2024/03/15``,
+    ``15-Mar-2024``,
+    ``Mar 15, 2024``. Refused: an Excel serial day number (``45366``: the day it means
+    depends on the workbook's 1900 or 1904 date system) and day-first dates (``15/03/2024``).
+    """
+    candidate = " ".join(text.split())
+    with suppress(ValueError):
+        return dt.date.fromisoformat(candidate)
+    with suppress(ValueError):
+        return dt.datetime.fromisoformat(candidate).date()
+    timed = _DATE_TIME.fullmatch(candidate)
+    if timed is not None:
+        candidate = timed["date"]
     for fmt in _DATE_FORMATS:
-        try:
+        with suppress(ValueError):
             return dt.datetime.strptime(candidate, fmt).date()
-        except ValueError:
-            continue
-    raise RowRejected(f"{column}: {text!r} is not a date (expected YYYY-MM-DD)")
+    if re.fullmatch(r"[0-9]{5}(?:\.[0-9]+)?", candidate):
+        raise ValueError(
+            "looks like an Excel serial day number, not a date: format the column as a date "
+            "(YYYY-MM-DD) in the spreadsheet and export again"
+        )
+    day_first = re.fullmatch(r"([0-9]{1,2})[/.-]([0-9]{1,2})[/.-]([0-9]{2}|[0-9]{4})", candidate)
+    if day_first is not None and int(day_first[1]) > 12 and int(day_first[2]) <= 12:
+        raise ValueError("is day-first: dates are read month first (MM/DD/YYYY); write YYYY-MM-DD")
+    raise ValueError("is not a date (write YYYY-MM-DD or MM/DD/YYYY)")
+
+
+def _parse_date(text: str, column: str) -> dt.date:
+    """A date cell (see ``parse_date_text``); ``RowRejected`` naming the column when not."""
+    try:
+        return parse_date_text(text)
+    except ValueError as exc:
+        raise RowRejected(f"{column}: {text!r} {exc}") from None
 
 
 def _parse_bool(text: str, column: str) -> bool:
@@ -572,6 +686,31 @@ def row_values(
             f"({where['state']}): are Latitude and Longitude swapped?"
         )
     return values
+
+
+def _filled(value: Any) -> bool:
+    """True for a cell (or DictReader's list of extra cells) with something in it."""
+    if isinstance(value, list):
+        return any(_filled(item) for item in value)
+    return value is not None and bool(str(value).strip())
+
+
+def _check_extra_cells(raw: Mapping[Any, Any], columns: int) -> None:
+    """Refuse a row with more filled cells than the header has columns.
+
+    ``csv.DictReader`` keeps them under the key None. They are nearly always a comma inside an
+    unquoted cell (``12 Main St, Apt 4``), which shifts every later cell into the wrong column.
+    Empty extra cells (trailing commas) are harmless and ignored.
+    """
+    extra = raw.get(None)
+    if not _filled(extra):
+        return
+    cells = extra if isinstance(extra, list) else [extra]
+    shown = ", ".join(repr(str(cell)) for cell in cells[:3])
+    raise RowRejected(
+        f"the row has {columns + len(cells)} cells but the header has {columns} columns "
+        f"(extra: {shown}): a comma inside an unquoted cell? Put that cell in double quotes"
+    )
 
 
 def record_line(reader: csv.DictReader[str], row: Mapping[str, Any]) -> int:
@@ -805,6 +944,13 @@ def import_records(
     iterator = iter(rows)
     first: Mapping[str, Any] | None = next(iterator, None)
     header = list(columns) if columns is not None else list(first.keys() if first else [])
+    if not any(column and column.strip() for column in header):
+        raise ImportColumnsError(
+            "the file is empty: it has no header row (the first line names the columns, "
+            "e.g. ListingKey,UnparsedAddress,ClosePrice,CloseDate)",
+            missing=[],
+            found=[],
+        )
     resolved = resolve_columns(header, mapping)
     check_required_columns(kind, header, resolved)
     events = (kind == ImportKind.listings) if publish_events is None else publish_events
@@ -819,10 +965,16 @@ def import_records(
     # The line of the row each key was last accepted from: a key twice in one file is warned of.
     key_lines: dict[str, int] = {}
     for index, raw in enumerate(all_rows()):
+        if not any(_filled(value) for value in raw.values()):
+            # A row of empty cells (",,,,"): Excel leaves them below the data, like blank lines.
+            if progress is not None:
+                progress(summary.rows)
+            continue
         line = record_line(reader, raw) if reader is not None else first_line + index
         summary.rows += 1
         source_id = _cell(raw, resolved, "source_id")
         try:
+            _check_extra_cells(raw, len(header))
             cell_warnings: list[tuple[str, str]] = []
             values = row_values(raw, resolved, kind, cell_warnings)
             synthetic = source_id is None

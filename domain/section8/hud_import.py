@@ -11,7 +11,9 @@ spaces, dashes and underscores alike:
 - year: ``fmr_year``, ``year`` or ``fy`` per row, or ``--year`` for rows without one.
 
 Other columns (fips, metro, population ...) are ignored. Amounts may carry ``$`` and
-thousands separators. Rows are upserted as shared HUD rows (``org_id`` NULL) keyed by area,
+thousands separators, read as the property importer reads numbers (a decimal comma or ``1.2K``
+rejects the row). The file may be separated by ``,``, ``;``, tab or ``|``. Rows are
+upserted as shared HUD rows (``org_id`` NULL) keyed by area,
 year and bedrooms, with the payment standard equal to the FMR (housing authorities set their
 own, in their organisation's rows) and ``effective_date`` October 1 of the year before the
 fiscal year (HUD's FY starts then); a utility allowance already on a row is kept. A row with a
@@ -22,18 +24,20 @@ once; with different figures it is rejected. Re-importing the same file changes 
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import io
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col, select
 
+from domain.property.importer import not_csv_reason, parse_number
 from domain.property.models import Section8Fmr
 from store.reference_data import section8_fmr_id
 
@@ -50,6 +54,8 @@ BEDROOM_COLUMNS: dict[int, tuple[str, ...]] = {
 MAX_FMR = Decimal("99999")
 MIN_YEAR, MAX_YEAR = 1983, 2100  # HUD's FMR history starts in 1983
 MAX_AREA_LENGTH = 200
+# Delimiters a "CSV" comes with: Excel writes ";" where "," is the decimal comma.
+_DELIMITERS = (",", ";", "\t", "|")
 
 
 class FmrFileError(ValueError):
@@ -133,13 +139,14 @@ def _layout(headings: Iterable[str]) -> _Layout:
 
 
 def _amount(raw: str | None) -> Decimal:
-    text = (raw or "").strip().replace("$", "").replace(",", "")
+    text = (raw or "").strip()
     if not text:
         raise ValueError("is empty")
     try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise ValueError(f"'{raw}' is not a number") from None
+        # The property importer's reading: "$1,234" yes; "1.234,00" or "1.2K" refused.
+        value = parse_number(text)
+    except ValueError as exc:
+        raise ValueError(f"'{raw}' {exc}") from None
     if not value.is_finite() or value <= 0:
         raise ValueError(f"{raw} must be a positive amount")
     if value > MAX_FMR:
@@ -166,16 +173,35 @@ def _year(raw: str | None, default: int | None) -> int:
 
 
 def read_text(path: Path) -> str:
-    """A CSV file's text (UTF-8, with or without BOM, else Latin-1 as older HUD files are)."""
+    """A CSV file's text, in the first encoding that reads it all.
+
+    UTF-8 (with or without BOM), UTF-16 with a BOM, Windows-1252 (as Excel saves it), else
+    Latin-1 (as older HUD files are).
+    """
     if path.suffix.lower() in (".xlsx", ".xls"):
         raise FmrFileError(
             f"{path.name} is a spreadsheet: open it and save the sheet as CSV, then import that"
         )
     data = path.read_bytes()
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
+    problem = not_csv_reason(path.name, data[:16])
+    if problem is not None:
+        raise FmrFileError(problem)
+    if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        return data.decode("utf-16")
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("latin-1")
+
+
+def _delimiter(text: str) -> str:
+    """The header line's delimiter: the most frequent of , ; tab | (comma when none)."""
+    header = text.split("\n", 1)[0]
+    counts = {d: header.count(d) for d in _DELIMITERS}
+    best = max(_DELIMITERS, key=lambda d: counts[d])
+    return best if counts[best] else ","
 
 
 def import_fmr_csv(
@@ -191,7 +217,7 @@ def import_fmr_csv(
     """
     if year is not None and not MIN_YEAR <= year <= MAX_YEAR:
         raise FmrFileError(f"--year {year} is outside {MIN_YEAR}-{MAX_YEAR}")
-    reader = csv.DictReader(io.StringIO(text))
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
     if not reader.fieldnames:
         raise FmrFileError("The file is empty (no header row)")
     layout = _layout(reader.fieldnames)
@@ -201,6 +227,8 @@ def import_fmr_csv(
     summary = FmrImportSummary()
     wanted: dict[tuple[str, int], tuple[int, dict[int, Decimal]]] = {}
     for record in reader:
+        if not any(isinstance(value, str) and value.strip() for value in record.values()):
+            continue  # a row of empty cells (",,,,"), as Excel leaves below the data
         # The record's first line: blank lines are skipped and quoted cells may span lines.
         row_number = reader.line_num - sum(
             value.count("\n") for value in record.values() if isinstance(value, str)
