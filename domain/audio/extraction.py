@@ -38,6 +38,13 @@ replacing. There are twelve windows, all original.") and needs no language model
 7. Across sentences, one finding per component: two single ones said differently ("front door
    is solid, back door needs replacing") are the one in the worse condition, not two; a
    hardwood "refinish" is the line's full sand and refinish (its repair: screen and recoat).
+8. What is said of the house that prices as whole lines: water in the basement ("the basement
+   has water", "wet basement", "efflorescence on the basement walls") is its waterproofing,
+   interior drain tile around the perimeter plus a sump pump ("needs a sump pump" alone: the
+   pump); a full gut ("it's a gut job", "down to the studs") is one line per sqft of living
+   area, and the interior components it covers are folded into it, not priced again (the
+   roof, windows, exterior and mechanicals are). Not when denied, already done ("the
+   basement was waterproofed", "it was gutted last year") or said of a room ("gutted kitchen").
 
 Everything here is pure: text in, findings out.
 """
@@ -52,7 +59,12 @@ from decimal import ROUND_CEILING, Decimal
 
 from domain.audio.enums import Condition
 from domain.pricing import service as pricing_service
-from domain.pricing.catalogue import CATALOGUE_BY_KEY, DEFAULT_CATALOGUE, QuantityKind
+from domain.pricing.catalogue import (
+    CATALOGUE_BY_KEY,
+    DEFAULT_CATALOGUE,
+    GUT_REHAB_COVERS,
+    QuantityKind,
+)
 from domain.pricing.enums import CostUnit
 
 METHOD = "deterministic"
@@ -212,8 +224,14 @@ AMBIGUOUS_ALIASES = frozenset(
         "wc",
         # "the countertops are laminate": a material, not the laminate flooring line.
         "laminate",
+        # "the deck needs waterproofing": not the basement's drain tile (a basement said to
+        # need it is, see ``_BASEMENT_WATER``).
+        "waterproofing",
     }
 )
+# Catalogue components found by what is said of the house, never by their names as words:
+# "it's a gut job", "down to the studs" (``_GUT_SAID``).
+_SAID_NOT_NAMED = frozenset({"gut_rehab"})
 _MAX_PHRASE_WORDS = 5
 # Catalogue aliases that carry a condition ("new roof"): the component is the rest, and the
 # condition word stays a cue.
@@ -241,6 +259,8 @@ def _phrase_index() -> dict[tuple[str, ...], str]:
             phrases.setdefault(tuple(variant.split()), key)
 
     for entry in DEFAULT_CATALOGUE:
+        if entry.key in _SAID_NOT_NAMED:
+            continue
         for name in (entry.key.replace("_", " "), *entry.aliases):
             match = pricing_service.match_component(name)
             if match is not None and match.key == entry.key:
@@ -1140,6 +1160,312 @@ def _said_as_work_to_do(words: Sequence[str], start: int) -> bool:
     return any(tuple(words[max(0, start - len(w)) : start]) == w for w in _WORK_TO_DO)
 
 
+# Water in the basement: priced as basement waterproofing, interior drain tile around the
+# basement's perimeter to a sump plus the sump pump ("the basement has water", "wet
+# basement", "basement leaks when it rains", "efflorescence on the basement walls"). Not
+# "no water in the basement", "the basement is dry", "the basement was waterproofed", nor the
+# water heater or water lines that are in the basement.
+_WATERPROOFING_KEYS = ("basement_drain_tile", "sump_pump")
+_BASEMENT = r"(?:basement|cellar)(?: (?:walls?|floors?|foundation))?"
+_WATER = (
+    r"(?<!hot )\bwater\b(?! (?:heaters?|tanks?|lines?|mains?|meters?|softeners?|filters?"
+    r"|pipes?|supply|service|spigots?|pressure|bills?|treatment|heating|valves?|shut)\b)"
+)
+_WATER_SIGN = r"(?:efflorescence|water (?:stains?|stained|marks?|damage)|watermarks?)"
+_SOAK_GAP = (
+    r"(?:(?:is|was|gets|got|does|did|has|been|will|can|always|often|sometimes|still|really"
+    r"|pretty|a|bit|little|very|stays|tends|to|get|definitely|usually|probably|seems) )*"
+)
+_BASEMENT_WATER = tuple(
+    re.compile(pattern)
+    for pattern in (
+        # "water in the basement", "standing water downstairs in the basement"
+        rf"{_WATER}(?: [a-z']+){{0,3}}? (?:in|into|inside) (?:the |our |this |that |a )?"
+        rf"(?:[a-z']+ )?{_BASEMENT}\b",
+        # "the basement has water", "the basement takes on water"
+        rf"\b{_BASEMENT} (?:[a-z']+ ){{0,3}}?(?:has|had|have|gets|got|takes|took|with|there)"
+        rf"(?: [a-z']+){{0,3}}? {_WATER}",
+        # "the basement leaks when it rains", "the basement floods"
+        rf"\b{_BASEMENT} {_SOAK_GAP}(?:wet|leaks?|leaking|leaked|leaky|floods?|flooded"
+        r"|flooding|seeps?|seeping|seepage)\b",
+        r"\b(?:wet|leaky|leaking|flooded|flooding) (?:basement|cellar)\b",
+        # "efflorescence / water stains on the basement walls"
+        rf"\b{_WATER_SIGN} (?:(?:on|in|at|along|of|the|all|over|down|around|this|that|walls?"
+        rf"|floors?|block|concrete) ){{0,5}}{_BASEMENT}\b",
+        rf"\b{_BASEMENT} (?:(?:has|have|had|shows?|showing|with|got|there|is|are|some|a|lot"
+        rf"|of|signs?|the) ){{0,5}}{_WATER_SIGN}",
+        # "the basement needs waterproofing", "needs basement waterproofing"
+        rf"\b{_BASEMENT} (?:needs?|will need|has to|have to) (?:to )?(?:be )?"
+        r"waterproof(?:ed|ing)\b",
+        r"\b(?:needs?|will need|should get|could use|going to need) (?:some |a |the )?"
+        r"(?:(?:basement|interior|cellar) )?waterproofing\b",
+        rf"\bwaterproof (?:the |this |that )?{_BASEMENT}\b",
+    )
+)
+_WATER_NEGATORS = _NEGATORS | {"didn't", "hasn't", "haven't", "won't", "used"}
+# "It was waterproofed last year": the water said before is fixed, unless it is "still" there.
+_WATER_FIXED = re.compile(r"\b(?:waterproofed|fixed|resolved|dried out)\b")
+_WATER_STILL = re.compile(r"\b(?:still|again|anyway|even so)\b")
+_BASEMENT_WORD = re.compile(r"\b(?:basement|cellar)\b")
+
+
+@dataclass(frozen=True)
+class _Saying:
+    """Something said of the house that prices as whole lines: its words' span and text."""
+
+    start: int
+    end: int
+    text: str
+
+
+def _unsaid(words: Sequence[str], start: int, end: int, negators: frozenset[str]) -> bool:
+    """Whether a saying at ``words[start:end]`` is negated: in it or in its clause just before.
+
+    "there's no water in the basement", "the basement has no water", "it's not a gut job".
+    """
+    before: list[str] = []
+    for word in reversed(words[max(0, start - 4) : start]):
+        if word in _PUNCTUATION or word in _BOUNDARY_WORDS:
+            break
+        before.insert(0, word)
+    return any(w in negators or w.endswith("n't") for w in [*before, *words[start:end]])
+
+
+def _said_spans(patterns: Sequence[re.Pattern[str]], words: Sequence[str]) -> list[_Saying]:
+    """Every non-overlapping match of ``patterns`` in ``words`` as token spans, in order."""
+    text = " ".join(words)
+    found: list[_Saying] = []
+    for pattern in patterns:
+        for match in pattern.finditer(text):
+            start = text[: match.start()].count(" ")
+            end = start + len(match.group(0).split())
+            if not any(s.start < end and start < s.end for s in found):
+                found.append(_Saying(start, end, match.group(0)))
+    return sorted(found, key=lambda s: s.start)
+
+
+def _basement_water(words: Sequence[str], mentions: Sequence[Mention]) -> list[_Saying]:
+    """Where ``words`` say the basement takes on water (not negated, not fixed, not a leak).
+
+    "There's water in the basement from the water heater" is the water heater's leak, not
+    groundwater: a component named after "from" is the source.
+    """
+    text = " ".join(words)
+    if _WATER_FIXED.search(text) and not _WATER_STILL.search(text):
+        return []
+    found = []
+    for saying in _said_spans(_BASEMENT_WATER, words):
+        if _unsaid(words, saying.start, saying.end, frozenset(_WATER_NEGATORS)):
+            continue
+        if "waterproofing" in saying.text.split() and not _BASEMENT_WORD.search(text):
+            continue  # "the deck needs waterproofing"
+        after = words[saying.end : saying.end + 6]
+        source = after.index("from") if "from" in after else None
+        if source is not None and any(
+            saying.end + source < m.start <= saying.end + 6 and m.key not in _WATERPROOFING_KEYS
+            for m in mentions
+        ):
+            continue
+        found.append(saying)
+    return found
+
+
+def _perimeter_said(words: Sequence[str], mentions: Sequence[Mention]) -> Decimal | None:
+    """A basement's perimeter said with its water: "30 by 40" (2 x 70) or "140 feet", else None.
+
+    Not when another component priced by length is named in the sentence (its feet).
+    """
+    if any(CATALOGUE_BY_KEY[m.key].unit is CostUnit.linear_ft for m in mentions):
+        return None
+    dimensions = find_dimensions(words)
+    if len(dimensions) == 1:
+        lo, hi, _ = dimensions[0]
+        numbers = [Decimal(w) for w in words[lo:hi] if _is_number(w)]
+        return 2 * (numbers[0] + numbers[1])
+    lengths = [
+        Decimal(w)
+        for i, w in enumerate(words)
+        if _is_number(w) and (_unit_at(words, i + 1) or (None, 0))[0] == CostUnit.linear_ft.value
+    ]
+    return lengths[0] if len(lengths) == 1 else None
+
+
+def _waterproofing(
+    key: str, saying: _Saying, perimeter: Decimal | None, sentence: Sentence, timestamp: int | None
+) -> Finding:
+    """The drain tile or sump pump a basement's water prices, with the assumption in its notes."""
+    entry = CATALOGUE_BY_KEY[key]
+    cost = entry.material + entry.labour
+    if key == "basement_drain_tile":
+        length = (
+            f"{perimeter.normalize():f} linear ft as said"
+            if perimeter is not None
+            else "the basement's perimeter taken as that of the house's footprint"
+        )
+        scope = (
+            f"interior drain tile along the basement walls to a sump, {length} (catalogue "
+            f"default ${cost}/linear ft, material + labour: 2025-26 US typical $40-$100)"
+        )
+    else:
+        scope = (
+            f"a sump pump with its basin and discharge (catalogue default ${cost} installed: "
+            "2025-26 US typical $1,000-$2,500)"
+        )
+    cue = Cue(saying.text, Condition.poor)
+    return Finding(
+        component=_component_name_for(key),
+        component_key=key,
+        component_name=entry.name,
+        condition=Condition.poor,
+        confidence=decide([cue])[1],
+        quantity=perimeter if key == "basement_drain_tile" else None,
+        unit=CostUnit.linear_ft.value if key == "basement_drain_tile" and perimeter else None,
+        notes=f'basement waterproofing from "{saying.text}": {scope}. {sentence.text}',
+        timestamp_seconds=timestamp,
+        cues=(cue,),
+        implied=True,
+    )
+
+
+# A component said as needed by name alone: "needs a sump pump", "we should put in drain
+# tile" (no "new" to say it); "doesn't need a sump pump" is none needed.
+_NEEDED_WHEN_NAMED = frozenset(_WATERPROOFING_KEYS)
+_NEED_BEFORE = re.compile(
+    r"(?:^| )(?P<need>needs?|needed|needing|install|add|put in|could use|should get|should have"
+    r"|should add|wants?)(?: [a-z0-9']+){0,4}$"
+)
+
+
+def _needed_by_name(words: Sequence[str], lo: int, mention: Mention) -> Cue | None:
+    """A need said of a component right before its name in its clause, as a cue, else None."""
+    text = " ".join(words[lo : mention.start])
+    match = _NEED_BEFORE.search(text)
+    if match is None:
+        return None
+    said = text[match.start("need") :]
+    before = text[: match.start("need")].split()[-3:]
+    if any(w in _NEGATORS or w.endswith("n't") for w in before):
+        return Cue(f"{' '.join(before)} {said} {mention.phrase}", Condition.good)
+    return Cue(f"{said} {mention.phrase}", Condition.poor)
+
+
+# A full gut of the house: one line over the living area (``gut_rehab``: what it covers is
+# in the catalogue; the components inside it are not priced again beside it, the roof,
+# windows, exterior and mechanicals are). Not a room's gut ("gut the kitchen", "the bathroom
+# is a gut job": ``_WHOLE_ROOM``), not one done ("it was gutted last year", "already down to
+# the studs"), not one denied ("it's not a gut job").
+_GUT_SAID = tuple(
+    re.compile(pattern)
+    for pattern in (
+        r"\b(?:full|complete|total|whole house|whole home|entire|major) gut"
+        r"(?: (?:job|rehab|renovation|remodel|reno))?\b",
+        r"\bgut (?:job|rehab|renovation|remodel|reno)\b",
+        r"\b(?:down|back|strip|stripped|gut|gutted|take|taken|taking|tear|torn) (?:it )?"
+        r"(?:all )?(?:down |back )?to the studs\b",
+        r"\bgut (?:the |this |that )?(?:whole |entire )?(?:house|home|place|property|interior"
+        r"|inside|it|everything)\b",
+        r"\b(?:house|home|place|property|interior|inside|it|everything) (?:needs|will need"
+        r"|has|is going|should) (?:to )?(?:be )?(?:completely |totally |fully )?gutted\b",
+        r"^(?:needs|will need|has) to be (?:completely |totally |fully )?gutted\b",
+    )
+)
+_GUT_DONE_BEFORE = frozenset({"already", "previously", "recently", "been", "was", "were"})
+_GUT_DONE_AFTER = re.compile(r"^(?:[a-z0-9']+ ){0,3}?(?:ago|last year|in (?:19|20)\d\d)\b")
+_ROOM_WORDS = frozenset({"kitchen", "bathroom", "bath", "bathrooms", "baths", "basement"})
+
+
+def _full_guts(
+    words: Sequence[str], mentions: Sequence[Mention], rooms: Sequence[_WholeRoom]
+) -> list[_Saying]:
+    """Where ``words`` say the whole house needs a gut ("it's a gut job", "full gut")."""
+    found = []
+    for saying in _said_spans(_GUT_SAID, words):
+        if any(r.start < saying.end and saying.start < r.end for r in rooms):
+            continue  # "the kitchen is a gut job": the room's
+        clause: list[str] = []
+        for word in reversed(words[max(0, saying.start - 5) : saying.start]):
+            if word in _PUNCTUATION or word in _BOUNDARY_WORDS:
+                break
+            clause.insert(0, word)
+        named_before = any(
+            saying.start - len(clause) <= m.start < saying.start for m in mentions
+        ) or any(w in _ROOM_WORDS for w in clause)
+        after = words[saying.end : saying.end + 3]
+        named_after = (
+            bool(after)
+            and after[0] in {"of", "on", "in", "for"}
+            and (
+                any(w in _ROOM_WORDS for w in after)
+                or any(saying.end < m.start <= saying.end + 3 for m in mentions)
+            )
+        )
+        if named_before or named_after:
+            continue  # "the cabinets need to be gutted", "a full gut of the bathroom"
+        if _unsaid(words, saying.start, saying.end, frozenset(_NEGATORS)):
+            continue
+        if any(w in _GUT_DONE_BEFORE for w in clause[-4:]) or _GUT_DONE_AFTER.search(
+            " ".join(words[saying.end :])
+        ):
+            continue
+        found.append(saying)
+    return found
+
+
+def _gut_rehab(
+    saying: _Saying,
+    words: Sequence[str],
+    mentions: Sequence[Mention],
+    area_said: set[int],
+    sentence: Sentence,
+    timestamp: int | None,
+) -> Finding:
+    """The gut rehab line a full gut prices; its area is a sqft figure said with it, if any."""
+    entry = CATALOGUE_BY_KEY["gut_rehab"]
+    figures = [
+        Decimal(w)
+        for i, w in enumerate(words)
+        if i not in area_said
+        and _is_number(w)
+        and (_unit_at(words, i + 1) or (None, 0))[0] == CostUnit.sqft.value
+    ]
+    quantity = figures[0] if len(figures) == 1 and not mentions else None
+    cue = Cue(saying.text, Condition.poor)
+    return Finding(
+        component="gut rehab",
+        component_key=entry.key,
+        component_name=entry.name,
+        condition=Condition.poor,
+        confidence=decide([cue])[1],
+        quantity=quantity,
+        unit=CostUnit.sqft.value if quantity is not None else None,
+        notes=(
+            f'full gut from "{saying.text}": {sentence.text} The gut line covers the interior to '
+            "the studs (demolition and haul-off, drywall, paint, flooring, doors and trim, "
+            "kitchen, bathrooms, rewire, repipe) per sqft of living area (catalogue default "
+            f"${entry.material + entry.labour}/sqft: 2025-26 US mid-range $60-$150); the roof, "
+            "windows, exterior, foundation, mechanicals and basement are priced on their own."
+        ),
+        timestamp_seconds=timestamp,
+        cues=(cue,),
+    )
+
+
+def _gut_covered(findings: dict[str, Finding]) -> dict[str, Finding]:
+    """The findings with those a full gut's line covers folded into its notes (priced once)."""
+    gut = findings.get("gut_rehab")
+    if gut is None or gut.condition is not Condition.poor:
+        return findings
+    covered = [f for key, f in findings.items() if key in GUT_REHAB_COVERS]
+    if not covered:
+        return findings
+    names = ", ".join(f.component for f in covered)
+    kept = {key: f for key, f in findings.items() if key not in GUT_REHAB_COVERS}
+    kept["gut_rehab"] = replace(
+        gut, notes=f"{gut.notes} Also named and inside the gut line, not priced again: {names}."
+    )
+    return kept
+
+
 # Counted components whose default is more than one (windows, doors), and the words that may
 # follow one named alone ("the window in the back bedroom is broken").
 _DEFAULT_MANY = frozenset(
@@ -1194,6 +1520,30 @@ def _needed_new(words: Sequence[str], mention: Mention) -> Cue | None:
     return None
 
 
+def _new_with_gut(
+    words: Sequence[str], mention: Mention, mentions: Sequence[Mention], guts: Sequence[_Saying]
+) -> Cue | None:
+    """A component said "new" in a list after a full gut, as needed: "gut job, plus a new roof".
+
+    Other components may be listed between ("gut job, new cabinets and a new roof").
+    """
+    named = {i for m in mentions for i in range(m.start, m.end)}
+    for gut in guts:
+        between = [
+            w for i, w in enumerate(words) if gut.end <= i < mention.start and i not in named
+        ]
+        if (
+            gut.end <= mention.start
+            and words[mention.start - 1 if mention.start else 0] == "new"
+            and all(
+                w in _PUNCTUATION or w in _BOUNDARY_WORDS or w in _LIST_WORDS or w == "new"
+                for w in between
+            )
+        ):
+            return Cue(f"{gut.text} plus new {mention.phrase}", Condition.poor)
+    return None
+
+
 # Work said that is a component's full line, not its repair: a contractor's "refinish" (or
 # "sand") of hardwood is the sand-and-refinish the line prices; its repair is a screen and
 # recoat ("buff").
@@ -1235,6 +1585,9 @@ class Finding:
     cues: tuple[Cue, ...] = field(default_factory=tuple)
     # The room a quantity is limited to ("the bathroom just needs paint"), None: house-wide.
     room: str | None = None
+    # Priced because of what was said of something else (the sump pump of "the basement has
+    # water"): what is said of the component itself, when graded, wins over it.
+    implied: bool = False
 
     @property
     def cue_texts(self) -> list[str]:
@@ -1382,7 +1735,9 @@ def _components_in(sentence: Sentence) -> list[Finding]:
     # The house's own area said here is no component's quantity.
     area_said = {i for lo, hi, _ in _living_area_spans(words) for i in range(lo, hi)}
     rooms = _whole_rooms(words, mentions)
-    if not mentions and not rooms:
+    waters = _basement_water(words, mentions)
+    guts = _full_guts(words, mentions, rooms)
+    if not mentions and not rooms and not waters and not guts:
         return []
     # "the siding needs paint": there "paint" is what the siding needs, not a component of its
     # own, when the sentence names another component.
@@ -1447,6 +1802,10 @@ def _components_in(sentence: Sentence) -> list[Finding]:
         in_room = [r for r in rooms if r.start <= mention.start < r.end]
         for room in rooms:
             blanked |= set(range(room.start, room.end))
+        for saying in (*waters, *guts):
+            # "The basement walls leak": the water's, priced as waterproofing, not the
+            # foundation's; "needs a full gut" grades no component named with it.
+            blanked |= set(range(saying.start, saying.end))
         for place in places:
             blanked |= set(range(mentions[place].start, mentions[place].end))
         blanked |= area_said
@@ -1464,7 +1823,7 @@ def _components_in(sentence: Sentence) -> list[Finding]:
             and words[mention.start - 1] in _NEEDS_WORDS
         ):
             cues.append(Cue(f"{words[mention.start - 1]} {mention.phrase}", Condition.fair))
-        needed = _needed_new(words, mention)
+        needed = _needed_new(words, mention) or _new_with_gut(words, mention, mentions, guts)
         if needed is not None:
             # "We need a new furnace and a new water heater": the need covers the list.
             cues = [needed if c.text == "new" else c for c in cues]
@@ -1504,6 +1863,10 @@ def _components_in(sentence: Sentence) -> list[Finding]:
                 surface = mention.phrase in _SURFACE_PROBLEMS
                 grade = Condition.fair if surface else _FOUND_PROBLEMS[mention.key]
                 cues.append(Cue(mention.phrase, grade))
+        if mention.key in _NEEDED_WHEN_NAMED and not cues:
+            need = _needed_by_name(words, lo, mention)
+            if need is not None:
+                cues.append(need)
         if not cues and mention.start > 0 and words[mention.start - 1] in _ABSENT_WORDS:
             # "there's no water heater": nothing to grade, so one must be put in.
             cues.append(Cue(f"{words[mention.start - 1]} {mention.phrase}", Condition.poor))
@@ -1574,6 +1937,16 @@ def _components_in(sentence: Sentence) -> list[Finding]:
             if key not in mentioned:
                 mentioned.add(key)
                 extra.append((room.start, _room_component(key, room, sentence, timestamp)))
+    if waters:
+        perimeter = _perimeter_said(words, mentions)
+        for key in _WATERPROOFING_KEYS:
+            if key not in mentioned:
+                mentioned.add(key)
+                found = _waterproofing(key, waters[0], perimeter, sentence, timestamp)
+                extra.append((waters[0].start, found))
+    if guts and "gut_rehab" not in mentioned:
+        gut = _gut_rehab(guts[0], words, mentions, area_said, sentence, timestamp)
+        extra.append((guts[0].start, gut))
     # "the furnace and the AC are both 20 years old": a component named bare in a list shares
     # what is said of the next one (last to first, so a longer list shares it too).
     for index in range(len(findings) - 2, -1, -1):
@@ -1596,6 +1969,12 @@ def _merge(first: Finding, later: Finding) -> Finding:
     then "the whole house needs paint"): its cues and quantity cover the room too.
     """
     notes = first.notes if later.notes in first.notes else f"{first.notes} {later.notes}"
+    if first.implied != later.implied:
+        # "The basement has water. The sump pump is brand new.": the pump as said of itself.
+        said, implied = (later, first) if first.implied else (first, later)
+        if said.condition is not None:
+            return replace(said, timestamp_seconds=first.timestamp_seconds)
+        return replace(implied, notes=notes, timestamp_seconds=first.timestamp_seconds)
     if (first.room is None) != (later.room is None):
         house_wide = first if first.room is None else later
         return replace(house_wide, notes=notes, timestamp_seconds=first.timestamp_seconds)
@@ -1691,7 +2070,8 @@ def extract_conditions(segments: Iterable[Segment]) -> list[Finding]:
     A component named in several sentences gives one finding (its cues pooled), in the order
     first mentioned. A sentence naming no component that gives a quantity pointing back ("The
     windows are original. There are fourteen of them.") gives it to the one component the
-    sentence before named, when that one has no quantity yet.
+    sentence before named, when that one has no quantity yet. With a full gut, the components
+    its line covers are folded into it (``_gut_covered``).
     """
     by_key: dict[str, Finding] = {}
     just_named: str | None = None  # the key of the one component the last sentence named
@@ -1707,7 +2087,7 @@ def extract_conditions(segments: Iterable[Segment]) -> list[Finding]:
         for finding in found:
             earlier = by_key.get(finding.component_key)
             by_key[finding.component_key] = finding if earlier is None else _merge(earlier, finding)
-    return list(by_key.values())
+    return list(_gut_covered(by_key).values())
 
 
 @dataclass(frozen=True)

@@ -551,6 +551,88 @@ DEFAULT_CATALOGUE: tuple[CatalogueEntry, ...] = (
         quantity=_FIXED_1,
         aliases=("permit", "building permit", "inspections", "permit fees"),
     ),
+    # Basement water and the whole-house gut (2025-26 US typical pricing, materials and labour;
+    # a walkthrough prices "the basement has water" as the drain tile plus a sump pump, and
+    # "it's a gut job" as the gut line over the living area: domain/audio/extraction.py).
+    CatalogueEntry(
+        key="basement_drain_tile",
+        name="Basement waterproofing: interior drain tile to a sump (per linear ft)",
+        category="waterproofing",
+        unit=CostUnit.linear_ft,
+        # Cut the slab along the walls, perforated pipe in washed stone, dimple board on the
+        # wall, re-pour: US interior drain tile runs about $40-$100 per linear ft; $60 mid-range.
+        material=_d("18.00"),
+        labour=_d("42.00"),
+        repair_fraction=_d("0.20"),
+        repair_scope="seal wall cracks and penetrations, flush the existing drain tile",
+        # The basement's walls: the perimeter of the house's footprint.
+        quantity=QuantityRule(QuantityKind.perimeter),
+        aliases=(
+            "drain tile",
+            "drain tiles",
+            "interior drain tile",
+            "french drain",
+            "perimeter drain",
+            "basement waterproofing",
+            "waterproofing",
+        ),
+    ),
+    CatalogueEntry(
+        key="sump_pump",
+        name="Sump pump, 1/2 HP submersible with basin, check valve and discharge, installed",
+        category="waterproofing",
+        unit=CostUnit.each,
+        # US installs run about $1,000-$2,500 with a new pit; $1,500 mid-range.
+        material=_d("600.00"),
+        labour=_d("900.00"),
+        repair_fraction=_d("0.35"),
+        repair_scope="replace the pump only (basin and discharge kept)",
+        quantity=_FIXED_1,
+        aliases=("sump pump", "sump pumps", "sump", "sump pit", "sump basin"),
+    ),
+    CatalogueEntry(
+        key="gut_rehab",
+        # What the line covers (a walkthrough's "full gut" drops these components' own lines,
+        # so nothing is priced twice): interior demolition to the studs and haul-off, framing
+        # touch-up, insulation, drywall, interior paint, flooring, interior doors and trim,
+        # the kitchen (cabinets, countertops, appliances), the bathrooms (tile, tub, vanity,
+        # toilet), a whole-house rewire and a repipe. Not covered, priced on their own lines:
+        # roof, gutters, siding, exterior paint, windows, exterior doors, foundation, sewer,
+        # basement waterproofing, furnace, A/C, water heater, electrical panel, mold, permits.
+        name="Full gut rehab, interior to the studs (per sqft of living area)",
+        category="whole house",
+        unit=CostUnit.sqft,
+        # US full-gut renovations run about $60-$150 per sqft; rental-to-mid grade $65.
+        material=_d("26.00"),
+        labour=_d("39.00"),
+        repair_fraction=_d("0"),
+        repair_scope="none: a gut is all or nothing; price the components instead",
+        quantity=_AREA,
+        aliases=("gut rehab", "full gut", "gut job", "gut renovation", "full gut rehab"),
+    ),
+)
+
+# The components a full gut rehab's line covers (see its entry): not priced again beside it.
+GUT_REHAB_COVERS: frozenset[str] = frozenset(
+    {
+        "kitchen_cabinets",
+        "countertops",
+        "kitchen_appliances",
+        "bath_full_remodel",
+        "bath_tile",
+        "bathtub",
+        "vanity",
+        "toilet",
+        "interior_doors",
+        "flooring_lvp",
+        "flooring_carpet",
+        "hardwood_refinish",
+        "interior_paint",
+        "drywall_repair",
+        "rewire",
+        "plumbing_repipe",
+        "dumpster",
+    }
 )
 
 CATALOGUE_BY_KEY: dict[str, CatalogueEntry] = {entry.key: entry for entry in DEFAULT_CATALOGUE}
