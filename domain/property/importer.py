@@ -19,6 +19,16 @@
   value differs; re-importing an identical file changes nothing. A key twice in one file:
   the later row wins (a sorted export lists the newer one last), with a warning naming both
   lines.
+- Re-import never clears: an export that leaves a cell blank (or ``NA``, a 0 living area or
+  year built, 0,0 coordinates) or lacks the column does not say the value is gone, so a known
+  key keeps its stored value and only filled cells update it (a row whose only differences
+  are blanks counts as unchanged). The defaults a new row gets (a listing without a status
+  is ``active``) are not applied to a known one either. "No longer" is said with a value, not
+  a blank: a listing that left the market comes with a ``StandardStatus`` (Expired,
+  Withdrawn, Canceled → ``off_market``; Closed → ``sold``), which updates the status and keeps
+  its last list price; a listing row with a blank list price (and a sale without its close
+  price or date) is still rejected. Clearing a value is an explicit ``null`` in
+  ``PUT /properties/{id}``.
 - Events: by default a listings import publishes ``property.created``/``property.updated`` for
   each property it creates or changes (new listings are candidate deals that subscribers
   value), and a sales import publishes none (closed sales are comps: thousands of them would
@@ -34,7 +44,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import nullcontext, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -177,6 +187,10 @@ _TYPE_VALUES: dict[str, PropertyType] = {
 _EMPTY = {"", "na", "n/a", "null", "none", "nan", "-"}
 # Fields a RESO export leaves 0 (or blank) when it does not know them: stored empty, with a warning.
 _UNKNOWN_WHEN_ZERO: dict[str, str] = {"square_feet": "living area", "year_built": "year built"}
+# How that warning ends for a new row; a re-imported row says which stored value it kept.
+_STORED_EMPTY = "(stored empty)"
+# Columns that cannot be NULL: a blank cell leaves the field out (the default, or what is stored).
+_NOT_NULL_FIELDS = {"section8_approved"}
 _DATE_FORMATS = (
     "%Y-%m-%d",
     "%m/%d/%Y",
@@ -567,17 +581,22 @@ def row_values(
     resolved: Mapping[str, str],
     kind: ImportKind,
     warnings: list[tuple[str, str]] | None = None,
+    defaults: set[str] | None = None,
 ) -> dict[str, Any]:
     """The property fields of one row, validated; raises ``RowRejected`` saying why not.
 
     A living area or year built of 0 or blank is read as unknown (None); each such cell adds
-    ``(column, message)`` to ``warnings`` when a list is given.
+    ``(column, message)`` to ``warnings`` when a list is given. A blank cell gives None (or
+    nothing, for a field that cannot be empty); the names of fields given a default for a new
+    property (a listing's status) are added to ``defaults`` when a set is given.
     """
     cells = {name: _cell(raw, resolved, name) for name in resolved}
     values: dict[str, Any] = {}
     for name in _DIRECT_FIELDS:
         if name in resolved:
             text = cells[name]
+            if text is None and name in _NOT_NULL_FIELDS:
+                continue
             values[name] = _parse(name, text, resolved[name]) if text is not None else None
             if name in _UNKNOWN_WHEN_ZERO and not values[name]:
                 values[name] = None
@@ -587,7 +606,7 @@ def row_values(
                         (
                             resolved[name],
                             f"{resolved[name]}: {shown} read as an unknown "
-                            f"{_UNKNOWN_WHEN_ZERO[name]} (stored empty)",
+                            f"{_UNKNOWN_WHEN_ZERO[name]} {_STORED_EMPTY}",
                         )
                     )
 
@@ -652,6 +671,8 @@ def row_values(
         text = cells.get("status")
         if text is None:
             values["status"] = PropertyStatus.active
+            if defaults is not None:
+                defaults.add("status")
         else:
             status = _STATUS_VALUES.get(column_key(text))
             if status is None:
@@ -765,6 +786,44 @@ class _Pending:
     values: dict[str, Any]
     raw: dict[str, Any]
     warnings: list[RowWarning] = field(default_factory=list)
+    # Fields given a default for a new property, not read from a cell (see ``row_values``).
+    defaults: frozenset[str] = frozenset()
+    # The file's column for each field (``resolve_columns``).
+    columns: Mapping[str, str] = field(default_factory=dict)
+
+
+def _reimport_changes(pending: _Pending) -> dict[str, Any]:
+    """What a row changes on a property it already imported: its filled cells only.
+
+    A blank cell (None) or a new property's default says nothing about the stored value, so
+    it is left out and the stored value kept; a column absent from the file was never in
+    ``values``.
+    """
+    return {
+        name: value
+        for name, value in pending.values.items()
+        if value is not None and name not in pending.defaults
+    }
+
+
+def _note_kept_values(pending: _Pending, prop: Property) -> None:
+    """Reword a row's "stored empty" warnings for the unknown cells whose stored value it kept."""
+    for name, label in _UNKNOWN_WHEN_ZERO.items():
+        column = pending.columns.get(name)
+        stored = getattr(prop, name)
+        if column is None or pending.values.get(name) is not None or stored is None:
+            continue
+        pending.warnings = [
+            replace(
+                warning,
+                message=warning.message.replace(
+                    _STORED_EMPTY, f"(kept the stored {label} {stored})"
+                ),
+            )
+            if warning.column == column and warning.message.endswith(_STORED_EMPTY)
+            else warning
+            for warning in pending.warnings
+        ]
 
 
 def _existing(
@@ -830,9 +889,10 @@ def _apply_batch(
                     session=session,
                     org_id=org_id,
                     prop=prop,
-                    changes=pending.values,
+                    changes=_reimport_changes(pending),
                     publish_event=publish_events,
                 )
+                _note_kept_values(pending, prop)
             if changed:
                 outcome.updated += 1
             else:
@@ -976,7 +1036,8 @@ def import_records(
         try:
             _check_extra_cells(raw, len(header))
             cell_warnings: list[tuple[str, str]] = []
-            values = row_values(raw, resolved, kind, cell_warnings)
+            defaults: set[str] = set()
+            values = row_values(raw, resolved, kind, cell_warnings, defaults)
             synthetic = source_id is None
             if source_id is None:
                 source_id = synthetic_source_id(kind, values)
@@ -999,7 +1060,13 @@ def import_records(
             key_lines[source_id] = line
             batch.append(
                 _Pending(
-                    line=line, source_id=source_id, values=values, raw=dict(raw), warnings=notes
+                    line=line,
+                    source_id=source_id,
+                    values=values,
+                    raw=dict(raw),
+                    warnings=notes,
+                    defaults=frozenset(defaults),
+                    columns=resolved,
                 )
             )
         except RowRejected as exc:
