@@ -60,6 +60,7 @@ from domain.construction.models import (
     TaskCreate,
     TaskRead,
     TaskUpdate,
+    TradeStartRead,
 )
 
 router = APIRouter(tags=["construction"])
@@ -188,6 +189,58 @@ def create_project(
         )
     session.commit()
     return detail
+
+
+@router.get(
+    "/projects/starts",
+    response_model=list[TradeStartRead],
+    summary="When contractors start on the open projects, from their live bids",
+    responses=total_count("start dates"),
+)
+def list_trade_starts(
+    response: Response,
+    session: SessionDep,
+    principal: Reader,
+    trade: Annotated[
+        str | None, Query(max_length=60, description='e.g. "plumbing" or "plumber"')
+    ] = None,
+    project_id: uuid.UUID | None = None,
+    limit: Annotated[int, Query(ge=1, le=service.MAX_LIST_LIMIT)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[TradeStartRead]:
+    """The start dates on the live bids, booked before offered.
+
+    Awarded bids first (booked dates), then open bids (dates offered), each by start date with
+    unknown dates last; rejected and withdrawn bids and closed projects are left out. An
+    investor sees the projects on their own deals only.
+    """
+    rows = service.trade_starts(
+        session=session, org_id=principal.org_id, trade=trade, project_id=project_id,
+        principal=principal, limit=limit, offset=offset,
+    )  # fmt: skip
+    send_total(
+        response,
+        service.count_trade_starts(
+            session=session, org_id=principal.org_id, trade=trade, project_id=project_id,
+            principal=principal,
+        ),
+    )  # fmt: skip
+    return [
+        TradeStartRead(
+            project_id=row.project.id,
+            project=service.project_label(session=session, project=row.project),
+            contractor_id=row.contractor.id,
+            contractor=row.contractor.name,
+            trades=list(row.contractor.trades),
+            bid_id=row.bid.id,
+            booked=row.booked,
+            start_date=row.bid.start_date,
+            duration_days=row.bid.duration_days,
+            end_date=row.end_date,
+            total_amount=row.bid.total_amount,
+        )
+        for row in rows
+    ]
 
 
 @router.get(

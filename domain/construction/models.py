@@ -265,6 +265,22 @@ class BidRead(BidBase):
     updated_at: dt.datetime
 
 
+class TradeStartRead(SQLModel):
+    """When one contractor starts on one open project, from their live bid."""
+
+    project_id: uuid.UUID
+    project: str = Field(description="the project's property address, or its name")
+    contractor_id: uuid.UUID
+    contractor: str
+    trades: list[str]
+    bid_id: uuid.UUID
+    booked: bool = Field(description="true: an awarded bid (a booked date); false: an open bid")
+    start_date: dt.date | None
+    duration_days: int | None
+    end_date: dt.date | None = Field(description="start date + duration, when both are known")
+    total_amount: Decimal | None
+
+
 class TaskBase(SQLModel):
     """Fields a caller may set on a task."""
 

@@ -33,7 +33,7 @@ from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
-from sqlmodel.sql.expression import SelectOfScalar
+from sqlmodel.sql.expression import Select, SelectOfScalar
 
 from core.paging import count_rows
 from domain.auth import service as auth_service
@@ -1356,21 +1356,15 @@ OPEN_PROJECT_STATUSES = (
 )
 
 
-def trade_starts(
+def _trade_starts_query(
     *,
     session: Session,
     org_id: uuid.UUID,
-    trade: str | None = None,
-    project_id: uuid.UUID | None = None,
-    principal: Principal | None = None,
-    limit: int = 50,
-) -> list[TradeStart]:
-    """When contractors start on the open projects ``principal`` may see, from their bids.
-
-    Only live bids count (awarded or still open; rejected and withdrawn ones do not), of
-    contractors who do ``trade`` when one is given. Awarded bids come first (those dates are
-    booked), then open bids (a date offered); each group by start date, unknown dates last.
-    """
+    trade: str | None,
+    project_id: uuid.UUID | None,
+    principal: Principal | None,
+) -> Select[Bid, Project, Contractor]:
+    """The live bids on the open projects ``principal`` may see, filtered (no order, no paging)."""
     projects = _projects_query(
         session=session, org_id=org_id, status=None, deal_id=None,
         property_id=None, principal=principal,
@@ -1392,16 +1386,56 @@ def trade_starts(
     )
     if trade is not None and trade.strip():
         statement = statement.where(col(Contractor.trades).contains([normalise_trade(trade)]))
-    statement = statement.order_by(
+    return statement
+
+
+def trade_starts(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    trade: str | None = None,
+    project_id: uuid.UUID | None = None,
+    principal: Principal | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[TradeStart]:
+    """When contractors start on the open projects ``principal`` may see, from their bids.
+
+    Only live bids count (awarded or still open; rejected and withdrawn ones do not), of
+    contractors who do ``trade`` when one is given. Awarded bids come first (those dates are
+    booked), then open bids (a date offered); each group by start date, unknown dates last.
+    """
+    statement = _trade_starts_query(
+        session=session, org_id=org_id, trade=trade, project_id=project_id, principal=principal
+    ).order_by(
         (col(Bid.status) != BidStatus.accepted),
         col(Bid.start_date).asc().nulls_last(),
         col(Contractor.name),
         col(Bid.id),
-    ).limit(max(1, min(limit, MAX_LIST_LIMIT)))
+    )
+    statement = statement.limit(max(1, min(limit, MAX_LIST_LIMIT))).offset(max(offset, 0))
     return [
         TradeStart(project=project, contractor=contractor, bid=bid)
         for bid, project, contractor in session.exec(statement).all()
     ]
+
+
+def count_trade_starts(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    trade: str | None = None,
+    project_id: uuid.UUID | None = None,
+    principal: Principal | None = None,
+) -> int:
+    """How many start dates ``trade_starts`` with these filters would list over all pages."""
+    return count_rows(
+        session,
+        _trade_starts_query(
+            session=session, org_id=org_id, trade=trade, project_id=project_id,
+            principal=principal,
+        ),
+    )  # fmt: skip
 
 
 def get_bid(

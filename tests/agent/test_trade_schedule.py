@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from domain.auth.enums import Role
@@ -25,6 +26,7 @@ from domain.construction.enums import BidStatus, ProjectStatus
 from domain.construction.models import Bid, BidCreate, ProjectUpdate
 from tests.agent.turns import checked_turn
 from tests.factories import (
+    auth_headers,
     make_contractor,
     make_deal,
     make_org,
@@ -187,3 +189,29 @@ def test_when_does_the_rehab_start_gives_the_projects_dates(world: World) -> Non
     assert f"Start {BOOKED.isoformat()}" in result.reply
     asked = checked_turn(world.admin, "when does the rehab start?")
     assert asked.tool_calls == [] and asked.reply.startswith("Which project?")
+
+
+def test_the_rest_list_pages_and_scopes_the_start_dates(
+    world: World, client: TestClient, committed_db: Session
+) -> None:
+    admin = auth_headers(committed_db, world.admin)
+    listed = client.get("/api/v1/projects/starts", params={"trade": "plumber"}, headers=admin)
+    assert listed.status_code == 200, listed.text
+    assert listed.headers["X-Total-Count"] == "2"
+    rows = listed.json()
+    assert [(r["contractor"], r["booked"], r["start_date"]) for r in rows] == [
+        ("Flow Plumbing", True, BOOKED.isoformat()),
+        ("Pipe Pros", False, OFFERED.isoformat()),
+    ]
+    assert rows[0]["end_date"] == (BOOKED + dt.timedelta(days=3)).isoformat()
+    assert rows[0]["total_amount"] == "4800.00"
+    assert rows[0]["project"] == "14500 Kercheval Ave, Detroit, MI"
+    second = client.get("/api/v1/projects/starts", params={"limit": 1, "offset": 1}, headers=admin)
+    assert second.headers["X-Total-Count"] == "3"
+    assert [r["contractor"] for r in second.json()] == ["Pipe Pros"]
+    investor = auth_headers(committed_db, world.investor)
+    theirs = client.get("/api/v1/projects/starts", headers=investor)
+    assert theirs.headers["X-Total-Count"] == "1"
+    assert [r["contractor"] for r in theirs.json()] == ["Flow Plumbing"]
+    bad = client.get("/api/v1/projects/starts", params={"limit": 0}, headers=admin)
+    assert bad.status_code == 422
