@@ -302,6 +302,8 @@ def add_scope(
             principal=principal,
         )
     session.commit()
+    for item in items:
+        session.refresh(item)  # money as stored (two decimals), the same as a later GET
     return [ScopeItemRead.model_validate(i) for i in items]
 
 

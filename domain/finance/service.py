@@ -535,7 +535,7 @@ def _settle_budget(
     cause: dict[str, Any],
 ) -> None:
     """Store a budget's new spent amount; publish ``budget.exceeded`` if it crossed over."""
-    allocated = Decimal(budget.allocated_amount or 0)
+    allocated = Decimal(budget.allocated_amount or ZERO)
     budget.spent_amount = spent
     over = spent > allocated
     if over and not budget.exceeded:
@@ -616,8 +616,8 @@ def _label(category: str | None) -> str:
 
 def _status_line(budget: Budget) -> BudgetStatusLineModel:
     """A budget row as a status line."""
-    allocated = Decimal(budget.allocated_amount or 0)
-    spent = Decimal(budget.spent_amount or 0)
+    allocated = Decimal(budget.allocated_amount or ZERO)
+    spent = Decimal(budget.spent_amount or ZERO)
     return BudgetStatusLineModel(
         budget_id=budget.id,
         deal_id=budget.deal_id,
@@ -937,15 +937,15 @@ def record_transaction(
         over = [
             b
             for b in budgets
-            if Decimal(b.spent_amount or 0) + budget_delta > Decimal(b.allocated_amount or 0)
+            if Decimal(b.spent_amount or ZERO) + budget_delta > Decimal(b.allocated_amount or ZERO)
             and budget_delta > 0
         ]
         if over:
             first = over[0]
             raise BudgetWouldBeExceededError(
                 f"This {amount} would take the {_label(first.category)} budget to "
-                f"{Decimal(first.spent_amount or 0) + amount} against an allocation of "
-                f"{Decimal(first.allocated_amount or 0)}; nothing was booked"
+                f"{Decimal(first.spent_amount or ZERO) + amount} against an allocation of "
+                f"{Decimal(first.allocated_amount or ZERO)}; nothing was booked"
             )
 
     # All checks passed: from here on we write.
@@ -979,7 +979,7 @@ def record_transaction(
         _settle_budget(
             session=session,
             budget=budget,
-            spent=Decimal(budget.spent_amount or 0) + budget_delta,
+            spent=Decimal(budget.spent_amount or ZERO) + budget_delta,
             cause={"transaction_id": transaction.id, "reason": f"{kind.value} booked"},
         )
     session.flush()

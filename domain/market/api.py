@@ -277,6 +277,7 @@ def configure_alerts(
             session=session, org_id=principal.org_id, principal=principal, criteria_in=body
         )
     session.commit()
+    session.refresh(criteria)  # money as stored (two decimals), the same as a later GET
     return AlertCriteriaRead.model_validate(criteria, from_attributes=True)
 
 
