@@ -2493,7 +2493,8 @@ def _my_bids_reply(r: dict[str, Any]) -> str:
     lines = [f"Your bids, {r['contractor']}:"]
     for b in bids:
         start = f", start {b['start_date']}" if b.get("start_date") else ""
-        lines.append(f"• {b['project']}: {b['total']}, {words(b['status'])}{start}")
+        status = _CONTRACTOR_BID_WORDS.get(b["status"], words(b["status"]))
+        lines.append(f"• {b['project']}: {b['total']}, {status}{start}")
     return _fit("\n".join(lines))
 
 
@@ -2569,11 +2570,336 @@ def _seller_leads_reply(r: dict[str, Any]) -> str:
     return _fit("\n".join(lines))
 
 
+# --- contractors ---------------------------------------------------------------------------
+# A contractor's run has the contractor tools only; its messages are read here, not by
+# ``plan_for``: their bids, or what they tell the team (passed on, never lost), or a refusal.
+
+CONTRACTOR_UPDATE_TOOL = "contractor_update"
+CONTRACTOR_HELP = (
+    "Hi, I'm dealdesk, the company's assistant. You can:\n"
+    "• ask about your bids: 'did you get my bid?', 'was my roof bid accepted?'\n"
+    "• tell me a new start date, a new price or how long the job takes\n"
+    "• send progress ('finished the tear off today') or photos\n"
+    "• ask the project manager anything ('who do I invoice?'): I pass it on\n"
+    "• 'stop' if you don't want to be called about bids any more"
+)
+CONTRACTOR_REFUSED = (
+    "Sorry, that is not something I can do for you here: I can show you your own bids and "
+    "pass your updates and questions to the project manager, but not budgets, deals, other "
+    "contractors' bids or other projects. Send 'my bids' for yours, or 'help'."
+)
+CONTRACTOR_EMPTY = "I got an empty message. Send 'help' to see what I can do."
+CONTRACTOR_THANKS = "You're welcome. Text me any update on the job and I'll pass it on."
+CONTRACTOR_NOT_UNDERSTOOD = (
+    "Sorry, I didn't get that. Text me an update on the job (a new start date, a price, "
+    "progress) or a question for the project manager, or 'help'."
+)
+_C_OPT_OUT = re.compile(
+    r"^\W*(?:stop|stop ?all|unsubscribe|opt[ -]?out)\W*$"
+    r"|\b(?:stop|quit|no more)\s+(?:texting|messaging|calling|contacting|bugging|sending)\b"
+    r"|\b(?:don'?t|do not|never)\s+(?:text|call|message|contact)\s+me\b"
+    r"|\b(?:take|remove) me (?:off|from)\b|\bno more (?:texts|messages|calls)\b"
+    r"|\bleave me alone\b|\bopt(?:ing)?[ -]?out\b",
+    re.I,
+)
+_C_THANKS = re.compile(
+    r"^\W*(?:thanks?(?: you)?|thank you|thx|ty|ok(?:ay)?|k|cool|great|got it|sounds good"
+    r"|will do|perfect|gracias|👍)\W*$",
+    re.I,
+)
+# What only the team sees: budgets, deals, money, other contractors' bids.
+_C_TEAM_ONLY = re.compile(
+    r"\b(?:budget|profit|p\s*&\s*l|pnl|deals?|arv|comps?|margin|purchase price|paid for"
+    r"|cash flow|rent)\b"
+    r"|\b(?:other|others|everyone|everybody|competitors?|lowest|cheapest|highest)\b"
+    r"[^.?!]{0,30}\b(?:bids?|quotes?|prices?|contractors?)\b"
+    r"|\bwhat (?:did|do|does|is) (?!i\b|you\b|we\b|my\b)[a-z']+ (?:bid|quote|charge|get)"
+    r"|\bwhat bids\b|\bbids? (?:came|come|have come) in\b|\bhow many (?:bids|quotes)\b"
+    r"|\bwho (?:else )?(?:bid|quoted)\b|\b(?:any|all the|the) bids (?:on|for)\b",
+    re.I,
+)
+# Their own bids: "did you get my bid?", "was my roof bid accepted?", "did I get the job?",
+# "can you send me the address again?", "¿recibieron mi cotización?".
+_C_MY_BIDS = re.compile(
+    r"\b(?:my|mine)\b[^.?!]{0,25}\b(?:bids?|quotes?|estimates?|proposals?)\b"
+    r"|\b(?:did|have) (?:you|y'?all|u) (?:get|got|receive[d]?|see(?:n)?)\b"
+    r"|\bdid i (?:get|win|land) (?:it|the (?:job|bid|work))\b|\b(?:get|got|win|won) the job\b"
+    r"|\baddress\b|\bwhere is the (?:job|house|property)\b"
+    r"|\b(?:show|list|see|send)\b(?: me)?[^.?!]{0,15}\bbids?\b"
+    r"|\b(?:recibieron|recibiste|recibió|recibio)\b|\bcotizaci[oó]n\b"
+    r"|\bmi (?:oferta|presupuesto)\b",
+    re.I,
+)
+_C_QUESTION_ABOUT_BID = re.compile(
+    r"\?|^\W*(?:did|was|is|has|any|what|status|where|can you|could you|send|show|list|¿)", re.I
+)
+_C_WITHDRAW = re.compile(
+    r"\b(?:can'?t|cannot|won'?t be able to|unable to|not able to|no longer)\s+(?:do|take"
+    r"|finish|handle)\s+(?:(?:the|this|that|your)\s+(?:\w+\s+)?(?:job|work|project)\b"
+    r"|it (?:any ?more|after all)\b)"
+    r"|\b(?:withdraw|pull(?:ing)? out|back(?:ing)? out|drop(?:ping)? out|pass on (?:the|this) job"
+    r"|not (?:doing|taking) (?:the|this) job)\b",
+    re.I,
+)
+_C_PRICE_WORDS = re.compile(
+    r"\b(?:price|bid|quote|cost|charge|went up|goes up|go up|gone up|raise|increase|total"
+    r"|materials? (?:went|are) up|now)\b|\$",
+    re.I,
+)
+_C_AMOUNT = re.compile(
+    r"\$\s*(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?\s*(k)?\b"
+    r"|(?<![\d/:.-])(\d{1,3}(?:,\d{3})+|\d{1,4}(?:\.\d)?)\s*(k)\b"
+    r"|(?<![\d/:.,-])(\d{1,3}(?:,\d{3})+|\d{3,7})(?:\.(\d{1,2}))?(?=\s*(?:dollars|bucks|total"
+    r"|flat|all in|for|now|even)\b|\s*[.!?]*\s*$)",
+    re.I,
+)
+_C_DURATION = re.compile(
+    r"\b(?:take|takes|taking|need|needs|be|about|around)\s+(?:about\s+|around\s+|like\s+)?"
+    r"(\d{1,3})\s+(?:more\s+)?(?:working\s+|business\s+)?days?\b"
+    r"|\b(\d{1,3})\s+days?\s+(?:not|instead of|rather than)\b",
+    re.I,
+)
+_C_START = re.compile(
+    r"\b(?:start|starting|begin|push|move|reschedule|delay|instead|pushed|moved)\b", re.I
+)
+_C_PERSONAL = re.compile(r"\b(?:i|i'm|im|we|we're|my|me|you|your)\b", re.I)
+_C_START_ASK = re.compile(r"^\W*(?:when|what day|what date)\b", re.I)
+_C_PROGRESS = re.compile(
+    r"\b(?:finished|done|completed|started|tore|torn|installed|wrapped up|halfway|on site"
+    r"|running late|late|delayed|delay|rain(?:ing|ed)?|weather|be there|on my way|out there"
+    r"|dried in|passed|failed|inspection)\b",
+    re.I,
+)
+_C_QUESTION = re.compile(
+    r"\?|^\W*(?:who|what|when|where|how|why|can|could|do|does|is|are|will|should|need|call me"
+    r"|please)\b|\b(?:call me|need (?:a |the )?(?:deposit|check|payment|draw|key|code))\b",
+    re.I,
+)
+# "instead of the 3rd", "not the 3rd": the date being replaced, not the new one.
+_C_REPLACED_DATE = re.compile(
+    r"\b(?:instead of|rather than|not)\s+(?:on\s+)?(?:the\s+)?[^,.;!?]*", re.I
+)
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_C_DAY = re.compile(
+    r"\b(?P<rel>today|tomorrow)\b"
+    r"|\b(?:next\s+|this\s+|on\s+)?(?P<wd>mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)"
+    r"(?:day|nesday|sday|rsday|urday)?\b"
+    r"|\b(?P<iso>\d{4}-\d{2}-\d{2})\b"
+    r"|\b(?P<mon>jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+"
+    r"(?P<mday>\d{1,2})(?:st|nd|rd|th)?\b"
+    r"|\b(?P<m>\d{1,2})/(?P<d>\d{1,2})\b"
+    r"|\bthe\s+(?P<ord>\d{1,2})(?:st|nd|rd|th)\b",
+    re.I,
+)
+
+
+def _next_month_day(today: dt.date, month: int, day: int) -> dt.date | None:
+    """``month``/``day`` this year, or next year when it has passed; None if no such day."""
+    for year in (today.year, today.year + 1):
+        try:
+            found = dt.date(year, month, day)
+        except ValueError:
+            return None
+        if found >= today:
+            return found
+    return None
+
+
+def contractor_start_day(text: str, today: dt.date | None = None) -> dt.date | None:
+    """The one day a contractor names as their new start, or None when it is not a day.
+
+    "Monday" is the next Monday (a week on, said on a Monday); "the 3rd" the next 3rd;
+    "12/8", "Dec 8", "tomorrow". The date being replaced ("instead of the 3rd") is skipped.
+    """
+    today = today or dt.date.today()
+    match = _C_DAY.search(_C_REPLACED_DATE.sub(" ", text))
+    if match is None:
+        return None
+    if match.group("rel"):
+        return today + dt.timedelta(days=0 if match.group("rel").lower() == "today" else 1)
+    if match.group("wd"):
+        wanted = next(
+            i for i, w in enumerate(_WEEKDAYS) if w.startswith(match.group("wd").lower()[:3])
+        )
+        return today + dt.timedelta(days=(wanted - today.weekday()) % 7 or 7)
+    if match.group("iso"):
+        try:
+            return dt.date.fromisoformat(match.group("iso"))
+        except ValueError:
+            return None
+    if match.group("mon"):
+        month = ("jan feb mar apr may jun jul aug sep oct nov dec".split()).index(
+            match.group("mon").lower()[:3]
+        ) + 1
+        return _next_month_day(today, month, int(match.group("mday")))
+    if match.group("m"):
+        return _next_month_day(today, int(match.group("m")), int(match.group("d")))
+    day = int(match.group("ord"))
+    for months_on in (0, 1, 2):
+        month = (today.month - 1 + months_on) % 12 + 1
+        year = today.year + (today.month - 1 + months_on) // 12
+        try:
+            found = dt.date(year, month, day)
+        except ValueError:
+            continue
+        if found >= today:
+            return found
+    return None
+
+
+def contractor_amount(text: str) -> Decimal | None:
+    """The price a contractor names ("9,500", "$9500", "9.5k"), or None."""
+    match = _C_AMOUNT.search(text)
+    if match is None:
+        return None
+    if match.group(1):
+        whole, cents, k = match.group(1), match.group(2), match.group(3)
+    elif match.group(4):
+        whole, cents, k = match.group(4), None, match.group(5)
+    else:
+        whole, cents, k = match.group(6), match.group(7), None
+    value = Decimal(whole.replace(",", "") + (f".{cents}" if cents else ""))
+    return value * 1000 if k else value
+
+
+def _contractor_update(kind: str, message: str, **facts: Any) -> Plan:
+    args = {"kind": kind, "message": message[:1000]}
+    return Plan(CONTRACTOR_UPDATE_TOOL, args | {k: v for k, v in facts.items() if v is not None})
+
+
+def contractor_plan_for(conversation: Conversation, today: dt.date | None = None) -> Plan:
+    """The tool call (or direct answer) for a contractor's latest message.
+
+    Their own bids (``my_bids``); what they tell or ask the team (``contractor_update``: the
+    message is recorded for the project manager, so nothing they say is lost); an opt-out;
+    or a refusal of what only the team sees (budgets, deals, other contractors' bids).
+    """
+    said = conversation.text.strip()
+    lines = said.splitlines()
+    has_media = any(line.startswith(MEDIA_NOTE_PREFIX) for line in lines)
+    text = "\n".join(line for line in lines if not line.startswith(MEDIA_NOTE_PREFIX)).strip()
+    if not text:
+        if has_media:
+            return _contractor_update("photo", said)
+        return Plan(reply=CONTRACTOR_EMPTY)
+    if not re.search(r"\w", text):
+        return Plan(reply=CONTRACTOR_NOT_UNDERSTOOD)
+    if _HELP.search(text):
+        return Plan(reply=CONTRACTOR_HELP)
+    if _C_OPT_OUT.search(text):
+        return _contractor_update("opt_out", said)
+    if _C_THANKS.search(text) and not has_media:
+        return Plan(reply=CONTRACTOR_THANKS)
+    if _C_TEAM_ONLY.search(text) and not _MY_BIDS.search(text):
+        return Plan(reply=CONTRACTOR_REFUSED)
+    if _C_WITHDRAW.search(text):
+        return _contractor_update("withdraw", said)
+    amount = contractor_amount(text) if _C_PRICE_WORDS.search(text) else None
+    if amount is not None:
+        return _contractor_update("price", said, amount=str(amount))
+    if (_MY_BIDS.search(text) or _C_MY_BIDS.search(text)) and _C_QUESTION_ABOUT_BID.search(text):
+        return Plan("my_bids", {})
+    if _MY_BIDS.search(text):
+        return Plan("my_bids", {})
+    duration = _C_DURATION.search(text)
+    if duration is not None:
+        return _contractor_update(
+            "duration", said, duration_days=int(duration.group(1) or duration.group(2))
+        )
+    day = contractor_start_day(text, today)
+    if _C_START.search(text) and not _C_START_ASK.search(text):
+        return _contractor_update("start_date", said, start_date=day.isoformat() if day else None)
+    if _C_PROGRESS.search(text) and not text.rstrip().endswith("?"):
+        return _contractor_update("progress", said)
+    if has_media:
+        return _contractor_update("photo", said)
+    if _C_QUESTION.search(text):
+        return _contractor_update("question", said)
+    if extract_address(text) is not None and not _C_PERSONAL.search(text):
+        return Plan(reply=CONTRACTOR_REFUSED)  # an address alone: an analysis is the team's
+    if len(re.findall(r"\w+", text)) >= 2:
+        return _contractor_update("other", said)
+    return Plan(reply=CONTRACTOR_NOT_UNDERSTOOD)
+
+
+def _contractor_update_reply(r: dict[str, Any]) -> str:
+    who, pm = r["contractor"], r.get("passed_to") or "the project manager"
+    projects = [str(p) for p in r.get("projects") or []]
+    on = f" for {projects[0]}" if len(projects) == 1 else ""
+    at = f" at {projects[0]}" if len(projects) == 1 else ""
+    upon = f" on {projects[0]}" if len(projects) == 1 else ""
+    if r.get("kind") == "opt_out":
+        if r.get("already_opted_out"):
+            text = f"You're already opted out, {who}: we don't call you about bids."
+        else:
+            text = (
+                f"Done, {who}: you're opted out, so we won't call or text you about bids any "
+                "more (I'll still answer if you message me)."
+            )
+        if r.get("calls_cancelled"):
+            text += f" Scheduled calls cancelled: {r['calls_cancelled']}."
+        return text + f" I've told {pm}; if you change your mind, tell them."
+    kind = r.get("kind")
+    if kind == "start_date":
+        new = f" ({r['new_start_date']})" if r.get("new_start_date") else ""
+        text = (
+            f"Thanks, {who}. I've passed your new start date{new}{on} to {pm}, who will confirm it."
+        )
+    elif kind == "price":
+        text = (
+            f"Thanks, {who}. I've passed your new price of {r['new_price']}{on} to {pm} to review."
+        )
+    elif kind == "duration":
+        text = (
+            f"Thanks, {who}. I've told {pm} the job{at} will take {r['new_duration_days']} days."
+            if r.get("new_duration_days")
+            else f"Thanks, {who}. I've passed your note on how long the job{at} takes to {pm}."
+        )
+    elif kind == "withdraw":
+        text = f"Understood, {who}. I've told {pm} you can't do the job{at}; they will contact you."
+    elif kind == "progress":
+        text = f"Thanks, {who}: noted{upon} for {pm}."
+    elif kind == "question":
+        text = (
+            f"I can't answer that here, {who}, so I've passed your question{on} to {pm}, "
+            "who will get back to you."
+        )
+    elif kind == "photo":
+        text = f"Got it, {who}: your attachment is noted{upon} for {pm}."
+    else:
+        text = f"Thanks, {who}: I've passed your message{on} to {pm}."
+    bids = [b for b in r.get("bids") or [] if b.get("total")]
+    if len(bids) == 1 and kind in ("start_date", "price", "duration", "question"):
+        bid = bids[0]
+        start = f", start {bid['start_date']}" if bid.get("start_date") else ""
+        status = _CONTRACTOR_BID_WORDS.get(bid["status"], words(bid["status"]))
+        until = " (it stays so until they update it)." if kind != "question" else "."
+        text += f" Your bid on file: {bid['total']}, {status}{start}{until}"
+    if r.get("named_none_of_several"):
+        text += (
+            f" You have bids on {'; '.join(projects)}, so I noted it on each: tell me the street "
+            "if it's about one of them."
+        )
+    elif not projects:
+        text += " (I found no bid of yours on file, so it's noted for the team without a job.)"
+    return text
+
+
+# How a contractor reads their bid's status.
+_CONTRACTOR_BID_WORDS = {
+    "received": "received, not decided yet",
+    "accepted": "awarded to you",
+    "rejected": "not chosen",
+    "withdrawn": "withdrawn",
+}
+
+
 REPLIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "what_we_paid": _paid_reply,
     "deal_offers": _deal_offers_reply,
     "seller_leads": _seller_leads_reply,
     "my_bids": _my_bids_reply,
+    "contractor_update": _contractor_update_reply,
     "latest_opportunities": _opportunities_reply,
     "configure_alerts": _alerts_reply,
     "my_alerts": _my_alerts_reply,
@@ -2635,6 +2961,7 @@ _WHAT = {
     "lead_calls": "get the lead calls",
     "call_status": "get those calls",
     "my_bids": "find your bids",
+    "contractor_update": "pass that on to the team",
     "latest_opportunities": "get the opportunities",
     "configure_alerts": "save those alerts",
     "my_alerts": "get your alerts",
@@ -2707,7 +3034,11 @@ class OfflinePlanner(BaseChatModel):
                     tool_calls=[{"name": follow.tool, "args": follow.args, "id": call_id}],
                 )
             return AIMessage(content=reply_for(results))
-        plan = plan_for(conversation)
+        plan = (
+            contractor_plan_for(conversation)
+            if self.allowed_tools is not None and CONTRACTOR_UPDATE_TOOL in self.allowed_tools
+            else plan_for(conversation)
+        )
         needed = plan.tool or plan.needs
         if needed is not None and (self.allowed_tools is None or needed not in self.allowed_tools):
             return AIMessage(content=NOT_YOUR_ROLE)

@@ -91,14 +91,15 @@ WRITE_TOOL_NAMES: frozenset[str] = frozenset(
     }
 )
 
-# A contractor's own bids (found through the phone number on their account).
-CONTRACTOR_TOOL_NAMES: frozenset[str] = frozenset({"my_bids"})
+# A contractor's own bids (found through the phone number on their account), and passing what
+# they tell us (a new start date or price, progress, a question, an opt-out) to the team.
+CONTRACTOR_TOOL_NAMES: frozenset[str] = frozenset({"my_bids", "contractor_update"})
 
 ROLE_TOOL_NAMES: dict[Role, frozenset[str]] = {
     Role.admin: READ_TOOL_NAMES | TEAM_READ_TOOL_NAMES | WRITE_TOOL_NAMES,
     Role.analyst: READ_TOOL_NAMES | TEAM_READ_TOOL_NAMES | WRITE_TOOL_NAMES,
     Role.investor: READ_TOOL_NAMES,
-    # Contractors: their own bids only (the voice agent talks to them on the phone).
+    # Contractors: their own bids, and their updates for the team; never a team tool.
     Role.contractor: CONTRACTOR_TOOL_NAMES,
 }
 

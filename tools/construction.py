@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from langchain_core.tools import BaseTool, tool
 from langgraph.prebuilt import ToolRuntime
@@ -21,7 +21,7 @@ from agent.context import Context
 from domain.auth import service as auth_service
 from domain.auth.enums import Role
 from domain.construction import service as construction_service
-from domain.construction.models import Project
+from domain.construction.models import Contractor, Project
 from domain.property import service as property_service
 from tools._common import (
     ToolError,
@@ -351,6 +351,26 @@ def award_bid(
     return run_tool(ctx, "award_bid", body)
 
 
+def _contractor_of(session: Session, ctx: Context) -> Contractor:
+    """The contractor record of the asking user, found through their account's phone number."""
+    user_id = require_user(ctx)
+    user = auth_service.get_user(session=session, org_id=ctx.org_id, user_id=user_id)
+    phone = user.phone_number if user is not None else None
+    contractor = (
+        construction_service.find_contractor_by_phone(
+            session=session, org_id=ctx.org_id, phone=phone
+        )
+        if phone
+        else None
+    )
+    if contractor is None:
+        raise ToolError(
+            "your account is not linked to a contractor record (the phone numbers differ): "
+            "ask the company to add your number"
+        )
+    return contractor
+
+
 @tool(parse_docstring=True)
 def my_bids(runtime: ToolRuntime[Context]) -> dict[str, Any]:
     """The bids of the contractor who is asking: their own bids only, on any project.
@@ -366,21 +386,7 @@ def my_bids(runtime: ToolRuntime[Context]) -> dict[str, Any]:
     ctx = runtime.context
 
     def body(session: Session) -> dict[str, Any]:
-        user_id = require_user(ctx)
-        user = auth_service.get_user(session=session, org_id=ctx.org_id, user_id=user_id)
-        phone = user.phone_number if user is not None else None
-        contractor = (
-            construction_service.find_contractor_by_phone(
-                session=session, org_id=ctx.org_id, phone=phone
-            )
-            if phone
-            else None
-        )
-        if contractor is None:
-            raise ToolError(
-                "your account is not linked to a contractor record (the phone numbers differ): "
-                "ask the company to add your number"
-            )
+        contractor = _contractor_of(session, ctx)
         rows = construction_service.list_bids_of_contractor(
             session=session, org_id=ctx.org_id, contractor_id=contractor.id
         )
@@ -403,6 +409,103 @@ def my_bids(runtime: ToolRuntime[Context]) -> dict[str, Any]:
         }
 
     return run_tool(ctx, "my_bids", body)
+
+
+ContractorUpdateKind = Literal[
+    "start_date",
+    "price",
+    "duration",
+    "withdraw",
+    "progress",
+    "question",
+    "photo",
+    "other",
+    "opt_out",
+]
+
+
+@tool(parse_docstring=True)
+def contractor_update(
+    runtime: ToolRuntime[Context],
+    kind: ContractorUpdateKind,
+    message: Annotated[str, Field(min_length=1, max_length=1000)],
+    start_date: dt.date | None = None,
+    amount: Annotated[Decimal | None, Field(gt=0, le=Decimal("9999999999.99"))] = None,
+    duration_days: Annotated[int | None, Field(ge=1, le=3650)] = None,
+) -> dict[str, Any]:
+    """Pass what a contractor tells us to the team: recorded on their own bid's project.
+
+    Use it when a contractor gives an update or asks what only the team can answer: a new
+    start date ("I can start Monday instead"), a new price ("my price went up to 9,500"), how
+    long the job takes, that they can't do the job, progress ("finished the tear off today"),
+    a question ("who do I invoice?", "lockbox code?"), photos, or anything else for the team;
+    and ``opt_out`` when they ask not to be contacted ("stop texting me"). The message is
+    kept word for word on the project's activity with an action item for the project
+    manager; the bid itself does not change (the team confirms a new date or price).
+
+    Args:
+        runtime: The run context (organisation, user, role), injected: never a model
+            argument.
+        kind: What the message is: start_date, price, duration, withdraw, progress,
+            question, photo, other, or opt_out.
+        message: The contractor's words, as they wrote them.
+        start_date: The new start date they give (kind start_date), when it is a day.
+        amount: The new price in dollars they give (kind price).
+        duration_days: How many days they say the job takes (kind duration).
+
+    """
+    ctx = runtime.context
+
+    def body(session: Session) -> dict[str, Any]:
+        require_roles(ctx, Role.contractor)
+        contractor = _contractor_of(session, ctx)
+        done = _checked(
+            lambda: construction_service.record_contractor_update(
+                session=session,
+                org_id=ctx.org_id,
+                contractor_id=contractor.id,
+                kind=kind,
+                message=message,
+                channel=ctx.channel,
+                start_date=start_date,
+                amount=amount,
+                duration_days=duration_days,
+            )
+        )
+        bids = [
+            {
+                "project": construction_service.project_label(session=session, project=project),
+                "total": money(bid.total_amount) if bid else None,
+                "status": bid.status if bid else None,
+                "start_date": bid.start_date if bid else None,
+                "duration_days": bid.duration_days if bid else None,
+            }
+            for project, bid in done.targets
+        ]
+        return {
+            "contractor": contractor.name,
+            "kind": kind,
+            "recorded": True,
+            "passed_to": "the project manager",
+            "projects": [b["project"] for b in bids],
+            "bids": bids,
+            "named_none_of_several": done.ambiguous,
+            **({"new_start_date": start_date} if start_date else {}),
+            **({"new_price": money(amount)} if amount is not None else {}),
+            **({"new_duration_days": duration_days} if duration_days else {}),
+            **(
+                {
+                    "opted_out": True,
+                    "already_opted_out": done.already_opted_out,
+                    "calls_cancelled": done.calls_cancelled,
+                }
+                if kind == "opt_out"
+                else {}
+            ),
+            "source": "construction_service.record_contractor_update (this contractor's bids)",
+        }
+
+    return run_tool(ctx, "contractor_update", body)
 
 
 @tool(parse_docstring=True)
@@ -533,6 +636,7 @@ TOOLS: list[BaseTool] = [
     list_bids,
     award_bid,
     my_bids,
+    contractor_update,
     list_contractors,
     trade_schedule,
 ]

@@ -2749,6 +2749,262 @@ def record_contractor_response(
     )
 
 
+# --- what contractors tell us in chat -------------------------------------------------------
+
+# What a contractor's chat message is about (the contractor tool's ``kind``).
+CONTRACTOR_UPDATE_KINDS = (
+    "start_date",
+    "price",
+    "duration",
+    "withdraw",
+    "progress",
+    "question",
+    "photo",
+    "other",
+    "opt_out",
+)
+MAX_CONTRACTOR_MESSAGE = 1000
+# Projects one ambiguous message is noted on (a contractor with bids on several projects).
+MAX_UPDATE_PROJECTS = 5
+_LIVE_BID_STATUSES = (BidStatus.received, BidStatus.accepted)
+# Words of an address that do not tell one project from another.
+_STREET_NOISE = frozenset(
+    {"ave", "avenue", "st", "street", "rd", "road", "dr", "drive", "blvd", "ln", "lane", "ct",
+     "court", "way", "pl", "place", "hwy", "pkwy", "ter", "cir", "north", "south", "east",
+     "west", "rehab", "project", "the", "and", "of", "unit", "apt"}
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ContractorMessage:
+    """A contractor's message recorded for the team: where, and what the team is asked to do."""
+
+    contractor: Contractor
+    kind: str
+    targets: list[tuple[Project, Bid | None]]
+    activities: list[ProjectActivity]
+    items: list[dict[str, Any]]
+    calls_cancelled: int = 0
+    already_opted_out: bool = False
+
+    @property
+    def ambiguous(self) -> bool:
+        """Noted on several projects: the message did not say which."""
+        return len(self.targets) > 1
+
+
+def _street_words(session: Session, project: Project) -> set[str]:
+    """The words that name a project's street ("kercheval" of "14500 Kercheval Ave, ...")."""
+    label = project_label(session=session, project=project).split(",")[0]
+    words = set(re.findall(r"[a-z]+", f"{label} {project.name}".lower()))
+    return {w for w in words if len(w) > 2 and w not in _STREET_NOISE}
+
+
+def contractor_bids_for_message(
+    *, session: Session, org_id: uuid.UUID, contractor_id: uuid.UUID, text: str
+) -> list[tuple[Bid, Project]]:
+    """The contractor's bids a message of theirs is about, newest first.
+
+    Their live bids (received or awarded, on projects not completed or cancelled); of those,
+    the ones whose street the text names ("the kercheval job") when it names any. With no
+    live bid, their latest bid ("who do I invoice?" after the job). Never another
+    contractor's bid.
+    """
+    rows = list_bids_of_contractor(
+        session=session, org_id=org_id, contractor_id=contractor_id, limit=MAX_LIST_LIMIT
+    )
+    live = [
+        (bid, project)
+        for bid, project in rows
+        if bid.status in _LIVE_BID_STATUSES and project.status not in CLOSED_PROJECT_STATUSES
+    ]
+    said = set(re.findall(r"[a-z]+", text.lower()))
+    named = [(b, p) for b, p in (live or rows) if _street_words(session, p) & said]
+    if named:
+        return named
+    return live or rows[:1]
+
+
+def _update_item(
+    kind: str, who: str, where: str, message: str, bid: Bid | None, payload: Mapping[str, Any]
+) -> dict[str, Any]:
+    """What the team is asked to do about a contractor's message (an action item)."""
+    quoted = f'"{message}"'
+    on_file = ""
+    if bid is not None:
+        on_file = f" (bid {bid.status}: ${bid.total_amount:,.2f}" + (
+            f", start {bid.start_date.isoformat()})" if bid.start_date else ")"
+        )
+    if kind == "start_date":
+        when = payload.get("start_date") or "a new date"
+        return {
+            "kind": "confirm_start",
+            "text": f"{who} asks to start {where} on {when}{on_file}: confirm with them "
+            f"and update the bid ({quoted})",
+            "date": payload.get("start_date"),
+        }
+    if kind == "price":
+        price = payload.get("new_price")
+        said = f"${Decimal(price):,.2f}" if price else "a new price"
+        return {
+            "kind": "review_price",
+            "text": f"{who} says the price for {where} is now {said}{on_file}: review it and "
+            f"update the bid if accepted ({quoted})",
+            "amount": price,
+        }
+    if kind == "duration":
+        days = payload.get("duration_days")
+        return {
+            "kind": "review_duration",
+            "text": f"{who} says {where} will take {days or 'a different number of'} days"
+            f"{on_file}: update the schedule ({quoted})",
+        }
+    if kind == "withdraw":
+        awarded = bid is not None and bid.status == BidStatus.accepted
+        return {
+            "kind": "contractor_withdrew",
+            "text": f"{who} says they can no longer do {where}"
+            + (" (their bid was awarded)" if awarded else "")
+            + f": call them and find another contractor ({quoted})",
+        }
+    if kind == "opt_out":
+        return {
+            "kind": "opted_out",
+            "text": f"{who} asked in chat not to be contacted: opted out, no more calls ({quoted})",
+        }
+    verbs = {
+        "progress": ("progress_note", f"{who} reports on {where}"),
+        "question": ("answer_contractor", f"Answer {who}'s question about {where}"),
+        "photo": ("review_photos", f"{who} sent photos for {where}"),
+    }
+    item_kind, text = verbs.get(kind, ("read_message", f"Read {who}'s message about {where}"))
+    return {"kind": item_kind, "text": f"{text}: {quoted}"}
+
+
+def record_contractor_update(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    contractor_id: uuid.UUID,
+    kind: str,
+    message: str,
+    channel: str,
+    start_date: dt.date | None = None,
+    amount: Decimal | None = None,
+    duration_days: int | None = None,
+) -> ContractorMessage:
+    """Record what a contractor said in chat, for the team, as the voice agent's calls are.
+
+    The message (kept word for word) is a ``contractor.responded`` event recorded at once on
+    the project's activity through ``record_contractor_response`` (the relay's delivery of
+    the same event then finds it done), and an ``action.items.created`` event asks the team
+    to act ("confirm the new start", "review the new price", "answer their question"). It
+    goes on the project of the contractor's bid it is about (see
+    ``contractor_bids_for_message``; on each of them, at most five, when it names none of
+    several). Nothing about the bid changes: a new date or price is for the team to accept.
+    ``opt_out`` marks the contractor opted out (``mark_contractor_opted_out``) and cancels
+    their pending calls, as an opt-out on a call does.
+    """
+    if kind not in CONTRACTOR_UPDATE_KINDS:
+        raise ConstructionInputError(
+            f"kind {kind!r} is not one of {', '.join(CONTRACTOR_UPDATE_KINDS)}"
+        )
+    said = " ".join(message.split())
+    if not said:
+        raise ConstructionInputError("message is empty: say what the contractor said")
+    if len(said) > MAX_CONTRACTOR_MESSAGE:
+        raise ConstructionInputError(
+            f"message is {len(said)} characters; at most {MAX_CONTRACTOR_MESSAGE}"
+        )
+    from store.outbox import normalise_payload
+
+    _check_duration_days(duration_days)
+    if duration_days is not None and duration_days < 1:
+        raise ConstructionInputError(f"duration_days must be at least 1 (got {duration_days})")
+    price = _amount(amount, "amount") if amount is not None else None
+    if price is not None and price <= 0:
+        raise ConstructionInputError("amount must be more than zero")
+    if start_date is not None and start_date < utcnow().date() - dt.timedelta(days=1):
+        raise ConstructionInputError(f"start_date {start_date.isoformat()} is in the past")
+    contractor = get_contractor(session=session, org_id=org_id, contractor_id=contractor_id)
+    cancelled, already = 0, contractor.opted_out
+    if kind == "opt_out":
+        mark_contractor_opted_out(
+            session=session,
+            org_id=org_id,
+            contractor_id=contractor.id,
+            reason=f'in {channel} chat: "{said[:200]}"',
+        )
+        # The voice module imports this one; its schedules are cancelled at run time.
+        from domain.voice import service as voice_service
+
+        cancelled = voice_service.cancel_schedules_for(
+            session=session,
+            org_id=org_id,
+            contractor_id=contractor.id,
+            reason=f"the contractor opted out in {channel} chat",
+        )
+    rows = contractor_bids_for_message(
+        session=session, org_id=org_id, contractor_id=contractor.id, text=said
+    )[:MAX_UPDATE_PROJECTS]
+    targets: list[tuple[Project | None, Bid | None]] = [(p, b) for b, p in rows] or [(None, None)]
+    facts: dict[str, Any] = {
+        "start_date": start_date,
+        "new_price": price,
+        "duration_days": duration_days,
+    }
+    facts = {k: v for k, v in facts.items() if v is not None}
+    activities: list[ProjectActivity] = []
+    items: list[dict[str, Any]] = []
+    for project, bid in targets:
+        where = project_label(session=session, project=project) if project else "no project"
+        item = _update_item(kind, contractor.name, where, said, bid, normalise_payload(facts))
+        if len(targets) > 1:
+            item["text"] += f" (they have bids on {len(targets)} projects and named none)"
+        payload: dict[str, Any] = {
+            "contractor_id": contractor.id,
+            "project_id": project.id if project else None,
+            "bid_id": bid.id if bid else None,
+            "channel": channel,
+            "kind": kind,
+            "message": said,
+            "summary": f'in {channel} chat ({kind.replace("_", " ")}): "{said}"',
+            **facts,
+            "action_items": [item],
+        }
+        event_id = publish(session, org_id=org_id, name="contractor.responded", payload=payload)
+        activities.append(
+            record_contractor_response(
+                session=session,
+                org_id=org_id,
+                event_id=event_id,
+                payload=normalise_payload(payload),
+            )
+        )
+        publish(
+            session,
+            org_id=org_id,
+            name="action.items.created",
+            payload={
+                "contractor_id": contractor.id,
+                "project_id": project.id if project else None,
+                "bid_id": bid.id if bid else None,
+                "channel": channel,
+                "items": [item],
+            },
+        )
+        items.append(item)
+    return ContractorMessage(
+        contractor=contractor,
+        kind=kind,
+        targets=[(p, b) for p, b in targets if p is not None],
+        activities=activities,
+        items=items,
+        calls_cancelled=cancelled,
+        already_opted_out=already and kind == "opt_out",
+    )
+
+
 def record_inspection(
     *, session: Session, org_id: uuid.UUID, event_id: uuid.UUID, payload: Mapping[str, Any]
 ) -> ProjectActivity:

@@ -59,8 +59,9 @@ def test_role_policy_table() -> None:
     investor = {t.name for t in tools_for_role(Role.investor)}
     assert investor == READ_TOOL_NAMES and not investor & (WRITE_TOOL_NAMES | TEAM_READ_TOOL_NAMES)
     assert {"call_status", "request_bids", "award_bid", "create_deal"}.isdisjoint(investor)
-    # A contractor has one tool: their own bids.
-    assert {t.name for t in tools_for_role(Role.contractor)} == CONTRACTOR_TOOL_NAMES == {"my_bids"}
+    # A contractor has their own bids, and passing their updates to the team.
+    assert {t.name for t in tools_for_role(Role.contractor)} == CONTRACTOR_TOOL_NAMES
+    assert CONTRACTOR_TOOL_NAMES == {"my_bids", "contractor_update"}
     # Every tool is registered, reachable by some role, and documented for the model.
     names = {t.name for t in ALL_TOOLS}
     assert names == team | CONTRACTOR_TOOL_NAMES
@@ -159,7 +160,7 @@ def test_a_contractor_gets_only_their_own_bids_tool(world: World) -> None:
         call("analyze_property", address="14500 Kercheval Ave"), AIMessage(content="no")
     )
     scripted_result = run_turn(_request(world.contractor, "analyse it"), model=model)
-    assert script.bound_tools == [["my_bids"]]  # only their own bids for a contractor
+    assert script.bound_tools == [["my_bids", "contractor_update"]]  # a contractor's own only
     assert scripted_result.tool_calls[0].ok is False
     assert "is not a valid tool" in str(_tool_messages(script.calls[1])[0].content)
 
