@@ -92,3 +92,31 @@ def test_configured_alert_prices_answer_as_a_later_read_does(
     read = client.get(f"{API}/alerts/criteria", headers=headers)
     assert read.status_code == 200, read.text
     assert (read.json()["min_price"], read.json()["max_price"]) == ("50000.00", "200000.00")
+
+
+def test_a_misspelt_search_filter_is_refused_not_ignored(client: TestClient, db: Session) -> None:
+    """Was: ``{"query": "kercheval"}`` (the field is ``text``) answered every property."""
+    headers = auth_headers(db, make_user(db, make_org(db)))
+    response = client.post(f"{API}/properties/search", headers=headers, json={"query": "kercheval"})
+    assert response.status_code == 422, response.text
+    assert "query" in response.text
+    assert (
+        client.post(
+            f"{API}/properties/search", headers=headers, json={"text": "kercheval"}
+        ).status_code
+        == 200
+    )
+
+
+def test_a_category_of_the_wrong_kind_says_so_in_plain_english(
+    client: TestClient, db: Session
+) -> None:
+    """Was: "a income needs an income category"."""
+    headers = auth_headers(db, make_user(db, make_org(db)))
+    response = client.post(
+        f"{API}/transactions",
+        headers=headers,
+        json={"type": "income", "category": "repairs", "amount": "100", "date": "2026-11-01"},
+    )
+    assert response.status_code == 422, response.text
+    assert "an income needs an income category" in response.text

@@ -875,15 +875,20 @@ def _validate_shape(transaction_in: TransactionCreate) -> TransactionCategory | 
     if transaction_in.to_account_id is not None:
         raise FinanceValidationError("to_account_id is only for transfers")
     if transaction_in.category is None:
-        raise FinanceValidationError(f"a {kind.value} needs a category")
+        raise FinanceValidationError(f"{_a(kind.value)} needs a category")
     category = parse_category(transaction_in.category)
     wanted = CategoryKind.income if kind is TransactionType.income else CategoryKind.expense
     if category.kind is not wanted:
         raise FinanceValidationError(
-            f"category {category.value} is an {category.kind.value} category; a {kind.value}"
-            f" needs an {wanted.value} category"
+            f"category {category.value} is {_a(category.kind.value)} category; "
+            f"{_a(kind.value)} needs {_a(wanted.value)} category"
         )
     return category
+
+
+def _a(word: str) -> str:
+    """``word`` with its article: "an income", "an expense", "a transfer"."""
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
 
 
 def record_transaction(

@@ -12,7 +12,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from pydantic import field_validator
+from pydantic import ConfigDict, field_validator
 from sqlalchemy import Double, Index, String, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
@@ -239,8 +239,11 @@ class PropertySearch(SQLModel):
 
     Price is the latest known price: ``close_price`` when the property sold, else
     ``list_price``. ``text`` matches every word against the street line, city, ZIP,
-    neighbourhood or features (case-insensitive).
+    neighbourhood or features (case-insensitive). An unknown field is a 422: a misspelt filter
+    must not silently widen the search to everything.
     """
+
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
     min_price: Decimal | None = Field(default=None, ge=0)
     max_price: Decimal | None = Field(default=None, ge=0)
