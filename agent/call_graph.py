@@ -353,6 +353,8 @@ class _Dialogue:
             state["reasked"] = [str(x) for x in dialogue["reasked"]]
         if dialogue.get("introduced"):
             state["introduced"] = int(dialogue["introduced"])
+        if dialogue.get("acknowledged"):
+            state["acknowledged"] = int(dialogue["acknowledged"])
         return cls(asked, confirms, misses, turns, state)
 
     def after_read_back(self, expect: str, *, yes: bool, no: bool, changed: bool) -> dict[str, Any]:
@@ -381,6 +383,15 @@ class _Dialogue:
 _WHO_IS_THIS = re.compile(
     r"\bwho(?: is|'s| are) (?:this|that|you|calling)\b|\bwhat(?: is|'s) this (?:about|regarding)\b"
     r"|\bwhat company\b|\bwho do you (?:work for|represent)\b|^\W*(?:uh\s+|um\s+)?hello\W*$"
+)
+
+
+# "Yes, this is Ray." / "Speaking." / "Hey, how are you?": the contractor picked up and said who
+# they are (or greeted us) instead of answering. Not a miss: thank them and ask again.
+_PICKED_UP = re.compile(
+    r"\bthis is (?:him|her|he|she|me|[a-z]+)\b|^\W*(?:yes|yeah|yep|hi|hey|hello)?\W*speaking\b"
+    r"|\b(?:that's|that is|it's|it is) me\b|\byou(?:'ve)? got (?:him|her|me)\b"
+    r"|\bhow (?:are|r) (?:you|ya)\b|\bhow's it going\b|^\W*(?:hi|hey|hello)\W+there\W*$"
 )
 
 
@@ -423,6 +434,11 @@ def decide_turn(
         # "Who is this?" is answered (who we are and why we call), then the question again.
         state["introduced"] = introduced + 1
         return {"kind": "introduce", "item": expect, "done": False}, state
+    acknowledged = int(dialogue.get("acknowledged") or 0)
+    if not changed and acknowledged < 1 and _PICKED_UP.search(answer.text.lower()):
+        # "Yes, this is Ray.": thanks, then the question again (once; not counted as a miss).
+        state["acknowledged"] = acknowledged + 1
+        return {"kind": "acknowledge", "item": expect, "done": False}, state
     if (
         _WANTS_VISIT.search(answer.text.lower())
         and not after.priced
@@ -597,6 +613,10 @@ def template_reply(plan: dict[str, Any], facts: CallFacts, context: dict[str, An
         )
     if kind == "confirm":
         return confirmation(facts, context)
+    if kind == "acknowledge":
+        return "Thanks. " + (
+            confirmation(facts, context) if item == "confirm" else question(item, context)
+        )
     if kind == "introduce":
         return (
             f"This is the automated assistant of {context.get('company') or 'our company'}, "
@@ -921,7 +941,7 @@ def build_call_graph(model: BaseChatModel | None) -> Any:
                     text = phrased
             except Exception:  # noqa: BLE001 - the template stands when the model fails
                 log.warning("the call model could not phrase a turn; using the template")
-        asking = ("ask", "repeat", "confirm", "introduce")
+        asking = ("ask", "repeat", "confirm", "introduce", "acknowledge")
         expect = plan.get("item") if plan["kind"] in asking else None
         return {"reply": text, "expect": expect}
 
