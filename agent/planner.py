@@ -2182,6 +2182,8 @@ def _project_status_reply(r: dict[str, Any]) -> str:
         lines.append(f"• {line['component']}: spent {line['spent']} of {line['budgeted']}{over}")
     for task in r.get("late_tasks", [])[:5]:
         lines.append(f"• late: {task['title']} (due {task['due_date']})")
+    for said in r.get("contractor_messages", []):
+        lines.append(f"• {said['on']}: {said['summary']}")
     return _fit("\n".join(lines))
 
 

@@ -173,6 +173,12 @@ def project_status(runtime: ToolRuntime[Context], project: ProjectRef) -> dict[s
                 for t in report.late_tasks
             ],
             "milestones": f"{report.milestones_reached} of {report.milestones_total} reached",
+            "contractor_messages": [
+                {"on": entry.created_at.date(), "summary": entry.summary}
+                for entry in construction_service.contractor_messages(
+                    session=session, org_id=ctx.org_id, project_id=found.id, limit=3
+                )
+            ],
             "sources": report.sources,
         }
 

@@ -1142,6 +1142,28 @@ def _accepted_bid(session: Session, org_id: uuid.UUID, project_id: uuid.UUID) ->
     ).first()
 
 
+# What contractors told us about a project: on a call (with or without a bid) or in chat.
+CONTRACTOR_ACTIVITY = (ActivityKind.contractor_response, ActivityKind.bid_from_call)
+
+
+def contractor_messages(
+    *, session: Session, org_id: uuid.UUID, project_id: uuid.UUID, limit: int = 5
+) -> list[ProjectActivity]:
+    """The latest things contractors told us about a project, newest first."""
+    return list(
+        session.exec(
+            select(ProjectActivity)
+            .where(
+                ProjectActivity.org_id == org_id,
+                ProjectActivity.project_id == project_id,
+                col(ProjectActivity.kind).in_(CONTRACTOR_ACTIVITY),
+            )
+            .order_by(col(ProjectActivity.created_at).desc(), col(ProjectActivity.id))
+            .limit(max(1, min(limit, MAX_LIST_LIMIT)))
+        )
+    )
+
+
 def project_detail(*, session: Session, org_id: uuid.UUID, project_id: uuid.UUID) -> ProjectDetail:
     """A project with its scope lines, milestones, accepted bid and latest activity."""
     project = get_project(session=session, org_id=org_id, project_id=project_id)

@@ -365,3 +365,19 @@ def test_the_service_refuses_bad_updates(site: Site, committed_db: Session) -> N
             **(common | {"org_id": uuid.uuid4()}), kind="other", message="hello there"
         )
     committed_db.rollback()
+
+
+def test_the_team_sees_what_the_contractor_said_in_the_project_status(
+    site: Site, committed_db: Session
+) -> None:
+    """Was: the team's "how is the rehab going?" never showed contractors' messages; they
+    were only on ``GET /projects/{id}``."""
+    _say(site, "I can start Monday instead of the 3rd")
+    org = committed_db.get(Organisation, site.org_id)
+    assert org is not None
+    analyst = make_user(committed_db, org, Role.analyst)
+    committed_db.commit()
+    status = checked_turn(analyst, "how is the rehab on 14500 kercheval ave going?")
+    assert _calls(status) == [("project_status", True)]
+    line = f"• {dt.date.today().isoformat()}: Ray's Roofing"
+    assert line in status.reply and "I can start Monday instead of the 3rd" in status.reply
