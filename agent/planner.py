@@ -65,7 +65,8 @@ HELP_TEXT = (
     "• 'comps for <address>', then 'drop comp N' to recompute without one\n"
     "• 'max offer on <address>' (add 'if rehab is 40k' to use your own rehab budget)\n"
     "• after an address: 'and as a rental?', 'what if I pay 150k?', 'what's it worth?'\n"
-    "• 'voucher rent for <address>' (Section Eight: FMR and payment standard)\n"
+    "• 'voucher rent for <address>' or 'FMR for a three bed in Detroit' (Section Eight: FMR, "
+    "payment standard, utility allowance; add a rent to check it)\n"
     "• 'budget', 'P&L' or 'cash flow for deal <id or address>'\n"
     "• 'my deals', 'which deals closed last month?', 'what did we pay for <address>?'\n"
     "• 'rehab estimate for <address>: roof poor, furnace fair'\n"
@@ -269,7 +270,9 @@ _MAX_OFFER = re.compile(
     re.I,
 )
 _SECTION8 = re.compile(
-    r"\bsection\s*-?\s*(?:8|eight)\b|\bfmr\b|\bfair market rent\b|\bvouchers?\b", re.I
+    r"\bsection\s*-?\s*(?:8|eight)\b|\bfmrs?\b|\bfair market rents?\b|\bvouchers?\b"
+    r"|\bpayment\s+standards?\b|\butility\s+allowances?\b|\bhousing\s+choice\b|\bhcv\b",
+    re.I,
 )
 _DEALS = re.compile(r"\bdeals\b|\bpipeline\b", re.I)
 _DEAL_REF = re.compile(r"\bdeal\s*(?:#|no\.?|number|id)?\s*[:#]?\s*(.+)$", re.I)
@@ -1804,13 +1807,7 @@ def plan_for(conversation: Conversation) -> Plan:
             return Plan(reply="Which property? Say 'comps for' and its street address.")
         return Plan("get_comps", {**subject, **({"arv": True} if "arv" in text.lower() else {})})
     if _SECTION8.search(text) and not (_DEALS.search(text) and not subject):
-        if not subject:
-            # "what would it rent for with a voucher?" right after an analysis: that property.
-            last_id, _ = conversation.last_property(PROPERTY_TOOLS)
-            if last_id is None:
-                return Plan(reply="Which property? Say 'voucher rent for' and its street address.")
-            subject = {"property_id": last_id}
-        return Plan("section8_rent", subject)
+        return _section8_plan(text, conversation)
     if not subject and (
         in_period := _deals_in_period_plan(text, named_deals=bool(_DEALS.search(text)))
     ):
@@ -2102,13 +2099,179 @@ def _cashflow_reply(r: dict[str, Any]) -> str:
     )
 
 
+# --- Section 8: "FMR for a 3 bed in Detroit", "would a voucher cover 1,250 on this one?" ------
+
+# The unit size asked about: "3 bed", "3br", "3-bedroom", "three bedrooms", "a studio".
+_S8_BEDROOMS = re.compile(
+    r"\b(\d{1,2}|zero|one|two|three|four|five|six|seven|eight)\s*-?\s*"
+    r"(?:bed(?:room)?s?|bdrms?|bds?|brs?|b/r)(?![a-z])|\b(studio|efficiency)\b",
+    re.I,
+)
+_S8_NUMBER_WORDS = {
+    "zero": 0,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+}
+# The FMR year asked about: "FY2025", "in 2025", "for 2023" (not "for 2024 Main St").
+_S8_YEAR = re.compile(
+    r"\b(?:fy\s*'?|(?:in|for|of)\s+(?:fy\s*)?)((?:19|20)\d{2})\b(?![,.]?\d)"
+    r"(?=\s*(?:$|[?.!,;]|(?:in|for|fmrs?|rents?|payment|utility|voucher|hud|and|or)\b))",
+    re.I,
+)
+# A rent in the question: "$1,250", "1,250", "1.25k", "1250/mo", "cover 1250".
+_S8_AMOUNT = re.compile(
+    r"(\$\s*)?(?<![\w.,])(\d{1,3}(?:,\d{3})+|\d+)(\.\d{1,2})?\s*(k\b)?"
+    r"(\s*(?:/\s*mo(?:nth)?\b|a\s+month\b|per\s+month\b|monthly\b))?",
+    re.I,
+)
+_S8_RENT_VERB = re.compile(
+    r"\b(?:cover|covers|pay|pays|charge|charging|ask|asking|at|of|is|be|rent(?:ing)?(?:\s+for)?)"
+    r"\s*$",
+    re.I,
+)
+_S8_AFTER_RENT = re.compile(
+    r"\s*(?:$|[?.!,;]|(?:on|for|with|a|per|in|at|and|or|if|is|be|fine|ok|okay)\b)", re.I
+)
+# The FMR area named: "in Detroit", "in warren, mi" (the end of the question).
+_S8_AREA = re.compile(
+    r"\bin\s+((?!(?:it|this|that|the|a|an)\b)[a-z][a-z .'-]*?(?:,?\s+[a-z]{2})?)"
+    r"(?:\s+(?:at|for|on|with|please|pls))*\s*[?.!]*\s*$",
+    re.I,
+)
+
+
+def _s8_rent(text: str) -> tuple[str | None, str]:
+    """The rent a Section 8 question names (as a decimal string), and ``text`` without it."""
+    for match in _S8_AMOUNT.finditer(text):
+        dollar, digits, cents, thousands, monthly = match.groups()
+        before, after = text[: match.start()], text[match.end() :]
+        if not (dollar or "," in digits or thousands or monthly):
+            # "cover 1250 on this one" is a rent; "rent for 1234 Oak St" a house number.
+            if not _S8_RENT_VERB.search(before) or not _S8_AFTER_RENT.match(after):
+                continue
+        value = Decimal(digits.replace(",", "") + (cents or ""))
+        if thousands:
+            value *= 1000
+        if not Decimal(100) <= value <= Decimal(100000):
+            continue
+        return str(value.quantize(Decimal("0.01"))), text[: match.start()] + " " + text[
+            match.end() :
+        ]
+    return None, text
+
+
+def _section8_context(conversation: Conversation) -> dict[str, Any] | None:
+    """What the thread's latest Section 8 or property answer was about, as tool arguments."""
+    calls = _tool_calls_by_id(conversation.history)
+    for message in reversed(conversation.history):
+        if not isinstance(message, ToolMessage) or message.name not in PROPERTY_TOOLS:
+            continue
+        result = tool_result(message)
+        if "error" in result:
+            continue
+        if result.get("property_id"):
+            return {"property_id": str(result["property_id"])}
+        if message.name == "section8_rent":
+            args = dict(calls.get(str(message.tool_call_id), {}).get("args", {}))
+            return {k: v for k, v in args.items() if k in ("bedrooms", "area", "year")}
+    return None
+
+
+def _section8_plan(text: str, conversation: Conversation) -> Plan:
+    """The ``section8_rent`` call for a Section 8 question, or what to ask for."""
+    args: dict[str, Any] = {}
+    if year := _S8_YEAR.search(text):
+        args["year"] = int(year.group(1))
+        text = text[: year.start()] + " " + text[year.end() :]
+    if beds := _S8_BEDROOMS.search(text):
+        word = (beds.group(1) or beds.group(2)).lower()
+        args["bedrooms"] = _S8_NUMBER_WORDS.get(word, 0 if not word.isdigit() else int(word))
+        text = text[: beds.start()] + " " + text[beds.end() :]
+    rent, text = _s8_rent(text)
+    if rent is not None:
+        args["target_rent"] = rent
+    area = _S8_AREA.search(text)
+    subject = _subject(text[: area.start()] if area else text)
+    if subject is None and area is not None:
+        args["area"] = " ".join(area.group(1).split())
+    if subject is None and "bedrooms" not in args:
+        # "what's the payment standard?" after an answer: the same property or unit.
+        context = _section8_context(conversation)
+        if context is None:
+            return Plan(
+                reply="Which property, or how many bedrooms? Say 'voucher rent for' and a "
+                "street address, or e.g. 'FMR for a three bed in Detroit'.",
+                needs="section8_rent",
+            )
+        subject = {k: v for k, v in context.items() if k not in args}
+    return Plan("section8_rent", {**(subject or {}), **args})
+
+
 def _section8_reply(r: dict[str, Any]) -> str:
-    fits = "fits" if r.get("fits_voucher") else "does not fit"
-    return (
-        f"{r['address']}, {r['bedrooms']} bedrooms: FMR {r['fmr']}, payment standard "
-        f"{r['payment_standard']}, max contract rent {r['max_contract_rent']} ({r['source']}). "
-        f"Target rent {r['target_rent']} {fits} the voucher."
-    )
+    beds = f"{r['bedrooms']} bedrooms" + (" (studio)" if r["bedrooms"] == 0 else "")
+    head = f"{r['address']}, {beds}" if r.get("address") else f"Voucher rent, {beds}"
+    pct = r.get("payment_standard_pct_of_fmr")
+    share = f" ({Decimal(str(pct)).normalize():f}% of FMR)" if pct is not None else ""
+    most = r["max_contract_rent"]
+    lines = [
+        f"{head}: FMR {r['fmr']}, payment standard {r['payment_standard']}{share}.",
+        f"Source: {r['source']}.",
+    ]
+    if r.get("utility_allowance_on_file") is False:
+        lines.append(
+            f"Utility allowance: none on file, so the max contract rent {most} holds only if the "
+            "owner pays all utilities; if the tenant pays any, the housing authority's allowance "
+            "comes off it (rent + allowance must stay within the payment standard)."
+        )
+    else:
+        lines.append(
+            f"Utility allowance {r['utility_allowance']} for tenant-paid utilities: max contract "
+            f"rent {most} (payment standard less the allowance)."
+        )
+    market = r.get("market_rent")
+    market_said = f"the market rent {market} on file ({r.get('market_rent_source')})"
+    if r.get("target_rent_source") == "none" or r.get("target_rent") is None:
+        given = "on file" if r.get("address") else "given"
+        cap = (
+            f" Ask {r['recommended_rent']}: {market_said} caps it (HUD's rent reasonableness)."
+            if market and r.get("recommended_rent") != most
+            else ""
+        )
+        lines.append(f"No target rent {given}: the voucher supports up to {most}.{cap}")
+    else:
+        rent = r["target_rent"]
+        said = "Rent" if r.get("target_rent_source") == "given" else "Target rent on file"
+        if r.get("within_payment_standard") is False:
+            lines.append(
+                f"{said} {rent} does not fit the voucher: {r['over_by']} over the max contract "
+                f"rent {most}."
+            )
+        elif r.get("rent_reasonable") is False:
+            lines.append(
+                f"{said} {rent} is within the payment standard but above {market_said}: it "
+                "would fail HUD's rent reasonableness test, so expect about the market rent."
+            )
+        else:
+            reasonable = (
+                f", and at or below {market_said}" if r.get("rent_reasonable") is True else ""
+            )
+            lines.append(
+                f"{said} {rent} fits the voucher: within the payment standard with "
+                f"{r['headroom']} to spare{reasonable}."
+            )
+    said_already = ("no target rent given", "tenant-paid utilities but no utility allowance")
+    lines.extend(f"Note: {n}" for n in r.get("notes") or [] if not str(n).startswith(said_already))
+    if r.get("address"):
+        lines.append(
+            "A voucher lease also needs the unit to pass the housing authority's inspection."
+        )
+    return _fit("\n".join(lines))
 
 
 def _report_reply(r: dict[str, Any]) -> str:

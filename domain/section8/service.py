@@ -14,14 +14,22 @@ The voucher rules applied (HUD Housing Choice Voucher program, 24 CFR 982):
   the highest contract rent the voucher supports is payment standard - utility allowance (no
   allowance when the owner includes all utilities in the rent);
 - a target rent is ``fmr_compliant`` when it is at most that maximum contract rent;
+- **rent reasonableness**: the housing authority also holds the rent to what comparable
+  unassisted units rent for, so a target rent above the market rent is not ``rent_reasonable``
+  (when a market rent is known) even inside the payment standard;
+- a payment standard outside HUD's basic range (90-110% of FMR) needs an exception payment
+  standard: it is used as on file, with a note;
 - units with more than four bedrooms: HUD adds 15% of the four-bedroom FMR for each extra
   bedroom (5 bedrooms = 1.15 x, 6 = 1.30 x the 4-bedroom FMR), rounded to whole dollars as
-  HUD publishes FMRs; the payment standard and utility allowance scale the same way here.
+  HUD publishes FMRs; the payment standard scales the same way, and the 4-bedroom utility
+  allowance too (noted: housing authorities publish their own larger-unit allowances). A row
+  on file for the exact bedroom count (an organisation's own) is used as it is.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -31,12 +39,15 @@ from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from domain.auth.service import Principal
-from domain.property.models import PropertyUpdate, Section8Fmr
+from domain.property.enums import MarketDataType
+from domain.property.models import Property, PropertyUpdate, Section8Fmr
 from store.reference_data import DETROIT_FMR_AREA
 
 DEFAULT_AREA = DETROIT_FMR_AREA
 MAX_TABLE_BEDROOMS = 4
 EXTRA_BEDROOM_SHARE = Decimal("0.15")
+# HUD's basic range for a payment standard (24 CFR 982.503): 90-110% of the FMR.
+PAYMENT_STANDARD_RANGE = (Decimal("90"), Decimal("110"))
 MAX_BEDROOMS = 20
 CENT = Decimal("0.01")
 DOLLAR = Decimal("1")
@@ -74,14 +85,25 @@ class RentAnalysis(BaseModel):
     bedrooms: int
     fmr: Decimal = Field(description="HUD Fair Market Rent, monthly")
     payment_standard: Decimal = Field(description="most the voucher pays toward gross rent")
+    payment_standard_pct_of_fmr: Decimal | None = Field(
+        default=None, description="payment standard / FMR x 100 (HUD's basic range: 90-110)"
+    )
     utilities_included: bool = Field(description="the owner pays all utilities")
     utility_allowance: Decimal = Field(description="allowance for tenant-paid utilities, applied")
+    utility_allowance_on_file: bool = Field(
+        default=True,
+        description="False: tenant-paid utilities but no allowance on file or given ($0 used)",
+    )
     max_gross_rent: Decimal = Field(description="= payment standard")
     max_contract_rent: Decimal = Field(description="payment standard - utility allowance")
     target_rent: Decimal | None
     fmr_compliant: bool | None = Field(description="target rent <= max contract rent")
     headroom: Decimal | None = Field(description="max contract rent - target rent")
     market_rent: Decimal | None
+    rent_reasonable: bool | None = Field(
+        default=None,
+        description="target rent <= market rent (HUD's rent reasonableness; None: no market rent)",
+    )
     voucher_premium: Decimal | None = Field(
         description="max contract rent - market rent (positive: the voucher pays more)"
     )
@@ -134,10 +156,35 @@ def resolve_area(*, session: Session, org_id: uuid.UUID, area: str | None) -> st
     candidates = _areas_containing(session, org_id, wanted, limit=11)
     if len(candidates) == 1:
         return candidates[0]
+    place = _CITY_STATE.fullmatch(wanted)
+    if not candidates and place is not None:
+        # "Detroit, MI", "Ames IA": the city in that state (never another state's area).
+        return area_for_place(
+            session=session, org_id=org_id, city=place.group(1), state=place.group(2)
+        )
     if not candidates:
-        raise FmrNotFoundError(f"No FMR area matches '{wanted}' (GET /section8/fmr lists them)")
+        raise FmrNotFoundError(
+            f"No FMR area matches '{wanted}'{_on_file(session, org_id)} (import the "
+            "area's HUD FMR table)"
+        )
     shown = "; ".join(candidates[:10])
     raise RentAnalysisInputError(f"'{wanted}' matches several FMR areas: {shown}")
+
+
+_CITY_STATE = re.compile(r"(.*?[a-z].*?)\s*,?\s+([a-z]{2})\.?", re.I)
+
+
+def _on_file(session: Session, org_id: uuid.UUID) -> str:
+    """``"; areas on file: A; B"`` (at most five), or nothing when the table is empty."""
+    names = list(
+        session.exec(
+            select(Section8Fmr.area).where(_visible(org_id)).distinct().order_by(Section8Fmr.area)
+        ).all()
+    )
+    if not names:
+        return "; no FMR areas are on file"
+    more = f" and {len(names) - 5} more" if len(names) > 5 else ""
+    return "; areas on file: " + "; ".join(names[:5]) + more
 
 
 def _areas_containing(session: Session, org_id: uuid.UUID, wanted: str, *, limit: int) -> list[str]:
@@ -188,16 +235,30 @@ def area_for_place(
     found = named or candidates
     place = f"{wanted}, {code}" if code else wanted
     if not found:
-        raise FmrNotFoundError(f"No FMR area on file for {place} (import the area's HUD FMR table)")
+        raise FmrNotFoundError(
+            f"No FMR area on file for {place}{_on_file(session, org_id)} (import the area's HUD "
+            "FMR table)"
+        )
     if len(found) > 1:
         shown = "; ".join(found[:10])
         raise RentAnalysisInputError(f"{place} matches several FMR areas: {shown}; give area")
     return found[0]
 
 
-def _pick_year(*, session: Session, org_id: uuid.UUID, area: str, year: int | None) -> int:
-    """The latest year with rows for the area at or before ``year`` (any year when None)."""
-    statement = select(func.max(Section8Fmr.year)).where(_visible(org_id), Section8Fmr.area == area)
+def _pick_year(
+    *, session: Session, org_id: uuid.UUID, area: str, year: int | None, bedrooms: int
+) -> int:
+    """The latest year with an FMR for the area and bedrooms at or before ``year``.
+
+    Any year when ``year`` is None. An organisation's own row for one bedroom count in a newer
+    year does not hide HUD's table for the other counts.
+    """
+    statement = select(func.max(Section8Fmr.year)).where(
+        _visible(org_id),
+        Section8Fmr.area == area,
+        Section8Fmr.bedrooms == bedrooms,
+        col(Section8Fmr.fmr_amount).is_not(None),
+    )
     if year is not None:
         statement = statement.where(Section8Fmr.year <= year)
     found = session.exec(statement).one()
@@ -211,11 +272,28 @@ def _pick_year(*, session: Session, org_id: uuid.UUID, area: str, year: int | No
         )
         if not years:
             raise FmrNotFoundError(f"No FMR rows for '{area}'")
+        if year is None:
+            raise FmrNotFoundError(f"No {bedrooms}-bedroom FMR for '{area}' on file")
         raise FmrNotFoundError(
             f"No FMR rows for '{area}' in or before {year}; years available: "
             + ", ".join(str(y) for y in years)
         )
     return int(found)
+
+
+def _has_row(
+    session: Session, org_id: uuid.UUID, area: str, year: int | None, bedrooms: int
+) -> bool:
+    """Whether an FMR row for exactly ``bedrooms`` exists for the area (at or before ``year``)."""
+    statement = select(Section8Fmr.id).where(
+        _visible(org_id),
+        Section8Fmr.area == area,
+        Section8Fmr.bedrooms == bedrooms,
+        col(Section8Fmr.fmr_amount).is_not(None),
+    )
+    if year is not None:
+        statement = statement.where(Section8Fmr.year <= year)
+    return session.exec(statement.limit(1)).first() is not None
 
 
 def fmr_row(
@@ -266,8 +344,12 @@ def rent_analysis(
         if value is not None and value < 0:
             raise RentAnalysisInputError(f"{name} must not be negative")
     resolved = resolve_area(session=session, org_id=org_id, area=area)
-    used_year = _pick_year(session=session, org_id=org_id, area=resolved, year=year)
     table_bedrooms = min(bedrooms, MAX_TABLE_BEDROOMS)
+    if bedrooms > MAX_TABLE_BEDROOMS and _has_row(session, org_id, resolved, year, bedrooms):
+        table_bedrooms = bedrooms  # a row for the exact size (a housing authority's own)
+    used_year = _pick_year(
+        session=session, org_id=org_id, area=resolved, year=year, bedrooms=table_bedrooms
+    )
     row = fmr_row(
         session=session, org_id=org_id, area=resolved, year=used_year, bedrooms=table_bedrooms
     )
@@ -279,12 +361,12 @@ def rent_analysis(
     if year is not None and used_year != year:
         assumptions.append(f"no {year} FMR on file for this area: {used_year}, the latest before")
     scale = Decimal(1)
-    if bedrooms > MAX_TABLE_BEDROOMS:
+    if bedrooms > table_bedrooms:
         extra = bedrooms - MAX_TABLE_BEDROOMS
         scale = 1 + EXTRA_BEDROOM_SHARE * extra
         assumptions.append(
-            f"{bedrooms} bedrooms: HUD rule, 4-bedroom FMR {row.fmr_amount} + 15% for each of "
-            f"{extra} extra bedroom(s) = x{scale}, rounded to whole dollars"
+            f"{bedrooms} bedrooms: HUD rule, 4-bedroom FMR {_dollars(row.fmr_amount)} + 15% for "
+            f"each of {extra} extra bedroom(s) = x{scale}, rounded to whole dollars"
         )
     fmr = _dollars(row.fmr_amount * scale)
     if row.payment_standard is not None:
@@ -292,6 +374,19 @@ def rent_analysis(
     else:
         payment_standard = fmr
         assumptions.append("no payment standard on file: 100% of FMR")
+    ps_pct = (
+        (payment_standard / fmr * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+        if fmr > 0
+        else None
+    )
+    low, high = PAYMENT_STANDARD_RANGE
+    if ps_pct is not None and not low <= ps_pct <= high:
+        assumptions.append(
+            f"payment standard {payment_standard} is {ps_pct}% of the FMR, outside HUD's basic "
+            f"{low}-{high}% range: only valid as an exception payment standard (check with the "
+            "housing authority)"
+        )
+    allowance_on_file = True
     if utilities_included:
         allowance = Decimal("0.00")
         assumptions.append("owner pays all utilities: no utility allowance")
@@ -300,7 +395,13 @@ def rent_analysis(
         assumptions.append(f"utility allowance {allowance} as given")
     elif row.utility_allowance is not None:
         allowance = _cents(row.utility_allowance * scale)
+        if scale != 1:
+            assumptions.append(
+                f"utility allowance: the 4-bedroom allowance {_cents(row.utility_allowance)} "
+                f"x{scale}; the housing authority's schedule for {bedrooms} bedrooms may differ"
+            )
     else:
+        allowance_on_file = False
         allowance = Decimal("0.00")
         assumptions.append(
             "tenant-paid utilities but no utility allowance on file: $0 used, so the maximum "
@@ -308,6 +409,11 @@ def rent_analysis(
         )
     max_contract = max(payment_standard - allowance, Decimal("0.00"))
     compliant = None if target_rent is None else _cents(target_rent) <= max_contract
+    reasonable = (
+        None
+        if target_rent is None or market_rent is None
+        else _cents(target_rent) <= _cents(market_rent)
+    )
     premium = None if market_rent is None else _cents(max_contract - market_rent)
     premium_pct = (
         None
@@ -322,14 +428,17 @@ def rent_analysis(
         bedrooms=bedrooms,
         fmr=fmr,
         payment_standard=payment_standard,
+        payment_standard_pct_of_fmr=ps_pct,
         utilities_included=utilities_included,
         utility_allowance=allowance,
+        utility_allowance_on_file=allowance_on_file,
         max_gross_rent=payment_standard,
         max_contract_rent=max_contract,
         target_rent=None if target_rent is None else _cents(target_rent),
         fmr_compliant=compliant,
         headroom=None if target_rent is None else _cents(max_contract - target_rent),
         market_rent=None if market_rent is None else _cents(market_rent),
+        rent_reasonable=reasonable,
         voucher_premium=premium,
         voucher_premium_pct=premium_pct,
         recommended_rent=recommended,
@@ -341,7 +450,7 @@ def rent_analysis(
             source=(
                 f"HUD FMR FY{row.year} (shared)"
                 if row.org_id is None
-                else "the organisation's own payment standard row"
+                else f"the organisation's own FY{row.year} payment standard row"
             ),
             effective_date=row.effective_date,
         ),
@@ -355,6 +464,12 @@ class PropertyRentResult(BaseModel):
     property_id: uuid.UUID
     analysis: RentAnalysis
     saved: bool
+    target_rent_source: str = Field(
+        default="given", description="given, on file, or none (the recommended rent is used)"
+    )
+    market_rent_source: str | None = Field(
+        default=None, description="where the market rent came from (given, or its estimate)"
+    )
 
 
 def assess_property_rent(
@@ -375,8 +490,10 @@ def assess_property_rent(
     """Analyse a property's rent by its bedroom count; save target rent and ``fmr_compliant``.
 
     ``bedrooms`` is used only when the property has no bedroom count; ``area`` defaults to
-    the FMR area of the property's city and state (``area_for_place``). The target rent
-    defaults to the property's own; with none, the recommended rent is used.
+    the FMR area of the property's city and state (``area_for_place``; with no city, the city
+    of the organisation's other properties in its ZIP code). The target rent defaults to the
+    property's own; with none, the recommended rent is used. The market rent (for HUD's rent
+    reasonableness) defaults to the property's newest rent estimate on file.
     Saving goes through the property service (its event and audit entry).
     """
     from domain.property import service as property_service
@@ -389,9 +506,18 @@ def assess_property_rent(
     unit_bedrooms = prop.bedrooms if prop.bedrooms is not None else bedrooms
     if unit_bedrooms is None:
         raise RentAnalysisInputError("the property has no bedroom count: give bedrooms")
-    if area is None and prop.city:
+    area_note = None
+    if area is None:
         # The property's own area: never the default (Detroit's) for a house elsewhere.
-        area = area_for_place(session=session, org_id=org_id, city=prop.city, state=prop.state)
+        area, area_note = _property_area(session=session, org_id=org_id, prop=prop)
+    market_source = None if market_rent is None else "given"
+    if market_rent is None:
+        market_rent, market_source = _rent_estimate_on_file(
+            session=session, org_id=org_id, property_id=prop.id
+        )
+    target_source = (
+        "given" if target_rent is not None else "on file" if prop.target_rent else "none"
+    )
     analysis = rent_analysis(
         session=session,
         org_id=org_id,
@@ -403,11 +529,21 @@ def assess_property_rent(
         utilities_included=utilities_included,
         utility_allowance=utility_allowance,
     )
+    if area_note is not None:
+        analysis = analysis.model_copy(
+            update={
+                "assumptions": [
+                    a for a in analysis.assumptions if not a.startswith("no area given")
+                ]
+                + [area_note]
+            }
+        )
     if analysis.target_rent is None:
         analysis = analysis.model_copy(
             update={
                 "target_rent": analysis.recommended_rent,
                 "fmr_compliant": True,
+                "rent_reasonable": None if analysis.market_rent is None else True,
                 "headroom": analysis.max_contract_rent - analysis.recommended_rent,
                 "assumptions": [
                     *analysis.assumptions,
@@ -425,7 +561,73 @@ def assess_property_rent(
             ),
             principal=principal,
         )
-    return PropertyRentResult(property_id=property_id, analysis=analysis, saved=save)
+    return PropertyRentResult(
+        property_id=property_id,
+        analysis=analysis,
+        saved=save,
+        target_rent_source=target_source,
+        market_rent_source=market_source,
+    )
+
+
+def _property_area(
+    *, session: Session, org_id: uuid.UUID, prop: Property
+) -> tuple[str | None, str | None]:
+    """The FMR area of a property (None: the default) and a note when it was inferred.
+
+    With no city, the city of the organisation's other properties in the same ZIP code; with
+    neither, the default area only when the property's state (if any) is the default area's:
+    a house in Ohio never gets Detroit's FMR.
+    """
+    city, state = prop.city, prop.state
+    note = None
+    if (not city or not city.strip()) and prop.zip_code:
+        known = session.exec(
+            select(Property.city, Property.state)
+            .where(
+                Property.org_id == org_id,
+                Property.zip_code == prop.zip_code,
+                col(Property.city).is_not(None),
+                Property.id != prop.id,
+            )
+            .limit(1)
+        ).first()
+        if known is not None and known[0]:
+            city, state = known[0], state or known[1]
+            note = f"no city on the property: {city}, from other properties in ZIP {prop.zip_code}"
+    if city and city.strip():
+        return area_for_place(session=session, org_id=org_id, city=city, state=state), note
+    code = (state or "").strip().upper()
+    if code and code not in _area_states(DEFAULT_AREA):
+        raise FmrNotFoundError(
+            f"No FMR area on file for a property in {code} with no city: give area (the "
+            f"default, {DEFAULT_AREA}, is another state's)"
+        )
+    where = f" (ZIP {prop.zip_code})" if prop.zip_code else ""
+    return None, f"no city on the property{where}: the default area {DEFAULT_AREA}"
+
+
+def _rent_estimate_on_file(
+    *, session: Session, org_id: uuid.UUID, property_id: uuid.UUID
+) -> tuple[Decimal | None, str | None]:
+    """The property's newest positive ``rent_estimate`` (monthly) and where it came from."""
+    from domain.property import service as property_service
+
+    rows = property_service.list_market_data(
+        session=session,
+        org_id=org_id,
+        property_id=property_id,
+        data_type=MarketDataType.rent_estimate,
+        limit=20,
+    )
+    for row in rows:
+        try:
+            amount = Decimal(str((row.value or {}).get("rent_monthly")))
+        except (ArithmeticError, ValueError):
+            continue
+        if amount.is_finite() and amount > 0:
+            return _cents(amount), f"rent estimate from {row.source or 'an unknown source'}"
+    return None, None
 
 
 def list_fmr(
