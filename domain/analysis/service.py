@@ -392,23 +392,22 @@ def _rent(
     area: str | None = None
     section8 = None
     missing: str | None = None
-    if prop.city:
-        try:
-            area = section8_service.area_for_place(
-                session=session, org_id=org_id, city=prop.city, state=prop.state
-            )
-        except section8_service.FmrNotFoundError:
-            place = ", ".join(p for p in (prop.city, prop.state) if p)
-            missing = (
-                f"no HUD FMR area on file matches {place}: the team needs to import that "
-                "area's HUD FMR table"
-            )
-        except section8_service.RentAnalysisInputError as exc:
-            missing = str(exc)
-    else:
-        notes.append(
-            f"no city on the property: the default FMR area {section8_service.DEFAULT_AREA}"
+    try:
+        # The property's city in its state; with no city, its ZIP's city on file, else the
+        # default area, but never another state's (a house in Ohio never gets Detroit's FMR).
+        area, inferred = section8_service.property_area(session=session, org_id=org_id, prop=prop)
+        if inferred:
+            notes.append(inferred)
+    except section8_service.FmrNotFoundError as exc:
+        place = ", ".join(p for p in (prop.city, prop.state) if p)
+        missing = (
+            f"no HUD FMR area on file matches {place}: the team needs to import that "
+            "area's HUD FMR table"
+            if prop.city
+            else str(exc)
         )
+    except section8_service.RentAnalysisInputError as exc:
+        missing = str(exc)
     if missing is None:
         try:
             section8 = section8_service.rent_analysis(

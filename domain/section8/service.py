@@ -509,7 +509,7 @@ def assess_property_rent(
     area_note = None
     if area is None:
         # The property's own area: never the default (Detroit's) for a house elsewhere.
-        area, area_note = _property_area(session=session, org_id=org_id, prop=prop)
+        area, area_note = property_area(session=session, org_id=org_id, prop=prop)
     market_source = None if market_rent is None else "given"
     if market_rent is None:
         market_rent, market_source = _rent_estimate_on_file(
@@ -570,7 +570,7 @@ def assess_property_rent(
     )
 
 
-def _property_area(
+def property_area(
     *, session: Session, org_id: uuid.UUID, prop: Property
 ) -> tuple[str | None, str | None]:
     """The FMR area of a property (None: the default) and a note when it was inferred.

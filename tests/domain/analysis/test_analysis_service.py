@@ -310,6 +310,21 @@ def test_a_market_rent_on_file_is_the_rent_and_is_checked_against_the_voucher(
     assert analysis.verdict.label is not VerdictLabel.section8_rental
 
 
+def test_a_house_with_no_city_never_gets_another_states_fmr(db: Session) -> None:
+    """Was: a house in Ohio with no city was analysed against Detroit's FMR (the default)."""
+    org = make_org(db)
+    ohio = make_subject_property(db, org, city=None, state="OH", zip_code="44101")
+    analysis = service.analyze_property(session=db, org_id=org.id, property_id=ohio.id, as_of=AS_OF)
+    assert analysis.rent.section8 is None
+    assert "OH with no city" in (analysis.rent.section8_missing or "")
+    # Its ZIP's city on file gives the area (and says so); in Michigan, the default area.
+    make_subject_property(db, org, city="Detroit", state="MI", zip_code="48215")
+    no_city = make_subject_property(db, org, city=None, state="MI", zip_code="48215")
+    found = service.analyze_property(session=db, org_id=org.id, property_id=no_city.id, as_of=AS_OF)
+    assert found.rent.section8 is not None
+    assert any("Detroit, from other properties in ZIP 48215" in n for n in found.notes)
+
+
 def test_a_city_without_fmr_rows_says_so(db: Session) -> None:
     org = make_org(db)
     subject = make_subject_property(db, org, city="Boise", state="ID", zip_code="83702")
