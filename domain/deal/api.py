@@ -371,9 +371,12 @@ def get_projection(
     bedrooms, the Section 8 table the payment standard; query parameters override them and
     set the other assumptions (defaults: 2 % buy closing, 6-month flip hold, 5 % + 1 % selling,
     8 % vacancy and management, 5 % maintenance and reserves, 1.5 % tax and 0.5 % insurance a
-    year, a 30-year loan of 75 % at 7.5 %, 5-year hold at 3 % growth, 70 % rule). ARV has no
-    default: pass ``arv`` for flips, BRRRR and wholesale. The response carries the exact inputs
-    the underwriting ran on and where each deal figure came from. Listed under the finance
+    year, a 30-year loan of 75 % at 7.5 %, 5-year hold at 3 % growth, 70 % rule). Flips, BRRRR
+    and wholesale need an ARV: ``arv`` when given, else the property's latest stored ARV
+    valuation (``POST /valuations/arv``); ``arv_source`` says which (valuation id and date, and
+    ``stale`` when it is over 180 days old or marked due for re-valuation), and with neither
+    the answer is 422 saying how to get one. The response carries the exact inputs the
+    underwriting ran on and where each deal figure came from. Listed under the finance
     service in the original architecture; served by the deal module because it projects a deal.
     """
     with _mapped_errors():

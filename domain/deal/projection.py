@@ -10,6 +10,8 @@ can rerun them.
 Defaults (all overridable):
 
 - every strategy: buy closing costs 2 % of the price; rehab = the deal's estimated repairs.
+- flip, BRRRR, wholesale: ARV = the property's latest stored ARV valuation when ``arv`` is not
+  given (``service._arv_source``; ``DealProjection.arv_source`` says which and if stale).
 - flip (and BRRRR's rehab period): hold 6 months; property tax 1.5 % and insurance 0.5 % of
   the price a year, utilities $150 a month while held; selling costs 5 % commission + 1 %
   closing; paid in cash unless ``short_term_ltv_pct`` is given (then 12 %, 2 points,
@@ -29,9 +31,10 @@ Defaults (all overridable):
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -319,6 +322,34 @@ def build_hold_projection(
     }
 
 
+class ArvSource(BaseModel):
+    """Where a projection's after-repair value came from, and whether it may be out of date."""
+
+    source: Literal["as given", "stored valuation"] = Field(
+        description="'as given': the caller's ``arv``; 'stored valuation': the property's "
+        "latest ARV valuation (``POST /valuations/arv``), used because no ``arv`` was given"
+    )
+    value: Decimal = Field(description="the ARV the projection ran on")
+    valuation_id: uuid.UUID | None = Field(
+        default=None, description="the stored valuation's id (``GET /valuations/{propertyId}``)"
+    )
+    valuation_date: dt.date | None = Field(
+        default=None, description="the stored valuation's value date (its ``as_of``)"
+    )
+    valued_at: dt.datetime | None = Field(
+        default=None, description="when the stored valuation was made"
+    )
+    age_days: int | None = Field(default=None, description="days from the valuation date to today")
+    stale: bool = Field(
+        default=False,
+        description="true when the stored valuation is older than the staleness limit or was "
+        "flagged as due for re-valuation; the projection still uses it",
+    )
+    stale_reason: str | None = Field(
+        default=None, description="why it is stale and how to refresh it"
+    )
+
+
 class DealProjection(BaseModel):
     """A deal underwritten for its strategy, with the inputs and where each figure came from."""
 
@@ -333,4 +364,9 @@ class DealProjection(BaseModel):
     projection: ProjectionResult | None = Field(
         default=None,
         description="multi-year hold of rental and Section 8 deals (Section 8 at its own rent)",
+    )
+    arv_source: ArvSource | None = Field(
+        default=None,
+        description="where the ARV came from: as given, or the property's latest stored ARV "
+        "valuation (id, date, staleness); null when the projection used no ARV",
     )

@@ -1302,8 +1302,10 @@ def deal_projection(
 
     The deal gives the purchase price and repairs, the property its target rent and bedrooms,
     the Section 8 table the payment standard; ``assumptions`` (documented defaults in
-    ``domain.deal.projection``) the rest. Rental and Section 8 deals also get a multi-year
-    hold projection. A figure that is missing or invalid raises ``DealValidationError``.
+    ``domain.deal.projection``) the rest. Without an ``arv`` a flip, BRRRR or wholesale deal
+    runs on the property's latest stored ARV valuation (see ``_arv_source``). Rental and
+    Section 8 deals also get a multi-year hold projection. A figure that is missing or
+    invalid raises ``DealValidationError``.
     """
     from domain.underwriting import service as underwriting
 
@@ -1327,6 +1329,18 @@ def deal_projection(
     if assumptions.arv is not None:
         sources["arv"] = "assumption"
     prop = _require_property(session=session, org_id=org_id, property_id=deal.property_id)
+    arv_source = _arv_source(
+        session=session,
+        org_id=org_id,
+        property_id=deal.property_id,
+        strategy=strategy,
+        given=assumptions.arv,
+    )
+    if arv_source is not None and arv_source.valuation_id is not None:
+        sources["arv"] = f"valuation {arv_source.valuation_id} ({arv_source.valuation_date})"
+    used = assumptions
+    if arv_source is not None and assumptions.arv is None:
+        used = assumptions.model_copy(update={"arv": arv_source.value})
     rent = assumptions.rent_monthly
     if rent is not None:
         sources["rent_monthly"] = "assumption"
@@ -1360,7 +1374,7 @@ def deal_projection(
     try:
         payload = projection.build_inputs(
             strategy=strategy,
-            assumptions=assumptions,
+            assumptions=used,
             price=price,
             rehab=rehab,
             rent=rent,
@@ -1380,9 +1394,7 @@ def deal_projection(
                 rental_payload = analysis.section8.inputs.model_dump()
             held = underwriting.project_hold(
                 inputs=ProjectionInput.model_validate(
-                    projection.build_hold_projection(
-                        assumptions=assumptions, rental_inputs=rental_payload
-                    )
+                    projection.build_hold_projection(assumptions=used, rental_inputs=rental_payload)
                 )
             )
     except projection.MissingFigureError as exc:
@@ -1401,6 +1413,69 @@ def deal_projection(
         sources=sources,
         analysis=analysis,  # type: ignore[arg-type]
         projection=held,
+        arv_source=arv_source,
+    )
+
+
+# Strategies whose analysis cannot run without an after-repair value.
+ARV_STRATEGIES = frozenset({DealStrategy.flip, DealStrategy.brrrr, DealStrategy.wholesale})
+# A stored ARV valued longer ago than this is flagged stale in the projection (still used).
+ARV_STALE_AFTER_DAYS = 180
+
+
+def _arv_source(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    property_id: uuid.UUID,
+    strategy: DealStrategy,
+    given: Decimal | None,
+) -> projection.ArvSource | None:
+    """The ARV a projection runs on and where it came from, or None when it needs none.
+
+    An ``arv`` the caller gave wins ("as given"). Otherwise a flip, BRRRR or wholesale deal
+    takes the property's latest stored ARV valuation of the organisation, flagged stale (not
+    refused) when its value date is over ``ARV_STALE_AFTER_DAYS`` old or an event marked it
+    due for re-valuation; with none stored, ``DealValidationError`` says how to get one.
+    Rental and Section 8 deals use an ARV only when given (the hold's starting value).
+    """
+    from domain.valuation import service as valuation_service
+    from domain.valuation.enums import ValuationKind
+
+    if given is not None:
+        return projection.ArvSource(source="as given", value=given)
+    if strategy not in ARV_STRATEGIES:
+        return None
+    stored = valuation_service.latest_valuation(
+        session=session, org_id=org_id, property_id=property_id, kind=ValuationKind.arv
+    )
+    if stored is None:
+        raise DealValidationError(
+            f"a {strategy.value} projection needs an ARV, and property {property_id} has no "
+            f"stored ARV valuation: value it with POST /valuations/arv "
+            f'{{"property_id": "{property_id}"}}, or pass ?arv='
+        )
+    age_days = (valuation_service.today() - stored.as_of).days
+    reasons = []
+    if age_days > ARV_STALE_AFTER_DAYS:
+        reasons.append(
+            f"valued as of {stored.as_of}, {age_days} days ago (over {ARV_STALE_AFTER_DAYS})"
+        )
+    if stored.stale_reason:
+        reasons.append(f"marked due for re-valuation: {stored.stale_reason}")
+    return projection.ArvSource(
+        source="stored valuation",
+        value=stored.value,
+        valuation_id=stored.id,
+        valuation_date=stored.as_of,
+        valued_at=stored.created_at,
+        age_days=age_days,
+        stale=bool(reasons),
+        stale_reason=(
+            "; ".join(reasons) + ": re-run POST /valuations/arv for a current ARV, or pass ?arv="
+            if reasons
+            else None
+        ),
     )
 
 

@@ -739,6 +739,23 @@ def count_valuations(*, session: Session, org_id: uuid.UUID, property_id: uuid.U
     return count_rows(session, _valuations_query(org_id=org_id, property_id=property_id))
 
 
+def latest_valuation(
+    *, session: Session, org_id: uuid.UUID, property_id: uuid.UUID, kind: ValuationKind
+) -> Valuation | None:
+    """The property's newest stored valuation of ``kind`` in the organisation, or None.
+
+    "Newest" as ``GET /valuations/{propertyId}`` reads it: the latest created (then the
+    highest id). Never another organisation's row, even for the same property id.
+    """
+    statement = (
+        _valuations_query(org_id=org_id, property_id=property_id)
+        .where(Valuation.kind == kind)
+        .order_by(col(Valuation.created_at).desc(), col(Valuation.id).desc())
+        .limit(1)
+    )
+    return session.exec(statement).first()
+
+
 def to_read(valuation: Valuation) -> ValuationRead:
     """A stored valuation as its read model."""
     return ValuationRead.model_validate(valuation, from_attributes=True)
