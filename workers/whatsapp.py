@@ -11,7 +11,9 @@ Steps, each a job with RQ retries:
   ``ingest_media``.
 - ``ingest_media(message_id, index)`` (default): download from Twilio's media host only, store
   it (voice note or photo), then ``transcribe_voice_note`` (transcribe queue) or
-  ``analyse_photo`` (vision queue).
+  ``analyse_photo`` (vision queue); a contractor's photo goes to ``file_contractor_photo``
+  (default): a progress photo of their bid's project, its caption their update for the team.
+  A contractor's voice note is transcribed and answered as if they had texted the transcript.
 - ``send_outbound(message_id)`` (default): send one queued reply through Twilio, or record it.
 - ``process_unlinked(message_id)``: the onboarding reply to a number linked to no user.
 - ``sweep()``: re-enqueue accepted work whose job never finished; close idle conversations.
@@ -28,7 +30,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from rq import get_current_job
@@ -40,6 +42,7 @@ from core.config import get_settings
 from domain.analysis.models import WhatIf
 from domain.auth import service as auth_service
 from domain.auth.enums import Role
+from domain.auth.models import User
 from domain.documents import service as documents_service
 from domain.documents.enums import DocumentKind, DocumentSource
 from domain.whatsapp import service as whatsapp_service
@@ -48,6 +51,9 @@ from domain.whatsapp.models import Conversation, Message
 from store.base import utcnow
 from store.db import session_scope
 from workers.queues import enqueue
+
+if TYPE_CHECKING:
+    from domain.construction import service as construction_service
 
 log = logging.getLogger(__name__)
 
@@ -499,9 +505,14 @@ def _process(inbound: _Inbound) -> str:
 
     text_in = whatsapp_service.agent_input(inbound.body)
     agent: AgentReply | None = None
+    # A contractor's caption is their note on the photo: recorded with it by
+    # ``file_contractor_photo``, not run through the agent as well (it would be kept twice).
+    caption_of_photo = inbound.role == Role.contractor and any(
+        _media_family(inbound.media[index].get("content_type")) == "image" for index in media_jobs
+    )
     if inbound.user_id is None or inbound.role is None:
         reply = whatsapp_service.ONBOARDING_REPLY
-    elif text_in.text:
+    elif text_in.text and not caption_of_photo:
         agent = run_agent(
             org_id=inbound.org_id,
             user_id=inbound.user_id,
@@ -748,12 +759,13 @@ def ingest_media(message_id: str, index: int) -> str:
         conversation = session.get(Conversation, message.conversation_id)
         assert conversation is not None
         org_id, property_id = message.org_id, conversation.property_id
+        contractor = _sender_user(session, conversation, role=Role.contractor) is not None
     family = _media_family(item.get("content_type"))
     if family is None:
         return "unsupported"
     what = _WHAT[family]
     if item.get("document_id"):
-        _enqueue_next(mid, index, family)
+        _enqueue_next(mid, index, family, contractor=contractor)
         return "stored"
     if item.get("refused"):
         return "refused"
@@ -822,7 +834,7 @@ def ingest_media(message_id: str, index: int) -> str:
             mid, index, f"I could not use your {what}: {rejected}", key=f"media:{mid}:{index}"
         )
         return "rejected"
-    _enqueue_next(mid, index, family)
+    _enqueue_next(mid, index, family, contractor=contractor)
     return "stored"
 
 
@@ -834,12 +846,28 @@ def _mark_media(message_id: uuid.UUID, index: int, **values: Any) -> None:
             whatsapp_service.set_media(session=session, message=message, index=index, **values)
 
 
-def _enqueue_next(message_id: uuid.UUID, index: int, family: str) -> None:
-    """Enqueue the analysis step for a stored media item."""
+def _enqueue_next(
+    message_id: uuid.UUID, index: int, family: str, *, contractor: bool = False
+) -> None:
+    """Enqueue the next step for a stored media item (a contractor's photo: its project)."""
     if family == "audio":
         _enqueue_later(transcribe_voice_note, str(message_id), index, queue="transcribe")
+    elif contractor:
+        _enqueue_later(file_contractor_photo, str(message_id), index)
     else:
         _enqueue_later(analyse_photo, str(message_id), index, queue="vision")
+
+
+def _sender_user(session: Any, conversation: Conversation, *, role: Role) -> User | None:
+    """The conversation's active user when their role is ``role``, else None."""
+    if conversation.user_id is None:
+        return None
+    user = auth_service.get_user(
+        session=session, org_id=conversation.org_id, user_id=conversation.user_id
+    )
+    if user is None or not user.is_active or Role(user.role) != role:
+        return None
+    return user
 
 
 class MediaGone(LookupError):
@@ -921,6 +949,178 @@ def _photo_reply(message_id: uuid.UUID, index: int) -> str:
     return f"Photo: the {label} looks {condition}{sure}."
 
 
+# --- a contractor's media ------------------------------------------------------------------
+
+NOT_A_CONTRACTOR_RECORD = (
+    "I saved your {what}, but this number is not linked to a contractor record here, so I "
+    "could not put it on a project or pass it to the team. Ask the company to add this number "
+    "to your contractor record, then send it again."
+)
+
+
+def file_contractor_photo(message_id: str, index: int) -> str:
+    """Job (default queue): keep a contractor's photo as a progress photo of their project.
+
+    The photo goes on the project of their open bid (on each candidate when the caption names
+    none of several: ``construction_service.record_contractor_photo``) and its caption is their
+    update for the team; the reply says what was kept where. The records and the reply are
+    written in one transaction, so a retried job does it once.
+    """
+    mid = uuid.UUID(message_id)
+    if _already_answered(mid, index):
+        return "skipped"
+    try:
+        pending = _file_contractor_photo(mid, index)
+    except MediaGone:
+        return "skipped"
+    except Exception as exc:
+        if not final_attempt():
+            raise
+        log.exception("contractor photo failed for good", extra={"message_id": message_id})
+        text = FAILED_REPLY.format(what="add your photo to the project", reason=_reason(exc))
+        _media_reply(mid, index, text, key=f"media:{mid}:{index}")
+        return "answered"
+    deliver_all(pending)
+    return "answered"
+
+
+def _file_contractor_photo(message_id: uuid.UUID, index: int) -> list[uuid.UUID]:
+    """Record the photo and its caption, queue the reply; the reply's ids to send."""
+    from domain.construction import service as construction_service
+
+    message, conversation, document_id = _stored_media(message_id, index)
+    with session_scope() as session:
+        org_id = message.org_id
+        user = _sender_user(session, conversation, role=Role.contractor)
+        contractor = (
+            construction_service.contractor_of_user(session=session, org_id=org_id, user_id=user.id)
+            if user is not None
+            else None
+        )
+        if user is None or contractor is None:
+            text = NOT_A_CONTRACTOR_RECORD.format(what="photo")
+        else:
+            document = documents_service.get_document(
+                session=session, org_id=org_id, document_id=document_id
+            )
+            if document is None:
+                raise MediaGone(f"document {document_id} is gone")
+            data = documents_service.read_document_bytes(
+                session=session, org_id=org_id, document_id=document_id
+            )
+            done = construction_service.record_contractor_photo(
+                session=session,
+                org_id=org_id,
+                contractor_id=contractor.id,
+                upload=construction_service.PhotoUpload(
+                    data=data, filename=document.filename, content_type=document.content_type
+                ),
+                caption=message.content,
+                channel="whatsapp",
+                principal=auth_service.Principal(
+                    user_id=user.id, org_id=org_id, role=Role.contractor, email=user.email
+                ),
+            )
+            text = _contractor_photo_reply(session, done, caption=message.content)
+        current = session.get(Conversation, conversation.id)
+        assert current is not None  # a foreign key of the message
+        queued = whatsapp_service.queue_text(
+            session=session,
+            conversation=current,
+            text=text,
+            key=f"media:{message_id}:{index}",
+            reply_to=message_id,
+            template_sid=get_settings().twilio_template_content_sid,
+        )
+        return _pending_ids(queued)
+
+
+def _contractor_photo_reply(
+    session: Any, done: construction_service.ContractorPhoto, *, caption: str | None
+) -> str:
+    """What was kept where, in the contractor's words."""
+    from domain.construction import service as construction_service
+
+    places = [
+        construction_service.project_label(session=session, project=project)
+        for project, _bid in done.update.targets
+    ]
+    note = " and passed your note on to the team" if (caption or "").strip() else ""
+    if not places:
+        return (
+            "I saved your photo and passed it on to the team, but you have no bid on any of our "
+            "projects, so it is not on a project's photos."
+        )
+    if done.refused:
+        return (
+            f"I passed your message on to the team for {'; '.join(places)}, but could not add "
+            f"the photo to the project's photos: {done.refused}"
+        )
+    if len(places) == 1:
+        return f"Thanks: I added your photo to the progress photos of {places[0]}{note}."
+    return (
+        f"Thanks: you have {len(places)} open projects and the message named none, so I added "
+        f"your photo to the progress photos of each ({'; '.join(places)}){note}. Name the "
+        "street next time and it goes on that one only."
+    )
+
+
+def _contractor_voice_note_reply(
+    message: Message,
+    conversation: Conversation,
+    index: int,
+    document_id: uuid.UUID,
+    user_id: uuid.UUID,
+) -> str:
+    """Transcribe a contractor's voice note and answer it as if they had texted the words.
+
+    The transcription step is the walkthroughs' (``audio_service.transcribe_recording``:
+    Whisper); the transcript goes through the agent as the contractor's text (their
+    ``contractor_update`` / ``my_bids``), never priced as a walkthrough. It is kept on the
+    message's media item. A recording that can never be transcribed is answered with the
+    reason; other failures re-raise (RQ retries).
+    """
+    from sqlmodel import Session
+
+    from domain.audio import service as audio_service
+    from domain.construction import service as construction_service
+    from store.db import get_engine
+
+    org_id = message.org_id
+    with session_scope() as session:
+        contractor = construction_service.contractor_of_user(
+            session=session, org_id=org_id, user_id=user_id
+        )
+    if contractor is None:
+        return NOT_A_CONTRACTOR_RECORD.format(what="voice note")
+    try:
+        with Session(get_engine()) as session:
+            transcript = audio_service.transcribe_recording(
+                session=session,
+                org_id=org_id,
+                document_id=document_id,
+                max_duration_s=get_settings().audio_max_duration_s,
+            )
+    except Exception as exc:
+        failure = audio_service.failure_for(exc)
+        if failure is None:
+            raise
+        return f"I couldn't transcribe your voice note: {failure[1]}"
+    said = " ".join(transcript.text.split())
+    _mark_media(message.id, index, transcript=said)
+    if not said:
+        return "I could not make out any words in your voice note; please text me instead."
+    agent = run_agent(
+        org_id=org_id,
+        user_id=user_id,
+        role=Role.contractor,
+        phone_number=conversation.phone_number or "",
+        text=whatsapp_service.agent_input(said).text,
+    )
+    heard = said if len(said) <= 500 else said[:497] + "..."
+    return f'I heard: "{heard}"\n\n{agent.reply}'
+
+
 def transcribe_voice_note(message_id: str, index: int) -> str:
     """Job (transcribe queue): transcribe a stored voice note and reply with what was heard."""
     mid = uuid.UUID(message_id)
@@ -944,12 +1144,18 @@ def _voice_note_reply(message_id: uuid.UUID, index: int) -> str:
 
     The audio service does the work (``workers.audio.transcribe_walkthrough``: Whisper, the
     conditions heard, the rehab budget priced from them); this job runs it inline on the
-    transcribe queue and words the outcome. A transient failure re-raises (RQ retries).
+    transcribe queue and words the outcome. A transient failure re-raises (RQ retries). A
+    contractor's voice note is no walkthrough: ``_contractor_voice_note_reply``.
     """
     from domain.audio import service as audio_service
     from workers.audio import transcribe_walkthrough
 
     message, conversation, document_id = _stored_media(message_id, index)
+    with session_scope() as session:
+        sender = _sender_user(session, conversation, role=Role.contractor)
+        sender_id = sender.id if sender is not None else None
+    if sender_id is not None:  # a contractor: their words, not a walkthrough
+        return _contractor_voice_note_reply(message, conversation, index, document_id, sender_id)
     if conversation.property_id is None:
         return (
             "I saved your voice note. To turn a walkthrough into a rehab budget I need the "

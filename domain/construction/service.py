@@ -3027,6 +3027,82 @@ def record_contractor_update(
     )
 
 
+# What a contractor's photo without a caption is recorded as (their update's words).
+NO_CAPTION = "(a photo, no caption)"
+
+
+def contractor_of_user(
+    *, session: Session, org_id: uuid.UUID, user_id: uuid.UUID
+) -> Contractor | None:
+    """The contractor record of a user's account (the same phone number), or None."""
+    user = auth_service.get_user(session=session, org_id=org_id, user_id=user_id)
+    if user is None or not user.phone_number:
+        return None
+    return find_contractor_by_phone(session=session, org_id=org_id, phone=user.phone_number)
+
+
+@dataclass(frozen=True)
+class ContractorPhoto:
+    """A contractor's photo from chat: their update for the team and the photos kept."""
+
+    update: ContractorMessage
+    photos: list[ProjectPhoto]
+    refused: str | None = None  # why the photo could not go on the project(s)
+
+
+def record_contractor_photo(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    contractor_id: uuid.UUID,
+    upload: PhotoUpload,
+    caption: str | None,
+    channel: str,
+    principal: Principal | None = None,
+) -> ContractorPhoto:
+    """Keep a photo a contractor sent in chat as a progress photo of their bid's project.
+
+    Their caption (``NO_CAPTION`` without one) is recorded as ``record_contractor_update``
+    records what they text (kind ``photo``: a ``contractor.responded`` activity and an
+    action item for the team), which picks the project: the one whose street the caption
+    names, else each of their open ones (at most five; the action item says they named
+    none). The photo is kept on each of those projects (``add_photos``, phase ``during``)
+    rather than asking which: nothing waits on an answer and the team can delete the extra
+    copies. A file ``add_photos`` refuses (not an image that decodes) is not kept on any
+    project; the update is recorded anyway, with ``refused`` saying why.
+    """
+    shown = " ".join((caption or "").split())
+    said = shown or NO_CAPTION
+    if len(said) > MAX_CONTRACTOR_MESSAGE:
+        said = said[: MAX_CONTRACTOR_MESSAGE - 1] + "…"
+    update = record_contractor_update(
+        session=session,
+        org_id=org_id,
+        contractor_id=contractor_id,
+        kind="photo",
+        message=said,
+        channel=channel,
+    )
+    photos: list[ProjectPhoto] = []
+    refused: str | None = None
+    for project, _bid in update.targets:
+        try:
+            stored = add_photos(
+                session=session,
+                org_id=org_id,
+                project_id=project.id,
+                uploads=[upload],
+                caption=shown or None,
+                phase=PhotoPhase.during,
+                principal=principal,
+            )
+        except ConstructionInputError as exc:  # checked before anything is stored
+            refused = str(exc)
+            break
+        photos += [photo for photo, _size in stored]
+    return ContractorPhoto(update=update, photos=photos, refused=refused)
+
+
 def record_inspection(
     *, session: Session, org_id: uuid.UUID, event_id: uuid.UUID, payload: Mapping[str, Any]
 ) -> ProjectActivity:
