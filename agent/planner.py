@@ -1947,7 +1947,12 @@ def _address_reply(r: dict[str, Any]) -> str:
         f"{r['address']}",
         f"Verdict: {r['headline']}",
         f"As-is value {r['as_is_value']} · ARV {r['arv']}",
-        f"Rehab {r['rehab_total']} · Max offer {r['max_offer']}",
+        f"Rehab {r['rehab_total']} · "
+        + (
+            str(r["max_offer"])  # "no offer works (ARV ... x 70% - rehab ... = -$...)"
+            if str(r["max_offer"]).startswith("no offer")
+            else f"Max offer {r['max_offer']}"
+        ),
         f"Rent {r['rent']} vs FMR {r['fmr']} ({fy}payment standard {r['payment_standard']})",
         f"Cash flow {r['rental_cash_flow_monthly']}/mo · Flip profit {r['flip_profit']}",
     ]

@@ -846,6 +846,17 @@ def analyze_property(
         notes.append(f"price {dollars(_cents(purchase_price))} as given{instead}")
 
     arv_value = _cents(arv.value) if arv is not None else None
+    if as_is is not None and arv is not None and arv.value < as_is.value:
+        # Two comp sets value one house: renovated sales (condition 7+ or recently remodelled)
+        # for the ARV, all sales for the as-is. The rehab adds little to a house already in
+        # that shape, and comp selection alone can put the ARV a little lower: say so.
+        notes.append(
+            f"ARV {dollars(arv.value)} is below the as-is value {dollars(as_is.value)}: the "
+            "renovated sales the ARV is valued from put this house lower than its as-is comps "
+            f"do (ARV range {dollars(arv.low)}-{dollars(arv.high)}, as-is "
+            f"{dollars(as_is.low)}-{dollars(as_is.high)}), so the rehab adds no value here; "
+            "the flip, maximum offer and BRRRR use the lower ARV"
+        )
     no_arv = f"no ARV: {arv_missing}"
     no_price = f"no purchase price: {price_missing}"
     no_rent = f"no rent: {rent.rent_source}"
@@ -972,6 +983,9 @@ def analyze_property(
     ]
     rehab_text = dollars(rehab_total)
     max_offer_text = dollars(max_offer.amount) if max_offer else NOT_AVAILABLE
+    if max_offer is not None and max_offer.amount < 0:
+        # The rule leaves nothing to pay: no price works, which "-$5,000" does not say.
+        max_offer_text = f"no offer works ({max_offer.formula})"
     flip_profit_text = dollars(flip.profit) if flip else NOT_AVAILABLE
     # The rental's monthly cash flow does not depend on the rehab (its cash invested does).
     rental_cash_flow_text = dollars(rental.monthly_cash_flow) if rental else NOT_AVAILABLE

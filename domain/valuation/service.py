@@ -305,10 +305,15 @@ def _infer_location(
     if facts.location_key is not None or facts.latitude is None or facts.longitude is None:
         return facts
     lat, lon = facts.latitude, facts.longitude
+    # By distance alone: sales at one distance (a building's units) keep their order, as
+    # sales themselves cannot be compared.
     near = sorted(
-        (haversine_miles(lat, lon, clat, clon), sale)
-        for sale, (clat, clon) in zip(market.sales, market.coordinates, strict=True)
-        if clat is not None and clon is not None and sale.facts.location_key is not None
+        (
+            (haversine_miles(lat, lon, clat, clon), sale)
+            for sale, (clat, clon) in zip(market.sales, market.coordinates, strict=True)
+            if clat is not None and clon is not None and sale.facts.location_key is not None
+        ),
+        key=lambda pair: pair[0],
     )[:LOCATION_VOTERS]
     if not near:
         return facts
