@@ -2489,7 +2489,8 @@ def _bids_received_reply(r: dict[str, Any]) -> str:
 def _award_reply(r: dict[str, Any]) -> str:
     return (
         f"Awarded bid {r['awarded_bid_id']} on {r['address']}: the budget is now {r['budget']}, "
-        f"{r['rejected_bids']} other bid(s) rejected; the project is {words(r['status'])}."
+        f"{r['rejected_bids']} other bid(s) rejected, {r.get('open_bids', 0)} open on other lines; "
+        f"the project is {words(r['status'])}."
     )
 
 

@@ -21,6 +21,7 @@ from agent.context import Context
 from domain.auth import service as auth_service
 from domain.auth.enums import Role
 from domain.construction import service as construction_service
+from domain.construction.enums import BidStatus
 from domain.construction.models import Contractor, Project
 from domain.property import service as property_service
 from tools._common import (
@@ -310,7 +311,10 @@ def award_bid(
     project: ProjectRef,
     bid_id: Annotated[str, Field(min_length=6, max_length=64)],
 ) -> dict[str, Any]:
-    """Award a contractor's bid: it becomes the project's budget; the other bids are rejected.
+    """Award a contractor's bid, trade by trade: bids on the same scope lines are rejected.
+
+    A bid that prices some scope lines is awarded for those lines (bids on other lines stay
+    open); a lump-sum bid (no lines) becomes the whole budget and rejects every other bid.
 
     Only when the user clearly asks to award or accept that bid.
 
@@ -352,6 +356,21 @@ def award_bid(
             "status": result.project.status,
             "rejected_bids": len(result.rejected_bid_ids),
             "scope_lines_rebudgeted": [s.component for s in result.scope_updated],
+            "accepted_bids": len(result.accepted_bid_ids),
+            "open_bids": sum(
+                1
+                for b in construction_service.list_bids(
+                    session=session, org_id=ctx.org_id, project_id=found.id
+                )
+                if b.status == BidStatus.received
+            ),
+            "scope_lines_not_awarded": [
+                s.component
+                for s in construction_service.list_scope_items(
+                    session=session, org_id=ctx.org_id, project_id=found.id
+                )
+                if s.id in result.scope_not_awarded
+            ],
         }
 
     return run_tool(ctx, "award_bid", body)

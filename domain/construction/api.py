@@ -384,7 +384,7 @@ def list_bids(project_id: ProjectId, session: SessionDep, principal: ProjectRead
 @router.post(
     "/projects/{id}/bids/{bidId}/award",
     response_model=AwardResult,
-    summary="Award a bid: it becomes the project's budget",
+    summary="Award a bid, trade by trade (its scope lines) or as a lump sum",
     responses=_ERRORS,
 )
 def award_bid(
@@ -393,9 +393,14 @@ def award_bid(
     session: SessionDep,
     principal: Writer,
 ) -> AwardResult:
-    """Accept the bid and reject the other open bids.
+    """Accept the bid.
 
-    Its lines become the scope lines' budgeted costs and its total the project's budget.
+    A bid with lines is awarded for those scope lines: open bids on any of the same lines and
+    open lump sums are rejected, bids on other lines stay open; a line already covered by an
+    accepted bid is a 409. Its lines become the scope lines' budgeted costs; the budget is the
+    scope lines' budgets (awarded lines at the accepted bids' amounts) plus each accepted bid's
+    total minus its lines (a fee). A lump sum (no lines) rejects every other open bid and its
+    total is the budget; it is a 409 once bids on scope lines are accepted.
     """
     with _mapped_errors():
         result = service.award_bid(

@@ -515,7 +515,12 @@ class ProjectDetail(ProjectRead):
 
     scope: list[ScopeItemRead]
     milestones: list[MilestoneRead]
-    accepted_bid_id: uuid.UUID | None
+    accepted_bid_id: uuid.UUID | None = Field(
+        description="the first accepted bid (see accepted_bid_ids when awarded trade by trade)"
+    )
+    accepted_bid_ids: list[uuid.UUID] = Field(
+        default_factory=list, description="every accepted bid, in the order they were received"
+    )
     scope_total: Decimal = Field(description="sum of the scope lines' budgeted costs")
     activity: list[ActivityRead]
 
@@ -569,7 +574,16 @@ class AwardResult(SQLModel):
     rejected_bid_ids: list[uuid.UUID]
     budget: Decimal
     scope_updated: list[ScopeItemRead]
-    scope_not_in_bid: list[uuid.UUID]
+    scope_not_in_bid: list[uuid.UUID] = Field(
+        description="scope lines this bid does not price (empty for a lump sum)"
+    )
+    scope_not_awarded: list[uuid.UUID] = Field(
+        default_factory=list,
+        description="scope lines no accepted bid prices yet (still at their budgeted cost)",
+    )
+    accepted_bid_ids: list[uuid.UUID] = Field(
+        default_factory=list, description="every accepted bid on the project after this award"
+    )
 
 
 class LineProgress(SQLModel):

@@ -1134,12 +1134,48 @@ def project_label(*, session: Session, project: Project) -> str:
     return _address_label(session, project.org_id, project.property_id)
 
 
-def _accepted_bid(session: Session, org_id: uuid.UUID, project_id: uuid.UUID) -> Bid | None:
-    return session.exec(
-        select(Bid).where(
-            Bid.org_id == org_id, Bid.project_id == project_id, Bid.status == BidStatus.accepted
+def _accepted_bids(session: Session, org_id: uuid.UUID, project_id: uuid.UUID) -> list[Bid]:
+    """A project's accepted bids (one lump sum, or one per trade), oldest first."""
+    return list(
+        session.exec(
+            select(Bid)
+            .where(
+                Bid.org_id == org_id,
+                Bid.project_id == project_id,
+                Bid.status == BidStatus.accepted,
+            )
+            .order_by(col(Bid.created_at), col(Bid.id))
         )
-    ).first()
+    )
+
+
+def _bid_line_amounts(bid: Bid) -> dict[uuid.UUID, Decimal]:
+    """The scope lines a bid prices and its amount for each (empty for a lump sum)."""
+    return {
+        uuid.UUID(str(line["scope_item_id"])): Decimal(str(line["amount"]))
+        for line in bid.line_items
+    }
+
+
+def _awarded_budget(scope: Sequence[ScopeItem], accepted: Sequence[Bid]) -> Decimal:
+    """The budget of a project awarded trade by trade (line-item bids).
+
+    The sum over the scope lines of their budgeted cost, where a line priced by an accepted
+    bid takes that bid's amount and every other line keeps its own budget (none counts as 0),
+    plus, for each accepted bid, its total minus the sum of its lines (a fee or a discount the
+    contractor put on the whole bid rather than on a line).
+    """
+    priced: dict[uuid.UUID, Decimal] = {}
+    extras = Decimal(0)
+    for bid in accepted:
+        lines = _bid_line_amounts(bid)
+        priced.update(lines)
+        if bid.total_amount is not None:
+            extras += Decimal(bid.total_amount) - sum(lines.values(), Decimal(0))
+    lines_total = sum(
+        (priced.get(item.id, Decimal(item.budgeted_cost or 0)) for item in scope), Decimal(0)
+    )
+    return _cents(lines_total + extras)
 
 
 # What contractors told us about a project: on a call (with or without a bid) or in chat.
@@ -1165,10 +1201,14 @@ def contractor_messages(
 
 
 def project_detail(*, session: Session, org_id: uuid.UUID, project_id: uuid.UUID) -> ProjectDetail:
-    """A project with its scope lines, milestones, accepted bid and latest activity."""
+    """A project with its scope lines, milestones, accepted bid(s) and latest activity.
+
+    ``accepted_bid_id`` is the first accepted bid (compatibility); ``accepted_bid_ids`` lists
+    every one when bids were awarded trade by trade.
+    """
     project = get_project(session=session, org_id=org_id, project_id=project_id)
     scope = _scope(session, org_id, project.id)
-    accepted = _accepted_bid(session, org_id, project.id)
+    accepted = _accepted_bids(session, org_id, project.id)
     activity = session.exec(
         select(ProjectActivity)
         .where(ProjectActivity.org_id == org_id, ProjectActivity.project_id == project.id)
@@ -1183,7 +1223,8 @@ def project_detail(*, session: Session, org_id: uuid.UUID, project_id: uuid.UUID
                 MilestoneRead.model_validate(m)
                 for m in list_milestones(session=session, org_id=org_id, project_id=project.id)
             ],
-            "accepted_bid_id": accepted.id if accepted else None,
+            "accepted_bid_id": accepted[0].id if accepted else None,
+            "accepted_bid_ids": [b.id for b in accepted],
             "scope_total": _cents(sum((s.budgeted_cost or Decimal(0) for s in scope), Decimal(0))),
             "activity": [ActivityRead.model_validate(a) for a in activity],
         },
@@ -1715,6 +1756,35 @@ def level_bids(*, session: Session, org_id: uuid.UUID, project_id: uuid.UUID) ->
     )
 
 
+def _dates_from_awards(session: Session, org_id: uuid.UUID, project: Project) -> bool:
+    """Whether the project's dates are the ones earlier awards set (no one changed them since).
+
+    Each award records the dates it left when they came from bids (``dates_from_bids`` in its
+    ``bid_awarded`` activity); a user's change through ``update_project`` makes them differ.
+    Awards made before this was recorded count as user-set (dates left alone).
+    """
+    if project.start_date is None:
+        return False
+    current = {
+        "start_date": project.start_date.isoformat(),
+        "target_end_date": (
+            project.target_end_date.isoformat() if project.target_end_date else None
+        ),
+    }
+    awards = session.exec(
+        select(ProjectActivity).where(
+            ProjectActivity.org_id == org_id,
+            ProjectActivity.project_id == project.id,
+            ProjectActivity.kind == ActivityKind.bid_awarded.value,
+        )
+    )
+    return any(a.details.get("dates_from_bids") == current for a in awards)
+
+
+def _line_label(item: ScopeItem | None, item_id: uuid.UUID) -> str:
+    return f"scope line '{item.component}' ({item_id})" if item else f"scope line {item_id}"
+
+
 def award_bid(
     *,
     session: Session,
@@ -1723,10 +1793,23 @@ def award_bid(
     bid_id: uuid.UUID,
     principal: Principal | None = None,
 ) -> AwardResult:
-    """Accept a bid: it becomes the project's budget and every other open bid is rejected.
+    """Accept a bid, trade by trade or as a lump sum.
 
-    Scope lines the bid prices take its amounts as their budgeted cost; the project's budget is
-    the bid's total. A project without dates takes the bid's start date and duration.
+    A bid that prices scope lines (``line_items``) is awarded for those lines: the other open
+    bids that price any of the same lines, and open lump sums, are rejected; bids on other
+    lines stay open and can be awarded later. A line already covered by an accepted bid
+    cannot be awarded again (``ConstructionConflictError`` naming the line and the bid). A
+    lump-sum bid (no lines: a price for the whole scope) rejects every other open bid, and
+    cannot be awarded once line bids are accepted (conflict).
+
+    Budget: a lump sum's total. After a line-item award, the sum over the scope lines of their
+    budgeted cost, where lines priced by accepted bids take those bids' amounts and other lines
+    keep their budgets, plus each accepted bid's total minus the sum of its lines (a fee).
+    The lines a bid prices take its amounts as their budgeted cost.
+
+    Dates: a project without a start date takes the bid's; without a target end date, its
+    start plus the bid's duration. A later award extends ``target_end_date`` to its own start
+    plus duration when that ends later, only while the dates are the ones awards set.
     """
     project = _lock_project(session, org_id, project_id)
     bid = get_bid(session=session, org_id=org_id, project_id=project.id, bid_id=bid_id)
@@ -1736,10 +1819,47 @@ def award_bid(
         raise ConstructionConflictError(f"project {project.id} is {project.status}")
     if bid.total_amount is None:
         raise ConstructionConflictError(f"bid {bid.id} has no total to budget from")
+    priced = _bid_line_amounts(bid)
+    scope = _scope(session, org_id, project.id)
+    by_id = {item.id: item for item in scope}
+    listed = list_bids(session=session, org_id=org_id, project_id=project.id)
+    others = [b for b in listed if b.id != bid.id]
+    accepted_others = [b for b in others if b.status == BidStatus.accepted]
+    if priced:
+        for other in accepted_others:
+            covered = _bid_line_amounts(other)
+            if not covered:
+                first = next((i.id for i in scope if i.id in priced), next(iter(priced)))
+                raise ConstructionConflictError(
+                    f"{_line_label(by_id.get(first), first)} is "
+                    f"already covered by accepted bid {other.id} (a lump sum for the whole "
+                    "scope)"
+                )
+            overlap = [line for line in priced if line in covered]
+            if overlap:
+                raise ConstructionConflictError(
+                    f"{_line_label(by_id.get(overlap[0]), overlap[0])} is already covered by "
+                    f"accepted bid {other.id}"
+                )
+    else:
+        line_bids = [b for b in accepted_others if b.line_items]
+        if line_bids:
+            raise ConstructionConflictError(
+                f"bid {bid.id} is a lump sum for the whole scope, but bid(s) "
+                + ", ".join(str(b.id) for b in line_bids)
+                + " are already accepted for scope lines: awarding it would price those lines "
+                "twice"
+            )
     now = utcnow()
     rejected: list[uuid.UUID] = []
-    for other in list_bids(session=session, org_id=org_id, project_id=project.id):
-        if other.id != bid.id and other.status in (BidStatus.received, BidStatus.accepted):
+    for other in others:
+        if priced:
+            reject = other.status == BidStatus.received and (
+                not other.line_items or any(line in priced for line in _bid_line_amounts(other))
+            )
+        else:
+            reject = other.status in (BidStatus.received, BidStatus.accepted)
+        if reject:
             other.status = BidStatus.rejected
             other.updated_at = now
             session.add(other)
@@ -1747,38 +1867,56 @@ def award_bid(
     bid.status = BidStatus.accepted
     bid.updated_at = now
     session.add(bid)
-    priced = {uuid.UUID(str(line["scope_item_id"])): line for line in bid.line_items}
-    scope = _scope(session, org_id, project.id)
     updated: list[ScopeItem] = []
     for item in scope:
         if item.id in priced:
-            item.budgeted_cost = Decimal(str(priced[item.id]["amount"]))
+            item.budgeted_cost = priced[item.id]
             item.updated_at = now
             session.add(item)
             updated.append(item)
+    accepted = [b for b in accepted_others if b.id not in rejected] + [bid]
     before = project.budget
-    project.budget = Decimal(bid.total_amount)
+    if priced:
+        project.budget = _awarded_budget(scope, accepted)
+    else:
+        project.budget = Decimal(bid.total_amount)
     if project.status in (ProjectStatus.planning, ProjectStatus.bidding):
         project.status = ProjectStatus.in_progress
-    if project.start_date is None and bid.start_date is not None:
+    from_bids = _dates_from_awards(session, org_id, project)
+    set_start = project.start_date is None and bid.start_date is not None
+    if set_start:
         project.start_date = bid.start_date
-    if (
-        project.target_end_date is None
-        and project.start_date is not None
-        and bid.duration_days is not None
-    ):
-        project.target_end_date = project.start_date + dt.timedelta(days=bid.duration_days)
+    bid_end: dt.date | None = None
+    base = bid.start_date if bid.start_date and (from_bids or set_start) else project.start_date
+    if base is not None and bid.duration_days is not None:
+        bid_end = base + dt.timedelta(days=bid.duration_days)
+    set_end = False
+    if bid_end is not None and project.start_date is not None and bid_end >= project.start_date:
+        if project.target_end_date is None or (from_bids and bid_end > project.target_end_date):
+            project.target_end_date = bid_end
+            set_end = True
+    dates_from_bids: dict[str, Any] | None = None
+    if (from_bids or set_start) and (project.target_end_date is None or from_bids or set_end):
+        dates_from_bids = {
+            "start_date": project.start_date,
+            "target_end_date": project.target_end_date,
+        }
     project.updated_at = now
     session.add(project)
     session.flush()
     not_in_bid = [item.id for item in scope if priced and item.id not in priced]
+    awarded_lines = {line for b in accepted for line in _bid_line_amounts(b)}
+    not_awarded = [item.id for item in scope if item.id not in awarded_lines] if priced else []
+    details: dict[str, Any] = {"bid_id": bid.id, "rejected": rejected, "budget_before": before}
+    if dates_from_bids is not None:
+        details["dates_from_bids"] = dates_from_bids
     _record_activity(
         session=session,
         org_id=org_id,
         project_id=project.id,
         kind=ActivityKind.bid_awarded,
         summary=f"Bid {bid.id} awarded at ${bid.total_amount:,.2f} by {_actor(principal)}",
-        details={"bid_id": bid.id, "rejected": rejected, "budget_before": before},
+        details=details,
     )
     _audit(
         session=session,
@@ -1803,6 +1941,8 @@ def award_bid(
         budget=Decimal(project.budget),
         scope_updated=[ScopeItemRead.model_validate(i) for i in updated],
         scope_not_in_bid=not_in_bid,
+        scope_not_awarded=not_awarded,
+        accepted_bid_ids=[b.id for b in accepted],
     )
 
 
@@ -2469,7 +2609,8 @@ def progress(
     """How far a project has come, as of a day (default today).
 
     By tasks: done / tasks not cancelled. By budget: expenses / budget (the accepted bid's
-    total, or the budget set on the project). Per scope line: its expenses against its
+    total, bids awarded trade by trade plus the other lines' budgets, or the budget set on the
+    project). Per scope line: its expenses against its
     budgeted cost. Schedule: days past ``target_end_date`` (to the completion day, or to
     ``as_of`` while open) and tasks past their due date; the slip is the larger.
     """
@@ -2511,12 +2652,24 @@ def progress(
                 over_budget=budgeted is not None and line_spent > budgeted,
             )
         )
-    accepted = _accepted_bid(session, org_id, project.id)
+    accepted = _accepted_bids(session, org_id, project.id)
     budget = Decimal(project.budget) if project.budget is not None else None
     if budget is None:
         budget_source = "no budget set"
-    elif accepted is not None and accepted.total_amount == project.budget:
-        budget_source = f"accepted bid {accepted.id}"
+    elif len(accepted) == 1 and accepted[0].total_amount == project.budget:
+        budget_source = f"accepted bid {accepted[0].id}"
+    elif (
+        accepted
+        and all(b.line_items for b in accepted)
+        and budget == _awarded_budget(scope, accepted)
+    ):
+        awarded = {item for b in accepted for item in _bid_line_amounts(b)}
+        rest = sum(1 for item in scope if item.id not in awarded)
+        budget_source = (
+            f"accepted bid{'s' if len(accepted) > 1 else ''} "
+            + ", ".join(str(b.id) for b in accepted)
+            + (f" and {rest} unawarded scope line(s) at their budgeted cost" if rest else "")
+        )
     else:
         budget_source = project.scope_source or "set on the project"
     completed_on = project.completed_on
