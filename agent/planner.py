@@ -2381,6 +2381,11 @@ def _contractors_reply(r: dict[str, Any]) -> str:
     return _fit("\n".join(lines))
 
 
+def _days(count: Any) -> str:
+    """A count of days in words: 1 day, 3 days."""
+    return f"{count} day" if str(count) == "1" else f"{count} days"
+
+
 def _starts_reply(r: dict[str, Any]) -> str:
     trade = r.get("trade")
     project = r.get("project") or {}
@@ -2400,9 +2405,10 @@ def _starts_reply(r: dict[str, Any]) -> str:
     lines = [f"Start dates{' (' + trade + ')' if trade else ''}{where}, from the bids:"]
     for s in rows:
         when = s.get("start_date") or "no start date given"
-        length = f", {s['duration_days']} days (to {s['end_date']})" if s.get("end_date") else ""
-        if s.get("duration_days") is not None and not s.get("end_date"):
-            length = f", {s['duration_days']} days"
+        days = s.get("duration_days")
+        length = f", {_days(days)}" if days is not None else ""
+        if s.get("end_date"):
+            length += f" (to {s['end_date']})"
         kind = "booked (awarded bid)" if s.get("booked") else "offered (bid not awarded yet)"
         place = "" if project else f" at {s['address']}"
         lines.append(f"• {s['contractor']}{place}: {when}{length}; {kind}, bid {s['bid_total']}")
@@ -2479,7 +2485,7 @@ def _bids_received_reply(r: dict[str, Any]) -> str:
         if b.get("start_date"):
             parts.append(f"start {b['start_date']}")
         if b.get("duration_days") is not None:
-            parts.append(f"{b['duration_days']} days")
+            parts.append(_days(b["duration_days"]))
         if b.get("source") == "call":
             parts.append("by phone")
         lines.append(" ".join(parts))

@@ -215,3 +215,14 @@ def test_the_rest_list_pages_and_scopes_the_start_dates(
     assert [r["contractor"] for r in theirs.json()] == ["Flow Plumbing"]
     bad = client.get("/api/v1/projects/starts", params={"limit": 0}, headers=admin)
     assert bad.status_code == 422
+
+
+def test_a_one_day_job_reads_one_day() -> None:
+    from agent.planner import _starts_reply
+
+    row = {
+        "contractor": "Hank Heating", "address": "1 A St", "start_date": "2026-12-10",
+        "duration_days": 1, "end_date": "2026-12-11", "booked": False, "bid_total": "$3,900",
+    }  # fmt: skip
+    reply = _starts_reply({"trade": None, "starts": [row], "count": 1})
+    assert "2026-12-10, 1 day (to 2026-12-11)" in reply
