@@ -3103,6 +3103,12 @@ def record_contractor_update(
         raise ConstructionInputError(f"start_date {start_date.isoformat()} is in the past")
     contractor = get_contractor(session=session, org_id=org_id, contractor_id=contractor_id)
     cancelled, already = 0, contractor.opted_out
+    if kind == "opt_out" and already:
+        # A second "STOP": nothing new for the team (the first one was recorded).
+        return ContractorMessage(
+            contractor=contractor, kind=kind, targets=[], activities=[], items=[],
+            already_opted_out=True,
+        )  # fmt: skip
     if kind == "opt_out":
         mark_contractor_opted_out(
             session=session,

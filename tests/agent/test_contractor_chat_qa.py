@@ -254,6 +254,8 @@ def test_stop_texting_me_opts_out_as_on_a_call(site: Site, committed_db: Session
     assert activity.details["action_items"][0]["kind"] == "opted_out"
     again = _say(site, "STOP")
     assert "already opted out" in again.reply
+    # ... and records nothing more for the team (was: a second activity and action item).
+    assert len(_responses(committed_db, site)) == 1
 
 
 @pytest.mark.parametrize(
