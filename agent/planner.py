@@ -1604,6 +1604,9 @@ def plan_for(conversation: Conversation) -> Plan:
     if _HELP.search(text):
         return Plan(reply=HELP_TEXT)
     text = _corrected(text)
+    voucher_rent = _section8_follow_up(text, conversation)
+    if voucher_rent is not None:
+        return voucher_rent
 
     subject = _subject(text)
     if _REPORT.search(text):
@@ -2186,6 +2189,31 @@ def _section8_context(conversation: Conversation) -> dict[str, Any] | None:
             args = dict(calls.get(str(message.tool_call_id), {}).get("args", {}))
             return {k: v for k, v in args.items() if k in ("bedrooms", "area", "year")}
     return None
+
+
+# "and 1,300?", "what about $1,250 a month?" right after a voucher answer: the same unit at
+# that rent (no Section 8 word in the message).
+_S8_MORE = re.compile(
+    r"^\s*(?:and|what about|how about|ok,?\s+(?:and|what about)|what if (?:it(?:'s| is)|i|we)"
+    r"(?:\s+(?:ask|charge))?)?\s*\$?\s*(\d{1,3}(?:,\d{3})+|\d{3,5})(\.\d{1,2})?"
+    r"\s*(?:/\s*mo(?:nth)?|a month|per month|monthly)?\s*[?.!]*\s*$",
+    re.I,
+)
+
+
+def _section8_follow_up(text: str, conversation: Conversation) -> Plan | None:
+    """A rent alone right after a ``section8_rent`` answer: that unit at that rent."""
+    found = _S8_MORE.match(text)
+    if found is None:
+        return None
+    last = next((m for m in reversed(conversation.history) if isinstance(m, ToolMessage)), None)
+    if last is None or last.name != "section8_rent" or "error" in tool_result(last):
+        return None
+    context = _section8_context(conversation)
+    if context is None:
+        return None
+    rent = found.group(1).replace(",", "") + (found.group(2) or "")
+    return Plan("section8_rent", {**context, "target_rent": rent})
 
 
 def _section8_plan(text: str, conversation: Conversation) -> Plan:

@@ -365,3 +365,23 @@ def test_an_own_row_for_five_bedrooms_wins_over_the_15_percent_rule(db: Session)
     # Six bedrooms still follow HUD's rule from the 4-bedroom row.
     six = service.rent_analysis(session=db, org_id=org.id, bedrooms=6)
     assert six.fmr == Decimal("2116") and six.fmr_row.bedrooms == 4
+
+
+def test_a_rent_alone_right_after_a_voucher_answer_is_that_unit_at_that_rent(
+    committed_db: Session,
+) -> None:
+    """Was: "and 1,300?" after a voucher answer was not understood (no Section 8 word)."""
+    ivy = _investor(committed_db)
+    thread = f"whatsapp:{uuid.uuid4().hex}"
+    checked_turn(ivy, "what's the FMR for a 3 bed in Detroit?", thread, channel="whatsapp")
+    more = checked_turn(ivy, "and 1,300?", thread, channel="whatsapp")
+    assert _names(more) == [
+        ("section8_rent", {"bedrooms": 3, "area": "Detroit", "target_rent": "1300"})
+    ]
+    assert "Rent $1,300" in more.reply
+    higher = checked_turn(ivy, "what about $1,400 a month?", thread, channel="whatsapp")
+    assert _names(higher)[0][1]["target_rent"] == "1400"
+    assert "Rent $1,400 does not fit the voucher" in higher.reply
+    # Not after another kind of answer: a bare number is not a rent then.
+    other = checked_turn(ivy, "and 1,300?", channel="whatsapp")
+    assert other.tool_calls == []
