@@ -18,7 +18,6 @@ from pydantic import Field
 from sqlmodel import Session
 
 from agent.context import Context
-from domain.auth import service as auth_service
 from domain.auth.enums import Role
 from domain.construction import service as construction_service
 from domain.construction.enums import BidStatus
@@ -378,15 +377,8 @@ def award_bid(
 
 def _contractor_of(session: Session, ctx: Context) -> Contractor:
     """The contractor record of the asking user, found through their account's phone number."""
-    user_id = require_user(ctx)
-    user = auth_service.get_user(session=session, org_id=ctx.org_id, user_id=user_id)
-    phone = user.phone_number if user is not None else None
-    contractor = (
-        construction_service.find_contractor_by_phone(
-            session=session, org_id=ctx.org_id, phone=phone
-        )
-        if phone
-        else None
+    contractor = construction_service.contractor_of_user(
+        session=session, org_id=ctx.org_id, user_id=require_user(ctx)
     )
     if contractor is None:
         raise ToolError(
