@@ -101,7 +101,7 @@ def _project_on_street(session: Session, ctx: Context, street: str) -> Project:
         raise ToolError(
             f"no project you can see is on a street called {street!r}: give its address or id"
         )
-    open_ = [p for p in found if p.status in construction_service.OPEN_PROJECT_STATUSES]
+    open_ = [p for p in found if p.status not in construction_service.CLOSED_PROJECT_STATUSES]
     if len(found) == 1 or len(open_) == 1:
         return found[0] if len(found) == 1 else open_[0]
     places = "; ".join(

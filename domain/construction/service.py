@@ -689,7 +689,7 @@ def projects_on_street(
         principal=principal,
     ).where(col(Project.property_id).in_(on_street))  # fmt: skip
     statement = statement.order_by(
-        col(Project.status).not_in(OPEN_PROJECT_STATUSES),
+        col(Project.status).in_(CLOSED_PROJECT_STATUSES),
         col(Project.updated_at).desc(),
         col(Project.id),
     ).limit(10)
@@ -1411,14 +1411,6 @@ class TradeStart:
         return self.bid.start_date + dt.timedelta(days=self.bid.duration_days)
 
 
-OPEN_PROJECT_STATUSES = (
-    ProjectStatus.planning,
-    ProjectStatus.bidding,
-    ProjectStatus.in_progress,
-    ProjectStatus.on_hold,
-)
-
-
 def _trade_starts_query(
     *,
     session: Session,
@@ -1431,7 +1423,7 @@ def _trade_starts_query(
     projects = _projects_query(
         session=session, org_id=org_id, status=None, deal_id=None,
         property_id=None, principal=principal,
-    ).where(col(Project.status).in_(OPEN_PROJECT_STATUSES))  # fmt: skip
+    ).where(col(Project.status).not_in(CLOSED_PROJECT_STATUSES))  # fmt: skip
     if project_id is not None:
         projects = projects.where(Project.id == project_id)
     project_ids = projects.with_only_columns(col(Project.id))
