@@ -20,6 +20,7 @@ from agent.context import Context
 from domain.deal import service as deal_service
 from domain.deal.enums import DealStatus, DealStrategy
 from domain.deal.models import Deal, DealCreate, OfferCreate
+from domain.deal.state_machine import TERMINAL_DEAL_STATUSES
 from domain.property import service as property_service
 from tools._common import (
     ToolError,
@@ -79,7 +80,7 @@ def _deal_on_street(session: Session, ctx: Context, street: str) -> Deal:
     )
     if not found:
         raise ToolError(f"no deal you can see is on a street called {street!r}")
-    active = [d for d in found if d.status not in _ENDED]
+    active = [d for d in found if d.status not in TERMINAL_DEAL_STATUSES]
     if len(found) == 1 or len(active) == 1:
         return found[0] if len(found) == 1 else active[0]
     places = []
@@ -92,9 +93,6 @@ def _deal_on_street(session: Session, ctx: Context, street: str) -> Deal:
         f"{len(active or found)} deals are on {street!r} ({'; '.join(places)}): give the house "
         "number"
     )
-
-
-_ENDED = frozenset({DealStatus.closed, DealStatus.dead, DealStatus.passed})
 
 
 def deal_row(session: Session, deal: Deal) -> dict[str, Any]:
