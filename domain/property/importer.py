@@ -49,6 +49,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy import func, or_
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
@@ -790,6 +791,8 @@ class _Pending:
     defaults: frozenset[str] = frozenset()
     # The file's column for each field (``resolve_columns``).
     columns: Mapping[str, str] = field(default_factory=dict)
+    # The key was made from the address (the file has no source id column or a blank cell).
+    synthetic: bool = False
 
 
 def _reimport_changes(pending: _Pending) -> dict[str, Any]:
@@ -843,6 +846,50 @@ def _existing(
     return {str(prop.source_id): prop for prop in rows}
 
 
+def _same_house_other_key(
+    session: Session, org_id: uuid.UUID, source: str, kind: ImportKind, values: Mapping[str, Any]
+) -> Property | None:
+    """The one property imported from ``source`` under another address key for this row's house.
+
+    An address key (``synthetic_source_id``) includes the ZIP, so an export that leaves the
+    ZIP blank, or fills one an earlier export left blank, would make a new key for a house
+    already imported. This finds it: the same source, an address key (not a source id) of the
+    same street line and unit, a ZIP and city that agree where both are known, and for a sale
+    the same close date. None when no property or more than one fits (then the row is new).
+    """
+    resolved = service.resolve_address(
+        address_line=values.get("address_line"),
+        city=values.get("city"),
+        state=values.get("state"),
+        zip_code=values.get("zip_code"),
+    )
+    if not resolved["address_key"]:
+        return None
+    query = select(Property).where(
+        Property.org_id == org_id,
+        Property.source == source,
+        col(Property.source_id).startswith("auto-"),
+        Property.address_key == resolved["address_key"],
+    )
+    if kind == ImportKind.sales:
+        query = query.where(Property.close_date == values.get("close_date"))
+    if resolved["zip_code"]:
+        query = query.where(
+            or_(col(Property.zip_code).is_(None), Property.zip_code == resolved["zip_code"])
+        )
+    if resolved["city"]:
+        query = query.where(
+            or_(
+                col(Property.city).is_(None),
+                func.upper(Property.city) == str(resolved["city"]).upper(),
+            )
+        )
+    if resolved["state"]:
+        query = query.where(or_(col(Property.state).is_(None), Property.state == resolved["state"]))
+    found = session.exec(query.limit(2)).all()
+    return found[0] if len(found) == 1 else None
+
+
 @dataclass
 class _BatchOutcome:
     """What one batch did, merged into the summary only once the batch is committed."""
@@ -858,6 +905,7 @@ def _apply_batch(
     session: Session,
     org_id: uuid.UUID,
     source: str,
+    kind: ImportKind,
     batch: list[_Pending],
     publish_events: bool,
     savepoints: bool,
@@ -873,6 +921,10 @@ def _apply_batch(
         try:
             with session.begin_nested() if savepoints else nullcontext():
                 prop = known.get(pending.source_id)
+                if prop is None and pending.synthetic:
+                    prop = _same_house_other_key(session, org_id, source, kind, pending.values)
+                    if prop is not None:
+                        known[pending.source_id] = prop
                 if prop is None:
                     known[pending.source_id] = service.create(
                         session=session,
@@ -932,6 +984,7 @@ def _write_batch(
         "session": session,
         "org_id": org_id,
         "source": source,
+        "kind": summary.kind,
         "batch": batch,
         "publish_events": summary.publish_events,
     }
@@ -1067,6 +1120,7 @@ def import_records(
                     warnings=notes,
                     defaults=frozenset(defaults),
                     columns=resolved,
+                    synthetic=synthetic,
                 )
             )
         except RowRejected as exc:
