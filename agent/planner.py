@@ -41,6 +41,7 @@ PROJECT_TOOLS = (
     "award_bid",
     "call_status",
     "request_bids",
+    "record_expense",
 )
 # The tools whose results name one deal ("move it to closed" means the latest of them).
 DEAL_TOOLS = (
@@ -1592,6 +1593,166 @@ def _paid_plan(text: str, subject: dict[str, str] | None) -> Plan | None:
     return Plan("what_we_paid", subject)
 
 
+# Money spent on a project, to book (record_expense): "log a 300 dumpster expense on the mack
+# ave job", "paid Ray 4,000 for the roof on the kercheval rehab", "spent $450 at Home Depot on
+# plumbing for 14500 Kercheval Ave". Never a question ("how much have we spent?" is a budget).
+_EXPENSE_BOOK = re.compile(
+    r"^\s*(?:please\s+)?(?:can you\s+|could you\s+)?(?:log|book|record|add|enter|put in)\b"
+    r"[^?]{0,60}?\b(?:expenses?|receipts?|invoices?|bills?|payments?|purchases?|spend)\b",
+    re.I,
+)
+_EXPENSE_SAID = re.compile(
+    r"^\s*(?:(?:we|i)\s+)?(?:just\s+)?(?:paid|spent|bought|dropped)\b(?!\s+for\b)", re.I
+)
+# What the money paid for: a scope line in words (the tool matches it to the project's lines).
+_EXPENSE_LINE = re.compile(
+    r"\b(roof(?:ing|er)?|shingles|gutters?|siding|furnace|hvac|a/c|air conditioning"
+    r"|water heater|plumb(?:ing|er)|electric(?:al|ian)?(?: panel)?|panel|wiring"
+    r"|kitchen(?: cabinets)?|cabinets|counter ?tops?|appliances|bath(?:room)?|tile|vanity"
+    r"|toilets?|windows?|doors?|flooring|floors|carpet|lvp|hardwood|paint(?:ing|er)?|drywall"
+    r"|insulation|foundation|waterproofing|sump pump|drain tile|landscaping|fence|deck|porch"
+    r"|concrete|driveway|demo(?:lition)?)\b",
+    re.I,
+)
+_EXPENSE_LINE_WORDS = {
+    "roofer": "roof",
+    "roofing": "roof",
+    "plumber": "plumbing",
+    "plumb": "plumbing",
+    "electrician": "electrical",
+    "electric": "electrical",
+    "painter": "paint",
+    "painting": "paint",
+    "floors": "flooring",
+    "demo": "demolition",
+}
+_EXPENSE_CATEGORIES = (
+    (re.compile(r"\bpermits?\b", re.I), "permits"),
+    (
+        re.compile(r"\b(?:dumpsters?|trash|haul(?:ing|ed)?|clean[\s-]?up|cleaning)\b", re.I),
+        "cleanup",
+    ),
+    (re.compile(r"\bsupplies\b", re.I), "supplies"),
+    (re.compile(r"\b(?:materials?|lumber)\b", re.I), "materials"),
+    (re.compile(r"\blabou?r\b", re.I), "labour"),
+)
+_STORES = re.compile(
+    r"\b(home depot|lowe'?s|menards|ace hardware|sherwin[\s-]williams|floor (?:&|and) decor"
+    r"|harbor freight)\b",
+    re.I,
+)
+_VENDOR_AT = re.compile(
+    r"\b(?:at|from)\s+((?:The\s+)?[A-Z][\w'&.-]*(?:\s+[A-Z][\w'&.-]*){0,3})"
+    r"(?!\s+(?:rehab|project|job|house|reno|st|street|ave|avenue|rd|road)\b)"
+)
+# "paid Ray 4,000", "paid Ray Alvarez $4,000", "paid $4,000 to Ray's Roofing".
+_PAID_WHO = re.compile(
+    r"\bpaid\s+(?!(?:the|a|an|for|to|on|at|him|her|them|us|cash|out|off|back|up|it)\b)"
+    r"([A-Za-z][\w'&.-]*(?:\s+(?-i:[A-Z])[\w'&.-]*){0,2})\s+\$?\d"
+    r"|\bpaid\s+\$?[\d,.]+\s*k?\s+to\s+((?-i:[A-Z])[\w'&.-]*(?:\s+(?-i:[A-Z])[\w'&.-]*){0,2})",
+    re.I,
+)
+# The amount after the words that say it ("paid Ray 4,000", "spent $1,250.50", "log a 300
+# dumpster expense", "paid 3 guys 600"): not a count ("3 guys") nor a house number.
+_AMOUNT_SAID = re.compile(
+    r"\b(?:paid|spent|dropped|bought"
+    r"|(?:expense|receipt|invoice|bill|payment|purchase)s?\s+(?:of|for)"
+    r"|(?:log|book|record|add|enter)(?:\s+(?:a|an))?)\s+(?:[\w'&.-]+\s+){0,3}?\$?\s*"
+    r"(?P<n>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<c>\d{1,2}))?\s*(?P<k>k\b)?(?![\w,/:-]|\.\d)"
+    r"(?!\s+(?:of\s+)?(?!dollars|bucks)[a-z]+s\b)"
+    r"(?!\s+[a-z]+\.?\s+(?:st|street|ave|avenue|rd|road|dr|drive|blvd|ln|lane|ct|way)\b)",
+    re.I,
+)
+_EXPENSE_DAY = re.compile(
+    r"\b(yesterday|today)\b|\bon\s+(\d{1,2})/(\d{1,2})(?:/(\d{2,4}))?\b", re.I
+)
+
+
+def _expense_amount(text: str) -> tuple[Decimal | None, str]:
+    """The amount spent and ``text`` without it (so it is not read as a house number)."""
+    said = _AMOUNT_SAID.search(text)
+    if said is not None:
+        cents = f".{said.group('c')}" if said.group("c") else ""
+        value = Decimal(said.group("n").replace(",", "") + cents)
+        value = value * 1000 if said.group("k") else value
+        rest = text[: said.start("n")] + " " + text[said.end() :]
+        return (value if value > 0 else None), rest
+    money = _MONEY.search(text)
+    if money is None:
+        return None, text
+    return _amount(money.group(0)), text[: money.start()] + " " + text[money.end() :]
+
+
+def _expense_day(text: str, today: dt.date | None = None) -> dt.date | None:
+    """The day said ("yesterday", "on 11/20": its latest past date), or None for today."""
+    today = today or dt.date.today()
+    found = _EXPENSE_DAY.search(text)
+    if found is None:
+        return None
+    if found.group(1):
+        return today - dt.timedelta(days=1 if found.group(1).lower() == "yesterday" else 0)
+    month, day = int(found.group(2)), int(found.group(3))
+    year = int(found.group(4)) if found.group(4) else today.year
+    year = year + 2000 if year < 100 else year
+    try:
+        when = dt.date(year, month, day)
+    except ValueError:
+        return None
+    if not found.group(4) and when > today:
+        with_year = when.replace(year=today.year - 1) if (month, day) != (2, 29) else None
+        return with_year
+    return when
+
+
+def _expense_plan(text: str, conversation: Conversation) -> Plan | None:
+    """A plan to book money spent on a project; None when the message is not that."""
+    booked = _EXPENSE_BOOK.search(text)
+    said = _EXPENSE_SAID.search(text)
+    if not booked and not (said and "?" not in text):
+        return None
+    line = _EXPENSE_LINE.search(text)
+    category = next((c for pattern, c in _EXPENSE_CATEGORIES if pattern.search(text)), None)
+    store = _STORES.search(text)
+    vendor_at = _VENDOR_AT.search(text)
+    who = _PAID_WHO.search(text)
+    said_of = line or category or store or vendor_at or who or _PROJECT_WORDS.search(text)
+    if not booked and not said_of:
+        return None  # "we paid 150k for 123 Main St": what a house cost, not a rehab expense
+    amount, rest = _expense_amount(text)
+    rest = _EXPENSE_DAY.sub(" ", rest)
+    ref = _project_ref(rest)
+    street = _street_project(rest)
+    if ref is None or (street and _PROJECT_WORDS.search(ref)):
+        ref = street  # "paid 3 guys 600 for demo on the mack ave job": no house number
+    if ref is None and (_IT.search(text) or booked or said):
+        ref = _project_from_history(text, conversation)
+    if amount is None or ref is None:
+        return Plan(
+            reply="Say the amount, what it paid for and the project, e.g. 'paid Ray 4,000 for "
+            "the roof on the kercheval rehab' or 'spent $450 at Home Depot on plumbing for' and "
+            "the project's address.",
+            needs="record_expense",
+        )
+    args: dict[str, Any] = {"project": ref, "amount": str(amount), "note": text[:1000]}
+    if line:
+        word = line.group(1).lower()
+        args["line"] = _EXPENSE_LINE_WORDS.get(word, word)
+    if category:
+        args["category"] = category
+    if store:
+        args["vendor"] = store.group(1).title().replace("Lowes", "Lowe's")
+    elif vendor_at:
+        args["vendor"] = vendor_at.group(1)
+    if who:
+        name = (who.group(1) or who.group(2)).strip()
+        if _EXPENSE_LINE_WORDS.get(name.lower()) is None and not _EXPENSE_LINE.fullmatch(name):
+            args["contractor"] = name
+    day = _expense_day(text)
+    if day is not None:
+        args["spent_on"] = day.isoformat()
+    return Plan("record_expense", args)
+
+
 def plan_for(conversation: Conversation) -> Plan:
     """The tool call (or direct answer) for the latest user message."""
     lines = conversation.text.strip().splitlines()
@@ -1677,6 +1838,9 @@ def plan_for(conversation: Conversation) -> Plan:
             "I'll analyse each."
         )
 
+    expense = _expense_plan(text, conversation)
+    if expense is not None:
+        return expense
     paid_subject = subject
     if paid_subject is None and _PAID.search(text):
         # "what did we pay for it?" right after an analysis: that property.
@@ -2528,6 +2692,32 @@ def _award_reply(r: dict[str, Any]) -> str:
     )
 
 
+def _expense_reply(r: dict[str, Any]) -> str:
+    paid = f", paid to {r['contractor']}" if r.get("contractor") else ""
+    at = f", at {r['vendor']}" if r.get("vendor") and not r.get("contractor") else ""
+    line = f", {r['line']} line" if r.get("line") else ", no scope line"
+    text = (
+        f"Booked {r['amount']} ({words(r['category'])}) on {r['address']}{paid}{at}{line}, "
+        f"dated {r['spent_on']}."
+    )
+    if r.get("line"):
+        budgeted = f" of {r['line_budgeted']} budgeted" if r.get("line_budgeted") else ""
+        over = " (over budget)" if r.get("line_over_budget") else ""
+        text += f" The {r['line']} line has {r['line_spent']} spent{budgeted}{over}."
+    budget = f" of {r['project_budget']}" if r.get("project_budget") else " (no budget set)"
+    over = " It is over budget." if r.get("project_over_budget") else ""
+    text += f" The project has {r['project_spent']} spent{budget}.{over}"
+    for note in r.get("notes") or []:
+        text += f" Note: {note}."
+    if r.get("same_day_same_amount"):
+        text += (
+            f" Heads up: {r['same_day_same_amount']} other expense(s) of {r['amount']} were "
+            "already booked on this project for that day; if this one is a repeat, void it "
+            f"(expense {str(r['expense_id'])[:8]})."
+        )
+    return text
+
+
 def _request_bids_reply(r: dict[str, Any]) -> str:
     return (
         f"Calling {r['will_call']} {r['trade']} contractor(s) about {r['address']} "
@@ -3116,6 +3306,7 @@ REPLIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "list_bids": _bids_reply,
     "bids_received": _bids_received_reply,
     "award_bid": _award_reply,
+    "record_expense": _expense_reply,
     "request_bids": _request_bids_reply,
     "qualify_lead": _lead_reply,
     "lead_calls": _lead_calls_reply,
@@ -3161,6 +3352,7 @@ _WHAT = {
     "list_bids": "compare those bids",
     "bids_received": "get those bids",
     "award_bid": "award that bid",
+    "record_expense": "book that expense",
     "request_bids": "request those bids",
     "qualify_lead": "set up that lead call",
     "lead_calls": "get the lead calls",

@@ -86,6 +86,8 @@ WRITE_TOOL_NAMES: frozenset[str] = frozenset(
         "change_deal_status",
         "make_offer",
         "award_bid",
+        # Booking money spent on a project (it reaches the ledger and the budgets).
+        "record_expense",
         "request_bids",
         "qualify_lead",
     }

@@ -20,7 +20,7 @@ from sqlmodel import Session
 from agent.context import Context
 from domain.auth.enums import Role
 from domain.construction import service as construction_service
-from domain.construction.enums import BidStatus
+from domain.construction.enums import BidStatus, ExpenseCategory
 from domain.construction.models import Contractor, Project
 from domain.property import service as property_service
 from tools._common import (
@@ -644,6 +644,88 @@ def trade_schedule(
     return run_tool(ctx, "trade_schedule", body)
 
 
+@tool(parse_docstring=True)
+def record_expense(
+    runtime: ToolRuntime[Context],
+    project: ProjectRef,
+    amount: Annotated[Decimal, Field(gt=0, le=Decimal("9999999999.99"), decimal_places=2)],
+    line: Annotated[str | None, Field(max_length=100)] = None,
+    contractor: Annotated[str | None, Field(max_length=200)] = None,
+    vendor: Annotated[str | None, Field(max_length=200)] = None,
+    category: ExpenseCategory | None = None,
+    spent_on: dt.date | None = None,
+    note: Annotated[str | None, Field(max_length=1000)] = None,
+) -> dict[str, Any]:
+    """Book money spent on a rehab project, and say where it leaves the line and the project.
+
+    Only when the user says money was spent or paid on a project ("paid Ray 4,000 for the
+    roof on the kercheval rehab", "spent 450 at Home Depot on plumbing for 14500 Kercheval",
+    "log a 300 dumpster expense on the mack ave job"); never for a question about spending.
+
+    Args:
+        runtime: The run context (organisation, user, role), injected: never a model
+            argument.
+        project: The project's id (or its first 8 characters), or its property's address
+            or street.
+        amount: The dollars spent (up to 2 decimal places).
+        line: The scope line it paid, in words ("roof", "plumbing"); omit when not said.
+        contractor: The contractor paid, by name, when one was.
+        vendor: The store or supplier, when one was named ("Home Depot").
+        category: labour, materials, supplies, cleanup, permits or other; omit to infer it.
+        spent_on: The day the money was spent; omit for today.
+        note: The user's words, kept as the expense's description.
+
+    """
+    ctx = runtime.context
+
+    def body(session: Session) -> dict[str, Any]:
+        require_user(ctx)
+        require_roles(ctx, Role.admin, Role.analyst)
+        found = resolve_project(session, ctx, project)
+        booked = _checked(
+            lambda: construction_service.book_expense(
+                session=session,
+                org_id=ctx.org_id,
+                project_id=found.id,
+                amount=amount,
+                line=line,
+                contractor=contractor,
+                vendor=vendor,
+                category=category,
+                spent_on=spent_on,
+                description=note,
+                principal=ctx.principal,
+            )
+        )
+        report, line_report = booked.progress, booked.line_progress
+        return {
+            **_project_row(session, found),
+            "expense_id": booked.expense.id,
+            "amount": ledger_money(booked.expense.amount),
+            "category": booked.expense.category,
+            "spent_on": booked.expense.spent_on,
+            "line": booked.line.component if booked.line else None,
+            "contractor": booked.contractor.name if booked.contractor else None,
+            "vendor": booked.expense.vendor,
+            "line_spent": ledger_money(line_report.spent) if line_report else None,
+            "line_budgeted": ledger_money(line_report.budgeted_cost)
+            if line_report and line_report.budgeted_cost is not None
+            else None,
+            "line_over_budget": line_report.over_budget if line_report else None,
+            "project_spent": ledger_money(report.spent),
+            "project_budget": ledger_money(report.budget) if report.budget is not None else None,
+            "project_over_budget": report.budget is not None and report.spent > report.budget,
+            "same_day_same_amount": booked.same_day_same_amount,
+            "notes": booked.notes,
+            "sources": [
+                f"expense {booked.expense.id} booked on project {found.id}",
+                *report.sources,
+            ],
+        }
+
+    return run_tool(ctx, "record_expense", body)
+
+
 MAX_CONTRACTORS_SHOWN = 25
 MAX_STARTS_SHOWN = 20
 
@@ -652,6 +734,7 @@ TOOLS: list[BaseTool] = [
     list_projects,
     list_bids,
     award_bid,
+    record_expense,
     my_bids,
     contractor_update,
     list_contractors,

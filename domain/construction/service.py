@@ -2588,6 +2588,205 @@ def count_expenses(*, session: Session, org_id: uuid.UUID, project_id: uuid.UUID
     return count_rows(session, _expenses_query(org_id, project_id))
 
 
+# Words that say nothing about which scope line an expense paid ("the new roof line").
+_LINE_FILLER = frozenset(
+    {"the", "a", "an", "new", "line", "scope", "for", "on", "of", "work", "job", "job's", "and"}
+)
+
+
+def _word_fits(wanted: str, words: set[str]) -> bool:
+    """``roofing`` fits ``roof``, ``electric`` fits ``electrical``: a shared 4+ letter start."""
+    return any(
+        w == wanted
+        or ((w.startswith(wanted) or wanted.startswith(w)) and min(len(w), len(wanted)) >= 4)
+        for w in words
+    )
+
+
+def scope_line_named(
+    *, session: Session, org_id: uuid.UUID, project_id: uuid.UUID, name: str
+) -> ScopeItem | None:
+    """The project's one scope line ``name`` means ("roof", "roofing", "the plumbing"), or None.
+
+    A line whose component is ``name``; else the lines whose component is the same catalogue
+    component (``pricing_service.match_component``: "hvac" and "furnace") or has every word
+    of ``name`` (by a shared start: "roofing" is the "roof" line). Raises
+    ``ConstructionInputError`` when several lines fit, naming them.
+    """
+    from domain.pricing import service as pricing_service
+
+    scope = _scope(session, org_id, project_id)
+    wanted = " ".join(re.findall(r"[a-z0-9']+", name.lower()))
+    if not wanted:
+        return None
+    exact = [s for s in scope if " ".join(s.component.lower().split()) == wanted]
+    if len(exact) == 1:
+        return exact[0]
+    words = [w for w in wanted.split() if w not in _LINE_FILLER]
+    match = pricing_service.match_component(wanted)
+
+    def fits(item: ScopeItem) -> bool:
+        if match is not None:
+            other = pricing_service.match_component(item.component)
+            if other is not None and other.key == match.key:
+                return True
+        component_words = set(re.findall(r"[a-z0-9']+", item.component.lower()))
+        return bool(words) and all(_word_fits(w, component_words) for w in words)
+
+    hits = exact or [s for s in scope if fits(s)]
+    if len(hits) > 1:
+        names = ", ".join(f"'{s.component}'" for s in hits[:5])
+        raise ConstructionInputError(f"'{name}' fits {len(hits)} scope lines ({names}): say which")
+    return hits[0] if hits else None
+
+
+def contractors_named(*, session: Session, org_id: uuid.UUID, name: str) -> list[Contractor]:
+    """The organisation's contractors whose name or company has every word of ``name``.
+
+    "Ray" finds Ray Alvarez and Ray's Roofing LLC; each word must start a word of the name or
+    company, so "ray" does not find Murray.
+    """
+    words = re.findall(r"[a-z0-9]+", name.lower().replace("'s", ""))
+    if not words:
+        return []
+    rows = session.exec(
+        select(Contractor).where(Contractor.org_id == org_id).order_by(col(Contractor.name))
+    ).all()
+
+    def has_all(contractor: Contractor) -> bool:
+        said = re.findall(
+            r"[a-z0-9]+", f"{contractor.name} {contractor.company or ''}".lower().replace("'s", "")
+        )
+        return all(any(w.startswith(word) for w in said) for word in words)
+
+    return [c for c in rows if has_all(c)]
+
+
+@dataclass(frozen=True)
+class ExpenseBooking:
+    """An expense booked from what someone said, and where it leaves its line and project."""
+
+    expense: ProjectExpense
+    project: Project
+    line: ScopeItem | None
+    contractor: Contractor | None
+    line_progress: LineProgress | None
+    progress: ProjectProgress
+    notes: list[str]
+    # Expenses of the same amount booked on the project for the same day before this one.
+    same_day_same_amount: int
+
+
+def book_expense(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    project_id: uuid.UUID,
+    amount: Decimal,
+    line: str | None = None,
+    contractor: str | None = None,
+    vendor: str | None = None,
+    category: ExpenseCategory | None = None,
+    spent_on: dt.date | None = None,
+    description: str | None = None,
+    principal: Principal | None = None,
+) -> ExpenseBooking:
+    """Book an expense named in words: a scope line, a contractor or vendor by name.
+
+    The line is ``scope_line_named``; with no line named, a paid contractor's one awarded line
+    on the project. A contractor is ``contractors_named`` (several: refused, naming them;
+    none: kept as the vendor, with a note). With no category: labour when a contractor is
+    paid, materials when only a vendor is, else other. A line named that the project lacks
+    books the expense to the project without a line, with a note naming its lines. Then
+    ``add_expense`` (event, audit) and the line's and project's progress after it.
+    """
+    project = get_project(session=session, org_id=org_id, project_id=project_id)
+    notes: list[str] = []
+    paid: Contractor | None = None
+    if contractor and contractor.strip():
+        found = contractors_named(session=session, org_id=org_id, name=contractor)
+        if len(found) > 1:
+            names = ", ".join(c.name for c in found[:5])
+            raise ConstructionInputError(
+                f"{len(found)} contractors are called '{contractor.strip()}' ({names}): say which"
+            )
+        if found:
+            paid = found[0]
+        else:
+            vendor = vendor or contractor.strip()
+            notes.append(
+                f"no contractor called '{contractor.strip()}' is on file: kept as the vendor"
+            )
+    item: ScopeItem | None = None
+    if line and line.strip():
+        item = scope_line_named(session=session, org_id=org_id, project_id=project.id, name=line)
+        if item is None:
+            names = ", ".join(f"'{s.component}'" for s in _scope(session, org_id, project.id))
+            notes.append(
+                f"the project has no '{line.strip()}' scope line, so the expense is on the "
+                f"project without a line ({'its lines: ' + names if names else 'it has none'})"
+            )
+    elif paid is not None:
+        awarded = {
+            line_id
+            for bid in _accepted_bids(session, org_id, project.id)
+            if bid.contractor_id == paid.id
+            for line_id in _bid_line_amounts(bid)
+        }
+        if len(awarded) == 1:
+            item = session.get(ScopeItem, next(iter(awarded)))
+            if item is not None:
+                notes.append(f"the '{item.component}' line of {paid.name}'s awarded bid")
+    if category is None:
+        category = (
+            ExpenseCategory.labour
+            if paid is not None
+            else ExpenseCategory.materials
+            if vendor
+            else ExpenseCategory.other
+        )
+    day = spent_on or utcnow().date()
+    earlier = session.exec(
+        select(ProjectExpense).where(
+            ProjectExpense.org_id == org_id,
+            ProjectExpense.project_id == project.id,
+            ProjectExpense.spent_on == day,
+            ProjectExpense.amount == _cents(Decimal(amount)),
+        )
+    ).all()
+    expense = add_expense(
+        session=session,
+        org_id=org_id,
+        project_id=project.id,
+        expense_in=ExpenseCreate(
+            amount=amount,
+            category=category,
+            spent_on=day,
+            scope_item_id=item.id if item else None,
+            contractor_id=paid.id if paid else None,
+            description=description[:2000] if description else None,
+            vendor=vendor[:200] if vendor else None,
+        ),
+        principal=principal,
+    )
+    report = progress(session=session, org_id=org_id, project_id=project.id)
+    line_report = (
+        next((lp for lp in report.lines if lp.scope_item_id == item.id), None) if item else None
+    )
+    if day > report.as_of:
+        notes.append(f"dated {day.isoformat()}: the totals below count it from that day")
+    return ExpenseBooking(
+        expense=expense,
+        project=project,
+        line=item,
+        contractor=paid,
+        line_progress=line_report,
+        progress=report,
+        notes=notes,
+        same_day_same_amount=len(earlier),
+    )
+
+
 # --- progress -------------------------------------------------------------------------------
 
 
