@@ -1247,6 +1247,38 @@ def extract_address(text: str) -> str | None:
     return None
 
 
+# "budget for kellogg", "p&l on kercheval?": a deal named by a bare street word at the end.
+_BARE_STREET = re.compile(r"\b(?:for|on|of|at)\s+(?:the\s+)?([a-z][a-z'-]{2,})\s*[?.!]*\s*$", re.I)
+_NOT_BARE_STREETS = frozenset(
+    {"everything", "all", "us", "company", "org", "organisation", "organization", "portfolio",
+     "business", "deals", "deal", "rentals", "flips", "projects", "month", "year", "quarter",
+     "ytd", "today", "now", "it", "this", "that", "them", "me", "materials", "labor", "labour",
+     "rehab", "rehabs", "repairs", "utilities", "taxes", "insurance", "mortgage", "date",
+     "period", "week", "total", "overall", "everyone", "team", "property", "properties",
+     "house", "houses", "one", "these", "those", "here", "there", "so", "far", "yet",
+     # what money is spent on or comes from ("how much have we spent on plumbing?")
+     "plumbing", "roofing", "roof", "electrical", "hvac", "paint", "painting", "flooring",
+     "permits", "cleanup", "cleaning", "supplies", "advertising", "marketing", "commissions",
+     "legal", "fees", "interest", "travel", "rent", "rents", "income", "expenses", "costs",
+     "purchases", "sales", "contractors", "labor", "maintenance", "depreciation", "other",
+     "closing", "holding", "selling", "lumber", "appliances", "landscaping", "demo",
+     # idioms ("cash on hand", "for now", "on record")
+     "hand", "time", "course", "track", "average", "hold", "record", "file", "paper", "books",
+     "sale", "market", "purpose", "instance", "example", "real", "sure", "please", "thanks"}
+)  # fmt: skip
+
+
+def _bare_street(text: str) -> str | None:
+    """The street a money question ends on with no house number ("budget for kellogg")."""
+    found = _BARE_STREET.search(text)
+    if found is None:
+        return None
+    word = found.group(1).lower()
+    if word in _NOT_BARE_STREETS or word in _NOT_STREETS or _status_in(word) is not None:
+        return None
+    return word
+
+
 def _deal_reference(text: str) -> str | None:
     """What the user called the deal: after the word "deal", else the address in the text."""
     match = _DEAL_REF.search(text)
@@ -1950,6 +1982,10 @@ def plan_for(conversation: Conversation) -> Plan:
                     ref = latest[1]
                 elif latest[0] == "project" and (tool == "budget_status" or spent_overall):
                     return Plan("project_status", {"project": latest[1]})
+            if ref is None:
+                # "budget for kellogg", "p&l for kellogg": the deal on that street (the tool
+                # says so when there is none), never the whole organisation's figures.
+                ref = _bare_street(text.replace(period[2], " ") if period else text)
             if ref is None and tool == "budget_status":
                 return Plan(reply="Which deal? Say 'budget for deal' and its id or address.")
             args = {"deal": ref} if ref else {}
@@ -2537,9 +2573,18 @@ def _project_status_reply(r: dict[str, Any]) -> str:
         lines.append("No start date set (awarding a bid with a start date sets it)")
     if r.get("schedule_slip_days"):
         lines.append(f"Behind schedule by {r['schedule_slip_days']} days")
-    for line in r.get("lines", [])[:8]:
+    # Every line over its budget is shown; the others up to eight lines in all, then by name.
+    scope = r.get("lines", [])
+    over_first = [x for x in scope if x.get("over_budget")] + [
+        x for x in scope if not x.get("over_budget")
+    ]
+    shown = over_first[: max(8, sum(1 for x in scope if x.get("over_budget")))]
+    for line in shown:
         over = " — over budget" if line.get("over_budget") else ""
         lines.append(f"• {line['component']}: spent {line['spent']} of {line['budgeted']}{over}")
+    if len(over_first) > len(shown):
+        rest = ", ".join(x["component"] for x in over_first[len(shown) :])
+        lines.append(f"• other lines (not over budget): {rest}")
     for task in r.get("late_tasks", [])[:5]:
         lines.append(f"• late: {task['title']} (due {task['due_date']})")
     for said in r.get("contractor_messages", []):
