@@ -15,6 +15,7 @@ from channels.whatsapp import router as whatsapp_router
 from core.body_limit import BodySizeLimitMiddleware
 from core.config import get_settings
 from core.idempotency import IdempotencyMiddleware
+from core.nul_guard import NulTextMiddleware
 from core.observability import RequestContextMiddleware, setup_logging
 from core.openapi import document_middleware
 from core.ops import router as ops_router
@@ -54,6 +55,8 @@ def create_app() -> FastAPI:
     )
     # Innermost: a repeated write with the same Idempotency-Key is answered from storage.
     application.add_middleware(IdempotencyMiddleware, prefix=API_PREFIX)
+    # Text with NUL characters is refused (422) before any route or stored replay sees it.
+    application.add_middleware(NulTextMiddleware, exempt_prefix=f"{API_PREFIX}/webhook/")
     # Outside idempotency (which reads the body): an oversized body is refused, not held.
     application.add_middleware(BodySizeLimitMiddleware)
     # Added first, so it runs inside the request context (429s are logged and counted).
