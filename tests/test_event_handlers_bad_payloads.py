@@ -74,6 +74,10 @@ SPECS: dict[str, Spec] = {
         "from": "str:offer_made",
         "to": "str:under_contract",
     },
+    "domain.construction.subscribers.mirror_finance_transaction_on_project": {
+        "transaction_id": "id:random",
+        "project_id": "id:project",
+    },
     "domain.construction.subscribers.record_contractor_response": {
         "contractor_id": "id:contractor",
         "project_id": "id:project",

@@ -200,7 +200,8 @@ def list_projects(
     Args:
         runtime: The run context (organisation, user, role), injected: never a model
             argument.
-        over_budget: Only the projects that have spent more than their budget.
+        over_budget: Only the projects over budget: the project total or any scope line
+            (each project's lines_over_budget names the lines).
         behind_schedule: Only the projects past their target end or with late tasks.
         include_closed: Also list completed and cancelled projects.
 
@@ -238,6 +239,14 @@ def list_projects(
                     "spent": ledger_money(row.progress.spent),
                     "percent_of_budget_spent": row.progress.percent_complete_by_budget,
                     "over_budget": row.over_budget,
+                    "lines_over_budget": [
+                        {
+                            "component": line.component,
+                            "spent": ledger_money(line.spent),
+                            "budgeted": ledger_money(line.budgeted_cost),
+                        }
+                        for line in row.lines_over_budget
+                    ],
                     "schedule_slip_days": row.progress.schedule_slip_days,
                     "tasks": f"{row.progress.tasks_done} of {row.progress.tasks_total} done",
                 }
@@ -245,7 +254,9 @@ def list_projects(
             ],
             "sources": [
                 "the projects you may see, each with its progress as of today "
-                "(tasks, expenses booked, budget from the accepted bid or the project)"
+                "(tasks, expenses booked, budget from the accepted bid or the project)",
+                "over budget: the project total or any scope line (over_budget is the total; "
+                "lines_over_budget the scope lines spent past their own budgeted cost)",
             ],
         }
 
@@ -256,8 +267,9 @@ def list_projects(
 def list_bids(runtime: ToolRuntime[Context], project: ProjectRef) -> dict[str, Any]:
     """Compare a rehab project's contractor bids line by line (bid leveling).
 
-    Scope a bid leaves out is priced from the cost catalogue or the line's budget and
-    flagged; the lowest complete bid is named. Use before awarding a bid.
+    Scope a bid leaves out is priced at the line's own budget (the cost catalogue only for a
+    line with no budget) and flagged; the lowest complete bid is named. Use before awarding
+    a bid.
 
     Args:
         runtime: The run context (organisation, user, role), injected: never a model
@@ -280,7 +292,9 @@ def list_bids(runtime: ToolRuntime[Context], project: ProjectRef) -> dict[str, A
                 {
                     "scope_item_id": s.id,
                     "component": s.component,
-                    "budgeted": money(s.budgeted_cost) if s.budgeted_cost is not None else None,
+                    "budgeted": ledger_money(s.budgeted_cost)
+                    if s.budgeted_cost is not None
+                    else None,
                 }
                 for s in leveling.scope
             ],
@@ -289,10 +303,10 @@ def list_bids(runtime: ToolRuntime[Context], project: ProjectRef) -> dict[str, A
                     "bid_id": b.bid_id,
                     "contractor": b.contractor_name,
                     "status": b.status,
-                    "bid_total": money(b.bid_total) if b.bid_total is not None else None,
+                    "bid_total": ledger_money(b.bid_total) if b.bid_total is not None else None,
                     "complete": b.complete,
                     "missing_lines": [line.component for line in b.lines if line.flagged],
-                    "leveled_total": money(b.leveled_total),
+                    "leveled_total": ledger_money(b.leveled_total),
                 }
                 for b in leveling.bids
             ],
@@ -351,7 +365,7 @@ def award_bid(
         return {
             **_project_row(session, found),
             "awarded_bid_id": result.bid.id,
-            "budget": money(result.budget),
+            "budget": ledger_money(result.budget),
             "status": result.project.status,
             "rejected_bids": len(result.rejected_bid_ids),
             "scope_lines_rebudgeted": [s.component for s in result.scope_updated],

@@ -22,6 +22,7 @@ from domain.deal import service as deal_service
 from domain.property import service as property_service
 from tools._common import address_label, money, require_roles, resolve_property, run_tool
 from tools.deal import DealRef, resolve_deal
+from tools.finance import ledger_money
 
 _READERS = (Role.admin, Role.analyst, Role.investor)
 
@@ -82,12 +83,12 @@ def what_we_paid(
             "deal_id": facts.deal.id,
             "deal_status": facts.deal.status,
             "strategy": facts.deal.strategy,
-            "purchase_price": money(facts.purchase_price),
+            "purchase_price": ledger_money(facts.purchase_price),
             "basis": facts.basis,
             "accepted_offer_id": facts.accepted_offer_id,
-            "closing_costs": money(costs) if costs is not None else None,
+            "closing_costs": ledger_money(costs) if costs is not None else None,
             "closing_cost_entries": facts.closing_cost_entries,
-            "all_in": money(facts.purchase_price + costs) if costs is not None else None,
+            "all_in": ledger_money(facts.purchase_price + costs) if costs is not None else None,
             "source": "deal_service.deals.purchase_price; finance_service.transactions "
             "(closing_costs) on the deal",
         }

@@ -265,7 +265,11 @@ def get_project(
 def update_project(
     project_id: ProjectId, project_in: ProjectUpdate, session: SessionDep, principal: Writer
 ) -> ProjectRead:
-    """Change a project's name, status, budget or dates; only the fields given change."""
+    """Change a project's name, status, budget or dates; only the fields given change.
+
+    Completing a project with open tasks is a 409 naming how many, unless
+    ``close_open_tasks`` is true: then those tasks are cancelled with it.
+    """
     with _mapped_errors():
         project = service.update_project(
             session=session,
@@ -429,7 +433,8 @@ def create_task(
 ) -> TaskRead:
     """Add a task: status, assignee, due date, scope line, dependencies on this project's tasks.
 
-    A task created done publishes ``task.completed``.
+    A task created done publishes ``task.completed``. A completed or cancelled project takes
+    no new task (409: reopen it first).
     """
     with _mapped_errors():
         task = service.create_task(

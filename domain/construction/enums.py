@@ -71,7 +71,7 @@ _FINANCE_CATEGORY = {
     ExpenseCategory.materials: "rehab_materials",
     ExpenseCategory.supplies: "supplies",
     ExpenseCategory.cleanup: "cleaning_and_maintenance",
-    # Finance has no permit category: it books "other" and keeps the label in the description.
+    # Finance's own "permits" category, which the deal's rehab budget counts.
     ExpenseCategory.permits: "permits",
     ExpenseCategory.other: "other",
 }

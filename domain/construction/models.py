@@ -14,6 +14,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+from pydantic import field_validator
 from sqlalchemy import Index, String, Text, UniqueConstraint, Uuid, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field, SQLModel
@@ -74,6 +75,14 @@ class Project(UUIDPrimaryKey, OrgScoped, Timestamps, ProjectBase, table=True):
 class ProjectCreate(ProjectBase):
     """Body of ``POST /projects``."""
 
+    @field_validator("budget")
+    @classmethod
+    def _budget_not_negative(cls, value: Decimal | None) -> Decimal | None:
+        # A 422 on create, as PATCH gives ("budget cannot be negative").
+        if value is not None and value < 0:
+            raise ValueError("budget cannot be negative")
+        return value
+
 
 class ProjectUpdate(SQLModel):
     """Changes to a project: only the fields given change."""
@@ -84,6 +93,13 @@ class ProjectUpdate(SQLModel):
     start_date: dt.date | None = None
     target_end_date: dt.date | None = None
     completed_on: dt.date | None = None
+    close_open_tasks: bool = Field(
+        default=False,
+        description=(
+            "with status completed: cancel the tasks still open (todo, in_progress, blocked); "
+            "without it, completing a project with open tasks is a 409"
+        ),
+    )
 
 
 class ProjectRead(ProjectBase):
@@ -531,7 +547,12 @@ class LeveledLine(SQLModel):
     scope_item_id: uuid.UUID
     component: str
     amount: Decimal
-    source: str = Field(description="bid, cost catalogue, budgeted cost or none")
+    source: str = Field(
+        description=(
+            "bid; else budgeted cost (the line's own budget) or, for a line with no budget, "
+            "cost catalogue; none when neither prices it"
+        )
+    )
     flagged: bool = Field(description="the bid did not price this line; the amount is filled in")
     note: str | None = None
 

@@ -871,8 +871,10 @@ def create_project(
     A named deal must be the organisation's and have no project yet (409); its property
     becomes the project's. With a deal and no scope given, the scope comes from the deal's
     rehab estimate (``scope_from_deal``). The budget, when not given, is the sum of the scope's
-    budgeted costs (or the deal's estimate).
+    budgeted costs (or the deal's estimate). A negative budget is refused (input error).
     """
+    if project_in.budget is not None and Decimal(project_in.budget) < 0:
+        raise ConstructionInputError("budget cannot be negative")
     values = ProjectCreate.model_validate(project_in.model_dump()).model_dump()
     values["name"] = str(values["name"]).strip()
     if not values["name"]:
@@ -985,6 +987,18 @@ def add_scope_items(
     return items
 
 
+# A task not yet finished: completing its project needs it done or cancelled first.
+OPEN_TASK_STATUSES = frozenset({TaskStatus.todo, TaskStatus.in_progress, TaskStatus.blocked})
+
+
+def _require_open_project(project: Project, what: str) -> None:
+    """``ConstructionConflictError`` when the project is completed or cancelled."""
+    if project.status in (ProjectStatus.completed, ProjectStatus.cancelled):
+        raise ConstructionConflictError(
+            f"project {project.id} is {project.status}: reopen the project first to add {what}"
+        )
+
+
 # Where a project may go from each status (staying put is always allowed). A completed
 # project reopens into in_progress (a punch list); a cancelled one is revived as planning.
 PROJECT_MOVES: dict[ProjectStatus, frozenset[ProjectStatus]] = {
@@ -1031,13 +1045,21 @@ def update_project(
     """Change a project's name, status, budget or dates; completing it dates it today.
 
     A status moves only along ``PROJECT_MOVES`` (``ConstructionConflictError`` otherwise:
-    a cancelled project is not completed, a completed one is not planned again).
+    a cancelled project is not completed, a completed one is not planned again). Completing a
+    project whose tasks are still open (``OPEN_TASK_STATUSES``) is a conflict naming how many,
+    unless ``close_open_tasks`` is given: then those tasks are cancelled with it.
     """
     project = _lock_project(session, org_id, project_id)
     given = project_in.model_dump(exclude_unset=True)
+    close_open_tasks = bool(given.pop("close_open_tasks", False))
     for key in ("name", "status"):
         if key in given and given[key] is None:
             raise ConstructionInputError(f"{key} cannot be null")
+    if close_open_tasks and given.get("status") != ProjectStatus.completed:
+        raise ConstructionInputError(
+            "close_open_tasks applies only when completing the project (status completed)"
+        )
+    open_tasks: list[Task] = []
     if "status" in given:
         current, wanted = ProjectStatus(project.status), ProjectStatus(given["status"])
         if wanted != current and wanted not in PROJECT_MOVES[current]:
@@ -1046,6 +1068,18 @@ def update_project(
                 f"a {current.value} project cannot move to {wanted.value} (from "
                 f"{current.value}: {allowed})"
             )
+        if wanted == ProjectStatus.completed and current != wanted:
+            open_tasks = [
+                t for t in _tasks(session, org_id, project.id) if t.status in OPEN_TASK_STATUSES
+            ]
+            if open_tasks and not close_open_tasks:
+                raise ConstructionConflictError(
+                    f"project {project.id} has {len(open_tasks)} open task(s) ("
+                    + ", ".join(f"{t.title} ({t.status})" for t in open_tasks[:5])
+                    + (", ..." if len(open_tasks) > 5 else "")
+                    + "): finish or cancel them first, or complete it with close_open_tasks "
+                    "to cancel them"
+                )
     if "name" in given:
         given["name"] = str(given["name"]).strip()
         if not given["name"]:
@@ -1073,6 +1107,13 @@ def update_project(
         if getattr(project, key) != value:
             changes[key] = {"from": getattr(project, key), "to": value}
             setattr(project, key, value)
+    if open_tasks:
+        now = utcnow()
+        for task in open_tasks:
+            task.status = TaskStatus.cancelled
+            task.updated_at = now
+            session.add(task)
+        changes["tasks_cancelled"] = [str(t.id) for t in open_tasks]
     if changes:
         _save_update(session, org_id, principal, "project", project, changes)
     return project
@@ -1637,8 +1678,9 @@ class _CatalogueFiller:
 def level_bids(*, session: Session, org_id: uuid.UUID, project_id: uuid.UUID) -> BidLeveling:
     """Compare a project's open and accepted bids line by line.
 
-    A line a bid does not price is filled in from the cost catalogue (component, quantity and
-    unit matching a cost-book row) or else the line's budgeted cost, and flagged. A bid with no
+    A line a bid does not price is filled in at the line's own budgeted cost, or, for a line
+    with no budget, from the cost catalogue (component, quantity and unit matching a cost-book
+    row), and flagged; ``source`` and ``basis`` say which was used. A bid with no
     lines is a lump sum for the whole scope. The lowest complete bid prices every line itself.
     """
     project = get_project(session=session, org_id=org_id, project_id=project_id)
@@ -1658,21 +1700,28 @@ def level_bids(*, session: Session, org_id: uuid.UUID, project_id: uuid.UUID) ->
         )
     }
     filler = _CatalogueFiller(session, org_id)
-    fills: dict[uuid.UUID, tuple[Decimal, str, str]] = {}
+    # scope line -> (amount, source, the line's note, the basis text naming the line)
+    fills: dict[uuid.UUID, tuple[Decimal, str, str, str]] = {}
 
-    def fill(item: ScopeItem) -> tuple[Decimal, str, str]:
+    def fill(item: ScopeItem) -> tuple[Decimal, str, str, str]:
+        # The project's own budget for the line first: it may be a repair price ("furnace:
+        # repair (fair)" at $350) where the cost book holds a full replacement ($3,500).
         if item.id not in fills:
-            priced = filler.price(item)
-            if priced is not None:
-                fills[item.id] = (priced[0], "cost catalogue", priced[1])
-            elif item.budgeted_cost is not None:
+            priced = filler.price(item) if item.budgeted_cost is None else None
+            if item.budgeted_cost is not None:
+                note = f"the line's budgeted cost ${item.budgeted_cost:,.2f}"
                 fills[item.id] = (
                     _cents(Decimal(item.budgeted_cost)),
                     "budgeted cost",
-                    f"the line's budgeted cost ${item.budgeted_cost:,.2f}",
+                    note,
+                    f"{item.component}: {note}",
                 )
+            elif priced is not None:
+                note = f"{priced[1]} (the line has no budget)"
+                fills[item.id] = (priced[0], "cost catalogue", note, note)
             else:
-                fills[item.id] = (Decimal("0.00"), "none", "no catalogue match and no budget")
+                note = "nothing (the line has no budget and no catalogue match)"
+                fills[item.id] = (Decimal("0.00"), "none", note, f"{item.component}: {note}")
         return fills[item.id]
 
     leveled: list[LeveledBid] = []
@@ -1697,7 +1746,7 @@ def level_bids(*, session: Session, org_id: uuid.UUID, project_id: uuid.UUID) ->
                         )
                     )
                     continue
-                amount, source, note = fill(item)
+                amount, source, note, _ = fill(item)
                 missing.append(item.id)
                 filled += amount
                 lines.append(
@@ -1737,7 +1786,7 @@ def level_bids(*, session: Session, org_id: uuid.UUID, project_id: uuid.UUID) ->
             else None
         )
 
-    basis = sorted({note for _, source, note in fills.values() if source != "bid"})
+    basis = sorted({basis for _, _, _, basis in fills.values()})
     return BidLeveling(
         project_id=project.id,
         scope=[ScopeItemRead.model_validate(s) for s in scope],
@@ -1792,7 +1841,8 @@ def award_bid(
     lines stay open and can be awarded later. A line already covered by an accepted bid
     cannot be awarded again (``ConstructionConflictError`` naming the line and the bid). A
     lump-sum bid (no lines: a price for the whole scope) rejects every other open bid, and
-    cannot be awarded once line bids are accepted (conflict).
+    cannot be awarded once line bids are accepted (conflict). A bid already accepted is a
+    conflict too ("already awarded"), with nothing written.
 
     Budget: a lump sum's total. After a line-item award, the sum over the scope lines of their
     budgeted cost, where lines priced by accepted bids take those bids' amounts and other lines
@@ -1807,6 +1857,9 @@ def award_bid(
     bid = get_bid(session=session, org_id=org_id, project_id=project.id, bid_id=bid_id)
     if bid.status in (BidStatus.rejected, BidStatus.withdrawn):
         raise ConstructionConflictError(f"bid {bid.id} is {bid.status} and cannot be awarded")
+    if bid.status == BidStatus.accepted:
+        # Awarding it again would log a second award (activity, audit) and change nothing.
+        raise ConstructionConflictError(f"bid {bid.id} is already awarded")
     if project.status in (ProjectStatus.completed, ProjectStatus.cancelled):
         raise ConstructionConflictError(f"project {project.id} is {project.status}")
     if bid.total_amount is None:
@@ -2111,8 +2164,12 @@ def create_task(
     task_in: TaskCreate,
     principal: Principal | None = None,
 ) -> Task:
-    """Add a task to a project (dependencies on this project's tasks only)."""
+    """Add a task to a project (dependencies on this project's tasks only).
+
+    A completed or cancelled project takes no new task (conflict: reopen it first).
+    """
     project = _lock_project(session, org_id, project_id)
+    _require_open_project(project, "a task")
     values = task_in.model_dump()
     if not str(values["title"]).strip():
         raise ConstructionInputError("title cannot be empty")
@@ -2217,8 +2274,12 @@ def create_milestone(
     milestone_in: MilestoneCreate,
     principal: Principal | None = None,
 ) -> Milestone:
-    """Add a milestone (demo done, rough-in inspection passed, final ...) to a project."""
+    """Add a milestone (demo done, rough-in inspection passed, final ...) to a project.
+
+    A completed or cancelled project takes no new milestone (conflict: reopen it first).
+    """
     project = get_project(session=session, org_id=org_id, project_id=project_id)
+    _require_open_project(project, "a milestone")
     name = milestone_in.name.strip()
     if not name:
         raise ConstructionInputError("name cannot be empty")
@@ -2921,9 +2982,29 @@ class ProjectOverview:
 
     @property
     def over_budget(self) -> bool:
-        """Spent more than the budget (False when no budget is set)."""
+        """The project total: spent more than the budget (False when no budget is set)."""
         budget = self.progress.budget
         return budget is not None and self.progress.spent > budget
+
+    @property
+    def lines_over_budget(self) -> list[LineProgress]:
+        """The scope lines that have spent more than their own budgeted cost."""
+        return [line for line in self.progress.lines if line.over_budget]
+
+    @property
+    def lines_over_budget_count(self) -> int:
+        """How many scope lines are over their budget."""
+        return len(self.lines_over_budget)
+
+    @property
+    def lines_over_budget_names(self) -> list[str]:
+        """The components of the scope lines over their budget ("roof", "furnace" ...)."""
+        return [line.component for line in self.lines_over_budget]
+
+    @property
+    def any_over_budget(self) -> bool:
+        """Over budget in the ``over_budget`` filter's sense: the total or any scope line."""
+        return self.over_budget or bool(self.lines_over_budget)
 
     @property
     def behind_schedule(self) -> bool:
@@ -2945,9 +3026,10 @@ def projects_overview(
     """The projects ``principal`` may see, each with its progress, worst first.
 
     Open projects only unless ``include_closed`` (or a ``status`` is asked for); narrowed to
-    the ones over budget and/or behind schedule when asked. Worst first: over budget by the
-    most (as a share of budget), then the longest slip, then the most recently changed;
-    finished and cancelled projects last.
+    the ones over budget (the project total or any scope line: ``any_over_budget``) and/or
+    behind schedule when asked. Worst first: over budget by the most (as a share of budget),
+    then those with scope lines over budget (the most lines first), then the longest slip,
+    then the most recently changed; finished and cancelled projects last.
     """
     projects = list_projects(
         session=session,
@@ -2965,14 +3047,19 @@ def projects_overview(
         if include_closed or status is not None or p.status not in CLOSED_PROJECT_STATUSES
     ]
     if over_budget:
-        rows = [r for r in rows if r.over_budget]
+        rows = [r for r in rows if r.any_over_budget]
     if behind_schedule:
         rows = [r for r in rows if r.behind_schedule]
 
-    def badness(row: ProjectOverview) -> tuple[bool, Decimal, int]:
+    def badness(row: ProjectOverview) -> tuple[bool, Decimal, int, int]:
         share = row.progress.percent_complete_by_budget if row.over_budget else None
         closed = row.project.status in CLOSED_PROJECT_STATUSES
-        return (closed, -(share or Decimal(0)), -row.progress.schedule_slip_days)
+        return (
+            closed,
+            -(share or Decimal(0)),
+            -row.lines_over_budget_count,
+            -row.progress.schedule_slip_days,
+        )
 
     return sorted(rows, key=badness)  # stable: ties keep the most recently changed first
 

@@ -12,19 +12,32 @@
   ``notes`` and ``reinspection_date``): passed reaches the matching milestone, failed adds a
   re-inspection task.
 
-The last two record the event on the project's activity (``source_event_id`` is unique), so a
-redelivered event finds it and does nothing again.
+- ``transaction.created`` (from finance: ``transaction_id``, ``project_id``): money booked
+  in the ledger on a project that the project's own expenses do not already hold (a vendor
+  refund, a bill paid straight from finance) is mirrored as a project expense, so the
+  project's spent and the ledger's spending on the project agree: an expense or payment adds
+  its amount, a refund adds it negated (a credit). A ledger transaction that finance booked
+  from the project's own ``construction.expense.added`` is already there and is skipped, and
+  the mirror publishes nothing, so nothing is booked twice. The figures come from the ledger
+  row (looked up by id in the event's organisation), never from the payload.
+
+The last three record the event on the project's activity (``source_event_id`` is unique), so
+a redelivered event finds it and does nothing again.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from decimal import Decimal
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from domain.construction import service
+from domain.construction.enums import ExpenseCategory
+from domain.construction.models import ProjectActivity, ProjectExpense
 from store.events import Event, subscribe
+from store.outbox import normalise_payload
 
 log = logging.getLogger(__name__)
 
@@ -90,4 +103,100 @@ def record_inspection(session: Session, event: Event) -> None:
         return
     service.record_inspection(
         session=session, org_id=event.org_id, event_id=event.id, payload=event.payload
+    )
+
+
+# The activity kind a ledger transaction mirrored onto a project is recorded as.
+FINANCE_TRANSACTION_ACTIVITY = "finance_transaction"
+
+# Finance's category -> the project expense category it came from (else ``other``).
+_EXPENSE_CATEGORY = {category.finance_category: category for category in ExpenseCategory}
+
+
+def mirror_finance_transaction(
+    *, session: Session, org_id: uuid.UUID, event_id: uuid.UUID, transaction_id: uuid.UUID
+) -> ProjectExpense | None:
+    """Mirror a ledger transaction on a project as a project expense (a credit for a refund).
+
+    Once per event (the activity entry's ``source_event_id`` is unique). Nothing is done for
+    a transaction that is not this organisation's, carries no project, is not spending or a
+    refund, or was booked from one of the project's own expenses; nothing is published.
+    """
+    from domain.finance import service as finance_service  # late: keeps the modules apart
+    from domain.finance.enums import SPENDING_TYPES, TransactionType
+
+    if service.activity_for_event(session=session, org_id=org_id, event_id=event_id):
+        return None
+    transaction = finance_service.get_transaction(
+        session=session, org_id=org_id, transaction_id=transaction_id
+    )
+    if transaction is None or transaction.project_id is None:
+        return None
+    kind = TransactionType(transaction.type)
+    if kind not in SPENDING_TYPES and kind is not TransactionType.refund:
+        return None
+    if (
+        transaction.source_event_id is not None
+        and session.exec(
+            select(ProjectExpense.id).where(
+                ProjectExpense.org_id == org_id,
+                ProjectExpense.event_id == transaction.source_event_id,
+            )
+        ).first()
+    ):
+        return None  # finance booked it from the project's own expense
+    try:
+        project = service.get_project(
+            session=session, org_id=org_id, project_id=transaction.project_id
+        )
+    except service.NotFoundError:
+        return None
+    amount = Decimal(transaction.amount)
+    signed = -amount if kind is TransactionType.refund else amount
+    what = "Refund" if kind is TransactionType.refund else kind.value.capitalize()
+    summary = f"{what} of {amount} booked in finance ({transaction.category or 'no category'})"
+    session.add(
+        ProjectActivity(
+            org_id=org_id,
+            project_id=project.id,
+            kind=FINANCE_TRANSACTION_ACTIVITY,
+            summary=summary,
+            details=normalise_payload(
+                {"transaction_id": transaction.id, "type": kind, "amount": signed}
+            ),
+            source_event_id=event_id,
+        )
+    )
+    session.flush()  # the unique source_event_id settles two deliveries racing
+    expense = ProjectExpense(
+        org_id=org_id,
+        project_id=project.id,
+        amount=signed,
+        category=_EXPENSE_CATEGORY.get(str(transaction.category), ExpenseCategory.other),
+        spent_on=transaction.date,
+        description=f"{summary}: {transaction.description}"[:2000]
+        if transaction.description
+        else summary,
+        vendor=(transaction.counterparty or None),
+    )
+    session.add(expense)
+    session.flush()
+    return expense
+
+
+@subscribe("transaction.created")
+def mirror_finance_transaction_on_project(session: Session, event: Event) -> None:
+    """A ledger transaction on a project reaches the project's spent (refunds as credits)."""
+    if event.org_id is None or not event.payload.get("project_id"):
+        return
+    raw = event.payload.get("transaction_id")
+    try:
+        transaction_id = uuid.UUID(str(raw)) if isinstance(raw, str | uuid.UUID) else None
+    except ValueError:
+        transaction_id = None
+    if transaction_id is None:
+        log.warning("%s %s names no transaction; nothing mirrored", event.name, event.id)
+        return
+    mirror_finance_transaction(
+        session=session, org_id=event.org_id, event_id=event.id, transaction_id=transaction_id
     )

@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from enum import Enum
 from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
@@ -603,6 +604,13 @@ def update_deal(
         session=session, org_id=org_id, deal_id=deal_id, principal=principal, for_update=True
     )
     given = deal_in.model_dump(exclude_unset=True)
+    if (
+        "purchase_price" in given
+        and given["purchase_price"] != deal.purchase_price
+        and deal.status == DealStatus.closed
+    ):
+        # Checked before anything changes: a refused update leaves the deal as it was.
+        _check_price_matches_ledger(session=session, deal=deal, price=given["purchase_price"])
     changes: dict[str, Any] = {}
     if "team" in given:
         if given["team"] is None:
@@ -633,7 +641,8 @@ def update_deal(
         session=session,
         deal=deal,
         kind=DealEventKind.updated,
-        summary="Deal updated: " + ", ".join(sorted(changes)),
+        summary="Deal updated: "
+        + "; ".join(_change_text(key, changes[key]) for key in sorted(changes)),
         details={"changes": changes},
         principal=principal,
     )
@@ -647,6 +656,58 @@ def update_deal(
         changes=changes,
     )
     return deal
+
+
+def _change_value(value: Any) -> str:
+    """A changed field's value as the timeline writes it (money with cents, short)."""
+    if value is None:
+        return "none"
+    if isinstance(value, Decimal):
+        return f"{value:,.2f}"
+    if isinstance(value, Enum):
+        return str(value.value)
+    text = str(value)
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
+def _change_text(field: str, change: Mapping[str, Any]) -> str:
+    """``purchase_price 150,000.00 → 149,500.00``: a field's old and new value."""
+    return f"{field} {_change_value(change.get('from'))} → {_change_value(change.get('to'))}"
+
+
+def _check_price_matches_ledger(*, session: Session, deal: Deal, price: Decimal | None) -> None:
+    """Refuse (DealConflictError) a closed deal's price that contradicts its booked purchase.
+
+    Once a closed deal's purchase is in the ledger (finance, category ``purchase`` on the
+    deal: spending less refunds), the price is what was paid: it may only be set to the
+    ledger's figure, so the ledger is corrected first (a refund of the difference, or a further
+    purchase payment) and the deal follows it.
+    """
+    from domain.finance import service as finance_service  # late: keeps the modules apart
+    from domain.finance.enums import SPENDING_TYPES, TransactionType
+
+    booked = finance_service.list_transactions(
+        session=session, org_id=deal.org_id, deal_id=deal.id, category="purchase", limit=500
+    ).items
+    if not booked:
+        return
+    paid = Decimal("0")
+    for row in booked:
+        kind = TransactionType(row.type)
+        if kind in SPENDING_TYPES:
+            paid += Decimal(row.amount)
+        elif kind is TransactionType.refund:
+            paid -= Decimal(row.amount)
+    if price is not None and Decimal(price) == paid:
+        return
+    raise DealConflictError(
+        f"deal {deal.id} is closed and its purchase is booked in the ledger at {paid:,.2f}"
+        f" ({len(booked)} purchase transaction(s)); purchase_price"
+        f" {_change_value(price)} would contradict it. Correct the booked purchase"
+        " transaction first (book a refund of the difference, or a further purchase"
+        " payment, in category purchase on this deal), then set purchase_price to the"
+        " ledger's figure"
+    )
 
 
 def _count_closed_after_commit(session: Session, strategy: DealStrategy | None) -> None:

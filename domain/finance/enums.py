@@ -86,6 +86,7 @@ class TransactionCategory(StrEnum):
     closing_costs = "closing_costs"
     rehab_materials = "rehab_materials"
     rehab_labour = "rehab_labour"
+    permits = "permits"
     holding_costs = "holding_costs"
     selling_costs = "selling_costs"
     sale_proceeds = "sale_proceeds"
@@ -150,16 +151,19 @@ CATEGORY_INFO: dict[TransactionCategory, CategoryInfo] = {
     _C.closing_costs: CategoryInfo("Closing costs", _EXP, None),
     _C.rehab_materials: CategoryInfo("Rehab materials", _EXP, None),
     _C.rehab_labour: CategoryInfo("Rehab labour", _EXP, None),
+    _C.permits: CategoryInfo("Permits", _EXP, None),
     _C.holding_costs: CategoryInfo("Holding costs", _EXP, None),
     _C.selling_costs: CategoryInfo("Selling costs", _EXP, None),
     _C.sale_proceeds: CategoryInfo("Sale proceeds", _INC, None),
 }
 
-# What a deal's rehab budget (a budget row with no category) counts: the work on the house.
+# What a deal's rehab budget (a budget row with no category) counts: the work on the house,
+# and the permits it needs (construction's ``permits`` expenses are booked as ``permits``).
 REHAB_CATEGORIES = frozenset(
     {
         _C.rehab_materials,
         _C.rehab_labour,
+        _C.permits,
         _C.repairs,
         _C.supplies,
         _C.cleaning_and_maintenance,
@@ -187,6 +191,9 @@ CATEGORY_ALIASES: dict[str, TransactionCategory] = {
     "labor": _C.rehab_labour,
     "labour": _C.rehab_labour,
     "rehab_labor": _C.rehab_labour,
+    "permit": _C.permits,
+    "building_permits": _C.permits,
+    "rehab_permits": _C.permits,
     "closing": _C.closing_costs,
     "holding": _C.holding_costs,
     "selling": _C.selling_costs,

@@ -181,14 +181,37 @@ def _require_document(*, session: Session, org_id: uuid.UUID, document_id: uuid.
         raise NotFoundError(f"Receipt document {document_id} not found in this organisation")
 
 
-def _require_project(*, session: Session, org_id: uuid.UUID, project_id: uuid.UUID) -> None:
-    """Check a rehab project exists in this organisation; NotFoundError otherwise."""
+def _require_project(*, session: Session, org_id: uuid.UUID, project_id: uuid.UUID) -> Any:
+    """The rehab project, if it is this organisation's; NotFoundError otherwise."""
     from domain.construction import service as construction_service
 
     try:
-        construction_service.get_project(session=session, org_id=org_id, project_id=project_id)
+        return construction_service.get_project(
+            session=session, org_id=org_id, project_id=project_id
+        )
     except construction_service.NotFoundError as exc:
         raise NotFoundError(f"Project {project_id} not found in this organisation") from exc
+
+
+def _project_deal(
+    *, session: Session, org_id: uuid.UUID, project_id: uuid.UUID, deal_id: uuid.UUID | None
+) -> uuid.UUID | None:
+    """The deal a transaction on ``project_id`` belongs to: the project's own deal.
+
+    A project of another deal than ``deal_id`` is refused (FinanceValidationError): its cost
+    would land in the wrong deal's budget and P&L. With no ``deal_id`` the project's deal is
+    the answer (None for a project on no deal, when ``deal_id`` stands).
+    """
+    project = _require_project(session=session, org_id=org_id, project_id=project_id)
+    project_deal: uuid.UUID | None = project.deal_id
+    if project_deal is None:
+        return deal_id
+    if deal_id is not None and deal_id != project_deal:
+        raise FinanceValidationError(
+            f"project {project_id} belongs to deal {project_deal}, not deal {deal_id}: "
+            "book it on the project's deal (or leave deal_id out to use it)"
+        )
+    return project_deal
 
 
 def _audit(
@@ -866,10 +889,10 @@ def _validate_shape(transaction_in: TransactionCreate) -> TransactionCategory | 
             raise FinanceValidationError(
                 "a transfer has no category (it is neither income nor expense)"
             )
-        if transaction_in.deal_id is not None:
+        if transaction_in.deal_id is not None or transaction_in.project_id is not None:
             raise FinanceValidationError(
                 "a transfer moves money between the organisation's own accounts; book deal"
-                " costs as expenses or payments"
+                " and project costs as expenses or payments"
             )
         return None
     if transaction_in.to_account_id is not None:
@@ -911,14 +934,22 @@ def record_transaction(
     amount = check_amount(transaction_in.amount)
     category = _validate_shape(transaction_in)
     check_open_period(session=session, org_id=org_id, day=transaction_in.date)
+    if transaction_in.project_id is not None:
+        # A project's costs are its deal's: another deal is refused, a missing one filled in.
+        project_deal = _project_deal(
+            session=session,
+            org_id=org_id,
+            project_id=transaction_in.project_id,
+            deal_id=transaction_in.deal_id,
+        )
+        if project_deal != transaction_in.deal_id:
+            transaction_in = transaction_in.model_copy(update={"deal_id": project_deal})
     if transaction_in.deal_id is not None:
         require_deal(session=session, org_id=org_id, deal_id=transaction_in.deal_id)
     if transaction_in.receipt_document_id is not None:
         _require_document(
             session=session, org_id=org_id, document_id=transaction_in.receipt_document_id
         )
-    if transaction_in.project_id is not None:
-        _require_project(session=session, org_id=org_id, project_id=transaction_in.project_id)
     kind = transaction_in.type
     account_ids = [a for a in (transaction_in.account_id, transaction_in.to_account_id) if a]
     accounts = _lock_accounts(session=session, org_id=org_id, account_ids=account_ids)
@@ -1227,12 +1258,18 @@ def book_construction_expense(
     project_id = event_uuid(payload, "project_id", event_id)
     if project_id is not None:
         try:
-            _require_project(session=session, org_id=org_id, project_id=project_id)
+            project = _require_project(session=session, org_id=org_id, project_id=project_id)
         except NotFoundError:
             # Booked all the same (nothing accepted is dropped), but never linked to a project
             # that is not this organisation's.
             notes.append(f"project {project_id} not found in this organisation")
             project_id = None
+        else:
+            if project.deal_id is not None and deal_id != project.deal_id:
+                # The project's deal is where its costs belong (never another deal's budget).
+                if deal_id is not None:
+                    notes.append(f"event named deal {deal_id}")
+                deal_id = project.deal_id
     description = str(payload.get("description") or "Construction expense")
     suffix = f" ({'; '.join(notes)})" if notes else ""
     if len(description) + len(suffix) > MAX_DESCRIPTION:

@@ -101,8 +101,9 @@ def test_leveling_fills_missing_scope_and_names_the_lowest_complete_bid(db: Sess
     """Scope: roof 22 squares (budget $9,500), furnace 1 each (budget $4,200).
 
     A prices both ($9,000 + $4,000 = $13,000). B prices only the roof ($8,000): its furnace is
-    filled from the cost book's furnace row, 1 x $3,500 (2,200 material + 1,300 labour), so B
-    levels at $11,500, flagged. C is a $14,000 lump sum. Lowest complete: A; lowest leveled: B.
+    filled at the line's own budget, $4,200 (the cost book's $3,500 row is only for a line with
+    no budget), so B levels at $12,200, flagged. C is a $14,000 lump sum. Lowest complete: A;
+    lowest leveled: B.
     """
     org = make_org(db)
     project = make_project(db, org)
@@ -127,14 +128,14 @@ def test_leveling_fills_missing_scope_and_names_the_lowest_complete_bid(db: Sess
     by_id = {row.bid_id: row for row in leveling.bids}
     assert (by_id[a.id].complete, by_id[a.id].leveled_total) == (True, Decimal("13000.00"))
     b_row = by_id[b.id]
-    assert (b_row.complete, b_row.leveled_total) == (False, Decimal("11500.00"))
+    assert (b_row.complete, b_row.leveled_total) == (False, Decimal("12200.00"))
     assert b_row.missing_scope_item_ids == [line["furnace"]]
     furnace = next(row for row in b_row.lines if row.flagged)
-    assert (furnace.amount, furnace.source) == (Decimal("3500.00"), "cost catalogue")
+    assert (furnace.amount, furnace.source) == (Decimal("4200.00"), "budgeted cost")
     assert (by_id[c.id].itemised, by_id[c.id].complete) == (False, True)
     assert leveling.lowest_complete_bid_id == a.id
     assert leveling.lowest_leveled_bid_id == b.id
-    assert leveling.basis == ["cost catalogue furnace: 1.00 each x $3,500.00"]
+    assert leveling.basis == ["furnace: the line's budgeted cost $4,200.00"]
 
 
 def test_a_line_the_catalogue_cannot_price_is_filled_with_its_budget(db: Session) -> None:

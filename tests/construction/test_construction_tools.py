@@ -85,8 +85,8 @@ def test_list_bids_levels_and_award_bid_changes_the_budget(db: Session) -> None:
     leveled = call_tool(list_bids, analyst, project=str(project.id))
     assert leveled["lowest_complete_bid_id"] == str(full.id)
     cheap_row = next(b for b in leveled["bids"] if b["bid_id"] == str(cheap.id))
-    # Roof $8,000 + furnace filled from the cost book at $3,500.
-    assert (cheap_row["complete"], cheap_row["leveled_total"]) == (False, "$11,500")
+    # Roof $8,000 + furnace filled at its own budget, $4,200.
+    assert (cheap_row["complete"], cheap_row["leveled_total"]) == (False, "$12,200")
     assert cheap_row["missing_lines"] == ["furnace"]
 
     investor = context_for(db, make_user(db, org, Role.investor))

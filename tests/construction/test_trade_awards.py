@@ -156,8 +156,11 @@ def test_a_line_already_awarded_cannot_be_awarded_again(db: Session) -> None:
     assert ray.status == BidStatus.accepted
     project_now = service.get_project(session=db, org_id=project.org_id, project_id=project.id)
     assert project_now.budget == Decimal("13200.00")
-    # Awarding the same bid again changes nothing and is not a conflict with itself.
-    assert _award(db, project, ray).budget == Decimal("13200.00")
+    # Awarding the same bid again is a conflict ("already awarded") and changes nothing.
+    with pytest.raises(service.ConstructionConflictError, match="is already awarded"):
+        _award(db, project, ray)
+    db.refresh(project_now)
+    assert project_now.budget == Decimal("13200.00")
 
 
 def test_a_lump_sum_award_is_unchanged_and_then_covers_every_line(db: Session) -> None:

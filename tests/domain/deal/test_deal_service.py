@@ -129,7 +129,9 @@ def test_update_records_what_changed_and_nothing_when_nothing_did(db: Session) -
     ]
     assert len(updates) == 1
     assert updates[0].details["changes"]["purchase_price"] == {"from": "80000", "to": "85000"}
-    assert updates[0].summary == "Deal updated: purchase_price, strategy"
+    assert updates[0].summary == (
+        "Deal updated: purchase_price 80,000.00 → 85,000.00; strategy none → rental"
+    )
 
 
 def test_investors_and_contractors_cannot_change_deals(db: Session) -> None:

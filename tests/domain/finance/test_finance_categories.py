@@ -37,6 +37,7 @@ FLIP_CATEGORIES = {
     "closing_costs",
     "rehab_materials",
     "rehab_labour",
+    "permits",
     "holding_costs",
     "selling_costs",
     "sale_proceeds",
