@@ -583,7 +583,17 @@ def greeting_text(context: dict[str, Any]) -> str:
         intro += " This call is recorded."
     opt_out = " If you'd rather not get these calls, just say so."
     if purpose == CallPurpose.bid_request:
-        ask = f" We're collecting bids for {scope_sentence(scope)}. {question('prices', context)}"
+        trade = context.get("trade")
+        if trade and context.get("scope_note"):
+            # No line is the trade's: the whole scope is read, and the contractor told why.
+            ask = (
+                f" We're collecting {trade} bids; none of the listed work is marked {trade}, so "
+                f"here is the whole job: {scope_sentence(scope)}. {question('prices', context)}"
+            )
+        else:
+            what = f"{trade} bids" if trade else "bids"
+            ask = f" We're collecting {what} for {scope_sentence(scope)}. "
+            ask += question("prices", context)
     elif purpose == CallPurpose.follow_up:
         ask = (
             f" I'm following up on the bid for {scope_sentence(scope)}. "

@@ -1164,20 +1164,36 @@ class ScopeLine:
         qty = f"{self.quantity} {self.unit}".strip() if self.quantity else ""
         return f"{self.component} ({qty})" if qty else self.component
 
-    def keywords(self) -> set[str]:
-        """Words by which a contractor may name this line."""
+    def own_words(self) -> set[str]:
+        """The component's own words (and the whole name), without synonyms."""
         base = " ".join(re.sub(r"[^a-z0-9 ]+", " ", self.component.lower()).split())
         words = {base}
         for word in base.split():
             if len(word) > 2:
                 words.add(word)
                 words.add(word.rstrip("s") if len(word) > 3 else word)
+        return words
+
+    def keywords(self) -> set[str]:
+        """Words by which a contractor may name this line."""
+        base = " ".join(re.sub(r"[^a-z0-9 ]+", " ", self.component.lower()).split())
+        words = self.own_words()
         for key, synonyms in SYNONYMS.items():
             if key in words or key.rstrip("s") in words or base.startswith(key):
                 words.update(synonyms)
                 words.add(key)
         words.discard("")
         return words
+
+    def head_keywords(self) -> set[str]:
+        """Words of the line's leading name ("Flooring: luxury vinyl plank" → flooring, floor ...).
+
+        The name before the first ``:``, ``,`` or ``(``, its words and their synonyms: a line
+        named by what was said, not one that only mentions the word further on ("Bath tile,
+        ceramic, floor and tub surround" is not the flooring).
+        """
+        head = re.split(r"[:,(]", self.component, maxsplit=1)[0]
+        return ScopeLine(id=self.id, component=head).keywords() if head.strip() else set()
 
 
 def _keyword_spans(text: str, line: ScopeLine) -> list[tuple[int, int]]:
@@ -1325,6 +1341,82 @@ def _joined_with_other_line(
     return any(w in others or w.rstrip("s") in others for w in words)
 
 
+def _merged_spans(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start < merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _named_line(
+    normalised: str,
+    amount: Amount,
+    scope: Sequence[ScopeLine],
+    bounds: tuple[int, int],
+    expect_line: str | None,
+) -> tuple[tuple[int, ScopeLine] | None, bool, bool]:
+    """The line named nearest an amount in its clause: (distance, line), joined, ambiguous.
+
+    Lines named equally near (the same word, "flooring") are told apart, in this order, by
+    how many of their words the clause says ("the bath floor": bath and floor), by whether
+    the word is the line's leading name or its synonym ("Flooring: luxury vinyl plank", not
+    "Bath tile, ceramic, floor and tub surround"), by whether it is one of the line's own
+    words ("shingles": "Roof: architectural asphalt shingles", not "Roof tear-off"), then by
+    being the line asked about. Lines still alike make the amount ambiguous: never decided by
+    the order of the scope.
+    """
+    lo, hi = bounds
+    nearest: dict[str, tuple[int, int, int, int, int]] = {}  # distance, start, end, head, own
+    said: dict[str, int] = {}
+    for candidate in scope:
+        spans = [(s, e) for s, e in _keyword_spans(normalised, candidate) if s >= lo and e <= hi]
+        if not spans:
+            continue
+        # Its words said on the amount's side, no comma between ("the bath floor 350").
+        said[candidate.id] = sum(
+            1
+            for s, e in _merged_spans(spans)
+            if (e <= amount.start and "," not in normalised[e : amount.start])
+            or (s >= amount.end and "," not in normalised[amount.end : s])
+        )
+        heads, own = candidate.head_keywords(), candidate.own_words()
+        for start, end in spans:
+            distance = amount.start - end if end <= amount.start else start - amount.end
+            if end > amount.start and "," in normalised[amount.end : start]:
+                distance += 100  # "roof 11 5, furnace 4200": the comma ends the roof's part
+            word = normalised[start:end]
+            head, literal = (
+                int(any(re.fullmatch(re.escape(k) + r"(?:s|ing)?", word) for k in names))
+                for names in (heads, own)
+            )
+            found = (abs(distance), start, end, head, literal)
+            previous = nearest.get(candidate.id)
+            if previous is None or (found[0], -head, -literal) < (
+                previous[0],
+                -previous[3],
+                -previous[4],
+            ):
+                nearest[candidate.id] = found
+    if not nearest:
+        return None, False, False
+    closest = min(found[0] for found in nearest.values())
+    tied = [s for s in scope if s.id in nearest and nearest[s.id][0] == closest]
+
+    def rank(line: ScopeLine) -> tuple[int, int, int, int]:
+        _, _, _, head, literal = nearest[line.id]
+        return (said[line.id], head, literal, int(line.id == expect_line))
+
+    top = max(rank(line) for line in tied)
+    winners = [line for line in tied if rank(line) == top]
+    line = winners[0]
+    _, start, end, _, _ = nearest[line.id]
+    joined = _joined_with_other_line(normalised, start, end, line, scope)
+    return (closest, line), joined, len(winners) > 1
+
+
 def _attribute(
     normalised: str, amounts: Sequence[Amount], scope: Sequence[ScopeLine], expect_line: str | None
 ) -> tuple[list[LinePrice], Decimal | None, list[UnitRate]]:
@@ -1339,19 +1431,9 @@ def _attribute(
     for amount in amounts:
         lo, hi = _clause_bounds(normalised, amount.start)
         clause = normalised[lo:hi]
-        best: tuple[int, ScopeLine] | None = None
-        joined = False
-        for candidate in scope:
-            for start, end in _keyword_spans(normalised, candidate):
-                if start < lo or end > hi:
-                    continue
-                distance = amount.start - end if end <= amount.start else start - amount.end
-                if end > amount.start and "," in normalised[amount.end : start]:
-                    distance += 100  # "roof 11 5, furnace 4200": the comma ends the roof's part
-                if best is None or abs(distance) < best[0]:
-                    best = (abs(distance), candidate)
-                    joined = _joined_with_other_line(normalised, start, end, candidate, scope)
-        if joined and amount.per is None:
+        best, joined, ambiguous = _named_line(normalised, amount, scope, (lo, hi), expect_line)
+        if (joined or ambiguous) and amount.per is None:
+            # "roof and furnace 22 5", or a word two lines claim alike: not one line's price.
             total = amount.value
             continue
         if amount.per is not None:

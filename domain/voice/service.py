@@ -79,6 +79,8 @@ from domain.auth import service as auth_service
 from domain.construction import service as construction_service
 from domain.construction.enums import BidSource
 from domain.construction.models import BidCreate, Contractor, Project
+from domain.pricing.catalogue import DEFAULT_CATALOGUE
+from domain.pricing.service import match_component
 from domain.voice import hours
 from domain.voice.enums import (
     CallOutcome,
@@ -1292,6 +1294,10 @@ class CallContext:
     recording: bool = False
     windows: tuple[hours.CallWindow, ...] = ()
     """when the person called may be called (a callback is promised inside these)."""
+    trade: str | None = None
+    """the trade the bids were asked of ("roofing"): ``scope`` holds that trade's lines."""
+    scope_note: str | None = None
+    """why ``scope`` is the whole project's for a trade call (no line was that trade's)."""
 
     def to_json(self) -> dict[str, Any]:
         """The context as JSON values (the call graph's state)."""
@@ -1315,6 +1321,8 @@ class CallContext:
             "today": self.today.isoformat(),
             "callback_number": self.callback_number,
             "recording": self.recording,
+            "trade": self.trade,
+            "scope_note": self.scope_note,
         }
 
 
@@ -1323,6 +1331,85 @@ def _quantity(value: Decimal | None) -> str | None:
         return None
     text = f"{value.normalize():f}"
     return text
+
+
+# A trade → the cost catalogue's categories or component keys its bid calls ask about, and
+# the words that name its work in a scope line the catalogue does not know.
+TRADE_SCOPE: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
+    "roofing": (frozenset({"roof"}), ("roof", "roofing", "shingle", "reroof", "tear off")),
+    "plumbing": (
+        frozenset({"plumbing"}),
+        ("plumbing", "plumber", "pipe", "repipe", "water heater", "sewer", "drain line"),
+    ),
+    "hvac": (
+        frozenset({"hvac"}),
+        ("hvac", "furnace", "heating", "boiler", "air conditioning", "a c", "ac", "condenser"),
+    ),
+    "electrical": (
+        frozenset({"electrical"}),
+        ("electrical", "electric", "panel", "wiring", "rewire", "outlet"),
+    ),
+    "flooring": (
+        frozenset({"flooring"}),
+        ("flooring", "floor", "carpet", "lvp", "vinyl plank", "hardwood"),
+    ),
+    "painting": (frozenset({"exterior_paint", "interior_paint"}), ("paint", "painting")),
+    "drywall": (frozenset({"drywall_repair"}), ("drywall", "sheetrock", "plaster")),
+    "windows": (frozenset({"windows"}), ("window",)),
+    "gutters": (frozenset({"gutters"}), ("gutter", "downspout")),
+    "siding": (frozenset({"siding"}), ("siding",)),
+    "landscaping": (frozenset({"landscaping_cleanup"}), ("landscaping", "yard", "lawn")),
+    "foundation": (frozenset({"foundation_repair", "structure"}), ("foundation",)),
+    "waterproofing": (frozenset({"waterproofing"}), ("waterproofing", "sump", "drain tile")),
+    "kitchen": (frozenset({"kitchen"}), ("kitchen", "cabinet", "countertop", "appliance")),
+    "tile": (frozenset({"bath_tile"}), ("tile",)),
+    "bathroom": (frozenset({"bath"}), ("bath", "bathroom", "tub", "vanity", "toilet")),
+    "doors": (frozenset({"exterior_doors", "interior_doors"}), ("door",)),
+}
+_CATEGORY_OF = {entry.key: entry.category for entry in DEFAULT_CATALOGUE}
+
+
+def trade_scope(
+    scope: Sequence[ScopeLine], trade: str | None
+) -> tuple[tuple[ScopeLine, ...], str | None]:
+    """The scope lines a bid call for ``trade`` asks about, and a note when that is all of them.
+
+    A line is the trade's when the cost catalogue component it names is in the trade's
+    categories or components (``TRADE_SCOPE``), or, for a line the catalogue does not know,
+    when its leading name says the trade's work. No trade, a trade not in the map (general
+    contractors and the like bid the whole job): every line. No line of the trade: every
+    line, with a note saying so.
+    """
+    lines = tuple(scope)
+    wanted = TRADE_SCOPE.get(construction_service.normalise_trade(trade)) if trade else None
+    if wanted is None or not lines:
+        return lines, None
+    names, words = wanted
+    pattern = re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words) + r")(?:s|es|ing)?\b")
+    kept: list[ScopeLine] = []
+    for line in lines:
+        found = match_component(line.component)
+        if found is not None and found.how != "close spelling":
+            if found.key in names or _CATEGORY_OF.get(found.key) in names:
+                kept.append(line)
+            continue
+        head = re.split(r"[:,(]", line.component, maxsplit=1)[0]
+        if pattern.search(" ".join(re.sub(r"[^a-z0-9]+", " ", head.lower()).split())):
+            kept.append(line)
+    if kept:
+        return tuple(kept), None
+    return lines, (
+        f"no scope line of the project is {trade} work, so the call asks about the whole scope"
+    )
+
+
+def _requested_trade(session: Session, call: Call) -> str | None:
+    """The trade a bid call was asked for (``contractor.call.requested`` by trade), if any."""
+    schedule = session.get(CallSchedule, call.schedule_id) if call.schedule_id else None
+    if schedule is None or schedule.org_id != call.org_id:
+        return None
+    trade = (schedule.details or {}).get("trade")
+    return str(trade) if isinstance(trade, str) and trade.strip() else None
 
 
 def call_context(*, session: Session, call: Call, now: dt.datetime | None = None) -> CallContext:
@@ -1381,6 +1468,8 @@ def call_context(*, session: Session, call: Call, now: dt.datetime | None = None
             ]
         except construction_service.NotFoundError:
             pass
+    trade = _requested_trade(session, call) if call.purpose == CallPurpose.bid_request else None
+    lines, scope_note = trade_scope(scope, trade)
     moment = now or call.started_at or utcnow()
     today = (
         hours.local_time(moment, call_window(contractor)).date() if contractor else moment.date()
@@ -1392,10 +1481,12 @@ def call_context(*, session: Session, call: Call, now: dt.datetime | None = None
         company=organisation.name if organisation else "our company",
         contractor_name=(contractor.name if contractor else "there"),
         project_label=label,
-        scope=tuple(scope),
+        scope=lines,
         today=today,
         callback_number=settings.voice_callback_number or settings.twilio_voice_from,
         recording=settings.voice_record_calls,
+        trade=trade,
+        scope_note=scope_note,
     )
 
 
@@ -2247,6 +2338,7 @@ def _schedule_callback(session: Session, call: Call, facts: CallFacts, now: dt.d
             when=slot.when,
             reason=_callback_reason(call, facts.callback_when),
             requested_by=call.requested_by,
+            details={"trade": trade} if (trade := _requested_trade(session, call)) else None,
         )
     except ScheduleConflict as exc:
         return f"not scheduled again: {exc}"
@@ -2884,11 +2976,11 @@ def plan_bid_calls(
         raise VoiceInputError(f"unknown call purpose {payload.get('purpose')!r}") from exc
     requested_by = _org_user_id(session, org_id, payload.get("requested_by"))
     contractor_id = _uuid(payload.get("contractor_id"))
+    trade = str(payload.get("trade") or "").strip() or None
     if contractor_id is not None:
         candidates = [_contractor(session, org_id, contractor_id)]
         wanted = 1
     else:
-        trade = str(payload.get("trade") or "").strip() or None
         if trade is None:
             raise VoiceInputError("contractor.call.requested needs a contractor_id or a trade")
         candidates = construction_service.list_contractors(
@@ -2946,7 +3038,8 @@ def plan_bid_calls(
                 reason=None if when <= now else f"outside calling hours ({window.describe()})",
                 requested_by=requested_by,
                 source_event_id=source_event_id,
-                details={"requested": "contractor.call.requested"},
+                details={"requested": "contractor.call.requested"}
+                | ({"trade": trade} if trade else {}),
             )
         except ScheduleConflict as exc:  # another request got there first
             skipped[str(contractor.id)] = str(exc)
