@@ -2682,8 +2682,13 @@ def _projects_reply(r: dict[str, Any]) -> str:
         if p.get("schedule_slip_days"):
             flags.append(f", {p['schedule_slip_days']} days behind")
         label = p["name"] if p["address"] in (None, p["name"]) else f"{p['name']} ({p['address']})"
+        over_lines = "; ".join(
+            f"{x['component']} {x['spent']} of {x['budgeted']}"
+            for x in p.get("lines_over_budget") or []
+        )
         lines.append(
             f"• {label}: {words(p['status'])}, {spent}{''.join(flags)}, tasks {p['tasks']}"
+            + (f"; lines over budget: {over_lines}" if over_lines else "")
         )
     if r["count"] > 10:
         lines.append(f"…and {r['count'] - 10} more.")

@@ -131,3 +131,10 @@ def test_spending_words_and_the_whole_company_stay_organisation_wide(text: str) 
     plan = plan_for(Conversation.read([HumanMessage(text)]))
     assert plan.tool in {"pnl", "cashflow"}
     assert "deal" not in plan.args
+
+
+def test_projects_over_budget_names_a_line_over_when_the_total_is_not(world: World) -> None:
+    """Was: "No open projects are over budget." while the panel line was $250.10 over."""
+    reply = checked_turn(world.admin, "which projects are over budget?").reply
+    assert "No open projects" not in reply
+    assert "lines over budget: electrical panel upgrade $1,250.10 of $1,000" in reply
