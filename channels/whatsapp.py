@@ -254,11 +254,19 @@ class ReportState(BaseModel):
     detail: str | None = Field(default=None, description="why it failed")
 
 
-def _serve_report(session: Session, org_id: uuid.UUID, report_id: uuid.UUID) -> Response:
-    """Stream a stored report PDF (by document id or report-request id); 202 while rendering."""
+def _serve_report(
+    session: Session, org_id: uuid.UUID, report_id: uuid.UUID, principal: Principal | None = None
+) -> Response:
+    """Stream a stored report PDF (by document id or report-request id); 202 while rendering.
+
+    ``principal``: the signed-in caller, who sees only the reports the documents policy lets
+    them (an investor: their own, not another investor's); None for a signed link.
+    """
     document_id = report_id
     if (
-        documents_service.get_document(session=session, org_id=org_id, document_id=report_id)
+        documents_service.get_document(
+            session=session, org_id=org_id, document_id=report_id, principal=principal
+        )
         is None
     ):
         request = whatsapp_service.get_report_request(
@@ -283,7 +291,7 @@ def _serve_report(session: Session, org_id: uuid.UUID, report_id: uuid.UUID) -> 
         document_id = request.document_id
     try:
         opened = documents_service.open_document(
-            session=session, org_id=org_id, document_id=document_id
+            session=session, org_id=org_id, document_id=document_id, principal=principal
         )
     except documents_service.DocumentNotFound as exc:
         raise _report_not_found(report_id) from exc
@@ -343,7 +351,7 @@ def get_report(
             status_code=status.HTTP_403_FORBIDDEN,
             detail="A report needs a signed link (sig, exp, org) or a team member's bearer token",
         )
-    return _serve_report(session, principal.org_id, report_id)
+    return _serve_report(session, principal.org_id, report_id, principal)
 
 
 class ReportGenerateRequest(BaseModel):

@@ -594,6 +594,10 @@ def test_the_same_call_by_the_owner_finds_it(key: str, sweep: Sweep, client: Tes
     response = _call(client, sweep, key, ids, as_user=sweep.admin_a)
 
     expected = {403} if key in UNSIGNED_403 else set(range(200, 300))
+    if key == "DELETE /api/v1/properties/{id}":
+        # The sweep's property has a deal and a project on it: deleting it is refused (409),
+        # which still says the property was found (another organisation's is a 404).
+        expected = {409}
     assert response.status_code in expected, (response.status_code, response.text[:500])
 
 

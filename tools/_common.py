@@ -154,12 +154,22 @@ def resolve_property(
         )
     except AddressParseError as exc:
         raise ToolError(str(exc)) from exc
-    if not matches:
-        raise ToolError(
-            f"no property at {text!r} is on file: check the house number and street, "
-            "or ask the team to add it"
-        )
-    return matches[0].property
+    if matches:
+        return matches[0].property
+    # "1215 Kellogg for me": the one house on that street, the rest are not address words;
+    # "1215 Kelog Ave": nothing used unasked, the houses spelt alike are offered.
+    loose = property_service.find_loose_address(session=session, org_id=ctx.org_id, text=text)
+    if loose.property is not None:
+        return loose.property
+    offer = (
+        " Did you mean " + " or ".join(address_label(p) for p in loose.suggestions) + "?"
+        if loose.suggestions
+        else ""
+    )
+    raise ToolError(
+        f"no property at {text!r} is on file: check the house number and street, "
+        f"or ask the team to add it.{offer}"
+    )
 
 
 def property_summary(prop: Property) -> dict[str, Any]:

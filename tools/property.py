@@ -12,7 +12,7 @@ from sqlmodel import Session
 from agent.context import Context
 from domain.property import service as property_service
 from domain.property.errors import AddressParseError
-from tools._common import ToolError, property_summary, run_tool
+from tools._common import ToolError, property_summary, resolve_property, run_tool
 
 
 @tool(parse_docstring=True)
@@ -42,7 +42,13 @@ def find_property(
         except AddressParseError as exc:
             raise ToolError(str(exc)) from exc
         if not matches:
-            raise ToolError(f"no property at {address!r} is on file")
+            # "1215 Kellogg for me" is that house; "1215 Kelog Ave" is offered, not used.
+            return {
+                "matches": [
+                    {**property_summary(resolve_property(session, ctx, address=address))}
+                ],
+                "source": "property_service.properties (the street the text starts with)",
+            }
         return {
             "matches": [{**property_summary(m.property), "match_score": m.score} for m in matches],
             "source": "property_service.properties (address match)",

@@ -127,7 +127,7 @@ def upload_document(
 @router.get(
     "/documents",
     response_model=list[DocumentRead],
-    summary="List the organisation's documents, newest first (X-Total-Count: number matching)",
+    summary="List the documents you may see, newest first (X-Total-Count: number matching)",
     responses=total_count("documents"),
 )
 def list_documents(
@@ -141,7 +141,12 @@ def list_documents(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[DocumentRead]:
-    """List the organisation's documents, newest first."""
+    """List the organisation's documents the caller may see, newest first.
+
+    Admins and analysts see all; an investor their own uploads and reports, their deals'
+    documents and the non-report documents of those deals' properties and projects; a
+    contractor only their own uploads.
+    """
     documents = service.list_documents(
         session=session,
         org_id=principal.org_id,
@@ -223,7 +228,7 @@ def download_document(
 @router.delete(
     "/documents/{document_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    summary="Delete a document",
+    summary="Delete a document (a project photo backed by it goes too)",
     responses={
         403: {"description": "Only admins, analysts or the uploader may delete it"},
         404: {"description": "No such document that you may see"},
@@ -232,7 +237,11 @@ def download_document(
 def delete_document(
     document_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal
 ) -> Response:
-    """Delete a document: admins and analysts may delete any, others only their own uploads."""
+    """Delete a document: admins and analysts may delete any, others only their own uploads.
+
+    A project photo backed by the document is removed in the same transaction, so no
+    project keeps listing a photo whose bytes are gone.
+    """
     document = service.get_document(
         session=session, org_id=principal.org_id, document_id=document_id, principal=principal
     )

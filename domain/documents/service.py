@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import event, or_
+from sqlalchemy import and_, event, or_
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -448,21 +448,48 @@ def store_document(
 
 
 def _visible_to(*, org_id: uuid.UUID, principal: Principal | None) -> Any:
-    """A WHERE clause hiding documents of deals ``principal`` may not see (None: no limit).
+    """A WHERE clause limiting documents to those ``principal`` may see (None: no limit).
 
-    A document linked to a deal (``entity_type == "deal"``) follows the deal's rule: an
-    investor sees those of their own deals, a contractor none; their own uploads always.
+    The team (admins, analysts) and internal callers (no principal) see every document of the
+    organisation. Everyone sees the files they uploaded themselves (a report counts as
+    uploaded by whoever asked for it). Besides those, an investor sees the documents of the
+    deals they are on (owner or team), the property-level documents (photos, voice notes ...)
+    of those deals' properties and of their projects, but never a report someone else asked
+    for (it holds that person's analysis and what-if figures). A contractor sees only their
+    own uploads: no reports, no photos, no voice notes, nothing linked to a deal.
     """
+    from domain.auth.enums import Role
+
+    if principal is None or principal.role in (Role.admin, Role.analyst):
+        return None
+    own = col(Document.uploaded_by) == principal.user_id
+    if principal.role != Role.investor:
+        return own
+    from domain.construction.models import Project
     from domain.deal import service as deal_service
+    from domain.deal.models import Deal
 
     deals = deal_service.visible_deal_ids(org_id=org_id, principal=principal)
-    if deals is None or principal is None:
-        return None
+    properties = select(Deal.property_id).where(Deal.org_id == org_id, col(Deal.id).in_(deals))
+    projects = select(Project.id).where(Project.org_id == org_id, col(Project.deal_id).in_(deals))
+    project_properties = select(Project.property_id).where(
+        Project.org_id == org_id, col(Project.deal_id).in_(deals)
+    )
+    entity_type = col(Document.entity_type)
+    entity_id = col(Document.entity_id)
     return or_(
-        col(Document.entity_type).is_(None),
-        col(Document.entity_type) != "deal",
-        col(Document.entity_id).in_(deals),
-        col(Document.uploaded_by) == principal.user_id,
+        own,
+        and_(entity_type == "deal", entity_id.in_(deals)),
+        and_(
+            col(Document.kind) != DocumentKind.report,
+            or_(
+                and_(
+                    entity_type == "property",
+                    or_(entity_id.in_(properties), entity_id.in_(project_properties)),
+                ),
+                and_(entity_type == "project", entity_id.in_(projects)),
+            ),
+        ),
     )
 
 
@@ -612,11 +639,22 @@ def delete_document(*, session: Session, org_id: uuid.UUID, document_id: uuid.UU
     """Delete the row now and the bytes once the transaction commits; False if not found.
 
     Removing the bytes only after the commit means a rolled-back delete never leaves a row
-    that points at nothing.
+    that points at nothing. A project photo backed by the document goes with it, in the same
+    transaction (a deleted deal or report document is likewise just gone): no project keeps
+    listing a photo whose bytes no longer exist.
     """
+    from sqlalchemy import delete
+
+    from domain.construction.models import ProjectPhoto
+
     document = get_document(session=session, org_id=org_id, document_id=document_id)
     if document is None:
         return False
+    session.execute(
+        delete(ProjectPhoto).where(
+            col(ProjectPhoto.org_id) == org_id, col(ProjectPhoto.document_id) == document.id
+        )
+    )
     _listen_for_transaction_end(session)
     pending: list[tuple[str, str]] = session.info.setdefault(_PENDING_DELETES, [])
     pending.append((document.storage_backend, document.storage_key))

@@ -189,10 +189,16 @@ def update_property(
     "/properties/{id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a property with its images and market data",
-    responses={404: _ERRORS[404]},
+    responses={
+        404: _ERRORS[404],
+        409: {
+            "description": "Deals or construction projects refer to it (nothing is deleted), "
+            "or a request with this Idempotency-Key is still running"
+        },
+    },
 )
 def delete_property(id: uuid.UUID, session: SessionDep, principal: Writer) -> Response:
-    """Delete a property; publishes ``property.deleted``."""
+    """Delete a property; publishes ``property.deleted``; 409 while deals or projects use it."""
     try:
         service.delete(
             session=session, org_id=principal.org_id, property_id=id, principal=principal

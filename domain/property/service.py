@@ -9,6 +9,7 @@ entries are written in it, so a change and its announcement are saved or lost to
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import math
 import re
 import uuid
@@ -303,6 +304,80 @@ def find_address_matches(
     return matches[: max(1, limit)]
 
 
+@dataclass(frozen=True)
+class LooseAddressMatch:
+    """What a free-text address that matched nothing exactly may still mean.
+
+    ``property``: the one house whose street the text starts with, followed by words that are
+    no part of an address ("1215 Kellogg for me", "is 1215 kellogg a good deal"). ``suggestions``:
+    houses with the same number on a street spelt alike ("1215 Kelog Ave", "1215 Kellogg St"),
+    to offer, never to use unasked.
+    """
+
+    property: Property | None
+    suggestions: list[Property]
+
+
+_LOOSE_WORD = re.compile(r"[a-z0-9]+", re.I)
+# How alike a misspelt street name must be to be offered ("kelog" for "kellogg": 0.83).
+SUGGEST_SIMILARITY = 0.75
+
+
+def find_loose_address(
+    *, session: Session, org_id: uuid.UUID, text: str, limit: int = 3
+) -> LooseAddressMatch:
+    """The house ``text`` names when ``find_address_matches`` found none (see the result type).
+
+    Only houses with the text's house number are considered. A street whose name is the text's
+    first words is the match when exactly one is, and the word after it is not a street suffix,
+    direction or unit that the house's own address contradicts; other houses whose street name
+    is spelt alike (``SUGGEST_SIMILARITY``) are suggestions.
+    """
+    found = re.match(r"\s*(\d+[a-z]?)\s+(.+)", text, re.I)
+    if found is None:
+        return LooseAddressMatch(property=None, suggestions=[])
+    number = found.group(1).upper()
+    said = [w.upper() for w in _LOOSE_WORD.findall(found.group(2))]
+    candidates = session.exec(
+        select(Property)
+        .where(
+            Property.org_id == org_id,
+            or_(
+                col(Property.address_key).like(f"{_like_escape(number)} %", escape="\\"),
+                col(Property.address_key) == number,
+            ),
+        )
+        .limit(_ADDRESS_CANDIDATES)
+    ).all()
+    sure: list[Property] = []
+    scored: list[tuple[float, Property]] = []
+    for prop in candidates:
+        parts = _stored_parts(prop)
+        if parts is None or str(parts.get("house_number", "")).upper() != number:
+            continue
+        name = [w.upper() for w in _LOOSE_WORD.findall(str(parts.get("street_name") or ""))]
+        if not name:
+            continue
+        head = said[: len(name)]
+        after = said[len(name)] if len(said) > len(name) else None
+        if head == name:
+            suffix = str(parts.get("street_suffix") or "")
+            conflicting = after is not None and (
+                (after in STREET_SUFFIXES.values() or after in STREET_SUFFIXES)
+                and STREET_SUFFIXES.get(after, after) != suffix
+            )
+            if not conflicting:
+                sure.append(prop)
+                continue
+        ratio = difflib.SequenceMatcher(None, " ".join(head), " ".join(name)).ratio()
+        if head == name or ratio >= SUGGEST_SIMILARITY:
+            scored.append((ratio, prop))
+    if len(sure) == 1:
+        return LooseAddressMatch(property=sure[0], suggestions=[])
+    scored.sort(key=lambda pair: -pair[0])
+    return LooseAddressMatch(property=None, suggestions=[*sure, *(p for _, p in scored)][:limit])
+
+
 def find_by_address(
     *, session: Session, org_id: uuid.UUID, text: str, limit: int = 10
 ) -> list[Property]:
@@ -554,8 +629,16 @@ def delete(
     property_id: uuid.UUID,
     principal: Principal | None = None,
 ) -> None:
-    """Delete a property with its images and market data; publish ``property.deleted``."""
+    """Delete a property with its images and market data; publish ``property.deleted``.
+
+    Refused (``PropertyConflictError``, nothing deleted) while a deal or a construction project
+    of the organisation names the property: ``deals.property_id`` is deliberately not a foreign
+    key, so nothing else would stop them being orphaned. Reports, valuations and comp-index
+    rows do not hold a delete back (the valuation module drops the comp row on
+    ``property.deleted``; a report asked for afterwards fails with the reason).
+    """
     prop = require(session=session, org_id=org_id, property_id=property_id)
+    _refuse_if_in_use(session=session, org_id=org_id, property_id=prop.id)
     payload = {
         "property_id": prop.id,
         "address_line": prop.address_line,
@@ -577,6 +660,32 @@ def delete(
             entity_id=property_id,
             changes=_json({k: v for k, v in payload.items() if k != "property_id"}),
         )
+
+
+def _refuse_if_in_use(*, session: Session, org_id: uuid.UUID, property_id: uuid.UUID) -> None:
+    """Raise ``PropertyConflictError`` naming how many deals and projects use the property."""
+    from domain.construction.models import Project
+    from domain.deal.models import Deal
+
+    deals = session.exec(
+        select(func.count()).where(Deal.org_id == org_id, Deal.property_id == property_id)
+    ).one()
+    projects = session.exec(
+        select(func.count()).where(Project.org_id == org_id, Project.property_id == property_id)
+    ).one()
+    if not deals and not projects:
+        return
+    users = [
+        f"{count} {noun}{'' if count == 1 else 's'}"
+        for count, noun in ((deals, "deal"), (projects, "construction project"))
+        if count
+    ]
+    verb = "refers" if deals + projects == 1 else "refer"
+    raise PropertyConflictError(
+        f"Property {property_id} cannot be deleted: {' and '.join(users)} {verb} to it "
+        f"(GET /deals?property_id={property_id}, GET /projects?property_id={property_id}). "
+        "Nothing was deleted."
+    )
 
 
 # --- search ------------------------------------------------------------------------------

@@ -243,8 +243,9 @@ def test_only_staff_or_the_uploader_may_delete(
         client, auth_headers(db, investor), samples["jpeg"], content_type="image/jpeg", kind="photo"
     )["body"]
 
+    # Another investor cannot even see a loose upload, so it is not found for them.
     denied = client.delete(f"{URL}/{doc['id']}", headers=auth_headers(db, other_investor))
-    assert denied.status_code == 403
+    assert denied.status_code == 404
     assert client.delete(f"{URL}/{doc['id']}", headers=auth_headers(db, investor)).status_code == (
         204
     )
