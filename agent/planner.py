@@ -1260,7 +1260,7 @@ _NOT_BARE_STREETS = frozenset(
      "plumbing", "roofing", "roof", "electrical", "hvac", "paint", "painting", "flooring",
      "permits", "cleanup", "cleaning", "supplies", "advertising", "marketing", "commissions",
      "legal", "fees", "interest", "travel", "rent", "rents", "income", "expenses", "costs",
-     "purchases", "sales", "contractors", "labor", "maintenance", "depreciation", "other",
+     "purchases", "sales", "contractors", "maintenance", "depreciation", "other",
      "closing", "holding", "selling", "lumber", "appliances", "landscaping", "demo",
      # idioms ("cash on hand", "for now", "on record")
      "hand", "time", "course", "track", "average", "hold", "record", "file", "paper", "books",
@@ -2109,10 +2109,22 @@ def _focus_reply(r: dict[str, Any], focus: str) -> str:
     return f"{title}, {r['address']}: " + " · ".join(parts) + tail
 
 
+# "deal 1a2b...-... price", "deal 1a2b...'s estimated repairs": said as "the deal's" in a reply.
+_DEAL_ID_IN_NOTE = re.compile(r"\b(?:the )?deal [0-9a-f]{8}-[0-9a-f-]{27}(?:'s)?", re.I)
+
+
 def _given_notes(r: dict[str, Any]) -> list[str]:
     """The notes on the figures the investor gave (price, rehab budget, size), as lines."""
-    notes = (str(n) for n in r.get("notes") or [])
+    notes = (_DEAL_ID_IN_NOTE.sub("the deal's", str(n)) for n in r.get("notes") or [])
     return [f"Note: {n}" for n in notes if n.startswith(("price ", "rehab "))]
+
+
+def _price_line(r: dict[str, Any]) -> str:
+    """The price line: "(the deal's, under contract)" when the analysis used the deal's price."""
+    deal = r.get("deal") or {}
+    if deal.get("price_used"):
+        return f"Price {r['purchase_price']} (the deal's, {words(deal.get('status'))})"
+    return f"Price {r['purchase_price']}"
 
 
 def _aspect_reply(r: dict[str, Any], aspect: str) -> str:
@@ -2126,7 +2138,16 @@ def _aspect_reply(r: dict[str, Any], aspect: str) -> str:
             f"{sources.get('arv_comps', 0)} renovated comps{sized}."
         )
     elif aspect == "rehab":
-        text = f"{r['address']}: rehab budget {r['rehab_total']} ({r['rehab_scope']})."
+        source = str(r.get("rehab_source") or "estimate")
+        # The investor's own figure or the deal's repairs are not the priced scope.
+        basis = (
+            r["rehab_scope"]
+            if source == "estimate"
+            else "your figure"
+            if source == "as given"
+            else "the deal's estimated repairs"
+        )
+        text = f"{r['address']}: rehab budget {r['rehab_total']} ({basis})."
         if r.get("rehab_complete") is False and r.get("rehab_missing"):
             text += f"\nNote: {r['rehab_missing']}."
     else:
@@ -2160,7 +2181,7 @@ def _address_reply(r: dict[str, Any]) -> str:
         f"Cash flow {r['rental_cash_flow_monthly']}/mo · Flip profit {r['flip_profit']}",
     ]
     if r.get("purchase_price") and r["purchase_price"] != "not available":
-        lines.insert(2, f"Price {r['purchase_price']}")
+        lines.insert(2, _price_line(r))
     reasons = [str(x) for x in r.get("reasons") or []]
     if reasons:
         lines.append("Why: " + "; ".join(reasons))
@@ -2182,7 +2203,8 @@ def _address_reply(r: dict[str, Any]) -> str:
 
 def _comps_reply(r: dict[str, Any]) -> str:
     head = (
-        f"{r['kind'].capitalize()} comps for {r['address']}: value {r['value']} "
+        f"{'ARV' if r['kind'] == 'arv' else r['kind'].capitalize()} comps for {r['address']}: "
+        f"value {r['value']} "
         f"(range {r['low']} to {r['high']})"
     )
     if r.get("dropped"):

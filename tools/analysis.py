@@ -92,6 +92,28 @@ def _values_sized_on(analysis: PropertyAnalysis) -> str | None:
     return f"{area:,} sqft {analysis.values_square_feet_source or 'on file'}"
 
 
+def _deal_used(analysis: PropertyAnalysis) -> dict[str, Any] | None:
+    """Which deal the analysis ran on and which of its figures it took; None without a deal."""
+    if analysis.deal_id is None:
+        return None
+    price = analysis.purchase_price
+    deal_priced = price is not None and price.source.startswith("deal ")
+    if deal_priced:
+        assert price is not None
+        price_text = f"the deal's price {money(price.amount)}"
+    elif price is not None and price.source == "price as given":
+        price_text = f"the price you gave {money(price.amount)}, not the deal's"
+    else:
+        where = price.source if price is not None else "no price"
+        price_text = f"no price on the deal, so the {where}"
+    return {
+        "deal_id": str(analysis.deal_id),
+        "status": analysis.deal_status,
+        "price_used": deal_priced,
+        "text": f"deal {str(analysis.deal_id)[:8]} ({analysis.deal_status}): {price_text}",
+    }
+
+
 def analysis_result(analysis: PropertyAnalysis) -> dict[str, Any]:
     """The analysis as the agent sees it: headline figures (as written), reasons, sources."""
     f = analysis.figures
@@ -105,10 +127,15 @@ def analysis_result(analysis: PropertyAnalysis) -> dict[str, Any]:
         "headline": f.verdict,
         "reasons": analysis.verdict.reasons[:4],
         "purchase_price": f.purchase_price,
+        "purchase_price_source": analysis.purchase_price.source
+        if analysis.purchase_price
+        else None,
+        "deal": _deal_used(analysis),
         "as_is_value": f.as_is_value,
         "arv": f.arv,
         "rehab_total": f.rehab_total,
         "rehab_scope": analysis.rehab.scope_source,
+        "rehab_source": analysis.rehab_total_source,
         "rehab_complete": analysis.rehab_complete,
         "rehab_missing": analysis.rehab_missing,
         "max_offer": f.max_offer,
@@ -152,11 +179,18 @@ def _analyse(
     purchase_price: Decimal | None = None,
 ) -> Any:
     prop = resolve_property(session, ctx, address=address, property_id=property_id)
+    deal = analysis_service.relevant_deal(
+        session=session, org_id=ctx.org_id, property_id=prop.id, principal=ctx.principal
+    )
     try:
         return analysis_service.analyze_property(
             session=session,
             org_id=ctx.org_id,
             property_id=prop.id,
+            # The deal the caller may see (an open one, else the latest closed): its price and
+            # estimated repairs, as REST with deal_id and the deal's projection use; a price
+            # the user gives still replaces the deal's (price_given).
+            deal_id=deal.id if deal is not None else None,
             rehab_cost=rehab_cost,
             square_feet=square_feet,
             purchase_price=purchase_price,
@@ -336,11 +370,16 @@ def generate_report(
         what_if = WhatIf(
             rehab_cost=rehab_cost, square_feet=square_feet, purchase_price=purchase_price
         )
+        # The same deal as analyze_property, so the PDF shows the figures of the reply.
+        deal = analysis_service.relevant_deal(
+            session=session, org_id=ctx.org_id, property_id=prop.id, principal=ctx.principal
+        )
         try:
             report = reports.generate_property_report(
                 session=session,
                 org_id=ctx.org_id,
                 property_id=prop.id,
+                deal_id=deal.id if deal is not None else None,
                 requested_by=ctx.user_id,
                 what_if=what_if,
             )
@@ -353,6 +392,7 @@ def generate_report(
             "report_document_id": report.document_id,
             "pages": report.pages,
             "verdict": report.verdict,
+            "deal_id": str(deal.id) if deal is not None else None,
             "report_url": _report_url(ctx, report.document_id),
             **({"what_if": "the figures you gave are in the PDF"} if what_if else {}),
         }

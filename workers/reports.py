@@ -27,6 +27,7 @@ from core.config import get_settings
 from domain.analysis import service as analysis_service
 from domain.analysis.models import WhatIf
 from domain.auth import service as auth_service
+from domain.auth.enums import Role
 from domain.documents import service as documents_service
 from domain.documents.enums import DocumentKind, DocumentSource
 from domain.whatsapp import service as whatsapp_service
@@ -91,6 +92,26 @@ def _photo(
         return None, f"photo {analysis.photo.document_id} failed its checksum"
 
 
+def _requesters_deal(
+    *, session: Session, org_id: uuid.UUID, property_id: uuid.UUID, user_id: uuid.UUID
+) -> uuid.UUID | None:
+    """The deal the requester's own analysis of the property runs on (``relevant_deal``).
+
+    So a PDF sent after a chat analysis (or asked for without a deal) shows the figures the
+    reply gave: the deal's price and repairs for the deals that user may see.
+    """
+    user = auth_service.get_user(session=session, org_id=org_id, user_id=user_id)
+    if user is None or not user.is_active:
+        return None
+    principal = auth_service.Principal(
+        user_id=user.id, org_id=org_id, role=Role(user.role), email=user.email
+    )
+    deal = analysis_service.relevant_deal(
+        session=session, org_id=org_id, property_id=property_id, principal=principal
+    )
+    return deal.id if deal is not None else None
+
+
 def generate_property_report(
     *,
     session: Session,
@@ -104,12 +125,18 @@ def generate_property_report(
 ) -> GeneratedReport:
     """Analyse, render, store and announce a property's report in the caller's session.
 
+    ``deal_id``: the deal whose price and repairs to use; when None, the deal the requester
+    may see (``analysis_service.relevant_deal``), as their chat analysis uses.
     ``what_if``: the investor's own price, rehab budget or living area from the chat ("what
     if I pay 30k?"), so the PDF shows the figures the reply gave (its notes say which).
     Raises ``AnalysisNotFoundError`` / ``AnalysisInputError`` for an unknown property, a
     deal of another property or a what-if out of range.
     """
     given = what_if or WhatIf()
+    if deal_id is None and requested_by is not None:
+        deal_id = _requesters_deal(
+            session=session, org_id=org_id, property_id=property_id, user_id=requested_by
+        )
     analysis = analysis_service.analyze_property(
         session=session,
         org_id=org_id,

@@ -9,6 +9,9 @@ market):
 
 - **Purchase price**: the deal's contract price when the analysis is for a deal, else the
   list price, else the as-is value (the house bought at what it is worth today).
+- **Rehab**: the deal's estimated repairs when the analysis is for a deal that has them, else
+  the priced scope below (a rehab budget the caller gives replaces either).
+- **Comps**: ``DEFAULT_MAX_COMPS`` (``domain.valuation.service``) per value, as everywhere.
 - **Closing and selling costs**: 2 % of the price to buy; 5 % agent commission plus 1 %
   seller closing costs to sell.
 - **Short-term (hard-money) loan** for the flip and the BRRRR rehab: 85 % of price + rehab,
@@ -34,6 +37,7 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.pricing.enums import Condition
+from domain.valuation.service import DEFAULT_MAX_COMPS
 
 
 class AnalysisAssumptions(BaseModel):
@@ -77,7 +81,12 @@ class AnalysisAssumptions(BaseModel):
     default_bedrooms: int = Field(
         default=3, ge=0, le=20, description="for the Section 8 rent when the property has none"
     )
-    max_comps: int = Field(default=8, ge=3, le=25, description="comps reconciled per value")
+    # The comp count the AVM benchmark measured (``dealdesk bench avm``): the same one the
+    # comps tool, GET /properties/{id}/comps and POST /valuations/arv reconcile, so a value
+    # never changes between an analysis and a comps answer because of the count.
+    max_comps: int = Field(
+        default=DEFAULT_MAX_COMPS, ge=3, le=25, description="comps reconciled per value"
+    )
 
     def describe(self) -> list[str]:
         """The assumptions as sentences, for the report and the agent."""
@@ -107,8 +116,9 @@ class AnalysisAssumptions(BaseModel):
             f"Maximum offer = ARV x {self.mao_rule_pct}% - rehab (the {self.mao_rule_pct}% "
             f"rule); rehab contingency {self.rehab_contingency_pct}% of the subtotal.",
             "Purchase price: the deal's contract price, else the list price, else the as-is "
-            "value. Rent: the latest market-rent estimate, else the Section 8 maximum contract "
-            "rent for the bedroom count.",
+            "value. Rehab: the deal's estimated repairs, else the priced scope. Comps: "
+            f"{self.max_comps} per value. Rent: the latest market-rent estimate, else the "
+            "Section 8 maximum contract rent for the bedroom count.",
         ]
 
 

@@ -187,6 +187,9 @@ class PropertyAnalysis(BaseModel):
     property_id: uuid.UUID
     org_id: uuid.UUID
     deal_id: uuid.UUID | None
+    deal_status: str | None = Field(
+        default=None, description="the status of the deal analysed against (deal_id), if any"
+    )
     as_of: dt.date
     generated_at: dt.datetime
     subject: SubjectSummary
@@ -207,6 +210,11 @@ class PropertyAnalysis(BaseModel):
     )
     rehab_missing: str | None = Field(
         default=None, description="what the rehab budget lacks and how to complete it"
+    )
+    rehab_total_source: str = Field(
+        default="estimate",
+        description="where the rehab total in the figures came from: 'as given', the deal's "
+        "estimated repairs ('deal <id> estimated repairs') or 'estimate' (the priced scope)",
     )
     rent: RentSection
     flip: FlipResult | None

@@ -44,7 +44,11 @@ from domain.analysis.models import (
     VerdictLabel,
 )
 from domain.audio import service as audio_service
+from domain.auth.service import Principal
 from domain.deal import service as deal_service
+from domain.deal.enums import DealStatus
+from domain.deal.models import Deal
+from domain.deal.state_machine import OPEN_DEAL_STATUSES
 from domain.documents import service as documents_service
 from domain.documents.enums import DocumentKind
 from domain.pricing import service as pricing_service
@@ -82,6 +86,8 @@ __all__ = [
     "AnalysisNotFoundError",
     "analyze_property",
     "observed_conditions",
+    "priced_rehab",
+    "relevant_deal",
 ]
 
 CENT = Decimal("0.01")
@@ -308,6 +314,58 @@ def _rehab(
         catalogue_updated=max(dates) if dates else None,
         missing_components=[u.component for u in estimate.unpriced],
     )
+
+
+def priced_rehab(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    prop: Property,
+    assumptions: AnalysisAssumptions | None = None,
+) -> RehabSection:
+    """The rehab an analysis prices for the property when no budget is given or on a deal.
+
+    The newest walkthrough or photo conditions, else the default scope for the condition
+    rating, priced with the contingency of ``assumptions``; a deal projection without the
+    deal's estimated repairs uses it too, so both price the same scope.
+    """
+    return _rehab(
+        session=session,
+        org_id=org_id,
+        prop=prop,
+        components=None,
+        assumptions=assumptions or AnalysisAssumptions(),
+    )
+
+
+def relevant_deal(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    property_id: uuid.UUID,
+    principal: Principal | None,
+) -> Deal | None:
+    """The deal on the property an analysis for ``principal`` is run against; None if none.
+
+    Among the deals the caller may see (an investor: their own; the team: any): the most
+    recently changed open deal, else the most recently changed closed one (the price paid).
+    Dead and passed deals never count; a contractor sees no deal.
+    """
+    try:
+        deals = deal_service.list_deals(
+            session=session,
+            org_id=org_id,
+            principal=principal,
+            property_id=property_id,
+            limit=deal_service.MAX_LIST_LIMIT,
+        )
+    except deal_service.DealPermissionError:
+        return None
+    for statuses in (OPEN_DEAL_STATUSES, frozenset({DealStatus.closed})):
+        for deal in deals:  # most recently changed first
+            if deal.status in statuses:
+                return deal
+    return None
 
 
 def _and(names: Sequence[str]) -> str:
@@ -736,6 +794,10 @@ def analyze_property(
     verdict (the rule's maximum offer does not depend on it; the price for the target profit
     does, a little, through holding costs), and a note names the price it replaced.
 
+    ``deal_id``: the deal the analysis is for: its price is the purchase price and its
+    estimated repairs (when set) the rehab total, as in its projection (a given price or
+    rehab budget still replaces them); ``relevant_deal`` picks the one a caller may see.
+
     ``rehab_cost``: the investor's own rehab budget ("if rehab is 40k"): it replaces the
     estimate's total in every figure (the estimate's lines are still listed, and a note says
     both totals). ``square_feet``: the living area the investor gave ("it's 1,100 sqft").
@@ -831,11 +893,23 @@ def analyze_property(
             notes.append(f"rehab sized on {square_feet:,} sqft as given")
     if rehab.estimate.unpriced:
         notes.append("not priced: " + "; ".join(u.message for u in rehab.estimate.unpriced))
+    rehab_total_source = "estimate"
+    estimated = dollars(rehab_total) if gap is None else f"at least {dollars(rehab_total)}"
     if rehab_cost is not None:
         given = _cents(rehab_cost)
-        estimated = dollars(rehab_total) if gap is None else f"at least {dollars(rehab_total)}"
         notes.append(f"rehab {dollars(given)} as given, instead of the estimate's {estimated}")
         rehab_total = given
+        rehab_total_source = "as given"
+        gap = None
+    elif deal is not None and deal.estimated_repairs is not None:
+        # The deal's own repair budget, as the deal projection uses it (one set of numbers).
+        repairs = _cents(deal.estimated_repairs)
+        rehab_total_source = f"deal {deal.id} estimated repairs"
+        notes.append(
+            f"rehab {dollars(repairs)} from deal {deal.id}'s estimated repairs, instead of "
+            f"the estimate's {estimated}"
+        )
+        rehab_total = repairs
         gap = None
     rehab_missing = f"{gap[0]}; {gap[1]}" if gap is not None else None
     rent = _rent(session=session, org_id=org_id, prop=prop, assumptions=a, notes=notes)
@@ -1079,6 +1153,7 @@ def analyze_property(
         property_id=prop.id,
         org_id=org_id,
         deal_id=deal.id if deal is not None else None,
+        deal_status=str(deal.status) if deal is not None else None,
         as_of=as_of,
         generated_at=utcnow(),
         subject=subject,
@@ -1094,6 +1169,7 @@ def analyze_property(
         rehab=rehab,
         rehab_complete=rehab_missing is None,
         rehab_missing=rehab_missing,
+        rehab_total_source=rehab_total_source,
         rent=rent,
         flip=flip,
         flip_missing=flip_missing,

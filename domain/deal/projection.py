@@ -7,19 +7,27 @@ default. The figures themselves come from ``domain.underwriting.service``, uncha
 result carries the exact input models the underwriting functions were called with, so anyone
 can rerun them.
 
-Defaults (all overridable):
+Defaults (all overridable): the property analysis's, read from
+``domain.analysis.assumptions.AnalysisAssumptions`` (one place), so a deal's projection and
+its analysis (``POST /properties/{id}/analysis`` with the deal, the chat reply, the PDF) give
+the same figures for the same inputs:
 
-- every strategy: buy closing costs 2 % of the price; rehab = the deal's estimated repairs.
+- every strategy: buy closing costs 2 % of the price; price = the deal's purchase price, else
+  the property's list price (``sources`` says which); rehab = the deal's estimated repairs,
+  else the analysis's priced scope (latest walkthrough or photo conditions, else the default
+  scope for the condition rating) (``deal_figures``).
 - flip, BRRRR, wholesale: ARV = the property's latest stored ARV valuation when ``arv`` is not
   given (``service._arv_source``; ``DealProjection.arv_source`` says which and if stale).
 - flip (and BRRRR's rehab period): hold 6 months; property tax 1.5 % and insurance 0.5 % of
   the price a year, utilities $150 a month while held; selling costs 5 % commission + 1 %
-  closing; paid in cash unless ``short_term_ltv_pct`` is given (then 12 %, 2 points,
-  interest-only); maximum offer by the 70 % rule.
-- rental (and Section 8, BRRRR after the refinance): vacancy 8 %, management 8 %, maintenance
-  5 %, capital reserves 5 %; tax and insurance as above; a 30-year loan of 75 % of the price at
-  7.5 % (``loan_ltv_pct=0`` for cash); the multi-year projection holds 5 years at 3 % rent,
-  expense and value growth, selling at 5 % + 1 % (a Section 8 deal at the Section 8 rent).
+  closing; a hard-money loan of 85 % of price + rehab (``short_term_ltc_pct``; 0 for cash, or
+  ``short_term_ltv_pct`` to size it on the price alone) at 11 % interest-only, 2 points;
+  maximum offer by the 70 % rule and the price for a $25,000 profit.
+- rental (and Section 8, BRRRR after the refinance): vacancy 8 %, management 10 %,
+  maintenance 8 %, capital reserves 5 %; tax and insurance as above, of the ARV when known
+  (else the price); a 30-year loan of 75 % of the price at 7.5 % (``loan_ltv_pct=0`` for
+  cash); the multi-year projection holds 5 years at 3 % rent, expense and value growth,
+  selling at 5 % + 1 % (a Section 8 deal at the Section 8 rent).
 - BRRRR: refinance after 6 months at 75 % of ARV, 7.5 %, 30 years, 2 % closing costs.
 - Section 8: the payment standard and utility allowance for the property's bedrooms from the
   FMR table of the property's city and state (``fmr_area`` names another; Detroit's area when
@@ -33,12 +41,17 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import Session
 
+from domain.analysis.assumptions import AnalysisAssumptions, VerdictThresholds
 from domain.deal.enums import DealStrategy
+from domain.deal.models import Deal
+from domain.property.models import Property
 from domain.underwriting.models import (
     BrrrrResult,
     FlipResult,
@@ -66,6 +79,10 @@ HELD_STRATEGIES = frozenset({DealStrategy.rental, DealStrategy.section8_rental})
 Pct = Annotated[Decimal, Field(ge=0, le=100)]
 """A percentage from 0 to 100 (7.5 = 7.5 %)."""
 
+# The analysis's defaults: the one place both the analysis and the projection read them from.
+_A = AnalysisAssumptions()
+_T = VerdictThresholds()
+
 
 class ProjectionAssumptions(BaseModel):
     """What the projection assumes beyond the deal's own figures (query parameters)."""
@@ -84,46 +101,58 @@ class ProjectionAssumptions(BaseModel):
     arv: Decimal | None = Field(
         default=None, ge=0, description="after-repair value; needed for flip, BRRRR, wholesale"
     )
-    buy_closing_pct: Pct = Field(default=Decimal("2"), description="% of price")
+    buy_closing_pct: Pct = Field(default=_A.buy_closing_pct, description="% of price")
     property_tax_rate_pct: Pct = Field(
-        default=Decimal("1.5"), description="yearly property tax, % of price"
+        default=_A.property_tax_pct,
+        description="yearly property tax, % of price (rented: of the ARV when known)",
     )
     insurance_rate_pct: Pct = Field(
-        default=Decimal("0.5"), description="yearly insurance, % of price"
+        default=_A.insurance_pct,
+        description="yearly insurance, % of price (rented: of the ARV when known)",
     )
     # flip
-    hold_months: int = Field(default=6, ge=1, le=60, description="flip/rehab months")
-    utilities_monthly_while_held: Decimal = Field(default=Decimal("150"), ge=0)
-    agent_commission_pct: Pct = Field(default=Decimal("5"))
-    sell_closing_pct: Pct = Field(default=Decimal("1"))
-    short_term_ltv_pct: Pct | None = Field(
-        default=None, description="hard-money loan, % of price; default: cash"
+    hold_months: int = Field(
+        default=_A.flip_hold_months, ge=1, le=60, description="flip/rehab months"
     )
-    short_term_rate_pct: Pct = Field(default=Decimal("12"))
-    short_term_points_pct: Pct = Field(default=Decimal("2"))
-    mao_rule_pct: Pct = Field(default=Decimal("70"))
-    target_profit: Decimal | None = Field(default=None, ge=0)
+    utilities_monthly_while_held: Decimal = Field(default=_A.utilities_while_holding_monthly, ge=0)
+    agent_commission_pct: Pct = Field(default=_A.agent_commission_pct)
+    sell_closing_pct: Pct = Field(default=_A.sell_closing_pct)
+    short_term_ltc_pct: Pct = Field(
+        default=_A.short_term_ltc_pct,
+        description="hard-money loan, % of price + rehab (as the analysis); 0: cash",
+    )
+    short_term_ltv_pct: Pct | None = Field(
+        default=None,
+        description="hard-money loan sized on the price alone, % of price; replaces "
+        "short_term_ltc_pct when given (0: cash)",
+    )
+    short_term_rate_pct: Pct = Field(default=_A.short_term_rate_pct)
+    short_term_points_pct: Pct = Field(default=_A.short_term_points_pct)
+    mao_rule_pct: Pct = Field(default=_A.mao_rule_pct)
+    target_profit: Decimal | None = Field(
+        default=_T.flip_min_profit, ge=0, description="the profit the offer price is solved for"
+    )
     # rental
     rent_monthly: Decimal | None = Field(
         default=None, ge=0, description="market rent; default: the property's target rent"
     )
-    vacancy_pct: Pct = Field(default=Decimal("8"))
-    management_pct: Pct = Field(default=Decimal("8"))
-    maintenance_pct: Pct = Field(default=Decimal("5"))
-    capex_reserve_pct: Pct = Field(default=Decimal("5"))
+    vacancy_pct: Pct = Field(default=_A.vacancy_pct)
+    management_pct: Pct = Field(default=_A.management_pct)
+    maintenance_pct: Pct = Field(default=_A.maintenance_pct)
+    capex_reserve_pct: Pct = Field(default=_A.capex_reserve_pct)
     utilities_monthly: Decimal = Field(default=Decimal("0"), ge=0, description="owner-paid")
-    loan_ltv_pct: Pct = Field(default=Decimal("75"), description="0: cash")
-    loan_rate_pct: Pct = Field(default=Decimal("7.5"))
-    loan_term_years: int = Field(default=30, ge=1, le=40)
-    hold_years: int = Field(default=5, ge=1, le=50)
-    rent_growth_pct: Decimal = Field(default=Decimal("3"), ge=-99, le=100)
-    expense_growth_pct: Decimal = Field(default=Decimal("3"), ge=-99, le=100)
-    appreciation_pct: Decimal = Field(default=Decimal("3"), ge=-99, le=100)
+    loan_ltv_pct: Pct = Field(default=_A.mortgage_ltv_pct, description="0: cash")
+    loan_rate_pct: Pct = Field(default=_A.mortgage_rate_pct)
+    loan_term_years: int = Field(default=_A.mortgage_term_years, ge=1, le=40)
+    hold_years: int = Field(default=_A.projection_years, ge=1, le=50)
+    rent_growth_pct: Decimal = Field(default=_A.rent_growth_pct, ge=-99, le=100)
+    expense_growth_pct: Decimal = Field(default=_A.expense_growth_pct, ge=-99, le=100)
+    appreciation_pct: Decimal = Field(default=_A.appreciation_pct, ge=-99, le=100)
     # BRRRR
-    refinance_after_months: int = Field(default=6, ge=1, le=60)
-    refinance_ltv_pct: Pct = Field(default=Decimal("75"))
-    refinance_rate_pct: Pct = Field(default=Decimal("7.5"))
-    refinance_closing_pct: Pct = Field(default=Decimal("2"))
+    refinance_after_months: int = Field(default=_A.refinance_after_months, ge=1, le=60)
+    refinance_ltv_pct: Pct = Field(default=_A.refinance_ltv_pct)
+    refinance_rate_pct: Pct = Field(default=_A.refinance_rate_pct)
+    refinance_closing_pct: Pct = Field(default=_A.refinance_closing_pct)
     # Section 8
     payment_standard_monthly: Decimal | None = Field(
         default=None, ge=0, description="default: the FMR table's for the property's bedrooms"
@@ -136,7 +165,7 @@ class ProjectionAssumptions(BaseModel):
     fmr_area: str | None = Field(default=None, max_length=200)
     # wholesale
     assignment_fee: Decimal = Field(default=Decimal("10000"), ge=0)
-    end_buyer_rule_pct: Pct = Field(default=Decimal("70"))
+    end_buyer_rule_pct: Pct = Field(default=_A.mao_rule_pct)
     wholesale_costs: Decimal = Field(default=Decimal("0"), ge=0)
 
 
@@ -161,22 +190,30 @@ def _need(value: Decimal | None, name: str, strategy: DealStrategy, hint: str) -
     return value
 
 
-def _holding(a: ProjectionAssumptions, price: Decimal) -> dict[str, Decimal]:
-    """Monthly carrying costs while held for rehab or resale."""
+def _holding(a: ProjectionAssumptions) -> dict[str, Decimal]:
+    """Monthly carrying costs while held for rehab or resale.
+
+    Tax and insurance follow the price, as in the analysis, so the price solved for a target
+    profit carries its own.
+    """
     return {
-        "property_taxes_monthly": _cents(_share(price, a.property_tax_rate_pct) / TWELVE),
-        "insurance_monthly": _cents(_share(price, a.insurance_rate_pct) / TWELVE),
+        "price_pct_yearly": a.property_tax_rate_pct + a.insurance_rate_pct,
         "utilities_monthly": a.utilities_monthly_while_held,
     }
 
 
 def _operations(a: ProjectionAssumptions, price: Decimal, rent: Decimal) -> dict[str, Any]:
-    """A year of renting the property."""
+    """A year of renting the property.
+
+    Tax and insurance are of the renovated house (the ARV) when known, else of the price, as
+    in the analysis.
+    """
+    value = a.arv if a.arv is not None else price
     return {
         "gross_rent_monthly": rent,
         "vacancy_pct": a.vacancy_pct,
-        "property_taxes_annual": _share(price, a.property_tax_rate_pct),
-        "insurance_annual": _share(price, a.insurance_rate_pct),
+        "property_taxes_annual": _share(value, a.property_tax_rate_pct),
+        "insurance_annual": _share(value, a.insurance_rate_pct),
         "management_pct": a.management_pct,
         "maintenance_pct": a.maintenance_pct,
         "capex_reserve_pct": a.capex_reserve_pct,
@@ -196,15 +233,79 @@ def _loan(a: ProjectionAssumptions) -> dict[str, Any] | None:
 
 
 def _short_term(a: ProjectionAssumptions) -> dict[str, Any] | None:
-    """Hard-money financing for a flip or a BRRRR's rehab, or None for cash."""
-    if a.short_term_ltv_pct is None or a.short_term_ltv_pct == 0:
+    """Hard-money financing for a flip or a BRRRR's rehab, or None for cash.
+
+    Sized like the analysis's loan (``short_term_ltc_pct`` of price + rehab) unless
+    ``short_term_ltv_pct`` is given (% of the price); either at 0 is cash.
+    """
+    sizing = (
+        {"ltv_pct": a.short_term_ltv_pct}
+        if a.short_term_ltv_pct is not None
+        else {"ltc_pct": a.short_term_ltc_pct}
+    )
+    if next(iter(sizing.values())) == 0:
         return None
     return {
-        "ltv_pct": a.short_term_ltv_pct,
+        **sizing,
         "annual_rate_pct": a.short_term_rate_pct,
         "points_pct": a.short_term_points_pct,
         "interest_only": True,
     }
+
+
+@dataclass(frozen=True)
+class DealFigures:
+    """A deal's price and rehab for a projection, and where each came from (``sources``)."""
+
+    price: Decimal | None
+    rehab: Decimal
+    sources: dict[str, str]
+
+
+def deal_figures(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    deal: Deal,
+    prop: Property,
+    assumptions: ProjectionAssumptions,
+) -> DealFigures:
+    """The price and rehab a deal is projected with, chosen as its analysis chooses them.
+
+    Price: ``purchase_price`` given, else the deal's, else the property's list price. Rehab:
+    ``rehab_cost`` given, else the deal's estimated repairs, else the analysis's priced scope
+    (``analysis_service.priced_rehab``); a scope with unpriced lines raises
+    ``MissingFigureError`` saying what to give, as the analysis withholds its figures then.
+    """
+    sources: dict[str, str] = {}
+    price: Decimal | None
+    if assumptions.purchase_price is not None:
+        price, sources["purchase_price"] = assumptions.purchase_price, "assumption"
+    elif deal.purchase_price is not None:
+        price, sources["purchase_price"] = deal.purchase_price, "deal.purchase_price"
+    elif prop.list_price:
+        price = prop.list_price
+        sources["purchase_price"] = "property.list_price (no price on the deal)"
+    else:
+        price, sources["purchase_price"] = None, "deal.purchase_price"
+    if assumptions.rehab_cost is not None:
+        rehab, sources["rehab_cost"] = assumptions.rehab_cost, "assumption"
+    elif deal.estimated_repairs is not None:
+        rehab, sources["rehab_cost"] = deal.estimated_repairs, "deal.estimated_repairs"
+    else:
+        # Late import: the analysis service imports the deal service, which imports this.
+        from domain.analysis import service as analysis_service
+
+        section = analysis_service.priced_rehab(session=session, org_id=org_id, prop=prop)
+        gap = analysis_service.rehab_gap(section.estimate)
+        if gap is not None:
+            raise MissingFigureError(
+                f"no estimated repairs on the deal and {gap[0]}: set the deal's estimated "
+                "repairs or pass rehab_cost"
+            )
+        rehab = section.estimate.total
+        sources["rehab_cost"] = f"priced scope: {section.scope_source}"
+    return DealFigures(price=price, rehab=rehab, sources=sources)
 
 
 def build_inputs(
@@ -221,7 +322,12 @@ def build_inputs(
 ) -> dict[str, Any]:
     """The underwriting input payload for ``strategy`` (validated by the underwriting models)."""
     a = assumptions
-    price = _need(price, "a purchase price", strategy, "set it on the deal or pass purchase_price")
+    price = _need(
+        price,
+        "a purchase price",
+        strategy,
+        "set it on the deal, pass purchase_price or set the property's list price",
+    )
     closing = {"buy_closing_pct": a.buy_closing_pct}
     if strategy == DealStrategy.flip:
         return {
@@ -229,7 +335,7 @@ def build_inputs(
             "purchase_price": price,
             "rehab_cost": rehab,
             **closing,
-            "holding_costs": _holding(a, price),
+            "holding_costs": _holding(a),
             "hold_months": a.hold_months,
             "agent_commission_pct": a.agent_commission_pct,
             "sell_closing_pct": a.sell_closing_pct,
@@ -280,7 +386,7 @@ def build_inputs(
             **closing,
             "arv": _need(a.arv, "an ARV", strategy, "pass arv"),
             "short_term_loan": _short_term(a),
-            "holding_costs": _holding(a, price),
+            "holding_costs": _holding(a),
             "refinance_after_months": a.refinance_after_months,
             "refinance": {
                 "ltv_pct": a.refinance_ltv_pct,

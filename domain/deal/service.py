@@ -1376,20 +1376,18 @@ def deal_projection(
     if strategy is None:
         raise DealValidationError("the deal has no strategy: set one on the deal or pass strategy")
     strategy = DealStrategy(strategy)
-    sources: dict[str, str] = {}
-    price = assumptions.purchase_price
-    sources["purchase_price"] = "assumption" if price is not None else "deal.purchase_price"
-    price = price if price is not None else deal.purchase_price
-    rehab = assumptions.rehab_cost
-    if rehab is not None:
-        sources["rehab_cost"] = "assumption"
-    elif deal.estimated_repairs is not None:
-        rehab, sources["rehab_cost"] = deal.estimated_repairs, "deal.estimated_repairs"
-    else:
-        rehab, sources["rehab_cost"] = Decimal("0"), "default: no repairs on the deal"
+    prop = _require_property(session=session, org_id=org_id, property_id=deal.property_id)
+    try:
+        # Price and rehab chosen as the deal's analysis chooses them (list price, priced scope).
+        figures = projection.deal_figures(
+            session=session, org_id=org_id, deal=deal, prop=prop, assumptions=assumptions
+        )
+    except projection.MissingFigureError as exc:
+        raise DealValidationError(str(exc)) from exc
+    sources: dict[str, str] = dict(figures.sources)
+    price, rehab = figures.price, figures.rehab
     if assumptions.arv is not None:
         sources["arv"] = "assumption"
-    prop = _require_property(session=session, org_id=org_id, property_id=deal.property_id)
     arv_source = _arv_source(
         session=session,
         org_id=org_id,

@@ -126,7 +126,10 @@ def test_and_as_a_rental_answers_for_the_property_just_analysed(world: World) ->
     assert call.args == {"property_id": str(world.subject.id), "focus": "rental"}
     with Session(get_engine()) as session:
         analysis = analysis_service.analyze_property(
-            session=session, org_id=world.org.id, property_id=world.subject.id
+            session=session,
+            org_id=world.org.id,
+            property_id=world.subject.id,
+            deal_id=world.ivy_deal_id,  # the caller's deal on the house, as the chat uses
         )
     assert analysis.rental is not None
     assert rental.reply.startswith(f"As a rental, {SUBJECT_ADDRESS}: rent ")

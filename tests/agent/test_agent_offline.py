@@ -70,10 +70,13 @@ def test_an_address_gets_the_whole_analysis_in_one_whatsapp_message(world: World
     assert [c.name for c in result.tool_calls] == ["analyze_property"]
     assert result.tool_calls[0].ok
     assert progress == ["analysing the property…"]
-    # The figures are the analysis service's own, as it writes them.
+    # The figures are the analysis service's own, as it writes them (on the caller's deal).
     with Session(get_engine()) as session:
         analysis = analysis_service.analyze_property(
-            session=session, org_id=world.org.id, property_id=world.subject.id
+            session=session,
+            org_id=world.org.id,
+            property_id=world.subject.id,
+            deal_id=world.ivy_deal_id,
         )
     f = analysis.figures
     for label, figure in (

@@ -53,16 +53,15 @@ def _analysed(db: Session, **subject_fields: object):  # type: ignore[no-untyped
 def test_every_figure_is_the_underlying_services_own(db: Session) -> None:
     org, subject, analysis = _analysed(db)
 
-    # Values: the valuation service's comps and reconciled values, 8 comps each.
+    # Values: the valuation service's comps and reconciled values, its default count each.
     as_is = valuation_service.find_comps(
-        session=db, org_id=org.id, property_id=subject.id, as_of=AS_OF, max_comps=8
+        session=db, org_id=org.id, property_id=subject.id, as_of=AS_OF
     )
     arv = valuation_service.find_comps(
         session=db,
         org_id=org.id,
         property_id=subject.id,
         as_of=AS_OF,
-        max_comps=8,
         kind=ValuationKind.arv,
     )
     assert analysis.as_is is not None and analysis.arv is not None

@@ -46,7 +46,8 @@ def test_flip_projection_equals_the_flip_analysis(client: TestClient, db: Sessio
     )
     assert response.status_code == 200, response.text
     body = response.json()
-    # Tax 1.5 % and insurance 0.5 % of $100,000 a year: $125.00 and $41.67 a month.
+    # Tax 1.5 % and insurance 0.5 % of the price a year (the analysis's defaults, which
+    # follow the price); hard money at the analysis's 11 %, sized on the price as asked.
     expected = underwriting.analyze_flip(
         inputs=FlipInput(
             arv=D("180000"),
@@ -54,15 +55,13 @@ def test_flip_projection_equals_the_flip_analysis(client: TestClient, db: Sessio
             rehab_cost=D("30000"),
             buy_closing_pct=D("2"),
             holding_costs=HoldingCosts(
-                property_taxes_monthly=D("125.00"),
-                insurance_monthly=D("41.67"),
-                utilities_monthly=D("150"),
+                price_pct_yearly=D("1.5") + D("0.5"), utilities_monthly=D("150")
             ),
             hold_months=6,
             agent_commission_pct=D("5"),
             sell_closing_pct=D("1"),
             financing=ShortTermLoan(
-                ltv_pct=D("80"), annual_rate_pct=D("12"), points_pct=D("2"), interest_only=True
+                ltv_pct=D("80"), annual_rate_pct=D("11"), points_pct=D("2"), interest_only=True
             ),
             mao_rule_pct=D("70"),
             target_profit=D("25000"),
@@ -97,7 +96,13 @@ def test_rental_projection_equals_the_rental_analysis_and_hold(
         ),
     )
     deal = make_deal(
-        db, org, owner=investor, property_id=prop.id, strategy="rental", purchase_price=D("110000")
+        db,
+        org,
+        owner=investor,
+        property_id=prop.id,
+        strategy="rental",
+        purchase_price=D("110000"),
+        estimated_repairs=D("0"),  # turnkey: with no repairs figure the house has no size
     )
     response = client.get(f"{API}/projections/{deal.id}", headers=auth_headers(db, investor))
     assert response.status_code == 200, response.text
@@ -108,8 +113,8 @@ def test_rental_projection_equals_the_rental_analysis_and_hold(
         vacancy_pct=D("8"),
         property_taxes_annual=D("1650.00"),
         insurance_annual=D("550.00"),
-        management_pct=D("8"),
-        maintenance_pct=D("5"),
+        management_pct=D("10"),  # the analysis's defaults (domain.analysis.assumptions)
+        maintenance_pct=D("8"),
         capex_reserve_pct=D("5"),
     )
     loan = MortgageLoan(ltv_pct=D("75"), annual_rate_pct=D("7.5"), term_years=30)
@@ -135,7 +140,7 @@ def test_rental_projection_equals_the_rental_analysis_and_hold(
     assert body["analysis"] == rental.model_dump(mode="json")
     assert body["projection"] == hold.model_dump(mode="json")
     assert body["sources"]["rent_monthly"] == "property.target_rent"
-    assert body["sources"]["rehab_cost"] == "default: no repairs on the deal"
+    assert body["sources"]["rehab_cost"] == "deal.estimated_repairs"
     assert len(body["projection"]["years"]) == 5
 
 
@@ -149,7 +154,12 @@ def test_section8_projection_uses_the_fmr_payment_standard(db: Session) -> None:
         ),
     )
     deal = make_deal(
-        db, org, property_id=prop.id, strategy="section8_rental", purchase_price=D("85000")
+        db,
+        org,
+        property_id=prop.id,
+        strategy="section8_rental",
+        purchase_price=D("85000"),
+        estimated_repairs=D("20000"),
     )
     result = deal_service.deal_projection(
         session=db,
@@ -167,9 +177,12 @@ def test_missing_or_invalid_figures_answer_422(client: TestClient, db: Session) 
     org = make_org(db)
     admin = make_user(db, org)
     headers = auth_headers(db, admin)
-    flip = make_deal(db, org, strategy="flip", purchase_price=D("100000"))
+    flip = make_deal(
+        db, org, strategy="flip", purchase_price=D("100000"), estimated_repairs=D("10000")
+    )
     no_strategy = make_deal(db, org, purchase_price=D("100000"))
-    no_price = make_deal(db, org, strategy="wholesale")
+    no_price = make_deal(db, org, strategy="wholesale", estimated_repairs=D("10000"))
+    unsized = make_deal(db, org, strategy="flip", purchase_price=D("100000"))
 
     def detail(deal_id: object, **params: str) -> str:
         response = client.get(f"{API}/projections/{deal_id}", params=params, headers=headers)
@@ -180,7 +193,9 @@ def test_missing_or_invalid_figures_answer_422(client: TestClient, db: Session) 
     assert needs_arv.startswith("a flip projection needs an ARV")
     assert "POST /valuations/arv" in needs_arv and "?arv=" in needs_arv
     assert "no strategy" in detail(no_strategy.id)
-    assert "purchase price" in detail(no_price.id, arv="150000")
+    assert "purchase price" in detail(no_price.id, arv="150000")  # no list price either
+    # No repairs on the deal and a house with no size: the analysis's rule, a 422 naming it.
+    assert "set the deal's estimated repairs or pass rehab_cost" in detail(unsized.id)
     assert "rent" in detail(flip.id, strategy="rental")
     detail(flip.id, arv="180000", vacancy_pct="150")  # a percentage over 100
     detail(flip.id, arv="180000", vacancy="8")  # a misspelt assumption
@@ -194,8 +209,8 @@ def test_missing_or_invalid_figures_answer_422(client: TestClient, db: Session) 
     assert response.json()["analysis_strategy"] == "wholesale"
     assert response.json()["sources"]["purchase_price"] == "assumption"
     assert D(response.json()["analysis"]["contract_price"]) == D("95000")
-    # $180,000 × 70 % − $0 repairs = $126,000 for the end buyer.
-    assert D(response.json()["analysis"]["end_buyer_max_offer"]) == D("126000")
+    # $180,000 × 70 % − $10,000 repairs (the deal's) = $116,000 for the end buyer.
+    assert D(response.json()["analysis"]["end_buyer_max_offer"]) == D("116000")
 
 
 def test_brrrr_projection_runs_on_the_deal_and_assumptions(db: Session) -> None:
