@@ -30,10 +30,10 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.errors import GraphRecursionError
 
 from agent.context import Context, SessionFactory, ToolCallRecord
-from agent.graph import build_graph, get_checkpointer
+from agent.graph import FIGURES_GUARD_KEY, build_graph, get_checkpointer, strip_nul
 from agent.llm import chat_model, model_name
 from agent.models import AgentRun
-from agent.planner import MEDIA_NOTE_PREFIX, message_text, tool_result
+from agent.planner import MEDIA_NOTE_PREFIX, message_text, reply_for, tool_result
 from agent.prompts import prompt_for_role
 from agent.serialise import thread_lock
 from domain.auth import service as auth_service
@@ -56,6 +56,12 @@ FAILURE_REPLY = (
     "a minute."
 )
 NO_ANSWER_REPLY = "Sorry, I have no answer for that. Send 'help' to see what I can do."
+# When the model failed after some tools had run: what they did, so nobody repeats a change.
+FAILURE_AFTER_TOOLS_REPLY = (
+    "Sorry, something went wrong on my side before I could finish answering. This much was "
+    "already done, so check it before asking again (a change asked again is made twice):"
+)
+DECLINED_REPLY = "The model declined to answer that."
 
 __all__ = ["ToolCallRecord", "TurnRequest", "TurnResult", "run_turn", "thread_messages"]
 
@@ -84,6 +90,9 @@ class TurnResult:
     model: str = ""
     error: str | None = None
     tokens: dict[str, int] | None = field(default=None)
+    flags: list[str] = field(default_factory=list)
+    """What the run should be read with: the model refused, replied empty, the figures guard
+    fired (also recorded in ``agent.runs.error``)."""
 
 
 # --- reading what a run did -----------------------------------------------------------------
@@ -123,6 +132,10 @@ def tool_call_records(messages: Sequence[BaseMessage]) -> list[ToolCallRecord]:
         if isinstance(message, AIMessage):
             for tool_call in message.tool_calls:
                 calls[str(tool_call.get("id"))] = dict(tool_call)
+            for invalid in message.invalid_tool_calls:
+                # Not run (malformed arguments, over the limit): the raw arguments are kept.
+                raw = {"arguments": invalid.get("args")} if invalid.get("args") else {}
+                calls[str(invalid.get("id"))] = {"name": invalid.get("name"), "args": raw}
     records = []
     for message in messages:
         if isinstance(message, ToolMessage):
@@ -132,10 +145,10 @@ def tool_call_records(messages: Sequence[BaseMessage]) -> list[ToolCallRecord]:
             ok = message.status != "error" and "error" not in result
             records.append(
                 ToolCallRecord(
-                    name=name,
-                    args=dict(call.get("args", {})),
+                    name=strip_nul(name),
+                    args=strip_nul(dict(call.get("args") or {})),
                     ok=ok,
-                    summary=summarise(name, result),
+                    summary=strip_nul(summarise(name, result)),
                 )
             )
     return records
@@ -167,11 +180,53 @@ def _tokens(messages: Sequence[BaseMessage]) -> dict[str, int] | None:
     return totals if seen else None
 
 
-def _reply(messages: Sequence[BaseMessage]) -> str:
+def _reply(messages: Sequence[BaseMessage]) -> tuple[str, list[str]]:
+    """The turn's reply, and its flags.
+
+    The flags: a refusal (its text is the reply), an empty answer, what the figures guard did.
+    """
+    flags = [
+        str(m.response_metadata[FIGURES_GUARD_KEY])
+        for m in messages
+        if isinstance(m, AIMessage) and m.response_metadata.get(FIGURES_GUARD_KEY)
+    ]
     for message in reversed(messages):
         if isinstance(message, AIMessage) and not message.tool_calls:
-            return message_text(message).strip() or NO_ANSWER_REPLY
-    return NO_ANSWER_REPLY
+            text = message_text(message).strip()
+            if text:
+                return text, flags
+            refusal = message.additional_kwargs.get("refusal")
+            if refusal is not None:
+                said = str(refusal).strip()
+                return said or DECLINED_REPLY, [*flags, f"model refused: {said}"[:500]]
+            return NO_ANSWER_REPLY, [*flags, "the model's reply was empty"]
+    return NO_ANSWER_REPLY, [*flags, "the model gave no reply"]
+
+
+def _results(messages: Sequence[BaseMessage]) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """The successful tool results among ``messages`` as ``(tool name, arguments, result)``."""
+    calls = {
+        str(call.get("id")): call
+        for m in messages
+        if isinstance(m, AIMessage)
+        for call in m.tool_calls
+    }
+    found = []
+    for message in messages:
+        if isinstance(message, ToolMessage) and message.status != "error":
+            call = calls.get(str(message.tool_call_id))
+            result = tool_result(message)
+            if call is not None and "error" not in result:
+                found.append((message.name or call["name"], dict(call["args"]), result))
+    return found
+
+
+def failure_reply(messages: Sequence[BaseMessage]) -> str:
+    """The apology for a turn that failed: with what its tools already did, when they did."""
+    done = _results(messages)
+    if not done:
+        return FAILURE_REPLY
+    return f"{FAILURE_AFTER_TOOLS_REPLY}\n\n{reply_for(done)}"
 
 
 def thread_messages(thread_id: str) -> list[BaseMessage]:
@@ -187,6 +242,15 @@ def last_turn_tool_results(thread_id: str) -> list[str]:
     messages = thread_messages(thread_id)
     last_human = max((i for i, m in enumerate(messages) if isinstance(m, HumanMessage)), default=-1)
     return [message_text(m) for m in messages[last_human + 1 :] if isinstance(m, ToolMessage)]
+
+
+def _checkpointed_new(thread_id: str, human_id: str) -> list[BaseMessage]:
+    """The messages a failed turn left in the checkpoint after its user message."""
+    try:
+        return _new_messages(thread_messages(thread_id), human_id)
+    except Exception:  # noqa: BLE001 - reading back is best effort; the apology still goes out
+        logger.exception("reading the failed turn back from the checkpoint failed")
+        return []
 
 
 # --- the turn ---------------------------------------------------------------------------------
@@ -209,7 +273,7 @@ def _email_of(
 
 
 def _human_text(request: TurnRequest) -> str:
-    text = request.text.strip()
+    text = strip_nul(request.text).strip()
     if request.media_document_ids:
         ids = ", ".join(str(d) for d in request.media_document_ids)
         text += f"\n{MEDIA_NOTE_PREFIX} {ids})"
@@ -217,9 +281,40 @@ def _human_text(request: TurnRequest) -> str:
 
 
 def _record(session_factory: SessionFactory, run: AgentRun) -> None:
-    with session_factory() as session:
-        session.add(run)
-        session.flush()
+    """Store the run; a failure to store it is logged and never loses the reply.
+
+    When the full record cannot be stored, a minimal one (no tool calls, the reason in
+    ``error``) is tried once.
+    """
+    try:
+        with session_factory() as session:
+            session.add(run)
+            session.flush()
+        return
+    except Exception as exc:  # noqa: BLE001 - the channel must still get its reply
+        logger.exception("recording the agent run failed")
+        reason = f"recording the run failed: {type(exc).__name__}: {exc}"[:1000]
+    minimal = AgentRun(
+        id=run.id,
+        org_id=run.org_id,
+        thread_id=run.thread_id,
+        channel=run.channel,
+        user_id=run.user_id,
+        role=run.role,
+        input_text=strip_nul(run.input_text),
+        output_text=strip_nul(run.output_text),
+        latency_ms=run.latency_ms,
+        prompt_name=run.prompt_name,
+        prompt_sha256=run.prompt_sha256,
+        model=run.model,
+        error=strip_nul("; ".join(e for e in (run.error, reason) if e)),
+    )
+    try:
+        with session_factory() as session:
+            session.add(minimal)
+            session.flush()
+    except Exception:  # noqa: BLE001 - logged; the reply still goes out
+        logger.exception("recording the minimal agent run failed too")
 
 
 def run_turn(
@@ -262,9 +357,10 @@ def run_turn(
     text = _human_text(request)
     new: list[BaseMessage] = []
     error: str | None = None
+    flags: list[str] = []
     if not text:
         reply = EMPTY_REPLY
-    elif len(request.text) > MAX_INPUT_CHARS:
+    elif len(strip_nul(request.text)) > MAX_INPUT_CHARS:
         reply = TOO_LONG_REPLY
     else:
         human = HumanMessage(content=text, id=str(uuid.uuid4()))
@@ -280,13 +376,20 @@ def run_turn(
                 )
                 state = graph.invoke({"messages": [human]}, config, context=ctx)
                 new = _new_messages(state["messages"], str(human.id))
-                reply = _reply(new)
+                reply, flags = _reply(new)
             except GraphRecursionError as exc:
                 logger.warning("agent turn hit the recursion limit: %s", exc)
-                error, reply = f"GraphRecursionError: {exc}", FAILURE_REPLY
+                error = f"GraphRecursionError: {exc}"
+                new = _checkpointed_new(request.thread_id, str(human.id))
+                reply = failure_reply(new)
             except Exception as exc:  # noqa: BLE001 - the channel must always get a reply
                 logger.exception("agent turn failed")
-                error, reply = f"{type(exc).__name__}: {exc}", FAILURE_REPLY
+                error = f"{type(exc).__name__}: {exc}"
+                # The tools that ran before the failure are in the checkpoint: record them and
+                # say what they did, so a retry does not repeat a change.
+                new = _checkpointed_new(request.thread_id, str(human.id))
+                reply = failure_reply(new)
+    reply = strip_nul(reply)
 
     records = tool_call_records(new)
     report_ids = _report_ids(new)
@@ -301,7 +404,7 @@ def run_turn(
             channel=request.channel,
             user_id=user_id,
             role=role.value,
-            input_text=request.text,
+            input_text=strip_nul(request.text),
             media_document_ids=[str(d) for d in request.media_document_ids],
             tool_calls=[r.to_json() for r in records],
             output_text=reply,
@@ -313,7 +416,7 @@ def run_turn(
             prompt_name=prompt.file_name,
             prompt_sha256=prompt.sha256,
             model=name,
-            error=error,
+            error=strip_nul("; ".join(e for e in (error, *flags) if e)) or None,
         ),
     )
     return TurnResult(
@@ -324,4 +427,5 @@ def run_turn(
         model=name,
         error=error,
         tokens=tokens,
+        flags=flags,
     )
