@@ -1470,7 +1470,10 @@ _DEAL_STATUS_ASKED = re.compile(
 _PAID = re.compile(
     r"\bwhat (?:did|do|have) (?:we|i|you) (?:pay|paid)\b|\bhow much (?:did|do|have) (?:we|i) "
     r"(?:pay|paid)\b|\bwhat (?:we|i) paid\b|\bpurchase price\b|\bwhat(?:'s| is| was) (?:our|the) "
-    r"(?:buy(?:ing)?|purchase|contract) price\b|\bpaid for\b",
+    r"(?:buy(?:ing)?|purchase|contract) price\b|\bpaid for\b"
+    # ... and what it sold for: "what did we sell 1215 Kellogg for?", "sale price of ...".
+    r"|\bwhat did (?:we|i|it|they) sell\b|\bhow much did\b[^?]{1,60}?\bsell for\b"
+    r"|\bsold (?:it )?for\b|\bsale price\b",
     re.I,
 )
 # "any offers on <address>?", "what offers do we have on the mack ave deal?", "offer history".
@@ -1994,8 +1997,9 @@ def plan_for(conversation: Conversation) -> Plan:
             return Plan(tool, args)
 
     if _MAX_OFFER.search(text):
-        if not subject and _IT.search(text):
-            # "max offer on it if rehab is 30k" right after an analysis: that property.
+        if not subject:
+            # "max offer on it if rehab is 30k", "what's my max offer?", "max offer?" right
+            # after an analysis: that property (as "comps?" and "what if rehab is 35k?" do).
             subject = conversation.discussed()
         if not subject:
             return Plan(reply="Which property? Say 'max offer on' and its street address.")
@@ -2967,9 +2971,14 @@ def _my_bids_reply(r: dict[str, Any]) -> str:
 
 def _paid_reply(r: dict[str, Any]) -> str:
     if not r.get("has_price"):
+        sold = (
+            f" On record it sold for {r['close_price']} on {r['close_date']}."
+            if r.get("close_price")
+            else ""
+        )
         return (
-            f"No deal on file for {r['address']} has a purchase price, so I can't say what we "
-            "paid. The analysis below shows the list (asking) price, not a price paid."
+            f"No deal you can see on {r['address']} has a purchase price, so I can't say what we "
+            f"paid.{sold} The analysis below shows the list (asking) price, not a price paid."
         )
     deal = f"deal {r['deal_id']}, {words(r['deal_status'])}"
     price = r["purchase_price"]
@@ -2987,6 +2996,9 @@ def _paid_reply(r: dict[str, Any]) -> str:
         text += f" Closing costs booked: {r['closing_costs']}; all in {r['all_in']}."
     elif r.get("basis") != "expected":
         text += " No closing costs are booked on the deal."
+    if r.get("sold_for"):
+        costs = f", selling costs {r['selling_costs']}" if r.get("selling_costs") else ""
+        text += f" Sold for {r['sold_for']} (sale proceeds booked on the deal{costs})."
     return text
 
 

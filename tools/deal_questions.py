@@ -34,9 +34,11 @@ def what_we_paid(
     property_id: Annotated[str | None, Field(max_length=64)] = None,
     deal: DealRef | None = None,
 ) -> dict[str, Any]:
-    """What the company paid (or agreed to pay) for a property: the deal's purchase price.
+    """What the company paid (or agreed to pay) for a property, and what it sold for.
 
-    Use for "what did we pay for 14500 Kercheval?", "what's our purchase price on ...?".
+    Use for "what did we pay for 14500 Kercheval?", "what's our purchase price on ...?",
+    "what did we sell 1215 Kellogg for?" (the sale proceeds and selling costs booked on the
+    deal; for a house with no deal, the sale on record).
     Gives the price of the firmest deal on the property (closed: paid; under contract or an
     accepted offer: agreed; otherwise the deal's expected price), the closing costs booked on
     it, and the deal. When no deal has a price, `has_price` is false: analyse the property
@@ -73,6 +75,11 @@ def what_we_paid(
                 "address": label,
                 "has_price": False,
                 "note": f"no deal you can see on {label} has a purchase price",
+                # A sale on record (an MLS closed sale), for "what did it sell for?".
+                "close_price": ledger_money(prop.close_price)
+                if prop.close_price is not None
+                else None,
+                "close_date": prop.close_date,
                 "source": "deal_service.deals (purchase_price)",
             }
         costs = facts.closing_costs
@@ -89,8 +96,14 @@ def what_we_paid(
             "closing_costs": ledger_money(costs) if costs is not None else None,
             "closing_cost_entries": facts.closing_cost_entries,
             "all_in": ledger_money(facts.purchase_price + costs) if costs is not None else None,
+            "sold_for": ledger_money(facts.sale_proceeds)
+            if facts.sale_proceeds is not None
+            else None,
+            "selling_costs": ledger_money(facts.selling_costs)
+            if facts.selling_costs is not None
+            else None,
             "source": "deal_service.deals.purchase_price; finance_service.transactions "
-            "(closing_costs) on the deal",
+            "(closing_costs, sale_proceeds, selling_costs) on the deal",
         }
 
     return run_tool(ctx, "what_we_paid", body)

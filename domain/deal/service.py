@@ -1582,6 +1582,22 @@ class PurchaseFacts:
     closing_costs: Decimal | None
     """closing costs booked on the deal (finance, category closing_costs); None if none."""
     closing_cost_entries: int
+    sale_proceeds: Decimal | None = None
+    """what the sale brought in, booked on the deal (category sale_proceeds); None if none."""
+    selling_costs: Decimal | None = None
+    """selling costs booked on the deal (category selling_costs); None if none."""
+
+
+def _booked(session: Session, org_id: uuid.UUID, deal_id: uuid.UUID, category: str) -> Any:
+    """The deal's transactions in a category and their total as spending (refunds back out)."""
+    from domain.finance import service as finance_service  # late: keeps the modules apart
+    from domain.finance.enums import TransactionType
+
+    rows = finance_service.list_transactions(
+        session=session, org_id=org_id, deal_id=deal_id, category=category, limit=500
+    ).items
+    spent = sum((-TransactionType(t.type).signed(Decimal(t.amount)) for t in rows), Decimal(0))
+    return rows, spent
 
 
 def purchase_facts(
@@ -1595,11 +1611,9 @@ def purchase_facts(
 
     Closed deals come first (the price paid), then deals under contract or with an accepted
     offer (the price agreed), then any other deal's working price (expected); the caller
-    sees only the deals they may see. Closing costs are the deal's ``closing_costs``
-    transactions.
+    sees only the deals they may see. Closing costs, sale proceeds and selling costs are the
+    deal's transactions in those categories (refunds taken back).
     """
-    from domain.finance import service as finance_service  # late: keeps the modules apart
-
     prices: dict[uuid.UUID, Decimal] = {}
     deals = []
     for d in list_deals(
@@ -1634,17 +1648,20 @@ def purchase_facts(
 
     rank = {"paid": 0, "agreed": 1, "expected": 2}
     deal = min(deals, key=lambda d: rank[basis(d)])  # stable: most recently changed first
-    costs = finance_service.list_transactions(
-        session=session, org_id=org_id, deal_id=deal.id, category="closing_costs", limit=500
-    )
-    total = sum((t.amount for t in costs.items), Decimal("0"))
+    # A refund of closing costs takes them back (it used to be added to them).
+    costs, total = _booked(session, org_id, deal.id, "closing_costs")
+    sales, sold_spent = _booked(session, org_id, deal.id, "sale_proceeds")
+    selling, selling_total = _booked(session, org_id, deal.id, "selling_costs")
     return PurchaseFacts(
         deal=deal,
         purchase_price=prices[deal.id],
         basis=basis(deal),
         accepted_offer_id=accepted.get(deal.id),
-        closing_costs=total if costs.items else None,
-        closing_cost_entries=len(costs.items),
+        closing_costs=total if costs else None,
+        closing_cost_entries=len(costs),
+        # Proceeds are income: money in is positive, so the "spending" total is negated.
+        sale_proceeds=-sold_spent if sales else None,
+        selling_costs=selling_total if selling else None,
     )
 
 
