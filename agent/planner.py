@@ -32,7 +32,14 @@ from domain.property.errors import AddressParseError
 
 OFFLINE_MODEL_NAME = "offline-planner"
 # The tools whose results name one property ("it", "and as a rental?" mean the latest of them).
-PROPERTY_TOOLS = ("analyze_property", "max_offer", "get_comps", "section8_rent", "generate_report")
+PROPERTY_TOOLS = (
+    "analyze_property",
+    "max_offer",
+    "get_comps",
+    "section8_rent",
+    "generate_report",
+    "walkthrough_notes",
+)
 # The tools whose results name one project (a follow-up without a project means that one).
 PROJECT_TOOLS = (
     "project_status",
@@ -1788,6 +1795,62 @@ def _expense_plan(text: str, conversation: Conversation) -> Plan | None:
     return Plan("record_expense", args)
 
 
+# A walkthrough written down: "Walked 1215 Kellogg today. Roof is shot, furnace is original,
+# basement has water" (walkthrough_notes: stored as a voice note's transcript would be).
+_WALKED = re.compile(
+    r"\b(?:walked|walk[\s-]?through|walkthrough|toured|viewed|inspected|looked at|saw)\b", re.I
+)
+
+
+_WALK_ADDRESS = re.compile(
+    r"^\s*(?:(?:walked|toured|viewed|inspected|at)\s+)?(\d+[a-z]?\s+[a-z][\w .'-]{1,60}?)"
+    r"\s*(?=[,.;:\n])",
+    re.I,
+)
+
+
+def _conditioned_findings(text: str) -> list[Any]:
+    """The components the walkthrough extractor hears a condition for in ``text``."""
+    from domain.audio.extraction import extract_from_text  # pure rules, no database
+
+    return [f for f in extract_from_text(text) if f.condition is not None]
+
+
+def _walkthrough_plan(text: str, conversation: Conversation) -> Plan | None:
+    """A plan to keep a texted walkthrough as the property's conditions; None if not one.
+
+    Two or more components with a condition (or one, after "walked", "toured" ...), said, not
+    asked, and not an estimate, offer or what-if request (those have their own tools).
+    """
+    if "?" in text or _REHAB.search(text) or _MAX_OFFER.search(text) or _REPORT.search(text):
+        return None
+    if _price_given(text) or _rehab_given(text):
+        return None
+    found = _conditioned_findings(text)
+    if len(found) < 2 and not (found and _WALKED.search(text)):
+        return None
+    address = extract_address(text)
+    if address:
+        # "1215 Kellogg today. Roof is shot, ...": the address ends with its sentence.
+        address = re.split(r"[.;:\n]|,\s+(?=[a-z])", address, maxsplit=1)[0].strip()
+    else:
+        # "1215 Kellogg Ave, roof is shot ...": a house number and street before the notes.
+        lead = _WALK_ADDRESS.match(text)
+        address = lead.group(1).strip() if lead else None
+    if address and _conditioned_findings(address):
+        address = None  # "12 windows are cracked" is a finding, not a house
+    if address:
+        return Plan("walkthrough_notes", {"address": address, "notes": text[:20_000]})
+    discussed = conversation.discussed()
+    if discussed is None:
+        return Plan(
+            reply="Which property? Send the street address with your walkthrough notes, e.g. "
+            "'Walked 1215 Kellogg Ave: roof is shot, furnace is original'.",
+            needs="walkthrough_notes",
+        )
+    return Plan("walkthrough_notes", {**discussed, "notes": text[:20_000]})
+
+
 def plan_for(conversation: Conversation) -> Plan:
     """The tool call (or direct answer) for the latest user message."""
     lines = conversation.text.strip().splitlines()
@@ -1876,6 +1939,9 @@ def plan_for(conversation: Conversation) -> Plan:
     expense = _expense_plan(text, conversation)
     if expense is not None:
         return expense
+    walked = _walkthrough_plan(text, conversation)
+    if walked is not None:
+        return walked
     paid_subject = subject
     if paid_subject is None and _PAID.search(text):
         # "what did we pay for it?" right after an analysis: that property.
@@ -1940,16 +2006,20 @@ def plan_for(conversation: Conversation) -> Plan:
     if rehab_given is not None and subject and not _MAX_OFFER.search(text):
         return Plan("analyze_property", {**subject, "rehab_cost": rehab_given})
     if _REHAB.search(text) and not _MAX_OFFER.search(text):
+        target = extract_address(text.split(":", 1)[0]) if ":" in text else None
+        where = {"address": target} if target else {}
+        scope = text.split(":", 1)[1] if ":" in text else text
+        if _conditioned_findings(scope):
+            # The user's own words, read by the walkthrough extractor: every component it
+            # hears is priced or listed as not priced ("furnace is original" was dropped).
+            return Plan("estimate_rehab", {"notes": scope.strip()[:20_000], **where})
         components = _components(text)
         if not components:
             return Plan(
                 reply="List what needs work with its condition, e.g. 'rehab estimate for "
                 "<address>: roof poor, furnace fair, windows poor'."
             )
-        target = extract_address(text.split(":", 1)[0]) if ":" in text else None
-        return Plan(
-            "estimate_rehab", {"components": components, **({"address": target} if target else {})}
-        )
+        return Plan("estimate_rehab", {"components": components, **where})
     if _FIND.search(text) and subject and "address" in subject:
         return Plan("find_property", {"address": subject["address"]})
 
@@ -2561,6 +2631,31 @@ def _rehab_reply(r: dict[str, Any]) -> str:
     for message in r.get("unpriced", []):
         lines.append(f"• not priced: {message}")
     return _fit("\n".join(lines))
+
+
+def _walkthrough_reply(r: dict[str, Any]) -> str:
+    """What a texted walkthrough found, what it costs, and the analysis on those conditions."""
+    lines = [
+        f"Saved your walkthrough of {r['address']}: its analysis and PDF now use these "
+        f"conditions. Rehab {r['rehab_total']} (subtotal {r['rehab_subtotal']} + contingency "
+        f"{r['contingency']})."
+    ]
+    for f in r.get("findings", [])[:12]:
+        quantity = f" x{f['quantity']}" if f.get("quantity") else ""
+        if f.get("cost"):
+            lines.append(
+                f"• {f['component']}{quantity}: {f['condition']}, {f['action']} {f['cost']}"
+            )
+        else:
+            lines.append(f"• {f['component']}{quantity}: {f['condition'] or 'no condition'}, "
+                         f"not priced ({f.get('reason') or 'no cost'})")  # fmt: skip
+    for item in r.get("not_priced", [])[:6]:
+        if not any(f["component"] == item["what"] for f in r.get("findings", [])):
+            lines.append(f"• not priced: {item['what']} ({item['reason']})")
+    head = _fit("\n".join(lines), 700)
+    if r.get("analysis"):
+        return f"{head}\n\n{_address_reply(r['analysis'])}"
+    return f"{head}\nNo analysis: {r.get('analysis_missing') or 'not available'}."
 
 
 def _changed_reply(r: dict[str, Any]) -> str:
@@ -3406,6 +3501,7 @@ REPLIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "generate_report": _report_reply,
     "find_property": _property_reply,
     "estimate_rehab": _rehab_reply,
+    "walkthrough_notes": _walkthrough_reply,
     "create_deal": _changed_reply,
     "change_deal_status": _changed_reply,
     "make_offer": _changed_reply,
@@ -3426,6 +3522,7 @@ _WHAT = {
     "generate_report": "make the report",
     "find_property": "find that property",
     "estimate_rehab": "price that rehab",
+    "walkthrough_notes": "take those walkthrough notes",
     "create_deal": "create that deal",
     "change_deal_status": "move that deal",
     "make_offer": "record that offer",

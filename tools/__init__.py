@@ -52,6 +52,8 @@ READ_TOOL_NAMES: frozenset[str] = frozenset(
         "generate_report",
         "get_comps",
         "estimate_rehab",
+        # Texted walkthrough notes: stored and priced as a walkthrough voice note is.
+        "walkthrough_notes",
         "section8_rent",
         "list_deals",
         # What was paid for a property and the offers on a deal (investors: their own deals).

@@ -350,7 +350,9 @@ PHRASE_CUES: tuple[tuple[str, Condition], ...] = (
         r"|in good shape|well maintained|looks good|no issues",
         Condition.good,
     ),
-    (r"(?:fair|ok|okay|rough|poor|bad) (?:shape|condition)", Condition.fair),
+    (r"(?:fair|ok|okay|rough|bad) (?:shape|condition)", Condition.fair),
+    # "in poor condition": the written grade poor (replace), as "roof poor" is.
+    (r"poor (?:shape|condition)", Condition.poor),
     (r"some wear|a bit worn|little worn|kind of old|pretty old|really old", Condition.fair),
     # "a soft spot on the roof": rotten decking or subfloor under it, patched.
     (r"soft spots?|spongy", Condition.fair),
@@ -423,6 +425,8 @@ WORD_CUES: dict[str, Condition] = {
     "rotting": Condition.poor,
     "rot": Condition.poor,
     "damaged": Condition.poor,
+    # The written grade ("roof poor", "windows are poor"), as "fair" and "good" are read.
+    "poor": Condition.poor,
     "missing": Condition.poor,
     "dead": Condition.poor,
     "failing": Condition.poor,

@@ -44,7 +44,7 @@ from domain.documents.enums import DocumentKind, DocumentSource
 from domain.documents.models import Document
 from domain.pricing import service as pricing_service
 from domain.pricing.enums import Condition as PricingCondition
-from domain.pricing.enums import CostUnit
+from domain.pricing.enums import CostUnit, RehabAction
 from domain.pricing.models import ComponentInput
 from domain.property import service as property_service
 from domain.property.errors import PropertyNotFoundError
@@ -74,6 +74,9 @@ __all__ = [
     "list_conditions",
     "parse_components",
     "extract_from_text",
+    "estimate_from_text",
+    "walkthrough_from_text",
+    "report_findings",
 ]
 
 
@@ -592,6 +595,8 @@ class ExtractionResult:
     # The house's living area said in the narration, if any (priced on when the property
     # has none on record).
     narrated_living_area: NarratedArea | None = None
+    # What the narration names that no catalogue line prices ("hot tub"), each with why.
+    not_priced: tuple[NotPriced, ...] = ()
 
 
 def extract_and_estimate(
@@ -617,6 +622,7 @@ def extract_and_estimate(
     segments = segments_of(walkthrough)
     findings = extraction.extract_conditions(segments)
     narrated = extraction.narrated_living_area(segments)
+    not_priced = extraction.heard_not_priced(segments)
     prop = property_service.get(session=session, org_id=org_id, property_id=walkthrough.property_id)
     summary = estimate_for_findings(
         session=session,
@@ -624,7 +630,7 @@ def extract_and_estimate(
         findings=findings,
         square_feet=prop.square_feet if prop is not None else None,
         narrated_area=narrated,
-        not_priced=extraction.heard_not_priced(segments),
+        not_priced=not_priced,
     )
     previous = len(list_conditions(session=session, org_id=org_id, walkthrough_id=walkthrough.id))
     session.execute(
@@ -705,7 +711,220 @@ def extract_and_estimate(
                 "rehab_total": summary["total"],
             },
         )
-    return ExtractionResult(walkthrough, rows, findings, summary, extraction.METHOD, narrated)
+    return ExtractionResult(
+        walkthrough, rows, findings, summary, extraction.METHOD, narrated, tuple(not_priced)
+    )
+
+
+# --- texted walkthrough notes and what became of each finding ----------------------------
+
+# The longest walkthrough note taken as text (as ``POST /extract/conditions`` takes).
+TEXT_MAX_CHARS = 20000
+
+
+def _narration(text: str) -> str:
+    """Texted notes as extractor input, or ``InvalidWalkthroughInput`` when empty or too long."""
+    narration = (text or "").replace("\x00", " ").strip()
+    if not narration:
+        raise InvalidWalkthroughInput(
+            "The walkthrough notes are empty: say what needs work, e.g. 'roof is shot, "
+            "furnace is original, 12 windows need replacing'."
+        )
+    if len(narration) > TEXT_MAX_CHARS:
+        raise InvalidWalkthroughInput(
+            f"The walkthrough notes are {len(narration):,} characters; at most "
+            f"{TEXT_MAX_CHARS:,} are read: send them in parts."
+        )
+    return narration
+
+
+@dataclass(frozen=True)
+class TextEstimate:
+    """Conditions in texted notes and the rehab estimate they price to (nothing stored)."""
+
+    findings: list[Finding]
+    rehab_estimate: dict[str, Any]
+    not_priced: tuple[NotPriced, ...]
+
+
+def estimate_from_text(
+    *, session: Session, org_id: uuid.UUID, text: str, square_feet: int | None = None
+) -> TextEstimate:
+    """Extract the conditions in ``text`` with the walkthrough extractor and price them.
+
+    The same extractor and pricing as a walkthrough (``estimate_for_findings``); nothing is
+    stored, so the property's analysis is unchanged (``walkthrough_from_text`` stores them).
+    """
+    narration = _narration(text)
+    findings = extract_from_text(narration)
+    not_priced = tuple(not_priced_in_text(narration))
+    summary = estimate_for_findings(
+        session=session,
+        org_id=org_id,
+        findings=findings,
+        square_feet=square_feet,
+        narrated_area=narrated_area_in_text(narration),
+        not_priced=not_priced,
+    )
+    return TextEstimate(findings, summary, not_priced)
+
+
+def walkthrough_from_text(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    property_id: uuid.UUID,
+    text: str,
+    actor: Principal | None = None,
+    uploaded_by: uuid.UUID | None = None,
+) -> ExtractionResult:
+    """A texted walkthrough note, stored and priced exactly as a voice note's transcript.
+
+    The text becomes the transcript of a new walkthrough of the property (no recording: one
+    untimed segment, as ``segments_of`` reads a transcript without segments), and
+    ``extract_and_estimate``, the step every transcribed voice note goes through, extracts
+    and stores its conditions, prices them and completes the walkthrough, so the property's
+    analysis and PDF price them (``latest_component_conditions``). Notes naming no component
+    with a condition are refused with what was read, and nothing is stored (an empty
+    walkthrough would hide an earlier one's conditions from the analysis).
+    """
+    narration = _narration(text)
+    _require_property(session=session, org_id=org_id, property_id=property_id)
+    heard = extract_from_text(narration)
+    if not any(f.condition is not None for f in heard):
+        read = [f"{f.component} (no condition said)" for f in heard] + [
+            n.line for n in not_priced_in_text(narration)
+        ]
+        raise InvalidWalkthroughInput(
+            "No component with a condition in the walkthrough notes, so nothing was stored "
+            "or priced"
+            + (f"; read: {'; '.join(read)}" if read else "")
+            + ". Say what needs work and how bad it is, e.g. 'roof is shot, furnace is "
+            "original, 12 windows need replacing, the basement has water'."
+        )
+    walkthrough = Walkthrough(
+        org_id=org_id,
+        property_id=property_id,
+        transcript=narration,
+        segments=[],
+        status=WalkthroughStatus.transcribed,
+        uploaded_by=uploaded_by,
+        started_at=utcnow(),
+    )
+    session.add(walkthrough)
+    session.flush()
+    record_audit(
+        session=session,
+        principal=actor,
+        org_id=org_id,
+        actor=None if actor else "audio.text",
+        action="create",
+        entity=ENTITY,
+        entity_id=walkthrough.id,
+        changes={"property_id": property_id, "source": "text", "status": "transcribed"},
+    )
+    return extract_and_estimate(
+        session=session, org_id=org_id, walkthrough_id=walkthrough.id, actor=actor
+    )
+
+
+@dataclass(frozen=True)
+class FindingOutcome:
+    """A component read in the notes, and what the estimate did with it."""
+
+    component: str
+    component_key: str
+    condition: str | None
+    quantity: Decimal | None
+    unit: str | None
+    said: str  # the sentence it was read in (and why, for an implied line)
+    cues: list[str]
+    priced: bool  # a repair or replacement line with a cost
+    action: str | None  # replace, repair, none (no work); None: no line
+    cost: Decimal | None  # the line's total before contingency
+    reason: str | None  # why it has no cost: no work needed, or not priced
+
+
+@dataclass(frozen=True)
+class NotPricedOutcome:
+    """Something read that has no line in the estimate, and why."""
+
+    what: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class FindingsReport:
+    """Every finding with its outcome, and everything not priced (never silently dropped)."""
+
+    findings: list[FindingOutcome]
+    not_priced: list[NotPricedOutcome]
+
+
+def _take(
+    rows: list[dict[str, Any]], *, key: str | None = None, names: Sequence[str] = ()
+) -> dict[str, Any] | None:
+    """Remove and return the first row of that catalogue key or component name (one each)."""
+    for index, row in enumerate(rows):
+        if (key is not None and row.get("component_key") == key) or row.get("component") in names:
+            return rows.pop(index)
+    return None
+
+
+def report_findings(
+    findings: Sequence[Finding],
+    rehab_estimate: dict[str, Any],
+    not_priced: Sequence[NotPriced] = (),
+) -> FindingsReport:
+    """Each finding with its line in ``rehab_estimate`` (``estimate_for_findings``'s summary).
+
+    A finding without a condition, or one the cost book could not price (its ``unpriced``
+    message), is listed under ``not_priced`` with why, as is what no catalogue line prices.
+    """
+    lines = [dict(line) for line in rehab_estimate.get("line_items", [])]
+    gaps = [dict(gap) for gap in rehab_estimate.get("unpriced", [])]
+    outcomes: list[FindingOutcome] = []
+    missing: list[NotPricedOutcome] = []
+    for f in findings:
+        condition = f.condition.value if f.condition is not None else None
+        action: str | None = None
+        cost: Decimal | None = None
+        reason: str | None = None
+        if condition is None:
+            reason = (
+                "read without a condition (a mention is not a diagnosis): say how it is, "
+                f"e.g. '{f.component} needs replacing', to price it"
+            )
+        else:
+            name = priceable_name(f.component, f.component_key)
+            line = _take(lines, key=f.component_key) or _take(lines, names=(name, f.component))
+            if line is not None:
+                action = str(line["action"])
+                cost = Decimal(str(line["line_total"]))
+                if action == RehabAction.NONE.value:
+                    reason = f"no work priced ({line.get('quantity_source') or condition})"
+            else:
+                gap = _take(gaps, names=(name, f.component))
+                reason = str(gap["message"]) if gap is not None else "the cost book gave it no line"
+        outcome = FindingOutcome(
+            component=f.component,
+            component_key=f.component_key,
+            condition=condition,
+            quantity=f.quantity,
+            unit=f.unit,
+            said=f.notes,
+            cues=f.cue_texts,
+            priced=action is not None and action != RehabAction.NONE.value,
+            action=action,
+            cost=cost,
+            reason=reason,
+        )
+        outcomes.append(outcome)
+        if action is None:
+            missing.append(NotPricedOutcome(what=f.component, reason=str(reason)))
+    missing += [NotPricedOutcome(what=str(g["component"]), reason=str(g["message"])) for g in gaps]
+    missing += [NotPricedOutcome(what=heard.said, reason=heard.reason) for heard in not_priced]
+    return FindingsReport(outcomes, missing)
 
 
 def rehab_total(walkthrough: Walkthrough) -> Decimal | None:

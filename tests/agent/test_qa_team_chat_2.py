@@ -109,7 +109,7 @@ def test_what_we_paid_is_the_deals_price_and_closing_costs_not_the_list_price(
     )
     assert _calls(olaf) == [("what_we_paid", True), ("analyze_property", True)]
     assert "$61,500" not in olaf.reply and str(deal.id) not in olaf.reply
-    assert olaf.reply.startswith("No deal on file for 8800 Kercheval Ave")
+    assert olaf.reply.startswith("No deal you can see on 8800 Kercheval Ave")
 
 
 def test_what_we_paid_falls_back_to_the_analysis_only_without_a_deal_price(world: World) -> None:
@@ -120,7 +120,7 @@ def test_what_we_paid_falls_back_to_the_analysis_only_without_a_deal_price(world
     assert _calls(result) == [("what_we_paid", True), ("analyze_property", True)]
     first, analysis = result.reply.split("\n\n", 1)
     assert first == (
-        "No deal on file for 8900 Kercheval Ave, Detroit, MI 48214 has a purchase price, so I "
+        "No deal you can see on 8900 Kercheval Ave, Detroit, MI 48214 has a purchase price, so I "
         "can't say what we paid. The analysis below shows the list (asking) price, not a price "
         "paid."
     )

@@ -185,14 +185,8 @@ def test_attached_media_ids_are_not_read_as_properties() -> None:
         (
             "rehab estimate for 12 Oak St: roof is shot, furnace fair, 12 windows poor",
             "estimate_rehab",
-            {
-                "address": "12 Oak St",
-                "components": [
-                    {"component": "roof", "condition": "poor"},
-                    {"component": "furnace", "condition": "fair"},
-                    {"component": "windows", "condition": "poor", "quantity": "12"},
-                ],
-            },
+            # The user's words go to the walkthrough extractor, which reports every finding.
+            {"address": "12 Oak St", "notes": "roof is shot, furnace fair, 12 windows poor"},
         ),
     ],
 )
