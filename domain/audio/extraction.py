@@ -983,6 +983,9 @@ _WHOLE_ROOM = tuple(
         r"(?:remodel|redo|rehab|renovation|overhaul)\b",
         rf"\beverything in (?:the |this |that )?{_ROOM} (?:needs|has|will need) (?:to )?"
         r"(?:go|be replaced|be redone|replacing)\b",
+        # "the kitchen is dated and needs a full gut": the room said in the clause before.
+        rf"\b{_ROOM} (?:is|was|looks) (?:\w+ ){{0,2}}and (?:needs|will need) (?:a )?"
+        r"(?:full |complete |total )?(?:gut(?:ted| job)?|remodel|redo|rehab|renovation)\b",
     )
 )
 # A room priced as one line, and its floor area: the catalogue's rental bath is 5x8 ft.
@@ -1376,6 +1379,8 @@ _GUT_SAID = tuple(
 _GUT_DONE_BEFORE = frozenset({"already", "previously", "recently", "been", "was", "were"})
 _GUT_DONE_AFTER = re.compile(r"^(?:[a-z0-9']+ ){0,3}?(?:ago|last year|in (?:19|20)\d\d)\b")
 _ROOM_WORDS = frozenset({"kitchen", "bathroom", "bath", "bathrooms", "baths", "basement"})
+# A clause that starts with its verb takes the subject of the clause before it.
+_SUBJECTLESS = frozenset({"needs", "need", "will", "has", "have", "should", "is", "could"})
 
 
 def _full_guts(
@@ -1394,6 +1399,20 @@ def _full_guts(
         named_before = any(
             saying.start - len(clause) <= m.start < saying.start for m in mentions
         ) or any(w in _ROOM_WORDS for w in clause)
+        if not named_before and (not clause or clause[0] in _SUBJECTLESS):
+            # "the kitchen is dated and needs a full gut": the clause has no subject of its
+            # own, so it is the one of the clause before ("and" joins them).
+            start = saying.start - len(clause)
+            if start > 0 and words[start - 1] in {"and", "but", "plus"}:
+                before: list[str] = []
+                for word in reversed(words[max(0, start - 9) : start - 1]):
+                    if word in _PUNCTUATION or word in _BOUNDARY_WORDS:
+                        break
+                    before.insert(0, word)
+                first = start - 1 - len(before)
+                named_before = any(w in _ROOM_WORDS for w in before) or any(
+                    first <= m.start < start - 1 for m in mentions
+                )
         after = words[saying.end : saying.end + 3]
         named_after = (
             bool(after)
@@ -2108,17 +2127,53 @@ class NotPriced:
         return f"{self.said}: not priced ({self.reason})"
 
 
+# "the kitchen is dated": a room graded as a whole is no cost-book line; what in it needs
+# work must be said (a gut or a full remodel of it is priced: ``_WHOLE_ROOM``).
+_GRADED_ROOM_REASON = (
+    "a room graded as a whole is not one cost-book line: say what in it needs work "
+    "(cabinets, countertops, appliances), or 'the kitchen needs a full gut'"
+)
+_KITCHEN_PARTS = frozenset(
+    {"cabinets", "cabinet", "counters", "counter", "countertops", "countertop", "appliances",
+     "appliance", "sink", "stove", "range", "fridge", "refrigerator", "dishwasher"}
+)  # fmt: skip
+_ROOM_WORK_WORDS = frozenset(
+    {"gut", "gutted", "remodel", "remodeled", "redo", "redone", "rehab", "renovation",
+     "everything", "studs"}
+)  # fmt: skip
+
+
+def _graded_kitchen(words: Sequence[str]) -> bool:
+    """Whether a clause grades "the kitchen" itself ("kitchen is dated") and nothing in it."""
+    clauses: list[list[str]] = [[]]
+    for word in words:
+        if word in _PUNCTUATION or word in _BOUNDARY_WORDS:
+            clauses.append([])
+        else:
+            clauses[-1].append(word)
+    return any(
+        "kitchen" in clause
+        and any(w in WORD_CUES for w in clause)
+        and not any(w in _KITCHEN_PARTS or w in _ROOM_WORK_WORDS for w in clause)
+        for clause in clauses
+    )
+
+
 def heard_not_priced(segments: Iterable[Segment]) -> list[NotPriced]:
     """What the narration names that no catalogue line prices (once each, first said)."""
     found: dict[str, NotPriced] = {}
     for sentence in split_sentences(segments):
         words = tokenize(sentence.text)
+        start = int(sentence.start) if sentence.start is not None else None
         for index in range(len(words)):
             size = _not_priced_at(words, index)
             if size:
                 said, reason = NOT_PRICED[tuple(words[index : index + size])]
-                start = int(sentence.start) if sentence.start is not None else None
                 found.setdefault(said, NotPriced(said, reason, start))
+        if _graded_kitchen(words) and not any(
+            w in _ROOM_WORK_WORDS or w in _KITCHEN_PARTS for w in words
+        ):
+            found.setdefault("kitchen", NotPriced("kitchen", _GRADED_ROOM_REASON, start))
     return list(found.values())
 
 

@@ -84,3 +84,27 @@ def test_the_written_grade_poor_is_read() -> None:
     assert found == {"roof": Condition.poor, "windows": Condition.poor}
     (roof,) = extract_from_text("the roof is in poor condition")
     assert roof.condition is Condition.poor
+
+
+def test_a_rooms_gut_said_after_its_grade_is_the_rooms_not_the_houses() -> None:
+    """Was: "Kitchen is dated and needs a full gut" priced a $74,750 whole-house gut (and folded
+    the carpet into it); the gut belongs to the kitchen named in the clause before."""
+    found = {
+        f.component
+        for f in extract_from_text(
+            "Kitchen is dated and needs a full gut, carpet is worn out, water heater is leaking"
+        )
+    }
+    assert "gut rehab" not in found
+    assert {"kitchen cabinets", "countertops", "kitchen appliances", "carpet"} <= found
+    # The whole house still is one when the house is what needs it.
+    assert [f.component for f in extract_from_text("the house needs a full gut")] == [
+        "gut rehab"
+    ]
+
+
+def test_a_kitchen_graded_as_a_whole_is_listed_not_dropped(investor: User) -> None:
+    text = "rehab estimate for 1234 Subject Ave: the kitchen is outdated and the carpet is worn"
+    reply = checked_turn(investor, text).reply
+    assert "not priced: kitchen: a room graded as a whole is not one cost-book line" in reply
+    assert "carpet" in reply
