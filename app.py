@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from channels.voice import router as voice_channel_router
@@ -17,8 +17,9 @@ from core.config import get_settings
 from core.idempotency import IdempotencyMiddleware
 from core.nul_guard import NulTextMiddleware
 from core.observability import RequestContextMiddleware, setup_logging
-from core.openapi import document_middleware
+from core.openapi import document_middleware, document_role_refusals
 from core.ops import router as ops_router
+from core.query_guard import reject_unknown_query
 from core.ratelimit import RateLimitMiddleware
 from domain.analysis.api import router as analysis_router
 from domain.audio.api import router as audio_router
@@ -52,6 +53,8 @@ def create_app() -> FastAPI:
         version="0.1.0",
         description="Deal analysis, bookkeeping and contractor chasing for a real-estate investor.",
         lifespan=lifespan,
+        # Every /api/v1 operation refuses (422) a query parameter it does not declare.
+        dependencies=[Depends(reject_unknown_query)],
     )
     # Innermost: a repeated write with the same Idempotency-Key is answered from storage.
     application.add_middleware(IdempotencyMiddleware, prefix=API_PREFIX)
@@ -95,6 +98,7 @@ def create_app() -> FastAPI:
                 description=application.description,
                 routes=application.routes,
             )
+            schema = document_role_refusals(schema, application.routes, prefix=API_PREFIX)
             application.openapi_schema = document_middleware(schema, prefix=API_PREFIX)
         return application.openapi_schema
 

@@ -31,7 +31,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from fastapi.responses import FileResponse, HTMLResponse, Response, StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from agent.runner import TurnRequest, TurnResult, run_turn
@@ -69,6 +69,8 @@ ChatUser = Annotated[Principal, Depends(require_roles(Role.analyst, Role.investo
 
 class ChatMessageIn(BaseModel):
     """A question for the assistant."""
+
+    model_config = ConfigDict(extra="forbid")
 
     text: str = Field(
         min_length=1, max_length=chat_service.MAX_MESSAGE_CHARS, examples=["P&L for deal 42"]

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Security, status
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlmodel import Session
 from twilio.request_validator import RequestValidator
 
@@ -316,7 +316,7 @@ def _serve_report(
         200: {"content": {"application/pdf": {}}},
         202: {"model": ReportState, "description": "the report is still rendering"},
         410: {"model": ReportState, "description": "the report could not be made (see detail)"},
-        403: {"description": "the link's signature is invalid or expired"},
+        403: {"description": "the link's signature is invalid or expired, or a contractor's token"},
         404: {"description": "no such report (or not rendered yet)"},
     },
 )
@@ -341,12 +341,24 @@ def get_report(
                 detail="This report link is invalid or has expired; ask for the report again",
             )
         return _serve_report(session, org, report_id)
-    principal = (
-        auth_service.resolve_token(session=session, token=credentials.credentials)
-        if credentials is not None and credentials.credentials
-        else None
-    )
-    if principal is None or principal.role == Role.contractor:
+    if credentials is None or not credentials.credentials:
+        # As every secured operation: no token is a 401 that asks for one.
+        raise HTTPException(
+            status_code=status.HTTP_401_UNAUTHORIZED,
+            detail="A report needs a signed link (sig, exp, org) or "
+            "'Authorization: Bearer <token>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    principal = auth_service.resolve_token(session=session, token=credentials.credentials)
+    if principal is None:
+        raise HTTPException(
+            status_code=status.HTTP_401_UNAUTHORIZED,
+            detail="The token is invalid, expired or revoked",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
+    # As ``get_current_principal``: keep the token's last use even when the answer is an error.
+    session.commit()
+    if principal.role == Role.contractor:
         raise HTTPException(
             status_code=status.HTTP_403_FORBIDDEN,
             detail="A report needs a signed link (sig, exp, org) or a team member's bearer token",
@@ -356,6 +368,8 @@ def get_report(
 
 class ReportGenerateRequest(BaseModel):
     """Which property to report on: its id, or an address to find it by."""
+
+    model_config = ConfigDict(extra="forbid")
 
     property_id: uuid.UUID | None = None
     address: str | None = Field(default=None, min_length=3, max_length=300)

@@ -6,13 +6,24 @@ expired or revoked token), ``429`` when over the rate limit (``RateLimitMiddlewa
 for an oversized body (``BodySizeLimitMiddleware``), and on writes the optional
 ``Idempotency-Key`` header with its ``409`` (the first request with that key is still running)
 and ``Idempotent-Replayed`` answer header (``IdempotencyMiddleware``).
+
+``document_role_refusals`` adds what the routes' dependencies answer: ``403`` on every
+operation with a role check (``require_roles``), naming the roles it lets through, and ``422``
+on every operation for an unknown query parameter (``core.query_guard``).
 """
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Iterator, Sequence
 from typing import Any
 
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, iter_route_contexts
+from starlette.routing import BaseRoute
+
 from core.idempotency import EXCLUDED_SUFFIXES, METHODS
+from core.query_guard import EXEMPT_PREFIXES
 from core.ratelimit import EXCLUDED_PREFIXES
 
 ERROR_BODY = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorDetail"}}}
@@ -83,4 +94,61 @@ def document_middleware(schema: dict[str, Any], *, prefix: str) -> dict[str, Any
                 if not any(p.get("name") == IDEMPOTENCY_KEY["name"] for p in parameters):
                     parameters.append(IDEMPOTENCY_KEY)
                 responses.setdefault("409", STILL_RUNNING)
+    return schema
+
+
+VALIDATION_ERROR = {
+    "description": "Invalid input: a bad or unknown body field or query parameter (each named)",
+    "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}
+    },
+}
+
+
+def _role_checks(dependant: Dependant) -> Iterator[str]:
+    """The roles each ``require_roles`` check among ``dependant``'s dependencies lets through."""
+    for sub in dependant.dependencies:
+        call = sub.call
+        if call is not None and getattr(call, "__name__", "") == "_check_role":
+            allowed = inspect.getclosurevars(call).nonlocals.get("allowed")
+            if isinstance(allowed, str):
+                yield allowed
+        yield from _role_checks(sub)
+
+
+def role_refusal(allowed: Sequence[str]) -> dict[str, Any]:
+    """The documented ``403`` of an operation that lets through only the roles ``allowed``."""
+    roles = "; ".join(allowed)
+    investor = any("investor" in check.split(", ") for check in allowed)
+    scope = "; an investor is also refused what lies outside their own deals" if investor else ""
+    return {
+        "description": f"Refused for the caller's role: this needs one of the roles: {roles}"
+        f"{scope}",
+        "content": ERROR_BODY,
+    }
+
+
+def document_role_refusals(
+    schema: dict[str, Any], routes: Sequence[BaseRoute], *, prefix: str
+) -> dict[str, Any]:
+    """Add ``403`` to operations with a role check and ``422`` for unknown query parameters."""
+    paths: dict[str, Any] = schema.get("paths", {})
+    for context in iter_route_contexts(routes):
+        route = context.original_route
+        path = context.path_format
+        if not isinstance(route, APIRoute) or not path or path not in paths:
+            continue
+        if not path.startswith(prefix):
+            continue
+        allowed = list(dict.fromkeys(_role_checks(route.dependant)))
+        checked = not path.startswith(EXEMPT_PREFIXES)
+        for method in context.methods or ():
+            operation = paths[path].get(method.lower())
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses: dict[str, Any] = operation["responses"]
+            if allowed:
+                responses.setdefault("403", role_refusal(allowed))
+            if checked:
+                responses.setdefault("422", VALIDATION_ERROR)
     return schema

@@ -12,6 +12,7 @@ other), inside the test's session; nothing is committed beyond the test's transa
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from typing import Any
 
@@ -265,6 +266,9 @@ def make_subject_property(db: Session, org: Organisation, **fields: Any) -> Any:
     return property_service.create(session=db, org_id=org.id, property_in=PropertyCreate(**values))
 
 
+_CONTRACTOR_PHONES = itertools.count(uuid.uuid4().int % 10000)
+
+
 def make_contractor(db: Session, org: Organisation, **overrides: Any) -> Any:
     """Add a contractor to ``org`` through the construction service.
 
@@ -280,7 +284,8 @@ def make_contractor(db: Session, org: Organisation, **overrides: Any) -> Any:
         "name": "Ray's Roofing",
         "company": "Ray's Roofing LLC",
         "trades": ["roofing"],
-        "phone": f"+1312555{uuid.uuid4().int % 10000:04d}",
+        # A counter, not a random number: two contractors of one organisation never clash.
+        "phone": f"+1312555{next(_CONTRACTOR_PHONES) % 10000:04d}",
         "email": "ray@example.com",
         "service_area": "Chicago",
         "timezone": "America/Chicago",

@@ -79,7 +79,12 @@ def test_section8_deal_elsewhere_is_not_underwritten_at_detroit_rents(db: Sessio
     org = make_org(db)
     prop = make_property(db, org, address_line="4 Elm St", city="Ames", state="IA", bedrooms=3)
     deal = make_deal(
-        db, org, property_id=prop.id, strategy="section8_rental", purchase_price=D("85000")
+        db,
+        org,
+        property_id=prop.id,
+        strategy="section8_rental",
+        purchase_price=D("85000"),
+        estimated_repairs=D("0"),  # a turnkey rental: the house has no size to price a scope
     )
 
     with pytest.raises(deal_service.DealValidationError, match="Ames, IA"):
@@ -115,7 +120,9 @@ def test_section8_deal_projection_deducts_the_tables_utility_allowance(db: Sessi
     """
     org = make_org(db)
     _own_detroit_row_with_allowance(db, org.id)
-    deal = make_deal(db, org, strategy="section8_rental", purchase_price=D("85000"))
+    deal = make_deal(
+        db, org, strategy="section8_rental", purchase_price=D("85000"), estimated_repairs=D("0")
+    )
 
     result = deal_service.deal_projection(
         session=db,
@@ -149,7 +156,9 @@ def test_section8_deal_is_held_at_the_section8_rent(db: Session) -> None:
     the hold's first-year NOI is the Section 8 analysis's own.
     """
     org = make_org(db)
-    deal = make_deal(db, org, strategy="section8_rental", purchase_price=D("85000"))
+    deal = make_deal(
+        db, org, strategy="section8_rental", purchase_price=D("85000"), estimated_repairs=D("0")
+    )
 
     result = deal_service.deal_projection(
         session=db,
@@ -175,7 +184,12 @@ def test_section8_deal_on_a_ten_bedroom_house_is_underwritten(db: Session) -> No
     org = make_org(db)
     prop = make_property(db, org, address_line="5 Elm St", city="Detroit", state="MI", bedrooms=10)
     deal = make_deal(
-        db, org, property_id=prop.id, strategy="section8_rental", purchase_price=D("250000")
+        db,
+        org,
+        property_id=prop.id,
+        strategy="section8_rental",
+        purchase_price=D("250000"),
+        estimated_repairs=D("0"),
     )
 
     result = deal_service.deal_projection(

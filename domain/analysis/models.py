@@ -18,8 +18,9 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, field_serializer
 
+from core.money import MoneyOut, format_money_keys, format_result_inputs
 from domain.analysis.assumptions import AnalysisAssumptions, VerdictThresholds
 from domain.pricing.models import ComponentInput, RehabEstimate
 from domain.section8.service import RentAnalysis
@@ -52,7 +53,7 @@ class SubjectSummary(BaseModel):
     square_feet: int | None
     year_built: int | None
     condition_rating: int | None
-    list_price: Decimal | None
+    list_price: MoneyOut | None
     latitude: float | None
     longitude: float | None
 
@@ -68,7 +69,7 @@ class PhotoRef(BaseModel):
 class PricedFigure(BaseModel):
     """An amount and where it came from."""
 
-    amount: Decimal
+    amount: MoneyOut
     source: str
 
 
@@ -96,7 +97,7 @@ class RehabSection(BaseModel):
 class RentSection(BaseModel):
     """The rent the rental figures use, the market rent and the Section 8 analysis."""
 
-    rent_monthly: Decimal | None
+    rent_monthly: MoneyOut | None
     rent_source: str
     market_rent: PricedFigure | None
     section8: RentAnalysis | None
@@ -106,12 +107,12 @@ class RentSection(BaseModel):
 class MaxOffer(BaseModel):
     """The most to pay: ARV x rule % - rehab, and the price that still earns the target profit."""
 
-    amount: Decimal = Field(description="negative: no price makes the rule work")
+    amount: MoneyOut = Field(description="negative: no price makes the rule work")
     rule_pct: Decimal
-    arv: Decimal
-    rehab_total: Decimal
+    arv: MoneyOut
+    rehab_total: MoneyOut
     formula: str
-    for_target_profit: Decimal | None = Field(
+    for_target_profit: MoneyOut | None = Field(
         description="highest price with a flip profit of at least the verdict's minimum"
     )
 
@@ -181,6 +182,15 @@ class HeadlineFigures(BaseModel):
     rental_cash_flow: str
 
 
+# Dollar amounts among ``AnalysisAssumptions`` and ``VerdictThresholds`` (the rest are %).
+ASSUMPTION_MONEY_KEYS = (
+    "utilities_while_holding_monthly",
+    "flip_min_profit",
+    "rental_min_cash_flow_monthly",
+    "brrrr_min_cash_flow_monthly",
+)
+
+
 class PropertyAnalysis(BaseModel):
     """A full property analysis: values, rehab, rent, flip/rental/BRRRR, projection, verdict."""
 
@@ -241,6 +251,16 @@ class PropertyAnalysis(BaseModel):
     notes: list[str] = Field(description="assumptions applied to this property in particular")
     sources: Sources
     figures: HeadlineFigures
+
+    @field_serializer("flip", "rental", "brrrr", "projection", mode="wrap", when_used="json")
+    def _inputs_money(self, value: Any, handler: SerializerFunctionWrapHandler) -> Any:
+        """The underwriting inputs echoed in each result, money with two places."""
+        return format_result_inputs(handler(value))
+
+    @field_serializer("assumptions", "thresholds", mode="wrap", when_used="json")
+    def _assumptions_money(self, value: Any, handler: SerializerFunctionWrapHandler) -> Any:
+        """The dollar assumptions and bars with two places (percentages as they are)."""
+        return format_money_keys(handler(value), ASSUMPTION_MONEY_KEYS)
 
 
 @dataclass(frozen=True)

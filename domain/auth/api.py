@@ -280,7 +280,7 @@ def _token_owner_filter(principal: Principal) -> uuid.UUID | None:
     "/auth/tokens",
     response_model=list[ApiTokenRead],
     tags=["auth"],
-    summary="List API tokens (yours; an admin's: the organisation's), never their values",
+    summary="List live API tokens (yours; an admin's: the organisation's), never their values",
     responses=total_count("API tokens"),
 )
 def list_api_tokens(
@@ -290,7 +290,11 @@ def list_api_tokens(
     limit: Annotated[int, Query(ge=1, le=service.MAX_LIST_LIMIT)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[ApiTokenRead]:
-    """The caller's API tokens (an admin sees the whole organisation's); never their values."""
+    """The caller's API tokens (an admin sees the whole organisation's); never their values.
+
+    A revoked token is not listed; an expired one is (its ``expires_at`` in the past) until it
+    is revoked.
+    """
     owner = _token_owner_filter(principal)
     tokens = service.list_api_tokens(
         session=session, org_id=principal.org_id, user_id=owner, limit=limit, offset=offset
@@ -328,12 +332,17 @@ def create_api_token(
     status_code=status.HTTP_204_NO_CONTENT,
     tags=["auth"],
     summary="Revoke an API token",
-    responses={404: {"description": "No such API token that you may revoke"}},
+    responses={
+        404: {"description": "No such API token that you may revoke, or it is already revoked"}
+    },
 )
 def revoke_api_token(
     session: SessionDep, principal: CurrentPrincipal, token_id: uuid.UUID
 ) -> Response:
-    """Revoke an API token at once (your own; an admin any of the organisation's)."""
+    """Revoke an API token at once (your own; an admin any of the organisation's).
+
+    A revoked token is gone: it leaves ``GET /auth/tokens``, and revoking it again is a 404.
+    """
     try:
         service.revoke_api_token(
             session=session,

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import field_validator
+from pydantic import ConfigDict, field_validator
 from sqlalchemy import String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -111,6 +111,8 @@ class User(UUIDPrimaryKey, OrgScoped, Timestamps, UserBase, table=True):
 class UserCreate(UserBase):
     """What a caller sends to create a user; email and phone number are normalised."""
 
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
     password: str | None = Field(default=None, min_length=8, max_length=256)
 
     @field_validator("email")
@@ -126,6 +128,8 @@ class UserCreate(UserBase):
 
 class UserUpdate(SQLModel):
     """What a caller may change on a user; fields left out stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
     full_name: str | None = Field(default=None, max_length=200)
     phone_number: str | None = Field(default=None, max_length=20)
@@ -169,6 +173,8 @@ class ApiToken(UUIDPrimaryKey, OrgScoped, CreatedAt, table=True):
 
 class ApiTokenCreate(SQLModel):
     """What a caller sends to create an API token for themselves."""
+
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
     name: str = Field(min_length=1, max_length=100)
     expires_in_days: int | None = Field(

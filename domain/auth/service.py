@@ -502,8 +502,14 @@ def get_api_token(
 
 
 def _api_tokens_query(*, org_id: uuid.UUID, user_id: uuid.UUID | None) -> SelectOfScalar[ApiToken]:
-    """The organisation's API tokens (only ``user_id``'s when given; no order, no paging)."""
-    statement = select(ApiToken).where(ApiToken.org_id == org_id)
+    """The organisation's unrevoked API tokens (only ``user_id``'s when given; no paging).
+
+    A revoked token is gone for its owner: not listed, and a second revoke is a 404. An expired
+    one is still listed (its ``expires_at`` in the past) until it is revoked.
+    """
+    statement = select(ApiToken).where(
+        ApiToken.org_id == org_id, col(ApiToken.revoked_at).is_(None)
+    )
     if user_id is not None:
         statement = statement.where(ApiToken.user_id == user_id)
     return statement
@@ -541,23 +547,24 @@ def revoke_api_token(
     user_id: uuid.UUID | None = None,
     actor: Principal | None = None,
 ) -> ApiToken:
-    """Revoke a token at once (idempotent); audit-logged the first time."""
+    """Revoke a token at once, audit-logged; NotFoundError when unknown or already revoked."""
     token = get_api_token(session=session, org_id=org_id, token_id=token_id, user_id=user_id)
     if token is None:
         raise NotFoundError(f"no API token {token_id}")
-    if token.revoked_at is None:
-        token.revoked_at = utcnow()
-        session.add(token)
-        session.flush()
-        record_audit(
-            session=session,
-            principal=actor,
-            org_id=org_id,
-            action="revoke",
-            entity="api_token",
-            entity_id=token.id,
-            changes={"name": token.name, "prefix": token.prefix, "user_id": token.user_id},
-        )
+    if token.revoked_at is not None:
+        raise NotFoundError(f"API token {token_id} is already revoked")
+    token.revoked_at = utcnow()
+    session.add(token)
+    session.flush()
+    record_audit(
+        session=session,
+        principal=actor,
+        org_id=org_id,
+        action="revoke",
+        entity="api_token",
+        entity_id=token.id,
+        changes={"name": token.name, "prefix": token.prefix, "user_id": token.user_id},
+    )
     return token
 
 

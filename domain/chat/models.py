@@ -12,6 +12,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
+from pydantic import ConfigDict
 from sqlalchemy import Index, String, Text
 from sqlmodel import Field, SQLModel
 
@@ -29,6 +30,8 @@ class ConversationBase(SQLModel):
 
 class ConversationCreate(SQLModel):
     """A new conversation (the title is taken from the first question when not given)."""
+
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
     title: str | None = Field(default=None, max_length=200)
 

@@ -81,6 +81,8 @@ class Deal(UUIDPrimaryKey, OrgScoped, Timestamps, DealBase, table=True):
 class DealCreate(DealBase):
     """Body of ``POST /deals``."""
 
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
     status: Literal[DealStatus.lead, DealStatus.analyzing] = Field(
         default=DealStatus.lead, description="a new deal starts as a lead or being analysed"
     )
@@ -124,6 +126,8 @@ class DealRead(DealBase):
 
 class DealStatusChange(SQLModel):
     """Body of ``PUT /deals/{id}/status``."""
+
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
     status: DealStatus
     reason: str | None = Field(default=None, max_length=1000, description="why, for the timeline")
@@ -205,6 +209,8 @@ class OfferCreate(SQLModel):
 
 class OfferStatusChange(SQLModel):
     """Body of ``PUT /deals/{id}/offers/{offer_id}/status``."""
+
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
     status: OfferStatus
     note: str | None = Field(default=None, max_length=1000)

@@ -45,9 +45,16 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_serializer,
+)
 from sqlmodel import Session
 
+from core.money import MoneyOut, format_result_inputs
 from domain.analysis.assumptions import AnalysisAssumptions, VerdictThresholds
 from domain.deal.enums import DealStrategy
 from domain.deal.models import Deal
@@ -92,13 +99,13 @@ class ProjectionAssumptions(BaseModel):
     strategy: DealStrategy | None = Field(
         default=None, description="analyse as this strategy instead of the deal's own"
     )
-    purchase_price: Decimal | None = Field(
+    purchase_price: MoneyOut | None = Field(
         default=None, ge=0, description="default: the deal's purchase price"
     )
-    rehab_cost: Decimal | None = Field(
+    rehab_cost: MoneyOut | None = Field(
         default=None, ge=0, description="default: the deal's estimated repairs (else 0)"
     )
-    arv: Decimal | None = Field(
+    arv: MoneyOut | None = Field(
         default=None, ge=0, description="after-repair value; needed for flip, BRRRR, wholesale"
     )
     buy_closing_pct: Pct = Field(default=_A.buy_closing_pct, description="% of price")
@@ -114,7 +121,7 @@ class ProjectionAssumptions(BaseModel):
     hold_months: int = Field(
         default=_A.flip_hold_months, ge=1, le=60, description="flip/rehab months"
     )
-    utilities_monthly_while_held: Decimal = Field(default=_A.utilities_while_holding_monthly, ge=0)
+    utilities_monthly_while_held: MoneyOut = Field(default=_A.utilities_while_holding_monthly, ge=0)
     agent_commission_pct: Pct = Field(default=_A.agent_commission_pct)
     sell_closing_pct: Pct = Field(default=_A.sell_closing_pct)
     short_term_ltc_pct: Pct = Field(
@@ -129,18 +136,18 @@ class ProjectionAssumptions(BaseModel):
     short_term_rate_pct: Pct = Field(default=_A.short_term_rate_pct)
     short_term_points_pct: Pct = Field(default=_A.short_term_points_pct)
     mao_rule_pct: Pct = Field(default=_A.mao_rule_pct)
-    target_profit: Decimal | None = Field(
+    target_profit: MoneyOut | None = Field(
         default=_T.flip_min_profit, ge=0, description="the profit the offer price is solved for"
     )
     # rental
-    rent_monthly: Decimal | None = Field(
+    rent_monthly: MoneyOut | None = Field(
         default=None, ge=0, description="market rent; default: the property's target rent"
     )
     vacancy_pct: Pct = Field(default=_A.vacancy_pct)
     management_pct: Pct = Field(default=_A.management_pct)
     maintenance_pct: Pct = Field(default=_A.maintenance_pct)
     capex_reserve_pct: Pct = Field(default=_A.capex_reserve_pct)
-    utilities_monthly: Decimal = Field(default=Decimal("0"), ge=0, description="owner-paid")
+    utilities_monthly: MoneyOut = Field(default=Decimal("0"), ge=0, description="owner-paid")
     loan_ltv_pct: Pct = Field(default=_A.mortgage_ltv_pct, description="0: cash")
     loan_rate_pct: Pct = Field(default=_A.mortgage_rate_pct)
     loan_term_years: int = Field(default=_A.mortgage_term_years, ge=1, le=40)
@@ -154,19 +161,19 @@ class ProjectionAssumptions(BaseModel):
     refinance_rate_pct: Pct = Field(default=_A.refinance_rate_pct)
     refinance_closing_pct: Pct = Field(default=_A.refinance_closing_pct)
     # Section 8
-    payment_standard_monthly: Decimal | None = Field(
+    payment_standard_monthly: MoneyOut | None = Field(
         default=None, ge=0, description="default: the FMR table's for the property's bedrooms"
     )
-    utility_allowance_monthly: Decimal | None = Field(
+    utility_allowance_monthly: MoneyOut | None = Field(
         default=None,
         ge=0,
         description="tenant-paid utilities; default: the FMR table's allowance (else 0)",
     )
     fmr_area: str | None = Field(default=None, max_length=200)
     # wholesale
-    assignment_fee: Decimal = Field(default=Decimal("10000"), ge=0)
+    assignment_fee: MoneyOut = Field(default=Decimal("10000"), ge=0)
     end_buyer_rule_pct: Pct = Field(default=_A.mao_rule_pct)
-    wholesale_costs: Decimal = Field(default=Decimal("0"), ge=0)
+    wholesale_costs: MoneyOut = Field(default=Decimal("0"), ge=0)
 
 
 class MissingFigureError(ValueError):
@@ -435,7 +442,7 @@ class ArvSource(BaseModel):
         description="'as given': the caller's ``arv``; 'stored valuation': the property's "
         "latest ARV valuation (``POST /valuations/arv``), used because no ``arv`` was given"
     )
-    value: Decimal = Field(description="the ARV the projection ran on")
+    value: MoneyOut = Field(description="the ARV the projection ran on")
     valuation_id: uuid.UUID | None = Field(
         default=None, description="the stored valuation's id (``GET /valuations/{propertyId}``)"
     )
@@ -476,3 +483,8 @@ class DealProjection(BaseModel):
         description="where the ARV came from: as given, or the property's latest stored ARV "
         "valuation (id, date, staleness); null when the projection used no ARV",
     )
+
+    @field_serializer("analysis", "projection", mode="wrap", when_used="json")
+    def _inputs_money(self, value: Any, handler: SerializerFunctionWrapHandler) -> Any:
+        """The underwriting inputs echoed in the result, money with two places."""
+        return format_result_inputs(handler(value))

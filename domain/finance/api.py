@@ -191,7 +191,7 @@ def create_transaction(
 @router.get(
     "/transactions",
     response_model=list[TransactionRead],
-    responses={**total_count("transactions"), 422: _ERRORS[422]},
+    responses={**total_count("transactions"), 404: _ERRORS[404], 422: _ERRORS[422]},
     summary="List transactions (newest first; X-Total-Count gives the number matching)",
 )
 def list_transactions(

@@ -14,7 +14,7 @@ import datetime as dt
 import uuid
 from decimal import Decimal
 
-from pydantic import model_validator
+from pydantic import ConfigDict, model_validator
 from sqlalchemy import Boolean, CheckConstraint, Index, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -58,6 +58,8 @@ class Account(UUIDPrimaryKey, OrgScoped, Timestamps, AccountBase, table=True):
 
 class AccountCreate(AccountBase):
     """Body of ``POST /accounts``: a new account starts at a zero balance."""
+
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
 
 class AccountRead(AccountBase):
@@ -128,6 +130,8 @@ class Transaction(UUIDPrimaryKey, OrgScoped, CreatedAt, TransactionBase, table=T
 class TransactionCreate(SQLModel):
     """Body of ``POST /transactions``: amount positive with two decimals; the type signs it."""
 
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
     type: TransactionType
     category: TransactionCategory | None = Field(
         default=None, description="required except for transfers"
@@ -146,6 +150,8 @@ class TransactionCreate(SQLModel):
 
 class ExpenseCreate(SQLModel):
     """Body of ``POST /expenses``: an expense in a category, optionally on a deal."""
+
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
     category: TransactionCategory
     amount: Decimal = _positive_money("positive, at most two decimal places")  # type: ignore[assignment]
@@ -236,6 +242,8 @@ class Budget(UUIDPrimaryKey, OrgScoped, Timestamps, BudgetBase, table=True):
 class BudgetCreate(SQLModel):
     """Body of ``POST /budgets``: creates the line, or sets the allocation of an existing one."""
 
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
     deal_id: uuid.UUID | None = None
     category: TransactionCategory | None = Field(
         default=None, description="omit for the deal's rehab budget (all rehab categories)"
@@ -282,6 +290,8 @@ class ClosedPeriod(UUIDPrimaryKey, OrgScoped, CreatedAt, table=True):
 
 class ClosedPeriodCreate(SQLModel):
     """Body of ``POST /closed-periods``: the month to close, as YYYY-MM."""
+
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
     month: str = Field(regex=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")
     note: str | None = Field(default=None, max_length=500)

@@ -17,10 +17,11 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import ConfigDict, field_validator, model_validator
+from pydantic import ConfigDict, field_serializer, field_validator, model_validator
 from sqlalchemy import Index, String, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
+from core.money import MoneyOut, format_money_keys
 from domain.market.enums import (
     AlertStatus,
     FeedKind,
@@ -231,6 +232,26 @@ class MarketStat(UUIDPrimaryKey, OrgScoped, CreatedAt, table=True):
 # --- API bodies and views ------------------------------------------------------------------
 
 
+# Money keys of an opportunity's ``details`` (see ``domain.market.scoring``).
+DETAILS_MONEY_KEYS = (
+    "amount",
+    "list_price",
+    "original_price",
+    "monthly_cash_flow",
+    "profit",
+    "cash_invested",
+    "cash_left_in_deal",
+    "low",
+    "high",
+    "utilities_while_holding_monthly",
+    "flip_min_profit",
+    "rental_min_cash_flow_monthly",
+    "brrrr_min_cash_flow_monthly",
+)
+# Money keys of a listing's ``property_data``.
+LISTING_MONEY_KEYS = ("original_list_price", "list_price")
+
+
 class ListingRead(SQLModel):
     """A tracked listing as the API returns it."""
 
@@ -240,13 +261,21 @@ class ListingRead(SQLModel):
     address_line: str | None
     city: str | None
     zip_code: str | None
-    list_price: Decimal | None
+    list_price: MoneyOut | None
     status: ListingStatus
     score: Decimal | None
     price_history: list[dict[str, Any]]
     property_data: dict[str, Any]
     first_seen_at: dt.datetime | None
     last_seen_at: dt.datetime | None
+
+    @field_serializer("property_data", when_used="json")
+    def _property_data_money(self, data: dict[str, Any]) -> dict[str, Any]:
+        out = dict(format_money_keys(data, LISTING_MONEY_KEYS))
+        by_source = out.get("price_by_source")
+        if isinstance(by_source, dict):
+            out["price_by_source"] = format_money_keys(by_source, by_source.keys())
+        return out
 
 
 class OpportunityRead(SQLModel):
@@ -256,9 +285,9 @@ class OpportunityRead(SQLModel):
     listing_id: uuid.UUID
     score: Decimal | None
     roi_estimate: Decimal | None
-    rehab_estimate: Decimal | None
-    as_is_value: Decimal | None
-    arv: Decimal | None
+    rehab_estimate: MoneyOut | None
+    as_is_value: MoneyOut | None
+    arv: MoneyOut | None
     strategy: OpportunityStrategy | None
     status: OpportunityStatus
     alert_sent: bool
@@ -266,6 +295,11 @@ class OpportunityRead(SQLModel):
     listing: ListingRead
     created_at: dt.datetime
     updated_at: dt.datetime
+
+    @field_serializer("details", when_used="json")
+    def _details_money(self, details: dict[str, Any]) -> dict[str, Any]:
+        """Amounts in the score's explanation with cents, also in rows stored before."""
+        return dict(format_money_keys(details, DETAILS_MONEY_KEYS))
 
 
 class ScanRead(SQLModel):
@@ -304,8 +338,8 @@ class AlertCriteriaRead(SQLModel):
     user_id: uuid.UUID
     zip_codes: list[str]
     cities: list[str]
-    min_price: Decimal | None
-    max_price: Decimal | None
+    min_price: MoneyOut | None
+    max_price: MoneyOut | None
     min_score: Decimal | None
     min_roi_pct: Decimal | None
     strategies: list[str]

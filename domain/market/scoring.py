@@ -33,6 +33,7 @@ from typing import Any
 
 from pydantic_core import to_jsonable_python
 
+from core.money import money_str
 from domain.analysis.assumptions import AnalysisAssumptions, VerdictThresholds
 from domain.market.enums import OpportunityStrategy
 from domain.underwriting import service as underwriting
@@ -107,7 +108,7 @@ class Figure:
 
     def to_json(self) -> dict[str, Any]:
         """The figure as JSON (amount as a string keeps it exact)."""
-        return {"amount": str(self.amount), "source": self.source, "inputs": self.inputs}
+        return {"amount": money_str(self.amount), "source": self.source, "inputs": self.inputs}
 
 
 @dataclass(frozen=True)
@@ -214,7 +215,7 @@ def _discount(i: ScoreInputs) -> Component:
         f"{pct}%",
         f"list ${price:,.0f} vs as-is value ${value:,.0f}: {pct}% below (full points at "
         f"{FULL_DISCOUNT_PCT}%)",
-        {"list_price": str(price), "as_is_value": i.as_is.to_json()},
+        {"list_price": money_str(price), "as_is_value": i.as_is.to_json()},
     )
 
 
@@ -236,7 +237,7 @@ def _spread(i: ScoreInputs) -> Component:
         f"{pct}% of ARV (full points at {FULL_SPREAD_PCT}%){note}",
         {
             "arv": i.arv.to_json(),
-            "list_price": str(price),
+            "list_price": money_str(price),
             "rehab": i.rehab.to_json() if i.rehab is not None else None,
             "spread_pct": str(pct),
         },
@@ -292,7 +293,7 @@ def _rental(i: ScoreInputs, rental: RentalResult | None, a: AnalysisAssumptions)
         f"${cash_flow:,.0f}/month",
         f"rent ${i.rent.amount:,.0f} a month gives ${cash_flow:,.0f} a month after debt "
         f"service ({how}; full points at ${FULL_CASH_FLOW})",
-        {"rent": i.rent.to_json(), "monthly_cash_flow": str(cash_flow), "formulas": formulas},
+        {"rent": i.rent.to_json(), "monthly_cash_flow": money_str(cash_flow), "formulas": formulas},
     )
 
 
@@ -312,7 +313,7 @@ def _section8(i: ScoreInputs) -> Component:
         f"{ratio}%",
         f"Section 8 maximum contract rent ${i.rent.amount:,.0f} is {ratio}% of the price a "
         f"month (0 points at {SECTION8_ZERO_PCT}%, full at {SECTION8_FULL_PCT}%)",
-        {"rent": i.rent.to_json(), "list_price": str(price)},
+        {"rent": i.rent.to_json(), "list_price": money_str(price)},
     )
 
 
@@ -344,7 +345,10 @@ def _cuts(i: ScoreInputs) -> Component:
             Decimal(0),
             "0%",
             "no price cut" + (f" from ${original:,.0f}" if original else ""),
-            {"original_price": str(original) if original else None, "list_price": str(price)},
+            {
+                "original_price": money_str(original) if original else None,
+                "list_price": money_str(price),
+            },
         )
     pct = ((original - price) / original * HUNDRED).quantize(CENT)
     return Component(
@@ -354,7 +358,11 @@ def _cuts(i: ScoreInputs) -> Component:
         f"{pct}%",
         f"cut from ${original:,.0f} ({i.listing.original_price_source}) to ${price:,.0f}: "
         f"{pct}% (full points at {FULL_PRICE_CUT_PCT}%)",
-        {"original_price": str(original), "list_price": str(price), "cut_pct": str(pct)},
+        {
+            "original_price": money_str(original),
+            "list_price": money_str(price),
+            "cut_pct": str(pct),
+        },
     )
 
 
@@ -477,9 +485,9 @@ def choose_strategy(
                 roi,
                 ok,
                 {
-                    "profit": str(flip.profit),
+                    "profit": money_str(flip.profit),
                     "roi_pct": str(roi),
-                    "cash_invested": str(flip.cash_invested),
+                    "cash_invested": money_str(flip.cash_invested),
                 },
             )
         )
@@ -496,7 +504,7 @@ def choose_strategy(
                 coc,
                 ok,
                 {
-                    "monthly_cash_flow": str(rental.monthly_cash_flow),
+                    "monthly_cash_flow": money_str(rental.monthly_cash_flow),
                     "cash_on_cash_pct": str(coc),
                     "dscr": str(rental.dscr) if rental.dscr is not None else None,
                 },
@@ -520,9 +528,9 @@ def choose_strategy(
                 coc,
                 ok,
                 {
-                    "cash_left_in_deal": str(brrrr.cash_left_in_deal),
+                    "cash_left_in_deal": money_str(brrrr.cash_left_in_deal),
                     "cash_left_pct": str(_cents(left_pct)),
-                    "monthly_cash_flow": str(brrrr.monthly_cash_flow),
+                    "monthly_cash_flow": money_str(brrrr.monthly_cash_flow),
                     "cash_on_cash_pct": str(coc),
                 },
             )
@@ -555,7 +563,7 @@ def score_listing(
             score=None,
             components=[],
             missing=[f"no score: {NO_PRICE}"],
-            figures={"list_price": str(inputs.listing.list_price)},
+            figures={"list_price": money_str(inputs.listing.list_price)},
         )
     flip = rental = brrrr = None
     notes: dict[str, Any] = {}
@@ -585,7 +593,7 @@ def score_listing(
         components=components,
         missing=missing,
         figures={
-            "list_price": str(inputs.listing.list_price),
+            "list_price": money_str(inputs.listing.list_price),
             "as_is_value": inputs.as_is.to_json() if inputs.as_is else None,
             "arv": inputs.arv.to_json() if inputs.arv else None,
             "rehab": inputs.rehab.to_json() if inputs.rehab else None,

@@ -30,6 +30,7 @@ from sqlalchemy import Date, Numeric, case, cast, func
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col, select
 
+from core.money import MoneyOut, money_str
 from domain.market.enums import ListingStatus, TrendSource
 from domain.market.models import MarketStat, TrackedListing
 from domain.valuation import service as valuation_service
@@ -57,10 +58,10 @@ class TrendMonth(BaseModel):
     """One month of an area's market."""
 
     month: str = Field(description="YYYY-MM")
-    median_price: Decimal | None = None
-    median_price_per_sqft: Decimal | None = None
+    median_price: MoneyOut | None = None
+    median_price_per_sqft: MoneyOut | None = None
     sales: int | None = Field(default=None, description="closed sales in the month")
-    dollar_volume: Decimal | None = Field(default=None, description="total sale dollars")
+    dollar_volume: MoneyOut | None = Field(default=None, description="total sale dollars")
     new_listings: int | None = None
     inventory: int | None = Field(default=None, description="listings on the market")
     months_of_inventory: Decimal | None = None
@@ -274,7 +275,7 @@ def _sales_trends(session: Session, org_id: uuid.UUID, area: str, months: int) -
             **analysis.inputs,
             "area_is": "a ZIP code" if is_zip else "a neighbourhood",
             "sales_in_period": analysis.sales,
-            "total_volume": str(analysis.total_volume),
+            "total_volume": money_str(analysis.total_volume),
             "via": "valuation_service.market_analysis",
         },
     )

@@ -151,6 +151,8 @@ class PropertyCreate(PropertyRules, PropertyBase):
     needs an address or coordinates.
     """
 
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
     address: dict[str, Any] = Field(
         default_factory=dict, description="street, city, state, zip as given (optional)"
     )
@@ -161,6 +163,8 @@ class PropertyCreate(PropertyRules, PropertyBase):
 
 class PropertyUpdate(PropertyRules):
     """Body of ``PUT /properties/{id}``: only the fields given change."""
+
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
     mls_number: str | None = Field(default=None, max_length=50)
     address: dict[str, Any] | None = None
@@ -228,6 +232,8 @@ class SortKey(StrEnum):
 
 class NearPoint(SQLModel):
     """Within ``radius_miles`` of a point (great-circle distance)."""
+
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
     latitude: float = Field(ge=-90, le=90)
     longitude: float = Field(ge=-180, le=180)
@@ -303,6 +309,8 @@ class PropertyImage(UUIDPrimaryKey, OrgScoped, CreatedAt, table=True):
 class PropertyImageCreate(SQLModel):
     """Body of ``POST /properties/{id}/images``."""
 
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
     url: str = Field(
         min_length=1,
         max_length=500,
@@ -355,6 +363,8 @@ class MarketData(UUIDPrimaryKey, OrgScoped, CreatedAt, table=True):
 
 class MarketDataCreate(SQLModel):
     """Body of ``POST /properties/{id}/market-data``."""
+
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
     data_type: MarketDataType
     value: dict[str, Any] = Field(description='the figures, e.g. {"rent_monthly": 1450}')

@@ -38,6 +38,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
+from core.money import MoneyOut
 from domain.auth.service import Principal
 from domain.property.enums import MarketDataType
 from domain.property.models import Property, PropertyUpdate, Section8Fmr
@@ -76,6 +77,9 @@ class FmrRowUsed(BaseModel):
     effective_date: dt.date | None
 
 
+NO_TARGET_RENT = "no target rent given or on file, so there is none to check"
+
+
 class RentAnalysis(BaseModel):
     """What a Section 8 voucher supports for a unit, and how a target rent compares."""
 
@@ -83,32 +87,32 @@ class RentAnalysis(BaseModel):
     year: int
     requested_year: int | None
     bedrooms: int
-    fmr: Decimal = Field(description="HUD Fair Market Rent, monthly")
-    payment_standard: Decimal = Field(description="most the voucher pays toward gross rent")
+    fmr: MoneyOut = Field(description="HUD Fair Market Rent, monthly")
+    payment_standard: MoneyOut = Field(description="most the voucher pays toward gross rent")
     payment_standard_pct_of_fmr: Decimal | None = Field(
         default=None, description="payment standard / FMR x 100 (HUD's basic range: 90-110)"
     )
     utilities_included: bool = Field(description="the owner pays all utilities")
-    utility_allowance: Decimal = Field(description="allowance for tenant-paid utilities, applied")
+    utility_allowance: MoneyOut = Field(description="allowance for tenant-paid utilities, applied")
     utility_allowance_on_file: bool = Field(
         default=True,
         description="False: tenant-paid utilities but no allowance on file or given ($0 used)",
     )
-    max_gross_rent: Decimal = Field(description="= payment standard")
-    max_contract_rent: Decimal = Field(description="payment standard - utility allowance")
-    target_rent: Decimal | None
+    max_gross_rent: MoneyOut = Field(description="= payment standard")
+    max_contract_rent: MoneyOut = Field(description="payment standard - utility allowance")
+    target_rent: MoneyOut | None
     fmr_compliant: bool | None = Field(description="target rent <= max contract rent")
-    headroom: Decimal | None = Field(description="max contract rent - target rent")
-    market_rent: Decimal | None
+    headroom: MoneyOut | None = Field(description="max contract rent - target rent")
+    market_rent: MoneyOut | None
     rent_reasonable: bool | None = Field(
         default=None,
         description="target rent <= market rent (HUD's rent reasonableness; None: no market rent)",
     )
-    voucher_premium: Decimal | None = Field(
+    voucher_premium: MoneyOut | None = Field(
         description="max contract rent - market rent (positive: the voucher pays more)"
     )
     voucher_premium_pct: Decimal | None
-    recommended_rent: Decimal = Field(
+    recommended_rent: MoneyOut = Field(
         description="max contract rent, capped at the market rent when one is given (HUD "
         "also requires the rent to be reasonable against unassisted units)"
     )
@@ -465,7 +469,7 @@ class PropertyRentResult(BaseModel):
     analysis: RentAnalysis
     saved: bool
     target_rent_source: str = Field(
-        default="given", description="given, on file, or none (the recommended rent is used)"
+        default="given", description="given, on file, or none (then nothing is checked)"
     )
     market_rent_source: str | None = Field(
         default=None, description="where the market rent came from (given, or its estimate)"
@@ -492,7 +496,8 @@ def assess_property_rent(
     ``bedrooms`` is used only when the property has no bedroom count; ``area`` defaults to
     the FMR area of the property's city and state (``area_for_place``; with no city, the city
     of the organisation's other properties in its ZIP code). The target rent defaults to the
-    property's own; with none, the recommended rent is used. The market rent (for HUD's rent
+    property's own; with none, ``target_rent`` and ``fmr_compliant`` are None and a note says
+    so (saving then only clears the property's ``fmr_compliant``). The market rent (for HUD's rent
     reasonableness) defaults to the property's newest rent estimate on file.
     Saving goes through the property service (its event and audit entry).
     """
@@ -539,25 +544,30 @@ def assess_property_rent(
             }
         )
     if analysis.target_rent is None:
+        # Nothing to check: the voucher's maximum is not the property's rent (the chat says
+        # "No target rent on file"), so target_rent and fmr_compliant stay null.
         analysis = analysis.model_copy(
             update={
-                "target_rent": analysis.recommended_rent,
-                "fmr_compliant": True,
-                "rent_reasonable": None if analysis.market_rent is None else True,
-                "headroom": analysis.max_contract_rent - analysis.recommended_rent,
                 "assumptions": [
                     *analysis.assumptions,
-                    "no target rent given or on file: the recommended rent is the target",
+                    f"{NO_TARGET_RENT}: the voucher supports a contract rent up to "
+                    f"${analysis.max_contract_rent:,.2f} (recommended "
+                    f"${analysis.recommended_rent:,.2f}); give target_rent to check one",
                 ],
             }
         )
     if save:
+        # Without a target rent only the (now unknown) compliance is cleared.
         property_service.update(
             session=session,
             org_id=org_id,
             property_id=property_id,
-            property_in=PropertyUpdate(
-                target_rent=analysis.target_rent, fmr_compliant=analysis.fmr_compliant
+            property_in=(
+                PropertyUpdate(fmr_compliant=None)
+                if analysis.target_rent is None
+                else PropertyUpdate(
+                    target_rent=analysis.target_rent, fmr_compliant=analysis.fmr_compliant
+                )
             ),
             principal=principal,
         )

@@ -208,6 +208,10 @@ def market_analysis(
     session: SessionDep,
     principal: Member,
     zip_code: Annotated[str | None, Query(alias="zip", max_length=10)] = None,
+    zip_code_alias: Annotated[
+        str | None,
+        Query(alias="zip_code", max_length=10, description="the same as zip (either name works)"),
+    ] = None,
     neighborhood: Annotated[str | None, Query(max_length=100)] = None,
     months: Annotated[int, Query(ge=1, le=120, description="length of the period")] = 24,
     as_of: Annotated[
@@ -215,11 +219,23 @@ def market_analysis(
     ] = None,
 ) -> MarketAnalysis:
     """Arm's-length sales in a ZIP code and/or neighbourhood over ``months`` months."""
+    zips = {z.strip() for z in (zip_code, zip_code_alias) if z and z.strip()}
+    if len(zips) > 1:
+        raise HTTPException(
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail="zip and zip_code name the same ZIP code: give one of them",
+        )
+    if not zips and not (neighborhood or "").strip():
+        raise HTTPException(
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail="give a zip (ZIP code) or a neighborhood query parameter, "
+            "e.g. ?zip=50010 or ?neighborhood=Old Town",
+        )
     try:
         return service.market_analysis(
             session=session,
             org_id=principal.org_id,
-            zip_code=zip_code,
+            zip_code=next(iter(zips), None),
             neighborhood=neighborhood,
             months=months,
             as_of=as_of,

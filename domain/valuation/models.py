@@ -16,9 +16,11 @@ from decimal import Decimal
 from typing import Any
 
 from pgvector.sqlalchemy import Vector
+from pydantic import ConfigDict, field_serializer
 from sqlalchemy import Index, String, Text, text
 from sqlmodel import Field, SQLModel
 
+from core.money import MoneyOut, format_money_keys
 from domain.valuation.enums import ValuationKind
 from store.base import CreatedAt, OrgScoped, Timestamps, UUIDPrimaryKey, jsonb, money
 
@@ -101,12 +103,36 @@ class Valuation(UUIDPrimaryKey, OrgScoped, CreatedAt, ValuationBase, table=True)
     )
 
 
+def reconciliation_with_cents(inputs: dict[str, Any]) -> dict[str, Any]:
+    """Valuation inputs with the reconciled value, low and high as two-place strings."""
+    reconciliation = inputs.get("reconciliation")
+    if not isinstance(reconciliation, dict):
+        return inputs
+    return {**inputs, "reconciliation": format_money_keys(reconciliation, ("value", "low", "high"))}
+
+
+# Money keys of a stored comp (``ComparableRead`` as JSON) and of its grid lines.
+COMP_MONEY_KEYS = ("sale_price", "adjusted_price", "net_adjustment", "gross_adjustment", "amount")
+
+
 class ValuationRead(ValuationBase):
-    """A stored valuation as the API returns it."""
+    """A stored valuation as the API returns it (money as two-place strings)."""
 
     id: uuid.UUID
     org_id: uuid.UUID
     created_at: dt.datetime
+    value: MoneyOut
+    low: MoneyOut
+    high: MoneyOut
+
+    @field_serializer("comps", when_used="json")
+    def _comps_money(self, comps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Comps stored before amounts were written with cents read back with them too."""
+        return list(format_money_keys(comps, COMP_MONEY_KEYS))
+
+    @field_serializer("inputs", when_used="json")
+    def _inputs_money(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        return reconciliation_with_cents(inputs)
 
 
 # --- requests and results ----------------------------------------------------------------
@@ -118,6 +144,8 @@ class SubjectAttributes(SQLModel):
     It needs a location: coordinates, or a neighbourhood or ZIP code where the organisation
     has sales. ``features`` takes the keys ``domain.valuation.features.FEATURE_KEYS`` lists.
     """
+
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
     label: str | None = Field(default=None, max_length=200, description="how to call it")
     square_feet: int | None = Field(default=None, gt=0, le=100_000)
@@ -136,6 +164,8 @@ class SubjectAttributes(SQLModel):
 class ValuationRequest(SQLModel):
     """Body of the valuation and comparables endpoints: a stored property or attributes."""
 
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
     property_id: uuid.UUID | None = Field(default=None, description="a property of yours")
     subject: SubjectAttributes | None = Field(default=None, description="or its attributes")
     as_of: dt.date | None = Field(default=None, description="value date (default: today)")
@@ -149,7 +179,7 @@ class AdjustmentLineRead(SQLModel):
     subject: dict[str, Any] = Field(description="the subject's facts on this line")
     comp: dict[str, Any] = Field(description="the comp's facts on this line")
     log_adjustment: float = Field(description="rate x difference, in log price")
-    amount: Decimal = Field(description="dollars added to (or taken off) the comp's price")
+    amount: MoneyOut = Field(description="dollars added to (or taken off) the comp's price")
 
 
 class ComparableRead(SQLModel):
@@ -157,14 +187,14 @@ class ComparableRead(SQLModel):
 
     property_id: uuid.UUID
     label: str
-    sale_price: Decimal
+    sale_price: MoneyOut
     sale_date: dt.date
     distance_miles: float | None
     years_since_sale: float
     lines: list[AdjustmentLineRead]
-    adjusted_price: Decimal
-    net_adjustment: Decimal
-    gross_adjustment: Decimal
+    adjusted_price: MoneyOut
+    net_adjustment: MoneyOut
+    gross_adjustment: MoneyOut
     net_adjustment_pct: float
     gross_adjustment_pct: float
     similarity_score: float = Field(description="lower is more similar")
@@ -186,9 +216,9 @@ class CompAnalysis(SQLModel):
     kind: ValuationKind
     as_of: dt.date
     subject: SubjectRead
-    value: Decimal
-    low: Decimal
-    high: Decimal
+    value: MoneyOut
+    low: MoneyOut
+    high: MoneyOut
     confidence: Decimal = Field(description="P(true value within 10% of value), 0-1")
     method: str
     version: str
@@ -196,6 +226,10 @@ class CompAnalysis(SQLModel):
     inputs: dict[str, Any] = Field(
         description="market model (rates, sales, period), month index, search, reconciliation"
     )
+
+    @field_serializer("inputs", when_used="json")
+    def _inputs_money(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        return reconciliation_with_cents(inputs)
 
 
 class PropertyValuations(SQLModel):
@@ -212,8 +246,8 @@ class MarketMonth(SQLModel):
 
     month: str = Field(description="YYYY-MM")
     sales: int
-    median_price: Decimal | None
-    median_price_per_sqft: Decimal | None
+    median_price: MoneyOut | None
+    median_price_per_sqft: MoneyOut | None
 
 
 class MarketAnalysis(SQLModel):
@@ -224,9 +258,9 @@ class MarketAnalysis(SQLModel):
     period_start: dt.date | None
     period_end: dt.date | None
     sales: int
-    total_volume: Decimal
-    median_price: Decimal | None
-    median_price_per_sqft: Decimal | None
+    total_volume: MoneyOut
+    median_price: MoneyOut | None
+    median_price_per_sqft: MoneyOut | None
     price_per_sqft_change_pct: float | None = Field(
         description="median $/sqft of the last 6 months vs the 6 months before, in %"
     )

@@ -274,6 +274,8 @@ class ScheduleRead(SQLModel):
 class CallRequest(SQLModel):
     """Body of ``POST /calls/initiate``: whom to call, about which project, and why."""
 
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
     contractor_id: uuid.UUID
     project_id: uuid.UUID | None = Field(
         default=None, description="required for bid requests, scheduling and follow-ups"

@@ -224,7 +224,7 @@ def test_a_signed_report_link_serves_the_pdf_until_it_expires(
     other = make_org(db, "Other")
     cross = path.replace(f"org={org.id}", f"org={other.id}")
     assert client.get(cross).status_code == 403
-    assert client.get(f"/api/v1/reports/{report_id}").status_code == 403
+    assert client.get(f"/api/v1/reports/{report_id}").status_code == 401  # no link, no token
 
 
 def test_a_team_member_reads_a_report_with_a_bearer_token(client: TestClient, db: Session) -> None:

@@ -191,4 +191,4 @@ def test_a_zero_price_is_no_score_and_divides_nothing_by_it() -> None:
         assert result.missing == [
             "no score: no list price: a listing needs a price above $0 to be scored"
         ]
-        assert result.details()["figures"] == {"list_price": "0"}
+        assert result.details()["figures"] == {"list_price": "0.00"}

@@ -56,9 +56,9 @@ def test_an_analysis_of_a_tracked_listing_replaces_its_estimates(db: Session) ->
     db.refresh(listing)
     details = listing.score_details
     assert details["overrides"] == ["arv", "as_is", "rehab"]
-    assert details["figures"]["as_is_value"]["amount"] == "130000"
+    assert details["figures"]["as_is_value"]["amount"] == "130000.00"
     assert details["figures"]["as_is_value"]["source"].startswith(f"analysis of property {prop.id}")
-    assert details["figures"]["rehab"]["amount"] == "12000"
+    assert details["figures"]["rehab"]["amount"] == "12000.00"
     assert listing.property_data["analysis"]["event_id"] == str(event.id)
     # $80,000 against $130,000 as is: 38.46% off, full discount points.
     discount = next(c for c in details["components"] if c["name"] == "discount_to_value")

@@ -235,7 +235,8 @@ def test_user_and_token_changes_are_audited_with_actor_and_without_secrets(db: S
         session=db, org_id=org.id, user_id=admin.user_id, name="ci", actor=admin
     )
     auth_service.revoke_api_token(session=db, org_id=org.id, token_id=token.id, actor=admin)
-    auth_service.revoke_api_token(session=db, org_id=org.id, token_id=token.id, actor=admin)
+    with pytest.raises(auth_service.NotFoundError, match="already revoked"):
+        auth_service.revoke_api_token(session=db, org_id=org.id, token_id=token.id, actor=admin)
 
     user_entries = auth_service.list_audit(session=db, org_id=org.id, entity_id=user.id)
     token_entries = auth_service.list_audit(session=db, org_id=org.id, entity="api_token")

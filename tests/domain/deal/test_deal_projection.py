@@ -12,6 +12,7 @@ from decimal import Decimal
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from core.money import format_result_inputs
 from domain.auth.enums import Role
 from domain.deal import service as deal_service
 from domain.deal.projection import ProjectionAssumptions
@@ -67,7 +68,7 @@ def test_flip_projection_equals_the_flip_analysis(client: TestClient, db: Sessio
             target_profit=D("25000"),
         )
     )
-    assert body["analysis"] == expected.model_dump(mode="json")
+    assert body["analysis"] == format_result_inputs(expected.model_dump(mode="json"))
     # The 70 % rule: $180,000 × 70 % − $30,000 repairs = $96,000.
     assert D(body["analysis"]["max_offer_by_rule"]) == D("96000")
     assert body["strategy"] == "flip" and body["projection"] is None
@@ -137,8 +138,8 @@ def test_rental_projection_equals_the_rental_analysis_and_hold(
             sell_closing_pct=D("1"),
         )
     )
-    assert body["analysis"] == rental.model_dump(mode="json")
-    assert body["projection"] == hold.model_dump(mode="json")
+    assert body["analysis"] == format_result_inputs(rental.model_dump(mode="json"))
+    assert body["projection"] == format_result_inputs(hold.model_dump(mode="json"))
     assert body["sources"]["rent_monthly"] == "property.target_rent"
     assert body["sources"]["rehab_cost"] == "deal.estimated_repairs"
     assert len(body["projection"]["years"]) == 5

@@ -297,7 +297,8 @@ def test_api_refuses_bad_input_unknown_ids_and_contractors(client: TestClient, d
     )
     assert nowhere.status_code == 422 and "location" in nowhere.json()["detail"]
     no_area = client.get("/api/v1/market/analysis", headers=headers)
-    assert no_area.status_code == 422 and "zip_code or a neighborhood" in no_area.json()["detail"]
+    assert no_area.status_code == 422
+    assert "zip (ZIP code) or a neighborhood" in no_area.json()["detail"]
     contractor = auth_headers(db, make_user(db, org, Role.contractor))
     assert client.get("/api/v1/market/analysis?zip=48201", headers=contractor).status_code == 403
     assert db.exec(select(Valuation).where(Valuation.org_id == org.id)).all() == []
