@@ -3093,7 +3093,13 @@ def _paid_reply(r: dict[str, Any]) -> str:
         text += " No closing costs are booked on the deal."
     if r.get("sold_for"):
         costs = f", selling costs {r['selling_costs']}" if r.get("selling_costs") else ""
-        text += f" Sold for {r['sold_for']} (sale proceeds booked on the deal{costs})."
+        # Proceeds booked on a deal not yet closed: said, and the status questioned.
+        still = (
+            f"; the deal is still {words(r['deal_status'])}: close it if the purchase is done"
+            if r.get("basis") != "paid"
+            else ""
+        )
+        text += f" Sold for {r['sold_for']} (sale proceeds booked on the deal{costs}{still})."
     return text
 
 

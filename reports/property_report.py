@@ -497,6 +497,22 @@ def _comp_points(
     return [located[c.property_id] for c in part.comps if c.property_id in located]
 
 
+def _rehab_total_rows(analysis: PropertyAnalysis) -> list[tuple[str, str]]:
+    """The total under the line items: the estimate's, then the budget used when it differs.
+
+    With the deal's estimated repairs or the investor's own figure the table's subtotal and
+    contingency do not add up to the budget used, so both are printed and labelled.
+    """
+    source = analysis.rehab_total_source
+    if source == "estimate":
+        return [("Rehab total", analysis.figures.rehab_total)]
+    used = "your figure" if source == "as given" else "the deal's estimated repairs"
+    return [
+        ("Estimate total", dollars(analysis.rehab.estimate.total)),
+        (f"Rehab budget used ({used})", analysis.figures.rehab_total),
+    ]
+
+
 def _rehab_section(analysis: PropertyAnalysis) -> list[Any]:
     rehab = analysis.rehab
     estimate = rehab.estimate
@@ -538,7 +554,7 @@ def _rehab_section(analysis: PropertyAnalysis) -> list[Any]:
                     f"Contingency ({estimate.contingency_pct.normalize():f}%)",
                     dollars(estimate.contingency),
                 ),
-                ("Rehab total", analysis.figures.rehab_total),
+                *_rehab_total_rows(analysis),
             ],
             width=w * (0.5 if analysis.rehab_complete else 0.75),
         )

@@ -97,3 +97,19 @@ def test_what_we_sold_it_for_comes_from_the_ledger(committed_db: Session) -> Non
     assert "Closing costs booked: $4,321.57; all in $154,321.57." in reply
     assert "Sold for $245,000 (sale proceeds booked on the deal, selling costs $14,700)." in reply
     assert "124,900" not in reply  # not a fresh analysis at the list price
+
+
+def test_sale_proceeds_on_a_deal_not_closed_say_so(committed_db: Session) -> None:
+    """Was: "Nothing is agreed or paid ... Sold for $155,000": two facts that contradict."""
+    db = committed_db
+    org = make_org(db)
+    admin = make_user(db, org, Role.admin)
+    prop = make_property(db, org, address_line="825 Ridgewood Ave", city="Ames", state="IA")
+    deal = make_deal(db, org, property_id=prop.id, strategy="flip", purchase_price=Decimal(70000))
+    make_transaction(
+        db, org, type="income", category="sale_proceeds", amount="155000.00", deal_id=deal.id
+    )
+    db.commit()
+    reply = checked_turn(admin, "what did we sell 825 Ridgewood Ave for?").reply
+    assert "Sold for $155,000" in reply
+    assert "the deal is still lead: close it if the purchase is done" in reply
