@@ -1795,6 +1795,64 @@ def _expense_plan(text: str, conversation: Conversation) -> Plan | None:
     return Plan("record_expense", args)
 
 
+# Taking back an expense booked by mistake: "void expense bcb300a8 on the kercheval rehab",
+# "void that expense, it was a repeat", "undo that expense" (void_expense).
+_VOID = re.compile(
+    r"\b(?:void|undo|reverse|take back|cancel|delete|remove)\b[^.?!]{0,40}?"
+    r"\b(?:expense|expenses|booking|payment|that one|that|it)\b",
+    re.I,
+)
+_EXPENSE_REF = re.compile(r"\bexpense\s*(?:#|id)?\s*:?\s*([0-9a-f]{8}[0-9a-f-]{0,28})\b", re.I)
+_VOID_REASON = re.compile(r"(?:,|;|\s-|\bbecause\b|\bas\b)\s*(?:it was\s+)?(.{3,200})$", re.I)
+
+
+def _last_booking(conversation: Conversation) -> dict[str, Any] | None:
+    """The latest expense the thread booked (record_expense's result), if any."""
+    for message in reversed(conversation.history):
+        if isinstance(message, ToolMessage) and message.name == "record_expense":
+            result = tool_result(message)
+            if "error" not in result and result.get("expense_id"):
+                return result
+    return None
+
+
+def _void_plan(text: str, conversation: Conversation) -> Plan | None:
+    """A plan to void a booked expense; None when the message does not ask for one."""
+    if not _VOID.search(text):
+        return None
+    about_expense = re.search(r"\bexpense|\bbooking|\bpayment", text, re.I)
+    if not about_expense and not (_last_booking(conversation) and _IT.search(text)):
+        return None  # "cancel it" means a booked expense only right after one
+    named = _EXPENSE_REF.search(text)
+    booked = _last_booking(conversation)
+    rest = _EXPENSE_REF.sub(" ", text)
+    project = _project_ref(rest) or _street_project(rest)
+    if named is not None:
+        expense = named.group(1)
+        if (
+            project is None
+            and booked is not None
+            and str(booked["expense_id"]).startswith(expense.lower())
+        ):
+            project = str(booked["project_id"])
+        project = project or _project_from_history(text, conversation)
+    elif booked is not None:
+        expense, project = str(booked["expense_id"]), project or str(booked["project_id"])
+    else:
+        expense = None
+    if expense is None or project is None:
+        return Plan(
+            reply="Which expense? Say 'void expense' with its id (the booking reply gives it) "
+            "and the project, e.g. 'void expense bcb300a8 on the kercheval rehab'.",
+            needs="void_expense",
+        )
+    args: dict[str, Any] = {"project": project, "expense_id": expense}
+    reason = _VOID_REASON.search(text)
+    if reason:
+        args["reason"] = reason.group(1).strip()[:500]
+    return Plan("void_expense", args)
+
+
 # A walkthrough written down: "Walked 1215 Kellogg today. Roof is shot, furnace is original,
 # basement has water" (walkthrough_notes: stored as a voice note's transcript would be).
 _WALKED = re.compile(
@@ -1936,6 +1994,9 @@ def plan_for(conversation: Conversation) -> Plan:
             "I'll analyse each."
         )
 
+    voided = _void_plan(text, conversation)
+    if voided is not None:
+        return voided
     expense = _expense_plan(text, conversation)
     if expense is not None:
         return expense
@@ -2658,6 +2719,20 @@ def _walkthrough_reply(r: dict[str, Any]) -> str:
     return f"{head}\nNo analysis: {r.get('analysis_missing') or 'not available'}."
 
 
+def _void_reply(r: dict[str, Any]) -> str:
+    line = f" on the {r['line']} line" if r.get("line") else ""
+    text = (
+        f"Voided expense {str(r['voided_expense_id'])[:8]} ({r['amount']}{line}) on "
+        f"{r['address']}: a reversal is booked and the ledger gets a refund; the original stays "
+        "on record."
+    )
+    if r.get("line"):
+        budgeted = f" of {r['line_budgeted']} budgeted" if r.get("line_budgeted") else ""
+        text += f" The {r['line']} line now has {r['line_spent']} spent{budgeted}."
+    budget = f" of {r['project_budget']}" if r.get("project_budget") else " (no budget set)"
+    return text + f" The project has {r['project_spent']} spent{budget}."
+
+
 def _changed_reply(r: dict[str, Any]) -> str:
     deal = f"deal {r.get('deal_id')} on {r.get('address')}"
     if r.get("created"):
@@ -2883,8 +2958,8 @@ def _expense_reply(r: dict[str, Any]) -> str:
     if r.get("same_day_same_amount"):
         text += (
             f" Heads up: {r['same_day_same_amount']} other expense(s) of {r['amount']} were "
-            "already booked on this project for that day; if this one is a repeat, void it "
-            f"(expense {str(r['expense_id'])[:8]})."
+            "already booked on this project for that day; if this one is a repeat, say 'void "
+            "that expense'."
         )
     return text
 
@@ -3492,6 +3567,7 @@ REPLIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "bids_received": _bids_received_reply,
     "award_bid": _award_reply,
     "record_expense": _expense_reply,
+    "void_expense": _void_reply,
     "request_bids": _request_bids_reply,
     "qualify_lead": _lead_reply,
     "lead_calls": _lead_calls_reply,
@@ -3540,6 +3616,7 @@ _WHAT = {
     "bids_received": "get those bids",
     "award_bid": "award that bid",
     "record_expense": "book that expense",
+    "void_expense": "void that expense",
     "request_bids": "request those bids",
     "qualify_lead": "set up that lead call",
     "lead_calls": "get the lead calls",

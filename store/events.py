@@ -42,7 +42,15 @@ class ModuleEvents:
     subscribes: tuple[str, ...]
 
 
-# Copied from shared/seed/events.txt; tests/store/test_event_catalogue.py keeps them equal.
+# Events dealdesk added beyond the seed list (the seed is a minimum): a voided project expense,
+# which finance books as a refund so the ledger follows the project.
+BEYOND_SEED: tuple[tuple[str, str, str], ...] = (
+    ("finance", "subscribes", "construction.expense.voided"),
+    ("construction", "publishes", "construction.expense.voided"),
+)
+
+# Copied from shared/seed/events.txt, plus ``BEYOND_SEED``; tests/store/test_event_catalogue.py
+# keeps them equal.
 CATALOGUE: Mapping[str, ModuleEvents] = {
     "property": ModuleEvents(
         publishes=("property.created", "property.updated", "property.deleted"),
@@ -54,10 +62,16 @@ CATALOGUE: Mapping[str, ModuleEvents] = {
     ),
     "finance": ModuleEvents(
         publishes=("transaction.created", "budget.exceeded", "payment.processed"),
-        subscribes=("deal.created", "construction.expense.added"),
+        subscribes=("deal.created", "construction.expense.added", "construction.expense.voided"),
     ),
     "construction": ModuleEvents(
-        publishes=("project.created", "bid.received", "task.completed", "milestone.reached"),
+        publishes=(
+            "project.created",
+            "bid.received",
+            "task.completed",
+            "milestone.reached",
+            "construction.expense.voided",
+        ),
         subscribes=("deal.created", "contractor.responded", "inspection.completed"),
     ),
     "voice": ModuleEvents(

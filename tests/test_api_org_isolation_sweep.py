@@ -194,12 +194,13 @@ def build_org_a(db: Session) -> tuple[Organisation, User, dict[str, str]]:
         milestone_in=MilestoneCreate(name="Roof done"),
     )
     ids["milestone"] = str(milestone.id)
-    construction_service.add_expense(
+    expense = construction_service.add_expense(
         session=db,
         org_id=org.id,
         project_id=project.id,
         expense_in=ExpenseCreate(amount=Decimal("250")),
     )
+    ids["expense"] = str(expense.id)
     construction_service.add_photos(
         session=db,
         org_id=org.id,
@@ -497,6 +498,9 @@ ID_OPERATIONS: dict[str, Op] = {
     "GET /api/v1/projects/{id}/photos": Op({"id": "project"}),
     "POST /api/v1/projects/{id}/expenses": Op({"id": "project"}, _json({"amount": "10"})),
     "GET /api/v1/projects/{id}/expenses": Op({"id": "project"}),
+    "POST /api/v1/projects/{id}/expenses/{expenseId}/void": Op(
+        {"id": "project", "expenseId": "expense"}, _json({"reason": "hijack"})
+    ),
     "GET /api/v1/contractors/{id}": Op({"id": "contractor"}),
     "PATCH /api/v1/contractors/{id}": Op({"id": "contractor"}, _json({"name": "Renamed"})),
     # audio, vision

@@ -118,6 +118,15 @@ SPECS: dict[str, Spec] = {
         "description": "str:Shingles",
         "contractor": "str:Ray's Roofing",
     },
+    "domain.finance.subscribers.book_construction_expense_void": {
+        "amount": "money",
+        "category": "str:labour",
+        "date": "date",
+        "deal_id": "id:deal",
+        "project_id": "id:project",
+        "description": "str:void of expense",
+        "contractor": "str:Ray's Roofing",
+    },
     "domain.finance.subscribers.open_deal_budget": {
         "deal_id": "id:deal",
         "estimated_repairs": "money",

@@ -90,6 +90,8 @@ WRITE_TOOL_NAMES: frozenset[str] = frozenset(
         "award_bid",
         # Booking money spent on a project (it reaches the ledger and the budgets).
         "record_expense",
+        # Voiding one booked by mistake (a reversal on the project, a refund in the ledger).
+        "void_expense",
         "request_bids",
         "qualify_lead",
     }

@@ -740,6 +740,75 @@ def record_expense(
     return run_tool(ctx, "record_expense", body)
 
 
+@tool(parse_docstring=True)
+def void_expense(
+    runtime: ToolRuntime[Context],
+    project: ProjectRef,
+    expense_id: Annotated[str, Field(min_length=8, max_length=60)],
+    reason: Annotated[str | None, Field(max_length=500)] = None,
+) -> dict[str, Any]:
+    """Void an expense booked on a project by mistake (a repeat, a wrong amount).
+
+    Only when the user asks to void, cancel or take back a booked expense ("void expense
+    bcb300a8 on the kercheval rehab, it was a repeat"). A reversing expense is booked on the
+    same line and the ledger gets a refund; the original stays on record.
+
+    Args:
+        runtime: The run context (organisation, user, role), injected: never a model
+            argument.
+        project: The project's id (or its first 8 characters), or its property's address
+            or street.
+        expense_id: The expense's id, or its first 8+ characters ("bcb300a8").
+        reason: Why it is voided, in the user's words; omit when not said.
+
+    """
+    ctx = runtime.context
+
+    def body(session: Session) -> dict[str, Any]:
+        require_user(ctx)
+        require_roles(ctx, Role.admin, Role.analyst)
+        found = resolve_project(session, ctx, project)
+        expense = _checked(
+            lambda: construction_service.expense_by_ref(
+                session=session, org_id=ctx.org_id, project_id=found.id, ref=expense_id
+            )
+        )
+        done = _checked(
+            lambda: construction_service.void_expense(
+                session=session,
+                org_id=ctx.org_id,
+                project_id=found.id,
+                expense_id=expense.id,
+                reason=reason,
+                principal=ctx.principal,
+            )
+        )
+        report, line_report = done.progress, done.line_progress
+        return {
+            **_project_row(session, found),
+            "voided_expense_id": done.voided.id,
+            "amount": ledger_money(done.voided.amount),
+            "line": done.line.component if done.line else None,
+            "reversal_id": done.reversal.id,
+            "reversal_spent_on": done.reversal.spent_on,
+            "line_spent": ledger_money(line_report.spent) if line_report else None,
+            "line_budgeted": ledger_money(line_report.budgeted_cost)
+            if line_report and line_report.budgeted_cost is not None
+            else None,
+            "line_over_budget": line_report.over_budget if line_report else None,
+            "project_spent": ledger_money(report.spent),
+            "project_budget": ledger_money(report.budget) if report.budget is not None else None,
+            "project_over_budget": report.budget is not None and report.spent > report.budget,
+            "sources": [
+                f"expense {done.voided.id} voided by reversal {done.reversal.id} on project "
+                f"{found.id}",
+                *report.sources,
+            ],
+        }
+
+    return run_tool(ctx, "void_expense", body)
+
+
 MAX_CONTRACTORS_SHOWN = 25
 MAX_STARTS_SHOWN = 20
 
@@ -749,6 +818,7 @@ TOOLS: list[BaseTool] = [
     list_bids,
     award_bid,
     record_expense,
+    void_expense,
     my_bids,
     contractor_update,
     list_contractors,

@@ -46,6 +46,8 @@ from domain.construction.models import (
     ContractorUpdate,
     ExpenseCreate,
     ExpenseRead,
+    ExpenseVoidBody,
+    ExpenseVoidRead,
     MilestoneCreate,
     MilestoneRead,
     PhotoRead,
@@ -710,8 +712,55 @@ def list_expenses(
         total = service.count_expenses(
             session=session, org_id=principal.org_id, project_id=project_id
         )
+        voids = service.voided_by(
+            session=session, org_id=principal.org_id, expense_ids=[e.id for e in expenses]
+        )
     send_total(response, total)
-    return [ExpenseRead.model_validate(e) for e in expenses]
+    return [
+        ExpenseRead.model_validate(e).model_copy(update={"voided_by_expense_id": voids.get(e.id)})
+        for e in expenses
+    ]
+
+
+ExpenseId = Annotated[uuid.UUID, Path(alias="expenseId", description="The expense's id")]
+
+
+@router.post(
+    "/projects/{id}/expenses/{expenseId}/void",
+    response_model=ExpenseVoidRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Void an expense booked by mistake (books a reversing expense)",
+    responses=_ERRORS,
+)
+def void_expense(
+    project_id: ProjectId,
+    expense_id: ExpenseId,
+    session: SessionDep,
+    principal: Writer,
+    body: ExpenseVoidBody | None = None,
+) -> ExpenseVoidRead:
+    """Void an expense: a reversing expense (minus its amount, same line) is booked and linked.
+
+    The original stays (audit trail); the pair nets to zero in progress, line budgets and the
+    overview. Publishes ``construction.expense.voided``, which finance books as a refund in
+    the same category. 409 when the expense was already voided or is itself a reversal.
+    """
+    with _mapped_errors():
+        done = service.void_expense(
+            session=session,
+            org_id=principal.org_id,
+            project_id=project_id,
+            expense_id=expense_id,
+            reason=body.reason if body else None,
+            principal=principal,
+        )
+    session.commit()
+    voided = ExpenseRead.model_validate(done.voided).model_copy(
+        update={"voided_by_expense_id": done.reversal.id}
+    )
+    return ExpenseVoidRead(
+        voided=voided, reversal=ExpenseRead.model_validate(done.reversal), progress=done.progress
+    )
 
 
 # --- contractors ----------------------------------------------------------------------------

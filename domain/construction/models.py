@@ -14,7 +14,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from pydantic import field_validator
+from pydantic import ConfigDict, field_validator
 from sqlalchemy import Index, String, Text, UniqueConstraint, Uuid, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field, SQLModel
@@ -87,6 +87,8 @@ class ProjectCreate(ProjectBase):
 class ProjectUpdate(SQLModel):
     """Changes to a project: only the fields given change."""
 
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
     name: str | None = Field(default=None, max_length=200)
     status: ProjectStatus | None = None
     budget: Decimal | None = Field(default=None, max_digits=12, decimal_places=2)
@@ -132,6 +134,8 @@ class ScopeItem(UUIDPrimaryKey, OrgScoped, Timestamps, table=True):
 class ScopeItemCreate(SQLModel):
     """One scope line to add to a project (component, quantity, budgeted cost)."""
 
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
     component: str = Field(min_length=1, max_length=100, description='e.g. "roof", "furnace"')
     description: str | None = Field(default=None, max_length=2000)
     quantity: Decimal | None = Field(default=None, ge=0, max_digits=10, decimal_places=2)
@@ -141,6 +145,8 @@ class ScopeItemCreate(SQLModel):
 
 class ScopeItemRead(ScopeItemCreate):
     """A scope line as the API returns it."""
+
+    model_config = ConfigDict(extra="ignore")  # type: ignore[assignment]
 
     id: uuid.UUID
     org_id: uuid.UUID
@@ -152,10 +158,21 @@ class ScopeItemRead(ScopeItemCreate):
 class ProjectCreateBody(ProjectCreate):
     """Body of ``POST /projects``: the project and, optionally, its scope lines."""
 
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
     scope: list[ScopeItemCreate] = Field(
         default_factory=list,
         description="scope lines; none given and a deal named: taken from the deal's estimate",
     )
+
+
+RATING_STEP = Decimal("0.1")
+RATING_DESCRIPTION = "0 to 5 in steps of 0.1 (one decimal place; 4.25 is refused)"
+
+
+def rating_step(value: Decimal | None) -> Decimal | None:
+    """A contractor rating with its one decimal place, as the database stores it."""
+    return None if value is None else value.quantize(RATING_STEP)
 
 
 class ContractorBase(SQLModel):
@@ -187,8 +204,22 @@ class ContractorBase(SQLModel):
         sa_column_kwargs={"server_default": text("false")},
         description="asked not to be called; calls must not be placed",
     )
-    rating: Decimal | None = Field(default=None, max_digits=2, decimal_places=1, ge=0, le=5)
+    rating: Decimal | None = Field(  # type: ignore[call-overload]  # a Decimal step, exact
+        default=None,
+        max_digits=2,
+        decimal_places=1,
+        ge=0,
+        le=5,
+        multiple_of=RATING_STEP,
+        description=RATING_DESCRIPTION,
+    )
     notes: str | None = Field(default=None, sa_type=Text)  # type: ignore[call-overload]
+
+    @field_validator("rating")
+    @classmethod
+    def _one_decimal(cls, value: Decimal | None) -> Decimal | None:
+        """A rating reads as stored: one decimal place (3 is answered as 3.0)."""
+        return rating_step(value)
 
 
 class Contractor(UUIDPrimaryKey, OrgScoped, Timestamps, ContractorBase, table=True):
@@ -206,9 +237,13 @@ class Contractor(UUIDPrimaryKey, OrgScoped, Timestamps, ContractorBase, table=Tr
 class ContractorCreate(ContractorBase):
     """Body of ``POST /contractors``."""
 
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
 
 class ContractorUpdate(SQLModel):
     """Changes to a contractor: only the fields given change."""
+
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
     name: str | None = Field(default=None, max_length=200)
     company: str | None = Field(default=None, max_length=200)
@@ -223,8 +258,22 @@ class ContractorUpdate(SQLModel):
     preferred_contact_end: dt.time | None = None
     timezone: str | None = Field(default=None, max_length=64)
     opted_out: bool | None = None
-    rating: Decimal | None = Field(default=None, max_digits=2, decimal_places=1, ge=0, le=5)
+    rating: Decimal | None = Field(  # type: ignore[call-overload]  # a Decimal step, exact
+        default=None,
+        max_digits=2,
+        decimal_places=1,
+        ge=0,
+        le=5,
+        multiple_of=RATING_STEP,
+        description=RATING_DESCRIPTION,
+    )
     notes: str | None = None
+
+    @field_validator("rating")
+    @classmethod
+    def _one_decimal(cls, value: Decimal | None) -> Decimal | None:
+        """A rating reads as stored: one decimal place (3 is answered as 3.0)."""
+        return rating_step(value)
 
 
 class ContractorRead(ContractorBase):
@@ -269,6 +318,8 @@ class Bid(UUIDPrimaryKey, OrgScoped, Timestamps, BidBase, table=True):
 
 class BidCreate(BidBase):
     """Body of ``POST /projects/{id}/bids``."""
+
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
 
 class BidRead(BidBase):
@@ -335,6 +386,8 @@ class Task(UUIDPrimaryKey, OrgScoped, Timestamps, TaskBase, table=True):
 
 class TaskCreate(TaskBase):
     """Body of ``POST /projects/{id}/tasks``."""
+
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
 
 class TaskRead(TaskBase):
@@ -404,9 +457,17 @@ class ProjectExpense(UUIDPrimaryKey, OrgScoped, Timestamps, table=True):
     description: str | None = Field(default=None, sa_type=Text)  # type: ignore[call-overload]
     vendor: str | None = Field(default=None, max_length=200)
     event_id: uuid.UUID | None = Field(
-        default=None, description="the construction.expense.added event finance books it from"
+        default=None,
+        description="the construction.expense.added (or .voided) event finance books it from",
     )
     created_by: uuid.UUID | None = Field(default=None, description="auth.users.id")
+    voids_expense_id: uuid.UUID | None = Field(
+        default=None,
+        foreign_key=f"{SCHEMA}.expenses.id",
+        unique=True,
+        index=True,
+        description="on a reversal: the expense it voids (an expense is voided at most once)",
+    )
 
 
 class ProjectActivity(UUIDPrimaryKey, OrgScoped, CreatedAt, table=True):
@@ -444,6 +505,8 @@ class BidLineItem(SQLModel):
 class TaskUpdate(SQLModel):
     """Changes to a task: only the fields given change."""
 
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
     title: str | None = Field(default=None, max_length=200)
     description: str | None = None
     status: TaskStatus | None = None
@@ -456,12 +519,16 @@ class TaskUpdate(SQLModel):
 class MilestoneCreate(SQLModel):
     """Body of ``POST /projects/{id}/milestones``."""
 
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
     name: str = Field(min_length=1, max_length=200, description='e.g. "Rough-in inspection"')
     target_date: dt.date | None = None
 
 
 class MilestoneRead(MilestoneCreate):
     """A milestone as the API returns it."""
+
+    model_config = ConfigDict(extra="ignore")  # type: ignore[assignment]
 
     id: uuid.UUID
     org_id: uuid.UUID
@@ -473,6 +540,8 @@ class MilestoneRead(MilestoneCreate):
 
 class ExpenseCreate(SQLModel):
     """Body of ``POST /projects/{id}/expenses``."""
+
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
     amount: Decimal = Field(gt=0, max_digits=12, decimal_places=2)
     category: ExpenseCategory = ExpenseCategory.labour
@@ -498,6 +567,20 @@ class ExpenseRead(SQLModel):
     vendor: str | None
     event_id: uuid.UUID | None
     created_at: dt.datetime
+    voids_expense_id: uuid.UUID | None = Field(
+        default=None, description="on a reversal: the expense it voids"
+    )
+    voided_by_expense_id: uuid.UUID | None = Field(
+        default=None, description="on a voided expense: the reversal that voids it"
+    )
+
+
+class ExpenseVoidBody(SQLModel):
+    """Body of ``POST /projects/{id}/expenses/{expenseId}/void`` (optional)."""
+
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+    reason: str | None = Field(default=None, max_length=500, description="why it is voided")
 
 
 class PhotoRead(SQLModel):
@@ -651,3 +734,11 @@ class ProjectProgress(SQLModel):
     milestones_reached: int
     milestones_total: int
     sources: list[str]
+
+
+class ExpenseVoidRead(SQLModel):
+    """A voided expense, its reversal, and the project's progress after the void."""
+
+    voided: ExpenseRead
+    reversal: ExpenseRead
+    progress: ProjectProgress

@@ -2649,6 +2649,240 @@ def count_expenses(*, session: Session, org_id: uuid.UUID, project_id: uuid.UUID
     return count_rows(session, _expenses_query(org_id, project_id))
 
 
+# --- voiding an expense booked by mistake ------------------------------------------------------
+
+EXPENSE_VOIDED_ACTIVITY = "expense_voided"
+_EXPENSE_PREFIX = re.compile(r"^[0-9a-f]{8,32}$")
+
+
+def voided_by(
+    *, session: Session, org_id: uuid.UUID, expense_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, uuid.UUID]:
+    """For each of ``expense_ids`` that was voided: the id of the reversal that voids it."""
+    if not expense_ids:
+        return {}
+    rows = session.exec(
+        select(ProjectExpense.voids_expense_id, ProjectExpense.id).where(
+            ProjectExpense.org_id == org_id,
+            col(ProjectExpense.voids_expense_id).in_(list(expense_ids)),
+        )
+    ).all()
+    return {original: reversal for original, reversal in rows if original is not None}
+
+
+def expense_by_ref(
+    *, session: Session, org_id: uuid.UUID, project_id: uuid.UUID, ref: str
+) -> ProjectExpense:
+    """A project's expense by its id or the first 8+ hex digits of it ("bcb300a8").
+
+    ``NotFoundError`` when none matches (or it is another project's or organisation's);
+    ``ConstructionInputError`` for a reference that is no id, or a prefix several share.
+    """
+    text = ref.strip().lower().removeprefix("expense").strip(" #:")
+    try:
+        wanted: uuid.UUID | None = uuid.UUID(text)
+    except ValueError:
+        wanted = None
+    if wanted is not None:
+        expense = session.exec(
+            select(ProjectExpense).where(
+                ProjectExpense.org_id == org_id,
+                ProjectExpense.project_id == project_id,
+                ProjectExpense.id == wanted,
+            )
+        ).first()
+        if expense is None:
+            raise NotFoundError(f"expense {wanted} not found on project {project_id}")
+        return expense
+    prefix = text.replace("-", "")
+    if not _EXPENSE_PREFIX.match(prefix):
+        raise ConstructionInputError(
+            f"{ref.strip()[:60]!r} is not an expense id: give its id or its first 8+ characters"
+        )
+    hits = [
+        e
+        for e in session.exec(_expenses_query(org_id, project_id)).all()
+        if e.id.hex.startswith(prefix)
+    ]
+    if not hits:
+        raise NotFoundError(f"expense {prefix} not found on project {project_id}")
+    if len(hits) > 1:
+        raise ConstructionInputError(
+            f"{len(hits)} expenses on the project start with {prefix}: give more of the id"
+        )
+    return hits[0]
+
+
+@dataclass(frozen=True)
+class ExpenseVoid:
+    """An expense voided: the original (kept), its reversal, and where the line and project are."""
+
+    voided: ProjectExpense
+    reversal: ProjectExpense
+    project: Project
+    line: ScopeItem | None
+    line_progress: LineProgress | None
+    progress: ProjectProgress
+
+
+def _reversal_day(session: Session, org_id: uuid.UUID, original: dt.date) -> dt.date:
+    """The reversal's date: the original's while finance still has that month open, else today.
+
+    Same day: the month's books, progress as of any day and the line net to zero from the
+    day the expense counted. A closed month is not reopened: the reversal is dated today
+    (finance would move it to the next open month anyway).
+    """
+    from domain.finance import service as finance_service  # late: keeps the modules apart
+
+    if finance_service.closed_month(session=session, org_id=org_id, day=original) is None:
+        return original
+    return utcnow().date()
+
+
+def void_expense(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    project_id: uuid.UUID,
+    expense_id: uuid.UUID,
+    reason: str | None = None,
+    principal: Principal | None = None,
+) -> ExpenseVoid:
+    """Void an expense booked by mistake: book a reversing expense linked to it.
+
+    The reversal is minus the original's amount on the same scope line, with the same
+    contractor, vendor and category, dated by ``_reversal_day``, described "void of expense
+    <id>: <reason>"; the original stays (audit trail). Progress, line budgets, the overview
+    and the expense list net the pair to zero. Publishes ``construction.expense.voided``
+    (amount positive), which finance books as a refund in the same category. 404 for an
+    expense not on this project of this organisation; 409 for one already voided or one
+    that is itself a reversal.
+    """
+    project = get_project(session=session, org_id=org_id, project_id=project_id)
+    if reason is not None:
+        reason = " ".join(reason.split())
+        if len(reason) > 500:
+            raise ConstructionInputError("a void's reason is at most 500 characters")
+    original = session.exec(
+        select(ProjectExpense)
+        .where(
+            ProjectExpense.org_id == org_id,
+            ProjectExpense.project_id == project.id,
+            ProjectExpense.id == expense_id,
+        )
+        .with_for_update()  # two voids at once: the second waits, then sees the first
+    ).first()
+    if original is None:
+        raise NotFoundError(f"expense {expense_id} not found on project {project.id}")
+    if original.voids_expense_id is not None:
+        raise ConstructionConflictError(
+            f"expense {original.id} is the void of expense {original.voids_expense_id}; "
+            "a reversal cannot be voided (book the expense again instead)"
+        )
+    earlier = session.exec(
+        select(ProjectExpense).where(
+            ProjectExpense.org_id == org_id, ProjectExpense.voids_expense_id == original.id
+        )
+    ).first()
+    if earlier is not None:
+        raise ConstructionConflictError(
+            f"expense {original.id} was already voided on {earlier.created_at.date().isoformat()}"
+            f" (reversal {earlier.id})"
+        )
+    amount = _cents(Decimal(original.amount))
+    contractor = session.get(Contractor, original.contractor_id) if original.contractor_id else None
+    item = session.get(ScopeItem, original.scope_item_id) if original.scope_item_id else None
+    category = ExpenseCategory(original.category)
+    day = _reversal_day(session, org_id, original.spent_on)
+    description = f"void of expense {original.id}" + (f": {reason}" if reason else "")
+    reversal = ProjectExpense(
+        org_id=org_id,
+        project_id=project.id,
+        scope_item_id=original.scope_item_id,
+        contractor_id=original.contractor_id,
+        amount=-amount,
+        category=category,
+        spent_on=day,
+        description=description,
+        vendor=original.vendor,
+        created_by=principal.user_id if principal else None,
+        voids_expense_id=original.id,
+    )
+    session.add(reversal)
+    try:
+        session.flush()
+    except IntegrityError as exc:  # a void raced this one past the lock (unique index)
+        raise ConstructionConflictError(f"expense {original.id} was already voided") from exc
+    # Its event id is finance's source_event_id for the refund: the mirror of finance
+    # transactions onto projects recognises it as the project's own and skips it.
+    reversal.event_id = publish(
+        session,
+        org_id=org_id,
+        name="construction.expense.voided",
+        payload={
+            "expense_id": reversal.id,
+            "voided_expense_id": original.id,
+            "voided_event_id": original.event_id,
+            "amount": amount,
+            "deal_id": project.deal_id,
+            "project_id": project.id,
+            "category": category.finance_category,
+            "date": day,
+            "description": f"{project.name}: {description}"[:2000],
+            "contractor": contractor.name if contractor else None,
+            "vendor": original.vendor,
+            "scope_item_id": original.scope_item_id,
+            "property_id": project.property_id,
+        },
+    )
+    session.add(reversal)
+    session.flush()
+    changes = {
+        "voided_expense_id": str(original.id),
+        "reversal_id": str(reversal.id),
+        "amount": str(amount),
+        "spent_on": day.isoformat(),
+        "reason": reason,
+    }
+    _audit(
+        session=session,
+        org_id=org_id,
+        principal=principal,
+        action="void",
+        entity="project_expense",
+        entity_id=original.id,
+        changes=changes,
+    )
+    from store.outbox import normalise_payload
+
+    what = item.component if item else category.value
+    session.add(
+        ProjectActivity(
+            org_id=org_id,
+            project_id=project.id,
+            kind=EXPENSE_VOIDED_ACTIVITY,
+            summary=(
+                f"Expense {str(original.id)[:8]} of {amount} ({what}) voided by "
+                f"{_actor(principal)}" + (f": {reason}" if reason else "")
+            )[:2000],
+            details=normalise_payload(changes),
+        )
+    )
+    session.flush()
+    report = progress(session=session, org_id=org_id, project_id=project.id)
+    line_report = (
+        next((lp for lp in report.lines if lp.scope_item_id == item.id), None) if item else None
+    )
+    return ExpenseVoid(
+        voided=original,
+        reversal=reversal,
+        project=project,
+        line=item,
+        line_progress=line_report,
+        progress=report,
+    )
+
+
 # Words that say nothing about which scope line an expense paid ("the new roof line").
 _LINE_FILLER = frozenset(
     {"the", "a", "an", "new", "line", "scope", "for", "on", "of", "work", "job", "job's", "and"}
@@ -2799,9 +3033,12 @@ def book_expense(
             if item is not None:
                 notes.append(f"the '{item.component}' line of {paid.name}'s awarded bid")
     if category is None:
+        # A person paid ("paid Zeke 250 for the plumbing") is labour even when they are not on
+        # file (kept as the vendor); a store named as the vendor is materials.
+        named_payee = bool(contractor and contractor.strip())
         category = (
             ExpenseCategory.labour
-            if paid is not None
+            if paid is not None or named_payee
             else ExpenseCategory.materials
             if vendor
             else ExpenseCategory.other
@@ -2813,6 +3050,12 @@ def book_expense(
             ProjectExpense.project_id == project.id,
             ProjectExpense.spent_on == day,
             ProjectExpense.amount == _cents(Decimal(amount)),
+            col(ProjectExpense.id).not_in(  # an expense already voided is no repeat
+                select(ProjectExpense.voids_expense_id).where(
+                    ProjectExpense.org_id == org_id,
+                    col(ProjectExpense.voids_expense_id).is_not(None),
+                )
+            ),
         )
     ).all()
     expense = add_expense(

@@ -1212,9 +1212,18 @@ def list_transactions(
 
 
 def book_construction_expense(
-    *, session: Session, org_id: uuid.UUID, event_id: uuid.UUID, payload: dict[str, Any]
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    event_id: uuid.UUID,
+    payload: dict[str, Any],
+    event_name: str = "construction.expense.added",
+    transaction_type: TransactionType = TransactionType.expense,
 ) -> Transaction:
     """Book a construction expense from ``construction.expense.added``; once per event.
+
+    ``book_construction_expense_void`` books a voided expense's reversal through the same
+    path, as a refund (``transaction_type``) in the same category.
 
     The payload carries ``amount`` and optionally ``deal_id``, ``project_id``, ``category``
     (a category or alias; unknown or missing: ``other``, the original label kept in the
@@ -1238,15 +1247,13 @@ def book_construction_expense(
     try:
         amount = check_amount(Decimal(str(payload["amount"])))
     except (KeyError, ArithmeticError) as exc:
-        raise FinanceValidationError(
-            f"construction.expense.added {event_id} has no usable amount"
-        ) from exc
+        raise FinanceValidationError(f"{event_name} {event_id} has no usable amount") from exc
     raw_date = payload.get("date")
     try:
         day = dt.date.fromisoformat(str(raw_date)[:10]) if raw_date else dt.date.today()
     except ValueError as exc:
         raise FinanceValidationError(
-            f"construction.expense.added {event_id} has an invalid date {str(raw_date)[:40]!r}"
+            f"{event_name} {event_id} has an invalid date {str(raw_date)[:40]!r}"
         ) from exc
     booked_day = day
     while closed_month(session=session, org_id=org_id, day=booked_day) is not None:
@@ -1281,7 +1288,7 @@ def book_construction_expense(
     counterparty = payload.get("contractor") or payload.get("vendor")
     try:
         transaction_in = TransactionCreate(
-            type=TransactionType.expense,
+            type=transaction_type,
             category=category,
             amount=amount,
             date=booked_day,
@@ -1295,10 +1302,31 @@ def book_construction_expense(
             f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in exc.errors()
         )
         raise FinanceValidationError(
-            f"construction.expense.added {event_id} is not a valid expense: {problems}"
+            f"{event_name} {event_id} is not a valid expense: {problems}"
         ) from exc
     return record_transaction(
         session=session, org_id=org_id, transaction_in=transaction_in, source_event_id=event_id
+    )
+
+
+def book_construction_expense_void(
+    *, session: Session, org_id: uuid.UUID, event_id: uuid.UUID, payload: dict[str, Any]
+) -> Transaction:
+    """Book a voided project expense from ``construction.expense.voided``; once per event.
+
+    The payload is ``construction.expense.added``'s (``amount`` positive: the sum voided) plus
+    ``expense_id`` (the reversal) and ``voided_expense_id``. It is booked as a refund in the
+    same category on the same deal and project, so the ledger, the deal's budgets and the P&L
+    drop by the amount the expense had added; construction's mirror of finance transactions
+    skips it (its ``source_event_id`` is the reversal's ``event_id``).
+    """
+    return book_construction_expense(
+        session=session,
+        org_id=org_id,
+        event_id=event_id,
+        payload={"description": "Voided construction expense", **payload},
+        event_name="construction.expense.voided",
+        transaction_type=TransactionType.refund,
     )
 
 

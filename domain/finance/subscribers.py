@@ -1,4 +1,4 @@
-"""Finance's event subscribers: open a deal's budget, book construction expenses.
+"""Finance's event subscribers: open a deal's budget, book construction expenses (and voids).
 
 Both are idempotent, as at-least-once delivery needs: ``deal.created`` finds the deal's rehab
 budget line already open (one line per deal: its scope is unique), and
@@ -72,5 +72,13 @@ def _estimated_repairs(value: Any, event: Event) -> Decimal | None:
 def book_construction_expense(session: Session, event: Event) -> None:
     """Book the construction expense as a ledger transaction, once per event."""
     service.book_construction_expense(
+        session=session, org_id=_event_org(event), event_id=event.id, payload=event.payload
+    )
+
+
+@subscribe("construction.expense.voided")
+def book_construction_expense_void(session: Session, event: Event) -> None:
+    """Book a voided project expense as a refund in its category, once per event."""
+    service.book_construction_expense_void(
         session=session, org_id=_event_org(event), event_id=event.id, payload=event.payload
     )

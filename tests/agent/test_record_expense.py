@@ -188,6 +188,7 @@ def test_an_unknown_payee_is_kept_as_the_vendor(world: World, committed_db: Sess
     reply = checked_turn(world.admin, "paid Zed $125 for the furnace on 9000 Mack Ave").reply
     (expense,) = _expenses(committed_db, world.mack)
     assert expense.vendor == "Zed" and expense.contractor_id is None
+    assert expense.category == ExpenseCategory.labour  # a person paid, not a store
     assert "no contractor called 'Zed' is on file: kept as the vendor" in reply
 
 
@@ -266,3 +267,23 @@ def test_scope_line_names_match_by_word_start_and_catalogue(
         construction_service.scope_line_named(
             session=committed_db, org_id=world.org_id, project_id=project.id, name="cabinets"
         )
+
+
+def test_void_that_expense_right_after_booking_it(world: World, committed_db: Session) -> None:
+    """A repeat is booked with a warning; "void that expense" takes it back (a reversal on the
+    same line; the original stays on record) and the line's spent is back where it was."""
+    thread = f"web:{uuid.uuid4().hex}"
+    text = "paid Ray 4,000 for the roof on the kercheval rehab"
+    checked_turn(world.admin, text, thread)
+    repeat = checked_turn(world.admin, text, thread).reply
+    assert "say 'void that expense'" in repeat
+    voided = checked_turn(world.admin, "void that expense, it was a repeat", thread)
+    assert [c.name for c in voided.tool_calls] == ["void_expense"]
+    assert voided.tool_calls[0].args["reason"] == "a repeat"
+    assert "The roof line now has $4,000 spent of $8,000 budgeted." in voided.reply
+    rows = _expenses(committed_db, world.kercheval)
+    assert sorted(e.amount for e in rows) == [
+        Decimal("-4000.00"),
+        Decimal("4000.00"),
+        Decimal("4000.00"),
+    ]
