@@ -44,9 +44,7 @@ def find_property(
         if not matches:
             # "1215 Kellogg for me" is that house; "1215 Kelog Ave" is offered, not used.
             return {
-                "matches": [
-                    {**property_summary(resolve_property(session, ctx, address=address))}
-                ],
+                "matches": [{**property_summary(resolve_property(session, ctx, address=address))}],
                 "source": "property_service.properties (the street the text starts with)",
             }
         return {

@@ -98,9 +98,7 @@ def test_a_rooms_gut_said_after_its_grade_is_the_rooms_not_the_houses() -> None:
     assert "gut rehab" not in found
     assert {"kitchen cabinets", "countertops", "kitchen appliances", "carpet"} <= found
     # The whole house still is one when the house is what needs it.
-    assert [f.component for f in extract_from_text("the house needs a full gut")] == [
-        "gut rehab"
-    ]
+    assert [f.component for f in extract_from_text("the house needs a full gut")] == ["gut rehab"]
 
 
 def test_a_kitchen_graded_as_a_whole_is_listed_not_dropped(investor: User) -> None:
