@@ -658,6 +658,22 @@ def trade_schedule(
     return run_tool(ctx, "trade_schedule", body)
 
 
+def _spent_after(
+    report: construction_service.ProjectProgress, line: construction_service.LineProgress | None
+) -> dict[str, Any]:
+    """Where an expense (or its void) leaves its scope line and the project: spent vs budget."""
+    return {
+        "line_spent": ledger_money(line.spent) if line else None,
+        "line_budgeted": ledger_money(line.budgeted_cost)
+        if line and line.budgeted_cost is not None
+        else None,
+        "line_over_budget": line.over_budget if line else None,
+        "project_spent": ledger_money(report.spent),
+        "project_budget": ledger_money(report.budget) if report.budget is not None else None,
+        "project_over_budget": report.budget is not None and report.spent > report.budget,
+    }
+
+
 @tool(parse_docstring=True)
 def record_expense(
     runtime: ToolRuntime[Context],
@@ -721,14 +737,7 @@ def record_expense(
             "line": booked.line.component if booked.line else None,
             "contractor": booked.contractor.name if booked.contractor else None,
             "vendor": booked.expense.vendor,
-            "line_spent": ledger_money(line_report.spent) if line_report else None,
-            "line_budgeted": ledger_money(line_report.budgeted_cost)
-            if line_report and line_report.budgeted_cost is not None
-            else None,
-            "line_over_budget": line_report.over_budget if line_report else None,
-            "project_spent": ledger_money(report.spent),
-            "project_budget": ledger_money(report.budget) if report.budget is not None else None,
-            "project_over_budget": report.budget is not None and report.spent > report.budget,
+            **_spent_after(report, line_report),
             "same_day_same_amount": booked.same_day_same_amount,
             "notes": booked.notes,
             "sources": [
@@ -791,14 +800,7 @@ def void_expense(
             "line": done.line.component if done.line else None,
             "reversal_id": done.reversal.id,
             "reversal_spent_on": done.reversal.spent_on,
-            "line_spent": ledger_money(line_report.spent) if line_report else None,
-            "line_budgeted": ledger_money(line_report.budgeted_cost)
-            if line_report and line_report.budgeted_cost is not None
-            else None,
-            "line_over_budget": line_report.over_budget if line_report else None,
-            "project_spent": ledger_money(report.spent),
-            "project_budget": ledger_money(report.budget) if report.budget is not None else None,
-            "project_over_budget": report.budget is not None and report.spent > report.budget,
+            **_spent_after(report, line_report),
             "sources": [
                 f"expense {done.voided.id} voided by reversal {done.reversal.id} on project "
                 f"{found.id}",
