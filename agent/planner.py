@@ -1853,6 +1853,12 @@ def _void_plan(text: str, conversation: Conversation) -> Plan | None:
     return Plan("void_expense", args)
 
 
+# Two houses side by side: "compare X and Y", "X vs Y", "which is the better deal, X or Y?".
+_COMPARE = re.compile(
+    r"\bcompare\b|\bcomparison\b|\bvs\.?\b|\bversus\b|\bside by side\b"
+    r"|\bwhich (?:one )?(?:is|would be|'s) (?:the )?(?:better|best)\b|\bbetter deal\b",
+    re.I,
+)
 # A walkthrough written down: "Walked 1215 Kellogg today. Roof is shot, furnace is original,
 # basement has water" (walkthrough_notes: stored as a voice note's transcript would be).
 _WALKED = re.compile(
@@ -1987,6 +1993,9 @@ def plan_for(conversation: Conversation) -> Plan:
             {**sized, "square_feet": sqft, **({"rehab_cost": given} if given else {})},
         )
     several = _addresses(text)
+    if len(several) > 1 and _COMPARE.search(text):
+        # "compare 1215 Kellogg Ave and 2718 Duff Ave", "which is better, X or Y?"
+        return Plan("compare_properties", {"addresses": several[:4]})
     if len(several) > 1:
         listed = "; ".join(several[:4])
         return Plan(
@@ -2691,6 +2700,29 @@ def _rehab_reply(r: dict[str, Any]) -> str:
         lines.append(f"• {line['component']}: {line['action']}, {line['cost']}")
     for message in r.get("unpriced", []):
         lines.append(f"• not priced: {message}")
+    return _fit("\n".join(lines))
+
+
+def _compare_reply(r: dict[str, Any]) -> str:
+    """Each house in three lines, then which leads as a flip and as a rental."""
+    lines = []
+    for h in r.get("properties", []):
+        lines += [
+            f"{h['address']}: {h['headline']}",
+            f"  Price {h['purchase_price']} · as-is {h['as_is_value']} · ARV {h['arv']} · rehab "
+            f"{h['rehab_total']} · max offer {h['max_offer']}",
+            f"  Flip profit {h['flip_profit']} · cash flow {h['rental_cash_flow_monthly']}/mo · "
+            f"rent {h['rent']} vs FMR {h['fmr']}",
+        ]
+    if r.get("best_flip"):
+        lines.append(
+            f"Best flip: {r['best_flip']['address']} ({r['best_flip']['flip_profit']} profit)."
+        )
+    if r.get("best_rental"):
+        best = r["best_rental"]
+        lines.append(
+            f"Best rental: {best['address']} ({best['rental_cash_flow_monthly']}/mo cash flow)."
+        )
     return _fit("\n".join(lines))
 
 
@@ -3573,6 +3605,7 @@ REPLIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "lead_calls": _lead_calls_reply,
     "call_status": _calls_reply,
     "analyze_property": _address_reply,
+    "compare_properties": _compare_reply,
     "get_comps": _comps_reply,
     "max_offer": _offer_reply,
     "list_deals": _deals_reply,
@@ -3594,6 +3627,7 @@ _WHAT = {
     "deal_offers": "get those offers",
     "seller_leads": "list the leads",
     "analyze_property": "analyse that property",
+    "compare_properties": "compare those houses",
     "get_comps": "find comps",
     "max_offer": "work out the max offer",
     "list_deals": "list your deals",

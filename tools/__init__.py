@@ -48,6 +48,7 @@ READ_TOOL_NAMES: frozenset[str] = frozenset(
     {
         "find_property",
         "analyze_property",
+        "compare_properties",
         "max_offer",
         "generate_report",
         "get_comps",

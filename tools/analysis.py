@@ -400,4 +400,74 @@ def generate_report(
     return run_tool(ctx, "generate_report", body)
 
 
-TOOLS: list[BaseTool] = [analyze_property, max_offer, generate_report]
+def _leader(analysis: PropertyAnalysis | None, figure: str, key: str) -> dict[str, Any] | None:
+    """The leading house on one figure: its address and that figure as written."""
+    if analysis is None:
+        return None
+    return {"address": analysis.figures.address, key: getattr(analysis.figures, figure)}
+
+
+@tool(parse_docstring=True)
+def compare_properties(
+    runtime: ToolRuntime[Context],
+    addresses: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=300)]], Field(min_length=2, max_length=4)
+    ],
+) -> dict[str, Any]:
+    """Compare 2-4 houses side by side: each one's analysis, and which leads on each strategy.
+
+    Use for "compare 1215 Kellogg Ave and 2718 Duff Ave", "which is the better deal, X or Y?".
+    Each house is analysed as analyze_property does (the caller's deal price when they have
+    one, else the list price).
+
+    Args:
+        runtime: The run context (organisation, user, role), injected: never a model
+            argument.
+        addresses: The houses' street addresses, as the user wrote them.
+
+    """
+    ctx = runtime.context
+    ctx.progress("comparing the houses…")
+
+    def body(session: Session) -> dict[str, Any]:
+        analyses = [_analyse(session, ctx, address, None) for address in addresses]
+        if len({a.property_id for a in analyses}) < len(analyses):
+            raise ToolError("two of those addresses are the same house: name different houses")
+        ranked = analysis_service.compare_analyses(analyses)
+        rows = [analysis_result(a) for a in analyses]
+        return {
+            "properties": [
+                {
+                    key: row[key]
+                    for key in (
+                        "property_id",
+                        "address",
+                        "headline",
+                        "purchase_price",
+                        "deal",
+                        "as_is_value",
+                        "arv",
+                        "rehab_total",
+                        "max_offer",
+                        "flip_profit",
+                        "rental_cash_flow_monthly",
+                        "rent",
+                        "fmr",
+                    )  # fmt: skip
+                }
+                for row in rows
+            ],
+            "best_flip": _leader(ranked.best_flip, "flip_profit", "flip_profit"),
+            "best_rental": _leader(
+                ranked.best_rental, "rental_cash_flow", "rental_cash_flow_monthly"
+            ),
+            "sources": [
+                "analysis_service.analyze_property for each house (comps, cost book, HUD FMR)",
+                "analysis_service.compare_analyses: highest flip profit, highest rental cash flow",
+            ],
+        }
+
+    return run_tool(ctx, "compare_properties", body)
+
+
+TOOLS: list[BaseTool] = [analyze_property, max_offer, generate_report, compare_properties]

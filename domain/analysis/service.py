@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, TypeVar
 
@@ -335,6 +336,30 @@ def priced_rehab(
         prop=prop,
         components=None,
         assumptions=assumptions or AnalysisAssumptions(),
+    )
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Several houses' analyses side by side, and which leads on each strategy."""
+
+    analyses: list[PropertyAnalysis]
+    best_flip: PropertyAnalysis | None
+    """the highest flip profit (None when no house has a flip figure)."""
+    best_rental: PropertyAnalysis | None
+    """the highest rental cash flow a month (None when no house has one)."""
+
+
+def compare_analyses(analyses: Sequence[PropertyAnalysis]) -> Comparison:
+    """Rank analyses of different houses by flip profit and by rental cash flow (ties: first)."""
+    flips = [a for a in analyses if a.flip is not None]
+    rentals = [a for a in analyses if a.rental is not None]
+    return Comparison(
+        analyses=list(analyses),
+        best_flip=max(flips, key=lambda a: a.flip.profit) if flips else None,  # type: ignore[union-attr]
+        best_rental=max(rentals, key=lambda a: a.rental.monthly_cash_flow)  # type: ignore[union-attr]
+        if rentals
+        else None,
     )
 
 
