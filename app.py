@@ -19,7 +19,7 @@ from core.nul_guard import NulTextMiddleware
 from core.observability import RequestContextMiddleware, setup_logging
 from core.openapi import document_middleware, document_role_refusals
 from core.ops import router as ops_router
-from core.query_guard import reject_unknown_query
+from core.query_guard import API_PREFIX, EXEMPT_PREFIXES, reject_unknown_query
 from core.ratelimit import RateLimitMiddleware
 from domain.analysis.api import router as analysis_router
 from domain.audio.api import router as audio_router
@@ -35,8 +35,6 @@ from domain.section8.api import router as section8_router
 from domain.valuation.api import router as valuation_router
 from domain.vision.api import router as vision_router
 from domain.voice.api import router as voice_router
-
-API_PREFIX = "/api/v1"
 
 
 @asynccontextmanager
@@ -59,7 +57,7 @@ def create_app() -> FastAPI:
     # Innermost: a repeated write with the same Idempotency-Key is answered from storage.
     application.add_middleware(IdempotencyMiddleware, prefix=API_PREFIX)
     # Text with NUL characters is refused (422) before any route or stored replay sees it.
-    application.add_middleware(NulTextMiddleware, exempt_prefix=f"{API_PREFIX}/webhook/")
+    application.add_middleware(NulTextMiddleware, exempt_prefix=EXEMPT_PREFIXES[0])
     # Outside idempotency (which reads the body): an oversized body is refused, not held.
     application.add_middleware(BodySizeLimitMiddleware)
     # Added first, so it runs inside the request context (429s are logged and counted).

@@ -1820,11 +1820,11 @@ def _void_plan(text: str, conversation: Conversation) -> Plan | None:
     """A plan to void a booked expense; None when the message does not ask for one."""
     if not _VOID.search(text):
         return None
+    booked = _last_booking(conversation)
     about_expense = re.search(r"\bexpense|\bbooking|\bpayment", text, re.I)
-    if not about_expense and not (_last_booking(conversation) and _IT.search(text)):
+    if not about_expense and not (booked and _IT.search(text)):
         return None  # "cancel it" means a booked expense only right after one
     named = _EXPENSE_REF.search(text)
-    booked = _last_booking(conversation)
     rest = _EXPENSE_REF.sub(" ", text)
     project = _project_ref(rest) or _street_project(rest)
     if named is not None:
@@ -2758,11 +2758,19 @@ def _void_reply(r: dict[str, Any]) -> str:
         f"{r['address']}: a reversal is booked and the ledger gets a refund; the original stays "
         "on record."
     )
+    return text + _spent_text(r, has="now has", flags=False)
+
+
+def _spent_text(r: dict[str, Any], *, has: str, flags: bool) -> str:
+    """Where an expense (or its void) leaves its line and the project, from ``_spent_after``."""
+    text = ""
     if r.get("line"):
         budgeted = f" of {r['line_budgeted']} budgeted" if r.get("line_budgeted") else ""
-        text += f" The {r['line']} line now has {r['line_spent']} spent{budgeted}."
+        over = " (over budget)" if flags and r.get("line_over_budget") else ""
+        text += f" The {r['line']} line {has} {r['line_spent']} spent{budgeted}{over}."
     budget = f" of {r['project_budget']}" if r.get("project_budget") else " (no budget set)"
-    return text + f" The project has {r['project_spent']} spent{budget}."
+    over = " It is over budget." if flags and r.get("project_over_budget") else ""
+    return text + f" The project has {r['project_spent']} spent{budget}.{over}"
 
 
 def _changed_reply(r: dict[str, Any]) -> str:
@@ -2978,13 +2986,7 @@ def _expense_reply(r: dict[str, Any]) -> str:
         f"Booked {r['amount']} ({words(r['category'])}) on {r['address']}{paid}{at}{line}, "
         f"dated {r['spent_on']}."
     )
-    if r.get("line"):
-        budgeted = f" of {r['line_budgeted']} budgeted" if r.get("line_budgeted") else ""
-        over = " (over budget)" if r.get("line_over_budget") else ""
-        text += f" The {r['line']} line has {r['line_spent']} spent{budgeted}{over}."
-    budget = f" of {r['project_budget']}" if r.get("project_budget") else " (no budget set)"
-    over = " It is over budget." if r.get("project_over_budget") else ""
-    text += f" The project has {r['project_spent']} spent{budget}.{over}"
+    text += _spent_text(r, has="has", flags=True)
     for note in r.get("notes") or []:
         text += f" Note: {note}."
     if r.get("same_day_same_amount"):

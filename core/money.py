@@ -29,16 +29,7 @@ def money_str(value: Decimal | int | float | str) -> str:
     return f"{to_cents(value):f}"
 
 
-def money_str_or_none(value: Decimal | int | float | str | None) -> str | None:
-    """``money_str`` that passes ``None`` through."""
-    return None if value is None else money_str(value)
-
-
-def _serialise(value: Decimal) -> str:
-    return money_str(value)
-
-
-MoneyOut = Annotated[Decimal, PlainSerializer(_serialise, return_type=str, when_used="json")]
+MoneyOut = Annotated[Decimal, PlainSerializer(money_str, return_type=str, when_used="json")]
 """A money field of a response model: JSON gives two places; Python keeps the Decimal."""
 
 

@@ -156,8 +156,15 @@ def resolve_property(
         raise ToolError(str(exc)) from exc
     if matches:
         return matches[0].property
-    # "1215 Kellogg for me": the one house on that street, the rest are not address words;
-    # "1215 Kelog Ave": nothing used unasked, the houses spelt alike are offered.
+    return loose_property(session, ctx, text)
+
+
+def loose_property(session: Session, ctx: Context, text: str) -> Property:
+    """The house an address that matched nothing exactly names, else a ToolError offering any.
+
+    "1215 Kellogg for me": the one house on that street, the rest are not address words;
+    "1215 Kelog Ave": nothing used unasked, the houses spelt alike are offered.
+    """
     loose = property_service.find_loose_address(session=session, org_id=ctx.org_id, text=text)
     if loose.property is not None:
         return loose.property

@@ -169,6 +169,13 @@ def analysis_result(analysis: PropertyAnalysis) -> dict[str, Any]:
     }
 
 
+def _deal_for(session: Session, ctx: Context, property_id: uuid.UUID) -> Any:
+    """The deal on the house whose price and repairs the caller's analysis and PDF use."""
+    return analysis_service.relevant_deal(
+        session=session, org_id=ctx.org_id, property_id=property_id, principal=ctx.principal
+    )
+
+
 def _analyse(
     session: Session,
     ctx: Context,
@@ -179,9 +186,7 @@ def _analyse(
     purchase_price: Decimal | None = None,
 ) -> Any:
     prop = resolve_property(session, ctx, address=address, property_id=property_id)
-    deal = analysis_service.relevant_deal(
-        session=session, org_id=ctx.org_id, property_id=prop.id, principal=ctx.principal
-    )
+    deal = _deal_for(session, ctx, prop.id)
     try:
         return analysis_service.analyze_property(
             session=session,
@@ -371,9 +376,7 @@ def generate_report(
             rehab_cost=rehab_cost, square_feet=square_feet, purchase_price=purchase_price
         )
         # The same deal as analyze_property, so the PDF shows the figures of the reply.
-        deal = analysis_service.relevant_deal(
-            session=session, org_id=ctx.org_id, property_id=prop.id, principal=ctx.principal
-        )
+        deal = _deal_for(session, ctx, prop.id)
         try:
             report = reports.generate_property_report(
                 session=session,

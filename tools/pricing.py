@@ -173,8 +173,8 @@ def walkthrough_notes(
     """Take texted walkthrough notes as a walkthrough voice note: store, price and analyse.
 
     Use it when the user texts what they saw at a property ("Walked 1215 Kellogg today. Roof
-    is shot, furnace is original, basement has water") or asks "rehab estimate for
-    <address>: <what needs work>". The notes go through the voice note's path: the
+    is shot, furnace is original, basement has water"); a "rehab estimate for <address>:
+    ..." only prices (estimate_rehab with notes). The notes go through the voice note's path: the
     walkthrough extractor reads every component and its condition, the conditions are
     stored on the property (the analysis and its PDF price them from now on) and priced
     from the cost book. Returns every finding with its cost or why it was not priced, the

@@ -12,7 +12,7 @@ from sqlmodel import Session
 from agent.context import Context
 from domain.property import service as property_service
 from domain.property.errors import AddressParseError
-from tools._common import ToolError, property_summary, resolve_property, run_tool
+from tools._common import ToolError, loose_property, property_summary, run_tool
 
 
 @tool(parse_docstring=True)
@@ -44,7 +44,7 @@ def find_property(
         if not matches:
             # "1215 Kellogg for me" is that house; "1215 Kelog Ave" is offered, not used.
             return {
-                "matches": [{**property_summary(resolve_property(session, ctx, address=address))}],
+                "matches": [{**property_summary(loose_property(session, ctx, address.strip()))}],
                 "source": "property_service.properties (the street the text starts with)",
             }
         return {

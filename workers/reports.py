@@ -27,7 +27,6 @@ from core.config import get_settings
 from domain.analysis import service as analysis_service
 from domain.analysis.models import WhatIf
 from domain.auth import service as auth_service
-from domain.auth.enums import Role
 from domain.documents import service as documents_service
 from domain.documents.enums import DocumentKind, DocumentSource
 from domain.whatsapp import service as whatsapp_service
@@ -103,9 +102,7 @@ def _requesters_deal(
     user = auth_service.get_user(session=session, org_id=org_id, user_id=user_id)
     if user is None or not user.is_active:
         return None
-    principal = auth_service.Principal(
-        user_id=user.id, org_id=org_id, role=Role(user.role), email=user.email
-    )
+    principal = auth_service.Principal.from_user(user)
     deal = analysis_service.relevant_deal(
         session=session, org_id=org_id, property_id=property_id, principal=principal
     )

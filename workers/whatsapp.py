@@ -1017,9 +1017,7 @@ def _file_contractor_photo(message_id: uuid.UUID, index: int) -> list[uuid.UUID]
                 ),
                 caption=message.content,
                 channel="whatsapp",
-                principal=auth_service.Principal(
-                    user_id=user.id, org_id=org_id, role=Role.contractor, email=user.email
-                ),
+                principal=auth_service.Principal.from_user(user),
             )
             text = _contractor_photo_reply(session, done, caption=message.content)
         current = session.get(Conversation, conversation.id)

@@ -2151,12 +2151,7 @@ def _graded_kitchen(words: Sequence[str]) -> bool:
             clauses.append([])
         else:
             clauses[-1].append(word)
-    return any(
-        "kitchen" in clause
-        and any(w in WORD_CUES for w in clause)
-        and not any(w in _KITCHEN_PARTS or w in _ROOM_WORK_WORDS for w in clause)
-        for clause in clauses
-    )
+    return any("kitchen" in clause and any(w in WORD_CUES for w in clause) for clause in clauses)
 
 
 def heard_not_priced(segments: Iterable[Segment]) -> list[NotPriced]:

@@ -86,3 +86,7 @@ class ActivityKind(StrEnum):
     inspection_passed = "inspection_passed"
     inspection_failed = "inspection_failed"
     bid_awarded = "bid_awarded"
+    # A project expense voided by a reversal (``void_expense``).
+    expense_voided = "expense_voided"
+    # A ledger transaction on the project mirrored as a project expense (the subscriber).
+    finance_transaction = "finance_transaction"

@@ -993,7 +993,7 @@ OPEN_TASK_STATUSES = frozenset({TaskStatus.todo, TaskStatus.in_progress, TaskSta
 
 def _require_open_project(project: Project, what: str) -> None:
     """``ConstructionConflictError`` when the project is completed or cancelled."""
-    if project.status in (ProjectStatus.completed, ProjectStatus.cancelled):
+    if project.status in CLOSED_PROJECT_STATUSES:
         raise ConstructionConflictError(
             f"project {project.id} is {project.status}: reopen the project first to add {what}"
         )
@@ -2651,7 +2651,7 @@ def count_expenses(*, session: Session, org_id: uuid.UUID, project_id: uuid.UUID
 
 # --- voiding an expense booked by mistake ------------------------------------------------------
 
-EXPENSE_VOIDED_ACTIVITY = "expense_voided"
+EXPENSE_VOIDED_ACTIVITY = ActivityKind.expense_voided
 _EXPENSE_PREFIX = re.compile(r"^[0-9a-f]{8,32}$")
 
 
@@ -2853,22 +2853,18 @@ def void_expense(
         entity_id=original.id,
         changes=changes,
     )
-    from store.outbox import normalise_payload
-
     what = item.component if item else category.value
-    session.add(
-        ProjectActivity(
-            org_id=org_id,
-            project_id=project.id,
-            kind=EXPENSE_VOIDED_ACTIVITY,
-            summary=(
-                f"Expense {str(original.id)[:8]} of {amount} ({what}) voided by "
-                f"{_actor(principal)}" + (f": {reason}" if reason else "")
-            )[:2000],
-            details=normalise_payload(changes),
-        )
+    _record_activity(
+        session=session,
+        org_id=org_id,
+        project_id=project.id,
+        kind=EXPENSE_VOIDED_ACTIVITY,
+        summary=(
+            f"Expense {str(original.id)[:8]} of {amount} ({what}) voided by "
+            f"{_actor(principal)}" + (f": {reason}" if reason else "")
+        )[:2000],
+        details=changes,
     )
-    session.flush()
     report = progress(session=session, org_id=org_id, project_id=project.id)
     line_report = (
         next((lp for lp in report.lines if lp.scope_item_id == item.id), None) if item else None
@@ -3044,7 +3040,8 @@ def book_expense(
             else ExpenseCategory.other
         )
     day = spent_on or utcnow().date()
-    earlier = session.exec(
+    earlier = count_rows(
+        session,
         select(ProjectExpense).where(
             ProjectExpense.org_id == org_id,
             ProjectExpense.project_id == project.id,
@@ -3056,8 +3053,8 @@ def book_expense(
                     col(ProjectExpense.voids_expense_id).is_not(None),
                 )
             ),
-        )
-    ).all()
+        ),
+    )
     expense = add_expense(
         session=session,
         org_id=org_id,
@@ -3087,7 +3084,7 @@ def book_expense(
         line_progress=line_report,
         progress=report,
         notes=notes,
-        same_day_same_amount=len(earlier),
+        same_day_same_amount=earlier,
     )
 
 
@@ -3235,16 +3232,6 @@ class ProjectOverview:
         return [line for line in self.progress.lines if line.over_budget]
 
     @property
-    def lines_over_budget_count(self) -> int:
-        """How many scope lines are over their budget."""
-        return len(self.lines_over_budget)
-
-    @property
-    def lines_over_budget_names(self) -> list[str]:
-        """The components of the scope lines over their budget ("roof", "furnace" ...)."""
-        return [line.component for line in self.lines_over_budget]
-
-    @property
     def any_over_budget(self) -> bool:
         """Over budget in the ``over_budget`` filter's sense: the total or any scope line."""
         return self.over_budget or bool(self.lines_over_budget)
@@ -3300,7 +3287,7 @@ def projects_overview(
         return (
             closed,
             -(share or Decimal(0)),
-            -row.lines_over_budget_count,
+            -len(row.lines_over_budget),
             -row.progress.schedule_slip_days,
         )
 
@@ -3623,8 +3610,8 @@ def record_contractor_update(
     if start_date is not None and start_date < utcnow().date() - dt.timedelta(days=1):
         raise ConstructionInputError(f"start_date {start_date.isoformat()} is in the past")
     contractor = get_contractor(session=session, org_id=org_id, contractor_id=contractor_id)
-    cancelled, already = 0, contractor.opted_out
-    if kind == "opt_out" and already:
+    cancelled = 0
+    if kind == "opt_out" and contractor.opted_out:
         # A second "STOP": nothing new for the team (the first one was recorded).
         return ContractorMessage(
             contractor=contractor, kind=kind, targets=[], activities=[], items=[],
@@ -3703,7 +3690,6 @@ def record_contractor_update(
         activities=activities,
         items=items,
         calls_cancelled=cancelled,
-        already_opted_out=already and kind == "opt_out",
     )
 
 

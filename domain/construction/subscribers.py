@@ -34,10 +34,9 @@ from decimal import Decimal
 from sqlmodel import Session, select
 
 from domain.construction import service
-from domain.construction.enums import ExpenseCategory
-from domain.construction.models import ProjectActivity, ProjectExpense
+from domain.construction.enums import ActivityKind, ExpenseCategory
+from domain.construction.models import ProjectExpense
 from store.events import Event, subscribe
-from store.outbox import normalise_payload
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +106,7 @@ def record_inspection(session: Session, event: Event) -> None:
 
 
 # The activity kind a ledger transaction mirrored onto a project is recorded as.
-FINANCE_TRANSACTION_ACTIVITY = "finance_transaction"
+FINANCE_TRANSACTION_ACTIVITY = ActivityKind.finance_transaction
 
 # Finance's category -> the project expense category it came from (else ``other``).
 _EXPENSE_CATEGORY = {category.finance_category: category for category in ExpenseCategory}
@@ -155,19 +154,16 @@ def mirror_finance_transaction(
     signed = -amount if kind is TransactionType.refund else amount
     what = "Refund" if kind is TransactionType.refund else kind.value.capitalize()
     summary = f"{what} of {amount} booked in finance ({transaction.category or 'no category'})"
-    session.add(
-        ProjectActivity(
-            org_id=org_id,
-            project_id=project.id,
-            kind=FINANCE_TRANSACTION_ACTIVITY,
-            summary=summary,
-            details=normalise_payload(
-                {"transaction_id": transaction.id, "type": kind, "amount": signed}
-            ),
-            source_event_id=event_id,
-        )
+    # Flushed at once: the unique source_event_id settles two deliveries racing.
+    service._record_activity(
+        session=session,
+        org_id=org_id,
+        project_id=project.id,
+        kind=FINANCE_TRANSACTION_ACTIVITY,
+        summary=summary,
+        details={"transaction_id": transaction.id, "type": kind, "amount": signed},
+        source_event_id=event_id,
     )
-    session.flush()  # the unique source_event_id settles two deliveries racing
     expense = ProjectExpense(
         org_id=org_id,
         project_id=project.id,

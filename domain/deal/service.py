@@ -683,21 +683,9 @@ def _check_price_matches_ledger(*, session: Session, deal: Deal, price: Decimal 
     ledger's figure, so the ledger is corrected first (a refund of the difference, or a further
     purchase payment) and the deal follows it.
     """
-    from domain.finance import service as finance_service  # late: keeps the modules apart
-    from domain.finance.enums import SPENDING_TYPES, TransactionType
-
-    booked = finance_service.list_transactions(
-        session=session, org_id=deal.org_id, deal_id=deal.id, category="purchase", limit=500
-    ).items
+    booked, paid = _booked(session, deal.org_id, deal.id, "purchase")
     if not booked:
         return
-    paid = Decimal("0")
-    for row in booked:
-        kind = TransactionType(row.type)
-        if kind in SPENDING_TYPES:
-            paid += Decimal(row.amount)
-        elif kind is TransactionType.refund:
-            paid -= Decimal(row.amount)
     if price is not None and Decimal(price) == paid:
         return
     raise DealConflictError(
@@ -1588,14 +1576,18 @@ class PurchaseFacts:
     """selling costs booked on the deal (category selling_costs); None if none."""
 
 
-def _booked(session: Session, org_id: uuid.UUID, deal_id: uuid.UUID, category: str) -> Any:
+def _booked(
+    session: Session, org_id: uuid.UUID, deal_id: uuid.UUID, category: str
+) -> tuple[list[Any], Decimal]:
     """The deal's transactions in a category and their total as spending (refunds back out)."""
     from domain.finance import service as finance_service  # late: keeps the modules apart
     from domain.finance.enums import TransactionType
 
-    rows = finance_service.list_transactions(
-        session=session, org_id=org_id, deal_id=deal_id, category=category, limit=500
-    ).items
+    rows = list(
+        finance_service.list_transactions(
+            session=session, org_id=org_id, deal_id=deal_id, category=category, limit=500
+        ).items
+    )
     spent = sum((-TransactionType(t.type).signed(Decimal(t.amount)) for t in rows), Decimal(0))
     return rows, spent
 

@@ -298,7 +298,7 @@ def test_projects_with_scope_lines_over_budget_are_over_budget(db: Session) -> N
     assert [r.project.id for r in rows] == [lines_over.id]
     (row,) = rows
     assert (row.over_budget, row.any_over_budget) == (False, True)
-    assert (row.lines_over_budget_count, row.lines_over_budget_names) == (2, ["roof", "furnace"])
+    assert [line.component for line in row.lines_over_budget] == ["roof", "furnace"]
 
     analyst = context_for(db, make_user(db, org, Role.analyst))
     result = call_tool(list_projects, analyst, over_budget=True)
