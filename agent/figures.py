@@ -289,9 +289,19 @@ def _supported(figure: Figure, known: Sequence[Figure]) -> bool:
     return False
 
 
-def unsupported_figures(reply: str, sources: Sequence[str]) -> set[str]:
-    """Figures in ``reply`` that none of ``sources`` (tool results as text) supports."""
+def known_figures(sources: Sequence[str]) -> list[Figure]:
+    """The figures ``sources`` (tool results as text) hold, read once for several checks."""
     known: list[Figure] = []
     for source in sources:
         known.extend(_source_figures(source))
+    return known
+
+
+def unsupported_in(reply: str, known: Sequence[Figure]) -> set[str]:
+    """Figures in ``reply`` that none of ``known`` (``known_figures``) supports."""
     return {figure.text for figure in _read(reply) if not _supported(figure, known)}
+
+
+def unsupported_figures(reply: str, sources: Sequence[str]) -> set[str]:
+    """Figures in ``reply`` that none of ``sources`` (tool results as text) supports."""
+    return unsupported_in(reply, known_figures(sources))

@@ -34,7 +34,7 @@ from langgraph.prebuilt import ToolNode
 from langgraph.runtime import Runtime
 
 from agent.context import Context
-from agent.figures import unsupported_figures
+from agent.figures import Figure, known_figures, unsupported_in
 from agent.planner import OfflinePlanner, message_text, reply_for, tool_result
 from agent.prompts import Prompt
 from agent.state import State
@@ -234,7 +234,7 @@ _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9$*\-•])|\n+")
 
 
 def safe_reply(
-    reply: str, sources: Sequence[str], results: list[tuple[str, dict[str, Any], dict[str, Any]]]
+    reply: str, known: Sequence[Figure], results: list[tuple[str, dict[str, Any], dict[str, Any]]]
 ) -> str:
     """A reply with only supported figures.
 
@@ -246,7 +246,7 @@ def safe_reply(
     kept = [
         part.strip()
         for part in _SENTENCE.split(reply)
-        if part.strip() and not unsupported_figures(part, sources)
+        if part.strip() and not unsupported_in(part, known)
     ]
     return " ".join(kept) if kept else NO_FIGURES_REPLY
 
@@ -308,8 +308,8 @@ def build_graph(
         response, errors = ask(request, ran)
         if response.tool_calls or errors or not guard:
             return {"messages": [response, *errors]}
-        sources = _sources(history)
-        unsupported = unsupported_figures(message_text(response), sources)
+        known = known_figures(_sources(history))  # read once for every check below
+        unsupported = unsupported_in(message_text(response), known)
         if not unsupported:
             return {"messages": [response]}
         listed = ", ".join(sorted(unsupported))
@@ -327,7 +327,7 @@ def build_graph(
                     *errors,
                 ]
             }
-        still = unsupported_figures(message_text(second), sources)
+        still = unsupported_in(message_text(second), known)
         if not still and message_text(second).strip():
             return {
                 "messages": [
@@ -335,7 +335,7 @@ def build_graph(
                 ]
             }
         safe = safe_reply(
-            message_text(second) or message_text(response), sources, _turn_results(messages)
+            message_text(second) or message_text(response), known, _turn_results(messages)
         )
         fallback = AIMessage(content=safe, usage_metadata=second.usage_metadata)
         still_listed = ", ".join(sorted(still)) or listed
