@@ -2754,7 +2754,7 @@ def _walkthrough_reply(r: dict[str, Any]) -> str:
 def _void_reply(r: dict[str, Any]) -> str:
     line = f" on the {r['line']} line" if r.get("line") else ""
     text = (
-        f"Voided expense {str(r['voided_expense_id'])[:8]} ({r['amount']}{line}) on "
+        f"Voided expense {r['voided_expense_id']} ({r['amount']}{line}) on "
         f"{r['address']}: a reversal is booked and the ledger gets a refund; the original stays "
         "on record."
     )
