@@ -1043,7 +1043,12 @@ def _market_plan(text: str) -> Plan | None:
 
 
 # Numbers that are part of what is asked, not a house number ("Section 8 rent for ...").
-_NOT_HOUSE_NUMBERS = re.compile(r"\bsection\s*-?\s*8\b|\bcomps?\s*#?\d+", re.I)
+# Nor is a duration ("the 5 year projection", "after 10 years", "in 6 months").
+_NOT_HOUSE_NUMBERS = re.compile(
+    r"\bsection\s*-?\s*8\b|\bcomps?\s*#?\d+"
+    r"|\b\d{1,3}[\s-]*(?:years?|yrs?|months?|mos|weeks?|days?)\b(?!\s+(?:rd|road|st|street|ave)\b)",
+    re.I,
+)
 # A size is not a house number, nor part of the address it follows ("1234 Main St, 1100 sqft").
 _SQFT_NUMBER = r"(\d{1,3}(?:,\d{3})+|\d{3,6})"
 _SQFT_UNIT = r"\s*(?:sq\.?\s*f(?:ee)?t\.?|sqft|sf|square\s+f(?:ee|oo)?t)(?![a-z])"
@@ -1108,6 +1113,14 @@ _FOLLOW_UP_QUESTION = re.compile(
     re.I,
 )
 _FOCUS_WORDS = {"rental": "rental", "flip": "flip", "brrrr": "brrrr"}
+# "show me the 5 year projection", "what's the IRR?", "where is it after 5 years?": the
+# analysis's hold projection.
+_PROJECTION = re.compile(
+    r"\b(?:projections?|projected|irr|equity\s+multiple"
+    r"|(?:\d{1,2}|five|ten)[\s-]*(?:year|yr)s?\s+(?:hold|outlook|plan|numbers)"
+    r"|(?:after|in|over)\s+(?:\d{1,2}|five|ten)\s+years)\b",
+    re.I,
+)
 _IT_WORDS = r"(?:it|this one|that one|the (?:house|property|place)|this (?:house|property|place))"
 # One figure of the property just analysed: "what's it worth?", "the ARV?", "how much rehab
 # does it need?", "what's the rent?" (a voucher question is Section 8's).
@@ -1706,8 +1719,19 @@ _AMOUNT_SAID = re.compile(
     re.I,
 )
 _EXPENSE_DAY = re.compile(
-    r"\b(yesterday|today)\b|\bon\s+(\d{1,2})/(\d{1,2})(?:/(\d{2,4}))?\b", re.I
+    r"\b(yesterday|today)\b|\bon\s+(\d{1,2})/(\d{1,2})(?:/(\d{2,4}))?\b"
+    r"|\b(\d{1,2}|a|one|two|three|four|five|six|seven)\s+days?\s+ago\b"
+    r"|\b(?:last|on)\s+(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b",
+    re.I,
 )
+_DAYS_AGO_WORDS = {"a": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
+_DAYS_AGO_WORDS["seven"] = 7
+_WEEKDAY_NUMBER = {
+    name: i
+    for i, name in enumerate(
+        ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+    )
+}
 
 
 def _expense_amount(text: str) -> tuple[Decimal | None, str]:
@@ -1733,6 +1757,12 @@ def _expense_day(text: str, today: dt.date | None = None) -> dt.date | None:
         return None
     if found.group(1):
         return today - dt.timedelta(days=1 if found.group(1).lower() == "yesterday" else 0)
+    if found.group(5):  # "3 days ago"
+        count = found.group(5).lower()
+        return today - dt.timedelta(days=int(count) if count.isdigit() else _DAYS_AGO_WORDS[count])
+    if found.group(6):  # "last friday", "on monday": the latest such day before today
+        back = (today.weekday() - _WEEKDAY_NUMBER[found.group(6).lower()]) % 7
+        return today - dt.timedelta(days=back or 7)
     month, day = int(found.group(2)), int(found.group(3))
     year = int(found.group(4)) if found.group(4) else today.year
     year = year + 2000 if year < 100 else year
@@ -1766,6 +1796,8 @@ def _expense_plan(text: str, conversation: Conversation) -> Plan | None:
     street = _street_project(rest)
     if ref is None or (street and _PROJECT_WORDS.search(ref)):
         ref = street  # "paid 3 guys 600 for demo on the mack ave job": no house number
+    if ref is None:
+        ref = _bare_street(rest)  # "paid Ray 4,000 for the roof on kellogg"
     if ref is None and (_IT.search(text) or booked or said):
         ref = _project_from_history(text, conversation)
     if amount is None or ref is None:
@@ -1969,6 +2001,18 @@ def plan_for(conversation: Conversation) -> Plan:
         # "what if I pay 60k?" then "and as a flip?": the flip at 60k.
         what_if = _what_if_of(conversation, property_id)
         return Plan("analyze_property", {"property_id": property_id, "focus": focus, **what_if})
+    if (
+        subject is None
+        and _PROJECTION.search(text)
+        and not any(p.search(text) for p in (_DEALS, _BUDGET, _PNL, _CASHFLOW))
+    ):
+        property_id, _ = conversation.last_property(PROPERTY_TOOLS)
+        if property_id is None:
+            return Plan(reply="Which property? Send its street address first.")
+        what_if = _what_if_of(conversation, property_id)
+        return Plan(
+            "analyze_property", {"property_id": property_id, "focus": "projection", **what_if}
+        )
     aspect = None if subject or _SECTION8.search(text) else _aspect(text)
     if aspect is not None:
         property_id, _ = conversation.last_property(PROPERTY_TOOLS)
@@ -2164,6 +2208,8 @@ def plan_for(conversation: Conversation) -> Plan:
         status = next((v for p, v in _STATUS_WORDS if p.search(text)), None)
         return Plan("list_deals", {"status": status} if status else {})
     if subject:
+        if _PROJECTION.search(text):
+            return Plan("analyze_property", {**subject, "focus": "projection"})
         return Plan("analyze_property", subject)
     if zip_only := re.fullmatch(r"\s*(\d{5})(?:-\d{4})?\s*[.?!]*\s*", text):
         area = zip_only.group(1)
@@ -2237,6 +2283,19 @@ _FOCUS_LINES: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
             ("cash_left_in_deal", "left in the deal {}"),
             ("monthly_cash_flow", "cash flow {}/mo"),
             ("cash_on_cash", "cash-on-cash {}"),
+        ),
+    ),
+    "projection": (
+        "Held as a rental",
+        (
+            ("hold_years", "{} years"),
+            ("cash_invested", "cash in {}"),
+            ("total_cash_flow", "cash flow {} in all"),
+            ("sale_price", "sold for {}"),
+            ("net_sale_proceeds", "net of costs and loan {}"),
+            ("total_profit", "profit {}"),
+            ("irr", "IRR {}"),
+            ("equity_multiple", "equity multiple {}"),
         ),
     ),
 }

@@ -26,7 +26,7 @@ IdArg = Annotated[str | None, Field(max_length=64)]
 RehabArg = Annotated[Decimal | None, Field(ge=0, le=10_000_000, decimal_places=2)]
 SquareFeetArg = Annotated[int | None, Field(ge=1, le=100_000)]
 PriceArg = Annotated[Decimal | None, Field(gt=0, le=100_000_000, decimal_places=2)]
-Focus = Literal["flip", "rental", "brrrr", "value", "rehab", "rent"]
+Focus = Literal["flip", "rental", "brrrr", "projection", "value", "rehab", "rent"]
 
 
 def _strategies(analysis: PropertyAnalysis) -> dict[str, dict[str, str]]:
@@ -66,6 +66,19 @@ def _strategies(analysis: PropertyAnalysis) -> dict[str, dict[str, str]]:
             if brrrr.cash_on_cash_pct is not None
             else "infinite (no cash left in)",
         }
+    if (projection := analysis.projection) is not None:
+        out["projection"] = {
+            "hold_years": str(projection.inputs.hold_years),
+            "cash_invested": money(projection.cash_invested),
+            "total_cash_flow": money(projection.total_cash_flow),
+            "sale_price": money(projection.sale_price),
+            "net_sale_proceeds": money(projection.net_sale_proceeds),
+            "total_profit": money(projection.total_profit),
+            "irr": percent(projection.irr_pct) if projection.irr_pct is not None else NOT_AVAILABLE,
+            "equity_multiple": f"{projection.equity_multiple}x"
+            if projection.equity_multiple is not None
+            else NOT_AVAILABLE,
+        }
     return out
 
 
@@ -78,6 +91,7 @@ def _missing(analysis: PropertyAnalysis) -> dict[str, str]:
         "flip": analysis.flip_missing,
         "rental": analysis.rental_missing,
         "brrrr": analysis.brrrr_missing,
+        "projection": analysis.projection_missing,
         "max_offer": analysis.max_offer_missing,
         "section8": analysis.rent.section8_missing,
     }
@@ -230,7 +244,8 @@ def analyze_property(
         rehab_cost: The user's own rehab budget in dollars, only when they said one ("if
             rehab is 40k"); it replaces the estimate in every figure.
         focus: The part the user asked about: a strategy ("and as a rental?": flip, rental
-            or brrrr) or one figure ("what's it worth?": value; "how much rehab does it
+            or brrrr), the hold projection ("the 5 year projection?", "the IRR?":
+            projection) or one figure ("what's it worth?": value; "how much rehab does it
             need?": rehab; "what's the rent?": rent).
         square_feet: The house's living area, only when the user said it ("it's 1,100
             sqft"); when none is on file it sizes the as-is value, ARV and rehab (the

@@ -145,6 +145,47 @@ def test_and_as_a_rental_answers_for_the_property_just_analysed(world: World) ->
     assert section8.tool_calls[0].name == "section8_rent"
 
 
+def test_the_hold_projection_follows_the_analysis(world: World) -> None:
+    """Was: "show me the 5 year projection" read "5 year projection" as an address."""
+    thread = new_thread()
+    turn(world, SUBJECT_ADDRESS, thread=thread)
+    result = turn(world, "show me the 5 year projection", thread=thread)
+    (call,) = result.tool_calls
+    assert call.args == {"property_id": str(world.subject.id), "focus": "projection"}
+    with Session(get_engine()) as session:
+        analysis = analysis_service.analyze_property(
+            session=session,
+            org_id=world.org.id,
+            property_id=world.subject.id,
+            deal_id=world.ivy_deal_id,
+        )
+    projection = analysis.projection
+    assert projection is not None
+    assert result.reply.startswith(
+        f"Held as a rental, {SUBJECT_ADDRESS}: {projection.inputs.hold_years} years"
+    )
+    assert f"sold for {dollars(projection.sale_price)}" in result.reply
+    assert f"profit {dollars(projection.total_profit)}" in result.reply
+    assert turn(world, "what's the IRR?", thread=thread).tool_calls[0].args["focus"] == (
+        "projection"
+    )
+
+
+@pytest.mark.parametrize(
+    "said",
+    ["show me the 5 year projection", "what does it look like after 5 years", "the IRR?"],
+)
+def test_a_duration_is_not_an_address(said: str) -> None:
+    assert _plan(said)[2] == "Which property? Send its street address first."
+
+
+def test_projection_words_with_an_address_or_the_books_keep_their_meaning() -> None:
+    tool, args, _ = _plan("5 year projection for 2718 Duff Ave")
+    assert (tool, args) == ("analyze_property", {"address": "2718 Duff Ave", "focus": "projection"})
+    assert _plan("what's the cash flow projection for the company")[0] == "cashflow"
+    assert _plan("12 Mile Rd 48093")[1] == {"address": "12 Mile Rd 48093"}
+
+
 def test_a_zip_code_alone_gets_the_ways_to_ask_about_it() -> None:
     tool, _, reply = _plan("50010")
     assert tool is None

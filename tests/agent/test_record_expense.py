@@ -243,6 +243,42 @@ def test_the_planner_reads_amount_project_line_and_payee(
     assert {k: plan.args.get(k) for k in expected} == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "project", "days_back"),
+    [
+        ("paid ray 4000 for the roof on kercheval", "kercheval", None),
+        ("paid 4000 for roof 3 days ago on kercheval", "kercheval", 3),
+        ("paid 300 for a dumpster on mack two days ago", "mack", 2),
+    ],
+)
+def test_a_bare_street_and_days_ago_are_read(
+    text: str, project: str, days_back: int | None
+) -> None:
+    """Was: "on kercheval" with no "rehab"/"job" was not a project, and "3 days ago" was read
+    as the address "3 days ago on kercheval"."""
+    plan = plan_for(Conversation.read([HumanMessage(text)]))
+    assert plan.tool == "record_expense"
+    assert plan.args["project"] == project
+    expected = None if days_back is None else (TODAY - dt.timedelta(days=days_back)).isoformat()
+    assert plan.args.get("spent_on") == expected
+
+
+def test_last_weekday_is_the_latest_such_day_before_today() -> None:
+    from agent.planner import _expense_day
+
+    saturday = dt.date(2026, 11, 28)
+    assert _expense_day("spent 50 last friday", saturday) == dt.date(2026, 11, 27)
+    assert _expense_day("spent 50 on saturday", saturday) == dt.date(2026, 11, 21)
+    assert _expense_day("spent 50 a day ago", saturday) == dt.date(2026, 11, 27)
+
+
+def test_paid_on_a_bare_street_books_on_that_project(world: World, committed_db: Session) -> None:
+    reply = checked_turn(world.admin, "paid Ray 4,000 for the roof on kercheval").reply
+    (expense,) = _expenses(committed_db, world.kercheval)
+    assert expense.amount == Decimal("4000.00")
+    assert "Booked $4,000 (labour) on 14500 Kercheval Ave" in reply
+
+
 def test_scope_line_names_match_by_word_start_and_catalogue(
     world: World, committed_db: Session
 ) -> None:
