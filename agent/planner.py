@@ -903,6 +903,12 @@ _ALERTS_READ = re.compile(
     r"|\balerts?\b[^.?!]*\b(?:did i|have i|i got|i get|settings|criteria)\b",
     re.I,
 )
+# "I got an alert about ...", "we received your alert": about an alert sent, never a setting.
+_ALERT_RECEIVED = re.compile(
+    r"\b(?:i|we)\s+(?:just\s+)?(?:got|get|received|saw|have)\s+(?:an?|the|this|that|your|one)?"
+    r"\s*(?:new\s+)?alerts?\b",
+    re.I,
+)
 _ALERTS_OFF = re.compile(
     r"\b(?:stop|turn off|switch off|disable|pause|no more|cancel|unsubscribe|mute|silence)\b"
     r"|\b(?:turn|switch|mark|set|put|shut)\s+(?:\w+\s+){0,2}?off\b|\balerts?\s+off\b"
@@ -964,9 +970,25 @@ def _strategies_in(text: str) -> list[str]:
     return found
 
 
+def _full_street_address(text: str) -> bool:
+    """Whether ``text`` names a full street address, not a ZIP followed by words.
+
+    "2718 Duff Ave" has its street type (or a city or ZIP); "50014 under $150k" has none.
+    """
+    found = extract_address(text)
+    if found is None:
+        return False
+    parsed = parse_address(found)
+    return bool(parsed.street_suffix or parsed.city or parsed.zip_code)
+
+
 def _market_plan(text: str) -> Plan | None:
     """A plan for opportunities, alert settings or market trends; None if none is asked."""
-    if _ALERT_SET.search(text):
+    if _ALERT_SET.search(text) and not _full_street_address(text):
+        # A street address makes it a question about that house ("I got an alert about 2718
+        # Duff Ave, Ames, IA 50010 - what's it worth?"): its ZIP is not an alert setting.
+        if _ALERT_RECEIVED.search(text):
+            return Plan("my_alerts", {})
         names_criteria = (
             _ZIP.search(text)
             or _UNDER.search(text)
@@ -1025,7 +1047,8 @@ def _market_plan(text: str) -> Plan | None:
         if months := _MONTHS.search(text):
             args["months"] = int(months.group(1)) if months.group(1) else 12 * int(months.group(2))
         return Plan("market_trends", args)
-    if _MARKET.search(text):
+    # With a street address the word "alert" is about that house, not the monitor.
+    if _MARKET.search(re.sub(r"\balerts?\b", " ", text) if _full_street_address(text) else text):
         args = {}
         strategies = _strategies_in(text)
         if strategies:

@@ -102,3 +102,46 @@ def test_a_rehab_budget_in_a_max_offer_question_is_not_a_deals_budget() -> None:
         "max_offer",
         {"address": "1234 Subject Ave", "rehab_cost": "40000.00"},
     )
+
+
+def test_a_question_about_an_alerted_house_leaves_the_alert_settings_alone(
+    committed_db: Session,
+) -> None:
+    """Was: "I got an alert about 2718 Duff Ave, Ames, IA 50010 - what's it worth?" saved
+    the address's ZIP as the user's only alert criterion (their price cap and strategy gone)
+    and never answered the question."""
+    org = make_org(committed_db)
+    investor = make_user(committed_db, org, Role.investor, phone_number="+13135550178")
+    committed_db.commit()
+    thread = f"whatsapp:{uuid.uuid4().hex[:12]}"
+    checked_turn(investor, "alert me to flips in 48215 under $100k", thread, channel="whatsapp")
+    asked = checked_turn(
+        investor,
+        "I got an alert about 2718 Duff Ave, Ames, IA 50010 - what's it worth?",
+        thread,
+        channel="whatsapp",
+    )
+    assert [c.name for c in asked.tool_calls] == ["analyze_property"]
+    committed_db.expire_all()
+    criteria = alert_service.get_criteria(session=committed_db, org_id=org.id, user_id=investor.id)
+    assert criteria is not None
+    assert (criteria.zip_codes, criteria.max_price, criteria.strategies) == (
+        ["48215"],
+        Decimal("100000"),
+        ["flip"],
+    )
+
+
+@pytest.mark.parametrize(
+    ("said", "tool"),
+    [
+        ("I got an alert for 50010, why?", "my_alerts"),
+        ("<img src=x onerror=alert(1)> 2718 Duff Ave", "analyze_property"),
+        ("alert me to flips in 50014 under $150,000", "configure_alerts"),
+        ("any flips in 48214 under 80k?", "latest_opportunities"),
+    ],
+)
+def test_the_word_alert_beside_an_address_or_a_received_alert_sets_nothing(
+    said: str, tool: str
+) -> None:
+    assert plan_for(Conversation(text=said, history=[], this_turn=[])).tool == tool
