@@ -14,6 +14,7 @@ from channels.web import router as web_router
 from channels.whatsapp import router as whatsapp_router
 from core.body_limit import BodySizeLimitMiddleware
 from core.config import get_settings
+from core.docs import mount_docs
 from core.idempotency import IdempotencyMiddleware
 from core.nul_guard import NulTextMiddleware
 from core.observability import RequestContextMiddleware, setup_logging
@@ -51,6 +52,9 @@ def create_app() -> FastAPI:
         version="0.1.0",
         description="Deal analysis, bookkeeping and contractor chasing for a real-estate investor.",
         lifespan=lifespan,
+        # /docs and /redoc are served with local assets (core.docs), not from a CDN.
+        docs_url=None,
+        redoc_url=None,
         # Every /api/v1 operation refuses (422) a query parameter it does not declare.
         dependencies=[Depends(reject_unknown_query)],
     )
@@ -64,6 +68,7 @@ def create_app() -> FastAPI:
     application.add_middleware(RateLimitMiddleware, prefix=API_PREFIX)
     application.add_middleware(RequestContextMiddleware)
     application.include_router(ops_router)
+    mount_docs(application)
     application.include_router(web_router)  # the chat page at / and /widget.js
     # Order matters where paths overlap: literal paths (/reports/pnl) before parameters.
     for router in (

@@ -300,3 +300,26 @@ def test_the_widget_adds_a_chat_panel_to_another_page(
     assert page.evaluate("sessionStorage.getItem('dealdesk.chat.token')") is None
     assert httpx.get(me, headers={"Authorization": f"Bearer {token}"}).status_code == 401
     assert httpx.get(me, headers={"Authorization": f"Bearer {other}"}).status_code == 200
+
+
+def test_the_api_docs_render_without_internet_access(page: Page, server: str) -> None:
+    """Was: /docs loaded Swagger UI from cdn.jsdelivr.net, so offline it was a blank page."""
+    outside: list[tuple[str, str]] = []
+
+    def only_this_server(route: Any) -> None:
+        if route.request.url.startswith(server):
+            route.continue_()
+        else:
+            outside.append((route.request.resource_type, route.request.url))
+            route.abort()
+
+    page.route("**/*", only_this_server)
+    page.goto(server + "/docs")
+    operations = page.locator(".opblock")
+    expect(operations.first).to_be_visible(timeout=WAIT_MS)  # the schema is built on first use
+    assert operations.count() > 100  # every operation of /api/v1 is listed
+    expect(page.locator(".information-container .title")).to_contain_text("dealdesk")
+    page.goto(server + "/redoc")
+    expect(page.get_by_role("heading", name="dealdesk (0.1.0)")).to_be_visible(timeout=WAIT_MS)
+    # Nothing the pages need comes from outside (ReDoc's footer logo is only an image).
+    assert [url for kind, url in outside if kind != "image"] == []
