@@ -234,6 +234,72 @@ _HELP = re.compile(
     r"^\s*(help|menu|commands|start|hi|hello|hey|what can you do)\s*[.!?]*\s*$|^\s*\?+\s*$", re.I
 )
 _REPORT = re.compile(r"\b(report|pdf)\b", re.I)
+# WhatsApp's opt-out and opt-in words, as a whole message ("STOP", "stop texting me").
+_OPT_OUT = re.compile(
+    r"^\s*(?:stop|stop\s*all|unsubscribe|opt[\s-]*out|stop\s+(?:texting|messaging|sending)"
+    r"(?:\s+me)?(?:\s+(?:anything|messages|texts))?)\s*[.!]*\s*$",
+    re.I,
+)
+_OPT_IN = re.compile(r"^\s*(?:start|unstop|opt[\s-]*in|resume)\s*[.!]*\s*$", re.I)
+_YES = re.compile(
+    r"^\s*(?:yes|yeah|yep|yup|y|correct|right|that one|that's it|thats it|yes please)"
+    r"\s*[.!]*\s*$",
+    re.I,
+)
+_DID_YOU_MEAN = re.compile(r"Did you mean ([^?]+?)\?")
+# "no I meant 1215 not 1251", "sorry, meant 1215 Kellogg Ave".
+_MEANT = re.compile(
+    r"^\s*(?:no+|nope|sorry|oops)?[\s,.!]*(?:i\s+)?meant\s+(.+?)(?:[,\s]+not\s+.*)?[.!]*\s*$",
+    re.I,
+)
+
+
+def _opted_out_before(conversation: Conversation) -> bool:
+    """Whether the user's latest earlier opt-out or opt-in word was an opt-out."""
+    for message in reversed(conversation.history):
+        if isinstance(message, HumanMessage):
+            said = message_text(message)
+            if _OPT_OUT.match(said):
+                return True
+            if _OPT_IN.match(said):
+                return False
+    return False
+
+
+def _last_reply(conversation: Conversation) -> str:
+    """The assistant's latest reply earlier in the thread ("" when none)."""
+    for message in reversed(conversation.history):
+        if isinstance(message, HumanMessage):
+            return ""
+        if isinstance(message, AIMessage) and not message.tool_calls:
+            return message_text(message)
+    return ""
+
+
+def _suggested_address(conversation: Conversation) -> str | None:
+    """The one address the latest reply offered ("Did you mean 1215 Kellogg Ave?"), or None."""
+    offered = _DID_YOU_MEAN.search(_last_reply(conversation))
+    if offered is None or " or " in offered.group(1):
+        return None
+    return offered.group(1).strip()
+
+
+def _meant_address(said: str, conversation: Conversation) -> str | None:
+    """The address a correction names: a full one, or a house number for the last address."""
+    said = said.strip().rstrip(".!")
+    if extract_address(said):
+        return extract_address(said)
+    if not re.fullmatch(r"\d{1,6}", said):
+        return None
+    for message in reversed(conversation.history):
+        if isinstance(message, AIMessage):
+            for call in message.tool_calls:
+                address = call.get("args", {}).get("address")
+                if call.get("name") in PROPERTY_TOOLS and isinstance(address, str):
+                    number = re.match(r"\s*\d+", address)
+                    if number:
+                        return said + address[number.end() :]
+    return None
 _DROP = re.compile(r"\b(drop|remove|exclude|without|leave out)\b", re.I)
 _COMP_WORD = re.compile(r"\bcomps?\b|\bcomparables?\b", re.I)
 _RECOMPUTE = re.compile(r"^\s*(recompute|recalculate|redo)\b", re.I)
@@ -1103,7 +1169,7 @@ _REHAB_GIVEN = re.compile(
 _WHAT_IF_ARGS = ("rehab_cost", "square_feet", "purchase_price")
 # "what if I pay 150k?", "does it work at 80k?", "and at 75k?": the price to analyse at.
 _PRICE_GIVEN = re.compile(
-    r"(?:\b(?:if|when)\s+(?:i|we)\s+(?:pay|paid|buy(?:\s+it)?|bought(?:\s+it)?|got\s+it|"
+    r"(?:\b(?:if|when)\s+(?:i|we)\s+(?:pay|paid|offer|offered|buy(?:\s+it)?|bought(?:\s+it)?|got\s+it|"
     r"get\s+it|pick\s+it\s+up|purchase(?:\s+it)?)(?:\s+(?:at|for))?"
     r"|\b(?:purchase|buy(?:ing)?)\s+price\s*(?:is|of|at|=|:)?"
     r"|\b(?:what|how)\s+about\s+at|^\s*(?:and\s+|but\s+)?at"
@@ -1228,6 +1294,16 @@ def _rehab_given(text: str) -> str | None:
     """The rehab budget the user named, in dollars ("40000"), or None."""
     match = _REHAB_GIVEN.search(text)
     return None if match is None else _dollars_said(match.group(1) or match.group(2))
+
+
+# "what if I offer 45k?": a what-if on the price, not an offer to record.
+_WHAT_IF_OFFER = re.compile(r"\b(?:what\s+)?if\s+(?:i|we)\s+(?:offer|offered)\b", re.I)
+# "what if I pay 45": a price too small to be dollars, said without "k".
+_SMALL_WHAT_IF = re.compile(
+    r"\bif\s+(?:i|we)\s+(?:pay|paid|offer|offered|buy\s+it\s+for|get\s+it\s+for)\s+"
+    r"(?:about\s+|around\s+)?\$?(\d{1,3})(?:\.\d+)?\s*[?.!]*\s*$",
+    re.I,
+)
 
 
 def _price_given(text: str) -> str | None:
@@ -1397,7 +1473,11 @@ def _deal_write(text: str, conversation: Conversation | None = None) -> Plan | N
             args["purchase_price"] = str(price)
         return Plan("create_deal", args)
     # "put in an offer of 65k" is an offer; "move deal X to offer made" is a status change.
-    if _OFFER_WORD.search(text) and not (_STATUS_VERB.search(text) and _status_in(text)):
+    if (
+        _OFFER_WORD.search(text)
+        and not (_STATUS_VERB.search(text) and _status_in(text))
+        and not _WHAT_IF_OFFER.search(text)
+    ):
         if _RELATIVE_AMOUNT.search(text):
             return Plan(reply=RELATIVE_OFFER_REPLY, needs="make_offer")
         amount = _amount(text)
@@ -1979,8 +2059,26 @@ def plan_for(conversation: Conversation) -> Plan:
         return Plan(reply=MEDIA_ONLY if has_media else EMPTY_MESSAGE)
     if not re.search(r"[a-z0-9]", text, re.I):
         return Plan(reply=NOT_UNDERSTOOD)
+    if _OPT_OUT.match(text):
+        # "STOP": no more messages they did not ask for (deal alerts are the only ones an
+        # investor or the team gets unasked); their criteria are kept for "START".
+        return Plan("configure_alerts", {"active": False})
+    if _OPT_IN.match(text) and _opted_out_before(conversation):
+        return Plan("configure_alerts", {"active": True})
     if _HELP.search(text):
         return Plan(reply=HELP_TEXT)
+    if _YES.match(text) and (suggested := _suggested_address(conversation)):
+        return Plan("analyze_property", {"address": suggested})  # "Did you mean ...?" "yes"
+    meant = _MEANT.match(text)
+    if meant is not None:
+        corrected = _meant_address(meant.group(1), conversation)
+        if corrected is not None:
+            return Plan("analyze_property", {"address": corrected})
+    if small := _SMALL_WHAT_IF.search(text):
+        said = small.group(1)
+        return Plan(
+            reply=f"Did you mean ${said},000? Say 'what if I pay {said}k' (or the full amount)."
+        )
     text = _corrected(text)
     voucher_rent = _section8_follow_up(text, conversation)
     if voucher_rent is not None:
@@ -3168,13 +3266,15 @@ def _opportunities_reply(r: dict[str, Any]) -> str:
 def _alerts_reply(r: dict[str, Any]) -> str:
     if r.get("had_alerts") is False:
         return (
-            "Deal alerts are off: you had none set up, so there was nothing to stop. Say "
-            "'alert me' with ZIP codes or cities and a price range to start them."
+            "Deal alerts are off: you had none set up, so there was nothing to stop, and I only "
+            "message you when you text me. Say 'alert me' with ZIP codes or cities and a price "
+            "range to start them."
         )
     if not r.get("active"):
         return (
-            "Deal alerts are off; your criteria are kept. Say 'turn my alerts back on' to resume "
-            "them, or 'alert me' with new criteria."
+            "Deal alerts are off; your criteria are kept, and I only message you when you text "
+            "me. Say 'turn my alerts back on' (or START) to resume them, or 'alert me' with new "
+            "criteria."
         )
     where = ", ".join([*(r.get("zip_codes") or []), *(r.get("cities") or [])]) or "any area"
     low, high = [

@@ -186,6 +186,42 @@ def test_projection_words_with_an_address_or_the_books_keep_their_meaning() -> N
     assert _plan("12 Mile Rd 48093")[1] == {"address": "12 Mile Rd 48093"}
 
 
+def test_yes_to_a_suggested_address_and_a_corrected_house_number_analyse_it(
+    world: World,
+) -> None:
+    """Was: "yes" after "Did you mean ...?" and "no I meant 1215 not 1251" were not understood
+    (the second was looked up as the address "1215 not 1251")."""
+    thread = new_thread()
+    street = SUBJECT_ADDRESS.split(" ", 1)[1]  # "Kercheval Ave, Detroit, MI 48215"
+    misspelt = "14500 " + street.replace("Kercheval", "Kerchevel")
+    first = turn(world, misspelt, thread=thread)
+    assert "Did you mean" in first.reply
+    agreed = turn(world, "yes", thread=thread)
+    (call,) = agreed.tool_calls
+    assert call.name == "analyze_property" and call.args["address"].startswith("14500 Kercheval")
+    assert agreed.reply.startswith(SUBJECT_ADDRESS)
+    thread = new_thread()
+    wrong = turn(world, "14050 " + street, thread=thread)
+    assert "is on file" in wrong.reply
+    fixed = turn(world, "no I meant 14500 not 14050", thread=thread)
+    assert fixed.tool_calls[0].args == {"address": "14500 " + street}
+    assert fixed.reply.startswith(SUBJECT_ADDRESS)
+
+
+def test_what_if_i_offer_is_a_price_what_if_not_an_offer(world: World) -> None:
+    """Was: "what if I offer 45k?" after an analysis went to make_offer (refused to an
+    investor); "what if I pay 45" was not understood."""
+    thread = new_thread()
+    turn(world, SUBJECT_ADDRESS, thread=thread)
+    result = turn(world, "what if I offer 45k?", thread=thread)
+    (call,) = result.tool_calls
+    assert call.name == "analyze_property" and call.args["purchase_price"] == "45000.00"
+    assert _plan("what if I pay 45")[2] == (
+        "Did you mean $45,000? Say 'what if I pay 45k' (or the full amount)."
+    )
+    assert _plan("offer 45k on 2718 Duff Ave")[0] == "make_offer"
+
+
 def test_a_zip_code_alone_gets_the_ways_to_ask_about_it() -> None:
     tool, _, reply = _plan("50010")
     assert tool is None

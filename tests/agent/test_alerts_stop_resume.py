@@ -34,7 +34,7 @@ def test_stopping_keeps_the_criteria_and_resuming_brings_them_back(
         channel="whatsapp",
     )
     stopped = checked_turn(investor, "stop my alerts", thread, channel="whatsapp")
-    assert stopped.reply.startswith("Deal alerts are off; your criteria are kept.")
+    assert stopped.reply.startswith("Deal alerts are off; your criteria are kept, and I only")
 
     committed_db.expire_all()
     criteria = alert_service.get_criteria(session=committed_db, org_id=org.id, user_id=investor.id)
@@ -145,3 +145,44 @@ def test_the_word_alert_beside_an_address_or_a_received_alert_sets_nothing(
     said: str, tool: str
 ) -> None:
     assert plan_for(Conversation(text=said, history=[], this_turn=[])).tool == tool
+
+
+def test_stop_turns_an_investors_alerts_off_and_start_brings_them_back(
+    committed_db: Session,
+) -> None:
+    """Was: "STOP" from an investor got "Sorry, I didn't understand that" and their deal
+    alerts kept coming (only contractors could opt out)."""
+    org = make_org(committed_db)
+    investor = make_user(committed_db, org, Role.investor, phone_number="+13135550179")
+    committed_db.commit()
+    thread = f"whatsapp:{uuid.uuid4().hex[:12]}"
+    checked_turn(investor, "alert me to flips in 48215 under $100k", thread, channel="whatsapp")
+    stopped = checked_turn(investor, "STOP", thread, channel="whatsapp")
+    assert [(c.name, c.args) for c in stopped.tool_calls] == [
+        ("configure_alerts", {"active": False})
+    ]
+    assert "I only message you when you text me" in stopped.reply
+    committed_db.expire_all()
+    criteria = alert_service.get_criteria(session=committed_db, org_id=org.id, user_id=investor.id)
+    assert criteria is not None and criteria.active is False
+    assert criteria.zip_codes == ["48215"]
+    started = checked_turn(investor, "START", thread, channel="whatsapp")
+    assert [(c.name, c.args) for c in started.tool_calls] == [
+        ("configure_alerts", {"active": True})
+    ]
+    committed_db.expire_all()
+    criteria = alert_service.get_criteria(session=committed_db, org_id=org.id, user_id=investor.id)
+    assert criteria is not None and criteria.active is True
+
+
+@pytest.mark.parametrize(
+    "said", ["STOP", "stop", "Stop.", "unsubscribe", "stop texting me", "opt out"]
+)
+def test_the_opt_out_words_stop_alerts(said: str) -> None:
+    plan = plan_for(Conversation(text=said, history=[], this_turn=[]))
+    assert (plan.tool, plan.args) == ("configure_alerts", {"active": False})
+
+
+def test_start_without_an_earlier_stop_is_still_the_greeting() -> None:
+    plan = plan_for(Conversation(text="start", history=[], this_turn=[]))
+    assert plan.tool is None and plan.reply is not None and plan.reply.startswith("I'm dealdesk")
