@@ -254,6 +254,42 @@ _MEANT = re.compile(
 )
 
 
+# "the second one", "tell me about #2", "analyse the third listing" after a list of houses.
+_ORDINALS_SAID = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3}
+_ORDINALS_SAID |= {"fourth": 4, "4th": 4, "fifth": 5, "5th": 5, "last": -1}
+_ORDINAL_PICK = re.compile(
+    r"^\s*(?:(?:and|ok|so)\s+)?(?:(?:tell\s+me\s+about|what\s+about|how\s+about|analy[sz]e|run"
+    r"|show\s+me|look\s+at)\s+)?(?:the\s+)?"
+    r"(?:(?P<word>first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|last)"
+    r"(?:\s+(?:one|listing|house|property|opportunity|deal))?|(?:#|number\s+|no\.?\s*)(?P<n>\d{1,2}))"
+    r"\s*[?.!]*\s*$",
+    re.I,
+)
+# The lists of houses a pick refers to, in the tools' results.
+_LISTED = ("opportunities", "properties", "analyses", "matches")
+
+
+def _picked(picked: re.Match[str], conversation: Conversation) -> Plan | None:
+    """The analysis of the house at the position picked in the latest list of houses; None
+    when the thread has no such list."""
+    word = picked.group("word")
+    position = _ORDINALS_SAID[word.lower()] if word else int(picked.group("n"))
+    for message in reversed(conversation.history):
+        if not isinstance(message, ToolMessage):
+            continue
+        result = tool_result(message)
+        rows = next((result[k] for k in _LISTED if isinstance(result.get(k), list)), None)
+        if not rows:
+            continue
+        index = position - 1 if position > 0 else len(rows) - 1
+        row = rows[index] if 0 <= index < len(rows) else None
+        address = row.get("address") if isinstance(row, dict) else None
+        if not address:
+            return Plan(reply="That list is shorter: say which of its houses, or its address.")
+        return Plan("analyze_property", {"address": str(address)})
+    return None
+
+
 def _opted_out_before(conversation: Conversation) -> bool:
     """Whether the user's latest earlier opt-out or opt-in word was an opt-out."""
     for message in reversed(conversation.history):
@@ -2074,6 +2110,8 @@ def plan_for(conversation: Conversation) -> Plan:
         corrected = _meant_address(meant.group(1), conversation)
         if corrected is not None:
             return Plan("analyze_property", {"address": corrected})
+    if (picked := _ORDINAL_PICK.match(text)) and (pick := _picked(picked, conversation)):
+        return pick  # "the second one" from a list of houses
     if small := _SMALL_WHAT_IF.search(text):
         said = small.group(1)
         return Plan(

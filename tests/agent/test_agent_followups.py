@@ -4,9 +4,11 @@ database; every figure in a reply must come from that turn's tool results."""
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from sqlmodel import Session
 
 from agent.planner import Conversation, plan_for
@@ -220,6 +222,42 @@ def test_what_if_i_offer_is_a_price_what_if_not_an_offer(world: World) -> None:
         "Did you mean $45,000? Say 'what if I pay 45k' (or the full amount)."
     )
     assert _plan("offer 45k on 2718 Duff Ave")[0] == "make_offer"
+
+
+@pytest.mark.parametrize(
+    ("said", "expected"),
+    [
+        ("the second one", "2310 Duff Ave, Ames 50010"),
+        ("tell me about the second one", "2310 Duff Ave, Ames 50010"),
+        ("#1", "1410 Burnett Ave, Ames 50010"),
+        ("the last one", "2310 Duff Ave, Ames 50010"),
+        ("the third one", None),
+    ],
+)
+def test_the_nth_one_after_a_list_of_opportunities_is_that_house(
+    said: str, expected: str | None
+) -> None:
+    """Was: "the second one" after "latest opportunities" was not understood."""
+    listed = {
+        "opportunities": [
+            {"address": "1410 Burnett Ave, Ames 50010"},
+            {"address": "2310 Duff Ave, Ames 50010"},
+        ]
+    }
+    history = [
+        HumanMessage("latest opportunities"),
+        AIMessage("", tool_calls=[{"name": "latest_opportunities", "args": {}, "id": "c1"}]),
+        ToolMessage(json.dumps(listed), tool_call_id="c1", name="latest_opportunities"),
+        AIMessage("Latest opportunities: ..."),
+    ]
+    plan = plan_for(Conversation.read([*history, HumanMessage(said)]))
+    if expected is None:
+        assert plan.tool is None and plan.reply == (
+            "That list is shorter: say which of its houses, or its address."
+        )
+    else:
+        assert (plan.tool, plan.args) == ("analyze_property", {"address": expected})
+    assert plan_for(Conversation.read([HumanMessage(said)])).tool is None  # no list, no pick
 
 
 def test_a_zip_code_alone_gets_the_ways_to_ask_about_it() -> None:
