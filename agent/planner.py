@@ -270,8 +270,10 @@ _LISTED = ("opportunities", "properties", "analyses", "matches")
 
 
 def _picked(picked: re.Match[str], conversation: Conversation) -> Plan | None:
-    """The analysis of the house at the position picked in the latest list of houses; None
-    when the thread has no such list."""
+    """The analysis of the house at the position picked in the latest list of houses.
+
+    None when the thread has no such list.
+    """
     word = picked.group("word")
     position = _ORDINALS_SAID[word.lower()] if word else int(picked.group("n"))
     for message in reversed(conversation.history):
