@@ -16,10 +16,14 @@ sometimes in digits ("$11,500") and sometimes in words ("eleven thousand five hu
    squares at $1,500 = $30,000"), and otherwise keeps it aside so the agent asks for the
    line's total. Contractor shorthand for thousands is money only when a price is being
    given (the question asked for one, or "for", "is", "it's", "about" ... comes just before):
-   "eleven five" / "eleven-five" → $11,500, "twelve and a half" → $12,500 ("nine grand" is
-   $9,000 by its money word); a run of digits ("three one three ...") never is.
+   "eleven five" / "eleven-five" → $11,500, "twelve and a half" → $12,500, and with two
+   digits after, hundreds: "twelve fifty" → $1,250, "forty two fifty" → $4,250 ("nine grand"
+   is $9,000 by its money word); a run of digits ("three one three ..."), a clock time ("at
+   ten thirty") or a year ("twenty twenty six") never is. "Four thousand two fifty" is 4250;
+   "between thirty eight hundred and forty two hundred" two numbers (a range).
 3. ``parse_start_date`` reads "the 3rd" (the next 3rd of a month after the call date), "March
-   3rd", "next Monday", "tomorrow", "in two weeks", "12/3", and loosely "after the holidays" /
+   3rd", "Wednesday, December 9th" (the date wins over its weekday), "next Monday",
+   "tomorrow", "in two weeks", "12/3", and loosely "after the holidays" /
    "after the first of the year" (the first working day after New Year's Day), "end of the
    month", "next month"; ``parse_duration_days`` reads "takes four days", "two weeks", "3 to 4
    days" (the longer), "a day and a half" (rounded up: 2), but not "in two weeks" (a start).
@@ -122,40 +126,88 @@ def _suffix(n: int) -> str:
     return {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
 
 
+def _and_continues(following: Sequence[str], *, current: int, scale: int, last: str) -> bool:
+    """Whether the words after an "and" go on the same number, not start a second one.
+
+    ``following`` are the words after the "and"; ``current`` and ``scale`` the number read so
+    far (its part under the scale, and the scale's value) and ``last`` what ended it. "One
+    hundred and fifty", "a hundred and twenty thousand", "three thousand and fifty" and
+    "three thousand and five hundred" go on; "thirty eight hundred and forty two hundred",
+    "between two thousand and twenty five hundred" and "two thousand and three thousand" are
+    two numbers (a range).
+    """
+    j, tail = 0, 0
+    if j < len(following) and following[j] in _TENS:
+        tail = _TENS[following[j]]
+        j += 1
+        if j < len(following) and following[j] in _UNITS:
+            tail += _UNITS[following[j]]
+            j += 1
+    elif j < len(following) and (following[j] in _UNITS or following[j] in _TEENS):
+        tail = _UNITS.get(following[j], _TEENS.get(following[j], 0))
+        j += 1
+    if j == 0:
+        return False
+    after = following[j] if j < len(following) else ""
+    if last == "hundred":
+        # "forty two hundred" after "thirty eight hundred and"; "4 thousand" after "35 hundred"
+        return after != "hundred" and not (after in _SCALES and current >= 1000)
+    if after in _SCALES:
+        return _SCALES[after] < scale
+    return not (after == "hundred" and tail >= 10)
+
+
 def _number_run(words: Sequence[str]) -> tuple[str, int]:
     """Read one spelled-out number from the start of ``words``: (its text, words used).
 
     A unit after a unit ("eleven five") starts a new number; "and" is allowed inside one
-    ("one hundred and fifty"); a trailing ordinal makes it an ordinal ("twenty third" → 23rd);
-    "point" adds decimals ("eleven point five" → 11.5).
+    ("one hundred and fifty", "three thousand and fifty") but not before a second number of
+    hundreds ("thirty eight hundred and forty two hundred" is two numbers, and so is
+    "thirty eight hundred forty two hundred"); after thousands a unit before tens is hundreds
+    ("four thousand two fifty" → 4250); a trailing ordinal makes it an ordinal ("twenty
+    third" → 23rd); "point" adds decimals ("eleven point five" → 11.5).
     """
     total, current, last = 0, 0, ""
     used = 0
+    scale = 0  # the last scale word's value ("thousand": 1000)
+    hundreds_unit = False  # a unit said right after a scale: "four thousand two (fifty)"
+    saved: tuple[int, int] | None = None  # (value, words used) as of the last "hundred"
     for index, word in enumerate(words):
         if word in _UNITS:
             if last in ("unit", "teen"):
                 break
+            hundreds_unit = last == "scale"
             current += _UNITS[word]
             last = "unit"
         elif word in _TEENS:
-            if last in ("unit", "teen", "ten"):
+            if last == "unit" and hundreds_unit:
+                current = current * 100 + _TEENS[word]  # "four thousand two fifteen"
+            elif last in ("unit", "teen", "ten"):
                 break
-            current += _TEENS[word]
+            else:
+                current += _TEENS[word]
             last = "teen"
         elif word in _TENS:
-            if last in ("unit", "teen", "ten"):
+            if last == "unit" and hundreds_unit:
+                current = current * 100 + _TENS[word]  # "four thousand two fifty"
+            elif last in ("unit", "teen", "ten"):
                 break
-            current += _TENS[word]
+            else:
+                current += _TENS[word]
             last = "ten"
         elif word == "hundred":
+            if current >= 100 and saved is not None:
+                # "thirty eight hundred forty two hundred": a second number began after the
+                # first "hundred".
+                return str(saved[0]), saved[1]
             current = (current or 1) * 100
             last = "hundred"
+            saved = (total + current, index + 1)
         elif word in _SCALES:
             total += (current or 1) * _SCALES[word]
-            current, last = 0, "scale"
+            current, last, scale = 0, "scale", _SCALES[word]
         elif word == "and" and last in ("hundred", "scale") and index + 1 < len(words):
-            following = words[index + 1]
-            if following not in _UNITS and following not in _TEENS and following not in _TENS:
+            if not _and_continues(words[index + 1 :], current=current, scale=scale, last=last):
                 break
             used = index + 1
             continue
@@ -352,33 +404,53 @@ _PRICE_CUE = re.compile(
 )
 # The second number of "11 5" (said "eleven five"): one digit, not part of a longer run.
 _SLANG_HUNDREDS = re.compile(r"^ (\d)(?![\d:/]|[,.]\d|st\b|nd\b|rd\b|th\b|\s+\d)")
+# The second number of "12 50" (said "twelve fifty"): two digits, not part of a longer run.
+_SLANG_TENS = re.compile(r"^ ([1-9]\d)(?![\d:/]|[,.]\d|st\b|nd\b|rd\b|th\b|\s+\d)")
+# "20 26" / "20 31" (said "twenty twenty six"): a year unless a price cue comes just before.
+_YEAR_LIKE = re.compile(r"^20 [23]\d$")
+# Words before a clock time ("at 10 30", "by 12 50"): the pair is hours and minutes.
+_CLOCK_CUE = re.compile(r"\b(?:at|by|till|until|before|after|from)\s*$")
 
 
 def _thousands_slang(
     normalised: str, match: re.Match[str], value: Decimal, *, price_asked: bool
 ) -> tuple[Decimal, int] | None:
-    """Contractor shorthand for thousands: "11 5" → 11,500 and "12.5" → 12,500.
+    """Contractor shorthand: "11 5" → 11,500, "12.5" → 12,500, and "12 50" → 1,250.
 
     Read so only when a price is being given (the question asked for one, or a cue such as
     "for" or "it's" comes just before) and the number is under 100; a quantity, a time or a
-    run of digits (a phone number) is never money. Returns (value, end) or None.
+    run of digits (a phone number) is never money. A one-digit second number is hundreds of
+    thousands ("eleven five" → $11,500); a two-digit one makes the pair hundreds and tens
+    ("twelve fifty" → $1,250, "forty two fifty" → $4,250, "nineteen ninety nine" → $1,999),
+    except a year ("twenty twenty six") said without a price cue. Returns (value, end) or None.
     """
     if value >= 100 or "," in match.group("num"):
         return None
     before = normalised[max(0, match.start() - 40) : match.start()]
     if re.search(r"\d\s*$", before):
         return None  # inside a run of digits
-    if not (price_asked or _PRICE_CUE.search(before)):
+    cued = bool(_PRICE_CUE.search(before))
+    if not (price_asked or cued):
         return None
     if match.group("dec"):
         end = match.end()
         result = value * 1000
     else:
-        pair = _SLANG_HUNDREDS.match(normalised[match.end() :])
-        if pair is None:
+        rest = normalised[match.end() :]
+        pair = _SLANG_HUNDREDS.match(rest)
+        tens = None if pair or value < 10 else _SLANG_TENS.match(rest)
+        if pair is not None:
+            end = match.end() + pair.end()
+            result = value * 1000 + int(pair.group(1)) * 100
+        elif tens is not None:
+            end = match.end() + tens.end()
+            if _YEAR_LIKE.match(normalised[match.start() : end]) and not cued:
+                return None
+            if _CLOCK_CUE.search(before) and value <= 12 and int(tens.group(1)) < 60 and not cued:
+                return None  # "be there at ten thirty": a time of day
+            result = value * 100 + int(tens.group(1))
+        else:
             return None
-        end = match.end() + pair.end()
-        result = value * 1000 + int(pair.group(1)) * 100
     rest = normalised[end:]
     if _NOT_MONEY.match(rest) or _MONEY_SUFFIX.match(rest):
         return None
@@ -671,9 +743,20 @@ def _resolve(kind: str, match: re.Match[str], after: dt.date) -> dt.date | None:
     return None  # pragma: no cover
 
 
+# A date that names its day ("december 9th", "the 9th", "12/9"): said after a weekday, it wins.
+_DAY_KINDS = frozenset({"iso", "month_day", "day_of_month", "numeric", "ordinal"})
+_WEEKDAY_THEN_DATE = re.compile(r"^\s*,?\s*(?:the\s+)?$")
+
+
 def parse_dates(normalised: str, *, after: dt.date) -> list[DateMention]:
-    """Every date said in already ``normalise``-d text, in order; relative to ``after``."""
-    found: list[DateMention] = []
+    """Every date said in already ``normalise``-d text, in order; relative to ``after``.
+
+    A weekday said just before a date that names its day ("Wednesday, December 9th", "Monday
+    the 7th") is one mention, the date's: an explicit day wins over the weekday, also when the
+    two disagree ("Thursday December 9th" is December 9, the day the contractor can check when
+    it is read back as "Wednesday, December 9").
+    """
+    found: list[tuple[DateMention, str]] = []
     taken: list[tuple[int, int]] = []
     for pattern, kind in _DATE_PATTERNS:
         for match in pattern.finditer(normalised):
@@ -683,8 +766,21 @@ def parse_dates(normalised: str, *, after: dt.date) -> list[DateMention]:
             if value is None:
                 continue
             taken.append((match.start(), match.end()))
-            found.append(DateMention(value, match.start(), match.end(), match.group().strip()))
-    return sorted(found, key=lambda d: d.start)
+            mention = DateMention(value, match.start(), match.end(), match.group().strip())
+            found.append((mention, kind))
+    found.sort(key=lambda pair: pair[0].start)
+    merged: list[DateMention] = []
+    for index, (mention, kind) in enumerate(found):
+        if kind == "weekday" and index + 1 < len(found):
+            date, date_kind = found[index + 1]
+            if date_kind in _DAY_KINDS and _WEEKDAY_THEN_DATE.match(
+                normalised[mention.end : date.start]
+            ):
+                text = normalised[mention.start : date.end].strip()
+                found[index + 1] = (replace(date, start=mention.start, text=text), date_kind)
+                continue
+        merged.append(mention)
+    return merged
 
 
 _START_CUE = re.compile(r"\b(start|begin|get (?:to|on) it|available|free|open|there|kick off)\b")
@@ -811,10 +907,11 @@ _CALLBACK = re.compile(
 )
 # When a callback was asked for: a clock time ("at 3 pm", "at 3"), a part of the day, or a
 # delay ("in an hour"); read only inside the callback phrase (see ``callback_request``).
-_TIME_OF_DAY = re.compile(r"\b(\d{1,2})(?::(\d{2}))?\s*(am|pm|a\.m\.?|p\.m\.?)(?!\w)")
+_TIME_OF_DAY = re.compile(r"\b(\d{1,2})(?:(?::| )([0-5]\d))?\s*(am|pm|a\.m\.?|p\.m\.?)(?!\w)")
 _NOON = re.compile(r"\b(?:noon|midday|lunch ?time)\b")
 _BARE_CLOCK = re.compile(
-    r"\b(?:at|around|after|by) (\d{1,2})(?::(\d{2}))?(?![\d:,.]|\s*(?:am|pm|a\.m|p\.m))"
+    r"\b(?:at|around|after|by) (\d{1,2})(?:(?::| )([0-5]\d)(?![\d,.]))?"
+    r"(?![\d:,.]|\s*(?:am|pm|a\.m|p\.m))"
 )
 _DAY_PARTS = (
     (re.compile(r"\bmorning\b"), "10:00"),
