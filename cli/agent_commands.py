@@ -4,13 +4,20 @@ Each line read from stdin is one turn (``agent.runner.run_turn`` on the ``cli`` 
 reply goes to stdout, tool progress to stderr. Without ``--as`` it talks as the demo admin.
 An empty line, ``exit`` or end of input ends the conversation; ``--thread`` continues an
 earlier one.
+
+Report links in the replies are built on PUBLIC_BASE_URL. This process is not the server and
+cannot know which port one was started on (``dealdesk serve --port 8712`` sets the URL only for
+itself and its workers), so pass ``--url http://127.0.0.1:8712`` (or set PUBLIC_BASE_URL) when
+the server is not on the default http://127.0.0.1:8000; the first line printed names the base.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import uuid
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import typer
 
@@ -27,8 +34,25 @@ def chat(
     thread: Annotated[
         str | None, typer.Option(help="Continue this conversation thread (printed at start).")
     ] = None,
+    url: Annotated[
+        str | None,
+        typer.Option(
+            help="The server's base URL for report links, e.g. http://127.0.0.1:8712 after "
+            "`dealdesk serve --port 8712` (default: PUBLIC_BASE_URL)."
+        ),
+    ] = None,
 ) -> None:
     """Talk to the dealdesk agent in the terminal (one line per message)."""
+    from core.config import get_settings
+
+    if url is not None:
+        parts = urlsplit(url.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise typer.BadParameter(
+                f"{url!r} is not an http(s) URL such as http://127.0.0.1:8712", param_hint="--url"
+            )
+        os.environ["PUBLIC_BASE_URL"] = url.strip().rstrip("/")
+        get_settings.cache_clear()
     from agent.llm import chat_model, model_name
     from agent.runner import TurnRequest, run_turn
     from domain.auth import service as auth_service
@@ -50,6 +74,11 @@ def chat(
         typer.echo(
             f"dealdesk chat as {email} ({role.value}), model {model_name(model)}, "
             f"thread {thread_id}. Empty line or 'exit' to leave.",
+            err=True,
+        )
+        typer.echo(
+            f"report links on {get_settings().public_base_url.rstrip('/')} "
+            "(--url or PUBLIC_BASE_URL: the address your `dealdesk serve` answers on)",
             err=True,
         )
         interactive = sys.stdin.isatty()

@@ -44,7 +44,9 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from domain.analysis import service as analysis_service
 from domain.analysis.formatting import (
+    NOT_AVAILABLE,
     REHAB_GAP_PREFIX,
     annualised_roi_text,
     cents,
@@ -53,6 +55,7 @@ from domain.analysis.formatting import (
 )
 from domain.analysis.models import PropertyAnalysis
 from domain.documents.service import sniff_content_type
+from domain.underwriting import service as underwriting
 from domain.valuation.models import CompAnalysis
 from reports import charts
 
@@ -381,7 +384,7 @@ def _cover(
                 (_price_label(analysis), f.purchase_price),
                 ("As-is value", f.as_is_value),
                 ("After-repair value (ARV)", f.arv),
-                ("Rehab total (with contingency)", f.rehab_total),
+                (_rehab_cover_label(analysis), f.rehab_total),
                 (f"Maximum offer ({analysis.assumptions.mao_rule_pct}% rule)", f.max_offer),
                 (fmr_label, f.fmr),
                 ("Section 8 payment standard", f.payment_standard),
@@ -497,16 +500,47 @@ def _comp_points(
     return [located[c.property_id] for c in part.comps if c.property_id in located]
 
 
+def _rehab_used_source(analysis: PropertyAnalysis) -> str | None:
+    """Where the rehab budget used came from when it is not the estimate; None for the estimate."""
+    source = analysis.rehab_total_source
+    if source == "estimate":
+        return None
+    return "your figure" if source == "as given" else "the deal's estimated repairs"
+
+
+def _rehab_cover_label(analysis: PropertyAnalysis) -> str:
+    """The cover's rehab line, named by what it is: only the estimate carries a contingency."""
+    used = _rehab_used_source(analysis)
+    if used is not None:
+        return f"Rehab budget used ({used})"
+    contingency = analysis.rehab.estimate.contingency_pct
+    return "Rehab total (with contingency)" if contingency else "Rehab total"
+
+
+def _pct_of(value: Decimal | None, exact: Decimal | None = None) -> str:
+    """A percentage as the verdict and the chat show it (``analysis_service.pct_text``)."""
+    return NOT_AVAILABLE if value is None else analysis_service.pct_text(value, exact)
+
+
+def _annualised_roi(analysis: PropertyAnalysis) -> str:
+    """The flip's annualised ROI, or why there is none."""
+    flip = analysis.flip
+    assert flip is not None
+    if flip.annualized_roi_pct is None and flip.roi_pct is not None and flip.roi_pct > -100:
+        limit = underwriting.MAX_ANNUALIZED_ROI_PCT
+        return f"n/a (over {limit:,}% a year compounded: not meaningful for one short flip)"
+    return annualised_roi_text(flip.roi_pct, flip.annualized_roi_pct)
+
+
 def _rehab_total_rows(analysis: PropertyAnalysis) -> list[tuple[str, str]]:
     """The total under the line items: the estimate's, then the budget used when it differs.
 
     With the deal's estimated repairs or the investor's own figure the table's subtotal and
     contingency do not add up to the budget used, so both are printed and labelled.
     """
-    source = analysis.rehab_total_source
-    if source == "estimate":
+    used = _rehab_used_source(analysis)
+    if used is None:
         return [("Rehab total", analysis.figures.rehab_total)]
-    used = "your figure" if source == "as given" else "the deal's estimated repairs"
     return [
         ("Estimate total", dollars(analysis.rehab.estimate.total)),
         (f"Rehab budget used ({used})", analysis.figures.rehab_total),
@@ -650,8 +684,8 @@ def _returns_section(analysis: PropertyAnalysis) -> list[Any]:
                 ("Sale at ARV", dollars(flip.inputs.arv)),
                 ("Profit", analysis.figures.flip_profit),
                 ("Cash invested", dollars(flip.cash_invested)),
-                ("ROI", percent(flip.roi_pct)),
-                ("Annualised ROI", annualised_roi_text(flip.roi_pct, flip.annualized_roi_pct)),
+                ("ROI", _pct_of(flip.roi_pct, analysis_service.flip_roi_exact(flip))),
+                ("Annualised ROI", _annualised_roi(analysis)),
             ],
             width=half,
         )
@@ -665,13 +699,22 @@ def _returns_section(analysis: PropertyAnalysis) -> list[Any]:
                 ("Effective gross income a year", dollars(rental.effective_gross_income_annual)),
                 ("Operating expenses a year", dollars(rental.operating_expenses_annual.total)),
                 ("NOI a year", dollars(rental.noi_annual)),
-                ("Cap rate", percent(rental.cap_rate_pct)),
+                (
+                    "Cap rate",
+                    _pct_of(
+                        rental.cap_rate_pct,
+                        analysis_service.exact_pct(rental.noi_annual, rental.inputs.purchase_price),
+                    ),
+                ),
                 ("Mortgage P&I a month", dollars(rental.monthly_principal_and_interest)),
                 ("Cash flow a month", analysis.figures.rental_cash_flow),
                 ("Cash invested", dollars(rental.cash_invested)),
-                ("Cash-on-cash", percent(rental.cash_on_cash_pct)),
+                (
+                    "Cash-on-cash",
+                    _pct_of(rental.cash_on_cash_pct, analysis_service.cash_on_cash_exact(rental)),
+                ),
                 ("DSCR", f"{rental.dscr:.2f}" if rental.dscr is not None else "n/a"),
-                ("Break-even occupancy", percent(rental.break_even_occupancy_pct)),
+                ("Break-even occupancy", _pct_of(rental.break_even_occupancy_pct)),
             ],
             width=half,
         )
@@ -700,7 +743,14 @@ def _returns_section(analysis: PropertyAnalysis) -> list[Any]:
                         dollars(brrrr.cash_left_in_deal),
                         dollars(brrrr.monthly_cash_flow),
                         f"{brrrr.dscr:.2f}" if brrrr.dscr is not None else "n/a",
-                        "infinite" if brrrr.infinite_return else percent(brrrr.cash_on_cash_pct),
+                        "infinite"
+                        if brrrr.infinite_return
+                        else _pct_of(
+                            brrrr.cash_on_cash_pct,
+                            analysis_service.exact_pct(
+                                brrrr.annual_cash_flow, brrrr.cash_left_in_deal
+                            ),
+                        ),
                     ]
                 ],
                 [CONTENT_WIDTH / 7] * 7,
@@ -757,7 +807,7 @@ def _returns_section(analysis: PropertyAnalysis) -> list[Any]:
             [CONTENT_WIDTH / 6] * 6,
         )
     )
-    irr = percent(projection.irr_pct) if projection.irr_pct is not None else "undefined"
+    irr = _pct_of(projection.irr_pct) if projection.irr_pct is not None else "undefined"
     multiple = f"{projection.equity_multiple:.2f}x" if projection.equity_multiple else "n/a"
     story.append(
         _p(
@@ -773,7 +823,7 @@ def _returns_section(analysis: PropertyAnalysis) -> list[Any]:
 def _sources_section(analysis: PropertyAnalysis) -> list[Any]:
     src = analysis.sources
     story: list[Any] = [_p("Assumptions and sources", "h1")]
-    for line in analysis.assumptions.describe():
+    for line in analysis.assumptions.describe(arv_known=analysis.arv is not None):
         story.append(_bullet(line))
     for line in analysis.notes:
         story.append(_bullet(line))

@@ -5,8 +5,12 @@ PDF report are built from: as-is value and ARV with their comps, the rehab budge
 HUD's Fair Market Rent, flip, rental and BRRRR figures, the projection, the maximum offer and
 the verdict, each part with its sources or the reason it is missing. The body may name a deal
 (its contract price is used), a price, a rehab budget, a living area or the rehab components
-to price instead of the defaults. Admins, analysts and investors may ask (an investor only
-about a deal they may see); contractors may not. It publishes ``analysis.completed``.
+to price instead of the defaults. With no ``deal_id`` the caller's relevant deal on the property
+is used (``service.relevant_deal``: their most recently changed open deal, else a closed one), as
+the chat and the PDF report use it; ``"use_deal": false`` analyses the property as listed.
+``deal_id`` and ``deal_status`` in the answer say which deal was used. Admins, analysts and
+investors may ask (an investor only about a deal they may see); contractors may not. It
+publishes ``analysis.completed``.
 """
 
 from __future__ import annotations
@@ -38,7 +42,16 @@ class AnalysisRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     deal_id: uuid.UUID | None = Field(
-        default=None, description="a deal on this property: its contract price is the price"
+        default=None,
+        description="a deal on this property: its contract price is the price and its "
+        "estimated repairs the rehab budget. Default: your relevant deal on the property (your "
+        "most recently changed open deal, else a closed one), as the chat and the PDF report "
+        "use; the answer's deal_id and deal_status say which deal was used (null: none)",
+    )
+    use_deal: bool = Field(
+        default=True,
+        description="false: analyse the property as listed (list price and the rehab "
+        "estimate), ignoring any deal on it; cannot be combined with deal_id",
     )
     as_of: dt.date | None = Field(default=None, description="value date (default: today)")
     purchase_price: Decimal | None = Field(
@@ -81,7 +94,19 @@ def analyse_property(
     id: uuid.UUID, body: AnalysisRequest, session: SessionDep, principal: Member
 ) -> PropertyAnalysis:
     """Analyse the property now; parts that cannot be computed say why (never a 500)."""
-    if body.deal_id is not None:
+    deal_id = body.deal_id
+    if deal_id is not None and not body.use_deal:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail="deal_id names a deal to use while use_deal is false: send one or the other",
+        )
+    if deal_id is None and body.use_deal:
+        # The deal the chat and the PDF use for this caller (their figures match this answer).
+        deal = service.relevant_deal(
+            session=session, org_id=principal.org_id, property_id=id, principal=principal
+        )
+        deal_id = deal.id if deal is not None else None
+    elif body.deal_id is not None:
         try:  # an investor may only analyse against a deal they may see
             deal_service.get_deal(
                 session=session, org_id=principal.org_id, deal_id=body.deal_id, principal=principal
@@ -93,7 +118,7 @@ def analyse_property(
             session=session,
             org_id=principal.org_id,
             property_id=id,
-            deal_id=body.deal_id,
+            deal_id=deal_id,
             as_of=body.as_of,
             components=body.components,
             rehab_cost=body.rehab_cost,

@@ -21,7 +21,8 @@ market):
 - **Operations**: vacancy 8 % of scheduled rent, management 10 % of collected rent,
   maintenance 8 % and capital-expenditure reserve 5 % of scheduled rent.
 - **Property tax** 1.5 % and **insurance** 0.5 % of value a year: of the purchase price while
-  holding for the rehab, of the ARV (the renovated house) once rented.
+  holding for the rehab, of the ARV (the renovated house) once rented (of the purchase price
+  when there is no ARV, which is then also the hold projection's starting value).
 - **Rent**: the latest market-rent estimate on the property (``rent_estimate`` market data
   with ``rent_monthly``), else the Section 8 maximum contract rent for the bedroom count
   (payment standard − utility allowance; equal to the payment standard when no allowance is
@@ -88,8 +89,21 @@ class AnalysisAssumptions(BaseModel):
         default=DEFAULT_MAX_COMPS, ge=3, le=25, description="comps reconciled per value"
     )
 
-    def describe(self) -> list[str]:
-        """The assumptions as sentences, for the report and the agent."""
+    def describe(self, *, arv_known: bool | None = None) -> list[str]:
+        """The assumptions as sentences, for the report and the agent.
+
+        ``arv_known``: whether the analysis described had an ARV. Without one the rental's
+        tax and insurance and the projection's starting value are the purchase price, and the
+        sentences say so; None (not said) names both.
+        """
+        if arv_known is None:
+            value_basis = "the after-repair value (the purchase price when there is no ARV)"
+            start = "the ARV (the purchase price when there is no ARV)"
+        elif arv_known:
+            value_basis, start = "the after-repair value", "the ARV"
+        else:
+            value_basis = "the purchase price (no ARV)"
+            start = "the purchase price (no ARV)"
         return [
             f"Buy closing costs {self.buy_closing_pct}% of the purchase price; selling costs "
             f"{self.agent_commission_pct}% agent commission + {self.sell_closing_pct}% closing.",
@@ -105,14 +119,14 @@ class AnalysisAssumptions(BaseModel):
             f"Operations: vacancy {self.vacancy_pct}%, management {self.management_pct}% of "
             f"collected rent, maintenance {self.maintenance_pct}% and capex reserve "
             f"{self.capex_reserve_pct}% of scheduled rent; property tax {self.property_tax_pct}% "
-            f"and insurance {self.insurance_pct}% of the after-repair value a year.",
+            f"and insurance {self.insurance_pct}% of {value_basis} a year.",
             f"BRRRR refinance after {self.refinance_after_months} months at "
             f"{self.refinance_ltv_pct}% of ARV, {self.refinance_rate_pct}% over "
             f"{self.mortgage_term_years} years, closing costs {self.refinance_closing_pct}% of "
             "the new loan.",
             f"{self.projection_years}-year projection: rent and expenses +"
             f"{self.rent_growth_pct}%/{self.expense_growth_pct}% a year, value "
-            f"+{self.appreciation_pct}% a year from the ARV, sold at the end.",
+            f"+{self.appreciation_pct}% a year from {start}, sold at the end.",
             f"Maximum offer = ARV x {self.mao_rule_pct}% - rehab (the {self.mao_rule_pct}% "
             f"rule); rehab contingency {self.rehab_contingency_pct}% of the subtotal.",
             "Purchase price: the deal's contract price, else the list price, else the as-is "

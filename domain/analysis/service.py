@@ -86,7 +86,11 @@ __all__ = [
     "AnalysisInputError",
     "AnalysisNotFoundError",
     "analyze_property",
+    "cash_on_cash_exact",
+    "exact_pct",
+    "flip_roi_exact",
     "observed_conditions",
+    "pct_text",
     "priced_rehab",
     "relevant_deal",
 ]
@@ -586,6 +590,7 @@ def _check(
     *,
     at_least: bool,
     shown: Callable[[Decimal], str],
+    exact: Decimal | None = None,
 ) -> VerdictCheck:
     op = ">=" if at_least else "<="
     if value is None:
@@ -605,12 +610,44 @@ def _check(
         value=value,
         threshold=threshold,
         passed=passed,
-        text=f"{metric} {shown(value)} {sign} {shown(threshold)}",
+        # The text shows the unrounded value rounded once (``exact``, when there is one).
+        text=f"{metric} {shown(value if exact is None else exact)} {sign} {shown(threshold)}",
     )
 
 
+ONE_PLACE = Decimal("0.1")
+
+
+def pct_text(value: Decimal, exact: Decimal | None = None) -> str:
+    """A percentage to one decimal place, rounded half up: -52.854 is "-52.9%".
+
+    ``exact``: the unrounded percentage when the caller has it. Stored percentages are already
+    rounded to two places, and rounding again loses the digit that decides (-52.854 is stored
+    -52.85, which rounds to -52.8 or -52.9 depending on the mode, not the ratio), so the
+    verdict, chat and PDF texts round the exact ratio once; without it, the stored value is
+    rounded half up.
+    """
+    shown = (exact if exact is not None else value).quantize(ONE_PLACE, rounding=ROUND_HALF_UP)
+    return f"{shown:.1f}%"
+
+
 def _pct_text(value: Decimal) -> str:
-    return f"{value:.1f}%"
+    return pct_text(value)
+
+
+def exact_pct(gain: Decimal, base: Decimal) -> Decimal | None:
+    """``gain / base`` as an unrounded percentage (None when ``base`` is not positive)."""
+    return gain / base * HUNDRED if base > 0 else None
+
+
+def flip_roi_exact(flip: FlipResult) -> Decimal | None:
+    """The flip's ROI before rounding: profit / cash invested."""
+    return exact_pct(flip.profit, flip.cash_invested)
+
+
+def cash_on_cash_exact(rental: RentalResult) -> Decimal | None:
+    """The rental's cash-on-cash before rounding: annual cash flow / cash invested."""
+    return exact_pct(rental.annual_cash_flow, rental.cash_invested)
 
 
 def _ratio_text(value: Decimal) -> str:
@@ -647,7 +684,13 @@ def decide(
                 "flip", "flip profit", flip.profit, t.flip_min_profit, at_least=True, shown=dollars
             ),
             _check(
-                "flip", "flip ROI", flip.roi_pct, t.flip_min_roi_pct, at_least=True, shown=_pct_text
+                "flip",
+                "flip ROI",
+                flip.roi_pct,
+                t.flip_min_roi_pct,
+                at_least=True,
+                shown=_pct_text,
+                exact=flip_roi_exact(flip),
             ),
         ]
         if max_offer is not None and price is not None:
@@ -682,6 +725,7 @@ def decide(
                 t.rental_min_cash_on_cash_pct,
                 at_least=True,
                 shown=_pct_text,
+                exact=cash_on_cash_exact(rental),
             ),
             _check(
                 "rental", "DSCR", rental.dscr, t.rental_min_dscr, at_least=True, shown=_ratio_text
@@ -715,8 +759,9 @@ def decide(
 
     if brrrr is not None:
         cash_in = brrrr.total_cash_in
+        left_exact = exact_pct(brrrr.cash_left_in_deal, cash_in)
         left_pct = (
-            (brrrr.cash_left_in_deal / cash_in * HUNDRED).quantize(CENT) if cash_in > 0 else None
+            left_exact.quantize(CENT, rounding=ROUND_HALF_UP) if left_exact is not None else None
         )
         brrrr_checks = [
             _check(
@@ -726,6 +771,7 @@ def decide(
                 t.brrrr_max_cash_left_pct,
                 at_least=False,
                 shown=_pct_text,
+                exact=left_exact,
             ),
             _check(
                 "brrrr",
@@ -922,7 +968,15 @@ def analyze_property(
     estimated = dollars(rehab_total) if gap is None else f"at least {dollars(rehab_total)}"
     if rehab_cost is not None:
         given = _cents(rehab_cost)
-        notes.append(f"rehab {dollars(given)} as given, instead of the estimate's {estimated}")
+        # Name the budget the given figure replaced: the deal's repairs when the analysis
+        # would otherwise have used them, else the estimate.
+        replaced = (
+            f"deal {deal.id}'s estimated repairs {dollars(_cents(deal.estimated_repairs))} "
+            f"(the estimate: {estimated})"
+            if deal is not None and deal.estimated_repairs is not None
+            else f"the estimate's {estimated}"
+        )
+        notes.append(f"rehab {dollars(given)} as given, instead of {replaced}")
         rehab_total = given
         rehab_total_source = "as given"
         gap = None
@@ -1112,7 +1166,11 @@ def analyze_property(
             roi = rental.cash_on_cash_pct
             rental_missing = (
                 f"{incomplete}, so the cash invested is at least {dollars(rental.cash_invested)}"
-                + (f" and cash-on-cash at most {_pct_text(roi)}" if roi is not None else "")
+                + (
+                    f" and cash-on-cash at most {pct_text(roi, cash_on_cash_exact(rental))}"
+                    if roi is not None
+                    else ""
+                )
                 + f" (the cash flow, {dollars(rental.monthly_cash_flow)} a month, does not "
                 f"depend on the rehab); {fix}"
             )

@@ -17,10 +17,12 @@ import datetime as dt
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from fastapi.responses import JSONResponse
+from pydantic import model_validator
 
 from core.deps import Reader, SessionDep, Writer
 from core.paging import send_total, total_count
@@ -353,6 +355,42 @@ def get_timeline(deal_id: DealId, session: SessionDep, principal: Reader) -> Dea
     return result
 
 
+# Sanity bounds on the projection's money query parameters (a typo such as
+# rent_monthly=99999999999 gave a 632,150,941 % cap rate): prices and values as the analysis
+# caps them, monthly figures at $100,000 a month.
+_MAX_AMOUNT = Decimal("100000000")
+_MAX_REHAB = Decimal("10000000")
+_MAX_MONTHLY = Decimal("100000")
+_QUERY_MAXIMA: dict[str, tuple[Decimal, str]] = {
+    "purchase_price": (_MAX_AMOUNT, ""),
+    "arv": (_MAX_AMOUNT, ""),
+    "target_profit": (_MAX_AMOUNT, ""),
+    "assignment_fee": (_MAX_AMOUNT, ""),
+    "wholesale_costs": (_MAX_AMOUNT, ""),
+    "rehab_cost": (_MAX_REHAB, ""),
+    "rent_monthly": (_MAX_MONTHLY, " a month"),
+    "utilities_monthly": (_MAX_MONTHLY, " a month"),
+    "utilities_monthly_while_held": (_MAX_MONTHLY, " a month"),
+    "payment_standard_monthly": (_MAX_MONTHLY, " a month"),
+    "utility_allowance_monthly": (_MAX_MONTHLY, " a month"),
+}
+
+
+class _BoundedProjectionQuery(ProjectionAssumptions):
+    """The projection's query parameters with upper bounds on the money figures (422 above)."""
+
+    @model_validator(mode="after")
+    def _within_bounds(self) -> _BoundedProjectionQuery:
+        over = [
+            f"{name} {value} is over the maximum of ${cap:,}{per}"
+            for name, (cap, per) in _QUERY_MAXIMA.items()
+            if (value := getattr(self, name, None)) is not None and value > cap
+        ]
+        if over:
+            raise ValueError("; ".join(over))
+        return self
+
+
 @router.get(
     "/projections/{dealId}",
     response_model=DealProjection,
@@ -361,22 +399,28 @@ def get_timeline(deal_id: DealId, session: SessionDep, principal: Reader) -> Dea
 )
 def get_projection(
     deal_id: Annotated[uuid.UUID, Path(alias="dealId", description="The deal's id")],
-    assumptions: Annotated[ProjectionAssumptions, Query()],
+    assumptions: Annotated[_BoundedProjectionQuery, Query()],
     session: SessionDep,
     principal: Reader,
 ) -> DealProjection:
     """Run the underwriting for the deal's strategy (flip, rental, BRRRR, Section 8, wholesale).
 
-    The deal supplies its purchase price and repairs, the property its target rent and
+    The deal supplies its purchase price and repairs, the property its target rent (else the
+    analysis's rent: the market-rent estimate, else the Section 8 maximum contract rent) and
     bedrooms, the Section 8 table the payment standard; query parameters override them and
-    set the other assumptions (defaults: 2 % buy closing, 6-month flip hold, 5 % + 1 % selling,
-    8 % vacancy and management, 5 % maintenance and reserves, 1.5 % tax and 0.5 % insurance a
-    year, a 30-year loan of 75 % at 7.5 %, 5-year hold at 3 % growth, 70 % rule). Flips, BRRRR
-    and wholesale need an ARV: ``arv`` when given, else the property's latest stored ARV
-    valuation (``POST /valuations/arv``); ``arv_source`` says which (valuation id and date, and
-    ``stale`` when it is over 180 days old or marked due for re-valuation), and with neither
-    the answer is 422 saying how to get one. The response carries the exact inputs the
-    underwriting ran on and where each deal figure came from. Listed under the finance
+    set the other assumptions (the analysis's defaults: 2 % buy closing, 6-month flip hold,
+    5 % + 1 % selling, 8 % vacancy, 10 % management, 8 % maintenance, 5 % reserves, 1.5 % tax
+    and 0.5 % insurance a year, a 30-year loan of 75 % at 7.5 %, 5-year hold at 3 % growth,
+    70 % rule). Flips, BRRRR and wholesale need an ARV: ``arv`` when given, else the
+    property's latest stored ARV valuation (``POST /valuations/arv``); ``arv_source`` says
+    which (valuation id and date, and ``stale`` when it is over 180 days old or marked due for
+    re-valuation), and with neither the answer is 422 saying how to get one. Rental and
+    Section 8 deals take the same ARV, else the analysis's ARV from today's comps, else none
+    (tax, insurance and the hold's start on the price), as the analysis does. Money
+    parameters are capped (422 above): prices,
+    values, the target profit and wholesale figures at $100,000,000, ``rehab_cost`` at
+    $10,000,000, rents and monthly costs at $100,000 a month. The response carries the exact
+    inputs the underwriting ran on and where each deal figure came from. Listed under the finance
     service in the original architecture; served by the deal module because it projects a deal.
     """
     with _mapped_errors():

@@ -18,6 +18,12 @@ the same figures for the same inputs:
   scope for the condition rating) (``deal_figures``).
 - flip, BRRRR, wholesale: ARV = the property's latest stored ARV valuation when ``arv`` is not
   given (``service._arv_source``; ``DealProjection.arv_source`` says which and if stale).
+- rental and Section 8: ARV = ``arv`` when given, else the latest stored ARV valuation, else the
+  ARV the analysis values from today's comps (``comps_arv``); none when there are no comps, and
+  the rental then runs on the price, as the analysis does.
+- rent (rental, Section 8's market rent, BRRRR): ``rent_monthly`` when given, else the
+  property's target rent, else the analysis's rent (``analysis_rent``: the latest market-rent
+  estimate, else the Section 8 maximum contract rent for the bedroom count).
 - flip (and BRRRR's rehab period): hold 6 months; property tax 1.5 % and insurance 0.5 % of
   the price a year, utilities $150 a month while held; selling costs 5 % commission + 1 %
   closing; a hard-money loan of 85 % of price + rehab (``short_term_ltc_pct``; 0 for cash, or
@@ -315,6 +321,52 @@ def deal_figures(
     return DealFigures(price=price, rehab=rehab, sources=sources)
 
 
+def analysis_rent(
+    *, session: Session, org_id: uuid.UUID, prop: Property
+) -> tuple[Decimal | None, str]:
+    """The monthly rent the property's analysis runs on, and where it came from.
+
+    The analysis's own rule (``analysis_service._rent``, not a copy): the latest market-rent
+    estimate on the property, else the Section 8 maximum contract rent for its bedroom count
+    (the analysis's default bedrooms when none are on file) from its FMR area's table. None,
+    with the analysis's reason, when neither exists.
+    """
+    # Late import: the analysis service imports the deal service, which imports this.
+    from domain.analysis import service as analysis_service
+
+    section = analysis_service._rent(
+        session=session, org_id=org_id, prop=prop, assumptions=_A, notes=[]
+    )
+    return section.rent_monthly, f"the analysis's rent: {section.rent_source}"
+
+
+def comps_arv(*, session: Session, org_id: uuid.UUID, property_id: uuid.UUID) -> ArvSource | None:
+    """The ARV the property's analysis values from today's comps; None when it cannot value one.
+
+    The analysis's own valuation (``analysis_service._comps``: ARV comps as of today, the
+    analysis's comp count), so a rental projected without a stored ARV taxes and values the
+    house as its analysis does.
+    """
+    from domain.analysis import service as analysis_service
+    from domain.valuation import service as valuation_service
+    from domain.valuation.enums import ValuationKind
+
+    today = valuation_service.today()
+    arv, _ = analysis_service._comps(
+        session=session,
+        org_id=org_id,
+        property_id=property_id,
+        as_of=today,
+        max_comps=_A.max_comps,
+        kind=ValuationKind.arv,
+    )
+    if arv is None:
+        return None
+    return ArvSource(
+        source="comps today", value=_cents(arv.value), valuation_date=today, age_days=0
+    )
+
+
 def build_inputs(
     *,
     strategy: DealStrategy,
@@ -350,7 +402,10 @@ def build_inputs(
             "mao_rule_pct": a.mao_rule_pct,
             "target_profit": a.target_profit,
         }
-    hint = "set the property's target rent or pass rent_monthly"
+    hint = (
+        "set the property's target rent, record a market-rent estimate or pass rent_monthly "
+        "(the analysis's Section 8 rent needs the property's FMR area and bedrooms on file)"
+    )
     if strategy == DealStrategy.rental:
         rent = _need(rent, "a monthly rent", strategy, hint)
         return {
@@ -438,16 +493,19 @@ def build_hold_projection(
 class ArvSource(BaseModel):
     """Where a projection's after-repair value came from, and whether it may be out of date."""
 
-    source: Literal["as given", "stored valuation"] = Field(
+    source: Literal["as given", "stored valuation", "comps today"] = Field(
         description="'as given': the caller's ``arv``; 'stored valuation': the property's "
-        "latest ARV valuation (``POST /valuations/arv``), used because no ``arv`` was given"
+        "latest ARV valuation (``POST /valuations/arv``), used because no ``arv`` was given; "
+        "'comps today' (rental and Section 8 only): no ARV stored, so the ARV the property "
+        "analysis values from today's comps"
     )
     value: MoneyOut = Field(description="the ARV the projection ran on")
     valuation_id: uuid.UUID | None = Field(
         default=None, description="the stored valuation's id (``GET /valuations/{propertyId}``)"
     )
     valuation_date: dt.date | None = Field(
-        default=None, description="the stored valuation's value date (its ``as_of``)"
+        default=None,
+        description="the stored valuation's value date (its ``as_of``; for 'comps today', today)",
     )
     valued_at: dt.datetime | None = Field(
         default=None, description="when the stored valuation was made"

@@ -1349,10 +1349,11 @@ def deal_projection(
 ) -> DealProjection:
     """Underwrite a deal for its strategy with the underwriting functions, inputs included.
 
-    The deal gives the purchase price and repairs, the property its target rent and bedrooms,
-    the Section 8 table the payment standard; ``assumptions`` (documented defaults in
-    ``domain.deal.projection``) the rest. Without an ``arv`` a flip, BRRRR or wholesale deal
-    runs on the property's latest stored ARV valuation (see ``_arv_source``). Rental and
+    The deal gives the purchase price and repairs, the property its target rent (else the
+    analysis's rent) and bedrooms, the Section 8 table the payment standard; ``assumptions``
+    (documented defaults in ``domain.deal.projection``) the rest. Without an ``arv`` every
+    deal runs on the property's latest stored ARV valuation (a rental with none on the
+    analysis's ARV from today's comps; see ``_arv_source``). Rental and
     Section 8 deals also get a multi-year hold projection. A figure that is missing or
     invalid raises ``DealValidationError``.
     """
@@ -1385,6 +1386,8 @@ def deal_projection(
     )
     if arv_source is not None and arv_source.valuation_id is not None:
         sources["arv"] = f"valuation {arv_source.valuation_id} ({arv_source.valuation_date})"
+    elif arv_source is not None and arv_source.source == "comps today":
+        sources["arv"] = f"the analysis's ARV from comps as of {arv_source.valuation_date}"
     used = assumptions
     if arv_source is not None and assumptions.arv is None:
         used = assumptions.model_copy(update={"arv": arv_source.value})
@@ -1393,6 +1396,10 @@ def deal_projection(
         sources["rent_monthly"] = "assumption"
     elif getattr(prop, "target_rent", None) is not None:
         rent, sources["rent_monthly"] = prop.target_rent, "property.target_rent"
+    elif strategy in RENTED_STRATEGIES:
+        rent, rent_source = projection.analysis_rent(session=session, org_id=org_id, prop=prop)
+        if rent is not None:
+            sources["rent_monthly"] = rent_source
     bedrooms: int | None = getattr(prop, "bedrooms", None)
     payment_standard = assumptions.payment_standard_monthly
     payment_source: str | None = None
@@ -1464,6 +1471,10 @@ def deal_projection(
     )
 
 
+# Strategies that rent the house, so need a monthly rent (the analysis's when none is given).
+RENTED_STRATEGIES = frozenset(
+    {DealStrategy.rental, DealStrategy.section8_rental, DealStrategy.brrrr}
+)
 # Strategies whose analysis cannot run without an after-repair value.
 ARV_STRATEGIES = frozenset({DealStrategy.flip, DealStrategy.brrrr, DealStrategy.wholesale})
 # A stored ARV valued longer ago than this is flagged stale in the projection (still used).
@@ -1484,18 +1495,20 @@ def _arv_source(
     takes the property's latest stored ARV valuation of the organisation, flagged stale (not
     refused) when its value date is over ``ARV_STALE_AFTER_DAYS`` old or an event marked it
     due for re-valuation; with none stored, ``DealValidationError`` says how to get one.
-    Rental and Section 8 deals use an ARV only when given (the hold's starting value).
+    Rental and Section 8 deals take the stored ARV too (tax and insurance basis, the hold's
+    starting value), else the analysis's ARV from today's comps, else none (the price).
     """
     from domain.valuation import service as valuation_service
     from domain.valuation.enums import ValuationKind
 
     if given is not None:
         return projection.ArvSource(source="as given", value=given)
-    if strategy not in ARV_STRATEGIES:
-        return None
     stored = valuation_service.latest_valuation(
         session=session, org_id=org_id, property_id=property_id, kind=ValuationKind.arv
     )
+    if stored is None and strategy not in ARV_STRATEGIES:
+        # A rental needs no ARV, but taxes and values the house on it as its analysis does.
+        return projection.comps_arv(session=session, org_id=org_id, property_id=property_id)
     if stored is None:
         raise DealValidationError(
             f"a {strategy.value} projection needs an ARV, and property {property_id} has no "

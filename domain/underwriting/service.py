@@ -34,6 +34,7 @@ from domain.underwriting.models import (
     BrrrrResult,
     FlipInput,
     FlipResult,
+    HoldingCosts,
     LoanScheduleInput,
     OfferSolution,
     OfferSolveInput,
@@ -104,6 +105,28 @@ def _p(value: Decimal | None) -> str:
     if value.is_infinite():
         return "−∞" if value < 0 else "∞"
     return f"{_pct(value)} %"
+
+
+def _holding_for(costs: HoldingCosts, price: Decimal, months: int) -> Decimal:
+    """Holding costs for ``months`` at ``price``: the monthly figure times the months, rounded once.
+
+    The share of the price (tax, insurance) is rarely whole cents a month (370.8333...):
+    rounding it first and multiplying would be off by up to half a cent a month.
+    """
+    return to_cents(costs.total_monthly * months + price * costs.price_pct_yearly / 1200 * months)
+
+
+def _holding_line(costs: HoldingCosts, price: Decimal, months: int, total: Decimal) -> str:
+    """The formula line of the holding costs.
+
+    It names the unrounded monthly figure when that is not whole cents, so 370.83 × 6 =
+    2,224.98 does not read as a mistake for the 2,225.00 charged.
+    """
+    exact = costs.total_monthly + price * costs.price_pct_yearly / 1200
+    monthly = _m(to_cents(exact))
+    if exact != to_cents(exact):
+        monthly += f" ({exact.quantize(Decimal('0.0001'), rounding=ROUND_HALF_UP)} unrounded)"
+    return f"holding costs = {monthly}/month × {months} months = {_m(total)} (rounded once)"
 
 
 def _share(amount: Decimal, pct: Decimal) -> Decimal:
@@ -262,7 +285,7 @@ class _FlipFigures:
 
 def _flip_figures(inputs: FlipInput, price: Decimal) -> _FlipFigures:
     buy_closing = inputs.buy_closing_cost + _share(price, inputs.buy_closing_pct)
-    holding = inputs.holding_costs.monthly_at(price) * inputs.hold_months
+    holding = _holding_for(inputs.holding_costs, price, inputs.hold_months)
     loan = inputs.financing
     if loan is None:
         loan_amount = ZERO
@@ -306,21 +329,53 @@ def _flip_max_offer_for_profit(inputs: FlipInput, target: Decimal, ceiling: Deci
     )
 
 
+MAX_ANNUALIZED_ROI_PCT = Decimal("1000")
+"""Above this an annualised flip ROI is not reported: compounding one short flip's return
+12 / months times a year (a 1-month flip at 50 % would be 12,875 % a year) assumes the same
+flip repeated back to back all year, which no analyst would underwrite on."""
+
+
+def _annualized_roi(
+    roi: Decimal | None, profit: Decimal, hold_months: int
+) -> tuple[Decimal | None, str]:
+    """The annualised ROI (compounded) and its formula line's right-hand side.
+
+    None when there is no meaningful annual rate, the line saying why (only a gain on no cash
+    invested is infinite).
+    """
+    if roi is None:
+        if profit > 0:
+            return None, "∞ (a gain on no cash invested)"
+        return None, "undefined (no cash invested and no gain)"
+    if roi <= -HUNDRED:
+        return None, "undefined (the loss is at least the cash invested: no annual rate exists)"
+    annualized = ((ONE + roi / HUNDRED) ** (TWELVE / hold_months) - ONE) * HUNDRED
+    if annualized > MAX_ANNUALIZED_ROI_PCT:
+        return None, (
+            f"not reported: compounded it exceeds {MAX_ANNUALIZED_ROI_PCT:,} % a year, which "
+            f"assumes this {hold_months}-month flip repeated back to back all year (the ROI "
+            "itself stands)"
+        )
+    return annualized, _p(annualized)
+
+
 def analyze_flip(*, inputs: FlipInput) -> FlipResult:
-    """Costs, profit, ROI and annualised ROI of a flip, with its 70 %-rule and target offers."""
+    """Costs, profit, ROI and annualised ROI of a flip, with its 70 %-rule and target offers.
+
+    The annualised ROI is null when there is no annual rate: no cash invested (the return is
+    infinite with a gain, ``infinite_return``), a loss of at least all the cash invested, or a
+    compounded rate over ``MAX_ANNUALIZED_ROI_PCT``; the formula line says which.
+    """
     f = _flip_figures(inputs, inputs.purchase_price)
     roi = _return_pct(f.profit, f.cash_invested)
-    annualized: Decimal | None = None
-    if roi is not None and roi > -HUNDRED:
-        annualized = ((ONE + roi / HUNDRED) ** (TWELVE / inputs.hold_months) - ONE) * HUNDRED
+    annualized, annualized_text = _annualized_roi(roi, f.profit, inputs.hold_months)
     rule_offer = max_allowable_offer(
         arv=inputs.arv, rehab_cost=inputs.rehab_cost, rule_pct=inputs.mao_rule_pct
     )
     formulas = [
         f"buy closing costs = {_m(inputs.buy_closing_cost)} + {inputs.buy_closing_pct} % × "
         f"price {_m(inputs.purchase_price)} = {_m(f.buy_closing)}",
-        f"holding costs = {_m(inputs.holding_costs.monthly_at(inputs.purchase_price))}/month × "
-        f"{inputs.hold_months} months = {_m(f.holding)}",
+        _holding_line(inputs.holding_costs, inputs.purchase_price, inputs.hold_months, f.holding),
     ]
     if inputs.financing is not None:
         loan = inputs.financing
@@ -341,8 +396,9 @@ def analyze_flip(*, inputs: FlipInput) -> FlipResult:
         f"profit = ARV {_m(inputs.arv)} − total project cost = {_m(f.profit)}",
         "cash invested = price + buy closing + rehab + holding + points + loan payments − loan "
         f"= {_m(f.cash_invested)} (selling costs come out of the sale)",
-        f"ROI = profit / cash invested = {_p(roi)}",
-        f"annualised ROI = (1 + ROI)^(12 / {inputs.hold_months}) − 1 = {_p(annualized)}",
+        "ROI = profit / cash invested = "
+        + (_p(roi) if roi is not None else "∞" if f.profit > 0 else "undefined"),
+        f"annualised ROI = (1 + ROI)^(12 / {inputs.hold_months}) − 1 = {annualized_text}",
         f"max offer by the {inputs.mao_rule_pct} % rule = ARV × {inputs.mao_rule_pct} % − rehab "
         f"{_m(inputs.rehab_cost)} = {_m(rule_offer)}",
     ]
@@ -583,7 +639,7 @@ def analyze_brrrr(*, inputs: BrrrrInput) -> BrrrrResult:
     months = inputs.refinance_after_months
     price = inputs.purchase_price
     buy_closing = inputs.buy_closing_cost + _share(price, inputs.buy_closing_pct)
-    holding = inputs.holding_costs.monthly_at(price) * months
+    holding = _holding_for(inputs.holding_costs, price, months)
     st = inputs.short_term_loan
     if st is None:
         st_amount = points = ZERO
@@ -615,8 +671,8 @@ def analyze_brrrr(*, inputs: BrrrrInput) -> BrrrrResult:
     coc = _return_pct(annual_cash_flow, cash_left)
     dscr = ops.noi / debt_service if debt_service > 0 else None
     formulas = [
-        f"buy closing costs = {_m(buy_closing)}; holding costs = "
-        f"{_m(inputs.holding_costs.monthly_at(price))}/month × {months} months = {_m(holding)}",
+        f"buy closing costs = {_m(buy_closing)}; "
+        + _holding_line(inputs.holding_costs, price, months, holding),
         f"short-term loan {_m(st_amount)}, points {_m(points)}, interest over {months} months "
         f"{_m(held.interest_paid)}, payoff at the refinance {_m(held.payoff)}",
         "total cash in = price + closing + rehab + holding + points + loan payments − short-term "
