@@ -218,12 +218,13 @@ def test_listing_status_is_kept_unless_a_filled_cell_changes_it(db: Session) -> 
     assert [event.payload["changes"] for event in updated] == [
         {"status": {"from": "pending", "to": "off_market"}}
     ]
-    # A listing row without a list price is still rejected and changes nothing.
+    # A known listing with a blank list price keeps its stored price (blank never clears).
     no_price = _import(
         db, org, [LISTINGS_HEADER, "L1,9 Status St,Detroit,MI,48201,,Active"], "listings"
     )
-    assert no_price.rejected == 1 and "a listing needs a list price" in no_price.lines()[1]
-    assert _by_key(db, org, "L1").status == "off_market"
+    assert (no_price.updated, no_price.rejected) == (1, 0), no_price.lines()
+    l1 = _by_key(db, org, "L1")
+    assert (l1.status, l1.list_price) == ("active", Decimal("75000"))
 
     # The listing sells; a stale listings file without statuses does not put it back on sale.
     _import(

@@ -166,15 +166,20 @@
     return this.error(response);
   };
 
-  /** Reject with the server's message (its ``detail``), or with the HTTP status. */
+  /** Reject with the server's message (its ``detail``), or with the HTTP status (as ``status``). */
   Api.prototype.error = function (response) {
+    function failure(message) {
+      var error = new Error(message);
+      error.status = response.status;
+      return error;
+    }
     return response.json().then(
       function (body) {
         var detail = body && body.detail;
         if (Array.isArray(detail)) detail = detail.map(function (d) { return d.msg; }).join("; ");
-        throw new Error(detail || "HTTP " + response.status);
+        throw failure(detail || "HTTP " + response.status);
       },
-      function () { throw new Error("HTTP " + response.status); }
+      function () { throw failure("HTTP " + response.status); }
     );
   };
 
@@ -295,8 +300,12 @@
   function mount(root, options) {
     options = options || {};
     mounted += 1;
-    var state = { conversationId: sessionStorage.getItem(CONVERSATION_KEY), busy: false };
-    var api = new Api(options.baseUrl, function () { signOut("Your session has expired: please sign in again."); });
+    // ``session`` counts sign-outs: work a signed-out session started shows nothing afterwards.
+    var state = { conversationId: sessionStorage.getItem(CONVERSATION_KEY), busy: false, session: 0 };
+    var api = new Api(options.baseUrl, function () { signOut("Your session has expired: please sign in again.", true); });
+    // The question an expired session could not send: { email, text }. Kept in memory only, off
+    // the page, and given back only to the same account signing in again on this tab.
+    var parked = null;
 
     root.textContent = "";
     var app = el("div", "ddc" + (options.compact ? " ddc--compact" : ""));
@@ -407,14 +416,22 @@
       }
     }
 
-    function signOut(message) {
+    // Every way out (the button, an expired or revoked token, a refused role) leaves nothing
+    // of this session for the next person to sign in here: no log, no draft, no list. An
+    // ``expired`` session parks its draft for its own account (see ``parked``).
+    function signOut(message, expired) {
+      var draft = input.value.trim() ? input.value : "";
+      parked = expired && draft ? { email: sessionStorage.getItem(EMAIL_KEY) || "", text: draft } : null;
       sessionStorage.removeItem(TOKEN_KEY);
       sessionStorage.removeItem(EMAIL_KEY);
       sessionStorage.removeItem(CONVERSATION_KEY);
       state.conversationId = null;
+      state.session += 1; // a question or page still on its way is not shown
       paging.generation += 1; // an earlier page still on its way is not shown
       log.textContent = "";
       list.textContent = "";
+      input.value = "";
+      who.textContent = "";
       loginError.textContent = message || "";
       show(false);
     }
@@ -423,6 +440,7 @@
 
     function notice(text, className) {
       var node = el("div", "ddc-notice " + (className || ""), text);
+      if (!api.token()) return node; // signed out: the log stays empty for the next person
       log.appendChild(node);
       scrollDown();
       return node;
@@ -625,6 +643,8 @@
     }
 
     function ask(text) {
+      var session = state.session;
+      var email = sessionStorage.getItem(EMAIL_KEY) || "";
       state.busy = true;
       send.disabled = true;
       input.value = "";
@@ -670,6 +690,12 @@
         })
         .catch(function (error) {
           if (pending) pending.remove();
+          if (session !== state.session) {
+            // Signed out meanwhile (expired): show nothing; a question the server never got
+            // waits for this account to sign in again.
+            if (!stored && !parked) parked = { email: email, text: text };
+            return;
+          }
           // A question the server never got goes back in the box, so nothing typed is lost.
           if (!stored && !input.value) input.value = text;
           var message = error.message;
@@ -696,9 +722,10 @@
         function (body) {
           sessionStorage.setItem(TOKEN_KEY, body.access_token);
           sessionStorage.setItem(EMAIL_KEY, email);
+          if (parked && parked.email.toLowerCase() !== email.toLowerCase()) parked = null;
           passwordInput.value = "";
           loginButton.disabled = false;
-          start();
+          start(true);
         },
         function (error) {
           loginButton.disabled = false;
@@ -743,18 +770,35 @@
       signOutButton.disabled = true;
       api.logout().then(function (ended) {
         signOutButton.disabled = false;
-        input.value = ""; // the next person to sign in here does not see this one's draft
         signOut(ended ? "" : "Signed out here, but the server could not be reached: "
           + "the session ends when it expires.");
       });
     });
 
-    function start() {
-      show(true);
+    /** A signed-in account whose role may not chat (a contractor): end its session, say why. */
+    function refuse(error) {
+      api.logout().then(function () {
+        signOut("This account cannot use the chat: " + error.message + ".");
+      });
+    }
+
+    // Signing in (``checkFirst``), the chat shows only once the server has let this account
+    // list its conversations, so an account that may not chat is refused at sign-in instead
+    // of meeting a chat that fails.
+    function start(checkFirst) {
+      var session = state.session;
+      if (!checkFirst) show(true);
       loadConversations().then(function () {
+        if (session !== state.session) return;
+        if (parked) input.value = parked.text; // the same account, back after its session expired
+        parked = null;
+        show(true);
         if (state.conversationId) open(state.conversationId);
         else empty();
       }, function (error) {
+        if (session !== state.session) return;
+        if (error.status === 403) return refuse(error);
+        show(true);
         if (api.token()) notice(error.message, "ddc-notice--error");
       });
     }

@@ -26,9 +26,18 @@
   is ``active``) are not applied to a known one either. "No longer" is said with a value, not
   a blank: a listing that left the market comes with a ``StandardStatus`` (Expired,
   Withdrawn, Canceled → ``off_market``; Closed → ``sold``), which updates the status and keeps
-  its last list price; a listing row with a blank list price (and a sale without its close
-  price or date) is still rejected. Clearing a value is an explicit ``null`` in
-  ``PUT /properties/{id}``.
+  its last list price, also when the row's list price is blank (a known listing keeps its
+  stored price). A new listing without a list price (and a sale without its close price or
+  date) is rejected. Clearing a value is an explicit ``null`` in ``PUT /properties/{id}``.
+- A row with more cells than the header has columns is refused when an extra cell is filled
+  (a comma inside an unquoted cell) or when a cell shift is plausible although the extra cells
+  are empty: a money or area cell of one to three digits followed by a cell of exactly three
+  digits (``$185,000`` unquoted reads as ``$185`` and ``000``). A sale price below $1,000
+  (``MIN_SALE_PRICE``) is refused: no arm's-length sale is that cheap, and a split number or a
+  price in thousands reads so.
+- A header that names a column twice (``City`` ... ``City``), or two columns that are one name
+  once case, spaces and punctuation are ignored (``Close Price`` and ``ClosePrice``), refuses
+  the file when that name feeds a field; ``--map`` picks one of two differently written names.
 - Events: by default a listings import publishes ``property.created``/``property.updated`` for
   each property it creates or changes (new listings are candidate deals that subscribers
   value), and a sales import publishes none (closed sales are comps: thousands of them would
@@ -60,6 +69,9 @@ from domain.property.errors import ImportColumnsError, PropertyError, PropertyVa
 from domain.property.models import Property, PropertyCreate
 
 DEFAULT_BATCH_SIZE = 500
+# The lowest sale price believed: below it a sale is a typo, a price in thousands, a number an
+# unquoted comma split (``$185,000`` read as ``$185``) or not an arm's-length sale (a $10 deed).
+MIN_SALE_PRICE = Decimal(1000)
 ACRE_SQFT = Decimal(43560)
 # No US state or territory lies south of American Samoa (14.3 degrees S): a point further
 # south with a US state is the usual export slip of latitude and longitude in each other's place.
@@ -349,7 +361,8 @@ def resolve_columns(
         )
     absent = []
     for name, column in mapping.items():
-        found = by_key.get(column_key(column))
+        # The name as written first: ``--map close_price=ClosePrice`` beside ``Close Price``.
+        found = column if column in columns else by_key.get(column_key(column))
         if found is None:
             absent.append(f"{column} (mapped to {name})")
         else:
@@ -370,6 +383,52 @@ def resolve_columns(
                 resolved[name] = found
                 break
     return resolved
+
+
+def check_duplicate_columns(
+    columns: Sequence[str], resolved: Mapping[str, str], mapping: Mapping[str, str] | None = None
+) -> None:
+    """Refuse a header that names a column feeding a field twice (nothing is imported).
+
+    ``csv.DictReader`` keeps only the last of two cells under one name, so ``City`` twice
+    would silently store the later column's value. Two names that differ only in case, spaces
+    or punctuation (``Close Price`` and ``ClosePrice``) are one name to ``resolve_columns``:
+    which one feeds the field would be a guess, unless ``mapping`` names one of them exactly.
+    A repeated column that feeds no field is harmless and allowed.
+    """
+    groups: dict[str, list[tuple[int, str]]] = {}
+    for position, column in enumerate(columns, start=1):
+        if column and column.strip():
+            groups.setdefault(column_key(column), []).append((position, column))
+    chosen = set((mapping or {}).values())
+    problems: list[str] = []
+    for key, found in groups.items():
+        if len(found) < 2:
+            continue
+        fields = sorted(name for name, column in resolved.items() if column_key(column) == key)
+        if not fields:
+            continue
+        names = [column for _, column in found]
+        shown = " and ".join(f"{column!r} (column {position})" for position, column in found)
+        feeds = ", ".join(fields)
+        if len(set(names)) < len(names):
+            problems.append(
+                f"{shown} have the same name, so the later would silently replace the "
+                f"earlier ({feeds}): rename or delete one of them in the file"
+            )
+        elif not chosen.intersection(names):
+            example = ",".join(f"{name}={names[-1]}" for name in fields)
+            problems.append(
+                f"{shown} are the same column name once case, spaces and punctuation are "
+                f"ignored, so which one feeds {feeds} would be a guess: delete one, or choose "
+                f"with --map {example}"
+            )
+    if problems:
+        raise ImportColumnsError(
+            "the file names a column twice: " + "; ".join(problems),
+            missing=[],
+            found=list(columns),
+        )
 
 
 def _has_location(resolved: Mapping[str, str]) -> bool:
@@ -583,8 +642,13 @@ def row_values(
     kind: ImportKind,
     warnings: list[tuple[str, str]] | None = None,
     defaults: set[str] | None = None,
+    blank_price: list[str] | None = None,
 ) -> dict[str, Any]:
     """The property fields of one row, validated; raises ``RowRejected`` saying why not.
+
+    A listing with a blank list price is rejected, unless ``blank_price`` is a list: then the
+    reason a new listing would be rejected is appended to it and the caller decides (a known
+    listing keeps its stored price).
 
     A living area or year built of 0 or blank is read as unknown (None); each such cell adds
     ``(column, message)`` to ``warnings`` when a list is given. A blank cell gives None (or
@@ -622,8 +686,18 @@ def row_values(
                 f"{resolved['close_price']}: {cells['close_price']!r} is not a sale price "
                 "(a sale needs a close price above $0)"
             )
+        if values["close_price"] < MIN_SALE_PRICE:
+            raise RowRejected(
+                f"{resolved['close_price']}: {cells['close_price']!r} is below "
+                f"${MIN_SALE_PRICE:,}, not a believable sale price (a number split by an "
+                "unquoted comma, a price in thousands, or a sale that is no comp): write "
+                "the whole price"
+            )
     elif values.get("list_price") is None:
-        raise RowRejected(f"{resolved['list_price']}: a listing needs a list price")
+        if blank_price is None:
+            raise RowRejected(f"{resolved['list_price']}: a listing needs a list price")
+        # A known listing keeps its stored price; the caller rejects the row if it is new.
+        blank_price.append(f"{resolved['list_price']}: a new listing needs a list price")
     elif values["list_price"] <= 0:
         # "$0" is how feeds say "price on request" (the market monitor refuses it too).
         raise RowRejected(
@@ -717,17 +791,65 @@ def _filled(value: Any) -> bool:
     return value is not None and bool(str(value).strip())
 
 
-def _check_extra_cells(raw: Mapping[Any, Any], columns: int) -> None:
-    """Refuse a row with more filled cells than the header has columns.
+# Fields whose values are often 1,000 or more, so an unquoted thousands separator splits them.
+_THOUSANDS_FIELDS = {"list_price", "close_price", "target_rent", "square_feet", "lot_size"}
+# The head of a number an unquoted comma split (``$185`` of ``$185,000``) and its next group.
+_SPLIT_HEAD = re.compile(r"\(?[-+]?\s*\$?\s*[-+]?[0-9]{1,3}")
+_SPLIT_GROUP = re.compile(r"[0-9]{3}(?:\.[0-9]*)?\)?")
 
-    ``csv.DictReader`` keeps them under the key None. They are nearly always a comma inside an
-    unquoted cell (``12 Main St, Apt 4``), which shifts every later cell into the wrong column.
-    Empty extra cells (trailing commas) are harmless and ignored.
+
+def _split_number(
+    raw: Mapping[Any, Any], header: Sequence[str], resolved: Mapping[str, str], extra: list[Any]
+) -> tuple[str, str] | None:
+    """The two cells of a number an unquoted comma seems to have split, or None.
+
+    A cell of a money or area column (or any cell starting with ``$``) of one to three digits,
+    followed by a cell of exactly three digits: ``$185`` then ``000``. Only asked of a row that
+    has more cells than the header, where such a split is the likely cause.
+    """
+    numeric = {resolved[name] for name in _THOUSANDS_FIELDS if name in resolved}
+    cells = [str(raw.get(column) or "").strip() for column in header]
+    cells += [str(cell or "").strip() for cell in extra]
+    for index, column in enumerate(header):
+        head, group = cells[index], cells[index + 1]
+        if (
+            (column in numeric or head.lstrip("(+-").lstrip().startswith("$"))
+            and _SPLIT_HEAD.fullmatch(head)
+            and _SPLIT_GROUP.fullmatch(group)
+        ):
+            return head, group
+    return None
+
+
+def _check_extra_cells(
+    raw: Mapping[Any, Any], header: Sequence[str], resolved: Mapping[str, str]
+) -> None:
+    """Refuse a row with more cells than the header has columns, unless that is harmless.
+
+    ``csv.DictReader`` keeps them under the key None. Filled extra cells are nearly always a
+    comma inside an unquoted cell (``12 Main St, Apt 4``), which shifts every later cell into
+    the wrong column. Empty extra cells (trailing commas) are ignored unless a shift is still
+    plausible: an unquoted ``$185,000`` makes two cells, ``$185`` and ``000``, and when the
+    row's last cell was blank the extra cell is empty too (``_split_number``).
     """
     extra = raw.get(None)
-    if not _filled(extra):
+    if extra is None:
         return
     cells = extra if isinstance(extra, list) else [extra]
+    if not cells:
+        return
+    columns = len(header)
+    split = _split_number(raw, header, resolved, cells)
+    if split is not None:
+        head, group = split
+        raise RowRejected(
+            f"the row has {columns + len(cells)} cells but the header has {columns} columns: "
+            f"{head!r} then {group!r} looks like one number ({head},{group}) split by an "
+            "unquoted comma, which shifts every later cell into the wrong column. Put numbers "
+            "with thousands separators in double quotes (or write them without the commas)"
+        )
+    if not _filled(cells):
+        return
     shown = ", ".join(repr(str(cell)) for cell in cells[:3])
     raise RowRejected(
         f"the row has {columns + len(cells)} cells but the header has {columns} columns "
@@ -793,6 +915,8 @@ class _Pending:
     columns: Mapping[str, str] = field(default_factory=dict)
     # The key was made from the address (the file has no source id column or a blank cell).
     synthetic: bool = False
+    # Why the row is rejected if its key is new (a listing without a list price), else None.
+    new_rejected: str | None = None
 
 
 def _reimport_changes(pending: _Pending) -> dict[str, Any]:
@@ -925,6 +1049,16 @@ def _apply_batch(
                     prop = _same_house_other_key(session, org_id, source, kind, pending.values)
                     if prop is not None:
                         known[pending.source_id] = prop
+                if prop is None and pending.new_rejected is not None:
+                    outcome.rejections.append(
+                        ImportRejection(
+                            line=pending.line,
+                            reason=pending.new_rejected,
+                            source_id=pending.source_id,
+                            row=pending.raw,
+                        )
+                    )
+                    continue
                 if prop is None:
                     known[pending.source_id] = service.create(
                         session=session,
@@ -1065,6 +1199,7 @@ def import_records(
             found=[],
         )
     resolved = resolve_columns(header, mapping)
+    check_duplicate_columns(header, resolved, mapping)
     check_required_columns(kind, header, resolved)
     events = (kind == ImportKind.listings) if publish_events is None else publish_events
     summary = ImportSummary(kind=kind, source=source, columns=resolved, publish_events=events)
@@ -1087,10 +1222,11 @@ def import_records(
         summary.rows += 1
         source_id = _cell(raw, resolved, "source_id")
         try:
-            _check_extra_cells(raw, len(header))
+            _check_extra_cells(raw, header, resolved)
             cell_warnings: list[tuple[str, str]] = []
             defaults: set[str] = set()
-            values = row_values(raw, resolved, kind, cell_warnings, defaults)
+            blank_price: list[str] = []
+            values = row_values(raw, resolved, kind, cell_warnings, defaults, blank_price)
             synthetic = source_id is None
             if source_id is None:
                 source_id = synthetic_source_id(kind, values)
@@ -1121,6 +1257,7 @@ def import_records(
                     defaults=frozenset(defaults),
                     columns=resolved,
                     synthetic=synthetic,
+                    new_rejected=blank_price[0] if blank_price else None,
                 )
             )
         except RowRejected as exc:

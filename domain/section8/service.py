@@ -146,9 +146,26 @@ def _cents(value: Decimal) -> Decimal:
 
 
 def resolve_area(*, session: Session, org_id: uuid.UUID, area: str | None) -> str:
-    """The FMR area a name means: exact (any case), else the one area containing the words."""
+    """The FMR area a name means: exact (any case), else the one area containing the words.
+
+    Of several areas containing the words, the one with the newest FMR year wins (HUD renames
+    metro areas between years: "Detroit-Warren-Livonia" FY2024, "Detroit-Warren-Dearborn"
+    FY2025); only two areas of that same newest year are ambiguous.
+    """
+    return resolve_area_noted(session=session, org_id=org_id, area=area)[0]
+
+
+def resolve_area_noted(
+    *, session: Session, org_id: uuid.UUID, area: str | None, year: int | None = None
+) -> tuple[str, str | None]:
+    """``resolve_area`` and a note saying which area and year were chosen, when one was.
+
+    No area: the newest area naming the default area's first city in its state (so a renamed
+    Detroit area imported for a newer year is used), else ``DEFAULT_AREA``; the note starts
+    "no area given". ``year``: areas are compared by their newest year at or before it.
+    """
     if area is None or not area.strip():
-        return DEFAULT_AREA
+        return _default_area(session, org_id, year)
     wanted = " ".join(area.split())
     exact = session.exec(
         select(Section8Fmr.area)
@@ -156,23 +173,87 @@ def resolve_area(*, session: Session, org_id: uuid.UUID, area: str | None) -> st
         .limit(1)
     ).first()
     if exact is not None:
-        return exact
+        return exact, None
     candidates = _areas_containing(session, org_id, wanted, limit=11)
     if len(candidates) == 1:
-        return candidates[0]
+        return candidates[0], None
     place = _CITY_STATE.fullmatch(wanted)
     if not candidates and place is not None:
         # "Detroit, MI", "Ames IA": the city in that state (never another state's area).
-        return area_for_place(
-            session=session, org_id=org_id, city=place.group(1), state=place.group(2)
+        return area_for_place_noted(
+            session=session, org_id=org_id, city=place.group(1), state=place.group(2), year=year
         )
     if not candidates:
         raise FmrNotFoundError(
             f"No FMR area matches '{wanted}'{_on_file(session, org_id)} (import the "
             "area's HUD FMR table)"
         )
-    shown = "; ".join(candidates[:10])
+    newest, note = _newest(session, org_id, wanted, candidates, year)
+    if len(newest) == 1:
+        return newest[0], note
+    shown = "; ".join(newest[:10])
     raise RentAnalysisInputError(f"'{wanted}' matches several FMR areas: {shown}")
+
+
+def _area_years(
+    session: Session, org_id: uuid.UUID, areas: list[str], year: int | None
+) -> dict[str, int]:
+    """Each area's newest year with an FMR on file (at or before ``year`` when given)."""
+    statement = (
+        select(Section8Fmr.area, func.max(Section8Fmr.year))
+        .where(
+            _visible(org_id),
+            col(Section8Fmr.area).in_(areas),
+            col(Section8Fmr.fmr_amount).is_not(None),
+        )
+        .group_by(Section8Fmr.area)
+    )
+    if year is not None:
+        statement = statement.where(Section8Fmr.year <= year)
+    return {name: int(newest) for name, newest in session.exec(statement).all()}
+
+
+def _newest(
+    session: Session, org_id: uuid.UUID, wanted: str, candidates: list[str], year: int | None
+) -> tuple[list[str], str | None]:
+    """The candidates of the newest FMR year, and a note when that leaves one of several."""
+    if len(candidates) < 2:
+        return candidates, None
+    years = _area_years(session, org_id, candidates, year)
+    if not years:
+        return candidates, None
+    newest_year = max(years.values())
+    newest = [name for name in candidates if years.get(name) == newest_year]
+    if len(newest) != 1:
+        return newest, None
+    older = "; ".join(
+        f"{name} (FY{years[name]})" if name in years else name
+        for name in candidates
+        if name != newest[0]
+    )
+    return newest, (
+        f"'{wanted}' matches FMR areas of different years (HUD renames areas): used "
+        f"{newest[0]}, FY{newest_year}, the newest; not {older}"
+    )
+
+
+def _default_area(session: Session, org_id: uuid.UUID, year: int | None) -> tuple[str, str | None]:
+    """The area used when none is given, and the "no area given" note saying which."""
+    city = DEFAULT_AREA.rsplit(",", 1)[0].split("-")[0].strip()
+    states = _area_states(DEFAULT_AREA)
+    candidates = [
+        name
+        for name in _areas_containing(session, org_id, city, limit=50)
+        if city.lower() in _area_places(name) and _area_states(name) & states
+    ]
+    newest, _ = _newest(session, org_id, city, candidates, year)
+    if len(newest) != 1 or newest[0] == DEFAULT_AREA:
+        return DEFAULT_AREA, f"no area given: {DEFAULT_AREA}"
+    found_year = _area_years(session, org_id, newest, year).get(newest[0])
+    return newest[0], (
+        f"no area given: {newest[0]}, FY{found_year}, the newest {city} area on file "
+        f"(rather than {DEFAULT_AREA})"
+    )
 
 
 _CITY_STATE = re.compile(r"(.*?[a-z].*?)\s*,?\s+([a-z]{2})\.?", re.I)
@@ -226,10 +307,22 @@ def area_for_place(
 
     A city never borrows another state's FMR: "Warren, OH" does not resolve to the
     Detroit-Warren-Livonia, MI area. An area naming the city exactly is preferred to one that
-    merely contains its name.
+    merely contains its name; of several, the one with the newest FMR year.
     """
+    return area_for_place_noted(session=session, org_id=org_id, city=city, state=state)[0]
+
+
+def area_for_place_noted(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    city: str | None,
+    state: str | None,
+    year: int | None = None,
+) -> tuple[str, str | None]:
+    """``area_for_place`` and a note when the newest of several areas was chosen."""
     if city is None or not city.strip():
-        return DEFAULT_AREA
+        return DEFAULT_AREA, None
     wanted = " ".join(city.split())
     candidates = _areas_containing(session, org_id, wanted, limit=50)
     code = (state or "").strip().upper()
@@ -243,10 +336,11 @@ def area_for_place(
             f"No FMR area on file for {place}{_on_file(session, org_id)} (import the area's HUD "
             "FMR table)"
         )
-    if len(found) > 1:
-        shown = "; ".join(found[:10])
+    newest, note = _newest(session, org_id, place, found, year)
+    if len(newest) > 1:
+        shown = "; ".join(newest[:10])
         raise RentAnalysisInputError(f"{place} matches several FMR areas: {shown}; give area")
-    return found[0]
+    return newest[0], note
 
 
 def _pick_year(
@@ -347,7 +441,7 @@ def rent_analysis(
     ):
         if value is not None and value < 0:
             raise RentAnalysisInputError(f"{name} must not be negative")
-    resolved = resolve_area(session=session, org_id=org_id, area=area)
+    resolved, area_note = resolve_area_noted(session=session, org_id=org_id, area=area, year=year)
     table_bedrooms = min(bedrooms, MAX_TABLE_BEDROOMS)
     if bedrooms > MAX_TABLE_BEDROOMS and _has_row(session, org_id, resolved, year, bedrooms):
         table_bedrooms = bedrooms  # a row for the exact size (a housing authority's own)
@@ -360,8 +454,8 @@ def rent_analysis(
     if row is None or row.fmr_amount is None:
         raise FmrNotFoundError(f"No {table_bedrooms}-bedroom FMR for '{resolved}' in {used_year}")
     assumptions: list[str] = []
-    if area is None:
-        assumptions.append(f"no area given: {DEFAULT_AREA}")
+    if area_note is not None:
+        assumptions.append(area_note)
     if year is not None and used_year != year:
         assumptions.append(f"no {year} FMR on file for this area: {used_year}, the latest before")
     scale = Decimal(1)
@@ -606,7 +700,8 @@ def property_area(
             city, state = known[0], state or known[1]
             note = f"no city on the property: {city}, from other properties in ZIP {prop.zip_code}"
     if city and city.strip():
-        return area_for_place(session=session, org_id=org_id, city=city, state=state), note
+        found, chosen = area_for_place_noted(session=session, org_id=org_id, city=city, state=state)
+        return found, "; ".join(n for n in (note, chosen) if n) or None
     code = (state or "").strip().upper()
     if code and code not in _area_states(DEFAULT_AREA):
         raise FmrNotFoundError(
