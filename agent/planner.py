@@ -2550,9 +2550,11 @@ def _address_reply(r: dict[str, Any]) -> str:
     if reasons:
         lines.append("Why: " + "; ".join(reasons))
     missing = r.get("missing") or {}
-    for part in ("arv", "as_is_value", "section8"):
-        if part in missing:
-            lines.append(f"Note: {missing[part]}")
+    # The as-is value and the ARV often miss for one reason (no location): say it once.
+    for note in dict.fromkeys(
+        missing[p] for p in ("arv", "as_is_value", "section8") if p in missing
+    ):
+        lines.append(f"Note: {note}")
     lines.extend(_given_notes(r))
     if r.get("rehab_complete") is False and r.get("rehab_missing"):
         lines.append(f"Note: {r['rehab_missing']}.")
