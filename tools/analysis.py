@@ -17,6 +17,7 @@ from agent.context import Context
 from domain.analysis import service as analysis_service
 from domain.analysis.formatting import NOT_AVAILABLE, annualised_roi_text, percent
 from domain.analysis.models import PropertyAnalysis, WhatIf
+from domain.underwriting.models import FlipResult, RentalResult
 from tools._common import ToolError, money, resolve_property, run_tool
 
 logger = logging.getLogger(__name__)
@@ -29,13 +30,28 @@ PriceArg = Annotated[Decimal | None, Field(gt=0, le=100_000_000, decimal_places=
 Focus = Literal["flip", "rental", "brrrr", "projection", "value", "rehab", "rent"]
 
 
+def _roi_text(flip: FlipResult) -> str:
+    """The flip's ROI as the verdict and the PDF write it (half up from the exact ratio)."""
+    if flip.roi_pct is None:
+        return NOT_AVAILABLE
+    return analysis_service.pct_text(flip.roi_pct, analysis_service.flip_roi_exact(flip))
+
+
+def _coc_text(rental: RentalResult) -> str:
+    """The rental's cash-on-cash as the verdict and the PDF write it."""
+    if rental.cash_on_cash_pct is None:
+        return NOT_AVAILABLE
+    exact = analysis_service.cash_on_cash_exact(rental)
+    return analysis_service.pct_text(rental.cash_on_cash_pct, exact)
+
+
 def _strategies(analysis: PropertyAnalysis) -> dict[str, dict[str, str]]:
     """Each strategy's key figures (as written), for "and as a rental?" follow-ups."""
     out: dict[str, dict[str, str]] = {}
     if (flip := analysis.flip) is not None:
         out["flip"] = {
             "profit": money(flip.profit),
-            "roi": percent(flip.roi_pct) if flip.roi_pct is not None else NOT_AVAILABLE,
+            "roi": _roi_text(flip),
             "annualized_roi": annualised_roi_text(flip.roi_pct, flip.annualized_roi_pct),
             "total_project_cost": money(flip.total_project_cost),
             "cash_invested": money(flip.cash_invested),
@@ -49,7 +65,7 @@ def _strategies(analysis: PropertyAnalysis) -> dict[str, dict[str, str]]:
             if rental.cap_rate_pct is not None
             else NOT_AVAILABLE,
             "monthly_cash_flow": money(rental.monthly_cash_flow),
-            "cash_on_cash": percent(rental.cash_on_cash_pct)
+            "cash_on_cash": _coc_text(rental)
             if rental.cash_on_cash_pct is not None
             else NOT_AVAILABLE,
             "dscr": str(rental.dscr) if rental.dscr is not None else NOT_AVAILABLE,
@@ -161,11 +177,9 @@ def analysis_result(analysis: PropertyAnalysis) -> dict[str, Any]:
         "fmr_bedrooms": section8.bedrooms if section8 else None,
         "fmr_year": section8.year if section8 else None,
         "flip_profit": f.flip_profit,
-        "flip_roi": percent(analysis.flip.roi_pct) if analysis.flip else NOT_AVAILABLE,
+        "flip_roi": _roi_text(analysis.flip) if analysis.flip else NOT_AVAILABLE,
         "rental_cash_flow_monthly": f.rental_cash_flow,
-        "cash_on_cash": percent(analysis.rental.cash_on_cash_pct)
-        if analysis.rental
-        else NOT_AVAILABLE,
+        "cash_on_cash": _coc_text(analysis.rental) if analysis.rental else NOT_AVAILABLE,
         "brrrr_cash_left_in_deal": money(brrrr.cash_left_in_deal) if brrrr else NOT_AVAILABLE,
         "strategies": _strategies(analysis),
         "values_sized_on": _values_sized_on(analysis),

@@ -26,10 +26,11 @@ def cents(value: Decimal | None) -> str:
 
 
 def percent(value: Decimal | float | None, places: int = 1) -> str:
-    """A percentage such as ``12.5%``; None is "not available"."""
+    """A percentage such as ``12.5%``, rounded half up; None is "not available"."""
     if value is None:
         return NOT_AVAILABLE
-    return f"{Decimal(str(value)):.{places}f}%"
+    shown = Decimal(str(value)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    return f"{shown:.{places}f}%"
 
 
 # How an incomplete rehab budget's explanation starts (the PDF's heading says it already).
