@@ -502,11 +502,15 @@ def _rent(
                 org_id=org_id,
                 bedrooms=bedrooms,
                 area=area,
+                target_rent=prop.target_rent,
                 market_rent=market.amount if market else None,
             )
         except section8_service.Section8Error as exc:
             missing = str(exc)
-    if market is not None:
+    if prop.target_rent is not None and prop.target_rent > 0:
+        # The team's own asking rent for the house wins, as the deal projection takes it.
+        rent, source = _cents(prop.target_rent), "the property's target rent"
+    elif market is not None:
         rent, source = market.amount, f"market rent: {market.source}"
     elif section8 is not None:
         rent = section8.max_contract_rent
