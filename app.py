@@ -29,6 +29,7 @@ from domain.construction.api import router as construction_router
 from domain.deal.api import router as deal_router
 from domain.documents.api import router as documents_router
 from domain.finance.api import router as finance_router
+from domain.inbox.api import router as inbox_router
 from domain.market.api import router as market_router
 from domain.pricing.api import router as pricing_router
 from domain.property.api import router as property_router
@@ -83,6 +84,7 @@ def create_app() -> FastAPI:
         finance_router,
         market_router,
         construction_router,
+        inbox_router,
         audio_router,
         vision_router,
         voice_router,

@@ -338,6 +338,8 @@ def _meant_address(said: str, conversation: Conversation) -> str | None:
                     if number:
                         return said + address[number.end() :]
     return None
+
+
 _DROP = re.compile(r"\b(drop|remove|exclude|without|leave out)\b", re.I)
 _COMP_WORD = re.compile(r"\bcomps?\b|\bcomparables?\b", re.I)
 _RECOMPUTE = re.compile(r"^\s*(recompute|recalculate|redo)\b", re.I)
@@ -926,6 +928,87 @@ def _street_project(text: str) -> str | None:
     return None
 
 
+# "the rehab on ridgewood", "the job at kercheval": a project named by its street after it.
+_PROJECT_ON_STREET = re.compile(
+    r"\b(?:projects?|rehabs?|reno(?:vation)?s?|jobs?)\s+(?:on|at)\s+(?:the\s+)?([a-z][a-z'-]+)\b",
+    re.I,
+)
+# Words after "the rehab on ..." that say how it goes, not where it is.
+_NOT_STREETS_AFTER = frozenset(
+    {"it", "schedule", "budget", "track", "time", "hold", "target", "pace", "site", "there",
+     "here", "this", "that", "which", "what", "going", "now", "today", "my", "our", "your"}
+)  # fmt: skip
+
+
+def _project_on_street(text: str) -> str | None:
+    """The street a project is named by after the word: "the rehab on ridgewood" → "ridgewood"."""
+    for found in _PROJECT_ON_STREET.finditer(text):
+        word = found.group(1).lower()
+        if word not in _NOT_QUALIFIERS and word not in _NOT_STREETS_AFTER:
+            return word
+    return None
+
+
+# The team's inbox: "what needs my attention?", "any action items?", "what did the
+# contractors say on the ridgewood rehab?"; "done with the first one" after such a list.
+_ACTION_ITEMS = re.compile(
+    r"\baction[\s-]?items?\b|\binbox\b|\bto-?dos\b|\bto[\s-]?do list\b|\bmy to-?dos?\b"
+    r"|\b(?:needs?|requires?|waiting (?:on|for))\s+(?:my|our|the team's|your)?\s*attention\b"
+    r"|\bwhat (?:do|should) (?:i|we) (?:need to )?(?:act on|follow up on|deal with)\b"
+    r"|\b(?:what|anything)\b[^.?!]{0,30}\bcontractors?\b[^.?!]{0,20}"
+    r"\b(?:say|said|tell|told|ask|asked|text(?:ed)?|want(?:ed)?)\b",
+    re.I,
+)
+_ITEM_DONE = re.compile(
+    r"\b(?:done with|finished with|handled|dealt with|took care of|close|dismiss(?:ed)?|mark)\b"
+    r"[^.?!]{0,30}?\b(?:the\s+)?(first|second|third|fourth|fifth|last|\d{1,2}(?:st|nd|rd|th)?)"
+    r"(?:\s+(?:one|item|action item))?\b",
+    re.I,
+)
+_ORDINAL_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5}
+_ACTION_ITEM_ID = re.compile(r"\b(?:action\s+)?item\s*#?\s*([0-9a-f]{8}[0-9a-f-]{0,28})\b", re.I)
+_THIS_PROJECT = re.compile(r"\b(?:this|that|the same) (?:project|rehab|job)\b|\bon it\b", re.I)
+
+
+def _last_action_items(conversation: Conversation) -> list[dict[str, Any]]:
+    """The items of the thread's latest ``action_items`` answer (numbered as it showed them)."""
+    for message in reversed(conversation.history):
+        if isinstance(message, ToolMessage) and message.name == "action_items":
+            result = tool_result(message)
+            if "error" not in result:
+                return [i for i in result.get("items") or [] if isinstance(i, dict)]
+    return []
+
+
+def _action_items_plan(text: str, conversation: Conversation) -> Plan | None:
+    """A plan to read the team's open action items, or to close one; None if not asked."""
+    dismiss = bool(re.search(r"\bdismiss", text, re.I))
+    closing = {"status": "dismissed"} if dismiss else {}
+    named = _ACTION_ITEM_ID.search(text)
+    if named and re.search(r"\b(?:done|close|dismiss|resolved?|handled)\b", text, re.I):
+        return Plan("action_items", {"resolve": named.group(1), **closing})
+    done = _ITEM_DONE.search(text)
+    listed = _last_action_items(conversation) if done else []
+    if done and listed:
+        word = done.group(1).lower()
+        number = len(listed) if word == "last" else _ORDINAL_WORDS.get(word)
+        if number is None:
+            number = int(re.sub(r"\D", "", word))
+        hit = next((i for i in listed if i.get("number") == number), None)
+        if hit is None:
+            return Plan(reply=f"The list had {len(listed)} items; say which one.")
+        return Plan("action_items", {"resolve": str(hit["id"]), **closing})
+    if not _ACTION_ITEMS.search(text):
+        return None
+    ref = _project_ref(text) or _street_project(text) or _project_on_street(text)
+    if ref is None and not _THIS_PROJECT.search(text):
+        ref = _bare_street(text)  # "action items for ridgewood"
+    if ref is None and _THIS_PROJECT.search(text):
+        last = conversation.last_project()
+        ref = last[0] if last else None
+    return Plan("action_items", {"project": ref} if ref else {})
+
+
 def _construction_plan(text: str, conversation: Conversation | None = None) -> Plan | None:
     """A plan for projects, bids and contractor calls; None if the message is about neither."""
     if _MY_BIDS.search(text):
@@ -933,6 +1016,8 @@ def _construction_plan(text: str, conversation: Conversation | None = None) -> P
     bid_named = _BID_NAMED.search(text)
     if bid_named and _AWARD.search(text):
         ref = _project_ref(_BID_NAMED.sub(" ", text))
+        if ref is None:  # "award bid <id> on the ridgewood rehab": the project on that street
+            ref = _street_project(text) or _project_on_street(text)
         if ref is None:
             return Plan(
                 reply="Which project? Say 'award bid <id> on project' and its id or address.",
@@ -983,6 +1068,8 @@ def _construction_plan(text: str, conversation: Conversation | None = None) -> P
         ref = _project_from_history(text, conversation)
     if ref is None:
         ref = _street_project(text)  # "how is the kercheval rehab going?"
+    if ref is None:
+        ref = _project_on_street(text)  # "how is the rehab on ridgewood going?"
     if ref is None:
         return Plan(reply="Which project? Give its id ('project 1a2b3c4d') or its address.")
     if about_calls:
@@ -2238,6 +2325,9 @@ def plan_for(conversation: Conversation) -> Plan:
     )
     if asked is not None:
         return asked
+    inbox = _action_items_plan(text, conversation)
+    if inbox is not None:
+        return inbox
     lead = _lead_plan(text)
     if lead is not None:
         return lead
@@ -3031,6 +3121,12 @@ def _project_status_reply(r: dict[str, Any]) -> str:
         lines.append("No start date set (awarding a bid with a start date sets it)")
     if r.get("schedule_slip_days"):
         lines.append(f"Behind schedule by {r['schedule_slip_days']} days")
+    if r.get("open_action_items"):
+        count = r["open_action_items"]
+        lines.append(
+            f"{count} open action item{'s' if count != 1 else ''} from contractors' calls and "
+            "texts: say 'action items for this project' to see them"
+        )
     # Every line over its budget is shown; the others up to eight lines in all, then by name.
     scope = r.get("lines", [])
     over_first = [x for x in scope if x.get("over_budget")] + [
@@ -3158,16 +3254,31 @@ def _bids_reply(r: dict[str, Any]) -> str:
     bids = r.get("bids", [])
     if not bids:
         return f"No bids yet on {r['address']}."
-    lines = [f"Bids on {r['address']} (missing lines priced from the cost book):"]
+    basis = " ".join(r.get("basis") or [])
+    budget, book = "budgeted cost" in basis, "cost catalogue" in basis
+    priced = (
+        "at their budget, or from the cost book where a line has none"
+        if budget and book
+        else "from the cost book"
+        if book
+        else "at their budget"
+    )
+    lines = [f"Bids on {r['address']} (missing lines priced {priced}):"]
     for b in bids:
         missing = f"; missing {', '.join(b['missing_lines'])}" if b.get("missing_lines") else ""
+        notes = f"; excludes {b['exclusions']}" if b.get("exclusions") else ""
+        notes += "".join(f"; check: {o}" for o in b.get("outliers") or [])
+        if b.get("not_awardable_reason") and b.get("status") != "accepted":
+            notes += f"; cannot be awarded: {b['not_awardable_reason']}"
         lines.append(
             f"• {b['contractor']}: bid {b['bid_total'] or 'lump sum'}, leveled "
-            f"{b['leveled_total']}{missing} (bid {b['bid_id']}, {words(b['status'])})"
+            f"{b['leveled_total']}{missing}{notes} (bid {b['bid_id']}, {words(b['status'])})"
         )
     lowest = r.get("lowest_complete_bid_id") or r.get("lowest_leveled_bid_id")
     if lowest:
         lines.append(f"Lowest: bid {lowest}. Say 'award bid' and its id to accept it.")
+    else:
+        lines.append("No open bid can be awarded as things stand.")
     return _fit("\n".join(lines))
 
 
@@ -3221,10 +3332,12 @@ def _expense_reply(r: dict[str, Any]) -> str:
 
 
 def _request_bids_reply(r: dict[str, Any]) -> str:
+    calling = f": {', '.join(r['calling'])}" if r.get("calling") else ""
+    skipped = "".join(f" {row['reason']}." for row in r.get("skipped") or [])
     return (
         f"Calling {r['will_call']} {r['trade']} contractor(s) about {r['address']} "
-        f"({r['contractors_on_file']} on file). Calls go out within each contractor's hours; "
-        "ask 'what bids came in?' later."
+        f"({r['contractors_on_file']} on file){calling}.{skipped} Calls go out within each "
+        "contractor's hours; ask 'what bids came in?' later."
     )
 
 
@@ -3551,29 +3664,44 @@ _C_WITHDRAW = re.compile(
     r"|finish|handle)\s+(?:(?:the|this|that|your)\s+(?:\w+\s+)?(?:job|work|project)\b"
     r"|it (?:any ?more|after all)\b)"
     r"|\b(?:withdraw|pull(?:ing)? out|back(?:ing)? out|drop(?:ping)? out|pass on (?:the|this) job"
-    r"|not (?:doing|taking) (?:the|this) job)\b",
+    r"|not (?:doing|taking) (?:the|this) job)\b"
+    # "cant do it, sorry", "cannot make it", but not "can't do it until Monday" (a date)
+    r"|\b(?:can'?t|cannot|can not|won'?t be able to|unable to|not able to)\s+(?:do|make)\s+it\b"
+    r"(?!\s*(?:until|till|til|before|after|by|on|at|in|to|for|this|that|there|next|today"
+    r"|tomorrow|tonight|mon|tue|wed|thu|fri|sat|sun|jan|feb|mar|apr|may|jun|jul|aug|sep|oct"
+    r"|nov|dec|the\b|\d))"
+    r"|\b(?:have|gotta|got|gonna have) to pass\b"
+    r"|\b(?:got|took|have|found|taking) (?:another|a different|an other|other)"
+    r" (?:job|gig|project)\b"
+    r"|\bya no (?:puedo|podemos)\b"
+    r"|\bno (?:puedo|podemos) (?:hacer|tomar) (?:el|este|ese) trabajo\b",
     re.I,
 )
 _C_PRICE_WORDS = re.compile(
     r"\b(?:price|bid|quote|cost|charge|went up|goes up|go up|gone up|raise|increase|total"
-    r"|materials? (?:went|are) up|now)\b|\$",
+    r"|materials? (?:went|are) up|now|precio|cuesta|cobro|d[oó]lares)\b|\$",
     re.I,
 )
 _C_AMOUNT = re.compile(
     r"\$\s*(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?\s*(k)?\b"
     r"|(?<![\d/:.-])(\d{1,3}(?:,\d{3})+|\d{1,4}(?:\.\d)?)\s*(k)\b"
     r"|(?<![\d/:.,-])(\d{1,3}(?:,\d{3})+|\d{3,7})(?:\.(\d{1,2}))?(?=\s*(?:dollars|bucks|total"
-    r"|flat|all in|for|now|even)\b|\s*[.!?]*\s*$)",
+    r"|flat|all in|for|now|even|not|instead|d[oó]lares)\b|\s*[.!?]*\s*$)",
     re.I,
 )
 _C_DURATION = re.compile(
     r"\b(?:take|takes|taking|need|needs|be|about|around)\s+(?:about\s+|around\s+|like\s+)?"
     r"(\d{1,3})\s+(?:more\s+)?(?:working\s+|business\s+)?days?\b"
-    r"|\b(\d{1,3})\s+days?\s+(?:not|instead of|rather than)\b",
+    r"|\b(\d{1,3})\s+days?\s+(?:not|instead of|rather than)\b"
+    r"|\b(?:son|tarda|tardo|tardamos|toma|lleva|necesito|necesitamos)\s+(?:unos\s+)?(\d{1,3})"
+    r"\s+d[ií]as\b",
     re.I,
 )
 _C_START = re.compile(
-    r"\b(?:start|starting|begin|push|move|reschedule|delay|instead|pushed|moved)\b", re.I
+    r"\b(?:start|starting|begin|push|move|reschedule|delay|instead|pushed|moved"
+    r"|empezar|empiezo|empezamos|comenzar|comienzo|iniciar)\b"
+    r"|\b(?:can'?t|cannot|can not)\s+(?:do|make|get to)\s+it\s+(?:until|till|til|before)\b",
+    re.I,
 )
 _C_PERSONAL = re.compile(r"\b(?:i|i'm|im|we|we're|my|me|you|your)\b", re.I)
 _C_START_ASK = re.compile(r"^\W*(?:when|what day|what date)\b", re.I)
@@ -3606,6 +3734,16 @@ _C_DAY = re.compile(
 )
 
 
+# Spanish: "el 10 de diciembre", "el lunes".
+_C_ES_MONTHS = (
+    "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre"
+).split()
+_C_ES_DATE = re.compile(r"\b(\d{1,2})\s+de\s+(" + "|".join(_C_ES_MONTHS) + r"|setiembre)\b", re.I)
+_C_ES_WEEKDAY = re.compile(
+    r"\b(lunes|martes|mi[eé]rcoles|jueves|viernes|s[aá]bado|domingo)\b", re.I
+)
+
+
 def _next_month_day(today: dt.date, month: int, day: int) -> dt.date | None:
     """``month``/``day`` this year, or next year when it has passed; None if no such day."""
     for year in (today.year, today.year + 1):
@@ -3625,9 +3763,19 @@ def contractor_start_day(text: str, today: dt.date | None = None) -> dt.date | N
     "12/8", "Dec 8", "tomorrow". The date being replaced ("instead of the 3rd") is skipped.
     """
     today = today or dt.date.today()
+    spanish = _C_ES_DATE.search(text)
+    if spanish is not None:
+        name = spanish.group(2).lower().replace("setiembre", "septiembre")
+        return _next_month_day(today, _C_ES_MONTHS.index(name) + 1, int(spanish.group(1)))
     match = _C_DAY.search(_C_REPLACED_DATE.sub(" ", text))
     if match is None:
-        return None
+        weekday = _C_ES_WEEKDAY.search(text)
+        if weekday is None:
+            return None
+        wanted = ("lun", "mar", "mie", "jue", "vie", "sab", "dom").index(
+            weekday.group(1).lower()[:3].replace("é", "e").replace("á", "a")
+        )
+        return today + dt.timedelta(days=(wanted - today.weekday()) % 7 or 7)
     if match.group("rel"):
         return today + dt.timedelta(days=0 if match.group("rel").lower() == "today" else 1)
     if match.group("wd"):
@@ -3680,6 +3828,22 @@ def _contractor_update(kind: str, message: str, **facts: Any) -> Plan:
     return Plan(CONTRACTOR_UPDATE_TOOL, args | {k: v for k, v in facts.items() if v is not None})
 
 
+_C_STREET_WORD = re.compile(
+    r"\b(?:ave|avenue|st|street|rd|road|dr|drive|blvd|boulevard|ln|lane|ct|court|way|pl|place"
+    r"|ter|terrace|cir|circle|pkwy|parkway|hwy|highway)\b\.?|,",
+    re.I,
+)
+
+
+def _address_alone(text: str) -> bool:
+    """The message is an address and nothing else ("14500 Kercheval Ave, Detroit, MI")."""
+    address = extract_address(text)
+    if address is None or _C_PERSONAL.search(text):
+        return False
+    rest = text.replace(address, " ")
+    return len(re.findall(r"\w+", rest)) <= 1 and _C_STREET_WORD.search(address) is not None
+
+
 def contractor_plan_for(conversation: Conversation, today: dt.date | None = None) -> Plan:
     """The tool call (or direct answer) for a contractor's latest message.
 
@@ -3707,32 +3871,42 @@ def contractor_plan_for(conversation: Conversation, today: dt.date | None = None
         return Plan(reply=CONTRACTOR_REFUSED)
     if _C_WITHDRAW.search(text):
         return _contractor_update("withdraw", said)
+    # Every fact a message gives is kept: "4,250.50 not 4002. can also start dec 3 instead".
     amount = contractor_amount(text) if _C_PRICE_WORDS.search(text) else None
+    day = contractor_start_day(text, today)
+    starting = _C_START.search(text) is not None and _C_START_ASK.search(text) is None
+    start = day.isoformat() if starting and day is not None else None
+    duration = _C_DURATION.search(text)
+    days = int(next(g for g in duration.groups() if g)) if duration is not None else None
     if amount is not None:
-        return _contractor_update("price", said, amount=str(amount))
+        return _contractor_update("price", said, amount=str(amount), start_date=start)
     if (_MY_BIDS.search(text) or _C_MY_BIDS.search(text)) and _C_QUESTION_ABOUT_BID.search(text):
         return Plan("my_bids", {})
     if _MY_BIDS.search(text):
         return Plan("my_bids", {})
-    duration = _C_DURATION.search(text)
-    if duration is not None:
-        return _contractor_update(
-            "duration", said, duration_days=int(duration.group(1) or duration.group(2))
-        )
-    day = contractor_start_day(text, today)
-    if _C_START.search(text) and not _C_START_ASK.search(text):
-        return _contractor_update("start_date", said, start_date=day.isoformat() if day else None)
+    if starting:
+        return _contractor_update("start_date", said, start_date=start, duration_days=days)
+    if days is not None:
+        return _contractor_update("duration", said, duration_days=days)
     if _C_PROGRESS.search(text) and not text.rstrip().endswith("?"):
         return _contractor_update("progress", said)
     if has_media:
         return _contractor_update("photo", said)
     if _C_QUESTION.search(text):
         return _contractor_update("question", said)
-    if extract_address(text) is not None and not _C_PERSONAL.search(text):
+    if _address_alone(text):
         return Plan(reply=CONTRACTOR_REFUSED)  # an address alone: an analysis is the team's
-    if len(re.findall(r"\w+", text)) >= 2:
-        return _contractor_update("other", said)
-    return Plan(reply=CONTRACTOR_NOT_UNDERSTOOD)
+    # Not understood is still kept for the team, word for word (never dropped).
+    return _contractor_update("other", said)
+
+
+# The scope line a contractor's price names ("roof gonna be more like 4.8k").
+_C_LINE_WORD = re.compile(
+    r"\b(?:roof|furnace|hvac|boiler|water heater|plumbing|electrical|panel|windows?|siding"
+    r"|gutters?|kitchen|cabinets?|bath(?:room)?|flooring|floors?|carpet|paint(?:ing)?|drywall"
+    r"|foundation|doors?|tile|deck|porch|garage|driveway|concrete|demo(?:lition)?)\b",
+    re.I,
+)
 
 
 def _contractor_update_reply(r: dict[str, Any]) -> str:
@@ -3759,9 +3933,14 @@ def _contractor_update_reply(r: dict[str, Any]) -> str:
             f"Thanks, {who}. I've passed your new start date{new}{on} to {pm}, who will confirm it."
         )
     elif kind == "price":
-        text = (
-            f"Thanks, {who}. I've passed your new price of {r['new_price']}{on} to {pm} to review."
+        # "roof gonna be 4.8k": the roof's price (the team sees that line's amount on file)
+        line = _C_LINE_WORD.search(str(r.get("said") or ""))
+        text = f"Thanks, {who}. I've passed your new price of {r['new_price']}" + (
+            f" for the {line.group(0).lower()}{at}" if line else on
         )
+        if r.get("new_start_date"):
+            text += f" and your new start date ({r['new_start_date']})"
+        text += f" to {pm} to review."
     elif kind == "duration":
         text = (
             f"Thanks, {who}. I've told {pm} the job{at} will take {r['new_duration_days']} days."
@@ -3798,6 +3977,26 @@ def _contractor_update_reply(r: dict[str, Any]) -> str:
     return text
 
 
+def _action_items_reply(r: dict[str, Any]) -> str:
+    lines = []
+    if closed := r.get("resolved"):
+        lines.append(f"Marked {words(closed['status'])}: {closed['text']}")
+    where = f" on {r['project']}" if r.get("project") else ""
+    count = r.get("open_count") or 0
+    if not count:
+        lines.append(f"No open action items{where}.")
+        return _fit("\n".join(lines))
+    more = f", newest {r['shown']} shown" if r.get("shown", 0) < count else ""
+    lines.append(f"{count} open action item{'s' if count != 1 else ''}{where}{more}:")
+    for item in r.get("items", []):
+        who = ", ".join(x for x in (item.get("project"), item.get("contractor")) if x)
+        lines.append(
+            f"{item['number']}. {item['text']}" + (f" ({who}, {item['on']})" if who else "")
+        )
+    lines.append("Say 'done with the first one' (or 'dismiss the second one') to close one.")
+    return _fit("\n".join(lines))
+
+
 # How a contractor reads their bid's status.
 _CONTRACTOR_BID_WORDS = {
     "received": "received, not decided yet",
@@ -3813,6 +4012,7 @@ REPLIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "seller_leads": _seller_leads_reply,
     "my_bids": _my_bids_reply,
     "contractor_update": _contractor_update_reply,
+    "action_items": _action_items_reply,
     "latest_opportunities": _opportunities_reply,
     "configure_alerts": _alerts_reply,
     "my_alerts": _my_alerts_reply,
@@ -3883,6 +4083,7 @@ _WHAT = {
     "call_status": "get those calls",
     "my_bids": "find your bids",
     "contractor_update": "pass that on to the team",
+    "action_items": "get the action items",
     "latest_opportunities": "get the opportunities",
     "configure_alerts": "save those alerts",
     "my_alerts": "get your alerts",
@@ -3900,6 +4101,8 @@ def reply_for(results: list[tuple[str, dict[str, Any], dict[str, Any]]]) -> str:
             continue
         if name == "list_deals" and args.get("status"):
             result = {**result, "status_asked": args["status"]}
+        if name == CONTRACTOR_UPDATE_TOOL:
+            result = {**result, "said": args.get("message", "")}
         compose = REPLIES.get(name)
         try:
             parts.append(compose(result) if compose else f"Done ({name}).")

@@ -299,11 +299,24 @@ def simulate_call(
 def calls(
     limit: Annotated[int, typer.Option(help="How many calls to show.", min=1)] = 20,
     org: Annotated[str, typer.Option(help="The organisation (slug).")] = "demo",
+    url: Annotated[
+        str | None,
+        typer.Option(
+            help="The running server, e.g. http://127.0.0.1:8712 after `dealdesk run --port "
+            "8712`: TwiML URLs on the base it serves them at (default: PUBLIC_BASE_URL)."
+        ),
+    ] = None,
 ) -> None:
-    """List the latest calls (those recorded in the outbox show their TwiML URL)."""
+    """List the latest calls (those recorded in the outbox show their TwiML URL).
+
+    The URLs use the base the server itself uses (``GET /calls``): PUBLIC_BASE_URL when set,
+    else the ``--url`` server's own address, as ``simulate call`` signs its posts.
+    """
     from domain.auth import service as auth_service
     from domain.voice import service
     from store.db import session_scope
+
+    base = signing_base_url(get_settings(), url)
 
     try:
         with session_scope() as session:
@@ -321,7 +334,7 @@ def calls(
                 )
                 if row.note:
                     out.print(f"  {row.note}")
-                    out.print(f"  TwiML: {service.twiml_url(row.id)}")
+                    out.print(f"  TwiML: {service.twiml_url(row.id, base=base)}")
     finally:
         embedded.stop_all()
 

@@ -47,6 +47,11 @@ class ModuleEvents:
 BEYOND_SEED: tuple[tuple[str, str, str], ...] = (
     ("finance", "subscribes", "construction.expense.voided"),
     ("construction", "publishes", "construction.expense.voided"),
+    # An awarded bid: the construction module tells the winner and the others on WhatsApp.
+    ("construction", "publishes", "bid.awarded"),
+    ("construction", "subscribes", "bid.awarded"),
+    # The team's inbox: every call's and contractor message's action items, until closed.
+    ("inbox", "subscribes", "action.items.created"),
 )
 
 # Copied from shared/seed/events.txt, plus ``BEYOND_SEED``; tests/store/test_event_catalogue.py
@@ -71,8 +76,14 @@ CATALOGUE: Mapping[str, ModuleEvents] = {
             "task.completed",
             "milestone.reached",
             "construction.expense.voided",
+            "bid.awarded",
         ),
-        subscribes=("deal.created", "contractor.responded", "inspection.completed"),
+        subscribes=(
+            "deal.created",
+            "contractor.responded",
+            "inspection.completed",
+            "bid.awarded",
+        ),
     ),
     "voice": ModuleEvents(
         publishes=("call.completed", "appointment.scheduled", "action.items.created"),
@@ -94,6 +105,7 @@ CATALOGUE: Mapping[str, ModuleEvents] = {
         publishes=("listing.found", "opportunity.identified", "market.update"),
         subscribes=("monitor.configured", "analysis.completed"),
     ),
+    "inbox": ModuleEvents(publishes=(), subscribes=("action.items.created",)),
     "audio": ModuleEvents(
         publishes=("transcription.completed", "conditions.extracted"),
         subscribes=("audio.uploaded", "walkthrough.started"),

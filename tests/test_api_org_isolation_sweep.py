@@ -41,6 +41,7 @@ from domain.documents.enums import DocumentKind
 from domain.finance import service as finance_service
 from domain.finance.enums import TransactionCategory
 from domain.finance.models import BudgetCreate
+from domain.inbox import service as inbox_service
 from domain.market import alerts as alert_service
 from domain.market.models import AlertCriteriaIn, MarketStat
 from domain.market.trends import TXHOUSING
@@ -219,6 +220,15 @@ def build_org_a(db: Session) -> tuple[Organisation, User, dict[str, str]]:
     ).call
     assert call is not None
     ids["call"] = str(call.id)
+    # The team's inbox: an action item from that call.
+    (item,) = inbox_service.record_items(
+        session=db,
+        org_id=org.id,
+        event_id=uuid.uuid4(),
+        payload={"call_id": str(call.id), "contractor_id": str(contractor.id),
+                 "project_id": str(project.id), "items": [{"kind": "question", "text": "Hi"}]},
+    )  # fmt: skip
+    ids["action_item"] = str(item.id)
     db.add(CallTranscript(org_id=org.id, call_id=call.id, turn=0, speaker=Speaker.agent, text="Hi"))
     voice_service.request_call(
         session=db,
@@ -508,6 +518,8 @@ ID_OPERATIONS: dict[str, Op] = {
     "GET /api/v1/analysis/{propertyId}": Op({"propertyId": "property"}),
     # voice: the API and Twilio's webhooks (documented 403 without Twilio's signature)
     "GET /api/v1/calls/{id}/transcript": Op({"id": "call"}),
+    "GET /api/v1/action-items/{id}": Op({"id": "action_item"}),
+    "POST /api/v1/action-items/{id}/resolve": Op({"id": "action_item"}, _json({"status": "done"})),
     "POST /api/v1/webhook/voice/{callId}/answer": Op({"callId": "call"}, _twilio),
     "POST /api/v1/webhook/voice/{callId}/gather": Op({"callId": "call"}, _twilio, {"turn": "1"}),
     "POST /api/v1/webhook/voice/{callId}/status": Op({"callId": "call"}, _twilio),
@@ -669,6 +681,7 @@ LIST_OPERATIONS: dict[str, Request] = {
     "GET /api/v1/calls": lambda _: {},
     "GET /api/v1/calls/schedules": lambda _: {},
     "GET /api/v1/agents/availability": lambda _: {},
+    "GET /api/v1/action-items": lambda _: {},
 }
 
 # The same lists filtered by one of A's ids: nothing of A's, or 404.
@@ -696,6 +709,7 @@ FILTERED_LISTS: dict[str, Request] = {
     "GET /api/v1/calls?contractor_id": lambda s: {"params": {"contractor_id": s.a["contractor"]}},
     "GET /api/v1/calls?project_id": lambda s: {"params": {"project_id": s.a["project"]}},
     "GET /api/v1/calls/schedules?project_id": lambda s: {"params": {"project_id": s.a["project"]}},
+    "GET /api/v1/action-items?project_id": lambda s: {"params": {"project_id": s.a["project"]}},
 }
 
 

@@ -95,6 +95,16 @@ SPECS: dict[str, Spec] = {
         "notes": "str:flashing loose",
         "reinspection_date": "date",
     },
+    # No "bid" resource here: an unknown bid id means nobody is told (tests/construction
+    # test_qa9_bids_levelling covers the real award).
+    "domain.construction.subscribers.tell_contractors_about_award": {
+        "bid_id": "id:random",
+        "project_id": "id:project",
+        "contractor_id": "id:contractor",
+        "rejected_bid_ids": "ids:random",
+        "start_date": "date",
+        "total_amount": "money",
+    },
     "domain.deal.subscribers.on_document_generated": {
         "deal_id": "id:deal",
         "document_id": "id:document",
@@ -130,6 +140,14 @@ SPECS: dict[str, Spec] = {
     "domain.finance.subscribers.open_deal_budget": {
         "deal_id": "id:deal",
         "estimated_repairs": "money",
+    },
+    # "items" is a list of objects; no field kind here builds one, so the good payload's
+    # string is skipped (tests/inbox covers real items): the ids are what is checked here.
+    "domain.inbox.subscribers.store_action_items": {
+        "contractor_id": "id:contractor",
+        "project_id": "id:project",
+        "call_id": "id:call",
+        "items": "str:Review the bid",
     },
     "domain.market.subscribers.on_analysis_completed": {
         "property_id": "id:property",

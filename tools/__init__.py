@@ -16,6 +16,7 @@ from tools import (
     deal,
     deal_questions,
     finance,
+    inbox,
     leads,
     market,
     pricing,
@@ -37,6 +38,7 @@ ALL_TOOLS: list[BaseTool] = [
     *construction.TOOLS,
     *voice.TOOLS,
     *leads.TOOLS,
+    *inbox.TOOLS,
     *market.TOOLS,
 ]
 
@@ -80,7 +82,7 @@ READ_TOOL_NAMES: frozenset[str] = frozenset(
 # Reading what only the team may see: the calls placed to contractors and seller leads, and
 # the contractor directory (phones, licences).
 TEAM_READ_TOOL_NAMES: frozenset[str] = frozenset(
-    {"call_status", "lead_calls", "seller_leads", "list_contractors"}
+    {"call_status", "lead_calls", "seller_leads", "list_contractors", "action_items"}
 )
 # Changing deals and projects, and phoning contractors or seller leads: the team only.
 WRITE_TOOL_NAMES: frozenset[str] = frozenset(

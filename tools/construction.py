@@ -22,10 +22,10 @@ from domain.auth.enums import Role
 from domain.construction import service as construction_service
 from domain.construction.enums import BidStatus, ExpenseCategory
 from domain.construction.models import Contractor, Project
+from domain.inbox import service as inbox_service
 from domain.property import service as property_service
 from tools._common import (
     ToolError,
-    money,
     parse_uuid,
     require_roles,
     require_user,
@@ -180,6 +180,16 @@ def project_status(runtime: ToolRuntime[Context], project: ProjectRef) -> dict[s
                 )
             ],
             "sources": report.sources,
+            # The team's inbox (contractors' questions, new prices, can't-do's): team only.
+            **(
+                {
+                    "open_action_items": inbox_service.count_open(
+                        session=session, org_id=ctx.org_id, project_id=found.id
+                    )
+                }
+                if ctx.role in (Role.admin, Role.analyst)
+                else {}
+            ),
         }
 
     return run_tool(ctx, "project_status", body)
@@ -268,8 +278,9 @@ def list_bids(runtime: ToolRuntime[Context], project: ProjectRef) -> dict[str, A
     """Compare a rehab project's contractor bids line by line (bid leveling).
 
     Scope a bid leaves out is priced at the line's own budget (the cost catalogue only for a
-    line with no budget) and flagged; the lowest complete bid is named. Use before awarding
-    a bid.
+    line with no budget) and flagged; each bid's exclusions, outlier lines (over 3x budget)
+    and whether it can still be awarded are given; the lowest bid that can be awarded is
+    named. Use before awarding a bid.
 
     Args:
         runtime: The run context (organisation, user, role), injected: never a model
@@ -307,6 +318,10 @@ def list_bids(runtime: ToolRuntime[Context], project: ProjectRef) -> dict[str, A
                     "complete": b.complete,
                     "missing_lines": [line.component for line in b.lines if line.flagged],
                     "leveled_total": ledger_money(b.leveled_total),
+                    "exclusions": b.exclusions,
+                    "awardable": b.awardable,
+                    "not_awardable_reason": b.not_awardable_reason,
+                    "outliers": b.outliers,
                 }
                 for b in leveling.bids
             ],
@@ -428,7 +443,7 @@ def my_bids(runtime: ToolRuntime[Context]) -> dict[str, Any]:
                 {
                     "bid_id": bid.id,
                     "project": construction_service.project_label(session=session, project=project),
-                    "total": money(bid.total_amount),
+                    "total": ledger_money(bid.total_amount),
                     "status": bid.status,
                     "start_date": bid.start_date,
                     "duration_days": bid.duration_days,
@@ -506,7 +521,7 @@ def contractor_update(
         bids = [
             {
                 "project": construction_service.project_label(session=session, project=project),
-                "total": money(bid.total_amount) if bid else None,
+                "total": ledger_money(bid.total_amount) if bid else None,
                 "status": bid.status if bid else None,
                 "start_date": bid.start_date if bid else None,
                 "duration_days": bid.duration_days if bid else None,
@@ -522,7 +537,7 @@ def contractor_update(
             "bids": bids,
             "named_none_of_several": done.ambiguous,
             **({"new_start_date": start_date} if start_date else {}),
-            **({"new_price": money(amount)} if amount is not None else {}),
+            **({"new_price": ledger_money(amount)} if amount is not None else {}),
             **({"new_duration_days": duration_days} if duration_days else {}),
             **(
                 {
@@ -641,7 +656,7 @@ def trade_schedule(
                     "start_date": row.bid.start_date,
                     "duration_days": row.bid.duration_days,
                     "end_date": row.end_date,
-                    "bid_total": money(row.bid.total_amount),
+                    "bid_total": ledger_money(row.bid.total_amount),
                 }
                 for row in rows
             ],

@@ -4,8 +4,10 @@
 only with the lead's recorded consent to automated calls). ``request_bids`` (admins and
 analysts) publishes ``contractor.call.requested`` for a project;
 the voice module schedules calls to up to ``count`` contractors of the trade (never one who
-opted out, nor one whose number reached someone else until their phone is changed: the reply
-names each one skipped and why; each within their calling hours) and a job places them.
+opted out, nor one whose number reached someone else until their phone is changed, nor one
+who already bid or was called about the project lately: ``voice_service.pick_bid_contractors``,
+the rule the event's handler applies, so the reply names who is called and each one skipped
+and why; each within their calling hours) and a job places them.
 ``call_status`` lists the calls about a project and ``bids_received`` the bids on it, with
 the calls they came from.
 """
@@ -42,9 +44,10 @@ def request_bids(
 
     Use for "get three roofing bids for 14500 Kercheval". Calls are placed within each
     contractor's calling hours (else scheduled for their next allowed hour); contractors who
-    opted out are never called, and one whose number reached someone else is skipped until
-    their phone is changed (the reply's `skipped` says so). Answers land on the project as
-    bids; ask later with `bids_received` or `call_status`.
+    opted out are never called, and one whose number reached someone else (until their phone
+    is changed), who already bid on the project or was called about it lately is skipped
+    (`calling` names who will be called, `skipped` who not and why). Answers land on the
+    project as bids; ask later with `bids_received` or `call_status`.
 
     Args:
         runtime: The run context (organisation, user, role), injected: never a model
@@ -71,21 +74,21 @@ def request_bids(
                 "error": f"no contractor on file does {word} (or all of them opted out of "
                 "calls): add contractors with that trade first",
             }
-        # Like an opt-out, but until the phone changes: the voice module skips them too.
-        wrong = voice_service.wrong_number_calls(
-            session=session, org_id=ctx.org_id, contractors=candidates
+        # The voice module's own rule, so the reply names exactly who the event will call.
+        picked = voice_service.pick_bid_contractors(
+            session=session,
+            org_id=ctx.org_id,
+            project_id=found.id,
+            candidates=candidates,
+            wanted=count,
+            purpose=CallPurpose.bid_request,
         )
+        names = {c.id: c.name for c in candidates}
         skipped: list[dict[str, Any]] = [
-            {
-                "contractor_id": c.id,
-                "contractor": c.name,
-                "reason": f"{c.name} skipped: {voice_service.wrong_number_reason(wrong[c.id])}",
-            }
-            for c in candidates
-            if c.id in wrong
+            {"contractor_id": cid, "contractor": names[cid], "reason": why}
+            for cid, why in picked.skipped.items()
         ]
-        callable_ = [c for c in candidates if c.id not in wrong]
-        if not callable_:
+        if not picked.to_call:
             return {
                 "requested": False,
                 "error": f"no {word} contractor on file can be called now: "
@@ -111,7 +114,8 @@ def request_bids(
             "address": construction_service.project_label(session=session, project=found),
             "trade": word,
             "contractors_on_file": len(candidates),
-            "will_call": min(count, len(callable_)),
+            "will_call": len(picked.to_call),
+            "calling": [c.name for c in picked.to_call],
             "skipped": skipped,
             "note": "calls are scheduled within each contractor's calling hours; ask "
             "'what bids came in?' later",

@@ -353,7 +353,9 @@ def create_bid(
 
     Give a total and/or ``line_items`` ``[{scope_item_id, amount, note}]`` that price this
     project's scope lines (the total is their sum when not given). A scope line of another
-    project is refused (422).
+    project is refused (422), and so is a ``start_date`` more than a year back or two years
+    ahead. A bid on a line already awarded is recorded, with ``warnings`` saying it cannot be
+    awarded as it stands (bid leveling says so too).
     """
     with _mapped_errors():
         bid = service.create_bid(
@@ -363,8 +365,9 @@ def create_bid(
             bid_in=bid_in,
             principal=principal,
         )
+        warnings = service.bid_warnings(session=session, org_id=principal.org_id, bid=bid)
     session.commit()
-    return BidRead.model_validate(bid)
+    return BidRead.model_validate(bid, update={"warnings": warnings})
 
 
 @router.get(
@@ -374,10 +377,12 @@ def create_bid(
     responses=_ERRORS,
 )
 def list_bids(project_id: ProjectId, session: SessionDep, principal: ProjectReader) -> BidLeveling:
-    """Every open or accepted bid, leveled, and the lowest complete bid.
+    """Every open or accepted bid, leveled, and the lowest complete bid that can be awarded.
 
-    Lines a bid leaves out are priced from the cost catalogue or the line's budgeted cost and
-    flagged.
+    Lines a bid leaves out are priced at the line's budgeted cost (from the cost catalogue
+    for a line with no budget) and flagged. Each bid shows its ``exclusions``, whether it can
+    still be awarded (``awardable``, ``not_awardable_reason``) and its ``outliers`` (lines
+    priced at more than 3x their budget).
     """
     with _mapped_errors():
         leveling = service.level_bids(

@@ -330,6 +330,10 @@ class BidRead(BidBase):
     project_id: uuid.UUID
     created_at: dt.datetime
     updated_at: dt.datetime
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="why the new bid cannot be awarded as it stands (its lines are awarded)",
+    )
 
 
 class TradeStartRead(SQLModel):
@@ -638,6 +642,11 @@ class LeveledLine(SQLModel):
     )
     flagged: bool = Field(description="the bid did not price this line; the amount is filled in")
     note: str | None = None
+    outlier: bool = Field(
+        default=False,
+        description="the bid prices this line at more than 3x the line's budget: worth a "
+        "second look (a typo, or a different job)",
+    )
 
 
 class LeveledBid(SQLModel):
@@ -657,6 +666,18 @@ class LeveledBid(SQLModel):
     lines: list[LeveledLine]
     start_date: dt.date | None
     duration_days: int | None
+    exclusions: str | None = Field(
+        default=None, description="what the contractor left out (labour only, plus tax ...)"
+    )
+    awardable: bool = Field(
+        default=True, description="the bid can still be awarded (only these can be lowest)"
+    )
+    not_awardable_reason: str | None = Field(
+        default=None, description="why it cannot be awarded (already awarded, lines taken ...)"
+    )
+    outliers: list[str] = Field(
+        default_factory=list, description="lines priced at more than 3x their budget"
+    )
 
 
 class BidLeveling(SQLModel):
@@ -665,8 +686,12 @@ class BidLeveling(SQLModel):
     project_id: uuid.UUID
     scope: list[ScopeItemRead]
     bids: list[LeveledBid]
-    lowest_complete_bid_id: uuid.UUID | None
-    lowest_leveled_bid_id: uuid.UUID | None
+    lowest_complete_bid_id: uuid.UUID | None = Field(
+        description="the lowest complete bid that can still be awarded"
+    )
+    lowest_leveled_bid_id: uuid.UUID | None = Field(
+        description="the lowest leveled bid that can still be awarded"
+    )
     basis: list[str] = Field(description="how missing lines were priced")
 
 

@@ -288,6 +288,45 @@ def _check_duration_days(duration_days: int | None) -> None:
         )
 
 
+# The window a bid's start date must fall in: a start more than a year back or more than two
+# years ahead is a typo or a misheard year (9999-12-25, 1900-01-01), not a plan.
+BID_START_DAYS_BACK = 365
+BID_START_DAYS_AHEAD = 730
+
+
+def bid_start_window(today: dt.date | None = None) -> tuple[dt.date, dt.date]:
+    """The earliest and latest start date a bid may carry (a year back, two years ahead)."""
+    today = today or utcnow().date()
+    return (
+        today - dt.timedelta(days=BID_START_DAYS_BACK),
+        today + dt.timedelta(days=BID_START_DAYS_AHEAD),
+    )
+
+
+def check_bid_start_date(
+    start_date: dt.date | None, what: str = "start_date", today: dt.date | None = None
+) -> None:
+    """A start date outside ``bid_start_window`` is a ``ConstructionInputError`` saying so."""
+    if start_date is None:
+        return
+    earliest, latest = bid_start_window(today)
+    if not earliest <= start_date <= latest:
+        raise ConstructionInputError(
+            f"{what} {start_date.isoformat()} is out of range: a start date must be between "
+            f"{earliest.isoformat()} (a year back) and {latest.isoformat()} (two years ahead)"
+        )
+
+
+def _date_plus(start: dt.date | None, days: int | None) -> dt.date | None:
+    """``start`` plus ``days``; None when either is unknown or the sum is past year 9999."""
+    if start is None or days is None:
+        return None
+    try:
+        return start + dt.timedelta(days=days)
+    except OverflowError:
+        return None
+
+
 def _check_contact_hours(start: dt.time | None, end: dt.time | None) -> None:
     for name, value in (("preferred_contact_start", start), ("preferred_contact_end", end)):
         # The contractor's timezone says where the hours are; an offset (or a number, which
@@ -1357,6 +1396,14 @@ def create_bid(
     else:
         raise ConstructionInputError("a bid needs a total_amount or line_items")
     _check_duration_days(bid_in.duration_days)
+    start_date, date_dropped = bid_in.start_date, None
+    try:
+        check_bid_start_date(start_date)
+    except ConstructionInputError as exc:
+        if BidSource(bid_in.source) != BidSource.call:
+            raise
+        # A date heard on a call (a misheard year) must not lose the bid: kept without it.
+        start_date, date_dropped = None, str(exc)
     bid = Bid(
         org_id=org_id,
         project_id=project.id,
@@ -1364,7 +1411,7 @@ def create_bid(
         total_amount=total,
         line_items=lines,
         exclusions=bid_in.exclusions,
-        start_date=bid_in.start_date,
+        start_date=start_date,
         duration_days=bid_in.duration_days,
         status=BidStatus.received,
         source=BidSource(bid_in.source),
@@ -1402,6 +1449,16 @@ def create_bid(
         entity_id=bid.id,
         changes={"project_id": str(project.id), "total_amount": str(total), "lines": len(lines)},
     )
+    if date_dropped is not None:
+        _record_activity(
+            session=session,
+            org_id=org_id,
+            project_id=project.id,
+            kind=ActivityKind.contractor_response,
+            summary=f"{contractor.name}'s bid {bid.id} was kept without its start date: "
+            f"{date_dropped}",
+            details={"bid_id": bid.id, "start_date_heard": bid_in.start_date},
+        )
     return bid
 
 
@@ -1446,10 +1503,12 @@ class TradeStart:
 
     @property
     def end_date(self) -> dt.date | None:
-        """The start date plus the bid's duration, when both are known."""
-        if self.bid.start_date is None or self.bid.duration_days is None:
-            return None
-        return self.bid.start_date + dt.timedelta(days=self.bid.duration_days)
+        """The start date plus the bid's duration, when both are known.
+
+        None past year 9999: a bad row stored before dates were checked must not break the
+        whole listing.
+        """
+        return _date_plus(self.bid.start_date, self.bid.duration_days)
 
 
 def _trade_starts_query(
@@ -1584,6 +1643,7 @@ def update_bid(
             f"bid {bid.id} is {bid.status}; only a received bid changes"
         )
     _check_duration_days(duration_days)
+    check_bid_start_date(start_date)
     new: dict[str, Any] = {}
     if line_items is not None:
         new["line_items"] = _bid_lines(session, org_id, project, line_items)
@@ -1675,6 +1735,59 @@ class _CatalogueFiller:
         )
 
 
+# A bid line priced at more than this many times the line's budget is flagged as an outlier.
+OUTLIER_FACTOR = Decimal(3)
+
+
+def _award_blocker(
+    bid: Bid, accepted: Sequence[Bid], by_id: Mapping[uuid.UUID, ScopeItem]
+) -> str | None:
+    """Why ``award_bid`` would refuse this bid as things stand, or None when it can be awarded."""
+    if bid.status == BidStatus.accepted:
+        return "already awarded"
+    if bid.status != BidStatus.received:
+        return f"the bid is {bid.status}"
+    if bid.total_amount is None:
+        return "the bid has no total"
+    others = [b for b in accepted if b.id != bid.id]
+    priced = _bid_line_amounts(bid)
+    if not priced:
+        line_bids = [b for b in others if b.line_items]
+        if line_bids:
+            taken = [
+                by_id[i].component if i in by_id else str(i)
+                for b in line_bids
+                for i in _bid_line_amounts(b)
+            ]
+            return (
+                f"a lump sum for the whole scope, but {', '.join(taken)} "
+                f"{'is' if len(taken) == 1 else 'are'} already awarded: it would price "
+                f"{'that line' if len(taken) == 1 else 'those lines'} twice"
+            )
+        if others:
+            return f"a lump sum is already awarded (bid {others[0].id})"
+        return None
+    for other in others:
+        covered = _bid_line_amounts(other)
+        if not covered:
+            return f"the whole scope is already awarded as a lump sum (bid {other.id})"
+        overlap = [by_id[i].component if i in by_id else str(i) for i in priced if i in covered]
+        if overlap:
+            return f"{', '.join(overlap)} already awarded to bid {other.id}"
+    try:
+        check_bid_start_date(bid.start_date, today=bid.created_at.date())
+    except ConstructionInputError as exc:
+        return str(exc)
+    return None
+
+
+def bid_warnings(*, session: Session, org_id: uuid.UUID, bid: Bid) -> list[str]:
+    """What stops a bid from being awarded as things stand (empty when nothing does)."""
+    scope = {item.id: item for item in _scope(session, org_id, bid.project_id)}
+    blocker = _award_blocker(bid, _accepted_bids(session, org_id, bid.project_id), scope)
+    return [f"cannot be awarded as it stands: {blocker}"] if blocker else []
+
+
 def level_bids(*, session: Session, org_id: uuid.UUID, project_id: uuid.UUID) -> BidLeveling:
     """Compare a project's open and accepted bids line by line.
 
@@ -1682,6 +1795,11 @@ def level_bids(*, session: Session, org_id: uuid.UUID, project_id: uuid.UUID) ->
     with no budget, from the cost catalogue (component, quantity and unit matching a cost-book
     row), and flagged; ``source`` and ``basis`` say which was used. A bid with no
     lines is a lump sum for the whole scope. The lowest complete bid prices every line itself.
+
+    Only bids that can still be awarded are candidates for lowest: an accepted bid, a line bid
+    on a line already awarded, or a lump sum once lines are awarded says why it cannot be
+    (``not_awardable_reason``). Each bid carries its exclusions, and a line priced at more
+    than ``OUTLIER_FACTOR`` times its budget is flagged as an outlier.
     """
     project = get_project(session=session, org_id=org_id, project_id=project_id)
     scope = _scope(session, org_id, project.id)
@@ -1700,6 +1818,8 @@ def level_bids(*, session: Session, org_id: uuid.UUID, project_id: uuid.UUID) ->
         )
     }
     filler = _CatalogueFiller(session, org_id)
+    by_id = {item.id: item for item in scope}
+    accepted = [b for b in bids if b.status == BidStatus.accepted]
     # scope line -> (amount, source, the line's note, the basis text naming the line)
     fills: dict[uuid.UUID, tuple[Decimal, str, str, str]] = {}
 
@@ -1730,19 +1850,35 @@ def level_bids(*, session: Session, org_id: uuid.UUID, project_id: uuid.UUID) ->
         itemised = bool(priced)
         lines: list[LeveledLine] = []
         missing: list[uuid.UUID] = []
+        outliers: list[str] = []
         filled = Decimal(0)
         if itemised:
             for item in scope:
                 line = priced.get(item.id)
                 if line is not None:
+                    amount = Decimal(str(line["amount"]))
+                    budget = Decimal(item.budgeted_cost or 0)
+                    # An accepted bid's lines are the lines' budgets now: not compared.
+                    outlier = (
+                        bid.status == BidStatus.received
+                        and budget > 0
+                        and amount > OUTLIER_FACTOR * budget
+                    )
+                    if outlier:
+                        outliers.append(
+                            f"{item.component} ${amount:,.2f} is "
+                            f"{(amount / budget).quantize(ONE_DECIMAL)}x its budget "
+                            f"${budget:,.2f}"
+                        )
                     lines.append(
                         LeveledLine(
                             scope_item_id=item.id,
                             component=item.component,
-                            amount=Decimal(str(line["amount"])),
+                            amount=amount,
                             source="bid",
                             flagged=False,
                             note=line.get("note"),
+                            outlier=outlier,
                         )
                     )
                     continue
@@ -1760,6 +1896,7 @@ def level_bids(*, session: Session, org_id: uuid.UUID, project_id: uuid.UUID) ->
                     )
                 )
         total = Decimal(bid.total_amount) if bid.total_amount is not None else None
+        blocker = _award_blocker(bid, accepted, by_id)
         leveled.append(
             LeveledBid(
                 bid_id=bid.id,
@@ -1776,6 +1913,10 @@ def level_bids(*, session: Session, org_id: uuid.UUID, project_id: uuid.UUID) ->
                 lines=lines,
                 start_date=bid.start_date,
                 duration_days=bid.duration_days,
+                exclusions=bid.exclusions,
+                awardable=blocker is None,
+                not_awardable_reason=blocker,
+                outliers=outliers,
             )
         )
 
@@ -1791,8 +1932,8 @@ def level_bids(*, session: Session, org_id: uuid.UUID, project_id: uuid.UUID) ->
         project_id=project.id,
         scope=[ScopeItemRead.model_validate(s) for s in scope],
         bids=leveled,
-        lowest_complete_bid_id=lowest([b for b in leveled if b.complete]),
-        lowest_leveled_bid_id=lowest(leveled),
+        lowest_complete_bid_id=lowest([b for b in leveled if b.complete and b.awardable]),
+        lowest_leveled_bid_id=lowest([b for b in leveled if b.awardable]),
         basis=basis,
     )
 
@@ -1864,6 +2005,15 @@ def award_bid(
         raise ConstructionConflictError(f"project {project.id} is {project.status}")
     if bid.total_amount is None:
         raise ConstructionConflictError(f"bid {bid.id} has no total to budget from")
+    try:
+        # Against the day the bid came in: an old open bid's date is not refused for its age.
+        check_bid_start_date(
+            bid.start_date, what=f"bid {bid.id}'s start date", today=bid.created_at.date()
+        )
+    except ConstructionInputError as exc:  # a row stored before dates were checked
+        raise ConstructionConflictError(
+            f"{exc}; it cannot set the project's dates: record a corrected bid"
+        ) from exc
     priced = _bid_line_amounts(bid)
     scope = _scope(session, org_id, project.id)
     by_id = {item.id: item for item in scope}
@@ -1934,7 +2084,7 @@ def award_bid(
     bid_end: dt.date | None = None
     base = bid.start_date if bid.start_date and (from_bids or set_start) else project.start_date
     if base is not None and bid.duration_days is not None:
-        bid_end = base + dt.timedelta(days=bid.duration_days)
+        bid_end = _date_plus(base, bid.duration_days)
     set_end = False
     if bid_end is not None and project.start_date is not None and bid_end >= project.start_date:
         if project.target_end_date is None or (from_bids and bid_end > project.target_end_date):
@@ -1977,6 +2127,21 @@ def award_bid(
                 "to": str(project.budget),
             },
             "rejected_bids": [str(r) for r in rejected],
+        },
+    )
+    # The contractors hear about it from the ``bid.awarded`` subscriber (award_notices).
+    publish(
+        session,
+        org_id=org_id,
+        name="bid.awarded",
+        payload=_project_payload(project)
+        | {
+            "bid_id": bid.id,
+            "contractor_id": bid.contractor_id,
+            "total_amount": bid.total_amount,
+            "scope_item_ids": list(priced),
+            "start_date": bid.start_date,
+            "rejected_bid_ids": rejected,
         },
     )
     return AwardResult(
@@ -3508,10 +3673,40 @@ def contractor_bids_for_message(
     return live or rows[:1]
 
 
+def _line_in_message(
+    session: Session, org_id: uuid.UUID, bid: Bid | None, text: str
+) -> tuple[ScopeItem, Decimal] | None:
+    """The one line of the bid a message names ("roof gonna be 4.8k") and its amount, or None."""
+    if bid is None or not bid.line_items:
+        return None
+    said = set(re.findall(r"[a-z]+", text.lower()))
+    hits: list[tuple[ScopeItem, Decimal]] = []
+    for line in bid.line_items:
+        item_id = _uuid_or_none(line.get("scope_item_id"))
+        item = session.get(ScopeItem, item_id) if item_id else None
+        if item is None or item.org_id != org_id:
+            continue
+        head = re.split(r"[:,(]", item.component, maxsplit=1)[0]
+        names = [w for w in re.findall(r"[a-z]+", head.lower()) if w not in _LINE_FILLER]
+        if names and all(_word_fits(w, said) for w in names):
+            hits.append((item, Decimal(str(line["amount"]))))
+    return hits[0] if len(hits) == 1 else None
+
+
 def _update_item(
-    kind: str, who: str, where: str, message: str, bid: Bid | None, payload: Mapping[str, Any]
+    kind: str,
+    who: str,
+    where: str,
+    message: str,
+    bid: Bid | None,
+    payload: Mapping[str, Any],
+    line: tuple[ScopeItem, Decimal] | None = None,
 ) -> dict[str, Any]:
-    """What the team is asked to do about a contractor's message (an action item)."""
+    """What the team is asked to do about a contractor's message (an action item).
+
+    ``line``: the line of their bid a new price is for (its amount on file), when the message
+    names one; the price is then that line's, not the bid's total.
+    """
     quoted = f'"{message}"'
     on_file = ""
     if bid is not None:
@@ -3520,15 +3715,28 @@ def _update_item(
         )
     if kind == "start_date":
         when = payload.get("start_date") or "a new date"
+        days = payload.get("duration_days")
         return {
             "kind": "confirm_start",
-            "text": f"{who} asks to start {where} on {when}{on_file}: confirm with them "
-            f"and update the bid ({quoted})",
+            "text": f"{who} asks to start {where} on {when}"
+            + (f" ({days} days)" if days else "")
+            + f"{on_file}: confirm with them and update the bid ({quoted})",
             "date": payload.get("start_date"),
         }
     if kind == "price":
         price = payload.get("new_price")
         said = f"${Decimal(price):,.2f}" if price else "a new price"
+        if line is not None and bid is not None:
+            name = re.split(r"[:,(]", line[0].component, maxsplit=1)[0].strip()
+            return {
+                "kind": "review_price",
+                "text": f"{who} says the {name} line of {where} is now {said} (the {name} "
+                f"line on file: ${line[1]:,.2f}; {on_file.strip(' ()')}): review it and "
+                f"update the bid's {name} line if accepted ({quoted})",
+                "amount": price,
+                "scope_item_id": str(line[0].id),
+                "line_on_file": f"{line[1]:.2f}",
+            }
         return {
             "kind": "review_price",
             "text": f"{who} says the price for {where} is now {said}{on_file}: review it and "
@@ -3645,11 +3853,22 @@ def record_contractor_update(
     facts = {k: v for k, v in facts.items() if v is not None}
     activities: list[ProjectActivity] = []
     items: list[dict[str, Any]] = []
+    # A message with several facts ("the roof is 4,250.50, and I can start Dec 3") keeps each.
+    kinds = [kind] + [
+        other
+        for other, fact in (("price", "new_price"), ("start_date", "start_date"))
+        if kind in ("price", "start_date", "duration") and other != kind and fact in facts
+    ]
     for project, bid in targets:
         where = project_label(session=session, project=project) if project else "no project"
-        item = _update_item(kind, contractor.name, where, said, bid, normalise_payload(facts))
+        line = _line_in_message(session, org_id, bid, said)
+        made = [
+            _update_item(each, contractor.name, where, said, bid, normalise_payload(facts), line)
+            for each in kinds
+        ]
         if len(targets) > 1:
-            item["text"] += f" (they have bids on {len(targets)} projects and named none)"
+            for item in made:
+                item["text"] += f" (they have bids on {len(targets)} projects and named none)"
         payload: dict[str, Any] = {
             "contractor_id": contractor.id,
             "project_id": project.id if project else None,
@@ -3659,7 +3878,7 @@ def record_contractor_update(
             "message": said,
             "summary": f'in {channel} chat ({kind.replace("_", " ")}): "{said}"',
             **facts,
-            "action_items": [item],
+            "action_items": made,
         }
         event_id = publish(session, org_id=org_id, name="contractor.responded", payload=payload)
         activities.append(
@@ -3679,10 +3898,10 @@ def record_contractor_update(
                 "project_id": project.id if project else None,
                 "bid_id": bid.id if bid else None,
                 "channel": channel,
-                "items": [item],
+                "items": made,
             },
         )
-        items.append(item)
+        items.extend(made)
     return ContractorMessage(
         contractor=contractor,
         kind=kind,

@@ -21,7 +21,13 @@
   the mirror publishes nothing, so nothing is booked twice. The figures come from the ledger
   row (looked up by id in the event's organisation), never from the payload.
 
-The last three record the event on the project's activity (``source_event_id`` is unique), so
+- ``bid.awarded`` (from ``award_bid``: ``bid_id``, ``project_id``, ``rejected_bid_ids``):
+  WhatsApp messages to the winner ("accepted, start <date>") and to the contractors whose
+  bids it rejected ("not selected this time"), keyed by event and bid (``award_notices``);
+  opted-out contractors and those without a phone are skipped.
+
+The ``contractor.responded``, ``inspection.completed`` and ``transaction.created`` handlers
+record the event on the project's activity (``source_event_id`` is unique), so
 a redelivered event finds it and does nothing again.
 """
 
@@ -195,4 +201,16 @@ def mirror_finance_transaction_on_project(session: Session, event: Event) -> Non
         return
     mirror_finance_transaction(
         session=session, org_id=event.org_id, event_id=event.id, transaction_id=transaction_id
+    )
+
+
+@subscribe("bid.awarded")
+def tell_contractors_about_award(session: Session, event: Event) -> None:
+    """The winner hears their bid was accepted; the others on the same work, not selected."""
+    if event.org_id is None:
+        return
+    from domain.construction import award_notices  # late: it imports the WhatsApp module
+
+    award_notices.notify_award(
+        session=session, org_id=event.org_id, event_id=event.id, payload=event.payload
     )

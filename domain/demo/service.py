@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlmodel import Session
 
+from core.observability import mask
 from domain.auth import service as auth_service
 from domain.auth.enums import Role
 from domain.auth.models import UserCreate
@@ -97,7 +98,10 @@ def seed_demo(*, session: Session, data_dir: Path) -> DemoSummary:
                 phone_number=DEMO_INVESTOR_PHONE,
             ),
         )
-        summary.created.append(f"investor {DEMO_INVESTOR_EMAIL} (WhatsApp {DEMO_INVESTOR_PHONE})")
+        # Masked: the banner goes to stdout, which production captures into the logs.
+        summary.created.append(
+            f"investor {DEMO_INVESTOR_EMAIL} (WhatsApp {mask(DEMO_INVESTOR_PHONE)})"
+        )
 
     # The Ames, Iowa sales (2,930, 2006-2010) as the demo market; indexed for comps.
     ames = load_ames(session=session, org_id=org.id)

@@ -14,6 +14,7 @@ every call slot busy, it is scheduled for the next allowed moment instead (202, 
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,10 +42,14 @@ from domain.voice.models import (
     ScheduleRequest,
     TranscriptTurnRead,
 )
+from store.base import utcnow
 
 router = APIRouter(tags=["calls"])
 
 CallId = Annotated[uuid.UUID, Path(alias="id", description="The call's id")]
+
+# How far ahead a call may be scheduled: later than a year is a typo (9999-12-31), not a plan.
+MAX_SCHEDULE_AHEAD_DAYS = 365
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such call, contractor or project in your organisation"},
@@ -159,6 +164,14 @@ def schedule_call(body: ScheduleRequest, session: SessionDep, principal: Writer)
     """
     from workers import voice as voice_jobs
 
+    latest = utcnow() + dt.timedelta(days=MAX_SCHEDULE_AHEAD_DAYS)
+    if body.scheduled_for.tzinfo is not None and body.scheduled_for > latest:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail=f"scheduled_for {body.scheduled_for.isoformat()} is too far ahead: a call "
+            f"can be scheduled at most {MAX_SCHEDULE_AHEAD_DAYS} days ahead (until "
+            f"{latest.date().isoformat()})",
+        )
     with _mapped_errors():
         result = service.request_call(
             session=session,

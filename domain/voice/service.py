@@ -77,8 +77,8 @@ from core.config import get_settings
 from core.paging import count_rows
 from domain.auth import service as auth_service
 from domain.construction import service as construction_service
-from domain.construction.enums import BidSource
-from domain.construction.models import BidCreate, Contractor, Project
+from domain.construction.enums import BidSource, BidStatus
+from domain.construction.models import BidCreate, Contractor, Project, ScopeItem
 from domain.pricing.catalogue import DEFAULT_CATALOGUE
 from domain.pricing.service import match_component
 from domain.voice import hours
@@ -196,9 +196,10 @@ class WebhookRefused(VoiceError):
 # --- reading calls -----------------------------------------------------------------------
 
 
-def twiml_url(call_id: uuid.UUID) -> str:
-    """Where Twilio fetches a call's first TwiML (on PUBLIC_BASE_URL)."""
-    return f"{get_settings().public_base_url.rstrip('/')}{WEBHOOK_PREFIX}/{call_id}/answer"
+def twiml_url(call_id: uuid.UUID, *, base: str | None = None) -> str:
+    """Where Twilio fetches a call's first TwiML (on PUBLIC_BASE_URL, or ``base``)."""
+    root = (base or get_settings().public_base_url).rstrip("/")
+    return f"{root}{WEBHOOK_PREFIX}/{call_id}/answer"
 
 
 def webhook_url(call_id: uuid.UUID, action: str, **query: int | str) -> str:
@@ -1403,6 +1404,50 @@ def trade_scope(
     )
 
 
+# Calls that ask for a price cover the lines still open; calls about doing the work, the
+# lines awarded to the contractor called.
+_PRICE_PURPOSES = frozenset({CallPurpose.bid_request, CallPurpose.follow_up})
+_WORK_PURPOSES = frozenset({CallPurpose.start_date, CallPurpose.scheduling})
+
+
+def lines_for_call(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    project_id: uuid.UUID,
+    contractor_id: uuid.UUID | None,
+    purpose: CallPurpose,
+) -> list[ScopeItem]:
+    """The project's scope lines a call to ``contractor_id`` talks about.
+
+    A bid call: the lines no accepted bid prices (a follow-up on a bid also keeps the lines
+    awarded to this contractor); none when every line is awarded. A start-date or scheduling
+    call: the lines of this contractor's accepted bids, or every line when they hold none line
+    by line (a lump-sum award). Other purposes: every line.
+    """
+    items = construction_service.list_scope_items(
+        session=session, org_id=org_id, project_id=project_id
+    )
+    if purpose not in _PRICE_PURPOSES | _WORK_PURPOSES:
+        return items
+    awarded: dict[uuid.UUID, uuid.UUID] = {}  # scope line → the contractor it was awarded to
+    for bid in construction_service.list_bids(
+        session=session, org_id=org_id, project_id=project_id
+    ):
+        if bid.status == BidStatus.accepted:
+            for line in bid.line_items:
+                awarded[uuid.UUID(str(line["scope_item_id"]))] = bid.contractor_id
+    if purpose in _PRICE_PURPOSES:
+        return [
+            item
+            for item in items
+            if item.id not in awarded
+            or (purpose == CallPurpose.follow_up and awarded[item.id] == contractor_id)
+        ]
+    mine = [item for item in items if awarded.get(item.id) == contractor_id]
+    return mine or items
+
+
 def _requested_trade(session: Session, call: Call) -> str | None:
     """The trade a bid call was asked for (``contractor.call.requested`` by trade), if any."""
     schedule = session.get(CallSchedule, call.schedule_id) if call.schedule_id else None
@@ -1462,8 +1507,12 @@ def call_context(*, session: Session, call: Call, now: dt.datetime | None = None
                     quantity=_quantity(item.quantity),
                     unit=item.unit,
                 )
-                for item in construction_service.list_scope_items(
-                    session=session, org_id=call.org_id, project_id=project.id
+                for item in lines_for_call(
+                    session=session,
+                    org_id=call.org_id,
+                    project_id=project.id,
+                    contractor_id=call.contractor_id,
+                    purpose=CallPurpose(call.purpose),
                 )
             ]
         except construction_service.NotFoundError:
@@ -2000,11 +2049,15 @@ def action_items(
     outcome: CallOutcome,
     *,
     callback_note: str | None = None,
+    start_on_file: str | None = None,
 ) -> list[dict[str, Any]]:
     """What the team should do after the call, each with what it rests on.
 
     ``callback_note`` says what was done about a request to be called back (scheduled when,
-    or why not); with it, a ``call_back`` item is listed whatever the outcome.
+    or why not); with it, a ``call_back`` item is listed whatever the outcome. A start date
+    confirmed on a call without a bid (a start-date or scheduling call) is a ``confirm_start``
+    item: the bid keeps its date until the team accepts the new one (``start_on_file`` says
+    what the contractor's bid holds now).
     """
     items: list[dict[str, Any]] = []
     who = context.contractor_name
@@ -2078,6 +2131,20 @@ def action_items(
                 "text": f"{who} can start on {spoken_date(facts.start_date)}"
                 + (f" ({facts.duration_days} days)" if facts.duration_days else ""),
                 "date": facts.start_date,
+            }
+        )
+    elif facts.start_date and outcome == CallOutcome.availability_confirmed:
+        items.append(
+            {
+                "kind": "confirm_start",
+                "text": f"{who} can start {context.project_label} on "
+                f"{spoken_date(facts.start_date)} ({facts.start_date})"
+                + (f", {facts.duration_days} days" if facts.duration_days else "")
+                + (f" ({start_on_file})" if start_on_file else "")
+                + ": confirm with them and update the bid's start date (it is not changed "
+                "until you do)",
+                "date": facts.start_date,
+                "duration_days": facts.duration_days,
             }
         )
     if outcome == CallOutcome.callback_requested or callback_note:
@@ -2230,9 +2297,13 @@ def finalize_call(*, session: Session, call: Call, now: dt.datetime | None = Non
         and outcome != CallOutcome.wrong_number  # whoever answered is not the contractor
     ):
         callback_note = _schedule_callback(session, call, facts, now)
-    items = action_items(facts, context, outcome, callback_note=callback_note) + list(
-        data.get("pending_action_items") or []
-    )
+    items = action_items(
+        facts,
+        context,
+        outcome,
+        callback_note=callback_note,
+        start_on_file=_start_on_file(session, call) if facts.start_date else None,
+    ) + list(data.get("pending_action_items") or [])
     if bid_error:
         items.append(
             {
@@ -2280,9 +2351,55 @@ def finalize_call(*, session: Session, call: Call, now: dt.datetime | None = Non
                 "call_id": call.id,
                 "bid_id": call.bid_id,
                 "outcome": outcome,
+                **(
+                    {"summary": said}
+                    if outcome == CallOutcome.availability_confirmed
+                    and (said := _agreed_summary(call, facts))
+                    else {}
+                ),
             },
         )
     return call
+
+
+def _start_on_file(session: Session, call: Call) -> str | None:
+    """What the called contractor's bid on the project says of the start (awarded bid first)."""
+    if call.project_id is None or call.contractor_id is None:
+        return None
+    bids = [
+        bid
+        for bid in construction_service.list_bids(
+            session=session, org_id=call.org_id, project_id=call.project_id
+        )
+        if bid.contractor_id == call.contractor_id
+        and bid.status in (BidStatus.accepted, BidStatus.received)
+        and bid.id != call.bid_id
+    ]
+    if not bids:
+        return None
+    bid = min(bids, key=lambda b: (b.status != BidStatus.accepted, -b.created_at.timestamp()))
+    status = "awarded bid" if bid.status == BidStatus.accepted else "bid"
+    if bid.start_date is None:
+        return f"their {status} has no start date"
+    return f"their {status} says {bid.start_date.isoformat()}"
+
+
+def _agreed_summary(call: Call, facts: CallFacts) -> str | None:
+    """The dates a call without a bid settled, for the project's activity (a bid holds its own).
+
+    "on a start date call, can start on Wednesday, December 9 (2026-12-09), 5 days".
+    """
+    said = []
+    if facts.start_date:
+        said.append(
+            f"can start on {spoken_date(facts.start_date)} ({facts.start_date})"
+            + (f", {facts.duration_days} days" if facts.duration_days else "")
+        )
+    if facts.site_visit:
+        said.append(f"site visit on {spoken_date(facts.site_visit)} ({facts.site_visit})")
+    if not said:
+        return None
+    return f"on a {CallPurpose(call.purpose).value.replace('_', ' ')} call, " + "; ".join(said)
 
 
 def callback_slot(
@@ -2940,6 +3057,80 @@ class BidCallPlan:
     skipped: dict[str, str]
 
 
+@dataclass(frozen=True)
+class BidCallPick:
+    """Who a bid request calls and who it passes over (each with why), before any is placed."""
+
+    to_call: list[Contractor]
+    skipped: dict[uuid.UUID, str]
+    """contractor id → "<name> skipped: <why>"."""
+
+
+def pick_bid_contractors(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    project_id: uuid.UUID | None,
+    candidates: Sequence[Contractor],
+    wanted: int,
+    purpose: CallPurpose = CallPurpose.bid_request,
+    now: dt.datetime | None = None,
+) -> BidCallPick:
+    """The one rule of who a "get bids" request calls: the request tool and the event agree.
+
+    In ``candidates``' order, up to ``wanted`` contractors; passed over (and named, with why):
+    one who already bid on the project, opted out, has no phone, whose current number reached
+    someone else on the last answered call (until the phone changes), or with a call about the
+    project scheduled, under way or placed in the last ``RECENT_CALL``. Candidates after the
+    ``wanted``-th are neither called nor listed.
+    """
+    now = now or utcnow()
+    already_bid: set[uuid.UUID] = set()
+    busy: dict[uuid.UUID, str] = {}
+    if project_id is not None:
+        already_bid = {
+            bid.contractor_id
+            for bid in construction_service.list_bids(
+                session=session, org_id=org_id, project_id=project_id
+            )
+        }
+        busy = contractors_in_contact(
+            session=session, org_id=org_id, project_id=project_id, now=now
+        )
+    wrong = wrong_number_calls(session=session, org_id=org_id, contractors=candidates)
+    to_call: list[Contractor] = []
+    skipped: dict[uuid.UUID, str] = {}
+    for contractor in candidates:
+        if len(to_call) >= wanted:
+            break
+        why: str | None = None
+        if contractor.id in already_bid:
+            why = "already bid on this project"
+        elif contractor.id in wrong:
+            # before "called an hour ago": "update their phone" says more
+            why = wrong_number_reason(wrong[contractor.id])
+        else:
+            try:
+                check_callable(
+                    session=session,
+                    org_id=org_id,
+                    contractor_id=contractor.id,
+                    project_id=project_id,
+                    purpose=purpose,
+                )
+            except OptedOut:
+                why = "asked not to be called"
+            except VoiceInputError as exc:
+                why = str(exc)
+            else:
+                why = busy.get(contractor.id)
+        if why is not None:
+            skipped[contractor.id] = f"{contractor.name} skipped: {why}"
+            continue
+        to_call.append(contractor)
+    return BidCallPick(to_call, skipped)
+
+
 def plan_bid_calls(
     *,
     session: Session,
@@ -2991,40 +3182,18 @@ def plan_bid_calls(
         except (TypeError, ValueError):
             wanted = get_settings().voice_bids_per_request
         wanted = max(1, min(wanted, 10))
-    already_bid: set[uuid.UUID] = set()
-    busy: dict[uuid.UUID, str] = {}
-    if project_id is not None:
-        already_bid = {
-            bid.contractor_id
-            for bid in construction_service.list_bids(
-                session=session, org_id=org_id, project_id=project_id
-            )
-        }
-        busy = contractors_in_contact(
-            session=session, org_id=org_id, project_id=project_id, now=now
-        )
+    picked = pick_bid_contractors(
+        session=session,
+        org_id=org_id,
+        project_id=project_id,
+        candidates=candidates,
+        wanted=wanted,
+        purpose=purpose,
+        now=now,
+    )
     schedules: list[CallSchedule] = []
-    skipped: dict[str, str] = {}
-    for contractor in candidates:
-        if len(schedules) >= wanted:
-            break
-        if contractor.id in already_bid:
-            skipped[str(contractor.id)] = "already bid on this project"
-            continue
-        try:  # first: "update their phone" says more than "called an hour ago"
-            check_callable(
-                session=session,
-                org_id=org_id,
-                contractor_id=contractor.id,
-                project_id=project_id,
-                purpose=purpose,
-            )
-        except (OptedOut, VoiceInputError) as exc:
-            skipped[str(contractor.id)] = str(exc)
-            continue
-        if contractor.id in busy:
-            skipped[str(contractor.id)] = busy[contractor.id]
-            continue
+    skipped: dict[str, str] = {str(k): v for k, v in picked.skipped.items()}
+    for contractor in picked.to_call:
         window = call_window(contractor)
         when = hours.next_allowed(now, window)
         try:
