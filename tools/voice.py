@@ -15,6 +15,7 @@ the calls they came from.
 from __future__ import annotations
 
 from dataclasses import asdict
+from decimal import Decimal
 from typing import Annotated, Any
 
 from langchain_core.tools import BaseTool, tool
@@ -29,8 +30,9 @@ from domain.voice import service as voice_service
 from domain.voice.enums import CallPurpose
 from domain.voice.models import LeadCallRequest
 from store.outbox import publish
-from tools._common import ToolError, money, require_roles, require_user, run_tool
+from tools._common import ToolError, require_roles, require_user, run_tool
 from tools.construction import ProjectRef, resolve_project
+from tools.finance import ledger_money
 
 
 @tool(parse_docstring=True)
@@ -228,13 +230,13 @@ def bids_received(runtime: ToolRuntime[Context], project: ProjectRef) -> dict[st
                 {
                     "bid_id": b.id,
                     "contractor": names.get(b.contractor_id, str(b.contractor_id)),
-                    "total": money(b.total_amount),
+                    "total": ledger_money(b.total_amount),
                     "lines": [
                         {
                             "component": components.get(
                                 str(line["scope_item_id"]), line["scope_item_id"]
                             ),
-                            "amount": money(line["amount"]),
+                            "amount": ledger_money(Decimal(str(line["amount"]))),
                         }
                         for line in b.line_items
                     ],

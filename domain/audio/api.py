@@ -151,7 +151,7 @@ def transcribe_walkthrough(
     """
     if (file is None) == (document_id is None):
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
             "Send either a file (the recording) or document_id (a stored voice note), not both.",
         )
     try:
@@ -183,7 +183,7 @@ def transcribe_walkthrough(
     except (service.PropertyMissing, service.RecordingMissing) as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     except service.InvalidWalkthroughInput as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     session.commit()
     from workers.audio import enqueue_transcription
 
@@ -250,7 +250,7 @@ def extract_conditions(
         except service.WalkthroughNotFound as exc:
             raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
         except service.InvalidWalkthroughInput as exc:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
         findings = result.findings
         session.commit()
         return ExtractConditionsResponse(

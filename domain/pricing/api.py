@@ -51,7 +51,7 @@ def estimate_component_costs(
             contingency_pct=body.contingency_pct,
         )
     except service.InvalidCostError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     session.commit()  # the organisation's cost book is created on first use
     return estimate
 
@@ -99,7 +99,7 @@ def update_component_cost(
     except service.NotFoundError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     except service.InvalidCostError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     session.commit()
     return ComponentCostRead.model_validate(row)
 

@@ -121,11 +121,11 @@ def rent_analysis(
     """
     if body.property_id is None and body.bedrooms is None:
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
             "Give bedrooms, or a property_id to take them from",
         )
     if body.save and body.property_id is None:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "save needs a property_id")
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "save needs a property_id")
     if body.save and not (principal.is_admin or principal.has_role(Role.analyst)):
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, "Saving on a property needs the admin or analyst role"
@@ -165,5 +165,5 @@ def rent_analysis(
     except (service.FmrNotFoundError, PropertyNotFoundError) as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     except service.RentAnalysisInputError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     return RentAnalysisResponse(**analysis.model_dump())

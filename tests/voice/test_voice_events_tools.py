@@ -157,6 +157,19 @@ def test_the_team_asks_for_bids_and_later_what_came_in(db: Session) -> None:
         "$11,500",
         4,
     )
+    # A bid with cents keeps them ("$1,249.99"), as the bid comparison shows it.
+    construction_service.create_bid(
+        session=db,
+        org_id=world.org.id,
+        project_id=project.id,
+        bid_in=BidCreate(
+            contractor_id=world.contractor.id,
+            total_amount=Decimal("1249.99"),
+            source=BidSource.call,
+        ),
+    )
+    totals = {b["total"] for b in call_tool(bids_received, ctx, project="14500 Kercheval")["bids"]}
+    assert totals == {"$11,500", "$1,249.99"}
     # Nobody of a trade on file: the tool says so instead of asking for calls.
     none = call_tool(request_bids, ctx, project=str(project.id), trade="masonry")
     assert "no contractor on file does masonry" in none["error"]
