@@ -9,8 +9,10 @@ outbound messages recorded or sent.
 
 from __future__ import annotations
 
+import mimetypes
 import sys
 import time
+import urllib.parse
 import uuid
 from typing import Annotated
 
@@ -55,8 +57,22 @@ def simulated_params(*, phone: str, text: str, media_urls: list[str]) -> dict[st
     }
     for index, media_url in enumerate(media_urls):
         params[f"MediaUrl{index}"] = media_url
-        params[f"MediaContentType{index}"] = "image/jpeg"
+        params[f"MediaContentType{index}"] = media_type_of(media_url)
     return params
+
+
+def media_type_of(media_url: str) -> str:
+    """The content type Twilio would send for a file at ``media_url``, from its extension.
+
+    A voice note (``.ogg``, ``.mp3``, ``.m4a``…) is audio, a photo an image, a ``.pdf`` a PDF
+    (which the server declines); a URL with no known extension is sent as ``image/jpeg``,
+    WhatsApp's usual photo type.
+    """
+    path = urllib.parse.urlsplit(media_url).path.lower()
+    if path.endswith((".ogg", ".oga", ".opus")):
+        return "audio/ogg"  # WhatsApp's voice notes (mimetypes has no .opus)
+    guessed, _ = mimetypes.guess_type(path)
+    return guessed or "image/jpeg"
 
 
 def _replies_to(sid: str) -> tuple[str | None, list[tuple[str, str, list[str]]], bool]:
@@ -114,7 +130,12 @@ def simulate_whatsapp(
         str | None, typer.Option(help="The server's base URL (default PUBLIC_BASE_URL).")
     ] = None,
     media_url: Annotated[
-        list[str] | None, typer.Option("--media-url", help="A MediaUrl to attach (repeatable).")
+        list[str] | None,
+        typer.Option(
+            "--media-url",
+            help="A MediaUrl to attach (repeatable); its type follows the extension "
+            "(.ogg/.mp3/.m4a/.wav a voice note, else a photo).",
+        ),
     ] = None,
     wait: Annotated[float, typer.Option(help="Seconds to wait for the reply.")] = 30.0,
     forge: Annotated[
