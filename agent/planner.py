@@ -89,6 +89,10 @@ HELP_TEXT = (
     "'who's our electrician?'\n"
     "• 'report' for the PDF of the property analysed last"
 )
+# An investor's help: the team's commands are not theirs to use.
+INVESTOR_HELP_TEXT = "\n".join(
+    line for line in HELP_TEXT.split("\n") if not line.startswith("• the team also:")
+)
 NOT_UNDERSTOOD = (
     "Sorry, I didn't understand that. Send a street address for an analysis, or 'help' to "
     "see what I can do."
@@ -4167,6 +4171,9 @@ class OfflinePlanner(BaseChatModel):
         if needed is not None and (self.allowed_tools is None or needed not in self.allowed_tools):
             return AIMessage(content=NOT_YOUR_ROLE)
         if plan.tool is None:
+            if plan.reply == HELP_TEXT and self.allowed_tools is not None:
+                if "make_offer" not in self.allowed_tools:  # not the team
+                    return AIMessage(content=INVESTOR_HELP_TEXT)
             return AIMessage(content=plan.reply or NOT_UNDERSTOOD)
         call_id = f"call_{uuid.uuid4().hex[:24]}"
         return AIMessage(

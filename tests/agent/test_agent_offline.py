@@ -216,7 +216,12 @@ def test_report_without_an_earlier_analysis_asks_which_property(world: World) ->
 
 def test_help_and_what_it_does_not_understand(world: World) -> None:
     thread = new_thread()
-    assert "a street address, for a deal analysis" in turn(world, "help", thread=thread).reply
+    helped = turn(world, "help", thread=thread).reply
+    assert "a street address, for a deal analysis" in helped
+    # An investor is not offered the team's commands (was: "the team also: 'award bid ...'").
+    assert "the team also" not in helped and "award bid" not in helped
+    team = turn(world, "help", thread=new_thread(), user=world.admin, channel="web").reply
+    assert "the team also: 'create a flip deal on <address>'" in team
     for text in ("🏠🏠🏠", "what's the weather like"):
         result = turn(world, text, thread=thread)
         assert result.tool_calls == []
