@@ -296,6 +296,27 @@ def _picked(picked: re.Match[str], conversation: Conversation) -> Plan | None:
     return None
 
 
+def _count_word(count: int) -> str:
+    """A small count in words ("two"), so a reply carries no figure of its own."""
+    words = ("no", "one", "two", "three", "four", "five", "six")
+    return words[count] if 0 <= count < len(words) else "several"
+
+
+def _just_compared(conversation: Conversation) -> list[str]:
+    """The houses of a comparison when it is the thread's latest property answer, else []."""
+    for message in reversed(conversation.history):
+        if not isinstance(message, ToolMessage):
+            continue
+        if message.name == "compare_properties":
+            rows = tool_result(message).get("properties")
+            if isinstance(rows, list):
+                return [str(r["address"]) for r in rows if isinstance(r, dict) and r.get("address")]
+            return []
+        if message.name in PROPERTY_TOOLS:
+            return []
+    return []
+
+
 def _opted_out_before(conversation: Conversation) -> bool:
     """Whether the user's latest earlier opt-out or opt-in word was an opt-out."""
     for message in reversed(conversation.history):
@@ -2219,6 +2240,12 @@ def plan_for(conversation: Conversation) -> Plan:
     if _REPORT.search(text):
         if subject:
             return Plan("generate_report", subject)
+        compared = _just_compared(conversation)
+        if compared:  # "send me the report" right after comparing houses: which one?
+            return Plan(
+                reply=f"Which of the {_count_word(len(compared))} houses? Say 'report for' and "
+                "its address, or 'the first one' (or 'the second one' ...) and then 'report'."
+            )
         property_id, _ = conversation.last_property(PROPERTY_TOOLS)
         if property_id is None:
             return Plan(reply="Which property? Send its street address first, then 'report'.")

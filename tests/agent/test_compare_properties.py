@@ -8,6 +8,7 @@ database; ``checked_turn`` asserts every figure in the reply came from the tool 
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -64,3 +65,21 @@ def test_the_same_house_twice_is_refused(investor: User) -> None:
 
 def _props(db: Session, user: User) -> list[Property]:
     return list(db.exec(select(Property).where(Property.org_id == user.org_id)).all())
+
+
+def test_after_a_comparison_the_report_asks_which_and_the_second_one_is_that_house(
+    investor: User,
+) -> None:
+    """Was: "send me the report" after a comparison sent the PDF of whichever house the
+    thread analysed before, without asking."""
+    thread = f"whatsapp:{uuid.uuid4().hex[:12]}"
+    checked_turn(investor, "compare 1234 Subject Ave and 1300 Subject Ave", thread)
+    asked = checked_turn(investor, "send me the report", thread)
+    assert asked.tool_calls == []
+    assert asked.reply == (
+        "Which of the two houses? Say 'report for' and its address, or 'the first one' (or "
+        "'the second one' ...) and then 'report'."
+    )
+    second = checked_turn(investor, "the second one", thread)
+    assert [c.name for c in second.tool_calls] == ["analyze_property"]
+    assert second.tool_calls[0].args["address"].startswith("1300 Subject Ave")
