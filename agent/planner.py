@@ -302,6 +302,14 @@ def _count_word(count: int) -> str:
     return words[count] if 0 <= count < len(words) else "several"
 
 
+def _which_compared(compared: list[str]) -> Plan:
+    """A follow-up right after a comparison ("and as a rental?"): which house is meant."""
+    return Plan(
+        reply=f"Which of the {_count_word(len(compared))} houses? Say 'the first one' (or 'the "
+        "second one' ...), or its address, then ask again."
+    )
+
+
 def _just_compared(conversation: Conversation) -> list[str]:
     """The houses of a comparison when it is the thread's latest property answer, else []."""
     for message in reversed(conversation.history):
@@ -2270,6 +2278,8 @@ def plan_for(conversation: Conversation) -> Plan:
 
     follow_up = _FOLLOW_UP.match(text) or _FOLLOW_UP_QUESTION.match(text)
     if follow_up and subject is None:
+        if compared := _just_compared(conversation):
+            return _which_compared(compared)
         property_id, _ = conversation.last_property(PROPERTY_TOOLS)
         if property_id is None:
             return Plan(reply="Which property? Send its street address first.")
@@ -2285,6 +2295,8 @@ def plan_for(conversation: Conversation) -> Plan:
         and _PROJECTION.search(text)
         and not any(p.search(text) for p in (_DEALS, _BUDGET, _PNL, _CASHFLOW))
     ):
+        if compared := _just_compared(conversation):
+            return _which_compared(compared)
         property_id, _ = conversation.last_property(PROPERTY_TOOLS)
         if property_id is None:
             return Plan(reply="Which property? Send its street address first.")
@@ -2294,6 +2306,8 @@ def plan_for(conversation: Conversation) -> Plan:
         )
     aspect = None if subject or _SECTION8.search(text) else _aspect(text)
     if aspect is not None:
+        if compared := _just_compared(conversation):
+            return _which_compared(compared)
         property_id, _ = conversation.last_property(PROPERTY_TOOLS)
         if property_id is None:
             return Plan(reply="Which property? Send its street address first.")
@@ -2463,15 +2477,20 @@ def plan_for(conversation: Conversation) -> Plan:
             return Plan(tool, args)
 
     if _MAX_OFFER.search(text):
+        if not subject and (compared := _just_compared(conversation)):
+            return _which_compared(compared)
         if not subject:
             # "max offer on it if rehab is 30k", "what's my max offer?", "max offer?" right
             # after an analysis: that property (as "comps?" and "what if rehab is 35k?" do).
             subject = conversation.discussed()
         if not subject:
             return Plan(reply="Which property? Say 'max offer on' and its street address.")
-        return Plan(
-            "max_offer", {**subject, **({"rehab_cost": rehab_given} if rehab_given else {})}
-        )
+        args = {**subject, **({"rehab_cost": rehab_given} if rehab_given else {})}
+        if "property_id" in subject and not rehab_given:
+            # Right after "what if rehab is 70k?": the max offer at that rehab (and size).
+            said_before = _what_if_of(conversation, str(subject["property_id"]))
+            args |= {k: said_before[k] for k in ("rehab_cost", "square_feet") if k in said_before}
+        return Plan("max_offer", args)
     if _COMP_WORD.search(text):
         if not subject:
             # "comps for it" / "show me the comps" right after an analysis: that property.

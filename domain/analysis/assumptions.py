@@ -131,8 +131,9 @@ class AnalysisAssumptions(BaseModel):
             f"rule); rehab contingency {self.rehab_contingency_pct}% of the subtotal.",
             "Purchase price: the deal's contract price, else the list price, else the as-is "
             "value. Rehab: the deal's estimated repairs, else the priced scope. Comps: "
-            f"{self.max_comps} per value. Rent: the latest market-rent estimate, else the "
-            "Section 8 maximum contract rent for the bedroom count.",
+            f"{self.max_comps} per value. Rent: the property's target rent, else the latest "
+            "market-rent estimate, else the Section 8 maximum contract rent for the bedroom "
+            "count (on a Section 8 deal never above that maximum).",
         ]
 
 

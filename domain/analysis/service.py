@@ -47,7 +47,7 @@ from domain.analysis.models import (
 from domain.audio import service as audio_service
 from domain.auth.service import Principal
 from domain.deal import service as deal_service
-from domain.deal.enums import DealStatus
+from domain.deal.enums import DealStatus, DealStrategy
 from domain.deal.models import Deal
 from domain.deal.state_machine import OPEN_DEAL_STATUSES
 from domain.documents import service as documents_service
@@ -470,7 +470,14 @@ def _rent(
     prop: Property,
     assumptions: AnalysisAssumptions,
     notes: list[str],
+    section8_deal: bool = False,
 ) -> RentSection:
+    """The rent the analysis runs on, with its Section 8 figures.
+
+    The target rent, else the market estimate, else the Section 8 maximum contract rent; on
+    a Section 8 deal (``section8_deal``) never above that maximum, since the voucher pays no
+    more (the deal projection takes the same rent).
+    """
     market = _market_rent(session=session, org_id=org_id, property_id=prop.id)
     bedrooms = prop.bedrooms
     if bedrooms is None:
@@ -521,6 +528,14 @@ def _rent(
         )
     else:
         rent, source = None, "no market-rent estimate and no Section 8 FMR for the area"
+    if section8_deal and section8 is not None and rent is not None:
+        if rent > section8.max_contract_rent:
+            source = (
+                f"Section 8 maximum contract rent, {section8.bedrooms} bedrooms, {section8.area} "
+                f"FY{section8.year}: a Section 8 deal's voucher pays at most this ({source} "
+                f"{dollars(rent)} is above it)"
+            )
+            rent = section8.max_contract_rent
     return RentSection(
         rent_monthly=rent,
         rent_source=source,
@@ -748,7 +763,12 @@ def decide(
                 shown=dollars,
             )
             shown_as = " (Section 8 maximum contract rent)"
-            if rent.market_rent is None:
+            if "voucher pays at most this" in rent.rent_source:
+                shown_as = (
+                    " (Section 8 maximum contract rent; on a Section 8 deal the rent is held to "
+                    "that maximum)"
+                )
+            elif rent.rent_source.startswith("Section 8 maximum contract rent"):
                 # The rent *is* that maximum: the check fits by construction, so say so.
                 shown_as = (
                     " (Section 8 maximum contract rent; no market-rent estimate on file, "
@@ -995,7 +1015,14 @@ def analyze_property(
         rehab_total = repairs
         gap = None
     rehab_missing = f"{gap[0]}; {gap[1]}" if gap is not None else None
-    rent = _rent(session=session, org_id=org_id, prop=prop, assumptions=a, notes=notes)
+    rent = _rent(
+        session=session,
+        org_id=org_id,
+        prop=prop,
+        assumptions=a,
+        notes=notes,
+        section8_deal=deal is not None and deal.strategy == DealStrategy.section8_rental,
+    )
     price, price_missing = _purchase_price(prop=prop, deal=deal, as_is=as_is, given=purchase_price)
     if purchase_price is not None:
         usual, _ = _purchase_price(prop=prop, deal=deal, as_is=as_is)

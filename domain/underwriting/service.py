@@ -146,6 +146,13 @@ def _is_infinite(gain: Decimal, cash_invested: Decimal) -> bool:
     return cash_invested <= 0 and gain > 0
 
 
+def _return_text(value: Decimal | None, gain: Decimal) -> str:
+    """A return for a formula line: a null one is ∞ with a gain, else undefined (not ∞)."""
+    if value is not None:
+        return _p(value)
+    return "∞" if gain > 0 else "undefined"
+
+
 def _no_cash_note(gain: Decimal, what: str) -> str:
     """The formula line that explains a null return."""
     if gain > 0:
@@ -598,7 +605,8 @@ def analyze_rental(*, inputs: RentalInput) -> RentalResult:
         f"{_m(to_cents(f.monthly_cash_flow))} a month",
         f"cash invested = price − loan + closing {_m(f.buy_closing)} + points {_m(f.points)} + "
         f"rehab {_m(inputs.rehab_cost)} = {_m(f.cash_invested)}",
-        f"cash-on-cash = annual cash flow / cash invested = {_p(coc)}",
+        "cash-on-cash = annual cash flow / cash invested = "
+        + _return_text(coc, f.annual_cash_flow),
         "DSCR = NOI / annual debt service = "
         + ("n/a (no debt)" if dscr is None else f"{_ratio(dscr)}"),
         "break-even occupancy = (operating expenses except management + debt service) / "
@@ -686,7 +694,8 @@ def analyze_brrrr(*, inputs: BrrrrInput) -> BrrrrResult:
         *_operations_formulas(inputs.operations, ops),
         f"post-refinance P&I {_m(payment)} at {refi.annual_rate_pct} % over {refi.term_years} "
         f"years; cash flow = NOI − {_m(debt_service)} = {_m(annual_cash_flow)} a year",
-        f"cash-on-cash = annual cash flow / cash left in the deal = {_p(coc)}",
+        "cash-on-cash = annual cash flow / cash left in the deal = "
+        + _return_text(coc, annual_cash_flow),
     ]
     if coc is None:
         formulas.append(

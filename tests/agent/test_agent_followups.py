@@ -260,6 +260,18 @@ def test_the_nth_one_after_a_list_of_opportunities_is_that_house(
     assert plan_for(Conversation.read([HumanMessage(said)])).tool is None  # no list, no pick
 
 
+def test_max_offer_right_after_a_rehab_what_if_keeps_that_rehab(world: World) -> None:
+    """Was: "what if rehab is 70k?" then "what's my max offer?" went back to the deal's rehab
+    without saying so, contradicting the reply before."""
+    thread = new_thread()
+    turn(world, SUBJECT_ADDRESS, thread=thread)
+    turn(world, "what if rehab is 70k?", thread=thread)
+    offer = turn(world, "what's my max offer?", thread=thread)
+    (call,) = offer.tool_calls
+    assert call.name == "max_offer" and call.args["rehab_cost"] == "70000.00"
+    assert "rehab $70,000" in offer.reply
+
+
 def test_a_zip_code_alone_gets_the_ways_to_ask_about_it() -> None:
     tool, _, reply = _plan("50010")
     assert tool is None

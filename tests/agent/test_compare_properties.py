@@ -83,3 +83,15 @@ def test_after_a_comparison_the_report_asks_which_and_the_second_one_is_that_hou
     second = checked_turn(investor, "the second one", thread)
     assert [c.name for c in second.tool_calls] == ["analyze_property"]
     assert second.tool_calls[0].args["address"].startswith("1300 Subject Ave")
+
+
+def test_follow_ups_right_after_a_comparison_ask_which_house(investor: User) -> None:
+    """Was: "show me the 5 year projection", "and as a rental?" or "max offer?" right after a
+    comparison answered for a house analysed before it, without saying so."""
+    thread = f"whatsapp:{uuid.uuid4().hex[:12]}"
+    checked_turn(investor, "1234 Subject Ave", thread)
+    checked_turn(investor, "compare 1234 Subject Ave and 1300 Subject Ave", thread)
+    for said in ("show me the 5 year projection", "and as a rental?", "max offer?", "the ARV?"):
+        asked = checked_turn(investor, said, thread)
+        assert asked.tool_calls == [], said
+        assert asked.reply.startswith("Which of the two houses?"), (said, asked.reply)

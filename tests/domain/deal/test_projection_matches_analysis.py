@@ -219,6 +219,32 @@ def test_a_section8_deal_with_no_arv_matches_on_the_price(client: TestClient, db
     assert response.status_code == 200, response.text
 
 
+def test_a_section8_deal_with_a_target_rent_above_the_voucher_is_held_to_it(db: Session) -> None:
+    """Was: the analysis ran a Section 8 deal at a $1,200 target rent the voucher cannot pay
+    (cash flow, IRR and "best rental" on it) while its projection held at the voucher's
+    maximum: two rents, two IRRs for one deal."""
+    org, house = _house(db, "Match Section 8 Target Org", comps=True)
+    house.target_rent = D("5000")  # far above any voucher's maximum
+    db.add(house)
+    db.flush()
+    deal = _deal(db, org, house, "section8_rental")
+
+    projected, analysis = _both(db, org, deal)
+
+    section8 = analysis.rent.section8
+    assert section8 is not None
+    assert analysis.rent.rent_monthly == section8.max_contract_rent < D("5000")
+    assert "a Section 8 deal's voucher pays at most this" in analysis.rent.rent_source
+    assert isinstance(projected.analysis, Section8Result)
+    _assert_same(projected.analysis.section8, analysis.rental)
+    _assert_same(projected.projection, analysis.projection)
+    # A rental deal on the same house keeps the target rent: no voucher caps it.
+    rental = _deal(db, org, house, "rental")
+    assert analysis_service.analyze_property(
+        session=db, org_id=org.id, property_id=house.id, deal_id=rental.id
+    ).rent.rent_monthly == D("5000.00")
+
+
 def test_the_assumptions_text_names_the_value_actually_used() -> None:
     a = AnalysisAssumptions()
     without = " ".join(a.describe(arv_known=False))

@@ -288,3 +288,26 @@ def test_wholesale_by_the_end_buyers_target_profit() -> None:
     )
     assert result.end_buyer_max_offer == D("123000.00")
     assert result.max_contract_price == D("113000.00")
+
+
+def test_all_cash_out_with_a_loss_is_undefined_in_the_formula_not_infinite() -> None:
+    """Was: "cash-on-cash = annual cash flow / cash left in the deal = ∞" beside "the return
+    is undefined" when all the cash came out at the refinance but the rent does not cover
+    the new loan."""
+    result = service.analyze_brrrr(
+        inputs=BrrrrInput(
+            purchase_price=D("70000"),
+            buy_closing_cost=D("2000"),
+            rehab_cost=D("30000"),
+            arv=D("160000"),
+            refinance_after_months=6,
+            refinance=RefinanceTerms(
+                ltv_pct=D("75"), closing_cost=D("3000"), annual_rate_pct=D("14")
+            ),
+            operations=OPERATIONS,
+        )
+    )
+    assert result.cash_left_in_deal < 0 and result.annual_cash_flow < 0
+    assert result.cash_on_cash_pct is None and result.infinite_return is False
+    line = next(f for f in result.formulas if f.startswith("cash-on-cash"))
+    assert line.endswith("= undefined"), line
