@@ -2396,8 +2396,11 @@ def plan_for(conversation: Conversation) -> Plan:
     if price_given is not None and not _MAX_OFFER.search(text):
         # "what if I pay 150k?" right after an analysis: that property at that price.
         priced = subject
+        stacked: dict[str, Any] = {}
         if priced is None:
             priced = conversation.discussed()
+            if priced is not None:  # what-ifs stack: "what if rehab is 70k?" then "and at 45k?"
+                stacked = _what_if_of(conversation, str(priced["property_id"]))
         if priced is None:
             return Plan(
                 reply="Which property? Send its street address with the price, e.g. "
@@ -2406,15 +2409,24 @@ def plan_for(conversation: Conversation) -> Plan:
         given = _rehab_given(text)
         return Plan(
             "analyze_property",
-            {**priced, "purchase_price": price_given, **({"rehab_cost": given} if given else {})},
+            {
+                **priced,
+                **stacked,
+                "purchase_price": price_given,
+                **({"rehab_cost": given} if given else {}),
+            },
         )
 
     rehab_given = _rehab_given(text)
+    stacked = {}
     if rehab_given is not None and not subject and not _MAX_OFFER.search(text):
-        # "what if rehab is 40k?" right after an analysis: that property with that budget.
+        # "what if rehab is 40k?" right after an analysis: that property with that budget,
+        # and any price the thread's last what-if gave it ("what if I offer 45k?" before).
         subject = conversation.discussed()
+        if subject is not None:
+            stacked = _what_if_of(conversation, str(subject["property_id"]))
     if rehab_given is not None and subject and not _MAX_OFFER.search(text):
-        return Plan("analyze_property", {**subject, "rehab_cost": rehab_given})
+        return Plan("analyze_property", {**subject, **stacked, "rehab_cost": rehab_given})
     if _REHAB.search(text) and not _MAX_OFFER.search(text):
         target = extract_address(text.split(":", 1)[0]) if ":" in text else None
         where = {"address": target} if target else {}

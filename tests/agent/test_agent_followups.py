@@ -272,6 +272,24 @@ def test_max_offer_right_after_a_rehab_what_if_keeps_that_rehab(world: World) ->
     assert "rehab $70,000" in offer.reply
 
 
+def test_what_ifs_stack_within_a_thread(world: World) -> None:
+    """Was: "what if I offer 45k?" then "what if rehab is 70k?" went back to the deal's price."""
+    thread = new_thread()
+    turn(world, SUBJECT_ADDRESS, thread=thread)
+    turn(world, "what if I offer 45k?", thread=thread)
+    both = turn(world, "what if rehab is 70k?", thread=thread)
+    (call,) = both.tool_calls
+    assert (call.args["purchase_price"], call.args["rehab_cost"]) == ("45000.00", "70000.00")
+    priced = turn(world, "and at 50k?", thread=thread)
+    assert (
+        priced.tool_calls[0].args["purchase_price"],
+        priced.tool_calls[0].args["rehab_cost"],
+    ) == (
+        "50000.00",
+        "70000.00",
+    )
+
+
 def test_a_zip_code_alone_gets_the_ways_to_ask_about_it() -> None:
     tool, _, reply = _plan("50010")
     assert tool is None

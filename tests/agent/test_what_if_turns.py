@@ -118,11 +118,16 @@ def test_what_if_follow_ups_use_the_property_just_analysed(committed_db: Session
     ]
     assert "Note: price $30,000 as given" in flip.reply
 
+    # What-ifs stack: the rehab what-if keeps the price just asked about.
     rehab = checked_turn(analyst, "what if rehab is 40k?", thread, channel="whatsapp")
     assert [(c.name, c.args) for c in rehab.tool_calls] == [
-        ("analyze_property", {"property_id": str(prop.id), "rehab_cost": "40000.00"})
+        (
+            "analyze_property",
+            {"property_id": str(prop.id), "purchase_price": "30000.00", "rehab_cost": "40000.00"},
+        )
     ]
     assert "Note: rehab $40,000 as given" in rehab.reply
+    assert "Note: price $30,000 as given" in rehab.reply
 
     voucher = checked_turn(
         analyst, "what would it rent for with a voucher?", thread, channel="whatsapp"
