@@ -1042,6 +1042,27 @@ def _action_items_plan(text: str, conversation: Conversation) -> Plan | None:
     return Plan("action_items", {"project": ref} if ref else {})
 
 
+# "what bids came in on lincoln way?": a street named with no house number at the end.
+_BIDS_ON_STREET = re.compile(
+    r"\b(?:on|at|for)\s+(?:the\s+)?([a-z][a-z'-]{2,}(?:\s+(?:ave|avenue|st|street|rd|road"
+    r"|dr|drive|blvd|boulevard|ln|lane|ct|court|way|pl|place|ter|terrace|cir|circle|pkwy"
+    r"|parkway|hwy|highway)\b)?)\.?(?:\s+(?:rehab|project|job|house))?\s*[?.!]*\s*$",
+    re.I,
+)
+
+
+def _bids_on_street(text: str) -> str | None:
+    """The street a bids question ends on with no house number ("bids on lincoln way")."""
+    found = _BIDS_ON_STREET.search(text)
+    if found is None:
+        return None
+    street = found.group(1).lower()
+    first = street.split()[0]
+    if first in _NOT_BARE_STREETS or first in _NOT_STREETS or first in _NOT_STREETS_AFTER:
+        return None
+    return street
+
+
 def _construction_plan(text: str, conversation: Conversation | None = None) -> Plan | None:
     """A plan for projects, bids and contractor calls; None if the message is about neither."""
     if _MY_BIDS.search(text):
@@ -1050,7 +1071,9 @@ def _construction_plan(text: str, conversation: Conversation | None = None) -> P
     if bid_named and _AWARD.search(text):
         ref = _project_ref(_BID_NAMED.sub(" ", text))
         if ref is None:  # "award bid <id> on the ridgewood rehab": the project on that street
-            ref = _street_project(text) or _project_on_street(text)
+            ref = _street_project(text) or _project_on_street(text) or _bids_on_street(text)
+        if ref is None:  # "award bid <id>" right after the bids were leveled in this thread
+            ref = _project_from_history(_BID_NAMED.sub(" ", text), conversation)
         if ref is None:
             return Plan(
                 reply="Which project? Say 'award bid <id> on project' and its id or address.",
@@ -1103,6 +1126,8 @@ def _construction_plan(text: str, conversation: Conversation | None = None) -> P
         ref = _street_project(text)  # "how is the kercheval rehab going?"
     if ref is None:
         ref = _project_on_street(text)  # "how is the rehab on ridgewood going?"
+    if ref is None and about_bids:
+        ref = _bids_on_street(text)  # "what bids came in on lincoln way?"
     if ref is None:
         return Plan(reply="Which project? Give its id ('project 1a2b3c4d') or its address.")
     if about_calls:
@@ -3332,6 +3357,11 @@ def _bids_reply(r: dict[str, Any]) -> str:
         notes += "".join(f"; check: {o}" for o in b.get("outliers") or [])
         if b.get("not_awardable_reason") and b.get("status") != "accepted":
             notes += f"; cannot be awarded: {b['not_awardable_reason']}"
+        if b.get("withdrawal_reported"):
+            notes += (
+                f"; the contractor texted on {b.get('withdrawal_reported_on')} that they can no "
+                "longer do it (see the action items)"
+            )
         lines.append(
             f"• {b['contractor']}: bid {b['bid_total'] or 'lump sum'}, leveled "
             f"{b['leveled_total']}{missing}{notes} (bid {b['bid_id']}, {words(b['status'])})"
@@ -3361,6 +3391,10 @@ def _bids_received_reply(r: dict[str, Any]) -> str:
             parts.append(_days(b["duration_days"]))
         if b.get("source") == "call":
             parts.append("by phone")
+        if b.get("exclusions"):
+            parts.append(f"excludes {str(b['exclusions']).strip().rstrip('.')}")
+        if b.get("status") in ("accepted", "rejected", "withdrawn"):
+            parts.append(f"— {b['status']}")  # after an award: not a live bid
         lines.append(" ".join(parts))
     return _fit("\n".join(lines))
 
@@ -3744,6 +3778,19 @@ _C_PRICE_WORDS = re.compile(
     r"|materials? (?:went|are) up|now|precio|cuesta|cobro|d[oó]lares)\b|\$",
     re.I,
 )
+# "roof gonna be more like 4.8k", "el techo va a costar 4500": a line of the job, a be/cost
+# verb and the amount right after it (so "the roof will be done in 3 days" is not a price).
+_C_LINE_PRICE = re.compile(
+    r"\b(?:roof|furnace|hvac|boiler|water heater|plumbing|electrical|panel|windows?|siding"
+    r"|gutters?|kitchen|cabinets?|bath(?:room)?|flooring|floors?|carpet|paint(?:ing)?|drywall"
+    r"|foundation|doors?|tile|deck|porch|garage|driveway|concrete|demo(?:lition)?|job|work"
+    r"|techo|tejado|plomer[ií]a|electricidad|ventanas?|pintura|pisos?|cocina|ba[nñ]o|trabajo)"
+    r"\b.*?\b(?:gonna|going to|will|would|'?ll|is|it'?s|s|comes? to|runs?|be|more like"
+    r"|closer to|va a|cuesta|costar[aá]?|sale|ser[aá]|es)"
+    r"(?:\s+(?:be|more|like|closer|to|about|around|roughly|cost|costar|ser|en|a|unos|como"
+    r"|de))*\s+\$?\s*\d",
+    re.I,
+)
 _C_AMOUNT = re.compile(
     r"\$\s*(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?\s*(k)?\b"
     r"|(?<![\d/:.-])(\d{1,3}(?:,\d{3})+|\d{1,4}(?:\.\d)?)\s*(k)\b"
@@ -3934,7 +3981,8 @@ def contractor_plan_for(conversation: Conversation, today: dt.date | None = None
     if _C_WITHDRAW.search(text):
         return _contractor_update("withdraw", said)
     # Every fact a message gives is kept: "4,250.50 not 4002. can also start dec 3 instead".
-    amount = contractor_amount(text) if _C_PRICE_WORDS.search(text) else None
+    priced = _C_PRICE_WORDS.search(text) or _C_LINE_PRICE.search(text)
+    amount = contractor_amount(text) if priced else None
     day = contractor_start_day(text, today)
     starting = _C_START.search(text) is not None and _C_START_ASK.search(text) is None
     start = day.isoformat() if starting and day is not None else None

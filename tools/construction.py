@@ -322,6 +322,10 @@ def list_bids(runtime: ToolRuntime[Context], project: ProjectRef) -> dict[str, A
                     "awardable": b.awardable,
                     "not_awardable_reason": b.not_awardable_reason,
                     "outliers": b.outliers,
+                    "withdrawal_reported": b.withdrawal_reported,
+                    "withdrawal_reported_on": b.withdrawal_reported_at.date()
+                    if b.withdrawal_reported_at is not None
+                    else None,
                 }
                 for b in leveling.bids
             ],

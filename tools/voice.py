@@ -67,15 +67,26 @@ def request_bids(
         user_id = require_user(ctx)
         found = resolve_project(session, ctx, project)
         word = construction_service.normalise_trade(trade)
-        candidates = construction_service.list_contractors(
-            session=session, org_id=ctx.org_id, trade=word, include_opted_out=False
+        on_file = construction_service.list_contractors(
+            session=session, org_id=ctx.org_id, trade=word
         )
-        if not candidates:
+        callable_ids = {
+            c.id
+            for c in construction_service.list_contractors(
+                session=session, org_id=ctx.org_id, trade=word, include_opted_out=False
+            )
+        }
+        if not on_file:
             return {
                 "requested": False,
-                "error": f"no contractor on file does {word} (or all of them opted out of "
-                "calls): add contractors with that trade first",
+                "error": f"no contractor on file does {word}: add contractors with that trade "
+                "first",
             }
+        # Those who opted out first: never called, but named as skipped ("asked not to be
+        # called") whatever the count; the others keep their order.
+        candidates = [c for c in on_file if c.id not in callable_ids] + [
+            c for c in on_file if c.id in callable_ids
+        ]
         # The voice module's own rule, so the reply names exactly who the event will call.
         picked = voice_service.pick_bid_contractors(
             session=session,

@@ -376,17 +376,31 @@ def create_bid(
     summary="Compare a project's bids line by line (bid leveling)",
     responses=_ERRORS,
 )
-def list_bids(project_id: ProjectId, session: SessionDep, principal: ProjectReader) -> BidLeveling:
+def list_bids(
+    project_id: ProjectId,
+    session: SessionDep,
+    principal: ProjectReader,
+    include_rejected: Annotated[
+        bool,
+        Query(description="also list rejected and withdrawn bids (never awardable or lowest)"),
+    ] = False,
+) -> BidLeveling:
     """Every open or accepted bid, leveled, and the lowest complete bid that can be awarded.
 
     Lines a bid leaves out are priced at the line's budgeted cost (from the cost catalogue
     for a line with no budget) and flagged. Each bid shows its ``exclusions``, whether it can
     still be awarded (``awardable``, ``not_awardable_reason``) and its ``outliers`` (lines
-    priced at more than 3x their budget).
+    priced at more than 3x their budget). A bid whose contractor texted that they can no
+    longer do the job is flagged ``withdrawal_reported`` (with the message's date) and is not
+    named lowest while that action item is open. ``?include_rejected=true`` also lists the
+    bids an award rejected (and withdrawn ones).
     """
     with _mapped_errors():
         leveling = service.level_bids(
-            session=session, org_id=principal.org_id, project_id=project_id
+            session=session,
+            org_id=principal.org_id,
+            project_id=project_id,
+            include_rejected=include_rejected,
         )
     session.commit()  # the cost book may have been created on first use
     return leveling

@@ -678,6 +678,17 @@ class LeveledBid(SQLModel):
     outliers: list[str] = Field(
         default_factory=list, description="lines priced at more than 3x their budget"
     )
+    withdrawal_reported: bool = Field(
+        default=False,
+        description="the contractor texted that they can no longer do the job (an open "
+        "contractor_withdrew action item): never the lowest while that item is open",
+    )
+    withdrawal_reported_at: dt.datetime | None = Field(
+        default=None, description="when they said so (the action item's date)"
+    )
+    withdrawal_action_item_id: uuid.UUID | None = Field(
+        default=None, description="the open contractor_withdrew action item"
+    )
 
 
 class BidLeveling(SQLModel):

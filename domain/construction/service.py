@@ -1788,7 +1788,32 @@ def bid_warnings(*, session: Session, org_id: uuid.UUID, bid: Bid) -> list[str]:
     return [f"cannot be awarded as it stands: {blocker}"] if blocker else []
 
 
-def level_bids(*, session: Session, org_id: uuid.UUID, project_id: uuid.UUID) -> BidLeveling:
+def _withdrawals_reported(
+    session: Session, org_id: uuid.UUID, project_id: uuid.UUID
+) -> dict[uuid.UUID, tuple[dt.datetime, uuid.UUID]]:
+    """Contractor -> (when, item id) of their open "can no longer do it" action item here."""
+    from domain.inbox import service as inbox_service  # the inbox imports this module
+
+    found: dict[uuid.UUID, tuple[dt.datetime, uuid.UUID]] = {}
+    for item in inbox_service.list_items(
+        session=session,
+        org_id=org_id,
+        project_id=project_id,
+        kind="contractor_withdrew",
+        limit=inbox_service.MAX_LIST_LIMIT,
+    ):  # newest first: the earliest open one is kept
+        if item.contractor_id is not None:
+            found[item.contractor_id] = (item.created_at, item.id)
+    return found
+
+
+def level_bids(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    project_id: uuid.UUID,
+    include_rejected: bool = False,
+) -> BidLeveling:
     """Compare a project's open and accepted bids line by line.
 
     A line a bid does not price is filled in at the line's own budgeted cost, or, for a line
@@ -1800,14 +1825,23 @@ def level_bids(*, session: Session, org_id: uuid.UUID, project_id: uuid.UUID) ->
     on a line already awarded, or a lump sum once lines are awarded says why it cannot be
     (``not_awardable_reason``). Each bid carries its exclusions, and a line priced at more
     than ``OUTLIER_FACTOR`` times its budget is flagged as an outlier.
+
+    A bid whose contractor texted that they can no longer do the job (an open
+    ``contractor_withdrew`` action item) is flagged ``withdrawal_reported`` and is not the
+    lowest while that item is open; the bid itself is unchanged. ``include_rejected`` also
+    lists rejected and withdrawn bids (never awardable, never lowest).
     """
     project = get_project(session=session, org_id=org_id, project_id=project_id)
     scope = _scope(session, org_id, project.id)
+    shown = (BidStatus.received, BidStatus.accepted) + (
+        (BidStatus.rejected, BidStatus.withdrawn) if include_rejected else ()
+    )
     bids = [
         b
         for b in list_bids(session=session, org_id=org_id, project_id=project.id)
-        if b.status in (BidStatus.received, BidStatus.accepted)
+        if b.status in shown
     ]
+    withdrawals = _withdrawals_reported(session, org_id, project.id)
     names = {
         c.id: c.name
         for c in session.exec(
@@ -1896,7 +1930,8 @@ def level_bids(*, session: Session, org_id: uuid.UUID, project_id: uuid.UUID) ->
                     )
                 )
         total = Decimal(bid.total_amount) if bid.total_amount is not None else None
-        blocker = _award_blocker(bid, accepted, by_id)
+        blocker = _award_blocker(bid, accepted, by_id)  # "the bid is rejected" ...
+        reported = withdrawals.get(bid.contractor_id)
         leveled.append(
             LeveledBid(
                 bid_id=bid.id,
@@ -1917,10 +1952,14 @@ def level_bids(*, session: Session, org_id: uuid.UUID, project_id: uuid.UUID) ->
                 awardable=blocker is None,
                 not_awardable_reason=blocker,
                 outliers=outliers,
+                withdrawal_reported=reported is not None,
+                withdrawal_reported_at=reported[0] if reported else None,
+                withdrawal_action_item_id=reported[1] if reported else None,
             )
         )
 
     def lowest(candidates: list[LeveledBid]) -> uuid.UUID | None:
+        candidates = [b for b in candidates if not b.withdrawal_reported]
         return (
             min(candidates, key=lambda b: (b.leveled_total, str(b.bid_id))).bid_id
             if candidates

@@ -13,13 +13,14 @@ from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
+from sqlmodel import Session, col, select
 
 from core.deps import SessionDep, Writer
 from core.paging import send_total, total_count
 from domain.auth.service import record_audit
 from domain.inbox import service
 from domain.inbox.enums import ActionItemStatus
-from domain.inbox.models import ActionItemRead, ResolveRequest
+from domain.inbox.models import ActionItem, ActionItemRead, ResolveRequest
 
 router = APIRouter(tags=["action items"])
 
@@ -29,6 +30,37 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such action item in your organisation"},
     422: {"description": "A value is invalid; the message says which"},
 }
+
+
+# The kinds the calls, recordings and contractors' messages give items (``kind`` filter);
+# a kind the organisation's own items have is accepted too.
+KNOWN_KINDS = frozenset(
+    {"answer_contractor", "await_quote", "await_reply", "call_back", "call_lead",
+     "call_office", "check_insurance", "check_opt_out", "check_recording", "check_twilio",
+     "confirm_start", "contractor_withdrew", "enter_bid", "find_bids", "find_lead_phone",
+     "firm_price", "fix_number", "fix_phone", "lead", "lead_opted_out", "listen", "opted_out",
+     "price_per_unit", "progress_note", "read_message", "review_bid", "review_duration",
+     "review_photos", "review_price", "send_details", "site_visit", "walkthrough"}
+)  # fmt: skip
+
+
+def _checked_kind(session: Session, org_id: uuid.UUID, kind: str | None) -> str | None:
+    """``kind`` when it is a kind of action item, else a 422 that lists the kinds."""
+    if kind is None:
+        return None
+    kind = kind.strip()
+    stored = set(
+        session.exec(
+            select(col(ActionItem.kind)).where(ActionItem.org_id == org_id).distinct()
+        ).all()
+    )
+    kinds = KNOWN_KINDS | stored
+    if kind not in kinds:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail=f"unknown action item kind {kind!r}: use one of {', '.join(sorted(kinds))}",
+        )
+    return kind
 
 
 @contextmanager
@@ -70,13 +102,14 @@ def list_action_items(
     """Action items newest first, each with its project's address and its contractor.
 
     Open ones unless ``status`` says otherwise. Items arrive from ``action.items.created``
-    (a contractor's call, its recording, or a message they texted).
+    (a contractor's call, its recording, or a message they texted). An unknown ``kind`` is a
+    422 that lists the kinds.
     """
     filters: dict[str, Any] = {
         "status": item_status,
         "project_id": project_id,
         "contractor_id": contractor_id,
-        "kind": kind,
+        "kind": _checked_kind(session, principal.org_id, kind),
     }
     with _mapped_errors():
         rows = service.list_items(

@@ -2334,7 +2334,8 @@ def finalize_call(*, session: Session, call: Call, now: dt.datetime | None = Non
                 "contractor_id": call.contractor_id,
                 "project_id": call.project_id,
                 "items": items,
-            },
+            }
+            | ({"bid_id": call.bid_id} if call.bid_id is not None else {}),  # the call's bid
         )
     if (
         call.contractor_id is not None
