@@ -954,9 +954,14 @@ def _street_project(text: str) -> str | None:
 
     "the kercheval rehab", "the mack ave job" → "kercheval", "mack".
     """
-    for found in _PROJECT_QUALIFIER.finditer(text):
+    return _first_street(_PROJECT_QUALIFIER, text, _NOT_STREET_WORDS)
+
+
+def _first_street(pattern: re.Pattern[str], text: str, not_streets: frozenset[str]) -> str | None:
+    """The first word ``pattern`` captures that names a street (not a qualifier), or None."""
+    for found in pattern.finditer(text):
         word = found.group(1).lower()
-        if word not in _NOT_QUALIFIERS and word not in _NOT_STREET_WORDS:
+        if word not in _NOT_QUALIFIERS and word not in not_streets:
             return word
     return None
 
@@ -975,11 +980,7 @@ _NOT_STREETS_AFTER = frozenset(
 
 def _project_on_street(text: str) -> str | None:
     """The street a project is named by after the word: "the rehab on ridgewood" → "ridgewood"."""
-    for found in _PROJECT_ON_STREET.finditer(text):
-        word = found.group(1).lower()
-        if word not in _NOT_QUALIFIERS and word not in _NOT_STREETS_AFTER:
-            return word
-    return None
+    return _first_street(_PROJECT_ON_STREET, text, _NOT_STREETS_AFTER)
 
 
 # The team's inbox: "what needs my attention?", "any action items?", "what did the
