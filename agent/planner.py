@@ -3568,8 +3568,10 @@ def _my_alerts_reply(r: dict[str, Any]) -> str:
         lines.append(f"Latest alerts ({len(alerts)}):")
     for a in alerts:
         status = _ALERT_STATUS_WORDS.get(a["status"], a["status"])
-        if a.get("held_until"):
-            status += f" until {a['held_until'].replace('T', ' ')} UTC"
+        if a.get("held_until_local"):  # "7:00 am tomorrow (America/Detroit)"
+            status += f" until {a['held_until_local']}"
+        elif a.get("held_until"):  # an ISO time with its offset
+            status += f" until {a['held_until'].replace('T', ' ')}"
         if a.get("not_sent_because"):
             status += f": {a['not_sent_because']}"
         lines.append(f"• {a['address']}, list {a['list_price']}, score {a['score']}: {status}")
@@ -3578,9 +3580,26 @@ def _my_alerts_reply(r: dict[str, Any]) -> str:
 
 def _trends_reply(r: dict[str, Any]) -> str:
     months = r.get("months", [])
+    capped = (
+        f" (I can look back at most {r['months_limit']} months, {r['months_limit_years']} years.)"
+        if r.get("months_asked") and r.get("months_limit") and r.get("months_limit_years")
+        else ""
+    )
     if not months:
-        return f"No {r['source']} data for {r['area']} in that period."
-    lines = [f"{r['area']} ({r['source']}), {r['period'][0]} to {r['period'][1]}:"]
+        asked = r.get("months_requested")
+        period = f"in the last {asked} months" if asked else "in that period"
+        start, end = (r.get("period") or [None, None])[:2]
+        if start and end:
+            period += f" ({start} to {end})"
+        reply = f"No {r['source']} data for {r['area']} {period}.{capped}"
+        if r.get("listings_in_area"):
+            n = r["listings_in_area"]
+            reply += (
+                f" The monitor tracks {n} listing{'s' if n != 1 else ''} there: say "
+                f"'market trends for {r['area']} listings'."
+            )
+        return reply
+    lines = [f"{r['area']} ({r['source']}), {r['period'][0]} to {r['period'][1]}:{capped}"]
     for m in months[-12:]:
         parts = [str(m.get("month"))]
         if m.get("median_price") is not None:

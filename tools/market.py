@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from langchain_core.tools import BaseTool, tool
 from langgraph.prebuilt import ToolRuntime
@@ -16,12 +17,11 @@ from pydantic import Field
 from sqlmodel import Session
 
 from agent.context import Context
-from domain.construction.models import DEFAULT_TIMEZONE
 from domain.market import alerts as alert_service
 from domain.market import service as market_service
 from domain.market import trends as trend_service
 from domain.market.enums import OpportunityStrategy, TrendSource
-from domain.market.models import AlertCriteriaIn, Opportunity, TrackedListing
+from domain.market.models import DEFAULT_TIMEZONE, AlertCriteriaIn, Opportunity, TrackedListing
 from tools._common import ToolError, money, require_user, run_tool
 
 
@@ -128,14 +128,15 @@ def configure_alerts(
     strategies: list[OpportunityStrategy] | None = None,
     quiet_hours_start: Annotated[str | None, Field(max_length=8)] = None,
     quiet_hours_end: Annotated[str | None, Field(max_length=8)] = None,
-    timezone: Annotated[str, Field(max_length=64)] = DEFAULT_TIMEZONE,
+    timezone: Annotated[str | None, Field(max_length=64)] = None,
     active: bool = True,
 ) -> dict[str, Any]:
     """Set the user's own deal alerts: which new opportunities to text them on WhatsApp.
 
-    Replaces their earlier criteria. Empty lists mean any area or strategy. Alerts during
-    quiet hours are held and sent when the quiet hours end; the best existing matches are
-    sent right away. Use active=false to stop alerts.
+    Replaces their earlier criteria (a time zone not given stays as saved). Empty lists mean
+    any area or strategy. Alerts during quiet hours are held and sent when
+    the quiet hours end; the best existing matches are sent right away. Use active=false to
+    stop alerts.
 
     Args:
         runtime: The run context (organisation, user, role), injected: never a model
@@ -149,13 +150,14 @@ def configure_alerts(
         strategies: Only these strategies: flip, rental, brrrr, wholesale.
         quiet_hours_start: Local time alerts stop, like 21:00.
         quiet_hours_end: Local time alerts resume, like 07:30.
-        timezone: The user's IANA time zone (default the company's, America/Detroit).
+        timezone: The user's IANA time zone (default: the saved one, else the company's,
+            America/Detroit).
         active: False turns the alerts off, true back on; with no other argument the saved
             criteria are kept (with none saved, stopping saves nothing).
 
     """
     ctx = runtime.context
-    only_switch = timezone == DEFAULT_TIMEZONE and not any(
+    only_switch = timezone is None and not any(
         (zip_codes, cities, min_price, max_price, min_score, min_roi_pct, strategies,
          quiet_hours_start, quiet_hours_end)
     )  # fmt: skip
@@ -173,6 +175,13 @@ def configure_alerts(
         if only_switch and kept is None and not active:
             # Nothing to stop: saving empty, stopped criteria would later read as "kept".
             return {"saved": False, "active": False, "had_alerts": False}
+        # The time zone only when given: left out, the saved one stays.
+        when: dict[str, Any] = {}
+        if quiet_hours_start or quiet_hours_end:
+            when["quiet_hours_start"] = _time(quiet_hours_start, "quiet_hours_start")
+            when["quiet_hours_end"] = _time(quiet_hours_end, "quiet_hours_end")
+        if timezone is not None:
+            when["timezone"] = timezone
         criteria = kept or alert_service.configure_alerts(
             session=session,
             org_id=ctx.org_id,
@@ -185,10 +194,8 @@ def configure_alerts(
                 min_score=min_score,
                 min_roi_pct=min_roi_pct,
                 strategies=strategies or [],
-                quiet_hours_start=_time(quiet_hours_start, "quiet_hours_start"),
-                quiet_hours_end=_time(quiet_hours_end, "quiet_hours_end"),
-                timezone=timezone,
                 active=active,
+                **when,
             ),
         )
         quiet = (
@@ -213,8 +220,13 @@ def configure_alerts(
     return run_tool(ctx, "configure_alerts", body)
 
 
-def _alert_row(alert: Any, opp: Opportunity, listing: TrackedListing) -> dict[str, Any]:
-    """One alert as the tools show it: the listing, and whether and when it was sent."""
+def _alert_row(
+    alert: Any, opp: Opportunity, listing: TrackedListing, timezone: str = DEFAULT_TIMEZONE
+) -> dict[str, Any]:
+    """One alert as the tools show it: the listing, and whether and when it was sent.
+
+    Times are in the investor's own time zone (``timezone``), with its offset.
+    """
     place = ", ".join(p for p in (listing.address_line, listing.city) if p)
     row: dict[str, Any] = {
         "address": f"{place} {listing.zip_code or ''}".strip(),
@@ -226,7 +238,12 @@ def _alert_row(alert: Any, opp: Opportunity, listing: TrackedListing) -> dict[st
     if alert.sent_at is not None:
         row["sent_at"] = alert.sent_at.isoformat(timespec="minutes")
     if alert.send_after is not None and str(alert.status) == "held":
-        row["held_until"] = alert.send_after.isoformat(timespec="minutes")
+        try:
+            zone = ZoneInfo(timezone)
+        except (ValueError, KeyError):  # a zone this machine lacks: UTC, said so by the offset
+            zone = ZoneInfo("UTC")
+        row["held_until"] = alert.send_after.astimezone(zone).isoformat(timespec="minutes")
+        row["held_until_local"] = alert_service.local_time_text(alert.send_after, timezone)
     if alert.status_reason:
         row["not_sent_because"] = alert.status_reason
     return row
@@ -278,11 +295,23 @@ def my_alerts(
         return {
             "settings": settings,
             "count": len(rows),
-            "alerts": [_alert_row(alert, opp, listing) for alert, opp, listing in rows],
+            "alerts": [
+                _alert_row(
+                    alert,
+                    opp,
+                    listing,
+                    criteria.timezone if criteria is not None else DEFAULT_TIMEZONE,
+                )
+                for alert, opp, listing in rows
+            ],
             "source": "market_monitor.alert_criteria and market_monitor.alerts",
         }
 
     return run_tool(ctx, "my_alerts", body)
+
+
+# The longest trend the tool reads (sales trends cover at most this many months).
+MAX_TREND_MONTHS = 120
 
 
 def _month_row(month: Any) -> dict[str, Any]:
@@ -306,7 +335,7 @@ def market_trends(
     runtime: ToolRuntime[Context],
     area: Annotated[str, Field(min_length=1, max_length=100)],
     source: TrendSource = TrendSource.sales,
-    months: Annotated[int, Field(ge=1, le=120)] = 12,
+    months: Annotated[int, Field(ge=1)] = 12,
 ) -> dict[str, Any]:
     """Monthly market trend for an area: median price, $/sqft, sales volume and inventory.
 
@@ -319,23 +348,35 @@ def market_trends(
             argument.
         area: A ZIP code, neighbourhood or city.
         source: sales, listings or txhousing.
-        months: How many months back.
+        months: How many months back, at most 120 (10 years); more is cut to 120.
 
     """
     ctx = runtime.context
     ctx.progress("reading the market trend…")
+    used = min(months, MAX_TREND_MONTHS)
 
     def body(session: Session) -> dict[str, Any]:
         result = trend_service.market_trends(
-            session=session, org_id=ctx.org_id, area=area, source=source, months=months
+            session=session, org_id=ctx.org_id, area=area, source=source, months=used
         )
-        return {
+        out: dict[str, Any] = {
             "area": result.area,
             "source": result.source,
+            "months_requested": used,
             "period": [result.period_start, result.period_end],
             "months": [_month_row(m) for m in result.months],
             "where_from": result.inputs.get("source"),
         }
+        if months > used:
+            out["months_asked"] = months
+            out["months_limit"] = MAX_TREND_MONTHS
+            out["months_limit_years"] = MAX_TREND_MONTHS // 12
+        if not result.months and result.source != TrendSource.listings:
+            # Nothing here, but the monitor may track listings in the area: say so.
+            out["listings_in_area"] = trend_service.listings_in_area(
+                session=session, org_id=ctx.org_id, area=result.area
+            )
+        return out
 
     return run_tool(ctx, "market_trends", body)
 

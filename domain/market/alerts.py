@@ -12,7 +12,9 @@ Each alert is recorded whatever happens to it:
   through Twilio, or keeps it ``recorded`` in the outbox when Twilio is not configured;
 - ``held``: it fell in the investor's quiet hours; ``send_after`` is when they end, and
   ``release_held_alerts`` (the monitor's scheduled tick) queues it then (quiet hours changed
-  meanwhile move ``send_after``: it never goes out in the investor's current quiet hours);
+  meanwhile move ``send_after``: it never goes out in the investor's current quiet hours),
+  its text rebuilt from the opportunity's figures of that moment (a re-score or price cut
+  while it waited is what it says);
 - ``no_phone``: the investor has no phone number (or is inactive): nothing can be sent;
 - ``skipped``: it was held, and when quiet hours ended the opportunity was closed, the listing
   off the market or the criteria no longer matched: not sent.
@@ -41,6 +43,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from core.config import get_settings
 from core.paging import count_rows
+from domain.analysis.formatting import dollars
 from domain.auth import service as auth_service
 from domain.auth.enums import Role
 from domain.auth.service import Principal, record_audit
@@ -106,6 +109,9 @@ def configure_alerts(
 ) -> AlertCriteria:
     """Create or replace a user's criteria (the caller's own unless an admin/analyst names one).
 
+    Everything given replaces what was saved (quiet hours left out: none), except the time
+    zone: left out, the saved one stays (new criteria: the company's, ``DEFAULT_TIMEZONE``).
+
     Publishes ``monitor.configured``; the market module's handler then alerts the user about
     the best existing opportunities that match.
     """
@@ -118,6 +124,9 @@ def configure_alerts(
     values = criteria_in.model_dump(exclude={"user_id"})
     values["strategies"] = [str(s) for s in criteria_in.strategies]
     criteria = get_criteria(session=session, org_id=org_id, user_id=user_id)
+    if criteria is not None and "timezone" not in criteria_in.model_fields_set:
+        # A save that names no time zone never moves the investor to another one.
+        values["timezone"] = criteria.timezone
     if criteria is None:
         criteria = AlertCriteria(org_id=org_id, user_id=user_id, **values)
     else:
@@ -248,11 +257,34 @@ def quiet_until(criteria: AlertCriteria, now: dt.datetime) -> dt.datetime | None
     return ends
 
 
+def local_time_text(moment: dt.datetime, timezone: str, now: dt.datetime | None = None) -> str:
+    """A moment as the investor reads it, in their zone: "7:00 am tomorrow (America/Detroit)".
+
+    Today and tomorrow by name, another day as "Mon 30 Nov"; an unknown zone reads as UTC.
+    """
+    try:
+        zone = ZoneInfo(timezone)
+    except (ValueError, KeyError):
+        zone, timezone = ZoneInfo("UTC"), "UTC"
+    local = moment.astimezone(zone)
+    today = (now or utcnow()).astimezone(zone).date()
+    hour = local.hour % 12 or 12
+    clock = f"{hour}:{local.minute:02d} {'am' if local.hour < 12 else 'pm'}"
+    if local.date() == today:
+        day = "today"
+    elif local.date() == today + dt.timedelta(days=1):
+        day = "tomorrow"
+    else:
+        day = f"{local:%a} {local.day} {local:%b}"
+    return f"{clock} {day} ({timezone})"
+
+
 # --- alerts --------------------------------------------------------------------------------
 
 
 def _money(value: Decimal | None) -> str:
-    return f"${value:,.0f}" if value is not None else "n/a"
+    """Whole dollars exactly as the chat and the analysis write them (rounded half up)."""
+    return dollars(value) if value is not None else "n/a"
 
 
 def alert_text(opportunity: Opportunity, listing: TrackedListing) -> str:
@@ -424,6 +456,10 @@ def release_held_alerts(*, session: Session, now: dt.datetime | None = None) -> 
                 elif reason is None:
                     opportunity = session.get(Opportunity, alert.opportunity_id)
                     assert opportunity is not None  # _stale_reason checked it
+                    listing = session.get(TrackedListing, opportunity.listing_id)
+                    assert listing is not None  # _stale_reason checked it
+                    # Re-scored or repriced while it waited: it says the figures of now.
+                    alert.message = alert_text(opportunity, listing)
                     _deliver(session, alert, opportunity, now)
                     released += 1
                 else:

@@ -35,6 +35,9 @@ from domain.market.enums import (
 from store.base import CreatedAt, OrgScoped, Timestamps, UUIDPrimaryKey, jsonb, money, tstz
 
 SCHEMA = "market_monitor"
+# The company's time zone (as the chat tools and the construction module use): alert criteria
+# saved without one are in it.
+DEFAULT_TIMEZONE = "America/Detroit"
 
 
 class TrackedListing(UUIDPrimaryKey, OrgScoped, Timestamps, table=True):
@@ -173,7 +176,7 @@ class AlertCriteria(UUIDPrimaryKey, OrgScoped, Timestamps, table=True):
     strategies: list[str] = jsonb(default_factory=list)
     quiet_hours_start: dt.time | None = None
     quiet_hours_end: dt.time | None = None
-    timezone: str = Field(default="UTC", max_length=64)
+    timezone: str = Field(default=DEFAULT_TIMEZONE, max_length=64)
     active: bool = Field(default=True, sa_column_kwargs={"server_default": text("true")})
 
 
@@ -369,7 +372,8 @@ class AlertCriteriaIn(SQLModel):
 
     Empty lists mean "any". Quiet hours are local times in ``timezone`` (an IANA name such as
     ``America/Detroit``); they may wrap midnight (22:00-07:00). Alerts that fall in them are held
-    and sent when they end.
+    and sent when they end. A save replaces the criteria (quiet hours left out: none), but a
+    ``timezone`` left out keeps the saved one (new criteria: the company's, America/Detroit).
     """
 
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
@@ -388,7 +392,11 @@ class AlertCriteriaIn(SQLModel):
     strategies: list[OpportunityStrategy] = Field(default_factory=list, max_length=4)
     quiet_hours_start: dt.time | None = Field(default=None, description="e.g. 21:00")
     quiet_hours_end: dt.time | None = Field(default=None, description="e.g. 07:30")
-    timezone: str = Field(default="UTC", max_length=64)
+    timezone: str = Field(
+        default=DEFAULT_TIMEZONE,
+        max_length=64,
+        description="IANA name; left out: the saved one, else the company's (America/Detroit)",
+    )
     active: bool = True
 
     @field_validator("zip_codes")

@@ -35,6 +35,7 @@ from pydantic_core import to_jsonable_python
 
 from core.money import money_str
 from domain.analysis.assumptions import AnalysisAssumptions, VerdictThresholds
+from domain.analysis.formatting import dollars
 from domain.market.enums import OpportunityStrategy
 from domain.underwriting import service as underwriting
 from domain.underwriting.models import (
@@ -80,6 +81,11 @@ NO_PRICE = "no list price: a listing needs a price above $0 to be scored"
 
 def _cents(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _whole(value: Decimal) -> Decimal:
+    """Whole dollars, rounded half up like ``dollars`` writes them."""
+    return value.quantize(Decimal(1), rounding=ROUND_HALF_UP)
 
 
 def _ramp(value: Decimal, full: Decimal, zero: Decimal = Decimal(0)) -> Decimal:
@@ -137,6 +143,9 @@ class ScoreInputs:
     rent: Figure | None = None
     rent_missing: str | None = None
     rent_is_section8: bool = False
+    # The area's Section 8 rent for ``section8_fit`` when ``rent`` is another rent (an
+    # analysis's): the fit is the area's, whoever supplied the rent for the cash flow.
+    section8_rent: Figure | None = None
 
 
 @dataclass(frozen=True)
@@ -213,7 +222,7 @@ def _discount(i: ScoreInputs) -> Component:
         weight,
         _ramp(pct, FULL_DISCOUNT_PCT),
         f"{pct}%",
-        f"list ${price:,.0f} vs as-is value ${value:,.0f}: {pct}% below (full points at "
+        f"list {dollars(price)} vs as-is value {dollars(value)}: {pct}% below (full points at "
         f"{FULL_DISCOUNT_PCT}%)",
         {"list_price": money_str(price), "as_is_value": i.as_is.to_json()},
     )
@@ -228,12 +237,14 @@ def _spread(i: ScoreInputs) -> Component:
     spread = _cents(arv - price - rehab)
     pct = (spread / arv * HUNDRED).quantize(CENT)
     note = "" if i.rehab is not None else f" (no rehab estimate: {i.rehab_missing})"
+    # The whole-dollar sum of the whole-dollar terms shown, so the sentence adds up.
+    shown = dollars(_whole(arv) - _whole(price) - _whole(rehab))
     return Component(
         "arv_spread",
         weight,
         _ramp(pct, FULL_SPREAD_PCT),
-        f"${spread:,.0f}",
-        f"ARV ${arv:,.0f} - price ${price:,.0f} - rehab ${rehab:,.0f} = ${spread:,.0f}, "
+        shown,
+        f"ARV {dollars(arv)} - price {dollars(price)} - rehab {dollars(rehab)} = {shown}, "
         f"{pct}% of ARV (full points at {FULL_SPREAD_PCT}%){note}",
         {
             "arv": i.arv.to_json(),
@@ -290,8 +301,8 @@ def _rental(i: ScoreInputs, rental: RentalResult | None, a: AnalysisAssumptions)
         "rental_cash_flow",
         weight,
         _ramp(cash_flow, FULL_CASH_FLOW),
-        f"${cash_flow:,.0f}/month",
-        f"rent ${i.rent.amount:,.0f} a month gives ${cash_flow:,.0f} a month after debt "
+        f"{dollars(cash_flow)}/month",
+        f"rent {dollars(i.rent.amount)} a month gives {dollars(cash_flow)} a month after debt "
         f"service ({how}; full points at ${FULL_CASH_FLOW})",
         {"rent": i.rent.to_json(), "monthly_cash_flow": money_str(cash_flow), "formulas": formulas},
     )
@@ -299,21 +310,22 @@ def _rental(i: ScoreInputs, rental: RentalResult | None, a: AnalysisAssumptions)
 
 def _section8(i: ScoreInputs) -> Component:
     weight = WEIGHTS["section8_fit"]
-    if i.rent is None or not i.rent_is_section8:
+    rent = i.section8_rent or (i.rent if i.rent_is_section8 else None)
+    if rent is None:
         why = i.rent_missing or "no Section 8 rent for the area"
         return Component("section8_fit", weight, None, None, why)
     price = i.listing.list_price
     if price <= 0:
         return Component("section8_fit", weight, None, None, NO_PRICE)
-    ratio = (i.rent.amount / price * HUNDRED).quantize(Decimal("0.001"))
+    ratio = (rent.amount / price * HUNDRED).quantize(Decimal("0.001"))
     return Component(
         "section8_fit",
         weight,
         _ramp(ratio, SECTION8_FULL_PCT, SECTION8_ZERO_PCT),
         f"{ratio}%",
-        f"Section 8 maximum contract rent ${i.rent.amount:,.0f} is {ratio}% of the price a "
+        f"Section 8 maximum contract rent {dollars(rent.amount)} is {ratio}% of the price a "
         f"month (0 points at {SECTION8_ZERO_PCT}%, full at {SECTION8_FULL_PCT}%)",
-        {"rent": i.rent.to_json(), "list_price": money_str(price)},
+        {"rent": rent.to_json(), "list_price": money_str(price)},
     )
 
 
@@ -344,7 +356,7 @@ def _cuts(i: ScoreInputs) -> Component:
             weight,
             Decimal(0),
             "0%",
-            "no price cut" + (f" from ${original:,.0f}" if original else ""),
+            "no price cut" + (f" from {dollars(original)}" if original else ""),
             {
                 "original_price": money_str(original) if original else None,
                 "list_price": money_str(price),
@@ -356,7 +368,7 @@ def _cuts(i: ScoreInputs) -> Component:
         weight,
         _ramp(pct, FULL_PRICE_CUT_PCT),
         f"{pct}%",
-        f"cut from ${original:,.0f} ({i.listing.original_price_source}) to ${price:,.0f}: "
+        f"cut from {dollars(original)} ({i.listing.original_price_source}) to {dollars(price)}: "
         f"{pct}% (full points at {FULL_PRICE_CUT_PCT}%)",
         {
             "original_price": money_str(original),

@@ -65,6 +65,7 @@ house twice.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -76,6 +77,7 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
 from core.config import get_settings
+from core.money import to_cents
 from core.paging import count_rows
 from domain.auth.service import Principal, record_audit
 from domain.documents import service as documents_service
@@ -122,10 +124,13 @@ from domain.market.sources import (
 from domain.property import importer
 from domain.property import service as property_service
 from domain.property.enums import ImportKind, PropertyStatus
-from domain.property.errors import PropertyError
+from domain.property.errors import PropertyConflictError, PropertyError
+from domain.property.models import Property, PropertyCreate
 from domain.valuation.enums import ValuationKind
 from store.base import utcnow
 from store.outbox import normalise_payload, publish
+
+log = logging.getLogger(__name__)
 
 BATCH_SIZE = 1000
 MAX_REJECTIONS_KEPT = 200
@@ -764,6 +769,7 @@ def _ingest_batch(
         ).all():
             by_address.setdefault((listing.address_key, listing.zip_code), listing)
     now = ctx.now
+    touched: list[TrackedListing] = []  # new or changed: their property records follow them
     for parsed in batch:
         price: Decimal = parsed.values["list_price"]
         listing = by_id.get(parsed.external_id)
@@ -814,6 +820,7 @@ def _ingest_batch(
             if parsed.key[0]:
                 by_address.setdefault(parsed.key, listing)
             counts.new += 1
+            touched.append(listing)
             _screen(listing, batch_estimate(ctx.snapshot, parsed.point), ctx)
             counts.screened += 1
             publish(
@@ -866,11 +873,14 @@ def _ingest_batch(
         listing.last_scan_id = scan.id
         if changed:
             counts.updated += 1
+            touched.append(listing)
             _screen(listing, batch_estimate(ctx.snapshot, parsed.point), ctx)
             counts.screened += 1
         else:
             counts.unchanged += 1
         session.add(listing)
+    session.flush()
+    sync_properties(session=session, org_id=org_id, listings=touched)
     session.flush()
 
 
@@ -1128,6 +1138,162 @@ def execute_scan(
         raise
 
 
+# --- the property record follows the listing ------------------------------------------------
+
+# The property status a listing status stands for (a person-set status says nothing of the sale).
+_PROPERTY_STATUS: dict[ListingStatus, PropertyStatus] = {
+    ListingStatus.new: PropertyStatus.active,
+    ListingStatus.active: PropertyStatus.active,
+    ListingStatus.pending: PropertyStatus.pending,
+    ListingStatus.sold: PropertyStatus.sold,
+    ListingStatus.off_market: PropertyStatus.off_market,
+}
+# Listing facts (``property_data``) a property record created from a listing takes.
+_PROPERTY_FACTS = (
+    "square_feet",
+    "bedrooms",
+    "bathrooms",
+    "year_built",
+    "lot_size",
+    "property_type",
+    "latitude",
+    "longitude",
+    "neighborhood",
+    "list_date",
+    "mls_number",
+    "condition_rating",
+)
+
+
+def properties_for_listings(
+    *, session: Session, org_id: uuid.UUID, listings: Sequence[TrackedListing]
+) -> dict[uuid.UUID, Property]:
+    """The property record of each listing (by listing id), where the organisation has one.
+
+    The property imported from the listing's own source and id, else the oldest property at
+    the same normalised address (and ZIP, when both have one): the inverse of
+    ``find_listing_for_property``. Two queries, however many listings.
+    """
+    if not listings:
+        return {}
+    ids = {(str(x.source), x.external_id) for x in listings}
+    by_source: dict[tuple[str | None, str | None], Property] = {}
+    for prop in session.exec(
+        select(Property).where(
+            Property.org_id == org_id,
+            col(Property.source).in_(sorted({source for source, _ in ids})),
+            col(Property.source_id).in_(sorted({external for _, external in ids})),
+        )
+    ).all():
+        by_source[(prop.source, prop.source_id)] = prop
+    keys = sorted({x.address_key for x in listings if x.address_key})
+    by_address: dict[str, list[Property]] = {}
+    if keys:
+        for prop in session.exec(
+            select(Property)
+            .where(Property.org_id == org_id, col(Property.address_key).in_(keys))
+            .order_by(col(Property.created_at), col(Property.id))
+        ).all():
+            by_address.setdefault(str(prop.address_key), []).append(prop)
+    found: dict[uuid.UUID, Property] = {}
+    for listing in listings:
+        match = by_source.get((str(listing.source), listing.external_id))
+        if match is None and listing.address_key:
+            match = next(
+                (
+                    p
+                    for p in by_address.get(listing.address_key, [])
+                    if not (p.zip_code and listing.zip_code) or p.zip_code == listing.zip_code
+                ),
+                None,
+            )
+        if match is not None:
+            found[listing.id] = match
+    return found
+
+
+def _follow_listing(
+    *, session: Session, org_id: uuid.UUID, listing: TrackedListing, prop: Property
+) -> None:
+    """Set the property's list price and status to the listing's (``property.updated``)."""
+    changes: dict[str, Any] = {}
+    if listing.list_price is not None and prop.list_price != listing.list_price:
+        changes["list_price"] = to_cents(listing.list_price)
+    status = _PROPERTY_STATUS.get(ListingStatus(listing.status))
+    if status is not None and prop.status != status:
+        changes["status"] = status
+    if not changes:
+        return
+    try:
+        property_service.apply_changes(session=session, org_id=org_id, prop=prop, changes=changes)
+    except PropertyError as exc:  # an unlocatable legacy row: the listing still goes in
+        log.warning("property %s could not follow listing %s: %s", prop.id, listing.id, exc)
+
+
+def sync_properties(
+    *, session: Session, org_id: uuid.UUID, listings: Sequence[TrackedListing]
+) -> int:
+    """Bring the property records of these listings up to their newest price and status.
+
+    The monitor's listing data is the newest word on a house the team has on file: a price cut
+    or a sale a scan sees reaches the property (and so the chat analysis, the REST API and the
+    PDF). Returns how many listings had a property record.
+    """
+    found = properties_for_listings(session=session, org_id=org_id, listings=listings)
+    for listing in listings:
+        if listing.id in found:
+            _follow_listing(session=session, org_id=org_id, listing=listing, prop=found[listing.id])
+    return len(found)
+
+
+def ensure_property_for_listing(
+    *, session: Session, org_id: uuid.UUID, listing: TrackedListing
+) -> Property:
+    """The listing's property record, created from the listing when the team has none.
+
+    An alert says "text me the address for the full analysis": the analysis needs a property
+    on file, so every opportunity has one (``source``/``source_id`` are the listing's own).
+    An existing record follows the listing's price and status (``sync_properties``).
+    """
+    prop = properties_for_listings(session=session, org_id=org_id, listings=[listing]).get(
+        listing.id
+    )
+    if prop is not None:
+        _follow_listing(session=session, org_id=org_id, listing=listing, prop=prop)
+        return prop
+    data = listing.property_data or {}
+    values: dict[str, Any] = {k: data[k] for k in _PROPERTY_FACTS if data.get(k) is not None}
+    values.update(
+        address_line=listing.address_line,
+        city=listing.city,
+        state=data.get("state"),
+        zip_code=listing.zip_code,
+        list_price=listing.list_price,
+        status=_PROPERTY_STATUS.get(ListingStatus(listing.status), PropertyStatus.active),
+        source=str(listing.source),
+        source_id=listing.external_id,
+    )
+    try:
+        return property_service.create(
+            session=session, org_id=org_id, property_in=PropertyCreate(**values)
+        )
+    except PropertyConflictError:
+        # Its MLS number is on another record (another address): keep the listing's id only.
+        values.pop("mls_number", None)
+        return property_service.create(
+            session=session, org_id=org_id, property_in=PropertyCreate(**values)
+        )
+
+
+def _ensure_property(*, session: Session, org_id: uuid.UUID, listing: TrackedListing) -> None:
+    """``ensure_property_for_listing``; a listing the property rules refuse is only logged."""
+    try:
+        with session.begin_nested():
+            ensure_property_for_listing(session=session, org_id=org_id, listing=listing)
+    except (PropertyError, ValueError) as exc:
+        log.warning("no property record for listing %s: %s", listing.id, exc)
+
+
 # --- the shortlist: comps valuation, underwriting, opportunities ---------------------------
 
 
@@ -1178,10 +1344,13 @@ def underwrite_listing(
         rehab, rehab_missing = lookups.rehab(
             square_feet=data.get("square_feet"), condition_rating=data.get("condition_rating")
         )
+    # The Section 8 fit is the area's Section 8 rent whoever asked: an analysis's rent (which
+    # may be that same rent) replaces it for the cash flow only, so the score never depends
+    # on whether someone analysed the house.
+    section8_rent, section8_missing = lookups.rent(city=listing.city, bedrooms=data.get("bedrooms"))
     rent, rent_missing = overrides.get("rent"), None
-    section8 = rent is None
     if rent is None:
-        rent, rent_missing = lookups.rent(city=listing.city, bedrooms=data.get("bedrooms"))
+        rent, rent_missing = section8_rent, section8_missing
     result = score_listing(
         ScoreInputs(
             listing=_listing_facts(listing),
@@ -1192,8 +1361,8 @@ def underwrite_listing(
             rehab=rehab,
             rehab_missing=rehab_missing,
             rent=rent,
-            rent_missing=rent_missing,
-            rent_is_section8=section8 and rent is not None,
+            rent_missing=rent_missing if rent is None else section8_missing,
+            section8_rent=section8_rent,
         ),
         underwrite=True,
         assumptions=lookups.assumptions,
@@ -1233,7 +1402,8 @@ def record_opportunity(
     strategy that clears its thresholds, while it is on the market.
     Returns the opportunity (None when there is none) and what happened: ``created``,
     ``reopened``, ``updated``, ``closed`` or ``none``. ``opportunity.identified`` is published
-    when one is created or reopened.
+    when one is created or reopened. An open opportunity's listing gets a property record
+    (``ensure_property_for_listing``), so the address its alert gives can be analysed.
     """
     threshold = (
         min_score
@@ -1277,6 +1447,8 @@ def record_opportunity(
             name="opportunity.identified",
             payload=_opportunity_payload(opp, listing),
         )
+        # Its alert says "text me the address": the analysis needs the property on file.
+        _ensure_property(session=session, org_id=org_id, listing=listing)
         return opp, "created"
     for key, value in values.items():
         setattr(opp, key, value)
@@ -1294,6 +1466,8 @@ def record_opportunity(
             name="opportunity.identified",
             payload={**_opportunity_payload(opp, listing), "reopened": True},
         )
+    if opp.status == OpportunityStatus.open:
+        _ensure_property(session=session, org_id=org_id, listing=listing)
     return opp, outcome
 
 
@@ -1402,6 +1576,7 @@ def _drop_missing(
     ).all()
     label = scan.feed_label
     gone: list[uuid.UUID] = []
+    off: list[TrackedListing] = []
     for listing in missing:
         data = dict(listing.property_data)
         feeds = {k: dict(v) for k, v in (data.get(SEEN_IN_FEEDS) or {}).items()}
@@ -1429,7 +1604,9 @@ def _drop_missing(
             }
             counts.dropped_out += 1
             gone.append(listing.id)
+            off.append(listing)
         session.add(listing)
+    sync_properties(session=session, org_id=org_id, listings=off)
     if gone:
         for opp in session.exec(
             select(Opportunity).where(

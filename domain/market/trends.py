@@ -402,6 +402,25 @@ def _listing_trends(session: Session, org_id: uuid.UUID, area: str, months: int)
     )
 
 
+def listings_in_area(*, session: Session, org_id: uuid.UUID, area: str) -> int:
+    """How many listings the monitor tracks in a ZIP code or city (any status)."""
+    area = " ".join((area or "").split())
+    if not area:
+        return 0
+    is_zip = area.isdigit() and len(area) == 5
+    where = (
+        TrackedListing.zip_code == area
+        if is_zip
+        else func.upper(TrackedListing.city) == area.upper()
+    )
+    found = session.exec(
+        select(func.count())
+        .select_from(TrackedListing)
+        .where(TrackedListing.org_id == org_id, where)
+    ).one()
+    return int(found)
+
+
 def market_trends(
     *,
     session: Session,
