@@ -3516,6 +3516,11 @@ def _opportunities_reply(r: dict[str, Any]) -> str:
 
 
 def _alerts_reply(r: dict[str, Any]) -> str:
+    if r.get("had_alerts") is False and r.get("resume"):
+        return (
+            "You have no deal alerts set up, so there is nothing to turn back on. Say 'alert "
+            "me' with ZIP codes or cities and a price range to start them."
+        )
     if r.get("had_alerts") is False:
         return (
             "Deal alerts are off: you had none set up, so there was nothing to stop, and I only "

@@ -172,9 +172,10 @@ def configure_alerts(
             if only_switch
             else None
         )
-        if only_switch and kept is None and not active:
-            # Nothing to stop: saving empty, stopped criteria would later read as "kept".
-            return {"saved": False, "active": False, "had_alerts": False}
+        if only_switch and kept is None:
+            # Nothing to stop or resume: saving empty criteria would later read as "kept", and
+            # resuming none would switch on alerts for every opportunity ("any area").
+            return {"saved": False, "active": False, "had_alerts": False, "resume": active}
         # The time zone only when given: left out, the saved one stays.
         when: dict[str, Any] = {}
         if quiet_hours_start or quiet_hours_end:

@@ -186,3 +186,19 @@ def test_the_opt_out_words_stop_alerts(said: str) -> None:
 def test_start_without_an_earlier_stop_is_still_the_greeting() -> None:
     plan = plan_for(Conversation(text="start", history=[], this_turn=[]))
     assert plan.tool is None and plan.reply is not None and plan.reply.startswith("I'm dealdesk")
+
+
+def test_start_with_no_alerts_saved_switches_nothing_on(committed_db: Session) -> None:
+    """Was: STOP then START with no criteria saved created an "any area" subscription, and the
+    next scan texted the investor an alert they never asked for."""
+    org = make_org(committed_db)
+    investor = make_user(committed_db, org, Role.investor, phone_number="+13135550180")
+    committed_db.commit()
+    thread = f"whatsapp:{uuid.uuid4().hex[:12]}"
+    checked_turn(investor, "STOP", thread, channel="whatsapp")
+    started = checked_turn(investor, "START", thread, channel="whatsapp")
+    assert started.reply.startswith("You have no deal alerts set up, so there is nothing")
+    committed_db.expire_all()
+    assert (
+        alert_service.get_criteria(session=committed_db, org_id=org.id, user_id=investor.id) is None
+    )
