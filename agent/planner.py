@@ -983,6 +983,9 @@ def _project_on_street(text: str) -> str | None:
     return _first_street(_PROJECT_ON_STREET, text, _NOT_STREETS_AFTER)
 
 
+# What a project tool gets when no project was named ("what bids came in?"): the caller's one
+# open project (``tools.construction.resolve_project``), else the tool names the open ones.
+ONLY_OPEN_PROJECT = "the open project"
 # The team's inbox: "what needs my attention?", "any action items?", "what did the
 # contractors say on the ridgewood rehab?"; "done with the first one" after such a list.
 _ACTION_ITEMS = re.compile(
@@ -1129,6 +1132,8 @@ def _construction_plan(text: str, conversation: Conversation | None = None) -> P
         ref = _project_on_street(text)  # "how is the rehab on ridgewood going?"
     if ref is None and about_bids:
         ref = _bids_on_street(text)  # "what bids came in on lincoln way?"
+    if ref is None and (about_bids or about_calls):
+        ref = ONLY_OPEN_PROJECT  # "what bids came in?": the one open project, else which
     if ref is None:
         return Plan(reply="Which project? Give its id ('project 1a2b3c4d') or its address.")
     if about_calls:

@@ -18,6 +18,7 @@ from pydantic import Field
 from sqlmodel import Session
 
 from agent.context import Context
+from agent.planner import ONLY_OPEN_PROJECT
 from domain.auth.enums import Role
 from domain.construction import service as construction_service
 from domain.construction.enums import BidStatus, ExpenseCategory
@@ -47,7 +48,13 @@ def _checked(call: Any) -> Any:
 
 
 def resolve_project(session: Session, ctx: Context, ref: str) -> Project:
-    """A project of the organisation by id, id prefix (6+ hex digits) or property address."""
+    """A project of the organisation by id, id prefix (6+ hex digits) or property address.
+
+    ``ONLY_OPEN_PROJECT`` ("the open project"): the one open project the caller may see;
+    with several, a ToolError names them so the user can say which.
+    """
+    if ref.strip().lower() == ONLY_OPEN_PROJECT:
+        return _only_open_project(session, ctx)
     text = ref.strip().removeprefix("project").strip(" #:")
     project_id = parse_uuid(text)
     if project_id is not None:
@@ -82,6 +89,26 @@ def resolve_project(session: Session, ctx: Context, ref: str) -> Project:
     if not projects:
         raise ToolError(f"no rehab project is on {ref.strip()}")
     return projects[0]  # most recently changed
+
+
+def _only_open_project(session: Session, ctx: Context) -> Project:
+    """The caller's one open project; a ToolError naming them when there are several or none."""
+    projects = construction_service.list_projects(
+        session=session,
+        org_id=ctx.org_id,
+        limit=construction_service.MAX_LIST_LIMIT,
+        principal=ctx.principal,
+    )
+    open_ = [p for p in projects if p.status not in construction_service.CLOSED_PROJECT_STATUSES]
+    if len(open_) == 1:
+        return open_[0]
+    if not open_:
+        raise ToolError("no open rehab project: name the project by its address or id")
+    names = "; ".join(
+        construction_service.project_label(session=session, project=p) for p in open_[:5]
+    )
+    more = f" and {len(open_) - 5} more" if len(open_) > 5 else ""
+    raise ToolError(f"which project? The open ones: {names}{more}. Say its address.")
 
 
 def _project_on_street(session: Session, ctx: Context, street: str) -> Project:
