@@ -27,7 +27,7 @@ from domain.analysis.assumptions import (
     VerdictThresholds,
     default_scope_name,
 )
-from domain.analysis.formatting import NOT_AVAILABLE, REHAB_GAP_PREFIX, dollars
+from domain.analysis.formatting import NOT_AVAILABLE, REHAB_GAP_PREFIX, dollars, percent
 from domain.analysis.models import (
     CompLocation,
     HeadlineFigures,
@@ -93,6 +93,8 @@ __all__ = [
     "pct_text",
     "priced_rehab",
     "relevant_deal",
+    "rent_section",
+    "valued_from_comps",
 ]
 
 CENT = Decimal("0.01")
@@ -189,7 +191,7 @@ def _photo(
 # --- values ------------------------------------------------------------------------------
 
 
-def _comps(
+def valued_from_comps(
     *,
     session: Session,
     org_id: uuid.UUID,
@@ -199,6 +201,7 @@ def _comps(
     kind: ValuationKind,
     square_feet: int | None = None,
 ) -> tuple[CompAnalysis | None, str | None]:
+    """The value from comps (as-is or ARV), or None and the reason it cannot be worked out."""
     try:
         return valuation_service.find_comps(
             session=session,
@@ -463,7 +466,7 @@ def _market_rent(
     return None
 
 
-def _rent(
+def rent_section(
     *,
     session: Session,
     org_id: uuid.UUID,
@@ -634,9 +637,6 @@ def _check(
     )
 
 
-ONE_PLACE = Decimal("0.1")
-
-
 def pct_text(value: Decimal, exact: Decimal | None = None) -> str:
     """A percentage to one decimal place, rounded half up: -52.854 is "-52.9%".
 
@@ -646,12 +646,7 @@ def pct_text(value: Decimal, exact: Decimal | None = None) -> str:
     verdict, chat and PDF texts round the exact ratio once; without it, the stored value is
     rounded half up.
     """
-    shown = (exact if exact is not None else value).quantize(ONE_PLACE, rounding=ROUND_HALF_UP)
-    return f"{shown:.1f}%"
-
-
-def _pct_text(value: Decimal) -> str:
-    return pct_text(value)
+    return percent(exact if exact is not None else value)
 
 
 def exact_pct(gain: Decimal, base: Decimal) -> Decimal | None:
@@ -708,7 +703,7 @@ def decide(
                 flip.roi_pct,
                 t.flip_min_roi_pct,
                 at_least=True,
-                shown=_pct_text,
+                shown=pct_text,
                 exact=flip_roi_exact(flip),
             ),
         ]
@@ -743,7 +738,7 @@ def decide(
                 rental.cash_on_cash_pct,
                 t.rental_min_cash_on_cash_pct,
                 at_least=True,
-                shown=_pct_text,
+                shown=pct_text,
                 exact=cash_on_cash_exact(rental),
             ),
             _check(
@@ -794,7 +789,7 @@ def decide(
                 left_pct,
                 t.brrrr_max_cash_left_pct,
                 at_least=False,
-                shown=_pct_text,
+                shown=pct_text,
                 exact=left_exact,
             ),
             _check(
@@ -943,7 +938,7 @@ def analyze_property(
     on_file = prop.square_feet if prop.square_feet and prop.square_feet > 0 else None
     # The file's living area sizes the values; a given one only when none is on file.
     values_area = on_file if on_file is not None else square_feet
-    as_is, as_is_missing = _comps(
+    as_is, as_is_missing = valued_from_comps(
         session=session,
         org_id=org_id,
         property_id=prop.id,
@@ -952,7 +947,7 @@ def analyze_property(
         kind=ValuationKind.as_is,
         square_feet=square_feet if on_file is None else None,
     )
-    arv, arv_missing = _comps(
+    arv, arv_missing = valued_from_comps(
         session=session,
         org_id=org_id,
         property_id=prop.id,
@@ -1015,7 +1010,7 @@ def analyze_property(
         rehab_total = repairs
         gap = None
     rehab_missing = f"{gap[0]}; {gap[1]}" if gap is not None else None
-    rent = _rent(
+    rent = rent_section(
         session=session,
         org_id=org_id,
         prop=prop,

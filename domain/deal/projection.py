@@ -326,15 +326,15 @@ def analysis_rent(
 ) -> tuple[Decimal | None, str]:
     """The monthly rent the property's analysis runs on, and where it came from.
 
-    The analysis's own rule (``analysis_service._rent``, not a copy): the latest market-rent
-    estimate on the property, else the Section 8 maximum contract rent for its bedroom count
-    (the analysis's default bedrooms when none are on file) from its FMR area's table. None,
-    with the analysis's reason, when neither exists.
+    The analysis's own rule (``analysis_service.rent_section``, not a copy): the property's
+    target rent, else the latest market-rent estimate, else the Section 8 maximum contract
+    rent for its bedroom count (the analysis's default bedrooms when none are on file) from
+    its FMR area's table. None, with the analysis's reason, when none exists.
     """
     # Late import: the analysis service imports the deal service, which imports this.
     from domain.analysis import service as analysis_service
 
-    section = analysis_service._rent(
+    section = analysis_service.rent_section(
         session=session, org_id=org_id, prop=prop, assumptions=_A, notes=[]
     )
     return section.rent_monthly, f"the analysis's rent: {section.rent_source}"
@@ -343,16 +343,16 @@ def analysis_rent(
 def comps_arv(*, session: Session, org_id: uuid.UUID, property_id: uuid.UUID) -> ArvSource | None:
     """The ARV the property's analysis values from today's comps; None when it cannot value one.
 
-    The analysis's own valuation (``analysis_service._comps``: ARV comps as of today, the
-    analysis's comp count), so a rental projected without a stored ARV taxes and values the
-    house as its analysis does.
+    The analysis's own valuation (``analysis_service.valued_from_comps``: ARV comps as of
+    today, the analysis's comp count), so a rental projected without a stored ARV taxes and
+    values the house as its analysis does.
     """
     from domain.analysis import service as analysis_service
     from domain.valuation import service as valuation_service
     from domain.valuation.enums import ValuationKind
 
     today = valuation_service.today()
-    arv, _ = analysis_service._comps(
+    arv, _ = analysis_service.valued_from_comps(
         session=session,
         org_id=org_id,
         property_id=property_id,
