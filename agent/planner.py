@@ -425,6 +425,11 @@ _DEALS = re.compile(r"\bdeals\b|\bpipeline\b", re.I)
 _DEAL_REF = re.compile(r"\bdeal\s*(?:#|no\.?|number|id)?\s*[:#]?\s*(.+)$", re.I)
 _HOUSE_NUMBER = re.compile(r"(?<![\w-])\d+[a-z]?(?:-\d+)?\s+(?=[a-z0-9])", re.I)
 _LEAD_IN = re.compile(r"^(?:for|on|at|of|about|regarding|re:?)\s+", re.I)
+# A deal id (or its 6+ digit prefix) first: hex with a letter a-f (never a house number) and
+# a digit (never a word such as "facade").
+_ID_FIRST = re.compile(
+    r"^((?=[0-9a-f-]*[a-f])(?=[0-9a-f-]*\d)[0-9a-f]{6,}(?:-[0-9a-f]{1,12}){0,4})(?=\s|$)", re.I
+)
 
 
 # Changing deals (admins and analysts; the role policy refuses others before any tool runs).
@@ -719,6 +724,16 @@ _OVER_BUDGET = re.compile(r"\bover(?:[\s-]?budget|spent|[\s-]?running)\b|\bover 
 _BEHIND = re.compile(
     r"\b(?:behind|late|delayed|slipp(?:ed|ing)|past due|overdue)\b|\bbehind schedule\b", re.I
 )
+# A question about every project's money or schedule with no project word: "what is over
+# budget?", "how are the budgets?", "anything running behind?".
+_PORTFOLIO = re.compile(
+    r"\bbudgets\b|\bover[\s-]?budget\b|\bover the budget\b|\bbehind schedule\b"
+    r"|\brunning (?:late|behind)\b|^\s*(?:what|anything|which|who)(?:'s| is| are)?\s+"
+    r"(?:late|behind)\b",
+    re.I,
+)
+# A project's budget asked about ("budget for the kercheval rehab"), not advice on one.
+_BUDGET_WORD = re.compile(r"\bbudget\b(?![^.?!]*\b(?:should|would|need)\b)", re.I)
 
 
 def _projects_args(text: str) -> dict[str, bool]:
@@ -1107,6 +1122,12 @@ def _construction_plan(text: str, conversation: Conversation | None = None) -> P
         latest = conversation.latest_subject() if conversation is not None else None
         if latest and latest[0] == "project" and _IT.search(text) and _PROGRESS.search(text):
             return Plan("project_status", {"project": latest[1]})  # "when is it due to finish?"
+        if _PORTFOLIO.search(text) and not (
+            _IT.search(text) or _DEAL_PRONOUN.search(text) or _deal_reference(text)
+        ):
+            # "what is over budget?", "how are the budgets?", "anything running behind?":
+            # every project with those filters, not "Which deal?".
+            return Plan("list_projects", _projects_args(text))
         return None
     if (
         about_project
@@ -1117,6 +1138,7 @@ def _construction_plan(text: str, conversation: Conversation | None = None) -> P
         return Plan("list_projects", _projects_args(text))
     if not (about_calls or about_bids) and not (
         _PROJECT_NAMED.search(text)
+        or (_BUDGET_WORD.search(text) and _rehab_given(text) is None)  # "budget for the X rehab"
         or (
             _PROGRESS.search(text)
             and not re.search(r"\b(?:estimate|cost|price|scope)\b", text, re.I)
@@ -1142,7 +1164,7 @@ def _construction_plan(text: str, conversation: Conversation | None = None) -> P
         if _BIDS_IN.search(text):
             return Plan("bids_received", {"project": ref})
         return Plan("list_bids", {"project": ref})
-    if _PROGRESS.search(text) or _PROJECT_NAMED.search(text):
+    if _PROGRESS.search(text) or _PROJECT_NAMED.search(text) or _BUDGET_WORD.search(text):
         return Plan("project_status", {"project": ref})
     return None
 
@@ -1592,6 +1614,8 @@ def _deal_reference(text: str) -> str | None:
     match = _DEAL_REF.search(text)
     if match:
         ref = _LEAD_IN.sub("", match.group(1).strip()).strip().rstrip("?!.")
+        if id_first := _ID_FIRST.match(ref):
+            return id_first.group(1)  # "is deal 1a2b3c4d over budget?": the id, not the rest
         if ref:
             return ref
     return extract_address(text) or _street_deal(text)

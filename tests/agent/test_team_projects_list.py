@@ -120,3 +120,50 @@ def test_no_projects_over_budget_says_so(committed_db: Session) -> None:
     committed_db.commit()
     result = checked_turn(admin, "projects over budget?")
     assert result.reply.startswith("No open projects are over budget.")
+
+
+@pytest.mark.parametrize(
+    ("said", "args"),
+    [
+        # No project word: these asked "Which deal?" or were not understood.
+        ("what is over budget?", {"over_budget": True}),
+        ("anything over budget?", {"over_budget": True}),
+        ("how are the budgets?", {}),
+        ("what is running behind?", {"behind_schedule": True}),
+        ("what's late?", {"behind_schedule": True}),
+    ],
+)
+def test_budget_and_schedule_questions_without_a_project_word_list_projects(
+    said: str, args: dict[str, bool]
+) -> None:
+    plan = plan_for(Conversation(text=said, history=[], this_turn=[]))
+    assert (plan.tool, dict(plan.args)) == ("list_projects", args)
+
+
+@pytest.mark.parametrize(
+    ("said", "tool", "args"),
+    [
+        # A named project's budget was read as a rehab estimate to price.
+        ("budget for the kercheval rehab", "project_status", {"project": "kercheval"}),
+        ("how much is the rehab budget on the kercheval job?", "project_status",
+         {"project": "kercheval"}),
+        # The deal id, not "1a2b3c4d over budget" (which no deal is called).
+        ("is deal 1a2b3c4d over budget?", "budget_status", {"deal": "1a2b3c4d"}),
+        # Still a deal's budget or the user's own figure, as before.
+        ("is it over budget?", None, {}),
+        ("budget for deal facade", "budget_status", {"deal": "facade"}),
+        ("max offer on 123 main st with a 40k rehab budget", "max_offer",
+         {"address": "123 main st", "rehab_cost": "40000.00"}),
+    ],
+)  # fmt: skip
+def test_a_named_budget_goes_to_its_project_or_deal(
+    said: str, tool: str | None, args: dict[str, str]
+) -> None:
+    plan = plan_for(Conversation(text=said, history=[], this_turn=[]))
+    assert (plan.tool, dict(plan.args)) == (tool, args)
+
+
+def test_what_is_over_budget_answers_with_the_projects(org: Org) -> None:
+    result = checked_turn(org.admin, "what is over budget?")
+    assert [(c.name, c.ok) for c in result.tool_calls] == [("list_projects", True)]
+    assert "1 open project over budget (worst first): spent $15,000 of $13,700" in result.reply
