@@ -7,9 +7,9 @@ and documents the header with ``TOTAL_COUNT``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Response
+from fastapi import Query, Response
 from sqlalchemy import func
 from sqlmodel import Session, select
 from sqlmodel.sql.expression import Select, SelectOfScalar
@@ -40,3 +40,8 @@ def total_count(what: str) -> dict[int | str, dict[str, Any]]:
 def send_total(response: Response, total: int) -> None:
     """Put the number of matching rows in the answer's ``X-Total-Count`` header."""
     response.headers[TOTAL_HEADER] = str(total)
+
+
+# The deepest page a list serves: beyond it PostgreSQL's bigint OFFSET overflows (a 500).
+MAX_OFFSET = 1_000_000_000
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip (0 to 1,000,000,000)")]

@@ -18,7 +18,7 @@ from core.deps import (
     bearer_scheme,
     require_roles,
 )
-from core.paging import send_total, total_count
+from core.paging import Offset, send_total, total_count
 from domain.auth import service
 from domain.auth.enums import Role
 from domain.auth.models import (
@@ -201,7 +201,7 @@ def list_users(
     session: SessionDep,
     principal: AdminPrincipal,
     limit: Annotated[int, Query(ge=1, le=service.MAX_LIST_LIMIT)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[UserRead]:
     """The users of the caller's organisation by email (admin only)."""
     users = service.list_users(session=session, org_id=principal.org_id, limit=limit, offset=offset)
@@ -288,7 +288,7 @@ def list_api_tokens(
     session: SessionDep,
     principal: CurrentPrincipal,
     limit: Annotated[int, Query(ge=1, le=service.MAX_LIST_LIMIT)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[ApiTokenRead]:
     """The caller's API tokens (an admin sees the whole organisation's); never their values.
 
@@ -371,7 +371,7 @@ def list_audit_log(
     entity: Annotated[str | None, Query(max_length=100)] = None,
     entity_id: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=service.MAX_AUDIT_LIMIT)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[AuditLogRead]:
     """The organisation's audit log, newest first (admins and analysts)."""
     entries = service.list_audit(

@@ -32,7 +32,7 @@ from fastapi import (
 
 from core.config import get_settings
 from core.deps import Reader, SessionDep, Writer
-from core.paging import send_total, total_count
+from core.paging import Offset, send_total, total_count
 from domain.auth.service import Principal
 from domain.construction import service
 from domain.construction.enums import PhotoPhase, ProjectStatus
@@ -135,7 +135,7 @@ def list_projects(
     deal_id: uuid.UUID | None = None,
     property_id: uuid.UUID | None = None,
     limit: Annotated[int, Query(ge=1, le=service.MAX_LIST_LIMIT)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[ProjectRead]:
     """The organisation's rehab projects, most recently changed first."""
     projects = service.list_projects(
@@ -208,7 +208,7 @@ def list_trade_starts(
     ] = None,
     project_id: uuid.UUID | None = None,
     limit: Annotated[int, Query(ge=1, le=service.MAX_LIST_LIMIT)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[TradeStartRead]:
     """The start dates on the live bids, booked before offered.
 

@@ -25,7 +25,7 @@ from fastapi.responses import JSONResponse
 from pydantic import model_validator
 
 from core.deps import Reader, SessionDep, Writer
-from core.paging import send_total, total_count
+from core.paging import Offset, send_total, total_count
 from domain.deal import service
 from domain.deal.enums import DealStatus, DealStrategy
 from domain.deal.models import (
@@ -109,7 +109,7 @@ def list_deals(
         Query(description="last day (UTC), inclusive; 422 when before `since`"),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=service.MAX_LIST_LIMIT)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[DealRead]:
     """The organisation's deals you may see, most recently changed first.
 
@@ -290,7 +290,7 @@ def list_offers(
     session: SessionDep,
     principal: Reader,
     limit: Annotated[int, Query(ge=1, le=service.MAX_LIST_LIMIT)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[OfferRead]:
     """A deal's offers, oldest first; lapsed ones are marked expired."""
     with _mapped_errors():

@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from core.config import get_settings
 from core.deps import CurrentPrincipal, SessionDep
-from core.paging import send_total, total_count
+from core.paging import Offset, send_total, total_count
 from domain.auth.enums import Role
 from domain.documents import service
 from domain.documents.enums import DocumentKind, DocumentSource, RejectionReason
@@ -139,7 +139,7 @@ def list_documents(
     entity_type: str | None = None,
     entity_id: uuid.UUID | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[DocumentRead]:
     """List the organisation's documents the caller may see, newest first.
 

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response,
 from pydantic import BaseModel
 
 from core.deps import Reader, SessionDep, Writer, require_roles
-from core.paging import send_total, total_count
+from core.paging import Offset, send_total, total_count
 from domain.auth.enums import Role
 from domain.auth.service import Principal
 from domain.finance import reports, service
@@ -107,7 +107,7 @@ def list_accounts(
     session: SessionDep,
     principal: Writer,
     limit: Annotated[int, Query(ge=1, le=service.MAX_ACCOUNT_LIMIT)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[AccountRead]:
     """The organisation's accounts with their balances (the team's: investors get 403)."""
     accounts = service.list_accounts(
@@ -205,7 +205,7 @@ def list_transactions(
     end: Annotated[dt.date | None, Query(description="last date, inclusive")] = None,
     account_id: uuid.UUID | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[TransactionRead]:
     """Filter by deal, category, type, date range and account; page with limit/offset."""
     try:
@@ -330,7 +330,7 @@ def list_closed_periods(
     session: SessionDep,
     principal: Reader,
     limit: Annotated[int, Query(ge=1, le=service.MAX_ACCOUNT_LIMIT)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[ClosedPeriodRead]:
     """The organisation's closed months, latest first."""
     periods = service.list_closed_periods(

@@ -16,7 +16,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from sqlmodel import Session, col, select
 
 from core.deps import SessionDep, Writer
-from core.paging import send_total, total_count
+from core.paging import Offset, send_total, total_count
 from domain.auth.service import record_audit
 from domain.inbox import service
 from domain.inbox.enums import ActionItemStatus
@@ -97,7 +97,7 @@ def list_action_items(
         Query(min_length=1, max_length=50, description="review_bid, question, new_start ..."),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=service.MAX_LIST_LIMIT)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[ActionItemRead]:
     """Action items newest first, each with its project's address and its contractor.
 

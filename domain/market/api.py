@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.config import get_settings
 from core.deps import Reader, SessionDep, Writer
-from core.paging import send_total, total_count
+from core.paging import Offset, send_total, total_count
 from domain.market import alerts as alert_service
 from domain.market import service, trends
 from domain.market.enums import (
@@ -225,7 +225,7 @@ def latest_opportunities(
     session: SessionDep,
     principal: Reader,
     limit: Annotated[int, Query(ge=1, le=alert_service.MAX_LIST_LIMIT)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     min_score: Annotated[Decimal | None, Query(ge=0, le=100)] = None,
     strategy: OpportunityStrategy | None = None,
     zip_code: Annotated[str | None, Query(max_length=10)] = None,
@@ -296,7 +296,7 @@ def list_alerts(
     ),
     alert_status: AlertStatus | None = Query(default=None, alias="status"),
     limit: Annotated[int, Query(ge=1, le=alert_service.MAX_LIST_LIMIT)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[AlertRead]:
     """Your deal alerts, newest first (admins and analysts: everyone's, or one user's).
 

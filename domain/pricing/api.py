@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from core.deps import Reader, SessionDep, Writer
-from core.paging import send_total, total_count
+from core.paging import Offset, send_total, total_count
 from domain.pricing import service
 from domain.pricing.models import (
     ComponentCostRead,
@@ -116,7 +116,7 @@ def component_cost_history(
     session: SessionDep,
     principal: Reader,
     limit: Annotated[int, Query(ge=1, le=service.MAX_HISTORY_LIMIT)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[CostHistoryRead]:
     """Old and new total cost per unit, reason and who changed it."""
     try:

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from core.deps import Reader, SessionDep, Writer
-from core.paging import send_total, total_count
+from core.paging import Offset, send_total, total_count
 from domain.property import service
 from domain.property.enums import MarketDataType
 from domain.property.errors import (
@@ -71,7 +71,7 @@ def list_properties(
         ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> PropertyPage:
     """The organisation's properties, newest first; with ``address``, those at that address."""
     if address is not None:
@@ -221,7 +221,7 @@ def list_images(
     session: SessionDep,
     principal: Reader,
     limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[PropertyImageRead]:
     """A property's images."""
     try:
@@ -273,7 +273,7 @@ def list_market_data(
     principal: Reader,
     data_type: MarketDataType | None = None,
     limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[MarketDataRead]:
     """Market figures recorded against a property (comps, rent estimates, valuations ...)."""
     try:

@@ -16,6 +16,7 @@ from pydantic import ConfigDict, field_validator
 from sqlalchemy import Double, Index, String, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
+from core.paging import MAX_OFFSET
 from domain.property.enums import ImageType, MarketDataType, PropertyStatus, PropertyType
 from store.base import CreatedAt, OrgScoped, Timestamps, UUIDPrimaryKey, jsonb, money, tstz
 
@@ -272,7 +273,7 @@ class PropertySearch(SQLModel):
         default=None, description="default: distance when `near` is given, else -created_at"
     )
     limit: int = Field(default=50, ge=1, le=500)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
 
 
 class PropertySearchItem(PropertyRead):

@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.deps import Reader, SessionDep
+from core.paging import Offset
 from domain.auth.enums import Role
 from domain.property.errors import PropertyNotFoundError
 from domain.section8 import service
@@ -82,7 +83,7 @@ def list_fmr(
     area: Annotated[str | None, Query(max_length=200, description="words of the area")] = None,
     year: Annotated[int | None, Query(ge=1983, le=2100)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> FmrList:
     """FMR, payment standard and utility allowance by bedroom count, per area and year."""
     total, items = service.list_fmr(

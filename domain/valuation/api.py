@@ -15,7 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 
 from core.deps import SessionDep, require_roles
-from core.paging import send_total, total_count
+from core.paging import Offset, send_total, total_count
 from domain.auth.enums import Role
 from domain.auth.service import Principal
 from domain.valuation import service
@@ -182,7 +182,7 @@ def property_valuation_history(
     session: SessionDep,
     principal: Member,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[ValuationRead]:
     """Every stored valuation of the property, each with its comps and inputs."""
     try:

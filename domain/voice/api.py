@@ -24,7 +24,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
 from core.config import get_settings
 from core.deps import SessionDep, Writer
-from core.paging import send_total, total_count
+from core.paging import Offset, send_total, total_count
 from domain.auth.service import record_audit
 from domain.voice import service
 from domain.voice.enums import CallPurpose, CallStatus, ScheduleStatus
@@ -250,7 +250,7 @@ def list_schedules(
     purpose: CallPurpose | None = None,
     project_id: uuid.UUID | None = None,
     limit: Annotated[int, Query(ge=1, le=service.MAX_LIST_LIMIT)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[ScheduleRead]:
     """Scheduled calls, soonest first (every status unless one is given)."""
     rows = service.list_schedules(
@@ -287,7 +287,7 @@ def list_calls(
     project_id: uuid.UUID | None = None,
     call_status: Annotated[CallStatus | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=service.MAX_LIST_LIMIT)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[CallRead]:
     """The organisation's calls, newest first; queued calls not placed say why in ``note``."""
     calls = service.list_calls(
