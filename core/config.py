@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     whisper_model: str = Field(default="base", alias="WHISPER_MODEL")
     audio_max_duration_s: int = Field(default=900, gt=0, alias="AUDIO_MAX_DURATION_S")
     vision_model: str | None = Field(default=None, alias="VISION_MODEL")
+    # The company's time zone: what "today", "yesterday" and "last month" mean (IANA name).
+    timezone: str = Field(default="America/Detroit", alias="DEALDESK_TIMEZONE")
     secret_key: SecretStr = Field(default=SecretStr(DEV_SECRET_KEY), alias="SECRET_KEY")
     data_dir: Path = Field(default=Path(".data"), alias="DEALDESK_DATA_DIR")
 

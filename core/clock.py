@@ -1,0 +1,42 @@
+"""The company's calendar: what "today" means for dates people give and read.
+
+Timestamps are stored in UTC; a *date* a person means ("paid it today", "P&L last month",
+an expense's default date) is the company's local date, in ``DEALDESK_TIMEZONE`` (default
+America/Detroit). At 8 pm in Detroit on November 30 it is already December 1 in UTC, so a
+UTC date would book that evening's expense into a month nobody has reviewed yet.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from core.config import get_settings
+from store.base import utcnow
+
+DEFAULT_TIMEZONE = "America/Detroit"
+
+
+def company_zone() -> ZoneInfo:
+    """The company's time zone (``DEALDESK_TIMEZONE``; an unknown name falls back to Detroit)."""
+    name = get_settings().timezone or DEFAULT_TIMEZONE
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(DEFAULT_TIMEZONE)
+
+
+def local_now(zone: str | None = None) -> dt.datetime:
+    """Now in ``zone`` (an IANA name), else in the company's time zone."""
+    tz = company_zone()
+    if zone:
+        try:
+            tz = ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return utcnow().astimezone(tz)
+
+
+def local_today(zone: str | None = None) -> dt.date:
+    """Today's date in ``zone`` (an IANA name), else in the company's time zone."""
+    return local_now(zone).date()
