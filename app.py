@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 
 from channels.voice import router as voice_channel_router
@@ -22,12 +23,14 @@ from core.openapi import document_middleware, document_role_refusals
 from core.ops import router as ops_router
 from core.query_guard import API_PREFIX, EXEMPT_PREFIXES, reject_unknown_query
 from core.ratelimit import RateLimitMiddleware
+from core.validation import request_validation_handler
 from domain.analysis.api import router as analysis_router
 from domain.audio.api import router as audio_router
 from domain.auth.api import router as auth_router
 from domain.construction.api import router as construction_router
 from domain.deal.api import router as deal_router
 from domain.documents.api import router as documents_router
+from domain.eventlog.api import router as eventlog_router
 from domain.finance.api import router as finance_router
 from domain.inbox.api import router as inbox_router
 from domain.market.api import router as market_router
@@ -59,6 +62,8 @@ def create_app() -> FastAPI:
         # Every /api/v1 operation refuses (422) a query parameter it does not declare.
         dependencies=[Depends(reject_unknown_query)],
     )
+    # A 422 that echoes any input (a lone surrogate too) without failing to encode it.
+    application.add_exception_handler(RequestValidationError, request_validation_handler)
     # Innermost: a repeated write with the same Idempotency-Key is answered from storage.
     application.add_middleware(IdempotencyMiddleware, prefix=API_PREFIX)
     # Text with NUL characters is refused (422) before any route or stored replay sees it.
@@ -85,6 +90,7 @@ def create_app() -> FastAPI:
         market_router,
         construction_router,
         inbox_router,
+        eventlog_router,
         audio_router,
         vision_router,
         voice_router,

@@ -239,11 +239,8 @@ def _conversation_read(session: Session, org_id: uuid.UUID, conversation: Any) -
 
 
 def _report_not_found(report_id: uuid.UUID) -> HTTPException:
-    """404 for a report that does not exist (or not yet)."""
-    return HTTPException(
-        status_code=status.HTTP_404_NOT_FOUND,
-        detail=f"No report {report_id} (it may still be rendering)",
-    )
+    """404 for a report that does not exist (one still rendering answers 202, not this)."""
+    return HTTPException(status_code=status.HTTP_404_NOT_FOUND, detail=f"No report {report_id}")
 
 
 class ReportState(BaseModel):

@@ -9,8 +9,10 @@ body gets that stored response again, with ``Idempotent-Replayed: true``, and no
 twice. The key is scoped to the caller (a keyed hash of the bearer token, else the client
 address), so one caller's keys never answer another's. ``/auth`` routes are left out: their
 responses carry tokens, which are never stored. A repeat while the first is still
-running gets ``409``; the same key with a different request gets ``422``. Responses of 500
-and above are not kept (the retry runs again). A pure ASGI middleware (streaming responses
+running gets ``409``; the response is kept before its last byte is sent, so a retry made once
+the answer arrived is always replayed. The same key with a different request gets ``422``.
+Responses of 500 and above, and answers the app did not finish, are not kept (the retry runs
+again). A pure ASGI middleware (streaming responses
 pass through untouched when no key is sent). When Redis cannot be reached the request runs
 without the guarantee, and a warning is logged.
 """
@@ -111,6 +113,15 @@ class IdempotencyMiddleware:
             await self._send(send, *outcome)
             return
         captured: dict[str, Any] = {"status": 500, "headers": [], "body": b""}
+        remembered = False
+
+        async def remember(outcome: dict[str, Any]) -> None:
+            nonlocal remembered
+            remembered = True
+            try:
+                await run_in_threadpool(self._remember, redis_key, fingerprint, outcome)
+            except (RedisError, OSError):
+                log.warning("idempotent response not stored: redis unavailable", exc_info=True)
 
         async def capture(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -118,15 +129,18 @@ class IdempotencyMiddleware:
                 captured["headers"] = list(message.get("headers", []))
             elif message["type"] == "http.response.body":
                 captured["body"] += message.get("body", b"")
+                if not message.get("more_body", False) and not remembered:
+                    # Kept before the client sees the end of the answer: a retry sent the
+                    # moment it arrives is replayed, never told it is "still being processed".
+                    await remember(captured)
             await send(message)
 
         try:
             await self.app(scope, replay_receive, capture)
         finally:
-            try:
-                await run_in_threadpool(self._remember, redis_key, fingerprint, captured)
-            except (RedisError, OSError):
-                log.warning("idempotent response not stored: redis unavailable", exc_info=True)
+            if not remembered:
+                # No whole answer was sent (the app failed): the key is freed, a retry runs.
+                await remember({**captured, "status": 500})
 
     @staticmethod
     async def _read_body(receive: Receive) -> tuple[bytes, Receive]:

@@ -10,6 +10,9 @@ and ``Idempotent-Replayed`` answer header (``IdempotencyMiddleware``).
 ``document_role_refusals`` adds what the routes' dependencies answer: ``403`` on every
 operation with a role check (``require_roles``), naming the roles it lets through, and ``422``
 on every operation for an unknown query parameter (``core.query_guard``).
+
+``document_error_bodies`` (run last) gives every documented 4xx a JSON body: ``ErrorDetail``
+(``{"detail": "..."}``), and for a 422 ``oneOf`` that and FastAPI's ``HTTPValidationError``.
 """
 
 from __future__ import annotations
@@ -94,6 +97,91 @@ def document_middleware(schema: dict[str, Any], *, prefix: str) -> dict[str, Any
                 if not any(p.get("name") == IDEMPOTENCY_KEY["name"] for p in parameters):
                     parameters.append(IDEMPOTENCY_KEY)
                 responses.setdefault("409", STILL_RUNNING)
+    return document_error_bodies(schema)
+
+
+# FastAPI's list of field errors, and our own answers' ``{"detail": "..."}``: a 422 is either
+# (a body or parameter that fails its declared type, or a value a service refuses).
+INVALID_BODY = {
+    "application/json": {
+        "schema": {
+            "oneOf": [
+                {"$ref": "#/components/schemas/ErrorDetail"},
+                {"$ref": "#/components/schemas/HTTPValidationError"},
+            ]
+        }
+    }
+}
+_VALIDATION_REF = "#/components/schemas/HTTPValidationError"
+# FastAPI's own schemas, added when no route declared a body or parameter (none here today).
+_FASTAPI_VALIDATION_SCHEMAS: dict[str, Any] = {
+    "ValidationError": {
+        "title": "ValidationError",
+        "type": "object",
+        "properties": {
+            "loc": {
+                "title": "Location",
+                "type": "array",
+                "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+            },
+            "msg": {"title": "Message", "type": "string"},
+            "type": {"title": "Error Type", "type": "string"},
+        },
+        "required": ["loc", "msg", "type"],
+    },
+    "HTTPValidationError": {
+        "title": "HTTPValidationError",
+        "type": "object",
+        "properties": {
+            "detail": {
+                "title": "Detail",
+                "type": "array",
+                "items": {"$ref": "#/components/schemas/ValidationError"},
+            }
+        },
+    },
+}
+
+
+def _json_schema(response: dict[str, Any]) -> dict[str, Any] | None:
+    """The JSON schema a documented answer already has, if any."""
+    content = response.get("content")
+    if not isinstance(content, dict):
+        return None
+    body = content.get("application/json")
+    if not isinstance(body, dict) or not body.get("schema"):
+        return None
+    schema: dict[str, Any] = body["schema"]
+    return schema
+
+
+def document_error_bodies(schema: dict[str, Any]) -> dict[str, Any]:
+    """Give every documented 4xx answer a JSON body (in place; shared answers are copied).
+
+    A route's ``responses={404: {"description": ...}}`` documents the status but no body, so a
+    generated client could not read the message: every 4xx without one gets ``ErrorDetail``
+    (``{"detail": "..."}``, what ``HTTPException`` answers), and every 422 gets ``oneOf``
+    that and FastAPI's ``HTTPValidationError`` (a list of field errors), since a 422 is either.
+    """
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.setdefault("ErrorDetail", ERROR_SCHEMA)
+    for name, definition in _FASTAPI_VALIDATION_SCHEMAS.items():
+        components.setdefault(name, definition)
+    for item in schema.get("paths", {}).values():
+        for operation in item.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses: dict[str, Any] = operation["responses"]
+            for code, response in list(responses.items()):
+                if not (str(code).startswith("4") and isinstance(response, dict)):
+                    continue
+                existing = _json_schema(response)
+                other = response.get("content") or {}
+                if str(code) == "422":
+                    if existing is None or existing.get("$ref") == _VALIDATION_REF:
+                        responses[code] = {**response, "content": {**other, **INVALID_BODY}}
+                elif existing is None:
+                    responses[code] = {**response, "content": {**other, **ERROR_BODY}}
     return schema
 
 

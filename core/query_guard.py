@@ -1,73 +1,178 @@
-"""Unknown query parameters are refused (422) instead of being silently ignored.
+"""Unknown or repeated input is refused (422) instead of being silently ignored.
 
 ``GET /deals?statuss=closed`` used to answer every deal: the misspelt filter was dropped. The
 app-wide dependency ``reject_unknown_query`` compares the request's query parameters with the
 ones its route declares (its own and its dependencies', a query model's fields included) and
 answers 422 naming each unknown one (FastAPI's validation error shape, type
-``extra_forbidden``, as an unknown body field gets). Only operations under the API prefix are
-checked; Twilio's webhooks (``/api/v1/webhook/``) are exempt, since Twilio chooses what it sends.
+``extra_forbidden``, as an unknown body field gets). It does the same for the fields of a form
+body (``multipart/form-data`` or urlencoded) on an operation that declares ``Form``/``File``
+parameters (``captoin=`` on a photo upload used to lose the caption), and refuses a scalar
+query parameter given more than once (``?limit=1&limit=2`` used one of them; a parameter
+declared as a list may repeat). Only operations under the API prefix are checked; Twilio's
+webhooks (``/api/v1/webhook/``) are exempt, since Twilio chooses what it sends.
 """
 
 from __future__ import annotations
 
+import types
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Union, get_args, get_origin
+
 from fastapi import Request
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
+from fastapi.params import Form
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
+from starlette.datastructures import UploadFile
 
 API_PREFIX = "/api/v1"
 EXEMPT_PREFIXES = (f"{API_PREFIX}/webhook/",)
 
-_KNOWN: dict[int, frozenset[str]] = {}
+
+@dataclass(frozen=True)
+class _Declared:
+    """What one operation accepts: query names (and which repeat), form fields (or None)."""
+
+    query: frozenset[str]
+    repeatable: frozenset[str]
+    form: frozenset[str] | None
 
 
-def _query_names(dependant: Dependant, names: set[str]) -> None:
-    """Add the query parameter names ``dependant`` and its sub-dependencies declare."""
+# By ``id(route)``, with a weak reference to tell a route from a later one at the same address.
+_DECLARED: dict[int, tuple[weakref.ref[APIRoute], _Declared]] = {}
+
+
+def _takes_list(annotation: Any) -> bool:
+    """Whether a query parameter typed ``annotation`` takes several values (``list[str]``)."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _takes_list(get_args(annotation)[0])
+    if origin is Union or origin is types.UnionType:
+        return any(_takes_list(arg) for arg in get_args(annotation))
+    kind = origin or annotation
+    return (
+        isinstance(kind, type)
+        and issubclass(kind, (Sequence, set, frozenset))
+        and not issubclass(kind, (str, bytes))
+    )
+
+
+def _model_fields(annotation: Any) -> dict[str, Any] | None:
+    """``{name: annotation}`` of a pydantic model's fields (by alias), else None."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return {
+            field.alias or name: field.annotation for name, field in annotation.model_fields.items()
+        }
+    return None
+
+
+def _collect(
+    dependant: Dependant, query: dict[str, bool], form: set[str], has_form: list[bool]
+) -> None:
+    """Gather the query names (each: may it repeat?) and form fields ``dependant`` declares."""
     for param in dependant.query_params:
         annotation = param.field_info.annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            # A query model (``Annotated[Model, Query()]``): each field is a parameter.
-            for name, field in annotation.model_fields.items():
-                names.add(field.alias or name)
-        else:
-            names.add(param.alias)
+        fields = _model_fields(annotation) or {param.alias: annotation}
+        for name, field_annotation in fields.items():
+            # A name declared twice may repeat only if every declaration takes a list.
+            repeatable = _takes_list(field_annotation)
+            query[name] = query.get(name, True) and repeatable
+    for param in dependant.body_params:
+        if isinstance(param.field_info, Form):  # File() is a Form() too
+            has_form[0] = True
+            form.update(_model_fields(param.field_info.annotation) or {param.alias: None})
     for sub in dependant.dependencies:
-        _query_names(sub, names)
+        _collect(sub, query, form, has_form)
+
+
+def _declared(route: APIRoute) -> _Declared:
+    """What ``route`` accepts (computed once per route)."""
+    cached = _DECLARED.get(id(route))
+    if cached is not None and cached[0]() is route:
+        return cached[1]
+    query: dict[str, bool] = {}
+    form: set[str] = set()
+    has_form = [False]
+    _collect(route.dependant, query, form, has_form)
+    declared = _Declared(
+        query=frozenset(query),
+        repeatable=frozenset(name for name, repeats in query.items() if repeats),
+        form=frozenset(form) if has_form[0] else None,
+    )
+    _DECLARED[id(route)] = (weakref.ref(route), declared)
+    return declared
 
 
 def declared_query_params(route: APIRoute) -> frozenset[str]:
     """The query parameter names ``route`` accepts (computed once per route)."""
-    known = _KNOWN.get(id(route))
-    if known is None:
-        names: set[str] = set()
-        _query_names(route.dependant, names)
-        known = _KNOWN[id(route)] = frozenset(names)
-    return known
+    return _declared(route).query
 
 
-def reject_unknown_query(request: Request) -> None:
-    """A dependency: 422 naming a query parameter the matched operation does not declare."""
+def declared_form_fields(route: APIRoute) -> frozenset[str] | None:
+    """The form field names ``route`` accepts; None when it takes no form body."""
+    return _declared(route).form
+
+
+def _accepts(names: frozenset[str]) -> str:
+    return ", ".join(sorted(names)) if names else "none"
+
+
+def _shown(value: str | UploadFile) -> str | None:
+    """A form value as an error may echo it: the text, or an upload's file name."""
+    return value if isinstance(value, str) else value.filename
+
+
+async def reject_unknown_query(request: Request) -> None:
+    """A dependency: 422 naming an undeclared query parameter or form field, or a repeat."""
     path = request.url.path
     if not path.startswith(API_PREFIX) or path.startswith(EXEMPT_PREFIXES):
         return
     route = request.scope.get("route")
-    if not isinstance(route, APIRoute) or not request.query_params:
+    if not isinstance(route, APIRoute):
         return
-    known = declared_query_params(route)
-    unknown = [name for name in dict.fromkeys(request.query_params.keys()) if name not in known]
-    if not unknown:
-        return
-    accepted = ", ".join(sorted(known)) if known else "none"
+    declared = _declared(route)
     # The shape of FastAPI's own 422 (``HTTPValidationError``), as an unknown body field gets.
-    raise RequestValidationError(
-        [
+    errors: list[dict[str, Any]] = []
+    if request.query_params:
+        accepted = _accepts(declared.query)
+        for name in dict.fromkeys(request.query_params.keys()):
+            values = request.query_params.getlist(name)
+            if name not in declared.query:
+                errors.append(
+                    {
+                        "type": "extra_forbidden",
+                        "loc": ("query", name),
+                        "msg": f"Unknown query parameter {name!r} "
+                        f"(this operation accepts: {accepted})",
+                        "input": values[0],
+                    }
+                )
+            elif len(values) > 1 and name not in declared.repeatable:
+                errors.append(
+                    {
+                        "type": "value_error",
+                        "loc": ("query", name),
+                        "msg": f"Query parameter {name!r} was given {len(values)} times; "
+                        "it takes one value",
+                        "input": values,
+                    }
+                )
+    if declared.form is not None:
+        # FastAPI has already read (and cached) the form for this operation's parameters.
+        form = await request.form()
+        accepted = _accepts(declared.form)
+        errors.extend(
             {
                 "type": "extra_forbidden",
-                "loc": ("query", name),
-                "msg": f"Unknown query parameter {name!r} (this operation accepts: {accepted})",
-                "input": request.query_params.get(name),
+                "loc": ("body", name),
+                "msg": f"Unknown form field {name!r} (this operation accepts: {accepted})",
+                "input": _shown(form[name]),
             }
-            for name in unknown
-        ]
-    )
+            for name in dict.fromkeys(form.keys())
+            if name not in declared.form
+        )
+    if errors:
+        raise RequestValidationError(errors)

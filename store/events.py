@@ -52,13 +52,21 @@ BEYOND_SEED: tuple[tuple[str, str, str], ...] = (
     ("construction", "subscribes", "bid.awarded"),
     # The team's inbox: every call's and contractor message's action items, until closed.
     ("inbox", "subscribes", "action.items.created"),
+    # The seed names no producer of market data updates: the property module holds the
+    # market data (rows recorded against a property, imported sales), so it announces them.
+    ("property", "publishes", "market.data.updated"),
 )
 
 # Copied from shared/seed/events.txt, plus ``BEYOND_SEED``; tests/store/test_event_catalogue.py
 # keeps them equal.
 CATALOGUE: Mapping[str, ModuleEvents] = {
     "property": ModuleEvents(
-        publishes=("property.created", "property.updated", "property.deleted"),
+        publishes=(
+            "property.created",
+            "property.updated",
+            "property.deleted",
+            "market.data.updated",
+        ),
         subscribes=("valuation.completed", "market.data.updated"),
     ),
     "deal": ModuleEvents(

@@ -160,7 +160,7 @@ def build_org_a(db: Session) -> tuple[Organisation, User, dict[str, str]]:
     # Finance: an account, a transaction, a budget, a closed month.
     account = make_account(db, org, name="A Operating")
     ids["account"] = str(account.id)
-    make_transaction(db, org, deal_id=deal.id, account_id=account.id)
+    ids["transaction"] = str(make_transaction(db, org, deal_id=deal.id, account_id=account.id).id)
     finance_service.set_budget(
         session=db,
         org_id=org.id,
@@ -511,6 +511,9 @@ ID_OPERATIONS: dict[str, Op] = {
     "POST /api/v1/projects/{id}/expenses/{expenseId}/void": Op(
         {"id": "project", "expenseId": "expense"}, _json({"reason": "hijack"})
     ),
+    "POST /api/v1/transactions/{transaction_id}/void": Op(
+        {"transaction_id": "transaction"}, _json({"reason": "hijack"})
+    ),
     "GET /api/v1/contractors/{id}": Op({"id": "contractor"}),
     "PATCH /api/v1/contractors/{id}": Op({"id": "contractor"}, _json({"name": "Renamed"})),
     # audio, vision
@@ -656,6 +659,7 @@ LIST_OPERATIONS: dict[str, Request] = {
     "GET /api/v1/users": lambda _: {},
     "GET /api/v1/auth/tokens": lambda _: {},
     "GET /api/v1/audit-log": lambda _: {},
+    "GET /api/v1/events": lambda _: {},
     "GET /api/v1/documents": lambda _: {},
     "GET /api/v1/properties": lambda _: {},
     "POST /api/v1/properties/search": lambda _: {"json": {}},
@@ -687,6 +691,7 @@ LIST_OPERATIONS: dict[str, Request] = {
 # The same lists filtered by one of A's ids: nothing of A's, or 404.
 FILTERED_LISTS: dict[str, Request] = {
     "GET /api/v1/audit-log?entity_id": lambda s: {"params": {"entity_id": s.a["deal"]}},
+    "GET /api/v1/events?entity_id": lambda s: {"params": {"entity_id": s.a["property"]}},
     "GET /api/v1/documents?entity_id": lambda s: {"params": {"entity_id": s.a["property"]}},
     "GET /api/v1/deals?property_id": lambda s: {"params": {"property_id": s.a["property"]}},
     "GET /api/v1/projects/starts?project_id": lambda s: {"params": {"project_id": s.a["project"]}},

@@ -73,9 +73,13 @@ def _mapped_errors() -> Iterator[None]:
 
 
 def _read(deal: Deal) -> DealRead:
-    """The API view of a deal, with the statuses it may move to next."""
+    """The API view of a deal, with the statuses it may move to next (history times in UTC)."""
     return DealRead.model_validate(
-        deal, update={"allowed_next_statuses": allowed_next(DealStatus(deal.status))}
+        deal,
+        update={
+            "allowed_next_statuses": allowed_next(DealStatus(deal.status)),
+            "timeline": service.status_history(deal),
+        },
     )
 
 

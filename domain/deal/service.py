@@ -25,7 +25,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import Enum
 from typing import Any
@@ -36,8 +36,11 @@ from sqlalchemy import false, func, or_
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from core.clock import company_zone
 from core.metrics import business_counter
+from core.money import money_str
 from core.paging import count_rows
+from core.timestamps import utc_strings, utc_text
 from domain.auth import service as auth_service
 from domain.auth.enums import Role
 from domain.auth.service import Principal
@@ -397,8 +400,11 @@ def get_deal(
 
 
 def _day_start(day: date) -> datetime:
-    """Midnight UTC at the start of ``day`` (periods are whole UTC days)."""
-    return datetime.combine(day, time(), tzinfo=UTC)
+    """Midnight at the start of ``day`` in the company's time zone.
+
+    Periods are whole local days: a deal opened at 8 pm in Detroit on the 28th is the 28th's.
+    """
+    return datetime.combine(day, time(), tzinfo=company_zone())
 
 
 def _entered_status_at() -> Any:
@@ -438,8 +444,9 @@ def _deals_query(
 ) -> SelectOfScalar[Deal]:
     """The deals the caller may see, filtered (no order, no paging).
 
-    ``since``/``until`` (whole UTC days, both inclusive) keep the deals that entered
-    ``status`` in that period when a status is given, else the deals created in it.
+    ``since``/``until`` (whole days in the company's time zone, both inclusive) keep the
+    deals that entered ``status`` in that period when a status is given, else the deals
+    created in it.
     """
     _check_can_read(principal)
     if since is not None and until is not None and since > until:
@@ -528,7 +535,16 @@ def _deal_payload(deal: Deal) -> dict[str, Any]:
 
 def _history_entry(status: DealStatus, at: datetime, actor: str) -> dict[str, Any]:
     """One line of the deal row's status history."""
-    return {"status": status.value, "at": at.isoformat(), "by": actor}
+    return {"status": status.value, "at": utc_text(at), "by": actor}
+
+
+def status_history(deal: Deal) -> list[dict[str, Any]]:
+    """The deal row's status history as responses show it: every ``at`` in UTC with ``Z``.
+
+    Lines written before the history used ``Z`` say ``+00:00``; they are put right on read.
+    """
+    history: list[dict[str, Any]] = utc_strings(list(deal.timeline or []))
+    return history
 
 
 def create_deal(
@@ -1244,6 +1260,53 @@ def record_foreign_event(
 
 # --- the timeline --------------------------------------------------------------------------
 
+# Amounts in timeline details (deal figures, offers, payments and transactions, valuations,
+# reports): each is shown with two places, also as the ``from``/``to`` of a recorded change.
+TIMELINE_MONEY_KEYS = frozenset(
+    {
+        "amount",
+        "arv",
+        "as_is_value",
+        "estimated_repairs",
+        "expected_profit",
+        "high",
+        "low",
+        "max_offer",
+        "offer_amount",
+        "purchase_price",
+        "signed_amount",
+        "value",
+    }
+)
+_CHANGE_KEYS = frozenset({"from", "to"})
+
+
+def timeline_details(details: Mapping[str, Any]) -> dict[str, Any]:
+    """A timeline entry's details as responses show them, whenever they were recorded.
+
+    Money under ``TIMELINE_MONEY_KEYS`` (and the ``from``/``to`` of a change to one) is a
+    decimal string with two places (``"140000"`` → ``"140000.00"``); date-times are in UTC
+    with ``Z``. Values that are not numbers (None, text) are kept as they are.
+    """
+
+    def walk(item: Any, money: bool) -> Any:
+        if isinstance(item, Mapping):
+            return {
+                key: walk(value, key in TIMELINE_MONEY_KEYS or (money and key in _CHANGE_KEYS))
+                for key, value in item.items()
+            }
+        if isinstance(item, list):
+            return [walk(value, False) for value in item]
+        if money and isinstance(item, str | int | float | Decimal) and not isinstance(item, bool):
+            try:
+                return money_str(item)
+            except (ArithmeticError, ValueError):
+                return item
+        return item
+
+    shown: dict[str, Any] = utc_strings(walk(details, False))
+    return shown
+
 
 def _outbox_entries(
     *, session: Session, deal: Deal, recorded: set[uuid.UUID]
@@ -1280,7 +1343,7 @@ def _outbox_entries(
             kind=TIMELINE_EVENT_KINDS[row.name],
             summary=summarise_event(row.name, row.payload),
             actor=_event_actor(row.payload, session=session, org_id=deal.org_id),
-            details=dict(row.payload) | {"event": row.name},
+            details=timeline_details(dict(row.payload) | {"event": row.name}),
             event_id=row.id,
             source="outbox",
         )
@@ -1323,7 +1386,7 @@ def timeline(
                 kind=row.kind,
                 summary=row.summary,
                 actor=row.actor,
-                details=row.details,
+                details=timeline_details(row.details),
                 event_id=row.source_event_id,
                 source="deal",
             ),

@@ -10,6 +10,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi.responses import JSONResponse
 
 from core.deps import Reader, SessionDep, Writer
 from core.paging import Offset, send_total, total_count
@@ -103,15 +104,45 @@ def list_properties(
     response_model=PropertyRead,
     status_code=status.HTTP_201_CREATED,
     summary="Create a property (its address is normalised)",
-    responses={409: {"description": "MLS number or source id already used"}, **_ERRORS},
+    responses={
+        409: {
+            "description": "MLS number or source id already used, or a property is already at "
+            "this address and unit (`existing_id` names it; `?allow_duplicate=true` creates "
+            "another)"
+        },
+        422: _ERRORS[422],  # a create has no property to miss (no 404)
+    },
 )
 def create_property(
-    session: SessionDep, principal: Writer, property_in: PropertyCreate
-) -> PropertyRead:
-    """Create a property; publishes ``property.created``."""
+    session: SessionDep,
+    principal: Writer,
+    property_in: PropertyCreate,
+    allow_duplicate: Annotated[
+        bool,
+        Query(
+            description="create the property even when one is already at the same street "
+            "address and unit (else 409 with `existing_id`)"
+        ),
+    ] = False,
+) -> PropertyRead | JSONResponse:
+    """Create a property; publishes ``property.created``.
+
+    A property already at the same street line and unit (and no other ZIP, state or city) is
+    a 409 with ``existing_id``, so a retried create does not duplicate it, unless
+    ``allow_duplicate`` is true.
+    """
     try:
         prop = service.create(
-            session=session, org_id=principal.org_id, property_in=property_in, principal=principal
+            session=session,
+            org_id=principal.org_id,
+            property_in=property_in,
+            principal=principal,
+            refuse_same_address=not allow_duplicate,
+        )
+    except service.DuplicateAddressError as exc:
+        return JSONResponse(
+            status_code=status.HTTP_409_CONFLICT,
+            content={"detail": str(exc), "existing_id": str(exc.existing_id)},
         )
     except PropertyError as exc:
         raise _http_error(exc) from exc

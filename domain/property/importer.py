@@ -42,6 +42,9 @@
   each property it creates or changes (new listings are candidate deals that subscribers
   value), and a sales import publishes none (closed sales are comps: thousands of them would
   only queue valuations nobody asked for). ``publish_events`` overrides either default.
+  A sales import that inserted or updated rows also publishes one ``market.data.updated``
+  (whatever ``publish_events`` says), naming the ZIPs and neighbourhoods it touched, with the
+  final commit: the valuation module refreshes those areas' market insights.
 """
 
 from __future__ import annotations
@@ -67,6 +70,7 @@ from domain.property import service
 from domain.property.enums import ImportKind, PropertyStatus, PropertyType
 from domain.property.errors import ImportColumnsError, PropertyError, PropertyValidationError
 from domain.property.models import Property, PropertyCreate
+from store.outbox import publish
 
 DEFAULT_BATCH_SIZE = 500
 # The lowest sale price believed: below it a sale is a typo, a price in thousands, a number an
@@ -270,6 +274,9 @@ class ImportSummary:
     rejections: list[ImportRejection] = field(default_factory=list)
     warnings: list[RowWarning] = field(default_factory=list)
     batches_committed: int = 0
+    # The ZIPs and neighbourhoods of the rows inserted or updated.
+    zip_codes: set[str] = field(default_factory=set)
+    neighborhoods: set[str] = field(default_factory=set)
 
     @property
     def rejected(self) -> int:
@@ -1022,6 +1029,16 @@ class _BatchOutcome:
     updated: int = 0
     unchanged: int = 0
     rejections: list[ImportRejection] = field(default_factory=list)
+    # The areas of the rows inserted or changed (``market.data.updated`` names them).
+    zip_codes: set[str] = field(default_factory=set)
+    neighborhoods: set[str] = field(default_factory=set)
+
+    def touched(self, prop: Property) -> None:
+        """Note the area of a property this batch inserted or changed."""
+        if prop.zip_code:
+            self.zip_codes.add(prop.zip_code)
+        if prop.neighborhood:
+            self.neighborhoods.add(prop.neighborhood)
 
 
 def _apply_batch(
@@ -1070,6 +1087,7 @@ def _apply_batch(
                         source_checked=True,
                     )
                     outcome.inserted += 1
+                    outcome.touched(known[pending.source_id])
                     continue
                 changed = service.apply_changes(
                     session=session,
@@ -1081,6 +1099,7 @@ def _apply_batch(
                 _note_kept_values(pending, prop)
             if changed:
                 outcome.updated += 1
+                outcome.touched(prop)
             else:
                 outcome.unchanged += 1
         except (PropertyError, DBAPIError) as exc:
@@ -1133,6 +1152,8 @@ def _write_batch(
     summary.updated += outcome.updated
     summary.unchanged += outcome.unchanged
     summary.rejections.extend(outcome.rejections)
+    summary.zip_codes |= outcome.zip_codes
+    summary.neighborhoods |= outcome.neighborhoods
     refused = {rejection.line for rejection in outcome.rejections}
     for pending in batch:
         if pending.line not in refused:
@@ -1287,5 +1308,21 @@ def import_records(
             "columns": resolved,
         },
     )
+    if kind == ImportKind.sales and (summary.inserted or summary.updated):
+        # Sold prices are the area's market data: one event for the whole import (whatever
+        # ``publish_events`` says about per-property events), naming the areas it touched.
+        publish(
+            session,
+            org_id=org_id,
+            name="market.data.updated",
+            payload=service.market_data_payload(
+                origin="import",
+                zip_codes=summary.zip_codes,
+                neighborhoods=summary.neighborhoods,
+                source=f"import:{source}",
+                kind=kind.value,
+                counts=summary.counts(),
+            ),
+        )
     session.commit()
     return summary

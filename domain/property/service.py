@@ -13,7 +13,7 @@ import difflib
 import math
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -60,6 +60,7 @@ from store.outbox import publish
 __all__ = [
     "AddressMatch",
     "AddressParseError",
+    "DuplicateAddressError",
     "PropertyConflictError",
     "PropertyNotFoundError",
     "PropertyValidationError",
@@ -436,6 +437,54 @@ def _ensure_unique(
             )
 
 
+class DuplicateAddressError(PropertyConflictError):
+    """The organisation already has a property at this street address and unit."""
+
+    def __init__(self, message: str, *, existing_id: uuid.UUID) -> None:
+        """Keep the existing property's id, for the caller to show."""
+        super().__init__(message)
+        self.existing_id = existing_id
+
+
+def _same_place(values: Mapping[str, Any], prop: Property) -> bool:
+    """Whether an address with ``prop``'s ``address_key`` is the same house as ``prop``.
+
+    It is unless a ZIP, state or city given on both sides differs (the city is compared only
+    without two ZIPs to compare: mailing city names vary within one ZIP).
+    """
+    zip_a, zip_b = values.get("zip_code"), prop.zip_code
+    if values.get("state") and prop.state and values["state"] != prop.state:
+        return False
+    if zip_a and zip_b:
+        return bool(zip_a == zip_b)
+    city_a, city_b = values.get("city"), prop.city
+    return not (city_a and city_b and str(city_a).upper() != city_b.upper())
+
+
+def _refuse_same_address(*, session: Session, org_id: uuid.UUID, values: Mapping[str, Any]) -> None:
+    """Raise ``DuplicateAddressError`` when the organisation has a property at this address.
+
+    The same ``address_key`` (street line and unit) in the same place (``_same_place``).
+    """
+    key = values.get("address_key")
+    if not key:
+        return
+    candidates = session.exec(
+        select(Property)
+        .where(Property.org_id == org_id, Property.address_key == key)
+        .order_by(asc(col(Property.created_at)))
+        .limit(_ADDRESS_CANDIDATES)
+    ).all()
+    for prop in candidates:
+        if _same_place(values, prop):
+            where = ", ".join(p for p in (prop.address_line, prop.city, prop.state) if p)
+            raise DuplicateAddressError(
+                f"property {prop.id} is already at {where}; "
+                "pass allow_duplicate=true to create another one at the same address",
+                existing_id=prop.id,
+            )
+
+
 def _check_locatable(values: Mapping[str, Any]) -> None:
     """A property needs a street address or both coordinates (else nobody can find it)."""
     has_address = bool(values.get("address_key"))
@@ -471,6 +520,7 @@ def create(
     principal: Principal | None = None,
     publish_event: bool = True,
     source_checked: bool = False,
+    refuse_same_address: bool = False,
 ) -> Property:
     """Create a property with a normalised address; publish ``property.created``.
 
@@ -478,6 +528,9 @@ def create(
     property with neither address nor coordinates, and ``PropertyConflictError`` when the
     MLS number or (source, source id) is taken. ``source_checked``: the caller (an import)
     has already looked the source id up, so the check is not repeated.
+    ``refuse_same_address`` (the REST create): ``DuplicateAddressError`` when the organisation
+    already has a property at the same street line and unit in the same place; imports,
+    tools and the demo seed have their own dedupe (source ids, lookups) and leave it off.
     """
     values = property_in.model_dump()
     values.update(
@@ -497,6 +550,8 @@ def create(
         source=None if source_checked else values.get("source"),
         source_id=values.get("source_id"),
     )
+    if refuse_same_address:
+        _refuse_same_address(session=session, org_id=org_id, values=values)
     prop = Property(org_id=org_id, **values)
     session.add(prop)
     session.flush()
@@ -988,8 +1043,12 @@ def add_market_data(
     data_in: MarketDataCreate,
     principal: Principal | None = None,
 ) -> MarketData:
-    """Record a market figure (rent estimate, comp, valuation ...) against a property."""
-    require(session=session, org_id=org_id, property_id=property_id)
+    """Record a market figure (rent estimate, comp, valuation ...) against a property.
+
+    Publishes ``market.data.updated`` naming the property's area (``market_data_payload``),
+    so the valuation module refreshes that area's market insight.
+    """
+    prop = require(session=session, org_id=org_id, property_id=property_id)
     row = MarketData(
         org_id=org_id,
         property_id=property_id,
@@ -1009,7 +1068,49 @@ def add_market_data(
             entity_id=property_id,
             changes={"market_data_id": str(row.id), "data_type": row.data_type},
         )
+    publish(
+        session,
+        org_id=org_id,
+        name="market.data.updated",
+        payload=market_data_payload(
+            origin="api",
+            zip_codes=[prop.zip_code],
+            neighborhoods=[prop.neighborhood],
+            market_data=[{"id": row.id, "property_id": property_id, "data_type": row.data_type}],
+        ),
+    )
     return row
+
+
+# The most areas one ``market.data.updated`` names (an import across a whole state is
+# summarised: ``areas_truncated`` says so); each is one market insight to compute.
+MAX_EVENT_AREAS = 100
+
+
+def market_data_payload(
+    *,
+    origin: str,
+    zip_codes: Iterable[str | None] = (),
+    neighborhoods: Iterable[str | None] = (),
+    **extra: Any,
+) -> dict[str, Any]:
+    """The payload of a ``market.data.updated`` the property module publishes.
+
+    ``zip_codes`` and ``neighborhoods`` are the areas whose data changed (blanks dropped,
+    sorted, at most ``MAX_EVENT_AREAS`` each). It names no ``property_id``: that key asks the
+    property module to record the update as a row, and these rows are already recorded.
+    """
+    zips = sorted({z.strip() for z in zip_codes if z and z.strip()})
+    hoods = sorted({n.strip() for n in neighborhoods if n and n.strip()})
+    payload: dict[str, Any] = {
+        "origin": origin,
+        "zip_codes": zips[:MAX_EVENT_AREAS],
+        "neighborhoods": hoods[:MAX_EVENT_AREAS],
+        **extra,
+    }
+    if len(zips) > MAX_EVENT_AREAS or len(hoods) > MAX_EVENT_AREAS:
+        payload["areas_truncated"] = True
+    return payload
 
 
 def _market_data_query(

@@ -10,9 +10,11 @@
   and its stored valuations are flagged ``stale_reason`` ("re-valuation due"); re-flagging
   changes nothing.
 - ``market.data.updated``: for the properties it names, the same (refresh and flag); for an
-  area (``zip_code`` or ``neighborhood``), a fresh market analysis is published as
-  ``market.insight.generated`` with its figures. Deliveries are recorded per (event,
-  subscriber) and commit with the handler's work, so an insight is published once per event.
+  area (``zip_code`` or ``neighborhood``, or each of the ``zip_codes`` and ``neighborhoods``
+  the property module names after market data rows or a sales import), a fresh market
+  analysis is published as ``market.insight.generated`` with its figures. Deliveries are
+  recorded per (event, subscriber) and commit with the handler's work, so an insight is
+  published once per event.
 """
 
 from __future__ import annotations
@@ -94,21 +96,62 @@ def revalue_after_walkthrough(session: Session, event: Event) -> None:
     _flag(session, event, f"walkthrough completed {when} (event {event.id}): re-valuation due")
 
 
+# The most market insights one ``market.data.updated`` produces (one per area it names).
+MAX_INSIGHT_AREAS = 200
+
+
+def _texts(value: Any) -> list[str]:
+    """The non-blank strings of a payload list (anything else ignored)."""
+    if not isinstance(value, list):
+        return []
+    return [
+        str(item).strip() for item in value if isinstance(item, str | int) and str(item).strip()
+    ]
+
+
+def _areas(payload: dict[str, Any]) -> list[tuple[str | None, str | None]]:
+    """The (zip, neighbourhood) areas an update names, each once, in order.
+
+    ``zip_code`` and/or ``neighborhood`` is one area (both: the neighbourhood within the ZIP);
+    ``zip_codes`` and ``neighborhoods`` (the property module's imports and market data) are
+    one area each.
+    """
+    areas: list[tuple[str | None, str | None]] = []
+    zip_code = payload.get("zip_code") or payload.get("zip")
+    neighborhood = payload.get("neighborhood")
+    if zip_code or neighborhood:
+        areas.append(
+            (str(zip_code) if zip_code else None, str(neighborhood) if neighborhood else None)
+        )
+    areas.extend((z, None) for z in _texts(payload.get("zip_codes")))
+    areas.extend((None, n) for n in _texts(payload.get("neighborhoods")))
+    return list(dict.fromkeys(areas))[:MAX_INSIGHT_AREAS]
+
+
 @subscribe("market.data.updated")
 def revalue_after_market_update(session: Session, event: Event) -> None:
-    """Flag named properties for re-valuation; publish an insight for an area update."""
+    """Flag named properties for re-valuation; publish an insight for each area updated."""
     if event.org_id is None:
         return
     _flag(session, event, f"market data updated (event {event.id}): re-valuation due")
-    zip_code = event.payload.get("zip_code") or event.payload.get("zip")
-    neighborhood = event.payload.get("neighborhood")
-    if not zip_code and not neighborhood:
+    areas = _areas(event.payload)
+    if not areas:
         return
+    if event.payload.get("origin") == "import":
+        # A bulk import publishes no per-property events: bring the comp index (what the
+        # analysis reads) up to date first, as the import's CLI does after it.
+        service.reindex_comps(session=session, org_id=event.org_id)
+    for zip_code, neighborhood in areas:
+        _publish_insight(session, event, zip_code=zip_code, neighborhood=neighborhood)
+
+
+def _publish_insight(
+    session: Session, event: Event, *, zip_code: str | None, neighborhood: str | None
+) -> None:
+    """Publish ``market.insight.generated`` for one area (nothing when it has no sales)."""
+    assert event.org_id is not None
     analysis = service.market_analysis(
-        session=session,
-        org_id=event.org_id,
-        zip_code=str(zip_code) if zip_code else None,
-        neighborhood=str(neighborhood) if neighborhood else None,
+        session=session, org_id=event.org_id, zip_code=zip_code, neighborhood=neighborhood
     )
     if analysis.sales == 0:
         return

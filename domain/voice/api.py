@@ -25,6 +25,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from core.config import get_settings
 from core.deps import SessionDep, Writer
 from core.paging import Offset, send_total, total_count
+from core.timestamps import utc, utc_text
 from domain.auth.service import record_audit
 from domain.voice import service
 from domain.voice.enums import CallPurpose, CallStatus, ScheduleStatus
@@ -81,8 +82,14 @@ def call_read(call: Call) -> CallRead:
 
 
 def schedule_read(schedule: CallSchedule) -> ScheduleRead:
-    """The API view of a scheduled call."""
-    return ScheduleRead.model_validate(schedule)
+    """The API view of a scheduled call (times in UTC, as a later read gives them)."""
+    return ScheduleRead.model_validate(
+        schedule,
+        update={
+            "scheduled_for": utc(schedule.scheduled_for),
+            "created_at": utc(schedule.created_at),
+        },
+    )
 
 
 @router.post(
@@ -135,7 +142,7 @@ def initiate_call(
         return InitiateResult(
             status="scheduled",
             schedule=schedule_read(result.schedule),
-            scheduled_for=result.schedule.scheduled_for,
+            scheduled_for=utc(result.schedule.scheduled_for),
             reason=result.reason,
         )
     assert result.call is not None
@@ -191,7 +198,7 @@ def schedule_call(body: ScheduleRequest, session: SessionDep, principal: Writer)
         entity_id=result.schedule.id,
         changes={
             "contractor_id": str(body.contractor_id),
-            "scheduled_for": result.schedule.scheduled_for.isoformat(),
+            "scheduled_for": utc_text(result.schedule.scheduled_for),
             "reason": result.reason,
         },
     )

@@ -75,6 +75,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from core.config import get_settings
 from core.paging import count_rows
+from core.timestamps import utc_text
 from domain.auth import service as auth_service
 from domain.construction import service as construction_service
 from domain.construction.enums import BidSource, BidStatus
@@ -575,7 +576,7 @@ def _new_schedule(
         existing = pending_schedule(
             session=session, org_id=org_id, contractor_id=contractor_id, project_id=project_id
         )
-        when_text = existing.scheduled_for.isoformat(timespec="minutes") if existing else "?"
+        when_text = utc_text(existing.scheduled_for) if existing else "?"
         raise ScheduleConflict(
             f"a call to contractor {contractor_id} about project {project_id} is already "
             + (

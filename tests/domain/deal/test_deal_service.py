@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from datetime import timedelta
 from decimal import Decimal
 
@@ -10,6 +9,7 @@ import pytest
 from pydantic import ValidationError
 from sqlmodel import Session, select
 
+from core.clock import local_today
 from domain.auth.enums import Role
 from domain.auth.models import AuditLog
 from domain.deal import service as deal_service
@@ -128,7 +128,7 @@ def test_update_records_what_changed_and_nothing_when_nothing_did(db: Session) -
         if e.kind == DealEventKind.updated
     ]
     assert len(updates) == 1
-    assert updates[0].details["changes"]["purchase_price"] == {"from": "80000", "to": "85000"}
+    assert updates[0].details["changes"]["purchase_price"] == {"from": "80000.00", "to": "85000.00"}
     assert updates[0].summary == (
         "Deal updated: purchase_price 80,000.00 → 85,000.00; strategy none → rental"
     )
@@ -399,7 +399,7 @@ def test_money_booked_on_the_deal_shows_once_with_who_booked_it(db: Session) -> 
                 type=kind,  # type: ignore[arg-type]
                 category=category,  # type: ignore[arg-type]
                 amount=Decimal(amount),
-                date=dt.date.today(),
+                date=local_today(),
                 deal_id=deal.id,
                 counterparty="Wayne County Title",
             ),

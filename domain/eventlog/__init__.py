@@ -1,0 +1,1 @@
+"""The event log: an organisation's published events, as the outbox stores them (read-only)."""
