@@ -40,3 +40,13 @@ def local_now(zone: str | None = None) -> dt.datetime:
 def local_today(zone: str | None = None) -> dt.date:
     """Today's date in ``zone`` (an IANA name), else in the company's time zone."""
     return local_now(zone).date()
+
+
+def local_day(moment: dt.datetime) -> dt.date:
+    """The company-local date of a stored timestamp (kept in UTC; a naive one is read as UTC).
+
+    A task finished at 8 pm in Detroit was finished that day, not the next.
+    """
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(company_zone()).date()

@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
 from agent.planner import period_in
+from core.clock import local_today
 from domain.auth.enums import Role
 from domain.auth.models import Organisation, User
 from domain.deal import service as deal_service
@@ -312,7 +313,7 @@ class Team:
 def team(committed_db: Session) -> Team:
     """Deals around last month, this week and Q3, committed for the agent's own sessions."""
     db = committed_db
-    today = dt.date.today()
+    today = local_today()
     last_month = period_in("last month", today)
     q3 = period_in("in Q3", today)
     assert last_month and q3
@@ -371,7 +372,7 @@ def test_chat_which_deals_closed_in_a_month_and_last_month(team: Team) -> None:
 
 
 def test_chat_new_deals_this_week(team: Team) -> None:
-    today = dt.date.today()
+    today = local_today()
     monday = today - dt.timedelta(days=today.weekday())
     reply = checked_turn(team.admin, "any new deals this week?").reply
     assert f"New deals opened from {monday} to {today} (1)" in reply, reply

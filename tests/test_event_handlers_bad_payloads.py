@@ -12,7 +12,6 @@ database error, and never change a row of the other organisation.
 
 from __future__ import annotations
 
-import datetime as dt
 import decimal
 import io
 import uuid
@@ -25,6 +24,7 @@ import sqlalchemy.exc
 from PIL import Image
 from sqlmodel import Session, select
 
+from core.clock import local_today
 from domain.audio.enums import WalkthroughStatus
 from domain.audio.models import Walkthrough
 from domain.auth.enums import Role
@@ -358,7 +358,7 @@ def _value(kind: str, rows: dict[str, str]) -> Any:
         "money": "1250.00",
         "int": 3,
         "bool": True,
-        "date": dt.date.today().isoformat(),
+        "date": local_today().isoformat(),
     }[kind]
 
 

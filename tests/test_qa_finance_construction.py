@@ -328,7 +328,7 @@ def test_a_project_status_moves_only_forward_or_reopens(db: Session, client: Tes
     refused = patch("planning")
     assert refused.status_code == 409
     assert refused.json()["detail"] == (
-        "a completed project cannot move to planning (from completed: in_progress)"
+        "A completed project cannot move to planning; from completed it can move to: in progress"
     )
     assert patch("in_progress").status_code == 200  # reopened for a punch list
     assert patch("cancelled").status_code == 200

@@ -16,6 +16,7 @@ from pydantic import Field
 from sqlmodel import Session
 
 from agent.context import Context
+from core.clock import local_today
 from domain.analysis.formatting import cents
 from domain.auth.enums import Role
 from domain.finance import service as finance_service
@@ -52,7 +53,7 @@ def _scope(session: Session, ctx: Context, deal: str | None) -> tuple[Any | None
 
 
 def _period(start: dt.date | None, end: dt.date | None) -> tuple[dt.date, dt.date]:
-    end = end or dt.date.today()
+    end = end or local_today()
     return start or dt.date(end.year, 1, 1), end
 
 
@@ -92,7 +93,20 @@ def budget_status(
             "total_allocated": ledger_money(status.total_allocated),
             "total_spent": ledger_money(status.total_spent),
             "total_remaining": ledger_money(status.total_remaining),
+            "over_by": ledger_money(status.over_by),
             "over_budget": status.over_budget,
+            # A negative remaining is money over: say "over by", never "-$X left".
+            "over_lines": [
+                {"label": line.label, "over_by": ledger_money(line.over_by)}
+                for line in status.lines
+                if line.over_budget
+            ],
+            # Lines counting the same spending (the totals count it once).
+            "overlaps": [
+                f"{o.label} is {'part of' if o.nested else 'overlaps'} {o.overlaps_label}"
+                f" ({ledger_money(o.shared_spent)} counted in both; totals count it once)"
+                for o in status.overlaps
+            ],
             "unbudgeted_spending": _money_map(status.unbudgeted_spending),
             "source": "financial_service.budgets and transactions",
         }

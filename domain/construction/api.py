@@ -693,7 +693,9 @@ def add_expense(
 ) -> ExpenseRead:
     """Book money spent, optionally against a scope line.
 
-    Publishes ``construction.expense.added``, which finance books as a ledger transaction.
+    Dated today in the company's time zone unless ``spent_on`` says otherwise; a date more
+    than 31 days ahead is refused (422). Publishes ``construction.expense.added``, which
+    finance books as a ledger transaction.
     """
     with _mapped_errors():
         expense = service.add_expense(

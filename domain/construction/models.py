@@ -19,6 +19,7 @@ from sqlalchemy import Index, String, Text, UniqueConstraint, Uuid, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field, SQLModel
 
+from core.clock import DEFAULT_TIMEZONE
 from domain.construction.enums import (
     BidSource,
     BidStatus,
@@ -30,7 +31,6 @@ from domain.construction.enums import (
 from store.base import CreatedAt, OrgScoped, Timestamps, UUIDPrimaryKey, jsonb, money, tstz
 
 SCHEMA = "construction_service"
-DEFAULT_TIMEZONE = "America/Detroit"
 
 
 class ProjectBase(SQLModel):
@@ -549,7 +549,13 @@ class ExpenseCreate(SQLModel):
 
     amount: Decimal = Field(gt=0, max_digits=12, decimal_places=2)
     category: ExpenseCategory = ExpenseCategory.labour
-    spent_on: dt.date | None = Field(default=None, description="default: today")
+    spent_on: dt.date | None = Field(
+        default=None,
+        description=(
+            "default: today in the company's time zone (DEALDESK_TIMEZONE); at most 31 days "
+            "ahead (422 beyond)"
+        ),
+    )
     scope_item_id: uuid.UUID | None = Field(default=None, description="the scope line it paid")
     contractor_id: uuid.UUID | None = None
     description: str | None = Field(default=None, max_length=2000)

@@ -35,6 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select, SelectOfScalar
 
+from core.clock import local_day, local_today
 from core.paging import count_rows
 from domain.auth import service as auth_service
 from domain.auth.enums import Role
@@ -126,11 +127,55 @@ class ConstructionConflictError(ConstructionError):
     """The current state does not allow the change (HTTP 409)."""
 
 
+class IllegalProjectMoveError(ConstructionConflictError):
+    """A project status change ``PROJECT_MOVES`` does not allow; says where it may go instead."""
+
+    def __init__(
+        self, current: ProjectStatus, wanted: ProjectStatus, allowed: frozenset[ProjectStatus]
+    ) -> None:
+        """Keep the statuses (``allowed`` sorted) for the caller to show, and word the message."""
+        self.current = current
+        self.wanted = wanted
+        self.allowed = sorted(allowed, key=lambda s: s.value)
+
+        def words(status: ProjectStatus) -> str:
+            return status.value.replace("_", " ")
+
+        adjective = current.value.replace("_", "-")
+        article = "An" if adjective[0] in "aeiou" else "A"
+        super().__init__(
+            f"{article} {adjective} project cannot move to {words(wanted)}; from {words(current)} "
+            f"it can move to: {', '.join(words(s) for s in self.allowed)}"
+        )
+
+
 # --- small helpers -------------------------------------------------------------------------
 
 
 def _cents(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+# --- the calendar: a date a person means is a local date -------------------------------------
+# "Today" for a project's dates (an expense's default day, completion, progress, bid starts) is
+# ``core.clock.local_today()``: projects carry no time zone of their own, so the company's
+# (``DEALDESK_TIMEZONE``). At 8 pm on November 30 in Detroit it is November 30, not the UTC
+# December 1. Timestamps stay in UTC; ``local_day`` gives the local date of one.
+
+# An expense is booked when it is paid (or about to be): one dated further ahead than this is a
+# typo or a plan. Budgets would count it as spent at once while progress and the P&L hide it
+# until its day, so it is refused rather than booked silently.
+MAX_EXPENSE_DAYS_AHEAD = 31
+
+
+def check_expense_date(day: dt.date, what: str = "spent_on") -> None:
+    """An expense dated more than ``MAX_EXPENSE_DAYS_AHEAD`` days ahead: ConstructionInputError."""
+    now = local_today()
+    if day > now + dt.timedelta(days=MAX_EXPENSE_DAYS_AHEAD):
+        raise ConstructionInputError(
+            f"{what} {day.isoformat()} is more than {MAX_EXPENSE_DAYS_AHEAD} days ahead (today "
+            f"is {now.isoformat()}): book an expense when it is paid, or check the date"
+        )
 
 
 def _pct(part: Decimal, whole: Decimal) -> Decimal | None:
@@ -296,7 +341,7 @@ BID_START_DAYS_AHEAD = 730
 
 def bid_start_window(today: dt.date | None = None) -> tuple[dt.date, dt.date]:
     """The earliest and latest start date a bid may carry (a year back, two years ahead)."""
-    today = today or utcnow().date()
+    today = today or local_today()
     return (
         today - dt.timedelta(days=BID_START_DAYS_BACK),
         today + dt.timedelta(days=BID_START_DAYS_AHEAD),
@@ -544,7 +589,7 @@ def mark_contractor_opted_out(
     contractor = get_contractor(session=session, org_id=org_id, contractor_id=contractor_id)
     if contractor.opted_out:
         return contractor
-    note = f"{utcnow().date().isoformat()}: opted out of calls: {reason.strip() or 'no reason'}"
+    note = f"{local_today().isoformat()}: opted out of calls: {reason.strip() or 'no reason'}"
     contractor.opted_out = True
     contractor.notes = f"{contractor.notes}\n{note}" if contractor.notes else note
     contractor.updated_at = utcnow()
@@ -1102,11 +1147,7 @@ def update_project(
     if "status" in given:
         current, wanted = ProjectStatus(project.status), ProjectStatus(given["status"])
         if wanted != current and wanted not in PROJECT_MOVES[current]:
-            allowed = ", ".join(sorted(m.value for m in PROJECT_MOVES[current]))
-            raise ConstructionConflictError(
-                f"a {current.value} project cannot move to {wanted.value} (from "
-                f"{current.value}: {allowed})"
-            )
+            raise IllegalProjectMoveError(current, wanted, PROJECT_MOVES[current])
         if wanted == ProjectStatus.completed and current != wanted:
             open_tasks = [
                 t for t in _tasks(session, org_id, project.id) if t.status in OPEN_TASK_STATUSES
@@ -1127,7 +1168,7 @@ def update_project(
         raise ConstructionInputError("budget cannot be negative")
     if given.get("status") == ProjectStatus.completed and "completed_on" not in given:
         if project.completed_on is None:
-            given["completed_on"] = utcnow().date()
+            given["completed_on"] = local_today()
     elif (
         given.get("status") is not None
         and given["status"] != ProjectStatus.completed
@@ -1775,7 +1816,7 @@ def _award_blocker(
         if overlap:
             return f"{', '.join(overlap)} already awarded to bid {other.id}"
     try:
-        check_bid_start_date(bid.start_date, today=bid.created_at.date())
+        check_bid_start_date(bid.start_date, today=local_day(bid.created_at))
     except ConstructionInputError as exc:
         return str(exc)
     return None
@@ -2047,7 +2088,7 @@ def award_bid(
     try:
         # Against the day the bid came in: an old open bid's date is not refused for its age.
         check_bid_start_date(
-            bid.start_date, what=f"bid {bid.id}'s start date", today=bid.created_at.date()
+            bid.start_date, what=f"bid {bid.id}'s start date", today=local_day(bid.created_at)
         )
     except ConstructionInputError as exc:  # a row stored before dates were checked
         raise ConstructionConflictError(
@@ -2563,7 +2604,7 @@ def reach_milestone(
     session.flush()
     days_late = None
     if milestone.target_date is not None:
-        days_late = max(0, (milestone.reached_at.date() - milestone.target_date).days)
+        days_late = max(0, (local_day(milestone.reached_at) - milestone.target_date).days)
     publish(
         session,
         org_id=org_id,
@@ -2773,7 +2814,8 @@ def add_expense(
             raise ConstructionInputError(
                 f"scope line {item.id} is not part of project {project.id}"
             )
-    day = checked.spent_on or utcnow().date()
+    day = checked.spent_on or local_today()
+    check_expense_date(day)
     category = ExpenseCategory(checked.category)
     expense = ProjectExpense(
         org_id=org_id,
@@ -2820,6 +2862,68 @@ def add_expense(
         changes=checked.model_dump(mode="json"),
     )
     return expense
+
+
+# A project still taking costs: planning, bidding, in progress or on hold.
+_CLOSED_PROJECT_STATUSES = {ProjectStatus.completed, ProjectStatus.cancelled}
+OPEN_PROJECT_STATUSES = frozenset(ProjectStatus) - _CLOSED_PROJECT_STATUSES
+
+
+@dataclass(frozen=True)
+class LedgerExpenseRoute:
+    """Where a ledger expense (finance's ``POST /expenses``) lands on the construction side."""
+
+    project_id: uuid.UUID | None
+    notes: list[str]
+
+
+def route_ledger_expense(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    deal_id: uuid.UUID | None,
+    project_id: uuid.UUID | None,
+    category: str,
+    day: dt.date,
+) -> LedgerExpenseRoute:
+    """The project a ledger expense books to, so the project's spent and the deal's budget agree.
+
+    A project named stands. With only a deal named and a rehab category (what the deal's rehab
+    budget counts), the deal's one open project (planning, bidding, in progress or on hold)
+    gets it, with a note saying so; several open: it stays on the deal, with a note naming
+    them. An expense that reaches a project is dated at most ``MAX_EXPENSE_DAYS_AHEAD`` days
+    ahead, as a project expense is (ConstructionInputError otherwise).
+    """
+    from domain.finance.enums import REHAB_CATEGORIES  # late: keeps the modules apart
+
+    notes: list[str] = []
+    if project_id is None and deal_id is not None and category in REHAB_CATEGORIES:
+        projects = list(
+            session.exec(
+                select(Project)
+                .where(
+                    Project.org_id == org_id,
+                    Project.deal_id == deal_id,
+                    col(Project.status).in_([s.value for s in OPEN_PROJECT_STATUSES]),
+                )
+                .order_by(col(Project.created_at), col(Project.id))
+            )
+        )
+        if len(projects) == 1:
+            project_id = projects[0].id
+            notes.append(
+                f"booked to project '{projects[0].name}' ({project_id}), the deal's one open "
+                "rehab project: its spent counts it too"
+            )
+        elif projects:
+            names = ", ".join(f"'{p.name}' ({p.id})" for p in projects[:5])
+            notes.append(
+                f"the deal has {len(projects)} open projects ({names}): the expense stays on the "
+                "deal, on no project; give project_id to book it to one"
+            )
+    if project_id is not None:
+        check_expense_date(day, what="date")
+    return LedgerExpenseRoute(project_id=project_id, notes=notes)
 
 
 def _expenses_query(org_id: uuid.UUID, project_id: uuid.UUID) -> SelectOfScalar[ProjectExpense]:
@@ -2940,7 +3044,7 @@ def _reversal_day(session: Session, org_id: uuid.UUID, original: dt.date) -> dt.
 
     if finance_service.closed_month(session=session, org_id=org_id, day=original) is None:
         return original
-    return utcnow().date()
+    return local_today()
 
 
 def void_expense(
@@ -2990,8 +3094,8 @@ def void_expense(
     ).first()
     if earlier is not None:
         raise ConstructionConflictError(
-            f"expense {original.id} was already voided on {earlier.created_at.date().isoformat()}"
-            f" (reversal {earlier.id})"
+            f"expense {original.id} was already voided on "
+            f"{local_day(earlier.created_at).isoformat()} (reversal {earlier.id})"
         )
     amount = _cents(Decimal(original.amount))
     contractor = session.get(Contractor, original.contractor_id) if original.contractor_id else None
@@ -3243,7 +3347,7 @@ def book_expense(
             if vendor
             else ExpenseCategory.other
         )
-    day = spent_on or utcnow().date()
+    day = spent_on or local_today()
     earlier = count_rows(
         session,
         select(ProjectExpense).where(
@@ -3311,7 +3415,7 @@ def progress(
     ``as_of`` while open) and tasks past their due date; the slip is the larger.
     """
     project = get_project(session=session, org_id=org_id, project_id=project_id)
-    today = as_of or utcnow().date()
+    today = as_of or local_today()
     scope = _scope(session, org_id, project.id)
     tasks = [t for t in _tasks(session, org_id, project.id) if t.status != TaskStatus.cancelled]
     # As of a day: only what had happened by then counts (spending dated later, a task
@@ -3324,7 +3428,7 @@ def progress(
 
     def done_by_then(task: Task) -> bool:
         return task.status == TaskStatus.done and (
-            task.completed_at is None or task.completed_at.date() <= today
+            task.completed_at is None or local_day(task.completed_at) <= today
         )
 
     done = sum(1 for t in tasks if done_by_then(t))
@@ -3401,7 +3505,7 @@ def progress(
         late_tasks=late_tasks,
         schedule_slip_days=max([days_late, *(t.days_late for t in late_tasks)]),
         milestones_reached=sum(
-            1 for m in milestones if m.reached_at is not None and m.reached_at.date() <= today
+            1 for m in milestones if m.reached_at is not None and local_day(m.reached_at) <= today
         ),
         milestones_total=len(milestones),
         sources=[
@@ -3854,7 +3958,7 @@ def record_contractor_update(
     price = _amount(amount, "amount") if amount is not None else None
     if price is not None and price <= 0:
         raise ConstructionInputError("amount must be more than zero")
-    if start_date is not None and start_date < utcnow().date() - dt.timedelta(days=1):
+    if start_date is not None and start_date < local_today() - dt.timedelta(days=1):
         raise ConstructionInputError(f"start_date {start_date.isoformat()} is in the past")
     contractor = get_contractor(session=session, org_id=org_id, contractor_id=contractor_id)
     cancelled = 0

@@ -14,8 +14,9 @@ import uuid
 from typing import Annotated, Any, Literal, NoReturn
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from core.clock import local_today
 from core.deps import Reader, SessionDep, Writer, require_roles
 from core.paging import Offset, send_total, total_count
 from domain.auth.enums import Role
@@ -32,6 +33,7 @@ from domain.finance.models import (
     ExpenseCreate,
     TransactionCreate,
     TransactionRead,
+    TransactionVoidCreate,
 )
 
 router = APIRouter(tags=["finance"])
@@ -206,8 +208,12 @@ def list_transactions(
     account_id: uuid.UUID | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Offset = 0,
+    counterparty: Annotated[
+        str | None,
+        Query(min_length=1, max_length=200, description="payee or payer contains (any case)"),
+    ] = None,
 ) -> list[TransactionRead]:
-    """Filter by deal, category, type, date range and account; page with limit/offset."""
+    """Filter by deal, category, type, date range, account and counterparty; page."""
     try:
         page = service.list_transactions(
             session=session,
@@ -221,6 +227,7 @@ def list_transactions(
             limit=limit,
             offset=offset,
             principal=principal,
+            counterparty=counterparty,
         )
     except service.FinanceError as exc:
         _raise(exc)
@@ -228,11 +235,65 @@ def list_transactions(
     return [TransactionRead.from_row(t) for t in page.items]
 
 
+class TransactionVoidRead(BaseModel):
+    """A voided transaction and the offsetting entry that cancels it."""
+
+    voided: TransactionRead
+    reversal: TransactionRead
+    reason: str
+
+
+@router.post(
+    "/transactions/{transaction_id}/void",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TransactionVoidRead,
+    responses={
+        404: {"description": "A transaction that is not this organisation's"},
+        409: {
+            "description": "Its month is closed, it is already voided, it is a void, or it"
+            " was booked from a project expense (void that on the project)"
+        },
+        422: {"description": "No reason, or income (it has no offsetting entry)"},
+    },
+    summary="Void a transaction booked by mistake (books an offsetting entry; audited)",
+)
+def void_transaction(
+    transaction_id: uuid.UUID,
+    void_in: TransactionVoidCreate,
+    session: SessionDep,
+    principal: Writer,
+) -> TransactionVoidRead:
+    """Cancel a transaction with an offsetting entry dated the same day; the original stays."""
+    try:
+        result = service.void_transaction(
+            session=session,
+            org_id=principal.org_id,
+            transaction_id=transaction_id,
+            reason=void_in.reason,
+            principal=principal,
+        )
+    except service.FinanceError as exc:
+        _raise(exc)
+    session.commit()
+    return TransactionVoidRead(
+        voided=TransactionRead.from_row(result.voided),
+        reversal=TransactionRead.from_row(result.reversal),
+        reason=result.reason,
+    )
+
+
 class ExpenseRead(BaseModel):
-    """A booked expense and the budget lines it counts against, after it."""
+    """A booked expense, the budget lines it counts against (after it) and possible repeats."""
 
     transaction: TransactionRead
     budgets: list[service.BudgetStatusLineModel]
+    possible_duplicates: list[uuid.UUID] = Field(
+        default_factory=list,
+        description="ids of the same expense already booked (same category, amount, date,"
+        " deal, counterparty and description); it is booked all the same",
+    )
+    warning: str | None = None
+    notes: list[str] = []  # e.g. booked to the deal's one open rehab project
 
 
 @router.post(
@@ -246,15 +307,31 @@ def create_expense(
     expense_in: ExpenseCreate, session: SessionDep, principal: Writer
 ) -> ExpenseRead:
     """Book an expense; with ``enforce_budget`` one that would go over budget is refused (409)."""
+    from domain.construction import service as construction_service
+
     try:
+        # A rehab expense on a deal with one open project reaches that project (its spent).
+        route = construction_service.route_ledger_expense(
+            session=session,
+            org_id=principal.org_id,
+            deal_id=expense_in.deal_id,
+            project_id=expense_in.project_id,
+            category=expense_in.category,
+            day=expense_in.date,
+        )
+        expense_in = expense_in.model_copy(update={"project_id": route.project_id})
         result = service.record_expense(
             session=session, org_id=principal.org_id, expense_in=expense_in, principal=principal
         )
-    except service.FinanceError as exc:
+    except (service.FinanceError, construction_service.ConstructionInputError) as exc:
         _raise(exc)
     session.commit()
     return ExpenseRead(
-        transaction=TransactionRead.from_row(result.transaction), budgets=result.budgets
+        transaction=TransactionRead.from_row(result.transaction),
+        budgets=result.budgets,
+        notes=route.notes,
+        possible_duplicates=[t.id for t in result.possible_duplicates],
+        warning=result.duplicate_warning,
     )
 
 
@@ -429,7 +506,7 @@ def get_pnl(
 ) -> reports.PnlReport | Response:
     """The P&L over a date range (JSON, or CSV with a header row); investors: one of their deals."""
     _investor_scope(principal, deal_id)
-    end = end or dt.date.today()
+    end = end or local_today()
     try:
         if deal_id is not None:
             service.require_deal(
@@ -469,7 +546,7 @@ def get_cashflow(
 ) -> reports.CashflowReport | Response:
     """The cash flow over a date range (JSON or CSV); investors: one of their deals, no account."""
     _investor_scope(principal, deal_id, account_id)
-    end = end or dt.date.today()
+    end = end or local_today()
     try:
         if deal_id is not None:
             service.require_deal(

@@ -226,6 +226,7 @@ class ReportGrouping(StrEnum):
     year = "year"
     deal = "deal"
     category = "category"
+    counterparty = "counterparty"
 
     @property
     def is_period(self) -> bool:

@@ -148,6 +148,24 @@ class TransactionCreate(SQLModel):
     project_id: uuid.UUID | None = None
 
 
+class TransactionVoidCreate(SQLModel):
+    """Body of ``POST /transactions/{id}/void``: why the transaction is voided."""
+
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+    reason: str = Field(
+        min_length=1, max_length=500, description="why it is voided (kept in the audit log)"
+    )
+
+    @model_validator(mode="after")
+    def _reason_not_blank(self) -> TransactionVoidCreate:
+        """A reason of only spaces is no reason."""
+        self.reason = " ".join(self.reason.split())
+        if not self.reason:
+            raise ValueError("reason must not be blank: say why the transaction is voided")
+        return self
+
+
 class ExpenseCreate(SQLModel):
     """Body of ``POST /expenses``: an expense in a category, optionally on a deal."""
 
@@ -184,9 +202,13 @@ class TransactionRead(TransactionBase):
         """Build the read model from a stored transaction."""
         kind = TransactionType(row.type)
         category = TransactionCategory(row.category) if row.category else None
+        # A row loaded from the database holds plain strings in its enum columns: dump the
+        # rest and pass the members, so serialising never warns "Expected `enum`".
         return cls.model_validate(
             {
-                **row.model_dump(),
+                **row.model_dump(exclude={"type", "category"}),
+                "type": kind,
+                "category": category,
                 "signed_amount": kind.signed(row.amount),
                 "schedule_e_line": category.schedule_e_line if category else None,
             }

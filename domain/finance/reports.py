@@ -10,7 +10,10 @@ those rows (``pnl_from_rows``, ``cashflow_from_rows``), so they can be checked b
 - Cash flow: inflows (income, refunds, transfers into a named account) and outflows (expenses,
   payments, transfers out of a named account) per group, with an opening balance (every flow
   in scope before the start) and a closing balance (opening + net). Without an account filter
-  transfers are left out, since both legs are the organisation's own money.
+  transfers are left out, since both legs are the organisation's own money. A void (the
+  offsetting entry of a transaction booked by mistake: ``POST /transactions/{id}/void``, or a
+  voided project expense) is no money moving: it cancels its original, so it takes back the
+  original's outflow (or inflow) instead of counting as money in (or out).
 """
 
 from __future__ import annotations
@@ -24,8 +27,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
-from pydantic import BaseModel
-from sqlalchemy import or_
+from pydantic import BaseModel, Field
+from sqlalchemy import ColumnElement, and_, or_
 from sqlmodel import Session, col, select
 
 from domain.finance.enums import (
@@ -36,10 +39,16 @@ from domain.finance.enums import (
     TransactionType,
 )
 from domain.finance.models import Transaction
+from store.outbox import OutboxEvent
 
 ZERO = Decimal("0.00")
 MAX_PERIODS = 1200  # a hundred years of months
 NO_DEAL = "no_deal"
+NO_COUNTERPARTY = "no_counterparty"
+# The ``transaction.created`` payload key that makes a transaction the void of another one.
+VOIDS_KEY = "voids_transaction_id"
+# The event construction publishes for a voided project expense (finance books it as a refund).
+PROJECT_VOID_EVENT = "construction.expense.voided"
 TRANSFER_GROUP = "transfer"
 LEDGER_SOURCE = "financial_service.transactions"
 
@@ -60,6 +69,19 @@ class LedgerRow:
     deal_id: uuid.UUID | None
     account_id: uuid.UUID | None
     to_account_id: uuid.UUID | None
+    counterparty: str | None = None
+    is_void: bool = False
+
+
+def is_void_event() -> ColumnElement[bool]:
+    """True for an outbox row that booked a void (joined on ``source_event_id``)."""
+    return or_(
+        col(OutboxEvent.name) == PROJECT_VOID_EVENT,
+        and_(
+            col(OutboxEvent.name) == "transaction.created",
+            col(OutboxEvent.payload)[VOIDS_KEY].astext.is_not(None),
+        ),
+    )
 
 
 # --- periods -----------------------------------------------------------------------------
@@ -128,7 +150,11 @@ def fetch_rows(
     account_id: uuid.UUID | None = None,
 ) -> list[LedgerRow]:
     """The organisation's ledger rows dated up to ``end`` (from ``start`` when given)."""
-    query = select(Transaction).where(Transaction.org_id == org_id, col(Transaction.date) <= end)
+    query = (
+        select(Transaction, is_void_event())
+        .outerjoin(OutboxEvent, col(OutboxEvent.id) == col(Transaction.source_event_id))
+        .where(Transaction.org_id == org_id, col(Transaction.date) <= end)
+    )
     if start is not None:
         query = query.where(col(Transaction.date) >= start)
     if deal_id is not None:
@@ -151,9 +177,36 @@ def fetch_rows(
             deal_id=row.deal_id,
             account_id=row.account_id,
             to_account_id=row.to_account_id,
+            counterparty=row.counterparty,
+            is_void=bool(void),
         )
-        for row in rows
+        for row, void in rows
     ]
+
+
+def deal_addresses(
+    *, session: Session, org_id: uuid.UUID, deal_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """The property address of each of the organisation's deals named (absent: unknown)."""
+    from domain.deal.models import Deal  # late: keeps the modules' imports apart
+    from domain.property.models import Property
+
+    wanted = sorted(set(deal_ids))
+    if not wanted:
+        return {}
+    rows = session.exec(
+        select(Deal.id, Property)
+        .join(Property, col(Property.id) == col(Deal.property_id))
+        .where(col(Deal.id).in_(wanted), Deal.org_id == org_id, Property.org_id == org_id)
+    ).all()
+    result: dict[uuid.UUID, str] = {}
+    for deal_id, prop in rows:
+        line = prop.address_line or (prop.address or {}).get("label")
+        place = ", ".join(part for part in (prop.city, prop.state) if part)
+        zip_code = f" {prop.zip_code}" if prop.zip_code else ""
+        if line:
+            result[deal_id] = f"{line}, {place}{zip_code}" if place else str(line)
+    return result
 
 
 # --- P&L ---------------------------------------------------------------------------------
@@ -163,6 +216,9 @@ class PnlGroup(BaseModel):
     """Income and expenses by category for one group (a period, a deal, a category or all)."""
 
     key: str
+    address: str | None = Field(
+        default=None, description="group_by=deal: the deal's property address"
+    )
     start: dt.date | None = None
     end: dt.date | None = None
     income: dict[str, Decimal]
@@ -227,12 +283,26 @@ def _pnl_group(
     )
 
 
-def _group_key(row: LedgerRow, grouping: ReportGrouping) -> str:
-    """The group a row falls in."""
+def counterparty_key(value: str | None) -> str:
+    """A counterparty as a group key: spacing collapsed (case is folded by ``_group_key``)."""
+    text = " ".join((value or "").split())
+    return text or NO_COUNTERPARTY
+
+
+def _group_key(
+    row: LedgerRow, grouping: ReportGrouping, spellings: dict[str, str] | None = None
+) -> str:
+    """The group a row falls in (counterparties: one group per name whatever its case)."""
     if grouping.is_period:
         return period_key(row.date, grouping)
     if grouping is ReportGrouping.deal:
         return str(row.deal_id) if row.deal_id else NO_DEAL
+    if grouping is ReportGrouping.counterparty:
+        name = counterparty_key(row.counterparty)
+        if spellings is None:
+            return name
+        # The first spelling met names the group ("Home Depot" and "HOME DEPOT" are one).
+        return spellings.setdefault(name.casefold(), name)
     return row.category or TRANSFER_GROUP
 
 
@@ -244,14 +314,19 @@ def pnl_from_rows(
     end: dt.date,
     deal_id: uuid.UUID | None = None,
     group_by: ReportGrouping | None = None,
+    addresses: dict[uuid.UUID, str] | None = None,
 ) -> PnlReport:
-    """A P&L from ledger rows already limited to the range (and deal)."""
+    """A P&L from ledger rows already limited to the range (and deal).
+
+    ``addresses`` (deal id -> property address) labels the groups of ``group_by=deal``.
+    """
     groups: list[PnlGroup] = []
     if group_by is not None:
         buckets: dict[str, list[LedgerRow]] = defaultdict(list)
+        spellings: dict[str, str] = {}
         for row in rows:
             if _pnl_effect(row) is not None:
-                buckets[_group_key(row, group_by)].append(row)
+                buckets[_group_key(row, group_by, spellings)].append(row)
         if group_by.is_period:
             groups = [
                 _pnl_group(key, buckets.get(key, []), first, last)
@@ -259,6 +334,10 @@ def pnl_from_rows(
             ]
         else:
             groups = [_pnl_group(key, buckets[key]) for key in sorted(buckets)]
+        if group_by is ReportGrouping.deal and addresses:
+            for group in groups:
+                if group.key != NO_DEAL:
+                    group.address = addresses.get(uuid.UUID(group.key))
     return PnlReport(
         org_id=org_id,
         start=start,
@@ -289,8 +368,19 @@ def pnl(
     check_range(start, end)
     grouping = ReportGrouping(group_by) if group_by is not None else None
     rows = fetch_rows(session=session, org_id=org_id, start=start, end=end, deal_id=deal_id)
+    addresses = None
+    if grouping is ReportGrouping.deal:
+        addresses = deal_addresses(
+            session=session, org_id=org_id, deal_ids=[r.deal_id for r in rows if r.deal_id]
+        )
     return pnl_from_rows(
-        rows, org_id=org_id, start=start, end=end, deal_id=deal_id, group_by=grouping
+        rows,
+        org_id=org_id,
+        start=start,
+        end=end,
+        deal_id=deal_id,
+        group_by=grouping,
+        addresses=addresses,
     )
 
 
@@ -345,14 +435,23 @@ def cash_legs(row: LedgerRow, account_id: uuid.UUID | None) -> Iterator[Decimal]
 
 
 def _flows(rows: Iterable[LedgerRow], account_id: uuid.UUID | None) -> tuple[Decimal, Decimal, int]:
-    """(inflows, outflows, number of rows that moved money)."""
+    """(inflows, outflows, number of rows that moved money).
+
+    A void cancels its original: its leg takes back the original's flow (the void of an
+    expense lowers outflows; it is not money in), so the pair nets to nothing on both sides.
+    """
     inflows = outflows = ZERO
     count = 0
     for row in rows:
         moved = False
         for leg in cash_legs(row, account_id):
             moved = True
-            if leg > 0:
+            if row.is_void:
+                if leg > 0:
+                    outflows -= leg
+                else:
+                    inflows += leg
+            elif leg > 0:
                 inflows += leg
             else:
                 outflows -= leg
@@ -401,10 +500,11 @@ def cashflow_from_rows(
     else:
         before_groups: dict[str, list[LedgerRow]] = defaultdict(list)
         within_groups: dict[str, list[LedgerRow]] = defaultdict(list)
+        spellings: dict[str, str] = {}
         for row in before:
-            before_groups[_group_key(row, group_by)].append(row)
+            before_groups[_group_key(row, group_by, spellings)].append(row)
         for row in within:
-            within_groups[_group_key(row, group_by)].append(row)
+            within_groups[_group_key(row, group_by, spellings)].append(row)
         for key in sorted(set(before_groups) | set(within_groups)):
             o_in, o_out, _ = _flows(before_groups.get(key, []), account_id)
             inflows, outflows, count = _flows(within_groups.get(key, []), account_id)
@@ -442,7 +542,8 @@ def cashflow_from_rows(
             + (f" on deal {deal_id}" if deal_id else "")
             + f" dated {start.isoformat()} to {end.isoformat()}; opening balance = every"
             " movement in scope dated before the start; inflows = income, refunds and"
-            " transfers in; outflows = expenses, payments and transfers out"
+            " transfers in; outflows = expenses, payments and transfers out; a void cancels"
+            " its original (it takes back the original's outflow or inflow, never money in)"
         ),
     )
 
@@ -542,6 +643,8 @@ def schedule_e(
 # --- CSV ---------------------------------------------------------------------------------
 
 PNL_CSV_HEADER = ["group", "start", "end", "section", "category", "schedule_e_line", "amount"]
+# group_by=deal adds the deal's property address as a last column.
+PNL_CSV_ADDRESS = "address"
 CASHFLOW_CSV_HEADER = [
     "group",
     "start",
@@ -561,19 +664,24 @@ def _iso(day: dt.date | None) -> str:
 
 
 def pnl_csv(report: PnlReport) -> str:
-    """The P&L as CSV: a row per category per group, then totals and net; the 'total' group last."""
+    """The P&L as CSV: a row per category per group, then totals and net; the 'total' group last.
+
+    Grouped by deal, each row ends with the deal's property address (an ``address`` column).
+    """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(PNL_CSV_HEADER)
+    by_deal = report.group_by is ReportGrouping.deal
+    writer.writerow([*PNL_CSV_HEADER, PNL_CSV_ADDRESS] if by_deal else PNL_CSV_HEADER)
     for group in [*report.groups, report.total]:
         frame = [group.key, _iso(group.start), _iso(group.end)]
+        tail = [group.address or ""] if by_deal else []
         for section, values in (("income", group.income), ("expense", group.expenses)):
             for category, amount in values.items():
                 line = TransactionCategory(category).schedule_e_line
-                writer.writerow([*frame, section, category, line or "", f"{amount:.2f}"])
-        writer.writerow([*frame, "total_income", "", "", f"{group.total_income:.2f}"])
-        writer.writerow([*frame, "total_expenses", "", "", f"{group.total_expenses:.2f}"])
-        writer.writerow([*frame, "net", "", "", f"{group.net:.2f}"])
+                writer.writerow([*frame, section, category, line or "", f"{amount:.2f}", *tail])
+        writer.writerow([*frame, "total_income", "", "", f"{group.total_income:.2f}", *tail])
+        writer.writerow([*frame, "total_expenses", "", "", f"{group.total_expenses:.2f}", *tail])
+        writer.writerow([*frame, "net", "", "", f"{group.net:.2f}", *tail])
     return out.getvalue()
 
 

@@ -25,11 +25,12 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
-from sqlalchemy import ColumnElement, and_, case, func, not_, or_
+from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy import ColumnElement, String, and_, case, cast, func, not_, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -57,6 +58,8 @@ from domain.finance.models import (
     TransactionCreate,
 )
 from domain.finance.reports import (  # noqa: F401  (the agent's tools call them from here)
+    PROJECT_VOID_EVENT,
+    VOIDS_KEY,
     CashflowReport,
     PnlReport,
     ScheduleESummary,
@@ -64,7 +67,7 @@ from domain.finance.reports import (  # noqa: F401  (the agent's tools call them
     pnl,
     schedule_e,
 )
-from store.outbox import publish
+from store.outbox import OutboxEvent, publish
 
 log = logging.getLogger(__name__)
 
@@ -614,10 +617,31 @@ class BudgetStatusLineModel(BaseModel):
     over_by: Decimal
     period_start: dt.date | None
     period_end: dt.date | None
+    within_budget_id: uuid.UUID | None = Field(
+        default=None,
+        description="the line whose scope holds all of this one's (e.g. the rehab line holds"
+        " a rehab_labour line): its allocation is part of that line's, not added to the totals",
+    )
+
+
+class BudgetOverlap(BaseModel):
+    """Two budget lines that count the same spending (each line shows it; totals count it once)."""
+
+    budget_id: uuid.UUID
+    label: str
+    overlaps_budget_id: uuid.UUID
+    overlaps_label: str
+    shared_spent: Decimal
+    nested: bool = Field(description="the first line's scope lies wholly inside the second's")
 
 
 class BudgetStatus(BaseModel):
-    """A deal's budget lines, totals and the spending that no line covers."""
+    """A deal's budget lines, totals and the spending that no line covers.
+
+    Totals count each transaction once: ``total_spent`` is the spending any line covers,
+    ``total_allocated`` adds the lines that are not inside another line (``within_budget_id``).
+    ``total_remaining`` is negative when over; ``over_by`` then says by how much.
+    """
 
     org_id: uuid.UUID
     deal_id: uuid.UUID
@@ -625,7 +649,9 @@ class BudgetStatus(BaseModel):
     total_allocated: Decimal
     total_spent: Decimal
     total_remaining: Decimal
+    over_by: Decimal = Field(description="total_spent - total_allocated when over, else 0")
     over_budget: bool
+    overlaps: list[BudgetOverlap] = Field(default_factory=list)
     unbudgeted_spending: dict[str, Decimal]
     basis: str
 
@@ -671,6 +697,9 @@ def budget_status(
         .order_by(col(Budget.category).nulls_first(), col(Budget.period_start))
     ).all()
     lines = [_status_line(b) for b in budgets]
+    overlaps, parents = _overlaps(session=session, budgets=list(budgets))
+    for line in lines:
+        line.within_budget_id = parents.get(line.budget_id)
     # Unbudgeted: spending no line covers, by category, period included (a January line
     # does not cover February's spending in its category).
     conditions: list[ColumnElement[bool]] = [
@@ -689,8 +718,17 @@ def budget_status(
     unbudgeted: dict[str, Decimal] = {
         category: Decimal(amount) for category, amount in spending_rows if amount
     }
-    allocated = sum((line.allocated for line in lines), ZERO)
-    spent = sum((line.spent for line in lines), ZERO)
+    allocated = sum((line.allocated for line in lines if line.within_budget_id is None), ZERO)
+    spent = ZERO
+    if budgets:
+        # Each transaction once, however many lines cover it.
+        spent = Decimal(
+            session.execute(
+                select(func.coalesce(func.sum(_spending_expression()), 0)).where(
+                    or_(*(and_(*_covered_by(b)) for b in budgets))
+                )
+            ).scalar_one()
+        ).quantize(CENT)
     return BudgetStatus(
         org_id=org_id,
         deal_id=deal_id,
@@ -698,15 +736,86 @@ def budget_status(
         total_allocated=allocated,
         total_spent=spent,
         total_remaining=allocated - spent,
-        over_budget=any(line.over_budget for line in lines),
+        over_by=max(spent - allocated, ZERO),
+        over_budget=spent > allocated or any(line.over_budget for line in lines),
+        overlaps=overlaps,
         unbudgeted_spending=unbudgeted,
         basis=(
-            "financial_service.budgets for the deal; spent = expenses + payments - refunds in"
-            " the line's category (the rehab line: every rehab category) and period, kept in"
-            " step with each transaction. Totals add every line, so a rehab line and a"
-            " per-category rehab line count the same spending twice."
+            "financial_service.budgets for the deal; a line's spent = expenses + payments -"
+            " refunds in its category (the rehab line: every rehab category) and period, kept"
+            " in step with each transaction. Lines may overlap (the rehab line also counts a"
+            " rehab_labour line's spending; see overlaps): each line shows its own figures, but"
+            " total_spent counts each transaction once and total_allocated adds only the lines"
+            " that are not inside another (within_budget_id)."
         ),
     )
+
+
+def _period_within(inner: Budget, outer: Budget) -> bool:
+    """Whether ``inner``'s period lies inside ``outer``'s (no bound: open-ended)."""
+    starts_inside = outer.period_start is None or (
+        inner.period_start is not None and inner.period_start >= outer.period_start
+    )
+    ends_inside = outer.period_end is None or (
+        inner.period_end is not None and inner.period_end <= outer.period_end
+    )
+    return starts_inside and ends_inside
+
+
+def _periods_meet(a: Budget, b: Budget) -> bool:
+    """Whether two lines' periods share a day."""
+    a_start, b_start = a.period_start or dt.date.min, b.period_start or dt.date.min
+    a_end, b_end = a.period_end or dt.date.max, b.period_end or dt.date.max
+    return a_start <= b_end and b_start <= a_end
+
+
+def _categories(budget: Budget) -> frozenset[str]:
+    """The categories a line counts."""
+    if budget.category is None:
+        return frozenset(c.value for c in REHAB_CATEGORIES)
+    return frozenset({str(budget.category)})
+
+
+def _overlaps(
+    *, session: Session, budgets: list[Budget]
+) -> tuple[list[BudgetOverlap], dict[uuid.UUID, uuid.UUID]]:
+    """The pairs of lines that count the same spending, and each nested line's outer line."""
+    overlaps: list[BudgetOverlap] = []
+    parents: dict[uuid.UUID, uuid.UUID] = {}
+
+    def inside(inner: Budget, outer: Budget) -> bool:
+        return _categories(inner) <= _categories(outer) and _period_within(inner, outer)
+
+    for index, a in enumerate(budgets):
+        for b in budgets[index + 1 :]:
+            if not (_categories(a) & _categories(b)) or not _periods_meet(a, b):
+                continue
+            inner, outer = (a, b) if inside(a, b) else (b, a)
+            nested = inside(inner, outer)
+            shared = Decimal(
+                session.execute(
+                    select(func.coalesce(func.sum(_spending_expression()), 0)).where(
+                        *_covered_by(inner), *_covered_by(outer)
+                    )
+                ).scalar_one()
+            ).quantize(CENT)
+            overlaps.append(
+                BudgetOverlap(
+                    budget_id=inner.id,
+                    label=_label(inner.category),
+                    overlaps_budget_id=outer.id,
+                    overlaps_label=_label(outer.category),
+                    shared_spent=shared,
+                    nested=nested,
+                )
+            )
+    # A nested line's outer line: the widest one that holds it (itself inside no other).
+    for line in budgets:
+        holders = [o for o in budgets if o.id != line.id and inside(line, o)]
+        top = [o for o in holders if not any(p.id != o.id and inside(o, p) for p in budgets)]
+        if top or holders:
+            parents[line.id] = (top or holders)[0].id
+    return overlaps, parents
 
 
 def get_budget(*, session: Session, org_id: uuid.UUID, budget_id: uuid.UUID) -> Budget | None:
@@ -922,8 +1031,12 @@ def record_transaction(
     principal: Principal | None = None,
     source_event_id: uuid.UUID | None = None,
     enforce_budget: bool = False,
+    voids_transaction_id: uuid.UUID | None = None,
 ) -> Transaction:
     """Book a transaction: validate, lock its accounts and budgets, insert, move balances.
+
+    ``voids_transaction_id`` (``void_transaction`` only) makes it the offsetting entry of that
+    transaction: its ``transaction.created`` says so, and that event is its source event.
 
     Publishes ``transaction.created`` (and ``payment.processed`` for a payment, and
     ``budget.exceeded`` for each budget line it takes over). Everything is checked before
@@ -1033,7 +1146,14 @@ def record_transaction(
         "project_id": transaction.project_id,
         "source_event_id": source_event_id,
     }
-    publish(session, org_id=org_id, name="transaction.created", payload=payload)
+    if voids_transaction_id is not None:
+        payload[VOIDS_KEY] = voids_transaction_id
+    created_event = publish(session, org_id=org_id, name="transaction.created", payload=payload)
+    if voids_transaction_id is not None and source_event_id is None:
+        # The void is recognised (reports, a second void) by the event that announced it.
+        transaction.source_event_id = created_event
+        session.add(transaction)
+        session.flush()
     if kind is TransactionType.payment:
         # payment.processed: a payment (money out to settle a bill or a draw) is booked.
         publish(
@@ -1063,10 +1183,91 @@ def record_transaction(
 
 @dataclass(frozen=True)
 class ExpenseResult:
-    """A booked expense and the budget lines it counts against, after it."""
+    """A booked expense, the budget lines it counts against (after it) and possible repeats."""
 
     transaction: Transaction
     budgets: list[BudgetStatusLineModel]
+    possible_duplicates: list[Transaction] = dataclass_field(default_factory=list)
+
+    @property
+    def duplicate_warning(self) -> str | None:
+        """A heads-up when the same expense was already booked (booked all the same)."""
+        if not self.possible_duplicates:
+            return None
+        t = self.transaction
+        return (
+            f"Heads up: {len(self.possible_duplicates)} other expense(s) of {t.amount} "
+            f"({t.category}) dated {t.date.isoformat()}"
+            + (f" to {t.counterparty}" if t.counterparty else "")
+            + " with the same description were already booked; if this one is a repeat, void"
+            " it (POST /transactions/{id}/void). Send an Idempotency-Key to make a retried"
+            " request safe."
+        )
+
+
+def _voided_ids(org_id: uuid.UUID) -> Any:
+    """The ids (as text) of the organisation's transactions that a void cancels."""
+    return select(col(OutboxEvent.payload)[VOIDS_KEY].astext).where(
+        OutboxEvent.org_id == org_id,
+        OutboxEvent.name == "transaction.created",
+        col(OutboxEvent.payload)[VOIDS_KEY].astext.is_not(None),
+    )
+
+
+def _void_rows(org_id: uuid.UUID) -> Any:
+    """The ids of the organisation's transactions that are voids (offsetting entries)."""
+    return (
+        select(col(Transaction.id))
+        .join(OutboxEvent, col(OutboxEvent.id) == col(Transaction.source_event_id))
+        .where(
+            Transaction.org_id == org_id,
+            or_(
+                col(OutboxEvent.name) == PROJECT_VOID_EVENT,
+                col(OutboxEvent.payload)[VOIDS_KEY].astext.is_not(None),
+            ),
+        )
+    )
+
+
+def _same_text(column: Any, value: str | None) -> ColumnElement[bool]:
+    """``column`` holds ``value`` (spacing trimmed, case ignored; blank and None alike)."""
+    text = " ".join((value or "").split()).lower()
+    return func.lower(func.trim(func.coalesce(column, ""))) == text
+
+
+def possible_duplicates(
+    *, session: Session, org_id: uuid.UUID, transaction: Transaction
+) -> list[Transaction]:
+    """Other live bookings just like ``transaction``, oldest first.
+
+    Same type, category, amount, date, deal, counterparty and description (spacing and case
+    ignored); voided ones and voids are left out.
+    """
+    deal_match: ColumnElement[bool] = (
+        col(Transaction.deal_id).is_(None)
+        if transaction.deal_id is None
+        else col(Transaction.deal_id) == transaction.deal_id
+    )
+    return list(
+        session.exec(
+            select(Transaction)
+            .where(
+                Transaction.org_id == org_id,
+                Transaction.id != transaction.id,
+                Transaction.type == str(transaction.type),
+                Transaction.category
+                == (str(transaction.category) if transaction.category else None),
+                Transaction.amount == transaction.amount,
+                Transaction.date == transaction.date,
+                deal_match,
+                _same_text(col(Transaction.counterparty), transaction.counterparty),
+                _same_text(col(Transaction.description), transaction.description),
+                cast(col(Transaction.id), String).not_in(_voided_ids(org_id)),
+                col(Transaction.id).not_in(_void_rows(org_id)),
+            )
+            .order_by(col(Transaction.created_at), col(Transaction.id))
+        ).all()
+    )
 
 
 def record_expense(
@@ -1108,7 +1309,17 @@ def record_expense(
         day=transaction.date,
         lock=False,
     )
-    return ExpenseResult(transaction=transaction, budgets=[_status_line(b) for b in budgets])
+    duplicates = possible_duplicates(session=session, org_id=org_id, transaction=transaction)
+    if duplicates:
+        log.info(
+            "possible duplicate expense booked",
+            extra={"transaction_id": str(transaction.id), "duplicates": len(duplicates)},
+        )
+    return ExpenseResult(
+        transaction=transaction,
+        budgets=[_status_line(b) for b in budgets],
+        possible_duplicates=duplicates,
+    )
 
 
 def get_transaction(
@@ -1153,8 +1364,11 @@ def list_transactions(
     limit: int = 50,
     offset: int = 0,
     principal: Principal | None = None,
+    counterparty: str | None = None,
 ) -> TransactionPage:
     """The organisation's transactions, newest first, filtered and paged.
+
+    ``counterparty`` keeps the transactions whose payee or payer contains it (case ignored).
 
     An investor sees only the transactions of deals they may see (none of the company's
     overhead); naming a deal they may not see is "not found".
@@ -1194,6 +1408,14 @@ def list_transactions(
                 col(Transaction.to_account_id) == account_id,
             )
         )
+    if counterparty is not None:
+        needle = " ".join(counterparty.split())
+        if not needle:
+            raise FinanceValidationError("counterparty must not be blank")
+        if len(needle) > 200:
+            raise FinanceValidationError("counterparty is at most 200 characters")
+        escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        conditions.append(col(Transaction.counterparty).ilike(f"%{escaped}%", escape="\\"))
     where = and_(*conditions)
     total = session.execute(select(func.count()).select_from(Transaction).where(where)).scalar_one()
     rows = session.exec(
@@ -1206,6 +1428,153 @@ def list_transactions(
         .offset(offset)
     ).all()
     return TransactionPage(items=list(rows), total=int(total), limit=limit, offset=offset)
+
+
+# --- voids -------------------------------------------------------------------------------
+
+# The offsetting entry of each type a void books (income has none: see ``void_transaction``).
+_VOID_TYPE: dict[TransactionType, TransactionType] = {
+    TransactionType.expense: TransactionType.refund,
+    TransactionType.payment: TransactionType.refund,
+    TransactionType.refund: TransactionType.expense,
+    TransactionType.transfer: TransactionType.transfer,
+}
+
+
+@dataclass(frozen=True)
+class TransactionVoid:
+    """A voided transaction and the offsetting entry that cancels it."""
+
+    voided: Transaction
+    reversal: Transaction
+    reason: str
+
+
+def _source_event(session: Session, transaction: Transaction) -> OutboxEvent | None:
+    """The outbox event that booked (or announced) a transaction, if any."""
+    if transaction.source_event_id is None:
+        return None
+    return session.get(OutboxEvent, transaction.source_event_id)
+
+
+def find_void(
+    *, session: Session, org_id: uuid.UUID, transaction_id: uuid.UUID
+) -> Transaction | None:
+    """The offsetting entry that voids a transaction, or None when it is not voided."""
+    return session.exec(
+        select(Transaction)
+        .join(OutboxEvent, col(OutboxEvent.id) == col(Transaction.source_event_id))
+        .where(
+            Transaction.org_id == org_id,
+            OutboxEvent.name == "transaction.created",
+            col(OutboxEvent.payload)[VOIDS_KEY].astext == str(transaction_id),
+        )
+    ).first()
+
+
+def void_transaction(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    transaction_id: uuid.UUID,
+    reason: str,
+    principal: Principal | None = None,
+) -> TransactionVoid:
+    """Void a transaction booked by mistake with an offsetting entry; the original stays.
+
+    The ledger is append-only, as for a voided project expense (which finance books as a
+    refund): an expense or payment is cancelled by a refund, a refund by an expense, a
+    transfer by the transfer back, each with the original's category, amount, date, deal,
+    project, account and counterparty, described "void of transaction <id>: <reason>".
+    Balances, budgets and the P&L net the pair to zero; the cash flow counts neither. Errors:
+    NotFoundError (not this organisation's), FinanceValidationError (no reason; income, which
+    has no offsetting type), ConflictError (already voided, itself a void, or booked from a
+    project expense: void that on the project), ClosedPeriodError (its month is closed).
+    """
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise FinanceValidationError("a void needs a reason: say why the transaction is voided")
+    if len(reason) > 500:
+        raise FinanceValidationError("a void's reason is at most 500 characters")
+    original = session.exec(
+        select(Transaction)
+        .where(Transaction.org_id == org_id, Transaction.id == transaction_id)
+        .with_for_update()  # two voids at once: the second waits, then sees the first
+        .execution_options(populate_existing=True)
+    ).first()
+    if original is None:
+        raise NotFoundError(f"Transaction {transaction_id} not found in this organisation")
+    source = _source_event(session, original)
+    if source is not None and (
+        source.name == PROJECT_VOID_EVENT or (source.payload or {}).get(VOIDS_KEY)
+    ):
+        voided = (source.payload or {}).get(VOIDS_KEY) or (source.payload or {}).get(
+            "voided_expense_id"
+        )
+        raise ConflictError(
+            f"transaction {original.id} is itself a void (of {voided}); a void cannot be voided"
+            " (book the transaction again instead)"
+        )
+    if source is not None and source.name == "construction.expense.added":
+        project = (source.payload or {}).get("project_id")
+        expense = (source.payload or {}).get("expense_id")
+        raise ConflictError(
+            f"transaction {original.id} was booked from project expense {expense}: void it on"
+            f" the project (POST /projects/{project}/expenses/{expense}/void) so the project"
+            " and the ledger stay in step"
+        )
+    earlier = find_void(session=session, org_id=org_id, transaction_id=original.id)
+    if earlier is not None:
+        raise ConflictError(
+            f"transaction {original.id} was already voided on "
+            f"{earlier.created_at.date().isoformat()} (void {earlier.id})"
+        )
+    kind = TransactionType(original.type)
+    if kind not in _VOID_TYPE:
+        raise FinanceValidationError(
+            f"income cannot be voided here: the ledger has no offsetting type for income"
+            f" (transaction {original.id}); book a correcting entry instead"
+        )
+    if closed_month(session=session, org_id=org_id, day=original.date) is not None:
+        raise ClosedPeriodError(
+            f"The books for {original.date:%B %Y} are closed: transaction {original.id} dated"
+            f" {original.date.isoformat()} cannot be voided. Reopen the period first."
+        )
+    reverse = kind is TransactionType.transfer
+    description = f"void of transaction {original.id}: {reason}"[:MAX_DESCRIPTION]
+    reversal = record_transaction(
+        session=session,
+        org_id=org_id,
+        transaction_in=TransactionCreate(
+            type=_VOID_TYPE[kind],
+            category=TransactionCategory(original.category) if original.category else None,
+            amount=Decimal(original.amount),
+            date=original.date,
+            description=description,
+            deal_id=original.deal_id,
+            account_id=original.to_account_id if reverse else original.account_id,
+            to_account_id=original.account_id if reverse else None,
+            counterparty=original.counterparty,
+            project_id=original.project_id,
+        ),
+        principal=principal,
+        voids_transaction_id=original.id,
+    )
+    _audit(
+        session=session,
+        principal=principal,
+        action="void",
+        entity="transaction",
+        entity_id=original.id,
+        changes={
+            "reversal_id": str(reversal.id),
+            "type": str(original.type),
+            "amount": str(original.amount),
+            "date": original.date.isoformat(),
+            "reason": reason,
+        },
+    )
+    return TransactionVoid(voided=original, reversal=reversal, reason=reason)
 
 
 # --- bookings from other modules' events ---------------------------------------------------

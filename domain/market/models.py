@@ -21,6 +21,7 @@ from pydantic import ConfigDict, field_serializer, field_validator, model_valida
 from sqlalchemy import Index, String, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
+from core.clock import DEFAULT_TIMEZONE
 from core.money import MoneyOut, format_money_keys
 from domain.market.enums import (
     AlertStatus,
@@ -35,9 +36,8 @@ from domain.market.enums import (
 from store.base import CreatedAt, OrgScoped, Timestamps, UUIDPrimaryKey, jsonb, money, tstz
 
 SCHEMA = "market_monitor"
-# The company's time zone (as the chat tools and the construction module use): alert criteria
-# saved without one are in it.
-DEFAULT_TIMEZONE = "America/Detroit"
+# The company's time zone (``core.clock.DEFAULT_TIMEZONE``, imported above, as the chat tools
+# and the construction module use): alert criteria saved without one are in it.
 
 
 class TrackedListing(UUIDPrimaryKey, OrgScoped, Timestamps, table=True):

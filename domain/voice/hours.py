@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-DEFAULT_TIMEZONE = "America/Detroit"
+from core.clock import DEFAULT_TIMEZONE  # the company's default zone (one constant)
+
 DEFAULT_START = dt.time(8, 0)
 DEFAULT_END = dt.time(20, 0)
 EVERY_DAY = frozenset(range(7))

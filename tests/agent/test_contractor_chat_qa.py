@@ -22,6 +22,7 @@ import pytest
 from sqlmodel import Session, col, select
 
 from agent.runner import TurnResult
+from core.clock import local_today
 from domain.auth.enums import Role
 from domain.auth.models import Organisation, User
 from domain.construction import service as construction_service
@@ -61,7 +62,7 @@ def site(committed_db: Session) -> Site:
     )
     ray = make_contractor(db, org, name="Ray's Roofing")
     hank = make_contractor(db, org, name="Hank's Heating", trades=["hvac"])
-    start = dt.date.today() + dt.timedelta(days=10)
+    start = local_today() + dt.timedelta(days=10)
     bid = construction_service.create_bid(
         session=db, org_id=org.id, project_id=project.id,
         bid_in=BidCreate.model_validate({
@@ -144,7 +145,7 @@ def test_a_new_start_date_is_passed_to_the_team_and_the_bid_is_unchanged(
 ) -> None:
     """Was: not understood, nothing kept. Now: Monday's date goes to the project's activity
     with a "confirm_start" action item (as a call's would), and the events the team gets."""
-    today = dt.date.today()
+    today = local_today()
     monday = today + dt.timedelta(days=(0 - today.weekday()) % 7 or 7)
     result = _say(site, "I can start Monday instead of the 3rd")
     assert _calls(result) == [("contractor_update", True)]
@@ -381,5 +382,5 @@ def test_the_team_sees_what_the_contractor_said_in_the_project_status(
     committed_db.commit()
     status = checked_turn(analyst, "how is the rehab on 14500 kercheval ave going?")
     assert _calls(status) == [("project_status", True)]
-    line = f"• {dt.date.today().isoformat()}: Ray's Roofing"
+    line = f"• {local_today().isoformat()}: Ray's Roofing"
     assert line in status.reply and "I can start Monday instead of the 3rd" in status.reply

@@ -15,7 +15,6 @@ that turn's tool results.
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from dataclasses import dataclass
 
@@ -24,6 +23,7 @@ from langchain_core.messages import HumanMessage
 from sqlmodel import Session
 
 from agent.planner import Conversation, plan_for
+from core.clock import local_today
 from domain.auth.enums import Role
 from domain.auth.models import User
 from domain.construction import service as construction_service
@@ -81,10 +81,10 @@ def world(committed_db: Session) -> World:
         org_id=org.id,
         project_id=project.id,
         expense_in=ExpenseCreate.model_validate(
-            {"amount": "1250.10", "scope_item_id": str(panel.id), "spent_on": dt.date.today()}
+            {"amount": "1250.10", "scope_item_id": str(panel.id), "spent_on": local_today()}
         ),
     )
-    year = dt.date.today().year
+    year = local_today().year
     make_transaction(
         db, org, category="repairs", amount="321.57", date=f"{year}-01-02", deal_id=deal.id
     )

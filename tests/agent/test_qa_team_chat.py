@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from agent.planner import Conversation, period_in, plan_for
 from agent.runner import TurnResult
+from core.clock import local_today
 from domain.auth.models import User
 from domain.construction import service as construction_service
 from domain.construction.models import BidCreate
@@ -95,7 +96,7 @@ def test_a_pnl_or_cash_flow_period_is_asked_for_not_the_year_to_date(world: Worl
     ignored and the year to date answered instead."""
     thread = new_thread()
     ref = world.ivy_deal_id.hex[:8]
-    year = dt.date.today().year
+    year = local_today().year
 
     cash = _team(world, f"cash flow for deal {ref} in Q1", thread)
     assert [(c.name, c.ok) for c in cash.tool_calls] == [("cashflow", True)]
@@ -106,7 +107,7 @@ def test_a_pnl_or_cash_flow_period_is_asked_for_not_the_year_to_date(world: Worl
     }
     assert f"{year}-01-01 to {year}-03-31" in cash.reply and "out $12,500" in cash.reply
 
-    start, end = _last_month(dt.date.today())
+    start, end = _last_month(local_today())
     pnl = _team(world, "what's our P&L last month?", thread)
     assert [(c.name, c.ok) for c in pnl.tool_calls] == [("pnl", True)]
     assert pnl.tool_calls[0].args == {"start": start, "end": end}
@@ -278,7 +279,7 @@ def test_pnl_categories_are_written_as_words_not_field_names(world: World) -> No
 
 
 def test_this_year_is_the_first_of_january_to_today(world: World) -> None:
-    today = dt.date.today()
+    today = local_today()
     ref = world.ivy_deal_id.hex[:8]
     result = _team(world, f"cash flow for deal {ref} this year", new_thread())
     assert result.tool_calls[0].args == {

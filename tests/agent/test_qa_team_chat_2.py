@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 from agent.planner import NOT_YOUR_ROLE, Conversation, plan_for
 from agent.runner import TurnResult
+from core.clock import local_today
 from domain.auth.models import User
 from domain.deal import service as deal_service
 from domain.deal.enums import DealStatus, OfferStatus
@@ -86,7 +87,7 @@ def test_what_we_paid_is_the_deals_price_and_closing_costs_not_the_list_price(
                         "type": "expense",
                         "category": "closing_costs",
                         "amount": amount,
-                        "date": dt.date.today().isoformat(),
+                        "date": local_today().isoformat(),
                         "deal_id": str(deal.id),
                     }
                 ),
@@ -241,7 +242,7 @@ def test_the_seller_leads_are_listed_with_masked_phones_status_and_last_call(
     assert "555-0142" not in result.reply and "5550142" not in result.reply
 
     this_week = _team(world, "new seller leads this week")
-    monday = dt.date.today() - dt.timedelta(days=dt.date.today().weekday())
+    monday = local_today() - dt.timedelta(days=local_today().weekday())
     assert this_week.tool_calls[0].args == {"since": monday.isoformat()}
     assert this_week.reply.startswith(f"Seller leads since {monday.isoformat()} (2)")
 

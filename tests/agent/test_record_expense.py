@@ -21,6 +21,7 @@ from langchain_core.messages import HumanMessage
 from sqlmodel import Session, select
 
 from agent.planner import Conversation, plan_for
+from core.clock import local_today
 from domain.auth.enums import Role
 from domain.auth.models import Organisation, User
 from domain.construction import service as construction_service
@@ -38,7 +39,7 @@ from tests.factories import (
     make_user,
 )
 
-TODAY = dt.date.today()
+TODAY = local_today()
 
 
 @dataclass

@@ -23,6 +23,7 @@ from sqlmodel import Session
 
 from agent.planner import Conversation, plan_for
 from agent.runner import TurnResult
+from core.clock import local_today
 from domain.auth.enums import Role
 from domain.auth.models import Organisation, User
 from domain.construction import service as construction_service
@@ -69,7 +70,7 @@ def team(committed_db: Session) -> Team:
     db = committed_db
     org = make_org(db, "Phrasing QA Co")
     admin = make_user(db, org, Role.admin)
-    today = dt.date.today()
+    today = local_today()
     last_month = _last_month(today)[0].replace(day=10)
     kercheval = make_property(
         db, org, address_line="14500 Kercheval Ave", city="Detroit", state="MI", zip_code="48215"
@@ -132,7 +133,7 @@ def _thread() -> str:
 
 def test_what_we_made_in_a_period_is_that_periods_pnl(team: Team) -> None:
     """Was: "how much did we make last month?" was not understood. Now: last month's P&L."""
-    start, end = _last_month(dt.date.today())
+    start, end = _last_month(local_today())
     result = checked_turn(team.admin, "how much did we make last month?")
     assert _calls(result) == [("pnl", True)]
     assert _args(result) == {"start": start.isoformat(), "end": end.isoformat()}
@@ -160,7 +161,7 @@ def test_spent_without_a_deal_is_the_organisations_expenses(team: Team) -> None:
 def test_spent_on_a_deal_in_a_month_is_that_months_pnl_of_the_deal(team: Team) -> None:
     """Was: the month was read as part of the address ("14500 Kercheval Ave in october"), so
     the deal was not found. Now: the deal's P&L for that month."""
-    start, end = _last_month(dt.date.today())
+    start, end = _last_month(local_today())
     month = start.strftime("%B").lower()
     result = checked_turn(team.admin, f"how much did we spend on 14500 Kercheval Ave in {month}")
     assert _calls(result) == [("pnl", True)]
@@ -281,7 +282,7 @@ def _answered(tool: str, result: dict[str, Any]) -> list[Any]:
     ]
 
 
-_MONTH_START = dt.date.today().replace(day=1)
+_MONTH_START = local_today().replace(day=1)
 
 
 @pytest.mark.parametrize(

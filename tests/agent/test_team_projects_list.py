@@ -14,6 +14,7 @@ import pytest
 from sqlmodel import Session
 
 from agent.planner import Conversation, plan_for
+from core.clock import local_today
 from domain.auth.enums import Role
 from domain.auth.models import User
 from domain.construction import service as construction_service
@@ -40,18 +41,18 @@ def org(committed_db: Session) -> Org:
     over = make_project(
         db, org, name="Rehab: 100 Main St",
         deal_id=make_deal(db, org, owner=investor).id,
-        target_end_date=dt.date.today() - dt.timedelta(days=12),
+        target_end_date=local_today() - dt.timedelta(days=12),
     )  # fmt: skip
     construction_service.add_expense(
         session=db, org_id=org.id, project_id=over.id,
-        expense_in=ExpenseCreate(amount=Decimal("15000"), spent_on=dt.date.today()),
+        expense_in=ExpenseCreate(amount=Decimal("15000"), spent_on=local_today()),
     )  # fmt: skip
     on_budget = make_project(
         db, org, name="Make-ready: 200 Oak St", property_id=make_property(db, org).id
     )
     construction_service.add_expense(
         session=db, org_id=org.id, project_id=on_budget.id,
-        expense_in=ExpenseCreate(amount=Decimal("2000"), spent_on=dt.date.today()),
+        expense_in=ExpenseCreate(amount=Decimal("2000"), spent_on=local_today()),
     )  # fmt: skip
     done = make_project(db, org, name="Rehab: 300 Elm St")
     for status in (ProjectStatus.in_progress, ProjectStatus.completed):
@@ -63,7 +64,7 @@ def org(committed_db: Session) -> Org:
     theirs = make_project(db, other, name="Rehab: 999 Secret Rd")
     construction_service.add_expense(
         session=db, org_id=other.id, project_id=theirs.id,
-        expense_in=ExpenseCreate(amount=Decimal("50000"), spent_on=dt.date.today()),
+        expense_in=ExpenseCreate(amount=Decimal("50000"), spent_on=local_today()),
     )  # fmt: skip
     db.commit()
     return Org(admin=admin, investor=investor)

@@ -18,6 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from core.clock import local_today
 from domain.auth.enums import Role
 from domain.auth.models import User
 from domain.auth.service import Principal
@@ -36,7 +37,7 @@ from tests.factories import (
 )
 from tools import tools_for_role
 
-TODAY = dt.date.today()
+TODAY = local_today()
 BOOKED = TODAY + dt.timedelta(days=10)  # Flow Plumbing, awarded on Kercheval
 OFFERED = TODAY + dt.timedelta(days=5)  # Pipe Pros, open bid on Mack
 

@@ -21,6 +21,7 @@ from decimal import Decimal
 
 from sqlmodel import Session
 
+from core.clock import local_today
 from domain.auth.enums import Role
 from domain.auth.models import Organisation, User
 from domain.finance import service as finance_service
@@ -31,7 +32,7 @@ from evals.world import build_market
 from tests.factories import make_deal, make_org, make_transaction, make_user
 
 # Ledger entries fall in this year, which the P&L and cash flow cover by default.
-THIS_YEAR = dt.date(dt.date.today().year, 1, 15).isoformat()
+THIS_YEAR = dt.date(local_today().year, 1, 15).isoformat()
 
 
 @dataclass

@@ -10,12 +10,12 @@ $3,895 expenses; net $455.
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from dataclasses import dataclass
 
 from sqlmodel import Session
 
+from core.clock import local_today
 from domain.auth.enums import Role
 from domain.auth.models import Organisation, User
 from tests.factories import DEFAULT_PASSWORD, make_deal, make_org, make_transaction, make_user
@@ -53,7 +53,7 @@ def build_chat_world(db: Session, *, password_for_analyst: bool = False) -> Chat
     investor = make_user(db, org, role=Role.investor)
     contractor = make_user(db, org, role=Role.contractor)
     deal = make_deal(db, org, owner=admin, strategy="rental")
-    today = dt.date.today().isoformat()
+    today = local_today().isoformat()
     for _ in range(3):
         make_transaction(
             db,

@@ -97,7 +97,7 @@ def test_an_expense_is_published_as_finance_expects(db: Session) -> None:
         scope_item_id=roof.id,
         contractor_id=roofer.id,
         category="labour",
-        spent_on="2027-03-04",
+        spent_on="2026-03-04",
         description="Roof deposit",
     )
     (payload,) = published(db, "construction.expense.added", org.id)
@@ -106,7 +106,7 @@ def test_an_expense_is_published_as_finance_expects(db: Session) -> None:
         "deal_id": str(deal.id),
         "project_id": str(project.id),
         "category": "rehab_labour",
-        "date": "2027-03-04",
+        "date": "2026-03-04",
         "description": "Rehab: 123 Main St: Roof deposit",
         "contractor": "Ray's Roofing",
         "vendor": None,

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -20,6 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
+from core.clock import local_today
 from domain.auth.enums import Role
 from domain.auth.models import AuditLog, Organisation
 from domain.construction import service
@@ -270,7 +270,7 @@ def _spend(db: Session, project: Project, line: uuid.UUID | None, amount: str) -
         org_id=project.org_id,
         project_id=project.id,
         expense_in=ExpenseCreate(
-            amount=Decimal(amount), spent_on=dt.date.today(), scope_item_id=line
+            amount=Decimal(amount), spent_on=local_today(), scope_item_id=line
         ),
     )
 

@@ -21,6 +21,7 @@ from sqlmodel import Session, select
 
 from agent.planner import REPLIES
 from cli.voice_commands import simulate_conversation
+from core.clock import local_today
 from domain.construction import service as construction_service
 from domain.construction.models import BidCreate
 from domain.voice import service
@@ -112,7 +113,7 @@ def _awarded_roof(world: World) -> Any:
         world.db, world.org, name="Hank Roofing", timezone=world.contractor.timezone
     )
     bid = _bid(
-        world, hank.id, {world.roof.id: "8800"}, start_date=dt.date.today() + dt.timedelta(days=3)
+        world, hank.id, {world.roof.id: "8800"}, start_date=local_today() + dt.timedelta(days=3)
     )
     construction_service.award_bid(
         session=world.db, org_id=world.org.id, project_id=world.project.id, bid_id=bid.id

@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 
 from agent.planner import Conversation, contractor_plan_for
 from agent.runner import TurnResult
+from core.clock import local_today
 from domain.auth.enums import Role
 from domain.auth.models import User
 from domain.construction import service as construction_service
@@ -51,7 +52,7 @@ def site(committed_db: Session) -> Site:
         session=db, org_id=org.id, project_id=project.id
     )
     ray = make_contractor(db, org, name="Ray Alvarez")
-    start = dt.date.today() + dt.timedelta(days=10)
+    start = local_today() + dt.timedelta(days=10)
     bid = construction_service.create_bid(
         session=db, org_id=org.id, project_id=project.id,
         bid_in=BidCreate.model_validate({
@@ -153,7 +154,7 @@ def test_a_line_price_is_that_lines_price_not_a_new_bid_total(
 
 
 def test_a_price_and_a_date_in_one_message_are_both_kept(site: Site, committed_db: Session) -> None:
-    today = dt.date.today()
+    today = local_today()
     day = today + dt.timedelta(days=5)
     said = (
         f"sorry the roof price was wrong, its 4,250.50 not 4002. can also start "

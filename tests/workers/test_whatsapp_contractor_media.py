@@ -25,6 +25,7 @@ from fastapi.testclient import TestClient
 from redis import Redis
 from sqlmodel import Session, col, select
 
+from core.clock import local_today
 from domain.audio import synthetic
 from domain.audio.models import Walkthrough
 from domain.auth.enums import Role
@@ -79,7 +80,7 @@ def _site(db: Session, *, both: bool = False, linked: bool = True) -> Site:
             session=db, org_id=org.id, project_id=project.id,
             bid_in=BidCreate.model_validate({
                 "contractor_id": ray.id,
-                "start_date": dt.date.today() + dt.timedelta(days=10),
+                "start_date": local_today() + dt.timedelta(days=10),
                 "line_items": [{"scope_item_id": str(roof.id), "amount": "8000"}],
             }),
         )  # fmt: skip
