@@ -102,6 +102,14 @@ def login_for_access_token(
     user = service.authenticate(session=session, email=form.username, password=form.password)
     if user is None:
         ratelimit.record_login_failure(form.username, address)
+        service.record_failed_sign_in(
+            session=session,
+            email=form.username,
+            address=address,
+            # This failure reached the limit: sign-ins there are refused from now on.
+            locked_for_s=ratelimit.login_retry_after(form.username, address),
+        )
+        session.commit()
         raise HTTPException(
             status_code=status.HTTP_401_UNAUTHORIZED,
             detail="Incorrect email or password",

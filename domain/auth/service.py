@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextvars
 import hmac
 import importlib
+import logging
 import re
 import secrets
 import uuid
@@ -39,6 +40,8 @@ from domain.auth.models import (
     normalise_email,
 )
 from store.base import utcnow
+
+log = logging.getLogger(__name__)
 
 SYSTEM_ACTOR = "system"
 # A token's last use is written at most this often, so busy tokens do not write every request.
@@ -304,6 +307,12 @@ def update_user(
     if password:
         user.hashed_password = security.hash_password(password)
         changes["password_changed"] = True
+    if changes.get("is_active", {}).get("to") is False:
+        # Deactivation ends every session for good: reactivating the user later must not
+        # bring back the access tokens (session epoch) or API tokens (revoked) of before.
+        user.session_epoch += 1
+        changes["session_epoch"] = user.session_epoch
+        changes["api_tokens_revoked"] = _revoke_user_api_tokens(session=session, user=user)
     if changes:
         session.add(user)
         session.flush()
@@ -317,6 +326,21 @@ def update_user(
             changes=changes,
         )
     return user
+
+
+def _revoke_user_api_tokens(*, session: Session, user: User) -> int:
+    """Revoke every live API token of ``user`` at once; return how many."""
+    revoked = session.execute(
+        update(ApiToken)
+        .where(
+            col(ApiToken.org_id) == user.org_id,
+            col(ApiToken.user_id) == user.id,
+            col(ApiToken.revoked_at).is_(None),
+        )
+        .values(revoked_at=utcnow())
+        .returning(col(ApiToken.id))
+    ).all()
+    return len(revoked)
 
 
 def authenticate(*, session: Session, email: str, password: str) -> User | None:
@@ -335,6 +359,51 @@ def authenticate(*, session: Session, email: str, password: str) -> User | None:
         session.add(user)
         session.flush()
     return user
+
+
+def record_failed_sign_in(
+    *, session: Session, email: str, address: str, locked_for_s: int = 0
+) -> AuditLog | None:
+    """Audit a failed sign-in (and, with ``locked_for_s``, the lockout it caused).
+
+    The entry is in the organisation of the user the email names (action ``login_failed``,
+    then ``login_locked`` when this failure reached the limit), with the email as typed
+    (phone numbers masked) and the client's address. An email that names no user has no
+    organisation to log to: a warning line (masked) says it instead. Returns the last entry.
+    """
+    masked = importlib.import_module("core.observability").mask(email.strip())[:200]
+    user = get_user_by_email(session=session, email=email)
+    if user is None:
+        log.warning(
+            "failed sign-in for an unknown email %s from %s%s",
+            masked,
+            address,
+            f"; locked for {locked_for_s} s" if locked_for_s else "",
+        )
+        return None
+    details = {"email": masked, "ip": address}
+    entry = record_audit(
+        session=session,
+        principal=None,
+        org_id=user.org_id,
+        actor=masked,
+        action="login_failed",
+        entity="user",
+        entity_id=user.id,
+        changes=details,
+    )
+    if locked_for_s:
+        entry = record_audit(
+            session=session,
+            principal=None,
+            org_id=user.org_id,
+            actor=masked,
+            action="login_locked",
+            entity="user",
+            entity_id=user.id,
+            changes={**details, "locked_for_s": locked_for_s},
+        )
+    return entry
 
 
 def issue_access_token(*, user: User) -> str:

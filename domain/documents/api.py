@@ -63,11 +63,11 @@ def content_disposition(filename: str, disposition: str = "attachment") -> str:
     response_model=DocumentRead,
     summary="Upload a document (its format is read from its bytes)",
     responses={
-        403: {"description": "A contractor named a deal (contractors have no access to deals)"},
-        404: {"description": "The deal named (entity_type=deal) is not one you can open"},
+        403: {"description": "A contractor named a deal or a property (they have no access)"},
+        404: {"description": "The deal, project or property named is not one you can open"},
         413: {"description": "The file is larger than its type allows"},
         415: {"description": "The file's format is not accepted, or not the one declared"},
-        422: {"description": "The file is empty, or the form is incomplete"},
+        422: {"description": "The file is empty, the form is incomplete, or kind=report"},
     },
 )
 def upload_document(
@@ -90,8 +90,16 @@ def upload_document(
             f"The upload is {service.human_size(int(declared_length))}; the most dealdesk "
             f"accepts is {service.human_size(limit)}.",
         )
+    if kind == DocumentKind.report:
+        # Reports are the PDFs dealdesk renders (GET /reports/{id} serves them as such).
+        return _rejected(
+            RejectionReason.invalid_kind,
+            "kind=report is kept for the reports dealdesk generates (POST /reports/generate); "
+            "upload your file as kind=other (or contract, receipt).",
+        )
     try:
-        # Before any byte is kept: a deal the caller cannot open is "not found", as in the deal API.
+        # Before any byte is kept: a deal, project or property the caller cannot open is
+        # "not found", as in the deal and project APIs.
         service.check_linked_deal(
             session=session,
             org_id=principal.org_id,

@@ -140,11 +140,11 @@ class DocumentCorrupted(RuntimeError):
 
 
 class LinkedDealNotFound(LookupError):
-    """An upload names a deal the organisation does not have (or the caller may not see)."""
+    """An upload names a deal, project or property the caller cannot see (or none such)."""
 
 
 class LinkedDealForbidden(PermissionError):
-    """An upload names a deal, and the caller's role has no access to deals (contractors)."""
+    """An upload names a deal or property, and the caller's role has no access (contractors)."""
 
 
 # --- content checks (pure) ---------------------------------------------------------------
@@ -378,13 +378,27 @@ def check_linked_deal(
     entity_id: uuid.UUID | None,
     principal: Principal | None,
 ) -> None:
-    """Refuse an upload that names a deal the caller could not open through the deal API.
+    """Refuse an upload that names a deal, project or property the caller could not open.
 
-    Only ``entity_type == "deal"`` is checked, by the deal service's own rule: another
-    organisation's deal, an unknown one, or (for an investor) one they are not on raises
-    ``LinkedDealNotFound`` with the deal API's wording; a contractor ``LinkedDealForbidden``.
+    A deal by the deal service's own rule: another organisation's deal, an unknown one, or
+    (for an investor) one they are not on raises ``LinkedDealNotFound`` with the deal API's
+    wording; a contractor ``LinkedDealForbidden``. A project or property the same way
+    (``_check_linked_project``, ``_check_linked_property``): a file linked to one shows next
+    to its photos and documents for everyone on it. Other entity types are not checked.
     """
-    if entity_type != "deal" or entity_id is None:
+    if entity_id is None:
+        return
+    if entity_type == "project":
+        _check_linked_project(
+            session=session, org_id=org_id, project_id=entity_id, principal=principal
+        )
+        return
+    if entity_type == "property":
+        _check_linked_property(
+            session=session, org_id=org_id, property_id=entity_id, principal=principal
+        )
+        return
+    if entity_type != "deal":
         return
     from domain.deal import service as deal_service
 
@@ -396,6 +410,86 @@ def check_linked_deal(
         raise LinkedDealNotFound(str(exc)) from exc
     except deal_service.DealPermissionError as exc:
         raise LinkedDealForbidden(str(exc)) from exc
+
+
+def _check_linked_project(
+    *, session: Session, org_id: uuid.UUID, project_id: uuid.UUID, principal: Principal | None
+) -> None:
+    """Refuse a project the caller may not put files on (``LinkedDealNotFound``).
+
+    The team any of the organisation's, an investor one on their deals, a contractor only a
+    project they bid on; anything else is "not found" (no existence leak).
+    """
+    from domain.auth.enums import Role
+    from domain.construction import service as construction_service
+    from domain.construction.models import Bid
+
+    not_found = LinkedDealNotFound(f"project {project_id} not found")
+    try:
+        construction_service.require_visible_project(
+            session=session, org_id=org_id, project_id=project_id, principal=principal
+        )
+    except construction_service.NotFoundError as exc:
+        raise not_found from exc
+    if principal is None or principal.role != Role.contractor:
+        return
+    contractor = construction_service.contractor_of_user(
+        session=session, org_id=org_id, user_id=principal.user_id
+    )
+    bid = (
+        session.exec(
+            select(Bid.id).where(
+                Bid.org_id == org_id,
+                Bid.project_id == project_id,
+                Bid.contractor_id == contractor.id,
+            )
+        ).first()
+        if contractor is not None
+        else None
+    )
+    if bid is None:
+        raise not_found
+
+
+def _check_linked_property(
+    *, session: Session, org_id: uuid.UUID, property_id: uuid.UUID, principal: Principal | None
+) -> None:
+    """Refuse a property the caller may not put files on (not found, or forbidden).
+
+    The team any of the organisation's; an investor one of their deals' (or their deals'
+    projects') properties, the ones whose files they see; a contractor none (403).
+    """
+    from domain.auth.enums import Role
+    from domain.construction.models import Project
+    from domain.deal import service as deal_service
+    from domain.deal.models import Deal
+    from domain.property import service as property_service
+
+    if principal is not None and principal.role == Role.contractor:
+        raise LinkedDealForbidden(
+            "contractors file photos and documents on the project of their bid "
+            "(entity_type=project), not on a property"
+        )
+    not_found = LinkedDealNotFound(f"property {property_id} not found")
+    if property_service.get(session=session, org_id=org_id, property_id=property_id) is None:
+        raise not_found
+    deals = deal_service.visible_deal_ids(org_id=org_id, principal=principal)
+    if deals is None:
+        return
+    on_deal = session.exec(
+        select(Deal.id).where(
+            Deal.org_id == org_id, Deal.property_id == property_id, col(Deal.id).in_(deals)
+        )
+    ).first()
+    on_project = session.exec(
+        select(Project.id).where(
+            Project.org_id == org_id,
+            Project.property_id == property_id,
+            col(Project.deal_id).in_(deals),
+        )
+    ).first()
+    if on_deal is None and on_project is None:
+        raise not_found
 
 
 def store_document(

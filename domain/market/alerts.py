@@ -17,7 +17,8 @@ Each alert is recorded whatever happens to it:
   while it waited is what it says);
 - ``no_phone``: the investor has no phone number (or is inactive): nothing can be sent;
 - ``skipped``: it was held, and when quiet hours ended the opportunity was closed, the listing
-  off the market or the criteria no longer matched: not sent.
+  off the market or the criteria no longer matched; or the user's role no longer lets them see
+  opportunities (a contractor now): not sent.
 
 ``status_reason`` says why for ``no_phone`` and ``skipped``; ``message`` stays the text that
 would have been sent.
@@ -81,6 +82,20 @@ class AlertPermissionError(AlertError, PermissionError):
     """The caller may not configure someone else's alerts (HTTP 403)."""
 
 
+class AlertValidationError(AlertError, ValueError):
+    """The criteria cannot be saved as given, e.g. for a user who may not see deals (HTTP 422)."""
+
+
+# Roles that may see the organisation's opportunities (``GET /opportunities/latest``), so may
+# get them as alerts: a contractor never gets the company's deal flow on WhatsApp.
+ALERT_ROLES = frozenset({Role.admin, Role.analyst, Role.investor})
+
+
+def may_get_alerts(role: Role | str) -> bool:
+    """True when a user with ``role`` may be sent deal alerts."""
+    return role in ALERT_ROLES
+
+
 # --- criteria ------------------------------------------------------------------------------
 
 
@@ -121,6 +136,12 @@ def configure_alerts(
     user = auth_service.get_user(session=session, org_id=org_id, user_id=user_id)
     if user is None:
         raise AlertNotFoundError(f"user {user_id} not found")
+    if not may_get_alerts(user.role):
+        raise AlertValidationError(
+            f"user {user_id} is a {Role(user.role).value}, and a {Role(user.role).value} may not "
+            "see the company's opportunities: deal alerts go only to admins, analysts and "
+            "investors"
+        )
     values = criteria_in.model_dump(exclude={"user_id"})
     values["strategies"] = [str(s) for s in criteria_in.strategies]
     criteria = get_criteria(session=session, org_id=org_id, user_id=user_id)
@@ -320,6 +341,15 @@ def _deliver(
 ) -> None:
     """Queue the alert on WhatsApp, or record why it is held or cannot be sent."""
     user = auth_service.get_user(session=session, org_id=alert.org_id, user_id=alert.user_id)
+    if user is not None and not may_get_alerts(user.role):
+        # Their role changed after they set criteria: they may no longer see deals.
+        alert.status = AlertStatus.skipped
+        alert.status_reason = (
+            f"the user is a {Role(user.role).value} now, and may not see the company's "
+            "opportunities"
+        )
+        session.add(alert)
+        return
     if user is None or not user.is_active or not user.phone_number:
         alert.status = AlertStatus.no_phone
         alert.status_reason = (

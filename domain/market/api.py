@@ -67,7 +67,12 @@ def _mapped_errors() -> Iterator[None]:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
     except (service.MarketPermissionError, alert_service.AlertPermissionError) as exc:
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail=str(exc)) from exc
-    except (service.MarketValidationError, trends.TrendInputError, SourceError) as exc:
+    except (
+        service.MarketValidationError,
+        alert_service.AlertValidationError,
+        trends.TrendInputError,
+        SourceError,
+    ) as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from exc
 
 

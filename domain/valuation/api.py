@@ -3,7 +3,10 @@
 Every route needs a signed-in admin, analyst or investor (contractors have no access).
 Investors may request valuations as well as read them: they are the ones who text an
 address for a deal analysis, and the agent does that through the same service functions,
-so the API allows what the agent does for them. A stored valuation is audit-logged.
+so the API allows what the agent does for them; but an investor stores a valuation only of
+a property on no deal or on deals they are on (``service.check_may_store``, 403 otherwise).
+The latest valuation of each kind is the latest value date (``as_of``), then the latest
+stored. A stored valuation is audit-logged.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ router = APIRouter(tags=["valuation"])
 Member = Annotated[Principal, Depends(require_roles(Role.analyst, Role.investor))]
 
 _ERRORS: dict[int | str, dict[str, str]] = {
+    403: {"description": "An investor storing a valuation of a property on another's deal"},
     404: {"description": "No such property in your organisation"},
     422: {"description": "The request cannot be valued as given; the message says why"},
 }
@@ -42,6 +46,8 @@ def _http_error(error: Exception) -> HTTPException:
     """404 for an unknown property, 422 for anything that cannot be valued as given."""
     if isinstance(error, service.ValuationNotFoundError):
         return HTTPException(status_code=status.HTTP_404_NOT_FOUND, detail=str(error))
+    if isinstance(error, service.ValuationPermissionError):
+        return HTTPException(status_code=status.HTTP_403_FORBIDDEN, detail=str(error))
     return HTTPException(status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(error))
 
 
@@ -102,6 +108,12 @@ def _store(
 ) -> ValuationRead:
     function = service.value_property if kind == ValuationKind.as_is else service.after_repair_value
     try:
+        service.check_may_store(
+            session=session,
+            org_id=principal.org_id,
+            principal=principal,
+            property_id=body.property_id,
+        )
         valuation = function(
             session=session,
             org_id=principal.org_id,
@@ -162,10 +174,16 @@ def property_valuations(
     except _SERVICE_ERRORS as error:
         raise _http_error(error) from error
     reads = [service.to_read(v) for v in history]
+    latest = {
+        kind: service.latest_valuation(
+            session=session, org_id=principal.org_id, property_id=propertyId, kind=kind
+        )
+        for kind in (ValuationKind.as_is, ValuationKind.arv)
+    }
     return PropertyValuations(
         property_id=propertyId,
-        latest_as_is=next((v for v in reads if v.kind == ValuationKind.as_is), None),
-        latest_arv=next((v for v in reads if v.kind == ValuationKind.arv), None),
+        latest_as_is=service.to_read(v) if (v := latest[ValuationKind.as_is]) else None,
+        latest_arv=service.to_read(v) if (v := latest[ValuationKind.arv]) else None,
         history=reads,
     )
 

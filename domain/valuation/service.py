@@ -31,6 +31,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from core.metrics import business_counter
 from core.paging import count_rows
+from domain.auth.enums import Role
 from domain.auth.service import Principal, record_audit
 from domain.property import service as property_service
 from domain.valuation import comps as comp_index
@@ -105,6 +106,10 @@ class ValuationNotFoundError(ValuationError, LookupError):
 
 class ValuationInputError(ValuationError, ValueError):
     """The request cannot be valued as given; the message says why."""
+
+
+class ValuationPermissionError(ValuationError, PermissionError):
+    """The caller may not store a valuation of this property (HTTP 403)."""
 
 
 def today() -> dt.date:
@@ -749,16 +754,48 @@ def latest_valuation(
 ) -> Valuation | None:
     """The property's newest stored valuation of ``kind`` in the organisation, or None.
 
-    "Newest" as ``GET /valuations/{propertyId}`` reads it: the latest created (then the
-    highest id). Never another organisation's row, even for the same property id.
+    "Newest" is the latest value date (``as_of``), then the latest created (then the highest
+    id), as ``GET /valuations/{propertyId}`` reads it: a valuation run today "as of 2008" is
+    history, never the current value a projection uses. Never another organisation's row,
+    even for the same property id.
     """
     statement = (
         _valuations_query(org_id=org_id, property_id=property_id)
         .where(Valuation.kind == kind)
-        .order_by(col(Valuation.created_at).desc(), col(Valuation.id).desc())
+        .order_by(
+            col(Valuation.as_of).desc(),
+            col(Valuation.created_at).desc(),
+            col(Valuation.id).desc(),
+        )
         .limit(1)
     )
     return session.exec(statement).first()
+
+
+def check_may_store(
+    *, session: Session, org_id: uuid.UUID, principal: Principal, property_id: uuid.UUID | None
+) -> None:
+    """Refuse (``ValuationPermissionError``) an investor storing a valuation of another's deal.
+
+    Investors read and analyse: they may store a valuation of a property that is on no deal
+    (an address they are looking at) or on a deal they own or are named on, never of a
+    property on someone else's deal, whose projection would then run on it. Admins and
+    analysts store any; a valuation of attributes (no property) changes no deal.
+    """
+    if property_id is None or principal.role != Role.investor:
+        return
+    from domain.deal import service as deal_service
+    from domain.deal.models import Deal
+
+    deals = session.exec(
+        select(Deal).where(Deal.org_id == org_id, Deal.property_id == property_id)
+    ).all()
+    if any(not deal_service.can_see(deal, principal) for deal in deals):
+        raise ValuationPermissionError(
+            f"property {property_id} is on a deal you are not on: only that deal's owner and "
+            "team, admins and analysts store its valuations (GET /properties/{id}/comps and "
+            "POST /comparables/analyze value it without storing)"
+        )
 
 
 def to_read(valuation: Valuation) -> ValuationRead:

@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from domain.auth.enums import Role
-from domain.auth.models import User
+from domain.auth.models import Organisation, User
 from store.storage import get_storage
-from tests.factories import auth_headers, make_org, make_user, override_settings
+from tests.factories import auth_headers, make_org, make_property, make_user, override_settings
 
 URL = "/api/v1/documents"
 
@@ -64,7 +64,10 @@ def test_upload_round_trip(
     client: TestClient, db: Session, alice: User, samples: dict[str, bytes]
 ) -> None:
     headers = auth_headers(db, alice)
-    property_id = uuid.uuid4()
+    # A real property of alice's organisation: a link to an unknown one is a 404.
+    org = db.get(Organisation, alice.org_id)
+    assert org is not None
+    property_id = make_property(db, org).id
     created = _upload(
         client,
         headers,
@@ -138,7 +141,7 @@ def test_another_org_cannot_see_read_or_delete_a_document(
         auth_headers(db, alice),
         samples["pdf"],
         content_type="application/pdf",
-        kind="report",
+        kind="contract",  # "report" is kept for generated reports (422 on upload)
     )["body"]
     bob_headers = auth_headers(db, bob)
 
