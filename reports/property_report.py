@@ -547,6 +547,31 @@ def _rehab_total_rows(analysis: PropertyAnalysis) -> list[tuple[str, str]]:
     ]
 
 
+def _short_ids(value: str) -> str:
+    """A note's ids cut to their first 8 characters, as the report shows ids elsewhere."""
+    return " ".join(
+        word[:8] if len(word) == 36 and word.count("-") == 4 else word for word in value.split()
+    )
+
+
+def _line_notes(notes: str | None) -> list[str]:
+    """What a rehab line shows under its name: where its condition came from, and a warning.
+
+    The origin is the first clause of the notes the analysis wrote ("condition from photo
+    analysis 2b0d9317 (2026-03-02)", or "condition assumed: default scope ..."); a poor photo
+    the model was unsure of is priced as a repair, and the line says to have a person check.
+    """
+    if not notes:
+        return []
+    shown = []
+    first = notes.split("; ", 1)[0]
+    if first.startswith((analysis_service.CONDITION_FROM, analysis_service.CONDITION_ASSUMED)):
+        shown.append(_short_ids(first))
+    if analysis_service.UNSURE_POOR_NOTE in notes:
+        shown.append(analysis_service.UNSURE_POOR_NOTE)
+    return shown
+
+
 def _rehab_section(analysis: PropertyAnalysis) -> list[Any]:
     rehab = analysis.rehab
     estimate = rehab.estimate
@@ -558,7 +583,14 @@ def _rehab_section(analysis: PropertyAnalysis) -> list[Any]:
     for line in estimate.line_items:
         rows.append(
             [
-                Paragraph(text(line.component_name), STYLES["cell"]),
+                Paragraph(
+                    text(line.component_name)
+                    + "".join(
+                        f'<br/><font size="6.5" color="#555555">{text(note)}</font>'
+                        for note in _line_notes(line.notes)
+                    ),
+                    STYLES["cell"],
+                ),
                 line.condition.value if line.condition else "unknown",
                 line.action.value,
                 f"{line.quantity.normalize():,f} "

@@ -333,21 +333,25 @@ def property_asks(tool_calls: Sequence[Any]) -> list[PropertyAsk]:
 def _resolve_property(
     session: Any, org_id: uuid.UUID, ask: PropertyAsk, fallback: uuid.UUID | None
 ) -> uuid.UUID | None:
-    """The property an ask is about: its id, the best match for its address, or the last one."""
+    """The property an ask is about: its id, the house its address names, or the last one.
+
+    The address is resolved as the tool that answered resolved it (``resolve_property``: the
+    best match, else the one house a loose address names, "1215 Kellogg Ave roof"), so the
+    conversation, the PDF and later media follow the house the reply named. An address that
+    names no house keeps no property (never the previous one).
+    """
     if ask.property_id is not None:
         return ask.property_id
-    if ask.address:
-        from domain.property import service as property_service
+    if not ask.address:
+        return fallback
+    from agent.context import Context
+    from tools._common import ToolError, resolve_property
 
-        try:
-            found = property_service.find_by_address(
-                session=session, org_id=org_id, text=ask.address, limit=1
-            )
-        except Exception:  # not a street address: the agent already told the investor
-            found = []
-        if found:
-            return found[0].id
-    return fallback
+    ctx = Context(org_id=org_id, user_id=None, role=Role.investor, channel="whatsapp", thread_id="")
+    try:
+        return resolve_property(session, ctx, address=ask.address).id
+    except ToolError:  # the agent already told the investor
+        return None
 
 
 def render_report_now(
@@ -497,11 +501,20 @@ def _process(inbound: _Inbound) -> str:
     template = settings.twilio_template_content_sid
     notes: list[str] = []
     media_jobs: list[int] = []
+    refused: dict[int, str] = {}  # media whose link is not Twilio's: never fetched
     for index, item in enumerate(inbound.media):
-        if _media_family(item.get("content_type")) is None:
+        family = _media_family(item.get("content_type"))
+        if family is None:
             notes.append(_unsupported_reply(item.get("content_type")))
-        else:
-            media_jobs.append(index)
+            continue
+        try:
+            twilio.check_media_url(str(item.get("url") or ""))
+        except twilio.MediaRefused as exc:
+            # Said before any "working on it": nothing will be worked on.
+            refused[index] = str(exc)
+            notes.append(_refused_media_reply(_WHAT[family]))
+            continue
+        media_jobs.append(index)
 
     text_in = whatsapp_service.agent_input(inbound.body)
     agent: AgentReply | None = None
@@ -541,6 +554,10 @@ def _process(inbound: _Inbound) -> str:
         conversation = session.get(Conversation, inbound.conversation_id)
         assert message is not None and conversation is not None
         queued: list[Message] = []
+        for index, error in refused.items():
+            whatsapp_service.set_media(
+                session=session, message=message, index=index, refused=True, error=error
+            )
         if reply.strip():
             queued += whatsapp_service.queue_text(
                 session=session,
@@ -728,6 +745,14 @@ def process_unlinked(message_id: str) -> str:
 _WHAT = {"audio": "voice note", "image": "photo"}
 
 
+def _refused_media_reply(what: str) -> str:
+    """The reply to media whose link is not on Twilio's media servers (never fetched)."""
+    return (
+        f"I did not open the {what}: its link is not on WhatsApp's (Twilio's) media servers, "
+        "and I only fetch media from there."
+    )
+
+
 def _media_reply(message_id: uuid.UUID, index: int, text: str, *, key: str) -> None:
     """Queue (once per key) and send a reply about one media item."""
     with session_scope() as session:
@@ -778,13 +803,7 @@ def ingest_media(message_id: str, index: int) -> str:
         fetched = twilio.fetch_media(str(item.get("url") or ""), max_bytes=limit)
     except twilio.MediaRefused as exc:
         _mark_media(mid, index, refused=True, error=str(exc))
-        _media_reply(
-            mid,
-            index,
-            f"I did not open the {what}: its link is not on WhatsApp's (Twilio's) media servers, "
-            "and I only fetch media from there.",
-            key=f"media:{mid}:{index}",
-        )
+        _media_reply(mid, index, _refused_media_reply(what), key=f"media:{mid}:{index}")
         return "refused"
     except twilio.MediaTooLarge as exc:
         _mark_media(mid, index, refused=True, error=str(exc))
@@ -885,6 +904,30 @@ def _stored_media(message_id: uuid.UUID, index: int) -> tuple[Message, Conversat
         return message, conversation, uuid.UUID(str(message.media[index]["document_id"]))
 
 
+def _media_property(
+    message: Message, conversation: Conversation, document_id: uuid.UUID
+) -> uuid.UUID | None:
+    """The property a stored media item is evidence of: the one it was stored for.
+
+    Else the conversation's: ``ingest_media`` links the item to the conversation's property
+    of that moment, so a later message about another house does not move it.
+    """
+    from domain.audio import service as audio_service
+
+    with session_scope() as session:
+        document = documents_service.get_document(
+            session=session, org_id=message.org_id, document_id=document_id
+        )
+        owner = (
+            audio_service.document_property_id(
+                session=session, org_id=message.org_id, document=document
+            )
+            if document is not None
+            else None
+        )
+    return owner or conversation.property_id
+
+
 def _already_answered(message_id: uuid.UUID, index: int) -> bool:
     """True when this media item already got its reply."""
     with session_scope() as session:
@@ -915,7 +958,8 @@ def _photo_reply(message_id: uuid.UUID, index: int) -> str:
     from domain.vision.enums import AnalysisStatus
 
     message, conversation, document_id = _stored_media(message_id, index)
-    if conversation.property_id is None:
+    property_id = _media_property(message, conversation, document_id)
+    if property_id is None:
         return (
             "I saved your photo. To assess it I need to know the property: text me its address, "
             "then send the photos again."
@@ -924,7 +968,7 @@ def _photo_reply(message_id: uuid.UUID, index: int) -> str:
         analyses = vision_service.submit_photos(
             session=session,
             org_id=message.org_id,
-            property_id=conversation.property_id,
+            property_id=property_id,
             document_ids=[document_id],
             source=DocumentSource.whatsapp,
         )
@@ -1154,7 +1198,8 @@ def _voice_note_reply(message_id: uuid.UUID, index: int) -> str:
         sender_id = sender.id if sender is not None else None
     if sender_id is not None:  # a contractor: their words, not a walkthrough
         return _contractor_voice_note_reply(message, conversation, index, document_id, sender_id)
-    if conversation.property_id is None:
+    property_id = _media_property(message, conversation, document_id)
+    if property_id is None:
         return (
             "I saved your voice note. To turn a walkthrough into a rehab budget I need the "
             "property: text me its address, then send the voice note again."
@@ -1164,7 +1209,7 @@ def _voice_note_reply(message_id: uuid.UUID, index: int) -> str:
         walkthrough = audio_service.start_walkthrough(
             session=session,
             org_id=org_id,
-            property_id=conversation.property_id,
+            property_id=property_id,
             document_id=document_id,
         )
         walkthrough_id = walkthrough.id
@@ -1180,27 +1225,68 @@ def _voice_note_reply(message_id: uuid.UUID, index: int) -> str:
         )
         transcript = (done.transcript or "").strip()
         total = audio_service.rehab_total(done)
+        address, max_offer = _analysed_offer(session, org_id, property_id)
+    if property_id == conversation.property_id and conversation.property_address:
+        address = conversation.property_address
     heard = transcript if len(transcript) <= 500 else transcript[:497] + "..."
     lines = [f'I heard: "{heard}"' if heard else "I could not make out any words."]
-    if conditions:
+    graded = [c for c in conditions if c.condition]
+    ungraded = [_component_said(c) for c in conditions if not c.condition]
+    if graded:
         found = "; ".join(
-            f"{(c.component or 'component').replace('_', ' ')} {c.condition or 'unrated'}"
+            f"{_component_said(c)} {c.condition}"
             + (
                 f" ({whatsapp_service.spoken_quantity(c.quantity, c.unit)})"
                 if c.quantity is not None
                 else ""
             )
-            for c in conditions
+            for c in graded
         )
         lines.append(f"Conditions: {found}.")
-    else:
+    if ungraded:
+        lines.append(
+            f"Heard but not graded, so not priced: {', '.join(ungraded)}. To price "
+            f"{'it' if len(ungraded) == 1 else 'them'}, text the condition, "
+            f"e.g. '{ungraded[0]} poor'."
+        )
+    if not conditions:
         lines.append("I did not hear any components I can price.")
     if total is not None:
-        lines.append(
-            f"New rehab budget for {conversation.property_address or 'the property'}: "
-            f"${total:,.0f}."
-        )
+        lines.append(f"New rehab budget for {address or 'the property'}: ${total:,.0f}.")
+    if max_offer is not None:
+        lines.append(f"Max offer: {max_offer}.")
     return "\n".join(lines)
+
+
+def _component_said(condition: Any) -> str:
+    """A heard component as the reply names it ("kitchen cabinets")."""
+    return str(condition.component or "component").replace("_", " ")
+
+
+def _analysed_offer(
+    session: Any, org_id: uuid.UUID, property_id: uuid.UUID
+) -> tuple[str | None, str | None]:
+    """The property's address and the maximum offer its analysis gives, as that writes it.
+
+    The analysis runs on the walkthrough just stored; no offer when it has none or cannot run
+    (the reply then leaves it out rather than guess).
+    """
+    from domain.analysis import service as analysis_service
+    from domain.analysis.formatting import NOT_AVAILABLE
+    from domain.property import service as property_service
+
+    prop = property_service.get(session=session, org_id=org_id, property_id=property_id)
+    address = analysis_service.address_of(prop) if prop is not None else None
+    try:
+        with session.begin_nested():
+            analysis = analysis_service.analyze_property(
+                session=session, org_id=org_id, property_id=property_id
+            )
+    except (analysis_service.AnalysisError, LookupError, ValueError):
+        log.info("no analysis for the voice note reply", extra={"property_id": str(property_id)})
+        return address, None
+    offer = analysis.figures.max_offer
+    return address, (offer if offer and offer != NOT_AVAILABLE else None)
 
 
 # --- the worker -------------------------------------------------------------------------

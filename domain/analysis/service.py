@@ -12,15 +12,18 @@ it needs are in ``domain.analysis.assumptions``; the verdict's bars in ``Verdict
 from __future__ import annotations
 
 import datetime as dt
+import io
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, TypeVar
 
+from PIL import Image as PILImage
 from pydantic import ValidationError
 from sqlmodel import Session
 
+from core.clock import company_zone
 from domain.analysis.assumptions import (
     DEFAULT_SCOPES,
     AnalysisAssumptions,
@@ -44,7 +47,10 @@ from domain.analysis.models import (
     VerdictCheck,
     VerdictLabel,
 )
+from domain.audio import extraction as audio_extraction
 from domain.audio import service as audio_service
+from domain.audio.enums import WalkthroughStatus
+from domain.audio.extraction import Finding
 from domain.auth.service import Principal
 from domain.deal import service as deal_service
 from domain.deal.enums import DealStatus, DealStrategy
@@ -53,7 +59,8 @@ from domain.deal.state_machine import OPEN_DEAL_STATUSES
 from domain.documents import service as documents_service
 from domain.documents.enums import DocumentKind
 from domain.pricing import service as pricing_service
-from domain.pricing.enums import UnpricedReason
+from domain.pricing.enums import Condition as PricingCondition
+from domain.pricing.enums import CostUnit, UnpricedReason
 from domain.pricing.models import ComponentInput, RehabEstimate
 from domain.property import service as property_service
 from domain.property.enums import MarketDataType
@@ -86,6 +93,7 @@ __all__ = [
     "AnalysisInputError",
     "AnalysisNotFoundError",
     "analyze_property",
+    "component_key",
     "cash_on_cash_exact",
     "exact_pct",
     "flip_roi_exact",
@@ -93,7 +101,9 @@ __all__ = [
     "pct_text",
     "priced_rehab",
     "relevant_deal",
+    "rehab_scope",
     "rent_section",
+    "unsure_photo_notes",
     "valued_from_comps",
 ]
 
@@ -101,6 +111,13 @@ CENT = Decimal("0.01")
 TWELVE = Decimal("12")
 HUNDRED = Decimal("100")
 PHOTO_TYPES_DRAWN = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+PHOTO_CHECK_PIXELS = 1000  # as the report downsamples (reports.property_report.PHOTO_MAX_PIXELS)
+CONDITION_FROM = "condition from "
+"""How a rehab line's notes start when its condition was observed (walkthrough or photo)."""
+CONDITION_ASSUMED = "condition assumed: "
+"""How a rehab line's notes start when its condition is the default scope's assumption."""
+UNSURE_POOR_NOTE = vision_service.UNSURE_POOR_NOTE
+MAX_WALKTHROUGHS = 200
 
 _R = TypeVar("_R")
 
@@ -180,12 +197,45 @@ def _photo(
     )
     if not photos:
         return None, "no photo of this property has been stored"
-    for doc in photos:
-        if doc.content_type in PHOTO_TYPES_DRAWN:
+    drawable = [doc for doc in photos if doc.content_type in PHOTO_TYPES_DRAWN]
+    if not drawable:
+        return (
+            None,
+            f"the property's photos are {photos[0].content_type}, which the report cannot show",
+        )
+    unreadable: list[str] = []
+    for doc in drawable:  # newest first: the newest photo that decodes
+        why = _unreadable_photo(session=session, org_id=org_id, document_id=doc.id)
+        if why is None:
             return PhotoRef(
                 document_id=doc.id, filename=doc.filename, content_type=doc.content_type
             ), None
-    return None, f"the property's photos are {photos[0].content_type}, which the report cannot show"
+        unreadable.append(f"{doc.filename}: {why}")
+    shown = "; ".join(unreadable[:3]) + ("; ..." if len(unreadable) > 3 else "")
+    return None, f"none of the property's {len(drawable)} stored photo(s) can be read ({shown})"
+
+
+def _unreadable_photo(*, session: Session, org_id: uuid.UUID, document_id: uuid.UUID) -> str | None:
+    """Why the stored photo cannot be drawn (gone, damaged, does not decode); None if it can.
+
+    Decoded as the report draws it (JPEGs at a reduced scale), so a truncated upload whose
+    header looks fine is caught here and an older, whole photo goes on the cover instead.
+    """
+    try:
+        data = documents_service.read_document_bytes(
+            session=session, org_id=org_id, document_id=document_id
+        )
+    except documents_service.DocumentNotFound:
+        return "no longer stored"
+    except documents_service.DocumentCorrupted:
+        return "it failed its checksum"
+    try:
+        with PILImage.open(io.BytesIO(data)) as opened:
+            opened.draft("RGB", (PHOTO_CHECK_PIXELS, PHOTO_CHECK_PIXELS))
+            opened.convert("RGB")
+    except Exception as exc:  # Pillow raises many types for a bad file; any means not drawable
+        return f"the image does not decode: {exc}"
+    return None
 
 
 # --- values ------------------------------------------------------------------------------
@@ -238,22 +288,140 @@ def _comp_locations(
 # --- rehab -------------------------------------------------------------------------------
 
 
+def component_key(name: str) -> str:
+    """The cost book's key for a component name ("roof" and "roof shingles": roof_shingles).
+
+    Observations and the default scope name components differently (a photo says "roof", a
+    walkthrough "the roof", the default scope "roof_shingles"): this is how they are matched.
+    """
+    match = pricing_service.match_component(name)
+    return match.key if match is not None else " ".join(name.lower().replace("_", " ").split())
+
+
+def _local_day(moment: dt.datetime) -> str:
+    return moment.astimezone(company_zone()).date().isoformat()
+
+
+def _walkthrough_observations(
+    *, session: Session, org_id: uuid.UUID, prop: Property | None, property_id: uuid.UUID
+) -> list[ObservedConditions]:
+    """Every completed walkthrough's graded conditions (one observation each), newest first.
+
+    Each priced as the walkthrough's own estimate prices it (``audio_service.rehab_items``'
+    quantity rule, as ``audio_service.latest_component_conditions`` does for the newest).
+    """
+    found: list[ObservedConditions] = []
+    walkthroughs = audio_service.list_walkthroughs(
+        session=session, org_id=org_id, property_id=property_id, limit=MAX_WALKTHROUGHS
+    )
+    for walkthrough in walkthroughs:
+        if walkthrough.status != WalkthroughStatus.completed:
+            continue
+        square_feet, _, _ = audio_service.living_area_for(
+            prop.square_feet if prop is not None else None,
+            audio_extraction.narrated_living_area(audio_service.segments_of(walkthrough)),
+        )
+        items = []
+        rows = audio_service.list_conditions(
+            session=session, org_id=org_id, walkthrough_id=walkthrough.id
+        )
+        for row in rows:
+            if row.component is None or row.condition is None:
+                continue  # heard but not graded: nothing to price
+            priceable = Finding(
+                component=row.component,
+                component_key=row.component_key or row.component,
+                component_name=row.component,
+                condition=None,
+                confidence=Decimal(0),
+                quantity=row.quantity,
+                unit=row.unit,
+            ).priceable_quantity_for(square_feet)
+            items.append(
+                ComponentInput(
+                    component=audio_service.priceable_name(row.component, row.component_key),
+                    condition=PricingCondition(str(row.condition)),
+                    quantity=priceable[0] if priceable else None,
+                    unit=CostUnit(priceable[1]) if priceable else None,
+                    notes=row.notes[:1000] if row.notes else None,
+                )
+            )
+        if items:
+            found.append(
+                ObservedConditions(
+                    source=f"walkthrough {walkthrough.id}",
+                    observed_at=walkthrough.completed_at or walkthrough.updated_at,
+                    components=items,
+                )
+            )
+    return found
+
+
+def _with_note(item: ComponentInput, lead: str) -> ComponentInput:
+    notes = f"{lead}; {item.notes}" if item.notes else lead
+    return item.model_copy(update={"notes": notes[:1000]})
+
+
+def _observations(
+    *, session: Session, org_id: uuid.UUID, property_id: uuid.UUID
+) -> list[ObservedConditions]:
+    """Every walkthrough and every day of photos of the property, newest first.
+
+    A tie goes to the walkthrough (listed first; the sort is stable).
+    """
+    prop = property_service.get(session=session, org_id=org_id, property_id=property_id)
+    observations = _walkthrough_observations(
+        session=session, org_id=org_id, prop=prop, property_id=property_id
+    ) + vision_service.photo_observations(session=session, org_id=org_id, property_id=property_id)
+    observations.sort(key=lambda obs: obs.observed_at, reverse=True)
+    return observations
+
+
+def _is_walkthrough(observed: ObservedConditions) -> bool:
+    return observed.source.startswith("walkthrough ")
+
+
+def _combined(observations: Sequence[ObservedConditions]) -> ObservedConditions | None:
+    """Per component (``component_key``) the newest observation's lines, with their origin."""
+    claimed: dict[str, int] = {}
+    components: list[ComponentInput] = []
+    used: list[ObservedConditions] = []
+    for index, observed in enumerate(observations):
+        origin = f"{CONDITION_FROM}{observed.source} ({_local_day(observed.observed_at)})"
+        took = False
+        for item in observed.components:
+            if claimed.setdefault(component_key(item.component), index) != index:
+                continue  # a newer observation said how this component is
+            components.append(_with_note(item, origin))
+            took = True
+        if took:
+            used.append(observed)
+    if not components:
+        return None
+    parts = [obs.source for obs in used if _is_walkthrough(obs)]
+    photos = [obs for obs in used if not _is_walkthrough(obs)]
+    if photos:
+        parts.append(f"photo analysis of {len(photos)} component(s)")
+    return ObservedConditions(
+        source=", ".join(parts),
+        observed_at=max(obs.observed_at for obs in used),
+        components=components,
+    )
+
+
 def observed_conditions(
     *, session: Session, org_id: uuid.UUID, property_id: uuid.UUID
 ) -> ObservedConditions | None:
-    """The newest walkthrough or photo conditions of the property; None when none exist."""
-    found = [
-        observed
-        for provider in (audio_service, vision_service)
-        if (
-            observed := provider.latest_component_conditions(
-                session=session, org_id=org_id, property_id=property_id
-            )
-        )
-        is not None
-        and observed.components
-    ]
-    return max(found, key=lambda obs: obs.observed_at) if found else None
+    """Every walkthrough's and photo's conditions of the property combined; None when none.
+
+    Per component (matched by ``component_key``), the newest observation wins: a later
+    walkthrough or day of photos replaces what an earlier one said of the components it
+    mentions (a newer "good" replaces an older "poor"), and components it does not mention
+    keep their earlier condition. A day's photos give each component their most confident
+    verdict (``vision_service.photo_observations``). Each line's notes start with where its
+    condition came from ("condition from walkthrough <id> (2025-03-02)").
+    """
+    return _combined(_observations(session=session, org_id=org_id, property_id=property_id))
 
 
 def rehab_scope(
@@ -265,27 +433,61 @@ def rehab_scope(
 ) -> tuple[list[ComponentInput], str]:
     """The components to price and whose scope they are.
 
-    The components given, else the newest walkthrough or photo conditions, else the default
-    scope for the property's condition rating. A rehab project started from a deal uses the
-    same scope, so its line items are the ones the investor saw in the analysis.
+    The components given; else the walkthrough and photo conditions combined
+    (``observed_conditions``: per component, the newest observation); else the default scope
+    for the property's condition rating. The default scope stands in for a walkthrough: once
+    the house has been walked, the walkthroughs say what work it needs and nothing is
+    assumed. Photos alone replace only the default lines of the components they show (one
+    photo of a good water heater drops the water-heater line, not the kitchen the default
+    assumes); those lines' notes say they are assumed. A rehab project started from a deal
+    uses the same scope, so its line items are the ones the investor saw in the analysis.
     """
     if components:
         return list(components), "components given with the request"
-    observed = observed_conditions(session=session, org_id=org_id, property_id=prop.id)
-    if observed is not None:
-        when = observed.observed_at.date().isoformat()
-        return list(observed.components), f"{observed.source} ({when})"
     name = default_scope_name(prop.condition_rating)
     rating = (
         f"condition rating {prop.condition_rating}"
         if prop.condition_rating is not None
         else "no condition rating on file"
     )
-    scope = [
+    default = [
         ComponentInput(component=key, condition=condition)
         for key, condition in DEFAULT_SCOPES[name]
     ]
-    return scope, f"default scope, {name} ({rating}; no walkthrough or photo conditions)"
+    observations = _observations(session=session, org_id=org_id, property_id=prop.id)
+    observed = _combined(observations)
+    if observed is None:
+        return default, f"default scope, {name} ({rating}; no walkthrough or photo conditions)"
+    source = f"{observed.source} ({_local_day(observed.observed_at)})"
+    if any(_is_walkthrough(obs) for obs in observations):
+        return list(observed.components), source
+    seen = {component_key(item.component) for item in observed.components}
+    assumed = [
+        _with_note(item, f"{CONDITION_ASSUMED}default scope, {name} ({rating}; not walked)")
+        for item in default
+        if component_key(item.component) not in seen
+    ]
+    if not assumed:
+        return list(observed.components), source
+    return (
+        list(observed.components) + assumed,
+        f"{source}; the other components assumed from the default scope, {name} ({rating}; "
+        "no walkthrough)",
+    )
+
+
+def unsure_photo_notes(scope: Sequence[ComponentInput]) -> list[str]:
+    """One sentence per line priced as a repair because the photo model was unsure it is poor."""
+    said = []
+    for item in scope:
+        if item.notes and UNSURE_POOR_NOTE in item.notes:
+            origin = item.notes.split("; ", 1)[0].removeprefix(CONDITION_FROM)
+            said.append(
+                f"{' '.join(item.component.replace('_', ' ').split())}: the photo ({origin}) "
+                "looks poor but the model is unsure, so it is priced as a repair, not a "
+                "replacement: have a person check"
+            )
+    return said
 
 
 def _rehab(
@@ -333,9 +535,10 @@ def priced_rehab(
 ) -> RehabSection:
     """The rehab an analysis prices for the property when no budget is given or on a deal.
 
-    The newest walkthrough or photo conditions, else the default scope for the condition
-    rating, priced with the contingency of ``assumptions``; a deal projection without the
-    deal's estimated repairs uses it too, so both price the same scope.
+    The walkthrough and photo conditions combined per component (``rehab_scope``), else the
+    default scope for the condition rating, priced with the contingency of ``assumptions``;
+    a deal projection without the deal's estimated repairs uses it too, so both price the
+    same scope.
     """
     return _rehab(
         session=session,
@@ -971,6 +1174,7 @@ def analyze_property(
     )
     rehab_total = rehab.estimate.total
     gap = rehab_gap(rehab.estimate)
+    notes.extend(unsure_photo_notes(rehab.scope))
     if square_feet is not None:
         if valued and on_file is None:
             notes.append(f"values and rehab sized on {square_feet:,} sqft as given")

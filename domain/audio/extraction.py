@@ -465,10 +465,15 @@ _AGE = re.compile(
     r"|(?:replaced|installed|put in|redone|new) (?:about |maybe |around |like )?"
     r"(\d+(?:\.\d+)?) (?:years?|yrs?) ago\b"
 )
-# "redone in 2019": an age from the year said, counted from this year.
+# "redone in 2019", "the water heater is from 1998": an age from the year said, counted from
+# this year.
 _YEAR = re.compile(
-    r"(?:replaced|installed|put in|redone|done|new|built) (?:back |sometime )?"
-    r"(?:in|around|about) (?:about |around )?((?:19|20)\d\d)\b"
+    r"(?:(?:replaced|installed|put in|redone|done|new|built) (?:back |sometime )?"
+    r"(?:in|around|about)|\bfrom|dates (?:back )?to) (?:about |around |like )?((?:19|20)\d\d)\b"
+)
+# "the roof has maybe five years left": the life said to be left, not its age.
+_LIFE_LEFT = re.compile(
+    r"(?<![\d.])(\d+(?:\.\d+)?) (?:more )?(?:years?|yrs?) (?:of life )?(?:left|remaining)\b"
 )
 _NEGATED_NEED = re.compile(r"\b(?:doesn't|don't|didn't|won't|does not|do not|not) (?:really )?$")
 _COMPILED_PHRASES = [(re.compile(rf"\b(?:{p})\b"), grade) for p, grade in PHRASE_CUES]
@@ -483,6 +488,15 @@ def grade_for_age(years: float) -> Condition:
     if years <= 20:
         return Condition.fair
     return Condition.poor
+
+
+def grade_for_life_left(years: float) -> Condition:
+    """A component's condition from the years of life said to be left: ≤2 poor, ≤10 fair."""
+    if years <= 2:
+        return Condition.poor
+    if years <= 10:
+        return Condition.fair
+    return Condition.good
 
 
 @dataclass(frozen=True)
@@ -506,6 +520,11 @@ def find_cues(words: Sequence[str]) -> list[Cue]:
         years = float(match.group(1) or match.group(2))
         taken.append(match.span())
         cues.append((match.start(), Cue(match.group(0), grade_for_age(years))))
+    for match in _LIFE_LEFT.finditer(text):
+        taken.append(match.span())
+        cues.append(
+            (match.start(), Cue(match.group(0), grade_for_life_left(float(match.group(1)))))
+        )
     for match in _YEAR.finditer(text):
         years = date.today().year - int(match.group(1))
         if years >= 0:
@@ -556,7 +575,7 @@ def decide(cues: Sequence[Cue]) -> tuple[Condition | None, Decimal]:
     disagreeing = len(grades) - agreeing
     confidence = Decimal("0.70") + Decimal("0.10") * min(agreeing - 1, 2)
     confidence -= Decimal("0.15") * min(disagreeing, 2)
-    if all(_AGE.fullmatch(cue.text) or _YEAR.fullmatch(cue.text) for cue in cues):
+    if all(any(p.fullmatch(cue.text) for p in (_AGE, _YEAR, _LIFE_LEFT)) for cue in cues):
         confidence = Decimal("0.60")  # an age alone is a weaker signal than a description
     return chosen, max(Decimal("0.40"), min(confidence, Decimal("0.95")))
 
@@ -1343,6 +1362,23 @@ _NEED_BEFORE = re.compile(
 )
 
 
+_BARE_NEED = frozenset({"needs", "need", "needing"})
+_BARE_NEED_FILL = frozenset({"a", "an", "some", "all"})
+
+
+def _needed_bare(words: Sequence[str], lo: int, mention: Mention) -> Cue | None:
+    """A component said needed by its name right after "needs" ("the kitchen needs cabinets").
+
+    Replaced, as "needs new cabinets" is; "doesn't need cabinets" is none needed.
+    """
+    at = mention.start - 1
+    while at >= lo and words[at] in _BARE_NEED_FILL:
+        at -= 1
+    if at < lo or words[at] not in _BARE_NEED:
+        return None
+    return _needed_by_name(words, lo, mention)
+
+
 def _needed_by_name(words: Sequence[str], lo: int, mention: Mention) -> Cue | None:
     """A need said of a component right before its name in its clause, as a cue, else None."""
     text = " ".join(words[lo : mention.start])
@@ -1752,6 +1788,28 @@ def _room_component(
     )
 
 
+# Words a speaker opens a sentence with before saying anything ("Okay, so the roof is shot"):
+# no praise of what follows.
+_OPENING_FILLERS = frozenset(
+    {"ok", "okay", "alright", "right", "well", "so", "now", "yeah", "yes", "um", "uh", "oh"}
+)
+
+
+def _opening_filler(words: Sequence[str]) -> set[int]:
+    """The positions of the fillers a sentence opens with ("Okay, so ...", "okay so ...").
+
+    Each is followed by a comma or another filler; "Okay roof" is not one.
+    """
+    end = 0
+    while (
+        end + 1 < len(words)
+        and words[end] in _OPENING_FILLERS
+        and (words[end + 1] in _PUNCTUATION or words[end + 1] in _OPENING_FILLERS)
+    ):
+        end += 2 if words[end + 1] in _PUNCTUATION else 1
+    return set(range(end))
+
+
 def _components_in(sentence: Sentence) -> list[Finding]:
     words = tokenize(sentence.text)
     mentions = find_mentions(words)
@@ -1831,7 +1889,7 @@ def _components_in(sentence: Sentence) -> list[Finding]:
             blanked |= set(range(saying.start, saying.end))
         for place in places:
             blanked |= set(range(mentions[place].start, mentions[place].end))
-        blanked |= area_said
+        blanked |= area_said | _opening_filler(words)
         local = [
             "_" if mention.start <= lo + i < mention.end else _HIDDEN if lo + i in blanked else w
             for i, w in enumerate(words[lo:hi])
@@ -1890,6 +1948,10 @@ def _components_in(sentence: Sentence) -> list[Finding]:
             need = _needed_by_name(words, lo, mention)
             if need is not None:
                 cues.append(need)
+        if not cues:
+            bare = _needed_bare(words, lo, mention)
+            if bare is not None:
+                cues.append(bare)
         if not cues and mention.start > 0 and words[mention.start - 1] in _ABSENT_WORDS:
             # "there's no water heater": nothing to grade, so one must be put in.
             cues.append(Cue(f"{words[mention.start - 1]} {mention.phrase}", Condition.poor))

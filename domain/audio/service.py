@@ -100,6 +100,10 @@ class RecordingMissing(InvalidWalkthroughInput, LookupError):
     """The recording named does not exist in this organisation."""
 
 
+class EvidenceOfAnotherProperty(InvalidWalkthroughInput):
+    """A stored recording (or photo) that belongs to another property than the one named."""
+
+
 # --- starting ----------------------------------------------------------------------------
 
 
@@ -145,6 +149,52 @@ def _require_property(*, session: Session, org_id: uuid.UUID, property_id: uuid.
         raise PropertyMissing(f"No property {property_id} in your organisation.") from exc
 
 
+def document_property_id(
+    *, session: Session, org_id: uuid.UUID, document: Document
+) -> uuid.UUID | None:
+    """The property a stored document belongs to: by its link, or its deal's or project's.
+
+    None for a document linked to no property (nor to a deal or project of one).
+    """
+    if document.entity_id is None:
+        return None
+    if document.entity_type == "property":
+        return document.entity_id
+    if document.entity_type == "deal":
+        from domain.deal.models import Deal
+
+        deal = session.get(Deal, document.entity_id)
+        return deal.property_id if deal is not None and deal.org_id == org_id else None
+    if document.entity_type == "project":
+        from domain.construction.models import Project
+
+        project = session.get(Project, document.entity_id)
+        return project.property_id if project is not None and project.org_id == org_id else None
+    return None
+
+
+def claim_evidence(
+    *, session: Session, org_id: uuid.UUID, property_id: uuid.UUID, document: Document, what: str
+) -> None:
+    """Refuse a stored voice note or photo of another property as evidence for this one.
+
+    A document of ``property_id`` (or of its deal or project) is its evidence; one linked to
+    no property is linked to ``property_id`` now, so it cannot later be evidence for another
+    house too. Raises ``EvidenceOfAnotherProperty`` (a 422) for one of another property.
+    """
+    owner = document_property_id(session=session, org_id=org_id, document=document)
+    if owner is None:
+        if document.entity_id is None:
+            document.entity_type, document.entity_id = "property", property_id
+            session.add(document)
+        return
+    if owner != property_id:
+        raise EvidenceOfAnotherProperty(
+            f"{what} {document.id} belongs to another property ({owner}), not to property "
+            f"{property_id}: use a {what} of this property, or upload it for this one."
+        )
+
+
 def start_walkthrough(
     *,
     session: Session,
@@ -172,6 +222,13 @@ def start_walkthrough(
             f"Document {document_id} is a {document.kind} ({document.content_type}), not a "
             "voice note: upload the walkthrough recording as kind voice_note."
         )
+    claim_evidence(
+        session=session,
+        org_id=org_id,
+        property_id=property_id,
+        document=document,
+        what="voice note",
+    )
     walkthrough: Walkthrough | None = None
     if started_walkthrough_id is not None:
         walkthrough = session.get(Walkthrough, started_walkthrough_id)

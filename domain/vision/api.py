@@ -67,6 +67,38 @@ def _http_error(error: service.VisionError) -> HTTPException:
     return HTTPException(status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(error))
 
 
+def _require_photos_of(
+    session: SessionDep, org_id: uuid.UUID, property_id: uuid.UUID, document_ids: list[uuid.UUID]
+) -> None:
+    """422 for a stored photo of another property (a photo linked to none is linked to this one).
+
+    The rule of walkthrough voice notes (``audio_service.claim_evidence``): evidence of one
+    house never changes another's condition or scope. An unknown id is left to
+    ``submit_photos`` (404).
+    """
+    from domain.audio import service as audio_service
+    from domain.documents import service as documents_service
+
+    for document_id in document_ids:
+        document = documents_service.get_document(
+            session=session, org_id=org_id, document_id=document_id
+        )
+        if document is None:
+            continue
+        try:
+            audio_service.claim_evidence(
+                session=session,
+                org_id=org_id,
+                property_id=property_id,
+                document=document,
+                what="photo",
+            )
+        except audio_service.EvidenceOfAnotherProperty as exc:
+            raise HTTPException(
+                status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)
+            ) from exc
+
+
 def _read_uploads(files: list[UploadFile]) -> list[service.PhotoUpload]:
     """Read each file, one byte past the limit: enough to know a file is too large.
 
@@ -104,6 +136,7 @@ def analyze_property_photos(
 ) -> PhotoAnalysisSubmission:
     """Store the photos and queue one analysis each; a refused photo's analysis says why."""
     files = files or []
+    _require_photos_of(session, principal.org_id, property_id, document_ids or [])
     try:
         analyses = service.submit_photos(
             session=session,
@@ -154,6 +187,7 @@ def analyze_component_condition(
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
             detail="Send exactly one photo: a file or a document_id.",
         )
+    _require_photos_of(session, principal.org_id, property_id, [document_id] if document_id else [])
     try:
         analyses = service.submit_photos(
             session=session,

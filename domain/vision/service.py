@@ -20,6 +20,7 @@ How a condition and the model's confidence become a component condition (``asses
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -29,6 +30,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from core.clock import company_zone
 from domain.analysis.models import ObservedConditions
 from domain.auth.service import Principal, record_audit
 from domain.documents import service as documents_service
@@ -770,32 +772,128 @@ def condition_for_analysis(
     ).first()
 
 
-def latest_component_conditions(
-    *, session: Session, org_id: uuid.UUID, property_id: uuid.UUID
-) -> ObservedConditions | None:
-    """The newest photo-assessed condition of each component, for pricing the rehab; or None."""
-    latest: dict[str, ComponentCondition] = {}
-    for row in list_component_conditions(session=session, org_id=org_id, property_id=property_id):
+@dataclass(frozen=True)
+class DailyVerdict:
+    """The verdict a day's photos give one component: its most confident assessment."""
+
+    row: ComponentCondition
+    confidence: Decimal | None
+    observed_at: dt.datetime
+    """when the day's last photo of the component was assessed (the day's look at it)."""
+
+
+def _daily_verdicts(
+    *, session: Session, org_id: uuid.UUID, rows: Sequence[ComponentCondition]
+) -> list[DailyVerdict]:
+    """Per component and company-local day, the most confident assessment; newest day first.
+
+    Photos of one day (one batch or several messages) are one look at the house: the verdict
+    the model is surest of wins (ties: the newest), as in a before/after set, so the order
+    the photos happened to be processed in never decides. A later day's verdict replaces an
+    earlier day's.
+    """
+    ids = {row.analysis_id for row in rows if row.analysis_id is not None}
+    confidence: dict[uuid.UUID, Decimal | None] = {}
+    if ids:
+        confidence = {
+            analysis.id: analysis.confidence_score
+            for analysis in session.exec(
+                select(PropertyAnalysis).where(
+                    PropertyAnalysis.org_id == org_id, col(PropertyAnalysis.id).in_(ids)
+                )
+            ).all()
+        }
+    zone = company_zone()
+    days: dict[tuple[str, dt.date], list[ComponentCondition]] = {}
+    for row in rows:
         if row.component_name and row.condition is not None:
-            latest.setdefault(row.component_name, row)  # newest first: first seen is latest
-    if not latest:
-        return None
-    return ObservedConditions(
-        source=f"photo analysis of {len(latest)} component(s)",
-        observed_at=max(row.created_at for row in latest.values()),
-        components=[_scope_item(name, row) for name, row in sorted(latest.items())],
+            day = row.created_at.astimezone(zone).date()
+            days.setdefault((row.component_name, day), []).append(row)
+
+    def sureness(row: ComponentCondition) -> tuple[Decimal, dt.datetime, str]:
+        known = confidence.get(row.analysis_id) if row.analysis_id is not None else None
+        return (known if known is not None else Decimal(-1), row.created_at, str(row.id))
+
+    verdicts = [
+        DailyVerdict(
+            row=(best := max(group, key=sureness)),
+            confidence=confidence.get(best.analysis_id) if best.analysis_id else None,
+            observed_at=max(row.created_at for row in group),
+        )
+        for group in days.values()
+    ]
+    return sorted(
+        verdicts,
+        key=lambda v: (v.observed_at, v.row.component_name or ""),
+        reverse=True,
     )
 
 
-def _scope_item(name: str, row: ComponentCondition) -> ComponentInput:
+def photo_observations(
+    *, session: Session, org_id: uuid.UUID, property_id: uuid.UUID
+) -> list[ObservedConditions]:
+    """Each component's verdict per day of photos, as separate observations, newest first.
+
+    One ``ObservedConditions`` per component and day (``_daily_verdicts``), its ``source``
+    naming the photo analysis, so the property analysis can combine them with walkthroughs
+    component by component (the newest observation of a component wins).
+    """
+    rows = list_component_conditions(session=session, org_id=org_id, property_id=property_id)
+    return [
+        ObservedConditions(
+            source=f"photo analysis {v.row.analysis_id}"
+            if v.row.analysis_id is not None
+            else f"photo assessment {v.row.id}",
+            observed_at=v.observed_at,
+            components=[_scope_item(v.row.component_name or "", v.row, v.confidence)],
+        )
+        for v in _daily_verdicts(session=session, org_id=org_id, rows=rows)
+    ]
+
+
+def latest_component_conditions(
+    *, session: Session, org_id: uuid.UUID, property_id: uuid.UUID
+) -> ObservedConditions | None:
+    """The photo-assessed condition of each component, for pricing the rehab; or None.
+
+    Per component, the newest day's most confident verdict (``_daily_verdicts``); each line's
+    notes start with the photo analysis and the day it came from.
+    """
+    latest: dict[str, ObservedConditions] = {}
+    for observed in photo_observations(session=session, org_id=org_id, property_id=property_id):
+        latest.setdefault(observed.components[0].component, observed)  # newest first
+    if not latest:
+        return None
+    components = []
+    for _, observed in sorted(latest.items(), key=lambda pair: pair[0]):
+        item = observed.components[0]
+        day = observed.observed_at.astimezone(company_zone()).date().isoformat()
+        components.append(
+            item.model_copy(update={"notes": f"{observed.source} ({day}): {item.notes}"[:1000]})
+        )
+    return ObservedConditions(
+        source=f"photo analysis of {len(latest)} component(s)",
+        observed_at=max(observed.observed_at for observed in latest.values()),
+        components=components,
+    )
+
+
+UNSURE_POOR_NOTE = "poor but the model is unsure, so priced as a repair: have a person check"
+
+
+def _scope_item(
+    name: str, row: ComponentCondition, confidence: Decimal | None = None
+) -> ComponentInput:
     """A photo's condition as a rehab line: a poor verdict the model is unsure of is a repair.
 
     ``assess`` says such a photo needs no replacement (and gives it medium priority, as fair),
     so the budget prices what the assessment says, not a replacement.
     """
-    notes = f"photo analysis {row.analysis_id}: score {row.condition_score}/100"
+    notes = f"score {row.condition_score}/100"
+    if confidence is not None:
+        notes += f", confidence {confidence:.2f}"
     condition = str(row.condition)
     if row.condition == Condition.poor and row.replacement_needed is False:
         condition = Condition.fair.value
-        notes += "; poor but the model is unsure, so priced as a repair: have a person check"
+        notes += f"; {UNSURE_POOR_NOTE}"
     return ComponentInput(component=name, condition=condition, notes=notes)
