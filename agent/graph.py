@@ -31,6 +31,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.prebuilt import ToolNode
+from langgraph.prebuilt.tool_node import ToolInvocationError
 from langgraph.runtime import Runtime
 
 from agent.context import Context
@@ -367,13 +368,31 @@ def build_graph(
 
     builder = StateGraph(State, context_schema=Context)
     builder.add_node("agent", agent)
-    # handle_tool_errors=True: an unknown tool name or invalid arguments become a tool
-    # message the model can act on, never an exception out of the graph.
-    builder.add_node("tools", ToolNode(list(tools), handle_tool_errors=True))
+    # An unknown tool name or invalid arguments become a tool message the model can act on
+    # (and the offline planner can show), never an exception out of the graph.
+    builder.add_node("tools", ToolNode(list(tools), handle_tool_errors=tool_error_text))
     builder.add_edge(START, "agent")
     builder.add_conditional_edges("agent", route, ["tools", "agent", END])
     builder.add_edge("tools", "agent")
     return builder.compile(checkpointer=checkpointer, name="dealdesk-agent")
+
+
+def tool_error_text(error: Exception) -> str:
+    """A tool's failure as a tool message a person can read.
+
+    Invalid arguments name each field and what is wrong with it ("amount: Decimal input should
+    have no more than 2 decimal places"), not the exception's repr with every argument.
+    """
+    if isinstance(error, ToolInvocationError):
+        problems = (
+            error.filtered_errors if error.filtered_errors is not None else error.source.errors()
+        )
+        said = "; ".join(
+            f"{'.'.join(str(part) for part in problem.get('loc', ()))}: {problem.get('msg')}"
+            for problem in problems
+        )
+        return f"Error: {said or error.source}"
+    return f"Error: {error}"
 
 
 # --- the PostgreSQL checkpointer --------------------------------------------------------------

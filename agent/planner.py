@@ -27,6 +27,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 
+from core.clock import local_today
 from domain.property.address import parse_address
 from domain.property.errors import AddressParseError
 
@@ -39,6 +40,7 @@ PROPERTY_TOOLS = (
     "section8_rent",
     "generate_report",
     "walkthrough_notes",
+    "estimate_rehab",  # "rehab estimate for 2718 Duff Ave: roof poor", then "max offer?"
 )
 # The tools whose results name one project (a follow-up without a project means that one).
 PROJECT_TOOLS = (
@@ -202,6 +204,24 @@ class Conversation:
             for kind, tools in kinds:
                 if message.name in tools and result.get(f"{kind}_id"):
                     return kind, str(result[f"{kind}_id"])
+        return None
+
+    def last_estimate(self, property_id: str) -> str | None:
+        """The rehab estimate for ``property_id`` just given, in dollars ("7920.00"), or None.
+
+        Only when it is the thread's latest answer about a property.
+
+        "rehab estimate for 2718 Duff Ave: roof poor", then "max offer?": that rehab.
+        """
+        for message in reversed(self.history):
+            if isinstance(message, ToolMessage) and message.name in PROPERTY_TOOLS:
+                result = tool_result(message)
+                if "error" in result or not result.get("property_id"):
+                    continue
+                if message.name != "estimate_rehab" or str(result["property_id"]) != property_id:
+                    return None
+                total = result.get("total")
+                return _dollars_said(str(total)) if total else None
         return None
 
     def discussed(self) -> dict[str, str] | None:
@@ -423,8 +443,17 @@ _SECTION8 = re.compile(
 )
 _DEALS = re.compile(r"\bdeals\b|\bpipeline\b", re.I)
 _DEAL_REF = re.compile(r"\bdeal\s*(?:#|no\.?|number|id)?\s*[:#]?\s*(.+)$", re.I)
-_HOUSE_NUMBER = re.compile(r"(?<![\w-])\d+[a-z]?(?:-\d+)?\s+(?=[a-z0-9])", re.I)
+# Never the cents or thousands of an amount ("refunded 45.20 on kercheval", "$1,200 on mack").
+# Nor an amount in thousands ("30k of repairs on 1234 Main St").
+_HOUSE_NUMBER = re.compile(
+    r"(?<![\w.,$-])(?!\d+(?:\.\d+)?k\b)\d+[a-z]?(?:-\d+)?\s+(?=[a-z0-9])", re.I
+)
 _LEAD_IN = re.compile(r"^(?:for|on|at|of|about|regarding|re:?)\s+", re.I)
+# A street's type after its name ("mack ave", "lincoln way"): part of a bare street's name.
+_STREET_TYPE = (
+    r"(?:ave|avenue|st|street|rd|road|dr|drive|blvd|boulevard|ln|lane|ct|court|way|pl|place"
+    r"|ter|terrace|cir|circle|pkwy|parkway|hwy|highway)"
+)
 # A deal id (or its 6+ digit prefix) first: hex with a letter a-f (never a house number) and
 # a digit (never a word such as "facade").
 _ID_FIRST = re.compile(
@@ -522,7 +551,7 @@ def _month_end(year: int, month: int) -> dt.date:
 
 def period_in(text: str, today: dt.date | None = None) -> tuple[dt.date, dt.date, str] | None:
     """The period ``text`` names (first day, last day, the words naming it), or None."""
-    today = today or dt.date.today()
+    today = today or local_today()
     # "may" alone is a verb ("may I see ..."); as a month it follows "in", "for" ...
     found = (
         m
@@ -1063,9 +1092,8 @@ def _action_items_plan(text: str, conversation: Conversation) -> Plan | None:
 
 # "what bids came in on lincoln way?": a street named with no house number at the end.
 _BIDS_ON_STREET = re.compile(
-    r"\b(?:on|at|for)\s+(?:the\s+)?([a-z][a-z'-]{2,}(?:\s+(?:ave|avenue|st|street|rd|road"
-    r"|dr|drive|blvd|boulevard|ln|lane|ct|court|way|pl|place|ter|terrace|cir|circle|pkwy"
-    r"|parkway|hwy|highway)\b)?)\.?(?:\s+(?:rehab|project|job|house))?\s*[?.!]*\s*$",
+    r"\b(?:on|at|for)\s+(?:the\s+)?([a-z][a-z'-]{2,}(?:\s+" + _STREET_TYPE + r"\b)?)\.?"
+    r"(?:\s+(?:rehab|project|job|house))?\s*[?.!]*\s*$",
     re.I,
 )
 
@@ -1360,7 +1388,7 @@ _TRAILING_CLAUSE = re.compile(
     r"\s+(?:please|pls|thanks|thank you|as\s+an?|on\s+file|at\s+\$|for\s+\$|going|doing"
     r"|coming\s+along|looking|if|assuming|given|when|with|worth|what\s+if|at(?=\s+\d)"
     r"|(?:does|would|is)\s+it|purchase\s+price|buying|over\s+budget|behind\s+schedule"
-    r"|budget(?=\s*$)|made|earned"
+    r"|budget(?=\s*$)|made|earned|needs?|is"
     r"|and\s+(?:what|how|is|as)|(?:and\s+)?(?:what|how)\s+about)\b",
     re.I,
 )
@@ -1373,7 +1401,10 @@ _REHAB_GIVEN = re.compile(
     r"comes to|runs|will be)?\s*(?:about|around|roughly|~)?\s*"
     r"(\$\s*\d[\d,]*(?:\.\d+)?\s*[km]?|\d[\d,]*(?:\.\d+)?\s*[km]\b|\d{1,3}(?:,\d{3})+)"
     r"|(\$\s*\d[\d,]*(?:\.\d+)?\s*[km]?|\d[\d,]*(?:\.\d+)?\s*[km]\b)\s+"
-    r"(?:of\s+)?(?:rehab|repairs?|renovation|reno)\b",
+    r"(?:of\s+)?(?:rehab|repairs?|renovation|reno)\b"
+    # "rehab budget for 1215 Kellogg Ave is 40k": the house between, the amount after.
+    r"|\b(?:rehab|repairs?)\s+budget\b[^.?!]{0,80}?\b(?:is|=|at|of)\s*(?:about|around|~)?\s*"
+    r"(\$\s*\d[\d,]*(?:\.\d+)?\s*[km]?|\d[\d,]*(?:\.\d+)?\s*[km]\b|\d{1,3}(?:,\d{3})+)",
     re.I,
 )
 # The investor's own figures an analysis ran with, carried into the PDF asked for next.
@@ -1504,7 +1535,7 @@ _SEPARATORS = re.compile(r"\s+(?:and|&|or|vs\.?|versus|then)\s+|[;\n]|\s+/\s+", 
 def _rehab_given(text: str) -> str | None:
     """The rehab budget the user named, in dollars ("40000"), or None."""
     match = _REHAB_GIVEN.search(text)
-    return None if match is None else _dollars_said(match.group(1) or match.group(2))
+    return None if match is None else _dollars_said(next(g for g in match.groups() if g))
 
 
 # "what if I offer 45k?": a what-if on the price, not an offer to record.
@@ -1578,7 +1609,11 @@ def extract_address(text: str) -> str | None:
 
 
 # "budget for kellogg", "p&l on kercheval?": a deal named by a bare street word at the end.
-_BARE_STREET = re.compile(r"\b(?:for|on|of|at)\s+(?:the\s+)?([a-z][a-z'-]{2,})\s*[?.!]*\s*$", re.I)
+_BARE_STREET = re.compile(
+    r"\b(?:for|on|of|at)\s+(?:the\s+)?([a-z][a-z'-]{2,}(?:\s+" + _STREET_TYPE + r"\b)?)\.?"
+    r"\s*[?.!]*\s*$",
+    re.I,
+)
 _NOT_BARE_STREETS = frozenset(
     {"everything", "all", "us", "company", "org", "organisation", "organization", "portfolio",
      "business", "deals", "deal", "rentals", "flips", "projects", "month", "year", "quarter",
@@ -1599,14 +1634,15 @@ _NOT_BARE_STREETS = frozenset(
 
 
 def _bare_street(text: str) -> str | None:
-    """The street a money question ends on with no house number ("budget for kellogg")."""
+    """The street a money question ends on with no house number ("p&l for mack ave")."""
     found = _BARE_STREET.search(text)
     if found is None:
         return None
-    word = found.group(1).lower()
+    street = found.group(1).lower()
+    word = street.split()[0]
     if word in _NOT_BARE_STREETS or word in _NOT_STREETS or _status_in(word) is not None:
         return None
-    return word
+    return street
 
 
 def _deal_reference(text: str) -> str | None:
@@ -1844,7 +1880,7 @@ _RECENT_DAYS = re.compile(
 
 def _leads_since(text: str, today: dt.date | None = None) -> dt.date | None:
     """The first day of the period a leads question names ("this week": its Monday)."""
-    today = today or dt.date.today()
+    today = today or local_today()
     if _THIS_WEEK.search(text):
         return today - dt.timedelta(days=today.weekday())
     if recent := _RECENT_DAYS.search(text):
@@ -1871,7 +1907,7 @@ _WENT_INTO = re.compile(
 
 def _deals_period(text: str, today: dt.date | None = None) -> tuple[dt.date, dt.date, str] | None:
     """The period a deals question names: "this week" (Monday to today) or ``period_in``'s."""
-    today = today or dt.date.today()
+    today = today or local_today()
     if week := _THIS_WEEK.search(text):
         return today - dt.timedelta(days=today.weekday()), today, week.group(0)
     return period_in(text, today)
@@ -1982,7 +2018,7 @@ _EXPENSE_LINE = re.compile(
     r"|kitchen(?: cabinets)?|cabinets|counter ?tops?|appliances|bath(?:room)?|tile|vanity"
     r"|toilets?|windows?|doors?|flooring|floors|carpet|lvp|hardwood|paint(?:ing|er)?|drywall"
     r"|insulation|foundation|waterproofing|sump pump|drain tile|landscaping|fence|deck|porch"
-    r"|concrete|driveway|demo(?:lition)?)\b",
+    r"|concrete|driveway|demo(?:lition)?|dumpster|permits?)\b",
     re.I,
 )
 _EXPENSE_LINE_WORDS = {
@@ -1996,6 +2032,7 @@ _EXPENSE_LINE_WORDS = {
     "painting": "paint",
     "floors": "flooring",
     "demo": "demolition",
+    "permit": "permits",
 }
 _EXPENSE_CATEGORIES = (
     (re.compile(r"\bpermits?\b", re.I), "permits"),
@@ -2067,7 +2104,7 @@ def _expense_amount(text: str) -> tuple[Decimal | None, str]:
 
 def _expense_day(text: str, today: dt.date | None = None) -> dt.date | None:
     """The day said ("yesterday", "on 11/20": its latest past date), or None for today."""
-    today = today or dt.date.today()
+    today = today or local_today()
     found = _EXPENSE_DAY.search(text)
     if found is None:
         return None
@@ -2098,7 +2135,13 @@ def _expense_plan(text: str, conversation: Conversation) -> Plan | None:
     said = _EXPENSE_SAID.search(text)
     if not booked and not (said and "?" not in text):
         return None
-    line = _EXPENSE_LINE.search(text)
+    lines = list(_EXPENSE_LINE.finditer(text))
+    # "a dumpster expense for drywall": the work ("drywall") is the line; a dumpster or permit
+    # is the line only when no work is named.
+    line = next(
+        (m for m in lines if m.group(1).lower() not in {"dumpster", "permit", "permits"}),
+        lines[0] if lines else None,
+    )
     category = next((c for pattern, c in _EXPENSE_CATEGORIES if pattern.search(text)), None)
     store = _STORES.search(text)
     vendor_at = _VENDOR_AT.search(text)
@@ -2492,6 +2535,10 @@ def plan_for(conversation: Conversation) -> Plan:
             return Plan("estimate_rehab", {"notes": scope.strip()[:20_000], **where})
         components = _components(text)
         if not components:
+            if subject and not _rehab_given(text):
+                # "how much rehab does 1215 Kellogg Ave need?", "rehab estimate for 1215
+                # Kellogg Ave": the analysis's rehab (walkthroughs, photos, else the default).
+                return Plan("analyze_property", {**subject, "focus": "rehab"})
             return Plan(
                 reply="List what needs work with its condition, e.g. 'rehab estimate for "
                 "<address>: roof poor, furnace fair, windows poor'."
@@ -2557,6 +2604,9 @@ def plan_for(conversation: Conversation) -> Plan:
             # Right after "what if rehab is 70k?": the max offer at that rehab (and size).
             said_before = _what_if_of(conversation, str(subject["property_id"]))
             args |= {k: said_before[k] for k in ("rehab_cost", "square_feet") if k in said_before}
+            estimated = conversation.last_estimate(str(subject["property_id"]))
+            if estimated is not None and "rehab_cost" not in args:
+                args["rehab_cost"] = estimated  # the rehab estimate just given for it
         return Plan("max_offer", args)
     if _COMP_WORD.search(text):
         if not subject:
@@ -2855,20 +2905,29 @@ def _deals_reply(r: dict[str, Any]) -> str:
 
 
 def _budget_reply(r: dict[str, Any]) -> str:
+    # Over budget reads "over by $7,700", never "-$7,700 left".
+    total = (
+        f"over by {r['over_by']}"
+        if r.get("over_budget") and r.get("over_by") and not str(r["over_by"]).startswith("$0")
+        else f"remaining {r['total_remaining']}"
+    )
     lines = [
         f"Budget for deal {r['deal_id']}{_on_address(r)}: allocated {r['total_allocated']}, spent "
-        f"{r['total_spent']}, remaining {r['total_remaining']}."
+        f"{r['total_spent']}, {total}."
     ]
+    over_by = {o["label"]: o["over_by"] for o in r.get("over_lines") or []}
     for line in r.get("lines", []):
-        flag = " OVER BUDGET" if line.get("over_budget") else ""
-        lines.append(
-            f"• {line['label']}: {line['spent']} of {line['allocated']} "
-            f"({line['remaining']} left){flag}"
+        left = (
+            f"over by {over_by[line['label']]}) OVER BUDGET"
+            if line.get("over_budget") and line["label"] in over_by
+            else f"{line['remaining']} left)" + (" OVER BUDGET" if line.get("over_budget") else "")
         )
+        lines.append(f"• {line['label']}: {line['spent']} of {line['allocated']} ({left}")
     if not r.get("lines"):
         lines.append("No budget lines are set for this deal.")
     for category, amount in (r.get("unbudgeted_spending") or {}).items():
         lines.append(f"• {category} (no budget line): {amount} spent")
+    lines.extend(f"Note: {overlap}." for overlap in r.get("overlaps") or [])
     return _fit("\n".join(lines))
 
 
@@ -3122,8 +3181,10 @@ def _property_reply(r: dict[str, Any]) -> str:
 
 
 def _rehab_reply(r: dict[str, Any]) -> str:
+    where = f" for {r['address']}" if r.get("address") else ""
     lines = [
-        f"Rehab estimate: {r['total']} (subtotal {r['subtotal']} + contingency {r['contingency']})"
+        f"Rehab estimate{where}: {r['total']} (subtotal {r['subtotal']} + contingency "
+        f"{r['contingency']})"
     ]
     for line in r.get("line_items", []):
         lines.append(f"• {line['component']}: {line['action']}, {line['cost']}")
@@ -3925,7 +3986,7 @@ def contractor_start_day(text: str, today: dt.date | None = None) -> dt.date | N
     "Monday" is the next Monday (a week on, said on a Monday); "the 3rd" the next 3rd;
     "12/8", "Dec 8", "tomorrow". The date being replaced ("instead of the 3rd") is skipped.
     """
-    today = today or dt.date.today()
+    today = today or local_today()
     spanish = _C_ES_DATE.search(text)
     if spanish is not None:
         name = spanish.group(2).lower().replace("setiembre", "septiembre")
@@ -4255,10 +4316,27 @@ _WHAT = {
 }
 
 
+# A house's rehab money asked about ("what is the rehab budget for ...?"), not its progress.
+_REHAB_MONEY = re.compile(r"\b(?:budget|cost|costs|estimate|need|needs)\b", re.I)
+_REHAB_PROGRESS = re.compile(
+    r"\b(?:going|status|progress|behind|schedule|done|finish(?:ed)?|spent|left|over|under)\b",
+    re.I,
+)
+# The start of project_status's error for a house with no project (tools/construction.py).
+NO_REHAB_PROJECT = "no rehab project is on "
+
+
 def reply_for(results: list[tuple[str, dict[str, Any], dict[str, Any]]]) -> str:
     """The reply text for this turn's tool results (figures copied from them only)."""
     parts = []
-    for name, args, result in results:
+    names = [name for name, _, _ in results]
+    for index, (name, args, result) in enumerate(results):
+        if (
+            name == "project_status"
+            and str(result.get("error", "")).startswith(NO_REHAB_PROJECT)
+            and "analyze_property" in names[index + 1 :]
+        ):
+            continue  # no project on that house: the analysis after it answers the question
         if "error" in result:
             what = _WHAT.get(name, "do that")
             parts.append(f"Sorry, I couldn't {what}: {result['error']}")
@@ -4275,10 +4353,27 @@ def reply_for(results: list[tuple[str, dict[str, Any], dict[str, Any]]]) -> str:
     return _fit("\n\n".join(parts)) if parts else NOT_UNDERSTOOD
 
 
-def fallback_for(results: list[tuple[str, dict[str, Any], dict[str, Any]]]) -> Plan | None:
-    """A second tool call this turn needs: the analysis, when no deal had a price paid."""
+def fallback_for(
+    results: list[tuple[str, dict[str, Any], dict[str, Any]]], text: str = ""
+) -> Plan | None:
+    """A second tool call this turn needs, or None.
+
+    The analysis, when no deal had a price paid, or when a house's rehab budget was asked
+    (``text``: the message) and no project is on it.
+    """
     names = {name for name, _, _ in results}
-    for name, _, result in results:
+    budget_asked = bool(_REHAB_MONEY.search(text)) and not _REHAB_PROGRESS.search(text)
+    for name, args, result in results:
+        if (
+            budget_asked
+            and name == "project_status"
+            and str(result.get("error", "")).startswith(NO_REHAB_PROJECT)
+            and extract_address(str(args.get("project", "")))
+            and "analyze_property" not in names
+        ):
+            # "what is the rehab budget for 1215 Kellogg Ave?" with no project there: the
+            # analysis's rehab budget for that house.
+            return Plan("analyze_property", {"address": str(args["project"]), "focus": "rehab"})
         if (
             name == "what_we_paid"
             and result.get("has_price") is False
@@ -4314,7 +4409,7 @@ class OfflinePlanner(BaseChatModel):
         conversation = Conversation.read(messages)
         results = conversation.results()
         if results:
-            follow = fallback_for(results)
+            follow = fallback_for(results, conversation.text)
             if follow is not None and self.allowed_tools and follow.tool in self.allowed_tools:
                 call_id = f"call_{uuid.uuid4().hex[:24]}"
                 return AIMessage(

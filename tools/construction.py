@@ -18,7 +18,8 @@ from pydantic import Field
 from sqlmodel import Session
 
 from agent.context import Context
-from agent.planner import ONLY_OPEN_PROJECT
+from agent.planner import NO_REHAB_PROJECT, ONLY_OPEN_PROJECT
+from core.clock import local_day, local_today
 from domain.auth.enums import Role
 from domain.construction import service as construction_service
 from domain.construction.enums import BidStatus, ExpenseCategory
@@ -87,7 +88,7 @@ def resolve_project(session: Session, ctx: Context, ref: str) -> Project:
         session=session, org_id=ctx.org_id, property_id=prop.id, limit=5, principal=ctx.principal
     )
     if not projects:
-        raise ToolError(f"no rehab project is on {ref.strip()}")
+        raise ToolError(f"{NO_REHAB_PROJECT}{ref.strip()}")
     return projects[0]  # most recently changed
 
 
@@ -201,7 +202,7 @@ def project_status(runtime: ToolRuntime[Context], project: ProjectRef) -> dict[s
             ],
             "milestones": f"{report.milestones_reached} of {report.milestones_total} reached",
             "contractor_messages": [
-                {"on": entry.created_at.date(), "summary": entry.summary}
+                {"on": local_day(entry.created_at), "summary": entry.summary}
                 for entry in construction_service.contractor_messages(
                     session=session, org_id=ctx.org_id, project_id=found.id, limit=3
                 )
@@ -350,7 +351,7 @@ def list_bids(runtime: ToolRuntime[Context], project: ProjectRef) -> dict[str, A
                     "not_awardable_reason": b.not_awardable_reason,
                     "outliers": b.outliers,
                     "withdrawal_reported": b.withdrawal_reported,
-                    "withdrawal_reported_on": b.withdrawal_reported_at.date()
+                    "withdrawal_reported_on": local_day(b.withdrawal_reported_at)
                     if b.withdrawal_reported_at is not None
                     else None,
                 }
@@ -478,7 +479,7 @@ def my_bids(runtime: ToolRuntime[Context]) -> dict[str, Any]:
                     "status": bid.status,
                     "start_date": bid.start_date,
                     "duration_days": bid.duration_days,
-                    "submitted": bid.created_at.date(),
+                    "submitted": local_day(bid.created_at),
                 }
                 for bid, project in rows
             ],
@@ -612,7 +613,7 @@ def list_contractors(
         total = construction_service.count_contractors(
             session=session, org_id=ctx.org_id, trade=wanted
         )
-        today = dt.date.today()
+        today = local_today()
         return {
             "trade": wanted,
             "count": total,

@@ -17,6 +17,7 @@ from pydantic import Field
 from sqlmodel import Session
 
 from agent.context import Context
+from core.clock import local_day
 from domain.deal import service as deal_service
 from domain.deal.enums import DealStatus, DealStrategy
 from domain.deal.models import Deal, DealCreate, OfferCreate
@@ -107,7 +108,7 @@ def deal_row(session: Session, deal: Deal) -> dict[str, Any]:
         "estimated_repairs": money(deal.estimated_repairs)
         if deal.estimated_repairs is not None
         else None,
-        "updated_at": deal.updated_at.date(),
+        "updated_at": local_day(deal.updated_at),
     }
 
 

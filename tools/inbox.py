@@ -18,6 +18,7 @@ from pydantic import Field
 from sqlmodel import Session
 
 from agent.context import Context
+from core.clock import local_day
 from domain.auth.enums import Role
 from domain.construction.service import project_label
 from domain.inbox import service as inbox_service
@@ -47,7 +48,7 @@ def _row(number: int, view: ActionItemRead) -> dict[str, Any]:
         "project_id": view.project_id,
         "contractor": view.contractor,
         "source": view.source,
-        "on": view.created_at.date(),
+        "on": local_day(view.created_at),
         "status": view.status,
     }
 

@@ -17,6 +17,7 @@ from pydantic import Field
 from sqlmodel import Session
 
 from agent.context import Context
+from core.clock import local_day
 from domain.market import alerts as alert_service
 from domain.market import service as market_service
 from domain.market import trends as trend_service
@@ -45,7 +46,7 @@ def _opportunity_row(opp: Opportunity, listing: TrackedListing) -> dict[str, Any
         "as_is_value": money(opp.as_is_value),
         "arv": money(opp.arv),
         "why": [c.get("explanation") for c in reasons],
-        "found": opp.created_at.date(),
+        "found": local_day(opp.created_at),
     }
 
 

@@ -106,17 +106,20 @@ def estimate_rehab(
             )
         square_feet = None
         label = None
+        named: dict[str, Any] = {}
         if address or property_id:
             prop = resolve_property(session, ctx, address=address, property_id=property_id)
             square_feet, label = prop.square_feet, prop.address_line
+            named = {"property_id": prop.id}  # a "max offer?" next means this house
         if notes is not None:
-            return _estimate_from_notes(session, ctx, notes, square_feet, label)
+            return {**_estimate_from_notes(session, ctx, notes, square_feet, label), **named}
         assert components is not None
         estimate = pricing_service.estimate_rehab(
             session=session, org_id=ctx.org_id, items=components, square_feet=square_feet
         )
         return {
             "address": label,
+            **named,
             "line_items": [
                 {
                     "component": line.component,

@@ -1,0 +1,192 @@
+"""Planner fixes from the bookkeeper's live QA pass (2026-11-29).
+
+- "p&l for mack ave", "budget for mack ave": a street named with its type was not read as the
+  deal's street, so the P&L answered for the whole organisation and the budget asked "Which
+  deal?" ("p&l for mack" worked).
+- "this month", "yesterday": the company's calendar (America/Detroit), not UTC's: at 8 pm in
+  Detroit on November 30 it is already December in UTC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from decimal import Decimal
+
+import pytest
+from sqlmodel import Session
+
+import core.clock
+from agent.planner import Conversation, _dollars_said, period_in, plan_for
+from agent.runner import last_turn_tool_results
+from core.clock import local_today
+from domain.auth.enums import Role
+from tests.agent.turns import checked_turn
+from tests.factories import (
+    make_deal,
+    make_org,
+    make_sold_market,
+    make_subject_property,
+    make_user,
+)
+
+
+@pytest.mark.parametrize(
+    ("said", "tool", "deal"),
+    [
+        ("p&l for mack ave", "pnl", "mack ave"),
+        ("cash flow for mack ave", "cashflow", "mack ave"),
+        ("budget for mack ave", "budget_status", "mack ave"),
+        ("budget for kercheval avenue?", "budget_status", "kercheval avenue"),
+        ("p&l for lincoln way", "pnl", "lincoln way"),
+        ("how much have we spent on mack ave?", "pnl", "mack ave"),
+        ("p&l for mack", "pnl", "mack"),  # as before
+    ],
+)
+def test_a_money_question_ending_on_a_street_with_its_type_is_that_deal(
+    said: str, tool: str, deal: str
+) -> None:
+    plan = plan_for(Conversation(text=said, history=[], this_turn=[]))
+    assert (plan.tool, plan.args.get("deal")) == (tool, deal)
+
+
+@pytest.mark.parametrize("said", ["p&l for the company", "how much have we spent on plumbing?"])
+def test_the_whole_organisation_is_still_the_whole_organisation(said: str) -> None:
+    plan = plan_for(Conversation(text=said, history=[], this_turn=[]))
+    assert plan.tool == "pnl" and "deal" not in plan.args
+
+
+def test_this_month_is_the_company_s_month_in_the_evening(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # 9 pm on November 30 in Detroit is 02:00 on December 1 in UTC.
+    moment = dt.datetime(2026, 12, 1, 2, 0, tzinfo=dt.UTC)
+    monkeypatch.setattr(core.clock, "utcnow", lambda: moment)
+    found = period_in("p&l this month")
+    assert found is not None
+    assert (found[0], found[1]) == (dt.date(2026, 11, 1), dt.date(2026, 11, 30))
+    plan = plan_for(Conversation(text="p&l for mack ave this month", history=[], this_turn=[]))
+    assert (plan.args["start"], plan.args["end"]) == ("2026-11-01", "2026-11-30")
+
+
+def test_a_budget_over_its_allocation_says_over_by_not_minus_left(committed_db: Session) -> None:
+    """Was "remaining -$700" and "(-$700 left) OVER BUDGET"; a line inside the rehab line is
+    named as counted once."""
+    from domain.finance import service as finance_service
+    from domain.finance.enums import TransactionCategory
+    from domain.finance.models import BudgetCreate, ExpenseCreate
+
+    db = committed_db
+    org = make_org(db, "Over By Co")
+    admin = make_user(db, org, Role.admin)
+    deal = make_deal(db, org)
+    for category, amount in ((None, 5000), (TransactionCategory.rehab_labour, 1000)):
+        finance_service.set_budget(
+            session=db, org_id=org.id,
+            budget_in=BudgetCreate(
+                deal_id=deal.id, category=category, allocated_amount=Decimal(amount)
+            ),
+        )  # fmt: skip
+    finance_service.record_expense(
+        session=db, org_id=org.id,
+        expense_in=ExpenseCreate(
+            category=TransactionCategory.rehab_labour, amount=Decimal("5700"),
+            date=local_today(), deal_id=deal.id,
+        ),
+    )  # fmt: skip
+    db.commit()
+    reply = checked_turn(admin, f"budget for deal {deal.id}").reply
+    assert "allocated $5,000, spent $5,700, over by $700." in reply, reply
+    assert "over by $700) OVER BUDGET" in reply and "over by $4,700) OVER BUDGET" in reply
+    assert "-$" not in reply
+    assert "counted in both; totals count it once" in reply
+
+
+# --- the walkthrough pass: a house's rehab asked about, then "max offer?" --------------------
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        # These asked to "List what needs work with its condition".
+        "how much rehab does 1234 Subject Ave need?",
+        "what would the rehab cost on 1234 Subject Ave",
+        "rehab estimate for 1234 Subject Ave",
+    ],
+)
+def test_a_house_s_rehab_asked_about_is_the_analysis_s_rehab(said: str) -> None:
+    plan = plan_for(Conversation(text=said, history=[], this_turn=[]))
+    assert (plan.tool, dict(plan.args)) == (
+        "analyze_property",
+        {"address": "1234 Subject Ave", "focus": "rehab"},
+    )
+
+
+@pytest.mark.parametrize(
+    ("said", "args"),
+    [
+        ("rehab budget for 1234 Subject Ave is 40k",
+         {"address": "1234 Subject Ave", "rehab_cost": "40000.00"}),
+        # "30k" was read as a house number: the address was "30k of repairs on 1234 ...".
+        ("30k of repairs on 1234 Subject Ave",
+         {"address": "1234 Subject Ave", "rehab_cost": "30000.00"}),
+    ],
+)  # fmt: skip
+def test_a_rehab_budget_said_with_the_house_is_that_figure(said: str, args: dict[str, str]) -> None:
+    plan = plan_for(Conversation(text=said, history=[], this_turn=[]))
+    assert (plan.tool, dict(plan.args)) == ("analyze_property", args)
+
+
+def test_cents_are_not_a_house_number() -> None:
+    # Was analysed as the house "20 on kercheval".
+    plan = plan_for(Conversation(text="Home Depot refunded 45.20 on kercheval", history=[],
+                                 this_turn=[]))  # fmt: skip
+    assert plan.tool != "analyze_property"
+
+
+def test_a_rehab_budget_of_a_house_without_a_project_is_its_analysis(
+    committed_db: Session,
+) -> None:
+    """Was "Sorry, I couldn't get that project's status: no rehab project is on ..."."""
+    db = committed_db
+    org = make_org(db, "Rehab Question Co")
+    make_sold_market(db, org)
+    prop = make_subject_property(db, org)
+    investor = make_user(db, org, Role.investor)
+    db.commit()
+    turn = checked_turn(investor, "what is the rehab budget for 1234 Subject Ave?")
+    assert [(c.name, c.ok) for c in turn.tool_calls] == [
+        ("project_status", False),
+        ("analyze_property", True),
+    ]
+    assert turn.tool_calls[1].args == {"address": "1234 Subject Ave", "focus": "rehab"}
+    assert "no rehab project" not in turn.reply and "Sorry" not in turn.reply
+    assert "1234 Subject Ave" in turn.reply and "ehab" in turn.reply
+    assert prop.id is not None
+
+
+def test_max_offer_after_a_rehab_estimate_uses_that_house_and_that_rehab(
+    committed_db: Session,
+) -> None:
+    """Was: the max offer of the house analysed before the estimate, at its own rehab."""
+    db = committed_db
+    org = make_org(db, "Estimate Then Offer Co")
+    make_sold_market(db, org)
+    other = make_subject_property(db, org, address_line="77 Other St")
+    prop = make_subject_property(db, org)
+    analyst = make_user(db, org, Role.analyst)
+    db.commit()
+    thread = f"whatsapp:{uuid.uuid4().hex[:12]}"
+    checked_turn(analyst, "77 Other St", thread, channel="whatsapp")
+    estimate = checked_turn(
+        analyst, "rehab estimate for 1234 Subject Ave: roof poor", thread, channel="whatsapp"
+    )
+    assert estimate.reply.startswith("Rehab estimate for 1234 Subject Ave: $")
+    (call,) = [c for c in estimate.tool_calls if c.name == "estimate_rehab"]
+    total = json.loads(last_turn_tool_results(thread)[0])["total"]
+    offer = checked_turn(analyst, "what's the max offer?", thread, channel="whatsapp")
+    assert [(c.name, c.args) for c in offer.tool_calls] == [
+        ("max_offer", {"property_id": str(prop.id), "rehab_cost": _dollars_said(total)})
+    ]
+    assert call.ok and other.id != prop.id
