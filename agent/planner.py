@@ -1988,10 +1988,57 @@ def _deal_status_plan(text: str, conversation: Conversation | None = None) -> Pl
     return Plan("deal_offers", {"deal": target}) if target else None
 
 
+# "p&l by deal", "spending by vendor this year": the P&L split into groups.
+_PNL_GROUP = re.compile(
+    r"\b(?:by|per|for each)\s+(deal|property|house|month|quarter|vendor|payee|counterparty"
+    r"|contractor|supplier)s?\b",
+    re.I,
+)
+_PNL_GROUPS = {
+    "property": "deal",
+    "house": "deal",
+    "vendor": "counterparty",
+    "payee": "counterparty",
+    "contractor": "counterparty",
+    "supplier": "counterparty",
+}
+# Money to or from a payee: "spent at Home Depot", "spend with Ray's Roofing", "have we paid
+# Ray Alvarez" (up to a period word or the end).
+_PAYEE = re.compile(
+    r"\b(?:spen[dt]|bought|purchased?)\s+(?:\w+\s+){0,3}?(?:at|with)\s+"
+    r"((?!the\s+(?:whole|company)\b)[a-z0-9][\w'&.-]*(?:\s+(?!(?:this|last|in|since|so|for"
+    r"|on|during|year|month|week|today)\b)[a-z0-9][\w'&.-]*){0,3})"
+    r"|\b(?:have|did)\s+(?:we|i)\s+(?:paid|pay)\s+(?!for\b|the\b|a\b|an\b|in\b|on\b)"
+    r"([a-z][\w'&.-]*(?:\s+(?!(?:this|last|in|since|so|for|on|during|year|month|week|today)"
+    r"\b)[a-z][\w'&.-]*){0,2})\s*(?:this|last|in|since|so\s+far|for|during|[?.!]|$)",
+    re.I,
+)
+
+
+def _counterparty(text: str) -> str | None:
+    """The payee or payer a money question names ("home depot", "ray alvarez"), or None."""
+    store = _STORES.search(text)
+    if store:
+        return store.group(1)
+    found = _PAYEE.search(text)
+    if found is None:
+        return None
+    name = (found.group(1) or found.group(2) or "").strip(" ?.!")
+    words = name.lower().split()
+    if not words or words[0] in _NOT_BARE_STREETS or words[0] in {"it", "this", "that"}:
+        return None
+    return name
+
+
 def _paid_plan(text: str, subject: dict[str, str] | None) -> Plan | None:
     """A plan to answer what was paid for a property; None when that is not asked."""
     if not _PAID.search(text):
         return None
+    if subject is None and (payee := _counterparty(text)):
+        # "how much have we paid ray alvarez this year?": money to a payee, not a house.
+        period = period_in(text)
+        dates = {"start": period[0].isoformat(), "end": period[1].isoformat()} if period else {}
+        return Plan("pnl", {"counterparty": payee, **dates})
     if subject is None:
         return Plan(
             reply="Which property? Say 'what did we pay for' and its street address.",
@@ -2550,7 +2597,9 @@ def plan_for(conversation: Conversation) -> Plan:
     # "expenses last month", "income in Q3": the P&L of that period.
     # "expenses last month", "income for deal 1a2b3c4d": a period or a named deal.
     ledger_question = bool(_LEDGER_WORDS.search(text)) and (
-        period_in(text) is not None or _DEAL_NAMED.search(text) is not None
+        period_in(text) is not None
+        or _DEAL_NAMED.search(text) is not None
+        or _PNL_GROUP.search(text) is not None  # "spending by vendor"
     )
     # "how much have we spent on materials?" names no deal: the organisation's expenses; "how
     # much did we spend on <address> in October?" names a period: that deal's expenses then.
@@ -2579,15 +2628,22 @@ def plan_for(conversation: Conversation) -> Plan:
                     ref = latest[1]
                 elif latest[0] == "project" and (tool == "budget_status" or spent_overall):
                     return Plan("project_status", {"project": latest[1]})
-            if ref is None:
+            if ref is None and not (tool == "pnl" and _counterparty(text)):
                 # "budget for kellogg", "p&l for kellogg": the deal on that street (the tool
-                # says so when there is none), never the whole organisation's figures.
+                # says so when there is none), never the whole organisation's figures; "spent
+                # at menards" names a payee, not a street.
                 ref = _bare_street(text.replace(period[2], " ") if period else text)
             if ref is None and tool == "budget_status":
                 return Plan(reply="Which deal? Say 'budget for deal' and its id or address.")
             args = {"deal": ref} if ref else {}
             if period:
                 args |= {"start": period[0].isoformat(), "end": period[1].isoformat()}
+            if tool == "pnl":
+                if payee := _counterparty(text):
+                    args["counterparty"] = payee  # "what did we spend at home depot?"
+                elif grouped := _PNL_GROUP.search(text):
+                    word = grouped.group(1).lower()
+                    args["group_by"] = _PNL_GROUPS.get(word, word)  # "p&l by deal"
             return Plan(tool, args)
 
     if _MAX_OFFER.search(text):
@@ -2941,15 +2997,51 @@ def _scope_label(r: dict[str, Any]) -> str:
 
 
 def _pnl_reply(r: dict[str, Any]) -> str:
+    if r.get("counterparty") is not None:
+        return _payee_reply(r)
     lines = [
         f"P&L for {_scope_label(r)}, {r['start']} to {r['end']}: income {r['total_income']}, "
         f"expenses {r['total_expenses']}, net {r['net']}."
     ]
+    if r.get("group_by"):
+        lines.append(f"By {r['group_by']}:")
+        lines += [
+            f"• {g['label']}: income {g['income']}, expenses {g['expenses']}, net {g['net']}"
+            for g in r.get("groups") or []
+        ]
+        if r.get("groups_not_shown"):
+            lines.append(
+                f"…and {r['groups_not_shown']} more (GET /api/v1/reports/pnl with group_by "
+                "lists all)."
+            )
+        return _fit("\n".join(lines))
     for label, values in (("Income", r.get("income") or {}), ("Expenses", r.get("expenses") or {})):
         if values:
             lines.append(
                 f"{label}: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in values.items())
             )
+    return _fit("\n".join(lines))
+
+
+def _payee_reply(r: dict[str, Any]) -> str:
+    """Money to or from one payee ("what did we spend at home depot?")."""
+    who = r["counterparty"]
+    if not r.get("matched"):
+        return (
+            f"No money to or from anyone called {who!r} is in the ledger for "
+            f"{_scope_label(r)}, {r['start']} to {r['end']}."
+        )
+    names = ", ".join(r["matched"])
+    lines = [
+        f"With {names} ({_scope_label(r)}, {r['start']} to {r['end']}): spent "
+        f"{r['total_expenses']}, received {r['total_income']} "
+        f"({r['transactions']} transactions)."
+    ]
+    if r.get("expenses"):
+        lines.append(
+            "By category: "
+            + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in r["expenses"].items())
+        )
     return _fit("\n".join(lines))
 
 

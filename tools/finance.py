@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from langchain_core.tools import BaseTool, tool
 from langgraph.prebuilt import ToolRuntime
@@ -20,6 +20,7 @@ from core.clock import local_today
 from domain.analysis.formatting import cents
 from domain.auth.enums import Role
 from domain.finance import service as finance_service
+from domain.finance.reports import PnlGroup
 from tools._common import ToolError, money, run_tool
 from tools.deal import deal_row, resolve_deal
 
@@ -120,6 +121,8 @@ def pnl(
     deal: OptionalDealRef = None,
     start: dt.date | None = None,
     end: dt.date | None = None,
+    group_by: Literal["month", "quarter", "deal", "counterparty"] | None = None,
+    counterparty: Annotated[str | None, Field(min_length=2, max_length=200)] = None,
 ) -> dict[str, Any]:
     """Profit and loss from the ledger: income and expenses by category, and net.
 
@@ -130,6 +133,10 @@ def pnl(
             out for the whole organisation (team only).
         start: First day (default: 1 January of the end date's year).
         end: Last day (default: today).
+        group_by: Split it into groups: by month, quarter, deal or counterparty (the payee
+            or payer) — "p&l by deal this year", "spending by vendor".
+        counterparty: Only money paid to or received from this payee or payer (part of the
+            name, any case): "what did we spend at Home Depot?" is "Home Depot".
 
     """
     ctx = runtime.context
@@ -138,11 +145,24 @@ def pnl(
     def body(session: Session) -> dict[str, Any]:
         deal_id, scope = _scope(session, ctx, deal)
         first, last = _period(start, end)
+        grouping = "counterparty" if counterparty else group_by
         report = finance_service.pnl(
-            session=session, org_id=ctx.org_id, start=first, end=last, deal_id=deal_id
+            session=session,
+            org_id=ctx.org_id,
+            start=first,
+            end=last,
+            deal_id=deal_id,
+            group_by=grouping,
         )
+        groups = report.groups
         total = report.total
-        return scope | {
+        named: dict[str, Any] = {}
+        if counterparty:
+            wanted = " ".join(counterparty.split()).casefold()
+            groups = [g for g in groups if wanted in " ".join(g.key.split()).casefold()]
+            total = _sum_groups(groups, report.total)
+            named = {"counterparty": counterparty, "matched": [g.key for g in groups]}
+        result = scope | {
             "start": report.start,
             "end": report.end,
             "income": _money_map(total.income),
@@ -152,9 +172,54 @@ def pnl(
             "net": ledger_money(total.net),
             "transactions": total.transaction_count,
             "source": report.source,
+            **named,
         }
+        if group_by and not counterparty:
+            shown = groups[:MAX_GROUPS_SHOWN]
+            result |= {
+                "group_by": group_by,
+                "groups": [
+                    {
+                        "label": g.address or g.key,
+                        "income": ledger_money(g.total_income),
+                        "expenses": ledger_money(g.total_expenses),
+                        "net": ledger_money(g.net),
+                    }
+                    for g in shown
+                ],
+                "groups_not_shown": len(groups) - len(shown),
+            }
+        return result
 
     return run_tool(ctx, "pnl", body)
+
+
+# The most groups a P&L reply lists (the REST report and its CSV have them all).
+MAX_GROUPS_SHOWN = 24
+
+
+def _sum_groups(groups: list[PnlGroup], like: PnlGroup) -> PnlGroup:
+    """The groups added up (the P&L of one counterparty, or of none when nothing matched)."""
+    income: dict[str, Decimal] = {}
+    expenses: dict[str, Decimal] = {}
+    for group in groups:
+        for key, value in group.income.items():
+            income[key] = income.get(key, Decimal(0)) + value
+        for key, value in group.expenses.items():
+            expenses[key] = expenses.get(key, Decimal(0)) + value
+    total_income = sum((g.total_income for g in groups), Decimal(0))
+    total_expenses = sum((g.total_expenses for g in groups), Decimal(0))
+    return like.model_copy(
+        update={
+            "key": "total",
+            "income": income,
+            "expenses": expenses,
+            "total_income": total_income,
+            "total_expenses": total_expenses,
+            "net": total_income - total_expenses,
+            "transaction_count": sum(g.transaction_count for g in groups),
+        }
+    )
 
 
 @tool(parse_docstring=True)

@@ -190,3 +190,58 @@ def test_max_offer_after_a_rehab_estimate_uses_that_house_and_that_rehab(
         ("max_offer", {"property_id": str(prop.id), "rehab_cost": _dollars_said(total)})
     ]
     assert call.ok and other.id != prop.id
+
+
+# --- the bookkeeper's views: per payee and per deal -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("said", "args"),
+    [
+        ("what did we spend at home depot?", {"counterparty": "home depot"}),
+        ("how much have we paid ray alvarez?", {"counterparty": "ray alvarez"}),
+        ("how much did we spend with Ray's Roofing?", {"counterparty": "Ray's Roofing"}),
+        ("p&l by deal", {"group_by": "deal"}),
+        ("p&l by month", {"group_by": "month"}),
+        ("spending by vendor", {"group_by": "counterparty"}),
+    ],
+)
+def test_payee_and_grouped_money_questions(said: str, args: dict[str, str]) -> None:
+    # Were the whole organisation's P&L (or "Which property?") with no caveat.
+    plan = plan_for(Conversation(text=said, history=[], this_turn=[]))
+    assert (plan.tool, dict(plan.args)) == ("pnl", args)
+
+
+def test_spending_with_a_payee_and_by_deal_come_from_the_ledger(committed_db: Session) -> None:
+    from domain.finance import service as finance_service
+    from domain.finance.enums import TransactionCategory
+    from domain.finance.models import ExpenseCreate
+
+    db = committed_db
+    org = make_org(db, "Payee Co")
+    admin = make_user(db, org, Role.admin)
+    first, second = make_deal(db, org), make_deal(db, org)
+    day = local_today()
+    for deal, amount, who in (
+        (first, "120.50", "Home Depot"),
+        (second, "79.50", "home depot"),
+        (first, "4000", "Ray Alvarez"),
+    ):
+        finance_service.record_expense(
+            session=db, org_id=org.id,
+            expense_in=ExpenseCreate(
+                category=TransactionCategory.supplies, amount=Decimal(amount), date=day,
+                deal_id=deal.id, counterparty=who,
+            ),
+        )  # fmt: skip
+    db.commit()
+    depot = checked_turn(admin, "what did we spend at home depot?").reply
+    assert depot.lower().startswith("with home depot (the whole organisation, "), depot
+    assert "spent $200, received $0 (2 transactions)" in depot
+    assert "Ray" not in depot and "4,000" not in depot
+    nobody = checked_turn(admin, "what did we spend at menards?").reply
+    assert nobody.startswith("No money to or from anyone called 'menards'")
+    by_deal = checked_turn(admin, "p&l by deal").reply
+    assert "By deal:" in by_deal
+    assert "expenses $4,120.50, net -$4,120.50" in by_deal
+    assert "expenses $79.50, net -$79.50" in by_deal
