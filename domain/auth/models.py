@@ -12,6 +12,7 @@ from sqlalchemy import String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from domain.auth.enums import Role
+from domain.auth.passwords import weak_password_reason
 from store.base import CreatedAt, OrgScoped, Timestamps, UUIDPrimaryKey, jsonb, tstz
 
 SCHEMA = "auth"
@@ -108,6 +109,13 @@ class User(UUIDPrimaryKey, OrgScoped, Timestamps, UserBase, table=True):
     )
 
 
+def _not_weak(password: str | None) -> str | None:
+    """A password that is not among the most guessable (``weak_password_reason``), else 422."""
+    if password is not None and (reason := weak_password_reason(password)):
+        raise ValueError(reason)
+    return password
+
+
 class UserCreate(UserBase):
     """What a caller sends to create a user; email and phone number are normalised."""
 
@@ -119,6 +127,11 @@ class UserCreate(UserBase):
     @classmethod
     def _email(cls, value: str) -> str:
         return normalise_email(value)
+
+    @field_validator("password")
+    @classmethod
+    def _password(cls, value: str | None) -> str | None:
+        return _not_weak(value)
 
     @field_validator("phone_number")
     @classmethod
@@ -141,6 +154,11 @@ class UserUpdate(SQLModel):
     @classmethod
     def _phone(cls, value: str | None) -> str | None:
         return None if value is None or not value.strip() else normalise_phone_number(value)
+
+    @field_validator("password")
+    @classmethod
+    def _password(cls, value: str | None) -> str | None:
+        return _not_weak(value)
 
 
 class UserRead(SQLModel):
