@@ -111,5 +111,24 @@ def train(
     out.print(
         f"top-1 accuracy on {result.val_images} validation photos: {result.top1_accuracy:.3f}"
     )
+    if warning := chance_warning(result.top1_accuracy, len(result.classes)):
+        console.print(f"[yellow]warning:[/] {warning}")
     out.print(f"weights written to {result.weights_path}")
     out.print(f"use them with: VISION_MODEL={result.weights_path}")
+
+
+def chance_warning(accuracy: float, classes: int) -> str | None:
+    """A warning when a trained model is no better than guessing, else None.
+
+    A 4-class model at 0.250 has learned nothing: said before anyone sets ``VISION_MODEL``.
+    """
+    if classes < 2:
+        return None
+    chance = 1 / classes
+    if accuracy > chance * 1.5:
+        return None
+    return (
+        f"that is no better than guessing among {classes} classes ({chance:.3f}): the model has "
+        "not learned to tell them apart; train longer (--epochs), at a larger --imgsz, or with "
+        "more photos per class before using it"
+    )

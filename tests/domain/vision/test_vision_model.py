@@ -138,3 +138,14 @@ def test_cli_refuses_a_badly_named_folder(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["vision", "train", str(tmp_path / "photos")])
     assert result.exit_code == 2
     assert "kitchen" in result.stderr and "<component>_<condition>" in result.stderr
+
+
+def test_training_no_better_than_guessing_is_warned_about() -> None:
+    # A QA pass trained 4 classes for 3 epochs: "top-1 accuracy 0.250" and no word of warning.
+    from cli.vision_commands import chance_warning
+
+    warning = chance_warning(0.25, 4)
+    assert warning is not None and "no better than guessing among 4 classes (0.250)" in warning
+    assert chance_warning(0.36, 4) is not None  # within 1.5 x chance
+    assert chance_warning(0.9, 4) is None
+    assert chance_warning(1.0, 1) is None
