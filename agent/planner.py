@@ -2030,6 +2030,47 @@ def _counterparty(text: str) -> str | None:
     return name
 
 
+# How a deal did against its projection: "actual vs projected for deal 1a2b3c4d", "how did
+# kercheval do vs the projection?", "profit on 1215 Kellogg compared to the projection".
+_PERFORMANCE = re.compile(
+    r"\b(?:vs\.?|versus|against|compared?\s+(?:to|with)|relative\s+to)\s+(?:the\s+|its\s+|our\s+)?"
+    r"(?:projections?|projected|pro\s*-?forma|forecast|underwriting)\b"
+    r"|\bactuals?\s+(?:vs\.?|versus|against|and|compared\s+to)\s+(?:the\s+)?"
+    r"(?:projected|projections?|forecast)\b"
+    r"|\bprojected\s+(?:vs\.?|versus|and)\s+actuals?\b",
+    re.I,
+)
+# "how did kercheval do", "how is the mack ave rental doing": the deal's street.
+_HOW_DID_STREET = re.compile(
+    r"\bhow\s+(?:did|is|was|has)\s+(?:the\s+|our\s+)?([a-z][a-z'-]+(?:\s+"
+    + _STREET_TYPE
+    + r")?)\s+(?:(?:rental|flip|deal|house|property)\s+)?(?:do|doing|done|go|going|perform)",
+    re.I,
+)
+
+
+def _performance_plan(text: str, conversation: Conversation) -> Plan:
+    """The deal a "vs the projection" question is about, or which deal to name."""
+    asked = _PERFORMANCE.sub(" ", text)
+    ref = _deal_reference(asked)
+    if ref is None and (how := _HOW_DID_STREET.search(asked)):
+        word = how.group(1).lower()
+        if word.split()[0] not in _NOT_BARE_STREETS | _NOT_STREETS | {"it", "we", "our"}:
+            ref = word
+    if ref is None:
+        ref = _bare_street(asked.rstrip(" ?.!") + "?")
+    if ref is None:
+        latest = conversation.latest_subject()
+        if latest and latest[0] == "deal":
+            ref = latest[1]  # "and against the projection?" after a deal's P&L
+    if ref is None:
+        return Plan(
+            reply="Which deal? Say 'actual vs projected for deal' and its id or address.",
+            needs="deal_performance",
+        )
+    return Plan("deal_performance", {"deal": ref})
+
+
 def _paid_plan(text: str, subject: dict[str, str] | None) -> Plan | None:
     """A plan to answer what was paid for a property; None when that is not asked."""
     if not _PAID.search(text):
@@ -2055,6 +2096,9 @@ _EXPENSE_BOOK = re.compile(
     r"[^?]{0,60}?\b(?:expenses?|receipts?|invoices?|bills?|payments?|purchases?|spend)\b",
     re.I,
 )
+# Money back from a vendor on a project: "Home Depot refunded 45.20 on kercheval", "got a
+# refund of $45.20 from home depot for kercheval", "lowes credited us 80 for the tile".
+_REFUND = re.compile(r"\brefund(?:ed|s)?\b|\bcredited\s+(?:us|back)\b", re.I)
 _EXPENSE_SAID = re.compile(
     r"^\s*(?:(?:we|i)\s+)?(?:just\s+)?(?:paid|spent|bought|dropped)\b(?!\s+for\b)", re.I
 )
@@ -2110,7 +2154,7 @@ _PAID_WHO = re.compile(
 # The amount after the words that say it ("paid Ray 4,000", "spent $1,250.50", "log a 300
 # dumpster expense", "paid 3 guys 600"): not a count ("3 guys") nor a house number.
 _AMOUNT_SAID = re.compile(
-    r"\b(?:paid|spent|dropped|bought"
+    r"\b(?:paid|spent|dropped|bought|refunded|credited|refund\s+of"
     r"|(?:expense|receipt|invoice|bill|payment|purchase)s?\s+(?:of|for)"
     r"|(?:log|book|record|add|enter)(?:\s+(?:a|an))?)\s+(?:[\w'&.-]+\s+){0,3}?\$?\s*"
     r"(?P<n>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<c>\d{1,2}))?\s*(?P<k>k\b)?(?![\w,/:-]|\.\d)"
@@ -2180,7 +2224,8 @@ def _expense_plan(text: str, conversation: Conversation) -> Plan | None:
     """A plan to book money spent on a project; None when the message is not that."""
     booked = _EXPENSE_BOOK.search(text)
     said = _EXPENSE_SAID.search(text)
-    if not booked and not (said and "?" not in text):
+    refund = _REFUND.search(text) and "?" not in text  # "Home Depot refunded 45.20 on kercheval"
+    if not booked and not (said and "?" not in text) and not refund:
         return None
     lines = list(_EXPENSE_LINE.finditer(text))
     # "a dumpster expense for drywall": the work ("drywall") is the line; a dumpster or permit
@@ -2194,7 +2239,7 @@ def _expense_plan(text: str, conversation: Conversation) -> Plan | None:
     vendor_at = _VENDOR_AT.search(text)
     who = _PAID_WHO.search(text)
     said_of = line or category or store or vendor_at or who or _PROJECT_WORDS.search(text)
-    if not booked and not said_of:
+    if not booked and not said_of and not refund:
         return None  # "we paid 150k for 123 Main St": what a house cost, not a rehab expense
     amount, rest = _expense_amount(text)
     rest = _EXPENSE_DAY.sub(" ", rest)
@@ -2204,7 +2249,7 @@ def _expense_plan(text: str, conversation: Conversation) -> Plan | None:
         ref = street  # "paid 3 guys 600 for demo on the mack ave job": no house number
     if ref is None:
         ref = _bare_street(rest)  # "paid Ray 4,000 for the roof on kellogg"
-    if ref is None and (_IT.search(text) or booked or said):
+    if ref is None and (_IT.search(text) or booked or said or refund):
         ref = _project_from_history(text, conversation)
     if amount is None or ref is None:
         return Plan(
@@ -2230,6 +2275,8 @@ def _expense_plan(text: str, conversation: Conversation) -> Plan | None:
     day = _expense_day(text)
     if day is not None:
         args["spent_on"] = day.isoformat()
+    if refund:
+        args["refund"] = True  # money back: it lowers the line's and project's spent
     return Plan("record_expense", args)
 
 
@@ -2435,6 +2482,8 @@ def plan_for(conversation: Conversation) -> Plan:
         # "what if I pay 60k?" then "and as a flip?": the flip at 60k.
         what_if = _what_if_of(conversation, property_id)
         return Plan("analyze_property", {"property_id": property_id, "focus": focus, **what_if})
+    if _PERFORMANCE.search(text):
+        return _performance_plan(text, conversation)  # "how did kercheval do vs projection?"
     if (
         subject is None
         and _PROJECTION.search(text)
@@ -2793,7 +2842,12 @@ _DEAL_ID_IN_NOTE = re.compile(r"\b(?:the )?deal [0-9a-f]{8}-[0-9a-f-]{27}(?:'s)?
 def _given_notes(r: dict[str, Any]) -> list[str]:
     """The notes on the figures the investor gave (price, rehab budget, size), as lines."""
     notes = (_DEAL_ID_IN_NOTE.sub("the deal's", str(n)) for n in r.get("notes") or [])
-    return [f"Note: {n}" for n in notes if n.startswith(("price ", "rehab "))]
+    # ... and an unsure "poor" photo priced as a repair: the PDF says so, and so does the reply.
+    return [
+        f"Note: {n}"
+        for n in notes
+        if n.startswith(("price ", "rehab ")) or "have a person check" in n
+    ]
 
 
 def _price_line(r: dict[str, Any]) -> str:
@@ -2957,6 +3011,35 @@ def _deals_reply(r: dict[str, Any]) -> str:
         lines.append(
             f"• {d['address']}: {words(d['status'])}{strategy}{price}, deal {d['deal_id']}"
         )
+    return _fit("\n".join(lines))
+
+
+def _performance_reply(r: dict[str, Any]) -> str:
+    """Actual against projected, line by line; a missing side says why (never filled in)."""
+    period = r.get("period") or {}
+    lines = [
+        f"{r['address']} ({words(r.get('strategy'))}, {r['state']}): actual vs projected, "
+        f"{period.get('start')} to {period.get('end')}."
+    ]
+    if r.get("projection_missing"):
+        lines.append(f"No projection: {r['projection_missing']}.")
+    for line in r.get("lines") or []:
+        if line.get("projected") is None and line.get("actual") is None:
+            continue
+        projected = line["projected"] if line.get("projected") is not None else "n/a"
+        actual = line["actual"] if line.get("actual") is not None else "nothing booked"
+        gap = ""
+        if line.get("difference") is not None and line.get("difference_pct") is not None:
+            better = " better" if line.get("favourable") else " worse"
+            gap = f" ({line['difference']}, {line['difference_pct']}%{better})"
+        lines.append(f"• {line['label']}: projected {projected} · actual {actual}{gap}")
+    for ret in r.get("returns") or []:
+        if ret.get("projected_pct") is not None or ret.get("actual_pct") is not None:
+            projected = f"{ret['projected_pct']}%" if ret.get("projected_pct") else "n/a"
+            actual = f"{ret['actual_pct']}%" if ret.get("actual_pct") else "n/a"
+            lines.append(f"• {ret['label']}: projected {projected} · actual {actual}")
+    if r.get("open_items"):
+        lines.append("Still open: " + "; ".join(str(i) for i in r["open_items"]) + ".")
     return _fit("\n".join(lines))
 
 
@@ -3594,9 +3677,10 @@ def _expense_reply(r: dict[str, Any]) -> str:
     paid = f", paid to {r['contractor']}" if r.get("contractor") else ""
     at = f", at {r['vendor']}" if r.get("vendor") and not r.get("contractor") else ""
     line = f", {r['line']} line" if r.get("line") else ", no scope line"
+    what = "a refund of " if r.get("refund") else ""  # money back lowers what was spent
     text = (
-        f"Booked {r['amount']} ({words(r['category'])}) on {r['address']}{paid}{at}{line}, "
-        f"dated {r['spent_on']}."
+        f"Booked {what}{r['amount']} ({words(r['category'])}) on {r['address']}{paid}{at}"
+        f"{line}, dated {r['spent_on']}."
     )
     text += _spent_text(r, has="has", flags=True)
     for note in r.get("notes") or []:
@@ -4353,6 +4437,7 @@ REPLIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "max_offer": _offer_reply,
     "list_deals": _deals_reply,
     "budget_status": _budget_reply,
+    "deal_performance": _performance_reply,
     "pnl": _pnl_reply,
     "cashflow": _cashflow_reply,
     "section8_rent": _section8_reply,
@@ -4375,6 +4460,7 @@ _WHAT = {
     "max_offer": "work out the max offer",
     "list_deals": "list your deals",
     "budget_status": "get that budget",
+    "deal_performance": "compare that deal with its projection",
     "pnl": "get that P&L",
     "cashflow": "get that cash flow",
     "section8_rent": "check the voucher rent",

@@ -47,6 +47,9 @@ class ModuleEvents:
 BEYOND_SEED: tuple[tuple[str, str, str], ...] = (
     ("finance", "subscribes", "construction.expense.voided"),
     ("construction", "publishes", "construction.expense.voided"),
+    # A vendor's or contractor's refund on a project: finance books it as a refund too.
+    ("finance", "subscribes", "construction.expense.refunded"),
+    ("construction", "publishes", "construction.expense.refunded"),
     # An awarded bid: the construction module tells the winner and the others on WhatsApp.
     ("construction", "publishes", "bid.awarded"),
     ("construction", "subscribes", "bid.awarded"),
@@ -75,7 +78,12 @@ CATALOGUE: Mapping[str, ModuleEvents] = {
     ),
     "finance": ModuleEvents(
         publishes=("transaction.created", "budget.exceeded", "payment.processed"),
-        subscribes=("deal.created", "construction.expense.added", "construction.expense.voided"),
+        subscribes=(
+            "deal.created",
+            "construction.expense.added",
+            "construction.expense.voided",
+            "construction.expense.refunded",
+        ),
     ),
     "construction": ModuleEvents(
         publishes=(
@@ -84,6 +92,7 @@ CATALOGUE: Mapping[str, ModuleEvents] = {
             "task.completed",
             "milestone.reached",
             "construction.expense.voided",
+            "construction.expense.refunded",
             "bid.awarded",
         ),
         subscribes=(

@@ -473,6 +473,7 @@ ID_OPERATIONS: dict[str, Op] = {
         {"id": "deal", "offer_id": "offer"}, _json({"status": "withdrawn"})
     ),
     "GET /api/v1/deals/{id}/timeline": Op({"id": "deal"}),
+    "GET /api/v1/deals/{id}/performance": Op({"id": "deal"}, query={"arv": "90000"}),
     "GET /api/v1/projections/{dealId}": Op(
         {"dealId": "deal"}, query={"strategy": "flip", "arv": "90000"}
     ),

@@ -62,6 +62,8 @@ READ_TOOL_NAMES: frozenset[str] = frozenset(
         # What was paid for a property and the offers on a deal (investors: their own deals).
         "what_we_paid",
         "deal_offers",
+        # A deal's projection against its ledger (investors: their own deals).
+        "deal_performance",
         "budget_status",
         "pnl",
         "cashflow",

@@ -732,12 +732,15 @@ def record_expense(
     category: ExpenseCategory | None = None,
     spent_on: dt.date | None = None,
     note: Annotated[str | None, Field(max_length=1000)] = None,
+    refund: bool = False,
 ) -> dict[str, Any]:
     """Book money spent on a rehab project, and say where it leaves the line and the project.
 
     Only when the user says money was spent or paid on a project ("paid Ray 4,000 for the
     roof on the kercheval rehab", "spent 450 at Home Depot on plumbing for 14500 Kercheval",
     "log a 300 dumpster expense on the mack ave job"); never for a question about spending.
+    Also when money came back on a project ("Home Depot refunded 45.20 for returned tile on
+    the kercheval job"): set refund, with the amount positive.
 
     Args:
         runtime: The run context (organisation, user, role), injected: never a model
@@ -751,6 +754,9 @@ def record_expense(
         category: labour, materials, supplies, cleanup, permits or other; omit to infer it.
         spent_on: The day the money was spent; omit for today.
         note: The user's words, kept as the expense's description.
+        refund: True when the vendor or contractor gave money back (a refund, a return):
+            it lowers the line's and project's spent by the amount; refused when it would
+            take either below zero. False (the default) for money spent.
 
     """
     ctx = runtime.context
@@ -772,13 +778,18 @@ def record_expense(
                 spent_on=spent_on,
                 description=note,
                 principal=ctx.principal,
+                refund=refund,
             )
         )
         report, line_report = booked.progress, booked.line_progress
+        # A refund's row is minus the money back; the result says the amount and that it
+        # was a refund, and the spent below is after it (lowered).
+        amount_booked = abs(booked.expense.amount)
         return {
             **_project_row(session, found),
             "expense_id": booked.expense.id,
-            "amount": ledger_money(booked.expense.amount),
+            "amount": ledger_money(amount_booked),
+            **({"refund": True} if refund else {}),
             "category": booked.expense.category,
             "spent_on": booked.expense.spent_on,
             "line": booked.line.component if booked.line else None,
@@ -788,7 +799,8 @@ def record_expense(
             "same_day_same_amount": booked.same_day_same_amount,
             "notes": booked.notes,
             "sources": [
-                f"expense {booked.expense.id} booked on project {found.id}",
+                f"{'refund' if refund else 'expense'} {booked.expense.id} booked on project "
+                f"{found.id}",
                 *report.sources,
             ],
         }

@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from agent.context import Context
 from core.clock import local_day
+from domain.deal import performance as deal_performance_service
 from domain.deal import service as deal_service
 from domain.deal.enums import DealStatus, DealStrategy
 from domain.deal.models import Deal, DealCreate, OfferCreate
@@ -291,4 +292,73 @@ def make_offer(
     return run_tool(ctx, "make_offer", body)
 
 
-TOOLS: list[BaseTool] = [list_deals, create_deal, change_deal_status, make_offer]
+@tool(parse_docstring=True)
+def deal_performance(runtime: ToolRuntime[Context], deal: DealRef) -> dict[str, Any]:
+    """How a deal did against its projection: projected vs actual, line by line.
+
+    Use for "how did kercheval do vs the projection?", "actual vs projected for deal X",
+    "profit on <address> compared to the projection". Gives, for the deal's strategy, the
+    projected figure (GET /projections/{dealId}) and the actual one from the deal's ledger,
+    the difference (actual − projected) and its %, and whether it is favourable: purchase,
+    rehab, holding, financing and selling costs, sale price and profit (flip), rents, NOI
+    and cash flow to date (rental), and returns. `state` says "realised" (sold),
+    "realised so far" (not sold yet) or "to date" (a rental); `open_items` what is still
+    open. A figure that is null is missing: its `missing` says why (e.g. no ARV for the
+    projection, nothing booked): say so, never fill it in.
+
+    Args:
+        runtime: The run context (organisation, user, role), injected: never a model
+            argument.
+        deal: The deal's id (or its first 8 characters), or its property's address.
+
+    """
+    ctx = runtime.context
+    ctx.progress("comparing the deal with its projection…")
+
+    def body(session: Session) -> dict[str, Any]:
+        from tools.finance import ledger_money  # late: tools.finance imports this module
+
+        found = resolve_deal(session, ctx, deal)
+        result = deal_performance_service.deal_performance(
+            session=session, org_id=ctx.org_id, deal_id=found.id, principal=ctx.principal
+        )
+
+        def amount(value: Decimal | None) -> str | None:
+            return None if value is None else ledger_money(value)
+
+        return {
+            "deal_id": found.id,
+            "address": deal_row(session, found)["address"],
+            "strategy": result.strategy,
+            "status": result.status,
+            "state": result.state,
+            "period": {"start": result.period_start, "end": result.period_end},
+            "operating_start": result.operating_start,
+            "open_items": result.open_items,
+            "lines": [
+                {
+                    "key": line.key,
+                    "label": line.label,
+                    "projected": amount(line.projected),
+                    "actual": amount(line.actual),
+                    "difference": amount(line.difference),
+                    "difference_pct": line.difference_pct,
+                    "favourable": line.favourable,
+                    "projected_source": line.projected_source,
+                    "actual_source": line.actual_source,
+                    "missing": line.missing,
+                }
+                for line in result.lines
+            ],
+            "returns": [r.model_dump(mode="json") for r in result.returns],
+            "projection_missing": result.projection_missing,
+            "projection_sources": result.projection_sources,
+            "ledger_net": ledger_money(result.ledger.net),
+            "notes": result.notes,
+            "source": "deal projection and " + result.ledger.source,
+        }
+
+    return run_tool(ctx, "deal_performance", body)
+
+
+TOOLS: list[BaseTool] = [list_deals, create_deal, change_deal_status, make_offer, deal_performance]

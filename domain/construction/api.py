@@ -695,7 +695,10 @@ def add_expense(
 
     Dated today in the company's time zone unless ``spent_on`` says otherwise; a date more
     than 31 days ahead is refused (422). Publishes ``construction.expense.added``, which
-    finance books as a ledger transaction.
+    finance books as a ledger transaction. ``"refund": true`` books money back from the
+    vendor or contractor (amount positive; stored negative on the line) and publishes
+    ``construction.expense.refunded``, which finance books as a refund in the same category;
+    422 when it would take the line's or project's net spent below zero, 409 in a closed month.
     """
     with _mapped_errors():
         expense = service.add_expense(

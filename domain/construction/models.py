@@ -560,6 +560,14 @@ class ExpenseCreate(SQLModel):
     contractor_id: uuid.UUID | None = None
     description: str | None = Field(default=None, max_length=2000)
     vendor: str | None = Field(default=None, max_length=200)
+    refund: bool = Field(
+        default=False,
+        description=(
+            "money back from the vendor or contractor (amount positive): booked as minus the "
+            "amount on the line, and finance books a refund in the same category; 422 when it "
+            "would take the line's or project's net spent below zero, 409 in a closed month"
+        ),
+    )
 
 
 class ExpenseRead(SQLModel):

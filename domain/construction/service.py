@@ -2793,9 +2793,17 @@ def add_expense(
     expense_in: ExpenseCreate,
     principal: Principal | None = None,
 ) -> ProjectExpense:
-    """Book money spent on a project; publishes ``construction.expense.added`` for finance."""
+    """Book money spent on a project; publishes ``construction.expense.added`` for finance.
+
+    With ``refund`` set, the money came back (a vendor's refund for returned tile): see
+    ``_check_refund``. The row is minus the amount on the line (the void's reversal, unlinked),
+    and ``construction.expense.refunded`` (amount positive) has finance book a refund in the
+    same category.
+    """
     project = get_project(session=session, org_id=org_id, project_id=project_id)
     checked = ExpenseCreate.model_validate(expense_in.model_dump())
+    if checked.refund:  # two refunds at once: the second waits, then sees the first's credit
+        project = _lock_project(session, org_id, project_id)
     contractor = None
     if checked.contractor_id is not None:
         contractor = get_contractor(
@@ -2817,12 +2825,17 @@ def add_expense(
     day = checked.spent_on or local_today()
     check_expense_date(day)
     category = ExpenseCategory(checked.category)
+    amount = _cents(checked.amount)
+    if checked.refund:
+        _check_refund(
+            session=session, org_id=org_id, project=project, item=item, amount=amount, day=day
+        )
     expense = ProjectExpense(
         org_id=org_id,
         project_id=project.id,
         scope_item_id=checked.scope_item_id,
         contractor_id=checked.contractor_id,
-        amount=_cents(checked.amount),
+        amount=-amount if checked.refund else amount,
         category=category,
         spent_on=day,
         description=checked.description,
@@ -2835,14 +2848,14 @@ def add_expense(
     expense.event_id = publish(
         session,
         org_id=org_id,
-        name="construction.expense.added",
+        name=EXPENSE_REFUNDED_EVENT if checked.refund else "construction.expense.added",
         payload={
-            "amount": expense.amount,
+            "amount": amount,  # positive: a refund's event says how much came back
             "deal_id": project.deal_id,
             "project_id": project.id,
             "category": category.finance_category,
             "date": day,
-            "description": f"{project.name}: {what}",
+            "description": f"{project.name}: {'refund: ' if checked.refund else ''}{what}",
             "contractor": contractor.name if contractor else None,
             "vendor": checked.vendor,
             "expense_id": expense.id,
@@ -2856,12 +2869,62 @@ def add_expense(
         session=session,
         org_id=org_id,
         principal=principal,
-        action="create",
+        action="refund" if checked.refund else "create",
         entity="project_expense",
         entity_id=expense.id,
         changes=checked.model_dump(mode="json"),
     )
     return expense
+
+
+# Published for a vendor's or contractor's refund on a project; finance books it as a refund.
+EXPENSE_REFUNDED_EVENT = "construction.expense.refunded"
+
+
+def _net_spent(session: Session, statement: SelectOfScalar[ProjectExpense]) -> Decimal:
+    """The sum of the expenses ``statement`` selects (refunds and reversals count negative)."""
+    return sum((Decimal(e.amount) for e in session.exec(statement)), Decimal("0.00"))
+
+
+def _check_refund(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    project: Project,
+    item: ScopeItem | None,
+    amount: Decimal,
+    day: dt.date,
+) -> None:
+    """Refuse a refund the books cannot take; the caller holds the project's lock.
+
+    In a closed month: ConstructionConflictError, like finance's writes. One that would take
+    its line's or the project's net spent below zero: ConstructionInputError (money back is
+    at most the money spent).
+    """
+    from domain.finance import service as finance_service  # late: keeps the modules apart
+
+    if finance_service.closed_month(session=session, org_id=org_id, day=day) is not None:
+        raise ConstructionConflictError(
+            f"The books for {day:%B %Y} are closed: a refund dated {day.isoformat()} cannot be "
+            "booked. Date it in an open month, or reopen the period first."
+        )
+    spent = _net_spent(session, _expenses_query(org_id, project.id))
+    if item is not None:
+        on_line = _net_spent(
+            session,
+            _expenses_query(org_id, project.id).where(ProjectExpense.scope_item_id == item.id),
+        )
+        if amount > on_line:
+            raise ConstructionInputError(
+                f"a refund of {amount} is more than the {on_line} net spent on the "
+                f"'{item.component}' line: a refund cannot take a line's spent below zero "
+                "(book it on the line it paid for, or for less)"
+            )
+    if amount > spent:
+        raise ConstructionInputError(
+            f"a refund of {amount} is more than the {spent} net spent on project "
+            f"'{project.name}': a refund cannot take the project's spent below zero"
+        )
 
 
 # A project still taking costs: planning, bidding, in progress or on hold.
@@ -3087,6 +3150,11 @@ def void_expense(
             f"expense {original.id} is the void of expense {original.voids_expense_id}; "
             "a reversal cannot be voided (book the expense again instead)"
         )
+    if original.amount < 0:
+        raise ConstructionConflictError(
+            f"expense {original.id} is a refund of {-Decimal(original.amount)} (money back), "
+            "which cannot be voided: book an expense of that amount on the line to undo it"
+        )
     earlier = session.exec(
         select(ProjectExpense).where(
             ProjectExpense.org_id == org_id, ProjectExpense.voids_expense_id == original.id
@@ -3289,8 +3357,14 @@ def book_expense(
     spent_on: dt.date | None = None,
     description: str | None = None,
     principal: Principal | None = None,
+    refund: bool = False,
 ) -> ExpenseBooking:
     """Book an expense named in words: a scope line, a contractor or vendor by name.
+
+    ``refund``: money came back from the vendor or contractor ("Home Depot refunded 45.20"):
+    the line and category are picked the same way, and ``add_expense`` books it as a refund
+    (a credit on the line; refused when it would take the line's or project's spent below
+    zero, or in a closed month).
 
     The line is ``scope_line_named``; with no line named, a paid contractor's one awarded line
     on the project. A contractor is ``contractors_named`` (several: refused, naming them;
@@ -3348,13 +3422,14 @@ def book_expense(
             else ExpenseCategory.other
         )
     day = spent_on or local_today()
+    signed = -_cents(Decimal(amount)) if refund else _cents(Decimal(amount))
     earlier = count_rows(
         session,
         select(ProjectExpense).where(
             ProjectExpense.org_id == org_id,
             ProjectExpense.project_id == project.id,
             ProjectExpense.spent_on == day,
-            ProjectExpense.amount == _cents(Decimal(amount)),
+            ProjectExpense.amount == signed,
             col(ProjectExpense.id).not_in(  # an expense already voided is no repeat
                 select(ProjectExpense.voids_expense_id).where(
                     ProjectExpense.org_id == org_id,
@@ -3375,6 +3450,7 @@ def book_expense(
             contractor_id=paid.id if paid else None,
             description=description[:2000] if description else None,
             vendor=vendor[:200] if vendor else None,
+            refund=refund,
         ),
         principal=principal,
     )

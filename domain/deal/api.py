@@ -26,7 +26,7 @@ from pydantic import model_validator
 
 from core.deps import Reader, SessionDep, Writer
 from core.paging import Offset, send_total, total_count
-from domain.deal import service
+from domain.deal import performance, service
 from domain.deal.enums import DealStatus, DealStrategy
 from domain.deal.models import (
     Deal,
@@ -429,6 +429,37 @@ def get_projection(
     """
     with _mapped_errors():
         return service.deal_projection(
+            session=session,
+            org_id=principal.org_id,
+            deal_id=deal_id,
+            assumptions=assumptions,
+            principal=principal,
+        )
+
+
+@router.get(
+    "/deals/{id}/performance",
+    response_model=performance.DealPerformance,
+    summary="How the deal did against its projection",
+    responses=_ERRORS,
+)
+def get_performance(
+    deal_id: DealId,
+    assumptions: Annotated[_BoundedProjectionQuery, Query()],
+    session: SessionDep,
+    principal: Reader,
+) -> performance.DealPerformance:
+    """Projected vs realised: a bookkeeper closing a sold flip or a leased rental.
+
+    The deal's projection (as ``GET /projections/{dealId}``, same query parameters) next to
+    its ledger P&L: projected, actual, difference and % per line, returns, the period the
+    actuals cover and what is still open (not sold yet: "realised so far"; a rental: "to
+    date"). Every figure names its source; a figure that is missing says why (no projection
+    without an ARV, nothing booked under a category ...). Money as two-place strings. Same
+    access as the projection: investors only their own deals; other deals are 404.
+    """
+    with _mapped_errors():
+        return performance.deal_performance(
             session=session,
             org_id=principal.org_id,
             deal_id=deal_id,

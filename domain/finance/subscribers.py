@@ -1,4 +1,4 @@
-"""Finance's event subscribers: open a deal's budget, book construction expenses (and voids).
+"""Finance's event subscribers: open a deal's budget, book construction expenses (voids, refunds).
 
 Both are idempotent, as at-least-once delivery needs: ``deal.created`` finds the deal's rehab
 budget line already open (one line per deal: its scope is unique), and
@@ -15,6 +15,7 @@ from typing import Any
 from sqlmodel import Session
 
 from domain.finance import service
+from domain.finance.enums import TransactionType
 from store.events import Event, subscribe
 
 
@@ -81,4 +82,24 @@ def book_construction_expense_void(session: Session, event: Event) -> None:
     """Book a voided project expense as a refund in its category, once per event."""
     service.book_construction_expense_void(
         session=session, org_id=_event_org(event), event_id=event.id, payload=event.payload
+    )
+
+
+@subscribe("construction.expense.refunded")
+def book_construction_expense_refund(session: Session, event: Event) -> None:
+    """Book a vendor's or contractor's refund on a project as a refund in its category.
+
+    Once per event: the payload is ``construction.expense.added``'s (``amount`` positive: the
+    money back; ``expense_id`` the project's credit row), booked through the same path as an
+    expense, as a ``refund`` transaction, so the deal's budgets and the P&L net it; the
+    transaction's ``source_event_id`` is the event, so a second delivery finds it and
+    construction's mirror of finance transactions skips it.
+    """
+    service.book_construction_expense(
+        session=session,
+        org_id=_event_org(event),
+        event_id=event.id,
+        payload={"description": "Construction refund", **event.payload},
+        event_name="construction.expense.refunded",
+        transaction_type=TransactionType.refund,
     )

@@ -26,6 +26,8 @@ from tests.agent.turns import checked_turn
 from tests.factories import (
     make_deal,
     make_org,
+    make_project,
+    make_property,
     make_sold_market,
     make_subject_property,
     make_user,
@@ -245,3 +247,100 @@ def test_spending_with_a_payee_and_by_deal_come_from_the_ledger(committed_db: Se
     assert "By deal:" in by_deal
     assert "expenses $4,120.50, net -$4,120.50" in by_deal
     assert "expenses $79.50, net -$79.50" in by_deal
+
+
+def test_the_analysis_reply_says_an_unsure_poor_photo_was_priced_as_a_repair(
+    committed_db: Session,
+) -> None:
+    """The PDF said so; the chat reply priced the roof as a repair without a word."""
+    from domain.auth.models import Organisation
+    from domain.vision.enums import Condition
+    from tests.test_rehab_scope_combined_observations import _photo
+
+    db = committed_db
+    org = make_org(db, "Unsure Photo Co")
+    make_sold_market(db, org)
+    prop = make_subject_property(db, org)
+    analyst = make_user(db, org, Role.analyst)
+    found = db.get(Organisation, org.id)
+    assert found is not None
+    _photo(db, found, prop, "roof", Condition.poor, 0.57)
+    db.commit()
+    reply = checked_turn(analyst, "1234 Subject Ave").reply
+    assert "Note: roof: the photo (photo analysis" in reply, reply
+    assert "have a person check" in reply
+
+
+# --- actual vs projected (the bookkeeper matched them by hand) --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("said", "deal"),
+    [
+        ("actual vs projected for deal 1a2b3c4d", "1a2b3c4d"),
+        ("how did kercheval do vs the projection?", "kercheval"),
+        ("how much profit did we make on kercheval compared to the projection?", "kercheval"),
+        ("how is the mack ave rental doing vs the projection?", "mack ave"),
+        ("projected vs actual for 14500 kercheval ave", "14500 kercheval ave"),
+    ],
+)
+def test_against_the_projection_is_the_deal_s_performance(said: str, deal: str) -> None:
+    # These asked "Which property?" (read as the analysis's hold projection).
+    plan = plan_for(Conversation(text=said, history=[], this_turn=[]))
+    assert (plan.tool, dict(plan.args)) == ("deal_performance", {"deal": deal})
+
+
+def test_a_sold_flip_against_its_projection_in_chat(committed_db: Session) -> None:
+    from tests.domain.deal.test_deal_performance_h1 import _flip
+
+    db = committed_db
+    org = make_org(db, "Performance Co")
+    analyst = make_user(db, org, Role.analyst)
+    deal = _flip(db, org)
+    db.commit()
+    reply = checked_turn(analyst, f"actual vs projected for deal {deal.id.hex[:8]}").reply
+    assert "(flip, realised): actual vs projected, 2024-01-10 to " in reply, reply
+    # No ARV is stored for the house: the projection is missing and said so, never made up.
+    assert "No projection: " in reply
+    assert "actual $27,500" in reply and "actual $35,700" in reply
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "Home Depot refunded 45.20 on kercheval",
+        "got a refund of $45.20 from home depot for kercheval",
+    ],
+)
+def test_a_vendor_refund_is_booked_as_a_refund(said: str) -> None:
+    # Was "Sorry, I didn't understand" (or analysed the house "20 on kercheval").
+    plan = plan_for(Conversation(text=said, history=[], this_turn=[]))
+    assert plan.tool == "record_expense"
+    assert (plan.args["project"], plan.args["amount"], plan.args["refund"]) == (
+        "kercheval", "45.20", True,
+    )  # fmt: skip
+    assert plan.args["vendor"] == "Home Depot"
+
+
+def test_a_refund_in_chat_lowers_the_line_and_the_project(committed_db: Session) -> None:
+    from domain.construction import service as construction_service
+    from domain.construction.models import ExpenseCreate as ProjectExpenseCreate
+
+    db = committed_db
+    org = make_org(db, "Refund Co")
+    admin = make_user(db, org, Role.admin)
+    kercheval = make_property(
+        db, org, address_line="14500 Kercheval Ave", city="Detroit", state="MI", zip_code="48215"
+    )
+    project = make_project(db, org, name="Rehab: 14500 Kercheval Ave", property_id=kercheval.id)
+    roof = construction_service.list_scope_items(session=db, org_id=org.id, project_id=project.id)[
+        0
+    ]
+    construction_service.add_expense(
+        session=db, org_id=org.id, project_id=project.id,
+        expense_in=ProjectExpenseCreate(amount=Decimal("600"), scope_item_id=roof.id),
+    )  # fmt: skip
+    db.commit()
+    reply = checked_turn(admin, "Home Depot refunded us 45.20 for the roof on kercheval").reply
+    assert reply.startswith("Booked a refund of $45.20 (")
+    assert "$554.80 spent" in reply, reply

@@ -201,7 +201,12 @@ def test_concurrent_spending_crosses_once(committed_db: Session, engine: Engine)
 def test_finance_subscribes_to_its_catalogue_events() -> None:
     events.load_subscribers()
     served = {sub.event_name for sub in events.all_subscribers() if sub.domain_module == "finance"}
-    assert served == {"deal.created", "construction.expense.added", "construction.expense.voided"}
+    assert served == {
+        "deal.created",
+        "construction.expense.added",
+        "construction.expense.voided",
+        "construction.expense.refunded",
+    }
 
 
 def _as_event(row: OutboxEvent) -> Event:
