@@ -263,3 +263,40 @@ def test_an_unsure_poor_photo_says_so_in_the_pdf_and_the_chat_result(db: Session
     assert f"condition from photo analysis {str(roof)[:8]}" in text
     notes = analysis_result(analysis)["notes"]
     assert any("roof" in n and "unsure" in n and "have a person check" in n for n in notes)
+
+
+def test_a_walkthrough_between_a_days_photos_wins_over_the_earlier_surer_photo(
+    db: Session,
+) -> None:
+    """Live QA: good 0.92 at 01:06:00, "the roof is shot" at 01:06:03, poor 0.32 at 01:06:28.
+
+    The day's surest verdict (good) was dated at the day's last photo, so it beat the newer
+    walkthrough and the roof was priced good.
+    """
+    from domain.audio.models import Walkthrough
+
+    org = make_org(db)
+    prop = _kellogg(db, org)
+    walked = _walk(db, org, prop, "The roof is shot.")
+    said_at = dt.datetime(2026, 3, 2, 17, 6, 3, tzinfo=dt.UTC)
+    walkthrough = db.get(Walkthrough, walked)
+    assert walkthrough is not None
+    walkthrough.completed_at = said_at
+    db.add(walkthrough)
+    db.flush()
+    _photo(db, org, prop, "roof", Condition.good, 0.92, at=said_at - dt.timedelta(seconds=3))
+    _photo(db, org, prop, "roof", Condition.poor, 0.32, at=said_at + dt.timedelta(seconds=25))
+
+    scope = _scope(db, org, prop)
+
+    assert scope["roof_shingles"][0] == "poor", scope
+    assert scope["roof_shingles"][1].startswith(f"condition from walkthrough {walked} ("), scope
+    analysis = analysis_service.analyze_property(session=db, org_id=org.id, property_id=prop.id)
+    (roof,) = [
+        li for li in analysis.rehab.estimate.line_items if _key(li.component) == "roof_shingles"
+    ]
+    assert str(roof.condition) == "poor"
+    # The look is dated at its verdict's photo, never later.
+    (look,) = vision_service.photo_observations(session=db, org_id=org.id, property_id=prop.id)
+    assert look.observed_at == said_at - dt.timedelta(seconds=3)
+    assert str(look.components[0].condition) == "good"

@@ -13,12 +13,13 @@ from __future__ import annotations
 import io
 import uuid
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 from redis import Redis
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from domain.audio import service as audio_service
 from domain.audio import synthetic
@@ -262,3 +263,133 @@ def test_an_opening_okay_is_no_praise() -> None:
     assert roof.confidence == Decimal("0.70")
     (furnace,) = extract_from_text("Okay, the furnace is okay.")
     assert furnace.cue_texts == ["okay"]
+
+
+# --- the voice-note reply agrees with the chat's analysis (live QA re-check) -------------
+
+
+def _voice_note_on(db: Session, phone: str, *, deal_repairs: Decimal | None) -> tuple[Any, ...]:
+    """An investor's conversation on a subject house (their deal when repairs are given)."""
+    from domain.whatsapp import service as whatsapp_service
+    from tests.factories import make_deal, make_sold_market, make_subject_property
+
+    org = make_org(db)
+    user = make_user(db, org, role=Role.investor, phone_number=phone)
+    prop = make_subject_property(db, org)
+    make_sold_market(db, org)
+    if deal_repairs is not None:
+        make_deal(
+            db,
+            org,
+            owner=user,
+            property_id=prop.id,
+            strategy="flip",
+            purchase_price=Decimal("60000"),
+            estimated_repairs=deal_repairs,
+        )
+    conversation = whatsapp_service.get_or_create_conversation(
+        session=db, org_id=org.id, phone_number=phone, user_id=user.id
+    )
+    conversation.property_id = prop.id
+    note = documents_service.store_document(
+        session=db,
+        org_id=org.id,
+        data=synthetic.to_ogg_opus(synthetic.speak("The roof is shot and needs replacing.")),
+        filename=None,
+        declared_content_type="audio/ogg",
+        kind=DocumentKind.voice_note,
+        source=DocumentSource.whatsapp,
+        entity_type="property",
+        entity_id=prop.id,
+    )
+    message = jobs.Message(
+        org_id=org.id,
+        conversation_id=conversation.id,
+        direction=MessageDirection.inbound,
+        media=[{"content_type": "audio/ogg", "document_id": str(note.id)}],
+    )
+    db.add_all([conversation, message])
+    db.commit()
+    return org, user, prop, message
+
+
+def _note_total(db: Session, org: Organisation, prop_id: uuid.UUID) -> str:
+    (walkthrough,) = db.exec(
+        select(Walkthrough).where(Walkthrough.org_id == org.id, Walkthrough.property_id == prop_id)
+    ).all()
+    total = audio_service.rehab_total(walkthrough)
+    assert total is not None
+    return f"${total:,.0f}"
+
+
+def test_the_voice_note_reply_gives_the_deals_rehab_and_max_offer_as_the_chat_does(
+    committed_db: Session, redis: Redis
+) -> None:
+    """Duff: deal repairs $30,000; the chat said max offer $81,913, the voice reply $102,343."""
+    if not synthetic.espeak_available():
+        pytest.skip("espeak-ng is not installed (Debian package: espeak-ng)")
+    from domain.analysis import service as analysis_service
+    from domain.auth.service import Principal
+
+    org, user, prop, message = _voice_note_on(
+        committed_db, "+13135550178", deal_repairs=Decimal("30000")
+    )
+
+    text = jobs._voice_note_reply(message.id, 0)
+
+    committed_db.expire_all()
+    deal = analysis_service.relevant_deal(
+        session=committed_db,
+        org_id=org.id,
+        property_id=prop.id,
+        principal=Principal.from_user(user),
+    )
+    assert deal is not None
+    chat = analysis_service.analyze_property(
+        session=committed_db, org_id=org.id, property_id=prop.id, deal_id=deal.id
+    )
+    no_deal = analysis_service.analyze_property(
+        session=committed_db, org_id=org.id, property_id=prop.id
+    )
+    assert chat.figures.rehab_total == "$30,000"
+    assert chat.figures.max_offer != no_deal.figures.max_offer
+    assert f"This note's items: {_note_total(committed_db, org, prop.id)}." in text, text
+    assert ": $30,000 (the deal's estimated repairs)." in text, text
+    assert f"Max offer: {chat.figures.max_offer}." in text, text
+    # The house was priced from the default scope (rating 3) until this walkthrough.
+    assert "Components not mentioned are no longer priced from the default scope." in text, text
+
+
+def test_the_voice_note_reply_tells_this_notes_items_from_the_houses_budget(
+    committed_db: Session, redis: Redis
+) -> None:
+    """'New rehab budget: $2,035' was this recording's items; the house's analysis said $8,539."""
+    if not synthetic.espeak_available():
+        pytest.skip("espeak-ng is not installed (Debian package: espeak-ng)")
+    from domain.analysis import service as analysis_service
+
+    org, _, prop, message = _voice_note_on(committed_db, "+13135550179", deal_repairs=None)
+    # An earlier walkthrough's furnace is still part of the house's budget.
+    audio_service.walkthrough_from_text(
+        session=committed_db, org_id=org.id, property_id=prop.id, text="The furnace is shot."
+    )
+    committed_db.commit()
+    earlier = set(committed_db.exec(select(Walkthrough.id)).all())
+
+    text = jobs._voice_note_reply(message.id, 0)
+
+    committed_db.expire_all()
+    (note,) = committed_db.exec(
+        select(Walkthrough).where(col(Walkthrough.id).not_in(earlier))
+    ).all()
+    items = audio_service.rehab_total(note)
+    assert items is not None
+    house = analysis_service.analyze_property(
+        session=committed_db, org_id=org.id, property_id=prop.id
+    )
+    assert house.figures.rehab_total != f"${items:,.0f}"
+    assert f"This note's items: ${items:,.0f}." in text, text
+    assert f": {house.figures.rehab_total}." in text, text
+    assert f"Max offer: {house.figures.max_offer}." in text, text
+    # An earlier walkthrough had already replaced the default scope.
+    assert "default scope" not in text, text

@@ -1206,6 +1206,7 @@ def _voice_note_reply(message_id: uuid.UUID, index: int) -> str:
         )
     org_id = message.org_id
     with session_scope() as session:
+        defaulted = _default_scope_in_use(session, org_id, property_id)
         walkthrough = audio_service.start_walkthrough(
             session=session,
             org_id=org_id,
@@ -1225,7 +1226,8 @@ def _voice_note_reply(message_id: uuid.UUID, index: int) -> str:
         )
         transcript = (done.transcript or "").strip()
         total = audio_service.rehab_total(done)
-        address, max_offer = _analysed_offer(session, org_id, property_id)
+        house = _analysed_offer(session, org_id, property_id, conversation.user_id)
+    address = house.address
     if property_id == conversation.property_id and conversation.property_address:
         address = conversation.property_address
     heard = transcript if len(transcript) <= 500 else transcript[:497] + "..."
@@ -1252,9 +1254,18 @@ def _voice_note_reply(message_id: uuid.UUID, index: int) -> str:
     if not conditions:
         lines.append("I did not hear any components I can price.")
     if total is not None:
-        lines.append(f"New rehab budget for {address or 'the property'}: ${total:,.0f}.")
-    if max_offer is not None:
-        lines.append(f"Max offer: {max_offer}.")
+        lines.append(f"This note's items: ${total:,.0f}.")
+    if house.rehab_total is not None:
+        # The house's budget as the chat, REST and PDF give it: every walkthrough and photo
+        # (or the deal's estimated repairs), not only this recording's items.
+        basis = f" ({house.rehab_basis})" if house.rehab_basis else ""
+        lines.append(
+            f"New rehab budget for {address or 'the property'}: {house.rehab_total}{basis}."
+        )
+    if house.max_offer is not None:
+        lines.append(f"Max offer: {house.max_offer}.")
+    if defaulted and house.walked:
+        lines.append("Components not mentioned are no longer priced from the default scope.")
     return "\n".join(lines)
 
 
@@ -1263,30 +1274,92 @@ def _component_said(condition: Any) -> str:
     return str(condition.component or "component").replace("_", " ")
 
 
-def _analysed_offer(
-    session: Any, org_id: uuid.UUID, property_id: uuid.UUID
-) -> tuple[str | None, str | None]:
-    """The property's address and the maximum offer its analysis gives, as that writes it.
+@dataclass(frozen=True)
+class _HouseFigures:
+    """The house's figures as its analysis writes them, for the voice-note reply."""
 
-    The analysis runs on the walkthrough just stored; no offer when it has none or cannot run
-    (the reply then leaves it out rather than guess).
+    address: str | None
+    rehab_total: str | None = None
+    rehab_basis: str | None = None
+    """None for the priced scope; else "the deal's estimated repairs"."""
+    max_offer: str | None = None
+    walked: bool = False
+    """the analysis's scope comes from walkthroughs and photos only (no default line)."""
+
+
+def _priced_from_default(scope: Sequence[Any]) -> bool:
+    """True when a scope line is the default scope's (no walkthrough or photo said it)."""
+    from domain.analysis.service import CONDITION_FROM
+
+    return any(not (item.notes or "").startswith(CONDITION_FROM) for item in scope)
+
+
+def _default_scope_in_use(session: Any, org_id: uuid.UUID, property_id: uuid.UUID) -> bool:
+    """True when the house's rehab scope (before this note) still prices default lines."""
+    from domain.analysis import service as analysis_service
+    from domain.property import service as property_service
+
+    prop = property_service.get(session=session, org_id=org_id, property_id=property_id)
+    if prop is None:
+        return False
+    scope, _ = analysis_service.rehab_scope(session=session, org_id=org_id, prop=prop)
+    return _priced_from_default(scope)
+
+
+def _analysed_offer(
+    session: Any, org_id: uuid.UUID, property_id: uuid.UUID, user_id: uuid.UUID | None
+) -> _HouseFigures:
+    """The house's rehab budget and maximum offer as the chat's analysis gives them to the user.
+
+    The analyze tool's path: the deal the user may see (``relevant_deal`` for their principal:
+    an investor's own open deal, else their latest closed one), its price and estimated
+    repairs, on the walkthrough just stored. No user, no deal (never every deal of the
+    organisation). Figures are left out when the analysis cannot run or has none.
     """
     from domain.analysis import service as analysis_service
     from domain.analysis.formatting import NOT_AVAILABLE
+    from domain.auth.service import Principal
     from domain.property import service as property_service
 
     prop = property_service.get(session=session, org_id=org_id, property_id=property_id)
     address = analysis_service.address_of(prop) if prop is not None else None
+    user = (
+        auth_service.get_user(session=session, org_id=org_id, user_id=user_id)
+        if user_id is not None
+        else None
+    )
+    deal = (
+        analysis_service.relevant_deal(
+            session=session,
+            org_id=org_id,
+            property_id=property_id,
+            principal=Principal.from_user(user),
+        )
+        if user is not None and user.is_active
+        else None
+    )
     try:
         with session.begin_nested():
             analysis = analysis_service.analyze_property(
-                session=session, org_id=org_id, property_id=property_id
+                session=session,
+                org_id=org_id,
+                property_id=property_id,
+                deal_id=deal.id if deal is not None else None,
             )
     except (analysis_service.AnalysisError, LookupError, ValueError):
         log.info("no analysis for the voice note reply", extra={"property_id": str(property_id)})
-        return address, None
-    offer = analysis.figures.max_offer
-    return address, (offer if offer and offer != NOT_AVAILABLE else None)
+        return _HouseFigures(address=address)
+    figures = analysis.figures
+    offer = figures.max_offer
+    return _HouseFigures(
+        address=address,
+        rehab_total=figures.rehab_total if figures.rehab_total != NOT_AVAILABLE else None,
+        rehab_basis="the deal's estimated repairs"
+        if analysis.rehab_total_source.startswith("deal ")
+        else None,
+        max_offer=offer if offer and offer != NOT_AVAILABLE else None,
+        walked=not _priced_from_default(analysis.rehab.scope),
+    )
 
 
 # --- the worker -------------------------------------------------------------------------

@@ -779,7 +779,7 @@ class DailyVerdict:
     row: ComponentCondition
     confidence: Decimal | None
     observed_at: dt.datetime
-    """when the day's last photo of the component was assessed (the day's look at it)."""
+    """when the chosen photo was assessed: a look is never dated later than its verdict."""
 
 
 def _daily_verdicts(
@@ -790,7 +790,8 @@ def _daily_verdicts(
     Photos of one day (one batch or several messages) are one look at the house: the verdict
     the model is surest of wins (ties: the newest), as in a before/after set, so the order
     the photos happened to be processed in never decides. A later day's verdict replaces an
-    earlier day's.
+    earlier day's. The verdict is dated at its own photo's time, not the day's last photo's:
+    a walkthrough between the two is newer than the verdict, so it wins that component.
     """
     ids = {row.analysis_id for row in rows if row.analysis_id is not None}
     confidence: dict[uuid.UUID, Decimal | None] = {}
@@ -818,7 +819,7 @@ def _daily_verdicts(
         DailyVerdict(
             row=(best := max(group, key=sureness)),
             confidence=confidence.get(best.analysis_id) if best.analysis_id else None,
-            observed_at=max(row.created_at for row in group),
+            observed_at=best.created_at,
         )
         for group in days.values()
     ]
