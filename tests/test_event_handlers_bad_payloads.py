@@ -137,6 +137,15 @@ SPECS: dict[str, Spec] = {
         "description": "str:void of expense",
         "contractor": "str:Ray's Roofing",
     },
+    "domain.finance.subscribers.book_construction_expense_refund": {
+        "amount": "money",
+        "category": "str:materials",
+        "date": "date",
+        "deal_id": "id:deal",
+        "project_id": "id:project",
+        "description": "str:refund: returned tile",
+        "vendor": "str:Home Depot",
+    },
     "domain.finance.subscribers.open_deal_budget": {
         "deal_id": "id:deal",
         "estimated_repairs": "money",

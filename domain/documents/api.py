@@ -67,7 +67,10 @@ def content_disposition(filename: str, disposition: str = "attachment") -> str:
         404: {"description": "The deal, project or property named is not one you can open"},
         413: {"description": "The file is larger than its type allows"},
         415: {"description": "The file's format is not accepted, or not the one declared"},
-        422: {"description": "The file is empty, the form is incomplete, or kind=report"},
+        422: {
+            "description": "The file is empty, the form is incomplete, kind=report, or "
+            "entity_type is not deal, project or property"
+        },
     },
 )
 def upload_document(
@@ -77,7 +80,7 @@ def upload_document(
     file: Annotated[UploadFile, File(description="The file: a photo, voice note, PDF ...")],
     kind: Annotated[DocumentKind, Form(description="What the file is")],
     entity_type: Annotated[
-        str | None, Form(description="What it belongs to: property, deal, project ...")
+        str | None, Form(description="What it belongs to: deal, project or property")
     ] = None,
     entity_id: Annotated[uuid.UUID | None, Form(description="The id of that entity")] = None,
 ) -> DocumentRead | JSONResponse:
@@ -111,6 +114,8 @@ def upload_document(
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
     except service.LinkedDealForbidden as exc:
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail=str(exc)) from exc
+    except service.DocumentRejected as exc:  # an entity type uploads cannot be linked to
+        return _rejected(exc.reason, exc.message)
     # Read one byte past the limit: enough to know a file is too large without holding more.
     data = file.file.read(limit + 1)
     try:

@@ -118,6 +118,8 @@ _OTHER_EXTENSIONS = {
 _EXTENSION_TYPES = {ext: ctype for ctype, ext in _EXTENSIONS.items()} | _OTHER_EXTENSIONS
 
 _ENTITY_TYPE = re.compile(r"[a-z][a-z0-9_]{0,49}")
+# What an upload may be linked to: the entity types ``check_linked_deal`` checks access to.
+UPLOAD_ENTITY_TYPES = ("deal", "project", "property")
 _PENDING_DELETES = "documents.pending_blob_deletes"
 
 
@@ -384,8 +386,16 @@ def check_linked_deal(
     (for an investor) one they are not on raises ``LinkedDealNotFound`` with the deal API's
     wording; a contractor ``LinkedDealForbidden``. A project or property the same way
     (``_check_linked_project``, ``_check_linked_property``): a file linked to one shows next
-    to its photos and documents for everyone on it. Other entity types are not checked.
+    to its photos and documents for everyone on it. Any other entity type (``properties``,
+    ``organisation`` ...) is refused (``DocumentRejected``, ``invalid_link``): an upload links
+    only to what this can check (``UPLOAD_ENTITY_TYPES``).
     """
+    if entity_type is not None and entity_type not in UPLOAD_ENTITY_TYPES:
+        raise DocumentRejected(
+            RejectionReason.invalid_link,
+            f"entity_type {entity_type!r} is not one an upload can be linked to: use "
+            f"{', '.join(UPLOAD_ENTITY_TYPES)} (with its id as entity_id), or neither.",
+        )
     if entity_id is None:
         return
     if entity_type == "project":

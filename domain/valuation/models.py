@@ -16,10 +16,11 @@ from decimal import Decimal
 from typing import Any
 
 from pgvector.sqlalchemy import Vector
-from pydantic import ConfigDict, field_serializer
+from pydantic import ConfigDict, field_serializer, field_validator
 from sqlalchemy import Index, String, Text, text
 from sqlmodel import Field, SQLModel
 
+from core.clock import local_today
 from core.money import MoneyOut, format_money_keys
 from domain.valuation.enums import ValuationKind
 from store.base import CreatedAt, OrgScoped, Timestamps, UUIDPrimaryKey, jsonb, money
@@ -168,8 +169,22 @@ class ValuationRequest(SQLModel):
 
     property_id: uuid.UUID | None = Field(default=None, description="a property of yours")
     subject: SubjectAttributes | None = Field(default=None, description="or its attributes")
-    as_of: dt.date | None = Field(default=None, description="value date (default: today)")
+    as_of: dt.date | None = Field(
+        default=None, description="value date, today or earlier (default: today)"
+    )
     max_comps: int = Field(default=10, ge=3, le=25, description="comps to reconcile")
+
+    @field_validator("as_of")
+    @classmethod
+    def _not_in_the_future(cls, value: dt.date | None) -> dt.date | None:
+        """A value date after today (company-local) would stay the "latest" valuation for good."""
+        today = local_today()
+        if value is not None and value > today:
+            raise ValueError(
+                f"as_of {value.isoformat()} is after today ({today.isoformat()}): a valuation "
+                "is as of today or an earlier date"
+            )
+        return value
 
 
 class AdjustmentLineRead(SQLModel):

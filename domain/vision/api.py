@@ -3,7 +3,9 @@
 Every route needs a signed-in admin, analyst or investor (contractors have no access).
 Investors may submit photos as well as read results: they are the ones who text photos from
 a walkthrough, and the agent submits them through the same service functions. Submitting is
-audit-logged.
+audit-logged. An investor submits photos only of a property on no deal or on deals they own or
+are on (403 otherwise, the rule of storing a valuation), and only stored photos they can read
+(404 otherwise).
 
 ``POST /analyze/property-photos`` stores the photos, answers 202 with one queued analysis per
 photo and leaves the work to a ``vision`` job. ``POST /analyze/component-condition`` analyses
@@ -58,6 +60,10 @@ _ERRORS: dict[int | str, dict[str, str]] = {
     404: {"description": "No such property, analysis or photo in your organisation"},
     422: {"description": "The request cannot be analysed as given; the message says why"},
 }
+_SUBMIT_ERRORS: dict[int | str, dict[str, str]] = {
+    **_ERRORS,
+    403: {"description": "An investor named a property on a deal they are not on"},
+}
 
 
 def _http_error(error: service.VisionError) -> HTTPException:
@@ -99,6 +105,48 @@ def _require_photos_of(
             ) from exc
 
 
+def _require_may_submit(
+    session: SessionDep,
+    principal: Principal,
+    property_id: uuid.UUID,
+    document_ids: list[uuid.UUID],
+) -> None:
+    """403 or 404 before a photo of ``property_id`` is stored or a stored one is analysed.
+
+    A photo's condition drives the property's rehab, max offer and PDF cover, so submitting
+    one is storing evidence about the property: the rule of storing a valuation of it
+    (``valuation_service.check_may_store``): an investor only for a property on no deal or on
+    deals they own or are on (403 otherwise), admins and analysts any. A stored photo the
+    caller cannot read (``GET /documents/{id}`` would be 404) is 404 here too.
+    """
+    from domain.documents import service as documents_service
+    from domain.valuation import service as valuation_service
+
+    try:
+        valuation_service.check_may_store(
+            session=session, org_id=principal.org_id, principal=principal, property_id=property_id
+        )
+    except valuation_service.ValuationPermissionError as exc:
+        raise HTTPException(
+            status_code=status.HTTP_403_FORBIDDEN,
+            detail=f"property {property_id} is on a deal you are not on: only that deal's "
+            "owner and team, admins and analysts add photos of it",
+        ) from exc
+    for document_id in document_ids:
+        if (
+            documents_service.get_document(
+                session=session,
+                org_id=principal.org_id,
+                document_id=document_id,
+                principal=principal,
+            )
+            is None
+        ):
+            raise HTTPException(
+                status_code=status.HTTP_404_NOT_FOUND, detail=f"document {document_id} not found"
+            )
+
+
 def _read_uploads(files: list[UploadFile]) -> list[service.PhotoUpload]:
     """Read each file, one byte past the limit: enough to know a file is too large.
 
@@ -121,7 +169,7 @@ def _read_uploads(files: list[UploadFile]) -> list[service.PhotoUpload]:
     status_code=status.HTTP_202_ACCEPTED,
     response_model=PhotoAnalysisSubmission,
     summary="Queue photos of a property for condition analysis (upload or stored photo ids)",
-    responses=_ERRORS,
+    responses=_SUBMIT_ERRORS,
 )
 def analyze_property_photos(
     session: SessionDep,
@@ -136,6 +184,7 @@ def analyze_property_photos(
 ) -> PhotoAnalysisSubmission:
     """Store the photos and queue one analysis each; a refused photo's analysis says why."""
     files = files or []
+    _require_may_submit(session, principal, property_id, document_ids or [])
     _require_photos_of(session, principal.org_id, property_id, document_ids or [])
     try:
         analyses = service.submit_photos(
@@ -164,7 +213,7 @@ def analyze_property_photos(
     response_model=ComponentConditionResult,
     summary="Assess one photo's component condition now (or queue it with wait=false)",
     responses={
-        **_ERRORS,
+        **_SUBMIT_ERRORS,
         202: {"model": ComponentConditionResult, "description": "Queued (wait=false)"},
     },
 )
@@ -187,6 +236,7 @@ def analyze_component_condition(
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
             detail="Send exactly one photo: a file or a document_id.",
         )
+    _require_may_submit(session, principal, property_id, [document_id] if document_id else [])
     _require_photos_of(session, principal.org_id, property_id, [document_id] if document_id else [])
     try:
         analyses = service.submit_photos(
