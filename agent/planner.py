@@ -442,7 +442,7 @@ _SECTION8 = re.compile(
     re.I,
 )
 _DEALS = re.compile(r"\bdeals\b|\bpipeline\b", re.I)
-_DEAL_REF = re.compile(r"\bdeal\s*(?:#|no\.?|number|id)?\s*[:#]?\s*(.+)$", re.I)
+_DEAL_REF = re.compile(r"\bdeal\b\s*(?:#|no\.?|number|id)?\s*[:#]?\s*(.+)$", re.I)
 # Never the cents or thousands of an amount ("refunded 45.20 on kercheval", "$1,200 on mack").
 # Nor an amount in thousands ("30k of repairs on 1234 Main St").
 _HOUSE_NUMBER = re.compile(
@@ -525,8 +525,9 @@ _MONTH = (
 )
 _PERIODS = re.compile(
     r"(?:\b(?:in|for|during|from|over|of)\s+)?(?:\bthe\s+)?(?:"
-    r"\b(?P<rel>last|this|previous|past|current)\s+(?P<unit>month|quarter|year)\b"
+    r"\b(?P<rel>last|this|previous|past|current)\s+(?P<unit>week|month|quarter|year)\b"
     r"|\b(?P<ytd>ytd|year[\s-]to[\s-]date)\b"
+    r"|\b(?P<day>today|yesterday)\b"
     r"|\bq(?P<q>[1-4])\b(?:,?\s*(?:of\s+)?(?P<qy>20\d\d)\b)?"
     r"|(?<!\d\s)\b(?P<m1>"
     + _MONTH
@@ -562,10 +563,16 @@ def period_in(text: str, today: dt.date | None = None) -> tuple[dt.date, dt.date
     if match is None:
         return None
     g = match.groupdict()
-    if g["rel"]:
+    if g["day"]:
+        day = today - dt.timedelta(days=1 if g["day"].lower() == "yesterday" else 0)
+        start, end = day, day
+    elif g["rel"]:
         back = g["rel"].lower() in ("last", "previous", "past")
         unit = g["unit"].lower()
-        if unit == "month":
+        if unit == "week":  # Monday to Sunday (this week: to today)
+            monday = today - dt.timedelta(days=today.weekday()) - dt.timedelta(weeks=int(back))
+            start, end = monday, monday + dt.timedelta(days=6)
+        elif unit == "month":
             year, month = today.year, today.month
             if back:
                 year, month = (year - 1, 12) if month == 1 else (year, month - 1)
@@ -2220,8 +2227,27 @@ def _expense_day(text: str, today: dt.date | None = None) -> dt.date | None:
     return when
 
 
+# "on November 20th", "on nov 20, 2026": a day said with its month's name.
+_NAMED_DAY = re.compile(
+    r"\bon\s+(?:the\s+)?(" + _MONTH + r")\.?\s+(\d{1,2})(?:st|nd|rd|th)?\b(?:,?\s*(20\d\d)\b)?",
+    re.I,
+)
+
+
+def _numeric_days(text: str) -> str:
+    """``text`` with each day said by its month's name written M/D ("on 11/20")."""
+
+    def numeric(found: re.Match[str]) -> str:
+        month = _MONTH_NAMES[found.group(1).lower()[:3]]
+        year = f"/{found.group(3)}" if found.group(3) else ""
+        return f"on {month}/{found.group(2)}{year}"
+
+    return _NAMED_DAY.sub(numeric, text)
+
+
 def _expense_plan(text: str, conversation: Conversation) -> Plan | None:
     """A plan to book money spent on a project; None when the message is not that."""
+    said_text, text = text, _numeric_days(text)
     booked = _EXPENSE_BOOK.search(text)
     said = _EXPENSE_SAID.search(text)
     refund = _REFUND.search(text) and "?" not in text  # "Home Depot refunded 45.20 on kercheval"
@@ -2258,7 +2284,7 @@ def _expense_plan(text: str, conversation: Conversation) -> Plan | None:
             "the project's address.",
             needs="record_expense",
         )
-    args: dict[str, Any] = {"project": ref, "amount": str(amount), "note": text[:1000]}
+    args: dict[str, Any] = {"project": ref, "amount": str(amount), "note": said_text[:1000]}
     if line:
         word = line.group(1).lower()
         args["line"] = _EXPENSE_LINE_WORDS.get(word, word)
@@ -2273,6 +2299,13 @@ def _expense_plan(text: str, conversation: Conversation) -> Plan | None:
         if _EXPENSE_LINE_WORDS.get(name.lower()) is None and not _EXPENSE_LINE.fullmatch(name):
             args["contractor"] = name
     day = _expense_day(text)
+    if day is None and (unread := _EXPENSE_DAY.search(text)):
+        # "on 2/30": never booked as today without a word.
+        return Plan(
+            reply=f"I couldn't read the date {unread.group(0).strip()!r}: say it as e.g. "
+            "'on 11/20' or 'on November 20', and I'll book it.",
+            needs="record_expense",
+        )
     if day is not None:
         args["spent_on"] = day.isoformat()
     if refund:

@@ -20,7 +20,7 @@ from core.clock import local_today
 from domain.analysis.formatting import cents
 from domain.auth.enums import Role
 from domain.finance import service as finance_service
-from domain.finance.reports import PnlGroup
+from domain.finance.reports import NO_COUNTERPARTY, NO_DEAL, PnlGroup
 from tools._common import ToolError, money, run_tool
 from tools.deal import deal_row, resolve_deal
 
@@ -180,7 +180,7 @@ def pnl(
                 "group_by": group_by,
                 "groups": [
                     {
-                        "label": g.address or g.key,
+                        "label": g.address or _GROUP_WORDS.get(g.key, g.key),
                         "income": ledger_money(g.total_income),
                         "expenses": ledger_money(g.total_expenses),
                         "net": ledger_money(g.net),
@@ -194,6 +194,8 @@ def pnl(
     return run_tool(ctx, "pnl", body)
 
 
+# The catch-all groups' keys, as a person reads them.
+_GROUP_WORDS = {NO_DEAL: "not on a deal", NO_COUNTERPARTY: "no payee named"}
 # The most groups a P&L reply lists (the REST report and its CSV have them all).
 MAX_GROUPS_SHOWN = 24
 

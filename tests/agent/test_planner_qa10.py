@@ -344,3 +344,48 @@ def test_a_refund_in_chat_lowers_the_line_and_the_project(committed_db: Session)
     reply = checked_turn(admin, "Home Depot refunded us 45.20 for the roof on kercheval").reply
     assert reply.startswith("Booked a refund of $45.20 (")
     assert "$554.80 spent" in reply, reply
+
+
+# --- the re-check pass: dates said in words, today/this week, "deals" --------------------------
+
+
+@pytest.mark.parametrize(
+    ("said", "day"),
+    [
+        ("spent $61 on permits for 4500 mack ave on nov 20", "11-20"),
+        ("paid Ray 500 for the roof on kercheval on november 2nd", "11-02"),
+        ("paid Ray 500 for the roof on kercheval on Nov 20, 2025", "2025-11-20"),
+    ],
+)
+def test_an_expense_date_said_in_words_is_that_date(said: str, day: str) -> None:
+    # Was booked as today without a word.
+    plan = plan_for(Conversation(text=said, history=[], this_turn=[]))
+    assert plan.tool == "record_expense" and plan.args["spent_on"].endswith(day)
+    assert plan.args["note"] == said  # the user's own words are kept
+
+
+def test_an_impossible_expense_date_is_asked_about_not_booked_as_today() -> None:
+    said = "paid Ray 500 for the roof on kercheval on 2/30"
+    plan = plan_for(Conversation(text=said, history=[], this_turn=[]))
+    assert plan.tool is None and plan.reply is not None
+    assert plan.reply.startswith("I couldn't read the date 'on 2/30'")
+
+
+def test_today_yesterday_and_weeks_are_periods(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Friday 2026-11-27 in Detroit (01:00 UTC on the 28th).
+    monkeypatch.setattr(core.clock, "utcnow", lambda: dt.datetime(2026, 11, 28, 1, tzinfo=dt.UTC))
+    expected = {
+        "what did we spend today?": ("2026-11-27", "2026-11-27"),
+        "how much did we spend yesterday?": ("2026-11-26", "2026-11-26"),
+        "p&l this week": ("2026-11-23", "2026-11-27"),
+        "expenses last week": ("2026-11-16", "2026-11-22"),
+    }
+    for said, (start, end) in expected.items():
+        plan = plan_for(Conversation(text=said, history=[], this_turn=[]))
+        assert (plan.tool, plan.args.get("start"), plan.args.get("end")) == ("pnl", start, end)
+
+
+def test_deals_is_not_a_deal_named_s() -> None:
+    # Was "no deal you can see is on a street called 's are over budget'".
+    plan = plan_for(Conversation(text="which deals are over budget?", history=[], this_turn=[]))
+    assert "deal" not in plan.args
