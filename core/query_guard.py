@@ -7,9 +7,11 @@ answers 422 naming each unknown one (FastAPI's validation error shape, type
 ``extra_forbidden``, as an unknown body field gets). It does the same for the fields of a form
 body (``multipart/form-data`` or urlencoded) on an operation that declares ``Form``/``File``
 parameters (``captoin=`` on a photo upload used to lose the caption), and refuses a scalar
-query parameter given more than once (``?limit=1&limit=2`` used one of them; a parameter
-declared as a list may repeat). Only operations under the API prefix are checked; Twilio's
-webhooks (``/api/v1/webhook/``) are exempt, since Twilio chooses what it sends.
+query parameter or form field given more than once (``?limit=1&limit=2`` used one of them;
+``username=a&username=b`` on ``POST /auth/token`` signed in as the second; one declared as a
+list, such as an upload's ``files``, may repeat). Only operations under the API prefix are
+checked; Twilio's webhooks (``/api/v1/webhook/``) are exempt, since Twilio chooses what it
+sends.
 """
 
 from __future__ import annotations
@@ -30,15 +32,18 @@ from starlette.datastructures import UploadFile
 
 API_PREFIX = "/api/v1"
 EXEMPT_PREFIXES = (f"{API_PREFIX}/webhook/",)
+# A repeated form field whose name has one of these is refused without its values echoed.
+_SECRET_WORDS = ("password", "secret", "token")
 
 
 @dataclass(frozen=True)
 class _Declared:
-    """What one operation accepts: query names (and which repeat), form fields (or None)."""
+    """What one operation accepts: query names and form fields (or None), and which repeat."""
 
     query: frozenset[str]
     repeatable: frozenset[str]
     form: frozenset[str] | None
+    form_repeatable: frozenset[str] = frozenset()
 
 
 # By ``id(route)``, with a weak reference to tell a route from a later one at the same address.
@@ -70,9 +75,9 @@ def _model_fields(annotation: Any) -> dict[str, Any] | None:
 
 
 def _collect(
-    dependant: Dependant, query: dict[str, bool], form: set[str], has_form: list[bool]
+    dependant: Dependant, query: dict[str, bool], form: dict[str, bool], has_form: list[bool]
 ) -> None:
-    """Gather the query names (each: may it repeat?) and form fields ``dependant`` declares."""
+    """Gather the query names and form fields ``dependant`` declares (each: may it repeat?)."""
     for param in dependant.query_params:
         annotation = param.field_info.annotation
         fields = _model_fields(annotation) or {param.alias: annotation}
@@ -83,7 +88,10 @@ def _collect(
     for param in dependant.body_params:
         if isinstance(param.field_info, Form):  # File() is a Form() too
             has_form[0] = True
-            form.update(_model_fields(param.field_info.annotation) or {param.alias: None})
+            annotation = param.field_info.annotation
+            fields = _model_fields(annotation) or {param.alias: annotation}
+            for name, field_annotation in fields.items():
+                form[name] = form.get(name, True) and _takes_list(field_annotation)
     for sub in dependant.dependencies:
         _collect(sub, query, form, has_form)
 
@@ -94,13 +102,14 @@ def _declared(route: APIRoute) -> _Declared:
     if cached is not None and cached[0]() is route:
         return cached[1]
     query: dict[str, bool] = {}
-    form: set[str] = set()
+    form: dict[str, bool] = {}
     has_form = [False]
     _collect(route.dependant, query, form, has_form)
     declared = _Declared(
         query=frozenset(query),
         repeatable=frozenset(name for name, repeats in query.items() if repeats),
         form=frozenset(form) if has_form[0] else None,
+        form_repeatable=frozenset(name for name, repeats in form.items() if repeats),
     )
     _DECLARED[id(route)] = (weakref.ref(route), declared)
     return declared
@@ -164,15 +173,30 @@ async def reject_unknown_query(request: Request) -> None:
         # FastAPI has already read (and cached) the form for this operation's parameters.
         form = await request.form()
         accepted = _accepts(declared.form)
-        errors.extend(
-            {
-                "type": "extra_forbidden",
-                "loc": ("body", name),
-                "msg": f"Unknown form field {name!r} (this operation accepts: {accepted})",
-                "input": _shown(form[name]),
-            }
-            for name in dict.fromkeys(form.keys())
-            if name not in declared.form
-        )
+        for name in dict.fromkeys(form.keys()):
+            if name not in declared.form:
+                errors.append(
+                    {
+                        "type": "extra_forbidden",
+                        "loc": ("body", name),
+                        "msg": f"Unknown form field {name!r} (this operation accepts: {accepted})",
+                        "input": _shown(form[name]),
+                    }
+                )
+                continue
+            given = form.getlist(name)
+            if len(given) > 1 and name not in declared.form_repeatable:
+                # The last one used to win silently (a second username signed in as that user).
+                errors.append(
+                    {
+                        "type": "value_error",
+                        "loc": ("body", name),
+                        "msg": f"Form field {name!r} was given {len(given)} times; "
+                        "it takes one value",
+                        "input": [_shown(value) for value in given]
+                        if not any(word in name.lower() for word in _SECRET_WORDS)
+                        else "(not echoed)",
+                    }
+                )
     if errors:
         raise RequestValidationError(errors)

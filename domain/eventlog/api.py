@@ -54,12 +54,20 @@ def list_events(
         Query(max_length=100, description="Only events of this name, e.g. market.data.updated"),
     ] = None,
     since: Annotated[
-        dt.datetime | None,
-        Query(description="Only events published at or after this time (no zone: UTC)"),
+        str | None,
+        Query(
+            max_length=64,
+            description="Only events published at or after this time (no zone: UTC), or from"
+            " the start of this date (YYYY-MM-DD: a company-local day)",
+        ),
     ] = None,
     until: Annotated[
-        dt.datetime | None,
-        Query(description="Only events published before this time (no zone: UTC)"),
+        str | None,
+        Query(
+            max_length=64,
+            description="Only events published before this time (no zone: UTC), or up to the"
+            " end of this date (YYYY-MM-DD: a company-local day, included)",
+        ),
     ] = None,
     entity_id: Annotated[
         uuid.UUID | None,
@@ -76,10 +84,14 @@ def list_events(
     Payloads are as stored (ids, figures, names; secret-looking values are masked). Events
     of no organisation (system schedules) are in no organisation's log.
     """
-    filters = service.EventFilters(
-        name=type, since=since, until=until, entity_id=entity_id, correlation_id=correlation_id
-    )
     try:
+        filters = service.EventFilters(
+            name=type,
+            since=service.parse_bound(since, "since") if since is not None else None,
+            until=service.parse_bound(until, "until") if until is not None else None,
+            entity_id=entity_id,
+            correlation_id=correlation_id,
+        )
         events = service.list_events(
             session=session, org_id=principal.org_id, filters=filters, limit=limit, offset=offset
         )

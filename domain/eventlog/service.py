@@ -10,14 +10,17 @@ events, never secrets, and the masking keeps it so should one ever slip in.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import func, literal_column
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from core.clock import company_zone
 from core.observability import mask_value
 from core.paging import count_rows
 from store.events import check_event_name
@@ -32,18 +35,47 @@ class EventLogInputError(ValueError):
 
 @dataclass(frozen=True)
 class EventFilters:
-    """What ``list_events`` filters on; every field optional."""
+    """What ``list_events`` filters on; every field optional.
+
+    ``since`` / ``until`` are a moment, or a date meaning that company-local day (inclusive:
+    since its start, until its end).
+    """
 
     name: str | None = None
-    since: dt.datetime | None = None
-    until: dt.datetime | None = None
+    since: dt.datetime | dt.date | None = None
+    until: dt.datetime | dt.date | None = None
     entity_id: uuid.UUID | None = None
     correlation_id: str | None = None
 
 
-def _aware(moment: dt.datetime) -> dt.datetime:
-    """A time without a zone is taken as UTC (the outbox stores UTC)."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+_BARE_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_MOMENT: TypeAdapter[dt.datetime] = TypeAdapter(dt.datetime)
+
+
+def parse_bound(value: str, field: str) -> dt.datetime | dt.date:
+    """A ``since``/``until`` as given: a bare ``YYYY-MM-DD`` is a date, anything else a time."""
+    text = value.strip()
+    try:
+        if _BARE_DATE.fullmatch(text):
+            return dt.date.fromisoformat(text)
+        return _MOMENT.validate_python(text)
+    except (ValueError, ValidationError) as exc:
+        raise EventLogInputError(
+            f"{field}: {value[:40]!r} is neither a date (YYYY-MM-DD, a company-local day) nor"
+            " an ISO time (e.g. 2026-11-28T14:30:00, no zone meaning UTC)"
+        ) from exc
+
+
+def _aware(moment: dt.datetime | dt.date, *, end: bool = False) -> dt.datetime:
+    """A moment as an aware time: no zone is UTC (the outbox stores UTC).
+
+    A date is its company-local day: its start, or with ``end`` the start of the next day
+    (``until`` is exclusive, so the day is included).
+    """
+    if isinstance(moment, dt.datetime):
+        return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+    day = moment + dt.timedelta(days=1) if end else moment
+    return dt.datetime.combine(day, dt.time(), tzinfo=company_zone()).astimezone(dt.UTC)
 
 
 def check_filters(filters: EventFilters) -> EventFilters:
@@ -54,7 +86,7 @@ def check_filters(filters: EventFilters) -> EventFilters:
         except ValueError as exc:
             raise EventLogInputError(f"type: {exc}") from exc
     since = _aware(filters.since) if filters.since else None
-    until = _aware(filters.until) if filters.until else None
+    until = _aware(filters.until, end=True) if filters.until else None
     if since is not None and until is not None and until <= since:
         raise EventLogInputError(
             f"until ({until.isoformat()}) must be later than since ({since.isoformat()})"

@@ -391,6 +391,9 @@ class CashflowRow(BaseModel):
     """Money in and out of one group, between its opening and closing balances."""
 
     key: str
+    address: str | None = Field(
+        default=None, description="group_by=deal: the deal's property address"
+    )
     start: dt.date | None = None
     end: dt.date | None = None
     opening_balance: Decimal
@@ -468,8 +471,12 @@ def cashflow_from_rows(
     deal_id: uuid.UUID | None = None,
     account_id: uuid.UUID | None = None,
     group_by: ReportGrouping = ReportGrouping.month,
+    addresses: dict[uuid.UUID, str] | None = None,
 ) -> CashflowReport:
-    """A cash flow from ledger rows dated up to ``end`` (earlier rows give the opening)."""
+    """A cash flow from ledger rows dated up to ``end`` (earlier rows give the opening).
+
+    ``addresses`` (deal id -> property address) labels the rows of ``group_by=deal``.
+    """
     before = [r for r in rows if r.date < start]
     within = [r for r in rows if start <= r.date <= end]
     opening_in, opening_out, _ = _flows(before, account_id)
@@ -511,9 +518,13 @@ def cashflow_from_rows(
             if o_in == o_out == inflows == outflows == 0 and count == 0:
                 continue
             net = inflows - outflows
+            address = None
+            if group_by is ReportGrouping.deal and addresses and key != NO_DEAL:
+                address = addresses.get(uuid.UUID(key))
             report_rows.append(
                 CashflowRow(
                     key=key,
+                    address=address,
                     opening_balance=o_in - o_out,
                     inflows=inflows,
                     outflows=outflows,
@@ -564,6 +575,11 @@ def cashflow(
     rows = fetch_rows(
         session=session, org_id=org_id, end=end, deal_id=deal_id, account_id=account_id
     )
+    addresses = None
+    if grouping is ReportGrouping.deal:
+        addresses = deal_addresses(
+            session=session, org_id=org_id, deal_ids=[r.deal_id for r in rows if r.deal_id]
+        )
     return cashflow_from_rows(
         rows,
         org_id=org_id,
@@ -572,6 +588,7 @@ def cashflow(
         deal_id=deal_id,
         account_id=account_id,
         group_by=grouping,
+        addresses=addresses,
     )
 
 
@@ -643,7 +660,7 @@ def schedule_e(
 # --- CSV ---------------------------------------------------------------------------------
 
 PNL_CSV_HEADER = ["group", "start", "end", "section", "category", "schedule_e_line", "amount"]
-# group_by=deal adds the deal's property address as a last column.
+# group_by=deal adds the deal's property address as a last column (P&L and cash flow).
 PNL_CSV_ADDRESS = "address"
 CASHFLOW_CSV_HEADER = [
     "group",
@@ -686,10 +703,14 @@ def pnl_csv(report: PnlReport) -> str:
 
 
 def cashflow_csv(report: CashflowReport) -> str:
-    """The cash flow as CSV: a row per group, then a 'total' row."""
+    """The cash flow as CSV: a row per group, then a 'total' row.
+
+    Grouped by deal, each row ends with the deal's property address (an ``address`` column).
+    """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CASHFLOW_CSV_HEADER)
+    by_deal = report.group_by is ReportGrouping.deal
+    writer.writerow([*CASHFLOW_CSV_HEADER, PNL_CSV_ADDRESS] if by_deal else CASHFLOW_CSV_HEADER)
     total = CashflowRow(
         key="total",
         start=report.start,
@@ -713,6 +734,7 @@ def cashflow_csv(report: CashflowReport) -> str:
                 f"{row.net:.2f}",
                 f"{row.closing_balance:.2f}",
                 row.transaction_count,
+                *([row.address or ""] if by_deal else []),
             ]
         )
     return out.getvalue()

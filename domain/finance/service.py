@@ -35,6 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from core.clock import local_day, local_today
 from core.metrics import business_counter
 from core.paging import count_rows
 from domain.auth.enums import Role
@@ -657,10 +658,39 @@ class BudgetStatus(BaseModel):
 
 
 def _label(category: str | None) -> str:
-    """A budget line's human label."""
+    """A budget category's human label."""
     if category is None:
         return "Rehab (all rehab categories)"
     return TransactionCategory(category).info.label
+
+
+def _period_label(start: dt.date | None, end: dt.date | None) -> str | None:
+    """A budget period in words: "November 2026" for a whole month, else its dates; None: none."""
+    if start is not None and end is not None:
+        next_month = first_of_month(first_of_month(end) + dt.timedelta(days=31))
+        if start == first_of_month(end) and end == next_month - dt.timedelta(days=1):
+            return f"{start:%B %Y}"
+        return f"{start.isoformat()} to {end.isoformat()}"
+    if start is not None:
+        return f"from {start.isoformat()}"
+    if end is not None:
+        return f"until {end.isoformat()}"
+    return None
+
+
+def _budget_label(budget: Budget) -> str:
+    """A budget line's human label, with its period when it has one.
+
+    Two Utilities lines read "Utilities (November 2026)" and "Utilities (2026-11-01 to
+    2027-10-31)", not "Utilities" twice.
+    """
+    label = _label(budget.category)
+    period = _period_label(budget.period_start, budget.period_end)
+    if period is None:
+        return label
+    if label.endswith(")"):  # "Rehab (all rehab categories, November 2026)"
+        return f"{label[:-1]}, {period})"
+    return f"{label} ({period})"
 
 
 def _status_line(budget: Budget) -> BudgetStatusLineModel:
@@ -671,7 +701,7 @@ def _status_line(budget: Budget) -> BudgetStatusLineModel:
         budget_id=budget.id,
         deal_id=budget.deal_id,
         category=budget.category,
-        label=_label(budget.category),
+        label=_budget_label(budget),
         allocated=allocated,
         spent=spent,
         remaining=allocated - spent,
@@ -802,9 +832,9 @@ def _overlaps(
             overlaps.append(
                 BudgetOverlap(
                     budget_id=inner.id,
-                    label=_label(inner.category),
+                    label=_budget_label(inner),
                     overlaps_budget_id=outer.id,
-                    overlaps_label=_label(outer.category),
+                    overlaps_label=_budget_label(outer),
                     shared_spent=shared,
                     nested=nested,
                 )
@@ -1018,6 +1048,19 @@ def _validate_shape(transaction_in: TransactionCreate) -> TransactionCategory | 
     return category
 
 
+def _check_project_expense_date(day: dt.date) -> None:
+    """Spending on a project dated too far ahead, as a project expense: FinanceValidationError.
+
+    The limit is construction's (``MAX_EXPENSE_DAYS_AHEAD``), with its message.
+    """
+    from domain.construction import service as construction_service  # late: keeps them apart
+
+    try:
+        construction_service.check_expense_date(day, what="date")
+    except construction_service.ConstructionInputError as exc:
+        raise FinanceValidationError(str(exc)) from exc
+
+
 def _a(word: str) -> str:
     """``word`` with its article: "an income", "an expense", "a transfer"."""
     return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
@@ -1057,6 +1100,11 @@ def record_transaction(
         )
         if project_deal != transaction_in.deal_id:
             transaction_in = transaction_in.model_copy(update={"deal_id": project_deal})
+        # Spending that reaches a project is dated as a project expense may be (bookings of
+        # construction's events were checked there; a void keeps its original's date).
+        spending = transaction_in.type in SPENDING_TYPES
+        if spending and source_event_id is None and voids_transaction_id is None:
+            _check_project_expense_date(transaction_in.date)
     if transaction_in.deal_id is not None:
         require_deal(session=session, org_id=org_id, deal_id=transaction_in.deal_id)
     if transaction_in.receipt_document_id is not None:
@@ -1092,7 +1140,7 @@ def record_transaction(
         if over:
             first = over[0]
             raise BudgetWouldBeExceededError(
-                f"This {amount} would take the {_label(first.category)} budget to "
+                f"This {amount} would take the {_budget_label(first)} budget to "
                 f"{Decimal(first.spent_amount or ZERO) + amount} against an allocation of "
                 f"{Decimal(first.allocated_amount or ZERO)}; nothing was booked"
             )
@@ -1527,7 +1575,7 @@ def void_transaction(
     if earlier is not None:
         raise ConflictError(
             f"transaction {original.id} was already voided on "
-            f"{earlier.created_at.date().isoformat()} (void {earlier.id})"
+            f"{local_day(earlier.created_at).isoformat()} (void {earlier.id})"
         )
     kind = TransactionType(original.type)
     if kind not in _VOID_TYPE:
@@ -1619,7 +1667,7 @@ def book_construction_expense(
         raise FinanceValidationError(f"{event_name} {event_id} has no usable amount") from exc
     raw_date = payload.get("date")
     try:
-        day = dt.date.fromisoformat(str(raw_date)[:10]) if raw_date else dt.date.today()
+        day = dt.date.fromisoformat(str(raw_date)[:10]) if raw_date else local_today()
     except ValueError as exc:
         raise FinanceValidationError(
             f"{event_name} {event_id} has an invalid date {str(raw_date)[:40]!r}"

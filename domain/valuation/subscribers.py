@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import logging
 import uuid
+from decimal import Decimal
 from typing import Any
 
 from sqlmodel import Session
 
+from core.money import money_str
 from domain.valuation import service
 from store.events import Event, subscribe
 from store.outbox import publish
@@ -145,6 +147,11 @@ def revalue_after_market_update(session: Session, event: Event) -> None:
         _publish_insight(session, event, zip_code=zip_code, neighborhood=neighborhood)
 
 
+def _money(value: Decimal | float | None) -> str | None:
+    """An amount as a two-place decimal string ("63000.00"), None kept."""
+    return None if value is None else money_str(value)
+
+
 def _publish_insight(
     session: Session, event: Event, *, zip_code: str | None, neighborhood: str | None
 ) -> None:
@@ -166,8 +173,9 @@ def _publish_insight(
             "period_start": analysis.period_start,
             "period_end": analysis.period_end,
             "sales": analysis.sales,
-            "median_price": analysis.median_price,
-            "median_price_per_sqft": analysis.median_price_per_sqft,
+            # Money as everywhere else: a decimal string with two places ("63000.00").
+            "median_price": _money(analysis.median_price),
+            "median_price_per_sqft": _money(analysis.median_price_per_sqft),
             "price_per_sqft_change_pct": analysis.price_per_sqft_change_pct,
         },
     )
