@@ -196,14 +196,17 @@ def walkthrough_notes(
 
     def body(session: Session) -> dict[str, Any]:
         prop = resolve_property(session, ctx, address=address, property_id=property_id)
-        done = audio_service.walkthrough_from_text(
-            session=session,
-            org_id=ctx.org_id,
-            property_id=prop.id,
-            text=notes,
-            actor=ctx.principal,
-            uploaded_by=ctx.user_id,
-        )
+        try:
+            done = audio_service.walkthrough_from_text(
+                session=session,
+                org_id=ctx.org_id,
+                property_id=prop.id,
+                text=notes,
+                actor=ctx.principal,
+                uploaded_by=ctx.user_id,
+            )
+        except audio_service.EvidenceNotPermitted as exc:
+            raise ToolError(f"{exc}; nothing was stored") from exc
         summary = done.rehab_estimate
         report = audio_service.report_findings(done.findings, summary, done.not_priced)
         result: dict[str, Any] = {

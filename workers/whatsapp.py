@@ -785,6 +785,9 @@ def ingest_media(message_id: str, index: int) -> str:
         assert conversation is not None
         org_id, property_id = message.org_id, conversation.property_id
         contractor = _sender_user(session, conversation, role=Role.contractor) is not None
+        sender = _sender_principal(session, conversation)
+        if property_id is not None and not contractor:
+            property_id = _evidence_property(session, org_id, sender, property_id)
     family = _media_family(item.get("content_type"))
     if family is None:
         return "unsupported"
@@ -837,6 +840,7 @@ def ingest_media(message_id: str, index: int) -> str:
                 source=DocumentSource.whatsapp,
                 entity_type="property" if property_id else None,
                 entity_id=property_id,
+                uploaded_by=sender.user_id if sender is not None else None,
             )
         except documents_service.DocumentRejected as exc:
             rejected: str | None = exc.message
@@ -855,6 +859,32 @@ def ingest_media(message_id: str, index: int) -> str:
         return "rejected"
     _enqueue_next(mid, index, family, contractor=contractor)
     return "stored"
+
+
+def _evidence_property(
+    session: Any,
+    org_id: uuid.UUID,
+    sender: auth_service.Principal | None,
+    property_id: uuid.UUID,
+) -> uuid.UUID | None:
+    """``property_id`` when the sender may add evidence of it, else None (stored unlinked).
+
+    Media the sender may not add (an investor's photo of another investor's deal's house) is
+    kept unlinked, never as that house's photo; its analysis job refuses it with the reason.
+    """
+    from domain.audio import service as audio_service
+
+    try:
+        audio_service.check_may_add_evidence(
+            session=session,
+            org_id=org_id,
+            principal=sender,
+            property_id=property_id,
+            what="media",
+        )
+    except audio_service.EvidenceNotPermitted:
+        return None
+    return property_id
 
 
 def _mark_media(message_id: uuid.UUID, index: int, **values: Any) -> None:
@@ -887,6 +917,29 @@ def _sender_user(session: Any, conversation: Conversation, *, role: Role) -> Use
     if user is None or not user.is_active or Role(user.role) != role:
         return None
     return user
+
+
+def _sender_principal(session: Any, conversation: Conversation) -> auth_service.Principal | None:
+    """Who the conversation's user acts as when their media is evidence (None: no user).
+
+    The services apply the rule of adding evidence of a property to it
+    (``audio_service.check_may_add_evidence``): an investor only of a property on no deal or
+    on deals they own or are on.
+    """
+    if conversation.user_id is None:
+        return None
+    user = auth_service.get_user(
+        session=session, org_id=conversation.org_id, user_id=conversation.user_id
+    )
+    return auth_service.Principal.from_user(user) if user is not None else None
+
+
+def _evidence_refused(what: str, reason: str) -> str:
+    """The reply to media the sender may not add to the conversation's property."""
+    return (
+        f"I saved your {what} but did not add it to that property, so its condition, rehab "
+        f"budget and max offer are unchanged: {reason}."
+    )
 
 
 class MediaGone(LookupError):
@@ -965,13 +1018,18 @@ def _photo_reply(message_id: uuid.UUID, index: int) -> str:
             "then send the photos again."
         )
     with session_scope() as session:
-        analyses = vision_service.submit_photos(
-            session=session,
-            org_id=message.org_id,
-            property_id=property_id,
-            document_ids=[document_id],
-            source=DocumentSource.whatsapp,
-        )
+        try:
+            analyses = vision_service.submit_photos(
+                session=session,
+                org_id=message.org_id,
+                property_id=property_id,
+                document_ids=[document_id],
+                principal=_sender_principal(session, conversation),
+                source=DocumentSource.whatsapp,
+            )
+        except (vision_service.VisionPermissionError, vision_service.VisionNotFoundError) as exc:
+            session.rollback()
+            return _evidence_refused("photo", str(exc))
         session.flush()
         analysis_id = analyses[0].id
     with session_scope() as session:
@@ -1207,12 +1265,17 @@ def _voice_note_reply(message_id: uuid.UUID, index: int) -> str:
     org_id = message.org_id
     with session_scope() as session:
         defaulted = _default_scope_in_use(session, org_id, property_id)
-        walkthrough = audio_service.start_walkthrough(
-            session=session,
-            org_id=org_id,
-            property_id=property_id,
-            document_id=document_id,
-        )
+        try:
+            walkthrough = audio_service.start_walkthrough(
+                session=session,
+                org_id=org_id,
+                property_id=property_id,
+                document_id=document_id,
+                actor=_sender_principal(session, conversation),
+            )
+        except audio_service.EvidenceNotPermitted as exc:
+            session.rollback()
+            return _evidence_refused("voice note", str(exc))
         walkthrough_id = walkthrough.id
     outcome = transcribe_walkthrough(str(org_id), str(walkthrough_id))
     if outcome.get("status") == "failed":

@@ -125,6 +125,7 @@ def _read(session: SessionDep, walkthrough: Walkthrough) -> WalkthroughRead:
     response_model=WalkthroughRead,
     summary="Transcribe a walkthrough voice note (upload it, or name a stored one)",
     responses={
+        403: {"description": "Not an admin or analyst, or a property you may not add notes of"},
         404: {"description": "No such property or document in your organisation"},
         413: {"description": "The file is larger than a voice note may be (16 MB)"},
         415: {"description": "The file is not audio (OGG/Opus, MP3, WAV, M4A, AAC, AMR)"},
@@ -180,6 +181,8 @@ def transcribe_walkthrough(
             status_code=_REJECTION_STATUS[exc.reason],
             content={"detail": exc.message, "reason": exc.reason.value},
         )
+    except service.EvidenceNotPermitted as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
     except (service.PropertyMissing, service.RecordingMissing) as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     except service.InvalidWalkthroughInput as exc:

@@ -38,6 +38,7 @@ from domain.audio.enums import AudioErrorCode, WalkthroughStatus
 from domain.audio.extraction import Finding, NarratedArea, NotPriced, Segment
 from domain.audio.models import ExtractedCondition, Walkthrough
 from domain.audio.whisper import AudioError, Transcript, WhisperModelError, transcribe
+from domain.auth.enums import Role
 from domain.auth.service import Principal, record_audit
 from domain.documents import service as documents_service
 from domain.documents.enums import DocumentKind, DocumentSource
@@ -63,6 +64,8 @@ __all__ = [
     "WhisperModelError",
     "WalkthroughNotFound",
     "InvalidWalkthroughInput",
+    "EvidenceNotPermitted",
+    "check_may_add_evidence",
     "start_walkthrough",
     "store_recording",
     "claim_transcription",
@@ -102,6 +105,10 @@ class RecordingMissing(InvalidWalkthroughInput, LookupError):
 
 class EvidenceOfAnotherProperty(InvalidWalkthroughInput):
     """A stored recording (or photo) that belongs to another property than the one named."""
+
+
+class EvidenceNotPermitted(AudioServiceError, PermissionError):
+    """The caller may not add evidence (a photo, a voice note, notes) of this property (403)."""
 
 
 # --- starting ----------------------------------------------------------------------------
@@ -195,6 +202,44 @@ def claim_evidence(
         )
 
 
+def check_may_add_evidence(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    principal: Principal | None,
+    property_id: uuid.UUID,
+    what: str,
+) -> None:
+    """Refuse (``EvidenceNotPermitted``) evidence of a property the caller may not change.
+
+    A photo, voice note or texted walkthrough note of a property sets its component
+    conditions, so its rehab, maximum offer and PDF cover: adding one is storing evidence
+    about the property, under the rule of storing a valuation of it
+    (``valuation_service.check_may_store``): an investor only for a property on no deal or on
+    deals they own or are on; admins and analysts any; contractors none (their photos are
+    progress photos of their project). ``what`` names the evidence in the message ("photos").
+    No principal (a subscriber, a job acting for nobody): no rule to apply.
+    """
+    if principal is None:
+        return
+    from domain.valuation import service as valuation_service  # late: keeps the modules apart
+
+    if principal.role == Role.contractor:
+        raise EvidenceNotPermitted(
+            f"contractors do not add {what} of a property's condition: send progress photos "
+            "and updates of your project instead"
+        )
+    try:
+        valuation_service.check_may_store(
+            session=session, org_id=org_id, principal=principal, property_id=property_id
+        )
+    except valuation_service.ValuationPermissionError as exc:
+        raise EvidenceNotPermitted(
+            f"property {property_id} is on a deal you are not on: only that deal's owner and "
+            f"team, admins and analysts add {what} of it"
+        ) from exc
+
+
 def start_walkthrough(
     *,
     session: Session,
@@ -209,9 +254,17 @@ def start_walkthrough(
 
     With ``started_walkthrough_id`` (a walkthrough recorded as ``started``) the recording is
     attached to it; otherwise a new walkthrough is added. The job id is chosen here
-    (``job_id``), so the row names its job before the job exists.
+    (``job_id``), so the row names its job before the job exists. With an ``actor`` the
+    rule of adding evidence applies (``check_may_add_evidence``: ``EvidenceNotPermitted``).
     """
     _require_property(session=session, org_id=org_id, property_id=property_id)
+    check_may_add_evidence(
+        session=session,
+        org_id=org_id,
+        principal=actor,
+        property_id=property_id,
+        what="walkthrough voice notes",
+    )
     document = documents_service.get_document(
         session=session, org_id=org_id, document_id=document_id
     )
@@ -843,10 +896,18 @@ def walkthrough_from_text(
     and stores its conditions, prices them and completes the walkthrough, so the property's
     analysis and PDF price them (``latest_component_conditions``). Notes naming no component
     with a condition are refused with what was read, and nothing is stored (an empty
-    walkthrough would hide an earlier one's conditions from the analysis).
+    walkthrough would hide an earlier one's conditions from the analysis). With an ``actor``
+    the rule of adding evidence applies (``check_may_add_evidence``: ``EvidenceNotPermitted``).
     """
     narration = _narration(text)
     _require_property(session=session, org_id=org_id, property_id=property_id)
+    check_may_add_evidence(
+        session=session,
+        org_id=org_id,
+        principal=actor,
+        property_id=property_id,
+        what="walkthrough notes",
+    )
     heard = extract_from_text(narration)
     if not any(f.condition is not None for f in heard):
         read = [f"{f.component} (no condition said)" for f in heard] + [

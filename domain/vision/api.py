@@ -67,84 +67,16 @@ _SUBMIT_ERRORS: dict[int | str, dict[str, str]] = {
 
 
 def _http_error(error: service.VisionError) -> HTTPException:
-    """404 for an unknown property, analysis or photo; 422 for anything else."""
+    """404 for an unknown property, analysis or photo; 403 or 422 for a refused submission.
+
+    403: a photo the caller may not add (``service.submit_photos`` with the principal: an
+    investor's photo of another's deal's property); 422 for anything else.
+    """
     if isinstance(error, service.VisionNotFoundError):
         return HTTPException(status_code=status.HTTP_404_NOT_FOUND, detail=str(error))
+    if isinstance(error, service.VisionPermissionError):
+        return HTTPException(status_code=status.HTTP_403_FORBIDDEN, detail=str(error))
     return HTTPException(status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(error))
-
-
-def _require_photos_of(
-    session: SessionDep, org_id: uuid.UUID, property_id: uuid.UUID, document_ids: list[uuid.UUID]
-) -> None:
-    """422 for a stored photo of another property (a photo linked to none is linked to this one).
-
-    The rule of walkthrough voice notes (``audio_service.claim_evidence``): evidence of one
-    house never changes another's condition or scope. An unknown id is left to
-    ``submit_photos`` (404).
-    """
-    from domain.audio import service as audio_service
-    from domain.documents import service as documents_service
-
-    for document_id in document_ids:
-        document = documents_service.get_document(
-            session=session, org_id=org_id, document_id=document_id
-        )
-        if document is None:
-            continue
-        try:
-            audio_service.claim_evidence(
-                session=session,
-                org_id=org_id,
-                property_id=property_id,
-                document=document,
-                what="photo",
-            )
-        except audio_service.EvidenceOfAnotherProperty as exc:
-            raise HTTPException(
-                status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)
-            ) from exc
-
-
-def _require_may_submit(
-    session: SessionDep,
-    principal: Principal,
-    property_id: uuid.UUID,
-    document_ids: list[uuid.UUID],
-) -> None:
-    """403 or 404 before a photo of ``property_id`` is stored or a stored one is analysed.
-
-    A photo's condition drives the property's rehab, max offer and PDF cover, so submitting
-    one is storing evidence about the property: the rule of storing a valuation of it
-    (``valuation_service.check_may_store``): an investor only for a property on no deal or on
-    deals they own or are on (403 otherwise), admins and analysts any. A stored photo the
-    caller cannot read (``GET /documents/{id}`` would be 404) is 404 here too.
-    """
-    from domain.documents import service as documents_service
-    from domain.valuation import service as valuation_service
-
-    try:
-        valuation_service.check_may_store(
-            session=session, org_id=principal.org_id, principal=principal, property_id=property_id
-        )
-    except valuation_service.ValuationPermissionError as exc:
-        raise HTTPException(
-            status_code=status.HTTP_403_FORBIDDEN,
-            detail=f"property {property_id} is on a deal you are not on: only that deal's "
-            "owner and team, admins and analysts add photos of it",
-        ) from exc
-    for document_id in document_ids:
-        if (
-            documents_service.get_document(
-                session=session,
-                org_id=principal.org_id,
-                document_id=document_id,
-                principal=principal,
-            )
-            is None
-        ):
-            raise HTTPException(
-                status_code=status.HTTP_404_NOT_FOUND, detail=f"document {document_id} not found"
-            )
 
 
 def _read_uploads(files: list[UploadFile]) -> list[service.PhotoUpload]:
@@ -184,8 +116,6 @@ def analyze_property_photos(
 ) -> PhotoAnalysisSubmission:
     """Store the photos and queue one analysis each; a refused photo's analysis says why."""
     files = files or []
-    _require_may_submit(session, principal, property_id, document_ids or [])
-    _require_photos_of(session, principal.org_id, property_id, document_ids or [])
     try:
         analyses = service.submit_photos(
             session=session,
@@ -236,8 +166,6 @@ def analyze_component_condition(
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
             detail="Send exactly one photo: a file or a document_id.",
         )
-    _require_may_submit(session, principal, property_id, [document_id] if document_id else [])
-    _require_photos_of(session, principal.org_id, property_id, [document_id] if document_id else [])
     try:
         analyses = service.submit_photos(
             session=session,

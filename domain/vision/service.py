@@ -83,6 +83,10 @@ class VisionValidationError(VisionError, ValueError):
     """The request cannot be analysed as given; the message says why."""
 
 
+class VisionPermissionError(VisionError, PermissionError):
+    """The caller may not add photos of this property (403); the message says why."""
+
+
 @dataclass(frozen=True)
 class PhotoUpload:
     """A photo as received: its bytes, the sender's file name and declared content type."""
@@ -253,10 +257,20 @@ def _photo_url(document_id: uuid.UUID) -> str:
     return f"/api/v1/documents/{document_id}/content"
 
 
-def _photo_document(*, session: Session, org_id: uuid.UUID, document_id: uuid.UUID) -> Any:
-    """The organisation's stored image with this id; not found or not an image raise."""
+def _photo_document(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    document_id: uuid.UUID,
+    principal: Principal | None = None,
+) -> Any:
+    """The organisation's stored image with this id; not found or not an image raise.
+
+    With a ``principal``, a photo they cannot read (``GET /documents/{id}`` is 404) is not
+    found either.
+    """
     document = documents_service.get_document(
-        session=session, org_id=org_id, document_id=document_id
+        session=session, org_id=org_id, document_id=document_id, principal=principal
     )
     if document is None:
         raise VisionNotFoundError(f"document {document_id} not found")
@@ -284,8 +298,27 @@ def submit_photos(
     Stored photos named by ``document_ids`` are analysed as they are. A new photo the documents
     service refuses (too large, not really an image ...) gets a ``failed`` analysis with the
     refusal, so the caller learns about each photo; unknown document ids refuse the request.
+
+    With a ``principal`` (a person submitting: REST, WhatsApp) the rule of adding evidence
+    applies (``audio_service.check_may_add_evidence``): an investor only of a property on no
+    deal or on deals they own or are on, contractors never (``VisionPermissionError``), and
+    only stored photos the principal can read (``VisionNotFoundError`` otherwise), each of
+    this property (``audio_service.claim_evidence``: ``VisionValidationError`` for one of
+    another property; one linked to none is linked to this one).
     """
+    from domain.audio import service as audio_service  # late: keeps the modules apart
+
     _require_property(session=session, org_id=org_id, property_id=property_id)
+    try:
+        audio_service.check_may_add_evidence(
+            session=session,
+            org_id=org_id,
+            principal=principal,
+            property_id=property_id,
+            what="photos",
+        )
+    except audio_service.EvidenceNotPermitted as exc:
+        raise VisionPermissionError(str(exc)) from exc
     document_ids = list(dict.fromkeys(document_ids))
     if not uploads and not document_ids:
         raise VisionValidationError("Send at least one photo or the id of a stored photo.")
@@ -295,9 +328,23 @@ def submit_photos(
             f"this one has {len(uploads) + len(document_ids)}."
         )
     documents = [
-        _photo_document(session=session, org_id=org_id, document_id=document_id)
+        _photo_document(
+            session=session, org_id=org_id, document_id=document_id, principal=principal
+        )
         for document_id in document_ids
     ]
+    if principal is not None:
+        for document in documents:
+            try:
+                audio_service.claim_evidence(
+                    session=session,
+                    org_id=org_id,
+                    property_id=property_id,
+                    document=document,
+                    what="photo",
+                )
+            except audio_service.EvidenceOfAnotherProperty as exc:
+                raise VisionValidationError(str(exc)) from exc
     batch_id = uuid.uuid4()
     analyses: list[PropertyAnalysis] = []
 
