@@ -1157,6 +1157,12 @@ def _construction_plan(text: str, conversation: Conversation | None = None) -> P
         latest = conversation.latest_subject() if conversation is not None else None
         if latest and latest[0] == "project" and _IT.search(text) and _PROGRESS.search(text):
             return Plan("project_status", {"project": latest[1]})  # "when is it due to finish?"
+        if (
+            _OVER_BUDGET.search(text)
+            and re.search(r"\bdeals\b", text, re.I)
+            and not (_IT.search(text) or _DEAL_PRONOUN.search(text) or _deal_reference(text))
+        ):
+            return Plan("budget_status", {})  # "which deals are over budget?": deal budgets
         if _PORTFOLIO.search(text) and not (
             _IT.search(text) or _DEAL_PRONOUN.search(text) or _deal_reference(text)
         ):
@@ -3047,6 +3053,20 @@ def _deals_reply(r: dict[str, Any]) -> str:
     return _fit("\n".join(lines))
 
 
+def _deals_over_reply(r: dict[str, Any]) -> str:
+    """The deals whose budget has a line or the total over, worst first."""
+    if not r.get("count"):
+        return "No deal's budget is over: every line is within its allocation."
+    lines = [f"{r['count']} deal(s) with a budget line over (worst first):"]
+    for d in r.get("deals") or []:
+        total = f"over by {d['over_by']} in total" if d.get("over_by") else "within in total"
+        over = "; ".join(f"{x['label']} over by {x['over_by']}" for x in d.get("lines_over") or [])
+        lines.append(f"• {d['address']} (deal {d['deal_id']}): {total}; {over}")
+    if r.get("not_shown"):
+        lines.append(f"…and {r['not_shown']} more.")
+    return _fit("\n".join(lines))
+
+
 def _performance_reply(r: dict[str, Any]) -> str:
     """Actual against projected, line by line; a missing side says why (never filled in)."""
     period = r.get("period") or {}
@@ -3077,6 +3097,8 @@ def _performance_reply(r: dict[str, Any]) -> str:
 
 
 def _budget_reply(r: dict[str, Any]) -> str:
+    if "deals" in r:
+        return _deals_over_reply(r)
     # Over budget reads "over by $7,700", never "-$7,700 left".
     total = (
         f"over by {r['over_by']}"

@@ -59,21 +59,54 @@ def _period(start: dt.date | None, end: dt.date | None) -> tuple[dt.date, dt.dat
 
 
 @tool(parse_docstring=True)
-def budget_status(
-    runtime: ToolRuntime[Context], deal: Annotated[str, Field(max_length=300)]
-) -> dict[str, Any]:
+def budget_status(runtime: ToolRuntime[Context], deal: OptionalDealRef = None) -> dict[str, Any]:
     """A deal's budget: allocated, spent and remaining per line, and what is over budget.
+
+    Without a deal: every deal (the user may see) whose budget has a line or the total over
+    ("which deals are over budget?"), worst first, with the lines over and by how much.
 
     Args:
         runtime: The run context (organisation, user, role), injected: never a model
             argument.
-        deal: The deal's id (or its first 8 characters), or its property's address.
+        deal: The deal's id (or its first 8 characters), or its property's address; leave
+            out for the deals over budget.
 
     """
     ctx = runtime.context
     ctx.progress("checking the budget…")
 
+    def over_budget(session: Session) -> dict[str, Any]:
+        found = finance_service.deals_over_budget(
+            session=session, org_id=ctx.org_id, principal=ctx.principal
+        )
+        deals = []
+        for status in found[:MAX_GROUPS_SHOWN]:
+            deal_obj = resolve_deal(session, ctx, str(status.deal_id))
+            deals.append(
+                {
+                    "deal_id": status.deal_id,
+                    "address": deal_row(session, deal_obj)["address"],
+                    "total_allocated": ledger_money(status.total_allocated),
+                    "total_spent": ledger_money(status.total_spent),
+                    "over_by": ledger_money(status.over_by) if status.over_budget else None,
+                    "lines_over": [
+                        {"label": line.label, "over_by": ledger_money(line.over_by)}
+                        for line in status.lines
+                        if line.over_budget
+                    ],
+                }
+            )
+        return {
+            "scope": "deals over budget",
+            "count": len(found),
+            "deals": deals,
+            "not_shown": len(found) - len(deals),
+            "source": "financial_service.budgets and transactions",
+        }
+
     def body(session: Session) -> dict[str, Any]:
+        if not deal:
+            return over_budget(session)
         found = resolve_deal(session, ctx, deal)
         status = finance_service.budget_status(
             session=session, org_id=ctx.org_id, deal_id=found.id, principal=ctx.principal

@@ -712,6 +712,34 @@ def _status_line(budget: Budget) -> BudgetStatusLineModel:
     )
 
 
+def deals_over_budget(
+    *, session: Session, org_id: uuid.UUID, principal: Principal | None = None
+) -> list[BudgetStatus]:
+    """The budgets of every deal (the principal may see) with a line or the total over.
+
+    "Which deals are over budget?": each deal's ``budget_status``, worst total first (a deal
+    whose total is within budget but a line is over comes after those over in total).
+    """
+    deal_ids = session.exec(
+        select(Budget.deal_id)
+        .where(Budget.org_id == org_id, col(Budget.deal_id).is_not(None))
+        .distinct()
+    ).all()
+    over: list[BudgetStatus] = []
+    for deal_id in deal_ids:
+        if deal_id is None:
+            continue
+        try:
+            status = budget_status(
+                session=session, org_id=org_id, deal_id=deal_id, principal=principal
+            )
+        except NotFoundError:
+            continue  # a deal this principal may not see
+        if status.over_budget or any(line.over_budget for line in status.lines):
+            over.append(status)
+    return sorted(over, key=lambda s: (-s.over_by, -max((x.over_by for x in s.lines), default=0)))
+
+
 def budget_status(
     *,
     session: Session,

@@ -389,3 +389,41 @@ def test_deals_is_not_a_deal_named_s() -> None:
     # Was "no deal you can see is on a street called 's are over budget'".
     plan = plan_for(Conversation(text="which deals are over budget?", history=[], this_turn=[]))
     assert "deal" not in plan.args
+
+
+def test_which_deals_are_over_budget_lists_the_deal_budgets_over(committed_db: Session) -> None:
+    """Was read as projects (or as a deal called 's are over budget'); deal budget lines that
+    were over (utilities, holding costs) were never mentioned."""
+    from domain.finance import service as finance_service
+    from domain.finance.enums import TransactionCategory
+    from domain.finance.models import BudgetCreate, ExpenseCreate
+
+    db = committed_db
+    org = make_org(db, "Deals Over Co")
+    admin = make_user(db, org, Role.admin)
+    investor = make_user(db, org, Role.investor)
+    over, fine = make_deal(db, org), make_deal(db, org, owner=investor)
+    for deal, spent in ((over, "260"), (fine, "100")):
+        finance_service.set_budget(
+            session=db, org_id=org.id,
+            budget_in=BudgetCreate(
+                deal_id=deal.id, category=TransactionCategory.utilities,
+                allocated_amount=Decimal(200),
+            ),
+        )  # fmt: skip
+        finance_service.record_expense(
+            session=db, org_id=org.id,
+            expense_in=ExpenseCreate(
+                category=TransactionCategory.utilities, amount=Decimal(spent),
+                date=local_today(), deal_id=deal.id,
+            ),
+        )  # fmt: skip
+    db.commit()
+    team = checked_turn(admin, "which deals are over budget?")
+    assert [(c.name, c.args) for c in team.tool_calls] == [("budget_status", {})]
+    assert team.reply.startswith("1 deal(s) with a budget line over (worst first):")
+    assert f"(deal {over.id}): over by $60 in total; Utilities over by $60" in team.reply
+    assert str(fine.id) not in team.reply
+    # The investor sees only their own deals: theirs is within budget.
+    mine = checked_turn(investor, "any deals over budget?").reply
+    assert mine.startswith("No deal's budget is over")
