@@ -47,10 +47,8 @@ from domain.analysis.models import (
     VerdictCheck,
     VerdictLabel,
 )
-from domain.audio import extraction as audio_extraction
 from domain.audio import service as audio_service
 from domain.audio.enums import WalkthroughStatus
-from domain.audio.extraction import Finding
 from domain.auth.service import Principal
 from domain.deal import service as deal_service
 from domain.deal.enums import DealStatus, DealStrategy
@@ -59,8 +57,7 @@ from domain.deal.state_machine import OPEN_DEAL_STATUSES
 from domain.documents import service as documents_service
 from domain.documents.enums import DocumentKind
 from domain.pricing import service as pricing_service
-from domain.pricing.enums import Condition as PricingCondition
-from domain.pricing.enums import CostUnit, UnpricedReason
+from domain.pricing.enums import UnpricedReason
 from domain.pricing.models import ComponentInput, RehabEstimate
 from domain.property import service as property_service
 from domain.property.enums import MarketDataType
@@ -307,8 +304,8 @@ def _walkthrough_observations(
 ) -> list[ObservedConditions]:
     """Every completed walkthrough's graded conditions (one observation each), newest first.
 
-    Each priced as the walkthrough's own estimate prices it (``audio_service.rehab_items``'
-    quantity rule, as ``audio_service.latest_component_conditions`` does for the newest).
+    Each priced as the walkthrough's own estimate prices it
+    (``audio_service.walkthrough_observation``, as the newest one is for the audio module).
     """
     found: list[ObservedConditions] = []
     walkthroughs = audio_service.list_walkthroughs(
@@ -317,43 +314,14 @@ def _walkthrough_observations(
     for walkthrough in walkthroughs:
         if walkthrough.status != WalkthroughStatus.completed:
             continue
-        square_feet, _, _ = audio_service.living_area_for(
-            prop.square_feet if prop is not None else None,
-            audio_extraction.narrated_living_area(audio_service.segments_of(walkthrough)),
+        observed = audio_service.walkthrough_observation(
+            session=session,
+            org_id=org_id,
+            walkthrough=walkthrough,
+            living_area=prop.square_feet if prop is not None else None,
         )
-        items = []
-        rows = audio_service.list_conditions(
-            session=session, org_id=org_id, walkthrough_id=walkthrough.id
-        )
-        for row in rows:
-            if row.component is None or row.condition is None:
-                continue  # heard but not graded: nothing to price
-            priceable = Finding(
-                component=row.component,
-                component_key=row.component_key or row.component,
-                component_name=row.component,
-                condition=None,
-                confidence=Decimal(0),
-                quantity=row.quantity,
-                unit=row.unit,
-            ).priceable_quantity_for(square_feet)
-            items.append(
-                ComponentInput(
-                    component=audio_service.priceable_name(row.component, row.component_key),
-                    condition=PricingCondition(str(row.condition)),
-                    quantity=priceable[0] if priceable else None,
-                    unit=CostUnit(priceable[1]) if priceable else None,
-                    notes=row.notes[:1000] if row.notes else None,
-                )
-            )
-        if items:
-            found.append(
-                ObservedConditions(
-                    source=f"walkthrough {walkthrough.id}",
-                    observed_at=walkthrough.completed_at or walkthrough.updated_at,
-                    components=items,
-                )
-            )
+        if observed is not None:
+            found.append(observed)
     return found
 
 

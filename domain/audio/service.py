@@ -1068,16 +1068,30 @@ def latest_component_conditions(
     if walkthrough is None:
         return None
     prop = property_service.get(session=session, org_id=org_id, property_id=property_id)
+    return walkthrough_observation(
+        session=session,
+        org_id=org_id,
+        walkthrough=walkthrough,
+        living_area=prop.square_feet if prop is not None else None,
+    )
+
+
+def walkthrough_observation(
+    *, session: Session, org_id: uuid.UUID, walkthrough: Walkthrough, living_area: int | None
+) -> ObservedConditions | None:
+    """One walkthrough's graded conditions as priceable components; None if none is graded.
+
+    Priced as the walkthrough's own estimate prices them (``rehab_items``' quantity rule):
+    "twelve windows" is a count of 12, not the default. ``living_area`` is the property's
+    (the narrated one is used when the property has none).
+    """
     square_feet, _, _ = living_area_for(
-        prop.square_feet if prop is not None else None,
-        extraction.narrated_living_area(segments_of(walkthrough)),
+        living_area, extraction.narrated_living_area(segments_of(walkthrough))
     )
     items = []
     for row in list_conditions(session=session, org_id=org_id, walkthrough_id=walkthrough.id):
         if row.component is None or row.condition is None:
             continue  # heard but not graded: nothing to price
-        # The rule the walkthrough's own estimate used (``rehab_items``), so the analysis
-        # prices the same quantities: "twelve windows" is a count of 12, not the default.
         priceable = Finding(
             component=row.component,
             component_key=row.component_key or row.component,
