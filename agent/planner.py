@@ -3141,6 +3141,9 @@ def _pnl_reply(r: dict[str, Any]) -> str:
         f"P&L for {_scope_label(r)}, {r['start']} to {r['end']}: income {r['total_income']}, "
         f"expenses {r['total_expenses']}, net {r['net']}."
     ]
+    if r.get("group_by") and not r.get("groups"):
+        lines.append(f"Nothing is booked in the period, so there is nothing by {r['group_by']}.")
+        return _fit("\n".join(lines))
     if r.get("group_by"):
         lines.append(f"By {r['group_by']}:")
         lines += [

@@ -427,3 +427,12 @@ def test_which_deals_are_over_budget_lists_the_deal_budgets_over(committed_db: S
     # The investor sees only their own deals: theirs is within budget.
     mine = checked_turn(investor, "any deals over budget?").reply
     assert mine.startswith("No deal's budget is over")
+
+
+def test_a_grouped_p_and_l_with_nothing_booked_says_so(committed_db: Session) -> None:
+    # Was "By deal:" and nothing under it.
+    org = make_org(committed_db, "Empty Books Co")
+    admin = make_user(committed_db, org, Role.admin)
+    committed_db.commit()
+    reply = checked_turn(admin, "p&l by deal").reply
+    assert reply.endswith("Nothing is booked in the period, so there is nothing by deal.")
