@@ -4601,6 +4601,15 @@ def fallback_for(
     budget_asked = bool(_REHAB_MONEY.search(text)) and not _REHAB_PROGRESS.search(text)
     for name, args, result in results:
         if (
+            name == "list_projects"
+            and args.get("over_budget")
+            and "error" not in result
+            and not _PROJECT_WORDS.search(text)
+            and "budget_status" not in names
+        ):
+            # "what is over budget?" names no projects: the deals' budget lines too.
+            return Plan("budget_status", {})
+        if (
             budget_asked
             and name == "project_status"
             and str(result.get("error", "")).startswith(NO_REHAB_PROJECT)

@@ -166,5 +166,12 @@ def test_a_named_budget_goes_to_its_project_or_deal(
 
 def test_what_is_over_budget_answers_with_the_projects(org: Org) -> None:
     result = checked_turn(org.admin, "what is over budget?")
-    assert [(c.name, c.ok) for c in result.tool_calls] == [("list_projects", True)]
+    # No project word: the projects over budget, then the deals' budget lines over.
+    assert [(c.name, c.ok) for c in result.tool_calls] == [
+        ("list_projects", True),
+        ("budget_status", True),
+    ]
     assert "1 open project over budget (worst first): spent $15,000 of $13,700" in result.reply
+    assert "No deal's budget is over: every line is within its allocation." in result.reply
+    only_projects = checked_turn(org.admin, "which projects are over budget?")
+    assert [c.name for c in only_projects.tool_calls] == ["list_projects"]
