@@ -29,6 +29,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from core.clock import local_today
 from core.metrics import business_counter
 from core.paging import count_rows
 from domain.auth.enums import Role
@@ -65,7 +66,6 @@ from domain.valuation.models import (
     Valuation,
     ValuationRead,
 )
-from store.base import utcnow
 from store.outbox import publish
 
 __all__ = [
@@ -113,8 +113,11 @@ class ValuationPermissionError(ValuationError, PermissionError):
 
 
 def today() -> dt.date:
-    """Today's date (UTC): the default as-of date."""
-    return utcnow().date()
+    """Today's date in the company's time zone: the default as-of date.
+
+    The same day an explicit ``as_of`` is checked against, never tomorrow in UTC.
+    """
+    return local_today()
 
 
 # --- the comp index ----------------------------------------------------------------------
