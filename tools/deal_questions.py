@@ -17,6 +17,7 @@ from pydantic import Field
 from sqlmodel import Session
 
 from agent.context import Context
+from core.clock import local_day
 from domain.auth.enums import Role
 from domain.deal import service as deal_service
 from domain.property import service as property_service
@@ -110,7 +111,8 @@ def what_we_paid(
 
 
 def _day(value: Any) -> str | None:
-    return value.date().isoformat() if value is not None else None
+    """A stored timestamp's company-local date (an offer made at 8 pm in Detroit is that day)."""
+    return local_day(value).isoformat() if value is not None else None
 
 
 @tool(parse_docstring=True)

@@ -161,7 +161,7 @@ def test_offers_on_a_deal_list_amount_status_who_when_and_counters(world: World)
     """Was: "any offers on <address>?" and "what offers do we have on the mack ave deal?"
     ran a property analysis. Now: the deal's offers from the deal service; investors only
     for deals they are on."""
-    today = dt.datetime.now(dt.UTC).date().isoformat()
+    today = local_today().isoformat()  # offers are dated in the company's time zone
     with Session(get_engine(), expire_on_commit=False) as db:
         prop = _house(db, world, "9400 Mack Ave", list_price=Decimal("72000"))
         deal = make_deal(db, world.org, property_id=prop.id, strategy="flip")

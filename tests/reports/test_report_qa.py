@@ -25,6 +25,7 @@ from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 from sqlmodel import Session, col, select
 
+from core.clock import local_today
 from domain.analysis import service as analysis_service
 from domain.analysis.assumptions import AnalysisAssumptions
 from domain.analysis.formatting import cents, dollars, percent
@@ -453,7 +454,7 @@ def test_the_downloaded_report_is_a_named_pdf_of_the_organisation(
     assert answer.status_code == 200, answer.text
     assert answer.headers["content-type"] == "application/pdf"
     assert answer.content.startswith(b"%PDF-")
-    today = dt.datetime.now(dt.UTC).date().isoformat()
+    today = local_today().isoformat()  # the analysis's value date: the company's today
     name = f"analysis-1-rue-creme-brulee-detroit-mi-48201-{today}.pdf"
     assert answer.headers["content-disposition"] == (
         f"inline; filename=\"{name}\"; filename*=UTF-8''{name}"
