@@ -23,7 +23,7 @@ from PIL import Image as PILImage
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from core.clock import company_zone
+from core.clock import local_day
 from domain.analysis.assumptions import (
     DEFAULT_SCOPES,
     AnalysisAssumptions,
@@ -295,10 +295,6 @@ def component_key(name: str) -> str:
     return match.key if match is not None else " ".join(name.lower().replace("_", " ").split())
 
 
-def _local_day(moment: dt.datetime) -> str:
-    return moment.astimezone(company_zone()).date().isoformat()
-
-
 def _walkthrough_observations(
     *, session: Session, org_id: uuid.UUID, prop: Property | None, property_id: uuid.UUID
 ) -> list[ObservedConditions]:
@@ -355,7 +351,8 @@ def _combined(observations: Sequence[ObservedConditions]) -> ObservedConditions 
     components: list[ComponentInput] = []
     used: list[ObservedConditions] = []
     for index, observed in enumerate(observations):
-        origin = f"{CONDITION_FROM}{observed.source} ({_local_day(observed.observed_at)})"
+        day = local_day(observed.observed_at).isoformat()
+        origin = f"{CONDITION_FROM}{observed.source} ({day})"
         took = False
         for item in observed.components:
             if claimed.setdefault(component_key(item.component), index) != index:
@@ -426,7 +423,7 @@ def rehab_scope(
     observed = _combined(observations)
     if observed is None:
         return default, f"default scope, {name} ({rating}; no walkthrough or photo conditions)"
-    source = f"{observed.source} ({_local_day(observed.observed_at)})"
+    source = f"{observed.source} ({local_day(observed.observed_at).isoformat()})"
     if any(_is_walkthrough(obs) for obs in observations):
         return list(observed.components), source
     seen = {component_key(item.component) for item in observed.components}

@@ -30,7 +30,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from core.clock import company_zone
+from core.clock import local_day
 from domain.analysis.models import ObservedConditions
 from domain.auth.service import Principal, record_audit
 from domain.documents import service as documents_service
@@ -851,11 +851,10 @@ def _daily_verdicts(
                 )
             ).all()
         }
-    zone = company_zone()
     days: dict[tuple[str, dt.date], list[ComponentCondition]] = {}
     for row in rows:
         if row.component_name and row.condition is not None:
-            day = row.created_at.astimezone(zone).date()
+            day = local_day(row.created_at)
             days.setdefault((row.component_name, day), []).append(row)
 
     def sureness(row: ComponentCondition) -> tuple[Decimal, dt.datetime, str]:
@@ -915,7 +914,7 @@ def latest_component_conditions(
     components = []
     for _, observed in sorted(latest.items(), key=lambda pair: pair[0]):
         item = observed.components[0]
-        day = observed.observed_at.astimezone(company_zone()).date().isoformat()
+        day = local_day(observed.observed_at).isoformat()
         components.append(
             item.model_copy(update={"notes": f"{observed.source} ({day}): {item.notes}"[:1000]})
         )
