@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from core.deps import SessionDep, require_roles
 from domain.analysis import service
@@ -30,6 +30,7 @@ from domain.auth.enums import Role
 from domain.auth.service import Principal
 from domain.deal import service as deal_service
 from domain.pricing.models import ComponentInput
+from domain.valuation import service as valuation_service
 
 router = APIRouter(tags=["analysis"])
 
@@ -53,7 +54,10 @@ class AnalysisRequest(BaseModel):
         description="false: analyse the property as listed (list price and the rehab "
         "estimate), ignoring any deal on it; cannot be combined with deal_id",
     )
-    as_of: dt.date | None = Field(default=None, description="value date (default: today)")
+    # A value date after today (company-local) is a 422 in the valuation routes' shape.
+    as_of: Annotated[dt.date | None, AfterValidator(valuation_service.check_as_of)] = Field(
+        default=None, description="value date, today or earlier (default: today)"
+    )
     purchase_price: Decimal | None = Field(
         default=None,
         gt=0,

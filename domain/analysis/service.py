@@ -1070,7 +1070,8 @@ def analyze_property(
     Raises ``AnalysisNotFoundError`` for an unknown property or deal and
     ``AnalysisInputError`` when the deal is for another property, the rehab budget is
     negative or over $10,000,000, the purchase price is not over $0 and at most
-    $100,000,000, or the square footage is not 1 to 100,000. Missing data
+    $100,000,000, the square footage is not 1 to 100,000, or ``as_of`` is after today
+    (company-local; ``valuation_service.check_as_of``). Missing data
     never raises: the part says why it is not available.
     """
     if rehab_cost is not None and not (Decimal(0) <= rehab_cost <= MAX_REHAB_COST):
@@ -1086,6 +1087,10 @@ def analyze_property(
         raise AnalysisInputError(
             f"the square footage must be between 1 and {MAX_SQUARE_FEET:,}, not {square_feet}"
         )
+    try:  # not left to the values: they would only be "missing" with this reason
+        valuation_service.check_as_of(as_of)
+    except valuation_service.ValueDateAfterTodayError as exc:
+        raise AnalysisInputError(str(exc)) from exc
     a = assumptions or AnalysisAssumptions()
     t = thresholds or VerdictThresholds()
     prop = property_service.get(session=session, org_id=org_id, property_id=property_id)

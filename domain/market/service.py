@@ -76,6 +76,7 @@ from sqlalchemy import func, or_, text, update
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
+from core.clock import local_today
 from core.config import get_settings
 from core.money import to_cents
 from core.paging import count_rows
@@ -1000,7 +1001,9 @@ def _price_changed_at_source(
 def _load_context(
     *, session: Session, org_id: uuid.UUID, scan: MonitorScan, parsed: ParsedFeed
 ) -> ScanContext:
-    as_of = property_service.today()
+    # The value date of the scan's comps: the company's today, as every valuation's
+    # (``valuation_service.check_as_of`` refuses UTC's tomorrow in the local evening).
+    as_of = local_today()
     snapshot = SalesSnapshot.load(
         session=session,
         org_id=org_id,
@@ -2054,7 +2057,7 @@ def apply_analysis(
         org_id=org_id,
         listing=listing,
         lookups=ScanLookups(session=session, org_id=org_id),
-        as_of=property_service.today(),
+        as_of=local_today(),  # the company's today, as the scan's (see _load_context)
         overrides=figures,
     )
     opp, outcome = record_opportunity(

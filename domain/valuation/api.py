@@ -16,6 +16,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
+from pydantic import AfterValidator
 
 from core.deps import SessionDep, require_roles
 from core.paging import Offset, send_total, total_count
@@ -53,6 +54,10 @@ def _http_error(error: Exception) -> HTTPException:
 
 _SERVICE_ERRORS = (service.ValuationError, service.NotEnoughSalesError)
 
+# A value date given as a query parameter: one after today (company-local) is a 422 in the
+# same validation shape as the request body's ``as_of`` (``service.check_as_of``).
+ValueDate = AfterValidator(service.check_as_of)
+
 
 @router.get(
     "/properties/{id}/comps",
@@ -64,7 +69,11 @@ def property_comps(
     id: uuid.UUID,
     session: SessionDep,
     principal: Member,
-    as_of: Annotated[dt.date | None, Query(description="value date (default: today)")] = None,
+    as_of: Annotated[
+        dt.date | None,
+        Query(description="value date, today or earlier (default: today)"),
+        ValueDate,
+    ] = None,
     max_comps: Annotated[int, Query(ge=3, le=25, description="comps to reconcile")] = 10,
 ) -> CompAnalysis:
     """The property's best prior sales, each adjusted to it, and their reconciliation."""
@@ -233,7 +242,9 @@ def market_analysis(
     neighborhood: Annotated[str | None, Query(max_length=100)] = None,
     months: Annotated[int, Query(ge=1, le=120, description="length of the period")] = 24,
     as_of: Annotated[
-        dt.date | None, Query(description="end of the period (default: the area's last sale)")
+        dt.date | None,
+        Query(description="end of the period, today or earlier (default: the area's last sale)"),
+        ValueDate,
     ] = None,
 ) -> MarketAnalysis:
     """Arm's-length sales in a ZIP code and/or neighbourhood over ``months`` months."""

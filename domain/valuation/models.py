@@ -20,7 +20,6 @@ from pydantic import ConfigDict, field_serializer, field_validator
 from sqlalchemy import Index, String, Text, text
 from sqlmodel import Field, SQLModel
 
-from core.clock import local_today
 from core.money import MoneyOut, format_money_keys
 from domain.valuation.enums import ValuationKind
 from store.base import CreatedAt, OrgScoped, Timestamps, UUIDPrimaryKey, jsonb, money
@@ -178,13 +177,9 @@ class ValuationRequest(SQLModel):
     @classmethod
     def _not_in_the_future(cls, value: dt.date | None) -> dt.date | None:
         """A value date after today (company-local) would stay the "latest" valuation for good."""
-        today = local_today()
-        if value is not None and value > today:
-            raise ValueError(
-                f"as_of {value.isoformat()} is after today ({today.isoformat()}): a valuation "
-                "is as of today or an earlier date"
-            )
-        return value
+        from domain.valuation.service import check_as_of  # the one check; it imports this module
+
+        return check_as_of(value)
 
 
 class AdjustmentLineRead(SQLModel):

@@ -73,7 +73,9 @@ __all__ = [
     "ValuationError",
     "ValuationInputError",
     "ValuationNotFoundError",
+    "ValueDateAfterTodayError",
     "after_repair_value",
+    "check_as_of",
     "find_comps",
     "market_analysis",
     "value_property",
@@ -118,6 +120,35 @@ def today() -> dt.date:
     The same day an explicit ``as_of`` is checked against, never tomorrow in UTC.
     """
     return local_today()
+
+
+class ValueDateAfterTodayError(ValuationInputError):
+    """An ``as_of`` after the company's today (HTTP 422): the value date it would give."""
+
+    def __init__(self, as_of: dt.date, today: dt.date) -> None:
+        """Keep both dates for the caller; the message is the one every route answers."""
+        self.as_of = as_of
+        self.today = today
+        super().__init__(
+            f"as_of {as_of.isoformat()} is after today ({today.isoformat()}): a valuation "
+            "is as of today or an earlier date"
+        )
+
+
+def check_as_of(as_of: dt.date | None) -> dt.date | None:
+    """``as_of`` as given when it is None, today (company-local) or earlier.
+
+    The one check of a value date a caller gives: the valuation request body, the comps and
+    market-analysis query parameters and the analysis body validate with it (a 422 in
+    FastAPI's validation shape), and ``find_comps``, ``market_analysis`` and the property
+    analysis run it again for callers that skip the API (the agent's tools, jobs). A value
+    date after today would stay the "latest" valuation for good. Raises
+    ``ValueDateAfterTodayError`` (a ``ValueError``, so a Pydantic validator may call it).
+    """
+    now = today()
+    if as_of is not None and as_of > now:
+        raise ValueDateAfterTodayError(as_of, now)
+    return as_of
 
 
 # --- the comp index ----------------------------------------------------------------------
@@ -581,9 +612,11 @@ def find_comps(
     100,000): the subject is valued (and its comps adjusted for size) on it instead of the
     area on file, which is never changed; ``inputs["subject_living_area"]`` says which area
     was used and where it came from. Raises ``ValuationNotFoundError`` (unknown property),
-    ``ValuationInputError`` (no subject, no location, a bad living area) and
+    ``ValuationInputError`` (no subject, no location, a bad living area, an ``as_of`` after
+    today: ``ValueDateAfterTodayError``) and
     ``NotEnoughSalesError`` (too few prior sales).
     """
+    check_as_of(as_of)
     resolved = _resolve_subject(
         session=session,
         org_id=org_id,
@@ -848,7 +881,8 @@ def market_analysis(
     """An area's arm's-length sales in the ``months`` before ``as_of``: medians, volume, trend.
 
     Without ``as_of`` the period ends with the area's latest sale (so an area whose data
-    stops in the past still shows its last ``months`` months; the inputs say so).
+    stops in the past still shows its last ``months`` months; the inputs say so). A given
+    ``as_of`` after today (company-local) is a ``ValueDateAfterTodayError``.
     """
     zip_code = (zip_code or "").strip() or None
     neighborhood = (neighborhood or "").strip().replace("_", " ") or None
@@ -856,6 +890,7 @@ def market_analysis(
         raise ValuationInputError("give a zip_code or a neighborhood")
     if not 1 <= months <= 120:
         raise ValuationInputError("months must be between 1 and 120")
+    check_as_of(as_of)
     end_rule = "the as-of date given"
     if as_of is None:
         latest = comp_index.latest_area_sale(
