@@ -4,8 +4,8 @@
 ``$185k`` = 185000, ``$3.5M`` = 3500000), plain numbers, percentages and dates (ISO
 ``2026-11-28``, ``November 28, 2026``, ``Nov 28``, ``11/28/2026``), normalised (``$1,329``
 and ``1329.00`` are the same figure; a date is written ISO, or ``MM-DD`` without a year).
-Identifiers are not figures: UUIDs and URLs are skipped, and digits inside words
-(``3f2a9c1d``, ``B2``) are not read as numbers. ``figures_in`` reports values without their
+Identifiers are not figures: UUIDs, URLs and short ids (``deal 6cb341a0``) are skipped,
+and digits inside words (``3f2a9c1d``, ``B2``) are not read as numbers. ``figures_in`` reports values without their
 sign (``-$1,250`` is ``1250``); ``unsupported_figures`` looks at the sign.
 
 ``unsupported_figures(reply, sources)`` lists the reply's figures that no source supports.
@@ -41,6 +41,10 @@ from typing import Any
 _QUOTED = re.compile(r"(?<![\w])['\u2018][^'\u2018\u2019\n]{0,200}['\u2019](?![\w])")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 _URL = re.compile(r"https?://\S+", re.I)
+# A short id the way replies write one ("deal 6cb341a0", "bid 12345678"): 8 hex digits, not a figure.
+_SHORT_ID = re.compile(
+    r"\b(?:deal|bid|expense|project|property|transaction|call)\s+[0-9a-f]{8}(?![\w-])", re.I
+)
 _DATE = re.compile(r"(?<![\w-])(\d{4})-(\d{2})-(\d{2})(?:(?=T\d)|(?![\w-]))")
 _MONTHS = (
     r"(Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
@@ -188,7 +192,7 @@ def _read(text: str, *, quoted: bool = False) -> list[Figure]:
 
     Figures in single-quoted examples are left out unless ``quoted`` (sources keep them).
     """
-    text = _URL.sub(" ", _UUID.sub(" ", text))
+    text = _SHORT_ID.sub(" ", _URL.sub(" ", _UUID.sub(" ", text)))
     if not quoted:
         text = _QUOTED.sub(" ", text)
     found, text = _dates(text)

@@ -467,6 +467,16 @@ _CREATE_DEAL = re.compile(
     r"|\badd\b.{0,120}\bas an? (?:lead|deal)\b",
     re.I,
 )
+# "make it a deal", "track this one", "add it to the pipeline": a deal on the house just analysed.
+_TRACK_IT = re.compile(
+    r"^\s*(?:ok(?:ay)?,?\s+|great,?\s+|yes,?\s+|let'?s\s+)?"
+    r"(?:(?:make|turn)\s+(?:it|this|that|this one|that one)\s+(?:into\s+)?an?\s+(?:deal|lead)"
+    r"|(?:track|pursue|go after)\s+(?:it|this|that|this one|that one|this house|that house)"
+    r"|(?:add|put)\s+(?:it|this|that|this one|that one|this house|that house)\s+"
+    r"(?:to|in|into|on)\s+(?:the\s+|our\s+)?(?:pipeline|deals)"
+    r")\b",
+    re.I,
+)
 _STATUS_VERB = re.compile(r"\b(?:move|mark|set|change|put|update)\b", re.I)
 _STATUS_WORDS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bunder\s*-?\s*contract\b", re.I), "under_contract"),
@@ -1719,9 +1729,14 @@ def _deal_write(text: str, conversation: Conversation | None = None) -> Plan | N
         if target is not None:
             moved_to = "closed" if ended.group(1).lower().startswith("close") else "dead"
             return Plan("change_deal_status", {"deal": target, "status": moved_to})
-    if _CREATE_DEAL.search(text):
+    if _CREATE_DEAL.search(text) or _TRACK_IT.search(text):
         address = extract_address(_without_money(text))
-        if address is None:
+        args: dict[str, Any] = {"address": address} if address else {}
+        latest = conversation.latest_subject() if conversation is not None else None
+        if not args and latest is not None and latest[0] == "property":
+            # "make it a deal" right after an analysis of a house: that house.
+            args = {"property_id": latest[1]}
+        if not args:
             return Plan(
                 reply="Which property? Say 'create a deal on' and its street address.",
                 needs="create_deal",
@@ -2805,6 +2820,15 @@ _SPECIAL_WORDS = {
     "for_team": "for the team to call",
 }
 
+def short_id(value: Any) -> str:
+    """An id the way a reply writes it: a UUID's first 8 hex digits (the tools take the prefix)."""
+    text = str(value)
+    try:
+        return uuid.UUID(text).hex[:8]
+    except ValueError:
+        return text
+
+
 
 def words(value: Any) -> str:
     """A status, strategy or category code in words: ``under_contract`` → ``under contract``."""
@@ -3048,7 +3072,7 @@ def _deals_reply(r: dict[str, Any]) -> str:
         price = f", price {d['purchase_price']}" if d.get("purchase_price") else ""
         strategy = f" ({words(d['strategy'])})" if d.get("strategy") else ""
         lines.append(
-            f"• {d['address']}: {words(d['status'])}{strategy}{price}, deal {d['deal_id']}"
+            f"• {d['address']}: {words(d['status'])}{strategy}{price}, deal {short_id(d['deal_id'])}"
         )
     return _fit("\n".join(lines))
 
@@ -3061,7 +3085,7 @@ def _deals_over_reply(r: dict[str, Any]) -> str:
     for d in r.get("deals") or []:
         total = f"over by {d['over_by']} in total" if d.get("over_by") else "within in total"
         over = "; ".join(f"{x['label']} over by {x['over_by']}" for x in d.get("lines_over") or [])
-        lines.append(f"• {d['address']} (deal {d['deal_id']}): {total}; {over}")
+        lines.append(f"• {d['address']} (deal {short_id(d['deal_id'])}): {total}; {over}")
     if r.get("not_shown"):
         lines.append(f"…and {r['not_shown']} more.")
     return _fit("\n".join(lines))
@@ -3106,7 +3130,7 @@ def _budget_reply(r: dict[str, Any]) -> str:
         else f"remaining {r['total_remaining']}"
     )
     lines = [
-        f"Budget for deal {r['deal_id']}{_on_address(r)}: allocated {r['total_allocated']}, spent "
+        f"Budget for deal {short_id(r['deal_id'])}{_on_address(r)}: allocated {r['total_allocated']}, spent "
         f"{r['total_spent']}, {total}."
     ]
     over_by = {o["label"]: o["over_by"] for o in r.get("over_lines") or []}
@@ -3131,7 +3155,11 @@ def _on_address(r: dict[str, Any]) -> str:
 
 
 def _scope_label(r: dict[str, Any]) -> str:
-    return f"deal {r['deal_id']}{_on_address(r)}" if r.get("deal_id") else "the whole organisation"
+    return (
+        f"deal {short_id(r['deal_id'])}{_on_address(r)}"
+        if r.get("deal_id")
+        else "the whole organisation"
+    )
 
 
 def _pnl_reply(r: dict[str, Any]) -> str:
@@ -3477,7 +3505,7 @@ def _walkthrough_reply(r: dict[str, Any]) -> str:
 def _void_reply(r: dict[str, Any]) -> str:
     line = f" on the {r['line']} line" if r.get("line") else ""
     text = (
-        f"Voided expense {r['voided_expense_id']} ({r['amount']}{line}) on "
+        f"Voided expense {short_id(r['voided_expense_id'])} ({r['amount']}{line}) on "
         f"{r['address']}: a reversal is booked and the ledger gets a refund; the original stays "
         "on record."
     )
@@ -3497,7 +3525,7 @@ def _spent_text(r: dict[str, Any], *, has: str, flags: bool) -> str:
 
 
 def _changed_reply(r: dict[str, Any]) -> str:
-    deal = f"deal {r.get('deal_id')} on {r.get('address')}"
+    deal = f"deal {short_id(r.get('deal_id'))} on {r.get('address')}"
     if r.get("created"):
         strategy = f", strategy {words(r['strategy'])}" if r.get("strategy") else ""
         price = f", price {r['purchase_price']}" if r.get("purchase_price") else ""
@@ -3688,7 +3716,7 @@ def _bids_reply(r: dict[str, Any]) -> str:
             )
         lines.append(
             f"• {b['contractor']}: bid {b['bid_total'] or 'lump sum'}, leveled "
-            f"{b['leveled_total']}{missing}{notes} (bid {b['bid_id']}, {words(b['status'])})"
+            f"{b['leveled_total']}{missing}{notes} (bid {short_id(b['bid_id'])}, {words(b['status'])})"
         )
     lowest = r.get("lowest_complete_bid_id") or r.get("lowest_leveled_bid_id")
     if lowest:
@@ -3725,7 +3753,7 @@ def _bids_received_reply(r: dict[str, Any]) -> str:
 
 def _award_reply(r: dict[str, Any]) -> str:
     return (
-        f"Awarded bid {r['awarded_bid_id']} on {r['address']}: the budget is now {r['budget']}, "
+        f"Awarded bid {short_id(r['awarded_bid_id'])} on {r['address']}: the budget is now {r['budget']}, "
         f"{r['rejected_bids']} other bid(s) rejected, {r.get('open_bids', 0)} open on other lines; "
         f"the project is {words(r['status'])}."
     )
@@ -3966,7 +3994,7 @@ def _paid_reply(r: dict[str, Any]) -> str:
             f"No deal you can see on {r['address']} has a purchase price, so I can't say what we "
             f"paid.{sold} The analysis below shows the list (asking) price, not a price paid."
         )
-    deal = f"deal {r['deal_id']}, {words(r['deal_status'])}"
+    deal = f"deal {short_id(r['deal_id'])}, {words(r['deal_status'])}"
     price = r["purchase_price"]
     if r.get("basis") == "paid":
         text = f"We paid {price} for {r['address']} ({deal})."
@@ -3995,7 +4023,7 @@ def _paid_reply(r: dict[str, Any]) -> str:
 
 
 def _deal_offers_reply(r: dict[str, Any]) -> str:
-    head = f"{r['address']} (deal {r['deal_id']}, {words(r['deal_status'])})"
+    head = f"{r['address']} (deal {short_id(r['deal_id'])}, {words(r['deal_status'])})"
     offers = r.get("offers", [])
     if not offers:
         return f"No offers on {head} yet."

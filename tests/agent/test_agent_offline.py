@@ -245,8 +245,8 @@ def test_section8_rent_for_an_address(world: World) -> None:
 def test_my_deals_lists_only_the_investors_own(world: World) -> None:
     result = turn(world, "my deals", thread=new_thread())
     assert result.tool_calls[0].name == "list_deals"
-    assert str(world.ivy_deal_id) in result.reply
-    assert str(world.olaf_deal_id) not in result.reply
+    assert world.ivy_deal_id.hex[:8] in result.reply
+    assert world.olaf_deal_id.hex[:8] not in result.reply
 
 
 def test_figures_in_reads_money_percentages_and_dates_not_ids() -> None:

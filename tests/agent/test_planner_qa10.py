@@ -422,7 +422,7 @@ def test_which_deals_are_over_budget_lists_the_deal_budgets_over(committed_db: S
     team = checked_turn(admin, "which deals are over budget?")
     assert [(c.name, c.args) for c in team.tool_calls] == [("budget_status", {})]
     assert team.reply.startswith("1 deal(s) with a budget line over (worst first):")
-    assert f"(deal {over.id}): over by $60 in total; Utilities over by $60" in team.reply
+    assert f"(deal {over.id.hex[:8]}): over by $60 in total; Utilities over by $60" in team.reply
     assert str(fine.id) not in team.reply
     # The investor sees only their own deals: theirs is within budget.
     mine = checked_turn(investor, "any deals over budget?").reply

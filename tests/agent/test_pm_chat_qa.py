@@ -107,7 +107,7 @@ def test_budget_and_pnl_for_a_bare_street_name_the_deal(world: World) -> None:
     assert "Which deal?" not in budget
     assert "1215 Kellogg Ave" in budget
     pnl = checked_turn(world.admin, "p&l for kellogg").reply
-    assert f"P&L for deal {world.deal_id}" in pnl and "1215 Kellogg Ave" in pnl
+    assert f"P&L for deal {world.deal_id.hex[:8]}" in pnl and "1215 Kellogg Ave" in pnl
     assert "$321.57" in pnl
     assert "9,999" not in pnl  # the organisation's advertising is not this deal's
 
