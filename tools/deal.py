@@ -293,7 +293,9 @@ def make_offer(
 
 
 @tool(parse_docstring=True)
-def deal_performance(runtime: ToolRuntime[Context], deal: DealRef) -> dict[str, Any]:
+def deal_performance(
+    runtime: ToolRuntime[Context], deal: DealRef, as_of: dt.date | None = None
+) -> dict[str, Any]:
     """How a deal did against its projection: projected vs actual, line by line.
 
     Use for "how did kercheval do vs the projection?", "actual vs projected for deal X",
@@ -310,6 +312,8 @@ def deal_performance(runtime: ToolRuntime[Context], deal: DealRef) -> dict[str, 
         runtime: The run context (organisation, user, role), injected: never a model
             argument.
         deal: The deal's id (or its first 8 characters), or its property's address.
+        as_of: Run the actuals to this day ("as of end of March"): ledger rows dated on or
+            before it; omit for today. A day after today is refused.
 
     """
     ctx = runtime.context
@@ -320,7 +324,11 @@ def deal_performance(runtime: ToolRuntime[Context], deal: DealRef) -> dict[str, 
 
         found = resolve_deal(session, ctx, deal)
         result = deal_performance_service.deal_performance(
-            session=session, org_id=ctx.org_id, deal_id=found.id, principal=ctx.principal
+            session=session,
+            org_id=ctx.org_id,
+            deal_id=found.id,
+            principal=ctx.principal,
+            as_of=as_of,
         )
 
         def amount(value: Decimal | None) -> str | None:

@@ -29,6 +29,8 @@ from fastapi import (
     UploadFile,
     status,
 )
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from core.config import get_settings
 from core.deps import Reader, SessionDep, Writer
@@ -261,25 +263,58 @@ def get_project(
         )
 
 
+class ProjectStatusConflict(BaseModel):
+    """The 409 of a status change ``service.PROJECT_MOVES`` does not allow."""
+
+    detail: str = Field(description="why, naming the statuses it can move to")
+    current_status: ProjectStatus = Field(description="the project's status, unchanged")
+    requested_status: ProjectStatus = Field(description="the status asked for")
+    allowed_next_statuses: list[ProjectStatus] = Field(
+        description="where it can move from its status, in alphabetical order"
+    )
+
+
 @router.patch(
-    "/projects/{id}", response_model=ProjectRead, summary="Change a project", responses=_ERRORS
+    "/projects/{id}",
+    response_model=ProjectRead,
+    summary="Change a project",
+    responses=_ERRORS
+    | {
+        409: {
+            "description": "The current state does not allow this; the message says why (a "
+            "status it cannot move to: the allowed next statuses are listed)",
+            "model": ProjectStatusConflict,
+        }
+    },
 )
 def update_project(
     project_id: ProjectId, project_in: ProjectUpdate, session: SessionDep, principal: Writer
-) -> ProjectRead:
+) -> ProjectRead | JSONResponse:
     """Change a project's name, status, budget or dates; only the fields given change.
 
     Completing a project with open tasks is a 409 naming how many, unless
-    ``close_open_tasks`` is true: then those tasks are cancelled with it.
+    ``close_open_tasks`` is true: then those tasks are cancelled with it. A status the
+    project cannot move to is a 409 with ``allowed_next_statuses``.
     """
     with _mapped_errors():
-        project = service.update_project(
-            session=session,
-            org_id=principal.org_id,
-            project_id=project_id,
-            project_in=project_in,
-            principal=principal,
-        )
+        try:
+            project = service.update_project(
+                session=session,
+                org_id=principal.org_id,
+                project_id=project_id,
+                project_in=project_in,
+                principal=principal,
+            )
+        except service.IllegalProjectMoveError as exc:
+            conflict = ProjectStatusConflict(
+                detail=str(exc),
+                current_status=exc.current,
+                requested_status=exc.wanted,
+                allowed_next_statuses=exc.allowed,
+            )
+            return JSONResponse(
+                status_code=status.HTTP_409_CONFLICT, content=conflict.model_dump(mode="json")
+            )
     session.commit()
     session.refresh(project)  # money as stored (two decimals), the same as a later GET
     return ProjectRead.model_validate(project)
@@ -681,16 +716,33 @@ def list_photos(
     return [PhotoRead.model_validate(p) for p in photos]
 
 
+class ExpenseBooked(ExpenseRead):
+    """A project expense as booked, with the earlier bookings that look like the same receipt."""
+
+    possible_duplicates: list[uuid.UUID] = Field(
+        default_factory=list,
+        description="earlier live bookings of what looks like the same receipt (same amount,"
+        " date and deal, same contractor or vendor, spacing and case ignored), from either"
+        " route: a project expense's id (booked with POST /projects/{id}/expenses, void it"
+        " on its project) or a ledger transaction's (booked with POST /expenses or"
+        " /transactions, void it with POST /transactions/{id}/void); voided ones and voids"
+        " left out; empty for a refund. The expense is booked all the same",
+    )
+    warning: str | None = Field(
+        default=None, description="a heads-up naming them when possible_duplicates is not empty"
+    )
+
+
 @router.post(
     "/projects/{id}/expenses",
-    response_model=ExpenseRead,
+    response_model=ExpenseBooked,
     status_code=status.HTTP_201_CREATED,
     summary="Book an expense on a project",
     responses=_ERRORS,
 )
 def add_expense(
     project_id: ProjectId, expense_in: ExpenseCreate, session: SessionDep, principal: Writer
-) -> ExpenseRead:
+) -> ExpenseBooked:
     """Book money spent, optionally against a scope line.
 
     Dated today in the company's time zone unless ``spent_on`` says otherwise; a date more
@@ -698,7 +750,11 @@ def add_expense(
     finance books as a ledger transaction. ``"refund": true`` books money back from the
     vendor or contractor (amount positive; stored negative on the line) and publishes
     ``construction.expense.refunded``, which finance books as a refund in the same category;
-    422 when it would take the line's or project's net spent below zero, 409 in a closed month.
+    422 when it would take the line's or project's net spent below zero (overall, or by the
+    refund's date), 409 in a closed month; a refund leaves an ``expense_refunded`` entry on
+    the project's activity. An expense that looks like a receipt already booked (on a
+    project or in the ledger) is booked all the same, with ``possible_duplicates`` and a
+    ``warning``.
     """
     with _mapped_errors():
         expense = service.add_expense(
@@ -708,8 +764,17 @@ def add_expense(
             expense_in=expense_in,
             principal=principal,
         )
+        duplicates = service.expense_duplicates(
+            session=session, org_id=principal.org_id, expense=expense
+        )
+        warning = service.expense_duplicate_warning(
+            session=session, org_id=principal.org_id, expense=expense, duplicates=duplicates
+        )
     session.commit()
-    return ExpenseRead.model_validate(expense)
+    return ExpenseBooked.model_validate(
+        ExpenseRead.model_validate(expense).model_dump()
+        | {"possible_duplicates": [d.id for d in duplicates], "warning": warning}
+    )
 
 
 @router.get(

@@ -88,5 +88,7 @@ class ActivityKind(StrEnum):
     bid_awarded = "bid_awarded"
     # A project expense voided by a reversal (``void_expense``).
     expense_voided = "expense_voided"
+    # Money back from a vendor or contractor booked on the project (``add_expense`` refund).
+    expense_refunded = "expense_refunded"
     # A ledger transaction on the project mirrored as a project expense (the subscriber).
     finance_transaction = "finance_transaction"

@@ -30,7 +30,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
-from sqlalchemy import text
+from sqlalchemy import func, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select, SelectOfScalar
@@ -2874,11 +2874,109 @@ def add_expense(
         entity_id=expense.id,
         changes=checked.model_dump(mode="json"),
     )
+    if checked.refund:
+        # As a void and a refund booked in finance are: money back shows on the activity.
+        payee = contractor.name if contractor else checked.vendor
+        line = f", {item.component} line" if item else ""
+        _record_activity(
+            session=session,
+            org_id=org_id,
+            project_id=project.id,
+            kind=EXPENSE_REFUNDED_ACTIVITY,
+            summary=(
+                f"Refund of {amount} ({category.value}{line}) dated {day.isoformat()}"
+                + (f" from {payee}" if payee else "")
+                + f" booked by {_actor(principal)}"
+                + (f": {checked.description}" if checked.description else "")
+            )[:2000],
+            details={
+                "expense_id": str(expense.id),
+                "amount": str(-amount),
+                "spent_on": day.isoformat(),
+                "scope_item_id": str(item.id) if item else None,
+                "vendor": checked.vendor,
+                "contractor_id": str(contractor.id) if contractor else None,
+            },
+        )
     return expense
 
 
 # Published for a vendor's or contractor's refund on a project; finance books it as a refund.
 EXPENSE_REFUNDED_EVENT = "construction.expense.refunded"
+# The activity entry a refund on a project leaves (as a void leaves ``expense_voided``).
+EXPENSE_REFUNDED_ACTIVITY = ActivityKind.expense_refunded
+
+
+def expenses_like(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    amount: Decimal,
+    day: dt.date,
+    deal_id: uuid.UUID | None,
+    counterparty: str | None,
+    exclude_expense_id: uuid.UUID | None = None,
+) -> list[ProjectExpense]:
+    """The live expenses booked on projects that look like the same receipt.
+
+    Booked through a project (a ledger expense's mirror is the ledger's, not counted here),
+    of ``amount`` dated ``day``, on a project of ``deal_id`` (None: a project on no deal), to
+    ``counterparty`` as finance books it (the contractor's name, else the vendor; spacing and
+    case ignored); neither voided nor a reversal or refund. Oldest first.
+    """
+    wanted = " ".join((counterparty or "").split()).lower()
+    payee = func.coalesce(Contractor.name, ProjectExpense.vendor, "")
+    normalised = func.lower(func.trim(func.regexp_replace(payee, r"\s+", " ", "g")))
+    deal_match = (
+        col(Project.deal_id).is_(None) if deal_id is None else col(Project.deal_id) == deal_id
+    )
+    reversed_ids = select(col(ProjectExpense.voids_expense_id)).where(
+        ProjectExpense.org_id == org_id, col(ProjectExpense.voids_expense_id).is_not(None)
+    )
+    statement = (
+        select(ProjectExpense)
+        .join(Project, col(Project.id) == col(ProjectExpense.project_id))
+        .outerjoin(Contractor, col(Contractor.id) == col(ProjectExpense.contractor_id))
+        .where(
+            ProjectExpense.org_id == org_id,
+            ProjectExpense.amount == _cents(Decimal(amount)),
+            ProjectExpense.spent_on == day,
+            deal_match,
+            normalised == wanted,
+            col(ProjectExpense.event_id).is_not(None),
+            col(ProjectExpense.voids_expense_id).is_(None),
+            col(ProjectExpense.id).not_in(reversed_ids),
+        )
+        .order_by(col(ProjectExpense.created_at), col(ProjectExpense.id))
+    )
+    if exclude_expense_id is not None:
+        statement = statement.where(ProjectExpense.id != exclude_expense_id)
+    return list(session.exec(statement).all())
+
+
+def expense_duplicates(
+    *, session: Session, org_id: uuid.UUID, expense: ProjectExpense
+) -> list[Any]:
+    """Earlier live bookings, from either route, that look like the same receipt as ``expense``.
+
+    ``finance.service.receipt_duplicates`` (``PossibleDuplicate`` rows) for money spent on the
+    project's deal, to its contractor (else its vendor); nothing for a refund or a reversal.
+    """
+    from domain.finance import service as finance_service  # late: keeps the modules apart
+
+    if expense.amount <= 0 or expense.voids_expense_id is not None:
+        return []
+    project = get_project(session=session, org_id=org_id, project_id=expense.project_id)
+    contractor = session.get(Contractor, expense.contractor_id) if expense.contractor_id else None
+    return finance_service.receipt_duplicates(
+        session=session,
+        org_id=org_id,
+        amount=Decimal(expense.amount),
+        day=expense.spent_on,
+        deal_id=project.deal_id,
+        counterparty=contractor.name if contractor else expense.vendor,
+        exclude_expense_id=expense.id,
+    )
 
 
 def _net_spent(session: Session, statement: SelectOfScalar[ProjectExpense]) -> Decimal:
@@ -2899,7 +2997,9 @@ def _check_refund(
 
     In a closed month: ConstructionConflictError, like finance's writes. One that would take
     its line's or the project's net spent below zero: ConstructionInputError (money back is
-    at most the money spent).
+    at most the money spent), both overall and as of the refund's date (a refund dated
+    before the expense it refunds would leave the line below zero until then, in progress
+    as of a day and in the month's books).
     """
     from domain.finance import service as finance_service  # late: keeps the modules apart
 
@@ -2909,22 +3009,55 @@ def _check_refund(
             "booked. Date it in an open month, or reopen the period first."
         )
     spent = _net_spent(session, _expenses_query(org_id, project.id))
+    by_then = col(ProjectExpense.spent_on) <= day
     if item is not None:
-        on_line = _net_spent(
-            session,
-            _expenses_query(org_id, project.id).where(ProjectExpense.scope_item_id == item.id),
+        on_line_query = _expenses_query(org_id, project.id).where(
+            ProjectExpense.scope_item_id == item.id
         )
+        on_line = _net_spent(session, on_line_query)
         if amount > on_line:
             raise ConstructionInputError(
                 f"a refund of {amount} is more than the {on_line} net spent on the "
                 f"'{item.component}' line: a refund cannot take a line's spent below zero "
                 "(book it on the line it paid for, or for less)"
             )
+        line_by_then = _net_spent(session, on_line_query.where(by_then))
+        if amount > line_by_then:
+            raise ConstructionInputError(
+                f"a refund of {amount} dated {day.isoformat()} is more than the "
+                f"{line_by_then} net spent on the '{item.component}' line by that day: a "
+                "refund cannot take a line's spent below zero on any day (date it on or "
+                "after the expense it refunds)"
+            )
     if amount > spent:
         raise ConstructionInputError(
             f"a refund of {amount} is more than the {spent} net spent on project "
             f"'{project.name}': a refund cannot take the project's spent below zero"
         )
+    project_by_then = _net_spent(session, _expenses_query(org_id, project.id).where(by_then))
+    if amount > project_by_then:
+        raise ConstructionInputError(
+            f"a refund of {amount} dated {day.isoformat()} is more than the "
+            f"{project_by_then} net spent on project '{project.name}' by that day: a refund "
+            "cannot take the project's spent below zero on any day (date it on or after the "
+            "expense it refunds)"
+        )
+
+
+def expense_duplicate_warning(
+    *, session: Session, org_id: uuid.UUID, expense: ProjectExpense, duplicates: Sequence[Any]
+) -> str | None:
+    """The heads-up for ``expense_duplicates`` (None when there are none), as finance words it."""
+    from domain.finance import service as finance_service  # late: keeps the modules apart
+
+    contractor = session.get(Contractor, expense.contractor_id) if expense.contractor_id else None
+    return finance_service.duplicate_warning(
+        duplicates,
+        amount=Decimal(expense.amount),
+        day=expense.spent_on,
+        counterparty=contractor.name if contractor else expense.vendor,
+        void_this=f"POST /projects/{expense.project_id}/expenses/{expense.id}/void",
+    )
 
 
 # A project still taking costs: planning, bidding, in progress or on hold.
@@ -3822,6 +3955,7 @@ def record_contractor_response(
 CONTRACTOR_UPDATE_KINDS = (
     "start_date",
     "price",
+    "extra",
     "duration",
     "withdraw",
     "progress",
@@ -3853,11 +3987,13 @@ class ContractorMessage:
     items: list[dict[str, Any]]
     calls_cancelled: int = 0
     already_opted_out: bool = False
+    # Recorded once without a project (``ask_which``): the projects it may be about.
+    which_of: tuple[Project, ...] = ()
 
     @property
     def ambiguous(self) -> bool:
-        """Noted on several projects: the message did not say which."""
-        return len(self.targets) > 1
+        """Noted on several projects, or once on none: the message did not say which."""
+        return len(self.targets) > 1 or bool(self.which_of)
 
 
 def _street_words(session: Session, project: Project) -> set[str]:
@@ -3885,11 +4021,15 @@ def contractor_bids_for_message(
         for bid, project in rows
         if bid.status in _LIVE_BID_STATUSES and project.status not in CLOSED_PROJECT_STATUSES
     ]
-    said = set(re.findall(r"[a-z]+", text.lower()))
-    named = [(b, p) for b, p in (live or rows) if _street_words(session, p) & said]
+    named = [(b, p) for b, p in (live or rows) if names_project(session, p, text)]
     if named:
         return named
     return live or rows[:1]
+
+
+def names_project(session: Session, project: Project, text: str) -> bool:
+    """Whether ``text`` names the project's street ("kellogg", "the kercheval job")."""
+    return bool(_street_words(session, project) & set(re.findall(r"[a-z]+", text.lower())))
 
 
 def _line_in_message(
@@ -3962,6 +4102,24 @@ def _update_item(
             f"update the bid if accepted ({quoted})",
             "amount": price,
         }
+    why = f" ({payload['reason']})" if payload.get("reason") else ""
+    if kind == "extra":
+        extra = payload.get("extra_amount")
+        asked = f"${Decimal(extra):,.2f}".removesuffix(".00") if extra else "an amount"
+        return {
+            "kind": "review_extra",
+            "text": f"{who} asks for {asked} extra{why} on {where}, on top of the bid"
+            f"{on_file}: review it as a change order ({quoted})",
+            "amount": extra,
+        }
+    if kind == "duration" and payload.get("extra_days"):
+        more = payload["extra_days"]
+        return {
+            "kind": "review_duration",
+            "text": f"{who} needs {more} more day{'s' if more != 1 else ''} on {where}{why}"
+            f"{on_file}: update the schedule ({quoted})",
+            "extra_days": more,
+        }
     if kind == "duration":
         days = payload.get("duration_days")
         return {
@@ -4002,6 +4160,10 @@ def record_contractor_update(
     start_date: dt.date | None = None,
     amount: Decimal | None = None,
     duration_days: int | None = None,
+    extra_days: int | None = None,
+    reason: str | None = None,
+    project_id: uuid.UUID | None = None,
+    ask_which: bool = False,
 ) -> ContractorMessage:
     """Record what a contractor said in chat, for the team, as the voice agent's calls are.
 
@@ -4011,9 +4173,14 @@ def record_contractor_update(
     to act ("confirm the new start", "review the new price", "answer their question"). It
     goes on the project of the contractor's bid it is about (see
     ``contractor_bids_for_message``; on each of them, at most five, when it names none of
-    several). Nothing about the bid changes: a new date or price is for the team to accept.
-    ``opt_out`` marks the contractor opted out (``mark_contractor_opted_out``) and cancels
-    their pending calls, as an opt-out on a call does.
+    several). ``project_id`` (the project the conversation was about) is the one when the
+    message names none of several and it is one of theirs; ``ask_which``: one that is still
+    ambiguous is recorded once without a project (``which_of`` lists the candidates), not on
+    each. ``extra`` is an amount asked on top of the bid (a change order, ``amount``);
+    ``extra_days`` days more than planned (kind duration); ``reason`` what it is for. Nothing
+    about the bid changes: a new date or price is for the team to accept. ``opt_out`` marks
+    the contractor opted out (``mark_contractor_opted_out``) and cancels their pending calls,
+    as an opt-out on a call does.
     """
     if kind not in CONTRACTOR_UPDATE_KINDS:
         raise ConstructionInputError(
@@ -4031,6 +4198,10 @@ def record_contractor_update(
     _check_duration_days(duration_days)
     if duration_days is not None and duration_days < 1:
         raise ConstructionInputError(f"duration_days must be at least 1 (got {duration_days})")
+    _check_duration_days(extra_days)
+    if extra_days is not None and extra_days < 1:
+        raise ConstructionInputError(f"extra_days must be at least 1 (got {extra_days})")
+    reason = " ".join((reason or "").split())[:200] or None
     price = _amount(amount, "amount") if amount is not None else None
     if price is not None and price <= 0:
         raise ConstructionInputError("amount must be more than zero")
@@ -4063,11 +4234,19 @@ def record_contractor_update(
     rows = contractor_bids_for_message(
         session=session, org_id=org_id, contractor_id=contractor.id, text=said
     )[:MAX_UPDATE_PROJECTS]
+    if len(rows) > 1 and project_id is not None:
+        rows = [(b, p) for b, p in rows if p.id == project_id] or rows
+    which_of: tuple[Project, ...] = ()
+    if len(rows) > 1 and ask_which:
+        which_of, rows = tuple(p for _b, p in rows), []
     targets: list[tuple[Project | None, Bid | None]] = [(p, b) for b, p in rows] or [(None, None)]
     facts: dict[str, Any] = {
         "start_date": start_date,
-        "new_price": price,
+        "new_price": price if kind != "extra" else None,
+        "extra_amount": price if kind == "extra" else None,
         "duration_days": duration_days,
+        "extra_days": extra_days,
+        "reason": reason,
     }
     facts = {k: v for k, v in facts.items() if v is not None}
     activities: list[ProjectActivity] = []
@@ -4076,10 +4255,12 @@ def record_contractor_update(
     kinds = [kind] + [
         other
         for other, fact in (("price", "new_price"), ("start_date", "start_date"))
-        if kind in ("price", "start_date", "duration") and other != kind and fact in facts
+        if kind in ("price", "extra", "start_date", "duration") and other != kind and fact in facts
     ]
     for project, bid in targets:
         where = project_label(session=session, project=project) if project else "no project"
+        if which_of:
+            where = "one of their jobs"
         line = _line_in_message(session, org_id, bid, said)
         made = [
             _update_item(each, contractor.name, where, said, bid, normalise_payload(facts), line)
@@ -4088,6 +4269,10 @@ def record_contractor_update(
         if len(targets) > 1:
             for item in made:
                 item["text"] += f" (they have bids on {len(targets)} projects and named none)"
+        if which_of:
+            places = "; ".join(project_label(session=session, project=p) for p in which_of)
+            for item in made:
+                item["text"] += f" (they named no job of their bids on {places}: ask which)"
         payload: dict[str, Any] = {
             "contractor_id": contractor.id,
             "project_id": project.id if project else None,
@@ -4128,6 +4313,7 @@ def record_contractor_update(
         activities=activities,
         items=items,
         calls_cancelled=cancelled,
+        which_of=which_of,
     )
 
 

@@ -22,7 +22,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from fastapi.responses import JSONResponse
-from pydantic import model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from core.deps import Reader, SessionDep, Writer
 from core.paging import Offset, send_total, total_count
@@ -212,12 +212,28 @@ def update_deal(
     return _read(deal)
 
 
+class DealStatusConflict(BaseModel):
+    """The 409 of a status change the pipeline does not allow."""
+
+    detail: str = Field(description="why, naming the statuses it may move to")
+    current_status: DealStatus = Field(description="the deal's status, unchanged")
+    requested_status: DealStatus = Field(description="the status asked for")
+    allowed_next_statuses: list[DealStatus] = Field(
+        description="where it may move from its status, in pipeline order (empty: final)"
+    )
+
+
 @router.put(
     "/deals/{id}/status",
     response_model=DealRead,
     summary="Move a deal along the pipeline",
     responses=_ERRORS
-    | {409: {"description": "The transition is not allowed; the allowed next statuses are listed"}},
+    | {
+        409: {
+            "description": "The transition is not allowed; the allowed next statuses are listed",
+            "model": DealStatusConflict,
+        }
+    },
 )
 def change_status(
     deal_id: DealId, change: DealStatusChange, session: SessionDep, principal: Writer
@@ -240,14 +256,14 @@ def change_status(
                 principal=principal,
             )
         except service.IllegalTransitionError as exc:
+            conflict = DealStatusConflict(
+                detail=str(exc),
+                current_status=exc.current,
+                requested_status=exc.target,
+                allowed_next_statuses=exc.allowed,
+            )
             return JSONResponse(
-                status_code=status.HTTP_409_CONFLICT,
-                content={
-                    "detail": str(exc),
-                    "current_status": exc.current.value,
-                    "requested_status": exc.target.value,
-                    "allowed_next_statuses": [s.value for s in exc.allowed],
-                },
+                status_code=status.HTTP_409_CONFLICT, content=conflict.model_dump(mode="json")
             )
     session.commit()
     return _read(deal)
@@ -437,6 +453,17 @@ def get_projection(
         )
 
 
+class _PerformanceQuery(_BoundedProjectionQuery):
+    """The projection's query parameters and the day the actuals run to."""
+
+    as_of: dt.date | None = Field(
+        default=None,
+        description="the actuals count ledger rows dated on or before this day, and a"
+        " rental's projected figures are prorated to it (default: today, company-local; a"
+        " later day is 422)",
+    )
+
+
 @router.get(
     "/deals/{id}/performance",
     response_model=performance.DealPerformance,
@@ -445,7 +472,7 @@ def get_projection(
 )
 def get_performance(
     deal_id: DealId,
-    assumptions: Annotated[_BoundedProjectionQuery, Query()],
+    query: Annotated[_PerformanceQuery, Query()],
     session: SessionDep,
     principal: Reader,
 ) -> performance.DealPerformance:
@@ -457,7 +484,13 @@ def get_performance(
     date"). Every figure names its source; a figure that is missing says why (no projection
     without an ARV, nothing booked under a category ...). Money as two-place strings. Same
     access as the projection: investors only their own deals; other deals are 404.
+    ``as_of`` (default today, company-local; a later day is 422) runs the actuals to that
+    day: ledger rows dated on or before it; the projection is the deal's current one (a
+    rental's yearly figures prorated to ``as_of``).
     """
+    assumptions = ProjectionAssumptions.model_validate(
+        query.model_dump(exclude={"as_of"}, exclude_unset=True)
+    )
     with _mapped_errors():
         return performance.deal_performance(
             session=session,
@@ -465,4 +498,5 @@ def get_performance(
             deal_id=deal_id,
             assumptions=assumptions,
             principal=principal,
+            as_of=query.as_of,
         )

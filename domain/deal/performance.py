@@ -2,9 +2,10 @@
 
 ``deal_performance`` runs the deal's projection (``service.deal_projection``, exactly what
 ``GET /projections/{dealId}`` answers, with the same optional assumptions) and reads the
-deal's ledger P&L (``domain.finance.reports``, every transaction on the deal up to today),
-then compares them line by line. Nothing is invented: a figure the projection cannot give or
-the ledger does not hold is ``None`` with the reason in ``missing``.
+deal's ledger P&L (``domain.finance.reports``, every transaction on the deal dated on or
+before ``as_of``, default today), then compares them line by line. Nothing is invented: a
+figure the projection cannot give or the ledger does not hold is ``None`` with the reason in
+``missing``.
 
 How the ledger's categories map to the lines:
 
@@ -126,7 +127,9 @@ class DealPerformance(BaseModel):
         "to date: a rental, still running; nothing booked: no ledger transaction on the deal"
     )
     period_start: dt.date | None = Field(description="first ledger transaction on the deal")
-    period_end: dt.date = Field(description="the actuals run to this day (today, local)")
+    period_end: dt.date = Field(
+        description="the actuals run to this day (as_of; default today, company-local)"
+    )
     operating_start: dt.date | None = Field(
         default=None, description="rentals: the first rent received (prorating starts here)"
     )
@@ -186,10 +189,21 @@ def compare(
 
 
 class _Ledger:
-    """The deal's ledger rows summed by category, before or from a day."""
+    """The deal's ledger rows summed by category, before or from a day.
 
-    def __init__(self, rows: list[LedgerRow]) -> None:
-        self.rows = rows
+    A transaction voided with ``POST /transactions/{id}/void`` and its void (both on or
+    before the day the actuals run to: a void keeps its original's date) are left out
+    together: voided income is no income received (no sale, no first rent), a voided cost no
+    cost booked. Project expense voids net against their expense as the P&L nets them.
+    """
+
+    def __init__(
+        self, rows: list[LedgerRow], voids: dict[uuid.UUID, uuid.UUID] | None = None
+    ) -> None:
+        ids = {r.id for r in rows}
+        pairs = {v: o for v, o in (voids or {}).items() if o in ids}
+        gone = set(pairs) | set(pairs.values())
+        self.rows = [r for r in rows if r.id not in gone]
 
     def sums(
         self,
@@ -284,14 +298,28 @@ def deal_performance(
     principal: Principal | None = None,
     assumptions: ProjectionAssumptions | None = None,
     today: dt.date | None = None,
+    as_of: dt.date | None = None,
 ) -> DealPerformance:
     """The deal's projection next to its ledger: differences, returns, period, what is open.
+
+    ``as_of`` (default: company-local today; a later day is ``DealValidationError``): the
+    actuals are the ledger rows dated on or before it, a rental's projected figures are
+    prorated to it, and the period ends on it. The projection itself is the deal's current
+    one (its figures and latest valuation): it keeps no history to project as at a past day.
 
     Visibility is the projection's: ``DealNotFoundError`` for a deal of another organisation
     or one the caller may not see (an investor: their own deals only).
     """
+    from domain.finance import service as finance_service  # late: keeps the modules apart
+
     deal = service.get_deal(session=session, org_id=org_id, deal_id=deal_id, principal=principal)
-    end = today or local_today()
+    now = local_today()
+    end = as_of or today or now
+    if as_of is not None and as_of > now:
+        raise service.DealValidationError(
+            f"as_of {as_of.isoformat()} is after today ({now.isoformat()}): performance runs to"
+            " today at the latest"
+        )
     projected: DealProjection | None = None
     gap: str | None = None
     try:
@@ -307,7 +335,10 @@ def deal_performance(
     strategy = projected.strategy if projected is not None else deal.strategy
     rows = reports.fetch_rows(session=session, org_id=org_id, end=end, deal_id=deal.id)
     report = reports.pnl_from_rows(rows, org_id=org_id, start=dt.date.min, end=end, deal_id=deal.id)
-    ledger = _Ledger(rows)
+    voids = finance_service.void_pairs(
+        session=session, org_id=org_id, transaction_ids=[r.id for r in rows if r.is_void]
+    )
+    ledger = _Ledger(rows, voids)
     start = min((r.date for r in rows), default=None)
     sources = dict(projected.sources) if projected is not None else {}
     if projected is not None and projected.arv_source is not None:
@@ -358,7 +389,7 @@ def deal_performance(
             total_expenses=total.total_expenses,
             net=total.net,
             transaction_count=total.transaction_count,
-            basis=f"every transaction on deal {deal.id} dated up to {end.isoformat()}; "
+            basis=f"every transaction on deal {deal.id} dated on or before {end.isoformat()}; "
             "income = income transactions; expenses = expenses and payments less refunds; "
             "transfers excluded",
             source=report.source,

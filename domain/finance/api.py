@@ -253,7 +253,7 @@ class TransactionVoidRead(BaseModel):
             "description": "Its month is closed, it is already voided, it is a void, or it"
             " was booked from a project expense (void that on the project)"
         },
-        422: {"description": "No reason, or income (it has no offsetting entry)"},
+        422: {"description": "No reason (or one over 500 characters)"},
     },
     summary="Void a transaction booked by mistake (books an offsetting entry; audited)",
 )
@@ -263,7 +263,11 @@ def void_transaction(
     session: SessionDep,
     principal: Writer,
 ) -> TransactionVoidRead:
-    """Cancel a transaction with an offsetting entry dated the same day; the original stays."""
+    """Cancel a transaction with an offsetting entry dated the same day; the original stays.
+
+    Income is voided by an expense in its own category (the ledger has no negative income):
+    the P&L takes the income back, the cash flow counts neither, budgets never count it.
+    """
     try:
         result = service.void_transaction(
             session=session,
@@ -289,8 +293,12 @@ class ExpenseRead(BaseModel):
     budgets: list[service.BudgetStatusLineModel]
     possible_duplicates: list[uuid.UUID] = Field(
         default_factory=list,
-        description="ids of the same expense already booked (same category, amount, date,"
-        " deal, counterparty and description); it is booked all the same",
+        description="earlier live bookings of what looks like the same receipt (same amount,"
+        " date and deal, same counterparty, spacing and case ignored), from either route: a"
+        " ledger transaction's id (booked with POST /expenses or /transactions, void it with"
+        " POST /transactions/{id}/void) or a project expense's (booked with POST"
+        " /projects/{id}/expenses, void it on its project); voided ones and voids left out."
+        " The expense is booked all the same",
     )
     warning: str | None = None
     notes: list[str] = []  # e.g. booked to the deal's one open rehab project

@@ -34,6 +34,7 @@ from sqlmodel import Session, col, select
 from domain.finance.enums import (
     CATEGORY_INFO,
     SPENDING_TYPES,
+    CategoryKind,
     ReportGrouping,
     TransactionCategory,
     TransactionType,
@@ -243,12 +244,20 @@ class PnlReport(BaseModel):
     source: str = LEDGER_SOURCE
 
 
+# An income category: any other type in one is the void of income (an expense there).
+_INCOME_CATEGORIES = frozenset(
+    c.value for c, i in CATEGORY_INFO.items() if i.kind is CategoryKind.income
+)
+
+
 def _pnl_effect(row: LedgerRow) -> tuple[str, str, Decimal] | None:
     """(section, category, amount) a row adds to a P&L, or None for a transfer."""
     if row.type is TransactionType.transfer or row.category is None:
         return None
     if row.type is TransactionType.income:
         return "income", row.category, row.amount
+    if row.category in _INCOME_CATEGORIES:
+        return "income", row.category, -row.amount  # the void of income takes it back
     if row.type in SPENDING_TYPES:
         return "expenses", row.category, row.amount
     return "expenses", row.category, -row.amount  # a refund takes spending back

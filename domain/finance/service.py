@@ -489,11 +489,26 @@ def count_closed_periods(*, session: Session, org_id: uuid.UUID) -> int:
 # --- budgets -----------------------------------------------------------------------------
 
 
+# Income categories: never spending (the void of income is an expense in one; see
+# ``void_transaction``), so budgets and unbudgeted spending leave them out.
+INCOME_CATEGORIES = tuple(c.value for c in TransactionCategory if c.kind is CategoryKind.income)
+
+
 def _spending_expression() -> Any:
-    """A transaction's effect on budgets: spending adds, refunds take back, others nothing."""
+    """A transaction's effect on budgets: spending adds, refunds take back, others nothing.
+
+    A row in an income category is no spending whatever its type (the void of income).
+    """
+    in_cost_category = col(Transaction.category).not_in(INCOME_CATEGORIES)
     return case(
-        (col(Transaction.type).in_([t.value for t in SPENDING_TYPES]), col(Transaction.amount)),
-        (col(Transaction.type) == TransactionType.refund.value, -col(Transaction.amount)),
+        (
+            and_(col(Transaction.type).in_([t.value for t in SPENDING_TYPES]), in_cost_category),
+            col(Transaction.amount),
+        ),
+        (
+            and_(col(Transaction.type) == TransactionType.refund.value, in_cost_category),
+            -col(Transaction.amount),
+        ),
         else_=0,
     )
 
@@ -1044,8 +1059,14 @@ def open_deal_budget(
 # --- transactions ------------------------------------------------------------------------
 
 
-def _validate_shape(transaction_in: TransactionCreate) -> TransactionCategory | None:
-    """Check the type, category and accounts agree; return the category."""
+def _validate_shape(
+    transaction_in: TransactionCreate, *, income_void: bool = False
+) -> TransactionCategory | None:
+    """Check the type, category and accounts agree; return the category.
+
+    ``income_void``: the offsetting entry of voided income, an expense in the income's own
+    category (the ledger has no negative income); only ``void_transaction`` books one.
+    """
     kind = transaction_in.type
     if kind is TransactionType.transfer:
         if transaction_in.account_id is None or transaction_in.to_account_id is None:
@@ -1068,6 +1089,8 @@ def _validate_shape(transaction_in: TransactionCreate) -> TransactionCategory | 
         raise FinanceValidationError(f"{_a(kind.value)} needs a category")
     category = parse_category(transaction_in.category)
     wanted = CategoryKind.income if kind is TransactionType.income else CategoryKind.expense
+    if income_void and kind is TransactionType.expense:
+        wanted = CategoryKind.income
     if category.kind is not wanted:
         raise FinanceValidationError(
             f"category {category.value} is {_a(category.kind.value)} category; "
@@ -1116,7 +1139,7 @@ def record_transaction(
     BudgetWouldBeExceededError when ``enforce_budget`` and a line would go over.
     """
     amount = check_amount(transaction_in.amount)
-    category = _validate_shape(transaction_in)
+    category = _validate_shape(transaction_in, income_void=voids_transaction_id is not None)
     check_open_period(session=session, org_id=org_id, day=transaction_in.date)
     if transaction_in.project_id is not None:
         # A project's costs are its deal's: another deal is refused, a missing one filled in.
@@ -1144,7 +1167,9 @@ def record_transaction(
     accounts = _lock_accounts(session=session, org_id=org_id, account_ids=account_ids)
 
     budget_delta = ZERO
-    if kind in SPENDING_TYPES:
+    if category is not None and category.kind is CategoryKind.income:
+        pass  # income (or its void) is no spending: no budget counts it
+    elif kind in SPENDING_TYPES:
         budget_delta = amount
     elif kind is TransactionType.refund:
         budget_delta = -amount
@@ -1258,26 +1283,69 @@ def record_transaction(
 
 
 @dataclass(frozen=True)
+class PossibleDuplicate:
+    """An earlier live booking that looks like the same receipt, as the route that booked it.
+
+    ``kind`` "transaction": booked in the ledger (``POST /expenses`` or ``/transactions``),
+    ``id`` the transaction's, voided with ``POST /transactions/{id}/void``. "project_expense":
+    booked on a project (``POST /projects/{id}/expenses``), ``id`` the project expense's,
+    voided on the project (its ledger row follows).
+    """
+
+    id: uuid.UUID
+    kind: str
+    project_id: uuid.UUID | None = None
+
+    @property
+    def how_to_void(self) -> str:
+        """The request that voids it."""
+        if self.kind == "project_expense":
+            return f"POST /projects/{self.project_id}/expenses/{self.id}/void"
+        return f"POST /transactions/{self.id}/void"
+
+
+def duplicate_warning(
+    duplicates: Sequence[PossibleDuplicate],
+    *,
+    amount: Decimal,
+    day: dt.date,
+    counterparty: str | None,
+    void_this: str,
+) -> str | None:
+    """A heads-up that the same receipt looks booked already (booked all the same); None: none."""
+    if not duplicates:
+        return None
+    earlier = "; ".join(
+        f"{'project expense' if d.kind == 'project_expense' else 'transaction'} {d.id}"
+        f" ({d.how_to_void})"
+        for d in duplicates[:5]
+    )
+    return (
+        f"Heads up: {len(duplicates)} other expense(s) of {amount} dated {day.isoformat()}"
+        + (f" to {' '.join(counterparty.split())}" if counterparty and counterparty.strip() else "")
+        + f" on the same deal were already booked ({earlier}); if this one is a repeat, void it"
+        f" ({void_this}). Send an Idempotency-Key to make a retried request safe."
+    )
+
+
+@dataclass(frozen=True)
 class ExpenseResult:
     """A booked expense, the budget lines it counts against (after it) and possible repeats."""
 
     transaction: Transaction
     budgets: list[BudgetStatusLineModel]
-    possible_duplicates: list[Transaction] = dataclass_field(default_factory=list)
+    possible_duplicates: list[PossibleDuplicate] = dataclass_field(default_factory=list)
 
     @property
     def duplicate_warning(self) -> str | None:
         """A heads-up when the same expense was already booked (booked all the same)."""
-        if not self.possible_duplicates:
-            return None
         t = self.transaction
-        return (
-            f"Heads up: {len(self.possible_duplicates)} other expense(s) of {t.amount} "
-            f"({t.category}) dated {t.date.isoformat()}"
-            + (f" to {t.counterparty}" if t.counterparty else "")
-            + " with the same description were already booked; if this one is a repeat, void"
-            " it (POST /transactions/{id}/void). Send an Idempotency-Key to make a retried"
-            " request safe."
+        return duplicate_warning(
+            self.possible_duplicates,
+            amount=Decimal(t.amount),
+            day=t.date,
+            counterparty=t.counterparty,
+            void_this="POST /transactions/{id}/void",
         )
 
 
@@ -1288,6 +1356,25 @@ def _voided_ids(org_id: uuid.UUID) -> Any:
         OutboxEvent.name == "transaction.created",
         col(OutboxEvent.payload)[VOIDS_KEY].astext.is_not(None),
     )
+
+
+def void_pairs(
+    *, session: Session, org_id: uuid.UUID, transaction_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, uuid.UUID]:
+    """Among ``transaction_ids``: each void (``POST /transactions/{id}/void``) -> what it voids."""
+    if not transaction_ids:
+        return {}
+    rows = session.execute(
+        select(col(Transaction.id), col(OutboxEvent.payload)[VOIDS_KEY].astext)
+        .join(OutboxEvent, col(OutboxEvent.id) == col(Transaction.source_event_id))
+        .where(
+            Transaction.org_id == org_id,
+            col(Transaction.id).in_(list(transaction_ids)),
+            OutboxEvent.name == "transaction.created",
+            col(OutboxEvent.payload)[VOIDS_KEY].astext.is_not(None),
+        )
+    ).all()
+    return {void_id: uuid.UUID(str(voided)) for void_id, voided in rows}
 
 
 def _void_rows(org_id: uuid.UUID) -> Any:
@@ -1306,43 +1393,109 @@ def _void_rows(org_id: uuid.UUID) -> Any:
 
 
 def _same_text(column: Any, value: str | None) -> ColumnElement[bool]:
-    """``column`` holds ``value`` (spacing trimmed, case ignored; blank and None alike)."""
+    """``column`` holds ``value`` (spacing collapsed and trimmed, case ignored; blank = None)."""
     text = " ".join((value or "").split()).lower()
-    return func.lower(func.trim(func.coalesce(column, ""))) == text
+    return _normalised(column) == text
+
+
+def _normalised(column: Any) -> Any:
+    """``column`` as text with runs of spacing made one space, trimmed and lower-cased."""
+    collapsed = func.regexp_replace(func.coalesce(column, ""), r"\s+", " ", "g")
+    return func.lower(func.trim(collapsed))
+
+
+def receipt_duplicates(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    amount: Decimal,
+    day: dt.date,
+    deal_id: uuid.UUID | None,
+    counterparty: str | None,
+    exclude_transaction_id: uuid.UUID | None = None,
+    exclude_expense_id: uuid.UUID | None = None,
+) -> list[PossibleDuplicate]:
+    """Earlier live bookings of what looks like the same receipt, from either route, oldest first.
+
+    Same amount, date, deal (a project expense's: its project's) and counterparty (a project
+    expense's: its contractor, else its vendor, as finance books it; spacing and case
+    ignored). Ledger spending (expenses and payments) and the project's own expenses both
+    count, each booking once: a project expense is reported as such (``kind``
+    "project_expense") whether or not finance has booked its ledger row yet, a ledger
+    expense as a transaction (its mirror on a project is not reported again). Voided ones
+    and voids (reversals, refunds) are left out; ``exclude_*`` is the booking just made.
+    """
+    from domain.construction import service as construction_service  # late: keeps them apart
+    from domain.construction.models import ProjectExpense
+
+    amount = Decimal(amount).quantize(CENT)
+    deal_match: ColumnElement[bool] = (
+        col(Transaction.deal_id).is_(None)
+        if deal_id is None
+        else col(Transaction.deal_id) == deal_id
+    )
+    from_projects = select(col(ProjectExpense.event_id)).where(
+        ProjectExpense.org_id == org_id, col(ProjectExpense.event_id).is_not(None)
+    )
+    conditions: list[Any] = [
+        Transaction.org_id == org_id,
+        col(Transaction.type).in_([t.value for t in SPENDING_TYPES]),
+        Transaction.amount == amount,
+        Transaction.date == day,
+        deal_match,
+        _same_text(col(Transaction.counterparty), counterparty),
+        cast(col(Transaction.id), String).not_in(_voided_ids(org_id)),
+        col(Transaction.id).not_in(_void_rows(org_id)),
+        # A project expense's ledger row: the project expense stands for it.
+        or_(
+            col(Transaction.source_event_id).is_(None),
+            col(Transaction.source_event_id).not_in(from_projects),
+        ),
+    ]
+    if exclude_transaction_id is not None:
+        conditions.append(Transaction.id != exclude_transaction_id)
+    found: list[tuple[dt.datetime, uuid.UUID, PossibleDuplicate]] = [
+        (t.created_at, t.id, PossibleDuplicate(id=t.id, kind="transaction"))
+        for t in session.exec(select(Transaction).where(*conditions)).all()
+    ]
+    for expense in construction_service.expenses_like(
+        session=session,
+        org_id=org_id,
+        amount=amount,
+        day=day,
+        deal_id=deal_id,
+        counterparty=counterparty,
+        exclude_expense_id=exclude_expense_id,
+    ):
+        found.append(
+            (
+                expense.created_at,
+                expense.id,
+                PossibleDuplicate(
+                    id=expense.id, kind="project_expense", project_id=expense.project_id
+                ),
+            )
+        )
+    return [d for _, _, d in sorted(found, key=lambda row: (row[0], str(row[1])))]
 
 
 def possible_duplicates(
     *, session: Session, org_id: uuid.UUID, transaction: Transaction
-) -> list[Transaction]:
-    """Other live bookings just like ``transaction``, oldest first.
+) -> list[PossibleDuplicate]:
+    """Other live bookings of what looks like the same receipt as ``transaction``.
 
-    Same type, category, amount, date, deal, counterparty and description (spacing and case
-    ignored); voided ones and voids are left out.
+    ``receipt_duplicates`` for spending (expenses and payments); nothing for other types.
     """
-    deal_match: ColumnElement[bool] = (
-        col(Transaction.deal_id).is_(None)
-        if transaction.deal_id is None
-        else col(Transaction.deal_id) == transaction.deal_id
-    )
-    return list(
-        session.exec(
-            select(Transaction)
-            .where(
-                Transaction.org_id == org_id,
-                Transaction.id != transaction.id,
-                Transaction.type == str(transaction.type),
-                Transaction.category
-                == (str(transaction.category) if transaction.category else None),
-                Transaction.amount == transaction.amount,
-                Transaction.date == transaction.date,
-                deal_match,
-                _same_text(col(Transaction.counterparty), transaction.counterparty),
-                _same_text(col(Transaction.description), transaction.description),
-                cast(col(Transaction.id), String).not_in(_voided_ids(org_id)),
-                col(Transaction.id).not_in(_void_rows(org_id)),
-            )
-            .order_by(col(Transaction.created_at), col(Transaction.id))
-        ).all()
+    if TransactionType(transaction.type) not in SPENDING_TYPES:
+        return []
+    return receipt_duplicates(
+        session=session,
+        org_id=org_id,
+        amount=Decimal(transaction.amount),
+        day=transaction.date,
+        deal_id=transaction.deal_id,
+        counterparty=transaction.counterparty,
+        exclude_transaction_id=transaction.id,
     )
 
 
@@ -1508,8 +1661,11 @@ def list_transactions(
 
 # --- voids -------------------------------------------------------------------------------
 
-# The offsetting entry of each type a void books (income has none: see ``void_transaction``).
+# The offsetting entry of each type a void books. Income's is an expense in the income's own
+# category (the ledger has no negative income): reports count an expense in an income
+# category as income taken back, budgets never count it (see ``void_transaction``).
 _VOID_TYPE: dict[TransactionType, TransactionType] = {
+    TransactionType.income: TransactionType.expense,
     TransactionType.expense: TransactionType.refund,
     TransactionType.payment: TransactionType.refund,
     TransactionType.refund: TransactionType.expense,
@@ -1560,12 +1716,15 @@ def void_transaction(
 
     The ledger is append-only, as for a voided project expense (which finance books as a
     refund): an expense or payment is cancelled by a refund, a refund by an expense, a
-    transfer by the transfer back, each with the original's category, amount, date, deal,
-    project, account and counterparty, described "void of transaction <id>: <reason>".
-    Balances, budgets and the P&L net the pair to zero; the cash flow counts neither. Errors:
-    NotFoundError (not this organisation's), FinanceValidationError (no reason; income, which
-    has no offsetting type), ConflictError (already voided, itself a void, or booked from a
-    project expense: void that on the project), ClosedPeriodError (its month is closed).
+    transfer by the transfer back, income by an expense in the income's own category (the
+    ledger has no negative income; the P&L counts it as income taken back, budgets never
+    count it), each with the original's category, amount, date, deal, project, account and
+    counterparty, described "void of transaction <id>: <reason>" (income's void carries no
+    project: income never reached a project's spent, and spending on a project would).
+    Balances, budgets, the P&L and deal performance net the pair to zero; the cash flow
+    counts neither. Errors: NotFoundError (not this organisation's), FinanceValidationError
+    (no reason), ConflictError (already voided, itself a void, or booked from a project
+    expense: void that on the project), ClosedPeriodError (its month is closed).
     """
     reason = " ".join((reason or "").split())
     if not reason:
@@ -1606,11 +1765,6 @@ def void_transaction(
             f"{local_day(earlier.created_at).isoformat()} (void {earlier.id})"
         )
     kind = TransactionType(original.type)
-    if kind not in _VOID_TYPE:
-        raise FinanceValidationError(
-            f"income cannot be voided here: the ledger has no offsetting type for income"
-            f" (transaction {original.id}); book a correcting entry instead"
-        )
     if closed_month(session=session, org_id=org_id, day=original.date) is not None:
         raise ClosedPeriodError(
             f"The books for {original.date:%B %Y} are closed: transaction {original.id} dated"
@@ -1631,7 +1785,7 @@ def void_transaction(
             account_id=original.to_account_id if reverse else original.account_id,
             to_account_id=original.account_id if reverse else None,
             counterparty=original.counterparty,
-            project_id=original.project_id,
+            project_id=None if kind is TransactionType.income else original.project_id,
         ),
         principal=principal,
         voids_transaction_id=original.id,
