@@ -16,6 +16,7 @@ Cyrillic, Greek ...) are drawn in a CID font the PDF viewer supplies, so no text
 from __future__ import annotations
 
 import io
+import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -409,10 +410,31 @@ def _cover(
     return story
 
 
+# "deal 1a2b...-... price", "deal 1a2b...'s estimated repairs": a reader sees "the deal's".
+_DEAL_ID = re.compile(r"\b(?:the )?deal [0-9a-f]{8}-[0-9a-f-]{27}(?:'s)?", re.I)
+
+
+def _without_deal_ids(line: str) -> str:
+    """``line`` with each "deal <uuid>" said as "the deal's" (a raw id means nothing on paper)."""
+    return _DEAL_ID.sub("the deal's", line)
+
+
 def _price_label(analysis: PropertyAnalysis) -> str:
     """The cover's label: "Purchase price (list price)", or plain when there is no price."""
     price = analysis.purchase_price
-    return f"Purchase price ({price.source})" if price else "Purchase price"
+    return f"Purchase price ({_without_deal_ids(price.source)})" if price else "Purchase price"
+
+
+def _confidence(part: CompAnalysis) -> str:
+    """The valuation's confidence, or "low" when its newest comp is over a year old.
+
+    The valuation's confidence measures how closely its comps agree, not their age
+    (``analysis_service.comps_out_of_date``); the notes give the figure and the reason.
+    """
+    newest = analysis_service.comps_out_of_date(part)
+    if newest is not None:
+        return f"low (comps {newest.year})"
+    return percent(part.confidence * 100, 0)
 
 
 def _comps_table(comps: CompAnalysis) -> Table:
@@ -448,7 +470,7 @@ def _value_section(analysis: PropertyAnalysis) -> list[Any]:
                     name,
                     dollars(part.value),
                     f"{dollars(part.low)} - {dollars(part.high)}",
-                    percent(part.confidence * 100, 0),
+                    _confidence(part),
                     str(len(part.comps)),
                 ]
             )
@@ -858,7 +880,7 @@ def _sources_section(analysis: PropertyAnalysis) -> list[Any]:
     for line in analysis.assumptions.describe(arv_known=analysis.arv is not None):
         story.append(_bullet(line))
     for line in analysis.notes:
-        story.append(_bullet(line))
+        story.append(_bullet(_without_deal_ids(line)))
     story.append(_p("Verdict thresholds", "h2"))
     for line in analysis.thresholds.describe():
         story.append(_bullet(line))

@@ -139,7 +139,7 @@ def test_an_explicit_arv_still_wins_and_reads_as_given(client: TestClient, db: S
     assert D(body["arv_source"]["value"]) == D("123456")
     assert body["arv_source"]["valuation_id"] is None
     assert body["arv_source"]["stale"] is False
-    assert body["sources"]["arv"] == "assumption"
+    assert body["sources"]["arv"] == "as given"
 
 
 def test_no_stored_arv_answers_422_saying_how_to_get_one(client: TestClient, db: Session) -> None:

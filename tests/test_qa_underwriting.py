@@ -146,7 +146,7 @@ def test_section8_deal_projection_deducts_the_tables_utility_allowance(db: Sessi
     )
     assert isinstance(given.analysis, Section8Result)
     assert given.analysis.section8_rent_monthly == D("1462.00")
-    assert given.sources["utility_allowance_monthly"] == "assumption"
+    assert given.sources["utility_allowance_monthly"] == "as given"
 
 
 def test_section8_deal_is_held_at_the_section8_rent(db: Session) -> None:

@@ -26,10 +26,15 @@ def cents(value: Decimal | None) -> str:
 
 
 def percent(value: Decimal | float | None, places: int = 1) -> str:
-    """A percentage such as ``12.5%``, rounded half up; None is "not available"."""
+    """A percentage such as ``12.5%``, rounded half up; None is "not available".
+
+    A value that rounds to zero is ``0.0%``, never ``-0.0%`` (-0.04 is no loss worth a sign).
+    """
     if value is None:
         return NOT_AVAILABLE
     shown = Decimal(str(value)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    if shown.is_zero():
+        shown = abs(shown)
     return f"{shown:.{places}f}%"
 
 

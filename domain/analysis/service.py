@@ -101,6 +101,7 @@ __all__ = [
     "rehab_scope",
     "rent_section",
     "unsure_photo_notes",
+    "valuation_notes",
     "valued_from_comps",
 ]
 
@@ -261,6 +262,61 @@ def valued_from_comps(
         ), None
     except (valuation_service.NotEnoughSalesError, valuation_service.ValuationInputError) as exc:
         return None, str(exc)
+
+
+STALE_COMP_DAYS = 365
+"""A valuation whose newest comp sold longer than this before the value date is flagged.
+
+Appraisal practice looks for comparable sales from the 12 months before the value date. The
+valuation's confidence (how closely the adjusted comps agree) does not look at their age, so
+the analysis shows it as "low" (the PDF) and says why in its notes; the valuation itself, its
+value and its stored confidence are unchanged.
+"""
+
+
+def newest_comp_sale(part: CompAnalysis) -> dt.date | None:
+    """The sale date of the valuation's most recent comp (None when it has none)."""
+    return max((comp.sale_date for comp in part.comps), default=None)
+
+
+def comps_out_of_date(part: CompAnalysis) -> dt.date | None:
+    """The newest comp's sale date when it is over ``STALE_COMP_DAYS`` before the value date."""
+    newest = newest_comp_sale(part)
+    if newest is None or (part.as_of - newest).days <= STALE_COMP_DAYS:
+        return None
+    return newest
+
+
+def valuation_notes(parts: Sequence[tuple[str, CompAnalysis | None]]) -> list[str]:
+    """The valuations' own warnings (stale market data) and the comp-age flag, as notes.
+
+    ``parts``: ("as-is value", as-is), ("ARV", arv). A warning both valuations carry is said
+    once, for both. Every channel that shows the analysis's notes (the API, the PDF) shows them.
+    """
+    said: dict[str, list[str]] = {}
+    for name, part in parts:
+        warning = part.inputs.get("warning") if part is not None else None
+        if isinstance(warning, str) and warning:
+            said.setdefault(warning, []).append(name)
+    notes = [f"{_and(names)}: {warning}" for warning, names in said.items()]
+    aged = [
+        (name, part, newest)
+        for name, part in parts
+        if part is not None and (newest := comps_out_of_date(part)) is not None
+    ]
+    if aged:
+        newest = max(day for _, _, day in aged)
+        as_of = aged[0][1].as_of
+        confidences = ", ".join(
+            f"{name} {percent(part.confidence * 100, 0)}" for name, part, _ in aged
+        )
+        notes.append(
+            f"confidence shown as low ({confidences} from the valuation): it measures how "
+            f"closely the comps agree, not their age, and the newest comp sold on "
+            f"{newest.isoformat()}, {(as_of - newest).days / 365.25:.1f} years before "
+            f"{as_of.isoformat()}; treat the values as uncertain"
+        )
+    return notes
 
 
 def _comp_locations(
@@ -673,36 +729,42 @@ def rent_section(
         )
     except section8_service.RentAnalysisInputError as exc:
         missing = str(exc)
+    # A target rent of 0 (stored before it was refused) is no rent: none on file.
+    target = prop.target_rent if prop.target_rent is not None and prop.target_rent > 0 else None
+    # FMRs are per unit: a two-family building is rented as its two units.
+    units, units_note = section8_service.building_units(prop, bedrooms)
     if missing is None:
         try:
-            section8 = section8_service.rent_analysis(
+            section8 = section8_service.units_rent_analysis(
                 session=session,
                 org_id=org_id,
-                bedrooms=bedrooms,
+                units=units,
+                units_note=units_note,
                 area=area,
-                target_rent=prop.target_rent,
+                target_rent=target,
                 market_rent=market.amount if market else None,
             )
         except section8_service.Section8Error as exc:
             missing = str(exc)
-    if prop.target_rent is not None and prop.target_rent > 0:
+    if target is not None:
         # The team's own asking rent for the house wins, as the deal projection takes it.
-        rent, source = _cents(prop.target_rent), "the property's target rent"
+        rent, source = _cents(target), "the property's target rent"
     elif market is not None:
         rent, source = market.amount, f"market rent: {market.source}"
     elif section8 is not None:
         rent = section8.max_contract_rent
         source = (
-            f"Section 8 maximum contract rent, {section8.bedrooms} bedrooms"
+            f"Section 8 maximum contract rent, {units_text(units)}"
             f"{' (assumed: none on file)' if prop.bedrooms is None else ''}, "
             f"{section8.area} FY{section8.year} (no market-rent estimate on file)"
         )
+        notes.append(assumed_at_voucher_maximum(section8))
     else:
         rent, source = None, "no market-rent estimate and no Section 8 FMR for the area"
     if section8_deal and section8 is not None and rent is not None:
         if rent > section8.max_contract_rent:
             source = (
-                f"Section 8 maximum contract rent, {section8.bedrooms} bedrooms, {section8.area} "
+                f"Section 8 maximum contract rent, {units_text(units)}, {section8.area} "
                 f"FY{section8.year}: a Section 8 deal's voucher pays at most this ({source} "
                 f"{dollars(rent)} is above it)"
             )
@@ -713,6 +775,46 @@ def rent_section(
         market_rent=market,
         section8=section8,
         section8_missing=missing,
+    )
+
+
+def units_text(units: Sequence[int]) -> str:
+    """The bedrooms rented: "3 bedrooms", or "2 units of 3 + 3 bedrooms" for a two-family."""
+    if len(units) == 1:
+        return f"{units[0]} bedrooms"
+    return f"{len(units)} units of {' + '.join(str(u) for u in units)} bedrooms"
+
+
+def _units_shown(prop: Property, bedrooms: int) -> str:
+    """The FMR's qualifier for a two-family building ("2 units of 3 + 3 bedrooms"); else none."""
+    units, _ = section8_service.building_units(prop, bedrooms)
+    return f" ({units_text(units)})" if len(units) > 1 else ""
+
+
+def assumed_at_voucher_maximum(section8: section8_service.RentAnalysis) -> str:
+    """The note for a rent that is the voucher's maximum only because nothing else is on file.
+
+    The "fits Section 8" check then compares the rent with itself and cannot fail; with no
+    utility allowance on file the maximum is the payment standard less an assumed $0.
+    """
+    if section8.utility_allowance_on_file or section8.utilities_included:
+        basis = (
+            f"the voucher's maximum contract rent {dollars(section8.max_contract_rent)} "
+            f"(payment standard {dollars(section8.payment_standard)} less the utility "
+            f"allowance {dollars(section8.utility_allowance)})"
+        )
+        unknown = ""
+    else:
+        basis = f"the payment standard {dollars(section8.payment_standard)}"
+        unknown = (
+            " and no utility allowance is on file, so $0 is assumed (unknown, not a fact: the "
+            "housing authority's allowance lowers the rent the voucher pays)"
+        )
+    return (
+        f"Section 8: no market-rent estimate or target rent on file, so the rent is assumed at "
+        f"{basis}{unknown}; the 'fits Section 8' check cannot fail on it and is not evidence: "
+        "record a market-rent estimate"
+        + (" and the housing authority's utility allowance" if unknown else "")
     )
 
 
@@ -859,6 +961,7 @@ def decide(
     t = thresholds
     checks: list[VerdictCheck] = []
     qualifying: list[VerdictLabel] = []
+    fit_assumed = ""  # the headline's qualifier when the Section 8 fit is of an assumed rent
 
     if flip is not None:
         flip_checks = [
@@ -876,16 +979,23 @@ def decide(
             ),
         ]
         if max_offer is not None and price is not None:
-            flip_checks.append(
-                _check(
-                    "flip",
-                    "purchase price",
-                    price.amount,
-                    max_offer.amount,
-                    at_least=False,
-                    shown=dollars,
-                )
+            price_check = _check(
+                "flip",
+                "purchase price",
+                price.amount,
+                max_offer.amount,
+                at_least=False,
+                shown=dollars,
             )
+            if max_offer.amount < 0:
+                # "$124,900 > -$104,138" reads as a price to cut: no price works at all.
+                price_check = price_check.model_copy(
+                    update={
+                        "text": f"purchase price {dollars(price.amount)}: no price works "
+                        f"(max offer is below zero, {dollars(max_offer.amount)})"
+                    }
+                )
+            flip_checks.append(price_check)
         checks += flip_checks
         if all(c.passed for c in flip_checks):
             qualifying.append(VerdictLabel.strong_flip)
@@ -933,10 +1043,17 @@ def decide(
                 )
             elif rent.rent_source.startswith("Section 8 maximum contract rent"):
                 # The rent *is* that maximum: the check fits by construction, so say so.
+                unknown = (
+                    ""
+                    if section8.utility_allowance_on_file or section8.utilities_included
+                    else "; no utility allowance on file: $0 assumed, unknown, not a fact"
+                )
                 shown_as = (
                     " (Section 8 maximum contract rent; no market-rent estimate on file, "
-                    "so the rent is assumed at that maximum)"
+                    f"so the rent is assumed at that maximum{unknown}: not evidence)"
                 )
+                # Short enough for one line on the PDF's cover; the check's text says the rest.
+                fit_assumed = " (rent assumed: not evidence)"
             fit = fit.model_copy(update={"text": fit.text + shown_as})
             checks.append(fit)
             if rental_ok and fit.passed:
@@ -1013,6 +1130,8 @@ def decide(
         redundant = {VerdictLabel.good_rental} if label is VerdictLabel.section8_rental else set()
         also = [q.value for q in qualifying[1:] if q not in redundant]
         headline = label.value[0].upper() + label.value[1:]
+        if label is VerdictLabel.section8_rental:
+            headline += fit_assumed
         if also:
             headline += f" (also: {', '.join(also)})"
     elif flip is None and rental is None and brrrr is None:
@@ -1130,6 +1249,8 @@ def analyze_property(
         square_feet=square_feet if on_file is None else None,
     )
     valued = (as_is or arv) is not None
+    # The valuations' warnings (no recent sales) and comp age belong with the figures.
+    notes.extend(valuation_notes((("as-is value", as_is), ("ARV", arv))))
     # Without a living area the comps get no size adjustment: say so by the values.
     unsized = "" if values_area is not None else " (not size-adjusted)"
     if valued and unsized:
@@ -1424,6 +1545,7 @@ def analyze_property(
         fmr=(
             dollars(section8.fmr)
             + (f" ({section8.bedrooms} bedrooms assumed)" if prop.bedrooms is None else "")
+            + _units_shown(prop, section8.bedrooms)
         )
         if section8
         else NOT_AVAILABLE,

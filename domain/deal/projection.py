@@ -37,8 +37,15 @@ the same figures for the same inputs:
 - BRRRR: refinance after 6 months at 75 % of ARV, 7.5 %, 30 years, 2 % closing costs.
 - Section 8: the payment standard and utility allowance for the property's bedrooms from the
   FMR table of the property's city and state (``fmr_area`` names another; Detroit's area when
-  the property has no city); no utility allowance when the table has none or the payment
-  standard is given.
+  the property has no city); no utility allowance when the table has none (``sources`` says
+  none is on file and $0 is used) or the payment standard is given. FMRs are per unit: a
+  two-family building (``Duplex``/``TwoFmCon`` with two kitchens) gets its two units'
+  payment standards and allowances added up, its bedrooms split as evenly as possible
+  (``voucher_terms``). The market case is compared with the Section 8 rent only when there is
+  a market rent (given, the target rent or a market-rent estimate); when the rent is the
+  voucher's own maximum the formulas say there is nothing to compare
+  (``without_market_comparison``).
+- a figure given as a query parameter is "as given" in ``sources``.
 - wholesale: a $10,000 assignment fee against the end buyer's 70 % rule; our contract price
   is the deal's purchase price.
 """
@@ -77,6 +84,8 @@ from domain.underwriting.models import (
 
 HUNDRED = Decimal("100")
 TWELVE = Decimal("12")
+AS_GIVEN = "as given"
+"""``sources`` of a figure the caller gave as a query parameter (the README's word)."""
 
 # Which underwriting analysis each deal strategy is run with.
 STRATEGY_ANALYSIS: dict[DealStrategy, UnderwritingStrategy] = {
@@ -293,7 +302,7 @@ def deal_figures(
     sources: dict[str, str] = {}
     price: Decimal | None
     if assumptions.purchase_price is not None:
-        price, sources["purchase_price"] = assumptions.purchase_price, "assumption"
+        price, sources["purchase_price"] = assumptions.purchase_price, AS_GIVEN
     elif deal.purchase_price is not None:
         price, sources["purchase_price"] = deal.purchase_price, "deal.purchase_price"
     elif prop.list_price:
@@ -302,7 +311,7 @@ def deal_figures(
     else:
         price, sources["purchase_price"] = None, "deal.purchase_price"
     if assumptions.rehab_cost is not None:
-        rehab, sources["rehab_cost"] = assumptions.rehab_cost, "assumption"
+        rehab, sources["rehab_cost"] = assumptions.rehab_cost, AS_GIVEN
     elif deal.estimated_repairs is not None:
         rehab, sources["rehab_cost"] = deal.estimated_repairs, "deal.estimated_repairs"
     else:
@@ -338,6 +347,80 @@ def analysis_rent(
         session=session, org_id=org_id, prop=prop, assumptions=_A, notes=[]
     )
     return section.rent_monthly, f"the analysis's rent: {section.rent_source}"
+
+
+VOUCHER_RENT_SOURCE = "the analysis's rent: Section 8 maximum contract rent"
+"""How ``analysis_rent``'s source starts when the rent is the voucher's maximum itself."""
+
+
+@dataclass(frozen=True)
+class VoucherTerms:
+    """A property's Section 8 payment standard and utility allowance, and where each came from."""
+
+    payment_standard: Decimal
+    utility_allowance: Decimal
+    payment_source: str
+    allowance_source: str
+
+
+def voucher_terms(
+    *, session: Session, org_id: uuid.UUID, prop: Property, bedrooms: int, area: str | None
+) -> VoucherTerms:
+    """The payment standard and utility allowance a Section 8 projection runs on.
+
+    From the FMR table of ``area``, else of the property's city and state (Detroit's only for
+    a property without a city). FMRs are per unit: a two-family building's two units are
+    added up (``section8_service.building_units``). With no allowance on file the allowance is
+    $0 and its source says so (it is not the table's). Raises the Section 8 service's
+    ``LookupError``/``ValueError`` subclasses when there is no table to use.
+    """
+    from domain.section8 import service as section8_service
+
+    if area is None and prop.city:
+        area = section8_service.area_for_place(
+            session=session, org_id=org_id, city=prop.city, state=prop.state
+        )
+    units, units_note = section8_service.building_units(prop, bedrooms)
+    found = section8_service.units_rent_analysis(
+        session=session, org_id=org_id, units=units, units_note=units_note, area=area
+    )
+    split = (
+        f"{bedrooms} bedrooms"
+        if len(units) == 1
+        else f"{len(units)} units of {' + '.join(str(u) for u in units)} bedrooms (HUD FMRs "
+        "are per unit)"
+    )
+    source = f"FMR table: {found.area}, {found.year}, {split}"
+    allowance_source = (
+        source
+        if found.utility_allowance_on_file
+        else f"none on file in the FMR table ({found.area}, {found.year}): $0 used, so the "
+        "Section 8 rent is an upper bound; pass utility_allowance_monthly from the housing "
+        "authority"
+    )
+    return VoucherTerms(
+        payment_standard=found.payment_standard,
+        utility_allowance=found.utility_allowance,
+        payment_source=source,
+        allowance_source=allowance_source,
+    )
+
+
+def without_market_comparison(result: Section8Result) -> Section8Result:
+    """A Section 8 result whose "market rent" is the voucher's maximum itself: no comparison.
+
+    With no market-rent estimate, target rent or ``rent_monthly`` the analysis's rent is the
+    Section 8 maximum, so "Section 8 vs market" would compare the voucher with itself: the
+    formulas say there is no market rent instead (the figures are left as computed).
+    """
+    market_lines = ("market rent = ", "monthly cash flow: Section 8 ", "the Section 8 rent is ")
+    formulas = [f for f in result.formulas if not f.startswith(market_lines)]
+    formulas.append(
+        "no market rent on file (no market-rent estimate, target rent or rent_monthly): the "
+        f"rent {result.market_rent_monthly:,.2f} is the voucher's own maximum, so the Section 8 "
+        "rent is not compared with a market rent; pass rent_monthly or record a rent estimate"
+    )
+    return result.model_copy(update={"formulas": formulas})
 
 
 def comps_arv(*, session: Session, org_id: uuid.UUID, property_id: uuid.UUID) -> ArvSource | None:

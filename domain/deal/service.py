@@ -1439,7 +1439,7 @@ def deal_projection(
     sources: dict[str, str] = dict(figures.sources)
     price, rehab = figures.price, figures.rehab
     if assumptions.arv is not None:
-        sources["arv"] = "assumption"
+        sources["arv"] = projection.AS_GIVEN
     arv_source = _arv_source(
         session=session,
         org_id=org_id,
@@ -1456,7 +1456,7 @@ def deal_projection(
         used = assumptions.model_copy(update={"arv": arv_source.value})
     rent = assumptions.rent_monthly
     if rent is not None:
-        sources["rent_monthly"] = "assumption"
+        sources["rent_monthly"] = projection.AS_GIVEN
     elif getattr(prop, "target_rent", None) is not None:
         rent, sources["rent_monthly"] = prop.target_rent, "property.target_rent"
     elif strategy in RENTED_STRATEGIES:
@@ -1467,11 +1467,12 @@ def deal_projection(
     payment_standard = assumptions.payment_standard_monthly
     payment_source: str | None = None
     allowance: Decimal | None = None
+    allowance_source = "default: none"
     if strategy == DealStrategy.section8_rental:
         if payment_standard is not None:
-            payment_source = "assumption"
+            payment_source = projection.AS_GIVEN
         elif bedrooms is not None:
-            payment_standard, allowance, payment_source = _payment_standard(
+            payment_standard, allowance, payment_source, allowance_source = _payment_standard(
                 session=session,
                 org_id=org_id,
                 bedrooms=bedrooms,
@@ -1481,11 +1482,10 @@ def deal_projection(
         if payment_source:
             sources["payment_standard_monthly"] = payment_source
         if assumptions.utility_allowance_monthly is not None:
-            sources["utility_allowance_monthly"] = "assumption"
-        elif allowance is not None:
-            sources["utility_allowance_monthly"] = payment_source or "FMR table"
+            sources["utility_allowance_monthly"] = projection.AS_GIVEN
         else:
-            sources["utility_allowance_monthly"] = "default: none"
+            # The table's allowance, or that none is on file ($0 used): never "FMR table" for $0.
+            sources["utility_allowance_monthly"] = allowance_source
         if bedrooms is not None:
             sources["bedrooms"] = "property.bedrooms"
     try:
@@ -1503,6 +1503,11 @@ def deal_projection(
         analysis = underwriting.analyze(
             strategy=projection.STRATEGY_ANALYSIS[strategy], payload=payload
         )
+        if isinstance(analysis, Section8Result) and sources.get("rent_monthly", "").startswith(
+            projection.VOUCHER_RENT_SOURCE
+        ):
+            # The "market rent" is the voucher's maximum itself: nothing to compare with.
+            analysis = projection.without_market_comparison(analysis)
         held = None
         if strategy in projection.HELD_STRATEGIES:
             rental_payload = payload
@@ -1604,27 +1609,25 @@ def _arv_source(
 
 def _payment_standard(
     *, session: Session, org_id: uuid.UUID, bedrooms: int, prop: Any, area: str | None
-) -> tuple[Decimal, Decimal, str]:
-    """A unit's Section 8 payment standard and utility allowance, and their FMR row.
+) -> tuple[Decimal, Decimal, str, str]:
+    """The property's Section 8 payment standard and utility allowance, and their sources.
 
-    The area is ``area`` when given, else the FMR area of the property's city and state
-    (Detroit's only for a property without a city), so a house elsewhere never gets
-    Detroit's figures.
+    ``projection.voucher_terms``: the area is ``area`` when given, else the FMR area of the
+    property's city and state (Detroit's only for a property without a city), so a house
+    elsewhere never gets Detroit's figures; a two-family building's two units added up.
     """
-    from domain.section8 import service as section8_service
-
     try:
-        if area is None and prop.city:
-            area = section8_service.area_for_place(
-                session=session, org_id=org_id, city=prop.city, state=prop.state
-            )
-        found = section8_service.rent_analysis(
-            session=session, org_id=org_id, bedrooms=bedrooms, area=area
+        terms = projection.voucher_terms(
+            session=session, org_id=org_id, prop=prop, bedrooms=bedrooms, area=area
         )
     except (LookupError, ValueError) as exc:
         raise DealValidationError(f"no Section 8 payment standard: {exc}") from exc
-    source = f"FMR table: {found.area}, {found.year}, {bedrooms} bedrooms"
-    return found.payment_standard, found.utility_allowance, source
+    return (
+        terms.payment_standard,
+        terms.utility_allowance,
+        terms.payment_source,
+        terms.allowance_source,
+    )
 
 
 # --- answers about what was paid and offered (read only) -----------------------------------

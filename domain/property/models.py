@@ -131,10 +131,18 @@ class PropertyRules(SQLModel):
     def _longitude_in_range(cls, value: float | None) -> float | None:
         return _check_range("longitude", value, -180, 180)
 
-    @field_validator("list_price", "close_price", "target_rent", "lot_size", check_fields=False)
+    @field_validator("list_price", "close_price", "lot_size", check_fields=False)
     @classmethod
     def _not_negative(cls, value: Any, info: Any) -> Any:
         return _check_range(info.field_name, value, 0, None)
+
+    @field_validator("target_rent", check_fields=False)
+    @classmethod
+    def _target_rent_positive(cls, value: Any) -> Any:
+        # A $0 rent is no rent (the analysis would ignore it, a rent check call it compliant).
+        if value is not None and value <= 0:
+            raise ValueError("target rent must be more than 0")
+        return value
 
     @field_validator("quality_rating", "condition_rating", check_fields=False)
     @classmethod

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.deps import Reader, SessionDep
 from core.paging import Offset
@@ -52,7 +52,9 @@ class RentAnalysisRequest(BaseModel):
         default=None, max_length=200, description="FMR area name or words of it; default Detroit"
     )
     year: int | None = Field(default=None, ge=1983, le=2100, description="default: latest")
-    target_rent: Decimal | None = Field(default=None, ge=0, le=Decimal("99999999"))
+    target_rent: Decimal | None = Field(
+        default=None, le=Decimal("99999999"), description="more than 0 (422 otherwise)"
+    )
     market_rent: Decimal | None = Field(default=None, ge=0, le=Decimal("99999999"))
     utilities_included: bool = Field(default=False, description="the owner pays all utilities")
     utility_allowance: Decimal | None = Field(
@@ -63,6 +65,13 @@ class RentAnalysisRequest(BaseModel):
         description="with property_id: store target_rent and fmr_compliant on the property "
         "(admins and analysts)",
     )
+
+    @field_validator("target_rent")
+    @classmethod
+    def _target_rent_positive(cls, value: Decimal | None) -> Decimal | None:
+        if value is not None and value <= 0:
+            raise ValueError(service.TARGET_RENT_NOT_POSITIVE)
+        return value
 
 
 class RentAnalysisResponse(RentAnalysis):

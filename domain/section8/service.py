@@ -24,6 +24,13 @@ The voucher rules applied (HUD Housing Choice Voucher program, 24 CFR 982):
   HUD publishes FMRs; the payment standard scales the same way, and the 4-bedroom utility
   allowance too (noted: housing authorities publish their own larger-unit allowances). A row
   on file for the exact bedroom count (an organisation's own) is used as it is.
+- **multi-unit buildings**: FMRs are per unit. A property whose facts show two units (a
+  ``Duplex`` or ``TwoFmCon`` building type and at least two kitchens in ``features``) is
+  analysed as two units with its bedrooms split as evenly as possible (6 = 3 + 3, 5 = 3 + 2):
+  the FMR, payment standard, utility allowance and maximum contract rent are the two units'
+  sums, and a target or market rent is the building's (``building_units``,
+  ``units_rent_analysis``; the assumptions say so).
+- a target rent of $0 is not a rent: ``TARGET_RENT_NOT_POSITIVE`` (422 on every input path).
 """
 
 from __future__ import annotations
@@ -56,6 +63,12 @@ DOLLAR = Decimal("1")
 
 class Section8Error(Exception):
     """Base class of the errors this module raises."""
+
+
+TARGET_RENT_NOT_POSITIVE = "target rent must be more than 0"
+"""The one message for a target rent of 0 or less (property create/update, rent analysis)."""
+# Building types (Ames ``Bldg_Type``) of a two-family house: a duplex or a two-family conversion.
+TWO_UNIT_BUILDING_TYPES = frozenset({"duplex", "twofmcon"})
 
 
 class FmrNotFoundError(Section8Error, LookupError):
@@ -434,13 +447,7 @@ def rent_analysis(
     """
     if not 0 <= bedrooms <= MAX_BEDROOMS:
         raise RentAnalysisInputError(f"bedrooms must be 0 to {MAX_BEDROOMS}, not {bedrooms}")
-    for name, value in (
-        ("target_rent", target_rent),
-        ("market_rent", market_rent),
-        ("utility_allowance", utility_allowance),
-    ):
-        if value is not None and value < 0:
-            raise RentAnalysisInputError(f"{name} must not be negative")
+    _check_rents(target_rent, market_rent, utility_allowance)
     resolved, area_note = resolve_area_noted(session=session, org_id=org_id, area=area, year=year)
     table_bedrooms = min(bedrooms, MAX_TABLE_BEDROOMS)
     if bedrooms > MAX_TABLE_BEDROOMS and _has_row(session, org_id, resolved, year, bedrooms):
@@ -506,19 +513,6 @@ def rent_analysis(
             "contract rent is an upper bound (give utility_allowance from the housing authority)"
         )
     max_contract = max(payment_standard - allowance, Decimal("0.00"))
-    compliant = None if target_rent is None else _cents(target_rent) <= max_contract
-    reasonable = (
-        None
-        if target_rent is None or market_rent is None
-        else _cents(target_rent) <= _cents(market_rent)
-    )
-    premium = None if market_rent is None else _cents(max_contract - market_rent)
-    premium_pct = (
-        None
-        if market_rent is None or market_rent == 0 or premium is None
-        else (premium / market_rent * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
-    )
-    recommended = max_contract if market_rent is None else min(max_contract, _cents(market_rent))
     return RentAnalysis(
         area=resolved,
         year=used_year,
@@ -532,14 +526,7 @@ def rent_analysis(
         utility_allowance_on_file=allowance_on_file,
         max_gross_rent=payment_standard,
         max_contract_rent=max_contract,
-        target_rent=None if target_rent is None else _cents(target_rent),
-        fmr_compliant=compliant,
-        headroom=None if target_rent is None else _cents(max_contract - target_rent),
-        market_rent=None if market_rent is None else _cents(market_rent),
-        rent_reasonable=reasonable,
-        voucher_premium=premium,
-        voucher_premium_pct=premium_pct,
-        recommended_rent=recommended,
+        **_compared(max_contract, target_rent, market_rent),
         fmr_row=FmrRowUsed(
             id=row.id,
             area=row.area,
@@ -554,6 +541,150 @@ def rent_analysis(
         ),
         assumptions=assumptions,
     )
+
+
+def _check_rents(
+    target_rent: Decimal | None, market_rent: Decimal | None, utility_allowance: Decimal | None
+) -> None:
+    """A target rent must be over $0; a market rent and a utility allowance not negative."""
+    if target_rent is not None and target_rent <= 0:
+        raise RentAnalysisInputError(TARGET_RENT_NOT_POSITIVE)
+    for name, value in (("market_rent", market_rent), ("utility_allowance", utility_allowance)):
+        if value is not None and value < 0:
+            raise RentAnalysisInputError(f"{name} must not be negative")
+
+
+def _compared(
+    max_contract: Decimal, target_rent: Decimal | None, market_rent: Decimal | None
+) -> dict[str, Decimal | bool | None]:
+    """The target and market rent against the maximum contract rent (``RentAnalysis`` fields)."""
+    premium = None if market_rent is None else _cents(max_contract - market_rent)
+    return {
+        "target_rent": None if target_rent is None else _cents(target_rent),
+        "fmr_compliant": None if target_rent is None else _cents(target_rent) <= max_contract,
+        "headroom": None if target_rent is None else _cents(max_contract - target_rent),
+        "market_rent": None if market_rent is None else _cents(market_rent),
+        "rent_reasonable": None
+        if target_rent is None or market_rent is None
+        else _cents(target_rent) <= _cents(market_rent),
+        "voucher_premium": premium,
+        "voucher_premium_pct": None
+        if market_rent is None or market_rent == 0 or premium is None
+        else (premium / market_rent * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP),
+        "recommended_rent": max_contract
+        if market_rent is None
+        else min(max_contract, _cents(market_rent)),
+    }
+
+
+def _feature_number(features: dict[str, object], name: str) -> float | None:
+    try:
+        value = float(str(features.get(name)))
+    except (TypeError, ValueError):
+        return None
+    return value if value == value else None  # NaN is no number
+
+
+def building_units(prop: Property, bedrooms: int) -> tuple[list[int], str | None]:
+    """Each rentable unit's bedroom count, and a note when the building has more than one.
+
+    Two units when the facts say so: building type ``Duplex`` or ``TwoFmCon`` (a two-family
+    house or conversion) and at least two kitchens (``features``); the bedrooms split as
+    evenly as possible, the larger share first (6: 3 + 3; 5: 3 + 2). Otherwise one unit.
+    """
+    features = prop.features if isinstance(prop.features, dict) else {}
+    building = str(features.get("building_type") or "").strip()
+    kitchens = _feature_number(features, "kitchens")
+    if building.lower() not in TWO_UNIT_BUILDING_TYPES or kitchens is None or kitchens < 2:
+        return [bedrooms], None
+    units = [bedrooms - bedrooms // 2, bedrooms // 2]
+    return units, (
+        f"2 units (building type {building}, {kitchens:g} kitchens): HUD FMRs are per unit, so "
+        f"the {bedrooms} bedrooms are split as evenly as possible, {units[0]} + {units[1]}, and "
+        "each unit's FMR, payment standard and utility allowance are added up"
+    )
+
+
+def units_rent_analysis(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    units: list[int],
+    units_note: str | None = None,
+    area: str | None = None,
+    year: int | None = None,
+    target_rent: Decimal | None = None,
+    market_rent: Decimal | None = None,
+    utilities_included: bool = False,
+    utility_allowance: Decimal | None = None,
+) -> RentAnalysis:
+    """``rent_analysis`` for a building of one or more units (``building_units``).
+
+    One unit is ``rent_analysis`` itself. Several: each unit's FMR, payment standard, utility
+    allowance (``utility_allowance`` is per unit) and maximum contract rent, added up; the
+    target and market rents are the building's and are compared with those sums; ``bedrooms``
+    is the building's total and the FMR row the first unit's.
+    """
+    if len(units) == 1:
+        return rent_analysis(
+            session=session,
+            org_id=org_id,
+            bedrooms=units[0],
+            area=area,
+            year=year,
+            target_rent=target_rent,
+            market_rent=market_rent,
+            utilities_included=utilities_included,
+            utility_allowance=utility_allowance,
+        )
+    _check_rents(target_rent, market_rent, utility_allowance)
+    parts = [
+        rent_analysis(
+            session=session,
+            org_id=org_id,
+            bedrooms=unit,
+            area=area,
+            year=year,
+            utilities_included=utilities_included,
+            utility_allowance=utility_allowance,
+        )
+        for unit in units
+    ]
+    fmr = sum((p.fmr for p in parts), Decimal("0.00"))
+    payment_standard = sum((p.payment_standard for p in parts), Decimal("0.00"))
+    max_contract = sum((p.max_contract_rent for p in parts), Decimal("0.00"))
+    each = " + ".join(f"{_money(p.fmr)} ({p.bedrooms} bedrooms)" for p in parts)
+    assumptions = [
+        *([units_note] if units_note else []),
+        f"FMR {each} = {_money(fmr)} for the building; maximum contract rent "
+        + " + ".join(_money(p.max_contract_rent) for p in parts)
+        + f" = {_money(max_contract)}",
+        *dict.fromkeys(a for p in parts for a in p.assumptions),
+    ]
+    first = parts[0]
+    return first.model_copy(
+        update={
+            "year": max(p.year for p in parts),
+            "bedrooms": sum(units),
+            "fmr": fmr,
+            "payment_standard": payment_standard,
+            "payment_standard_pct_of_fmr": (payment_standard / fmr * 100).quantize(
+                Decimal("0.1"), rounding=ROUND_HALF_UP
+            )
+            if fmr > 0
+            else None,
+            "utility_allowance": sum((p.utility_allowance for p in parts), Decimal("0.00")),
+            "utility_allowance_on_file": all(p.utility_allowance_on_file for p in parts),
+            "max_gross_rent": payment_standard,
+            "max_contract_rent": max_contract,
+            **_compared(max_contract, target_rent, market_rent),
+            "assumptions": assumptions,
+        }
+    )
+
+
+def _money(value: Decimal) -> str:
+    return f"${value:,.2f}" if value != value.to_integral_value() else f"${value:,.0f}"
 
 
 class PropertyRentResult(BaseModel):
@@ -614,16 +745,19 @@ def assess_property_rent(
         market_rent, market_source = _rent_estimate_on_file(
             session=session, org_id=org_id, property_id=prop.id
         )
-    target_source = (
-        "given" if target_rent is not None else "on file" if prop.target_rent else "none"
-    )
-    analysis = rent_analysis(
+    # A target rent of 0 stored before it was refused is no rent: none on file.
+    on_file = prop.target_rent if prop.target_rent is not None and prop.target_rent > 0 else None
+    target_source = "given" if target_rent is not None else "on file" if on_file else "none"
+    # A two-family building's rent is its two units' (FMRs are per unit).
+    units, units_note = building_units(prop, unit_bedrooms)
+    analysis = units_rent_analysis(
         session=session,
         org_id=org_id,
-        bedrooms=unit_bedrooms,
+        units=units,
+        units_note=units_note,
         area=area,
         year=year,
-        target_rent=target_rent if target_rent is not None else prop.target_rent,
+        target_rent=target_rent if target_rent is not None else on_file,
         market_rent=market_rent,
         utilities_included=utilities_included,
         utility_allowance=utility_allowance,

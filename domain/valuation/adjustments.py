@@ -499,6 +499,35 @@ class MarketModel:
 _CATEGORY_READERS = {name: reader for name, _, reader, _ in CATEGORIES}
 
 
+# A market whose newest sale is more than this many months before the as-of date gets a warning.
+STALE_SALES_MONTHS = 6
+
+
+def stale_sales_warning(model: MarketModel, as_of: dt.date) -> str | None:
+    """What the time adjustment does past the market's last sale, when that is over 6 months ago.
+
+    The smoothed index levels off after the last month with sales, so the as-of market is
+    (about) that month's level: newer prices are unknown. Wording only; the index is as fitted.
+    """
+    last_sale = model.last_sale
+    if last_sale is None or month_number(as_of) - month_number(last_sale) <= STALE_SALES_MONTHS:
+        return None
+    last = month_label(month_number(last_sale))
+    target = month_label(model.index_month)
+    level = model.month_index().get(last)
+    said = f"no sales after {last_sale.isoformat()}: the time adjustment "
+    if level is None or level <= 0 or abs(level - 1.0) < 0.005:
+        return (
+            said + f"holds the market at its {last} level (the last month with sales) up to "
+            f"{target}; prices since then are not known"
+        )
+    return (
+        said + f"carries the market from its {last} level (the last month with sales) to "
+        f"{target} on its last trend ({(1.0 / level - 1.0) * 100:+.1f}%); prices since then "
+        "are not known"
+    )
+
+
 def _line_facts() -> dict[str, tuple[str, ...]]:
     """The facts each grid line shows: those of all its variables and categories, in order."""
     shown: dict[str, list[str]] = {line: [] for line in LINES}

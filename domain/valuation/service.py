@@ -46,11 +46,11 @@ from domain.valuation.adjustments import (
     adjustment_grid,
     fit_market_model,
     model_inputs,
-    month_label,
     month_number,
     reconcile,
     screen_candidates,
     similarity_score,
+    stale_sales_warning,
 )
 from domain.valuation.enums import ValuationKind
 from domain.valuation.features import HomeFacts, facts_from_fields, feature_vector, haversine_miles
@@ -565,11 +565,9 @@ def _analyse(
     }
     if subject.living_area is not None:
         inputs["subject_living_area"] = subject.living_area
-    if model.last_sale is not None and month_number(as_of) - month_number(model.last_sale) > 6:
-        inputs["warning"] = (
-            f"no sales after {model.last_sale.isoformat()}: the time adjustment holds the "
-            f"market at its {month_label(model.index_month)} level"
-        )
+    stale_sales = stale_sales_warning(model, as_of)
+    if stale_sales is not None:
+        inputs["warning"] = stale_sales
     if kind == ValuationKind.arv:
         inputs["renovation_assumed"] = (
             "condition raised to at least 7 (Good), remodelled in the as-of year, heating "

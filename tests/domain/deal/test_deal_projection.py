@@ -75,7 +75,7 @@ def test_flip_projection_equals_the_flip_analysis(client: TestClient, db: Sessio
     assert body["sources"] == {
         "purchase_price": "deal.purchase_price",
         "rehab_cost": "deal.estimated_repairs",
-        "arv": "assumption",
+        "arv": "as given",
     }
 
 
@@ -213,7 +213,7 @@ def test_missing_or_invalid_figures_answer_422(client: TestClient, db: Session) 
     )
     assert response.status_code == 200
     assert response.json()["analysis_strategy"] == "wholesale"
-    assert response.json()["sources"]["purchase_price"] == "assumption"
+    assert response.json()["sources"]["purchase_price"] == "as given"
     assert D(response.json()["analysis"]["contract_price"]) == D("95000")
     # $180,000 × 70 % − $10,000 repairs (the deal's) = $116,000 for the end buyer.
     assert D(response.json()["analysis"]["end_buyer_max_offer"]) == D("116000")
