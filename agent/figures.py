@@ -5,8 +5,9 @@
 ``2026-11-28``, ``November 28, 2026``, ``Nov 28``, ``11/28/2026``), normalised (``$1,329``
 and ``1329.00`` are the same figure; a date is written ISO, or ``MM-DD`` without a year).
 Identifiers are not figures: UUIDs, URLs and short ids (``deal 6cb341a0``) are skipped,
-and digits inside words (``3f2a9c1d``, ``B2``) are not read as numbers. ``figures_in`` reports values without their
-sign (``-$1,250`` is ``1250``); ``unsupported_figures`` looks at the sign.
+and digits inside words (``3f2a9c1d``, ``B2``) are not read as numbers. ``figures_in``
+reports values without their sign (``-$1,250`` is ``1250``); ``unsupported_figures`` looks
+at the sign.
 
 ``unsupported_figures(reply, sources)`` lists the reply's figures that no source supports.
 Callers pass the tool results they hold: this turn's, and earlier turns' of the thread when
@@ -41,7 +42,7 @@ from typing import Any
 _QUOTED = re.compile(r"(?<![\w])['\u2018][^'\u2018\u2019\n]{0,200}['\u2019](?![\w])")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 _URL = re.compile(r"https?://\S+", re.I)
-# A short id the way replies write one ("deal 6cb341a0", "bid 12345678"): 8 hex digits, not a figure.
+# A short id as replies write one ("deal 6cb341a0", "bid 12345678"): 8 hex digits, no figure.
 _SHORT_ID = re.compile(
     r"\b(?:deal|bid|expense|project|property|transaction|call)\s+[0-9a-f]{8}(?![\w-])", re.I
 )

@@ -17,6 +17,7 @@ import json
 import re
 import uuid
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -64,6 +65,15 @@ DEAL_TOOLS = (
     "cashflow",
 )
 WHATSAPP_LIMIT = 1600
+# The longest reply a channel shows: a WhatsApp/SMS message (1,600), or a page (web, CLI).
+PAGE_LIMIT = 12000
+REPLY_LIMIT: ContextVar[int] = ContextVar("reply_limit", default=WHATSAPP_LIMIT)
+
+
+def reply_limit_for(channel: str) -> int:
+    """The reply length ``channel`` shows: a text message's on WhatsApp and voice, else a page's."""
+    return WHATSAPP_LIMIT if channel in {"whatsapp", "sms", "voice"} else PAGE_LIMIT
+
 
 REPORT_HINT = "Reply 'report' for the PDF."
 REPORT_FOLLOWS = "The PDF report follows."
@@ -743,6 +753,14 @@ def _components(text: str) -> list[dict[str, Any]]:
 _PROJECT_NAMED = re.compile(r"\bproject\s*(?:#|no\.?|id)?\s*[:#]?\s*([0-9a-f-]{6,36})\b", re.I)
 _BID_NAMED = re.compile(r"\bbid\s*(?:#|no\.?|id)?\s*[:#]?\s*([0-9a-f-]{6,36})\b", re.I)
 _AWARD = re.compile(r"\b(?:award|accept|go with)\b", re.I)
+# "award sue's bid on kellogg", "accept the roofing bid from hank ortiz on ridgewood".
+_AWARD_WHO = re.compile(
+    r"\b(?:award|accept|go with)\s+(?:the\s+)?(?!the\b|this\b|that\b|lowest\b|cheapest\b)"
+    r"([a-z][\w.&-]*(?:\s+[a-z][\w.&-]*)?)'s?\s+(?:[a-z]+\s+)?bid\b"
+    r"|\b(?:award|accept|go with)\s+(?:the\s+)?(?:[a-z]+\s+)?bid\s+from\s+"
+    r"([a-z][\w.&-]*(?:\s+(?!on\b|at\b|for\b)[a-z][\w.&-]*)?)",
+    re.I,
+)
 _REQUEST_BIDS = re.compile(
     r"\b(?:get|request|collect|find|line up)\b[^.?!]{0,40}?\bbids?\b"
     r"|\bcall\b[^.?!]{0,40}?\b(?:contractors?|roofers?|plumbers?|electricians?)\b",
@@ -996,6 +1014,10 @@ def _project_from_history(text: str, conversation: Conversation | None) -> str |
         for m in _PROJECT_QUALIFIER.finditer(text)
         if m.group(1).lower() not in _NOT_QUALIFIERS
     }
+    # "how is the rehab on ridgewood going", "any calls to contractors on ridgewood?"
+    for street in (_project_on_street(text), _bids_on_street(text)):
+        if street:
+            named.add(street.split()[0])
     if named and not any(re.search(rf"\b{re.escape(w)}\b", label, re.I) for w in named):
         return None
     return project_id
@@ -1144,6 +1166,22 @@ def _construction_plan(text: str, conversation: Conversation | None = None) -> P
                 needs="award_bid",
             )
         return Plan("award_bid", {"project": ref, "bid_id": bid_named.group(1)})
+    if award_who := _AWARD_WHO.search(text):
+        name = (award_who.group(1) or award_who.group(2)).strip()
+        rest = text[: award_who.start()] + " " + text[award_who.end() :]
+        ref = (
+            _project_ref(rest)
+            or _street_project(rest)
+            or _project_on_street(rest)
+            or _bids_on_street(rest)
+            or _project_from_history(rest, conversation)
+        )
+        if ref is None:
+            return Plan(
+                reply=f"Which project? Say 'award {name}'s bid on' and the street.",
+                needs="award_bid",
+            )
+        return Plan("award_bid", {"project": ref, "contractor": name})
     if _REQUEST_BIDS.search(text):
         ref = _project_ref(_COUNTED.sub(" ", text))
         trade = _trade(text)
@@ -1203,8 +1241,8 @@ def _construction_plan(text: str, conversation: Conversation | None = None) -> P
         ref = _street_project(text)  # "how is the kercheval rehab going?"
     if ref is None:
         ref = _project_on_street(text)  # "how is the rehab on ridgewood going?"
-    if ref is None and about_bids:
-        ref = _bids_on_street(text)  # "what bids came in on lincoln way?"
+    if ref is None and (about_bids or about_calls):
+        ref = _bids_on_street(text)  # "what bids came in on lincoln way?", "calls on ridgewood?"
     if ref is None and (about_bids or about_calls):
         ref = ONLY_OPEN_PROJECT  # "what bids came in?": the one open project, else which
     if ref is None:
@@ -1741,7 +1779,6 @@ def _deal_write(text: str, conversation: Conversation | None = None) -> Plan | N
                 reply="Which property? Say 'create a deal on' and its street address.",
                 needs="create_deal",
             )
-        args: dict[str, Any] = {"address": address}
         strategy = _strategy_in(text)
         price = _amount(text)
         if strategy:
@@ -2121,7 +2158,11 @@ def _paid_plan(text: str, subject: dict[str, str] | None) -> Plan | None:
 # plumbing for 14500 Kercheval Ave". Never a question ("how much have we spent?" is a budget).
 _EXPENSE_BOOK = re.compile(
     r"^\s*(?:please\s+)?(?:can you\s+|could you\s+)?(?:log|book|record|add|enter|put in)\b"
-    r"[^?]{0,60}?\b(?:expenses?|receipts?|invoices?|bills?|payments?|purchases?|spend)\b",
+    r"(?:[^?]{0,60}?\b(?:expenses?|receipts?|invoices?|bills?|payments?|purchases?|spend)\b"
+    # "log 1200 lumber on ridgewood", "log $1.2k lumber on the ridgewood job": an amount first
+    r"|\s+(?:an?\s+)?\$\s*\d|\s+(?:an?\s+)?\d[\d,]*(?:\.\d{1,2})?\s*k?\s+(?:of\s+|for\s+|in\s+)?"
+    r"(?:lumber|materials?|supplies|labou?r|paint|tile|drywall|dumpster|permits?|cleanup|"
+    r"hardware|fixtures|appliances|flooring|shingles|concrete|insulation)\b)",
     re.I,
 )
 # Money back from a vendor on a project: "Home Depot refunded 45.20 on kercheval", "got a
@@ -2175,7 +2216,9 @@ _VENDOR_AT = re.compile(
 # "paid Ray 4,000", "paid Ray Alvarez $4,000", "paid $4,000 to Ray's Roofing".
 _PAID_WHO = re.compile(
     r"\bpaid\s+(?!(?:the|a|an|for|to|on|at|him|her|them|us|cash|out|off|back|up|it)\b)"
-    r"([A-Za-z][\w'&.-]*(?:\s+(?-i:[A-Z])[\w'&.-]*){0,2})\s+\$?\d"
+    # "paid hank miller 1,400": a name in lower case too, up to three words
+    r"([A-Za-z][\w'&.-]*(?:\s+(?!(?:for|on|to|at|the|a|an|in|of|and|cash)\b)[A-Za-z][\w'&.-]*)"
+    r"{0,2})\s+\$?\d"
     r"|\bpaid\s+\$?[\d,.]+\s*k?\s+to\s+((?-i:[A-Z])[\w'&.-]*(?:\s+(?-i:[A-Z])[\w'&.-]*){0,2})",
     re.I,
 )
@@ -2266,6 +2309,48 @@ def _numeric_days(text: str) -> str:
     return _NAMED_DAY.sub(numeric, text)
 
 
+# The booking tool's question when a name fits several: "2 contractors are called 'hank' (Hank
+# Miller, Hank Ortiz): say which", "'tile' fits 2 scope lines (bath tile, kitchen tile): ...".
+_SAY_WHICH = re.compile(
+    r"(?:contractors are called '[^']*'|fits \d+ scope lines) \(([^()]+)\): say which"
+)
+
+
+def _which_answered(text: str, conversation: Conversation) -> Plan | None:
+    """The expense booking again, when ``text`` picks one of the names it just asked about.
+
+    "paid hank 250 for the roof on kellogg" → "say which (Hank Miller, Hank Ortiz)" → "miller".
+    """
+    calls = _tool_calls_by_id(conversation.history)
+    for message in reversed(conversation.history):
+        if not isinstance(message, ToolMessage):
+            continue
+        if message.name != "record_expense":
+            return None
+        asked = _SAY_WHICH.search(str(tool_result(message).get("error") or ""))
+        if asked is None:
+            return None
+        words = re.findall(r"[a-z0-9]+", text.lower())
+        if not words or len(words) > 5:
+            return None
+        options = [o.strip() for o in asked.group(1).split(",") if o.strip()]
+        picked = [
+            o
+            for o in options
+            if all(
+                any(w.startswith(word) for w in re.findall(r"[a-z0-9]+", o.lower()))
+                for word in words
+                if word not in {"the", "one", "it", "was", "i", "meant", "mean"}
+            )
+        ]
+        if len(picked) != 1:
+            return None
+        args = dict(calls.get(str(message.tool_call_id), {}).get("args", {}))
+        key = "contractor" if "contractors are called" in asked.group(0) else "line"
+        return Plan("record_expense", {**args, key: picked[0]})
+    return None
+
+
 def _expense_plan(text: str, conversation: Conversation) -> Plan | None:
     """A plan to book money spent on a project; None when the message is not that."""
     said_text, text = text, _numeric_days(text)
@@ -2274,7 +2359,11 @@ def _expense_plan(text: str, conversation: Conversation) -> Plan | None:
     refund = _REFUND.search(text) and "?" not in text  # "Home Depot refunded 45.20 on kercheval"
     if not booked and not (said and "?" not in text) and not refund:
         return None
-    lines = list(_EXPENSE_LINE.finditer(text))
+    who = _PAID_WHO.search(text)
+    # "paid miller plumbing 600 for the furnace": the payee's name is not the line paid for.
+    payee = (who.group(1) or who.group(2)) if who else None
+    paid_for = text.replace(payee, " ", 1) if payee and not _EXPENSE_LINE.fullmatch(payee) else text
+    lines = list(_EXPENSE_LINE.finditer(paid_for))
     # "a dumpster expense for drywall": the work ("drywall") is the line; a dumpster or permit
     # is the line only when no work is named.
     line = next(
@@ -2284,7 +2373,6 @@ def _expense_plan(text: str, conversation: Conversation) -> Plan | None:
     category = next((c for pattern, c in _EXPENSE_CATEGORIES if pattern.search(text)), None)
     store = _STORES.search(text)
     vendor_at = _VENDOR_AT.search(text)
-    who = _PAID_WHO.search(text)
     said_of = line or category or store or vendor_at or who or _PROJECT_WORDS.search(text)
     if not booked and not said_of and not refund:
         return None  # "we paid 150k for 123 Main St": what a house cost, not a rehab expense
@@ -2588,6 +2676,9 @@ def plan_for(conversation: Conversation) -> Plan:
             "I'll analyse each."
         )
 
+    which = _which_answered(text, conversation)
+    if which is not None:
+        return which
     voided = _void_plan(text, conversation)
     if voided is not None:
         return voided
@@ -2800,17 +2891,25 @@ def plan_for(conversation: Conversation) -> Plan:
 # --- replies from tool results ---------------------------------------------------------------
 
 
-def _fit(text: str, limit: int = WHATSAPP_LIMIT) -> str:
-    """``text`` cut at a line boundary to at most ``limit`` characters."""
+# Said under a reply cut to fit the channel (no count: every figure must come from a tool).
+CUT_NOTE = "… (cut to fit one message: ask about one project, deal or trade for the rest)"
+
+
+def _fit(text: str, limit: int | None = None) -> str:
+    """``text`` cut at a line boundary to at most ``limit`` characters, saying so under it.
+
+    The limit is the channel's (``REPLY_LIMIT``) unless one is given.
+    """
+    limit = REPLY_LIMIT.get() if limit is None else limit
     if len(text) <= limit:
         return text
     lines, total = [], 0
     for line in text.splitlines():
-        if total + len(line) + 1 > limit - 2:
+        if total + len(line) + 1 > limit - len(CUT_NOTE) - 1:
             break
         lines.append(line)
         total += len(line) + 1
-    return "\n".join(lines) + "\n…"
+    return "\n".join(lines) + "\n" + CUT_NOTE
 
 
 # Statuses and kinds as people say them ("offer_made" is "offer made"); "section8_rental"
@@ -2820,6 +2919,7 @@ _SPECIAL_WORDS = {
     "for_team": "for the team to call",
 }
 
+
 def short_id(value: Any) -> str:
     """An id the way a reply writes it: a UUID's first 8 hex digits (the tools take the prefix)."""
     text = str(value)
@@ -2827,7 +2927,6 @@ def short_id(value: Any) -> str:
         return uuid.UUID(text).hex[:8]
     except ValueError:
         return text
-
 
 
 def words(value: Any) -> str:
@@ -2904,13 +3003,31 @@ _DEAL_ID_IN_NOTE = re.compile(r"\b(?:the )?deal [0-9a-f]{8}-[0-9a-f-]{27}(?:'s)?
 
 def _given_notes(r: dict[str, Any]) -> list[str]:
     """The notes on the figures the investor gave (price, rehab budget, size), as lines."""
-    notes = (_DEAL_ID_IN_NOTE.sub("the deal's", str(n)) for n in r.get("notes") or [])
+    notes = [_DEAL_ID_IN_NOTE.sub("the deal's", str(n)) for n in r.get("notes") or []]
     # ... and an unsure "poor" photo priced as a repair: the PDF says so, and so does the reply.
-    return [
+    shown = [
         f"Note: {n}"
         for n in notes
         if n.startswith(("price ", "rehab ")) or "have a person check" in n
     ]
+    # Old comps and an assumed Section 8 rent, shortened for a text message (the PDF and the
+    # API's notes have the whole explanation).
+    old = next((_OLD_COMPS.search(n) for n in notes if _OLD_COMPS.search(n)), None)
+    if old is not None:
+        shown.append(
+            f"Note: the newest comp sold on {old.group(1)}: values are uncertain "
+            "(the market since then is not known)."
+        )
+    if any(n.startswith("Section 8:") and "assumed at the payment standard" in n for n in notes):
+        shown.append(
+            "Note: no market or target rent on file, so the rent is assumed at the payment "
+            "standard and the utility allowance is unknown: 'fits Section 8' is not evidence."
+        )
+    return shown
+
+
+# The analysis's note when its comps are years old ("... the newest comp sold on 2010-06-15").
+_OLD_COMPS = re.compile(r"^confidence shown as low\b.*?\bnewest comp sold on (\d{4}-\d{2}-\d{2})")
 
 
 def _price_line(r: dict[str, Any]) -> str:
@@ -2993,7 +3110,7 @@ def _address_reply(r: dict[str, Any]) -> str:
         sized = "Values and rehab" if _sized_as_given(r) else "Rehab"
         lines.append(f"{sized} sized with the {r['square_feet_given']:,} sqft you gave.")
     hint = REPORT_FOLLOWS if r.get("report_follows") else REPORT_HINT
-    body = _fit("\n".join(lines), WHATSAPP_LIMIT - len(hint) - 1)
+    body = _fit("\n".join(lines), REPLY_LIMIT.get() - len(hint) - 1)
     return f"{body}\n{hint}"
 
 
@@ -3072,7 +3189,8 @@ def _deals_reply(r: dict[str, Any]) -> str:
         price = f", price {d['purchase_price']}" if d.get("purchase_price") else ""
         strategy = f" ({words(d['strategy'])})" if d.get("strategy") else ""
         lines.append(
-            f"• {d['address']}: {words(d['status'])}{strategy}{price}, deal {short_id(d['deal_id'])}"
+            f"• {d['address']}: {words(d['status'])}{strategy}{price}, "
+            f"deal {short_id(d['deal_id'])}"
         )
     return _fit("\n".join(lines))
 
@@ -3083,7 +3201,8 @@ def _deals_over_reply(r: dict[str, Any]) -> str:
         return "No deal's budget is over: every line is within its allocation."
     lines = [f"{r['count']} deal(s) with a budget line over (worst first):"]
     for d in r.get("deals") or []:
-        total = f"over by {d['over_by']} in total" if d.get("over_by") else "within in total"
+        over_total = d.get("over_by") and not re.fullmatch(r"-?\$0(?:\.0+)?", str(d["over_by"]))
+        total = f"over by {d['over_by']} in total" if over_total else "within in total"
         over = "; ".join(f"{x['label']} over by {x['over_by']}" for x in d.get("lines_over") or [])
         lines.append(f"• {d['address']} (deal {short_id(d['deal_id'])}): {total}; {over}")
     if r.get("not_shown"):
@@ -3107,7 +3226,9 @@ def _performance_reply(r: dict[str, Any]) -> str:
         actual = line["actual"] if line.get("actual") is not None else "nothing booked"
         gap = ""
         if line.get("difference") is not None and line.get("difference_pct") is not None:
-            better = " better" if line.get("favourable") else " worse"
+            # favourable None: no difference (or no direction), neither better nor worse
+            favourable = line.get("favourable")
+            better = "" if favourable is None else " better" if favourable else " worse"
             gap = f" ({line['difference']}, {line['difference_pct']}%{better})"
         lines.append(f"• {line['label']}: projected {projected} · actual {actual}{gap}")
     for ret in r.get("returns") or []:
@@ -3130,7 +3251,8 @@ def _budget_reply(r: dict[str, Any]) -> str:
         else f"remaining {r['total_remaining']}"
     )
     lines = [
-        f"Budget for deal {short_id(r['deal_id'])}{_on_address(r)}: allocated {r['total_allocated']}, spent "
+        f"Budget for deal {short_id(r['deal_id'])}{_on_address(r)}: "
+        f"allocated {r['total_allocated']}, spent "
         f"{r['total_spent']}, {total}."
     ]
     over_by = {o["label"]: o["over_by"] for o in r.get("over_lines") or []}
@@ -3716,7 +3838,8 @@ def _bids_reply(r: dict[str, Any]) -> str:
             )
         lines.append(
             f"• {b['contractor']}: bid {b['bid_total'] or 'lump sum'}, leveled "
-            f"{b['leveled_total']}{missing}{notes} (bid {short_id(b['bid_id'])}, {words(b['status'])})"
+            f"{b['leveled_total']}{missing}{notes} "
+            f"(bid {short_id(b['bid_id'])}, {words(b['status'])})"
         )
     lowest = r.get("lowest_complete_bid_id") or r.get("lowest_leveled_bid_id")
     if lowest:
@@ -3753,7 +3876,8 @@ def _bids_received_reply(r: dict[str, Any]) -> str:
 
 def _award_reply(r: dict[str, Any]) -> str:
     return (
-        f"Awarded bid {short_id(r['awarded_bid_id'])} on {r['address']}: the budget is now {r['budget']}, "
+        f"Awarded bid {short_id(r['awarded_bid_id'])} on {r['address']}: "
+        f"the budget is now {r['budget']}, "
         f"{r['rejected_bids']} other bid(s) rejected, {r.get('open_bids', 0)} open on other lines; "
         f"the project is {words(r['status'])}."
     )
@@ -4101,15 +4225,39 @@ _C_OPT_OUT = re.compile(
     r"|\bleave me alone\b|\bopt(?:ing)?[ -]?out\b",
     re.I,
 )
+# "thanks", "ok thanks", "great thx man", "👍": one or more of these words and nothing else.
 _C_THANKS = re.compile(
-    r"^\W*(?:thanks?(?: you)?|thank you|thx|ty|ok(?:ay)?|k|cool|great|got it|sounds good"
-    r"|will do|perfect|gracias|👍)\W*$",
+    r"^\W*(?:(?:thanks?(?: you)?|thank you|thx|ty|ok(?:ay)?|k|cool|great|got it|sounds good"
+    r"|will do|perfect|gracias|appreciate it|much appreciated|alright|awesome|nice|roger"
+    r"|👍)(?:\s+(?:you|man|bud|buddy|boss|guys|so much|a lot|again))*\W*)+$",
     re.I,
+)
+# "hey its ray", "good morning, this is Ray from Ray's Roofing": a hello, their name at most.
+_C_GREETING = re.compile(
+    r"^\W*(?:(?:hey|hi|hello|yo|hiya|howdy|morning|good (?:morning|afternoon|evening)|hola"
+    r"|buenas|buenos d[ií]as)(?:\s+(?:there|guys|all|team|man))?\W*)+"
+    r"(?:(?:it'?s|its|this is|i'?m|im|soy|es)\s+[a-z'.&-]+(?:\s+[a-z'.&-]+){0,4}\W*)?$",
+    re.I,
+)
+# Words that make a hello more than a hello ("hi im running late", "hey its done").
+_C_NOT_JUST_HELLO = re.compile(
+    r"\b(?:late|done|finished|start|starting|can'?t|cant|need|sick|running|here|there now"
+    r"|coming|on my way|stuck|problem|issue|question|bid|price|quote)\b",
+    re.I,
+)
+CONTRACTOR_HELLO = (
+    "Hi! I'm dealdesk, the company's assistant. Text me any update on the job (a start date, a "
+    "price, progress) or a question for the project manager and I'll pass it on; 'my bids' "
+    "shows your bids."
 )
 # What only the team sees: budgets, deals, money, other contractors' bids.
 _C_TEAM_ONLY = re.compile(
-    r"\b(?:budget|profit|p\s*&\s*l|pnl|deals?|arv|comps?|margin|purchase price|paid for"
-    r"|cash flow|rent)\b"
+    # "what we paid for it", not "when do I get paid for kellogg" (their own pay: a question)
+    r"\b(?:budget|profit|p\s*&\s*l|pnl|deals?|arv|comps?|margin|purchase price"
+    r"|(?<!get )(?<!got )(?<!be )(?<!getting )(?<!being )paid for|cash flow|rent)\b"
+    # "how much did hank bid", "how much is mike charging": another's price
+    r"|\bhow much (?:did|does|do|is|was|will|would) (?!i\b|you\b|we\b|my\b|u\b|it\b|this\b"
+    r"|that\b|the\b)[a-z']+(?:'s)? (?:bid|quote|charg|get|ask|want)"
     r"|\b(?:other|others|everyone|everybody|competitors?|lowest|cheapest|highest)\b"
     r"[^.?!]{0,30}\b(?:bids?|quotes?|prices?|contractors?)\b"
     r"|\bwhat (?:did|do|does|is) (?!i\b|you\b|we\b|my\b)[a-z']+ (?:bid|quote|charge|get)"
@@ -4191,6 +4339,63 @@ _C_START = re.compile(
 )
 _C_PERSONAL = re.compile(r"\b(?:i|i'm|im|we|we're|my|me|you|your)\b", re.I)
 _C_START_ASK = re.compile(r"^\W*(?:when|what day|what date)\b", re.I)
+# A question about their own bid: "whats my start date on kellogg", "when do i start", "what
+# did i bid on kellogg", "is my bid accepted" (answered from their bids, not passed on).
+_C_OWN_BID_ASK = re.compile(
+    r"\b(?:when|what day|what date)\s+(?:do|does|am|will|would|should|shall)\s+i\s+(?:start"
+    r"|begin|be starting|get started)\b"
+    r"|\b(?:what'?s|whats|what is|what was|when'?s|whens|when is|what day is|what date is"
+    r"|remind me (?:of )?)\s+(?:my|the|our)\s+(?:start(?:ing)?(?: date| day)?|price|bid|quote"
+    r"|total|number|status)\b"
+    r"|\b(?:what|how much) (?:did|do|was|have) i (?:bid|quote|say|charge|put in|quoted)\b"
+    r"|\b(?:is|was|has|did|have) (?:my|our) (?:\w+ )?(?:bid|quote|price|estimate)s? (?:been |get )?"
+    r"(?:accepted|approved|awarded|picked|chosen|rejected|declined|decided)\b"
+    r"|\b(?:am i|was i|have i been|did i get) (?:awarded|picked|chosen|approved|accepted)\b",
+    re.I,
+)
+# An amount on top of the bid ("decking is gonna be extra $850", "another 1.2k for the
+# gutters", "850 more"): a change order, not a new price ("roof gonna be more like 9.8k").
+_C_EXTRA_MONEY = (
+    r"(?:\$\s*\d[\d,]*(?:\.\d{1,2})?\s*k?|\d[\d,]*(?:\.\d)?\s*k\b|\d{1,3}(?:,\d{3})+|\d{3,7})"
+)
+_C_EXTRA = re.compile(
+    r"\b(?:extra|additional|another|add(?:ing)?|plus|more)\s+(?:of\s+)?(?P<a>"
+    + _C_EXTRA_MONEY
+    + r")(?![\d,.])(?!\s*(?:days?|hours?|weeks?|sq|square|feet|ft|%))"
+    r"|(?P<b>" + _C_EXTRA_MONEY + r")(?![\d,.])\s+(?:extra|more|additional|on top)\b",
+    re.I,
+)
+# "decking is gonna be extra", "extra $850 for the decking": what the extra is for.
+_C_EXTRA_FOR = re.compile(
+    r"\bfor\s+(?:the\s+)?(?P<what>[a-z][a-z ]{1,30}?)(?=\s+(?:on|at|over|job)\b|\s*[.,;!?]|\s*$)",
+    re.I,
+)
+_C_EXTRA_SUBJECT = re.compile(
+    r"^\W*(?:the\s+)?(?P<what>[a-z][a-z ]{1,30}?)\s+(?:is|are|'s|gonna|going|will|would|came"
+    r"|comes?|runs?)\b",
+    re.I,
+)
+_C_NOT_A_THING = frozenset(
+    {"it", "that", "this", "i", "we", "there", "its", "thats", "im", "price"}
+)
+# "need another 2 days", "2 more days", "an extra day": days on top of the plan.
+_C_EXTRA_DAYS = re.compile(
+    r"\b(?:another|an? extra|extra|additional|an additional|more)\s+(?P<n>\d{1,3}|a|one|two"
+    r"|three|four|five|six|seven|couple(?: of)?)\s+(?:more\s+)?(?:working\s+|business\s+)?days?\b"
+    r"|\b(?P<m>\d{1,3}|one|two|three|four|five|six|seven|a couple(?: of)?)\s+(?:more|extra"
+    r"|additional)\s+(?:working\s+|business\s+)?days?\b"
+    r"|\b(?P<one>another|an extra|one more) day\b",
+    re.I,
+)
+_C_DAY_WORDS = {"a": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7}
+# A part of a message that asks rather than says why ("can i get", "need").
+_C_ASKING = re.compile(
+    r"(?:can|could|would|will|need|needs|please|gonna|going|just|may|might|is|are|do|does"
+    r"|i|i'?ll|i'?m|im)\b",
+    re.I,
+)
+# The parts of a message ("need another 2 days on kellogg, found rotted decking").
+_C_CLAUSES = re.compile(r"[,;.!?]+|\s+-+\s+|\b(?:because|cause|cuz|bc|since|due to)\b", re.I)
 _C_PROGRESS = re.compile(
     r"\b(?:finished|done|completed|started|tore|torn|installed|wrapped up|halfway|on site"
     r"|running late|late|delayed|delay|rain(?:ing|ed)?|weather|be there|on my way|out there"
@@ -4330,6 +4535,59 @@ def _address_alone(text: str) -> bool:
     return len(re.findall(r"\w+", rest)) <= 1 and _C_STREET_WORD.search(address) is not None
 
 
+def _contractor_extra_days(text: str) -> tuple[int, tuple[int, int]] | None:
+    """The days on top of the plan a message asks for ("need another 2 days": 2) and where."""
+    match = _C_EXTRA_DAYS.search(text)
+    if match is None:
+        return None
+    said = (match.group("n") or match.group("m") or "").lower().removeprefix("a couple")
+    said = said.removeprefix("couple").strip() or ("2" if "couple" in match.group(0) else "1")
+    days = int(said) if said.isdigit() else _C_DAY_WORDS.get(said.split()[0], 2)
+    return (days, match.span()) if days >= 1 else None
+
+
+def _contractor_reason(text: str, span: tuple[int, int]) -> str | None:
+    """The other part of a message than the one at ``span``: why ("found rotted decking")."""
+    for part in _C_CLAUSES.split(text[: span[0]] + "," + text[span[1] :]):
+        part = re.sub(r"^\W*(?:and|but|so|also|plus)\b", "", part.strip(), flags=re.I).strip()
+        part = re.sub(r"^(?:on|at|for)\s+(?:the\s+)?\w+(?:\s+(?:job|house|st|ave))?$", "", part)
+        if len(re.findall(r"[a-z]+", part, re.I)) >= 2 and not _C_ASKING.match(part):
+            return part[:200]
+    return None
+
+
+def _contractor_extra_for(text: str, match: re.Match[str]) -> str | None:
+    """What an extra amount is for ("decking" of "decking is gonna be extra $850")."""
+    for found in (_C_EXTRA_FOR.search(text, match.end()), _C_EXTRA_SUBJECT.search(text)):
+        if found is not None:
+            what = found.group("what").strip().lower()
+            if what.split()[0] not in _C_NOT_A_THING and not what.startswith("gonna"):
+                return what
+    return _contractor_reason(text, match.span())
+
+
+def _contractor_thread_project(conversation: Conversation) -> str | None:
+    """The one job this thread's latest contractor answer was about (its project id), if any.
+
+    The latest ``contractor_update`` recorded on one project, or ``my_bids`` shown for one;
+    None when the latest was about several or none ("hey its ray" then "ok thanks" after a
+    note on Kellogg: still Kellogg).
+    """
+    for message in reversed(conversation.history):
+        if not isinstance(message, ToolMessage):
+            continue
+        if message.name not in (CONTRACTOR_UPDATE_TOOL, "my_bids"):
+            continue
+        result = tool_result(message)
+        if "error" in result:
+            continue
+        ids = result.get("project_ids") or []
+        if message.name == "my_bids":
+            ids = [result["project_id"]] if result.get("project_id") else []
+        return str(ids[0]) if len(ids) == 1 else None
+    return None
+
+
 def contractor_plan_for(conversation: Conversation, today: dt.date | None = None) -> Plan:
     """The tool call (or direct answer) for a contractor's latest message.
 
@@ -4353,38 +4611,57 @@ def contractor_plan_for(conversation: Conversation, today: dt.date | None = None
         return _contractor_update("opt_out", said)
     if _C_THANKS.search(text) and not has_media:
         return Plan(reply=CONTRACTOR_THANKS)
+    if _C_GREETING.search(text) and not has_media and not _C_NOT_JUST_HELLO.search(text):
+        return Plan(reply=CONTRACTOR_HELLO)  # "hey its ray": nothing for the team
     if _C_TEAM_ONLY.search(text) and not _MY_BIDS.search(text):
         return Plan(reply=CONTRACTOR_REFUSED)
+    # The job the thread was about, for a message that names none of several.
+    about = {"project": _contractor_thread_project(conversation)}
     if _C_WITHDRAW.search(text):
-        return _contractor_update("withdraw", said)
+        return _contractor_update("withdraw", said, **about)
     # Every fact a message gives is kept: "4,250.50 not 4002. can also start dec 3 instead".
     priced = _C_PRICE_WORDS.search(text) or _C_LINE_PRICE.search(text)
     amount = contractor_amount(text) if priced else None
     day = contractor_start_day(text, today)
     starting = _C_START.search(text) is not None and _C_START_ASK.search(text) is None
     start = day.isoformat() if starting and day is not None else None
-    duration = _C_DURATION.search(text)
+    more_days = _contractor_extra_days(text)
+    duration = _C_DURATION.search(text) if more_days is None else None
     days = int(next(g for g in duration.groups() if g)) if duration is not None else None
+    extra = _C_EXTRA.search(text)
+    extra_amount = contractor_amount(extra.group("a") or extra.group("b")) if extra else None
+    if extra is not None and extra_amount is not None:
+        # "decking is gonna be extra $850": on top of the bid, not its new price.
+        why = _contractor_extra_for(text, extra)
+        return _contractor_update(
+            "extra", said, amount=str(extra_amount), reason=why, start_date=start, **about
+        )
+    if _C_OWN_BID_ASK.search(text) and day is None and amount is None:
+        return Plan("my_bids", {"project": text[:1000]})  # "whats my start date on kellogg"
     if amount is not None:
-        return _contractor_update("price", said, amount=str(amount), start_date=start)
+        return _contractor_update("price", said, amount=str(amount), start_date=start, **about)
     if (_MY_BIDS.search(text) or _C_MY_BIDS.search(text)) and _C_QUESTION_ABOUT_BID.search(text):
-        return Plan("my_bids", {})
+        return Plan("my_bids", {"project": text[:1000]})
     if _MY_BIDS.search(text):
-        return Plan("my_bids", {})
+        return Plan("my_bids", {"project": text[:1000]})
     if starting:
-        return _contractor_update("start_date", said, start_date=start, duration_days=days)
+        return _contractor_update("start_date", said, start_date=start, duration_days=days, **about)
+    if more_days is not None:
+        # "need another 2 days on kellogg, found rotted decking": +2 days, and why.
+        why = _contractor_reason(text, more_days[1])
+        return _contractor_update("duration", said, extra_days=more_days[0], reason=why, **about)
     if days is not None:
-        return _contractor_update("duration", said, duration_days=days)
+        return _contractor_update("duration", said, duration_days=days, **about)
     if _C_PROGRESS.search(text) and not text.rstrip().endswith("?"):
-        return _contractor_update("progress", said)
+        return _contractor_update("progress", said, **about)
     if has_media:
-        return _contractor_update("photo", said)
+        return _contractor_update("photo", said, **about)
     if _C_QUESTION.search(text):
-        return _contractor_update("question", said)
+        return _contractor_update("question", said, **about)
     if _address_alone(text):
         return Plan(reply=CONTRACTOR_REFUSED)  # an address alone: an analysis is the team's
     # Not understood is still kept for the team, word for word (never dropped).
-    return _contractor_update("other", said)
+    return _contractor_update("other", said, **about)
 
 
 # The scope line a contractor's price names ("roof gonna be more like 4.8k").
@@ -4428,6 +4705,19 @@ def _contractor_update_reply(r: dict[str, Any]) -> str:
         if r.get("new_start_date"):
             text += f" and your new start date ({r['new_start_date']})"
         text += f" to {pm} to review."
+    elif kind == "extra":
+        what = f" for the {r['reason']}" if r.get("reason") else ""
+        text = (
+            f"Thanks, {who}. I've passed your extra charge of {r['extra_amount']}{what}{upon} "
+            f"to {pm} as a change order on top of your bid, for them to review."
+        )
+    elif kind == "duration" and r.get("extra_days"):
+        more = r["extra_days"]
+        why = f" ({r['reason']})" if r.get("reason") else ""
+        text = (
+            f"Thanks, {who}. I've told {pm} you need {more} more day{'s' if more != 1 else ''}"
+            f"{upon}{why}; they will update the schedule."
+        )
     elif kind == "duration":
         text = (
             f"Thanks, {who}. I've told {pm} the job{at} will take {r['new_duration_days']} days."
@@ -4448,13 +4738,19 @@ def _contractor_update_reply(r: dict[str, Any]) -> str:
     else:
         text = f"Thanks, {who}: I've passed your message{on} to {pm}."
     bids = [b for b in r.get("bids") or [] if b.get("total")]
-    if len(bids) == 1 and kind in ("start_date", "price", "duration", "question"):
+    if len(bids) == 1 and kind in ("start_date", "price", "extra", "duration", "question"):
         bid = bids[0]
         start = f", start {bid['start_date']}" if bid.get("start_date") else ""
         status = _CONTRACTOR_BID_WORDS.get(bid["status"], words(bid["status"]))
         until = " (it stays so until they update it)." if kind != "question" else "."
         text += f" Your bid on file: {bid['total']}, {status}{start}{until}"
-    if r.get("named_none_of_several"):
+    if r.get("which_of"):
+        # Recorded once, on no job: which one is it?
+        text += (
+            f" You have bids on {' and '.join(str(p) for p in r['which_of'])}: which job is it? "
+            "Tell me the street and I'll note it there."
+        )
+    elif r.get("named_none_of_several"):
         text += (
             f" You have bids on {'; '.join(projects)}, so I noted it on each: tell me the street "
             "if it's about one of them."

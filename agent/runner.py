@@ -33,7 +33,14 @@ from agent.context import Context, SessionFactory, ToolCallRecord
 from agent.graph import FIGURES_GUARD_KEY, build_graph, get_checkpointer, strip_nul
 from agent.llm import chat_model, model_name
 from agent.models import AgentRun
-from agent.planner import MEDIA_NOTE_PREFIX, message_text, reply_for, tool_result
+from agent.planner import (
+    MEDIA_NOTE_PREFIX,
+    REPLY_LIMIT,
+    message_text,
+    reply_for,
+    reply_limit_for,
+    tool_result,
+)
 from agent.prompts import prompt_for_role
 from agent.serialise import thread_lock
 from domain.auth import service as auth_service
@@ -369,6 +376,7 @@ def run_turn(
             "recursion_limit": 2 * ctx.max_steps + 6,
             "metadata": {"run_id": str(run_id), "channel": request.channel},
         }
+        limit = REPLY_LIMIT.set(reply_limit_for(request.channel))
         with thread_lock(request.thread_id):
             try:
                 graph = build_graph(
@@ -389,6 +397,8 @@ def run_turn(
                 # say what they did, so a retry does not repeat a change.
                 new = _checkpointed_new(request.thread_id, str(human.id))
                 reply = failure_reply(new)
+            finally:
+                REPLY_LIMIT.reset(limit)
     reply = strip_nul(reply)
 
     records = tool_call_records(new)

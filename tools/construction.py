@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -23,7 +24,7 @@ from core.clock import local_day, local_today
 from domain.auth.enums import Role
 from domain.construction import service as construction_service
 from domain.construction.enums import BidStatus, ExpenseCategory
-from domain.construction.models import Contractor, Project
+from domain.construction.models import Bid, Contractor, Project
 from domain.inbox import service as inbox_service
 from domain.property import service as property_service
 from tools._common import (
@@ -365,11 +366,43 @@ def list_bids(runtime: ToolRuntime[Context], project: ProjectRef) -> dict[str, A
     return run_tool(ctx, "list_bids", body)
 
 
+def _open_bids_of(
+    session: Session, ctx: Context, bids: Sequence[Bid], contractor: str
+) -> list[Bid]:
+    """The one open (received) bid on the project of the contractor named.
+
+    Else a ToolError that names the bids to choose from.
+    """
+    named = {
+        c.id: c.name
+        for c in construction_service.contractors_named(
+            session=session, org_id=ctx.org_id, name=contractor
+        )
+    }
+    theirs = [b for b in bids if b.contractor_id in named]
+    open_bids = [b for b in theirs if b.status == BidStatus.received]
+    if len(open_bids) == 1:
+        return open_bids
+    if not theirs:
+        raise ToolError(f"no bid on this project is from a contractor called {contractor!r}")
+    if not open_bids:
+        raise ToolError(
+            f"{contractor!r}'s bid on this project is already "
+            + ", ".join(sorted({str(b.status) for b in theirs}))
+        )
+    listed = ", ".join(
+        f"bid {b.id.hex[:8]} from {named[b.contractor_id]} ({ledger_money(b.total_amount)})"
+        for b in open_bids
+    )
+    raise ToolError(f"{len(open_bids)} open bids fit {contractor!r} ({listed}): say which")
+
+
 @tool(parse_docstring=True)
 def award_bid(
     runtime: ToolRuntime[Context],
     project: ProjectRef,
-    bid_id: Annotated[str, Field(min_length=6, max_length=64)],
+    bid_id: Annotated[str | None, Field(min_length=6, max_length=64)] = None,
+    contractor: Annotated[str | None, Field(min_length=2, max_length=200)] = None,
 ) -> dict[str, Any]:
     """Award a contractor's bid, trade by trade: bids on the same scope lines are rejected.
 
@@ -383,6 +416,8 @@ def award_bid(
             argument.
         project: The project's id (or its first 8 characters), or its property's address.
         bid_id: The bid's id (or its first 8 characters) from list_bids.
+        contractor: Or the contractor's name ("Sue", "Hank Ortiz"), when they have one
+            open bid on the project (bid_id or contractor is required).
 
     """
     ctx = runtime.context
@@ -394,12 +429,17 @@ def award_bid(
         bids = construction_service.list_bids(
             session=session, org_id=ctx.org_id, project_id=found.id
         )
-        wanted = bid_id.strip().lower().replace("-", "")
-        hits = [b for b in bids if b.id.hex.startswith(wanted)]
-        if not hits:
-            raise ToolError(f"bid {bid_id} is not a bid on this project")
-        if len(hits) > 1:
-            raise ToolError(f"{len(hits)} bids start with {bid_id!r}: give more of the id")
+        if bid_id:
+            wanted = bid_id.strip().lower().replace("-", "")
+            hits = [b for b in bids if b.id.hex.startswith(wanted)]
+            if not hits:
+                raise ToolError(f"bid {bid_id} is not a bid on this project")
+            if len(hits) > 1:
+                raise ToolError(f"{len(hits)} bids start with {bid_id!r}: give more of the id")
+        elif contractor:
+            hits = _open_bids_of(session, ctx, bids, contractor)
+        else:
+            raise ToolError("say which bid: its id from the bids list, or the contractor's name")
         result = _checked(
             lambda: construction_service.award_bid(
                 session=session,
@@ -449,16 +489,42 @@ def _contractor_of(session: Session, ctx: Context) -> Contractor:
     return contractor
 
 
+def _their_project(
+    session: Session, rows: list[tuple[Any, Project]], ref: str | None
+) -> Project | None:
+    """The one project of the contractor's own bids (``rows``) ``ref`` names, or None.
+
+    ``ref``: a project id (an earlier answer's) or words naming its street ("kellogg").
+    Only their own bids' projects: never another project.
+    """
+    if not ref or not ref.strip():
+        return None
+    wanted = parse_uuid(ref.strip())
+    found = {
+        project.id: project
+        for _bid, project in rows
+        if project.id == wanted
+        or (wanted is None and construction_service.names_project(session, project, ref))
+    }
+    return next(iter(found.values())) if len(found) == 1 else None
+
+
 @tool(parse_docstring=True)
-def my_bids(runtime: ToolRuntime[Context]) -> dict[str, Any]:
+def my_bids(
+    runtime: ToolRuntime[Context],
+    project: Annotated[str | None, Field(max_length=1000)] = None,
+) -> dict[str, Any]:
     """The bids of the contractor who is asking: their own bids only, on any project.
 
     Use it when a contractor asks about their bids ("did you get my bid?", "was my roof bid
-    accepted?"). It never shows other contractors' bids or the projects' budgets.
+    accepted?", "what's my start date on kellogg?"). It never shows other contractors' bids
+    or the projects' budgets.
 
     Args:
         runtime: The run context (organisation, user, role), injected: never a model
             argument.
+        project: Words naming one of their jobs ("kellogg", their message), to show that
+            job's bid only; all their bids when it names none of them.
 
     """
     ctx = runtime.context
@@ -468,9 +534,13 @@ def my_bids(runtime: ToolRuntime[Context]) -> dict[str, Any]:
         rows = construction_service.list_bids_of_contractor(
             session=session, org_id=ctx.org_id, contractor_id=contractor.id
         )
+        named = _their_project(session, rows, project)
+        if named is not None:
+            rows = [(bid, p) for bid, p in rows if p.id == named.id]
         return {
             "contractor": contractor.name,
             "count": len(rows),
+            **({"project_id": named.id} if named is not None else {}),
             "bids": [
                 {
                     "bid_id": bid.id,
@@ -492,6 +562,7 @@ def my_bids(runtime: ToolRuntime[Context]) -> dict[str, Any]:
 ContractorUpdateKind = Literal[
     "start_date",
     "price",
+    "extra",
     "duration",
     "withdraw",
     "progress",
@@ -510,12 +581,17 @@ def contractor_update(
     start_date: dt.date | None = None,
     amount: Annotated[Decimal | None, Field(gt=0, le=Decimal("9999999999.99"))] = None,
     duration_days: Annotated[int | None, Field(ge=1, le=3650)] = None,
+    extra_days: Annotated[int | None, Field(ge=1, le=3650)] = None,
+    reason: Annotated[str | None, Field(max_length=200)] = None,
+    project: Annotated[str | None, Field(max_length=300)] = None,
 ) -> dict[str, Any]:
     """Pass what a contractor tells us to the team: recorded on their own bid's project.
 
     Use it when a contractor gives an update or asks what only the team can answer: a new
-    start date ("I can start Monday instead"), a new price ("my price went up to 9,500"), how
-    long the job takes, that they can't do the job, progress ("finished the tear off today"),
+    start date ("I can start Monday instead"), a new price ("my price went up to 9,500"), an
+    extra cost on top of the bid ("decking is gonna be extra $850": kind extra, a change
+    order, not a new price), how long the job takes or how many days more ("need another 2
+    days"), that they can't do the job, progress ("finished the tear off today"),
     a question ("who do I invoice?", "lockbox code?"), photos, or anything else for the team;
     and ``opt_out`` when they ask not to be contacted ("stop texting me"). The message is
     kept word for word on the project's activity with an action item for the project
@@ -524,12 +600,17 @@ def contractor_update(
     Args:
         runtime: The run context (organisation, user, role), injected: never a model
             argument.
-        kind: What the message is: start_date, price, duration, withdraw, progress,
-            question, photo, other, or opt_out.
+        kind: What the message is: start_date, price, extra, duration, withdraw,
+            progress, question, photo, other, or opt_out.
         message: The contractor's words, as they wrote them.
         start_date: The new start date they give (kind start_date), when it is a day.
-        amount: The new price in dollars they give (kind price).
+        amount: The new price in dollars they give (kind price), or the extra they ask on
+            top of it (kind extra).
         duration_days: How many days they say the job takes (kind duration).
+        extra_days: How many days more than planned they need (kind duration).
+        reason: What it is for or why ("decking", "found rotted decking"), when said.
+        project: The job the conversation was about (an earlier answer's project id), used
+            when the message names none of their jobs.
 
     """
     ctx = runtime.context
@@ -537,6 +618,10 @@ def contractor_update(
     def body(session: Session) -> dict[str, Any]:
         require_roles(ctx, Role.contractor)
         contractor = _contractor_of(session, ctx)
+        theirs = construction_service.list_bids_of_contractor(
+            session=session, org_id=ctx.org_id, contractor_id=contractor.id
+        )
+        about = _their_project(session, theirs, project)
         done = _checked(
             lambda: construction_service.record_contractor_update(
                 session=session,
@@ -548,6 +633,10 @@ def contractor_update(
                 start_date=start_date,
                 amount=amount,
                 duration_days=duration_days,
+                extra_days=extra_days,
+                reason=reason,
+                project_id=about.id if about is not None else None,
+                ask_which=True,
             )
         )
         bids = [
@@ -566,11 +655,27 @@ def contractor_update(
             "recorded": True,
             "passed_to": "the project manager",
             "projects": [b["project"] for b in bids],
+            "project_ids": [p.id for p, _bid in done.targets],
             "bids": bids,
             "named_none_of_several": done.ambiguous,
+            "which_of": [
+                construction_service.project_label(session=session, project=p)
+                for p in done.which_of
+            ],
             **({"new_start_date": start_date} if start_date else {}),
-            **({"new_price": ledger_money(amount)} if amount is not None else {}),
+            **(
+                {"new_price": ledger_money(amount)}
+                if amount is not None and kind != "extra"
+                else {}
+            ),
+            **(
+                {"extra_amount": ledger_money(amount)}
+                if amount is not None and kind == "extra"
+                else {}
+            ),
             **({"new_duration_days": duration_days} if duration_days else {}),
+            **({"extra_days": extra_days} if extra_days else {}),
+            **({"reason": reason} if reason else {}),
             **(
                 {
                     "opted_out": True,

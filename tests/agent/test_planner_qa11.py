@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
 
 import pytest
 from sqlmodel import Session, select
 
 from agent.figures import figures_in
 from agent.planner import Conversation, plan_for, short_id
+from agent.runner import TurnResult, last_turn_tool_results
 from domain.auth.enums import Role
+from domain.auth.models import Organisation, User
 from domain.deal.models import Deal
 from tests.agent.turns import checked_turn
 from tests.factories import (
+    make_contractor,
     make_deal,
     make_org,
+    make_project,
+    make_property,
     make_sold_market,
     make_subject_property,
     make_user,
@@ -73,3 +82,233 @@ def test_replies_name_a_deal_by_its_short_id_which_the_tools_take(committed_db: 
 def test_a_short_id_is_not_a_figure_even_when_it_is_all_digits() -> None:
     assert short_id("12345678-0000-4000-8000-000000000000") == "12345678"
     assert figures_in("P&L for deal 12345678 (Main St): net $5") == figures_in("net $5")
+
+
+# --- a team with two rehabs: Kellogg and Ridgewood --------------------------------------------
+
+
+@dataclass
+class TwoRehabs:
+    admin: User
+    org_id: uuid.UUID
+    kellogg_project: uuid.UUID
+    ridgewood_project: uuid.UUID
+    kellogg_deal: uuid.UUID
+
+
+@pytest.fixture
+def rehabs(committed_db: Session) -> TwoRehabs:
+    db = committed_db
+    org = make_org(db, "Two Rehabs Co")
+    admin = make_user(db, org, Role.admin)
+    ids: dict[str, uuid.UUID] = {}
+    for street in ("1215 Kellogg Ave", "825 Ridgewood Dr"):
+        prop = make_property(
+            db, org, address_line=street, city="Detroit", state="MI", zip_code="48214"
+        )
+        deal = make_deal(db, org, property_id=prop.id, strategy="flip")
+        project = make_project(
+            db, org, name=f"Rehab: {street}", deal_id=deal.id, property_id=prop.id
+        )
+        ids[street.split()[1].lower()] = project.id
+        ids[f"{street.split()[1].lower()}_deal"] = deal.id
+    db.commit()
+    return TwoRehabs(
+        admin=admin,
+        org_id=org.id,
+        kellogg_project=ids["kellogg"],
+        ridgewood_project=ids["ridgewood"],
+        kellogg_deal=ids["kellogg_deal"],
+    )
+
+
+def _project_arg(result: TurnResult) -> str:
+    (call,) = result.tool_calls
+    assert call.ok, call
+    return str(call.args["project"])
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        "how is the rehab on ridgewood going",
+        "any calls to contractors on ridgewood?",
+        "what bids came in for ridgewood",
+        "compare the bids on ridgewood",
+        "how is the ridgewood rehab going?",
+    ],
+)
+def test_a_project_named_by_street_wins_over_the_one_discussed(
+    rehabs: TwoRehabs, second: str
+) -> None:
+    """Was: once the thread had discussed Kellogg's rehab, each of these answered about Kellogg
+    (the street after "on"/"for" was not read as naming another project)."""
+    thread = f"web:{uuid.uuid4().hex}"
+    first = checked_turn(rehabs.admin, "how is the rehab on kellogg going", thread)
+    assert "Kellogg" in first.reply
+    result = checked_turn(rehabs.admin, second, thread)
+    assert "ridgewood" in _project_arg(result).lower() or _project_arg(result) == str(
+        rehabs.ridgewood_project
+    )
+    assert "Ridgewood" in result.reply and "Kellogg" not in result.reply
+
+
+def test_a_follow_up_naming_no_project_stays_on_the_one_discussed(rehabs: TwoRehabs) -> None:
+    thread = f"web:{uuid.uuid4().hex}"
+    checked_turn(rehabs.admin, "how is the rehab on kellogg going", thread)
+    result = checked_turn(rehabs.admin, "what bids came in?", thread)
+    assert _project_arg(result) == str(rehabs.kellogg_project)
+
+
+@pytest.fixture
+def two_hanks(rehabs: TwoRehabs, committed_db: Session) -> TwoRehabs:
+    org = committed_db.get(Organisation, rehabs.org_id)
+    assert org is not None
+    make_contractor(committed_db, org, name="Hank Miller", company="Miller Plumbing LLC")
+    make_contractor(committed_db, org, name="Hank Ortiz", company="Ortiz Heating")
+    committed_db.commit()
+    return rehabs
+
+
+def _booked(who: User, said: str, thread: str | None = None) -> dict[str, Any]:
+    """The expense ``said`` booked (asserting it was)."""
+    thread = thread or f"web:{uuid.uuid4().hex}"
+    result = checked_turn(who, said, thread)
+    (call,) = [c for c in result.tool_calls if c.name == "record_expense"]
+    assert call.ok, result.reply
+    thread_results = [json.loads(r) for r in last_turn_tool_results(thread)]
+    return next(r for r in thread_results if r.get("expense_id"))
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        # Was category "other", no contractor, no line: the lower-case surname was not read.
+        "paid hank miller 1,400 for the furnace on kellogg on 11/20",
+        # Was the "plumbing" line (the company's name) instead of the furnace.
+        "paid miller plumbing 1,400 for the furnace on kellogg",
+    ],
+)
+def test_a_contractor_named_in_lower_case_is_the_payee_and_the_line_is_what_was_paid_for(
+    two_hanks: TwoRehabs, said: str
+) -> None:
+    booked = _booked(two_hanks.admin, said)
+    assert (booked["contractor"], booked["line"], booked["category"]) == (
+        "Hank Miller",
+        "furnace",
+        "labour",
+    )
+    assert booked["amount"] == "$1,400" and "Kellogg" in booked["name"]
+
+
+@pytest.mark.parametrize(
+    "said", ["log 1200 lumber on ridgewood", "log $1.2k lumber on the ridgewood job"]
+)
+def test_log_an_amount_of_materials_is_an_expense_not_an_address(
+    two_hanks: TwoRehabs, said: str
+) -> None:
+    """Was an analysis of "1200 lumber on ridgewood" (and "didn't understand" for $1.2k)."""
+    booked = _booked(two_hanks.admin, said)
+    assert booked["category"] == "materials" and "Ridgewood" in booked["name"]
+    assert booked["amount"] == "$1,200"
+
+
+def test_answering_which_contractor_books_the_expense(two_hanks: TwoRehabs) -> None:
+    """Was "Sorry, I didn't understand that" to "miller" after "say which (Hank Miller, ...)"."""
+    thread = f"web:{uuid.uuid4().hex}"
+    asked = checked_turn(two_hanks.admin, "paid hank 250 for the roof on kellogg", thread)
+    assert "say which" in asked.reply and "Hank Miller" in asked.reply
+    booked = _booked(two_hanks.admin, "miller", thread)
+    assert (booked["contractor"], booked["line"], booked["amount"]) == (
+        "Hank Miller",
+        "roof",
+        "$250",
+    )
+    unclear = checked_turn(two_hanks.admin, "hank", thread)
+    assert not any(c.name == "record_expense" for c in unclear.tool_calls)
+
+
+def test_a_performance_line_with_no_difference_is_neither_better_nor_worse() -> None:
+    """Was "projected $95,000 · actual $95,000 ($0, 0.0% worse)"."""
+    from agent.planner import _performance_reply
+
+    reply = _performance_reply(
+        {
+            "address": "1 Main St",
+            "strategy": "flip",
+            "state": "sold",
+            "period": {"start": "2026-01-01", "end": "2026-11-28"},
+            "lines": [
+                {
+                    "label": "Purchase price",
+                    "projected": "$95,000",
+                    "actual": "$95,000",
+                    "difference": "$0",
+                    "difference_pct": "0.0",
+                    "favourable": None,
+                },
+                {
+                    "label": "Rehab",
+                    "projected": "$20,000",
+                    "actual": "$22,000",
+                    "difference": "$2,000",
+                    "difference_pct": "10.0",
+                    "favourable": False,
+                },
+            ],
+        }
+    )
+    assert "• Purchase price: projected $95,000 · actual $95,000 ($0, 0.0%)" in reply
+    assert "($2,000, 10.0% worse)" in reply
+
+
+def test_a_deal_over_only_on_a_line_is_not_over_by_zero_in_total() -> None:
+    from agent.planner import _deals_over_reply
+
+    reply = _deals_over_reply(
+        {
+            "count": 1,
+            "deals": [
+                {
+                    "address": "1 Main St",
+                    "deal_id": str(uuid.uuid4()),
+                    "over_by": "$0",
+                    "lines_over": [{"label": "Utilities", "over_by": "$60"}],
+                }
+            ],
+        }
+    )
+    assert "over by $0" not in reply and "within in total; Utilities over by $60" in reply
+
+
+def test_award_a_bid_by_the_contractor_s_name(two_hanks: TwoRehabs, committed_db: Session) -> None:
+    """Was a list of the bids ("award sue's bid on kellogg" awarded nothing)."""
+    from domain.construction import service as construction_service
+    from domain.construction.models import Bid, BidCreate, Contractor
+
+    db = committed_db
+    org = db.get(Organisation, two_hanks.org_id)
+    assert org is not None
+    sue = make_contractor(db, org, name="Sue Park", company="Park Roofing")
+    hanks = db.exec(select(Contractor).where(Contractor.name.startswith("Hank"))).all()  # type: ignore[attr-defined]
+    bids = {}
+    for who, total in ((sue, "9100"), (hanks[0], "9900")):
+        bids[who.name] = construction_service.create_bid(
+            session=db,
+            org_id=org.id,
+            project_id=two_hanks.kellogg_project,
+            bid_in=BidCreate(contractor_id=who.id, total_amount=Decimal(total)),
+        ).id
+    db.commit()
+    thread = f"web:{uuid.uuid4().hex}"
+    ambiguous = checked_turn(two_hanks.admin, "award hank's bid on ridgewood", thread)
+    assert "no bid on this project is from a contractor called 'hank'" in ambiguous.reply
+    awarded = checked_turn(two_hanks.admin, "award sue's bid on kellogg", thread)
+    assert [(c.name, c.ok, c.args) for c in awarded.tool_calls] == [
+        ("award_bid", True, {"project": "kellogg", "contractor": "sue"})
+    ]
+    assert awarded.reply.startswith(f"Awarded bid {bids['Sue Park'].hex[:8]} on 1215 Kellogg Ave")
+    db.expire_all()
+    assert str(db.get(Bid, bids["Sue Park"]).status) == "accepted"  # type: ignore[union-attr]
+    again = checked_turn(two_hanks.admin, "accept the bid from sue on kellogg", thread)
+    assert "Sue's bid on this project is already accepted" in again.reply.replace("'sue'", "Sue")

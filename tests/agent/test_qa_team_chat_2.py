@@ -97,7 +97,8 @@ def test_what_we_paid_is_the_deals_price_and_closing_costs_not_the_list_price(
     result = _team(world, "what did we pay for 8800 Kercheval Ave?")
     assert _calls(result) == [("what_we_paid", True)]
     assert result.reply.startswith(
-        f"We paid $61,500 for 8800 Kercheval Ave, Detroit, MI 48214 (deal {deal.id.hex[:8]}, closed)."
+        "We paid $61,500 for 8800 Kercheval Ave, Detroit, MI 48214 "
+        f"(deal {deal.id.hex[:8]}, closed)."
     )
     assert "Closing costs booked: $2,450; all in $63,950." in result.reply
     assert "$79,000" not in result.reply  # the list price is not what we paid
@@ -185,7 +186,8 @@ def test_offers_on_a_deal_list_amount_status_who_when_and_counters(world: World)
         ("deal_offers", {"deal": "mack ave"}, True)
     ]
     assert result.reply.splitlines() == [
-        f"Offers on 9400 Mack Ave, Detroit, MI 48214 (deal {deal.id.hex[:8]}, offer made), oldest first:",
+        "Offers on 9400 Mack Ave, Detroit, MI 48214 "
+        f"(deal {deal.id.hex[:8]}, offer made), oldest first:",
         f"• $65,000, countered, by Ann Analyst on {today}",
         f"  – countered {today} by {world.analyst.email}: seller wants $71,000",
         f"• $68,500, submitted, by Ada Admin on {today}",
@@ -201,7 +203,8 @@ def test_offers_on_a_deal_list_amount_status_who_when_and_counters(world: World)
     own = turn(world, "any offers on 14500 Kercheval Ave?", thread=new_thread())
     assert _calls(own) == [("deal_offers", True)]
     assert own.reply == (
-        f"No offers on 14500 Kercheval Ave, Detroit, MI 48215 (deal {world.ivy_deal_id.hex[:8]}, lead) yet."
+        "No offers on 14500 Kercheval Ave, Detroit, MI 48215 "
+        f"(deal {world.ivy_deal_id.hex[:8]}, lead) yet."
     )
 
 

@@ -120,7 +120,8 @@ def test_two_projects_on_one_street_ask_for_the_house_number(world: World) -> No
 def test_a_deal_by_its_street_prefers_the_active_one(world: World) -> None:
     budget = checked_turn(world.admin, "budget for the mack ave deal")
     assert _calls(budget) == [("budget_status", True)]
-    assert f"Budget for deal {world.mack_deal.hex[:8]} (9000 Mack Ave, Detroit, MI 48214)" in budget.reply
+    expected = f"Budget for deal {world.mack_deal.hex[:8]} (9000 Mack Ave, Detroit, MI 48214)"
+    assert expected in budget.reply
     status = checked_turn(world.admin, "status of the mack deal")
     assert _calls(status) == [("deal_offers", True)]
     assert "9000 Mack Ave" in status.reply and "Mackinaw" not in status.reply
