@@ -36,6 +36,7 @@ OFFLINE_MODEL_NAME = "offline-planner"
 # The tools whose results name one property ("it", "and as a rental?" mean the latest of them).
 PROPERTY_TOOLS = (
     "analyze_property",
+    "save_valuation",
     "max_offer",
     "get_comps",
     "section8_rent",
@@ -52,6 +53,9 @@ PROJECT_TOOLS = (
     "call_status",
     "request_bids",
     "record_expense",
+    "project_tasks",
+    "add_task",
+    "complete_task",
 )
 # The tools whose results name one deal ("move it to closed" means the latest of them).
 DEAL_TOOLS = (
@@ -265,7 +269,10 @@ class Plan:
 
 
 _HELP = re.compile(
-    r"^\s*(help|menu|commands|start|hi|hello|hey|what can you do)\s*[.!?]*\s*$|^\s*\?+\s*$", re.I
+    r"^\s*(help|menu|commands|start|hi|hello|hey|what can you do"
+    r"|(?:good\s+)?(?:morning|afternoon|evening)|hi there|hey there|yo|howdy)"
+    r"(?:\s+(?:team|all|guys|there|dealdesk|bot))?\s*[.!?]*\s*$|^\s*\?+\s*$",
+    re.I,
 )
 _REPORT = re.compile(r"\b(report|pdf)\b", re.I)
 # WhatsApp's opt-out and opt-in words, as a whole message ("STOP", "stop texting me").
@@ -1184,6 +1191,8 @@ def _construction_plan(text: str, conversation: Conversation | None = None) -> P
         return Plan("award_bid", {"project": ref, "contractor": name})
     if _REQUEST_BIDS.search(text):
         ref = _project_ref(_COUNTED.sub(" ", text))
+        if ref is None:  # "get two plumbing bids for ridgewood": the project on that street
+            ref = _street_project(text) or _project_on_street(text) or _bids_on_street(text)
         trade = _trade(text)
         if ref is None or trade is None:
             return Plan(
@@ -1243,10 +1252,13 @@ def _construction_plan(text: str, conversation: Conversation | None = None) -> P
         ref = _project_on_street(text)  # "how is the rehab on ridgewood going?"
     if ref is None and (about_bids or about_calls):
         ref = _bids_on_street(text)  # "what bids came in on lincoln way?", "calls on ridgewood?"
-    if ref is None and (about_bids or about_calls):
-        ref = ONLY_OPEN_PROJECT  # "what bids came in?": the one open project, else which
-    if ref is None:
+    if ref is None and re.search(r"\bproject\s*#?\s*\d", text, re.I):
+        # "status of project 14": a project named by something that is not its id or address.
         return Plan(reply="Which project? Give its id ('project 1a2b3c4d') or its address.")
+    if ref is None:
+        # "what bids came in?", "how is the rehab going?": the one open project, else the tool
+        # names the open ones to choose from.
+        ref = ONLY_OPEN_PROJECT
     if about_calls:
         return Plan("call_status", {"project": ref})
     if about_bids:
@@ -1621,11 +1633,31 @@ def _aspect(text: str) -> str | None:
 
 
 def _what_if_of(conversation: Conversation, property_id: str) -> dict[str, Any]:
-    """The what-ifs the thread's latest analysis ran with, when it was of ``property_id``."""
-    last_id, args = conversation.last_property(("analyze_property", "max_offer"))
-    if last_id != property_id:
-        return {}
-    return {k: args[k] for k in _WHAT_IF_ARGS if args.get(k) is not None}
+    """The what-ifs the thread's latest analysis ran with, when it was of ``property_id``.
+
+    A max offer in between keeps the price said before it (max_offer takes no price): "what
+    if I offer 90k?", "max offer?", "and as a rental?" is still at 90k.
+    """
+    calls = _tool_calls_by_id(conversation.history)
+    kept: dict[str, Any] = {}
+    for message in reversed(conversation.history):
+        if not isinstance(message, ToolMessage) or message.name not in (
+            "analyze_property",
+            "max_offer",
+        ):
+            continue
+        result = tool_result(message)
+        if "error" in result or not result.get("property_id"):
+            continue
+        if str(result["property_id"]) != property_id:
+            break
+        args = dict(calls.get(str(message.tool_call_id), {}).get("args", {}))
+        for key in _WHAT_IF_ARGS:
+            if key not in kept and args.get(key) is not None:
+                kept[key] = args[key]
+        if message.name == "analyze_property":
+            break  # an analysis ran with every what-if in force
+    return kept
 
 
 def _price_at(text: str) -> str | None:
@@ -1704,6 +1736,66 @@ def _bare_street(text: str) -> str | None:
     if word in _NOT_BARE_STREETS or word in _NOT_STREETS or _status_in(word) is not None:
         return None
     return street
+
+
+# "how's kellogg going", "what's going on with the kellogg house", "whats the status of lincoln":
+# whatever is going on at a street named without a house number.
+_STREET_STATUS = re.compile(
+    r"^\s*(?:so\s+|and\s+|ok\s+)?(?:how'?s|hows|how is|how are things (?:at|on|with)"
+    r"|what'?s going on (?:with|at)|whats going on (?:with|at)|what is going on (?:with|at)"
+    r"|what'?s (?:the )?(?:status|latest|news|update) (?:of|on|with|at)"
+    r"|whats (?:the )?(?:status|latest|news|update) (?:of|on|with|at)"
+    r"|(?:any )?(?:status|news|update) (?:of|on|with)|where are we (?:on|with|at))\s+"
+    r"(?:the\s+)?([a-z][a-z'-]{2,})(?:\s+" + _STREET_TYPE + r"\.?)?"
+    r"(?:\s+(house|deal|property|place|rehab|project|job|reno))?"
+    r"(?:\s+(?:going|doing|coming along|looking))?\s*[?.!]*\s*$",
+    re.I,
+)
+
+
+def _street_status_plan(text: str) -> Plan | None:
+    """Status of what is at a street: its rehab, else (``fallback_for``) its deal."""
+    found = _STREET_STATUS.search(text)
+    if found is None:
+        return None
+    street = found.group(1).lower()
+    if street in _NOT_BARE_STREETS or street in _NOT_STREETS or street in _NOT_STREETS_AFTER:
+        return None
+    if street in _NOT_QUALIFIERS or street in {"things", "stuff", "market", "business"}:
+        return None
+    if (found.group(2) or "").lower() == "deal":
+        return Plan("deal_offers", {"deal": street})
+    return Plan("project_status", {"project": street})
+
+
+# "save the ARV for 1215 Kellogg Ave", "store an as-is value for it", "save the arv": a stored
+# valuation (deal projections run on the stored ARV).
+_SAVE_VALUATION = re.compile(
+    r"^\s*(?:please\s+)?(?:save|store|record|keep)\s+(?:the\s+|an?\s+|that\s+|this\s+)?"
+    r"(?P<kind>arv|after[\s-]repair value|as[\s-]?is(?:\s+value)?|value|valuation)\b",
+    re.I,
+)
+
+
+def _save_valuation_plan(
+    text: str, subject: dict[str, Any] | None, conversation: Conversation
+) -> Plan | None:
+    """A plan to store a valuation; None when none is asked."""
+    found = _SAVE_VALUATION.match(text)
+    if found is None:
+        return None
+    kind = "as_is" if found.group("kind").lower().startswith("as") else "arv"
+    target: dict[str, Any] | None = None
+    if subject and (subject.get("address") or subject.get("property_id")):
+        target = {k: subject[k] for k in ("address", "property_id") if subject.get(k)}
+    if target is None:
+        target = conversation.discussed()  # "save the ARV" right after an analysis
+    if target is None:
+        return Plan(
+            reply="Which property? Say 'save the ARV for' and its street address.",
+            needs="save_valuation",
+        )
+    return Plan("save_valuation", {**target, "kind": kind})
 
 
 def _deal_reference(text: str) -> str | None:
@@ -1814,6 +1906,9 @@ def _deal_write(text: str, conversation: Conversation | None = None) -> Plan | N
         if target is None and named_by and named_by.group(1):
             # "move it to closed" right after a question about one deal: that deal.
             target = _deal_just_discussed(conversation)
+        street = named_by.group(2).lower() if named_by and named_by.group(2) else None
+        if target is None and street and street not in _NOT_STREETS | _NOT_BARE_STREETS:
+            target = street  # "move kellogg to closed": the deal on that street
         if status is None or target is None:
             return Plan(
                 reply="Say which deal and where it goes, e.g. 'move deal 1a2b3c4d to under "
@@ -1890,7 +1985,10 @@ _CLOSE_DEAL = re.compile(
 # (an address or a pronoun for the deal just discussed, then "to"/"as" and a status).
 _MOVE_NAMED = re.compile(
     r"^\s*(?:please\s+)?(?:move|mark|set|change|put|update)\s+"
-    r"(?:(it|that one|this one|that|this)(?:\s+(?:to|as|into))?|\d[^.?!]*?\s+(?:to|as|into))"
+    r"(?:(it|that one|this one|that|this)(?:\s+(?:to|as|into))?|\d[^.?!]*?\s+(?:to|as|into)"
+    # "move kellogg to closed", "mark the duff house as dead": a street without a house number
+    r"|(?:the\s+)?([a-z][a-z'-]{2,})(?:\s+" + _STREET_TYPE + r"\.?)?"
+    r"(?:\s+(?:deal|house|property|place))?\s+(?:to|as|into))"
     r"\s+(?:the\s+|an?\s+)?(?:under\s*-?\s*contract|offer\s*-?\s*made|analy[sz]|closed|dead"
     r"|pass(?:ed)?|lead)",
     re.I,
@@ -2022,6 +2120,8 @@ def _offers_plan(text: str, conversation: Conversation | None = None) -> Plan | 
     target = _deal_target(text)
     if target is None and _DEAL_PRONOUN.search(text):
         target = _deal_just_discussed(conversation)  # "any offers on it?"
+    if target is None:
+        target = _bids_on_street(text)  # "any offers on duff", "what offers do we have on duff"
     if target is None:
         return Plan(
             reply="Which deal? Say 'offers on' and the deal's address or id.", needs="deal_offers"
@@ -2351,6 +2451,82 @@ def _which_answered(text: str, conversation: Conversation) -> Plan | None:
     return None
 
 
+# A project's tasks: "add a task on the kercheval rehab: order cabinets, due friday",
+# "tasks on kellogg?", "mark the order cabinets task done on the kercheval rehab".
+_TASK_ADD = re.compile(
+    r"^\s*(?:please\s+)?(?:add|create|make|put in|new)\s+(?:a\s+)?(?:new\s+)?(?:task|to-?do)\b"
+    r"(?:(?P<where>[^:]{0,80}):\s*(?P<title>.+)|\s+to\s+(?P<title2>.+))$",
+    re.I,
+)
+_TASK_DUE = re.compile(
+    r"[,;]?\s*\b(?:due|by|before)\s+(?:on\s+)?(?P<day>[\w/ ]{1,20}?)\s*[.!]*$", re.I
+)
+_TASK_LIST = re.compile(
+    r"^\s*(?:what(?:'s| are| is)?\s+(?:the\s+)?(?:open\s+)?tasks?|(?:any\s+|open\s+|the\s+)?tasks?"
+    r"|what(?:'s|s| is)\s+left\s+to\s+do|(?:show|list)\s+(?:me\s+)?(?:the\s+)?(?:open\s+)?tasks?"
+    r"|to-?do\s+list)\b",
+    re.I,
+)
+_TASK_DONE = re.compile(
+    r"^\s*(?:please\s+)?(?:mark|set|close)\s+(?:the\s+)?(?P<title>.{2,80}?)\s+(?:task|to-?do)\s+"
+    r"(?:as\s+)?(?:done|complete[d]?|finished)\b(?P<rest>.*)$"
+    r"|^\s*(?:the\s+)?(?P<title2>.{2,80}?)\s+(?:task|to-?do)\s+is\s+(?:done|complete[d]?|finished)"
+    r"\b(?P<rest2>.*)$",
+    re.I,
+)
+
+
+def _task_project(text: str, conversation: Conversation) -> str:
+    """The project a task message names, else the thread's project, else the one open one."""
+    return (
+        _project_ref(text)
+        or _street_project(text)
+        or _project_on_street(text)
+        or _bids_on_street(text)
+        or _project_from_history(text, conversation)
+        or ONLY_OPEN_PROJECT
+    )
+
+
+def _task_plan(text: str, conversation: Conversation) -> Plan | None:
+    """A plan to add, list or finish a project's tasks; None when tasks are not meant."""
+    if added := _TASK_ADD.match(text):
+        title = (added.group("title") or added.group("title2") or "").strip()
+        where = added.group("where") or ""
+        due_said = _TASK_DUE.search(title)
+        due = None
+        if due_said:
+            due = contractor_start_day(due_said.group("day"))
+            if due is None:
+                return Plan(
+                    reply=f"I couldn't read the due day {due_said.group('day')!r}: say it as e.g. "
+                    "'due friday', 'due 12/8' or 'due Dec 8'.",
+                    needs="add_task",
+                )
+            title = title[: due_said.start()].strip()
+        if added.group("title2"):  # "add a task to order cabinets on kellogg"
+            on = re.search(r"\s+(?:on|for|at)\s+(?:the\s+)?[a-z][\w' -]*$", title, re.I)
+            if on:
+                where, title = title[on.start() :], title[: on.start()]
+        title = title.strip(" ,;.")
+        if not title:
+            return Plan(reply="What is the task? Say e.g. 'add a task on kellogg: order cabinets'.")
+        args: dict[str, Any] = {"project": _task_project(where, conversation), "title": title}
+        if due is not None:
+            args["due"] = due.isoformat()
+        return Plan("add_task", args)
+    if done := _TASK_DONE.match(text):
+        title = (done.group("title") or done.group("title2") or "").strip()
+        rest = done.group("rest") or done.group("rest2") or ""
+        return Plan("complete_task", {"project": _task_project(rest, conversation), "task": title})
+    if _TASK_LIST.match(text) and re.search(r"\btasks?\b|\bto-?do\b|left to do", text, re.I):
+        args = {"project": _task_project(text, conversation)}
+        if re.search(r"\bopen\b|\bleft\b", text, re.I):
+            args["status"] = "open"
+        return Plan("project_tasks", args)
+    return None
+
+
 def _expense_plan(text: str, conversation: Conversation) -> Plan | None:
     """A plan to book money spent on a project; None when the message is not that."""
     said_text, text = text, _numeric_days(text)
@@ -2579,6 +2755,9 @@ def plan_for(conversation: Conversation) -> Plan:
         return voucher_rent
 
     subject = _subject(text)
+    saved = _save_valuation_plan(text, subject, conversation)
+    if saved is not None:
+        return saved
     if _REPORT.search(text):
         if subject:
             return Plan("generate_report", subject)
@@ -2679,6 +2858,9 @@ def plan_for(conversation: Conversation) -> Plan:
     which = _which_answered(text, conversation)
     if which is not None:
         return which
+    task = _task_plan(text, conversation)
+    if task is not None:
+        return task
     voided = _void_plan(text, conversation)
     if voided is not None:
         return voided
@@ -2721,6 +2903,9 @@ def plan_for(conversation: Conversation) -> Plan:
     construction = _construction_plan(text, conversation)
     if construction is not None:
         return construction
+    street_status = _street_status_plan(text)
+    if street_status is not None:
+        return street_status
     market = _market_plan(text)
     if market is not None:
         return market
@@ -4789,6 +4974,71 @@ _CONTRACTOR_BID_WORDS = {
 }
 
 
+def _save_valuation_reply(r: dict[str, Any]) -> str:
+    what = "ARV" if r.get("kind") == "arv" else "as-is value"
+    confidence = (
+        f", confidence {r['confidence_pct']}%" if r.get("confidence_pct") is not None else ""
+    )
+    return (
+        f"Saved the {what} of {r['address']}: {r['value']} (range {r['low']} to {r['high']}"
+        f"{confidence}, from {r['comps']} comps, as of {r['as_of']}). Deal projections now use it."
+    )
+
+
+def _task_line(t: dict[str, Any]) -> str:
+    """One task: "• order cabinets (todo, due 2026-12-04, 2 days late, Ray; waits on demo)"."""
+    facts = [words(t.get("status"))]
+    if t.get("due_date"):
+        facts.append(f"due {t['due_date']}")
+    if t.get("days_late"):
+        facts.append(f"{t['days_late']} days late")
+    if t.get("completed_on"):
+        facts.append(f"done {t['completed_on']}")
+    if t.get("assignee"):
+        facts.append(str(t["assignee"]))
+    if t.get("line"):
+        facts.append(f"{t['line']} line")
+    waits = f"; waits on {', '.join(t['blocked_by'])}" if t.get("blocked_by") else ""
+    return f"• {t['title']} ({', '.join(facts)}{waits}) [task {t.get('task')}]"
+
+
+def _tasks_counted(r: dict[str, Any]) -> str:
+    c = r.get("counts") or {}
+    late = f", {c['late']} late" if c.get("late") else ""
+    return f"{c.get('open', 0)} open, {c.get('done', 0)} done{late}"
+
+
+def _project_tasks_reply(r: dict[str, Any]) -> str:
+    head = f"Tasks on {r['address']} ({_tasks_counted(r)})"
+    tasks = r.get("tasks") or []
+    if not tasks:
+        return f"{head}: none{' matching' if r.get('filter') else ''} yet."
+    lines = [head + ":"] + [_task_line(t) for t in tasks]
+    if r.get("matching", 0) > r.get("shown", 0):
+        lines.append("…and more: ask for the open ones, or by status.")
+    return _fit("\n".join(lines))
+
+
+def _add_task_reply(r: dict[str, Any]) -> str:
+    due = f", due {r['due_date']}" if r.get("due_date") else ""
+    who = f", for {r['assignee']}" if r.get("assignee") else ""
+    line = f", on the {r['line']} line" if r.get("line") else ""
+    notes = "".join(f" Note: {n}" for n in r.get("notes") or [])
+    return (
+        f"Added the task '{r['title']}' to {r['address']}{due}{who}{line} "
+        f"(task {r.get('task')}); the project now has {_tasks_counted(r)}.{notes}"
+    )
+
+
+def _complete_task_reply(r: dict[str, Any]) -> str:
+    late = f", {r['days_late']} days after it was due" if r.get("days_late") else ""
+    freed = f" That unblocks: {', '.join(r['unblocked'])}." if r.get("unblocked") else ""
+    return (
+        f"Marked '{r['title']}' done on {r['address']} ({r.get('completed_on')}{late}); "
+        f"the project has {_tasks_counted(r)}.{freed}"
+    )
+
+
 REPLIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "what_we_paid": _paid_reply,
     "deal_offers": _deal_offers_reply,
@@ -4807,6 +5057,10 @@ REPLIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "list_bids": _bids_reply,
     "bids_received": _bids_received_reply,
     "award_bid": _award_reply,
+    "project_tasks": _project_tasks_reply,
+    "save_valuation": _save_valuation_reply,
+    "add_task": _add_task_reply,
+    "complete_task": _complete_task_reply,
     "record_expense": _expense_reply,
     "void_expense": _void_reply,
     "request_bids": _request_bids_reply,
@@ -4860,6 +5114,10 @@ _WHAT = {
     "list_bids": "compare those bids",
     "bids_received": "get those bids",
     "award_bid": "award that bid",
+    "project_tasks": "list that project's tasks",
+    "save_valuation": "save that valuation",
+    "add_task": "add that task",
+    "complete_task": "mark that task done",
     "record_expense": "book that expense",
     "void_expense": "void that expense",
     "request_bids": "request those bids",
@@ -4897,6 +5155,13 @@ def reply_for(results: list[tuple[str, dict[str, Any], dict[str, Any]]]) -> str:
             and "analyze_property" in names[index + 1 :]
         ):
             continue  # no project on that house: the analysis after it answers the question
+        if (
+            name == "project_status"
+            and "error" in result
+            and "deal_offers" in names[index + 1 :]
+            and not all("error" in r for n, _, r in results[index + 1 :] if n == "deal_offers")
+        ):
+            continue  # no rehab on that street: its deal answers "how's kellogg going"
         if "error" in result:
             what = _WHAT.get(name, "do that")
             parts.append(f"Sorry, I couldn't {what}: {result['error']}")
@@ -4943,6 +5208,19 @@ def fallback_for(
             # "what is the rehab budget for 1215 Kellogg Ave?" with no project there: the
             # analysis's rehab budget for that house.
             return Plan("analyze_property", {"address": str(args["project"]), "focus": "rehab"})
+        street_asked = _STREET_STATUS.search(text)
+        if (
+            name == "project_status"
+            and "error" in result
+            and street_asked
+            and (street_asked.group(2) or "").lower() not in {"rehab", "project", "job", "reno"}
+            # not when the street has several projects ("say the house number")
+            and re.search(r"not found|no rehab project|no project", str(result["error"]), re.I)
+            and not extract_address(str(args.get("project", "")))
+            and "deal_offers" not in names
+        ):
+            # "how's kellogg going" with no rehab on kellogg: the deal there, if any.
+            return Plan("deal_offers", {"deal": str(args["project"])})
         if (
             name == "what_we_paid"
             and result.get("has_price") is False

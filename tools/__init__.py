@@ -54,6 +54,9 @@ READ_TOOL_NAMES: frozenset[str] = frozenset(
         "max_offer",
         "generate_report",
         "get_comps",
+        # Storing a valuation (ARV or as-is) for a deal's projection: it writes, but investors
+        # may too (the service stores one only of a property on no deal or on their own deals).
+        "save_valuation",
         "estimate_rehab",
         # Texted walkthrough notes: stored and priced as a walkthrough voice note is.
         "walkthrough_notes",
@@ -69,6 +72,8 @@ READ_TOOL_NAMES: frozenset[str] = frozenset(
         "cashflow",
         # Projects and bids: an investor sees only the projects on their own deals.
         "project_status",
+        # A project's tasks (due dates, assignees, blockers): investors on their own deals'.
+        "project_tasks",
         "list_projects",
         "list_bids",
         "bids_received",
@@ -97,6 +102,9 @@ WRITE_TOOL_NAMES: frozenset[str] = frozenset(
         "record_expense",
         # Voiding one booked by mistake (a reversal on the project, a refund in the ledger).
         "void_expense",
+        # A project's tasks: adding one, marking one done (its dependencies done first).
+        "add_task",
+        "complete_task",
         "request_bids",
         "qualify_lead",
     }

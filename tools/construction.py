@@ -1,7 +1,8 @@
-"""Construction tools: a project's progress, its bids leveled, and awarding a bid.
+"""Construction tools: a project's progress, its tasks, its bids leveled, and awarding a bid.
 
-Reads are open to the team and investors; awarding a bid needs an admin or analyst (the same
-roles ``POST /projects/{id}/bids/{bidId}/award`` allows). A project is named by its id, the
+Reads are open to the team and investors; awarding a bid, adding a task or marking one done
+needs an admin or analyst (the same roles ``POST /projects/{id}/bids/{bidId}/award`` and
+``POST``/``PATCH /projects/{id}/tasks`` allow). A project is named by its id, the
 first 6+ characters of its id, or its property's address.
 """
 
@@ -23,8 +24,16 @@ from agent.planner import NO_REHAB_PROJECT, ONLY_OPEN_PROJECT
 from core.clock import local_day, local_today
 from domain.auth.enums import Role
 from domain.construction import service as construction_service
-from domain.construction.enums import BidStatus, ExpenseCategory
-from domain.construction.models import Bid, Contractor, Project
+from domain.construction.enums import BidStatus, ExpenseCategory, TaskStatus
+from domain.construction.models import (
+    Bid,
+    Contractor,
+    Project,
+    ScopeItem,
+    Task,
+    TaskCreate,
+    TaskUpdate,
+)
 from domain.inbox import service as inbox_service
 from domain.property import service as property_service
 from tools._common import (
@@ -975,11 +984,417 @@ def void_expense(
     return run_tool(ctx, "void_expense", body)
 
 
+# --- tasks ----------------------------------------------------------------------------------
+
+TaskFilter = Literal["open", "todo", "in_progress", "blocked", "done", "cancelled"]
+TaskTitle = Annotated[str, Field(min_length=1, max_length=200)]
+MAX_TASKS_SHOWN = 50
+# Words of "mark the order cabinets task done" that name no task.
+_TASK_FILLER = frozenset(
+    {"the", "a", "an", "task", "tasks", "to", "do", "todo", "item", "mark", "as", "done", "is"}
+)
+
+
+def _task_ref(task: Task) -> str:
+    """A task's short id: the first 8 characters of its id."""
+    return task.id.hex[:8]
+
+
+def _is_open(task: Task) -> bool:
+    return task.status in construction_service.OPEN_TASK_STATUSES
+
+
+def _open_first(task: Task) -> int:
+    """Open tasks first, then done, then cancelled."""
+    return 0 if _is_open(task) else 1 if task.status == TaskStatus.done else 2
+
+
+def _blocked_by(task: Task, by_id: dict[Any, Task]) -> list[Task]:
+    """The task's dependencies that are not done yet (they keep it from being done)."""
+    return [
+        by_id[dep]
+        for dep in task.depends_on
+        if dep in by_id and by_id[dep].status != TaskStatus.done
+    ]
+
+
+def _task_row(
+    task: Task,
+    by_id: dict[Any, Task],
+    names: dict[Any, str],
+    lines: dict[Any, str],
+    today: dt.date,
+) -> dict[str, Any]:
+    late = _is_open(task) and task.due_date is not None and task.due_date < today
+    return {
+        "task": _task_ref(task),
+        "task_id": task.id,
+        "title": task.title,
+        "status": task.status,
+        "due_date": task.due_date,
+        "days_late": (today - task.due_date).days if late and task.due_date else None,
+        "assignee": names.get(task.assignee_contractor_id),
+        "line": lines.get(task.scope_item_id),
+        "blocked_by": [t.title for t in _blocked_by(task, by_id)],
+        "completed_on": local_day(task.completed_at) if task.completed_at else None,
+    }
+
+
+def _task_lookups(
+    session: Session, ctx: Context, project: Project, tasks: Sequence[Task]
+) -> tuple[dict[Any, str], dict[Any, str]]:
+    """The names of the tasks' assignees and scope lines, by id."""
+    names = {
+        cid: construction_service.get_contractor(
+            session=session, org_id=ctx.org_id, contractor_id=cid
+        ).name
+        for cid in {t.assignee_contractor_id for t in tasks if t.assignee_contractor_id}
+    }
+    lines = {
+        s.id: s.component
+        for s in construction_service.list_scope_items(
+            session=session, org_id=ctx.org_id, project_id=project.id
+        )
+    }
+    return names, lines
+
+
+def _task_counts(tasks: Sequence[Task], today: dt.date) -> dict[str, int]:
+    return {
+        "total": len(tasks),
+        "open": sum(1 for t in tasks if _is_open(t)),
+        "done": sum(1 for t in tasks if t.status == TaskStatus.done),
+        "cancelled": sum(1 for t in tasks if t.status == TaskStatus.cancelled),
+        "late": sum(1 for t in tasks if _is_open(t) and t.due_date and t.due_date < today),
+    }
+
+
+@tool(parse_docstring=True)
+def project_tasks(
+    runtime: ToolRuntime[Context],
+    project: ProjectRef,
+    status: TaskFilter | None = None,
+) -> dict[str, Any]:
+    """A rehab project's tasks: open ones first, each with its due date, assignee and blockers.
+
+    Use for "tasks on the kercheval rehab?", "what's left to do on <address>?", "which tasks
+    are late?". Gives counts (open, done, cancelled, late) and, per task, its short id, title,
+    status, due date, days late, the contractor assigned, the scope line and the unfinished
+    tasks it waits on (blocked_by).
+
+    Args:
+        runtime: The run context (organisation, user, role), injected: never a model
+            argument.
+        project: The project's id (or its first 8 characters), or its property's address
+            or street.
+        status: Only tasks in this state: open (todo, in progress or blocked), todo,
+            in_progress, blocked, done or cancelled; omit for every task.
+
+    """
+    ctx = runtime.context
+    ctx.progress("checking the tasks…")
+
+    def body(session: Session) -> dict[str, Any]:
+        require_roles(ctx, Role.admin, Role.analyst, Role.investor)
+        found = resolve_project(session, ctx, project)
+        tasks = construction_service.list_tasks(
+            session=session, org_id=ctx.org_id, project_id=found.id
+        )
+        today = local_today()
+        by_id = {t.id: t for t in tasks}
+        wanted = [
+            t
+            for t in tasks
+            if status is None
+            or (_is_open(t) if status == "open" else t.status == TaskStatus(status))
+        ]
+        # Open first (by due date, undated last: the service's order), then done, cancelled.
+        wanted.sort(key=_open_first)
+        names, lines = _task_lookups(session, ctx, found, wanted)
+        return {
+            **_project_row(session, found),
+            "as_of": today,
+            "filter": status,
+            "counts": _task_counts(tasks, today),
+            "matching": len(wanted),
+            "shown": min(len(wanted), MAX_TASKS_SHOWN),
+            "tasks": [_task_row(t, by_id, names, lines, today) for t in wanted[:MAX_TASKS_SHOWN]],
+            "source": "construction_service.list_tasks (the project's tasks)",
+        }
+
+    return run_tool(ctx, "project_tasks", body)
+
+
+def _assignee(session: Session, ctx: Context, name: str) -> Contractor:
+    """The one contractor on file called ``name``; else a ToolError saying what to give."""
+    found = construction_service.contractors_named(session=session, org_id=ctx.org_id, name=name)
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise ToolError(
+            f"no contractor called {name.strip()!r} is on file: name one from the contractor "
+            "list, or leave the task unassigned"
+        )
+    names = ", ".join(c.name for c in found[:5])
+    raise ToolError(f"{len(found)} contractors are called {name.strip()!r} ({names}): say which")
+
+
+@tool(parse_docstring=True)
+def add_task(
+    runtime: ToolRuntime[Context],
+    project: ProjectRef,
+    title: TaskTitle,
+    due: dt.date | None = None,
+    assignee: Annotated[str | None, Field(min_length=1, max_length=200)] = None,
+    line: Annotated[str | None, Field(min_length=1, max_length=100)] = None,
+) -> dict[str, Any]:
+    """Add a task to a rehab project (to do), with its due date, contractor and scope line.
+
+    Only when the user asks to add or create a task ("add a task on the kercheval rehab:
+    order cabinets, due friday"). A completed or cancelled project takes no new task.
+
+    Args:
+        runtime: The run context (organisation, user, role), injected: never a model
+            argument.
+        project: The project's id (or its first 8 characters), or its property's address
+            or street.
+        title: What is to be done, in the user's words ("order cabinets").
+        due: The day it is due, as an ISO date (YYYY-MM-DD): turn "friday" or "next week"
+            into the date; today or later. Omit when no day was said.
+        assignee: The contractor doing it, by name ("Ray"), when one was named.
+        line: The scope line it belongs to, in words ("kitchen", "roof"), when said.
+
+    """
+    ctx = runtime.context
+
+    def body(session: Session) -> dict[str, Any]:
+        require_user(ctx)
+        require_roles(ctx, Role.admin, Role.analyst)
+        today = local_today()
+        if due is not None and due < today:
+            raise ToolError(
+                f"the due date {due.isoformat()} is in the past (today is {today.isoformat()}): "
+                "give today or a later date"
+            )
+        words = title.strip()
+        if not words:
+            raise ToolError("the task needs a title: say what is to be done")
+        found = resolve_project(session, ctx, project)
+        worker = _assignee(session, ctx, assignee) if assignee and assignee.strip() else None
+        item: ScopeItem | None = None
+        if line and line.strip():
+            item = _checked(
+                lambda: construction_service.scope_line_named(
+                    session=session, org_id=ctx.org_id, project_id=found.id, name=line
+                )
+            )
+            if item is None:
+                have = ", ".join(
+                    repr(s.component)
+                    for s in construction_service.list_scope_items(
+                        session=session, org_id=ctx.org_id, project_id=found.id
+                    )
+                )
+                raise ToolError(
+                    f"the project has no {line.strip()!r} scope line "
+                    f"({'its lines: ' + have if have else 'it has none'}): name one of them, "
+                    "or leave the line out"
+                )
+        before = construction_service.list_tasks(
+            session=session, org_id=ctx.org_id, project_id=found.id
+        )
+        same = [t for t in before if _is_open(t) and t.title.strip().lower() == words.lower()]
+        task = _checked(
+            lambda: construction_service.create_task(
+                session=session,
+                org_id=ctx.org_id,
+                project_id=found.id,
+                task_in=TaskCreate(
+                    title=words,
+                    due_date=due,
+                    assignee_contractor_id=worker.id if worker else None,
+                    scope_item_id=item.id if item else None,
+                ),
+                principal=ctx.principal,
+            )
+        )
+        tasks = [*before, task]
+        return {
+            **_project_row(session, found),
+            "added": True,
+            "task": _task_ref(task),
+            "task_id": task.id,
+            "title": task.title,
+            "status": task.status,
+            "due_date": task.due_date,
+            "assignee": worker.name if worker else None,
+            "line": item.component if item else None,
+            "counts": _task_counts(tasks, today),
+            "notes": [
+                f"an open task {t.title!r} ({_task_ref(t)}) was already on this project"
+                for t in same
+            ],
+            "source": f"task {task.id} added to project {found.id}",
+        }
+
+    return run_tool(ctx, "add_task", body)
+
+
+def _task_named(tasks: Sequence[Task], ref: str) -> Task:
+    """The one task ``ref`` names: its id or short id, or words of its title.
+
+    Of the tasks whose title has every word, an open one before a done or cancelled one, and
+    an exact title before a longer one; else a ToolError listing the candidates.
+    """
+    text = ref.strip()
+    text = re.sub(r"^task\b", "", text, flags=re.I).strip(" #:'\"")
+    wanted_id = parse_uuid(text)
+    if wanted_id is not None:
+        hits = [t for t in tasks if t.id == wanted_id]
+        if hits:
+            return hits[0]
+        raise ToolError(f"task {text} is not a task of this project")
+    prefix = text.lower().replace("-", "")
+    if _HEX_PREFIX.match(prefix):
+        hits = [t for t in tasks if t.id.hex.startswith(prefix)]
+        if len(hits) == 1:
+            return hits[0]
+        if len(hits) > 1:
+            raise ToolError(f"{len(hits)} tasks start with {text!r}: give more of the id")
+    said = " ".join(re.findall(r"[a-z0-9']+", text.lower()))
+    words = [w for w in said.split() if w not in _TASK_FILLER] or said.split()
+    if not words:
+        raise ToolError("say which task: its short id, or words of its title")
+
+    def title_words(task: Task) -> list[str]:
+        return re.findall(r"[a-z0-9']+", task.title.lower())
+
+    hits = [t for t in tasks if all(any(w.startswith(x) for w in title_words(t)) for x in words)]
+    open_hits = [t for t in hits if _is_open(t)]
+    pool = open_hits or hits
+    exact = [t for t in pool if " ".join(title_words(t)) in (said, " ".join(words))]
+    if len(exact) == 1:
+        return exact[0]
+    if len(pool) == 1:
+        return pool[0]
+    listed = _listing(pool or [t for t in tasks if _is_open(t)])
+    if pool:
+        raise ToolError(f"{len(pool)} tasks fit {text!r} ({listed}): say which, by its id")
+    if not tasks:
+        raise ToolError("this project has no tasks yet")
+    raise ToolError(
+        f"no task of this project is called {text!r}"
+        + (f"; its open tasks: {listed}" if listed else "; it has no open task")
+    )
+
+
+def _listing(tasks: Sequence[Task]) -> str:
+    """Tasks as "'title' (ab12cd34, todo, due 2025-06-13)" for an error message."""
+    shown = "; ".join(
+        f"{t.title!r} ({_task_ref(t)}, {t.status}"
+        + (f", due {t.due_date.isoformat()}" if t.due_date else "")
+        + ")"
+        for t in tasks[:6]
+    )
+    return shown + (f" and {len(tasks) - 6} more" if len(tasks) > 6 else "")
+
+
+@tool(parse_docstring=True)
+def complete_task(
+    runtime: ToolRuntime[Context],
+    project: ProjectRef,
+    task: TaskTitle,
+) -> dict[str, Any]:
+    """Mark a rehab project's task done, named by its short id or by words of its title.
+
+    Only when the user says a task is done or asks to mark it done ("mark the order
+    cabinets task done on the kercheval rehab"). A task waiting on another unfinished task
+    (its blocked_by) cannot be done yet: the error names that task.
+
+    Args:
+        runtime: The run context (organisation, user, role), injected: never a model
+            argument.
+        project: The project's id (or its first 8 characters), or its property's address
+            or street.
+        task: The task's short id from project_tasks ("ab12cd34"), or words of its title
+            ("order cabinets").
+
+    """
+    ctx = runtime.context
+
+    def body(session: Session) -> dict[str, Any]:
+        require_user(ctx)
+        require_roles(ctx, Role.admin, Role.analyst)
+        found = resolve_project(session, ctx, project)
+        tasks = construction_service.list_tasks(
+            session=session, org_id=ctx.org_id, project_id=found.id
+        )
+        chosen = _task_named(tasks, task)
+        by_id = {t.id: t for t in tasks}
+        if chosen.status == TaskStatus.done:
+            on = f" on {local_day(chosen.completed_at).isoformat()}" if chosen.completed_at else ""
+            raise ToolError(
+                f"{chosen.title!r} ({_task_ref(chosen)}) was already marked done{on}: "
+                "nothing changed"
+            )
+        if chosen.status == TaskStatus.cancelled:
+            raise ToolError(
+                f"{chosen.title!r} ({_task_ref(chosen)}) was cancelled: it is not marked done"
+            )
+        try:
+            done = construction_service.update_task(
+                session=session,
+                org_id=ctx.org_id,
+                project_id=found.id,
+                task_id=chosen.id,
+                task_in=TaskUpdate(status=TaskStatus.done),
+                principal=ctx.principal,
+            )
+        except construction_service.ConstructionConflictError as exc:
+            waits = _blocked_by(chosen, by_id)
+            if not waits:
+                raise ToolError(str(exc)) from exc
+            raise ToolError(
+                f"{chosen.title!r} can't be marked done yet: it waits on "
+                f"{_listing(waits)}, not done. Mark that done first."
+            ) from exc
+        except construction_service.ConstructionError as exc:
+            raise ToolError(str(exc)) from exc
+        by_id[done.id] = done
+        today = local_today()
+        unblocked = [
+            t
+            for t in tasks
+            if _is_open(t) and done.id in t.depends_on and not _blocked_by(t, by_id)
+        ]
+        return {
+            **_project_row(session, found),
+            "completed": True,
+            "task": _task_ref(done),
+            "task_id": done.id,
+            "title": done.title,
+            "status": done.status,
+            "due_date": done.due_date,
+            "completed_on": local_day(done.completed_at) if done.completed_at else today,
+            "days_late": (today - done.due_date).days
+            if done.due_date and done.due_date < today
+            else None,
+            "unblocked": [t.title for t in unblocked],
+            "counts": _task_counts(list(by_id.values()), today),
+            "source": f"task {done.id} marked done on project {found.id}",
+        }
+
+    return run_tool(ctx, "complete_task", body)
+
+
 MAX_CONTRACTORS_SHOWN = 25
 MAX_STARTS_SHOWN = 20
 
 TOOLS: list[BaseTool] = [
     project_status,
+    project_tasks,
+    add_task,
+    complete_task,
     list_projects,
     list_bids,
     award_bid,

@@ -1,10 +1,10 @@
-"""Valuation tools: comparable sales, and "drop comp N / recompute"."""
+"""Valuation tools: comparable sales, "drop comp N / recompute", and storing a valuation."""
 
 from __future__ import annotations
 
 import math
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from langchain_core.tools import BaseTool, tool
 from langgraph.prebuilt import ToolRuntime
@@ -12,10 +12,19 @@ from pydantic import Field
 from sqlmodel import Session
 
 from agent.context import Context
+from domain.auth.enums import Role
 from domain.valuation import service as valuation_service
 from domain.valuation.enums import ValuationKind
 from domain.valuation.models import CompAnalysis, ComparableRead
-from tools._common import ToolError, address_label, money, resolve_property, run_tool
+from tools._common import (
+    ToolError,
+    address_label,
+    money,
+    require_roles,
+    require_user,
+    resolve_property,
+    run_tool,
+)
 
 
 def reweighted_value(comps: list[ComparableRead]) -> Decimal:
@@ -131,4 +140,71 @@ def get_comps(
     return run_tool(ctx, "get_comps", body)
 
 
-TOOLS: list[BaseTool] = [get_comps]
+@tool(parse_docstring=True)
+def save_valuation(
+    runtime: ToolRuntime[Context],
+    address: Annotated[str | None, Field(max_length=300)] = None,
+    property_id: Annotated[str | None, Field(max_length=64)] = None,
+    kind: Literal["arv", "as_is"] = "arv",
+) -> dict[str, Any]:
+    """Value a property from its comps as of today and store the valuation (with its comps).
+
+    Use it for "save the ARV for <address>" or "store an as-is value for <address>": a
+    deal's projection ("how did <deal> do vs the projection?") runs on the property's latest
+    stored ARV. `get_comps` and `analyze_property` value a property without storing anything.
+    An investor may store a valuation only of a property on no deal or on their own deals.
+
+    Args:
+        runtime: The run context (organisation, user, role), injected: never a model
+            argument.
+        address: The street address as the user wrote it.
+        property_id: Or the property's id from an earlier tool result.
+        kind: "arv" for the after-repair value (renovated comps), "as_is" for the value as
+            the house stands.
+
+    """
+    ctx = runtime.context
+    ctx.progress("valuing and saving…")
+
+    def body(session: Session) -> dict[str, Any]:
+        require_user(ctx)
+        require_roles(ctx, Role.admin, Role.analyst, Role.investor)
+        prop = resolve_property(session, ctx, address=address, property_id=property_id)
+        label = address_label(prop)
+        try:
+            valuation_service.check_may_store(
+                session=session, org_id=ctx.org_id, principal=ctx.principal, property_id=prop.id
+            )
+        except valuation_service.ValuationPermissionError as exc:
+            raise ToolError(
+                f"nothing was stored: {label} is on a deal you are not on, and only that "
+                "deal's owner and team, admins and analysts store its valuations "
+                f"('comps for {label}' values it without storing)"
+            ) from exc
+        store = (
+            valuation_service.after_repair_value
+            if kind == "arv"
+            else valuation_service.value_property
+        )
+        valuation = store(
+            session=session, org_id=ctx.org_id, property_id=prop.id, principal=ctx.principal
+        )
+        return {
+            "stored": True,
+            "valuation_id": valuation.id,
+            "property_id": prop.id,
+            "address": label,
+            "kind": ValuationKind(valuation.kind).value,
+            "value": money(valuation.value),
+            "low": money(valuation.low),
+            "high": money(valuation.high),
+            "confidence_pct": round(float(valuation.confidence) * 100),
+            "as_of": valuation.as_of,
+            "comps": len(valuation.comps),
+            "method": f"{valuation.method} v{valuation.version}",
+        }
+
+    return run_tool(ctx, "save_valuation", body)
+
+
+TOOLS: list[BaseTool] = [get_comps, save_valuation]

@@ -312,3 +312,89 @@ def test_award_a_bid_by_the_contractor_s_name(two_hanks: TwoRehabs, committed_db
     assert str(db.get(Bid, bids["Sue Park"]).status) == "accepted"  # type: ignore[union-attr]
     again = checked_turn(two_hanks.admin, "accept the bid from sue on kellogg", thread)
     assert "Sue's bid on this project is already accepted" in again.reply.replace("'sue'", "Sue")
+
+
+# --- ordinary follow-ups that got "Sorry, I didn't understand that" ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("said", "tool", "args"),
+    [
+        ("good morning", None, {}),
+        ("morning team!", None, {}),
+        ("how's kellogg going", "project_status", {"project": "kellogg"}),
+        ("whats going on with the kellogg house", "project_status", {"project": "kellogg"}),
+        ("whats the status of the duff deal", "deal_offers", {"deal": "duff"}),
+        ("move kellogg to closed", "change_deal_status", {"deal": "kellogg", "status": "closed"}),
+        ("mark the duff house as dead", "change_deal_status", {"deal": "duff", "status": "dead"}),
+        ("any offers on duff", "deal_offers", {"deal": "duff"}),
+        (
+            "get two plumbing bids for ridgewood",
+            "request_bids",
+            {"project": "ridgewood", "trade": "plumbing", "count": 2},
+        ),
+        ("how is the rehab going", "project_status", {"project": "the open project"}),
+    ],
+)
+def test_ordinary_follow_ups_are_understood(
+    said: str, tool: str | None, args: dict[str, Any]
+) -> None:
+    plan = plan_for(Conversation(text=said, history=[], this_turn=[]))
+    assert (plan.tool, plan.args) == (tool, args)
+    if tool is None:
+        assert plan.reply is not None and plan.reply.startswith("I'm dealdesk")
+
+
+def test_how_is_a_street_going_with_no_rehab_there_answers_with_its_deal(
+    rehabs: TwoRehabs, committed_db: Session
+) -> None:
+    """Was "Sorry, I didn't understand that"; a street with a deal and no rehab: the deal."""
+    db = committed_db
+    org = db.get(Organisation, rehabs.org_id)
+    assert org is not None
+    duff = make_property(
+        db, org, address_line="2718 Duff Ave", city="Detroit", state="MI", zip_code="48214"
+    )
+    deal = make_deal(db, org, property_id=duff.id, strategy="flip")
+    db.commit()
+    rehab = checked_turn(rehabs.admin, "how's kellogg going")
+    assert [(c.name, c.ok) for c in rehab.tool_calls] == [("project_status", True)]
+    assert "Kellogg" in rehab.reply
+    result = checked_turn(rehabs.admin, "how's duff going")
+    assert [(c.name, c.ok) for c in result.tool_calls] == [
+        ("project_status", False),
+        ("deal_offers", True),
+    ]
+    assert "2718 Duff Ave" in result.reply and f"deal {deal.id.hex[:8]}" in result.reply
+    assert "Sorry" not in result.reply
+
+
+def test_a_price_what_if_survives_a_max_offer_question(committed_db: Session) -> None:
+    """Was: after "max offer?" the next follow-up and the PDF went back to the list price
+    (max_offer takes no price, so the price said before it was forgotten)."""
+    db = committed_db
+    org = make_org(db, "What If Co")
+    make_sold_market(db, org)
+    prop = make_subject_property(db, org)
+    analyst = make_user(db, org, Role.analyst)
+    db.commit()
+    thread = f"web:{uuid.uuid4().hex}"
+    checked_turn(analyst, "1234 Subject Ave", thread)
+    priced = checked_turn(analyst, "what if I pay 30k?", thread)
+    assert priced.tool_calls[0].args.get("purchase_price") == "30000.00"
+    checked_turn(analyst, "what if rehab is 20k?", thread)
+    offer = checked_turn(analyst, "max offer?", thread)
+    assert [c.name for c in offer.tool_calls] == ["max_offer"]
+    rental = checked_turn(analyst, "and as a rental?", thread)
+    (call,) = rental.tool_calls
+    assert (call.args.get("purchase_price"), call.args.get("rehab_cost")) == (
+        "30000.00",
+        "20000.00",
+    )
+    report = checked_turn(analyst, "send me the report", thread)
+    (made,) = report.tool_calls
+    assert made.name == "generate_report" and made.args == {
+        "property_id": str(prop.id),
+        "purchase_price": "30000.00",
+        "rehab_cost": "20000.00",
+    }
