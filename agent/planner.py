@@ -2619,6 +2619,51 @@ def _last_booking(conversation: Conversation) -> dict[str, Any] | None:
     return None
 
 
+# "no, it was 350", "actually make it $1,250", "sorry, should be 35.50" right after a booking:
+# the expense is voided and booked again at that amount (``fallback_for`` books it).
+_CORRECTED_AMOUNT = re.compile(
+    r"^\s*(?:no|nope|sorry|oops|actually|wait|correction)[,!.:]?\s+(?:no[,.]?\s+)?"
+    r"(?:it\s+was|it'?s|its|make\s+it|(?:it\s+|that\s+)?should\s+(?:have\s+)?be(?:en)?"
+    r"|i\s+meant)\s+(?P<amount>\$?\s*[\d,]+(?:\.\d{1,2})?\s*k?)\s*[.!]*\s*$",
+    re.I,
+)
+CORRECTION_REASON = "corrected amount: booked again at "
+
+
+def _booking_just_made(conversation: Conversation) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The thread's latest tool call if it booked an expense: (its arguments, its result)."""
+    calls = _tool_calls_by_id(conversation.history)
+    for message in reversed(conversation.history):
+        if isinstance(message, ToolMessage):
+            result = tool_result(message)
+            if message.name == "record_expense" and result.get("expense_id"):
+                args = dict(calls.get(str(message.tool_call_id), {}).get("args", {}))
+                return args, result
+            return {}, {}
+    return {}, {}
+
+
+def _correction_plan(text: str, conversation: Conversation) -> Plan | None:
+    """Void the expense just booked when the next message corrects its amount."""
+    said = _CORRECTED_AMOUNT.match(text)
+    if said is None:
+        return None
+    args, booked = _booking_just_made(conversation)
+    if not booked:
+        return None
+    amount = _dollars_said(said.group("amount"))
+    if amount is None or Decimal(amount) <= 0:
+        return Plan(reply="Say the corrected amount, e.g. 'no, it was 350'.")
+    return Plan(
+        "void_expense",
+        {
+            "project": str(booked["project_id"]),
+            "expense_id": str(booked["expense_id"]),
+            "reason": f"{CORRECTION_REASON}{amount}",
+        },
+    )
+
+
 def _void_plan(text: str, conversation: Conversation) -> Plan | None:
     """A plan to void a booked expense; None when the message does not ask for one."""
     if not _VOID.search(text):
@@ -2858,6 +2903,9 @@ def plan_for(conversation: Conversation) -> Plan:
     which = _which_answered(text, conversation)
     if which is not None:
         return which
+    corrected = _correction_plan(text, conversation)
+    if corrected is not None:
+        return corrected
     task = _task_plan(text, conversation)
     if task is not None:
         return task
@@ -3369,7 +3417,9 @@ def _deals_reply(r: dict[str, Any]) -> str:
     elif not r.get("deals"):
         return f"None of your deals is {status}." if status else "You have no deals I can show."
     else:
-        lines = [f"Your deals{' ' + status if status else ''} ({r['count']}):"]
+        shown, total = r["count"], r.get("total", r["count"])
+        latest = f"{total}, the {shown} latest changed" if total != shown else f"{shown}"
+        lines = [f"Your deals{' ' + status if status else ''} ({latest}):"]
     for d in r["deals"]:
         price = f", price {d['purchase_price']}" if d.get("purchase_price") else ""
         strategy = f" ({words(d['strategy'])})" if d.get("strategy") else ""
@@ -5179,7 +5229,9 @@ def reply_for(results: list[tuple[str, dict[str, Any], dict[str, Any]]]) -> str:
 
 
 def fallback_for(
-    results: list[tuple[str, dict[str, Any], dict[str, Any]]], text: str = ""
+    results: list[tuple[str, dict[str, Any], dict[str, Any]]],
+    text: str = "",
+    conversation: Conversation | None = None,
 ) -> Plan | None:
     """A second tool call this turn needs, or None.
 
@@ -5189,6 +5241,20 @@ def fallback_for(
     names = {name for name, _, _ in results}
     budget_asked = bool(_REHAB_MONEY.search(text)) and not _REHAB_PROGRESS.search(text)
     for name, args, result in results:
+        if (
+            name == "void_expense"
+            and "error" not in result
+            and str(args.get("reason", "")).startswith(CORRECTION_REASON)
+            and conversation is not None
+            and "record_expense" not in names
+        ):
+            # "no, it was 350": the voided booking again, at the amount said.
+            booked_args, _ = _booking_just_made(
+                Conversation(text="", history=conversation.history, this_turn=[])
+            )
+            if booked_args:
+                amount = str(args["reason"])[len(CORRECTION_REASON) :]
+                return Plan("record_expense", {**booked_args, "amount": amount})
         if (
             name == "list_projects"
             and args.get("over_budget")
@@ -5256,7 +5322,7 @@ class OfflinePlanner(BaseChatModel):
         conversation = Conversation.read(messages)
         results = conversation.results()
         if results:
-            follow = fallback_for(results, conversation.text)
+            follow = fallback_for(results, conversation.text, conversation)
             if follow is not None and self.allowed_tools and follow.tool in self.allowed_tools:
                 call_id = f"call_{uuid.uuid4().hex[:24]}"
                 return AIMessage(

@@ -64,36 +64,51 @@ def resolve_deal(session: Session, ctx: Context, ref: str) -> Deal:
     except ToolError as exc:
         raise ToolError(f"deal {ref!r} not found ({exc})") from exc
     deals = deal_service.list_deals(
-        session=session, org_id=ctx.org_id, principal=principal, property_id=prop.id, limit=5
+        session=session, org_id=ctx.org_id, principal=principal, property_id=prop.id, limit=50
     )
     if not deals:
         raise ToolError(f"no deal you can see is on {address_label(prop)}")
-    return deals[0]  # most recently changed
+    return _one_deal(session, ctx, deals, f"on {address_label(prop)}")
 
 
 def _deal_on_street(session: Session, ctx: Context, street: str) -> Deal:
     """The one deal the caller may see on a street named without a house number.
 
     Several: the active ones (not closed, dead or passed) decide when only one is active;
-    else the caller is asked for the house number.
+    else the caller is asked to pick one by its short id (or the house number).
     """
     found = deal_service.deals_on_street(
         session=session, org_id=ctx.org_id, street=street, principal=ctx.principal
     )
     if not found:
         raise ToolError(f"no deal you can see is on a street called {street!r}")
-    active = [d for d in found if d.status not in TERMINAL_DEAL_STATUSES]
-    if len(found) == 1 or len(active) == 1:
-        return found[0] if len(found) == 1 else active[0]
-    places = []
-    for deal in (active or found)[:4]:
+    return _one_deal(session, ctx, found, f"on {street!r}")
+
+
+def _one_deal(session: Session, ctx: Context, deals: list[Deal], where: str) -> Deal:
+    """The deal ``deals`` (most recently changed first) mean: the only one, or the only active.
+
+    Else a ToolError listing each candidate's short id, status and address, so the user can
+    pick one ("deal 1a2b3c4d (lead) or deal 5e6f7a8b (closed)"): two open deals on one house
+    (a duplicate allowed on purpose) differ in nothing else.
+    """
+    active = [d for d in deals if d.status not in TERMINAL_DEAL_STATUSES]
+    if len(deals) == 1:
+        return deals[0]
+    if len(active) == 1:
+        return active[0]
+    candidates = active or deals
+    labels = []
+    for deal in candidates[:4]:
         prop = property_service.get(
             session=session, org_id=ctx.org_id, property_id=deal.property_id
         )
-        places.append(address_label(prop) if prop is not None else f"deal {deal.id}")
+        place = f" at {address_label(prop)}" if prop is not None else ""
+        labels.append(f"deal {deal_service.short_id(deal.id)} ({deal.status}){place}")
+    more = f" and {len(candidates) - 4} more" if len(candidates) > 4 else ""
     raise ToolError(
-        f"{len(active or found)} deals are on {street!r} ({'; '.join(places)}): give the house "
-        "number"
+        f"{len(candidates)} deals are {where}: {' or '.join(labels)}{more}. Say which by its"
+        f" id, e.g. 'deal {deal_service.short_id(candidates[0].id)}'"
     )
 
 
@@ -148,17 +163,18 @@ def list_deals(
             session=session, org_id=ctx.org_id, principal=ctx.principal, status=status,
             since=start, until=end, limit=limit,
         )  # fmt: skip
+        # Every list says how many there are in all ("Your deals (300): ... the 10 latest").
+        total = deal_service.count_deals(
+            session=session, org_id=ctx.org_id, principal=ctx.principal, status=status,
+            since=start, until=end,
+        )  # fmt: skip
         result: dict[str, Any] = {
             "count": len(deals),
+            "total": total,
             "deals": [deal_row(session, d) for d in deals],
             "source": "deal_service.deals visible to you",
         }
         if start is not None or end is not None:
-            total = deal_service.count_deals(
-                session=session, org_id=ctx.org_id, principal=ctx.principal, status=status,
-                since=start, until=end,
-            )  # fmt: skip
-            result["total"] = total
             result["period"] = {
                 "start": start,
                 "end": end,
@@ -177,8 +193,13 @@ def create_deal(
     strategy: DealStrategy | None = None,
     purchase_price: Annotated[Decimal | None, Field(ge=0, le=100_000_000)] = None,
     status: Literal["lead", "analyzing"] = "lead",
+    allow_duplicate: bool = False,
 ) -> dict[str, Any]:
     """Open a new deal on a property on file (as a lead, or being analysed).
+
+    A property that already has an open deal gets no second one: the error names that deal
+    (its short id and status); work on it instead, unless the user says they want a second
+    deal on the same house.
 
     Args:
         runtime: The run context (organisation, user, role), injected: never a model
@@ -188,6 +209,8 @@ def create_deal(
         strategy: flip, rental, brrrr, wholesale or section8_rental.
         purchase_price: The expected or contract price in dollars, if known.
         status: lead (default) or analyzing.
+        allow_duplicate: True only when the user asks for a second deal on a property that
+            already has an open one.
 
     """
     ctx = runtime.context
@@ -195,19 +218,29 @@ def create_deal(
     def body(session: Session) -> dict[str, Any]:
         require_user(ctx)
         prop = resolve_property(session, ctx, address=address, property_id=property_id)
-        deal = deal_service.create_deal(
-            session=session,
-            org_id=ctx.org_id,
-            deal_in=DealCreate.model_validate(
-                {
-                    "property_id": prop.id,
-                    "strategy": strategy,
-                    "purchase_price": purchase_price,
-                    "status": status,
-                }
-            ),
-            principal=ctx.principal,
-        )
+        try:
+            deal = deal_service.create_deal(
+                session=session,
+                org_id=ctx.org_id,
+                deal_in=DealCreate.model_validate(
+                    {
+                        "property_id": prop.id,
+                        "strategy": strategy,
+                        "purchase_price": purchase_price,
+                        "status": status,
+                    }
+                ),
+                principal=ctx.principal,
+                refuse_open_duplicate=not allow_duplicate,
+            )
+        except deal_service.DuplicateDealError as exc:
+            short = deal_service.short_id(exc.existing_id)
+            raise ToolError(
+                f"{address_label(prop)} already has an open deal: deal {short}"
+                f" ({exc.existing_status.value}); no second deal was created. Work on that"
+                f" deal (name it as 'deal {short}'), or ask for a second deal on the same"
+                " property explicitly"
+            ) from exc
         return {"created": True, **deal_row(session, deal)}
 
     return run_tool(ctx, "create_deal", body)

@@ -152,17 +152,50 @@ def list_deals(
     response_model=DealRead,
     status_code=status.HTTP_201_CREATED,
     summary="Open a deal on a property",
-    responses=_ERRORS,
+    responses=_ERRORS
+    | {
+        409: {
+            "description": "The property already has an open deal (`existing_id` and"
+            " `existing_status` name it; `?allow_duplicate=true` opens another)"
+        }
+    },
 )
-def create_deal(deal_in: DealCreate, session: SessionDep, principal: Writer) -> DealRead:
+def create_deal(
+    deal_in: DealCreate,
+    session: SessionDep,
+    principal: Writer,
+    allow_duplicate: Annotated[
+        bool,
+        Query(
+            description="open the deal even when the property already has an open deal "
+            "(else 409 with `existing_id` and `existing_status`)"
+        ),
+    ] = False,
+) -> DealRead | JSONResponse:
     """Open a deal (as a lead, or analyzing) on one of your organisation's properties.
 
-    You own it unless ``owner_user_id`` names another user. Publishes ``deal.created``.
+    You own it unless ``owner_user_id`` names another user. Publishes ``deal.created``. A
+    property that already has an open deal (any status but closed, dead or passed) is a 409
+    naming it (``existing_id``, ``existing_status``), unless ``allow_duplicate`` is true.
     """
     with _mapped_errors():
-        deal = service.create_deal(
-            session=session, org_id=principal.org_id, deal_in=deal_in, principal=principal
-        )
+        try:
+            deal = service.create_deal(
+                session=session,
+                org_id=principal.org_id,
+                deal_in=deal_in,
+                principal=principal,
+                refuse_open_duplicate=not allow_duplicate,
+            )
+        except service.DuplicateDealError as exc:
+            return JSONResponse(
+                status_code=status.HTTP_409_CONFLICT,
+                content={
+                    "detail": str(exc),
+                    "existing_id": str(exc.existing_id),
+                    "existing_status": exc.existing_status.value,
+                },
+            )
     session.commit()
     session.refresh(deal)  # money as stored (two decimals), the same as a later GET
     return _read(deal)
@@ -243,7 +276,8 @@ def change_status(
     lead → analyzing → offer_made → under_contract → closed (also lead → offer_made, and
     offer_made → analyzing after a rejected offer); dead or passed from any open status;
     closed, dead and passed are final. A refused change answers 409 with
-    ``allowed_next_statuses``.
+    ``allowed_next_statuses``. Under contract needs a contract price (an accepted offer, else
+    the deal's ``purchase_price``): without one the move is a 409 saying so.
     """
     with _mapped_errors():
         try:
@@ -282,7 +316,9 @@ def make_offer(
     """Record an offer on an open deal (amount, terms, expiry).
 
     A submitted offer (the default) moves a lead or analyzing deal to offer_made and publishes
-    ``offer.received``; a draft changes nothing until it is submitted.
+    ``offer.received``; a draft changes nothing until it is submitted. A deal under contract,
+    closed, dead or passed takes no new offer (409; under contract: the message gives the
+    contract price).
     """
     with _mapped_errors():
         offer = service.make_offer(

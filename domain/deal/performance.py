@@ -11,21 +11,25 @@ How the ledger's categories map to the lines:
 
 - purchase price: ``purchase``; buy closing costs: ``closing_costs``;
 - rehab: the rehab categories (``rehab_materials``, ``rehab_labour``, ``permits``, and
-  ``repairs``, ``supplies``, ``cleaning_and_maintenance``; for a rental only those dated before
-  the first rent received, later ones are operating expenses);
+  ``repairs``, ``supplies``, ``cleaning_and_maintenance``; for a rental the upkeep ones,
+  repairs, supplies and cleaning, only when dated before the first rent received: later ones
+  are operating expenses, as the deal's rehab budget counts them; rehab work, materials,
+  labour and permits, is rehab whenever it is booked);
 - holding costs: ``holding_costs``, ``taxes``, ``insurance``, ``utilities`` (a rental: before
   the first rent); financing costs: ``mortgage_interest``, ``other_interest``;
 - selling costs: ``selling_costs``, ``commissions``; sale price: ``sale_proceeds``;
 - rentals: rents collected = income other than sale proceeds from the first rent on;
-  operating expenses = every other expense from the first rent on (interest and depreciation
-  aside); NOI = rents collected − operating expenses; cash flow = NOI − interest (the ledger
-  books no principal, so it is before principal repayments, while the projection's includes
-  them). The projection's yearly rental figures are prorated to the days from the first rent
-  to the end (days / 365).
+  operating expenses = every other expense from the first rent on (interest, depreciation and
+  rehab work aside); NOI = rents collected − operating expenses; cash flow = NOI − interest
+  (the ledger books no principal, so it is before principal repayments, while the
+  projection's includes them). The projection's yearly rental figures are prorated to the
+  days from the first rent to the end (days / 365).
 - profit (flip, wholesale): the P&L net (income − expenses). Return on cost = profit / total
   costs (flip), yield on cost = yearly NOI / (purchase + closing + rehab) (rentals), both sides
   on the same basis; the projection's cash-on-cash return needs the loan, which the ledger
-  does not record.
+  does not record. Every percentage is rounded once, half-up, to one place, from the exact
+  ratio (a flip's projected ROI on cash from its profit and cash invested, not from the
+  analysis's two-place ``roi_pct``).
 
 Differences are actual − projected, and % of the projected figure (none when it is 0).
 """
@@ -151,6 +155,7 @@ def _cents(value: Decimal) -> Decimal:
 
 
 def _pct(part: Decimal, whole: Decimal) -> Decimal | None:
+    """``part`` as % of ``whole`` to one place, rounded once, half-up, from the exact ratio."""
     if whole == 0:
         return None
     return (part * HUNDRED / whole).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
@@ -171,7 +176,7 @@ def compare(
     difference = pct = favourable = None
     if projected is not None and actual is not None:
         difference = _cents(actual - projected)
-        pct = _pct(difference, abs(projected))
+        pct = _pct(actual - projected, abs(projected))  # once, from the exact difference
         favourable = None if difference == 0 else (difference < 0) == (kind == "cost")
     return PerformanceLine(
         key=key,
@@ -488,7 +493,7 @@ def _flip(
     returns.append(
         _return(
             "roi_on_cash", "ROI on cash invested", "profit / cash invested (after the loan)",
-            fr.roi_pct if fr else None, None,
+            _pct(fr.profit, fr.cash_invested) if fr and fr.cash_invested > 0 else None, None,
             ([f"projected: {gap}"] if fr is None and gap else [])
             + ["actual: the ledger does not record how much of the cost was borrowed"],
         )
@@ -504,6 +509,10 @@ def _return(
     actual: Decimal | None,
     missing: list[str],
 ) -> ReturnLine:
+    """A return line from two percentages ``_pct`` already rounded (never rounded again).
+
+    The difference is that of the two figures shown, so it always adds up on the page.
+    """
     diff = None
     if projected is not None and actual is not None:
         diff = (actual - projected).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
@@ -511,7 +520,7 @@ def _return(
         key=key,
         label=label,
         basis=basis,
-        projected_pct=None if projected is None else projected.quantize(Decimal("0.1")),
+        projected_pct=projected,
         actual_pct=actual,
         difference_pts=diff,
         missing=missing,
@@ -562,6 +571,45 @@ def _wholesale(
     return "realised"
 
 
+def _rental_rehab(ledger: _Ledger, first_rent: dt.date | None) -> Decimal | None:
+    """A rental's rehab spending: rehab work whenever booked, upkeep until the first rent.
+
+    Rehab materials, labour and permits are the work on the house (capital) at any date;
+    repairs, supplies and cleaning from the first rent on are operating expenses. The deal's
+    rehab budget (finance ``budget_status``) counts the same transactions.
+    """
+    work = ledger.sums(REHAB_ALWAYS)
+    upkeep = ledger.sums(REHAB_UPKEEP, before=first_rent)
+    if work is None and upkeep is None:
+        return None
+    return (work or ZERO) + (upkeep or ZERO)
+
+
+def _rental_rehab_line(
+    ledger: _Ledger,
+    projected: Decimal | None,
+    src: str,
+    gap: str | None,
+    first_rent: dt.date | None,
+) -> PerformanceLine:
+    """The rental's rehab line (see ``_rental_rehab``)."""
+    actual = _rental_rehab(ledger, first_rent)
+    upkeep = " + ".join(REHAB_UPKEEP) + (" before the first rent" if first_rent else "")
+    missing = []
+    if projected is None and gap:
+        missing.append(f"projected: {gap}")
+    if actual is None:
+        missing.append(
+            "actual: nothing booked on the deal under " + ", ".join(REHAB_ALWAYS) + f", {upkeep}"
+        )
+    return compare(
+        key="rehab", label="Rehab", kind="cost", projected=projected, actual=actual,
+        projected_source=src + "rehab", actual_source="ledger: " + " + ".join(REHAB_ALWAYS)
+        + f" (any date), {upkeep} on the deal",
+        missing=missing,
+    )  # fmt: skip
+
+
 def _rental(
     ledger: _Ledger,
     analysis: object,
@@ -594,18 +642,17 @@ def _rental(
         price, rehab = br.inputs.purchase_price, br.inputs.rehab_cost
         closing, holding = br.buy_closing_costs, br.holding_costs
     when = "before the first rent" if first_rent else ""
-    for key, label, cats, value, before in (
-        ("purchase_price", "Purchase price", PURCHASE, price, None),
-        ("buy_closing_costs", "Buy closing costs", CLOSING, closing, None),
-        ("rehab", "Rehab", REHAB_ALWAYS + REHAB_UPKEEP, rehab, first_rent),
+    for key, label, cats, value in (
+        ("purchase_price", "Purchase price", PURCHASE, price),
+        ("buy_closing_costs", "Buy closing costs", CLOSING, closing),
     ):
         lines.append(
             _actual_line(
                 ledger, key=key, label=label, kind="cost", categories=cats, projected=value,
-                projected_source=src + label.lower(), projection_gap=gap, before=before,
-                when=when if before else "",
+                projected_source=src + label.lower(), projection_gap=gap,
             )
         )  # fmt: skip
+    lines.append(_rental_rehab_line(ledger, rehab, src, gap, first_rent))
     if br is not None or ledger.sums(HOLDING, before=first_rent) is not None:
         lines.append(
             _actual_line(
@@ -636,7 +683,7 @@ def _rental(
     open_items.append(f"a rental keeps running: figures are to date ({end})")
     since = first_rent
     rents = ledger.sums(None, section="income", since=since, exclude=SALE)
-    opex = ledger.sums(None, since=since, exclude=FINANCING + NON_CASH)
+    opex = ledger.sums(None, since=since, exclude=FINANCING + NON_CASH + REHAB_ALWAYS)
     interest = ledger.sums(FINANCING, since=since)
     noi = (rents or ZERO) - (opex or ZERO)
     cash = noi - (interest or ZERO)
@@ -666,7 +713,8 @@ def _rental(
             key="operating_expenses", label="Operating expenses", kind="cost",
             projected=p_opex, actual=opex if opex is not None else ZERO,
             projected_source=src + "operating expenses, prorated",
-            actual_source="ledger: expenses from the first rent (interest, depreciation aside)",
+            actual_source="ledger: expenses from the first rent (interest, depreciation and"
+            " rehab work aside)",
             missing=pgap + brrrr_gap,
         )
     )  # fmt: skip
@@ -687,7 +735,7 @@ def _rental(
         )
     )  # fmt: skip
     bought = [ledger.sums(c) for c in (PURCHASE, CLOSING)]
-    spent_rehab = ledger.sums(REHAB_ALWAYS + REHAB_UPKEEP, before=first_rent) or ZERO
+    spent_rehab = _rental_rehab(ledger, first_rent) or ZERO
     act_yield = None
     why: list[str] = list(pgap)
     if bought[0] is None:

@@ -18,6 +18,9 @@ Status changes follow ``state_machine.DEAL_TRANSITIONS``; an illegal one raises
 ``IllegalTransitionError`` (HTTP 409) naming the statuses that are allowed. Offers move the deal
 too: a submitted offer moves a ``lead``/``analyzing`` deal to ``offer_made``, and an accepted
 offer moves it to ``under_contract`` (and its amount becomes the deal's purchase price).
+A deal goes under contract only at a price (an accepted offer, else its purchase price), and
+a deal under contract takes no new offers. ``create_deal`` with ``refuse_open_duplicate``
+refuses a second open deal on one property (``DuplicateDealError``).
 """
 
 from __future__ import annotations
@@ -138,6 +141,25 @@ class IllegalOfferTransitionError(DealConflictError):
                 f"{current.value} it may move to: {', '.join(s.value for s in self.allowed)}"
             )
         super().__init__(message)
+
+
+class DuplicateDealError(DealConflictError):
+    """The property already has an open deal; a second one needs ``allow_duplicate`` (HTTP 409)."""
+
+    def __init__(self, existing: Deal) -> None:
+        """Keep the open deal's id and status, for the caller to name it."""
+        self.existing_id = existing.id
+        self.existing_status = DealStatus(existing.status)
+        super().__init__(
+            f"the property already has an open deal: deal {short_id(existing.id)}"
+            f" ({self.existing_status.value}), id {existing.id}. Work on that deal, or pass"
+            " allow_duplicate=true to open a second deal on the same property"
+        )
+
+
+def short_id(deal_id: uuid.UUID) -> str:
+    """A deal's id as people say it: its first 8 hex digits (``1a2b3c4d``)."""
+    return deal_id.hex[:8]
 
 
 # --- who may see and change deals ----------------------------------------------------------
@@ -547,16 +569,45 @@ def status_history(deal: Deal) -> list[dict[str, Any]]:
     return history
 
 
+def open_deal_on_property(
+    *, session: Session, org_id: uuid.UUID, property_id: uuid.UUID
+) -> Deal | None:
+    """The property's most recently changed open deal (not closed, dead or passed), or None."""
+    return session.exec(
+        select(Deal)
+        .where(
+            Deal.org_id == org_id,
+            Deal.property_id == property_id,
+            col(Deal.status).in_([s.value for s in state_machine.OPEN_DEAL_STATUSES]),
+        )
+        .order_by(col(Deal.updated_at).desc(), col(Deal.id))
+        .limit(1)
+    ).first()
+
+
 def create_deal(
     *,
     session: Session,
     org_id: uuid.UUID,
     deal_in: DealCreate,
     principal: Principal | None = None,
+    refuse_open_duplicate: bool = False,
 ) -> Deal:
-    """Create a deal on one of the organisation's properties; publishes ``deal.created``."""
+    """Create a deal on one of the organisation's properties; publishes ``deal.created``.
+
+    ``refuse_open_duplicate`` (the REST create and the chat tool, unless the caller allows a
+    duplicate): ``DuplicateDealError`` when the property already has an open deal (any status
+    but closed, dead or passed), so "create a deal on ..." twice does not open two leads that
+    later offers cannot tell apart.
+    """
     _check_can_write(principal)
     _require_property(session=session, org_id=org_id, property_id=deal_in.property_id)
+    if refuse_open_duplicate:
+        existing = open_deal_on_property(
+            session=session, org_id=org_id, property_id=deal_in.property_id
+        )
+        if existing is not None:
+            raise DuplicateDealError(existing)
     owner = deal_in.owner_user_id or (principal.user_id if principal is not None else None)
     if owner is not None:
         _require_user(session=session, org_id=org_id, user_id=owner, what="owner_user_id")
@@ -735,6 +786,33 @@ def _count_closed_after_commit(session: Session, strategy: DealStrategy | None) 
             rolled_back.info.pop(key, None)
 
 
+def contract_price(*, session: Session, deal: Deal) -> Decimal | None:
+    """The price a deal is (or would go) under contract at: its accepted offer, else its price."""
+    accepted = session.exec(
+        select(Offer).where(
+            Offer.deal_id == deal.id,
+            Offer.org_id == deal.org_id,
+            Offer.status == OfferStatus.accepted,
+        )
+    ).first()
+    if accepted is not None and accepted.offer_amount is not None:
+        return Decimal(accepted.offer_amount)
+    return None if deal.purchase_price is None else Decimal(deal.purchase_price)
+
+
+def _refuse_offer_under_contract(*, session: Session, deal: Deal) -> None:
+    """A deal under contract takes no new or renegotiated offers (DealConflictError)."""
+    if deal.status != DealStatus.under_contract:
+        return
+    price = contract_price(session=session, deal=deal)
+    at = f" at {_money(price)}" if price is not None else ""
+    raise DealConflictError(
+        f"deal {short_id(deal.id)} is under contract{at}: it takes no new offers. A"
+        " renegotiated price is a change to the deal's purchase_price; a contract that fell"
+        " through is a move to dead (then open a new deal on the property)"
+    )
+
+
 def _move(
     *,
     session: Session,
@@ -748,6 +826,13 @@ def _move(
     current = DealStatus(deal.status)
     if not state_machine.is_allowed(current, target):
         raise IllegalTransitionError(current, target)
+    if target == DealStatus.under_contract and contract_price(session=session, deal=deal) is None:
+        raise DealConflictError(
+            f"deal {short_id(deal.id)} cannot go under contract without a contract price: it"
+            " has no accepted offer and no purchase_price. Accept the offer the seller took"
+            " (which puts the deal under contract at its amount), or set the deal's"
+            " purchase_price to the agreed price first"
+        )
     now = utcnow()
     actor = actor_name(principal)
     deal.status = target
@@ -928,8 +1013,9 @@ def make_offer(
     )
     if deal.status in state_machine.TERMINAL_DEAL_STATUSES:
         raise DealConflictError(
-            f"the deal is {deal.status.value}, which is final: it takes no more offers"
+            f"the deal is {DealStatus(deal.status).value}, which is final: it takes no more offers"
         )
+    _refuse_offer_under_contract(session=session, deal=deal)
     now = now or utcnow()
     if offer_in.expires_at is not None and offer_in.expires_at <= now:
         raise DealValidationError(
@@ -1046,6 +1132,8 @@ def change_offer_status(
         deal.status in state_machine.TERMINAL_DEAL_STATUSES
     ):
         raise DealConflictError(f"the deal is {deal.status.value}, which is final")
+    if target in (OfferStatus.submitted, OfferStatus.countered):
+        _refuse_offer_under_contract(session=session, deal=deal)
     if target == OfferStatus.accepted:
         already = session.exec(
             select(Offer).where(
@@ -1580,8 +1668,8 @@ def _arv_source(
     if stored is None:
         raise DealValidationError(
             f"a {strategy.value} projection needs an ARV, and property {property_id} has no "
-            f"stored ARV valuation: value it with POST /valuations/arv "
-            f'{{"property_id": "{property_id}"}}, or pass ?arv='
+            "stored ARV valuation: in chat say 'save the ARV for' and its address; over the "
+            f'API, POST /valuations/arv {{"property_id": "{property_id}"}}, or pass ?arv='
         )
     age_days = (valuation_service.today() - stored.as_of).days
     reasons = []
@@ -1600,7 +1688,8 @@ def _arv_source(
         age_days=age_days,
         stale=bool(reasons),
         stale_reason=(
-            "; ".join(reasons) + ": re-run POST /valuations/arv for a current ARV, or pass ?arv="
+            "; ".join(reasons) + ": for a current ARV say 'save the ARV for' and the address "
+            "in chat, or re-run POST /valuations/arv, or pass ?arv="
             if reasons
             else None
         ),

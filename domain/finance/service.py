@@ -32,6 +32,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import ColumnElement, String, and_, case, cast, func, not_, or_
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -513,6 +514,41 @@ def _spending_expression() -> Any:
     )
 
 
+# Upkeep (repairs, supplies, cleaning) is rehab until the house earns rent: from its deal's
+# first rent received on, it is an operating expense (as GET /deals/{id}/performance counts
+# it), so the rehab line (a budget with no category) stops counting it. Rehab work
+# (materials, labour, permits) stays rehab whenever it is booked.
+UPKEEP_CATEGORIES = frozenset(
+    {
+        TransactionCategory.repairs,
+        TransactionCategory.supplies,
+        TransactionCategory.cleaning_and_maintenance,
+    }
+)
+
+
+def _first_rent_day(deal_id: Any) -> Any:
+    """The first rent received on ``deal_id`` (a value or the outer row's column), or NULL.
+
+    Rent that was voided (``POST /transactions/{id}/void``) is no rent received.
+    """
+    rent = aliased(Transaction)
+    voided = select(col(OutboxEvent.payload)[VOIDS_KEY].astext).where(
+        col(OutboxEvent.name) == "transaction.created",
+        col(OutboxEvent.payload)[VOIDS_KEY].astext.is_not(None),
+    )
+    return (
+        select(func.min(rent.date))
+        .where(
+            rent.deal_id == deal_id,
+            rent.category == TransactionCategory.rents_received.value,
+            rent.type == TransactionType.income.value,
+            cast(rent.id, String).not_in(voided),
+        )
+        .scalar_subquery()
+    )
+
+
 def _covered_by(budget: Budget) -> list[ColumnElement[bool]]:
     """Conditions on transactions for the spending ``budget`` covers."""
     conditions: list[ColumnElement[bool]] = [col(Transaction.org_id) == budget.org_id]
@@ -522,6 +558,13 @@ def _covered_by(budget: Budget) -> list[ColumnElement[bool]]:
         conditions.append(col(Transaction.category) == str(budget.category))
     else:
         conditions.append(col(Transaction.category).in_([c.value for c in REHAB_CATEGORIES]))
+        conditions.append(
+            or_(
+                col(Transaction.category).not_in([c.value for c in UPKEEP_CATEGORIES]),
+                col(Transaction.date)
+                < func.coalesce(_first_rent_day(col(Transaction.deal_id)), dt.date.max),
+            )
+        )
     if budget.period_start is not None:
         conditions.append(col(Transaction.date) >= budget.period_start)
     if budget.period_end is not None:
@@ -548,7 +591,13 @@ def _budgets_for(
 ) -> list[Budget]:
     """The budget lines a spend in ``category`` on ``deal_id`` dated ``day`` counts against."""
     category_match: ColumnElement[bool] = col(Budget.category) == category.value
-    if category in REHAB_CATEGORIES:
+    rented = (
+        category in UPKEEP_CATEGORIES
+        and deal_id is not None
+        and (first_rent := session.execute(select(_first_rent_day(deal_id))).scalar()) is not None
+        and day >= first_rent
+    )
+    if category in REHAB_CATEGORIES and not rented:
         category_match = or_(category_match, col(Budget.category).is_(None))
     deal_match: ColumnElement[bool] = col(Budget.deal_id).is_(None)
     if deal_id is not None:
@@ -567,6 +616,39 @@ def _budgets_for(
     if lock:
         query = query.with_for_update().execution_options(populate_existing=True)
     return list(session.exec(query).all())
+
+
+def _recount_rehab_lines(
+    *, session: Session, org_id: uuid.UUID, deal_id: uuid.UUID, transaction_id: uuid.UUID
+) -> None:
+    """Recount the rehab lines over a deal after its first rent moved (booked or voided).
+
+    Upkeep from the first rent on is no longer rehab (or is again), so the stored spent
+    amounts follow the ledger.
+    """
+    lines = session.exec(
+        select(Budget)
+        .where(
+            Budget.org_id == org_id,
+            col(Budget.category).is_(None),
+            or_(col(Budget.deal_id) == deal_id, col(Budget.deal_id).is_(None)),
+        )
+        .order_by(col(Budget.id))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    for budget in lines:
+        spent = compute_spent(session=session, budget=budget)
+        if spent != Decimal(budget.spent_amount or ZERO):
+            _settle_budget(
+                session=session,
+                budget=budget,
+                spent=spent,
+                cause={
+                    "transaction_id": transaction_id,
+                    "reason": "first rent changed: upkeep from it on is an operating expense",
+                },
+            )
 
 
 def _settle_budget(
@@ -1254,6 +1336,14 @@ def record_transaction(
         # The void is recognised (reports, a second void) by the event that announced it.
         transaction.source_event_id = created_event
         session.add(transaction)
+        session.flush()
+    if category is TransactionCategory.rents_received and transaction.deal_id is not None:
+        _recount_rehab_lines(
+            session=session,
+            org_id=org_id,
+            deal_id=transaction.deal_id,
+            transaction_id=transaction.id,
+        )
         session.flush()
     if kind is TransactionType.payment:
         # payment.processed: a payment (money out to settle a bill or a draw) is booked.

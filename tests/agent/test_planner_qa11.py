@@ -398,3 +398,37 @@ def test_a_price_what_if_survives_a_max_offer_question(committed_db: Session) ->
         "purchase_price": "30000.00",
         "rehab_cost": "20000.00",
     }
+
+
+def test_no_it_was_350_voids_the_booking_and_books_it_again(two_hanks: TwoRehabs) -> None:
+    """Was "Sorry, I didn't understand that" (the wrong amount stayed booked)."""
+    thread = f"web:{uuid.uuid4().hex}"
+    first = _booked(two_hanks.admin, "paid hank miller 300 for the roof on kellogg", thread)
+    fixed = checked_turn(two_hanks.admin, "no, it was 350", thread)
+    assert [(c.name, c.ok) for c in fixed.tool_calls] == [
+        ("void_expense", True),
+        ("record_expense", True),
+    ]
+    assert fixed.tool_calls[0].args["expense_id"] == str(first["expense_id"])
+    assert fixed.tool_calls[1].args["amount"] == "350.00"
+    assert fixed.tool_calls[1].args["contractor"] == "hank miller"
+    rebooked = json.loads(last_turn_tool_results(thread)[-1])
+    assert rebooked["amount"] == "$350" and rebooked["line"] == "roof"
+    assert "$300" in fixed.reply and "$350" in fixed.reply
+    # Only right after a booking: after another question it is not read as a correction.
+    checked_turn(two_hanks.admin, "how's kellogg going", thread)
+    later = checked_turn(two_hanks.admin, "no, it was 400", thread)
+    assert [c.name for c in later.tool_calls] == []
+
+
+def test_my_deals_says_how_many_there_are_in_all(committed_db: Session) -> None:
+    """Was "Your deals (10):" for an admin with twelve deals, with no word of the rest."""
+    db = committed_db
+    org = make_org(db, "Many Deals Co")
+    admin = make_user(db, org, Role.admin)
+    for _ in range(12):
+        make_deal(db, org, property_id=make_subject_property(db, org, address_line=None).id)
+    db.commit()
+    reply = checked_turn(admin, "my deals").reply
+    assert reply.startswith("Your deals (12, the 10 latest changed):"), reply
+    assert reply.count("\n• ") == 10

@@ -259,7 +259,8 @@ def test_deal_statuses_are_written_in_words(world: World) -> None:
     with Session(get_engine(), expire_on_commit=False) as db:
         _house(db, world, "9600 Mack Ave", list_price=Decimal("69000"))
         db.commit()
-    created = _team(world, "create a section 8 deal on 9600 Mack Ave")
+    # At a price: a deal goes under contract only at one.
+    created = _team(world, "create a section 8 deal on 9600 Mack Ave at $60,000")
     assert _calls(created) == [("create_deal", True)]
     assert "status lead, strategy Section Eight rental" in created.reply
     offer = _team(world, "offer $60,000 on deal 9600 Mack Ave")

@@ -55,7 +55,10 @@ def test_a_project_is_scoped_line_by_line_and_budgeted_from_its_scope(db: Sessio
 
 def test_flip_deal_put_under_contract_gets_one_project_from_its_estimate(db: Session) -> None:
     org = make_org(db)
-    deal = make_deal(db, org, strategy="flip", estimated_repairs=Decimal("25000"))
+    deal = make_deal(
+        db, org, strategy="flip", estimated_repairs=Decimal("25000"),
+        purchase_price=Decimal("90000"),  # a deal goes under contract only at a price
+    )  # fmt: skip
     created = event(org.id, "deal.created", **published(db, "deal.created", org.id)[0])
     subscribers.open_project_for_new_deal(db, created)  # a lead: no project yet
     assert service.project_for_deal(session=db, org_id=org.id, deal_id=deal.id) is None
@@ -88,7 +91,10 @@ def test_flip_deal_put_under_contract_gets_one_project_from_its_estimate(db: Ses
 @pytest.mark.parametrize(("strategy", "gets_project"), [("brrrr", True), ("rental", False)])
 def test_only_rehab_strategies_get_projects(db: Session, strategy: str, gets_project: bool) -> None:
     org = make_org(db)
-    deal = make_deal(db, org, strategy=strategy, estimated_repairs=Decimal("1000"))
+    deal = make_deal(
+        db, org, strategy=strategy, estimated_repairs=Decimal("1000"),
+        purchase_price=Decimal("90000"),  # a deal goes under contract only at a price
+    )  # fmt: skip
     subscribers.open_project_when_under_contract(
         db, event(org.id, "deal.status.changed", **_under_contract(db, deal))
     )

@@ -13,14 +13,14 @@ from domain.auth.enums import Role
 from domain.auth.models import Organisation, User
 from domain.deal.models import Deal
 from store.outbox import OutboxEvent
-from tests.factories import auth_headers, make_deal, make_org, make_user
+from tests.factories import auth_headers, make_deal, make_org, make_property, make_user
 
 API = "/api/v1"
 
 
 def _property_id(db: Session, org: Organisation) -> str:
-    # A deal made by the factory brings a property with it; reuse that property.
-    return str(make_deal(db, org).property_id)
+    # A property with no deal yet (a second open deal on one property is a 409).
+    return str(make_property(db, org).id)
 
 
 def _create(client: TestClient, db: Session, user: User, **body: Any) -> Any:

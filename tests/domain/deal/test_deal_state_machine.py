@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from decimal import Decimal
 
 import pytest
 from sqlmodel import Session, select
@@ -84,7 +85,8 @@ def test_offer_life_cycle_table() -> None:
 
 def _deal_at(db: Session, status: DealStatus) -> Deal:
     org = make_org(db)
-    deal = make_deal(db, org)
+    # A price: a deal goes under contract only at one.
+    deal = make_deal(db, org, purchase_price=Decimal("90000"))
     for step in PATH_TO[status]:
         deal_service.change_status(session=db, org_id=org.id, deal_id=deal.id, status=step)
     assert deal.status == status
