@@ -1317,6 +1317,8 @@ def analyze_property(
     if purchase_price is not None:
         usual, _ = _purchase_price(prop=prop, deal=deal, as_is=as_is)
         instead = f", instead of the {usual.source} {dollars(usual.amount)}" if usual else ""
+        if usual is not None and usual.amount == _cents(purchase_price):
+            instead = f", the same as the {usual.source}"  # not "instead of" the same figure
         notes.append(f"price {dollars(_cents(purchase_price))} as given{instead}")
 
     arv_value = _cents(arv.value) if arv is not None else None

@@ -432,3 +432,20 @@ def test_my_deals_says_how_many_there_are_in_all(committed_db: Session) -> None:
     reply = checked_turn(admin, "my deals").reply
     assert reply.startswith("Your deals (12, the 10 latest changed):"), reply
     assert reply.count("\n• ") == 10
+
+
+def test_a_price_what_if_equal_to_the_price_used_is_not_instead_of_it(
+    committed_db: Session,
+) -> None:
+    """Was "price $45,000 as given, instead of the list price $45,000"."""
+    db = committed_db
+    org = make_org(db, "Same Price Co")
+    make_sold_market(db, org)
+    make_subject_property(db, org)
+    analyst = make_user(db, org, Role.analyst)
+    db.commit()
+    thread = f"web:{uuid.uuid4().hex}"
+    checked_turn(analyst, "1234 Subject Ave", thread)
+    priced = checked_turn(analyst, "does it work at 45k?", thread)
+    assert "instead of the list price $45,000" not in priced.reply
+    assert "Note: price $45,000 as given, the same as the list price\n" in priced.reply
