@@ -20,8 +20,8 @@ the reply may repeat them. The rules:
   …: house numbers, ZIP codes) support plain numbers only;
 - signs: ``-$218`` needs a negative source value; a figure without a minus is supported by a
   negative source value only when the words around it say it is a loss ("loses $218",
-  "negative cash flow of $218", "$218 short"), so "cash flow $218 positive" against ``-$218``
-  is unsupported;
+  "negative cash flow of $218", "$218 short", "over budget by $218"), so "cash flow $218
+  positive" against ``-$218`` is unsupported;
 - figures in single-quoted examples of what to type (``'what if I pay 150k?'``) are not
   read from a reply;
 - a date is supported by the same date in any format (``November 28, 2026`` by
@@ -78,7 +78,7 @@ _DOLLAR_ONLY_SUFFIXES = {"m", "mm", "B", "bn"}
 _MINUS = "-−–"  # noqa: RUF001 - the Unicode minus and en dash are minus signs in replies
 _LOSS_WORDS = re.compile(
     r"\b(loss|losses|lose|loses|losing|lost|negative|deficit|short|shortfall|minus|"
-    r"in the red|underwater|under water|owes?|owed)\b",
+    r"in the red|underwater|under water|owes?|owed|over (?:budget )?by|overrun|overspent)\b",
     re.I,
 )
 # JSON keys whose numbers are house numbers, ZIP codes, phone numbers: never money.

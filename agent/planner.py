@@ -2670,7 +2670,10 @@ def _void_plan(text: str, conversation: Conversation) -> Plan | None:
         return None
     booked = _last_booking(conversation)
     about_expense = re.search(r"\bexpense|\bbooking|\bpayment", text, re.I)
-    if not about_expense and not (booked and _IT.search(text)):
+    just_booked = booked and (
+        _IT.search(text) or re.search(r"\bthat\b", text, re.I)  # "void that" after a booking
+    )
+    if not about_expense and not just_booked:
         return None  # "cancel it" means a booked expense only right after one
     named = _EXPENSE_REF.search(text)
     rest = _EXPENSE_REF.sub(" ", text)
@@ -3896,6 +3899,19 @@ def _changed_reply(r: dict[str, Any]) -> str:
     return f"Done: {deal} is now {words(r.get('status'))}{before}."
 
 
+def _budget_verdict(r: dict[str, Any]) -> str:
+    """The budget line's verdict: within budget ($X left), OVER budget by $X, or lines over."""
+    remaining = str(r.get("remaining") or "")
+    over_lines = [x["component"] for x in r.get("lines") or [] if x.get("over_budget")]
+    if not r.get("budget") or not remaining:
+        return ""
+    if remaining.startswith("-"):
+        return f" · OVER budget by {remaining[1:]}"
+    if over_lines:
+        return f" · within budget in total ({remaining} left), but over on {', '.join(over_lines)}"
+    return f" · within budget ({remaining} left)"
+
+
 def _project_status_reply(r: dict[str, Any]) -> str:
     lines = [
         f"{r['name']} ({r['address']}): {words(r['status'])}",
@@ -3906,7 +3922,8 @@ def _project_status_reply(r: dict[str, Any]) -> str:
             else ""
         ),
         f"Budget {r['budget'] or 'not set'} · spent {r['spent']}"
-        + (f" ({r['percent_of_budget_spent']}%)" if r.get("percent_of_budget_spent") else ""),
+        + (f" ({r['percent_of_budget_spent']}%)" if r.get("percent_of_budget_spent") else "")
+        + _budget_verdict(r),
     ]
     if r.get("start_date") or r.get("target_end_date"):
         lines.append(

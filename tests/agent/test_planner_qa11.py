@@ -449,3 +449,41 @@ def test_a_price_what_if_equal_to_the_price_used_is_not_instead_of_it(
     priced = checked_turn(analyst, "does it work at 45k?", thread)
     assert "instead of the list price $45,000" not in priced.reply
     assert "Note: price $45,000 as given, the same as the list price\n" in priced.reply
+
+
+def test_void_that_right_after_a_refund_is_a_void_and_is_it_over_budget_says_so(
+    two_hanks: TwoRehabs,
+) -> None:
+    """Was "didn't understand" for "void that", and "is it over budget?" gave the status with
+    no yes or no."""
+    thread = f"web:{uuid.uuid4().hex}"
+    _booked(two_hanks.admin, "paid hank miller 14,000 for the roof on kellogg", thread)
+    checked_turn(two_hanks.admin, "home depot refunded 45.20 on kellogg", thread)
+    void = checked_turn(two_hanks.admin, "void that", thread)
+    assert [c.name for c in void.tool_calls] == ["void_expense"]
+    # A refund is not voided (construction's rule); the reason reaches the user.
+    assert void.reply.startswith("Sorry, I couldn't void that expense: "), void.reply
+    over = checked_turn(two_hanks.admin, "is it over budget?", thread)
+    assert [c.name for c in over.tool_calls] == ["project_status"]
+    assert "Budget $13,700 · spent $13,954.80 (101.9%) · OVER budget by $254.80" in over.reply
+
+
+def test_a_project_within_budget_but_over_on_a_line_says_which() -> None:
+    from agent.planner import _budget_verdict
+
+    line = {"component": "roof", "over_budget": True}
+    assert _budget_verdict({"budget": "$10", "remaining": "$4", "lines": [line]}) == (
+        " · within budget in total ($4 left), but over on roof"
+    )
+    assert _budget_verdict({"budget": "$10", "remaining": "$4", "lines": []}) == (
+        " · within budget ($4 left)"
+    )
+    assert _budget_verdict({"budget": None, "remaining": None, "lines": []}) == ""
+
+
+def test_over_budget_by_is_loss_wording_for_the_figures_check() -> None:
+    from agent.figures import unsupported_figures
+
+    source = [json.dumps({"remaining": "-$254.80"})]
+    assert unsupported_figures("OVER budget by $254.80", source) == set()
+    assert unsupported_figures("$254.80 left", source) != set()
