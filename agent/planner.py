@@ -60,6 +60,7 @@ PROJECT_TOOLS = (
 # The tools whose results name one deal ("move it to closed" means the latest of them).
 DEAL_TOOLS = (
     "change_deal_status",
+    "update_deal",
     "make_offer",
     "create_deal",
     "deal_offers",
@@ -1844,6 +1845,74 @@ def _deal_just_discussed(conversation: Conversation | None) -> str | None:
     return latest[1] if latest is not None and latest[0] == "deal" else None
 
 
+# Changing a deal's figures: "set the price on deal 1a2b3c4d to $59,000", "change the strategy on
+# duff to rental", "set the repairs on kellogg to 40k"; right after a deal's answer, "actually
+# make it $92,500" (its price).
+_DEAL_FIELD_SET = re.compile(
+    r"^\s*(?:please\s+)?(?:set|change|update|make|put)\s+(?:the\s+)?(?P<field>"
+    r"(?:purchase |contract |deal )?price|strategy|(?:estimated |rehab )?repairs|repair budget"
+    r"|rehab (?:estimate|budget))\s+(?:on|of|for)\s+(?P<deal>.+?)\s+(?:back\s+)?(?:to|at)\s+"
+    r"(?P<value>.+?)\s*[.!]*$",
+    re.I,
+)
+_DEAL_MAKE_IT = re.compile(
+    r"^\s*(?:(?:actually|no|oops|sorry|wait)[,!.]?\s+)?(?:make it|change it to|make that"
+    r"|make the price|the price is|price is)\s+(?P<value>\$?\s*[\d,]+(?:\.\d+)?\s*k?)\s*[.!]*$",
+    re.I,
+)
+_DEAL_FIELD_ARGS = {"price": "purchase_price", "strategy": "strategy"}
+
+
+def _deal_update_plan(text: str, conversation: Conversation | None) -> Plan | None:
+    """A plan to change a deal's price, strategy or estimated repairs; None if not asked."""
+    set_field = _DEAL_FIELD_SET.match(text)
+    if set_field is not None:
+        said = set_field.group("field").lower()
+        key = (
+            "strategy"
+            if said == "strategy"
+            else "purchase_price"
+            if said.endswith("price")
+            else "estimated_repairs"
+        )
+        where = set_field.group("deal").strip()
+        target = _deal_target(where) or _deal_target(f"deal {where}")
+        if target is None and re.fullmatch(r"(?:the\s+)?[a-z][a-z'-]+", where, re.I):
+            target = where.split()[-1]  # "set the price on kellogg to 92.5k": its street
+        if target is None and _DEAL_PRONOUN.search(where):
+            target = _deal_just_discussed(conversation)
+        if target is None:
+            return Plan(reply="Which deal? Say e.g. 'set the price on deal 1a2b3c4d to $59,000'.")
+        value = set_field.group("value")
+        if key == "strategy":
+            strategy = _strategy_in(value)
+            if strategy is None:
+                return Plan(
+                    reply="Which strategy? flip, rental, BRRRR, wholesale or Section 8 rental."
+                )
+            return Plan("update_deal", {"deal": target, "strategy": strategy})
+        amount = _amount(value if re.search(r"\$|k\b", value, re.I) else f"${value}")
+        if amount is None:
+            return Plan(
+                reply=f"I couldn't read the amount {value!r}: say e.g. '$59,000' or '92.5k'."
+            )
+        return Plan("update_deal", {"deal": target, key: str(amount)})
+    make_it = _DEAL_MAKE_IT.match(text)
+    if make_it is not None:
+        deal = _deal_just_discussed(conversation)
+        if deal is None:
+            return None
+        amount = _amount(
+            make_it.group("value")
+            if re.search(r"\$|k\b", make_it.group("value"), re.I)
+            else f"${make_it.group('value')}"
+        )
+        if amount is None:
+            return None
+        return Plan("update_deal", {"deal": deal, "purchase_price": str(amount)})
+    return None
+
+
 def _deal_write(text: str, conversation: Conversation | None = None) -> Plan | None:
     """A plan for creating a deal, moving one, or making an offer; None if none is asked."""
     if _MAX_OFFER.search(text):
@@ -2906,9 +2975,9 @@ def plan_for(conversation: Conversation) -> Plan:
     which = _which_answered(text, conversation)
     if which is not None:
         return which
-    corrected = _correction_plan(text, conversation)
-    if corrected is not None:
-        return corrected
+    correction = _correction_plan(text, conversation)
+    if correction is not None:
+        return correction
     task = _task_plan(text, conversation)
     if task is not None:
         return task
@@ -2964,7 +3033,7 @@ def plan_for(conversation: Conversation) -> Plan:
         trade = _trade(text)
         return Plan("list_contractors", {"trade": trade} if trade and trade != "general" else {})
 
-    write = _deal_write(text, conversation)
+    write = _deal_update_plan(text, conversation) or _deal_write(text, conversation)
     if write is not None:
         return write
     price_given = _price_given(text) or (_price_at(text) if subject else None)
@@ -5052,6 +5121,18 @@ def _save_valuation_reply(r: dict[str, Any]) -> str:
     )
 
 
+def _update_deal_reply(r: dict[str, Any]) -> str:
+    changed = r.get("changed") or {}
+    deal = f"deal {short_id(r.get('deal_id'))} on {r.get('address')}"
+    if not changed:
+        return f"Nothing to change on {deal}: it already has those figures."
+    said = "; ".join(
+        f"{words(field)} {words(old) if old is not None else 'not set'} → {words(new)}"
+        for field, (old, new) in changed.items()
+    )
+    return f"Updated {deal}: {said}."
+
+
 def _task_line(t: dict[str, Any]) -> str:
     """One task: "• order cabinets (todo, due 2026-12-04, 2 days late, Ray; waits on demo)"."""
     facts = [words(t.get("status"))]
@@ -5125,6 +5206,7 @@ REPLIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "bids_received": _bids_received_reply,
     "award_bid": _award_reply,
     "project_tasks": _project_tasks_reply,
+    "update_deal": _update_deal_reply,
     "save_valuation": _save_valuation_reply,
     "add_task": _add_task_reply,
     "complete_task": _complete_task_reply,
@@ -5182,6 +5264,7 @@ _WHAT = {
     "bids_received": "get those bids",
     "award_bid": "award that bid",
     "project_tasks": "list that project's tasks",
+    "update_deal": "change that deal",
     "save_valuation": "save that valuation",
     "add_task": "add that task",
     "complete_task": "mark that task done",

@@ -95,6 +95,8 @@ TEAM_READ_TOOL_NAMES: frozenset[str] = frozenset(
 WRITE_TOOL_NAMES: frozenset[str] = frozenset(
     {
         "create_deal",
+        # A deal's purchase price, strategy or estimated repairs (PUT /deals/{id}'s rules).
+        "update_deal",
         "change_deal_status",
         "make_offer",
         "award_bid",

@@ -1,4 +1,4 @@
-"""Deal tools: list the deals the caller may see, open one, move it, make an offer.
+"""Deal tools: list the deals the caller may see, open one, change or move it, make an offer.
 
 The deal service enforces who sees what (an investor sees only the deals they own or are on)
 and who may change deals (admins and analysts); the tools pass the caller's principal.
@@ -18,10 +18,11 @@ from sqlmodel import Session
 
 from agent.context import Context
 from core.clock import local_day
+from domain.auth.enums import Role
 from domain.deal import performance as deal_performance_service
 from domain.deal import service as deal_service
 from domain.deal.enums import DealStatus, DealStrategy
-from domain.deal.models import Deal, DealCreate, OfferCreate
+from domain.deal.models import Deal, DealCreate, DealUpdate, OfferCreate
 from domain.deal.state_machine import TERMINAL_DEAL_STATUSES
 from domain.property import service as property_service
 from tools._common import (
@@ -29,6 +30,7 @@ from tools._common import (
     address_label,
     money,
     parse_uuid,
+    require_roles,
     require_user,
     resolve_property,
     run_tool,
@@ -326,6 +328,83 @@ def make_offer(
 
 
 @tool(parse_docstring=True)
+def update_deal(
+    runtime: ToolRuntime[Context],
+    deal: DealRef,
+    purchase_price: Annotated[Decimal | None, Field(ge=0, le=100_000_000)] = None,
+    strategy: DealStrategy | None = None,
+    estimated_repairs: Annotated[Decimal | None, Field(ge=0, le=100_000_000)] = None,
+) -> dict[str, Any]:
+    """Change a deal's figures: its purchase price, strategy or estimated repairs.
+
+    Use when the user corrects or changes a deal on file: "actually make it $92,500" just
+    after opening a deal, "set the price on deal 1a2b3c4d to $59,000", "make the kercheval
+    deal a rental", "repairs on that deal are $28k". Give at least one field; the others
+    stay as they are. `changed` gives each changed field as [old, new]: read both back. A
+    closed deal's price must match the purchase booked in its ledger; the error says what
+    to correct first. The status is moved with `change_deal_status`, offers with
+    `make_offer`.
+
+    Args:
+        runtime: The run context (organisation, user, role), injected: never a model
+            argument.
+        deal: The deal's id (or its first 8 characters), or its property's address.
+        purchase_price: The new expected or contract price in dollars.
+        strategy: The new strategy: flip, rental, brrrr, wholesale or section8_rental.
+        estimated_repairs: The new estimated repair cost in dollars.
+
+    """
+    ctx = runtime.context
+
+    def body(session: Session) -> dict[str, Any]:
+        from tools.finance import ledger_money  # late: tools.finance imports this module
+
+        require_user(ctx)
+        require_roles(ctx, Role.admin, Role.analyst)
+        given: dict[str, Any] = {
+            key: value
+            for key, value in (
+                ("purchase_price", purchase_price),
+                ("strategy", strategy),
+                ("estimated_repairs", estimated_repairs),
+            )
+            if value is not None
+        }
+        if not given:
+            raise ToolError(
+                "say what to change on the deal: purchase_price, strategy or estimated_repairs"
+            )
+        found = resolve_deal(session, ctx, deal)
+        before = {key: getattr(found, key) for key in given}
+        try:
+            updated = deal_service.update_deal(
+                session=session,
+                org_id=ctx.org_id,
+                deal_id=found.id,
+                deal_in=DealUpdate.model_validate(given),
+                principal=ctx.principal,
+            )
+        except deal_service.DealError as exc:
+            raise ToolError(
+                f"deal {deal_service.short_id(found.id)} was not changed: {exc}"
+            ) from exc
+
+        def shown(key: str, value: Any) -> str | None:
+            if value is None:
+                return None
+            if key == "strategy":
+                return DealStrategy(value).value  # a loaded deal holds it as a plain string
+            return ledger_money(Decimal(value))
+
+        pairs = {key: [shown(key, before[key]), shown(key, getattr(updated, key))] for key in given}
+        # A field given its current value is left out: the service changed nothing there.
+        changed = {key: pair for key, pair in pairs.items() if pair[0] != pair[1]}
+        return {"changed": changed, **deal_row(session, updated)}
+
+    return run_tool(ctx, "update_deal", body)
+
+
+@tool(parse_docstring=True)
 def deal_performance(
     runtime: ToolRuntime[Context], deal: DealRef, as_of: dt.date | None = None
 ) -> dict[str, Any]:
@@ -402,4 +481,11 @@ def deal_performance(
     return run_tool(ctx, "deal_performance", body)
 
 
-TOOLS: list[BaseTool] = [list_deals, create_deal, change_deal_status, make_offer, deal_performance]
+TOOLS: list[BaseTool] = [
+    list_deals,
+    create_deal,
+    update_deal,
+    change_deal_status,
+    make_offer,
+    deal_performance,
+]

@@ -487,3 +487,27 @@ def test_over_budget_by_is_loss_wording_for_the_figures_check() -> None:
     source = [json.dumps({"remaining": "-$254.80"})]
     assert unsupported_figures("OVER budget by $254.80", source) == set()
     assert unsupported_figures("$254.80 left", source) != set()
+
+
+def test_actually_make_it_after_creating_a_deal_changes_its_price(committed_db: Session) -> None:
+    """Was "Sorry, I didn't understand that" (no tool changed a deal's figures)."""
+    db = committed_db
+    org = make_org(db, "Price Change Co")
+    make_sold_market(db, org)
+    make_subject_property(db, org)
+    analyst = make_user(db, org, Role.analyst)
+    db.commit()
+    thread = f"web:{uuid.uuid4().hex}"
+    made = checked_turn(analyst, "create a flip deal on 1234 Subject Ave at $90,000", thread)
+    (deal,) = db.exec(select(Deal).where(Deal.org_id == org.id)).all()
+    changed = checked_turn(analyst, "actually make it $92,500", thread)
+    assert [(c.name, c.ok) for c in changed.tool_calls] == [("update_deal", True)]
+    assert changed.tool_calls[0].args == {"deal": str(deal.id), "purchase_price": "92500"}
+    assert changed.reply == (
+        f"Updated deal {deal.id.hex[:8]} on 1234 Subject Ave, Detroit, MI 48201: "
+        "purchase price $90,000 → $92,500."
+    ), changed.reply
+    strategy = checked_turn(analyst, "change the strategy on subject to rental", thread)
+    assert strategy.tool_calls[0].args == {"deal": "subject", "strategy": "rental"}
+    assert "strategy flip → rental" in strategy.reply
+    assert made.reply.startswith("Created deal")
