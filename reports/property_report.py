@@ -527,7 +527,9 @@ def _rehab_used_source(analysis: PropertyAnalysis) -> str | None:
     source = analysis.rehab_total_source
     if source == "estimate":
         return None
-    return "your figure" if source == "as given" else "the deal's estimated repairs"
+    if source == "as given":
+        return "your figure"
+    return source if source == "the rehab project's budget" else "the deal's estimated repairs"
 
 
 def _rehab_cover_label(analysis: PropertyAnalysis) -> str:

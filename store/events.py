@@ -58,6 +58,12 @@ BEYOND_SEED: tuple[tuple[str, str, str], ...] = (
     # The seed names no producer of market data updates: the property module holds the
     # market data (rows recorded against a property, imported sales), so it announces them.
     ("property", "publishes", "market.data.updated"),
+    # One rehab budget of record: finance's rehab line for a deal follows its project's budget
+    # (created, awarded, or changed by a PATCH, which announces itself with the new event).
+    ("construction", "publishes", "project.budget.changed"),
+    ("finance", "subscribes", "project.created"),
+    ("finance", "subscribes", "bid.awarded"),
+    ("finance", "subscribes", "project.budget.changed"),
 )
 
 # Copied from shared/seed/events.txt, plus ``BEYOND_SEED``; tests/store/test_event_catalogue.py
@@ -83,6 +89,9 @@ CATALOGUE: Mapping[str, ModuleEvents] = {
             "construction.expense.added",
             "construction.expense.voided",
             "construction.expense.refunded",
+            "project.created",
+            "bid.awarded",
+            "project.budget.changed",
         ),
     ),
     "construction": ModuleEvents(
@@ -94,6 +103,7 @@ CATALOGUE: Mapping[str, ModuleEvents] = {
             "construction.expense.voided",
             "construction.expense.refunded",
             "bid.awarded",
+            "project.budget.changed",
         ),
         subscribes=(
             "deal.created",

@@ -119,6 +119,22 @@ SPECS: dict[str, Spec] = {
         "transaction_id": "id:random",
     },
     "domain.deal.subscribers.on_property_created": {"property_id": "id:property"},
+    # The deal's rehab line follows the project's budget, read from the project (not payload).
+    "domain.finance.subscribers.follow_new_project_budget": {
+        "project_id": "id:project",
+        "deal_id": "id:deal",
+        "budget": "money",
+    },
+    "domain.finance.subscribers.follow_awarded_project_budget": {
+        "project_id": "id:project",
+        "deal_id": "id:deal",
+        "bid_id": "id:random",
+    },
+    "domain.finance.subscribers.follow_changed_project_budget": {
+        "project_id": "id:project",
+        "deal_id": "id:deal",
+        "budget": "money",
+    },
     "domain.finance.subscribers.book_construction_expense": {
         "amount": "money",
         "category": "str:materials",

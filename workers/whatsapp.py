@@ -1419,6 +1419,8 @@ def _analysed_offer(
         rehab_total=figures.rehab_total if figures.rehab_total != NOT_AVAILABLE else None,
         rehab_basis="the deal's estimated repairs"
         if analysis.rehab_total_source.startswith("deal ")
+        else analysis_service.PROJECT_BUDGET_SOURCE
+        if analysis.rehab_total_source == analysis_service.PROJECT_BUDGET_SOURCE
         else None,
         max_offer=offer if offer and offer != NOT_AVAILABLE else None,
         walked=not _priced_from_default(analysis.rehab.scope),

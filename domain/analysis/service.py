@@ -97,6 +97,7 @@ __all__ = [
     "observed_conditions",
     "pct_text",
     "priced_rehab",
+    "project_rehab_budget",
     "relevant_deal",
     "rehab_scope",
     "rent_section",
@@ -592,6 +593,30 @@ def compare_analyses(analyses: Sequence[PropertyAnalysis]) -> Comparison:
         if rentals
         else None,
     )
+
+
+# ``rehab_total_source`` (and the projection's ``sources``) when the project's budget is used.
+PROJECT_BUDGET_SOURCE = "the rehab project's budget"
+
+
+def project_rehab_budget(
+    *, session: Session, org_id: uuid.UUID, deal: Deal | None
+) -> Decimal | None:
+    """The budget of the deal's rehab project when it is the rehab budget of record, else None.
+
+    Once a deal's project has a budget, the analysis and the deal projection use it for the
+    rehab (a given ``rehab_cost`` still wins); the deal's finance rehab line follows it too.
+    """
+    if deal is None:
+        return None
+    from domain.construction import service as construction_service  # late: it imports us
+
+    project = construction_service.rehab_budget_of_record(
+        session=session, org_id=org_id, deal_id=deal.id
+    )
+    if project is None or project.budget is None:
+        return None
+    return _cents(Decimal(project.budget))
 
 
 def relevant_deal(
@@ -1171,8 +1196,9 @@ def analyze_property(
     verdict (the rule's maximum offer does not depend on it; the price for the target profit
     does, a little, through holding costs), and a note names the price it replaced.
 
-    ``deal_id``: the deal the analysis is for: its price is the purchase price and its
-    estimated repairs (when set) the rehab total, as in its projection (a given price or
+    ``deal_id``: the deal the analysis is for: its price is the purchase price and its rehab
+    project's budget (once the project has one: the rehab budget of record), else its
+    estimated repairs (when set), the rehab total, as in its projection (a given price or
     rehab budget still replaces them); ``relevant_deal`` picks the one a caller may see.
 
     ``rehab_cost``: the investor's own rehab budget ("if rehab is 40k"): it replaces the
@@ -1280,19 +1306,41 @@ def analyze_property(
         notes.append("not priced: " + "; ".join(u.message for u in rehab.estimate.unpriced))
     rehab_total_source = "estimate"
     estimated = dollars(rehab_total) if gap is None else f"at least {dollars(rehab_total)}"
+    # Once the deal's project has a budget, that budget is the rehab budget of record.
+    project_budget = project_rehab_budget(session=session, org_id=org_id, deal=deal)
     if rehab_cost is not None:
         given = _cents(rehab_cost)
-        # Name the budget the given figure replaced: the deal's repairs when the analysis
-        # would otherwise have used them, else the estimate.
-        replaced = (
-            f"deal {deal.id}'s estimated repairs {dollars(_cents(deal.estimated_repairs))} "
-            f"(the estimate: {estimated})"
-            if deal is not None and deal.estimated_repairs is not None
-            else f"the estimate's {estimated}"
-        )
+        # Name the budget the given figure replaced: the project's budget or the deal's
+        # repairs when the analysis would otherwise have used them, else the estimate.
+        if project_budget is not None:
+            replaced = (
+                f"{PROJECT_BUDGET_SOURCE} {dollars(project_budget)} (the estimate: {estimated})"
+            )
+        elif deal is not None and deal.estimated_repairs is not None:
+            replaced = (
+                f"deal {deal.id}'s estimated repairs {dollars(_cents(deal.estimated_repairs))} "
+                f"(the estimate: {estimated})"
+            )
+        else:
+            replaced = f"the estimate's {estimated}"
         notes.append(f"rehab {dollars(given)} as given, instead of {replaced}")
         rehab_total = given
         rehab_total_source = "as given"
+        gap = None
+    elif deal is not None and project_budget is not None:
+        rehab_total_source = PROJECT_BUDGET_SOURCE
+        others: list[str] = []
+        if gap is not None or _cents(rehab_total) != project_budget:
+            others.append(f"the estimate's {estimated}")
+        if deal.estimated_repairs is not None and _cents(deal.estimated_repairs) != project_budget:
+            others.append(
+                f"deal {deal.id}'s estimated repairs {dollars(_cents(deal.estimated_repairs))}"
+            )
+        notes.append(
+            f"rehab {dollars(project_budget)} from {PROJECT_BUDGET_SOURCE} (the rehab budget of"
+            " record)" + (f", instead of {' and '.join(others)}" if others else "")
+        )
+        rehab_total = project_budget
         gap = None
     elif deal is not None and deal.estimated_repairs is not None:
         # The deal's own repair budget, as the deal projection uses it (one set of numbers).

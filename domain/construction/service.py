@@ -12,7 +12,8 @@ dependencies are not done, awarding a rejected bid).
 
 Events published (payloads in the README's Construction section): ``project.created``,
 ``bid.received``, ``task.completed``, ``milestone.reached``, ``property.photos.uploaded`` (for
-the vision worker) and ``construction.expense.added`` (finance books it as a transaction).
+the vision worker), ``construction.expense.added`` (finance books it as a transaction),
+``bid.awarded`` and ``project.budget.changed`` (finance's rehab line follows the budget).
 """
 
 from __future__ import annotations
@@ -787,6 +788,24 @@ def project_for_deal(*, session: Session, org_id: uuid.UUID, deal_id: uuid.UUID)
     ).first()
 
 
+def rehab_budget_of_record(
+    *, session: Session, org_id: uuid.UUID, deal_id: uuid.UUID
+) -> Project | None:
+    """The deal's project when its budget is the deal's rehab budget of record, else None.
+
+    Once a deal's project has a budget (from the deal's estimate at creation, an award, a
+    PATCH), that budget is the rehab figure the analysis, the deal projection and the deal's
+    finance rehab line use; a cancelled project's budget is not (the deal falls back to its
+    estimated repairs).
+    """
+    project = project_for_deal(session=session, org_id=org_id, deal_id=deal_id)
+    if project is None or project.budget is None:
+        return None
+    if project.status == ProjectStatus.cancelled:
+        return None
+    return project
+
+
 def list_scope_items(
     *, session: Session, org_id: uuid.UUID, project_id: uuid.UUID
 ) -> list[ScopeItem]:
@@ -1071,6 +1090,10 @@ def add_scope_items(
     return items
 
 
+# Published when a PATCH changes a project's budget (or revives a cancelled project):
+# finance's rehab line for the deal follows it. Awards announce theirs with ``bid.awarded``.
+BUDGET_CHANGED_EVENT = "project.budget.changed"
+
 # A task not yet finished: completing its project needs it done or cancelled first.
 OPEN_TASK_STATUSES = frozenset({TaskStatus.todo, TaskStatus.in_progress, TaskStatus.blocked})
 
@@ -1196,6 +1219,21 @@ def update_project(
         changes["tasks_cancelled"] = [str(t.id) for t in open_tasks]
     if changes:
         _save_update(session, org_id, principal, "project", project, changes)
+    revived = (changes.get("status") or {}).get("from") == ProjectStatus.cancelled
+    if "budget" in changes or revived:
+        # The deal's finance rehab line follows the project's budget (its subscriber).
+        publish(
+            session,
+            org_id=org_id,
+            name=BUDGET_CHANGED_EVENT,
+            payload=_project_payload(project)
+            | {
+                "budget": project.budget,
+                "budget_before": changes["budget"]["from"] if "budget" in changes else None,
+                "status": project.status,
+                "by": _actor(principal),
+            },
+        )
     return project
 
 
@@ -2072,7 +2110,11 @@ def award_bid(
 
     Dates: a project without a start date takes the bid's; without a target end date, its
     start plus the bid's duration. A later award extends ``target_end_date`` to its own start
-    plus duration when that ends later, only while the dates are the ones awards set.
+    plus duration when that ends later, and moves ``start_date`` earlier to its own start
+    when that is earlier, only while the dates are the ones awards set.
+
+    The deal's finance rehab line follows the new budget (finance's ``bid.awarded``
+    subscriber), unless a person set that allocation by hand.
     """
     project = _lock_project(session, org_id, project_id)
     bid = get_bid(session=session, org_id=org_id, project_id=project.id, bid_id=bid_id)
@@ -2160,6 +2202,15 @@ def award_bid(
     from_bids = _dates_from_awards(session, org_id, project)
     set_start = project.start_date is None and bid.start_date is not None
     if set_start:
+        project.start_date = bid.start_date
+    elif (
+        from_bids
+        and bid.start_date is not None
+        and project.start_date is not None
+        and bid.start_date < project.start_date
+    ):
+        # A trade that starts before the others moves the project's start earlier, while
+        # the dates are still the ones awards set (as a later end extends the target end).
         project.start_date = bid.start_date
     bid_end: dt.date | None = None
     base = bid.start_date if bid.start_date and (from_bids or set_start) else project.start_date

@@ -13,7 +13,8 @@ its analysis (``POST /properties/{id}/analysis`` with the deal, the chat reply, 
 the same figures for the same inputs:
 
 - every strategy: buy closing costs 2 % of the price; price = the deal's purchase price, else
-  the property's list price (``sources`` says which); rehab = the deal's estimated repairs,
+  the property's list price (``sources`` says which); rehab = the deal's rehab project's
+  budget once it has one (the rehab budget of record), else the deal's estimated repairs,
   else the analysis's priced scope (latest walkthrough or photo conditions, else the default
   scope for the condition rating) (``deal_figures``).
 - flip, BRRRR, wholesale: ARV = the property's latest stored ARV valuation when ``arv`` is not
@@ -295,7 +296,8 @@ def deal_figures(
     """The price and rehab a deal is projected with, chosen as its analysis chooses them.
 
     Price: ``purchase_price`` given, else the deal's, else the property's list price. Rehab:
-    ``rehab_cost`` given, else the deal's estimated repairs, else the analysis's priced scope
+    ``rehab_cost`` given, else the deal's rehab project's budget once it has one (the rehab
+    budget of record), else the deal's estimated repairs, else the analysis's priced scope
     (``analysis_service.priced_rehab``); a scope with unpriced lines raises
     ``MissingFigureError`` saying what to give, as the analysis withholds its figures then.
     """
@@ -310,8 +312,27 @@ def deal_figures(
         sources["purchase_price"] = "property.list_price (no price on the deal)"
     else:
         price, sources["purchase_price"] = None, "deal.purchase_price"
+    # Late import: construction imports the analysis service, which imports the deal service.
+    from domain.construction import service as construction_service
+
+    project = construction_service.rehab_budget_of_record(
+        session=session, org_id=org_id, deal_id=deal.id
+    )
     if assumptions.rehab_cost is not None:
         rehab, sources["rehab_cost"] = assumptions.rehab_cost, AS_GIVEN
+    elif project is not None and project.budget is not None:
+        # Once the deal's project has a budget, it is the rehab budget of record.
+        rehab = Decimal(project.budget)
+        sources["rehab_cost"] = (
+            f"project.budget (the rehab project's budget, project {project.id}: the rehab"
+            " budget of record"
+            + (
+                f"; the deal's estimated repairs ${Decimal(deal.estimated_repairs):,.2f}"
+                if deal.estimated_repairs is not None and Decimal(deal.estimated_repairs) != rehab
+                else ""
+            )
+            + ")"
+        )
     elif deal.estimated_repairs is not None:
         rehab, sources["rehab_cost"] = deal.estimated_repairs, "deal.estimated_repairs"
     else:

@@ -751,6 +751,21 @@ class BudgetStatus(BaseModel):
     over_budget: bool
     overlaps: list[BudgetOverlap] = Field(default_factory=list)
     unbudgeted_spending: dict[str, Decimal]
+    project_id: uuid.UUID | None = Field(
+        default=None, description="the deal's rehab project whose budget is the one of record"
+    )
+    project_budget: Decimal | None = Field(
+        default=None,
+        description="that project's budget: the deal's rehab budget of record, when it has one",
+    )
+    rehab_budget_source: str | None = Field(
+        default=None,
+        description="which figure the rehab line (no category) allocates, and why",
+    )
+    notes: list[str] = Field(
+        default_factory=list,
+        description="e.g. the rehab line, set by a person, differs from the project's budget",
+    )
     basis: str
 
 
@@ -884,6 +899,37 @@ def budget_status(
                 )
             ).scalar_one()
         ).quantize(CENT)
+    rehab_line = next(
+        (
+            b
+            for b in budgets
+            if b.category is None and b.period_start is None and b.period_end is None
+        ),
+        None,
+    )
+    record = _project_of_record(session=session, org_id=org_id, deal_id=deal_id)
+    project_budget = Decimal(record.budget).quantize(CENT) if record is not None else None
+    notes: list[str] = []
+    rehab_source: str | None = None
+    if rehab_line is not None:
+        rehab_source = rehab_line_source(session=session, budget=rehab_line)
+        allocated_rehab = Decimal(rehab_line.allocated_amount or ZERO)
+        if project_budget is not None and allocated_rehab != project_budget:
+            notes.append(
+                f"the rehab project's budget is ${project_budget:,.2f}, the rehab line"
+                f" allocates ${allocated_rehab:,.2f}"
+                + (
+                    ": a person set this line's allocation, so it is left as set (set it again"
+                    " with POST /budgets to change it)"
+                    if set_by_person(session=session, budget=rehab_line)
+                    else ""
+                )
+            )
+    elif project_budget is not None:
+        notes.append(
+            f"the deal has no rehab budget line; its rehab project's budget is"
+            f" ${project_budget:,.2f}"
+        )
     return BudgetStatus(
         org_id=org_id,
         deal_id=deal_id,
@@ -895,13 +941,19 @@ def budget_status(
         over_budget=spent > allocated or any(line.over_budget for line in lines),
         overlaps=overlaps,
         unbudgeted_spending=unbudgeted,
+        project_id=record.id if record is not None else None,
+        project_budget=project_budget,
+        rehab_budget_source=rehab_source,
+        notes=notes,
         basis=(
             "financial_service.budgets for the deal; a line's spent = expenses + payments -"
             " refunds in its category (the rehab line: every rehab category) and period, kept"
             " in step with each transaction. Lines may overlap (the rehab line also counts a"
             " rehab_labour line's spending; see overlaps): each line shows its own figures, but"
             " total_spent counts each transaction once and total_allocated adds only the lines"
-            " that are not inside another (within_budget_id)."
+            " that are not inside another (within_budget_id). The rehab line follows the"
+            " deal's rehab project's budget (the rehab budget of record) unless a person set"
+            " its allocation (rehab_budget_source, project_budget, notes)."
         ),
     )
 
@@ -1016,6 +1068,10 @@ def set_budget(
 ) -> tuple[Budget, bool]:
     """Create a budget line, or set the allocation of the line with the same scope.
 
+    Setting an allocation is setting it by hand: the line's ``source`` says so (``api`` for a
+    person), and a deal's rehab line so set no longer follows its project's budget
+    (``follow_project_budget``).
+
     Returns the line and whether it was created. Its spent amount is computed from the ledger
     (so spending booked before the budget counts); a line that starts over its allocation, or
     that a lowered allocation puts over, publishes ``budget.exceeded``.
@@ -1069,6 +1125,9 @@ def set_budget(
             created = False
     previous = budget.allocated_amount
     budget.allocated_amount = allocated
+    if not created:
+        # Set by hand now: a deal's rehab line no longer follows its project's budget.
+        budget.source = source or ("api" if principal else SET_BY_HAND_SOURCE)
     _settle_budget(
         session=session,
         budget=budget,
@@ -1136,6 +1195,135 @@ def open_deal_budget(
     )
     session.flush()
     return budget
+
+
+# Where a deal's rehab line got its allocation (``Budget.source``): from the deal's estimated
+# repairs (``deal.created:<event id>``) or its rehab project's budget (``project:<id>``) the
+# line follows the project; anything else (``api``: a person, ``POST /budgets``) is left as set.
+DEAL_ESTIMATE_SOURCE_PREFIX = "deal.created:"
+PROJECT_SOURCE_PREFIX = "project:"
+SET_BY_HAND_SOURCE = "set_budget"
+
+
+def _project_of_record(*, session: Session, org_id: uuid.UUID, deal_id: uuid.UUID) -> Any:
+    """The deal's rehab project when its budget is the rehab budget of record, else None."""
+    from domain.construction import service as construction_service  # late: keeps them apart
+
+    return construction_service.rehab_budget_of_record(
+        session=session, org_id=org_id, deal_id=deal_id
+    )
+
+
+def set_by_person(*, session: Session, budget: Budget) -> bool:
+    """Whether a person (or a caller by hand) set this line's allocation.
+
+    A line whose ``source`` is the deal's estimate or its project was set by the system,
+    unless a person changed it before the source said so (their audited change counts).
+    """
+    source = budget.source or ""
+    if not source.startswith((DEAL_ESTIMATE_SOURCE_PREFIX, PROJECT_SOURCE_PREFIX)):
+        return True
+    from domain.auth.models import AuditLog  # late: the audit log belongs to auth
+
+    return (
+        session.exec(
+            select(AuditLog.id).where(
+                AuditLog.org_id == budget.org_id,
+                AuditLog.entity == "budget",
+                AuditLog.entity_id == str(budget.id),
+            )
+        ).first()
+        is not None
+    )
+
+
+def rehab_line_source(*, session: Session, budget: Budget) -> str:
+    """Which figure a deal's rehab line allocates, and why, in words."""
+    source = budget.source or ""
+    if set_by_person(session=session, budget=budget):
+        return "set by a person (POST /budgets): it does not follow the rehab project's budget"
+    if source.startswith(PROJECT_SOURCE_PREFIX):
+        return "the rehab project's budget (the rehab budget of record; it follows the project)"
+    return (
+        "the deal's estimated repairs, until its rehab project has a budget (then it follows"
+        " the project's)"
+    )
+
+
+def follow_project_budget(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    project_id: uuid.UUID,
+    cause: dict[str, Any],
+) -> Budget | None:
+    """Set the deal's rehab line to its project's budget, the rehab budget of record.
+
+    Reads the project as it is now (not the event's figures), so a repeated or late event
+    changes nothing more. Nothing happens for a project on no deal, without a budget or
+    cancelled, or when a person set the line's allocation (``set_by_person``): that line is
+    left as set and ``budget_status`` notes the difference. A deal with no rehab line gets
+    one. Returns the line (None when the project gives no budget of record).
+    """
+    project = _require_project(session=session, org_id=org_id, project_id=project_id)
+    if project.deal_id is None:
+        return None
+    record = _project_of_record(session=session, org_id=org_id, deal_id=project.deal_id)
+    if record is None or record.id != project.id:
+        return None
+    target = check_amount(Decimal(str(record.budget)), field="project budget", allow_zero=True)
+    source = f"{PROJECT_SOURCE_PREFIX}{project.id}"
+    line = _find_budget(
+        session=session,
+        org_id=org_id,
+        deal_id=project.deal_id,
+        category=None,
+        period_start=None,
+        period_end=None,
+        lock=True,
+    )
+    if line is None:
+        line = Budget(
+            org_id=org_id,
+            deal_id=project.deal_id,
+            category=None,
+            allocated_amount=target,
+            spent_amount=ZERO,
+            source=source,
+        )
+        try:
+            with session.begin_nested():
+                session.add(line)
+                session.flush()
+        except IntegrityError:
+            # deal.created opened it a moment ago: follow that one.
+            line = _find_budget(
+                session=session,
+                org_id=org_id,
+                deal_id=project.deal_id,
+                category=None,
+                period_start=None,
+                period_end=None,
+                lock=True,
+            )
+            if line is None:  # pragma: no cover - the conflicting row must exist
+                raise
+            if set_by_person(session=session, budget=line):
+                return line
+    elif set_by_person(session=session, budget=line):
+        return line
+    elif Decimal(line.allocated_amount or ZERO) == target and line.source == source:
+        return line  # already follows it (a repeated event)
+    line.allocated_amount = target
+    line.source = source
+    _settle_budget(
+        session=session,
+        budget=line,
+        spent=compute_spent(session=session, budget=line),
+        cause={"reason": "follows the rehab project's budget", "project_id": project.id, **cause},
+    )
+    session.flush()
+    return line
 
 
 # --- transactions ------------------------------------------------------------------------

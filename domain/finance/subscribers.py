@@ -1,13 +1,18 @@
-"""Finance's event subscribers: open a deal's budget, book construction expenses (voids, refunds).
+"""Finance's event subscribers: budgets, construction expenses (voids, refunds), project budgets.
 
-Both are idempotent, as at-least-once delivery needs: ``deal.created`` finds the deal's rehab
-budget line already open (one line per deal: its scope is unique), and
+They open a deal's budget, book construction expenses, and keep the deal's rehab line on its
+project's budget. All are idempotent, as at-least-once delivery needs: ``deal.created`` finds
+the deal's rehab budget line already open (one line per deal: its scope is unique), and
 ``construction.expense.added`` finds the transaction already booked by its source event id
 (``transactions.source_event_id`` is unique, so even two deliveries racing book it once).
+``project.created``, ``bid.awarded`` and ``project.budget.changed`` set the deal's rehab line
+to the project's budget as it is now (``service.follow_project_budget``), so a repeated or late
+event sets the same figure; a line a person set by hand is left as set.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -17,6 +22,8 @@ from sqlmodel import Session
 from domain.finance import service
 from domain.finance.enums import TransactionType
 from store.events import Event, subscribe
+
+log = logging.getLogger(__name__)
 
 
 def _event_org(event: Event) -> uuid.UUID:
@@ -103,3 +110,41 @@ def book_construction_expense_refund(session: Session, event: Event) -> None:
         event_name="construction.expense.refunded",
         transaction_type=TransactionType.refund,
     )
+
+
+def _follow_project(session: Session, event: Event) -> None:
+    """The deal's rehab line follows the event's project's budget (read now, not the payload)."""
+    org_id = _event_org(event)
+    project_id = service.event_uuid(event.payload, "project_id", event.id)
+    if project_id is None:
+        raise service.FinanceValidationError(f"{event.name} {event.id} carries no project_id")
+    try:
+        service.follow_project_budget(
+            session=session,
+            org_id=org_id,
+            project_id=project_id,
+            cause={"event": event.name, "event_id": event.id},
+        )
+    except service.NotFoundError:
+        # Not this organisation's project (or gone): a retry would not make it appear.
+        log.warning(
+            "%s %s: project %s not found; no budget followed", event.name, event.id, project_id
+        )
+
+
+@subscribe("project.created")
+def follow_new_project_budget(session: Session, event: Event) -> None:
+    """A deal's new project with a budget: the deal's rehab line takes it (unless set by hand)."""
+    _follow_project(session, event)
+
+
+@subscribe("bid.awarded")
+def follow_awarded_project_budget(session: Session, event: Event) -> None:
+    """An award changed the project's budget: the deal's rehab line follows it."""
+    _follow_project(session, event)
+
+
+@subscribe("project.budget.changed")
+def follow_changed_project_budget(session: Session, event: Event) -> None:
+    """A PATCH changed the project's budget (or revived it): the deal's rehab line follows."""
+    _follow_project(session, event)

@@ -206,6 +206,9 @@ def test_finance_subscribes_to_its_catalogue_events() -> None:
         "construction.expense.added",
         "construction.expense.voided",
         "construction.expense.refunded",
+        "project.created",
+        "bid.awarded",
+        "project.budget.changed",
     }
 
 
