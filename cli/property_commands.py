@@ -205,12 +205,13 @@ def _run_import(
         for line in summary.lines(max_rejections=show):
             console.print(line)
         if summary.inserted or summary.updated:
-            # Bulk imports publish no per-row events by default: refresh the comp index here.
+            # Bulk imports publish no per-row events by default: refresh the comp index here
+            # (incrementally: only the properties missing from it or changed since).
             from domain.valuation import service as valuation_service
 
             with session_scope() as session:
                 indexed = valuation_service.reindex_comps(session=session, org_id=organisation.id)
-            console.print(f"comp index refreshed: {indexed} properties")
+            console.print(f"comp index refreshed: {indexed} properties (re)indexed")
         if rejects is not None:
             _write_rejects(rejects, summary, columns)
             console.print(f"{summary.rejected} rejected rows written to {rejects}")

@@ -57,6 +57,8 @@ class OutboxEvent(CreatedAt, table=True):
         Index(
             "ix_outbox_undispatched", "created_at", postgresql_where=text("dispatched_at IS NULL")
         ),
+        # The event log: an organisation's events, newest first (``domain.eventlog``).
+        Index("ix_outbox_org_created_id", "org_id", "created_at", "id"),
         {"schema": SCHEMA},
     )
 

@@ -133,11 +133,64 @@ def list_properties(
     rows = session.exec(
         select(Property)
         .where(Property.org_id == org_id)
-        .order_by(col(Property.created_at).desc(), col(Property.id))
+        # The order of ``ix_properties_org_created_id`` (and of a search's default): a deep
+        # page reads the index instead of sorting every row (created_at is never NULL).
+        .order_by(col(Property.created_at).desc().nulls_last(), col(Property.id))
         .limit(limit)
         .offset(offset)
     ).all()
     return Page(items=list(rows), total=int(total), limit=limit, offset=offset)
+
+
+def ids_query(*, org_id: uuid.UUID) -> SelectOfScalar[uuid.UUID]:
+    """A subquery of the organisation's property ids (for read models kept elsewhere)."""
+    return select(Property.id).where(Property.org_id == org_id)
+
+
+def version_stamp(*, session: Session, org_id: uuid.UUID) -> tuple[int, dt.datetime | None]:
+    """How many properties the organisation has and when the newest change to one was made.
+
+    A read model (the comp index) holding the same count and newest ``updated_at`` is current
+    (one aggregate query; ``changed_since`` finds which rows differ when it is not).
+    """
+    count, newest = session.execute(
+        select(func.count(), func.max(Property.updated_at)).where(Property.org_id == org_id)
+    ).one()
+    return int(count), newest
+
+
+def changed_since(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    known: Any,
+    after: uuid.UUID | None = None,
+    limit: int = 500,
+) -> list[Property]:
+    """The organisation's properties missing from ``known`` or changed since it was written.
+
+    ``known`` is a select of (``id``, ``updated_at``) pairs a read model holds (the property's
+    id and the ``updated_at`` it copied). One keyset page, in id order, of the properties with
+    no pair or another ``updated_at`` (an anti-join in the database): pass the last id as
+    ``after`` for the next page.
+    """
+    pairs = known.subquery()
+    statement = (
+        select(Property)
+        .outerjoin(pairs, pairs.c.id == col(Property.id))
+        .where(
+            Property.org_id == org_id,
+            or_(
+                pairs.c.id.is_(None),
+                pairs.c.updated_at.is_distinct_from(col(Property.updated_at)),
+            ),
+        )
+        .order_by(col(Property.id))
+        .limit(max(1, limit))
+    )
+    if after is not None:
+        statement = statement.where(col(Property.id) > after)
+    return list(session.exec(statement).all())
 
 
 # --- addresses ---------------------------------------------------------------------------
@@ -611,13 +664,20 @@ def apply_changes(
         "longitude": values.get("longitude", prop.longitude),
     }
     _check_locatable(merged)
-    if "mls_number" in values or "source_id" in values or "source" in values:
+    # Only a value that changes can collide: the stored ones are unique already (the table's
+    # constraints), so an unchanged re-import runs no conflict query.
+    mls_number = values.get("mls_number", prop.mls_number)
+    source = values.get("source", prop.source)
+    source_id = values.get("source_id", prop.source_id)
+    mls_changed = mls_number != prop.mls_number
+    key_changed = (source, source_id) != (prop.source, prop.source_id)
+    if mls_changed or key_changed:
         _ensure_unique(
             session=session,
             org_id=org_id,
-            mls_number=values.get("mls_number", prop.mls_number),
-            source=values.get("source", prop.source),
-            source_id=values.get("source_id", prop.source_id),
+            mls_number=mls_number if mls_changed else None,
+            source=source if key_changed else None,
+            source_id=source_id,
             exclude_id=prop.id,
         )
     changed: dict[str, dict[str, Any]] = {}
@@ -828,13 +888,29 @@ def _text_condition(text: str) -> ColumnElement[bool] | None:
     ]
     conditions = []
     for word in words:
-        alternatives: list[ColumnElement[bool]] = []
-        for form in _word_patterns(word):
-            pattern = f"%{_like_escape(form)}%"
-            alternatives.extend(hay.ilike(pattern, escape="\\") for hay in haystacks)
-            alternatives.append(_feature_condition(pattern))
+        forms = sorted(_word_patterns(word))
+        patterns = [f"%{_like_escape(form)}%" for form in forms]
+        # The columns first: OR stops at the first match, and the features test is the dear one.
+        alternatives: list[ColumnElement[bool]] = [
+            hay.ilike(pattern, escape="\\") for pattern in patterns for hay in haystacks
+        ]
+        feature = or_(*(_feature_condition(pattern) for pattern in patterns))
+        if all(_json_text_safe(form) for form in forms):
+            # A name or text value matching a form is in the features' JSON text too, so one
+            # ILIKE on that text skips the per-key scan for most rows (no features, no match).
+            features_text = cast(col(Property.features), Text)
+            feature = and_(
+                or_(*(features_text.ilike(pattern, escape="\\") for pattern in patterns)),
+                feature,
+            )
+        alternatives.append(feature)
         conditions.append(or_(*alternatives))
     return and_(*conditions)
+
+
+def _json_text_safe(form: str) -> bool:
+    """Whether ``form`` reads the same in JSON text (no quote, backslash or control character)."""
+    return not any(char in '"\\' or ord(char) < 0x20 for char in form)
 
 
 # JSON values that say a feature is absent: {"pool": false} is a house without a pool.
@@ -928,7 +1004,6 @@ def search(*, session: Session, org_id: uuid.UUID, query: PropertySearch) -> Sea
     """
     _check_search(query)
     conditions = _search_conditions(org_id, query)
-    total = session.exec(select(func.count()).select_from(Property).where(*conditions)).one()
     distance = _distance_sql(query.near) if query.near is not None else literal(None)
     statement = select(Property, distance.label("distance_miles")).where(*conditions)
     sort = query.sort or (SortKey.distance if query.near is not None else SortKey.created_at_desc)
@@ -949,6 +1024,11 @@ def search(*, session: Session, org_id: uuid.UUID, query: PropertySearch) -> Sea
         .offset(query.offset)
     )
     rows = session.exec(statement).all()
+    if rows and len(rows) < query.limit or not rows and query.offset == 0:
+        # The last page: the total is known without matching every row a second time.
+        total = query.offset + len(rows)
+    else:
+        total = session.exec(select(func.count()).select_from(Property).where(*conditions)).one()
     hits = [
         SearchHit(property=prop, distance_miles=float(miles) if miles is not None else None)
         for prop, miles in rows

@@ -72,6 +72,7 @@ class PropertyLike(Protocol):
     close_date: dt.date | None
     source: str | None
     source_id: str | None
+    updated_at: dt.datetime
 
 
 def property_facts(prop: PropertyLike) -> HomeFacts:
@@ -120,6 +121,7 @@ def _values(prop: PropertyLike) -> dict[str, Any]:
         "city": prop.city,
         "facts": facts.to_json(),
         "source": prop.source,
+        "source_updated_at": prop.updated_at,
     }
 
 
@@ -176,17 +178,35 @@ def analyze(*, session: Session) -> None:
     session.execute(text("ANALYZE valuation_service.comp_features"))
 
 
-def remove_except(*, session: Session, org_id: uuid.UUID, keep: set[uuid.UUID]) -> int:
-    """Drop the organisation's index rows whose property is not in ``keep``; return how many."""
-    ids = session.exec(
-        select(CompFeature.property_id).where(col(CompFeature.org_id) == org_id)
-    ).all()
-    gone = [pid for pid in ids if pid not in keep]
-    for start in range(0, len(gone), 1000):
-        session.execute(
-            delete(CompFeature).where(col(CompFeature.property_id).in_(gone[start : start + 1000]))
+def versions(org_id: uuid.UUID) -> Any:
+    """The organisation's index rows as (``id``, ``updated_at``) pairs, for an anti-join.
+
+    Each property id and the ``updated_at`` of the property the row was written from.
+    """
+    return select(
+        col(CompFeature.property_id).label("id"),
+        col(CompFeature.source_updated_at).label("updated_at"),
+    ).where(col(CompFeature.org_id) == org_id)
+
+
+def version_stamp(*, session: Session, org_id: uuid.UUID) -> tuple[int, dt.datetime | None]:
+    """How many rows the organisation's index has, and the newest property change they hold."""
+    count, newest = session.execute(
+        sa_select(func.count(), func.max(CompFeature.source_updated_at)).where(
+            col(CompFeature.org_id) == org_id
         )
-    return len(gone)
+    ).one()
+    return int(count), newest
+
+
+def remove_missing(*, session: Session, org_id: uuid.UUID, existing: Any) -> int:
+    """Drop the organisation's rows whose property id is not in ``existing`` (a select of ids)."""
+    result = session.execute(
+        delete(CompFeature).where(
+            col(CompFeature.org_id) == org_id, col(CompFeature.property_id).not_in(existing)
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def get(*, session: Session, org_id: uuid.UUID, property_id: uuid.UUID) -> CompFeature | None:

@@ -22,7 +22,7 @@ from sqlmodel import Field, SQLModel
 
 from core.money import MoneyOut, format_money_keys
 from domain.valuation.enums import ValuationKind
-from store.base import CreatedAt, OrgScoped, Timestamps, UUIDPrimaryKey, jsonb, money
+from store.base import CreatedAt, OrgScoped, Timestamps, UUIDPrimaryKey, jsonb, money, tstz
 
 SCHEMA = "valuation_service"
 
@@ -65,6 +65,9 @@ class CompFeature(OrgScoped, Timestamps, table=True):
     city: str | None = Field(default=None, max_length=100)
     facts: dict[str, Any] = jsonb(description="the modelling facts (HomeFacts as JSON)")
     source: str | None = Field(default=None, max_length=50)
+    # The property's ``updated_at`` when this row was written from it: a property whose
+    # ``updated_at`` differs has changed since, and is re-indexed (``reindex_comps``).
+    source_updated_at: dt.datetime | None = tstz()
 
 
 class ValuationBase(SQLModel):

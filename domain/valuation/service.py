@@ -16,6 +16,7 @@ the subject's own sale. How the figures are made is in ``domain.valuation.adjust
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import statistics
 import threading
 import uuid
@@ -25,7 +26,9 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
-from sqlalchemy import update
+from sqlalchemy import false, func, update
+from sqlalchemy import select as sa_select
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -80,6 +83,8 @@ __all__ = [
     "market_analysis",
     "value_property",
 ]
+
+log = logging.getLogger(__name__)
 
 MIN_COMPS = 3
 DEFAULT_MAX_COMPS = 10
@@ -169,38 +174,123 @@ def remove_from_index(*, session: Session, org_id: uuid.UUID, property_id: uuid.
     comp_index.remove(session=session, org_id=org_id, property_id=property_id)
 
 
-def reindex_comps(*, session: Session, org_id: uuid.UUID, page_size: int = 500) -> int:
-    """Index every property of the organisation and drop rows of deleted ones; return how many.
+def reindex_comps(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    page_size: int = 500,
+    full: bool = False,
+) -> int:
+    """Bring the organisation's comp index up to date; return how many rows were written.
 
-    Run after bulk loads that publish no ``property.created`` (the Ames seed, sales imports);
-    ``find_comps`` also runs it when the index and the property count disagree.
+    Incremental: only the properties missing from the index, or whose ``updated_at`` differs
+    from the one their row was written from (``source_updated_at``), are read, a keyset page
+    (id order) at a time, and upserted; rows of deleted properties are dropped. An index that
+    is current costs one anti-join. ``full`` rewrites every row (after a change to how the
+    feature vector is computed). Run after bulk loads that publish no ``property.created``
+    (the Ames seed, sales imports); ``find_comps`` closes small gaps itself
+    (``_ensure_index_current``).
     """
+    known = comp_index.versions(org_id)
+    if full:
+        known = known.where(false())
     written = 0
-    offset = 0
-    seen: set[uuid.UUID] = set()
+    after: uuid.UUID | None = None
     while True:
-        page = property_service.list_properties(
-            session=session, org_id=org_id, limit=page_size, offset=offset
+        page = property_service.changed_since(
+            session=session, org_id=org_id, known=known, after=after, limit=page_size
         )
-        if not page.items:
+        if not page:
             break
-        written += comp_index.upsert(session=session, properties=page.items)
-        seen.update(prop.id for prop in page.items)
-        offset += len(page.items)
-        if offset >= page.total:
+        written += comp_index.upsert(session=session, properties=page)
+        after = page[-1].id
+        if len(page) < page_size:
             break
-    comp_index.remove_except(session=session, org_id=org_id, keep=seen)
+    comp_index.remove_missing(
+        session=session, org_id=org_id, existing=property_service.ids_query(org_id=org_id)
+    )
     if written >= comp_index.ANALYZE_AFTER_ROWS:
         comp_index.analyze(session=session)
     return written
 
 
+# A request closes a gap of at most this many properties missing from (or changed since)
+# the comp index itself; a larger one (a bulk load whose re-index has not run yet) is left
+# to the background (the import's re-index, the ``market.data.updated`` subscriber) and the
+# request uses what is indexed.
+REQUEST_INDEX_MAX_ROWS = 2000
+# How long a request's re-index waits for a row lock (another transaction writing the same
+# rows, possibly the caller's own) before it gives up and leaves the gap.
+_REQUEST_LOCK_TIMEOUT_MS = 2000
+
+
 def _ensure_index_current(*, session: Session, org_id: uuid.UUID) -> None:
-    """Re-index when the organisation's property count and the index disagree (bulk loads)."""
-    total = property_service.list_properties(session=session, org_id=org_id, limit=1).total
-    indexed, _ = comp_index.stamp(session=session, org_id=org_id)
-    if total != indexed:
-        reindex_comps(session=session, org_id=org_id)
+    """Index the properties missing from (or changed since) the comp index, when a few are.
+
+    The check is one aggregate query on each side (count and newest ``updated_at``). When
+    they differ, the gap is found by an anti-join and, when it is at most
+    ``REQUEST_INDEX_MAX_ROWS`` rows, indexed and committed in a transaction of its own, so
+    the work is done once and not repeated by every request of an uncommitted read; a
+    larger gap is only logged. Another request already indexing the organisation (an
+    advisory lock) or a row lock held elsewhere also leaves the gap to later.
+    """
+    if property_service.version_stamp(session=session, org_id=org_id) == comp_index.version_stamp(
+        session=session, org_id=org_id
+    ):
+        return
+    bind = session.get_bind()
+    # A session of its own: on an engine, a new connection whose commit is real; on a
+    # connection (a test's outer transaction), a savepoint of it.
+    with Session(bind=bind, join_transaction_mode="create_savepoint") as own:
+        try:
+            _index_gap(own, org_id)
+            own.commit()
+        except DBAPIError as exc:
+            own.rollback()
+            log.warning(
+                "comp index not brought up to date in this request: %s",
+                str(exc.orig).splitlines()[0] if exc.orig else exc,
+                extra={"org_id": str(org_id)},
+            )
+
+
+def _index_gap(session: Session, org_id: uuid.UUID) -> None:
+    """``_ensure_index_current``'s work, in its own session."""
+    locked = session.execute(
+        sa_select(func.pg_try_advisory_xact_lock(func.hashtext(f"comp-index:{org_id}")))
+    ).scalar_one()
+    if not locked:
+        return
+    previous = session.execute(sa_select(func.current_setting("lock_timeout"))).scalar_one()
+    session.execute(
+        sa_select(func.set_config("lock_timeout", f"{_REQUEST_LOCK_TIMEOUT_MS}ms", True))
+    )
+    gap = property_service.changed_since(
+        session=session,
+        org_id=org_id,
+        known=comp_index.versions(org_id),
+        limit=REQUEST_INDEX_MAX_ROWS + 1,
+    )
+    if len(gap) > REQUEST_INDEX_MAX_ROWS:
+        log.warning(
+            "comp index is more than %d properties behind: left to the background re-index "
+            "(the import's, or the market.data.updated subscriber's); comps use the rows "
+            "already indexed",
+            REQUEST_INDEX_MAX_ROWS,
+            extra={"org_id": str(org_id)},
+        )
+    elif gap:
+        comp_index.upsert(session=session, properties=gap)
+        log.info(
+            "comp index: %d properties indexed on request",
+            len(gap),
+            extra={"org_id": str(org_id)},
+        )
+    comp_index.remove_missing(
+        session=session, org_id=org_id, existing=property_service.ids_query(org_id=org_id)
+    )
+    # Transaction-local, but a test's "transaction" is the outer one: put it back.
+    session.execute(sa_select(func.set_config("lock_timeout", previous, True)))
 
 
 def prior_sales_in_box(

@@ -141,7 +141,9 @@ def revalue_after_market_update(session: Session, event: Event) -> None:
         return
     if event.payload.get("origin") == "import":
         # A bulk import publishes no per-property events: bring the comp index (what the
-        # analysis reads) up to date first, as the import's CLI does after it.
+        # analysis reads) up to date first, as the import's CLI does after it. Incremental:
+        # only the rows missing or changed are written (none when the CLI got there first),
+        # so it fits the events queue's job timeout after a large import too.
         service.reindex_comps(session=session, org_id=event.org_id)
     for zip_code, neighborhood in areas:
         _publish_insight(session, event, zip_code=zip_code, neighborhood=neighborhood)
