@@ -1962,6 +1962,8 @@ def _deal_write(text: str, conversation: Conversation | None = None) -> Plan | N
         if target is None and _DEAL_PRONOUN.search(text):
             target = _deal_just_discussed(conversation)  # "offer 60k on it"
         if target is None:
+            target = _bids_on_street(_without_money(text))  # "offer $95,000 on kellogg"
+        if target is None:
             return Plan(
                 reply="Which deal? Say 'offer', the amount, then 'on deal' and its id or address.",
                 needs="make_offer",
@@ -2520,6 +2522,54 @@ def _which_answered(text: str, conversation: Conversation) -> Plan | None:
     return None
 
 
+# The task and bid tools' questions: "2 tasks fit 'door' ('order doors' (ea302c58, todo); 'hang
+# doors' (1b2c3d4e, todo)): say which, by its id", "2 open bids fit 'hank' (bid a043b839 from
+# Hank Ortiz ($9,900); bid 5e6f7a8b from Hank Miller ($9,100)): say which".
+_TASK_OPTION = re.compile(r"'([^']+)' \(([0-9a-f]{8}),")
+_BID_OPTION = re.compile(r"\bbid ([0-9a-f]{8}) from ([^(;]+?) \(")
+
+
+def _option_picked(answer: str, options: list[tuple[str, str]]) -> str | None:
+    """The id of the one option (id, name) ``answer`` names by id prefix or words, else None."""
+    said = re.sub(r"^\s*(?:the|task|bid|one|it'?s|its)\b\s*", "", answer.strip(), flags=re.I)
+    words = [w for w in re.findall(r"[a-z0-9']+", said.lower()) if w not in {"the", "one", "task"}]
+    if not words or len(words) > 6:
+        return None
+    by_id = [i for i, _ in options if len(words) == 1 and i.startswith(words[0])]
+    if len(by_id) == 1 and len(words[0]) >= 4:
+        return by_id[0]
+    named = [
+        i
+        for i, name in options
+        if all(any(w.startswith(x) for w in re.findall(r"[a-z0-9']+", name.lower())) for x in words)
+    ]
+    return named[0] if len(named) == 1 else None
+
+
+def _which_picked(text: str, conversation: Conversation) -> Plan | None:
+    """The task or bid tool again, when ``text`` picks one of the ones it just asked about."""
+    calls = _tool_calls_by_id(conversation.history)
+    for message in reversed(conversation.history):
+        if not isinstance(message, ToolMessage):
+            continue
+        if message.name not in ("complete_task", "award_bid"):
+            return None
+        error = str(tool_result(message).get("error") or "")
+        if "say which" not in error:
+            return None
+        args = dict(calls.get(str(message.tool_call_id), {}).get("args", {}))
+        if message.name == "complete_task":
+            options = [(i, title) for title, i in _TASK_OPTION.findall(error)]
+            picked = _option_picked(text, options)
+            return None if picked is None else Plan("complete_task", {**args, "task": picked})
+        options = [(i, name.strip()) for i, name in _BID_OPTION.findall(error)]
+        picked = _option_picked(text, options)
+        if picked is None:
+            return None
+        return Plan("award_bid", {"project": args.get("project"), "bid_id": picked})
+    return None
+
+
 # A project's tasks: "add a task on the kercheval rehab: order cabinets, due friday",
 # "tasks on kellogg?", "mark the order cabinets task done on the kercheval rehab".
 _TASK_ADD = re.compile(
@@ -2528,7 +2578,7 @@ _TASK_ADD = re.compile(
     re.I,
 )
 _TASK_DUE = re.compile(
-    r"[,;]?\s*\b(?:due|by|before)\s+(?:on\s+)?(?P<day>[\w/ ]{1,20}?)\s*[.!]*$", re.I
+    r"[,;]?\s*\b(?:due|by|before)\s+(?:on\s+)?(?P<day>[\w/, ]{1,24}?)\s*[.!]*$", re.I
 )
 _TASK_LIST = re.compile(
     r"^\s*(?:what(?:'s| are| is)?\s+(?:the\s+)?(?:open\s+)?tasks?|(?:any\s+|open\s+|the\s+)?tasks?"
@@ -2540,9 +2590,88 @@ _TASK_DONE = re.compile(
     r"^\s*(?:please\s+)?(?:mark|set|close)\s+(?:the\s+)?(?P<title>.{2,80}?)\s+(?:task|to-?do)\s+"
     r"(?:as\s+)?(?:done|complete[d]?|finished)\b(?P<rest>.*)$"
     r"|^\s*(?:the\s+)?(?P<title2>.{2,80}?)\s+(?:task|to-?do)\s+is\s+(?:done|complete[d]?|finished)"
-    r"\b(?P<rest2>.*)$",
+    r"\b(?P<rest2>.*)$"
+    # "mark task 169f31b0 done", "complete the rough plumbing task on kellogg", "check off
+    # order cabinets on kellogg", "mark order cabinets done on kellogg"
+    r"|^\s*(?:please\s+)?(?:mark|set)\s+task\s+(?P<title3>[0-9a-f]{6,36})\s+(?:as\s+)?"
+    r"(?:done|complete[d]?|finished)\b(?P<rest3>.*)$"
+    r"|^\s*(?:please\s+)?(?:complete|finish|close out|check off|tick off)\s+(?:the\s+)?"
+    r"(?P<title4>.{2,80}?)(?:\s+(?:task|to-?do))(?P<rest4>\s+(?:on|for|at)\s+.+)?\s*[.!]*$"
+    r"|^\s*(?:please\s+)?(?:check|tick)\s+off\s+(?:the\s+)?"
+    r"(?P<title6>.{2,80}?)(?P<rest6>\s+(?:on|for|at)\s+.+)\s*[.!]*$"
+    r"|^\s*(?:please\s+)?mark\s+(?:the\s+)?(?P<title5>.{2,80}?)\s+(?:as\s+)?"
+    r"(?:done|complete[d]?|finished)(?P<rest5>\s+(?:on|for|at)\s+.+)\s*[.!]*$",
     re.I,
 )
+# Not a task's title: "mark the first one done" is an action item, "mark it done" the thread's.
+_NOT_TASK_TITLES = re.compile(
+    r"^(?:the\s+)?(?:first|second|third|fourth|fifth|last|\d{1,2}(?:st|nd|rd|th)?|it|that|this"
+    r"|that one|this one|one|deal|project|rehab|job|everything|all)(?:\s+one)?$",
+    re.I,
+)
+_TITLE_GROUPS = ("title", "title2", "title3", "title4", "title5", "title6")
+_REST_GROUPS = ("rest", "rest2", "rest3", "rest4", "rest5", "rest6")
+
+
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_NUMBER_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
+_NUMBER_WORDS |= {"six": 6, "seven": 7, "ten": 10}
+_DUE_RELATIVE = re.compile(
+    r"^in\s+(\d{1,3}|a|an|one|two|three|four|five|six|seven|ten)\s+(day|week)s?$", re.I
+)
+_DUE_NUMERIC = re.compile(r"^(\d{1,2})/(\d{1,2})(?:/(\d{2}|\d{4}))?$")
+_DUE_MONTH_DAY = re.compile(
+    r"^(" + _MONTH + r")\.?\s+(\d{1,2})(?:st|nd|rd|th)?(?:,?\s+(\d{4}))?$", re.I
+)
+
+
+def due_day(said: str, today: dt.date | None = None) -> dt.date | None:
+    """The day a due date names, or None when it cannot be read.
+
+    "today", "tomorrow", "friday" / "this friday" / "next friday" (the coming one, a week on
+    when said on a Friday), "last friday" (a past day: the tool refuses it), "in 3 days",
+    "in two weeks", "12/8", "12/8/2026", "dec 8", "December 8, 2026". A date without a year is
+    this year's, unless it is more than half a year back (then next year's: "jan 5" said in
+    November); a recent past date stays in the past, for the tool to refuse, never moved on a
+    year unasked.
+    """
+    today = today or local_today()
+    text = " ".join(said.lower().replace(",", " ").split()).removeprefix("on ")
+    if text in ("today", "tonight", "eod", "end of day"):
+        return today
+    if text == "tomorrow":
+        return today + dt.timedelta(days=1)
+    relative = _DUE_RELATIVE.match(text)
+    if relative:
+        count = relative.group(1)
+        n = int(count) if count.isdigit() else _NUMBER_WORDS[count]
+        return today + dt.timedelta(days=n * (7 if relative.group(2) == "week" else 1))
+    words = text.split()
+    if words and words[-1] in _WEEKDAYS and len(words) <= 2:
+        target = _WEEKDAYS.index(words[-1])
+        if words[0] == "last":
+            back = (today.weekday() - target) % 7 or 7
+            return today - dt.timedelta(days=back)
+        ahead = (target - today.weekday()) % 7 or 7
+        return today + dt.timedelta(days=ahead)
+    month = day = year = None
+    if numeric := _DUE_NUMERIC.match(text):
+        month, day = int(numeric.group(1)), int(numeric.group(2))
+        if numeric.group(3):
+            year = int(numeric.group(3)) + (2000 if len(numeric.group(3)) == 2 else 0)
+    elif named := _DUE_MONTH_DAY.match(text):
+        month = _MONTH_NAMES[named.group(1).lower()[:3]]  # "sept" is "sep"
+        day = int(named.group(2))
+        year = int(named.group(3)) if named.group(3) else None
+    if month is None or day is None:
+        return None
+    try:
+        found = dt.date(year or today.year, month, day)
+        if year is None and (today - found).days > 183:
+            found = dt.date(today.year + 1, month, day)
+    except ValueError:
+        return None
+    return found
 
 
 def _task_project(text: str, conversation: Conversation) -> str:
@@ -2565,7 +2694,7 @@ def _task_plan(text: str, conversation: Conversation) -> Plan | None:
         due_said = _TASK_DUE.search(title)
         due = None
         if due_said:
-            due = contractor_start_day(due_said.group("day"))
+            due = due_day(due_said.group("day"))
             if due is None:
                 return Plan(
                     reply=f"I couldn't read the due day {due_said.group('day')!r}: say it as e.g. "
@@ -2585,9 +2714,12 @@ def _task_plan(text: str, conversation: Conversation) -> Plan | None:
             args["due"] = due.isoformat()
         return Plan("add_task", args)
     if done := _TASK_DONE.match(text):
-        title = (done.group("title") or done.group("title2") or "").strip()
-        rest = done.group("rest") or done.group("rest2") or ""
-        return Plan("complete_task", {"project": _task_project(rest, conversation), "task": title})
+        title = next((done.group(g) for g in _TITLE_GROUPS if done.group(g)), "").strip()
+        rest = next((done.group(g) for g in _REST_GROUPS if done.group(g)), "")
+        if title and not _NOT_TASK_TITLES.match(title):
+            return Plan(
+                "complete_task", {"project": _task_project(rest, conversation), "task": title}
+            )
     if _TASK_LIST.match(text) and re.search(r"\btasks?\b|\bto-?do\b|left to do", text, re.I):
         args = {"project": _task_project(text, conversation)}
         if re.search(r"\bopen\b|\bleft\b", text, re.I):
@@ -2723,6 +2855,13 @@ def _correction_plan(text: str, conversation: Conversation) -> Plan | None:
     amount = _dollars_said(said.group("amount"))
     if amount is None or Decimal(amount) <= 0:
         return Plan(reply="Say the corrected amount, e.g. 'no, it was 350'.")
+    if booked.get("refund"):
+        return Plan(
+            reply="A refund can't be voided, so I can't correct it here: book the difference "
+            "as another refund ('Home Depot refunded 10 on kellogg') or as an expense."
+        )
+    if _dollars_said(str(args.get("amount", ""))) == amount:
+        return Plan(reply="That is the amount already booked: nothing to correct.")
     return Plan(
         "void_expense",
         {
@@ -2972,7 +3111,7 @@ def plan_for(conversation: Conversation) -> Plan:
             "I'll analyse each."
         )
 
-    which = _which_answered(text, conversation)
+    which = _which_answered(text, conversation) or _which_picked(text, conversation)
     if which is not None:
         return which
     correction = _correction_plan(text, conversation)
@@ -3223,6 +3362,11 @@ _SPECIAL_WORDS = {
     "section8_rental": "Section Eight rental",
     "for_team": "for the team to call",
 }
+
+
+def short_ids(text: str) -> str:
+    """``text`` with each UUID in it written as its first 8 hex digits."""
+    return _UUID.sub(lambda m: m.group(0)[:8], text)
 
 
 def short_id(value: Any) -> str:
@@ -3522,10 +3666,14 @@ def _performance_reply(r: dict[str, Any]) -> str:
     period = r.get("period") or {}
     lines = [
         f"{r['address']} ({words(r.get('strategy'))}, {r['state']}): actual vs projected, "
-        f"{period.get('start')} to {period.get('end')}."
+        + (
+            f"{period.get('start')} to {period.get('end')}."
+            if period.get("start")
+            else f"up to {period.get('end')} (nothing booked yet)."
+        )
     ]
     if r.get("projection_missing"):
-        lines.append(f"No projection: {r['projection_missing']}.")
+        lines.append(f"No projection: {short_ids(str(r['projection_missing']))}.")
     for line in r.get("lines") or []:
         if line.get("projected") is None and line.get("actual") is None:
             continue
@@ -4164,7 +4312,7 @@ def _bids_reply(r: dict[str, Any]) -> str:
         )
     lowest = r.get("lowest_complete_bid_id") or r.get("lowest_leveled_bid_id")
     if lowest:
-        lines.append(f"Lowest: bid {lowest}. Say 'award bid' and its id to accept it.")
+        lines.append(f"Lowest: bid {short_id(lowest)}. Say 'award bid' and its id to accept it.")
     else:
         lines.append("No open bid can be awarded as things stand.")
     return _fit("\n".join(lines))
@@ -4191,6 +4339,8 @@ def _bids_received_reply(r: dict[str, Any]) -> str:
             parts.append(f"excludes {str(b['exclusions']).strip().rstrip('.')}")
         if b.get("status") in ("accepted", "rejected", "withdrawn"):
             parts.append(f"— {b['status']}")  # after an award: not a live bid
+        if b.get("bid_id"):
+            parts.append(f"[bid {short_id(b['bid_id'])}]")  # to say 'award bid <id>'
         lines.append(" ".join(parts))
     return _fit("\n".join(lines))
 
@@ -4216,7 +4366,7 @@ def _expense_reply(r: dict[str, Any]) -> str:
     text += _spent_text(r, has="has", flags=True)
     for note in r.get("notes") or []:
         text += f" Note: {note}."
-    if r.get("same_day_same_amount"):
+    if r.get("same_day_same_amount") and not r.get("refund"):  # a refund cannot be voided
         text += (
             f" Heads up: {r['same_day_same_amount']} other expense(s) of {r['amount']} were "
             "already booked on this project for that day; if this one is a repeat, say 'void "
@@ -5314,7 +5464,9 @@ def reply_for(results: list[tuple[str, dict[str, Any], dict[str, Any]]]) -> str:
             continue  # no rehab on that street: its deal answers "how's kellogg going"
         if "error" in result:
             what = _WHAT.get(name, "do that")
-            parts.append(f"Sorry, I couldn't {what}: {result['error']}")
+            # ids in a tool's message as replies write them ("expense fe83623e")
+            error = short_ids(str(result["error"]))
+            parts.append(f"Sorry, I couldn't {what}: {error}")
             continue
         if name == "list_deals" and args.get("status"):
             result = {**result, "status_asked": args["status"]}

@@ -148,7 +148,7 @@ def test_another_organisations_deal_is_not_found_even_for_an_admin(world: World)
     assert result.tool_calls[0].ok is False
     offline = run_turn(_request(world.admin, f"budget for deal {world.other_org_deal_id}"))
     assert offline.reply == (
-        f"Sorry, I couldn't get that budget: deal {world.other_org_deal_id} not found"
+        f"Sorry, I couldn't get that budget: deal {world.other_org_deal_id.hex[:8]} not found"
     )
 
 

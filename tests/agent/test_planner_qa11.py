@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ import pytest
 from sqlmodel import Session, select
 
 from agent.figures import figures_in
-from agent.planner import Conversation, plan_for, short_id
+from agent.planner import ONLY_OPEN_PROJECT, Conversation, due_day, plan_for, short_id
 from agent.runner import TurnResult, last_turn_tool_results
 from domain.auth.enums import Role
 from domain.auth.models import Organisation, User
@@ -511,3 +512,104 @@ def test_actually_make_it_after_creating_a_deal_changes_its_price(committed_db: 
     assert strategy.tool_calls[0].args == {"deal": "subject", "strategy": "rental"}
     assert "strategy flip → rental" in strategy.reply
     assert made.reply.startswith("Created deal")
+
+
+# --- the second pass over today's work --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("said", "due"),
+    [
+        ("friday", dt.date(2026, 12, 4)),
+        ("in 3 days", dt.date(2026, 12, 1)),
+        ("in two weeks", dt.date(2026, 12, 12)),
+        # Was 2027-11-20: a date just past stays past (the tool refuses it), never a year on.
+        ("11/20/2026", dt.date(2026, 11, 20)),
+        ("11/20", dt.date(2026, 11, 20)),
+        ("nov 20", dt.date(2026, 11, 20)),
+        ("last friday", dt.date(2026, 11, 27)),
+        ("dec 8", dt.date(2026, 12, 8)),
+        ("jan 5", dt.date(2027, 1, 5)),
+        ("2/30", None),
+    ],
+)
+def test_a_task_s_due_day_in_words(said: str, due: dt.date | None) -> None:
+    assert due_day(said, dt.date(2026, 11, 28)) == due
+
+
+@pytest.mark.parametrize(
+    ("said", "args"),
+    [
+        ("mark order cabinets done on kellogg", {"project": "kellogg", "task": "order cabinets"}),
+        (
+            "complete the rough plumbing task on kellogg",
+            {"project": "kellogg", "task": "rough plumbing"},
+        ),
+        ("check off order cabinets on kellogg", {"project": "kellogg", "task": "order cabinets"}),
+        ("mark task 169f31b0 done", {"project": ONLY_OPEN_PROJECT, "task": "169f31b0"}),
+    ],
+)
+def test_more_ways_to_finish_a_task(said: str, args: dict[str, str]) -> None:
+    """Was "didn't understand" (only "mark the X task done" was read)."""
+    plan = plan_for(Conversation(text=said, history=[], this_turn=[]))
+    assert (plan.tool, plan.args) == ("complete_task", args)
+
+
+def test_mark_the_first_one_done_is_not_a_task_named_first_one() -> None:
+    plan = plan_for(Conversation(text="mark the first one done", history=[], this_turn=[]))
+    assert plan.tool != "complete_task"
+
+
+def test_answering_which_task_or_which_bid(two_hanks: TwoRehabs, committed_db: Session) -> None:
+    """Was "didn't understand" to the id or the words after "say which"."""
+    from domain.construction import service as construction_service
+    from domain.construction.models import Bid, BidCreate, Contractor, TaskCreate
+
+    db = committed_db
+    for title in ("order doors", "hang doors"):
+        construction_service.create_task(
+            session=db,
+            org_id=two_hanks.org_id,
+            project_id=two_hanks.kellogg_project,
+            task_in=TaskCreate(title=title),
+        )
+    hanks = db.exec(select(Contractor).where(Contractor.org_id == two_hanks.org_id)).all()
+    bids = {
+        h.name: construction_service.create_bid(
+            session=db,
+            org_id=two_hanks.org_id,
+            project_id=two_hanks.ridgewood_project,
+            bid_in=BidCreate(contractor_id=h.id, total_amount=Decimal("9000")),
+        ).id
+        for h in hanks
+    }
+    db.commit()
+    thread = f"web:{uuid.uuid4().hex}"
+    asked = checked_turn(two_hanks.admin, "mark the door task done on kellogg", thread)
+    assert "say which" in asked.reply
+    done = checked_turn(two_hanks.admin, "hang doors", thread)
+    assert [(c.name, c.ok) for c in done.tool_calls] == [("complete_task", True)]
+    assert "Marked 'hang doors' done" in done.reply
+    which_bid = checked_turn(two_hanks.admin, "award hank's bid on ridgewood", thread)
+    assert "say which" in which_bid.reply
+    awarded = checked_turn(two_hanks.admin, "ortiz", thread)
+    assert [(c.name, c.ok) for c in awarded.tool_calls] == [("award_bid", True)]
+    db.expire_all()
+    assert str(db.get(Bid, bids["Hank Ortiz"]).status) == "accepted"  # type: ignore[union-attr]
+
+
+def test_corrections_after_a_refund_or_to_the_same_amount_say_why(two_hanks: TwoRehabs) -> None:
+    """Was a void that failed with the whole UUID ("expense fe83623e-... is a refund"), and a
+    void and re-booking at the same amount."""
+    thread = f"web:{uuid.uuid4().hex}"
+    _booked(two_hanks.admin, "paid hank miller 90 for the roof on kellogg", thread)
+    same = checked_turn(two_hanks.admin, "no, it was 90", thread)
+    assert same.tool_calls == [] and "nothing to correct" in same.reply
+    checked_turn(two_hanks.admin, "home depot refunded 45.20 on kellogg", thread)
+    refund = checked_turn(two_hanks.admin, "no, it was 35", thread)
+    assert refund.tool_calls == [] and refund.reply.startswith("A refund can't be voided")
+
+
+def test_an_offer_on_a_bare_street(rehabs: TwoRehabs) -> None:
+    plan = plan_for(Conversation(text="offer $95,000 on kellogg", history=[], this_turn=[]))
+    assert (plan.tool, plan.args) == ("make_offer", {"deal": "kellogg", "offer_amount": "95000"})

@@ -204,7 +204,7 @@ def test_a_bid_whose_contractor_texted_a_withdrawal_is_flagged_and_not_lowest(
     reply = REPLIES["list_bids"](json.loads(json.dumps(result, default=str)))
     ana_line = next(line for line in reply.splitlines() if "Ana Techos" in line)
     assert "can no longer do it" in ana_line
-    assert f"Lowest: bid {ray.id}" in reply
+    assert f"Lowest: bid {ray.id.hex[:8]}" in reply
 
     # Once the team closes the item, Ana's bid is the lowest again.
     inbox_service.resolve_item(
