@@ -3584,6 +3584,8 @@ def _comps_reply(r: dict[str, Any]) -> str:
             f"{comp['n']}. {comp['label']}: sold {comp['sale_price']} on {comp['sale_date']}"
             f"{distance}, adjusted {comp['adjusted_price']}"
         )
+    if r.get("old_comps"):
+        lines.append(f"Note: {r['old_comps']}.")
     lines.append("Say 'drop comp' and a number to recompute without it.")
     return _fit("\n".join(lines))
 
@@ -4855,14 +4857,17 @@ _C_EXTRA_DAYS = re.compile(
     r"|three|four|five|six|seven|couple(?: of)?)\s+(?:more\s+)?(?:working\s+|business\s+)?days?\b"
     r"|\b(?P<m>\d{1,3}|one|two|three|four|five|six|seven|a couple(?: of)?)\s+(?:more|extra"
     r"|additional)\s+(?:working\s+|business\s+)?days?\b"
-    r"|\b(?P<one>another|an extra|one more) day\b",
+    r"|\b(?P<one>another|an extra|one more) day\b"
+    # "gonna be 2 days late", "running 3 days behind", "a day behind": the job slips that much
+    r"|\b(?P<late>\d{1,3}|a|one|two|three|four|five|six|seven|a couple(?: of)?)\s+"
+    r"(?:(?:working|business)\s+)?days?\s+(?:late|behind|behind schedule|over)\b",
     re.I,
 )
 _C_DAY_WORDS = {"a": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7}
 # A part of a message that asks rather than says why ("can i get", "need").
 _C_ASKING = re.compile(
     r"(?:can|could|would|will|need|needs|please|gonna|going|just|may|might|is|are|do|does"
-    r"|i|i'?ll|i'?m|im)\b",
+    r"|i|i'?ll|i'?m|im|we|we'?re|were|we'?ll|it|it'?s|its|be|running)\b",
     re.I,
 )
 # The parts of a message ("need another 2 days on kellogg, found rotted decking").
@@ -5011,7 +5016,8 @@ def _contractor_extra_days(text: str) -> tuple[int, tuple[int, int]] | None:
     match = _C_EXTRA_DAYS.search(text)
     if match is None:
         return None
-    said = (match.group("n") or match.group("m") or "").lower().removeprefix("a couple")
+    said = (match.group("n") or match.group("m") or match.group("late") or "").lower()
+    said = said.removeprefix("a couple")
     said = said.removeprefix("couple").strip() or ("2" if "couple" in match.group(0) else "1")
     days = int(said) if said.isdigit() else _C_DAY_WORDS.get(said.split()[0], 2)
     return (days, match.span()) if days >= 1 else None
@@ -5059,6 +5065,37 @@ def _contractor_thread_project(conversation: Conversation) -> str | None:
     return None
 
 
+def _contractor_which_job(text: str, conversation: Conversation) -> Plan | None:
+    """The previous update again, on the job ``text`` picks, after "which job is it?".
+
+    "gonna be 2 days late" → "You have bids on A and B: which job is it?" → "the duff one".
+    """
+    calls = _tool_calls_by_id(conversation.history)
+    for message in reversed(conversation.history):
+        if not isinstance(message, ToolMessage):
+            continue
+        result = tool_result(message)
+        if message.name != CONTRACTOR_UPDATE_TOOL or not result.get("named_none_of_several"):
+            return None
+        words = re.findall(r"[a-z0-9]+", text.lower())
+        if not words or len(words) > 6:
+            return None
+        named = [
+            label
+            for label in result.get("which_of") or []
+            if any(
+                len(w) >= 3 and re.search(rf"\b{re.escape(w)}", str(label).lower())
+                for w in words
+                if w not in {"the", "one", "job", "house", "its", "it", "on", "at", "for"}
+            )
+        ]
+        if len(named) != 1:
+            return None
+        args = dict(calls.get(str(message.tool_call_id), {}).get("args", {}))
+        return Plan(CONTRACTOR_UPDATE_TOOL, {**args, "project": str(named[0])})
+    return None
+
+
 def contractor_plan_for(conversation: Conversation, today: dt.date | None = None) -> Plan:
     """The tool call (or direct answer) for a contractor's latest message.
 
@@ -5086,6 +5123,9 @@ def contractor_plan_for(conversation: Conversation, today: dt.date | None = None
         return Plan(reply=CONTRACTOR_HELLO)  # "hey its ray": nothing for the team
     if _C_TEAM_ONLY.search(text) and not _MY_BIDS.search(text):
         return Plan(reply=CONTRACTOR_REFUSED)
+    answered = _contractor_which_job(text, conversation)
+    if answered is not None:
+        return answered  # "the duff one" after "which job is it?": that message, on that job
     # The job the thread was about, for a message that names none of several.
     about = {"project": _contractor_thread_project(conversation)}
     if _C_WITHDRAW.search(text):
@@ -5268,6 +5308,7 @@ def _save_valuation_reply(r: dict[str, Any]) -> str:
     return (
         f"Saved the {what} of {r['address']}: {r['value']} (range {r['low']} to {r['high']}"
         f"{confidence}, from {r['comps']} comps, as of {r['as_of']}). Deal projections now use it."
+        + (f" Note: {r['old_comps']}." if r.get("old_comps") else "")
     )
 
 
@@ -5331,9 +5372,14 @@ def _add_task_reply(r: dict[str, Any]) -> str:
 def _complete_task_reply(r: dict[str, Any]) -> str:
     late = f", {r['days_late']} days after it was due" if r.get("days_late") else ""
     freed = f" That unblocks: {', '.join(r['unblocked'])}." if r.get("unblocked") else ""
+    blocked = (
+        " It had been marked blocked: check that what it waited on is sorted."
+        if r.get("was_status") == "blocked"
+        else ""
+    )
     return (
         f"Marked '{r['title']}' done on {r['address']} ({r.get('completed_on')}{late}); "
-        f"the project has {_tasks_counted(r)}.{freed}"
+        f"the project has {_tasks_counted(r)}.{freed}{blocked}"
     )
 
 

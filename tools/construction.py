@@ -1330,6 +1330,7 @@ def complete_task(
             session=session, org_id=ctx.org_id, project_id=found.id
         )
         chosen = _task_named(tasks, task)
+        was = TaskStatus(chosen.status)
         by_id = {t.id: t for t in tasks}
         if chosen.status == TaskStatus.done:
             on = f" on {local_day(chosen.completed_at).isoformat()}" if chosen.completed_at else ""
@@ -1381,6 +1382,8 @@ def complete_task(
             else None,
             "unblocked": [t.title for t in unblocked],
             "counts": _task_counts(list(by_id.values()), today),
+            # A task someone had marked blocked: the reply says so (it was waiting on something).
+            **({"was_status": str(was)} if was != TaskStatus.todo else {}),
             "source": f"task {done.id} marked done on project {found.id}",
         }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -25,6 +26,27 @@ from tools._common import (
     resolve_property,
     run_tool,
 )
+
+# Comps older than this before the value date make a valuation uncertain whatever its
+# confidence (which measures how closely the comps agree, not how old they are).
+OLD_COMPS_DAYS = 365
+
+
+def _comps_age(sale_dates: list[str], as_of: dt.date, warning: Any) -> dict[str, Any]:
+    """The newest comp's sale date, and a note when it is over a year before ``as_of``."""
+    days = sorted(dt.date.fromisoformat(d[:10]) for d in sale_dates)
+    if not days:
+        return {}
+    newest = days[-1]
+    found: dict[str, Any] = {"newest_comp_sold": newest}
+    if (as_of - newest).days > OLD_COMPS_DAYS:
+        found["old_comps"] = (
+            f"the newest comp sold on {newest.isoformat()}: the value is uncertain "
+            "(the market since then is not known)"
+        )
+        if warning:
+            found["warning"] = str(warning)
+    return found
 
 
 def reweighted_value(comps: list[ComparableRead]) -> Decimal:
@@ -127,6 +149,11 @@ def get_comps(
             "high": money(analysis.high),
             "confidence_pct": round(float(analysis.confidence) * 100),
             "method": f"{analysis.method} v{analysis.version}",
+            **_comps_age(
+                [c.sale_date.isoformat() for c in analysis.comps],
+                analysis.as_of,
+                analysis.inputs.get("warning"),
+            ),
         }
         if dropped:
             result["dropped"] = [r for r in rows if r["n"] in dropped]
@@ -202,6 +229,11 @@ def save_valuation(
             "as_of": valuation.as_of,
             "comps": len(valuation.comps),
             "method": f"{valuation.method} v{valuation.version}",
+            **_comps_age(
+                [str(c.get("sale_date")) for c in valuation.comps if c.get("sale_date")],
+                valuation.as_of,
+                valuation.inputs.get("warning"),
+            ),
         }
 
     return run_tool(ctx, "save_valuation", body)

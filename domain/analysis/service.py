@@ -535,7 +535,7 @@ def _rehab(
     )
     used = {line.catalogue_id for line in estimate.line_items}
     dates = [
-        row.last_updated.date()
+        local_day(row.last_updated)  # the company's day of the change, not UTC's
         for row in pricing_service.list_costs(session=session, org_id=org_id)
         if row.id in used
     ]
@@ -758,6 +758,8 @@ def rent_section(
     target = prop.target_rent if prop.target_rent is not None and prop.target_rent > 0 else None
     # FMRs are per unit: a two-family building is rented as its two units.
     units, units_note = section8_service.building_units(prop, bedrooms)
+    if units_note and len(units) == 1:
+        notes.append(units_note)  # a two-family building type rented as one unit: why
     if missing is None:
         try:
             section8 = section8_service.units_rent_analysis(

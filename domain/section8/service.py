@@ -595,6 +595,12 @@ def building_units(prop: Property, bedrooms: int) -> tuple[list[int], str | None
     features = prop.features if isinstance(prop.features, dict) else {}
     building = str(features.get("building_type") or "").strip()
     kitchens = _feature_number(features, "kitchens")
+    if building.lower() in TWO_UNIT_BUILDING_TYPES and kitchens is None:
+        # A two-family building type with no kitchen count: one unit, and say so.
+        return [bedrooms], (
+            f"building type {building} but no kitchen count on file: rented as one unit of "
+            f"{bedrooms} bedrooms; record its kitchens (2 for two units) for per-unit FMRs"
+        )
     if building.lower() not in TWO_UNIT_BUILDING_TYPES or kitchens is None or kitchens < 2:
         return [bedrooms], None
     units = [bedrooms - bedrooms // 2, bedrooms // 2]

@@ -226,3 +226,23 @@ def test_more_days_are_a_duration_update_with_the_reason(jobs: Jobs, committed_d
         "needs 2 more days on 1215 Kellogg Ave, Detroit, MI (found rotted decking)"
         in (item["text"])
     )
+
+
+def test_days_late_is_extra_days_and_naming_the_job_after_which_files_it_there(
+    jobs: Jobs, committed_db: Session
+) -> None:
+    """Was: "gonna be 2 days late" filed as "the job will take 2 days", and answering "which
+    job is it?" with "the ridgewood one" filed a new message reading "the ridgewood one"."""
+    thread = f"whatsapp:{uuid.uuid4().hex}"
+    late = _say(jobs, "gonna be 2 days late", thread)
+    assert _args(late)["extra_days"] == 2 and "duration_days" not in _args(late)
+    assert "which job is it?" in late.reply
+    named = _say(jobs, "the ridgewood one", thread)
+    assert _args(named) == {
+        "kind": "duration",
+        "message": "gonna be 2 days late",
+        "extra_days": 2,
+        "project": "800 Ridgewood Ave, Detroit, MI",
+    }
+    assert "2 more days on 800 Ridgewood Ave" in named.reply
+    assert _responses(committed_db, jobs)[-1].project_id == jobs.ridgewood

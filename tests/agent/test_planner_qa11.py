@@ -613,3 +613,22 @@ def test_corrections_after_a_refund_or_to_the_same_amount_say_why(two_hanks: Two
 def test_an_offer_on_a_bare_street(rehabs: TwoRehabs) -> None:
     plan = plan_for(Conversation(text="offer $95,000 on kellogg", history=[], this_turn=[]))
     assert (plan.tool, plan.args) == ("make_offer", {"deal": "kellogg", "offer_amount": "95000"})
+
+
+def test_saving_an_arv_or_asking_comps_on_old_sales_says_they_are_old(
+    committed_db: Session,
+) -> None:
+    """Was "confidence 81%" with no word that the newest comp sold years ago (the analysis
+    said so; the comps and save-ARV replies did not)."""
+    db = committed_db
+    org = make_org(db, "Old Comps Co")
+    make_sold_market(db, org)  # sales through 2024
+    make_subject_property(db, org)
+    analyst = make_user(db, org, Role.analyst)
+    db.commit()
+    saved = checked_turn(analyst, "save the ARV for 1234 Subject Ave")
+    assert [(c.name, c.ok) for c in saved.tool_calls] == [("save_valuation", True)]
+    assert "Note: the newest comp sold on 2024-" in saved.reply, saved.reply
+    assert "the value is uncertain" in saved.reply
+    comps = checked_turn(analyst, "comps for 1234 Subject Ave")
+    assert "Note: the newest comp sold on 2024-" in comps.reply, comps.reply
