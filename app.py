@@ -21,6 +21,7 @@ from core.nul_guard import NulTextMiddleware
 from core.observability import RequestContextMiddleware, setup_logging
 from core.openapi import document_middleware, document_role_refusals
 from core.ops import router as ops_router
+from core.outage import add_outage_handlers
 from core.query_guard import API_PREFIX, EXEMPT_PREFIXES, reject_unknown_query
 from core.ratelimit import RateLimitMiddleware
 from core.validation import request_validation_handler
@@ -64,6 +65,8 @@ def create_app() -> FastAPI:
     )
     # A 422 that echoes any input (a lone surrogate too) without failing to encode it.
     application.add_exception_handler(RequestValidationError, request_validation_handler)
+    # A JSON 503 with Retry-After (not a text/plain 500) while PostgreSQL or Redis is down.
+    add_outage_handlers(application)
     # Innermost: a repeated write with the same Idempotency-Key is answered from storage.
     application.add_middleware(IdempotencyMiddleware, prefix=API_PREFIX)
     # Text with NUL characters is refused (422) before any route or stored replay sees it.

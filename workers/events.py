@@ -24,9 +24,17 @@ with the error and an exponential back-off, or ``dead`` after ``MAX_ATTEMPTS``. 
 exception never escapes ``deliver``: the job finishes, the worker and relay carry on, and
 other subscribers of the same event are unaffected (each has its own delivery).
 
-``sweep`` re-enqueues deliveries whose job was enqueued long ago and never picked up (RQ does
-not promise delivery: Redis can lose a job, a worker can die holding one). The database is
-the source of truth; every job is safe to run twice.
+``sweep`` re-enqueues deliveries whose job was lost (RQ does not promise delivery: Redis can
+lose a job, a worker can die holding one). Each job's id is derived from its delivery and the
+moment it was enqueued (``delivery_job_id``), so the sweep asks Redis about the very job the
+database recorded: a delivery still owed long after it was enqueued is re-enqueued only when
+that job no longer exists or has ended (finished, failed, stopped) without settling it. A job
+that is merely waiting behind a backlog is left alone, so the queue holds one job per owed
+delivery however long the backlog. The database is the source of truth; every job is safe to
+run twice.
+
+The same sweep also re-enqueues report requests of ``POST /reports/generate`` whose render job
+was lost (``channels.reports_bridge.requeue_stuck_requests``).
 """
 
 from __future__ import annotations
@@ -38,10 +46,13 @@ import time
 import traceback
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from rq.job import Job, JobStatus
+from sqlalchemy import tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col, select
 
@@ -51,6 +62,7 @@ from store.db import get_engine, session_scope
 from store.events import Event, Handler, get_subscriber, load_subscribers, resolve_handler
 from store.events import subscribers as subscribers_of
 from store.outbox import OPEN_STATUSES, Delivery, DeliveryStatus, OutboxEvent
+from store.redis_client import get_redis
 from workers.queues import enqueue
 
 log = logging.getLogger(__name__)
@@ -59,8 +71,17 @@ QUEUE = "events"
 MAX_ATTEMPTS = 5
 BACKOFF_BASE_S = 10.0
 BACKOFF_MAX_S = 3600.0
-# Longer than the events queue's job timeout (120 s), so a running job is never swept.
+# Longer than the events queue's job timeout (120 s): a delivery enqueued more recently is not
+# checked at all (its job is surely still queued or running).
 SWEEP_STALE_S = 300.0
+# How many long-enqueued deliveries one sweep asks Redis about (in pages of SWEEP_PAGE).
+SWEEP_SCAN_MAX = 20_000
+SWEEP_PAGE = 1_000
+# A job in one of these states will not run again: if its delivery is still owed, it was lost.
+ENDED_JOB_STATUSES = frozenset(
+    {JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}
+)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ERROR_MAX_CHARS = 4000
 
 
@@ -136,6 +157,34 @@ def due_delivery_ids(*, limit: int = 100, now: datetime | None = None) -> list[u
         return [d.id for d in session.exec(_due(now=now or utcnow()).limit(limit)).all()]
 
 
+def delivery_job_id(delivery_id: uuid.UUID, enqueued_at: datetime) -> str:
+    """The RQ job id of a delivery enqueued at ``enqueued_at`` (as recorded on its row)."""
+    micros = (enqueued_at - _EPOCH) // timedelta(microseconds=1)
+    return f"deliver-{delivery_id}-{micros}"
+
+
+def job_statuses(job_ids: Sequence[str]) -> list[JobStatus | None]:
+    """Each job's RQ status (one pipelined round trip); None for a job Redis does not hold."""
+    if not job_ids:
+        return []
+    pipe = get_redis().pipeline(transaction=False)
+    for job_id in job_ids:
+        pipe.hget(Job.key_for(job_id), "status")
+    statuses: list[JobStatus | None] = []
+    for raw in pipe.execute():
+        text = raw.decode() if isinstance(raw, bytes) else raw
+        try:
+            statuses.append(JobStatus(text) if text else None)
+        except ValueError:  # a status this rq does not know: treat the job as alive
+            statuses.append(JobStatus.QUEUED)
+    return statuses
+
+
+def job_lost(status: JobStatus | None) -> bool:
+    """True for a job that will never run (again): gone from Redis, or ended."""
+    return status is None or status in ENDED_JOB_STATUSES
+
+
 def _enqueue_deliveries(rows_query: Any, *, now: datetime) -> int:
     """Mark the selected deliveries enqueued, commit, then put one job each on the queue."""
     with session_scope() as session:
@@ -144,10 +193,17 @@ def _enqueue_deliveries(rows_query: Any, *, now: datetime) -> int:
             delivery.enqueued_at = now
             session.add(delivery)
         ids = [delivery.id for delivery in rows]
+    return _push(ids, now=now)
+
+
+def _push(ids: list[uuid.UUID], *, now: datetime) -> int:
+    """Put one job per delivery (marked enqueued at ``now``) on the queue; count them."""
     # Enqueue after the commit, so a worker never sees a job before its delivery is marked.
     for position, delivery_id in enumerate(ids):
         try:
-            enqueue(deliver, str(delivery_id), queue=QUEUE)
+            enqueue(
+                deliver, str(delivery_id), queue=QUEUE, job_id=delivery_job_id(delivery_id, now)
+            )
         except Exception:
             log.exception("could not enqueue deliveries; the next relay pass retries them")
             _clear_enqueued(ids[position:])
@@ -191,19 +247,81 @@ def relay_once(
 def sweep(
     *, stale_after_s: float = SWEEP_STALE_S, limit: int = 500, now: datetime | None = None
 ) -> int:
-    """Re-enqueue owed deliveries whose job was enqueued over ``stale_after_s`` ago; count them."""
+    """Re-enqueue owed deliveries whose job was lost; count them.
+
+    Only deliveries enqueued over ``stale_after_s`` ago are looked at, oldest first, and of
+    those only the ones whose recorded job Redis no longer holds, or holds as ended, are
+    enqueued again (at most ``limit``). A job still waiting in a long queue is not touched.
+    """
     now = now or utcnow()
-    stale = (
-        select(Delivery)
-        .where(col(Delivery.status).in_(OPEN_STATUSES))
-        .where(col(Delivery.enqueued_at) < now - timedelta(seconds=stale_after_s))
-        .order_by(col(Delivery.enqueued_at))
-        .limit(limit)
-    )
-    count = _enqueue_deliveries(stale, now=now)
+    cutoff = now - timedelta(seconds=stale_after_s)
+    lost: dict[uuid.UUID, datetime] = {}
+    after: tuple[datetime, uuid.UUID] | None = None
+    scanned = 0
+    while len(lost) < limit and scanned < SWEEP_SCAN_MAX:
+        query = (
+            select(Delivery.id, Delivery.enqueued_at)
+            .where(col(Delivery.status).in_(OPEN_STATUSES))
+            .where(col(Delivery.enqueued_at) < cutoff)
+            .order_by(col(Delivery.enqueued_at), col(Delivery.id))
+            .limit(SWEEP_PAGE)
+        )
+        if after is not None:
+            query = query.where(
+                tuple_(col(Delivery.enqueued_at), col(Delivery.id)) > tuple_(*after)
+            )
+        with Session(get_engine()) as session:
+            # (enqueued_at, id): the query keeps only rows with an enqueued_at.
+            page = [(row[1], row[0]) for row in session.exec(query).all() if row[1] is not None]
+        if not page:
+            break
+        scanned += len(page)
+        after = page[-1]
+        statuses = job_statuses([delivery_job_id(id_, at) for at, id_ in page])
+        for (enqueued_at, delivery_id), status in zip(page, statuses, strict=True):
+            if job_lost(status) and len(lost) < limit:
+                lost[delivery_id] = enqueued_at
+        if len(page) < SWEEP_PAGE:
+            break
+    count = _re_enqueue(lost, now=now)
     if count:
-        log.warning("re-enqueued stale deliveries", extra={"count": count})
+        log.warning("re-enqueued lost deliveries", extra={"count": count, "scanned": scanned})
+    count_reports = _sweep_report_requests(now=now)
+    if count_reports:
+        log.warning("re-enqueued lost report jobs", extra={"count": count_reports})
     return count
+
+
+def _re_enqueue(lost: dict[uuid.UUID, datetime], *, now: datetime) -> int:
+    """Enqueue these deliveries again, each only if still owed and enqueued when we looked."""
+    if not lost:
+        return 0
+    with session_scope() as session:
+        rows = session.exec(
+            select(Delivery)
+            .where(col(Delivery.id).in_(list(lost)))
+            .where(col(Delivery.status).in_(OPEN_STATUSES))
+            .with_for_update(skip_locked=True)
+        ).all()
+        ids = []
+        for delivery in rows:
+            if delivery.enqueued_at != lost[delivery.id]:
+                continue  # claimed or re-enqueued meanwhile: its new job is someone else's
+            delivery.enqueued_at = now
+            session.add(delivery)
+            ids.append(delivery.id)
+    return _push(ids, now=now)
+
+
+def _sweep_report_requests(*, now: datetime) -> int:
+    """Re-enqueue report requests whose render job was lost (never fails the events sweep)."""
+    from channels import reports_bridge
+
+    try:
+        return reports_bridge.requeue_stuck_requests(now=now)
+    except Exception:
+        log.exception("report request sweep failed; the next sweep retries")
+        return 0
 
 
 def _error_text(exc: BaseException) -> str:

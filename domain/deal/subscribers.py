@@ -4,10 +4,12 @@ Every handler is idempotent by event id: a timeline entry keyed by ``(deal_id, e
 (unique in the database) records that the event was handled, so delivering it twice has one
 effect. Handlers never commit (the delivery does).
 
-- ``property.created``: records nothing. A new property is not a deal: imports create
-  thousands of properties and a lead for each would bury the pipeline. Deals are opened on
-  purpose (by a person or the agent, ``POST /deals``); the delivery row in ``events.deliveries``
-  is the record that the event was seen.
+- ``property.created`` is not subscribed (``store.events.DROPPED_FROM_SEED``). A new property
+  is not a deal: imports create thousands of properties and a lead for each would bury the
+  pipeline. Deals are opened on purpose (by a person or the agent, ``POST /deals``), so the
+  handler would do nothing, and each delivery of it only queued behind the real ones.
+  ``on_property_created`` stays, unregistered, so deliveries recorded before it was
+  unsubscribed still resolve their handler path and complete.
 - ``document.generated``: when the payload names a deal of the event's organisation
   (``deal_id``), the document is attached to it (``deal_documents``, once per document) and
   appears on its timeline.
@@ -22,9 +24,8 @@ from domain.deal import service
 from store.events import Event, subscribe
 
 
-@subscribe("property.created")
 def on_property_created(session: Session, event: Event) -> None:
-    """Record nothing: a property becomes a deal only when someone opens one."""
+    """Record nothing (not subscribed; kept for deliveries recorded before it was dropped)."""
     del session, event
 
 

@@ -143,7 +143,6 @@ def _deal_subscribers() -> Iterator[None]:
     with events.isolated_registry():
         events.subscribe("document.generated")(on_document_generated)
         events.subscribe("payment.completed")(on_payment_completed)
-        events.subscribe("property.created")(on_property_created)
         yield
 
 
