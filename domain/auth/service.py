@@ -22,6 +22,7 @@ from typing import Any
 from pydantic_core import to_jsonable_python
 from sqlalchemy import delete, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -50,6 +51,8 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 _SECRET_KEYS = {"password", "hashed_password", "token", "token_hash", "secret"}
 MAX_AUDIT_LIMIT = 500
 MAX_LIST_LIMIT = 200  # users (or API tokens) on one page of a list
+# The unique index on an organisation's slug (revision 0001).
+ORGANISATION_SLUG_INDEX = "ix_auth_organisations_slug"
 
 
 class AuthError(Exception):
@@ -125,8 +128,19 @@ def create_organisation(*, session: Session, name: str, slug: str | None = None)
             raise ConflictError(f"the organisation slug {candidate!r} is taken")
         candidate = f"{base}-{secrets.token_hex(3)}"
     organisation = Organisation(name=name, slug=candidate)
-    session.add(organisation)
-    session.flush()
+    while True:
+        try:
+            with session.begin_nested():
+                session.add(organisation)
+                session.flush()
+            break
+        except IntegrityError as exc:
+            # A concurrent create took the slug between the check and the insert.
+            if _violated_constraint(exc) != ORGANISATION_SLUG_INDEX:
+                raise
+            if slug is not None:
+                raise ConflictError(f"the organisation slug {candidate!r} is taken") from exc
+            organisation = Organisation(name=name, slug=f"{base}-{secrets.token_hex(3)}")
     record_audit(
         session=session,
         principal=None,
@@ -209,6 +223,33 @@ def count_users(
     return count_rows(session, _users_query(org_id=org_id, role=role, active_only=active_only))
 
 
+def _violated_constraint(exc: IntegrityError) -> str | None:
+    """The name of the constraint an insert or update broke, when PostgreSQL names one."""
+    diag = getattr(exc.orig, "diag", None)
+    return getattr(diag, "constraint_name", None)
+
+
+def _flush_unique_user(*, session: Session, user: User) -> None:
+    """Flush ``user`` in a savepoint: a concurrent writer's email or phone number is a 409.
+
+    ``_ensure_unique`` answers one request at a time; two at once both pass it, and the
+    database's unique constraints refuse the second, which gets the same conflict error.
+    """
+    try:
+        with session.begin_nested():
+            session.add(user)
+            session.flush()
+    except IntegrityError as exc:
+        constraint = _violated_constraint(exc)
+        if constraint == "uq_users_email":
+            raise EmailTakenError(f"a user with the email {user.email} already exists") from exc
+        if constraint == "uq_users_phone_number":
+            raise PhoneNumberTakenError(
+                f"a user with the phone number {user.phone_number} already exists"
+            ) from exc
+        raise
+
+
 def _ensure_unique(
     *, session: Session, email: str | None, phone_number: str | None, user_id: uuid.UUID | None
 ) -> None:
@@ -245,8 +286,7 @@ def create_user(
         is_active=user_in.is_active,
         hashed_password=security.hash_password(user_in.password) if user_in.password else None,
     )
-    session.add(user)
-    session.flush()
+    _flush_unique_user(session=session, user=user)
     record_audit(
         session=session,
         principal=actor,
@@ -314,8 +354,7 @@ def update_user(
         changes["session_epoch"] = user.session_epoch
         changes["api_tokens_revoked"] = _revoke_user_api_tokens(session=session, user=user)
     if changes:
-        session.add(user)
-        session.flush()
+        _flush_unique_user(session=session, user=user)
         record_audit(
             session=session,
             principal=actor,

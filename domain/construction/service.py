@@ -3095,6 +3095,31 @@ def _check_refund(
         )
 
 
+def check_project_refund(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    project_id: uuid.UUID,
+    amount: Decimal,
+    day: dt.date,
+) -> None:
+    """Refuse money back on a project that its books cannot take (a ledger refund on it).
+
+    The project is locked, then the checks of a refund booked on the project (``_check_refund``,
+    no line): ConstructionInputError when it would take the project's net spent below zero,
+    overall or as of ``day``; ConstructionConflictError in a closed month; NotFoundError.
+    """
+    project = _lock_project(session, org_id, project_id)
+    _check_refund(
+        session=session,
+        org_id=org_id,
+        project=project,
+        item=None,
+        amount=_cents(Decimal(amount)),
+        day=day,
+    )
+
+
 def expense_duplicate_warning(
     *, session: Session, org_id: uuid.UUID, expense: ProjectExpense, duplicates: Sequence[Any]
 ) -> str | None:

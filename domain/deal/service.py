@@ -35,7 +35,7 @@ from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import event as sa_event
-from sqlalchemy import false, func, or_
+from sqlalchemy import false, func, or_, text
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -585,6 +585,19 @@ def open_deal_on_property(
     ).first()
 
 
+def _lock_property_deals(session: Session, property_id: uuid.UUID) -> None:
+    """Serialise deal creation on one property until this transaction ends.
+
+    A transaction-scoped advisory lock keyed on the property: a second create waits here, then
+    sees the deal the first one committed, so "one open deal per house" is no check-then-insert
+    race (a partial unique index could not let ``allow_duplicate`` add a second one).
+    """
+    session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+        {"key": f"deal.property:{property_id}"},
+    )
+
+
 def create_deal(
     *,
     session: Session,
@@ -603,6 +616,7 @@ def create_deal(
     _check_can_write(principal)
     _require_property(session=session, org_id=org_id, property_id=deal_in.property_id)
     if refuse_open_duplicate:
+        _lock_property_deals(session, deal_in.property_id)
         existing = open_deal_on_property(
             session=session, org_id=org_id, property_id=deal_in.property_id
         )

@@ -428,8 +428,16 @@ def close_period(
         note=note,
         closed_by=principal.user_id if principal else None,
     )
-    session.add(period)
-    session.flush()
+    try:
+        # Two closes at once both pass the check above; the unique (org, month) refuses the
+        # second, which gets the same answer as if it had come a moment later.
+        with session.begin_nested():
+            session.add(period)
+            session.flush()
+    except IntegrityError as exc:
+        if "uq_closed_periods_org_month" not in str(exc.orig):
+            raise
+        raise ConflictError(f"{month:%B %Y} is already closed") from exc
     _audit(
         session=session,
         principal=principal,
@@ -1382,6 +1390,28 @@ def _check_project_expense_date(day: dt.date) -> None:
         raise FinanceValidationError(str(exc)) from exc
 
 
+def _check_project_refund(
+    *, session: Session, org_id: uuid.UUID, project_id: uuid.UUID, amount: Decimal, day: dt.date
+) -> None:
+    """Money back on a project, as construction checks a refund booked on the project.
+
+    One that would take the project's net spent below zero (overall or as of ``day``) is a
+    FinanceValidationError with construction's message; a closed month a ClosedPeriodError.
+    """
+    from domain.construction import service as construction_service  # late: keeps them apart
+
+    try:
+        construction_service.check_project_refund(
+            session=session, org_id=org_id, project_id=project_id, amount=amount, day=day
+        )
+    except construction_service.ConstructionInputError as exc:
+        raise FinanceValidationError(str(exc)) from exc
+    except construction_service.ConstructionConflictError as exc:
+        raise ClosedPeriodError(str(exc)) from exc
+    except construction_service.NotFoundError as exc:
+        raise NotFoundError(f"Project {project_id} not found in this organisation") from exc
+
+
 def _a(word: str) -> str:
     """``word`` with its article: "an income", "an expense", "a transfer"."""
     return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
@@ -1411,12 +1441,12 @@ def record_transaction(
     amount = check_amount(transaction_in.amount)
     category = _validate_shape(transaction_in, income_void=voids_transaction_id is not None)
     check_open_period(session=session, org_id=org_id, day=transaction_in.date)
-    if transaction_in.project_id is not None:
+    if (project_id := transaction_in.project_id) is not None:
         # A project's costs are its deal's: another deal is refused, a missing one filled in.
         project_deal = _project_deal(
             session=session,
             org_id=org_id,
-            project_id=transaction_in.project_id,
+            project_id=project_id,
             deal_id=transaction_in.deal_id,
         )
         if project_deal != transaction_in.deal_id:
@@ -1426,6 +1456,16 @@ def record_transaction(
         spending = transaction_in.type in SPENDING_TYPES
         if spending and source_event_id is None and voids_transaction_id is None:
             _check_project_expense_date(transaction_in.date)
+        refund = transaction_in.type is TransactionType.refund
+        if refund and source_event_id is None and voids_transaction_id is None:
+            # It reaches the project as a credit: the rule of a refund booked there applies.
+            _check_project_refund(
+                session=session,
+                org_id=org_id,
+                project_id=project_id,
+                amount=amount,
+                day=transaction_in.date,
+            )
     if transaction_in.deal_id is not None:
         require_deal(session=session, org_id=org_id, deal_id=transaction_in.deal_id)
     if transaction_in.receipt_document_id is not None:

@@ -250,8 +250,19 @@ def update_cost(
     actor: Principal | None = None,
     updated_by: str | None = None,
 ) -> ComponentCost:
-    """Change a row's unit costs (and vendor); write ``cost_history`` and the audit log."""
-    row = get_cost(session=session, org_id=org_id, cost_id=cost_id)
+    """Change a row's unit costs (and vendor); write ``cost_history`` and the audit log.
+
+    The row is locked (``FOR UPDATE``) and read afresh: two edits at once run one after the
+    other, so each history entry's old cost is the previous entry's new cost.
+    """
+    row = session.exec(
+        select(ComponentCost)
+        .where(ComponentCost.id == cost_id, ComponentCost.org_id == org_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+    if row is None:
+        raise NotFoundError(f"No component cost {cost_id} in this organisation")
     if cost_in.material_cost is None and cost_in.labor_cost is None and cost_in.vendor is None:
         raise InvalidCostError("Give material_cost, labor_cost or vendor to change")
     old: dict[str, Decimal | str | None] = {

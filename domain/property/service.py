@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic_core import to_jsonable_python
 from sqlalchemy import ColumnElement, Text, and_, asc, cast, desc, exists, func, literal, or_
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -490,6 +491,39 @@ def _ensure_unique(
             )
 
 
+_UNIQUE_KEYS = ("uq_properties_org_mls_number", "uq_properties_org_source_id")
+
+
+def _flush_unique(*, session: Session, prop: Property) -> None:
+    """Flush ``prop`` in a savepoint; a unique key taken meanwhile is a PropertyConflictError.
+
+    ``_ensure_unique`` answers one request at a time; a concurrent writer can take the MLS
+    number or source id between that check and this write, and gets the same 409, not a 500.
+    """
+    # Read before the flush: a rolled-back savepoint expires what was set on the row.
+    org_id, prop_id = prop.org_id, prop.id
+    mls_number, source, source_id = prop.mls_number, prop.source, prop.source_id
+    try:
+        with session.begin_nested():
+            session.add(prop)
+            session.flush()
+    except IntegrityError as exc:
+        if not any(key in str(exc.orig) for key in _UNIQUE_KEYS):
+            raise
+        # The other writer has committed (the unique check waited for it): name its row.
+        _ensure_unique(
+            session=session,
+            org_id=org_id,
+            mls_number=mls_number,
+            source=source,
+            source_id=source_id,
+            exclude_id=prop_id,
+        )
+        raise PropertyConflictError(
+            "another property of your organisation already has this MLS number or source id"
+        ) from exc
+
+
 class DuplicateAddressError(PropertyConflictError):
     """The organisation already has a property at this street address and unit."""
 
@@ -606,8 +640,7 @@ def create(
     if refuse_same_address:
         _refuse_same_address(session=session, org_id=org_id, values=values)
     prop = Property(org_id=org_id, **values)
-    session.add(prop)
-    session.flush()
+    _flush_unique(session=session, prop=prop)
     if publish_event:
         publish(session, org_id=org_id, name="property.created", payload=_created_payload(prop))
     if principal is not None:
@@ -688,8 +721,11 @@ def apply_changes(
             setattr(prop, name, new)
     if not changed:
         return changed
-    session.add(prop)
-    session.flush()
+    if mls_changed or key_changed:
+        _flush_unique(session=session, prop=prop)
+    else:
+        session.add(prop)
+        session.flush()
     if publish_event:
         publish(
             session,

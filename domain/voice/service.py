@@ -67,7 +67,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, or_, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
@@ -188,6 +188,15 @@ class WrongNumber(OptedOut):
 
 class ScheduleConflict(VoiceError):
     """A call to the contractor about the project is already scheduled (HTTP 409)."""
+
+
+class CallConflict(ScheduleConflict):
+    """The same call (contractor, project, purpose) is already queued or in progress (409)."""
+
+    def __init__(self, message: str, *, existing_id: uuid.UUID) -> None:
+        """Keep the live call's id, for the caller to show."""
+        super().__init__(message)
+        self.existing_id = existing_id
 
 
 class WebhookRefused(VoiceError):
@@ -500,6 +509,64 @@ def active_calls(*, session: Session, org_id: uuid.UUID, now: dt.datetime | None
     return int(count)
 
 
+def _lock_org_calls(session: Session, org_id: uuid.UUID) -> None:
+    """Serialise the organisation's new calls until this transaction ends.
+
+    A transaction-scoped advisory lock keyed on the organisation: a second request waits here,
+    then counts the call slots and looks for a live duplicate with the first one's call
+    committed, so neither ``VOICE_MAX_CONCURRENT_CALLS`` nor the duplicate guard is a
+    check-then-insert race.
+    """
+    session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+        {"key": f"voice.calls:{org_id}"},
+    )
+
+
+def _recorded_only() -> Any:
+    """Calls Twilio was never asked to place (recorded in the outbox)."""
+    return or_(
+        col(Call.outcome_data)["recorded_only"].as_boolean().is_(True),
+        func.coalesce(col(Call.note), "").startswith("recorded only"),
+    )
+
+
+def live_call(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    contractor_id: uuid.UUID,
+    project_id: uuid.UUID | None,
+    purpose: CallPurpose,
+    now: dt.datetime | None = None,
+) -> Call | None:
+    """The contractor's queued or in-progress call about the project for ``purpose``, if any.
+
+    A call only recorded in the outbox (no Twilio) stays ``queued`` for good, so it counts for
+    ``STALE_QUEUED`` after it was last touched, as long as a never-placed call would.
+    """
+    now = now or utcnow()
+    live = col(Call.status).in_(
+        [CallStatus.queued.value, *(status.value for status in ACTIVE_STATUSES)]
+    )
+    stale_record = and_(_recorded_only(), col(Call.updated_at) < now - STALE_QUEUED)
+    same_project = (
+        col(Call.project_id).is_(None) if project_id is None else Call.project_id == project_id
+    )
+    return session.exec(
+        select(Call)
+        .where(
+            Call.org_id == org_id,
+            Call.contractor_id == contractor_id,
+            same_project,
+            Call.purpose == CallPurpose(purpose),
+            live,
+            ~stale_record,
+        )
+        .order_by(col(Call.created_at).desc())
+    ).first()
+
+
 @dataclass(frozen=True)
 class CallRequestResult:
     """A call to place now, or the schedule it was put on instead (and why)."""
@@ -660,10 +727,13 @@ def request_call(
 ) -> CallRequestResult:
     """A call to place now, or a schedule for later (``at``, outside hours, no free slot).
 
-    Raises ``CallNotFound``, ``OptedOut`` or ``VoiceInputError`` (see ``check_callable``), and
+    Raises ``CallNotFound``, ``OptedOut`` or ``VoiceInputError`` (see ``check_callable``),
+    ``CallConflict`` (a ``ScheduleConflict``) when a call now is asked for while the same call
+    (contractor, project, purpose) is queued or in progress (``live_call``), and
     ``ScheduleConflict`` when a call to be scheduled is already pending for the contractor and
     project. ``ignore_hours`` (simulated calls only) skips the hours and call-slot checks;
-    an opted-out contractor is refused all the same.
+    an opted-out contractor is refused all the same. A call now takes the organisation's call
+    lock (``_lock_org_calls``) first: requests at once are answered one after the other.
     """
     now = now or utcnow()
     contractor = check_callable(
@@ -674,6 +744,24 @@ def request_call(
         purpose=purpose,
     )
     window = call_window(contractor)
+    if at is None:
+        _lock_org_calls(session, org_id)
+        existing = live_call(
+            session=session,
+            org_id=org_id,
+            contractor_id=contractor.id,
+            project_id=project_id,
+            purpose=purpose,
+            now=now,
+        )
+        if existing is not None:
+            raise CallConflict(
+                f"a {CallPurpose(purpose).value} call to contractor {contractor.name} "
+                f"({contractor.id})"
+                + (f" about project {project_id}" if project_id else "")
+                + f" is already {existing.status} (call {existing.id}); wait for it to end",
+                existing_id=existing.id,
+            )
     reason: str | None = None
     when = now
     if at is not None:
@@ -758,13 +846,19 @@ def claim_due_schedules(
         col(CallSchedule.purpose) == CallPurpose.lead_qualification,
         col(CallSchedule.to_number).is_not(None),
     )
+    is_due = and_(
+        col(CallSchedule.status) == ScheduleStatus.scheduled,
+        col(CallSchedule.scheduled_for) <= now,
+        or_(contractor_call, lead_call),
+    )
+    # The organisations' call locks first (in one order, so two dispatchers never deadlock),
+    # as ``request_call`` takes its own: call slots are counted with no call being added.
+    orgs = session.exec(select(CallSchedule.org_id).where(is_due).distinct()).all()
+    for org_id in sorted(orgs):
+        _lock_org_calls(session, org_id)
     due = session.exec(
         select(CallSchedule)
-        .where(
-            CallSchedule.status == ScheduleStatus.scheduled,
-            col(CallSchedule.scheduled_for) <= now,
-            or_(contractor_call, lead_call),
-        )
+        .where(is_due, col(CallSchedule.org_id).in_(orgs))
         .order_by(col(CallSchedule.scheduled_for))
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -1250,10 +1344,7 @@ def sweep_stuck_calls(
     (``SKIP LOCKED``), so a job placing the call at this moment keeps it.
     """
     now = now or utcnow()
-    recorded_only = or_(
-        col(Call.outcome_data)["recorded_only"].as_boolean().is_(True),
-        func.coalesce(col(Call.note), "").startswith("recorded only"),
-    )
+    recorded_only = _recorded_only()
     stuck = session.exec(
         select(Call)
         .where(
