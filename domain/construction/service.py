@@ -3166,10 +3166,19 @@ def route_ledger_expense(
     them. An expense that reaches a project is dated at most ``MAX_EXPENSE_DAYS_AHEAD`` days
     ahead, as a project expense is (ConstructionInputError otherwise).
     """
-    from domain.finance.enums import REHAB_CATEGORIES  # late: keeps the modules apart
+    from domain.finance import service as finance_service  # late: keeps the modules apart
+    from domain.finance.enums import REHAB_CATEGORIES
 
     notes: list[str] = []
-    if project_id is None and deal_id is not None and category in REHAB_CATEGORIES:
+    upkeep = finance_service.upkeep_after_first_rent(
+        session=session, deal_id=deal_id, category=str(category), day=day
+    )
+    if project_id is None and upkeep:
+        notes.append(
+            f"a {str(category).replace('_', ' ')} expense on or after the deal's first rent is an "
+            "operating cost: it stays on the deal, not on the rehab project"
+        )
+    if project_id is None and deal_id is not None and category in REHAB_CATEGORIES and not upkeep:
         projects = list(
             session.exec(
                 select(Project)

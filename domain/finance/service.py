@@ -557,6 +557,20 @@ def _first_rent_day(deal_id: Any) -> Any:
     )
 
 
+def upkeep_after_first_rent(
+    *, session: Session, deal_id: uuid.UUID | None, category: str, day: dt.date
+) -> bool:
+    """Whether a spend is upkeep (repairs, supplies, cleaning) on or after the deal's first rent.
+
+    Such a spend is an operating cost, not rehab: the rehab budget line and the deal's
+    performance count it so, and a ledger expense of it is not booked to the rehab project.
+    """
+    if deal_id is None or category not in {c.value for c in UPKEEP_CATEGORIES}:
+        return False
+    first_rent = session.execute(select(_first_rent_day(deal_id))).scalar()
+    return first_rent is not None and day >= first_rent
+
+
 def _covered_by(budget: Budget) -> list[ColumnElement[bool]]:
     """Conditions on transactions for the spending ``budget`` covers."""
     conditions: list[ColumnElement[bool]] = [col(Transaction.org_id) == budget.org_id]
