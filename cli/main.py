@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -18,6 +22,11 @@ from cli.groups import bench_app, import_app, vision_app
 from core.config import get_settings
 from store import embedded
 
+if TYPE_CHECKING:
+    import psutil
+    import uvicorn
+
+log = logging.getLogger("dealdesk.run")
 # Set to see the traceback of a command that failed (otherwise: one line saying why).
 DEBUG_ENV = "DEALDESK_DEBUG"
 
@@ -130,12 +139,20 @@ def _public_url_for(host: str, port: int) -> None:
         get_settings.cache_clear()
 
 
-def _serve_api(host: str, port: int) -> None:
-    """Serve the API until Ctrl-C, SIGTERM or SIGHUP, each ending it gracefully."""
+def _serve_api(
+    host: str, port: int, alongside: Callable[[uvicorn.Server], None] | None = None
+) -> None:
+    """Serve the API until Ctrl-C, SIGTERM or SIGHUP, each ending it gracefully.
+
+    ``alongside(server)`` is called before serving (``run`` starts its supervisor thread
+    there, which may end the server with ``server.should_exit``).
+    """
     import uvicorn
 
     config = uvicorn.Config("app:app", host=host, port=port, log_config=None, proxy_headers=True)
     server = uvicorn.Server(config)
+    if alongside is not None:
+        alongside(server)
     stops: list[int] = []  # stop signals uvicorn does not raise again
 
     def on_hangup(signum: int, _frame: FrameType | None) -> None:
@@ -171,6 +188,20 @@ def _die_with_run() -> None:
         raise SystemExit(f"dealdesk run (pid {parent}) is gone; not starting")
 
 
+def _run_siblings(parent: str) -> list[psutil.Process]:
+    """The other live children of the same `dealdesk run` (workers restarted since the relay)."""
+    import psutil
+
+    siblings = []
+    for process in psutil.process_iter():
+        try:
+            if process.pid != os.getpid() and process.environ().get(RUN_PID_ENV) == parent:
+                siblings.append(process)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return siblings
+
+
 def _adopt_redis_if_run_died() -> None:
     """In the relay of a run that died: once its workers are gone, stop the Redis it owned."""
     import psutil
@@ -184,6 +215,9 @@ def _adopt_redis_if_run_died() -> None:
             workers.append(psutil.Process(int(pid)))
         except (ValueError, psutil.NoSuchProcess):
             continue
+    if os.getppid() != int(parent):  # the run died: wait for the workers it restarted too
+        known = {worker.pid for worker in workers}
+        workers += [p for p in _run_siblings(parent) if p.pid not in known]
     # The workers are stopping too (the run's SIGTERM, or their own death signal). Only after
     # them can a dying run be told from a live one: the death signal comes when the run's main
     # thread exits, while the process may still be there for a moment.
@@ -327,8 +361,20 @@ def relay(
         embedded.stop_all()
 
 
+def _kill_group(pgid: int) -> None:
+    """SIGKILL what is left of a child's process group (its RQ work horse or scheduler)."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 def _stop_children(children: list[subprocess.Popen[bytes]]) -> None:
-    """SIGTERM each child, wait up to 15 s in all, then kill what is left."""
+    """SIGTERM each child, wait up to 15 s in all, then kill what is left of their groups.
+
+    Each child leads its own process group (``Supervisor.spawn``), so what a child forked
+    (a work horse, RQ's scheduler) goes with it even when the child itself has exited.
+    """
     for child in children:
         if child.poll() is None:
             child.send_signal(signal.SIGTERM)
@@ -336,17 +382,221 @@ def _stop_children(children: list[subprocess.Popen[bytes]]) -> None:
     for child in children:
         while child.poll() is None and time.monotonic() < deadline:
             time.sleep(0.2)
+        _kill_group(child.pid)
         if child.poll() is None:
             child.kill()
             child.wait()
+
+
+# How `dealdesk run` restarts a child that died: the wait before each restart after 0, 1, 2...
+# fast failures in a row (a child that ran FAST_FAILURE_S or longer starts the count again);
+# MAX_FAST_FAILURES in a row and it gives up: stops everything and exits GAVE_UP, so that a
+# service manager (systemd, Docker's restart policy) restarts the whole product.
+RESTART_BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0)
+FAST_FAILURE_S = 60.0
+MAX_FAST_FAILURES = 5
+SUPERVISE_EVERY_S = 1.0
+GAVE_UP = 1
+
+
+def _exit_reason(returncode: int) -> str:
+    """``exit status 1`` or ``killed by SIGKILL``."""
+    if returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exit status {returncode}"
+
+
+@dataclass
+class Child:
+    """One process `dealdesk run` keeps running (a worker, the relay)."""
+
+    name: str
+    command: list[str]  # a `dealdesk` command line, run as `python -m cli.main ...`
+    argv: list[str] | None = None  # the whole command line instead (tests)
+    process: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+    fast_failures: int = 0
+    restart_at: float | None = None
+    restarts: int = 0
+
+
+@dataclass
+class Supervisor:
+    """Keeps `dealdesk run`'s children running: reaps one that died, restarts it with a backoff.
+
+    ``check()`` (every second, from a thread next to the API) also restarts the embedded Redis
+    the run owns if it died (``restart_redis``), then restarts the children so they reconnect.
+    It returns False once a child failed ``MAX_FAST_FAILURES`` times in a row: the run gives up.
+    """
+
+    children: list[Child]
+    env: dict[str, str]
+    restart_redis: Callable[[], bool] | None = None
+    clock: Callable[[], float] = time.monotonic
+    gave_up: str | None = None
+    _stopping: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def spawn(self, child: Child) -> None:
+        """Start a child in its own process group (so it can be killed with what it forks)."""
+        env = dict(self.env)
+        if child.name == "relay":  # it outlives the workers it knows when the run is killed
+            env[RUN_WORKER_PIDS_ENV] = ",".join(
+                str(c.process.pid) for c in self.children if c.process and c.name != "relay"
+            )
+        argv = child.argv or [sys.executable, "-m", "cli.main", *child.command]
+        child.process = subprocess.Popen(argv, env=env, process_group=0)
+        child.started_at = self.clock()
+        child.restart_at = None
+
+    def start_all(self) -> None:
+        """Start every child, in order (the relay last: it knows the workers' pids)."""
+        with self._lock:
+            for child in self.children:
+                self.spawn(child)
+
+    def processes(self) -> list[subprocess.Popen[bytes]]:
+        """The children's current processes."""
+        return [child.process for child in self.children if child.process is not None]
+
+    def stop(self) -> list[subprocess.Popen[bytes]]:
+        """Restart nothing from now on; return the processes to stop."""
+        with self._lock:
+            self._stopping = True
+            return self.processes()
+
+    def check(self) -> bool:
+        """Reap and restart children that died; False once the run must give up."""
+        with self._lock:
+            if self._stopping or self.gave_up:
+                return self.gave_up is None
+            if self.restart_redis is not None and self.restart_redis():
+                log.warning("embedded redis restarted; restarting the workers and the relay")
+                console.print("dealdesk run: Redis died and was restarted; restarting children")
+                for child in self.children:
+                    if child.process is not None and child.process.poll() is None:
+                        child.process.terminate()
+                        # Stopped by us: its exit is no failure of its own.
+                        child.started_at = self.clock() - FAST_FAILURE_S
+            now = self.clock()
+            for child in self.children:
+                if child.process is not None and child.process.poll() is not None:
+                    if not self._reap(child, now):
+                        return False
+                if child.process is None and child.restart_at is not None:
+                    if now >= child.restart_at:
+                        self.spawn(child)
+                        assert child.process is not None
+                        log.warning(
+                            "restarted %s (pid %s)",
+                            child.name,
+                            child.process.pid,
+                            extra={"child": child.name, "pid": child.process.pid},
+                        )
+            return True
+
+    def _reap(self, child: Child, now: float) -> bool:
+        """A child exited: plan its restart, or give up; False when giving up."""
+        assert child.process is not None
+        pid, code = child.process.pid, child.process.returncode
+        _kill_group(pid)  # its scheduler or work horse, if any is left
+        lived = now - child.started_at
+        child.fast_failures = child.fast_failures + 1 if lived < FAST_FAILURE_S else 0
+        child.process = None
+        how = _exit_reason(code)
+        if child.fast_failures >= MAX_FAST_FAILURES:
+            self.gave_up = (
+                f"{child.name} failed {child.fast_failures} times in a row, each within "
+                f"{FAST_FAILURE_S:.0f} s of starting (last: pid {pid}, {how})"
+            )
+            log.error("giving up: %s", self.gave_up, extra={"child": child.name})
+            console.print(f"[bold red]dealdesk run: giving up: {self.gave_up}[/]")
+            return False
+        delay = RESTART_BACKOFF_S[min(child.fast_failures, len(RESTART_BACKOFF_S) - 1)]
+        child.restarts += 1
+        child.restart_at = now + delay
+        log.warning(
+            "%s (pid %s) died after %.0f s (%s); restarting in %.0f s (restart %d)",
+            child.name,
+            pid,
+            lived,
+            how,
+            delay,
+            child.restarts,
+            extra={"child": child.name, "pid": pid, "exit": how, "restart_in_s": delay},
+        )
+        return True
+
+    def watch(self, server: uvicorn.Server) -> threading.Thread:
+        """Check the children every second in a thread; end the server if the run gives up.
+
+        The thread lives until the run stops: a child it restarted has the death signal of
+        the thread that started it (prctl follows the thread, not the process).
+        """
+        done = threading.Event()
+
+        def loop() -> None:
+            while not done.wait(SUPERVISE_EVERY_S):
+                try:
+                    healthy = self.check()
+                except Exception:  # never let supervision die silently
+                    log.exception("supervising the children failed; trying again")
+                    continue
+                if not healthy:
+                    server.should_exit = True
+                    return
+
+        thread = threading.Thread(target=loop, name="run-supervisor", daemon=True)
+        thread.done = done  # type: ignore[attr-defined]
+        thread.start()
+        return thread
+
+
+def _restart_redis_for_run() -> Callable[[], bool] | None:
+    """For the supervisor: restart the run's embedded Redis if it died (None: REDIS_URL set)."""
+    settings = get_settings()
+    if settings.redis_url:
+        return None
+
+    def restart() -> bool:
+        from core.ops import reset_probes
+        from store.redis_client import reset_redis
+
+        if not embedded.restart_redis_if_dead(settings.data_path):
+            return False
+        reset_redis()
+        reset_probes()
+        return True
+
+    return restart
+
+
+def _clear_stale_worker_state() -> None:
+    """Before the workers start: stale scheduler locks and dead workers' registrations go."""
+    from workers.main import clear_stale_worker_state
+
+    cleared = clear_stale_worker_state()
+    if cleared["scheduler_locks"]:
+        console.print(
+            "  released stale RQ scheduler locks of queue(s) "
+            + ", ".join(cleared["scheduler_locks"])
+        )
+    if cleared["dead_workers"]:
+        console.print(f"  forgot {len(cleared['dead_workers'])} dead RQ worker(s)")
 
 
 @app.command()
 def run(host: HostOpt = "127.0.0.1", port: PortOpt = 8000) -> None:
     """Start the whole product: migrate, seed the demo, two RQ workers, the relay, the API.
 
-    Ctrl-C, SIGTERM and SIGHUP all stop it the same way: the API, then the workers and the
-    relay, then the embedded servers it started.
+    The workers and the relay are supervised: one that dies is restarted (after 1 s, then
+    longer while it keeps failing fast); after five fast failures in a row the run stops
+    everything and exits with status 1, for a service manager to restart it. Ctrl-C, SIGTERM
+    and SIGHUP all stop it the same way: the API, then the workers and the relay (each with
+    what it forked), then the embedded servers it started.
     """
     from domain.demo.service import seed_demo as run_seed
     from store import migrate as migrations
@@ -357,7 +607,8 @@ def run(host: HostOpt = "127.0.0.1", port: PortOpt = 8000) -> None:
     _public_url_for(host, port)
     _setup_logging()
     _stop_on_signals()
-    children: list[subprocess.Popen[bytes]] = []
+    supervisor: Supervisor | None = None
+    watcher: threading.Thread | None = None
     try:
         migrations.upgrade("head")
         with session_scope() as session:
@@ -365,35 +616,49 @@ def run(host: HostOpt = "127.0.0.1", port: PortOpt = 8000) -> None:
         # This process starts (and so owns) the embedded Redis before any child starts; the
         # workers and relay attach to the same servers through the data directory.
         redis_url()
+        _clear_stale_worker_state()
         # A forking worker for most queues; one that does not fork for Whisper's `transcribe`.
-        commands = [
-            ["worker", "--queues", ",".join(FORKING_QUEUES)],
-            ["worker", "--queues", ",".join(sorted(NO_FORK_QUEUES))],
-            ["relay"],
-        ]
-        env = {**os.environ, RUN_PID_ENV: str(os.getpid())}
-        for command in commands:
-            if command == ["relay"]:  # started last: it knows the workers it outlives
-                env[RUN_WORKER_PIDS_ENV] = ",".join(str(child.pid) for child in children)
-            argv = [sys.executable, "-m", "cli.main", *command]
-            children.append(subprocess.Popen(argv, env=env))
+        supervisor = Supervisor(
+            children=[
+                Child("worker", ["worker", "--queues", ",".join(FORKING_QUEUES)]),
+                Child("transcribe worker", ["worker", "--queues", ",".join(NO_FORK_QUEUES)]),
+                Child("relay", ["relay"]),
+            ],
+            env={**os.environ, RUN_PID_ENV: str(os.getpid())},
+            restart_redis=_restart_redis_for_run(),
+        )
+        supervisor.start_all()
+        pids = [p.pid for p in supervisor.processes()]
         console.print(f"[bold green]dealdesk is starting on http://{host}:{port}[/]")
         console.print(f"  API docs: http://{host}:{port}/docs   readiness: /ready")
         console.print(
-            f"  stack: {_describe_stack()}; worker pids {children[0].pid} "
-            f"({','.join(FORKING_QUEUES)}) and {children[1].pid} (transcribe), "
-            f"relay pid {children[2].pid}"
+            f"  stack: {_describe_stack()}; worker pids {pids[0]} "
+            f"({','.join(FORKING_QUEUES)}) and {pids[1]} (transcribe), "
+            f"relay pid {pids[2]}"
         )
         for line in summary.lines():
             console.print(f"  {line}")
-        _serve_api(host, port)
+
+        def supervise(server: uvicorn.Server) -> None:
+            nonlocal watcher
+            assert supervisor is not None
+            watcher = supervisor.watch(server)
+
+        _serve_api(host, port, alongside=supervise)
     except StopRequested as stop:
         console.print(f"{stop.signal_name} received: stopping the workers, relay and servers")
     finally:
         _ignore_stop_signals()
-        _stop_children(children)
+        if supervisor is not None:
+            _stop_children(supervisor.stop())
+        if watcher is not None:
+            watcher.done.set()  # type: ignore[attr-defined]
+            watcher.join(timeout=5)
         embedded.stop_all()
         console.print("dealdesk stopped")
+    if supervisor is not None and supervisor.gave_up:
+        console.print(f"dealdesk run gave up: {supervisor.gave_up}")
+        raise SystemExit(GAVE_UP)
 
 
 @user_app.command("create")

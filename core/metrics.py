@@ -1,9 +1,10 @@
-"""Prometheus metrics: HTTP traffic, RQ queue depth, outbox lag and business counters.
+"""Prometheus metrics: HTTP traffic, RQ queues and workers, outbox lag, business counters.
 
 Everything lives in one ``REGISTRY`` that ``GET /metrics`` renders. HTTP metrics are recorded
-by ``core.observability.RequestContextMiddleware``. Queue depth, failed jobs, outbox lag and
-outbox delivery counts are read at scrape time by ``RuntimeCollector``, which skips (and logs)
-whatever it cannot reach, so a scrape never fails because Redis or the database is down.
+by ``core.observability.RequestContextMiddleware``. ``redis_up``, queue depth, failed jobs, live
+workers per queue, outbox lag and outbox delivery counts are read at scrape time by
+``RuntimeCollector``, which skips (and logs) whatever it cannot reach, so a scrape never fails
+because Redis or the database is down (``redis_up`` then says 0).
 Modules declare their business counters with ``business_counter("properties_created_total",
 "...")``.
 """
@@ -84,29 +85,44 @@ def business_counter(name: str, documentation: str, labelnames: Sequence[str] = 
         return counter
 
 
+_REDIS_UP_DOC = "1 when Redis answers a PING, 0 when it does not (then no rq_* series)."
+_RQ_WORKERS_DOC = "Live RQ workers serving each queue (0: its jobs wait until one starts)."
+
+
 def _queue_families() -> list[Metric]:
-    """``rq_queue_depth`` and ``rq_failed_jobs`` per queue, or nothing when Redis is down."""
-    from core.ops import redis_reachable
+    """``redis_up``, then ``rq_queue_depth``, ``rq_failed_jobs``, ``rq_workers`` per queue.
+
+    With Redis down only ``redis_up`` (0) is there, so an alert can fire on it rather than
+    on series that vanished.
+    """
+    from core.ops import probe_redis, redis_reachable
+    from workers.main import live_workers_by_queue
     from workers.queues import QUEUE_NAMES, get_queue, queue_depths
 
+    up = GaugeMetricFamily("redis_up", _REDIS_UP_DOC)
     # A fast PING first: the shared client waits up to its socket timeout on a dead Redis.
     reachable, reason = redis_reachable()
     if not reachable:
         log.warning("rq metrics skipped: redis unreachable", extra={"reason": reason})
-        return []
+        up.add_metric([], 0)
+        return [up]
+    up.add_metric([], 1)
     depth = GaugeMetricFamily("rq_queue_depth", "Jobs waiting in each RQ queue.", labels=["queue"])
     failed = GaugeMetricFamily(
         "rq_failed_jobs", "Jobs in each RQ queue's failed-job registry.", labels=["queue"]
     )
+    workers = GaugeMetricFamily("rq_workers", _RQ_WORKERS_DOC, labels=["queue"])
     try:
         for queue, count in queue_depths().items():
             depth.add_metric([queue], count)
         for queue in QUEUE_NAMES:
             failed.add_metric([queue], get_queue(queue).failed_job_registry.count)
+        for queue, count in live_workers_by_queue(probe_redis()).items():
+            workers.add_metric([queue], count)
     except Exception as exc:
         log.warning("rq metrics skipped: %s", type(exc).__name__, extra={"reason": str(exc)})
-        return []
-    return [depth, failed]
+        return [up]
+    return [up, depth, failed, workers]
 
 
 _OUTBOX_LAG_DOC = "Age in seconds of the oldest event not yet delivered to every subscriber."
@@ -163,6 +179,8 @@ class RuntimeCollector(Collector):
         yield GaugeMetricFamily(
             "rq_failed_jobs", "Jobs in each RQ queue's failed-job registry.", labels=["queue"]
         )
+        yield GaugeMetricFamily("redis_up", _REDIS_UP_DOC)
+        yield GaugeMetricFamily("rq_workers", _RQ_WORKERS_DOC, labels=["queue"])
         yield GaugeMetricFamily("outbox_lag_seconds", _OUTBOX_LAG_DOC)
         yield GaugeMetricFamily("outbox_deliveries", _OUTBOX_DELIVERIES_DOC, labels=["status"])
 

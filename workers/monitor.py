@@ -11,8 +11,8 @@
   queued scan whose job is gone from the queue, and
   releases alerts held for quiet hours whose hours are over; then the next tick is scheduled
   ``MONITOR_TICK_S`` later, the way the WhatsApp sweeper schedules itself
-  (``schedule_tick``: ``enqueue_in`` with a Redis lease so only one tick is ever pending; it
-  needs a worker started ``--with-scheduler``, as ``dealdesk worker`` does). The tick is
+  (``schedule_tick``: one chain, ``workers.main.keep_chain``, so a worker restart never adds a
+  second; it needs a worker started ``--with-scheduler``, as ``dealdesk worker`` does). The tick is
   started by ``POST /monitor/start`` for a scheduled feed and by ``preload()`` when a default
   worker starts.
 """
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import timedelta
 from typing import Any
 
 from rq.job import JobStatus
@@ -36,7 +35,8 @@ from workers.queues import enqueue, get_queue
 log = logging.getLogger(__name__)
 
 QUEUE = "default"
-TICK_LEASE_KEY = "dealdesk:market:tick"
+# The chain of ticks (``workers.main.keep_chain``): one tick pending, whatever restarts.
+TICK_CHAIN = "market-tick"
 
 
 def enqueue_scan(org_id: uuid.UUID, scan_id: uuid.UUID) -> str:
@@ -142,25 +142,30 @@ def tick() -> dict[str, int]:
 
 def tick_job() -> dict[str, int]:
     """Job: one tick, then schedule the next (needs a worker with the scheduler)."""
+    from workers.main import running_job_id
+
     try:
         return tick()
     finally:
-        schedule_tick(force=True)
+        schedule_tick(continuing=running_job_id())
 
 
-def schedule_tick(*, force: bool = False) -> bool:
-    """Keep one tick scheduled: a Redis lease stops callers from scheduling duplicates."""
-    from store.redis_client import get_redis
+def schedule_tick(*, continuing: str | None = None) -> bool:
+    """Keep one tick scheduled; ``continuing``: the id of the tick job scheduling its next.
 
-    interval = get_settings().monitor_tick_s
+    A caller (a worker start, ``POST /monitor/start``) schedules one only when the chain has
+    no tick that will still run; a tick job continues the chain unless it is a duplicate.
+    """
+    from workers.main import keep_chain
+
     try:
-        redis = get_redis()
-        if force:
-            redis.set(TICK_LEASE_KEY, "1", ex=interval * 3)
-        elif not redis.set(TICK_LEASE_KEY, "1", ex=interval * 3, nx=True):
-            return False
-        get_queue(QUEUE).enqueue_in(timedelta(seconds=interval), tick_job, job_timeout=120)
-        return True
+        return keep_chain(
+            TICK_CHAIN,
+            tick_job,
+            get_settings().monitor_tick_s,
+            queue=QUEUE,
+            current_job_id=continuing,
+        )
     except Exception:  # noqa: BLE001 - scheduling must never break the caller
         log.exception("could not schedule the market monitor tick")
         return False

@@ -41,7 +41,8 @@ log = logging.getLogger(__name__)
 
 QUEUE = "default"
 DISPATCH_INTERVAL_S = 30
-DISPATCH_LEASE_KEY = "dealdesk:voice:dispatcher"
+# The chain of dispatches (``workers.main.keep_chain``): one pending, whatever restarts.
+DISPATCH_CHAIN = "voice-dispatcher"
 
 
 def _final_attempt() -> bool:
@@ -125,27 +126,30 @@ def dispatch_due(now: dt.datetime | None = None) -> dict[str, int]:
 
 def dispatch_job() -> dict[str, int]:
     """Job: one dispatch, then schedule the next (needs a worker with the scheduler)."""
+    from workers.main import running_job_id
+
     try:
         return dispatch_due()
     finally:
-        schedule_dispatcher(force=True)
+        schedule_dispatcher(continuing=running_job_id())
 
 
-def schedule_dispatcher(*, force: bool = False) -> bool:
-    """Keep one dispatch scheduled: a Redis lease stops duplicates."""
-    from store.redis_client import get_redis
-    from workers.queues import get_queue
+def schedule_dispatcher(*, continuing: str | None = None) -> bool:
+    """Keep one dispatch scheduled; ``continuing``: the dispatch job scheduling its next.
+
+    One chain, whatever restarts (``workers.main.keep_chain``): a caller schedules a dispatch
+    only when none will still run; a duplicate chain left from before ends.
+    """
+    from workers.main import keep_chain
 
     try:
-        redis = get_redis()
-        if force:
-            redis.set(DISPATCH_LEASE_KEY, "1", ex=DISPATCH_INTERVAL_S * 3)
-        elif not redis.set(DISPATCH_LEASE_KEY, "1", ex=DISPATCH_INTERVAL_S * 3, nx=True):
-            return False
-        get_queue(QUEUE).enqueue_in(
-            dt.timedelta(seconds=DISPATCH_INTERVAL_S), dispatch_job, job_timeout=120
+        return keep_chain(
+            DISPATCH_CHAIN,
+            dispatch_job,
+            DISPATCH_INTERVAL_S,
+            queue=QUEUE,
+            current_job_id=continuing,
         )
-        return True
     except Exception:
         log.exception("could not schedule the call dispatcher")
         return False

@@ -63,7 +63,8 @@ STALE_AFTER = timedelta(minutes=10)
 # Replies queued by event handlers (a report link) wait for the sweeper this long at most.
 OUTBOUND_STALE_AFTER = timedelta(seconds=20)
 SWEEP_INTERVAL_S = 30
-SWEEPER_LEASE_KEY = "dealdesk:whatsapp:sweeper"
+# The chain of sweeps (``workers.main.keep_chain``): one pending, whatever restarts.
+SWEEPER_CHAIN = "whatsapp-sweeper"
 
 EMPTY_REPLY = (
     "I got an empty message. Text me a property address for an analysis, or 'help' to see "
@@ -1442,11 +1443,16 @@ PRELOAD_MODULES = (
 
 
 def preload() -> None:
-    """Import the modules a WhatsApp job needs (no connections are opened)."""
+    """Import the modules a WhatsApp job needs; make sure the sweeper runs (worker start).
+
+    The sweeper is started here, not only by the next webhook: after a crash it re-enqueues
+    the accepted messages whose jobs were lost, and lost transcriptions (``sweep_job``).
+    """
     import importlib
 
     for name in PRELOAD_MODULES:
         importlib.import_module(name)
+    schedule_sweeper()
 
 
 # --- the sweeper -------------------------------------------------------------------------
@@ -1483,26 +1489,39 @@ def sweep(
 
 
 def sweep_job() -> dict[str, int]:
-    """Job: one sweep, then schedule the next (needs a worker with the scheduler)."""
+    """Job: one sweep, lost transcriptions re-enqueued, then schedule the next sweep.
+
+    ``workers.audio.requeue_stalled`` runs here too, not only when a worker starts: a
+    transcription whose worker was killed mid-run would otherwise show ``transcribing``
+    until a transcribe worker next starts.
+    """
+    from workers.main import running_job_id
+
     try:
-        return sweep()
+        counts = sweep()
+        try:
+            from workers import audio as audio_jobs
+
+            counts["transcriptions_requeued"] = audio_jobs.requeue_stalled()
+        except Exception:  # noqa: BLE001 - the sweep's own work is done; the next one retries
+            log.exception("could not re-enqueue stalled transcriptions")
+        return counts
     finally:
-        schedule_sweeper(force=True)
+        schedule_sweeper(continuing=running_job_id())
 
 
-def schedule_sweeper(*, force: bool = False) -> bool:
-    """Keep one sweep scheduled: a Redis lease stops webhooks from scheduling duplicates."""
-    from store.redis_client import get_redis
-    from workers.queues import get_queue
+def schedule_sweeper(*, continuing: str | None = None) -> bool:
+    """Keep one sweep scheduled; ``continuing``: the sweep job scheduling its next.
+
+    One chain, whatever restarts or webhooks call it (``workers.main.keep_chain``): a caller
+    schedules a sweep only when none will still run; a duplicate chain left from before ends.
+    """
+    from workers.main import keep_chain
 
     try:
-        redis = get_redis()
-        if force:
-            redis.set(SWEEPER_LEASE_KEY, "1", ex=SWEEP_INTERVAL_S * 3)
-        elif not redis.set(SWEEPER_LEASE_KEY, "1", ex=SWEEP_INTERVAL_S * 3, nx=True):
-            return False
-        get_queue(QUEUE).enqueue_in(timedelta(seconds=SWEEP_INTERVAL_S), sweep_job, job_timeout=120)
-        return True
+        return keep_chain(
+            SWEEPER_CHAIN, sweep_job, SWEEP_INTERVAL_S, queue=QUEUE, current_job_id=continuing
+        )
     except Exception:
         log.exception("could not schedule the WhatsApp sweeper")
         return False

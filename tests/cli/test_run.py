@@ -38,7 +38,7 @@ def test_run_serves_ready_with_nothing_configured(tmp_path: Path) -> None:
     )
     try:
         status, body, started = None, "", time.monotonic()
-        while time.monotonic() - started < 60 and proc.poll() is None:
+        while time.monotonic() - started < 120 and proc.poll() is None:
             try:
                 response = httpx.get(f"http://127.0.0.1:{port}/ready", timeout=2)
                 status, body = response.status_code, response.text

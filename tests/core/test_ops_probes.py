@@ -26,7 +26,14 @@ def test_health_is_ok_without_touching_dependencies(
 
 
 def test_ready_when_database_redis_and_migrations_are_good(client: TestClient) -> None:
-    response = client.get("/ready")
+    from workers.main import build_worker
+
+    worker = build_worker()  # a live worker on every queue (registered from this process)
+    worker.register_birth()
+    try:
+        response = client.get("/ready")
+    finally:
+        worker.register_death()
 
     assert response.status_code == 200, response.text
     body = response.json()
@@ -35,6 +42,7 @@ def test_ready_when_database_redis_and_migrations_are_good(client: TestClient) -
         "database": True,
         "redis": True,
         "migrations": True,
+        "workers": True,
     }
 
 
