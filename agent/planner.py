@@ -1312,12 +1312,47 @@ _UNDER = re.compile(
 _OVER = re.compile(
     r"\b(?:over|above|more than|at least|min(?:imum)?|from)\s+(\$?\s*[\d,.]+\s*[km]?)", re.I
 )
-_SCORE = re.compile(r"\bscores?\s*(?:of|above|over|>=?|at least)?\s*(\d{1,3})\b", re.I)
-_QUIET = re.compile(
-    r"\b(?:quiet hours?|not (?:between|from)|no (?:texts|alerts) (?:between|from))\s*"
-    r"(\d{1,2}(?::\d{2})?\s*(?:am|pm)?)\s*(?:-|to|and|until)\s*(\d{1,2}(?::\d{2})?\s*(?:am|pm)?)",
+_SCORE = re.compile(
+    r"\b(?:scor(?:e|es|ing)\s*(?:of\s+)?(?:at least|above|over|>=?|of|min(?:imum)?)?"
+    r"|min(?:imum)?\s+score\s*(?:of\s+)?)\s*(\d{1,3})\b",
     re.I,
 )
+# "ROI over 20%", "at least 15% return": the lowest return (flip ROI or cash-on-cash).
+_ROI = re.compile(
+    r"\b(?:roi|return|cash[\s-]on[\s-]cash|coc)\s*(?:of\s+)?(?:over|above|at least|>=?|of)?\s*"
+    r"(-?\d{1,3}(?:\.\d)?)\s*%"
+    r"|\b(?:at least|over|above)\s+(-?\d{1,3}(?:\.\d)?)\s*%\s*(?:roi|return|cash[\s-]on[\s-]cash)",
+    re.I,
+)
+# "between 80k and 120k": both ends of the price range.
+_BETWEEN = re.compile(
+    r"\bbetween\s+(\$?\s*[\d,.]+\s*[km]?)\s*(?:and|to|-)\s*(\$?\s*[\d,.]+\s*[km]?)", re.I
+)
+_CLOCK = r"(\d{1,2}(?::\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)?)"
+_QUIET = re.compile(
+    r"\b(?:quiet hours?|don'?t (?:text|message|alert|bother|ping) me|no (?:texts|alerts|messages)"
+    r"|not)\s*(?:is\s+|are\s+|:\s*)?(?:from|between)?\s*"
+    + _CLOCK
+    + r"\s*(?:-|to|and|until|till)\s*"
+    + _CLOCK,
+    re.I,
+)
+# "Pacific time", "I'm on central time", "America/Los_Angeles": the user's time zone.
+_US_ZONES = {
+    "eastern": "America/New_York",
+    "central": "America/Chicago",
+    "mountain": "America/Denver",
+    "pacific": "America/Los_Angeles",
+    "alaska": "America/Anchorage",
+    "hawaii": "Pacific/Honolulu",
+}
+_ZONE_SAID = re.compile(
+    r"\b(eastern|central|mountain|pacific|alaska|hawaii)(?:\s+(?:standard\s+|daylight\s+)?time"
+    r"|\s+tz|\s+zone)\b|\b((?:America|Pacific)/[A-Za-z_]+)\b",
+    re.I,
+)
+# "alerts in Ames", "in Des Moines": a city named with capitals (ZIPs are read apart).
+_ALERT_CITY = re.compile(r"\bin\s+((?-i:[A-Z][a-z]+)(?:\s+(?-i:[A-Z][a-z]+))?)\b")
 _MONTHS = re.compile(r"\b(\d{1,3})\s*months?\b|\b(\d{1,2})\s*years?\b", re.I)
 _AREA_WORDS = re.compile(
     r"\b(?:in|for|around|of)\s+([A-Z][A-Za-z .'-]{1,40}?)(?:[?.!,]|\s+over|\s+for|\s+from|$)"
@@ -1363,7 +1398,7 @@ def _full_street_address(text: str) -> bool:
 
 def _market_plan(text: str) -> Plan | None:
     """A plan for opportunities, alert settings or market trends; None if none is asked."""
-    if _ALERT_SET.search(text) and not _full_street_address(text):
+    if _ALERT_SET.search(text) and not _full_street_address(_QUIET.sub(" ", text)):
         # A street address makes it a question about that house ("I got an alert about 2718
         # Duff Ave, Ames, IA 50010 - what's it worth?"): its ZIP is not an alert setting.
         if _ALERT_RECEIVED.search(text):
@@ -1373,6 +1408,9 @@ def _market_plan(text: str) -> Plan | None:
             or _UNDER.search(text)
             or _OVER.search(text)
             or _QUIET.search(text)
+            or _SCORE.search(text)
+            or _ROI.search(text)
+            or _BETWEEN.search(text)
             or _strategies_in(text)
         )
         if _ALERTS_ON.search(text) and not _ALERTS_OFF.search(text) and not names_criteria:
@@ -1385,22 +1423,41 @@ def _market_plan(text: str) -> Plan | None:
         if _ALERTS_READ.search(text) and not asks_to_set:
             return Plan("my_alerts", {})
         args: dict[str, Any] = {}
-        zips = _ZIP.findall(text)
+        rest = text
+        # Quiet hours first, so "from 10pm to 6am" is never read as a price from 10.
+        if quiet := _QUIET.search(rest):
+            args["quiet_hours_start"] = _clock(quiet.group(1))
+            args["quiet_hours_end"] = _clock(quiet.group(2))
+            rest = rest[: quiet.start()] + " " + rest[quiet.end() :]
+        if zone := _ZONE_SAID.search(rest):
+            named = zone.group(1)
+            args["timezone"] = _US_ZONES[named.lower()] if named else zone.group(2)
+            rest = rest[: zone.start()] + " " + rest[zone.end() :]
+        if roi := _ROI.search(rest):
+            args["min_roi_pct"] = roi.group(1) or roi.group(2)
+            rest = rest[: roi.start()] + " " + rest[roi.end() :]
+        if score := _SCORE.search(rest):
+            args["min_score"] = score.group(1)
+            rest = rest[: score.start()] + " " + rest[score.end() :]
+        zips = _ZIP.findall(rest)
         if zips:
             args["zip_codes"] = zips
-        without_zips = _ZIP.sub(" ", text)
+        without_zips = _ZIP.sub(" ", rest)
+        if city := _ALERT_CITY.search(without_zips):
+            if city.group(1).lower() not in {"quiet", "the", "my"}:
+                args["cities"] = [city.group(1)]
+        if between := _BETWEEN.search(without_zips):
+            low, high = _amount(between.group(1) + " "), _amount(between.group(2) + " ")
+            if low is not None and high is not None:
+                args["min_price"], args["max_price"] = str(low), str(high)
+            without_zips = without_zips[: between.start()] + " " + without_zips[between.end() :]
         if (under := _UNDER.search(without_zips)) and (amount := _amount(under.group(1) + " ")):
             args["max_price"] = str(amount)
         if (over := _OVER.search(without_zips)) and (amount := _amount(over.group(1) + " ")):
             args["min_price"] = str(amount)
-        if score := _SCORE.search(text):
-            args["min_score"] = score.group(1)
         strategies = _strategies_in(text)
         if strategies:
             args["strategies"] = strategies
-        if quiet := _QUIET.search(text):
-            args["quiet_hours_start"] = _clock(quiet.group(1))
-            args["quiet_hours_end"] = _clock(quiet.group(2))
         if not args and not re.search(r"\b(?:all|every|any|everything)\b", text, re.I):
             # Saving no criteria would replace the user's with "every opportunity": only when
             # that is what they asked ("alert me to all new deals").
@@ -3463,8 +3520,10 @@ def _given_notes(r: dict[str, Any]) -> list[str]:
     # API's notes have the whole explanation).
     old = next((_OLD_COMPS.search(n) for n in notes if _OLD_COMPS.search(n)), None)
     if old is not None:
+        which = old.group(1)
+        uncertain = "they are" if " and " in which else "it is"
         shown.append(
-            f"Note: the newest comp sold on {old.group(1)}: values are uncertain "
+            f"Note: the newest {which} comp sold on {old.group(2)}: {uncertain} uncertain "
             "(the market since then is not known)."
         )
     if any(n.startswith("Section 8:") and "assumed at the payment standard" in n for n in notes):
@@ -3476,7 +3535,9 @@ def _given_notes(r: dict[str, Any]) -> list[str]:
 
 
 # The analysis's note when its comps are years old ("... the newest comp sold on 2010-06-15").
-_OLD_COMPS = re.compile(r"^confidence shown as low\b.*?\bnewest comp sold on (\d{4}-\d{2}-\d{2})")
+_OLD_COMPS = re.compile(
+    r"^confidence shown as low\b.*?\bnewest (.+?) comp sold on (\d{4}-\d{2}-\d{2})"
+)
 
 
 def _price_line(r: dict[str, Any]) -> str:

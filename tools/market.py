@@ -134,8 +134,8 @@ def configure_alerts(
 ) -> dict[str, Any]:
     """Set the user's own deal alerts: which new opportunities to text them on WhatsApp.
 
-    Replaces their earlier criteria (a time zone not given stays as saved). Empty lists mean
-    any area or strategy. Alerts during quiet hours are held and sent when
+    Replaces their earlier criteria (a time zone or quiet hours not given stay as saved).
+    Empty lists mean any area or strategy. Alerts during quiet hours are held and sent when
     the quiet hours end; the best existing matches are sent right away. Use active=false to
     stop alerts.
 
@@ -177,11 +177,24 @@ def configure_alerts(
             # Nothing to stop or resume: saving empty criteria would later read as "kept", and
             # resuming none would switch on alerts for every opportunity ("any area").
             return {"saved": False, "active": False, "had_alerts": False, "resume": active}
-        # The time zone only when given: left out, the saved one stays.
+        # The time zone and quiet hours only when given: left out, the saved ones stay (a new
+        # "alert me to flips in 50014" must not release alerts held for the night).
         when: dict[str, Any] = {}
         if quiet_hours_start or quiet_hours_end:
             when["quiet_hours_start"] = _time(quiet_hours_start, "quiet_hours_start")
             when["quiet_hours_end"] = _time(quiet_hours_end, "quiet_hours_end")
+        elif (
+            not only_switch
+            and ctx.user_id is not None
+            and (
+                saved := alert_service.get_criteria(
+                    session=session, org_id=ctx.org_id, user_id=ctx.user_id
+                )
+            )
+        ):
+            if saved.quiet_hours_start and saved.quiet_hours_end:
+                when["quiet_hours_start"] = saved.quiet_hours_start
+                when["quiet_hours_end"] = saved.quiet_hours_end
         if timezone is not None:
             when["timezone"] = timezone
         criteria = kept or alert_service.configure_alerts(

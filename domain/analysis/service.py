@@ -311,11 +311,12 @@ def valuation_notes(parts: Sequence[tuple[str, CompAnalysis | None]]) -> list[st
         confidences = ", ".join(
             f"{name} {percent(part.confidence * 100, 0)}" for name, part, _ in aged
         )
+        which = _and([name for name, _, _ in aged])  # "ARV" when only its comps are old
         notes.append(
             f"confidence shown as low ({confidences} from the valuation): it measures how "
-            f"closely the comps agree, not their age, and the newest comp sold on "
+            f"closely the comps agree, not their age, and the newest {which} comp sold on "
             f"{newest.isoformat()}, {(as_of - newest).days / 365.25:.1f} years before "
-            f"{as_of.isoformat()}; treat the values as uncertain"
+            f"{as_of.isoformat()}; treat {'it' if len(aged) == 1 else 'them'} as uncertain"
         )
     return notes
 

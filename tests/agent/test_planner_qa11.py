@@ -632,3 +632,65 @@ def test_saving_an_arv_or_asking_comps_on_old_sales_says_they_are_old(
     assert "the value is uncertain" in saved.reply
     comps = checked_turn(analyst, "comps for 1234 Subject Ave")
     assert "Note: the newest comp sold on 2024-" in comps.reply, comps.reply
+
+
+@pytest.mark.parametrize(
+    ("said", "args"),
+    [
+        (
+            "alert me to flips in 50014, quiet hours from 10pm to 6am",
+            {
+                "quiet_hours_start": "22:00",
+                "quiet_hours_end": "06:00",
+                "zip_codes": ["50014"],
+                "strategies": ["flip"],
+            },
+        ),
+        (
+            "alert me to flips in 50014 but don't text me between 10 pm and 6:30 am",
+            {
+                "quiet_hours_start": "22:00",
+                "quiet_hours_end": "06:30",
+                "zip_codes": ["50014"],
+                "strategies": ["flip"],
+            },
+        ),
+        (
+            "alert me to rentals and BRRRR in Ames between 80k and 120k with a score of at "
+            "least 60, quiet hours 10pm to 6am Pacific time",
+            {
+                "quiet_hours_start": "22:00",
+                "quiet_hours_end": "06:00",
+                "timezone": "America/Los_Angeles",
+                "min_score": "60",
+                "cities": ["Ames"],
+                "min_price": "80000",
+                "max_price": "120000",
+                "strategies": ["brrrr", "rental"],
+            },
+        ),
+        ("alert me to flips with ROI over 20%", {"min_roi_pct": "20", "strategies": ["flip"]}),
+    ],
+)
+def test_alert_criteria_said_in_words_are_all_kept(said: str, args: dict[str, Any]) -> None:
+    """Was: "quiet hours from 10pm to 6am" dropped the quiet hours (and read "from 10" as a
+    price), "don't text me between ..." listed opportunities, and cities, price ranges,
+    scores, ROI and a time zone were dropped while the reply said "Alerts saved"."""
+    plan = plan_for(Conversation(text=said, history=[], this_turn=[]))
+    assert (plan.tool, plan.args) == ("configure_alerts", args)
+
+
+def test_new_alert_criteria_without_quiet_hours_keep_the_saved_ones(
+    committed_db: Session,
+) -> None:
+    """Was: saving "alert me to flips in 50014" removed the quiet hours, and alerts held for the
+    night went out at once."""
+    db = committed_db
+    org = make_org(db, "Quiet Hours Co")
+    investor = make_user(db, org, Role.investor, phone_number="+13135550199")
+    db.commit()
+    thread = f"web:{uuid.uuid4().hex}"
+    checked_turn(investor, "alert me to flips in 48215, quiet hours 10pm to 6am", thread)
+    again = checked_turn(investor, "alert me to rentals in 48214", thread)
+    assert [(c.name, c.ok) for c in again.tool_calls] == [("configure_alerts", True)]
+    assert "quiet hours 22:00-06:00" in again.reply, again.reply

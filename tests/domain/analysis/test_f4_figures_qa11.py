@@ -78,7 +78,7 @@ def test_a_stale_market_warning_is_worded_right_and_reaches_the_notes_and_the_pd
     # The valuation's confidence ignores comp age: the analysis flags it (the value is unchanged).
     aged = [n for n in analysis.notes if n.startswith("confidence shown as low")]
     assert len(aged) == 1
-    assert "the newest comp sold on 2010-12-15" in aged[0]
+    assert "the newest as-is value and ARV comp sold on 2010-12-15" in aged[0]
     assert f"as-is value {percent(analysis.as_is.confidence * 100, 0)}" in aged[0]
 
     content = _pdf_text(build_property_report(analysis))
