@@ -4475,8 +4475,8 @@ def _lead_calls_reply(r: dict[str, Any]) -> str:
         lines.append(f"Seller lead calls{about}, latest first:")
     for c in calls[:6]:
         who = c.get("name") or c.get("phone") or "a lead"
-        when = str(c["at"])[:16].replace("T", " ")
-        lines.append(f"• {who}, {when} UTC: {c['summary']}")
+        when = c.get("at_local") or f"{str(c['at'])[:16].replace('T', ' ')} UTC"
+        lines.append(f"• {who}, {when}: {c['summary']}")
         for step in c.get("next_steps", [])[:2]:
             if step != c["summary"]:
                 lines.append(f"  – {step}")
@@ -4507,7 +4507,8 @@ def _calls_reply(r: dict[str, Any]) -> str:
         outcome = words(c.get("outcome") or c.get("status"))
         lines.append(f"• {c['contractor']}: {outcome} (attempt {c['attempt']})")
     for item in scheduled[:8]:
-        lines.append(f"• {item['contractor']}: scheduled {item['scheduled_for']}")
+        when = item.get("scheduled_local") or item["scheduled_for"]
+        lines.append(f"• {item['contractor']}: scheduled {when}")
     return _fit("\n".join(lines))
 
 
@@ -4716,13 +4717,13 @@ def _seller_leads_reply(r: dict[str, Any]) -> str:
         who = lead.get("name") or "a lead"
         status = _LEAD_STATUS_WORDS.get(lead["status"], words(lead["status"]))
         last = (
-            f"; last call {lead['last_call_at']} UTC: {lead['last_call']}"
+            f"; last call {lead['last_call_at']}: {lead['last_call']}"
             if lead.get("last_call_at")
             else "; no call yet"
         )
         lines.append(
             f"• {who}, {lead.get('phone') or 'no phone'}, {lead.get('address') or 'no address'}: "
-            f"{status} (in {lead['received']} UTC){last}"
+            f"{status} (in {lead['received']}){last}"
         )
     return _fit("\n".join(lines))
 

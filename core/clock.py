@@ -50,3 +50,18 @@ def local_day(moment: dt.datetime) -> dt.date:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
     return moment.astimezone(company_zone()).date()
+
+
+def local_minute(moment: dt.datetime) -> str:
+    """A stored timestamp as people read it: company-local, to the minute, with its zone.
+
+    "2026-11-28 23:37 EST"; a naive timestamp is read as UTC.
+    """
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return f"{moment.astimezone(company_zone()):%Y-%m-%d %H:%M %Z}"
+
+
+def local_midnight(day: dt.date) -> dt.datetime:
+    """The start of ``day`` in the company's time zone (an aware datetime)."""
+    return dt.datetime.combine(day, dt.time(), tzinfo=company_zone())

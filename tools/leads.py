@@ -17,6 +17,7 @@ from pydantic import Field
 from sqlmodel import Session
 
 from agent.context import Context
+from core.clock import local_midnight, local_minute
 from core.observability import mask
 from domain.auth.enums import Role
 from domain.voice import service as voice_service
@@ -24,7 +25,8 @@ from tools._common import require_roles, run_tool
 
 
 def _minute(value: dt.datetime | None) -> str | None:
-    return f"{value.astimezone(dt.UTC):%Y-%m-%d %H:%M}" if value is not None else None
+    """A time as the team reads it: company-local, with its zone ("2026-11-28 23:37 EST")."""
+    return local_minute(value) if value is not None else None
 
 
 @tool(parse_docstring=True)
@@ -48,7 +50,7 @@ def seller_leads(
 
     def body(session: Session) -> dict[str, Any]:
         require_roles(ctx, Role.admin, Role.analyst)
-        start = dt.datetime.combine(since, dt.time(), tzinfo=dt.UTC) if since else None
+        start = local_midnight(since) if since else None  # the company's day, not UTC's
         leads = voice_service.list_leads(
             session=session, org_id=ctx.org_id, since=start, limit=limit
         )

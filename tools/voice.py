@@ -24,6 +24,7 @@ from pydantic import Field
 from sqlmodel import Session
 
 from agent.context import Context
+from core.clock import local_minute
 from domain.auth.enums import Role
 from domain.construction import service as construction_service
 from domain.voice import service as voice_service
@@ -151,6 +152,7 @@ def _call_row(call: Any, names: dict[Any, str]) -> dict[str, Any]:
         "duration_days": facts.get("duration_days"),
         "note": call.note,
         "when": call.created_at,
+        "when_local": local_minute(call.created_at),
     }
 
 
@@ -191,6 +193,7 @@ def call_status(runtime: ToolRuntime[Context], project: ProjectRef) -> dict[str,
                     if s.contractor_id
                     else "a lead",
                     "scheduled_for": s.scheduled_for,
+                    "scheduled_local": local_minute(s.scheduled_for),
                     "attempts": f"{s.attempts} of {s.max_attempts}",
                     "reason": s.reason,
                 }
@@ -338,7 +341,7 @@ def qualify_lead(
             "name": name,
             "address": address,
             "scheduled_for": schedule.scheduled_for,
-            "calls_from": f"{schedule.scheduled_for:%Y-%m-%d %H:%M} UTC",
+            "calls_from": local_minute(schedule.scheduled_for),
             "reason": schedule.reason,
             "consent_source": consent_source,
             "source": "voice_service.call_schedules (lead.qualification.needed)",
@@ -371,7 +374,7 @@ def lead_calls(
         found = voice_service.lead_activity(session=session, org_id=ctx.org_id, lead=lead)
         return {
             "lead": found.matched,
-            "calls": [asdict(c) for c in found.calls],
+            "calls": [{**asdict(c), "at_local": local_minute(c.at)} for c in found.calls],
             "upcoming": [asdict(s) for s in found.upcoming],
             "source": "voice_service.calls and call_schedules (lead_qualification)",
         }

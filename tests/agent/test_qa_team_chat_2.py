@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from agent.planner import NOT_YOUR_ROLE, Conversation, plan_for
 from agent.runner import TurnResult
-from core.clock import local_today
+from core.clock import local_minute, local_today
 from domain.auth.models import User
 from domain.deal import service as deal_service
 from domain.deal.enums import DealStatus, OfferStatus
@@ -229,7 +229,8 @@ def test_the_seller_leads_are_listed_with_masked_phones_status_and_last_call(
         # The dispatcher places Pat's call when it is due: Pat has a call, Kim none.
         (call,) = voice_service.claim_due_schedules(session=db, now=agent_calls.scheduled_for)
         db.commit()
-    received = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
+    # Times as the team reads them: company-local with the zone (was UTC).
+    received = local_today().isoformat()
 
     result = _team(world, "show me the leads")
     assert [(c.name, c.args, c.ok) for c in result.tool_calls] == [("seller_leads", {}, True)]
@@ -241,7 +242,7 @@ def test_the_seller_leads_are_listed_with_masked_phones_status_and_last_call(
     ) and lines[1].endswith("; no call yet")
     assert lines[2].startswith(
         f"• Pat Seller, +1******0142, 77 Elm St, Detroit, MI 48215: being called (in {received}"
-    ) and lines[2].endswith(f"last call {call.created_at:%Y-%m-%d %H:%M} UTC: call queued")
+    ) and lines[2].endswith(f"last call {local_minute(call.created_at)}: call queued")
     assert "555-0142" not in result.reply and "5550142" not in result.reply
 
     this_week = _team(world, "new seller leads this week")
