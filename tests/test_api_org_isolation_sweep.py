@@ -139,7 +139,9 @@ def build_org_a(db: Session) -> tuple[Organisation, User, dict[str, str]]:
         session=db,
         org_id=org.id,
         property_id=prop.id,
-        data_in=MarketDataCreate(data_type=MarketDataType.rent_estimate, value={"rent": 1200}),
+        data_in=MarketDataCreate(
+            data_type=MarketDataType.rent_estimate, value={"rent_monthly": 1200}
+        ),
     )
     valuation_service.value_property(
         session=db, org_id=org.id, property_id=prop.id, as_of=dt.date(2025, 1, 1)
@@ -451,7 +453,7 @@ ID_OPERATIONS: dict[str, Op] = {
     ),
     "GET /api/v1/properties/{id}/market-data": Op({"id": "property"}),
     "POST /api/v1/properties/{id}/market-data": Op(
-        {"id": "property"}, _json({"data_type": "rent_estimate", "value": {"rent": 1}})
+        {"id": "property"}, _json({"data_type": "rent_estimate", "value": {"rent_monthly": 1}})
     ),
     # valuation
     "GET /api/v1/properties/{id}/comps": Op({"id": "property"}),

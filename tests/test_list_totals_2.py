@@ -252,7 +252,8 @@ def test_market_data_pages_and_counts_one_propertys_rows(
             property_service.add_market_data(
                 session=db, org_id=prop.org_id, property_id=prop.id,
                 data_in=MarketDataCreate(
-                    data_type=data_type, value={"n": n}, source="paging test", recorded_at=recorded
+                    data_type=data_type, value={"n": n, "rent_monthly": 1000 + n},
+                    source="paging test", recorded_at=recorded,
                 ),
             )  # fmt: skip
     db.flush()

@@ -127,6 +127,9 @@ def test_market_analysis_and_trends_have_cents(client: TestClient, db: Session) 
         _cents(body[key], key)
     for month in body["trend"]:
         _cents(month["median_price"], "trend median_price")
+        _cents(month["dollar_volume"], "trend dollar_volume")
+    # Each month's sale dollars (was missing: null in every month of /market/trends).
+    assert sum(Decimal(m["dollar_volume"]) for m in body["trend"]) == Decimal(body["total_volume"])
 
     # zip_code (the name the body echoes) works too.
     same = client.get(f"{API}/market/analysis", params={"zip_code": "48201"}, headers=headers)
@@ -141,6 +144,7 @@ def test_market_analysis_and_trends_have_cents(client: TestClient, db: Session) 
     assert months
     for month in months:
         _cents(month["median_price"], "trends median_price")
+        _cents(month["dollar_volume"], "trends dollar_volume")
     _cents(trends.json()["inputs"]["total_volume"], "trends total_volume")
 
 
@@ -208,3 +212,18 @@ def test_analysis_and_projection_assumptions_have_cents(client: TestClient, db: 
         _cents(body["assumptions"][key], f"assumptions {key}")
     _cents(body["analysis"]["inputs"]["arv"], "analysis inputs arv")
     _cents(body["arv_source"]["value"], "arv_source value")
+
+
+def test_a_rent_estimate_without_rent_monthly_is_refused(client: TestClient, db: Session) -> None:
+    """Was 201 and then ignored: the analysis reads only ``rent_monthly``."""
+    org, subject, headers = _setup(db)
+    path = f"{API}/properties/{subject.id}/market-data"
+    bad = client.post(
+        path, json={"data_type": "rent_estimate", "value": {"monthly_rent": 1400}}, headers=headers
+    )
+    assert bad.status_code == 422 and "rent_monthly" in bad.text, bad.text
+    good = client.post(
+        path, json={"data_type": "rent_estimate", "value": {"rent_monthly": 1400}}, headers=headers
+    )
+    assert good.status_code == 201, good.text
+    assert org is not None

@@ -267,6 +267,7 @@ def _sales_trends(session: Session, org_id: uuid.UUID, area: str, months: int) -
                     median_price=m.median_price,
                     median_price_per_sqft=m.median_price_per_sqft,
                     sales=m.sales,
+                    dollar_volume=m.dollar_volume,
                 )
                 for m in analysis.trend
             ],

@@ -12,7 +12,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from pydantic import ConfigDict, field_validator
+from pydantic import ConfigDict, field_validator, model_validator
 from sqlalchemy import Double, Index, String, Text, UniqueConstraint, column, text
 from sqlmodel import Field, SQLModel
 
@@ -387,6 +387,26 @@ class MarketDataCreate(SQLModel):
     value: dict[str, Any] = Field(description='the figures, e.g. {"rent_monthly": 1450}')
     source: str | None = Field(default=None, max_length=100, description="where it came from")
     recorded_at: dt.datetime | None = Field(default=None, description="default: now")
+
+    @model_validator(mode="after")
+    def _rent_estimate_has_its_rent(self) -> MarketDataCreate:
+        """A rent estimate carries ``rent_monthly``, a positive number, which the analysis reads.
+
+        A rent under another key was stored and then silently ignored.
+        """
+        if self.data_type == MarketDataType.rent_estimate:
+            rent = self.value.get("rent_monthly")
+            try:
+                ok = rent is not None and not isinstance(rent, bool) and float(rent) > 0
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise ValueError(
+                    'a rent_estimate needs "rent_monthly" in value, a positive number of dollars '
+                    'a month (e.g. {"rent_monthly": 1450}); got keys '
+                    + (", ".join(sorted(self.value)) or "none")
+                )
+        return self
 
 
 class MarketDataRead(SQLModel):

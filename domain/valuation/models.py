@@ -259,6 +259,7 @@ class MarketMonth(SQLModel):
 
     month: str = Field(description="YYYY-MM")
     sales: int
+    dollar_volume: MoneyOut | None = Field(default=None, description="the month's sale dollars")
     median_price: MoneyOut | None
     median_price_per_sqft: MoneyOut | None
 

@@ -1009,6 +1009,7 @@ def market_analysis(
         MarketMonth(
             month=month,
             sales=len(items),
+            dollar_volume=sum((Decimal(str(r.close_price or 0)) for r in items), Decimal("0")),
             median_price=_median([float(r.close_price or 0) for r in items]),
             median_price_per_sqft=_median(
                 [

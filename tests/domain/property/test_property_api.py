@@ -119,7 +119,9 @@ def test_other_organisations_get_404(client: TestClient, db: Session) -> None:
     assert client.get(f"{url}/images", headers=outsider).status_code == 404
     assert (
         client.post(
-            f"{url}/market-data", json={"data_type": "rent_estimate", "value": {}}, headers=outsider
+            f"{url}/market-data",
+            json={"data_type": "rent_estimate", "value": {"rent_monthly": 1}},
+            headers=outsider,
         ).status_code
         == 404
     )
