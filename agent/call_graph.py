@@ -474,7 +474,7 @@ def decide_turn(
 
 
 def _line_name(scope: list[ScopeLine], item_id: str) -> str:
-    return next((line.component for line in scope if line.id == item_id), "that line")
+    return next((line.said for line in scope if line.id == item_id), "that line")
 
 
 def question(item: str | None, context: dict[str, Any]) -> str:
@@ -503,13 +503,12 @@ def line_total_question(key: str, facts: CallFacts, context: dict[str, Any]) -> 
     if line is None:
         return f"You said {rate}. What would that come to in total?"
     have = (
-        f" I have the {line.component} as {line.quantity} {line.unit or ''}".rstrip() + "."
+        f" I have the {line.said} as {line.quantity} {line.unit or ''}".rstrip() + "."
         if line.quantity
         else ""
     )
     return (
-        f"You said {rate} for the {line.component}.{have} "
-        f"What would the {line.component} come to in total?"
+        f"You said {rate} for the {line.said}.{have} What would the {line.said} come to in total?"
     )
 
 
@@ -518,16 +517,16 @@ def _line_read_back(line: ScopeLine, facts: CallFacts) -> str:
     price = dollars(facts.line_prices[line.id])
     if line.id in facts.price_ranges:
         low = dollars(facts.price_ranges[line.id])
-        return f"{line.component} {low} to {price} (we'll note the top, {price})"
+        return f"{line.said} {low} to {price} (we'll note the top, {price})"
     rate = facts.line_rates.get(line.id)
     try:
         quantity = Decimal(str(line.quantity)) if line.quantity else None
     except InvalidOperation:
         quantity = None
     if rate is None or quantity is None or quantity == 1:
-        return f"{line.component} {price}"
+        return f"{line.said} {price}"
     counted = f"{line.quantity} {line.unit or ''}".strip()
-    return f"{line.component} {counted} at {dollars(rate)} = {price}"
+    return f"{line.said} {counted} at {dollars(rate)} = {price}"
 
 
 def confirmation(facts: CallFacts, context: dict[str, Any]) -> str:
@@ -538,7 +537,7 @@ def confirmation(facts: CallFacts, context: dict[str, Any]) -> str:
         if line.id in facts.line_prices:
             parts.append(_line_read_back(line, facts))
         elif line.id in facts.unit_rates:
-            parts.append(f"{line.component} at {facts.unit_rates[line.id]}, no total yet")
+            parts.append(f"{line.said} at {facts.unit_rates[line.id]}, no total yet")
     if facts.total is not None and "total" in facts.price_ranges:
         top = dollars(facts.total)
         parts.append(
@@ -604,7 +603,9 @@ def greeting_text(context: dict[str, Any]) -> str:
             "site_visit", context
         )
     else:
-        ask = f" The work is {scope_sentence(scope)}. " + question("start_date", context)
+        # With no scope on file, no "The work is the work on the property."
+        work = f" The work is {scope_sentence(scope)}. " if scope else " "
+        ask = work + question("start_date", context)
     return intro + ask + opt_out
 
 

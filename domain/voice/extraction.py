@@ -1256,10 +1256,15 @@ class ScopeLine:
     quantity: str | None = None
     unit: str | None = None
 
+    @property
+    def said(self) -> str:
+        """The component as words ("water_heater" is read aloud as "water heater")."""
+        return " ".join(self.component.replace("_", " ").split())
+
     def spoken(self) -> str:
         """How the agent says the line: ``roof (22 squares)``."""
         qty = f"{self.quantity} {self.unit}".strip() if self.quantity else ""
-        return f"{self.component} ({qty})" if qty else self.component
+        return f"{self.said} ({qty})" if qty else self.said
 
     def own_words(self) -> set[str]:
         """The component's own words (and the whole name), without synonyms."""
