@@ -1059,8 +1059,8 @@ def callback_promise(
     return f"That's outside the hours we may call, so we'll call you back {at}."
 
 
-def _clock_in(window: str) -> str | None:
-    """The clock said in a callback phrase: "3 pm", noon, "at 3" (a working hour), "afternoon"."""
+def clock_in(window: str) -> str | None:
+    """The clock said in a phrase: "3 pm", noon, "at 3" (a working hour), "afternoon"."""
     if _NOON.search(window):
         return "12:00"
     match = _TIME_OF_DAY.search(window)
@@ -1119,7 +1119,7 @@ def callback_request(normalised: str, *, today: dt.date) -> tuple[CallbackTime |
             day = mention.value
             end = max(end, start + mention.end)
             break
-    clock = _clock_in(window)
+    clock = clock_in(window)
     if clock is not None or minutes is not None:
         end = stop
     if day is None and clock is None and minutes is None:

@@ -32,13 +32,13 @@ from domain.voice.extraction import (
     CallbackTime,
     asks_callback,
     callback_request,
+    clock_in,
     dollars,
     extract,
     normalise,
     parse_amounts,
     parse_dates,
     spoken_date,
-    time_of_day,
 )
 
 # What a lead-qualification call asks, in order.
@@ -258,7 +258,8 @@ def extract_lead(text: str, *, today: dt.date, expect: str | None = None) -> Lea
     price = house_price(said, price_asked=expect == "asking_price")
     timeline = sell_timeline(said, today=today) if expect in ("timeline", "interested") else None
     walkthrough = general.site_visit if expect == "walkthrough" else None
-    clock = time_of_day(said) if expect == "walkthrough" else None
+    # "Tuesday at 3" is 15:00, as a callback's "at 3" is (a working hour).
+    clock = clock_in(normalise(said)) if expect == "walkthrough" else None
     occupancy = occupancy_of(said)  # "it's vacant" is heard whatever was asked
     condition: str | None = None
     if (
