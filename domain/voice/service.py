@@ -3788,16 +3788,16 @@ def list_leads(
     schedules = session.exec(
         statement.order_by(col(CallSchedule.created_at).desc(), col(CallSchedule.id)).limit(scan)
     ).all()
-    latest: list[CallSchedule] = []
-    seen: set[str] = set()
+    # One lead per number: its newest request that is not a cancelled duplicate (a number
+    # submitted again while its call is scheduled is recorded cancelled; the lead is still
+    # the live one), else its newest.
+    by_number: dict[str, list[CallSchedule]] = {}
     for schedule in schedules:
-        key = schedule.to_number or str(schedule.id)
-        if key in seen:
-            continue
-        seen.add(key)
-        latest.append(schedule)
-        if len(latest) >= limit:
-            break
+        by_number.setdefault(schedule.to_number or str(schedule.id), []).append(schedule)
+    latest = [
+        next((s for s in group if s.status != ScheduleStatus.cancelled), group[0])
+        for group in by_number.values()
+    ][:limit]
     numbers = [s.to_number for s in latest if s.to_number]
     last_calls: dict[str, Call] = {}
     if numbers:
