@@ -39,8 +39,6 @@ from tests.factories import (
     make_user,
 )
 
-TODAY = local_today()
-
 
 @dataclass
 class World:
@@ -112,7 +110,7 @@ def test_paying_the_awarded_roofer_books_labour_on_his_line(
     (expense,) = _expenses(committed_db, world.kercheval)
     assert expense.amount == Decimal("4000.00")
     assert expense.category == ExpenseCategory.labour
-    assert expense.spent_on == TODAY
+    assert expense.spent_on == local_today()
     assert expense.vendor is None and expense.contractor_id is not None
     assert expense.description == "paid Ray 4,000 for the roof on the kercheval rehab"
     assert "Booked $4,000 (labour) on 14500 Kercheval Ave" in reply
@@ -151,7 +149,7 @@ def test_a_store_purchase_is_materials_with_the_vendor(world: World, committed_d
         ExpenseCategory.materials,
         "Home Depot",
     )
-    assert expense.spent_on == TODAY - dt.timedelta(days=1)
+    assert expense.spent_on == local_today() - dt.timedelta(days=1)
     assert expense.scope_item_id is not None
     assert "at Home Depot, furnace line" in reply
     assert "The furnace line has $450.25 spent of $4,200 budgeted." in reply
@@ -260,7 +258,9 @@ def test_a_bare_street_and_days_ago_are_read(
     plan = plan_for(Conversation.read([HumanMessage(text)]))
     assert plan.tool == "record_expense"
     assert plan.args["project"] == project
-    expected = None if days_back is None else (TODAY - dt.timedelta(days=days_back)).isoformat()
+    expected = (
+        None if days_back is None else (local_today() - dt.timedelta(days=days_back)).isoformat()
+    )
     assert plan.args.get("spent_on") == expected
 
 

@@ -37,9 +37,8 @@ from tests.factories import (
 )
 from tools import tools_for_role
 
-TODAY = local_today()
-BOOKED = TODAY + dt.timedelta(days=10)  # Flow Plumbing, awarded on Kercheval
-OFFERED = TODAY + dt.timedelta(days=5)  # Pipe Pros, open bid on Mack
+BOOKED = local_today() + dt.timedelta(days=10)  # Flow Plumbing, awarded on Kercheval
+OFFERED = local_today() + dt.timedelta(days=5)  # Pipe Pros, open bid on Mack
 
 
 @dataclass
@@ -98,18 +97,20 @@ def world(committed_db: Session) -> World:
     drip = make_contractor(db, org, name="Drip Drop Plumbing", trades=["plumbing"])
     roofer = make_contractor(db, org, name="Ray's Roofing", trades=["roofing"])
     awarded = _bid(db, org.id, k_project.id, flow.id, "4800", BOOKED, 3)
-    _bid(db, org.id, k_project.id, pipes.id, "5200", TODAY + dt.timedelta(days=2), 4)
+    _bid(db, org.id, k_project.id, pipes.id, "5200", local_today() + dt.timedelta(days=2), 4)
     construction_service.award_bid(
         session=db, org_id=org.id, project_id=k_project.id, bid_id=awarded
     )
     _bid(db, org.id, m_project.id, pipes.id, "3900", OFFERED, 4)
     _bid(db, org.id, m_project.id, roofer.id, "9100", None, None)
-    withdrawn = _bid(db, org.id, m_project.id, drip.id, "3500", TODAY + dt.timedelta(days=1), 2)
+    withdrawn = _bid(
+        db, org.id, m_project.id, drip.id, "3500", local_today() + dt.timedelta(days=1), 2
+    )
     row = db.get(Bid, withdrawn)  # no service call withdraws a bid: the row says so
     assert row is not None
     row.status = BidStatus.withdrawn
     db.add(row)
-    _bid(db, org.id, gone.id, drip.id, "3000", TODAY + dt.timedelta(days=3), 2)
+    _bid(db, org.id, gone.id, drip.id, "3000", local_today() + dt.timedelta(days=3), 2)
     construction_service.update_project(
         session=db, org_id=org.id, project_id=gone.id,
         project_in=ProjectUpdate(status=ProjectStatus.cancelled),
@@ -117,7 +118,7 @@ def world(committed_db: Session) -> World:
     other = make_org(db, "Other Co")
     other_plumber = make_contractor(db, other, name="Elsewhere Plumbing", trades=["plumbing"])
     other_project = make_project(db, other, name="Rehab: 1 Other St")
-    _bid(db, other.id, other_project.id, other_plumber.id, "100", TODAY, 1)
+    _bid(db, other.id, other_project.id, other_plumber.id, "100", local_today(), 1)
     db.commit()
     return World(admin=admin, investor=investor, org_id=org.id)
 

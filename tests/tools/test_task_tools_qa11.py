@@ -33,8 +33,6 @@ from tests.tools.helpers import call_tool, context_for
 from tools import tools_for_role
 from tools.construction import add_task, complete_task, project_tasks
 
-TODAY = local_today()
-
 
 @dataclass
 class World:
@@ -114,13 +112,13 @@ def test_project_tasks_lists_open_ones_first_with_counts_assignee_line_and_block
         session=db, org_id=world.org_id, project_id=world.kercheval_id, name="roof"
     )
     assert roof is not None
-    tear_off = _task(db, world, "Tear off the roof", due_date=TODAY - dt.timedelta(days=3))
+    tear_off = _task(db, world, "Tear off the roof", due_date=local_today() - dt.timedelta(days=3))
     _task(db, world, "Dumpster delivered", status=TaskStatus.done)
     _task(
         db,
         world,
         "Shingle the roof",
-        due_date=TODAY + dt.timedelta(days=4),
+        due_date=local_today() + dt.timedelta(days=4),
         assignee_contractor_id=ray.id,
         scope_item_id=roof.id,
         depends_on=[tear_off.id],
@@ -140,7 +138,9 @@ def test_project_tasks_lists_open_ones_first_with_counts_assignee_line_and_block
         "Old permit",
     ]
     first, second = result["tasks"][0], result["tasks"][1]
-    assert first["days_late"] == 3 and first["due_date"] == str(TODAY - dt.timedelta(days=3))
+    assert first["days_late"] == 3 and first["due_date"] == str(
+        local_today() - dt.timedelta(days=3)
+    )
     assert first["task"] == tear_off.id.hex[:8]
     assert second["assignee"] == "Ray's Roofing"
     assert second["line"] == "roof"
@@ -157,7 +157,7 @@ def test_project_tasks_lists_open_ones_first_with_counts_assignee_line_and_block
         project_tasks, context_for(db, world.admin), project="kercheval", status="done"
     )
     assert [t["title"] for t in done["tasks"]] == ["Dumpster delivered"]
-    assert done["tasks"][0]["completed_on"] == str(TODAY)
+    assert done["tasks"][0]["completed_on"] == str(local_today())
 
 
 def test_project_tasks_for_investors_only_on_their_own_deals_projects(
@@ -191,7 +191,7 @@ def test_bad_arguments_are_refused_before_a_tool_runs(db: Session, world: World)
 
 
 def test_add_task_with_a_due_date_an_assignee_and_a_line(db: Session, world: World) -> None:
-    friday = TODAY + dt.timedelta(days=(4 - TODAY.weekday()) % 7)
+    friday = local_today() + dt.timedelta(days=(4 - local_today().weekday()) % 7)
     result = call_tool(
         add_task,
         context_for(db, world.admin),
@@ -215,18 +215,20 @@ def test_add_task_with_a_due_date_an_assignee_and_a_line(db: Session, world: Wor
 
 def test_add_task_due_today_is_fine_and_a_past_date_is_refused(db: Session, world: World) -> None:
     ctx = context_for(db, world.admin)
-    yesterday = TODAY - dt.timedelta(days=1)
+    yesterday = local_today() - dt.timedelta(days=1)
     refused = call_tool(
         add_task, ctx, project="kercheval", title="order cabinets", due=yesterday.isoformat()
     )
     assert refused["error"] == (
-        f"the due date {yesterday.isoformat()} is in the past (today is {TODAY.isoformat()}): "
-        "give today or a later date"
+        f"the due date {yesterday.isoformat()} is in the past "
+        f"(today is {local_today().isoformat()}): give today or a later date"
     )
     assert _tasks(db, world.kercheval_id) == []
 
-    today = call_tool(add_task, ctx, project="kercheval", title="pull permit", due=str(TODAY))
-    assert today["due_date"] == str(TODAY)
+    today = call_tool(
+        add_task, ctx, project="kercheval", title="pull permit", due=str(local_today())
+    )
+    assert today["due_date"] == str(local_today())
 
 
 def test_add_task_says_what_is_wrong(db: Session, world: World) -> None:
@@ -277,7 +279,7 @@ def test_investors_cannot_add_or_complete_tasks_even_when_called(db: Session, wo
 
 
 def test_complete_task_by_title_words_and_by_short_id(db: Session, world: World) -> None:
-    cabinets = _task(db, world, "Order cabinets", due_date=TODAY + dt.timedelta(days=2))
+    cabinets = _task(db, world, "Order cabinets", due_date=local_today() + dt.timedelta(days=2))
     install = _task(db, world, "Install cabinets", depends_on=[cabinets.id])
     ctx = context_for(db, world.admin)
 
@@ -285,7 +287,7 @@ def test_complete_task_by_title_words_and_by_short_id(db: Session, world: World)
 
     assert "error" not in result, result
     assert result["completed"] is True and result["title"] == "Order cabinets"
-    assert result["completed_on"] == str(TODAY)
+    assert result["completed_on"] == str(local_today())
     assert result["unblocked"] == ["Install cabinets"]
     assert result["counts"]["done"] == 1 and result["counts"]["open"] == 1
     db.refresh(cabinets)
@@ -317,13 +319,13 @@ def test_complete_task_lists_the_candidates_when_words_fit_several_or_none(
     db: Session, world: World
 ) -> None:
     order = _task(db, world, "Order cabinets")
-    install = _task(db, world, "Install cabinets", due_date=TODAY + dt.timedelta(days=9))
+    install = _task(db, world, "Install cabinets", due_date=local_today() + dt.timedelta(days=9))
     ctx = context_for(db, world.admin)
 
     several = call_tool(complete_task, ctx, project="kercheval", task="cabinets")
     assert several["error"] == (
         f"2 tasks fit 'cabinets' ('Install cabinets' ({install.id.hex[:8]}, todo, due "
-        f"{(TODAY + dt.timedelta(days=9)).isoformat()}); "
+        f"{(local_today() + dt.timedelta(days=9)).isoformat()}); "
         f"'Order cabinets' ({order.id.hex[:8]}, todo)): say which, by its id"
     )
     none = call_tool(complete_task, ctx, project="kercheval", task="paint the porch")
@@ -354,5 +356,5 @@ def test_complete_task_already_done_changes_nothing(db: Session, world: World) -
     )
     assert result["error"] == (
         f"'Dumpster delivered' ({done.id.hex[:8]}) was already marked done on "
-        f"{TODAY.isoformat()}: nothing changed"
+        f"{local_today().isoformat()}: nothing changed"
     )
