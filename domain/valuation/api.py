@@ -167,36 +167,25 @@ def calculate_arv(body: ValuationRequest, session: SessionDep, principal: Member
 @router.get(
     "/valuations/{propertyId}",
     response_model=PropertyValuations,
-    summary="A property's latest as-is value and ARV, and its valuations, paged",
-    responses={**_ERRORS, **total_count("valuations")},
+    summary="A property's latest as-is value and ARV, and its newest 100 valuations",
+    responses=_ERRORS,
 )
 def property_valuations(
     propertyId: uuid.UUID,  # noqa: N803 - the seed's path parameter name
-    response: Response,
     session: SessionDep,
     principal: Member,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Offset = 0,
 ) -> PropertyValuations:
-    """The latest valuation of each kind and the history, newest first, paged.
+    """The latest valuation of each kind and the newest 100 valuations, newest first.
 
-    ``limit`` of them from ``offset`` (each carries its comps and grids); X-Total-Count gives
-    the number.
+    Each carries its comps and grids; the whole history, paged with ``X-Total-Count``, is
+    ``GET /properties/{id}/valuation``.
     """
     try:
         history = service.list_valuations(
-            session=session,
-            org_id=principal.org_id,
-            property_id=propertyId,
-            limit=limit,
-            offset=offset,
+            session=session, org_id=principal.org_id, property_id=propertyId
         )
     except _SERVICE_ERRORS as error:
         raise _http_error(error) from error
-    send_total(
-        response,
-        service.count_valuations(session=session, org_id=principal.org_id, property_id=propertyId),
-    )
     reads = [service.to_read(v) for v in history]
     latest = {
         kind: service.latest_valuation(
