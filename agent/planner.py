@@ -1151,10 +1151,12 @@ def _bids_on_street(text: str) -> str | None:
     if found is None:
         return None
     street = found.group(1).lower()
-    first = street.split()[0]
-    if first in _NOT_BARE_STREETS or first in _NOT_STREETS or first in _NOT_STREETS_AFTER:
-        return None
-    return street
+    return None if _not_a_street(street.split()[0]) else street
+
+
+def _not_a_street(word: str) -> bool:
+    """Whether a word where a bare street could stand is something else ("it", "plumbing")."""
+    return word in _NOT_BARE_STREETS or word in _NOT_STREETS or word in _NOT_STREETS_AFTER
 
 
 def _construction_plan(text: str, conversation: Conversation | None = None) -> Plan | None:
@@ -1817,7 +1819,7 @@ def _street_status_plan(text: str) -> Plan | None:
     if found is None:
         return None
     street = found.group(1).lower()
-    if street in _NOT_BARE_STREETS or street in _NOT_STREETS or street in _NOT_STREETS_AFTER:
+    if _not_a_street(street):
         return None
     if street in _NOT_QUALIFIERS or street in {"things", "stuff", "market", "business"}:
         return None
