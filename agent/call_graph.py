@@ -9,16 +9,19 @@ LangGraph ``StateGraph``:
 - ``understand`` reads the answer with the rule-based extractor (``domain.voice.extraction``);
   with an LLM configured (``OPENAI_API_KEY`` or ``LLM_BASE_URL``, as for the main agent) the
   model also reads it (prompt ``prompts/voice_call.md``), and what it found, checked against
-  the scope lines and the calendar, is merged in. An opt-out the rules hear always counts.
+  the scope lines and the calendar, is merged in. An opt-out the rules hear always counts; in
+  an answer the rules read as a callback request the dates are the rules' alone (the day of
+  "call me back Tuesday at 3" is never a start date or a site visit, on any kind of call).
 - ``decide`` is the dialogue policy, deterministic: opted out, declined, asked to be called
   back or a price to come another way ("I'll text you a quote", "call my office") ends the
-  call; otherwise the next thing not yet known and not yet asked (a price per
-  line or a total, exclusions, start date, duration, insurance; a site visit for scheduling),
-  then one confirmation of what was heard, then goodbye. A unit rate that does not fit the
-  line's unit ("$4 a square foot" for a roof scoped in squares) gets one question for the
-  line's total (``line_total:<line>``); one that fits is multiplied out and read back as
-  "roof 20 squares at $1,500 = $30,000". Two answers in a row with nothing
-  in them end the call politely.
+  call (a callback with a start date or site visit said in the same answer too, the date kept
+  and said back in the goodbye; one with a price goes on); otherwise the next thing not yet
+  known and not yet asked (a price per line or a total, exclusions, start date, duration,
+  insurance; a site visit for scheduling), then one confirmation of what was heard, then
+  goodbye. A unit rate that does not fit the line's unit ("$4 a square foot" for a roof
+  scoped in squares) gets one question for the line's total (``line_total:<line>``); one that
+  fits is multiplied out and read back as "roof 20 squares at $1,500 = $30,000". Two answers
+  in a row with nothing in them end the call politely.
 - ``speak`` words the turn. Questions may be phrased by the model; the confirmation and the
   goodbyes are always written from the recorded facts, so no figure comes from the model.
 
@@ -251,13 +254,18 @@ def merge_model_answer(
     )
     insured = data.get("insured")
     start = _date(data.get("start_date"), today)
+    visit = _date(data.get("site_visit"), today)
+    if rules.callback:
+        # "Call me back Tuesday at 3": the rules blank the callback phrase before reading
+        # dates; the model may take its day for a start or a visit, so the rules' dates stand.
+        start = visit = None
     return Answer(
         text=rules.text,
         line_prices=tuple(prices.values()),
         total=(None if rated else _money(data.get("total"))) or rules.total,
         start_date=start or rules.start_date,
         start_heard=(rules.start_heard if start is None else f"{start.isoformat()} (model)"),
-        site_visit=_date(data.get("site_visit"), today) or rules.site_visit,
+        site_visit=visit or rules.site_visit,
         duration_days=duration_days or rules.duration_days,
         exclusions=exclusions or rules.exclusions,
         no_exclusions=bool(data.get("no_exclusions")) or rules.no_exclusions,
@@ -426,8 +434,12 @@ def decide_turn(
     if answer.follow_up and not after.priced:
         # "I'll text you a quote" / "call my office": no price now, so nothing more to ask.
         return {"kind": "goodbye_follow_up", "item": answer.follow_up, "done": True}, state
-    if answer.callback and not (answer.line_prices or answer.total or answer.start_date):
-        return plan("goodbye_callback", done=True), state
+    if answer.callback and not (answer.line_prices or answer.total):
+        # "Call me back at 9": the call ends with the callback promised. A start date or site
+        # visit said in the same breath ("I can start the 10th, but call me back at 9 to
+        # confirm") is kept and said back in the goodbye; only a price goes on with the call.
+        noted = "noted" if answer.start_date or answer.site_visit else None
+        return plan("goodbye_callback", noted, done=True), state
     changed = after.to_json() != before.to_json()
     introduced = int(dialogue.get("introduced") or 0)
     if not changed and introduced < 2 and _WHO_IS_THIS.search(answer.text.lower()):
@@ -609,6 +621,21 @@ def greeting_text(context: dict[str, Any]) -> str:
     return intro + ask + opt_out
 
 
+def _noted(facts: CallFacts) -> str:
+    """The dates kept from a turn that also asked for a callback (" I have you starting ...")."""
+    parts: list[str] = []
+    if facts.start_date:
+        loose = loose_start(facts.heard.get("start_date"))
+        parts.append(
+            f"starting {loose}, so about {spoken_date(facts.start_date)}"
+            if loose
+            else f"starting {spoken_date(facts.start_date)}"
+        )
+    if facts.site_visit:
+        parts.append(f"for a site visit on {spoken_date(facts.site_visit)}")
+    return f" I have you down {' and '.join(parts)}." if parts else ""
+
+
 def template_reply(plan: dict[str, Any], facts: CallFacts, context: dict[str, Any]) -> str:
     """The deterministic words for a plan."""
     kind, item = plan["kind"], plan.get("item")
@@ -650,7 +677,9 @@ def template_reply(plan: dict[str, Any], facts: CallFacts, context: dict[str, An
     if kind == "goodbye_declined":
         return f"No problem, thanks for your time, {name}. Goodbye."
     if kind == "goodbye_callback":
-        return f"Of course. {_callback_promise(facts.callback_when, context)} Goodbye."
+        return f"Of course.{_noted(facts) if item == 'noted' else ''} " + (
+            f"{_callback_promise(facts.callback_when, context)} Goodbye."
+        )
     if kind == "goodbye_unclear":
         return "I'm having trouble hearing you. We'll follow up another way. Goodbye."
     if facts.priced:

@@ -911,7 +911,7 @@ _TIME_OF_DAY = re.compile(r"\b(\d{1,2})(?:(?::| )([0-5]\d))?\s*(am|pm|a\.m\.?|p\
 _NOON = re.compile(r"\b(?:noon|midday|lunch ?time)\b")
 _BARE_CLOCK = re.compile(
     r"\b(?:at|around|after|by) (\d{1,2})(?:(?::| )([0-5]\d)(?![\d,.]))?"
-    r"(?![\d:,.]|\s*(?:am|pm|a\.m|p\.m))"
+    r"(?![\d:]|[,.]\d|\s*(?:am|pm|a\.m|p\.m))"
 )
 _DAY_PARTS = (
     (re.compile(r"\bmorning\b"), "10:00"),
@@ -1053,6 +1053,9 @@ def callback_promise(
             if local.date() != today:
                 return f"We'll call you back on {spoken_date(local.date())} {spoken}."
         return f"We'll call you back {spoken}."
+    if when.day is not None and when.clock is None and local.date() == when.day:
+        # "Call me back Friday": Friday's calling hours open the day, and no hour was asked for.
+        return f"We'll call you back {spoken}."
     at = f"on {spoken_date(local.date())} at {spoken_clock(local.hour, local.minute)}"
     if asked is not None and asked < now:
         return f"That time has passed, so we'll call you back {at}."
@@ -1082,14 +1085,49 @@ def clock_in(window: str) -> str | None:
     return None
 
 
+# "I'm on a job right now", "I'm busy today": why now is bad, never a day to call back, start,
+# sell or visit on (unless a start word comes just before: "I can start today"; "free" or
+# "available" with a callback is free to talk: "not available today, call me tomorrow").
+_NOW = re.compile(r"\bright\s+now\b|\btoday\b")
+_STARTS = (
+    r"(?<!can't )(?<!cannot )(?<!not )(?<!won't )(?<!couldn't )"
+    r"\b(?:start|begin|get (?:to|on) it|kick off)(?:\s+(?:on|from|as of|by))?\s*"
+)
+_STARTS_NOW = re.compile(_STARTS + r"$")
+# "I'm free tomorrow, call me back then": "then" is the day said just before.
+_THEN = re.compile(r"\s*then\b")  # matched where the cue ends
+_THEN_REACH = 40  # how far before the callback cue that day may be said
+
+
+def _said_before_then(normalised: str, start: int, today: dt.date) -> int | None:
+    """Where the day a "call me back then" points at begins: said just before, same sentence."""
+    before = [
+        m
+        for m in parse_dates(normalised[:start], after=today)
+        if not _NOW.fullmatch(m.text) and start - m.end <= _THEN_REACH
+    ]
+    if not before or re.search(r"[.!?;]", normalised[before[-1].end : start]):
+        return None
+    mention = before[-1]
+    if re.search(_STARTS + r"(?:the\s+)?$", normalised[: mention.start]):
+        return None  # "I start the 10th, call me back then": the 10th stays the start
+    if not 0 <= (mention.value - today).days <= CALLBACK_HORIZON_DAYS:
+        return None
+    return mention.start
+
+
 def callback_request(normalised: str, *, today: dt.date) -> tuple[CallbackTime | None, str]:
     """When a callback was asked for, and the text with the callback phrase blanked out.
 
     Only the words from the first callback cue to the end of that sentence are read, so
     "call me back Tuesday at 3" is a callback time and not a start date or a price; the
     returned text has that phrase replaced by spaces (same positions) for the other readers.
-    None when no callback was asked for or no time was said with it; a day more than
-    ``CALLBACK_HORIZON_DAYS`` out is not a callback time.
+    "Right now" or "today" said with a callback ("I'm on a job right now, call me back
+    Friday", "busy today, call me tomorrow") says why now is bad: it is no callback day and is
+    blanked too, unless a start word comes just before it ("I can start today"). "Call me back
+    then" takes the day said just before it in the same sentence ("I'm free tomorrow after 5,
+    call me back then"), which is blanked with it. None when no callback was asked for or no
+    time was said with it; a day more than ``CALLBACK_HORIZON_DAYS`` out is not a callback time.
     """
     cues = list(_CALLBACK.finditer(normalised))
     if not cues:
@@ -1099,6 +1137,9 @@ def callback_request(normalised: str, *, today: dt.date) -> tuple[CallbackTime |
     stop_match = _SENTENCE_END.search(normalised, last)
     stop = stop_match.start() if stop_match else len(normalised)
     stop = min(stop, last + 60)
+    then = _said_before_then(normalised, start, today) if _THEN.match(normalised, last) else None
+    if then is not None:
+        start = then
     window = normalised[start:stop]
     delay = _DELAY.search(window)
     minutes: int | None = None
@@ -1115,12 +1156,14 @@ def callback_request(normalised: str, *, today: dt.date) -> tuple[CallbackTime |
     day: dt.date | None = None
     end = last
     for mention in parse_dates(window, after=today):
+        if mention.text == "right now":
+            continue  # "on a job right now, call me back friday": friday is the day
         if 0 <= (mention.value - today).days <= CALLBACK_HORIZON_DAYS:
             day = mention.value
             end = max(end, start + mention.end)
             break
     clock = clock_in(window)
-    if clock is not None or minutes is not None:
+    if clock is not None or minutes is not None or then is not None:
         end = stop
     if day is None and clock is None and minutes is None:
         request = None
@@ -1131,6 +1174,9 @@ def callback_request(normalised: str, *, today: dt.date) -> tuple[CallbackTime |
             day = today
         request = CallbackTime(day=day, clock=clock, heard=window.strip())
     rest = normalised[:start] + " " * (end - start) + normalised[end:]
+    for now in _NOW.finditer(rest):
+        if not _STARTS_NOW.search(rest[: now.start()]):
+            rest = rest[: now.start()] + " " * (now.end() - now.start()) + rest[now.end() :]
     return request, rest
 
 
