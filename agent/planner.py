@@ -31,6 +31,7 @@ from langchain_core.tools import BaseTool
 from core.clock import local_today
 from domain.property.address import parse_address
 from domain.property.errors import AddressParseError
+from domain.voice import extraction
 
 OFFLINE_MODEL_NAME = "offline-planner"
 # The tools whose results name one property ("it", "and as a rental?" mean the latest of them).
@@ -662,6 +663,36 @@ def _one_slip(word: str, target: str) -> bool:
     return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
 
 
+# An amount said in words with its scale: "eighty five thousand", "twelve hundred", "a
+# thousand", "two hundred and fifty" (not "two fifty": a price or a sum? it is asked).
+_NUMBER_WORD = (
+    r"(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen"
+    r"|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty"
+    r"|seventy|eighty|ninety|hundred|thousand|a)"
+)
+_SPOKEN_AMOUNT = re.compile(
+    rf"\b{_NUMBER_WORD}(?:[\s-]+(?:and\s+)?{_NUMBER_WORD})*[\s-]+(?:hundred|thousand|grand)"
+    rf"(?:[\s-]+(?:and\s+)?{_NUMBER_WORD}(?![\s-]+(?:hundred|thousand)))*\b",
+    re.I,
+)
+
+
+def _amounts_in_digits(text: str) -> str:
+    """``text`` with amounts said in words with their scale written in digits.
+
+    "what if I pay eighty five thousand" is "what if I pay 85000" (it was read as no price
+    at all, and the analysis ran at the asking price).
+    """
+
+    def digits(found: re.Match[str]) -> str:
+        said = re.sub(r"\bgrand\b", "thousand", found.group(0), flags=re.I)
+        written = extraction.normalise(said).strip()
+        return written if written.isdigit() and int(written) >= 100 else found.group(0)
+
+    text = re.sub(r"\b(\d{1,3}(?:\.\d+)?)\s*grand\b", r"\1k", text, flags=re.I)  # "85 grand"
+    return _SPOKEN_AMOUNT.sub(digits, text)
+
+
 def _corrected(text: str) -> str:
     """``text`` with the key words it misspells by one slip spelled right.
 
@@ -1157,6 +1188,37 @@ def _bids_on_street(text: str) -> str | None:
 def _not_a_street(word: str) -> bool:
     """Whether a word where a bare street could stand is something else ("it", "plumbing")."""
     return word in _NOT_BARE_STREETS or word in _NOT_STREETS or word in _NOT_STREETS_AFTER
+
+
+# "what's left on the roof line?", "how much is left in the hvac budget on kellogg": one scope
+# line of a rehab project (the one named, else the one just discussed).
+_SCOPE_LINE_LEFT = re.compile(
+    r"^\s*(?:so\s+|and\s+|ok\s+)?(?:what'?s|whats|what is|how much(?:'s| is| do we have)?"
+    r"|anything)\s+(?:still\s+)?(?:left|remaining)\s+(?:on|in|for)\s+(?:the\s+)?"
+    r"(?P<line>[a-z][a-z &/-]{1,40}?)\s+(?:line|budget)"
+    r"(?:\s+(?:on|for|at|of)\s+(?P<where>.+?))?\s*[?.!]*\s*$",
+    re.I,
+)
+
+
+def _scope_line_plan(text: str, conversation: Conversation) -> Plan | None:
+    """A plan for one scope line's budget left; None when not asked."""
+    found = _SCOPE_LINE_LEFT.match(text)
+    if found is None:
+        return None
+    where = found.group("where")
+    project = None
+    if where:
+        project = (
+            _project_ref(where)
+            or _street_project(where)
+            or _project_on_street(f"the rehab on {where}")
+            or (None if _not_a_street(where.lower().split()[-1]) else where.lower().split()[-1])
+        )
+    if project is None:
+        last = conversation.last_project()
+        project = last[0] if last is not None else ONLY_OPEN_PROJECT
+    return Plan("project_status", {"project": project, "line": found.group("line").strip()})
 
 
 def _construction_plan(text: str, conversation: Conversation | None = None) -> Plan | None:
@@ -1753,6 +1815,8 @@ def extract_address(text: str) -> str | None:
         candidate = _TRAILING_CLAUSE.split(candidate)[0].rstrip(" ,:;")
         candidate = re.split(r"\s+[-–—]+\s+", candidate)[0]
         candidate = _DANGLING_WORD.sub("", candidate).strip()
+        if re.match(r"\d[\d,.]*\s+(?:for|on|at|in|to|of|from|by)\s+\d", candidate, re.I):
+            continue  # "85000 for 1215 Kellogg Ave": an amount, then the house number
         try:
             parse_address(candidate)
         except AddressParseError:
@@ -2171,20 +2235,29 @@ _RECENT_DAYS = re.compile(
 )
 
 
-def _leads_since(text: str, today: dt.date | None = None) -> dt.date | None:
-    """The first day of the period a leads question names ("this week": its Monday)."""
+def _leads_period(text: str, today: dt.date | None = None) -> tuple[dt.date | None, dt.date | None]:
+    """The first and last day of the period a leads question names (None: open-ended).
+
+    "this week" is its Monday to now, "last 3 days" the three days to now, "yesterday" that
+    day alone and "in October" that month alone (not October to now).
+    """
     today = today or local_today()
     if _THIS_WEEK.search(text):
-        return today - dt.timedelta(days=today.weekday())
+        return today - dt.timedelta(days=today.weekday()), None
     if recent := _RECENT_DAYS.search(text):
         days, span, day = recent.groups()
         if days:
-            return today - dt.timedelta(days=int(days))
+            return today - dt.timedelta(days=int(days)), None
         if span:
-            return today - dt.timedelta(days=14 if span.lower() == "fortnight" else 7)
-        return today - dt.timedelta(days=0 if day.lower() == "today" else 1)
+            return today - dt.timedelta(days=14 if span.lower() == "fortnight" else 7), None
+        if day.lower() == "today":
+            return today, None
+        yesterday = today - dt.timedelta(days=1)
+        return yesterday, yesterday
     period = period_in(text, today)
-    return period[0] if period else None
+    if period is None:
+        return None, None
+    return period[0], (period[1] if period[1] < today else None)
 
 
 # "which deals closed in October?", "what closed last month?", "new deals this week": the
@@ -2232,8 +2305,9 @@ def _leads_plan(text: str) -> Plan | None:
         return None
     if _LEAD_PHONE.search(text) or _LEAD_CALL.search(text) or _LEAD_TOPIC.search(text):
         return None  # a lead to call, or what the calls brought: the lead-call tools
-    since = _leads_since(text)
-    return Plan("seller_leads", {"since": since.isoformat()} if since else {})
+    since, until = _leads_period(text)
+    args = {"since": since.isoformat()} if since else {}
+    return Plan("seller_leads", args | ({"until": until.isoformat()} if until else {}))
 
 
 def _offers_plan(text: str, conversation: Conversation | None = None) -> Plan | None:
@@ -2464,7 +2538,7 @@ _AMOUNT_SAID = re.compile(
     re.I,
 )
 _EXPENSE_DAY = re.compile(
-    r"\b(yesterday|today)\b|\bon\s+(\d{1,2})/(\d{1,2})(?:/(\d{2,4}))?\b"
+    r"\b(yesterday|today)\b|(?:\bon\s+|(?<![\d/$.,]))(\d{1,2})/(\d{1,2})(?:/(\d{2,4}))?\b(?!/)"
     r"|\b(\d{1,2}|a|one|two|three|four|five|six|seven)\s+days?\s+ago\b"
     r"|\b(?:last|on)\s+(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b",
     re.I,
@@ -2869,6 +2943,35 @@ _EXPENSE_REF = re.compile(r"\bexpense\s*(?:#|id)?\s*:?\s*([0-9a-f]{8}[0-9a-f-]{0
 _VOID_REASON = re.compile(r"(?:,|;|\s-|\bbecause\b|\bas\b)\s*(?:it was\s+)?(.{3,200})$", re.I)
 
 
+_VOID_FILLER = frozenset(
+    {"void", "undo", "reverse", "take", "back", "cancel", "delete", "remove", "the", "that",
+     "this", "it", "its", "expense", "expenses", "booking", "payment", "one", "last", "just",
+     "booked", "entry", "please", "pls", "i", "you", "we", "made", "can", "could", "my", "a",
+     "an", "on", "for", "of", "to", "at", "in", "mistake", "wrong", "oops", "sorry", "no",
+     "actually", "rehab", "project", "job", "again", "now", "ok", "okay", "out"}
+)  # fmt: skip
+
+
+def _without_void_reason(text: str) -> str:
+    """A void request without its reason ("undo that, wrong project", "void that - dupe")."""
+    return _VOID_REASON.sub("", text)
+
+
+def _names_another_expense(text: str, booked: dict[str, Any]) -> bool:
+    """Whether a void request describes an expense other than the one just booked.
+
+    "void that" and "cancel the last expense on ridgewood" mean the booking just made; "void
+    the zillow ad expense from october" names another (it voided the latest booking).
+    """
+    said = _without_void_reason(text)
+    known = " ".join(str(v) for v in booked.values() if v is not None).lower()
+    for word in re.findall(r"[a-z0-9][a-z0-9'.$,]*", said.lower()):
+        word = word.strip(".,'")
+        if word and word not in _VOID_FILLER and word not in known:
+            return True
+    return False
+
+
 def _last_booking(conversation: Conversation) -> dict[str, Any] | None:
     """The latest expense the thread booked (record_expense's result), if any."""
     for message in reversed(conversation.history):
@@ -2943,7 +3046,7 @@ def _void_plan(text: str, conversation: Conversation) -> Plan | None:
     if not about_expense and not just_booked:
         return None  # "cancel it" means a booked expense only right after one
     named = _EXPENSE_REF.search(text)
-    rest = _EXPENSE_REF.sub(" ", text)
+    rest = _EXPENSE_REF.sub(" ", _without_void_reason(text))  # "undo that, wrong project"
     project = _project_ref(rest) or _street_project(rest)
     if named is not None:
         expense = named.group(1)
@@ -2954,7 +3057,7 @@ def _void_plan(text: str, conversation: Conversation) -> Plan | None:
         ):
             project = str(booked["project_id"])
         project = project or _project_from_history(text, conversation)
-    elif booked is not None:
+    elif booked is not None and not _names_another_expense(text, booked):
         expense, project = str(booked["expense_id"]), project or str(booked["project_id"])
     else:
         expense = None
@@ -3033,6 +3136,52 @@ def _walkthrough_plan(text: str, conversation: Conversation) -> Plan | None:
     return Plan("walkthrough_notes", {**discussed, "notes": text[:20_000]})
 
 
+# "what about duff?", "and how about ridgewood" right after a question about one street: the
+# same question about the street named now.
+_WHAT_ABOUT = re.compile(
+    r"^\s*(?:(?:and|ok|okay|so)[,\s]+)?(?:what|how)\s+about\s+(?:on\s+|for\s+|at\s+)?"
+    r"(?:the\s+)?(?P<street>[a-z][a-z'-]{2,})(?:\s+" + _STREET_TYPE + r"\.?)?"
+    r"(?:\s+(?:house|deal|property|place|rehab|project|job|one))?\s*[?.!]*\s*$",
+    re.I,
+)
+
+
+def _what_about_plan(text: str, conversation: Conversation) -> Plan | None:
+    """The thread's previous question asked again about the street named now, or None.
+
+    Only when the previous question named a street of its own (in its words, and as a tool
+    argument), which is swapped for the new one: "how's kellogg going" then "what about duff"
+    is "how's duff going".
+    """
+    found = _WHAT_ABOUT.match(text)
+    if found is None or _not_a_street(found.group("street").lower()):
+        return None
+    last = max(
+        (i for i, m in enumerate(conversation.history) if isinstance(m, HumanMessage)), default=-1
+    )
+    if last < 0:
+        return None
+    before = message_text(conversation.history[last])
+    said = [
+        str(value)
+        for message in conversation.history[last + 1 :]
+        if isinstance(message, AIMessage)
+        for call in message.tool_calls
+        for value in call.get("args", {}).values()
+        if isinstance(value, str) and value.strip()
+    ]
+    for value in said:
+        street = re.search(re.escape(value), before, re.I)
+        if street is None or re.fullmatch(r"[\d\s.,$-]+", value):
+            continue
+        again = before[: street.start()] + found.group("street") + before[street.end() :]
+        if _WHAT_ABOUT.match(again):
+            return None
+        plan = plan_for(Conversation(text=again, history=conversation.history, this_turn=[]))
+        return plan if plan.tool is not None else None
+    return None
+
+
 def plan_for(conversation: Conversation) -> Plan:
     """The tool call (or direct answer) for the latest user message."""
     lines = conversation.text.strip().splitlines()
@@ -3064,7 +3213,7 @@ def plan_for(conversation: Conversation) -> Plan:
         return Plan(
             reply=f"Did you mean ${said},000? Say 'what if I pay {said}k' (or the full amount)."
         )
-    text = _corrected(text)
+    text = _amounts_in_digits(_corrected(text))
     voucher_rent = _section8_follow_up(text, conversation)
     if voucher_rent is not None:
         return voucher_rent
@@ -3218,6 +3367,9 @@ def plan_for(conversation: Conversation) -> Plan:
     starts = _starts_plan(text, conversation)
     if starts is not None:
         return starts
+    scope_line = _scope_line_plan(text, conversation)
+    if scope_line is not None:
+        return scope_line
     construction = _construction_plan(text, conversation)
     if construction is not None:
         return construction
@@ -3382,6 +3534,8 @@ def plan_for(conversation: Conversation) -> Plan:
         if _PROJECTION.search(text):
             return Plan("analyze_property", {**subject, "focus": "projection"})
         return Plan("analyze_property", subject)
+    if (same_question := _what_about_plan(text, conversation)) is not None:
+        return same_question
     if zip_only := re.fullmatch(r"\s*(\d{5})(?:-\d{4})?\s*[.?!]*\s*", text):
         area = zip_only.group(1)
         return Plan(
@@ -4195,6 +4349,8 @@ def _budget_verdict(r: dict[str, Any]) -> str:
 
 
 def _project_status_reply(r: dict[str, Any]) -> str:
+    if asked := r.get("line_asked"):
+        return _scope_line_reply(r, asked)
     lines = [
         f"{r['name']} ({r['address']}): {words(r['status'])}",
         f"Tasks {r['tasks']}"
@@ -4239,6 +4395,20 @@ def _project_status_reply(r: dict[str, Any]) -> str:
     for said in r.get("contractor_messages", []):
         lines.append(f"• {said['on']}: {said['summary']}")
     return _fit("\n".join(lines))
+
+
+def _scope_line_reply(r: dict[str, Any], component: str) -> str:
+    """One scope line of a project: "what's left on the roof line?"."""
+    line = next(x for x in r.get("lines", []) if x["component"] == component)
+    head = f"{component[:1].upper()}{component[1:]} line, {r['name']} ({r['address']}): "
+    if line.get("budgeted") is None:
+        return f"{head}no budget set on this line; spent {line['spent']} so far."
+    if line.get("over_budget"):
+        return (
+            f"{head}over budget by {line['over_by']}: spent {line['spent']} of "
+            f"{line['budgeted']}, nothing left."
+        )
+    return f"{head}{line['remaining']} left: spent {line['spent']} of {line['budgeted']}."
 
 
 def _contractors_reply(r: dict[str, Any]) -> str:
@@ -4710,7 +4880,11 @@ _LEAD_STATUS_WORDS = {
 
 
 def _seller_leads_reply(r: dict[str, Any]) -> str:
-    since = f" since {r['since']}" if r.get("since") else ""
+    since, until = r.get("since"), r.get("until")
+    if since and until:
+        since = f" on {since}" if since == until else f" from {since} to {until}"
+    else:
+        since = f" since {since}" if since else (f" up to {until}" if until else "")
     leads = r.get("leads", [])
     if not leads:
         return f"No seller leads{since}."

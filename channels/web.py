@@ -36,7 +36,7 @@ from starlette.concurrency import run_in_threadpool
 
 from agent.runner import TurnRequest, TurnResult, run_turn
 from core.deps import SessionDep, require_roles
-from core.paging import send_total, total_count
+from core.paging import MAX_OFFSET, Offset, send_total, total_count
 from domain.auth.enums import Role
 from domain.auth.service import Principal
 from domain.chat import service as chat_service
@@ -134,7 +134,7 @@ def list_conversations(
     session: SessionDep,
     principal: ChatUser,
     limit: Annotated[int, Query(ge=1, le=chat_service.MAX_LIST_LIMIT)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[ConversationRead]:
     """The signed-in user's conversations in their organisation."""
     rows = chat_service.list_conversations(
@@ -201,7 +201,8 @@ def list_messages(
         Query(ge=1, le=chat_service.MAX_LIST_LIMIT, description="messages on the page"),
     ] = chat_service.DEFAULT_MESSAGE_LIMIT,
     offset: Annotated[
-        int, Query(ge=0, description="newest messages (older than `before`) to skip")
+        int,
+        Query(ge=0, le=MAX_OFFSET, description="newest messages (older than `before`) to skip"),
     ] = 0,
     before: Annotated[
         uuid.UUID | None,

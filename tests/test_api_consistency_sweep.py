@@ -35,6 +35,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from app import API_PREFIX
+from core.paging import MAX_OFFSET
 from domain.auth.enums import Role
 from tests.factories import (
     auth_headers,
@@ -176,6 +177,9 @@ def test_lists_page_the_same_way() -> None:
         paged += 1
         if limit is None or offset.get("minimum") != 0 or offset.get("default") != 0:
             problems[("offset", op.id)] = f"offset without limit or not from 0: {offset}"
+        elif offset.get("maximum") != MAX_OFFSET:
+            # Past PostgreSQL's bigint an offset was a 500 (core.paging.MAX_OFFSET bounds it).
+            problems[("offset", op.id)] = f"offset not bounded by {MAX_OFFSET}: {offset}"
         answer = op.spec["responses"]["200"]
         schema = _success_schema(op)
         page_fields = {"items", "total", "limit", "offset"}

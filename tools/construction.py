@@ -28,6 +28,7 @@ from domain.construction.enums import BidStatus, ExpenseCategory, TaskStatus
 from domain.construction.models import (
     Bid,
     Contractor,
+    LineProgress,
     Project,
     ScopeItem,
     Task,
@@ -160,17 +161,41 @@ def _project_row(session: Session, project: Project) -> dict[str, Any]:
     }
 
 
+def _scope_line(lines: Sequence[LineProgress], said: str) -> str:
+    """The component of the project's scope line ``said`` names ("roof", "the roof line").
+
+    The same name, case aside, else the one line whose name contains it (or it the name);
+    a ToolError naming the lines when none or several match.
+    """
+    wanted = " ".join(said.casefold().removeprefix("the ").removesuffix(" line").split())
+    names = [line.component for line in lines]
+    exact = [name for name in names if name.casefold() == wanted]
+    close = exact or [n for n in names if wanted in n.casefold() or n.casefold() in wanted]
+    if len(close) == 1:
+        return close[0]
+    listed = ", ".join(names) or "none yet"
+    if close:
+        raise ToolError(f"{len(close)} scope lines match {said!r}: {', '.join(close)}")
+    raise ToolError(f"no scope line {said!r} on this project (its lines: {listed})")
+
+
 @tool(parse_docstring=True)
-def project_status(runtime: ToolRuntime[Context], project: ProjectRef) -> dict[str, Any]:
+def project_status(
+    runtime: ToolRuntime[Context],
+    project: ProjectRef,
+    line: Annotated[str | None, Field(min_length=2, max_length=80)] = None,
+) -> dict[str, Any]:
     """How a rehab project stands: progress by tasks and budget, and schedule slip.
 
-    Gives percent done by tasks and by budget, spent vs budget per scope line, days behind
-    schedule and late tasks. Use for "how is the rehab going?".
+    Gives percent done by tasks and by budget, spent vs budget (and what is left) per scope
+    line, days behind schedule and late tasks. Use for "how is the rehab going?"; with
+    ``line`` for "what's left on the roof line?".
 
     Args:
         runtime: The run context (organisation, user, role), injected: never a model
             argument.
         project: The project's id (or its first 8 characters), or its property's address.
+        line: One scope line asked about ("roof"): the result names it in ``line_asked``.
 
     """
     ctx = runtime.context
@@ -200,10 +225,19 @@ def project_status(runtime: ToolRuntime[Context], project: ProjectRef) -> dict[s
                     if line.budgeted_cost is not None
                     else None,
                     "spent": ledger_money(line.spent),
+                    "remaining": ledger_money(line.remaining)
+                    if line.remaining is not None
+                    else None,
                     "over_budget": line.over_budget,
+                    **(
+                        {"over_by": ledger_money(-line.remaining)}
+                        if line.over_budget and line.remaining is not None
+                        else {}
+                    ),
                 }
                 for line in report.lines
             ],
+            **({"line_asked": _scope_line(report.lines, line)} if line else {}),
             "days_late": report.days_late,
             "schedule_slip_days": report.schedule_slip_days,
             "late_tasks": [

@@ -61,6 +61,16 @@ def resolve_deal(session: Session, ctx: Context, ref: str) -> Deal:
         raise ToolError(f"deal {text} not found")
     if not any(ch.isdigit() for ch in text):
         return _deal_on_street(session, ctx, text)  # "the mack ave deal"
+    if re.fullmatch(r"\d{1,5}", text):  # "p&l for deal 3866": the deal on 3866 <street>
+        numbered = deal_service.deals_at_house_number(
+            session=session, org_id=ctx.org_id, number=text, principal=principal
+        )
+        if not numbered:
+            raise ToolError(
+                f"no deal you can see is on a house numbered {text} (a deal's short id has "
+                "8 characters, e.g. 'deal 3866ab12')"
+            )
+        return _one_deal(session, ctx, numbered, f"at number {text}")
     try:
         prop = resolve_property(session, ctx, address=text)
     except ToolError as exc:

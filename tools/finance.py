@@ -191,8 +191,9 @@ def pnl(
         total = report.total
         named: dict[str, Any] = {}
         if counterparty:
-            wanted = " ".join(counterparty.split()).casefold()
-            groups = [g for g in groups if wanted in " ".join(g.key.split()).casefold()]
+            # "mid american" finds "MidAmerican Energy": letters and digits only, case aside.
+            wanted = _letters_and_digits(counterparty)
+            groups = [g for g in groups if wanted in _letters_and_digits(g.key)]
             total = _sum_groups(groups, report.total)
             named = {"counterparty": counterparty, "matched": [g.key for g in groups]}
         result = scope | {
@@ -231,6 +232,14 @@ def pnl(
 _GROUP_WORDS = {NO_DEAL: "not on a deal", NO_COUNTERPARTY: "no payee named"}
 # The most groups a P&L reply lists (the REST report and its CSV have them all).
 MAX_GROUPS_SHOWN = 24
+
+
+def _letters_and_digits(name: str) -> str:
+    """A payee's name as compared: its letters and digits, case aside.
+
+    "Mid-American", "mid american" and "MidAmerican" are one name.
+    """
+    return "".join(ch for ch in name.casefold() if ch.isalnum())
 
 
 def _sum_groups(groups: list[PnlGroup], like: PnlGroup) -> PnlGroup:

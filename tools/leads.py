@@ -21,7 +21,7 @@ from core.clock import local_midnight, local_minute
 from core.observability import mask
 from domain.auth.enums import Role
 from domain.voice import service as voice_service
-from tools._common import require_roles, run_tool
+from tools._common import ToolError, require_roles, run_tool
 
 
 def _minute(value: dt.datetime | None) -> str | None:
@@ -33,16 +33,19 @@ def _minute(value: dt.datetime | None) -> str | None:
 def seller_leads(
     runtime: ToolRuntime[Context],
     since: dt.date | None = None,
+    until: dt.date | None = None,
     limit: Annotated[int, Field(ge=1, le=50)] = 20,
 ) -> dict[str, Any]:
     """The seller leads, newest first: name, masked phone, property, status, latest call.
 
-    Use for "show me the leads" or "new seller leads this week" (since the Monday). Team only.
+    Use for "show me the leads" or "new seller leads this week" (since the Monday); "leads
+    from yesterday" is since and until that day. Team only.
 
     Args:
         runtime: The run context (organisation, user, role), injected: never a model
             argument.
         since: Only leads received on or after this day (YYYY-MM-DD).
+        until: Only leads received on or before this day (YYYY-MM-DD).
         limit: At most this many leads.
 
     """
@@ -50,12 +53,16 @@ def seller_leads(
 
     def body(session: Session) -> dict[str, Any]:
         require_roles(ctx, Role.admin, Role.analyst)
+        if since and until and until < since:
+            raise ToolError(f"until ({until}) is before since ({since})")
         start = local_midnight(since) if since else None  # the company's day, not UTC's
+        end = local_midnight(until + dt.timedelta(days=1)) if until else None
         leads = voice_service.list_leads(
-            session=session, org_id=ctx.org_id, since=start, limit=limit
+            session=session, org_id=ctx.org_id, since=start, before=end, limit=limit
         )
         return {
             "since": since,
+            "until": until,
             "count": len(leads),
             "leads": [
                 {

@@ -117,7 +117,7 @@ def _require_visible(session: SessionDep, principal: Principal, project_id: uuid
 
 # A page of a list: at most this many rows, after skipping this many.
 PageLimit = Annotated[int, Query(ge=1, le=service.MAX_LIST_LIMIT)]
-PageOffset = Annotated[int, Query(ge=0)]
+PageOffset = Offset  # 0 to core.paging.MAX_OFFSET (a bigger one was a 500)
 
 
 # --- projects -------------------------------------------------------------------------------

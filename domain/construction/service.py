@@ -3678,6 +3678,15 @@ def book_expense(
     )
     if day > report.as_of:
         notes.append(f"dated {day.isoformat()}: the totals below count it from that day")
+    from domain.finance import service as finance_service  # late: keeps the modules apart
+
+    ledger_day = finance_service.first_open_day(session=session, org_id=org_id, day=day)
+    if ledger_day != day:
+        # The relay books it on the first open day (finance_service.book_construction_expense).
+        notes.append(
+            f"the books for {day:%B %Y} are closed: the ledger books it on "
+            f"{ledger_day.isoformat()} (the project keeps {day.isoformat()})"
+        )
     return ExpenseBooking(
         expense=expense,
         project=project,

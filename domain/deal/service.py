@@ -1931,11 +1931,39 @@ def deals_on_street(
     if name is None:
         return []
     on_street = property_service.ids_on_street(org_id=org_id, street=name)
+    return _deals_on_properties(session, org_id, on_street, principal, limit)
+
+
+def deals_at_house_number(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    number: str,
+    principal: Principal | None = None,
+    limit: int = MAX_LIST_LIMIT,
+) -> list[Deal]:
+    """The deals the caller may see on a house numbered ``number``, on any street.
+
+    "p&l for deal 3866": the deal on 3866 Duff Ave. Most recently changed first.
+    """
+    from domain.property import service as property_service  # late: keeps the modules apart
+
+    at_number = property_service.ids_at_house_number(org_id=org_id, number=number)
+    return _deals_on_properties(session, org_id, at_number, principal, limit)
+
+
+def _deals_on_properties(
+    session: Session,
+    org_id: uuid.UUID,
+    property_ids: SelectOfScalar[uuid.UUID],
+    principal: Principal | None,
+    limit: int,
+) -> list[Deal]:
     statement = (
         _deals_query(
             org_id=org_id, principal=principal, status=None, strategy=None, property_id=None
         )
-        .where(col(Deal.property_id).in_(on_street))
+        .where(col(Deal.property_id).in_(property_ids))
         .order_by(col(Deal.updated_at).desc(), col(Deal.id))
         .limit(max(1, min(limit, MAX_LIST_LIMIT)))
     )

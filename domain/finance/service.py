@@ -401,6 +401,18 @@ def closed_month(*, session: Session, org_id: uuid.UUID, day: dt.date) -> Closed
     ).first()
 
 
+def first_open_day(*, session: Session, org_id: uuid.UUID, day: dt.date) -> dt.date:
+    """``day`` when its month is open, else the first day of the next open month.
+
+    Where the ledger books money another module recorded (a project expense) on a day whose
+    month is closed: the project keeps its day, the books the first open one.
+    """
+    booked = day
+    while closed_month(session=session, org_id=org_id, day=booked) is not None:
+        booked = first_of_month(first_of_month(booked) + dt.timedelta(days=32))
+    return booked
+
+
 def check_open_period(*, session: Session, org_id: uuid.UUID, day: dt.date) -> None:
     """Raise ClosedPeriodError when ``day``'s month is closed."""
     if closed_month(session=session, org_id=org_id, day=day) is not None:
@@ -1976,7 +1988,13 @@ def list_transactions(
         if len(needle) > 200:
             raise FinanceValidationError("counterparty is at most 200 characters")
         escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        conditions.append(col(Transaction.counterparty).ilike(f"%{escaped}%", escape="\\"))
+        # "mid american" also finds "MidAmerican Energy": letters and digits only, case aside.
+        compact = "".join(ch for ch in needle.casefold() if ch.isalnum())
+        said = col(Transaction.counterparty).ilike(f"%{escaped}%", escape="\\")
+        squeezed = func.regexp_replace(
+            func.lower(col(Transaction.counterparty)), "[^[:alnum:]]", "", "g"
+        )
+        conditions.append(or_(said, squeezed.contains(compact)) if compact else said)
     where = and_(*conditions)
     total = session.execute(select(func.count()).select_from(Transaction).where(where)).scalar_one()
     rows = session.exec(
@@ -2186,10 +2204,7 @@ def book_construction_expense(
         raise FinanceValidationError(
             f"{event_name} {event_id} has an invalid date {str(raw_date)[:40]!r}"
         ) from exc
-    booked_day = day
-    while closed_month(session=session, org_id=org_id, day=booked_day) is not None:
-        next_month = first_of_month(booked_day) + dt.timedelta(days=32)
-        booked_day = first_of_month(next_month)
+    booked_day = first_open_day(session=session, org_id=org_id, day=day)
     if booked_day != day:
         notes.append(f"dated {day.isoformat()}, in a closed month")
     deal_id = event_uuid(payload, "deal_id", event_id)

@@ -327,6 +327,17 @@ def ids_on_street(*, org_id: uuid.UUID, street: str) -> SelectOfScalar[uuid.UUID
     )
 
 
+def ids_at_house_number(*, org_id: uuid.UUID, number: str) -> SelectOfScalar[uuid.UUID]:
+    """A ``SELECT id`` of the organisation's properties at house number ``number``.
+
+    "3866" finds "3866 Duff Ave", never "13866 Duff Ave" or "386 Elm St".
+    """
+    return select(col(Property.id)).where(
+        Property.org_id == org_id,
+        col(Property.address_line).like(f"{_like_escape(number.strip())} %", escape="\\"),
+    )
+
+
 def find_address_matches(
     *, session: Session, org_id: uuid.UUID, text: str, limit: int = 10
 ) -> list[AddressMatch]:

@@ -3769,6 +3769,7 @@ def list_leads(
     session: Session,
     org_id: uuid.UUID,
     since: dt.datetime | None = None,
+    before: dt.datetime | None = None,
     limit: int = 20,
     scan: int = 500,
 ) -> list[LeadView]:
@@ -3776,7 +3777,8 @@ def list_leads(
 
     A lead is a lead-qualification request (``submit_lead``): its schedule carries the name,
     address and consent. A number submitted again is one lead (its latest request).
-    ``since`` keeps the leads received from then on. Each lead comes with its latest call
+    ``since`` keeps the leads received from then on, ``before`` those received before then.
+    Each lead comes with its latest call
     (summarised as ``lead_activity`` does), when there is one.
     """
     limit = max(1, min(limit, MAX_LIST_LIMIT))
@@ -3785,6 +3787,8 @@ def list_leads(
     )
     if since is not None:
         statement = statement.where(col(CallSchedule.created_at) >= since)
+    if before is not None:
+        statement = statement.where(col(CallSchedule.created_at) < before)
     schedules = session.exec(
         statement.order_by(col(CallSchedule.created_at).desc(), col(CallSchedule.id)).limit(scan)
     ).all()

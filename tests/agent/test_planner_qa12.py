@@ -1,0 +1,264 @@
+"""Planner fixes from the chat gaps left open by the eleventh session (2026-11-29, twelfth)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+
+import pytest
+from sqlmodel import Session, select
+
+from agent.planner import Conversation, plan_for
+from core.clock import local_now, local_today
+from domain.auth.enums import Role
+from domain.auth.models import User
+from domain.construction import service as construction_service
+from domain.construction.enums import ExpenseCategory
+from domain.construction.models import ExpenseCreate, ScopeItem
+from domain.finance import service as finance_service
+from domain.finance.enums import TransactionCategory, TransactionType
+from domain.finance.models import TransactionCreate
+from domain.voice import service as voice_service
+from domain.voice.models import CallSchedule, LeadCallRequest
+from tests.agent.turns import checked_turn
+from tests.factories import make_deal, make_org, make_project, make_property, make_user
+
+
+@dataclass
+class Rehabs:
+    admin: User
+    org_id: uuid.UUID
+    kellogg_project: uuid.UUID
+    duff_project: uuid.UUID
+    kellogg_deal: uuid.UUID
+    duff_deal: uuid.UUID
+
+
+@pytest.fixture
+def rehabs(committed_db: Session) -> Rehabs:
+    """Two rehabs (Kellogg and Duff), each with a deal, a $9,500 roof and a $4,200 furnace."""
+    db = committed_db
+    org = make_org(db, "Twelfth Rehabs Co")
+    admin = make_user(db, org, Role.admin)
+    ids: dict[str, uuid.UUID] = {}
+    for street in ("3866 Kellogg Ave", "2718 Duff Ave"):
+        prop = make_property(
+            db, org, address_line=street, city="Detroit", state="MI", zip_code="48214"
+        )
+        deal = make_deal(db, org, property_id=prop.id, strategy="flip")
+        project = make_project(
+            db, org, name=f"Rehab: {street}", deal_id=deal.id, property_id=prop.id
+        )
+        name = street.split()[1].lower()
+        ids[name], ids[f"{name}_deal"] = project.id, deal.id
+    db.commit()
+    return Rehabs(
+        admin=admin,
+        org_id=org.id,
+        kellogg_project=ids["kellogg"],
+        duff_project=ids["duff"],
+        kellogg_deal=ids["kellogg_deal"],
+        duff_deal=ids["duff_deal"],
+    )
+
+
+def _roof_paid(db: Session, rehabs: Rehabs, amount: str) -> None:
+    roof = db.exec(
+        select(ScopeItem).where(
+            ScopeItem.project_id == rehabs.kellogg_project, ScopeItem.component == "roof"
+        )
+    ).one()
+    construction_service.add_expense(
+        session=db,
+        org_id=rehabs.org_id,
+        project_id=rehabs.kellogg_project,
+        expense_in=ExpenseCreate(
+            amount=Decimal(amount), category=ExpenseCategory.labour, scope_item_id=roof.id
+        ),
+    )
+    db.commit()
+
+
+def test_what_about_another_street_asks_the_same_question_there(rehabs: Rehabs) -> None:
+    """Was "Sorry, I didn't understand that" to "what about duff" after "how's kellogg going"."""
+    thread = f"web:{uuid.uuid4().hex}"
+    first = checked_turn(rehabs.admin, "how's kellogg going", thread)
+    assert "Kellogg" in first.reply
+    second = checked_turn(rehabs.admin, "what about duff?", thread)
+    assert [(c.name, c.ok) for c in second.tool_calls] == [("project_status", True)]
+    assert "Duff" in second.reply and "Kellogg" not in second.reply
+    # The same for a money question.
+    checked_turn(rehabs.admin, "budget for kellogg", thread)
+    third = checked_turn(rehabs.admin, "and how about duff", thread)
+    assert [(c.name, c.args, c.ok) for c in third.tool_calls] == [
+        ("budget_status", {"deal": "duff"}, True)
+    ]
+    assert "2718 Duff Ave" in third.reply
+
+
+def test_what_about_with_no_street_before_is_not_guessed(rehabs: Rehabs) -> None:
+    thread = f"web:{uuid.uuid4().hex}"
+    checked_turn(rehabs.admin, "which deals are over budget?", thread)
+    result = checked_turn(rehabs.admin, "what about duff", thread)
+    assert result.tool_calls == [] and "didn't understand" in result.reply
+
+
+def test_what_is_left_on_one_scope_line(rehabs: Rehabs, committed_db: Session) -> None:
+    """Was "Sorry, I didn't understand that" to "whats left on the roof line"."""
+    _roof_paid(committed_db, rehabs, "3000")
+    thread = f"web:{uuid.uuid4().hex}"
+    checked_turn(rehabs.admin, "how's the kellogg rehab going", thread)
+    left = checked_turn(rehabs.admin, "whats left on the roof line", thread)
+    assert [(c.name, c.ok) for c in left.tool_calls] == [("project_status", True)]
+    assert left.reply == (
+        "Roof line, Rehab: 3866 Kellogg Ave (3866 Kellogg Ave, Detroit, MI): $6,500 left: "
+        "spent $3,000 of $9,500."
+    )
+    named = checked_turn(rehabs.admin, "how much is left in the furnace budget on duff?")
+    assert "Furnace line, Rehab: 2718 Duff Ave" in named.reply and "$4,200 left" in named.reply
+    _roof_paid(committed_db, rehabs, "7000")
+    over = checked_turn(rehabs.admin, "whats left on the roof line", thread)
+    assert "over budget by $500: spent $10,000 of $9,500, nothing left." in over.reply
+    # A line the project does not have: the tool names the lines it has.
+    none = checked_turn(rehabs.admin, "whats left on the plumbing line", thread)
+    assert [(c.name, c.ok) for c in none.tool_calls] == [("project_status", False)]
+    assert "roof" in none.reply and "furnace" in none.reply
+
+
+def test_a_deal_named_by_its_house_number(rehabs: Rehabs) -> None:
+    """Was "deal '3866' not found": a house number alone names the deal on that house."""
+    result = checked_turn(rehabs.admin, "p&l for deal 3866")
+    assert [(c.name, c.ok) for c in result.tool_calls] == [("pnl", True)]
+    assert "3866 Kellogg Ave" in result.reply
+    missing = checked_turn(rehabs.admin, "p&l for deal 4001")
+    assert [(c.name, c.ok) for c in missing.tool_calls] == [("pnl", False)]
+    assert "no deal you can see is on a house numbered 4001" in missing.reply
+
+
+def test_a_payee_written_with_a_space_is_the_same_payee(
+    rehabs: Rehabs, committed_db: Session
+) -> None:
+    """Was "no money paid to mid american": the ledger says "MidAmerican Energy"."""
+    finance_service.record_transaction(
+        session=committed_db,
+        org_id=rehabs.org_id,
+        transaction_in=TransactionCreate(
+            type=TransactionType.expense,
+            category=TransactionCategory.utilities,
+            amount=Decimal("212.40"),
+            date=local_today(),
+            counterparty="MidAmerican Energy",
+            deal_id=rehabs.kellogg_deal,
+        ),
+    )
+    committed_db.commit()
+    result = checked_turn(rehabs.admin, "how much did we pay mid american")
+    assert [(c.name, c.ok) for c in result.tool_calls] == [("pnl", True)]
+    assert "$212.40" in result.reply and "MidAmerican Energy" in result.reply
+    page = finance_service.list_transactions(
+        session=committed_db, org_id=rehabs.org_id, counterparty="mid-american"
+    )
+    assert page.total == 1 and page.items[0].counterparty == "MidAmerican Energy"
+
+
+def test_seller_leads_from_yesterday_stop_at_the_end_of_yesterday(
+    rehabs: Rehabs, committed_db: Session
+) -> None:
+    """Was every lead since yesterday, today's included."""
+    db = committed_db
+    for phone, name in (("(313) 555-0101", "Ann Yesterday"), ("(313) 555-0102", "Bo Today")):
+        voice_service.submit_lead(
+            session=db, org_id=rehabs.org_id, requested_by=rehabs.admin.id,
+            lead=LeadCallRequest(phone=phone, address="77 Elm St, Detroit, MI 48215", name=name),
+        )  # fmt: skip
+    db.commit()
+    ann = db.exec(
+        select(CallSchedule).where(
+            CallSchedule.org_id == rehabs.org_id, CallSchedule.to_number == "+13135550101"
+        )
+    ).one()
+    ann.created_at = local_now() - dt.timedelta(days=1)
+    db.add(ann)
+    db.commit()
+    yesterday = (local_today() - dt.timedelta(days=1)).isoformat()
+    result = checked_turn(rehabs.admin, "seller leads from yesterday")
+    assert [(c.name, c.args) for c in result.tool_calls] == [
+        ("seller_leads", {"since": yesterday, "until": yesterday})
+    ]
+    assert result.reply.startswith(f"Seller leads on {yesterday} (1)")
+    assert "Ann Yesterday" in result.reply and "Bo Today" not in result.reply
+    today = checked_turn(rehabs.admin, "leads today")
+    assert "Bo Today" in today.reply and "Ann Yesterday" not in today.reply
+
+
+def test_a_void_that_describes_another_expense_never_voids_the_last_booking(
+    rehabs: Rehabs,
+) -> None:
+    """Was: "void the zillow ad expense from october" voided the $60 just booked on Duff."""
+    thread = f"web:{uuid.uuid4().hex}"
+    booked = checked_turn(
+        rehabs.admin, "paid 60 at home depot for supplies on the duff rehab", thread
+    )
+    assert [(c.name, c.ok) for c in booked.tool_calls] == [("record_expense", True)]
+    other = checked_turn(rehabs.admin, "void the zillow ad expense from october", thread)
+    assert not any(c.name == "void_expense" for c in other.tool_calls)
+    assert other.reply.startswith("Which expense?")
+    that = checked_turn(rehabs.admin, "void that, wrong project", thread)
+    assert [(c.name, c.ok) for c in that.tool_calls] == [("void_expense", True)]
+    assert that.tool_calls[0].args["reason"] == "wrong project"
+
+
+def test_a_date_at_the_end_of_an_expense_is_its_day_and_a_closed_month_is_said(
+    rehabs: Rehabs, committed_db: Session
+) -> None:
+    """Was: "... on the duff job 10/15" booked today; in a closed month the reply said "dated
+    10/20" while the ledger booked it on the 1st of the next open month."""
+    last_month = local_today().replace(day=1) - dt.timedelta(days=1)
+    day = last_month.replace(day=15)
+    said = f"{day.month}/{day.day}"
+    dated = checked_turn(rehabs.admin, f"log a 300 dumpster expense on the duff job {said}")
+    assert [(c.name, c.args.get("spent_on")) for c in dated.tool_calls] == [
+        ("record_expense", day.isoformat())
+    ]
+    assert f"dated {day.isoformat()}" in dated.reply and "closed" not in dated.reply
+    finance_service.close_period(session=committed_db, org_id=rehabs.org_id, month=day)
+    committed_db.commit()
+    closed = checked_turn(
+        rehabs.admin, f"paid 99 at lowes for materials on the duff rehab on {said}"
+    )
+    assert [(c.name, c.ok) for c in closed.tool_calls] == [("record_expense", True)]
+    first_open = local_today().replace(day=1).isoformat()
+    assert (
+        f"the books for {day:%B %Y} are closed: the ledger books it on {first_open} (the "
+        f"project keeps {day.isoformat()})"
+    ) in closed.reply
+
+
+@pytest.mark.parametrize(
+    ("said", "price"),
+    [
+        ("what if I pay eighty five thousand for 1215 Kellogg Ave", "85000.00"),
+        ("what if i offer 85 grand for 1215 Kellogg Ave", "85000.00"),
+        ("what if I pay 85000 for 1215 Kellogg Ave", "85000.00"),
+        ("what if I pay a hundred and ten thousand for 1215 Kellogg Ave", "110000.00"),
+    ],
+)
+def test_a_price_in_words_or_grand_is_the_price(said: str, price: str) -> None:
+    """Was: no price at all (the analysis ran at the asking price) or an address "85000 for
+    1215 Kellogg Ave"."""
+    plan = plan_for(Conversation(text=said, history=[], this_turn=[]))
+    assert (plan.tool, plan.args) == (
+        "analyze_property",
+        {"address": "1215 Kellogg Ave", "purchase_price": price},
+    )
+
+
+def test_an_amount_in_words_is_booked() -> None:
+    plan = plan_for(
+        Conversation(
+            text="paid hank twelve hundred for the roof on kellogg", history=[], this_turn=[]
+        )
+    )
+    assert plan.tool == "record_expense" and plan.args["amount"] == "1200"
