@@ -43,7 +43,13 @@ class PropertyNotFound(LookupError):
 
 
 class ReportUnavailable(RuntimeError):
-    """The report job could not be queued (Redis unreachable)."""
+    """The report job could not be queued (Redis unreachable); ask again after ``retry_after_s``."""
+
+    def __init__(
+        self, message: str, *, retry_after_s: int = whatsapp_service.REPORT_RETRY_AFTER_S
+    ) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 @dataclass(frozen=True)
@@ -113,8 +119,10 @@ def request_report(
             "ask for the report again"
         )
         _mark_unqueued(session=session, org_id=principal.org_id, report_id=request.id, why=why)
+        wait_s = whatsapp_service.REPORT_RETRY_AFTER_S
         raise ReportUnavailable(
-            f"The report job could not be queued ({type(exc).__name__}); try again shortly"
+            f"The report job could not be queued ({type(exc).__name__}); try again in {wait_s} s",
+            retry_after_s=wait_s,
         ) from exc
     return RequestedReport(report_id=request.id, property_id=found, ready=False)
 
@@ -123,7 +131,11 @@ def _mark_unqueued(*, session: Session, org_id: uuid.UUID, report_id: uuid.UUID,
     """Mark a request whose job never reached the queue failed (else the sweep retries it)."""
     try:
         whatsapp_service.report_failed(
-            session=session, org_id=org_id, report_id=report_id, reason=why
+            session=session,
+            org_id=org_id,
+            report_id=report_id,
+            reason=why,
+            retry_after_s=whatsapp_service.REPORT_RETRY_AFTER_S,
         )
         session.commit()
     except Exception:

@@ -416,7 +416,9 @@ def generate_report(
         raise HTTPException(status_code=status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
     except reports_bridge.ReportUnavailable as exc:
         raise HTTPException(
-            status_code=status.HTTP_503_SERVICE_UNAVAILABLE, detail=str(exc)
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail=str(exc),
+            headers={"Retry-After": str(exc.retry_after_s)},
         ) from exc
     link = (
         signing.report_url(requested.report_id, org_id=principal.org_id)

@@ -39,6 +39,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -98,6 +99,9 @@ def may_get_alerts(role: Role | str) -> bool:
 
 # --- criteria ------------------------------------------------------------------------------
 
+# The unique key of ``AlertCriteria``: one set per user of an organisation.
+CRITERIA_UNIQUE_KEY = "uq_alert_criteria_org_user"
+
 
 def get_criteria(
     *, session: Session, org_id: uuid.UUID, user_id: uuid.UUID
@@ -144,18 +148,20 @@ def configure_alerts(
         )
     values = criteria_in.model_dump(exclude={"user_id"})
     values["strategies"] = [str(s) for s in criteria_in.strategies]
-    criteria = get_criteria(session=session, org_id=org_id, user_id=user_id)
-    if criteria is not None and "timezone" not in criteria_in.model_fields_set:
-        # A save that names no time zone never moves the investor to another one.
-        values["timezone"] = criteria.timezone
+    criteria, created = get_criteria(session=session, org_id=org_id, user_id=user_id), False
     if criteria is None:
-        criteria = AlertCriteria(org_id=org_id, user_id=user_id, **values)
-    else:
+        criteria, created = _insert_criteria(
+            session=session, org_id=org_id, user_id=user_id, values=values
+        )
+    if not created:
+        if "timezone" not in criteria_in.model_fields_set:
+            # A save that names no time zone never moves the investor to another one.
+            values["timezone"] = criteria.timezone
         for key, value in values.items():
             setattr(criteria, key, value)
         criteria.updated_at = utcnow()
-    session.add(criteria)
-    session.flush()
+        session.add(criteria)
+        session.flush()
     _reschedule_held(session=session, criteria=criteria)
     publish(
         session,
@@ -172,6 +178,32 @@ def configure_alerts(
         changes={"user_id": user_id, **criteria_in.model_dump(mode="json", exclude={"user_id"})},
     )
     return criteria
+
+
+def _insert_criteria(
+    *, session: Session, org_id: uuid.UUID, user_id: uuid.UUID, values: dict[str, Any]
+) -> tuple[AlertCriteria, bool]:
+    """Insert a user's first criteria; ``(criteria, True)``, or theirs saved meanwhile, ``False``.
+
+    Two first saves at once both find none; the unique key (org, user) makes the second insert
+    wait for the first and then refuses it. Inserted in a savepoint, that refusal leaves this
+    transaction usable, and the criteria the other save committed are replaced by this one,
+    as a save just after it would (the caller applies the values).
+    """
+    criteria = AlertCriteria(org_id=org_id, user_id=user_id, **values)
+    try:
+        with session.begin_nested():
+            session.add(criteria)
+            session.flush()
+    except IntegrityError as exc:
+        constraint = getattr(getattr(exc.orig, "diag", None), "constraint_name", None)
+        if constraint != CRITERIA_UNIQUE_KEY:
+            raise
+        existing = get_criteria(session=session, org_id=org_id, user_id=user_id)
+        if existing is None:  # saved and deleted again meanwhile: nothing to replace
+            raise
+        return existing, False
+    return criteria, True
 
 
 def set_alerts_active(

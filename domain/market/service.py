@@ -73,6 +73,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import func, or_, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
@@ -201,6 +202,10 @@ class MarketPermissionError(MarketError, PermissionError):
 # --- feeds and scans ---------------------------------------------------------------------
 
 
+# The unique key of a feed (``MonitorFeed``): one row per organisation, kind and location.
+FEED_UNIQUE_KEY = "uq_feeds_org_kind_location"
+
+
 @dataclass(frozen=True)
 class FeedSpec:
     """What to scan: the kind of feed and where it is."""
@@ -270,23 +275,12 @@ def start_monitor(
         ):
             raise MarketNotFoundError(f"document {spec.document_id} not found")
     location = _location(spec)
-    feed = session.exec(
-        select(MonitorFeed).where(
-            MonitorFeed.org_id == org_id,
-            MonitorFeed.kind == spec.kind,
-            MonitorFeed.location == location,
-        )
-    ).first()
-    now = utcnow()
+    feed = _feed_at(session=session, org_id=org_id, kind=spec.kind, location=location)
     if feed is None:
-        feed = MonitorFeed(
-            org_id=org_id,
-            kind=spec.kind,
-            location=location,
-            source=spec.source,
-            name=spec.name,
-            created_by=principal.user_id if principal else None,
+        feed = _insert_feed(
+            session=session, org_id=org_id, spec=spec, location=location, principal=principal
         )
+    now = utcnow()
     feed.source = spec.source
     if spec.name:
         feed.name = spec.name
@@ -312,6 +306,57 @@ def start_monitor(
             },
         )
     return feed, scan
+
+
+def _feed_at(
+    *, session: Session, org_id: uuid.UUID, kind: FeedKind, location: str
+) -> MonitorFeed | None:
+    """The organisation's feed of this kind at this location, if it is registered."""
+    return session.exec(
+        select(MonitorFeed).where(
+            MonitorFeed.org_id == org_id,
+            MonitorFeed.kind == kind,
+            MonitorFeed.location == location,
+        )
+    ).first()
+
+
+def _insert_feed(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    spec: FeedSpec,
+    location: str,
+    principal: Principal | None,
+) -> MonitorFeed:
+    """Register a new feed; one a concurrent start registered first is reused.
+
+    Two starts of the same new feed at once both find none; the database's unique key
+    (org, kind, location) makes the second insert wait for the first and then refuses it.
+    Inserted in a savepoint, that refusal leaves this transaction usable, and the feed the
+    other start committed is the one to scan (its settings are then updated as for any feed).
+    """
+    feed = MonitorFeed(
+        org_id=org_id,
+        kind=spec.kind,
+        location=location,
+        source=spec.source,
+        name=spec.name,
+        created_by=principal.user_id if principal else None,
+    )
+    try:
+        with session.begin_nested():
+            session.add(feed)
+            session.flush()
+    except IntegrityError as exc:
+        constraint = getattr(getattr(exc.orig, "diag", None), "constraint_name", None)
+        if constraint != FEED_UNIQUE_KEY:
+            raise
+        existing = _feed_at(session=session, org_id=org_id, kind=spec.kind, location=location)
+        if existing is None:  # registered and deleted again meanwhile: nothing to reuse
+            raise
+        return existing
+    return feed
 
 
 def _masked(feed: MonitorFeed) -> str:

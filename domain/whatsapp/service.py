@@ -786,6 +786,10 @@ def close_idle_conversations(
 # Replaced by the signed link when the message is sent (links are signed at send time, so
 # they are valid for their whole lifetime from then on).
 REPORT_URL_PLACEHOLDER = "{report_url}"
+# A report that could not be queued (``channels.reports_bridge.ReportUnavailable``: Redis was
+# down) can be asked for again after this long: the REST answer's Retry-After, and the wait
+# the WhatsApp reply names.
+REPORT_RETRY_AFTER_S = 60
 
 
 def request_report(
@@ -829,12 +833,14 @@ def report_failed(
     report_id: uuid.UUID,
     reason: str,
     template_sid: str | None = None,
+    retry_after_s: int | None = None,
 ) -> ReportRequest | None:
     """A report cannot be made: mark its request failed, and tell the conversation that asked.
 
     Only a request still waiting changes (a rendered or sent one keeps its PDF); the message
     is queued once (keyed by the request), so a second call changes nothing. None when the
-    organisation has no such request.
+    organisation has no such request. ``retry_after_s``: the failure is passing (the job queue
+    was unreachable), and the message says when to ask again.
     """
     request = session.exec(
         select(ReportRequest)
@@ -851,16 +857,30 @@ def report_failed(
     )
     if conversation is not None:
         about = f" for {conversation.property_address}" if conversation.property_address else ""
+        text = (
+            f"Sorry, I couldn't make the report{about} just now ({reason}). Please try again "
+            f"in {_wait_text(retry_after_s)}."
+            if retry_after_s
+            else f"Sorry, I couldn't make the report{about}: {reason}. Send the address again "
+            "if you still need it."
+        )
         queue_text(
             session=session,
             conversation=conversation,
-            text=f"Sorry, I couldn't make the report{about}: {reason}. Send the address again "
-            "if you still need it.",
+            text=text,
             key=f"report-failed:{request.id}",
             template_sid=template_sid,
         )
     session.flush()
     return request
+
+
+def _wait_text(seconds: int) -> str:
+    """A wait in words for a reply: "about a minute", "about 5 minutes", "a few seconds"."""
+    if seconds < 45:
+        return "a few seconds" if seconds < 10 else f"about {seconds} seconds"
+    minutes = max(1, round(seconds / 60))
+    return "about a minute" if minutes == 1 else f"about {minutes} minutes"
 
 
 def queue_report_link(
