@@ -718,6 +718,9 @@ def _rent_section(analysis: PropertyAnalysis) -> list[Any]:
             TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)])
         )
         story.append(pair)
+        for warning in s8.warnings:
+            # An FMR year older than HUD's current one: said by the figures, not only below.
+            story.append(Paragraph(f"<b>FMR out of date</b>: {text(warning)}", STYLES["missing"]))
         for line in s8.assumptions:
             story.append(_bullet(line))
     story.append(_p(f"Rent source: {rent.rent_source}.", "small"))

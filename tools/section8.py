@@ -85,6 +85,7 @@ def section8_rent(
             "payment_standard_pct_of_fmr": a.payment_standard_pct_of_fmr,
             "utility_allowance": money(a.utility_allowance),
             "utility_allowance_on_file": a.utility_allowance_on_file,
+            "utility_allowance_source": a.utility_allowance_source,
             "max_contract_rent": money(a.max_contract_rent),
             "target_rent": money(a.target_rent) if a.target_rent is not None else None,
             "target_rent_source": target_source,
@@ -101,7 +102,9 @@ def section8_rent(
             "over_by": (money(-a.headroom) if a.headroom is not None and a.headroom < 0 else None),
             "recommended_rent": money(a.recommended_rent),
             "source": f"{a.fmr_row.source}, {a.fmr_row.area}",
-            "notes": a.assumptions,
+            # An out-of-date FMR year first: the reply shows ``notes`` (cut from the end).
+            "warnings": a.warnings,
+            "notes": [*a.warnings, *a.assumptions],
         }
 
     return run_tool(ctx, "section8_rent", body)

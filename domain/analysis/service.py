@@ -774,6 +774,9 @@ def rent_section(
             )
         except section8_service.Section8Error as exc:
             missing = str(exc)
+    if section8 is not None:
+        # An FMR year older than HUD's current fiscal year: say so with the figures.
+        notes.extend(w for w in section8.warnings if w not in notes)
     if target is not None:
         # The team's own asking rent for the house wins, as the deal projection takes it.
         rent, source = _cents(target), "the property's target rent"

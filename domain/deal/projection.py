@@ -419,10 +419,18 @@ def voucher_terms(
         "Section 8 rent is an upper bound; pass utility_allowance_monthly from the housing "
         "authority"
     )
+    # An FMR year older than HUD's current fiscal year: the warning goes with the figure (short
+    # when the whole would not fit Section8Input's 300-character payment_standard_source).
+    payment_source = "; ".join([source, *found.warnings])
+    if len(payment_source) > 300:
+        payment_source = (
+            f"{source}; FMR FY{found.year} is out of date: import the current table with "
+            "`dealdesk import fmr`"
+        )
     return VoucherTerms(
         payment_standard=found.payment_standard,
         utility_allowance=found.utility_allowance,
-        payment_source=source,
+        payment_source=payment_source,
         allowance_source=allowance_source,
     )
 

@@ -31,6 +31,16 @@ The voucher rules applied (HUD Housing Choice Voucher program, 24 CFR 982):
   sums, and a target or market rent is the building's (``building_units``,
   ``units_rent_analysis``; the assumptions say so).
 - a target rent of $0 is not a rent: ``TARGET_RENT_NOT_POSITIVE`` (422 on every input path).
+
+Honesty about the figures' basis:
+
+- **FMR year**: HUD publishes new FMRs for every fiscal year (FY N starts October 1 of N-1).
+  An analysis on a year older than the current one (``hud_fiscal_year`` of
+  ``core.clock.local_today()``) carries a warning in ``warnings`` (``fmr_year_warning``):
+  the newest year on file is out of date and the current table should be imported;
+- **utility allowance**: ``utility_allowance_on_file`` is True only when the allowance came
+  from a stored utility allowance schedule (an FMR row's); ``utility_allowance_source`` says
+  where the allowance applied came from (the table, the request, none).
 """
 
 from __future__ import annotations
@@ -45,6 +55,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
+from core.clock import local_today
 from core.money import MoneyOut
 from domain.auth.service import Principal
 from domain.property.enums import MarketDataType
@@ -109,7 +120,14 @@ class RentAnalysis(BaseModel):
     utility_allowance: MoneyOut = Field(description="allowance for tenant-paid utilities, applied")
     utility_allowance_on_file: bool = Field(
         default=True,
-        description="False: tenant-paid utilities but no allowance on file or given ($0 used)",
+        description="True only when the allowance came from a stored utility allowance "
+        "schedule (the FMR table); False when it was given in the request, the owner pays all "
+        "utilities, or none is on file ($0 used)",
+    )
+    utility_allowance_source: str = Field(
+        default="",
+        description="where the utility allowance came from: the FMR table's schedule (area, "
+        "year), the request, the owner paying all utilities, or none on file",
     )
     max_gross_rent: MoneyOut = Field(description="= payment standard")
     max_contract_rent: MoneyOut = Field(description="payment standard - utility allowance")
@@ -131,6 +149,11 @@ class RentAnalysis(BaseModel):
     )
     fmr_row: FmrRowUsed
     assumptions: list[str]
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="what makes the figures unreliable: an FMR year older than HUD's current "
+        "fiscal year (import the current table with `dealdesk import fmr`)",
+    )
 
 
 @dataclass(frozen=True)
@@ -392,6 +415,43 @@ def _pick_year(
     return int(found)
 
 
+def hud_fiscal_year(day: dt.date | None = None) -> int:
+    """HUD's fiscal year on ``day`` (default: the company's today).
+
+    FY N runs from October 1 of N-1 to September 30 of N.
+    """
+    day = local_today() if day is None else day
+    return day.year + 1 if day.month >= 10 else day.year
+
+
+FMR_IMPORT_HINT = (
+    "HUD publishes new FMRs every year: import the current table with `dealdesk import fmr`"
+)
+
+
+def fmr_year_warning(
+    *, area: str, used_year: int, newest_year: int | None = None, today: dt.date | None = None
+) -> str | None:
+    """The warning for FMRs of a year older than HUD's current fiscal year; None when current.
+
+    ``newest_year``: the area's newest year on file (default ``used_year``); when an older year
+    was asked for and a newer one is on file the warning says so instead of calling the year
+    used the newest.
+    """
+    current = hud_fiscal_year(today)
+    if used_year >= current:
+        return None
+    newest = used_year if newest_year is None else max(newest_year, used_year)
+    if newest == used_year:
+        return f"FMR FY{used_year} is the newest on file for {area}; {FMR_IMPORT_HINT}"
+    if newest >= current:
+        return f"FMR FY{used_year} used as asked, not the current FY{current} on file for {area}"
+    return (
+        f"FMR FY{used_year} used as asked; FY{newest} is the newest on file for {area}, and "
+        f"older than the current FY{current}: {FMR_IMPORT_HINT}"
+    )
+
+
 def _has_row(
     session: Session, org_id: uuid.UUID, area: str, year: int | None, bedrooms: int
 ) -> bool:
@@ -465,6 +525,13 @@ def rent_analysis(
         assumptions.append(area_note)
     if year is not None and used_year != year:
         assumptions.append(f"no {year} FMR on file for this area: {used_year}, the latest before")
+    newest_year = used_year
+    if year is not None:
+        newest_year = _pick_year(
+            session=session, org_id=org_id, area=resolved, year=None, bedrooms=table_bedrooms
+        )
+    stale = fmr_year_warning(area=resolved, used_year=used_year, newest_year=newest_year)
+    warnings = [stale] if stale else []
     scale = Decimal(1)
     if bedrooms > table_bedrooms:
         extra = bedrooms - MAX_TABLE_BEDROOMS
@@ -491,23 +558,32 @@ def rent_analysis(
             f"{low}-{high}% range: only valid as an exception payment standard (check with the "
             "housing authority)"
         )
-    allowance_on_file = True
+    # On file only when a stored schedule (the FMR row's allowance) supplied it.
+    allowance_on_file = False
     if utilities_included:
         allowance = Decimal("0.00")
+        allowance_source = "none: the owner pays all utilities"
         assumptions.append("owner pays all utilities: no utility allowance")
     elif utility_allowance is not None:
         allowance = _cents(utility_allowance)
+        allowance_source = "as given in the request (not a stored utility allowance schedule)"
         assumptions.append(f"utility allowance {allowance} as given")
     elif row.utility_allowance is not None:
+        allowance_on_file = True
         allowance = _cents(row.utility_allowance * scale)
+        allowance_source = (
+            f"utility allowance schedule on file: {row.area} FY{row.year}, "
+            f"{row.bedrooms} bedrooms"
+            + (" (HUD shared row)" if row.org_id is None else " (the organisation's own row)")
+        )
         if scale != 1:
             assumptions.append(
                 f"utility allowance: the 4-bedroom allowance {_cents(row.utility_allowance)} "
                 f"x{scale}; the housing authority's schedule for {bedrooms} bedrooms may differ"
             )
     else:
-        allowance_on_file = False
         allowance = Decimal("0.00")
+        allowance_source = "none on file: $0 used"
         assumptions.append(
             "tenant-paid utilities but no utility allowance on file: $0 used, so the maximum "
             "contract rent is an upper bound (give utility_allowance from the housing authority)"
@@ -524,6 +600,7 @@ def rent_analysis(
         utilities_included=utilities_included,
         utility_allowance=allowance,
         utility_allowance_on_file=allowance_on_file,
+        utility_allowance_source=allowance_source,
         max_gross_rent=payment_standard,
         max_contract_rent=max_contract,
         **_compared(max_contract, target_rent, market_rent),
@@ -540,6 +617,7 @@ def rent_analysis(
             effective_date=row.effective_date,
         ),
         assumptions=assumptions,
+        warnings=warnings,
     )
 
 
@@ -681,10 +759,14 @@ def units_rent_analysis(
             else None,
             "utility_allowance": sum((p.utility_allowance for p in parts), Decimal("0.00")),
             "utility_allowance_on_file": all(p.utility_allowance_on_file for p in parts),
+            "utility_allowance_source": "; ".join(
+                dict.fromkeys(p.utility_allowance_source for p in parts)
+            ),
             "max_gross_rent": payment_standard,
             "max_contract_rent": max_contract,
             **_compared(max_contract, target_rent, market_rent),
             "assumptions": assumptions,
+            "warnings": list(dict.fromkeys(w for p in parts for w in p.warnings)),
         }
     )
 
