@@ -43,6 +43,7 @@ from domain.finance.enums import TransactionCategory
 from domain.finance.models import BudgetCreate
 from domain.inbox import service as inbox_service
 from domain.market import alerts as alert_service
+from domain.market import service as market_service
 from domain.market.models import AlertCriteriaIn, MarketStat
 from domain.market.trends import TXHOUSING
 from domain.pricing import service as pricing_service
@@ -306,6 +307,7 @@ def build_org_a(db: Session) -> tuple[Organisation, User, dict[str, str]]:
 
     # Market monitor: a scan with listings and opportunities; alert settings.
     run_market_scan(db, org, [listing_row(1500), listing_row(1502, ListPrice=40000)])
+    ids["opportunity"] = str(market_service.list_opportunities(session=db, org_id=org.id)[0][0].id)
     criteria = alert_service.configure_alerts(
         session=db, org_id=org.id, principal=principal, criteria_in=AlertCriteriaIn()
     )
@@ -519,6 +521,8 @@ ID_OPERATIONS: dict[str, Op] = {
     ),
     "GET /api/v1/contractors/{id}": Op({"id": "contractor"}),
     "PATCH /api/v1/contractors/{id}": Op({"id": "contractor"}, _json({"name": "Renamed"})),
+    # market monitor
+    "GET /api/v1/opportunities/{opportunity_id}": Op({"opportunity_id": "opportunity"}),
     # audio, vision
     "GET /api/v1/transcripts/{id}": Op({"id": "walkthrough"}),
     "GET /api/v1/analysis/{propertyId}": Op({"propertyId": "property"}),

@@ -22,17 +22,72 @@ from domain.market import alerts as alert_service
 from domain.market import service as market_service
 from domain.market import trends as trend_service
 from domain.market.enums import OpportunityStrategy, TrendSource
-from domain.market.models import DEFAULT_TIMEZONE, AlertCriteriaIn, Opportunity, TrackedListing
+from domain.market.models import (
+    DEFAULT_TIMEZONE,
+    DETAILS_MONEY_KEYS,
+    AlertCriteriaIn,
+    Opportunity,
+    OpportunitySort,
+    ScoreBreakdown,
+    TrackedListing,
+)
 from tools._common import ToolError, money, require_user, run_tool
+
+
+def _dollars(value: Any) -> Any:
+    """A stored amount ("45000.00") as the chat writes it; anything else as it is."""
+    try:
+        return money(Decimal(str(value))) if value is not None else None
+    except ArithmeticError:
+        return value
+
+
+def _breakdown_for_chat(breakdown: ScoreBreakdown) -> dict[str, Any]:
+    """The score breakdown, compact: each part's points of its maximum, figures and why.
+
+    The figures' sources are listed once (``sources``); the cash flow's formulas and the comps
+    behind a value stay in the REST answer (``GET /opportunities/{id}``).
+    """
+    sources: dict[str, str] = {}
+    parts = []
+    for part in breakdown.components:
+        figures: dict[str, Any] = {}
+        for key, value in part.inputs.items():
+            if key == "formulas":
+                continue
+            if isinstance(value, dict):
+                figures[key] = _dollars(value.get("amount"))
+                if value.get("source"):
+                    sources.setdefault(key, str(value["source"]))
+            else:
+                figures[key] = _dollars(value) if key in DETAILS_MONEY_KEYS else value
+        parts.append(
+            {
+                "name": part.name,
+                "status": part.status,
+                "points": part.points,
+                "max_points": part.max_points,
+                "value": part.value,
+                "explanation": part.explanation,
+                "figures": figures,
+            }
+        )
+    return {
+        "score": breakdown.score,
+        "points_add_up": breakdown.reproducible,
+        "components": parts,
+        "notes": breakdown.notes,
+        "sources": sources,
+    }
 
 
 def _opportunity_row(opp: Opportunity, listing: TrackedListing) -> dict[str, Any]:
     """An opportunity as the tools show it: where, price, score, why, and the numbers."""
     place = ", ".join(p for p in (listing.address_line, listing.city) if p)
-    components = (opp.details or {}).get("components", [])
+    breakdown = market_service.opportunity_breakdown(opp)
     reasons = sorted(
-        (c for c in components if c.get("contribution")),
-        key=lambda c: Decimal(c["contribution"]),
+        (c for c in breakdown.components if c.points),
+        key=lambda c: c.points or Decimal(0),
         reverse=True,
     )[:3]
     return {
@@ -45,7 +100,8 @@ def _opportunity_row(opp: Opportunity, listing: TrackedListing) -> dict[str, Any
         "rehab_estimate": money(opp.rehab_estimate),
         "as_is_value": money(opp.as_is_value),
         "arv": money(opp.arv),
-        "why": [c.get("explanation") for c in reasons],
+        "why": [c.explanation for c in reasons],
+        "score_breakdown": _breakdown_for_chat(breakdown),
         "found": local_day(opp.created_at),
     }
 
@@ -59,12 +115,15 @@ def latest_opportunities(
     zip_code: Annotated[str | None, Field(max_length=10)] = None,
     max_price: Annotated[Decimal | None, Field(ge=0, le=100_000_000)] = None,
     min_price: Annotated[Decimal | None, Field(ge=0, le=100_000_000)] = None,
+    sort: OpportunitySort = OpportunitySort.score_desc,
 ) -> dict[str, Any]:
-    """The newest deal opportunities the market monitor found in listing feeds, best first.
+    """The deal opportunities the market monitor found in listing feeds, best first.
 
-    Use it for "any new deals?", "what did the monitor find in 48201?" or "show me flips".
-    Each has its score (0-100) with the main reasons, the best strategy and its return, the
-    rehab estimate, as-is value and ARV.
+    Use it for "any new deals?", "what did the monitor find in 48201?", "show me flips" or
+    "why is it scored 79?". Each has its score (0-100) with the main reasons and its
+    score_breakdown (every component's points of its maximum, adding up to the score, with
+    the figures it used), the best strategy and its return, the rehab estimate, as-is value
+    and ARV.
 
     Args:
         runtime: The run context (organisation, user, role), injected: never a model
@@ -75,6 +134,9 @@ def latest_opportunities(
         zip_code: Only listings in this ZIP code.
         max_price: Only listings at most this list price, dollars ("under 80k").
         min_price: Only listings at least this list price, dollars.
+        sort: -score (best first, the default), score (lowest first), newest or oldest
+            (when the monitor first saw the listing), price or -price (list price low to
+            high, high to low).
 
     """
     ctx = runtime.context
@@ -89,7 +151,7 @@ def latest_opportunities(
             max_price=max_price,
         )
         rows = market_service.latest_opportunities(
-            session=session, org_id=ctx.org_id, limit=limit, filters=filters
+            session=session, org_id=ctx.org_id, limit=limit, filters=filters, sort=sort
         )
         price = (
             f"{money(min_price) if min_price is not None else 'any'} to "

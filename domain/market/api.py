@@ -43,6 +43,7 @@ from domain.market.models import (
     ListingRead,
     Opportunity,
     OpportunityRead,
+    OpportunitySort,
     ScanRead,
     TrackedListing,
 )
@@ -123,7 +124,11 @@ class MonitorStatusRead(BaseModel):
 
 def _opportunity_read(opp: Opportunity, listing: TrackedListing) -> OpportunityRead:
     return OpportunityRead.model_validate(
-        opp, update={"listing": ListingRead.model_validate(listing, from_attributes=True)}
+        opp,
+        update={
+            "listing": ListingRead.model_validate(listing, from_attributes=True),
+            "score_breakdown": service.opportunity_breakdown(opp),
+        },
     )
 
 
@@ -237,11 +242,23 @@ def latest_opportunities(
     min_price: Annotated[Decimal | None, Query(ge=0, description="list price at least")] = None,
     max_price: Annotated[Decimal | None, Query(ge=0, description="list price at most")] = None,
     include_closed: bool = False,
+    sort: Annotated[
+        OpportunitySort,
+        Query(
+            description="-score (default): best first; score: lowest first; newest / oldest: "
+            "by when the monitor first saw the listing; price / -price: list price low to "
+            "high / high to low. Ties: best first, then the newest listing, then the id"
+        ),
+    ] = OpportunitySort.score_desc,
 ) -> list[OpportunityRead]:
-    """Open opportunities, most recently found or re-scored first.
+    """Open opportunities, best first (highest score; ties: the newest listing, then the id).
 
-    Each has its listing and the explained score (components, weights, inputs and their
-    sources), ROI estimate, rehab estimate and strategy.
+    ``sort`` picks another order; an unknown one is a 422 naming the allowed values. Every
+    order ends on the id, so pages do not overlap, and re-running an analysis on one
+    opportunity does not move it unless its score changed. Each has its listing, the
+    explained score (``details``: components, weights, inputs and their sources), the
+    ``score_breakdown`` (each component's points, summing to the score), ROI estimate, rehab
+    estimate and strategy.
     """
     filters = service.OpportunityFilters(
         min_score=min_score,
@@ -253,13 +270,41 @@ def latest_opportunities(
     )
     with _mapped_errors():
         rows = service.list_opportunities(
-            session=session, org_id=principal.org_id, limit=limit, offset=offset, filters=filters
+            session=session,
+            org_id=principal.org_id,
+            limit=limit,
+            offset=offset,
+            filters=filters,
+            sort=sort,
         )
         total = service.count_opportunities(
             session=session, org_id=principal.org_id, filters=filters
         )
     send_total(response, total)
     return [_opportunity_read(opp, listing) for opp, listing in rows]
+
+
+@router.get(
+    "/opportunities/{opportunity_id}",
+    response_model=OpportunityRead,
+    summary="One opportunity, with why it scored what it did",
+    responses=_ERRORS | {404: {"description": "No such opportunity in your organisation"}},
+)
+def get_opportunity(
+    opportunity_id: uuid.UUID, session: SessionDep, principal: Reader
+) -> OpportunityRead:
+    """An opportunity of your organisation (open or closed) with its listing.
+
+    ``score_breakdown`` answers "why is it scored 79?": each component's points (they add up
+    to the score exactly), its maximum, the figures it used and their sources. A row scored by
+    an earlier version of the scoring says so (``reproducible`` false, with the reason)
+    instead of showing invented points. Another organisation's opportunity is a 404.
+    """
+    with _mapped_errors():
+        opp, listing = service.get_opportunity(
+            session=session, org_id=principal.org_id, opportunity_id=opportunity_id
+        )
+    return _opportunity_read(opp, listing)
 
 
 @router.post(

@@ -14,7 +14,8 @@ import datetime as dt
 import re
 import uuid
 from decimal import Decimal
-from typing import Any
+from enum import StrEnum
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ConfigDict, field_serializer, field_validator, model_validator
@@ -281,6 +282,75 @@ class ListingRead(SQLModel):
         return out
 
 
+class OpportunitySort(StrEnum):
+    """The order of an opportunities list (``sort``); every order ends on the id (stable pages).
+
+    ``-score`` (the default) is best first: score high to low, then the newest listing (the one
+    the monitor first saw most recently), then the id. ``score`` is lowest first. ``newest`` and
+    ``oldest`` order by when the monitor first saw the listing (then best first); ``price`` and
+    ``-price`` by list price low to high and high to low (then best first). A re-scored or
+    re-analysed opportunity keeps its place unless its score (or price) changed.
+    """
+
+    score_desc = "-score"
+    score_asc = "score"
+    newest = "newest"
+    oldest = "oldest"
+    price_asc = "price"
+    price_desc = "-price"
+
+
+# How a score component counts: in the score; left out (nothing to score it on); or stored by
+# an earlier version of the scoring, whose points cannot be restated exactly.
+ComponentStatus = Literal["scored", "not_scored", "not_reproducible"]
+
+
+class ScoreComponentRead(SQLModel):
+    """One part of an opportunity's score: the points it earned and what it was computed from."""
+
+    name: str = Field(description="discount_to_value, arv_spread, rental_cash_flow, ...")
+    label: str = Field(description="the component in words")
+    status: ComponentStatus = Field(
+        description="scored: counted in the score; not_scored: left out (no figure for it), "
+        "its weight went to the others; not_reproducible: stored by an earlier version of "
+        "the scoring, so its points cannot be restated exactly (see the breakdown's notes)"
+    )
+    points: Decimal | None = Field(
+        description="points earned toward the 0-100 score; the scored components' points "
+        "add up to the score exactly"
+    )
+    max_points: Decimal | None = Field(
+        description="the most it could earn for this listing: its weight, scaled up when "
+        "another component could not be scored (the scored components' add up to 100)"
+    )
+    weight: Decimal | None = Field(description="its weight out of 100 when every part is scored")
+    share: Decimal | None = Field(description="the share of its maximum it earned, 0 to 1")
+    value: str | None = Field(description="the figure it was scored on, e.g. 31.5% or $36,880")
+    explanation: str = Field(description="how it was scored, with the figures, in words")
+    inputs: dict[str, Any] = Field(
+        description="the input figures it used: amounts (two places) with their sources, "
+        "percentages and the cash flow's formulas"
+    )
+
+
+class ScoreBreakdown(SQLModel):
+    """Why an opportunity scored what it did: its components, whose points sum to the score."""
+
+    score: Decimal | None = Field(description="the opportunity's score, 0-100")
+    stage: str | None = Field(description="screening or underwriting (what valued it)")
+    reproducible: bool = Field(
+        description="true when the stored components restate the score exactly (the points "
+        "of the scored components sum to it); false for rows scored by an earlier version, "
+        "or without a score, with the reason in notes"
+    )
+    total_points: Decimal | None = Field(description="the sum of the components' points")
+    weights_used: Decimal | None = Field(
+        description="the weights of the components that could be scored (100 when all could)"
+    )
+    components: list[ScoreComponentRead]
+    notes: list[str] = Field(description="what was left out of the score and why")
+
+
 class OpportunityRead(SQLModel):
     """An opportunity with its listing and the explained score."""
 
@@ -295,6 +365,10 @@ class OpportunityRead(SQLModel):
     status: OpportunityStatus
     alert_sent: bool
     details: dict[str, Any]
+    score_breakdown: ScoreBreakdown = Field(
+        description="why it scored what it did: each component's points (summing to the "
+        "score), maximum, inputs and explanation"
+    )
     listing: ListingRead
     created_at: dt.datetime
     updated_at: dt.datetime

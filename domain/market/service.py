@@ -69,7 +69,7 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import func, or_, text, update
@@ -79,7 +79,7 @@ from sqlmodel.sql.expression import Select
 
 from core.clock import local_today
 from core.config import get_settings
-from core.money import to_cents
+from core.money import format_money_keys, to_cents
 from core.paging import count_rows
 from domain.auth.service import Principal, record_audit
 from domain.documents import service as documents_service
@@ -101,7 +101,17 @@ from domain.market.estimates import (
     comps_value,
     subject_for,
 )
-from domain.market.models import MonitorFeed, MonitorScan, Opportunity, TrackedListing
+from domain.market.models import (
+    DETAILS_MONEY_KEYS,
+    ComponentStatus,
+    MonitorFeed,
+    MonitorScan,
+    Opportunity,
+    OpportunitySort,
+    ScoreBreakdown,
+    ScoreComponentRead,
+    TrackedListing,
+)
 from domain.market.scoring import (
     SCREENING,
     Figure,
@@ -1738,6 +1748,38 @@ def _opportunities_query(
     return query
 
 
+def parse_sort(value: OpportunitySort | str | None) -> OpportunitySort:
+    """An opportunities order from its name (``MarketValidationError`` for an unknown one)."""
+    if value is None:
+        return OpportunitySort.score_desc
+    try:
+        return OpportunitySort(value)
+    except ValueError:
+        allowed = ", ".join(s.value for s in OpportunitySort)
+        raise MarketValidationError(f"sort must be one of {allowed}, not {value!r}") from None
+
+
+def _opportunity_order(sort: OpportunitySort) -> tuple[Any, ...]:
+    """ORDER BY terms of ``sort``: ties fall back to best first, the newest listing, the id.
+
+    Nothing here reads ``updated_at``: re-scoring or re-analysing one opportunity must not
+    move it unless its score (or price) changed, and the id last makes pages stable.
+    """
+    best = col(Opportunity.score).desc().nulls_last()
+    newest = col(TrackedListing.created_at).desc()
+    by_id = col(Opportunity.id)
+    price = col(TrackedListing.list_price)
+    orders: dict[OpportunitySort, tuple[Any, ...]] = {
+        OpportunitySort.score_desc: (best, newest, by_id),
+        OpportunitySort.score_asc: (col(Opportunity.score).asc().nulls_last(), newest, by_id),
+        OpportunitySort.newest: (newest, best, by_id),
+        OpportunitySort.oldest: (col(TrackedListing.created_at).asc(), best, by_id),
+        OpportunitySort.price_asc: (price.asc().nulls_last(), best, newest, by_id),
+        OpportunitySort.price_desc: (price.desc().nulls_last(), best, newest, by_id),
+    }
+    return orders[sort]
+
+
 def list_opportunities(
     *,
     session: Session,
@@ -1745,10 +1787,12 @@ def list_opportunities(
     filters: OpportunityFilters | None = None,
     limit: int = 20,
     offset: int = 0,
+    sort: OpportunitySort | str | None = None,
 ) -> list[tuple[Opportunity, TrackedListing]]:
-    """A page of the newest opportunities (open ones unless asked), with their listings."""
+    """A page of opportunities (open ones unless asked), best first unless ``sort`` says."""
+    order = _opportunity_order(parse_sort(sort))
     query = _opportunities_query(org_id=org_id, filters=filters or OpportunityFilters()).order_by(
-        col(Opportunity.updated_at).desc(), col(Opportunity.score).desc(), col(Opportunity.id)
+        *order
     )
     limit = max(1, min(limit, MAX_LIST_LIMIT))
     rows = session.exec(query.limit(limit).offset(max(offset, 0))).all()
@@ -1770,8 +1814,9 @@ def latest_opportunities(
     org_id: uuid.UUID,
     limit: int = 20,
     filters: OpportunityFilters | None = None,
+    sort: OpportunitySort | str | None = None,
 ) -> list[tuple[Opportunity, TrackedListing]]:
-    """The organisation's newest opportunities (open ones unless asked), with their listings."""
+    """The organisation's opportunities (open ones unless asked), best first unless ``sort``."""
     f = filters or OpportunityFilters()
     if not 1 <= limit <= MAX_LIST_LIMIT:
         raise MarketValidationError(f"limit must be between 1 and {MAX_LIST_LIMIT}")
@@ -1780,7 +1825,248 @@ def latest_opportunities(
     for bound in (f.min_price, f.max_price):
         if bound is not None and bound < 0:
             raise MarketValidationError("a price bound must be $0 or more")
-    return list_opportunities(session=session, org_id=org_id, limit=limit, filters=f)
+    return list_opportunities(
+        session=session, org_id=org_id, limit=limit, filters=f, sort=parse_sort(sort)
+    )
+
+
+def get_opportunity(
+    *, session: Session, org_id: uuid.UUID, opportunity_id: uuid.UUID
+) -> tuple[Opportunity, TrackedListing]:
+    """One opportunity of the organisation (any status) with its listing, else not found."""
+    row = session.exec(
+        select(Opportunity, TrackedListing)
+        .join(TrackedListing, col(TrackedListing.id) == col(Opportunity.listing_id))
+        .where(
+            Opportunity.id == opportunity_id,
+            Opportunity.org_id == org_id,
+            TrackedListing.org_id == org_id,
+        )
+    ).first()
+    if row is None:
+        raise MarketNotFoundError(f"opportunity {opportunity_id} not found")
+    opp, listing = row
+    return opp, listing
+
+
+# --- why a score is what it is -------------------------------------------------------------
+
+SCORE_CENT = Decimal("0.01")
+COMPONENT_LABELS: dict[str, str] = {
+    "discount_to_value": "discount to the as-is value",
+    "arv_spread": "spread between ARV and price plus rehab",
+    "rental_cash_flow": "rental cash flow after debt service",
+    "section8_fit": "Section 8 rent against the price",
+    "days_on_market": "days on the market",
+    "price_cuts": "price cuts",
+}
+_RESCORE = "re-scan or re-analyse the listing to explain it in full"
+
+
+@dataclass(frozen=True)
+class _StoredComponent:
+    """A component as stored in ``details`` (``domain.market.scoring.Component.to_json``)."""
+
+    name: str
+    weight: Decimal | None
+    share: Decimal | None  # the stored ``points``: 0-1, None when it was not scored
+    scored: bool
+    value: str | None
+    explanation: str
+    inputs: dict[str, Any]
+    problem: str | None = None
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+    return number if number.is_finite() else None
+
+
+def _figure_inputs(inputs: Any) -> dict[str, Any]:
+    """A component's input figures: each amount with its source (its own inputs left out)."""
+    if not isinstance(inputs, dict):
+        return {}
+    out: dict[str, Any] = {}
+    for key, value in inputs.items():
+        if isinstance(value, dict) and "amount" in value:
+            out[key] = {"amount": value.get("amount"), "source": value.get("source")}
+        else:
+            out[key] = value
+    formatted: dict[str, Any] = format_money_keys(out, DETAILS_MONEY_KEYS)
+    return formatted
+
+
+def _stored_component(raw: Any) -> _StoredComponent:
+    if not isinstance(raw, dict):
+        return _StoredComponent("unknown", None, None, True, None, "", {}, "not readable")
+    name = str(raw.get("name") or "unknown")
+    weight = _decimal(raw.get("weight"))
+    share = _decimal(raw.get("points"))
+    scored = raw.get("points") is not None
+    problem = None
+    if weight is None or weight <= 0:
+        problem = "its weight was not stored"
+    elif scored and (share is None or not Decimal(0) <= share <= Decimal(1)):
+        problem = "its points were not stored as a share from 0 to 1"
+    return _StoredComponent(
+        name=name,
+        weight=weight,
+        share=share if scored else None,
+        scored=scored,
+        value=raw.get("value") if isinstance(raw.get("value"), str) else None,
+        explanation=str(raw.get("explanation") or ""),
+        inputs=_figure_inputs(raw.get("inputs")),
+        problem=problem,
+    )
+
+
+def _apportion(
+    exact: list[Decimal], total: Decimal, caps: list[Decimal] | None = None
+) -> list[Decimal] | None:
+    """``exact`` rounded to cents so they add up to ``total`` (largest remainders round up).
+
+    Values rounded up stay within their ``caps`` where possible (earned points within their
+    maximum); None when ``total`` is not reachable by rounding (it is not their rounded sum).
+    """
+    floors = [value.quantize(SCORE_CENT, rounding=ROUND_FLOOR) for value in exact]
+    steps = (total - sum(floors, Decimal(0))) / SCORE_CENT
+    if steps != steps.to_integral_value() or not 0 <= steps <= len(exact):
+        return None
+
+    def within_cap(i: int) -> bool:
+        return caps is None or floors[i] + SCORE_CENT <= caps[i]
+
+    order = sorted(range(len(exact)), key=lambda i: (not within_cap(i), floors[i] - exact[i], i))
+    out = list(floors)
+    for i in order[: int(steps)]:
+        out[i] += SCORE_CENT
+    return out
+
+
+def explain_score(*, score: Decimal | None, details: dict[str, Any] | None) -> ScoreBreakdown:
+    """Why ``score`` is what it is, from the components stored with it (``details``).
+
+    The score is the weighted share of points of the components that could be scored, so a
+    component's points toward it are ``weight x share x 100 / weights used``; they are rounded
+    to cents so that they add up to the score exactly. A row whose stored components do not
+    give its score back (an earlier version of the scoring), or that has none, says so in
+    ``notes`` and shows no points rather than invented ones.
+    """
+    details = details if isinstance(details, dict) else {}
+    stage = details.get("stage") if isinstance(details.get("stage"), str) else None
+    raw = details.get("components")
+    stored = [_stored_component(c) for c in raw] if isinstance(raw, list) else []
+    notes: list[str] = []
+    for c in stored:
+        if not c.scored:
+            notes.append(f"{c.name} not scored: {c.explanation or 'no figure for it'}")
+    scored = [c for c in stored if c.scored]
+    weights_used = sum((c.weight or Decimal(0) for c in scored), Decimal(0))
+
+    def components(
+        points: list[Decimal] | None, maxima: list[Decimal] | None, status: ComponentStatus
+    ) -> list[ScoreComponentRead]:
+        """The stored components with their points (None when they cannot be restated)."""
+        rows = []
+        k = 0
+        for c in stored:
+            earned = best = None
+            if c.scored and points is not None and maxima is not None:
+                earned, best = points[k], maxima[k]
+                k += 1
+            rows.append(
+                ScoreComponentRead(
+                    name=c.name,
+                    label=COMPONENT_LABELS.get(c.name, c.name.replace("_", " ")),
+                    status="not_scored" if not c.scored else status,
+                    points=earned,
+                    max_points=best,
+                    weight=c.weight,
+                    share=c.share,
+                    value=c.value,
+                    explanation=c.explanation,
+                    inputs=c.inputs,
+                )
+            )
+        return rows
+
+    def unreproducible(why: str) -> ScoreBreakdown:
+        return ScoreBreakdown(
+            score=score,
+            stage=stage,
+            reproducible=False,
+            total_points=None,
+            weights_used=weights_used if scored else None,
+            components=components(None, None, "not_reproducible"),
+            notes=[why, *notes],
+        )
+
+    if score is None:
+        missing = [str(m) for m in details.get("missing") or [] if isinstance(m, str)]
+        return ScoreBreakdown(
+            score=None,
+            stage=stage,
+            reproducible=False,
+            total_points=None,
+            weights_used=None,
+            components=components(None, None, "not_reproducible"),
+            notes=missing or ["no score: there was nothing to score it on"],
+        )
+    if not stored:
+        return unreproducible(
+            f"the score {score} was stored without its components (an opportunity recorded "
+            f"before scores were explained): {_RESCORE}"
+        )
+    broken = [c for c in scored if c.problem is not None]  # one left out changes no sum
+    if broken:
+        return unreproducible(
+            "stored by an earlier version of the scoring ("
+            + "; ".join(f"{c.name}: {c.problem}" for c in broken)
+            + f"), so the points cannot be restated exactly: {_RESCORE}"
+        )
+    if not scored or weights_used <= 0:
+        return unreproducible(f"no component of the score {score} was stored as scored: {_RESCORE}")
+    hundred = Decimal(100)
+    earned = [
+        (c.weight or Decimal(0)) * (c.share or Decimal(0)) * hundred / weights_used for c in scored
+    ]
+    maxima = [(c.weight or Decimal(0)) * hundred / weights_used for c in scored]
+    # The score as ``domain.market.scoring.score_listing`` computes it from these components.
+    weighted = sum(((c.weight or Decimal(0)) * (c.share or Decimal(0)) for c in scored), Decimal(0))
+    again = (weighted / weights_used * hundred).quantize(SCORE_CENT, rounding=ROUND_HALF_UP)
+    best = _apportion(maxima, hundred)
+    points = _apportion(earned, score, best) if again == score and best else None
+    if again != score:
+        return unreproducible(
+            f"the stored components give {again}, not the score {score} (it was computed by "
+            f"an earlier version of the scoring), so the points cannot be restated: {_RESCORE}"
+        )
+    if points is None or best is None:  # not reached: the score is their rounded sum
+        return unreproducible(f"the points could not be rounded to add up to {score}")
+    if weights_used != hundred:
+        notes.append(
+            f"weights used {weights_used} of 100: the scored components' weights are scaled by "
+            f"100/{weights_used}, so they can earn 100 points between them"
+        )
+    return ScoreBreakdown(
+        score=score,
+        stage=stage,
+        reproducible=True,
+        total_points=sum(points, Decimal(0)),
+        weights_used=weights_used,
+        components=components(points, best, "scored"),
+        notes=notes,
+    )
+
+
+def opportunity_breakdown(opp: Opportunity) -> ScoreBreakdown:
+    """The score breakdown of an opportunity (``explain_score`` over its stored details)."""
+    return explain_score(score=opp.score, details=opp.details)
 
 
 def get_listing(*, session: Session, org_id: uuid.UUID, listing_id: uuid.UUID) -> TrackedListing:
