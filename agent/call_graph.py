@@ -69,6 +69,7 @@ from domain.voice.extraction import (
     dollars,
     extract,
     loose_start,
+    spoken_clock,
     spoken_date,
 )
 from domain.voice.hours import CallWindow
@@ -266,6 +267,10 @@ def merge_model_answer(
         start_date=start or rules.start_date,
         start_heard=(rules.start_heard if start is None else f"{start.isoformat()} (model)"),
         site_visit=visit or rules.site_visit,
+        # The clock the rules heard ("Monday at 10am") stays with the day it was said with.
+        site_visit_time=(
+            rules.site_visit_time if visit is None or visit == rules.site_visit else None
+        ),
         duration_days=duration_days or rules.duration_days,
         exclusions=exclusions or rules.exclusions,
         no_exclusions=bool(data.get("no_exclusions")) or rules.no_exclusions,
@@ -574,7 +579,7 @@ def confirmation(facts: CallFacts, context: dict[str, Any]) -> str:
         unit = "day" if facts.duration_days == 1 else "days"
         parts.append(f"about {facts.duration_days} {unit} of work")
     if facts.site_visit:
-        parts.append(f"a site visit on {spoken_date(facts.site_visit)}")
+        parts.append(f"a site visit on {spoken_date(facts.site_visit)}{_at_clock(facts)}")
     if facts.insured is True:
         parts.append("and you carry liability insurance")
     heard = "; ".join(parts) if parts else "nothing definite yet"
@@ -621,6 +626,14 @@ def greeting_text(context: dict[str, Any]) -> str:
     return intro + ask + opt_out
 
 
+def _at_clock(facts: CallFacts) -> str:
+    """`` at 10 AM`` for a site visit with a clock said, else nothing."""
+    if not facts.site_visit_time:
+        return ""
+    hour, minute = (int(x) for x in facts.site_visit_time.split(":"))
+    return f" at {spoken_clock(hour, minute)}"
+
+
 def _noted(facts: CallFacts) -> str:
     """The dates kept from a turn that also asked for a callback (" I have you starting ...")."""
     parts: list[str] = []
@@ -632,7 +645,7 @@ def _noted(facts: CallFacts) -> str:
             else f"starting {spoken_date(facts.start_date)}"
         )
     if facts.site_visit:
-        parts.append(f"for a site visit on {spoken_date(facts.site_visit)}")
+        parts.append(f"for a site visit on {spoken_date(facts.site_visit)}{_at_clock(facts)}")
     return f" I have you down {' and '.join(parts)}." if parts else ""
 
 
@@ -1014,6 +1027,7 @@ def _answer_json(answer: Answer) -> dict[str, Any]:
         "start_date": answer.start_date.isoformat() if answer.start_date else None,
         "start_heard": answer.start_heard,
         "site_visit": answer.site_visit.isoformat() if answer.site_visit else None,
+        "site_visit_time": answer.site_visit_time,
         "duration_days": answer.duration_days,
         "exclusions": list(answer.exclusions),
         "no_exclusions": answer.no_exclusions,
@@ -1049,6 +1063,7 @@ def _answer_from_json(data: dict[str, Any]) -> Answer:
         start_date=dt.date.fromisoformat(data["start_date"]) if data.get("start_date") else None,
         start_heard=data.get("start_heard"),
         site_visit=dt.date.fromisoformat(data["site_visit"]) if data.get("site_visit") else None,
+        site_visit_time=data.get("site_visit_time"),
         duration_days=data.get("duration_days"),
         exclusions=tuple(data.get("exclusions") or ()),
         no_exclusions=bool(data.get("no_exclusions")),

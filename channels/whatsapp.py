@@ -25,6 +25,7 @@ from twilio.request_validator import RequestValidator
 from channels import signing
 from core.config import get_settings
 from core.deps import SessionDep, bearer_scheme, require_roles
+from core.paging import MAX_OFFSET
 from domain.auth import service as auth_service
 from domain.auth.enums import Role
 from domain.auth.models import normalise_phone_number
@@ -159,7 +160,7 @@ class MessageRead(BaseModel):
 
 
 class ConversationRead(BaseModel):
-    """A WhatsApp conversation with its messages, oldest first."""
+    """A WhatsApp conversation with one page of its messages (the newest), oldest first."""
 
     id: uuid.UUID
     phone_number: str | None
@@ -169,7 +170,16 @@ class ConversationRead(BaseModel):
     report_url: str | None
     last_inbound_at: dt.datetime | None
     window_open: bool = Field(description="inside WhatsApp's 24-hour session window")
-    messages: list[MessageRead]
+    messages: list[MessageRead] = Field(
+        description="this page, oldest first (the same as items; the name from before paging)"
+    )
+    items: list[MessageRead] = Field(description="this page, oldest first (same as messages)")
+    total: int = Field(description="messages in the conversation, over all pages")
+    limit: int
+    offset: int = Field(description="newest messages skipped before this page")
+
+
+MAX_MESSAGE_LIMIT = 500  # messages on one page of a conversation
 
 
 TeamPrincipal = Annotated[Principal, Depends(require_roles(Role.analyst))]
@@ -177,7 +187,14 @@ TeamPrincipal = Annotated[Principal, Depends(require_roles(Role.analyst))]
 
 @router.get(
     "/conversations/{phoneNumber}",
-    summary="The organisation's WhatsApp conversation with a number (team roles)",
+    summary="The organisation's WhatsApp conversation with a number, its latest messages paged",
+    description=(
+        "Pages back from the newest message, as the team chat's history does: the page holds "
+        "the `limit` newest messages (default 100, at most 500) after skipping the `offset` "
+        "newest, listed oldest first; `offset` + `limit` loads the earlier page. Messages are "
+        "ordered by (created_at, id), so none repeats or is skipped. `items` and `messages` "
+        "both hold the page; `total` counts every message of the conversation."
+    ),
     response_model=ConversationRead,
     responses={404: {"description": "no conversation"}, 422: {"description": "bad number"}},
 )
@@ -185,8 +202,12 @@ def get_conversation(
     phone_number: Annotated[str, Path(alias="phoneNumber", description="E.164, e.g. +13135550100")],
     session: SessionDep,
     principal: TeamPrincipal,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_MESSAGE_LIMIT, description="messages on the page")
+    ] = 100,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="newest messages to skip")] = 0,
 ) -> ConversationRead:
-    """Messages in and out (the outbox included) with one number, oldest first."""
+    """Messages in and out (the outbox included) with one number: the newest page, oldest first."""
     try:
         number = normalise_phone_number(phone_number.removeprefix("whatsapp:"))
     except ValueError as exc:
@@ -199,14 +220,32 @@ def get_conversation(
             status_code=status.HTTP_404_NOT_FOUND,
             detail=f"No WhatsApp conversation with {number} in your organisation",
         )
-    return _conversation_read(session, principal.org_id, conversation)
+    return _conversation_read(session, principal.org_id, conversation, limit, offset)
 
 
-def _conversation_read(session: Session, org_id: uuid.UUID, conversation: Any) -> ConversationRead:
-    """Render a conversation and its messages."""
+def _conversation_read(
+    session: Session, org_id: uuid.UUID, conversation: Any, limit: int, offset: int
+) -> ConversationRead:
+    """Render a conversation and one page of its messages."""
     messages = whatsapp_service.list_messages(
-        session=session, org_id=org_id, conversation_id=conversation.id
+        session=session, org_id=org_id, conversation_id=conversation.id, limit=limit, offset=offset
     )
+    page = [
+        MessageRead(
+            id=m.id,
+            direction=str(m.direction),
+            message_type=str(m.message_type),
+            status=str(m.status),
+            content=m.content,
+            media=m.media,
+            content_sid=m.content_sid,
+            error=m.error,
+            created_at=m.created_at,
+            sent_at=m.sent_at,
+            processed_at=m.processed_at,
+        )
+        for m in messages
+    ]
     return ConversationRead(
         id=conversation.id,
         phone_number=conversation.phone_number,
@@ -216,22 +255,13 @@ def _conversation_read(session: Session, org_id: uuid.UUID, conversation: Any) -
         report_url=conversation.report_url,
         last_inbound_at=conversation.last_inbound_at,
         window_open=whatsapp_service.window_open(conversation),
-        messages=[
-            MessageRead(
-                id=m.id,
-                direction=str(m.direction),
-                message_type=str(m.message_type),
-                status=str(m.status),
-                content=m.content,
-                media=m.media,
-                content_sid=m.content_sid,
-                error=m.error,
-                created_at=m.created_at,
-                sent_at=m.sent_at,
-                processed_at=m.processed_at,
-            )
-            for m in messages
-        ],
+        messages=page,
+        items=page,
+        total=whatsapp_service.count_messages(
+            session=session, org_id=org_id, conversation_id=conversation.id
+        ),
+        limit=limit,
+        offset=offset,
     )
 
 

@@ -139,6 +139,27 @@ def _public_url_for(host: str, port: int) -> None:
         get_settings.cache_clear()
 
 
+def _uvicorn_config(host: str, port: int) -> uvicorn.Config:
+    """The API server's uvicorn config: forwarded headers believed only from trusted proxies.
+
+    uvicorn's ``proxy_headers`` would believe ``X-Forwarded-For`` from 127.0.0.1 (any local
+    process, or a client reaching us through a local tunnel), so anyone could pick the address
+    the sign-in lockout and the audit log see. Only ``DEALDESK_TRUSTED_PROXIES`` are believed;
+    none by default.
+    """
+    import uvicorn
+
+    proxies = get_settings().trusted_proxy_list
+    return uvicorn.Config(
+        "app:app",
+        host=host,
+        port=port,
+        log_config=None,
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies,
+    )
+
+
 def _serve_api(
     host: str, port: int, alongside: Callable[[uvicorn.Server], None] | None = None
 ) -> None:
@@ -149,8 +170,7 @@ def _serve_api(
     """
     import uvicorn
 
-    config = uvicorn.Config("app:app", host=host, port=port, log_config=None, proxy_headers=True)
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(_uvicorn_config(host, port))
     if alongside is not None:
         alongside(server)
     stops: list[int] = []  # stop signals uvicorn does not raise again

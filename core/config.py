@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Placeholder secrets that must never reach production.
@@ -58,6 +59,11 @@ class Settings(BaseSettings):
     access_token_minutes: int = Field(default=60, alias="ACCESS_TOKEN_MINUTES")
     rate_limit_per_minute: int = Field(default=600, alias="RATE_LIMIT_PER_MINUTE")
     rate_limit_ip_per_minute: int = Field(default=1200, alias="RATE_LIMIT_IP_PER_MINUTE")
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated
+    # addresses or networks, e.g. "10.0.0.5,172.16.0.0/12"). Default none: the client address
+    # is the connection's, so a forged header cannot dodge the sign-in lockout or the per-address
+    # rate limit, nor write a chosen address into the audit log.
+    trusted_proxies: str = Field(default="", alias="DEALDESK_TRUSTED_PROXIES")
 
     # Object storage: local directory unless an S3-compatible bucket is configured.
     s3_bucket: str | None = Field(default=None, alias="S3_BUCKET")
@@ -107,6 +113,24 @@ class Settings(BaseSettings):
             raise ValueError("SECRET_KEY must be set to a real secret when DEALDESK_ENV=production")
         return self
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_trusted_proxies(cls, value: str) -> str:
+        """Each entry must be an IP address or network ("*" would trust anyone: refused)."""
+        for entry in _split_list(value):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError as exc:
+                raise ValueError(
+                    f"DEALDESK_TRUSTED_PROXIES: {entry!r} is not an IP address or network"
+                ) from exc
+        return value
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        """The proxies whose forwarded headers are believed (empty: none)."""
+        return _split_list(self.trusted_proxies)
+
     @property
     def data_path(self) -> Path:
         """The data directory as an absolute path (embedded servers, uploads, reports)."""
@@ -128,6 +152,11 @@ class Settings(BaseSettings):
     def twilio_configured(self) -> bool:
         """True when Twilio credentials are set; otherwise messages go to the outbox only."""
         return bool(self.twilio_account_sid and self.twilio_auth_token)
+
+
+def _split_list(value: str) -> list[str]:
+    """A comma-separated setting's entries, spaces trimmed, empty ones dropped."""
+    return [entry.strip() for entry in value.split(",") if entry.strip()]
 
 
 LOCAL_HOSTS = frozenset({"127.0.0.1", "0.0.0.0", "localhost", "::", "::1", ""})

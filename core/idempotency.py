@@ -5,9 +5,14 @@ would book the expense twice. With an ``Idempotency-Key`` header (any string of 
 visible characters; a UUID is typical) on a ``POST``, ``PUT``, ``PATCH`` or ``DELETE`` under
 the API prefix, the first request runs and its response (status, content type, body) is kept
 in Redis for ``IDEMPOTENCY_TTL_S``; a repeat with the same key, caller, method, path and
-body gets that stored response again, with ``Idempotent-Replayed: true``, and nothing runs
-twice. The key is scoped to the caller (a keyed hash of the bearer token, else the client
-address), so one caller's keys never answer another's. ``/auth`` routes are left out: their
+body gets that stored response again (its ``Location`` too), with ``Idempotent-Replayed:
+true``, and nothing runs twice. The key is scoped to the caller: the organisation and user
+the bearer token names (so the same user's retry after signing in again, or from another
+device, is still a repeat), else a keyed hash of a token that names nobody, else the client
+address; one caller's keys never answer another's. A JSON body is compared as canonical JSON
+(keys sorted, spacing ignored), so the same content sent with its keys in another order is
+the same request. A ``401`` is not kept (the retry with a valid token runs). ``/auth`` routes
+are left out: their
 responses carry tokens, which are never stored. A repeat while the first is still
 running gets ``409``; the response is kept before its last byte is sent, so a retry made once
 the answer arrived is always replayed. The same key with a different request gets ``422``.
@@ -24,15 +29,21 @@ import hashlib
 import json
 import logging
 import re
+from decimal import Decimal
 from typing import Any
 
 from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.asgi import send_response
 from core.config import get_settings
 from core.ratelimit import bearer_token, client_address, token_fingerprint
+from domain.auth import security
+from domain.auth import service as auth_service
+from store.db import get_engine
 from store.redis_client import get_redis
 
 log = logging.getLogger(__name__)
@@ -46,6 +57,8 @@ _VALID_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 # How long a request may hold its key before a repeat may run it again (a crashed worker).
 IN_FLIGHT_TTL_S = 300
 MAX_STORED_BODY = 1024 * 1024
+# Response headers kept with the answer and sent again on a replay (besides its content type).
+REPLAYED_HEADERS = (b"location",)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -55,11 +68,70 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+def _token_owner(token: str) -> tuple[str, str] | None:
+    """The organisation and user a bearer token names; None when it names nobody.
+
+    An access token says it in its signed claims (no database needed; a revoked one is
+    refused by the route, and a ``401`` is never kept). An API token is looked up.
+    """
+    if security.is_api_token(token):
+        try:
+            with Session(get_engine()) as session:
+                # Read only: closing the session rolls back the token's "last used" stamp.
+                principal = auth_service.resolve_token(session=session, token=token)
+        except SQLAlchemyError:
+            log.warning("idempotency: API token owner not found: database error", exc_info=True)
+            return None
+        return (str(principal.org_id), str(principal.user_id)) if principal else None
+    claims = security.decode_access_token(token)
+    return (str(claims.org_id), str(claims.user_id)) if claims else None
+
+
 def _caller(scope: Scope) -> str:
+    """Whose keys these are: the token's organisation and user, else the token, else the address.
+
+    Keyed by the principal, not the token, so the same user's retry with a fresh sign-in
+    (or from another device) finds the first answer rather than booking the write again.
+    """
     token = bearer_token(scope)
-    if token is not None:
-        return "t:" + token_fingerprint(token, get_settings().secret_key.get_secret_value())
-    return "a:" + client_address(scope)
+    if token is None:
+        return "a:" + client_address(scope)
+    owner = _token_owner(token)
+    if owner is not None:
+        return f"p:{owner[0]}:{owner[1]}"
+    return "t:" + token_fingerprint(token, get_settings().secret_key.get_secret_value())
+
+
+def _tagged_number(value: object) -> object:
+    """A JSON number (parsed as a Decimal) in canonical JSON: its text, apart from strings.
+
+    Its key, a lone NUL, cannot clash with a client's: text with NUL is refused before this.
+    """
+    if isinstance(value, Decimal):
+        return {"\u0000": str(value)}
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _canonical_body(scope: Scope, body: bytes) -> bytes:
+    """A JSON body as canonical JSON (keys sorted, no spacing); any other body as sent.
+
+    Numbers keep their text (``1.50`` and ``1.5`` stay apart, as the money parser may tell).
+    """
+    content_type = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
+    if not (content_type == "application/json" or content_type.endswith("+json")):
+        return body
+    try:
+        parsed = json.loads(body, parse_float=Decimal, parse_int=Decimal)
+        canonical = json.dumps(
+            parsed,
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+            default=_tagged_number,
+        )
+    except (ValueError, TypeError, RecursionError):
+        return body
+    return canonical.encode("utf-8", "surrogatepass")
 
 
 def _json_response(status: int, detail: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
@@ -98,11 +170,12 @@ class IdempotencyMiddleware:
                     scope["method"].encode(),
                     scope["path"].encode(),
                     scope.get("query_string", b""),
-                    body,
+                    _canonical_body(scope, body),
                 ]
             )
         ).hexdigest()
-        redis_key = f"{KEY_PREFIX}:{_caller(scope)}:{hashlib.sha256(key.encode()).hexdigest()}"
+        caller = await run_in_threadpool(_caller, scope)  # an API token is looked up
+        redis_key = f"{KEY_PREFIX}:{caller}:{hashlib.sha256(key.encode()).hexdigest()}"
         try:
             outcome = await run_in_threadpool(self._claim, redis_key, fingerprint)
         except (RedisError, OSError):
@@ -194,15 +267,23 @@ class IdempotencyMiddleware:
             if stored.get("content_type")
             else []
         )
+        headers.extend(
+            (name.encode("latin-1"), value.encode("latin-1"))
+            for name, value in stored.get("headers", [])
+        )
         headers.append((b"idempotent-replayed", b"true"))
         return int(stored["status"]), headers, base64.b64decode(stored["body"])
 
     @staticmethod
     def _remember(redis_key: str, fingerprint: str, captured: dict[str, Any]) -> None:
-        """Keep the response for repeats (not a 5xx, nor a body too large: those run again)."""
+        """Keep the response for repeats (not a 401 or 5xx, nor a body too large: those run again).
+
+        A 401 is not kept: the caller is named by the token's claims, and the retry with a
+        token that is still valid must run, not be told again that the old one was not.
+        """
         redis = get_redis()
         status, body = int(captured["status"]), bytes(captured["body"])
-        if status >= 500 or len(body) > MAX_STORED_BODY:
+        if status >= 500 or status == 401 or len(body) > MAX_STORED_BODY:
             redis.delete(redis_key)
             return
         content_type = next(
@@ -216,6 +297,11 @@ class IdempotencyMiddleware:
                     "fingerprint": fingerprint,
                     "status": status,
                     "content_type": content_type,
+                    "headers": [
+                        [k.decode("latin-1"), v.decode("latin-1")]
+                        for k, v in captured["headers"]
+                        if k.lower() in REPLAYED_HEADERS
+                    ],
                     "body": base64.b64encode(body).decode(),
                 }
             ),

@@ -29,6 +29,7 @@ from pydantic import BaseModel
 from sqlalchemy import DateTime, Index, String, Text, UniqueConstraint, func, select, text
 from sqlmodel import Field, Session, col
 
+from core.timestamps import utc_strings, utc_text
 from store.base import CreatedAt, Timestamps, UUIDPrimaryKey, jsonb, tstz, utcnow
 from store.events import check_event_name
 
@@ -109,10 +110,18 @@ class Delivery(UUIDPrimaryKey, Timestamps, table=True):
 
 
 def _json_default(value: Any) -> Any:
-    """Encode the values services naturally put in payloads (ids, money, dates, enums)."""
+    """Encode the values services naturally put in payloads (ids, money, dates, enums).
+
+    A ``datetime`` is written as responses write it, UTC with ``Z`` (``utc_text``; a naive one
+    is taken to be UTC, as the database stores it). A ``Decimal`` keeps its digits as given:
+    the outbox cannot tell money from a rate or a score, so the publisher formats money
+    (``core.money.money_str``: exactly two places).
+    """
     if isinstance(value, uuid.UUID | Decimal):
         return str(value)  # Decimal as a string keeps money exact
-    if isinstance(value, datetime | date | time):
+    if isinstance(value, datetime):
+        return utc_text(value)
+    if isinstance(value, date | time):
         return value.isoformat()
     if isinstance(value, enum.Enum):
         return value.value
@@ -124,7 +133,13 @@ def _json_default(value: Any) -> Any:
 
 
 def normalise_payload(payload: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The payload as plain JSON values (UUIDs, Decimals and dates become strings)."""
+    """The payload as plain JSON values (UUIDs, Decimals and dates become strings).
+
+    Every moment in it is UTC with ``Z`` (the README's rule for timestamps): ``datetime``
+    values, and ISO datetime strings with an offset that a publisher wrote itself
+    (``isoformat()`` gives ``+00:00``; a caller's ``-05:00`` echoed as given), at any depth.
+    Dates and zone-less clock times ("10:00") are left as they are.
+    """
     if payload is None:
         return {}
     if not isinstance(payload, Mapping):
@@ -135,7 +150,8 @@ def normalise_payload(payload: Mapping[str, Any] | None) -> dict[str, Any]:
         )
     except (TypeError, ValueError) as exc:
         raise ValueError(f"event payload is not JSON-serialisable: {exc}") from exc
-    return normalised
+    utc_normalised: dict[str, Any] = utc_strings(normalised)
+    return utc_normalised
 
 
 def _current_correlation_id() -> str | None:

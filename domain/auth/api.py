@@ -18,6 +18,7 @@ from core.deps import (
     bearer_scheme,
     require_roles,
 )
+from core.location import LOCATION_201, CreatedLocation
 from core.paging import Offset, send_total, total_count
 from domain.auth import service
 from domain.auth.enums import Role
@@ -223,9 +224,11 @@ def list_users(
     status_code=status.HTTP_201_CREATED,
     tags=["users"],
     summary="Add a user to the organisation (admins)",
-    responses=_CONFLICT,
+    responses={**_CONFLICT, **LOCATION_201},
 )
-def create_user(session: SessionDep, principal: AdminPrincipal, user_in: UserCreate) -> UserRead:
+def create_user(
+    session: SessionDep, principal: AdminPrincipal, user_in: UserCreate, location: CreatedLocation
+) -> UserRead:
     """Add a user to the caller's organisation (admin only; audit-logged)."""
     try:
         user = service.create_user(
@@ -234,6 +237,7 @@ def create_user(session: SessionDep, principal: AdminPrincipal, user_in: UserCre
     except service.ConflictError as error:
         raise _conflict(error) from error
     session.commit()
+    location.created(user.id)
     return UserRead.model_validate(user)
 
 

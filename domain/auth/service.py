@@ -68,11 +68,24 @@ class ConflictError(AuthError):
 
 
 class EmailTakenError(ConflictError):
-    """Another user already has this email address."""
+    """Another user already has this email address (in this organisation or another)."""
 
 
 class PhoneNumberTakenError(ConflictError):
-    """Another user already has this phone number."""
+    """Another user already has this phone number (in this organisation or another)."""
+
+
+# Emails and phone numbers are unique across organisations (sign-in is by email, a WhatsApp
+# sender is found by number), so the refusal must not say whether the holder is in the
+# caller's organisation: that would tell an admin which addresses another company uses.
+_EMAIL_TAKEN = (
+    "this email address can't be used for a new user; if they already have an account in "
+    "your organisation, find them in GET /users"
+)
+_PHONE_TAKEN = (
+    "this phone number can't be used for this user; if its owner already has an account in "
+    "your organisation, find them in GET /users"
+)
 
 
 class LastAdminError(ConflictError):
@@ -242,11 +255,9 @@ def _flush_unique_user(*, session: Session, user: User) -> None:
     except IntegrityError as exc:
         constraint = _violated_constraint(exc)
         if constraint == "uq_users_email":
-            raise EmailTakenError(f"a user with the email {user.email} already exists") from exc
+            raise EmailTakenError(_EMAIL_TAKEN) from exc
         if constraint == "uq_users_phone_number":
-            raise PhoneNumberTakenError(
-                f"a user with the phone number {user.phone_number} already exists"
-            ) from exc
+            raise PhoneNumberTakenError(_PHONE_TAKEN) from exc
         raise
 
 
@@ -259,15 +270,13 @@ def _ensure_unique(
         if user_id is not None:
             statement = statement.where(User.id != user_id)
         if session.exec(statement).first():
-            raise EmailTakenError(f"a user with the email {email} already exists")
+            raise EmailTakenError(_EMAIL_TAKEN)
     if phone_number is not None:
         statement = select(User.id).where(User.phone_number == phone_number)
         if user_id is not None:
             statement = statement.where(User.id != user_id)
         if session.exec(statement).first():
-            raise PhoneNumberTakenError(
-                f"a user with the phone number {phone_number} already exists"
-            )
+            raise PhoneNumberTakenError(_PHONE_TAKEN)
 
 
 def create_user(
@@ -750,11 +759,30 @@ def current_correlation_id() -> str | None:
     return str(value)[:64] if value else None
 
 
+def _masked_phone(value: Any) -> Any:
+    """A phone number as the audit log keeps it: all but its last four digits starred."""
+    if isinstance(value, dict):  # an update's {"from": ..., "to": ...}
+        return {str(key): _masked_phone(item) for key, item in value.items()}
+    if not isinstance(value, str):
+        return to_jsonable_python(value)
+    masked = str(importlib.import_module("core.observability").mask(value))
+    if masked == value:  # a format the log masking does not know: star the digits anyway
+        digits = [i for i, ch in enumerate(value) if ch.isdigit()]
+        keep = set(digits[-4:])
+        masked = "".join("*" if i in digits and i not in keep else ch for i, ch in enumerate(value))
+    return masked
+
+
 def _audit_safe(value: Any) -> Any:
-    """``value`` as JSON, with secrets dropped (UUIDs, decimals and datetimes as strings)."""
+    """``value`` as JSON, with secrets dropped and phone numbers masked.
+
+    UUIDs, decimals and datetimes become strings. A value under a key naming a phone
+    (``phone``, ``phone_number`` ...) keeps only its last four digits, as the logs do
+    (``core.observability.mask``): the audit log is read by every admin.
+    """
     if isinstance(value, dict):
         return {
-            str(key): _audit_safe(item)
+            str(key): _masked_phone(item) if "phone" in str(key).lower() else _audit_safe(item)
             for key, item in value.items()
             if str(key) not in _SECRET_KEYS
         }

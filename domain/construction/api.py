@@ -34,6 +34,7 @@ from pydantic import BaseModel, Field
 
 from core.config import get_settings
 from core.deps import Reader, SessionDep, Writer
+from core.location import LOCATION_201, CreatedLocation
 from core.paging import Offset, send_total, total_count
 from domain.auth.service import Principal
 from domain.construction import service
@@ -167,10 +168,10 @@ def list_projects(
     response_model=ProjectDetail,
     status_code=status.HTTP_201_CREATED,
     summary="Open a rehab project",
-    responses=_ERRORS,
+    responses=_ERRORS | LOCATION_201,
 )
 def create_project(
-    body: ProjectCreateBody, session: SessionDep, principal: Writer
+    body: ProjectCreateBody, session: SessionDep, principal: Writer, location: CreatedLocation
 ) -> ProjectDetail:
     """Open a project, optionally on a deal (its property becomes the project's).
 
@@ -192,6 +193,7 @@ def create_project(
             session=session, org_id=principal.org_id, project_id=project.id
         )
     session.commit()
+    location.created(project.id)
     return detail
 
 
@@ -894,10 +896,13 @@ def list_contractors(
     response_model=ContractorRead,
     status_code=status.HTTP_201_CREATED,
     summary="Add a contractor",
-    responses=_ERRORS,
+    responses=_ERRORS | LOCATION_201,
 )
 def create_contractor(
-    contractor_in: ContractorCreate, session: SessionDep, principal: Writer
+    contractor_in: ContractorCreate,
+    session: SessionDep,
+    principal: Writer,
+    location: CreatedLocation,
 ) -> ContractorRead:
     """Add a contractor; the phone is stored as E.164 and unique in your organisation (409).
 
@@ -912,6 +917,7 @@ def create_contractor(
             principal=principal,
         )
     session.commit()
+    location.created(contractor.id)
     return ContractorRead.model_validate(contractor)
 
 

@@ -37,7 +37,9 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select, SelectOfScalar
 
 from core.clock import local_day, local_today
+from core.money import money_str
 from core.paging import count_rows
+from core.timestamps import utc_text
 from domain.auth import service as auth_service
 from domain.auth.enums import Role
 from domain.auth.service import Principal
@@ -611,6 +613,11 @@ def mark_contractor_opted_out(
 # --- projects and scope ---------------------------------------------------------------------
 
 
+def _event_money(value: Decimal | None) -> str | None:
+    """An amount as event payloads carry it: a two-place string (``"12500.00"``), None kept."""
+    return None if value is None else money_str(value)
+
+
 def _project_payload(project: Project) -> dict[str, Any]:
     return {
         "project_id": project.id,
@@ -1037,9 +1044,9 @@ def create_project(
         | {
             "name": project.name,
             "status": project.status,
-            "budget": project.budget,
+            "budget": _event_money(project.budget),
             "scope_items": len(items),
-            "scope_total": _cents(scope_total),
+            "scope_total": _event_money(scope_total),
             "scope_source": project.scope_source,
             "by": actor,
         },
@@ -1228,8 +1235,10 @@ def update_project(
             name=BUDGET_CHANGED_EVENT,
             payload=_project_payload(project)
             | {
-                "budget": project.budget,
-                "budget_before": changes["budget"]["from"] if "budget" in changes else None,
+                "budget": _event_money(project.budget),
+                "budget_before": (
+                    _event_money(changes["budget"]["from"]) if "budget" in changes else None
+                ),
                 "status": project.status,
                 "by": _actor(principal),
             },
@@ -1455,7 +1464,8 @@ def create_bid(
 
     The contractor must be the organisation's (404); each line must price one of this
     project's scope lines, once, at zero or more (422); the total is the sum of the lines when
-    not given. A bid with no lines is a lump sum for the whole scope and needs a total.
+    not given. A bid with no lines is a lump sum for the whole scope and needs a total. The
+    total must be more than 0 (422): a $0 bid would be the lowest and win the award.
     """
     project = _lock_project(session, org_id, project_id)
     if project.status in (ProjectStatus.completed, ProjectStatus.cancelled):
@@ -1474,6 +1484,12 @@ def create_bid(
         )
     else:
         raise ConstructionInputError("a bid needs a total_amount or line_items")
+    if total == 0:
+        # A $0 bid would be the lowest and win the award; a free line inside a priced bid
+        # (demolition "included") is fine, a bid that prices the whole work at nothing is not.
+        raise ConstructionInputError(
+            "a bid's total must be more than 0 (a line may be 0 when the work is included)"
+        )
     _check_duration_days(bid_in.duration_days)
     start_date, date_dropped = bid_in.start_date, None
     try:
@@ -1511,7 +1527,7 @@ def create_bid(
             "bid_id": bid.id,
             "contractor_id": contractor.id,
             "contractor_name": contractor.name,
-            "total_amount": total,
+            "total_amount": _event_money(total),
             "line_items": len(lines),
             "source": bid.source,
             "call_id": bid.call_id,
@@ -1733,6 +1749,10 @@ def update_bid(
             )
     if total_amount is not None:
         new["total_amount"] = _amount(total_amount, "total_amount")
+        if new["total_amount"] == 0:  # as create_bid: a $0 bid would win the award
+            raise ConstructionInputError(
+                "a bid's total must be more than 0 (a line may be 0 when the work is included)"
+            )
     for name, value in (
         ("exclusions", exclusions),
         ("start_date", start_date),
@@ -2269,7 +2289,7 @@ def award_bid(
         | {
             "bid_id": bid.id,
             "contractor_id": bid.contractor_id,
-            "total_amount": bid.total_amount,
+            "total_amount": _event_money(bid.total_amount),
             "scope_item_ids": list(priced),
             "start_date": bid.start_date,
             "rejected_bid_ids": rejected,
@@ -2717,6 +2737,31 @@ def check_photo(data: bytes) -> tuple[int, int]:
     return width, height
 
 
+# How far ahead of the server's clock a camera's ``taken_at`` may be (clocks drift).
+TAKEN_AT_SKEW = dt.timedelta(minutes=5)
+
+
+def check_taken_at(taken_at: dt.datetime | None) -> dt.datetime | None:
+    """A photo's ``taken_at`` in UTC, checked.
+
+    ``ConstructionInputError`` when it has no time zone or is in the future (beyond
+    ``TAKEN_AT_SKEW``). A zone-less time is ambiguous (as for offers and calls): refused
+    rather than guessed.
+    """
+    if taken_at is None:
+        return None
+    if taken_at.tzinfo is None or taken_at.utcoffset() is None:
+        raise ConstructionInputError(
+            "taken_at needs a time zone (e.g. 2026-11-28T10:00:00-05:00 or 2026-11-28T15:00:00Z)"
+        )
+    moment = taken_at.astimezone(dt.UTC)
+    if moment > utcnow() + TAKEN_AT_SKEW:
+        raise ConstructionInputError(
+            f"taken_at {utc_text(moment)} is in the future: a photo is uploaded after it is taken"
+        )
+    return moment
+
+
 def add_photos(
     *,
     session: Session,
@@ -2737,6 +2782,7 @@ def add_photos(
     """
     from domain.documents import service as documents_service
 
+    taken_at = check_taken_at(taken_at)
     project = get_project(session=session, org_id=org_id, project_id=project_id)
     if not uploads:
         raise ConstructionInputError("no photo was uploaded")
@@ -2901,7 +2947,7 @@ def add_expense(
         org_id=org_id,
         name=EXPENSE_REFUNDED_EVENT if checked.refund else "construction.expense.added",
         payload={
-            "amount": amount,  # positive: a refund's event says how much came back
+            "amount": _event_money(amount),  # positive: a refund's event says how much came back
             "deal_id": project.deal_id,
             "project_id": project.id,
             "category": category.finance_category,
@@ -3417,7 +3463,7 @@ def void_expense(
             "expense_id": reversal.id,
             "voided_expense_id": original.id,
             "voided_event_id": original.event_id,
-            "amount": amount,
+            "amount": _event_money(amount),
             "deal_id": project.deal_id,
             "project_id": project.id,
             "category": category.finance_category,
@@ -3562,6 +3608,62 @@ class ExpenseBooking:
     same_day_same_amount: int
 
 
+def _refund_category(
+    session: Session,
+    org_id: uuid.UUID,
+    project_id: uuid.UUID,
+    contractor: Contractor | None,
+    vendor: str | None,
+    notes: list[str],
+) -> ExpenseCategory | None:
+    """The category of a refund given none: that of the payee's purchases on the project.
+
+    The payee is the contractor on file, else the vendor (spacing and case ignored). Their
+    live purchases on the project (neither voided nor a reversal or refund) all in one
+    category: that one, said in ``notes``. In several categories, or none bought: None (the
+    default applies), the reason in ``notes`` when they disagree.
+    """
+    if contractor is not None:
+        payee_match = col(ProjectExpense.contractor_id) == contractor.id
+        payee = contractor.name
+    elif vendor and vendor.strip():
+        payee = " ".join(vendor.split())
+        payee_match = (
+            func.lower(func.trim(func.regexp_replace(col(ProjectExpense.vendor), r"\s+", " ", "g")))
+            == payee.lower()
+        )
+    else:
+        return None
+    reversed_ids = select(col(ProjectExpense.voids_expense_id)).where(
+        ProjectExpense.org_id == org_id, col(ProjectExpense.voids_expense_id).is_not(None)
+    )
+    bought = session.exec(
+        select(ProjectExpense.category)
+        .where(
+            ProjectExpense.org_id == org_id,
+            ProjectExpense.project_id == project_id,
+            payee_match,
+            ProjectExpense.amount > 0,
+            col(ProjectExpense.voids_expense_id).is_(None),
+            col(ProjectExpense.id).not_in(reversed_ids),
+        )
+        .distinct()
+    ).all()
+    kinds = sorted({ExpenseCategory(c) for c in bought})
+    if len(kinds) == 1:
+        notes.append(
+            f"booked as {kinds[0].value}, the category of the purchases from {payee} on the project"
+        )
+        return kinds[0]
+    if kinds:
+        notes.append(
+            f"the purchases from {payee} on the project are in several categories ("
+            + ", ".join(k.value for k in kinds)
+            + "): booked in the default one; say the category to change it"
+        )
+    return None
+
+
 def book_expense(
     *,
     session: Session,
@@ -3586,9 +3688,11 @@ def book_expense(
 
     The line is ``scope_line_named``; with no line named, a paid contractor's one awarded line
     on the project. A contractor is ``contractors_named`` (several: refused, naming them;
-    none: kept as the vendor, with a note). With no category: labour when a contractor is
-    paid, materials when only a vendor is, else other. A line named that the project lacks
-    books the expense to the project without a line, with a note naming its lines. Then
+    none: kept as the vendor, with a note). With no category: a refund takes the category of
+    the payee's purchases on the project when they all agree (``_refund_category``, noted);
+    otherwise labour when a contractor is paid, materials when only a vendor is, else other.
+    A line named that the project lacks books the expense to the project without a line,
+    with a note naming its lines. Then
     ``add_expense`` (event, audit) and the line's and project's progress after it.
     """
     project = get_project(session=session, org_id=org_id, project_id=project_id)
@@ -3628,6 +3732,9 @@ def book_expense(
             item = session.get(ScopeItem, next(iter(awarded)))
             if item is not None:
                 notes.append(f"the '{item.component}' line of {paid.name}'s awarded bid")
+    if category is None and refund:
+        # Money back from a payee takes the category of what they were paid on the project.
+        category = _refund_category(session, org_id, project.id, paid, vendor, notes)
     if category is None:
         # A person paid ("paid Zeke 250 for the plumbing") is labour even when they are not on
         # file (kept as the vendor); a store named as the vendor is materials.

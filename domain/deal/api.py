@@ -25,6 +25,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, model_validator
 
 from core.deps import Reader, SessionDep, Writer
+from core.location import LOCATION_201, CreatedLocation
 from core.paging import Offset, send_total, total_count
 from domain.deal import performance, service
 from domain.deal.enums import DealStatus, DealStrategy
@@ -158,12 +159,14 @@ def list_deals(
             "description": "The property already has an open deal (`existing_id` and"
             " `existing_status` name it; `?allow_duplicate=true` opens another)"
         }
-    },
+    }
+    | LOCATION_201,
 )
 def create_deal(
     deal_in: DealCreate,
     session: SessionDep,
     principal: Writer,
+    location: CreatedLocation,
     allow_duplicate: Annotated[
         bool,
         Query(
@@ -198,6 +201,7 @@ def create_deal(
             )
     session.commit()
     session.refresh(deal)  # money as stored (two decimals), the same as a later GET
+    location.created(deal.id)
     return _read(deal)
 
 
@@ -391,13 +395,27 @@ def change_offer_status(
     return _offer_result(offer, deal)
 
 
+MAX_TIMELINE_LIMIT = 500  # timeline entries on one page
+
+
 @router.get(
     "/deals/{id}/timeline",
     response_model=DealTimeline,
-    summary="A deal's timeline",
+    summary="A deal's timeline, oldest first, paged (total: how many entries)",
+    description=(
+        "`limit` entries (default 100, at most 500) from `offset`, oldest first; entries at "
+        "the same instant keep the order they were recorded in, so pages never repeat or skip "
+        "one. `items` and `entries` both hold the page; `total` counts every entry."
+    ),
     responses=_ERRORS,
 )
-def get_timeline(deal_id: DealId, session: SessionDep, principal: Reader) -> DealTimeline:
+def get_timeline(
+    deal_id: DealId,
+    session: SessionDep,
+    principal: Reader,
+    limit: Annotated[int, Query(ge=1, le=MAX_TIMELINE_LIMIT)] = 100,
+    offset: Offset = 0,
+) -> DealTimeline:
     """Everything that happened to the deal, oldest first: who, what and when.
 
     Status changes, offers, documents, payments and valuations, from the deal's recorded
@@ -405,7 +423,12 @@ def get_timeline(deal_id: DealId, session: SessionDep, principal: Reader) -> Dea
     """
     with _mapped_errors():
         result = service.timeline(
-            session=session, org_id=principal.org_id, deal_id=deal_id, principal=principal
+            session=session,
+            org_id=principal.org_id,
+            deal_id=deal_id,
+            principal=principal,
+            limit=limit,
+            offset=offset,
         )
     session.commit()
     return result

@@ -83,8 +83,9 @@ class DealCreate(DealBase):
 
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
-    status: Literal[DealStatus.lead, DealStatus.analyzing] = Field(
-        default=DealStatus.lead, description="a new deal starts as a lead or being analysed"
+    # Plain values, not enum members: a refusal lists 'lead' or 'analyzing', not enum reprs.
+    status: Literal["lead", "analyzing"] = Field(
+        default=DealStatus.lead.value, description="a new deal starts as a lead or being analysed"
     )
     owner_user_id: uuid.UUID | None = Field(
         default=None, description="who owns the deal (a user of your organisation); you if unset"
@@ -188,8 +189,9 @@ class OfferCreate(SQLModel):
         gt=0, description="offered price, USD", max_digits=12, decimal_places=2
     )
     terms: OfferTerms = Field(default_factory=OfferTerms)
-    status: Literal[OfferStatus.draft, OfferStatus.submitted] = Field(
-        default=OfferStatus.submitted,
+    # Plain values, not enum members: a refusal lists 'draft' or 'submitted'.
+    status: Literal["draft", "submitted"] = Field(
+        default=OfferStatus.submitted.value,
         description=(
             "submitted (default) moves a lead/analyzing deal to offer_made; a draft does not"
         ),
@@ -302,10 +304,18 @@ class TimelineEntry(BaseModel):
 
 
 class DealTimeline(BaseModel):
-    """A deal's timeline, oldest first."""
+    """A deal's timeline, oldest first: one page of it (``limit`` entries from ``offset``)."""
 
     deal_id: uuid.UUID
-    entries: list[TimelineEntry]
+    entries: list[TimelineEntry] = Field(
+        description="this page, oldest first (the same as items; the name from before paging)"
+    )
+    items: list[TimelineEntry] = Field(
+        default_factory=list, description="this page, oldest first (the same as entries)"
+    )
+    total: int = Field(default=0, description="entries on the timeline, over all pages")
+    limit: int | None = Field(default=None, description="entries per page (null: every entry)")
+    offset: int = Field(default=0, description="entries skipped before this page")
 
 
 class DealDetail(DealRead):

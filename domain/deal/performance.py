@@ -127,8 +127,9 @@ class DealPerformance(BaseModel):
     strategy: DealStrategy | None
     status: DealStatus
     state: Literal["realised", "realised so far", "to date", "nothing booked"] = Field(
-        description="realised: sold (flip, wholesale); realised so far: not sold yet; "
-        "to date: a rental, still running; nothing booked: no ledger transaction on the deal"
+        description="realised: sold (flip, wholesale, a rental sold); realised so far: not "
+        "sold yet; to date: a rental, still running; nothing booked: no ledger transaction on "
+        "the deal"
     )
     period_start: dt.date | None = Field(description="first ledger transaction on the deal")
     period_end: dt.date = Field(
@@ -366,7 +367,9 @@ def deal_performance(
         state = _wholesale(ledger, analysis, gap, lines, open_items, report.total)
         op = None
     else:
-        state, op = _rental(ledger, analysis, gap, lines, returns, open_items, end, notes)
+        state, op = _rental(
+            ledger, analysis, gap, lines, returns, open_items, end, notes, report.total
+        )
     operating_start = op
     if not rows:
         state = "nothing booked"
@@ -619,7 +622,14 @@ def _rental(
     open_items: list[str],
     end: dt.date,
     notes: list[str],
+    total: PnlGroup,
 ) -> tuple[_State, dt.date | None]:
+    """A rental's lines: buying, rehab, holding, then renting to date; a sold one's sale too.
+
+    A sale booked (``sale_proceeds``) ends the rental: it is realised, renting (if any rent
+    was received) runs from the first rent to the sale, and ``_rental_sale`` adds the sale,
+    selling costs, profit and return on cost from the ledger.
+    """
     rr: RentalResult | None = None
     br: BrrrrResult | None = None
     if isinstance(analysis, Section8Result):
@@ -634,6 +644,7 @@ def _rental(
     pgap = [f"projected: {gap}"] if gap and rr is None and br is None else []
     rent_cats = ("rents_received",)
     first_rent = ledger.first(rent_cats, income=True)
+    sale_day = ledger.first(SALE, income=True)
     price = rehab = closing = holding = None
     if rr is not None:
         price, rehab = rr.inputs.purchase_price, rr.inputs.rehab_cost
@@ -656,13 +667,18 @@ def _rental(
     if br is not None or ledger.sums(HOLDING, before=first_rent) is not None:
         lines.append(
             _actual_line(
-                ledger, key="holding_costs", label="Holding costs while rehabbed", kind="cost",
-                categories=HOLDING, projected=holding,
+                ledger, key="holding_costs", kind="cost", categories=HOLDING,
+                label="Holding costs until the sale" if first_rent is None and sale_day
+                else "Holding costs while rehabbed", projected=holding,
                 projected_source=src + "holding costs during the rehab",
                 projection_gap=gap or "a rental projection has no holding period",
                 before=first_rent, when=when,
             )
         )  # fmt: skip
+    if first_rent is None and sale_day is not None:
+        notes.append("no rent received is booked on the deal: it was sold without renting")
+        _rental_sale(ledger, first_rent, gap, lines, returns, total)
+        return "realised", None
     if first_rent is None:
         open_items.append("no rent received is booked yet: the rental has not started earning")
         for key, label in (("rents_collected", "Rents collected"), ("noi", "NOI to date"),
@@ -675,15 +691,20 @@ def _rental(
                 )
             )  # fmt: skip
         return "to date", None
-    days = Decimal((end - first_rent).days + 1)
+    # Sold: renting ran from the first rent to the sale (selling costs are no operating cost).
+    let_end = sale_day if sale_day is not None and sale_day >= first_rent else end
+    days = Decimal((let_end - first_rent).days + 1)
     share = days / DAYS_A_YEAR
     notes.append(
-        f"yearly projected rental figures prorated to {days} days ({first_rent} to {end}) / 365"
+        f"yearly projected rental figures prorated to {days} days ({first_rent} to {let_end}"
+        f"{', the sale' if sale_day is not None else ''}) / 365"
     )
-    open_items.append(f"a rental keeps running: figures are to date ({end})")
+    if sale_day is None:
+        open_items.append(f"a rental keeps running: figures are to date ({end})")
     since = first_rent
     rents = ledger.sums(None, section="income", since=since, exclude=SALE)
-    opex = ledger.sums(None, since=since, exclude=FINANCING + NON_CASH + REHAB_ALWAYS)
+    not_opex = FINANCING + NON_CASH + REHAB_ALWAYS + (SELLING if sale_day is not None else ())
+    opex = ledger.sums(None, since=since, exclude=not_opex)
     interest = ledger.sums(FINANCING, since=since)
     noi = (rents or ZERO) - (opex or ZERO)
     cash = noi - (interest or ZERO)
@@ -714,7 +735,7 @@ def _rental(
             projected=p_opex, actual=opex if opex is not None else ZERO,
             projected_source=src + "operating expenses, prorated",
             actual_source="ledger: expenses from the first rent (interest, depreciation and"
-            " rehab work aside)",
+            f" rehab work{', selling costs' if sale_day is not None else ''} aside)",
             missing=pgap + brrrr_gap,
         )
     )  # fmt: skip
@@ -753,4 +774,70 @@ def _rental(
             proj_yield, act_yield, why,
         )
     )  # fmt: skip
+    if sale_day is not None:
+        _rental_sale(ledger, first_rent, gap, lines, returns, total)
+        return "realised", first_rent
     return "to date", first_rent
+
+
+def _rental_sale(
+    ledger: _Ledger,
+    first_rent: dt.date | None,
+    gap: str | None,
+    lines: list[PerformanceLine],
+    returns: list[ReturnLine],
+    total: PnlGroup,
+) -> None:
+    """A sold rental's realised lines: sale, selling costs, other costs, profit, return.
+
+    The rental projection has no sale, so these lines have no projected side. Other costs are
+    the expenses no other line holds (interest and the rest before the first rent, or at
+    any date when no rent was received; depreciation), so the lines add up to the profit, the
+    ledger P&L net.
+    """
+    no_sale = "projected: a rental projection has no sale" + (f" ({gap})" if gap else "")
+    spec: list[tuple[str, str, CostOrIncome, tuple[str, ...]]] = [
+        ("sale_price", "Sale price", "income", SALE),
+        ("selling_costs", "Selling costs (commission, closing)", "cost", SELLING),
+    ]
+    for key, label, kind, cats in spec:
+        lines.append(
+            _actual_line(
+                ledger, key=key, label=label, kind=kind, categories=cats, projected=None,
+                projected_source=None, projection_gap=None,
+            )
+        )  # fmt: skip
+        lines[-1].missing.insert(0, no_sale)
+    held = PURCHASE + CLOSING + REHAB_ALWAYS + REHAB_UPKEEP + HOLDING + SELLING
+    when = "before the first rent" if first_rent else "at any date"
+    before = ledger.sums(None, before=first_rent, exclude=held)
+    after = ledger.sums(NON_CASH, since=first_rent) if first_rent else None
+    if before is not None or after is not None:
+        lines.append(
+            compare(
+                key="other_costs", label="Other costs (interest, fees)", kind="cost",
+                projected=None, actual=(before or ZERO) + (after or ZERO),
+                projected_source=None,
+                actual_source=f"ledger: every other expense category on the deal {when}"
+                + (" + depreciation from the first rent" if first_rent else ""),
+                missing=[no_sale],
+            )
+        )  # fmt: skip
+    lines.append(
+        compare(
+            key="profit", label="Profit (sold)", kind="income", projected=None, actual=total.net,
+            projected_source=None, actual_source="ledger P&L net (income − expenses)",
+            missing=[no_sale],
+        )
+    )  # fmt: skip
+    costs = total.total_expenses
+    act_roc = _pct(total.net, costs) if costs > 0 else None
+    returns.append(
+        _return(
+            "return_on_cost", "Return on cost",
+            "profit / total costs (purchase, closing, rehab, holding, operating, financing, "
+            "selling)",
+            None, act_roc,
+            [no_sale] + ([] if act_roc is not None else ["actual: no costs booked"]),
+        )
+    )  # fmt: skip

@@ -41,7 +41,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from core.clock import company_zone
 from core.metrics import business_counter
-from core.money import money_str
+from core.money import format_money_keys, money_str
 from core.paging import count_rows
 from core.timestamps import utc_strings, utc_text
 from domain.auth import service as auth_service
@@ -540,17 +540,26 @@ def count_deals(
     )  # fmt: skip
 
 
+# The money among an offer's terms (``OfferTerms``), two places in events and timelines.
+_OFFER_TERMS_MONEY = ("earnest_money", "down_payment", "seller_concessions")
+
+
+def _event_money(value: Decimal | None) -> str | None:
+    """An amount as events carry it: a two-place string (``"70000.00"``), None kept."""
+    return None if value is None else money_str(value)
+
+
 def _deal_payload(deal: Deal) -> dict[str, Any]:
-    """The figures events about a deal carry."""
+    """The figures events about a deal carry (money as two-place strings)."""
     return {
         "deal_id": deal.id,
         "property_id": deal.property_id,
         "status": deal.status,
         "strategy": deal.strategy,
         "deal_type": deal.deal_type,
-        "purchase_price": deal.purchase_price,
-        "estimated_repairs": deal.estimated_repairs,
-        "expected_profit": deal.expected_profit,
+        "purchase_price": _event_money(deal.purchase_price),
+        "estimated_repairs": _event_money(deal.estimated_repairs),
+        "expected_profit": _event_money(deal.expected_profit),
         "owner_user_id": deal.owner_user_id,
     }
 
@@ -920,12 +929,12 @@ def _offer_summary(offer: Offer) -> str:
 
 
 def _offer_details(offer: Offer) -> dict[str, Any]:
-    """What timeline entries and events about an offer carry."""
+    """What timeline entries and events about an offer carry (the amount with two places)."""
     return {
         "offer_id": offer.id,
-        "amount": offer.offer_amount,
+        "amount": _event_money(offer.offer_amount),
         "status": offer.status,
-        "terms": offer.terms,
+        "terms": format_money_keys(dict(offer.terms or {}), _OFFER_TERMS_MONEY),
         "submitted_at": offer.submitted_at,
         "expires_at": offer.expires_at,
     }
@@ -1460,6 +1469,8 @@ def timeline(
     deal_id: uuid.UUID,
     principal: Principal | None = None,
     now: datetime | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> DealTimeline:
     """Everything that happened to a deal, oldest first, each with who, what and when.
 
@@ -1467,8 +1478,13 @@ def timeline(
     documents, payments) plus events other modules published about the deal or its property
     (documents, payments, transactions, valuations) that no subscriber has recorded yet, so
     the timeline is complete even while the event relay catches up. Lapsed offers are marked
-    expired first.
+    expired first. ``limit`` entries from ``offset`` (None: the whole timeline); ``total``
+    counts every entry.
     """
+    if limit is not None and limit < 1:
+        raise DealValidationError("limit must be at least 1")
+    if offset < 0:
+        raise DealValidationError("offset must be 0 or more")
     deal = _load(session=session, org_id=org_id, deal_id=deal_id, principal=principal)
     expire_due_offers(session=session, org_id=org_id, deal_id=deal.id, now=now)
     rows = list(
@@ -1496,9 +1512,14 @@ def timeline(
         for row in rows
     ]
     merged.extend(_outbox_entries(session=session, deal=deal, recorded=recorded))
-    # Stable: entries at the same instant keep their recorded order.
-    merged.sort(key=lambda item: (item[0], item[1]))
-    return DealTimeline(deal_id=deal.id, entries=[entry for _, _, entry in merged])
+    # Entries at the same instant: recorded ones in their insertion order (seq), events not
+    # yet recorded (seq 0) first, by event id; so pages never repeat or skip an entry.
+    merged.sort(key=lambda item: (item[0], item[1], str(item[2].event_id or "")))
+    every = [entry for _, _, entry in merged]
+    page = every[offset : offset + limit] if limit is not None else every[offset:]
+    return DealTimeline(
+        deal_id=deal.id, entries=page, items=page, total=len(every), limit=limit, offset=offset
+    )
 
 
 # --- projections ---------------------------------------------------------------------------

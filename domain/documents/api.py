@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from core.config import get_settings
 from core.deps import CurrentPrincipal, SessionDep
+from core.location import LOCATION_201, CreatedLocation
 from core.paging import Offset, send_total, total_count
 from domain.auth.enums import Role
 from domain.documents import service
@@ -39,6 +40,7 @@ _REJECTION_STATUS = {
     RejectionReason.type_mismatch: 415,
     RejectionReason.invalid_kind: 422,
     RejectionReason.invalid_link: 422,
+    RejectionReason.too_many_pixels: 422,
 }
 
 _NOT_FOUND = "Document not found"
@@ -68,13 +70,15 @@ def content_disposition(filename: str, disposition: str = "attachment") -> str:
         413: {"description": "The file is larger than its type allows"},
         415: {"description": "The file's format is not accepted, or not the one declared"},
         422: {
-            "description": "The file is empty, the form is incomplete, kind=report, or "
-            "entity_type is not deal, project or property"
+            "description": "The file is empty, the form is incomplete, kind=report, "
+            "entity_type is not deal, project or property, or an image is over 50 megapixels"
         },
+        **LOCATION_201,
     },
 )
 def upload_document(
     request: Request,
+    location: CreatedLocation,
     session: SessionDep,
     principal: CurrentPrincipal,
     file: Annotated[UploadFile, File(description="The file: a photo, voice note, PDF ...")],
@@ -134,6 +138,7 @@ def upload_document(
     except service.DocumentRejected as exc:
         return _rejected(exc.reason, exc.message)
     session.commit()
+    location.created(document.id)
     return DocumentRead.model_validate(document)
 
 

@@ -33,3 +33,5 @@ class RejectionReason(StrEnum):
     type_mismatch = "type_mismatch"
     invalid_kind = "invalid_kind"
     invalid_link = "invalid_link"
+    too_many_pixels = "too_many_pixels"
+    """An image whose width x height is over ``MAX_IMAGE_PIXELS`` (small file, huge picture)."""

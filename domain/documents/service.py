@@ -206,6 +206,59 @@ def _is_utf16_text(data: bytes) -> bool:
     return _sample_is_text(sample[: len(sample) - len(sample) % 2], "utf-16", 2)
 
 
+# The largest picture accepted (width x height), whatever its file size: a 30000x30000 PNG of
+# one colour is under 1 MB yet would take gigabytes to decode (thumbnails, condition analysis).
+# The same limit as the condition model's (domain.vision.model.MAX_IMAGE_PIXELS).
+MAX_IMAGE_PIXELS = 50_000_000
+# Pillow's readers of the image formats accepted, by content type (HEIC has none: not checked).
+_IMAGE_READERS = {
+    "image/jpeg": ("PIL.JpegImagePlugin", "JpegImageFile"),
+    "image/png": ("PIL.PngImagePlugin", "PngImageFile"),
+    "image/gif": ("PIL.GifImagePlugin", "GifImageFile"),
+    "image/webp": ("PIL.WebPImagePlugin", "WebPImageFile"),
+}
+
+
+def image_dimensions(data: bytes) -> tuple[int, int] | None:
+    """An image's width and height read from its header (no pixel decoded); None if unknown.
+
+    The format's reader is used directly: ``PIL.Image.open`` refuses a huge image before it
+    says how large it is (its decompression-bomb check), and the refusal must name the size.
+    """
+    reader = _IMAGE_READERS.get(sniff_content_type(data) or "")
+    if reader is None:
+        return None
+    import importlib
+    import io
+    import struct
+
+    try:
+        image_class = getattr(importlib.import_module(reader[0]), reader[1])
+        with image_class(io.BytesIO(data)) as image:
+            width, height = image.size
+    except (ImportError, OSError, SyntaxError, ValueError, IndexError, TypeError, struct.error):
+        return None  # unreadable: the decoders that run later say so
+    return int(width), int(height)
+
+
+def check_image_pixels(data: bytes) -> None:
+    """Refuse (``DocumentRejected``, 422) an image of more than ``MAX_IMAGE_PIXELS`` pixels.
+
+    The one size check every photo upload runs (``POST /documents``, project photos, photos
+    for condition analysis), before anything is stored or decoded.
+    """
+    size = image_dimensions(data)
+    if size is None or size[0] * size[1] <= MAX_IMAGE_PIXELS:
+        return
+    width, height = size
+    megapixels = f"{width * height / 1_000_000:.1f}".removesuffix(".0")
+    raise DocumentRejected(
+        RejectionReason.too_many_pixels,
+        f"The image is too large ({megapixels} megapixels; at most "
+        f"{MAX_IMAGE_PIXELS // 1_000_000}): it is {width}x{height} pixels; send a smaller copy.",
+    )
+
+
 def sniff_content_type(data: bytes) -> str | None:
     """Return the content type the bytes themselves show, or None for an unknown format."""
     if data.startswith(b"\xff\xd8\xff"):
@@ -353,6 +406,8 @@ def check_file(
             f"The file is {human_size(len(data))}; {content_type} files may be at most "
             f"{human_size(limit)}.",
         )
+    if content_type in IMAGE_TYPES:
+        check_image_pixels(data)
     return kind, content_type
 
 

@@ -193,10 +193,22 @@ def create_transaction(
 @router.get(
     "/transactions",
     response_model=list[TransactionRead],
-    responses={**total_count("transactions"), 404: _ERRORS[404], 422: _ERRORS[422]},
+    responses={
+        # One 200 entry: the JSON page's X-Total-Count and the CSV download's media type.
+        200: total_count("transactions")[200] | CSV_RESPONSE[200],
+        404: _ERRORS[404],
+        422: _ERRORS[422],
+    },
     summary="List transactions (newest first; X-Total-Count gives the number matching)",
+    description=(
+        "JSON pages the matching transactions (`limit`, `offset`). The CSV download "
+        "(`format=csv` or Accept: text/csv) has every matching transaction, not a page: a row "
+        "each, newest first, money as exact decimals, free text escaped against spreadsheet "
+        "formulas (a leading `'` before = + - @)."
+    ),
 )
 def list_transactions(
+    request: Request,
     response: Response,
     session: SessionDep,
     principal: Reader,
@@ -212,8 +224,13 @@ def list_transactions(
         str | None,
         Query(min_length=1, max_length=200, description="payee or payer contains (any case)"),
     ] = None,
-) -> list[TransactionRead]:
-    """Filter by deal, category, type, date range, account and counterparty; page."""
+    format: Annotated[  # noqa: A002
+        Literal["json", "csv"] | None,
+        Query(description="csv: every matching transaction as CSV (or Accept: text/csv)"),
+    ] = None,
+) -> list[TransactionRead] | Response:
+    """Filter by deal, category, type, date range, account and counterparty; page (or CSV)."""
+    csv_wanted = _wants_csv(request, format)
     try:
         page = service.list_transactions(
             session=session,
@@ -224,13 +241,18 @@ def list_transactions(
             start=start,
             end=end,
             account_id=account_id,
-            limit=limit,
-            offset=offset,
+            # The CSV download is every matching transaction; the JSON answer is a page.
+            limit=None if csv_wanted else limit,
+            offset=0 if csv_wanted else offset,
             principal=principal,
             counterparty=counterparty,
         )
     except service.FinanceError as exc:
         _raise(exc)
+    if csv_wanted:
+        download = _csv(service.transactions_csv(page.items), f"transactions-{local_today()}")
+        send_total(download, page.total)
+        return download
     send_total(response, page.total)
     return [TransactionRead.from_row(t) for t in page.items]
 
@@ -375,13 +397,28 @@ def create_budget(
 @router.get(
     "/budgets",
     response_model=service.BudgetStatus,
-    responses={404: _ERRORS[404]},
-    summary="A deal's budget: allocated, spent and remaining per line, over-budget flags",
+    responses={
+        403: {"description": "An investor asked for the organisation-wide lines (no deal_id)"},
+        404: _ERRORS[404],
+    },
+    summary="A deal's budget, or the organisation-wide one: allocated, spent and remaining per "
+    "line, over-budget flags",
 )
 def get_budget_status(
-    deal_id: uuid.UUID, session: SessionDep, principal: Reader
+    session: SessionDep,
+    principal: Reader,
+    deal_id: Annotated[
+        uuid.UUID | None,
+        Query(description="the deal; leave out for the organisation-wide lines (no deal)"),
+    ] = None,
 ) -> service.BudgetStatus:
-    """Budget status for one deal."""
+    """Budget status for one deal, or for the lines budgeted with no deal."""
+    if deal_id is None and principal.role == Role.investor:
+        # As with transactions, an investor sees none of the company's overhead.
+        raise HTTPException(
+            status_code=status.HTTP_403_FORBIDDEN,
+            detail="the organisation-wide budget is the team's; name a deal_id you are on",
+        )
     try:
         return service.budget_status(
             session=session, org_id=principal.org_id, deal_id=deal_id, principal=principal
@@ -486,6 +523,9 @@ def _csv(text: str, name: str) -> Response:
     )
 
 
+MAX_PNL_GROUP_LIMIT = 500  # P&L groups on one page of GET /reports/pnl
+
+
 def _default_start(start: dt.date | None, end: dt.date) -> dt.date:
     """The start of the end date's year when no start is given."""
     return start or dt.date(end.year, 1, 1)
@@ -501,6 +541,13 @@ ReportFormat = Annotated[
     response_model=reports.PnlReport,
     responses={**CSV_RESPONSE, 404: _ERRORS[404], 422: _ERRORS[422]},
     summary="Profit and loss: income and expenses by category, net; by period, deal or category",
+    description=(
+        "The groups are paged: `limit` of them (default 100, at most 500) from `offset`, in key "
+        "order (periods oldest first, deals by id, counterparties and categories by name); "
+        "`items` and `groups` both hold the page, `group_count` says how many groups there are "
+        "over all pages. `total` is the P&L of ALL groups in the range, never of the page (it "
+        "is a P&L group, not a count). The CSV download (`format=csv`) has every group."
+    ),
 )
 def get_pnl(
     request: Request,
@@ -511,9 +558,14 @@ def get_pnl(
     deal_id: uuid.UUID | None = None,
     group_by: ReportGrouping | None = None,
     format: ReportFormat = None,  # noqa: A002
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_PNL_GROUP_LIMIT, description="groups on the page (JSON only)")
+    ] = 100,
+    offset: Offset = 0,
 ) -> reports.PnlReport | Response:
     """The P&L over a date range (JSON, or CSV with a header row); investors: one of their deals."""
     _investor_scope(principal, deal_id)
+    csv_wanted = _wants_csv(request, format)
     end = end or local_today()
     try:
         if deal_id is not None:
@@ -527,10 +579,13 @@ def get_pnl(
             end=end,
             deal_id=deal_id,
             group_by=group_by,
+            # The CSV download is the whole report; the JSON answer pages its groups.
+            limit=None if csv_wanted else limit,
+            offset=0 if csv_wanted else offset,
         )
     except _DOMAIN_ERRORS as exc:
         _raise(exc)
-    if _wants_csv(request, format):
+    if csv_wanted:
         return _csv(reports.pnl_csv(report), f"pnl-{report.start}-{report.end}")
     return report
 

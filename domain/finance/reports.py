@@ -231,15 +231,30 @@ class PnlGroup(BaseModel):
 
 
 class PnlReport(BaseModel):
-    """Profit and loss over a date range, optionally for one deal, grouped as asked."""
+    """Profit and loss over a date range, optionally for one deal, grouped as asked.
+
+    The groups are paged (``limit`` of them from ``offset``, in key order: periods oldest
+    first, deals by id, counterparties and categories by name); ``total`` is the P&L of every
+    group in the range, never of the page, and ``group_count`` says how many groups there are.
+    """
 
     org_id: uuid.UUID
     start: dt.date
     end: dt.date
     deal_id: uuid.UUID | None
     group_by: ReportGrouping | None
-    groups: list[PnlGroup]
-    total: PnlGroup
+    groups: list[PnlGroup] = Field(
+        description="this page of groups (the same as items; the name from before paging)"
+    )
+    items: list[PnlGroup] = Field(
+        default_factory=list, description="this page of groups (the same as groups)"
+    )
+    total: PnlGroup = Field(
+        description="the P&L of ALL groups in the range (every page), not of this page"
+    )
+    group_count: int = Field(default=0, description="groups in the report, over all pages")
+    limit: int | None = Field(default=None, description="groups per page (null: every group)")
+    offset: int = Field(default=0, description="groups skipped before this page")
     basis: str
     source: str = LEDGER_SOURCE
 
@@ -354,6 +369,8 @@ def pnl_from_rows(
         deal_id=deal_id,
         group_by=group_by,
         groups=groups,
+        items=groups,
+        group_count=len(groups),
         total=_pnl_group("total", rows, start, end),
         basis=(
             f"transactions dated {start.isoformat()} to {end.isoformat()}"
@@ -372,8 +389,14 @@ def pnl(
     end: dt.date,
     deal_id: uuid.UUID | None = None,
     group_by: ReportGrouping | str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> PnlReport:
-    """Profit and loss: income and expenses by category and net, grouped by period/deal/category."""
+    """Profit and loss: income and expenses by category and net, grouped by period/deal/category.
+
+    ``limit``/``offset`` page the groups (None: every group, as the agent's tool and the CSV
+    export read them); the totals always cover every group.
+    """
     check_range(start, end)
     grouping = ReportGrouping(group_by) if group_by is not None else None
     rows = fetch_rows(session=session, org_id=org_id, start=start, end=end, deal_id=deal_id)
@@ -382,7 +405,7 @@ def pnl(
         addresses = deal_addresses(
             session=session, org_id=org_id, deal_ids=[r.deal_id for r in rows if r.deal_id]
         )
-    return pnl_from_rows(
+    report = pnl_from_rows(
         rows,
         org_id=org_id,
         start=start,
@@ -390,6 +413,26 @@ def pnl(
         deal_id=deal_id,
         group_by=grouping,
         addresses=addresses,
+    )
+    return page_groups(report, limit=limit, offset=offset)
+
+
+def page_groups(report: PnlReport, *, limit: int | None, offset: int = 0) -> PnlReport:
+    """The report with ``limit`` of its groups from ``offset`` (its totals unchanged)."""
+    if limit is not None and limit < 1:
+        raise ReportInputError("limit must be at least 1")
+    if offset < 0:
+        raise ReportInputError("offset must be 0 or more")
+    every = report.groups
+    page = every[offset : offset + limit] if limit is not None else every[offset:]
+    return report.model_copy(
+        update={
+            "groups": page,
+            "items": page,
+            "group_count": len(every),
+            "limit": limit,
+            "offset": offset,
+        }
     )
 
 

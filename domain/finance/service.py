@@ -20,7 +20,9 @@ The service never commits: the API (or the event delivery) commits the caller's 
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import logging
 import uuid
 from collections.abc import Sequence
@@ -66,7 +68,9 @@ from domain.finance.reports import (  # noqa: F401  (the agent's tools call them
     PnlReport,
     ScheduleESummary,
     cashflow,
+    fetch_rows,
     pnl,
+    pnl_from_rows,
     schedule_e,
 )
 from store.outbox import OutboxEvent, publish
@@ -776,7 +780,9 @@ class BudgetStatus(BaseModel):
     """
 
     org_id: uuid.UUID
-    deal_id: uuid.UUID
+    deal_id: uuid.UUID | None = Field(
+        description="the deal; null for the organisation-wide lines (budgets with no deal)"
+    )
     lines: list[BudgetStatusLineModel]
     total_allocated: Decimal
     total_spent: Decimal
@@ -890,14 +896,23 @@ def budget_status(
     *,
     session: Session,
     org_id: uuid.UUID,
-    deal_id: uuid.UUID,
+    deal_id: uuid.UUID | None,
     principal: Principal | None = None,
 ) -> BudgetStatus:
-    """A deal's budget: allocated, spent and remaining per line, with over-budget flags."""
-    require_deal(session=session, org_id=org_id, deal_id=deal_id, principal=principal)
+    """A deal's budget: allocated, spent and remaining per line, with over-budget flags.
+
+    ``deal_id`` None: the organisation-wide lines (``POST /budgets`` without a deal), whose
+    spending is every transaction of the organisation in their categories and periods; the
+    unbudgeted spending is then the organisation's that no such line covers.
+    """
+    if deal_id is not None:
+        require_deal(session=session, org_id=org_id, deal_id=deal_id, principal=principal)
+    scope: ColumnElement[bool] = (
+        col(Budget.deal_id).is_(None) if deal_id is None else col(Budget.deal_id) == deal_id
+    )
     budgets = session.exec(
         select(Budget)
-        .where(Budget.org_id == org_id, Budget.deal_id == deal_id)
+        .where(Budget.org_id == org_id, scope)
         .order_by(col(Budget.category).nulls_first(), col(Budget.period_start))
     ).all()
     lines = [_status_line(b) for b in budgets]
@@ -908,9 +923,10 @@ def budget_status(
     # does not cover February's spending in its category).
     conditions: list[ColumnElement[bool]] = [
         col(Transaction.org_id) == org_id,
-        col(Transaction.deal_id) == deal_id,
         col(Transaction.category).is_not(None),
     ]
+    if deal_id is not None:
+        conditions.append(col(Transaction.deal_id) == deal_id)
     if budgets:
         conditions.append(not_(or_(*(and_(*_covered_by(b)) for b in budgets))))
     spending_rows = session.execute(
@@ -941,7 +957,11 @@ def budget_status(
         ),
         None,
     )
-    record = _project_of_record(session=session, org_id=org_id, deal_id=deal_id)
+    record = (
+        None
+        if deal_id is None
+        else _project_of_record(session=session, org_id=org_id, deal_id=deal_id)
+    )
     project_budget = Decimal(record.budget).quantize(CENT) if record is not None else None
     notes: list[str] = []
     rehab_source: str | None = None
@@ -980,7 +1000,13 @@ def budget_status(
         rehab_budget_source=rehab_source,
         notes=notes,
         basis=(
-            "financial_service.budgets for the deal; a line's spent = expenses + payments -"
+            (
+                "financial_service.budgets for the deal"
+                if deal_id
+                else "the organisation-wide"
+                " financial_service.budgets (no deal): spending on every deal and the overhead"
+            )
+            + "; a line's spent = expenses + payments -"
             " refunds in its category (the rehab line: every rehab category) and period, kept"
             " in step with each transaction. Lines may overlap (the rehab line also counts a"
             " rehab_labour line's spending; see overlaps): each line shows its own figures, but"
@@ -1920,7 +1946,7 @@ class TransactionPage:
 
     items: list[Transaction]
     total: int
-    limit: int
+    limit: int | None
     offset: int
 
 
@@ -1934,7 +1960,7 @@ def list_transactions(
     start: dt.date | None = None,
     end: dt.date | None = None,
     account_id: uuid.UUID | None = None,
-    limit: int = 50,
+    limit: int | None = 50,
     offset: int = 0,
     principal: Principal | None = None,
     counterparty: str | None = None,
@@ -1942,13 +1968,14 @@ def list_transactions(
     """The organisation's transactions, newest first, filtered and paged.
 
     ``counterparty`` keeps the transactions whose payee or payer contains it (case ignored).
+    ``limit=None``: every matching transaction, no page (the CSV export).
 
     An investor sees only the transactions of deals they may see (none of the company's
     overhead); naming a deal they may not see is "not found".
     """
     if start and end and end < start:
         raise FinanceValidationError("end must be on or after start")
-    if not 1 <= limit <= 500:
+    if limit is not None and not 1 <= limit <= 500:
         raise FinanceValidationError("limit must be between 1 and 500")
     if offset < 0:
         raise FinanceValidationError("offset must not be negative")
@@ -2007,6 +2034,122 @@ def list_transactions(
         .offset(offset)
     ).all()
     return TransactionPage(items=list(rows), total=int(total), limit=limit, offset=offset)
+
+
+TRANSACTIONS_CSV_HEADER = [
+    "id",
+    "date",
+    "type",
+    "category",
+    "schedule_e_line",
+    "amount",
+    "signed_amount",
+    "counterparty",
+    "description",
+    "deal_id",
+    "project_id",
+    "account_id",
+    "to_account_id",
+    "receipt_url",
+    "receipt_document_id",
+    "source_event_id",
+    "created_at",
+]
+# A spreadsheet reads a cell starting with one of these as a formula (CSV injection).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text_cell(value: str | None) -> str:
+    """A free-text cell for a CSV download: a leading ``'`` stops a formula (= + - @ ...)."""
+    if not value:
+        return ""
+    return "'" + value if value.startswith(_FORMULA_STARTS) else value
+
+
+def transactions_csv(rows: Sequence[Transaction]) -> str:
+    """Transactions as CSV, a header row then one row each, in the order given.
+
+    Money is the exact stored decimal (two places; ``signed_amount`` with its type's sign:
+    numbers, never escaped); free text (counterparty, description, receipt URL) is escaped
+    against CSV injection (``csv_text_cell``).
+    """
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(TRANSACTIONS_CSV_HEADER)
+    for t in rows:
+        kind = TransactionType(t.type)
+        category = TransactionCategory(t.category) if t.category else None
+        amount = Decimal(t.amount)
+        writer.writerow(
+            [
+                t.id,
+                t.date.isoformat(),
+                kind.value,
+                category.value if category else "",
+                (category.schedule_e_line or "") if category else "",
+                f"{amount:.2f}",
+                f"{kind.signed(amount):.2f}",
+                csv_text_cell(t.counterparty),
+                csv_text_cell(t.description),
+                t.deal_id or "",
+                t.project_id or "",
+                t.account_id or "",
+                t.to_account_id or "",
+                csv_text_cell(t.receipt_url),
+                t.receipt_document_id or "",
+                t.source_event_id or "",
+                t.created_at.isoformat() if t.created_at else "",
+            ]
+        )
+    return out.getvalue()
+
+
+@dataclass(frozen=True)
+class DealBooked:
+    """What is booked on a deal in one category, as the deal's P&L counts it."""
+
+    category: str
+    amount: Decimal
+    """income: income less its voids; spending: expenses and payments less refunds."""
+    entries: int
+    """the transactions in the category, voids and the transactions they void left out."""
+    first_date: dt.date | None
+    last_date: dt.date | None
+
+
+def booked_on_deal(
+    *, session: Session, org_id: uuid.UUID, deal_id: uuid.UUID, categories: Sequence[str]
+) -> dict[str, DealBooked]:
+    """The deal's ledger in ``categories`` at any date: a category with nothing left is absent.
+
+    The amounts are the deal's P&L by category (``reports.pnl_from_rows``), whatever the
+    deal's status: "what did we pay" reads the purchase booked, not the deal's working price.
+    """
+    wanted = set(categories)
+    rows = [
+        r
+        for r in fetch_rows(session=session, org_id=org_id, end=dt.date.max, deal_id=deal_id)
+        if r.category in wanted
+    ]
+    voids = void_pairs(session=session, org_id=org_id, transaction_ids=[r.id for r in rows])
+    gone = set(voids) | set(voids.values())
+    live = [r for r in rows if r.id not in gone and not r.is_void]
+    total = pnl_from_rows(
+        rows, org_id=org_id, start=dt.date.min, end=dt.date.max, deal_id=deal_id
+    ).total
+    found: dict[str, DealBooked] = {}
+    for category, amount in (*total.income.items(), *total.expenses.items()):
+        entries = [r for r in live if r.category == category]
+        if amount == 0 and not entries:
+            continue
+        found[category] = DealBooked(
+            category=category,
+            amount=amount,
+            entries=len(entries),
+            first_date=min((r.date for r in entries), default=None),
+            last_date=max((r.date for r in entries), default=None),
+        )
+    return found
 
 
 # --- voids -------------------------------------------------------------------------------

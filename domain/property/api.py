@@ -13,6 +13,7 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 from fastapi.responses import JSONResponse
 
 from core.deps import Reader, SessionDep, Writer
+from core.location import LOCATION_201, CreatedLocation
 from core.paging import Offset, send_total, total_count
 from domain.property import service
 from domain.property.enums import MarketDataType
@@ -111,12 +112,14 @@ def list_properties(
             "another)"
         },
         422: _ERRORS[422],  # a create has no property to miss (no 404)
+        **LOCATION_201,
     },
 )
 def create_property(
     session: SessionDep,
     principal: Writer,
     property_in: PropertyCreate,
+    location: CreatedLocation,
     allow_duplicate: Annotated[
         bool,
         Query(
@@ -148,6 +151,7 @@ def create_property(
         raise _http_error(exc) from exc
     session.commit()
     session.refresh(prop)  # money as stored (two decimals), the same as a later GET
+    location.created(prop.id)
     return PropertyRead.model_validate(prop)
 
 

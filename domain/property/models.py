@@ -16,6 +16,7 @@ from pydantic import ConfigDict, field_validator, model_validator
 from sqlalchemy import Double, Index, String, Text, UniqueConstraint, column, text
 from sqlmodel import Field, SQLModel
 
+from core.money import format_money_keys
 from core.paging import MAX_OFFSET
 from domain.property.enums import ImageType, MarketDataType, PropertyStatus, PropertyType
 from store.base import CreatedAt, OrgScoped, Timestamps, UUIDPrimaryKey, jsonb, money, tstz
@@ -378,15 +379,150 @@ class MarketData(UUIDPrimaryKey, OrgScoped, CreatedAt, table=True):
     recorded_at: dt.datetime | None = tstz()
 
 
+# Money among a market figure's values (any depth): dollars and cents, answered as two-place
+# strings ("1450.00"). Rates, scores, counts and areas under other keys are left as given.
+MARKET_MONEY_KEYS = frozenset(
+    {
+        "amount",
+        "annual_tax",
+        "arv",
+        "assessed",
+        "assessed_value",
+        "close_price",
+        "estimate",
+        "hoa_monthly",
+        "improvement_value",
+        "land_value",
+        "list_price",
+        "market_value",
+        "median_price",
+        "median_price_per_sqft",
+        "median_rent",
+        "price",
+        "price_per_sqft",
+        "property_taxes_annual",
+        "purchase_price",
+        "rent",
+        "rent_high",
+        "rent_low",
+        "rent_monthly",
+        "sale_price",
+        "sold_price",
+        "tax_amount",
+        "taxes_annual",
+        "value_high",
+        "value_low",
+    }
+)
+# In a valuation, tax assessment, comparable sale or listing history the plain ``value``
+# (and a valuation's ``low`` / ``high`` range) is money too; elsewhere it may be anything.
+_VALUE_IS_MONEY = frozenset(
+    {
+        MarketDataType.valuation,
+        MarketDataType.tax_assessment,
+        MarketDataType.comparable_sale,
+        MarketDataType.listing_history,
+    }
+)
+_CENT = Decimal("0.01")
+
+
+def market_money_keys(data_type: MarketDataType | str | None) -> frozenset[str]:
+    """The keys whose values are money in a market figure of ``data_type``."""
+    if data_type in _VALUE_IS_MONEY:
+        return MARKET_MONEY_KEYS | {"value", "low", "high"}
+    return MARKET_MONEY_KEYS
+
+
+def checked_market_money(value: dict[str, Any], data_type: MarketDataType) -> dict[str, Any]:
+    """``value`` with its money (``market_money_keys``) as two-place strings.
+
+    ``ValueError`` (a 422) for an amount with more than two decimal places (``1450.123``:
+    money is dollars and cents, refused rather than rounded), a negative or non-finite one,
+    or one that is not a number at all. ``None`` is kept.
+    """
+    names = market_money_keys(data_type)
+
+    def amount(path: str, item: Any) -> str | None:
+        if item is None:
+            return None
+        if isinstance(item, bool) or not isinstance(item, int | float | str | Decimal):
+            raise ValueError(f"value.{path} must be an amount in dollars (e.g. 1450.00)")
+        try:
+            figure = Decimal(str(item).strip())
+        except ArithmeticError:
+            raise ValueError(
+                f"value.{path} must be an amount in dollars (e.g. 1450.00), not {item!r}"
+            ) from None
+        if not figure.is_finite() or figure < 0:
+            raise ValueError(f"value.{path} must be an amount of 0 or more dollars, not {item}")
+        if figure != figure.quantize(_CENT):
+            raise ValueError(
+                f"value.{path} {item} has more than two decimal places (money is dollars and cents)"
+            )
+        return f"{figure.quantize(_CENT) + Decimal(0):f}"
+
+    def walk(path: str, item: Any) -> Any:
+        if isinstance(item, dict):
+            return {
+                key: amount(f"{path}{key}", sub) if key in names else walk(f"{path}{key}.", sub)
+                for key, sub in item.items()
+            }
+        if isinstance(item, list):
+            return [walk(f"{path.rstrip('.')}[{i}].", sub) for i, sub in enumerate(item)]
+        return item
+
+    checked: dict[str, Any] = walk("", value)
+    return checked
+
+
+def shown_market_value(
+    value: dict[str, Any], data_type: MarketDataType | str | None
+) -> dict[str, Any]:
+    """A stored figure's values as responses show them: money as two-place strings.
+
+    Rows recorded before money was checked (``1450.123`` as a float, a valuation's
+    ``"137943"``) read with cents too (rounded half-up).
+    """
+    shown: dict[str, Any] = format_money_keys(value, market_money_keys(data_type))
+    return shown
+
+
 class MarketDataCreate(SQLModel):
-    """Body of ``POST /properties/{id}/market-data``."""
+    """Body of ``POST /properties/{id}/market-data``.
+
+    Money in ``value`` (``rent_monthly``, ``price``, a valuation's ``value`` ...: see
+    ``market_money_keys``) has at most two decimal places and is kept as a two-place string;
+    ``recorded_at`` needs a time zone and is kept in UTC.
+    """
 
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
 
     data_type: MarketDataType
     value: dict[str, Any] = Field(description='the figures, e.g. {"rent_monthly": 1450}')
     source: str | None = Field(default=None, max_length=100, description="where it came from")
-    recorded_at: dt.datetime | None = Field(default=None, description="default: now")
+    recorded_at: dt.datetime | None = Field(
+        default=None, description="default: now; with a time zone (e.g. 2026-11-28T10:00:00Z)"
+    )
+
+    @field_validator("recorded_at")
+    @classmethod
+    def _recorded_at_has_a_zone(cls, value: dt.datetime | None) -> dt.datetime | None:
+        """A zone-less moment is ambiguous (as for offers and calls): refused; kept in UTC."""
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(
+                "recorded_at needs a time zone, e.g. 2026-11-28T10:00:00-05:00 or "
+                "2026-11-28T15:00:00Z"
+            )
+        return value.astimezone(dt.UTC)
+
+    @model_validator(mode="after")
+    def _money_has_cents(self) -> MarketDataCreate:
+        """Money in ``value`` has at most two places; it is kept as a two-place string."""
+        self.value = checked_market_money(self.value, self.data_type)
+        return self
 
     @model_validator(mode="after")
     def _rent_estimate_has_its_rent(self) -> MarketDataCreate:
@@ -410,7 +546,7 @@ class MarketDataCreate(SQLModel):
 
 
 class MarketDataRead(SQLModel):
-    """A market data row as the API returns it."""
+    """A market data row as the API returns it (money in ``value`` as two-place strings)."""
 
     id: uuid.UUID
     property_id: uuid.UUID
@@ -419,6 +555,11 @@ class MarketDataRead(SQLModel):
     source: str | None
     recorded_at: dt.datetime | None
     created_at: dt.datetime
+
+    @model_validator(mode="after")
+    def _money_with_cents(self) -> MarketDataRead:
+        self.value = shown_market_value(self.value, self.data_type)
+        return self
 
 
 class Section8Fmr(UUIDPrimaryKey, CreatedAt, table=True):

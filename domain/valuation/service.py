@@ -34,6 +34,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from core.clock import local_today
 from core.metrics import business_counter
+from core.money import money_str
 from core.paging import count_rows
 from domain.auth.enums import Role
 from domain.auth.service import Principal, record_audit
@@ -633,7 +634,7 @@ def _analyse(
     result = reconcile(chosen)
     inputs: dict[str, Any] = {
         "subject_valued_as": valued.to_json(),
-        "market_model": model.summary(),
+        "market_model": _market_model_summary(model.summary()),
         "adjustment_rates": model.rates(),
         "market_index_by_month": model.month_index(),
         "search": {
@@ -722,6 +723,14 @@ def find_comps(
     )
 
 
+def _market_model_summary(summary: dict[str, Any]) -> dict[str, Any]:
+    """The market model's summary with its median sale price as money (``"165000.00"``)."""
+    median = summary.get("median_price")
+    if isinstance(median, int | float | Decimal) and not isinstance(median, bool):
+        return summary | {"median_price": money_str(median)}
+    return summary
+
+
 def _store(
     *,
     session: Session,
@@ -754,9 +763,9 @@ def _store(
             "valuation_id": valuation.id,
             "property_id": valuation.property_id,
             "kind": valuation.kind,
-            "value": valuation.value,
-            "low": valuation.low,
-            "high": valuation.high,
+            "value": money_str(valuation.value),
+            "low": money_str(valuation.low),
+            "high": money_str(valuation.high),
             "confidence": valuation.confidence,
             "as_of": valuation.as_of,
             "method": f"{valuation.method} v{valuation.version}",

@@ -116,12 +116,14 @@ def analyze_property_photos(
 ) -> PhotoAnalysisSubmission:
     """Store the photos and queue one analysis each; a refused photo's analysis says why."""
     files = files or []
+    uploads = _read_uploads(files)
     try:
+        service.refuse_oversized_photos(uploads)
         analyses = service.submit_photos(
             session=session,
             org_id=principal.org_id,
             property_id=property_id,
-            uploads=_read_uploads(files),
+            uploads=uploads,
             document_ids=document_ids or [],
             principal=principal,
         )

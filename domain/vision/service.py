@@ -96,6 +96,20 @@ class PhotoUpload:
     content_type: str | None = None
 
 
+def refuse_oversized_photos(uploads: Sequence[PhotoUpload]) -> None:
+    """``VisionValidationError`` (422) when a photo is over the documents' pixel limit.
+
+    For an upload made through the API: refused at once, naming the photo, rather than
+    queued to fail in the worker (``documents_service.check_image_pixels``, the check every
+    photo upload runs).
+    """
+    for upload in uploads:
+        try:
+            documents_service.check_image_pixels(upload.data)
+        except documents_service.DocumentRejected as exc:
+            raise VisionValidationError(f"{upload.filename or 'photo'}: {exc.message}") from exc
+
+
 # --- assessment (pure) ----------------------------------------------------------------------
 
 

@@ -1308,9 +1308,24 @@ class ScopeLine:
         return " ".join(self.component.replace("_", " ").split())
 
     def spoken(self) -> str:
-        """How the agent says the line: ``roof (22 squares)``."""
-        qty = f"{self.quantity} {self.unit}".strip() if self.quantity else ""
-        return f"{self.said} ({qty})" if qty else self.said
+        """How the agent says the line: ``roof (22 squares)``.
+
+        A quantity with no unit is said alone (``windows (12)``), and one of no unit not at
+        all (``furnace``): never ``(1 None)``.
+        """
+        unit = str(self.unit or "").strip()
+        if unit.lower() in ("none", "null"):
+            unit = ""
+        quantity = str(self.quantity or "").strip()
+        if not quantity or quantity.lower() in ("none", "null"):
+            return self.said
+        if not unit:
+            try:
+                single = Decimal(quantity) == 1
+            except ArithmeticError:
+                single = False
+            return self.said if single else f"{self.said} ({quantity})"
+        return f"{self.said} ({quantity} {unit})"
 
     def own_words(self) -> set[str]:
         """The component's own words (and the whole name), without synonyms."""
@@ -1402,6 +1417,8 @@ class Answer:
     start_date: dt.date | None = None
     start_heard: str | None = None
     site_visit: dt.date | None = None
+    site_visit_time: str | None = None
+    """the clock said with the site visit ("Monday at 10am": ``10:00``, the callee's clock)."""
     duration_days: int | None = None
     exclusions: tuple[str, ...] = ()
     no_exclusions: bool = False
@@ -1748,6 +1765,22 @@ def _price_ranges(rest: str, *, price_asked: bool) -> tuple[str, dict[int, Decim
     return rest, lows
 
 
+def _visit_clock(text: str, visit: DateMention) -> str | None:
+    """The clock said with a site visit's day (``HH:MM``): "Monday at 10am", "10 am Monday".
+
+    Read from the day to the end of its sentence, else just before the day in the same
+    sentence; ``text`` has any callback phrase blanked, so a callback time is not taken.
+    """
+    stop = _SENTENCE_END.search(text, visit.end)
+    after = text[visit.start : min(stop.start() if stop else len(text), visit.end + 40)]
+    clock = clock_in(after)
+    if clock is not None:
+        return clock
+    before = text[max(0, visit.start - 25) : visit.start]
+    cut = max((m.end() for m in _SENTENCE_END.finditer(before)), default=0)
+    return clock_in(before[cut:]) if _TIME_OF_DAY.search(before[cut:]) else None
+
+
 def extract(
     text: str,
     *,
@@ -1814,6 +1847,7 @@ def extract(
     if expect == "site_visit" and visit is None and dates:
         visit = dates[0]
         start_mention = None
+    visit_time = _visit_clock(rest, visit) if visit is not None else None
     duration = parse_duration_days(
         rest if rest != normalised else text,
         bare_number_is_days=expect == "duration" and not amounts,
@@ -1877,6 +1911,7 @@ def extract(
         start_date=start_mention.value if start_mention else None,
         start_heard=start_mention.text if start_mention else None,
         site_visit=visit.value if visit else None,
+        site_visit_time=visit_time,
         duration_days=duration,
         exclusions=exclusions,
         no_exclusions=no_exclusions and not exclusions,
@@ -1911,6 +1946,8 @@ class CallFacts:
     total: str | None = None
     start_date: str | None = None
     site_visit: str | None = None
+    site_visit_time: str | None = None
+    """the site visit's clock ("10:00", the contractor's local time), when one was said."""
     duration_days: int | None = None
     exclusions: tuple[str, ...] = ()
     exclusions_answered: bool = False
@@ -1973,6 +2010,7 @@ class CallFacts:
             total=_money(answer.total) if answer.total is not None else self.total,
             start_date=answer.start_date.isoformat() if answer.start_date else self.start_date,
             site_visit=answer.site_visit.isoformat() if answer.site_visit else self.site_visit,
+            site_visit_time=self._visit_time(answer),
             duration_days=answer.duration_days or self.duration_days,
             exclusions=exclusions,
             exclusions_answered=self.exclusions_answered
@@ -1991,6 +2029,15 @@ class CallFacts:
             wrong_number=self.wrong_number or answer.wrong_number,
             follow_up=answer.follow_up or self.follow_up,
         )
+
+    def _visit_time(self, answer: Answer) -> str | None:
+        """The site visit's clock after ``answer``: its own, else the one kept for that day."""
+        if answer.site_visit is None:
+            return self.site_visit_time
+        if answer.site_visit_time is not None:
+            return answer.site_visit_time
+        same_day = answer.site_visit.isoformat() == self.site_visit
+        return self.site_visit_time if same_day else None
 
     @property
     def priced(self) -> bool:
@@ -2012,6 +2059,7 @@ class CallFacts:
             "total": self.total,
             "start_date": self.start_date,
             "site_visit": self.site_visit,
+            "site_visit_time": self.site_visit_time,
             "duration_days": self.duration_days,
             "exclusions": list(self.exclusions),
             "exclusions_answered": self.exclusions_answered,
@@ -2038,6 +2086,7 @@ class CallFacts:
             total=data.get("total"),
             start_date=data.get("start_date"),
             site_visit=data.get("site_visit"),
+            site_visit_time=_clock_text(data.get("site_visit_time")),
             duration_days=data.get("duration_days"),
             exclusions=tuple(data.get("exclusions") or ()),
             exclusions_answered=bool(data.get("exclusions_answered")),
@@ -2054,6 +2103,13 @@ class CallFacts:
             wrong_number=bool(data.get("wrong_number")),
             follow_up=data.get("follow_up") if data.get("follow_up") in _FOLLOW_UPS else None,
         )
+
+
+def _clock_text(value: Any) -> str | None:
+    """A stored ``HH:MM`` clock, or None for anything else."""
+    if isinstance(value, str) and re.fullmatch(r"(?:[01]\d|2[0-3]):[0-5]\d", value):
+        return value
+    return None
 
 
 def facts_from_transcript(

@@ -2042,13 +2042,40 @@ def _publish_appointment(
     *,
     source: str | None = None,
 ) -> None:
-    """Announce a start date or site visit the contractor agreed (``appointment.scheduled``)."""
+    """Announce a start date or site visit the contractor agreed (``appointment.scheduled``).
+
+    A site visit said with a clock ("Monday at 10am") keeps it: ``time`` (``10:00``, the
+    contractor's wall clock), their ``timezone`` and ``starts_at``, the moment in UTC.
+    """
+    clock = getattr(facts, "site_visit_time", None) if kind == "site_visit" else None
+    zone: str | None = None
+    starts_at: dt.datetime | None = None
+    if clock:
+        contractor = (
+            session.get(Contractor, call.contractor_id) if call.contractor_id is not None else None
+        )
+        window = (
+            call_window(contractor)
+            if contractor is not None
+            else hours.window_for(timezone=None, start=None, end=None)
+        )
+        zone = window.timezone
+        try:
+            day = dt.date.fromisoformat(str(value))
+            starts_at = dt.datetime.combine(
+                day, dt.time.fromisoformat(clock), tzinfo=window.zone
+            ).astimezone(dt.UTC)
+        except ValueError:
+            clock = zone = None
     payload: dict[str, Any] = {
         "call_id": call.id,
         "contractor_id": call.contractor_id,
         "project_id": call.project_id,
         "kind": kind,
         "date": value,
+        "time": clock,
+        "timezone": zone,
+        "starts_at": starts_at,
         "duration_days": facts.duration_days if kind == "start" else None,
         "heard": facts.heard.get("start_date") if kind == "start" else None,
     }

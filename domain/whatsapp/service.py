@@ -24,7 +24,9 @@ from typing import Any
 
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
+from core.paging import count_rows
 from domain.auth import service as auth_service
 from domain.auth.models import normalise_phone_number
 from domain.whatsapp.enums import (
@@ -430,18 +432,44 @@ def get_conversation_by_id(*, session: Session, conversation_id: uuid.UUID) -> C
     return session.get(Conversation, conversation_id)
 
 
-def list_messages(
-    *, session: Session, org_id: uuid.UUID, conversation_id: uuid.UUID, limit: int = 500
-) -> list[Message]:
-    """A conversation's messages, oldest first."""
-    return list(
-        session.exec(
-            select(Message)
-            .where(Message.org_id == org_id, Message.conversation_id == conversation_id)
-            .order_by(col(Message.created_at), col(Message.id))
-            .limit(limit)
-        ).all()
+def _messages_query(*, org_id: uuid.UUID, conversation_id: uuid.UUID) -> SelectOfScalar[Message]:
+    """A conversation's messages (no order, no paging)."""
+    return select(Message).where(
+        Message.org_id == org_id, Message.conversation_id == conversation_id
     )
+
+
+def list_messages(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[Message]:
+    """A conversation's messages, oldest first: the ``limit`` newest after the ``offset`` newest.
+
+    Pages back from the newest message, as the team chat's history does; messages are ordered
+    by (created_at, id), so those sharing a timestamp are never repeated or skipped. Without a
+    limit: every message (from the ``offset`` newest back).
+    """
+    if limit is not None and limit < 1:
+        raise ValueError("limit must be at least 1")
+    if offset < 0:
+        raise ValueError("offset must be 0 or more")
+    statement = (
+        _messages_query(org_id=org_id, conversation_id=conversation_id)
+        .order_by(col(Message.created_at).desc(), col(Message.id).desc())
+        .offset(offset)
+    )
+    if limit is not None:
+        statement = statement.limit(limit)
+    return list(reversed(session.exec(statement).all()))
+
+
+def count_messages(*, session: Session, org_id: uuid.UUID, conversation_id: uuid.UUID) -> int:
+    """How many messages ``list_messages`` pages through (the whole conversation)."""
+    return count_rows(session, _messages_query(org_id=org_id, conversation_id=conversation_id))
 
 
 # --- outbound ----------------------------------------------------------------------------

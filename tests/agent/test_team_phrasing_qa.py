@@ -30,7 +30,7 @@ from domain.auth.models import Organisation, User
 from domain.construction import service as construction_service
 from domain.construction.models import ExpenseCreate, TaskCreate
 from domain.deal import service as deal_service
-from domain.deal.enums import DealStatus, OfferStatus
+from domain.deal.enums import DealStatus
 from domain.deal.models import OfferCreate
 from domain.finance import service as finance_service
 from domain.finance.models import BudgetCreate
@@ -91,7 +91,7 @@ def team(committed_db: Session) -> Team:
         _move(db, org.id, deal.id, DealStatus.offer_made)
     deal_service.make_offer(
         session=db, org_id=org.id, deal_id=m_deal.id,
-        offer_in=OfferCreate(offer_amount=Decimal("62000"), status=OfferStatus.submitted),
+        offer_in=OfferCreate(offer_amount=Decimal("62000"), status="submitted"),
     )  # fmt: skip
     finance_service.set_budget(
         session=db,

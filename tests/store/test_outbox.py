@@ -98,7 +98,7 @@ def test_payload_values_become_plain_json(db: Session) -> None:
     assert event.payload == {
         "deal_id": str(deal_id),
         "price": "85000.10",
-        "at": "2026-03-01T12:30:00+00:00",
+        "at": "2026-03-01T12:30:00Z",  # UTC with Z, as responses write it
         "to": "offer",
     }
 

@@ -177,7 +177,7 @@ def test_submitted_offer_moves_a_lead_to_offer_made_and_publishes_offer_received
     }
     assert deal.status == DealStatus.offer_made
     (received,) = _events(db, "offer.received", deal)
-    assert received.payload["amount"] == "95000"
+    assert received.payload["amount"] == "95000.00"
     (moved,) = _events(db, "deal.status.changed", deal)
     assert (moved.payload["from"], moved.payload["to"]) == ("lead", "offer_made")
     assert moved.payload["cause"] == {"offer_id": str(offer.id)}

@@ -254,7 +254,7 @@ def test_market_data_rows(client: TestClient, analyst_headers: dict[str, str]) -
     everything = client.get(url, headers=analyst_headers).json()
     assert len(everything) == 2
     rents = client.get(url, params={"data_type": "rent_estimate"}, headers=analyst_headers).json()
-    assert [(r["value"], r["source"]) for r in rents] == [({"rent_monthly": 1250}, "HUD")]
+    assert [(r["value"], r["source"]) for r in rents] == [({"rent_monthly": "1250.00"}, "HUD")]
     bad = client.post(url, json={"data_type": "horoscope", "value": {}}, headers=analyst_headers)
     assert bad.status_code == 422
 
