@@ -255,3 +255,28 @@ def test_transactions_export_as_csv_every_matching_row_escaped(
     assert by_accept.status_code == 200 and len(_csv_rows(by_accept.text)) == 61
     page = client.get(f"{API}/transactions", params={"deal_id": str(deal.id)}, headers=headers)
     assert page.status_code == 200 and len(page.json()) == 50
+
+
+EVIL = '=HYPERLINK("http://evil.example/","x")'
+
+
+def test_the_p_and_l_export_escapes_formulas_in_payee_names(
+    client: TestClient, db: Session
+) -> None:
+    """Was: a counterparty "=HYPERLINK(...)" or "@SUM(1+1)" went into the P&L CSV as typed, a
+    live formula in the spreadsheet the export is opened in."""
+    org = make_org(db)
+    headers = auth_headers(db, make_user(db, org, role=Role.analyst))
+    deal = make_deal(db, org, strategy="flip")
+    make_transaction(db, org, category="utilities", amount="123.45", date="2024-03-20",
+                     deal_id=deal.id, counterparty=EVIL)  # fmt: skip
+    make_transaction(db, org, category="repairs", amount="10.00", date="2024-03-21",
+                     deal_id=deal.id, counterparty="@SUM(1+1)")  # fmt: skip
+    window = {"start": "2024-01-01", "end": "2024-12-31", "format": "csv"}
+    pnl = client.get(
+        f"{API}/reports/pnl", params=window | {"group_by": "counterparty"}, headers=headers
+    )
+    assert pnl.status_code == 200, pnl.text
+    keys = {row["group"] for row in _csv_rows(pnl.text)}
+    assert f"'{EVIL}" in keys and "'@SUM(1+1)" in keys
+    assert not any(key.startswith(("=", "@", "+", "-")) for key in keys)

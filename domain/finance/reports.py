@@ -727,6 +727,21 @@ CASHFLOW_CSV_HEADER = [
 ]
 
 
+# A spreadsheet reads a cell starting with one of these as a formula (CSV injection).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text_cell(value: str | None) -> str:
+    """A free-text cell for a CSV download: a leading ``'`` stops a formula (= + - @ ...).
+
+    Payee names and addresses come from people and contractors' calls: "=HYPERLINK(...)" as
+    a counterparty opened as a live formula in the P&L export.
+    """
+    if not value:
+        return ""
+    return "'" + value if value.startswith(_FORMULA_STARTS) else value
+
+
 def _iso(day: dt.date | None) -> str:
     """A date as ISO text, or empty."""
     return day.isoformat() if day else ""
@@ -742,8 +757,8 @@ def pnl_csv(report: PnlReport) -> str:
     by_deal = report.group_by is ReportGrouping.deal
     writer.writerow([*PNL_CSV_HEADER, PNL_CSV_ADDRESS] if by_deal else PNL_CSV_HEADER)
     for group in [*report.groups, report.total]:
-        frame = [group.key, _iso(group.start), _iso(group.end)]
-        tail = [group.address or ""] if by_deal else []
+        frame = [csv_text_cell(group.key), _iso(group.start), _iso(group.end)]
+        tail = [csv_text_cell(group.address)] if by_deal else []
         for section, values in (("income", group.income), ("expense", group.expenses)):
             for category, amount in values.items():
                 line = TransactionCategory(category).schedule_e_line
@@ -777,7 +792,7 @@ def cashflow_csv(report: CashflowReport) -> str:
     for row in [*report.rows, total]:
         writer.writerow(
             [
-                row.key,
+                csv_text_cell(row.key),
                 _iso(row.start),
                 _iso(row.end),
                 f"{row.opening_balance:.2f}",
@@ -786,7 +801,7 @@ def cashflow_csv(report: CashflowReport) -> str:
                 f"{row.net:.2f}",
                 f"{row.closing_balance:.2f}",
                 row.transaction_count,
-                *([row.address or ""] if by_deal else []),
+                *([csv_text_cell(row.address)] if by_deal else []),
             ]
         )
     return out.getvalue()

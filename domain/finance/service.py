@@ -68,6 +68,7 @@ from domain.finance.reports import (  # noqa: F401  (the agent's tools call them
     PnlReport,
     ScheduleESummary,
     cashflow,
+    csv_text_cell,
     fetch_rows,
     pnl,
     pnl_from_rows,
@@ -2055,15 +2056,6 @@ TRANSACTIONS_CSV_HEADER = [
     "source_event_id",
     "created_at",
 ]
-# A spreadsheet reads a cell starting with one of these as a formula (CSV injection).
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_text_cell(value: str | None) -> str:
-    """A free-text cell for a CSV download: a leading ``'`` stops a formula (= + - @ ...)."""
-    if not value:
-        return ""
-    return "'" + value if value.startswith(_FORMULA_STARTS) else value
 
 
 def transactions_csv(rows: Sequence[Transaction]) -> str:
