@@ -1815,8 +1815,8 @@ def extract_address(text: str) -> str | None:
         candidate = _TRAILING_CLAUSE.split(candidate)[0].rstrip(" ,:;")
         candidate = re.split(r"\s+[-–—]+\s+", candidate)[0]
         candidate = _DANGLING_WORD.sub("", candidate).strip()
-        if re.match(r"\d[\d,.]*\s+(?:for|on|at|in|to|of|from|by)\s+\d", candidate, re.I):
-            continue  # "85000 for 1215 Kellogg Ave": an amount, then the house number
+        if re.match(r"\d[\d,.]*\s+(?:for|on|at|in|to|of|from|by)\b", candidate, re.I):
+            continue  # "85000 for 1215 Kellogg Ave", "620 for kellogg": an amount, not a house
         try:
             parse_address(candidate)
         except AddressParseError:
@@ -2861,6 +2861,143 @@ def _task_plan(text: str, conversation: Conversation) -> Plan | None:
     return None
 
 
+# --- the ledger: a rental's operating money, month-end --------------------------------------
+# "are the october books closed?", "which months are closed?"; "close october", "close the
+# books for october"; "reopen october".
+_MONTH_SAID = rf"(?:(?:{_MONTH})\.?(?:\s+20\d\d)?|20\d\d-\d\d|last month|this month)"
+_BOOKS_ASKED = re.compile(
+    r"\b(?:are|is|were|have)\b[^?]*\bbooks?\b[^?]*\b(?:closed|open|locked)\b"
+    r"|\b(?:which|what)\s+months?\s+(?:are|is)\s+(?:closed|locked)\b"
+    r"|\bclosed\s+(?:months|periods)\b|\bbooks?\s+status\b",
+    re.I,
+)
+_CLOSE_MONTH = re.compile(
+    rf"^\s*(?:please\s+)?(?P<verb>close|reopen|re-open|open\s+up|unlock)\s+(?:the\s+)?"
+    rf"(?:books\s+(?:for|on)\s+|month\s+of\s+)?(?P<month>{_MONTH_SAID})(?:'?s)?"
+    r"(?:\s+books)?(?:\s*[,-]\s*(?P<note>.{3,200}?))?\s*[.!]*\s*$",
+    re.I,
+)
+
+
+def _month_end_plan(text: str) -> Plan | None:
+    """A plan for the books' month-end state; None when not asked."""
+    closing = _CLOSE_MONTH.match(text)
+    if closing is not None:
+        verb = closing.group("verb").lower()
+        args: dict[str, Any] = {"month": closing.group("month").strip().rstrip(".")}
+        if verb == "close" and closing.group("note"):
+            args["note"] = closing.group("note")
+        return Plan("close_month" if verb == "close" else "reopen_month", args)
+    if _BOOKS_ASKED.search(text):
+        month = re.search(_MONTH_SAID, text, re.I)
+        return Plan("books_status", {"month": month.group(0).rstrip(".")} if month else {})
+    return None
+
+
+# A rental's operating money, booked in the ledger on its deal (not a rehab project's
+# expense): "paid DTE 92.10 for utilities on kellogg on 10/28", "property tax 1,840 on duff",
+# "got 1,100 rent from the tenant at 825 ridgewood".
+_LEDGER_CATEGORIES = (
+    (re.compile(r"\butilit(?:y|ies)\b|\b(?:electric|gas|water|sewer)\s+bill\b", re.I), "utilities"),
+    (re.compile(r"\b(?:property\s+)?tax(?:es)?\b", re.I), "taxes"),
+    (re.compile(r"\binsurance\b", re.I), "insurance"),
+    (re.compile(r"\bmanagement\s+fees?\b|\bproperty\s+management\b", re.I), "management_fees"),
+    (re.compile(r"\bmortgage\s+interest\b", re.I), "mortgage_interest"),
+    (re.compile(r"\b(?:advertising|listing\s+ad|zillow\s+ad)\b", re.I), "advertising"),
+    (re.compile(r"\b(?:legal|attorney|lawyer|accountant|cpa)\b", re.I),
+     "legal_and_professional_fees"),
+    (re.compile(r"\b(?:lawn|snow\s+removal|cleaning)\b", re.I), "cleaning_and_maintenance"),
+    (re.compile(r"\bhoa\b", re.I), "other"),
+)  # fmt: skip
+_RENT_IN = re.compile(
+    r"\b(?:got|received|collected|deposited)\b[^.?!]{0,40}?\brent\b"
+    r"|\brent\s+(?:received|collected|came\s+in|paid)\b",
+    re.I,
+)
+_LEDGER_VERB = re.compile(r"\b(?:paid|spent|pay|book|log|record)\b", re.I)
+_LEDGER_PAYEE = re.compile(r"\bpaid\s+(?P<who>[A-Z][\w&'.-]*(?:\s+[A-Z][\w&'.-]*){0,3})\s+\$?\d")
+_LEDGER_PLACE = re.compile(
+    r"\b(?:on|for|at)\s+(?:the\s+)?(?P<where>[a-z][a-z'-]{2,}(?:\s+" + _STREET_TYPE + r")?)"
+    r"(?:\s+(?:house|rental|property|place))?\s*$",
+    re.I,
+)
+
+
+_LEDGER_AMOUNT = re.compile(
+    r"(?<![\w/.])\$?\s*(?P<n>\d{1,3}(?:,\d{3})+|\d+)(?P<c>\.\d{1,2})?\s*(?P<k>k)?(?![\w/]|\.\d)",
+    re.I,
+)
+
+
+def _ledger_amount(text: str) -> tuple[Decimal | None, str]:
+    """The amount in a ledger booking and ``text`` without it.
+
+    Never the house number of the address or a day ("1,840 on 2200 Other St on 10/15": 1,840).
+    """
+    address = extract_address(text)
+    blanked = text.replace(address, " " * len(address), 1) if address else text
+    blanked = _EXPENSE_DAY.sub(lambda m: " " * len(m.group(0)), blanked)
+    found = _LEDGER_AMOUNT.search(blanked)
+    if found is None:
+        return None, text
+    value = Decimal(found.group("n").replace(",", "") + (found.group("c") or ""))
+    value = value * 1000 if found.group("k") else value
+    value = (
+        value.quantize(Decimal(1))
+        if value == value.to_integral()
+        else value.quantize(Decimal("0.01"))
+    )
+    return (value if value > 0 else None), text[: found.start()] + " " + text[found.end() :]
+
+
+def _ledger_plan(text: str) -> Plan | None:
+    """A plan to book a rental's operating money in the ledger; None when not that.
+
+    Rehab money ("on the kellogg rehab", "for the roof") is a project's expense instead.
+    """
+    if "?" in text or _PROJECT_WORDS.search(text):
+        return None
+    rent = _RENT_IN.search(text)
+    category = "rents_received" if rent else None
+    if category is None and _LEDGER_VERB.search(text):
+        category = next((c for pattern, c in _LEDGER_CATEGORIES if pattern.search(text)), None)
+    elif category is None and re.match(r"^\s*(?:property\s+tax|taxes|insurance|hoa)\b", text, re.I):
+        category = next((c for pattern, c in _LEDGER_CATEGORIES if pattern.search(text)), None)
+    if category is None:
+        return None
+    text = _numeric_days(text)
+    amount, rest = _ledger_amount(text)
+    if amount is None:
+        return Plan(reply="Say the amount, e.g. 'paid DTE 92.10 for utilities on kellogg'.")
+    day = _expense_day(text)
+    if day is None and (unread := _EXPENSE_DAY.search(text)):
+        return Plan(
+            reply=f"I couldn't read the date {unread.group(0).strip()!r}: say it as e.g. "
+            "'on 10/28' or 'on October 28'."
+        )
+    rest = _EXPENSE_DAY.sub(" ", rest).strip(" .!,")
+    where = extract_address(rest)
+    if where is None and (place := _LEDGER_PLACE.search(rest)):
+        word = place.group("where").lower()
+        where = (
+            None
+            if _not_a_street(word.split()[0])
+            or word in {"utilities", "tax", "taxes", "insurance", "rent"}
+            else word
+        )
+    args: dict[str, Any] = {"amount": str(amount), "category": category}
+    if rent:
+        args["type"] = "income"
+    if where:
+        args["deal"] = where
+    if day is not None:
+        args["date"] = day.isoformat()
+    if payee := _LEDGER_PAYEE.search(text):
+        args["counterparty"] = payee.group("who")
+    args["note"] = text[:1000]
+    return Plan("record_transaction", args)
+
+
 def _expense_plan(text: str, conversation: Conversation) -> Plan | None:
     """A plan to book money spent on a project; None when the message is not that."""
     said_text, text = text, _numeric_days(text)
@@ -2910,7 +3047,8 @@ def _expense_plan(text: str, conversation: Conversation) -> Plan | None:
     if category:
         args["category"] = category
     if store:
-        args["vendor"] = store.group(1).title().replace("Lowes", "Lowe's")
+        # "lowe's" is "Lowe's", never "Lowe'S" (str.title capitalises after an apostrophe).
+        args["vendor"] = re.sub(r"'S\b", "'s", store.group(1).title().replace("Lowes", "Lowe's"))
     elif vendor_at:
         args["vendor"] = vendor_at.group(1)
     if who:
@@ -2936,8 +3074,11 @@ def _expense_plan(text: str, conversation: Conversation) -> Plan | None:
 # "void that expense, it was a repeat", "undo that expense" (void_expense).
 _VOID = re.compile(
     r"\b(?:void|undo|reverse|take back|cancel|delete|remove)\b[^.?!]{0,40}?"
-    r"\b(?:expense|expenses|booking|payment|that one|that|it)\b",
+    r"\b(?:expense|expenses|booking|payment|charge|bill|entry|transaction|that one|that|it)\b",
     re.I,
+)
+_TRANSACTION_REF = re.compile(
+    r"\btransaction\s*(?:#|id)?\s*:?\s*([0-9a-f]{6}[0-9a-f-]{0,30})\b", re.I
 )
 _EXPENSE_REF = re.compile(r"\bexpense\s*(?:#|id)?\s*:?\s*([0-9a-f]{8}[0-9a-f-]{0,28})\b", re.I)
 _VOID_REASON = re.compile(r"(?:,|;|\s-|\bbecause\b|\bas\b)\s*(?:it was\s+)?(.{3,200})$", re.I)
@@ -2950,6 +3091,75 @@ _VOID_FILLER = frozenset(
      "an", "on", "for", "of", "to", "at", "in", "mistake", "wrong", "oops", "sorry", "no",
      "actually", "rehab", "project", "job", "again", "now", "ok", "okay", "out"}
 )  # fmt: skip
+
+
+def _last_ledger_booking(conversation: Conversation) -> dict[str, Any] | None:
+    """The ledger transaction the thread's latest answer booked (record_transaction), if any."""
+    for message in reversed(conversation.history):
+        if isinstance(message, ToolMessage):
+            result = tool_result(message)
+            if message.name == "record_transaction" and "error" not in result:
+                return result if result.get("transaction_id") else None
+            return None
+    return None
+
+
+def _void_reason(text: str) -> dict[str, str]:
+    """The reason said with a void ("..., duplicate"), unless it is a description (a figure)."""
+    reason = _VOID_REASON.search(text)
+    if reason is None or re.search(r"\d", reason.group(1)):
+        return {}
+    return {"reason": reason.group(1).strip()[:500]}
+
+
+_VOID_DESCRIBED_FILLER = _VOID_FILLER | {
+    "from",
+    "dated",
+    "charged",
+    "charge",
+    "bill",
+    "transaction",
+}
+
+
+def _void_described(text: str) -> Plan:
+    """void_transaction's arguments from a description: payee words, amount, deal, period."""
+    args: dict[str, Any] = {}
+    said = text
+    period = period_in(said)
+    if period is not None:
+        args |= {"start": period[0].isoformat(), "end": period[1].isoformat()}
+        said = said.replace(period[2], " ")
+    # "on 2200 Other St, the 870.43 one": the address before the comma, the amount after.
+    where = extract_address(said.split(",")[0]) or extract_address(said)
+    if where:
+        said = re.sub(re.escape(where), " ", said, flags=re.I)
+    amount, said = _ledger_amount(said)
+    if amount is not None:
+        args["amount"] = str(amount)
+    if where is None and (
+        place := re.search(r"\b(?:on|at|for)\s+(?:the\s+)?([a-z][a-z'-]{2,})\b", said, re.I)
+    ):
+        word = place.group(1).lower()
+        where = None if _not_a_street(word) or word in _VOID_DESCRIBED_FILLER else word
+    if where:
+        args["deal"] = where
+        said = re.sub(re.escape(where), " ", said, flags=re.I)
+    category = next((c for pattern, c in _LEDGER_CATEGORIES if pattern.search(said)), None)
+    words_left = [
+        w
+        for w in re.findall(r"[a-z][a-z'&.-]*", _without_void_reason(said).lower())
+        if w not in _VOID_DESCRIBED_FILLER and w not in {"wrong", "mistaken", "bad", "duplicate"}
+    ]
+    if category is not None and category != "advertising":
+        args["category"] = category
+    elif words_left:
+        args["counterparty"] = " ".join(words_left)[:200]
+    if category is not None and category != "advertising" and words_left:
+        payee = [w for w in words_left if not any(p.search(w) for p, _ in _LEDGER_CATEGORIES)]
+        if payee:
+            args["counterparty"] = " ".join(payee)[:200]
+    return Plan("void_transaction", args | _void_reason(text))
 
 
 def _without_void_reason(text: str) -> str:
@@ -3039,12 +3249,26 @@ def _void_plan(text: str, conversation: Conversation) -> Plan | None:
     if not _VOID.search(text):
         return None
     booked = _last_booking(conversation)
-    about_expense = re.search(r"\bexpense|\bbooking|\bpayment", text, re.I)
-    just_booked = booked and (
+    ledger = _last_ledger_booking(conversation)
+    about_expense = re.search(
+        r"\bexpense|\bbooking|\bpayment|\bcharge|\btransaction|\bbill\b|\bentry\b", text, re.I
+    )
+    just_booked = (booked or ledger) and (
         _IT.search(text) or re.search(r"\bthat\b", text, re.I)  # "void that" after a booking
     )
     if not about_expense and not just_booked:
         return None  # "cancel it" means a booked expense only right after one
+    if (named_tx := _TRANSACTION_REF.search(text)) is not None:
+        return Plan("void_transaction", {"transaction": named_tx.group(1), **_void_reason(text)})
+    if (
+        ledger is not None
+        and not _EXPENSE_REF.search(text)
+        and not _names_another_expense(text, ledger)
+    ):
+        # "void that" right after a ledger booking: that transaction.
+        return Plan(
+            "void_transaction", {"transaction": str(ledger["transaction_id"]), **_void_reason(text)}
+        )
     named = _EXPENSE_REF.search(text)
     rest = _EXPENSE_REF.sub(" ", _without_void_reason(text))  # "undo that, wrong project"
     project = _project_ref(rest) or _street_project(rest)
@@ -3061,6 +3285,10 @@ def _void_plan(text: str, conversation: Conversation) -> Plan | None:
         expense, project = str(booked["expense_id"]), project or str(booked["project_id"])
     else:
         expense = None
+    if expense is None and named is None:
+        # "void the zillow ad expense from october", "void the wrong DTE charge on kellogg, the
+        # 870.43 one": the ledger transaction described (the tool says which fit, or none).
+        return _void_described(text)
     if expense is None or project is None:
         return Plan(
             reply="Which expense? Say 'void expense' with its id (the booking reply gives it) "
@@ -3182,8 +3410,32 @@ def _what_about_plan(text: str, conversation: Conversation) -> Plan | None:
     return None
 
 
+# A short id said anywhere ("project status 7bf19dd2"): eight hex digits, some of them digits
+# and some letters (so neither a word nor a number).
+_SHORT_HEX_ID = re.compile(r"\b(?=[0-9a-f]{0,7}[0-9])(?=[0-9a-f]{0,7}[a-f])([0-9a-f]{8})\b", re.I)
+
+
 def plan_for(conversation: Conversation) -> Plan:
-    """The tool call (or direct answer) for the latest user message."""
+    """The tool call (or direct answer) for the latest user message.
+
+    A project question that names no project goes to the caller's one open project, unless
+    the message has a short id in it: then that id (was: "project status 7bf19dd2", an id
+    of no project of theirs, answered about their open project without a word).
+    """
+    plan = _plan_for(conversation)
+    said = _SHORT_HEX_ID.search(conversation.text)
+    if (
+        said is not None
+        and plan.args.get("project") == ONLY_OPEN_PROJECT
+        # "mark task 169f31b0 done": the id is the task's, not a project's.
+        and not any(said.group(1).lower() in str(v).lower() for v in plan.args.values())
+    ):
+        plan.args["project"] = said.group(1).lower()
+    return plan
+
+
+def _plan_for(conversation: Conversation) -> Plan:
+    """The tool call (or direct answer) for the latest user message (see ``plan_for``)."""
     lines = conversation.text.strip().splitlines()
     has_media = any(line.startswith(MEDIA_NOTE_PREFIX) for line in lines)
     text = "\n".join(line for line in lines if not line.startswith(MEDIA_NOTE_PREFIX)).strip()
@@ -3325,12 +3577,18 @@ def plan_for(conversation: Conversation) -> Plan:
     correction = _correction_plan(text, conversation)
     if correction is not None:
         return correction
+    month_end = _month_end_plan(text)
+    if month_end is not None:
+        return month_end
     task = _task_plan(text, conversation)
     if task is not None:
         return task
     voided = _void_plan(text, conversation)
     if voided is not None:
         return voided
+    ledger = _ledger_plan(text)
+    if ledger is not None:
+        return ledger
     expense = _expense_plan(text, conversation)
     if expense is not None:
         return expense
@@ -3670,7 +3928,8 @@ def _given_notes(r: dict[str, Any]) -> list[str]:
     shown = [
         f"Note: {n}"
         for n in notes
-        if n.startswith(("price ", "rehab ")) or "have a person check" in n
+        # "FMR FY2012 is the newest on file ...": HUD's figures are years out of date.
+        if n.startswith(("price ", "rehab ", "FMR FY")) or "have a person check" in n
     ]
     # Old comps and an assumed Section 8 rent, shortened for a text message (the PDF and the
     # API's notes have the whole explanation).
@@ -4547,7 +4806,8 @@ def _bids_reply(r: dict[str, Any]) -> str:
         )
     lowest = r.get("lowest_complete_bid_id") or r.get("lowest_leveled_bid_id")
     if lowest:
-        lines.append(f"Lowest: bid {short_id(lowest)}. Say 'award bid' and its id to accept it.")
+        award = " Say 'award bid' and its id to accept it." if r.get("caller_may_award") else ""
+        lines.append(f"Lowest: bid {short_id(lowest)}.{award}")
     else:
         lines.append("No open bid can be awarded as things stand.")
     return _fit("\n".join(lines))
@@ -4587,6 +4847,14 @@ def _award_reply(r: dict[str, Any]) -> str:
         f"{r['rejected_bids']} other bid(s) rejected, {r.get('open_bids', 0)} open on other lines; "
         f"the project is {words(r['status'])}."
     )
+
+
+def _ledger_reply(r: dict[str, Any]) -> str:
+    """The ledger tools' own sentence, and a possible duplicate's warning."""
+    text = str(r["summary"])
+    if r.get("warning"):
+        text += f" {r['warning']}"
+    return _fit(text)
 
 
 def _expense_reply(r: dict[str, Any]) -> str:
@@ -4828,7 +5096,12 @@ def _paid_reply(r: dict[str, Any]) -> str:
     deal = f"deal {short_id(r['deal_id'])}, {words(r['deal_status'])}"
     price = r["purchase_price"]
     if r.get("basis") == "paid":
-        text = f"We paid {price} for {r['address']} ({deal})."
+        booked = (
+            "; purchase booked in the ledger"
+            if str(r.get("purchase_source", "")).startswith("ledger")
+            else ""
+        )
+        text = f"We paid {price} for {r['address']} ({deal}{booked})."
     elif r.get("basis") == "agreed":
         how = "an accepted offer" if r.get("accepted_offer_id") else "the contract"
         text = f"We agreed to pay {price} for {r['address']} ({deal}, from {how}); not closed yet."
@@ -4846,10 +5119,12 @@ def _paid_reply(r: dict[str, Any]) -> str:
         # Proceeds booked on a deal not yet closed: said, and the status questioned.
         still = (
             f"; the deal is still {words(r['deal_status'])}: close it if the purchase is done"
-            if r.get("basis") != "paid"
+            if r.get("basis") != "paid" and not r.get("notes")
             else ""
         )
         text += f" Sold for {r['sold_for']} (sale proceeds booked on the deal{costs}{still})."
+    for note in r.get("notes") or []:
+        text += f" Note: {note}."
     return text
 
 
@@ -5646,6 +5921,11 @@ REPLIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "complete_task": _complete_task_reply,
     "record_expense": _expense_reply,
     "void_expense": _void_reply,
+    "record_transaction": _ledger_reply,
+    "void_transaction": _ledger_reply,
+    "books_status": _ledger_reply,
+    "close_month": _ledger_reply,
+    "reopen_month": _ledger_reply,
     "request_bids": _request_bids_reply,
     "qualify_lead": _lead_reply,
     "lead_calls": _lead_calls_reply,
@@ -5704,6 +5984,11 @@ _WHAT = {
     "complete_task": "mark that task done",
     "record_expense": "book that expense",
     "void_expense": "void that expense",
+    "record_transaction": "book that in the ledger",
+    "void_transaction": "void that transaction",
+    "books_status": "check the books",
+    "close_month": "close that month",
+    "reopen_month": "reopen that month",
     "request_bids": "request those bids",
     "qualify_lead": "set up that lead call",
     "lead_calls": "get the lead calls",

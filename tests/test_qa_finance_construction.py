@@ -308,7 +308,9 @@ def test_project_status_tool_keeps_cents(db: Session) -> None:
         "component": "roof",
         "budgeted": "$9,500",
         "spent": "$9,500.40",
+        "remaining": "-$0.40",
         "over_budget": True,
+        "over_by": "$0.40",
     }
 
 

@@ -70,6 +70,8 @@ READ_TOOL_NAMES: frozenset[str] = frozenset(
         "budget_status",
         "pnl",
         "cashflow",
+        # Which months' books are closed (GET /closed-periods: the team and investors).
+        "books_status",
         # Projects and bids: an investor sees only the projects on their own deals.
         "project_status",
         # A project's tasks (due dates, assignees, blockers): investors on their own deals'.
@@ -104,6 +106,14 @@ WRITE_TOOL_NAMES: frozenset[str] = frozenset(
         "record_expense",
         # Voiding one booked by mistake (a reversal on the project, a refund in the ledger).
         "void_expense",
+        # A rental's operating expense or income in the ledger, and voiding a ledger
+        # transaction (POST /transactions and /transactions/{id}/void: admins and analysts).
+        "record_transaction",
+        "void_transaction",
+        # Closing and reopening a month's books: the tools refuse analysts (admins only, as
+        # POST/DELETE /closed-periods); one tool set serves the whole team.
+        "close_month",
+        "reopen_month",
         # A project's tasks: adding one, marking one done (its dependencies done first).
         "add_task",
         "complete_task",

@@ -404,6 +404,8 @@ def list_bids(runtime: ToolRuntime[Context], project: ProjectRef) -> dict[str, A
             "lowest_complete_bid_id": leveling.lowest_complete_bid_id,
             "lowest_leveled_bid_id": leveling.lowest_leveled_bid_id,
             "basis": leveling.basis,
+            # award_bid is the team's (admin, analyst): others are not told to award.
+            "caller_may_award": ctx.role in (Role.admin, Role.analyst),
         }
 
     return run_tool(ctx, "list_bids", body)
