@@ -1460,6 +1460,52 @@ def _full_street_address(text: str) -> bool:
     return bool(parsed.street_suffix or parsed.city or parsed.zip_code)
 
 
+# "why is it scored 79?", "why is 2213 Duff Ave scored so high", "score breakdown for 79":
+# one opportunity's score, part by part.
+_WHY_SCORE = re.compile(
+    r"\bwhy\b[^?]{0,80}?\b(?:scored?|rated|rank(?:ed)?)\b|\bscore\s+breakdown\b"
+    r"|\b(?:what(?:'s| is)?|whats)\s+(?:behind|in)\s+(?:the|its|that)\s+score\b"
+    r"|\bbreak\s+down\s+(?:the|its|that)\s+score\b",
+    re.I,
+)
+_SCORE_SAID = re.compile(
+    r"\b(?:scored?|rated|of|at|a|an|for)\s+(\d{1,3}(?:\.\d{1,2})?)\b|\b(\d{1,3}(?:\.\d{1,2})?)\s*(?:points|/\s*100)\b",
+    re.I,
+)
+
+
+def _why_score_plan(text: str, conversation: Conversation) -> Plan | None:
+    """A plan to explain one opportunity's score; None when not asked."""
+    if not _WHY_SCORE.search(text):
+        return None
+    args: dict[str, Any] = {}
+    listed: list[dict[str, Any]] = []
+    calls = _tool_calls_by_id(conversation.history)
+    for message in reversed(conversation.history):
+        if isinstance(message, ToolMessage) and message.name == "latest_opportunities":
+            result = tool_result(message)
+            if "error" not in result:
+                listed = list(result.get("opportunities") or [])
+                call = calls.get(str(message.tool_call_id), {})
+                args = {k: v for k, v in dict(call.get("args", {})).items() if k != "explain"}
+            break
+    said = _SCORE_SAID.search(text)
+    address = extract_address(re.split(r"\s+(?:scored?|rated|ranked|so)\b", text, flags=re.I)[0])
+    if said is not None:
+        args["explain"] = said.group(1) or said.group(2)
+    elif address is not None:
+        args["explain"] = address
+    elif len(listed) == 1:
+        args["explain"] = str(listed[0]["address"])  # "why is it scored so high?": the one
+    else:
+        return Plan(
+            reply="Which opportunity? Say its score or its address, e.g. 'why is it scored "
+            "79?' or 'why is 2213 Duff Ave scored 79?'.",
+            needs="latest_opportunities",
+        )
+    return Plan("latest_opportunities", args)
+
+
 def _market_plan(text: str) -> Plan | None:
     """A plan for opportunities, alert settings or market trends; None if none is asked."""
     if _ALERT_SET.search(text) and not _full_street_address(_QUIET.sub(" ", text)):
@@ -3634,7 +3680,7 @@ def _plan_for(conversation: Conversation) -> Plan:
     street_status = _street_status_plan(text)
     if street_status is not None:
         return street_status
-    market = _market_plan(text)
+    market = _why_score_plan(text, conversation) or _market_plan(text)
     if market is not None:
         return market
     if _ROSTER_ASKED.search(text):
@@ -4952,7 +4998,29 @@ def _calls_reply(r: dict[str, Any]) -> str:
     return _fit("\n".join(lines))
 
 
+def _score_reply(rows: list[dict[str, Any]]) -> str:
+    """Each opportunity asked about, its score part by part."""
+    lines: list[str] = []
+    for o in rows:
+        b = o.get("score_breakdown") or {}
+        out_of = f" of {b['out_of']}" if b.get("out_of") else ""
+        lines.append(f"{o['address']}: score {o['score']}{out_of}, {words(o['strategy'])}")
+        for part in b.get("components", []):
+            points = (
+                f"{part['points']} of {part['max_points']}"
+                if part.get("points") is not None
+                else "not scored"
+            )
+            lines.append(f"• {words(part['name'])}: {points}. {part['explanation']}")
+        lines.extend(f"Note: {n}" for n in b.get("notes") or [])
+        if b.get("points_add_up") is False:
+            lines.append("The parts can't be restated for this older score (see the note).")
+    return _fit("\n".join(lines))
+
+
 def _opportunities_reply(r: dict[str, Any]) -> str:
+    if r.get("explained"):
+        return _score_reply(r["explained"])
     rows = r.get("opportunities", [])
     if not rows:
         return "No opportunities found yet. The monitor scores listings as feeds are scanned."

@@ -42,6 +42,11 @@ def _dollars(value: Any) -> Any:
         return value
 
 
+def _whole(value: Decimal) -> Decimal | int:
+    """100.00 as 100; 88.89 as it is."""
+    return int(value) if value == value.to_integral() else value
+
+
 def _breakdown_for_chat(breakdown: ScoreBreakdown) -> dict[str, Any]:
     """The score breakdown, compact: each part's points of its maximum, figures and why.
 
@@ -74,6 +79,9 @@ def _breakdown_for_chat(breakdown: ScoreBreakdown) -> dict[str, Any]:
         )
     return {
         "score": breakdown.score,
+        "out_of": _whole(
+            sum((c.max_points or Decimal(0) for c in breakdown.components), Decimal(0))
+        ),
         "points_add_up": breakdown.reproducible,
         "components": parts,
         "notes": breakdown.notes,
@@ -106,6 +114,26 @@ def _opportunity_row(opp: Opportunity, listing: TrackedListing) -> dict[str, Any
     }
 
 
+def _asked_about(rows: list[dict[str, Any]], said: str) -> list[dict[str, Any]]:
+    """The listed opportunities ``said`` names: by score ("79") or by address words.
+
+    A ToolError when none of those listed matches (the user can list more or name another).
+    """
+    wanted = said.strip().lower()
+    try:
+        score = Decimal(wanted)
+    except ArithmeticError:
+        score = None
+    if score is not None:
+        found = [r for r in rows if r["score"] is not None and Decimal(r["score"]) == score]
+    else:
+        found = [r for r in rows if wanted in str(r["address"]).lower()]
+    if not found:
+        shown = ", ".join(f"{r['address']} ({r['score']})" for r in rows) or "none"
+        raise ToolError(f"none of the opportunities listed is {said!r}; listed: {shown}")
+    return found[:3]
+
+
 @tool(parse_docstring=True)
 def latest_opportunities(
     runtime: ToolRuntime[Context],
@@ -116,6 +144,7 @@ def latest_opportunities(
     max_price: Annotated[Decimal | None, Field(ge=0, le=100_000_000)] = None,
     min_price: Annotated[Decimal | None, Field(ge=0, le=100_000_000)] = None,
     sort: OpportunitySort = OpportunitySort.score_desc,
+    explain: Annotated[str | None, Field(min_length=1, max_length=200)] = None,
 ) -> dict[str, Any]:
     """The deal opportunities the market monitor found in listing feeds, best first.
 
@@ -137,6 +166,9 @@ def latest_opportunities(
         sort: -score (best first, the default), score (lowest first), newest or oldest
             (when the monitor first saw the listing), price or -price (list price low to
             high, high to low).
+        explain: For "why is it scored 79?" or "why is 123 Main St scored so high?": the
+            score or address asked about; the result's ``explained`` holds the ones among
+            those listed that match, with their whole breakdown.
 
     """
     ctx = runtime.context
@@ -159,10 +191,13 @@ def latest_opportunities(
             if min_price is not None or max_price is not None
             else None
         )
+        listed = [_opportunity_row(opp, listing) for opp, listing in rows]
+        explained = _asked_about(listed, explain) if explain else None
         return {
             "count": len(rows),
             **({"list_price": price} if price else {}),
-            "opportunities": [_opportunity_row(opp, listing) for opp, listing in rows],
+            **({"explained": explained} if explained is not None else {}),
+            "opportunities": listed,
             "source": "market_monitor.opportunities (scored from listing feeds: comps, "
             "cost book, HUD FMR, underwriting)",
         }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -25,12 +26,15 @@ from domain.voice import service as voice_service
 from domain.voice.models import CallSchedule, LeadCallRequest
 from tests.agent.turns import checked_turn
 from tests.factories import (
+    listing_row,
     make_contractor,
     make_deal,
     make_org,
     make_project,
     make_property,
+    make_sold_market,
     make_user,
+    run_market_scan,
 )
 
 
@@ -377,3 +381,33 @@ def test_void_that_after_a_ledger_booking_voids_that_transaction(rehabs: Rehabs)
     voided = checked_turn(rehabs.admin, "void that, wrong house", thread)
     assert [(c.name, c.ok) for c in voided.tool_calls] == [("void_transaction", True)]
     assert voided.reply.startswith("Voided transaction") and "$92.10" in voided.reply
+
+
+def test_why_is_it_scored_explains_one_opportunity_part_by_part(committed_db: Session) -> None:
+    """Was: "why is it scored 79?" listed the opportunities again with no breakdown."""
+    db = committed_db
+    org = make_org(db, "Scored Co")
+    make_sold_market(db, org)
+    analyst = make_user(db, org, Role.analyst)
+    run_market_scan(db, org, [listing_row(1500, ListPrice=45000, DaysOnMarket=60)])
+    db.commit()
+    thread = f"web:{uuid.uuid4().hex}"
+    listed = checked_turn(analyst, "any new opportunities?", thread)
+    assert [(c.name, c.ok) for c in listed.tool_calls] == [("latest_opportunities", True)]
+    score = re.search(r"score (\d+(?:\.\d+)?)", listed.reply)
+    assert score is not None, listed.reply
+    why = checked_turn(analyst, f"why is it scored {score.group(1)}?", thread)
+    assert [(c.name, c.args.get("explain"), c.ok) for c in why.tool_calls] == [
+        ("latest_opportunities", score.group(1), True)
+    ]
+    lines = why.reply.splitlines()
+    assert lines[0].endswith(f"score {score.group(1)} of 100, " + lines[0].split(", ")[-1])
+    parts = [line for line in lines if line.startswith("• ")]
+    assert len(parts) >= 3 and all(" of " in p for p in parts)
+    # The parts add up to the score (points of each part, as the tool restated them).
+    points = [Decimal(re.search(r": ([\d.]+) of ", p).group(1)) for p in parts if ": not" not in p]  # type: ignore[union-attr]
+    assert sum(points) == Decimal(score.group(1))
+    pronoun = checked_turn(analyst, "why is it scored so high?", thread)
+    assert [(c.name, c.ok) for c in pronoun.tool_calls] == [("latest_opportunities", True)]
+    assert pronoun.reply == why.reply
+
