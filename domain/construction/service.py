@@ -4437,6 +4437,13 @@ def record_contractor_update(
     )[:MAX_UPDATE_PROJECTS]
     if len(rows) > 1 and project_id is not None:
         rows = [(b, p) for b, p in rows if p.id == project_id] or rows
+    if len(rows) > 1 and len({p.id for _b, p in rows}) == 1:
+        # Two bids of theirs on one job (a revised price, the roof and the gutters) are one
+        # job, not "which job is it?" between the same address twice: the bid whose line the
+        # message names, else the newest.
+        rows = [
+            next(((b, p) for b, p in rows if _line_in_message(session, org_id, b, said)), rows[0])
+        ]
     which_of: tuple[Project, ...] = ()
     if len(rows) > 1 and ask_which:
         which_of, rows = tuple(p for _b, p in rows), []
