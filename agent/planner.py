@@ -105,11 +105,16 @@ HELP_TEXT = (
     "'award bid <id> on project <id>', 'qualify the seller at <phone> about <address>, "
     "consent: <where>', 'what did the seller say?', 'show me the leads', "
     "'who's our electrician?'\n"
+    "• the team's books: 'paid DTE 92.10 for utilities on kellogg on 10/28', 'got 1,100 rent "
+    "from the tenant at <address>', 'void the 92.10 DTE charge on kellogg', 'are the october "
+    "books closed?', 'close october'\n"
     "• 'report' for the PDF of the property analysed last"
 )
 # An investor's help: the team's commands are not theirs to use.
 INVESTOR_HELP_TEXT = "\n".join(
-    line for line in HELP_TEXT.split("\n") if not line.startswith("• the team also:")
+    line
+    for line in HELP_TEXT.split("\n")
+    if not line.startswith(("• the team also:", "• the team's books:"))
 )
 NOT_UNDERSTOOD = (
     "Sorry, I didn't understand that. Send a street address for an analysis, or 'help' to "
@@ -2486,6 +2491,25 @@ def _performance_plan(text: str, conversation: Conversation) -> Plan:
     return Plan("deal_performance", {"deal": ref})
 
 
+# "what did we pay for kellogg?", "what did we sell the ridgewood house for": a street's deal.
+_PAID_STREET = re.compile(
+    r"\b(?:pay|paid)\s+for\s+(?:the\s+)?(?P<a>[a-z][a-z'-]{2,})"
+    r"(?:\s+(?:house|place|property|deal|one|rental|flip))?\s*[?.!]*\s*$"
+    r"|\bsell\s+(?:the\s+)?(?P<b>[a-z][a-z'-]{2,})(?:\s+(?:house|place|property|deal|one|rental|flip))?"
+    r"\s+for\b",
+    re.I,
+)
+
+
+def _paid_street(text: str) -> str | None:
+    """The street a what-we-paid question names without a house number, or None."""
+    found = _PAID_STREET.search(text)
+    if found is None:
+        return None
+    word = (found.group("a") or found.group("b")).lower()
+    return None if _not_a_street(word) or word in {"it", "that", "this", "them"} else word
+
+
 def _paid_plan(text: str, subject: dict[str, str] | None) -> Plan | None:
     """A plan to answer what was paid for a property; None when that is not asked."""
     if not _PAID.search(text):
@@ -2934,6 +2958,14 @@ def _month_end_plan(text: str) -> Plan | None:
         if verb == "close" and closing.group("note"):
             args["note"] = closing.group("note")
         return Plan("close_month" if verb == "close" else "reopen_month", args)
+    if re.match(
+        r"^\s*(?:please\s+)?(?:close|reopen|re-open)\s+(?:the\s+)?(?:books|month)\s*[.!]*$",
+        text,
+        re.I,
+    ):
+        return Plan(
+            reply="Which month? Say e.g. 'close october' or 'reopen 2026-10'.", needs="close_month"
+        )
     if _BOOKS_ASKED.search(text):
         month = re.search(_MONTH_SAID, text, re.I)
         return Plan("books_status", {"month": month.group(0).rstrip(".")} if month else {})
@@ -2944,10 +2976,12 @@ def _month_end_plan(text: str) -> Plan | None:
 # expense): "paid DTE 92.10 for utilities on kellogg on 10/28", "property tax 1,840 on duff",
 # "got 1,100 rent from the tenant at 825 ridgewood".
 _LEDGER_CATEGORIES = (
-    (re.compile(r"\butilit(?:y|ies)\b|\b(?:electric|gas|water|sewer)\s+bill\b", re.I), "utilities"),
+    (re.compile(r"\butilit(?:y|ies)\b|\b(?:electric|gas|water|sewer)(?:\s+bill)?\b", re.I),
+     "utilities"),
     (re.compile(r"\b(?:property\s+)?tax(?:es)?\b", re.I), "taxes"),
     (re.compile(r"\binsurance\b", re.I), "insurance"),
-    (re.compile(r"\bmanagement\s+fees?\b|\bproperty\s+management\b", re.I), "management_fees"),
+    (re.compile(r"\bmanagement\s+fees?\b|\bproperty\s+(?:management|mgmt)\b|\bmgmt\s+fees?\b",
+                re.I), "management_fees"),
     (re.compile(r"\bmortgage\s+interest\b", re.I), "mortgage_interest"),
     (re.compile(r"\b(?:advertising|listing\s+ad|zillow\s+ad)\b", re.I), "advertising"),
     (re.compile(r"\b(?:legal|attorney|lawyer|accountant|cpa)\b", re.I),
@@ -2955,20 +2989,61 @@ _LEDGER_CATEGORIES = (
     (re.compile(r"\b(?:lawn|snow\s+removal|cleaning)\b", re.I), "cleaning_and_maintenance"),
     (re.compile(r"\bhoa\b", re.I), "other"),
 )  # fmt: skip
+# Words of a category, never a street ("on duff for the insurance").
+_CATEGORY_WORDS = frozenset(
+    {"utilities", "utility", "electric", "gas", "water", "sewer", "tax", "taxes", "insurance",
+     "management", "mgmt", "mortgage", "advertising", "legal", "lawn", "snow", "cleaning", "hoa",
+     "rent", "rental", "repairs", "repair", "tenant", "property", "bill"}
+)  # fmt: skip
 _RENT_IN = re.compile(
     r"\b(?:got|received|collected|deposited)\b[^.?!]{0,40}?\brent\b"
-    r"|\brent\s+(?:received|collected|came\s+in|paid)\b",
+    r"|\brent\s+(?:received|collected|came\s+in|paid)\b|\brent(?:al)?\s+income\b",
     re.I,
 )
-_LEDGER_VERB = re.compile(r"\b(?:paid|spent|pay|book|log|record)\b", re.I)
-_LEDGER_PAYEE = re.compile(r"\bpaid\s+(?P<who>[A-Z][\w&'.-]*(?:\s+[A-Z][\w&'.-]*){0,3})\s+\$?\d")
-_LEDGER_PLACE = re.compile(
-    r"\b(?:on|for|at)\s+(?:the\s+)?(?P<where>[a-z][a-z'-]{2,}(?:\s+" + _STREET_TYPE + r")?)"
-    r"(?:\s+(?:house|rental|property|place))?\s*$",
+_LEDGER_VERB = re.compile(r"\b(?:paid|pd|spent|pay|book|log|record)\b", re.I)
+# "paid DTE 92.10", "paid mid american 143.55", "pd city of ames 61.07": who was paid.
+_LEDGER_PAYEE = re.compile(
+    r"\b(?:paid|pd)\s+(?!(?:the|a|an|for|on|our|my|\$)\b)"
+    r"(?P<who>[a-z][\w&'.-]*(?:\s+(?!(?:for|on|at)\b)[a-z][\w&'.-]*){0,3})\s+\$?\d",
+    re.I,
+)
+# Where the money belongs: an address after at/on/for/from ("at 1215 kellogg"), a street
+# there ("on duff"), or a street before tenant/rental/house/rent ("the duff tenant").
+_LEDGER_AT_ADDRESS = re.compile(
+    r"\b(?:at|on|for|from)\s+(?:the\s+)?(?P<where>\d{1,6}\s+[a-z][\w .'-]*?)"
+    r"(?=\s+(?:on|for|at|from|dated|paid)\b|\s+\d{1,2}/\d{1,2}|[,;!?]|\s*$)",
+    re.I,
+)
+_LEDGER_AT_STREET = re.compile(
+    r"\b(?:at|on|for|from)\s+(?:the\s+)?(?P<where>[a-z][a-z'-]{2,})\b"
+    r"|\b(?P<before>[a-z][a-z'-]{2,})\s+(?:tenant|rental|house|rent)\b",
     re.I,
 )
 
 
+def _ledger_where(text: str) -> tuple[str | None, tuple[int, int] | None]:
+    """The deal a ledger booking names (address or bare street) and where it is in ``text``."""
+    for found in _LEDGER_AT_ADDRESS.finditer(text):
+        said = found.group("where").strip()
+        try:
+            parse_address(said)
+        except AddressParseError:
+            continue
+        return said, found.span("where")
+    for found in _LEDGER_AT_STREET.finditer(text):
+        name = "where" if found.group("where") else "before"
+        word = found.group(name).lower()
+        if _not_a_street(word) or word in _CATEGORY_WORDS or word in _MONTH_WORDS:
+            continue
+        return word, found.span(name)
+    return None, None
+
+
+_MONTH_WORDS = frozenset(
+    {"january", "february", "march", "april", "may", "june", "july", "august", "september",
+     "october", "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep",
+     "sept", "oct", "nov", "dec", "last", "this", "today", "yesterday"}
+)  # fmt: skip
 _LEDGER_AMOUNT = re.compile(
     r"(?<![\w/.])\$?\s*(?P<n>\d{1,3}(?:,\d{3})+|\d+)(?P<c>\.\d{1,2})?\s*(?P<k>k)?(?![\w/]|\.\d)",
     re.I,
@@ -2978,10 +3053,13 @@ _LEDGER_AMOUNT = re.compile(
 def _ledger_amount(text: str) -> tuple[Decimal | None, str]:
     """The amount in a ledger booking and ``text`` without it.
 
-    Never the house number of the address or a day ("1,840 on 2200 Other St on 10/15": 1,840).
+    Never the house number of the address or a day ("1,840 on 2200 Other St on 10/15": 1,840;
+    "got 1100 rent from the tenant at 1215 kellogg": 1,100).
     """
-    address = extract_address(text)
-    blanked = text.replace(address, " " * len(address), 1) if address else text
+    _where, span = _ledger_where(text)
+    blanked = (
+        text if span is None else text[: span[0]] + " " * (span[1] - span[0]) + text[span[1] :]
+    )
     blanked = _EXPENSE_DAY.sub(lambda m: " " * len(m.group(0)), blanked)
     found = _LEDGER_AMOUNT.search(blanked)
     if found is None:
@@ -3003,16 +3081,22 @@ def _ledger_plan(text: str) -> Plan | None:
     """
     if "?" in text or _PROJECT_WORDS.search(text):
         return None
-    rent = _RENT_IN.search(text)
+    refund = _REFUND.search(text)
+    rent = None if refund else _RENT_IN.search(text)
     category = "rents_received" if rent else None
-    if category is None and _LEDGER_VERB.search(text):
+    if category is None:
         category = next((c for pattern, c in _LEDGER_CATEGORIES if pattern.search(text)), None)
-    elif category is None and re.match(r"^\s*(?:property\s+tax|taxes|insurance|hoa)\b", text, re.I):
-        category = next((c for pattern, c in _LEDGER_CATEGORIES if pattern.search(text)), None)
+        # "paid ... for utilities", or a bill said first: "water bill 45.60 for kellogg".
+        first = re.match(r"^\s*(?:the\s+)?([a-z]+(?:\s+[a-z]+)?)", text, re.I)
+        said_first = first is not None and any(
+            p.match(first.group(1)) for p, _ in _LEDGER_CATEGORIES
+        )
+        if category is not None and not (_LEDGER_VERB.search(text) or said_first or refund):
+            category = None
     if category is None:
         return None
     text = _numeric_days(text)
-    amount, rest = _ledger_amount(text)
+    amount, _rest = _ledger_amount(text)
     if amount is None:
         return Plan(reply="Say the amount, e.g. 'paid DTE 92.10 for utilities on kellogg'.")
     day = _expense_day(text)
@@ -3021,25 +3105,32 @@ def _ledger_plan(text: str) -> Plan | None:
             reply=f"I couldn't read the date {unread.group(0).strip()!r}: say it as e.g. "
             "'on 10/28' or 'on October 28'."
         )
-    rest = _EXPENSE_DAY.sub(" ", rest).strip(" .!,")
-    where = extract_address(rest)
-    if where is None and (place := _LEDGER_PLACE.search(rest)):
-        word = place.group("where").lower()
-        where = (
-            None
-            if _not_a_street(word.split()[0])
-            or word in {"utilities", "tax", "taxes", "insurance", "rent"}
-            else word
+    where, _span = _ledger_where(_EXPENSE_DAY.sub(" ", text))
+    if where is None and rent:
+        return Plan(
+            reply="Which rental is the rent for? Say its street or address, e.g. 'got 1,100 "
+            "rent from the tenant at 825 ridgewood'.",
+            needs="record_transaction",
         )
     args: dict[str, Any] = {"amount": str(amount), "category": category}
     if rent:
         args["type"] = "income"
+    elif refund:
+        # "state farm refunded 110 on duff for the insurance": money back on that expense.
+        args["type"] = "refund"
+        if who := re.match(
+            r"^\s*([a-z][\w&'.-]*(?:\s+[a-z][\w&'.-]*){0,3}?)\s+(?:refunded|credited)", text, re.I
+        ):
+            args["counterparty"] = who.group(1).title() if who.group(1).islower() else who.group(1)
     if where:
         args["deal"] = where
     if day is not None:
         args["date"] = day.isoformat()
-    if payee := _LEDGER_PAYEE.search(text):
-        args["counterparty"] = payee.group("who")
+    if (payee := _LEDGER_PAYEE.search(text)) and not any(
+        w in _CATEGORY_WORDS for w in payee.group("who").lower().split()[:1]
+    ):
+        name = payee.group("who")
+        args["counterparty"] = name.title() if name.islower() else name  # "mid american"
     args["note"] = text[:1000]
     return Plan("record_transaction", args)
 
@@ -3171,40 +3262,47 @@ _VOID_DESCRIBED_FILLER = _VOID_FILLER | {
 def _void_described(text: str) -> Plan:
     """void_transaction's arguments from a description: payee words, amount, deal, period."""
     args: dict[str, Any] = {}
-    said = text
+    said = _numeric_days(text)
     period = period_in(said)
     if period is not None:
         args |= {"start": period[0].isoformat(), "end": period[1].isoformat()}
         said = said.replace(period[2], " ")
-    # "on 2200 Other St, the 870.43 one": the address before the comma, the amount after.
-    where = extract_address(said.split(",")[0]) or extract_address(said)
-    if where:
-        said = re.sub(re.escape(where), " ", said, flags=re.I)
-    amount, said = _ledger_amount(said)
+    elif (day := _expense_day(said)) is not None:
+        args |= {"start": day.isoformat(), "end": day.isoformat()}  # "from 11/4"
+    said = _EXPENSE_DAY.sub(" ", said)
+    # "on 2200 Other St, the 870.43 one": the address is after on/at/for; the amount apart.
+    where, span = _ledger_where(said)
+    amount, _rest = _ledger_amount(said)
     if amount is not None:
         args["amount"] = str(amount)
-    if where is None and (
-        place := re.search(r"\b(?:on|at|for)\s+(?:the\s+)?([a-z][a-z'-]{2,})\b", said, re.I)
-    ):
-        word = place.group(1).lower()
-        where = None if _not_a_street(word) or word in _VOID_DESCRIBED_FILLER else word
+    if span is not None:
+        said = said[: span[0]] + " " + said[span[1] :]
     if where:
         args["deal"] = where
-        said = re.sub(re.escape(where), " ", said, flags=re.I)
+    said = _LEDGER_AMOUNT.sub(" ", said)
     category = next((c for pattern, c in _LEDGER_CATEGORIES if pattern.search(said)), None)
+    if category is None and re.search(r"\brent\b", said, re.I):
+        category = "rents_received"
     words_left = [
         w
         for w in re.findall(r"[a-z][a-z'&.-]*", _without_void_reason(said).lower())
-        if w not in _VOID_DESCRIBED_FILLER and w not in {"wrong", "mistaken", "bad", "duplicate"}
+        if w not in _VOID_DESCRIBED_FILLER
+        and w not in {"wrong", "mistaken", "bad", "duplicate", "dollar", "dollars", "bucks"}
+        and w not in _CATEGORY_WORDS
+        and w not in {"on", "at", "for"}
     ]
     if category is not None and category != "advertising":
         args["category"] = category
+    if words_left and (category is None or category == "advertising"):
+        args["counterparty"] = " ".join(words_left)[:200]
     elif words_left:
         args["counterparty"] = " ".join(words_left)[:200]
-    if category is not None and category != "advertising" and words_left:
-        payee = [w for w in words_left if not any(p.search(w) for p, _ in _LEDGER_CATEGORIES)]
-        if payee:
-            args["counterparty"] = " ".join(payee)[:200]
+    if not args:
+        return Plan(
+            reply="Which one? Say 'void' and what it was (the payee, amount, house or month, "
+            "e.g. 'void the 92.10 DTE charge on kellogg'), or 'void transaction' and its id.",
+            needs="void_transaction",
+        )
     return Plan("void_transaction", args | _void_reason(text))
 
 
@@ -3292,7 +3390,8 @@ def _correction_plan(text: str, conversation: Conversation) -> Plan | None:
 
 def _void_plan(text: str, conversation: Conversation) -> Plan | None:
     """A plan to void a booked expense; None when the message does not ask for one."""
-    if not _VOID.search(text):
+    starts_void = re.match(r"^\s*(?:please\s+)?(?:void|reverse)\b", text, re.I)
+    if not _VOID.search(text) and not starts_void:
         return None
     booked = _last_booking(conversation)
     ledger = _last_ledger_booking(conversation)
@@ -3302,7 +3401,7 @@ def _void_plan(text: str, conversation: Conversation) -> Plan | None:
     just_booked = (booked or ledger) and (
         _IT.search(text) or re.search(r"\bthat\b", text, re.I)  # "void that" after a booking
     )
-    if not about_expense and not just_booked:
+    if not about_expense and not just_booked and not starts_void:
         return None  # "cancel it" means a booked expense only right after one
     if (named_tx := _TRANSACTION_REF.search(text)) is not None:
         return Plan("void_transaction", {"transaction": named_tx.group(1), **_void_reason(text)})
@@ -3642,6 +3741,8 @@ def _plan_for(conversation: Conversation) -> Plan:
     if walked is not None:
         return walked
     paid_subject = subject
+    if paid_subject is None and _PAID.search(text) and (street := _paid_street(text)):
+        paid_subject = {"deal": street}  # "what did we sell ridgewood for": that street's deal
     if paid_subject is None and _PAID.search(text):
         # "what did we pay for it?" right after an analysis: that property.
         last_id, _ = conversation.last_property(
@@ -6099,6 +6200,13 @@ def reply_for(results: list[tuple[str, dict[str, Any], dict[str, Any]]]) -> str:
             and not all("error" in r for n, _, r in results[index + 1 :] if n == "deal_offers")
         ):
             continue  # no rehab on that street: its deal answers "how's kellogg going"
+        if (
+            name == "record_expense"
+            and _NO_PROJECT_THERE.search(str(result.get("error", "")))
+            and "record_transaction" in names[index + 1 :]
+        ):
+            parts.append("No rehab project is on that house, so it goes in the ledger on its deal:")
+            continue
         if "error" in result:
             what = _WHAT.get(name, "do that")
             # ids in a tool's message as replies write them ("expense fe83623e")
@@ -6117,6 +6225,36 @@ def reply_for(results: list[tuple[str, dict[str, Any], dict[str, Any]]]) -> str:
     return _fit("\n\n".join(parts)) if parts else NOT_UNDERSTOOD
 
 
+# record_expense's refusal when no rehab project is on the house or street named.
+_NO_PROJECT_THERE = re.compile(
+    r"^(?:no rehab project is on |no project you can see is on a street)"
+)
+# A project expense's category as the ledger books it for a rental with no project.
+_LEDGER_FOR_EXPENSE = {
+    "cleanup": "cleaning_and_maintenance",
+    "supplies": "supplies",
+    "permits": "other",
+}
+
+
+def _as_ledger_booking(args: dict[str, Any]) -> dict[str, Any]:
+    """record_expense's arguments as a ledger booking on the house's deal (repairs)."""
+    booking: dict[str, Any] = {
+        "amount": str(args["amount"]),
+        "category": _LEDGER_FOR_EXPENSE.get(str(args.get("category", "")), "repairs"),
+        "deal": str(args["project"]),
+    }
+    if args.get("refund"):
+        booking["type"] = "refund"
+    if args.get("spent_on"):
+        booking["date"] = args["spent_on"]
+    if payee := args.get("contractor") or args.get("vendor"):
+        booking["counterparty"] = str(payee)
+    if args.get("note"):
+        booking["note"] = args["note"]
+    return booking
+
+
 def fallback_for(
     results: list[tuple[str, dict[str, Any], dict[str, Any]]],
     text: str = "",
@@ -6130,6 +6268,14 @@ def fallback_for(
     names = {name for name, _, _ in results}
     budget_asked = bool(_REHAB_MONEY.search(text)) and not _REHAB_PROGRESS.search(text)
     for name, args, result in results:
+        if (
+            name == "record_expense"
+            and _NO_PROJECT_THERE.search(str(result.get("error", "")))
+            and "record_transaction" not in names
+        ):
+            # "paid the plumber 350 for repairs on duff" with no rehab there: the rental's
+            # repairs in the ledger, on the deal of that house.
+            return Plan("record_transaction", _as_ledger_booking(args))
         if (
             name == "void_expense"
             and "error" not in result

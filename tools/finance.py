@@ -483,7 +483,7 @@ def record_transaction(
     runtime: ToolRuntime[Context],
     amount: LedgerAmount,
     category: Annotated[str, Field(min_length=2, max_length=60)],
-    type: Literal["expense", "income"] | None = None,  # noqa: A002  (the ledger's own word)
+    type: Literal["expense", "income", "refund"] | None = None,  # noqa: A002  (the ledger's word)
     deal: OptionalDealRef = None,
     date: dt.date | None = None,
     counterparty: Annotated[str | None, Field(max_length=200)] = None,
@@ -504,8 +504,9 @@ def record_transaction(
         category: What it was for, in a word: utilities, taxes (property tax), insurance,
             rent, management, repairs, cleaning, advertising, mortgage interest, legal,
             hoa or other, or a ledger category's name.
-        type: expense (money paid) or income (money received); omit to take it from the
-            category (rent is income, the rest expenses).
+        type: expense (money paid), income (money received) or refund (money paid back on
+            an expense: "state farm refunded 110 on duff for the insurance"); omit to take it
+            from the category (rent is income, the rest expenses).
         deal: The deal's id (or its first 8 characters), its property's address or bare
             street ("kellogg"); omit only for company overhead on no deal.
         date: The day it was paid or received; omit for today. Not more than 31 days ahead.
@@ -556,7 +557,7 @@ def record_transaction(
         label = chosen.info.label.lower()
         where = f" on {address}" if address else " (company overhead, no deal)"
         payee = (
-            f" {'from' if kind is TransactionType.income else 'to'} {transaction.counterparty}"
+            f" {'from' if kind.direction > 0 else 'to'} {transaction.counterparty}"
             if transaction.counterparty
             else ""
         )
@@ -673,6 +674,15 @@ def close_month(
         require_user(ctx)
         require_roles(ctx, Role.admin)
         first = parse_month(month)
+        today = local_today()
+        if first > today.replace(day=1) or (first == today.replace(day=1) and not note):
+            # "close november" on November 29: the month is not over, and today's bookings
+            # would go to next month. Closing it anyway takes a note saying why.
+            raise ToolError(
+                f"{_month_label(first)} is not over yet (today is {today.isoformat()}): close it"
+                " once it has ended, or say why it must close early (e.g. 'close november,"
+                " year-end audit')"
+            )
         period = finance_service.close_period(
             session=session,
             org_id=ctx.org_id,
@@ -810,8 +820,8 @@ def _project_refusal(
     return (
         f"transaction {_short(row.id)} ({ledger_money(row.amount)}, {row.date.isoformat()}) was"
         f" booked from project expense {expense[:8]}{where}: void that expense on the project"
-        f" (void_expense, project {_short(project_id) if project_id else '?'}, expense"
-        f" {expense[:8]}) so the project and the ledger stay in step; nothing was voided"
+        f" so the project and the ledger stay in step (say 'void expense {expense[:8]} on"
+        f" project {_short(project_id) if project_id else '?'}'); nothing was voided"
     )
 
 

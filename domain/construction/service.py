@@ -3791,8 +3791,9 @@ def book_expense(
     if ledger_day != day:
         # The relay books it on the first open day (finance_service.book_construction_expense).
         notes.append(
-            f"the books for {day:%B %Y} are closed: the ledger books it on "
-            f"{ledger_day.isoformat()} (the project keeps {day.isoformat()})"
+            f"the books for {day:%B %Y} are closed: the ledger books it on the first open day,"
+            f" {ledger_day.isoformat()} as the books stand now (the project keeps"
+            f" {day.isoformat()})"
         )
     return ExpenseBooking(
         expense=expense,

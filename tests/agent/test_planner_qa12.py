@@ -24,6 +24,7 @@ from domain.finance.enums import TransactionCategory, TransactionType
 from domain.finance.models import TransactionCreate
 from domain.voice import service as voice_service
 from domain.voice.models import CallSchedule, LeadCallRequest
+from store.db import get_engine
 from tests.agent.turns import checked_turn
 from tests.factories import (
     listing_row,
@@ -244,8 +245,8 @@ def test_a_date_at_the_end_of_an_expense_is_its_day_and_a_closed_month_is_said(
     assert [(c.name, c.ok) for c in closed.tool_calls] == [("record_expense", True)]
     first_open = local_today().replace(day=1).isoformat()
     assert (
-        f"the books for {day:%B %Y} are closed: the ledger books it on {first_open} (the "
-        f"project keeps {day.isoformat()})"
+        f"the books for {day:%B %Y} are closed: the ledger books it on the first open day, "
+        f"{first_open} as the books stand now (the project keeps {day.isoformat()})"
     ) in closed.reply
 
 
@@ -411,3 +412,100 @@ def test_why_is_it_scored_explains_one_opportunity_part_by_part(committed_db: Se
     assert [(c.name, c.ok) for c in pronoun.tool_calls] == [("latest_opportunities", True)]
     assert pronoun.reply == why.reply
 
+
+@pytest.mark.parametrize(
+    ("said", "args"),
+    [
+        # The house number was the amount ("1215") and the deal "1100 rent from the tenant ...".
+        ("got 1100 rent from the tenant at 1215 kellogg on 11/1",
+         {"amount": "1100", "category": "rents_received", "type": "income",
+          "deal": "1215 kellogg", "date": "2026-11-01"}),
+        ("got 950 rent from the duff tenant",
+         {"amount": "950", "category": "rents_received", "type": "income", "deal": "duff"}),
+        ("paid 1840 property tax on duff", {"amount": "1840", "category": "taxes", "deal": "duff"}),
+        # Booked with no deal: the street was not at the end.
+        ("got 1,100 from the rental on duff for rent 11/2",
+         {"amount": "1100", "category": "rents_received", "type": "income", "deal": "duff",
+          "date": "2026-11-02"}),
+        ("snow removal 60 for kellogg, paid 11/28",
+         {"amount": "60", "category": "cleaning_and_maintenance", "deal": "kellogg",
+          "date": "2026-11-28"}),
+        # Lower-case payees were dropped.
+        ("paid mid american 143.55 for gas on duff 10/15",
+         {"amount": "143.55", "category": "utilities", "deal": "duff", "date": "2026-10-15",
+          "counterparty": "Mid American"}),
+        ("water bill 45.60 for kellogg 11/2",
+         {"amount": "45.60", "category": "utilities", "deal": "kellogg", "date": "2026-11-02"}),
+        ("rental income 1,100 from kellogg 11/1",
+         {"amount": "1100", "category": "rents_received", "type": "income", "deal": "kellogg",
+          "date": "2026-11-01"}),
+        # Was a refund on the rehab project the thread had discussed (another house).
+        ("state farm refunded 110 on duff for the insurance",
+         {"amount": "110", "category": "insurance", "type": "refund", "counterparty": "State Farm",
+          "deal": "duff"}),
+    ],
+)  # fmt: skip
+def test_more_ways_a_bookkeeper_books_a_rental_s_money(
+    said: str, args: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("agent.planner.local_today", lambda: dt.date(2026, 11, 29))
+    plan = plan_for(Conversation(text=said, history=[], this_turn=[]))
+    assert plan.tool == "record_transaction", plan
+    assert {k: v for k, v in plan.args.items() if k != "note"} == args
+
+
+def test_rent_with_no_rental_named_asks_which() -> None:
+    plan = plan_for(Conversation(text="got 1,100 rent", history=[], this_turn=[]))
+    assert plan.tool is None and (plan.reply or "").startswith("Which rental")
+
+
+@pytest.mark.parametrize(
+    ("said", "args"),
+    [
+        ("void the insurance on duff from october, double entry",
+         {"deal": "duff", "category": "insurance", "reason": "double entry"}),
+        ("void the 92.10 dte on kellogg",
+         {"amount": "92.10", "deal": "kellogg", "counterparty": "dte"}),
+        ("void the 620 insurance charge", {"amount": "620", "category": "insurance"}),
+        ("void the rent payment on duff from 11/4",
+         {"deal": "duff", "category": "rents_received", "start": "2026-11-04",
+          "end": "2026-11-04"}),
+    ],
+)  # fmt: skip
+def test_voids_described_without_the_word_charge(
+    said: str, args: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Were "didn't understand", an analysis of "620 insurance", or the date ignored."""
+    monkeypatch.setattr("agent.planner.local_today", lambda: dt.date(2026, 11, 29))
+    plan = plan_for(Conversation(text=said, history=[], this_turn=[]))
+    assert plan.tool == "void_transaction"
+    got = {k: v for k, v in plan.args.items() if k not in ("start", "end") or "start" in args}
+    assert got == args
+
+
+def test_what_did_we_sell_a_street_for_is_that_street_s_deal() -> None:
+    """Was the deal the thread had discussed (another house)."""
+    for said in ("what did we sell ridgewood for", "what did we pay for kellogg"):
+        plan = plan_for(Conversation(text=said, history=[], this_turn=[]))
+        assert plan.tool == "what_we_paid" and plan.args["deal"] in said
+
+
+def test_repairs_on_a_rental_with_no_rehab_go_in_the_ledger(rehabs: Rehabs) -> None:
+    """Was "no project you can see is on a street called 'ridgewood'"."""
+    org_user = rehabs.admin
+    with Session(get_engine()) as db:
+        org = db.get(Organisation, rehabs.org_id)
+        assert org is not None
+        rental = make_property(
+            db, org, address_line="825 Ridgewood Dr", city="Detroit", state="MI", zip_code="48214"
+        )
+        make_deal(db, org, property_id=rental.id, strategy="rental")
+        db.commit()
+    result = checked_turn(org_user, "paid the plumber 350 for repairs on ridgewood")
+    assert [(c.name, c.ok) for c in result.tool_calls] == [
+        ("record_expense", False),
+        ("record_transaction", True),
+    ]
+    assert result.tool_calls[1].args["category"] == "repairs"
+    assert "No rehab project is on that house" in result.reply
+    assert "$350" in result.reply and "825 Ridgewood Dr" in result.reply

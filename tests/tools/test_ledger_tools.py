@@ -459,7 +459,7 @@ def test_a_project_expenses_ledger_row_is_refused_naming_the_project_expense(
     result = _void(db, books.analyst, counterparty="dte", amount="870.43")
     error = result["error"]
     assert f"project expense {booked.expense.id.hex[:8]}" in error
-    assert "void_expense" in error and project.id.hex[:8] in error
+    assert "say 'void expense" in error and project.id.hex[:8] in error
     assert "nothing was voided" in error
     assert _voids_of(db, books.org_id, row) is None
 
@@ -470,3 +470,31 @@ def _org(db: Session, books: Books) -> Any:
     org = db.get(Organisation, books.org_id)
     assert org is not None
     return org
+
+
+def test_an_insurance_refund_is_money_back_on_the_rental_from_the_payee(
+    db: Session, books: Books
+) -> None:
+    """'state farm refunded 110 on duff for the insurance' was booked on another house's rehab."""
+    result = _book(
+        db, books.analyst, amount="110", category="insurance", type="refund", deal="kellogg",
+        counterparty="State Farm", said="state farm refunded 110 on kellogg for the insurance",
+    )  # fmt: skip
+    assert "error" not in result, result
+    [row] = _rows(db, books.org_id)
+    assert row.type == TransactionType.refund and row.category == "insurance"
+    assert row.deal_id == books.kellogg_id
+    assert "refund from State Farm on 1215 Kellogg Ave" in result["summary"]
+
+
+def test_the_month_in_progress_is_not_closed_without_a_reason(db: Session, books: Books) -> None:
+    """Was: "close november" on November 29 closed it, and today's project expenses were then
+    promised to the ledger on December 1."""
+    ctx = context_for(db, books.admin)
+    this_month = local_today().replace(day=1)
+    name = f"{this_month:%Y-%m}"
+    refused = call_tool(close_month, ctx, month=name)
+    assert "is not over yet" in refused["error"]
+    assert finance_service.closed_month(session=db, org_id=books.org_id, day=this_month) is None
+    early = call_tool(close_month, ctx, month=name, note="year-end audit")
+    assert early["closed"] is True
