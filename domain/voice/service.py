@@ -103,6 +103,7 @@ from domain.voice.extraction import (
     fact_values,
     facts_from_transcript,
     merge_recording,
+    spoken_clock,
     spoken_date,
 )
 from domain.voice.lead import LeadFacts, team_summary
@@ -2033,6 +2034,57 @@ def record_status(
     return schedule
 
 
+@dataclass(frozen=True)
+class VisitTime:
+    """The clock a site visit was agreed for, on the contractor's wall clock."""
+
+    time: str
+    """``10:00``, as said."""
+    timezone: str
+    """the contractor's zone (``America/Chicago``)."""
+    starts_at: dt.datetime
+    """the moment, in UTC."""
+
+    def clock_words(self) -> str:
+        """``10 AM``."""
+        hour, minute = (int(x) for x in self.time.split(":"))
+        return spoken_clock(hour, minute)
+
+    def words(self) -> str:
+        """``at 10 AM (America/Chicago)``."""
+        return f"at {self.clock_words()} ({self.timezone})"
+
+    def facts(self) -> dict[str, Any]:
+        """``time``, ``timezone`` and ``starts_at`` (UTC text), as ``appointment.scheduled``."""
+        return {
+            "time": self.time,
+            "timezone": self.timezone,
+            "starts_at": utc_text(self.starts_at),
+        }
+
+
+def visit_time(session: Session, call: Call, facts: Any, day: Any) -> VisitTime | None:
+    """The site visit's clock on ``day`` in the contractor's zone, when one was said."""
+    clock = getattr(facts, "site_visit_time", None)
+    if not clock or not day:
+        return None
+    contractor = (
+        session.get(Contractor, call.contractor_id) if call.contractor_id is not None else None
+    )
+    window = (
+        call_window(contractor)
+        if contractor is not None
+        else hours.window_for(timezone=None, start=None, end=None)
+    )
+    try:
+        starts_at = dt.datetime.combine(
+            dt.date.fromisoformat(str(day)), dt.time.fromisoformat(clock), tzinfo=window.zone
+        ).astimezone(dt.UTC)
+    except ValueError:
+        return None
+    return VisitTime(time=clock, timezone=window.timezone, starts_at=starts_at)
+
+
 def _publish_appointment(
     session: Session,
     call: Call,
@@ -2047,35 +2099,16 @@ def _publish_appointment(
     A site visit said with a clock ("Monday at 10am") keeps it: ``time`` (``10:00``, the
     contractor's wall clock), their ``timezone`` and ``starts_at``, the moment in UTC.
     """
-    clock = getattr(facts, "site_visit_time", None) if kind == "site_visit" else None
-    zone: str | None = None
-    starts_at: dt.datetime | None = None
-    if clock:
-        contractor = (
-            session.get(Contractor, call.contractor_id) if call.contractor_id is not None else None
-        )
-        window = (
-            call_window(contractor)
-            if contractor is not None
-            else hours.window_for(timezone=None, start=None, end=None)
-        )
-        zone = window.timezone
-        try:
-            day = dt.date.fromisoformat(str(value))
-            starts_at = dt.datetime.combine(
-                day, dt.time.fromisoformat(clock), tzinfo=window.zone
-            ).astimezone(dt.UTC)
-        except ValueError:
-            clock = zone = None
+    visit = visit_time(session, call, facts, value) if kind == "site_visit" else None
     payload: dict[str, Any] = {
         "call_id": call.id,
         "contractor_id": call.contractor_id,
         "project_id": call.project_id,
         "kind": kind,
         "date": value,
-        "time": clock,
-        "timezone": zone,
-        "starts_at": starts_at,
+        "time": visit.time if visit else None,
+        "timezone": visit.timezone if visit else None,
+        "starts_at": visit.starts_at if visit else None,
         "duration_days": facts.duration_days if kind == "start" else None,
         "heard": facts.heard.get("start_date") if kind == "start" else None,
     }
@@ -2169,6 +2202,7 @@ def action_items(
     *,
     callback_note: str | None = None,
     start_on_file: str | None = None,
+    visit: VisitTime | None = None,
 ) -> list[dict[str, Any]]:
     """What the team should do after the call, each with what it rests on.
 
@@ -2176,7 +2210,8 @@ def action_items(
     or why not); with it, a ``call_back`` item is listed whatever the outcome. A start date
     confirmed on a call without a bid (a start-date or scheduling call) is a ``confirm_start``
     item: the bid keeps its date until the team accepts the new one (``start_on_file`` says
-    what the contractor's bid holds now).
+    what the contractor's bid holds now). ``visit`` is the site visit's clock, when one was
+    said ("on Tuesday, December 1 at 10 AM (America/Chicago)", with its time and moment).
     """
     items: list[dict[str, Any]] = []
     who = context.contractor_name
@@ -2239,8 +2274,10 @@ def action_items(
         items.append(
             {
                 "kind": "site_visit",
-                "text": f"{who} visits {context.project_label} on {spoken_date(facts.site_visit)}",
+                "text": f"{who} visits {context.project_label} on {spoken_date(facts.site_visit)}"
+                + (f" {visit.words()}" if visit else ""),
                 "date": facts.site_visit,
+                **(visit.facts() if visit else {"time": None, "timezone": None, "starts_at": None}),
             }
         )
     if facts.start_date and outcome == CallOutcome.bid_received:
@@ -2422,6 +2459,7 @@ def finalize_call(*, session: Session, call: Call, now: dt.datetime | None = Non
         outcome,
         callback_note=callback_note,
         start_on_file=_start_on_file(session, call) if facts.start_date else None,
+        visit=visit_time(session, call, facts, facts.site_visit),
     ) + list(data.get("pending_action_items") or [])
     if bid_error:
         items.append(
@@ -2474,7 +2512,7 @@ def finalize_call(*, session: Session, call: Call, now: dt.datetime | None = Non
                 **(
                     {"summary": said}
                     if outcome == CallOutcome.availability_confirmed
-                    and (said := _agreed_summary(call, facts))
+                    and (said := _agreed_summary(session, call, facts))
                     else {}
                 ),
             },
@@ -2504,10 +2542,12 @@ def _start_on_file(session: Session, call: Call) -> str | None:
     return f"their {status} says {bid.start_date.isoformat()}"
 
 
-def _agreed_summary(call: Call, facts: CallFacts) -> str | None:
+def _agreed_summary(session: Session, call: Call, facts: CallFacts) -> str | None:
     """The dates a call without a bid settled, for the project's activity (a bid holds its own).
 
-    "on a start date call, can start on Wednesday, December 9 (2026-12-09), 5 days".
+    "on a start date call, can start on Wednesday, December 9 (2026-12-09), 5 days"; a site
+    visit with its clock: "site visit on Tuesday, December 1 at 10 AM
+    (2026-12-01 10:00 America/Chicago)".
     """
     said = []
     if facts.start_date:
@@ -2516,7 +2556,13 @@ def _agreed_summary(call: Call, facts: CallFacts) -> str | None:
             + (f", {facts.duration_days} days" if facts.duration_days else "")
         )
     if facts.site_visit:
-        said.append(f"site visit on {spoken_date(facts.site_visit)} ({facts.site_visit})")
+        visit = visit_time(session, call, facts, facts.site_visit)
+        said.append(
+            f"site visit on {spoken_date(facts.site_visit)} at {visit.clock_words()} "
+            f"({facts.site_visit} {visit.time} {visit.timezone})"
+            if visit
+            else f"site visit on {spoken_date(facts.site_visit)} ({facts.site_visit})"
+        )
     if not said:
         return None
     return f"on a {CallPurpose(call.purpose).value.replace('_', ' ')} call, " + "; ".join(said)
@@ -2547,7 +2593,10 @@ def _schedule_callback(session: Session, call: Call, facts: CallFacts, now: dt.d
     """A contractor who asked to be called back gets a call at the time they said.
 
     At the time they asked for when they said one (moved into their calling hours), else a
-    day later within their hours. Returns what was done, for the team's action item.
+    day later within their hours. A call to them about the project for the same purpose that
+    is still scheduled (an earlier callback) is moved to that time, not left where it was:
+    the time the agent promised is the one called. Returns what was done, for the team's
+    action item.
     """
     assert call.contractor_id is not None
     try:
@@ -2559,12 +2608,36 @@ def _schedule_callback(session: Session, call: Call, facts: CallFacts, now: dt.d
     wrong = wrong_number_calls(session=session, org_id=call.org_id, contractors=[contractor])
     if contractor.id in wrong:
         return f"not scheduled: {wrong_number_reason(wrong[contractor.id])}"
+    window = call_window(contractor)
     slot = callback_slot(
         facts.callback_when,
         said_at=call.ended_at or now,
         now=now,
-        windows=(call_window(contractor),),
+        windows=(window,),
     )
+    reason = _callback_reason(call, facts.callback_when)
+    trade = _requested_trade(session, call)
+    same_project = (
+        col(CallSchedule.project_id).is_(None)
+        if call.project_id is None
+        else col(CallSchedule.project_id) == call.project_id
+    )
+    earlier = _scheduled_to_move(
+        session,
+        CallSchedule.org_id == call.org_id,
+        CallSchedule.contractor_id == contractor.id,
+        same_project,
+        CallSchedule.purpose == CallPurpose(call.purpose),
+    )
+    if earlier is not None:
+        return _move_callback(
+            session,
+            earlier,
+            slot,
+            window,
+            reason,
+            details={"trade": trade} if trade else {},
+        )
     try:
         _new_schedule(
             session=session,
@@ -2573,13 +2646,57 @@ def _schedule_callback(session: Session, call: Call, facts: CallFacts, now: dt.d
             project_id=call.project_id,
             purpose=CallPurpose(call.purpose),
             when=slot.when,
-            reason=_callback_reason(call, facts.callback_when),
+            reason=reason,
             requested_by=call.requested_by,
-            details={"trade": trade} if (trade := _requested_trade(session, call)) else None,
+            details={"trade": trade} if trade else None,
         )
     except ScheduleConflict as exc:
         return f"not scheduled again: {exc}"
     return f"the agent calls back {slot.text}"
+
+
+def _scheduled_to_move(session: Session, *where: Any) -> CallSchedule | None:
+    """The callee's call still ``scheduled`` for the same purpose (locked), for a callback to move.
+
+    One being placed (``in_progress``) is not moved; a dispatcher's claim is waited for.
+    """
+    return session.exec(
+        select(CallSchedule)
+        .where(*where, CallSchedule.status == ScheduleStatus.scheduled)
+        .order_by(col(CallSchedule.scheduled_for), col(CallSchedule.id))
+        .with_for_update()
+    ).first()
+
+
+def _move_callback(
+    session: Session,
+    schedule: CallSchedule,
+    slot: hours.CallbackSlot,
+    window: hours.CallWindow,
+    reason: str,
+    *,
+    details: dict[str, Any],
+) -> str:
+    """Move the call already scheduled to the newly asked-for slot; what was done, in words.
+
+    The callee asked again for another time, and the agent promised that one: the earlier
+    schedule (one pending call per callee) is the one kept, at the new time, so the time
+    promised is the time called.
+    """
+    before = schedule.scheduled_for
+    local = hours.local_time(before, window)
+    before_text = f"{local:%a %b} {local.day} at {local:%H:%M}"
+    if abs(slot.when - before) <= dt.timedelta(minutes=1):
+        return f"the agent calls back {slot.text} (the call already scheduled for then)"
+    schedule.scheduled_for = slot.when
+    schedule.reason = f"{reason}; moved from {utc_text(before)}"
+    schedule.details = {**(schedule.details or {}), **details}
+    session.add(schedule)
+    session.flush()
+    return (
+        f"the agent's call already scheduled (schedule {schedule.id}) was moved from "
+        f"{before_text} to {slot.text}"
+    )
 
 
 def _schedule_lead_callback(
@@ -2589,18 +2706,36 @@ def _schedule_lead_callback(
 
     Only with the consent the first call had (``has_consent``) and a number not on the
     do-not-call list; inside their calling hours (``lead_windows``), at the time they asked
-    for or a day later. Returns what was done, for the team's action item.
+    for or a day later; a lead call to the number still scheduled is moved to that time.
+    Returns what was done, for the team's action item.
     """
     if not has_consent(details) or call.to_number is None:
         return "not scheduled: no recorded consent to automated calls, so call them yourself"
     if is_do_not_call(session=session, org_id=call.org_id, phone_number=call.to_number):
         return "not scheduled: the number is on the do-not-call list"
+    windows = hours.lead_windows(details.get("timezone"), call.to_number)
     slot = callback_slot(
         facts.callback_when,
         said_at=call.ended_at or now,
         now=now,
-        windows=hours.lead_windows(details.get("timezone"), call.to_number),
+        windows=windows,
     )
+    reason = _callback_reason(call, facts.callback_when)
+    earlier = _scheduled_to_move(
+        session,
+        CallSchedule.org_id == call.org_id,
+        CallSchedule.to_number == call.to_number,
+        CallSchedule.purpose == CallPurpose.lead_qualification,
+    )
+    if earlier is not None:
+        return _move_callback(
+            session,
+            earlier,
+            slot,
+            windows[0],
+            reason,
+            details={**details, "callback_of": str(call.id)},
+        )
     try:
         _new_schedule(
             session=session,
@@ -2609,7 +2744,7 @@ def _schedule_lead_callback(
             project_id=None,
             purpose=CallPurpose.lead_qualification,
             when=slot.when,
-            reason=_callback_reason(call, facts.callback_when),
+            reason=reason,
             requested_by=call.requested_by,
             to_number=call.to_number,
             details={**details, "callback_of": str(call.id)},
