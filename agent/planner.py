@@ -1195,6 +1195,64 @@ def _not_a_street(word: str) -> bool:
     return word in _NOT_BARE_STREETS or word in _NOT_STREETS or word in _NOT_STREETS_AFTER
 
 
+# The team accepting an awarded contractor's new start: "ray says he cant start till the
+# 10th on kellogg, can you update it", "move ray's start on kellogg to Dec 10", "push hank to
+# monday on kercheval", "ray starts on the 14th now".
+_RESCHEDULE = re.compile(
+    r"^\s*(?:(?P<a>[a-z][a-z'-]+)\s+(?:says|said|texted|called|told\s+(?:me|us))\s+(?:that\s+)?"
+    r"(?:he|she|they)\s*(?:'s|is|are)?\s*(?:can'?t|cannot|won'?t|can\s+not|will\s+not|not\s+able\s+to)"
+    r"\s+start\b"
+    r"|(?:move|push|change|update|set)\s+(?P<b>[a-z][a-z'-]+?)(?:'s)?\s+start(?:\s+date)?\s+"
+    r"(?:(?:on|at|for)\s+[a-z0-9][\w .'-]*?\s+)?(?:to|till|until|back\s+to)\b"
+    r"|push\s+(?P<d>[a-z][a-z'-]+?)\s+(?:back\s+)?(?:to|till|until)\b"
+    r"|(?P<c>[a-z][a-z'-]+)\s+(?:now\s+)?starts\s+(?:on\s+)?[^.?!]*?\bnow\b)",
+    re.I,
+)
+_NOT_A_CONTRACTOR = frozenset(
+    {"he", "she", "they", "it", "the", "project", "deal", "task", "roof", "job", "rehab", "we",
+     "i", "start", "date"}
+)  # fmt: skip
+
+
+def _reschedule_plan(text: str, conversation: Conversation) -> Plan | None:
+    """A plan to accept an awarded contractor's new start; None when not asked."""
+    found = _RESCHEDULE.search(text)
+    if found is None:
+        return None
+    said = found.group("a") or found.group("b") or found.group("c") or found.group("d") or ""
+    who = said.lower().removesuffix("'s")
+    if not who or who in _NOT_A_CONTRACTOR or _status_in(who) is not None:
+        return None
+    day = extraction.parse_start_date(extraction.normalise(text), after=local_today())
+    if day is None:
+        return Plan(
+            reply=f"From which day? Say e.g. 'move {who}'s start on kellogg to Dec 10'.",
+            needs="reschedule_contractor",
+        )
+    rest = text[found.end() :] if found.group("a") else text
+    project = (
+        _project_ref(rest)
+        or _street_project(rest)
+        or _project_on_street(rest)
+        or _first_street(_ON_STREET_WORD, rest, _NOT_STREETS_AFTER)
+        or _project_from_history(text, conversation)
+        or ONLY_OPEN_PROJECT
+    )
+    return Plan(
+        "reschedule_contractor",
+        {
+            "project": project,
+            "contractor": who,
+            "start_date": day.isoformat(),
+            "reason": text[:500],
+        },
+    )
+
+
+# "on kellogg", "at duff": a bare street after on/at (the reschedule's project).
+_ON_STREET_WORD = re.compile(r"\b(?:on|at|for)\s+(?:the\s+)?([a-z][a-z'-]{2,})\b", re.I)
+
+
 # "what's left on the roof line?", "how much is left in the hvac budget on kellogg": one scope
 # line of a rehab project (the one named, else the one just discussed).
 _SCOPE_LINE_LEFT = re.compile(
@@ -3772,7 +3830,7 @@ def _plan_for(conversation: Conversation) -> Plan:
     starts = _starts_plan(text, conversation)
     if starts is not None:
         return starts
-    scope_line = _scope_line_plan(text, conversation)
+    scope_line = _scope_line_plan(text, conversation) or _reschedule_plan(text, conversation)
     if scope_line is not None:
         return scope_line
     construction = _construction_plan(text, conversation)
@@ -4997,7 +5055,7 @@ def _award_reply(r: dict[str, Any]) -> str:
 
 
 def _ledger_reply(r: dict[str, Any]) -> str:
-    """The ledger tools' own sentence, and a possible duplicate's warning."""
+    """A tool's own summary sentence (the ledger tools, rescheduling), and any warning."""
     text = str(r["summary"])
     if r.get("warning"):
         text += f" {r['warning']}"
@@ -6095,6 +6153,7 @@ REPLIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "books_status": _ledger_reply,
     "close_month": _ledger_reply,
     "reopen_month": _ledger_reply,
+    "reschedule_contractor": _ledger_reply,
     "request_bids": _request_bids_reply,
     "qualify_lead": _lead_reply,
     "lead_calls": _lead_calls_reply,
@@ -6158,6 +6217,7 @@ _WHAT = {
     "books_status": "check the books",
     "close_month": "close that month",
     "reopen_month": "reopen that month",
+    "reschedule_contractor": "move that start date",
     "request_bids": "request those bids",
     "qualify_lead": "set up that lead call",
     "lead_calls": "get the lead calls",

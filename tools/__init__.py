@@ -102,6 +102,8 @@ WRITE_TOOL_NAMES: frozenset[str] = frozenset(
         "change_deal_status",
         "make_offer",
         "award_bid",
+        # An awarded contractor's new start date, accepted (the project's dates move with it).
+        "reschedule_contractor",
         # Booking money spent on a project (it reaches the ledger and the budgets).
         "record_expense",
         # Voiding one booked by mistake (a reversal on the project, a refund in the ledger).

@@ -1,9 +1,10 @@
 """Construction tools: a project's progress, its tasks, its bids leveled, and awarding a bid.
 
-Reads are open to the team and investors; awarding a bid, adding a task or marking one done
-needs an admin or analyst (the same roles ``POST /projects/{id}/bids/{bidId}/award`` and
-``POST``/``PATCH /projects/{id}/tasks`` allow). A project is named by its id, the
-first 6+ characters of its id, or its property's address.
+Reads are open to the team and investors; awarding a bid, moving an awarded contractor's
+start, adding a task or marking one done needs an admin or analyst (the same roles
+``POST /projects/{id}/bids/{bidId}/award`` and ``/reschedule``, and ``POST``/``PATCH
+/projects/{id}/tasks`` allow). A project is named by its id, the first 6+ characters of its
+id, or its property's address.
 """
 
 from __future__ import annotations
@@ -519,6 +520,143 @@ def award_bid(
         }
 
     return run_tool(ctx, "award_bid", body)
+
+
+def _day(value: dt.date | None) -> str:
+    """``Wed Dec 10``, or "no date"."""
+    return f"{value:%a %b} {value.day}" if value is not None else "no date"
+
+
+def _awarded_bid_of(session: Session, ctx: Context, bids: Sequence[Bid], contractor: str) -> Bid:
+    """The one awarded (accepted) bid on the project of the contractor named.
+
+    Else a ToolError saying what to give: their bid is still open, or several are awarded.
+    """
+    named = {
+        c.id: c.name
+        for c in construction_service.contractors_named(
+            session=session, org_id=ctx.org_id, name=contractor
+        )
+    }
+    theirs = [b for b in bids if b.contractor_id in named]
+    awarded = [b for b in theirs if b.status == BidStatus.accepted]
+    if len(awarded) == 1:
+        return awarded[0]
+    if not theirs:
+        raise ToolError(f"no bid on this project is from a contractor called {contractor!r}")
+    if not awarded:
+        raise ToolError(
+            f"{contractor!r}'s bid on this project is "
+            + ", ".join(sorted({str(b.status) for b in theirs}))
+            + ", not awarded: only an awarded contractor's start is rescheduled"
+        )
+    listed = ", ".join(
+        f"bid {b.id.hex[:8]} from {named[b.contractor_id]} (start {_day(b.start_date)})"
+        for b in awarded
+    )
+    raise ToolError(f"{len(awarded)} awarded bids fit {contractor!r} ({listed}): say which")
+
+
+@tool(parse_docstring=True)
+def reschedule_contractor(
+    runtime: ToolRuntime[Context],
+    project: ProjectRef,
+    start_date: dt.date,
+    contractor: Annotated[str | None, Field(min_length=2, max_length=200)] = None,
+    bid_id: Annotated[str | None, Field(min_length=6, max_length=64)] = None,
+    duration_days: Annotated[int | None, Field(ge=0, le=3650)] = None,
+    reason: Annotated[str | None, Field(max_length=500)] = None,
+) -> dict[str, Any]:
+    """Accept an awarded contractor's new start date: the bid and the project's dates move.
+
+    Use it when the team accepts a new start from a contractor whose bid was awarded ("ray
+    says he can't start till the 10th, update it", "move ray's start on kellogg to Dec 10",
+    "push hank to monday on kercheval"). The project's start and target end move with it
+    when the project's start was that contractor's; their open "confirm start" action items
+    are closed. Not for an open bid (award it first) nor for asking a contractor for a date.
+
+    Args:
+        runtime: The run context (organisation, user, role), injected: never a model
+            argument.
+        project: The project's id (or its first 8 characters), or its property's address
+            or street.
+        start_date: The new start, as an ISO date (YYYY-MM-DD): turn "the 10th" or "monday"
+            into the next such day; today or later.
+        contractor: The contractor's name ("Ray", "Hank's Heating"), when they have one
+            awarded bid on the project (contractor or bid_id is required).
+        bid_id: Or the awarded bid's id (or its first 8 characters).
+        duration_days: The job's new length in days, only when the user gave one.
+        reason: Why it moved, in the user's words ("ray can't start till the 10th").
+
+    """
+    ctx = runtime.context
+
+    def body(session: Session) -> dict[str, Any]:
+        require_user(ctx)
+        require_roles(ctx, Role.admin, Role.analyst)
+        found = resolve_project(session, ctx, project)
+        bids = construction_service.list_bids(
+            session=session, org_id=ctx.org_id, project_id=found.id
+        )
+        if bid_id:
+            wanted = bid_id.strip().lower().replace("-", "")
+            hits = [b for b in bids if b.id.hex.startswith(wanted)]
+            if not hits:
+                raise ToolError(f"bid {bid_id} is not a bid on this project")
+            if len(hits) > 1:
+                raise ToolError(f"{len(hits)} bids start with {bid_id!r}: give more of the id")
+            bid = hits[0]
+        elif contractor and contractor.strip():
+            bid = _awarded_bid_of(session, ctx, bids, contractor)
+        else:
+            raise ToolError("say whose start moves: the contractor's name or the bid's id")
+        result = _checked(
+            lambda: construction_service.reschedule_bid(
+                session=session,
+                org_id=ctx.org_id,
+                project_id=found.id,
+                bid_id=bid.id,
+                start_date=start_date,
+                duration_days=duration_days,
+                reason=reason,
+                principal=ctx.principal,
+            )
+        )
+        where = construction_service.project_label(session=session, project=found)
+        was = f" (was {_day(result.old_start_date)})" if result.changed else " (unchanged)"
+        summary = f"{result.contractor} now starts {where} on {_day(start_date)}{was}"
+        if result.project_start_moved:
+            summary += f"; the project now starts {_day(result.project_start_after)}"
+            if result.target_end_after != result.target_end_before:
+                summary += (
+                    f" and its target end moved to {_day(result.target_end_after)} "
+                    f"(was {_day(result.target_end_before)})"
+                )
+        elif result.project_dates_note:
+            summary += f"; {result.project_dates_note}"
+        if result.action_items_resolved:
+            summary += f"; {len(result.action_items_resolved)} confirm-start action item(s) closed"
+        return {
+            **_project_row(session, found),
+            "contractor": result.contractor,
+            "bid_id": result.bid.id,
+            "old_start_date": result.old_start_date,
+            "new_start_date": result.new_start_date,
+            "duration_days": result.duration_days,
+            "changed": result.changed,
+            "project_start": {
+                "from": result.project_start_before,
+                "to": result.project_start_after,
+                "moved": result.project_start_moved,
+            },
+            "target_end": {"from": result.target_end_before, "to": result.target_end_after},
+            "project_dates_note": result.project_dates_note,
+            "action_items_closed": len(result.action_items_resolved),
+            "summary": summary + ".",
+            "source": f"bid {result.bid.id} rescheduled on project {found.id}",
+        }
+
+    return run_tool(ctx, "reschedule_contractor", body)
 
 
 def _contractor_of(session: Session, ctx: Context) -> Contractor:
@@ -1437,6 +1575,7 @@ TOOLS: list[BaseTool] = [
     list_projects,
     list_bids,
     award_bid,
+    reschedule_contractor,
     record_expense,
     void_expense,
     my_bids,

@@ -44,6 +44,8 @@ from domain.construction.models import (
     BidCreate,
     BidLeveling,
     BidRead,
+    BidRescheduleBody,
+    BidRescheduleResult,
     ContractorCreate,
     ContractorRead,
     ContractorUpdate,
@@ -470,6 +472,46 @@ def award_bid(
             org_id=principal.org_id,
             project_id=project_id,
             bid_id=bid_id,
+            principal=principal,
+        )
+    session.commit()
+    return result
+
+
+@router.post(
+    "/projects/{id}/bids/{bidId}/reschedule",
+    response_model=BidRescheduleResult,
+    summary="Accept an awarded contractor's new start date (moves the project's dates with it)",
+    responses=_ERRORS,
+)
+def reschedule_bid(
+    project_id: ProjectId,
+    bid_id: Annotated[uuid.UUID, Path(alias="bidId", description="The bid's id")],
+    body: BidRescheduleBody,
+    session: SessionDep,
+    principal: Writer,
+) -> BidRescheduleResult:
+    """Move an awarded bid's start (and ``duration_days``, when given) to the new date.
+
+    For a contractor who "can't start until the 10th": the bid takes the new start, audited
+    with ``reason``. The project's dates follow when they came from this bid: a project with
+    no start takes it; dates awards set span the awarded bids again (earliest start, last
+    end); a start set on this bid's old start moves to the new one (no later than another
+    awarded trade's) and the target end by as many days. ``project_dates_note`` says why they
+    stayed otherwise. The contractor's open ``confirm_start`` action items on the project are
+    closed as done. 409 for a bid not
+    awarded (an open bid's dates are the bid's own) or a completed or cancelled project; 422
+    for a date before today, more than two years ahead, or a bad duration.
+    """
+    with _mapped_errors():
+        result = service.reschedule_bid(
+            session=session,
+            org_id=principal.org_id,
+            project_id=project_id,
+            bid_id=bid_id,
+            start_date=body.start_date,
+            duration_days=body.duration_days,
+            reason=body.reason,
             principal=principal,
         )
     session.commit()

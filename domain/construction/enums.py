@@ -86,6 +86,8 @@ class ActivityKind(StrEnum):
     inspection_passed = "inspection_passed"
     inspection_failed = "inspection_failed"
     bid_awarded = "bid_awarded"
+    # An awarded bid's start moved to the contractor's new date (``reschedule_bid``).
+    bid_rescheduled = "bid_rescheduled"
     # A project expense voided by a reversal (``void_expense``).
     expense_voided = "expense_voided"
     # Money back from a vendor or contractor booked on the project (``add_expense`` refund).

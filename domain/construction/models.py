@@ -740,6 +740,45 @@ class AwardResult(SQLModel):
     )
 
 
+class BidRescheduleBody(SQLModel):
+    """Body of ``POST /projects/{id}/bids/{bidId}/reschedule``: the awarded bid's new start."""
+
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+    start_date: dt.date = Field(description="the new start the contractor gave (today or later)")
+    duration_days: int | None = Field(
+        default=None, ge=0, description="a new duration in days, when it changed too"
+    )
+    reason: str | None = Field(
+        default=None, max_length=500, description="why it moved (goes into the audit log)"
+    )
+
+
+class BidRescheduleResult(SQLModel):
+    """What moving an awarded bid's start changed: the bid, and the project's dates with it."""
+
+    project: ProjectRead
+    bid: BidRead
+    contractor: str = Field(description="the contractor's name")
+    old_start_date: dt.date | None
+    new_start_date: dt.date
+    old_duration_days: int | None
+    duration_days: int | None
+    changed: bool = Field(description="false when the bid already had this start and duration")
+    project_start_moved: bool
+    project_start_before: dt.date | None
+    project_start_after: dt.date | None
+    target_end_before: dt.date | None
+    target_end_after: dt.date | None
+    project_dates_note: str | None = Field(
+        default=None, description="why the project's dates stayed as they were, when they did"
+    )
+    action_items_resolved: list[uuid.UUID] = Field(
+        default_factory=list,
+        description="the contractor's open confirm_start action items on the project, closed",
+    )
+
+
 class LineProgress(SQLModel):
     """Spent against budget on one scope line."""
 

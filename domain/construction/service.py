@@ -60,6 +60,7 @@ from domain.construction.models import (
     BidLeveling,
     BidLineItem,
     BidRead,
+    BidRescheduleResult,
     Contractor,
     ContractorCreate,
     ContractorUpdate,
@@ -1779,6 +1780,216 @@ def update_bid(
     return bid
 
 
+# A contractor who "can't start till the 10th" (a ``confirm_start`` action item) keeps the bid's
+# start until the team accepts the new date: ``reschedule_bid`` is that acceptance.
+CONFIRM_START_KIND = "confirm_start"
+
+
+def reschedule_bid(
+    *,
+    session: Session,
+    org_id: uuid.UUID,
+    project_id: uuid.UUID,
+    bid_id: uuid.UUID,
+    start_date: dt.date,
+    duration_days: int | None = None,
+    reason: str | None = None,
+    principal: Principal | None = None,
+) -> BidRescheduleResult:
+    """Move an awarded bid's start (and duration, when given) to the contractor's new date.
+
+    Only an accepted bid of an open project moves (409 otherwise: an open bid's dates change
+    with ``update_bid``); the date must be in ``bid_start_window`` and not before today
+    (422). The bid's change is audited (old -> new, ``reason``). The project's dates follow:
+    a project without a start takes the new one (and, without a target end, the bid's new
+    end); dates awards set (``_dates_from_awards``) become the awarded bids' span again
+    (earliest start, last end); a start a person set on this bid's old start (no other
+    awarded bid starting that day) moves to the new start, no later than another awarded
+    bid's, and the target end by as many days (to the bid's new end when it was this bid's
+    end). Otherwise they stay, and ``project_dates_note`` says why. The contractor's open
+    ``confirm_start`` action items on the project are closed as done, noting the start
+    accepted. No event: nothing else keeps a bid's date.
+    """
+    project = _lock_project(session, org_id, project_id)
+    bid = session.exec(
+        select(Bid)
+        .where(Bid.id == bid_id, Bid.org_id == org_id, Bid.project_id == project.id)
+        .with_for_update()
+    ).first()
+    if bid is None:
+        raise NotFoundError(f"bid {bid_id} not found on project {project.id}")
+    if project.status in CLOSED_PROJECT_STATUSES:
+        raise ConstructionConflictError(
+            f"project {project.id} is {project.status}: its schedule is final (reopen it first)"
+        )
+    if BidStatus(bid.status) != BidStatus.accepted:
+        raise ConstructionConflictError(
+            f"bid {bid.id} is {bid.status}: only an awarded bid is rescheduled (an open bid's "
+            "start date is corrected on the bid itself before it is awarded)"
+        )
+    _check_duration_days(duration_days)
+    check_bid_start_date(start_date)
+    today = local_today()
+    if start_date < today:
+        raise ConstructionInputError(
+            f"start_date {start_date.isoformat()} is in the past (today is {today.isoformat()}): "
+            "a new start is today or later"
+        )
+    said = " ".join(reason.split()) if reason else None
+    if said is not None and len(said) > 500:
+        raise ConstructionInputError(f"reason is {len(said)} characters; at most 500")
+    contractor = session.get(Contractor, bid.contractor_id)
+    who = contractor.name if contractor is not None else f"contractor {bid.contractor_id}"
+    old_start, old_duration = bid.start_date, bid.duration_days
+    new_duration = old_duration if duration_days is None else duration_days
+    bid_changes = {
+        name: {"from": _audit_value(old), "to": _audit_value(new)}
+        for name, old, new in (
+            ("start_date", old_start, start_date),
+            ("duration_days", old_duration, new_duration),
+        )
+        if old != new
+    }
+    start_before, end_before = project.start_date, project.target_end_date
+    note: str | None = None
+    if bid_changes:
+        set_start = project.start_date is None
+        from_awards = _dates_from_awards(session, org_id, project)
+        others = [b for b in _accepted_bids(session, org_id, project.id) if b.id != bid.id]
+        other_starts = [b.start_date for b in others if b.start_date is not None]
+        other_ends = [
+            end for b in others if (end := _date_plus(b.start_date, b.duration_days)) is not None
+        ]
+        new_end = _date_plus(start_date, new_duration)
+        if project.start_date is None:
+            project.start_date = min([start_date, *other_starts])
+            if project.target_end_date is None:
+                project.target_end_date = new_end
+            elif project.target_end_date < project.start_date:
+                raise ConstructionConflictError(
+                    f"project {project.id}'s target end date "
+                    f"{project.target_end_date.isoformat()} is before the new start "
+                    f"{project.start_date.isoformat()}: change the project's target end first"
+                )
+        elif from_awards:
+            # The dates are the ones awards set: they span the awarded trades, this one moved.
+            shift = project.start_date
+            project.start_date = min([start_date, *other_starts])
+            ends = [d for d in (new_end, *other_ends) if d is not None]
+            if ends:
+                project.target_end_date = max(ends)
+            elif project.target_end_date is not None:
+                project.target_end_date = (
+                    _date_plus(project.target_end_date, (project.start_date - shift).days)
+                    or project.target_end_date
+                )
+            if (project.start_date, project.target_end_date) == (start_before, end_before):
+                note = "the project's dates still span its awarded trades: left as they are"
+        elif old_start is None or project.start_date != old_start:
+            note = (
+                f"the project's start ({project.start_date.isoformat()}) is not this bid's "
+                f"({old_start.isoformat() if old_start else 'none'}): left as it is"
+            )
+        elif old_start in other_starts:
+            note = (
+                f"another awarded bid starts on {old_start.isoformat()} too: the project's "
+                "start is left as it is"
+            )
+        else:
+            # A start a person set on this bid's day: it follows the bid, and the target end
+            # moves by as many days (to the bid's new end when it was this bid's end).
+            project.start_date = min([start_date, *(d for d in other_starts if d > old_start)])
+            if project.target_end_date is not None:
+                if project.target_end_date == _date_plus(old_start, old_duration):
+                    moved_end = new_end
+                else:
+                    moved_end = _date_plus(
+                        project.target_end_date, (project.start_date - old_start).days
+                    )
+                project.target_end_date = moved_end or project.target_end_date
+        project_changes = {
+            name: {"from": _audit_value(old), "to": _audit_value(getattr(project, name))}
+            for name, old in (("start_date", start_before), ("target_end_date", end_before))
+            if getattr(project, name) != old
+        }
+        for name in ("start_date", "duration_days"):
+            if name in bid_changes:
+                setattr(bid, name, start_date if name == "start_date" else new_duration)
+        why = {"reason": said} if said else {}
+        _save_update(session, org_id, principal, "bid", bid, bid_changes | why)
+        if project_changes:
+            _save_update(
+                session,
+                org_id,
+                principal,
+                "project",
+                project,
+                project_changes | {"rescheduled_bid_id": str(bid.id)} | why,
+            )
+        details: dict[str, Any] = {
+            "bid_id": bid.id,
+            "contractor_id": bid.contractor_id,
+            "bid": bid_changes,
+            "project": project_changes,
+            "reason": said,
+        }
+        if project_changes and (from_awards or (set_start and end_before is None)):
+            # The dates are still the ones bids set: a later award may move them (as awards do).
+            details["dates_from_bids"] = {
+                "start_date": project.start_date,
+                "target_end_date": project.target_end_date,
+            }
+        _record_activity(
+            session=session,
+            org_id=org_id,
+            project_id=project.id,
+            kind=ActivityKind.bid_rescheduled,
+            summary=(
+                f"{who}'s start moved from {old_start.isoformat() if old_start else 'none'} to "
+                f"{start_date.isoformat()} by {_actor(principal)}"
+            ),
+            details=details,
+        )
+    from domain.inbox import service as inbox_service  # the inbox imports this module
+
+    resolved: list[uuid.UUID] = []
+    for item in inbox_service.list_items(
+        session=session,
+        org_id=org_id,
+        project_id=project.id,
+        contractor_id=bid.contractor_id,
+        kind=CONFIRM_START_KIND,
+        limit=inbox_service.MAX_LIST_LIMIT,
+    ):
+        inbox_service.resolve_item(
+            session=session,
+            org_id=org_id,
+            item_id=item.id,
+            status="done",
+            resolved_by=principal.user_id if principal is not None else None,
+            note=f"New start {start_date.isoformat()} accepted: bid {bid.id} rescheduled"
+            + (f" ({said})" if said else ""),
+        )
+        resolved.append(item.id)
+    return BidRescheduleResult(
+        project=ProjectRead.model_validate(project),
+        bid=BidRead.model_validate(bid),
+        contractor=who,
+        old_start_date=old_start,
+        new_start_date=start_date,
+        old_duration_days=old_duration,
+        duration_days=bid.duration_days,
+        changed=bool(bid_changes),
+        project_start_moved=project.start_date != start_before,
+        project_start_before=start_before,
+        project_start_after=project.start_date,
+        target_end_before=end_before,
+        target_end_after=project.target_end_date,
+        project_dates_note=note,
+        action_items_resolved=resolved,
+    )
+
+
 def _audit_value(value: Any) -> Any:
     """A bid field as JSON for the audit log (dates and amounts as strings)."""
     if isinstance(value, dt.date | Decimal):
@@ -2080,7 +2291,8 @@ def _dates_from_awards(session: Session, org_id: uuid.UUID, project: Project) ->
     """Whether the project's dates are the ones earlier awards set (no one changed them since).
 
     Each award records the dates it left when they came from bids (``dates_from_bids`` in its
-    ``bid_awarded`` activity); a user's change through ``update_project`` makes them differ.
+    ``bid_awarded`` activity, as a rescheduled award does in its ``bid_rescheduled`` one); a
+    user's change through ``update_project`` makes them differ.
     Awards made before this was recorded count as user-set (dates left alone).
     """
     if project.start_date is None:
@@ -2095,7 +2307,9 @@ def _dates_from_awards(session: Session, org_id: uuid.UUID, project: Project) ->
         select(ProjectActivity).where(
             ProjectActivity.org_id == org_id,
             ProjectActivity.project_id == project.id,
-            ProjectActivity.kind == ActivityKind.bid_awarded.value,
+            col(ProjectActivity.kind).in_(
+                (ActivityKind.bid_awarded.value, ActivityKind.bid_rescheduled.value)
+            ),
         )
     )
     return any(a.details.get("dates_from_bids") == current for a in awards)

@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 from sqlmodel import Session, select
 
-from agent.planner import Conversation, plan_for
+from agent.planner import ONLY_OPEN_PROJECT, Conversation, plan_for
 from core.clock import local_now, local_today
 from domain.auth.enums import Role
 from domain.auth.models import Organisation, User
@@ -509,3 +509,30 @@ def test_repairs_on_a_rental_with_no_rehab_go_in_the_ledger(rehabs: Rehabs) -> N
     assert result.tool_calls[1].args["category"] == "repairs"
     assert "No rehab project is on that house" in result.reply
     assert "$350" in result.reply and "825 Ridgewood Dr" in result.reply
+
+
+@pytest.mark.parametrize(
+    ("said", "args"),
+    [
+        ("pat says he cant start till the 10th on mack, can you update it",
+         {"project": "mack", "contractor": "pat"}),
+        ("move ray's start on kellogg to Dec 10", {"project": "kellogg", "contractor": "ray"}),
+        ("push hank to monday on kercheval", {"project": "kercheval", "contractor": "hank"}),
+        ("ray says he cant start till the 10th, can you update it",
+         {"project": ONLY_OPEN_PROJECT, "contractor": "ray"}),
+    ],
+)  # fmt: skip
+def test_the_team_accepts_a_contractor_s_new_start(said: str, args: dict[str, str]) -> None:
+    """Was "Sorry, I didn't understand that" (and no way to move an awarded start at all)."""
+    plan = plan_for(Conversation(text=said, history=[], this_turn=[]))
+    assert plan.tool == "reschedule_contractor"
+    assert {k: plan.args[k] for k in args} == args
+    assert dt.date.fromisoformat(plan.args["start_date"]) >= local_today()
+
+
+@pytest.mark.parametrize(
+    "said", ["move kellogg to closed", "push the kellogg deal to closed", "move the roof task"]
+)
+def test_moving_a_deal_is_not_a_reschedule(said: str) -> None:
+    plan = plan_for(Conversation(text=said, history=[], this_turn=[]))
+    assert plan.tool != "reschedule_contractor"
