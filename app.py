@@ -126,4 +126,7 @@ app = create_app()
 if __name__ == "__main__":
     import uvicorn
 
-    uvicorn.run("app:app", host="127.0.0.1", port=8000)
+    from cli.main import forwarded_header_options
+
+    # Forwarded headers only from DEALDESK_TRUSTED_PROXIES, as ``dealdesk serve`` does.
+    uvicorn.run("app:app", host="127.0.0.1", port=8000, **forwarded_header_options())

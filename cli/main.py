@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -139,24 +139,25 @@ def _public_url_for(host: str, port: int) -> None:
         get_settings.cache_clear()
 
 
-def _uvicorn_config(host: str, port: int) -> uvicorn.Config:
-    """The API server's uvicorn config: forwarded headers believed only from trusted proxies.
+def forwarded_header_options() -> dict[str, Any]:
+    """The uvicorn options for forwarded headers: believed only from trusted proxies.
 
     uvicorn's ``proxy_headers`` would believe ``X-Forwarded-For`` from 127.0.0.1 (any local
     process, or a client reaching us through a local tunnel), so anyone could pick the address
-    the sign-in lockout and the audit log see. Only ``DEALDESK_TRUSTED_PROXIES`` are believed;
-    none by default.
+    the sign-in lockout and the audit log see. Only ``DEALDESK_TRUSTED_PROXIES`` are believed
+    (normalised, so uvicorn reads each entry as the setting means it); none by default. Every
+    way of serving the API uses these (``dealdesk serve`` / ``run``, ``python app.py``).
     """
+    proxies = get_settings().trusted_proxy_list
+    return {"proxy_headers": bool(proxies), "forwarded_allow_ips": proxies}
+
+
+def _uvicorn_config(host: str, port: int) -> uvicorn.Config:
+    """The API server's uvicorn config (forwarded headers: ``forwarded_header_options``)."""
     import uvicorn
 
-    proxies = get_settings().trusted_proxy_list
     return uvicorn.Config(
-        "app:app",
-        host=host,
-        port=port,
-        log_config=None,
-        proxy_headers=bool(proxies),
-        forwarded_allow_ips=proxies,
+        "app:app", host=host, port=port, log_config=None, **forwarded_header_options()
     )
 
 

@@ -128,8 +128,14 @@ class Settings(BaseSettings):
 
     @property
     def trusted_proxy_list(self) -> list[str]:
-        """The proxies whose forwarded headers are believed (empty: none)."""
-        return _split_list(self.trusted_proxies)
+        """The proxies whose forwarded headers are believed (empty: none), normalised.
+
+        A network written with host bits (``10.0.0.5/24``) becomes the network it names
+        (``10.0.0.0/24``): uvicorn reads networks strictly and would otherwise take the entry
+        as a literal that no address matches, silently trusting nobody. Addresses stay
+        addresses (``10.0.0.5``).
+        """
+        return [_proxy_entry(entry) for entry in _split_list(self.trusted_proxies)]
 
     @property
     def data_path(self) -> Path:
@@ -157,6 +163,16 @@ class Settings(BaseSettings):
 def _split_list(value: str) -> list[str]:
     """A comma-separated setting's entries, spaces trimmed, empty ones dropped."""
     return [entry.strip() for entry in value.split(",") if entry.strip()]
+
+
+def _proxy_entry(entry: str) -> str:
+    """A trusted proxy as uvicorn reads it: an address, or a network without host bits."""
+    if "/" not in entry:
+        try:
+            return str(ipaddress.ip_address(entry))
+        except ValueError:
+            pass
+    return str(ipaddress.ip_network(entry, strict=False))
 
 
 LOCAL_HOSTS = frozenset({"127.0.0.1", "0.0.0.0", "localhost", "::", "::1", ""})

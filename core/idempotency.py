@@ -8,11 +8,15 @@ in Redis for ``IDEMPOTENCY_TTL_S``; a repeat with the same key, caller, method, 
 body gets that stored response again (its ``Location`` too), with ``Idempotent-Replayed:
 true``, and nothing runs twice. The key is scoped to the caller: the organisation and user
 the bearer token names (so the same user's retry after signing in again, or from another
-device, is still a repeat), else a keyed hash of a token that names nobody, else the client
-address; one caller's keys never answer another's. A JSON body is compared as canonical JSON
-(keys sorted, spacing ignored), so the same content sent with its keys in another order is
-the same request. A ``401`` is not kept (the retry with a valid token runs). ``/auth`` routes
-are left out: their
+device, is still a repeat), else the client address; one caller's keys never answer another's.
+The token is checked as the routes check it (``auth_service.resolve_token``: signed out,
+signed out everywhere, a new password, a deactivated user): a token that is no longer valid
+gets nothing replayed, and its request goes on to the route, which answers ``401``. A JSON
+body is compared as canonical JSON (keys sorted, spacing ignored), so the same content sent
+with its keys in another order is the same request; a multipart body (an upload) by its
+parts (field names, file names, content types and a hash of each part's bytes), whatever
+boundary the client picked; the body's media type counts too. A ``401`` is not kept (the
+retry with a valid token runs). ``/auth`` routes are left out: their
 responses carry tokens, which are never stored. A repeat while the first is still
 running gets ``409``; the response is kept before its last byte is sent, so a retry made once
 the answer arrived is always replayed. The same key with a different request gets ``422``.
@@ -29,9 +33,11 @@ import hashlib
 import json
 import logging
 import re
+from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
+from python_multipart.multipart import parse_options_header
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
@@ -40,10 +46,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.asgi import send_response
 from core.config import get_settings
-from core.ratelimit import bearer_token, client_address, token_fingerprint
-from domain.auth import security
+from core.ratelimit import bearer_token, client_address
 from domain.auth import service as auth_service
-from store.db import get_engine
+from store.db import get_session
 from store.redis_client import get_redis
 
 log = logging.getLogger(__name__)
@@ -68,38 +73,48 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-def _token_owner(token: str) -> tuple[str, str] | None:
-    """The organisation and user a bearer token names; None when it names nobody.
+def _sessions(scope: Scope) -> Iterator[Session]:
+    """A database session as the routes get theirs (the app's ``get_session``, or its override)."""
+    app = scope.get("app")
+    overrides = getattr(app, "dependency_overrides", None) or {}
+    source = overrides.get(get_session, get_session)
+    return cast(Iterator[Session], source())
 
-    An access token says it in its signed claims (no database needed; a revoked one is
-    refused by the route, and a ``401`` is never kept). An API token is looked up.
+
+def _token_owner(scope: Scope, token: str) -> tuple[str, str] | None:
+    """The organisation and user of a bearer token that is still valid; None otherwise.
+
+    Checked as the routes check it (``auth_service.resolve_token``, as ``core.deps`` does): a
+    signed-out token, one of a user who signed out everywhere, changed password or was
+    deactivated names nobody, so no answer is replayed to it. Read only: the session is
+    closed without a commit, which rolls back an API token's "last used" stamp (the route
+    stamps it).
     """
-    if security.is_api_token(token):
-        try:
-            with Session(get_engine()) as session:
-                # Read only: closing the session rolls back the token's "last used" stamp.
-                principal = auth_service.resolve_token(session=session, token=token)
-        except SQLAlchemyError:
-            log.warning("idempotency: API token owner not found: database error", exc_info=True)
-            return None
+    sessions = _sessions(scope)
+    try:
+        principal = auth_service.resolve_token(session=next(sessions), token=token)
         return (str(principal.org_id), str(principal.user_id)) if principal else None
-    claims = security.decode_access_token(token)
-    return (str(claims.org_id), str(claims.user_id)) if claims else None
+    except SQLAlchemyError:
+        log.warning("idempotency: token owner not found: database error", exc_info=True)
+        return None
+    finally:
+        close = getattr(sessions, "close", None)
+        if close is not None:
+            close()
 
 
-def _caller(scope: Scope) -> str:
-    """Whose keys these are: the token's organisation and user, else the token, else the address.
+def _caller(scope: Scope) -> str | None:
+    """Whose keys these are: the token's organisation and user, else the address.
 
     Keyed by the principal, not the token, so the same user's retry with a fresh sign-in
     (or from another device) finds the first answer rather than booking the write again.
+    None for a bearer token that is not (or no longer) valid: nothing is replayed to it.
     """
     token = bearer_token(scope)
     if token is None:
         return "a:" + client_address(scope)
-    owner = _token_owner(token)
-    if owner is not None:
-        return f"p:{owner[0]}:{owner[1]}"
-    return "t:" + token_fingerprint(token, get_settings().secret_key.get_secret_value())
+    owner = _token_owner(scope, token)
+    return f"p:{owner[0]}:{owner[1]}" if owner is not None else None
 
 
 def _tagged_number(value: object) -> object:
@@ -112,26 +127,81 @@ def _tagged_number(value: object) -> object:
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 
-def _canonical_body(scope: Scope, body: bytes) -> bytes:
-    """A JSON body as canonical JSON (keys sorted, no spacing); any other body as sent.
+def _media_type(scope: Scope) -> str:
+    """The request's media type (``application/json``), lower case; empty without one."""
+    return (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
 
-    Numbers keep their text (``1.50`` and ``1.5`` stay apart, as the money parser may tell).
+
+def _multipart_parts(scope: Scope, body: bytes) -> bytes | None:
+    """A multipart body as its parts, whatever its boundary; None when it cannot be read.
+
+    Each part as its field name, file name, content type and a hash of its bytes, in order:
+    every client picks a new boundary, so the same upload retried differs byte for byte.
     """
-    content_type = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
-    if not (content_type == "application/json" or content_type.endswith("+json")):
-        return body
-    try:
-        parsed = json.loads(body, parse_float=Decimal, parse_int=Decimal)
-        canonical = json.dumps(
-            parsed,
-            sort_keys=True,
-            separators=(",", ":"),
-            ensure_ascii=False,
-            default=_tagged_number,
+    _, params = parse_options_header(_header(scope, b"content-type") or "")
+    boundary = params.get(b"boundary")
+    if not boundary:
+        return None
+    pieces = body.split(b"--" + boundary)
+    parts: list[list[str | None]] = []
+    for piece in pieces[1:]:
+        if piece.startswith(b"--"):  # the closing delimiter: the rest is the epilogue
+            return json.dumps(parts).encode()
+        if not piece.startswith(b"\r\n"):
+            return None
+        if piece[2:].startswith(b"\r\n"):  # a part without headers
+            head, separator, content = b"", b"\r\n", piece[4:]
+        else:
+            head, separator, content = piece[2:].partition(b"\r\n\r\n")
+        if not separator:
+            return None
+        headers: dict[str, str] = {}
+        for line in filter(None, head.split(b"\r\n")):
+            name, colon, value = line.decode("latin-1").partition(":")
+            if not colon:
+                return None
+            headers[name.strip().lower()] = value.strip()
+        _, disposition = parse_options_header(headers.get("content-disposition", ""))
+
+        def text(value: bytes | None) -> str | None:
+            return value.decode("latin-1") if value is not None else None
+
+        parts.append(
+            [
+                text(disposition.get(b"name")),
+                text(disposition.get(b"filename", disposition.get(b"filename*"))),
+                headers.get("content-type", "").lower() or None,
+                hashlib.sha256(content.removesuffix(b"\r\n")).hexdigest(),
+            ]
         )
-    except (ValueError, TypeError, RecursionError):
-        return body
-    return canonical.encode("utf-8", "surrogatepass")
+    return None  # no closing delimiter
+
+
+def _canonical_body(scope: Scope, body: bytes) -> bytes:
+    """The body as compared: its media type, then its content.
+
+    JSON as canonical JSON (keys sorted, no spacing; numbers keep their text: ``1.50`` and
+    ``1.5`` stay apart, as the money parser may tell), multipart by its parts
+    (``_multipart_parts``), anything else as sent. The media type counts: a body sent without
+    its ``Content-Type`` (refused) is not the same request as its corrected retry.
+    """
+    media_type = _media_type(scope)
+    canonical = body
+    if media_type == "application/json" or media_type.endswith("+json"):
+        try:
+            parsed = json.loads(body, parse_float=Decimal, parse_int=Decimal)
+            canonical = json.dumps(
+                parsed,
+                sort_keys=True,
+                separators=(",", ":"),
+                ensure_ascii=False,
+                default=_tagged_number,
+            ).encode("utf-8", "surrogatepass")
+        except (ValueError, TypeError, RecursionError):
+            canonical = body
+    elif media_type.startswith("multipart/"):
+        canonical = _multipart_parts(scope, body) or body
+    return media_type.encode("latin-1") + b"\0" + canonical
 
 
 def _json_response(status: int, detail: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
@@ -174,7 +244,10 @@ class IdempotencyMiddleware:
                 ]
             )
         ).hexdigest()
-        caller = await run_in_threadpool(_caller, scope)  # an API token is looked up
+        caller = await run_in_threadpool(_caller, scope)  # the token is checked
+        if caller is None:  # a token no longer valid: the route answers it (401)
+            await self.app(scope, replay_receive, send)
+            return
         redis_key = f"{KEY_PREFIX}:{caller}:{hashlib.sha256(key.encode()).hexdigest()}"
         try:
             outcome = await run_in_threadpool(self._claim, redis_key, fingerprint)
@@ -278,8 +351,8 @@ class IdempotencyMiddleware:
     def _remember(redis_key: str, fingerprint: str, captured: dict[str, Any]) -> None:
         """Keep the response for repeats (not a 401 or 5xx, nor a body too large: those run again).
 
-        A 401 is not kept: the caller is named by the token's claims, and the retry with a
-        token that is still valid must run, not be told again that the old one was not.
+        A 401 is not kept: the retry with a token that is still valid must run, not be told
+        again that the old one was not.
         """
         redis = get_redis()
         status, body = int(captured["status"]), bytes(captured["body"])

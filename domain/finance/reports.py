@@ -729,17 +729,28 @@ CASHFLOW_CSV_HEADER = [
 
 # A spreadsheet reads a cell starting with one of these as a formula (CSV injection).
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Characters a spreadsheet may skip before a formula: white space (str.strip: spaces,
+# no-break spaces, new lines ...), a byte order mark and the zero-width characters.
+_SKIPPED = "\ufeff\u200b\u200c\u200d\u2060"
 
 
 def csv_text_cell(value: str | None) -> str:
     """A free-text cell for a CSV download: a leading ``'`` stops a formula (= + - @ ...).
 
     Payee names and addresses come from people and contractors' calls: "=HYPERLINK(...)" as
-    a counterparty opened as a live formula in the P&L export.
+    a counterparty opened as a live formula in the P&L export. A formula behind blanks
+    (``" =1+1"``, a no-break space, a new line, a BOM or a zero-width space first) is
+    escaped too: the first character that is not blank decides.
     """
     if not value:
         return ""
-    return "'" + value if value.startswith(_FORMULA_STARTS) else value
+    start = next(
+        (i for i, char in enumerate(value) if not (char.isspace() or char in _SKIPPED)),
+        len(value),
+    )
+    if value.startswith(_FORMULA_STARTS) or value[start:].startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def _iso(day: dt.date | None) -> str:

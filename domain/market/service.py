@@ -79,7 +79,7 @@ from sqlmodel.sql.expression import Select
 
 from core.clock import local_today
 from core.config import get_settings
-from core.money import format_money_keys, to_cents
+from core.money import format_money_keys, money_str, to_cents
 from core.paging import count_rows
 from domain.auth.service import Principal, record_audit
 from domain.documents import service as documents_service
@@ -780,6 +780,11 @@ def _history_entry(
     )
 
 
+def _event_money(amount: Decimal | None) -> str | None:
+    """Money in an event payload: two places (``"138000.00"``), as responses give it."""
+    return money_str(amount) if amount is not None else None
+
+
 def _listing_payload(listing: TrackedListing) -> dict[str, Any]:
     return {
         "listing_id": listing.id,
@@ -788,7 +793,7 @@ def _listing_payload(listing: TrackedListing) -> dict[str, Any]:
         "address_line": listing.address_line,
         "city": listing.city,
         "zip_code": listing.zip_code,
-        "list_price": listing.list_price,
+        "list_price": _event_money(listing.list_price),
     }
 
 
@@ -1438,10 +1443,10 @@ def _opportunity_payload(opp: Opportunity, listing: TrackedListing) -> dict[str,
         "address_line": listing.address_line,
         "city": listing.city,
         "zip_code": listing.zip_code,
-        "list_price": listing.list_price,
+        "list_price": _event_money(listing.list_price),
         "score": opp.score,
         "roi_estimate": opp.roi_estimate,
-        "rehab_estimate": opp.rehab_estimate,
+        "rehab_estimate": _event_money(opp.rehab_estimate),
         "strategy": opp.strategy,
     }
 
@@ -1697,9 +1702,7 @@ def _area_summary(session: Session, org_id: uuid.UUID, scan_id: uuid.UUID) -> li
             "zip_code": zip_code,
             "listings": int(total),
             "new_listings": int(new),
-            "median_list_price": str(round(Decimal(str(median)), 2))
-            if median is not None
-            else None,
+            "median_list_price": _event_money(Decimal(str(median)) if median is not None else None),
         }
         for zip_code, total, new, median in rows[:200]
     ]

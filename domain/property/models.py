@@ -18,8 +18,18 @@ from sqlmodel import Field, SQLModel
 
 from core.money import format_money_keys
 from core.paging import MAX_OFFSET
+from core.timestamps import utc_text
 from domain.property.enums import ImageType, MarketDataType, PropertyStatus, PropertyType
-from store.base import CreatedAt, OrgScoped, Timestamps, UUIDPrimaryKey, jsonb, money, tstz
+from store.base import (
+    CreatedAt,
+    OrgScoped,
+    Timestamps,
+    UUIDPrimaryKey,
+    jsonb,
+    money,
+    tstz,
+    utcnow,
+)
 
 SCHEMA = "property_service"
 
@@ -425,6 +435,11 @@ _VALUE_IS_MONEY = frozenset(
     }
 )
 _CENT = Decimal("0.01")
+# The API's money rule (``money()`` columns, ``max_digits=12, decimal_places=2``): at most
+# 12 digits, two of them cents, so under ten billion dollars.
+_MONEY_LIMIT = Decimal("1e10")
+# How far ahead of the server's clock a ``recorded_at`` may be (clocks drift), as for photos.
+RECORDED_AT_SKEW = dt.timedelta(minutes=5)
 
 
 def market_money_keys(data_type: MarketDataType | str | None) -> frozenset[str]:
@@ -446,16 +461,21 @@ def checked_market_money(value: dict[str, Any], data_type: MarketDataType) -> di
     def amount(path: str, item: Any) -> str | None:
         if item is None:
             return None
+        example = "an amount in dollars (e.g. 1450.00)"
         if isinstance(item, bool) or not isinstance(item, int | float | str | Decimal):
-            raise ValueError(f"value.{path} must be an amount in dollars (e.g. 1450.00)")
+            raise ValueError(f"value.{path} must be {example}")
         try:
             figure = Decimal(str(item).strip())
         except ArithmeticError:
-            raise ValueError(
-                f"value.{path} must be an amount in dollars (e.g. 1450.00), not {item!r}"
-            ) from None
+            raise ValueError(f"value.{path} must be {example}, not {item!r}") from None
         if not figure.is_finite() or figure < 0:
             raise ValueError(f"value.{path} must be an amount of 0 or more dollars, not {item}")
+        if figure >= _MONEY_LIMIT:
+            raise ValueError(
+                f"value.{path} {item} is too large: money has at most 12 digits, 2 of them "
+                "cents (under 10000000000.00)"
+            )
+        # Under the limit, with at most 28 significant digits: quantize cannot overflow.
         if figure != figure.quantize(_CENT):
             raise ValueError(
                 f"value.{path} {item} has more than two decimal places (money is dollars and cents)"
@@ -508,7 +528,11 @@ class MarketDataCreate(SQLModel):
     @field_validator("recorded_at")
     @classmethod
     def _recorded_at_has_a_zone(cls, value: dt.datetime | None) -> dt.datetime | None:
-        """A zone-less moment is ambiguous (as for offers and calls): refused; kept in UTC."""
+        """A zone-less moment is ambiguous (as for offers and calls): refused; kept in UTC.
+
+        A moment ahead of now (beyond ``RECORDED_AT_SKEW``) is refused too: a figure is
+        recorded once known, and the list is newest first, so it would stay on top for years.
+        """
         if value is None:
             return None
         if value.tzinfo is None or value.utcoffset() is None:
@@ -516,32 +540,36 @@ class MarketDataCreate(SQLModel):
                 "recorded_at needs a time zone, e.g. 2026-11-28T10:00:00-05:00 or "
                 "2026-11-28T15:00:00Z"
             )
-        return value.astimezone(dt.UTC)
+        moment = value.astimezone(dt.UTC)
+        if moment > utcnow() + RECORDED_AT_SKEW:
+            raise ValueError(
+                f"recorded_at {utc_text(moment)} is in the future: a market figure is recorded "
+                "once it is known (leave it out for now)"
+            )
+        return moment
 
     @model_validator(mode="after")
     def _money_has_cents(self) -> MarketDataCreate:
-        """Money in ``value`` has at most two places; it is kept as a two-place string."""
-        self.value = checked_market_money(self.value, self.data_type)
-        return self
+        """Money in ``value`` has at most two places; it is kept as a two-place string.
 
-    @model_validator(mode="after")
-    def _rent_estimate_has_its_rent(self) -> MarketDataCreate:
-        """A rent estimate carries ``rent_monthly``, a positive number, which the analysis reads.
-
-        A rent under another key was stored and then silently ignored.
+        A rent estimate carries ``rent_monthly``, a positive amount, which the analysis reads
+        (a rent under another key was stored and then silently ignored).
         """
-        if self.data_type == MarketDataType.rent_estimate:
-            rent = self.value.get("rent_monthly")
-            try:
-                ok = rent is not None and not isinstance(rent, bool) and float(rent) > 0
-            except (TypeError, ValueError):
-                ok = False
-            if not ok:
-                raise ValueError(
-                    'a rent_estimate needs "rent_monthly" in value, a positive number of dollars '
-                    'a month (e.g. {"rent_monthly": 1450}); got keys '
-                    + (", ".join(sorted(self.value)) or "none")
-                )
+        given = self.value.get("rent_monthly")
+        self.value = checked_market_money(self.value, self.data_type)
+        if self.data_type != MarketDataType.rent_estimate:
+            return self
+        rent = self.value.get("rent_monthly")
+        if rent is None:
+            raise ValueError(
+                'a rent_estimate needs "rent_monthly" in value, a positive number of dollars '
+                'a month (e.g. {"rent_monthly": 1450}); got keys '
+                + (", ".join(sorted(self.value)) or "none")
+            )
+        if Decimal(rent) <= 0:
+            raise ValueError(
+                f"value.rent_monthly must be more than 0 dollars a month (e.g. 1450), not {given!r}"
+            )
         return self
 
 

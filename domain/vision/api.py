@@ -168,12 +168,15 @@ def analyze_component_condition(
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
             detail="Send exactly one photo: a file or a document_id.",
         )
+    uploads = _read_uploads([file]) if file is not None else []
     try:
+        # As every photo upload: over the pixel limit is a 422, with nothing stored.
+        service.refuse_oversized_photos(uploads)
         analyses = service.submit_photos(
             session=session,
             org_id=principal.org_id,
             property_id=property_id,
-            uploads=_read_uploads([file]) if file is not None else [],
+            uploads=uploads,
             document_ids=[document_id] if document_id is not None else [],
             principal=principal,
         )
