@@ -412,6 +412,17 @@ def list_bids(runtime: ToolRuntime[Context], project: ProjectRef) -> dict[str, A
     return run_tool(ctx, "list_bids", body)
 
 
+def _bid_by_id(bids: Sequence[Bid], bid_id: str) -> Bid:
+    """The project's bid an id (or its first 6+ characters) names; a ToolError otherwise."""
+    wanted = bid_id.strip().lower().replace("-", "")
+    hits = [b for b in bids if b.id.hex.startswith(wanted)]
+    if not hits:
+        raise ToolError(f"bid {bid_id} is not a bid on this project")
+    if len(hits) > 1:
+        raise ToolError(f"{len(hits)} bids start with {bid_id!r}: give more of the id")
+    return hits[0]
+
+
 def _open_bids_of(
     session: Session, ctx: Context, bids: Sequence[Bid], contractor: str
 ) -> list[Bid]:
@@ -476,12 +487,7 @@ def award_bid(
             session=session, org_id=ctx.org_id, project_id=found.id
         )
         if bid_id:
-            wanted = bid_id.strip().lower().replace("-", "")
-            hits = [b for b in bids if b.id.hex.startswith(wanted)]
-            if not hits:
-                raise ToolError(f"bid {bid_id} is not a bid on this project")
-            if len(hits) > 1:
-                raise ToolError(f"{len(hits)} bids start with {bid_id!r}: give more of the id")
+            hits = [_bid_by_id(bids, bid_id)]
         elif contractor:
             hits = _open_bids_of(session, ctx, bids, contractor)
         else:
@@ -599,13 +605,7 @@ def reschedule_contractor(
             session=session, org_id=ctx.org_id, project_id=found.id
         )
         if bid_id:
-            wanted = bid_id.strip().lower().replace("-", "")
-            hits = [b for b in bids if b.id.hex.startswith(wanted)]
-            if not hits:
-                raise ToolError(f"bid {bid_id} is not a bid on this project")
-            if len(hits) > 1:
-                raise ToolError(f"{len(hits)} bids start with {bid_id!r}: give more of the id")
-            bid = hits[0]
+            bid = _bid_by_id(bids, bid_id)
         elif contractor and contractor.strip():
             bid = _awarded_bid_of(session, ctx, bids, contractor)
         else:
