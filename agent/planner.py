@@ -1569,8 +1569,35 @@ def _why_score_plan(text: str, conversation: Conversation) -> Plan | None:
     return Plan("latest_opportunities", args)
 
 
+# "no quiet hours", "remove my quiet hours", "text me any time": alerts at any hour.
+_QUIET_OFF = re.compile(
+    r"^\s*(?:please\s+)?(?:(?:remove|delete|clear|drop|cancel|turn\s+off|get\s+rid\s+of|no(?:\s+more)?)"
+    r"\s+(?:my\s+|the\s+|all\s+)?quiet\s+hours?(?:\s+on\s+my\s+alerts)?"
+    r"|(?:you\s+can\s+)?(?:text|message|alert)\s+me\s+(?:at\s+)?any\s*time)\s*[.!]*\s*$",
+    re.I,
+)
+
+
+_QUIET_ONLY = re.compile(
+    r"^\s*(?:please\s+)?(?:(?:set|add|change|make|update)\s+)?(?:my\s+|the\s+)?quiet\s+hours?"
+    r"\s*(?:to|:|are|is)?\s*(?:from|between)?\s*"
+    + _CLOCK
+    + r"\s*(?:-|to|and|until|till)\s*"
+    + _CLOCK
+    + r"\s*[.!]*\s*$",
+    re.I,
+)
+
+
 def _market_plan(text: str) -> Plan | None:
     """A plan for opportunities, alert settings or market trends; None if none is asked."""
+    if _QUIET_OFF.search(text):
+        return Plan("configure_alerts", {"quiet_hours_off": True})
+    if (only := _QUIET_ONLY.match(text)) is not None:
+        # "quiet hours 10pm to 6am" alone: the saved alerts' quiet hours (the tool keeps the rest).
+        start, end = _clock(only.group(1)), _clock(only.group(2))
+        if start and end:
+            return Plan("configure_alerts", {"quiet_hours_start": start, "quiet_hours_end": end})
     if _ALERT_SET.search(text) and not _full_street_address(_QUIET.sub(" ", text)):
         # A street address makes it a question about that house ("I got an alert about 2718
         # Duff Ave, Ames, IA 50010 - what's it worth?"): its ZIP is not an alert setting.
@@ -5224,6 +5251,8 @@ def _alerts_reply(r: dict[str, Any]) -> str:
         lines.append("strategies " + ", ".join(r["strategies"]))
     if r.get("quiet_hours"):
         lines.append(f"quiet hours {r['quiet_hours']}")
+    elif r.get("quiet_hours_removed"):
+        lines.append("no quiet hours (alerts come at any hour)")
     return "; ".join(lines) + ". New matches come by WhatsApp."
 
 

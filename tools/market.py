@@ -25,6 +25,7 @@ from domain.market.enums import OpportunityStrategy, TrendSource
 from domain.market.models import (
     DEFAULT_TIMEZONE,
     DETAILS_MONEY_KEYS,
+    AlertCriteria,
     AlertCriteriaIn,
     Opportunity,
     OpportunitySort,
@@ -214,6 +215,27 @@ def _time(text: str | None, name: str) -> dt.time | None:
         raise ToolError(f"{name} must be a time like 21:00, not {text!r}") from None
 
 
+def _criteria_result(criteria: AlertCriteria) -> dict[str, Any]:
+    """Saved alert criteria as the tool answers them."""
+    quiet = (
+        f"{criteria.quiet_hours_start:%H:%M}-{criteria.quiet_hours_end:%H:%M} {criteria.timezone}"
+        if criteria.quiet_hours_start and criteria.quiet_hours_end
+        else None
+    )
+    return {
+        "saved": True,
+        "active": criteria.active,
+        "zip_codes": criteria.zip_codes,
+        "cities": criteria.cities,
+        "price_range": [money(criteria.min_price), money(criteria.max_price)],
+        "min_score": criteria.min_score,
+        "min_roi_pct": criteria.min_roi_pct,
+        "strategies": criteria.strategies,
+        "quiet_hours": quiet,
+        "channel": "WhatsApp, to the phone number on the user's account",
+    }
+
+
 @tool(parse_docstring=True)
 def configure_alerts(
     runtime: ToolRuntime[Context],
@@ -228,6 +250,7 @@ def configure_alerts(
     quiet_hours_end: Annotated[str | None, Field(max_length=8)] = None,
     timezone: Annotated[str | None, Field(max_length=64)] = None,
     active: bool = True,
+    quiet_hours_off: bool = False,
 ) -> dict[str, Any]:
     """Set the user's own deal alerts: which new opportunities to text them on WhatsApp.
 
@@ -248,6 +271,8 @@ def configure_alerts(
         strategies: Only these strategies: flip, rental, brrrr, wholesale.
         quiet_hours_start: Local time alerts stop, like 21:00.
         quiet_hours_end: Local time alerts resume, like 07:30.
+        quiet_hours_off: True for "no quiet hours" / "remove my quiet hours": the saved
+            criteria stay and alerts are sent at any hour (nothing else may be given).
         timezone: The user's IANA time zone (default: the saved one, else the company's,
             America/Detroit).
         active: False turns the alerts off, true back on; with no other argument the saved
@@ -255,6 +280,51 @@ def configure_alerts(
 
     """
     ctx = runtime.context
+    criteria_said = (zip_codes, cities, min_price, max_price, min_score, min_roi_pct, strategies)
+    quiet_said = (quiet_hours_start, quiet_hours_end)
+    if quiet_hours_off and any(x is not None and x != [] for x in (*criteria_said, *quiet_said)):
+        raise ToolError("quiet_hours_off changes only the quiet hours: give nothing else with it")
+    # "quiet hours 10pm to 6am" alone changes the quiet hours of the saved criteria (it must
+    # not save criteria with no area, which would alert on every opportunity).
+    only_quiet = all(quiet_said) and not any(x is not None and x != [] for x in criteria_said)
+
+    def _quiet_hours_only(session: Session) -> dict[str, Any]:
+        saved = (
+            alert_service.get_criteria(session=session, org_id=ctx.org_id, user_id=ctx.user_id)
+            if ctx.user_id is not None
+            else None
+        )
+        if saved is None:
+            raise ToolError(
+                "you have no deal alerts set up, so there are no quiet hours to change: say "
+                "'alert me' with ZIP codes or cities first"
+            )
+        criteria = alert_service.configure_alerts(
+            session=session,
+            org_id=ctx.org_id,
+            principal=ctx.principal,
+            criteria_in=AlertCriteriaIn(
+                zip_codes=list(saved.zip_codes or []),
+                cities=list(saved.cities or []),
+                min_price=saved.min_price,
+                max_price=saved.max_price,
+                min_score=saved.min_score,
+                min_roi_pct=saved.min_roi_pct,
+                strategies=[OpportunityStrategy(x) for x in saved.strategies or []],
+                active=saved.active,
+                timezone=timezone or saved.timezone,
+                quiet_hours_start=None
+                if quiet_hours_off
+                else _time(quiet_hours_start, "quiet_hours_start"),
+                quiet_hours_end=None
+                if quiet_hours_off
+                else _time(quiet_hours_end, "quiet_hours_end"),
+            ),
+        )
+        return _criteria_result(criteria) | (
+            {"quiet_hours_removed": True} if quiet_hours_off else {"quiet_hours_changed": True}
+        )
+
     only_switch = timezone is None and not any(
         (zip_codes, cities, min_price, max_price, min_score, min_roi_pct, strategies,
          quiet_hours_start, quiet_hours_end)
@@ -262,6 +332,8 @@ def configure_alerts(
 
     def body(session: Session) -> dict[str, Any]:
         require_user(ctx)
+        if quiet_hours_off or only_quiet:
+            return _quiet_hours_only(session)
         # "stop my alerts" / "turn them back on": keep the criteria, switch them off or on.
         kept = (
             alert_service.set_alerts_active(
@@ -310,24 +382,7 @@ def configure_alerts(
                 **when,
             ),
         )
-        quiet = (
-            f"{criteria.quiet_hours_start:%H:%M}-{criteria.quiet_hours_end:%H:%M} "
-            f"{criteria.timezone}"
-            if criteria.quiet_hours_start and criteria.quiet_hours_end
-            else None
-        )
-        return {
-            "saved": True,
-            "active": criteria.active,
-            "zip_codes": criteria.zip_codes,
-            "cities": criteria.cities,
-            "price_range": [money(criteria.min_price), money(criteria.max_price)],
-            "min_score": criteria.min_score,
-            "min_roi_pct": criteria.min_roi_pct,
-            "strategies": criteria.strategies,
-            "quiet_hours": quiet,
-            "channel": "WhatsApp, to the phone number on the user's account",
-        }
+        return _criteria_result(criteria)
 
     return run_tool(ctx, "configure_alerts", body)
 

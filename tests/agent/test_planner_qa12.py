@@ -22,6 +22,7 @@ from domain.deal.models import Deal
 from domain.finance import service as finance_service
 from domain.finance.enums import TransactionCategory, TransactionType
 from domain.finance.models import TransactionCreate
+from domain.market.models import AlertCriteria
 from domain.voice import service as voice_service
 from domain.voice.models import CallSchedule, LeadCallRequest
 from store.db import get_engine
@@ -536,3 +537,29 @@ def test_the_team_accepts_a_contractor_s_new_start(said: str, args: dict[str, st
 def test_moving_a_deal_is_not_a_reschedule(said: str) -> None:
     plan = plan_for(Conversation(text=said, history=[], this_turn=[]))
     assert plan.tool != "reschedule_contractor"
+
+
+def test_quiet_hours_are_changed_or_removed_without_losing_the_alerts(
+    committed_db: Session,
+) -> None:
+    """Were "didn't understand" ("no quiet hours") and the whole criteria replaced."""
+    db = committed_db
+    org = make_org(db, "Quiet Co")
+    investor = make_user(db, org, Role.investor)
+    db.commit()
+    thread = f"web:{uuid.uuid4().hex}"
+    saved = checked_turn(
+        investor, "alert me to flips in 50010 under 120k, not between 10pm and 7am", thread
+    )
+    assert "quiet hours 22:00-07:00" in saved.reply and "50010" in saved.reply
+    off = checked_turn(investor, "no quiet hours", thread)
+    assert [(c.name, c.ok) for c in off.tool_calls] == [("configure_alerts", True)]
+    assert "50010" in off.reply and "no quiet hours (alerts come at any hour)" in off.reply
+    again = checked_turn(investor, "quiet hours 9pm to 6am", thread)
+    assert "50010" in again.reply and "quiet hours 21:00-06:00" in again.reply
+    with Session(get_engine()) as fresh:
+        criteria = fresh.exec(
+            select(AlertCriteria).where(AlertCriteria.user_id == investor.id)
+        ).one()
+        assert criteria.zip_codes == ["50010"] and criteria.strategies == ["flip"]
+        assert criteria.quiet_hours_start == dt.time(21, 0)
