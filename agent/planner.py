@@ -682,6 +682,14 @@ _SPOKEN_AMOUNT = re.compile(
 )
 
 
+# What makes a number said in words a count, not dollars: "two thousand sqft".
+_COUNTED_AFTER = re.compile(
+    r"\s*(?:sq\.?\s*ft|sqft|square|feet|ft|units?|homes?|houses?|propert(?:y|ies)|people|days?"
+    r"|weeks?|months?|years?|miles?|pieces?|sheets?|bundles?|gallons?|boxes?)\b",
+    re.I,
+)
+
+
 def _amounts_in_digits(text: str) -> str:
     """``text`` with amounts said in words with their scale written in digits.
 
@@ -692,7 +700,11 @@ def _amounts_in_digits(text: str) -> str:
     def digits(found: re.Match[str]) -> str:
         said = re.sub(r"\bgrand\b", "thousand", found.group(0), flags=re.I)
         written = extraction.normalise(said).strip()
-        return written if written.isdigit() and int(written) >= 100 else found.group(0)
+        if not written.isdigit() or int(written) < 100:
+            return found.group(0)
+        if _COUNTED_AFTER.match(text, found.end()):
+            return found.group(0)  # "order two thousand sqft of flooring": a count, kept
+        return f"${int(written):,}"  # an amount, written as the money parsers read one
 
     text = re.sub(r"\b(\d{1,3}(?:\.\d+)?)\s*grand\b", r"\1k", text, flags=re.I)  # "85 grand"
     return _SPOKEN_AMOUNT.sub(digits, text)
@@ -2013,9 +2025,21 @@ _STREET_STATUS = re.compile(
 )
 
 
+# "is kellogg over budget?", "is duff behind schedule?": that street's rehab (was every
+# project's list).
+_STREET_OVER = re.compile(
+    r"^\s*(?:so\s+|and\s+)?(?:is|are)\s+(?:the\s+)?([a-z][a-z'-]{2,})(?:\s+"
+    + _STREET_TYPE
+    + r"\.?)?"
+    r"(?:\s+(house|rehab|project|job|reno))?\s+(?:running\s+)?(?:over[\s-]?budget|over\s+the\s+budget"
+    r"|behind(?:\s+schedule)?|late|on\s+budget|on\s+track|on\s+schedule)\b",
+    re.I,
+)
+
+
 def _street_status_plan(text: str) -> Plan | None:
     """Status of what is at a street: its rehab, else (``fallback_for``) its deal."""
-    found = _STREET_STATUS.search(text)
+    found = _STREET_STATUS.search(text) or _STREET_OVER.search(text)
     if found is None:
         return None
     street = found.group(1).lower()
@@ -2172,6 +2196,10 @@ def _deal_update_plan(text: str, conversation: Conversation | None) -> Plan | No
     return None
 
 
+# "offer 95000 on duff", "offer 95,000 on deal 706f59dd": an offer's amount with no "$" or k.
+_OFFER_BARE = re.compile(r"\boffer(?:ed)?\s+(?:of\s+)?(\d{1,3}(?:,\d{3})+|\d{4,7})\b(?!\s*/)", re.I)
+
+
 def _deal_write(text: str, conversation: Conversation | None = None) -> Plan | None:
     """A plan for creating a deal, moving one, or making an offer; None if none is asked."""
     if _MAX_OFFER.search(text):
@@ -2215,6 +2243,8 @@ def _deal_write(text: str, conversation: Conversation | None = None) -> Plan | N
         if _RELATIVE_AMOUNT.search(text):
             return Plan(reply=RELATIVE_OFFER_REPLY, needs="make_offer")
         amount = _amount(text)
+        if amount is None and (bare := _OFFER_BARE.search(text)):
+            amount = Decimal(bare.group(1).replace(",", ""))  # "offer 95000 on duff"
         if amount is None:
             return None
         target = _deal_target(text)
@@ -2361,7 +2391,8 @@ _STREET_DEAL = re.compile(
 _NOT_STREETS = frozenset(
     {"this", "that", "my", "our", "the", "your", "their", "same", "new", "flip", "rental",
      "brrrr", "wholesale", "best", "worst", "latest", "last", "first", "next", "other", "current",
-     "each", "every", "any", "which", "what", "whole", "a", "an", "closed", "dead", "open"}
+     "each", "every", "any", "which", "what", "whole", "a", "an", "closed", "dead", "open",
+     "anything", "something", "everything", "nothing", "anyone", "we", "you", "they", "things"}
 )  # fmt: skip
 # "show me the leads", "new seller leads this week": the seller leads, not the lead calls.
 _LEADS_LIST = re.compile(r"\b(?:sellers?|homeowners?)\s+leads?\b|\bleads\b", re.I)
@@ -2453,6 +2484,7 @@ def _offers_plan(text: str, conversation: Conversation | None = None) -> Plan | 
         or _OFFER_NOT_ASKED.search(text)
         or _MAX_OFFER.search(text)
         or _amount(text) is not None
+        or _OFFER_BARE.search(text)  # "what if I offer 95000 for ...": a price, not a list
         or _RELATIVE_AMOUNT.search(text)
         or re.search(r"\boffers?\s*-?\s*made\b", text, re.I)  # the status, not the offers
     ):
@@ -3061,8 +3093,8 @@ def _month_end_plan(text: str) -> Plan | None:
 # expense): "paid DTE 92.10 for utilities on kellogg on 10/28", "property tax 1,840 on duff",
 # "got 1,100 rent from the tenant at 825 ridgewood".
 _LEDGER_CATEGORIES = (
-    (re.compile(r"\butilit(?:y|ies)\b|\b(?:electric|gas|water|sewer)(?:\s+bill)?\b", re.I),
-     "utilities"),
+    (re.compile(r"\butilit(?:y|ies)\b|\b(?:electric|gas|water|sewer|trash)(?:\s+bill)?\b"
+                r"|\b(?:internet|cable|wifi|wi-fi)\b", re.I), "utilities"),
     (re.compile(r"\b(?:property\s+)?tax(?:es)?\b", re.I), "taxes"),
     (re.compile(r"\binsurance\b", re.I), "insurance"),
     (re.compile(r"\bmanagement\s+fees?\b|\bproperty\s+(?:management|mgmt)\b|\bmgmt\s+fees?\b",
@@ -3118,7 +3150,13 @@ def _ledger_where(text: str) -> tuple[str | None, tuple[int, int] | None]:
     for found in _LEDGER_AT_STREET.finditer(text):
         name = "where" if found.group("where") else "before"
         word = found.group(name).lower()
-        if _not_a_street(word) or word in _CATEGORY_WORDS or word in _MONTH_WORDS:
+        if (
+            _not_a_street(word)
+            or word in _CATEGORY_WORDS
+            or word in _MONTH_WORDS
+            or any(p.search(word) for p, _c in _LEDGER_CATEGORIES)  # "for internet"
+            or _STORES.match(text, found.start(name))  # "at home depot"
+        ):
             continue
         return word, found.span(name)
     return None, None
@@ -3512,7 +3550,11 @@ def _void_plan(text: str, conversation: Conversation) -> Plan | None:
             project = str(booked["project_id"])
         project = project or _project_from_history(text, conversation)
     elif booked is not None and not _names_another_expense(text, booked):
-        expense, project = str(booked["expense_id"]), project or str(booked["project_id"])
+        # The expense just booked, on its own project ("void the 60 comcast on duff" named
+        # no other project: its words are the booking's).
+        named_project = _PROJECT_NAMED.search(rest)
+        expense = str(booked["expense_id"])
+        project = named_project.group(1) if named_project else str(booked["project_id"])
     else:
         expense = None
     if expense is None and named is None:
@@ -3614,6 +3656,8 @@ def _what_about_plan(text: str, conversation: Conversation) -> Plan | None:
     found = _WHAT_ABOUT.match(text)
     if found is None or _not_a_street(found.group("street").lower()):
         return None
+    if found.group("street").lower() in _MONTH_WORDS:
+        return None  # "what about september?" names a month, not a street
     last = max(
         (i for i, m in enumerate(conversation.history) if isinstance(m, HumanMessage)), default=-1
     )
@@ -3636,7 +3680,22 @@ def _what_about_plan(text: str, conversation: Conversation) -> Plan | None:
         if _WHAT_ABOUT.match(again):
             return None
         plan = plan_for(Conversation(text=again, history=conversation.history, this_turn=[]))
-        return plan if plan.tool is not None else None
+        from tools import READ_TOOL_NAMES  # late: the tools import this module
+
+        if plan.tool is None:
+            return None
+        if plan.tool not in READ_TOOL_NAMES:
+            # "paid ray 4000 for the roof on kellogg" then "what about duff?": never a second
+            # booking (or close, void, award ...) the user did not ask for in so many words.
+            return Plan(
+                reply=f"Do you mean the same for {found.group('street')}? Say it in full, "
+                f"e.g. '{again}'."
+            )
+        if not any(
+            found.group("street").lower() in str(value).lower() for value in plan.args.values()
+        ):
+            return None  # the question fell back to the house just discussed, not the street
+        return plan
     return None
 
 
@@ -3857,7 +3916,11 @@ def _plan_for(conversation: Conversation) -> Plan:
     starts = _starts_plan(text, conversation)
     if starts is not None:
         return starts
-    scope_line = _scope_line_plan(text, conversation) or _reschedule_plan(text, conversation)
+    scope_line = (
+        _scope_line_plan(text, conversation)
+        or _reschedule_plan(text, conversation)
+        or (_street_status_plan(text) if _STREET_OVER.search(text) else None)
+    )
     if scope_line is not None:
         return scope_line
     construction = _construction_plan(text, conversation)
@@ -6289,13 +6352,23 @@ def reply_for(results: list[tuple[str, dict[str, Any], dict[str, Any]]]) -> str:
             and not all("error" in r for n, _, r in results[index + 1 :] if n == "deal_offers")
         ):
             continue  # no rehab on that street: its deal answers "how's kellogg going"
+        ledger_after = [r for n, _a, r in results[index + 1 :] if n == "record_transaction"]
         if (
             name == "record_expense"
+            and ledger_after
             and _NO_PROJECT_THERE.search(str(result.get("error", "")))
-            and "record_transaction" in names[index + 1 :]
         ):
-            parts.append("No rehab project is on that house, so it goes in the ledger on its deal:")
-            continue
+            if "error" not in ledger_after[0]:
+                parts.append(
+                    "No rehab project is on that house, so it goes in the ledger on its deal:"
+                )
+                continue
+        if name == "record_transaction" and "error" in result and index > 0:
+            before = results[index - 1]
+            if before[0] == "record_expense" and _NO_PROJECT_THERE.search(
+                str(before[2].get("error", ""))
+            ):
+                continue  # no project and no deal there: the project refusal says so
         if "error" in result:
             what = _WHAT.get(name, "do that")
             # ids in a tool's message as replies write them ("expense fe83623e")

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
+from langchain_core.messages import AIMessage, HumanMessage
 from sqlmodel import Session, select
 
 from agent.planner import ONLY_OPEN_PROJECT, Conversation, plan_for
@@ -563,3 +564,64 @@ def test_quiet_hours_are_changed_or_removed_without_losing_the_alerts(
         ).one()
         assert criteria.zip_codes == ["50010"] and criteria.strategies == ["flip"]
         assert criteria.quiet_hours_start == dt.time(21, 0)
+
+
+def test_what_about_never_repeats_a_write(rehabs: Rehabs, committed_db: Session) -> None:
+    """Was: "paid 60 at home depot for supplies on the kellogg rehab" then "what about duff?"
+    booked $60 on Duff too ("close october" then "what about september?" closed September)."""
+    thread = f"web:{uuid.uuid4().hex}"
+    checked_turn(rehabs.admin, "paid 60 at home depot for supplies on the kellogg rehab", thread)
+    again = checked_turn(rehabs.admin, "what about duff?", thread)
+    assert again.tool_calls == [] and again.reply.startswith("Do you mean the same for duff?")
+    duff = construction_service.list_expenses(
+        session=committed_db, org_id=rehabs.org_id, project_id=rehabs.duff_project
+    )
+    assert list(duff) == []
+    plan = plan_for(
+        Conversation(
+            text="what about september?",
+            history=[
+                HumanMessage("close october"),
+                AIMessage("", tool_calls=[{"name": "close_month", "args": {"month": "october"},
+                                           "id": "c1"}]),
+            ],
+            this_turn=[],
+        )
+    )  # fmt: skip
+    assert plan.tool is None
+
+
+@pytest.mark.parametrize(
+    ("said", "tool", "args"),
+    [
+        # The rehab in words was dropped (the max offer used the estimate).
+        ("max offer on 4120 Lincoln Way if rehab is twenty grand", "max_offer",
+         {"address": "4120 Lincoln Way", "rehab_cost": "20000.00"}),
+        ("offer 95000 on duff", "make_offer", {"deal": "duff", "offer_amount": "95000"}),
+        ("what if I offer 95000 for 1215 Kellogg Ave", "analyze_property",
+         {"address": "1215 Kellogg Ave", "purchase_price": "95000.00"}),
+        ("is kellogg over budget?", "project_status", {"project": "kellogg"}),
+        ("add a task to order two thousand sqft of flooring on kellogg", "add_task",
+         {"project": "kellogg", "title": "order two thousand sqft of flooring"}),
+    ],
+)  # fmt: skip
+def test_regressions_found_by_the_chat_hunt(said: str, tool: str, args: dict[str, str]) -> None:
+    plan = plan_for(Conversation(text=said, history=[], this_turn=[]))
+    assert plan.tool == tool
+    assert {k: plan.args.get(k) for k in args} == args
+
+
+def test_a_utility_with_no_deal_there_is_said_once(rehabs: Rehabs) -> None:
+    """Was: "paid comcast 60 for internet on ridgewood" booked as repairs; with no deal there the
+    reply said it went in the ledger, then that it could not be booked."""
+    result = checked_turn(rehabs.admin, "paid sue 500 for plumbing on lincoln")
+    assert "goes in the ledger" not in result.reply
+    assert "no project you can see is on a street called 'lincoln'" in result.reply
+    plan = plan_for(
+        Conversation(text="paid comcast 60 for internet on ridgewood", history=[], this_turn=[])
+    )
+    assert (plan.tool, plan.args["category"], plan.args["deal"]) == (
+        "record_transaction",
+        "utilities",
+        "ridgewood",
+    )
