@@ -2222,6 +2222,12 @@ def _deal_write(text: str, conversation: Conversation | None = None) -> Plan | N
         if not args and latest is not None and latest[0] == "property":
             # "make it a deal" right after an analysis of a house: that house.
             args = {"property_id": latest[1]}
+        if not args and latest is not None and latest[0] == "deal":
+            # "track it" right after "make it a deal": it is one already.
+            return Plan(
+                reply=f"It is a deal already (deal {short_id(latest[1])}). Say 'offer $<amount> "
+                "on it' or 'move it to offer made' to take it further."
+            )
         if not args:
             return Plan(
                 reply="Which property? Say 'create a deal on' and its street address.",

@@ -36,6 +36,7 @@ from tests.factories import (
     make_project,
     make_property,
     make_sold_market,
+    make_subject_property,
     make_user,
     run_market_scan,
 )
@@ -625,3 +626,19 @@ def test_a_utility_with_no_deal_there_is_said_once(rehabs: Rehabs) -> None:
         "utilities",
         "ridgewood",
     )
+
+
+def test_track_it_right_after_make_it_a_deal_says_it_is_one(committed_db: Session) -> None:
+    """Was "Which property? Say 'create a deal on' ..." right after the deal was made."""
+    db = committed_db
+    org = make_org(db, "Track It Co")
+    make_sold_market(db, org)
+    make_subject_property(db, org)
+    analyst = make_user(db, org, Role.analyst)
+    db.commit()
+    t = f"web:{uuid.uuid4().hex}"
+    checked_turn(analyst, "1234 Subject Ave", t)
+    a = checked_turn(analyst, "make it a deal", t)
+    b = checked_turn(analyst, "track it", t)
+    assert b.tool_calls == [] and b.reply.startswith("It is a deal already (deal "), b.reply
+    assert a.reply.split()[2] in b.reply
