@@ -1212,8 +1212,9 @@ def _not_a_street(word: str) -> bool:
 # monday on kercheval", "ray starts on the 14th now".
 _RESCHEDULE = re.compile(
     r"^\s*(?:(?P<a>[a-z][a-z'-]+)\s+(?:says|said|texted|called|told\s+(?:me|us))\s+(?:that\s+)?"
-    r"(?:he|she|they)\s*(?:'s|is|are)?\s*(?:can'?t|cannot|won'?t|can\s+not|will\s+not|not\s+able\s+to)"
-    r"\s+start\b"
+    r"(?:he|she|they)\s*(?:'s|is|are)?\s*(?:(?:can'?t|cannot|won'?t|can\s+not|will\s+not"
+    r"|not\s+able\s+to)\s+(?:start|make\s+it)\b|can\s+(?:now\s+)?start\b[^.?!]*\binstead\b)"
+    r"|(?P<e>[a-z][a-z'-]+)\s+(?:can'?t|cannot|won'?t)\s+(?:start|make\s+it)\s+(?:till|until|before)\b"
     r"|(?:move|push|change|update|set)\s+(?P<b>[a-z][a-z'-]+?)(?:'s)?\s+start(?:\s+date)?\s+"
     r"(?:(?:on|at|for)\s+[a-z0-9][\w .'-]*?\s+)?(?:to|till|until|back\s+to)\b"
     r"|push\s+(?P<d>[a-z][a-z'-]+?)\s+(?:back\s+)?(?:to|till|until)\b"
@@ -1231,7 +1232,7 @@ def _reschedule_plan(text: str, conversation: Conversation) -> Plan | None:
     found = _RESCHEDULE.search(text)
     if found is None:
         return None
-    said = found.group("a") or found.group("b") or found.group("c") or found.group("d") or ""
+    said = next((found.group(g) for g in "abcde" if found.group(g)), "")
     who = said.lower().removesuffix("'s")
     if not who or who in _NOT_A_CONTRACTOR or _status_in(who) is not None:
         return None
@@ -1241,7 +1242,10 @@ def _reschedule_plan(text: str, conversation: Conversation) -> Plan | None:
             reply=f"From which day? Say e.g. 'move {who}'s start on kellogg to Dec 10'.",
             needs="reschedule_contractor",
         )
-    rest = text[found.end() :] if found.group("a") else text
+    # The project is named after the contractor ("ray says he cant start till the 10th on
+    # kellogg", "sue says she can start on the 9th at duff instead").
+    named = "a" if found.group("a") else "e" if found.group("e") else None
+    rest = text[found.end(named) :] if named else text
     project = (
         _project_ref(rest)
         or _street_project(rest)

@@ -523,6 +523,9 @@ def test_repairs_on_a_rental_with_no_rehab_go_in_the_ledger(rehabs: Rehabs) -> N
         ("push hank to monday on kercheval", {"project": "kercheval", "contractor": "hank"}),
         ("ray says he cant start till the 10th, can you update it",
          {"project": ONLY_OPEN_PROJECT, "contractor": "ray"}),
+        ("sue says she can start on the 9th at duff instead",
+         {"project": "duff", "contractor": "sue"}),
+        ("ray cant make it till monday on kellogg", {"project": "kellogg", "contractor": "ray"}),
     ],
 )  # fmt: skip
 def test_the_team_accepts_a_contractor_s_new_start(said: str, args: dict[str, str]) -> None:
@@ -534,7 +537,13 @@ def test_the_team_accepts_a_contractor_s_new_start(said: str, args: dict[str, st
 
 
 @pytest.mark.parametrize(
-    "said", ["move kellogg to closed", "push the kellogg deal to closed", "move the roof task"]
+    "said",
+    [
+        "move kellogg to closed",
+        "push the kellogg deal to closed",
+        "move the roof task",
+        "we cant start till the 10th",
+    ],
 )
 def test_moving_a_deal_is_not_a_reschedule(said: str) -> None:
     plan = plan_for(Conversation(text=said, history=[], this_turn=[]))
