@@ -2651,7 +2651,8 @@ def _paid_plan(text: str, subject: dict[str, str] | None) -> Plan | None:
             reply="Which property? Say 'what did we pay for' and its street address.",
             needs="what_we_paid",
         )
-    return Plan("what_we_paid", subject)
+    sale = bool(re.search(r"\bsell\b|\bsold\b|\bsale price\b", text, re.I))
+    return Plan("what_we_paid", subject | ({"sale_asked": True} if sale else {}))
 
 
 # Money spent on a project, to book (record_expense): "log a 300 dumpster expense on the mack
@@ -5412,6 +5413,15 @@ def _my_bids_reply(r: dict[str, Any]) -> str:
 
 
 def _paid_reply(r: dict[str, Any]) -> str:
+    unsold = (
+        f"No sale is booked on {r['address']}. "
+        if r.get("sale_asked") and not r.get("sold_for") and not r.get("close_price")
+        else ""
+    )
+    return unsold + _paid_text(r)
+
+
+def _paid_text(r: dict[str, Any]) -> str:
     if not r.get("has_price"):
         sold = (
             f" On record it sold for {r['close_price']} on {r['close_date']}."

@@ -57,6 +57,7 @@ def what_we_paid(
     address: Annotated[str | None, Field(max_length=300)] = None,
     property_id: Annotated[str | None, Field(max_length=64)] = None,
     deal: DealRef | None = None,
+    sale_asked: bool = False,
 ) -> dict[str, Any]:
     """What the company paid (or agreed to pay) for a property, and what it sold for.
 
@@ -78,6 +79,8 @@ def what_we_paid(
         property_id: Or the property's id from an earlier tool result.
         deal: Or a deal on the property (its id, id prefix or address), e.g. the deal just
             discussed ("what did we pay for it?").
+        sale_asked: True when the question is what it sold for ("what did we sell ridgewood
+            for?"): the result then says so when no sale is booked.
 
     """
     ctx = runtime.context
@@ -188,7 +191,11 @@ def what_we_paid(
             "selling_costs); deal_service.deals.purchase_price when no purchase is booked",
         }
 
-    return run_tool(ctx, "what_we_paid", body)
+    def answered(session: Session) -> dict[str, Any]:
+        result = body(session)
+        return result | ({"sale_asked": True} if sale_asked else {})
+
+    return run_tool(ctx, "what_we_paid", answered)
 
 
 def _day(value: Any) -> str | None:

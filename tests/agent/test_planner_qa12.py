@@ -651,3 +651,12 @@ def test_track_it_right_after_make_it_a_deal_says_it_is_one(committed_db: Sessio
     b = checked_turn(analyst, "track it", t)
     assert b.tool_calls == [] and b.reply.startswith("It is a deal already (deal "), b.reply
     assert a.reply.split()[2] in b.reply
+
+
+def test_what_did_we_sell_it_for_says_when_no_sale_is_booked(rehabs: Rehabs) -> None:
+    """Was "We paid $70,000 for 825 Ridgewood Ave ..." with no word on the sale asked about."""
+    result = checked_turn(rehabs.admin, "what did we sell kellogg for")
+    assert (result.tool_calls[0].name, result.tool_calls[0].ok) == ("what_we_paid", True)
+    assert result.reply.startswith("No sale is booked on 3866 Kellogg Ave")
+    paid = checked_turn(rehabs.admin, "what did we pay for kellogg")
+    assert "No sale is booked" not in paid.reply
