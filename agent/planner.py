@@ -1491,9 +1491,24 @@ _US_ZONES = {
 }
 _ZONE_SAID = re.compile(
     r"\b(eastern|central|mountain|pacific|alaska|hawaii)(?:\s+(?:standard\s+|daylight\s+)?time"
-    r"|\s+tz|\s+zone)\b|\b((?:America|Pacific)/[A-Za-z_]+)\b",
+    r"|\s+tz|\s+zone)\b|\b((?:America|Pacific)/[A-Za-z_]+)\b"
+    # "10pm to 7am central", "7am PT"
+    r"|(?<=[ap]m\s)(eastern|central|mountain|pacific)\b|\b(?-i:([PCME])[SD]?T)\b",
     re.I,
 )
+_ZONE_LETTERS = {"P": "pacific", "C": "central", "M": "mountain", "E": "eastern"}
+
+
+def _zone_named(zone: re.Match[str]) -> str:
+    """The IANA zone a _ZONE_SAID match names."""
+    if zone.group(2):
+        return zone.group(2)
+    word = zone.group(1) or zone.group(3) or _ZONE_LETTERS[zone.group(4)]
+    return _US_ZONES[word.lower()]
+
+
+# "alert me to flips in 50014, no quiet hours": saved with none.
+_NO_QUIET = re.compile(r"\bno\s+quiet\s+hours?\b|\b(?:at\s+)?any\s*time\b", re.I)
 # "alerts in Ames", "in Des Moines": a city named with capitals (ZIPs are read apart).
 _ALERT_CITY = re.compile(r"\bin\s+((?-i:[A-Z][a-z]+)(?:\s+(?-i:[A-Z][a-z]+))?)\b")
 _MONTHS = re.compile(r"\b(\d{1,3})\s*months?\b|\b(\d{1,2})\s*years?\b", re.I)
@@ -1614,7 +1629,9 @@ def _market_plan(text: str) -> Plan | None:
         start, end = _clock(only.group(1)), _clock(only.group(2))
         if start and end:
             return Plan("configure_alerts", {"quiet_hours_start": start, "quiet_hours_end": end})
-    if _ALERT_SET.search(text) and not _full_street_address(_QUIET.sub(" ", text)):
+    if _ALERT_SET.search(text) and not _full_street_address(
+        _QUIET.sub(" ", _ZONE_SAID.sub(" ", text))
+    ):
         # A street address makes it a question about that house ("I got an alert about 2718
         # Duff Ave, Ames, IA 50010 - what's it worth?"): its ZIP is not an alert setting.
         if _ALERT_RECEIVED.search(text):
@@ -1645,10 +1662,12 @@ def _market_plan(text: str) -> Plan | None:
             args["quiet_hours_start"] = _clock(quiet.group(1))
             args["quiet_hours_end"] = _clock(quiet.group(2))
             rest = rest[: quiet.start()] + " " + rest[quiet.end() :]
-        if zone := _ZONE_SAID.search(rest):
-            named = zone.group(1)
-            args["timezone"] = _US_ZONES[named.lower()] if named else zone.group(2)
-            rest = rest[: zone.start()] + " " + rest[zone.end() :]
+        if zone := _ZONE_SAID.search(text):  # before quiet hours are cut: "7am central"
+            args["timezone"] = _zone_named(zone)
+            rest = rest.replace(zone.group(0), " ", 1)
+        if "quiet_hours_start" not in args and (no_quiet := _NO_QUIET.search(rest)):
+            args["quiet_hours_off"] = True
+            rest = rest[: no_quiet.start()] + " " + rest[no_quiet.end() :]
         if roi := _ROI.search(rest):
             args["min_roi_pct"] = roi.group(1) or roi.group(2)
             rest = rest[: roi.start()] + " " + rest[roi.end() :]
@@ -4227,12 +4246,30 @@ def _focus_reply(r: dict[str, Any], focus: str) -> str:
 _DEAL_ID_IN_NOTE = re.compile(r"\b(?:the )?deal [0-9a-f]{8}-[0-9a-f-]{27}(?:'s)?", re.I)
 
 
+_FMR_STALE = re.compile(r"^FMR FY(\d{4}) is (?:the newest on file|out of date)")
+
+
+def _fmr_note(note: str) -> str:
+    """An out-of-date FMR note in words for whoever reads the chat (the CLI hint is the team's).
+
+    "FMR FY2012 is the newest on file for Ames, IA MSA; ... `dealdesk import fmr`" reads
+    "HUD's Fair Market Rents on file are FY2012, out of date: ..."; other notes as they are.
+    """
+    found = _FMR_STALE.match(note)
+    if found is None:
+        return note
+    return (
+        f"HUD's Fair Market Rents on file are FY{found.group(1)}, out of date: the voucher "
+        "figures may be below today's (the team can import HUD's current table)"
+    )
+
+
 def _given_notes(r: dict[str, Any]) -> list[str]:
     """The notes on the figures the investor gave (price, rehab budget, size), as lines."""
     notes = [_DEAL_ID_IN_NOTE.sub("the deal's", str(n)) for n in r.get("notes") or []]
     # ... and an unsure "poor" photo priced as a repair: the PDF says so, and so does the reply.
     shown = [
-        f"Note: {n}"
+        f"Note: {_fmr_note(n)}"
         for n in notes
         # "FMR FY2012 is the newest on file ...": HUD's figures are years out of date.
         if n.startswith(("price ", "rehab ", "FMR FY")) or "have a person check" in n
@@ -4775,7 +4812,11 @@ def _section8_reply(r: dict[str, Any]) -> str:
                 f"{r['headroom']} to spare{reasonable}."
             )
     said_already = ("no target rent given", "tenant-paid utilities but no utility allowance")
-    lines.extend(f"Note: {n}" for n in r.get("notes") or [] if not str(n).startswith(said_already))
+    lines.extend(
+        f"Note: {_fmr_note(str(n))}"
+        for n in r.get("notes") or []
+        if not str(n).startswith(said_already)
+    )
     if r.get("address"):
         lines.append(
             "A voucher lease also needs the unit to pass the housing authority's inspection."
@@ -4843,7 +4884,7 @@ def _walkthrough_reply(r: dict[str, Any]) -> str:
     lines = [
         f"Saved your walkthrough of {r['address']}: its analysis and PDF now use these "
         f"conditions. Rehab {r['rehab_total']} (subtotal {r['rehab_subtotal']} + contingency "
-        f"{r['contingency']})."
+        f"{r['contingency']}). Only what you mentioned is priced now, not the default scope."
     ]
     for f in r.get("findings", [])[:12]:
         quantity = f" x{f['quantity']}" if f.get("quantity") else ""

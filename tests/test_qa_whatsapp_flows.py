@@ -205,3 +205,28 @@ def test_the_pdf_counts_roofing_in_squares(db: Session) -> None:
     for line in roofs:
         assert line.quantity != 1
         assert f"{line.quantity.normalize():,f} squares" in content
+
+
+def test_the_report_link_names_the_house_in_the_pdf_not_the_last_analysed(
+    live: TestClient,  # noqa: F811
+    committed_db: Session,
+    redis: Redis,
+    investor: uuid.UUID,  # noqa: F811
+) -> None:
+    """An analysis of Elm St, then "comps for 77 Oak St", then "send me the report": the PDF was
+    Oak St's and its link said "Your report for 1234 Elm St ..." (the conversation's house)."""
+    org = committed_db.get(Organisation, investor)
+    assert org is not None
+    for street in ("1234 Elm St", "77 Oak St"):
+        make_property(committed_db, org, address_line=street, city="Detroit", state="MI",
+                      zip_code="48201", bedrooms=3, square_feet=1200)  # fmt: skip
+    committed_db.commit()
+    post(live, "1234 Elm St, Detroit, MI 48201")
+    work(redis)
+    post(live, "comps for 77 Oak St, Detroit, MI 48201")
+    work(redis)
+    sid = post(live, "send me the report for 77 Oak St, Detroit, MI 48201")
+    work(redis)
+    links = [t for t in _texts(committed_db, sid) if t.startswith("Your report for")]
+    assert len(links) == 1, _texts(committed_db, sid)
+    assert links[0].startswith("Your report for 77 Oak St, Detroit, MI 48201 (PDF): "), links

@@ -7,7 +7,7 @@ changes only the caller's own criteria (the tool never takes a user).
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -127,6 +127,16 @@ def _asked_about(rows: list[dict[str, Any]], said: str) -> list[dict[str, Any]]:
         score = None
     if score is not None:
         found = [r for r in rows if r["score"] is not None and Decimal(r["score"]) == score]
+        if not found and score == score.to_integral():
+            # "why is it scored 56?" of a 56.47: people round (or cut) the decimals.
+            found = [
+                r
+                for r in rows
+                if r["score"] is not None
+                and int(Decimal(r["score"])) == score
+                or r["score"] is not None
+                and Decimal(r["score"]).quantize(Decimal(1), ROUND_HALF_UP) == score
+            ]
     else:
         found = [r for r in rows if wanted in str(r["address"]).lower()]
     if not found:
@@ -271,8 +281,8 @@ def configure_alerts(
         strategies: Only these strategies: flip, rental, brrrr, wholesale.
         quiet_hours_start: Local time alerts stop, like 21:00.
         quiet_hours_end: Local time alerts resume, like 07:30.
-        quiet_hours_off: True for "no quiet hours" / "remove my quiet hours": the saved
-            criteria stay and alerts are sent at any hour (nothing else may be given).
+        quiet_hours_off: True for "no quiet hours" / "remove my quiet hours": alerts are
+            sent at any hour (alone, the saved criteria stay as they are).
         timezone: The user's IANA time zone (default: the saved one, else the company's,
             America/Detroit).
         active: False turns the alerts off, true back on; with no other argument the saved
@@ -282,8 +292,8 @@ def configure_alerts(
     ctx = runtime.context
     criteria_said = (zip_codes, cities, min_price, max_price, min_score, min_roi_pct, strategies)
     quiet_said = (quiet_hours_start, quiet_hours_end)
-    if quiet_hours_off and any(x is not None and x != [] for x in (*criteria_said, *quiet_said)):
-        raise ToolError("quiet_hours_off changes only the quiet hours: give nothing else with it")
+    if quiet_hours_off and any(quiet_said):
+        raise ToolError("quiet_hours_off removes the quiet hours: give no quiet hours with it")
     # "quiet hours 10pm to 6am" alone changes the quiet hours of the saved criteria (it must
     # not save criteria with no area, which would alert on every opportunity).
     only_quiet = all(quiet_said) and not any(x is not None and x != [] for x in criteria_said)
@@ -332,7 +342,8 @@ def configure_alerts(
 
     def body(session: Session) -> dict[str, Any]:
         require_user(ctx)
-        if quiet_hours_off or only_quiet:
+        criteria_given = any(x is not None and x != [] for x in criteria_said)
+        if (quiet_hours_off and not criteria_given) or only_quiet:
             return _quiet_hours_only(session)
         # "stop my alerts" / "turn them back on": keep the criteria, switch them off or on.
         kept = (
@@ -349,7 +360,9 @@ def configure_alerts(
         # The time zone and quiet hours only when given: left out, the saved ones stay (a new
         # "alert me to flips in 50014" must not release alerts held for the night).
         when: dict[str, Any] = {}
-        if quiet_hours_start or quiet_hours_end:
+        if quiet_hours_off:
+            pass  # "alert me to flips in 50014, no quiet hours": saved with none
+        elif quiet_hours_start or quiet_hours_end:
             when["quiet_hours_start"] = _time(quiet_hours_start, "quiet_hours_start")
             when["quiet_hours_end"] = _time(quiet_hours_end, "quiet_hours_end")
         elif (
@@ -382,7 +395,9 @@ def configure_alerts(
                 **when,
             ),
         )
-        return _criteria_result(criteria)
+        return _criteria_result(criteria) | (
+            {"quiet_hours_removed": True} if quiet_hours_off else {}
+        )
 
     return run_tool(ctx, "configure_alerts", body)
 

@@ -635,10 +635,30 @@ def _send_fresh_report(
             key=key,
             reply_to=inbound.id,
             template_sid=get_settings().twilio_template_content_sid,
-            address=conversation.property_address,
+            address=_report_address(session, conversation, property_id),
         )
         pending = _pending_ids([message])
     deliver_all(pending)
+
+
+def _report_address(
+    session: Any, conversation: Conversation, property_id: uuid.UUID | None
+) -> str | None:
+    """The address of the house a report is about, as its PDF writes it.
+
+    Not the conversation's last analysed address: "comps for 1215 Kellogg Ave" after an
+    analysis of 4120 Lincoln Way, then "send me the report", captioned Kellogg's PDF with
+    Lincoln Way.
+    """
+    if property_id is None:
+        return conversation.property_address
+    from domain.analysis import service as analysis_service
+    from domain.property import service as property_service
+
+    prop = property_service.get(
+        session=session, org_id=conversation.org_id, property_id=property_id
+    )
+    return analysis_service.address_of(prop) if prop is not None else None
 
 
 def _report_ready(session: Any, org_id: uuid.UUID, report_id: uuid.UUID) -> bool:
@@ -666,6 +686,14 @@ def _report_or_wait(
             report_id=report_id,
         )
         return []
+    document = documents_service.get_document(
+        session=session, org_id=conversation.org_id, document_id=report_id
+    )
+    about = (
+        document.entity_id
+        if document is not None and str(document.entity_type) == "property"
+        else None
+    )
     return [
         whatsapp_service.queue_report_link(
             session=session,
@@ -674,7 +702,7 @@ def _report_or_wait(
             key=f"report:{reply_to or conversation.id}:{report_id}",
             reply_to=reply_to,
             template_sid=template,
-            address=conversation.property_address,
+            address=_report_address(session, conversation, about),
         )
     ]
 

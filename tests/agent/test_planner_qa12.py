@@ -660,3 +660,37 @@ def test_what_did_we_sell_it_for_says_when_no_sale_is_booked(rehabs: Rehabs) -> 
     assert result.reply.startswith("No sale is booked on 3866 Kellogg Ave")
     paid = checked_turn(rehabs.admin, "what did we pay for kellogg")
     assert "No sale is booked" not in paid.reply
+
+
+@pytest.mark.parametrize(
+    ("said", "zone"),
+    [
+        ("alert me to flips in 50014 under 120k, not between 10pm and 7am pacific time",
+         "America/Los_Angeles"),
+        ("alert me to flips in 50014 under 120k, quiet hours 10pm to 7am PT",
+         "America/Los_Angeles"),
+        ("alert me to flips in 50014 under 120k, quiet hours 10pm to 7am central",
+         "America/Chicago"),
+    ],
+)  # fmt: skip
+def test_alerts_with_a_time_zone_are_saved(said: str, zone: str) -> None:
+    """Were a list of opportunities (nothing saved): "120k, pacific time" read as an address."""
+    plan = plan_for(Conversation(text=said, history=[], this_turn=[]))
+    assert plan.tool == "configure_alerts"
+    assert plan.args["timezone"] == zone and plan.args["zip_codes"] == ["50014"]
+    assert (plan.args["quiet_hours_start"], plan.args["quiet_hours_end"]) == ("22:00", "07:00")
+
+
+def test_no_quiet_hours_inside_an_alert_sentence_is_kept(committed_db: Session) -> None:
+    """Was: "alert me to flips in 50014 under 120k, no quiet hours" kept the old 22:00-07:00."""
+    db = committed_db
+    org = make_org(db, "No Quiet Co")
+    investor = make_user(db, org, Role.investor)
+    db.commit()
+    thread = f"web:{uuid.uuid4().hex}"
+    checked_turn(
+        investor, "alert me to flips in 50014 under 120k, not between 10pm and 7am", thread
+    )
+    saved = checked_turn(investor, "alert me to flips in 50014 under 120k, no quiet hours", thread)
+    assert "quiet hours 22:00" not in saved.reply
+    assert "no quiet hours (alerts come at any hour)" in saved.reply

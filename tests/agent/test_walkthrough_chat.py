@@ -45,6 +45,8 @@ def test_a_texted_walkthrough_is_kept_and_the_report_uses_it(investor: User) -> 
     for component in ("roof", "furnace", "drain tile", "sump pump"):
         assert component in reply, component
     assert "Verdict: " in reply  # the analysis on those conditions follows
+    # What the walkthrough did not mention is no longer priced: said (as the voice note says).
+    assert "Only what you mentioned is priced now, not the default scope." in reply
     # "report" next is about that house, priced on the walkthrough.
     report = checked_turn(investor, "send me the report", thread, channel="whatsapp")
     assert [c.name for c in report.tool_calls] == ["generate_report"]

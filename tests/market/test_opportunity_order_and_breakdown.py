@@ -321,3 +321,18 @@ def test_the_chat_tool_carries_the_breakdown_and_the_order(db: Session) -> None:
     assert prices == sorted(prices)
     rival = make_user(db, make_org(db, "Rival LLC"), Role.investor)
     assert call_tool(latest_opportunities, context_for(db, rival))["count"] == 0
+
+
+def test_why_is_it_scored_takes_the_score_as_people_round_it(db: Session) -> None:
+    """Was: "why is it scored 56?" of a 56.47 -> "none of the opportunities listed is '56'"."""
+    org = _scan(db)
+    investor = make_user(db, org, Role.investor)
+    rows = call_tool(latest_opportunities, context_for(db, investor), limit=20)["opportunities"]
+    fractional = next(r for r in rows if Decimal(r["score"]) != Decimal(r["score"]).to_integral())
+    said = str(int(Decimal(fractional["score"])))
+    result = call_tool(latest_opportunities, context_for(db, investor), limit=20, explain=said)
+    assert fractional["address"] in [r["address"] for r in result["explained"]]
+    exact = call_tool(
+        latest_opportunities, context_for(db, investor), limit=20, explain=str(fractional["score"])
+    )
+    assert [r["address"] for r in exact["explained"]] == [fractional["address"]]

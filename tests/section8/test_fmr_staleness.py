@@ -165,7 +165,9 @@ def test_section8_tool_and_chat_reply_carry_the_warning(db: Session) -> None:
     assert result["warnings"] == [_ames_warning()]
     assert result["notes"][0] == _ames_warning()  # first: a long reply is cut from the end
     reply = reply_for([("section8_rent", {"property_id": str(house.id)}, result)])
-    assert f"Note: {_ames_warning()}" in reply
+    # In words for whoever reads the chat (an investor has no CLI): the year and "out of date".
+    assert "Note: HUD's Fair Market Rents on file are FY2012, out of date" in reply
+    assert "dealdesk import fmr" not in reply
 
 
 def test_analysis_pdf_and_deal_projection_carry_the_warning(db: Session) -> None:
