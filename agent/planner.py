@@ -3444,11 +3444,9 @@ def _void_described(text: str) -> Plan:
         and w not in _CATEGORY_WORDS
         and w not in {"on", "at", "for"}
     ]
-    if category is not None and category != "advertising":
+    if category is not None and category != "advertising":  # "zillow ad": the payee's words
         args["category"] = category
-    if words_left and (category is None or category == "advertising"):
-        args["counterparty"] = " ".join(words_left)[:200]
-    elif words_left:
+    if words_left:
         args["counterparty"] = " ".join(words_left)[:200]
     if not args:
         return Plan(
