@@ -5370,10 +5370,18 @@ def _alerts_reply(r: dict[str, Any]) -> str:
 
 
 _ALERT_STATUS_WORDS = {
-    "queued": "sent on WhatsApp",
+    "queued": "queued for WhatsApp",
     "held": "held for your quiet hours",
     "no_phone": "not sent",
     "skipped": "not sent",
+}
+
+
+_WHATSAPP_DELIVERY = {
+    "sent": "sent on WhatsApp",
+    "recorded": "kept in the outbox, not sent (WhatsApp sending is not set up)",
+    "failed": "WhatsApp could not deliver it",
+    "queued": "queued for WhatsApp",
 }
 
 
@@ -5393,6 +5401,8 @@ def _my_alerts_reply(r: dict[str, Any]) -> str:
         lines.append(f"Latest alerts ({len(alerts)}):")
     for a in alerts:
         status = _ALERT_STATUS_WORDS.get(a["status"], a["status"])
+        if a["status"] == "queued" and a.get("whatsapp") in _WHATSAPP_DELIVERY:
+            status = _WHATSAPP_DELIVERY[a["whatsapp"]]  # what the outbox did with it
         if a.get("held_until_local"):  # "7:00 am tomorrow (America/Detroit)"
             status += f" until {a['held_until_local']}"
         elif a.get("held_until"):  # an ISO time with its offset

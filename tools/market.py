@@ -403,7 +403,11 @@ def configure_alerts(
 
 
 def _alert_row(
-    alert: Any, opp: Opportunity, listing: TrackedListing, timezone: str = DEFAULT_TIMEZONE
+    alert: Any,
+    opp: Opportunity,
+    listing: TrackedListing,
+    timezone: str = DEFAULT_TIMEZONE,
+    delivery: str | None = None,
 ) -> dict[str, Any]:
     """One alert as the tools show it: the listing, and whether and when it was sent.
 
@@ -426,6 +430,9 @@ def _alert_row(
             zone = ZoneInfo("UTC")
         row["held_until"] = alert.send_after.astimezone(zone).isoformat(timespec="minutes")
         row["held_until_local"] = alert_service.local_time_text(alert.send_after, timezone)
+    if delivery is not None:
+        # What the outbox did with it: "recorded" when WhatsApp sending is not set up.
+        row["whatsapp"] = delivery
     if alert.status_reason:
         row["not_sent_because"] = alert.status_reason
     return row
@@ -458,6 +465,9 @@ def my_alerts(
         rows = alert_service.own_alerts_with_listings(
             session=session, org_id=ctx.org_id, user_id=user_id, limit=limit
         )
+        delivered = alert_service.deliveries(
+            session=session, org_id=ctx.org_id, alerts=[alert for alert, _o, _l in rows]
+        )
         settings: dict[str, Any] | None = None
         if criteria is not None:
             settings = {
@@ -483,6 +493,7 @@ def my_alerts(
                     opp,
                     listing,
                     criteria.timezone if criteria is not None else DEFAULT_TIMEZONE,
+                    delivered.get(alert.id),
                 )
                 for alert, opp, listing in rows
             ],

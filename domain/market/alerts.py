@@ -649,6 +649,44 @@ def own_alerts_with_listings(
     return [(alert, opportunity, listing) for alert, opportunity, listing in rows]
 
 
+# What became of an alert's WhatsApp message(s), from the outbox: "sent" once Twilio took
+# one, "recorded" when only kept in the outbox (no Twilio credentials), "failed", else
+# "queued" (not handed to Twilio yet).
+_SENT_STATUSES = frozenset({"sent", "delivered", "read"})
+
+
+def deliveries(
+    *, session: Session, org_id: uuid.UUID, alerts: Sequence[MarketAlert]
+) -> dict[uuid.UUID, str]:
+    """Each queued alert's WhatsApp delivery as the outbox has it (alerts never queued: none)."""
+    from domain.whatsapp.models import Message  # late: the WhatsApp module imports this one
+
+    wanted = {alert.id: [uuid.UUID(m) for m in alert.outbox_message_ids or []] for alert in alerts}
+    ids = [m for ms in wanted.values() for m in ms]
+    if not ids:
+        return {}
+    statuses = {
+        message.id: str(message.status)
+        for message in session.exec(
+            select(Message).where(col(Message.id).in_(ids), Message.org_id == org_id)
+        )
+    }
+    found: dict[uuid.UUID, str] = {}
+    for alert_id, messages in wanted.items():
+        said = {statuses[m] for m in messages if m in statuses}
+        if not said:
+            continue
+        if said & _SENT_STATUSES:
+            found[alert_id] = "sent"
+        elif "failed" in said:
+            found[alert_id] = "failed"
+        elif said == {"recorded"}:
+            found[alert_id] = "recorded"
+        else:
+            found[alert_id] = "queued"
+    return found
+
+
 def criteria_seen_by(
     *, session: Session, org_id: uuid.UUID, principal: Principal, user_id: uuid.UUID | None = None
 ) -> AlertCriteria:

@@ -399,3 +399,32 @@ def test_local_time_text_names_today_tomorrow_or_the_day() -> None:
     assert alert_service.local_time_text(later, "America/Detroit", now) == (
         "7:00 am Wed 2 Dec (America/Detroit)"
     )
+
+
+def test_my_alerts_says_what_the_outbox_did_with_an_alert(db: Session) -> None:
+    """Was "sent on WhatsApp" for every queued alert, though with no Twilio credentials the
+    outbox only records the message (nothing is sent)."""
+    from domain.whatsapp.enums import MessageStatus
+    from domain.whatsapp.models import Message
+
+    org = make_org(db)
+    make_sold_market(db, org)
+    investor = _investor(db, org, phone="+13135550194")
+    call_tool(configure_alerts, context_for(db, investor), zip_codes=["48201"])
+    run_market_scan(db, org, [listing_row(1500)])
+    alert = db.exec(select(MarketAlert).where(MarketAlert.user_id == investor.id)).one()
+    assert alert.status == AlertStatus.queued and alert.outbox_message_ids
+    for status, said in (
+        (MessageStatus.recorded, "kept in the outbox, not sent (WhatsApp sending is not set up)"),
+        (MessageStatus.sent, "sent on WhatsApp"),
+        (MessageStatus.failed, "WhatsApp could not deliver it"),
+    ):
+        for message_id in alert.outbox_message_ids:
+            message = db.get(Message, uuid.UUID(message_id))
+            assert message is not None
+            message.status = status
+            db.add(message)
+        db.flush()
+        result = call_tool(my_alerts, context_for(db, investor))
+        assert result["alerts"][0]["whatsapp"] == str(status)
+        assert said in reply_for([("my_alerts", {}, result)])
