@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import uuid
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -423,6 +424,19 @@ def _bid_by_id(bids: Sequence[Bid], bid_id: str) -> Bid:
     return hits[0]
 
 
+def _bids_of_named(
+    session: Session, ctx: Context, bids: Sequence[Bid], contractor: str
+) -> tuple[dict[uuid.UUID, str], list[Bid]]:
+    """The contractors a name fits (id -> name) and their bids among ``bids``."""
+    named = {
+        c.id: c.name
+        for c in construction_service.contractors_named(
+            session=session, org_id=ctx.org_id, name=contractor
+        )
+    }
+    return named, [b for b in bids if b.contractor_id in named]
+
+
 def _open_bids_of(
     session: Session, ctx: Context, bids: Sequence[Bid], contractor: str
 ) -> list[Bid]:
@@ -430,13 +444,7 @@ def _open_bids_of(
 
     Else a ToolError that names the bids to choose from.
     """
-    named = {
-        c.id: c.name
-        for c in construction_service.contractors_named(
-            session=session, org_id=ctx.org_id, name=contractor
-        )
-    }
-    theirs = [b for b in bids if b.contractor_id in named]
+    named, theirs = _bids_of_named(session, ctx, bids, contractor)
     open_bids = [b for b in theirs if b.status == BidStatus.received]
     if len(open_bids) == 1:
         return open_bids
@@ -538,13 +546,7 @@ def _awarded_bid_of(session: Session, ctx: Context, bids: Sequence[Bid], contrac
 
     Else a ToolError saying what to give: their bid is still open, or several are awarded.
     """
-    named = {
-        c.id: c.name
-        for c in construction_service.contractors_named(
-            session=session, org_id=ctx.org_id, name=contractor
-        )
-    }
-    theirs = [b for b in bids if b.contractor_id in named]
+    named, theirs = _bids_of_named(session, ctx, bids, contractor)
     awarded = [b for b in theirs if b.status == BidStatus.accepted]
     if len(awarded) == 1:
         return awarded[0]
